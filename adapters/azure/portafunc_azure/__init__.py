@@ -1,0 +1,1 @@
+"""portafunc adapter for azure."""

@@ -1,0 +1,52 @@
+"""portafunc — write a serverless function once; run it on AWS Lambda, Azure Functions and Google Cloud Functions.
+
+Importing this package is kept cheap (it runs on every cold start): no cloud SDK, no asyncio, no pydantic, no
+threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .app import App, FunctionSpec
+from .context import current as current_invocation
+from .errors import (
+    BadRequest,
+    BindingError,
+    EventDecodeError,
+    MessagingError,
+    NonRetryableError,
+    PayloadValidationError,
+    PortafuncError,
+    RegistrationError,
+    ScheduleError,
+    UnsupportedTrigger,
+)
+from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
+
+if TYPE_CHECKING:
+    from .messaging.base import Queue, Topic
+
+__version__ = "0.1.0"
+
+
+def topic(name: str) -> Topic:
+    """The topic bound to ``name`` (``PORTAFUNC_TOPIC_<NAME>``): ``topic("orders").publish({...})``."""
+    from .messaging import topic as _topic
+
+    return _topic(name)
+
+
+def queue(name: str) -> Queue:
+    """The queue bound to ``name`` (``PORTAFUNC_QUEUE_<NAME>``): ``queue("work").send({...})``."""
+    from .messaging import queue as _queue
+
+    return _queue(name)
+
+
+__all__ = [
+    "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
+    "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
+    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "current_invocation", "queue", "topic",
+    "__version__",
+]

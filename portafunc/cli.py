@@ -1,0 +1,207 @@
+"""``portafunc`` — the command line. Exit codes: 0 ok, 1 failure at run time, 2 bad input or usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import PortafuncError
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{path} is not JSON: {exc}") from exc
+
+
+class CliError(Exception):
+    """A usage or input problem: printed as one line, exit code 2."""
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from .targets import KNOWN_TARGETS, available
+
+    installed = available()
+    for name in sorted(set(installed) | set(KNOWN_TARGETS)):
+        where = installed.get(name)
+        print(f"{name:6} {'installed  ' + where if where else 'missing    pip install ' + KNOWN_TARGETS[name]}")
+    return 0
+
+
+def cmd_events_decode(args: argparse.Namespace) -> int:
+    from .targets import get_target
+
+    target = get_target(args.target)
+    native = _read_json(args.file)
+    events = target.decode(native)
+    _print_json({"target": target.name, "events": [e.to_dict() for e in events]})
+    return 0
+
+
+def cmd_events_new(args: argparse.Namespace) -> int:
+    from .targets import get_target
+
+    target = get_target(args.target)
+    data = None
+    if args.data:
+        try:
+            data = json.loads(args.data)
+        except ValueError as exc:
+            raise CliError(f"--data is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise CliError("--data must be a JSON object with the neutral event's fields")
+    _print_json(target.new_event(args.trigger, data))
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from .loader import load_app
+    from .targets import get_target
+
+    target = get_target(args.target)
+    app, _, _ = load_app(args.app)
+    app.function(args.function)
+    native = _read_json(args.event)
+    _print_json(target.invoke(app, args.function, native))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .errors import UnsupportedTrigger
+    from .loader import load_app
+    from .targets import KNOWN_TARGETS, available, get_target
+
+    app, _, ref = load_app(args.app)
+    installed = available()
+    rows = []
+    for spec in app:
+        row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), "targets": {}}
+        for tname in KNOWN_TARGETS:
+            if tname not in installed:
+                row["targets"][tname] = {"supported": None, "detail": f"not installed: pip install "
+                                                                      f"{KNOWN_TARGETS[tname]}"}
+                continue
+            try:
+                row["targets"][tname] = {"supported": True, "native": str(get_target(tname).native_trigger(spec))}
+            except UnsupportedTrigger as exc:
+                row["targets"][tname] = {"supported": False, "reason": exc.reason, "instead": exc.instead}
+        rows.append(row)
+    if args.json:
+        _print_json({"app": app.name, "ref": ref, "functions": rows})
+        return 0
+    print(f"app {app.name} ({ref})")
+    for row in rows:
+        print(f"\n{row['function']}: {row['trigger']}")
+        for tname, cell in row["targets"].items():
+            if cell["supported"]:
+                text = cell["native"]
+            elif cell["supported"] is False:
+                text = f"NOT SUPPORTED: {cell['reason']}; use {cell['instead']}"
+            else:
+                text = cell["detail"]
+            print(f"  {tname:6} {text}")
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from .packaging import package_cli
+
+    return package_cli(args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_cli
+
+    return run_cli(args)
+
+
+# -- parser ------------------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portafunc", description="Write a serverless function once; run it on "
+                                     "AWS Lambda, Azure Functions and Google Cloud Functions.")
+    parser.add_argument("--version", action="version", version=f"portafunc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("targets", help="list the installed target adapters")
+    p.set_defaults(func=cmd_targets)
+
+    events = sub.add_parser("events", help="decode native events to the neutral form, or make native events")
+    esub = events.add_subparsers(dest="events_command", metavar="ACTION")
+    p = esub.add_parser("decode", help="print the neutral JSON form of a native event file")
+    p.add_argument("--target", required=True, help="aws, azure or gcp")
+    p.add_argument("file", help="native event JSON file, or - for stdin")
+    p.set_defaults(func=cmd_events_decode)
+    p = esub.add_parser("new", help="print a realistic native event for a trigger")
+    p.add_argument("--target", required=True, help="aws, azure or gcp")
+    p.add_argument("trigger", help="http, queue, topic, storage, schedule (or KIND:VARIANT, e.g. http:apigw-v1)")
+    p.add_argument("--data", help="neutral event fields as JSON, e.g. '{\"path\": \"/orders\"}'")
+    p.set_defaults(func=cmd_events_new)
+    events.set_defaults(func=lambda a: (events.print_help(), 2)[1])
+
+    p = sub.add_parser("package", help="build a deployable artifact for a target")
+    p.add_argument("path", nargs="?", help="project directory (default: current directory)")
+    p.add_argument("--target", required=True, choices=["aws", "azure", "gcp"])
+    p.add_argument("--app", help="MODULE:ATTR of the App, importable from the project directory")
+    p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"], help="AWS Lambda architecture")
+    p.add_argument("--python", default="3.12", help="target Python version (3.10-3.13)")
+    p.add_argument("--out", default="dist", help="output directory (default: dist)")
+    p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("run", help="run the whole app locally: HTTP server, memory:// topics and queues, schedules")
+    p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--trigger", metavar="FUNCTION", help="fire one schedule or event function now and exit")
+    p.add_argument("--no-reload", action="store_true", help="do not restart on code change")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("invoke", help="run one function through a target's adapter with a native event")
+    p.add_argument("function")
+    p.add_argument("--target", required=True, help="aws, azure or gcp")
+    p.add_argument("--event", required=True, help="native event JSON file, or - for stdin")
+    p.add_argument("--app", help="project directory, .py file or MODULE:ATTR")
+    p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("inspect", help="show what each function becomes on each cloud")
+    p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, PortafuncError) as exc:
+        from .errors import EventDecodeError
+
+        prefix = "not a known event: " if isinstance(exc, EventDecodeError) else ""
+        print(f"portafunc: error: {prefix}{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

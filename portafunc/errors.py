@@ -1,0 +1,86 @@
+"""The typed errors portafunc raises.
+
+Every error a user or an adapter can meet derives from :class:`PortafuncError`, so callers can catch one type.
+The pipeline maps them: decode/validation problems are the caller's fault (4xx, non-retryable), everything else is
+treated as transient (5xx, retryable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PortafuncError(Exception):
+    """Base class of every error portafunc raises on purpose."""
+
+
+class RegistrationError(PortafuncError):
+    """A decorator was used in a way that can never work (duplicate name, conflicting route, bad option)."""
+
+
+class ScheduleError(RegistrationError):
+    """A schedule expression is invalid, or cannot be expressed on every cloud."""
+
+
+class EventDecodeError(PortafuncError):
+    """A native event does not have the shape the adapter expects.
+
+    ``expected`` says what the decoder was looking for, so the message is actionable.
+    """
+
+    def __init__(self, message: str, *, expected: str | None = None) -> None:
+        super().__init__(message if expected is None else f"{message} (expected {expected})")
+        self.expected = expected
+
+
+class NonRetryableError(PortafuncError):
+    """Raise from a handler when retrying the same input can never succeed.
+
+    The message goes to the dead letter destination (or is logged loudly) instead of being redelivered.
+    """
+
+
+class PayloadValidationError(NonRetryableError):
+    """The payload does not match the handler's declared type; carries the field errors."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class BadRequest(NonRetryableError):
+    """The HTTP request itself is unusable (malformed JSON body, bad encoding); answered with 400."""
+
+    status = 400
+
+    def __init__(self, detail: str, *, status: int = 400, title: str = "Bad Request") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+
+
+class BindingError(PortafuncError):
+    """A logical topic or queue has no usable binding (missing variable, unknown scheme, missing adapter)."""
+
+
+class MessagingError(PortafuncError):
+    """A messaging backend failed (broker unreachable, resource missing, permission denied)."""
+
+
+class TargetNotFound(PortafuncError):
+    """The requested target adapter (aws, azure, gcp) is not installed."""
+
+
+class UnsupportedTrigger(PortafuncError):
+    """A function's trigger cannot be carried by a target; the message says what to use instead."""
+
+    def __init__(self, function: str, trigger: str, target: str, reason: str, instead: str) -> None:
+        super().__init__(
+            f"function {function!r}: trigger {trigger} is not supported on {target}: {reason}; use {instead} instead"
+        )
+        self.function = function
+        self.trigger = trigger
+        self.target = target
+        self.reason = reason
+        self.instead = instead

@@ -1,0 +1,571 @@
+"""The provider-neutral event model.
+
+Adapters turn every native event into one of these types and back. Each type has a public JSON form (``to_dict`` /
+``from_dict``, documented in docs/events.md and printed by ``portafunc events decode``) and maps onto a CloudEvents 1.0
+envelope (``to_cloudevent``). ``native`` keeps the raw native event and context as an escape hatch; it is never part
+of equality or of the JSON form.
+"""
+
+from __future__ import annotations
+
+import base64
+import json as _json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar, Union
+from urllib.parse import unquote
+
+from .errors import BadRequest, EventDecodeError
+
+T = TypeVar("T")
+
+HeaderInput = Union["Headers", Mapping[str, Union[str, Iterable[str]]], Iterable[tuple[str, str]], None]
+
+
+class Headers:
+    """Case-insensitive, multi-valued, order-preserving HTTP header collection.
+
+    ``headers["x-a"]`` gives the first value (like most frameworks); ``get_all`` gives every value, so repeated
+    headers such as several ``Set-Cookie`` survive every codec.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: HeaderInput = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        if items is None:
+            return
+        if isinstance(items, Headers):
+            self._items = list(items._items)
+            return
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            if isinstance(value, (list, tuple)):
+                for v in value:
+                    self._items.append((str(name), str(v)))
+            else:
+                self._items.append((str(name), str(value)))
+
+    def __getitem__(self, name: str) -> str:
+        lname = name.lower()
+        for k, v in self._items:
+            if k.lower() == lname:
+                return v
+        raise KeyError(name)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self._items if k.lower() == lname]
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` by one value."""
+        self.remove(name)
+        self._items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        lname = name.lower()
+        self._items = [(k, v) for k, v in self._items if k.lower() != lname]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self.set(name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for k, _ in self._items:
+            if k.lower() not in seen:
+                seen.add(k.lower())
+                yield k
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every (name, value) pair in order, repeated names included."""
+        return list(self._items)
+
+    def to_multi(self) -> dict[str, list[str]]:
+        """``{lower-case name: [values]}`` — the public JSON form."""
+        out: dict[str, list[str]] = {}
+        for k, v in self._items:
+            out.setdefault(k.lower(), []).append(v)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self.to_multi() == other.to_multi()
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None, what: str) -> bytes:
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise EventDecodeError(f"{what} is not valid base64", expected="base64 text") from exc
+
+
+def format_time(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, the form every cloud accepts."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    text = value.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+    if not isinstance(value, str):
+        raise EventDecodeError(f"time {value!r} is not a string", expected="an RFC 3339 timestamp")
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000.0, tz=timezone.utc)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat accepts only 3 or 6 fraction digits; clouds send 0-9.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        for ch in rest:
+            if ch.isdigit():
+                digits += ch
+            else:
+                break
+        tail = rest[len(digits):]
+        text = f"{head}.{(digits + '000000')[:6]}{tail}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise EventDecodeError(f"time {value!r} is not RFC 3339", expected="an RFC 3339 timestamp") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
+    """Parse ``Cookie`` request header values (``a=1; b=2``) into a dict; later names win."""
+    cookies: dict[str, str] = {}
+    for header in header_values:
+        for part in header.split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name:
+                cookies[name] = value
+    return cookies
+
+
+def encode_payload(data: Any) -> tuple[bytes, str]:
+    """Turn what a user hands to publish/respond into bytes plus a content type.
+
+    bytes stay bytes, str is UTF-8 text, pydantic models and JSON-able values become JSON.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data), "application/octet-stream"
+    if isinstance(data, str):
+        return data.encode("utf-8"), "text/plain; charset=utf-8"
+    dump = getattr(data, "model_dump_json", None)
+    if dump is not None:
+        return dump().encode("utf-8"), "application/json"
+    return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
+        "utf-8"
+    ), "application/json"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@dataclass(eq=False)
+class HttpRequest:
+    """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    path_params: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    client_ip: str | None = None
+    native: Any = field(default=None, repr=False)
+
+    kind = "http"
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers(self.headers)
+        if not self.cookies:
+            self.cookies = parse_cookies(self.headers.get_all("cookie"))
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8; invalid UTF-8 is a 400, not a crash."""
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"request body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+
+    def json(self) -> Any:
+        """The body parsed as JSON; malformed JSON is a 400 problem response, not a 500."""
+        if not self.body:
+            raise BadRequest("request body is empty; a JSON document was expected")
+        try:
+            return _json.loads(self.body)
+        except ValueError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+
+    def query_one(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "http",
+            "method": self.method,
+            "path": self.path,
+            "query": {k: list(v) for k, v in self.query.items()},
+            "headers": self.headers.to_multi(),
+            "cookies": dict(self.cookies),
+            "body_base64": _b64(self.body),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HttpRequest:
+        return cls(
+            method=data.get("method", "GET"),
+            path=data.get("path", "/"),
+            query={k: list(v) for k, v in (data.get("query") or {}).items()},
+            headers=Headers(data.get("headers") or {}),
+            cookies=dict(data.get("cookies") or {}),
+            body=_unb64(data.get("body_base64"), "body_base64"),
+        )
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        return _cloudevent("io.portafunc.http.request", self.headers.get("x-request-id") or "", self.path,
+                           None, self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HttpRequest):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+@dataclass(eq=False)
+class HttpResponse:
+    """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe."""
+
+    status: int = 200
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers(self.headers)
+        if isinstance(self.body, str):
+            self.body = self.body.encode("utf-8")
+            if "content-type" not in self.headers:
+                self.headers.add("Content-Type", "text/plain; charset=utf-8")
+        elif not isinstance(self.body, (bytes, bytearray)):
+            payload, ctype = encode_payload(self.body)
+            self.body = payload
+            if "content-type" not in self.headers:
+                self.headers.add("Content-Type", ctype)
+        else:
+            self.body = bytes(self.body)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: HeaderInput = None) -> HttpResponse:
+        hdrs = Headers(headers)
+        body, _ = encode_payload(data)
+        if "content-type" not in hdrs:
+            hdrs.add("Content-Type", "application/json")
+        return cls(status=status, headers=hdrs, body=body)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: HeaderInput = None) -> HttpResponse:
+        hdrs = Headers(headers)
+        if "content-type" not in hdrs:
+            hdrs.add("Content-Type", "text/plain; charset=utf-8")
+        return cls(status=status, headers=hdrs, body=text.encode("utf-8"))
+
+    @classmethod
+    def problem(cls, status: int, title: str, detail: str | None = None, **extra: Any) -> HttpResponse:
+        """An RFC 9457 ``application/problem+json`` response."""
+        doc: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+        if detail:
+            doc["detail"] = detail
+        doc.update(extra)
+        body, _ = encode_payload(doc)
+        return cls(status=status, headers=Headers([("Content-Type", "application/problem+json")]), body=body)
+
+    def set_cookie(self, name: str, value: str, **attributes: str | bool) -> HttpResponse:
+        parts = [f"{name}={value}"]
+        for key, val in attributes.items():
+            key = key.replace("_", "-")
+            if val is True:
+                parts.append(key)
+            elif val not in (False, None):
+                parts.append(f"{key}={val}")
+        self.headers.add("Set-Cookie", "; ".join(parts))
+        return self
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def is_text(self) -> bool:
+        """True when the body can travel as text; binary bodies are base64-encoded by adapters that need it."""
+        ctype = (self.content_type or "").lower()
+        if ctype.startswith("text/") or "json" in ctype or "xml" in ctype or "javascript" in ctype \
+                or "x-www-form-urlencoded" in ctype:
+            try:
+                self.body.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            return True
+        return not self.body
+
+    def json_body(self) -> Any:
+        return _json.loads(self.body) if self.body else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "headers": self.headers.to_multi(),
+            "body_base64": _b64(self.body),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HttpResponse:
+        return cls(status=int(data.get("status", 200)), headers=Headers(data.get("headers") or {}),
+                   body=_unb64(data.get("body_base64"), "body_base64"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HttpResponse):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+@dataclass(eq=False)
+class Message(Generic[T]):
+    """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
+
+    id: str
+    data: bytes = b""
+    attributes: dict[str, str] = field(default_factory=dict)
+    ordering_key: str | None = None
+    delivery_attempt: int = 1
+    published_at: datetime | None = None
+    source: str | None = None
+    native: Any = field(default=None, repr=False)
+    _body: Any = field(default=None, repr=False)
+    _has_body: bool = field(default=False, repr=False)
+
+    kind = "message"
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    def json(self) -> Any:
+        """The data parsed as JSON (a :class:`~portafunc.errors.PayloadValidationError` if it is not JSON)."""
+        try:
+            return _json.loads(self.data)
+        except ValueError as exc:
+            from .errors import PayloadValidationError
+
+            raise PayloadValidationError(
+                f"message {self.id} is not valid JSON: {exc}",
+                [{"loc": [], "msg": str(exc), "type": "json_invalid"}],
+            ) from exc
+
+    @property
+    def body(self) -> Any:
+        """The typed payload (when the handler declared ``Message[Model]``), else the parsed JSON."""
+        if self._has_body:
+            return self._body
+        return self.json()
+
+    def with_body(self, body: Any) -> Message[Any]:
+        self._body = body
+        self._has_body = True
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "message",
+            "id": self.id,
+            "data_base64": _b64(self.data),
+            "attributes": dict(self.attributes),
+            "ordering_key": self.ordering_key,
+            "delivery_attempt": self.delivery_attempt,
+            "published_at": format_time(self.published_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
+        return cls(
+            id=str(data.get("id", "")),
+            data=_unb64(data.get("data_base64"), "data_base64"),
+            attributes={str(k): str(v) for k, v in (data.get("attributes") or {}).items()},
+            ordering_key=data.get("ordering_key"),
+            delivery_attempt=int(data.get("delivery_attempt") or 1),
+            published_at=parse_time(data.get("published_at")),
+        )
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        return _cloudevent("io.portafunc.message", self.id, self.source or "", self.published_at,
+                           {"data_base64": _b64(self.data), "attributes": self.attributes})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
+
+
+@dataclass(eq=False)
+class StorageEvent:
+    """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes)."""
+
+    bucket: str
+    key: str
+    kind: str = "created"
+    size: int | None = None
+    etag: str | None = None
+    time: datetime | None = None
+    id: str | None = None
+    native: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "storage",
+            "bucket": self.bucket,
+            "key": self.key,
+            "event": self.kind,
+            "size": self.size,
+            "etag": self.etag,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StorageEvent:
+        size = data.get("size")
+        return cls(bucket=data["bucket"], key=data["key"], kind=data.get("event", "created"),
+                   size=None if size is None else int(size), etag=data.get("etag"))
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        return _cloudevent(f"io.portafunc.storage.{self.kind}", self.id or "", self.bucket, self.time,
+                           self.to_dict(), subject=self.key)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StorageEvent):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+@dataclass(eq=False)
+class ScheduleEvent:
+    """A schedule fired. ``time`` is the scheduled instant the cloud reports (UTC)."""
+
+    time: datetime
+    past_due: bool = False
+    id: str | None = None
+    native: Any = field(default=None, repr=False)
+
+    kind = "schedule"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "schedule", "time": format_time(self.time)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScheduleEvent:
+        parsed = parse_time(data.get("time"))
+        if parsed is None:
+            raise EventDecodeError("schedule event has no time", expected='{"time": "<RFC 3339>"}')
+        return cls(time=parsed)
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        return _cloudevent("io.portafunc.schedule", self.id or "", "", self.time, self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScheduleEvent):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+Event = Union[HttpRequest, Message[Any], StorageEvent, ScheduleEvent]
+
+_FROM_DICT = {"http": HttpRequest, "message": Message, "storage": StorageEvent, "schedule": ScheduleEvent}
+
+
+def event_kind(event: Event) -> str:
+    return "storage" if isinstance(event, StorageEvent) else event.kind  # type: ignore[union-attr]
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild a neutral event from its public JSON form."""
+    if not isinstance(data, Mapping):
+        raise EventDecodeError("neutral event is not a JSON object", expected='{"kind": ...}')
+    cls = _FROM_DICT.get(data.get("kind", ""))  # type: ignore[arg-type]
+    if cls is None:
+        raise EventDecodeError(f"unknown neutral event kind {data.get('kind')!r}",
+                               expected="kind http, message, storage or schedule")
+    try:
+        return cls.from_dict(data)  # type: ignore[attr-defined,no-any-return]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventDecodeError(f"neutral {data.get('kind')} event is malformed: {exc}") from exc
+
+
+def decode_path(raw_path: str) -> str:
+    """Percent-decode a URL path (``+`` stays ``+`` in paths, unlike query strings)."""
+    return unquote(raw_path)
+
+
+def _cloudevent(ce_type: str, ce_id: str, source: str, time: datetime | None, data: Any,
+                subject: str | None = None) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": ce_id,
+        "source": source or "portafunc",
+        "type": ce_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if time is not None:
+        envelope["time"] = format_time(time)
+    if subject is not None:
+        envelope["subject"] = subject
+    return envelope

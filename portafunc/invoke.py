@@ -1,0 +1,345 @@
+"""The invocation pipeline: decoded neutral event → validate → call → neutral result.
+
+Adapters decode native events and encode results; everything between, including error mapping, lives here so the
+three clouds behave the same:
+
+* HTTP: payload validation failure → 400 ``application/problem+json`` listing the field errors; ``BadRequest`` → its
+  status; body over the limit → 413; any other exception → 500 with no internals (logged with the invocation id).
+* Messages: validation failure / :class:`NonRetryableError` → *non-retryable*: forwarded to the function's dead-letter
+  destination and acknowledged; with no destination configured it is logged loudly and reported failed, so the
+  broker's own dead-letter policy (written by ``portafunc package`` from ``max_attempts``) takes it — never lost, never
+  retried forever. Any other exception → retryable. Batches report per-message outcomes; ordered (FIFO) batches stop
+  at the first failure and report it and every later message.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Sequence
+
+from . import context, logs
+from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
+from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
+from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+
+MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
+
+
+class Outcome(str, Enum):
+    SUCCESS = "success"
+    RETRY = "retry"  # failed, retryable: the broker must redeliver it
+    DEAD_LETTERED = "dead_lettered"  # failed for good, forwarded to the dead-letter destination: acknowledge it
+    REJECTED = "rejected"  # failed for good, no dead-letter destination: report failed so the broker's DLQ takes it
+    SKIPPED = "skipped"  # not attempted (an earlier message of an ordered batch failed): must be redelivered
+
+
+@dataclass
+class MessageResult:
+    message_id: str
+    outcome: Outcome
+    error: str | None = None
+    value: Any = None
+
+    @property
+    def must_redeliver(self) -> bool:
+        """True when the adapter must report this message failed to its broker."""
+        return self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
+
+
+@dataclass
+class BatchResult:
+    results: list[MessageResult] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.message_id for r in self.results]
+
+    @property
+    def failed_ids(self) -> list[str]:
+        """Messages the broker must see as failed (redelivered, or dead-lettered by the broker's policy)."""
+        return [r.message_id for r in self.results if r.must_redeliver]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_ids
+
+
+# -- calling the handler -----------------------------------------------------------------------------------------
+
+_loop_holder: Any = None
+
+
+def _run_async(coro: Any) -> Any:
+    """Run a coroutine on a per-thread event loop that is kept between invocations (asyncio loaded on demand)."""
+    global _loop_holder
+    import asyncio
+    import threading
+
+    if _loop_holder is None:
+        _loop_holder = threading.local()
+    loop = getattr(_loop_holder, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _loop_holder.loop = loop
+    return loop.run_until_complete(coro)
+
+
+def _validate(model: Any, data: bytes, what: str) -> Any:
+    try:
+        return model.model_validate_json(data)
+    except ValueError as exc:
+        errors_fn = getattr(exc, "errors", None)
+        if errors_fn is None:
+            raise
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in errors_fn(include_url=False)]
+        raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
+            from None
+
+
+def _call(spec: FunctionSpec, event: Any) -> Any:
+    plan = spec.call_plan()
+    if spec.message_model is not None and isinstance(event, Message) and not event._has_body:
+        event.with_body(_validate(spec.message_model, event.data, f"message {event.id}"))
+    if len(plan) == 1 and plan[0].source == "event":
+        result = spec.handler(event)
+    else:
+        kwargs: dict[str, Any] = {}
+        for param in plan:
+            if param.source == "event":
+                kwargs[param.name] = event
+            else:
+                raw = event.body if isinstance(event, HttpRequest) else event.data
+                kwargs[param.name] = _validate(param.model, raw, "request body" if isinstance(event, HttpRequest)
+                                               else f"message {getattr(event, 'id', '')}")
+        result = spec.handler(**kwargs)
+    if spec.is_async:
+        result = _run_async(result)
+    return result
+
+
+def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
+    if headers is not None:
+        for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
+            value = headers.get(name)
+            if value:
+                return value
+    if attributes:
+        value = attributes.get("correlation_id") or attributes.get("correlation-id")
+        if value:
+            return value
+    return fallback
+
+
+# -- HTTP --------------------------------------------------------------------------------------------------------
+
+def to_response(value: Any) -> HttpResponse:
+    """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, else JSON 200."""
+    if isinstance(value, HttpResponse):
+        return value
+    if value is None:
+        return HttpResponse(status=204)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+        resp = to_response(value[0])
+        resp.status = value[1]
+        return resp
+    if isinstance(value, str):
+        return HttpResponse.text(value)
+    if isinstance(value, (bytes, bytearray)):
+        return HttpResponse(status=200, headers=Headers([("Content-Type", "application/octet-stream")]),
+                            body=bytes(value))
+    return HttpResponse.json(value)
+
+
+def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
+                invocation_id: str | None = None, native_context: Any = None) -> HttpResponse:
+    """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises."""
+    if function is not None:
+        spec = app.function(function)
+        trig = spec.trigger
+        if not isinstance(trig, HttpTrigger):
+            return HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
+        params = trig.route.match(req.path)
+        if params is not None:
+            req.path_params = params
+        if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
+            return _method_not_allowed(list(trig.methods))
+    else:
+        found, params, allowed = app.route(req.method, req.path)
+        if found is None:
+            if allowed:
+                return _method_not_allowed(allowed)
+            return HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+        spec = found
+        req.path_params = params
+    return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+
+
+def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
+    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(set(allowed)))}")
+    resp.headers.add("Allow", ", ".join(sorted(set(allowed))))
+    return resp
+
+
+def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
+                native_context: Any = None) -> HttpResponse:
+    inv_id = invocation_id or context.new_id()
+    token = context.enter(context.Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id),
+                                             target, native_context))
+    started = time.perf_counter()
+    try:
+        if len(req.body) > MAX_BODY_BYTES:
+            resp = HttpResponse.problem(413, "Content Too Large",
+                                        f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
+        else:
+            resp = to_response(_call(spec, req))
+        outcome = "success" if resp.status < 500 else "error"
+    except PayloadValidationError as exc:
+        resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
+        outcome = "rejected"
+    except BadRequest as exc:
+        resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
+        outcome = "rejected"
+    except Exception as exc:  # noqa: BLE001 - the pipeline's job is to turn any failure into a response
+        logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=str(exc),
+                   traceback=_traceback(exc))
+        resp = HttpResponse.problem(500, "Internal Server Error",
+                                    "the function failed; see the logs for this invocation id", invocation_id=inv_id)
+        outcome = "error"
+    finally:
+        context.leave(token)
+    if resp.status >= 400 and outcome != "error":
+        logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
+    logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
+             duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    return resp
+
+
+# -- messages ----------------------------------------------------------------------------------------------------
+
+def invoke_message(spec: FunctionSpec, msg: Message[Any], *, target: str = "local",
+                   invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
+    """Run one message; never raises: the outcome says whether the broker must redeliver it."""
+    inv_id = invocation_id or context.new_id()
+    token = context.enter(context.Invocation(inv_id, spec.name, spec.kind,
+                                             _correlation(None, msg.attributes, msg.id), target, native_context))
+    started = time.perf_counter()
+    try:
+        value = _call(spec, msg)
+        result = MessageResult(msg.id, Outcome.SUCCESS, value=value)
+    except NonRetryableError as exc:
+        result = _dead_letter(spec, msg, exc)
+    except Exception as exc:  # noqa: BLE001 - every other failure is retryable
+        logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=str(exc),
+                     traceback=_traceback(exc))
+        result = MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+    finally:
+        context.leave(token)
+    logs.log("DEBUG", "invocation", function=spec.name, trigger=spec.kind, outcome=result.outcome.value,
+             message_id=msg.id, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    return result
+
+
+def invoke_batch(spec: FunctionSpec, messages: Iterable[Message[Any]], *, ordered: bool | None = None,
+                 target: str = "local", native_context: Any = None) -> BatchResult:
+    """Run a batch message by message. ``ordered`` (FIFO) stops at the first failure so order is kept."""
+    if ordered is None:
+        ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
+    batch = BatchResult()
+    stopped = False
+    for msg in messages:
+        if stopped:
+            batch.results.append(MessageResult(msg.id, Outcome.SKIPPED, "an earlier message of the ordered "
+                                                                        "batch failed"))
+            continue
+        result = invoke_message(spec, msg, target=target, native_context=native_context)
+        batch.results.append(result)
+        if ordered and result.must_redeliver:
+            stopped = True
+    return batch
+
+
+def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
+                 invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
+    """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    inv_id = invocation_id or context.new_id()
+    token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
+                                             native_context))
+    try:
+        value = _call(spec, event)
+        return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)
+    except NonRetryableError as exc:
+        logs.error("handler failed for good; the event is dropped", error_type=type(exc).__name__,
+                   error=str(exc), event=event.to_dict())
+        return MessageResult(event.id or inv_id, Outcome.DEAD_LETTERED, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__, error=str(exc),
+                     traceback=_traceback(exc))
+        return MessageResult(event.id or inv_id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+    finally:
+        context.leave(token)
+
+
+# -- dead letters ------------------------------------------------------------------------------------------------
+
+DeadLetterSink = Callable[[FunctionSpec, Message[Any], BaseException], bool]
+
+
+def dead_letter_destination(spec: FunctionSpec) -> str | None:
+    """The binding a non-retryable message of ``spec`` goes to: ``dead_letter=`` or PORTAFUNC_DEADLETTER_<FUNC>."""
+    trig = spec.trigger
+    if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
+        return trig.dead_letter
+    from .messaging.binding import env_name
+
+    url = os.environ.get(env_name("DEADLETTER", spec.name))
+    return url or None
+
+
+def _dead_letter(spec: FunctionSpec, msg: Message[Any], exc: BaseException) -> MessageResult:
+    reason = f"{type(exc).__name__}: {exc}"
+    details = getattr(exc, "errors", None)
+    destination = dead_letter_destination(spec)
+    if destination is None:
+        logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                   "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                   errors=details, data_base64=msg.to_dict()["data_base64"], attributes=msg.attributes,
+                   hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+        return MessageResult(msg.id, Outcome.REJECTED, reason)
+    try:
+        from .messaging import queue_or_topic
+
+        sink = queue_or_topic(destination)
+        attributes = dict(msg.attributes)
+        attributes.update({"portafunc_error": reason[:900], "portafunc_function": spec.name,
+                           "portafunc_original_id": msg.id})
+        sink.send_or_publish(msg.data, attributes=attributes)
+    except Exception as send_exc:  # noqa: BLE001 - fall back to the broker's own dead-letter policy
+        logs.error("NON-RETRYABLE message could not be dead-lettered; reported failed instead", message_id=msg.id,
+                   reason=reason, dead_letter=destination, error=f"{type(send_exc).__name__}: {send_exc}")
+        return MessageResult(msg.id, Outcome.REJECTED, reason)
+    logs.warning("non-retryable message sent to the dead-letter destination", message_id=msg.id, reason=reason,
+                 errors=details, dead_letter=destination)
+    return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
+
+
+def _dl_env(spec: FunctionSpec) -> str:
+    from .messaging.binding import env_name
+
+    return env_name("DEADLETTER", spec.name)
+
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+
+
+__all__ = [
+    "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",
+    "invoke_message", "to_response", "PortafuncError", "encode_payload",
+]

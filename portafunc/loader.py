@@ -1,0 +1,61 @@
+"""Find and import a user's App from ``module:attr``, a ``.py`` file or a project directory."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from .app import App
+from .errors import PortafuncError
+
+
+class AppLoadError(PortafuncError):
+    """The app could not be found or imported; the message says what was tried."""
+
+
+def resolve_ref(ref: str | None) -> tuple[Path, str]:
+    """(project dir, ``module:attr``) for a reference given on the command line.
+
+    * ``pkg.module:app`` — imported from the current directory;
+    * a directory — its ``portafunc.toml``-free convention: ``main.py`` (or ``app.py``), attribute ``app``;
+    * a ``.py`` file — that module, attribute ``app``;
+    * nothing — ``$PORTAFUNC_APP``, else the current directory.
+    """
+    ref = ref or os.environ.get("PORTAFUNC_APP") or "."
+    path = Path(ref)
+    if ":" in ref and not path.exists():
+        return Path.cwd(), ref
+    if path.is_dir():
+        for candidate in ("main.py", "app.py", "function_app_src.py"):
+            if (path / candidate).is_file():
+                return path.resolve(), f"{candidate[:-3]}:app"
+        raise AppLoadError(f"{ref}: no main.py or app.py here; pass MODULE:ATTR (e.g. shop.main:app)")
+    if path.suffix == ".py" and path.is_file():
+        return path.parent.resolve(), f"{path.stem}:app"
+    raise AppLoadError(f"{ref!r} is not a directory, a .py file or MODULE:ATTR")
+
+
+def load_app(ref: str | None = None) -> tuple[App, Path, str]:
+    """Import the app; every failure is an :class:`AppLoadError` naming the reference, never a bare traceback."""
+    project, module_ref = resolve_ref(ref)
+    module_name, _, attr = module_ref.partition(":")
+    attr = attr or "app"
+    if str(project) not in sys.path:
+        sys.path.insert(0, str(project))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise AppLoadError(f"cannot import {module_name!r} from {project}: no such module") from exc
+        raise AppLoadError(f"importing {module_name!r} failed: missing dependency {exc.name!r}") from exc
+    except PortafuncError as exc:
+        raise AppLoadError(f"importing {module_name!r} failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - a user's module can raise anything at import
+        raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+    app = getattr(module, attr, None)
+    if not isinstance(app, App):
+        raise AppLoadError(f"{module_name}:{attr} is {'missing' if app is None else type(app).__name__}, "
+                           "not a portafunc.App")
+    return app, project, f"{module_name}:{attr}"

@@ -1,0 +1,43 @@
+"""Logical topics and queues. ``portafunc.topic("orders").publish({...})`` works on every cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import OutgoingMessage, Queue, ReceivedMessage, Topic, send_or_publish
+from .binding import env_name, open_backend, register_backend, reset
+
+
+def topic(name: str) -> Topic:
+    """The topic bound to ``name`` by ``PORTAFUNC_TOPIC_<NAME>``."""
+    return open_backend("topic", name)  # type: ignore[no-any-return]
+
+
+def queue(name: str) -> Queue:
+    """The queue bound to ``name`` by ``PORTAFUNC_QUEUE_<NAME>``."""
+    return open_backend("queue", name)  # type: ignore[no-any-return]
+
+
+class _Sink:
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def send_or_publish(self, data: Any, attributes: dict[str, str] | None = None) -> str:
+        return send_or_publish(self.target, data, attributes)
+
+
+def queue_or_topic(ref: str) -> _Sink:
+    """A dead-letter style reference: a URL (``sqs://…``), or a logical name bound as a queue, else as a topic."""
+    import os
+
+    if "://" in ref:
+        scheme = ref.split("://", 1)[0]
+        kind = "topic" if scheme in ("sns", "eventgrid") or "/topics/" in ref else "queue"
+        return _Sink(open_backend(kind, ref, ref))
+    if os.environ.get(env_name("queue", ref)):
+        return _Sink(queue(ref))
+    return _Sink(topic(ref))
+
+
+__all__ = ["OutgoingMessage", "Queue", "ReceivedMessage", "Topic", "queue", "queue_or_topic", "register_backend",
+           "reset", "topic", "env_name"]

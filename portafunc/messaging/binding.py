@@ -1,0 +1,93 @@
+"""Bindings: logical names → backend URLs, from the environment.
+
+``portafunc.topic("order-events")`` reads ``PORTAFUNC_TOPIC_ORDER_EVENTS`` (``sns://…``, ``pubsub://…``, ``memory://``).
+The scheme picks a backend: ``memory`` is built in; the others are found through the ``portafunc.backends`` entry point
+group that each adapter registers, so the core never imports a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from typing import Any, Callable, Literal
+
+from ..errors import BindingError
+
+Kind = Literal["topic", "queue"]
+BackendFactory = Callable[[Kind, str, str], Any]
+
+_factories: dict[str, BackendFactory] = {}
+_instances: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def env_name(kind: str, name: str) -> str:
+    """``PORTAFUNC_<KIND>_<NAME>`` with the name upper-cased and every non-alphanumeric as ``_``."""
+    return f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+
+
+def register_backend(scheme: str, factory: BackendFactory) -> None:
+    """Register a backend for a URL scheme (adapters do this through entry points; tests may call it)."""
+    _factories[scheme] = factory
+
+
+def _factory(scheme: str, variable: str) -> BackendFactory:
+    if scheme in _factories:
+        return _factories[scheme]
+    if scheme == "memory":
+        from .memory import memory_backend
+
+        _factories["memory"] = memory_backend
+        return memory_backend
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="portafunc.backends"):
+        if ep.name == scheme:
+            try:
+                factory = ep.load()
+            except ImportError as exc:
+                raise BindingError(f"{variable} uses {scheme}:// but its backend failed to import: {exc}") from exc
+            _factories[scheme] = factory
+            return factory  # type: ignore[no-any-return]
+    hint = {"sns": "portafunc-aws", "sqs": "portafunc-aws", "eventgrid": "portafunc-azure",
+            "azqueue": "portafunc-azure", "pubsub": "portafunc-gcp"}.get(scheme)
+    raise BindingError(f"{variable} uses unknown scheme {scheme}://"
+                       + (f"; install {hint}" if hint else "; known: sns, sqs, eventgrid, azqueue, pubsub, memory"))
+
+
+def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
+    """(URL, variable name) for a logical resource; a missing binding names the variable to set."""
+    variable = env_name(kind, name)
+    url = os.environ.get(variable)
+    if not url:
+        raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL such as "
+                           + ("sns://arn:aws:sns:REGION:ACCOUNT:NAME, pubsub://projects/P/topics/T, "
+                              "eventgrid://HOST/api/events or memory://" if kind == "topic" else
+                              "sqs://QUEUE_URL_HOST/ACCOUNT/NAME, pubsub://projects/P/subscriptions/S, "
+                              "azqueue://ACCOUNT/QUEUE or memory://"))
+    return url, variable
+
+
+def open_backend(kind: Kind, name: str, url: str | None = None) -> Any:
+    """The (cached) backend instance for a logical name, or for an explicit URL."""
+    variable = env_name(kind, name)
+    if url is None:
+        url, variable = resolve_url(kind, name)
+    key = (kind, f"{name}\0{url}")
+    with _lock:
+        inst = _instances.get(key)
+        if inst is not None:
+            return inst
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        raise BindingError(f"{variable}={url!r} is not a URL; expected scheme://…")
+    inst = _factory(scheme, variable)(kind, url, name)
+    with _lock:
+        return _instances.setdefault(key, inst)
+
+
+def reset() -> None:
+    """Forget cached backends (tests, and the local runner's reload)."""
+    with _lock:
+        _instances.clear()

@@ -1,0 +1,257 @@
+"""One neutral schedule expression, translated to each cloud's dialect.
+
+Neutral forms: ``rate(N minutes|hours|days)`` and 5-field cron (``minute hour day-of-month month day-of-week``,
+UTC). Rates are aligned to the clock (``rate(15 minutes)`` fires at :00, :15, :30, :45) because Azure NCRONTAB and
+Google unix-cron can only express aligned schedules; for the same reason AWS gets a ``cron()`` rather than its own
+``rate()``, whose phase depends on when the rule was created. Anything one cloud cannot express exactly is refused
+when the decorator runs, with the reason, so a schedule never fires at different instants on different clouds.
+
+``next_fire_times`` evaluates the neutral form *and* each dialect string independently; the tests use it to prove the
+translations fire at the same instants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from .errors import ScheduleError
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_AWS_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A validated schedule. ``cron`` is the canonical 5-field form every translation starts from."""
+
+    expression: str
+    cron: str
+
+    @property
+    def aws(self) -> str:
+        return to_aws(self.cron)
+
+    @property
+    def azure(self) -> str:
+        return to_azure(self.cron)
+
+    @property
+    def gcp(self) -> str:
+        return self.cron
+
+
+def parse_schedule(expression: str) -> Schedule:
+    """Validate a neutral expression; raise :class:`ScheduleError` saying why it is refused."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise ScheduleError("schedule expression is empty; use rate(N minutes) or a 5-field cron")
+    expr = " ".join(expression.split())
+    match = _RATE.match(expr)
+    if match:
+        return Schedule(expr, _rate_to_cron(int(match.group(1)), match.group(2)))
+    if expr.startswith(("rate(", "cron(")):
+        raise ScheduleError(f"{expression!r}: write rate(N minutes|hours|days) or a bare 5-field cron "
+                            "such as '0 3 * * *'")
+    fields = expr.split(" ")
+    if len(fields) != 5:
+        raise ScheduleError(f"{expression!r} has {len(fields)} fields; cron needs 5 "
+                            "(minute hour day-of-month month day-of-week)")
+    minute, hour, dom, month, dow = fields
+    canonical = [
+        _canonical_field(minute, 0, 59, {}, "minute"),
+        _canonical_field(hour, 0, 23, {}, "hour"),
+        _canonical_field(dom, 1, 31, {}, "day-of-month"),
+        _canonical_field(month, 1, 12, _MONTHS, "month"),
+        _canonical_field(dow, 0, 7, _DAYS, "day-of-week"),
+    ]
+    if canonical[2] != "*" and canonical[4] != "*":
+        raise ScheduleError(f"{expression!r} restricts both day-of-month and day-of-week; AWS cannot express "
+                            "that and cron dialects disagree on its meaning: restrict only one of them")
+    return Schedule(expr, " ".join(canonical))
+
+
+def _rate_to_cron(n: int, unit: str) -> str:
+    unit = unit.rstrip("s")
+    if n < 1:
+        raise ScheduleError(f"rate({n} {unit}s): the rate must be at least 1")
+    if unit == "minute":
+        if n == 1:
+            return "* * * * *"
+        if 60 % n or n == 60:
+            raise ScheduleError(f"rate({n} minutes) cannot fire at the same instants on every cloud: "
+                                "Azure and Google cron reset every hour, so N must divide 60 (use hours for 60)")
+        return f"*/{n} * * * *"
+    if unit == "hour":
+        if n == 1:
+            return "0 * * * *"
+        if 24 % n or n == 24:
+            raise ScheduleError(f"rate({n} hours) cannot fire at the same instants on every cloud: "
+                                "cron resets every day, so N must divide 24 (use rate(1 day) for 24)")
+        return f"0 */{n} * * *"
+    if n != 1:
+        raise ScheduleError(f"rate({n} days) cannot fire at the same instants on every cloud: cron resets every "
+                            "month; use a cron such as '0 0 */2 * *' if that is what you mean")
+    return "0 0 * * *"
+
+
+def _canonical_field(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> str:
+    """Check one cron field and return it with names replaced by numbers (and Sunday 7 as 0)."""
+    if text == "*":
+        return "*"
+    out = []
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) < 1):
+            raise ScheduleError(f"{what} field {text!r}: step {step!r} must be a positive number")
+        if base == "*":
+            values = "*"
+        else:
+            start_s, dash, end_s = base.partition("-")
+            start = _field_value(start_s, lo, hi, names, what, text)
+            if dash:
+                end = _field_value(end_s, lo, hi, names, what, text)
+                if end < start:
+                    raise ScheduleError(f"{what} field {text!r}: range {base} runs backwards")
+                values = f"{start}-{end}"
+            else:
+                if step:
+                    raise ScheduleError(f"{what} field {text!r}: a step needs '*' or a range before it")
+                values = str(start)
+        if what == "day-of-week":
+            values = "0" if values == "7" else values
+            if values.endswith("-7"):
+                raise ScheduleError(f"{what} field {text!r}: write Sunday as 0 (SUN) inside ranges")
+        out.append(values + (f"/{step}" if step else ""))
+    return ",".join(out)
+
+
+def _field_value(token: str, lo: int, hi: int, names: dict[str, int], what: str, text: str) -> int:
+    token_u = token.upper()
+    if token_u in names:
+        return names[token_u]
+    if not token.isdigit():
+        raise ScheduleError(f"{what} field {text!r}: {token!r} is not a number"
+                            + (f" or a name ({', '.join(names)})" if names else ""))
+    value = int(token)
+    if not lo <= value <= hi:
+        raise ScheduleError(f"{what} field {text!r}: {value} is outside {lo}-{hi}")
+    return value
+
+
+def to_aws(cron: str) -> str:
+    """EventBridge ``cron(min hour dom month dow year)``: one of dom/dow must be ``?``; days are SUN-SAT names."""
+    minute, hour, dom, month, dow = cron.split(" ")
+    if dow == "*":
+        aws_dow = "?"
+    else:
+        dom = "?"
+        aws_dow = _map_dow(dow, lambda d: _AWS_DAYS[d])
+    minute = minute.replace("*/", "0/")
+    hour = hour.replace("*/", "0/")
+    dom = dom.replace("*/", "1/")
+    month = month.replace("*/", "1/")
+    return f"cron({minute} {hour} {dom} {month} {aws_dow} *)"
+
+
+def to_azure(cron: str) -> str:
+    """Azure NCRONTAB: ``second minute hour day month day-of-week``."""
+    return f"0 {cron}"
+
+
+def _map_dow(field_text: str, fmt) -> str:  # type: ignore[no-untyped-def]
+    parts = []
+    for part in field_text.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            mapped = "*"
+        elif "-" in base:
+            a, b = base.split("-")
+            mapped = f"{fmt(int(a))}-{fmt(int(b))}"
+        else:
+            mapped = fmt(int(base))
+        if step and base == "*":
+            # AWS rejects */n on day-of-week names; spell the days out.
+            mapped = ",".join(fmt(d) for d in range(0, 7, int(step)))
+            step = ""
+        parts.append(mapped + (f"/{step}" if step else ""))
+    return ",".join(parts)
+
+
+# --- evaluation: the neutral cron and each dialect string, parsed independently -------------------------------------
+
+def _expand(text: str, lo: int, hi: int, names: dict[str, int], day_offset: int = 0) -> set[int] | None:
+    """Values a field allows (``None`` for unrestricted ``*``/``?``); ``day_offset`` maps AWS 1-7 to 0-6."""
+    if text in ("*", "?"):
+        return None
+    values: set[int] = set()
+    for part in text.split(","):
+        base, _, step_s = part.partition("/")
+        step = int(step_s) if step_s else 1
+        if base in ("*", "?"):
+            start, end = lo, hi
+        elif "-" in base:
+            a, b = base.split("-")
+            start, end = _val(a, names) - day_offset, _val(b, names) - day_offset
+        else:
+            start = _val(base, names) - day_offset
+            end = hi if step_s else start
+        values.update(range(start, end + 1, step))
+    return {7 % 7 if v == 7 and hi == 6 else v for v in values}
+
+
+def _val(token: str, names: dict[str, int]) -> int:
+    return names[token.upper()] if token.upper() in names else int(token)
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    seconds: set[int] | None
+    minutes: set[int] | None
+    hours: set[int] | None
+    doms: set[int] | None
+    months: set[int] | None
+    dows: set[int] | None  # 0 = Sunday
+
+    def matches(self, t: datetime) -> bool:
+        dow = (t.weekday() + 1) % 7
+        return all(s is None or v in s for s, v in (
+            (self.seconds, t.second), (self.minutes, t.minute), (self.hours, t.hour), (self.doms, t.day),
+            (self.months, t.month), (self.dows, dow)))
+
+
+def _matcher(expression: str, dialect: str) -> _Matcher:
+    if dialect in ("neutral", "gcp"):
+        text = parse_schedule(expression).cron if dialect == "neutral" else expression
+        m, h, dom, mon, dow = text.split()
+        return _Matcher({0}, _expand(m, 0, 59, {}), _expand(h, 0, 23, {}), _expand(dom, 1, 31, {}),
+                        _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, _DAYS))
+    if dialect == "azure":
+        s, m, h, dom, mon, dow = expression.split()
+        return _Matcher(_expand(s, 0, 59, {}), _expand(m, 0, 59, {}), _expand(h, 0, 23, {}),
+                        _expand(dom, 1, 31, {}), _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, _DAYS))
+    if dialect == "aws":
+        inner = re.fullmatch(r"cron\((.*)\)", expression)
+        if not inner:
+            raise ScheduleError(f"{expression!r} is not an AWS cron() expression")
+        m, h, dom, mon, dow, _year = inner.group(1).split()
+        aws_days = {name: i + 1 for i, name in enumerate(_AWS_DAYS)}
+        return _Matcher({0}, _expand(m, 0, 59, {}), _expand(h, 0, 23, {}), _expand(dom, 1, 31, {}),
+                        _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, aws_days, day_offset=1))
+    raise ScheduleError(f"unknown cron dialect {dialect!r}")
+
+
+def next_fire_times(expression: str, dialect: str, start: datetime, count: int) -> list[datetime]:
+    """The next ``count`` instants strictly after ``start`` at which ``expression`` (in ``dialect``) fires."""
+    matcher = _matcher(expression, dialect)
+    t = start.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    out: list[datetime] = []
+    limit = t + timedelta(days=366 * 5)
+    while len(out) < count and t < limit:
+        if matcher.matches(t):
+            out.append(t)
+        t += timedelta(minutes=1)
+    return out

@@ -1,0 +1,165 @@
+"""Targets as plugins: each adapter registers a :class:`Target` under the ``portafunc.targets`` entry point group.
+
+The core (CLI, packager, contract kit, ``inspect``) talks to clouds only through this interface, the way pytest talks
+to plugins, so a Lambda artifact carries only ``portafunc`` + ``portafunc-aws``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .app import App, FunctionSpec
+from .errors import TargetNotFound
+from .events import Event, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
+
+KNOWN_TARGETS = {"aws": "portafunc-aws", "azure": "portafunc-azure", "gcp": "portafunc-gcp"}
+
+
+@dataclass(frozen=True)
+class NativeTrigger:
+    """What a neutral trigger becomes on one cloud, e.g. ``SQS event source (batch 10, ReportBatchItemFailures)``."""
+
+    service: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.service} ({self.detail})" if self.detail else self.service
+
+
+@dataclass
+class Exchange:
+    """One drive of an adapter's real entry point: the native event in, the native answer out, decoded."""
+
+    target: str
+    native_event: Any
+    native_response: Any
+    response: HttpResponse | None = None  # HTTP: the native response decoded back to neutral
+    ids: list[str] = field(default_factory=list)  # messages: ids in delivery order
+    failed_ids: list[str] = field(default_factory=list)  # messages the cloud would redeliver / dead-letter
+
+
+@dataclass
+class PackageRequest:
+    app_ref: str  # "module:attr" importable from project_dir
+    project_dir: Path
+    out_dir: Path
+    python: str = "3.12"
+    arch: str = "x86_64"
+    requirements: list[str] = field(default_factory=list)  # the user's own requirements (from requirements.txt)
+    progress: Any = None  # callable(str) for progress lines
+
+
+@dataclass
+class PackageResult:
+    target: str
+    artifact: Path
+    manifest_files: list[Path]
+    functions: list[tuple[str, str]]  # (function name, native trigger description)
+    size: int
+    file_count: int
+    sha256: str
+    seconds: float = 0.0
+
+
+class Target(ABC):
+    """One cloud. Adapters subclass this; every method has a neutral input and a JSON-able native side."""
+
+    name: str = ""
+    distribution: str = ""
+
+    # -- codecs ---------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def decode(self, native: Any) -> list[Event]:
+        """Any native event this target knows → neutral events; anything else → EventDecodeError."""
+
+    @abstractmethod
+    def encode(self, event: Event, variant: str | None = None) -> Any:
+        """A neutral event → a realistic native event (``variant`` picks e.g. ``apigw-v1`` over ``apigw-v2``)."""
+
+    def variants(self, kind: str) -> list[str]:
+        """The native variants ``encode`` accepts for a neutral kind (http, message, storage, schedule)."""
+        return [""]
+
+    def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
+        """``portafunc events new``: a native event for a trigger name (``http``, ``queue``, ``apigw-v1`` ...)."""
+        from .events import event_from_dict
+
+        kind, _, variant = trigger.partition(":")
+        neutral = dict(data or {})
+        neutral.setdefault("kind", {"queue": "message", "topic": "message"}.get(kind, kind))
+        defaults: dict[str, dict[str, Any]] = {
+            "http": {"method": "GET", "path": "/"},
+            "message": {"id": "00000000-0000-4000-8000-000000000001", "data_base64": "e30="},
+            "storage": {"bucket": "uploads", "key": "example.txt", "size": 0},
+            "schedule": {"time": "2026-01-01T00:00:00Z"},
+        }
+        for key, value in defaults.get(neutral["kind"], {}).items():
+            neutral.setdefault(key, value)
+        return self.encode(event_from_dict(neutral), variant or None)
+
+    # -- triggers -------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
+        """What ``spec``'s trigger becomes here; UnsupportedTrigger (with what to use instead) when impossible."""
+
+    # -- running --------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def invoke(self, app: App, function: str, native: Any) -> Any:
+        """Run ``function`` through this adapter's real entry point with a native event; the native answer."""
+
+    @abstractmethod
+    def driver(self) -> Driver:
+        """The contract-test driver for this target."""
+
+    # -- packaging ------------------------------------------------------------------------------------------------
+    def package(self, request: PackageRequest) -> PackageResult:
+        raise NotImplementedError(f"target {self.name} cannot package yet")
+
+
+class Driver(ABC):
+    """Drives a target's real entry point from neutral inputs (the contract kit's transport, like httpx's)."""
+
+    target: str = ""
+
+    @abstractmethod
+    def http(self, app: App, request: HttpRequest) -> Exchange:
+        """Encode ``request`` natively, run the HTTP entry point, decode the native response."""
+
+    @abstractmethod
+    def messages(self, app: App, function: str, messages: list[Message[Any]]) -> Exchange:
+        """Deliver messages to a queue or topic function the way this cloud does (batch or one by one)."""
+
+    @abstractmethod
+    def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
+        """Deliver a storage or schedule event; ``failed_ids`` holds its id when the cloud would retry it."""
+
+
+_cache: dict[str, Target] = {}
+
+
+def available() -> dict[str, str]:
+    """Installed targets: name → ``module:attr`` of their Target."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group="portafunc.targets")}
+
+
+def get_target(name: str) -> Target:
+    """Load an installed target by name; a missing one says which distribution to install."""
+    if name in _cache:
+        return _cache[name]
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="portafunc.targets"):
+        if ep.name == name:
+            loaded = ep.load()
+            target = loaded() if isinstance(loaded, type) else loaded
+            _cache[name] = target
+            return target  # type: ignore[no-any-return]
+    dist = KNOWN_TARGETS.get(name)
+    if dist:
+        raise TargetNotFound(f"target {name!r} is not installed: pip install {dist}")
+    raise TargetNotFound(f"unknown target {name!r}; known targets: {', '.join(KNOWN_TARGETS)}")
