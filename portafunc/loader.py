@@ -15,7 +15,7 @@ class AppLoadError(PortafuncError):
     """The app could not be found or imported; the message says what was tried."""
 
 
-def resolve_ref(ref: str | None) -> tuple[Path, str]:
+def resolve_ref(ref: str | None, project_dir: str | Path | None = None) -> tuple[Path, str]:
     """(project dir, ``module:attr``) for a reference given on the command line.
 
     * ``pkg.module:app`` — imported from the current directory;
@@ -26,7 +26,7 @@ def resolve_ref(ref: str | None) -> tuple[Path, str]:
     ref = ref or os.environ.get("PORTAFUNC_APP") or "."
     path = Path(ref)
     if ":" in ref and not path.exists():
-        return Path.cwd(), ref
+        return (Path(project_dir).resolve() if project_dir else Path.cwd()), ref
     if path.is_dir():
         for candidate in ("main.py", "app.py", "function_app_src.py"):
             if (path / candidate).is_file():
@@ -37,9 +37,12 @@ def resolve_ref(ref: str | None) -> tuple[Path, str]:
     raise AppLoadError(f"{ref!r} is not a directory, a .py file or MODULE:ATTR")
 
 
-def load_app(ref: str | None = None) -> tuple[App, Path, str]:
-    """Import the app; every failure is an :class:`AppLoadError` naming the reference, never a bare traceback."""
-    project, module_ref = resolve_ref(ref)
+def load_app(ref: str | None = None, project_dir: str | Path | None = None) -> tuple[App, Path, str]:
+    """Import the app; every failure is an :class:`AppLoadError` naming the reference, never a bare traceback.
+
+    ``project_dir`` is where a ``module:attr`` reference is imported from (default: the current directory).
+    """
+    project, module_ref = resolve_ref(ref, project_dir)
     module_name, _, attr = module_ref.partition(":")
     attr = attr or "app"
     if str(project) not in sys.path:
