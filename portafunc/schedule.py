@@ -246,12 +246,23 @@ def _matcher(expression: str, dialect: str) -> _Matcher:
 
 def next_fire_times(expression: str, dialect: str, start: datetime, count: int) -> list[datetime]:
     """The next ``count`` instants strictly after ``start`` at which ``expression`` (in ``dialect``) fires."""
-    matcher = _matcher(expression, dialect)
+    m = _matcher(expression, dialect)
     t = start.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
     out: list[datetime] = []
     limit = t + timedelta(days=366 * 5)
     while len(out) < count and t < limit:
-        if matcher.matches(t):
+        # Skip whole months, days and hours that cannot match: the scan stays fast for rare schedules.
+        if m.months is not None and t.month not in m.months:
+            t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
+            continue
+        dow = (t.weekday() + 1) % 7
+        if (m.doms is not None and t.day not in m.doms) or (m.dows is not None and dow not in m.dows):
+            t = t.replace(hour=0, minute=0) + timedelta(days=1)
+            continue
+        if m.hours is not None and t.hour not in m.hours:
+            t = t.replace(minute=0) + timedelta(hours=1)
+            continue
+        if m.matches(t):
             out.append(t)
         t += timedelta(minutes=1)
     return out

@@ -155,7 +155,11 @@ def get_target(name: str) -> Target:
 
     for ep in entry_points(group="portafunc.targets"):
         if ep.name == name:
-            loaded = ep.load()
+            try:
+                loaded = ep.load()
+            except ImportError as exc:
+                raise TargetNotFound(f"target {name!r} is installed but failed to import ({ep.value}): {exc}") \
+                    from exc
             target = loaded() if isinstance(loaded, type) else loaded
             _cache[name] = target
             return target  # type: ignore[no-any-return]

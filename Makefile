@@ -1,0 +1,37 @@
+# portafunc — two commands on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AZURITE_VERSION := 3.35.0
+
+.PHONY: demo test install bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -U pip setuptools wheel
+
+# Core + the three adapters (editable) + what the tests use.
+install: $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e . -e adapters/aws -e adapters/azure -e adapters/gcp \
+		-r requirements-test.txt
+
+# Azurite (the Azure Storage emulator) from npm, pinned: newer versions need Node >= 22.
+.tools/node_modules/.bin/azurite:
+	npm install --silent --no-audit --no-fund --prefix .tools azurite@$(AZURITE_VERSION)
+
+# Run the example locally (one request through each kind of trigger) and package it for every cloud.
+demo: install
+	$(BIN)/python examples/demo.py
+	$(BIN)/portafunc package --target aws examples/shop
+	$(BIN)/portafunc package --target azure examples/shop
+	$(BIN)/portafunc package --target gcp examples/shop
+
+# The whole test suite, against the real local stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
+test: install .tools/node_modules/.bin/azurite
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .tools dist build .pytest_cache .hypothesis

@@ -1,0 +1,31 @@
+"""Shared test set-up: where the real native samples live, and a clean memory broker per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The real native event samples (shared/fixtures beside the repo, as CI clones it)."""
+    if not FIXTURES.is_dir():
+        pytest.fail(f"the native event samples are missing: expected {FIXTURES} (shared/ beside the repository)")
+    return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory_broker():
+    """Each test starts with an empty memory:// broker and no cached backends."""
+    from portafunc.messaging import reset
+    from portafunc.messaging.memory import broker
+
+    broker().reset()
+    reset()
+    yield
+    broker().reset()
+    reset()

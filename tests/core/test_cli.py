@@ -1,0 +1,64 @@
+"""The CLI frame: help, version, targets, inspect, and clear errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import portafunc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          input=stdin)
+
+
+def test_version_and_help():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"portafunc {portafunc.__version__}"
+    helptext = run("--help").stdout
+    for command in ("targets", "events", "package", "run", "invoke", "inspect"):
+        assert command in helptext
+
+
+def test_targets_lists_the_installed_adapters():
+    out = run("targets")
+    assert out.returncode == 0
+    names = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert set(names) == {"aws", "azure", "gcp"}
+
+
+def test_inspect_shows_every_function_on_every_target_as_json():
+    out = run("inspect", "examples/shop", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["app"] == "shop"
+    functions = {f["function"]: f for f in doc["functions"]}
+    assert set(functions) == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload"}
+    for row in functions.values():
+        assert set(row["targets"]) == {"aws", "azure", "gcp"}
+
+
+def test_missing_app_is_a_clear_error_not_a_traceback(tmp_path):
+    out = run("inspect", str(tmp_path))
+    assert out.returncode == 2 and "no main.py or app.py" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "main.py").write_text("import not_a_real_module_xyz\n")
+    out = run("inspect", str(tmp_path))
+    assert out.returncode == 2 and "not_a_real_module_xyz" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "main.py").write_text("app = 42\n")
+    out = run("inspect", str(tmp_path))
+    assert out.returncode == 2 and "not a portafunc.App" in out.stderr
+
+
+def test_unknown_target_is_exit_2():
+    out = run("events", "decode", "--target", "ibm", "-", stdin="{}")
+    assert out.returncode == 2 and "unknown target 'ibm'" in out.stderr
+
+
+def test_events_decode_rejects_non_json_input():
+    out = run("events", "decode", "--target", "aws", "-", stdin="not json")
+    assert out.returncode == 2 and "not JSON" in out.stderr

@@ -1,0 +1,40 @@
+"""`import portafunc` stays light: no cloud SDK, no asyncio, no pydantic, no threading (measured in benchmarks/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+FORBIDDEN = ("boto3", "botocore", "azure", "google", "grpc", "flask", "asyncio", "pydantic", "threading",
+             "logging", "werkzeug", "functions_framework")
+
+
+def _imported(code: str) -> set[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          check=True)
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def test_import_portafunc_loads_no_cloud_sdk_asyncio_or_pydantic():
+    names = _imported("import portafunc")
+    assert "portafunc" in names
+    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN)
+    assert leaked == [], f"import portafunc pulled in {leaked}"
+
+
+def test_running_a_sync_http_handler_still_needs_none_of_them():
+    code = (
+        "import portafunc\n"
+        "from portafunc.invoke import handle_http\n"
+        "app = portafunc.App('a')\n"
+        "@app.http('GET', '/x/{id}')\n"
+        "def h(req): return {'id': req.path_params['id']}\n"
+        "assert handle_http(app, portafunc.HttpRequest('GET', '/x/1')).json_body() == {'id': '1'}\n"
+    )
+    names = _imported(code)
+    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN)
+    assert leaked == [], f"a sync HTTP invocation pulled in {leaked}"

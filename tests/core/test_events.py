@@ -1,0 +1,112 @@
+"""The neutral event model: headers, bodies, JSON form, time parsing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from portafunc import BadRequest, EventDecodeError, Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, \
+    StorageEvent
+from portafunc.events import event_from_dict, parse_time
+
+
+def test_headers_are_case_insensitive_and_keep_repeats_in_order():
+    h = Headers([("Set-Cookie", "a=1"), ("X-Id", "7"), ("set-cookie", "b=2")])
+    assert h["SET-COOKIE"] == "a=1"
+    assert h.get_all("set-cookie") == ["a=1", "b=2"]
+    assert "x-id" in h and "nope" not in h
+    assert h.to_multi() == {"set-cookie": ["a=1", "b=2"], "x-id": ["7"]}
+    h.set("x-id", "8")
+    assert h.get_all("X-ID") == ["8"]
+    assert Headers({"A": ["1", "2"]}).items() == [("A", "1"), ("A", "2")]
+
+
+def test_request_parses_cookies_json_and_text():
+    req = HttpRequest("post", "/orders", headers={"Cookie": ["s=abc; theme=dark", "x=1"]}, body=b'{"id": "o-1"}')
+    assert req.method == "POST"
+    assert req.cookies == {"s": "abc", "theme": "dark", "x": "1"}
+    assert req.json() == {"id": "o-1"}
+    assert req.text == '{"id": "o-1"}'
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe"])
+def test_bad_bodies_raise_bad_request_not_value_error(body):
+    with pytest.raises(BadRequest):
+        HttpRequest("POST", "/", body=body).json()
+
+
+def test_invalid_utf8_text_is_bad_request():
+    with pytest.raises(BadRequest, match="UTF-8"):
+        _ = HttpRequest("POST", "/", body=b"\xff").text
+
+
+def test_response_helpers_keep_binary_and_repeated_headers():
+    resp = HttpResponse.json({"ok": True}, status=201).set_cookie("a", "1", path="/", http_only=True)
+    resp.set_cookie("b", "2")
+    assert resp.status == 201 and resp.json_body() == {"ok": True}
+    assert resp.headers.get_all("set-cookie") == ["a=1; path=/; http-only", "b=2"]
+    png = bytes(range(256))
+    binary = HttpResponse(body=png, headers={"Content-Type": "image/png"})
+    assert binary.body == png and not binary.is_text
+    assert HttpResponse.text("héllo").is_text
+
+
+def test_problem_response_is_rfc9457():
+    resp = HttpResponse.problem(400, "Bad", "detail here", errors=[{"loc": ["id"]}])
+    assert resp.content_type == "application/problem+json"
+    assert resp.json_body() == {"type": "about:blank", "title": "Bad", "status": 400, "detail": "detail here",
+                                "errors": [{"loc": ["id"]}]}
+
+
+def test_json_form_round_trips_every_kind():
+    events = [
+        HttpRequest("GET", "/a b/ü", query={"q": ["1", "2"]}, headers=[("X-A", "1"), ("x-a", "2")],
+                    body=b"\x00\x01"),
+        Message(id="m-1", data="héllo".encode(), attributes={"k": "v"}, ordering_key="g", delivery_attempt=3,
+                published_at=datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=timezone.utc)),
+        StorageEvent(bucket="b", key="dir/a b+c.txt", kind="deleted", size=10, etag="e"),
+        ScheduleEvent(time=datetime(2026, 1, 1, tzinfo=timezone.utc)),
+    ]
+    for event in events:
+        again = event_from_dict(event.to_dict())
+        assert again == event
+        assert again.to_dict() == event.to_dict()
+    assert events[1].to_dict()["published_at"] == "2026-01-02T03:04:05.123000Z"
+    assert events[0].to_dict()["headers"] == {"x-a": ["1", "2"]}
+
+
+def test_every_event_maps_to_a_cloudevent_envelope():
+    msg = Message(id="m-1", data=b"x", source="sqs://q")
+    ce = msg.to_cloudevent()
+    assert ce["specversion"] == "1.0" and ce["id"] == "m-1" and ce["source"] == "sqs://q"
+    assert StorageEvent(bucket="b", key="k").to_cloudevent()["subject"] == "k"
+
+
+@pytest.mark.parametrize("bad", [{}, {"kind": "nope"}, {"kind": "storage"}, {"kind": "schedule"},
+                                 {"kind": "message", "data_base64": "!!"}, "text"])
+def test_malformed_neutral_events_raise_decode_error(bad):
+    with pytest.raises(EventDecodeError):
+        event_from_dict(bad)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-03-01T10:00:00Z", datetime(2026, 3, 1, 10, tzinfo=timezone.utc)),
+    ("2026-03-01T10:00:00.123456789Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)),
+    ("2026-03-01T12:00:00.5+02:00", datetime(2026, 3, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)),
+    ("1772359200000", datetime(2026, 3, 1, 10, tzinfo=timezone.utc)),
+])
+def test_parse_time_accepts_every_cloud_format(text, expected):
+    assert parse_time(text) == expected
+
+
+def test_parse_time_rejects_garbage():
+    with pytest.raises(EventDecodeError):
+        parse_time("yesterday")
+
+
+def test_message_json_failure_is_non_retryable():
+    from portafunc import PayloadValidationError
+
+    with pytest.raises(PayloadValidationError):
+        Message(id="1", data=b"{").json()
