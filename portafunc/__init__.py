@@ -6,7 +6,7 @@ threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 from .app import App, FunctionSpec
 from .context import current as current_invocation

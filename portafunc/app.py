@@ -7,102 +7,145 @@ mistake fails on the developer's machine rather than after a deploy.
 
 from __future__ import annotations
 
-import typing
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, TypeVar, Union
-
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, Message
 from .routing import Route, compile_route
-from .schedule import Schedule, parse_schedule
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
+    from typing import Any, Callable, Iterator, Literal, TypeVar, Union
+
+    from .schedule import Schedule
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, read from the code object so `inspect` stays unimported
 
 
-@dataclass(frozen=True)
-class HttpTrigger:
-    methods: tuple[str, ...]
-    route: Route
-    auth: Literal["anonymous", "function"] = "anonymous"
+class _Trigger:
+    """Base of the neutral triggers: plain value objects, compared by their fields."""
+
+    __slots__: tuple[str, ...] = ()
+    kind = ""
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._fields()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({args})"
+
+
+class HttpTrigger(_Trigger):
+    __slots__ = ("methods", "route", "auth")
     kind = "http"
+
+    def __init__(self, methods: tuple[str, ...], route: Route, auth: str = "anonymous") -> None:
+        self.methods = methods
+        self.route = route
+        self.auth = auth
 
     def describe(self) -> str:
         return f"http {','.join(self.methods)} {self.route.template}"
 
 
-@dataclass(frozen=True)
-class TopicTrigger:
-    topic: str
-    max_attempts: int = 5
-    dead_letter: str | None = None
+class TopicTrigger(_Trigger):
+    __slots__ = ("topic", "max_attempts", "dead_letter")
     kind = "topic"
+
+    def __init__(self, topic: str, max_attempts: int = 5, dead_letter: str | None = None) -> None:
+        self.topic = topic
+        self.max_attempts = max_attempts
+        self.dead_letter = dead_letter
 
     def describe(self) -> str:
         return f"topic {self.topic}"
 
 
-@dataclass(frozen=True)
-class QueueTrigger:
-    queue: str
-    batch_size: int = 10
-    max_attempts: int = 5
-    visibility_timeout: int = 30
-    ordered: bool = False
-    dead_letter: str | None = None
+class QueueTrigger(_Trigger):
+    __slots__ = ("queue", "batch_size", "max_attempts", "visibility_timeout", "ordered", "dead_letter")
     kind = "queue"
+
+    def __init__(self, queue: str, batch_size: int = 10, max_attempts: int = 5, visibility_timeout: int = 30,
+                 ordered: bool = False, dead_letter: str | None = None) -> None:
+        self.queue = queue
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.visibility_timeout = visibility_timeout
+        self.ordered = ordered
+        self.dead_letter = dead_letter
 
     def describe(self) -> str:
         return f"queue {self.queue}" + (" (ordered)" if self.ordered else "")
 
 
-@dataclass(frozen=True)
-class ScheduleTrigger:
-    schedule: Schedule
+class ScheduleTrigger(_Trigger):
+    __slots__ = ("schedule",)
     kind = "schedule"
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
 
     def describe(self) -> str:
         return f"schedule {self.schedule.expression}"
 
 
-@dataclass(frozen=True)
-class StorageTrigger:
-    bucket: str
-    events: tuple[str, ...] = ("created",)
-    prefix: str = ""
-    suffix: str = ""
+class StorageTrigger(_Trigger):
+    __slots__ = ("bucket", "events", "prefix", "suffix")
     kind = "storage"
+
+    def __init__(self, bucket: str, events: tuple[str, ...] = ("created",), prefix: str = "",
+                 suffix: str = "") -> None:
+        self.bucket = bucket
+        self.events = events
+        self.prefix = prefix
+        self.suffix = suffix
 
     def describe(self) -> str:
         return f"storage {self.bucket} {','.join(self.events)}"
 
 
-Trigger = Union[HttpTrigger, TopicTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger]
+if TYPE_CHECKING:
+    Trigger = Union[HttpTrigger, TopicTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger]
 
 
-@dataclass
 class Param:
     """How to fill one handler parameter: with the event itself, or with the payload validated as ``model``."""
 
-    name: str
-    source: Literal["event", "payload"]
-    model: Any = None
+    __slots__ = ("name", "source", "model")
+
+    def __init__(self, name: str, source: Literal["event", "payload"], model: Any = None) -> None:
+        self.name = name
+        self.source = source
+        self.model = model
 
 
-@dataclass
 class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
-    name: str
-    handler: Callable[..., Any]
-    trigger: Trigger
-    app: App = field(repr=False)
-    is_async: bool = False
-    message_model: Any = None  # T of Message[T], when given
-    params: list[Param] | None = None  # resolved lazily when annotations name classes defined later
-    idempotency_key: str | None = None
+    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key")
+
+    def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
+                 message_model: Any = None, params: list[Param] | None = None,
+                 idempotency_key: str | None = None) -> None:
+        self.name = name
+        self.handler = handler
+        self.trigger = trigger
+        self.app = app
+        self.is_async = is_async
+        self.message_model = message_model  # T of Message[T], when given
+        self.params = params  # resolved lazily when annotations name classes defined later
+        self.idempotency_key = idempotency_key
+
+    def __repr__(self) -> str:
+        return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
 
     @property
     def kind(self) -> str:
@@ -115,6 +158,8 @@ class FunctionSpec:
 
 
 def _plan(handler: Callable[..., Any], trigger: Trigger, name: str) -> tuple[list[Param], Any]:
+    import typing  # only when a function is registered; the user's module has usually imported it already
+
     code = getattr(handler, "__code__", None)
     if code is None:
         raise RegistrationError(f"function {name!r}: handler must be a plain function, got {type(handler).__name__}")
@@ -127,7 +172,7 @@ def _plan(handler: Callable[..., Any], trigger: Trigger, name: str) -> tuple[lis
         origin = typing.get_origin(hint)
         if origin is Message:
             (message_model,) = typing.get_args(hint) or (None,)
-            if message_model is Any:
+            if message_model is typing.Any:
                 message_model = None
             params.append(Param(arg, "event"))
         elif hint is not None and _is_model(hint) and hint is not HttpRequest:
@@ -277,6 +322,8 @@ class App:
         """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC)."""
         if (expression is None) == (cron is None):
             raise RegistrationError("schedule needs exactly one of an expression ('rate(5 minutes)') or cron=...")
+        from .schedule import parse_schedule
+
         return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name)
 
     def storage(self, bucket: str, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",

@@ -7,7 +7,9 @@ treated as transient (5xx, retryable).
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class PortafuncError(Exception):

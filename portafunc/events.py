@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import base64
 import json as _json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar, Union
-from urllib.parse import unquote
+from types import GenericAlias
 
 from .errors import BadRequest, EventDecodeError
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
+    from typing import Any, Iterable, Iterator, Union
 
-HeaderInput = Union["Headers", Mapping[str, Union[str, Iterable[str]]], Iterable[tuple[str, str]], None]
+    HeaderInput = Union["Headers", Mapping[str, Union[str, Iterable[str]]], Iterable[tuple[str, str]], None]
 
 
 class Headers:
@@ -204,28 +205,27 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-@dataclass(eq=False)
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
 
-    method: str
-    path: str
-    query: dict[str, list[str]] = field(default_factory=dict)
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
-    path_params: dict[str, str] = field(default_factory=dict)
-    cookies: dict[str, str] = field(default_factory=dict)
-    client_ip: str | None = None
-    native: Any = field(default=None, repr=False)
-
+    __slots__ = ("method", "path", "query", "headers", "body", "path_params", "cookies", "client_ip", "native")
     kind = "http"
 
-    def __post_init__(self) -> None:
-        self.method = self.method.upper()
-        if not isinstance(self.headers, Headers):
-            self.headers = Headers(self.headers)
-        if not self.cookies:
-            self.cookies = parse_cookies(self.headers.get_all("cookie"))
+    def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
+                 headers: HeaderInput = None, body: bytes = b"", path_params: dict[str, str] | None = None,
+                 cookies: dict[str, str] | None = None, client_ip: str | None = None, native: Any = None) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.query = query if query is not None else {}
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = body
+        self.path_params = path_params if path_params is not None else {}
+        self.cookies = cookies if cookies else parse_cookies(self.headers.get_all("cookie"))
+        self.client_ip = client_ip
+        self.native = native
+
+    def __repr__(self) -> str:
+        return f"HttpRequest({self.method} {self.path!r}, {len(self.body)} bytes)"
 
     @property
     def text(self) -> str:
@@ -280,17 +280,17 @@ class HttpRequest:
         return self.to_dict() == other.to_dict()
 
 
-@dataclass(eq=False)
 class HttpResponse:
     """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe."""
 
-    status: int = 200
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
+    __slots__ = ("status", "headers", "body")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.headers, Headers):
-            self.headers = Headers(self.headers)
+    def __init__(self, status: int = 200, headers: HeaderInput = None, body: Any = b"") -> None:
+        self.status = status
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = body
+        if isinstance(body, bytes):
+            return
         if isinstance(self.body, str):
             self.body = self.body.encode("utf-8")
             if "content-type" not in self.headers:
@@ -359,6 +359,9 @@ class HttpResponse:
     def json_body(self) -> Any:
         return _json.loads(self.body) if self.body else None
 
+    def __repr__(self) -> str:
+        return f"HttpResponse({self.status}, {len(self.body)} bytes)"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -377,22 +380,30 @@ class HttpResponse:
         return self.to_dict() == other.to_dict()
 
 
-@dataclass(eq=False)
-class Message(Generic[T]):
+class Message:
     """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
 
-    id: str
-    data: bytes = b""
-    attributes: dict[str, str] = field(default_factory=dict)
-    ordering_key: str | None = None
-    delivery_attempt: int = 1
-    published_at: datetime | None = None
-    source: str | None = None
-    native: Any = field(default=None, repr=False)
-    _body: Any = field(default=None, repr=False)
-    _has_body: bool = field(default=False, repr=False)
-
+    __slots__ = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "published_at", "source", "native",
+                 "_body", "_has_body")
     kind = "message"
+    __class_getitem__ = classmethod(GenericAlias)  # Message[Order] without importing typing
+
+    def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
+                 ordering_key: str | None = None, delivery_attempt: int = 1, published_at: datetime | None = None,
+                 source: str | None = None, native: Any = None) -> None:
+        self.id = id
+        self.data = data
+        self.attributes = attributes if attributes is not None else {}
+        self.ordering_key = ordering_key
+        self.delivery_attempt = delivery_attempt
+        self.published_at = published_at
+        self.source = source
+        self.native = native
+        self._body: Any = None
+        self._has_body = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.id!r}, {len(self.data)} bytes, attempt {self.delivery_attempt})"
 
     @property
     def text(self) -> str:
@@ -417,7 +428,7 @@ class Message(Generic[T]):
             return self._body
         return self.json()
 
-    def with_body(self, body: Any) -> Message[Any]:
+    def with_body(self, body: Any) -> Message:
         self._body = body
         self._has_body = True
         return self
@@ -434,7 +445,7 @@ class Message(Generic[T]):
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
         return cls(
             id=str(data.get("id", "")),
             data=_unb64(data.get("data_base64"), "data_base64"),
@@ -457,18 +468,28 @@ class Message(Generic[T]):
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
 
 
-@dataclass(eq=False)
 class StorageEvent:
-    """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes)."""
+    """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes).
 
-    bucket: str
-    key: str
-    kind: str = "created"
-    size: int | None = None
-    etag: str | None = None
-    time: datetime | None = None
-    id: str | None = None
-    native: Any = field(default=None, repr=False)
+    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``.
+    """
+
+    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native")
+
+    def __init__(self, bucket: str, key: str, kind: str = "created", size: int | None = None,
+                 etag: str | None = None, time: datetime | None = None, id: str | None = None,
+                 native: Any = None) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.kind = kind
+        self.size = size
+        self.etag = etag
+        self.time = time
+        self.id = id
+        self.native = native
+
+    def __repr__(self) -> str:
+        return f"StorageEvent({self.kind} {self.bucket}/{self.key})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -496,16 +517,20 @@ class StorageEvent:
         return self.to_dict() == other.to_dict()
 
 
-@dataclass(eq=False)
 class ScheduleEvent:
     """A schedule fired. ``time`` is the scheduled instant the cloud reports (UTC)."""
 
-    time: datetime
-    past_due: bool = False
-    id: str | None = None
-    native: Any = field(default=None, repr=False)
-
+    __slots__ = ("time", "past_due", "id", "native")
     kind = "schedule"
+
+    def __init__(self, time: datetime, past_due: bool = False, id: str | None = None, native: Any = None) -> None:
+        self.time = time
+        self.past_due = past_due
+        self.id = id
+        self.native = native
+
+    def __repr__(self) -> str:
+        return f"ScheduleEvent({format_time(self.time)})"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "schedule", "time": format_time(self.time)}
@@ -526,7 +551,10 @@ class ScheduleEvent:
         return self.to_dict() == other.to_dict()
 
 
-Event = Union[HttpRequest, Message[Any], StorageEvent, ScheduleEvent]
+if TYPE_CHECKING:
+    Event = Union[HttpRequest, Message, StorageEvent, ScheduleEvent]
+else:
+    Event = object  # annotations only; the Union above is what type checkers see
 
 _FROM_DICT = {"http": HttpRequest, "message": Message, "storage": StorageEvent, "schedule": ScheduleEvent}
 
@@ -551,6 +579,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
 
 def decode_path(raw_path: str) -> str:
     """Percent-decode a URL path (``+`` stays ``+`` in paths, unlike query strings)."""
+    if "%" not in raw_path:
+        return raw_path
+    from urllib.parse import unquote
+
     return unquote(raw_path)
 
 

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Iterable, Sequence
 
 from . import context, logs
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Sequence
 
 MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
 
@@ -36,12 +38,19 @@ class Outcome(str, Enum):
     SKIPPED = "skipped"  # not attempted (an earlier message of an ordered batch failed): must be redelivered
 
 
-@dataclass
 class MessageResult:
-    message_id: str
-    outcome: Outcome
-    error: str | None = None
-    value: Any = None
+    """What happened to one message or event."""
+
+    __slots__ = ("message_id", "outcome", "error", "value")
+
+    def __init__(self, message_id: str, outcome: Outcome, error: str | None = None, value: Any = None) -> None:
+        self.message_id = message_id
+        self.outcome = outcome
+        self.error = error
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"MessageResult({self.message_id!r}, {self.outcome.value}, error={self.error!r})"
 
     @property
     def must_redeliver(self) -> bool:
@@ -49,9 +58,16 @@ class MessageResult:
         return self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
 
 
-@dataclass
 class BatchResult:
-    results: list[MessageResult] = field(default_factory=list)
+    """Per-message outcomes of a batch, so adapters make only the failed messages retry."""
+
+    __slots__ = ("results",)
+
+    def __init__(self, results: list[MessageResult] | None = None) -> None:
+        self.results = results if results is not None else []
+
+    def __repr__(self) -> str:
+        return f"BatchResult({len(self.results)} messages, failed={self.failed_ids})"
 
     @property
     def ids(self) -> list[str]:
@@ -220,7 +236,7 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
 
 # -- messages ----------------------------------------------------------------------------------------------------
 
-def invoke_message(spec: FunctionSpec, msg: Message[Any], *, target: str = "local",
+def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
                    invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run one message; never raises: the outcome says whether the broker must redeliver it."""
     inv_id = invocation_id or context.new_id()
@@ -244,7 +260,7 @@ def invoke_message(spec: FunctionSpec, msg: Message[Any], *, target: str = "loca
     return result
 
 
-def invoke_batch(spec: FunctionSpec, messages: Iterable[Message[Any]], *, ordered: bool | None = None,
+def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bool | None = None,
                  target: str = "local", native_context: Any = None) -> BatchResult:
     """Run a batch message by message. ``ordered`` (FIFO) stops at the first failure so order is kept."""
     if ordered is None:
@@ -286,9 +302,6 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
 
 # -- dead letters ------------------------------------------------------------------------------------------------
 
-DeadLetterSink = Callable[[FunctionSpec, Message[Any], BaseException], bool]
-
-
 def dead_letter_destination(spec: FunctionSpec) -> str | None:
     """The binding a non-retryable message of ``spec`` goes to: ``dead_letter=`` or PORTAFUNC_DEADLETTER_<FUNC>."""
     trig = spec.trigger
@@ -300,7 +313,7 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     return url or None
 
 
-def _dead_letter(spec: FunctionSpec, msg: Message[Any], exc: BaseException) -> MessageResult:
+def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
     reason = f"{type(exc).__name__}: {exc}"
     details = getattr(exc, "errors", None)
     destination = dead_letter_destination(spec)

@@ -7,19 +7,31 @@ share; matching here is used where the cloud does not match for us (GCF, local r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import RegistrationError
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
-@dataclass(frozen=True)
 class Route:
-    template: str
-    pattern: re.Pattern[str]
-    params: tuple[str, ...]
-    greedy: bool
+    """A compiled route template."""
+
+    __slots__ = ("template", "pattern", "params", "greedy")
+
+    def __init__(self, template: str, pattern: re.Pattern[str], params: tuple[str, ...], greedy: bool) -> None:
+        self.template = template
+        self.pattern = pattern
+        self.params = params
+        self.greedy = greedy
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Route) and other.template == self.template
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+    def __repr__(self) -> str:
+        return f"Route({self.template!r})"
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)

@@ -13,7 +13,6 @@ translations fire at the same instants.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import ScheduleError
@@ -25,12 +24,23 @@ _AWS_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
 
-@dataclass(frozen=True)
 class Schedule:
     """A validated schedule. ``cron`` is the canonical 5-field form every translation starts from."""
 
-    expression: str
-    cron: str
+    __slots__ = ("expression", "cron")
+
+    def __init__(self, expression: str, cron: str) -> None:
+        self.expression = expression
+        self.cron = cron
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and (self.expression, self.cron) == (other.expression, other.cron)
+
+    def __hash__(self) -> int:
+        return hash((self.expression, self.cron))
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.expression!r}, cron={self.cron!r})"
 
     @property
     def aws(self) -> str:
@@ -207,14 +217,13 @@ def _val(token: str, names: dict[str, int]) -> int:
     return names[token.upper()] if token.upper() in names else int(token)
 
 
-@dataclass(frozen=True)
 class _Matcher:
-    seconds: set[int] | None
-    minutes: set[int] | None
-    hours: set[int] | None
-    doms: set[int] | None
-    months: set[int] | None
-    dows: set[int] | None  # 0 = Sunday
+    """The allowed values of each field (``None`` = any); ``dows`` counts from 0 = Sunday."""
+
+    def __init__(self, seconds: set[int] | None, minutes: set[int] | None, hours: set[int] | None,
+                 doms: set[int] | None, months: set[int] | None, dows: set[int] | None) -> None:
+        self.seconds, self.minutes, self.hours = seconds, minutes, hours
+        self.doms, self.months, self.dows = doms, months, dows
 
     def matches(self, t: datetime) -> bool:
         dow = (t.weekday() + 1) % 7

@@ -30,11 +30,16 @@ def as_outgoing(item: Any) -> OutgoingMessage:
     return item if isinstance(item, OutgoingMessage) else OutgoingMessage(item)
 
 
-@dataclass(eq=False)
-class ReceivedMessage(Message[Any]):
+class ReceivedMessage(Message):
     """A message pulled from a queue; ``receipt`` is the backend's handle for ack/nack."""
 
-    receipt: Any = field(default=None, repr=False)
+    __slots__ = ("receipt",)
+
+    def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
+                 ordering_key: str | None = None, delivery_attempt: int = 1, published_at: Any = None,
+                 source: str | None = None, native: Any = None, receipt: Any = None) -> None:
+        super().__init__(id, data, attributes, ordering_key, delivery_attempt, published_at, source, native)
+        self.receipt = receipt
 
 
 @runtime_checkable
