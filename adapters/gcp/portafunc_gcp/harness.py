@@ -1,0 +1,94 @@
+"""Run an in-memory App through the real entry: generated main.py → functions_framework.create_app → WSGI client.
+
+Used by ``Target.invoke`` (``portafunc invoke --target gcp``) and the contract-test driver. The generated module gets
+a unique file name so functions-framework (which registers the source under its file stem in ``sys.modules``) never
+shadows the user's own ``main`` module.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any, Mapping
+
+from portafunc.app import App
+from portafunc.errors import EventDecodeError
+
+from . import codec_http, codec_legacy, codec_pubsub, codec_storage
+from .entry import render_main
+from .runtime import register
+
+_harnesses: "weakref.WeakKeyDictionary[App, Harness]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def harness_for(app: App) -> "Harness":
+    with _lock:
+        harness = _harnesses.get(app)
+        if harness is None:
+            harness = _harnesses[app] = Harness(app)
+        return harness
+
+
+class Harness:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        key = f"h{id(app):x}"
+        register(key, app)
+        self._dir = Path(tempfile.mkdtemp(prefix="portafunc-gcp-"))
+        self.source = self._dir / f"portafunc_gcp_entry_{key}.py"
+        self.source.write_text(render_main(app, f"registered:{key}", root=None), encoding="utf-8")
+        self._clients: dict[str, Any] = {}
+
+    def client(self, function: str) -> Any:
+        client = self._clients.get(function)
+        if client is None:
+            import functions_framework
+
+            self.app.function(function)  # a clear error for an unknown name
+            flask_app = functions_framework.create_app(target=function, source=str(self.source))
+            client = self._clients[function] = flask_app.test_client()
+        return client
+
+    @staticmethod
+    def binary_cloudevent(ce: Mapping[str, Any]) -> dict[str, Any]:
+        """A structured CloudEvent dict → the binary-mode HTTP request Eventarc sends (ce-* headers, JSON body)."""
+        headers = [[f"ce-{k}", str(v)] for k, v in ce.items() if k not in ("data", "datacontenttype")]
+        headers.append(["Content-Type", ce.get("datacontenttype", "application/json")])
+        return {"method": "POST", "path": "/", "query_string": "", "headers": headers,
+                "body": json.dumps(ce.get("data"), separators=(",", ":")), "isBase64Encoded": False}
+
+    def send(self, function: str, native: Any) -> dict[str, Any]:
+        """Deliver a native event (any shape ``decode`` accepts) as the real HTTP request; the native response."""
+        request = self._as_http(native)
+        from urllib.parse import unquote
+
+        body = codec_http._body(request, "HTTP request")
+        resp = self.client(function).open(
+            path=unquote(request["path"]), method=request["method"], query_string=request.get("query_string", ""),
+            headers=[(k, v) for k, v in codec_http._headers(request.get("headers")).items()
+                     if k.lower() != "content-length"], data=body)
+        return codec_http.response_json(resp.status_code, list(resp.headers.items()), resp.get_data())
+
+    def _as_http(self, native: Any) -> dict[str, Any]:
+        if not isinstance(native, Mapping):
+            raise EventDecodeError(f"a GCP event is a JSON object, got {type(native).__name__}",
+                                   expected="see `portafunc events decode --target gcp`")
+        if codec_http.is_http(native):
+            return dict(native)
+        if "specversion" in native:  # structured mode, as in a saved event file
+            body = json.dumps(native, separators=(",", ":"))
+            return {"method": "POST", "path": "/", "headers": [["Content-Type", "application/cloudevents+json"]],
+                    "body": body}
+        if codec_storage.is_object_data(native):  # a bare binary-mode body: the type defaults to finalized
+            return self.binary_cloudevent(codec_storage.encode_cloudevent(codec_storage.decode_object(native))
+                                          | {"data": dict(native)})
+        if codec_pubsub.is_push_envelope(native) or codec_legacy.is_legacy(native):
+            return {"method": "POST", "path": "/", "headers": [["Content-Type", "application/json"]],
+                    "body": json.dumps(native, separators=(",", ":"))}
+        from .codec import ACCEPTED
+
+        raise EventDecodeError(f"unrecognised GCP event with keys {sorted(native)[:8]}", expected=ACCEPTED)

@@ -1,0 +1,177 @@
+"""What the generated ``main.py`` calls: one :class:`Entry` per deployment, serving every function of the app.
+
+HTTP and schedule functions are ``@functions_framework.http`` targets; topic, queue and storage functions are
+``@functions_framework.cloud_event`` targets. Failure semantics (Pub/Sub push and Eventarc both redeliver on non-2xx):
+
+* a message the broker must see failed (retryable error, non-retryable with no dead-letter destination, skipped)
+  → HTTP 500, so Pub/Sub redelivers it and, after ``max_attempts``, its dead-letter policy moves it to the DLQ topic;
+* a non-retryable failure that the core forwarded to the dead-letter destination, or a success → 200 (acked);
+* an event that cannot be decoded → 400 (still a nack: the dead-letter policy ends it, it is never silently lost).
+
+Imports stay light: Flask is already loaded by functions-framework; the Pub/Sub client is never imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from portafunc import logs
+from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
+from portafunc.errors import EventDecodeError
+from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import handle_http, invoke_event, invoke_message
+
+from . import codec, codec_http, codec_pubsub
+
+TARGET = "gcp"
+_registered: dict[str, App] = {}
+
+
+def register(key: str, app: App) -> None:
+    """Make an in-memory App loadable as ``registered:KEY`` (the contract-test driver uses this)."""
+    _registered[key] = app
+
+
+def load(app_ref: str, root: str | None = None) -> App:
+    """Import the app ``module:attr`` from ``root``, even when its module is called ``main`` like the entry file."""
+    if app_ref.startswith("registered:"):
+        return _registered[app_ref.partition(":")[2]]
+    from portafunc.loader import load_app
+
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
+    top = app_ref.partition(":")[0].split(".")[0]
+    shadow = sys.modules.get(top)
+    if shadow is not None and root and not _inside(getattr(shadow, "__file__", None), root):
+        del sys.modules[top]  # functions-framework registered the generated main.py under this name
+        try:
+            app, _, _ = load_app(app_ref)
+        finally:
+            sys.modules[top] = shadow
+        return app
+    app, _, _ = load_app(app_ref)
+    return app
+
+
+def _inside(path: str | None, root: str) -> bool:
+    return bool(path) and os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)  # type: ignore[arg-type]
+
+
+class Redeliver(Exception):
+    """Raised from a cloud_event target so functions-framework answers 500 and Pub/Sub/Eventarc redelivers."""
+
+
+def _http_error(status: int, text: str) -> Exception:
+    from werkzeug.exceptions import BadRequest, InternalServerError
+
+    if status == 400:
+        return BadRequest(text)
+    return InternalServerError(text)
+
+
+class Entry:
+    """Serves the functions of one App; ``main.py`` creates it once, at import (cold start), and reuses it."""
+
+    def __init__(self, app_ref: str, root: str | None = None) -> None:
+        self.app_ref = app_ref
+        self.app = load(app_ref, root)
+
+    # -- @functions_framework.http ---------------------------------------------------------------------------------
+    def http(self, name: str, request: Any) -> Any:
+        spec = self.app.function(name)
+        if spec.kind == "schedule":
+            return self._schedule(spec, request)
+        req = codec_http.from_flask(request)
+        trig = spec.trigger
+        if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:
+            resp = HttpResponse.problem(404, "Not Found", f"{name} serves {trig.route.template}, not {req.path}")
+        else:
+            resp = handle_http(self.app, req, function=name, target=TARGET,
+                               invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
+        return codec_http.to_flask(resp)
+
+    def _schedule(self, spec: FunctionSpec, request: Any) -> Any:
+        req = codec_http.from_flask(request)
+        try:
+            if codec_http.is_scheduler(req.headers):
+                event: Any = codec_http.schedule_from_headers(req.headers, request)
+            elif req.headers.get("ce-type") or codec_pubsub.is_push_envelope(request.get_json(silent=True)):
+                native = request.get_json(silent=True)
+                found = codec.decode_http(codec_http.encode_request(req)) if req.headers.get("ce-type") \
+                    else codec_pubsub.decode_envelope(native)
+                event = _as_schedule(found)
+            else:  # a manual POST (e.g. "force run" through a plain HTTP call)
+                event = ScheduleEvent(time=datetime.now(timezone.utc), native=request)
+        except EventDecodeError as exc:
+            return codec_http.to_flask(HttpResponse.problem(400, "Bad Request", str(exc)))
+        result = invoke_event(spec, event, target=TARGET, native_context=request)
+        if result.outcome.value == "retry":
+            return codec_http.to_flask(HttpResponse.problem(500, "Schedule run failed", result.error))
+        return codec_http.to_flask(HttpResponse(status=200, body=b"OK",
+                                                headers={"Content-Type": "text/plain; charset=utf-8"}))
+
+    # -- @functions_framework.cloud_event --------------------------------------------------------------------------
+    def event(self, name: str, cloud_event: Any) -> None:
+        spec = self.app.function(name)
+        try:
+            event = self._decode(cloud_event)
+        except EventDecodeError as exc:
+            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
+                       function=name, error=str(exc))
+            raise _http_error(400, str(exc)) from None
+        if spec.kind in ("topic", "queue"):
+            if not isinstance(event, Message):
+                raise _http_error(400, f"{name} is a {spec.kind} function but received a {type(event).__name__}")
+            result = invoke_message(spec, event, target=TARGET, native_context=cloud_event)
+            if result.must_redeliver:
+                raise _http_error(500, f"message {event.id} failed ({result.outcome.value}): {result.error}")
+            return None
+        if spec.kind == "schedule":
+            event = _as_schedule(event)
+        elif spec.kind == "storage":
+            if not isinstance(event, StorageEvent):
+                raise _http_error(400, f"{name} is a storage function but received a {type(event).__name__}")
+            if not _storage_matches(spec, event):
+                return None  # Eventarc cannot filter by prefix/suffix: done here, acked
+        else:
+            raise _http_error(400, f"{name} is an HTTP function; it cannot take CloudEvents")
+        result = invoke_event(spec, event, target=TARGET, native_context=cloud_event)
+        if result.outcome.value == "retry":
+            raise _http_error(500, f"{spec.kind} event failed: {result.error}")
+        return None
+
+    @staticmethod
+    def _decode(cloud_event: Any) -> Any:
+        raw = None
+        try:
+            import flask
+
+            if flask.has_request_context():
+                raw = flask.request.get_json(silent=True)
+        except ImportError:  # pragma: no cover - functions-framework always brings Flask
+            raw = None
+        if codec_pubsub.is_push_envelope(raw):
+            # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
+            # the subscription on the way; decode the original body instead.
+            return codec_pubsub.decode_envelope(raw)
+        attributes = dict(cloud_event.get_attributes())
+        attributes["data"] = cloud_event.data
+        return codec.decode_cloudevent(attributes, raw=cloud_event)
+
+
+def _as_schedule(event: Any) -> ScheduleEvent:
+    if isinstance(event, ScheduleEvent):
+        return event
+    if isinstance(event, Message):  # Cloud Scheduler → Pub/Sub job: the publish time is the firing time
+        return ScheduleEvent(time=event.published_at or datetime.now(timezone.utc), id=event.id, native=event.native)
+    raise EventDecodeError(f"a schedule function received a {type(event).__name__}",
+                           expected="a Cloud Scheduler HTTP request or Pub/Sub message")
+
+
+def _storage_matches(spec: FunctionSpec, event: StorageEvent) -> bool:
+    trig = spec.trigger
+    assert isinstance(trig, StorageTrigger)
+    return event.kind in trig.events and event.key.startswith(trig.prefix) and event.key.endswith(trig.suffix)
