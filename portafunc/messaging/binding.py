@@ -61,6 +61,9 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
     variable = env_name(kind, name)
     url = os.environ.get(variable)
     if not url:
+        default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
+        if default:  # e.g. memory:// for tests and the local runner: every unbound name gets its own resource
+            return f"{default.rstrip('/')}/{name}" if not default.endswith("://") else f"{default}{name}", variable
         raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL such as "
                            + ("sns://arn:aws:sns:REGION:ACCOUNT:NAME, pubsub://projects/P/topics/T, "
                               "eventgrid://HOST/api/events or memory://" if kind == "topic" else

@@ -1,1 +1,155 @@
-"""Cross-provider contract testing: write a test once, run it on every installed target (see ``plugin``)."""
+"""Cross-provider contract testing: write a test once, run it on every installed target.
+
+``cloud`` (a pytest fixture from :mod:`.plugin`) is a :class:`Cloud`: each call encodes a neutral input into that
+target's real native event with the adapter's own encoder, drives the adapter's real entry point (Lambda handler,
+generated Azure FunctionApp, functions-framework app) and decodes the native answer back to neutral. Every
+exchange is kept, so a failing assertion shows which target disagreed and the native event and response.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from ..app import App, QueueTrigger, StorageTrigger, TopicTrigger
+from ..errors import PortafuncError
+from ..events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+from ..targets import Driver, Exchange, get_target
+
+
+class ContractError(PortafuncError):
+    """The contract kit was asked for something the app does not have."""
+
+
+class Delivery:
+    """The neutral outcome of delivering messages or an event: which ids the cloud would redeliver."""
+
+    def __init__(self, target: str, exchanges: list[Exchange]) -> None:
+        self.target = target
+        self.exchanges = exchanges
+        self.ids: list[str] = []
+        self.failed_ids: list[str] = []
+        for ex in exchanges:
+            self.ids.extend(i for i in ex.ids if i not in self.ids)
+            self.failed_ids.extend(i for i in ex.failed_ids if i not in self.failed_ids)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_ids
+
+    def __repr__(self) -> str:
+        return f"Delivery({self.target}: ids={self.ids}, failed_ids={self.failed_ids})"
+
+
+class Cloud:
+    """One target, driven from neutral inputs. ``name`` is ``aws``, ``azure`` or ``gcp``."""
+
+    def __init__(self, name: str, driver: Driver | None = None) -> None:
+        self.name = name
+        self.driver = driver or get_target(name).driver()
+        self.exchanges: list[Exchange] = []
+        self._counter = 0
+
+    def __repr__(self) -> str:
+        return f"Cloud({self.name})"
+
+    def _new_id(self) -> str:
+        self._counter += 1
+        return f"5f0c{os.urandom(2).hex()}-0000-4000-8000-{self._counter:012d}"
+
+    def _keep(self, exchange: Exchange) -> Exchange:
+        self.exchanges.append(exchange)
+        return exchange
+
+    # -- HTTP -------------------------------------------------------------------------------------------------
+    def http(self, app: App, method: str, path: str, *, json: Any = None, body: bytes | str | None = None,
+             headers: dict[str, str | list[str]] | None = None,
+             query: dict[str, str | list[str]] | None = None) -> HttpResponse:
+        """Send one request through the target's HTTP front door; returns the neutral response."""
+        hdrs = Headers(headers or {})
+        raw = b""
+        if json is not None:
+            raw, _ = encode_payload(json)
+            if "content-type" not in hdrs:
+                hdrs.add("Content-Type", "application/json")
+        elif body is not None:
+            raw = body.encode() if isinstance(body, str) else body
+        q = {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in (query or {}).items()}
+        exchange = self._keep(self.driver.http(app, HttpRequest(method, path, query=q, headers=hdrs, body=raw)))
+        if exchange.response is None:
+            raise ContractError(f"{self.name}: the HTTP driver returned no response")
+        return exchange.response
+
+    # -- messages ---------------------------------------------------------------------------------------------
+    def enqueue(self, app: App, queue: str, items: Iterable[Any], *,
+                attributes: dict[str, str] | None = None) -> Delivery:
+        """Deliver ``items`` as one batch to the function consuming ``queue``."""
+        spec = _one(app, lambda t: isinstance(t, QueueTrigger) and t.queue == queue, f"queue {queue!r}")
+        messages = [self._message(item, attributes) for item in items]
+        return Delivery(self.name, [self._keep(self.driver.messages(app, spec.name, messages))])
+
+    def publish(self, app: App, topic: str, data: Any, *, attributes: dict[str, str] | None = None) -> Delivery:
+        """Deliver one published message to every function subscribed to ``topic``."""
+        specs = [s for s in app if isinstance(s.trigger, TopicTrigger) and s.trigger.topic == topic]
+        if not specs:
+            raise ContractError(f"app {app.name!r} has no function subscribed to topic {topic!r}")
+        message = self._message(data, attributes)
+        return Delivery(self.name, [self._keep(self.driver.messages(app, s.name, [_copy(message)])) for s in specs])
+
+    def _message(self, item: Any, attributes: dict[str, str] | None) -> Message:
+        if isinstance(item, Message):
+            return item
+        data, _ = encode_payload(item)
+        return Message(id=self._new_id(), data=data, attributes=dict(attributes or {}),
+                       published_at=datetime.now(timezone.utc).replace(microsecond=0))
+
+    # -- events -----------------------------------------------------------------------------------------------
+    def storage(self, app: App, bucket: str, key: str, *, event: str = "created", size: int | None = 0,
+                etag: str | None = "d41d8cd98f00b204e9800998ecf8427e") -> Delivery:
+        """Deliver an object-storage event to every function watching ``bucket`` for ``event``."""
+        specs = [s for s in app if isinstance(s.trigger, StorageTrigger) and s.trigger.bucket == bucket
+                 and event in s.trigger.events]
+        if not specs:
+            raise ContractError(f"app {app.name!r} has no function for {event} events of bucket {bucket!r}")
+        evt = StorageEvent(bucket, key, event, size, etag, datetime.now(timezone.utc).replace(microsecond=0),
+                           self._new_id())
+        return Delivery(self.name, [self._keep(self.driver.event(app, s.name, evt)) for s in specs])
+
+    def schedule(self, app: App, function: str, *, time: datetime | None = None) -> Delivery:
+        """Fire a schedule function as the cloud's scheduler would."""
+        app.function(function)
+        evt = ScheduleEvent(time or datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc), id=self._new_id())
+        return Delivery(self.name, [self._keep(self.driver.event(app, function, evt))])
+
+    # -- failure output ---------------------------------------------------------------------------------------
+    def describe_exchanges(self, limit: int = 6000) -> str:
+        parts = []
+        for ex in self.exchanges[-4:]:
+            parts.append(f"--- {ex.target}: native event\n{_dump(ex.native_event)}\n"
+                         f"--- {ex.target}: native response\n{_dump(ex.native_response)}")
+        text = "\n".join(parts)
+        return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
+
+
+def _copy(message: Message) -> Message:
+    return Message(message.id, message.data, dict(message.attributes), message.ordering_key,
+                   message.delivery_attempt, message.published_at, message.source)
+
+
+def _one(app: App, predicate: Any, what: str) -> Any:
+    for spec in app:
+        if predicate(spec.trigger):
+            return spec
+    raise ContractError(f"app {app.name!r} has no function consuming {what}")
+
+
+def _dump(value: Any) -> str:
+    try:
+        return _json.dumps(value, indent=2, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+__all__ = ["Cloud", "ContractError", "Delivery"]

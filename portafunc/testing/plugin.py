@@ -1,11 +1,64 @@
-"""pytest plugin (entry point ``pytest11``): the ``cloud`` fixture, parametrised over installed targets."""
+"""pytest plugin (entry point ``pytest11``): the ``cloud`` fixture, one test run per installed target.
+
+``--portafunc-targets=aws,gcp`` narrows the set. A target that is asked for but not installed fails the test with
+the distribution to install — it is never skipped silently.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+ALL_TARGETS = ("aws", "azure", "gcp")
+
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("portafunc")
     group.addoption("--portafunc-targets", default=None,
-                    help="comma-separated targets to run contract tests on (default: aws,azure,gcp)")
+                    help="comma-separated targets for contract tests (default: aws,azure,gcp)")
+
+
+def _targets(config: Any) -> list[str]:
+    option = config.getoption("--portafunc-targets")
+    if not option:
+        return list(ALL_TARGETS)
+    return [t.strip() for t in option.split(",") if t.strip()]
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "cloud" in metafunc.fixturenames:
+        targets = _targets(metafunc.config)
+        metafunc.parametrize("cloud", targets, indirect=True, ids=targets)
+
+
+@pytest.fixture
+def cloud(request: Any, monkeypatch: Any) -> Any:
+    """A :class:`portafunc.testing.Cloud` for one target; unbound topics and queues go to memory://."""
+    from portafunc.errors import TargetNotFound
+    from portafunc.messaging import reset
+    from portafunc.messaging.memory import broker
+    from portafunc.testing import Cloud
+
+    name = getattr(request, "param", None) or _targets(request.config)[0]
+    try:
+        instance = Cloud(name)
+    except TargetNotFound as exc:
+        pytest.fail(f"contract target {name!r} is not available: {exc}", pytrace=False)
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    broker().reset()
+    reset()
+    request.node._portafunc_cloud = instance
+    yield instance
+    broker().reset()
+    reset()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    instance = getattr(item, "_portafunc_cloud", None)
+    if instance is not None and report.failed and call.when == "call":
+        report.sections.append((f"portafunc: target {instance.name} disagreed — its native exchanges",
+                                instance.describe_exchanges()))

@@ -1,0 +1,28 @@
+"""Contract tests: the example app, unchanged, through every target's real entry point."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str):
+    """Import examples/<name>/main.py as its own module and return its App."""
+    path = EXAMPLES / name / "main.py"
+    module_name = f"portafunc_example_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module.app
+
+
+@pytest.fixture(scope="session")
+def shop():
+    return load_example("shop")

@@ -1,0 +1,59 @@
+"""Every example handler × every target, the same assertions (parametrised by the ``cloud`` fixture)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from portafunc.messaging.memory import broker
+
+
+def test_create_order_answers_201_and_fans_out(cloud, shop):
+    resp = cloud.http(shop, "POST", "/orders/acme", json={"id": "o-1", "total": 9.5})
+    assert resp.status == 201, resp.body
+    assert resp.json_body() == {"shop": "acme", "id": "o-1"}
+    [queued] = broker().queue("orders").receive(10)
+    assert json.loads(queued.data) == {"id": "o-1", "total": 9.5} and queued.attributes == {"shop": "acme"}
+
+
+def test_invalid_order_is_a_400_problem_on_every_cloud(cloud, shop):
+    resp = cloud.http(shop, "POST", "/orders/acme", json={"id": "o-1"})
+    assert resp.status == 400
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert [e["loc"] for e in resp.json_body()["errors"]] == [["total"]]
+    malformed = cloud.http(shop, "POST", "/orders/acme", body=b"{not json",
+                           headers={"Content-Type": "application/json"})
+    assert malformed.status == 400
+
+
+def test_get_with_path_params_query_and_unknown_route(cloud, shop):
+    resp = cloud.http(shop, "GET", "/orders/acme/o%2042", query={"expand": ["a", "b"]})
+    assert resp.status == 200 and resp.json_body() == {"shop": "acme", "id": "o 42"}
+
+
+def test_only_the_invalid_message_of_a_batch_fails(cloud, shop):
+    result = cloud.enqueue(shop, "orders", [{"id": "o-1", "total": 9.5}, {"id": "bad"}, {"id": "o-3", "total": 1}])
+    assert len(result.ids) == 3
+    assert result.failed_ids == [result.ids[1]]
+
+
+def test_non_retryable_failure_is_reported_not_lost(cloud, shop):
+    result = cloud.enqueue(shop, "orders", [{"id": "neg", "total": -1}])
+    assert result.failed_ids == result.ids  # no dead-letter binding: the broker's DLQ policy must take it
+
+
+def test_topic_subscriber_sees_payload_and_attributes(cloud, shop, capsys):
+    result = cloud.publish(shop, "order-events", {"id": "o-1"}, attributes={"kind": "created"})
+    assert result.ok
+    assert "audit: {'id': 'o-1'} {'kind': 'created'}" in capsys.readouterr().out
+
+
+def test_schedule_fires_with_the_scheduled_time(cloud, shop, capsys):
+    when = datetime(2026, 5, 1, 3, 0, tzinfo=timezone.utc)
+    assert cloud.schedule(shop, "nightly", time=when).ok
+    assert "report at 2026-05-01T03:00:00+00:00" in capsys.readouterr().out
+
+
+def test_upload_sees_the_decoded_key(cloud, shop, capsys):
+    assert cloud.storage(shop, "uploads", "in/my photo+1.png", size=42).ok
+    assert "uploaded uploads/in/my photo+1.png (42 bytes)" in capsys.readouterr().out
