@@ -83,6 +83,13 @@ class Target(ABC):
         """The native variants ``encode`` accepts for a neutral kind (http, message, storage, schedule)."""
         return [""]
 
+    def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
+        """Neutral fields (JSON-form names) this native variant cannot carry, e.g. ``delivery_attempt`` on Event Grid.
+
+        The round-trip property test compares everything else; say here what is lost rather than inventing it.
+        """
+        return frozenset()
+
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
         """``portafunc events new``: a native event for a trigger name (``http``, ``queue``, ``apigw-v1`` ...)."""
         from .events import event_from_dict

@@ -89,6 +89,9 @@ def test_decode_encode_round_trip(target_name, kind, variant):
         native = target.encode(event, variant or None)
         decoded = target.decode(native)
         assert len(decoded) == 1, f"{target_name}/{variant}: expected one event, got {len(decoded)}"
-        assert decoded[0].to_dict() == event.to_dict()
+        lost = target.uncarried(kind, variant or None)
+        got = {k: v for k, v in decoded[0].to_dict().items() if k not in lost}
+        want = {k: v for k, v in event.to_dict().items() if k not in lost}
+        assert got == want
 
     check()
