@@ -1,0 +1,181 @@
+"""The Lambda entry point: ``portafunc_aws.entry.handler``.
+
+The packager sets every function's handler to this one and tells it what to run with two environment variables:
+``PORTAFUNC_APP`` (``module:attr`` of the App, importable from the code root) and ``PORTAFUNC_FUNCTION`` (the
+function's name; leave it unset to route HTTP requests across the whole app from one Lambda). The app is imported once
+per container; the native event's shape is detected on each call.
+
+Failure semantics, the native way:
+
+* HTTP: the pipeline always answers (400/404/405/413/500 as problem+json); the response uses the request's variant.
+* SQS (queues, and topics delivered SNS → SQS): ``{"batchItemFailures": [...]}`` names only the messages to redeliver;
+  a FIFO queue (ARN ending ``.fifo``) or ``ordered=True`` stops at the first failure and reports the rest too.
+* SNS direct, S3 direct, EventBridge: asynchronous invocations; a failure raises :class:`RetryRequested` so Lambda's
+  async retry and on-failure destination take over.
+
+This module imports no AWS SDK: the HTTP path never loads boto3.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from portafunc import logs
+from portafunc.app import App, FunctionSpec, QueueTrigger
+from portafunc.errors import EventDecodeError, PortafuncError
+from portafunc.events import Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_batch, invoke_event, invoke_message
+
+from . import codec, http, messages, storage
+from ._fields import records
+
+TARGET = "aws"
+
+
+class RetryRequested(PortafuncError):
+    """Raised to Lambda so that it retries an asynchronous invocation (SNS, S3, EventBridge)."""
+
+    def __init__(self, failures: list[MessageResult]) -> None:
+        detail = "; ".join(f"{r.message_id}: {r.error}" for r in failures)
+        super().__init__(f"{len(failures)} event(s) failed and must be retried: {detail}"[:2000])
+        self.failures = failures
+
+
+class LambdaHandler:
+    """A Lambda handler bound to one App (and optionally one of its functions)."""
+
+    def __init__(self, app: App, function: str | None = None) -> None:
+        self.app = app
+        self.spec: FunctionSpec | None = app.function(function) if function else None
+
+    def __call__(self, event: Any, context: Any = None) -> Any:
+        kind = codec.shape(event)
+        invocation_id = getattr(context, "aws_request_id", None)
+        spec = self.spec
+        if kind == "http":
+            if spec is not None and spec.kind != "http":
+                raise self._mismatch("an HTTP request")
+            req, variant = http.decode_request(event)
+            resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
+                               invocation_id=invocation_id, native_context=context)
+            return http.encode_response(resp, variant)
+        if spec is None:
+            raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
+                                   "only HTTP requests are routed across the app",
+                                   expected="PORTAFUNC_FUNCTION=<function name>")
+        if kind == "sqs":
+            return self._sqs(spec, event, context)
+        if kind == "sns":
+            return self._async(spec, [m for m in messages.decode_sns(event)], context)
+        if kind == "s3":
+            if spec.kind != "storage":
+                raise self._mismatch("an S3 notification")
+            return self._async(spec, list(storage.decode_s3(event)), context)
+        return self._async(spec, [storage.decode_eventbridge(event)], context)
+
+    # -- SQS: partial batch failure -------------------------------------------------------------------------------
+    def _sqs(self, spec: FunctionSpec, event: Any, context: Any) -> dict[str, Any]:
+        recs = records(event, "SQS event")
+        fifo = messages.is_fifo_arn(recs[0].get("eventSourceARN"))
+        ordered = fifo or (isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered)
+        if spec.kind == "storage":
+            failed = self._sqs_storage(spec, recs, context)
+        elif spec.kind in ("queue", "topic"):
+            failed = self._sqs_messages(spec, recs, ordered, context)
+        else:
+            raise self._mismatch("an SQS batch")
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+
+    def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> list[str]:
+        batch: list[Message[Any]] = []
+        undecodable: set[str] = set()
+        for index, rec in enumerate(recs):
+            try:
+                batch.append(messages.decode_sqs_record(rec, index))
+            except EventDecodeError as exc:
+                bad_id = rec.get("messageId")
+                if not isinstance(bad_id, str):
+                    raise
+                logs.error("undecodable SQS record reported failed; the queue's redrive policy dead-letters it",
+                           message_id=bad_id, error=str(exc))
+                undecodable.add(bad_id)
+                if ordered:  # keep order: this one and every later one come back
+                    undecodable.update(r["messageId"] for r in recs[index + 1:] if isinstance(r.get("messageId"), str))
+                    break
+        result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context)
+        failed = set(result.failed_ids) | undecodable
+        return [r["messageId"] for r in recs if r.get("messageId") in failed]
+
+    def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
+        failed: list[str] = []
+        for index, rec in enumerate(recs):
+            msg = messages.decode_sqs_record(rec, index)
+            events = storage.s3_from_message(msg)
+            if events is None:
+                logs.error("SQS message for a storage function carries no S3 notification; reported failed",
+                           message_id=msg.id)
+                failed.append(msg.id)
+                continue
+            results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in events]
+            if any(r.outcome is Outcome.RETRY for r in results):
+                failed.append(msg.id)
+        return failed
+
+    # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
+    def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
+        failures: list[MessageResult] = []
+        for evt in events:
+            if isinstance(evt, Message):
+                s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
+                if s3 is not None:
+                    results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in s3]
+                    failures.extend(r for r in results if r.outcome is Outcome.RETRY)
+                    continue
+                if spec.kind not in ("queue", "topic"):
+                    raise self._mismatch("a message")
+                result = invoke_message(spec, evt, target=TARGET, native_context=context)
+                if result.must_redeliver:
+                    failures.append(result)
+            else:
+                expected = "storage" if isinstance(evt, StorageEvent) else "schedule"
+                if spec.kind != expected:
+                    raise self._mismatch(f"a {expected} event")
+                assert isinstance(evt, (StorageEvent, ScheduleEvent))
+                result = invoke_event(spec, evt, target=TARGET, native_context=context)
+                if result.outcome is Outcome.RETRY:
+                    failures.append(result)
+        if failures:
+            raise RetryRequested(failures)
+        return None
+
+    def _mismatch(self, what: str) -> EventDecodeError:
+        assert self.spec is not None
+        return EventDecodeError(f"function {self.spec.name!r} is a {self.spec.kind} function but received {what}",
+                                expected=f"an event for its {self.spec.trigger.describe()} trigger")
+
+
+def bind(app: App, function: str | None = None) -> LambdaHandler:
+    """A Lambda handler for ``app`` without environment variables (drivers, tests, custom entry modules)."""
+    return LambdaHandler(app, function)
+
+
+_handler: LambdaHandler | None = None
+
+
+def _from_environment() -> LambdaHandler:
+    global _handler
+    if _handler is None:
+        from portafunc.loader import load_app
+
+        ref = os.environ.get("PORTAFUNC_APP")
+        if not ref:
+            raise EventDecodeError("PORTAFUNC_APP is not set", expected="PORTAFUNC_APP=module:attr of the App")
+        app, _, _ = load_app(ref)
+        _handler = LambdaHandler(app, os.environ.get("PORTAFUNC_FUNCTION") or None)
+    return _handler
+
+
+def handler(event: Any, context: Any) -> Any:
+    """The Lambda handler the packager points every function at (``portafunc_aws.entry.handler``)."""
+    return _from_environment()(event, context)

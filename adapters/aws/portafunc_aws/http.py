@@ -1,0 +1,342 @@
+"""HTTP codecs: API Gateway REST (v1), HTTP API (v2), ALB (single- and multi-value) and Function URL, both ways.
+
+Decoding gives one neutral :class:`HttpRequest` whose ``path`` is percent-decoded and whose ``query`` and ``headers``
+keep repeated values; encoding a response answers in the same variant, and for ALB in the same header mode, as the
+request, because ALB drops a response that mixes modes.
+
+Where the native form cannot hold the neutral one, the loss is the cloud's, and is listed in :data:`LOSSY`: HTTP API
+and Function URL join repeated headers with commas, and ALB in single-value mode keeps only the last value.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from http import HTTPStatus
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Headers, HttpRequest, HttpResponse
+
+from ._fields import b64decode, b64encode, obj, opt_obj, opt_text, text
+
+VARIANTS = ["apigw-v2", "apigw-v1", "alb", "alb-multi", "function-url"]
+EXPECTED = ("an API Gateway REST (httpMethod + requestContext), HTTP API / Function URL (version 2.0 + rawPath) or "
+            "ALB (requestContext.elb) event")
+
+LOSSY: dict[str, dict[str, str]] = {
+    "apigw-v2": {"headers": "repeated request headers arrive joined with ','"},
+    "function-url": {"headers": "repeated request headers arrive joined with ','"},
+    "alb": {"headers": "single-value mode keeps the last value of a repeated header",
+            "query": "single-value mode keeps the last value of a repeated query parameter"},
+}
+
+_TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def detect(native: Any) -> str | None:
+    """The HTTP variant of ``native``, or None when it is no HTTP event."""
+    if not isinstance(native, Mapping):
+        return None
+    ctx = native.get("requestContext")
+    if isinstance(ctx, Mapping) and "elb" in ctx:
+        return "alb-multi" if "multiValueHeaders" in native or "multiValueQueryStringParameters" in native else "alb"
+    if native.get("version") == "2.0" and "rawPath" in native:
+        domain = ctx.get("domainName", "") if isinstance(ctx, Mapping) else ""
+        return "function-url" if isinstance(domain, str) and ".lambda-url." in domain else "apigw-v2"
+    if "httpMethod" in native and isinstance(ctx, Mapping):
+        return "apigw-v1"
+    return None
+
+
+# -- requests: native → neutral --------------------------------------------------------------------------------------
+
+def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest, str]:
+    variant = variant or detect(native)
+    if variant is None:
+        raise EventDecodeError("not an HTTP event", expected=EXPECTED)
+    what = f"{variant} event"
+    event = obj(native, what, EXPECTED)
+    ctx = opt_obj(event.get("requestContext"), f"{what}.requestContext", "an object")
+    if variant in ("apigw-v2", "function-url"):
+        http = obj(ctx.get("http"), f"{what}.requestContext.http", "an object with method, path and sourceIp")
+        method = text(http, "method", f"{what}.requestContext.http", "the HTTP method")
+        path = unquote(text(event, "rawPath", what, "rawPath"))
+        raw_query = opt_text(event, "rawQueryString", what)
+        if raw_query is not None:
+            query = _group(parse_qsl(raw_query, keep_blank_values=True))
+        else:
+            query = {k: [v] for k, v in _str_map(event.get("queryStringParameters"), what).items()}
+        headers = Headers(_str_map(event.get("headers"), f"{what}.headers"))
+        cookies = event.get("cookies")
+        if cookies is not None:
+            if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+                raise EventDecodeError(f"{what}.cookies is not a list of strings", expected="cookies: [\"a=1\", ...]")
+            if cookies:
+                headers.remove("cookie")
+                headers.add("cookie", "; ".join(cookies))
+        client_ip = opt_text(http, "sourceIp", what)
+    else:
+        method = text(event, "httpMethod", what, "httpMethod")
+        path = unquote(text(event, "path", what, "path"))
+        multi = event.get("multiValueHeaders")
+        if multi is not None:
+            headers = Headers(_list_map(multi, f"{what}.multiValueHeaders"))
+        else:
+            headers = Headers(_str_map(event.get("headers"), f"{what}.headers"))
+        mq = event.get("multiValueQueryStringParameters")
+        query = _list_map(mq, f"{what}.multiValueQueryStringParameters") if mq is not None else \
+            {k: [v] for k, v in _str_map(event.get("queryStringParameters"), f"{what}.query").items()}
+        if variant.startswith("alb"):  # ALB passes the query through exactly as the client encoded it
+            query = {unquote_plus(k): [unquote_plus(v) for v in vs] for k, vs in query.items()}
+            client_ip = (headers.get("x-forwarded-for") or "").split(",")[-1].strip() or None
+        else:
+            identity = opt_obj(ctx.get("identity"), f"{what}.requestContext.identity", "an object")
+            client_ip = opt_text(identity, "sourceIp", what)
+    body = _body(event, what)
+    req = HttpRequest(method=method, path=path or "/", query=query, headers=headers, body=body, client_ip=client_ip,
+                      native=native)
+    path_params = event.get("pathParameters")
+    if isinstance(path_params, Mapping):
+        req.path_params = {str(k): str(v) for k, v in path_params.items()}
+    return req, variant
+
+
+def _body(event: Mapping[str, Any], what: str) -> bytes:
+    raw = event.get("body")
+    if raw is None or raw == "":
+        return b""
+    if not isinstance(raw, str):
+        raise EventDecodeError(f"{what}.body is {type(raw).__name__}, not a string", expected="body as a string")
+    if event.get("isBase64Encoded"):
+        return b64decode(raw, f"{what}.body")
+    return raw.encode("utf-8")
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventDecodeError(f"{what} is {type(value).__name__}, not an object", expected="{name: value}")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise EventDecodeError(f"{what}[{k!r}] is {type(v).__name__}, not a string", expected="{name: value}")
+        out[str(k)] = v
+    return out
+
+
+def _list_map(value: Any, what: str) -> dict[str, list[str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventDecodeError(f"{what} is {type(value).__name__}, not an object", expected="{name: [values]}")
+    out: dict[str, list[str]] = {}
+    for k, vs in value.items():
+        if not isinstance(vs, list) or not all(isinstance(v, str) for v in vs):
+            raise EventDecodeError(f"{what}[{k!r}] is not a list of strings", expected="{name: [values]}")
+        out[str(k)] = list(vs)
+    return out
+
+
+def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in pairs:
+        out.setdefault(k, []).append(v)
+    return out
+
+
+# -- requests: neutral → native --------------------------------------------------------------------------------------
+
+def _is_textual(content_type: str | None) -> bool:
+    ctype = (content_type or "").lower()
+    return not ctype or any(t in ctype for t in _TEXT_TYPES)
+
+
+def _native_body(body: bytes, content_type: str | None, *, always_text_if_utf8: bool) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    if always_text_if_utf8 or _is_textual(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return b64encode(body), True
+
+
+def _request_headers(req: HttpRequest) -> Headers:
+    headers = Headers(req.headers)
+    if req.cookies and "cookie" not in headers:
+        headers.add("cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
+    return headers
+
+
+def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: str | None = None) -> dict[str, Any]:
+    """A realistic native request event for ``variant`` (default ``apigw-v2``, the HTTP API SAM deploys)."""
+    variant = variant or "apigw-v2"
+    if variant not in VARIANTS:
+        raise EventDecodeError(f"unknown aws http variant {variant!r}", expected=", ".join(VARIANTS))
+    request_id = request_id or str(uuid.uuid4())
+    now_ms = int(time.time() * 1000)
+    headers = _request_headers(req)
+    raw_path = quote(req.path, safe=_PATH_SAFE)
+    if variant in ("apigw-v2", "function-url"):
+        return _encode_v2(req, variant, headers, raw_path, request_id, now_ms)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        multi_headers.setdefault(name, []).append(value)
+    body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=variant == "apigw-v1")
+    if variant == "apigw-v1":
+        source_ip = req.client_ip or "203.0.113.10"
+        return {
+            "resource": "/{proxy+}",
+            "path": raw_path,
+            "httpMethod": req.method,
+            "headers": {k: v[-1] for k, v in multi_headers.items()},
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": {k: v[-1] for k, v in req.query.items() if v} or None,
+            "multiValueQueryStringParameters": {k: list(v) for k, v in req.query.items() if v} or None,
+            "pathParameters": {"proxy": raw_path.lstrip("/")} if raw_path.strip("/") else None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "a1b2c3d4e5", "resourceId": "abc123",
+                "resourcePath": "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
+                "protocol": "HTTP/1.1", "requestId": request_id, "extendedRequestId": request_id,
+                "requestTimeEpoch": now_ms, "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "accountId": None,
+                             "caller": None, "user": None, "userArn": None},
+            },
+            "body": body,
+            "isBase64Encoded": is_b64,
+        }
+    event: dict[str, Any] = {
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                                                     "targetgroup/portafunc/0123456789abcdef"}},
+        "httpMethod": req.method,
+        "path": raw_path,
+    }
+    query = {quote(k, safe=""): [quote(v, safe="") for v in vs] for k, vs in req.query.items() if vs}
+    if variant == "alb-multi":
+        event["multiValueQueryStringParameters"] = query
+        event["multiValueHeaders"] = {k.lower(): v for k, v in _lower_multi(headers).items()}
+    else:
+        event["queryStringParameters"] = {k: v[-1] for k, v in query.items()}
+        event["headers"] = {k: v[-1] for k, v in _lower_multi(headers).items()}
+    event["body"] = body or ""
+    event["isBase64Encoded"] = is_b64
+    return event
+
+
+def _lower_multi(headers: Headers) -> dict[str, list[str]]:
+    return headers.to_multi()
+
+
+def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, request_id: str,
+               now_ms: int) -> dict[str, Any]:
+    cookies: list[str] = []
+    joined: dict[str, str] = {}
+    for name, values in headers.to_multi().items():
+        if name == "cookie":
+            for value in values:
+                cookies.extend(p.strip() for p in value.split(";") if p.strip())
+            continue
+        joined[name] = ",".join(values)
+    pairs = [(k, v) for k, vs in req.query.items() for v in vs]
+    domain = "abcdefghij.lambda-url.us-east-1.on.aws" if variant == "function-url" else \
+        "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+    body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=False)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": urlencode(pairs, quote_via=quote),
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = joined
+    if req.query:
+        event["queryStringParameters"] = {k: ",".join(vs) for k, vs in req.query.items() if vs}
+    event["requestContext"] = {
+        "accountId": "anonymous" if variant == "function-url" else "123456789012",
+        "apiId": domain.split(".")[0], "domainName": domain, "domainPrefix": domain.split(".")[0],
+        "http": {"method": req.method, "path": raw_path, "protocol": "HTTP/1.1",
+                 "sourceIp": req.client_ip or "203.0.113.10", "userAgent": headers.get("user-agent") or ""},
+        "requestId": request_id, "routeKey": "$default", "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)), "timeEpoch": now_ms,
+    }
+    if body is not None:
+        event["body"] = body
+    event["isBase64Encoded"] = is_b64
+    return event
+
+
+# -- responses -------------------------------------------------------------------------------------------------------
+
+def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
+    """The Lambda proxy response for ``variant``; binary bodies base64-encoded with ``isBase64Encoded``."""
+    if resp.is_text:
+        body, is_b64 = resp.body.decode("utf-8"), False
+    else:
+        body, is_b64 = b64encode(resp.body), True
+    out: dict[str, Any] = {"statusCode": resp.status}
+    if variant in ("apigw-v2", "function-url"):
+        headers: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in resp.headers.items():
+            if name.lower() == "set-cookie":
+                cookies.append(value)
+                continue
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        out["headers"] = headers
+        if cookies:
+            out["cookies"] = cookies
+    elif variant == "alb":
+        out["statusDescription"] = _status_line(resp.status)
+        single: dict[str, str] = {}
+        for name, value in resp.headers.items():
+            key = name.lower()
+            if key in single and key != "set-cookie":
+                single[key] = f"{single[key]}, {value}"
+            else:
+                single[key] = value  # single-value mode can carry one Set-Cookie only: the last wins
+        out["headers"] = single
+    else:  # apigw-v1, alb-multi
+        if variant == "alb-multi":
+            out["statusDescription"] = _status_line(resp.status)
+        multi: dict[str, list[str]] = {}
+        for name, value in resp.headers.items():
+            multi.setdefault(name, []).append(value)
+        out["multiValueHeaders"] = multi
+    out["body"] = body
+    out["isBase64Encoded"] = is_b64
+    return out
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def decode_response(native: Any) -> HttpResponse:
+    """A Lambda proxy response (any variant) back to neutral: headers, multiValueHeaders and cookies merged."""
+    what = "Lambda HTTP response"
+    resp = obj(native, what, '{"statusCode": ..., "headers": ..., "body": ...}')
+    status = resp.get("statusCode")
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise EventDecodeError(f"{what} has no integer statusCode", expected="statusCode as an integer")
+    headers = Headers()
+    multi = _list_map(resp.get("multiValueHeaders"), f"{what}.multiValueHeaders")
+    for name, value in _str_map(resp.get("headers"), f"{what}.headers").items():
+        if name not in multi:
+            headers.add(name, value)
+    for name, values in multi.items():
+        for value in values:
+            headers.add(name, value)
+    for cookie in resp.get("cookies") or []:
+        headers.add("set-cookie", str(cookie))
+    return HttpResponse(status=status, headers=headers, body=_body(resp, what))

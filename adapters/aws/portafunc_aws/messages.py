@@ -1,0 +1,294 @@
+"""SQS and SNS codecs, both ways.
+
+* SQS Lambda events (batches; String/Number/Binary message attributes; FIFO ``MessageGroupId`` → ``ordering_key``;
+  ``ApproximateReceiveCount`` → ``delivery_attempt``). A body that is an SNS notification envelope (an SQS queue
+  subscribed to a topic without raw delivery) is unwrapped, so the consumer sees what the publisher published, with the
+  SNS message attributes. The neutral id stays the SQS ``messageId``: that is what ``batchItemFailures`` names.
+* SNS Lambda events (direct subscription, one record per invocation).
+
+SQS and SNS bodies are text. A binary payload travels base64-encoded with the message attribute
+``portafunc-body-encoding: base64`` (written by portafunc's publishers and encoders, removed again on decode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, format_time, parse_time
+
+from ._fields import BODY_ENCODING_ATTR, b64decode, b64encode, body_as_text, obj, opt_obj, opt_text, records, text
+
+SQS_EXPECTED = 'an SQS event: {"Records": [{"messageId", "body", "eventSource": "aws:sqs", ...}]}'
+SNS_EXPECTED = 'an SNS event: {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId", "Message", ...}}]}'
+VARIANTS = ["sqs", "sqs-fifo", "sns", "sns-sqs"]
+LOSSY = {
+    "sns": {"ordering_key": "SNS delivers to Lambda from standard topics only: no message group",
+            "delivery_attempt": "SNS does not report the attempt to Lambda (always 1)"},
+    "*": {"published_at": "AWS reports send time in milliseconds"},
+}
+DEFAULT_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:portafunc-queue"
+DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
+
+
+def is_sqs(native: Any) -> bool:
+    recs = native.get("Records") if isinstance(native, Mapping) else None
+    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+                and recs[0].get("eventSource") == "aws:sqs")
+
+
+def is_sns(native: Any) -> bool:
+    recs = native.get("Records") if isinstance(native, Mapping) else None
+    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+                and recs[0].get("EventSource") == "aws:sns")
+
+
+def is_fifo_arn(arn: str | None) -> bool:
+    return bool(arn) and str(arn).endswith(".fifo")
+
+
+# -- SNS envelope ------------------------------------------------------------------------------------------------
+
+def sns_envelope(body: str) -> Mapping[str, Any] | None:
+    """The SNS notification inside an SQS body, or None when the body is something else."""
+    if not body.lstrip().startswith("{"):
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(doc, Mapping) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
+        return doc
+    return None
+
+
+def _sns_attributes(value: Any, what: str) -> dict[str, str]:
+    attrs = opt_obj(value, f"{what}.MessageAttributes", '{name: {"Type", "Value"}}')
+    out: dict[str, str] = {}
+    for name, attr in attrs.items():
+        a = obj(attr, f"{what}.MessageAttributes[{name!r}]", '{"Type": ..., "Value": ...}')
+        out[str(name)] = "" if a.get("Value") is None else str(a.get("Value"))
+    return out
+
+
+def _payload(message: str, attributes: dict[str, str], what: str) -> bytes:
+    if attributes.pop(BODY_ENCODING_ATTR, None) == "base64":
+        return b64decode(message, what)
+    return message.encode("utf-8")
+
+
+def _sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str], datetime | None, str | None]:
+    message = text(sns, "Message", what, "the SNS Message text")
+    attributes = _sns_attributes(sns.get("MessageAttributes"), what)
+    data = _payload(message, attributes, f"{what}.Message")
+    return data, attributes, parse_time(opt_text(sns, "Timestamp", what)), opt_text(sns, "TopicArn", what)
+
+
+# -- SQS decode --------------------------------------------------------------------------------------------------
+
+def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
+    what = f"SQS record {index}"
+    if rec.get("eventSource") != "aws:sqs":
+        raise EventDecodeError(f"{what} has eventSource {rec.get('eventSource')!r}", expected=SQS_EXPECTED)
+    message_id = text(rec, "messageId", what, "messageId")
+    body = text(rec, "body", what, "body", default="")
+    sys_attrs = opt_obj(rec.get("attributes"), f"{what}.attributes", "SQS system attributes")
+    attempt_text = opt_text(sys_attrs, "ApproximateReceiveCount", what) or "1"
+    try:
+        attempt = int(attempt_text)
+    except ValueError as exc:
+        raise EventDecodeError(f"{what}: ApproximateReceiveCount {attempt_text!r} is not a number",
+                               expected="a count") from exc
+    sent = opt_text(sys_attrs, "SentTimestamp", what)
+    published = parse_time(int(sent)) if sent and sent.isdigit() else None
+    attributes = decode_sqs_attributes(rec.get("messageAttributes"), what)
+    source = opt_text(rec, "eventSourceARN", what)
+    envelope = sns_envelope(body)
+    if envelope is not None:
+        data, sns_attrs, sns_time, topic = _sns_message(envelope, f"{what}.body (SNS notification)")
+        attributes = {**attributes, **sns_attrs}
+        published = sns_time or published
+        source = topic or source
+    else:
+        data = _payload(body, attributes, f"{what}.body")
+    return Message(id=message_id, data=data, attributes=attributes,
+                   ordering_key=opt_text(sys_attrs, "MessageGroupId", what), delivery_attempt=attempt,
+                   published_at=published, source=source, native=rec)
+
+
+def decode_sqs_attributes(value: Any, what: str) -> dict[str, str]:
+    attrs = opt_obj(value, f"{what}.messageAttributes", '{name: {"dataType", "stringValue"|"binaryValue"}}')
+    out: dict[str, str] = {}
+    for name, attr in attrs.items():
+        a = obj(attr, f"{what}.messageAttributes[{name!r}]", '{"dataType": ..., "stringValue": ...}')
+        value_ = a.get("stringValue")
+        if value_ is None:
+            value_ = a.get("binaryValue")  # base64 text, as Lambda delivers it
+        out[str(name)] = "" if value_ is None else str(value_)
+    return out
+
+
+def decode_sqs(native: Any) -> list[Message[Any]]:
+    if not is_sqs(native):
+        raise EventDecodeError("not an SQS event", expected=SQS_EXPECTED)
+    return [decode_sqs_record(rec, i) for i, rec in enumerate(records(native, "SQS event"))]
+
+
+def decode_sns(native: Any) -> list[Message[Any]]:
+    if not is_sns(native):
+        raise EventDecodeError("not an SNS event", expected=SNS_EXPECTED)
+    out = []
+    for i, rec in enumerate(records(native, "SNS event")):
+        what = f"SNS record {i}"
+        sns = obj(rec.get("Sns"), f"{what}.Sns", SNS_EXPECTED)
+        data, attributes, published, topic = _sns_message(sns, f"{what}.Sns")
+        out.append(Message(id=text(sns, "MessageId", f"{what}.Sns", "MessageId"), data=data, attributes=attributes,
+                           published_at=published, source=topic, native=rec))
+    return out
+
+
+# -- encode ------------------------------------------------------------------------------------------------------
+
+def _ms(value: datetime | None) -> int:
+    if value is None:
+        return int(time.time() * 1000)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp() * 1000)
+
+
+def _iso_ms(value: datetime | None) -> str:
+    ms = _ms(value)
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _text_and_attrs(msg: Message[Any]) -> tuple[str, dict[str, str]]:
+    body, is_b64 = body_as_text(msg.data)
+    attributes = dict(msg.attributes)
+    if is_b64:
+        attributes[BODY_ENCODING_ATTR] = "base64"
+    return body, attributes
+
+
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[3] else "us-east-1"
+
+
+def sns_notification(msg: Message[Any], topic_arn: str, *, for_lambda: bool) -> dict[str, Any]:
+    """The SNS notification document (Lambda ``Sns`` record, or the JSON body SNS puts into SQS)."""
+    body, attributes = _text_and_attrs(msg)
+    region = region_of(topic_arn)
+    url_case = "Url" if for_lambda else "URL"
+    doc: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": msg.id if for_lambda else str(uuid.uuid5(uuid.NAMESPACE_URL, f"sns:{msg.id}")),
+        "TopicArn": topic_arn,
+        "Subject": None,
+        "Message": body,
+        "Timestamp": _iso_ms(msg.published_at),
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLEpH+portafunc+encoded+not+signed==",
+        f"SigningCert{url_case}": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-example.pem",
+        f"Unsubscribe{url_case}": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+                                  f"{topic_arn}:00000000-0000-4000-8000-000000000000",
+    }
+    if attributes or for_lambda:
+        doc["MessageAttributes"] = {k: {"Type": "String", "Value": v} for k, v in attributes.items()}
+    if not for_lambda:
+        doc.pop("Subject")
+    return doc
+
+
+def sqs_record(msg: Message[Any], queue_arn: str = DEFAULT_QUEUE_ARN, *, via_sns: str | None = None
+               ) -> dict[str, Any]:
+    """One SQS record as Lambda delivers it; ``via_sns`` (a topic ARN) wraps the payload in an SNS envelope."""
+    if via_sns:
+        body = json.dumps(sns_notification(msg, via_sns, for_lambda=False), indent=2)
+        attributes: dict[str, str] = {}
+    else:
+        body, attributes = _text_and_attrs(msg)
+    sent = _ms(msg.published_at)
+    sys_attrs = {"ApproximateReceiveCount": str(msg.delivery_attempt), "SentTimestamp": str(sent),
+                 "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent + 1)}
+    if is_fifo_arn(queue_arn):
+        sys_attrs["SequenceNumber"] = str(18849496460467696128 + sent)
+        sys_attrs["MessageGroupId"] = msg.ordering_key or "default"
+        sys_attrs["MessageDeduplicationId"] = hashlib.sha256(msg.id.encode()).hexdigest()
+    elif msg.ordering_key is not None:
+        sys_attrs["MessageGroupId"] = msg.ordering_key  # standard queues accept a group id too (fair queues)
+    return {
+        "messageId": msg.id,
+        "receiptHandle": "AQEB" + hashlib.sha256(f"{msg.id}:{msg.delivery_attempt}".encode()).hexdigest(),
+        "body": body,
+        "attributes": sys_attrs,
+        "messageAttributes": {k: {"stringValue": v, "stringListValues": [], "binaryListValues": [],
+                                  "dataType": "String"} for k, v in attributes.items()},
+        "md5OfBody": hashlib.md5(body.encode("utf-8")).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region_of(queue_arn),
+    }
+
+
+def encode_messages(messages: list[Message[Any]], variant: str | None = None, *, arn: str | None = None
+                    ) -> dict[str, Any]:
+    """A Lambda event carrying ``messages``: an SQS batch (``sqs``, ``sqs-fifo``, ``sns-sqs``) or SNS (``sns``)."""
+    variant = variant or "sqs"
+    if variant == "sns":
+        topic = arn or DEFAULT_TOPIC_ARN
+        return {"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+            "Sns": sns_notification(m, topic, for_lambda=True)} for m in messages]}
+    if variant == "sqs":
+        return {"Records": [sqs_record(m, arn or DEFAULT_QUEUE_ARN) for m in messages]}
+    if variant == "sqs-fifo":
+        return {"Records": [sqs_record(m, arn or DEFAULT_QUEUE_ARN + ".fifo") for m in messages]}
+    if variant == "sns-sqs":
+        return {"Records": [sqs_record(m, arn or DEFAULT_QUEUE_ARN, via_sns=DEFAULT_TOPIC_ARN) for m in messages]}
+    raise EventDecodeError(f"unknown aws message variant {variant!r}", expected=", ".join(VARIANTS))
+
+
+def format_published(msg: Message[Any]) -> str | None:
+    return format_time(msg.published_at)
+
+
+# -- ReceiveMessage API shape → Lambda record shape ------------------------------------------------------------
+
+def sqs_record_from_api(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One message as ``ReceiveMessage`` returns it (boto3), reshaped into the record an SQS event source delivers.
+
+    Used by the SQS queue backend's ``receive`` and by tests that play the event source mapping's part.
+    """
+    attrs: dict[str, Any] = {}
+    for name, attr in (message.get("MessageAttributes") or {}).items():
+        binary = attr.get("BinaryValue")
+        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": attr.get("DataType")}
+        if attr.get("StringValue") is not None:
+            entry["stringValue"] = attr["StringValue"]
+        if binary is not None:
+            entry["binaryValue"] = b64encode(binary if isinstance(binary, bytes) else str(binary).encode())
+        attrs[name] = entry
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message.get("ReceiptHandle", ""),
+        "body": message.get("Body", ""),
+        "attributes": {str(k): str(v) for k, v in (message.get("Attributes") or {}).items()},
+        "messageAttributes": attrs,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region_of(queue_arn),
+    }
+
+
+def lambda_event_from_receive(api_messages: list[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The Lambda SQS event an event source mapping would build from these received messages."""
+    return {"Records": [sqs_record_from_api(m, queue_arn) for m in api_messages]}

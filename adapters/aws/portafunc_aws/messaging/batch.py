@@ -1,0 +1,51 @@
+"""Native batches of 10 (SendMessageBatch, PublishBatch) with per-entry failure handling.
+
+A batch call can succeed while some entries fail. Entries that failed for a transient reason (throttling, internal
+error, and not the sender's fault) are resent with backoff and jitter; an entry the broker rejects for good stops
+the batch with a MessagingError naming it, whose ``accepted`` lists the broker ids obtained so far (None where not).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from portafunc.errors import MessagingError
+
+from .errors import RETRYABLE_ENTRY, backoff
+
+BATCH_SIZE = 10
+ENTRY_RETRIES = 5
+
+
+class BatchError(MessagingError):
+    def __init__(self, message: str, accepted: list[str | None]) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+
+def send_batches(entries: list[dict[str, Any]], send: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                 what: str) -> list[str]:
+    """Send ``entries`` (without ``Id``) in chunks of 10; broker ids in input order."""
+    ids: list[str | None] = [None] * len(entries)
+    for start in range(0, len(entries), BATCH_SIZE):
+        pending = {str(i): entries[i] for i in range(start, min(start + BATCH_SIZE, len(entries)))}
+        attempt = 0
+        while pending:
+            response = send([{"Id": key, **entry} for key, entry in pending.items()])
+            for ok in response.get("Successful", []):
+                ids[int(ok["Id"])] = ok["MessageId"]
+            failed = [f for f in response.get("Failed", []) if f.get("Id") in pending]
+            fatal = [f for f in failed if f.get("SenderFault") or f.get("Code") not in RETRYABLE_ENTRY]
+            if fatal:
+                detail = "; ".join(f"message {int(f['Id'])}: {f.get('Code')}: {f.get('Message', '')}" for f in fatal)
+                raise BatchError(f"{what}: the broker rejected {len(fatal)} message(s): {detail}; "
+                                 f"{sum(1 for i in ids if i)} of {len(entries)} were accepted", ids)
+            pending = {f["Id"]: pending[f["Id"]] for f in failed}
+            if pending:
+                attempt += 1
+                if attempt > ENTRY_RETRIES:
+                    codes = ", ".join(sorted({str(f.get("Code")) for f in failed}))
+                    raise BatchError(f"{what}: {len(pending)} message(s) still failing after {ENTRY_RETRIES} "
+                                     f"retries ({codes})", ids)
+                backoff(attempt)
+    return [i for i in ids if i is not None]

@@ -1,0 +1,67 @@
+"""``sns://arn:aws:sns:REGION:ACCOUNT:NAME`` — an SNS topic (Publish, PublishBatch in tens, FIFO group/dedup ids)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Iterable
+
+from portafunc.errors import BindingError
+from portafunc.messaging.base import OutgoingMessage, as_outgoing
+
+from . import clients
+from .attributes import outgoing_body
+from .batch import send_batches
+from .errors import call
+
+_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_.-]{1,256})$")
+
+
+class SnsTopic:
+    def __init__(self, url: str, name: str) -> None:
+        arn = url.split("://", 1)[1]
+        match = _ARN.match(arn)
+        if not match:
+            raise BindingError(f"topic {name!r}: {url!r} is not sns://arn:aws:sns:REGION:ACCOUNT:NAME")
+        self.name = name
+        self.arn = arn
+        self.region = match.group(1)
+        self.fifo = arn.endswith(".fifo")
+
+    def __repr__(self) -> str:
+        return f"SnsTopic({self.arn!r})"
+
+    @property
+    def _client(self) -> Any:
+        return clients.client("sns", self.region)
+
+    def _entry(self, msg: OutgoingMessage) -> dict[str, Any]:
+        payload, _ = msg.payload()
+        body, attributes = outgoing_body(payload, msg.attributes, f"publish to {self.arn}")
+        entry: dict[str, Any] = {"Message": body}
+        if attributes:
+            entry["MessageAttributes"] = attributes
+        if self.fifo:
+            entry["MessageGroupId"] = msg.ordering_key or "default"
+            # a fresh id per message unless the caller gave one: botocore's retries resend the same id, so a retried
+            # publish is deduplicated while two deliberate publishes of the same content are not
+            entry["MessageDeduplicationId"] = msg.dedup_id or uuid.uuid4().hex
+        elif msg.ordering_key is not None:
+            entry["MessageGroupId"] = msg.ordering_key
+        return entry
+
+    def publish(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
+                dedup_id: str | None = None) -> str:
+        entry = self._entry(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id))
+        response = call(self._client.publish, "publish to topic", self.arn, "sns:Publish", TopicArn=self.arn,
+                        **entry)
+        return str(response["MessageId"])
+
+    def publish_batch(self, messages: Iterable[Any]) -> list[str]:
+        entries = [self._entry(as_outgoing(m)) for m in messages]
+
+        def send(chunk: list[dict[str, Any]]) -> dict[str, Any]:
+            return call(self._client.publish_batch, "publish a batch to topic", self.arn, "sns:Publish",
+                        TopicArn=self.arn, PublishBatchRequestEntries=chunk)
+
+        return send_batches(entries, send, f"publish batch to {self.arn}")

@@ -1,0 +1,133 @@
+"""``sqs://`` — an SQS queue: send (batches of 10), long-poll receive, delete as ack, visibility change as nack.
+
+URL forms: ``sqs://arn:aws:sqs:REGION:ACCOUNT:NAME`` or the queue URL without its scheme,
+``sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` (``?region=`` overrides the region for other hosts).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from typing import Any, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+from portafunc.errors import BindingError, EventDecodeError, MessagingError
+from portafunc.events import Message
+from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
+
+from .. import messages as codec
+from . import clients
+from .attributes import outgoing_body
+from .batch import send_batches
+from .errors import call
+
+_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_.-]{1,80})$")
+_HOST_REGION = [re.compile(r"^sqs\.([a-z0-9-]+)\.amazonaws\.com"), re.compile(r"^([a-z0-9-]+)\.queue\.amazonaws\.com")]
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}(\.fifo)?$")
+
+
+def parse_queue_url(url: str, name: str) -> tuple[str, str, str]:
+    """(queue URL, region, queue ARN) for an ``sqs://`` binding."""
+    rest = url.split("://", 1)[1]
+    match = _ARN.match(rest)
+    if match:
+        partition, region, account, qname = match.groups()
+        host = f"sqs.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
+        return f"https://{host}/{account}/{qname}", region, rest
+    parts = urlsplit("//" + rest)
+    segments = [s for s in parts.path.split("/") if s]
+    if not parts.hostname or len(segments) != 2 or not segments[0].isdigit() or not _NAME.match(segments[1]):
+        raise BindingError(f"queue {name!r}: {url!r} is neither sqs://arn:aws:sqs:REGION:ACCOUNT:NAME nor "
+                           "sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+    region = (parse_qs(parts.query).get("region") or [None])[-1]
+    for pattern in _HOST_REGION:
+        found = pattern.match(parts.hostname)
+        if found and not region:
+            region = found.group(1)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise BindingError(f"queue {name!r}: cannot tell the region of {url!r}; add ?region=REGION or set AWS_REGION")
+    local = parts.hostname in ("localhost", "127.0.0.1") or parts.hostname.endswith(".localhost")
+    netloc = parts.netloc
+    account, qname = segments
+    return (f"{'http' if local else 'https'}://{netloc}/{account}/{qname}", region,
+            f"arn:aws:sqs:{region}:{account}:{qname}")
+
+
+class SqsQueue:
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self.queue_url, self.region, self.arn = parse_queue_url(url, name)
+        self.fifo = self.queue_url.endswith(".fifo")
+
+    def __repr__(self) -> str:
+        return f"SqsQueue({self.queue_url!r})"
+
+    @property
+    def _client(self) -> Any:
+        return clients.client("sqs", self.region)
+
+    # -- sending ----------------------------------------------------------------------------------------------
+    def _entry(self, msg: OutgoingMessage) -> dict[str, Any]:
+        payload, _ = msg.payload()
+        body, attributes = outgoing_body(payload, msg.attributes, f"send to {self.queue_url}")
+        entry: dict[str, Any] = {"MessageBody": body}
+        if attributes:
+            entry["MessageAttributes"] = attributes
+        if msg.delay_seconds:
+            if self.fifo:
+                raise MessagingError(f"send to {self.queue_url}: FIFO queues have no per-message delay")
+            entry["DelaySeconds"] = int(msg.delay_seconds)
+        if self.fifo:
+            entry["MessageGroupId"] = msg.ordering_key or "default"
+            entry["MessageDeduplicationId"] = msg.dedup_id or uuid.uuid4().hex  # stable across botocore retries
+        elif msg.ordering_key is not None:
+            entry["MessageGroupId"] = msg.ordering_key
+        return entry
+
+    def send(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
+             dedup_id: str | None = None, delay_seconds: int = 0) -> str:
+        entry = self._entry(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds))
+        response = call(self._client.send_message, "send to queue", self.queue_url, "sqs:SendMessage",
+                        QueueUrl=self.queue_url, **entry)
+        return str(response["MessageId"])
+
+    def send_batch(self, messages: Iterable[Any]) -> list[str]:
+        entries = [self._entry(as_outgoing(m)) for m in messages]
+
+        def send(chunk: list[dict[str, Any]]) -> dict[str, Any]:
+            return call(self._client.send_message_batch, "send a batch to queue", self.queue_url,
+                        "sqs:SendMessage", QueueUrl=self.queue_url, Entries=chunk)
+
+        return send_batches(entries, send, f"send batch to {self.queue_url}")
+
+    # -- receiving --------------------------------------------------------------------------------------------
+    def receive(self, max_messages: int = 10, wait: float = 0.0) -> list[ReceivedMessage]:
+        response = call(self._client.receive_message, "receive from queue", self.queue_url, "sqs:ReceiveMessage",
+                        QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, int(max_messages))),
+                        WaitTimeSeconds=max(0, min(20, math.ceil(wait))), MessageAttributeNames=["All"],
+                        MessageSystemAttributeNames=["All"])
+        out = []
+        for index, raw in enumerate(response.get("Messages", [])):
+            record = codec.sqs_record_from_api(raw, self.arn)
+            try:
+                msg: Message[Any] = codec.decode_sqs_record(record, index)
+            except EventDecodeError as exc:
+                raise MessagingError(f"receive from {self.queue_url}: message {raw.get('MessageId')} is "
+                                     f"malformed: {exc}") from exc
+            out.append(ReceivedMessage(id=msg.id, data=msg.data, attributes=msg.attributes,
+                                       ordering_key=msg.ordering_key, delivery_attempt=msg.delivery_attempt,
+                                       published_at=msg.published_at, source=self.arn, native=raw,
+                                       receipt=raw["ReceiptHandle"]))
+        return out
+
+    def ack(self, message: ReceivedMessage) -> None:
+        call(self._client.delete_message, "delete from queue", self.queue_url, "sqs:DeleteMessage",
+             QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
+
+    def nack(self, message: ReceivedMessage, delay: float = 0.0) -> None:
+        call(self._client.change_message_visibility, "release message of queue", self.queue_url,
+             "sqs:ChangeMessageVisibility", QueueUrl=self.queue_url, ReceiptHandle=message.receipt,
+             VisibilityTimeout=max(0, min(43200, int(math.ceil(delay)))))

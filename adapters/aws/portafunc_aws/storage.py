@@ -1,0 +1,196 @@
+"""S3 notifications (direct, inside SQS bodies, via EventBridge) and EventBridge events (schedules, others).
+
+S3 URL-encodes object keys in its notifications the way HTML forms do (``+`` is a space, ``%XX`` escapes); the
+neutral ``key`` is always decoded. EventBridge delivers keys as they are, so no decoding there.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Mapping
+from urllib.parse import quote_plus, unquote_plus
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, ScheduleEvent, StorageEvent, format_time, parse_time
+
+from ._fields import obj, opt_obj, opt_text, records, text
+
+S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
+EB_EXPECTED = 'an EventBridge event: {"id", "detail-type", "source", "time", "detail"}'
+VARIANTS = ["s3", "s3-sqs", "eventbridge"]
+
+_S3_PREFIX_KIND = [
+    ("ObjectCreated:", "created"), ("ObjectRemoved:", "deleted"), ("LifecycleTransition", "archived"),
+    ("IntelligentTiering", "archived"), ("LifecycleExpiration:", "deleted"), ("ObjectTagging:", "metadata_updated"),
+    ("ObjectAcl:", "metadata_updated"), ("ObjectRestore:", "restored"), ("Replication:", "replicated"),
+]
+_KIND_S3 = {"created": "ObjectCreated:Put", "deleted": "ObjectRemoved:Delete", "archived": "LifecycleTransition",
+            "metadata_updated": "ObjectTagging:Put", "restored": "ObjectRestore:Completed"}
+_EB_KIND = {"Object Created": "created", "Object Deleted": "deleted", "Object Storage Class Changed": "archived",
+            "Object Tags Added": "metadata_updated", "Object Tags Deleted": "metadata_updated",
+            "Object ACL Updated": "metadata_updated", "Object Restore Completed": "restored",
+            "Object Restore Initiated": "restoring", "Object Restore Expired": "deleted",
+            "Object Access Tier Changed": "archived"}
+_KIND_EB = {"created": "Object Created", "deleted": "Object Deleted", "archived": "Object Storage Class Changed",
+            "metadata_updated": "Object Tags Added", "restored": "Object Restore Completed"}
+
+
+def s3_kind(event_name: str) -> str:
+    for prefix, kind in _S3_PREFIX_KIND:
+        if event_name.startswith(prefix):
+            return kind
+    return event_name.split(":")[0].lower() or "unknown"
+
+
+def is_s3(native: Any) -> bool:
+    recs = native.get("Records") if isinstance(native, Mapping) else None
+    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+                and recs[0].get("eventSource") == "aws:s3")
+
+
+def is_s3_test_event(native: Any) -> bool:
+    """The ``s3:TestEvent`` S3 sends once when a notification is configured: nothing to handle."""
+    return isinstance(native, Mapping) and native.get("Event") == "s3:TestEvent"
+
+
+def decode_s3(native: Any) -> list[StorageEvent]:
+    if not is_s3(native):
+        raise EventDecodeError("not an S3 notification", expected=S3_EXPECTED)
+    out = []
+    for i, rec in enumerate(records(native, "S3 notification")):
+        what = f"S3 record {i}"
+        if rec.get("eventSource") != "aws:s3":
+            raise EventDecodeError(f"{what} has eventSource {rec.get('eventSource')!r}", expected=S3_EXPECTED)
+        s3 = obj(rec.get("s3"), f"{what}.s3", S3_EXPECTED)
+        bucket = obj(s3.get("bucket"), f"{what}.s3.bucket", '{"name": ...}')
+        obj_ = obj(s3.get("object"), f"{what}.s3.object", '{"key": ..., "size": ...}')
+        size = obj_.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+            raise EventDecodeError(f"{what}.s3.object.size is not an integer", expected="size in bytes")
+        out.append(StorageEvent(
+            bucket=text(bucket, "name", f"{what}.s3.bucket", "the bucket name"),
+            key=unquote_plus(text(obj_, "key", f"{what}.s3.object", "the object key")),
+            kind=s3_kind(text(rec, "eventName", what, "eventName such as ObjectCreated:Put")),
+            size=size, etag=opt_text(obj_, "eTag", what), time=parse_time(rec.get("eventTime")),
+            id=opt_text(obj_, "sequencer", what), native=rec))
+    return out
+
+
+def s3_from_message(msg: Message[Any]) -> list[StorageEvent] | None:
+    """The S3 notifications carried by a queue message (S3 → SQS, or S3 → SNS → SQS); [] for the S3 test event."""
+    if not msg.data.lstrip().startswith(b"{"):
+        return None
+    try:
+        doc = json.loads(msg.data)
+    except ValueError:
+        return None
+    if is_s3_test_event(doc):
+        return []
+    if is_s3(doc):
+        return decode_s3(doc)
+    if is_eventbridge(doc) and doc.get("source") == "aws.s3":
+        return [decode_eventbridge(doc)]  # type: ignore[list-item]
+    return None
+
+
+# -- EventBridge -------------------------------------------------------------------------------------------------
+
+def is_eventbridge(native: Any) -> bool:
+    return isinstance(native, Mapping) and "detail-type" in native and "source" in native and "detail" in native
+
+
+def decode_eventbridge(native: Any) -> StorageEvent | ScheduleEvent | Message[Any]:
+    """S3 object events → StorageEvent; scheduled events → ScheduleEvent; anything else → a Message of its detail."""
+    event = obj(native, "EventBridge event", EB_EXPECTED)
+    what = "EventBridge event"
+    detail_type = text(event, "detail-type", what, EB_EXPECTED)
+    source = text(event, "source", what, EB_EXPECTED)
+    when = parse_time(event.get("time"))
+    event_id = opt_text(event, "id", what)
+    if source == "aws.events" and detail_type == "Scheduled Event" or source == "aws.scheduler":
+        if when is None:
+            raise EventDecodeError("scheduled event has no time", expected="time as RFC 3339")
+        return ScheduleEvent(time=when, id=event_id, native=native)
+    detail = opt_obj(event.get("detail"), f"{what}.detail", "an object")
+    if source == "aws.s3" and "object" in detail:
+        bucket = obj(detail.get("bucket"), f"{what}.detail.bucket", '{"name": ...}')
+        obj_ = obj(detail.get("object"), f"{what}.detail.object", '{"key": ...}')
+        size = obj_.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+            raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
+        return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
+                            key=text(obj_, "key", f"{what}.detail.object", "the object key"),
+                            kind=_EB_KIND.get(detail_type, detail_type.lower().replace(" ", "_")),
+                            size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=native)
+    data = json.dumps(detail, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Message(id=event_id or "", data=data, attributes={"source": source, "detail-type": detail_type},
+                   published_at=when, source=source, native=native)
+
+
+# -- encode ------------------------------------------------------------------------------------------------------
+
+def s3_record(evt: StorageEvent, region: str = "us-east-1") -> dict[str, Any]:
+    obj_: dict[str, Any] = {"key": quote_plus(evt.key, safe="/")}
+    if evt.size is not None:
+        obj_["size"] = evt.size
+    if evt.etag is not None:
+        obj_["eTag"] = evt.etag
+    obj_["sequencer"] = evt.id or "0A1B2C3D4E5F678901"
+    return {
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region,
+        "eventTime": _time(evt), "eventName": _KIND_S3.get(evt.kind, evt.kind),
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810",
+                             "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "portafunc",
+               "bucket": {"name": evt.bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                          "arn": f"arn:aws:s3:::{evt.bucket}"},
+               "object": obj_},
+    }
+
+
+def _time(evt: StorageEvent) -> str:
+    return format_time(evt.time) or "2026-01-01T00:00:00.000Z"
+
+
+def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, Any]:
+    variant = variant or "s3"
+    if variant == "s3":
+        return {"Records": [s3_record(evt)]}
+    if variant == "s3-sqs":
+        from .messages import sqs_record
+
+        body = json.dumps({"Records": [s3_record(evt)]}, separators=(",", ":"))
+        msg = Message(id=str(uuid.uuid4()), data=body.encode("utf-8"), published_at=evt.time)
+        return {"Records": [sqs_record(msg)]}
+    if variant == "eventbridge":
+        obj_: dict[str, Any] = {"key": evt.key}
+        if evt.size is not None:
+            obj_["size"] = evt.size
+        if evt.etag is not None:
+            obj_["etag"] = evt.etag
+        obj_["sequencer"] = "00617F08299329D189"
+        return {
+            "version": "0", "id": evt.id or str(uuid.uuid4()), "detail-type": _KIND_EB.get(evt.kind, evt.kind),
+            "source": "aws.s3", "account": "123456789012", "time": format_time(evt.time) or "2026-01-01T00:00:00Z",
+            "region": "us-east-1", "resources": [f"arn:aws:s3:::{evt.bucket}"],
+            "detail": {"version": "0", "bucket": {"name": evt.bucket}, "object": obj_,
+                       "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+                       "source-ip-address": "203.0.113.10", "reason": "PutObject"},
+        }
+    raise EventDecodeError(f"unknown aws storage variant {variant!r}", expected=", ".join(VARIANTS))
+
+
+def encode_schedule(evt: ScheduleEvent, rule: str = "portafunc-schedule") -> dict[str, Any]:
+    return {
+        "version": "0", "id": evt.id or str(uuid.uuid4()), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": _second_time(evt),
+        "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"], "detail": {},
+    }
+
+
+def _second_time(evt: ScheduleEvent) -> str:
+    """EventBridge reports whole seconds; a fraction (never sent by AWS) is kept rather than dropped."""
+    return format_time(evt.time) or ""

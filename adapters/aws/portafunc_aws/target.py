@@ -1,0 +1,129 @@
+"""The AWS target: codecs, triggers, invocation through the real Lambda entry point, the contract driver."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from portafunc.app import App, FunctionSpec, QueueTrigger
+from portafunc.errors import EventDecodeError
+from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent, event_from_dict
+from portafunc.targets import Driver, Exchange, NativeTrigger, PackageRequest, PackageResult
+from portafunc.targets import Target as BaseTarget
+
+from . import codec, http, messages, storage
+from .entry import RetryRequested, bind
+from .lambda_context import LambdaContext
+from .triggers import native_trigger
+
+_VARIANT_KIND = {**{v: "http" for v in http.VARIANTS}, **{v: "message" for v in messages.VARIANTS},
+                 "s3": "storage", "s3-sqs": "storage", "eventbridge": "storage"}
+
+
+class Target(BaseTarget):
+    name = "aws"
+    distribution = "portafunc-aws"
+
+    def decode(self, native: Any) -> list[Event]:
+        return codec.decode(native)
+
+    def encode(self, event: Event, variant: str | None = None) -> Any:
+        if isinstance(event, HttpRequest):
+            return http.encode_request(event, variant)
+        if isinstance(event, Message):
+            return messages.encode_messages([event], variant)
+        if isinstance(event, StorageEvent):
+            return storage.encode_storage(event, variant)
+        if isinstance(event, ScheduleEvent):
+            if variant not in (None, "", "eventbridge"):
+                raise EventDecodeError(f"unknown aws schedule variant {variant!r}", expected="eventbridge")
+            return storage.encode_schedule(event)
+        raise EventDecodeError(f"cannot encode {type(event).__name__}", expected="a neutral event")
+
+    def variants(self, kind: str) -> list[str]:
+        return {"http": list(http.VARIANTS), "message": list(messages.VARIANTS), "queue": ["sqs", "sqs-fifo"],
+                "topic": ["sns-sqs", "sns"], "storage": list(storage.VARIANTS),
+                "schedule": ["eventbridge"]}.get(kind, [""])
+
+    def lossy_fields(self, kind: str, variant: str) -> dict[str, str]:
+        """Neutral fields that ``variant`` cannot carry exactly (field → why): the cloud's limits, not ours."""
+        if kind == "http":
+            return dict(http.LOSSY.get(variant, {}))
+        if kind == "message":
+            return {**messages.LOSSY["*"], **messages.LOSSY.get(variant, {})}
+        if kind == "schedule":
+            return {"time": "EventBridge reports whole seconds"}
+        return {}
+
+    def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
+        kind, _, variant = trigger.partition(":")
+        if kind in _VARIANT_KIND and not variant:  # `events new apigw-v1` == `events new http:apigw-v1`
+            kind, variant = _VARIANT_KIND[kind], kind
+        if kind in ("queue", "topic") and not variant:
+            variant = "sqs" if kind == "queue" else "sns-sqs"
+        return super().new_event(f"{kind}:{variant}" if variant else kind, data)
+
+    def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
+        return native_trigger(spec)
+
+    def invoke(self, app: App, function: str, native: Any) -> Any:
+        """The Lambda answer; a failed async invocation is shown as Lambda shows it (errorType/errorMessage)."""
+        try:
+            return bind(app, function)(native, LambdaContext(function_name=f"{app.name}-{function}"))
+        except RetryRequested as exc:
+            return {"errorType": "RetryRequested", "errorMessage": str(exc)}
+
+    def driver(self) -> AwsDriver:
+        return AwsDriver()
+
+    def package(self, request: PackageRequest) -> PackageResult:
+        from .packaging import package
+
+        return package(request)
+
+
+class AwsDriver(Driver):
+    """Drives ``portafunc_aws.entry`` with native events built by this adapter's encoders.
+
+    HTTP goes through the variant SAM deploys (HTTP API, payload 2.0) unless another is given; queue functions get
+    SQS batches (FIFO when ``ordered``); topic functions get SQS batches with SNS envelopes, as deployed.
+    """
+
+    target = "aws"
+
+    def __init__(self, http_variant: str = "apigw-v2") -> None:
+        self.http_variant = http_variant
+
+    def http(self, app: App, request: HttpRequest) -> Exchange:
+        native = http.encode_request(request, self.http_variant)
+        spec, _, _ = app.route(request.method, request.path)
+        handler = bind(app, spec.name if spec else None)  # no route: the app answers 404/405 as API Gateway would
+        answer = handler(native, LambdaContext(function_name=f"{app.name}-{spec.name if spec else 'http'}"))
+        return Exchange(self.target, native, answer, response=http.decode_response(answer))
+
+    def messages(self, app: App, function: str, messages_: list[Message[Any]]) -> Exchange:
+        spec = app.function(function)
+        if spec.kind == "queue":
+            ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
+            native = messages.encode_messages(messages_, "sqs-fifo" if ordered else "sqs")
+        elif spec.kind == "topic":
+            native = messages.encode_messages(messages_, "sns-sqs")
+        else:
+            raise EventDecodeError(f"function {function!r} is a {spec.kind} function, not a queue or topic one",
+                                   expected="a queue or topic function")
+        answer = bind(app, function)(native, LambdaContext(function_name=f"{app.name}-{function}"))
+        failed = [f["itemIdentifier"] for f in answer.get("batchItemFailures", [])]
+        return Exchange(self.target, native, answer, ids=[m.id for m in messages_], failed_ids=failed)
+
+    def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
+        native = storage.encode_storage(event) if isinstance(event, StorageEvent) else storage.encode_schedule(event)
+        event_id = event.id or (codec.decode(native)[0].id or "")  # type: ignore[union-attr]
+        try:
+            answer = bind(app, function)(native, LambdaContext(function_name=f"{app.name}-{function}"))
+            failed: list[str] = []
+        except RetryRequested as exc:
+            answer = {"errorType": "RetryRequested", "errorMessage": str(exc)}
+            failed = [event_id]
+        return Exchange(self.target, native, answer, ids=[event_id], failed_ids=failed)
+
+
+__all__ = ["AwsDriver", "Target", "event_from_dict"]

@@ -1,0 +1,33 @@
+"""What each neutral trigger becomes on AWS (used by ``portafunc inspect``, the packager and the SAM template)."""
+
+from __future__ import annotations
+
+from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.targets import NativeTrigger
+
+S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*",
+             "archived": "s3:LifecycleTransition", "metadata_updated": "s3:ObjectTagging:*"}
+
+
+def native_trigger(spec: FunctionSpec) -> NativeTrigger:
+    trig = spec.trigger
+    if isinstance(trig, HttpTrigger):
+        auth = "AWS_IAM authorizer" if trig.auth == "function" else "no authorizer"
+        return NativeTrigger("API Gateway HTTP API (payload 2.0)",
+                             f"{','.join(trig.methods)} {trig.route.template}, {auth}")
+    if isinstance(trig, QueueTrigger):
+        fifo = ", FIFO queue (.fifo)" if trig.ordered else ""
+        return NativeTrigger("SQS event source", f"queue {trig.queue}{fifo}, batch {trig.batch_size}, "
+                             f"ReportBatchItemFailures, redrive to DLQ after {trig.max_attempts} receives, "
+                             f"visibility {trig.visibility_timeout}s")
+    if isinstance(trig, TopicTrigger):
+        return NativeTrigger("SNS topic → SQS subscription queue → SQS event source",
+                             f"topic {trig.topic}, ReportBatchItemFailures, redrive to DLQ after "
+                             f"{trig.max_attempts} receives")
+    if isinstance(trig, ScheduleTrigger):
+        return NativeTrigger("EventBridge schedule rule", trig.schedule.aws)
+    if isinstance(trig, StorageTrigger):
+        events = ", ".join(S3_EVENTS[e] for e in trig.events)
+        filters = "".join(f", {k} {v!r}" for k, v in (("prefix", trig.prefix), ("suffix", trig.suffix)) if v)
+        return NativeTrigger("S3 event notification", f"bucket {trig.bucket}: {events}{filters}")
+    raise AssertionError(f"unknown trigger {trig!r}")  # the core has exactly these five
