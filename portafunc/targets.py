@@ -87,6 +87,7 @@ class Target(ABC):
         """Neutral fields (JSON-form names) this native variant cannot carry, e.g. ``delivery_attempt`` on Event Grid.
 
         The round-trip property test compares everything else; say here what is lost rather than inventing it.
+        ``headers.repeated`` means repeated headers arrive comma-joined in one value (API Gateway HTTP API v2).
         """
         return frozenset()
 

@@ -90,8 +90,16 @@ def test_decode_encode_round_trip(target_name, kind, variant):
         decoded = target.decode(native)
         assert len(decoded) == 1, f"{target_name}/{variant}: expected one event, got {len(decoded)}"
         lost = target.uncarried(kind, variant or None)
-        got = {k: v for k, v in decoded[0].to_dict().items() if k not in lost}
-        want = {k: v for k, v in event.to_dict().items() if k not in lost}
+        got = _comparable(decoded[0].to_dict(), lost)
+        want = _comparable(event.to_dict(), lost)
         assert got == want
+
+
+def _comparable(form, lost):
+    """Drop what the variant cannot carry; where it joins repeated headers with commas, compare them joined."""
+    out = {k: v for k, v in form.items() if k not in lost}
+    if "headers.repeated" in lost and "headers" in out:
+        out["headers"] = {name: [",".join(values)] for name, values in out["headers"].items()}
+    return out
 
     check()
