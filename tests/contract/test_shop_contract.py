@@ -27,7 +27,7 @@ def test_invalid_order_is_a_400_problem_on_every_cloud(cloud, shop):
 
 
 def test_get_with_path_params_query_and_unknown_route(cloud, shop):
-    resp = cloud.http(shop, "GET", "/orders/acme/o%2042", query={"expand": ["a", "b"]})
+    resp = cloud.http(shop, "GET", "/orders/acme/o 42", query={"expand": ["a", "b"]})
     assert resp.status == 200 and resp.json_body() == {"shop": "acme", "id": "o 42"}
 
 
