@@ -1,0 +1,149 @@
+"""HTTP trigger codec: the JSON form of ``func.HttpRequest`` / ``func.HttpResponse`` ⇄ neutral.
+
+What the Python worker hands a function (azure-functions ``HttpRequestConverter``): ``method``, the full ``url``
+(percent-encoded path and the raw query string), ``headers`` as a *single-valued* mapping (the Functions host joins
+repeated request headers with ``", "``), ``params`` (query, single-valued: repeated values are joined by the host),
+``route_params`` (the host's route match) and the body bytes. The neutral query is read from the URL, which keeps
+every repeated value; repeated headers arrive joined and stay joined (RFC 9110 §5.3: equivalent for list headers).
+
+The JSON form used by ``events decode/new`` and ``invoke`` mirrors that constructor::
+
+    {"method": "POST", "url": "http://localhost:7071/orders/acme?x=1", "headers": {"content-type": "..."},
+     "params": {"x": "1"}, "route_params": {"shop": "acme"}, "body": "<utf-8 text>"}   # or "body_base64"
+
+Responses: ``func.HttpResponse`` headers are a multi-valued werkzeug ``Headers``, but the worker's converter sends
+the host a plain dict (last value wins) plus every ``Set-Cookie`` as a separate cookie; so repeated response headers
+other than ``Set-Cookie`` are joined with ``", "`` here, and each ``Set-Cookie`` stays separate.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Headers, HttpRequest, HttpResponse, decode_path
+
+HTTP_EXPECTED = ('a func.HttpRequest JSON form {"method", "url", "headers", "params", "route_params", '
+                 '"body" | "body_base64"}')
+DEFAULT_BASE = "http://localhost:7071"
+
+
+def _body_field(data: Mapping[str, Any], what: str) -> bytes:
+    if "body_base64" in data and data["body_base64"] is not None:
+        text = data["body_base64"]
+        if not isinstance(text, str):
+            raise EventDecodeError(f"{what} body_base64 is not a string", expected="base64 text")
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError as exc:
+            raise EventDecodeError(f"{what} body_base64 is not valid base64", expected="base64 text") from exc
+    body = data.get("body")
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise EventDecodeError(f"{what} body is {type(body).__name__}", expected="body as a string")
+
+
+def _put_body(out: dict[str, Any], body: bytes) -> None:
+    try:
+        out["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        out["body_base64"] = base64.b64encode(body).decode("ascii")
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventDecodeError(f"{what} is {type(value).__name__}", expected=f"{what} as an object of strings")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def request_from_json(native: Mapping[str, Any], route_prefix: str = "") -> HttpRequest:
+    """The JSON form of a ``func.HttpRequest`` → neutral request."""
+    method = native.get("method")
+    url = native.get("url")
+    if not isinstance(method, str) or not method or not isinstance(url, str) or not url:
+        raise EventDecodeError("HTTP request has no method or url", expected=HTTP_EXPECTED)
+    headers = _str_map(native.get("headers"), "headers")
+    params = _str_map(native.get("params"), "params")
+    route_params = _str_map(native.get("route_params"), "route_params")
+    body = _body_field(native, "HTTP request")
+    return request_from_parts(method, url, headers, params, route_params, body, native, route_prefix)
+
+
+def request_from_parts(method: str, url: str, headers: Mapping[str, str], params: Mapping[str, str],
+                       route_params: Mapping[str, str], body: bytes, native: Any,
+                       route_prefix: str = "") -> HttpRequest:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise EventDecodeError(f"HTTP request url {url!r} is not a URL", expected=HTTP_EXPECTED) from exc
+    path = decode_path(parts.path or "/")
+    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix):] or "/"
+    query: dict[str, list[str]] = {}
+    if parts.query:
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(key, []).append(value)
+    else:
+        for key, value in params.items():
+            query[key] = [value]
+    hdrs = Headers([(k, v) for k, v in headers.items()])
+    forwarded = hdrs.get("x-forwarded-for")
+    client_ip = forwarded.split(",")[0].strip() if forwarded else None
+    if client_ip and client_ip.count(":") == 1 and "." in client_ip:  # the host appends :port to IPv4
+        client_ip = client_ip.rsplit(":", 1)[0]
+    return HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
+                       path_params=dict(route_params), client_ip=client_ip, native=native)
+
+
+def request_to_json(req: HttpRequest, base_url: str = DEFAULT_BASE, route_prefix: str = "") -> dict[str, Any]:
+    """Neutral request → the JSON form of the ``func.HttpRequest`` the Functions host would build."""
+    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    url = base_url.rstrip("/") + prefix + quote(req.path, safe="/!$&'()*+,;=:@~")
+    pairs = [(k, v) for k, values in req.query.items() for v in values]
+    if pairs:
+        url += "?" + urlencode(pairs, quote_via=quote, safe="")
+    headers: dict[str, str] = {}
+    for name, values in req.headers.to_multi().items():
+        headers[name] = ("; " if name == "cookie" else ", ").join(values)
+    out: dict[str, Any] = {
+        "method": req.method,
+        "url": url,
+        "headers": headers,
+        "params": {k: ",".join(v) for k, v in req.query.items()},
+        "route_params": dict(req.path_params),
+    }
+    _put_body(out, req.body)
+    return out
+
+
+def response_to_json(resp: HttpResponse) -> dict[str, Any]:
+    """Neutral response → the JSON form of what the worker sends the host (headers dict + cookies list)."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, values in resp.headers.to_multi().items():
+        if name == "set-cookie":
+            cookies.extend(values)
+        else:
+            headers[name] = ", ".join(values)
+    out: dict[str, Any] = {"status_code": resp.status, "headers": headers, "cookies": cookies}
+    _put_body(out, resp.body)
+    return out
+
+
+def response_from_json(native: Mapping[str, Any]) -> HttpResponse:
+    if not isinstance(native, Mapping) or "status_code" not in native:
+        raise EventDecodeError("not an HTTP response", expected='{"status_code", "headers", "cookies", "body"}')
+    try:
+        status = int(native["status_code"])
+    except (TypeError, ValueError) as exc:
+        raise EventDecodeError("HTTP response status_code is not a number", expected="an integer") from exc
+    pairs = list(_str_map(native.get("headers"), "headers").items())
+    pairs += [("Set-Cookie", str(c)) for c in native.get("cookies") or []]
+    return HttpResponse(status=status, headers=Headers(pairs), body=_body_field(native, "HTTP response"))

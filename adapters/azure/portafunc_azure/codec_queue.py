@@ -1,0 +1,73 @@
+"""Storage Queue codec: a queue message as the Functions host delivers it ⇄ neutral :class:`Message`.
+
+The Functions host reads the message text from the queue and, with the default ``messageEncoding: base64``
+(extension bundle 3+/4), base64-decodes it before handing the bytes to the worker; ``func.QueueMessage.get_body()``
+is therefore the *decoded* payload, and the trigger metadata carries ``Id``, ``DequeueCount``, ``InsertionTime``,
+``ExpirationTime``, ``NextVisibleTime`` and ``PopReceipt``. portafunc's queue backend writes base64 for that reason.
+
+The JSON form (``events decode/new``, ``invoke``) holds that metadata and the stored text, still base64::
+
+    {"Id": "...", "DequeueCount": 1, "InsertionTime": "...", "ExpirationTime": "...", "NextVisibleTime": "...",
+     "PopReceipt": "...", "MessageText": "<base64, as stored in the queue>"}
+
+``DequeueCount`` is the delivery attempt; attributes and ordering key come from the portafunc envelope, if any.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import timedelta
+from typing import Any, Mapping
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, format_time, parse_time
+
+from . import envelope
+
+QUEUE_EXPECTED = ('a Storage Queue message {"Id", "DequeueCount", "InsertionTime", "PopReceipt", "MessageText" '
+                  '(base64)}')
+
+
+def is_queue_message(native: Any) -> bool:
+    return isinstance(native, Mapping) and "MessageText" in native and "Id" in native
+
+
+def decode_body(body: bytes, *, message_id: str, dequeue_count: Any, insertion_time: Any,
+                native: Any = None) -> Message[Any]:
+    payload, attributes, key = envelope.from_body(body)
+    try:
+        attempt = int(dequeue_count) if dequeue_count is not None else 1
+    except (TypeError, ValueError) as exc:
+        raise EventDecodeError(f"DequeueCount {dequeue_count!r} is not a number", expected="an integer") from exc
+    return Message(id=message_id, data=payload, attributes=attributes, ordering_key=key,
+                   delivery_attempt=max(1, attempt), published_at=parse_time(insertion_time), native=native)
+
+
+def decode_message(native: Mapping[str, Any]) -> Message[Any]:
+    if not is_queue_message(native):
+        raise EventDecodeError("not a Storage Queue message", expected=QUEUE_EXPECTED)
+    message_id = native.get("Id")
+    text = native.get("MessageText")
+    if not isinstance(message_id, str) or not message_id or not isinstance(text, str):
+        raise EventDecodeError("Storage Queue message has no Id or MessageText", expected=QUEUE_EXPECTED)
+    try:
+        body = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EventDecodeError("Storage Queue MessageText is not base64; the Functions host (messageEncoding "
+                               "base64) would move it to the poison queue", expected="base64 message text") from exc
+    return decode_body(body, message_id=message_id, dequeue_count=native.get("DequeueCount"),
+                       insertion_time=native.get("InsertionTime"), native=native)
+
+
+def encode_message(msg: Message[Any]) -> dict[str, Any]:
+    body = envelope.body_bytes(msg.data, msg.attributes, msg.ordering_key)
+    out: dict[str, Any] = {"Id": msg.id or str(uuid.uuid4()), "DequeueCount": msg.delivery_attempt}
+    if msg.published_at is not None:
+        out["InsertionTime"] = format_time(msg.published_at)
+        out["ExpirationTime"] = format_time(msg.published_at + timedelta(days=7))
+        out["NextVisibleTime"] = format_time(msg.published_at + timedelta(minutes=10))
+    out["PopReceipt"] = base64.b64encode(uuid.uuid5(uuid.NAMESPACE_URL, out["Id"]).bytes[:8]).decode("ascii")
+    out["MessageText"] = base64.b64encode(body).decode("ascii")
+    return out

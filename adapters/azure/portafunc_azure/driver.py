@@ -1,0 +1,134 @@
+"""Contract-test driver and ``portafunc invoke``: neutral input → Azure native objects → the generated FunctionApp.
+
+Every call goes through the real ``function_app.py`` source the packager writes (generated and executed in memory),
+with ``azure.functions`` objects built by the library's own worker-side converters, and decodes what the worker would
+send back to the host (``HttpResponseConverter``). A queue message counts as failed when the function raised (the
+host redelivers it) or when the runtime moved it to the poison queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.errors import EventDecodeError, PortafuncError
+from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import handle_http
+from portafunc.targets import Driver, Exchange
+
+from . import codec_eventgrid, codec_http, codec_queue, codec_timer, naming, natives
+
+
+class AzureDriver(Driver):
+    target = "azure"
+
+    def __init__(self) -> None:
+        self._loaded: dict[int, tuple[App, dict[str, Any], Any]] = {}
+
+    def _load(self, app: App) -> tuple[dict[str, Any], Any]:
+        hit = self._loaded.get(id(app))
+        if hit is None or hit[0] is not app:
+            from .generate import load_function_app
+
+            _, functions, rt = load_function_app(app)
+            hit = self._loaded[id(app)] = (app, functions, rt)
+        return hit[1], hit[2]
+
+    def _call(self, app: App, function: str, arg: Any) -> Any:
+        functions, _ = self._load(app)
+        fn = functions.get(naming.function_name(function))
+        if fn is None:
+            raise PortafuncError(f"the generated function_app.py has no function {function!r}")
+        return fn.get_user_function()(arg)
+
+    # -- HTTP -----------------------------------------------------------------------------------------------------
+    def http(self, app: App, request: HttpRequest) -> Exchange:
+        spec, params, _ = app.route(request.method, request.path)
+        if spec is None:
+            # No Azure route matches: the host itself answers; portafunc's own 404/405 stands in for it.
+            resp = handle_http(app, request, target="azure")
+            return Exchange("azure", codec_http.request_to_json(request), codec_http.response_to_json(resp),
+                            response=resp)
+        request.path_params = params
+        native = codec_http.request_to_json(request)
+        native_resp = self._http_native(app, spec.name, native)
+        return Exchange("azure", native, native_resp, response=codec_http.response_from_json(native_resp))
+
+    def _http_native(self, app: App, function: str, native: dict[str, Any]) -> dict[str, Any]:
+        resp = self._call(app, function, natives.to_func_http(native))
+        return natives.response_datum_to_json(resp)
+
+    # -- messages -------------------------------------------------------------------------------------------------
+    def messages(self, app: App, function: str, messages: list[Message[Any]]) -> Exchange:
+        spec = app.function(function)
+        if isinstance(spec.trigger, QueueTrigger):
+            events = [codec_queue.encode_message(m) for m in messages]
+        elif isinstance(spec.trigger, TopicTrigger):
+            events = [codec_eventgrid.encode_message(m) for m in messages]
+        else:
+            raise PortafuncError(f"function {function!r} is not a queue or topic function")
+        answers = [self._deliver(app, function, e) for e in events]
+        ids = [m.id for m in messages]
+        failed = [m.id for m, a in zip(messages, answers) if a["failed"]]
+        return Exchange("azure", events, answers, ids=ids, failed_ids=failed)
+
+    def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
+        spec = app.function(function)
+        if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
+            native = codec_eventgrid.encode_storage(event)
+        elif isinstance(event, ScheduleEvent) and isinstance(spec.trigger, ScheduleTrigger):
+            native = codec_timer.encode_timer(event)
+        else:
+            raise PortafuncError(f"function {function!r} does not take a {type(event).__name__}")
+        answer = self._deliver(app, function, native)
+        event_id = event.id or answer["id"]
+        return Exchange("azure", native, answer, ids=[event_id], failed_ids=[event_id] if answer["failed"] else [])
+
+    def _deliver(self, app: App, function: str, native: dict[str, Any]) -> dict[str, Any]:
+        """Run one non-HTTP function invocation; the answer says whether the host would retry or poison it."""
+        spec = app.function(function)
+        trig = spec.trigger
+        if isinstance(trig, QueueTrigger):
+            arg = natives.to_func_queue(native)
+            native_id = native.get("Id")
+        elif isinstance(trig, (TopicTrigger, StorageTrigger)):
+            arg = natives.to_func_eventgrid(native)
+            native_id = native.get("id")
+        elif isinstance(trig, ScheduleTrigger):
+            arg = natives.to_func_timer(native)
+            native_id = None
+        else:
+            raise PortafuncError(f"function {function!r} is not triggered by events")
+        _, rt = self._load(app)
+        rt._local.last = None
+        try:
+            self._call(app, function, arg)
+        except Exception as exc:  # noqa: BLE001 - the host would log it and retry
+            last = rt.last
+            return {"id": native_id or (last.message_id if last else None), "result": "raised",
+                    "error": f"{type(exc).__name__}: {exc}", "failed": True}
+        last = rt.last
+        poisoned = bool(last and last.poisoned)
+        return {"id": native_id or (last.message_id if last else None),
+                "result": "moved to poison queue" if poisoned else "completed",
+                "outcome": last.outcome.value if last else None, "failed": poisoned}
+
+    # -- portafunc invoke -----------------------------------------------------------------------------------------
+    def invoke_native(self, app: App, function: str, native: Any) -> Any:
+        spec = app.function(function)
+        native = natives.to_json(native)
+        if isinstance(spec.trigger, HttpTrigger):
+            if not isinstance(native, dict):
+                raise EventDecodeError("HTTP function needs one request", expected=codec_http.HTTP_EXPECTED)
+            codec_http.request_from_json(native)  # clear error on a malformed event
+            return self._http_native(app, function, native)
+        if isinstance(spec.trigger, (TopicTrigger, StorageTrigger)):
+            events = native if isinstance(native, list) else [native]
+            codec_eventgrid.decode_payload(events, )  # validates every event first
+            answers = [self._deliver(app, function, e) for e in events]
+            return answers if isinstance(native, list) else answers[0]
+        if isinstance(spec.trigger, QueueTrigger):
+            codec_queue.decode_message(native)
+            return self._deliver(app, function, native)
+        codec_timer.decode_timer(native)
+        return self._deliver(app, function, native)

@@ -1,0 +1,52 @@
+"""Azure names derived from portafunc names, in one place so the generator, runtime, backends and packager agree."""
+
+from __future__ import annotations
+
+import re
+
+from portafunc.app import FunctionSpec, HttpTrigger
+from portafunc.routing import Route
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting the queue trigger and the poison sender read
+ROUTE_PREFIX_SETTING = "PORTAFUNC_AZURE_ROUTE_PREFIX"  # host.json's routePrefix; portafunc writes "" (no /api)
+
+
+def queue_name(logical: str) -> str:
+    """A Storage Queue name (3-63 chars, lower-case letters, digits, single hyphens) for a logical queue name."""
+    name = re.sub(r"[^a-z0-9-]", "-", logical.lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-")
+    if len(name) < 3:
+        name = (name + "-queue").strip("-")
+    return name[:63].rstrip("-")
+
+
+def poison_queue_name(queue: str) -> str:
+    """The Functions host's poison queue for ``queue``: ``<queue>-poison``."""
+    return f"{queue}-poison"
+
+
+def function_name(name: str) -> str:
+    """A valid Azure function name (letter first; letters, digits, ``_``, ``-``; at most 127 chars)."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if not clean[:1].isalpha():
+        clean = "f_" + clean
+    return clean[:127]
+
+
+def python_name(name: str) -> str:
+    return "fn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def route_template(route: Route) -> str:
+    """``/orders/{shop}`` → ``orders/{shop}``; greedy ``{path+}`` → Azure's catch-all ``{*path}``."""
+    text = route.template.lstrip("/")
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\+\}", r"{*\1}", text)
+
+
+def http_methods(spec: FunctionSpec) -> list[str]:
+    trig = spec.trigger
+    assert isinstance(trig, HttpTrigger)
+    methods = list(trig.methods)
+    if "GET" in methods and "HEAD" not in methods:
+        methods.append("HEAD")  # the core answers HEAD for GET routes; Azure must route it to the function
+    return methods

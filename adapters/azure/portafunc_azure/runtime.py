@@ -1,0 +1,222 @@
+"""What the generated ``function_app.py`` calls: one small method per Azure trigger kind.
+
+Each method decodes the ``azure.functions`` object into a neutral event, runs the portafunc pipeline and turns the
+outcome into what the Functions host understands:
+
+* HTTP → a ``func.HttpResponse`` (the pipeline never raises).
+* Storage Queue → return normally to have the host delete the message; raise :class:`MessageFailed` to have it
+  retried (the host makes it visible again and moves it to ``<queue>-poison`` after ``maxDequeueCount``).
+  Non-retryable failures with no ``dead_letter`` are moved to ``<queue>-poison`` at once (never retried), and a
+  retryable failure on the function's own last attempt (``max_attempts``) is moved there too, so each function's
+  ``max_attempts`` holds even though ``host.json`` has one ``maxDequeueCount`` for the whole app. If that move fails,
+  the runtime raises instead and the host's own poison handling takes over.
+* Event Grid (topic and blob events) → raise to have Event Grid retry the delivery (its subscription retry policy and
+  dead-letter container decide the rest).
+* Timer → raise on failure (logged by the host; the next occurrence runs as scheduled).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portafunc import logs
+from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, StorageEvent
+from portafunc.invoke import Outcome, handle_http, invoke_event, invoke_message
+
+from . import naming
+
+TARGET = "azure"
+_registry: dict[str, App] = {}
+_runtimes: dict[str, Runtime] = {}
+
+
+class MessageFailed(RuntimeError):
+    """Raised to the Functions host so it redelivers (queue) or Event Grid retries (event) the input."""
+
+
+@dataclass
+class LastOutcome:
+    """What the runtime did with the last message on this thread (read by the contract-test driver)."""
+
+    message_id: str
+    outcome: Outcome
+    poisoned: bool = False
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the cloud would redeliver or dead-letter the message."""
+        return self.poisoned or self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
+
+
+def register_app(ref: str, app: App) -> None:
+    """Make an in-memory App reachable by ``ref`` (tests and the driver; deployments import by reference)."""
+    _registry[ref] = app
+    _runtimes.pop(ref, None)
+
+
+def runtime_for(app_ref: str, root: str | None = None) -> Runtime:
+    """The (cached) runtime for ``module:attr``; ``root`` (the function app folder) is put on ``sys.path``."""
+    rt = _runtimes.get(app_ref)
+    if rt is None:
+        rt = _runtimes[app_ref] = Runtime(app_ref, root)
+    return rt
+
+
+class Runtime:
+    def __init__(self, app_ref: str, root: str | None = None) -> None:
+        self.app_ref = app_ref
+        self.root = str(Path(root).resolve().parent if root and root.endswith(".py") else root) if root else None
+        self._app: App | None = _registry.get(app_ref)
+        self._local = threading.local()
+        self._poison_senders: dict[tuple[str, str], Any] = {}
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            if self.root and self.root not in sys.path:
+                sys.path.insert(0, self.root)
+            from portafunc.loader import load_app
+
+            self._app, _, _ = load_app(self.app_ref)
+        return self._app
+
+    @property
+    def last(self) -> LastOutcome | None:
+        return getattr(self._local, "last", None)
+
+    def _record(self, outcome: LastOutcome) -> None:
+        self._local.last = outcome
+
+    # -- HTTP -----------------------------------------------------------------------------------------------------
+    def http(self, name: str, req: Any) -> Any:
+        from .codec_http import request_from_parts, response_to_json
+        from .natives import to_func_response
+
+        try:
+            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params),
+                                         dict(req.route_params), req.get_body() or b"", req,
+                                         os.environ.get(naming.ROUTE_PREFIX_SETTING, ""))
+        except EventDecodeError as exc:
+            from portafunc.events import HttpResponse
+
+            return to_func_response(response_to_json(HttpResponse.problem(400, "Bad Request", str(exc))))
+        resp = handle_http(self.app, neutral, function=name, target=TARGET, native_context=req)
+        return to_func_response(response_to_json(resp))
+
+    # -- Storage Queue --------------------------------------------------------------------------------------------
+    def queue(self, name: str, msg: Any) -> None:
+        from .codec_queue import decode_body
+
+        spec = self.app.function(name)
+        trig = spec.trigger
+        if not isinstance(trig, QueueTrigger):
+            raise MessageFailed(f"function {name!r} is not a queue function")
+        body = msg.get_body() or b""
+        try:
+            neutral = decode_body(body, message_id=msg.id or "", dequeue_count=msg.dequeue_count,
+                                  insertion_time=msg.insertion_time, native=msg)
+        except EventDecodeError as exc:
+            logs.error("queue message is malformed; moving it to the poison queue", message_id=msg.id,
+                       error=str(exc))
+            self._finish_queue(spec, trig, msg.id or "", body, Outcome.REJECTED, str(exc))
+            return
+        result = invoke_message(spec, neutral, target=TARGET, native_context=msg)
+        outcome = result.outcome
+        if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
+            logs.warning("last attempt failed; moving the message to the poison queue", message_id=neutral.id,
+                         delivery_attempt=neutral.delivery_attempt, max_attempts=trig.max_attempts)
+            outcome = Outcome.REJECTED
+        self._finish_queue(spec, trig, neutral.id, body, outcome, result.error)
+
+    def _finish_queue(self, spec: FunctionSpec, trig: QueueTrigger, message_id: str, body: bytes,
+                      outcome: Outcome, error: str | None) -> None:
+        if outcome in (Outcome.SUCCESS, Outcome.DEAD_LETTERED):
+            self._record(LastOutcome(message_id, outcome, error=error))
+            return
+        if outcome is Outcome.REJECTED:
+            try:
+                self._poison(trig, body)
+            except Exception as exc:  # noqa: BLE001 - fall back to the host's own poison handling
+                logs.error("could not move the message to the poison queue; raising so the host retries it and "
+                           "poisons it after maxDequeueCount", message_id=message_id,
+                           error=f"{type(exc).__name__}: {exc}")
+                self._record(LastOutcome(message_id, outcome, error=error))
+                raise MessageFailed(f"message {message_id} failed for good and could not be poisoned: "
+                                    f"{error}") from exc
+            self._record(LastOutcome(message_id, outcome, poisoned=True, error=error))
+            return
+        self._record(LastOutcome(message_id, outcome, error=error))
+        raise MessageFailed(f"message {message_id} failed and will be retried: {error}")
+
+    def _poison(self, trig: QueueTrigger, body: bytes) -> None:
+        from .storage_queue import raw_queue_client
+
+        conn = os.environ.get(naming.STORAGE_CONNECTION)
+        if not conn:
+            raise RuntimeError(f"{naming.STORAGE_CONNECTION} is not set")
+        poison = naming.poison_queue_name(naming.queue_name(trig.queue))
+        key = (conn, poison)
+        client = self._poison_senders.get(key)
+        if client is None:
+            client = self._poison_senders[key] = raw_queue_client(conn, poison, create=True)
+        client.send_message(body)
+
+    # -- Event Grid: topics and blob events -----------------------------------------------------------------------
+    def event_grid(self, name: str, event: Any) -> None:
+        from .codec_eventgrid import decode_event
+        from .natives import from_func_eventgrid
+
+        spec = self.app.function(name)
+        native = from_func_eventgrid(event)
+        trig = spec.trigger
+        if isinstance(trig, StorageTrigger):
+            try:
+                decoded = decode_event(native)
+            except EventDecodeError as exc:
+                logs.error("Event Grid event is not a blob event; ignored", error=str(exc), event_id=native.get("id"))
+                self._record(LastOutcome(str(native.get("id")), Outcome.DEAD_LETTERED, error=str(exc)))
+                return
+            if not isinstance(decoded, StorageEvent) or not _wanted(trig, decoded):
+                logs.log("INFO", "blob event outside this function's filter; ignored", event_id=native.get("id"))
+                self._record(LastOutcome(str(native.get("id")), Outcome.SUCCESS))
+                return
+            result = invoke_event(spec, decoded, target=TARGET, native_context=event)
+        elif isinstance(trig, TopicTrigger):
+            try:
+                decoded = decode_event(native, as_message=True)
+            except EventDecodeError as exc:
+                logs.error("Event Grid event is malformed; not retried", error=str(exc), event_id=native.get("id"))
+                self._record(LastOutcome(str(native.get("id")), Outcome.REJECTED, error=str(exc)))
+                return
+            assert isinstance(decoded, Message)
+            result = invoke_message(spec, decoded, target=TARGET, native_context=event)
+        else:
+            raise MessageFailed(f"function {name!r} is not an Event Grid function")
+        self._record(LastOutcome(result.message_id, result.outcome, error=result.error))
+        if result.outcome in (Outcome.RETRY, Outcome.REJECTED):
+            raise MessageFailed(f"event {result.message_id} failed; Event Grid will retry it: {result.error}")
+
+    # -- Timer ----------------------------------------------------------------------------------------------------
+    def timer(self, name: str, timer: Any) -> None:
+        from .codec_timer import decode_timer
+        from .natives import from_func_timer
+
+        spec = self.app.function(name)
+        evt = decode_timer(from_func_timer(timer))
+        evt.native = timer
+        result = invoke_event(spec, evt, target=TARGET, native_context=timer)
+        self._record(LastOutcome(result.message_id, result.outcome, error=result.error))
+        if result.outcome is Outcome.RETRY:
+            raise MessageFailed(f"schedule run {result.message_id} failed: {result.error}")
+
+
+def _wanted(trig: StorageTrigger, evt: StorageEvent) -> bool:
+    return evt.kind in trig.events and evt.key.startswith(trig.prefix) and evt.key.endswith(trig.suffix)

@@ -1,0 +1,214 @@
+"""``azqueue://ACCOUNT/QUEUE`` — a portafunc :class:`~portafunc.messaging.Queue` on Azure Storage Queues.
+
+* Connection: the environment variable named by ``?connection=VAR``, else ``PORTAFUNC_AZQUEUE_CONNECTION``, else
+  ``AzureWebJobsStorage`` (the setting the Functions host and the queue trigger use). It must be a storage
+  connection string whose ``AccountName`` is ``ACCOUNT`` (Azurite: ``devstoreaccount1``).
+* Encoding: message text is the base64 of the body, which is what the Functions host expects by default
+  (``messageEncoding: base64``) and decodes before calling the function.
+* Attributes and ordering keys travel in the portafunc JSON envelope (see :mod:`portafunc_azure.envelope`);
+  ``dedup_id`` is not supported by Storage Queues and is ignored.
+* ``receive`` hides messages for ``?visibility_timeout=`` seconds (default 30); ``ack`` deletes, ``nack`` updates the
+  visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use.
+* The SDK is imported on first use; one ``QueueClient`` per queue is reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import time
+import uuid
+from typing import Any, Iterable, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from portafunc.errors import BindingError, MessagingError
+from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
+
+from . import envelope
+
+MAX_MESSAGE_TEXT = 64 * 1024  # Storage Queue limit on the stored (base64) text
+
+
+def connection_from_env(options: dict[str, str]) -> tuple[str, str]:
+    """(connection string, variable name) for a binding's options."""
+    import os
+
+    names = [options["connection"]] if options.get("connection") else ["PORTAFUNC_AZQUEUE_CONNECTION",
+                                                                          "AzureWebJobsStorage"]
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value, name
+    raise BindingError(f"azqueue:// needs a storage connection string in {' or '.join(names)} "
+                       "(Azurite: DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=...;"
+                       "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;)")
+
+
+def account_name(conn: str) -> str | None:
+    for part in conn.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "accountname":
+            return value.strip()
+    if conn.strip().lower() == "usedevelopmentstorage=true":
+        return "devstoreaccount1"
+    return None
+
+
+def raw_queue_client(conn: str, queue: str, create: bool = False) -> Any:
+    """A ``QueueClient`` that sends text as given (portafunc does the base64 itself)."""
+    from azure.storage.queue import QueueClient
+
+    client = QueueClient.from_connection_string(conn, queue)
+    if create:
+        _create(client)
+    return client
+
+
+def _create(client: Any) -> None:
+    from azure.core.exceptions import ResourceExistsError
+
+    try:
+        client.create_queue()
+    except ResourceExistsError:
+        pass
+
+
+def _error(exc: Exception, what: str, queue: str, account: str) -> MessagingError:
+    from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ResourceNotFoundError,
+                                       ServiceRequestError)
+
+    if isinstance(exc, ResourceNotFoundError):
+        return MessagingError(f"{what}: queue {queue!r} does not exist in storage account {account!r} "
+                              f"(create it: az storage queue create -n {queue}, or add ?create=1 to the binding)")
+    if isinstance(exc, ClientAuthenticationError) or (isinstance(exc, HttpResponseError)
+                                                       and exc.status_code in (401, 403)):
+        return MessagingError(f"{what}: access to queue {queue!r} in {account!r} denied: check the account key "
+                              "or SAS in the connection string")
+    if isinstance(exc, ServiceRequestError):
+        return MessagingError(f"{what}: storage account {account!r} is unreachable: {exc}")
+    return MessagingError(f"{what}: queue {queue!r} in {account!r} failed: {type(exc).__name__}: {exc}")
+
+
+class StorageQueue:
+    """One Storage Queue; created by :func:`backend` from an ``azqueue://`` URL."""
+
+    def __init__(self, name: str, account: str, queue: str, options: dict[str, str]) -> None:
+        self.name = name
+        self.account = account
+        self.queue = queue
+        self.options = options
+        self.visibility_timeout = int(options.get("visibility_timeout", "30"))
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    conn, variable = connection_from_env(self.options)
+                    found = account_name(conn)
+                    if found and found != self.account:
+                        raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in "
+                                           f"{variable} is for account {found!r}, not {self.account!r}")
+                    client = raw_queue_client(conn, self.queue)
+                    if self.options.get("create") in ("1", "true", "yes"):
+                        try:
+                            _create(client)
+                        except Exception as exc:  # noqa: BLE001
+                            raise _error(exc, "create", self.queue, self.account) from exc
+                    self._client = client
+        return self._client
+
+    # -- sending ------------------------------------------------------------------------------------------------
+    def send(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
+             dedup_id: str | None = None, delay_seconds: int = 0) -> str:
+        return self._send(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds))
+
+    def send_batch(self, messages: Iterable[Any]) -> list[str]:
+        """Storage Queues have no batch send: one request per message, ids in input order."""
+        return [self._send(as_outgoing(m)) for m in messages]
+
+    def _send(self, msg: OutgoingMessage) -> str:
+        payload, _ = msg.payload()
+        body = envelope.body_bytes(payload, msg.attributes, msg.ordering_key)
+        text = base64.b64encode(body).decode("ascii")
+        if len(text) > MAX_MESSAGE_TEXT:
+            raise MessagingError(f"message for queue {self.queue!r} is {len(text)} bytes once base64-encoded; "
+                                 f"Storage Queues accept at most {MAX_MESSAGE_TEXT}: store the payload in a blob "
+                                 "and send its name")
+        try:
+            sent = self.client.send_message(text, visibility_timeout=msg.delay_seconds or None)
+        except MessagingError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _error(exc, "send", self.queue, self.account) from exc
+        return str(sent.id)
+
+    # -- receiving ----------------------------------------------------------------------------------------------
+    def receive(self, max_messages: int = 10, wait: float = 0.0) -> Sequence[ReceivedMessage]:
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            try:
+                got = list(self.client.receive_messages(messages_per_page=min(32, max(1, max_messages)),
+                                                        max_messages=max_messages,
+                                                        visibility_timeout=self.visibility_timeout))
+            except MessagingError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise _error(exc, "receive", self.queue, self.account) from exc
+            if got or time.monotonic() >= deadline:
+                return [self._neutral(m) for m in got]
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+
+    def _neutral(self, m: Any) -> ReceivedMessage:
+        text = m.content if isinstance(m.content, str) else (m.content or b"").decode("utf-8", "replace")
+        try:
+            body = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            body = text.encode("utf-8")  # written by a producer that did not base64: hand it over as is
+        try:
+            payload, attributes, key = envelope.from_body(body)
+        except Exception:  # noqa: BLE001 - a malformed envelope is handed over raw, not dropped
+            payload, attributes, key = body, {}, None
+        return ReceivedMessage(id=str(m.id), data=payload, attributes=attributes, ordering_key=key,
+                               delivery_attempt=int(m.dequeue_count or 1), published_at=m.inserted_on,
+                               source=f"azqueue://{self.account}/{self.queue}", native=m,
+                               receipt={"pop_receipt": m.pop_receipt, "text": text})
+
+    def ack(self, message: ReceivedMessage) -> None:
+        try:
+            self.client.delete_message(message.id, message.receipt["pop_receipt"])
+        except Exception as exc:  # noqa: BLE001
+            raise _error(exc, "ack", self.queue, self.account) from exc
+
+    def nack(self, message: ReceivedMessage, delay: float = 0.0) -> None:
+        try:
+            updated = self.client.update_message(message.id, message.receipt["pop_receipt"],
+                                                 visibility_timeout=int(delay))
+        except Exception as exc:  # noqa: BLE001
+            raise _error(exc, "nack", self.queue, self.account) from exc
+        message.receipt["pop_receipt"] = updated.pop_receipt
+
+
+def parse_url(url: str) -> tuple[str, str, dict[str, str]]:
+    parts = urlsplit(url)
+    account = parts.netloc
+    queue = parts.path.strip("/")
+    if parts.scheme != "azqueue" or not account or not queue or "/" in queue:
+        raise BindingError(f"{url!r} is not azqueue://ACCOUNT/QUEUE")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return account, queue, options
+
+
+def backend(kind: str, url: str, logical_name: str) -> StorageQueue:
+    """Entry point ``portafunc.backends: azqueue``."""
+    if kind != "queue":
+        raise BindingError(f"azqueue:// is a queue; topic {logical_name!r} needs eventgrid://HOST/api/events")
+    account, queue, options = parse_url(url)
+    return StorageQueue(logical_name, account, queue, options)
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
