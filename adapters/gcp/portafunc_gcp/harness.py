@@ -50,7 +50,7 @@ class Harness:
 
             self.app.function(function)  # a clear error for an unknown name
             flask_app = functions_framework.create_app(target=function, source=str(self.source))
-            client = self._clients[function] = flask_app.test_client()
+            client = self._clients[function] = flask_app.test_client(use_cookies=False)
         return client
 
     @staticmethod

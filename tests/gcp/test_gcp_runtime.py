@@ -1,0 +1,187 @@
+"""The generated main.py driven through functions-framework's real Flask app (create_app + WSGI test client):
+HTTP mapping, failure semantics per message, dead-lettering, raw push envelopes, legacy events, storage filters,
+schedules; plus the main.py generator, the trigger table and the cold-start import rule."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from portafunc import App, Message, NonRetryableError
+from portafunc.errors import UnsupportedTrigger
+from portafunc.events import Headers, HttpRequest, ScheduleEvent, StorageEvent
+from portafunc.targets import get_target
+
+from .apps import recorder_app
+
+T = get_target("gcp")
+APP = recorder_app.app
+
+
+@pytest.fixture
+def record(tmp_path, monkeypatch):
+    path = tmp_path / "record.jsonl"
+    monkeypatch.setenv("GCP_TEST_RECORD", str(path))
+
+    def read() -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    return read
+
+
+def test_http_binary_body_repeated_cookies_and_query(record):
+    body = bytes(range(256))
+    ex = T.driver().http(APP, HttpRequest("POST", "/echo/zoë", query={"q": ["1", "2"]},
+                                          headers={"Content-Type": "application/octet-stream", "Cookie": "s=1; t=2"},
+                                          body=body))
+    resp = ex.response
+    assert resp.status == 200 and resp.body == body[::-1]
+    assert resp.headers.get_all("set-cookie") == ["a=1; path=/", "b=2; http-only"]
+    assert resp.headers.get("x-name") == "zoë" or resp.headers.get("x-name") == "zoë".encode().decode("latin-1")
+    (seen,) = record()
+    assert seen["name"] == "zoë" and seen["query"] == {"q": ["1", "2"]} and seen["cookies"] == {"s": "1", "t": "2"}
+    assert base64.b64decode(seen["body_b64"]) == body
+    assert ex.native_response["isBase64Encoded"] is True
+
+
+def test_http_route_mismatch_and_method_not_allowed():
+    assert T.invoke(APP, "echo", {"method": "GET", "path": "/nothing", "headers": []})["statusCode"] == 404
+    answer = T.invoke(APP, "echo", {"method": "DELETE", "path": "/echo/x", "headers": []})
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+
+
+def test_message_failures_are_non_2xx(record):
+    msgs = [Message("ok-1", b"fine"), Message("bad-1", b"x", {"fail": "always"}), Message("ok-2", b"\x00\xff")]
+    ex = T.driver().messages(APP, "on_event", msgs)
+    assert ex.ids == ["ok-1", "bad-1", "ok-2"] and ex.failed_ids == ["bad-1"]
+    assert [a["statusCode"] for a in ex.native_response] == [200, 500, 200]
+    assert [r["id"] for r in record()] == ["ok-1", "bad-1", "ok-2"]
+    assert base64.b64decode(record()[2]["data_b64"]) == b"\x00\xff"
+
+
+def test_non_retryable_without_destination_is_failed_so_pubsub_dead_letters_it(record, monkeypatch):
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_WORK", raising=False)
+    ex = T.driver().messages(APP, "work", [Message("w-1", b"{}", {"bad": "yes"})])
+    assert ex.failed_ids == ["w-1"]
+
+
+def test_non_retryable_with_destination_is_forwarded_and_acked(record, monkeypatch):
+    from portafunc.messaging.memory import broker
+
+    monkeypatch.setenv("PORTAFUNC_DEADLETTER_WORK", "memory://work-dead")
+    ex = T.driver().messages(APP, "work", [Message("w-2", b"payload", {"bad": "yes"})])
+    assert ex.failed_ids == [] and ex.native_response[0]["statusCode"] == 200
+    (dead,) = broker().queue("work-dead").receive(10)
+    assert dead.data == b"payload" and dead.attributes["portafunc_original_id"] == "w-2"
+    assert "never succeed" in dead.attributes["portafunc_error"]
+
+
+def test_ordered_queue_stops_at_first_failure():
+    app = App("ordered")
+
+    @app.queue("jobs", ordered=True)
+    def job(msg: Message) -> None:
+        if msg.data == b"bad":
+            raise RuntimeError("x")
+
+    ex = T.driver().messages(app, "job", [Message("1", b"a"), Message("2", b"bad"), Message("3", b"c")])
+    assert ex.failed_ids == ["2", "3"] and len(ex.native_response) == 2
+
+
+def test_raw_push_envelope_keeps_ordering_key_and_attempt(record):
+    """functions-framework converts a raw push into a CloudEvent and drops orderingKey/deliveryAttempt; the runtime
+    decodes the original body so the handler still sees them."""
+    env = {"subscription": "projects/p/subscriptions/s", "deliveryAttempt": 3,
+           "message": {"data": base64.b64encode(b"\x01\x02").decode(), "messageId": "p-1", "orderingKey": "k",
+                       "attributes": {"a": "ü"}}}
+    assert T.invoke(APP, "on_event", env)["statusCode"] == 200
+    (seen,) = record()
+    assert (seen["id"], seen["ordering_key"], seen["attempt"], seen["attributes"]) == ("p-1", "k", 3, {"a": "ü"})
+    assert base64.b64decode(seen["data_b64"]) == b"\x01\x02"
+
+
+def test_structured_and_legacy_events_reach_the_handler(record):
+    msg = Message("s-1", b"hello", {"k": "v"}, published_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    assert T.invoke(APP, "on_event", T.encode(msg, "cloudevent"))["statusCode"] == 200
+    assert T.invoke(APP, "on_event", T.encode(msg, "legacy"))["statusCode"] == 200
+    seen = record()
+    assert [s["id"] for s in seen] == ["s-1", "s-1"]
+    assert all(s["attributes"] == {"k": "v"} and base64.b64decode(s["data_b64"]) == b"hello" for s in seen)
+
+
+def test_undecodable_event_is_400(record):
+    ce = {"specversion": "1.0", "type": "google.cloud.pubsub.topic.v1.messagePublished", "id": "1",
+          "source": "//pubsub.googleapis.com/projects/p/topics/t", "data": {"message": {"data": "@@@"}}}
+    assert T.invoke(APP, "on_event", ce)["statusCode"] == 400
+    assert record() == []
+
+
+def test_storage_events_filters_and_retry(record):
+    d = T.driver()
+    ok = d.event(APP, "on_upload", StorageEvent("uploads", "in/photo 1.jpg", "created", size=10, etag="e"))
+    skipped = d.event(APP, "on_upload", StorageEvent("uploads", "out/other.jpg", "created", size=1))
+    deleted = d.event(APP, "on_upload", StorageEvent("uploads", "in/gone.txt", "deleted"))
+    failed = d.event(APP, "on_upload", StorageEvent("uploads", "in/x.fail", "created", id="ev-9"))
+    assert ok.failed_ids == [] and skipped.failed_ids == [] and deleted.failed_ids == []
+    assert failed.failed_ids == ["ev-9"] and failed.native_response["statusCode"] == 500
+    assert [(r["key"], r["kind"]) for r in record()] == [("in/photo 1.jpg", "created"), ("in/gone.txt", "deleted"),
+                                                         ("in/x.fail", "created")]
+    # the bare binary-mode sample reaches the handler too (prefix does not match → acked, not run)
+    assert T.invoke(APP, "on_upload", {"bucket": "uploads", "name": "in/a", "kind": "storage#object",
+                                       "size": "3"})["statusCode"] == 200
+
+
+def test_schedule_from_scheduler_headers_and_from_pubsub(record):
+    when = datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc)
+    ex = T.driver().event(APP, "tick", ScheduleEvent(when))
+    assert ex.failed_ids == []
+    push = T.encode(Message("t-1", b"", published_at=when), "push")
+    assert T.invoke(APP, "tick", {"method": "POST", "path": "/", "headers": [["Content-Type", "application/json"]],
+                                  "body": json.dumps(push)})["statusCode"] == 200
+    assert [r["time"] for r in record()] == [when.isoformat(), when.isoformat()]
+
+
+# -- generator and trigger table -------------------------------------------------------------------------------
+
+def test_generated_main_has_one_target_per_function():
+    from portafunc_gcp.entry import render_main
+
+    source = render_main(APP, "recorder_app:app")
+    compile(source, "main.py", "exec")
+    for name in APP.functions:
+        assert f"\ndef {name}(" in source
+    assert source.count("@_portafunc_ff.http") == 2 and source.count("@_portafunc_ff.cloud_event") == 3
+
+
+@pytest.mark.parametrize("name", ["bad-name", "class", "_portafunc_entry"])
+def test_non_identifier_names_are_refused(name):
+    app = App("names")
+    app.http("GET", "/x", name=name)(lambda req: None)
+    with pytest.raises(UnsupportedTrigger, match="Python identifier") as info:
+        T.native_trigger(app.function(name))
+    assert "name=" in info.value.instead
+
+
+def test_trigger_table():
+    rows = {spec.name: str(T.native_trigger(spec)) for spec in APP}
+    assert rows["echo"].startswith("HTTP function")
+    assert "--trigger-topic=events" in rows["on_event"] and "dead-letter after 5" in rows["on_event"]
+    assert rows["work"].startswith("Pub/Sub push subscription")
+    assert "*/5 * * * *" in rows["tick"] and "Cloud Scheduler" in rows["tick"]
+    assert "finalized, deleted" in rows["on_upload"] and "prefix 'in/'" in rows["on_upload"]
+    app = App("few")
+    app.queue("q", max_attempts=3, name="few_q")(lambda msg: None)
+    with pytest.raises(UnsupportedTrigger, match="5-100"):
+        T.native_trigger(next(iter(app)))
+
+
+def test_importing_the_entry_path_does_not_import_the_pubsub_sdk():
+    code = ("import sys, portafunc_gcp.runtime, portafunc_gcp.target, portafunc_gcp.codec;"
+            "bad=[m for m in sys.modules if m.startswith(('google.cloud.pubsub', 'grpc'))]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
