@@ -10,6 +10,7 @@ and Function URL join repeated headers with commas, and ALB in single-value mode
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from http import HTTPStatus
@@ -34,6 +35,7 @@ LOSSY: dict[str, dict[str, str]] = {
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def detect(native: Any) -> str | None:
@@ -150,6 +152,13 @@ def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 # -- requests: neutral → native --------------------------------------------------------------------------------------
 
+def quote_path(path: str) -> str:
+    """Percent-encode a path for the wire. An existing ``%XX`` escape is kept, so a path given already encoded
+    (as a URL would spell it) is not encoded twice; a lone ``%`` becomes ``%25``."""
+    quoted = quote(path, safe=_PATH_SAFE + "%")
+    return _LONE_PERCENT.sub("%25", quoted)
+
+
 def _is_textual(content_type: str | None) -> bool:
     ctype = (content_type or "").lower()
     return not ctype or any(t in ctype for t in _TEXT_TYPES)
@@ -181,7 +190,7 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     request_id = request_id or str(uuid.uuid4())
     now_ms = int(time.time() * 1000)
     headers = _request_headers(req)
-    raw_path = quote(req.path, safe=_PATH_SAFE)
+    raw_path = quote_path(req.path)
     if variant in ("apigw-v2", "function-url"):
         return _encode_v2(req, variant, headers, raw_path, request_id, now_ms)
     multi_headers: dict[str, list[str]] = {}

@@ -44,15 +44,13 @@ class Target(BaseTarget):
                 "topic": ["sns-sqs", "sns"], "storage": list(storage.VARIANTS),
                 "schedule": ["eventbridge"]}.get(kind, [""])
 
-    def lossy_fields(self, kind: str, variant: str) -> dict[str, str]:
-        """Neutral fields that ``variant`` cannot carry exactly (field → why): the cloud's limits, not ours."""
+    def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
+        """Neutral fields a variant cannot carry exactly — the cloud's limits (see ``LOSSY`` in the codecs)."""
         if kind == "http":
-            return dict(http.LOSSY.get(variant, {}))
+            return frozenset(http.LOSSY.get(variant or "apigw-v2", {}))
         if kind == "message":
-            return {**messages.LOSSY["*"], **messages.LOSSY.get(variant, {})}
-        if kind == "schedule":
-            return {"time": "EventBridge reports whole seconds"}
-        return {}
+            return frozenset(messages.LOSSY.get(variant or "sqs", {}))
+        return frozenset()
 
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
         kind, _, variant = trigger.partition(":")

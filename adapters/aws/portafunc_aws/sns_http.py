@@ -1,0 +1,379 @@
+"""SNS HTTP(S) subscription receiver: verify every message before anything acts on it.
+
+An HTTP(S) endpoint subscribed to an SNS topic is on the open internet, so anyone can POST an SNS-shaped body to it.
+This module accepts a body only when:
+
+* it is an SNS message (``Notification``, ``SubscriptionConfirmation`` or ``UnsubscribeConfirmation``) whose fields
+  are all text, and the ``x-amz-sns-message-type`` header, when present, names the same type;
+* its ``SigningCertURL`` is ``https://sns.<region>.amazonaws.com[.cn]/...pem`` (commercial, China and GovCloud regions
+  all use that form), so an attacker cannot point us at a certificate of their own;
+* the RSA signature over the canonical string (AWS's documented field order) verifies with that certificate:
+  ``SignatureVersion`` 1 is SHA1withRSA, 2 is SHA256withRSA; the certificate is inside its validity period;
+* its ``TopicArn`` is allowed (``allowed_topics``, default: the ``sns://`` topic bindings in the environment plus
+  ``PORTAFUNC_SNS_ALLOWED_TOPICS``, comma separated, ``fnmatch`` patterns allowed).
+
+A ``SubscriptionConfirmation`` is confirmed (GET of its ``SubscribeURL``, which must also be on an SNS host) only after
+all of the above; an ``UnsubscribeConfirmation`` is verified, logged and acknowledged — never re-subscribed.
+
+Certificates are cached by URL (they are few and rotate rarely). ``cryptography`` is imported on first verification,
+not at import, so the cold start of functions that never see SNS HTTP traffic does not pay for it.
+
+Use :class:`SnsReceiver` standalone (``receiver.check(request)`` → :class:`SnsVerdict`) or :func:`handle` to run a
+topic function of an app behind it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from portafunc import logs
+from portafunc.events import HttpRequest, HttpResponse
+
+MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+# The fields that are signed, in AWS's documented order (sns-verify-signature-of-message).
+_NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+_CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+# sns.<region>.amazonaws.com (commercial and GovCloud, e.g. sns.us-gov-west-1.amazonaws.com) and .amazonaws.com.cn.
+SNS_HOST = re.compile(r"^sns\.[a-z]{2}(?:-[a-z]+)+-\d\.amazonaws\.com(?:\.cn)?$")
+MAX_BODY_BYTES = 256 * 1024 + 16 * 1024  # SNS messages are at most 256 KiB; the envelope adds a little
+MAX_CERT_BYTES = 64 * 1024
+ALLOWED_TOPICS_ENV = "PORTAFUNC_SNS_ALLOWED_TOPICS"
+
+
+class SnsVerificationError(Exception):
+    """Why a body was refused; ``status`` is the HTTP answer (400 malformed, 403 untrusted, 502 certificate fetch)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class SnsVerdict:
+    """The outcome of :meth:`SnsReceiver.check`: accepted or not, the status to answer, and the verified message."""
+
+    __slots__ = ("accepted", "status", "detail", "message")
+
+    def __init__(self, accepted: bool, status: int, detail: str, message: Mapping[str, Any] | None = None) -> None:
+        self.accepted = accepted
+        self.status = status
+        self.detail = detail
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"SnsVerdict(accepted={self.accepted}, status={self.status}, detail={self.detail!r})"
+
+    @property
+    def type(self) -> str | None:
+        return None if self.message is None else str(self.message.get("Type"))
+
+    def response(self) -> HttpResponse:
+        """The HTTP answer for a refused body (problem+json) or an acknowledged confirmation (200, empty)."""
+        if self.accepted:
+            return HttpResponse(status=self.status)
+        titles = {400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed", 413: "Content Too Large", 502: "Bad Gateway"}
+        return HttpResponse.problem(self.status, titles.get(self.status, "Rejected"), self.detail)
+
+
+# -- certificates ------------------------------------------------------------------------------------------------
+
+def check_cert_url(url: Any) -> str:
+    """Return ``url`` when it is an SNS signing certificate URL we may fetch; 403 otherwise."""
+    if not isinstance(url, str):
+        raise SnsVerificationError(400, "SigningCertURL is missing or not text")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.username or parts.password or parts.port not in (None, 443) \
+            or not SNS_HOST.match(parts.hostname or "") or not parts.path.endswith(".pem") or parts.query \
+            or parts.fragment:
+        raise SnsVerificationError(403, f"untrusted SigningCertURL {url!r}: only https://sns.<region>.amazonaws.com"
+                                        "[.cn]/...pem is accepted")
+    return url
+
+
+def check_sns_url(url: Any, what: str) -> str:
+    """A SubscribeURL must point at an SNS endpoint too, or confirming it would be a request forgery."""
+    if not isinstance(url, str):
+        raise SnsVerificationError(400, f"{what} is missing or not text")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.username or parts.password or parts.port not in (None, 443) \
+            or not SNS_HOST.match(parts.hostname or ""):
+        raise SnsVerificationError(403, f"untrusted {what} {url!r}: only https://sns.<region>.amazonaws.com[.cn]/")
+    return url
+
+
+def fetch_url(url: str, *, timeout: float = 5.0, limit: int = MAX_CERT_BYTES) -> bytes:
+    """GET ``url`` over verified TLS (the default context checks the host name), reading at most ``limit`` bytes."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - the URL is checked by the caller
+        data = resp.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{url} answered more than {limit} bytes")
+    return data
+
+
+class CertificateCache:
+    """Signing certificates by URL, loaded once and kept ``ttl`` seconds (at most ``max_entries``)."""
+
+    def __init__(self, fetch: Callable[[str], bytes] | None = None, *, ttl: float = 24 * 3600,
+                 max_entries: int = 32) -> None:
+        self._fetch = fetch or fetch_url
+        self._ttl = ttl
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Any]] = {}
+        self.fetches = 0
+
+    def get(self, url: str) -> Any:
+        """The ``cryptography`` certificate at ``url`` (fetched on a miss); 502 when it cannot be fetched/parsed."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(url)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        try:
+            pem = self._fetch(url)
+        except Exception as exc:  # noqa: BLE001 - network failures are the sender's retry, not our crash
+            raise SnsVerificationError(502, f"could not fetch the signing certificate {url}: "
+                                            f"{type(exc).__name__}: {exc}") from None
+        cert = load_certificate(pem, url)
+        with self._lock:
+            self.fetches += 1
+            if len(self._items) >= self._max:
+                self._items.pop(next(iter(self._items)))
+            self._items[url] = (now, cert)
+        return cert
+
+    def put(self, url: str, pem: bytes) -> None:
+        """Pre-load a certificate (tests, or a deployment that pins the current certificate)."""
+        with self._lock:
+            self._items[url] = (time.monotonic(), load_certificate(pem, url))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def load_certificate(pem: bytes, url: str = "certificate") -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise SnsVerificationError(502, f"{url} is not a PEM certificate: {exc}") from None
+
+
+# -- the canonical string and the signature ----------------------------------------------------------------------
+
+def string_to_sign(message: Mapping[str, Any]) -> bytes:
+    """AWS's canonical form: ``Name\\nValue\\n`` for each signed field present, in the documented order."""
+    kind = message.get("Type")
+    fields = _NOTIFICATION_FIELDS if kind == "Notification" else _CONFIRMATION_FIELDS
+    out = []
+    for name in fields:
+        value = message.get(name)
+        if value is None:
+            if name == "Subject":
+                continue
+            raise SnsVerificationError(400, f"SNS {kind} lacks {name}")
+        if not isinstance(value, str):
+            raise SnsVerificationError(400, f"SNS {kind} field {name} is {type(value).__name__}, not text")
+        out.append(f"{name}\n{value}\n")
+    return "".join(out).encode("utf-8")
+
+
+def verify_signature(message: Mapping[str, Any], cert: Any, *, check_expiry: bool = True,
+                     now: datetime | None = None) -> None:
+    """Raise :class:`SnsVerificationError` (403) unless ``message`` is signed by ``cert``'s key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    version = message.get("SignatureVersion")
+    algorithm = {"1": hashes.SHA1, "2": hashes.SHA256}.get(version) if isinstance(version, str) else None
+    if algorithm is None:
+        raise SnsVerificationError(403, f"unsupported SignatureVersion {version!r} (expected '1' or '2')")
+    signature_text = message.get("Signature")
+    if not isinstance(signature_text, str) or not signature_text:
+        raise SnsVerificationError(403, "Signature is missing")
+    try:
+        signature = base64.b64decode(signature_text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SnsVerificationError(403, "Signature is not base64") from None
+    if check_expiry:
+        at = now or datetime.now(timezone.utc)
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            raise SnsVerificationError(403, f"the signing certificate is not valid now (valid "
+                                            f"{cert.not_valid_before_utc:%Y-%m-%d} to "
+                                            f"{cert.not_valid_after_utc:%Y-%m-%d})")
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SnsVerificationError(403, "the signing certificate does not hold an RSA key")
+    try:
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
+    except InvalidSignature:
+        raise SnsVerificationError(403, "the SNS signature does not verify") from None
+
+
+# -- topics ------------------------------------------------------------------------------------------------------
+
+def topics_from_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Topic ARNs this deployment trusts: its ``sns://`` topic bindings plus ``PORTAFUNC_SNS_ALLOWED_TOPICS``."""
+    env = os.environ if environ is None else environ
+    found = [value.split("://", 1)[1] for key, value in env.items()
+             if key.startswith("PORTAFUNC_TOPIC_") and value.startswith("sns://")]
+    found += [item.strip() for item in env.get(ALLOWED_TOPICS_ENV, "").split(",") if item.strip()]
+    return found
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY_BYTES:
+        raise SnsVerificationError(413, f"body is {len(body)} bytes; an SNS message is at most {MAX_BODY_BYTES}")
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise SnsVerificationError(400, "the body is not JSON; an SNS HTTP(S) message was expected") from None
+    if not isinstance(doc, dict):
+        raise SnsVerificationError(400, "the body is not a JSON object; an SNS HTTP(S) message was expected")
+    if doc.get("Type") not in MESSAGE_TYPES:
+        raise SnsVerificationError(400, f"Type {doc.get('Type')!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    return doc
+
+
+class SnsReceiver:
+    """Verifies SNS HTTP(S) deliveries; one per endpoint, kept between invocations (it holds the cert cache).
+
+    ``allowed_topics``: ARNs or ``fnmatch`` patterns (default :func:`topics_from_environment`, read per check).
+    ``confirm``: called with the ``SubscribeURL`` of an allowed, verified confirmation (default: an HTTPS GET).
+    ``check_expiry``: refuse certificates outside their validity period (only tests of old samples turn it off).
+    ``max_age``: optional seconds; refuse messages whose ``Timestamp`` is older (replay window). Off by default
+    because SNS retries a delivery for up to an hour or more under custom delivery policies.
+    """
+
+    def __init__(self, allowed_topics: Iterable[str] | None = None, *, certificates: CertificateCache | None = None,
+                 confirm: Callable[[str], Any] | None = None, check_expiry: bool = True,
+                 max_age: float | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self._allowed = list(allowed_topics) if allowed_topics is not None else None
+        self.certificates = certificates or CertificateCache()
+        self._confirm = confirm or (lambda url: fetch_url(url, limit=64 * 1024))
+        self.check_expiry = check_expiry
+        self.max_age = max_age
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def topic_allowed(self, arn: str) -> bool:
+        patterns = self._allowed if self._allowed is not None else topics_from_environment()
+        return any(fnmatchcase(arn, pattern) for pattern in patterns)
+
+    def verify(self, message: Mapping[str, Any]) -> None:
+        """Signature, certificate origin and age; raises :class:`SnsVerificationError`."""
+        url = check_cert_url(message.get("SigningCertURL"))
+        string_to_sign(message)  # shape first: a malformed message is a 400 before any fetch
+        cert = self.certificates.get(url)
+        now = self._clock()
+        verify_signature(message, cert, check_expiry=self.check_expiry, now=now)
+        if self.max_age is not None:
+            from portafunc.events import parse_time
+
+            try:
+                sent = parse_time(message.get("Timestamp"))
+            except Exception:  # noqa: BLE001 - any unparsable time is a refusal, not a crash
+                sent = None
+            if sent is None or (now - sent).total_seconds() > self.max_age:
+                raise SnsVerificationError(403, f"message Timestamp {message.get('Timestamp')!r} is older than "
+                                                f"{self.max_age:g}s (possible replay)")
+
+    def check(self, req: HttpRequest) -> SnsVerdict:
+        """Verify one request. Confirmations are confirmed here; a Notification comes back accepted with status
+        200 and its verified message for the caller to run."""
+        try:
+            if req.method != "POST":
+                raise SnsVerificationError(405, "SNS delivers with POST")
+            doc = _parse(req.body)
+            header = req.headers.get("x-amz-sns-message-type")
+            if header is not None and header != doc["Type"]:
+                raise SnsVerificationError(400, f"x-amz-sns-message-type {header!r} does not match Type "
+                                                f"{doc['Type']!r}")
+            self.verify(doc)
+            topic = doc.get("TopicArn")
+            if not self.topic_allowed(topic):  # type: ignore[arg-type] - text, checked by string_to_sign
+                raise SnsVerificationError(403, f"topic {topic} is not allowed on this endpoint (allow it with an "
+                                                f"sns:// binding or {ALLOWED_TOPICS_ENV})")
+        except SnsVerificationError as exc:
+            logs.warning("SNS HTTP message refused", status=exc.status, reason=exc.detail)
+            return SnsVerdict(False, exc.status, exc.detail)
+        kind = doc["Type"]
+        if kind == "SubscriptionConfirmation":
+            return self._confirm_subscription(doc)
+        if kind == "UnsubscribeConfirmation":
+            logs.info("SNS subscription ended (UnsubscribeConfirmation); not re-subscribing", topic=doc["TopicArn"],
+                      message_id=doc.get("MessageId"))
+            return SnsVerdict(True, 200, "unsubscribe acknowledged", doc)
+        return SnsVerdict(True, 200, "verified", doc)
+
+    def _confirm_subscription(self, doc: Mapping[str, Any]) -> SnsVerdict:
+        try:
+            url = check_sns_url(doc.get("SubscribeURL"), "SubscribeURL")
+        except SnsVerificationError as exc:
+            return SnsVerdict(False, exc.status, exc.detail)
+        try:
+            self._confirm(url)
+        except Exception as exc:  # noqa: BLE001 - answered 502 so SNS sends the confirmation again
+            logs.error("could not confirm the SNS subscription", topic=doc["TopicArn"],
+                       error=f"{type(exc).__name__}: {exc}")
+            return SnsVerdict(False, 502, f"confirming the subscription failed: {type(exc).__name__}")
+        logs.info("SNS subscription confirmed", topic=doc["TopicArn"])
+        return SnsVerdict(True, 200, "subscription confirmed", doc)
+
+
+def handle(app: Any, function: str, req: HttpRequest, receiver: SnsReceiver | None = None) -> HttpResponse:
+    """Serve a topic function behind an SNS HTTP(S) subscription: verify, then run verified Notifications.
+
+    200 when handled (or a non-retryable failure was dead-lettered), 500 to make SNS retry, 4xx for refused bodies.
+    """
+    from portafunc.errors import EventDecodeError
+    from portafunc.events import Message
+    from portafunc.invoke import invoke_message
+
+    from .messages import _sns_message
+
+    receiver = receiver or default_receiver()
+    verdict = receiver.check(req)
+    if not verdict.accepted or verdict.type != "Notification":
+        return verdict.response()
+    doc = verdict.message
+    assert doc is not None
+    try:
+        data, attributes, published, topic = _sns_message(doc, "SNS HTTP notification")
+    except EventDecodeError as exc:
+        return HttpResponse.problem(400, "Bad Request", str(exc))
+    msg = Message(id=str(doc["MessageId"]), data=data, attributes=attributes, published_at=published, source=topic,
+                  native=doc)
+    result = invoke_message(app.function(function), msg, target="aws", native_context=req)
+    if result.must_redeliver:
+        return HttpResponse.problem(500, "Delivery failed", "SNS will retry", message_id=msg.id)
+    return HttpResponse(status=200)
+
+
+_default: SnsReceiver | None = None
+
+
+def default_receiver() -> SnsReceiver:
+    """The process-wide receiver (shared certificate cache), trusting the topics of the environment."""
+    global _default
+    if _default is None:
+        _default = SnsReceiver()
+    return _default
+
+
+__all__ = ["CertificateCache", "SnsReceiver", "SnsVerdict", "SnsVerificationError", "check_cert_url", "handle",
+           "string_to_sign", "topics_from_environment", "verify_signature"]

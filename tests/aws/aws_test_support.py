@@ -1,0 +1,24 @@
+"""Shared helpers for the AWS adapter tests (a uniquely named module: test folders have no __init__.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE.parents[1] / ".." / "shared" / "fixtures" / "aws"
+SAMPLE_APP = HERE / "sample_app.py"
+
+
+def fixture_files(*, include_sns_http: bool = False) -> list[Path]:
+    files = sorted(p for p in FIXTURES.resolve().glob("*/*.json")
+                   if include_sns_http or p.parent.name != "sns-http")
+    if not files:
+        raise RuntimeError(f"no AWS fixture samples under {FIXTURES.resolve()} (the shared/ folder must sit beside "
+                           "the repository)")
+    return files
+
+
+def load_fixture(rel: str) -> Any:
+    return json.loads((FIXTURES / rel).read_text(encoding="utf-8"))

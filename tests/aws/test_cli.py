@@ -1,0 +1,68 @@
+"""``portafunc events decode|new --target aws`` and ``portafunc invoke --target aws`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aws_test_support import SAMPLE_APP, fixture_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", *args], capture_output=True, text=True,
+                          input=stdin, timeout=60, cwd=REPO)
+
+
+def test_decode_every_fixture_sample():
+    for path in fixture_files():
+        done = cli("events", "decode", "--target", "aws", str(path))
+        assert done.returncode == 0, f"{path}: {done.stderr}"
+        out = json.loads(done.stdout)
+        assert out["target"] == "aws" and out["events"], path
+        assert {e["kind"] for e in out["events"]} <= {"http", "message", "storage", "schedule"}
+
+
+def test_decode_prints_the_documented_fields():
+    path = next(p for p in fixture_files() if p.name == "sam-S3Put.json")
+    event = json.loads(cli("events", "decode", "--target", "aws", str(path)).stdout)["events"][0]
+    assert event == {"kind": "storage", "bucket": "example-bucket", "key": "test/key", "event": "created",
+                     "size": 1024, "etag": "0123456789abcdef0123456789abcdef"}
+
+
+def test_unknown_event_exits_2_and_says_what_was_expected(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": "world"}')
+    done = cli("events", "decode", "--target", "aws", str(bad))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "not a known AWS event" in done.stderr and "expected" in done.stderr and "SQS" in done.stderr
+
+
+@pytest.mark.parametrize("trigger", ["http", "http:apigw-v1", "alb-multi", "queue", "topic", "topic:sns",
+                                     "storage", "storage:eventbridge", "schedule"])
+def test_new_then_decode_gives_back_the_neutral_input(trigger):
+    data = {"http": {"method": "POST", "path": "/orders/é x", "query": {"a": ["1", "2"]}},
+            "storage": {"bucket": "uploads", "key": "a b+c.txt", "size": 7},
+            }.get(trigger.split(":")[0].replace("alb-multi", "http"), {})
+    new = cli("events", "new", "--target", "aws", trigger, "--data", json.dumps(data))
+    assert new.returncode == 0, new.stderr
+    decoded = cli("events", "decode", "--target", "aws", "-", stdin=new.stdout)
+    assert decoded.returncode == 0, decoded.stderr
+    event = json.loads(decoded.stdout)["events"][0]
+    for key, value in data.items():
+        assert event[key] == value
+
+
+def test_invoke_prints_the_native_answer(tmp_path):
+    event = tmp_path / "sqs.json"
+    new = cli("events", "new", "--target", "aws", "queue", "--data",
+              json.dumps({"id": "m-1", "data_base64": "eyJmYWlsIjogdHJ1ZX0="}))
+    event.write_text(new.stdout)
+    done = cli("invoke", "work", "--target", "aws", "--event", str(event), "--app", str(SAMPLE_APP))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
