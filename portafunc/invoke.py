@@ -137,6 +137,19 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
     return result
 
 
+def _idempotent_http(spec: FunctionSpec, req: HttpRequest, target: str) -> HttpResponse:
+    """At most one run per idempotency key; duplicates get the first response (loaded only when a key is set)."""
+    from .idempotency import run_http
+
+    return run_http(spec, req, lambda: to_response(_call(spec, req)), target)
+
+
+def _idempotent_message(spec: FunctionSpec, msg: Message, target: str) -> Any:
+    from .idempotency import run_message
+
+    return run_message(spec, msg, lambda: _call(spec, msg), target)
+
+
 def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
     if headers is not None:
         for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
@@ -211,7 +224,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
-            resp = to_response(_call(spec, req))
+            resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
+                _idempotent_http(spec, req, target)
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
         resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
@@ -244,7 +258,7 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
                                              _correlation(None, msg.attributes, msg.id), target, native_context))
     started = time.perf_counter()
     try:
-        value = _call(spec, msg)
+        value = _call(spec, msg) if spec.idempotency_key is None else _idempotent_message(spec, msg, target)
         result = MessageResult(msg.id, Outcome.SUCCESS, value=value)
     except NonRetryableError as exc:
         result = _dead_letter(spec, msg, exc)

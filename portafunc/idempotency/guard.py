@@ -1,0 +1,196 @@
+"""Idempotency around the handler call — what ``invoke_http`` / ``invoke_message`` run when a function declares a key.
+
+1. Work out the key (``keys.py``) and the payload fingerprint.
+2. Claim the key with a conditional write. Lost the claim? Read the record: a different fingerprint is a reused key
+   (HTTP 422 / non-retryable); a completed record is replayed without calling the handler; an in-progress one is
+   polled until it completes or ``PORTAFUNC_IDEMPOTENCY_WAIT`` seconds pass (then HTTP 409 + Retry-After / retryable).
+3. Won the claim: run the handler. Success (HTTP: any response below 500) → store the result for
+   ``PORTAFUNC_IDEMPOTENCY_TTL`` seconds. Failure → delete the record so the redelivery runs the handler again.
+   A crash that skips step 3 leaves an in-progress record that expires after the lease
+   (``PORTAFUNC_IDEMPOTENCY_LEASE``; default: the queue's visibility timeout, 300 s for topics, 60 s for HTTP).
+
+A store that cannot be reached fails the invocation (500 / retry): never run a handler we cannot guard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+from .. import logs
+from ..app import FunctionSpec, QueueTrigger
+from ..events import HttpRequest, HttpResponse, Message
+from .errors import IdempotencyInProgress, IdempotencyKeyMismatch, IdempotencyKeyMissing
+from .keys import key_value, parse_key, payload_hash, store_key
+from .registry import current_store
+from .store import IdempotencyStore, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+_stats = {"executed": 0, "replayed": 0, "busy": 0, "mismatched": 0, "waited": 0}
+_stats_lock = threading.Lock()
+
+
+def stats() -> dict[str, int]:
+    """Counters since start (or :func:`reset_stats`): handler runs, duplicates replayed, busy refusals, mismatches."""
+    with _stats_lock:
+        return dict(_stats)
+
+
+def reset_stats() -> None:
+    with _stats_lock:
+        for name in _stats:
+            _stats[name] = 0
+
+
+def _count(name: str) -> None:
+    with _stats_lock:
+        _stats[name] += 1
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        logs.warning(f"{variable} is not a number of seconds; using the default", value=raw, default=default)
+        return default
+    return max(0.0, value)
+
+
+def lease_seconds(spec: FunctionSpec) -> float:
+    """How long an in-progress record blocks duplicates before a crashed invocation may be retried."""
+    trig = spec.trigger
+    default = float(trig.visibility_timeout) if isinstance(trig, QueueTrigger) else \
+        60.0 if spec.kind == "http" else 300.0
+    return _seconds("PORTAFUNC_IDEMPOTENCY_LEASE", default)
+
+
+def claim(store: IdempotencyStore, key: str, fingerprint: str, lease: float, wait: float) -> Record | None:
+    """None when this invocation now owns ``key``; the completed record when it is a duplicate to replay."""
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    waited = False
+    while True:
+        if store.put_in_progress(key, fingerprint, time.time() + lease):
+            return None
+        record = store.get(key)
+        now = time.time()
+        if record is not None and record.is_live(now):
+            if record.payload_hash != fingerprint:
+                _count("mismatched")
+                raise IdempotencyKeyMismatch(key)
+            if record.completed:
+                return record
+        # in progress (or vanished/expired between the two calls): wait for it, bounded
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _count("busy")
+            raise IdempotencyInProgress(key, (record.expires_at - now) if record is not None else 1.0)
+        if not waited:
+            waited = True
+            _count("waited")
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.25)
+
+
+def _finish(store: IdempotencyStore, key: str, fingerprint: str, result: str) -> None:
+    try:
+        store.complete(key, fingerprint, result, time.time() + _seconds("PORTAFUNC_IDEMPOTENCY_TTL", 86400.0))
+    except Exception as exc:  # noqa: BLE001 - the handler ran; its result still goes back to this caller
+        logs.error("idempotency: could not store the result; duplicates are refused until the lease expires, "
+                   "then run again", key=key, error=f"{type(exc).__name__}: {exc}")
+
+
+def _release(store: IdempotencyStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception as exc:  # noqa: BLE001
+        logs.error("idempotency: could not release the key after a failure; it is retried once the lease "
+                   "expires", key=key, error=f"{type(exc).__name__}: {exc}")
+
+
+def run_http(spec: FunctionSpec, req: HttpRequest, call: Callable[[], HttpResponse], target: str) -> HttpResponse:
+    """Run ``call`` at most once per key; duplicates get the first response replayed."""
+    expr = parse_key(spec.idempotency_key or "")
+    try:
+        value = key_value(expr, req)
+    except IdempotencyKeyMissing as exc:
+        return HttpResponse.problem(400, "Idempotency key missing", str(exc))
+    if value is None:  # the client did not send an Idempotency-Key: a plain, non-deduplicated request
+        return call()
+    store = current_store(target)
+    key = store_key(spec.app.name, spec.name, value)
+    fingerprint = payload_hash(req)
+    try:
+        record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0))
+    except IdempotencyKeyMismatch as exc:
+        return HttpResponse.problem(422, "Idempotency key reused", str(exc))
+    except IdempotencyInProgress as exc:
+        resp = HttpResponse.problem(409, "Request in progress", str(exc))
+        resp.headers.add("Retry-After", str(exc.retry_after))
+        return resp
+    if record is not None:
+        _count("replayed")
+        logs.log("INFO", "duplicate request: replaying the first response", key=key)
+        resp = HttpResponse.from_dict(json.loads(record.result or "{}").get("http") or {"status": 204})
+        resp.headers.set(REPLAY_HEADER, "true")
+        return resp
+    _count("executed")
+    try:
+        resp = call()
+    except BaseException:
+        _release(store, key)
+        raise
+    if resp.status >= 500:
+        _release(store, key)
+    else:
+        _finish(store, key, fingerprint, json.dumps({"http": resp.to_dict()}, separators=(",", ":")))
+    return resp
+
+
+def _json_default(value: Any) -> Any:
+    from ..events import _json_default as events_default
+
+    return events_default(value)
+
+
+def run_message(spec: FunctionSpec, msg: Message, call: Callable[[], Any], target: str) -> Any:
+    """Run ``call`` at most once per key; a duplicate returns the first value without calling the handler.
+
+    Raises :class:`IdempotencyKeyMismatch` / :class:`IdempotencyKeyMissing` (non-retryable: dead letter) and
+    :class:`IdempotencyInProgress` (retryable: the broker redelivers later).
+    """
+    expr = parse_key(spec.idempotency_key or "")
+    value = key_value(expr, msg)
+    if value is None:
+        raise IdempotencyKeyMissing(expr.text, "the key is empty")
+    store = current_store(target)
+    key = store_key(spec.app.name, spec.name, value)
+    fingerprint = payload_hash(msg)
+    record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0))
+    if record is not None:
+        _count("replayed")
+        logs.log("INFO", "duplicate message: already processed, not run again", key=key, message_id=msg.id,
+                 delivery_attempt=msg.delivery_attempt)
+        return json.loads(record.result or "{}").get("value")
+    _count("executed")
+    try:
+        result = call()
+    except BaseException:
+        _release(store, key)
+        raise
+    try:
+        encoded = json.dumps({"value": result}, separators=(",", ":"), default=_json_default)
+    except (TypeError, ValueError):
+        encoded = json.dumps({"value": None, "unstored": type(result).__name__})
+    _finish(store, key, fingerprint, encoded)
+    return result

@@ -1,0 +1,91 @@
+"""Which store to use: ``PORTAFUNC_IDEMPOTENCY_STORE`` holds a URL whose scheme picks the implementation.
+
+``memory://`` is built in; ``dynamodb://TABLE``, ``aztable://TABLE`` and ``firestore://PROJECT/COLLECTION`` come from
+the adapters through the ``portafunc.idempotency`` entry point group (factory(url) -> store), so the core never imports
+a cloud SDK. Unset: the memory store for the local target (the runner, tests), and an error anywhere else — a
+per-container memory store would silently let duplicates through in the cloud.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from .errors import IdempotencyStoreError
+from .store import IdempotencyStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    StoreFactory = Callable[[str], IdempotencyStore]
+
+ENV = "PORTAFUNC_IDEMPOTENCY_STORE"
+_HINTS = {"dynamodb": "portafunc-aws", "aztable": "portafunc-azure", "firestore": "portafunc-gcp"}
+
+_factories: dict[str, StoreFactory] = {}
+_stores: dict[str, IdempotencyStore] = {}
+_lock = threading.Lock()
+
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Register a store factory for a URL scheme (adapters do it through entry points; tests may call it)."""
+    _factories[scheme] = factory
+
+
+def _factory(scheme: str) -> StoreFactory:
+    found = _factories.get(scheme)
+    if found is not None:
+        return found
+    if scheme == "memory":
+        from .memory import MemoryStore
+
+        _factories["memory"] = MemoryStore
+        return MemoryStore
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="portafunc.idempotency"):
+        if ep.name == scheme:
+            try:
+                factory = ep.load()
+            except ImportError as exc:
+                raise IdempotencyStoreError(f"{ENV} uses {scheme}:// but its store failed to import: {exc}") from exc
+            _factories[scheme] = factory
+            return factory  # type: ignore[no-any-return]
+    hint = _HINTS.get(scheme)
+    raise IdempotencyStoreError(f"{ENV} uses unknown scheme {scheme}://"
+                                + (f"; install {hint}" if hint else
+                                   "; known: memory, dynamodb, aztable, firestore"))
+
+
+def open_store(url: str) -> IdempotencyStore:
+    """The (cached) store for ``url``."""
+    with _lock:
+        found = _stores.get(url)
+    if found is not None:
+        return found
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        raise IdempotencyStoreError(f"{ENV}={url!r} is not a URL; expected memory://, dynamodb://TABLE, "
+                                    "aztable://TABLE or firestore://PROJECT/COLLECTION")
+    store = _factory(scheme)(url)
+    with _lock:
+        return _stores.setdefault(url, store)
+
+
+def current_store(target: str = "local") -> IdempotencyStore:
+    """The store configured by the environment (see the module docstring for the unset case)."""
+    url = os.environ.get(ENV, "").strip()
+    if not url:
+        if target != "local":
+            raise IdempotencyStoreError(f"a function declares idempotency but {ENV} is not set; set it to "
+                                        "dynamodb://TABLE, aztable://TABLE or firestore://PROJECT/COLLECTION "
+                                        "(memory:// only suppresses duplicates within one process)")
+        url = "memory://"
+    return open_store(url)
+
+
+def reset() -> None:
+    """Forget opened stores (tests, and the local runner's reload)."""
+    with _lock:
+        _stores.clear()
