@@ -3,8 +3,10 @@
 What the Python worker hands a function (azure-functions ``HttpRequestConverter``): ``method``, the full ``url``
 (percent-encoded path and the raw query string), ``headers`` as a *single-valued* mapping (the Functions host joins
 repeated request headers with ``", "``), ``params`` (query, single-valued: repeated values are joined by the host),
-``route_params`` (the host's route match) and the body bytes. The neutral query is read from the URL, which keeps
-every repeated value; repeated headers arrive joined and stay joined (RFC 9110 §5.3: equivalent for list headers).
+``route_params`` (the host's route match) and the body bytes. The host fills both maps with ASP.NET Core's
+``StringValues.ToString()``, which joins repeated values with ``","`` (the App Service front end may already have
+merged repeated lines with ``", "``). The neutral query is read from the URL, which keeps every repeated value;
+repeated headers arrive joined and stay joined (RFC 9110 §5.3: equivalent for list-valued headers).
 
 The JSON form used by ``events decode/new`` and ``invoke`` mirrors that constructor::
 
@@ -111,7 +113,7 @@ def request_to_json(req: HttpRequest, base_url: str = DEFAULT_BASE, route_prefix
         url += "?" + urlencode(pairs, quote_via=quote, safe="")
     headers: dict[str, str] = {}
     for name, values in req.headers.to_multi().items():
-        headers[name] = ("; " if name == "cookie" else ", ").join(values)
+        headers[name] = ("; " if name == "cookie" else ",").join(values)
     out: dict[str, Any] = {
         "method": req.method,
         "url": url,

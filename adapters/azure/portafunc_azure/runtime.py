@@ -167,7 +167,9 @@ class Runtime:
         client = self._poison_senders.get(key)
         if client is None:
             client = self._poison_senders[key] = raw_queue_client(conn, poison, create=True)
-        client.send_message(body)
+        import base64
+
+        client.send_message(base64.b64encode(body).decode("ascii"))  # the same base64 text the host would copy
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:

@@ -140,7 +140,7 @@ class StorageQueue:
                                  "and send its name")
         try:
             sent = self.client.send_message(text, visibility_timeout=msg.delay_seconds or None)
-        except MessagingError:
+        except (MessagingError, BindingError):
             raise
         except Exception as exc:  # noqa: BLE001
             raise _error(exc, "send", self.queue, self.account) from exc

@@ -102,6 +102,13 @@ class Target(BaseTarget):
     def variants(self, kind: str) -> list[str]:
         return list(VARIANTS.get(kind, [""]))
 
+    def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
+        if kind == "http":
+            return frozenset({"headers.repeated"})  # the host joins repeated request headers with ","
+        if kind == "message" and (variant or "queue") != "queue":
+            return frozenset({"delivery_attempt"})  # func.EventGridEvent has no delivery count
+        return frozenset()
+
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
         kind, _, variant = trigger.partition(":")
         if kind == "topic" and not variant:

@@ -1,0 +1,143 @@
+"""Azure adapter test fixtures: fixture samples, the test app, Azurite (npm, project-local) and a recording server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / ".." / "shared" / "fixtures" / "azure"
+AZURITE_VERSION = "3.35.0"
+AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-queue"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def fixture_files() -> list[Path]:
+    return sorted(p for p in FIXTURES.rglob("*.json"))
+
+
+def load_fixture(rel: str):
+    return json.loads((FIXTURES / rel).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def azapp():
+    import azapp as module
+
+    module.SEEN.clear()
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's queue service (npm azurite@3.35.0 in .tools/) on a free 127.0.0.1 port; yields a connection string."""
+    if not AZURITE_BIN.exists():
+        pytest.fail(f"Azurite is missing: run `npm install --prefix {REPO / '.tools'} azurite@{AZURITE_VERSION}` "
+                    "(the Makefile does this on CI)", pytrace=False)
+    port = free_port()
+    proc = subprocess.Popen([str(AZURITE_BIN), "--queueHost", "127.0.0.1", "--queuePort", str(port), "--silent",
+                             "--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl",
+                             "--loose", "--disableTelemetry"],
+                            cwd=str(tmp_path_factory.mktemp("azurite")), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            pytest.fail(f"Azurite exited with {proc.returncode}: {out[-2000:]}", pytrace=False)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("Azurite did not listen within 30 s", pytrace=False)
+    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+            f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    yield conn
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def storage_env(azurite, monkeypatch):
+    """AzureWebJobsStorage pointing at Azurite, and fresh backend caches."""
+    from portafunc.messaging import reset
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    monkeypatch.delenv("PORTAFUNC_AZQUEUE_CONNECTION", raising=False)
+    reset()
+    yield azurite
+    reset()
+
+
+@pytest.fixture
+def unique():
+    return uuid.uuid4().hex[:10]
+
+
+class Recorder:
+    """A real HTTP server on 127.0.0.1 that records every request and answers with a configurable status."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.status = 200
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                recorder.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers.items()),
+                                          "body": body})
+                payload = b"" if recorder.status == 200 else json.dumps(
+                    {"error": {"code": "Unauthorized", "message": "recorded failure"}}).encode()
+                self.send_response(recorder.status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    rec = Recorder()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_bindings(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("PORTAFUNC_TOPIC_", "PORTAFUNC_QUEUE_", "PORTAFUNC_DEADLETTER_")):
+            monkeypatch.delenv(name)
