@@ -32,9 +32,9 @@ def free_port() -> int:
 
 
 def _start(name: str, argv: list[str], log: Path, ready: Callable[[], bool], timeout: float = 60.0,
-           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+           cwd: Path | None = None) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -138,14 +138,14 @@ def idem_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("Azurite needs Node.js: `node` is not on PATH", pytrace=False)
     port = free_port()
     workdir = tmp_path_factory.mktemp("idem-azurite")
-    argv = [str(AZURITE_TABLE), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--location", str(workdir),
+    argv = [str(AZURITE_TABLE), "--tableHost", "127.0.0.1", "--tablePort", str(port),
             "--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl"]
 
     def ready() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    proc = _start("Azurite table service", argv, workdir / "azurite.log", ready)
+    proc = _start("Azurite table service", argv, workdir / "azurite.log", ready, cwd=workdir)
     yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
            f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
     _stop(proc)

@@ -1,0 +1,130 @@
+"""``dynamodb://TABLE`` — the idempotency store on DynamoDB (entry point group ``portafunc.idempotency``).
+
+* Table: partition key ``id`` (string); ``expiration`` (epoch seconds) is the attribute to enable DynamoDB TTL on, so
+  old records are swept. TTL deletion is lazy (up to days), so the claim checks ``expires_at`` itself.
+* Claim: ``PutItem`` with ``attribute_not_exists(id) OR expires_at <= :now`` — DynamoDB evaluates the condition and
+  the write atomically, so of concurrent duplicates exactly one wins. Reads are strongly consistent.
+* URL options: ``?region=eu-west-1`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``). The endpoint is boto3's
+  (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_DYNAMODB`` point it at moto or DynamoDB Local).
+* IAM: ``dynamodb:PutItem``, ``GetItem``, ``DeleteItem`` on the table.
+* boto3 is imported when the store is first used, never by importing this module's package.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
+
+
+class DynamoDBStore(IdempotencyStore):
+    """Records in a DynamoDB table, claimed with a conditional ``PutItem``."""
+
+    def __init__(self, table: str, region: str | None = None) -> None:
+        if not table:
+            raise IdempotencyStoreError("dynamodb:// needs a table name: dynamodb://TABLE")
+        self.table = table
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DynamoDBStore({self.table!r})"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
+                                    read_timeout=10, user_agent_extra="portafunc-idempotency")
+                    self._client = boto3.session.Session().client("dynamodb", region_name=self.region,
+                                                                  config=config)
+        return self._client
+
+    def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        hint = {"ResourceNotFoundException": "; create the table (partition key 'id', string)",
+                "AccessDeniedException": f"; the role needs dynamodb:{action} on the table"}.get(code, "")
+        return IdempotencyStoreError(f"idempotency store dynamodb://{self.table}: {action} failed: {code}: "
+                                     f"{exc}{hint}")
+
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=_item(key, IN_PROGRESS, payload_hash, expires_at, None),
+                ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
+                ExpressionAttributeNames={"#id": "id", "#exp": "expires_at"},
+                ExpressionAttributeValues={":now": {"N": repr(time.time())}},
+            )
+            return True
+        except Exception as exc:  # noqa: BLE001 - botocore is imported lazily, so match by code
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise self._fail("PutItem", exc) from exc
+
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+        try:
+            self.client.put_item(TableName=self.table, Item=_item(key, COMPLETED, payload_hash, expires_at, result))
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("PutItem", exc) from exc
+
+    def get(self, key: str) -> Record | None:
+        try:
+            item = self.client.get_item(TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("GetItem", exc) from exc
+        if not item:
+            return None
+        return Record(key, item.get("status", {}).get("S", IN_PROGRESS), item.get("payload_hash", {}).get("S", ""),
+                      float(item.get("expires_at", {}).get("N", "0")), item.get("result", {}).get("S"))
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_item(TableName=self.table, Key={"id": {"S": key}})
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("DeleteItem", exc) from exc
+
+    def create_table(self) -> None:
+        """Create the table (on-demand billing) with TTL on ``expiration``; for tests and first-time set-up."""
+        client = self.client
+        try:
+            client.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ResourceInUseException":
+                raise self._fail("CreateTable", exc) from exc
+        client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        client.update_time_to_live(TableName=self.table,
+                                   TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+
+
+def _item(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": {"S": key},
+        "status": {"S": status},
+        "payload_hash": {"S": payload_hash},
+        "expires_at": {"N": repr(float(expires_at))},
+        "expiration": {"N": str(math.ceil(expires_at))},  # DynamoDB TTL wants whole epoch seconds
+    }
+    if result is not None:
+        item["result"] = {"S": result}
+    return item
+
+
+def store_factory(url: str) -> DynamoDBStore:
+    """``dynamodb://TABLE[?region=REGION]`` → a store."""
+    parts = urlsplit(url)
+    table = (parts.netloc + parts.path).strip("/")
+    region = (parse_qs(parts.query).get("region") or [None])[0]
+    return DynamoDBStore(table, region)

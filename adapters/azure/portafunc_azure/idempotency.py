@@ -1,0 +1,169 @@
+"""``aztable://TABLE`` — the idempotency store on Azure Table Storage (entry point group ``portafunc.idempotency``).
+
+* Connection: the variable named by ``?connection=VAR``, else ``PORTAFUNC_AZTABLE_CONNECTION``, else
+  ``AzureWebJobsStorage`` (the Functions host's own storage account). Azurite works the same way.
+* One entity per key: PartitionKey = SHA-256 of the key (keys may hold characters Table keys forbid), RowKey ``r``;
+  the key itself, ``status``, ``payload_hash``, ``expires_at`` and the result (in ``result_N`` chunks of 16k
+  characters, as one string property holds at most 64 KiB) are properties.
+* Claim: ``create_entity`` (409 Conflict when the entity exists); when the existing record has expired, a
+  ``REPLACE`` update conditional on its ETag (412 when someone else replaced it first). Of concurrent duplicates
+  exactly one wins.
+* Table Storage has no TTL: expired records are overwritten on the next claim; sweep old ones with a periodic
+  query on ``expires_at`` if the table must stay small.
+* azure-data-tables is imported when the store is first used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
+
+ROW = "r"
+CHUNK = 16_000
+MAX_CHUNKS = 60  # ≈ 960k characters: under the 1 MiB entity limit for ASCII results
+
+
+def connection_from_env(var: str | None) -> str:
+    names = [var] if var else ["PORTAFUNC_AZTABLE_CONNECTION", "AzureWebJobsStorage"]
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise IdempotencyStoreError(f"aztable:// needs a storage connection string in {' or '.join(names)}")
+
+
+class AzureTableStore(IdempotencyStore):
+    """Records as Table Storage entities, claimed with create-or-conflict and ETag-conditional replace."""
+
+    def __init__(self, table: str, connection_string: str | None = None, connection_var: str | None = None) -> None:
+        if not table or not table.isalnum() or not table[0].isalpha() or not 3 <= len(table) <= 63:
+            raise IdempotencyStoreError(f"aztable://{table}: a table name is 3-63 letters and digits, starting "
+                                        "with a letter")
+        self.table = table
+        self._conn = connection_string
+        self._conn_var = connection_var
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"AzureTableStore({self.table!r})"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from azure.data.tables import TableClient
+
+                    conn = self._conn or connection_from_env(self._conn_var)
+                    self._client = TableClient.from_connection_string(conn, table_name=self.table)
+        return self._client
+
+    def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
+        hint = "; create the table" if "TableNotFound" in str(exc) else ""
+        return IdempotencyStoreError(f"idempotency store aztable://{self.table}: {action} failed: "
+                                     f"{type(exc).__name__}: {exc}{hint}")
+
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        entity = _entity(key, IN_PROGRESS, payload_hash, expires_at, None)
+        try:
+            for _ in range(3):
+                try:
+                    self.client.create_entity(entity)
+                    return True
+                except ResourceExistsError:
+                    pass
+                try:
+                    existing = self.client.get_entity(entity["PartitionKey"], ROW)
+                except ResourceNotFoundError:
+                    continue  # deleted between the two calls: try to create it again
+                if float(existing.get("expires_at", 0.0)) > time.time():
+                    return False
+                try:
+                    self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=existing.metadata["etag"],
+                                              match_condition=MatchConditions.IfNotModified)
+                    return True
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    return False  # another caller replaced (or released) it first: it holds the key
+        except IdempotencyStoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("claim", exc) from exc
+        return False
+
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+        from azure.data.tables import UpdateMode
+
+        entity = _entity(key, COMPLETED, payload_hash, expires_at, result)
+        try:
+            self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("upsert", exc) from exc
+
+    def get(self, key: str) -> Record | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            entity = self.client.get_entity(_partition(key), ROW)
+        except ResourceNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("get", exc) from exc
+        chunks = int(entity.get("result_chunks", 0) or 0)
+        result = "".join(str(entity.get(f"result_{i}", "")) for i in range(chunks)) if chunks else None
+        return Record(key, str(entity.get("status", IN_PROGRESS)), str(entity.get("payload_hash", "")),
+                      float(entity.get("expires_at", 0.0)), result)
+
+    def delete(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.client.delete_entity(_partition(key), ROW)
+        except ResourceNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("delete", exc) from exc
+
+    def create_table(self) -> None:
+        """Create the table if it does not exist (tests and first-time set-up)."""
+        try:
+            self.client.create_table()
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ != "ResourceExistsError":
+                raise self._fail("create table", exc) from exc
+
+
+def _partition(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _entity(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": _partition(key), "RowKey": ROW, "key": key, "status": status,
+                              "payload_hash": payload_hash, "expires_at": float(expires_at)}
+    if result is not None:
+        chunks = [result[i:i + CHUNK] for i in range(0, len(result), CHUNK)] or [""]
+        if len(chunks) > MAX_CHUNKS:
+            raise IdempotencyStoreError(f"idempotency result of {len(result)} characters is too large for an Azure "
+                                        f"Table entity (at most {MAX_CHUNKS * CHUNK})")
+        entity["result_chunks"] = len(chunks)
+        for i, chunk in enumerate(chunks):
+            entity[f"result_{i}"] = chunk
+    return entity
+
+
+def store_factory(url: str) -> AzureTableStore:
+    """``aztable://TABLE[?connection=VAR]`` → a store."""
+    parts = urlsplit(url)
+    table = (parts.netloc + parts.path).strip("/")
+    var = (parse_qs(parts.query).get("connection") or [None])[0]
+    return AzureTableStore(table, connection_var=var)

@@ -1,0 +1,128 @@
+"""``firestore://PROJECT/COLLECTION`` — the idempotency store on Firestore (entry point group ``portafunc.idempotency``).
+
+* One document per key in COLLECTION (id: SHA-256 of the key, since keys may contain ``/``), holding the key,
+  ``status``, ``payload_hash``, ``expires_at`` (epoch seconds), ``expiration`` (a timestamp: point a Firestore TTL
+  policy at it so old records are swept) and ``result``.
+* Claim: ``create`` (fails with ALREADY_EXISTS when the document exists); when the existing record has expired, an
+  ``update`` with a ``last_update_time`` precondition — the document's own version — so of concurrent duplicates
+  exactly one wins (optimistic concurrency, one round trip, no transaction retries under contention).
+* Options: ``?database=NAME`` (default ``(default)``). ``FIRESTORE_EMULATOR_HOST`` points the client at the emulator.
+* IAM: ``roles/datastore.user`` on the project.
+* google-cloud-firestore is imported when the store is first used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
+
+
+class FirestoreStore(IdempotencyStore):
+    """Records as Firestore documents, claimed with create-if-absent and update-if-unchanged preconditions."""
+
+    def __init__(self, project: str, collection: str, database: str | None = None) -> None:
+        if not project or not collection or "/" in collection:
+            raise IdempotencyStoreError("firestore:// needs a project and a collection: "
+                                        "firestore://PROJECT/COLLECTION")
+        self.project = project
+        self.collection = collection
+        self.database = database
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FirestoreStore({self.project!r}, {self.collection!r})"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from google.cloud import firestore
+
+                    kwargs: dict[str, Any] = {"project": self.project}
+                    if self.database:
+                        kwargs["database"] = self.database
+                    self._client = firestore.Client(**kwargs)
+        return self._client
+
+    def _doc(self, key: str) -> Any:
+        return self.client.collection(self.collection).document(hashlib.sha256(key.encode("utf-8")).hexdigest())
+
+    def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
+        return IdempotencyStoreError(f"idempotency store firestore://{self.project}/{self.collection}: {action} "
+                                     f"failed: {type(exc).__name__}: {exc}")
+
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+        from google.cloud import firestore
+
+        doc = self._doc(key)
+        data = _data(key, IN_PROGRESS, payload_hash, expires_at, None)
+        try:
+            for _ in range(3):
+                try:
+                    doc.create(data)
+                    return True
+                except AlreadyExists:
+                    pass
+                snap = doc.get()
+                if not snap.exists:
+                    continue  # released between the two calls: try to create it again
+                if float((snap.to_dict() or {}).get("expires_at", 0.0)) > time.time():
+                    return False
+                try:
+                    doc.update({**data, "result": firestore.DELETE_FIELD},
+                               option=self.client.write_option(last_update_time=snap.update_time))
+                    return True
+                except (FailedPrecondition, NotFound):
+                    return False  # another caller replaced (or released) it first: it holds the key
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("claim", exc) from exc
+        return False
+
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+        try:
+            self._doc(key).set(_data(key, COMPLETED, payload_hash, expires_at, result))
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("set", exc) from exc
+
+    def get(self, key: str) -> Record | None:
+        try:
+            snap = self._doc(key).get()
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("get", exc) from exc
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        return Record(key, str(data.get("status", IN_PROGRESS)), str(data.get("payload_hash", "")),
+                      float(data.get("expires_at", 0.0)), data.get("result"))
+
+    def delete(self, key: str) -> None:
+        try:
+            self._doc(key).delete()
+        except Exception as exc:  # noqa: BLE001
+            raise self._fail("delete", exc) from exc
+
+
+def _data(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"key": key, "status": status, "payload_hash": payload_hash,
+                            "expires_at": float(expires_at),
+                            "expiration": datetime.fromtimestamp(expires_at, tz=timezone.utc)}
+    if result is not None:
+        data["result"] = result
+    return data
+
+
+def store_factory(url: str) -> FirestoreStore:
+    """``firestore://PROJECT/COLLECTION[?database=NAME]`` → a store."""
+    parts = urlsplit(url)
+    collection = parts.path.strip("/")
+    database = (parse_qs(parts.query).get("database") or [None])[0]
+    return FirestoreStore(parts.netloc, collection, database)
