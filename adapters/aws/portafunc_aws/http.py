@@ -27,8 +27,8 @@ EXPECTED = ("an API Gateway REST (httpMethod + requestContext), HTTP API / Funct
             "ALB (requestContext.elb) event")
 
 LOSSY: dict[str, dict[str, str]] = {
-    "apigw-v2": {"headers": "repeated request headers arrive joined with ','"},
-    "function-url": {"headers": "repeated request headers arrive joined with ','"},
+    "apigw-v2": {"headers.repeated": "repeated request headers arrive joined with ','"},
+    "function-url": {"headers.repeated": "repeated request headers arrive joined with ','"},
     "alb": {"headers": "single-value mode keeps the last value of a repeated header",
             "query": "single-value mode keeps the last value of a repeated query parameter"},
 }

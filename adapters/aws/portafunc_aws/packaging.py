@@ -1,0 +1,79 @@
+"""``portafunc package --target aws``: a Lambda zip with vendored dependencies, and a SAM ``template.yaml``.
+
+The zip holds the user's project, the portafunc core and this adapter (with dist-info, so entry points work), and the
+dependencies as ``manylinux2014`` wheels for the chosen CPython and architecture, with ``.pyc`` for that Python when
+an interpreter of that version is available here. boto3/botocore are left out (the Lambda runtime provides them)
+unless the user's requirements.txt names them; Azure and Google SDKs never go in.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from importlib.metadata import requires
+from pathlib import Path
+
+from portafunc.loader import load_app
+from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target, trigger_check,
+                                       vendor_portafunc, write_zip)
+from portafunc.targets import PackageRequest, PackageResult
+
+from .sam import build_template, to_yaml
+
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
+FOREIGN = re.compile(r"^(azure[-_.]|google[-_.]|functions[-_]framework|portafunc)", re.IGNORECASE)
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def dependencies(user_requirements: list[str], say: object = None) -> list[str]:
+    """What pip installs into the artifact: the core's runtime deps plus the user's, minus what must not go in."""
+    core = [r for r in (requires("portafunc") or []) if "extra ==" not in r]
+    out = list(core)
+    for req in user_requirements:
+        if FOREIGN.match(_name(req)):
+            if callable(say):
+                say(f"leaving out {req}: portafunc is vendored, other clouds' SDKs do not belong in a Lambda zip")
+            continue
+        out.append(req)
+    pinned = {_name(r) for r in user_requirements}
+    return [r for r in out if _name(r) not in RUNTIME_PROVIDED or _name(r) in pinned]
+
+
+def package(request: PackageRequest) -> PackageResult:
+    say = request.progress or (lambda message: None)
+    started = time.perf_counter()
+    app, project, ref = load_app(request.app_ref, request.project_dir)
+    functions = trigger_check(app, _target())
+    arch = "arm64" if request.arch in ("arm64", "aarch64") else "x86_64"
+    out_dir = request.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zip_name = f"{app.name}-lambda-py{request.python}-{arch}.zip"
+    with tempfile.TemporaryDirectory(prefix="portafunc-aws-") as tmp:
+        stage = clean_dir(Path(tmp) / "stage")
+        say("copying project sources")
+        copy_project(project, stage)
+        say("vendoring portafunc and portafunc-aws")
+        vendor_portafunc(stage, "portafunc_aws", "portafunc-aws")
+        platform = "manylinux2014_aarch64" if arch == "arm64" else "manylinux2014_x86_64"
+        pip_install_target(dependencies(request.requirements, say), stage, python=request.python,
+                           platform=[platform], progress=say)
+        compile_pyc(stage, request.python, progress=say)
+        say(f"writing {zip_name}")
+        size, count, digest = write_zip(stage, out_dir / zip_name)
+    template = out_dir / "template.yaml"
+    say("writing template.yaml")
+    template.write_text(to_yaml(build_template(app, app_ref=ref, code_uri=zip_name, python=request.python,
+                                               arch=arch)) + "\n", encoding="utf-8")
+    return PackageResult(target="aws", artifact=out_dir / zip_name, manifest_files=[template], functions=functions,
+                         size=size, file_count=count, sha256=digest, seconds=time.perf_counter() - started)
+
+
+def _target() -> object:
+    from portafunc.targets import get_target
+
+    return get_target("aws")

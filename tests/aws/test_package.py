@@ -1,0 +1,187 @@
+"""``portafunc package --target aws``: the SAM template validates (cfn-lint) and transforms (aws-sam-translator),
+the zip holds what Lambda needs and nothing else, builds are reproducible, and the artifact boots from a fresh
+directory under the real Lambda runtime interface client (``awslambdaric``, from PyPI) talking to a minimal Runtime
+API on 127.0.0.1 (tests/aws/lambda_runtime_api.py), answering an HTTP API v2 event and an SQS batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from lambda_runtime_api import RuntimeApi
+
+REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "examples" / "shop"
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def package(out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "aws", "--python", PY,
+                           "--out", str(out), str(SHOP)], capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("dist")
+    started = time.perf_counter()
+    done = package(out)
+    assert done.returncode == 0, done.stderr
+    zips = list((out / "aws").glob("*.zip"))
+    assert len(zips) == 1, list((out / "aws").iterdir())
+    return {"out": out / "aws", "zip": zips[0], "template": out / "aws" / "template.yaml", "stdout": done.stdout,
+            "seconds": time.perf_counter() - started}
+
+
+def test_summary_names_every_function(built):
+    stdout = built["stdout"]
+    for name in ("create_order", "get_order", "fulfil", "audit", "nightly", "on_upload"):
+        assert name in stdout
+    assert "sha256" in stdout and "template.yaml" in stdout
+
+
+def test_template_passes_cfn_lint(built):
+    done = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(built["template"])],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_template_transforms_with_sam_translator(built, monkeypatch):
+    import yaml
+    from samtranslator.translator.transform import transform
+
+    class Policies:
+        def load(self) -> dict[str, str]:
+            return {n: f"arn:aws:iam::aws:policy/service-role/{n}"
+                    for n in ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole")}
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = yaml.safe_load(Path(built["template"]).read_text())
+    assert template["Globals"]["Function"]["CodeUri"] == Path(built["zip"]).name
+    # what `sam package` / `sam deploy` do before the transform: upload the zip, point CodeUri at it
+    template["Globals"]["Function"]["CodeUri"] = f"s3://artifacts-bucket/{Path(built['zip']).name}"
+    cfn = transform(template, {}, Policies())["Resources"]
+    functions = {k: v for k, v in cfn.items() if v["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == 6
+    assert {f["Properties"]["Handler"] for f in functions.values()} == {"portafunc_aws.entry.handler"}
+    names = {f["Properties"]["Environment"]["Variables"]["PORTAFUNC_FUNCTION"] for f in functions.values()}
+    assert names == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload"}
+    mappings = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    queue = cfn["OrdersQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    routes = sorted(v["Properties"]["RouteKey"] for v in cfn.values() if v["Type"] == "AWS::ApiGatewayV2::Route") \
+        if any(v["Type"] == "AWS::ApiGatewayV2::Route" for v in cfn.values()) else sorted(
+        f"{m.upper()} {p}" for v in cfn.values() if v["Type"] == "AWS::ApiGatewayV2::Api"
+        for p, ms in v["Properties"]["Body"]["paths"].items() for m in ms)
+    assert routes == ["GET /orders/{shop}/{order_id}", "HEAD /orders/{shop}/{order_id}", "POST /orders/{shop}"]
+    rules = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Events::Rule"]
+    assert [r["ScheduleExpression"] for r in rules] == ["cron(0/5 * * * ? *)"]
+    bucket = cfn["UploadsBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert [c["Event"] for c in bucket] == ["s3:ObjectCreated:*"]
+    assert any(v["Type"] == "AWS::SNS::Subscription" and v["Properties"]["Protocol"] == "sqs" for v in cfn.values())
+    # least privilege: only create_order may publish and send
+    roles = {k: json.dumps(v) for k, v in cfn.items() if v["Type"] == "AWS::IAM::Role"}
+    senders = sorted(k for k, text in roles.items() if "sqs:SendMessage" in text)
+    publishers = sorted(k for k, text in roles.items() if "sns:Publish" in text)
+    assert senders == publishers == ["CreateOrderFunctionRole"]
+
+
+def test_zip_holds_linux_wheels_pyc_and_no_foreign_sdks(built):
+    names = zipfile.ZipFile(built["zip"]).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {"main.py", "portafunc", "portafunc_aws", "pydantic", "pydantic_core"} <= tops
+    assert not any(t.startswith(("boto3", "botocore", "azure", "google", "functions_framework")) for t in tops)
+    assert any(n.startswith("pydantic_core/") and "x86_64-linux-gnu.so" in n for n in names)
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
+    assert f"portafunc_aws/__pycache__/entry.{tag}" in names
+    eps = zipfile.ZipFile(built["zip"]).read("portafunc_aws-0.1.0.dist-info/entry_points.txt").decode()
+    assert "portafunc.targets" in eps and "sqs = portafunc_aws.messaging:sqs_backend" in eps
+
+
+def test_two_builds_give_identical_bytes(built, tmp_path):
+    started = time.perf_counter()
+    done = package(tmp_path)
+    warm = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    again = tmp_path / "aws" / Path(built["zip"]).name
+    assert again.read_bytes() == Path(built["zip"]).read_bytes()
+    assert (tmp_path / "aws" / "template.yaml").read_text() == Path(built["template"]).read_text()
+    print(f"aws package: first build {built['seconds']:.1f}s, second {warm:.1f}s, {again.stat().st_size} bytes")
+
+
+@pytest.fixture(scope="module")
+def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh venv (no system site-packages) with only awslambdaric, the version installed for the test suite."""
+    venv = tmp_path_factory.mktemp("ric-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+    py = str(venv / "bin" / "python")
+    done = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           f"awslambdaric=={version('awslambdaric')}"], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"cannot install awslambdaric into a fresh venv (PyPI needed): {done.stderr[-2000:]}",
+                    pytrace=False)
+    return py
+
+
+def boot(lambda_python: str, task_root: Path, function: str, api: RuntimeApi) -> subprocess.Popen[bytes]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_RUNTIME_API": api.address,
+           "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.entry.handler",
+           "AWS_LAMBDA_FUNCTION_NAME": f"shop-{function}", "AWS_REGION": "us-east-1",
+           "PORTAFUNC_APP": "main:app", "PORTAFUNC_FUNCTION": function,
+           "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://"}
+    return subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.entry.handler"], cwd=task_root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_artifact_boots_under_awslambdaric(built, lambda_python, tmp_path):
+    task_root = tmp_path / "task"
+    zipfile.ZipFile(built["zip"]).extractall(task_root)
+    check = subprocess.run([lambda_python, "-c", "import pydantic"], capture_output=True, timeout=60)
+    assert check.returncode != 0  # the fresh venv has no pydantic: everything comes from the artifact
+
+    from portafunc.events import HttpRequest, Message
+    from portafunc_aws.http import encode_request
+    from portafunc_aws.messages import encode_messages
+
+    api = RuntimeApi("shop-create_order")
+    proc = boot(lambda_python, task_root, "create_order", api)
+    try:
+        kind, answer = api.invoke(encode_request(HttpRequest(
+            "POST", "/orders/acme", headers={"content-type": "application/json"},
+            body=b'{"id": "o-1", "total": 9.5}'), "apigw-v2"))
+        assert kind == "response", answer
+        assert answer["statusCode"] == 201 and json.loads(answer["body"]) == {"shop": "acme", "id": "o-1"}
+        kind, answer = api.invoke(encode_request(HttpRequest(
+            "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id": 1}'), "apigw-v2"))
+        assert kind == "response" and answer["statusCode"] == 400
+        assert answer["headers"]["content-type"] == "application/problem+json"
+    finally:
+        proc.kill()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+        api.close()
+    assert "Traceback" not in output, output
+
+    api = RuntimeApi("shop-fulfil")
+    proc = boot(lambda_python, task_root, "fulfil", api)
+    try:
+        batch = [Message(id="m-ok", data=b'{"id": "o-1", "total": 9.5}'),
+                 Message(id="m-negative", data=b'{"id": "o-2", "total": -1}'),
+                 Message(id="m-invalid", data=b'{"id": "o-3"}'),
+                 Message(id="m-ok-2", data=b'{"id": "o-4", "total": 1}')]
+        kind, answer = api.invoke(encode_messages(batch, "sqs"))
+        assert kind == "response", answer
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "m-negative"}, {"itemIdentifier": "m-invalid"}]}
+        kind, answer = api.invoke({"not": "an event"})
+        assert kind == "error" and "not a known AWS event" in answer["errorMessage"]
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+        api.close()
