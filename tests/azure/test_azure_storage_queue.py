@@ -179,6 +179,6 @@ def test_errors_are_clear(storage_env, monkeypatch):
         nokey.send("x")
     monkeypatch.setenv("AzureWebJobsStorage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
                        "AccountKey=YWJj;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;")
-    down = open_backend("queue", "down", "azqueue://devstoreaccount1/q3")
+    down = open_backend("queue", "down", "azqueue://devstoreaccount1/q3?retries=0")
     with pytest.raises(MessagingError, match="unreachable|failed"):
         down.send("x")

@@ -8,7 +8,8 @@
 * Attributes and ordering keys travel in the portafunc JSON envelope (see :mod:`portafunc_azure.envelope`);
   ``dedup_id`` is not supported by Storage Queues and is ignored.
 * ``receive`` hides messages for ``?visibility_timeout=`` seconds (default 30); ``ack`` deletes, ``nack`` updates the
-  visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use.
+  visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use;
+  ``?retries=N`` (default 3) bounds the SDK's retries of failed requests.
 * The SDK is imported on first use; one ``QueueClient`` per queue is reused.
 """
 
@@ -55,11 +56,15 @@ def account_name(conn: str) -> str | None:
     return None
 
 
-def raw_queue_client(conn: str, queue: str, create: bool = False) -> Any:
-    """A ``QueueClient`` that sends text as given (portafunc does the base64 itself)."""
-    from azure.storage.queue import QueueClient
+def raw_queue_client(conn: str, queue: str, create: bool = False, retries: int = 3) -> Any:
+    """A ``QueueClient`` that sends text as given (portafunc does the base64 itself).
 
-    client = QueueClient.from_connection_string(conn, queue)
+    Retries: exponential, 1 s then 3 s then 5 s (the SDK default starts at 15 s, far too long for a sender).
+    """
+    from azure.storage.queue import ExponentialRetry, QueueClient
+
+    policy = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=retries)
+    client = QueueClient.from_connection_string(conn, queue, retry_policy=policy, connection_timeout=10)
     if create:
         _create(client)
     return client
@@ -112,7 +117,7 @@ class StorageQueue:
                     if found and found != self.account:
                         raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in "
                                            f"{variable} is for account {found!r}, not {self.account!r}")
-                    client = raw_queue_client(conn, self.queue)
+                    client = raw_queue_client(conn, self.queue, retries=int(self.options.get("retries", "3")))
                     if self.options.get("create") in ("1", "true", "yes"):
                         try:
                             _create(client)
