@@ -1,0 +1,15 @@
+"""Plain Lambda SQS handler with partial batch failure (ReportBatchItemFailures), untyped JSON bodies."""
+
+import json
+
+SEEN = [0.0]
+
+
+def handler(event, context):
+    failures = []
+    for rec in event["Records"]:
+        try:
+            SEEN[0] += json.loads(rec["body"])["total"]
+        except Exception:
+            failures.append({"itemIdentifier": rec["messageId"]})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,169 @@
+"""Suite 1 + 5: cold start and peak memory of a fresh process per contender, with and without .pyc.
+
+Each run is a new interpreter (``coldstart_child.py``) that imports one contender's entry module and handles its
+first event. Contenders are interleaved in a new random order on every round so that the noise of this shared
+machine falls on all of them alike. The code root every child imports from is a copy made here, laid out like a
+deployment package (the app module, the portafunc core and adapters vendored beside it, the generated entry files).
+
+* ``pyc``: everything precompiled (compileall on the code root; site-packages was compiled by pip; one unmeasured
+  warm-up run per contender).
+* ``nopyc``: ``PYTHONDONTWRITEBYTECODE=1`` and ``PYTHONPYCACHEPREFIX`` pointing at an empty folder, so no cached
+  bytecode is found for any module — the core, the adapters, the peers, the stdlib (frozen stdlib modules excepted)
+  — and every import compiles from source, for every contender alike.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import workloads
+from common import HERE, summary
+
+REPO = HERE.parents[0]
+APPS = HERE / "apps"
+
+# contender -> (target, workload, environment, event kind)
+CONTENDERS: dict[str, tuple[str, str, dict[str, str], str]] = {
+    "bare": ("-", "bare interpreter", {}, "none"),
+    "aws_native_http": ("aws", "http", {}, "v2"),
+    "aws_portafunc_http": ("aws", "http", {"PORTAFUNC_APP": "pf_http:app"}, "v2"),
+    "aws_powertools_http": ("aws", "http", {}, "v2"),
+    "aws_mangum_http": ("aws", "http", {}, "v2"),
+    "aws_chalice_http": ("aws", "http", {}, "v1"),
+    "aws_native_sqs": ("aws", "sqs", {}, "sqs"),
+    "aws_portafunc_sqs": ("aws", "sqs", {"PORTAFUNC_APP": "pf_msgs:app", "PORTAFUNC_FUNCTION": "work"}, "sqs"),
+    "aws_powertools_sqs": ("aws", "sqs", {}, "sqs"),
+    "aws_native_sqs_typed": ("aws", "sqs_typed", {}, "sqs"),
+    "aws_portafunc_sqs_typed": ("aws", "sqs_typed", {"PORTAFUNC_APP": "pf_typed:app", "PORTAFUNC_FUNCTION": "work"},
+                                "sqs"),
+    "aws_powertools_sqs_typed": ("aws", "sqs_typed", {}, "sqs"),
+    "gcp_native_http": ("gcp", "http", {}, "path"),
+    "gcp_portafunc_http": ("gcp", "http", {}, "path"),
+    "azure_native_http": ("azure", "http", {}, "path"),
+    "azure_portafunc_http": ("azure", "http", {}, "path"),
+}
+
+
+def build_root(dest: Path) -> Path:
+    """A deployment-like code root: apps, vendored core + adapters, generated GCP main.py / Azure function_app.py."""
+    root = dest / "root"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    shutil.copytree(REPO / "portafunc", root / "portafunc", ignore=ignore)
+    for adapter in ("aws", "azure", "gcp"):
+        shutil.copytree(REPO / "adapters" / adapter / f"portafunc_{adapter}", root / f"portafunc_{adapter}",
+                        ignore=ignore)
+    for app in APPS.glob("*.py"):
+        shutil.copy2(app, root / app.name)
+    (root / "gcp_native").mkdir()
+    shutil.copy2(APPS / "gcp_native_main.py", root / "gcp_native" / "main.py")
+    (root / "azure_native").mkdir()
+    shutil.copy2(APPS / "azure_native_function_app.py", root / "azure_native" / "function_app.py")
+    (root / "gcp_portafunc").mkdir()
+    (root / "azure_portafunc").mkdir()
+    generate_entries(root)
+    return root
+
+
+def generate_entries(root: Path) -> None:
+    """Write portafunc's generated entry files for the hello app with the adapters' own generators."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "import pf_http\n"
+        "from portafunc_gcp.entry import render_main\n"
+        "from portafunc_azure.generate import generate_function_app\n"
+        f"open({str(root / 'gcp_portafunc' / 'main.py')!r}, 'w').write(render_main(pf_http.app, 'pf_http:app', "
+        "root='..'))\n"
+        f"open({str(root / 'azure_portafunc' / 'function_app.py')!r}, 'w').write("
+        "generate_function_app(pf_http.app, 'pf_http:app'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(root))
+
+
+def write_events(dest: Path) -> dict[str, Path]:
+    events = {"v2": workloads.http_v2_event(), "v1": workloads.http_v1_event(), "sqs": workloads.sqs_event(10),
+              "path": {"path": "/hello/world"}, "none": {}}
+    paths = {}
+    for kind, ev in events.items():
+        paths[kind] = dest / f"event-{kind}.json"
+        paths[kind].write_text(json.dumps(ev), encoding="utf-8")
+    return paths
+
+
+def run_one(name: str, root: Path, events: dict[str, Path], mode: str, cache_prefix: Path) -> dict[str, Any]:
+    _, _, extra, event_kind = CONTENDERS[name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAFUNC_", "PYTHON"))}
+    env.update(extra)
+    env["PYTHONPATH"] = str(root)
+    if mode == "nopyc":
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPYCACHEPREFIX"] = str(cache_prefix)
+    cmd = [sys.executable, str(HERE / "coldstart_child.py"), name, str(root), str(events[event_kind])]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(root))
+    wall = (time.perf_counter() - start) * 1000
+    if proc.returncode != 0:
+        return {"error": (proc.stderr or proc.stdout).strip()[-1500:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_ms"] = wall
+    return out
+
+
+def run(rounds: int, log: Any = print) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="pf-bench-cold-"))
+    try:
+        root = build_root(work)
+        compileall.compile_dir(str(root), quiet=1)
+        events = write_events(work)
+        empty_cache = work / "no-pyc-cache"
+        empty_cache.mkdir()
+        names = list(CONTENDERS)
+        errors: dict[str, str] = {}
+        for name in names:  # warm-up (unmeasured): fills the page cache and any missing .pyc
+            res = run_one(name, root, events, "pyc", empty_cache)
+            if "error" in res:
+                errors[name] = res["error"]
+                log(f"  cold start: {name} fails: {res['error'][-300:]}")
+        live = [n for n in names if n not in errors]
+        raw: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"pyc": [], "nopyc": []} for n in live}
+        rng = random.Random(8)
+        for r in range(rounds):
+            order = [(n, m) for n in live for m in ("pyc", "nopyc")]
+            rng.shuffle(order)
+            for name, mode in order:
+                res = run_one(name, root, events, mode, empty_cache)
+                if "error" in res:
+                    errors.setdefault(name, res["error"])
+                    continue
+                raw[name][mode].append(res)
+            if any(p.is_file() for p in empty_cache.rglob("*.pyc")):
+                raise RuntimeError("bytecode was written into the no-pyc cache prefix; the nopyc mode is broken")
+            log(f"  cold start: round {r + 1}/{rounds} done")
+        stats: dict[str, Any] = {}
+        for name in live:
+            stats[name] = {"target": CONTENDERS[name][0], "workload": CONTENDERS[name][1]}
+            for mode in ("pyc", "nopyc"):
+                runs = raw[name][mode]
+                stats[name][mode] = {key: summary([x[key] for x in runs])
+                                     for key in ("import_ms", "first_ms", "total_ms", "wall_ms", "rss_kb", "modules")}
+        # paired differences per round: portafunc minus native, same round (noise largely cancels)
+        return {"rounds": rounds, "stats": stats, "raw": raw, "errors": errors}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2)["stats"], indent=1))

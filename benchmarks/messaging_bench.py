@@ -1,0 +1,1 @@
+"""Suite 4 placeholder until written below."""

@@ -1,0 +1,1 @@
+"""Suite 3 placeholder until written below."""

@@ -1,0 +1,363 @@
+"""Render docs/benchmarks.md and its PNG plots from the raw JSON results in benchmarks/results/.
+
+Nothing here measures: every figure comes from a results file written by a suite in the same run. Missing suites
+and contenders appear as "not measured: <why>".
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+GOAL_IMPORT_MS = 40
+GOAL_HTTP_US = 10
+GOAL_SQS_US = 8
+GOAL_SQS_TYPED_US = 30
+GOAL_MSG_RATIO = 0.95
+GOAL_COLD_ADDED_MS = 15
+
+COLD_GROUPS = {
+    "AWS Lambda, HTTP API v2 hello-world": ["aws_native_http", "aws_portafunc_http", "aws_powertools_http",
+                                            "aws_mangum_http", "aws_chalice_http"],
+    "AWS Lambda, SQS batch of 10 (untyped)": ["aws_native_sqs", "aws_portafunc_sqs", "aws_powertools_sqs"],
+    "AWS Lambda, SQS batch of 10 (pydantic)": ["aws_native_sqs_typed", "aws_portafunc_sqs_typed",
+                                               "aws_powertools_sqs_typed"],
+    "Google Cloud Functions (functions-framework), HTTP": ["gcp_native_http", "gcp_portafunc_http"],
+    "Azure Functions (Python v2 model), HTTP": ["azure_native_http", "azure_portafunc_http"],
+}
+LABELS = {
+    "bare": "bare interpreter", "aws_native_http": "native Lambda handler", "aws_portafunc_http": "portafunc",
+    "aws_powertools_http": "Powertools APIGatewayHttpResolver", "aws_mangum_http": "Mangum + FastAPI",
+    "aws_chalice_http": "Chalice (v1 event)", "aws_native_sqs": "native Lambda handler",
+    "aws_portafunc_sqs": "portafunc", "aws_powertools_sqs": "Powertools BatchProcessor",
+    "aws_native_sqs_typed": "native handler + pydantic", "aws_portafunc_sqs_typed": "portafunc Message[Order]",
+    "aws_powertools_sqs_typed": "Powertools BatchProcessor + parser model",
+    "gcp_native_http": "native functions-framework function", "gcp_portafunc_http": "portafunc (generated main.py)",
+    "azure_native_http": "native v2 function", "azure_portafunc_http": "portafunc (generated function_app.py)",
+}
+WARM_TITLES = {
+    "aws_http_v2": "AWS: API Gateway HTTP API v2 event → JSON response",
+    "aws_sqs10_untyped": "AWS: SQS batch of 10 → batchItemFailures (untyped JSON)",
+    "aws_sqs10_typed": "AWS: SQS batch of 10 → batchItemFailures (pydantic model)",
+    "gcp_pubsub_cloudevent": "GCP: Pub/Sub messagePublished CloudEvent (direct call of the target)",
+    "azure_eventgrid": "Azure: Event Grid event (direct call of the v2 function)",
+    "azure_http": "Azure: HTTP request (func.HttpRequest → func.HttpResponse)",
+}
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _mm(s: dict[str, Any], digits: int = 1, scale: float = 1.0) -> str:
+    if not s or not s.get("n"):
+        return "not measured"
+    return (f"{s['median'] * scale:.{digits}f} ({s['min'] * scale:.{digits}f}–{s['max'] * scale:.{digits}f})")
+
+
+def paired(cold: dict[str, Any], a: str, b: str, mode: str, key: str = "total_ms") -> dict[str, Any] | None:
+    """Per-round differences a − b (same round, so machine noise largely cancels): median, min, max."""
+    ra, rb = cold["raw"].get(a, {}).get(mode, []), cold["raw"].get(b, {}).get(mode, [])
+    n = min(len(ra), len(rb))
+    if not n:
+        return None
+    diffs = [ra[i][key] - rb[i][key] for i in range(n)]
+    return {"n": n, "median": statistics.median(diffs), "min": min(diffs), "max": max(diffs)}
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def _med(stats: dict[str, Any], name: str, mode: str, key: str = "total_ms") -> float | None:
+    s = stats.get(name, {}).get(mode, {}).get(key, {})
+    return s.get("median") if s.get("n") else None
+
+
+# -- sections ------------------------------------------------------------------------------------------------------
+
+def machine_section(m: dict[str, Any] | None) -> list[str]:
+    if not m:
+        return ["Machine facts not recorded (run `python benchmarks/run.py`).", ""]
+    out = ["## Machine and versions", "",
+           f"* CPU: {m['cpu']}, {m['cores']} cores (shared: other engineers' test suites were running on it); "
+           f"load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}, at end "
+           f"{', '.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}",
+           f"* {m['implementation']} {m['python']} on {m['platform']}",
+           f"* run: {m['mode']} mode, {m['date']}, commit {m['commit']}, {m.get('seconds', 0):.0f} s in all",
+           "* packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()), ""]
+    return out
+
+
+def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
+    rows = []
+
+    def row(goal: str, value: str, met: bool | None, why: str) -> None:
+        state = "not measured" if met is None else ("**met**" if met else "**missed**")
+        rows.append(f"| {goal} | {value} | {state} | {why} |")
+
+    if cold and "stats" in cold:
+        d = paired(cold, "aws_portafunc_http", "bare", "pyc", "wall_ms")
+        imp = _med(cold["stats"], "aws_portafunc_http", "pyc", "total_ms")
+        if d:
+            row(f"core + one adapter import < {GOAL_IMPORT_MS} ms above bare interpreter start (AWS, hello app, .pyc)",
+                f"{d['median']:.1f} ms process wall time above bare (in-process import + first event "
+                f"{_f(imp)} ms)", d["median"] < GOAL_IMPORT_MS, "see *Why* below" if d["median"] >= GOAL_IMPORT_MS
+                else "")
+        for target, pf, nat in (("AWS", "aws_portafunc_http", "aws_native_http"),
+                                ("GCP", "gcp_portafunc_http", "gcp_native_http"),
+                                ("Azure", "azure_portafunc_http", "azure_native_http")):
+            d = paired(cold, pf, nat, "pyc")
+            if d is None:
+                row(f"added cold start over native < {GOAL_COLD_ADDED_MS} ms ({target})", "–", None,
+                    cold.get("errors", {}).get(pf, "not run")[:200])
+                continue
+            row(f"added cold start over native < {GOAL_COLD_ADDED_MS} ms ({target}, HTTP, .pyc)",
+                f"+{d['median']:.1f} ms (min {d['min']:.1f}, max {d['max']:.1f})", d["median"] < GOAL_COLD_ADDED_MS,
+                "" if d["median"] < GOAL_COLD_ADDED_MS else "see *Why* below")
+    else:
+        row("cold-start goals", "–", None, (cold or {}).get("not_measured", "cold suite not run"))
+    if warm and "scenarios" in warm:
+        sc = warm["scenarios"]
+
+        def w(scen: str, who: str) -> float | None:
+            v = sc.get(scen, {}).get(who, {})
+            return v.get("median")
+
+        for scen, goal, label in (("aws_http_v2", GOAL_HTTP_US, "HTTP v2 event → response"),
+                                  ("aws_sqs10_untyped", GOAL_SQS_US, "SQS batch of 10 with failure reporting, untyped"),
+                                  ("aws_sqs10_typed", GOAL_SQS_TYPED_US, "SQS batch of 10, typed (pydantic)")):
+            pf, pt, fl = w(scen, "portafunc"), w(scen, "powertools"), w(scen, "json.loads floor")
+            if pf is None:
+                row(f"{label} < {goal} µs", "–", None, "portafunc contender did not run")
+                continue
+            row(f"{label} < {goal} µs", f"{pf:.1f} µs (Powertools {_f(pt)} µs, json.loads floor {_f(fl)} µs; "
+                f"portafunc/Powertools {_ratio(pf, pt)})", pf < goal, "" if pf < goal else "see *Why* below")
+    else:
+        row("warm goals", "–", None, (warm or {}).get("not_measured", "warm suite not run"))
+    if msg and "backends" in msg:
+        for name, b in msg["backends"].items():
+            r = b.get("ratio")
+            if r is None:
+                row(f"messaging throughput ≥ {GOAL_MSG_RATIO} of raw SDK ({name})", "–", None,
+                    b.get("not_measured", ""))
+            else:
+                row(f"messaging throughput ≥ {GOAL_MSG_RATIO} of raw SDK ({name})",
+                    f"{r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f})", r["median"] >= GOAL_MSG_RATIO,
+                    "" if r["median"] >= GOAL_MSG_RATIO else "see *Why* below")
+    else:
+        row("messaging throughput goal", "–", None, (msg or {}).get("not_measured", "messaging suite not run"))
+    return ["## Goals", "", "| goal (issue 8) | measured (median of this run) | verdict | note |", "|---|---|---|---|",
+            *rows, ""]
+
+
+def cold_section(cold: Any, img: Path) -> list[str]:
+    out = ["## 1. Cold start", ""]
+    if not cold or "stats" not in cold:
+        return out + [f"not measured: {(cold or {}).get('not_measured', 'suite not run')}", ""]
+    st = cold["stats"]
+    out += [f"{cold['rounds']} fresh processes per contender and mode, all contenders interleaved in a new random "
+            "order each round. **import + first event** is measured inside the child with `perf_counter` (from "
+            "before the entry module's import to after the first response); **process** is the wall time of the "
+            "whole process as the parent sees it (interpreter start, site, import, first event, exit). "
+            "**added over native** is the median of per-round differences (same round, so shared noise cancels). "
+            "Ratios are portafunc ÷ that contender (below 1 = portafunc is faster). Medians, (min–max).", ""]
+    bare = st.get("bare")
+    if bare:
+        out += [f"Bare interpreter (`python` + site + json, no handler): process {_mm(bare['pyc']['wall_ms'])} ms "
+                f"with .pyc, {_mm(bare['nopyc']['wall_ms'])} ms without.", ""]
+    for mode, title in (("pyc", "with .pyc (precompiled)"), ("nopyc", "without .pyc (every module compiled from "
+                                                                       "source)")):
+        out += [f"### {title}", ""]
+        for group, names in COLD_GROUPS.items():
+            pf = next((n for n in names if "portafunc" in n), None)
+            native = names[0]
+            out += [f"**{group}**", "", "| contender | import + first event, ms | process, ms | added over native, ms "
+                    "| portafunc ÷ contender |", "|---|---|---|---|---|"]
+            for n in names:
+                if n not in st:
+                    why = cold.get("errors", {}).get(n, "did not run").splitlines()[-1][:200]
+                    out.append(f"| {LABELS.get(n, n)} | not measured: {why} | | | |")
+                    continue
+                s = st[n][mode]
+                d = paired(cold, n, native, mode) if n != native else None
+                added = "" if d is None else f"{d['median']:+.1f} ({d['min']:+.1f}…{d['max']:+.1f})"
+                ratio = "" if n == pf else _ratio(_med(st, pf, mode), _med(st, n, mode))
+                out.append(f"| {LABELS.get(n, n)} | {_mm(s['total_ms'])} | {_mm(s['wall_ms'])} | {added} | {ratio} |")
+            out.append("")
+    out += ["![cold start](benchmarks/cold_start.png)", ""]
+    _plot_cold(st, img / "cold_start.png")
+    if cold.get("errors"):
+        out += ["Contenders that failed (not measured):", ""]
+        out += [f"* `{n}`: {e.splitlines()[-1][:300]}" for n, e in cold["errors"].items()]
+        out.append("")
+    return out
+
+
+def memory_section(cold: Any) -> list[str]:
+    out = ["## 5. Memory: peak RSS after the first event", ""]
+    if not cold or "stats" not in cold:
+        return out + ["not measured: the cold-start suite did not run", ""]
+    st = cold["stats"]
+    out += ["`ru_maxrss` of the cold-start child right after its first event (.pyc mode), median over the rounds; "
+            "modules = `len(sys.modules)` at that point.", "",
+            "| workload | contender | peak RSS, MiB | vs native, MiB | modules loaded |", "|---|---|---|---|---|"]
+    for group, names in COLD_GROUPS.items():
+        base = _med(st, names[0], "pyc", "rss_kb")
+        for n in names:
+            r = _med(st, n, "pyc", "rss_kb")
+            if r is None:
+                continue
+            delta = "" if n == names[0] or base is None else f"{(r - base) / 1024:+.1f}"
+            out.append(f"| {group} | {LABELS.get(n, n)} | {r / 1024:.1f} | {delta} | "
+                       f"{_f(_med(st, n, 'pyc', 'modules'), 0)} |")
+    return out + [""]
+
+
+def warm_section(warm: Any, img: Path) -> list[str]:
+    out = ["## 2. Warm overhead per invocation", ""]
+    if not warm or "scenarios" not in warm:
+        return out + [f"not measured: {(warm or {}).get('not_measured', 'suite not run')}", ""]
+    out += [f"timeit-style loops in one process (loop count calibrated to ~{warm['budget_s'] * 1000:.0f} ms per "
+            f"repeat, GC off while timing), {warm['repeats']} repeats with the contenders of a scenario interleaved "
+            "in a new random order each repeat. µs per invocation, median (min–max). The floor is `json.loads` of "
+            "the event's JSON text. Each contender's output is checked before and after timing.", ""]
+    for scen, res in warm["scenarios"].items():
+        pf = res.get("portafunc", {}).get("median")
+        fl = res.get("json.loads floor", {}).get("median")
+        out += [f"**{WARM_TITLES.get(scen, scen)}**", "", "| contender | µs / invocation | × json.loads floor | "
+                "portafunc ÷ contender |", "|---|---|---|---|"]
+        for name, v in res.items():
+            if "not_measured" in v:
+                out.append(f"| {name} | not measured: {v['not_measured']} | | |")
+                continue
+            out.append(f"| {name} | {_mm(v, 2)} | {_ratio(v['median'], fl)} | "
+                       f"{'' if name == 'portafunc' else _ratio(pf, v['median'])} |")
+        out.append("")
+    for name, err in warm.get("errors", {}).items():
+        out.append(f"* not measured ({name}): {err}")
+    out += ["![warm overhead](benchmarks/warm.png)", ""]
+    _plot_warm(warm["scenarios"], img / "warm.png")
+    return out
+
+
+def packaging_section(pk: Any) -> list[str]:
+    out = ["## 3. Packaging", ""]
+    if not pk:
+        return out + ["not measured: the packaging suite did not run", ""]
+    if "not_measured" in pk:
+        return out + [f"not measured: {pk['not_measured']}", ""]
+    out += [pk.get("method", ""), "", "| packager | artifact size, KiB | files | build cold, s | build warm, s | "
+            "byte-identical rebuild |", "|---|---|---|---|---|---|"]
+    for name, r in pk["packagers"].items():
+        if "not_measured" in r:
+            out.append(f"| {name} | not measured: {r['not_measured']} | | | | |")
+            continue
+        out.append(f"| {name} | {r['size_bytes'] / 1024:.1f} | {r['files']} | {_mm(r['cold_s'], 2)} | "
+                   f"{_mm(r['warm_s'], 2)} | {r['identical']} |")
+    return out + [""]
+
+
+def messaging_section(msg: Any) -> list[str]:
+    out = ["## 4. Messaging throughput", ""]
+    if not msg:
+        return out + ["not measured: the messaging suite did not run", ""]
+    if "not_measured" in msg:
+        return out + [f"not measured: {msg['not_measured']}", ""]
+    out += [msg.get("method", ""), "", "| backend | messages | raw SDK, msg/s | portafunc, msg/s | portafunc ÷ raw |",
+            "|---|---|---|---|---|"]
+    for name, b in msg["backends"].items():
+        if "not_measured" in b:
+            out.append(f"| {name} | not measured: {b['not_measured']} | | | |")
+            continue
+        out.append(f"| {name} | {b['messages']} | {_mm(b['raw_rate'], 0)} | {_mm(b['pf_rate'], 0)} | "
+                   f"{_mm(b['ratio'], 3)} |")
+    return out + [""]
+
+
+# -- plots ---------------------------------------------------------------------------------------------------------
+
+def _plot_cold(st: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for names in COLD_GROUPS.values() for n in names if n in st]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+    ys = range(len(names))
+    for off, mode, color in ((-0.2, "pyc", "#2a7ab0"), (0.2, "nopyc", "#e0a030")):
+        med = [st[n][mode]["total_ms"]["median"] for n in names]
+        lo = [st[n][mode]["total_ms"]["median"] - st[n][mode]["total_ms"]["min"] for n in names]
+        hi = [st[n][mode]["total_ms"]["max"] - st[n][mode]["total_ms"]["median"] for n in names]
+        ax.barh([y + off for y in ys], med, height=0.4, xerr=[lo, hi], color=color, label=mode, capsize=2)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels([f"{n.split('_')[0]}: {LABELS.get(n, n)}" for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("import + first event, ms (median, min–max bars)")
+    ax.set_title("Cold start per contender")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_warm(scenarios: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.0 * len(scenarios) + 0.5))
+    if len(scenarios) == 1:
+        axes = [axes]
+    for ax, (scen, res) in zip(axes, scenarios.items()):
+        names = [n for n, v in res.items() if "median" in v]
+        med = [res[n]["median"] for n in names]
+        colors = ["#c0392b" if n == "portafunc" else ("#999999" if "floor" in n else "#2a7ab0") for n in names]
+        ax.barh(names, med, color=colors, xerr=[[res[n]["median"] - res[n]["min"] for n in names],
+                                                [res[n]["max"] - res[n]["median"] for n in names]], capsize=2)
+        ax.invert_yaxis()
+        ax.set_title(WARM_TITLES.get(scen, scen), fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[-1].set_xlabel("µs per invocation (median, min–max bars)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def render(results: Path, docs: Path) -> Path:
+    img = docs / "benchmarks"
+    m, cold, warm = _load(results, "machine"), _load(results, "cold"), _load(results, "warm")
+    pk, msg = _load(results, "packaging"), _load(results, "messaging")
+    analysis = results.parent / "ANALYSIS.md"
+    lines = ["# Benchmarks", "",
+             "Generated by `make bench` (`python benchmarks/run.py`) from the raw results in `benchmarks/results/`; "
+             "do not edit by hand — the analysis section comes from `benchmarks/ANALYSIS.md`. This machine is shared "
+             "and noisy, so every figure is compared with its peer measured side by side in the same run; read the "
+             "ratios, not the absolute times. How each benchmark works: `benchmarks/README.md`.", ""]
+    lines += machine_section(m)
+    lines += goals_section(cold, warm, msg)
+    if analysis.is_file():
+        lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
+    lines += cold_section(cold, img)
+    lines += warm_section(warm, img)
+    lines += packaging_section(pk)
+    lines += messaging_section(msg)
+    lines += memory_section(cold)
+    path = docs / "benchmarks.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

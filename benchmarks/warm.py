@@ -1,0 +1,230 @@
+"""Suite 2: warm per-invocation overhead, timeit-style, every contender in one process, interleaved.
+
+Each scenario feeds the same native event to every contender; the floor is ``json.loads`` of that event's JSON text
+(what the platform's runtime itself does before any handler runs). Per contender the loop count is calibrated once
+(~``budget`` seconds per repeat); then ``repeats`` rounds run every contender of the scenario in a new random order,
+with the garbage collector off during a timed loop (as ``timeit`` does). Each contender's output is checked before
+and after timing, so a contender that silently fails cannot look fast.
+
+Run by run.py: ``python warm.py OUT.json [--quick]``.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "apps"))
+sys.path.insert(0, str(HERE))
+
+import workloads  # noqa: E402
+from common import summary  # noqa: E402
+
+
+def _load_file(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _floor(event: Any) -> Callable[[], Any]:
+    text = json.dumps(event)
+    return lambda: json.loads(text)
+
+
+def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
+    import aws_chalice_http
+    import aws_mangum_http
+    import aws_native_http
+    import aws_native_sqs
+    import aws_native_sqs_typed
+    import aws_powertools_http
+    import aws_powertools_sqs
+    import aws_powertools_sqs_typed
+    import pf_http
+    import pf_msgs
+    import pf_typed
+    from portafunc_aws.entry import bind
+
+    ctx = workloads.LambdaContext()
+    v2, v1, sqs = workloads.http_v2_event(), workloads.http_v1_event(), workloads.sqs_event(10)
+
+    def http_ok(out: Any) -> bool:
+        return out["statusCode"] == 200 and json.loads(out["body"]) == {"message": "hello world"}
+
+    def batch_ok(out: Any) -> bool:
+        return out == {"batchItemFailures": []}
+
+    def any_ok(out: Any) -> bool:
+        return True
+
+    pf_h, pf_q, pf_t = bind(pf_http.app), bind(pf_msgs.app, "work"), bind(pf_typed.app, "work")
+    return {
+        "aws_http_v2": {
+            "json.loads floor": (_floor(v2), any_ok),
+            "native": (lambda: aws_native_http.handler(v2, ctx), http_ok),
+            "portafunc": (lambda: pf_h(v2, ctx), http_ok),
+            "powertools": (lambda: aws_powertools_http.handler(v2, ctx), http_ok),
+            "mangum+fastapi": (lambda: aws_mangum_http.handler(v2, ctx), http_ok),
+            "chalice (v1 event)": (lambda: aws_chalice_http.handler(v1, ctx), http_ok),
+        },
+        "aws_sqs10_untyped": {
+            "json.loads floor": (_floor(sqs), any_ok),
+            "native": (lambda: aws_native_sqs.handler(sqs, ctx), batch_ok),
+            "portafunc": (lambda: pf_q(sqs, ctx), batch_ok),
+            "powertools": (lambda: aws_powertools_sqs.handler(sqs, ctx), batch_ok),
+        },
+        "aws_sqs10_typed": {
+            "json.loads floor": (_floor(sqs), any_ok),
+            "native": (lambda: aws_native_sqs_typed.handler(sqs, ctx), batch_ok),
+            "portafunc": (lambda: pf_t(sqs, ctx), batch_ok),
+            "powertools": (lambda: aws_powertools_sqs_typed.handler(sqs, ctx), batch_ok),
+        },
+    }
+
+
+def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
+    from cloudevents.http import CloudEvent
+
+    import pf_msgs
+    from portafunc_gcp.entry import render_main
+
+    native = _load_file("gcp_native_main", HERE / "apps" / "gcp_native_main.py")
+    main_py = tmp / "gcp_main.py"
+    main_py.write_text(render_main(pf_msgs.app, "pf_msgs:app", root=str(HERE / "apps")), encoding="utf-8")
+    generated = _load_file("gcp_portafunc_main", main_py)
+    ev = workloads.pubsub_cloudevent()
+    attrs = {k: v for k, v in ev.items() if k != "data"}
+    ce = CloudEvent(attrs, ev["data"])
+    before = native.SEEN[0]
+
+    def none_ok(out: Any) -> bool:
+        return out is None
+
+    assert before >= 0
+    return {
+        "gcp_pubsub_cloudevent": {
+            "json.loads floor": (_floor(ev), lambda out: True),
+            "native": (lambda: native.on_event(ce), none_ok),
+            "portafunc": (lambda: generated.on_event(ce), none_ok),
+        },
+    }
+
+
+def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
+    from datetime import datetime, timezone
+
+    import azure.functions as func
+
+    import pf_http
+    import pf_msgs
+    from portafunc_azure.generate import load_function_app
+
+    native = _load_file("azure_native_function_app", HERE / "apps" / "azure_native_function_app.py")
+    nfns = {f.get_function_name(): f.get_user_function() for f in native.app.get_functions()}
+    _, pfns, _ = load_function_app(pf_msgs.app)
+    _, hfns, _ = load_function_app(pf_http.app)
+    ev = workloads.eventgrid_event()
+    eg = func.EventGridEvent(id=ev["id"], data=ev["data"], topic=ev["topic"], subject=ev["subject"],
+                             event_type=ev["eventType"], event_time=datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc),
+                             data_version=ev["dataVersion"])
+    req = func.HttpRequest(method="GET", url="http://localhost:7071/api/hello/world", headers={"accept": "*/*"},
+                           params={}, route_params={"name": "world"}, body=b"")
+    on_event_pf = next(f.get_user_function() for name, f in pfns.items() if "event" in name.lower())
+    hello_pf = next(f.get_user_function() for f in hfns.values())
+
+    def http_ok(resp: Any) -> bool:
+        return resp.status_code == 200 and json.loads(resp.get_body()) == {"message": "hello world"}
+
+    return {
+        "azure_eventgrid": {
+            "json.loads floor": (_floor(ev), lambda out: True),
+            "native": (lambda: nfns["on_event"](eg), lambda out: out is None),
+            "portafunc": (lambda: on_event_pf(eg), lambda out: out is None),
+        },
+        "azure_http": {
+            "json.loads floor": (_floor({"method": "GET", "url": req.url, "headers": dict(req.headers),
+                                         "params": {}, "route_params": {"name": "world"}}), lambda out: True),
+            "native": (lambda: nfns["hello"](req), http_ok),
+            "portafunc": (lambda: hello_pf(req), http_ok),
+        },
+    }
+
+
+def _time(fn: Callable[[], Any], loops: int) -> float:
+    rng = range(loops)
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in rng:
+            fn()
+        return time.perf_counter() - start
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def calibrate(fn: Callable[[], Any], budget: float) -> int:
+    loops = 1
+    while True:
+        elapsed = _time(fn, loops)
+        if elapsed >= budget / 4:
+            return max(1, int(loops * budget / elapsed))
+        loops *= 4
+
+
+def run(quick: bool) -> dict[str, Any]:
+    budget, repeats = (0.02, 5) if quick else (0.06, 15)
+    tmp = Path(tempfile.mkdtemp(prefix="pf-bench-warm-"))
+    scenarios: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for builder in (aws_scenarios, lambda: gcp_scenarios(tmp), azure_scenarios):
+        try:
+            scenarios.update(builder())
+        except Exception as exc:  # noqa: BLE001 - reported as "not measured" with the reason
+            errors[getattr(builder, "__name__", "scenario")] = f"{type(exc).__name__}: {exc}"
+    rng = random.Random(2)
+    out: dict[str, Any] = {"budget_s": budget, "repeats": repeats, "scenarios": {}, "errors": errors}
+    for scen, contenders in scenarios.items():
+        live: dict[str, Callable[[], Any]] = {}
+        res: dict[str, Any] = {}
+        for name, (fn, ok) in contenders.items():
+            try:
+                if not ok(fn()):
+                    raise AssertionError("wrong output: " + repr(fn())[:300])
+                live[name] = fn
+            except Exception as exc:  # noqa: BLE001
+                res[name] = {"not_measured": f"fails: {type(exc).__name__}: {exc}"[:500]}
+        loops = {name: calibrate(fn, budget) for name, fn in live.items()}
+        samples: dict[str, list[float]] = {name: [] for name in live}
+        for _ in range(repeats):
+            order = list(live)
+            rng.shuffle(order)
+            for name in order:
+                samples[name].append(_time(live[name], loops[name]) / loops[name] * 1e6)
+        for name, fn in live.items():
+            ok = contenders[name][1]
+            if not ok(fn()):
+                res[name] = {"not_measured": "output changed during timing (the contender mutates its event?)"}
+                continue
+            res[name] = dict(summary(samples[name]), loops=loops[name], samples=samples[name])
+        out["scenarios"][scen] = res
+        print(f"  warm: {scen} done", file=sys.stderr)
+    return out
+
+
+if __name__ == "__main__":
+    result = run("--quick" in sys.argv)
+    Path(sys.argv[1]).write_text(json.dumps(result, indent=1), encoding="utf-8")
