@@ -1,0 +1,3 @@
+"""A second module of the sample app: the reload test edits this file."""
+
+VERSION = "v1"
