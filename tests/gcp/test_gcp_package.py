@@ -1,0 +1,165 @@
+"""`portafunc package --target gcp` and the boot proof: the zip alone, unzipped in a fresh directory, installed into a
+fresh venv from its own requirements.txt (pip may use the local index/cache), served by `functions-framework` on
+127.0.0.1 for every target, answering a real HTTP request and real CloudEvents."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+SHOP = REPO / "examples" / "shop"
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def package(out: Path, project: Path = SHOP) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "gcp", str(project),
+                           "--out", str(out), "--python", PY], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("dist")
+    started = time.perf_counter()
+    proc = package(out)
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr
+    return {"dir": out / "gcp", "zip": out / "gcp" / "shop-gcp.zip", "stdout": proc.stdout, "seconds": seconds}
+
+
+def test_summary_and_contents(built):
+    assert "packaged 6 function(s) for gcp" in built["stdout"] and "sha256" in built["stdout"]
+    names = zipfile.ZipFile(built["zip"]).namelist()
+    for required in ("main.py", "requirements.txt", "app/main.py", "portafunc/__init__.py",
+                     "portafunc_gcp/runtime.py", "portafunc_gcp/pubsub.py"):
+        assert required in names, required
+    assert any(n.startswith("portafunc/__pycache__/") and n.endswith(f".cpython-{PY.replace('.', '')}.pyc")
+               for n in names)
+    zf = zipfile.ZipFile(built["zip"])
+    eps = [n for n in names if n.startswith("portafunc_gcp-") and n.endswith("entry_points.txt")]
+    text = zf.read(eps[0]).decode()
+    assert "gcp = portafunc_gcp.target:Target" in text and "pubsub = portafunc_gcp.pubsub:backend" in text
+    reqs = zf.read("requirements.txt").decode().splitlines()
+    assert not any(line.startswith("portafunc") for line in reqs), "portafunc is vendored, never fetched"
+    assert {"functions-framework>=3.5", "google-cloud-pubsub>=2.18", "pydantic>=2,<3"} <= set(reqs)
+    main = zf.read("main.py").decode()
+    assert "_PortafuncEntry(\n    'main:app'" in main and "'app'" in main
+    assert not any("boto3" in n or "azure" in n for n in names), "no other cloud's SDK in a GCP artifact"
+
+
+def test_two_builds_are_byte_identical(built, tmp_path):
+    proc = package(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "gcp" / "shop-gcp.zip").read_bytes() == built["zip"].read_bytes()
+
+
+def test_deploy_script(built):
+    script = built["dir"] / "deploy.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    lines = [line for line in script.read_text().splitlines() if line.startswith("gcloud functions deploy ")]
+    by_fn = {shlex.split(line)[3]: line for line in lines}
+    assert sorted(by_fn) == sorted(f"shop-{n}" for n in ("create-order", "get-order", "fulfil", "audit", "nightly",
+                                                         "on-upload"))
+    for line in lines:
+        assert "--gen2" in line and '--runtime="$RUNTIME"' in line and '--env-vars-file="$ENV_FILE"' in line
+    assert "--trigger-http --allow-unauthenticated" in by_fn["shop-create-order"]
+    assert "--entry-point=create_order" in by_fn["shop-create-order"]
+    assert '--trigger-topic="${TOPIC_ORDER_EVENTS}" --retry' in by_fn["shop-audit"]
+    assert "type=google.cloud.storage.object.v1.finalized" in by_fn["shop-on-upload"]
+    assert 'bucket=${BUCKET_UPLOADS}' in by_fn["shop-on-upload"]
+    text = script.read_text()
+    assert 'gcloud scheduler jobs create http shop-nightly' in text and '--schedule="*/5 * * * *"' in text
+    assert "--push-endpoint=\"$URL\"" in text and "--max-delivery-attempts=5" in text
+    assert 'PORTAFUNC_QUEUE_ORDERS: "pubsub://projects/${PROJECT}/subscriptions/${QUEUE_ORDERS}-shop-fulfil' in text
+    # the queue push subscription (update || create) and the topic's Eventarc subscription
+    assert text.count("--max-delivery-attempts=5") == 3
+
+
+def test_unsupported_trigger_stops_with_exit_2(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "main.py").write_text("from portafunc import App\napp = App('few')\n"
+                                     "@app.queue('jobs', max_attempts=3)\ndef job(msg):\n    pass\n")
+    proc = package(tmp_path / "out", project)
+    assert proc.returncode == 2
+    assert "job" in proc.stderr and "gcp" in proc.stderr and "max_attempts=5" in proc.stderr
+
+
+# -- boot proof --------------------------------------------------------------------------------------------------
+
+def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, data=body if method != "GET" else None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def _binary_ce(ce: dict) -> tuple[bytes, dict[str, str]]:
+    headers = {f"ce-{k}": str(v) for k, v in ce.items() if k not in ("data", "datacontenttype")}
+    headers["Content-Type"] = "application/json"
+    return json.dumps(ce["data"]).encode(), headers
+
+
+def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
+    from portafunc.events import Message, StorageEvent
+    from portafunc.targets import get_target
+
+    T = get_target("gcp")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(built["zip"]) as zf:
+        zf.extractall(site)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r",
+                          str(site / "requirements.txt")], capture_output=True, text=True, timeout=600)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    shown = subprocess.run([str(venv / "bin" / "pip"), "show", "portafunc"], capture_output=True, text=True)
+    assert shown.returncode != 0, "portafunc must come from the artifact, not from an index"
+
+    env = {"PORTAFUNC_QUEUE_ORDERS": "memory://orders", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://order-events",
+           "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
+    kinds = {"create_order": "http", "get_order": "http", "nightly": "http", "fulfil": "cloudevent",
+             "audit": "cloudevent", "on_upload": "cloudevent"}
+    servers = {name: serve(site, name, sig, env, python_bin=venv / "bin") for name, sig in kinds.items()}
+
+    status, headers, body = _post(servers["create_order"].url + "orders/acme", b'{"id": "o-1", "total": 9.5}',
+                                  {"Content-Type": "application/json"})
+    assert status == 201 and json.loads(body) == {"shop": "acme", "id": "o-1"}
+    status, _, body = _post(servers["create_order"].url + "orders/acme", b'{"id": 1}',
+                            {"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["title"] == "Request body failed validation"
+    status, _, body = _post(servers["get_order"].url + "orders/acme/o-1", b"", {}, method="GET")
+    assert status == 200 and json.loads(body) == {"shop": "acme", "id": "o-1"}
+
+    ok = T.encode(Message("m-ok", b'{"id": "o-1", "total": 9.5}'), "cloudevent")
+    assert _post(servers["fulfil"].url, *_binary_ce(ok))[0] == 200
+    bad = T.encode(Message("m-bad", b'{"id": "o-2", "total": -1}'), "cloudevent")
+    assert _post(servers["fulfil"].url, *_binary_ce(bad))[0] == 500  # non-retryable, no destination → DLQ policy
+    push = T.encode(Message("m-push", b'{"id": "o-3", "total": 1}'), "push")
+    assert _post(servers["fulfil"].url, json.dumps(push).encode(), {"Content-Type": "application/json"})[0] == 200
+    audit = T.encode(Message("a-1", b'{"id": "o-1"}', {"kind": "created"}), "cloudevent")
+    assert _post(servers["audit"].url, json.dumps(audit).encode(),
+                 {"Content-Type": "application/cloudevents+json"})[0] == 200
+    upload = T.encode(StorageEvent("uploads", "in/photo 1.jpg", size=12, etag="e1"))
+    assert _post(servers["on_upload"].url, *_binary_ce(upload))[0] == 200
+    sched = T.encode(T.decode(T.new_event("schedule"))[0])
+    assert _post(servers["nightly"].url, b"", dict(sched["headers"]))[0] == 200
+
+    time.sleep(0.5)
+    logs = {name: Path(s.proc.log_path).read_text(errors="replace") for name, s in servers.items()}
+    assert "uploaded uploads/in/photo 1.jpg (12 bytes)" in logs["on_upload"]
+    assert "audit: {'id': 'o-1'} {'kind': 'created'}" in logs["audit"]
+    assert "report at 2026-01-01T00:00:00+00:00" in logs["nightly"]
+    assert str(site) in subprocess.run([str(venv / "bin" / "python"), "-c", "import portafunc; print(portafunc.__file__)"],
+                                       cwd=site, capture_output=True, text=True).stdout
