@@ -128,9 +128,15 @@ def pip_install_target(requirements: Iterable[str], dest: Path, *, python: str, 
         for tag in platform:
             target_args += ["--platform", tag]
     _say(progress, f"resolving {len(reqs)} requirement(s) for {platform or 'this platform'} / Python {python}")
-    download = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(wheel_dir),
-                "--find-links", str(wheel_dir), *reqs]
-    proc = subprocess.run(download, capture_output=True, text=True)
+    # Warm builds resolve from the wheel cache alone; only a miss asks the index.
+    offline = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(wheel_dir),
+               "--no-index", "--find-links", str(wheel_dir), *reqs]
+    proc = subprocess.run(offline, capture_output=True, text=True)
+    if proc.returncode != 0:
+        _say(progress, "downloading wheels")
+        download = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(wheel_dir),
+                    "--find-links", str(wheel_dir), *reqs]
+        proc = subprocess.run(download, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PackagingError(_explain_pip_failure(proc.stderr, reqs, platform, python))
     _say(progress, "installing wheels into the artifact")
@@ -163,11 +169,21 @@ def _explain_pip_failure(stderr: str, reqs: list[str], platform: list[str] | Non
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter of exactly ``version`` (``3.12``) on this machine, or None."""
+    """An interpreter that really runs as exactly ``version`` (``3.12``) on this machine, or None.
+
+    ``python3.12`` on PATH may be a pyenv shim that fails to run, so each candidate is asked for its version.
+    """
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
-    found = shutil.which(f"python{version}")
-    return found
+    candidate = shutil.which(f"python{version}")
+    if candidate is None:
+        return None
+    try:
+        proc = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return candidate if proc.returncode == 0 and proc.stdout.strip() == version else None
 
 
 def compile_pyc(dest: Path, python: str, progress: Progress | None = None) -> bool:
@@ -187,7 +203,11 @@ def compile_pyc(dest: Path, python: str, progress: Progress | None = None) -> bo
             "sys.exit(0 if ok else 1)")
     proc = subprocess.run([interpreter, "-c", code, str(dest)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONHASHSEED": "0"})
-    # A vendored file that does not compile for the target (e.g. py2-only test data) is left as source.
+    # compileall exits 1 when one vendored file does not compile for the target (e.g. py2-only test data): that
+    # file ships as source and the rest as bytecode. Anything else (the interpreter did not run) is a failure.
+    if proc.returncode not in (0, 1) or not any(dest.rglob("*.pyc")):
+        _say(progress, f"compiling .pyc failed ({proc.stderr.strip()[-200:]}): shipping sources")
+        return False
     return True
 
 
