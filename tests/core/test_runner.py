@@ -26,6 +26,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from portafunc import App, Message, ScheduleEvent
+from portafunc.messaging.memory import broker
+from portafunc.runner.bindings import bind_memory
+from portafunc.runner.console import InFlight
+from portafunc.runner.consumers import consumers_for
+from portafunc.runner.schedules import Scheduler
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = Path(__file__).resolve().parent / "runner_fixtures" / "sample"
 SHOP = REPO / "examples" / "shop"
@@ -344,3 +351,72 @@ def test_example_shop_runs_end_to_end(tmp_path: Path) -> None:
         assert json.loads(runner.request("GET", "/orders/acme/o-1")[2]) == {"shop": "acme", "id": "o-1"}
     finally:
         assert runner.stop() == 0, runner.stderr
+
+
+# -- in-process parts: the scheduler's timing, bindings from the environment -----------------------------------------
+
+def test_scheduler_fires_on_the_minute_with_the_scheduled_time() -> None:
+    """Real threads and a real wait; only the clock is shifted so the next minute boundary is 0.3 s away."""
+    app = App("clock")
+    fired: list[tuple[str, datetime, float]] = []
+
+    @app.schedule("rate(1 minute)")
+    def every_minute(evt: ScheduleEvent) -> None:
+        fired.append(("every_minute", evt.time, time.monotonic()))
+
+    @app.schedule(cron="0 3 * * *")
+    def at_three(evt: ScheduleEvent) -> None:
+        fired.append(("at_three", evt.time, time.monotonic()))
+
+    real = datetime.now(timezone.utc)
+    boundary = real.replace(second=0, microsecond=0) + timedelta(minutes=2)
+    if boundary.hour == 3 and boundary.minute == 0:
+        boundary += timedelta(minutes=1)
+    offset = boundary - timedelta(seconds=0.3) - real
+    stop = threading.Event()
+    scheduler = Scheduler(list(app), InFlight(), stop, clock=lambda: datetime.now(timezone.utc) + offset)
+    started = time.monotonic()
+    scheduler.start()
+    try:
+        wait_for(lambda: fired, 3, "the schedule to fire")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        scheduler.join(2)
+    assert [(name, when) for name, when, _ in fired] == [("every_minute", boundary)]
+    assert 0.2 <= fired[0][2] - started <= 1.5
+    assert scheduler.next_fire["every_minute"] == boundary + timedelta(minutes=1)
+
+
+def test_existing_bindings_are_kept_and_foreign_ones_are_not_consumed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+
+    app = App("bound")
+
+    @app.queue("jobs", max_attempts=4, dead_letter="jobs-failed")
+    def work(msg: Message) -> None: ...
+
+    @app.topic("alerts")
+    def page(msg: Message) -> None: ...
+
+    @app.queue("remote")
+    def far(msg: Message) -> None: ...
+
+    (tmp_path / "extra.py").write_text('import portafunc\nportafunc.topic("audit-log").publish({})\n')
+    for name in ("PORTAFUNC_QUEUE_JOBS", "PORTAFUNC_QUEUE_JOBS_FAILED", "PORTAFUNC_TOPIC_AUDIT_LOG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAFUNC_TOPIC_ALERTS", "memory://renamed-alerts")
+    monkeypatch.setenv("PORTAFUNC_QUEUE_REMOTE", "sqs://sqs.eu-west-1.amazonaws.com/123456789012/remote")
+
+    bindings = {(b.kind, b.name): b for b in bind_memory(app, tmp_path)}
+    assert os.environ["PORTAFUNC_QUEUE_JOBS"] == "memory://jobs?max_attempts=4&visibility_timeout=30" \
+                                                 "&dead_letter=jobs-failed"
+    assert os.environ["PORTAFUNC_QUEUE_JOBS_FAILED"] == "memory://jobs-failed"
+    assert os.environ["PORTAFUNC_TOPIC_AUDIT_LOG"] == "memory://audit-log"
+    assert not bindings[("topic", "alerts")].ours and bindings[("topic", "alerts")].resource == "renamed-alerts"
+
+    consumers, notes = consumers_for(list(app), bindings)
+    assert [(c.spec.name, c.queue.name, c.max_attempts) for c in consumers] == [
+        ("work", "jobs", 4), ("page", "alerts.page", 5)]
+    assert "alerts.page" in broker().subscriptions("renamed-alerts")
+    assert len(notes) == 1 and notes[0].startswith("far: queue 'remote' is bound to sqs://")
