@@ -58,6 +58,8 @@ class LocalRunner:
         self.bindings: list[Binding] = bind_memory(app, project)
         self.in_flight = InFlight()
         self.stop = threading.Event()
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(line_buffering=True)  # the app's print() lines appear as they happen
 
     # -- one function, now ----------------------------------------------------------------------------------------
     def trigger(self, name: str) -> int:

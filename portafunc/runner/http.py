@@ -41,14 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
         app = self.server.app
         spec, _, _ = app.route(req.method, req.path)
-        name = spec.name if spec is not None else "-"
+        name = spec.name if spec is not None else "(no function)"
         self.server.in_flight.begin(name)
         try:
             resp = handle_http(app, req, target="local")
         finally:
             self.server.in_flight.end(name)
-        self._write(resp, head=self.command == "HEAD")
         invocation_line(f"{self.command} {self.path}", name, str(resp.status), time.perf_counter() - started)
+        self._write(resp, head=self.command == "HEAD")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
