@@ -70,6 +70,34 @@ def _http_ok(url: str) -> bool:
     return True
 
 
+# -- figures for docs/reliability-idempotency.md ---------------------------------------------------------------------
+
+@pytest.fixture
+def record_figure() -> Callable[..., None]:
+    """A function the tests call to record a figure."""
+    return _record_figure
+
+
+def _record_figure(store_url: str, name: str, value: object, add: bool = False) -> None:
+    """Merge a measured figure into the JSON file named by ``PORTAFUNC_IDEM_FIGURES`` (when set; else nothing)."""
+    import json
+
+    path = os.environ.get("PORTAFUNC_IDEM_FIGURES")
+    if not path:
+        return
+    kind = store_url.split("://", 1)[0]
+    target = Path(path)
+    data = json.loads(target.read_text()) if target.exists() else {}
+    bucket = data.setdefault(kind, {})
+    if add and isinstance(value, dict):
+        old = bucket.setdefault(name, {})
+        for k, v in value.items():
+            old[k] = old.get(k, 0) + v
+    else:
+        bucket[name] = value
+    target.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
 # -- the pipeline's configuration ----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -169,6 +197,9 @@ def _gcloud_sdk_root() -> Path | None:
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         return None
+    guess = Path(os.path.realpath(gcloud)).parents[1]  # SDK_ROOT/bin/gcloud: skips gcloud's own slow start-up
+    if (guess / "platform").is_dir():
+        return guess
     try:
         out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"], capture_output=True,
                              text=True, timeout=60).stdout.strip()
