@@ -1,0 +1,66 @@
+"""Run INSIDE a fresh venv from an unzipped Azure artifact: index function_app.py and call every function.
+
+Mirrors what the Azure Functions Python worker does: put the app folder and .python_packages/lib/site-packages on
+sys.path, import function_app, index ``app.get_functions()``, then invoke each function with azure.functions objects.
+Prints one JSON document for the test to check.
+"""
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+root = os.getcwd()
+sys.path[:0] = [root, os.path.join(root, ".python_packages", "lib", "site-packages")]
+os.environ.setdefault("PORTAFUNC_QUEUE_ORDERS", "memory://")
+os.environ.setdefault("PORTAFUNC_TOPIC_ORDER_EVENTS", "memory://")
+os.environ.pop("AzureWebJobsStorage", None)
+
+import function_app  # noqa: E402
+
+from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent  # noqa: E402
+from portafunc.targets import get_target  # noqa: E402
+from portafunc_azure import natives  # noqa: E402
+
+functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+out = {"bindings": {name: [json.loads(b) for b in f.get_raw_bindings()] for name, f in functions.items()},
+       "modules": {}, "calls": {}}
+t = get_target("azure")
+
+
+def call(name, arg):
+    try:
+        result = functions[name].get_user_function()(arg)
+    except Exception as exc:  # noqa: BLE001
+        return {"raised": f"{type(exc).__name__}: {exc}"}
+    if result is None:
+        return {"returned": None}
+    return {"http": natives.response_datum_to_json(result)}
+
+
+out["calls"]["create_order"] = call("create_order", natives.to_func_http(t.encode(HttpRequest(
+    "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1","total":9.5}',
+    path_params={"shop": "acme"}))))
+out["calls"]["create_order_invalid"] = call("create_order", natives.to_func_http(t.encode(HttpRequest(
+    "POST", "/orders/acme", body=b'{"id":"o-1"}', path_params={"shop": "acme"}))))
+out["calls"]["get_order"] = call("get_order", natives.to_func_http(t.encode(HttpRequest(
+    "GET", "/orders/acme/o-1", path_params={"shop": "acme", "order_id": "o-1"}))))
+out["calls"]["fulfil"] = call("fulfil", natives.to_func_queue(t.encode(Message(
+    "q-1", b'{"id":"o-1","total":9.5}', attributes={"shop": "acme"}, delivery_attempt=1), "queue")))
+out["calls"]["fulfil_retry"] = call("fulfil", natives.to_func_queue(t.encode(Message(
+    "q-2", b'{"id":"o-2","total":-1}', delivery_attempt=1), "queue")))
+out["calls"]["audit"] = call("audit", natives.to_func_eventgrid(t.encode(Message(
+    "e-1", b'{"id":"o-1"}', attributes={"kind": "created"}), "eventgrid")))
+out["calls"]["audit_cloudevent"] = call("audit", natives.to_func_eventgrid(t.encode(Message(
+    "e-2", b'{"id":"o-2"}'), "cloudevents")))
+out["calls"]["nightly"] = call("nightly", natives.to_func_timer(t.encode(ScheduleEvent(
+    datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc)))))
+out["calls"]["on_upload"] = call("on_upload", natives.to_func_eventgrid(t.encode(StorageEvent(
+    "uploads", "photos/cat 1.png", size=42))))
+for mod in ("portafunc", "portafunc_azure", "azure.functions", "pydantic", "pydantic_core"):
+    out["modules"][mod] = sys.modules[mod].__file__ if mod in sys.modules else None
+out["foreign_paths"] = sorted({os.path.dirname(m.__file__) for n, m in list(sys.modules.items())
+                               if n != "__main__" and getattr(m, "__file__", None) and not m.__file__.startswith(root)
+                               and not m.__file__.startswith(sys.base_prefix)})
+out["queue_depth"] = len(__import__("portafunc").queue("orders").receive(max_messages=10))
+sys.stdout.write("\n@@BOOT@@" + json.dumps(out) + "\n")
