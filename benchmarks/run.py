@@ -1,6 +1,6 @@
 """The one command behind ``make bench``: set up the benchmark venv, run every suite, write docs/benchmarks.md.
 
-    python benchmarks/run.py            # full run (~15 min on the 2-core dev machine)
+    python benchmarks/run.py            # full run: 12 cold-start rounds (~15 min on the 2-core dev machine)
     python benchmarks/run.py --quick    # fewer rounds / smaller loads (< ~3 min)
     python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, packaging, messaging)
     python benchmarks/run.py --report-only         # re-render docs/ from benchmarks/results/*.json
@@ -121,7 +121,7 @@ def run_suite(suite: str, quick: bool) -> dict[str, object]:
     if suite == "cold":
         import coldstart
 
-        return coldstart.run(4 if quick else 20)
+        return coldstart.run(4 if quick else 12)
     if suite == "warm":
         out = RESULTS_TMP = HERE / "results" / ".warm-tmp.json"
         cmd = [sys.executable, str(HERE / "warm.py"), str(out)] + (["--quick"] if quick else [])
