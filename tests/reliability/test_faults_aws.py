@@ -1,0 +1,319 @@
+"""Faults on AWS, nothing lost — against moto in server mode (started here on a free 127.0.0.1 port).
+
+The test plays the Lambda SQS event source mapping exactly as AWS documents it: receive up to 10 messages, invoke the
+real ``portafunc_aws.entry`` handler with the Lambda event built from them, delete the ones not named in
+``batchItemFailures`` (all of them kept when the invocation itself crashes), let the rest reappear after the
+visibility timeout, and let the queue's redrive policy (``maxReceiveCount`` = the function's ``max_attempts``) move a
+message that keeps failing to the dead-letter queue. The broker outage goes through a TCP proxy in front of moto that
+the test switches off mid-publish, so the broker's state survives and can be counted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from portafunc import App
+from portafunc.errors import MessagingError
+from portafunc.events import Message
+
+FIGURES: dict[str, dict[str, int]] = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(f"moto[server] is not installed ({exc}); pip install 'moto[server]'", pytrace=False)
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"moto server did not start: {log.read_text()[-2000:]}", pytrace=False)
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def aws_env(moto: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from portafunc.messaging import reset as reset_bindings
+    from portafunc_aws.messaging import clients
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"), timeout=10).read()
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "PORTAFUNC_TOPIC_", "PORTAFUNC_QUEUE_", "PORTAFUNC_DEADLETTER_")):
+            monkeypatch.delenv(key)
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto,
+                       "AWS_CONFIG_FILE": "/nonexistent/portafunc-aws-config",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/portafunc-aws-credentials"}.items():
+        monkeypatch.setenv(key, value)
+    clients.reset()
+    reset_bindings()
+    yield moto
+    clients.reset()
+    reset_bindings()
+
+
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+def _queue_with_dlq(sqs: Any, name: str, max_attempts: int) -> tuple[str, str, str]:
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_attempts)})})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn, dlq
+
+
+def _drain_count(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                   "ApproximateNumberOfMessagesNotVisible"])
+    return sum(int(v) for v in attrs["Attributes"].values())
+
+
+class Crash(BaseException):
+    """The Lambda process dying mid-batch (not an ordinary exception: the pipeline does not catch it)."""
+
+
+def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
+    from portafunc_aws.entry import bind
+    from portafunc_aws.lambda_context import LambdaContext
+    from portafunc_aws.messages import lambda_event_from_receive
+
+    max_attempts = 3
+    sqs = _sqs()
+    url, arn, dlq = _queue_with_dlq(sqs, "work", max_attempts)
+    os.environ["PORTAFUNC_QUEUE_WORK"] = f"sqs://{url.split('://', 1)[1]}"
+
+    from portafunc import queue
+
+    n = 30
+    poison = {5, 17}
+    sent_ids = queue("work").send_batch([{"n": i, "poison": i in poison} for i in range(n)])
+    assert len(sent_ids) == n
+
+    app = App("faults-aws")
+    done: dict[int, int] = {}
+    attempts: dict[int, int] = {}
+    state = {"crashed": 0, "failed_once": set()}
+
+    @app.queue("work", max_attempts=max_attempts)
+    def work(msg: Message) -> None:
+        body = msg.json()
+        i = body["n"]
+        attempts[i] = attempts.get(i, 0) + 1
+        if body["poison"]:
+            raise ValueError(f"poison message {i}")  # retryable: only the redrive policy ends it
+        if i % 7 == 3 and i not in state["failed_once"]:
+            state["failed_once"].add(i)
+            raise ConnectionError(f"transient failure on {i}")
+        if i == 11 and state["crashed"] == 0:
+            state["crashed"] += 1
+            raise Crash("the process died in the middle of the batch")
+        done[i] = done.get(i, 0) + 1
+
+    handler = bind(app, "work")
+    invocations = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                       MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
+                                       ).get("Messages", [])
+        if not received:
+            if _drain_count(sqs, url) == 0:
+                break
+            continue
+        invocations += 1
+        event = lambda_event_from_receive(received, arn)
+        try:
+            answer = handler(event, LambdaContext(function_name="work"))
+        except Crash:
+            continue  # the whole batch stays on the queue and comes back after the visibility timeout
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        entries = [{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(received)
+                   if m["MessageId"] not in failed]
+        if entries:
+            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    dead = []
+    while True:
+        got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        dead += [json.loads(m["Body"])["n"] for m in got]
+        sqs.delete_message_batch(QueueUrl=dlq, Entries=[{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for k, m in enumerate(got)])
+    delivered = set(done)
+    lost = set(range(n)) - delivered - set(dead)
+    FIGURES["aws crash+poison"] = {"sent": n, "delivered": len(delivered), "dead_lettered": len(dead),
+                                   "lost": len(lost), "duplicates_run": sum(done.values()) - len(done),
+                                   "faults": state["crashed"] + len(state["failed_once"])
+                                   + sum(attempts[i] for i in poison)}
+    assert state["crashed"] == 1 and state["failed_once"]
+    assert sorted(dead) == sorted(poison), dead
+    # SQS counts receives: a receive in the crashed batch counts even if the handler never reached the message
+    assert all(max_attempts - state["crashed"] <= attempts[i] <= max_attempts for i in poison), attempts
+    assert delivered == set(range(n)) - poison
+    assert not lost and len(delivered) + len(dead) == n
+    assert _drain_count(sqs, url) == 0
+    print("aws faults:", FIGURES["aws crash+poison"])
+
+
+class Proxy:
+    """A TCP forwarder the test can switch off (closing live connections too): the broker going away."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.up = True
+        self.live: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.live += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def down(self) -> None:
+        self.up = False
+        with self.lock:
+            for s in self.live:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.live.clear()
+
+    def close(self) -> None:
+        self.down()
+        self.sock.close()
+
+
+def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws_env: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from portafunc import queue
+    from portafunc.messaging import reset as reset_bindings
+    from portafunc_aws.messaging import clients
+
+    sqs = _sqs()
+    url = sqs.create_queue(QueueName="outage")["QueueUrl"]
+    proxy = Proxy(int(aws_env.rsplit(":", 1)[1]))
+    try:
+        proxied = f"http://127.0.0.1:{proxy.port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxied)
+        monkeypatch.setenv("PORTAFUNC_AWS_MAX_ATTEMPTS", "4")
+        monkeypatch.setenv("PORTAFUNC_QUEUE_OUTAGE", f"sqs://127.0.0.1:{proxy.port}/123456789012/outage"
+                                                     "?region=us-east-1")
+        clients.reset()
+        reset_bindings()
+        q = queue("outage")
+        reported: list[str] = []
+        for i in range(5):
+            reported.append(q.send({"i": i}))
+        proxy.down()
+        failures = 0
+        started = time.monotonic()
+        for i in range(5, 8):
+            try:
+                reported.append(q.send({"i": i}))
+            except MessagingError as exc:
+                failures += 1
+                assert "unreachable" in str(exc) or "failed" in str(exc), exc
+        elapsed = time.monotonic() - started
+        try:
+            q.send_batch([{"i": i} for i in range(8, 20)])
+            raise AssertionError("send_batch succeeded with the broker down")
+        except MessagingError:
+            failures += 1
+    finally:
+        proxy.close()
+    # the broker (still running behind the proxy) holds exactly what was reported sent
+    in_queue = set()
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        in_queue |= {m["MessageId"] for m in got}
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for k, m in enumerate(got)])
+    FIGURES["aws outage"] = {"sent": len(reported), "reported_failed": failures, "in_broker": len(in_queue),
+                             "reported_but_missing": len(set(reported) - in_queue)}
+    assert failures == 4 and len(reported) == 5
+    assert set(reported) == in_queue  # nothing reported as sent that was not, nothing extra either
+    assert elapsed > 0.05 * 3, f"no backoff between retries ({elapsed:.3f}s for 3 sends)"
+    assert elapsed < 60
+    print("aws outage:", FIGURES["aws outage"])
