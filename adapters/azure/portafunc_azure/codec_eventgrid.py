@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, StorageEvent, format_time, parse_time
+from portafunc.events import Message, StorageEvent, format_time
 
 from . import envelope
 
@@ -70,7 +70,7 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
     event_id = native.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise EventDecodeError("Event Grid event has no id", expected=EVENTGRID_EXPECTED)
-    when = parse_time(native.get("time") if cloud else native.get("eventTime"))
+    when = envelope.parse_time_safe(native.get("time") if cloud else native.get("eventTime"))
     source = native.get("source") if cloud else native.get("topic")
     subject = native.get("subject")
     if etype in BLOB_TYPES and not as_message:
@@ -124,9 +124,11 @@ def _blob_event(native: Mapping[str, Any], etype: str, event_id: str, when: date
         raise EventDecodeError(f"{etype} event names no blob",
                                expected="subject /blobServices/default/containers/C/blobs/NAME or data.url")
     size = data.get("contentLength")
+    if isinstance(size, float):
+        size = int(size) if size.is_integer() else None
     etag = data.get("eTag")
     return StorageEvent(bucket=container, key=name, kind=BLOB_TYPES[etype],
-                        size=int(size) if isinstance(size, (int, float)) and not isinstance(size, bool) else None,
+                        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
                         etag=etag if isinstance(etag, str) else None, time=when, id=event_id, native=native)
 
 

@@ -45,7 +45,10 @@ def _body_field(data: Mapping[str, Any], what: str) -> bytes:
     if body is None:
         return b""
     if isinstance(body, str):
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise EventDecodeError(f"{what} body is not valid Unicode", expected="body as UTF-8 text") from exc
     raise EventDecodeError(f"{what} body is {type(body).__name__}", expected="body as a string")
 
 

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, format_time, parse_time
+from portafunc.events import Message, format_time
 
 from . import envelope
 
@@ -42,7 +42,8 @@ def decode_body(body: bytes, *, message_id: str, dequeue_count: Any, insertion_t
     except (TypeError, ValueError) as exc:
         raise EventDecodeError(f"DequeueCount {dequeue_count!r} is not a number", expected="an integer") from exc
     return Message(id=message_id, data=payload, attributes=attributes, ordering_key=key,
-                   delivery_attempt=max(1, attempt), published_at=parse_time(insertion_time), native=native)
+                   delivery_attempt=max(1, attempt), published_at=envelope.parse_time_safe(insertion_time),
+                   native=native)
 
 
 def decode_message(native: Mapping[str, Any]) -> Message[Any]:

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import ScheduleEvent, format_time, parse_time
+from portafunc.events import ScheduleEvent, format_time
+
+from . import envelope
 
 TIMER_EXPECTED = 'a TimerInfo object {"Schedule", "ScheduleStatus": {"Last", "Next", "LastUpdated"}, "IsPastDue"}'
 NEVER = "0001-01-01T00:00:00+00:00"
@@ -30,7 +32,7 @@ def decode_timer(native: Mapping[str, Any]) -> ScheduleEvent:
     past_due = native.get("IsPastDue", False)
     if not isinstance(past_due, bool):
         raise EventDecodeError("IsPastDue is not a boolean", expected=TIMER_EXPECTED)
-    when = parse_time(status.get("Next")) if status.get("Next") else None
+    when = envelope.parse_time_safe(status.get("Next")) if status.get("Next") else None
     if when is None:
         when = datetime.now(timezone.utc).replace(microsecond=0)
     return ScheduleEvent(time=when, past_due=past_due, id=f"timer-{format_time(when)}", native=native)
@@ -44,5 +46,5 @@ def encode_timer(evt: ScheduleEvent) -> dict[str, Any]:
 
 
 def status_time(value: Any) -> str | None:
-    t = parse_time(value) if value else None
+    t = envelope.parse_time_safe(value) if value else None
     return format_time(t) if t else None

@@ -38,7 +38,13 @@ def canonical_json(data: bytes) -> Any:
 
 def dumps(value: Any) -> bytes:
     """Compact JSON as portafunc and the decoders write it (UTF-8, no ASCII escaping)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EventDecodeError("event data holds text that is not valid Unicode (a lone surrogate)",
+                               expected="JSON data with valid Unicode strings") from exc
+    except ValueError as exc:  # NaN/Infinity are fine for json; a circular structure is not possible from JSON
+        raise EventDecodeError(f"event data cannot be serialised: {exc}", expected="JSON data") from exc
 
 
 def is_envelope(value: Any) -> bool:
@@ -123,3 +129,15 @@ def _loads_or_none(data: bytes) -> Any:
         return json.loads(data)
     except ValueError:
         return None
+
+
+def parse_time_safe(value: Any) -> Any:
+    """``portafunc.events.parse_time`` with out-of-range numbers reported as EventDecodeError, not a crash."""
+    from portafunc.events import parse_time
+
+    try:
+        return parse_time(value)
+    except (OverflowError, ValueError, OSError) as exc:
+        if isinstance(exc, EventDecodeError):
+            raise
+        raise EventDecodeError(f"time {value!r} is out of range", expected="an RFC 3339 timestamp") from exc
