@@ -142,12 +142,12 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+        return _from_epoch_ms(value, value)
     if not isinstance(value, str):
         raise EventDecodeError(f"time {value!r} is not a string", expected="an RFC 3339 timestamp")
     text = value.strip()
     if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000.0, tz=timezone.utc)
+        return _from_epoch_ms(int(text), value)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     # Python 3.10's fromisoformat accepts only 3 or 6 fraction digits; clouds send 0-9.
@@ -166,6 +166,13 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError as exc:
         raise EventDecodeError(f"time {value!r} is not RFC 3339", expected="an RFC 3339 timestamp") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _from_epoch_ms(ms: float, original: object) -> datetime:
+    try:
+        return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise EventDecodeError(f"time {original!r} is out of range", expected="epoch milliseconds") from exc
 
 
 def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:

@@ -110,3 +110,9 @@ def test_message_json_failure_is_non_retryable():
 
     with pytest.raises(PayloadValidationError):
         Message(id="1", data=b"{").json()
+
+
+@pytest.mark.parametrize("value", [10**20, "99999999999999999999", -(10**20), float("inf")])
+def test_out_of_range_epoch_times_are_decode_errors(value):
+    with pytest.raises(EventDecodeError):
+        parse_time(value)
