@@ -158,22 +158,18 @@ class FunctionSpec:
 
 
 def _plan(handler: Callable[..., Any], trigger: Trigger, name: str) -> tuple[list[Param], Any]:
-    import typing  # only when a function is registered; the user's module has usually imported it already
-
     code = getattr(handler, "__code__", None)
     if code is None:
         raise RegistrationError(f"function {name!r}: handler must be a plain function, got {type(handler).__name__}")
     arg_names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    hints = typing.get_type_hints(handler)
+    hints = _type_hints(handler)
     params: list[Param] = []
     message_model = None
     for index, arg in enumerate(arg_names):
         hint = hints.get(arg)
-        origin = typing.get_origin(hint)
-        if origin is Message:
-            (message_model,) = typing.get_args(hint) or (None,)
-            if message_model is typing.Any:
-                message_model = None
+        if getattr(hint, "__origin__", None) is Message:
+            args = getattr(hint, "__args__", ())
+            message_model = args[0] if args and _is_model(args[0]) else None
             params.append(Param(arg, "event"))
         elif hint is not None and _is_model(hint) and hint is not HttpRequest:
             if trigger.kind not in ("http", "topic", "queue"):
@@ -189,6 +185,21 @@ def _plan(handler: Callable[..., Any], trigger: Trigger, name: str) -> tuple[lis
     if not params:
         raise RegistrationError(f"function {name!r}: the handler must accept the event as its first parameter")
     return params, message_model
+
+
+def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
+    """The handler's parameter annotations, evaluated in its module (what ``typing.get_type_hints`` does, without
+    importing ``typing`` on the cold-start path). A name not defined yet raises NameError: resolved on first call."""
+    annotations = getattr(handler, "__annotations__", None) or {}
+    hints: dict[str, Any] = {}
+    namespace = getattr(handler, "__globals__", {})
+    for key, value in annotations.items():
+        if key == "return":
+            continue
+        if isinstance(value, str):
+            value = eval(value, namespace)  # noqa: S307 - the user's own annotation, as typing.get_type_hints does
+        hints[key] = value
+    return hints
 
 
 def _is_model(tp: Any) -> bool:

@@ -10,7 +10,11 @@ import json
 import os
 import sys
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .context import current
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 FORBIDDEN = ("boto3", "botocore", "azure", "google", "grpc", "flask", "asyncio", "pydantic", "threading",
-             "logging", "werkzeug", "functions_framework")
+             "logging", "werkzeug", "functions_framework", "typing", "dataclasses", "inspect")
 
 
 def _imported(code: str) -> set[str]:
@@ -32,9 +32,16 @@ def test_running_a_sync_http_handler_still_needs_none_of_them():
         "from portafunc.invoke import handle_http\n"
         "app = portafunc.App('a')\n"
         "@app.http('GET', '/x/{id}')\n"
-        "def h(req): return {'id': req.path_params['id']}\n"
+        "def h(req: portafunc.HttpRequest) -> dict: return {'id': req.path_params['id']}\n"
         "assert handle_http(app, portafunc.HttpRequest('GET', '/x/1')).json_body() == {'id': '1'}\n"
     )
     names = _imported(code)
     leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN)
     assert leaked == [], f"a sync HTTP invocation pulled in {leaked}"
+
+
+def test_the_aws_lambda_entry_path_stays_light_too():
+    code = "import portafunc_aws.entry"
+    names = _imported(code)
+    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN + ("uuid", "hashlib", "http"))
+    assert leaked == [], f"the Lambda entry pulled in {leaked}"

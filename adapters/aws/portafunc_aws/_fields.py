@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from portafunc.errors import EventDecodeError
 
@@ -69,3 +73,10 @@ def body_as_text(data: bytes) -> tuple[str, bool]:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:
         return b64encode(data), True
+
+
+def new_id() -> str:
+    """A random UUID string (encoders only; ``uuid`` is imported on first use, not on the cold-start path)."""
+    import uuid
+
+    return str(uuid.uuid4())

@@ -19,7 +19,9 @@ This module imports no AWS SDK: the HTTP path never loads boto3.
 from __future__ import annotations
 
 import os
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger

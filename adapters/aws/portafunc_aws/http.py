@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
-from http import HTTPStatus
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse
 
-from ._fields import b64decode, b64encode, obj, opt_obj, opt_text, text
+from ._fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
 VARIANTS = ["apigw-v2", "apigw-v1", "alb", "alb-multi", "function-url"]
 EXPECTED = ("an API Gateway REST (httpMethod + requestContext), HTTP API / Function URL (version 2.0 + rawPath) or "
@@ -187,7 +189,7 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     variant = variant or "apigw-v2"
     if variant not in VARIANTS:
         raise EventDecodeError(f"unknown aws http variant {variant!r}", expected=", ".join(VARIANTS))
-    request_id = request_id or str(uuid.uuid4())
+    request_id = request_id or new_id()
     now_ms = int(time.time() * 1000)
     headers = _request_headers(req)
     raw_path = quote_path(req.path)
@@ -326,7 +328,7 @@ def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
 
 def _status_line(status: int) -> str:
     try:
-        return f"{status} {HTTPStatus(status).phrase}"
+        return f"{status} {_phrase(status)}"
     except ValueError:
         return str(status)
 
@@ -349,3 +351,12 @@ def decode_response(native: Any) -> HttpResponse:
     for cookie in resp.get("cookies") or []:
         headers.add("set-cookie", str(cookie))
     return HttpResponse(status=status, headers=headers, body=_body(resp, what))
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus  # only for ALB responses: kept off the import path
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -12,12 +12,14 @@ SQS and SNS bodies are text. A binary payload travels base64-encoded with the me
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-import uuid
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time, parse_time
@@ -189,7 +191,7 @@ def sns_notification(msg: Message[Any], topic_arn: str, *, for_lambda: bool) -> 
     url_case = "Url" if for_lambda else "URL"
     doc: dict[str, Any] = {
         "Type": "Notification",
-        "MessageId": msg.id if for_lambda else str(uuid.uuid5(uuid.NAMESPACE_URL, f"sns:{msg.id}")),
+        "MessageId": msg.id if for_lambda else _uuid5(f"sns:{msg.id}"),
         "TopicArn": topic_arn,
         "Subject": None,
         "Message": body,
@@ -221,17 +223,17 @@ def sqs_record(msg: Message[Any], queue_arn: str = DEFAULT_QUEUE_ARN, *, via_sns
     if is_fifo_arn(queue_arn):
         sys_attrs["SequenceNumber"] = str(18849496460467696128 + sent)
         sys_attrs["MessageGroupId"] = msg.ordering_key or "default"
-        sys_attrs["MessageDeduplicationId"] = hashlib.sha256(msg.id.encode()).hexdigest()
+        sys_attrs["MessageDeduplicationId"] = _sha256(msg.id.encode()).hexdigest()
     elif msg.ordering_key is not None:
         sys_attrs["MessageGroupId"] = msg.ordering_key  # standard queues accept a group id too (fair queues)
     return {
         "messageId": msg.id,
-        "receiptHandle": "AQEB" + hashlib.sha256(f"{msg.id}:{msg.delivery_attempt}".encode()).hexdigest(),
+        "receiptHandle": "AQEB" + _sha256(f"{msg.id}:{msg.delivery_attempt}".encode()).hexdigest(),
         "body": body,
         "attributes": sys_attrs,
         "messageAttributes": {k: {"stringValue": v, "stringListValues": [], "binaryListValues": [],
                                   "dataType": "String"} for k, v in attributes.items()},
-        "md5OfBody": hashlib.md5(body.encode("utf-8")).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "md5OfBody": _md5(body.encode("utf-8")).hexdigest(),  # noqa: S324 - SQS's own checksum
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": region_of(queue_arn),
@@ -293,3 +295,21 @@ def sqs_record_from_api(message: Mapping[str, Any], queue_arn: str) -> dict[str,
 def lambda_event_from_receive(api_messages: list[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
     """The Lambda SQS event an event source mapping would build from these received messages."""
     return {"Records": [sqs_record_from_api(m, queue_arn) for m in api_messages]}
+
+
+def _uuid5(namespace_name: str) -> str:
+    import uuid  # encoders only: kept off the Lambda cold-start path
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, namespace_name))
+
+
+def _sha256(data: bytes) -> "Any":
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
+def _md5(data: bytes) -> "Any":
+    import hashlib
+
+    return hashlib.md5(data)  # noqa: S324 - SQS's own checksum

@@ -7,14 +7,17 @@ neutral ``key`` is always decoded. EventBridge delivers keys as they are, so no 
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent, format_time, parse_time
 
-from ._fields import obj, opt_obj, opt_text, records, text
+from ._fields import new_id, obj, opt_obj, opt_text, records, text
 
 S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
 EB_EXPECTED = 'an EventBridge event: {"id", "detail-type", "source", "time", "detail"}'
@@ -163,7 +166,7 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
         from .messages import sqs_record
 
         body = json.dumps({"Records": [s3_record(evt)]}, separators=(",", ":"))
-        msg = Message(id=str(uuid.uuid4()), data=body.encode("utf-8"), published_at=evt.time)
+        msg = Message(id=new_id(), data=body.encode("utf-8"), published_at=evt.time)
         return {"Records": [sqs_record(msg)]}
     if variant == "eventbridge":
         obj_: dict[str, Any] = {"key": evt.key}
@@ -173,7 +176,7 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
             obj_["etag"] = evt.etag
         obj_["sequencer"] = "00617F08299329D189"
         return {
-            "version": "0", "id": evt.id or str(uuid.uuid4()), "detail-type": _KIND_EB.get(evt.kind, evt.kind),
+            "version": "0", "id": evt.id or new_id(), "detail-type": _KIND_EB.get(evt.kind, evt.kind),
             "source": "aws.s3", "account": "123456789012", "time": format_time(evt.time) or "2026-01-01T00:00:00Z",
             "region": "us-east-1", "resources": [f"arn:aws:s3:::{evt.bucket}"],
             "detail": {"version": "0", "bucket": {"name": evt.bucket}, "object": obj_,
@@ -185,7 +188,7 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
 
 def encode_schedule(evt: ScheduleEvent, rule: str = "portafunc-schedule") -> dict[str, Any]:
     return {
-        "version": "0", "id": evt.id or str(uuid.uuid4()), "detail-type": "Scheduled Event",
+        "version": "0", "id": evt.id or new_id(), "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": _second_time(evt),
         "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"], "detail": {},
     }
