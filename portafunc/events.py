@@ -194,13 +194,16 @@ def encode_payload(data: Any) -> tuple[bytes, str]:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data), "application/octet-stream"
     if isinstance(data, str):
-        return data.encode("utf-8"), "text/plain; charset=utf-8"
+        # A lone surrogate (from a malformed native event echoed back) cannot be UTF-8: replace it, do not crash.
+        return data.encode("utf-8", "replace"), "text/plain; charset=utf-8"
     dump = getattr(data, "model_dump_json", None)
     if dump is not None:
         return dump().encode("utf-8"), "application/json"
-    return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
-        "utf-8"
-    ), "application/json"
+    text = _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    try:
+        return text.encode("utf-8"), "application/json"
+    except UnicodeEncodeError:  # lone surrogates: \u escapes keep the JSON valid and lossless
+        return _json.dumps(data, separators=(",", ":"), default=_json_default).encode("ascii"), "application/json"
 
 
 def _json_default(value: Any) -> Any:

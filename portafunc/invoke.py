@@ -243,8 +243,9 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         context.leave(token)
     if resp.status >= 400 and outcome != "error":
         logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
-    logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
-             duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    if logs.debug_enabled():
+        logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return resp
 
 
@@ -269,8 +270,9 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
         result = MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
     finally:
         context.leave(token)
-    logs.log("DEBUG", "invocation", function=spec.name, trigger=spec.kind, outcome=result.outcome.value,
-             message_id=msg.id, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    if logs.debug_enabled():
+        logs.log("DEBUG", "invocation", function=spec.name, trigger=spec.kind, outcome=result.outcome.value,
+                 message_id=msg.id, duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return result
 
 
@@ -334,7 +336,7 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     if destination is None:
         logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
                    "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                   errors=details, data_base64=msg.to_dict()["data_base64"], attributes=msg.attributes,
+                   errors=details, **_payload_for_log(msg), attributes=msg.attributes,
                    hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
@@ -352,6 +354,18 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     logs.warning("non-retryable message sent to the dead-letter destination", message_id=msg.id, reason=reason,
                  errors=details, dead_letter=destination)
     return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
+
+
+def _payload_for_log(msg: Message) -> dict[str, Any]:
+    """The payload as a log may show it: JSON with secret-looking fields redacted, else only its size and hash."""
+    import json
+
+    try:
+        return {"payload": json.loads(msg.data)}  # logs.redact masks secret-looking fields by name
+    except ValueError:
+        import hashlib
+
+        return {"payload_bytes": len(msg.data), "payload_sha256": hashlib.sha256(msg.data).hexdigest()}
 
 
 def _dl_env(spec: FunctionSpec) -> str:

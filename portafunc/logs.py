@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -18,8 +19,24 @@ if TYPE_CHECKING:
 
 from .context import current
 
-_SECRET_WORDS = ("authorization", "cookie", "signature", "token", "password", "secret", "sas", "sig",
-                 "api-key", "apikey", "api_key", "x-api-key", "aeg-sas-key", "credential", "accountkey")
+_SECRET_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "secret", "sas", "sig",
+                 "api-key", "apikey", "api_key", "x-api-key", "aeg-sas-key", "credential", "accountkey", "jwt",
+                 "assertion", "session")
+# Secrets quoted inside free text (exception messages, tracebacks, SDK errors with connection strings or SAS URLs).
+_TEXT_PATTERNS = [
+    (re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)\s+[A-Za-z0-9._~+/=%&:-]+"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)((?:authorization|cookie|token|password|passwd|secret|signature|sig|sas|api[-_]?key|"
+                r"accountkey|sharedaccesskey|code|aeg-sas-key|aeg-sas-token)[\"']?\s*[:=]\s*[\"']?)"
+                r"([^\s\"',;&]+)"), r"\1[REDACTED]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
+]
+
+
+def scrub_text(text: str) -> str:
+    """Mask credentials that appear inside free text (``Bearer …``, ``password=…``, JWTs)."""
+    for pattern, replacement in _TEXT_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 REDACTED = "[REDACTED]"
 _level_names = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _threshold = _level_names.get(os.environ.get("PORTAFUNC_LOG_LEVEL", "INFO").upper(), 20)
@@ -41,6 +58,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
         if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
             return [value[0], REDACTED]
         return [redact(v, _depth + 1) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value)
     return value
 
 
@@ -56,11 +75,17 @@ def log(level: str, message: str, **fields: Any) -> None:
         record["correlation_id"] = ctx.correlation_id
         record["function"] = ctx.function
     record.update(redact(fields))
+    record["message"] = scrub_text(message)
     try:
         line = json.dumps(record, default=str, ensure_ascii=False)
     except (TypeError, ValueError):
         line = json.dumps({"level": level, "message": message, "unserialisable_fields": list(fields)})
     sys.stderr.write(line + "\n")
+
+
+def debug_enabled() -> bool:
+    """Cheap check so hot paths build DEBUG records only when they will be written."""
+    return _threshold <= 10
 
 
 def info(message: str, **fields: Any) -> None:

@@ -187,3 +187,29 @@ def test_current_invocation_is_visible_inside_handlers():
     invoke_message(app.function("h"), Message(id="m", data=b"{}", attributes={"correlation_id": "c-9"}))
     assert seen == {"function": "h", "trigger": "topic", "correlation": "c-9"}
     assert portafunc.current_invocation() is None
+
+
+def test_secrets_inside_free_text_and_payloads_are_redacted_in_logs(capsys):
+    app = App("r")
+
+    @app.http("GET", "/leak")
+    def leak(req):
+        raise PermissionError(f"bad credentials: {req.headers['authorization']} password=hunter2")
+
+    @app.queue("q")
+    def consume(msg: Message[Order]):
+        ...
+
+    handle_http(app, HttpRequest("GET", "/leak", headers={"Authorization": "Bearer abc.def.ghi"}))
+    invoke_message(app.function("consume"), Message(id="1", data=b'{"id": "x", "password": "s3cr3t"}'))
+    err = capsys.readouterr().err
+    assert "abc.def.ghi" not in err and "hunter2" not in err and "s3cr3t" not in err
+    assert "[REDACTED]" in err
+
+
+def test_lone_surrogates_in_responses_do_not_crash():
+    from portafunc.events import encode_payload
+
+    body, ctype = encode_payload({"path": "\udcff"})
+    assert json.loads(body) == {"path": "\udcff"} and ctype == "application/json"
+    assert encode_payload("a\udcffb")[0] == b"a?b"
