@@ -185,3 +185,12 @@ def test_importing_the_entry_path_does_not_import_the_pubsub_sdk():
             "bad=[m for m in sys.modules if m.startswith(('google.cloud.pubsub', 'grpc'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_raw_push_needs_a_valid_oidc_token_when_an_audience_is_configured(record, monkeypatch):
+    """With PORTAFUNC_PUSH_AUDIENCE set, the entry verifies the push's bearer token before decoding it."""
+    monkeypatch.setenv("PORTAFUNC_PUSH_AUDIENCE", "https://example.run.app/on_event")
+    env = {"subscription": "projects/p/subscriptions/s",
+           "message": {"data": base64.b64encode(b"x").decode(), "messageId": "p-2"}}
+    assert T.invoke(APP, "on_event", env)["statusCode"] == 401
+    assert record() == []  # the handler never ran

@@ -31,8 +31,12 @@ from .codec_eventgrid import VALIDATION_TYPE, decode_event, event_type
 def handle(app: App, function: str, req: HttpRequest, *, secret: str | None = None,
            allowed_origins: Iterable[str] | None = None, allowed_rate: str = "*") -> HttpResponse:
     """Answer one webhook request for ``function`` (a topic or storage function of ``app``)."""
-    if secret is not None and req.query_one("code") != secret:
-        return HttpResponse.problem(401, "Unauthorized", "missing or wrong ?code= secret")
+    if secret is not None:
+        from .eventgrid_auth import EventGridAuth, verify_delivery
+
+        refused = verify_delivery(req, EventGridAuth(secret=secret))  # constant-time comparison
+        if refused is not None:
+            return refused
     if req.method == "OPTIONS":
         return _abuse_protection(req, allowed_origins, allowed_rate)
     if req.method != "POST":

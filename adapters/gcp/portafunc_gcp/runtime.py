@@ -65,10 +65,14 @@ class Redeliver(Exception):
 
 
 def _http_error(status: int, text: str) -> Exception:
-    from werkzeug.exceptions import BadRequest, InternalServerError
+    from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
 
     if status == 400:
         return BadRequest(text)
+    if status == 401:
+        return Unauthorized(text)
+    if status == 403:
+        return Forbidden(text)
     return InternalServerError(text)
 
 
@@ -154,6 +158,13 @@ class Entry:
         except ImportError:  # pragma: no cover - functions-framework always brings Flask
             raw = None
         if codec_pubsub.is_push_envelope(raw):
+            if os.environ.get("PORTAFUNC_PUSH_AUDIENCE"):
+                # A raw push reaching a public endpoint: verify its OIDC token (issuer, audience, account, expiry).
+                from . import codec_http, push_auth
+
+                refused = push_auth.verify_push(codec_http.from_flask(flask.request))
+                if refused is not None:
+                    raise _http_error(refused.status, refused.body.decode("utf-8", "replace"))
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
             return codec_pubsub.decode_envelope(raw)
