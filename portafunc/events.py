@@ -147,6 +147,8 @@ def parse_time(value: Any) -> datetime | None:
         raise EventDecodeError(f"time {value!r} is not a string", expected="an RFC 3339 timestamp")
     text = value.strip()
     if text.isdigit():
+        if len(text) > 17:  # beyond any datetime; also keeps int() away from its digit limit
+            raise EventDecodeError(f"time {value!r:.40} is out of range", expected="epoch milliseconds")
         return _from_epoch_ms(int(text), value)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

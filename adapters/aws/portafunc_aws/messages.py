@@ -82,7 +82,11 @@ def _sns_attributes(value: Any, what: str) -> dict[str, str]:
 def _payload(message: str, attributes: dict[str, str], what: str) -> bytes:
     if attributes.pop(BODY_ENCODING_ATTR, None) == "base64":
         return b64decode(message, what)
-    return message.encode("utf-8")
+    try:
+        return message.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: SQS and SNS only carry valid Unicode
+        raise EventDecodeError(f"{what} is not valid Unicode ({exc.reason} at {exc.start})",
+                               expected="message text of valid Unicode characters") from exc
 
 
 def _sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str], datetime | None, str | None]:

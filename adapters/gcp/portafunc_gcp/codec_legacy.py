@@ -46,7 +46,7 @@ def to_cloudevent(native: Any) -> dict[str, Any]:
     context = need_map(context, "context", LEGACY_EXPECTED)
     data = event.get("data", "")
     event_type = context.get("eventType")
-    if event_type not in BACKGROUND_TO_CE:
+    if not isinstance(event_type, str) or event_type not in BACKGROUND_TO_CE:
         raise EventDecodeError(f"legacy event type {event_type!r} has no portafunc equivalent",
                                expected=", ".join(BACKGROUND_TO_CE))
     resource = context.get("resource")

@@ -41,7 +41,7 @@ def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: A
     attempt = 1
     if delivery_attempt is not None:
         if isinstance(delivery_attempt, bool) or not isinstance(delivery_attempt, (int, str)) \
-                or not str(delivery_attempt).isdigit():
+                or not str(delivery_attempt).isdigit() or len(str(delivery_attempt)) > 9:
             raise EventDecodeError(f"deliveryAttempt {delivery_attempt!r} is not a number",
                                    expected="deliveryAttempt as a positive integer")
         attempt = max(1, int(delivery_attempt))
