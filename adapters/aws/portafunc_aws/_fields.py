@@ -17,6 +17,8 @@ BODY_ENCODING_ATTR = "portafunc-body-encoding"
 
 
 def obj(value: Any, what: str, expected: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common case, without the ABC instance check
+        return value
     if not isinstance(value, Mapping):
         raise EventDecodeError(f"{what} is {type(value).__name__}, not a JSON object", expected=expected)
     return value

@@ -59,7 +59,8 @@ def is_fifo_arn(arn: str | None) -> bool:
 
 def sns_envelope(body: str) -> Mapping[str, Any] | None:
     """The SNS notification inside an SQS body, or None when the body is something else."""
-    if not body.lstrip().startswith("{"):
+    # Cheap checks first: most SQS bodies are not SNS envelopes, and parsing every body twice is the cost.
+    if '"TopicArn"' not in body or '"Notification"' not in body or not body.lstrip().startswith("{"):
         return None
     try:
         doc = json.loads(body)
