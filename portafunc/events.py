@@ -144,7 +144,8 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _from_epoch_ms(value, value)
     if not isinstance(value, str):
-        raise EventDecodeError(f"time {value!r} is not a string", expected="an RFC 3339 timestamp")
+        raise EventDecodeError(f"time of type {type(value).__name__} is not a string",
+                               expected="an RFC 3339 timestamp")
     text = value.strip()
     if text.isdigit():
         if len(text) > 17:  # beyond any datetime; also keeps int() away from its digit limit

@@ -70,6 +70,11 @@ class Target(ABC):
     name: str = ""
     distribution: str = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "decode" in cls.__dict__:
+            cls.decode = _guard_decode(cls.__dict__["decode"])  # type: ignore[method-assign]
+
     # -- codecs ---------------------------------------------------------------------------------------------------
     @abstractmethod
     def decode(self, native: Any) -> list[Event]:
@@ -143,6 +148,25 @@ class Driver(ABC):
     @abstractmethod
     def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
         """Deliver a storage or schedule event; ``failed_ids`` holds its id when the cloud would retry it."""
+
+
+def _guard_decode(decode: Any) -> Any:
+    """Keep the decode contract for pathological input: a lone surrogate (not encodable as UTF-8) or nesting too deep
+    to walk is a malformed event — an EventDecodeError — not a UnicodeError or RecursionError escaping to the caller."""
+    import functools
+
+    @functools.wraps(decode)
+    def guarded(self: Target, native: Any) -> Any:
+        try:
+            return decode(self, native)
+        except (UnicodeError, RecursionError) as exc:
+            from .errors import EventDecodeError
+
+            raise EventDecodeError(f"native event cannot be decoded: {type(exc).__name__}",
+                                   expected="JSON of valid Unicode text, nested less than a few hundred levels") \
+                from None
+
+    return guarded
 
 
 _cache: dict[str, Target] = {}

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI runs each property test on a fixed sequence of examples, so a run is reproducible; elsewhere (and with
+# PORTAFUNC_FUZZ_EXAMPLES for long fuzzing runs) examples are random and keep exploring.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
