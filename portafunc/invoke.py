@@ -25,7 +25,7 @@ from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable, Sequence
+    from typing import Any, Iterable, Sequence
 
 MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
 

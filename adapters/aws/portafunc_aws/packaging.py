@@ -9,7 +9,6 @@ unless the user's requirements.txt names them; Azure and Google SDKs never go in
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from importlib.metadata import requires

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from importlib.metadata import requires
-from pathlib import Path
 from typing import Any
 
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, \
