@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 
+from ..plugins import SchemeRegistry
 from .errors import IdempotencyStoreError
 from .store import IdempotencyStore
 
@@ -23,39 +24,22 @@ if TYPE_CHECKING:
 ENV = "PORTAFUNC_IDEMPOTENCY_STORE"
 _HINTS = {"dynamodb": "portafunc-aws", "aztable": "portafunc-azure", "firestore": "portafunc-gcp"}
 
-_factories: dict[str, StoreFactory] = {}
 _stores: dict[str, IdempotencyStore] = {}
 _lock = threading.Lock()
 
 
+def _memory() -> StoreFactory:
+    from .memory import MemoryStore
+
+    return MemoryStore
+
+
+_registry = SchemeRegistry("portafunc.idempotency", "store", {"memory": _memory}, _HINTS, IdempotencyStoreError)
+
+
 def register_store(scheme: str, factory: StoreFactory) -> None:
     """Register a store factory for a URL scheme (adapters do it through entry points; tests may call it)."""
-    _factories[scheme] = factory
-
-
-def _factory(scheme: str) -> StoreFactory:
-    found = _factories.get(scheme)
-    if found is not None:
-        return found
-    if scheme == "memory":
-        from .memory import MemoryStore
-
-        _factories["memory"] = MemoryStore
-        return MemoryStore
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="portafunc.idempotency"):
-        if ep.name == scheme:
-            try:
-                factory = ep.load()
-            except ImportError as exc:
-                raise IdempotencyStoreError(f"{ENV} uses {scheme}:// but its store failed to import: {exc}") from exc
-            _factories[scheme] = factory
-            return factory  # type: ignore[no-any-return]
-    hint = _HINTS.get(scheme)
-    raise IdempotencyStoreError(f"{ENV} uses unknown scheme {scheme}://"
-                                + (f"; install {hint}" if hint else
-                                   "; known: memory, dynamodb, aztable, firestore"))
+    _registry.register(scheme, factory)
 
 
 def open_store(url: str) -> IdempotencyStore:
@@ -68,7 +52,7 @@ def open_store(url: str) -> IdempotencyStore:
     if not sep or not scheme:
         raise IdempotencyStoreError(f"{ENV}={url!r} is not a URL; expected memory://, dynamodb://TABLE, "
                                     "aztable://TABLE or firestore://PROJECT/COLLECTION")
-    store = _factory(scheme)(url)
+    store = _registry.factory(scheme, ENV)(url)
     with _lock:
         return _stores.setdefault(url, store)
 

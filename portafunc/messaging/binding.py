@@ -13,11 +13,11 @@ import threading
 from typing import Any, Callable, Literal
 
 from ..errors import BindingError
+from ..plugins import SchemeRegistry
 
 Kind = Literal["topic", "queue"]
 BackendFactory = Callable[[Kind, str, str], Any]
 
-_factories: dict[str, BackendFactory] = {}
 _instances: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
@@ -27,33 +27,22 @@ def env_name(kind: str, name: str) -> str:
     return f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
 
 
+def _memory() -> BackendFactory:
+    from .memory import memory_backend
+
+    return memory_backend
+
+
+_registry = SchemeRegistry(
+    "portafunc.backends", "backend", {"memory": _memory},
+    {"sns": "portafunc-aws", "sqs": "portafunc-aws", "eventgrid": "portafunc-azure", "azqueue": "portafunc-azure",
+     "pubsub": "portafunc-gcp"},
+    BindingError)
+
+
 def register_backend(scheme: str, factory: BackendFactory) -> None:
     """Register a backend for a URL scheme (adapters do this through entry points; tests may call it)."""
-    _factories[scheme] = factory
-
-
-def _factory(scheme: str, variable: str) -> BackendFactory:
-    if scheme in _factories:
-        return _factories[scheme]
-    if scheme == "memory":
-        from .memory import memory_backend
-
-        _factories["memory"] = memory_backend
-        return memory_backend
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="portafunc.backends"):
-        if ep.name == scheme:
-            try:
-                factory = ep.load()
-            except ImportError as exc:
-                raise BindingError(f"{variable} uses {scheme}:// but its backend failed to import: {exc}") from exc
-            _factories[scheme] = factory
-            return factory  # type: ignore[no-any-return]
-    hint = {"sns": "portafunc-aws", "sqs": "portafunc-aws", "eventgrid": "portafunc-azure",
-            "azqueue": "portafunc-azure", "pubsub": "portafunc-gcp"}.get(scheme)
-    raise BindingError(f"{variable} uses unknown scheme {scheme}://"
-                       + (f"; install {hint}" if hint else "; known: sns, sqs, eventgrid, azqueue, pubsub, memory"))
+    _registry.register(scheme, factory)
 
 
 def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
@@ -85,7 +74,7 @@ def open_backend(kind: Kind, name: str, url: str | None = None) -> Any:
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
         raise BindingError(f"{variable}={url!r} is not a URL; expected scheme://…")
-    inst = _factory(scheme, variable)(kind, url, name)
+    inst = _registry.factory(scheme, variable)(kind, url, name)
     with _lock:
         return _instances.setdefault(key, inst)
 

@@ -1,0 +1,51 @@
+"""URL scheme → factory, found through an entry point group: how bindings and stores reach adapter code.
+
+``memory`` (or any built-in) is resolved without scanning entry points; everything else is loaded once from the
+group the adapters register, so the core never imports a cloud SDK. Errors name the variable that holds the URL
+and the distribution to install.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+
+class SchemeRegistry:
+    """Factories by URL scheme for one entry point group (``portafunc.backends``, ``portafunc.idempotency``)."""
+
+    def __init__(self, group: str, what: str, builtins: dict[str, Callable[[], Any]], hints: dict[str, str],
+                 error: type[Exception]) -> None:
+        self.group = group
+        self.what = what  # "backend", "store": used in error messages
+        self._builtins = builtins  # scheme -> zero-argument loader of the factory (imports on demand)
+        self._hints = hints  # scheme -> distribution that provides it
+        self._error = error
+        self._factories: dict[str, Any] = {}
+
+    def register(self, scheme: str, factory: Any) -> None:
+        self._factories[scheme] = factory
+
+    def factory(self, scheme: str, variable: str) -> Any:
+        found = self._factories.get(scheme)
+        if found is not None:
+            return found
+        if scheme in self._builtins:
+            found = self._factories[scheme] = self._builtins[scheme]()
+            return found
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            if ep.name == scheme:
+                try:
+                    found = ep.load()
+                except ImportError as exc:
+                    raise self._error(f"{variable} uses {scheme}:// but its {self.what} failed to import: "
+                                      f"{exc}") from exc
+                self._factories[scheme] = found
+                return found
+        hint = self._hints.get(scheme)
+        known = ", ".join([*self._hints, *self._builtins])
+        raise self._error(f"{variable} uses unknown scheme {scheme}://"
+                          + (f"; install {hint}" if hint else f"; known: {known}"))
