@@ -1,20 +1,48 @@
-"""Starting the local cloud stand-ins the tests talk to (on free 127.0.0.1 ports, stopped afterwards).
+"""The local cloud stand-ins the tests and benchmarks talk to, started on free 127.0.0.1 ports and stopped afterwards.
 
-A stand-in that cannot start fails the test with what is missing; nothing is skipped.
+One place for: moto in server mode (SNS/SQS/S3/DynamoDB), the Google Pub/Sub and Firestore emulators (shipped with
+google-cloud-cli, need Java) and Azurite (npm, pinned, installed into ``.tools/`` by the Makefile).
+
+A stand-in that cannot start raises :class:`StandInMissing` saying what is missing — under pytest that is
+``pytest.fail`` (the test fails, it is never skipped). Each stand-in runs in its own process group so that stopping it
+also stops the JVM or node children it forks; :meth:`StandIn.stop` / :meth:`StandIn.restart` let fault tests take a
+broker down and bring it back on the same port.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, NoReturn, Sequence
 
-import pytest
+REPO = Path(__file__).resolve().parents[1]
+TOOLS_BIN = REPO / ".tools" / "node_modules" / ".bin"
+AZURITE_VERSION = "3.35.0"
+# Azurite's well-known development account key (public; the same in every Azurite install).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+class StandInMissing(RuntimeError):
+    """A stand-in is not installed or did not start; the message says what to install or where the log is."""
+
+
+def _missing(message: str) -> NoReturn:
+    """Fail the running test (under pytest) or raise: a missing stand-in is a failure, never a skip."""
+    if "pytest" in sys.modules:
+        import pytest
+
+        pytest.fail(message, pytrace=False)
+    raise StandInMissing(message)
 
 
 def free_port() -> int:
@@ -23,34 +51,196 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def moto_server(log_dir: Path) -> Iterator[str]:
-    """moto in server mode; yields its endpoint URL (``http://127.0.0.1:PORT``)."""
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_answers(url: str, expect: bytes | None = None) -> bool:
     try:
-        import moto.server  # noqa: F401
-    except ImportError as exc:
-        pytest.fail(f"moto[server] is not installed ({exc}); pip install 'moto[server]'", pytrace=False)
-    port = free_port()
-    log = log_dir / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto server did not start on {endpoint}: {log.read_text()[-2000:]}", pytrace=False)
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return expect is None or expect in resp.read()
+    except urllib.error.HTTPError:
+        return expect is None
+    except OSError:
+        return False
+
+
+class StandIn:
+    """A stand-in process: its command, port, log; started, stopped and restarted on the same port."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, port: int, log: Path, ready: Callable[[], bool],
+                 cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.port = port
+        self.log = log
+        self.cwd = cwd
+        self.env = env
+        self.timeout = timeout
+        self._ready = ready
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> "StandIn":
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd,
+                                         env=self.env, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                _missing(f"{self.name} did not start on 127.0.0.1:{self.port} ({' '.join(self.argv)}); log "
+                         f"{self.log}: {self.log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
-    try:
-        yield endpoint
-    finally:
-        proc.terminate()
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM the process group (the emulators fork a JVM), SIGKILL after 10 s; waits until the port is closed."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def restart(self) -> "StandIn":
+        self.stop()
+        return self.start()
+
+
+@contextmanager
+def _running(standin: StandIn) -> Iterator[StandIn]:
+    standin.start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+# -- moto -----------------------------------------------------------------------------------------------------------
+
+def moto_standin(log_dir: Path) -> StandIn:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as exc:
+        _missing(f"moto[server] is not installed ({exc}); pip install 'moto[server]'")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    return StandIn("moto server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                   port=port, log=log_dir / "moto.log", ready=lambda: http_answers(f"{endpoint}/moto-api/"),
+                   timeout=30)
+
+
+@contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """moto in server mode; yields its endpoint URL (``http://127.0.0.1:PORT``)."""
+    with _running(moto_standin(log_dir)) as standin:
+        yield f"http://127.0.0.1:{standin.port}"
+
+
+# -- Google Cloud emulators -------------------------------------------------------------------------------------------
+
+def gcloud_sdk_root() -> Path | None:
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        return None
+    guess = Path(os.path.realpath(gcloud)).parents[1]  # SDK_ROOT/bin/gcloud: skips gcloud's own slow start-up
+    if (guess / "platform").is_dir():
+        return guess
+    try:
+        out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"], capture_output=True,
+                             text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(out) if out else None
+
+
+def _emulator_script(component: str, relative: str, what: str) -> Path:
+    root = gcloud_sdk_root()
+    script = root / "platform" / relative if root else None
+    if script is None or not script.is_file():
+        _missing(f"the {what} is missing ({script or 'no gcloud on PATH'}): install google-cloud-cli with the "
+                 f"{component} component (`gcloud components install {component}` or apt "
+                 f"google-cloud-cli-{component})")
+    if shutil.which("java") is None:
+        _missing(f"the {what} needs Java (17+) on PATH and none was found")
+    return script
+
+
+def pubsub_standin(log_dir: Path) -> StandIn:
+    """The Pub/Sub emulator; its ``host:port`` (what ``PUBSUB_EMULATOR_HOST`` takes) is ``f"127.0.0.1:{port}"``."""
+    script = _emulator_script("pubsub-emulator", "pubsub-emulator/bin/cloud-pubsub-emulator", "Pub/Sub emulator")
+    port = free_port()
+    return StandIn("the Pub/Sub emulator", [str(script), "--host=127.0.0.1", f"--port={port}"], port=port,
+                   log=log_dir / "pubsub-emulator.log",
+                   ready=lambda: http_answers(f"http://127.0.0.1:{port}/", expect=b"Ok"), timeout=90)
+
+
+@contextmanager
+def pubsub_emulator(log_dir: Path) -> Iterator[str]:
+    """The Pub/Sub emulator; yields ``127.0.0.1:PORT``."""
+    with _running(pubsub_standin(log_dir)) as standin:
+        yield f"127.0.0.1:{standin.port}"
+
+
+@contextmanager
+def firestore_emulator(log_dir: Path) -> Iterator[str]:
+    """The Firestore emulator; yields ``127.0.0.1:PORT`` (what ``FIRESTORE_EMULATOR_HOST`` takes)."""
+    script = _emulator_script("cloud-firestore-emulator", "cloud-firestore-emulator/cloud_firestore_emulator",
+                              "Firestore emulator")
+    port = free_port()
+    standin = StandIn("the Firestore emulator", [str(script), "--host=127.0.0.1", f"--port={port}"], port=port,
+                      log=log_dir / "firestore-emulator.log",
+                      ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=90)
+    with _running(standin):
+        yield f"127.0.0.1:{port}"
+
+
+# -- Azurite ----------------------------------------------------------------------------------------------------------
+
+AZURITE_SERVICES = {"queue": "Queue", "table": "Table", "blob": "Blob"}
+
+
+def azurite_standin(log_dir: Path, service: str) -> StandIn:
+    """One Azurite service (``queue``, ``table`` or ``blob``) from the project-local npm install, in memory."""
+    if service not in AZURITE_SERVICES:
+        raise ValueError(f"unknown Azurite service {service!r}; one of {sorted(AZURITE_SERVICES)}")
+    binary = TOOLS_BIN / f"azurite-{service}"
+    if not binary.exists():
+        _missing(f"Azurite is missing ({binary}): run `npm install --prefix {REPO / '.tools'} "
+                 f"azurite@{AZURITE_VERSION}` (`make test` does this)")
+    if shutil.which("node") is None:
+        _missing("Azurite needs Node.js: `node` is not on PATH")
+    port = free_port()
+    work = log_dir / f"azurite-{service}"
+    work.mkdir(parents=True, exist_ok=True)
+    argv = [str(binary), f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port), "--inMemoryPersistence",
+            "--skipApiVersionCheck", "--disableProductStyleUrl", "--loose", "--disableTelemetry"]
+    return StandIn(f"Azurite {service} service", argv, port=port, log=work / "azurite.log",
+                   ready=lambda: port_open(port), cwd=work, timeout=30)
+
+
+def azurite_connection_string(service: str, port: int) -> str:
+    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"{AZURITE_SERVICES[service]}Endpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};")
+
+
+@contextmanager
+def azurite(log_dir: Path, service: str = "queue") -> Iterator[str]:
+    """One Azurite service; yields its connection string."""
+    with _running(azurite_standin(log_dir, service)) as standin:
+        yield azurite_connection_string(service, standin.port)

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import standins
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / ".." / "shared" / "fixtures" / "azure"
-AZURITE_VERSION = "3.35.0"
-AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-queue"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def fixture_files() -> list[Path]:
@@ -37,44 +32,11 @@ def azapp():
     return module
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory):
     """Azurite's queue service (npm azurite@3.35.0 in .tools/) on a free 127.0.0.1 port; yields a connection string."""
-    if not AZURITE_BIN.exists():
-        pytest.fail(f"Azurite is missing: run `npm install --prefix {REPO / '.tools'} azurite@{AZURITE_VERSION}` "
-                    "(the Makefile does this on CI)", pytrace=False)
-    port = free_port()
-    proc = subprocess.Popen([str(AZURITE_BIN), "--queueHost", "127.0.0.1", "--queuePort", str(port), "--silent",
-                             "--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl",
-                             "--loose", "--disableTelemetry"],
-                            cwd=str(tmp_path_factory.mktemp("azurite")), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            pytest.fail(f"Azurite exited with {proc.returncode}: {out[-2000:]}", pytrace=False)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("Azurite did not listen within 30 s", pytrace=False)
-    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-            f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
-    yield conn
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with standins.azurite(tmp_path_factory.mktemp("azurite"), "queue") as conn:
+        yield conn
 
 
 @pytest.fixture

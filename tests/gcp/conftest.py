@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import standins
 
 REPO = Path(__file__).resolve().parents[2]
 GCP_FIXTURES = (REPO / ".." / "shared" / "fixtures" / "gcp").resolve()
@@ -26,10 +26,7 @@ def fixture_files() -> list[Path]:
     return files
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = standins.free_port
 
 
 def wait_http(url: str, *, expect: bytes | None, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
@@ -92,36 +89,11 @@ def start(cmd: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: 
     return proc
 
 
-def emulator_script() -> Path:
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        pytest.fail("the Google Cloud SDK (gcloud) is not installed, so the Pub/Sub emulator is missing: install "
-                    "google-cloud-cli with the pubsub-emulator component (and Java 17)")
-    root = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"], capture_output=True, text=True,
-                          timeout=60).stdout.strip()
-    script = Path(root) / "platform" / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
-    if not script.is_file():
-        pytest.fail(f"the Pub/Sub emulator is missing: {script} does not exist; install it with "
-                    "`gcloud components install pubsub-emulator` (or apt google-cloud-cli-pubsub-emulator)")
-    if shutil.which("java") is None:
-        pytest.fail("the Pub/Sub emulator needs Java (17+) on PATH and none was found")
-    return script
-
-
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Pub/Sub emulator on a free port; yields ``host:port`` (what PUBSUB_EMULATOR_HOST takes)."""
-    script = emulator_script()
-    port = free_port()
-    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    proc = start([str(script), "--host=127.0.0.1", f"--port={port}"], log=log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", expect=b"Ok", proc=proc, what="the Pub/Sub emulator", timeout=60)
-    except RuntimeError as exc:
-        stop(proc)
-        pytest.fail(str(exc))
-    yield f"127.0.0.1:{port}"
-    stop(proc)
+    with standins.pubsub_emulator(tmp_path_factory.mktemp("emulator")) as host:
+        yield host
 
 
 @pytest.fixture

@@ -10,57 +10,19 @@ Messages are sent by portafunc's own ``azqueue://`` backend.
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
+import standins
 
 from portafunc import App
 from portafunc.events import Message
 
-REPO = Path(__file__).resolve().parents[2]
-AZURITE_QUEUE = REPO / ".tools" / "node_modules" / ".bin" / "azurite-queue"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not AZURITE_QUEUE.exists():
-        pytest.fail(f"Azurite is missing ({AZURITE_QUEUE}); run `make test` (it installs azurite from npm)",
-                    pytrace=False)
-    port = _free_port()
-    work = tmp_path_factory.mktemp("azurite")
-    log = open(work / "azurite.log", "wb")
-    proc = subprocess.Popen([str(AZURITE_QUEUE), "--queueHost", "127.0.0.1", "--queuePort", str(port),
-                             "--skipApiVersionCheck", "--inMemoryPersistence"], cwd=work,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"Azurite did not start: {(work / 'azurite.log').read_text()[-2000:]}", pytrace=False)
-        time.sleep(0.1)
-    yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};"
-           f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with standins.azurite(tmp_path_factory.mktemp("azurite"), "queue") as conn:
+        yield conn
 
 
 def test_crash_and_poison_nothing_lost(azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
