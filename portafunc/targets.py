@@ -50,6 +50,20 @@ class PackageRequest:
     arch: str = "x86_64"
     requirements: list[str] = field(default_factory=list)  # the user's own requirements (from requirements.txt)
     progress: Any = None  # callable(str) for progress lines
+    app: Any = None  # the loaded App, set by the frame so a target does not import the user's module again
+    functions: list[tuple[str, str]] | None = None  # (function, native trigger) rows from the frame's trigger check
+
+    def checked_app(self, target: "Target") -> tuple[Any, list[tuple[str, str]]]:
+        """The app and its trigger rows for ``target``: what the frame already loaded, else load and check now."""
+        if self.app is None:
+            from .loader import load_app
+
+            self.app, self.project_dir, self.app_ref = load_app(self.app_ref, self.project_dir)
+        if self.functions is None:
+            from .packaging.build import trigger_check
+
+            self.functions = trigger_check(self.app, target)
+        return self.app, self.functions
 
 
 @dataclass

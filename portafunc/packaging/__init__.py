@@ -15,22 +15,26 @@ from ..errors import PortafuncError, UnsupportedTrigger
 from ..targets import PackageRequest, PackageResult
 
 
-def build(target_name: str, app_ref: str | None, *, project_dir: str | Path | None = None,
+def build_package(target_name: str, app_ref: str | None, *, project_dir: str | Path | None = None,
           out: str | Path = "dist", python: str | None = None, arch: str = "x86_64",
           progress: Any = None) -> PackageResult:
-    """Build the artifact for one target; raises UnsupportedTrigger / PortafuncError on bad input."""
+    """Build the artifact for one target; raises UnsupportedTrigger / PortafuncError on bad input.
+
+    (Not named ``build``: that is the helpers submodule, whose import would shadow the function on the package.)
+    """
     from ..loader import load_app
     from ..targets import get_target
     from .build import read_requirements, trigger_check
 
     target = get_target(target_name)
     app, project, ref = load_app(app_ref, project_dir)
-    trigger_check(app, target)
+    functions = trigger_check(app, target)
     py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
     if py not in ("3.10", "3.11", "3.12", "3.13"):
         raise PortafuncError(f"--python {py}: supported versions are 3.10, 3.11, 3.12 and 3.13")
     request = PackageRequest(app_ref=ref, project_dir=project, out_dir=Path(out).resolve() / target.name,
-                             python=py, arch=arch, requirements=read_requirements(project), progress=progress)
+                             python=py, arch=arch, requirements=read_requirements(project), progress=progress,
+                             app=app, functions=functions)
     started = time.perf_counter()
     result = target.package(request)
     result.seconds = time.perf_counter() - started
@@ -42,7 +46,7 @@ def package_cli(args: Any) -> int:
         print(f"  … {message}", file=sys.stderr, flush=True)
 
     try:
-        result = build(args.target, args.app or args.path, project_dir=args.path if args.app else None,
+        result = build_package(args.target, args.app or args.path, project_dir=args.path if args.app else None,
                        out=args.out, python=args.python, arch=args.arch, progress=progress)
     except UnsupportedTrigger as exc:
         print(f"portafunc: cannot package for {exc.target}: {exc}", file=sys.stderr)

@@ -14,8 +14,7 @@ import time
 from importlib.metadata import requires
 from pathlib import Path
 
-from portafunc.loader import load_app
-from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target, trigger_check,
+from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target,
                                        vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
@@ -46,8 +45,8 @@ def dependencies(user_requirements: list[str], say: object = None) -> list[str]:
 def package(request: PackageRequest) -> PackageResult:
     say = request.progress or (lambda message: None)
     started = time.perf_counter()
-    app, project, ref = load_app(request.app_ref, request.project_dir)
-    functions = trigger_check(app, _target())
+    app, functions = request.checked_app(_target())
+    project, ref = request.project_dir, request.app_ref
     arch = "arm64" if request.arch in ("arm64", "aarch64") else "x86_64"
     out_dir = request.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from portafunc.app import App, QueueTrigger, TopicTrigger
-from portafunc.loader import load_app
 from portafunc.messaging.binding import env_name
 from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, pip_install_target,
-                                       trigger_check, vendor_portafunc, write_zip)
+                                       vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
 from . import naming
@@ -119,8 +118,8 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         raise PackagingError(f"--arch {request.arch}: Azure Functions on Linux runs x86_64 only")
     if request.python not in SUPPORTED_PYTHON:
         raise PackagingError(f"--python {request.python}: Azure Functions supports {', '.join(SUPPORTED_PYTHON)}")
-    app, project, ref = load_app(request.app_ref, request.project_dir)
-    functions = trigger_check(app, target)
+    app, functions = request.checked_app(target)
+    project, ref = request.project_dir, request.app_ref
     out_dir = request.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     zip_name = f"{app.name}-functions-py{request.python}.zip"

@@ -23,7 +23,7 @@ from typing import Any
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, \
     TopicTrigger
 from portafunc.messaging.binding import env_name
-from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, trigger_check,
+from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project,
                                        vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
@@ -187,10 +187,8 @@ def render_deploy(app: App, zip_name: str, python: str) -> str:
 
 
 def package(target: Any, request: PackageRequest) -> PackageResult:
-    from portafunc.loader import load_app
-
-    app, _, ref = load_app(request.app_ref, request.project_dir)
-    rows = trigger_check(app, target)
+    app, rows = request.checked_app(target)
+    ref = request.app_ref
     out = request.out_dir
     out.mkdir(parents=True, exist_ok=True)
     stage = clean_dir(out / "build")
