@@ -114,7 +114,7 @@ def test_publish_reaches_the_function_with_original_data_and_attributes(env, mon
     data = b"\x00\x01binary\xff" + "ünïcode".encode()
     msg_id = topic("events").publish(data, attributes={"kind": "created", "ü": "✓"}, ordering_key="order-7")
     assert msg_id
-    (seen,) = _wait(lambda: _records(env["record"], fn="on_event", id=msg_id), 20, "the push delivery")
+    (seen,) = _wait(lambda: _records(env["record"], fn="on_event", id=msg_id), 60, "the push delivery")
     assert base64.b64decode(seen["data_b64"]) == data
     assert seen["attributes"] == {"kind": "created", "ü": "✓"}
     # the emulator's push omits orderingKey (the real service sends it; the codec tests cover that field and the
@@ -129,7 +129,7 @@ def test_publish_batch_and_json_payloads(env, monkeypatch):
     ids = topic("events").publish_batch([{"n": i} for i in range(5)])
     assert len(set(ids)) == 5
     for i, mid in enumerate(ids):
-        (seen,) = _wait(lambda mid=mid: _records(env["record"], fn="on_event", id=mid), 20, f"message {i}")
+        (seen,) = _wait(lambda mid=mid: _records(env["record"], fn="on_event", id=mid), 60, f"message {i}")
         assert json.loads(base64.b64decode(seen["data_b64"])) == {"n": i}
 
 
@@ -137,7 +137,7 @@ def test_handler_failure_is_redelivered(env, monkeypatch):
     topic_path, dead_sub = _push_topic(env, "on_event")
     _bind_topic(monkeypatch, "events", topic_path)
     msg_id = topic("events").publish(b"retry me", attributes={"fail": "once"})
-    rows = _wait(lambda: (r := _records(env["record"], fn="on_event", id=msg_id)) and len(r) >= 2 and r, 20,
+    rows = _wait(lambda: (r := _records(env["record"], fn="on_event", id=msg_id)) and len(r) >= 2 and r, 60,
                  "the redelivery")
     assert [base64.b64decode(r["data_b64"]) for r in rows[:2]] == [b"retry me", b"retry me"]
     time.sleep(1.5)
