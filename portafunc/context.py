@@ -9,7 +9,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("portafunc_invocation", default=None)
+_current: contextvars.ContextVar[Invocation | tuple[Any, ...] | None] = contextvars.ContextVar(
+    "portafunc_invocation", default=None)
+"""An Invocation, or a deferred one: a ``(build, *args)`` tuple the pipeline stores per message so that messages
+nobody asks about (no log line, no ``current()`` call) never pay for building the Invocation and its ids."""
 
 
 class Invocation:
@@ -36,7 +39,11 @@ def new_id() -> str:
 
 def current() -> Invocation | None:
     """The invocation running in this thread/task, or ``None`` outside a handler."""
-    return _current.get()
+    value = _current.get()
+    if value.__class__ is tuple:  # deferred by the pipeline: built on first use, then kept for this invocation
+        value = value[0](*value[1:])
+        _current.set(value)  # the pipeline's reset(token) still restores what was there before the invocation
+    return value  # type: ignore[no-any-return]
 
 
 def enter(invocation: Invocation) -> contextvars.Token[Invocation | None]:

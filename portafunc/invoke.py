@@ -19,6 +19,7 @@ import time
 from enum import Enum
 
 from . import context, logs
+from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
@@ -26,6 +27,9 @@ from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
+
+_enter = context._current.set  # bound methods: the per-message path skips two function frames
+_leave = context._current.reset
 
 MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
 
@@ -55,7 +59,11 @@ class MessageResult:
     @property
     def must_redeliver(self) -> bool:
         """True when the adapter must report this message failed to its broker."""
-        return self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
+        return self.outcome is not _SUCCESS and self.outcome is not _DEAD_LETTERED
+
+
+_SUCCESS = Outcome.SUCCESS
+_DEAD_LETTERED = Outcome.DEAD_LETTERED
 
 
 class BatchResult:
@@ -76,7 +84,8 @@ class BatchResult:
     @property
     def failed_ids(self) -> list[str]:
         """Messages the broker must see as failed (redelivered, or dead-lettered by the broker's policy)."""
-        return [r.message_id for r in self.results if r.must_redeliver]
+        return [r.message_id for r in self.results
+                if r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
 
     @property
     def ok(self) -> bool:
@@ -103,7 +112,8 @@ def _run_async(coro: Any) -> Any:
     return loop.run_until_complete(coro)
 
 
-def _validate(model: Any, data: bytes, what: str) -> Any:
+def _validate(model: Any, data: bytes, source: Any) -> Any:
+    """``data`` validated as ``model``; ``source`` (the request or message) only names it in the error."""
     try:
         return model.model_validate_json(data)
     except ValueError as exc:
@@ -112,6 +122,7 @@ def _validate(model: Any, data: bytes, what: str) -> Any:
             raise
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in errors_fn(include_url=False)]
+        what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
         raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
             from None
 
@@ -119,7 +130,7 @@ def _validate(model: Any, data: bytes, what: str) -> Any:
 def _call(spec: FunctionSpec, event: Any) -> Any:
     plan = spec.call_plan()
     if spec.message_model is not None and isinstance(event, Message) and not event._has_body:
-        event.with_body(_validate(spec.message_model, event.data, f"message {event.id}"))
+        event.with_body(_validate(spec.message_model, event.data, event))
     if len(plan) == 1 and plan[0].source == "event":
         result = spec.handler(event)
     else:
@@ -129,8 +140,7 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
                 kwargs[param.name] = event
             else:
                 raw = event.body if isinstance(event, HttpRequest) else event.data
-                kwargs[param.name] = _validate(param.model, raw, "request body" if isinstance(event, HttpRequest)
-                                               else f"message {getattr(event, 'id', '')}")
+                kwargs[param.name] = _validate(param.model, raw, event)
         result = spec.handler(**kwargs)
     if spec.is_async:
         result = _run_async(result)
@@ -216,9 +226,8 @@ def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
 def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
                 native_context: Any = None) -> HttpResponse:
     inv_id = invocation_id or context.new_id()
-    token = context.enter(context.Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id),
-                                             target, native_context))
-    started = time.perf_counter()
+    token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
+    started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
         if len(req.body) > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
@@ -240,10 +249,10 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                                     "the function failed; see the logs for this invocation id", invocation_id=inv_id)
         outcome = "error"
     finally:
-        context.leave(token)
+        _leave(token)
     if resp.status >= 400 and outcome != "error":
         logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
-    if logs.debug_enabled():
+    if started:
         logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return resp
@@ -254,45 +263,108 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
 def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
                    invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run one message; never raises: the outcome says whether the broker must redeliver it."""
-    inv_id = invocation_id or context.new_id()
-    token = context.enter(context.Invocation(inv_id, spec.name, spec.kind,
-                                             _correlation(None, msg.attributes, msg.id), target, native_context))
-    started = time.perf_counter()
+    return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context, _direct(spec))
+
+
+def _direct(spec: FunctionSpec) -> tuple[Any, Any] | None:
+    """(handler, message model or None) when running a message is just ``handler(msg)``, after validating the payload
+    when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key. Else None (``_call``)."""
+    if spec.idempotency_key is not None or spec.is_async:
+        return None
     try:
-        value = _call(spec, msg) if spec.idempotency_key is None else _idempotent_message(spec, msg, target)
-        result = MessageResult(msg.id, Outcome.SUCCESS, value=value)
-    except NonRetryableError as exc:
-        result = _dead_letter(spec, msg, exc)
-    except Exception as exc:  # noqa: BLE001 - every other failure is retryable
-        logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=str(exc),
-                     traceback=_traceback(exc))
-        result = MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+        plan = spec.call_plan()
+    except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the message's outcome
+        return None
+    if len(plan) != 1 or plan[0].source != "event":
+        return None
+    return spec.handler, spec.message_model
+
+
+def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: str, native_context: Any
+                     ) -> Invocation:
+    return Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id), target, native_context)
+
+
+def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
+                        native_context: Any) -> Invocation:
+    return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
+                      _correlation(None, msg.attributes, msg.id), target, native_context)
+
+
+def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
+                 direct: tuple[Any, Any] | None) -> MessageResult:
+    """One message through the pipeline. The Invocation (id ``inv_id``, or ``inv_id:index`` in a batch) is built only
+    if a log line or ``current()`` asks for it."""
+    token = _enter((_message_invocation, spec, msg, inv_id, index, target, native_context))
+    started = time.perf_counter() if logs.debug_enabled() else 0.0
+    try:
+        if direct is not None:
+            handler, model = direct
+            if model is not None and not msg._has_body:
+                msg.with_body(_validate(model, msg.data, msg))
+            value = handler(msg)
+        elif spec.idempotency_key is None:
+            value = _call(spec, msg)
+        else:
+            value = _idempotent_message(spec, msg, target)
+        result = MessageResult(msg.id, _SUCCESS, None, value)
+    except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
+        result = _failed(spec, msg, exc)
     finally:
-        context.leave(token)
-    if logs.debug_enabled():
+        _leave(token)
+    if started:
         logs.log("DEBUG", "invocation", function=spec.name, trigger=spec.kind, outcome=result.outcome.value,
                  message_id=msg.id, duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return result
 
 
+def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
+    """The outcome of a failed message (called inside its invocation context, so the log lines carry its ids)."""
+    if isinstance(exc, NonRetryableError):
+        return _dead_letter(spec, msg, exc)
+    logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
+                 delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=str(exc),
+                 traceback=_traceback(exc))
+    return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+
+
 def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bool | None = None,
-                 target: str = "local", native_context: Any = None) -> BatchResult:
-    """Run a batch message by message. ``ordered`` (FIFO) stops at the first failure so order is kept."""
+                 target: str = "local", native_context: Any = None, invocation_id: str | None = None
+                 ) -> BatchResult:
+    """Run a batch message by message. ``ordered`` (FIFO) stops at the first failure so order is kept.
+
+    Message ``i`` runs as invocation ``<batch id>:<i>``, the batch id being ``invocation_id`` (e.g. the Lambda request
+    id) or one random id per batch: one id syscall per batch, not per message, and logs still group by batch.
+    """
     if ordered is None:
         ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
-    batch = BatchResult()
-    stopped = False
-    for msg in messages:
-        if stopped:
-            batch.results.append(MessageResult(msg.id, Outcome.SKIPPED, "an earlier message of the ordered "
-                                                                        "batch failed"))
-            continue
-        result = invoke_message(spec, msg, target=target, native_context=native_context)
-        batch.results.append(result)
-        if ordered and result.must_redeliver:
-            stopped = True
-    return batch
+    batch_id = invocation_id or context.new_id()
+    direct = _direct(spec)
+    results: list[MessageResult] = []
+    append = results.append
+    pending = iter(messages)
+    if direct is not None and not ordered and not logs.debug_enabled():
+        # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
+        handler, model = direct
+        for index, msg in enumerate(pending):
+            token = _enter((_message_invocation, spec, msg, batch_id, index, target, native_context))
+            try:
+                if model is not None and not msg._has_body:
+                    msg.with_body(_validate(model, msg.data, msg))
+                append(MessageResult(msg.id, _SUCCESS, None, handler(msg)))
+            except Exception as exc:  # noqa: BLE001
+                append(_failed(spec, msg, exc))
+            finally:
+                _leave(token)
+        return BatchResult(results)
+    for index, msg in enumerate(pending):
+        result = _run_message(spec, msg, batch_id, index, target, native_context, direct)
+        append(result)
+        if ordered and result.outcome is not _SUCCESS and result.outcome is not _DEAD_LETTERED:
+            for rest in pending:
+                append(MessageResult(rest.id, Outcome.SKIPPED, "an earlier message of the ordered batch failed"))
+            break
+    return BatchResult(results)
 
 
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
