@@ -55,7 +55,10 @@ def records(native: Any, what: str) -> list[Mapping[str, Any]]:
     recs = native.get("Records") if isinstance(native, Mapping) else None
     if not isinstance(recs, list) or not recs:
         raise EventDecodeError(f"{what} has no Records", expected='{"Records": [...]} with at least one record')
-    return [obj(r, f"{what} record {i}", "a JSON object per record") for i, r in enumerate(recs)]
+    for r in recs:
+        if type(r) is not dict:
+            return [obj(r, f"{what} record {i}", "a JSON object per record") for i, r in enumerate(recs)]
+    return list(recs)
 
 
 def b64decode(value: str, what: str) -> bytes:

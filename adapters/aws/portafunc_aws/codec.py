@@ -1,6 +1,12 @@
-"""Shape detection: which AWS service sent a native event, and its neutral events."""
+"""Shape detection: which AWS service sent a native event, and its neutral events.
+
+Only the HTTP codec is imported with this module: the message and storage codecs load when an event needs them, so
+an HTTP-only function's cold start does not pay for them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -9,35 +15,52 @@ if TYPE_CHECKING:
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event
 
-from . import http, messages, storage
+from . import http
 
 EXPECTED = ("an AWS Lambda event: API Gateway REST/HTTP API, ALB or Function URL request; SQS batch; SNS "
             "notification; S3 notification; or EventBridge event (scheduled, S3 object events, custom)")
 
 
-def shape(native: Any) -> str:
-    """``http``, ``sqs``, ``sns``, ``s3`` or ``eventbridge``; EventDecodeError for anything else."""
-    if http.detect(native):
-        return "http"
-    if messages.is_sqs(native):
-        return "sqs"
-    if messages.is_sns(native):
-        return "sns"
-    if storage.is_s3(native):
-        return "s3"
-    if storage.is_eventbridge(native):
-        return "eventbridge"
+def detect(native: Any) -> tuple[str, str | None]:
+    """(kind, HTTP variant): kind is ``http``, ``sqs``, ``sns``, ``s3`` or ``eventbridge``, the variant is set for
+    ``http`` only (``apigw-v2``, ``function-url``, ...). EventDecodeError for anything else.
+
+    One pass over the event, so the entry does not detect the HTTP variant a second time when decoding.
+    """
+    variant = http.detect(native)
+    if variant is not None:
+        return "http", variant
+    if type(native) is dict or isinstance(native, Mapping):
+        recs = native.get("Records")
+        if isinstance(recs, list) and recs and isinstance(recs[0], Mapping):
+            first = recs[0]
+            source = first.get("eventSource")
+            if source == "aws:sqs":
+                return "sqs", None
+            if first.get("EventSource") == "aws:sns":
+                return "sns", None
+            if source == "aws:s3":
+                return "s3", None
+        if "detail-type" in native and "source" in native and "detail" in native:
+            return "eventbridge", None
     kind = type(native).__name__
     hint = f" (keys: {', '.join(sorted(map(str, native))[:8])})" if isinstance(native, dict) else f" ({kind})"
     raise EventDecodeError(f"not a known AWS event{hint}", expected=EXPECTED)
 
 
+def shape(native: Any) -> str:
+    """``http``, ``sqs``, ``sns``, ``s3`` or ``eventbridge``; EventDecodeError for anything else."""
+    return detect(native)[0]
+
+
 def decode(native: Any) -> list[Event]:
     """Every neutral event in ``native``. SQS/SNS messages that carry S3 notifications decode as storage events."""
-    kind = shape(native)
+    kind, variant = detect(native)
     if kind == "http":
-        req, _ = http.decode_request(native)
+        req, _ = http.decode_request(native, variant)
         return [req]
+    from . import messages, storage
+
     if kind in ("sqs", "sns"):
         out: list[Event] = []
         for msg in messages.decode_sqs(native) if kind == "sqs" else messages.decode_sns(native):

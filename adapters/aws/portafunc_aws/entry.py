@@ -29,10 +29,21 @@ from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_batch, invoke_event, invoke_message
 
-from . import codec, http, messages, storage
+from . import codec, http
 from ._fields import records
 
 TARGET = "aws"
+
+_messages: Any = None
+
+
+def _load_messages() -> Any:
+    """The SQS/SNS codec, imported by the first message event (HTTP-only functions never load it)."""
+    global _messages
+    from . import messages
+
+    _messages = messages
+    return messages
 
 
 class RetryRequested(PortafuncError):
@@ -52,15 +63,14 @@ class LambdaHandler:
         self.spec: FunctionSpec | None = app.function(function) if function else None
 
     def __call__(self, event: Any, context: Any = None) -> Any:
-        kind = codec.shape(event)
-        invocation_id = getattr(context, "aws_request_id", None)
+        kind, variant = codec.detect(event)
         spec = self.spec
         if kind == "http":
             if spec is not None and spec.kind != "http":
                 raise self._mismatch("an HTTP request")
-            req, variant = http.decode_request(event)
+            req, variant = http.decode_request(event, variant)
             resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                               invocation_id=invocation_id, native_context=context)
+                               invocation_id=getattr(context, "aws_request_id", None), native_context=context)
             return http.encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
@@ -68,6 +78,8 @@ class LambdaHandler:
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         if kind == "sqs":
             return self._sqs(spec, event, context)
+        from . import messages, storage  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
+
         if kind == "sns":
             return self._async(spec, [m for m in messages.decode_sns(event)], context)
         if kind == "s3":
@@ -79,22 +91,24 @@ class LambdaHandler:
     # -- SQS: partial batch failure -------------------------------------------------------------------------------
     def _sqs(self, spec: FunctionSpec, event: Any, context: Any) -> dict[str, Any]:
         recs = records(event, "SQS event")
-        fifo = messages.is_fifo_arn(recs[0].get("eventSourceARN"))
-        ordered = fifo or (isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered)
-        if spec.kind == "storage":
+        kind = spec.trigger.kind
+        if kind == "storage":
             failed = self._sqs_storage(spec, recs, context)
-        elif spec.kind in ("queue", "topic"):
+        elif kind == "queue" or kind == "topic":
+            ordered = (_messages or _load_messages()).is_fifo_arn(recs[0].get("eventSourceARN")) \
+                or (isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered)
             failed = self._sqs_messages(spec, recs, ordered, context)
         else:
             raise self._mismatch("an SQS batch")
-        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed] if failed else []}
 
     def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> list[str]:
+        decode_sqs_record = (_messages or _load_messages()).decode_sqs_record
         batch: list[Message[Any]] = []
         undecodable: set[str] = set()
         for index, rec in enumerate(recs):
             try:
-                batch.append(messages.decode_sqs_record(rec, index))
+                batch.append(decode_sqs_record(rec, index))
             except EventDecodeError as exc:
                 bad_id = rec.get("messageId")
                 if not isinstance(bad_id, str):
@@ -105,11 +119,17 @@ class LambdaHandler:
                 if ordered:  # keep order: this one and every later one come back
                     undecodable.update(r["messageId"] for r in recs[index + 1:] if isinstance(r.get("messageId"), str))
                     break
-        result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context)
-        failed = set(result.failed_ids) | undecodable
+        result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
+                              invocation_id=getattr(context, "aws_request_id", None))
+        failed_ids = result.failed_ids
+        if not failed_ids and not undecodable:
+            return []
+        failed = set(failed_ids) | undecodable
         return [r["messageId"] for r in recs if r.get("messageId") in failed]
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
+        from . import messages, storage
+
         failed: list[str] = []
         for index, rec in enumerate(recs):
             msg = messages.decode_sqs_record(rec, index)
@@ -126,6 +146,8 @@ class LambdaHandler:
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
+        from . import storage
+
         failures: list[MessageResult] = []
         for evt in events:
             if isinstance(evt, Message):

@@ -100,6 +100,74 @@ def _sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, st
 # -- SQS decode --------------------------------------------------------------------------------------------------
 
 def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
+    """One SQS record → Message: the direct path for a well-formed record, else the careful field-by-field one."""
+    if type(rec) is dict:
+        msg = _plain_sqs_record(rec)
+        if msg is not None:
+            return msg
+    return _careful_sqs_record(rec, index)
+
+
+def _plain_sqs_record(rec: dict[str, Any]) -> Message[Any] | None:
+    """The record as Lambda sends it (plain dicts, string fields, text body, no SNS envelope), built directly.
+
+    ``None`` for anything unusual (a missing or mistyped field, a base64 body, an SNS envelope, a lone surrogate,
+    odd counters or times): the careful path then decodes it the same way or says what is wrong. Every record this
+    accepts decodes exactly as the careful path would (tests/aws/test_codecs.py compares both).
+    """
+    try:
+        message_id = rec["messageId"]
+        body = rec["body"]
+        sys_attrs = rec["attributes"]
+    except KeyError:
+        return None
+    if message_id.__class__ is not str or body.__class__ is not str or sys_attrs.__class__ is not dict \
+            or rec.get("eventSource") != "aws:sqs" or '"TopicArn"' in body:
+        return None
+    count = sys_attrs.get("ApproximateReceiveCount")
+    if count == "1" or count is None or count == "":
+        attempt = 1
+    elif count.__class__ is str and len(count) < 10 and count.isdecimal():
+        attempt = int(count)
+    else:
+        return None
+    sent = sys_attrs.get("SentTimestamp")
+    if sent is None or sent == "":
+        published = None
+    elif sent.__class__ is str and len(sent) < 15 and sent.isdecimal():  # < 15 digits: always a valid datetime
+        published = int(sent)  # epoch ms: Message.published_at makes the datetime when (if ever) it is read
+    else:
+        return None
+    group = sys_attrs.get("MessageGroupId")
+    source = rec.get("eventSourceARN")
+    if (group is not None and group.__class__ is not str) or (source is not None and source.__class__ is not str):
+        return None
+    native_attrs = rec.get("messageAttributes")
+    attributes: dict[str, str] = {}
+    if native_attrs is not None:
+        if native_attrs.__class__ is not dict:
+            return None
+        for name, attr in native_attrs.items():
+            if attr.__class__ is not dict or name.__class__ is not str:
+                return None
+            value = attr.get("stringValue")
+            if value is None:
+                value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
+                if value is None:
+                    value = ""
+            if value.__class__ is not str:
+                return None
+            attributes[name] = value
+        if attributes and BODY_ENCODING_ATTR in attributes:
+            return None
+    try:
+        data = body.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return Message(message_id, data, attributes, group, attempt, published, source, rec)
+
+
+def _careful_sqs_record(rec: Mapping[str, Any], index: int) -> Message[Any]:
     what = f"SQS record {index}"
     if rec.get("eventSource") != "aws:sqs":
         raise EventDecodeError(f"{what} has eventSource {rec.get('eventSource')!r}", expected=SQS_EXPECTED)
@@ -113,7 +181,7 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
         raise EventDecodeError(f"{what}: ApproximateReceiveCount {attempt_text!r} is not a number",
                                expected="a count") from exc
     sent = opt_text(sys_attrs, "SentTimestamp", what)
-    published = parse_time(int(sent)) if sent and sent.isdigit() else None
+    published = parse_time(sent) if sent and sent.isdecimal() else None
     attributes = decode_sqs_attributes(rec.get("messageAttributes"), what)
     source = opt_text(rec, "eventSourceARN", what)
     envelope = sns_envelope(body)
