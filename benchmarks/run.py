@@ -6,8 +6,9 @@
     python benchmarks/run.py --report-only         # re-render docs/ from benchmarks/results/*.json
 
 Whatever python runs this file, the suites run in ``.bench-venv`` (created here on first use): the peers
-(aws-lambda-powertools, pydantic, mangum + fastapi, chalice), matplotlib and moto[server] beside the portafunc core and
-the three adapters installed editable from this repository. A suite that cannot run reports ``not measured: <why>``.
+(aws-lambda-powertools, pydantic, mangum + fastapi, chalice), matplotlib, moto[server] and the raw messaging SDKs
+(boto3, google-cloud-pubsub, azure-storage-queue) beside the portafunc core and the three adapters installed editable
+from this repository. A suite that cannot run reports ``not measured: <why>``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ REQUIREMENTS = [
     "-e", str(REPO), "-e", str(REPO / "adapters" / "aws"), "-e", str(REPO / "adapters" / "azure"),
     "-e", str(REPO / "adapters" / "gcp"),
     "aws-lambda-powertools", "pydantic", "mangum", "fastapi", "chalice", "matplotlib", "moto[server]", "boto3",
+    # the raw SDKs the messaging suite races portafunc against (the adapters pull them in too; named for clarity)
+    "google-cloud-pubsub", "azure-storage-queue",
 ]
 MARKER = VENV / ".portafunc-bench-requirements"
 
