@@ -13,11 +13,11 @@ from .guard import REPLAY_HEADER, reset_stats, run_http, run_message, stats
 from .keys import KeyExpression, key_value, parse_key, payload_hash, store_key
 from .memory import MemoryStore
 from .registry import current_store, open_store, register_store, reset
-from .store import COMPLETED, IN_PROGRESS, IdempotencyStore, Record
+from .store import COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, Record
 
 __all__ = [
-    "COMPLETED", "IN_PROGRESS", "IdempotencyInProgress", "IdempotencyKeyMismatch", "IdempotencyKeyMissing",
-    "IdempotencyStore", "IdempotencyStoreError", "KeyExpression", "MemoryStore", "REPLAY_HEADER", "Record",
-    "current_store", "key_value", "open_store", "parse_key", "payload_hash", "register_store", "reset",
-    "reset_stats", "run_http", "run_message", "stats", "store_key",
+    "COMPLETED", "IN_PROGRESS", "ClaimVersions", "IdempotencyInProgress", "IdempotencyKeyMismatch",
+    "IdempotencyKeyMissing", "IdempotencyStore", "IdempotencyStoreError", "KeyExpression", "MemoryStore",
+    "REPLAY_HEADER", "Record", "current_store", "key_value", "open_store", "parse_key", "payload_hash",
+    "register_store", "reset", "reset_stats", "run_http", "run_message", "stats", "store_key",
 ]

@@ -8,6 +8,9 @@
    ``PORTAFUNC_IDEMPOTENCY_TTL`` seconds. Failure → delete the record so the redelivery runs the handler again.
    A crash that skips step 3 leaves an in-progress record that expires after the lease
    (``PORTAFUNC_IDEMPOTENCY_LEASE``; default: the queue's visibility timeout, 300 s for topics, 60 s for HTTP).
+4. Each claim carries a random owner token; step 3's write and delete are conditional on the record still holding
+   it. A *slow* invocation whose lease expired and whose key a redelivery took over is refused both: it logs a
+   WARNING, counts ``late_complete_refused`` / ``late_release_refused``, and its caller still gets its result.
 
 A store that cannot be reached fails the invocation (500 / retry): never run a handler we cannot guard.
 """
@@ -33,12 +36,14 @@ if TYPE_CHECKING:
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
-_stats = {"executed": 0, "replayed": 0, "busy": 0, "mismatched": 0, "waited": 0}
+_stats = {"executed": 0, "replayed": 0, "busy": 0, "mismatched": 0, "waited": 0,
+          "late_complete_refused": 0, "late_release_refused": 0}
 _stats_lock = threading.Lock()
 
 
 def stats() -> dict[str, int]:
-    """Counters since start (or :func:`reset_stats`): handler runs, duplicates replayed, busy refusals, mismatches."""
+    """Counters since start (or :func:`reset_stats`): handler runs, duplicates replayed, busy refusals, mismatches,
+    and late writes refused after a takeover (``late_complete_refused``, ``late_release_refused``)."""
     with _stats_lock:
         return dict(_stats)
 
@@ -74,13 +79,25 @@ def lease_seconds(spec: FunctionSpec) -> float:
     return _seconds("PORTAFUNC_IDEMPOTENCY_LEASE", default)
 
 
-def claim(store: IdempotencyStore, key: str, fingerprint: str, lease: float, wait: float) -> Record | None:
-    """None when this invocation now owns ``key``; the completed record when it is a duplicate to replay."""
+def new_owner(store: IdempotencyStore) -> str | None:
+    """A random token for one claim (None for a store that predates owner tokens: it is called without them)."""
+    return os.urandom(8).hex() if getattr(store, "owner_checks", False) else None
+
+
+def _owned(owner: str | None) -> dict[str, str]:
+    return {"owner": owner} if owner is not None else {}
+
+
+def claim(store: IdempotencyStore, key: str, fingerprint: str, lease: float, wait: float,
+          owner: str | None = None) -> Record | None:
+    """None when this invocation now owns ``key`` (its record holds ``owner``); the completed record when it is a
+    duplicate to replay."""
+    owned = _owned(owner)
     deadline = time.monotonic() + wait
     delay = 0.02
     waited = False
     while True:
-        if store.put_in_progress(key, fingerprint, time.time() + lease):
+        if store.put_in_progress(key, fingerprint, time.time() + lease, **owned):
             return None
         record = store.get(key)
         now = time.time()
@@ -102,20 +119,36 @@ def claim(store: IdempotencyStore, key: str, fingerprint: str, lease: float, wai
         delay = min(delay * 2, 0.25)
 
 
-def _finish(store: IdempotencyStore, key: str, fingerprint: str, result: str) -> None:
+def _late(counter: str, what: str, key: str, function: str) -> None:
+    _count(counter)
+    logs.warning(f"idempotency: this invocation outlived its lease and no longer holds the key (another invocation "
+                 f"took it over, or the record is gone); {what} (raise PORTAFUNC_IDEMPOTENCY_LEASE above the "
+                 "function's run time)", key=key, function=function)
+
+
+def _finish(store: IdempotencyStore, key: str, fingerprint: str, result: str, owner: str | None,
+            function: str) -> None:
     try:
-        store.complete(key, fingerprint, result, time.time() + _seconds("PORTAFUNC_IDEMPOTENCY_TTL", 86400.0))
+        written = store.complete(key, fingerprint, result,
+                                 time.time() + _seconds("PORTAFUNC_IDEMPOTENCY_TTL", 86400.0), **_owned(owner))
     except Exception as exc:  # noqa: BLE001 - the handler ran; its result still goes back to this caller
         logs.error("idempotency: could not store the result; duplicates are refused until the lease expires, "
                    "then run again", key=key, error=f"{type(exc).__name__}: {exc}")
+        return
+    if written is False:  # None: a store without owner tokens, which writes unconditionally
+        _late("late_complete_refused", "its result is not stored (its caller still gets it)", key, function)
 
 
-def _release(store: IdempotencyStore, key: str) -> None:
+def _release(store: IdempotencyStore, key: str, owner: str | None, function: str) -> None:
     try:
-        store.delete(key)
+        released = store.delete(key, **_owned(owner))
     except Exception as exc:  # noqa: BLE001
         logs.error("idempotency: could not release the key after a failure; it is retried once the lease "
                    "expires", key=key, error=f"{type(exc).__name__}: {exc}")
+        return
+    if released is False:
+        _late("late_release_refused", "its failure does not release the key another invocation holds", key,
+              function)
 
 
 def run_http(spec: FunctionSpec, req: HttpRequest, call: Callable[[], HttpResponse], target: str) -> HttpResponse:
@@ -130,8 +163,10 @@ def run_http(spec: FunctionSpec, req: HttpRequest, call: Callable[[], HttpRespon
     store = current_store(target)
     key = store_key(spec.app.name, spec.name, value)
     fingerprint = payload_hash(req)
+    owner = new_owner(store)
     try:
-        record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0))
+        record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0),
+                       owner)
     except IdempotencyKeyMismatch as exc:
         return HttpResponse.problem(422, "Idempotency key reused", str(exc))
     except IdempotencyInProgress as exc:
@@ -148,12 +183,13 @@ def run_http(spec: FunctionSpec, req: HttpRequest, call: Callable[[], HttpRespon
     try:
         resp = call()
     except BaseException:
-        _release(store, key)
+        _release(store, key, owner, spec.name)
         raise
     if resp.status >= 500:
-        _release(store, key)
+        _release(store, key, owner, spec.name)
     else:
-        _finish(store, key, fingerprint, json.dumps({"http": resp.to_dict()}, separators=(",", ":")))
+        _finish(store, key, fingerprint, json.dumps({"http": resp.to_dict()}, separators=(",", ":")), owner,
+                spec.name)
     return resp
 
 
@@ -176,7 +212,8 @@ def run_message(spec: FunctionSpec, msg: Message, call: Callable[[], Any], targe
     store = current_store(target)
     key = store_key(spec.app.name, spec.name, value)
     fingerprint = payload_hash(msg)
-    record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0))
+    owner = new_owner(store)
+    record = claim(store, key, fingerprint, lease_seconds(spec), _seconds("PORTAFUNC_IDEMPOTENCY_WAIT", 3.0), owner)
     if record is not None:
         _count("replayed")
         logs.log("INFO", "duplicate message: already processed, not run again", key=key, message_id=msg.id,
@@ -186,11 +223,11 @@ def run_message(spec: FunctionSpec, msg: Message, call: Callable[[], Any], targe
     try:
         result = call()
     except BaseException:
-        _release(store, key)
+        _release(store, key, owner, spec.name)
         raise
     try:
         encoded = json.dumps({"value": result}, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError):
         encoded = json.dumps({"value": None, "unstored": type(result).__name__})
-    _finish(store, key, fingerprint, encoded)
+    _finish(store, key, fingerprint, encoded, owner, spec.name)
     return result

@@ -321,3 +321,210 @@ def test_duplicate_storm(use_store: str) -> None:
     assert all(r.outcome is Outcome.SUCCESS and r.value == f"done-{r.message_id}" for r in results)
     after = idempotency.stats()
     assert after["replayed"] - before["replayed"] == 90
+
+
+# -- a handler that outlives its lease ------------------------------------------------------------------------------
+
+class Gate:
+    """One handler run: says when it started, then waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.go = threading.Event()
+
+
+@pytest.fixture
+def gates() -> Iterator[list[Gate]]:
+    """Runs A and B; released at teardown so a failing test leaves no handler thread waiting."""
+    both = [Gate(), Gate()]
+    yield both
+    for gate in both:
+        gate.go.set()
+
+
+def late_warnings(stderr: str) -> list[dict[str, Any]]:
+    """The WARNING lines the guard writes when a late write is refused."""
+    found = []
+    for line in stderr.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("level") == "WARNING" and "outlived its lease" in rec.get("message", ""):
+            found.append(rec)
+    return found
+
+
+def outlive_the_lease(monkeypatch: pytest.MonkeyPatch, gates: list[Gate],
+                      deliver: Any) -> tuple[threading.Thread, threading.Thread]:
+    """Start run A with a 0.5 s lease, let the lease pass while it runs, then start the redelivery B (whose claim
+    gets a 30 s lease so it holds for the rest of the test) and wait until B's handler runs."""
+    monkeypatch.setenv("PORTAFUNC_IDEMPOTENCY_LEASE", "0.5")
+    monkeypatch.setenv("PORTAFUNC_IDEMPOTENCY_WAIT", "0.1")
+    first = threading.Thread(target=deliver, args=("A", 1), daemon=True)
+    first.start()
+    assert gates[0].started.wait(20)
+    time.sleep(0.7)
+    monkeypatch.setenv("PORTAFUNC_IDEMPOTENCY_LEASE", "30")
+    second = threading.Thread(target=deliver, args=("B", 2), daemon=True)
+    second.start()
+    assert gates[1].started.wait(20), "the redelivery did not take the expired claim over"
+    return first, second
+
+
+def test_late_completion_after_a_takeover_is_refused(use_store: str, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str], gates: list[Gate]) -> None:
+    """Run A outlives its lease; redelivery B takes the key over and is still running when A finishes.
+
+    The documented outcome: the handler ran twice (inherent once the lease is shorter than the run); A's caller gets
+    A's result; A's write is refused (one WARNING with key and function, no payload; ``late_complete_refused``); a
+    third delivery while B runs is refused as in progress, not run; later duplicates replay B's result.
+    """
+    app, calls = App("shop"), Calls()
+
+    @app.queue("orders", idempotency_key="id")
+    def charge(msg: Message) -> dict[str, int]:
+        n = calls.hit()
+        gates[n - 1].started.set()
+        assert gates[n - 1].go.wait(20)
+        return {"run": n}
+
+    spec = app.function("charge")
+    results: dict[str, Any] = {}
+
+    def deliver(name: str, attempt: int) -> None:
+        results[name] = invoke_message(spec, order_msg("slow", {"card": "4242-secret"}, attempt))
+
+    first, second = outlive_the_lease(monkeypatch, gates, deliver)
+    gates[0].go.set()
+    first.join(20)
+    assert results["A"].outcome is Outcome.SUCCESS and results["A"].value == {"run": 1}
+    assert idempotency.stats()["late_complete_refused"] == 1
+    rec = idempotency.current_store().get(idempotency.store_key("shop", "charge", "slow"))
+    assert rec is not None and not rec.completed and rec.result is None  # still B's in-progress claim
+
+    third = invoke_message(spec, order_msg("slow", {"card": "4242-secret"}, attempt=3))
+    assert third.outcome is Outcome.RETRY and "IdempotencyInProgress" in (third.error or "")
+    gates[1].go.set()
+    second.join(20)
+    assert results["B"].outcome is Outcome.SUCCESS and results["B"].value == {"run": 2}
+    later = invoke_message(spec, order_msg("slow", {"card": "4242-secret"}, attempt=4))
+    assert later.outcome is Outcome.SUCCESS and later.value == {"run": 2}
+    assert calls.n == 2
+    stats = idempotency.stats()
+    assert (stats["late_complete_refused"], stats["late_release_refused"]) == (1, 0)
+    warned = late_warnings(capsys.readouterr().err)
+    assert len(warned) == 1
+    assert warned[0]["key"] == "shop.charge:slow" and warned[0]["function"] == "charge"
+    assert "4242" not in json.dumps(warned[0])
+
+
+def test_late_failure_after_a_takeover_does_not_release_the_key(use_store: str, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                gates: list[Gate]) -> None:
+    """Run A outlives its lease and then fails while redelivery B runs: A must not delete B's claim, or a third
+    delivery would run the handler alongside B."""
+    app, calls = App("shop"), Calls()
+
+    @app.queue("orders", idempotency_key="id")
+    def ship(msg: Message) -> str:
+        n = calls.hit()
+        gates[n - 1].started.set()
+        assert gates[n - 1].go.wait(20)
+        if n == 1:
+            raise ConnectionError("carrier API timed out")
+        return f"shipped by run {n}"
+
+    spec = app.function("ship")
+    results: dict[str, Any] = {}
+
+    def deliver(name: str, attempt: int) -> None:
+        results[name] = invoke_message(spec, order_msg("parcel", {"o": 1}, attempt))
+
+    first, second = outlive_the_lease(monkeypatch, gates, deliver)
+    gates[0].go.set()
+    first.join(20)
+    assert results["A"].outcome is Outcome.RETRY and "ConnectionError" in (results["A"].error or "")
+    assert idempotency.stats()["late_release_refused"] == 1
+    third = invoke_message(spec, order_msg("parcel", {"o": 1}, attempt=3))
+    assert third.outcome is Outcome.RETRY and "IdempotencyInProgress" in (third.error or "")
+    gates[1].go.set()
+    second.join(20)
+    assert results["B"].value == "shipped by run 2"
+    assert invoke_message(spec, order_msg("parcel", {"o": 1}, attempt=4)).value == "shipped by run 2"
+    assert calls.n == 2
+    warned = late_warnings(capsys.readouterr().err)
+    assert [(w["key"], w["function"]) for w in warned] == [("shop.ship:parcel", "ship")]
+
+
+def test_http_late_response_is_returned_but_not_stored(use_store: str, monkeypatch: pytest.MonkeyPatch,
+                                                       gates: list[Gate]) -> None:
+    """HTTP: the slow first request still gets its own 201; the retry that took the key over is what is replayed."""
+    from portafunc.events import HttpResponse
+
+    app, calls = App("shop"), Calls()
+
+    @app.http("POST", "/orders", idempotent=True)
+    def create(req: HttpRequest) -> HttpResponse:
+        n = calls.hit()
+        gates[n - 1].started.set()
+        assert gates[n - 1].go.wait(20)
+        return HttpResponse.json({"order": n}, status=201)
+
+    spec = app.function("create")
+    results: dict[str, Any] = {}
+
+    def deliver(name: str, attempt: int) -> None:
+        results[name] = invoke_http(spec, post({"sku": "X"}, key="late"))
+
+    first, second = outlive_the_lease(monkeypatch, gates, deliver)
+    gates[1].go.set()  # this time B finishes first; A's later write must not replace B's stored response
+    second.join(20)
+    gates[0].go.set()
+    first.join(20)
+    assert (results["A"].status, results["A"].json_body()) == (201, {"order": 1})
+    assert (results["B"].status, results["B"].json_body()) == (201, {"order": 2})
+    replay = invoke_http(spec, post({"sku": "X"}, key="late"))
+    assert replay.json_body() == {"order": 2} and replay.headers.get("idempotent-replayed") == "true"
+    assert calls.n == 2 and idempotency.stats()["late_complete_refused"] == 1
+
+
+class LegacyStore(idempotency.IdempotencyStore):
+    """A third-party store written before owner tokens: no ``owner=`` anywhere, complete/delete return None."""
+
+    def __init__(self, url: str) -> None:
+        self.inner = idempotency.MemoryStore()
+
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:  # type: ignore[override]
+        return self.inner.put_in_progress(key, payload_hash, expires_at)
+
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:  # type: ignore[override]
+        self.inner.complete(key, payload_hash, result, expires_at)
+
+    def get(self, key: str) -> Any:
+        return self.inner.get(key)
+
+    def delete(self, key: str) -> None:  # type: ignore[override]
+        self.inner.delete(key)
+
+
+def test_a_store_without_owner_tokens_keeps_working(idem_env: Any) -> None:
+    """Backward compatibility: the guard calls a store that predates owner tokens without them."""
+    idempotency.register_store("legacy", LegacyStore)
+    idem_env("legacy://one")
+    app, calls = App("shop"), Calls()
+
+    @app.queue("orders", idempotency_key="id")
+    def flaky(msg: Message) -> int:
+        n = calls.hit()
+        if n == 1:
+            raise ConnectionError("down")
+        return n
+
+    spec = app.function("flaky")
+    assert invoke_message(spec, order_msg("x", {"o": 1})).outcome is Outcome.RETRY  # released without owner=
+    assert invoke_message(spec, order_msg("x", {"o": 1}, attempt=2)).value == 2
+    assert invoke_message(spec, order_msg("x", {"o": 1}, attempt=3)).value == 2  # replayed
+    assert calls.n == 2
+    stats = idempotency.stats()
+    assert (stats["late_complete_refused"], stats["late_release_refused"]) == (0, 0)

@@ -94,3 +94,99 @@ def test_concurrent_claims_exactly_one_wins(store: IdempotencyStore, store_url: 
     record_figure(store_url, "concurrent_claims", {"attempts": attempts, "won": len(wins),
                                                     "refused": attempts - len(wins),
                                                     "ms_per_claim": round(elapsed * 1000 / attempts * threads, 2)})
+
+
+def _second_instance(store: IdempotencyStore, store_url: str) -> IdempotencyStore:
+    """The store as another process sees it: a new instance with no remembered claim versions. The memory store is
+    per process by design, so there the same instance stands for both."""
+    if store_url.startswith("memory://"):
+        return store
+    idempotency.reset()
+    other = idempotency.open_store(store_url)
+    assert other is not store
+    return other
+
+
+def test_late_owner_cannot_overwrite_or_release_a_takeover(store: IdempotencyStore, store_url: str,
+                                                          record_figure: Any) -> None:
+    """A claims with a short lease and outlives it; B (another process) takes the key over. A's complete and delete
+    are refused — before and after B completes — and B's record is the one duplicates see."""
+    assert store.owner_checks
+    store.get("warm-up")
+    a, b = "a" * 16, "b" * 16
+    assert store.put_in_progress("k", "h", time.time() + 0.3, owner=a)
+    time.sleep(0.4)
+    store_b = _second_instance(store, store_url)
+    assert store_b.put_in_progress("k", "h", time.time() + 30, owner=b)
+    refused = {"complete": 0, "delete": 0}
+
+    def late_writes_by_a() -> None:
+        assert store.complete("k", "h", '{"value": "A"}', time.time() + 60, owner=a) is False
+        refused["complete"] += 1
+        assert store.delete("k", owner=a) is False
+        refused["delete"] += 1
+
+    late_writes_by_a()  # A's remembered claim version is stale: refused after reading the owner
+    rec = store_b.get("k")
+    assert rec is not None and rec.status == IN_PROGRESS and rec.owner == b and rec.result is None
+    assert not store.put_in_progress("k", "h", time.time() + 30, owner="c" * 16)  # no third run while B runs
+    assert store_b.complete("k", "h", '{"value": "B"}', time.time() + 60, owner=b) is True
+    late_writes_by_a()  # and after B completed
+    rec = store.get("k")
+    assert rec is not None and rec.completed and rec.owner == b and rec.result == '{"value": "B"}'
+    record_figure(store_url, "late_writes_refused_store", refused, add=True)
+
+
+def test_owner_finishes_its_own_claim_from_any_instance(store: IdempotencyStore, store_url: str) -> None:
+    """The owner's conditional complete/delete succeed (also without a remembered version: the read path);
+    complete on a record that is gone is refused, delete of a missing key is fine."""
+    owner = "0123456789abcdef"
+    assert store.put_in_progress("mine", "h", time.time() + 30, owner=owner)
+    rec = store.get("mine")
+    assert rec is not None and rec.owner == owner
+    assert store.complete("mine", "h", '{"value": 1}', time.time() + 60, owner=owner) is True
+    rec = store.get("mine")
+    assert rec is not None and rec.completed and rec.result == '{"value": 1}' and rec.owner == owner
+
+    assert store.put_in_progress("fail", "h", time.time() + 30, owner=owner)
+    other = _second_instance(store, store_url)
+    assert other.delete("fail", owner=owner) is True
+    assert store.get("fail") is None
+    assert store.delete("fail", owner=owner) is True  # already gone
+    assert store.complete("fail", "h", "{}", time.time() + 60, owner=owner) is False  # gone: not ours to write
+
+    assert store.put_in_progress("via-read", "h", time.time() + 30, owner=owner)
+    assert other.complete("via-read", "h", '{"value": 2}', time.time() + 60, owner=owner) is True
+    rec = store.get("via-read")
+    assert rec is not None and rec.completed and rec.result == '{"value": 2}'
+
+
+def test_unconditional_writes_ignore_owners(store: IdempotencyStore) -> None:
+    """``owner=None`` keeps the old protocol: complete/delete write whatever the record holds."""
+    assert store.put_in_progress("legacy", "h", time.time() + 30, owner="f" * 16)
+    assert store.complete("legacy", "h", '{"value": 3}', time.time() + 60) is True
+    rec = store.get("legacy")
+    assert rec is not None and rec.completed and rec.result == '{"value": 3}'
+    assert store.put_in_progress("legacy2", "h", time.time() + 30)
+    assert store.get("legacy2").owner is None  # type: ignore[union-attr]
+    store.delete("legacy2")
+    assert store.get("legacy2") is None
+
+
+def test_cost_of_owner_checked_finish(store: IdempotencyStore, store_url: str, record_figure: Any) -> None:
+    """Claim + complete for 20 keys with owner tokens and 20 without: every record ends completed either way; the
+    figure is what the owner condition adds per finished invocation (one conditional write on every store)."""
+    store.get("warm-up")
+    timings = {}
+    for mode in ("plain", "owner"):
+        started = time.perf_counter()
+        for i in range(20):
+            key, owner = f"{mode}-{i}", (f"{i:016x}" if mode == "owner" else None)
+            kwargs = {"owner": owner} if owner else {}
+            assert store.put_in_progress(key, "h", time.time() + 30, **kwargs)
+            assert store.complete(key, "h", f'{{"value": {i}}}', time.time() + 60, **kwargs) is True
+        timings[mode] = (time.perf_counter() - started) * 1000 / 20
+        for i in range(20):
+            rec = store.get(f"{mode}-{i}")
+            assert rec is not None and rec.completed and rec.result == f'{{"value": {i}}}'
+    record_figure(store_url, "claim_plus_complete_ms", {k: round(v, 2) for k, v in timings.items()})

@@ -4,9 +4,12 @@
   old records are swept. TTL deletion is lazy (up to days), so the claim checks ``expires_at`` itself.
 * Claim: ``PutItem`` with ``attribute_not_exists(id) OR expires_at <= :now`` — DynamoDB evaluates the condition and
   the write atomically, so of concurrent duplicates exactly one wins. Reads are strongly consistent.
+* Owner: the claim stores its token in ``owner``; ``complete`` is a ``PutItem`` conditioned on ``owner = :owner`` and
+  ``delete`` a ``DeleteItem`` conditioned on ``attribute_not_exists(id) OR owner = :owner`` — one round trip each, so
+  an invocation whose key was taken over after its lease cannot overwrite or release the new claim.
 * URL options: ``?region=eu-west-1`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``). The endpoint is boto3's
   (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_DYNAMODB`` point it at moto or DynamoDB Local).
-* IAM: ``dynamodb:PutItem``, ``GetItem``, ``DeleteItem`` on the table.
+* IAM: ``dynamodb:PutItem``, ``GetItem``, ``DeleteItem`` on the table (conditions need no extra permission).
 * boto3 is imported when the store is first used, never by importing this module's package.
 """
 
@@ -24,6 +27,8 @@ from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, Idem
 
 class DynamoDBStore(IdempotencyStore):
     """Records in a DynamoDB table, claimed with a conditional ``PutItem``."""
+
+    owner_checks = True
 
     def __init__(self, table: str, region: str | None = None) -> None:
         if not table:
@@ -57,25 +62,31 @@ class DynamoDBStore(IdempotencyStore):
         return IdempotencyStoreError(f"idempotency store dynamodb://{self.table}: {action} failed: {code}: "
                                      f"{exc}{hint}")
 
-    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float, owner: str | None = None) -> bool:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=_item(key, IN_PROGRESS, payload_hash, expires_at, None),
+                Item=_item(key, IN_PROGRESS, payload_hash, expires_at, None, owner),
                 ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
                 ExpressionAttributeNames={"#id": "id", "#exp": "expires_at"},
                 ExpressionAttributeValues={":now": {"N": repr(time.time())}},
             )
             return True
         except Exception as exc:  # noqa: BLE001 - botocore is imported lazily, so match by code
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _refused(exc):
                 return False
             raise self._fail("PutItem", exc) from exc
 
-    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float,
+                 owner: str | None = None) -> bool:
         try:
-            self.client.put_item(TableName=self.table, Item=_item(key, COMPLETED, payload_hash, expires_at, result))
+            self.client.put_item(TableName=self.table,
+                                 Item=_item(key, COMPLETED, payload_hash, expires_at, result, owner),
+                                 **_owner_condition(owner, "#owner = :owner"))
+            return True
         except Exception as exc:  # noqa: BLE001
+            if owner is not None and _refused(exc):
+                return False  # taken over (or gone): not ours to write any more
             raise self._fail("PutItem", exc) from exc
 
     def get(self, key: str) -> Record | None:
@@ -86,12 +97,17 @@ class DynamoDBStore(IdempotencyStore):
         if not item:
             return None
         return Record(key, item.get("status", {}).get("S", IN_PROGRESS), item.get("payload_hash", {}).get("S", ""),
-                      float(item.get("expires_at", {}).get("N", "0")), item.get("result", {}).get("S"))
+                      float(item.get("expires_at", {}).get("N", "0")), item.get("result", {}).get("S"),
+                      item.get("owner", {}).get("S"))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, owner: str | None = None) -> bool:
         try:
-            self.client.delete_item(TableName=self.table, Key={"id": {"S": key}})
+            self.client.delete_item(TableName=self.table, Key={"id": {"S": key}},
+                                    **_owner_condition(owner, "attribute_not_exists(#id) OR #owner = :owner"))
+            return True
         except Exception as exc:  # noqa: BLE001
+            if owner is not None and _refused(exc):
+                return False  # another claim holds the key now
             raise self._fail("DeleteItem", exc) from exc
 
     def create_table(self) -> None:
@@ -109,7 +125,21 @@ class DynamoDBStore(IdempotencyStore):
                                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
 
 
-def _item(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+def _refused(exc: Exception) -> bool:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _owner_condition(owner: str | None, expression: str) -> dict[str, Any]:
+    """The ``ConditionExpression`` keywords for a write that must still hold ``owner`` (none without one)."""
+    if owner is None:
+        return {}
+    names = {"#owner": "owner", "#id": "id"} if "#id" in expression else {"#owner": "owner"}
+    return {"ConditionExpression": expression, "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":owner": {"S": owner}}}
+
+
+def _item(key: str, status: str, payload_hash: str, expires_at: float, result: str | None,
+          owner: str | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": {"S": key},
         "status": {"S": status},
@@ -119,6 +149,8 @@ def _item(key: str, status: str, payload_hash: str, expires_at: float, result: s
     }
     if result is not None:
         item["result"] = {"S": result}
+    if owner is not None:
+        item["owner"] = {"S": owner}
     return item
 
 

@@ -8,6 +8,11 @@
 * Claim: ``create_entity`` (409 Conflict when the entity exists); when the existing record has expired, a
   ``REPLACE`` update conditional on its ETag (412 when someone else replaced it first). Of concurrent duplicates
   exactly one wins.
+* Owner: the claim stores its token in ``owner`` and remembers the ETag its write returned; ``complete`` is a
+  ``REPLACE`` and ``delete`` a delete, both ``If-Match`` that ETag (one round trip). When it no longer matches (or
+  the claim was made by another store instance) the entity is read: a different ``owner`` (or, for ``complete``, no
+  entity) refuses the write, else it is retried ``If-Match`` the ETag just read. A late invocation whose key was
+  taken over after its lease therefore never overwrites or releases the new claim.
 * Table Storage has no TTL: expired records are overwritten on the next claim; sweep old ones with a periodic
   query on ``expires_at`` if the table must stay small.
 * azure-data-tables is imported when the store is first used.
@@ -22,7 +27,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
+from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
+                                   Record)
 
 ROW = "r"
 CHUNK = 16_000
@@ -41,6 +47,8 @@ def connection_from_env(var: str | None) -> str:
 class AzureTableStore(IdempotencyStore):
     """Records as Table Storage entities, claimed with create-or-conflict and ETag-conditional replace."""
 
+    owner_checks = True
+
     def __init__(self, table: str, connection_string: str | None = None, connection_var: str | None = None) -> None:
         if not table or not table.isalnum() or not table[0].isalpha() or not 3 <= len(table) <= 63:
             raise IdempotencyStoreError(f"aztable://{table}: a table name is 3-63 letters and digits, starting "
@@ -50,6 +58,7 @@ class AzureTableStore(IdempotencyStore):
         self._conn_var = connection_var
         self._client: Any = None
         self._lock = threading.Lock()
+        self._etags = ClaimVersions()
 
     def __repr__(self) -> str:
         return f"AzureTableStore({self.table!r})"
@@ -70,16 +79,16 @@ class AzureTableStore(IdempotencyStore):
         return IdempotencyStoreError(f"idempotency store aztable://{self.table}: {action} failed: "
                                      f"{type(exc).__name__}: {exc}{hint}")
 
-    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float, owner: str | None = None) -> bool:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        entity = _entity(key, IN_PROGRESS, payload_hash, expires_at, None)
+        entity = _entity(key, IN_PROGRESS, payload_hash, expires_at, None, owner)
         try:
             for _ in range(3):
                 try:
-                    self.client.create_entity(entity)
+                    self._etags.remember(key, owner, self.client.create_entity(entity).get("etag"))
                     return True
                 except ResourceExistsError:
                     pass
@@ -90,8 +99,10 @@ class AzureTableStore(IdempotencyStore):
                 if float(existing.get("expires_at", 0.0)) > time.time():
                     return False
                 try:
-                    self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=existing.metadata["etag"],
-                                              match_condition=MatchConditions.IfNotModified)
+                    written = self.client.update_entity(entity, mode=UpdateMode.REPLACE,
+                                                        etag=existing.metadata["etag"],
+                                                        match_condition=MatchConditions.IfNotModified)
+                    self._etags.remember(key, owner, written.get("etag"))
                     return True
                 except (ResourceModifiedError, ResourceNotFoundError):
                     return False  # another caller replaced (or released) it first: it holds the key
@@ -101,14 +112,43 @@ class AzureTableStore(IdempotencyStore):
             raise self._fail("claim", exc) from exc
         return False
 
-    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float,
+                 owner: str | None = None) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        entity = _entity(key, COMPLETED, payload_hash, expires_at, result)
+        entity = _entity(key, COMPLETED, payload_hash, expires_at, result, owner)
         try:
-            self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            if owner is None:
+                self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+                return True
+            for etag in (self._etags.take(key, owner), None):
+                if etag is None:  # not remembered, or it changed since the claim: is the entity still ours?
+                    etag = self._owned_etag(key, owner)
+                    if etag is None:
+                        return False
+                try:
+                    self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                              match_condition=MatchConditions.IfNotModified)
+                    return True
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    continue
+            return False  # changed between our read and our write: someone else holds it
         except Exception as exc:  # noqa: BLE001
-            raise self._fail("upsert", exc) from exc
+            raise self._fail("complete", exc) from exc
+
+    def _owned_etag(self, key: str, owner: str) -> str | None:
+        """The entity's current ETag if it still holds ``owner``; None when it is gone or another claim holds it."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            entity = self.client.get_entity(_partition(key), ROW, select=["owner"])
+        except ResourceNotFoundError:
+            return None
+        if entity.get("owner") != owner:
+            return None
+        return str(entity.metadata["etag"])
 
     def get(self, key: str) -> Record | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -121,16 +161,36 @@ class AzureTableStore(IdempotencyStore):
             raise self._fail("get", exc) from exc
         chunks = int(entity.get("result_chunks", 0) or 0)
         result = "".join(str(entity.get(f"result_{i}", "")) for i in range(chunks)) if chunks else None
+        owner = entity.get("owner")
         return Record(key, str(entity.get("status", IN_PROGRESS)), str(entity.get("payload_hash", "")),
-                      float(entity.get("expires_at", 0.0)), result)
+                      float(entity.get("expires_at", 0.0)), result, None if owner is None else str(owner))
 
-    def delete(self, key: str) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
+    def delete(self, key: str, owner: str | None = None) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         try:
-            self.client.delete_entity(_partition(key), ROW)
+            if owner is None:
+                self.client.delete_entity(_partition(key), ROW)
+                return True
+            for etag in (self._etags.take(key, owner), None):
+                if etag is None:
+                    try:
+                        current = self.client.get_entity(_partition(key), ROW, select=["owner"])
+                    except ResourceNotFoundError:
+                        return True  # already gone: nothing of ours to release
+                    if current.get("owner") != owner:
+                        return False
+                    etag = current.metadata["etag"]
+                try:  # a 404 here is "already gone" too: the SDK returns quietly
+                    self.client.delete_entity(_partition(key), ROW, etag=etag,
+                                              match_condition=MatchConditions.IfNotModified)
+                    return True
+                except ResourceModifiedError:
+                    continue
+            return False
         except ResourceNotFoundError:
-            pass
+            return True
         except Exception as exc:  # noqa: BLE001
             raise self._fail("delete", exc) from exc
 
@@ -147,9 +207,12 @@ def _partition(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _entity(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+def _entity(key: str, status: str, payload_hash: str, expires_at: float, result: str | None,
+            owner: str | None = None) -> dict[str, Any]:
     entity: dict[str, Any] = {"PartitionKey": _partition(key), "RowKey": ROW, "key": key, "status": status,
                               "payload_hash": payload_hash, "expires_at": float(expires_at)}
+    if owner is not None:
+        entity["owner"] = owner
     if result is not None:
         chunks = [result[i:i + CHUNK] for i in range(0, len(result), CHUNK)] or [""]
         if len(chunks) > MAX_CHUNKS:

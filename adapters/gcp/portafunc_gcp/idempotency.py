@@ -6,6 +6,11 @@
 * Claim: ``create`` (fails with ALREADY_EXISTS when the document exists); when the existing record has expired, an
   ``update`` with a ``last_update_time`` precondition — the document's own version — so of concurrent duplicates
   exactly one wins (optimistic concurrency, one round trip, no transaction retries under contention).
+* Owner: the claim stores its token in ``owner`` and remembers the ``update_time`` its write returned; ``complete``
+  (an ``update`` of every field) and ``delete`` carry that ``last_update_time`` precondition (one round trip). When it
+  no longer matches (or another store instance made the claim) the document is read: a different ``owner`` (or, for
+  ``complete``, no document) refuses the write, else it is retried with the update time just read. A late invocation
+  whose key was taken over after its lease therefore never overwrites or releases the new claim.
 * Options: ``?database=NAME`` (default ``(default)``). ``FIRESTORE_EMULATOR_HOST`` points the client at the emulator.
 * IAM: ``roles/datastore.user`` on the project.
 * google-cloud-firestore is imported when the store is first used.
@@ -20,11 +25,14 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
+from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
+                                   Record)
 
 
 class FirestoreStore(IdempotencyStore):
     """Records as Firestore documents, claimed with create-if-absent and update-if-unchanged preconditions."""
+
+    owner_checks = True
 
     def __init__(self, project: str, collection: str, database: str | None = None) -> None:
         if not project or not collection or "/" in collection:
@@ -35,6 +43,7 @@ class FirestoreStore(IdempotencyStore):
         self.database = database
         self._client: Any = None
         self._lock = threading.Lock()
+        self._versions = ClaimVersions()
 
     def __repr__(self) -> str:
         return f"FirestoreStore({self.project!r}, {self.collection!r})"
@@ -59,16 +68,16 @@ class FirestoreStore(IdempotencyStore):
         return IdempotencyStoreError(f"idempotency store firestore://{self.project}/{self.collection}: {action} "
                                      f"failed: {type(exc).__name__}: {exc}")
 
-    def put_in_progress(self, key: str, payload_hash: str, expires_at: float) -> bool:
+    def put_in_progress(self, key: str, payload_hash: str, expires_at: float, owner: str | None = None) -> bool:
         from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
         from google.cloud import firestore
 
         doc = self._doc(key)
-        data = _data(key, IN_PROGRESS, payload_hash, expires_at, None)
+        data = _data(key, IN_PROGRESS, payload_hash, expires_at, None, owner)
         try:
             for _ in range(3):
                 try:
-                    doc.create(data)
+                    self._versions.remember(key, owner, doc.create(data).update_time)
                     return True
                 except AlreadyExists:
                     pass
@@ -77,9 +86,10 @@ class FirestoreStore(IdempotencyStore):
                     continue  # released between the two calls: try to create it again
                 if float((snap.to_dict() or {}).get("expires_at", 0.0)) > time.time():
                     return False
+                changes = {"owner": firestore.DELETE_FIELD, **data, "result": firestore.DELETE_FIELD}
                 try:
-                    doc.update({**data, "result": firestore.DELETE_FIELD},
-                               option=self.client.write_option(last_update_time=snap.update_time))
+                    written = doc.update(changes, option=self.client.write_option(last_update_time=snap.update_time))
+                    self._versions.remember(key, owner, written.update_time)
                     return True
                 except (FailedPrecondition, NotFound):
                     return False  # another caller replaced (or released) it first: it holds the key
@@ -87,11 +97,37 @@ class FirestoreStore(IdempotencyStore):
             raise self._fail("claim", exc) from exc
         return False
 
-    def complete(self, key: str, payload_hash: str, result: str, expires_at: float) -> None:
+    def complete(self, key: str, payload_hash: str, result: str, expires_at: float,
+                 owner: str | None = None) -> bool:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        doc = self._doc(key)
+        data = _data(key, COMPLETED, payload_hash, expires_at, result, owner)
         try:
-            self._doc(key).set(_data(key, COMPLETED, payload_hash, expires_at, result))
+            if owner is None:
+                doc.set(data)
+                return True
+            for version in (self._versions.take(key, owner), None):
+                if version is None:  # not remembered, or it changed since the claim: is the record still ours?
+                    version = self._owned_version(doc, owner)
+                    if version is None:
+                        return False
+                try:  # every field is written, so this replaces the in-progress record as set() would
+                    doc.update(data, option=self.client.write_option(last_update_time=version))
+                    return True
+                except (FailedPrecondition, NotFound):
+                    continue
+            return False  # changed between our read and our write: someone else holds it
         except Exception as exc:  # noqa: BLE001
-            raise self._fail("set", exc) from exc
+            raise self._fail("complete", exc) from exc
+
+    @staticmethod
+    def _owned_version(doc: Any, owner: str) -> Any:
+        """The document's update time if it still holds ``owner``; None when it is gone or another claim holds it."""
+        snap = doc.get(field_paths=["owner"])
+        if not snap.exists or (snap.to_dict() or {}).get("owner") != owner:
+            return None
+        return snap.update_time
 
     def get(self, key: str) -> Record | None:
         try:
@@ -102,21 +138,43 @@ class FirestoreStore(IdempotencyStore):
             return None
         data = snap.to_dict() or {}
         return Record(key, str(data.get("status", IN_PROGRESS)), str(data.get("payload_hash", "")),
-                      float(data.get("expires_at", 0.0)), data.get("result"))
+                      float(data.get("expires_at", 0.0)), data.get("result"), data.get("owner"))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, owner: str | None = None) -> bool:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        doc = self._doc(key)
         try:
-            self._doc(key).delete()
+            if owner is None:
+                doc.delete()
+                return True
+            for version in (self._versions.take(key, owner), None):
+                if version is None:
+                    snap = doc.get(field_paths=["owner"])
+                    if not snap.exists:
+                        return True  # already gone: nothing of ours to release
+                    if (snap.to_dict() or {}).get("owner") != owner:
+                        return False
+                    version = snap.update_time
+                try:
+                    doc.delete(option=self.client.write_option(last_update_time=version))
+                    return True
+                except (FailedPrecondition, NotFound):
+                    continue
+            return False
         except Exception as exc:  # noqa: BLE001
             raise self._fail("delete", exc) from exc
 
 
-def _data(key: str, status: str, payload_hash: str, expires_at: float, result: str | None) -> dict[str, Any]:
+def _data(key: str, status: str, payload_hash: str, expires_at: float, result: str | None,
+          owner: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"key": key, "status": status, "payload_hash": payload_hash,
                             "expires_at": float(expires_at),
                             "expiration": datetime.fromtimestamp(expires_at, tz=timezone.utc)}
     if result is not None:
         data["result"] = result
+    if owner is not None:
+        data["owner"] = owner
     return data
 
 
