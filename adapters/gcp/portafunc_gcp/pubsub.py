@@ -2,63 +2,138 @@
 
 URL forms::
 
-    pubsub://projects/P/topics/T[?max_messages=100&max_bytes=1000000&max_latency=0.01&timeout=30]
+    pubsub://projects/P/topics/T[?timeout=30&max_messages=100&max_bytes=1000000]
     pubsub://projects/P/subscriptions/S[?topic=T&timeout=30]
 
-``google-cloud-pubsub`` is imported the first time a backend is created, never at import of portafunc_gcp, and the
-publisher/subscriber clients are created once per process and reused (gRPC channels are expensive). The client
-library honours ``PUBSUB_EMULATOR_HOST`` itself. ``publish`` returns the server-assigned id only after Pub/Sub
-accepted the message; any failure is a :class:`~portafunc.errors.MessagingError` saying what went wrong.
+Publishing is synchronous, so a returned id always means Pub/Sub has accepted the message. ``publish`` makes one
+Publish request. ``publish_batch`` sends requests of up to ``max_messages`` messages or ``max_bytes`` bytes, one after
+another, in input order. If a request fails for a transient reason (unavailable, deadline exceeded, aborted, internal,
+resource exhausted, cancelled, unknown), it is retried with exponential backoff and full jitter until ``timeout``
+seconds (default 30) have passed since the call began. After that the call raises a
+:class:`~portafunc.errors.MessagingError` that says how many attempts were made and what the last error was. Nothing
+keeps retrying in the background once the call has raised: this is why the publisher's own batching client is not
+used, since it retries ordered messages without end. When a batch fails part-way, the error is :class:`BatchError`.
+Its ``accepted`` gives, in input order, the id of each message Pub/Sub accepted and None for the others. A message
+can still reach Pub/Sub without being reported, if the request got there but the answer was lost (at-least-once);
+a message is never reported as sent when it was not. ``max_latency`` is still accepted in the URL but does nothing.
+
+``google-cloud-pubsub`` is imported the first time a backend is created, never when portafunc_gcp is imported. The
+clients are created once per process (and per ``PUBSUB_EMULATOR_HOST``) and reused, because gRPC channels are
+expensive to set up.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 
+T = TypeVar("T")
+
+LAST_ATTEMPT = 0.1  # seconds: no attempt is started with less time than this left
+
+DEFAULT_TIMEOUT = 30.0
+MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits for one Publish request
+MAX_REQUEST_BYTES = 10_000_000
+TRANSIENT = {"ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "ResourceExhausted",
+             "Cancelled", "Unknown", "GatewayTimeout", "BadGateway", "TooManyRequests"}
+
 _lock = threading.Lock()
-_publishers: dict[tuple[Any, ...], Any] = {}
-_subscriber: Any = None
+_publishers: dict[str | None, Any] = {}
+_subscribers: dict[str | None, Any] = {}
 
 
-def _publisher(max_messages: int, max_bytes: int, max_latency: float) -> Any:
-    key = (max_messages, max_bytes, max_latency)
+class BatchError(MessagingError):
+    """``publish_batch`` failed part-way. ``accepted`` gives, in input order, the id of each message Pub/Sub accepted
+    and None for each one it did not."""
+
+    def __init__(self, message: str, accepted: list[str | None]) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+
+class GaveUp(Exception):
+    """Raised by :func:`call_until` once the deadline has passed; holds the last transient error and the attempt count."""
+
+    def __init__(self, last: BaseException, attempts: int, waited: float) -> None:
+        super().__init__(f"{attempts} attempt(s) in {waited:.1f} s; last error {type(last).__name__}: {last}")
+        self.last = last
+        self.attempts = attempts
+        self.waited = waited
+
+
+def call_until(deadline: float, fn: Callable[[float], T], transient: Callable[[BaseException], bool],
+               base: float = 0.1, cap: float = 5.0) -> T:
+    """Call ``fn(per_attempt_timeout)`` until it succeeds. A transient failure is retried after sleeping a random
+    time in [0, min(cap, base * 2**attempt)] (exponential backoff, full jitter), cut short so that the last attempt
+    starts just before ``deadline`` (a ``time.monotonic()`` value). Gives up with :class:`GaveUp` once less than
+    ``LAST_ATTEMPT`` seconds are left. Other errors pass through."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn(max(LAST_ATTEMPT, deadline - time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - classified just below
+            if not transient(exc):
+                raise
+            left = deadline - time.monotonic()
+            if left <= LAST_ATTEMPT:
+                raise GaveUp(exc, attempt, time.monotonic() - started) from exc
+            delay = random.uniform(0.0, min(cap, base * 2 ** attempt))  # noqa: S311 - jitter, not crypto
+            time.sleep(min(delay, left - LAST_ATTEMPT))  # the last attempt starts just before the deadline
+
+
+def _transient(exc: BaseException) -> bool:
+    return type(exc).__name__ in TRANSIENT
+
+
+def _publisher() -> Any:
+    """The generated (GAPIC) publisher client: one synchronous Publish RPC per call, no background threads."""
+    host = os.environ.get("PUBSUB_EMULATOR_HOST") or None
     with _lock:
-        client = _publishers.get(key)
+        client = _publishers.get(host)
         if client is None:
-            from google.cloud import pubsub_v1
+            from google.pubsub_v1 import PublisherClient
 
-            client = pubsub_v1.PublisherClient(
-                batch_settings=pubsub_v1.types.BatchSettings(max_messages=max_messages, max_bytes=max_bytes,
-                                                             max_latency=max_latency),
-                publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True))
-            _publishers[key] = client
+            kwargs: dict[str, Any] = {}
+            if host:  # what google.cloud.pubsub_v1.PublisherClient does for the emulator
+                from google.auth.credentials import AnonymousCredentials
+
+                kwargs = {"client_options": {"api_endpoint": host}, "credentials": AnonymousCredentials()}
+            client = _publishers[host] = PublisherClient(**kwargs)
         return client
 
 
 def _subscriber_client() -> Any:
-    global _subscriber
+    host = os.environ.get("PUBSUB_EMULATOR_HOST") or None
     with _lock:
-        if _subscriber is None:
+        client = _subscribers.get(host)
+        if client is None:
             from google.cloud import pubsub_v1
 
-            _subscriber = pubsub_v1.SubscriberClient()
-        return _subscriber
+            client = _subscribers[host] = pubsub_v1.SubscriberClient()
+        return client
 
 
 def _explain(exc: BaseException, what: str) -> MessagingError:
-    """A clear MessagingError for a google-api-core / gRPC failure."""
+    """A clear MessagingError for a google-api-core / gRPC failure (or a :class:`GaveUp` wrapping one)."""
+    if isinstance(exc, GaveUp):
+        return MessagingError(f"Pub/Sub is unreachable for {what}: gave up after {exc.attempts} attempt(s) over "
+                              f"{exc.waited:.1f} s of retries with backoff (the binding's ?timeout=); last error "
+                              f"{type(exc.last).__name__}: {exc.last}")
     name = type(exc).__name__
     if name == "NotFound":
         reason = f"{what} does not exist"
     elif name in ("PermissionDenied", "Forbidden", "Unauthenticated"):
         reason = f"permission denied on {what}"
-    elif name in ("ServiceUnavailable", "DeadlineExceeded", "RetryError", "TimeoutError"):
+    elif name in TRANSIENT or name in ("RetryError", "TimeoutError"):
         reason = f"Pub/Sub is unreachable for {what}"
     elif name == "InvalidArgument":
         reason = f"Pub/Sub refused the request for {what}"
@@ -80,13 +155,16 @@ def _parse(url: str, expect: str) -> tuple[str, dict[str, str]]:
 
 def _float(options: dict[str, str], name: str, default: float, url: str) -> float:
     try:
-        return float(options.get(name, default))
+        value = float(options.get(name, default))
     except ValueError:
         raise BindingError(f"{url}: option {name}={options[name]!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise BindingError(f"{url}: option {name}={options[name]!r} must be a positive number")
+    return value
 
 
 class PubSubTopic:
-    """A Pub/Sub topic. Messages are batched by the client library (``max_messages``/``max_latency``)."""
+    """A Pub/Sub topic; each call waits for Pub/Sub's answer, retrying transient failures until ``timeout``."""
 
     def __init__(self, url: str, name: str) -> None:
         self.path, options = _parse(url, "topics")
@@ -95,44 +173,71 @@ class PubSubTopic:
         unknown = set(options) - {"max_messages", "max_bytes", "max_latency", "timeout"}
         if unknown:
             raise BindingError(f"{url}: unknown option(s) {sorted(unknown)}")
-        self.timeout = _float(options, "timeout", 30.0, url)
-        self._settings = (int(_float(options, "max_messages", 100, url)), int(_float(options, "max_bytes",
-                          1_000_000, url)), _float(options, "max_latency", 0.01, url))
-        self._client = _publisher(*self._settings)
+        self.timeout = _float(options, "timeout", DEFAULT_TIMEOUT, url)
+        self.max_messages = min(MAX_REQUEST_MESSAGES, int(_float(options, "max_messages", 100, url)))
+        self.max_bytes = min(MAX_REQUEST_BYTES, int(_float(options, "max_bytes", 1_000_000, url)))
+        _float(options, "max_latency", 0.01, url)  # validated for old URLs; publishing is synchronous
+        self._client = _publisher()
+
+    def __repr__(self) -> str:
+        return f"PubSubTopic({self.path!r})"
 
     def publish(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
                 dedup_id: str | None = None) -> str:
-        return self._resolve([self._submit(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id))])[0]
+        message, _ = self._message(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id))
+        return self._send([message], time.monotonic() + self.timeout)[0]
 
     def publish_batch(self, messages: Iterable[Any]) -> list[str]:
-        futures = [self._submit(as_outgoing(m)) for m in messages]
-        return self._resolve(futures)
+        prepared = [self._message(as_outgoing(m)) for m in messages]
+        deadline = time.monotonic() + self.timeout
+        accepted: list[str | None] = [None] * len(prepared)
+        done = 0
+        for chunk in self._chunks(prepared):
+            try:
+                ids = self._send(chunk, deadline)
+            except MessagingError as exc:
+                raise BatchError(f"{exc}; {done} of {len(prepared)} message(s) were accepted before the failure "
+                                 f"(their ids are in .accepted); the other {len(prepared) - done} were not",
+                                 accepted) from exc
+            accepted[done:done + len(ids)] = ids
+            done += len(ids)
+        return [i for i in accepted if i is not None]
 
-    def _submit(self, msg: OutgoingMessage) -> tuple[Any, str | None]:
+    @staticmethod
+    def _message(msg: OutgoingMessage) -> tuple[dict[str, Any], int]:
+        """The Publish request entry for ``msg`` and its approximate size on the wire."""
         payload, _ = msg.payload()
         attributes = {str(k): str(v) for k, v in msg.attributes.items()}
         if msg.dedup_id:
             attributes.setdefault("portafunc_dedup_id", msg.dedup_id)  # Pub/Sub has no dedup id: keep it visible
-        try:
-            future = self._client.publish(self.path, payload, ordering_key=msg.ordering_key or "", **attributes)
-        except Exception as exc:  # noqa: BLE001 - e.g. ValueError for an oversize message, paused ordering key
-            raise _explain(exc, f"topic {self.path}") from exc
-        return future, msg.ordering_key
+        entry = {"data": payload, "attributes": attributes, "ordering_key": msg.ordering_key or ""}
+        size = len(payload) + len(entry["ordering_key"]) + sum(len(k) + len(v) + 8 for k, v in attributes.items())
+        return entry, size + 16
 
-    def _resolve(self, futures: list[tuple[Any, str | None]]) -> list[str]:
-        ids: list[str] = []
-        first_error: MessagingError | None = None
-        deadline = time.monotonic() + self.timeout
-        for future, key in futures:
-            try:
-                ids.append(str(future.result(timeout=max(0.1, deadline - time.monotonic()))))
-            except Exception as exc:  # noqa: BLE001 - surface every failure as MessagingError
-                if key:
-                    self._client.resume_publish(self.path, key)  # an ordering key pauses after a failure
-                if first_error is None:
-                    first_error = _explain(exc, f"topic {self.path}")
-        if first_error is not None:
-            raise first_error
+    def _chunks(self, prepared: list[tuple[dict[str, Any], int]]) -> Iterable[list[dict[str, Any]]]:
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for entry, n in prepared:
+            if chunk and (len(chunk) >= self.max_messages or size + n > self.max_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(entry)
+            size += n
+        if chunk:
+            yield chunk
+
+    def _send(self, chunk: list[dict[str, Any]], deadline: float) -> list[str]:
+        """One Publish request, retried on transient failures until ``deadline``; the ids in order."""
+        request = {"topic": self.path, "messages": chunk}
+        try:
+            response = call_until(deadline, lambda timeout: self._client.publish(request=request, retry=None,
+                                                                                 timeout=timeout), _transient)
+        except Exception as exc:  # noqa: BLE001 - surface every failure as MessagingError
+            raise _explain(exc, f"topic {self.path}") from exc
+        ids = [str(i) for i in response.message_ids]
+        if len(ids) != len(chunk):
+            raise MessagingError(f"Pub/Sub answered {len(ids)} id(s) for {len(chunk)} message(s) on topic "
+                                 f"{self.path}")
         return ids
 
 
@@ -146,7 +251,7 @@ class PubSubQueue:
         unknown = set(options) - {"topic", "timeout"}
         if unknown:
             raise BindingError(f"{url}: unknown option(s) {sorted(unknown)}")
-        self.timeout = _float(options, "timeout", 30.0, url)
+        self.timeout = _float(options, "timeout", DEFAULT_TIMEOUT, url)
         topic = options.get("topic")
         if topic and "/" not in topic:
             topic = f"projects/{self.path.split('/')[1]}/topics/{topic}"
