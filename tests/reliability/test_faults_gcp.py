@@ -412,9 +412,9 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(
                              "reported_but_missing": len(set(reported) - set(in_broker)),
                              "in_broker_not_reported": len(set(in_broker) - set(reported)),
                              "connections_refused_while_down": proxy.refused}
-    print("gcp outage:", FIGURES["gcp outage"], f"batch failed after {batch_elapsed:.2f}s, singles after",
-          [round(s, 2) for s in single_elapsed])
-    print("gcp outage errors:", *errors, sep="\n  ")
+    print("gcp outage:", FIGURES["gcp outage"],
+          f"calls failed after {[round(e, 2) for e in [batch_elapsed, *single_elapsed]]} s")
+    print(*errors, sep="\n")
 
     assert accepted[:10] == [i for i in accepted if i is not None] and accepted[10:] == [None] * 10, accepted
     assert set(reported) <= set(in_broker), "a message was reported as sent but is not in the broker"

@@ -6,6 +6,13 @@
 * Schema: ``?schema=eventgrid`` (default) or ``?schema=cloudevents`` — it must match the topic's input schema.
 * ``publish_batch`` sends one POST per batch, split so that no request body exceeds Event Grid's 1 MB limit; the
   returned ids are the event ids portafunc assigned, returned only after Event Grid answered 200.
+* Failures: a POST that cannot connect, drops, times out or gets 408/429/5xx is retried, with the same event ids,
+  using exponential backoff and full jitter until ``?timeout=`` seconds (default 30) have passed since the call began.
+  Then a :class:`~portafunc.errors.MessagingError` says so (:mod:`portafunc_azure.retrying`; the SDK's own retries are
+  off, because azure-core never retries a POST that failed to connect). If a batch fails after some of its requests
+  succeeded, the error is :class:`~portafunc_azure.retrying.BatchError`, whose ``accepted`` lists the ids Event Grid
+  took. An event is never reported as published when Event Grid did not answer 200. A retried event whose first
+  answer was lost can arrive twice, with the same id.
 * ``?tls=0`` talks plain ``http://`` — only for local stand-ins (the tests' recording server); Azure is https only.
 """
 
@@ -14,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -24,17 +32,19 @@ from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, as_outgoing
 
 from .codec_eventgrid import encode_message
+from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
 
 MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_KEY_ENV = "PORTAFUNC_EVENTGRID_KEY"
 
 
 class EventGridTopic:
-    def __init__(self, name: str, endpoint: str, schema: str, key_env: str) -> None:
+    def __init__(self, name: str, endpoint: str, schema: str, key_env: str, timeout: float = 30.0) -> None:
         self.name = name
         self.endpoint = endpoint
         self.schema = schema
         self.key_env = key_env
+        self.timeout = timeout
         self.source = f"/portafunc/topics/{name}"
         self._client: Any = None
         self._lock = threading.Lock()
@@ -56,7 +66,8 @@ class EventGridTopic:
 
     def publish(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
                 dedup_id: str | None = None) -> str:
-        return self.publish_batch([OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id)])[0]
+        return self._publish(self.events([OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id)]),
+                             batch=False)[0]
 
     def events(self, messages: Iterable[Any]) -> list[dict[str, Any]]:
         """The wire events for ``messages`` (Event Grid or CloudEvents schema)."""
@@ -75,14 +86,30 @@ class EventGridTopic:
         return out
 
     def publish_batch(self, messages: Iterable[Any]) -> list[str]:
-        events = self.events(messages)
-        for chunk in split_batches(events):
+        return self._publish(self.events(messages), batch=True)
+
+    def _publish(self, events: list[dict[str, Any]], batch: bool) -> list[str]:
+        """POST ``events`` (split at 1 MB) under one deadline; a failed batch is a BatchError naming what went."""
+        chunks = split_batches(events)
+        client = self.client
+        deadline = time.monotonic() + self.timeout
+        accepted: list[str | None] = [None] * len(events)
+        done = 0
+        for chunk in chunks:
             try:
-                self.client.send(chunk)
-            except (BindingError, MessagingError):
-                raise
+                # retry_total=0: the SDK's policy would retry some failures itself, outside this deadline
+                call_until(deadline, lambda left, chunk=chunk: client.send(chunk, retry_total=0,
+                                                                           **transport_options(left)))
             except Exception as exc:  # noqa: BLE001
-                raise _error(exc, self.endpoint) from exc
+                error = _error(exc, self.endpoint)
+                if not batch:
+                    raise error from exc
+                raise BatchError(f"{error}; {done} of {len(events)} event(s) were published before the failure "
+                                 f"(their ids are in .accepted); not published: {len(events) - done}",
+                                 accepted) from exc
+            for event in chunk:
+                accepted[done] = event["id"]
+                done += 1
         return [e["id"] for e in events]
 
 
@@ -111,6 +138,10 @@ def _error(exc: Exception, endpoint: str) -> MessagingError:
     from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ResourceNotFoundError,
                                        ServiceRequestError)
 
+    if isinstance(exc, GaveUp):
+        state = (f"answers {exc.last.status_code}" if isinstance(exc.last, HttpResponseError) and
+                 exc.last.status_code else "is unreachable")
+        return MessagingError(f"Event Grid topic {endpoint} {state}: {exc}")
     if isinstance(exc, ClientAuthenticationError):
         return MessagingError(f"Event Grid topic {endpoint} rejected the access key (401): check the key variable")
     if isinstance(exc, ResourceNotFoundError):
@@ -137,4 +168,5 @@ def backend(kind: str, url: str, logical_name: str) -> EventGridTopic:
         raise BindingError(f"{url!r}: schema must be eventgrid or cloudevents, not {schema!r}")
     scheme = "http" if options.get("tls") in ("0", "false", "no") else "https"
     endpoint = f"{scheme}://{parts.netloc}{parts.path or '/api/events'}"
-    return EventGridTopic(logical_name, endpoint, schema, options.get("key_env") or DEFAULT_KEY_ENV)
+    return EventGridTopic(logical_name, endpoint, schema, options.get("key_env") or DEFAULT_KEY_ENV,
+                          timeout_option(options, url))

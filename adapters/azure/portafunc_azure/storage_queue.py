@@ -8,8 +8,14 @@
 * Attributes and ordering keys travel in the portafunc JSON envelope (see :mod:`portafunc_azure.envelope`);
   ``dedup_id`` is not supported by Storage Queues and is ignored.
 * ``receive`` hides messages for ``?visibility_timeout=`` seconds (default 30); ``ack`` deletes, ``nack`` updates the
-  visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use;
-  ``?retries=N`` (default 3) bounds the SDK's retries of failed requests.
+  visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use.
+* Failures: a request that cannot connect, drops, times out or gets 408/429/5xx is retried with exponential backoff
+  and full jitter until ``?timeout=`` seconds (default 30) have passed since the call began, or after ``?retries=N``
+  retries (default 10), whichever comes first; then a :class:`~portafunc.errors.MessagingError` says so (see
+  :mod:`portafunc_azure.retrying`). ``send_batch`` is one request per message, in order. If it fails part-way it
+  raises :class:`~portafunc_azure.retrying.BatchError`, whose ``accepted`` gives the ids of the messages already
+  stored. A message is never reported as sent when it was not; one whose answer was lost can be stored without
+  being reported (at-least-once).
 * The SDK is imported on first use; one ``QueueClient`` per queue is reused.
 """
 
@@ -27,6 +33,7 @@ from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 
 from . import envelope
+from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
 
 MAX_MESSAGE_TEXT = 64 * 1024  # Storage Queue limit on the stored (base64) text
 
@@ -59,7 +66,8 @@ def account_name(conn: str) -> str | None:
 def raw_queue_client(conn: str, queue: str, create: bool = False, retries: int = 3) -> Any:
     """A ``QueueClient`` that sends text as given (portafunc does the base64 itself).
 
-    Retries: exponential, 1 s then 3 s then 5 s (the SDK default starts at 15 s, far too long for a sender).
+    SDK retries: exponential, 1 s then 3 s then 5 s (the SDK default starts at 15 s, far too long for a sender).
+    :class:`StorageQueue` passes ``retries=0`` and retries by itself, against a deadline.
     """
     from azure.storage.queue import ExponentialRetry, QueueClient
 
@@ -70,11 +78,11 @@ def raw_queue_client(conn: str, queue: str, create: bool = False, retries: int =
     return client
 
 
-def _create(client: Any) -> None:
+def _create(client: Any, **kwargs: Any) -> None:
     from azure.core.exceptions import ResourceExistsError
 
     try:
-        client.create_queue()
+        client.create_queue(**kwargs)
     except ResourceExistsError:
         pass
 
@@ -83,6 +91,10 @@ def _error(exc: Exception, what: str, queue: str, account: str) -> MessagingErro
     from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ResourceNotFoundError,
                                        ServiceRequestError)
 
+    if isinstance(exc, GaveUp):
+        state = (f"answers {exc.last.status_code}" if isinstance(exc.last, HttpResponseError) and
+                 exc.last.status_code else "is unreachable")
+        return MessagingError(f"{what}: storage account {account!r} {state} for queue {queue!r}: {exc}")
     if isinstance(exc, ResourceNotFoundError):
         return MessagingError(f"{what}: queue {queue!r} does not exist in storage account {account!r} "
                               f"(create it: az storage queue create -n {queue}, or add ?create=1 to the binding)")
@@ -104,6 +116,8 @@ class StorageQueue:
         self.queue = queue
         self.options = options
         self.visibility_timeout = int(options.get("visibility_timeout", "30"))
+        self.timeout = timeout_option(options, f"azqueue://{account}/{queue}")
+        self.retries = int(options.get("retries", "10"))
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -117,25 +131,46 @@ class StorageQueue:
                     if found and found != self.account:
                         raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in "
                                            f"{variable} is for account {found!r}, not {self.account!r}")
-                    client = raw_queue_client(conn, self.queue, retries=int(self.options.get("retries", "3")))
+                    client = raw_queue_client(conn, self.queue, retries=0)
                     if self.options.get("create") in ("1", "true", "yes"):
-                        try:
-                            _create(client)
-                        except Exception as exc:  # noqa: BLE001
-                            raise _error(exc, "create", self.queue, self.account) from exc
+                        self._call("create", lambda left: _create(client, **transport_options(left)))
                     self._client = client
         return self._client
+
+    def _call(self, what: str, fn: Any, deadline: float | None = None) -> Any:
+        """``fn(seconds_left)`` retried on transient failures until the deadline; any failure as MessagingError."""
+        try:
+            return call_until(time.monotonic() + self.timeout if deadline is None else deadline, fn,
+                              retries=self.retries)
+        except (MessagingError, BindingError):
+            raise
+        except GaveUp as exc:
+            raise _error(exc, what, self.queue, self.account) from exc.last
+        except Exception as exc:  # noqa: BLE001
+            raise _error(exc, what, self.queue, self.account) from exc
 
     # -- sending ------------------------------------------------------------------------------------------------
     def send(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
              dedup_id: str | None = None, delay_seconds: int = 0) -> str:
-        return self._send(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds))
+        msg = OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds)
+        return self._send(self._text(msg), msg.delay_seconds, time.monotonic() + self.timeout)
 
     def send_batch(self, messages: Iterable[Any]) -> list[str]:
-        """Storage Queues have no batch send: one request per message, ids in input order."""
-        return [self._send(as_outgoing(m)) for m in messages]
+        """Storage Queues have no batch send: one request per message, in order, under one deadline; ids in input
+        order. Every message is encoded and size-checked before the first is sent."""
+        prepared = [(self._text(m), m.delay_seconds) for m in map(as_outgoing, messages)]
+        deadline = time.monotonic() + self.timeout
+        accepted: list[str | None] = [None] * len(prepared)
+        for index, (text, delay) in enumerate(prepared):
+            try:
+                accepted[index] = self._send(text, delay, deadline)
+            except MessagingError as exc:
+                raise BatchError(f"{exc}; {index} of {len(prepared)} message(s) were sent before the failure "
+                                 f"(their ids are in .accepted); not sent: {len(prepared) - index}",
+                                 accepted) from exc
+        return [str(i) for i in accepted]
 
-    def _send(self, msg: OutgoingMessage) -> str:
+    def _text(self, msg: OutgoingMessage) -> str:
         payload, _ = msg.payload()
         body = envelope.body_bytes(payload, msg.attributes, msg.ordering_key)
         text = base64.b64encode(body).decode("ascii")
@@ -143,26 +178,22 @@ class StorageQueue:
             raise MessagingError(f"message for queue {self.queue!r} is {len(text)} bytes once base64-encoded; "
                                  f"Storage Queues accept at most {MAX_MESSAGE_TEXT}: store the payload in a blob "
                                  "and send its name")
-        try:
-            sent = self.client.send_message(text, visibility_timeout=msg.delay_seconds or None)
-        except (MessagingError, BindingError):
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise _error(exc, "send", self.queue, self.account) from exc
+        return text
+
+    def _send(self, text: str, delay_seconds: int, deadline: float) -> str:
+        client = self.client
+        sent = self._call("send", lambda left: client.send_message(text, visibility_timeout=delay_seconds or None,
+                                                                   **transport_options(left)), deadline)
         return str(sent.id)
 
     # -- receiving ----------------------------------------------------------------------------------------------
     def receive(self, max_messages: int = 10, wait: float = 0.0) -> Sequence[ReceivedMessage]:
         deadline = time.monotonic() + max(0.0, wait)
+        client = self.client
         while True:
-            try:
-                got = list(self.client.receive_messages(messages_per_page=min(32, max(1, max_messages)),
-                                                        max_messages=max_messages,
-                                                        visibility_timeout=self.visibility_timeout))
-            except MessagingError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise _error(exc, "receive", self.queue, self.account) from exc
+            got = self._call("receive", lambda left: list(client.receive_messages(
+                messages_per_page=min(32, max(1, max_messages)), max_messages=max_messages,
+                visibility_timeout=self.visibility_timeout, **transport_options(left))))
             if got or time.monotonic() >= deadline:
                 return [self._neutral(m) for m in got]
             time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
@@ -183,17 +214,14 @@ class StorageQueue:
                                receipt={"pop_receipt": m.pop_receipt, "text": text})
 
     def ack(self, message: ReceivedMessage) -> None:
-        try:
-            self.client.delete_message(message.id, message.receipt["pop_receipt"])
-        except Exception as exc:  # noqa: BLE001
-            raise _error(exc, "ack", self.queue, self.account) from exc
+        client = self.client
+        self._call("ack", lambda left: client.delete_message(message.id, message.receipt["pop_receipt"],
+                                                             **transport_options(left)))
 
     def nack(self, message: ReceivedMessage, delay: float = 0.0) -> None:
-        try:
-            updated = self.client.update_message(message.id, message.receipt["pop_receipt"],
-                                                 visibility_timeout=int(delay))
-        except Exception as exc:  # noqa: BLE001
-            raise _error(exc, "nack", self.queue, self.account) from exc
+        client = self.client
+        updated = self._call("nack", lambda left: client.update_message(
+            message.id, message.receipt["pop_receipt"], visibility_timeout=int(delay), **transport_options(left)))
         message.receipt["pop_receipt"] = updated.pop_receipt
 
 

@@ -197,7 +197,7 @@ class PubSubTopic:
                 ids = self._send(chunk, deadline)
             except MessagingError as exc:
                 raise BatchError(f"{exc}; {done} of {len(prepared)} message(s) were accepted before the failure "
-                                 f"(their ids are in .accepted); the other {len(prepared) - done} were not",
+                                 f"(their ids are in .accepted); not accepted: {len(prepared) - done}",
                                  accepted) from exc
             accepted[done:done + len(ids)] = ids
             done += len(ids)
