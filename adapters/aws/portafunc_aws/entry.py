@@ -12,6 +12,9 @@ Failure semantics, the native way:
   a FIFO queue (ARN ending ``.fifo``) or ``ordered=True`` stops at the first failure and reports the rest too.
 * SNS direct, S3 direct, EventBridge: asynchronous invocations; a failure raises :class:`RetryRequested` so Lambda's
   async retry and on-failure destination take over.
+* SNS HTTP(S) subscriptions (an HTTP request with ``x-amz-sns-message-type``): verified, then run by the topic
+  functions bound to the message's topic (:func:`portafunc_aws.sns_http.route`); 200, 403 untrusted, 4xx malformed,
+  5xx so SNS retries. No bound topic function: routed as ordinary HTTP. ``PORTAFUNC_SNS_HTTP=off`` disables it.
 
 This module imports no AWS SDK: the HTTP path never loads boto3.
 """
@@ -33,6 +36,8 @@ from . import codec, http
 from ._fields import records
 
 TARGET = "aws"
+SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
+_SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
 
 _messages: Any = None
 
@@ -58,19 +63,34 @@ class RetryRequested(PortafuncError):
 class LambdaHandler:
     """A Lambda handler bound to one App (and optionally one of its functions)."""
 
-    def __init__(self, app: App, function: str | None = None) -> None:
+    def __init__(self, app: App, function: str | None = None, *, sns_receiver: Any = None) -> None:
         self.app = app
         self.spec: FunctionSpec | None = app.function(function) if function else None
+        # SNS HTTP(S) deliveries go to topic functions (see sns_http.route); only an app-wide handler or one bound
+        # to a topic function looks for them. The receiver (certificate cache) is the process-wide one by default.
+        self.sns_routing = (self.spec is None or self.spec.kind == "topic") and \
+            os.environ.get(SNS_HTTP_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+        self.sns_receiver = sns_receiver
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         kind, variant = codec.detect(event)
         spec = self.spec
         if kind == "http":
-            if spec is not None and spec.kind != "http":
+            sns = self.sns_routing and _sns_delivery(event)
+            if spec is not None and spec.kind != "http" and not sns:
                 raise self._mismatch("an HTTP request")
             req, variant = http.decode_request(event, variant)
+            invocation_id = getattr(context, "aws_request_id", None)
+            if sns:
+                from . import sns_http
+
+                answer = sns_http.route(self.app, req, function=spec.name if spec else None,
+                                        receiver=self.sns_receiver, native_context=context,
+                                        invocation_id=invocation_id)
+                if answer is not None:
+                    return http.encode_response(answer, variant)
             resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                               invocation_id=getattr(context, "aws_request_id", None), native_context=context)
+                               invocation_id=invocation_id, native_context=context)
             return http.encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
@@ -179,9 +199,22 @@ class LambdaHandler:
                                 expected=f"an event for its {self.spec.trigger.describe()} trigger")
 
 
-def bind(app: App, function: str | None = None) -> LambdaHandler:
-    """A Lambda handler for ``app`` without environment variables (drivers, tests, custom entry modules)."""
-    return LambdaHandler(app, function)
+def _sns_delivery(event: dict[str, Any]) -> bool:
+    """Does this HTTP event carry SNS's ``x-amz-sns-message-type`` header? Two dict lookups per header map, so the
+    HTTP hot path does not scan the headers (SNS sends the name in lower case; API Gateway v1 keeps the case)."""
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if headers and type(headers) is dict:
+            for name in _SNS_HEADERS:
+                if name in headers:
+                    return True
+    return False
+
+
+def bind(app: App, function: str | None = None, *, sns_receiver: Any = None) -> LambdaHandler:
+    """A Lambda handler for ``app`` without environment variables (drivers, tests, custom entry modules).
+    ``sns_receiver``: the :class:`~portafunc_aws.sns_http.SnsReceiver` verifying SNS HTTP(S) deliveries."""
+    return LambdaHandler(app, function, sns_receiver=sns_receiver)
 
 
 _handler: LambdaHandler | None = None

@@ -292,9 +292,10 @@ class SnsReceiver:
                 raise SnsVerificationError(403, f"message Timestamp {message.get('Timestamp')!r} is older than "
                                                 f"{self.max_age:g}s (possible replay)")
 
-    def check(self, req: HttpRequest) -> SnsVerdict:
+    def check(self, req: HttpRequest, *, topics: Iterable[str] | None = None) -> SnsVerdict:
         """Verify one request. Confirmations are confirmed here; a Notification comes back accepted with status
-        200 and its verified message for the caller to run."""
+        200 and its verified message for the caller to run. ``topics`` replaces the allowed topics for this check
+        (the Lambda entry passes the ARN a topic function is bound to)."""
         try:
             if req.method != "POST":
                 raise SnsVerificationError(405, "SNS delivers with POST")
@@ -305,7 +306,9 @@ class SnsReceiver:
                                                 f"{doc['Type']!r}")
             self.verify(doc)
             topic = doc.get("TopicArn")
-            if not self.topic_allowed(topic):  # type: ignore[arg-type] - text, checked by string_to_sign
+            allowed = self.topic_allowed(topic) if topics is None else \
+                any(fnmatchcase(topic, pattern) for pattern in topics)  # type: ignore[arg-type]
+            if not allowed:  # type: ignore[arg-type] - text, checked by string_to_sign
                 raise SnsVerificationError(403, f"topic {topic} is not allowed on this endpoint (allow it with an "
                                                 f"sns:// binding or {ALLOWED_TOPICS_ENV})")
         except SnsVerificationError as exc:
@@ -340,28 +343,128 @@ def handle(app: Any, function: str, req: HttpRequest, receiver: SnsReceiver | No
 
     200 when handled (or a non-retryable failure was dead-lettered), 500 to make SNS retry, 4xx for refused bodies.
     """
+    receiver = receiver or default_receiver()
+    verdict = receiver.check(req)
+    if not verdict.accepted or verdict.type != "Notification":
+        return verdict.response()
+    assert verdict.message is not None
+    return _deliver([app.function(function)], verdict.message, req, None)
+
+
+def _deliver(specs: list[Any], doc: Mapping[str, Any], native_context: Any, invocation_id: str | None
+             ) -> HttpResponse:
+    """Run a verified Notification through every function in ``specs`` (each gets its own Message)."""
     from portafunc.errors import EventDecodeError
     from portafunc.events import Message
     from portafunc.invoke import invoke_message
 
     from .messages import _sns_message
 
-    receiver = receiver or default_receiver()
-    verdict = receiver.check(req)
-    if not verdict.accepted or verdict.type != "Notification":
-        return verdict.response()
-    doc = verdict.message
-    assert doc is not None
     try:
         data, attributes, published, topic = _sns_message(doc, "SNS HTTP notification")
     except EventDecodeError as exc:
         return HttpResponse.problem(400, "Bad Request", str(exc))
-    msg = Message(id=str(doc["MessageId"]), data=data, attributes=attributes, published_at=published, source=topic,
-                  native=doc)
-    result = invoke_message(app.function(function), msg, target="aws", native_context=req)
-    if result.must_redeliver:
-        return HttpResponse.problem(500, "Delivery failed", "SNS will retry", message_id=msg.id)
+    failed = []
+    for index, spec in enumerate(specs):
+        msg = Message(id=str(doc["MessageId"]), data=data, attributes=dict(attributes), published_at=published,
+                      source=topic, native=doc)
+        inv_id = None if invocation_id is None else invocation_id if len(specs) == 1 else f"{invocation_id}:{index}"
+        result = invoke_message(spec, msg, target="aws", invocation_id=inv_id, native_context=native_context)
+        if result.must_redeliver:
+            failed.append(spec.name)
+    if failed:
+        return HttpResponse.problem(500, "Delivery failed", "SNS will retry", message_id=str(doc["MessageId"]),
+                                    functions=failed)
     return HttpResponse(status=200)
+
+
+# -- routing from the Lambda entry ---------------------------------------------------------------------------------
+
+ROUTING_ENV = "PORTAFUNC_SNS_HTTP"
+"""``off`` (or 0/false/no) turns SNS HTTP(S) routing off in the Lambda entry: such requests are plain HTTP then."""
+
+
+def routing_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(ROUTING_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def _own_arn_prefix(native_context: Any) -> str | None:
+    """``arn:<partition>:sns:<region>:<account>:`` of the running Lambda function (from its context), if known."""
+    arn = getattr(native_context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) < 6 or parts[0] != "arn" or not parts[3] or not parts[4]:
+        return None
+    return f"arn:{parts[1]}:sns:{parts[3]}:{parts[4]}:"
+
+
+def bound_functions(app: Any, topic_arn: str, *, only: Any = None, native_context: Any = None) -> list[Any]:
+    """The app's topic functions whose ``PORTAFUNC_TOPIC_<NAME>`` binding is ``sns://`` this topic.
+
+    A binding holding an ARN matches that ARN exactly. A binding holding a bare topic name matches the topic of that
+    name in the running function's own account and region (read from the Lambda context): SNS signs deliveries of
+    every account's topics alike, so a name alone would let another account's topic of the same name in.
+    """
+    from portafunc.app import TopicTrigger
+    from portafunc.messaging.binding import env_name
+
+    own_prefix: str | None | bool = False  # computed on first use
+    found = []
+    for spec in [only] if only is not None else list(app):
+        trig = spec.trigger
+        if not isinstance(trig, TopicTrigger):
+            continue
+        url = os.environ.get(env_name("topic", trig.topic), "")
+        if not url.startswith("sns://"):
+            continue
+        target = url[len("sns://"):]
+        if target.startswith("arn:"):
+            matched = target == topic_arn
+        else:
+            if own_prefix is False:
+                own_prefix = _own_arn_prefix(native_context)
+            matched = isinstance(own_prefix, str) and topic_arn == own_prefix + target
+        if matched:
+            found.append(spec)
+    return found
+
+
+def route(app: Any, req: HttpRequest, *, function: str | None = None, receiver: SnsReceiver | None = None,
+          native_context: Any = None, invocation_id: str | None = None) -> HttpResponse | None:
+    """The answer to an SNS HTTP(S) delivery (a request carrying ``x-amz-sns-message-type``), or None.
+
+    None means "not for a topic function": the body is no SNS message, or no topic function of the app is bound to
+    its topic; the caller then routes the request as ordinary HTTP, so a route of the app can take the raw request.
+    ``function`` (the Lambda's PORTAFUNC_FUNCTION, a topic function) restricts the match to that function; such a
+    Lambda has nothing else to offer, so it answers 400/403 itself instead of returning None.
+
+    A match is verified (signature, certificate origin, header/type agreement) before anything runs:
+    SubscriptionConfirmation is confirmed, UnsubscribeConfirmation acknowledged, a Notification runs every bound
+    function. 200 handled; 403 untrusted or tampered; 4xx malformed; 500 a function failed (SNS retries);
+    502 the certificate or the confirmation URL could not be fetched (SNS retries).
+    """
+    only = app.function(function) if function else None
+    try:
+        doc = _parse(req.body)
+    except SnsVerificationError as exc:
+        if only is None:
+            return None
+        logs.warning("SNS HTTP message refused", status=exc.status, reason=exc.detail)
+        return SnsVerdict(False, exc.status, exc.detail).response()
+    topic = doc.get("TopicArn")
+    specs = bound_functions(app, topic, only=only, native_context=native_context) if isinstance(topic, str) else []
+    if not specs:
+        if only is None:
+            return None
+        detail = (f"topic {topic!r} is not bound to function {only.name!r}: set "
+                  f"PORTAFUNC_TOPIC_<NAME>=sns://<topic ARN> for its topic {only.trigger.topic!r}")
+        logs.warning("SNS HTTP message refused", status=403, reason=detail)
+        return SnsVerdict(False, 403, detail).response()
+    verdict = (receiver or default_receiver()).check(req, topics=[topic])  # type: ignore[list-item]
+    if not verdict.accepted or verdict.type != "Notification":
+        return verdict.response()
+    assert verdict.message is not None
+    return _deliver(specs, verdict.message, native_context, invocation_id)
 
 
 _default: SnsReceiver | None = None
@@ -375,5 +478,6 @@ def default_receiver() -> SnsReceiver:
     return _default
 
 
-__all__ = ["CertificateCache", "SnsReceiver", "SnsVerdict", "SnsVerificationError", "check_cert_url", "handle",
-           "string_to_sign", "topics_from_environment", "verify_signature"]
+__all__ = ["CertificateCache", "ROUTING_ENV", "SnsReceiver", "SnsVerdict", "SnsVerificationError", "bound_functions",
+           "check_cert_url", "handle", "route", "routing_enabled", "string_to_sign", "topics_from_environment",
+           "verify_signature"]
