@@ -171,7 +171,8 @@ def test_storage_down_during_send_retries_then_fails_and_reports_only_sent(azuri
                                      "reported_but_missing": len(set(reported) - set(in_broker)),
                                      "in_broker_not_reported": len(set(in_broker) - set(reported)),
                                      "connections_refused_while_down": proxy.refused}
-    print("azure queue outage:", FIGURES["azure queue outage"], f"calls failed after {[round(e, 2) for e in elapsed]} s")
+    print("azure queue outage:", FIGURES["azure queue outage"],
+          f"calls failed after {[round(e, 2) for e in elapsed]} s")
     print(*errors, sep="\n")
 
     assert accepted[:12] == [i for i in accepted if i is not None] and accepted[12:] == [None] * 8, accepted
@@ -232,7 +233,8 @@ def test_eventgrid_failures_are_retried_until_the_deadline_and_only_published_id
     monkeypatch.setenv("PORTAFUNC_EVENTGRID_KEY", "test-topic-key==")
 
     def bind(port: int) -> Any:
-        monkeypatch.setenv("PORTAFUNC_TOPIC_EVENTS", f"eventgrid://127.0.0.1:{port}/api/events?tls=0&timeout={timeout:g}")
+        monkeypatch.setenv("PORTAFUNC_TOPIC_EVENTS",
+                           f"eventgrid://127.0.0.1:{port}/api/events?tls=0&timeout={timeout:g}")
         reset_bindings()
         return topic("events")
 

@@ -59,7 +59,7 @@ class BatchError(MessagingError):
 
 
 class GaveUp(Exception):
-    """Raised by :func:`call_until` once the deadline has passed; holds the last transient error and the attempt count."""
+    """Raised by :func:`call_until` once the deadline has passed; holds the last transient error and the attempts."""
 
     def __init__(self, last: BaseException, attempts: int, waited: float) -> None:
         super().__init__(f"{attempts} attempt(s) in {waited:.1f} s; last error {type(last).__name__}: {last}")
