@@ -70,6 +70,20 @@ class MessagingError(PortafuncError):
     """A messaging backend failed (broker unreachable, resource missing, permission denied)."""
 
 
+class PartialSendError(MessagingError):
+    """A batch send failed part-way. ``accepted`` gives, in input order, the id of each message the broker accepted
+    and None for each one it did not, so the caller resends exactly the missing ones (never reports unsent as sent)."""
+
+    def __init__(self, message: str, accepted: list[str | None]) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+    @property
+    def missing(self) -> list[int]:
+        """Input positions of the messages the broker did not accept."""
+        return [i for i, msg_id in enumerate(self.accepted) if msg_id is None]
+
+
 class TargetNotFound(PortafuncError):
     """The requested target adapter (aws, azure, gcp) is not installed."""
 

@@ -25,20 +25,15 @@ expensive to set up.
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 from urllib.parse import parse_qs, urlsplit
 
-from portafunc.errors import BindingError, MessagingError
+from portafunc.errors import BindingError, MessagingError, PartialSendError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
+from portafunc.messaging.retry import GaveUp, call_until, timeout_option
 
-T = TypeVar("T")
-
-LAST_ATTEMPT = 0.1  # seconds: no attempt is started with less time than this left
-
-DEFAULT_TIMEOUT = 30.0
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits for one Publish request
 MAX_REQUEST_BYTES = 10_000_000
 TRANSIENT = {"ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "ResourceExhausted",
@@ -49,45 +44,9 @@ _publishers: dict[str | None, Any] = {}
 _subscribers: dict[str | None, Any] = {}
 
 
-class BatchError(MessagingError):
+class BatchError(PartialSendError):
     """``publish_batch`` failed part-way. ``accepted`` gives, in input order, the id of each message Pub/Sub accepted
     and None for each one it did not."""
-
-    def __init__(self, message: str, accepted: list[str | None]) -> None:
-        super().__init__(message)
-        self.accepted = accepted
-
-
-class GaveUp(Exception):
-    """Raised by :func:`call_until` once the deadline has passed; holds the last transient error and the attempts."""
-
-    def __init__(self, last: BaseException, attempts: int, waited: float) -> None:
-        super().__init__(f"{attempts} attempt(s) in {waited:.1f} s; last error {type(last).__name__}: {last}")
-        self.last = last
-        self.attempts = attempts
-        self.waited = waited
-
-
-def call_until(deadline: float, fn: Callable[[float], T], transient: Callable[[BaseException], bool],
-               base: float = 0.1, cap: float = 5.0) -> T:
-    """Call ``fn(per_attempt_timeout)`` until it succeeds. A transient failure is retried after sleeping a random
-    time in [0, min(cap, base * 2**attempt)] (exponential backoff, full jitter), cut short so that the last attempt
-    starts just before ``deadline`` (a ``time.monotonic()`` value). Gives up with :class:`GaveUp` once less than
-    ``LAST_ATTEMPT`` seconds are left. Other errors pass through."""
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return fn(max(LAST_ATTEMPT, deadline - time.monotonic()))
-        except Exception as exc:  # noqa: BLE001 - classified just below
-            if not transient(exc):
-                raise
-            left = deadline - time.monotonic()
-            if left <= LAST_ATTEMPT:
-                raise GaveUp(exc, attempt, time.monotonic() - started) from exc
-            delay = random.uniform(0.0, min(cap, base * 2 ** attempt))  # noqa: S311 - jitter, not crypto
-            time.sleep(min(delay, left - LAST_ATTEMPT))  # the last attempt starts just before the deadline
 
 
 def _transient(exc: BaseException) -> bool:
@@ -173,7 +132,7 @@ class PubSubTopic:
         unknown = set(options) - {"max_messages", "max_bytes", "max_latency", "timeout"}
         if unknown:
             raise BindingError(f"{url}: unknown option(s) {sorted(unknown)}")
-        self.timeout = _float(options, "timeout", DEFAULT_TIMEOUT, url)
+        self.timeout = timeout_option(options, url)
         self.max_messages = min(MAX_REQUEST_MESSAGES, int(_float(options, "max_messages", 100, url)))
         self.max_bytes = min(MAX_REQUEST_BYTES, int(_float(options, "max_bytes", 1_000_000, url)))
         _float(options, "max_latency", 0.01, url)  # validated for old URLs; publishing is synchronous
@@ -251,7 +210,7 @@ class PubSubQueue:
         unknown = set(options) - {"topic", "timeout"}
         if unknown:
             raise BindingError(f"{url}: unknown option(s) {sorted(unknown)}")
-        self.timeout = _float(options, "timeout", DEFAULT_TIMEOUT, url)
+        self.timeout = timeout_option(options, url)
         topic = options.get("topic")
         if topic and "/" not in topic:
             topic = f"projects/{self.path.split('/')[1]}/topics/{topic}"
