@@ -63,10 +63,11 @@ class Headers:
         raise KeyError(name)
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        try:
-            return self[name]
-        except KeyError:
-            return default
+        lname = name.lower()
+        for k, v in self._items:  # the loop of __getitem__, without its KeyError for a missing name
+            if k == name or k.lower() == lname:
+                return v
+        return default
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
@@ -439,7 +440,7 @@ class HttpResponse:
     @property
     def is_text(self) -> bool:
         """True when the body can travel as text; binary bodies are base64-encoded by adapters that need it."""
-        ctype = (self.content_type or "").lower()
+        ctype = (self.headers.get("content-type") or "").lower()
         if ctype.startswith("text/") or "json" in ctype or "xml" in ctype or "javascript" in ctype \
                 or "x-www-form-urlencoded" in ctype:
             try:
@@ -517,8 +518,17 @@ class Message:
 
     def json(self) -> Any:
         """The data parsed as JSON (a :class:`~portafunc.errors.PayloadValidationError` if it is not JSON)."""
+        data = self.data
         try:
-            return _loads_payload(self.data)
+            # _loads_payload inlined (this runs once per message in most handlers)
+            if data.__class__ is bytes and data[:1] in _JSON_OPENERS and data[1:2] != b"\x00":
+                text = data.decode("utf-8", "surrogatepass")
+                try:
+                    value, end = _scan_once(text, 0)
+                except (StopIteration, ValueError):
+                    return _json.loads(text)
+                return value if end == len(text) else _json.loads(text)
+            return _json.loads(data)
         except ValueError as exc:
             from .errors import PayloadValidationError
 

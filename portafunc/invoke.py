@@ -64,15 +64,36 @@ class MessageResult:
 
 _SUCCESS = Outcome.SUCCESS
 _DEAD_LETTERED = Outcome.DEAD_LETTERED
+_new_batch = object.__new__
 
 
 class BatchResult:
-    """Per-message outcomes of a batch, so adapters make only the failed messages retry."""
+    """Per-message outcomes of a batch, so adapters make only the failed messages retry.
 
-    __slots__ = ("results",)
+    ``invoke_batch`` records a success as a bare ``(message id, value)`` pair and builds the MessageResult objects
+    only if ``results`` is read: adapters usually need just ``failed_ids``, and most messages succeed.
+    """
+
+    __slots__ = ("_results", "_pending", "_unsuccessful")
 
     def __init__(self, results: list[MessageResult] | None = None) -> None:
-        self.results = results if results is not None else []
+        self._results: list[MessageResult] | None = results if results is not None else []
+        self._pending: list[Any] | None = None
+        self._unsuccessful = 0
+
+
+    @property
+    def results(self) -> list[MessageResult]:
+        results = self._results
+        if results is None:
+            results = self._results = [r if r.__class__ is not tuple else MessageResult(r[0], _SUCCESS, None, r[1])
+                                       for r in self._pending or ()]
+            self._pending = None
+        return results
+
+    @results.setter
+    def results(self, value: list[MessageResult]) -> None:
+        self._results, self._pending = value, None
 
     def __repr__(self) -> str:
         return f"BatchResult({len(self.results)} messages, failed={self.failed_ids})"
@@ -84,6 +105,11 @@ class BatchResult:
     @property
     def failed_ids(self) -> list[str]:
         """Messages the broker must see as failed (redelivered, or dead-lettered by the broker's policy)."""
+        pending = self._pending
+        if pending is not None:
+            if not self._unsuccessful:
+                return []
+            return [r.message_id for r in pending if r.__class__ is not tuple and r.must_redeliver]
         return [r.message_id for r in self.results
                 if r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
 
@@ -177,6 +203,8 @@ def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fal
 
 def to_response(value: Any) -> HttpResponse:
     """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, else JSON 200."""
+    if value.__class__ is dict:  # the usual result, first
+        return HttpResponse.json(value)
     if isinstance(value, HttpResponse):
         return value
     if value is None:
@@ -340,23 +368,27 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
     batch_id = invocation_id or context.new_id()
     direct = _direct(spec)
-    results: list[MessageResult] = []
+    results: list[Any] = []
     append = results.append
     pending = iter(messages)
     if direct is not None and not ordered and not logs.debug_enabled():
         # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
         handler, model = direct
+        unsuccessful = 0
         for index, msg in enumerate(pending):
             token = _enter((_message_invocation, spec, msg, batch_id, index, target, native_context))
             try:
                 if model is not None and not msg._has_body:
                     msg.with_body(_validate(model, msg.data, msg))
-                append(MessageResult(msg.id, _SUCCESS, None, handler(msg)))
+                append((msg.id, handler(msg)))  # a success; BatchResult.results makes it a MessageResult if read
             except Exception as exc:  # noqa: BLE001
                 append(_failed(spec, msg, exc))
+                unsuccessful += 1
             finally:
                 _leave(token)
-        return BatchResult(results)
+        batch = _new_batch(BatchResult)  # one MessageResult or (id, value) success pair per message
+        batch._results, batch._pending, batch._unsuccessful = None, results, unsuccessful
+        return batch
     for index, msg in enumerate(pending):
         result = _run_message(spec, msg, batch_id, index, target, native_context, direct)
         append(result)

@@ -155,7 +155,8 @@ def test_plain_v2_path_defers_every_odd_request_to_the_careful_path():
     base = load_fixture("http-apigw-v2/sam-HttpApi.json")
     changes = [("rawQueryString", None), ("rawQueryString", 5), ("rawQueryString", "a=1&a=2&b"),
                ("rawPath", "/a%20b/%2F"), ("rawPath", 5), ("headers", None), ("headers", []),
-               ("headers", {"x": 5}), ("cookies", []), ("cookies", "a=1"), ("cookies", ["a=1", 2]),
+               ("headers", {"x": 5}), ("headers", {"Cookie": "a=1", "x": "y"}), ("headers", {"COOKIE": "a=1"}),
+               ("headers", {7: "x"}), ("cookies", []), ("cookies", "a=1"), ("cookies", ["a=1", 2]),
                ("body", None), ("body", ""), ("body", 5), ("body", "lone \ud800"), ("isBase64Encoded", True),
                ("pathParameters", None), ("pathParameters", []), ("pathParameters", {"id": 5}),
                ("requestContext", None), ("requestContext", {"http": None})]

@@ -94,9 +94,12 @@ def _plain_v2(event: dict[str, Any]) -> HttpRequest | None:
         native_headers = {}
     elif native_headers.__class__ is not dict:
         return None
-    for value in native_headers.values():
-        if value.__class__ is not str:
+    has_cookie_header = False
+    for name, value in native_headers.items():
+        if value.__class__ is not str or name.__class__ is not str:
             return None
+        if len(name) == 6 and name.lower() == "cookie":
+            has_cookie_header = True
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
         body = b""
@@ -119,7 +122,8 @@ def _plain_v2(event: dict[str, Any]) -> HttpRequest | None:
             if cookie.__class__ is not str:
                 return None
         if cookies:
-            headers.remove("cookie")
+            if has_cookie_header:
+                headers.remove("cookie")
             headers.add("cookie", "; ".join(cookies))
     query = _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
     path = unquote(raw_path) if "%" in raw_path else raw_path

@@ -132,10 +132,10 @@ def _plain_sqs_record(rec: dict[str, Any]) -> Message[Any] | None:
     else:
         return None
     sent = sys_attrs.get("SentTimestamp")
-    if sent is None or sent == "":
-        published = None
-    elif sent.__class__ is str and len(sent) < 15 and sent.isdecimal():  # < 15 digits: always a valid datetime
+    if sent.__class__ is str and 0 < len(sent) < 15 and sent.isdecimal():  # < 15 digits: always a valid datetime
         published = int(sent)  # epoch ms: Message.published_at makes the datetime when (if ever) it is read
+    elif sent is None or sent == "":
+        published = None
     else:
         return None
     group = sys_attrs.get("MessageGroupId")
@@ -144,7 +144,7 @@ def _plain_sqs_record(rec: dict[str, Any]) -> Message[Any] | None:
         return None
     native_attrs = rec.get("messageAttributes")
     attributes: dict[str, str] = {}
-    if native_attrs is not None:
+    if native_attrs:
         if native_attrs.__class__ is not dict:
             return None
         for name, attr in native_attrs.items():
@@ -158,8 +158,10 @@ def _plain_sqs_record(rec: dict[str, Any]) -> Message[Any] | None:
             if value.__class__ is not str:
                 return None
             attributes[name] = value
-        if attributes and BODY_ENCODING_ATTR in attributes:
+        if BODY_ENCODING_ATTR in attributes:
             return None
+    elif native_attrs is not None and native_attrs.__class__ is not dict:
+        return None  # [] or "": the careful path says it is no object
     try:
         data = body.encode("utf-8")
     except UnicodeEncodeError:
