@@ -150,7 +150,8 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
         control = next((b for n, b in msg["backends"].items() if n.startswith("noise control")), None)
         noise = (f"noise control (raw vs raw, moto): {_mm(control['ratio'], 2)}" if control and control.get("ratio")
                  else "")
-        for name, b in msg["backends"].items():
+        for name in msg.get("order", msg["backends"]):
+            b = msg["backends"][name]
             if not _msg_goal(name):
                 continue  # the deque floor and the raw-vs-raw control are not goals: shown in section 4
             r = b.get("ratio")
@@ -292,7 +293,9 @@ def messaging_section(msg: Any) -> list[str]:
             "against the other. Goal: portafunc ÷ raw ≥ " f"{GOAL_MSG_RATIO}.", "",
             "| stand-in | messages per side (block, per call) | raw SDK, msg/s | portafunc, msg/s | portafunc ÷ raw | "
             "of totals | goal | delivered raw / portafunc |", "|---|---|---|---|---|---|---|---|"]
-    for name, b in msg["backends"].items():
+    stalls = []
+    for name in msg.get("order", msg["backends"]):
+        b = msg["backends"][name]
         if "not_measured" in b:
             out.append(f"| {name} | not measured: {b['not_measured']} | | | | | | |")
             continue
@@ -305,8 +308,11 @@ def messaging_section(msg: Any) -> list[str]:
         out.append(f"| {name} | {b['messages']} ({b.get('block', '–')}, {b.get('chunk', '–')}) | "
                    f"{_mm(b['raw_rate'], 0)} | {_mm(b['pf_rate'], 0)} | {_mm(r, 3)} | {totals} | {goal} | "
                    f"{delivered} |")
+        stalls += [f"* {name}, {s}" for s in b.get("stalls", [])]
     out += ["", "*delivered* = messages counted at the broker ÷ messages sent, warm-up included; the raw-vs-raw "
             "control's \"portafunc\" column is a second raw client.", ""]
+    if stalls:
+        out += ["Block pairs voided because a send failed (drained and run again, not in the figures):", "", *stalls, ""]
     return out
 
 
