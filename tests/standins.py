@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -135,7 +136,7 @@ def _running(standin: StandIn) -> Iterator[StandIn]:
 
 def moto_standin(log_dir: Path) -> StandIn:
     try:
-        import moto.server  # noqa: F401
+        import moto.server  # noqa: F401 - only checks that moto[server] is installed
     except ImportError as exc:
         _missing(f"moto[server] is not installed ({exc}); pip install 'moto[server]'")
     port = free_port()
@@ -244,3 +245,79 @@ def azurite(log_dir: Path, service: str = "queue") -> Iterator[str]:
     """One Azurite service; yields its connection string."""
     with _running(azurite_standin(log_dir, service)) as standin:
         yield azurite_connection_string(service, standin.port)
+
+
+# -- outages ----------------------------------------------------------------------------------------------------------
+
+class CutOffProxy:
+    """A TCP forwarder in front of a broker. The test switches it off with :meth:`down`, or it switches itself off
+    when the client sends bytes containing ``cut_on``; either way live connections are closed too and the broker
+    behind it keeps its state. ``refused`` counts the connections tried while it was down, which shows retries."""
+
+    def __init__(self, target_port: int, cut_on: bytes | None = None) -> None:
+        self.target_port = target_port
+        self.cut_on = cut_on
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.up = True
+        self.refused = 0
+        self.live: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.up:
+                self.refused += 1
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.live += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
+        tail = b""
+        try:
+            while self.up:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if outbound and self.cut_on is not None:
+                    if self.cut_on in tail + data:
+                        self.down()  # the chunk carrying the marked message never reaches the broker
+                        break
+                    tail = (tail + data)[-len(self.cut_on):]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def down(self) -> None:
+        self.up = False
+        with self.lock:
+            for s in self.live:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.live.clear()
+
+    def close(self) -> None:
+        self.down()
+        self.sock.close()

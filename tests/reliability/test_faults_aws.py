@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 import time
 import urllib.request
 from typing import Any, Iterator
 
 import pytest
-from standins import moto_server
+from standins import CutOffProxy, moto_server
 
 from portafunc import App
 from portafunc.errors import MessagingError
@@ -164,73 +162,6 @@ def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
     print("aws faults:", FIGURES["aws crash+poison"])
 
 
-class Proxy:
-    """A TCP forwarder the test can switch off (closing live connections too): the broker going away."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.up = True
-        self.live: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.live += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def down(self) -> None:
-        self.up = False
-        with self.lock:
-            for s in self.live:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-            self.live.clear()
-
-    def close(self) -> None:
-        self.down()
-        self.sock.close()
-
-
 def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws_env: str,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import queue
@@ -239,7 +170,7 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws
 
     sqs = _sqs()
     url = sqs.create_queue(QueueName="outage")["QueueUrl"]
-    proxy = Proxy(int(aws_env.rsplit(":", 1)[1]))
+    proxy = CutOffProxy(int(aws_env.rsplit(":", 1)[1]))
     try:
         proxied = f"http://127.0.0.1:{proxy.port}"
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxied)

@@ -25,7 +25,6 @@ from typing import Any, Iterator
 
 import pytest
 import standins
-from test_faults_gcp import Proxy
 
 from portafunc import App
 from portafunc.errors import MessagingError
@@ -128,7 +127,7 @@ def test_storage_down_during_send_retries_then_fails_and_reports_only_sent(azuri
     batch = [{"i": i, "run": "outage"} for i in range(5, 25)]
     # the message text Storage Queues store for the 13th message of the batch (plain JSON is sent without envelope)
     cut = base64.b64encode(json.dumps(batch[12], separators=(",", ":")).encode())
-    proxy = Proxy(port, cut_on=cut)
+    proxy = standins.CutOffProxy(port, cut_on=cut)
     try:
         monkeypatch.setenv("OUTAGE_STORAGE", azurite.replace(f":{port}/", f":{proxy.port}/"))
         monkeypatch.setenv("PORTAFUNC_QUEUE_OUTAGE", f"azqueue://devstoreaccount1/outage?create=1&timeout={timeout:g}"

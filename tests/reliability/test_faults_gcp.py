@@ -21,9 +21,7 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -98,80 +96,6 @@ def work(msg: Message) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
-
-class Proxy:
-    """A TCP forwarder in front of a broker. The test switches it off with :meth:`down`, or it switches itself off
-    when the client sends bytes containing ``cut_on``; either way live connections are closed too and the broker
-    behind it keeps its state. ``refused`` counts the connections tried while it was down, which shows retries."""
-
-    def __init__(self, target_port: int, cut_on: bytes | None = None) -> None:
-        self.target_port = target_port
-        self.cut_on = cut_on
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.up = True
-        self.refused = 0
-        self.live: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            if not self.up:
-                self.refused += 1
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.live += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
-        tail = b""
-        try:
-            while self.up:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if outbound and self.cut_on is not None:
-                    if self.cut_on in tail + data:
-                        self.down()  # the chunk carrying the marked message never reaches the broker
-                        break
-                    tail = (tail + data)[-len(self.cut_on):]
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def down(self) -> None:
-        self.up = False
-        with self.lock:
-            for s in self.live:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-            self.live.clear()
-
-    def close(self) -> None:
-        self.down()
-        self.sock.close()
-
 
 def _pull_all(subscriber: Any, subscription: str, *, quiet: float = 2.0) -> list[Any]:
     """Pull and ack until the subscription has been empty for ``quiet`` seconds; the pulled messages."""
@@ -373,7 +297,7 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(
     timeout = 2.0
     batch = [{"i": i, "run": name} for i in range(5, 25)]
     cut = json.dumps(batch[12], separators=(",", ":")).encode()  # the 13th message of the batch: its 3rd request
-    proxy = Proxy(int(gcp_env.rsplit(":", 1)[1]), cut_on=cut)
+    proxy = standins.CutOffProxy(int(gcp_env.rsplit(":", 1)[1]), cut_on=cut)
     try:
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{proxy.port}")
         monkeypatch.setenv("PORTAFUNC_TOPIC_OUTAGE", f"pubsub://{topic_path}?timeout={timeout:g}&max_messages=5")
