@@ -138,10 +138,11 @@ def _run_async(coro: Any) -> Any:
     return loop.run_until_complete(coro)
 
 
-def _validate(model: Any, data: bytes, source: Any) -> Any:
-    """``data`` validated as ``model``; ``source`` (the request or message) only names it in the error."""
+def _validate(model: Any, data: bytes, source: Any, validate: Any = None) -> Any:
+    """``data`` validated as ``model``; ``source`` (the request or message) only names it in the error.
+    ``validate``: the function doing it (``_validator(model)``), when the caller looked it up already."""
     try:
-        return model.model_validate_json(data)
+        return (validate or model.model_validate_json)(data)
     except ValueError as exc:
         errors_fn = getattr(exc, "errors", None)
         if errors_fn is None:
@@ -151,6 +152,30 @@ def _validate(model: Any, data: bytes, source: Any) -> Any:
         what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
         raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
             from None
+
+
+def _validator(model: Any) -> Any:
+    """``model.model_validate_json``, or pydantic's compiled validator itself when the model does not override that
+    classmethod: its wrapper costs about as much as validating a small payload. Looked up once per batch."""
+    plain = _plain_models.get(model)
+    if plain is None:
+        plain = _plain_models[model] = _inherits_base_validate_json(model)
+    if plain:
+        try:
+            return model.__pydantic_validator__.validate_json
+        except Exception:  # noqa: BLE001 - e.g. a model not fully defined yet: the classmethod says why
+            pass
+    return model.model_validate_json
+
+
+_plain_models: dict[Any, bool] = {}
+
+
+def _inherits_base_validate_json(model: Any) -> bool:
+    for klass in getattr(model, "__mro__", ()):
+        if "model_validate_json" in vars(klass):
+            return klass.__name__ == "BaseModel" and klass.__module__ == "pydantic.main"
+    return False
 
 
 def _call(spec: FunctionSpec, event: Any) -> Any:
@@ -294,9 +319,10 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
     return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context, _direct(spec))
 
 
-def _direct(spec: FunctionSpec) -> tuple[Any, Any] | None:
-    """(handler, message model or None) when running a message is just ``handler(msg)``, after validating the payload
-    when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key. Else None (``_call``)."""
+def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
+    """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
+    validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key.
+    Else None (``_call``)."""
     if spec.idempotency_key is not None or spec.is_async:
         return None
     try:
@@ -305,7 +331,8 @@ def _direct(spec: FunctionSpec) -> tuple[Any, Any] | None:
         return None
     if len(plan) != 1 or plan[0].source != "event":
         return None
-    return spec.handler, spec.message_model
+    model = spec.message_model
+    return spec.handler, model, None if model is None else _validator(model)
 
 
 def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: str, native_context: Any
@@ -320,16 +347,16 @@ def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: in
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
-                 direct: tuple[Any, Any] | None) -> MessageResult:
+                 direct: tuple[Any, Any, Any] | None) -> MessageResult:
     """One message through the pipeline. The Invocation (id ``inv_id``, or ``inv_id:index`` in a batch) is built only
     if a log line or ``current()`` asks for it."""
     token = _enter((_message_invocation, spec, msg, inv_id, index, target, native_context))
     started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
         if direct is not None:
-            handler, model = direct
+            handler, model, validate = direct
             if model is not None and not msg._has_body:
-                msg.with_body(_validate(model, msg.data, msg))
+                msg.with_body(_validate(model, msg.data, msg, validate))
             value = handler(msg)
         elif spec.idempotency_key is None:
             value = _call(spec, msg)
@@ -373,13 +400,13 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
     pending = iter(messages)
     if direct is not None and not ordered and not logs.debug_enabled():
         # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
-        handler, model = direct
+        handler, model, validate = direct
         unsuccessful = 0
         for index, msg in enumerate(pending):
             token = _enter((_message_invocation, spec, msg, batch_id, index, target, native_context))
             try:
                 if model is not None and not msg._has_body:
-                    msg.with_body(_validate(model, msg.data, msg))
+                    msg.with_body(_validate(model, msg.data, msg, validate))
                 append((msg.id, handler(msg)))  # a success; BatchResult.results makes it a MessageResult if read
             except Exception as exc:  # noqa: BLE001
                 append(_failed(spec, msg, exc))

@@ -241,6 +241,16 @@ class Order(pydantic.BaseModel):
     total: float
 
 
+class LenientOrder(Order):
+    """Overrides model_validate_json: the pipeline must call the override, not pydantic's validator directly."""
+
+    @classmethod
+    def model_validate_json(cls, json_data, **kwargs):  # type: ignore[override]
+        data = json.loads(json_data)
+        data.setdefault("total", 0)
+        return cls.model_validate(data)
+
+
 class _Ctx:
     aws_request_id = "req-123"
 
@@ -320,3 +330,15 @@ def test_the_lambda_entry_imports_no_message_or_storage_codec_for_http():
             "assert 'portafunc_aws.messages' not in sys.modules and 'portafunc_aws.storage' not in sys.modules, "
             "sorted(m for m in sys.modules if m.startswith('portafunc_aws'))\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_model_overriding_model_validate_json_is_honoured():
+    totals = []
+    app = App("lenient")
+
+    @app.queue("q", name="work")
+    def work(msg: Message[LenientOrder]) -> None:
+        totals.append(msg.body.total)
+
+    batch = invoke_batch(app.function("work"), [Message("1", b'{"id": "a"}'), Message("2", b'{"id": "b", "total": 4}')])
+    assert batch.ok and totals == [0, 4.0]
