@@ -52,7 +52,7 @@ def opt_text(container: Mapping[str, Any], key: str, what: str) -> str | None:
 
 
 def records(native: Any, what: str) -> list[Mapping[str, Any]]:
-    recs = native.get("Records") if isinstance(native, Mapping) else None
+    recs = native.get("Records") if type(native) is dict or isinstance(native, Mapping) else None
     if not isinstance(recs, list) or not recs:
         raise EventDecodeError(f"{what} has no Records", expected='{"Records": [...]} with at least one record')
     for r in recs:

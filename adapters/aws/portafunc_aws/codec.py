@@ -32,7 +32,7 @@ def detect(native: Any) -> tuple[str, str | None]:
         return "http", variant
     if type(native) is dict or isinstance(native, Mapping):
         recs = native.get("Records")
-        if isinstance(recs, list) and recs and isinstance(recs[0], Mapping):
+        if isinstance(recs, list) and recs and (recs[0].__class__ is dict or isinstance(recs[0], Mapping)):
             first = recs[0]
             source = first.get("eventSource")
             if source == "aws:sqs":
