@@ -215,6 +215,7 @@ class App:
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
         self._functions: dict[str, FunctionSpec] = {}
+        self._routes: tuple[tuple[FunctionSpec, HttpTrigger], ...] | None = None  # built on first route(), for speed
 
     # -- registry -----------------------------------------------------------------------------------------------
     @property
@@ -236,10 +237,12 @@ class App:
 
     def route(self, method: str, path: str) -> tuple[FunctionSpec | None, dict[str, str], list[str]]:
         """Find the HTTP function for ``method path``: (spec, path params, methods allowed on that path)."""
+        routes = self._routes
+        if routes is None:
+            routes = self._routes = tuple((f, f.trigger) for f in self._functions.values()
+                                          if isinstance(f.trigger, HttpTrigger))
         allowed: list[str] = []
-        for spec in self.http_functions():
-            trig = spec.trigger
-            assert isinstance(trig, HttpTrigger)
+        for spec, trig in routes:
             params = trig.route.match(path)
             if params is None:
                 continue
@@ -267,6 +270,7 @@ class App:
             except NameError:
                 spec.params = None  # annotations name something defined later: resolved on first call
             self._functions[fname] = spec
+            self._routes = None
             return handler
 
         return decorator

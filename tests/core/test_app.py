@@ -136,3 +136,24 @@ def test_unknown_function_lookup_names_the_known_ones():
     app.http("GET", "/a", name="one")(lambda req: None)
     with pytest.raises(RegistrationError, match="functions: one"):
         app.function("two")
+
+
+def test_a_function_registered_after_the_first_route_is_found() -> None:
+    """route() caches the HTTP table; registering must invalidate it."""
+    from portafunc import App
+
+    app = App("late")
+
+    @app.http("GET", "/a")
+    def a(req):  # noqa: ANN001
+        return {}
+
+    assert app.route("GET", "/b")[0] is None
+    assert app.route("GET", "/a")[0].name == "a"
+
+    @app.http("GET", "/b")
+    def b(req):  # noqa: ANN001
+        return {}
+
+    assert app.route("GET", "/b")[0].name == "b"
+    assert app.route("POST", "/b")[2] == ["GET"]
