@@ -121,10 +121,13 @@ class LocalRunner:
         signal.signal(signal.SIGTERM, on_signal)
 
     def _banner(self, host: str, port: int, serving: bool, notes: list[str]) -> None:
+        """The whole banner in one write, so whoever sees its first line sees all of it."""
         url = f"http://{host}:{port}"
-        say(f"portafunc run: app {self.app.name!r} ({self.ref} in {self.project})")
+        lines: list[str] = []
+        add = lines.append
+        add(f"portafunc run: app {self.app.name!r} ({self.ref} in {self.project})")
         if serving:
-            say(f"  serving on {url}  (Ctrl-C to stop)")
+            add(f"  serving on {url}  (Ctrl-C to stop)")
         specs = list(self.app)
         width = max((len(s.name) for s in specs), default=0)
         for spec in specs:
@@ -136,8 +139,9 @@ class LocalRunner:
                 extra = f"  (no local bucket: portafunc run --trigger {spec.name})"
             elif trig.kind == "schedule":
                 extra = "  (UTC; fire now: portafunc run --trigger " + spec.name + ")"
-            say(f"  {spec.name:<{width}}  {trig.describe()}{extra}")
+            add(f"  {spec.name:<{width}}  {trig.describe()}{extra}")
         for b in self.bindings:
-            say(f"  {b.kind} {b.name}: {b.url}" + ("" if b.ours else f"  (from {b.variable})"))
+            add(f"  {b.kind} {b.name}: {b.url}" + ("" if b.ours else f"  (from {b.variable})"))
         for note in notes:
-            say(f"  note: {note}")
+            add(f"  note: {note}")
+        say("\n".join(lines))

@@ -128,6 +128,8 @@ def start(app: Path | str, tmp: Path, *flags: str, **env: str) -> Runner:
 
     try:
         wait_for(listening, 20, f"portafunc run to listen on {port}")
+        # the socket listens before the banner is written (in one write): wait for it too
+        wait_for(lambda: "portafunc run: app" in runner.stderr or proc.poll() is not None, 10, "the banner")
     except BaseException:
         runner.stop()
         raise
