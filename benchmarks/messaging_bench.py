@@ -13,7 +13,9 @@ Contenders, each pair on one stand-in started through ``tests/standins.py`` (a f
   generated client's synchronous ``Publish`` RPC of 100 (``google.pubsub_v1.PublisherClient``, the same requests a
   synchronous portafunc publish_batch makes).
 * Azurite: ``portafunc.queue(...).send_batch`` (``azqueue://``) of 10 vs ``QueueClient.send_message`` 10 times
-  (``TextBase64EncodePolicy``, the encoding the Functions host expects; portafunc base64-encodes itself).
+  (``TextBase64EncodePolicy``, the encoding the Functions host expects; portafunc base64-encodes itself), in
+  segments of 2,500 messages a side, each on a fresh Azurite (Azurite stops answering after some 16,000–25,000
+  requests in one process).
 * memory: ``memory://`` vs appending the same JSON bytes to a ``collections.deque`` (the floor: no broker semantics,
   so the ratio shows the in-process broker's cost; it is not a goal).
 
@@ -38,7 +40,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -119,50 +121,67 @@ def _check(side: Side, expected: int, who: str) -> None:
 MAX_STALLS = 3
 
 
-def race(raw: Side, pf: Side, plan: Plan) -> dict[str, Any]:
+@dataclass
+class Tally:
+    """Per-block timings of one race, possibly gathered over several segments (fresh stand-ins)."""
+
+    plan: Plan
+    raw_secs: list[float] = field(default_factory=list)
+    pf_secs: list[float] = field(default_factory=list)
+    stalls: list[str] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=lambda: {"raw": 0, "portafunc": 0})
+    delivered: dict[str, int] = field(default_factory=lambda: {"raw": 0, "portafunc": 0})
+
+    def result(self) -> dict[str, Any]:
+        block = self.plan.block
+        n = len(self.raw_secs)
+        sent = n * block
+        return {"messages": sent, "block": block, "chunk": self.plan.chunk, "pairs": n,
+                "raw_rate": summary([block / s for s in self.raw_secs]),
+                "pf_rate": summary([block / s for s in self.pf_secs]),
+                "ratio": summary([r / p for r, p in zip(self.raw_secs, self.pf_secs)]),
+                "raw_overall": sent / sum(self.raw_secs), "pf_overall": sent / sum(self.pf_secs),
+                "sent": self.sent, "delivered": self.delivered, "stalls": self.stalls}
+
+
+def race(raw: Side, pf: Side, plan: Plan, tally: Tally | None = None) -> dict[str, Any]:
     """Alternate raw and portafunc block by block; msg/s per block and the per-pair ratio portafunc ÷ raw.
 
     A send that fails (the stand-in stalled past a client timeout, say) voids its block pair: both queues are
     drained, the pair is run again and the failure is listed under ``stalls``; after ``MAX_STALLS`` the error is
-    raised. A delivery mismatch is never retried.
+    raised. A delivery mismatch is never retried. With ``tally``, the blocks are added to it (a segment of a longer
+    race) and the whole tally's result is returned.
     """
+    tally = tally if tally is not None else Tally(plan)
     _run_side(raw, _payloads(0, plan.chunk), plan.chunk, "raw (warm-up)")
     _run_side(pf, _payloads(0, plan.chunk), plan.chunk, "portafunc (warm-up)")
-    raw_rates: list[float] = []
-    pf_rates: list[float] = []
-    ratios: list[float] = []
-    stalls: list[str] = []
-    raw_s = pf_s = 0.0
     blocks = max(1, plan.total // plan.block)
+    base = len(tally.raw_secs)  # blocks of earlier segments: keeps the alternation going across segments
     b = 0
     while b < blocks:
         msgs = _payloads(b * plan.block, plan.block)
-        order = [("raw", raw), ("pf", pf)] if b % 2 == 0 else [("pf", pf), ("raw", raw)]
+        order = [("raw", raw), ("pf", pf)] if (base + b) % 2 == 0 else [("pf", pf), ("raw", raw)]
         before = [(side.sent, side.delivered) for side in (raw, pf)]
         try:
             secs = {who: _run_side(side, msgs, plan.chunk, who) for who, side in order}
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a stalled stand-in voids the pair; see the docstring
-            stalls.append(f"block {b}: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
-            if len(stalls) > MAX_STALLS:
+            first = str(exc).splitlines()[0][:300] if str(exc) else ""
+            tally.stalls.append(f"block {base + b}: {type(exc).__name__}: {first}")
+            if len(tally.stalls) > MAX_STALLS:
                 raise
             for side, (sent, delivered) in zip((raw, pf), before):
                 side.drain() if side.drain else side.check(0)
                 side.sent, side.delivered = sent, delivered
             continue
         b += 1
-        raw_s += secs["raw"]
-        pf_s += secs["pf"]
-        raw_rates.append(plan.block / secs["raw"])
-        pf_rates.append(plan.block / secs["pf"])
-        ratios.append(secs["raw"] / secs["pf"])
-    sent = blocks * plan.block
-    return {"messages": sent, "block": plan.block, "chunk": plan.chunk, "pairs": blocks,
-            "raw_rate": summary(raw_rates), "pf_rate": summary(pf_rates), "ratio": summary(ratios),
-            "raw_overall": sent / raw_s, "pf_overall": sent / pf_s,
-            "sent": {"raw": raw.sent, "portafunc": pf.sent},
-            "delivered": {"raw": raw.delivered, "portafunc": pf.delivered}, "stalls": stalls}
+        tally.raw_secs.append(secs["raw"])
+        tally.pf_secs.append(secs["pf"])
+    for key, side in (("raw", raw), ("portafunc", pf)):
+        tally.sent[key] += side.sent
+        tally.delivered[key] += side.delivered
+    return tally.result()
 
 
 # -- moto: SQS and SNS ------------------------------------------------------------------------------------------------
@@ -353,35 +372,50 @@ def _azure_counter(client: Any) -> Callable[[int], int]:
     return check
 
 
+AZURITE_SEGMENT = 2500  # messages per side per Azurite instance; see bench_azurite
+
+
 def bench_azurite(log_dir: Path, quick: bool) -> dict[str, Any]:
+    """In segments of ``AZURITE_SEGMENT`` messages per side, each on a fresh Azurite: Azurite 3.35 (in-memory, as
+    tests/standins.py runs it) stops answering for good, one CPU core spinning, after some 16,000–25,000 requests in
+    one process (reproduced with nothing but ``send_message`` + ``clear_messages`` in a loop), which a race of
+    10,000 messages a side (20,000 sends plus the counts) reaches."""
     import standins
 
     try:
         from azure.storage.queue import QueueClient, TextBase64EncodePolicy
     except ImportError as exc:
         return {"not_measured": f"azure-storage-queue missing in the benchmark venv: {exc}"}
-    with standins.azurite(log_dir, "queue") as conn:
-        import portafunc
+    import portafunc
+    from portafunc.messaging import reset
 
-        admins = {}
-        for n in ("raw", "pf"):
-            admins[n] = QueueClient.from_connection_string(conn, f"bench-{n}")
-            admins[n].create_queue()
-        client = QueueClient.from_connection_string(conn, "bench-raw",
-                                                    message_encode_policy=TextBase64EncodePolicy())
-        os.environ["PORTAFUNC_AZQUEUE_CONNECTION"] = conn
-        os.environ["PORTAFUNC_QUEUE_BENCH_AZ"] = "azqueue://devstoreaccount1/bench-pf"
-        queue = portafunc.queue("bench-az")
+    total = 1000 if quick else 10000
+    tally = Tally(Plan(total=total, block=50, chunk=10))
+    result: dict[str, Any] = {}
+    try:
+        for start in range(0, total, AZURITE_SEGMENT):
+            segment = Plan(total=min(AZURITE_SEGMENT, total - start), block=50, chunk=10)
+            with standins.azurite(log_dir, "queue") as conn:
+                admins = {}
+                for n in ("raw", "pf"):
+                    admins[n] = QueueClient.from_connection_string(conn, f"bench-{n}")
+                    admins[n].create_queue()
+                client = QueueClient.from_connection_string(conn, "bench-raw",
+                                                            message_encode_policy=TextBase64EncodePolicy())
+                os.environ["PORTAFUNC_AZQUEUE_CONNECTION"] = conn
+                os.environ["PORTAFUNC_QUEUE_BENCH_AZ"] = "azqueue://devstoreaccount1/bench-pf"
+                reset()  # a new Azurite, a new connection string: portafunc must build its client again
+                queue = portafunc.queue("bench-az")
 
-        def raw(batch: list[Any]) -> list[str]:
-            return [client.send_message(_body(m)).id for m in batch]
+                def raw(batch: list[Any]) -> list[str]:
+                    return [client.send_message(_body(m)).id for m in batch]  # noqa: B023 - used in this segment only
 
-        plan = Plan(total=1000 if quick else 10000, block=50, chunk=10)
-        try:
-            return race(Side(raw, _azure_counter(admins["raw"])), Side(queue.send_batch, _azure_counter(admins["pf"])),
-                        plan)
-        except DeliveryError as exc:
-            return {"not_measured": f"delivery check failed: {exc}"}
+                result = race(Side(raw, _azure_counter(admins["raw"])),
+                              Side(queue.send_batch, _azure_counter(admins["pf"])), segment, tally)
+        result["segments"] = -(-total // AZURITE_SEGMENT)
+        return result
+    except DeliveryError as exc:
+        return {"not_measured": f"delivery check failed: {exc}"}
 
 
 # -- memory floor -------------------------------------------------------------------------------------------------------
