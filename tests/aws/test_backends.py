@@ -129,6 +129,42 @@ def test_queue_url_forms():
         "http://localhost:4566/000000000000/q", "eu-central-1", "arn:aws:sqs:eu-central-1:000000000000:q")
 
 
+def test_timeout_option_on_both_url_forms_and_unknown_options_are_refused():
+    q = SqsQueue("sqs://arn:aws:sqs:us-east-1:123456789012:q?timeout=2.5", "q")
+    assert q.queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/q" and q.timeout == 2.5
+    assert SqsQueue("sqs://localhost:4566/000000000000/q?region=eu-central-1&timeout=4", "q").timeout == 4
+    assert SqsQueue("sqs://arn:aws:sqs:us-east-1:123456789012:q", "q").timeout == 30
+    t = SnsTopic("sns://arn:aws:sns:us-east-1:123456789012:t.fifo?timeout=3", "t")
+    assert t.arn == "arn:aws:sns:us-east-1:123456789012:t.fifo" and t.fifo and t.timeout == 3
+    with pytest.raises(BindingError, match="unknown option"):
+        SqsQueue("sqs://arn:aws:sqs:us-east-1:123456789012:q?visibility=3", "q")
+    with pytest.raises(BindingError, match="unknown option"):
+        SnsTopic("sns://arn:aws:sns:us-east-1:123456789012:t?region=x", "t")
+    with pytest.raises(BindingError, match="timeout"):
+        SnsTopic("sns://arn:aws:sns:us-east-1:123456789012:t?timeout=soon", "t")
+
+
+def test_an_unreachable_endpoint_is_retried_until_the_deadline(monkeypatch):
+    """No PORTAFUNC_AWS_MAX_ATTEMPTS: the binding's ?timeout= alone bounds the retries (real refused connections)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("PORTAFUNC_AWS_MAX_ATTEMPTS", raising=False)
+    clients.reset()
+    try:
+        started = time.monotonic()
+        with pytest.raises(MessagingError, match=r"unreachable.*gave up after \d+ attempt") as info:
+            SnsTopic("sns://arn:aws:sns:us-east-1:123456789012:t?timeout=1", "t").publish("x")
+        took = time.monotonic() - started
+        assert 0.8 <= took < 3, took
+        assert int(str(info.value).split("gave up after ")[1].split()[0]) > 2  # retried, with backoff between
+    finally:
+        clients.reset()
+
+
 def test_scheme_kind_mismatch(monkeypatch):
     monkeypatch.setenv("PORTAFUNC_QUEUE_MIXED", "sns://arn:aws:sns:us-east-1:123456789012:t")
     with pytest.raises(BindingError, match="sns:// is a topic"):

@@ -20,7 +20,7 @@ import pytest
 from standins import CutOffProxy, moto_server
 
 from portafunc import App
-from portafunc.errors import MessagingError
+from portafunc.errors import MessagingError, PartialSendError
 from portafunc.events import Message
 
 FIGURES: dict[str, dict[str, int]] = {}
@@ -168,36 +168,43 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws
     from portafunc.messaging import reset as reset_bindings
     from portafunc_aws.messaging import clients
 
+    timeout = 1.5
     sqs = _sqs()
     url = sqs.create_queue(QueueName="outage")["QueueUrl"]
-    proxy = CutOffProxy(int(aws_env.rsplit(":", 1)[1]))
+    proxy = CutOffProxy(int(aws_env.rsplit(":", 1)[1]), cut_on=b"CUT-HERE")
     try:
         proxied = f"http://127.0.0.1:{proxy.port}"
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxied)
-        monkeypatch.setenv("PORTAFUNC_AWS_MAX_ATTEMPTS", "4")
+        monkeypatch.delenv("PORTAFUNC_AWS_MAX_ATTEMPTS", raising=False)  # the deadline alone stops the retries
         monkeypatch.setenv("PORTAFUNC_QUEUE_OUTAGE", f"sqs://127.0.0.1:{proxy.port}/123456789012/outage"
-                                                     "?region=us-east-1")
+                                                     f"?region=us-east-1&timeout={timeout:g}")
         clients.reset()
         reset_bindings()
         q = queue("outage")
         reported: list[str] = []
         for i in range(5):
             reported.append(q.send({"i": i}))
-        proxy.down()
+        # a batch of 25 (three SendMessageBatch calls): the proxy dies when the second call carries the marker
         failures = 0
+        try:
+            q.send_batch([{"i": i, **({"mark": "CUT-HERE"} if i == 112 else {})} for i in range(100, 125)])
+            raise AssertionError("send_batch succeeded with the broker down")
+        except PartialSendError as exc:
+            failures += 1
+            batch_error = exc
+            reported += [msg_id for msg_id in exc.accepted if msg_id]
+        assert not proxy.up, "the proxy never saw the marked message"
         started = time.monotonic()
+        single_elapsed = []
         for i in range(5, 8):
+            began = time.monotonic()
             try:
                 reported.append(q.send({"i": i}))
             except MessagingError as exc:
                 failures += 1
-                assert "unreachable" in str(exc) or "failed" in str(exc), exc
+                single_elapsed.append(time.monotonic() - began)
+                assert "unreachable" in str(exc) and "?timeout=" in str(exc), exc
         elapsed = time.monotonic() - started
-        try:
-            q.send_batch([{"i": i} for i in range(8, 20)])
-            raise AssertionError("send_batch succeeded with the broker down")
-        except MessagingError:
-            failures += 1
     finally:
         proxy.close()
     # the broker (still running behind the proxy) holds exactly what was reported sent
@@ -210,9 +217,15 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws
         sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
                                                         for k, m in enumerate(got)])
     FIGURES["aws outage"] = {"sent": len(reported), "reported_failed": failures, "in_broker": len(in_queue),
-                             "reported_but_missing": len(set(reported) - in_queue)}
-    assert failures == 4 and len(reported) == 5
+                             "reported_but_missing": len(set(reported) - in_queue),
+                             "in_broker_not_reported": len(in_queue - set(reported)),
+                             "connections_refused_while_down": proxy.refused}
+    assert failures == 4
+    assert batch_error.accepted[:10] == [m for m in batch_error.accepted[:10] if m] and \
+        batch_error.missing == list(range(10, 25)), batch_error.accepted  # first call went, the rest did not
+    assert len(reported) == 15
     assert set(reported) == in_queue  # nothing reported as sent that was not, nothing extra either
-    assert elapsed > 0.05 * 3, f"no backoff between retries ({elapsed:.3f}s for 3 sends)"
-    assert elapsed < 60
-    print("aws outage:", FIGURES["aws outage"])
+    # each failing call retried with backoff until its deadline, and not much longer
+    assert all(0.8 * timeout <= s <= timeout + 2 for s in single_elapsed), single_elapsed
+    assert elapsed < 3 * (timeout + 2)
+    print("aws outage:", FIGURES["aws outage"], "calls failed after", [round(x, 2) for x in single_elapsed], "s")

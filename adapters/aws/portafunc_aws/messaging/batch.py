@@ -2,14 +2,16 @@
 
 A batch call can succeed while some entries fail. Entries that failed for a transient reason (throttling, internal
 error, and not the sender's fault) are resent with backoff and jitter; an entry the broker rejects for good stops
-the batch with a MessagingError naming it, whose ``accepted`` lists the broker ids obtained so far (None where not).
+the batch with a :class:`BatchError` naming it. A call that fails as a whole (the broker unreachable until the
+deadline) also stops the batch with a :class:`BatchError`. Its ``accepted`` lists the broker ids obtained so far, in
+input order, None where not sent, so nothing is reported as sent that was not.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from portafunc.errors import MessagingError
+from portafunc.errors import MessagingError, PartialSendError
 
 from .errors import RETRYABLE_ENTRY, backoff
 
@@ -17,10 +19,8 @@ BATCH_SIZE = 10
 ENTRY_RETRIES = 5
 
 
-class BatchError(MessagingError):
-    def __init__(self, message: str, accepted: list[str | None]) -> None:
-        super().__init__(message)
-        self.accepted = accepted
+class BatchError(PartialSendError):
+    """An SNS/SQS batch failed part-way; ``accepted`` gives the broker id of each message sent, None for the rest."""
 
 
 def send_batches(entries: list[dict[str, Any]], send: Callable[[list[dict[str, Any]]], dict[str, Any]],
@@ -31,7 +31,13 @@ def send_batches(entries: list[dict[str, Any]], send: Callable[[list[dict[str, A
         pending = {str(i): entries[i] for i in range(start, min(start + BATCH_SIZE, len(entries)))}
         attempt = 0
         while pending:
-            response = send([{"Id": key, **entry} for key, entry in pending.items()])
+            try:
+                response = send([{"Id": key, **entry} for key, entry in pending.items()])
+            except BatchError:
+                raise
+            except MessagingError as exc:
+                raise BatchError(f"{exc}; {sum(1 for i in ids if i)} of {len(entries)} message(s) were accepted "
+                                 "before the failure", ids) from exc
             for ok in response.get("Successful", []):
                 ids[int(ok["Id"])] = ok["MessageId"]
             failed = [f for f in response.get("Failed", []) if f.get("Id") in pending]

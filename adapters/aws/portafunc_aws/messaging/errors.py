@@ -1,4 +1,9 @@
-"""botocore failures → :class:`portafunc.errors.MessagingError` with a message saying what to fix."""
+"""botocore failures → :class:`portafunc.errors.MessagingError` with a message saying what to fix, and the retry rule.
+
+Every call is retried on transient failures (refused or dropped connections, timeouts, throttling, 5xx) with the
+core's backoff until the binding's ``?timeout=`` (:mod:`portafunc.messaging.retry`); botocore's own retries are off,
+since they have an attempt count but no overall deadline.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from portafunc.errors import MessagingError
+from portafunc.messaging.retry import DEFAULT_TIMEOUT, TRANSIENT_HTTP_STATUS, GaveUp, call_until
 
 T = TypeVar("T")
 
@@ -19,8 +25,8 @@ RETRYABLE_ENTRY = {"InternalError", "InternalFailure", "ServiceUnavailable", "Th
 
 
 def translate(exc: BaseException, action: str, resource: str, permission: str) -> MessagingError:
-    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError,
-                                     NoRegionError)
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError, EndpointConnectionError,
+                                     HTTPClientError, NoCredentialsError, NoRegionError)
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -41,17 +47,38 @@ def translate(exc: BaseException, action: str, resource: str, permission: str) -
     if isinstance(exc, EndpointConnectionError):
         return MessagingError(f"{action} {resource}: endpoint unreachable ({exc}); check AWS_ENDPOINT_URL* and "
                               "the network")
+    if isinstance(exc, (ConnectionError, HTTPClientError)):  # dropped, closed or timed out mid-request
+        return MessagingError(f"{action} {resource}: endpoint unreachable ({type(exc).__name__})")
     if isinstance(exc, BotoCoreError):
         return MessagingError(f"{action} {resource} failed: {type(exc).__name__}: {exc}")
     return MessagingError(f"{action} {resource} failed: {type(exc).__name__}: {exc}")
 
 
-def call(fn: Callable[..., T], action: str, resource: str, permission: str, **kwargs: Any) -> T:
-    """Run one API call; botocore already retried throttling, so anything left is a MessagingError."""
+def transient(exc: BaseException) -> bool:
+    """Worth another attempt: the connection failed, dropped or timed out, or AWS throttled or failed (5xx)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, (ConnectionError, HTTPClientError)):  # refused, closed, connect/read timeouts
+        return True
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in RETRYABLE_ENTRY or status in TRANSIENT_HTTP_STATUS
+    return False
+
+
+def call(fn: Callable[..., T], action: str, resource: str, permission: str, *, deadline: float | None = None,
+         retries: int | None = None, **kwargs: Any) -> T:
+    """Run one API call, retrying transient failures until ``deadline`` (``time.monotonic()``; default: 30 s from
+    now) or ``retries`` retries; any failure left is a MessagingError saying what to fix."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if deadline is None:
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
     try:
-        return fn(**kwargs)
+        return call_until(deadline, lambda _left: fn(**kwargs), transient, retries=retries)
+    except GaveUp as exc:
+        raise MessagingError(f"{translate(exc.last, action, resource, permission)}; {exc}") from exc.last
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action, resource, permission) from exc
 

@@ -1,7 +1,8 @@
 """``sqs://`` — an SQS queue: send (batches of 10), long-poll receive, delete as ack, visibility change as nack.
 
 URL forms: ``sqs://arn:aws:sqs:REGION:ACCOUNT:NAME`` or the queue URL without its scheme,
-``sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` (``?region=`` overrides the region for other hosts).
+``sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` (``?region=`` overrides the region for other hosts). ``?timeout=``
+(seconds, default 30) bounds the retries of each call.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 import uuid
 from typing import Any, Iterable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from portafunc.errors import BindingError, EventDecodeError, MessagingError
 from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
+from portafunc.messaging.retry import timeout_option
 
 from .. import messages as codec
 from . import clients
@@ -30,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}(\.fifo)?$")
 
 def parse_queue_url(url: str, name: str) -> tuple[str, str, str]:
     """(queue URL, region, queue ARN) for an ``sqs://`` binding."""
-    rest = url.split("://", 1)[1]
+    rest, options = clients.split_options(url, {"region", "timeout"}, name)
     match = _ARN.match(rest)
     if match:
         partition, region, account, qname = match.groups()
@@ -41,7 +44,7 @@ def parse_queue_url(url: str, name: str) -> tuple[str, str, str]:
     if not parts.hostname or len(segments) != 2 or not segments[0].isdigit() or not _NAME.match(segments[1]):
         raise BindingError(f"queue {name!r}: {url!r} is neither sqs://arn:aws:sqs:REGION:ACCOUNT:NAME nor "
                            "sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
-    region = (parse_qs(parts.query).get("region") or [None])[-1]
+    region = options.get("region") or None
     for pattern in _HOST_REGION:
         found = pattern.match(parts.hostname)
         if found and not region:
@@ -61,6 +64,12 @@ class SqsQueue:
         self.name = name
         self.queue_url, self.region, self.arn = parse_queue_url(url, name)
         self.fifo = self.queue_url.endswith(".fifo")
+        self.timeout = timeout_option(clients.split_options(url, {"region", "timeout"}, name)[1], url)
+        self.retries = clients.max_retries()
+
+    def _call(self, fn: Any, action: str, permission: str, **kwargs: Any) -> Any:
+        return call(fn, action, self.queue_url, permission, deadline=time.monotonic() + self.timeout,
+                    retries=self.retries, **kwargs)
 
     def __repr__(self) -> str:
         return f"SqsQueue({self.queue_url!r})"
@@ -90,25 +99,27 @@ class SqsQueue:
     def send(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
              dedup_id: str | None = None, delay_seconds: int = 0) -> str:
         entry = self._entry(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds))
-        response = call(self._client.send_message, "send to queue", self.queue_url, "sqs:SendMessage",
-                        QueueUrl=self.queue_url, **entry)
+        response = self._call(self._client.send_message, "send to queue", "sqs:SendMessage",
+                              QueueUrl=self.queue_url, **entry)
         return str(response["MessageId"])
 
     def send_batch(self, messages: Iterable[Any]) -> list[str]:
         entries = [self._entry(as_outgoing(m)) for m in messages]
+        deadline = time.monotonic() + self.timeout
 
         def send(chunk: list[dict[str, Any]]) -> dict[str, Any]:
             return call(self._client.send_message_batch, "send a batch to queue", self.queue_url,
-                        "sqs:SendMessage", QueueUrl=self.queue_url, Entries=chunk)
+                        "sqs:SendMessage", deadline=deadline, retries=self.retries, QueueUrl=self.queue_url,
+                        Entries=chunk)
 
         return send_batches(entries, send, f"send batch to {self.queue_url}")
 
     # -- receiving --------------------------------------------------------------------------------------------
     def receive(self, max_messages: int = 10, wait: float = 0.0) -> list[ReceivedMessage]:
-        response = call(self._client.receive_message, "receive from queue", self.queue_url, "sqs:ReceiveMessage",
-                        QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, int(max_messages))),
-                        WaitTimeSeconds=max(0, min(20, math.ceil(wait))), MessageAttributeNames=["All"],
-                        MessageSystemAttributeNames=["All"])
+        response = self._call(self._client.receive_message, "receive from queue", "sqs:ReceiveMessage",
+                              QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, int(max_messages))),
+                              WaitTimeSeconds=max(0, min(20, math.ceil(wait))), MessageAttributeNames=["All"],
+                              MessageSystemAttributeNames=["All"])
         out = []
         for index, raw in enumerate(response.get("Messages", [])):
             record = codec.sqs_record_from_api(raw, self.arn)
@@ -124,10 +135,10 @@ class SqsQueue:
         return out
 
     def ack(self, message: ReceivedMessage) -> None:
-        call(self._client.delete_message, "delete from queue", self.queue_url, "sqs:DeleteMessage",
-             QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
+        self._call(self._client.delete_message, "delete from queue", "sqs:DeleteMessage",
+                   QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
 
     def nack(self, message: ReceivedMessage, delay: float = 0.0) -> None:
-        call(self._client.change_message_visibility, "release message of queue", self.queue_url,
-             "sqs:ChangeMessageVisibility", QueueUrl=self.queue_url, ReceiptHandle=message.receipt,
+        self._call(self._client.change_message_visibility, "release message of queue",
+                   "sqs:ChangeMessageVisibility", QueueUrl=self.queue_url, ReceiptHandle=message.receipt,
              VisibilityTimeout=max(0, min(43200, int(math.ceil(delay)))))
