@@ -27,9 +27,9 @@ counted (SQS ``ApproximateNumberOfMessages``, Pub/Sub pull + ack, Storage Queue 
 emptied; a count that does not match what was sent stops the stand-in's measurement (a contender that drops messages
 cannot look fast). A send that fails (a stand-in stalling past the client's timeout, seen now and then with Azurite
 on the loaded machine) voids its block pair, which is drained and run again; such stalls are listed in the results.
-Emptying matters on moto: its SendMessage recomputes every queue attribute over all stored
-messages for each message sent, so a queue that keeps growing makes each call slower than the last (quadratic) and
-the broker, not the client, is what gets measured.
+Emptying matters on moto: its SendMessage recomputes every queue attribute over all stored messages for each message
+sent, so a queue that keeps growing makes each call slower than the last (quadratic) and the broker, not the client,
+is what gets measured.
 """
 
 from __future__ import annotations
