@@ -36,6 +36,11 @@ def call_until(deadline: float, fn: Callable[[float], T], *, retries: int | None
     return _call_until(deadline, fn, transient, retries=retries, base=0.2)
 
 
+PER_ATTEMPT = 10.0  # seconds: a hung request gives way to a retry instead of using up the whole deadline
+
+
 def transport_options(seconds_left: float) -> dict[str, Any]:
-    """Per-request socket timeouts so that one hung request cannot outlast the deadline by much."""
-    return {"connection_timeout": min(10.0, seconds_left), "read_timeout": max(0.5, seconds_left)}
+    """Per-request socket timeouts: never past the deadline, and at most ``PER_ATTEMPT`` so that a broker that hangs
+    (Azurite does, under load) is retried rather than waited on for the whole ``?timeout=``."""
+    return {"connection_timeout": min(PER_ATTEMPT, seconds_left),
+            "read_timeout": max(0.5, min(PER_ATTEMPT, seconds_left))}
