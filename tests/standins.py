@@ -84,6 +84,11 @@ class StandIn:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/`` (for the HTTP stand-ins)."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -209,6 +214,25 @@ def firestore_emulator(log_dir: Path) -> Iterator[str]:
                       ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=90)
     with _running(standin):
         yield f"127.0.0.1:{port}"
+
+
+# -- functions-framework ------------------------------------------------------------------------------------------------
+
+def functions_framework(source_dir: Path, target: str, signature_type: str, *, env: dict[str, str] | None = None,
+                        python_bin: Path | None = None, log_dir: Path | None = None) -> StandIn:
+    """``functions-framework --target T`` serving ``source_dir/main.py`` on a free port (started; caller stops it).
+
+    ``env`` is the server's whole environment (default: this process's); ``python_bin`` picks another venv's CLI.
+    """
+    cli = (python_bin or Path(sys.executable).parent) / "functions-framework"
+    if not cli.exists():
+        _missing(f"the functions-framework CLI is missing ({cli}); pip install functions-framework")
+    port = free_port()
+    log = (log_dir or source_dir) / f"functions-framework-{target}-{port}.log"
+    return StandIn(f"functions-framework --target={target}",
+                   [str(cli), f"--target={target}", f"--signature-type={signature_type}",
+                    f"--source={source_dir / 'main.py'}", "--host=127.0.0.1", f"--port={port}"],
+                   port=port, log=log, ready=lambda: port_open(port), cwd=source_dir, env=env, timeout=30).start()
 
 
 # -- Azurite ----------------------------------------------------------------------------------------------------------

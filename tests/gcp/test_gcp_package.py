@@ -157,7 +157,7 @@ def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
     assert _post(servers["nightly"].url, b"", dict(sched["headers"]))[0] == 200
 
     time.sleep(0.5)
-    logs = {name: Path(s.proc.log_path).read_text(errors="replace") for name, s in servers.items()}
+    logs = {name: s.log.read_text(errors="replace") for name, s in servers.items()}
     assert "uploaded uploads/in/photo 1.jpg (12 bytes)" in logs["on_upload"]
     assert "audit: {'id': 'o-1'} {'kind': 'created'}" in logs["audit"]
     assert "report at 2026-01-01T00:00:00+00:00" in logs["nightly"]

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from portafunc import App, Message, NonRetryableError
+from portafunc import App, Message
 from portafunc.errors import UnsupportedTrigger
-from portafunc.events import Headers, HttpRequest, ScheduleEvent, StorageEvent
+from portafunc.events import HttpRequest, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
 
 from .apps import recorder_app

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import re
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -170,18 +169,9 @@ def _load_app(src: Path) -> Any:
 
 def _serve(src: Path, target: str, record: Path) -> standins.StandIn:
     """functions-framework (gunicorn, like Cloud Run) serving the generated main.py; stopped by the caller."""
-    cli = Path(sys.executable).parent / "functions-framework"
-    if not cli.exists():
-        pytest.fail(f"functions-framework CLI is missing ({cli}); pip install functions-framework")
-    port = standins.free_port()
     env = dict(os.environ, FAULTS_RECORD=str(record), PORTAFUNC_LOG_LEVEL="ERROR", THREADS="8")
     env.pop("PUBSUB_EMULATOR_HOST", None)
-    server = standins.StandIn(f"functions-framework --target={target}",
-                              [str(cli), f"--target={target}", "--signature-type=cloudevent",
-                               f"--source={src / 'main.py'}", "--host=127.0.0.1", f"--port={port}"],
-                              port=port, log=src / "functions-framework.log", ready=lambda: standins.port_open(port),
-                              cwd=src, env=env, timeout=30)
-    return server.start()
+    return standins.functions_framework(src, target, "cloudevent", env=env)
 
 
 # -- a crash in the middle of a batch, transient failures and poison messages ------------------------------------------
