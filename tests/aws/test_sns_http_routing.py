@@ -14,15 +14,14 @@ wire format is the documented one and the signature is AWS's own.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sns_signing import Fetcher, local_signing_key, sign
 
 from portafunc import App, HttpRequest, Message
 from portafunc.context import current
@@ -99,45 +98,13 @@ def _context(account: str = REAL_ACCOUNT, region: str = REAL_REGION) -> LambdaCo
 
 # -- receivers: the real certificate, and a local key for confirmations -------------------------------------------
 
-class Fetcher:
-    """The certificate cache's fetcher: serves known PEMs, counts fetches (no network)."""
-
-    def __init__(self, pems: dict[str, bytes]) -> None:
-        self.pems, self.calls = pems, []
-
-    def __call__(self, url: str) -> bytes:
-        self.calls.append(url)
-        if url not in self.pems:
-            raise OSError(f"no certificate at {url}")
-        return self.pems[url]
-
-
 @pytest.fixture(scope="module")
 def local_key() -> tuple[Any, bytes]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+    return local_signing_key()
 
 
 def _sign(doc: dict[str, Any], key: Any) -> dict[str, Any]:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    from portafunc_aws.sns_http import string_to_sign
-
-    signed = dict(doc, SignatureVersion="1", SigningCertURL=LOCAL_CERT_URL)
-    signed["Signature"] = base64.b64encode(key.sign(string_to_sign(signed), padding.PKCS1v15(),
-                                                    hashes.SHA1())).decode()
-    return signed
+    return sign(dict(doc, SigningCertURL=LOCAL_CERT_URL), key, LOCAL_CERT_URL)
 
 
 def receiver(local_pem: bytes | None = None, *, check_expiry: bool = False) -> Any:

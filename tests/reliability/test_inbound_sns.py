@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sns_signing import Fetcher, local_signing_key, sign
 
 from portafunc import App
 from portafunc.events import HttpRequest, Message
@@ -43,30 +44,11 @@ def real() -> tuple[dict[str, Any], bytes]:
 @pytest.fixture(scope="module")
 def local_key() -> tuple[Any, bytes]:
     """An RSA key and a self-signed certificate standing in for an SNS signing certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+    return local_signing_key()
 
 
 def _sign(message: dict[str, Any], key: Any, version: str = "1") -> dict[str, Any]:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    from portafunc_aws.sns_http import string_to_sign
-
-    signed = dict(message, SignatureVersion=version, SigningCertURL=message.get("SigningCertURL", LOCAL_CERT_URL))
-    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
-    signed["Signature"] = base64.b64encode(key.sign(string_to_sign(signed), padding.PKCS1v15(), algorithm)).decode()
-    return signed
+    return sign(message, key, LOCAL_CERT_URL, version)
 
 
 def _notification(**extra: Any) -> dict[str, Any]:
@@ -95,20 +77,6 @@ def _request(doc: Any, *, header: str | None = "auto", method: str = "POST") -> 
     elif header not in (None, "auto"):
         headers.append(("x-amz-sns-message-type", header))
     return HttpRequest(method, "/sns", headers=headers, body=body)
-
-
-class Fetcher:
-    """The certificate cache's fetcher: serves known PEMs and counts fetches (no network in tests)."""
-
-    def __init__(self, pems: dict[str, bytes]) -> None:
-        self.pems = pems
-        self.calls: list[str] = []
-
-    def __call__(self, url: str) -> bytes:
-        self.calls.append(url)
-        if url not in self.pems:
-            raise OSError(f"no certificate at {url}")
-        return self.pems[url]
 
 
 def _receiver(pems: dict[str, bytes], *, topics: list[str] | None = None, **options: Any) -> Any:
