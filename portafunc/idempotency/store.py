@@ -20,7 +20,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
@@ -107,6 +107,27 @@ class ClaimVersions:
         """The remembered version (forgotten now: each claim finishes once), or None."""
         with self._lock:
             return self._versions.pop((key, owner), None)
+
+    def write_as_owner(self, key: str, owner: str, read_owned: Callable[[], Any], write: Callable[[Any], None],
+                       conflicts: tuple[type[BaseException], ...]) -> bool:
+        """Finish ``owner``'s claim on ``key`` with one conditional ``write(version)``; True when it was written.
+
+        Tries the version remembered from the claim first. When there is none, or the write meets one of
+        ``conflicts`` (the record changed since), ``read_owned()`` gives the record's current version if it still
+        holds ``owner`` — or a bool, the answer without writing (e.g. False: another claim holds it; for a delete,
+        True: already gone) — and the write is tried once more. A second conflict means someone else holds it.
+        """
+        for version in (self.take(key, owner), None):
+            if version is None:
+                version = read_owned()
+                if version is True or version is False:
+                    return version
+            try:
+                write(version)
+                return True
+            except conflicts:
+                continue
+        return False
 
     def __len__(self) -> int:
         return len(self._versions)

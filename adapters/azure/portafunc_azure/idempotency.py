@@ -123,29 +123,23 @@ class AzureTableStore(IdempotencyStore):
             if owner is None:
                 self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
                 return True
-            for etag in (self._etags.take(key, owner), None):
-                if etag is None:  # not remembered, or it changed since the claim: is the entity still ours?
-                    etag = self._owned_etag(key, owner)
-                    if etag is None:
-                        return False
-                try:
-                    self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
-                                              match_condition=MatchConditions.IfNotModified)
-                    return True
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
-            return False  # changed between our read and our write: someone else holds it
+            return self._etags.write_as_owner(
+                key, owner, lambda: self._owned_etag(key, owner) or False,  # gone or another claim's: refused
+                lambda etag: self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                       match_condition=MatchConditions.IfNotModified),
+                (ResourceModifiedError, ResourceNotFoundError))
         except Exception as exc:  # noqa: BLE001
             raise self._fail("complete", exc) from exc
 
-    def _owned_etag(self, key: str, owner: str) -> str | None:
-        """The entity's current ETag if it still holds ``owner``; None when it is gone or another claim holds it."""
+    def _owned_etag(self, key: str, owner: str, *, gone: bool | None = None) -> str | bool | None:
+        """The entity's current ETag if it still holds ``owner``; None when another claim holds it, and ``gone``
+        (default None) when there is no entity."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
             entity = self.client.get_entity(_partition(key), ROW, select=["owner"])
         except ResourceNotFoundError:
-            return None
+            return gone
         if entity.get("owner") != owner:
             return None
         return str(entity.metadata["etag"])
@@ -173,22 +167,13 @@ class AzureTableStore(IdempotencyStore):
             if owner is None:
                 self.client.delete_entity(_partition(key), ROW)
                 return True
-            for etag in (self._etags.take(key, owner), None):
-                if etag is None:
-                    try:
-                        current = self.client.get_entity(_partition(key), ROW, select=["owner"])
-                    except ResourceNotFoundError:
-                        return True  # already gone: nothing of ours to release
-                    if current.get("owner") != owner:
-                        return False
-                    etag = current.metadata["etag"]
-                try:  # a 404 here is "already gone" too: the SDK returns quietly
-                    self.client.delete_entity(_partition(key), ROW, etag=etag,
-                                              match_condition=MatchConditions.IfNotModified)
-                    return True
-                except ResourceModifiedError:
-                    continue
-            return False
+            # already gone: nothing of ours to release (True); another claim's (False); a 404 on the delete
+            # itself is "already gone" too: the SDK returns quietly
+            return self._etags.write_as_owner(
+                key, owner, lambda: self._owned_etag(key, owner, gone=True) or False,
+                lambda etag: self.client.delete_entity(_partition(key), ROW, etag=etag,
+                                                       match_condition=MatchConditions.IfNotModified),
+                (ResourceModifiedError,))
         except ResourceNotFoundError:
             return True
         except Exception as exc:  # noqa: BLE001

@@ -107,25 +107,22 @@ class FirestoreStore(IdempotencyStore):
             if owner is None:
                 doc.set(data)
                 return True
-            for version in (self._versions.take(key, owner), None):
-                if version is None:  # not remembered, or it changed since the claim: is the record still ours?
-                    version = self._owned_version(doc, owner)
-                    if version is None:
-                        return False
-                try:  # every field is written, so this replaces the in-progress record as set() would
-                    doc.update(data, option=self.client.write_option(last_update_time=version))
-                    return True
-                except (FailedPrecondition, NotFound):
-                    continue
-            return False  # changed between our read and our write: someone else holds it
+            # every field is written, so the update replaces the in-progress record as set() would
+            return self._versions.write_as_owner(
+                key, owner, lambda: self._owned_version(doc, owner) or False,  # gone or another claim's: refused
+                lambda version: doc.update(data, option=self.client.write_option(last_update_time=version)),
+                (FailedPrecondition, NotFound))
         except Exception as exc:  # noqa: BLE001
             raise self._fail("complete", exc) from exc
 
     @staticmethod
-    def _owned_version(doc: Any, owner: str) -> Any:
-        """The document's update time if it still holds ``owner``; None when it is gone or another claim holds it."""
+    def _owned_version(doc: Any, owner: str, *, gone: bool | None = None) -> Any:
+        """The document's update time if it still holds ``owner``; None when another claim holds it, and ``gone``
+        (default None) when there is no document."""
         snap = doc.get(field_paths=["owner"])
-        if not snap.exists or (snap.to_dict() or {}).get("owner") != owner:
+        if not snap.exists:
+            return gone
+        if (snap.to_dict() or {}).get("owner") != owner:
             return None
         return snap.update_time
 
@@ -148,20 +145,10 @@ class FirestoreStore(IdempotencyStore):
             if owner is None:
                 doc.delete()
                 return True
-            for version in (self._versions.take(key, owner), None):
-                if version is None:
-                    snap = doc.get(field_paths=["owner"])
-                    if not snap.exists:
-                        return True  # already gone: nothing of ours to release
-                    if (snap.to_dict() or {}).get("owner") != owner:
-                        return False
-                    version = snap.update_time
-                try:
-                    doc.delete(option=self.client.write_option(last_update_time=version))
-                    return True
-                except (FailedPrecondition, NotFound):
-                    continue
-            return False
+            return self._versions.write_as_owner(  # already gone: nothing of ours to release (True)
+                key, owner, lambda: self._owned_version(doc, owner, gone=True) or False,
+                lambda version: doc.delete(option=self.client.write_option(last_update_time=version)),
+                (FailedPrecondition, NotFound))
         except Exception as exc:  # noqa: BLE001
             raise self._fail("delete", exc) from exc
 
