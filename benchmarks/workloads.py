@@ -1,4 +1,4 @@
-"""The native events every benchmark feeds in, built from the real samples in shared/fixtures.
+"""The native events every benchmark feeds in, built from the real samples in tests/fixtures/events.
 
 Each event is a fixture sample with only the fields a hello-world app needs changed (route, path parameters,
 bodies), so every contender parses a realistically sized, realistically shaped event.
@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
+FIXTURES = REPO / "tests" / "fixtures" / "events"
 ORDER = {"id": "o-1", "total": 1.5}
 
 
 def _fixture(rel: str) -> Any:
     path = FIXTURES / rel
     if not path.is_file():
-        raise SystemExit(f"missing fixture {path}: the shared/ folder must sit beside the repository")
+        raise SystemExit(f"missing fixture {path}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

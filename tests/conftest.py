@@ -16,14 +16,14 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
+FIXTURES = REPO / "tests" / "fixtures" / "events"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The real native event samples (shared/fixtures beside the repo, as CI clones it)."""
+    """The real native event samples (tests/fixtures/events beside the repo, as CI clones it)."""
     if not FIXTURES.is_dir():
-        pytest.fail(f"the native event samples are missing: expected {FIXTURES} (shared/ beside the repository)")
+        pytest.fail(f"the native event samples are missing: expected {FIXTURES}")
     return FIXTURES
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE.parents[1] / ".." / "shared" / "fixtures" / "aws"
+FIXTURES = HERE.parent / "fixtures" / "events" / "aws"
 SAMPLE_APP = HERE / "sample_app.py"
 
 
@@ -15,8 +15,7 @@ def fixture_files(*, include_sns_http: bool = False) -> list[Path]:
     files = sorted(p for p in FIXTURES.resolve().glob("*/*.json")
                    if include_sns_http or p.parent.name != "sns-http")
     if not files:
-        raise RuntimeError(f"no AWS fixture samples under {FIXTURES.resolve()} (the shared/ folder must sit beside "
-                           "the repository)")
+        raise RuntimeError(f"no AWS fixture samples under {FIXTURES.resolve()}")
     return files
 
 

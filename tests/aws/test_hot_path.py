@@ -2,7 +2,7 @@
 
 The Lambda entry decodes well-formed SQS records and HTTP API / Function URL requests on a direct path, and the core
 runs batches on an inlined loop with deferred invocation contexts. These tests pin each shortcut to the slow, careful
-code it short-cuts: over every real sample in shared/fixtures and over mutations of them, both paths give the same
+code it short-cuts: over every real sample in tests/fixtures/events and over mutations of them, both paths give the same
 neutral event or the same EventDecodeError.
 """
 

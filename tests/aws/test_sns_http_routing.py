@@ -1,9 +1,9 @@
 """SNS HTTP(S) subscriptions routed by the Lambda entry to the app's topic functions.
 
 A Lambda Function URL or API Gateway HTTP API endpoint subscribed to an SNS topic receives SNS's POSTs as ordinary
-HTTP events. The events here are the real Function URL and HTTP API samples from shared/fixtures with the request
+HTTP events. The events here are the real Function URL and HTTP API samples from tests/fixtures/events with the request
 turned into what SNS sends (POST, its x-amz-sns-* headers, the message as a text/plain body). The Notification is the
-REAL AWS-signed SignatureVersion 2 sample with its real signing certificate (shared/fixtures/aws/sns-http, from the AWS
+REAL AWS-signed SignatureVersion 2 sample with its real signing certificate (tests/fixtures/events/aws/sns-http, from the AWS
 SDK for Ruby's tests); that certificate expired in 2022, so these receivers turn the expiry check off, and one test
 shows the default receiver refuses it. Confirmations are the AWS documentation's sample re-signed with a local key and
 certificate (SignatureVersion 1), served through the certificate cache's injectable fetcher — as
@@ -29,7 +29,7 @@ from portafunc.errors import NonRetryableError
 from portafunc_aws.entry import bind
 from portafunc_aws.lambda_context import LambdaContext
 
-SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "aws").resolve()
+SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "aws"
 REAL_MESSAGE = "sns-http/ruby-notification-sigv2.json"
 REAL_CERT = "sns-http/ruby-SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem"
 DOCS_CONFIRMATION = "sns-http/awsdocs-subscription-confirmation.json"
@@ -39,7 +39,7 @@ LOCAL_CERT_URL = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-
 def _fixture_bytes(rel: str) -> bytes:
     path = SHARED / rel
     if not path.is_file():
-        pytest.fail(f"missing sample {path} (shared/fixtures must sit beside the repository)")
+        pytest.fail(f"missing sample {path}")
     return path.read_bytes()
 
 

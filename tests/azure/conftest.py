@@ -13,7 +13,7 @@ import pytest
 import standins
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / ".." / "shared" / "fixtures" / "azure"
+FIXTURES = REPO / "tests" / "fixtures" / "events" / "azure"
 
 
 def fixture_files() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Codec tests: every real Azure sample in shared/fixtures/azure, the encoders, edge cases and malformed input."""
+"""Codec tests: every real Azure sample in tests/fixtures/events/azure, the encoders, edge cases and malformed input."""
 
 from __future__ import annotations
 

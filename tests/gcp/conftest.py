@@ -10,7 +10,7 @@ import pytest
 import standins
 
 REPO = Path(__file__).resolve().parents[2]
-GCP_FIXTURES = (REPO / ".." / "shared" / "fixtures" / "gcp").resolve()
+GCP_FIXTURES = REPO / "tests" / "fixtures" / "events" / "gcp"
 APPS = Path(__file__).resolve().parent / "apps"
 
 

@@ -1,4 +1,4 @@
-"""Codec tests: every real sample in shared/fixtures/gcp decodes to the right neutral event; encode/decode round
+"""Codec tests: every real sample in tests/fixtures/events/gcp decodes to the right neutral event; encode/decode round
 trips for every variant including binary data, unicode, repeated headers and query values; the legacy conversion
 agrees with functions-framework's own; malformed input is an EventDecodeError, never a crash."""
 

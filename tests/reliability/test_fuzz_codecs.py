@@ -1,6 +1,6 @@
 """Fuzzed codecs: any input decodes or raises EventDecodeError — never another exception, never a hang.
 
-Seeds are the real native samples in shared/fixtures/<cloud>/ plus each target's own encoding of every variant it
+Seeds are the real native samples in tests/fixtures/events/<cloud>/ plus each target's own encoding of every variant it
 declares (HTTP request forms, queue messages, ...), so every codec is reached. Hypothesis mutates them: keys dropped,
 values replaced by random JSON or by values of another type, strings truncated (broken base64), huge strings and
 numbers, deep nesting, and whole random documents. Each example runs under a wall-clock alarm (a hang fails the test
@@ -34,7 +34,7 @@ from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
 
 TARGETS = ["aws", "azure", "gcp"]
-FIXTURES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures").resolve()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 EXAMPLES = int(os.environ.get("PORTAFUNC_FUZZ_EXAMPLES", "600"))
 HTTP_EXAMPLES = max(50, EXAMPLES // 4)
 PER_EXAMPLE_SECONDS = 5.0
@@ -80,7 +80,7 @@ def _report(request: pytest.FixtureRequest) -> Iterator[None]:
 def _fixture_seeds(cloud: str) -> list[Any]:
     files = sorted((FIXTURES / cloud).glob("*/*.json"))
     if not files:
-        pytest.fail(f"no {cloud} samples under {FIXTURES / cloud} (shared/ must sit beside the repository)")
+        pytest.fail(f"no {cloud} samples under {FIXTURES / cloud}")
     return [json.loads(p.read_text(encoding="utf-8")) for p in files]
 
 

@@ -1,7 +1,7 @@
 """Event Grid webhook delivery authentication (portafunc_azure.eventgrid_auth) in front of the existing receiver.
 
 There is no Event Grid emulator; SAS tokens are produced by the official SDK's ``azure.eventgrid.generate_sas`` and
-the bodies are the real samples in shared/fixtures/azure (validation handshake and custom-topic event).
+the bodies are the real samples in tests/fixtures/events/azure (validation handshake and custom-topic event).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from portafunc import App
 from portafunc.events import HttpRequest, Message
 
-FIXTURES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "azure").resolve()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "azure"
 ENDPOINT = "https://orders.westeurope-1.eventgrid.azure.net/api/events"
 KEY = base64.b64encode(b"portafunc-test-key-0123456789abcdef").decode()
 SECRET = "webhook-shared-secret-42"

@@ -3,7 +3,7 @@
 No emulator signs push requests (the Pub/Sub emulator sends none), so tokens are made the way Google makes them —
 RS256 JWTs with a ``kid`` header, written by google-auth's own ``google.auth.jwt.encode`` — with a locally generated
 RSA key injected as the verifier's key set (also served as a JWKS document, the format of Google's certs endpoint).
-The push bodies are the real samples from shared/fixtures/gcp/pubsub-push.
+The push bodies are the real samples from tests/fixtures/events/gcp/pubsub-push.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from portafunc.events import HttpRequest
 
-FIXTURES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "gcp" / "pubsub-push").resolve()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "gcp" / "pubsub-push"
 AUDIENCE = "https://orders-abc123-uc.a.run.app/push"
 SA = "pubsub-pusher@my-project.iam.gserviceaccount.com"
 KID = "local-test-key-1"

@@ -1,7 +1,7 @@
 """SNS HTTP(S) subscription verification (portafunc_aws.sns_http).
 
 The SignatureVersion 2 tests use a REAL message signed by AWS and its real signing certificate (from the AWS SDK for
-Ruby's test suite, see shared/fixtures/MANIFEST.md); that certificate expired in 2022, so those tests turn the expiry
+Ruby's test suite, see tests/fixtures/events/MANIFEST.md); that certificate expired in 2022, so those tests turn the expiry
 check off and a separate test shows the check refuses it. SignatureVersion 1 (SHA1) and confirmations are signed here
 with a locally generated key and certificate, served through the certificate cache's injectable fetcher, because AWS
 publishes no verifiable SHA1 sample; the canonical string they sign is the one the real v2 sample proves correct.
@@ -22,7 +22,7 @@ from sns_signing import Fetcher, local_signing_key, sign
 from portafunc import App
 from portafunc.events import HttpRequest, Message
 
-FIXTURES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "aws" / "sns-http").resolve()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "aws" / "sns-http"
 REAL_MESSAGE = "ruby-notification-sigv2.json"
 REAL_CERT = "ruby-SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem"
 LOCAL_CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-local-test.pem"
@@ -32,7 +32,7 @@ TOPIC = "arn:aws:sns:eu-west-1:123456789012:orders"
 def _fixture(name: str) -> Any:
     path = FIXTURES / name
     if not path.is_file():
-        pytest.fail(f"missing SNS HTTP sample {path} (shared/fixtures must sit beside the repository)")
+        pytest.fail(f"missing SNS HTTP sample {path}")
     return path.read_bytes()
 
 
