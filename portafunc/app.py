@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, Message
+from .resources import Use, normalise_uses
 from .routing import Route, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterator, Literal, TypeVar, Union
+    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar, Union
 
+    from .config import Config
+    from .resources import Deployment
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -130,11 +133,12 @@ class Param:
 class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
-    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key")
+    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
+                 "uses", "_allowed")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
-                 idempotency_key: str | None = None) -> None:
+                 idempotency_key: str | None = None, uses: tuple[Use, ...] = ()) -> None:
         self.name = name
         self.handler = handler
         self.trigger = trigger
@@ -143,6 +147,8 @@ class FunctionSpec:
         self.message_model = message_model  # T of Message[T], when given
         self.params = params  # resolved lazily when annotations name classes defined later
         self.idempotency_key = idempotency_key
+        self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
+        self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -251,8 +257,17 @@ class App:
             allowed.extend(trig.methods)
         return None, {}, allowed
 
-    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None
-                  ) -> Callable[[F], F]:
+    def resources(self, config: Config | None = None) -> Deployment:
+        """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
+        the local runner, the contract kit, ``portafunc inspect`` and the packagers read (see docs/resources.md)."""
+        from .resources import describe
+
+        return describe(self, config)
+
+    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
+                  uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        declared = normalise_uses(uses, name or "?")
+
         def decorator(handler: F) -> F:
             fname = name or getattr(handler, "__name__", None)
             if not fname or not fname.replace("_", "").replace("-", "").isalnum():
@@ -264,7 +279,7 @@ class App:
             code = getattr(handler, "__code__", None)
             spec = FunctionSpec(fname, handler, trigger, self,
                                 is_async=bool(code is not None and code.co_flags & _CO_COROUTINE),
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key, uses=declared)
             try:
                 spec.call_plan()
             except NameError:
@@ -298,7 +313,7 @@ class App:
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] = "anonymous",
-             idempotent: bool = False) -> Callable[[F], F]:
+             idempotent: bool = False, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``."""
         methods = (method,) if isinstance(method, str) else tuple(method)
         methods = tuple(dict.fromkeys(m.upper() for m in methods))
@@ -309,18 +324,20 @@ class App:
         if auth not in ("anonymous", "function"):
             raise RegistrationError(f"route {route!r}: auth must be 'anonymous' or 'function'")
         return self._register(HttpTrigger(methods, compile_route(route), auth), name,
-                              "header.Idempotency-Key" if idempotent else None)
+                              "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
-              dead_letter: str | None = None, idempotency_key: str | None = None) -> Callable[[F], F]:
+              dead_letter: str | None = None, idempotency_key: str | None = None,
+              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Subscribe to a logical topic: every subscriber sees every message (fan-out)."""
         _check_resource("topic", topic)
         _check_attempts(max_attempts)
-        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key)
+        _check_dead_letter(dead_letter)
+        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key, uses)
 
     def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_attempts: int = 5,
               visibility_timeout: int = 30, ordered: bool = False, dead_letter: str | None = None,
-              idempotency_key: str | None = None) -> Callable[[F], F]:
+              idempotency_key: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Consume a logical work queue: each message is handled by one invocation, at least once."""
         _check_resource("queue", queue)
         _check_attempts(max_attempts)
@@ -329,27 +346,31 @@ class App:
                                     "(the largest batch every cloud delivers)")
         if not 1 <= visibility_timeout <= 43200:
             raise RegistrationError(f"queue {queue!r}: visibility_timeout must be 1-43200 seconds")
+        _check_dead_letter(dead_letter)
+        if dead_letter == queue:
+            raise RegistrationError(f"queue {queue!r}: dead_letter must be another queue, not the queue itself")
         return self._register(QueueTrigger(queue, batch_size, max_attempts, visibility_timeout, ordered,
-                                           dead_letter), name, idempotency_key)
+                                           dead_letter), name, idempotency_key, uses)
 
     def schedule(self, expression: str | None = None, *, cron: str | None = None,
-                 name: str | None = None) -> Callable[[F], F]:
+                 name: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC)."""
         if (expression is None) == (cron is None):
             raise RegistrationError("schedule needs exactly one of an expression ('rate(5 minutes)') or cron=...")
         from .schedule import parse_schedule
 
-        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name)
+        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name, None, uses)
 
     def storage(self, bucket: str, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
-                suffix: str = "", name: str | None = None) -> Callable[[F], F]:
+                suffix: str = "", name: str | None = None,
+                uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """React to object changes in a logical bucket (``created``, ``deleted``, ``archived``, ...)."""
         _check_resource("bucket", bucket)
         evts = tuple(dict.fromkeys(events))
         bad = [e for e in evts if e not in STORAGE_KINDS]
         if not evts or bad:
             raise RegistrationError(f"storage {bucket!r}: unknown event(s) {bad}; use {', '.join(STORAGE_KINDS)}")
-        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name)
+        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name, None, uses)
 
 
 def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
@@ -361,6 +382,13 @@ def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
 def _check_resource(what: str, name: str) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
         raise RegistrationError(f"{what} name {name!r} must be letters, digits, '-', '_' or '.'")
+
+
+def _check_dead_letter(dead_letter: str | None) -> None:
+    """A dead letter is a *queue* (declared by naming it): it keeps what failed until someone reads or redrives it,
+    where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an existing destination."""
+    if dead_letter is not None and "://" not in dead_letter:
+        _check_resource("dead-letter queue", dead_letter)
 
 
 def _check_attempts(max_attempts: int) -> None:
