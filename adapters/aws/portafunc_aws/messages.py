@@ -378,13 +378,13 @@ def _uuid5(namespace_name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, namespace_name))
 
 
-def _sha256(data: bytes) -> "Any":
+def _sha256(data: bytes) -> Any:
     import hashlib
 
     return hashlib.sha256(data)
 
 
-def _md5(data: bytes) -> "Any":
+def _md5(data: bytes) -> Any:
     import hashlib
 
     return hashlib.md5(data)  # noqa: S324 - SQS's own checksum
