@@ -91,7 +91,7 @@ def machine_section(m: dict[str, Any] | None) -> list[str]:
     if not m:
         return ["Machine facts not recorded (run `python benchmarks/run.py`).", ""]
     out = ["## Machine and versions", "",
-           f"* CPU: {m['cpu']}, {m['cores']} cores (shared: other engineers' test suites were running on it); "
+           f"* CPU: {m['cpu']}, {m['cores']} cores (shared with other jobs running beside the benchmarks); "
            f"load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}, at end "
            f"{', '.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}",
            f"* {m['implementation']} {m['python']} on {m['platform']}",
@@ -165,7 +165,7 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
                     "" if met else "see *Messaging* in the analysis below", noise if "moto" in name else "") if x))
     else:
         row("messaging throughput goal", "–", None, (msg or {}).get("not_measured", "messaging suite not run"))
-    return ["## Goals", "", "| goal (issue 8) | measured (median of this run) | verdict | note |", "|---|---|---|---|",
+    return ["## Goals", "", "| goal | measured (median of this run) | verdict | note |", "|---|---|---|---|",
             *rows, ""]
 
 
