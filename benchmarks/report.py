@@ -353,7 +353,7 @@ def _plot_warm(scenarios: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.0 * len(scenarios) + 0.5))
     if len(scenarios) == 1:
         axes = [axes]
-    for ax, (scen, res) in zip(axes, scenarios.items()):
+    for ax, (scen, res) in zip(axes, scenarios.items(), strict=True):
         names = [n for n, v in res.items() if "median" in v]
         med = [res[n]["median"] for n in names]
         colors = ["#c0392b" if n == "portafunc" else ("#999999" if "floor" in n else "#2a7ab0") for n in names]

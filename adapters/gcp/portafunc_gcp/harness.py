@@ -23,11 +23,11 @@ from . import codec_http, codec_legacy, codec_pubsub, codec_storage
 from .entry import render_main
 from .runtime import register
 
-_harnesses: "weakref.WeakKeyDictionary[App, Harness]" = weakref.WeakKeyDictionary()
+_harnesses: weakref.WeakKeyDictionary[App, Harness] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def harness_for(app: App) -> "Harness":
+def harness_for(app: App) -> Harness:
     with _lock:
         harness = _harnesses.get(app)
         if harness is None:
