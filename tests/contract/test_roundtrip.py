@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -84,9 +84,14 @@ def _cases():
 
 @pytest.mark.parametrize("target_name, kind, variant", list(_cases()))
 def test_decode_encode_round_trip(target_name, kind, variant):
+    round_trip_property(target_name, kind, variant)()
+
+
+def round_trip_property(target_name, kind, variant):
+    """The property as a runnable hypothesis test: raises AssertionError on the first (shrunk) counterexample."""
     target = get_target(target_name)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(event=STRATEGIES[kind])
     def check(event):
         native = target.encode(event, variant or None)
@@ -99,7 +104,58 @@ def test_decode_encode_round_trip(target_name, kind, variant):
 
     for known in REGRESSIONS.get(kind, []):
         check = example(event=known)(check)
-    check()
+    return check
+
+
+# -- the property can fail: each mutant decoder below must be caught --------------------------------------------------
+
+def _one_ms_early(ev):
+    ev.published_at -= timedelta(milliseconds=1)
+
+
+def _invented_header(ev):
+    ev.headers.add("Host", "example.invalid")
+
+
+def _size_off_by_one(ev):
+    ev.size += 1
+
+
+def _late_by_a_second(ev):
+    ev.time += timedelta(seconds=1)
+
+
+def _drop_last_attribute(ev):
+    if ev.attributes:
+        ev.attributes.popitem()
+
+
+MUTANTS = [
+    pytest.param("aws", "message", "sqs", _one_ms_early, id="aws-sqs-published-1ms-early"),
+    pytest.param("aws", "message", "sns", _drop_last_attribute, id="aws-sns-attribute-lost"),
+    pytest.param("gcp", "http", "request", _invented_header, id="gcp-http-invented-host"),
+    pytest.param("azure", "storage", "eventgrid", _size_off_by_one, id="azure-storage-size"),
+    pytest.param("gcp", "schedule", "scheduler-http", _late_by_a_second, id="gcp-schedule-late"),
+]
+
+
+@pytest.mark.parametrize("target_name, kind, variant, mutate", MUTANTS)
+def test_round_trip_catches_a_sabotaged_decoder(target_name, kind, variant, mutate, monkeypatch):
+    """Mutation check of the property itself: a decoder that is subtly wrong makes the round-trip test fail."""
+    assert variant in get_target(target_name).variants(kind), "the mutant must target a real variant"
+    target = get_target(target_name)
+    real_decode = target.decode
+
+    def sabotaged(native):
+        events = real_decode(native)
+        for ev in events:
+            mutate(ev)
+        return events
+
+    round_trip_property(target_name, kind, variant)()  # green with the real decoder
+    monkeypatch.setattr(target, "decode", sabotaged)
+    with pytest.raises(AssertionError):
+        round_trip_property(target_name, kind, variant)()
 
 
 def _comparable(form, lost):
