@@ -13,7 +13,7 @@ from .routing import Route, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterator, Literal, TypeVar, Union
+    from typing import Any, Callable, Iterator, Literal, TypeVar
 
     from .schedule import Schedule
 
@@ -113,7 +113,7 @@ class StorageTrigger(_Trigger):
 
 
 if TYPE_CHECKING:
-    Trigger = Union[HttpTrigger, TopicTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger]
+    Trigger = HttpTrigger | TopicTrigger | QueueTrigger | ScheduleTrigger | StorageTrigger
 
 
 class Param:
