@@ -14,7 +14,7 @@ from .routing import Route, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar, Union
+    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
     from .config import Config
     from .resources import Deployment
@@ -116,7 +116,7 @@ class StorageTrigger(_Trigger):
 
 
 if TYPE_CHECKING:
-    Trigger = Union[HttpTrigger, TopicTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger]
+    Trigger = HttpTrigger | TopicTrigger | QueueTrigger | ScheduleTrigger | StorageTrigger
 
 
 class Param:

@@ -133,7 +133,7 @@ def payload_hash(event: HttpRequest | Message) -> str:
     """The fingerprint a reused key is checked against: method, path and body for HTTP; the data for messages."""
     digest = hashlib.sha256()
     if isinstance(event, HttpRequest):
-        digest.update(f"{event.method} {event.path}\n".encode("utf-8"))
+        digest.update(f"{event.method} {event.path}\n".encode())
         digest.update(event.body)
     else:
         digest.update(event.data)
