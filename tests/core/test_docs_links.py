@@ -188,5 +188,6 @@ def test_checker_refuses_broken_links(repo: Path, body: str, why: str) -> None:
 
 def test_paths_climbing_out_of_the_repository_are_found(repo: Path) -> None:
     doc = repo / "docs" / "page.md"
-    doc.write_text("$ portafunc events decode ../shared/fixtures/aws/sqs.json\n[up](../outside.md) `../docs/guide.md`\n")
+    doc.write_text("$ portafunc events decode ../shared/fixtures/aws/sqs.json\n"
+                   "[up](../outside.md) `../docs/guide.md`\n")
     assert paths_leaving(doc, repo) == ["../shared/fixtures/aws/sqs.json"]
