@@ -408,7 +408,8 @@ class App:
             dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue* name
                 (declared by naming it: created, bound and granted by every packager, and for a queue trigger also
                 the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``, ``pubsub://…``).
-                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the broker's own dead-letter policy takes it
+                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the
+                broker's own dead-letter policy takes it
                 after ``max_attempts`` (**AWS** the subscription's DLQ, **Azure** Event Grid's dead-letter
                 container, **GCP** the subscription's dead-letter topic).
             idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
@@ -469,7 +470,8 @@ class App:
             dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue* name
                 (declared by naming it: created, bound and granted by every packager, and for a queue trigger also
                 the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``, ``pubsub://…``).
-                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the broker's own dead-letter policy takes it
+                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the
+                broker's own dead-letter policy takes it
                 (**AWS** the redrive DLQ after ``max_attempts``, **Azure** ``<queue>-poison`` at once, **GCP** the
                 subscription's dead-letter topic after ``max_attempts``).
             idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
