@@ -347,15 +347,17 @@ class App:
                 OPTIONS. A GET route also answers HEAD on every cloud.
             route: The path template, ``/orders/{shop}``; ``{rest+}`` matches the remaining segments. The same
                 URL on every cloud: **AWS** an API Gateway HTTP API route (payload 2.0); **Azure** an HTTP trigger
-                route (``{rest+}`` becomes ``{*rest}``; ``host.json`` drops Azure's ``/api`` prefix); **GCP** an HTTP
-                Cloud Function per route function, which answers 404 for paths outside its route.
+                route (``{rest+}`` becomes ``{*rest}``; ``host.json`` drops Azure's ``/api`` prefix); **GCP** a route of
+                the app's one HTTP Cloud Function, ``<app>-http``, which routes every HTTP function inside.
             name: The function's name (default: the handler's ``__name__``): the Lambda function, the Azure
-                function and the Cloud Function are named after it, and ``PORTAFUNC_FUNCTION`` selects it.
+                function and the route's entry point in the GCP ``main.py`` are named after it.
             auth: ``"anonymous"`` (anyone may call) or ``"function"`` (only callers the cloud authenticates).
                 **AWS** ``"function"`` adds an ``AWS_IAM`` authorizer: requests must be SigV4-signed by a principal
                 allowed to invoke the API. **Azure** ``AuthLevel.FUNCTION``: a function key in ``?code=`` or the
-                ``x-functions-key`` header. **GCP** deployed with ``--no-allow-unauthenticated``: the caller needs
-                the Cloud Run invoker role and sends a Google-signed ID token.
+                ``x-functions-key`` header. **GCP** the HTTP service is deployed with ``--no-allow-unauthenticated``:
+                the caller needs the Cloud Run invoker role and sends a Google-signed ID token. The service has one
+                access policy, so on GCP all HTTP functions of an app need the same ``auth`` (packaging refuses a
+                mix).
             idempotent: Run at most once per ``Idempotency-Key`` request header and replay the first response to
                 retries (the same as ``idempotency_key="header.Idempotency-Key"`` on the message decorators); a
                 request without the header runs normally. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud:
@@ -405,13 +407,14 @@ class App:
                 ``--max-delivery-attempts`` (then Event Grid's dead-letter container). **GCP** the subscription's
                 dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to 100 only: lower values
                 are refused when packaging for GCP.
-            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue* name
-                (declared by naming it: created, bound and granted by every packager, and for a queue trigger also
-                the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``, ``pubsub://…``).
-                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the
-                broker's own dead-letter policy takes it
-                after ``max_attempts`` (**AWS** the subscription's DLQ, **Azure** Event Grid's dead-letter
-                container, **GCP** the subscription's dead-letter topic).
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+                variable, else the message is reported failed so the broker's own dead-letter policy takes it
+                after ``max_attempts``. **AWS** the subscription queue's DLQ. **Azure** Event Grid's dead-letter
+                container. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the function's dead-letter
+                topic, so the message is moved there at once.
             idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
                 (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
                 ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
@@ -467,13 +470,14 @@ class App:
                 ``ordering_key`` is the ``MessageGroupId``). **Azure** refused when packaging: Storage Queues keep
                 no order and the trigger runs messages in parallel. **GCP** the subscription is created with
                 ``--enable-message-ordering``.
-            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue* name
-                (declared by naming it: created, bound and granted by every packager, and for a queue trigger also
-                the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``, ``pubsub://…``).
-                ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>`` variable, else the message is reported failed so the
-                broker's own dead-letter policy takes it
-                (**AWS** the redrive DLQ after ``max_attempts``, **Azure** ``<queue>-poison`` at once, **GCP** the
-                subscription's dead-letter topic after ``max_attempts``).
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+                variable, else the message is reported failed so the broker's own dead-letter policy takes it.
+                **AWS** the redrive DLQ, after ``max_attempts``. **Azure** the runtime moves it to
+                ``<queue>-poison`` at once. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the
+                subscription's dead-letter topic, so the message is moved there at once.
             idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
                 (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
                 ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
