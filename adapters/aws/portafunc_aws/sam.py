@@ -375,7 +375,8 @@ def to_yaml(value: Any, indent: int = 0) -> str:
                 lines.append(f"{pad}{_scalar(key)}:")
                 lines.append(to_yaml(item, indent + 1))
             else:
-                lines.append(f"{pad}{_scalar(key)}: {_scalar(item) if not isinstance(item, (dict, list)) else '{}' if isinstance(item, dict) else '[]'}")
+                empty = "{}" if isinstance(item, dict) else "[]"
+                lines.append(f"{pad}{_scalar(key)}: {empty if isinstance(item, (dict, list)) else _scalar(item)}")
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)) and item:
