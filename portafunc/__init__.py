@@ -1,7 +1,8 @@
 """portafunc — write a serverless function once; run it on AWS Lambda, Azure Functions and Google Cloud Functions.
 
 Importing this package is kept cheap (it runs on every cold start): no cloud SDK, no asyncio, no pydantic, no
-threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`.
+threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`, buckets and key-value tables on first use
+of :func:`bucket` / :func:`kv` (their error types are loaded when first named: ``portafunc.KeyNotFound``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from .errors import (
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .data.bucket import Bucket
+    from .data.kv import KV
     from .messaging.base import Queue, Topic
 
 __version__ = "0.1.0"
@@ -44,7 +49,34 @@ def queue(name: str) -> Queue:
     return _queue(name)
 
 
+def bucket(name: str) -> Bucket:
+    """The bucket bound to ``name`` (``PORTAFUNC_BUCKET_<NAME>``): ``bucket("uploads").get("cat.png")``."""
+    from .data import bucket as _bucket
+
+    return _bucket(name)
+
+
+def kv(name: str, model: Any = None) -> KV:
+    """The key-value table bound to ``name`` (``PORTAFUNC_KV_<NAME>``): ``kv("orders", model=Order).get(id)``."""
+    from .data import kv as _kv
+
+    return _kv(name, model)
+
+
+_DATA_NAMES = ("ABSENT", "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict")
+
+
+def __getattr__(name: str) -> Any:
+    """The data error types and ``ABSENT``, imported on first use so that ``import portafunc`` stays light."""
+    if name in _DATA_NAMES:
+        from . import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'portafunc' has no attribute {name!r}")
+
+
 __all__ = [
+    "ABSENT", "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
     "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "current_invocation", "queue", "topic",

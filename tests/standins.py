@@ -1,7 +1,7 @@
 """The local cloud stand-ins the tests and benchmarks talk to, started on free 127.0.0.1 ports and stopped afterwards.
 
 One place for: moto in server mode (SNS/SQS/S3/DynamoDB), the Google Pub/Sub and Firestore emulators (shipped with
-google-cloud-cli, need Java) and Azurite (npm, pinned, installed into ``.tools/`` by the Makefile).
+google-cloud-cli, need Java), the Cloud Storage emulator (gcp-storage-emulator, from PyPI) and Azurite (npm, pinned, installed into ``.tools/`` by the Makefile).
 
 A stand-in that cannot start raises :class:`StandInMissing` saying what is missing — under pytest that is
 ``pytest.fail`` (the test fails, it is never skipped). Each stand-in runs in its own process group so that stopping it
@@ -214,6 +214,25 @@ def firestore_emulator(log_dir: Path) -> Iterator[str]:
                       ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=90)
     with _running(standin):
         yield f"127.0.0.1:{port}"
+
+
+@contextmanager
+def gcs_emulator(log_dir: Path) -> Iterator[str]:
+    """A Cloud Storage emulator (gcp-storage-emulator from PyPI, in memory); yields ``http://127.0.0.1:PORT`` (what
+    ``STORAGE_EMULATOR_HOST`` takes). It serves the JSON API the client library speaks and the ``/BUCKET/OBJECT``
+    paths signed URLs use, but checks no signature."""
+    try:
+        import gcp_storage_emulator  # noqa: F401 - only checks that it is installed
+    except ImportError as exc:
+        _missing(f"gcp-storage-emulator is not installed ({exc}); pip install gcp-storage-emulator")
+    port = free_port()
+    standin = StandIn("the Cloud Storage emulator",
+                      [sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1", f"--port={port}",
+                       "--in-memory", "--quiet"],
+                      port=port, log=log_dir / "gcs-emulator.log",
+                      ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=30)
+    with _running(standin):
+        yield f"http://127.0.0.1:{port}"
 
 
 # -- functions-framework ------------------------------------------------------------------------------------------------
