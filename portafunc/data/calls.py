@@ -37,7 +37,7 @@ class Caller:
             return call_until(time.monotonic() + self.timeout, lambda _left: fn(), self.transient,
                               retries=self.retries)
         except GaveUp as exc:
-            raise DataUnavailable(f"{self.resource}: {self.translate(exc.last, key)}; {exc}") from exc.last
+            raise DataUnavailable(f"{self.translate(exc.last, key)}; {exc}") from exc.last
         except DataError:
             raise
         except Exception as exc:  # noqa: BLE001 - the backend's translate decides what it means

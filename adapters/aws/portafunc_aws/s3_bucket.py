@@ -18,6 +18,7 @@ from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
 
+from . import dynamodb
 from .messaging import clients
 from .messaging.errors import DENIED, transient
 
@@ -36,7 +37,7 @@ class S3Bucket(ObjectStore):
         return clients.client("s3", self.region)
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        code = dynamodb.error_code(exc)
         if code in MISSING and key:
             return KeyNotFound(self.url, key)
         if code == "NoSuchBucket":
