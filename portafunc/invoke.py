@@ -248,7 +248,18 @@ def to_response(value: Any) -> HttpResponse:
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
                 invocation_id: str | None = None, native_context: Any = None) -> HttpResponse:
-    """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises."""
+    """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
+
+    HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
+    """
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context)
+    if req.method == "HEAD" and resp.body:
+        resp.body = b""
+    return resp
+
+
+def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
+                      native_context: Any) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger

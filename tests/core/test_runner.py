@@ -238,7 +238,7 @@ def test_consumer_that_always_fails_lands_in_dead_letter_after_max_attempts(samp
 def test_topic_fans_out_to_both_subscribers(sample: Runner) -> None:
     sample.post_json("/publish/news", {"headline": "hello"})
     for reader in ("reader_a", "reader_b"):
-        (row,) = wait_for(lambda: sample.records(function=reader), 10, f"{reader} to receive")
+        (row,) = wait_for(lambda reader=reader: sample.records(function=reader), 10, f"{reader} to receive")
         assert row["body"] == {"headline": "hello"} and row["attributes"] == {"kind": "news"}
 
 
