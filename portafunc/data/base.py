@@ -9,9 +9,9 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import BinaryIO, Iterator, Mapping, Union
+    from typing import BinaryIO, Iterator, Mapping, TypeAlias
 
-    Body = Union[bytes, BinaryIO]
+    Body: TypeAlias = "bytes | BinaryIO"
 
 #: ``if_version=ABSENT``: write only if the key does not exist (create, never overwrite).
 ABSENT = "absent"

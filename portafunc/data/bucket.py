@@ -7,9 +7,9 @@ from .base import ObjectInfo, ObjectStore
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import timedelta
-    from typing import Any, BinaryIO, Iterator, Mapping, Union
+    from typing import Any, BinaryIO, Iterator, Mapping, TypeAlias
 
-    Data = Union[bytes, bytearray, memoryview, str, BinaryIO]
+    Data: TypeAlias = "bytes | bytearray | memoryview | str | BinaryIO"
 
 MAX_KEY_BYTES = 1024  # S3 and Cloud Storage: 1024 bytes of UTF-8; Azure allows more
 MAX_PRESIGN = 7 * 24 * 3600  # SigV4 and GCS V4 signatures are valid at most 7 days

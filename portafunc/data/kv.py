@@ -124,6 +124,6 @@ class KV:
         try:
             return validate(value)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            errors = [dict(e) for e in exc.errors(include_url=False, include_context=False, include_input=False)]
             raise PayloadValidationError(f"kv {self.name!r}: {action}: value is not a valid {self.model.__name__}: "
                                          f"{len(errors)} error(s)", errors) from None

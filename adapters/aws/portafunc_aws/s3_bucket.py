@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, BinaryIO, Iterator, Mapping
 
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
@@ -83,7 +84,7 @@ class S3Bucket(ObjectStore):
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
             if token:
                 kwargs["ContinuationToken"] = token
-            page = self.call(lambda: self.client.list_objects_v2(**kwargs))
+            page: dict[str, Any] = self.call(partial(self.client.list_objects_v2, **kwargs))
             for obj in page.get("Contents", ()):
                 yield ObjectInfo(obj["Key"], int(obj["Size"]), str(obj["ETag"]).strip('"'), obj.get("LastModified"))
             token = page.get("NextContinuationToken")

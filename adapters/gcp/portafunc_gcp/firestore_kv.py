@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -130,7 +131,7 @@ class FirestoreKV(TableStore):
         last: str | None = None
         while True:
             page_query = query if last is None else query.start_after({field: last})
-            snaps = self.call(lambda: list(page_query.stream(retry=None)))
+            snaps: list[Any] = self.call(partial(_fetch, page_query))
             now = time.time()
             for snap in snaps:
                 data = snap.to_dict() or {}
@@ -140,6 +141,10 @@ class FirestoreKV(TableStore):
             if len(snaps) < PAGE:
                 return
             last = str((snaps[-1].to_dict() or {}).get(field, ""))
+
+
+def _fetch(query: Any) -> list[Any]:
+    return list(query.stream(retry=None))
 
 
 def _timestamp(version: str) -> Any:

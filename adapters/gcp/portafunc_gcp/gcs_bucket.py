@@ -45,7 +45,7 @@ class GcsBucket(ObjectStore):
         if self._bucket is None:
             with self._lock:
                 if self._bucket is None:
-                    from google.cloud import storage
+                    from google.cloud import storage  # type: ignore[attr-defined]
 
                     self._client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT") or None)
                     self._bucket = self._client.bucket(self.bucket_name)
@@ -149,7 +149,7 @@ class GcsBucket(ObjectStore):
         if hasattr(creds, "sign_bytes") and getattr(creds, "signer_email", None):
             return {"credentials": creds}
         creds.refresh(google.auth.transport.requests.Request())
-        return {"service_account_email": creds.service_account_email, "access_token": creds.token}
+        return {"service_account_email": getattr(creds, "service_account_email", None), "access_token": creds.token}
 
 
 def factory(kind: str, url: str, name: str) -> GcsBucket:
