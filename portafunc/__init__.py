@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedTrigger,
 )
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
+from .resources import Use, publishes, reads, sends, writes
 
 if TYPE_CHECKING:
     from typing import Any
@@ -79,6 +80,6 @@ __all__ = [
     "ABSENT", "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
-    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "current_invocation", "queue", "topic",
-    "__version__",
+    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "publishes",
+    "queue", "reads", "sends", "topic", "writes", "__version__",
 ]
