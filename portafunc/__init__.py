@@ -2,7 +2,7 @@
 
 Importing this package is kept cheap (it runs on every cold start): no cloud SDK, no asyncio, no pydantic, no
 threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`, buckets and key-value tables on first use
-of :func:`bucket` / :func:`kv` (their error types are loaded when first named: ``portafunc.KeyNotFound``).
+of :func:`bucket` / :func:`kv`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from .context import current as current_invocation
 from .errors import (
     BadRequest,
     BindingError,
+    DataError,
+    DataUnavailable,
     EventDecodeError,
+    KeyNotFound,
     MessagingError,
     NonRetryableError,
     PayloadValidationError,
@@ -22,6 +25,7 @@ from .errors import (
     RegistrationError,
     ScheduleError,
     UnsupportedTrigger,
+    VersionConflict,
 )
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 from .resources import Use, publishes, reads, sends, writes
@@ -64,20 +68,8 @@ def kv(name: str, model: Any = None) -> KV:
     return _kv(name, model)
 
 
-_DATA_NAMES = ("ABSENT", "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict")
-
-
-def __getattr__(name: str) -> Any:
-    """The data error types and ``ABSENT``, imported on first use so that ``import portafunc`` stays light."""
-    if name in _DATA_NAMES:
-        from . import data
-
-        return getattr(data, name)
-    raise AttributeError(f"module 'portafunc' has no attribute {name!r}")
-
-
 __all__ = [
-    "ABSENT", "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
+    "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
     "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "publishes",

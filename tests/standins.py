@@ -139,22 +139,33 @@ def _running(standin: StandIn) -> Iterator[StandIn]:
 
 # -- moto -----------------------------------------------------------------------------------------------------------
 
-def moto_standin(log_dir: Path) -> StandIn:
+# moto's server answers requests on threads and its DynamoDB tables take no lock, so two conditional writes can both
+# pass their condition; this launcher runs its server on one thread (werkzeug then speaks HTTP/1.0, one request per
+# connection), making each request atomic as DynamoDB's are.
+_MOTO_ONE_THREAD = ("import sys, moto.server as s\n"
+                    "run = s.run_simple\n"
+                    "s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False})\n"
+                    "s.main(sys.argv[1:])\n")
+
+
+def moto_standin(log_dir: Path, *, serialised: bool = False) -> StandIn:
+    """moto in server mode; ``serialised`` answers one request at a time (for tests of conditional writes)."""
     try:
         import moto.server  # noqa: F401 - only checks that moto[server] is installed
     except ImportError as exc:
         _missing(f"moto[server] is not installed ({exc}); pip install 'moto[server]'")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    return StandIn("moto server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    launch = ["-c", _MOTO_ONE_THREAD] if serialised else ["-m", "moto.server"]
+    return StandIn("moto server", [sys.executable, *launch, "-H", "127.0.0.1", "-p", str(port)],
                    port=port, log=log_dir / "moto.log", ready=lambda: http_answers(f"{endpoint}/moto-api/"),
                    timeout=30)
 
 
 @contextmanager
-def moto_server(log_dir: Path) -> Iterator[str]:
+def moto_server(log_dir: Path, *, serialised: bool = False) -> Iterator[str]:
     """moto in server mode; yields its endpoint URL (``http://127.0.0.1:PORT``)."""
-    with _running(moto_standin(log_dir)) as standin:
+    with _running(moto_standin(log_dir, serialised=serialised)) as standin:
         yield f"http://127.0.0.1:{standin.port}"
 
 

@@ -14,6 +14,7 @@ import threading
 from ..errors import BindingError
 from ..messaging.binding import env_name
 from ..plugins import SchemeRegistry
+from ..resources import check_access
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,7 +68,13 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
 
 
 def open_binding(kind: Kind, name: str) -> Any:
-    """The (cached) backend store for a logical name."""
+    """The (cached) backend store for a logical name.
+
+    Inside a handler the name must be one the function declared (its storage trigger, or
+    ``uses=[reads(bucket=...)]`` / ``writes(kv=...)``): anything else is a BindingError naming the declaration to
+    add, in ``portafunc run``, in the contract kit and in the cloud alike.
+    """
+    check_access(kind, name)
     url, variable = resolve_url(kind, name)
     key = (kind, name, url)
     found = _instances.get(key)

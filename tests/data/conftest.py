@@ -34,7 +34,8 @@ def _fresh_data() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with standins.moto_server(tmp_path_factory.mktemp("data-moto")) as endpoint:
+    # one request at a time: moto's threaded server can let two conditional writes both pass (DynamoDB cannot)
+    with standins.moto_server(tmp_path_factory.mktemp("data-moto"), serialised=True) as endpoint:
         yield endpoint
 
 

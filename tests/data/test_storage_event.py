@@ -18,7 +18,7 @@ app = App("thumbs")
 SEEN: list[tuple[str, bytes, bytes]] = []
 
 
-@app.storage("uploads", events=["created"])
+@app.storage("uploads", events=["created"], uses=[portafunc.writes(bucket="thumbnails")])
 def thumbnail(evt: StorageEvent) -> None:
     data = evt.read()
     with evt.open() as stream:
@@ -64,6 +64,23 @@ def test_a_real_s3_event_reads_through_the_triggers_binding_not_the_cloud_bucket
     assert not (answer or {}).get("batchItemFailures"), answer
     assert SEEN == [(KEY, b"\x89PNG-on-s3", b"\x89PNG")]
     assert portafunc.bucket("thumbnails").get(KEY + ".thumb") == b"\x89PNG-on-"
+
+
+def test_a_bucket_the_function_did_not_declare_is_refused_with_the_declaration_to_add(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    undeclared = App("undeclared")
+
+    @undeclared.storage("uploads")
+    def copy(evt: StorageEvent) -> None:
+        portafunc.bucket("thumbnails").put(evt.key, evt.read())
+
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    portafunc.bucket("uploads").put(KEY, b"x")
+    delivery = Cloud("aws").storage(undeclared, "uploads", KEY)
+    assert not delivery.ok
+    logged = capfd.readouterr()
+    assert "add uses=[reads(bucket='thumbnails') or writes(bucket='thumbnails')]" in logged.out + logged.err
+    assert not portafunc.bucket("thumbnails").exists(KEY)
 
 
 def test_an_event_for_a_deleted_object_reads_as_key_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
