@@ -520,7 +520,7 @@ class Message:
         return self.data.decode("utf-8")
 
     def json(self) -> Any:
-        """The data parsed as JSON (a :class:`~portafunc.errors.PayloadValidationError` if it is not JSON)."""
+        """The data parsed as JSON ([`PayloadValidationError`][portafunc.PayloadValidationError] if not JSON)."""
         data = self.data
         try:
             # _loads_payload inlined (this runs once per message in most handlers)

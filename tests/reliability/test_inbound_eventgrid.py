@@ -290,3 +290,10 @@ def test_served_receiver_refuses_oversized_and_bad_lengths_before_reading(serve:
                          f"Content-Length: {length}\r\n\r\n".encode())
             assert conn.recv(64).split(b" ")[1] == status
     assert seen == []
+
+
+def test_served_receiver_answers_deeply_nested_bodies_400(serve: Any) -> None:
+    hook, seen = serve(allow_unauthenticated=True)
+    status, headers, _ = hook.send(body=b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and headers["content-type"] == "application/problem+json"
+    assert seen == []

@@ -61,10 +61,11 @@ def handle(app: App, function: str, req: HttpRequest, *, secret: str | None = No
         return resp
     try:
         body = json.loads(req.body) if req.body else None
-    except ValueError:
-        return HttpResponse.problem(400, "Bad Request", "the body is not JSON")
-    events = body if isinstance(body, list) else [body]
-    if not events or not all(isinstance(e, dict) for e in events):
+    except (ValueError, RecursionError):
+        return HttpResponse.problem(400, "Bad Request", "the body is not JSON (or is nested too deeply)")
+    found = body if isinstance(body, list) else [body]
+    events: list[dict[str, Any]] = [e for e in found if isinstance(e, dict)]
+    if not events or len(events) != len(found):
         return HttpResponse.problem(400, "Bad Request", "expected an Event Grid array or a CloudEvent object")
     handshake = (req.headers.get("aeg-event-type") or "").lower() == "subscriptionvalidation"
     if not handshake and any(event_type(e) == VALIDATION_TYPE for e in events):
