@@ -11,16 +11,16 @@ from __future__ import annotations
 import base64
 import json as _json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import GenericAlias
 
 from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
-    from typing import Any, Iterable, Iterator, Union
+    from typing import Any, Iterable, Iterator, TypeAlias
 
-    HeaderInput = Union["Headers", Mapping[str, Union[str, Iterable[str]]], Iterable[tuple[str, str]], None]
+    HeaderInput: TypeAlias = "Headers | Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None"
 
 
 _TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -288,9 +288,12 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _from_epoch_ms(ms: float, original: object) -> datetime:
-    try:
-        return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    try:  # timedelta, not fromtimestamp(ms / 1000): integer milliseconds stay exact
+        return _EPOCH + timedelta(milliseconds=ms)
     except (OverflowError, ValueError, OSError) as exc:
         raise EventDecodeError(f"time {original!r} is out of range", expected="epoch milliseconds") from exc
 
@@ -627,7 +630,7 @@ class Message:
         return self.data.decode("utf-8")
 
     def json(self) -> Any:
-        """The data parsed as JSON (a :class:`~portafunc.errors.PayloadValidationError` if it is not JSON)."""
+        """The data parsed as JSON ([`PayloadValidationError`][portafunc.PayloadValidationError] if not JSON)."""
         data = self.data
         try:
             # _loads_payload inlined (this runs once per message in most handlers)
@@ -778,7 +781,7 @@ class ScheduleEvent:
 
 
 if TYPE_CHECKING:
-    Event = Union[HttpRequest, Message, StorageEvent, ScheduleEvent]
+    Event = HttpRequest | Message | StorageEvent | ScheduleEvent
 else:
     Event = object  # annotations only; the Union above is what type checkers see
 

@@ -53,7 +53,7 @@ class PackageRequest:
     app: Any = None  # the loaded App, set by the frame so a target does not import the user's module again
     functions: list[tuple[str, str]] | None = None  # (function, native trigger) rows from the frame's trigger check
 
-    def checked_app(self, target: "Target") -> tuple[Any, list[tuple[str, str]]]:
+    def checked_app(self, target: Target) -> tuple[Any, list[tuple[str, str]]]:
         """The app and its trigger rows for ``target``: what the frame already loaded, else load and check now."""
         if self.app is None:
             from .loader import load_app

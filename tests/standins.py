@@ -92,7 +92,7 @@ class StandIn:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd,
                                          env=self.env, start_new_session=True)
@@ -123,7 +123,7 @@ class StandIn:
         while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def restart(self) -> "StandIn":
+    def restart(self) -> StandIn:
         self.stop()
         return self.start()
 

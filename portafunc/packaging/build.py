@@ -116,7 +116,7 @@ def pip_install_target(requirements: Iterable[str], dest: Path, *, python: str, 
     accepted, so a compiled dependency (pydantic-core) is the cloud's build, not this machine's. Wheels are cached
     under ``~/.cache/portafunc`` so a second build does not download again.
     """
-    reqs = sorted(set(r.strip() for r in requirements if r.strip() and not r.strip().startswith("#")))
+    reqs = sorted({r.strip() for r in requirements if r.strip() and not r.strip().startswith("#")})
     if not reqs:
         return
     wheel_dir = CACHE_DIR / "wheels" / f"{implementation}{python}-{'-'.join(platform or ['native'])}"

@@ -18,7 +18,7 @@ from ..app import App
 from ..errors import PortafuncError
 from ..loader import load_app, resolve_ref
 from ..messaging import reset as reset_bindings
-from .bindings import Binding, bind_memory
+from .bindings import Binding, bind_memory, undeclared
 from .console import InFlight, say
 from .consumers import ConsumerWorker, consumers_for, queued_summary
 from .http import LocalHttpServer
@@ -149,4 +149,6 @@ class LocalRunner:
             add(f"  {b.kind} {b.name}: {b.url}" + ("" if b.ours else f"  (from {b.variable})"))
         for note in notes:
             add(f"  note: {note}")
+        for warning in undeclared(self.app, self.project):
+            add(f"  warning: {warning}")
         say("\n".join(lines))

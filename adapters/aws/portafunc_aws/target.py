@@ -15,7 +15,7 @@ from .entry import RetryRequested, bind
 from .lambda_context import LambdaContext
 from .triggers import native_trigger
 
-_VARIANT_KIND = {**{v: "http" for v in http.VARIANTS}, **{v: "message" for v in messages.VARIANTS},
+_VARIANT_KIND = {**dict.fromkeys(http.VARIANTS, "http"), **dict.fromkeys(messages.VARIANTS, "message"),
                  "s3": "storage", "s3-sqs": "storage", "eventbridge": "storage"}
 
 

@@ -82,8 +82,6 @@ def encode_request(req: HttpRequest) -> dict[str, Any]:
     headers = Headers(req.headers)
     if req.cookies and "cookie" not in headers:
         headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
-    if "host" not in headers:
-        headers.add("Host", "us-central1-portafunc-local.cloudfunctions.net")
     out: dict[str, Any] = {
         "method": req.method,
         "path": quote(req.path, safe=_PATH_SAFE),
