@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, Message
+from .resources import Use, normalise_uses
 from .routing import Route, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterator, Literal, TypeVar
+    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
+    from .config import Config
+    from .resources import Deployment
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -130,11 +133,12 @@ class Param:
 class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
-    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key")
+    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
+                 "uses", "_allowed")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
-                 idempotency_key: str | None = None) -> None:
+                 idempotency_key: str | None = None, uses: tuple[Use, ...] = ()) -> None:
         self.name = name
         self.handler = handler
         self.trigger = trigger
@@ -143,6 +147,8 @@ class FunctionSpec:
         self.message_model = message_model  # T of Message[T], when given
         self.params = params  # resolved lazily when annotations name classes defined later
         self.idempotency_key = idempotency_key
+        self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
+        self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -273,8 +279,17 @@ class App:
             allowed.extend(trig.methods)
         return None, {}, allowed
 
-    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None
-                  ) -> Callable[[F], F]:
+    def resources(self, config: Config | None = None) -> Deployment:
+        """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
+        the local runner, the contract kit, ``portafunc inspect`` and the packagers read (see docs/resources.md)."""
+        from .resources import describe
+
+        return describe(self, config)
+
+    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
+                  uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        declared = normalise_uses(uses, name or "?")
+
         def decorator(handler: F) -> F:
             fname = name or getattr(handler, "__name__", None)
             if not fname or not fname.replace("_", "").replace("-", "").isalnum():
@@ -286,7 +301,7 @@ class App:
             code = getattr(handler, "__code__", None)
             spec = FunctionSpec(fname, handler, trigger, self,
                                 is_async=bool(code is not None and code.co_flags & _CO_COROUTINE),
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key, uses=declared)
             try:
                 spec.call_plan()
             except NameError:
@@ -320,7 +335,7 @@ class App:
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] = "anonymous",
-             idempotent: bool = False) -> Callable[[F], F]:
+             idempotent: bool = False, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
 
         The handler takes the [`HttpRequest`][portafunc.HttpRequest] first and, optionally, a pydantic model
@@ -347,6 +362,10 @@ class App:
                 retries (the same as ``idempotency_key="header.Idempotency-Key"`` on the message decorators); a
                 request without the header runs normally. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud:
                 **AWS** ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -364,10 +383,11 @@ class App:
         if auth not in ("anonymous", "function"):
             raise RegistrationError(f"route {route!r}: auth must be 'anonymous' or 'function'")
         return self._register(HttpTrigger(methods, compile_route(route), auth), name,
-                              "header.Idempotency-Key" if idempotent else None)
+                              "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
-              dead_letter: str | None = None, idempotency_key: str | None = None) -> Callable[[F], F]:
+              dead_letter: str | None = None, idempotency_key: str | None = None,
+              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Subscribe to a logical topic: every subscriber sees every message (fan-out).
 
         The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
@@ -387,8 +407,10 @@ class App:
                 ``--max-delivery-attempts`` (then Event Grid's dead-letter container). **GCP** the subscription's
                 dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to 100 only: lower values
                 are refused when packaging for GCP.
-            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical queue or topic
-                name, or a binding URL (``sqs://…``, ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
                 variable, else the message is reported failed so the broker's own dead-letter policy takes it
                 after ``max_attempts``. **AWS** the subscription queue's DLQ. **Azure** Event Grid's dead-letter
                 container. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the function's dead-letter
@@ -397,6 +419,10 @@ class App:
                 (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
                 ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
                 ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -406,11 +432,12 @@ class App:
         """
         _check_resource("topic", topic)
         _check_attempts(max_attempts)
-        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key)
+        _check_dead_letter(dead_letter)
+        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key, uses)
 
     def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_attempts: int = 5,
               visibility_timeout: int = 30, ordered: bool = False, dead_letter: str | None = None,
-              idempotency_key: str | None = None) -> Callable[[F], F]:
+              idempotency_key: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Consume a logical work queue: each message is handled by one invocation, at least once.
 
         The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
@@ -443,8 +470,10 @@ class App:
                 ``ordering_key`` is the ``MessageGroupId``). **Azure** refused when packaging: Storage Queues keep
                 no order and the trigger runs messages in parallel. **GCP** the subscription is created with
                 ``--enable-message-ordering``.
-            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical queue or topic
-                name, or a binding URL (``sqs://…``, ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
                 variable, else the message is reported failed so the broker's own dead-letter policy takes it.
                 **AWS** the redrive DLQ, after ``max_attempts``. **Azure** the runtime moves it to
                 ``<queue>-poison`` at once. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the
@@ -453,6 +482,10 @@ class App:
                 (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
                 ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
                 ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -468,11 +501,14 @@ class App:
                                     "(the largest batch every cloud delivers)")
         if not 1 <= visibility_timeout <= 43200:
             raise RegistrationError(f"queue {queue!r}: visibility_timeout must be 1-43200 seconds")
+        _check_dead_letter(dead_letter)
+        if dead_letter == queue:
+            raise RegistrationError(f"queue {queue!r}: dead_letter must be another queue, not the queue itself")
         return self._register(QueueTrigger(queue, batch_size, max_attempts, visibility_timeout, ordered,
-                                           dead_letter), name, idempotency_key)
+                                           dead_letter), name, idempotency_key, uses)
 
     def schedule(self, expression: str | None = None, *, cron: str | None = None,
-                 name: str | None = None) -> Callable[[F], F]:
+                 name: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC).
 
         The handler takes a [`ScheduleEvent`][portafunc.ScheduleEvent] whose ``time`` is the scheduled instant. A
@@ -488,6 +524,10 @@ class App:
             cron: A 5-field cron, ``minute hour day-of-month month day-of-week`` in UTC; give this or
                 ``expression``. Restricting both day-of-month and day-of-week is refused (AWS cannot express it).
             name: The function's name (default: the handler's ``__name__``).
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -500,10 +540,11 @@ class App:
             raise RegistrationError("schedule needs exactly one of an expression ('rate(5 minutes)') or cron=...")
         from .schedule import parse_schedule
 
-        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name)
+        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name, None, uses)
 
     def storage(self, bucket: str, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
-                suffix: str = "", name: str | None = None) -> Callable[[F], F]:
+                suffix: str = "", name: str | None = None,
+                uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """React to object changes in a logical bucket (``created``, ``deleted``, ``archived``, ...).
 
         The handler takes a [`StorageEvent`][portafunc.StorageEvent] (bucket, decoded key, kind, size, etag, time).
@@ -524,6 +565,10 @@ class App:
             suffix: Only keys that end with this; per cloud as ``prefix`` (S3 ``suffix`` rule, Event Grid
                 ``subjectEndsWith``, filtered in the function on GCP).
             name: The function's name (default: the handler's ``__name__``).
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -537,7 +582,7 @@ class App:
         bad = [e for e in evts if e not in STORAGE_KINDS]
         if not evts or bad:
             raise RegistrationError(f"storage {bucket!r}: unknown event(s) {bad}; use {', '.join(STORAGE_KINDS)}")
-        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name)
+        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name, None, uses)
 
 
 def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
@@ -549,6 +594,13 @@ def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
 def _check_resource(what: str, name: str) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
         raise RegistrationError(f"{what} name {name!r} must be letters, digits, '-', '_' or '.'")
+
+
+def _check_dead_letter(dead_letter: str | None) -> None:
+    """A dead letter is a *queue* (declared by naming it): it keeps what failed until someone reads or redrives it,
+    where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an existing destination."""
+    if dead_letter is not None and "://" not in dead_letter:
+        _check_resource("dead-letter queue", dead_letter)
 
 
 def _check_attempts(max_attempts: int) -> None:

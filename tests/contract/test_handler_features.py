@@ -49,12 +49,12 @@ def test_a_topic_handler_annotated_with_a_model_receives_the_validated_model(clo
 def _sending_app() -> App:
     app = App("senders")
 
-    @app.http("POST", "/orders")
+    @app.http("POST", "/orders", uses=[portafunc.sends("orders")])
     def create(req: HttpRequest, order: Order) -> HttpResponse:
         portafunc.queue("orders").send(order, attributes={"source": "api"})
         return HttpResponse.json({"id": order.id}, status=201)
 
-    @app.queue("orders")
+    @app.queue("orders", uses=[portafunc.sends("shipments"), portafunc.publishes("order-events")])
     def fulfil(msg: Message[Order]) -> None:
         portafunc.queue("shipments").send({"order": msg.body.id}, ordering_key=msg.body.id)
         portafunc.topic("order-events").publish({"shipped": msg.body.id}, attributes={"kind": "shipped"})
