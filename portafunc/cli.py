@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--trigger", metavar="FUNCTION", help="fire one schedule or event function now and exit")
     p.add_argument("--no-reload", action="store_true", help="do not restart on code change")
+    p.add_argument("--target", choices=["aws", "azure", "gcp"],
+                   help="apply this cloud's request body limit (default: the strictest, AWS Lambda's 6 MiB)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("invoke", help="run one function through a target's adapter with a native event")

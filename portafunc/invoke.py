@@ -20,9 +20,10 @@ from enum import Enum
 
 from . import context, logs
 from .context import Invocation
-from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
+from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
-from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
+                     refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -189,9 +190,13 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
         for param in plan:
             if param.source == "event":
                 kwargs[param.name] = event
+            elif isinstance(event, HttpRequest):
+                body = event.body
+                if b"NaN" in body or b"Infinity" in body:  # pydantic takes them as floats; JSON has neither
+                    refuse_non_finite(body)
+                kwargs[param.name] = _validate(param.model, body, event)
             else:
-                raw = event.body if isinstance(event, HttpRequest) else event.data
-                kwargs[param.name] = _validate(param.model, raw, event)
+                kwargs[param.name] = _validate(param.model, event.data, event)
         result = spec.handler(**kwargs)
     if spec.is_async:
         result = _run_async(result)
@@ -441,6 +446,8 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
                  invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
+        event.trigger_bucket = spec.trigger.bucket  # StorageEvent.read() reads through this logical bucket
     inv_id = invocation_id or context.new_id()
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec))

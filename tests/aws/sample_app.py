@@ -27,7 +27,7 @@ def item(req: HttpRequest) -> HttpResponse:
     })
     resp.headers.add("X-Repeated", "one")
     resp.headers.add("X-Repeated", "two")
-    resp.set_cookie("session", "abc", Path="/", HttpOnly=True)
+    resp.set_cookie("session", "abc", path="/", httponly=True)
     resp.set_cookie("theme", "dark")
     return resp
 

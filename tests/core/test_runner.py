@@ -168,7 +168,7 @@ def test_query_headers_cookies_and_repeated_response_headers(sample: Runner) -> 
     conn.close()
     assert resp.status == 200
     assert resp.getheader("Content-Type") == "application/json"
-    assert resp.headers.get_all("Set-Cookie") == ["a=1; path=/", "b=2; httponly"]
+    assert resp.headers.get_all("Set-Cookie") == ["a=1; Path=/; Secure; HttpOnly; SameSite=Lax", "b=2; Path=/; Secure; HttpOnly; SameSite=Lax"]
     assert resp.headers.get_all("X-Multi-Out") == ["one", "two"]
     assert body == {"name": "héllo w", "path": "/echo/héllo w", "query": {"a": ["1", "2"], "b": [""], "c": ["x+y"]},
                     "x_multi": ["1", "2"], "client_ip": "127.0.0.1",

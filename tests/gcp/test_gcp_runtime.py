@@ -41,7 +41,7 @@ def test_http_binary_body_repeated_cookies_and_query(record):
                                           body=body))
     resp = ex.response
     assert resp.status == 200 and resp.body == body[::-1]
-    assert resp.headers.get_all("set-cookie") == ["a=1; path=/", "b=2; http-only"]
+    assert resp.headers.get_all("set-cookie") == ["a=1; Path=/; Secure; HttpOnly; SameSite=Lax", "b=2; Path=/; Secure; HttpOnly; SameSite=Lax"]
     assert resp.headers.get("x-name") == "zoë" or resp.headers.get("x-name") == "zoë".encode().decode("latin-1")
     (seen,) = record()
     assert seen["name"] == "zoë" and seen["query"] == {"q": ["1", "2"]} and seen["cookies"] == {"s": "1", "t": "2"}
