@@ -14,10 +14,13 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
+
+if TYPE_CHECKING:
+    from ..targets import Target
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "dist", "build", ".pytest_cache", ".hypothesis", "node_modules",
@@ -37,11 +40,11 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
-def trigger_check(app: App, target: object) -> list[tuple[str, str]]:
+def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
     """(function, native trigger) for every function; raises the first UnsupportedTrigger (exit code 2)."""
     rows = []
     for spec in app:
-        native = target.native_trigger(spec)  # type: ignore[attr-defined]
+        native = target.native_trigger(spec)
         rows.append((spec.name, str(native)))
     return rows
 

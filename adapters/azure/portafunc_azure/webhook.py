@@ -47,8 +47,9 @@ def handle(app: App, function: str, req: HttpRequest, *, secret: str | None = No
         body = json.loads(req.body) if req.body else None
     except ValueError:
         return HttpResponse.problem(400, "Bad Request", "the body is not JSON")
-    events = body if isinstance(body, list) else [body]
-    if not events or not all(isinstance(e, dict) for e in events):
+    items = body if isinstance(body, list) else [body]
+    events: list[dict[str, Any]] = [e for e in items if isinstance(e, dict)]
+    if not events or len(events) != len(items):
         return HttpResponse.problem(400, "Bad Request", "expected an Event Grid array or a CloudEvent object")
     if (req.headers.get("aeg-event-type") or "").lower() == "subscriptionvalidation" or \
             any(event_type(e) == VALIDATION_TYPE for e in events):
