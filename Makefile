@@ -26,8 +26,15 @@ demo: install
 	$(BIN)/portafunc package --target azure examples/shop
 	$(BIN)/portafunc package --target gcp examples/shop
 
-# The whole test suite, against the real local stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
-test: install .tools/node_modules/.bin/azurite
+# The linter and the type checker, configured in pyproject.toml. `make test` runs them first: a finding fails it.
+.PHONY: lint
+lint: install
+	$(BIN)/ruff check portafunc adapters tests examples benchmarks
+	$(BIN)/mypy
+
+# The whole test suite (tests/typing type-checks a user's app with mypy and pyright), against the real local
+# stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
+test: install lint .tools/node_modules/.bin/azurite
 	$(BIN)/pytest -q
 
 bench: install
