@@ -23,6 +23,7 @@ from .errors import (
     UnsupportedTrigger,
 )
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
+from .resources import Use, publishes, reads, sends, writes
 
 if TYPE_CHECKING:
     from .messaging.base import Queue, Topic
@@ -47,6 +48,6 @@ def queue(name: str) -> Queue:
 __all__ = [
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
-    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "current_invocation", "queue", "topic",
-    "__version__",
+    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "publishes",
+    "queue", "reads", "sends", "topic", "writes", "__version__",
 ]

@@ -100,3 +100,8 @@ class UnsupportedTrigger(PortafuncError):
         self.target = target
         self.reason = reason
         self.instead = instead
+
+
+class InvalidHeader(PortafuncError, ValueError):
+    """An HTTP header name or value that cannot be sent: a name that is not a token, or a value with CR, LF or NUL
+    (response splitting). Raised where the handler sets it; the pipeline answers 500."""

@@ -111,6 +111,11 @@ def broken_links(doc: Path, root: Path) -> list[str]:
         if not resolved.exists():
             problems.append(f"{target}: no such file")
             continue
+        site = root.resolve() / "docs"
+        if doc.resolve().is_relative_to(site) and not resolved.is_relative_to(site):
+            problems.append(f"{target}: outside docs/, which the documentation site does not publish; name the file "
+                            "in a code span instead")
+            continue
         if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved.read_text(encoding="utf-8")):
             problems.append(f"{target}: no heading #{fragment} in {resolved.relative_to(root.resolve())}")
     return problems
@@ -135,6 +140,28 @@ def test_every_relative_link_in_the_repository_resolves() -> None:
     assert REPO / "README.md" in docs and REPO / "docs" / "design.md" in docs
     problems = [f"{doc.relative_to(REPO)}: {problem}" for doc in docs for problem in broken_links(doc, REPO)]
     assert problems == []
+
+
+def _nav_pages(nav: object) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, list):
+        return set().union(*(_nav_pages(item) for item in nav)) if nav else set()
+    if isinstance(nav, dict):
+        return set().union(*(_nav_pages(item) for item in nav.values())) if nav else set()
+    return set()
+
+
+def test_every_page_of_the_documentation_site_is_in_its_nav() -> None:
+    """mkdocs.yml lists every docs/ page (``make docs`` refuses a page left out of the nav, and a nav entry naming
+    a missing page)."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    in_nav = _nav_pages(config["nav"])
+    pages = {p.relative_to(REPO / "docs").as_posix() for p in (REPO / "docs").rglob("*.md")}
+    assert sorted(pages - in_nav) == [], "add these pages to the nav in mkdocs.yml"
+    assert sorted(in_nav - pages) == [], "the nav in mkdocs.yml names pages that do not exist"
 
 
 def test_no_document_names_a_path_outside_the_repository() -> None:
@@ -180,6 +207,7 @@ def test_checker_accepts_links_that_resolve(repo: Path, body: str) -> None:
     ("[abs](/work/main/README.md)", "absolute path"),
     ("[anchor](guide.md#no-such-heading)", "no heading #no-such-heading"),
     ('<a href="gone.md">gone</a>', "no such file"),
+    ("[a page outside the site](../outside.md)", "outside docs/"),
 ])
 def test_checker_refuses_broken_links(repo: Path, body: str, why: str) -> None:
     problems = _check(repo, body)
@@ -188,5 +216,6 @@ def test_checker_refuses_broken_links(repo: Path, body: str, why: str) -> None:
 
 def test_paths_climbing_out_of_the_repository_are_found(repo: Path) -> None:
     doc = repo / "docs" / "page.md"
-    doc.write_text("$ portafunc events decode ../shared/fixtures/aws/sqs.json\n[up](../outside.md) `../docs/guide.md`\n")
+    doc.write_text("$ portafunc events decode ../shared/fixtures/aws/sqs.json\n"
+                   "[up](../outside.md) `../docs/guide.md`\n")
     assert paths_leaving(doc, repo) == ["../shared/fixtures/aws/sqs.json"]

@@ -20,7 +20,7 @@ from portafunc.app import App
 from portafunc.errors import EventDecodeError
 
 from . import codec_http, codec_legacy, codec_pubsub, codec_storage
-from .entry import render_main
+from .entry import HTTP_SERVICE, render_main
 from .runtime import register
 
 _harnesses: weakref.WeakKeyDictionary[App, Harness] = weakref.WeakKeyDictionary()
@@ -53,7 +53,8 @@ class Harness:
         if client is None:
             import functions_framework
 
-            self.app.function(function)  # a clear error for an unknown name
+            if function != HTTP_SERVICE:
+                self.app.function(function)  # a clear error for an unknown name
             flask_app = functions_framework.create_app(target=function, source=str(self.source))
             client = self._clients[function] = flask_app.test_client(use_cookies=False)
         return client

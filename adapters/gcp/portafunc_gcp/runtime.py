@@ -97,14 +97,24 @@ class Entry:
         _warn_when_unverified(self.app)
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
+    def http_service(self, request: Any) -> Any:
+        """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``)."""
+        resp = handle_http(self.app, codec_http.from_flask(request), target=TARGET,
+                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
+        return codec_http.to_flask(resp)
+
     def http(self, name: str, request: Any) -> Any:
+        """One function deployed on its own (the per-route layout, and schedule functions)."""
         spec = self.app.function(name)
         if spec.kind == "schedule":
             return self._schedule(spec, request)
         req = codec_http.from_flask(request)
         trig = spec.trigger
         if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:
-            resp = HttpResponse.problem(404, "Not Found", f"{name} serves {trig.route.template}, not {req.path}")
+            # Same answer as the routed service: the function's name is an internal detail, never shown.
+            resp = HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+            if req.method == "HEAD":
+                resp.body = b""
         else:
             resp = handle_http(self.app, req, function=name, target=TARGET,
                                invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
