@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, choices=["aws", "azure", "gcp"])
     p.add_argument("--app", help="MODULE:ATTR of the App, importable from the project directory")
     p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"], help="AWS Lambda architecture")
-    p.add_argument("--python", default="3.12", help="target Python version (3.10-3.13)")
+    p.add_argument("--python", default=None,
+                   help="target Python version, 3.10-3.14 (default: python= of the configuration file, else 3.12)")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.set_defaults(func=cmd_package)
 

@@ -18,7 +18,9 @@ from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
-    from typing import Any, Iterable, Iterator, TypeAlias
+    from typing import Any, BinaryIO, Iterable, Iterator, TypeAlias
+
+    from .data.bucket import Bucket
 
     HeaderInput: TypeAlias = "Headers | Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None"
 
@@ -700,10 +702,12 @@ STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
 class StorageEvent:
     """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes).
 
-    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``.
+    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``. :meth:`read` and
+    :meth:`open` fetch the object through the logical bucket of the trigger that delivered the event
+    (``trigger_bucket``, set by the pipeline), so a handler needs no cloud SDK to look at what was uploaded.
     """
 
-    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native")
+    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native", "trigger_bucket")
 
     def __init__(self, bucket: str, key: str, kind: str = "created", size: int | None = None,
                  etag: str | None = None, time: datetime | None = None, id: str | None = None,
@@ -716,9 +720,24 @@ class StorageEvent:
         self.time = time
         self.id = id
         self.native = native
+        self.trigger_bucket: str | None = None
 
     def __repr__(self) -> str:
         return f"StorageEvent({self.kind} {self.bucket}/{self.key})"
+
+    def read(self) -> bytes:
+        """The object's bytes, through ``portafunc.bucket(<the trigger's bucket>)``; KeyNotFound once it is gone."""
+        return self._through().get(self.key)
+
+    def open(self) -> BinaryIO:
+        """A streaming binary reader of the object (for large objects), through the trigger's bucket."""
+        return self._through().open(self.key)
+
+    def _through(self) -> Bucket:
+        from .data import bucket
+
+        # an event built by hand (no trigger) reads through the binding named like its bucket
+        return bucket(self.trigger_bucket or self.bucket)
 
     def to_dict(self) -> dict[str, Any]:
         return {
