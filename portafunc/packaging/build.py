@@ -408,7 +408,7 @@ def _requirement_lines(path: Path, seen: set[Path]) -> list[tuple[Path, int, str
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending += line[:-1].rstrip() + " "
             continue
         line, pending = (pending + line).strip(), ""
         if not line:
