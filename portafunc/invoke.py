@@ -20,7 +20,7 @@ from enum import Enum
 
 from . import context, logs
 from .context import Invocation
-from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
+from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
                      refuse_non_finite)
@@ -447,6 +447,8 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
                  invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
+        event.trigger_bucket = spec.trigger.bucket  # StorageEvent.read() reads through this logical bucket
     inv_id = invocation_id or context.new_id()
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec))

@@ -129,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         lengths = self.headers.get_all("Content-Length") or []
         if not lengths:
             return b""
-        if len(set(v.strip() for v in lengths)) != 1 or not lengths[0].strip().isdecimal():
+        if len({v.strip() for v in lengths}) != 1 or not lengths[0].strip().isdecimal():
             raise _Refused(400, "Bad Request", f"Content-Length {', '.join(lengths)!r:.60} is not one number")
         n = int(lengths[0])
         if n > limit:
