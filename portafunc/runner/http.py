@@ -33,11 +33,12 @@ _CHUNK_LINE_MAX = 1024
 
 
 def body_limit(target: str | None) -> int:
-    """``PORTAFUNC_MAX_BODY_BYTES`` when set, else the limit of ``target`` (default: the strictest, Lambda's)."""
-    configured = os.environ.get("PORTAFUNC_MAX_BODY_BYTES")
-    if configured:
-        return int(configured)
-    return TARGET_BODY_LIMITS[target or DEFAULT_TARGET]
+    """The smaller of ``target``'s front-door limit (default: the strictest, Lambda's) and the pipeline's own
+    (``PORTAFUNC_MAX_BODY_BYTES``, default 10 MiB), which applies in every cloud too: exactly what the deployed
+    function would accept, refused here before a byte of the body is read."""
+    from .. import invoke
+
+    return min(TARGET_BODY_LIMITS[target or DEFAULT_TARGET], invoke.MAX_BODY_BYTES)
 
 
 def read_timeout() -> float:
