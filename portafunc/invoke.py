@@ -253,19 +253,21 @@ def to_response(value: Any) -> HttpResponse:
 
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
-                invocation_id: str | None = None, native_context: Any = None) -> HttpResponse:
+                invocation_id: str | None = None, native_context: Any = None,
+                route_template: str | None = None) -> HttpResponse:
     """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
 
+    ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
     HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
     """
-    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context)
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
     return resp
 
 
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-                      native_context: Any) -> HttpResponse:
+                      native_context: Any, route_template: str | None = None) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger
@@ -277,7 +279,7 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _method_not_allowed(list(trig.methods))
     else:
-        found, params, allowed = app.route(req.method, req.path)
+        found, params, allowed = app.route(req.method, req.path, template=route_template)
         if found is None:
             if allowed:
                 return _method_not_allowed(allowed)
