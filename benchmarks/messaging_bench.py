@@ -139,7 +139,7 @@ class Tally:
         return {"messages": sent, "block": block, "chunk": self.plan.chunk, "pairs": n,
                 "raw_rate": summary([block / s for s in self.raw_secs]),
                 "pf_rate": summary([block / s for s in self.pf_secs]),
-                "ratio": summary([r / p for r, p in zip(self.raw_secs, self.pf_secs)]),
+                "ratio": summary([r / p for r, p in zip(self.raw_secs, self.pf_secs, strict=True)]),
                 "raw_overall": sent / sum(self.raw_secs), "pf_overall": sent / sum(self.pf_secs),
                 "sent": self.sent, "delivered": self.delivered, "stalls": self.stalls}
 
@@ -171,7 +171,7 @@ def race(raw: Side, pf: Side, plan: Plan, tally: Tally | None = None) -> dict[st
             tally.stalls.append(f"block {base + b}: {type(exc).__name__}: {first}")
             if len(tally.stalls) > MAX_STALLS:
                 raise
-            for side, (sent, delivered) in zip((raw, pf), before):
+            for side, (sent, delivered) in zip((raw, pf), before, strict=True):
                 side.drain() if side.drain else side.check(0)
                 side.sent, side.delivered = sent, delivered
             continue

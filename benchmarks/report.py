@@ -91,7 +91,7 @@ def machine_section(m: dict[str, Any] | None) -> list[str]:
     if not m:
         return ["Machine facts not recorded (run `python benchmarks/run.py`).", ""]
     out = ["## Machine and versions", "",
-           f"* CPU: {m['cpu']}, {m['cores']} cores (shared: other engineers' test suites were running on it); "
+           f"* CPU: {m['cpu']}, {m['cores']} cores (shared with other jobs running beside the benchmarks); "
            f"load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_start'])}, at end "
            f"{', '.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}",
            f"* {m['implementation']} {m['python']} on {m['platform']}",
@@ -165,7 +165,7 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
                     "" if met else "see *Messaging* in the analysis below", noise if "moto" in name else "") if x))
     else:
         row("messaging throughput goal", "–", None, (msg or {}).get("not_measured", "messaging suite not run"))
-    return ["## Goals", "", "| goal (issue 8) | measured (median of this run) | verdict | note |", "|---|---|---|---|",
+    return ["## Goals", "", "| goal | measured (median of this run) | verdict | note |", "|---|---|---|---|",
             *rows, ""]
 
 
@@ -353,7 +353,7 @@ def _plot_warm(scenarios: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.0 * len(scenarios) + 0.5))
     if len(scenarios) == 1:
         axes = [axes]
-    for ax, (scen, res) in zip(axes, scenarios.items()):
+    for ax, (scen, res) in zip(axes, scenarios.items(), strict=True):
         names = [n for n, v in res.items() if "median" in v]
         med = [res[n]["median"] for n in names]
         colors = ["#c0392b" if n == "portafunc" else ("#999999" if "floor" in n else "#2a7ab0") for n in names]

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, Message
+from .resources import Use, normalise_uses
 from .routing import Route, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterator, Literal, TypeVar, Union
+    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
+    from .config import Config
+    from .resources import Deployment
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -113,7 +116,7 @@ class StorageTrigger(_Trigger):
 
 
 if TYPE_CHECKING:
-    Trigger = Union[HttpTrigger, TopicTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger]
+    Trigger = HttpTrigger | TopicTrigger | QueueTrigger | ScheduleTrigger | StorageTrigger
 
 
 class Param:
@@ -130,11 +133,12 @@ class Param:
 class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
-    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key")
+    __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
+                 "uses", "_allowed")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
-                 idempotency_key: str | None = None) -> None:
+                 idempotency_key: str | None = None, uses: tuple[Use, ...] = ()) -> None:
         self.name = name
         self.handler = handler
         self.trigger = trigger
@@ -143,6 +147,8 @@ class FunctionSpec:
         self.message_model = message_model  # T of Message[T], when given
         self.params = params  # resolved lazily when annotations name classes defined later
         self.idempotency_key = idempotency_key
+        self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
+        self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -208,7 +214,23 @@ def _is_model(tp: Any) -> bool:
 
 
 class App:
-    """A named set of functions. Adapters and tooling read ``app.functions``."""
+    """A named set of functions. Adapters and tooling read ``app.functions``.
+
+    Args:
+        name: The app's name: letters, digits, ``-`` and ``_``. It names the packaged artifact on every cloud
+            (``shop-lambda-….zip``, ``shop-functions-….zip``, ``shop-gcp.zip``) and prefixes idempotency keys.
+
+    Raises:
+        RegistrationError: The name has other characters.
+
+    Example:
+        ```python
+        app = App("shop")
+
+        @app.queue("orders", max_attempts=5)
+        def fulfil(msg: Message[Order]) -> None: ...
+        ```
+    """
 
     def __init__(self, name: str) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
@@ -220,12 +242,18 @@ class App:
     # -- registry -----------------------------------------------------------------------------------------------
     @property
     def functions(self) -> dict[str, FunctionSpec]:
+        """Every registered function by name, in registration order (a copy)."""
         return dict(self._functions)
 
     def __iter__(self) -> Iterator[FunctionSpec]:
         return iter(self._functions.values())
 
     def function(self, name: str) -> FunctionSpec:
+        """The function registered as ``name``.
+
+        Raises:
+            RegistrationError: No function has that name (the message lists the known ones).
+        """
         try:
             return self._functions[name]
         except KeyError:
@@ -251,8 +279,17 @@ class App:
             allowed.extend(trig.methods)
         return None, {}, allowed
 
-    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None
-                  ) -> Callable[[F], F]:
+    def resources(self, config: Config | None = None) -> Deployment:
+        """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
+        the local runner, the contract kit, ``portafunc inspect`` and the packagers read (see docs/resources.md)."""
+        from .resources import describe
+
+        return describe(self, config)
+
+    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
+                  uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        declared = normalise_uses(uses, name or "?")
+
         def decorator(handler: F) -> F:
             fname = name or getattr(handler, "__name__", None)
             if not fname or not fname.replace("_", "").replace("-", "").isalnum():
@@ -264,7 +301,7 @@ class App:
             code = getattr(handler, "__code__", None)
             spec = FunctionSpec(fname, handler, trigger, self,
                                 is_async=bool(code is not None and code.co_flags & _CO_COROUTINE),
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key, uses=declared)
             try:
                 spec.call_plan()
             except NameError:
@@ -298,8 +335,45 @@ class App:
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] = "anonymous",
-             idempotent: bool = False) -> Callable[[F], F]:
-        """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``."""
+             idempotent: bool = False, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
+
+        The handler takes the [`HttpRequest`][portafunc.HttpRequest] first and, optionally, a pydantic model
+        parameter that receives the JSON body validated (a body that does not match is answered 400
+        ``application/problem+json``).
+
+        Args:
+            method: One method or several (``"GET"``, ``["GET", "HEAD"]``): GET, POST, PUT, PATCH, DELETE, HEAD or
+                OPTIONS. A GET route also answers HEAD on every cloud.
+            route: The path template, ``/orders/{shop}``; ``{rest+}`` matches the remaining segments. The same
+                URL on every cloud: **AWS** an API Gateway HTTP API route (payload 2.0); **Azure** an HTTP trigger
+                route (``{rest+}`` becomes ``{*rest}``; ``host.json`` drops Azure's ``/api`` prefix); **GCP** a route of
+                the app's one HTTP Cloud Function, ``<app>-http``, which routes every HTTP function inside.
+            name: The function's name (default: the handler's ``__name__``): the Lambda function, the Azure
+                function and the route's entry point in the GCP ``main.py`` are named after it.
+            auth: ``"anonymous"`` (anyone may call) or ``"function"`` (only callers the cloud authenticates).
+                **AWS** ``"function"`` adds an ``AWS_IAM`` authorizer: requests must be SigV4-signed by a principal
+                allowed to invoke the API. **Azure** ``AuthLevel.FUNCTION``: a function key in ``?code=`` or the
+                ``x-functions-key`` header. **GCP** the HTTP service is deployed with ``--no-allow-unauthenticated``:
+                the caller needs the Cloud Run invoker role and sends a Google-signed ID token. The service has one
+                access policy, so on GCP all HTTP functions of an app need the same ``auth`` (packaging refuses a
+                mix).
+            idempotent: Run at most once per ``Idempotency-Key`` request header and replay the first response to
+                retries (the same as ``idempotency_key="header.Idempotency-Key"`` on the message decorators); a
+                request without the header runs normally. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud:
+                **AWS** ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: An unknown method or ``auth``, a bad route template, a name already used, or another
+                function serving the same method and route shape.
+        """
         methods = (method,) if isinstance(method, str) else tuple(method)
         methods = tuple(dict.fromkeys(m.upper() for m in methods))
         bad = [m for m in methods if m not in HTTP_METHODS]
@@ -309,19 +383,117 @@ class App:
         if auth not in ("anonymous", "function"):
             raise RegistrationError(f"route {route!r}: auth must be 'anonymous' or 'function'")
         return self._register(HttpTrigger(methods, compile_route(route), auth), name,
-                              "header.Idempotency-Key" if idempotent else None)
+                              "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
-              dead_letter: str | None = None, idempotency_key: str | None = None) -> Callable[[F], F]:
-        """Subscribe to a logical topic: every subscriber sees every message (fan-out)."""
+              dead_letter: str | None = None, idempotency_key: str | None = None,
+              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        """Subscribe to a logical topic: every subscriber sees every message (fan-out).
+
+        The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
+        ``Order``), or a pydantic model parameter that receives the payload validated. A handler that raises has
+        that message retried; a payload that does not validate, or
+        [`NonRetryableError`][portafunc.NonRetryableError], is never retried.
+
+        Args:
+            topic: The logical topic name, bound at run time by ``PORTAFUNC_TOPIC_<NAME>``. **AWS** an SNS topic,
+                delivered through one SQS subscription queue per subscribing function (so failures are retried per
+                message with exact attempts). **Azure** an Event Grid topic with an event subscription to this
+                function (Event Grid or CloudEvents schema). **GCP** a Pub/Sub topic, delivered by an Eventarc
+                trigger (``--trigger-topic``, ``--retry``).
+            name: The function's name (default: the handler's ``__name__``); also the name of its subscription.
+            max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the subscription
+                queue's redrive policy ``maxReceiveCount``. **Azure** the event subscription's
+                ``--max-delivery-attempts`` (then Event Grid's dead-letter container). **GCP** the subscription's
+                dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to 100 only: lower values
+                are refused when packaging for GCP.
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+                variable, else the message is reported failed so the broker's own dead-letter policy takes it
+                after ``max_attempts``. **AWS** the subscription queue's DLQ. **Azure** Event Grid's dead-letter
+                container. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the function's dead-letter
+                topic, so the message is moved there at once.
+            idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
+                (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
+                ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
+                ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: A bad topic name, ``max_attempts`` outside 1-100, or a name already used.
+        """
         _check_resource("topic", topic)
         _check_attempts(max_attempts)
-        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key)
+        _check_dead_letter(dead_letter)
+        return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key, uses)
 
     def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_attempts: int = 5,
               visibility_timeout: int = 30, ordered: bool = False, dead_letter: str | None = None,
-              idempotency_key: str | None = None) -> Callable[[F], F]:
-        """Consume a logical work queue: each message is handled by one invocation, at least once."""
+              idempotency_key: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        """Consume a logical work queue: each message is handled by one invocation, at least once.
+
+        The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
+        ``Order``), or a pydantic model parameter that receives the payload validated. In a batch only the messages
+        that failed are retried; a payload that does not validate, or
+        [`NonRetryableError`][portafunc.NonRetryableError], is never retried.
+        One queue has one consumer: use a topic for fan-out.
+
+        Args:
+            queue: The logical queue name, bound at run time by ``PORTAFUNC_QUEUE_<NAME>``. **AWS** an SQS queue
+                and its event source mapping (``ReportBatchItemFailures``). **Azure** a Storage Queue trigger (the
+                name lower-cased, other characters as ``-``). **GCP** a Pub/Sub topic with a push subscription to
+                this function.
+            name: The function's name (default: the handler's ``__name__``).
+            batch_size: The most messages one invocation receives, 1-10. **AWS** the event source's
+                ``BatchSize``. **Azure** ``host.json`` ``queues.batchSize``, one value for the whole app (the
+                largest of its queues). **GCP** no effect: a push subscription sends one message per request.
+            max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the queue's redrive
+                policy ``maxReceiveCount`` (to a DLQ the template creates). **Azure** the runtime moves the message
+                to ``<queue>-poison`` on this attempt (``host.json`` ``maxDequeueCount`` is the largest of the app's
+                queues). **GCP** the push subscription's ``max_delivery_attempts`` (Pub/Sub accepts 5-100 only:
+                lower values are refused when packaging for GCP).
+            visibility_timeout: Seconds a delivered message stays hidden from other consumers before it is
+                redelivered, 1-43200: keep it above the handler's run time. **AWS** the queue's
+                ``VisibilityTimeout`` (at least the function timeout, 30 s) and the cap of the function's timeout.
+                **Azure** no effect: the host keeps a message hidden while it runs and makes a failed one visible
+                again at once. **GCP** the subscription's ack deadline, clamped to 10-600 s.
+            ordered: Deliver messages with the same ``ordering_key`` in order; after a failure, that message and
+                every later one of the batch are retried, so order is kept. **AWS** a FIFO queue (``.fifo``;
+                ``ordering_key`` is the ``MessageGroupId``). **Azure** refused when packaging: Storage Queues keep
+                no order and the trigger runs messages in parallel. **GCP** the subscription is created with
+                ``--enable-message-ordering``.
+            dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
+                name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
+                also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
+                ``pubsub://…``). ``None``: the ``PORTAFUNC_DEADLETTER_<FUNC>``
+                variable, else the message is reported failed so the broker's own dead-letter policy takes it.
+                **AWS** the redrive DLQ, after ``max_attempts``. **Azure** the runtime moves it to
+                ``<queue>-poison`` at once. **GCP** ``deploy.sh`` sets ``PORTAFUNC_DEADLETTER_<FUNC>`` to the
+                subscription's dead-letter topic, so the message is moved there at once.
+            idempotency_key: Run the handler at most once per key and give duplicates the first result: ``"id"``
+                (the message id), ``"body.order_id"`` (a JSON path into the payload), ``"attribute.NAME"``.
+                ``None``: no duplicate check. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud: **AWS**
+                ``dynamodb://TABLE``, **Azure** ``aztable://TABLE``, **GCP** ``firestore://PROJECT/COLL``.
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: A bad queue name, ``batch_size``, ``max_attempts`` or ``visibility_timeout`` out of
+                range, a name already used, or another function consuming the same queue.
+        """
         _check_resource("queue", queue)
         _check_attempts(max_attempts)
         if not 1 <= batch_size <= 10:
@@ -329,27 +501,88 @@ class App:
                                     "(the largest batch every cloud delivers)")
         if not 1 <= visibility_timeout <= 43200:
             raise RegistrationError(f"queue {queue!r}: visibility_timeout must be 1-43200 seconds")
+        _check_dead_letter(dead_letter)
+        if dead_letter == queue:
+            raise RegistrationError(f"queue {queue!r}: dead_letter must be another queue, not the queue itself")
         return self._register(QueueTrigger(queue, batch_size, max_attempts, visibility_timeout, ordered,
-                                           dead_letter), name, idempotency_key)
+                                           dead_letter), name, idempotency_key, uses)
 
     def schedule(self, expression: str | None = None, *, cron: str | None = None,
-                 name: str | None = None) -> Callable[[F], F]:
-        """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC)."""
+                 name: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC).
+
+        The handler takes a [`ScheduleEvent`][portafunc.ScheduleEvent] whose ``time`` is the scheduled instant. A
+        schedule fires at the same instants on every cloud; one that a cloud cannot express exactly is refused
+        here, with the reason.
+
+        Args:
+            expression: ``rate(N minutes|hours|days)``, aligned to the clock (``rate(15 minutes)`` fires at :00,
+                :15, :30, :45), or a 5-field cron; give this or ``cron``. **AWS** an EventBridge rule with the
+                equivalent ``cron(...)`` (never ``rate()``, whose phase depends on when the rule was created).
+                **Azure** a Timer trigger with the 6-field NCRONTAB. **GCP** a Cloud Scheduler job (unix-cron, UTC)
+                calling the function with an OIDC token.
+            cron: A 5-field cron, ``minute hour day-of-month month day-of-week`` in UTC; give this or
+                ``expression``. Restricting both day-of-month and day-of-week is refused (AWS cannot express it).
+            name: The function's name (default: the handler's ``__name__``).
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            ScheduleError: The expression is invalid or would fire at different instants on some cloud.
+            RegistrationError: Neither or both of ``expression`` and ``cron``, or a name already used.
+        """
         if (expression is None) == (cron is None):
             raise RegistrationError("schedule needs exactly one of an expression ('rate(5 minutes)') or cron=...")
         from .schedule import parse_schedule
 
-        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name)
+        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name, None, uses)
 
     def storage(self, bucket: str, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
-                suffix: str = "", name: str | None = None) -> Callable[[F], F]:
-        """React to object changes in a logical bucket (``created``, ``deleted``, ``archived``, ...)."""
+                suffix: str = "", name: str | None = None,
+                uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+        """React to object changes in a logical bucket (``created``, ``deleted``, ``archived``, ...).
+
+        The handler takes a [`StorageEvent`][portafunc.StorageEvent] (bucket, decoded key, kind, size, etag, time).
+
+        Args:
+            bucket: The logical bucket name. **AWS** an S3 bucket with an event notification to the function.
+                **Azure** a Blob Storage container, its events delivered by Event Grid. **GCP** a Cloud Storage
+                bucket with an Eventarc trigger.
+            events: Which changes to receive: ``created``, ``deleted``, ``archived``, ``metadata_updated``.
+                **AWS** ``s3:ObjectCreated:*``, ``s3:ObjectRemoved:*``, ``s3:LifecycleTransition``,
+                ``s3:ObjectTagging:*``. **Azure** ``Microsoft.Storage.BlobCreated``, ``BlobDeleted``,
+                ``BlobTierChanged``; ``metadata_updated`` is refused (Blob Storage publishes no such event).
+                **GCP** ``google.cloud.storage.object.v1.finalized``, ``deleted``, ``archived``,
+                ``metadataUpdated``.
+            prefix: Only keys that start with this. **AWS** an S3 ``prefix`` filter rule. **Azure** the event
+                subscription's ``subjectBeginsWith``. **GCP** filtered in the function (Eventarc cannot filter by
+                name): other objects still invoke it, and are acknowledged without running the handler.
+            suffix: Only keys that end with this; per cloud as ``prefix`` (S3 ``suffix`` rule, Event Grid
+                ``subjectEndsWith``, filtered in the function on GCP).
+            name: The function's name (default: the handler's ``__name__``).
+            uses: What the handler reaches besides its trigger, checked here and at run time:
+                ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
+                topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
+                every packager creates, binds and grants exactly these (see docs/resources.md).
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: A bad bucket name, an unknown event kind, a name already used, or another function
+                receiving the same events of an overlapping prefix/suffix in the same bucket (S3 refuses that).
+        """
         _check_resource("bucket", bucket)
         evts = tuple(dict.fromkeys(events))
         bad = [e for e in evts if e not in STORAGE_KINDS]
         if not evts or bad:
             raise RegistrationError(f"storage {bucket!r}: unknown event(s) {bad}; use {', '.join(STORAGE_KINDS)}")
-        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name)
+        return self._register(StorageTrigger(bucket, evts, prefix, suffix), name, None, uses)
 
 
 def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
@@ -361,6 +594,13 @@ def _prefixes_overlap(a: StorageTrigger, b: StorageTrigger) -> bool:
 def _check_resource(what: str, name: str) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
         raise RegistrationError(f"{what} name {name!r} must be letters, digits, '-', '_' or '.'")
+
+
+def _check_dead_letter(dead_letter: str | None) -> None:
+    """A dead letter is a *queue* (declared by naming it): it keeps what failed until someone reads or redrives it,
+    where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an existing destination."""
+    if dead_letter is not None and "://" not in dead_letter:
+        _check_resource("dead-letter queue", dead_letter)
 
 
 def _check_attempts(max_attempts: int) -> None:

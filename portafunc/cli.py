@@ -151,40 +151,9 @@ def function_failed(answer: Any, *, http: bool) -> str | None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .errors import UnsupportedTrigger
-    from .loader import load_app
-    from .targets import KNOWN_TARGETS, available, get_target
+    from .packaging.inspection import inspect_cli
 
-    app, _, ref = load_app(args.app)
-    installed = available()
-    rows = []
-    for spec in app:
-        row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), "targets": {}}
-        for tname in KNOWN_TARGETS:
-            if tname not in installed:
-                row["targets"][tname] = {"supported": None, "detail": f"not installed: pip install "
-                                                                      f"{KNOWN_TARGETS[tname]}"}
-                continue
-            try:
-                row["targets"][tname] = {"supported": True, "native": str(get_target(tname).native_trigger(spec))}
-            except UnsupportedTrigger as exc:
-                row["targets"][tname] = {"supported": False, "reason": exc.reason, "instead": exc.instead}
-        rows.append(row)
-    if args.json:
-        _print_json({"app": app.name, "ref": ref, "functions": rows})
-        return 0
-    print(f"app {app.name} ({ref})")
-    for row in rows:
-        print(f"\n{row['function']}: {row['trigger']}")
-        for tname, cell in row["targets"].items():
-            if cell["supported"]:
-                text = cell["native"]
-            elif cell["supported"] is False:
-                text = f"NOT SUPPORTED: {cell['reason']}; use {cell['instead']}"
-            else:
-                text = cell["detail"]
-            print(f"  {tname:6} {text}")
-    return 0
+    return inspect_cli(args)
 
 
 def cmd_package(args: argparse.Namespace) -> int:
@@ -228,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, choices=["aws", "azure", "gcp"])
     p.add_argument("--app", help="MODULE:ATTR of the App, importable from the project directory")
     p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"], help="AWS Lambda architecture")
-    p.add_argument("--python", default="3.12", help="target Python version (3.10-3.13)")
+    p.add_argument("--python", default=None,
+                   help="target Python version, 3.10-3.14 (default: python= of the configuration file, else 3.12)")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.set_defaults(func=cmd_package)
 
@@ -238,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--trigger", metavar="FUNCTION", help="fire one schedule or event function now and exit")
     p.add_argument("--no-reload", action="store_true", help="do not restart on code change")
+    p.add_argument("--target", choices=["aws", "azure", "gcp"],
+                   help="apply this cloud's request body limit (default: the strictest, AWS Lambda's 6 MiB)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("invoke", help="run one function through a target's adapter with a native event")
@@ -247,9 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app", help="project directory, .py file or MODULE:ATTR")
     p.set_defaults(func=cmd_invoke)
 
-    p = sub.add_parser("inspect", help="show what each function becomes on each cloud")
+    p = sub.add_parser("inspect", help="show the whole deployment on each cloud; exit 2 if a target refuses it")
     p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
+    p.add_argument("--target", choices=["aws", "azure", "gcp"], help="only this target")
     p.set_defaults(func=cmd_inspect)
     return parser
 

@@ -18,16 +18,17 @@ nobody asks about (no log line, no ``current()`` call) never pay for building th
 class Invocation:
     """Facts about the running invocation; ``native_context`` is the cloud's own context object, if any."""
 
-    __slots__ = ("invocation_id", "function", "trigger", "correlation_id", "target", "native_context")
+    __slots__ = ("invocation_id", "function", "trigger", "correlation_id", "target", "native_context", "spec")
 
     def __init__(self, invocation_id: str, function: str, trigger: str, correlation_id: str, target: str = "local",
-                 native_context: Any = None) -> None:
+                 native_context: Any = None, spec: Any = None) -> None:
         self.invocation_id = invocation_id
         self.function = function
         self.trigger = trigger
         self.correlation_id = correlation_id
         self.target = target
         self.native_context = native_context
+        self.spec = spec  # the FunctionSpec running: bindings check what it declared (portafunc.resources)
 
     def __repr__(self) -> str:
         return f"Invocation({self.function!r}, {self.trigger}, id={self.invocation_id})"
@@ -44,6 +45,17 @@ def current() -> Invocation | None:
         value = value[0](*value[1:])
         _current.set(value)  # the pipeline's reset(token) still restores what was there before the invocation
     return value  # type: ignore[no-any-return]
+
+
+def current_spec() -> Any:
+    """The FunctionSpec of the running invocation (None outside a handler), without building a deferred Invocation:
+    the pipeline's deferred tuples carry the spec as their first argument."""
+    value = _current.get()
+    if value is None:
+        return None
+    if value.__class__ is tuple:
+        return value[1]  # type: ignore[index]
+    return value.spec  # type: ignore[union-attr]
 
 
 def enter(invocation: Invocation) -> contextvars.Token[Invocation | None]:

@@ -11,16 +11,41 @@ from __future__ import annotations
 import base64
 import json as _json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import GenericAlias
 
-from .errors import BadRequest, EventDecodeError
+from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
-    from typing import Any, Iterable, Iterator, Union
+    from typing import Any, BinaryIO, Iterable, Iterator, TypeAlias
 
-    HeaderInput = Union["Headers", Mapping[str, Union[str, Iterable[str]]], Iterable[tuple[str, str]], None]
+    from .data.bucket import Bucket
+
+    HeaderInput: TypeAlias = "Headers | Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None"
+
+
+_TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def check_header(name: str, value: str) -> None:
+    """Refuse a header that would split the response: a name that is not an RFC 9110 token, or a value holding
+    CR, LF or NUL. Raises :class:`~portafunc.errors.InvalidHeader` (a ``ValueError``); the message names the
+    header, never its value."""
+    if name.__class__ is not str or not name or name.strip(_TOKEN_CHARS):
+        raise InvalidHeader(f"header name {name!r:.40} is not an HTTP token")
+    if value.__class__ is not str:
+        raise InvalidHeader(f"header {name} value is a {type(value).__name__}, not a string")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise InvalidHeader(f"header {name} value contains CR, LF or NUL (it would split the response)")
+
+
+def check_headers(items: Iterable[tuple[str, str]]) -> None:
+    for name, value in items:
+        # One C pass each for the usual header (printable value, token name); the rest is checked exactly.
+        if value.__class__ is not str or not value.isprintable() or name.__class__ is not str or not name \
+                or name.strip(_TOKEN_CHARS):
+            check_header(name, value)
 
 
 class Headers:
@@ -28,6 +53,10 @@ class Headers:
 
     ``headers["x-a"]`` gives the first value (like most frameworks); ``get_all`` gives every value, so repeated
     headers such as several ``Set-Cookie`` survive every codec.
+
+    The constructor takes what it is given (adapters build request headers from what the platform delivered);
+    ``add``/``set`` refuse a name or value that would split a response, and :class:`HttpResponse` checks every
+    header it is built with, so a handler can never emit one.
     """
 
     __slots__ = ("_items",)
@@ -74,10 +103,12 @@ class Headers:
         return [v for k, v in self._items if k.lower() == lname]
 
     def add(self, name: str, value: str) -> None:
+        check_header(name, value)
         self._items.append((name, value))
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of ``name`` by one value."""
+        check_header(name, value)
         self.remove(name)
         self._items.append((name, value))
 
@@ -144,6 +175,62 @@ def _loads_payload(data: bytes) -> Any:
     return _json.loads(data)
 
 
+class NonFiniteNumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a JSON document: Python's json accepts them, JSON (RFC 8259) does
+    not, and echoing one back would produce a document no other parser reads."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NonFiniteNumber(f"{name} is not a JSON number")
+
+
+_INFINITY = float("inf")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value == _INFINITY or value == -_INFINITY:
+        raise NonFiniteNumber(f"{text[:40]} is too large for a number")
+    return value
+
+
+_strict_decoder = _json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+# The C scanner calls parse_constant only when it meets NaN/Infinity, and parse_float only for numbers with a
+# fraction or an exponent (integers keep its fast path): documents without them cost nothing more.
+_strict_scan = _strict_decoder.scan_once  # type: ignore[attr-defined]
+
+
+def _loads_request(data: bytes) -> Any:
+    """``json.loads(data)`` refusing NaN/Infinity, with :func:`_loads_payload`'s fast path (no cost when the
+    document has none)."""
+    if type(data) is bytes and data[:1] in _JSON_OPENERS and data[1:2] != b"\x00":
+        text = data.decode("utf-8", "surrogatepass")
+        try:
+            value, end = _strict_scan(text, 0)
+        except StopIteration:
+            value, end = None, -1
+        if end == len(text):
+            return value
+    else:
+        text = data.decode(_json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
+        if text.startswith("\ufeff"):
+            raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+    return _strict_decoder.decode(text)
+
+
+def refuse_non_finite(body: bytes) -> None:
+    """Raise :class:`BadRequest` when the JSON ``body`` holds NaN/Infinity. For bodies a validator parses on its
+    own (pydantic accepts them as floats); a body that is not JSON at all is left to that validator to report.
+    Two substring scans when the body has neither word, so the common case costs next to nothing."""
+    if b"NaN" in body or b"Infinity" in body:
+        try:
+            _loads_request(body)
+        except NonFiniteNumber as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        except (ValueError, RecursionError):
+            pass
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -203,20 +290,28 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _from_epoch_ms(ms: float, original: object) -> datetime:
-    try:
-        return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    try:  # timedelta, not fromtimestamp(ms / 1000): integer milliseconds stay exact
+        return _EPOCH + timedelta(milliseconds=ms)
     except (OverflowError, ValueError, OSError) as exc:
         raise EventDecodeError(f"time {original!r} is out of range", expected="epoch milliseconds") from exc
 
 
 def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
-    """Parse ``Cookie`` request header values (``a=1; b=2``) into a dict; later names win."""
+    """Parse ``Cookie`` request header values (``a=1; b=2``) into a dict; later names win. A double-quoted value
+    is unquoted as :meth:`HttpResponse.set_cookie` quotes it (and as werkzeug reads it on GCP)."""
     cookies: dict[str, str] = {}
     for header in header_values:
         for part in header.split(";"):
             name, sep, value = part.strip().partition("=")
             if sep and name:
+                if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+                    from ._cookies import unquote
+
+                    value = unquote(value)
                 cookies[name] = value
     return cookies
 
@@ -240,7 +335,9 @@ def encode_payload(data: Any) -> tuple[bytes, str]:
 
 
 def _json_bytes(data: Any) -> bytes:
-    """Compact JSON (``json.dumps(data, separators=(",", ":"), ensure_ascii=False)``) as UTF-8."""
+    """Compact JSON (``json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)``) as UTF-8.
+    NaN and Infinity raise ``ValueError``: they are not JSON, and a response or message carrying one could not be
+    read by any other parser (in a handler, that is a 500, like any other handler error)."""
     if _c_encode is not None:
         try:
             text = "".join(_c_encode(data, 0))
@@ -251,7 +348,7 @@ def _json_bytes(data: Any) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: \u escapes keep the JSON valid and lossless
-        return _json.dumps(data, separators=(",", ":"), default=_json_default).encode("ascii")
+        return _json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False).encode("ascii")
 
 
 _encoder: Any = None
@@ -260,7 +357,8 @@ _encoder: Any = None
 def _checked_encoder() -> Any:
     global _encoder
     if _encoder is None:
-        _encoder = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+        _encoder = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default,
+                                     allow_nan=False)
     return _encoder
 
 
@@ -272,7 +370,7 @@ def _make_c_encoder() -> Any:
 
     if c_make_encoder is None:
         return None
-    return c_make_encoder(None, _json_default, encode_basestring, None, ":", ",", False, False, True)
+    return c_make_encoder(None, _json_default, encode_basestring, None, ":", ",", False, False, False)
 
 
 def _json_default(value: Any) -> Any:
@@ -330,13 +428,16 @@ class HttpRequest:
             raise BadRequest(f"request body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
 
     def json(self) -> Any:
-        """The body parsed as JSON; malformed JSON is a 400 problem response, not a 500."""
+        """The body parsed as JSON; malformed JSON, NaN/Infinity (not JSON) and nesting too deep to parse are a 400
+        problem response, not a 500."""
         if not self.body:
             raise BadRequest("request body is empty; a JSON document was expected")
         try:
-            return _loads_payload(self.body)
+            return _loads_request(self.body)
         except ValueError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("request body is not valid JSON: nested too deeply") from None
 
     def query_one(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -382,6 +483,8 @@ class HttpResponse:
     def __init__(self, status: int = 200, headers: HeaderInput = None, body: Any = b"") -> None:
         self.status = status
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        if headers is not None:
+            check_headers(self.headers._items)
         self.body = body
         if isinstance(body, bytes):
             return
@@ -399,9 +502,13 @@ class HttpResponse:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: HeaderInput = None) -> HttpResponse:
-        hdrs = Headers(headers)
         body, _ = encode_payload(data)
-        if headers is None or "content-type" not in hdrs:
+        if headers is None:  # the usual handler result: one header of ours, nothing to check
+            resp = cls(status, None, body)
+            resp.headers._items.append(("Content-Type", "application/json"))
+            return resp
+        hdrs = Headers(headers)
+        if "content-type" not in hdrs:
             hdrs._items.append(("Content-Type", "application/json"))
         return cls(status, hdrs, body)
 
@@ -420,17 +527,25 @@ class HttpResponse:
             doc["detail"] = detail
         doc.update(extra)
         body, _ = encode_payload(doc)
-        return cls(status=status, headers=Headers([("Content-Type", "application/problem+json")]), body=body)
+        resp = cls(status, None, body)
+        resp.headers._items.append(("Content-Type", "application/problem+json"))
+        return resp
 
-    def set_cookie(self, name: str, value: str, **attributes: str | bool) -> HttpResponse:
-        parts = [f"{name}={value}"]
-        for key, val in attributes.items():
-            key = key.replace("_", "-")
-            if val is True:
-                parts.append(key)
-            elif val not in (False, None):
-                parts.append(f"{key}={val}")
-        self.headers.add("Set-Cookie", "; ".join(parts))
+    def set_cookie(self, name: str, value: str, *, max_age: int | None = None,
+                   expires: datetime | str | None = None, path: str | None = "/", domain: str | None = None,
+                   secure: bool = True, httponly: bool = True, samesite: str | None = "Lax",
+                   partitioned: bool = False) -> HttpResponse:
+        """Add a ``Set-Cookie`` header (RFC 6265). Safe by default: ``Secure`` (HTTPS only; browsers treat
+        ``http://localhost`` as secure too), ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (not sent on
+        cross-site subrequests) and ``Path=/`` (without it the browser scopes the cookie to the request's folder).
+        Turn one off explicitly (``secure=False``...). A value outside RFC 6265's cookie-octets is sent in double
+        quotes with backslash escapes (as Python's ``http.cookies`` and werkzeug do, and as ``req.cookies`` reads
+        it back); a control character or ``;`` in any part raises :class:`~portafunc.errors.InvalidHeader`."""
+        from ._cookies import format_set_cookie
+
+        header = format_set_cookie(name, value, max_age=max_age, expires=expires, path=path, domain=domain,
+                                   secure=secure, httponly=httponly, samesite=samesite, partitioned=partitioned)
+        self.headers._items.append(("Set-Cookie", header))
         return self
 
     @property
@@ -517,7 +632,7 @@ class Message:
         return self.data.decode("utf-8")
 
     def json(self) -> Any:
-        """The data parsed as JSON (a :class:`~portafunc.errors.PayloadValidationError` if it is not JSON)."""
+        """The data parsed as JSON ([`PayloadValidationError`][portafunc.PayloadValidationError] if not JSON)."""
         data = self.data
         try:
             # _loads_payload inlined (this runs once per message in most handlers)
@@ -587,10 +702,12 @@ STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
 class StorageEvent:
     """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes).
 
-    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``.
+    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``. :meth:`read` and
+    :meth:`open` fetch the object through the logical bucket of the trigger that delivered the event
+    (``trigger_bucket``, set by the pipeline), so a handler needs no cloud SDK to look at what was uploaded.
     """
 
-    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native")
+    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native", "trigger_bucket")
 
     def __init__(self, bucket: str, key: str, kind: str = "created", size: int | None = None,
                  etag: str | None = None, time: datetime | None = None, id: str | None = None,
@@ -603,9 +720,24 @@ class StorageEvent:
         self.time = time
         self.id = id
         self.native = native
+        self.trigger_bucket: str | None = None
 
     def __repr__(self) -> str:
         return f"StorageEvent({self.kind} {self.bucket}/{self.key})"
+
+    def read(self) -> bytes:
+        """The object's bytes, through ``portafunc.bucket(<the trigger's bucket>)``; KeyNotFound once it is gone."""
+        return self._through().get(self.key)
+
+    def open(self) -> BinaryIO:
+        """A streaming binary reader of the object (for large objects), through the trigger's bucket."""
+        return self._through().open(self.key)
+
+    def _through(self) -> Bucket:
+        from .data import bucket
+
+        # an event built by hand (no trigger) reads through the binding named like its bucket
+        return bucket(self.trigger_bucket or self.bucket)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -668,7 +800,7 @@ class ScheduleEvent:
 
 
 if TYPE_CHECKING:
-    Event = Union[HttpRequest, Message, StorageEvent, ScheduleEvent]
+    Event = HttpRequest | Message | StorageEvent | ScheduleEvent
 else:
     Event = object  # annotations only; the Union above is what type checkers see
 

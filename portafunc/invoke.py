@@ -20,9 +20,10 @@ from enum import Enum
 
 from . import context, logs
 from .context import Invocation
-from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
+from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
-from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
+                     refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -189,9 +190,13 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
         for param in plan:
             if param.source == "event":
                 kwargs[param.name] = event
+            elif isinstance(event, HttpRequest):
+                body = event.body
+                if b"NaN" in body or b"Infinity" in body:  # pydantic takes them as floats; JSON has neither
+                    refuse_non_finite(body)
+                kwargs[param.name] = _validate(param.model, body, event)
             else:
-                raw = event.body if isinstance(event, HttpRequest) else event.data
-                kwargs[param.name] = _validate(param.model, raw, event)
+                kwargs[param.name] = _validate(param.model, event.data, event)
         result = spec.handler(**kwargs)
     if spec.is_async:
         result = _run_async(result)
@@ -248,7 +253,18 @@ def to_response(value: Any) -> HttpResponse:
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
                 invocation_id: str | None = None, native_context: Any = None) -> HttpResponse:
-    """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises."""
+    """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
+
+    HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
+    """
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context)
+    if req.method == "HEAD" and resp.body:
+        resp.body = b""
+    return resp
+
+
+def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
+                      native_context: Any) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger
@@ -337,13 +353,14 @@ def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
 
 def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: str, native_context: Any
                      ) -> Invocation:
-    return Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id), target, native_context)
+    return Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id), target, native_context,
+                      spec)
 
 
 def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
                         native_context: Any) -> Invocation:
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
-                      _correlation(None, msg.attributes, msg.id), target, native_context)
+                      _correlation(None, msg.attributes, msg.id), target, native_context, spec)
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
@@ -437,9 +454,11 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
                  invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
+        event.trigger_bucket = spec.trigger.bucket  # StorageEvent.read() reads through this logical bucket
     inv_id = invocation_id or context.new_id()
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
-                                             native_context))
+                                             native_context, spec))
     try:
         value = _call(spec, event)
         return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)

@@ -21,7 +21,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "events"
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The real native event samples (tests/fixtures/events beside the repo, as CI clones it)."""
+    """The real native event samples, in tests/fixtures/events (sources and licences in its MANIFEST.md)."""
     if not FIXTURES.is_dir():
         pytest.fail(f"the native event samples are missing: expected {FIXTURES}")
     return FIXTURES

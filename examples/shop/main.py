@@ -17,7 +17,7 @@ class Order(BaseModel):
     total: float
 
 
-@app.http("POST", "/orders/{shop}")
+@app.http("POST", "/orders/{shop}", uses=[portafunc.sends("orders"), portafunc.publishes("order-events")])
 def create_order(req: HttpRequest, order: Order) -> HttpResponse:
     """Accept an order and hand it to the fulfilment queue; announce it on the order-events topic."""
     portafunc.queue("orders").send(order, attributes={"shop": req.path_params["shop"]})

@@ -30,5 +30,9 @@ class IdempotencyInProgress(PortafuncError):
         self.retry_after = max(1, int(retry_after + 0.999))
 
 
+class IdempotencyConfigError(BindingError):
+    """An idempotency setting that would silently turn the protection off (a lease or TTL of 0 or less)."""
+
+
 class IdempotencyStoreError(BindingError):
     """The idempotency store is not configured, unknown, or failed to open."""

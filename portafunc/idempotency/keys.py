@@ -8,7 +8,9 @@ Expressions (the ``idempotency_key=`` of a decorator):
 * ``"header.Idempotency-Key"``: an HTTP request header (case-insensitive) — what ``@app.http(idempotent=True)`` sets.
 * ``"attribute.NAME"``: a message attribute. ``"query.NAME"``: an HTTP query parameter.
 
-The store key is ``APP.FUNCTION:VALUE`` so two subscribers of one topic each run once; long values are hashed.
+The store key is ``APP.FUNCTION:VALUE`` so two subscribers of one topic each run once; long values are hashed. HTTP
+keys are also scoped to the caller (``APP.FUNCTION@CALLER:VALUE``, see :func:`caller_scope`): one client's
+``Idempotency-Key`` never replays another client's response.
 """
 
 from __future__ import annotations
@@ -121,19 +123,38 @@ def key_value(expr: KeyExpression, event: HttpRequest | Message) -> str | None:
                                            "body.<path>")
 
 
-def store_key(app: str, function: str, value: str) -> str:
-    """``APP.FUNCTION:VALUE``; a value that would make the key too long for every store is replaced by its SHA-256."""
-    key = f"{app}.{function}:{value}"
+def store_key(app: str, function: str, value: str, caller: str | None = None) -> str:
+    """``APP.FUNCTION:VALUE`` (``APP.FUNCTION@CALLER:VALUE`` with a caller scope); a value that would make the key
+    too long for every store is replaced by its SHA-256."""
+    prefix = f"{app}.{function}" if caller is None else f"{app}.{function}@{caller}"
+    key = f"{prefix}:{value}"
     if len(key) > MAX_KEY_CHARS:
-        key = f"{app}.{function}:sha256:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+        key = f"{prefix}:sha256:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
     return key
 
 
+def caller_scope(req: HttpRequest) -> str | None:
+    """Who sent ``req``, as far as the request says: a hash of its ``Authorization`` header (a bearer token, Basic
+    credentials, a signature — whatever the app authenticates with), else of its ``Cookie`` header (a session), else
+    None (anonymous: the key is ``APP.FUNCTION:VALUE``, which no scoped key ``APP.FUNCTION@...`` can equal). Only a
+    hash is kept: the store never holds a credential. Anonymous callers share one scope; replays never carry
+    ``Set-Cookie`` (see the guard)."""
+    for header in ("authorization", "cookie"):
+        value = req.headers.get(header)
+        if value:
+            digest = hashlib.sha256(f"{header}\n{value}".encode("utf-8", "surrogatepass")).hexdigest()
+            return digest[:32]
+    return None
+
+
 def payload_hash(event: HttpRequest | Message) -> str:
-    """The fingerprint a reused key is checked against: method, path and body for HTTP; the data for messages."""
+    """The fingerprint a reused key is checked against: method, path, query string and body for HTTP; the data for
+    messages."""
     digest = hashlib.sha256()
     if isinstance(event, HttpRequest):
-        digest.update(f"{event.method} {event.path}\n".encode("utf-8"))
+        digest.update(f"{event.method} {event.path}\n".encode("utf-8", "surrogatepass"))
+        query = sorted([name, list(values)] for name, values in event.query.items())  # repeated values keep order
+        digest.update(json.dumps(query, ensure_ascii=True).encode() + b"\n")
         digest.update(event.body)
     else:
         digest.update(event.data)

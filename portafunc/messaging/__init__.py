@@ -27,16 +27,13 @@ class _Sink:
 
 
 def queue_or_topic(ref: str) -> _Sink:
-    """A dead-letter style reference: a URL (``sqs://…``), or a logical name bound as a queue, else as a topic."""
-    import os
-
+    """A dead-letter reference: a URL (``sqs://…``, ``sns://…``: an existing destination), or a logical name,
+    which is always a *queue* (``dead_letter="work-failed"`` declares the queue ``work-failed``)."""
     if "://" in ref:
         scheme = ref.split("://", 1)[0]
         kind = "topic" if scheme in ("sns", "eventgrid") or "/topics/" in ref else "queue"
         return _Sink(open_backend(kind, ref, ref))
-    if os.environ.get(env_name("queue", ref)):
-        return _Sink(queue(ref))
-    return _Sink(topic(ref))
+    return _Sink(queue(ref))
 
 
 __all__ = ["OutgoingMessage", "Queue", "ReceivedMessage", "Topic", "queue", "queue_or_topic", "register_backend",

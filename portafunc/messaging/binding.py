@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal
 
 from ..errors import BindingError
 from ..plugins import SchemeRegistry
+from ..resources import check_access
 
 Kind = Literal["topic", "queue"]
 BackendFactory = Callable[[Kind, str, str], Any]
@@ -62,9 +63,14 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
 
 
 def open_backend(kind: Kind, name: str, url: str | None = None) -> Any:
-    """The (cached) backend instance for a logical name, or for an explicit URL."""
+    """The (cached) backend instance for a logical name, or for an explicit URL.
+
+    Inside a handler a logical name must be one the function declared (its trigger, ``dead_letter=``, or
+    ``uses=``): anything else is a BindingError naming the declaration to add, wherever the code runs.
+    """
     variable = env_name(kind, name)
     if url is None:
+        check_access(kind, name)
         url, variable = resolve_url(kind, name)
     key = (kind, f"{name}\0{url}")
     with _lock:

@@ -164,6 +164,12 @@ class MemoryQueue:
         raise MessagingError(f"memory://{self.name}: message {message.id} is no longer in the queue")
 
     # -- inspection (tests, local runner) ---------------------------------------------------------------------
+    def peek(self) -> list[ReceivedMessage]:
+        """Every message in the queue, visible or not, without receiving it (tests read dead letters with this)."""
+        with self._cond:
+            return [ReceivedMessage(e.id, e.data, dict(e.attributes), e.ordering_key, e.receive_count or 1,
+                                    e.published_at, self.name) for e in self._entries]
+
     def __len__(self) -> int:
         with self._cond:
             return len(self._entries)

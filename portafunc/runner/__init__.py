@@ -18,7 +18,7 @@ from ..app import App
 from ..errors import PortafuncError
 from ..loader import load_app, resolve_ref
 from ..messaging import reset as reset_bindings
-from .bindings import Binding, bind_memory
+from .bindings import Binding, bind_memory, undeclared
 from .console import InFlight, say
 from .consumers import ConsumerWorker, consumers_for, queued_summary
 from .http import LocalHttpServer
@@ -36,12 +36,14 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.trigger is None and not args.no_reload and not os.environ.get(CHILD_ENV):
             project, _ = resolve_ref(args.app)  # fail fast on a bad reference, before any process is started
             tail = ([args.app] if args.app else []) + ["--port", str(args.port), "--host", args.host]
+            if getattr(args, "target", None):
+                tail += ["--target", args.target]
             return supervise(project, child_argv(tail))
         app, project, ref = load_app(args.app)
         runner = LocalRunner(app, project, ref)
         if args.trigger is not None:
             return runner.trigger(args.trigger)
-        return runner.serve(args.host, args.port)
+        return runner.serve(args.host, args.port, target=getattr(args, "target", None))
     except (PortafuncError, TriggerRefused) as exc:
         say(f"portafunc: error: {exc}")
         return 2
@@ -71,15 +73,18 @@ class LocalRunner:
         return 0 if ok else 1
 
     # -- the whole app --------------------------------------------------------------------------------------------
-    def serve(self, host: str, port: int) -> int:
+    def serve(self, host: str, port: int, target: str | None = None) -> int:
+        """Serve until SIGINT/SIGTERM. ``target`` (aws, azure, gcp) sets the request body limit to that cloud's."""
         specs = list(self.app)
         by_key = {(b.kind, b.name): b for b in self.bindings}
         consumers, notes = consumers_for(specs, by_key)
         try:
-            server = LocalHttpServer(host, port, self.app, self.in_flight) if self.app.http_functions() else None
+            server = LocalHttpServer(host, port, self.app, self.in_flight, target) \
+                if self.app.http_functions() else None
         except OSError as exc:
             say(f"portafunc: error: cannot listen on {host}:{port}: {exc.strerror or exc}")
             return 2
+        self._body_limit = server.max_body if server is not None else 0
         self._banner(host, port if server is None else server.server_address[1], server is not None, notes)
 
         self._install_signals()
@@ -127,7 +132,7 @@ class LocalRunner:
         add = lines.append
         add(f"portafunc run: app {self.app.name!r} ({self.ref} in {self.project})")
         if serving:
-            add(f"  serving on {url}  (Ctrl-C to stop)")
+            add(f"  serving on {url}  (Ctrl-C to stop; request bodies up to {self._body_limit:,} bytes)")
         specs = list(self.app)
         width = max((len(s.name) for s in specs), default=0)
         for spec in specs:
@@ -144,4 +149,6 @@ class LocalRunner:
             add(f"  {b.kind} {b.name}: {b.url}" + ("" if b.ours else f"  (from {b.variable})"))
         for note in notes:
             add(f"  note: {note}")
+        for warning in undeclared(self.app, self.project):
+            add(f"  warning: {warning}")
         say("\n".join(lines))

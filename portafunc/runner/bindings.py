@@ -1,8 +1,9 @@
-"""Bind every logical topic and queue the app uses to ``memory://`` unless the environment already binds it.
+"""Bind every topic and queue of the app's resource model to ``memory://`` unless the environment already binds it.
 
-Consumed resources come from the decorators. Published-to resources cannot be known from the registry (the code calls
-``portafunc.queue("orders")`` at run time), so the project's source is scanned for ``queue("…")`` / ``topic("…")``
-calls with a literal name; a name built at run time still needs its ``PORTAFUNC_QUEUE_*`` variable set by hand.
+What is bound is exactly what ``app.resources()`` declares — triggers, dead-letter queues and ``uses=`` — the same
+set every packager creates, so code that works under ``portafunc run`` has its bindings in the cloud too. The source
+scan (:func:`referenced_names`) is only a lint: a literal ``queue("…")``/``topic("…")`` call whose name no function
+declares is reported with the declaration to add, never bound.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from ..app import App, QueueTrigger, TopicTrigger
+from ..app import App
 from ..messaging.binding import env_name
 
 SKIP_DIRS = {".venv", "venv", "env", ".git", "__pycache__", "node_modules", "site-packages", "dist", "build",
@@ -69,24 +70,20 @@ class Binding:
 
 
 def bind_memory(app: App, project: Path) -> list[Binding]:
-    """Set ``PORTAFUNC_{QUEUE,TOPIC}_*`` to ``memory://`` in this process for every unbound resource; list them all."""
+    """Set ``PORTAFUNC_{QUEUE,TOPIC}_*`` to ``memory://`` in this process for every declared resource the environment
+    does not bind; list them all."""
     wanted: dict[tuple[str, str], str] = {}  # (kind, name) -> memory URL if we bind it
-    for spec in app:
-        trig = spec.trigger
-        if isinstance(trig, QueueTrigger):
-            query = f"max_attempts={trig.max_attempts}&visibility_timeout={trig.visibility_timeout}"
-            if trig.dead_letter and "://" not in trig.dead_letter:
-                query += f"&dead_letter={trig.dead_letter}"
-            wanted[("queue", trig.queue)] = f"memory://{trig.queue}?{query}"
-        elif isinstance(trig, TopicTrigger):
-            wanted.setdefault(("topic", trig.topic), f"memory://{trig.topic}")
-        dead_letter = getattr(trig, "dead_letter", None)
-        if dead_letter and "://" not in dead_letter and not os.environ.get(env_name("topic", dead_letter)):
-            wanted.setdefault(("queue", dead_letter), f"memory://{dead_letter}")
-    for kind, names in referenced_names(project).items():
-        for name in names:
-            if name and all(c.isalnum() or c in "-_." for c in name):
-                wanted.setdefault((kind, name), f"memory://{name}")
+    for res in app.resources().resources.values():
+        if res.kind == "queue":
+            opts = res.options
+            query = ""
+            if opts.get("consumer"):
+                query = f"?max_attempts={opts['max_attempts']}&visibility_timeout={opts['visibility_timeout']}"
+                if opts.get("dead_letter"):
+                    query += f"&dead_letter={opts['dead_letter']}"
+            wanted[("queue", res.name)] = f"memory://{res.name}{query}"
+        elif res.kind == "topic":
+            wanted[("topic", res.name)] = f"memory://{res.name}"
     out: list[Binding] = []
     for (kind, name), url in sorted(wanted.items()):
         variable = env_name(kind, name)
@@ -97,3 +94,16 @@ def bind_memory(app: App, project: Path) -> list[Binding]:
             os.environ[variable] = url
             out.append(Binding(kind, name, variable, url, ours=True))
     return out
+
+
+def undeclared(app: App, project: Path) -> list[str]:
+    """Lint: one line per literal ``topic("x")``/``queue("x")`` in the project that no function declares."""
+    declared = {(r.kind, r.name) for r in app.resources().resources.values()}
+    lines = []
+    for kind, names in referenced_names(project).items():
+        for name in sorted(names):
+            if (kind, name) not in declared and name and all(c.isalnum() or c in "-_." for c in name):
+                helper = f"publishes({name!r})" if kind == "topic" else f"sends({name!r})"
+                lines.append(f"the code names {kind} {name!r} but no function declares it: add uses=[{helper}] to "
+                             "the decorator of each function that reaches it")
+    return lines

@@ -103,7 +103,7 @@ class ConsumerWorker(threading.Thread):
         elapsed = time.perf_counter() - started
         counts: dict[str, int] = {}
         details: list[str] = []
-        for msg, result in zip(messages, batch.results):
+        for msg, result in zip(messages, batch.results, strict=True):
             counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
             attempt = msg.delivery_attempt
             if not result.must_redeliver:

@@ -1,23 +1,84 @@
-"""The HTTP front door: a stdlib threading server that turns each request into a neutral HttpRequest."""
+"""The HTTP front door: a stdlib threading server that turns each request into a neutral HttpRequest.
+
+It stays on ``http.server`` (docs/design.md says why) and does itself what a kept server would: the body limit is
+checked against ``Content-Length`` (or the chunk sizes) *before* any body byte is read (413), every read has a
+timeout and the whole body a deadline (408), a body shorter than announced is never dispatched (400), and a
+response header that would split the response is never written (500).
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 from ..app import App
-from ..events import Headers, HttpRequest, HttpResponse, decode_path
+from ..errors import InvalidHeader
+from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
 from ..invoke import handle_http
 from .console import InFlight, invocation_line
 
 _NO_BODY_STATUSES = {204, 304}
 
+# The largest request body each target's front door lets through (docs/reliability.md gives the sources).
+# Lambda's 6 MB counts the whole event JSON, so a body close to it may still be refused in AWS.
+TARGET_BODY_LIMITS = {"aws": 6 * 1024 * 1024, "gcp": 32 * 1024 * 1024, "azure": 100 * 1024 * 1024}
+DEFAULT_TARGET = "aws"  # without --target: the strictest, so what works locally fits every cloud
+READ_TIMEOUT = 10.0
+_LINGER_SECONDS = 2.0
+_CHUNK_LINE_MAX = 1024
+
+
+def body_limit(target: str | None) -> int:
+    """``PORTAFUNC_MAX_BODY_BYTES`` when set, else the limit of ``target`` (default: the strictest, Lambda's)."""
+    configured = os.environ.get("PORTAFUNC_MAX_BODY_BYTES")
+    if configured:
+        return int(configured)
+    return TARGET_BODY_LIMITS[target or DEFAULT_TARGET]
+
+
+def read_timeout() -> float:
+    """Seconds a client may stay silent while sending a request, and the most its whole body may take."""
+    return float(os.environ.get("PORTAFUNC_RUN_READ_TIMEOUT") or READ_TIMEOUT)
+
+
+class _Refused(Exception):
+    """The request cannot be dispatched; answered with ``status`` and the connection closed."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.response = HttpResponse.problem(status, title, detail)
+
+
+def _too_large(size: int, limit: int) -> _Refused:
+    return _Refused(413, "Content Too Large", f"request body is {size} bytes; the limit is {limit}")
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: LocalHttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # every read; the body also gets a deadline
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()
+        except TimeoutError:  # the request line arrived, its headers did not
+            self._refuse(_Refused(408, "Request Timeout", "the request headers did not arrive in time"))
+            return False
+
+    def handle_expect_100(self) -> bool:
+        """Refuse a body over the limit before the client sends it, instead of inviting it with ``100 Continue``."""
+        length = self.headers.get("Content-Length")
+        if length and length.strip().isdecimal() and int(length) > self.server.max_body:
+            self._refuse(_too_large(int(length), self.server.max_body))
+            return False
+        return super().handle_expect_100()
 
     def _serve(self) -> None:
         started = time.perf_counter()
@@ -26,9 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
             raw_path = "/" + raw_path.split("://", 1)[1].partition("/")[2]
         try:
             body = self._read_body()
-        except ValueError as exc:
-            self.close_connection = True
-            self._write(HttpResponse.problem(400, "Bad Request", str(exc)), head=False)
+        except _Refused as refused:
+            self._refuse(refused)
+            invocation_line(f"{self.command} {self.path}", "(not dispatched)", str(refused.response.status),
+                            time.perf_counter() - started)
             return
         path = decode_path(raw_path) or "/"
         req = HttpRequest(
@@ -52,33 +114,100 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+    # -- reading ------------------------------------------------------------------------------------------------
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size_line = self.rfile.readline(1024).split(b";")[0].strip()
-                try:
-                    size = int(size_line, 16)
-                except ValueError:
-                    raise ValueError(f"malformed chunk size {size_line!r}") from None
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        if not length:
+        limit = self.server.max_body
+        deadline = time.monotonic() + self.server.read_timeout
+        transfer = (self.headers.get("Transfer-Encoding") or "").lower()
+        if transfer:
+            if transfer.replace(" ", "") != "chunked":
+                raise _Refused(501, "Not Implemented", f"Transfer-Encoding {transfer!r:.40} is not supported")
+            if "Content-Length" in self.headers:  # RFC 9112 §6.1: a request smuggling vector, refused
+                raise _Refused(400, "Bad Request", "both Transfer-Encoding and Content-Length are set")
+            return self._read_chunked(limit, deadline)
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
             return b""
+        if len(set(v.strip() for v in lengths)) != 1 or not lengths[0].strip().isdecimal():
+            raise _Refused(400, "Bad Request", f"Content-Length {', '.join(lengths)!r:.60} is not one number")
+        n = int(lengths[0])
+        if n > limit:
+            raise _too_large(n, limit)
+        return self._read_exact(n, deadline, n)
+
+    def _read_exact(self, n: int, deadline: float, announced: int) -> bytes:
+        parts: list[bytes] = []
+        left = n
         try:
-            n = int(length)
-        except ValueError:
-            raise ValueError(f"Content-Length {length!r} is not a number") from None
-        if n < 0:
-            raise ValueError("Content-Length is negative")
-        return self.rfile.read(n)
+            while left:
+                if time.monotonic() > deadline:
+                    raise _Refused(408, "Request Timeout", f"the body did not arrive in {self.server.read_timeout:g}s")
+                chunk = self.rfile.read1(min(left, 1 << 16))
+                if not chunk:
+                    raise _Refused(400, "Bad Request",
+                                   f"the body ended after {announced - left} of {announced} announced bytes")
+                parts.append(chunk)
+                left -= len(chunk)
+        except TimeoutError:
+            raise _Refused(408, "Request Timeout",
+                           f"no body bytes for {self.server.read_timeout:g}s "
+                           f"({announced - left} of {announced} received)") from None
+        return b"".join(parts)
+
+    def _read_line(self, deadline: float) -> bytes:
+        try:
+            line = self.rfile.readline(_CHUNK_LINE_MAX + 1)
+        except TimeoutError:
+            raise _Refused(408, "Request Timeout", "the chunked body stalled") from None
+        if time.monotonic() > deadline:
+            raise _Refused(408, "Request Timeout", f"the body did not arrive in {self.server.read_timeout:g}s")
+        if not line.endswith(b"\n"):
+            raise _Refused(400, "Bad Request", "the chunked body ended early or has an over-long line")
+        return line
+
+    def _read_chunked(self, limit: int, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_text = self._read_line(deadline).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _Refused(400, "Bad Request", f"malformed chunk size {size_text!r:.40}") from None
+            if size < 0:
+                raise _Refused(400, "Bad Request", "negative chunk size")
+            if size == 0:
+                while self._read_line(deadline) not in (b"\r\n", b"\n"):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise _too_large(total, limit)
+            chunks.append(self._read_exact(size, deadline, size))
+            if self._read_line(deadline) not in (b"\r\n", b"\n"):
+                raise _Refused(400, "Bad Request", "a chunk is longer than its size")
+
+    # -- writing ------------------------------------------------------------------------------------------------
+    def _refuse(self, refused: _Refused) -> None:
+        """Answer without dispatching, close, and keep reading briefly so the client sees the answer (closing a
+        socket with unread input resets the connection, which can discard the response before it is read)."""
+        self.close_connection = True
+        try:
+            self._write(refused.response, head=False)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.2)
+            stop = time.monotonic() + _LINGER_SECONDS
+            while time.monotonic() < stop and self.connection.recv(1 << 16):
+                pass
+        except OSError:
+            pass  # the client went away: nothing left to tell it
 
     def _write(self, resp: HttpResponse, *, head: bool) -> None:
+        try:
+            check_headers(resp.headers._items)  # the handler's own checks ran already; this is the last line
+        except InvalidHeader:
+            resp = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
         body = b"" if resp.status in _NO_BODY_STATUSES else resp.body
         self.send_response(resp.status)
         for name, value in resp.headers.items():
@@ -104,7 +233,9 @@ class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, app: App, in_flight: InFlight) -> None:
+    def __init__(self, host: str, port: int, app: App, in_flight: InFlight, target: str | None = None) -> None:
         self.app = app
         self.in_flight = in_flight
+        self.max_body = body_limit(target)
+        self.read_timeout = read_timeout()
         super().__init__((host, port), _Handler)

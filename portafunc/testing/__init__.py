@@ -123,6 +123,30 @@ class Cloud:
         evt = ScheduleEvent(time or datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc), id=self._new_id())
         return Delivery(self.name, [self._keep(self.driver.event(app, function, evt))])
 
+    # -- dead letters -----------------------------------------------------------------------------------------
+    def dead_letters(self, app: App, function: str) -> list[Message]:
+        """What ``function`` dead-lettered so far: the messages in its dead-letter queue (``dead_letter=`` or
+        ``PORTAFUNC_DEADLETTER_<FUNCTION>``), each with ``portafunc_error`` / ``portafunc_original_id`` attributes.
+
+        Works for ``memory://`` bindings (the kit's default); a function without a dead letter is a ContractError,
+        so a test cannot pass by reading an empty list that nothing would ever fill.
+        """
+        from ..invoke import dead_letter_destination
+        from ..messaging.binding import resolve_url
+        from ..messaging.memory import broker
+
+        spec = app.function(function)
+        destination = dead_letter_destination(spec)
+        if destination is None:
+            raise ContractError(f"function {function!r} has no dead letter: declare dead_letter=\"QUEUE\" on its "
+                                "decorator")
+        url = destination if "://" in destination else resolve_url("queue", destination)[0]
+        if not url.startswith("memory://"):
+            raise ContractError(f"dead letter {destination!r} of {function!r} is bound to {url}; the contract kit "
+                                "reads memory:// queues only")
+        name = url[len("memory://"):].split("?", 1)[0].strip("/") or destination
+        return list(broker().queue(name).peek())
+
     # -- failure output ---------------------------------------------------------------------------------------
     def describe_exchanges(self, limit: int = 6000) -> str:
         parts = []

@@ -6,6 +6,7 @@ the distribution to install — it is never skipped silently.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -34,7 +35,9 @@ def pytest_generate_tests(metafunc: Any) -> None:
 
 @pytest.fixture
 def cloud(request: Any, monkeypatch: Any) -> Any:
-    """A :class:`portafunc.testing.Cloud` for one target; unbound topics and queues go to memory://."""
+    """A :class:`portafunc.testing.Cloud` for one target; unbound topics, queues, buckets and tables go to memory://,
+    and so does the idempotency store unless the environment names one (the kit runs every target in this one
+    process)."""
     from portafunc.errors import TargetNotFound
     from portafunc.messaging import reset
     from portafunc.messaging.memory import broker
@@ -46,12 +49,37 @@ def cloud(request: Any, monkeypatch: Any) -> Any:
     except TargetNotFound as exc:
         pytest.fail(f"contract target {name!r} is not available: {exc}", pytrace=False)
     monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    if not os.environ.get("PORTAFUNC_IDEMPOTENCY_STORE"):
+        monkeypatch.setenv("PORTAFUNC_IDEMPOTENCY_STORE", "memory://")
     broker().reset()
     reset()
+    _reset_idempotency()
+    _reset_data()
     request.node._portafunc_cloud = instance
     yield instance
     broker().reset()
     reset()
+    _reset_data()
+
+
+def _reset_data() -> None:
+    """Unbound buckets and key-value tables are memory:// too: each test starts with them empty."""
+    from portafunc import data
+    from portafunc.data import memory
+
+    data.reset()
+    memory.reset()
+
+
+def _reset_idempotency() -> None:
+    """A fresh memory:// idempotency store per test, so a key used by one test (or target) is not a replay in the
+    next."""
+    import sys
+
+    if "portafunc.idempotency" in sys.modules:
+        from portafunc.idempotency import reset
+
+        reset()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -27,7 +27,7 @@ def item(req: HttpRequest) -> HttpResponse:
     })
     resp.headers.add("X-Repeated", "one")
     resp.headers.add("X-Repeated", "two")
-    resp.set_cookie("session", "abc", Path="/", HttpOnly=True)
+    resp.set_cookie("session", "abc", path="/", httponly=True)
     resp.set_cookie("theme", "dark")
     return resp
 
@@ -37,7 +37,7 @@ def binary(req: HttpRequest) -> HttpResponse:
     return HttpResponse(200, headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n\x00\xff")
 
 
-@app.http("POST", "/orders")
+@app.http("POST", "/orders", uses=[portafunc.sends("work"), portafunc.publishes("events")])
 def create_order(req: HttpRequest, order: Order) -> HttpResponse:
     portafunc.queue("work").send(order, attributes={"source": "http"})
     portafunc.topic("events").publish({"id": order.id}, attributes={"kind": "created"})

@@ -183,8 +183,8 @@ def test_empty_body_everywhere():
 def _response() -> HttpResponse:
     resp = HttpResponse(200, headers=Headers([("Content-Type", "image/png"), ("X-A", "1"), ("X-A", "2")]),
                         body=b"\x89PNG\x00\xff")
-    resp.set_cookie("s", "1", Path="/")
-    resp.set_cookie("t", "2")
+    resp.headers.add("Set-Cookie", "s=1; Path=/")
+    resp.headers.add("Set-Cookie", "t=2")
     return resp
 
 

@@ -53,7 +53,7 @@ def test_http_through_every_front_door(sample_app, variant):
     if variant in ("apigw-v1", "alb-multi"):
         assert body["x_multi"] == ["1", "2"]
     if variant in ("apigw-v2", "function-url"):
-        assert answer["cookies"] == ["session=abc; Path=/; HttpOnly", "theme=dark"]
+        assert answer["cookies"] == ["session=abc; Path=/; Secure; HttpOnly; SameSite=Lax", "theme=dark; Path=/; Secure; HttpOnly; SameSite=Lax"]
         assert answer["headers"]["x-repeated"] == "one,two"
     elif variant == "alb":
         assert "multiValueHeaders" not in answer and answer["statusDescription"] == "200 OK"

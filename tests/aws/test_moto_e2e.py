@@ -112,7 +112,7 @@ def test_s3_put_notification_through_sqs_reaches_handler_with_decoded_key(boto, 
         "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
     key = "photos/summer holiday+2024/café ü.txt"
     boto.s3.put_object(Bucket="uploads-bucket", Key=key, Body=b"hello")
-    received = [m for m in receive_all(boto, url, 2, timeout=4)]
+    received = list(receive_all(boto, url, 2, timeout=4))
     notes = [m for m in received if "ObjectCreated" in m["Body"]]
     assert len(notes) == 1, [m["Body"][:200] for m in received]
     raw_key = json.loads(notes[0]["Body"])["Records"][0]["s3"]["object"]["key"]

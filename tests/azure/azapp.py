@@ -20,8 +20,8 @@ def echo(req: HttpRequest) -> HttpResponse:
         "method": req.method, "path": req.path, "params": req.path_params, "query": req.query,
         "headers": req.headers.to_multi(), "cookies": req.cookies, "body_hex": req.body.hex(),
     })
-    resp.set_cookie("a", "1", Path="/")
-    resp.set_cookie("b", "2", HttpOnly=True)
+    resp.set_cookie("a", "1", path="/")
+    resp.set_cookie("b", "2", httponly=True)
     resp.headers.add("X-Multi", "one")
     resp.headers.add("X-Multi", "two")
     return resp

@@ -255,3 +255,17 @@ def test_unknown_variant(target):
 def test_headers_type_is_neutral(target):
     (req,) = target.decode({"method": "get", "url": "http://h/a?x=1", "headers": {"X-Forwarded-For": "1.2.3.4:5"}})
     assert isinstance(req.headers, Headers) and req.method == "GET" and req.client_ip == "1.2.3.4"
+
+
+@pytest.mark.parametrize("forwarded, expected", [
+    ("6.6.6.6:1, 198.51.100.7:50123", "198.51.100.7"),
+    ("6.6.6.6, [2001:db8::7]:443", "2001:db8::7"),
+    ("6.6.6.6,2001:db8::7", "2001:db8::7"),
+    ("203.0.113.9", "203.0.113.9"),
+    ("6.6.6.6, ", None),
+])
+def test_client_ip_is_the_entry_app_service_appended(target, forwarded, expected):
+    """App Service's front end appends ``IP:port`` to X-Forwarded-For; the entries before it are the client's.
+    Decoded from the JSON form of the ``func.HttpRequest`` the worker builds."""
+    (req,) = target.decode({"method": "GET", "url": "http://h/a", "headers": {"X-Forwarded-For": forwarded}})
+    assert req.client_ip == expected

@@ -161,10 +161,13 @@ def test_subscription_validation_handshake(webhook):
 
 def test_cloudevents_abuse_protection_options(webhook):
     status, headers, _ = _send(f"{webhook}/hooks/events?code=s3cret", method="OPTIONS",
-                               headers={"WebHook-Request-Origin": "eventemitter.example.com"})
+                               headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
     assert status == 200
-    assert headers["WebHook-Allowed-Origin"] == "eventemitter.example.com"
+    assert headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
     assert headers["WebHook-Allowed-Rate"] == "*"
+    status, headers, _ = _send(f"{webhook}/hooks/events?code=s3cret", method="OPTIONS",
+                               headers={"WebHook-Request-Origin": "eventemitter.example.com"})
+    assert status == 403 and "WebHook-Allowed-Origin" not in headers  # an allow-list, not an echo
 
 
 def test_secret_is_required(webhook):

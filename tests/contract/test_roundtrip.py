@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
@@ -65,6 +65,9 @@ def schedule_events(draw):
 
 STRATEGIES = {"http": http_requests(), "message": messages(), "storage": storage_events(),
               "schedule": schedule_events()}
+# Always tried besides the random draws: instants that float milliseconds (timestamp() * 1000) turn 1 ms early.
+REGRESSIONS = {"message": [Message(id="m-1", data=b"x", published_at=datetime(2038, 1, 29, 8, 36, 33, 923000,
+                                                                              tzinfo=timezone.utc))]}
 
 
 def _cases():
@@ -72,7 +75,7 @@ def _cases():
         for kind in STRATEGIES:
             try:
                 variants = get_target(target).variants(kind)
-            except Exception as exc:  # a missing adapter must fail, not vanish from the matrix
+            except Exception as exc:  # noqa: BLE001 -- a missing adapter must fail, not vanish from the matrix
                 yield pytest.param(target, kind, f"<{type(exc).__name__}: {exc}>", id=f"{target}-{kind}-broken")
                 continue
             for variant in variants:
@@ -81,9 +84,14 @@ def _cases():
 
 @pytest.mark.parametrize("target_name, kind, variant", list(_cases()))
 def test_decode_encode_round_trip(target_name, kind, variant):
+    round_trip_property(target_name, kind, variant)()
+
+
+def round_trip_property(target_name, kind, variant):
+    """The property as a runnable hypothesis test: raises AssertionError on the first (shrunk) counterexample."""
     target = get_target(target_name)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(event=STRATEGIES[kind])
     def check(event):
         native = target.encode(event, variant or None)
@@ -94,6 +102,61 @@ def test_decode_encode_round_trip(target_name, kind, variant):
         want = _comparable(event.to_dict(), lost)
         assert got == want
 
+    for known in REGRESSIONS.get(kind, []):
+        check = example(event=known)(check)
+    return check
+
+
+# -- the property can fail: each mutant decoder below must be caught --------------------------------------------------
+
+def _one_ms_early(ev):
+    ev.published_at -= timedelta(milliseconds=1)
+
+
+def _invented_header(ev):
+    ev.headers.add("Host", "example.invalid")
+
+
+def _size_off_by_one(ev):
+    ev.size += 1
+
+
+def _late_by_a_second(ev):
+    ev.time += timedelta(seconds=1)
+
+
+def _drop_last_attribute(ev):
+    if ev.attributes:
+        ev.attributes.popitem()
+
+
+MUTANTS = [
+    pytest.param("aws", "message", "sqs", _one_ms_early, id="aws-sqs-published-1ms-early"),
+    pytest.param("aws", "message", "sns", _drop_last_attribute, id="aws-sns-attribute-lost"),
+    pytest.param("gcp", "http", "request", _invented_header, id="gcp-http-invented-host"),
+    pytest.param("azure", "storage", "eventgrid", _size_off_by_one, id="azure-storage-size"),
+    pytest.param("gcp", "schedule", "scheduler-http", _late_by_a_second, id="gcp-schedule-late"),
+]
+
+
+@pytest.mark.parametrize("target_name, kind, variant, mutate", MUTANTS)
+def test_round_trip_catches_a_sabotaged_decoder(target_name, kind, variant, mutate, monkeypatch):
+    """Mutation check of the property itself: a decoder that is subtly wrong makes the round-trip test fail."""
+    assert variant in get_target(target_name).variants(kind), "the mutant must target a real variant"
+    target = get_target(target_name)
+    real_decode = target.decode
+
+    def sabotaged(native):
+        events = real_decode(native)
+        for ev in events:
+            mutate(ev)
+        return events
+
+    round_trip_property(target_name, kind, variant)()  # green with the real decoder
+    monkeypatch.setattr(target, "decode", sabotaged)
+    with pytest.raises(AssertionError):
+        round_trip_property(target_name, kind, variant)()
+
 
 def _comparable(form, lost):
     """Drop what the variant cannot carry; where it joins repeated headers with commas, compare them joined."""
@@ -101,5 +164,3 @@ def _comparable(form, lost):
     if "headers.repeated" in lost and "headers" in out:
         out["headers"] = {name: [",".join(values)] for name, values in out["headers"].items()}
     return out
-
-    check()

@@ -42,10 +42,10 @@ def test_invalid_utf8_text_is_bad_request():
 
 
 def test_response_helpers_keep_binary_and_repeated_headers():
-    resp = HttpResponse.json({"ok": True}, status=201).set_cookie("a", "1", path="/", http_only=True)
+    resp = HttpResponse.json({"ok": True}, status=201).set_cookie("a", "1", path="/", httponly=True)
     resp.set_cookie("b", "2")
     assert resp.status == 201 and resp.json_body() == {"ok": True}
-    assert resp.headers.get_all("set-cookie") == ["a=1; path=/; http-only", "b=2"]
+    assert resp.headers.get_all("set-cookie") == ["a=1; Path=/; Secure; HttpOnly; SameSite=Lax", "b=2; Path=/; Secure; HttpOnly; SameSite=Lax"]
     png = bytes(range(256))
     binary = HttpResponse(body=png, headers={"Content-Type": "image/png"})
     assert binary.body == png and not binary.is_text

@@ -213,3 +213,14 @@ def test_lone_surrogates_in_responses_do_not_crash():
     body, ctype = encode_payload({"path": "\udcff"})
     assert json.loads(body) == {"path": "\udcff"} and ctype == "application/json"
     assert encode_payload("a\udcffb")[0] == b"a?b"
+
+
+def test_head_is_answered_for_get_routes_without_a_body_on_every_outcome(app):
+    """HEAD: the GET response's status and headers, never a body (the same on every target)."""
+    ok = handle_http(app, HttpRequest("HEAD", "/async"))
+    assert ok.status == 200 and ok.body == b"" and ok.headers["content-type"] == "application/json"
+    assert handle_http(app, HttpRequest("HEAD", "/nowhere")).body == b""
+    refused = handle_http(app, HttpRequest("HEAD", "/raw"))
+    assert refused.status == 405 and refused.body == b""
+    failed = handle_http(app, HttpRequest("HEAD", "/boom"))
+    assert failed.status == 500 and failed.body == b""

@@ -28,7 +28,7 @@ import pytest
 
 from portafunc import App, Message, ScheduleEvent
 from portafunc.messaging.memory import broker
-from portafunc.runner.bindings import bind_memory
+from portafunc.runner.bindings import bind_memory, undeclared
 from portafunc.runner.console import InFlight
 from portafunc.runner.consumers import consumers_for
 from portafunc.runner.schedules import Scheduler
@@ -168,7 +168,7 @@ def test_query_headers_cookies_and_repeated_response_headers(sample: Runner) -> 
     conn.close()
     assert resp.status == 200
     assert resp.getheader("Content-Type") == "application/json"
-    assert resp.headers.get_all("Set-Cookie") == ["a=1; path=/", "b=2; httponly"]
+    assert resp.headers.get_all("Set-Cookie") == ["a=1; Path=/; Secure; HttpOnly; SameSite=Lax", "b=2; Path=/; Secure; HttpOnly; SameSite=Lax"]
     assert resp.headers.get_all("X-Multi-Out") == ["one", "two"]
     assert body == {"name": "héllo w", "path": "/echo/héllo w", "query": {"a": ["1", "2"], "b": [""], "c": ["x+y"]},
                     "x_multi": ["1", "2"], "client_ip": "127.0.0.1",
@@ -238,7 +238,7 @@ def test_consumer_that_always_fails_lands_in_dead_letter_after_max_attempts(samp
 def test_topic_fans_out_to_both_subscribers(sample: Runner) -> None:
     sample.post_json("/publish/news", {"headline": "hello"})
     for reader in ("reader_a", "reader_b"):
-        (row,) = wait_for(lambda: sample.records(function=reader), 10, f"{reader} to receive")
+        (row,) = wait_for(lambda reader=reader: sample.records(function=reader), 10, f"{reader} to receive")
         assert row["body"] == {"headline": "hello"} and row["attributes"] == {"kind": "news"}
 
 
@@ -414,7 +414,12 @@ def test_existing_bindings_are_kept_and_foreign_ones_are_not_consumed(tmp_path: 
     assert os.environ["PORTAFUNC_QUEUE_JOBS"] == "memory://jobs?max_attempts=4&visibility_timeout=30" \
                                                  "&dead_letter=jobs-failed"
     assert os.environ["PORTAFUNC_QUEUE_JOBS_FAILED"] == "memory://jobs-failed"
-    assert os.environ["PORTAFUNC_TOPIC_AUDIT_LOG"] == "memory://audit-log"
+    # A name only found by scanning the source is a lint warning, never a binding: what runs locally is what the
+    # resource model (and so every packager) declares.
+    assert "PORTAFUNC_TOPIC_AUDIT_LOG" not in os.environ
+    assert undeclared(app, tmp_path) == [
+        "the code names topic 'audit-log' but no function declares it: add uses=[publishes('audit-log')] to the "
+        "decorator of each function that reaches it"]
     assert not bindings[("topic", "alerts")].ours and bindings[("topic", "alerts")].resource == "renamed-alerts"
 
     consumers, notes = consumers_for(list(app), bindings)

@@ -5,6 +5,7 @@ fresh venv from its own requirements.txt (pip may use the local index/cache), se
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -50,7 +51,11 @@ def test_summary_and_contents(built):
     assert "gcp = portafunc_gcp.target:Target" in text and "pubsub = portafunc_gcp.pubsub:backend" in text
     reqs = zf.read("requirements.txt").decode().splitlines()
     assert not any(line.startswith("portafunc") for line in reqs), "portafunc is vendored, never fetched"
-    assert {"functions-framework>=3.5", "google-cloud-pubsub>=2.18", "pydantic>=2,<3"} <= set(reqs)
+    pins = [line for line in reqs if line and not line.startswith("#")]
+    # a lock: every package Cloud Build installs, each with one exact version (dependencies of dependencies too)
+    assert pins and all(re.fullmatch(r"[a-z0-9][a-z0-9.-]*==[^\s,<>=!~;]+", pin) for pin in pins), pins
+    names = {pin.split("==")[0] for pin in pins}
+    assert {"functions-framework", "google-cloud-pubsub", "pydantic", "pydantic-core", "flask", "grpcio"} <= names
     main = zf.read("main.py").decode()
     assert "_PortafuncEntry(\n    'main:app'" in main and "'app'" in main
     assert not any("boto3" in n or "azure" in n for n in names), "no other cloud's SDK in a GCP artifact"
@@ -63,25 +68,36 @@ def test_two_builds_are_byte_identical(built, tmp_path):
 
 
 def test_deploy_script(built):
+    """One HTTP service for every route (one base URL); one function per event trigger."""
     script = built["dir"] / "deploy.sh"
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
     lines = [line for line in script.read_text().splitlines() if line.startswith("gcloud functions deploy ")]
     by_fn = {shlex.split(line)[3]: line for line in lines}
-    assert sorted(by_fn) == sorted(f"shop-{n}" for n in ("create-order", "get-order", "fulfil", "audit", "nightly",
-                                                         "on-upload"))
+    assert sorted(by_fn) == sorted(f"shop-{n}" for n in ("http", "fulfil", "audit", "nightly", "on-upload"))
     for line in lines:
         assert "--gen2" in line and '--runtime="$RUNTIME"' in line and '--env-vars-file="$ENV_FILE"' in line
-    assert "--trigger-http --allow-unauthenticated" in by_fn["shop-create-order"]
-    assert "--entry-point=create_order" in by_fn["shop-create-order"]
-    assert '--trigger-topic="${TOPIC_ORDER_EVENTS}" --retry' in by_fn["shop-audit"]
+        assert '--project="$PROJECT"' in line and '--service-account="$RUN_SA"' in line
+    assert "--entry-point=_portafunc_http --trigger-http --allow-unauthenticated" in by_fn["shop-http"]
+    assert '--trigger-topic="${TOPIC_ORDER_EVENTS}" --trigger-service-account="$INVOKER_SA" --retry' \
+        in by_fn["shop-audit"]
     assert "type=google.cloud.storage.object.v1.finalized" in by_fn["shop-on-upload"]
     assert 'bucket=${BUCKET_UPLOADS}' in by_fn["shop-on-upload"]
     text = script.read_text()
-    assert 'gcloud scheduler jobs create http shop-nightly' in text and '--schedule="*/5 * * * *"' in text
+    assert 'gcloud scheduler jobs create http shop-nightly' in text and "--schedule='*/5 * * * *'" in text
     assert "--push-endpoint=\"$URL\"" in text and "--max-delivery-attempts=5" in text
     assert 'PORTAFUNC_QUEUE_ORDERS: "pubsub://projects/${PROJECT}/subscriptions/${QUEUE_ORDERS}-shop-fulfil' in text
-    # the queue push subscription (update || create) and the topic's Eventarc subscription
+    # the queue push subscription (update or create) and the topic's Eventarc subscription
     assert text.count("--max-delivery-attempts=5") == 3
+
+
+def test_per_route_layout_is_an_explicit_option(tmp_path):
+    from portafunc.loader import load_app
+    from portafunc_gcp.deploy_script import render_deploy
+
+    app, _, _ = load_app("main:app", SHOP)
+    text = render_deploy(app, "shop-gcp.zip", PY, layout="per-route")
+    assert "gcloud functions deploy shop-create-order " in text and "--entry-point=create_order" in text
+    assert "gcloud functions deploy shop-get-order " in text and "_portafunc_http" not in text
 
 
 def test_unsupported_trigger_stops_with_exit_2(tmp_path):
@@ -129,18 +145,26 @@ def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
 
     env = {"PORTAFUNC_QUEUE_ORDERS": "memory://orders", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://order-events",
            "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
-    kinds = {"create_order": "http", "get_order": "http", "nightly": "http", "fulfil": "cloudevent",
-             "audit": "cloudevent", "on_upload": "cloudevent"}
+    kinds = {"_portafunc_http": "http", "nightly": "http", "fulfil": "cloudevent", "audit": "cloudevent",
+             "on_upload": "cloudevent"}
     servers = {name: serve(site, name, sig, env, python_bin=venv / "bin") for name, sig in kinds.items()}
 
-    status, headers, body = _post(servers["create_order"].url + "orders/acme", b'{"id": "o-1", "total": 9.5}',
+    api = servers["_portafunc_http"].url  # one base URL for every route
+    status, headers, body = _post(api + "orders/acme", b'{"id": "o-1", "total": 9.5}',
                                   {"Content-Type": "application/json"})
     assert status == 201 and json.loads(body) == {"shop": "acme", "id": "o-1"}
-    status, _, body = _post(servers["create_order"].url + "orders/acme", b'{"id": 1}',
-                            {"Content-Type": "application/json"})
+    status, _, body = _post(api + "orders/acme", b'{"id": 1}', {"Content-Type": "application/json"})
     assert status == 400 and json.loads(body)["title"] == "Request body failed validation"
-    status, _, body = _post(servers["get_order"].url + "orders/acme/o-1", b"", {}, method="GET")
+    status, _, body = _post(api + "orders/acme/o-1", b"", {}, method="GET")
     assert status == 200 and json.loads(body) == {"shop": "acme", "id": "o-1"}
+    status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="HEAD")
+    assert status == 200 and body == b""
+    status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="DELETE")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    status, headers, body = _post(api + "nowhere", b"", {}, method="GET")
+    problem = json.loads(body)
+    assert status == 404 and headers["Content-Type"] == "application/problem+json"
+    assert "get_order" not in body.decode() and "create_order" not in body.decode() and problem["status"] == 404
 
     ok = T.encode(Message("m-ok", b'{"id": "o-1", "total": 9.5}'), "cloudevent")
     assert _post(servers["fulfil"].url, *_binary_ce(ok))[0] == 200

@@ -41,7 +41,7 @@ def test_http_binary_body_repeated_cookies_and_query(record):
                                           body=body))
     resp = ex.response
     assert resp.status == 200 and resp.body == body[::-1]
-    assert resp.headers.get_all("set-cookie") == ["a=1; path=/", "b=2; http-only"]
+    assert resp.headers.get_all("set-cookie") == ["a=1; Path=/; Secure; HttpOnly; SameSite=Lax", "b=2; Path=/; Secure; HttpOnly; SameSite=Lax"]
     assert resp.headers.get("x-name") == "zoë" or resp.headers.get("x-name") == "zoë".encode().decode("latin-1")
     (seen,) = record()
     assert seen["name"] == "zoë" and seen["query"] == {"q": ["1", "2"]} and seen["cookies"] == {"s": "1", "t": "2"}
@@ -50,7 +50,14 @@ def test_http_binary_body_repeated_cookies_and_query(record):
 
 
 def test_http_route_mismatch_and_method_not_allowed():
-    assert T.invoke(APP, "echo", {"method": "GET", "path": "/nothing", "headers": []})["statusCode"] == 404
+    answer = T.invoke(APP, "echo", {"method": "GET", "path": "/nothing", "headers": []})
+    assert answer["statusCode"] == 404 and "echo" not in answer["body"]  # no internal names
+    answer = T.invoke(APP, "_portafunc_http", {"method": "GET", "path": "/nothing", "headers": []})
+    assert answer["statusCode"] == 404 and "echo" not in answer["body"]
+    answer = T.invoke(APP, "_portafunc_http", {"method": "DELETE", "path": "/echo/x", "headers": []})
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+    answer = T.invoke(APP, "_portafunc_http", {"method": "HEAD", "path": "/echo/x", "headers": []})
+    assert answer["statusCode"] == 200 and answer["body"] == ""
     answer = T.invoke(APP, "echo", {"method": "DELETE", "path": "/echo/x", "headers": []})
     assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
 
@@ -155,7 +162,9 @@ def test_generated_main_has_one_target_per_function():
     compile(source, "main.py", "exec")
     for name in APP.functions:
         assert f"\ndef {name}(" in source
-    assert source.count("@_portafunc_ff.http") == 2 and source.count("@_portafunc_ff.cloud_event") == 3
+    # one target per function, plus _portafunc_http serving every route
+    assert source.count("@_portafunc_ff.http") == 3 and source.count("@_portafunc_ff.cloud_event") == 3
+    assert "\ndef _portafunc_http(request):" in source
 
 
 @pytest.mark.parametrize("name", ["bad-name", "class", "_portafunc_entry"])
@@ -169,15 +178,16 @@ def test_non_identifier_names_are_refused(name):
 
 def test_trigger_table():
     rows = {spec.name: str(T.native_trigger(spec)) for spec in APP}
-    assert rows["echo"].startswith("HTTP function")
+    assert rows["echo"].startswith("HTTP route of the app's one HTTP service")
     assert "--trigger-topic=events" in rows["on_event"] and "dead-letter after 5" in rows["on_event"]
     assert rows["work"].startswith("Pub/Sub push subscription")
     assert "*/5 * * * *" in rows["tick"] and "Cloud Scheduler" in rows["tick"]
     assert "finalized, deleted" in rows["on_upload"] and "prefix 'in/'" in rows["on_upload"]
     app = App("few")
     app.queue("q", max_attempts=3, name="few_q")(lambda msg: None)
-    with pytest.raises(UnsupportedTrigger, match="5-100"):
+    with pytest.raises(UnsupportedTrigger, match="5 to 100 delivery attempts") as info:
         T.native_trigger(next(iter(app)))
+    assert "max_attempts=5" in info.value.instead and "dead-letter topic" in info.value.instead
 
 
 def test_importing_the_entry_path_does_not_import_the_pubsub_sdk():

@@ -202,9 +202,9 @@ def _check_decoded(events: Any) -> None:
         event.to_dict()
 
 
-# KNOWN BUG (reported to lead): these crashes raise something other than EventDecodeError. Each is identified by the
-# exception type and the innermost portafunc frame, so only that exact crash is let through (and counted as
-# "known-bug:*"); any other exception still fails the test. Exact inputs and tracebacks: docs/reliability.md.
+# Crashes that may be let through while they are being fixed: each is identified by the exception type and the
+# innermost portafunc frame, so only that exact crash passes (counted as "known-bug:*"); any other exception still
+# fails the test. The crashes found so far and their inputs are listed in docs/reliability.md.
 KNOWN_BUGS: set[tuple[str, str, str]] = {
     # Empty: the crashes first found here (out-of-range epoch times, lone surrogates in echoed values and in SQS/SNS
     # bodies, a non-string legacy eventType, a >4300-digit deliveryAttempt) are fixed and now raise EventDecodeError.

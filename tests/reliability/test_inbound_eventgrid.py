@@ -150,51 +150,150 @@ def test_unconfigured_auth_refuses_unless_opted_out(monkeypatch: pytest.MonkeyPa
     assert EventGridAuth().check(_delivery(query={"code": [SECRET]})).accepted
 
 
-def test_webhook_over_real_http_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The authenticated receiver mounted on the adapter's WSGI app, served by wsgiref on a free port."""
+# -- the shipped WSGI receiver, served by wsgiref on a free port (nothing patched) ------------------------------
+
+class _Served:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def send(self, method: str = "POST", *, query: str = "", body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        import urllib.error
+        import urllib.request
+
+        if body is None and method == "POST":
+            body = _body("eventgrid/py-cs4_event_grid_event_custom_event.json")
+        sent = {"Content-Type": "application/json", "aeg-event-type": "Notification"} if method == "POST" else {}
+        req = urllib.request.Request(self.url + query, data=body, method=method, headers=sent | (headers or {}))
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """serve(**wsgi_app options) → (the running receiver, the messages its function saw); the environment starts
+    with no Event Grid credential."""
     import threading
-    import urllib.error
-    import urllib.request
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from portafunc.events import HttpResponse
-    from portafunc_azure import webhook
-    from portafunc_azure.eventgrid_auth import verify_delivery
+    from portafunc_azure.webhook import wsgi_app
 
-    app, seen = _app()
-    auth = _auth(secret=SECRET)
-    original = webhook.handle
-
-    def authed(app_: App, function: str, req: HttpRequest, **options: Any) -> HttpResponse:
-        return verify_delivery(req, auth) or original(app_, function, req, **options)
+    for name in ("PORTAFUNC_EVENTGRID_SECRET", "PORTAFUNC_EVENTGRID_SAS_KEY", "PORTAFUNC_EVENTGRID_ALLOWED_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    servers: list[Any] = []
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
-    monkeypatch.setattr(webhook, "handle", authed)  # what the proposed one-line wiring does
-    server = make_server("127.0.0.1", 0, webhook.wsgi_app(app, {"/eventgrid": "on_order"}), handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/eventgrid"
-        body = _body("eventgrid/py-cs4_event_grid_event_custom_event.json")
+    def _serve(**options: Any) -> tuple[_Served, list[Message]]:
+        app, seen = _app()
+        server = make_server("127.0.0.1", 0, wsgi_app(app, {"/eventgrid": "on_order"}, **options),
+                             handler_class=Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return _Served(f"http://127.0.0.1:{server.server_port}/eventgrid"), seen
 
-        def post(target: str) -> int:
-            req = urllib.request.Request(target, data=body, method="POST",
-                                         headers={"Content-Type": "application/json", "aeg-event-type":
-                                                  "Notification"})
-            try:
-                with urllib.request.urlopen(req, timeout=5) as resp:
-                    return resp.status
-            except urllib.error.HTTPError as exc:
-                return exc.code
-
-        assert post(url) == 401
-        assert post(url + "?code=nope") == 403
-        assert seen == []
-        assert post(url + f"?code={SECRET}") == 200
-        assert len(seen) == 1
-    finally:
+    yield _serve
+    for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def test_served_receiver_reads_the_secret_from_the_environment(serve: Any,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_EVENTGRID_SECRET", SECRET)
+    hook, seen = serve()
+    assert hook.send()[0] == 401
+    assert hook.send(query="?code=nope")[0] == 403
+    assert hook.send(headers={"x-portafunc-secret": "nope"})[0] == 403
+    assert seen == []
+    assert hook.send(query=f"?code={SECRET}")[0] == 200
+    assert hook.send(headers={"x-portafunc-secret": SECRET})[0] == 200
+    assert len(seen) == 2
+
+
+def test_served_receiver_reads_the_sas_key_from_the_environment(serve: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_EVENTGRID_SAS_KEY", KEY)
+    hook, seen = serve()
+    assert hook.send()[0] == 401
+    assert hook.send(headers={"aeg-sas-key": base64.b64encode(b"another key").decode()})[0] == 403
+    assert hook.send(headers={"aeg-sas-key": KEY})[0] == 200
+    token = _sas(datetime.now(timezone.utc) + timedelta(hours=1))
+    assert hook.send(headers={"aeg-sas-token": token})[0] == 200
+    assert len(seen) == 2
+
+
+def test_served_receiver_without_a_credential_refuses_everything(serve: Any) -> None:
+    """Nothing configured: deliveries, the validation handshake and OPTIONS are all 401 — a forged
+    SubscriptionValidationEvent never gets its validationCode echoed, so nobody can subscribe the endpoint."""
+    hook, seen = serve()
+    status, _, body = hook.send()
+    assert status == 401 and b"PORTAFUNC_EVENTGRID_SECRET" in body
+    handshake = _body("eventgrid-validation/docs-subscription-validation.input.json")
+    code = json.loads(handshake)[0]["data"]["validationCode"]
+    status, _, body = hook.send(body=handshake, headers={"aeg-event-type": "SubscriptionValidation"})
+    assert status == 401 and code.encode() not in body
+    assert hook.send("OPTIONS", headers={"WebHook-Request-Origin": "eventgrid.azure.net"})[0] == 401
+    assert seen == []
+
+
+def test_served_receiver_opt_out_is_explicit(serve: Any) -> None:
+    hook, seen = serve(allow_unauthenticated=True)
+    assert hook.send()[0] == 200 and len(seen) == 1
+
+
+def test_validation_event_outside_the_handshake_is_refused(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_EVENTGRID_SECRET", SECRET)
+    hook, _ = serve()
+    handshake = _body("eventgrid-validation/docs-subscription-validation.input.json")
+    code = json.loads(handshake)[0]["data"]["validationCode"]
+    status, _, body = hook.send(query=f"?code={SECRET}", body=handshake)  # aeg-event-type: Notification
+    assert status == 400 and code.encode() not in body
+    status, _, body = hook.send(query=f"?code={SECRET}", body=handshake,
+                                headers={"aeg-event-type": "SubscriptionValidation"})
+    assert status == 200 and json.loads(body) == {"validationResponse": code}
+
+
+def test_abuse_protection_answers_only_allowed_origins(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_EVENTGRID_SECRET", SECRET)
+    hook, _ = serve()
+    status, headers, _ = hook.send("OPTIONS", query=f"?code={SECRET}",
+                                   headers={"WebHook-Request-Origin": "attacker.example"})
+    assert status == 403 and "webhook-allowed-origin" not in headers
+    status, headers, _ = hook.send("OPTIONS", query=f"?code={SECRET}",
+                                   headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert status == 200 and headers["webhook-allowed-origin"] == "eventgrid.azure.net"
+    monkeypatch.setenv("PORTAFUNC_EVENTGRID_ALLOWED_ORIGINS", "events.contoso.example")
+    assert hook.send("OPTIONS", query=f"?code={SECRET}",
+                     headers={"WebHook-Request-Origin": "eventgrid.azure.net"})[0] == 403
+    status, headers, _ = hook.send("OPTIONS", query=f"?code={SECRET}",
+                                   headers={"WebHook-Request-Origin": "events.contoso.example"})
+    assert status == 200 and headers["webhook-allowed-origin"] == "events.contoso.example"
+    listed, _ = serve(secret=SECRET, allowed_origins=["partner.example"])
+    assert listed.send("OPTIONS", query=f"?code={SECRET}",
+                       headers={"WebHook-Request-Origin": "partner.example"})[0] == 200
+
+
+def test_served_receiver_refuses_oversized_and_bad_lengths_before_reading(serve: Any) -> None:
+    import socket
+
+    hook, seen = serve(allow_unauthenticated=True)
+    port = int(hook.url.split(":")[2].split("/")[0])
+    for length, status in [("5000000000", b"413"), ("12abc", b"400")]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"POST /eventgrid HTTP/1.0\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {length}\r\n\r\n".encode())
+            assert conn.recv(64).split(b" ")[1] == status
+    assert seen == []
+
+
+def test_served_receiver_answers_deeply_nested_bodies_400(serve: Any) -> None:
+    hook, seen = serve(allow_unauthenticated=True)
+    status, headers, _ = hook.send(body=b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and headers["content-type"] == "application/problem+json"
+    assert seen == []

@@ -84,6 +84,7 @@ def _receiver(pems: dict[str, bytes], *, topics: list[str] | None = None, **opti
 
     fetcher = Fetcher(pems)
     confirmed: list[str] = []
+    options.setdefault("max_age", None)  # recorded samples with fixed timestamps; the replay window has own tests
     receiver = SnsReceiver(topics if topics is not None else [TOPIC, "arn:aws:sns:us-east-2:295079676684:*"],
                            certificates=CertificateCache(fetcher), confirm=confirmed.append, **options)
     receiver.fetcher, receiver.confirmed = fetcher, confirmed  # type: ignore[attr-defined]
@@ -247,7 +248,8 @@ def test_topics_default_to_environment_bindings(local_key: tuple[Any, bytes], mo
 
     key, pem = local_key
     confirmed: list[str] = []
-    receiver = SnsReceiver(certificates=CertificateCache(Fetcher({LOCAL_CERT_URL: pem})), confirm=confirmed.append)
+    receiver = SnsReceiver(certificates=CertificateCache(Fetcher({LOCAL_CERT_URL: pem})), confirm=confirmed.append,
+                           max_age=None)  # a fixed-time sample
     for name in [k for k in __import__("os").environ if k.startswith("PORTAFUNC_TOPIC_")]:
         monkeypatch.delenv(name)
     monkeypatch.delenv("PORTAFUNC_SNS_ALLOWED_TOPICS", raising=False)

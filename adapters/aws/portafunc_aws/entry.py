@@ -111,7 +111,7 @@ class LambdaHandler:
         from . import messages, storage  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
 
         if kind == "sns":
-            return self._async(spec, [m for m in messages.decode_sns(event)], context)
+            return self._async(spec, messages.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":
                 raise self._mismatch("an S3 notification")

@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
 
+from . import dynamodb
+
 
 class DynamoDBStore(IdempotencyStore):
     """Records in a DynamoDB table, claimed with a conditional ``PutItem``."""
@@ -112,21 +114,13 @@ class DynamoDBStore(IdempotencyStore):
 
     def create_table(self) -> None:
         """Create the table (on-demand billing) with TTL on ``expiration``; for tests and first-time set-up."""
-        client = self.client
         try:
-            client.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
-                                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            dynamodb.create_table(self.client, self.table)
         except Exception as exc:  # noqa: BLE001
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ResourceInUseException":
-                raise self._fail("CreateTable", exc) from exc
-        client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        client.update_time_to_live(TableName=self.table,
-                                   TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+            raise self._fail("CreateTable", exc) from exc
 
 
-def _refused(exc: Exception) -> bool:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+_refused = dynamodb.condition_failed
 
 
 def _owner_condition(owner: str | None, expression: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from collections.abc import Mapping
 
 TYPE_CHECKING = False
@@ -232,17 +232,23 @@ def decode_sns(native: Any) -> list[Message[Any]]:
 
 # -- encode ------------------------------------------------------------------------------------------------------
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def _ms(value: datetime | None) -> int:
+    """Epoch milliseconds in integer arithmetic: ``timestamp() * 1000`` is a float and lands 1 ms early for some
+    instants."""
     if value is None:
-        return int(time.time() * 1000)
+        return time.time_ns() // 1_000_000
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return int(value.timestamp() * 1000)
+    return (value - _EPOCH) // _ONE_MS
 
 
 def _iso_ms(value: datetime | None) -> str:
     ms = _ms(value)
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = _EPOCH + timedelta(milliseconds=ms)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -378,13 +384,13 @@ def _uuid5(namespace_name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, namespace_name))
 
 
-def _sha256(data: bytes) -> "Any":
+def _sha256(data: bytes) -> Any:
     import hashlib
 
     return hashlib.sha256(data)
 
 
-def _md5(data: bytes) -> "Any":
+def _md5(data: bytes) -> Any:
     import hashlib
 
     return hashlib.md5(data)  # noqa: S324 - SQS's own checksum

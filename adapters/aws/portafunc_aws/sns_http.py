@@ -10,12 +10,20 @@ This module accepts a body only when:
 * the RSA signature over the canonical string (AWS's documented field order) verifies with that certificate:
   ``SignatureVersion`` 1 is SHA1withRSA, 2 is SHA256withRSA; the certificate is inside its validity period;
 * its ``TopicArn`` is allowed (``allowed_topics``, default: the ``sns://`` topic bindings in the environment plus
-  ``PORTAFUNC_SNS_ALLOWED_TOPICS``, comma separated, ``fnmatch`` patterns allowed).
+  ``PORTAFUNC_SNS_ALLOWED_TOPICS``, comma separated, ``fnmatch`` patterns allowed) — checked *before* any certificate
+  is fetched, so a stranger's topic costs us no outbound request;
+* its ``Timestamp`` is within the replay window (``max_age``, default 3,900 s: SNS's hard 3,600 s limit on HTTP/S
+  retries plus 5 minutes of clock skew; ``PORTAFUNC_SNS_MAX_AGE`` changes it) and not more than 5 minutes ahead.
+
+``MessageAttributes`` are NOT covered by the SNS signature: anyone replaying a signed message can change them. They
+are passed to the handler as they came, and none of them changes how the signed ``Message`` is decoded — in
+particular ``portafunc-body-encoding`` is not honoured here: the data is the signed text's UTF-8 bytes.
 
 A ``SubscriptionConfirmation`` is confirmed (GET of its ``SubscribeURL``, which must also be on an SNS host) only after
 all of the above; an ``UnsubscribeConfirmation`` is verified, logged and acknowledged — never re-subscribed.
 
-Certificates are cached by URL (they are few and rotate rarely). ``cryptography`` is imported on first verification,
+Certificates are cached by URL (they are few and rotate rarely); a failed fetch is remembered for a minute, so a
+flood of bodies naming an unreachable certificate makes one outbound request, not one each. ``cryptography`` is imported on first verification,
 not at import, so the cold start of functions that never see SNS HTTP traffic does not pay for it.
 
 Use :class:`SnsReceiver` standalone (``receiver.check(request)`` → :class:`SnsVerdict`) or :func:`handle` to run a
@@ -48,6 +56,10 @@ SNS_HOST = re.compile(r"^sns\.[a-z]{2}(?:-[a-z]+)+-\d\.amazonaws\.com(?:\.cn)?$"
 MAX_BODY_BYTES = 256 * 1024 + 16 * 1024  # SNS messages are at most 256 KiB; the envelope adds a little
 MAX_CERT_BYTES = 64 * 1024
 ALLOWED_TOPICS_ENV = "PORTAFUNC_SNS_ALLOWED_TOPICS"
+MAX_AGE_ENV = "PORTAFUNC_SNS_MAX_AGE"
+DEFAULT_MAX_AGE = 3600.0 + 300.0  # SNS stops retrying an HTTP/S delivery after 3,600 s (hard limit) + clock skew
+FUTURE_LEEWAY = 300.0
+_FROM_ENVIRONMENT: Any = object()
 
 
 class SnsVerificationError(Exception):
@@ -126,29 +138,42 @@ class CertificateCache:
     """Signing certificates by URL, loaded once and kept ``ttl`` seconds (at most ``max_entries``)."""
 
     def __init__(self, fetch: Callable[[str], bytes] | None = None, *, ttl: float = 24 * 3600,
-                 max_entries: int = 32) -> None:
+                 max_entries: int = 32, failure_ttl: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch or fetch_url
         self._ttl = ttl
         self._max = max_entries
+        self._failure_ttl = failure_ttl
+        self._clock = clock
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any]] = {}
+        self._failures: dict[str, tuple[float, str]] = {}
         self.fetches = 0
 
     def get(self, url: str) -> Any:
-        """The ``cryptography`` certificate at ``url`` (fetched on a miss); 502 when it cannot be fetched/parsed."""
-        now = time.monotonic()
+        """The ``cryptography`` certificate at ``url`` (fetched on a miss); 502 when it cannot be fetched/parsed
+        (remembered ``failure_ttl`` seconds: no refetch in between)."""
+        now = self._clock()
         with self._lock:
             hit = self._items.get(url)
             if hit is not None and now - hit[0] < self._ttl:
                 return hit[1]
-        try:
-            pem = self._fetch(url)
-        except Exception as exc:  # noqa: BLE001 - network failures are the sender's retry, not our crash
-            raise SnsVerificationError(502, f"could not fetch the signing certificate {url}: "
-                                            f"{type(exc).__name__}: {exc}") from None
-        cert = load_certificate(pem, url)
-        with self._lock:
+            failed = self._failures.get(url)
+            if failed is not None and now - failed[0] < self._failure_ttl:
+                raise SnsVerificationError(502, f"the signing certificate {url} could not be fetched "
+                                                f"{now - failed[0]:.0f}s ago ({failed[1]}); not retrying yet")
             self.fetches += 1
+        try:
+            cert = load_certificate(self._fetch(url), url)
+        except Exception as exc:  # noqa: BLE001 - network failures are the sender's retry, not our crash
+            reason = exc.detail if isinstance(exc, SnsVerificationError) else f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                if len(self._failures) >= self._max:
+                    self._failures.pop(next(iter(self._failures)))
+                self._failures[url] = (now, reason[:200])
+            raise SnsVerificationError(502, f"could not fetch the signing certificate {url}: {reason}") from None
+        with self._lock:
+            self._failures.pop(url, None)
             if len(self._items) >= self._max:
                 self._items.pop(next(iter(self._items)))
             self._items[url] = (now, cert)
@@ -157,11 +182,12 @@ class CertificateCache:
     def put(self, url: str, pem: bytes) -> None:
         """Pre-load a certificate (tests, or a deployment that pins the current certificate)."""
         with self._lock:
-            self._items[url] = (time.monotonic(), load_certificate(pem, url))
+            self._items[url] = (self._clock(), load_certificate(pem, url))
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._failures.clear()
 
 
 def load_certificate(pem: bytes, url: str = "certificate") -> Any:
@@ -230,10 +256,32 @@ def verify_signature(message: Mapping[str, Any], cert: Any, *, check_expiry: boo
 def topics_from_environment(environ: Mapping[str, str] | None = None) -> list[str]:
     """Topic ARNs this deployment trusts: its ``sns://`` topic bindings plus ``PORTAFUNC_SNS_ALLOWED_TOPICS``."""
     env = os.environ if environ is None else environ
-    found = [value.split("://", 1)[1] for key, value in env.items()
+    found = [binding_target(value) for key, value in env.items()
              if key.startswith("PORTAFUNC_TOPIC_") and value.startswith("sns://")]
     found += [item.strip() for item in env.get(ALLOWED_TOPICS_ENV, "").split(",") if item.strip()]
     return found
+
+
+def binding_target(url: str) -> str:
+    """The topic of an ``sns://`` binding without its options: ``sns://ARN?timeout=5`` → ``ARN``."""
+    return url[len("sns://"):].partition("?")[0].partition("#")[0]
+
+
+def max_age_from_environment(environ: Mapping[str, str] | None = None) -> float | None:
+    """``PORTAFUNC_SNS_MAX_AGE`` seconds (``off`` disables the replay window), else :data:`DEFAULT_MAX_AGE`."""
+    env = os.environ if environ is None else environ
+    text = env.get(MAX_AGE_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_AGE
+    if text.lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{MAX_AGE_ENV}={text!r} is not a number of seconds (or 'off')") from None
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{MAX_AGE_ENV}={text!r} must be a positive number of seconds (or 'off')")
+    return value
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -256,17 +304,23 @@ class SnsReceiver:
     ``allowed_topics``: ARNs or ``fnmatch`` patterns (default :func:`topics_from_environment`, read per check).
     ``confirm``: called with the ``SubscribeURL`` of an allowed, verified confirmation (default: an HTTPS GET).
     ``check_expiry``: refuse certificates outside their validity period (only tests of old samples turn it off).
-    ``max_age``: optional seconds; refuse messages whose ``Timestamp`` is older (replay window). Off by default
-    because SNS retries a delivery for up to an hour or more under custom delivery policies.
+    ``max_age``: seconds; refuse messages whose ``Timestamp`` is older (replay window). Default
+    ``PORTAFUNC_SNS_MAX_AGE`` or :data:`DEFAULT_MAX_AGE` (SNS never retries an HTTP/S delivery for longer);
+    ``None`` turns the window off — only for replaying old recorded messages on purpose.
     """
 
     def __init__(self, allowed_topics: Iterable[str] | None = None, *, certificates: CertificateCache | None = None,
                  confirm: Callable[[str], Any] | None = None, check_expiry: bool = True,
-                 max_age: float | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 max_age: float | None = _FROM_ENVIRONMENT, clock: Callable[[], datetime] | None = None) -> None:
         self._allowed = list(allowed_topics) if allowed_topics is not None else None
         self.certificates = certificates or CertificateCache()
         self._confirm = confirm or (lambda url: fetch_url(url, limit=64 * 1024))
         self.check_expiry = check_expiry
+        if max_age is _FROM_ENVIRONMENT:
+            max_age = max_age_from_environment()
+        elif max_age is not None and not 0 < max_age < float("inf"):
+            raise ValueError(f"max_age must be a positive number of seconds or None (no replay window), not "
+                             f"{max_age!r}")
         self.max_age = max_age
         self._clock = clock or (lambda: datetime.now(timezone.utc))
 
@@ -288,9 +342,12 @@ class SnsReceiver:
                 sent = parse_time(message.get("Timestamp"))
             except Exception:  # noqa: BLE001 - any unparsable time is a refusal, not a crash
                 sent = None
-            if sent is None or (now - sent).total_seconds() > self.max_age:
+            age = None if sent is None else (now - sent).total_seconds()
+            if age is None or age > self.max_age:
                 raise SnsVerificationError(403, f"message Timestamp {message.get('Timestamp')!r} is older than "
                                                 f"{self.max_age:g}s (possible replay)")
+            if age < -FUTURE_LEEWAY:
+                raise SnsVerificationError(403, f"message Timestamp {message.get('Timestamp')!r} is in the future")
 
     def check(self, req: HttpRequest, *, topics: Iterable[str] | None = None) -> SnsVerdict:
         """Verify one request. Confirmations are confirmed here; a Notification comes back accepted with status
@@ -304,13 +361,16 @@ class SnsReceiver:
             if header is not None and header != doc["Type"]:
                 raise SnsVerificationError(400, f"x-amz-sns-message-type {header!r} does not match Type "
                                                 f"{doc['Type']!r}")
-            self.verify(doc)
             topic = doc.get("TopicArn")
+            if not isinstance(topic, str):
+                raise SnsVerificationError(400, "TopicArn is missing or not text")
+            # The allow-list first: a topic we would refuse anyway must not make us fetch a certificate.
             allowed = self.topic_allowed(topic) if topics is None else \
-                any(fnmatchcase(topic, pattern) for pattern in topics)  # type: ignore[arg-type]
-            if not allowed:  # type: ignore[arg-type] - text, checked by string_to_sign
+                any(fnmatchcase(topic, pattern) for pattern in topics)
+            if not allowed:
                 raise SnsVerificationError(403, f"topic {topic} is not allowed on this endpoint (allow it with an "
                                                 f"sns:// binding or {ALLOWED_TOPICS_ENV})")
+            self.verify(doc)
         except SnsVerificationError as exc:
             logs.warning("SNS HTTP message refused", status=exc.status, reason=exc.detail)
             return SnsVerdict(False, exc.status, exc.detail)
@@ -358,12 +418,20 @@ def _deliver(specs: list[Any], doc: Mapping[str, Any], native_context: Any, invo
     from portafunc.events import Message
     from portafunc.invoke import invoke_message
 
+    from ._fields import BODY_ENCODING_ATTR
     from .messages import _sns_message
 
+    # MessageAttributes are unsigned: the body-encoding marker must not change how the signed Message is read.
+    native_attrs = doc.get("MessageAttributes")
+    unsigned_marker = native_attrs.get(BODY_ENCODING_ATTR) if isinstance(native_attrs, dict) else None
+    signed_only = dict(doc, MessageAttributes={k: v for k, v in native_attrs.items() if k != BODY_ENCODING_ATTR}) \
+        if isinstance(native_attrs, dict) and unsigned_marker is not None else doc
     try:
-        data, attributes, published, topic = _sns_message(doc, "SNS HTTP notification")
+        data, attributes, published, topic = _sns_message(signed_only, "SNS HTTP notification")
     except EventDecodeError as exc:
         return HttpResponse.problem(400, "Bad Request", str(exc))
+    if isinstance(unsigned_marker, dict) and unsigned_marker.get("Value") is not None:
+        attributes[BODY_ENCODING_ATTR] = str(unsigned_marker["Value"])  # passed on as the unsigned text it is
     failed = []
     for index, spec in enumerate(specs):
         msg = Message(id=str(doc["MessageId"]), data=data, attributes=dict(attributes), published_at=published,
@@ -417,7 +485,7 @@ def bound_functions(app: Any, topic_arn: str, *, only: Any = None, native_contex
         url = os.environ.get(env_name("topic", trig.topic), "")
         if not url.startswith("sns://"):
             continue
-        target = url[len("sns://"):]
+        target = binding_target(url)
         if target.startswith("arn:"):
             matched = target == topic_arn
         else:
@@ -478,6 +546,6 @@ def default_receiver() -> SnsReceiver:
     return _default
 
 
-__all__ = ["CertificateCache", "ROUTING_ENV", "SnsReceiver", "SnsVerdict", "SnsVerificationError", "bound_functions",
-           "check_cert_url", "handle", "route", "routing_enabled", "string_to_sign", "topics_from_environment",
+__all__ = ["CertificateCache", "DEFAULT_MAX_AGE", "ROUTING_ENV", "SnsReceiver", "SnsVerdict", "SnsVerificationError", "bound_functions",
+           "binding_target", "check_cert_url", "handle", "max_age_from_environment", "route", "routing_enabled", "string_to_sign", "topics_from_environment",
            "verify_signature"]

@@ -15,7 +15,7 @@ from .entry import RetryRequested, bind
 from .lambda_context import LambdaContext
 from .triggers import native_trigger
 
-_VARIANT_KIND = {**{v: "http" for v in http.VARIANTS}, **{v: "message" for v in messages.VARIANTS},
+_VARIANT_KIND = {**dict.fromkeys(http.VARIANTS, "http"), **dict.fromkeys(messages.VARIANTS, "message"),
                  "s3": "storage", "s3-sqs": "storage", "eventbridge": "storage"}
 
 
@@ -77,6 +77,18 @@ class Target(BaseTarget):
         from .packaging import package
 
         return package(request)
+
+    def name_rules(self) -> dict[str, Any]:
+        """CloudFormation logical ids of functions and resources (``portafunc inspect`` checks collisions)."""
+        from .sam import name_rules
+
+        return name_rules()
+
+    def check_deployment(self, deployment: Any) -> list[str]:
+        """What CloudFormation or Lambda would refuse: limits, secret references, logical-id collisions."""
+        from .sam import check_deployment
+
+        return check_deployment(deployment)
 
 
 class AwsDriver(Driver):

@@ -99,12 +99,23 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
         for key, value in params.items():
             query[key] = [value]
     hdrs = Headers([(k, v) for k, v in headers.items()])
-    forwarded = hdrs.get("x-forwarded-for")
-    client_ip = forwarded.split(",")[0].strip() if forwarded else None
-    if client_ip and client_ip.count(":") == 1 and "." in client_ip:  # the host appends :port to IPv4
-        client_ip = client_ip.rsplit(":", 1)[0]
     return HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
-                       path_params=dict(route_params), client_ip=client_ip, native=native)
+                       path_params=dict(route_params), client_ip=client_ip(hdrs), native=native)
+
+
+def client_ip(headers: Headers) -> str | None:
+    """The last ``X-Forwarded-For`` entry, without its port: App Service's front end appends the address it
+    accepted the connection from (``203.0.113.7:51234``, ``[2001:db8::1]:51234``), so everything before it is
+    whatever the client sent (docs/azure.md). None without the header (Core Tools locally)."""
+    forwarded = headers.get_all("x-forwarded-for")
+    if not forwarded:
+        return None
+    last = forwarded[-1].rsplit(",", 1)[-1].strip()
+    if last.startswith("["):  # [IPv6]:port
+        return last[1:].partition("]")[0] or None
+    if last.count(":") == 1:  # IPv4:port (a bare IPv6 address has several colons)
+        last = last.partition(":")[0]
+    return last or None
 
 
 def request_to_json(req: HttpRequest, base_url: str = DEFAULT_BASE, route_prefix: str = "") -> dict[str, Any]:
@@ -134,9 +145,11 @@ def response_to_json(resp: HttpResponse) -> dict[str, Any]:
     cookies: list[str] = []
     for name, values in resp.headers.to_multi().items():
         if name == "set-cookie":
-            cookies.extend(values)
+            cookies.extend(carried_cookie(v) for v in values)
         else:
             headers[name] = ", ".join(values)
+    if None in cookies:
+        cookies = [c for c in cookies if c is not None]
     out: dict[str, Any] = {"status_code": resp.status, "headers": headers, "cookies": cookies}
     _put_body(out, resp.body)
     return out
@@ -152,3 +165,37 @@ def response_from_json(native: Mapping[str, Any]) -> HttpResponse:
     pairs = list(_str_map(native.get("headers"), "headers").items())
     pairs += [("Set-Cookie", str(c)) for c in native.get("cookies") or []]
     return HttpResponse(status=status, headers=Headers(pairs), body=_body_field(native, "HTTP response"))
+
+
+def carried_cookie(header: str) -> Any:
+    """The ``Set-Cookie`` value the Python worker will pass on, with a warning when it cannot carry it as given.
+
+    The worker re-parses every ``Set-Cookie`` with the standard library's ``http.cookies.SimpleCookie``, which
+    silently drops a cookie it cannot parse: an attribute it does not know (``Partitioned`` before Python 3.14),
+    an unquoted value with spaces or non-ASCII characters, an ``Expires`` that is not an HTTP date. The same
+    parser runs here first (same interpreter as the worker): a cookie it keeps is sent unchanged; a
+    ``Partitioned`` cookie is sent without that attribute, with a warning; anything else it would drop is
+    dropped here with a warning naming the cookie, instead of silently. Returns None for a dropped cookie.
+    """
+    from http.cookies import CookieError, SimpleCookie
+
+    def parses(text: str) -> bool:
+        try:
+            return bool(SimpleCookie(text))
+        except CookieError:
+            return False
+
+    name = header.partition("=")[0].strip()
+    if parses(header):
+        return header
+    from portafunc import logs
+
+    attributes = [a.strip() for a in header.split(";")]
+    without = "; ".join(a for a in attributes if a.lower() != "partitioned")
+    if without != header and parses(without):
+        logs.warning("Azure's Python worker cannot carry the Partitioned cookie attribute; cookie sent without it",
+                     name=name)
+        return without
+    logs.warning("Azure's Python worker cannot carry this Set-Cookie (http.cookies refuses it); cookie not sent",
+                 name=name)
+    return None

@@ -69,7 +69,7 @@ class AzureDriver(Driver):
             raise PortafuncError(f"function {function!r} is not a queue or topic function")
         answers = [self._deliver(app, function, e) for e in events]
         ids = [m.id for m in messages]
-        failed = [m.id for m, a in zip(messages, answers) if a["failed"]]
+        failed = [m.id for m, a in zip(messages, answers, strict=True) if a["failed"]]
         return Exchange("azure", events, answers, ids=ids, failed_ids=failed)
 
     def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:

@@ -186,10 +186,8 @@ def handle(app: Any, function: str, req: HttpRequest, auth: EventGridAuth | None
     """The webhook receiver (validation handshake, abuse protection, delivery) behind the credential check."""
     from .webhook import handle as webhook_handle
 
-    refused = verify_delivery(req, auth)
-    if refused is not None:
-        return refused
-    return webhook_handle(app, function, req, allowed_origins=allowed_origins, allowed_rate=allowed_rate)
+    return webhook_handle(app, function, req, auth=auth or default_auth(), allowed_origins=allowed_origins,
+                          allowed_rate=allowed_rate)
 
 
 __all__ = ["AuthVerdict", "EventGridAuth", "default_auth", "handle", "sas_signature", "verify_delivery"]

@@ -20,8 +20,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 import time
 from typing import Any
@@ -30,18 +28,19 @@ from urllib.parse import parse_qs, urlsplit
 from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
                                    Record)
 
+from . import tables
+
 ROW = "r"
-CHUNK = 16_000
-MAX_CHUNKS = 60  # ≈ 960k characters: under the 1 MiB entity limit for ASCII results
+CHUNK = tables.CHUNK
+MAX_CHUNKS = tables.MAX_CHUNKS
 
 
 def connection_from_env(var: str | None) -> str:
-    names = [var] if var else ["PORTAFUNC_AZTABLE_CONNECTION", "AzureWebJobsStorage"]
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    raise IdempotencyStoreError(f"aztable:// needs a storage connection string in {' or '.join(names)}")
+    value = tables.connection_from_env(var)
+    if value is None:
+        names = [var] if var else list(tables.DEFAULT_CONNECTION_VARS)
+        raise IdempotencyStoreError(f"aztable:// needs a storage connection string in {' or '.join(names)}")
+    return value
 
 
 class AzureTableStore(IdempotencyStore):
@@ -153,8 +152,7 @@ class AzureTableStore(IdempotencyStore):
             return None
         except Exception as exc:  # noqa: BLE001
             raise self._fail("get", exc) from exc
-        chunks = int(entity.get("result_chunks", 0) or 0)
-        result = "".join(str(entity.get(f"result_{i}", "")) for i in range(chunks)) if chunks else None
+        result = tables.join_chunks(entity, "result")
         owner = entity.get("owner")
         return Record(key, str(entity.get("status", IN_PROGRESS)), str(entity.get("payload_hash", "")),
                       float(entity.get("expires_at", 0.0)), result, None if owner is None else str(owner))
@@ -188,8 +186,7 @@ class AzureTableStore(IdempotencyStore):
                 raise self._fail("create table", exc) from exc
 
 
-def _partition(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+_partition = tables.hashed_key
 
 
 def _entity(key: str, status: str, payload_hash: str, expires_at: float, result: str | None,
@@ -199,13 +196,10 @@ def _entity(key: str, status: str, payload_hash: str, expires_at: float, result:
     if owner is not None:
         entity["owner"] = owner
     if result is not None:
-        chunks = [result[i:i + CHUNK] for i in range(0, len(result), CHUNK)] or [""]
-        if len(chunks) > MAX_CHUNKS:
-            raise IdempotencyStoreError(f"idempotency result of {len(result)} characters is too large for an Azure "
-                                        f"Table entity (at most {MAX_CHUNKS * CHUNK})")
-        entity["result_chunks"] = len(chunks)
-        for i, chunk in enumerate(chunks):
-            entity[f"result_{i}"] = chunk
+        try:
+            entity.update(tables.chunk_properties("result", result))
+        except ValueError as exc:
+            raise IdempotencyStoreError(f"idempotency result too large: {exc}") from None
     return entity
 
 

@@ -3,7 +3,8 @@
 Layout of ``dist/azure/<app>-functions-py<X.Y>.zip`` (deploy it as is — no build on Azure's side)::
 
     function_app.py                     generated: one decorated function per portafunc function
-    host.json                           extension bundle 4.x, routePrefix "", queues.maxDequeueCount from max_attempts
+    host.json                           extension bundle 4.x, routePrefix "", queues.maxDequeueCount from max_attempts,
+                                        queues.visibilityTimeout from visibility_timeout
     requirements.txt                    the exact third-party versions vendored below (for reference / remote build)
     local.settings.json.example         FUNCTIONS_WORKER_RUNTIME, AzureWebJobsStorage, PORTAFUNC_* bindings
     <the user's project sources>
@@ -15,6 +16,9 @@ any index the build service could reach anyway, the artifact is byte-for-byte re
 boot proof imports, compiled dependencies (pydantic-core) are the Linux wheels for the target Python rather than
 whatever Oryx resolves on deploy day, and deploys need no outbound access to PyPI. ``.python_packages/lib/site-packages``
 is the folder the Python worker puts on ``sys.path`` (what ``func azure functionapp publish --build local`` produces).
+
+Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the app needs, see :mod:`.infra`) and
+``deploy.sh`` (``az deployment group create`` then the zip deploy).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, c
                                        vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
-from . import naming
+from . import infra, naming
 from .generate import generate_function_app
 
 SITE = Path(".python_packages") / "lib" / "site-packages"
@@ -40,7 +44,7 @@ PLATFORM = ["manylinux2014_x86_64"]
 FOREIGN = re.compile(r"^(boto3|botocore|google[-_.]|functions[-_]framework|portafunc|awslambdaric)",
                      re.IGNORECASE)
 ADAPTER_DEPS = ["azure-functions>=1.26", "azure-eventgrid>=4.9", "azure-storage-queue>=12.8"]
-SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
+SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 
 def _name(requirement: str) -> str:
@@ -75,11 +79,33 @@ def host_json(app: App) -> dict[str, Any]:
         doc["extensions"]["queues"] = {
             # One value for the whole app: the largest max_attempts; the runtime poisons earlier for the others.
             "maxDequeueCount": max(q.max_attempts for q in queues),
-            "batchSize": max(q.batch_size for q in queues),
+            "batchSize": min(32, max(q.batch_size for q in queues)),
             "messageEncoding": "base64",
-            "visibilityTimeout": "00:00:00",
+            # The delay before a failed message is retried; one value for every queue function of the app.
+            "visibilityTimeout": _timespan(min(q.visibility_timeout for q in queues)),
         }
     return doc
+
+
+def _timespan(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def host_json_limits(app: App) -> list[str]:
+    """What host.json cannot hold per function, named per function (printed as warnings by ``package``).
+
+    host.json's ``extensions.queues`` is app-wide: ``maxDequeueCount`` (the runtime poisons a message itself on the
+    function's own last attempt, so each ``max_attempts`` holds), ``batchSize`` and ``visibilityTimeout`` (the retry
+    delay: the smallest ``visibility_timeout`` of the app's queue functions applies to all of them).
+    """
+    specs = [s for s in app if isinstance(s.trigger, QueueTrigger)]
+    if not specs:
+        return []
+    shortest = min(s.trigger.visibility_timeout for s in specs)  # type: ignore[union-attr]
+    return [f"{s.name}: visibility_timeout={s.trigger.visibility_timeout}s, but host.json holds one retry delay "  # type: ignore[union-attr]
+            f"for every queue function of the app: failed messages are retried after {shortest}s"
+            for s in specs if s.trigger.visibility_timeout != shortest]  # type: ignore[union-attr]
 
 
 def local_settings(app: App) -> dict[str, Any]:
@@ -117,7 +143,8 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
     if request.arch not in ("x86_64", "amd64"):
         raise PackagingError(f"--arch {request.arch}: Azure Functions on Linux runs x86_64 only")
     if request.python not in SUPPORTED_PYTHON:
-        raise PackagingError(f"--python {request.python}: Azure Functions supports {', '.join(SUPPORTED_PYTHON)}")
+        raise PackagingError(f"--python {request.python}: Azure Functions (Flex Consumption) supports "
+                             f"{', '.join(SUPPORTED_PYTHON)}")
     app, functions = request.checked_app(target)
     project, ref = request.project_dir, request.app_ref
     out_dir = request.out_dir
@@ -137,6 +164,8 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         pip_install_target(dependencies(request.requirements, say), site, python=request.python, platform=PLATFORM,
                            progress=say)
         say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
+        for warning in host_json_limits(app):
+            say(f"warning: {warning}")
         manifests = {
             "function_app.py": generate_function_app(app, ref),
             "host.json": json.dumps(host_json(app), indent=2) + "\n",
@@ -149,10 +178,13 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         compile_pyc(stage, request.python, progress=say)
         say(f"writing {zip_name}")
         size, count, digest = write_zip(stage, out_dir / zip_name)
+    manifests["azuredeploy.json"] = json.dumps(infra.template(app, request.python), indent=2) + "\n"
+    manifests["deploy.sh"] = infra.deploy_script(app, zip_name)
     manifest_files = []
     for name, text in manifests.items():
         (out_dir / name).write_text(text, encoding="utf-8")
         manifest_files.append(out_dir / name)
+    (out_dir / "deploy.sh").chmod(0o755)
     return PackageResult(target="azure", artifact=out_dir / zip_name, manifest_files=manifest_files,
                          functions=functions, size=size, file_count=count, sha256=digest,
                          seconds=time.perf_counter() - started)

@@ -109,7 +109,14 @@ class Runtime:
 
             return to_func_response(response_to_json(HttpResponse.problem(400, "Bad Request", str(exc))))
         resp = handle_http(self.app, neutral, function=name, target=TARGET, native_context=req)
-        return to_func_response(response_to_json(resp))
+        try:
+            return to_func_response(response_to_json(resp))
+        except ValueError:  # a header azure.functions refuses (newline): a problem response, not a worker error
+            from portafunc.events import HttpResponse
+
+            problem = HttpResponse.problem(500, "Internal Server Error",
+                                           "the function set a header that cannot be sent")
+            return to_func_response(response_to_json(problem))
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:

@@ -82,8 +82,6 @@ def encode_request(req: HttpRequest) -> dict[str, Any]:
     headers = Headers(req.headers)
     if req.cookies and "cookie" not in headers:
         headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
-    if "host" not in headers:
-        headers.add("Host", "us-central1-portafunc-local.cloudfunctions.net")
     out: dict[str, Any] = {
         "method": req.method,
         "path": quote(req.path, safe=_PATH_SAFE),
@@ -95,9 +93,12 @@ def encode_request(req: HttpRequest) -> dict[str, Any]:
 
 
 def _client_ip(headers: Headers, remote: Any) -> str | None:
-    forwarded = headers.get("x-forwarded-for")
+    """The last ``X-Forwarded-For`` entry: Google's front end appends the address it accepted the connection from,
+    so everything before it is whatever the client sent (docs/gcp.md). Without the header (functions-framework
+    run locally), the socket's peer."""
+    forwarded = headers.get_all("x-forwarded-for")
     if forwarded:
-        return forwarded.split(",")[0].strip()
+        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
     return remote if isinstance(remote, str) else None
 
 
@@ -117,6 +118,14 @@ def to_flask(resp: HttpResponse) -> Any:
     """HttpResponse → Flask response with repeated headers (Set-Cookie) and the exact body bytes."""
     import flask
 
+    try:
+        return _flask_response(flask, resp)
+    except ValueError:  # a header werkzeug refuses (newline): never Flask's HTML 500 page
+        problem = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
+        return _flask_response(flask, problem)
+
+
+def _flask_response(flask: Any, resp: HttpResponse) -> Any:
     out = flask.Response(resp.body, status=resp.status)
     out.headers.remove("Content-Type")  # Flask's text/html default is wrong for a response that set none
     for name, value in resp.headers.items():

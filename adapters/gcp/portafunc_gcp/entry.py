@@ -1,8 +1,10 @@
-"""Generate the ``main.py`` Google Cloud Functions loads: one functions-framework target per portafunc function.
+"""Generate the ``main.py`` Google Cloud Functions loads: one functions-framework target per portafunc function,
+plus ``_portafunc_http``, the one target that serves every HTTP route of the app.
 
-The file stays tiny — every line of logic lives in :mod:`portafunc_gcp.runtime` — and its target names are the
-function names, so ``gcloud functions deploy NAME --entry-point=<function name>`` and
-``functions-framework --target=<function name>`` work directly.
+The file stays tiny — every line of logic lives in :mod:`portafunc_gcp.runtime`. ``deploy.sh`` deploys
+``_portafunc_http`` as the app's single HTTP service (one base URL, routed inside, like one API Gateway or one
+function app); the per-function HTTP targets are there for the per-route layout. Target names are the function
+names, so ``functions-framework --target=<function name>`` works directly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from portafunc.errors import UnsupportedTrigger
 SIGNATURE = {"http": "http", "schedule": "http", "topic": "cloudevent", "queue": "cloudevent",
              "storage": "cloudevent"}
 RESERVED_PREFIX = "_portafunc"
+HTTP_SERVICE = "_portafunc_http"  # the target serving every HTTP route; user names cannot start with the prefix
 
 
 def check_name(spec: FunctionSpec) -> None:
@@ -53,6 +56,10 @@ def render_main(app: App, app_ref: str, *, root: str | None = ".") -> str:
         lines.append("_portafunc_entry = _PortafuncEntry(")
         lines.append(f"    {app_ref!r}, _portafunc_os.path.join(_portafunc_os.path.dirname("
                      f"_portafunc_os.path.abspath(__file__)), {root!r}))")
+    if app.http_functions():
+        lines += ["", "", "@_portafunc_ff.http", f"def {HTTP_SERVICE}(request):",
+                  '    """Every HTTP route of the app: routed inside (404 / 405 with Allow, as on every target)."""',
+                  "    return _portafunc_entry.http_service(request)"]
     for spec in app:
         check_name(spec)
         lines += ["", ""]

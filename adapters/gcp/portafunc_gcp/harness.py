@@ -2,12 +2,14 @@
 
 Used by ``Target.invoke`` (``portafunc invoke --target gcp``) and the contract-test driver. The generated module gets
 a unique file name so functions-framework (which registers the source under its file stem in ``sys.modules``) never
-shadows the user's own ``main`` module.
+shadows the user's own ``main`` module. Its temporary folder is removed when the harness goes away, at the latest when
+the process exits.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 import weakref
@@ -18,14 +20,14 @@ from portafunc.app import App
 from portafunc.errors import EventDecodeError
 
 from . import codec_http, codec_legacy, codec_pubsub, codec_storage
-from .entry import render_main
+from .entry import HTTP_SERVICE, render_main
 from .runtime import register
 
-_harnesses: "weakref.WeakKeyDictionary[App, Harness]" = weakref.WeakKeyDictionary()
+_harnesses: weakref.WeakKeyDictionary[App, Harness] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def harness_for(app: App) -> "Harness":
+def harness_for(app: App) -> Harness:
     with _lock:
         harness = _harnesses.get(app)
         if harness is None:
@@ -39,6 +41,9 @@ class Harness:
         key = f"h{id(app):x}"
         register(key, app)
         self._dir = Path(tempfile.mkdtemp(prefix="portafunc-gcp-"))
+        # functions-framework reads the source on each create_app, so the folder lives as long as the harness; a
+        # finalizer (run at exit too) removes it, so runs leave nothing in the temp directory.
+        weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
         self.source = self._dir / f"portafunc_gcp_entry_{key}.py"
         self.source.write_text(render_main(app, f"registered:{key}", root=None), encoding="utf-8")
         self._clients: dict[str, Any] = {}
@@ -48,7 +53,8 @@ class Harness:
         if client is None:
             import functions_framework
 
-            self.app.function(function)  # a clear error for an unknown name
+            if function != HTTP_SERVICE:
+                self.app.function(function)  # a clear error for an unknown name
             flask_app = functions_framework.create_app(target=function, source=str(self.source))
             client = self._clients[function] = flask_app.test_client(use_cookies=False)
         return client

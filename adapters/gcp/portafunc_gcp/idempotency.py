@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from datetime import datetime, timezone
@@ -27,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
                                    Record)
+
+from . import firestore as firestore_client
 
 
 class FirestoreStore(IdempotencyStore):
@@ -53,16 +54,11 @@ class FirestoreStore(IdempotencyStore):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    from google.cloud import firestore
-
-                    kwargs: dict[str, Any] = {"project": self.project}
-                    if self.database:
-                        kwargs["database"] = self.database
-                    self._client = firestore.Client(**kwargs)
+                    self._client = firestore_client.client(self.project, self.database)
         return self._client
 
     def _doc(self, key: str) -> Any:
-        return self.client.collection(self.collection).document(hashlib.sha256(key.encode("utf-8")).hexdigest())
+        return self.client.collection(self.collection).document(firestore_client.document_id(key))
 
     def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
         return IdempotencyStoreError(f"idempotency store firestore://{self.project}/{self.collection}: {action} "

@@ -83,21 +83,57 @@ def _json_part(part: str, what: str) -> dict[str, Any]:
 
 
 class GoogleKeys:
-    """Google's OIDC signing keys (JWKS), fetched on first use and refreshed after max-age or on an unknown kid."""
+    """Google's OIDC signing keys (JWKS), fetched on first use and refreshed after max-age or on an unknown kid.
 
-    def __init__(self, url: str = GOOGLE_JWKS_URL, fetch: Callable[[str], tuple[bytes, float]] | None = None) -> None:
+    Refetches are rate limited: a ``kid`` the set does not hold (an attacker can put any value there) triggers at
+    most one refetch per ``refetch_interval`` seconds, and a failed fetch is not retried for ``failure_backoff``
+    seconds; requests in between are answered from the set in hand (an unknown kid is then simply unknown). Known
+    keys are looked up without waiting for a fetch in progress. ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, url: str = GOOGLE_JWKS_URL, fetch: Callable[[str], tuple[bytes, float]] | None = None, *,
+                 refetch_interval: float = 60.0, failure_backoff: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         self._fetch = fetch or _fetch_jwks
         self._lock = threading.Lock()
         self._keys: dict[str, Any] = {}
         self._expires = 0.0
+        self._next_refetch = 0.0  # earliest time an unknown kid may refetch
+        self._retry_after = 0.0  # earliest time after a failed fetch
+        self._failure: str | None = None
+        self.refetch_interval = refetch_interval
+        self.failure_backoff = failure_backoff
+        self._clock = clock
+        self.fetches = 0
 
     def __call__(self, kid: str) -> Any:
+        keys, now = self._keys, self._clock()
+        if kid in keys and now < self._expires:
+            return keys[kid]
         with self._lock:
-            if kid not in self._keys or time.monotonic() >= self._expires:
+            now = self._clock()
+            stale = now >= self._expires
+            if kid in self._keys and not stale:
+                return self._keys[kid]  # another request refreshed the set while this one waited
+            if now < self._retry_after:
+                if stale and not self._keys:
+                    raise OSError(f"Google's signing keys are unavailable ({self._failure}); retrying later")
+                return self._keys.get(kid)
+            if not stale and now < self._next_refetch:
+                return None  # unknown kid, and the set was refetched for one recently
+            self.fetches += 1
+            try:
                 body, max_age = self._fetch(self.url)
-                self._keys = jwks_to_keys(json.loads(body))
-                self._expires = time.monotonic() + max_age
+                fresh = jwks_to_keys(json.loads(body))
+            except Exception as exc:
+                self._retry_after = now + self.failure_backoff
+                self._failure = type(exc).__name__
+                raise
+            self._keys = fresh
+            self._expires = now + max_age
+            if not stale:  # this fetch was for an unknown kid: the next one waits
+                self._next_refetch = now + self.refetch_interval
             return self._keys.get(kid)
 
 
@@ -230,7 +266,7 @@ class PushVerifier:
         value = req.headers.get("authorization")
         try:
             if not value:
-                raise _Refused(401, "missing Authorization: Bearer token (configure the push subscription with "
+                raise _Refused(401, "no Authorization header (configure the push subscription with "
                                     "--push-auth-service-account)")
             scheme, _, token = value.strip().partition(" ")
             if scheme.lower() != "bearer" or not token.strip():

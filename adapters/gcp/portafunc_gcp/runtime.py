@@ -8,6 +8,12 @@ HTTP and schedule functions are ``@functions_framework.http`` targets; topic, qu
 * a non-retryable failure that the core forwarded to the dead-letter destination, or a success → 200 (acked);
 * an event that cannot be decoded → 400 (still a nack: the dead-letter policy ends it, it is never silently lost).
 
+Push verification fails closed: once ``PORTAFUNC_PUSH_AUDIENCE`` is set, every request to an event function (topic,
+queue, storage, schedule) must carry a valid Google OIDC token (:mod:`portafunc_gcp.push_auth`) whatever its shape
+— raw push envelope, structured or binary CloudEvent, legacy background event, Cloud Scheduler call — or it is
+refused (401/403) before anything is decoded. Without the audience, the entry says once at cold start that cloud IAM
+(``--no-allow-unauthenticated``) is then the only gate.
+
 Imports stay light: Flask is already loaded by functions-framework; the Pub/Sub client is never imported here.
 """
 
@@ -27,7 +33,11 @@ from portafunc.invoke import handle_http, invoke_event, invoke_message
 from . import codec, codec_http, codec_pubsub
 
 TARGET = "gcp"
+AUDIENCE_ENV = "PORTAFUNC_PUSH_AUDIENCE"  # push_auth.AUDIENCE_ENV, kept off the cold-start import path
+SERVICE_ACCOUNTS_ENV = "PORTAFUNC_PUSH_SERVICE_ACCOUNTS"
+EVENT_KINDS = ("topic", "queue", "storage", "schedule")  # functions pushed to by Pub/Sub, Eventarc or Scheduler
 _registered: dict[str, App] = {}
+_warned_unverified = False
 
 
 def register(key: str, app: App) -> None:
@@ -82,16 +92,27 @@ class Entry:
     def __init__(self, app_ref: str, root: str | None = None) -> None:
         self.app_ref = app_ref
         self.app = load(app_ref, root)
+        _warn_when_unverified(self.app)
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
+    def http_service(self, request: Any) -> Any:
+        """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``)."""
+        resp = handle_http(self.app, codec_http.from_flask(request), target=TARGET,
+                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
+        return codec_http.to_flask(resp)
+
     def http(self, name: str, request: Any) -> Any:
+        """One function deployed on its own (the per-route layout, and schedule functions)."""
         spec = self.app.function(name)
         if spec.kind == "schedule":
             return self._schedule(spec, request)
         req = codec_http.from_flask(request)
         trig = spec.trigger
         if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:
-            resp = HttpResponse.problem(404, "Not Found", f"{name} serves {trig.route.template}, not {req.path}")
+            # Same answer as the routed service: the function's name is an internal detail, never shown.
+            resp = HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+            if req.method == "HEAD":
+                resp.body = b""
         else:
             resp = handle_http(self.app, req, function=name, target=TARGET,
                                invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
@@ -99,6 +120,9 @@ class Entry:
 
     def _schedule(self, spec: FunctionSpec, request: Any) -> Any:
         req = codec_http.from_flask(request)
+        refused = _refuse_unverified(req)
+        if refused is not None:
+            return codec_http.to_flask(refused)
         try:
             if codec_http.is_scheduler(req.headers):
                 event: Any = codec_http.schedule_from_headers(req.headers, request)
@@ -120,6 +144,7 @@ class Entry:
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
         spec = self.app.function(name)
+        _verify_cloud_event_request()
         try:
             event = self._decode(cloud_event)
         except EventDecodeError as exc:
@@ -158,19 +183,53 @@ class Entry:
         except ImportError:  # pragma: no cover - functions-framework always brings Flask
             raw = None
         if codec_pubsub.is_push_envelope(raw):
-            if os.environ.get("PORTAFUNC_PUSH_AUDIENCE"):
-                # A raw push reaching a public endpoint: verify its OIDC token (issuer, audience, account, expiry).
-                from . import codec_http, push_auth
-
-                refused = push_auth.verify_push(codec_http.from_flask(flask.request))
-                if refused is not None:
-                    raise _http_error(refused.status, refused.body.decode("utf-8", "replace"))
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
             return codec_pubsub.decode_envelope(raw)
         attributes = dict(cloud_event.get_attributes())
         attributes["data"] = cloud_event.data
         return codec.decode_cloudevent(attributes, raw=cloud_event)
+
+
+def _verification_configured() -> bool:
+    return bool(os.environ.get(AUDIENCE_ENV, "").strip())
+
+
+def _refuse_unverified(req: Any) -> HttpResponse | None:
+    """The 401/403 answer for a request without a valid push token, when verification is configured; else None."""
+    if not _verification_configured():
+        return None
+    from . import push_auth
+
+    return push_auth.verify_push(req)
+
+
+def _verify_cloud_event_request() -> None:
+    """Verify the HTTP request behind a CloudEvent, whatever its shape; raise the refusal as an HTTP error."""
+    if not _verification_configured():
+        return
+    import flask
+
+    if not flask.has_request_context():  # no request to check the token of: refuse rather than trust
+        raise _http_error(401, "push verification is configured but no HTTP request carries this event")
+    refused = _refuse_unverified(codec_http.from_flask(flask.request))
+    if refused is not None:
+        raise _http_error(refused.status, refused.body.decode("utf-8", "replace"))
+
+
+def _warn_when_unverified(app: App) -> None:
+    """One warning per process when event functions are served without push verification (or cannot pass it)."""
+    global _warned_unverified
+    if _warned_unverified or not any(spec.kind in EVENT_KINDS for spec in app):
+        return
+    _warned_unverified = True
+    if not _verification_configured():
+        logs.warning(f"{AUDIENCE_ENV} is not set: Pub/Sub push, Eventarc and Cloud Scheduler requests are NOT "
+                     "verified by portafunc; deploy with --no-allow-unauthenticated so cloud IAM is the only gate, "
+                     f"or set {AUDIENCE_ENV} and {SERVICE_ACCOUNTS_ENV} to verify their OIDC tokens", app=app.name)
+    elif not os.environ.get(SERVICE_ACCOUNTS_ENV, "").strip():
+        logs.warning(f"{AUDIENCE_ENV} is set but {SERVICE_ACCOUNTS_ENV} is not: every push request will be refused "
+                     "(403)", app=app.name)
 
 
 def _as_schedule(event: Any) -> ScheduleEvent:

@@ -34,15 +34,21 @@ class Target(_Target):
         check_name(spec)
         trig = spec.trigger
         if isinstance(trig, HttpTrigger):
-            return NativeTrigger("HTTP function", f"{','.join(trig.methods)} {trig.route.template}, "
-                                                  f"target {spec.name}")
+            methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
+            access = "public" if trig.auth == "anonymous" else "IAM-authenticated"
+            return NativeTrigger("HTTP route of the app's one HTTP service",
+                                 f"{','.join(methods)} {trig.route.template}, {access}")
         if isinstance(trig, (TopicTrigger, QueueTrigger)):
             if not MIN_ATTEMPTS <= trig.max_attempts <= MAX_ATTEMPTS:
                 raise UnsupportedTrigger(spec.name, trig.describe(), "gcp",
-                                         f"max_attempts={trig.max_attempts}: a Pub/Sub dead-letter policy counts "
-                                         f"{MIN_ATTEMPTS}-{MAX_ATTEMPTS} delivery attempts",
-                                         f"max_attempts={MIN_ATTEMPTS} (raise NonRetryableError to dead-letter a "
-                                         "message at once)")
+                                         f"max_attempts={trig.max_attempts}: Pub/Sub moves a message to its "
+                                         f"dead-letter topic after {MIN_ATTEMPTS} to {MAX_ATTEMPTS} delivery "
+                                         "attempts, never fewer or more, and portafunc cannot count attempts "
+                                         "itself on Eventarc deliveries",
+                                         f"max_attempts={MIN_ATTEMPTS if trig.max_attempts < MIN_ATTEMPTS else MAX_ATTEMPTS}"
+                                         " (a failure that retrying cannot fix raises NonRetryableError: the "
+                                         "deployment sets the function's dead-letter topic, so it is moved there "
+                                         "at once, without retries)")
             if isinstance(trig, TopicTrigger):
                 return NativeTrigger("Pub/Sub topic trigger (Eventarc messagePublished CloudEvent)",
                                      f"--trigger-topic={trig.topic} --retry, dead-letter after "
@@ -84,10 +90,10 @@ class GcpDriver(Driver):
         from .codec_http import decode_response
         from .harness import harness_for
 
+        from .entry import HTTP_SERVICE
+
         native = codec.encode(request)
-        spec, _, _ = app.route(request.method, request.path)
-        function = spec.name if spec is not None else next(iter(app.http_functions())).name
-        answer = harness_for(app).send(function, native)
+        answer = harness_for(app).send(HTTP_SERVICE, native)  # the app's one HTTP service, as deployed
         return Exchange("gcp", native, answer, response=decode_response(answer))
 
     def messages(self, app: App, function: str, messages: list[Message[Any]]) -> Exchange:

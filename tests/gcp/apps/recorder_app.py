@@ -55,7 +55,7 @@ def echo(req: HttpRequest) -> HttpResponse:
     resp = HttpResponse(status=200, headers={"Content-Type": "application/octet-stream",
                                              "X-Name": req.path_params["name"]}, body=req.body[::-1])
     resp.set_cookie("a", "1", path="/")
-    resp.set_cookie("b", "2", http_only=True)
+    resp.set_cookie("b", "2", httponly=True)
     return resp
 
 

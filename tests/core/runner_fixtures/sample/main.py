@@ -59,26 +59,26 @@ def slow(req: HttpRequest) -> str:
     return "done"
 
 
-@app.http("POST", "/send/flaky")
+@app.http("POST", "/send/flaky", uses=[portafunc.sends("flaky")])
 def send_flaky(req: HttpRequest) -> HttpResponse:
     portafunc.queue("flaky").send(req.json())
     return HttpResponse(202)
 
 
-@app.http("POST", "/send/doomed")
+@app.http("POST", "/send/doomed", uses=[portafunc.sends("doomed")])
 def send_doomed(req: HttpRequest) -> HttpResponse:
     portafunc.queue("doomed").send(req.json())
     return HttpResponse(202)
 
 
-@app.http("POST", "/send/parked")
+@app.http("POST", "/send/parked", uses=[portafunc.sends("parked")])
 def send_parked(req: HttpRequest) -> HttpResponse:
     """Nobody consumes 'parked': what is sent stays queued (the shutdown summary must report it)."""
     portafunc.queue("parked").send(req.json())
     return HttpResponse(202)
 
 
-@app.http("POST", "/publish/news")
+@app.http("POST", "/publish/news", uses=[portafunc.publishes("news")])
 def publish_news(req: HttpRequest) -> HttpResponse:
     portafunc.topic("news").publish(req.json(), attributes={"kind": "news"})
     return HttpResponse(202)

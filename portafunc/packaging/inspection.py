@@ -1,0 +1,140 @@
+"""``portafunc inspect``: the whole deployment per target, from the resource model — resources, each function's
+trigger, bindings, grants, settings and secret names — and every refusal a target would make at package time.
+
+A target adapter may add its own checks with two optional methods: ``name_rules()`` → ``{"function" | kind:
+name function}`` (collisions after its name mangling) and ``check_deployment(deployment)`` → problem lines
+(limits, secret reference formats). ``portafunc package`` runs the same checks, so what inspect refuses never builds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import UnsupportedTrigger
+from ..resources import Deployment, name_conflicts
+
+
+def target_problems(target: Any, deployment: Deployment) -> list[str]:
+    """Every refusal ``target`` makes for this deployment beyond unsupported triggers (empty: it would build)."""
+    problems: list[str] = []
+    rules = getattr(target, "name_rules", None)
+    if callable(rules):
+        problems += name_conflicts(deployment, target.name, rules())
+    check = getattr(target, "check_deployment", None)
+    if callable(check):
+        problems += list(check(deployment))
+    return problems
+
+
+def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[str, Any]:
+    """The JSON document of ``portafunc inspect --json``."""
+    from ..runner.bindings import undeclared
+    from ..targets import KNOWN_TARGETS, available, get_target
+
+    installed = available()
+    rows: list[dict[str, Any]] = []
+    targets: dict[str, dict[str, Any]] = {}
+    loaded = {name: get_target(name) for name in KNOWN_TARGETS if name in installed}
+    for spec in app:
+        fn = deployment.functions[spec.name]
+        row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), **fn.to_dict(),
+                               "targets": {}}
+        for tname in KNOWN_TARGETS:
+            target = loaded.get(tname)
+            if target is None:
+                row["targets"][tname] = {"supported": None,
+                                         "detail": f"not installed: pip install {KNOWN_TARGETS[tname]}"}
+                continue
+            try:
+                row["targets"][tname] = {"supported": True, "native": str(target.native_trigger(spec))}
+            except UnsupportedTrigger as exc:
+                row["targets"][tname] = {"supported": False, "reason": exc.reason, "instead": exc.instead}
+        rows.append(row)
+    for tname, target in loaded.items():
+        refused = [f"{r['function']}: {r['targets'][tname]['reason']}" for r in rows
+                   if r["targets"][tname]["supported"] is False]
+        targets[tname] = {"problems": refused + target_problems(target, deployment)}
+    return {"app": app.name, "ref": ref, "stage": deployment.stage,
+            "config": str(deployment.config.source) if deployment.config.source else None,
+            "resources": [r.to_dict() for r in deployment.resources.values()], "functions": rows,
+            "targets": targets, "warnings": undeclared(app, project)}
+
+
+def inspect_cli(args: Any) -> int:
+    """Print the deployment; exit 2 when any installed target refuses it (the same refusal ``package`` makes)."""
+    from ..config import load_config
+    from ..loader import load_app
+
+    app, project, ref = load_app(args.app)
+    deployment = app.resources(load_config(project, getattr(args, "stage", None)))
+    doc = describe(app, deployment, ref, project)
+    wanted = [args.target] if getattr(args, "target", None) else list(doc["targets"])
+    refused = any(doc["targets"].get(t, {}).get("problems") for t in wanted)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return 2 if refused else 0
+    print(_text(doc, wanted))
+    return 2 if refused else 0
+
+
+def _text(doc: dict[str, Any], wanted: list[str]) -> str:
+    lines = [f"app {doc['app']} ({doc['ref']})" + (f"  stage {doc['stage']}" if doc["stage"] else "")
+             + (f"  config {Path(doc['config']).name}" if doc["config"] else "  (no portafunc.toml / "
+                                                                          "[tool.portafunc])")]
+    lines.append("\nresources")
+    width = max((len(f"{r['kind']} {r['name']}") for r in doc["resources"]), default=0)
+    for res in doc["resources"]:
+        label = f"{res['kind']} {res['name']}"
+        lines.append(f"  {label:<{width}}  {res['binding']}  ({_why(res)})")
+    for row in doc["functions"]:
+        s = row["settings"]
+        lines.append(f"\n{row['function']}: {row['trigger']}")
+        lines.append(f"  settings  memory {s['memory']} MB, timeout {s['timeout']} s"
+                     + (f", concurrency {s['concurrency']}" if s["concurrency"] else ""))
+        if row["grants"]:
+            lines.append("  reaches   " + ", ".join(f"{g['kind']} {g['name']} ({'/'.join(g['access'])})"
+                                                    for g in row["grants"]))
+        if s["env"]:
+            lines.append("  env       " + ", ".join(sorted(s["env"])))
+        if s["secrets"]:
+            lines.append("  secrets   " + ", ".join(sorted(s["secrets"])) + "  (references, injected by the cloud)")
+        for tname in wanted:
+            cell = row["targets"].get(tname)
+            if cell is None:
+                continue
+            if cell["supported"]:
+                text = cell["native"]
+            elif cell["supported"] is False:
+                text = f"NOT SUPPORTED: {cell['reason']}; use {cell['instead']}"
+            else:
+                text = cell["detail"]
+            lines.append(f"  {tname:<8}  {text}")
+    for tname in wanted:
+        problems = doc["targets"].get(tname, {}).get("problems", [])
+        if problems:
+            lines.append(f"\n{tname} REFUSES this deployment:")
+            lines.extend(f"  - {p}" for p in problems)
+    for warning in doc["warnings"]:
+        lines.append(f"\nwarning: {warning}")
+    return "\n".join(lines)
+
+
+def _why(res: dict[str, Any]) -> str:
+    opts = res["options"]
+    if res["kind"] == "queue" and opts.get("consumer"):
+        dl = opts.get("dead_letter")
+        return (f"consumed by {opts['consumer']}, visibility {opts['visibility_timeout']} s, "
+                f"max attempts {opts['max_attempts']}" + (f", dead letter {dl}" if dl else "")
+                + (", FIFO" if opts.get("fifo") else ""))
+    if res["origin"] == "dead_letter":
+        return "dead-letter queue"
+    if res["kind"] == "topic" and opts.get("subscribers"):
+        return "subscribers " + ", ".join(opts["subscribers"])
+    if res["kind"] == "bucket" and opts.get("notifications"):
+        return "notifies " + ", ".join(opts["notifications"])
+    if res["kind"] == "idempotency":
+        return f"idempotency store, records kept {opts.get('ttl_seconds')} s"
+    return f"declared by uses= ({res['origin']})"

@@ -1,0 +1,198 @@
+"""The generated Azure deployment checked offline: the ARM template, host.json, function_app.py and deploy.sh.
+
+* ``azuredeploy.json`` passes the structural check of arm_check.py (apiVersions, declared parameters/variables,
+  every resourceId resolves inside the template; see its docstring for what that does not prove);
+* it carries every binding the app needs, cross-checked against the real ``azure-functions`` indexing of the
+  generated ``function_app.py``: each queue trigger's queue (and poison queue) is created and its connection setting
+  exists; each topic subscriber has exactly one Event Grid subscription that targets an indexed function, with
+  ``maxDeliveryAttempts`` = ``max_attempts`` and a dead-letter destination; keys come from Key Vault references;
+* the function app is Flex Consumption on the Python the package was built for;
+* host.json validates against the host.json schema the Functions tooling publishes (SchemaStore, vendored under
+  tests/fixtures/schemas) and carries the decorator's retry delay;
+* deploy.sh parses under bash, and (when the Azure CLI is installed) every ``az`` command in it parses in the real
+  CLI (see test_az_commands_parse).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import arm_check
+import pytest
+from conftest import REPO
+
+from portafunc import App
+from portafunc.loader import load_app
+from portafunc_azure import infra, naming
+from portafunc_azure.generate import load_function_app
+from portafunc_azure.package import host_json, host_json_limits
+
+
+pytestmark = pytest.mark.deploy
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+SCHEMAS = REPO / "tests" / "fixtures" / "schemas"
+APPS = {"shop": REPO / "examples" / "shop"}
+
+
+@pytest.fixture(scope="module", params=sorted(APPS))
+def built(request, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp(f"azure-{request.param}")
+    proc = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "azure",
+                           str(APPS[request.param]), "--python", PY, "--out", str(out)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    app, _, _ = load_app("main:app", APPS[request.param])
+    dist = out / "azure"
+    return {"app": app, "dist": dist, "template": json.loads((dist / "azuredeploy.json").read_text()),
+            "stderr": proc.stderr}
+
+
+def _resources(template: dict, kind: str) -> list[dict]:
+    return [r for r in template["resources"] if r["type"] == kind]
+
+
+def _names(template: dict, kind: str) -> set[str]:
+    return {arm_check.resource_key(r)[1][-1] for r in _resources(template, kind)}
+
+
+def _settings(template: dict) -> dict[str, str]:
+    (site,) = _resources(template, "Microsoft.Web/sites")
+    return {s["name"]: s["value"] for s in site["properties"]["siteConfig"]["appSettings"]}
+
+
+def test_template_structure(built):
+    assert arm_check.check(built["template"], infra.API) == []
+
+
+def test_structural_check_catches_a_dangling_reference(built):
+    broken = json.loads(json.dumps(built["template"]))
+    queue = _resources(broken, "Microsoft.Storage/storageAccounts/queueServices/queues")[0]
+    queue["dependsOn"] = ["[resourceId('Microsoft.Storage/storageAccounts/queueServices', "
+                          "variables('storageAccountName'), 'elsewhere')]"]
+    queue["apiVersion"] = "2019-01-01"
+    problems = arm_check.check(broken, infra.API)
+    assert any("elsewhere" in p for p in problems) and any("apiVersion 2019-01-01" in p for p in problems)
+
+
+def test_flex_consumption_on_the_packaged_python(built):
+    template = built["template"]
+    (plan,) = _resources(template, "Microsoft.Web/serverfarms")
+    assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"} and plan["properties"]["reserved"] is True
+    (site,) = _resources(template, "Microsoft.Web/sites")
+    assert site["kind"] == "functionapp,linux"
+    assert site["properties"]["functionAppConfig"]["runtime"] == {"name": "python", "version": PY}
+    assert PY in (built["dist"] / "deploy.sh").read_text() or "py" + PY in (built["dist"] / "deploy.sh").read_text()
+
+
+def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
+    app: App = built["app"]
+    template = built["template"]
+    _, functions, _ = load_function_app(app)  # the real azure-functions indexing of the generated file
+    bindings = {name: [b for b in fn.get_bindings_dict()["bindings"]] for name, fn in functions.items()}
+    settings = _settings(template)
+    queues = _names(template, "Microsoft.Storage/storageAccounts/queueServices/queues")
+    for name, items in bindings.items():
+        for binding in items:
+            if binding["type"] == "queueTrigger":
+                assert binding["queueName"] in queues and naming.poison_queue_name(binding["queueName"]) in queues
+                assert binding["connection"] in settings
+    subscriptions = _resources(template, "Microsoft.EventGrid/topics/eventSubscriptions") + \
+        _resources(template, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    targets = {}
+    for sub in subscriptions:
+        resource_id = sub["properties"]["destination"]["properties"]["resourceId"]
+        function = arm_check.parse(resource_id[1:-1]).args[-1]
+        targets[function] = sub
+        assert sub["properties"]["deadLetterDestination"]["endpointType"] == "StorageBlob"
+        assert sub["condition"] == "[parameters('eventSubscriptions')]"
+    event_functions = {n for n, items in bindings.items() if any(b["type"] == "eventGridTrigger" for b in items)}
+    assert set(targets) == event_functions, "one subscription per Event Grid function, each to an indexed function"
+    for spec in app:
+        trig = spec.trigger
+        kind = type(trig).__name__
+        if kind == "TopicTrigger":
+            sub = targets[naming.function_name(spec.name)]
+            assert sub["properties"]["retryPolicy"]["maxDeliveryAttempts"] == trig.max_attempts
+            assert f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}" in settings
+            key = infra.key_setting(trig.topic)
+            assert settings[key].startswith("[format('@Microsoft.KeyVault(VaultName=")
+            assert f"key_env={{1}}', " in settings[f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}"]
+            dead = f"PORTAFUNC_DEADLETTER_{spec.name.upper()}"
+            assert dead in settings and infra.dead_letter_queue(spec) in queues
+        if kind == "QueueTrigger":
+            assert f"PORTAFUNC_QUEUE_{trig.queue.upper()}" in settings
+        if kind == "StorageTrigger":
+            assert trig.bucket in _names(template, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert settings["PORTAFUNC_TARGET"] == "azure" and "AzureWebJobsStorage" in settings
+    assert "FUNCTIONS_WORKER_RUNTIME" not in settings, "Flex Consumption refuses it: the runtime is in functionAppConfig"
+
+
+def test_host_json_validates_against_the_published_schema(built):
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / "azure-functions-host.schema.json").read_text())
+    host = json.loads((built["dist"] / "host.json").read_text())
+    jsonschema.validate(host, schema)
+    broken = json.loads(json.dumps(host))
+    broken["extensions"]["queues"]["visibilityTimeout"] = 30  # a number: the host wants hh:mm:ss
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_host_json_honours_visibility_timeout_and_names_what_it_cannot_hold():
+    app = App("retry")
+    app.queue("slow", visibility_timeout=120, name="slow")(lambda msg: None)
+    assert host_json(app)["extensions"]["queues"]["visibilityTimeout"] == "00:02:00"  # was 00:00:00: retried at once
+    assert host_json_limits(app) == []
+    app.queue("fast", visibility_timeout=15, name="fast")(lambda msg: None)
+    assert host_json(app)["extensions"]["queues"]["visibilityTimeout"] == "00:00:15"
+    (warning,) = host_json_limits(app)
+    assert warning.startswith("slow: visibility_timeout=120s") and "15s" in warning
+
+
+def test_deploy_script_order_and_bash_syntax(built):
+    script = (built["dist"] / "deploy.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(built["dist"] / "deploy.sh")]).returncode == 0
+    order = [" ".join(s) for s in (line.split("az ", 1)[1].split()[:3] for line in script.splitlines()
+                                   if "az " in line and not line.startswith("#"))]
+    assert order[0] == "group create --name"
+    assert order[1].startswith("deployment group create") and order[2].startswith("functionapp deployment source")
+    assert order[3].startswith("deployment group create") and len(order) == 4
+    assert "eventSubscriptions=false" in script.split("config-zip")[0]
+    assert "eventSubscriptions=true" in script.split("config-zip")[1]
+
+
+AZ = str(REPO / ".tools" / "azcli" / "bin" / "az") if (REPO / ".tools" / "azcli" / "bin" / "az").exists() \
+    else shutil.which("az")  # `make test` installs it under .tools/azcli (its own venv)
+
+
+@pytest.mark.skipif(AZ is None, reason="the Azure CLI (pip install azure-cli) is not installed")
+def test_az_commands_parse(built, tmp_path):
+    """Every az command of deploy.sh through the real az parser, logged out: az parses the whole command line (an
+    unknown or missing argument exits 2) and then refuses with "az login". Limit: nothing reaches Azure, so the
+    template's parameters are not bound by az here (arm_check.py covers the template)."""
+    script = (built["dist"] / "deploy.sh").read_text()
+    commands = []
+    for line in script.splitlines():
+        if "az " not in line or line.startswith("#"):
+            continue
+        text = line.split("az ", 1)[1].rstrip(')"')
+        text = (text.replace('"$RESOURCE_GROUP"', "rg-replay").replace('"$LOCATION"', "westeurope")
+                .replace('"$HERE/', f'"{built["dist"]}/').replace('"$APP"', "shop-replay")
+                .replace('"${NAME_ARG[@]}"', ""))
+        commands.append(text)
+    import shlex
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AZURE_CONFIG_DIR": str(tmp_path / "az"),
+           "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"}
+    for text in commands:
+        proc = subprocess.run([AZ, *shlex.split(text)], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode != 2, (text, proc.stderr[-1500:])
+        assert "unrecognized arguments" not in proc.stderr and "the following arguments are required" \
+            not in proc.stderr, (text, proc.stderr[-1500:])
+        assert "az login" in proc.stderr, (text, proc.stderr[-1500:])

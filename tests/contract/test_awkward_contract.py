@@ -1,0 +1,47 @@
+"""The awkward app (tests/apps/awkward) on every target: a helper module publishes, a queue dead-letters to a
+declared queue the test can read, the idempotent HTTP function replays."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from portafunc.messaging.memory import broker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps"))
+from loading import load_test_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def awkward():
+    return load_test_app("awkward")
+
+
+def test_helper_module_publish_reaches_the_subscribers(cloud, awkward):
+    seen = broker().subscribe("order-events", "watcher")
+    resp = cloud.http(awkward, "POST", "/orders", json={"id": "o-1", "total": 3.5},
+                      headers={"Idempotency-Key": "k-1"})
+    assert resp.status == 201, resp.body
+    [event] = seen.receive(10)
+    assert json.loads(event.data) == {"id": "o-1"} and event.attributes == {"kind": "created"}
+    [work] = broker().queue("work").receive(10)
+    assert json.loads(work.data) == {"id": "o-1", "total": 3.5}
+
+
+def test_a_non_retryable_message_is_in_the_declared_dead_letter_queue(cloud, awkward):
+    delivery = cloud.enqueue(awkward, "work", [{"id": "bad", "total": -1}, {"id": "ok", "total": 1}])
+    assert delivery.ok  # dead-lettered messages are acknowledged: moved, not retried
+    [dead] = cloud.dead_letters(awkward, "process_work")
+    assert json.loads(dead.data) == {"id": "bad", "total": -1}
+    assert dead.attributes["portafunc_error"].startswith("NonRetryableError")
+    assert dead.attributes["portafunc_function"] == "process_work"
+
+
+def test_reading_dead_letters_of_a_function_without_one_is_an_error(cloud, awkward):
+    from portafunc.testing import ContractError
+
+    with pytest.raises(ContractError, match="has no dead letter"):
+        cloud.dead_letters(awkward, "audit")

@@ -1,0 +1,87 @@
+"""Two documented features (docs/events.md, docs/testing.md), on every target through its real entry point:
+
+* a topic or queue handler whose parameter is annotated with a pydantic model (``def fulfil(order: Order)``) gets
+  the payload validated as that model; a payload that does not match is a non-retryable failure of that message;
+* during a contract test, ``portafunc.queue(name).receive()`` returns what the handlers sent to that queue.
+"""
+
+from __future__ import annotations
+
+import portafunc
+from portafunc import App, HttpRequest, HttpResponse, Message
+from pydantic import BaseModel
+
+
+class Order(BaseModel):
+    id: str
+    total: float
+
+
+def _model_app(seen: list[object]) -> App:
+    app = App("typed-payloads")
+
+    @app.queue("orders")
+    def fulfil(order: Order) -> None:
+        seen.append(order)
+
+    @app.topic("order-events")
+    def audit(order: Order) -> None:
+        seen.append(order)
+
+    return app
+
+
+def test_a_queue_handler_annotated_with_a_model_receives_the_validated_model(cloud) -> None:
+    seen: list[object] = []
+    result = cloud.enqueue(_model_app(seen), "orders", [{"id": "o-1", "total": "9.5"}, {"id": "o-2"}])
+    assert seen == [Order(id="o-1", total=9.5)] and type(seen[0]) is Order  # "9.5" validated into a float
+    assert result.failed_ids == [result.ids[1]]  # invalid: non-retryable, reported failed for the broker's DLQ
+
+
+def test_a_topic_handler_annotated_with_a_model_receives_the_validated_model(cloud) -> None:
+    seen: list[object] = []
+    assert cloud.publish(_model_app(seen), "order-events", {"id": "o-1", "total": 2}).ok
+    assert seen == [Order(id="o-1", total=2.0)] and type(seen[0]) is Order
+    assert not cloud.publish(_model_app(seen), "order-events", {"total": 2}).ok
+    assert len(seen) == 1
+
+
+def _sending_app() -> App:
+    app = App("senders")
+
+    @app.http("POST", "/orders", uses=[portafunc.sends("orders")])
+    def create(req: HttpRequest, order: Order) -> HttpResponse:
+        portafunc.queue("orders").send(order, attributes={"source": "api"})
+        return HttpResponse.json({"id": order.id}, status=201)
+
+    @app.queue("orders", uses=[portafunc.sends("shipments"), portafunc.publishes("order-events")])
+    def fulfil(msg: Message[Order]) -> None:
+        portafunc.queue("shipments").send({"order": msg.body.id}, ordering_key=msg.body.id)
+        portafunc.topic("order-events").publish({"shipped": msg.body.id}, attributes={"kind": "shipped"})
+
+    return app
+
+
+def test_queue_receive_shows_what_an_http_handler_sent(cloud) -> None:
+    app = _sending_app()
+    assert cloud.http(app, "POST", "/orders", json={"id": "o-1", "total": 9.5}).status == 201
+    [sent] = portafunc.queue("orders").receive()
+    assert sent.json() == {"id": "o-1", "total": 9.5} and sent.attributes == {"source": "api"}
+    assert portafunc.queue("shipments").receive() == []
+
+
+def test_queue_receive_shows_what_a_message_handler_sent(cloud) -> None:
+    result = cloud.enqueue(_sending_app(), "orders", [{"id": "o-1", "total": 1}, {"id": "o-2", "total": 2}])
+    assert result.ok
+    sent = portafunc.queue("shipments").receive(10)
+    assert [m.json() for m in sent] == [{"order": "o-1"}, {"order": "o-2"}]
+    assert [m.ordering_key for m in sent] == ["o-1", "o-2"]
+
+
+def test_a_queue_subscribed_to_a_topic_shows_what_a_handler_published(cloud) -> None:
+    from portafunc.messaging.memory import broker
+
+    broker().subscribe("order-events", "seen-events")  # before the handler publishes: a topic keeps nothing itself
+    assert cloud.enqueue(_sending_app(), "orders", [{"id": "o-1", "total": 1}]).ok
+    [published] = portafunc.queue("seen-events").receive()
+    assert published.json() == {"shipped": "o-1"} and published.attributes == {"kind": "shipped"}
