@@ -58,7 +58,7 @@ def main() -> None:
         for function, what in (("retry", "retried message (handler raised)"),
                                ("typed", "rejected message (validation failed)")):
             run(function)
-            best = min(timeit.repeat(lambda: (sink.seek(0), sink.truncate(), run(function)), number=20, repeat=5,
+            best = min(timeit.repeat(lambda f=function: (sink.seek(0), sink.truncate(), run(f)), number=20, repeat=5,
                                      timer=time.process_time))
             lines.append(f"{what}: {best / 20 / N * 1e6:.1f} us per failing message")
 

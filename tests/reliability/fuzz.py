@@ -27,7 +27,6 @@ import argparse
 import base64
 import copy
 import json
-import math
 import os
 import random
 import signal

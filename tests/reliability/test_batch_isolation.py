@@ -84,7 +84,7 @@ class StrictStderr:
     """stderr as a strict UTF-8 stream (no fallback for lone surrogates), as some log forwarders install it; set
     inside the test (pytest's capture would replace one set by a fixture)."""
 
-    def __enter__(self) -> "StrictStderr":
+    def __enter__(self) -> StrictStderr:
         self.raw = io.BytesIO()
         self.stream = io.TextIOWrapper(self.raw, encoding="utf-8", errors="strict", write_through=True)
         self.saved, sys.stderr = sys.stderr, self.stream
