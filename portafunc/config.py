@@ -9,6 +9,7 @@ secret store), never values: each packager injects them with the cloud's native 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,11 +177,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib as toml
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         try:
-            import tomli as toml  # type: ignore[no-redef]
+            import tomli as toml
         except ModuleNotFoundError:
             raise ConfigError(f"reading {path.name} on Python 3.10 needs tomli: pip install tomli") from None
     try:

@@ -104,7 +104,7 @@ class Target(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "decode" in cls.__dict__:
-            cls.decode = _guard_decode(cls.__dict__["decode"])  # type: ignore[method-assign]
+            setattr(cls, "decode", _guard_decode(cls.__dict__["decode"]))  # noqa: B010 -- wraps the subclass's own
 
     # -- codecs ---------------------------------------------------------------------------------------------------
     @abstractmethod
@@ -229,9 +229,9 @@ def get_target(name: str) -> Target:
             except ImportError as exc:
                 raise TargetNotFound(f"target {name!r} is installed but failed to import ({ep.value}): {exc}") \
                     from exc
-            target = loaded() if isinstance(loaded, type) else loaded
+            target: Target = loaded() if isinstance(loaded, type) else loaded
             _cache[name] = target
-            return target  # type: ignore[no-any-return]
+            return target
     dist = KNOWN_TARGETS.get(name)
     if dist:
         raise TargetNotFound(f"target {name!r} is not installed: pip install {dist}")

@@ -12,7 +12,7 @@ import os
 import threading
 
 from ..errors import BindingError
-from ..messaging.binding import env_name
+from ..messaging.binding import env_name as env_name  # re-exported: the data backends import it from here
 from ..plugins import SchemeRegistry
 from ..resources import check_access
 

@@ -14,10 +14,13 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
+
+if TYPE_CHECKING:
+    from ..targets import Target
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 CACHE_DIR = Path(os.environ.get("PORTAFUNC_CACHE_DIR", Path.home() / ".cache" / "portafunc"))
@@ -34,11 +37,11 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
-def trigger_check(app: App, target: object) -> list[tuple[str, str]]:
+def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
     """(function, native trigger) for every function; raises the first UnsupportedTrigger (exit code 2)."""
     rows = []
     for spec in app:
-        native = target.native_trigger(spec)  # type: ignore[attr-defined]
+        native = target.native_trigger(spec)
         rows.append((spec.name, str(native)))
     return rows
 
@@ -167,7 +170,7 @@ def pip_install_target(requirements: Iterable[str], dest: Path, *, python: str, 
     ``--find-links`` lines); wheels already downloaded under ``~/.cache/portafunc`` are reused, never preferred. A
     requirement published only as an sdist is built into a wheel here when it is pure Python (``py3-none-any``).
     """
-    reqs = sorted(set(r.strip() for r in requirements if r.strip() and not r.strip().startswith("#")))
+    reqs = sorted({r.strip() for r in requirements if r.strip() and not r.strip().startswith("#")})
     if not reqs:
         return
     wheel_dir = CACHE_DIR / "wheels" / f"{implementation}{python}-{'-'.join(platform or ['native'])}"
@@ -405,7 +408,7 @@ def _requirement_lines(path: Path, seen: set[Path]) -> list[tuple[Path, int, str
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending += line[:-1].rstrip() + " "
             continue
         line, pending = (pending + line).strip(), ""
         if not line:

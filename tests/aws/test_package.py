@@ -138,7 +138,8 @@ def boot(lambda_python: str, task_root: Path, function: str, api: RuntimeApi) ->
            "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.entry.handler",
            "AWS_LAMBDA_FUNCTION_NAME": f"shop-{function}", "AWS_REGION": "us-east-1",
            "PORTAFUNC_APP": "main:app", "PORTAFUNC_FUNCTION": function,
-           "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://"}
+           "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://",
+           "PORTAFUNC_KV_ORDERS": "memory://"}
     return subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.entry.handler"], cwd=task_root,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

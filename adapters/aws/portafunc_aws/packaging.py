@@ -17,7 +17,7 @@ from pathlib import Path
 
 from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target,
                                        vendor_portafunc, write_zip)
-from portafunc.targets import PackageRequest, PackageResult
+from portafunc.targets import PackageRequest, PackageResult, Target
 
 from .sam import build_template, to_yaml
 
@@ -73,7 +73,7 @@ def package(request: PackageRequest) -> PackageResult:
                          size=size, file_count=count, sha256=digest, seconds=time.perf_counter() - started)
 
 
-def _target() -> object:
+def _target() -> Target:
     from portafunc.targets import get_target
 
     return get_target("aws")

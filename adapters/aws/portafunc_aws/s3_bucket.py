@@ -68,7 +68,7 @@ class S3Bucket(ObjectStore):
 
     def open(self, key: str) -> BinaryIO:
         body = self.call(lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"], key)
-        return reader(body.read, body.close)  # type: ignore[return-value]
+        return reader(body.read, body.close)
 
     def stat(self, key: str) -> ObjectInfo:
         head = self.call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)

@@ -103,7 +103,7 @@ class BlobBucket(ObjectStore):
 
     def open(self, key: str) -> BinaryIO:
         download = self.call(lambda: self._blob(key).download_blob(), key)
-        return reader(download.read)  # type: ignore[return-value]
+        return reader(download.read)
 
     def stat(self, key: str) -> ObjectInfo:
         props = self.call(lambda: self._blob(key).get_blob_properties(), key)

@@ -90,7 +90,7 @@ class GcsBucket(ObjectStore):
     def open(self, key: str) -> BinaryIO:
         blob = self.call(lambda: self._existing(key), key)
         stream = blob.open("rb", chunk_size=1 << 20, retry=None)
-        return reader(stream.read, stream.close)  # type: ignore[return-value]
+        return reader(stream.read, stream.close)
 
     def _existing(self, key: str) -> Any:
         blob = self.bucket.get_blob(key, retry=None)
