@@ -39,8 +39,15 @@ docs: install
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-docs.txt
 	$(BIN)/mkdocs build --strict
 
-# The whole test suite, against the real local stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
-test: install .tools/node_modules/.bin/azurite .tools/azcli/bin/az docs
+# The linter and the type checker, configured in pyproject.toml. `make test` runs them first: a finding fails it.
+.PHONY: lint
+lint: install
+	$(BIN)/ruff check portafunc adapters tests examples benchmarks
+	$(BIN)/mypy
+
+# The whole test suite (tests/typing type-checks a user's app with mypy and pyright), against the real local
+# stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
+test: install lint .tools/node_modules/.bin/azurite .tools/azcli/bin/az docs
 	$(BIN)/pytest -q
 
 bench: install

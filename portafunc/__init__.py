@@ -1,7 +1,8 @@
 """portafunc — write a serverless function once; run it on AWS Lambda, Azure Functions and Google Cloud Functions.
 
 Importing this package is kept cheap (it runs on every cold start): no cloud SDK, no asyncio, no pydantic, no
-threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`.
+threading. Messaging is loaded on first use of :func:`topic` / :func:`queue`, buckets and key-value tables on first use
+of :func:`bucket` / :func:`kv`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from .context import current as current_invocation
 from .errors import (
     BadRequest,
     BindingError,
+    DataError,
+    DataUnavailable,
     EventDecodeError,
+    KeyNotFound,
     MessagingError,
     NonRetryableError,
     PayloadValidationError,
@@ -21,11 +25,16 @@ from .errors import (
     RegistrationError,
     ScheduleError,
     UnsupportedTrigger,
+    VersionConflict,
 )
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 from .resources import Use, publishes, reads, sends, writes
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .data.bucket import Bucket
+    from .data.kv import KV
     from .messaging.base import Queue, Topic
 
 __version__ = "0.1.0"
@@ -45,7 +54,22 @@ def queue(name: str) -> Queue:
     return _queue(name)
 
 
+def bucket(name: str) -> Bucket:
+    """The bucket bound to ``name`` (``PORTAFUNC_BUCKET_<NAME>``): ``bucket("uploads").get("cat.png")``."""
+    from .data import bucket as _bucket
+
+    return _bucket(name)
+
+
+def kv(name: str, model: Any = None) -> KV:
+    """The key-value table bound to ``name`` (``PORTAFUNC_KV_<NAME>``): ``kv("orders", model=Order).get(id)``."""
+    from .data import kv as _kv
+
+    return _kv(name, model)
+
+
 __all__ = [
+    "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
     "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "publishes",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, Message
 from .resources import Use, normalise_uses
-from .routing import Route, compile_route
+from .routing import Route, RouteTable, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
@@ -36,7 +36,7 @@ class _Trigger:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return type(other) is type(self) and self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._fields()))
@@ -237,7 +237,8 @@ class App:
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
         self._functions: dict[str, FunctionSpec] = {}
-        self._routes: tuple[tuple[FunctionSpec, HttpTrigger], ...] | None = None  # built on first route(), for speed
+        self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
+        self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
 
     # -- registry -----------------------------------------------------------------------------------------------
     @property
@@ -263,20 +264,36 @@ class App:
     def http_functions(self) -> list[FunctionSpec]:
         return [f for f in self._functions.values() if isinstance(f.trigger, HttpTrigger)]
 
-    def route(self, method: str, path: str) -> tuple[FunctionSpec | None, dict[str, str], list[str]]:
-        """Find the HTTP function for ``method path``: (spec, path params, methods allowed on that path)."""
-        routes = self._routes
-        if routes is None:
-            routes = self._routes = tuple((f, f.trigger) for f in self._functions.values()
-                                          if isinstance(f.trigger, HttpTrigger))
+    def route(self, method: str, path: str, *, template: str | None = None
+              ) -> tuple[FunctionSpec | None, dict[str, str], list[str]]:
+        """Find the HTTP function for ``method path``: (spec, path params, methods allowed on that path).
+
+        ``template``: the route template the platform matched already (API Gateway's ``routeKey``/``resource``):
+        looked up directly, whatever the number of routes. Without it, or when it names no route serving the path
+        and method, a trie of path segments narrows the search to the routes the path can reach; among them the
+        first registered that matches wins, as in a scan of every route in registration order.
+        """
+        table = self._routes
+        if table is None:
+            table = self._routes = RouteTable((f.trigger.route, f) for f in self._functions.values()
+                                              if isinstance(f.trigger, HttpTrigger))
+        method = method.upper()
+        if template is not None:
+            for route, spec in table.by_template(template):
+                methods = spec.trigger.methods
+                if method in methods or (method == "HEAD" and "GET" in methods):
+                    params = route.match(path)
+                    if params is not None:
+                        return spec, params, list(methods)
         allowed: list[str] = []
-        for spec, trig in routes:
-            params = trig.route.match(path)
+        for route, spec in table.candidates(path):
+            params = route.match(path)
             if params is None:
                 continue
-            if method.upper() in trig.methods or (method.upper() == "HEAD" and "GET" in trig.methods):
-                return spec, params, list(trig.methods)
-            allowed.extend(trig.methods)
+            methods = spec.trigger.methods
+            if method in methods or (method == "HEAD" and "GET" in methods):
+                return spec, params, list(methods)
+            allowed.extend(methods)
         return None, {}, allowed
 
     def resources(self, config: Config | None = None) -> Deployment:
@@ -313,24 +330,44 @@ class App:
         return decorator
 
     def _check_conflicts(self, fname: str, trigger: Trigger) -> None:
-        for other in self._functions.values():
+        """Refuse a trigger another function already serves. Routes and queues are looked up by key (an app with
+        many routes builds in linear time); a claim left by a registration that failed after this check is stale
+        and replaced."""
+        claims = self._claims
+        if isinstance(trigger, HttpTrigger):
+            keys = [("http", f"{method} {trigger.route.shape}") for method in trigger.methods]
+        elif isinstance(trigger, QueueTrigger):
+            keys = [("queue", trigger.queue)]
+        else:
+            keys = []
+        for key in keys:
+            claim = claims.get(key)
+            if claim is None:
+                continue
+            other = self._functions.get(claim[0])
+            if other is None or other.trigger is not claim[1]:
+                continue  # stale: that registration did not complete
             t = other.trigger
             if isinstance(trigger, HttpTrigger) and isinstance(t, HttpTrigger):
                 same = set(trigger.methods) & set(t.methods)
-                if same and trigger.route.shape == t.route.shape:
-                    raise RegistrationError(
-                        f"app {self.name!r}: {fname!r} and {other.name!r} both handle "
-                        f"{','.join(sorted(same))} {trigger.route.template}")
-            if isinstance(trigger, QueueTrigger) and isinstance(t, QueueTrigger) and trigger.queue == t.queue:
-                raise RegistrationError(
-                    f"app {self.name!r}: {fname!r} and {other.name!r} both consume queue {trigger.queue!r}; "
-                    "competing consumers would each see only part of it: use a topic for fan-out")
-            if isinstance(trigger, StorageTrigger) and isinstance(t, StorageTrigger) and trigger.bucket == t.bucket \
-                    and set(trigger.events) & set(t.events) and _prefixes_overlap(trigger, t):
                 raise RegistrationError(
                     f"app {self.name!r}: {fname!r} and {other.name!r} both handle "
-                    f"{','.join(sorted(set(trigger.events) & set(t.events)))} events of bucket {trigger.bucket!r}; "
-                    "S3 refuses overlapping notifications: give them distinct prefixes or suffixes")
+                    f"{','.join(sorted(same))} {trigger.route.template}")
+            raise RegistrationError(
+                f"app {self.name!r}: {fname!r} and {other.name!r} both consume queue {key[1]!r}; "
+                "competing consumers would each see only part of it: use a topic for fan-out")
+        if isinstance(trigger, StorageTrigger):  # few per app: compared pairwise
+            for other in self._functions.values():
+                t = other.trigger
+                if isinstance(t, StorageTrigger) and trigger.bucket == t.bucket \
+                        and set(trigger.events) & set(t.events) and _prefixes_overlap(trigger, t):
+                    raise RegistrationError(
+                        f"app {self.name!r}: {fname!r} and {other.name!r} both handle "
+                        f"{','.join(sorted(set(trigger.events) & set(t.events)))} events of bucket "
+                        f"{trigger.bucket!r}; S3 refuses overlapping notifications: give them distinct prefixes or "
+                        "suffixes")
+        for key in keys:
+            claims[key] = (fname, trigger)
 
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
 from .errors import PortafuncError
@@ -121,14 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trigger", help="http, queue, topic, storage, schedule (or KIND:VARIANT, e.g. http:apigw-v1)")
     p.add_argument("--data", help="neutral event fields as JSON, e.g. '{\"path\": \"/orders\"}'")
     p.set_defaults(func=cmd_events_new)
-    events.set_defaults(func=lambda a: (events.print_help(), 2)[1])
+    events.set_defaults(func=_usage(events))
 
     p = sub.add_parser("package", help="build a deployable artifact for a target")
     p.add_argument("path", nargs="?", help="project directory (default: current directory)")
     p.add_argument("--target", required=True, choices=["aws", "azure", "gcp"])
     p.add_argument("--app", help="MODULE:ATTR of the App, importable from the project directory")
     p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"], help="AWS Lambda architecture")
-    p.add_argument("--python", default="3.12", help="target Python version (3.10-3.13)")
+    p.add_argument("--python", default=None,
+                   help="target Python version, 3.10-3.14 (default: python= of the configuration file, else 3.12)")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.set_defaults(func=cmd_package)
 
@@ -156,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=["aws", "azure", "gcp"], help="only this target")
     p.set_defaults(func=cmd_inspect)
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """A command that prints ``parser``'s help and exits 2: for a command group given no action."""
+    def show_usage(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show_usage
 
 
 def main(argv: Sequence[str] | None = None) -> int:

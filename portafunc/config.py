@@ -9,6 +9,7 @@ secret store), never values: each packager injects them with the cloud's native 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,11 +177,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib as toml
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         try:
-            import tomli as toml  # type: ignore[no-redef]
+            import tomli as toml
         except ModuleNotFoundError:
             raise ConfigError(f"reading {path.name} on Python 3.10 needs tomli: pip install tomli") from None
     try:
@@ -263,7 +264,7 @@ SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 DEPRECATIONS: dict[str, dict[str, str]] = {
     # When each cloud stops supporting a runtime (its published schedule); a build warns once the date is near.
     "aws": {"3.10": "2026-10-31", "3.11": "2027-06-30", "3.12": "2028-10-31", "3.13": "2029-06-30",
-            "3.14": "2030-06-30"},
+            "3.14": "2029-06-30"},
     "gcp": {"3.10": "2026-10-04", "3.11": "2027-10-24", "3.12": "2028-10-02", "3.13": "2029-10-10",
             "3.14": "2030-10-10"},
     "azure": {"3.10": "2026-10-31", "3.11": "2027-10-31", "3.12": "2028-10-31", "3.13": "2029-10-31",

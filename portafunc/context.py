@@ -7,9 +7,11 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
 
-_current: contextvars.ContextVar[Invocation | tuple[Any, ...] | None] = contextvars.ContextVar(
+    Slot: TypeAlias = "Invocation | tuple[Any, ...] | None"
+
+_current: contextvars.ContextVar[Slot] = contextvars.ContextVar(
     "portafunc_invocation", default=None)
 """An Invocation, or a deferred one: a ``(build, *args)`` tuple the pipeline stores per message so that messages
 nobody asks about (no log line, no ``current()`` call) never pay for building the Invocation and its ids."""
@@ -41,10 +43,11 @@ def new_id() -> str:
 def current() -> Invocation | None:
     """The invocation running in this thread/task, or ``None`` outside a handler."""
     value = _current.get()
-    if value.__class__ is tuple:  # deferred by the pipeline: built on first use, then kept for this invocation
-        value = value[0](*value[1:])
-        _current.set(value)  # the pipeline's reset(token) still restores what was there before the invocation
-    return value  # type: ignore[no-any-return]
+    if isinstance(value, tuple):  # deferred by the pipeline: built on first use, then kept for this invocation
+        built: Invocation = value[0](*value[1:])
+        _current.set(built)  # the pipeline's reset(token) still restores what was there before the invocation
+        return built
+    return value
 
 
 def current_spec() -> Any:
@@ -53,14 +56,14 @@ def current_spec() -> Any:
     value = _current.get()
     if value is None:
         return None
-    if value.__class__ is tuple:
-        return value[1]  # type: ignore[index]
-    return value.spec  # type: ignore[union-attr]
+    if isinstance(value, tuple):
+        return value[1]
+    return value.spec
 
 
-def enter(invocation: Invocation) -> contextvars.Token[Invocation | None]:
+def enter(invocation: Invocation) -> contextvars.Token[Slot]:
     return _current.set(invocation)
 
 
-def leave(token: contextvars.Token[Invocation | None]) -> None:
+def leave(token: contextvars.Token[Slot]) -> None:
     _current.reset(token)

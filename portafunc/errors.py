@@ -105,3 +105,37 @@ class UnsupportedTrigger(PortafuncError):
 class InvalidHeader(PortafuncError, ValueError):
     """An HTTP header name or value that cannot be sent: a name that is not a token, or a value with CR, LF or NUL
     (response splitting). Raised where the handler sets it; the pipeline answers 500."""
+
+
+# -- buckets and key-value tables (portafunc.bucket / portafunc.kv) ---------------------------------------------
+
+class DataError(PortafuncError):
+    """Base class of the bucket and key-value errors."""
+
+
+class KeyNotFound(DataError, LookupError):
+    """``key`` does not exist in ``resource`` (a bucket or key-value table, named by its binding URL)."""
+
+    def __init__(self, resource: str, key: str) -> None:
+        super().__init__(f"{resource}: no such key {key!r}")
+        self.resource = resource
+        self.key = key
+
+
+class VersionConflict(DataError):
+    """A conditional write lost: ``key`` is not at ``expected`` any more (``ABSENT``: it exists already)."""
+
+    def __init__(self, resource: str, key: str, expected: str) -> None:
+        what = "exists already" if expected == "absent" else f"is no longer at version {expected!r}"
+        super().__init__(f"{resource}: key {key!r} {what}; read it again and retry the change")
+        self.resource = resource
+        self.key = key
+        self.expected = expected
+
+
+class DataUnavailable(DataError):
+    """The backend failed: unreachable past the deadline, throttled throughout, the resource missing, or denied."""
+
+
+class UnsupportedOperation(DataError):
+    """The backend cannot do this at all (e.g. presigning a ``memory://`` bucket); the message says what can."""

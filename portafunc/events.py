@@ -18,12 +18,17 @@ from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
-    from typing import Any, Iterable, Iterator, TypeAlias
+    from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeAlias
+
+    from .data.bucket import Bucket
 
     HeaderInput: TypeAlias = "Headers | Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None"
 
 
 _TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+_token_names: set[str] = set()  # names already found to be tokens (a handler sets the same few again and again)
 
 
 def check_header(name: str, value: str) -> None:
@@ -36,13 +41,15 @@ def check_header(name: str, value: str) -> None:
         raise InvalidHeader(f"header {name} value is a {type(value).__name__}, not a string")
     if "\r" in value or "\n" in value or "\x00" in value:
         raise InvalidHeader(f"header {name} value contains CR, LF or NUL (it would split the response)")
+    if len(_token_names) < 512:
+        _token_names.add(name)
 
 
 def check_headers(items: Iterable[tuple[str, str]]) -> None:
     for name, value in items:
-        # One C pass each for the usual header (printable value, token name); the rest is checked exactly.
-        if value.__class__ is not str or not value.isprintable() or name.__class__ is not str or not name \
-                or name.strip(_TOKEN_CHARS):
+        # The usual header costs a set lookup and one C pass over the value; the rest is checked exactly.
+        if name.__class__ is not str or name not in _token_names or value.__class__ is not str \
+                or not value.isprintable():
             check_header(name, value)
 
 
@@ -101,7 +108,9 @@ class Headers:
         return [v for k, v in self._items if k.lower() == lname]
 
     def add(self, name: str, value: str) -> None:
-        check_header(name, value)
+        if name.__class__ is not str or name not in _token_names or value.__class__ is not str \
+                or not value.isprintable():
+            check_header(name, value)
         self._items.append((name, value))
 
     def set(self, name: str, value: str) -> None:
@@ -150,7 +159,7 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
-_scan_once = _json.JSONDecoder().scan_once  # the C scanner json.loads ends in, without its two regex passes
+_scan_once = _json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # not in typeshed; the C scanner json.loads ends in, without its two regex passes
 _JSON_OPENERS = (b"{", b"[")
 
 
@@ -216,11 +225,18 @@ def _loads_request(data: bytes) -> Any:
     return _strict_decoder.decode(text)
 
 
+_find = bytes.find  # not ``in``: bytes.__contains__ first tries the needle as an int, and pays for the TypeError
+
+
+def may_hold_non_finite(body: bytes) -> bool:
+    """Whether ``body`` contains the words NaN or Infinity: two substring scans, so the usual body costs ~0.1 µs."""
+    return _find(body, b"NaN") != -1 or _find(body, b"Infinity") != -1
+
+
 def refuse_non_finite(body: bytes) -> None:
     """Raise :class:`BadRequest` when the JSON ``body`` holds NaN/Infinity. For bodies a validator parses on its
-    own (pydantic accepts them as floats); a body that is not JSON at all is left to that validator to report.
-    Two substring scans when the body has neither word, so the common case costs next to nothing."""
-    if b"NaN" in body or b"Infinity" in body:
+    own (pydantic accepts them as floats); a body that is not JSON at all is left to that validator to report."""
+    if may_hold_non_finite(body):
         try:
             _loads_request(body)
         except NonFiniteNumber as exc:
@@ -364,7 +380,7 @@ def _make_c_encoder() -> Any:
     """The C encoder ``json.dumps`` builds on every call, built once. Without the circular-reference check (its
     shared state would not be thread-safe): a cycle surfaces as RecursionError and is re-encoded by the checking
     encoder. None where the C accelerator is missing."""
-    from json.encoder import c_make_encoder, encode_basestring
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # not in typeshed
 
     if c_make_encoder is None:
         return None
@@ -587,17 +603,34 @@ class HttpResponse:
         return self.to_dict() == other.to_dict()
 
 
-class Message:
+if TYPE_CHECKING:
+    from typing import Generic
+
+    from typing_extensions import TypeVar  # PEP 696 defaults on 3.10; for type checkers only, never imported
+
+    T = TypeVar("T", default=Any)  # a bare ``Message`` is ``Message[Any]``: body is the parsed JSON
+
+    class _TypedBody(Generic[T]):
+        """What type checkers see: ``Message[Order]`` is a message whose ``body`` is an ``Order``."""
+else:
+    T = object
+
+    class _TypedBody:  # the same at run time without importing typing: Message[Order] is a types.GenericAlias
+        __slots__ = ()
+        __class_getitem__ = classmethod(GenericAlias)
+
+
+class Message(_TypedBody[T]):
     """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
 
     __slots__ = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "_published", "source", "native",
                  "_body", "_has_body")
     kind = "message"
-    __class_getitem__ = classmethod(GenericAlias)  # Message[Order] without importing typing
 
     def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
-                 ordering_key: str | None = None, delivery_attempt: int = 1, published_at: datetime | None = None,
-                 source: str | None = None, native: Any = None) -> None:
+                 ordering_key: str | None = None, delivery_attempt: int = 1,
+                 published_at: datetime | int | None = None, source: str | None = None, native: Any = None) -> None:
+        """``published_at`` may be epoch milliseconds (an int), as brokers send it: converted on first read."""
         self.id = id
         self.data = data
         self.attributes = attributes if attributes is not None else {}
@@ -616,7 +649,8 @@ class Message:
         value = self._published
         if type(value) is int:
             value = self._published = _from_epoch_ms(value, value)
-        return value  # type: ignore[no-any-return]
+        published: datetime | None = value
+        return published
 
     @published_at.setter
     def published_at(self, value: datetime | None) -> None:
@@ -651,13 +685,12 @@ class Message:
             ) from exc
 
     @property
-    def body(self) -> Any:
+    def body(self) -> T:
         """The typed payload (when the handler declared ``Message[Model]``), else the parsed JSON."""
-        if self._has_body:
-            return self._body
-        return self.json()
+        body: T = self._body if self._has_body else self.json()  # Any inside: the pipeline validated it as T
+        return body
 
-    def with_body(self, body: Any) -> Message:
+    def with_body(self, body: Any) -> Message[Any]:
         self._body = body
         self._has_body = True
         return self
@@ -674,7 +707,7 @@ class Message:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+    def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
         return cls(
             id=str(data.get("id", "")),
             data=_unb64(data.get("data_base64"), "data_base64"),
@@ -700,10 +733,12 @@ STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
 class StorageEvent:
     """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes).
 
-    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``.
+    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``. :meth:`read` and
+    :meth:`open` fetch the object through the logical bucket of the trigger that delivered the event
+    (``trigger_bucket``, set by the pipeline), so a handler needs no cloud SDK to look at what was uploaded.
     """
 
-    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native")
+    __slots__ = ("bucket", "key", "kind", "size", "etag", "time", "id", "native", "trigger_bucket")
 
     def __init__(self, bucket: str, key: str, kind: str = "created", size: int | None = None,
                  etag: str | None = None, time: datetime | None = None, id: str | None = None,
@@ -716,9 +751,24 @@ class StorageEvent:
         self.time = time
         self.id = id
         self.native = native
+        self.trigger_bucket: str | None = None
 
     def __repr__(self) -> str:
         return f"StorageEvent({self.kind} {self.bucket}/{self.key})"
+
+    def read(self) -> bytes:
+        """The object's bytes, through ``portafunc.bucket(<the trigger's bucket>)``; KeyNotFound once it is gone."""
+        return self._through().get(self.key)
+
+    def open(self) -> BinaryIO:
+        """A streaming binary reader of the object (for large objects), through the trigger's bucket."""
+        return self._through().open(self.key)
+
+    def _through(self) -> Bucket:
+        from .data import bucket
+
+        # an event built by hand (no trigger) reads through the binding named like its bucket
+        return bucket(self.trigger_bucket or self.bucket)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -781,27 +831,29 @@ class ScheduleEvent:
 
 
 if TYPE_CHECKING:
-    Event = HttpRequest | Message | StorageEvent | ScheduleEvent
+    Event = HttpRequest | Message[Any] | StorageEvent | ScheduleEvent
 else:
     Event = object  # annotations only; the Union above is what type checkers see
 
-_FROM_DICT = {"http": HttpRequest, "message": Message, "storage": StorageEvent, "schedule": ScheduleEvent}
+_FROM_DICT: dict[str, Callable[[Mapping[str, Any]], Event]] = {
+    "http": HttpRequest.from_dict, "message": Message.from_dict, "storage": StorageEvent.from_dict,
+    "schedule": ScheduleEvent.from_dict}
 
 
 def event_kind(event: Event) -> str:
-    return "storage" if isinstance(event, StorageEvent) else event.kind  # type: ignore[union-attr]
+    return "storage" if isinstance(event, StorageEvent) else event.kind
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild a neutral event from its public JSON form."""
     if not isinstance(data, Mapping):
         raise EventDecodeError("neutral event is not a JSON object", expected='{"kind": ...}')
-    cls = _FROM_DICT.get(data.get("kind", ""))  # type: ignore[arg-type]
-    if cls is None:
+    from_dict = _FROM_DICT.get(data.get("kind", ""))
+    if from_dict is None:
         raise EventDecodeError(f"unknown neutral event kind {data.get('kind')!r}",
                                expected="kind http, message, storage or schedule")
     try:
-        return cls.from_dict(data)  # type: ignore[attr-defined,no-any-return]
+        return from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise EventDecodeError(f"neutral {data.get('kind')} event is malformed: {exc}") from exc
 

@@ -20,7 +20,7 @@ from enum import Enum
 
 from . import context, logs
 from .context import Invocation
-from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, TopicTrigger
+from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
                      refuse_non_finite)
@@ -29,6 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
 
+_find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
 _leave = context._current.reset
 
@@ -192,8 +193,8 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
                 kwargs[param.name] = event
             elif isinstance(event, HttpRequest):
                 body = event.body
-                if b"NaN" in body or b"Infinity" in body:  # pydantic takes them as floats; JSON has neither
-                    refuse_non_finite(body)
+                if _find(body, b"NaN") != -1 or _find(body, b"Infinity") != -1:
+                    refuse_non_finite(body)  # pydantic takes NaN/Infinity as floats; JSON has neither
                 kwargs[param.name] = _validate(param.model, body, event)
             else:
                 kwargs[param.name] = _validate(param.model, event.data, event)
@@ -252,19 +253,21 @@ def to_response(value: Any) -> HttpResponse:
 
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
-                invocation_id: str | None = None, native_context: Any = None) -> HttpResponse:
+                invocation_id: str | None = None, native_context: Any = None,
+                route_template: str | None = None) -> HttpResponse:
     """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
 
+    ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
     HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
     """
-    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context)
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
     return resp
 
 
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-                      native_context: Any) -> HttpResponse:
+                      native_context: Any, route_template: str | None = None) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger
@@ -276,7 +279,7 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _method_not_allowed(list(trig.methods))
     else:
-        found, params, allowed = app.route(req.method, req.path)
+        found, params, allowed = app.route(req.method, req.path, template=route_template)
         if found is None:
             if allowed:
                 return _method_not_allowed(allowed)
@@ -446,6 +449,8 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
                  invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
+        event.trigger_bucket = spec.trigger.bucket  # StorageEvent.read() reads through this logical bucket
     inv_id = invocation_id or context.new_id()
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec))

@@ -288,7 +288,8 @@ def describe(app: App, config: Config | None = None) -> Deployment:
         trig = spec.trigger
         grants: dict[tuple[str, str], Grant] = {}
 
-        def grant(kind: str, name: str, access: tuple[str, ...], reason: str) -> None:
+        def grant(kind: str, name: str, access: tuple[str, ...], reason: str,
+                  grants: dict[tuple[str, str], Grant] = grants) -> None:
             g = grants.get((kind, name))
             if g is None:
                 grants[(kind, name)] = Grant(kind, name, access, reason)
@@ -374,7 +375,7 @@ def allowed(spec: FunctionSpec) -> frozenset[tuple[str, str]]:
     """(kind, name) pairs ``spec`` may reach, from its trigger, dead letter, idempotency and ``uses=`` (cached)."""
     cached = spec._allowed
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     pairs: set[tuple[str, str]] = {(u.kind, u.name) for u in spec.uses}
     trig = spec.trigger
     for attr, kind in (("queue", "queue"), ("topic", "topic"), ("bucket", "bucket")):

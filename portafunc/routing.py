@@ -1,7 +1,9 @@
-"""Route templates: ``/orders/{shop}`` and greedy ``/files/{path+}``.
+"""Route templates: ``/orders/{shop}`` and greedy ``/files/{path+}``, and the table that finds a request's route.
 
 The same template is handed to every cloud (API Gateway, Azure ``route``), so the syntax is the intersection they
-share; matching here is used where the cloud does not match for us (GCF, local runner, one Lambda per API).
+share; matching here is used where the cloud does not match for us (GCF, local runner, one Lambda per API). Where the
+cloud did match (API Gateway's ``routeKey``/``resource``), :meth:`RouteTable.by_template` finds the route by its
+template in one dict lookup.
 """
 
 from __future__ import annotations
@@ -10,19 +12,39 @@ import re
 
 from .errors import RegistrationError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
 class Route:
-    """A compiled route template."""
+    """A compiled route template. Its regex is built on first use: an app with many routes registers them without
+    compiling one regex per route, and a request is matched only against the few routes its path can reach."""
 
-    __slots__ = ("template", "pattern", "params", "greedy")
+    __slots__ = ("template", "params", "greedy", "shape", "_parts", "_pattern")
 
-    def __init__(self, template: str, pattern: re.Pattern[str], params: tuple[str, ...], greedy: bool) -> None:
+    def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str) -> None:
         self.template = template
-        self.pattern = pattern
         self.params = params
         self.greedy = greedy
+        self.shape = shape  # the template with parameter names erased: two routes of one shape match the same paths
+        self._parts = parts  # _PARAM.split(template): literal, name, "+" or "", literal, ...
+        self._pattern: re.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        pattern = self._pattern
+        if pattern is None:
+            parts = self._parts
+            source = [re.escape(parts[0])]
+            for i in range(1, len(parts), 3):
+                name = parts[i]
+                source.append(f"(?P<{name}>.+)" if parts[i + 1] else f"(?P<{name}>[^/]+)")
+                source.append(re.escape(parts[i + 2]))
+            pattern = self._pattern = re.compile("".join(source))
+        return pattern
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Route) and other.template == self.template
@@ -34,45 +56,117 @@ class Route:
         return f"Route({self.template!r})"
 
     def match(self, path: str) -> dict[str, str] | None:
-        found = self.pattern.fullmatch(path)
+        found = (self._pattern or self.pattern).fullmatch(path)
         return None if found is None else found.groupdict()
-
-    @property
-    def shape(self) -> str:
-        """The template with parameter names erased, to spot two routes that match the same paths."""
-        return _PARAM.sub(lambda m: "{+}" if m.group(2) else "{}", self.template)
 
 
 def compile_route(template: str) -> Route:
+    """Check ``template`` and read its parameters; :class:`RegistrationError` says what is wrong with it."""
     if not template.startswith("/"):
         raise RegistrationError(f"route {template!r} must start with '/'")
     if "//" in template:
         raise RegistrationError(f"route {template!r} has an empty segment")
-    regex = ""
-    params: list[str] = []
-    greedy = False
-    pos = 0
-    for m in _PARAM.finditer(template):
-        literal = template[pos:m.start()]
+    if "{" not in template and "}" not in template:
+        return Route(template, [template], (), False, template)
+    parts = _PARAM.split(template)
+    literals = parts[0::3]
+    for literal in literals:
         if "{" in literal or "}" in literal:
             raise RegistrationError(f"route {template!r}: malformed parameter near {literal!r}")
-        regex += re.escape(literal)
-        name, plus = m.group(1), m.group(2)
-        if name in params:
-            raise RegistrationError(f"route {template!r} names parameter {name!r} twice")
-        if greedy:
+    params = tuple(parts[1::3])
+    pluses = parts[2::3]
+    if len(set(params)) != len(params):
+        twice = next(name for name in params if params.count(name) > 1)
+        raise RegistrationError(f"route {template!r} names parameter {twice!r} twice")
+    greedy = "+" in pluses
+    if greedy and (pluses.index("+") != len(pluses) - 1 or parts[-1]):
+        if pluses.index("+") != len(pluses) - 1:
             raise RegistrationError(f"route {template!r}: a greedy {{name+}} parameter must be the last one")
-        params.append(name)
-        if plus:
-            greedy = True
-            regex += f"(?P<{name}>.+)"
-        else:
-            regex += f"(?P<{name}>[^/]+)"
-        pos = m.end()
-    tail = template[pos:]
-    if "{" in tail or "}" in tail:
-        raise RegistrationError(f"route {template!r}: malformed parameter near {tail!r}")
-    regex += re.escape(tail)
-    if greedy and tail:
         raise RegistrationError(f"route {template!r}: a greedy {{name+}} parameter must end the route")
-    return Route(template, re.compile(regex), tuple(params), greedy)
+    shape = _PARAM.sub(_erase, template)
+    return Route(template, parts, params, greedy, shape)
+
+
+def _erase(m: re.Match[str]) -> str:
+    return "{+}" if m.group(2) else "{}"
+
+
+class _Node:
+    __slots__ = ("literal", "wild", "ends", "rest")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}  # child per literal path segment
+        self.wild: _Node | None = None  # child for a segment holding a parameter: any non-empty segment
+        self.ends: list[int] = []  # routes whose last segment is this node's
+        self.rest: list[int] = []  # greedy routes whose {name+} segment starts here: they take any remaining path
+
+
+class RouteTable:
+    """Routes with a value each (e.g. the function serving them), in registration order, indexed two ways:
+
+    * a trie of path segments: :meth:`candidates` walks the request path once and returns only the routes whose
+      segments can match it (a literal segment by dict lookup), so finding a route does not scan every route;
+    * a dict by template: :meth:`by_template` answers in one lookup when the platform already matched the route.
+
+    Both return ``(route, value)`` pairs in registration order, so the first one whose regex matches is the route
+    the linear scan over every route would have chosen.
+    """
+
+    __slots__ = ("_entries", "_root", "_templates")
+
+    def __init__(self, entries: Iterable[tuple[Route, Any]]) -> None:
+        self._entries: list[tuple[Route, Any]] = list(entries)
+        self._root = _Node()
+        self._templates: dict[str, list[tuple[Route, Any]]] = {}
+        for index, entry in enumerate(self._entries):
+            route = entry[0]
+            self._templates.setdefault(route.template, []).append(entry)
+            node = self._root
+            for segment in route.template[1:].split("/"):
+                if "{" not in segment:
+                    child = node.literal.get(segment)
+                    if child is None:
+                        child = node.literal[segment] = _Node()
+                    node = child
+                elif "+}" in segment:  # greedy: the last segment (compile_route checks)
+                    node.rest.append(index)
+                    break
+                else:
+                    if node.wild is None:
+                        node.wild = _Node()
+                    node = node.wild
+            else:
+                node.ends.append(index)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def by_template(self, template: str) -> list[tuple[Route, Any]]:
+        """The routes registered with exactly this template (several when they serve different methods)."""
+        return self._templates.get(template, [])
+
+    def candidates(self, path: str) -> list[tuple[Route, Any]]:
+        """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
+        if not path.startswith("/"):
+            return []
+        found: list[int] = []
+        nodes = [self._root]
+        for segment in path[1:].split("/"):
+            following: list[_Node] = []
+            for node in nodes:
+                if node.rest:
+                    found += node.rest
+                child = node.literal.get(segment)
+                if child is not None:
+                    following.append(child)
+                if node.wild is not None and segment:
+                    following.append(node.wild)
+            nodes = following
+            if not nodes:
+                break
+        for node in nodes:
+            found += node.ends
+        if len(found) > 1:
+            found.sort()
+        entries = self._entries
+        return [entries[i] for i in found]

@@ -17,6 +17,10 @@ from datetime import datetime, timedelta, timezone
 
 from .errors import ScheduleError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 _MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
 _DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
@@ -172,7 +176,7 @@ def to_azure(cron: str) -> str:
     return f"0 {cron}"
 
 
-def _map_dow(field_text: str, fmt) -> str:  # type: ignore[no-untyped-def]
+def _map_dow(field_text: str, fmt: Callable[[int], str]) -> str:
     parts = []
     for part in field_text.split(","):
         base, _, step = part.partition("/")

@@ -52,6 +52,23 @@ class PackageRequest:
     progress: Any = None  # callable(str) for progress lines
     app: Any = None  # the loaded App, set by the frame so a target does not import the user's module again
     functions: list[tuple[str, str]] | None = None  # (function, native trigger) rows from the frame's trigger check
+    stage: str | None = None  # --stage: which [stages.NAME] of the configuration file applies
+    deployment: Any = None  # the app's resources.Deployment with the configuration applied, set by the frame
+    pip_options: list[str] = field(default_factory=list)  # honoured option lines of requirements.txt (-c, indexes)
+
+    def resources(self) -> Any:
+        """The deployment to build (``app.resources()`` with the project's configuration for ``stage``)."""
+        if self.deployment is None:
+            from .config import load_config
+
+            app = self.app
+            if app is None:
+                from .loader import load_app
+
+                app, self.project_dir, self.app_ref = load_app(self.app_ref, self.project_dir)
+                self.app = app
+            self.deployment = app.resources(load_config(self.project_dir, self.stage))
+        return self.deployment
 
     def checked_app(self, target: Target) -> tuple[Any, list[tuple[str, str]]]:
         """The app and its trigger rows for ``target``: what the frame already loaded, else load and check now."""
@@ -87,7 +104,7 @@ class Target(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "decode" in cls.__dict__:
-            cls.decode = _guard_decode(cls.__dict__["decode"])  # type: ignore[method-assign]
+            setattr(cls, "decode", _guard_decode(cls.__dict__["decode"]))  # noqa: B010 -- wraps the subclass's own
 
     # -- codecs ---------------------------------------------------------------------------------------------------
     @abstractmethod
@@ -206,9 +223,9 @@ def get_target(name: str) -> Target:
             except ImportError as exc:
                 raise TargetNotFound(f"target {name!r} is installed but failed to import ({ep.value}): {exc}") \
                     from exc
-            target = loaded() if isinstance(loaded, type) else loaded
+            target: Target = loaded() if isinstance(loaded, type) else loaded
             _cache[name] = target
-            return target  # type: ignore[no-any-return]
+            return target
     dist = KNOWN_TARGETS.get(name)
     if dist:
         raise TargetNotFound(f"target {name!r} is not installed: pip install {dist}")

@@ -1,7 +1,7 @@
 """The local cloud stand-ins the tests and benchmarks talk to, started on free 127.0.0.1 ports and stopped afterwards.
 
 One place for: moto in server mode (SNS/SQS/S3/DynamoDB), the Google Pub/Sub and Firestore emulators (shipped with
-google-cloud-cli, need Java) and Azurite (npm, pinned, installed into ``.tools/`` by the Makefile).
+google-cloud-cli, need Java), the Cloud Storage emulator (gcp-storage-emulator, from PyPI) and Azurite (npm, pinned, installed into ``.tools/`` by the Makefile).
 
 A stand-in that cannot start raises :class:`StandInMissing` saying what is missing — under pytest that is
 ``pytest.fail`` (the test fails, it is never skipped). Each stand-in runs in its own process group so that stopping it
@@ -139,22 +139,33 @@ def _running(standin: StandIn) -> Iterator[StandIn]:
 
 # -- moto -----------------------------------------------------------------------------------------------------------
 
-def moto_standin(log_dir: Path) -> StandIn:
+# moto's server answers requests on threads and its DynamoDB tables take no lock, so two conditional writes can both
+# pass their condition; this launcher runs its server on one thread (werkzeug then speaks HTTP/1.0, one request per
+# connection), making each request atomic as DynamoDB's are.
+_MOTO_ONE_THREAD = ("import sys, moto.server as s\n"
+                    "run = s.run_simple\n"
+                    "s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False})\n"
+                    "s.main(sys.argv[1:])\n")
+
+
+def moto_standin(log_dir: Path, *, serialised: bool = False) -> StandIn:
+    """moto in server mode; ``serialised`` answers one request at a time (for tests of conditional writes)."""
     try:
         import moto.server  # noqa: F401 - only checks that moto[server] is installed
     except ImportError as exc:
         _missing(f"moto[server] is not installed ({exc}); pip install 'moto[server]'")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    return StandIn("moto server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    launch = ["-c", _MOTO_ONE_THREAD] if serialised else ["-m", "moto.server"]
+    return StandIn("moto server", [sys.executable, *launch, "-H", "127.0.0.1", "-p", str(port)],
                    port=port, log=log_dir / "moto.log", ready=lambda: http_answers(f"{endpoint}/moto-api/"),
                    timeout=30)
 
 
 @contextmanager
-def moto_server(log_dir: Path) -> Iterator[str]:
+def moto_server(log_dir: Path, *, serialised: bool = False) -> Iterator[str]:
     """moto in server mode; yields its endpoint URL (``http://127.0.0.1:PORT``)."""
-    with _running(moto_standin(log_dir)) as standin:
+    with _running(moto_standin(log_dir, serialised=serialised)) as standin:
         yield f"http://127.0.0.1:{standin.port}"
 
 
@@ -214,6 +225,25 @@ def firestore_emulator(log_dir: Path) -> Iterator[str]:
                       ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=90)
     with _running(standin):
         yield f"127.0.0.1:{port}"
+
+
+@contextmanager
+def gcs_emulator(log_dir: Path) -> Iterator[str]:
+    """A Cloud Storage emulator (gcp-storage-emulator from PyPI, in memory); yields ``http://127.0.0.1:PORT`` (what
+    ``STORAGE_EMULATOR_HOST`` takes). It serves the JSON API the client library speaks and the ``/BUCKET/OBJECT``
+    paths signed URLs use, but checks no signature."""
+    try:
+        import gcp_storage_emulator  # noqa: F401 - only checks that it is installed
+    except ImportError as exc:
+        _missing(f"gcp-storage-emulator is not installed ({exc}); pip install gcp-storage-emulator")
+    port = free_port()
+    standin = StandIn("the Cloud Storage emulator",
+                      [sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1", f"--port={port}",
+                       "--in-memory", "--quiet"],
+                      port=port, log=log_dir / "gcs-emulator.log",
+                      ready=lambda: http_answers(f"http://127.0.0.1:{port}/"), timeout=30)
+    with _running(standin):
+        yield f"http://127.0.0.1:{port}"
 
 
 # -- functions-framework ------------------------------------------------------------------------------------------------

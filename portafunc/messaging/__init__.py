@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from .base import OutgoingMessage, Queue, ReceivedMessage, Topic, send_or_publish
-from .binding import env_name, open_backend, register_backend, reset
+from .binding import Kind, env_name, open_backend, register_backend, reset
 
 
 def topic(name: str) -> Topic:
     """The topic bound to ``name`` by ``PORTAFUNC_TOPIC_<NAME>``."""
-    return open_backend("topic", name)  # type: ignore[no-any-return]
+    backend: Topic = open_backend("topic", name)
+    return backend
 
 
 def queue(name: str) -> Queue:
     """The queue bound to ``name`` by ``PORTAFUNC_QUEUE_<NAME>``."""
-    return open_backend("queue", name)  # type: ignore[no-any-return]
+    backend: Queue = open_backend("queue", name)
+    return backend
 
 
 class _Sink:
@@ -31,7 +33,7 @@ def queue_or_topic(ref: str) -> _Sink:
     which is always a *queue* (``dead_letter="work-failed"`` declares the queue ``work-failed``)."""
     if "://" in ref:
         scheme = ref.split("://", 1)[0]
-        kind = "topic" if scheme in ("sns", "eventgrid") or "/topics/" in ref else "queue"
+        kind: Kind = "topic" if scheme in ("sns", "eventgrid") or "/topics/" in ref else "queue"
         return _Sink(open_backend(kind, ref, ref))
     return _Sink(queue(ref))
 

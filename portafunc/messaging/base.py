@@ -30,7 +30,7 @@ def as_outgoing(item: Any) -> OutgoingMessage:
     return item if isinstance(item, OutgoingMessage) else OutgoingMessage(item)
 
 
-class ReceivedMessage(Message):
+class ReceivedMessage(Message[Any]):
     """A message pulled from a queue; ``receipt`` is the backend's handle for ack/nack."""
 
     __slots__ = ("receipt",)
@@ -84,5 +84,5 @@ class Queue(Protocol):
 
 def send_or_publish(sink: Topic | Queue, data: Any, attributes: dict[str, str] | None = None) -> str:
     if hasattr(sink, "publish"):
-        return sink.publish(data, attributes=attributes)  # type: ignore[union-attr]
-    return sink.send(data, attributes=attributes)  # type: ignore[union-attr]
+        return sink.publish(data, attributes=attributes)
+    return sink.send(data, attributes=attributes)

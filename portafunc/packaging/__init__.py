@@ -11,30 +11,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import PortafuncError, UnsupportedTrigger
+from ..errors import UnsupportedTrigger
 from ..targets import PackageRequest, PackageResult
 
 
 def build_package(target_name: str, app_ref: str | None, *, project_dir: str | Path | None = None,
-          out: str | Path = "dist", python: str | None = None, arch: str = "x86_64",
-          progress: Any = None) -> PackageResult:
+                  out: str | Path = "dist", python: str | None = None, arch: str = "x86_64",
+                  progress: Any = None, stage: str | None = None) -> PackageResult:
     """Build the artifact for one target; raises UnsupportedTrigger / PortafuncError on bad input.
 
+    Everything the target would refuse is found before anything is built: the resource model and the configuration
+    file (``app.resources(load_config(project, stage))``), unsupported triggers, the target's own checks (name
+    collisions after its mangling, limits, secret references), the Python version and the requirement lines.
     (Not named ``build``: that is the helpers submodule, whose import would shadow the function on the package.)
     """
+    from ..config import load_config
     from ..loader import load_app
     from ..targets import get_target
-    from .build import read_requirements, trigger_check
+    from .build import PackagingError, choose_python, read_pip_options, read_requirements, trigger_check
+    from .inspection import target_problems
 
     target = get_target(target_name)
     app, project, ref = load_app(app_ref, project_dir)
     functions = trigger_check(app, target)
-    py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
-    if py not in ("3.10", "3.11", "3.12", "3.13"):
-        raise PortafuncError(f"--python {py}: supported versions are 3.10, 3.11, 3.12 and 3.13")
+    config = load_config(project, stage)
+    deployment = app.resources(config)
+    problems = target_problems(target, deployment)
+    if problems:
+        raise PackagingError(f"{target.name} refuses this deployment:\n  - " + "\n  - ".join(problems))
+    py = choose_python(python or config.python, target.name, progress)
     request = PackageRequest(app_ref=ref, project_dir=project, out_dir=Path(out).resolve() / target.name,
                              python=py, arch=arch, requirements=read_requirements(project), progress=progress,
-                             app=app, functions=functions)
+                             app=app, functions=functions, stage=stage, deployment=deployment,
+                             pip_options=read_pip_options(project))
     started = time.perf_counter()
     result = target.package(request)
     result.seconds = time.perf_counter() - started
@@ -45,11 +54,17 @@ def package_cli(args: Any) -> int:
     def progress(message: str) -> None:
         print(f"  … {message}", file=sys.stderr, flush=True)
 
+    from .build import PackagingError
+
     try:
         result = build_package(args.target, args.app or args.path, project_dir=args.path if args.app else None,
-                       out=args.out, python=args.python, arch=args.arch, progress=progress)
+                               out=args.out, python=args.python, arch=args.arch, progress=progress,
+                               stage=getattr(args, "stage", None))
     except UnsupportedTrigger as exc:
         print(f"portafunc: cannot package for {exc.target}: {exc}", file=sys.stderr)
+        return 2
+    except PackagingError as exc:
+        print(f"portafunc: cannot package: {exc}", file=sys.stderr)
         return 2
     print(f"packaged {len(result.functions)} function(s) for {result.target} in {result.seconds:.1f}s")
     width = max((len(name) for name, _ in result.functions), default=8)

@@ -14,15 +14,15 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
 
+if TYPE_CHECKING:
+    from ..targets import Target
+
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "dist", "build", ".pytest_cache", ".hypothesis", "node_modules",
-              ".tools", ".mypy_cache", ".ruff_cache", "tests"}
-_SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 CACHE_DIR = Path(os.environ.get("PORTAFUNC_CACHE_DIR", Path.home() / ".cache" / "portafunc"))
 
 Progress = Callable[[str], None]
@@ -37,28 +37,79 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
-def trigger_check(app: App, target: object) -> list[tuple[str, str]]:
+def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
     """(function, native trigger) for every function; raises the first UnsupportedTrigger (exit code 2)."""
     rows = []
     for spec in app:
-        native = target.native_trigger(spec)  # type: ignore[attr-defined]
+        native = target.native_trigger(spec)
         rows.append((spec.name, str(native)))
     return rows
 
 
+DEFAULT_EXCLUDES = (
+    # secrets and local settings: never deployed
+    ".env", ".env.*", "*.env", "local.settings.json", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*",
+    "credentials", "credentials.json", "service-account*.json", ".portafuncignore", ".npmrc", ".pypirc",
+    # development files
+    "tests/", "test/", "docs/", "dist/", "build/", ".venv/", "venv/", "env/", "node_modules/", "__pycache__/",
+    "*.pyc", "*.pyo", "*.egg-info/", ".git/", ".tox/", ".nox/", ".mypy_cache/", ".ruff_cache/", ".pytest_cache/",
+    ".hypothesis/", ".tools/", ".idea/", ".vscode/", "*.ipynb", "Makefile", "Dockerfile",
+)
+"""Kept out of every artifact, before ``.portafuncignore`` and ``exclude =`` of the configuration file (whose
+``!pattern`` lines bring a file back). Patterns are gitignore-like: ``name/`` is a directory anywhere, ``*.pem`` a
+file name anywhere, ``conf/local.json`` a path from the project root."""
+
+
+def ignore_patterns(project_dir: Path) -> list[str]:
+    """The defaults, then ``.portafuncignore`` lines, then ``exclude`` of the configuration file."""
+    patterns = list(DEFAULT_EXCLUDES)
+    ignore_file = project_dir / ".portafuncignore"
+    if ignore_file.is_file():
+        for line in ignore_file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                patterns.append(line)
+    from ..config import find
+
+    _, table = find(project_dir)
+    patterns.extend(p for p in table.get("exclude", []) if isinstance(p, str))
+    return patterns
+
+
+def is_excluded(rel: str, is_dir: bool, patterns: list[str]) -> bool:
+    """gitignore-like matching of one project-relative POSIX path; the last matching pattern decides."""
+    from fnmatch import fnmatchcase
+
+    name = rel.rsplit("/", 1)[-1]
+    excluded = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        pattern = raw[1:] if negate else raw
+        dir_only = pattern.endswith("/")
+        pattern = pattern.strip("/")
+        if dir_only and not is_dir:
+            continue
+        hit = fnmatchcase(rel, pattern) if "/" in pattern else fnmatchcase(name, pattern)
+        if hit:
+            excluded = not negate
+    return excluded
+
+
 def copy_project(project_dir: Path, dest: Path) -> list[Path]:
-    """Copy the user's sources (not tests, venvs, caches or earlier builds) into ``dest``; returns copied files."""
+    """Copy the user's sources into ``dest`` minus :data:`DEFAULT_EXCLUDES`, ``.portafuncignore`` and the
+    configuration file's ``exclude``; returns the copied files."""
     copied: list[Path] = []
     project_dir = project_dir.resolve()
+    patterns = ignore_patterns(project_dir)
     for root, dirs, files in os.walk(project_dir):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(_SKIP_SUFFIXES)
-                         and not d.startswith("."))
+        base = Path(root).relative_to(project_dir).as_posix()
+        prefix = "" if base == "." else base + "/"
+        dirs[:] = sorted(d for d in dirs if not is_excluded(prefix + d, True, patterns))
         for name in sorted(files):
-            if name.endswith(_SKIP_SUFFIXES) or name.startswith("."):
+            if is_excluded(prefix + name, False, patterns):
                 continue
             src = Path(root) / name
-            rel = src.relative_to(project_dir)
-            target = dest / rel
+            target = dest / (prefix + name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
             copied.append(target)
@@ -109,12 +160,15 @@ def _copy_tree(src: Path, dest: Path) -> None:
 
 
 def pip_install_target(requirements: Iterable[str], dest: Path, *, python: str, platform: list[str] | None = None,
-                       implementation: str = "cp", progress: Progress | None = None) -> None:
+                       implementation: str = "cp", progress: Progress | None = None,
+                       options: Iterable[str] = ()) -> None:
     """Install ``requirements`` into ``dest`` as the target platform needs them.
 
     With ``platform`` (e.g. ``["manylinux2014_x86_64"]``) only binary wheels for that platform and ``python`` are
-    accepted, so a compiled dependency (pydantic-core) is the cloud's build, not this machine's. Wheels are cached
-    under ``~/.cache/portafunc`` so a second build does not download again.
+    accepted, so a compiled dependency (pydantic-core) is the cloud's build, not this machine's. The index is always
+    asked which versions to use (``options``: the requirement file's ``-c``, ``--index-url``, ``--extra-index-url``,
+    ``--find-links`` lines); wheels already downloaded under ``~/.cache/portafunc`` are reused, never preferred. A
+    requirement published only as an sdist is built into a wheel here when it is pure Python (``py3-none-any``).
     """
     reqs = sorted({r.strip() for r in requirements if r.strip() and not r.strip().startswith("#")})
     if not reqs:
@@ -127,29 +181,72 @@ def pip_install_target(requirements: Iterable[str], dest: Path, *, python: str, 
         target_args += ["--only-binary=:all:", "--python-version", python, "--implementation", implementation]
         for tag in platform:
             target_args += ["--platform", tag]
-    _say(progress, f"resolving {len(reqs)} requirement(s) for {platform or 'this platform'} / Python {python}")
-    # Warm builds resolve from the wheel cache alone; only a miss asks the index.
-    offline = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(wheel_dir),
-               "--no-index", "--find-links", str(wheel_dir), *reqs]
-    proc = subprocess.run(offline, capture_output=True, text=True)
-    if proc.returncode != 0:
-        _say(progress, "downloading wheels")
-        download = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(wheel_dir),
-                    "--find-links", str(wheel_dir), *reqs]
-        proc = subprocess.run(download, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PackagingError(_explain_pip_failure(proc.stderr, reqs, platform, python))
-    _say(progress, "installing wheels into the artifact")
-    install = [sys.executable, "-m", "pip", "install", *common, *target_args, "--no-index", "--find-links",
-               str(wheel_dir), "--target", str(dest), "--no-compile", "--upgrade", *reqs]
-    proc = subprocess.run(install, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PackagingError(_explain_pip_failure(proc.stderr, reqs, platform, python))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="portafunc-reqs-") as tmp:
+        req_file = Path(tmp) / "requirements.txt"
+        req_file.write_text("\n".join([*options, *reqs]) + "\n", encoding="utf-8")
+        resolved = Path(tmp) / "resolved"  # exactly this build's wheels: the index's answer, from the cache if there
+        resolved.mkdir()
+        _say(progress, f"resolving {len(reqs)} requirement(s) for {platform or 'this platform'} / Python {python} "
+                       "(asking the index)")
+        download = [sys.executable, "-m", "pip", "download", *common, *target_args, "-d", str(resolved),
+                    "--find-links", str(wheel_dir), "-r", str(req_file)]
+        built: set[str] = set()
+        while True:
+            proc = subprocess.run(download, capture_output=True, text=True)
+            if proc.returncode == 0:
+                break
+            missing = _missing_distribution(proc.stderr)
+            if not platform or missing is None or missing in built:
+                raise PackagingError(_explain_pip_failure(proc.stderr, reqs, platform, python))
+            built.add(missing)
+            _build_pure_wheel(missing, wheel_dir, Path(tmp), [*options], progress, proc.stderr, platform, python)
+        for wheel in resolved.iterdir():
+            if not (wheel_dir / wheel.name).exists():
+                shutil.copyfile(wheel, wheel_dir / wheel.name)
+        _say(progress, "installing wheels into the artifact")
+        install_file = Path(tmp) / "install.txt"
+        install_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
+        install = [sys.executable, "-m", "pip", "install", *common, *target_args, "--no-index", "--find-links",
+                   str(resolved), "--target", str(dest), "--no-compile", "--upgrade", "-r", str(install_file)]
+        proc = subprocess.run(install, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PackagingError(_explain_pip_failure(proc.stderr, reqs, platform, python))
     # pip --target leaves absolute paths and install times in RECORD/INSTALLER/direct_url: drop them.
     for extra in dest.glob("*.dist-info"):
         for name in ("RECORD", "INSTALLER", "direct_url.json", "REQUESTED"):
             (extra / name).unlink(missing_ok=True)
     shutil.rmtree(dest / "bin", ignore_errors=True)
+
+
+def _missing_distribution(stderr: str) -> str | None:
+    for line in stderr.splitlines():
+        if "No matching distribution found for" in line:
+            return line.split("for", 1)[1].strip()
+    return None
+
+
+def _build_pure_wheel(requirement: str, wheel_dir: Path, tmp: Path, options: list[str], progress: Progress | None,
+                      stderr: str, platform: list[str], python: str) -> None:
+    """Build ``requirement`` from its sdist; keep the wheel only if it is pure Python (runs on any platform)."""
+    _say(progress, f"{requirement}: no wheel for {', '.join(platform)}; building it from its sdist")
+    out = tmp / "built"
+    out.mkdir(exist_ok=True)
+    opts_file = tmp / "options.txt"
+    opts_file.write_text("\n".join([*options, requirement]) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-input", "-q",
+                           "--no-deps", "--no-binary", ":all:", "-w", str(out), "-r", str(opts_file)],
+                          capture_output=True, text=True)
+    wheels = list(out.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise PackagingError(_explain_pip_failure(stderr, [requirement], platform, python))
+    for wheel in wheels:
+        if not wheel.name.endswith("-none-any.whl"):
+            raise PackagingError(f"dependency {requirement!r} has no wheel for {', '.join(platform)} / CPython "
+                                 f"{python} and its sdist builds a platform-specific wheel ({wheel.name}) here, "
+                                 "which would not run in the cloud; pin a version that publishes a wheel")
+        shutil.move(str(wheel), wheel_dir / wheel.name)
 
 
 def _explain_pip_failure(stderr: str, reqs: list[str], platform: list[str] | None, python: str) -> str:
@@ -168,22 +265,70 @@ def _explain_pip_failure(stderr: str, reqs: list[str], platform: list[str] | Non
     return f"resolving dependencies for {where} failed ({', '.join(reqs)}):\n{tail}"
 
 
+def _candidates(version: str) -> list[str]:
+    """Interpreters that may be ``version``: on PATH, installed by pyenv, installed by uv."""
+    import glob
+
+    found = [c for c in (shutil.which(f"python{version}"),) if c]
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    found += sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True)
+    uv_dirs = [os.environ.get("UV_PYTHON_INSTALL_DIR") or "", str(Path.home() / ".local/share/uv/python")]
+    for uv_dir in filter(None, uv_dirs):
+        found += sorted(glob.glob(f"{uv_dir}/cpython-{version}.*/bin/python{version}"), reverse=True)
+    uv = shutil.which("uv")
+    if uv:
+        try:
+            proc = subprocess.run([uv, "python", "find", version], capture_output=True, text=True, timeout=20)
+            if proc.returncode == 0 and proc.stdout.strip():
+                found.append(proc.stdout.strip())
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return list(dict.fromkeys(found))
+
+
 def find_python(version: str) -> str | None:
     """An interpreter that really runs as exactly ``version`` (``3.12``) on this machine, or None.
 
+    Looked for on PATH, under pyenv (``$PYENV_ROOT/versions``) and uv (``uv python find``, its install directory).
     ``python3.12`` on PATH may be a pyenv shim that fails to run, so each candidate is asked for its version.
     """
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
-    candidate = shutil.which(f"python{version}")
-    if candidate is None:
-        return None
-    try:
-        proc = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                              capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return candidate if proc.returncode == 0 and proc.stdout.strip() == version else None
+    for candidate in _candidates(version):
+        try:
+            proc = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0 and proc.stdout.strip() == version:
+            return candidate
+    return None
+
+
+DEFAULT_PYTHON = "3.12"
+
+
+def choose_python(requested: str | None, target: str, progress: Progress | None = None) -> str:
+    """The target Python: ``requested`` (``--python`` or the configuration's ``python``), else 3.12. Refuses an
+    unsupported version; warns when the cloud has deprecated it or when no interpreter of it is here (no ``.pyc``)."""
+    from datetime import date
+
+    from ..config import DEPRECATIONS, SUPPORTED_PYTHONS
+
+    version = requested or DEFAULT_PYTHON
+    if version not in SUPPORTED_PYTHONS:
+        raise PackagingError(f"--python {version}: supported versions are {', '.join(SUPPORTED_PYTHONS)}")
+    ends = DEPRECATIONS.get(target, {}).get(version)
+    if ends and date.fromisoformat(ends) <= date.today():
+        _say(progress, f"WARNING: {target} deprecated Python {version} on {ends}: no more security patches, and "
+                       f"function creation and updates will be blocked; use --python "
+                       f"{max(v for v in SUPPORTED_PYTHONS if v in DEPRECATIONS.get(target, {}))}")
+    if find_python(version) is None:
+        here = [v for v in SUPPORTED_PYTHONS if v != version and find_python(v)]
+        _say(progress, f"WARNING: no python{version} found here (PATH, pyenv, uv): the artifact ships without .pyc, "
+                       "so every cold start compiles its imports (about twice as slow); install it (uv python install "
+                       f"{version}) or package for a version found here ({', '.join(here) or 'none'})")
+    return version
 
 
 def compile_pyc(dest: Path, python: str, progress: Progress | None = None) -> bool:
@@ -236,18 +381,88 @@ def clean_dir(path: Path) -> Path:
     return path
 
 
-def read_requirements(project_dir: Path) -> list[str]:
-    """The user's ``requirements.txt`` lines (comments and options dropped)."""
-    req = project_dir / "requirements.txt"
-    if not req.is_file():
-        return []
-    out = []
-    for line in req.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            out.append(line)
+_ALLOWED_OPTIONS = {"-c": "-c", "--constraint": "-c", "-i": "--index-url", "--index-url": "--index-url",
+                    "--extra-index-url": "--extra-index-url", "-f": "--find-links", "--find-links": "--find-links",
+                    "--trusted-host": "--trusted-host", "--pre": "--pre", "--prefer-binary": "--prefer-binary",
+                    "--require-hashes": "--require-hashes"}
+_REFUSED_OPTIONS = {
+    "-e": "an editable install points at a directory on this machine: put the code in the project, or build a wheel",
+    "--editable": "an editable install points at a directory on this machine: put the code in the project, or "
+                  "build a wheel",
+    "--no-binary": "the artifact needs binary wheels for the cloud's platform; a source build here would be this "
+                   "machine's",
+    "--no-index": "the index is asked for every build; put the wheels in a --find-links directory instead",
+}
+
+
+def _requirement_lines(path: Path, seen: set[Path]) -> list[tuple[Path, int, str]]:
+    """(file, line number, line) of ``path`` with ``-r`` files expanded, comments and continuations handled."""
+    path = path.resolve()
+    if path in seen:
+        raise PackagingError(f"{path}: included twice by -r (a loop)")
+    seen.add(path)
+    if not path.is_file():
+        raise PackagingError(f"requirements file {path} does not exist")
+    out: list[tuple[Path, int, str]] = []
+    pending = ""
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line.endswith("\\"):
+            pending += line[:-1].rstrip() + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if not line:
+            continue
+        flag, _, value = line.partition(" ") if line.startswith("-") else ("", "", "")
+        if "=" in flag and flag.startswith("--"):
+            flag, _, value = flag.partition("=")
+        if flag in ("-r", "--requirement"):
+            out.extend(_requirement_lines(path.parent / value.strip(), seen))
+        else:
+            out.append((path, number, line))
     return out
 
 
-__all__ = ["PackagingError", "UnsupportedTrigger", "clean_dir", "compile_pyc", "copy_project", "find_python",
-           "pip_install_target", "read_requirements", "trigger_check", "vendor_portafunc", "write_zip"]
+def _parse_requirements(project_dir: Path) -> tuple[list[str], list[str]]:
+    req = project_dir / "requirements.txt"
+    if not req.is_file():
+        return [], []
+    requirements: list[str] = []
+    options: list[str] = []
+    for path, number, line in _requirement_lines(req, set()):
+        if not line.startswith("-"):
+            requirements.append(line)
+            continue
+        flag, sep, value = line.partition("=") if line.startswith("--") and "=" in line.split(" ")[0] \
+            else line.partition(" ")
+        value = value.strip()
+        where = f"{path.name} line {number}"
+        if flag in _REFUSED_OPTIONS:
+            raise PackagingError(f"{where}: {line!r} cannot be honoured: {_REFUSED_OPTIONS[flag]}")
+        if flag not in _ALLOWED_OPTIONS:
+            raise PackagingError(f"{where}: option {flag!r} is not supported in a deploy build (supported: -r, "
+                                 "-c, --index-url, --extra-index-url, --find-links, --trusted-host, --pre, "
+                                 "--prefer-binary, --require-hashes)")
+        canonical = _ALLOWED_OPTIONS[flag]
+        if canonical in ("-c", "--find-links") and value and "://" not in value:
+            value = str((path.parent / value).resolve())
+            if canonical == "-c" and not Path(value).is_file():
+                raise PackagingError(f"{where}: constraints file {value} does not exist")
+        options.append(f"{canonical} {value}".strip())
+    return requirements, options
+
+
+def read_requirements(project_dir: Path) -> list[str]:
+    """The user's requirement lines from ``requirements.txt``, ``-r`` files included; an option line that cannot
+    be honoured is refused by name (PackagingError), never dropped."""
+    return _parse_requirements(project_dir)[0]
+
+
+def read_pip_options(project_dir: Path) -> list[str]:
+    """The honoured option lines (``-c FILE`` with absolute paths, index and find-links options) for pip."""
+    return _parse_requirements(project_dir)[1]
+
+
+__all__ = ["DEFAULT_EXCLUDES", "PackagingError", "UnsupportedTrigger", "choose_python", "clean_dir", "compile_pyc",
+           "copy_project", "find_python", "ignore_patterns", "is_excluded", "pip_install_target", "read_pip_options",
+           "read_requirements", "trigger_check", "vendor_portafunc", "write_zip"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..app import FunctionSpec, QueueTrigger, TopicTrigger
 from ..invoke import Outcome, invoke_batch
+from ..messaging.base import ReceivedMessage
 from ..messaging.memory import MemoryQueue, broker
 from .bindings import Binding
 from .console import InFlight, invocation_line, say
@@ -91,7 +92,7 @@ class ConsumerWorker(threading.Thread):
                 break
             self._run_batch(messages)
 
-    def _run_batch(self, messages: list) -> None:  # type: ignore[type-arg]
+    def _run_batch(self, messages: list[ReceivedMessage]) -> None:
         c = self.consumer
         name = c.spec.name
         self.in_flight.begin(name, len(messages))

@@ -33,11 +33,12 @@ _CHUNK_LINE_MAX = 1024
 
 
 def body_limit(target: str | None) -> int:
-    """``PORTAFUNC_MAX_BODY_BYTES`` when set, else the limit of ``target`` (default: the strictest, Lambda's)."""
-    configured = os.environ.get("PORTAFUNC_MAX_BODY_BYTES")
-    if configured:
-        return int(configured)
-    return TARGET_BODY_LIMITS[target or DEFAULT_TARGET]
+    """The smaller of ``target``'s front-door limit (default: the strictest, Lambda's) and the pipeline's own
+    (``PORTAFUNC_MAX_BODY_BYTES``, default 10 MiB), which applies in every cloud too: exactly what the deployed
+    function would accept, refused here before a byte of the body is read."""
+    from .. import invoke
+
+    return min(TARGET_BODY_LIMITS[target or DEFAULT_TARGET], invoke.MAX_BODY_BYTES)
 
 
 def read_timeout() -> float:
@@ -128,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         lengths = self.headers.get_all("Content-Length") or []
         if not lengths:
             return b""
-        if len(set(v.strip() for v in lengths)) != 1 or not lengths[0].strip().isdecimal():
+        if len({v.strip() for v in lengths}) != 1 or not lengths[0].strip().isdecimal():
             raise _Refused(400, "Bad Request", f"Content-Length {', '.join(lengths)!r:.60} is not one number")
         n = int(lengths[0])
         if n > limit:

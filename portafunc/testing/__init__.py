@@ -98,7 +98,7 @@ class Cloud:
         message = self._message(data, attributes)
         return Delivery(self.name, [self._keep(self.driver.messages(app, s.name, [_copy(message)])) for s in specs])
 
-    def _message(self, item: Any, attributes: dict[str, str] | None) -> Message:
+    def _message(self, item: Any, attributes: dict[str, str] | None) -> Message[Any]:
         if isinstance(item, Message):
             return item
         data, _ = encode_payload(item)
@@ -157,7 +157,7 @@ class Cloud:
         return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
 
 
-def _copy(message: Message) -> Message:
+def _copy(message: Message[Any]) -> Message[Any]:
     return Message(message.id, message.data, dict(message.attributes), message.ordering_key,
                    message.delivery_attempt, message.published_at, message.source)
 

@@ -35,8 +35,9 @@ def pytest_generate_tests(metafunc: Any) -> None:
 
 @pytest.fixture
 def cloud(request: Any, monkeypatch: Any) -> Any:
-    """A :class:`portafunc.testing.Cloud` for one target; unbound topics and queues go to memory://, and so does the
-    idempotency store unless the environment names one (the kit runs every target in this one process)."""
+    """A :class:`portafunc.testing.Cloud` for one target; unbound topics, queues, buckets and tables go to memory://,
+    and so does the idempotency store unless the environment names one (the kit runs every target in this one
+    process)."""
     from portafunc.errors import TargetNotFound
     from portafunc.messaging import reset
     from portafunc.messaging.memory import broker
@@ -53,10 +54,21 @@ def cloud(request: Any, monkeypatch: Any) -> Any:
     broker().reset()
     reset()
     _reset_idempotency()
+    _reset_data()
     request.node._portafunc_cloud = instance
     yield instance
     broker().reset()
     reset()
+    _reset_data()
+
+
+def _reset_data() -> None:
+    """Unbound buckets and key-value tables are memory:// too: each test starts with them empty."""
+    from portafunc import data
+    from portafunc.data import memory
+
+    data.reset()
+    memory.reset()
 
 
 def _reset_idempotency() -> None:

@@ -69,10 +69,11 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
     template["Globals"]["Function"]["CodeUri"] = f"s3://artifacts-bucket/{Path(built['zip']).name}"
     cfn = transform(template, {}, Policies())["Resources"]
     functions = {k: v for k, v in cfn.items() if v["Type"] == "AWS::Lambda::Function"}
-    assert len(functions) == 6
+    # one Lambda per function, plus the router that answers unmatched requests (404/405) as the other clouds do
+    assert len(functions) == 7
     assert {f["Properties"]["Handler"] for f in functions.values()} == {"portafunc_aws.entry.handler"}
-    names = {f["Properties"]["Environment"]["Variables"]["PORTAFUNC_FUNCTION"] for f in functions.values()}
-    assert names == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload"}
+    names = {f["Properties"]["Environment"]["Variables"].get("PORTAFUNC_FUNCTION") for f in functions.values()}
+    assert names == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload", None}
     mappings = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert len(mappings) == 2 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
     queue = cfn["OrdersQueue"]["Properties"]
@@ -81,7 +82,8 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
         if any(v["Type"] == "AWS::ApiGatewayV2::Route" for v in cfn.values()) else sorted(
         f"{m.upper()} {p}" for v in cfn.values() if v["Type"] == "AWS::ApiGatewayV2::Api"
         for p, ms in v["Properties"]["Body"]["paths"].items() for m in ms)
-    assert routes == ["GET /orders/{shop}/{order_id}", "HEAD /orders/{shop}/{order_id}", "POST /orders/{shop}"]
+    assert routes == ["GET /orders/{shop}/{order_id}", "HEAD /orders/{shop}/{order_id}", "POST /orders/{shop}",
+                      "X-AMAZON-APIGATEWAY-ANY-METHOD $default"]
     rules = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Events::Rule"]
     assert [r["ScheduleExpression"] for r in rules] == ["cron(0/5 * * * ? *)"]
     bucket = cfn["UploadsBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
@@ -136,7 +138,8 @@ def boot(lambda_python: str, task_root: Path, function: str, api: RuntimeApi) ->
            "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.entry.handler",
            "AWS_LAMBDA_FUNCTION_NAME": f"shop-{function}", "AWS_REGION": "us-east-1",
            "PORTAFUNC_APP": "main:app", "PORTAFUNC_FUNCTION": function,
-           "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://"}
+           "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://",
+           "PORTAFUNC_KV_ORDERS": "memory://"}
     return subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.entry.handler"], cwd=task_root,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

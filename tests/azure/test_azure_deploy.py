@@ -19,7 +19,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import arm_check
 import pytest
@@ -93,10 +92,10 @@ def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
     app: App = built["app"]
     template = built["template"]
     _, functions, _ = load_function_app(app)  # the real azure-functions indexing of the generated file
-    bindings = {name: [b for b in fn.get_bindings_dict()["bindings"]] for name, fn in functions.items()}
+    bindings = {name: list(fn.get_bindings_dict()["bindings"]) for name, fn in functions.items()}
     settings = _settings(template)
     queues = _names(template, "Microsoft.Storage/storageAccounts/queueServices/queues")
-    for name, items in bindings.items():
+    for items in bindings.values():
         for binding in items:
             if binding["type"] == "queueTrigger":
                 assert binding["queueName"] in queues and naming.poison_queue_name(binding["queueName"]) in queues
@@ -121,7 +120,7 @@ def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
             assert f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}" in settings
             key = infra.key_setting(trig.topic)
             assert settings[key].startswith("[format('@Microsoft.KeyVault(VaultName=")
-            assert f"key_env={{1}}', " in settings[f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}"]
+            assert "key_env={1}', " in settings[f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}"]
             dead = f"PORTAFUNC_DEADLETTER_{spec.name.upper()}"
             assert dead in settings and infra.dead_letter_queue(spec) in queues
         if kind == "QueueTrigger":

@@ -140,7 +140,8 @@ def test_a_header_echo_cannot_split_the_response(runner: Runner, evil: str) -> N
 
 
 def test_the_limit_follows_the_target(tmp_path: Path) -> None:
-    gcp = start(HTTPIN, tmp_path, "--no-reload", "--target", "gcp")
+    """The smaller of the cloud's limit and the pipeline's (PORTAFUNC_MAX_BODY_BYTES, 10 MiB by default)."""
+    gcp = start(HTTPIN, tmp_path, "--no-reload", "--target", "gcp", PORTAFUNC_MAX_BODY_BYTES=str(64 * MIB))
     try:
         assert "request bodies up to 33,554,432 bytes" in gcp.stderr
         body = b"x" * (7 * MIB)  # over Lambda's limit, within Cloud Run functions' 32 MiB
@@ -149,3 +150,9 @@ def test_the_limit_follows_the_target(tmp_path: Path) -> None:
         assert exchange(gcp, post("/size", {"Content-Length": str(32 * MIB + 1)}))[0] == 413
     finally:
         assert gcp.stop() == 0, gcp.stderr
+    azure = start(HTTPIN, tmp_path, "--no-reload", "--target", "azure")
+    try:
+        assert "request bodies up to 10,485,760 bytes" in azure.stderr  # the pipeline's default is the smaller
+        assert exchange(azure, post("/size", {"Content-Length": str(10 * MIB + 1)}))[0] == 413
+    finally:
+        assert azure.stop() == 0, azure.stderr

@@ -155,7 +155,7 @@ def test_every_gcloud_command_parses_in_the_real_cli(deployed, tmp_path):
     assert silent == [], "each command reached the API (parsed to the end)"
     project = deployed["project"]
     for r in replays:
-        for _, path, body in r.requests:
+        for _, path, _body in r.requests:
             if "/projects/" in path and "/projects/-/" not in path:
                 assert f"/projects/{project}" in path, (r.argv, path)
 

@@ -297,3 +297,10 @@ def test_served_receiver_answers_deeply_nested_bodies_400(serve: Any) -> None:
     status, headers, _ = hook.send(body=b"[" * 100_000 + b"]" * 100_000)
     assert status == 400 and headers["content-type"] == "application/problem+json"
     assert seen == []
+
+
+@pytest.mark.parametrize("count", ["²", "¹", "99999999999999999999", "-1", ""])
+def test_odd_delivery_counts_are_attempt_one_not_a_crash(serve: Any, count: str) -> None:
+    hook, seen = serve(allow_unauthenticated=True)
+    status, _, _ = hook.send(headers={"aeg-delivery-count": count})
+    assert status == 200 and [m.delivery_attempt for m in seen] == [1]

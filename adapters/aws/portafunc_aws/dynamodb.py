@@ -16,7 +16,8 @@ TTL_ATTRIBUTE = "expiration"
 
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ``ClientError`` (matched by shape: botocore is imported lazily), else ''."""
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    response = getattr(exc, "response", None)  # None on connection errors, which carry the attribute too
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def condition_failed(exc: BaseException) -> bool:

@@ -90,7 +90,8 @@ class LambdaHandler:
                 if answer is not None:
                     return http.encode_response(answer, variant)
             resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                               invocation_id=invocation_id, native_context=context)
+                               invocation_id=invocation_id, native_context=context,
+                               route_template=None if spec else http.matched_route(event))
             return http.encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "

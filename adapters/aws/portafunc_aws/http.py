@@ -69,6 +69,20 @@ def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest
     return _careful_request(native, variant), variant
 
 
+def matched_route(event: Any) -> str | None:
+    """The route template API Gateway matched: ``routeKey`` ``"GET /orders/{id}"`` (HTTP API) or ``resource``
+    (REST API); None for ``$default``, ALB and Function URL events. The core looks it up directly and falls back to
+    its own matching when the template is not one of the app's routes (e.g. a ``/{proxy+}`` catch-all)."""
+    if event.__class__ is not dict:
+        return None
+    key = event.get("routeKey")
+    if key.__class__ is str:
+        _, space, template = key.partition(" ")
+        return template if space and template.startswith("/") else None
+    resource = event.get("resource")
+    return resource if resource.__class__ is str and resource.startswith("/") else None
+
+
 def _plain_v2(event: dict[str, Any]) -> HttpRequest | None:
     """A well-formed HTTP API / Function URL event (plain dicts, string fields, text body), built directly.
 

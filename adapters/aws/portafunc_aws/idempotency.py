@@ -152,5 +152,5 @@ def store_factory(url: str) -> DynamoDBStore:
     """``dynamodb://TABLE[?region=REGION]`` → a store."""
     parts = urlsplit(url)
     table = (parts.netloc + parts.path).strip("/")
-    region = (parse_qs(parts.query).get("region") or [None])[0]
+    region = next(iter(parse_qs(parts.query).get("region", [])), None)
     return DynamoDBStore(table, region)

@@ -2,8 +2,9 @@
 
 The zip holds the user's project, the portafunc core and this adapter (with dist-info, so entry points work), and the
 dependencies as ``manylinux2014`` wheels for the chosen CPython and architecture, with ``.pyc`` for that Python when
-an interpreter of that version is available here. boto3/botocore are left out (the Lambda runtime provides them)
-unless the user's requirements.txt names them; Azure and Google SDKs never go in.
+an interpreter of that version is available here. boto3/botocore are left to the Lambda runtime unless the user's
+requirements pin them. Every requirement of the user's goes in, whichever cloud it is for: only portafunc's own
+distributions are chosen per target (the core and this adapter are vendored; the other adapters are left out).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 
 from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target,
                                        vendor_portafunc, write_zip)
-from portafunc.targets import PackageRequest, PackageResult
+from portafunc.targets import PackageRequest, PackageResult, Target
 
 from .sam import build_template, to_yaml
 
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
-FOREIGN = re.compile(r"^(azure[-_.]|google[-_.]|functions[-_]framework|portafunc)", re.IGNORECASE)
+OURS = re.compile(r"^portafunc([-_.](aws|azure|gcp))?$", re.IGNORECASE)
 
 
 def _name(requirement: str) -> str:
@@ -33,9 +34,9 @@ def dependencies(user_requirements: list[str], say: object = None) -> list[str]:
     core = [r for r in (requires("portafunc") or []) if "extra ==" not in r]
     out = list(core)
     for req in user_requirements:
-        if FOREIGN.match(_name(req)):
+        if OURS.match(_name(req)):
             if callable(say):
-                say(f"leaving out {req}: portafunc is vendored, other clouds' SDKs do not belong in a Lambda zip")
+                say(f"leaving out {req}: portafunc and portafunc-aws are vendored from this installation")
             continue
         out.append(req)
     pinned = {_name(r) for r in user_requirements}
@@ -46,6 +47,7 @@ def package(request: PackageRequest) -> PackageResult:
     say = request.progress or (lambda message: None)
     started = time.perf_counter()
     app, functions = request.checked_app(_target())
+    deployment = request.resources()
     project, ref = request.project_dir, request.app_ref
     arch = "arm64" if request.arch in ("arm64", "aarch64") else "x86_64"
     out_dir = request.out_dir
@@ -59,19 +61,19 @@ def package(request: PackageRequest) -> PackageResult:
         vendor_portafunc(stage, "portafunc_aws", "portafunc-aws")
         platform = "manylinux2014_aarch64" if arch == "arm64" else "manylinux2014_x86_64"
         pip_install_target(dependencies(request.requirements, say), stage, python=request.python,
-                           platform=[platform], progress=say)
+                           platform=[platform], progress=say, options=request.pip_options)
         compile_pyc(stage, request.python, progress=say)
         say(f"writing {zip_name}")
         size, count, digest = write_zip(stage, out_dir / zip_name)
     template = out_dir / "template.yaml"
     say("writing template.yaml")
     template.write_text(to_yaml(build_template(app, app_ref=ref, code_uri=zip_name, python=request.python,
-                                               arch=arch)) + "\n", encoding="utf-8")
+                                               arch=arch, deployment=deployment)) + "\n", encoding="utf-8")
     return PackageResult(target="aws", artifact=out_dir / zip_name, manifest_files=[template], functions=functions,
                          size=size, file_count=count, sha256=digest, seconds=time.perf_counter() - started)
 
 
-def _target() -> object:
+def _target() -> Target:
     from portafunc.targets import get_target
 
     return get_target("aws")

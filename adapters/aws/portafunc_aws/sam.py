@@ -1,28 +1,39 @@
-"""The SAM ``template.yaml`` for an App: one function per portafunc function, all on ``portafunc_aws.entry.handler``.
+"""The SAM ``template.yaml`` for an App, written from its resource model (``app.resources()``).
 
-Resources follow the trigger table in docs/aws.md: HTTP API routes; an SQS queue per logical queue with a dead-letter
-queue after ``max_attempts`` receives; per topic subscriber an SQS subscription queue (again with a DLQ) fed by the SNS
-topic; an S3 bucket per logical bucket with its notifications; EventBridge schedules. Each function gets send/publish
-rights only on the queues and topics its handler names (``portafunc.queue("x")`` / ``portafunc.topic("x")`` found in
-its source), plus its dead-letter destination; a handler that names them dynamically gets all of the app's.
+Every resource of the model is created: an SNS topic per topic, an SQS queue per queue (its redrive target is the
+declared ``dead_letter=`` queue, else a DLQ of its own), per topic subscriber an SQS subscription queue (again with a
+DLQ) fed by the topic, an S3 bucket per bucket, a DynamoDB table (partition key ``id``, TTL on ``expiration``) per
+key-value table and for the idempotency store. Each function gets in its environment exactly the bindings of its
+grants, and in its role exactly their permissions: ``SNSPublishMessagePolicy`` / ``SQSSendMessagePolicy`` to publish
+and send, ``SQSPollerPolicy`` on the one queue it consumes (its event source mapping is declared directly, so SAM does
+not attach ``AWSLambdaSQSQueueExecutionRole`` on ``Resource: "*"``), read/CRUD policies on its buckets and tables, and
+``GetItem``/``PutItem``/``DeleteItem`` on the idempotency table. Settings (memory, timeout, concurrency, env, tags,
+extra statements) and secrets (CloudFormation dynamic references, resolved at deploy time: no SDK call at run time)
+come from the configuration file. HTTP: every GET route also answers HEAD, and a ``$default`` route sends any other
+method or path to the app's router, which answers 404/405 problem+json as the other clouds do.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 import re
-import textwrap
 from typing import Any
 
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
-from portafunc.invoke import dead_letter_destination
-from portafunc.messaging.binding import env_name
+from portafunc.errors import PortafuncError
+from portafunc.resources import Deployment, FunctionModel
 
 from .triggers import S3_EVENTS
 
-FUNCTION_TIMEOUT = 30
+MAX_TIMEOUT = 900
+MEMORY_RANGE = (128, 10240)
+ROUTER = "PortafuncRouterFunction"
+RETENTION_14_DAYS = 1209600
+IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+
+
+class TemplateError(PortafuncError):
+    """The app cannot be written as a valid SAM template; the message names what to change."""
 
 
 def logical_id(name: str, suffix: str = "") -> str:
@@ -31,102 +42,201 @@ def logical_id(name: str, suffix: str = "") -> str:
     return "".join(p[:1].upper() + p[1:] for p in parts if p) + suffix
 
 
-def used_resources(spec: FunctionSpec) -> tuple[set[str], set[str], bool]:
-    """(topics, queues, dynamic) named by the handler's own source code."""
+SUFFIX = {"topic": "Topic", "queue": "Queue", "bucket": "Bucket", "kv": "Table", "idempotency": "Table"}
+
+
+def resource_id(kind: str, name: str) -> str:
+    if kind == "idempotency":
+        return "IdempotencyTable"
+    return logical_id(name, SUFFIX.get(kind, logical_id(kind)))
+
+
+def name_rules() -> dict[str, Any]:
+    """What ``portafunc inspect`` checks for collisions: the logical id each name becomes."""
+    return {"function": lambda n: logical_id(n, "Function"), "topic": lambda n: logical_id(n, "Topic"),
+            "queue": lambda n: logical_id(n, "Queue"), "bucket": lambda n: logical_id(n, "Bucket"),
+            "kv": lambda n: logical_id(n, "Table")}
+
+
+def secret_reference(variable: str, ref: str) -> str:
+    """A CloudFormation dynamic reference for a Lambda environment variable.
+
+    ``NAME`` / ``secretsmanager:NAME[:SecretString:KEY...]`` → ``{{resolve:secretsmanager:...}}``; ``ssm:/path`` →
+    ``{{resolve:ssm:/path}}``. ``ssm-secure`` is refused: CloudFormation does not resolve it in Lambda environments.
+    """
+    if ref.startswith("ssm-secure:"):
+        raise TemplateError(f"secret {variable}: ssm-secure references are not resolved in Lambda environment "
+                            "variables; store it in Secrets Manager (secretsmanager:NAME) or as a plain SSM "
+                            "parameter (ssm:/path)")
+    if ref.startswith("ssm:"):
+        return "{{resolve:ssm:" + ref[len("ssm:"):] + "}}"
+    if ref.startswith("secretsmanager:"):
+        ref = ref[len("secretsmanager:"):]
+    if not ref or "}}" in ref or "{{" in ref:
+        raise TemplateError(f"secret {variable}: {ref!r} is not a secret name")
+    return "{{resolve:secretsmanager:" + ref + "}}"
+
+
+def check_deployment(deployment: Deployment) -> list[str]:
+    """What AWS refuses, found before the build: limits, secret references, logical-id collisions."""
+    problems: list[str] = []
+    for fn in deployment.functions.values():
+        s = fn.settings
+        if not MEMORY_RANGE[0] <= s.memory <= MEMORY_RANGE[1]:
+            problems.append(f"{fn.name}: memory {s.memory} MB is outside Lambda's {MEMORY_RANGE[0]}-"
+                            f"{MEMORY_RANGE[1]} MB")
+        if s.timeout > MAX_TIMEOUT:
+            problems.append(f"{fn.name}: timeout {s.timeout} s exceeds Lambda's {MAX_TIMEOUT} s")
+        for variable, secret in s.secrets.items():
+            ref = secret.ref("aws")
+            if ref is None:
+                problems.append(f"{fn.name}: secret {variable} has no AWS reference (give a name, or aws=...)")
+                continue
+            try:
+                secret_reference(variable, ref)
+            except TemplateError as exc:
+                problems.append(f"{fn.name}: {exc}")
+        for entry in s.permissions.get("aws", []):
+            if not isinstance(entry, dict) or not {"Effect", "Action", "Resource"} <= set(entry):
+                problems.append(f"{fn.name}: permissions.aws entries are IAM statements with Effect, Action and "
+                                f"Resource; got {entry!r}")
+    problems += _bucket_stem_problems(deployment)
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(spec.handler)))
-    except (OSError, TypeError, SyntaxError):
-        return set(), set(), True
-    topics: set[str] = set()
-    queues: set[str] = set()
-    dynamic = False
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name not in ("topic", "queue"):
-            continue
-        if isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name) and func.value.id == "portafunc"):
-            continue
-        if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            (topics if name == "topic" else queues).add(node.args[0].value)
-        else:
-            dynamic = True
-    return topics, queues, dynamic
+        build_resources(deployment)
+    except TemplateError as exc:
+        problems.append(str(exc))
+    return problems
 
 
-def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: str) -> dict[str, Any]:
-    resources: dict[str, Any] = {}
-    topics: set[str] = set()
-    queues: dict[str, QueueTrigger | None] = {}
-    buckets: set[str] = set()
-    uses: dict[str, tuple[set[str], set[str]]] = {}
-    for spec in app:
-        trig = spec.trigger
-        if isinstance(trig, TopicTrigger):
-            topics.add(trig.topic)
-        elif isinstance(trig, QueueTrigger):
-            queues[trig.queue] = trig
-        elif isinstance(trig, StorageTrigger):
-            buckets.add(trig.bucket)
-        t, q, dynamic = used_resources(spec)
-        uses[spec.name] = (t, q)
-        topics |= t
-        for name in q:
-            queues.setdefault(name, None)
-        if dynamic:
-            uses[spec.name] = (set(), set())
-            uses[spec.name + "\0dynamic"] = (set(), set())
-    for spec in app:  # dynamic users get everything
-        if spec.name + "\0dynamic" in uses:
-            uses[spec.name] = (set(topics), set(queues))
-            del uses[spec.name + "\0dynamic"]
+class _Ids:
+    """Logical ids handed out so far, and what each stands for: a second claim is a collision, refused."""
 
-    env: dict[str, Any] = {"PORTAFUNC_APP": app_ref}
-    for topic in sorted(topics):
-        resources[logical_id(topic, "Topic")] = {"Type": "AWS::SNS::Topic"}
-        env[env_name("topic", topic)] = {"Fn::Sub": f"sns://${{{logical_id(topic, 'Topic')}}}"}
-    for queue, consumer in sorted(queues.items()):
-        qid = logical_id(queue, "Queue")
-        props: dict[str, Any] = {}
-        if consumer is not None:
-            if consumer.ordered:
+    def __init__(self) -> None:
+        self.owner: dict[str, str] = {}
+
+    def claim(self, lid: str, what: str) -> str:
+        other = self.owner.get(lid)
+        if other is not None and other != what:
+            raise TemplateError(f"aws: {other} and {what} both become the CloudFormation resource {lid!r}; "
+                                "rename one of them")
+        self.owner[lid] = what
+        return lid
+
+
+def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
+    """The non-function resources of the template."""
+    ids = _Ids()
+    for fname in deployment.functions:
+        ids.claim(logical_id(fname, "Function"), f"function {fname!r}")
+    ids.claim(ROUTER, "the HTTP router")
+    out: dict[str, Any] = {}
+    for res in deployment.resources.values():
+        lid = ids.claim(resource_id(res.kind, res.name), f"{res.kind} {res.name!r}")
+        if res.kind == "topic":
+            out[lid] = {"Type": "AWS::SNS::Topic"}
+        elif res.kind == "queue":
+            props: dict[str, Any] = {}
+            opts = res.options
+            if opts.get("fifo"):
                 props["FifoQueue"] = True
-            props["VisibilityTimeout"] = max(consumer.visibility_timeout, FUNCTION_TIMEOUT)
-            dlq = logical_id(queue, "DeadLetterQueue")
-            resources[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600,
-                                                                        **({"FifoQueue": True} if consumer.ordered
-                                                                           else {})}}
-            props["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
-                                      "maxReceiveCount": consumer.max_attempts}
-        resources[qid] = {"Type": "AWS::SQS::Queue", **({"Properties": props} if props else {})}
-        env[env_name("queue", queue)] = {"Fn::Sub": f"sqs://${{{qid}.Arn}}"}
-    for bucket in sorted(buckets):
-        resources[logical_id(bucket, "Bucket")] = {"Type": "AWS::S3::Bucket"}
+            if res.origin == "dead_letter" or not opts.get("consumer"):
+                props["MessageRetentionPeriod"] = RETENTION_14_DAYS
+            if opts.get("consumer"):
+                consumer = deployment.functions[opts["consumer"]]
+                props["VisibilityTimeout"] = max(int(opts["visibility_timeout"]), consumer.settings.timeout)
+                dead = opts.get("dead_letter")
+                if dead:
+                    target = resource_id("queue", dead)
+                else:
+                    target = ids.claim(logical_id(res.name, "DeadLetterQueue"), f"the DLQ of queue {res.name!r}")
+                    out[target] = {"Type": "AWS::SQS::Queue", "Properties": {
+                        "MessageRetentionPeriod": RETENTION_14_DAYS, **({"FifoQueue": True} if opts.get("fifo")
+                                                                         else {})}}
+                props["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": [target, "Arn"]},
+                                          "maxReceiveCount": opts["max_attempts"]}
+            out[lid] = {"Type": "AWS::SQS::Queue", **({"Properties": props} if props else {})}
+        elif res.kind == "bucket":
+            out[lid] = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket_name(deployment, res.name)}}
+        elif res.kind in ("kv", "idempotency"):
+            out[lid] = {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}}}
+        else:
+            raise TemplateError(f"aws: resource kind {res.kind!r} ({res.name!r}) has no AWS resource")
+    for fn in deployment.functions.values():
+        if fn.kind == "topic":
+            ids.claim(logical_id(fn.name, "SubscriptionQueue"), f"the subscription queue of {fn.name!r}")
+            ids.claim(logical_id(fn.name, "SubscriptionDeadLetterQueue"), f"the subscription DLQ of {fn.name!r}")
+    return out, ids
 
+
+def bucket_name(deployment: Deployment, name: str) -> Any:
+    """The bucket's physical name, ``APP[-STAGE]-NAME-ACCOUNT-REGION`` (unique per account and region): named rather
+    than generated so that bindings and policies can spell it without a ``Ref``. A ``Ref`` would make the bucket's
+    notification → function → environment/role → bucket a dependency cycle, which CloudFormation refuses."""
+    stem = "-".join(p for p in (deployment.app, deployment.stage, name) if p).lower()
+    stem = re.sub(r"[^a-z0-9.-]+", "-", stem)
+    return {"Fn::Sub": f"{stem}-${{AWS::AccountId}}-${{AWS::Region}}"}
+
+
+def _bucket_stem_problems(deployment: Deployment) -> list[str]:
+    out = []
+    for res in deployment.of_kind("bucket"):
+        stem = bucket_name(deployment, res.name)["Fn::Sub"].split("-${", 1)[0]
+        if len(stem) + len("-123456789012-ap-southeast-2") > 63:
+            out.append(f"bucket {res.name!r}: the S3 name {stem}-ACCOUNT-REGION would exceed 63 characters; use a "
+                       "shorter app, stage or bucket name")
+    return out
+
+
+def _binding_value(kind: str, name: str, deployment: Deployment) -> Any:
+    lid = resource_id(kind, name)
+    if kind == "bucket":
+        return {"Fn::Sub": "s3://" + bucket_name(deployment, name)["Fn::Sub"]}
+    if kind == "topic":
+        return {"Fn::Sub": f"sns://${{{lid}}}"}
+    if kind == "queue":
+        return {"Fn::Sub": f"sqs://${{{lid}.Arn}}"}
+    return {"Fn::Sub": f"dynamodb://${{{lid}}}"}
+
+
+def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: str,
+                   deployment: Deployment | None = None) -> dict[str, Any]:
+    model = deployment if deployment is not None else app.resources()
+    resources, _ = build_resources(model)
     explicit_api = any(isinstance(s.trigger, HttpTrigger) and s.trigger.auth == "function" for s in app)
+    has_http = any(isinstance(s.trigger, HttpTrigger) for s in app)
     if explicit_api:
         resources["HttpApi"] = {"Type": "AWS::Serverless::HttpApi",
                                 "Properties": {"Auth": {"EnableIamAuthorizer": True}}}
-
     for spec in app:
-        resources.update(_function(spec, uses[spec.name], topics, explicit_api))
-
+        resources.update(_function(spec, model.functions[spec.name], model, explicit_api))
+    if has_http:
+        event: dict[str, Any] = {}  # no Path/Method: SAM makes it the API's $default route
+        if explicit_api:
+            event["ApiId"] = {"Ref": "HttpApi"}
+        resources[ROUTER] = {"Type": "AWS::Serverless::Function", "Properties": {
+            "Description": "Answers requests no route matches: 404, or 405 with Allow for a known path",
+            "MemorySize": 128, "Timeout": 10,
+            "Events": {"Default": {"Type": "HttpApi", **({"Properties": event} if event else {})}}}}
     outputs: dict[str, Any] = {}
-    if any(isinstance(s.trigger, HttpTrigger) for s in app):
+    if has_http:
         api = "HttpApi" if explicit_api else "ServerlessHttpApi"
         outputs["HttpApiUrl"] = {"Description": "Base URL of the HTTP API",
                                  "Value": {"Fn::Sub": f"https://${{{api}}}.execute-api.${{AWS::Region}}"
                                                       ".${AWS::URLSuffix}/"}}
+    stage = f", stage {model.stage}" if model.stage else ""
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": f"portafunc app {app.name} (generated by portafunc package --target aws)",
+        "Description": f"portafunc app {app.name}{stage} (generated by portafunc package --target aws; change the "
+                       "app or its portafunc.toml, not this file)",
         "Globals": {"Function": {
             "Runtime": f"python{python}", "Architectures": ["arm64" if arch in ("arm64", "aarch64") else "x86_64"],
-            "Handler": "portafunc_aws.entry.handler", "CodeUri": code_uri, "MemorySize": 512,
-            "Timeout": FUNCTION_TIMEOUT, "Environment": {"Variables": env}}},
+            "Handler": "portafunc_aws.entry.handler", "CodeUri": code_uri,
+            "Environment": {"Variables": {"PORTAFUNC_APP": app_ref}}}},
         "Resources": resources,
     }
     if outputs:
@@ -134,15 +244,31 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
     return template
 
 
-def _function(spec: FunctionSpec, uses: tuple[set[str], set[str]], all_topics: set[str],
-              explicit_api: bool) -> dict[str, Any]:
+def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit_api: bool) -> dict[str, Any]:
     fid = logical_id(spec.name, "Function")
     trig = spec.trigger
+    settings = fn.settings
     out: dict[str, Any] = {}
-    props: dict[str, Any] = {"Environment": {"Variables": {"PORTAFUNC_FUNCTION": spec.name}}}
+    variables: dict[str, Any] = {"PORTAFUNC_FUNCTION": spec.name}
+    variables.update(settings.env)
+    for grant in fn.grants:
+        variables[grant.binding] = _binding_value(grant.kind, grant.name, model)
+    for variable, secret in sorted(settings.secrets.items()):
+        ref = secret.ref("aws")
+        if ref is None:
+            raise TemplateError(f"function {spec.name!r}: secret {variable} has no AWS reference")
+        variables[variable] = secret_reference(variable, ref)
+    props: dict[str, Any] = {"MemorySize": settings.memory, "Timeout": settings.timeout,
+                             "Environment": {"Variables": variables}}
+    if settings.concurrency:
+        props["ReservedConcurrentExecutions"] = settings.concurrency
+    if settings.tags:
+        props["Tags"] = dict(settings.tags)
     events: dict[str, Any] = {}
+    policies: list[Any] = []
     if isinstance(trig, HttpTrigger):
-        for method in trig.methods:
+        methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
+        for method in methods:
             event: dict[str, Any] = {"Path": trig.route.template, "Method": method}
             if explicit_api:
                 event["ApiId"] = {"Ref": "HttpApi"}
@@ -150,17 +276,19 @@ def _function(spec: FunctionSpec, uses: tuple[set[str], set[str]], all_topics: s
                 event["Auth"] = {"Authorizer": "AWS_IAM"}
             events[logical_id(method.lower()) + "Route"] = {"Type": "HttpApi", "Properties": event}
     elif isinstance(trig, QueueTrigger):
-        props["Timeout"] = min(FUNCTION_TIMEOUT, trig.visibility_timeout)
-        events["Queue"] = {"Type": "SQS", "Properties": {
-            "Queue": {"Fn::GetAtt": [logical_id(trig.queue, "Queue"), "Arn"]}, "BatchSize": trig.batch_size,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+        queue = resource_id("queue", trig.queue)
+        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, queue, trig.batch_size)
+        policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
     elif isinstance(trig, TopicTrigger):
-        topic = logical_id(trig.topic, "Topic")
+        topic = resource_id("topic", trig.topic)
         sub_q = logical_id(spec.name, "SubscriptionQueue")
-        dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
-        out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}}
+        if fn.dead_letter:
+            dlq = resource_id("queue", fn.dead_letter)
+        else:
+            dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
+            out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS}}
         out[sub_q] = {"Type": "AWS::SQS::Queue", "Properties": {
-            "VisibilityTimeout": FUNCTION_TIMEOUT * 6,
+            "VisibilityTimeout": min(settings.timeout * 6, 43200),
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                               "maxReceiveCount": trig.max_attempts}}}
         out[logical_id(spec.name, "SubscriptionQueuePolicy")] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
@@ -170,14 +298,14 @@ def _function(spec: FunctionSpec, uses: tuple[set[str], set[str]], all_topics: s
                 "Resource": {"Fn::GetAtt": [sub_q, "Arn"]},
                 "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": topic}}}}]}}}
         out[logical_id(spec.name, "Subscription")] = {"Type": "AWS::SNS::Subscription", "Properties": {
-            "TopicArn": {"Ref": topic}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [sub_q, "Arn"]}}}
-        events["Topic"] = {"Type": "SQS", "Properties": {
-            "Queue": {"Fn::GetAtt": [sub_q, "Arn"]}, "BatchSize": 10,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+            "TopicArn": {"Ref": topic}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [sub_q, "Arn"]},
+            "RawMessageDelivery": False}}
+        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, sub_q, 10)
+        policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [sub_q, "QueueName"]}}})
     elif isinstance(trig, ScheduleTrigger):
         events["Schedule"] = {"Type": "Schedule", "Properties": {"Schedule": trig.schedule.aws}}
     elif isinstance(trig, StorageTrigger):
-        s3: dict[str, Any] = {"Bucket": {"Ref": logical_id(trig.bucket, "Bucket")},
+        s3: dict[str, Any] = {"Bucket": {"Ref": resource_id("bucket", trig.bucket)},
                               "Events": [S3_EVENTS[e] for e in trig.events]}
         rules = [{"Name": k, "Value": v} for k, v in (("prefix", trig.prefix), ("suffix", trig.suffix)) if v]
         if rules:
@@ -185,21 +313,39 @@ def _function(spec: FunctionSpec, uses: tuple[set[str], set[str]], all_topics: s
         events["Upload"] = {"Type": "S3", "Properties": s3}
     if events:
         props["Events"] = events
-    topics, queues = uses
-    policies: list[Any] = []
-    dead = dead_letter_destination(spec)
-    if dead and "://" not in dead:
-        (topics if dead in all_topics else queues).add(dead)
-    for topic in sorted(topics):
-        policies.append({"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": [logical_id(topic, "Topic"),
-                                                                                 "TopicName"]}}})
-    for queue in sorted(queues):
-        policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [logical_id(queue, "Queue"),
-                                                                              "QueueName"]}}})
+    idempotency_statements: list[Any] = []
+    for grant in fn.grants:
+        lid = resource_id(grant.kind, grant.name)
+        if grant.kind == "topic" and "publish" in grant.access:
+            policies.append({"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": [lid, "TopicName"]}}})
+        elif grant.kind == "queue" and "send" in grant.access:
+            policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [lid, "QueueName"]}}})
+        elif grant.kind == "bucket" and "write" in grant.access:
+            policies.append({"S3CrudPolicy": {"BucketName": bucket_name(model, grant.name)}})
+        elif grant.kind == "bucket" and "read" in grant.access:
+            policies.append({"S3ReadPolicy": {"BucketName": bucket_name(model, grant.name)}})
+        elif grant.kind == "kv" and "write" in grant.access:
+            policies.append({"DynamoDBCrudPolicy": {"TableName": {"Ref": lid}}})
+        elif grant.kind == "kv" and "read" in grant.access:
+            policies.append({"DynamoDBReadPolicy": {"TableName": {"Ref": lid}}})
+        elif grant.kind == "idempotency":
+            idempotency_statements.append({"Effect": "Allow", "Action": IDEMPOTENCY_ACTIONS,
+                                           "Resource": {"Fn::GetAtt": [lid, "Arn"]}})
+    extra = list(settings.permissions.get("aws", []))
+    if idempotency_statements or extra:
+        policies.append({"Version": "2012-10-17", "Statement": idempotency_statements + extra})
     if policies:
         props["Policies"] = policies
     out[fid] = {"Type": "AWS::Serverless::Function", "Properties": props}
     return out
+
+
+def _mapping(function_id: str, queue_id: str, batch_size: int) -> dict[str, Any]:
+    """An SQS event source declared directly: SAM's ``SQS`` event would attach AWSLambdaSQSQueueExecutionRole, which
+    allows receiving from every queue in the account."""
+    return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+        "FunctionName": {"Ref": function_id}, "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
 
 
 # -- a small YAML writer (no PyYAML needed at package time) --------------------------------------------------------
@@ -229,7 +375,8 @@ def to_yaml(value: Any, indent: int = 0) -> str:
                 lines.append(f"{pad}{_scalar(key)}:")
                 lines.append(to_yaml(item, indent + 1))
             else:
-                lines.append(f"{pad}{_scalar(key)}: {_scalar(item) if not isinstance(item, (dict, list)) else '{}' if isinstance(item, dict) else '[]'}")
+                empty = "{}" if isinstance(item, dict) else "[]"
+                lines.append(f"{pad}{_scalar(key)}: {empty if isinstance(item, (dict, list)) else _scalar(item)}")
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)) and item:

@@ -78,6 +78,18 @@ class Target(BaseTarget):
 
         return package(request)
 
+    def name_rules(self) -> dict[str, Any]:
+        """CloudFormation logical ids of functions and resources (``portafunc inspect`` checks collisions)."""
+        from .sam import name_rules
+
+        return name_rules()
+
+    def check_deployment(self, deployment: Any) -> list[str]:
+        """What CloudFormation or Lambda would refuse: limits, secret references, logical-id collisions."""
+        from .sam import check_deployment
+
+        return check_deployment(deployment)
+
 
 class AwsDriver(Driver):
     """Drives ``portafunc_aws.entry`` with native events built by this adapter's encoders.

@@ -79,8 +79,10 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
         raw = native["data_base64"]
         if not isinstance(raw, str):
             raise EventDecodeError("CloudEvent data_base64 is not a string", expected="base64 text")
+        attributes: dict[str, str] = {}
+        key: str | None = None
         try:
-            payload, attributes, key = base64.b64decode(raw, validate=True), {}, None
+            payload = base64.b64decode(raw, validate=True)
         except ValueError as exc:
             raise EventDecodeError("CloudEvent data_base64 is not valid base64", expected="base64 text") from exc
     else:

@@ -97,9 +97,11 @@ class EventGridTopic:
         done = 0
         for chunk in chunks:
             try:
-                # retry_total=0: the SDK's policy would retry some failures itself, outside this deadline
-                call_until(deadline, lambda left, chunk=chunk: client.send(chunk, retry_total=0,
-                                                                           **transport_options(left)))
+                def send(left: float, chunk: list[dict[str, Any]] = chunk) -> None:
+                    # retry_total=0: the SDK's policy would retry some failures itself, outside this deadline
+                    client.send(chunk, retry_total=0, **transport_options(left))
+
+                call_until(deadline, send)
             except Exception as exc:  # noqa: BLE001
                 error = _error(exc, self.endpoint)
                 if not batch:

@@ -207,5 +207,5 @@ def store_factory(url: str) -> AzureTableStore:
     """``aztable://TABLE[?connection=VAR]`` → a store."""
     parts = urlsplit(url)
     table = (parts.netloc + parts.path).strip("/")
-    var = (parse_qs(parts.query).get("connection") or [None])[0]
+    var = next(iter(parse_qs(parts.query).get("connection", [])), None)
     return AzureTableStore(table, connection_var=var)

@@ -62,7 +62,7 @@ def response_datum_to_json(resp: Any) -> dict[str, Any]:
         _put_body(out, datum.value.encode("utf-8"))
         return out
     value = datum.value
-    cookies = []
+    cookies: list[str] = []
     for cookie in value.get("cookies") or []:
         cookies.extend(m.OutputString() for m in cookie.values())
     out = {"status_code": int(value["status_code"].value),

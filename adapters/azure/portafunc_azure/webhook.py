@@ -104,7 +104,7 @@ def _origins_from_env() -> list[str]:
 def _deliver(app: App, function: str, events: list[dict[str, Any]], req: HttpRequest) -> HttpResponse:
     spec = app.function(function)
     count = req.headers.get("aeg-delivery-count")
-    attempt = int(count) + 1 if count and count.isdigit() else 1
+    attempt = int(count) + 1 if count and count.isascii() and count.isdecimal() and len(count) < 10 else 1
     trig = spec.trigger
     try:
         decoded = [decode_event(e, delivery_attempt=attempt, as_message=isinstance(trig, TopicTrigger))

@@ -165,5 +165,5 @@ def store_factory(url: str) -> FirestoreStore:
     """``firestore://PROJECT/COLLECTION[?database=NAME]`` → a store."""
     parts = urlsplit(url)
     collection = parts.path.strip("/")
-    database = (parse_qs(parts.query).get("database") or [None])[0]
+    database = next(iter(parse_qs(parts.query).get("database", [])), None)
     return FirestoreStore(parts.netloc, collection, database)

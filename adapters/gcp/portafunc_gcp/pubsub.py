@@ -76,9 +76,9 @@ def _subscriber_client() -> Any:
     with _lock:
         client = _subscribers.get(host)
         if client is None:
-            from google.cloud import pubsub_v1
+            from google.cloud.pubsub_v1 import SubscriberClient  # type: ignore[import-untyped]  # no py.typed there
 
-            client = _subscribers[host] = pubsub_v1.SubscriberClient()
+            client = _subscribers[host] = SubscriberClient()
         return client
 
 

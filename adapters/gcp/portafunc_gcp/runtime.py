@@ -67,7 +67,9 @@ def load(app_ref: str, root: str | None = None) -> App:
 
 
 def _inside(path: str | None, root: str) -> bool:
-    return bool(path) and os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)  # type: ignore[arg-type]
+    if not path:
+        return False
+    return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
 
 
 class Redeliver(Exception):

@@ -1,0 +1,96 @@
+"""Bindings of buckets and key-value tables: ``PORTAFUNC_BUCKET_<NAME>`` / ``PORTAFUNC_KV_<NAME>`` hold a URL whose
+scheme picks the backend.
+
+``memory`` and ``file`` are built in; ``s3``, ``dynamodb``, ``azblob``, ``aztable``, ``gs`` and ``firestore`` come
+from the adapters through the ``portafunc.data`` entry point group (``factory(kind, url, name)``), so the core never
+imports a cloud SDK. ``PORTAFUNC_DEFAULT_BINDING=memory://`` binds every unbound name, as it does for messaging.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from ..errors import BindingError
+from ..messaging.binding import env_name as env_name  # re-exported: the data backends import it from here
+from ..plugins import SchemeRegistry
+from ..resources import check_access
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Literal
+
+    Kind = Literal["bucket", "kv"]
+    Factory = Callable[[str, str, str], Any]
+
+EXAMPLES = {"bucket": "s3://BUCKET, azblob://ACCOUNT/CONTAINER, gs://BUCKET, file:///DIR or memory://",
+            "kv": "dynamodb://TABLE, aztable://ACCOUNT/TABLE, firestore://PROJECT/COLLECTION or memory://"}
+KINDS = {"bucket": ("s3", "azblob", "gs", "file", "memory"), "kv": ("dynamodb", "aztable", "firestore", "memory")}
+
+_instances: dict[tuple[str, str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def _memory() -> Factory:
+    from .memory import factory
+
+    return factory
+
+
+def _file() -> Factory:
+    from .files import factory
+
+    return factory
+
+
+_registry = SchemeRegistry(
+    "portafunc.data", "backend", {"memory": _memory, "file": _file},
+    {"s3": "portafunc-aws", "dynamodb": "portafunc-aws", "azblob": "portafunc-azure", "aztable": "portafunc-azure",
+     "gs": "portafunc-gcp", "firestore": "portafunc-gcp"},
+    BindingError)
+
+
+def register_backend(scheme: str, factory: Factory) -> None:
+    """Register a bucket/kv backend for a URL scheme (adapters do it through entry points; tests may call it)."""
+    _registry.register(scheme, factory)
+
+
+def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
+    """(URL, variable) for a logical bucket or table; a missing binding names the variable to set."""
+    variable = env_name(kind, name)
+    url = os.environ.get(variable)
+    if url:
+        return url, variable
+    default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
+    if default:
+        return (f"{default}{name}" if default.endswith("://") else f"{default.rstrip('/')}/{name}"), variable
+    raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL such as {EXAMPLES[kind]}")
+
+
+def open_binding(kind: Kind, name: str) -> Any:
+    """The (cached) backend store for a logical name.
+
+    Inside a handler the name must be one the function declared (its storage trigger, or
+    ``uses=[reads(bucket=...)]`` / ``writes(kv=...)``): anything else is a BindingError naming the declaration to
+    add, in ``portafunc run``, in the contract kit and in the cloud alike.
+    """
+    check_access(kind, name)
+    url, variable = resolve_url(kind, name)
+    key = (kind, name, url)
+    found = _instances.get(key)
+    if found is not None:
+        return found
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        raise BindingError(f"{variable}={url!r} is not a URL; expected {EXAMPLES[kind]}")
+    if scheme not in KINDS[kind] and scheme in {s for schemes in KINDS.values() for s in schemes}:
+        raise BindingError(f"{variable}={url!r}: {scheme}:// is not a {kind} backend; use {EXAMPLES[kind]}")
+    store = _registry.factory(scheme, variable)(kind, url, name)
+    with _lock:
+        return _instances.setdefault(key, store)
+
+
+def reset() -> None:
+    """Forget opened stores (tests, and the local runner's reload); memory:// contents are kept."""
+    with _lock:
+        _instances.clear()

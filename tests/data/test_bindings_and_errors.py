@@ -1,0 +1,119 @@
+"""Bindings and the typed errors every backend shares: an unknown or missing binding is a BindingError naming what to
+set; an unreachable backend is retried with backoff until the binding's ``?timeout=`` and then DataUnavailable; a
+missing bucket or table is DataUnavailable at once (not retried, not a KeyNotFound)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Iterator
+
+import pytest
+import standins
+
+import portafunc
+from portafunc.data import DataUnavailable, KeyNotFound
+from portafunc.errors import BindingError
+
+from data_backends import FIRESTORE_PROJECT, aws_env
+
+
+def test_missing_binding_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORTAFUNC_DEFAULT_BINDING", raising=False)
+    monkeypatch.delenv("PORTAFUNC_BUCKET_USER_UPLOADS", raising=False)
+    with pytest.raises(BindingError, match="PORTAFUNC_BUCKET_USER_UPLOADS"):
+        portafunc.bucket("user-uploads")
+    with pytest.raises(BindingError, match="PORTAFUNC_KV_ORDERS.*dynamodb://"):
+        portafunc.kv("orders")
+
+
+def test_default_binding_gives_each_name_its_own_memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    portafunc.bucket("one").put("k", b"1")
+    assert not portafunc.bucket("two").exists("k")
+    assert portafunc.bucket("one").get("k") == b"1"
+
+
+@pytest.mark.parametrize("kind, url, match", [
+    ("BUCKET", "ftp://files", "unknown scheme ftp://"),
+    ("BUCKET", "dynamodb://table", "not a bucket backend"),
+    ("KV", "s3://bucket", "not a kv backend"),
+    ("KV", "file:///tmp/x", "not a kv backend"),
+    ("BUCKET", "no-scheme", "not a URL"),
+    ("BUCKET", "s3://bucket?regoin=eu-west-1", "unknown option"),
+    ("BUCKET", "s3://bucket?timeout=soon", "not a number"),
+    ("BUCKET", "azblob://account-only", "azblob://ACCOUNT/CONTAINER"),
+    ("KV", "aztable://devstoreaccount1/bad-name", "aztable://ACCOUNT/TABLE"),
+    ("KV", "firestore://project-only", "firestore://PROJECT/COLLECTION"),
+    ("BUCKET", "gs://a/b", "gs://BUCKET"),
+])
+def test_bad_bindings_are_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch, kind: str, url: str,
+                                                  match: str) -> None:
+    monkeypatch.setenv(f"PORTAFUNC_{kind}_X", url)
+    with pytest.raises(BindingError, match=match):
+        portafunc.bucket("x") if kind == "BUCKET" else portafunc.kv("x")
+
+
+def test_an_azure_connection_string_for_another_account_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFUNC_AZBLOB_CONNECTION", standins.azurite_connection_string("blob", 1))
+    monkeypatch.setenv("PORTAFUNC_BUCKET_X", "azblob://otheraccount/container")
+    with pytest.raises(BindingError, match="not 'otheraccount'"):
+        portafunc.bucket("x").get("k")
+
+
+@pytest.fixture
+def dead_endpoint() -> Iterator[standins.CutOffProxy]:
+    """A port that refuses every connection and counts the attempts (a broker that is down)."""
+    proxy = standins.CutOffProxy(standins.free_port())
+    proxy.down()
+    yield proxy
+    proxy.close()
+
+
+def _point_at(backend: str, port: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """(kind, binding URL) of ``backend`` with its endpoint at 127.0.0.1:port."""
+    if backend in ("s3", "dynamodb"):
+        aws_env(monkeypatch, f"http://127.0.0.1:{port}")
+        return ("bucket", "s3://b?timeout=4") if backend == "s3" else ("kv", "dynamodb://tbl?timeout=4")
+    if backend == "azblob":
+        monkeypatch.setenv("PORTAFUNC_AZBLOB_CONNECTION", standins.azurite_connection_string("blob", port))
+        return "bucket", f"azblob://{standins.AZURITE_ACCOUNT}/c-x?timeout=4"
+    if backend == "aztable":
+        monkeypatch.setenv("PORTAFUNC_AZTABLE_CONNECTION", standins.azurite_connection_string("table", port))
+        return "kv", f"aztable://{standins.AZURITE_ACCOUNT}/tbl?timeout=4"
+    if backend == "gs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", FIRESTORE_PROJECT)
+        return "bucket", "gs://bkt?timeout=4"
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
+    return "kv", f"firestore://{FIRESTORE_PROJECT}/c?timeout=4"
+
+
+@pytest.mark.parametrize("backend", ["s3", "dynamodb", "azblob", "aztable", "gs", "firestore"])
+def test_an_unreachable_backend_is_retried_until_the_timeout_then_unavailable(
+        backend: str, dead_endpoint: standins.CutOffProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind, url = _point_at(backend, dead_endpoint.port, monkeypatch)
+    monkeypatch.setenv(f"PORTAFUNC_{kind.upper()}_DOWN", url)
+    target = portafunc.bucket("down") if kind == "bucket" else portafunc.kv("down")
+    started = time.monotonic()
+    with pytest.raises(DataUnavailable) as caught:
+        target.get("some-key")
+    waited = time.monotonic() - started
+    message = str(caught.value)
+    assert url.split("?")[0] in message
+    attempts = re.search(r"gave up after (\d+) attempt", message)
+    assert attempts and int(attempts.group(1)) >= 2, f"the call was not retried: {message}"
+    assert dead_endpoint.refused >= 1  # it did try the endpoint (gRPC reuses one channel, so it may connect once)
+    assert waited < 30, "the binding's ?timeout= was not honoured"  # generous: only catches a hang
+
+
+def test_a_missing_bucket_or_table_is_unavailable_not_missing_key(request: pytest.FixtureRequest,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    aws_env(monkeypatch, request.getfixturevalue("moto"))
+    monkeypatch.setenv("PORTAFUNC_BUCKET_GHOST", "s3://no-such-bucket-here")
+    monkeypatch.setenv("PORTAFUNC_KV_GHOST", "dynamodb://no-such-table-here")
+    with pytest.raises(DataUnavailable, match="does not exist") as bucket_error:
+        portafunc.bucket("ghost").get("k")
+    assert not isinstance(bucket_error.value, KeyNotFound)
+    with pytest.raises(DataUnavailable, match="does not exist"):
+        portafunc.kv("ghost").get("k")

@@ -1,0 +1,35 @@
+"""Mistakes a type checker must catch in a user's app: each line marked ``# error`` must be reported, no other.
+
+Never imported by the tests: tests/typing/test_typing.py hands it to mypy and pyright and compares the lines.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from portafunc import App, HttpRequest, HttpResponse, Message
+
+app = App("typed")
+
+
+class Order(BaseModel):
+    id: str
+    total: float
+
+
+@app.queue("orders")
+def fulfil(msg: Message[Order]) -> None:
+    print(msg.body.totl)  # error: a misspelt field of the model
+    label: str = msg.body.total  # error: total is a float
+    print(label)
+
+
+@app.http("GET", "/orders/{id}")
+def get_order(req: HttpRequest) -> HttpResponse:
+    resp = HttpResponse.json({"id": req.path_params["id"]})
+    return resp.set_cookie("seen", "1", max_age="1h")  # error: max_age is seconds, an int
+
+
+fulfil("not a message")  # error: the decorated handler still takes a Message[Order]
+count: int = get_order(HttpRequest("GET", "/orders/1"))  # error: and still returns an HttpResponse
+app.queue("orders", batch_size="10")  # error: decorator parameters are typed
