@@ -104,7 +104,8 @@ def http_access(app: App) -> str:
     """``public`` or ``private`` for the one HTTP service; mixed routes cannot share one Cloud Run IAM policy."""
     levels = {s.trigger.auth for s in app.http_functions() if isinstance(s.trigger, HttpTrigger)}
     if len(levels) > 1:
-        public = sorted(s.name for s in app.http_functions() if s.trigger.auth == "anonymous")  # type: ignore
+        public = sorted(s.name for s in app.http_functions()
+                        if isinstance(s.trigger, HttpTrigger) and s.trigger.auth == "anonymous")
         raise PackagingError("GCP serves every route from one HTTP service whose access is one IAM policy, but "
                              f"routes mix auth='anonymous' ({', '.join(public)}) and auth='function'; give them "
                              "one auth level, or deploy one function per route (layout per-route)")
@@ -411,8 +412,8 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         if layout == "service":
             name = http_service_name(app, prefix)
             auth = "--allow-unauthenticated" if http_access(app) == "public" else "--no-allow-unauthenticated"
-            routes = ", ".join(f"{'|'.join(s.trigger.methods)} {s.trigger.route.template}"  # type: ignore
-                               for s in http_specs)
+            routes = ", ".join(f"{'|'.join(t.methods)} {t.route.template}"
+                               for t in (s.trigger for s in http_specs) if isinstance(t, HttpTrigger))
             models = [dep.functions[s.name] for s in http_specs]
             out.say(f"HTTP service {name}: {routes}")
             out.add(deploy(name, "http", models, _merge_http(models)) + f" --entry-point={HTTP_SERVICE} "
@@ -421,7 +422,8 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
             for spec in http_specs:
                 name = svc(spec)
                 trig = spec.trigger
-                auth = "--allow-unauthenticated" if trig.auth == "anonymous" else "--no-allow-unauthenticated"  # type: ignore
+                public = isinstance(trig, HttpTrigger) and trig.auth == "anonymous"
+                auth = "--allow-unauthenticated" if public else "--no-allow-unauthenticated"
                 fn = dep.functions[spec.name]
                 out.say(f"{spec.name}: {trig.describe()}")
                 out.add(deploy(name, spec.name, [fn], fn.settings) + f" --entry-point={spec.name} --trigger-http "
