@@ -108,7 +108,7 @@ def main() -> None:
                     results[label].setdefault(name, []).append(seconds)
     for name, before in results["before"].items():
         after = results["after"][name]
-        ratio = statistics.median(a / b for a, b in zip(after, before)) - 1
+        ratio = statistics.median(a / b for a, b in zip(after, before, strict=True)) - 1
         print(f"{name:26} before {min(before) * 1e6:6.2f} µs   after {min(after) * 1e6:6.2f} µs   "
               f"median paired ratio {ratio * 100:+.1f} %")
 

@@ -1,4 +1,5 @@
-"""The example shop: an HTTP API, a topic fan-out, a work queue, a schedule and an upload trigger.
+"""The example shop: an HTTP API, a topic fan-out, a work queue, a schedule and an upload trigger; orders are kept in
+a key-value table and uploaded PNGs get a thumbnail in a second bucket.
 
 The same file deploys unchanged to AWS, Azure and Google Cloud (see README.md).
 """
@@ -8,6 +9,11 @@ from __future__ import annotations
 import portafunc
 from portafunc import App, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 from pydantic import BaseModel
+from thumbnails import NotAThumbnailableImage, thumbnail
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # portafunc.data loads on first use, not on every cold start
+    from portafunc.data import KV
 
 app = App("shop")
 
@@ -17,9 +23,16 @@ class Order(BaseModel):
     total: float
 
 
-@app.http("POST", "/orders/{shop}", uses=[portafunc.sends("orders"), portafunc.publishes("order-events")])
+def orders() -> KV:
+    """Orders by ``SHOP/ID`` (``PORTAFUNC_KV_ORDERS``: DynamoDB, Azure Table, Firestore, or memory:// locally)."""
+    return portafunc.kv("orders", model=Order)
+
+
+@app.http("POST", "/orders/{shop}", uses=[portafunc.sends("orders"), portafunc.publishes("order-events"),
+                                          portafunc.writes(kv="orders")])
 def create_order(req: HttpRequest, order: Order) -> HttpResponse:
-    """Accept an order and hand it to the fulfilment queue; announce it on the order-events topic."""
+    """Keep the order, hand it to the fulfilment queue and announce it on the order-events topic."""
+    orders().put(f"{req.path_params['shop']}/{order.id}", order)
     portafunc.queue("orders").send(order, attributes={"shop": req.path_params["shop"]})
     portafunc.topic("order-events").publish({"id": order.id}, attributes={"kind": "created"})
     return HttpResponse.json({"shop": req.path_params["shop"], "id": order.id}, status=201)
@@ -47,6 +60,19 @@ def nightly(evt: ScheduleEvent) -> None:
     print(f"report at {evt.time.isoformat()}")
 
 
-@app.storage("uploads", events=["created"])
+@app.storage("uploads", events=["created"], uses=[portafunc.writes(bucket="thumbnails")])
 def on_upload(evt: StorageEvent) -> None:
+    """Write a thumbnail of each uploaded PNG to the thumbnails bucket, read as it streams from the uploads bucket."""
     print(f"uploaded {evt.bucket}/{evt.key} ({evt.size} bytes)")
+    if not evt.key.lower().endswith(".png"):
+        return
+    try:
+        with evt.open() as image:
+            small = thumbnail(image, size=128)
+    except portafunc.KeyNotFound:
+        print(f"{evt.key} is gone already: no thumbnail")
+        return
+    except NotAThumbnailableImage as exc:  # retrying the same bytes can never work
+        raise portafunc.NonRetryableError(f"{evt.key}: {exc}") from exc
+    portafunc.bucket("thumbnails").put(evt.key, small, content_type="image/png")
+    print(f"thumbnail thumbnails/{evt.key} ({len(small)} bytes)")

@@ -1,4 +1,5 @@
-"""Bind every topic and queue of the app's resource model to ``memory://`` unless the environment already binds it.
+"""Bind every topic, queue, bucket and key-value table of the app's resource model to ``memory://`` unless the
+environment already binds it.
 
 What is bound is exactly what ``app.resources()`` declares — triggers, dead-letter queues and ``uses=`` — the same
 set every packager creates, so code that works under ``portafunc run`` has its bindings in the cloud too. The source
@@ -52,7 +53,7 @@ def referenced_names(root: Path) -> dict[str, set[str]]:
 
 @dataclass
 class Binding:
-    kind: str  # "queue" | "topic"
+    kind: str  # "queue" | "topic" | "bucket" | "kv"
     name: str  # logical name
     variable: str
     url: str
@@ -70,7 +71,7 @@ class Binding:
 
 
 def bind_memory(app: App, project: Path) -> list[Binding]:
-    """Set ``PORTAFUNC_{QUEUE,TOPIC}_*`` to ``memory://`` in this process for every declared resource the environment
+    """Set ``PORTAFUNC_{QUEUE,TOPIC,BUCKET,KV}_*`` to ``memory://`` in this process for every declared resource the environment
     does not bind; list them all."""
     wanted: dict[tuple[str, str], str] = {}  # (kind, name) -> memory URL if we bind it
     for res in app.resources().resources.values():
@@ -84,6 +85,8 @@ def bind_memory(app: App, project: Path) -> list[Binding]:
             wanted[("queue", res.name)] = f"memory://{res.name}{query}"
         elif res.kind == "topic":
             wanted[("topic", res.name)] = f"memory://{res.name}"
+        elif res.kind in ("bucket", "kv"):  # in-memory, with the cloud backends' semantics
+            wanted[(res.kind, res.name)] = f"memory://{res.name}"
     out: list[Binding] = []
     for (kind, name), url in sorted(wanted.items()):
         variable = env_name(kind, name)

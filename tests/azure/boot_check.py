@@ -14,6 +14,9 @@ root = os.getcwd()
 sys.path[:0] = [root, os.path.join(root, ".python_packages", "lib", "site-packages")]
 os.environ.setdefault("PORTAFUNC_QUEUE_ORDERS", "memory://")
 os.environ.setdefault("PORTAFUNC_TOPIC_ORDER_EVENTS", "memory://")
+os.environ.setdefault("PORTAFUNC_KV_ORDERS", "memory://")
+os.environ.setdefault("PORTAFUNC_BUCKET_UPLOADS", "memory://")
+os.environ.setdefault("PORTAFUNC_BUCKET_THUMBNAILS", "memory://")
 os.environ.pop("AzureWebJobsStorage", None)
 
 import function_app  # noqa: E402

@@ -14,6 +14,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def load_example(name: str):
     """Import examples/<name>/main.py as its own module and return its App."""
     path = EXAMPLES / name / "main.py"
+    if str(path.parent) not in sys.path:  # as `portafunc run` and the packaged runtimes do: its own modules import
+        sys.path.insert(0, str(path.parent))
     module_name = f"portafunc_example_{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader

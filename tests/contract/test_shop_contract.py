@@ -57,3 +57,46 @@ def test_schedule_fires_with_the_scheduled_time(cloud, shop, capsys):
 def test_upload_sees_the_decoded_key(cloud, shop, capsys):
     assert cloud.storage(shop, "uploads", "in/my photo+1.png", size=42).ok
     assert "uploaded uploads/in/my photo+1.png (42 bytes)" in capsys.readouterr().out
+
+
+def test_orders_are_kept_in_the_orders_table(cloud, shop):
+    import portafunc
+
+    assert cloud.http(shop, "POST", "/orders/acme", json={"id": "o-7", "total": 12.5}).status == 201
+    stored = portafunc.kv("orders").get("acme/o-7")
+    assert stored == {"id": "o-7", "total": 12.5}
+
+
+def _png(width: int, height: int) -> bytes:
+    """An RGB PNG written by hand (stdlib only), with every row's filter byte 0."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x % 256, y % 256, 90)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_an_uploaded_png_gets_a_thumbnail_read_through_the_uploads_bucket(cloud, shop, capsys):
+    import struct
+
+    import portafunc
+
+    portafunc.bucket("uploads").put("in/cat photo.png", _png(640, 320), content_type="image/png")
+    assert cloud.storage(shop, "uploads", "in/cat photo.png", size=100).ok
+    thumb = portafunc.bucket("thumbnails").get("in/cat photo.png")
+    assert thumb.startswith(b"\x89PNG") and struct.unpack(">II", thumb[16:24]) == (128, 64)
+    assert portafunc.bucket("thumbnails").stat("in/cat photo.png").content_type == "image/png"
+
+
+def test_an_upload_that_is_not_a_readable_png_is_dropped_not_retried(cloud, shop, capfd):
+    import portafunc
+
+    portafunc.bucket("uploads").put("in/broken.png", b"not a png at all")
+    assert cloud.storage(shop, "uploads", "in/broken.png").ok  # the cloud is not asked to retry the same bytes
+    assert not portafunc.bucket("thumbnails").exists("in/broken.png")
+    logged = capfd.readouterr()
+    assert "handler failed for good" in logged.out + logged.err and "not a PNG file" in logged.out + logged.err

@@ -144,6 +144,8 @@ def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
     assert shown.returncode != 0, "portafunc must come from the artifact, not from an index"
 
     env = {"PORTAFUNC_QUEUE_ORDERS": "memory://orders", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://order-events",
+           "PORTAFUNC_KV_ORDERS": "memory://orders", "PORTAFUNC_BUCKET_UPLOADS": "memory://uploads",
+           "PORTAFUNC_BUCKET_THUMBNAILS": "memory://thumbnails",
            "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
     kinds = {"_portafunc_http": "http", "nightly": "http", "fulfil": "cloudevent", "audit": "cloudevent",
              "on_upload": "cloudevent"}

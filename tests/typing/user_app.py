@@ -39,7 +39,8 @@ def audit(msg: Message) -> None:  # a bare Message is Message[Any]: body is the 
 @app.http("POST", "/orders/{shop}", auth="function")
 def create_order(req: HttpRequest, order: Order) -> HttpResponse:
     portafunc.queue("orders").send(order)
-    return HttpResponse.json({"shop": req.path_params["shop"], "id": order.id}, status=201)
+    resp = HttpResponse.json({"shop": req.path_params["shop"], "id": order.id}, status=201)
+    return resp.set_cookie("last-order", order.id, max_age=3600, samesite="Strict")
 
 
 @app.schedule("rate(5 minutes)")

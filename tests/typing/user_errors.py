@@ -26,7 +26,8 @@ def fulfil(msg: Message[Order]) -> None:
 
 @app.http("GET", "/orders/{id}")
 def get_order(req: HttpRequest) -> HttpResponse:
-    return HttpResponse.json({"id": req.path_params["id"]})
+    resp = HttpResponse.json({"id": req.path_params["id"]})
+    return resp.set_cookie("seen", "1", max_age="1h")  # error: max_age is seconds, an int
 
 
 fulfil("not a message")  # error: the decorated handler still takes a Message[Order]

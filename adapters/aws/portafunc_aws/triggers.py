@@ -13,17 +13,18 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
         auth = "AWS_IAM authorizer" if trig.auth == "function" else "no authorizer"
+        methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
         return NativeTrigger("API Gateway HTTP API (payload 2.0)",
-                             f"{','.join(trig.methods)} {trig.route.template}, {auth}")
+                             f"{','.join(methods)} {trig.route.template}, {auth}")
     if isinstance(trig, QueueTrigger):
         fifo = ", FIFO queue (.fifo)" if trig.ordered else ""
         return NativeTrigger("SQS event source", f"queue {trig.queue}{fifo}, batch {trig.batch_size}, "
-                             f"ReportBatchItemFailures, redrive to DLQ after {trig.max_attempts} receives, "
-                             f"visibility {trig.visibility_timeout}s")
+                             f"ReportBatchItemFailures, redrive to {_dlq(trig.dead_letter)} after "
+                             f"{trig.max_attempts} receives, visibility {trig.visibility_timeout}s")
     if isinstance(trig, TopicTrigger):
         return NativeTrigger("SNS topic → SQS subscription queue → SQS event source",
-                             f"topic {trig.topic}, ReportBatchItemFailures, redrive to DLQ after "
-                             f"{trig.max_attempts} receives")
+                             f"topic {trig.topic}, ReportBatchItemFailures, redrive to {_dlq(trig.dead_letter)} "
+                             f"after {trig.max_attempts} receives")
     if isinstance(trig, ScheduleTrigger):
         return NativeTrigger("EventBridge schedule rule", trig.schedule.aws)
     if isinstance(trig, StorageTrigger):
@@ -31,3 +32,7 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
         filters = "".join(f", {k} {v!r}" for k, v in (("prefix", trig.prefix), ("suffix", trig.suffix)) if v)
         return NativeTrigger("S3 event notification", f"bucket {trig.bucket}: {events}{filters}")
     raise AssertionError(f"unknown trigger {trig!r}")  # the core has exactly these five
+
+
+def _dlq(dead_letter: str | None) -> str:
+    return f"dead-letter queue {dead_letter}" if dead_letter and "://" not in dead_letter else "DLQ"
