@@ -13,14 +13,21 @@ from .errors import PortafuncError
 
 
 def _read_json(path: str) -> Any:
+    """The JSON document in ``path`` (``-``: stdin); anything unreadable or malformed is a one-line CliError."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from exc
     try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    try:
         return json.loads(text)
+    except RecursionError:
+        raise CliError(f"{path} is JSON nested too deeply to read") from None
     except ValueError as exc:
-        raise CliError(f"{path} is not JSON: {exc}") from exc
+        raise CliError(f"{path} is not JSON: {exc}") from None
 
 
 class CliError(Exception):
@@ -28,7 +35,24 @@ class CliError(Exception):
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    """Print ``value`` as JSON. Text that is not valid Unicode (a lone surrogate, which JSON input can carry as
+    ``"\\udcff"``) cannot be written to a strict UTF-8 stdout: that is a CliError, not a traceback."""
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    except RecursionError:
+        raise CliError("the result is nested too deeply to print") from None
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"the result cannot be printed as JSON: {exc}") from None
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    errors = getattr(sys.stdout, "errors", None) or "strict"
+    try:
+        text.encode(encoding, errors)
+    except UnicodeEncodeError as exc:
+        raise CliError(f"the result holds {exc.object[exc.start:exc.end]!a}, which {encoding} output cannot "
+                       "carry (not valid Unicode text); the input is malformed") from None
+    except LookupError:
+        pass
+    sys.stdout.write(text)
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
@@ -48,9 +72,23 @@ def cmd_events_decode(args: argparse.Namespace) -> int:
 
     target = get_target(args.target)
     native = _read_json(args.file)
-    events = target.decode(native)
-    _print_json({"target": target.name, "events": [e.to_dict() for e in events]})
+    try:
+        events = [e.to_dict() for e in target.decode(native)]
+    except PortafuncError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed input is exit 2 with one line, whatever it broke
+        raise CliError(f"cannot decode {args.file} as a {target.name} event: {type(exc).__name__}: "
+                       f"{_first_line(exc)}") from None
+    _print_json({"target": target.name, "events": events})
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        return "(no message)"
+    return (text.splitlines() or [""])[0][:300]
 
 
 def cmd_events_new(args: argparse.Namespace) -> int:
@@ -77,8 +115,39 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     app, _, _ = load_app(args.app)
     app.function(args.function)
     native = _read_json(args.event)
-    _print_json(target.invoke(app, args.function, native))
+    answer = target.invoke(app, args.function, native)
+    _print_json(answer)
+    failed = function_failed(answer, http=app.function(args.function).kind == "http")
+    if failed:
+        print(f"portafunc: the function failed: {failed}", file=sys.stderr)
+        return 1
     return 0
+
+
+def function_failed(answer: Any, *, http: bool) -> str | None:
+    """Why the native ``answer`` of ``Target.invoke`` means the function failed, or None: an HTTP 5xx (any 4xx/5xx
+    for an event function: its event is refused and the cloud redelivers it), ``batchItemFailures``, an error
+    Lambda would raise, or a message the host would redeliver or poison."""
+    if isinstance(answer, list):
+        for item in answer:
+            why = function_failed(item, http=http)
+            if why:
+                return why
+        return None
+    if not isinstance(answer, dict):
+        return None
+    status = answer.get("statusCode", answer.get("status_code"))
+    if isinstance(status, int) and not isinstance(status, bool) and status >= (500 if http else 400):
+        return f"HTTP {status}"
+    failures = answer.get("batchItemFailures")
+    if failures:
+        ids = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]
+        return f"{len(failures)} message(s) in batchItemFailures: {', '.join(map(str, ids))[:300]}"
+    if answer.get("errorType"):
+        return f"{answer['errorType']}: {str(answer.get('errorMessage', ''))[:300]}"
+    if answer.get("failed") is True:
+        return f"message {answer.get('id')} {answer.get('result', 'failed')}"
+    return None
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -60,14 +60,16 @@ class Headers:
     headers such as several ``Set-Cookie`` survive every codec.
 
     The constructor takes what it is given (adapters build request headers from what the platform delivered);
-    ``add``/``set`` refuse a name or value that would split a response, and :class:`HttpResponse` checks every
-    header it is built with, so a handler can never emit one.
+    ``add``/``set`` refuse a name or value that would split a response, :class:`HttpResponse` checks every header
+    it is built with, and the pipeline checks a ``Headers`` a handler assigned to ``resp.headers`` itself, so a
+    handler can never emit one.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_sendable")
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
+        self._sendable = False  # every item checked (HttpResponse sets it); the pipeline checks the rest
         if items is None:
             return
         if isinstance(items, Headers):
@@ -183,8 +185,9 @@ def _loads_payload(data: bytes) -> Any:
 
 
 class NonFiniteNumber(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity`` in a JSON document: Python's json accepts them, JSON (RFC 8259) does
-    not, and echoing one back would produce a document no other parser reads."""
+    """``NaN``, ``Infinity``, ``-Infinity`` or a number too large for a float (``1e999``) in a JSON document:
+    Python's json accepts them (as NaN or infinity), JSON (RFC 8259) has no such numbers, and echoing one back would
+    produce a document no other parser reads."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -203,13 +206,13 @@ def _finite_float(text: str) -> float:
 
 _strict_decoder = _json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 # The C scanner calls parse_constant only when it meets NaN/Infinity, and parse_float only for numbers with a
-# fraction or an exponent (integers keep its fast path): documents without them cost nothing more.
+# fraction or an exponent (one Python call each); integers, strings and structure keep its fast path.
 _strict_scan = _strict_decoder.scan_once  # type: ignore[attr-defined]
 
 
 def _loads_request(data: bytes) -> Any:
-    """``json.loads(data)`` refusing NaN/Infinity, with :func:`_loads_payload`'s fast path (no cost when the
-    document has none)."""
+    """``json.loads(data)`` refusing non-finite numbers (:class:`NonFiniteNumber`), with :func:`_loads_payload`'s
+    fast path."""
     if type(data) is bytes and data[:1] in _JSON_OPENERS and data[1:2] != b"\x00":
         text = data.decode("utf-8", "surrogatepass")
         try:
@@ -499,6 +502,7 @@ class HttpResponse:
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         if headers is not None:
             check_headers(self.headers._items)
+        self.headers._sendable = True
         self.body = body
         if isinstance(body, bytes):
             return

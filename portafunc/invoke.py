@@ -22,8 +22,8 @@ from . import context, logs
 from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
-from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
-                     refuse_non_finite)
+from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
+                     encode_payload, refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -307,6 +307,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         else:
             resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
                 _idempotent_http(spec, req, target)
+            if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
+                check_headers(resp.headers._items)
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
         resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
@@ -315,7 +317,7 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
         outcome = "rejected"
     except Exception as exc:  # noqa: BLE001 - the pipeline's job is to turn any failure into a response
-        logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=str(exc),
+        logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
                    traceback=_traceback(exc))
         resp = HttpResponse.problem(500, "Internal Server Error",
                                     "the function failed; see the logs for this invocation id", invocation_id=inv_id)
@@ -394,13 +396,21 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
 
 
 def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
-    """The outcome of a failed message (called inside its invocation context, so the log lines carry its ids)."""
-    if isinstance(exc, NonRetryableError):
-        return _dead_letter(spec, msg, exc)
-    logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                 delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=str(exc),
-                 traceback=_traceback(exc))
-    return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+    """The outcome of a failed message (called inside its invocation context, so the log lines carry its ids).
+
+    Never raises: describing a failure must not fail the batch. A payload nested too deep to walk, an exception whose
+    text cannot be built, a log stream that refuses a character — each still ends as this message's own outcome.
+    """
+    try:
+        if isinstance(exc, NonRetryableError):
+            return _dead_letter(spec, msg, exc)
+        logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
+                     traceback=_traceback(exc))
+        return MessageResult(msg.id, Outcome.RETRY, _reason(exc))
+    except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
+        outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
+        return MessageResult(msg.id, outcome, type(exc).__name__)
 
 
 def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bool | None = None,
@@ -459,12 +469,12 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
         return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)
     except NonRetryableError as exc:
         logs.error("handler failed for good; the event is dropped", error_type=type(exc).__name__,
-                   error=str(exc), event=event.to_dict())
-        return MessageResult(event.id or inv_id, Outcome.DEAD_LETTERED, f"{type(exc).__name__}: {exc}")
+                   error=_text(exc), event=_event_for_log(event))
+        return MessageResult(event.id or inv_id, Outcome.DEAD_LETTERED, _reason(exc))
     except Exception as exc:  # noqa: BLE001
-        logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__, error=str(exc),
+        logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__, error=_text(exc),
                      traceback=_traceback(exc))
-        return MessageResult(event.id or inv_id, Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+        return MessageResult(event.id or inv_id, Outcome.RETRY, _reason(exc))
     finally:
         context.leave(token)
 
@@ -483,7 +493,7 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
 
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
-    reason = f"{type(exc).__name__}: {exc}"
+    reason = _reason(exc)
     details = getattr(exc, "errors", None)
     destination = dead_letter_destination(spec)
     if destination is None:
@@ -502,23 +512,78 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
         sink.send_or_publish(msg.data, attributes=attributes)
     except Exception as send_exc:  # noqa: BLE001 - fall back to the broker's own dead-letter policy
         logs.error("NON-RETRYABLE message could not be dead-lettered; reported failed instead", message_id=msg.id,
-                   reason=reason, dead_letter=destination, error=f"{type(send_exc).__name__}: {send_exc}")
+                   reason=reason, dead_letter=destination, error=_reason(send_exc))
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     logs.warning("non-retryable message sent to the dead-letter destination", message_id=msg.id, reason=reason,
                  errors=details, dead_letter=destination)
     return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
 
 
+LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
+
+
 def _payload_for_log(msg: Message) -> dict[str, Any]:
-    """The payload as a log may show it: JSON with secret-looking fields redacted, else only its size and hash."""
-    import json
+    """A rejected payload as a log may show it: its size, content type and SHA-256 — enough to find the message in
+    the dead-letter queue, nothing of what it says (card numbers, personal data). ``PORTAFUNC_LOG_PAYLOADS=1`` adds
+    the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits."""
+    import hashlib
 
+    data = msg.data
+    out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
+                           "payload_sha256": hashlib.sha256(data).hexdigest()}
+    if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        import json
+
+        try:
+            out["payload"] = json.loads(data[:logs.MAX_TEXT * 4])
+        except (ValueError, RecursionError):  # not JSON, cut short, or nested too deep to read: show the text
+            out["payload"] = data[:logs.MAX_TEXT].decode("utf-8", "replace")
+    return out
+
+
+def _content_type(msg: Message) -> str:
+    """The content type the publisher set (attribute ``content-type``/``content_type``), else what the bytes look
+    like — without parsing them."""
+    for name, value in msg.attributes.items():
+        if name.lower() in ("content-type", "content_type", "contenttype", "datacontenttype"):
+            return str(value)[:100]
+    head = msg.data[:64].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "application/json (sniffed)"
     try:
-        return {"payload": json.loads(msg.data)}  # logs.redact masks secret-looking fields by name
-    except ValueError:
-        import hashlib
+        msg.data[:4096].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < 4092:  # not just a character cut at the 4 KiB mark
+            return "application/octet-stream (sniffed)"
+    return "text/plain (sniffed)"
 
-        return {"payload_bytes": len(msg.data), "payload_sha256": hashlib.sha256(msg.data).hexdigest()}
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)`` for a log line or a result's reason: cut to the log's limit, lone surrogates escaped; never raises
+    (a broken ``__str__``, a message sized past what can be printed)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        return f"<{type(exc).__name__} whose message cannot be printed>"
+    if len(text) > logs.MAX_TEXT:
+        text = text[:logs.MAX_TEXT] + "…"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _reason(exc: BaseException) -> str:
+    """``Type: message``, the short reason a result and a dead-letter attribute carry."""
+    return f"{type(exc).__name__}: {_text(exc)[:1000]}"
+
+
+def _event_for_log(event: StorageEvent | ScheduleEvent) -> Any:
+    try:
+        return event.to_dict()
+    except Exception as exc:  # noqa: BLE001 - the event's description must not fail its outcome
+        return f"<{type(exc).__name__} while describing the event>"
 
 
 def _dl_env(spec: FunctionSpec) -> str:
@@ -530,7 +595,10 @@ def _dl_env(spec: FunctionSpec) -> str:
 def _traceback(exc: BaseException) -> str:
     import traceback
 
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    except Exception as failure:  # noqa: BLE001 - e.g. an exception whose message cannot be printed
+        return f"<traceback unavailable: {type(failure).__name__}>"
 
 
 __all__ = [

@@ -2,6 +2,12 @@
 
 Every cloud's log pipeline (CloudWatch, Application Insights, Cloud Logging) parses a JSON line into fields, so one
 format serves all three. ``logging`` is imported on first use, not by ``import portafunc``.
+
+Redaction has two halves: fields whose *name* looks secret are replaced whole (:func:`redact`), and free text
+(exception messages, tracebacks, any logged string) is scrubbed of credentials by their *shape* (:func:`scrub_text`):
+``Bearer``/``Basic`` credentials, ``name=value`` pairs with a secret-looking name, URL passwords, AWS access key ids,
+Google API keys, Slack webhook paths, JWTs and PEM private keys. Logging never raises: a record that cannot be built
+or written is replaced by a minimal one, so a log line can never fail the invocation it describes.
 """
 
 from __future__ import annotations
@@ -22,22 +28,71 @@ from .context import current
 _SECRET_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "secret", "sas", "sig",
                  "api-key", "apikey", "api_key", "x-api-key", "aeg-sas-key", "credential", "accountkey", "jwt",
                  "assertion", "session")
-# Secrets quoted inside free text (exception messages, tracebacks, SDK errors with connection strings or SAS URLs).
-_TEXT_PATTERNS = [
-    (re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)\s+[A-Za-z0-9._~+/=%&:-]+"), r"\1 [REDACTED]"),
-    (re.compile(r"(?i)((?:authorization|cookie|token|password|passwd|secret|signature|sig|sas|api[-_]?key|"
-                r"accountkey|sharedaccesskey|code|aeg-sas-key|aeg-sas-token)[\"']?\s*[:=]\s*[\"']?)"
-                r"([^\s\"',;&]+)"), r"\1[REDACTED]"),
-    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
-]
+REDACTED = "[REDACTED]"
+MAX_DEPTH = 20  # deeper subtrees are replaced by a marker (walking them costs time; skipping them would leak)
+MAX_TEXT = 8192  # characters kept of one logged string; the rest is cut before it is scrubbed
+DEEP = "[TRUNCATED: nested more than 20 levels]"
+
+# Credential shapes, each a pattern that starts with a literal (so the regex engine skips ahead at C speed) and each
+# run only when a substring check (cheaper still) says the text can hold it: most logged text holds none, and a
+# case-insensitive alternation run over every traceback was the slowest part of a failing invocation.
+_SHAPES = (
+    ("://", re.compile(r"(//[^\s/:@\"'<>]*):[^\s/?#\"'<>]*@"), rf"\1:{REDACTED}@"),  # scheme://user:password@host
+    ("PRIVATE KEY-----", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)"
+                                    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"), "[REDACTED PRIVATE KEY]"),
+    ("AKIA", re.compile(r"AKIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (long-term)
+    ("ASIA", re.compile(r"ASIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (temporary)
+    ("AIza", re.compile(r"AIza[0-9A-Za-z_-]{35}"), REDACTED),  # Google API keys
+    ("hooks.slack.com/", re.compile(r"(hooks\.slack\.com/)(?:services|workflows|triggers)/[^\s\"'<>]+"),
+     rf"\1{REDACTED}"),
+    ("eyJ", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),  # JWTs
+)
+_SCHEMES = ("bearer", "basic", "sharedaccesssignature")
+_SCHEME = re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)(\s+)[A-Za-z0-9._~+/=%&:-]+")
+# ``name: value`` / ``name=value`` with a secret-looking name, matched on the lower-cased text (a case-insensitive
+# pattern is several times slower): a secret word, the rest of the name, the separator, and the value in a lookahead.
+_PAIR_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "passphrase", "secret",
+               "apikey", "api-key", "api_key", "credential", "accountkey", "jwt", "assertion", "session")
+_PAIR_ENDINGS = ("key", "code", "pwd", "pw", "sig", "sas")  # only at the end of a name: not "KeyError: 'id'"
+_PAIR = re.compile("(?:(?:" + "|".join(sorted(map(re.escape, _PAIR_WORDS), key=len, reverse=True)) + ")"
+                   r"[a-z0-9_.-]*|(?:" + "|".join(_PAIR_ENDINGS) + r"))[\"']?\s*[:=]\s*[\"']?"
+                   r"(?=((?:(?:bearer|basic|sharedaccesssignature)\s+)?[^\s\"',;&]+))")
+_PAIR_HINTS = _PAIR_WORDS + _PAIR_ENDINGS
+_PAIR_CI = re.compile(_PAIR.pattern, re.IGNORECASE)
 
 
 def scrub_text(text: str) -> str:
-    """Mask credentials that appear inside free text (``Bearer …``, ``password=…``, JWTs)."""
-    for pattern, replacement in _TEXT_PATTERNS:
-        text = pattern.sub(replacement, text)
+    """Mask credentials that appear inside free text (``Bearer …``, ``password=…``, URL passwords, AWS key ids,
+    Google API keys, Slack webhook paths, JWTs, PEM private keys)."""
+    for needle, pattern, replacement in _SHAPES:
+        if needle in text:
+            text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    if any(scheme in lowered for scheme in _SCHEMES):
+        text = _SCHEME.sub(rf"\1\2{REDACTED}", text)
+        lowered = text.lower()
+    if ("=" in text or ":" in text) and any(word in lowered for word in _PAIR_HINTS):
+        text = _mask_secret_pairs(text, lowered)
     return text
-REDACTED = "[REDACTED]"
+
+
+def _mask_secret_pairs(text: str, lowered: str) -> str:
+    # str.lower() keeps the length except for a few letters (e.g. "İ"); then the slower case-insensitive pattern.
+    found = _PAIR.finditer(lowered) if len(lowered) == len(text) else _PAIR_CI.finditer(text)
+    out: list[str] = []
+    pos = 0
+    for match in found:
+        if match.start() < pos:  # inside a value masked already
+            continue
+        end = match.end()
+        out += (text[pos:end], REDACTED)
+        pos = end + len(match.group(1))
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
 _level_names = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _threshold = _level_names.get(os.environ.get("PORTAFUNC_LOG_LEVEL", "INFO").upper(), 20)
 
@@ -48,9 +103,14 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact(value: Any, _depth: int = 0) -> Any:
-    """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``."""
-    if _depth > 20:
-        return value
+    """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``, strings scrubbed of
+    credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker."""
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
+        return scrub_text(value)
+    if _depth >= MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        return DEEP
     if isinstance(value, Mapping):
         return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) else redact(v, _depth + 1))
                 for k, v in value.items()}
@@ -58,29 +118,50 @@ def redact(value: Any, _depth: int = 0) -> Any:
         if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
             return [value[0], REDACTED]
         return [redact(v, _depth + 1) for v in value]
-    if isinstance(value, str):
-        return scrub_text(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
     return value
 
 
 def log(level: str, message: str, **fields: Any) -> None:
-    """Write one JSON log line to stderr (the stream every serverless runtime collects)."""
+    """Write one JSON log line to stderr (the stream every serverless runtime collects). Never raises."""
     if _level_names.get(level, 20) < _threshold:
         return
-    record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
-                              "message": message}
-    ctx = current()
-    if ctx is not None:
-        record["invocation_id"] = ctx.invocation_id
-        record["correlation_id"] = ctx.correlation_id
-        record["function"] = ctx.function
-    record.update(redact(fields))
-    record["message"] = scrub_text(message)
     try:
-        line = json.dumps(record, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        line = json.dumps({"level": level, "message": message, "unserialisable_fields": list(fields)})
-    sys.stderr.write(line + "\n")
+        record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
+                                  "message": message}
+        ctx = current()
+        if ctx is not None:
+            record["invocation_id"] = ctx.invocation_id
+            record["correlation_id"] = ctx.correlation_id
+            record["function"] = ctx.function
+        record.update(redact(fields))
+        record["message"] = scrub_text(message)
+        line = json.dumps(record, default=_unserialisable, ensure_ascii=False)
+    except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
+        line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
+                           "message": scrub_text(str(message)[:MAX_TEXT]),
+                           "unloggable_fields": sorted(str(k) for k in fields),
+                           "log_error": type(exc).__name__})
+    _write(line)
+
+
+def _unserialisable(value: Any) -> str:
+    """What ``json.dumps`` writes for a value it cannot serialise: its text, scrubbed and cut like any string."""
+    text = str(value)
+    return redact(text)  # type: ignore[no-any-return]
+
+
+def _write(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+    except UnicodeEncodeError:  # a stream without a fallback for lone surrogates: escape them
+        try:
+            sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+        except Exception:  # noqa: BLE001 - nowhere left to report it
+            pass
+    except Exception:  # noqa: BLE001 - a closed or broken stream must not fail the invocation
+        pass
 
 
 def debug_enabled() -> bool:

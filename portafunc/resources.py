@@ -139,7 +139,9 @@ class Resource:
     * queue: ``fifo``, ``visibility_timeout``, ``max_attempts``, ``dead_letter`` (a queue name, or None: the
       packager then creates its own redrive queue), ``consumer`` (function or None);
     * topic: ``subscribers`` (functions);
-    * bucket: ``notifications`` (functions); idempotency: ``ttl_seconds``; kv: nothing yet.
+    * bucket: ``notifications`` (functions); idempotency: ``ttl_seconds``; kv: nothing yet;
+    * any kind: ``existing`` — ``{target: binding URL}`` when the configuration names it as already existing on that
+      target: bound to that URL and granted, never created.
     """
 
     __slots__ = ("kind", "name", "origin", "options")
@@ -327,6 +329,10 @@ def describe(app: App, config: Config | None = None) -> Deployment:
             spec.idempotency_key is not None, settings)
         if isinstance(trig, HttpTrigger):
             continue
+    for (kind, name), urls in cfg.existing.items():
+        res = resources.get((kind, name))
+        if res is not None:
+            res.options["existing"] = dict(urls)
     ordered = dict(sorted(resources.items()))
     _check_bindings_distinct(ordered)
     deployment = Deployment(app.name, cfg.stage, ordered, functions, cfg)

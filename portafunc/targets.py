@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .app import App, FunctionSpec
-from .errors import TargetNotFound
+from .errors import InvalidHeader, TargetNotFound
 from .events import Event, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 
 KNOWN_TARGETS = {"aws": "portafunc-aws", "azure": "portafunc-azure", "gcp": "portafunc-gcp"}
@@ -182,8 +182,9 @@ class Driver(ABC):
 
 
 def _guard_decode(decode: Any) -> Any:
-    """Keep the decode contract for pathological input: a lone surrogate (not encodable as UTF-8) or nesting too deep
-    to walk is a malformed event — an EventDecodeError — not a UnicodeError or RecursionError escaping to the caller."""
+    """Keep the decode contract for pathological input: a lone surrogate (not encodable as UTF-8), nesting too deep
+    to walk or a header value that could split a response is a malformed event — an EventDecodeError — not a
+    UnicodeError, RecursionError or InvalidHeader escaping to the caller."""
     import functools
 
     @functools.wraps(decode)
@@ -196,6 +197,11 @@ def _guard_decode(decode: Any) -> Any:
             raise EventDecodeError(f"native event cannot be decoded: {type(exc).__name__}",
                                    expected="JSON of valid Unicode text, nested less than a few hundred levels") \
                 from None
+        except InvalidHeader as exc:  # a header value with CR, LF or NUL: no front end delivers one
+            from .errors import EventDecodeError
+
+            raise EventDecodeError(f"native event has an invalid header: {exc}",
+                                   expected="header names that are tokens, values without CR, LF or NUL") from None
 
     return guarded
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 4: 2, 2: 3, 6: 4}  # PNG colour type -> samples per pixel
@@ -18,7 +18,7 @@ class NotAThumbnailableImage(ValueError):
     """The upload is not a PNG this module can read (the message says why)."""
 
 
-def _chunks(stream: BinaryIO):
+def _chunks(stream: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
     if stream.read(8) != SIGNATURE:
         raise NotAThumbnailableImage("not a PNG file")
     while True:
@@ -73,7 +73,8 @@ def _png(width: int, height: int, colour: int, rows: list[bytes]) -> bytes:
 
 def thumbnail(stream: BinaryIO, size: int = 128) -> bytes:
     """A PNG at most ``size`` pixels on its longer side, from the PNG in ``stream`` (read as it streams)."""
-    header, idat = None, []
+    header: tuple[int, ...] | None = None
+    idat: list[bytes] = []
     for kind, data in _chunks(stream):
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", data)
@@ -89,7 +90,7 @@ def thumbnail(stream: BinaryIO, size: int = 128) -> bytes:
     rows = _unfilter(zlib.decompress(b"".join(idat)), width, height, bpp)
     scale = max(width, height) / size if max(width, height) > size else 1.0
     out_w, out_h = max(1, round(width / scale)), max(1, round(height / scale))
-    picked = []
+    picked: list[bytes] = []
     for y in range(out_h):
         src = rows[min(height - 1, int(y * scale))]
         line = bytearray()

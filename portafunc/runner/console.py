@@ -10,8 +10,12 @@ from datetime import datetime
 
 
 def say(text: str) -> None:
-    """One line on stderr, flushed at once so it interleaves sensibly with the app's own output."""
-    sys.stderr.write(text + "\n")
+    """One line on stderr, flushed at once so it interleaves sensibly with the app's own output. Credentials are
+    masked first: request lines carry query strings (``?sig=``, ``?code=``, ``?access_token=``) and error lines may
+    quote connection strings."""
+    from ..logs import scrub_text
+
+    sys.stderr.write(scrub_text(text) + "\n")
     sys.stderr.flush()
 
 

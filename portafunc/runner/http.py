@@ -73,6 +73,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(_Refused(408, "Request Timeout", "the request headers did not arrive in time"))
             return False
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (malformed request line, 414, 431, 501...) as problem+json, not its
+        HTML page; the connection is closed, as the standard library does."""
+        self.close_connection = True
+        title = self.responses.get(code, ("Error",))[0]
+        try:
+            self._write(HttpResponse.problem(code, title, explain or message), head=self.command == "HEAD")
+        except OSError:
+            pass  # the client went away
+
     def handle_expect_100(self) -> bool:
         """Refuse a body over the limit before the client sends it, instead of inviting it with ``100 Continue``."""
         length = self.headers.get("Content-Length")

@@ -64,5 +64,6 @@ def test_invoke_prints_the_native_answer(tmp_path):
               json.dumps({"id": "m-1", "data_base64": "eyJmYWlsIjogdHJ1ZX0="}))
     event.write_text(new.stdout)
     done = cli("invoke", "work", "--target", "aws", "--event", str(event), "--app", str(SAMPLE_APP))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # the message failed: scripts see it in the exit code
     assert json.loads(done.stdout) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert "portafunc: the function failed: 1 message(s) in batchItemFailures: m-1" in done.stderr

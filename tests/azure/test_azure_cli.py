@@ -68,5 +68,6 @@ def test_invoke_http_and_queue(tmp_path: Path):
               "--data", json.dumps({"data_base64": "eyJpZCI6ImJhZCJ9"}))
     event.write_text(new.stdout)
     proc = run("invoke", "fulfil", "--target", "azure", "--event", str(event), "--app", "examples/shop")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the function failed: scripts see it in the exit code
     assert json.loads(proc.stdout)["failed"] is True  # invalid order: the host would poison it
+    assert "portafunc: the function failed: message" in proc.stderr

@@ -119,6 +119,17 @@ def test_chunked_bodies_obey_the_limit_and_are_never_dispatched_short(runner: Ru
     assert exchange(runner, both)[0] == 400
 
 
+@pytest.mark.parametrize("raw, expected", [
+    (b"GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    (b"BREW /x HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+])
+def test_the_servers_own_refusals_are_problem_json(runner: Runner, raw: bytes, expected: int) -> None:
+    status, headers, body, _ = exchange(runner, raw)
+    assert status == expected
+    problem(expected, headers, body)
+
+
 def test_conflicting_content_lengths_are_refused(runner: Runner) -> None:
     raw = b"POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde"
     assert exchange(runner, raw)[0] == 400

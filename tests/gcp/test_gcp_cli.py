@@ -52,5 +52,6 @@ def test_invoke_runs_the_function(tmp_path: Path):
     event.write_text(json.dumps({"subscription": "projects/p/subscriptions/s",
                                  "message": {"data": "aGk=", "messageId": "m-1", "attributes": {"fail": "always"}}}))
     out = run("invoke", "--target", "gcp", "--app", "recorder_app:app", "on_event", "--event", str(event), cwd=APPS)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # the function failed: scripts see it in the exit code
     assert json.loads(out.stdout)["statusCode"] == 500  # fail=always → non-2xx so Pub/Sub would redeliver
+    assert "portafunc: the function failed: HTTP 500" in out.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,7 +114,8 @@ def test_failed_http_invocation_logs_no_request_secrets(target: str, capsys: pyt
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_poison_message_log_redacts_secret_attributes(target: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """A non-retryable message with no dead-letter destination is logged in full (for recovery) — minus secrets."""
+    """A non-retryable message with no dead-letter destination is logged with its attributes (for recovery), minus
+    secrets; its payload only as size, content type and hash."""
     msg = Message(id="m-poison-1", data=b'{"order_id": 42}', attributes=dict(SECRET_ATTRIBUTES, order="poison"))
     exchange = get_target(target).driver().messages(_app(), "work", [msg])
     assert exchange.failed_ids == ["m-poison-1"]  # reported failed: the broker's dead-letter policy takes it
@@ -144,8 +146,8 @@ def test_topic_poison_event_log_has_no_secrets(target: str, capsys: pytest.Captu
     assert_no_secret(capsys.readouterr().err)
 
 
-# Secrets quoted inside free text (exception messages, tracebacks, poison payloads) are covered by
-# tests/core/test_pipeline.py; this test pins the name-based rule of logs.redact().
+# Secrets quoted inside free text are covered below (credential shapes) and by tests/core/test_pipeline.py; this
+# test pins the name-based rule of logs.redact().
 
 
 def test_redact_by_name_covers_headers_cookies_signatures_sas_and_tokens() -> None:
@@ -173,3 +175,112 @@ def test_inbound_verifiers_do_not_log_credentials(capsys: pytest.CaptureFixture[
     verdict = SnsReceiver([]).check(HttpRequest("POST", "/sns", body=json.dumps(sns).encode()))
     assert verdict.status == 403
     assert_no_secret(capsys.readouterr().err)
+
+
+# -- credential shapes inside free text -------------------------------------------------------------------------
+
+SHAPES = {
+    "aws secret key": ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+    "aws key id": ("using AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    "url password": ("connect to postgres://app:Pg-pw-51de@db.internal:5432/shop failed", "Pg-pw-51de"),
+    "slack webhook": ("POST https://hooks.slack.com/services/T0AAA/B0BBB/slackpath9f3 got 500", "slackpath9f3"),
+    "google api key": ("GET https://maps.googleapis.com/maps/api/geocode/json?key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+                       "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
+    "pem private key": ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7pemsecret\n-----END RSA PRIVATE KEY-----",
+                        "MIIEpAIBAAKCAQEA7pemsecret"),
+    "bearer": ("Authorization: Bearer tok-ab12.cd34", "tok-ab12.cd34"),
+}
+
+
+def _leaky_app() -> App:
+    app = App("leaky")
+    text = " | ".join(value for value, _ in SHAPES.values())
+
+    @app.http("POST", "/pay")
+    def pay(req: HttpRequest) -> Any:
+        raise RuntimeError(text)
+
+    @app.queue("work")
+    def work(msg: Message) -> None:
+        raise ConnectionError(text)
+
+    return app
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_credential_shapes_in_error_text_are_masked(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """AWS secret keys and key ids, URL passwords, Slack webhook paths, Google API keys, PEM private keys and bearer
+    tokens quoted in an exception (as SDK and driver errors do) are masked in the "handler failed" lines, in both the
+    ``error`` text and the ``traceback``."""
+    driver = get_target(target).driver()
+    app = _leaky_app()
+    assert driver.http(app, HttpRequest("POST", "/pay", body=b"{}")).response.status == 500
+    assert driver.messages(app, "work", [Message(id="m-1", data=b"{}")]).failed_ids == ["m-1"]
+    lines = _portafunc_lines(capsys.readouterr().err)
+    failed = [line for line in lines if line.get("traceback")]
+    assert len(failed) >= 2, lines
+    text = json.dumps(lines)
+    for name, (_, secret) in SHAPES.items():
+        assert secret not in text, f"{name} leaked"
+    assert "postgres://app:[REDACTED]@db.internal" in text  # what is not secret stays readable
+    assert "hooks.slack.com/[REDACTED]" in text
+
+
+def test_secret_fields_nested_deeper_than_20_levels_are_not_logged(capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PORTAFUNC_LOG_PAYLOADS=1 a rejected JSON payload is logged; a secret-named field 30 levels down is cut
+    away with its subtree (a marker stands in its place), not logged as is."""
+    from portafunc.invoke import invoke_message
+
+    app = App("deep")
+
+    @app.queue("q")
+    def q(msg: Message) -> None:
+        raise NonRetryableError("rejected")
+
+    doc: Any = {"password": SECRET, "card": "4111111111111111"}
+    for _ in range(30):
+        doc = {"level": doc}
+    monkeypatch.setenv("PORTAFUNC_LOG_PAYLOADS", "1")
+    invoke_message(app.function("q"), Message(id="m-deep", data=json.dumps(doc).encode()))
+    lines = assert_no_secret(capsys.readouterr().err)
+    logged = json.dumps([line.get("payload") for line in lines])
+    assert logs.DEEP in logged and "4111111111111111" not in logged
+
+
+def test_local_runner_does_not_print_query_credentials(tmp_path: Path) -> None:
+    """``portafunc run`` prints one line per request with its path: ``sig=``, ``code=`` and ``access_token=`` query
+    values (SAS URLs, Azure function keys, OAuth tokens) are masked there; other parameters stay readable."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    (tmp_path / "main.py").write_text(
+        "from portafunc import App\napp = App('q')\n\n@app.http('GET', '/hook')\ndef hook(req):\n"
+        "    return {'ok': True}\n", encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    err_path = tmp_path / "runner.err"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "portafunc.cli", "run", str(tmp_path), "--port", str(port),
+                                 "--no-reload"], stdout=err, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while "portafunc run: app" not in err_path.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text(errors="replace")
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/hook?sig={SECRET}&code={SECRET}&access_token={SECRET}&page=2"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
+        deadline = time.monotonic() + 10
+        while "/hook" not in err_path.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    printed = err_path.read_text(errors="replace")
+    assert "/hook?sig=[REDACTED]&code=[REDACTED]&access_token=[REDACTED]&page=2" in printed, printed
+    assert SECRET not in printed

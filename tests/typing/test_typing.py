@@ -2,7 +2,7 @@
 app that imports portafunc as an installed distribution (py.typed and all).
 
 ``user_app.py`` must check clean and reveal ``msg.body`` as the model; every line of ``user_errors.py`` marked
-``# error`` must be reported by both checkers, and no other line.
+``# error`` must be reported by both checkers, and no other line. The example shop (examples/shop) must check clean.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 PACKAGES = ["portafunc", "portafunc_aws", "portafunc_azure", "portafunc_gcp"]
 USER_FILES = ["user_app.py", "user_errors.py"]
+SHOP = ROOT / "examples" / "shop"
+SHOP_FILES = [f"shop/{p.name}" for p in sorted(SHOP.glob("*.py"))]
+CHECKED = USER_FILES + SHOP_FILES
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (site / name).symlink_to(Path(list(spec.submodule_search_locations)[0]), target_is_directory=True)
     for name in USER_FILES:
         shutil.copy(HERE / name, work / name)
+    (work / "shop").mkdir()
+    for name in SHOP_FILES:
+        shutil.copy(ROOT / "examples" / name, work / name)
     (work / "pyrightconfig.json").write_text(json.dumps({"typeCheckingMode": "strict", "pythonVersion": "3.10"}))
     return work
 
@@ -46,6 +52,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")}
     env["PYTHONPATH"] = str(workdir / "site")
+    env["PYRIGHT_PYTHON_IGNORE_WARNINGS"] = "1"  # pyright's wrapper would print "new version available" notices
     return subprocess.run([sys.executable, "-m", *args], cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=600, check=False)
 
@@ -56,10 +63,10 @@ Diagnostic = tuple[str, int, str, str]  # (file, line, severity, message)
 @pytest.fixture(scope="module")
 def mypy(workdir: Path) -> list[Diagnostic]:
     proc = _run(workdir, "mypy", "--strict", "--python-version", "3.10", "--no-error-summary",
-                "--cache-dir", str(workdir / ".mypy_cache"), *USER_FILES)
+                "--cache-dir", str(workdir / ".mypy_cache"), *CHECKED)
     assert proc.returncode in (0, 1), f"mypy did not run:\n{proc.stdout}\n{proc.stderr}"
     found = [(m["file"], int(m["line"]), m["severity"], m["message"]) for m in
-             re.finditer(r"^(?P<file>[\w.]+):(?P<line>\d+): (?P<severity>error|note): (?P<message>.*)$",
+             re.finditer(r"^(?P<file>[\w./]+):(?P<line>\d+): (?P<severity>error|note): (?P<message>.*)$",
                          proc.stdout, re.M)]
     assert found, f"mypy printed nothing we can read:\n{proc.stdout}\n{proc.stderr}"
     return found
@@ -67,10 +74,11 @@ def mypy(workdir: Path) -> list[Diagnostic]:
 
 @pytest.fixture(scope="module")
 def pyright(workdir: Path) -> list[Diagnostic]:
-    proc = _run(workdir, "pyright", "--outputjson", "--pythonpath", sys.executable, *USER_FILES)
+    proc = _run(workdir, "pyright", "--outputjson", "--pythonpath", sys.executable, *CHECKED)
     assert proc.returncode in (0, 1), f"pyright did not run:\n{proc.stdout}\n{proc.stderr}"
     report = json.loads(proc.stdout)
-    return [(Path(d["file"]).name, d["range"]["start"]["line"] + 1, d["severity"], d["message"])
+    return [(Path(d["file"]).relative_to(workdir.resolve()).as_posix(), d["range"]["start"]["line"] + 1, d["severity"],
+             d["message"])
             for d in report["generalDiagnostics"]]
 
 
@@ -109,6 +117,12 @@ def test_every_marked_mistake_is_reported_and_nothing_else(checker: str, request
     diagnostics: list[Diagnostic] = request.getfixturevalue(checker)
     reported = {line for file, line, severity, _ in diagnostics if file == "user_errors.py" and severity == "error"}
     assert reported == _marked_lines("user_errors.py"), [d for d in diagnostics if d[0] == "user_errors.py"]
+
+
+@pytest.mark.parametrize("checker", ["mypy", "pyright"])
+def test_the_example_shop_checks_clean(checker: str, request: pytest.FixtureRequest) -> None:
+    diagnostics: list[Diagnostic] = request.getfixturevalue(checker)
+    assert [d for d in diagnostics if d[0] in SHOP_FILES and d[2] in ("error", "warning")] == []
 
 
 def test_the_misspelt_field_is_named(mypy: list[Diagnostic], pyright: list[Diagnostic]) -> None:

@@ -73,6 +73,16 @@ class LambdaHandler:
         self.sns_receiver = sns_receiver
 
     def __call__(self, event: Any, context: Any = None) -> Any:
+        try:
+            return self._dispatch(event, context)
+        except (RecursionError, UnicodeError) as exc:
+            # The pipeline answers every handler failure itself, so these come from reading the event: nesting too
+            # deep to walk, text that is not valid Unicode. A malformed event, said as such.
+            raise EventDecodeError(f"native event cannot be decoded: {type(exc).__name__}",
+                                   expected="JSON of valid Unicode text, nested less than a few hundred levels") \
+                from None
+
+    def _dispatch(self, event: Any, context: Any) -> Any:
         kind, variant = codec.detect(event)
         spec = self.spec
         if kind == "http":
@@ -124,50 +134,72 @@ class LambdaHandler:
         return {"batchItemFailures": [{"itemIdentifier": i} for i in failed] if failed else []}
 
     def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> list[str]:
+        """Run the batch; the ids to name in ``batchItemFailures``, each once, in batch order.
+
+        A record that cannot be decoded (for any reason) fails alone. A ``messageId`` that appears twice in the batch
+        (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
+        outcome of the first copy answers for both — a success is not run again, a failure is named once.
+        """
         codec_ = _messages or _load_messages()
         plain, decode_sqs_record = codec_._plain_sqs_record, codec_.decode_sqs_record
         batch: list[Message[Any]] = []
         undecodable: set[str] = set()
+        seen: set[str] = set()
         for index, rec in enumerate(recs):
-            # decode_sqs_record's first step, inlined: the direct decode of a well-formed record
-            msg = plain(rec) if rec.__class__ is dict else None
-            if msg is not None:
-                batch.append(msg)
-                continue
             try:
-                batch.append(decode_sqs_record(rec, index))
-            except EventDecodeError as exc:
+                # decode_sqs_record's first step, inlined: the direct decode of a well-formed record
+                msg = plain(rec) if rec.__class__ is dict else None
+                if msg is None:
+                    msg = decode_sqs_record(rec, index)
+            except Exception as exc:  # noqa: BLE001 - one bad record fails alone (EventDecodeError or worse)
                 bad_id = rec.get("messageId")
                 if not isinstance(bad_id, str):
-                    raise
+                    raise  # no id to name: only failing the whole invocation brings the batch back
                 logs.error("undecodable SQS record reported failed; the queue's redrive policy dead-letters it",
-                           message_id=bad_id, error=str(exc))
+                           message_id=bad_id, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
                 undecodable.add(bad_id)
                 if ordered:  # keep order: this one and every later one come back
                     undecodable.update(r["messageId"] for r in recs[index + 1:] if isinstance(r.get("messageId"), str))
                     break
+                continue
+            if msg.id in seen or msg.id in undecodable:
+                logs.log("INFO", "duplicate messageId in the batch: the copy is not run again", message_id=msg.id)
+                continue
+            seen.add(msg.id)
+            batch.append(msg)
         result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
                               invocation_id=getattr(context, "aws_request_id", None))
         failed_ids = result.failed_ids
         if not failed_ids and not undecodable:
             return []
         failed = set(failed_ids) | undecodable
-        return [r["messageId"] for r in recs if r.get("messageId") in failed]
+        return list(dict.fromkeys(r["messageId"] for r in recs if r.get("messageId") in failed))
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
         from . import messages, storage
 
         failed: list[str] = []
         for index, rec in enumerate(recs):
-            msg = messages.decode_sqs_record(rec, index)
-            events = storage.s3_from_message(msg)
+            try:
+                msg = messages.decode_sqs_record(rec, index)
+                events = storage.s3_from_message(msg)
+            except Exception as exc:  # noqa: BLE001 - one bad record fails alone
+                bad_id = rec.get("messageId")
+                if not isinstance(bad_id, str):
+                    raise
+                logs.error("undecodable SQS record reported failed; the queue's redrive policy dead-letters it",
+                           message_id=bad_id, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
+                if bad_id not in failed:
+                    failed.append(bad_id)
+                continue
             if events is None:
                 logs.error("SQS message for a storage function carries no S3 notification; reported failed",
                            message_id=msg.id)
-                failed.append(msg.id)
+                if msg.id not in failed:
+                    failed.append(msg.id)
                 continue
             results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in events]
-            if any(r.outcome is Outcome.RETRY for r in results):
+            if any(r.outcome is Outcome.RETRY for r in results) and msg.id not in failed:
                 failed.append(msg.id)
         return failed
 
@@ -204,6 +236,13 @@ class LambdaHandler:
         assert self.spec is not None
         return EventDecodeError(f"function {self.spec.name!r} is a {self.spec.kind} function but received {what}",
                                 expected=f"an event for its {self.spec.trigger.describe()} trigger")
+
+
+def _text_of(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001 - a message that cannot be printed
+        return "<unprintable>"
 
 
 def _sns_delivery(event: dict[str, Any]) -> bool:

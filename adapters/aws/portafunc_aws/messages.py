@@ -51,8 +51,8 @@ def is_sns(native: Any) -> bool:
                 and recs[0].get("EventSource") == "aws:sns")
 
 
-def is_fifo_arn(arn: str | None) -> bool:
-    return bool(arn) and str(arn).endswith(".fifo")
+def is_fifo_arn(arn: Any) -> bool:
+    return isinstance(arn, str) and arn.endswith(".fifo")
 
 
 # -- SNS envelope ------------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def sns_envelope(body: str) -> Mapping[str, Any] | None:
         return None
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
         return None
     if isinstance(doc, Mapping) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
         return doc

@@ -36,14 +36,37 @@ def is_queue_message(native: Any) -> bool:
 
 def decode_body(body: bytes, *, message_id: str, dequeue_count: Any, insertion_time: Any,
                 native: Any = None) -> Message[Any]:
+    """A queue message's bytes and metadata → Message; anything malformed → EventDecodeError, never another error
+    (the runtime then moves just this message to the poison queue)."""
     payload, attributes, key = envelope.from_body(body)
-    try:
-        attempt = int(dequeue_count) if dequeue_count is not None else 1
-    except (TypeError, ValueError) as exc:
-        raise EventDecodeError(f"DequeueCount {dequeue_count!r} is not a number", expected="an integer") from exc
     return Message(id=message_id, data=payload, attributes=attributes, ordering_key=key,
-                   delivery_attempt=max(1, attempt), published_at=envelope.parse_time_safe(insertion_time),
-                   native=native)
+                   delivery_attempt=_dequeue_count(dequeue_count),
+                   published_at=envelope.parse_time_safe(insertion_time), native=native)
+
+
+def _dequeue_count(value: Any) -> int:
+    """``DequeueCount`` as the delivery attempt: a whole number (1 when absent); ``Infinity``, ``1.5``, ``true``,
+    ``"²"`` or a 5,000-digit string are malformed."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        count = None
+    elif isinstance(value, int):
+        count = value
+    elif isinstance(value, float):
+        count = int(value) if value.is_integer() else None  # NaN and ±inf are not integers
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 19:
+        count = int(value)
+    else:
+        count = None
+    if count is None:
+        raise EventDecodeError(f"DequeueCount {_short(value)} is not a whole number", expected="an integer")
+    return max(1, min(count, 2 ** 31 - 1))
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def decode_message(native: Mapping[str, Any]) -> Message[Any]:

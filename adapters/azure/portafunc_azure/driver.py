@@ -55,7 +55,7 @@ class AzureDriver(Driver):
         return Exchange("azure", native, native_resp, response=codec_http.response_from_json(native_resp))
 
     def _http_native(self, app: App, function: str, native: dict[str, Any]) -> dict[str, Any]:
-        resp = self._call(app, function, natives.to_func_http(native))
+        resp = self._call(app, function, _built(natives.to_func_http, native, "a func.HttpRequest"))
         return natives.response_datum_to_json(resp)
 
     # -- messages -------------------------------------------------------------------------------------------------
@@ -89,13 +89,13 @@ class AzureDriver(Driver):
         spec = app.function(function)
         trig = spec.trigger
         if isinstance(trig, QueueTrigger):
-            arg = natives.to_func_queue(native)
+            arg = _built(natives.to_func_queue, native, "a func.QueueMessage")
             native_id = native.get("Id")
         elif isinstance(trig, (TopicTrigger, StorageTrigger)):
-            arg = natives.to_func_eventgrid(native)
+            arg = _built(natives.to_func_eventgrid, native, "a func.EventGridEvent")
             native_id = native.get("id")
         elif isinstance(trig, ScheduleTrigger):
-            arg = natives.to_func_timer(native)
+            arg = _built(natives.to_func_timer, native, "a func.TimerRequest")
             native_id = None
         else:
             raise PortafuncError(f"function {function!r} is not triggered by events")
@@ -116,19 +116,42 @@ class AzureDriver(Driver):
     # -- portafunc invoke -----------------------------------------------------------------------------------------
     def invoke_native(self, app: App, function: str, native: Any) -> Any:
         spec = app.function(function)
-        native = natives.to_json(native)
+        native = _built(natives.to_json, native, "the function's input")
         if isinstance(spec.trigger, HttpTrigger):
             if not isinstance(native, dict):
                 raise EventDecodeError("HTTP function needs one request", expected=codec_http.HTTP_EXPECTED)
-            codec_http.request_from_json(native)  # clear error on a malformed event
+            _checked(codec_http.request_from_json, native)  # clear error on a malformed event
             return self._http_native(app, function, native)
         if isinstance(spec.trigger, (TopicTrigger, StorageTrigger)):
             events = native if isinstance(native, list) else [native]
-            codec_eventgrid.decode_payload(events, )  # validates every event first
+            _checked(codec_eventgrid.decode_payload, events)  # validates every event first
             answers = [self._deliver(app, function, e) for e in events]
             return answers if isinstance(native, list) else answers[0]
         if isinstance(spec.trigger, QueueTrigger):
-            codec_queue.decode_message(native)
+            _checked(codec_queue.decode_message, native)
             return self._deliver(app, function, native)
-        codec_timer.decode_timer(native)
+        _checked(codec_timer.decode_timer, native)
         return self._deliver(app, function, native)
+
+def _built(build: Any, native: Any, what: str) -> Any:
+    """``build(native)``, with a native event the converters cannot take (nested too deep, a field of the wrong
+    type, text that is not valid Unicode) reported as EventDecodeError rather than the converter's own error."""
+    try:
+        return build(native)
+    except PortafuncError:
+        raise
+    except (RecursionError, UnicodeError, OverflowError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise EventDecodeError(f"{what} cannot be built from this event ({type(exc).__name__})",
+                               expected="a native event as `portafunc events new --target azure` prints it") \
+            from None
+
+
+def _checked(decode: Any, native: Any) -> Any:
+    """``decode(native)`` under the decode contract of ``Target.decode``: nesting too deep to walk and text that is
+    not valid Unicode are EventDecodeError too."""
+    try:
+        return decode(native)
+    except (RecursionError, UnicodeError) as exc:
+        raise EventDecodeError(f"native event cannot be decoded: {type(exc).__name__}",
+                               expected="JSON of valid Unicode text, nested less than a few hundred levels") \
+            from None

@@ -127,7 +127,7 @@ def _loads_or_none(data: bytes) -> Any:
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope portafunc wrote
         return None
 
 

@@ -157,7 +157,11 @@ def to_func_timer(native: Mapping[str, Any]) -> Any:
 
 
 def from_func_timer(timer: Any) -> dict[str, Any]:
-    return {"Schedule": dict(timer.schedule or {}), "ScheduleStatus": dict(timer.schedule_status or {}),
+    """The timer's JSON form; a schedule or status that is not an object (the host always sends objects) is left out
+    rather than failing the run."""
+    schedule, status = timer.schedule, timer.schedule_status
+    return {"Schedule": dict(schedule) if isinstance(schedule, Mapping) else {},
+            "ScheduleStatus": dict(status) if isinstance(status, Mapping) else {},
             "IsPastDue": bool(timer.past_due)}
 
 

@@ -40,11 +40,14 @@ def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: A
     published = parse_time(msg.get("publishTime") or msg.get("publish_time") or fallback_time)
     attempt = 1
     if delivery_attempt is not None:
-        if isinstance(delivery_attempt, bool) or not isinstance(delivery_attempt, (int, str)) \
-                or not str(delivery_attempt).isdigit() or len(str(delivery_attempt)) > 9:
-            raise EventDecodeError(f"deliveryAttempt {delivery_attempt!r} is not a number",
+        text = str(delivery_attempt) if isinstance(delivery_attempt, (int, str)) else ""
+        # ASCII digits only: "²".isdigit() is True but int("²") fails; a bool is an int but no count
+        if isinstance(delivery_attempt, bool) or not text or len(text) > 9 or not text.isascii() \
+                or not text.isdigit():
+            shown = text[:20] if text else type(delivery_attempt).__name__
+            raise EventDecodeError(f"deliveryAttempt {shown!r} is not a number",
                                    expected="deliveryAttempt as a positive integer")
-        attempt = max(1, int(delivery_attempt))
+        attempt = max(1, int(text))
     return Message(
         id=message_id,
         data=b64decode(msg.get("data"), "message.data"),

@@ -69,14 +69,26 @@ class Harness:
 
     def send(self, function: str, native: Any) -> dict[str, Any]:
         """Deliver a native event (any shape ``decode`` accepts) as the real HTTP request; the native response."""
-        request = self._as_http(native)
-        from urllib.parse import unquote
+        client = self.client(function)
+        try:
+            request = self._as_http(native)
+            from urllib.parse import unquote
 
-        body = codec_http._body(request, "HTTP request")
-        resp = self.client(function).open(
-            path=unquote(request["path"]), method=request["method"], query_string=request.get("query_string", ""),
-            headers=[(k, v) for k, v in codec_http._headers(request.get("headers")).items()
-                     if k.lower() != "content-length"], data=body)
+            body = codec_http._body(request, "HTTP request")
+            options = {"path": unquote(request["path"]), "method": request["method"],
+                       "query_string": request.get("query_string", ""),
+                       "headers": [(k, v) for k, v in codec_http._headers(request.get("headers")).items()
+                                   if k.lower() != "content-length"], "data": body}
+            resp = client.open(**options)
+        except EventDecodeError:
+            raise
+        except (RecursionError, UnicodeError, OverflowError, TypeError, ValueError, KeyError,
+                AttributeError) as exc:
+            # the event cannot be made into an HTTP request (nested too deep to serialise, a field of the wrong
+            # type): errors inside the function are answered by Flask, so these come from building the request
+            raise EventDecodeError(f"the event cannot be sent as an HTTP request ({type(exc).__name__})",
+                                   expected="a native event as `portafunc events new --target gcp` prints it") \
+                from None
         return codec_http.response_json(resp.status_code, list(resp.headers.items()), resp.get_data())
 
     def _as_http(self, native: Any) -> dict[str, Any]:
