@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 FILE = "portafunc.toml"
 FUNCTION_KEYS = ("memory", "timeout", "env", "secrets", "concurrency", "permissions", "tags")
-APP_KEYS = FUNCTION_KEYS + ("python", "exclude", "idempotency_ttl", "targets", "functions", "stages")
+APP_KEYS = FUNCTION_KEYS + ("python", "exclude", "idempotency_ttl", "targets", "existing", "functions", "stages")
 TARGETS = ("aws", "azure", "gcp")
 DEFAULT_MEMORY = 512
 DEFAULT_TIMEOUT = 30
@@ -94,6 +94,10 @@ class Config:
         self.exclude: list[str] = list(self.raw.get("exclude", []))
         self.idempotency_ttl: int = int(self.raw.get("idempotency_ttl", 86400))
         self.targets: dict[str, dict[str, Any]] = dict(self.raw.get("targets", {}))
+        # (kind, name) -> {target: binding URL}: resources that already exist, bound and granted but not created
+        self.existing: dict[tuple[str, str], dict[str, str]] = {
+            (kind, name): dict(urls) for kind, names in self.raw.get("existing", {}).items()
+            for name, urls in names.items()}
         self._functions: dict[str, dict[str, Any]] = dict(self.raw.get("functions", {}))
 
     def function(self, name: str) -> FunctionSettings:
@@ -124,7 +128,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "source": str(self.source) if self.source else None, "python": self.python,
                 "exclude": list(self.exclude), "idempotency_ttl": self.idempotency_ttl,
-                "targets": {k: dict(v) for k, v in self.targets.items()}}
+                "targets": {k: dict(v) for k, v in self.targets.items()},
+                "existing": {f"{k}:{n}": dict(v) for (k, n), v in self.existing.items()}}
 
 
 def _secret(variable: str, value: Any) -> SecretRef:
@@ -219,6 +224,8 @@ def _validate(table: dict[str, Any], where: str, *, top: bool = False, path: str
             if not isinstance(value, dict) or any(t not in TARGETS or not isinstance(v, dict)
                                                   for t, v in value.items()):
                 raise ConfigError(f"{where}: {here} maps a target (aws, azure, gcp) to a table of its options")
+        if key == "existing":
+            _existing(value, where, here)
         if key == "functions":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {here} is a table of [functions.NAME] tables")
@@ -243,6 +250,22 @@ def _string_map(value: Any, where: str, here: str, *, env: bool) -> None:
             if not _ENV_NAME.match(name) or _RESERVED_ENV.match(name):
                 raise ConfigError(f"{where}: {here}.{name} is not a usable variable name (letters, digits, '_'; "
                                   "names starting PORTAFUNC_, AWS_, FUNCTIONS_, WEBSITE_ are reserved)")
+
+
+def _existing(value: Any, where: str, here: str) -> None:
+    from .resources import KINDS
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {here} is a table of [existing.KIND.NAME] tables")
+    for kind, names in value.items():
+        if kind not in KINDS or not isinstance(names, dict):
+            raise ConfigError(f"{where}: {here}.{kind}: the kind is one of {', '.join(sorted(KINDS))}, holding "
+                              "[existing.KIND.NAME] tables")
+        for name, urls in names.items():
+            if not isinstance(urls, dict) or not urls or any(
+                    t not in TARGETS or not isinstance(u, str) or "://" not in u for t, u in urls.items()):
+                raise ConfigError(f"{where}: {here}.{kind}.{name} maps a target (aws, azure, gcp) to the existing "
+                                  "resource's binding URL, e.g. aws = \"sqs://arn:aws:sqs:REGION:ACCOUNT:NAME\"")
 
 
 def _secrets(value: Any, where: str, here: str) -> None:
@@ -295,6 +318,11 @@ def check_timeouts(deployment: Deployment) -> None:
                     f"queue {g.name!r}; a message would be delivered again while the first run is still going. "
                     f"Raise @app.queue(..., visibility_timeout=) to at least {fn.settings.timeout} (AWS advises 6x "
                     "the function timeout) or lower the timeout")
+    for kind, name in deployment.config.existing:
+        if deployment.resource(kind, name) is None:
+            where = deployment.config.source or "the configuration"
+            raise ConfigError(f"{where}: [existing.{kind}.{name}] names no {kind} the app declares; declare it on "
+                              "the functions that reach it (uses=) or drop the entry")
     for name in deployment.config.function_names():
         if name not in deployment.functions:
             where = deployment.config.source or "the configuration"

@@ -60,14 +60,16 @@ class Headers:
     headers such as several ``Set-Cookie`` survive every codec.
 
     The constructor takes what it is given (adapters build request headers from what the platform delivered);
-    ``add``/``set`` refuse a name or value that would split a response, and :class:`HttpResponse` checks every
-    header it is built with, so a handler can never emit one.
+    ``add``/``set`` refuse a name or value that would split a response, :class:`HttpResponse` checks every header
+    it is built with, and the pipeline checks a ``Headers`` a handler assigned to ``resp.headers`` itself, so a
+    handler can never emit one.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_sendable")
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
+        self._sendable = False  # every item checked (HttpResponse sets it); the pipeline checks the rest
         if items is None:
             return
         if isinstance(items, Headers):
@@ -500,6 +502,7 @@ class HttpResponse:
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         if headers is not None:
             check_headers(self.headers._items)
+        self.headers._sendable = True
         self.body = body
         if isinstance(body, bytes):
             return

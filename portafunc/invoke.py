@@ -22,8 +22,8 @@ from . import context, logs
 from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
-from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload,
-                     refuse_non_finite)
+from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
+                     encode_payload, refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -307,6 +307,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         else:
             resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
                 _idempotent_http(spec, req, target)
+            if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
+                check_headers(resp.headers._items)
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
         resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)

@@ -67,7 +67,19 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
     assert template["Globals"]["Function"]["CodeUri"] == Path(built["zip"]).name
     # what `sam package` / `sam deploy` do before the transform: upload the zip, point CodeUri at it
     template["Globals"]["Function"]["CodeUri"] = f"s3://artifacts-bucket/{Path(built['zip']).name}"
-    cfn = transform(template, {}, Policies())["Resources"]
+    transformed = transform(template, {}, Policies())
+    cfn = transformed["Resources"]
+    # the transformed stack, as CloudFormation receives it: no lint error (W3037 only: SAM's SQSPollerPolicy lists
+    # batch actions cfn-lint does not know), no reference to a resource that is not there
+    out = Path(built["out"]) / "transformed.json"
+    out.write_text(json.dumps(transformed))
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert lint.returncode & 2 == 0 and {ln.split()[0] for ln in lint.stdout.splitlines()
+                                         if ln[:1] in "EWI" and ln[1:5].isdigit()} <= {"W3037"}, lint.stdout
+    from cfn_emulation import references
+
+    assert {r for res in cfn.values() for r in references(res)} <= set(cfn)
     functions = {k: v for k, v in cfn.items() if v["Type"] == "AWS::Lambda::Function"}
     # one Lambda per function, plus the router that answers unmatched requests (404/405) as the other clouds do
     assert len(functions) == 7

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import BaseModel
 
-from portafunc import App, HttpRequest, HttpResponse
+from portafunc import App, Headers, HttpRequest, HttpResponse
 
 app = App("http-input")
 
@@ -211,3 +211,16 @@ def test_a_number_too_large_for_a_float_is_refused_by_req_json(cloud):
     assert "too large" in _is_problem(resp, 400)["detail"]
     assert cloud.http(app, "POST", "/parse", body=b'{"qty": 1e308, "n": 10000000000000000000000}',
                       headers={"Content-Type": "application/json"}).status == 200
+
+
+@app.http("GET", "/reassigned")
+def reassigned(req: HttpRequest) -> HttpResponse:
+    resp = HttpResponse.text("ok")
+    resp.headers = Headers({"Content-Type": "text/plain", "X-Echo": req.query_one("v") or ""})
+    return resp
+
+
+def test_headers_assigned_to_a_response_are_checked_too(cloud):
+    _is_problem(cloud.http(app, "GET", "/reassigned", query={"v": "a\r\nSet-Cookie: admin=1"}), 500)
+    ok = cloud.http(app, "GET", "/reassigned", query={"v": "fine"})
+    assert ok.status == 200 and ok.headers["x-echo"] == "fine"

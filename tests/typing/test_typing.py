@@ -52,6 +52,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")}
     env["PYTHONPATH"] = str(workdir / "site")
+    env["PYRIGHT_PYTHON_IGNORE_WARNINGS"] = "1"  # pyright's wrapper would print "new version available" notices
     return subprocess.run([sys.executable, "-m", *args], cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=600, check=False)
 

@@ -108,6 +108,64 @@ def check_deployment(deployment: Deployment) -> list[str]:
     return problems
 
 
+def existing_url(deployment: Deployment, kind: str, name: str) -> str | None:
+    """The binding URL the configuration gives for an existing AWS resource (``[existing.KIND.NAME] aws = …``)."""
+    res = deployment.resource(kind, name)
+    return res.options.get("existing", {}).get("aws") if res is not None else None
+
+
+def existing_arn(kind: str, url: str) -> Any:
+    """The ARN an existing resource's binding URL names (policies and event sources need it)."""
+    rest = url.split("://", 1)[1]
+    if rest.startswith("arn:"):
+        return rest.split("?", 1)[0]
+    if kind == "queue":
+        match = re.fullmatch(r"sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/([A-Za-z0-9_.-]+)", rest.split("?", 1)[0])
+        if match:
+            return f"arn:aws:sqs:{match.group(1)}:{match.group(2)}:{match.group(3)}"
+    if kind == "bucket":
+        return f"arn:aws:s3:::{rest.split('/', 1)[0]}"
+    if kind in ("kv", "idempotency"):
+        table = rest.split("?", 1)[0]
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"}
+    raise TemplateError(f"existing {kind} {url!r}: give its ARN (e.g. sns://arn:aws:sns:REGION:ACCOUNT:NAME or "
+                        "sqs://arn:aws:sqs:REGION:ACCOUNT:NAME) so its permissions can name it")
+
+
+def _arn(deployment: Deployment, kind: str, name: str) -> Any:
+    url = existing_url(deployment, kind, name)
+    if url is not None:
+        return existing_arn(kind, url)
+    lid = resource_id(kind, name)
+    return {"Ref": lid} if kind == "topic" else {"Fn::GetAtt": [lid, "Arn"]}
+
+
+_EXISTING_ACTIONS = {
+    ("topic", "publish"): ["sns:Publish"],
+    ("queue", "send"): ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+    ("queue", "consume"): ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                           "sqs:GetQueueAttributes"],
+    ("bucket", "read"): ["s3:GetObject", "s3:ListBucket"],
+    ("bucket", "write"): ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"],
+    ("kv", "read"): ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                     "dynamodb:DescribeTable"],
+    ("kv", "write"): ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                      "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                      "dynamodb:BatchWriteItem"],
+    ("idempotency", "read"): IDEMPOTENCY_ACTIONS, ("idempotency", "write"): IDEMPOTENCY_ACTIONS,
+}
+
+
+def _existing_statement(kind: str, access: tuple[str, ...], arn: Any) -> dict[str, Any] | None:
+    actions = sorted({a for acc in access for a in _EXISTING_ACTIONS.get((kind, acc), [])})
+    if not actions:
+        return None
+    resource: Any = arn
+    if kind == "bucket" and isinstance(arn, str):
+        resource = [arn, f"{arn}/*"]
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
 class _Ids:
     """Logical ids handed out so far, and what each stands for: a second claim is a collision, refused."""
 
@@ -131,6 +189,13 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
     ids.claim(ROUTER, "the HTTP router")
     out: dict[str, Any] = {}
     for res in deployment.resources.values():
+        if existing_url(deployment, res.kind, res.name) is not None:
+            existing_arn(res.kind, existing_url(deployment, res.kind, res.name) or "")  # refuses a URL without ARN
+            if res.kind == "bucket" and res.options.get("notifications"):
+                raise TemplateError(f"aws: bucket {res.name!r} is configured as existing, but a storage trigger "
+                                    "needs its bucket in this stack (S3 notifications are set where the bucket is "
+                                    "defined)")
+            continue
         lid = ids.claim(resource_id(res.kind, res.name), f"{res.kind} {res.name!r}")
         if res.kind == "topic":
             out[lid] = {"Type": "AWS::SNS::Topic"}
@@ -146,14 +211,14 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
                 props["VisibilityTimeout"] = max(int(opts["visibility_timeout"]), consumer.settings.timeout)
                 dead = opts.get("dead_letter")
                 if dead:
-                    target = resource_id("queue", dead)
+                    target_arn = _arn(deployment, "queue", dead)
                 else:
                     target = ids.claim(logical_id(res.name, "DeadLetterQueue"), f"the DLQ of queue {res.name!r}")
                     out[target] = {"Type": "AWS::SQS::Queue", "Properties": {
                         "MessageRetentionPeriod": RETENTION_14_DAYS, **({"FifoQueue": True} if opts.get("fifo")
                                                                          else {})}}
-                props["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": [target, "Arn"]},
-                                          "maxReceiveCount": opts["max_attempts"]}
+                    target_arn = {"Fn::GetAtt": [target, "Arn"]}
+                props["RedrivePolicy"] = {"deadLetterTargetArn": target_arn, "maxReceiveCount": opts["max_attempts"]}
             out[lid] = {"Type": "AWS::SQS::Queue", **({"Properties": props} if props else {})}
         elif res.kind == "bucket":
             out[lid] = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket_name(deployment, res.name)}}
@@ -192,6 +257,9 @@ def _bucket_stem_problems(deployment: Deployment) -> list[str]:
 
 
 def _binding_value(kind: str, name: str, deployment: Deployment) -> Any:
+    url = existing_url(deployment, kind, name)
+    if url is not None:
+        return url
     lid = resource_id(kind, name)
     if kind == "bucket":
         return {"Fn::Sub": "s3://" + bucket_name(deployment, name)["Fn::Sub"]}
@@ -277,30 +345,32 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             events[logical_id(method.lower()) + "Route"] = {"Type": "HttpApi", "Properties": event}
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)
-        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, queue, trig.batch_size)
-        policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
+        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, _arn(model, "queue", trig.queue),
+                                                                     trig.batch_size)
+        if existing_url(model, "queue", trig.queue) is None:
+            policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
     elif isinstance(trig, TopicTrigger):
-        topic = resource_id("topic", trig.topic)
+        topic_arn = _arn(model, "topic", trig.topic)
         sub_q = logical_id(spec.name, "SubscriptionQueue")
         if fn.dead_letter:
-            dlq = resource_id("queue", fn.dead_letter)
+            dlq_arn = _arn(model, "queue", fn.dead_letter)
         else:
             dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
             out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS}}
+            dlq_arn = {"Fn::GetAtt": [dlq, "Arn"]}
         out[sub_q] = {"Type": "AWS::SQS::Queue", "Properties": {
             "VisibilityTimeout": min(settings.timeout * 6, 43200),
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
-                              "maxReceiveCount": trig.max_attempts}}}
+            "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": trig.max_attempts}}}
         out[logical_id(spec.name, "SubscriptionQueuePolicy")] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
             "Queues": [{"Ref": sub_q}],
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
                 "Resource": {"Fn::GetAtt": [sub_q, "Arn"]},
-                "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": topic}}}}]}}}
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]}}}
         out[logical_id(spec.name, "Subscription")] = {"Type": "AWS::SNS::Subscription", "Properties": {
-            "TopicArn": {"Ref": topic}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [sub_q, "Arn"]},
+            "TopicArn": topic_arn, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [sub_q, "Arn"]},
             "RawMessageDelivery": False}}
-        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, sub_q, 10)
+        out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, {"Fn::GetAtt": [sub_q, "Arn"]}, 10)
         policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [sub_q, "QueueName"]}}})
     elif isinstance(trig, ScheduleTrigger):
         events["Schedule"] = {"Type": "Schedule", "Properties": {"Schedule": trig.schedule.aws}}
@@ -313,9 +383,15 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         events["Upload"] = {"Type": "S3", "Properties": s3}
     if events:
         props["Events"] = events
-    idempotency_statements: list[Any] = []
+    statements: list[Any] = []
     for grant in fn.grants:
         lid = resource_id(grant.kind, grant.name)
+        url = existing_url(model, grant.kind, grant.name)
+        if url is not None:
+            statement = _existing_statement(grant.kind, grant.access, existing_arn(grant.kind, url))
+            if statement is not None:
+                statements.append(statement)
+            continue
         if grant.kind == "topic" and "publish" in grant.access:
             policies.append({"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": [lid, "TopicName"]}}})
         elif grant.kind == "queue" and "send" in grant.access:
@@ -329,22 +405,22 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         elif grant.kind == "kv" and "read" in grant.access:
             policies.append({"DynamoDBReadPolicy": {"TableName": {"Ref": lid}}})
         elif grant.kind == "idempotency":
-            idempotency_statements.append({"Effect": "Allow", "Action": IDEMPOTENCY_ACTIONS,
+            statements.append({"Effect": "Allow", "Action": IDEMPOTENCY_ACTIONS,
                                            "Resource": {"Fn::GetAtt": [lid, "Arn"]}})
     extra = list(settings.permissions.get("aws", []))
-    if idempotency_statements or extra:
-        policies.append({"Version": "2012-10-17", "Statement": idempotency_statements + extra})
+    if statements or extra:
+        policies.append({"Version": "2012-10-17", "Statement": statements + extra})
     if policies:
         props["Policies"] = policies
     out[fid] = {"Type": "AWS::Serverless::Function", "Properties": props}
     return out
 
 
-def _mapping(function_id: str, queue_id: str, batch_size: int) -> dict[str, Any]:
+def _mapping(function_id: str, queue_arn: Any, batch_size: int) -> dict[str, Any]:
     """An SQS event source declared directly: SAM's ``SQS`` event would attach AWSLambdaSQSQueueExecutionRole, which
     allows receiving from every queue in the account."""
     return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
-        "FunctionName": {"Ref": function_id}, "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "FunctionName": {"Ref": function_id}, "EventSourceArn": queue_arn,
         "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
 
 
