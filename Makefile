@@ -49,6 +49,7 @@ lint: install
 # stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
 test: install lint .tools/node_modules/.bin/azurite .tools/azcli/bin/az docs
 	$(BIN)/pytest -q
+	$(BIN)/python benchmarks/run.py --smoke
 
 bench: install
 	$(BIN)/python benchmarks/run.py

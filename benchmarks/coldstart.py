@@ -30,6 +30,7 @@ import workloads
 from common import HERE, summary
 
 REPO = HERE.parents[0]
+TIME_BIN = shutil.which("time", path="/usr/bin:/bin") or None  # GNU time: -f %M is the child's maximum RSS in KiB
 APPS = HERE / "apps"
 
 # contender -> (target, workload, environment, event kind)
@@ -112,6 +113,9 @@ def run_one(name: str, root: Path, events: dict[str, Path], mode: str, cache_pre
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONPYCACHEPREFIX"] = str(cache_prefix)
     cmd = [sys.executable, str(HERE / "coldstart_child.py"), name, str(root), str(events[event_kind])]
+    peak_file = cache_prefix.parent / f"peak-{name}-{mode}.txt"
+    if TIME_BIN:  # the child's peak RSS as its own parent sees it: a small C program, not this big process
+        cmd = [TIME_BIN, "-f", "%M", "-o", str(peak_file), *cmd]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(root))
     wall = (time.perf_counter() - start) * 1000
@@ -119,10 +123,13 @@ def run_one(name: str, root: Path, events: dict[str, Path], mode: str, cache_pre
         return {"error": (proc.stderr or proc.stdout).strip()[-1500:]}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["wall_ms"] = wall
+    out["time_v_kb"] = int(peak_file.read_text().split()[-1]) if TIME_BIN and peak_file.is_file() else None
+    # peak RSS: /usr/bin/time's (wait4 rusage of a child forked by a ~2 MiB process), else the child's own VmHWM
+    out["peak_rss_kb"] = out["time_v_kb"] or out.get("hwm_kb") or out["rss_kb"]
     return out
 
 
-def run(rounds: int, log: Any = print) -> dict[str, Any]:
+def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warmup: bool = True) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="pf-bench-cold-"))
     try:
         root = build_root(work)
@@ -130,9 +137,11 @@ def run(rounds: int, log: Any = print) -> dict[str, Any]:
         events = write_events(work)
         empty_cache = work / "no-pyc-cache"
         empty_cache.mkdir()
-        names = list(CONTENDERS)
+        names = contenders or list(CONTENDERS)
         errors: dict[str, str] = {}
         for name in names:  # warm-up (unmeasured): fills the page cache and any missing .pyc
+            if not warmup:
+                break
             res = run_one(name, root, events, "pyc", empty_cache)
             if "error" in res:
                 errors[name] = res["error"]
@@ -158,7 +167,8 @@ def run(rounds: int, log: Any = print) -> dict[str, Any]:
             for mode in ("pyc", "nopyc"):
                 runs = raw[name][mode]
                 stats[name][mode] = {key: summary([x[key] for x in runs])
-                                     for key in ("import_ms", "first_ms", "total_ms", "wall_ms", "rss_kb", "modules")}
+                                     for key in ("import_ms", "first_ms", "total_ms", "wall_ms", "rss_kb", "peak_rss_kb",
+                                                 "modules") if all(x.get(key) is not None for x in runs)}
         # paired differences per round: portafunc minus native, same round (noise largely cancels)
         return {"rounds": rounds, "stats": stats, "raw": raw, "errors": errors}
     finally:

@@ -41,6 +41,9 @@ WARM_TITLES = {
     "aws_http_v2": "AWS: API Gateway HTTP API v2 event → JSON response",
     "aws_sqs10_untyped": "AWS: SQS batch of 10 → batchItemFailures (untyped JSON)",
     "aws_sqs10_typed": "AWS: SQS batch of 10 → batchItemFailures (pydantic model)",
+    "aws_sqs1_failing": "AWS: one SQS message whose handler raises (KeyError) → batchItemFailures, untyped",
+    "aws_sqs10_one_failing": "AWS: SQS batch of 10, one handler raises → that one message in batchItemFailures",
+    "aws_sqs1_failing_typed": "AWS: one SQS message that fails validation (pydantic model) → batchItemFailures",
     "gcp_pubsub_cloudevent": "GCP: Pub/Sub messagePublished CloudEvent (direct call of the target)",
     "azure_eventgrid": "Azure: Event Grid event (direct call of the v2 function)",
     "azure_http": "Azure: HTTP request (func.HttpRequest → func.HttpResponse)",
@@ -217,17 +220,23 @@ def memory_section(cold: Any) -> list[str]:
     if not cold or "stats" not in cold:
         return out + ["not measured: the cold-start suite did not run", ""]
     st = cold["stats"]
-    out += ["`ru_maxrss` of the cold-start child right after its first event (.pyc mode), median over the rounds; "
-            "modules = `len(sys.modules)` at that point.", "",
-            "| workload | contender | peak RSS, MiB | vs native, MiB | modules loaded |", "|---|---|---|---|---|"]
+    key = "peak_rss_kb" if any(st[n].get("pyc", {}).get("peak_rss_kb") for n in st) else "rss_kb"
+    how = ("maximum RSS of each fresh cold-start process as reported by `/usr/bin/time -f %M` (its own parent: "
+           "`ru_maxrss` read inside a child includes the RSS its parent had when it forked, which is why a table "
+           "read from it showed +0.0 MiB everywhere)" if key == "peak_rss_kb" else
+           "`ru_maxrss` of the cold-start child (no `/usr/bin/time` on this machine: includes the parent's peak)")
+    out += [f"Peak RSS = {how}, .pyc mode, median (min–max) over the rounds; modules = `len(sys.modules)` after "
+            "the first event.", "",
+            "| workload | contender | peak RSS, MiB | vs native | modules loaded |", "|---|---|---|---|---|"]
     for group, names in COLD_GROUPS.items():
-        base = _med(st, names[0], "pyc", "rss_kb")
+        base = _med(st, names[0], "pyc", key)
         for n in names:
-            r = _med(st, n, "pyc", "rss_kb")
-            if r is None:
+            s = st.get(n, {}).get("pyc", {}).get(key)
+            if not s or not s.get("n"):
                 continue
-            delta = "" if n == names[0] or base is None else f"{(r - base) / 1024:+.1f}"
-            out.append(f"| {group} | {LABELS.get(n, n)} | {r / 1024:.1f} | {delta} | "
+            r = s["median"]
+            delta = "" if n == names[0] or base is None else f"{(r - base) / 1024:+.1f} MiB, {_ratio(r, base)}"
+            out.append(f"| {group} | {LABELS.get(n, n)} | {_mm(s, 1, 1 / 1024)} | {delta} | "
                        f"{_f(_med(st, n, 'pyc', 'modules'), 0)} |")
     return out + [""]
 
@@ -318,7 +327,18 @@ def messaging_section(msg: Any) -> list[str]:
 
 # -- plots ---------------------------------------------------------------------------------------------------------
 
+def _plots() -> bool:
+    """matplotlib is in the benchmark venv; a smoke run in the test venv renders the tables without plots."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _plot_cold(st: dict[str, Any], path: Path) -> None:
+    if not _plots():
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -345,6 +365,8 @@ def _plot_cold(st: dict[str, Any], path: Path) -> None:
 
 
 def _plot_warm(scenarios: dict[str, Any], path: Path) -> None:
+    if not _plots():
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -369,10 +391,94 @@ def _plot_warm(scenarios: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+SCALING_TITLES = {
+    "routes": "Cost vs number of routes (AWS, HTTP API v2; Chalice takes the REST v1 event)",
+    "batch": "Cost vs batch size (AWS SQS, every record succeeds)",
+    "body": "Cost vs JSON body size (AWS HTTP API v2 POST, the handler parses the body)",
+}
+SCALING_NOTES = {
+    "routes": "`portafunc` routes by API Gateway's `routeKey`; `portafunc trie` gets `$default` and finds the route "
+              "itself; `native` is a hand-written dict from routeKey to handler. Build = registering the routes "
+              "(the framework already imported); first request includes any lazily built index.",
+    "batch": "peak = `tracemalloc` peak during one call; GC = collections during one call.",
+    "body": "",
+}
+
+
+def scaling_section(sc: Any, img: Path) -> list[str]:
+    out = ["## 6. Scaling", ""]
+    if not sc:
+        return out + ["not measured: the scaling suite did not run", ""]
+    if "not_measured" in sc:
+        return out + [f"not measured: {sc['not_measured']}", ""]
+    out += [f"Each figure is a fresh interpreter per contender and size, {sc['rounds']} rounds in a new random order; "
+            "median (min–max). Ratios are medians over medians of the same run.", ""]
+    st = sc["stats"]
+    for kind, plan in sc["plan"].items():
+        metric, sizes, names = plan["metric"], plan["sizes"], plan["contenders"]
+        out += [f"**{SCALING_TITLES.get(kind, kind)}** — {plan['unit']}", ""]
+        if SCALING_NOTES.get(kind):
+            out += [SCALING_NOTES[kind], ""]
+        extra = {"routes": ["build_ms", "first_request_us"], "batch": ["peak_kib", "gc_collections"]}.get(kind, [])
+        head = ["size", "contender", plan["unit"], "÷ native"] + extra
+        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for size in sizes:
+            base = st.get(f"{kind}|native|{size}", {}).get(metric, {}).get("median")
+            for name in names:
+                row = st.get(f"{kind}|{name}|{size}")
+                if not row:
+                    out.append(f"| {size:,} | {name} | not measured | | " + " | " * len(extra))
+                    continue
+                cells = [f"{size:,}", name, _mm(row[metric], 2), "" if name == "native" else
+                         _ratio(row[metric]["median"], base)]
+                cells += [_mm(row[e], 1) for e in extra]
+                out.append("| " + " | ".join(cells) + " |")
+        out += ["", f"![{kind} scaling](benchmarks/scaling-{kind}.png)", ""]
+        _plot_scaling(kind, plan, st, img / f"scaling-{kind}.png")
+    for key, err in sc.get("errors", {}).items():
+        out.append(f"* not measured ({key}): {err.splitlines()[-1][:300]}")
+    return out + [""]
+
+
+def _plot_scaling(kind: str, plan: dict[str, Any], st: dict[str, Any], path: Path) -> None:
+    if not _plots():
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name in plan["contenders"]:
+        xs, ys, lo, hi = [], [], [], []
+        for size in plan["sizes"]:
+            s = st.get(f"{kind}|{name}|{size}", {}).get(plan["metric"])
+            if s and s.get("n"):
+                xs.append(size)
+                ys.append(s["median"])
+                lo.append(s["median"] - s["min"])
+                hi.append(s["max"] - s["median"])
+        if xs:
+            style = {"color": "#c0392b", "linewidth": 2} if name.startswith("portafunc") else {}
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=2, label=name,
+                        linestyle="--" if name.endswith(("trie", "typed")) else "-", **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel({"routes": "routes in the app", "batch": "records per batch", "body": "body bytes"}[kind])
+    ax.set_ylabel(plan["unit"])
+    ax.set_title(SCALING_TITLES.get(kind, kind), fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def render(results: Path, docs: Path) -> Path:
     img = docs / "benchmarks"
     m, cold, warm = _load(results, "machine"), _load(results, "cold"), _load(results, "warm")
     pk, msg = _load(results, "packaging"), _load(results, "messaging")
+    sc = _load(results, "scaling")
     analysis = results.parent / "ANALYSIS.md"
     lines = ["# Benchmarks", "",
              "Generated by `make bench` (`python benchmarks/run.py`) from the raw results in `benchmarks/results/`; "
@@ -388,6 +494,7 @@ def render(results: Path, docs: Path) -> Path:
     lines += packaging_section(pk)
     lines += messaging_section(msg)
     lines += memory_section(cold)
+    lines += scaling_section(sc, img)
     path = docs / "benchmarks.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

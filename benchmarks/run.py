@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # full run: 12 cold-start rounds (~15 min on the 2-core dev machine)
     python benchmarks/run.py --quick    # fewer rounds / smaller loads (< ~3 min)
-    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, packaging, messaging)
+    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, scaling, packaging, messaging)
     python benchmarks/run.py --report-only         # re-render docs/ from benchmarks/results/*.json
 
 Whatever python runs this file, the suites run in ``.bench-venv`` (created here on first use): the peers
@@ -85,9 +85,14 @@ def machine() -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller loads (< ~3 min)")
-    parser.add_argument("--only", default="cold,warm,packaging,messaging", help="comma-separated suites")
+    parser.add_argument("--only", default="cold,warm,scaling,packaging,messaging", help="comma-separated suites")
     parser.add_argument("--report-only", action="store_true", help="re-render docs from benchmarks/results")
+    parser.add_argument("--smoke", action="store_true",
+                        help="prove the suites still run (make test): this interpreter, no peers installed, the "
+                             "smallest loads, results and report in a temporary folder; figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        return smoke()
     ensure_venv()
     sys.path.insert(0, str(HERE))
     from common import RESULTS, not_measured, write_result
@@ -120,6 +125,51 @@ def main() -> int:
     return 0
 
 
+def smoke() -> int:
+    """Every suite but packaging and messaging (they need the stand-ins and minutes) once, at its smallest, in this
+    interpreter: a contender whose peer is not installed is reported not measured; portafunc's and the native
+    handlers' paths must run. Fails (exit 1) when a suite breaks or portafunc is not measured somewhere."""
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    import common
+
+    out = Path(tempfile.mkdtemp(prefix="pf-bench-smoke-"))
+    common.RESULTS = out / "results"
+    started = time.perf_counter()
+    import coldstart
+    import scaling
+
+    results = {
+        "cold": coldstart.run(1, contenders=["bare", "aws_native_http", "aws_portafunc_http", "aws_portafunc_sqs"],
+                              warmup=False),
+        "warm": _warm_subprocess(out / "warm.json", "--smoke"),
+        "scaling": scaling.run(quick=True, smoke=True),
+    }
+    broken = []
+    for suite, data in results.items():
+        data["mode"] = "smoke"
+        common.write_result(suite, data)
+    if any(n.startswith("aws_portafunc") for n in results["cold"]["errors"]):
+        broken.append(f"cold: {results['cold']['errors']}")
+    for scen, res in results["warm"]["scenarios"].items():
+        if "not_measured" in res.get("portafunc", {"not_measured": "missing"}):
+            broken.append(f"warm {scen}: {res.get('portafunc')}")
+    broken += [f"scaling {k}: {v[-300:]}" for k, v in results["scaling"]["errors"].items() if "|portafunc" in k]
+    import report
+
+    path = report.render(common.RESULTS, out)
+    print(f"smoke run: {time.perf_counter() - started:.0f} s, report {path}")
+    for line in broken:
+        print("BROKEN:", line)
+    return 1 if broken else 0
+
+
+def _warm_subprocess(out: Path, *flags: str) -> dict[str, object]:
+    subprocess.run([sys.executable, str(HERE / "warm.py"), str(out), *flags], check=True)
+    return json.loads(out.read_text())
+
+
 def run_suite(suite: str, quick: bool) -> dict[str, object]:
     if suite == "cold":
         import coldstart
@@ -136,6 +186,10 @@ def run_suite(suite: str, quick: bool) -> dict[str, object]:
         import packaging_bench
 
         return packaging_bench.run(quick)
+    if suite == "scaling":
+        import scaling
+
+        return scaling.run(quick)
     if suite == "messaging":
         import messaging_bench
 

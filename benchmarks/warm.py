@@ -12,8 +12,10 @@ Run by run.py: ``python warm.py OUT.json [--quick]``.
 from __future__ import annotations
 
 import gc
+import importlib
 import importlib.util
 import json
+import os
 import random
 import sys
 import tempfile
@@ -29,6 +31,9 @@ import workloads  # noqa: E402
 from common import summary  # noqa: E402
 
 
+SUCCEEDING = "same message succeeding"  # the reference a failure's cost is compared with, timed interleaved
+
+
 def _load_file(name: str, path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
@@ -38,25 +43,40 @@ def _load_file(name: str, path: Path) -> Any:
     return module
 
 
+class _Missing:
+    """A peer that is not installed (e.g. ``--smoke`` in the test venv): its contenders report why, the others run."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __getattr__(self, name: str) -> Any:
+        raise ImportError(self.why)
+
+
+def _peer(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        return _Missing(f"{module}: {exc}")
+
+
 def _floor(event: Any) -> Callable[[], Any]:
     text = json.dumps(event)
     return lambda: json.loads(text)
 
 
 def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
-    import aws_chalice_http
-    import aws_mangum_http
     import aws_native_http
     import aws_native_sqs
     import aws_native_sqs_typed
-    import aws_powertools_http
-    import aws_powertools_sqs
-    import aws_powertools_sqs_typed
     import pf_http
     import pf_msgs
     import pf_typed
     from portafunc_aws.entry import bind
 
+    aws_chalice_http, aws_mangum_http = _peer("aws_chalice_http"), _peer("aws_mangum_http")
+    aws_powertools_http, aws_powertools_sqs = _peer("aws_powertools_http"), _peer("aws_powertools_sqs")
+    aws_powertools_sqs_typed = _peer("aws_powertools_sqs_typed")
     ctx = workloads.LambdaContext()
     v2, v1, sqs = workloads.http_v2_event(), workloads.http_v1_event(), workloads.sqs_event(10)
 
@@ -65,6 +85,31 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
 
     def batch_ok(out: Any) -> bool:
         return out == {"batchItemFailures": []}
+
+    one, bad_one, bad_in_ten = workloads.sqs_event(1), workloads.sqs_failing_event(1, 0), \
+        workloads.sqs_failing_event(10, 3)
+    bad_one_typed = workloads.sqs_failing_event(1, 0)
+
+    def powertools_alone(event: dict[str, Any]) -> Callable[[], Any]:
+        """Powertools raises BatchProcessingError when every record of the batch failed (Lambda then retries the
+        whole batch): that exception is its answer here, caught like the Lambda runtime catches it."""
+        peer = aws_powertools_sqs_typed if event is bad_one_typed else aws_powertools_sqs
+
+        def call() -> Any:
+            from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+            try:
+                return peer.handler(event, ctx)
+            except BatchProcessingError:
+                return "BatchProcessingError"
+        return call
+
+    def raised(out: Any) -> bool:
+        return out == "BatchProcessingError"
+
+    def failed(event: dict[str, Any]) -> Callable[[Any], bool]:
+        ids = [r["messageId"] for r in event["Records"] if "total" not in r["body"]]
+        return lambda out: out == {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
 
     def any_ok(out: Any) -> bool:
         return True
@@ -84,6 +129,25 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
             "native": (lambda: aws_native_sqs.handler(sqs, ctx), batch_ok),
             "portafunc": (lambda: pf_q(sqs, ctx), batch_ok),
             "powertools": (lambda: aws_powertools_sqs.handler(sqs, ctx), batch_ok),
+        },
+        "aws_sqs1_failing": {
+            "native": (lambda: aws_native_sqs.handler(bad_one, ctx), failed(bad_one)),
+            "portafunc": (lambda: pf_q(bad_one, ctx), failed(bad_one)),
+            "powertools (raises: all records failed)": (powertools_alone(bad_one), raised),
+            SUCCEEDING + " (native)": (lambda: aws_native_sqs.handler(one, ctx), batch_ok),
+            SUCCEEDING + " (portafunc)": (lambda: pf_q(one, ctx), batch_ok),
+        },
+        "aws_sqs10_one_failing": {
+            "native": (lambda: aws_native_sqs.handler(bad_in_ten, ctx), failed(bad_in_ten)),
+            "portafunc": (lambda: pf_q(bad_in_ten, ctx), failed(bad_in_ten)),
+            "powertools": (lambda: aws_powertools_sqs.handler(bad_in_ten, ctx), failed(bad_in_ten)),
+        },
+        "aws_sqs1_failing_typed": {
+            "native": (lambda: aws_native_sqs_typed.handler(bad_one_typed, ctx), failed(bad_one_typed)),
+            "portafunc": (lambda: pf_t(bad_one_typed, ctx), failed(bad_one_typed)),
+            "powertools (raises: all records failed)": (powertools_alone(bad_one_typed), raised),
+            SUCCEEDING + " (native)": (lambda: aws_native_sqs_typed.handler(one, ctx), batch_ok),
+            SUCCEEDING + " (portafunc)": (lambda: pf_t(one, ctx), batch_ok),
         },
         "aws_sqs10_typed": {
             "json.loads floor": (_floor(sqs), any_ok),
@@ -185,8 +249,12 @@ def calibrate(fn: Callable[[], Any], budget: float) -> int:
         loops *= 4
 
 
-def run(quick: bool) -> dict[str, Any]:
-    budget, repeats = (0.02, 5) if quick else (0.06, 15)
+def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
+    budget, repeats = (0.002, 1) if smoke else (0.02, 5) if quick else (0.06, 15)
+    # portafunc's failure log lines go where a function's stderr goes: a line-buffered stream, one write per line
+    # (Lambda, Functions and Cloud Run collect stderr through a pipe); progress still reaches the terminal.
+    progress = sys.stderr
+    sys.stderr = open(os.devnull, "w", buffering=1, encoding="utf-8")
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-warm-"))
     scenarios: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -221,10 +289,10 @@ def run(quick: bool) -> dict[str, Any]:
                 continue
             res[name] = dict(summary(samples[name]), loops=loops[name], samples=samples[name])
         out["scenarios"][scen] = res
-        print(f"  warm: {scen} done", file=sys.stderr)
+        print(f"  warm: {scen} done", file=progress)
     return out
 
 
 if __name__ == "__main__":
-    result = run("--quick" in sys.argv)
+    result = run("--quick" in sys.argv, "--smoke" in sys.argv)
     Path(sys.argv[1]).write_text(json.dumps(result, indent=1), encoding="utf-8")

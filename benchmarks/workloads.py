@@ -58,6 +58,14 @@ def sqs_event(n: int = 10) -> dict[str, Any]:
     return {"Records": records}
 
 
+def sqs_failing_event(n: int, failing: int) -> dict[str, Any]:
+    """``sqs_event(n)`` where record ``failing`` has no ``total``: every contender's handler fails on it (a KeyError
+    untyped, a validation error typed) and reports only that record for retry."""
+    event = sqs_event(n)
+    event["Records"][failing]["body"] = json.dumps({"id": f"o-{failing}"})
+    return event
+
+
 def pubsub_cloudevent() -> dict[str, Any]:
     """Pub/Sub messagePublished CloudEvent (structured form, from google-cloudevents), JSON order payload."""
     ev = _fixture("gcp/pubsub-cloudevent/gce-structured-MessagePublishedData.json")

@@ -116,12 +116,15 @@ class RouteTable:
 
     def __init__(self, entries: Iterable[tuple[Route, Any]]) -> None:
         self._entries: list[tuple[Route, Any]] = list(entries)
-        self._root = _Node()
+        self._root: _Node | None = None  # the trie, built on the first search (a platform-matched route needs none)
         self._templates: dict[str, list[tuple[Route, Any]]] = {}
-        for index, entry in enumerate(self._entries):
-            route = entry[0]
-            self._templates.setdefault(route.template, []).append(entry)
-            node = self._root
+        for entry in self._entries:
+            self._templates.setdefault(entry[0].template, []).append(entry)
+
+    def _trie(self) -> _Node:
+        root = _Node()
+        for index, (route, _) in enumerate(self._entries):
+            node = root
             for segment in route.template[1:].split("/"):
                 if "{" not in segment:
                     child = node.literal.get(segment)
@@ -137,6 +140,8 @@ class RouteTable:
                     node = node.wild
             else:
                 node.ends.append(index)
+        self._root = root
+        return root
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -150,7 +155,7 @@ class RouteTable:
         if not path.startswith("/"):
             return []
         found: list[int] = []
-        nodes = [self._root]
+        nodes = [self._root or self._trie()]
         for segment in path[1:].split("/"):
             following: list[_Node] = []
             for node in nodes:

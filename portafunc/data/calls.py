@@ -32,10 +32,12 @@ class Caller:
         self.translate = translate  # (exception, key) -> typed error
         self.retries = retries
 
-    def __call__(self, fn: Callable[[], T], key: str = "") -> T:
+    def __call__(self, fn: Callable[[], T], key: str = "", *, once: bool = False) -> T:
+        """``fn()`` under the deadline rule; ``once``: never retried (e.g. an upload from a stream that cannot be
+        rewound, which a retry would send from the middle)."""
         try:
             return call_until(time.monotonic() + self.timeout, lambda _left: fn(), self.transient,
-                              retries=self.retries)
+                              retries=0 if once else self.retries)
         except GaveUp as exc:
             raise DataUnavailable(f"{self.translate(exc.last, key)}; {exc}") from exc.last
         except DataError:

@@ -85,6 +85,30 @@ def test_large_objects_stream_in_and_out(bucket: Bucket) -> None:
     assert bucket.stat("big.bin").size == len(blob)
 
 
+class OneWay(io.RawIOBase):
+    """A stream that cannot be rewound (a pipe, a socket, a request body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._source = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self._source.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_that_cannot_be_rewound_is_uploaded_whole(bucket: Bucket) -> None:
+    blob = os.urandom(300_000)
+    bucket.put("piped.bin", io.BufferedReader(OneWay(blob)))
+    assert bucket.get("piped.bin") == blob
+
+
 def test_bad_input_is_refused_before_any_call(bucket: Bucket) -> None:
     with pytest.raises(ValueError):
         bucket.put("", b"x")

@@ -61,7 +61,19 @@ class S3Bucket(ObjectStore):
                                           ContentType=content_type or "application/octet-stream",
                                           Metadata=dict(metadata or {}))
 
+        if start is None and not isinstance(body, bytes):
+            return self._put_stream(key, body, content_type, metadata)
         return str(self.call(put, key)["ETag"]).strip('"')
+
+    def _put_stream(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
+        """A stream that cannot be rewound: PutObject needs to seek, so it goes up in parts (s3transfer reads it in
+        8 MiB chunks) and is never retried from the middle; the ETag is read back."""
+        from boto3.s3.transfer import TransferConfig
+
+        extra = {"ContentType": content_type or "application/octet-stream", "Metadata": dict(metadata or {})}
+        self.call(lambda: self.client.upload_fileobj(body, self.bucket, key, ExtraArgs=extra,
+                                                     Config=TransferConfig(use_threads=False)), key, once=True)
+        return self.stat(key).etag
 
     def get(self, key: str) -> bytes:
         return self.call(lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read(), key)

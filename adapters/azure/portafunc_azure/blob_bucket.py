@@ -88,7 +88,7 @@ class BlobBucket(ObjectStore):
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
         from azure.storage.blob import ContentSettings
 
-        start = body.tell() if not isinstance(body, bytes) and hasattr(body, "seek") else None
+        start = body.tell() if not isinstance(body, bytes) and _seekable(body) else None
 
         def put() -> Any:
             if start is not None:
@@ -96,7 +96,7 @@ class BlobBucket(ObjectStore):
             return self._blob(key).upload_blob(body, overwrite=True, metadata=dict(metadata or {}),
                                                content_settings=ContentSettings(content_type=content_type))
 
-        return str(self.call(put, key)["etag"]).strip('"')
+        return str(self.call(put, key, once=start is None and not isinstance(body, bytes))["etag"]).strip('"')
 
     def get(self, key: str) -> bytes:
         return bytes(self.call(lambda: self._blob(key).download_blob().readall(), key))
@@ -150,6 +150,13 @@ class BlobBucket(ObjectStore):
                                 start=now - timedelta(minutes=5),  # tolerate clock skew between signer and service
                                 expiry=now + timedelta(seconds=expires))
         return f"{blob.url}?{sas}"
+
+
+def _seekable(body: Any) -> bool:
+    try:
+        return bool(body.seekable())
+    except (AttributeError, OSError):
+        return False
 
 
 def factory(kind: str, url: str, name: str) -> BlobBucket:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from datetime import timedelta
 from typing import Any, BinaryIO, Iterator, Mapping
@@ -68,7 +69,7 @@ class GcsBucket(ObjectStore):
         return DataUnavailable(f"{self.url}: {name}: {text}")
 
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
-        start = body.tell() if not isinstance(body, bytes) and hasattr(body, "seek") else None
+        start = body.tell() if not isinstance(body, bytes) and _seekable(body) else None
 
         def put() -> str:
             blob = self.bucket.blob(key)
@@ -76,13 +77,16 @@ class GcsBucket(ObjectStore):
                 blob.metadata = dict(metadata)
             if isinstance(body, bytes):
                 blob.upload_from_string(body, content_type=content_type, retry=None)
-            else:
-                if start is not None:
-                    body.seek(start)
+            elif start is not None:
+                body.seek(start)
                 blob.upload_from_file(body, content_type=content_type, retry=None)
+            else:  # cannot be rewound: a resumable upload fed chunk by chunk, never retried from the middle
+                with blob.open("wb", content_type=content_type, retry=None) as out:
+                    shutil.copyfileobj(body, out, 1 << 20)
+                blob.reload(retry=None)
             return str(blob.etag)
 
-        return self.call(put, key)
+        return self.call(put, key, once=start is None and not isinstance(body, bytes))
 
     def get(self, key: str) -> bytes:
         return bytes(self.call(lambda: self.bucket.blob(key).download_as_bytes(retry=None), key))
@@ -150,6 +154,13 @@ class GcsBucket(ObjectStore):
             return {"credentials": creds}
         creds.refresh(google.auth.transport.requests.Request())
         return {"service_account_email": getattr(creds, "service_account_email", None), "access_token": creds.token}
+
+
+def _seekable(body: Any) -> bool:
+    try:
+        return bool(body.seekable())
+    except (AttributeError, OSError):
+        return False
 
 
 def factory(kind: str, url: str, name: str) -> GcsBucket:
