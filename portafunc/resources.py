@@ -330,9 +330,9 @@ def describe(app: App, config: Config | None = None) -> Deployment:
         if isinstance(trig, HttpTrigger):
             continue
     for (kind, name), urls in cfg.existing.items():
-        res = resources.get((kind, name))
-        if res is not None:
-            res.options["existing"] = dict(urls)
+        declared = resources.get((kind, name))
+        if declared is not None:
+            declared.options["existing"] = dict(urls)
     ordered = dict(sorted(resources.items()))
     _check_bindings_distinct(ordered)
     deployment = Deployment(app.name, cfg.stage, ordered, functions, cfg)
