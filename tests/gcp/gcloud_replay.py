@@ -6,7 +6,8 @@ Two stages, because a real project is not available in CI:
    of every call, keeps a copy of each ``--env-vars-file`` (the script deletes its own at exit), remembers what was
    created so a later ``describe`` of the same resource succeeds (that is how a second run proves it creates
    nothing), and prints what the real CLI would print for the few values the script reads back (project number,
-   function URL, Eventarc trigger and subscription names, Cloud Storage service agent).
+   function URL, Eventarc trigger and subscription names, Cloud Storage service agent). Secrets are taken as
+   created by the user (``secrets describe`` succeeds).
 2. **Every recorded command is replayed through the real gcloud** (the Google Cloud SDK on the machine) with a fake
    access token (``CLOUDSDK_AUTH_ACCESS_TOKEN_FILE``) and every API endpoint overridden
    (``CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>``) to a local server that records the request and answers 403. So gcloud
@@ -33,7 +34,8 @@ from pathlib import Path
 
 GCLOUD = shutil.which("gcloud")
 APIS = ("cloudfunctions", "run", "eventarc", "pubsub", "cloudscheduler", "iam", "cloudresourcemanager",
-        "serviceusage", "storage", "firestore", "cloudbuild", "artifactregistry", "logging", "compute")
+        "serviceusage", "storage", "firestore", "cloudbuild", "artifactregistry", "logging", "compute",
+        "secretmanager")
 PROJECT_NUMBER = "123456789012"
 
 RECORDER = r'''#!/usr/bin/env python3
@@ -65,6 +67,8 @@ fmt = next((a.split("=", 1)[1] for a in args if a.startswith("--format=")), "")
 verb = next((i for i, w in enumerate(words) if w in ("create", "describe", "deploy")), None)
 if words[:2] == ["projects", "describe"]:
     print(os.environ["REPLAY_PROJECT_NUMBER"]); sys.exit(0)
+if words[:2] == ["secrets", "describe"]:
+    sys.exit(0)  # secret values are the user's: deploy.sh only checks that they exist
 if words[:2] == ["storage", "service-agent"]:
     print("service-" + os.environ["REPLAY_PROJECT_NUMBER"] + "@gs-project-accounts.iam.gserviceaccount.com"); sys.exit(0)
 if verb is not None and words[verb] == "describe":

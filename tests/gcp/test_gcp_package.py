@@ -75,7 +75,7 @@ def test_deploy_script(built):
     by_fn = {shlex.split(line)[3]: line for line in lines}
     assert sorted(by_fn) == sorted(f"shop-{n}" for n in ("http", "fulfil", "audit", "nightly", "on-upload"))
     for line in lines:
-        assert "--gen2" in line and '--runtime="$RUNTIME"' in line and '--env-vars-file="$ENV_FILE"' in line
+        assert "--gen2" in line and '--runtime="$RUNTIME"' in line and '--env-vars-file="$ENVS/' in line
         assert '--project="$PROJECT"' in line and '--service-account="$RUN_SA"' in line
     assert "--entry-point=_portafunc_http --trigger-http --allow-unauthenticated" in by_fn["shop-http"]
     assert '--trigger-topic="${TOPIC_ORDER_EVENTS}" --trigger-service-account="$INVOKER_SA" --retry' \
@@ -189,3 +189,26 @@ def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
     assert "report at 2026-01-01T00:00:00+00:00" in logs["nightly"]
     assert str(site) in subprocess.run([str(venv / "bin" / "python"), "-c", "import portafunc; print(portafunc.__file__)"],
                                        cwd=site, capture_output=True, text=True).stdout
+
+
+def test_names_that_collide_after_cloud_runs_mangling_are_refused():
+    """Service names are cut to 63 characters: two functions must not become one service."""
+    from portafunc import App
+    from portafunc.packaging.build import PackagingError
+    from portafunc_gcp.deploy_script import deployed_functions
+
+    app = App("a" * 40)
+    app.queue("q1", name="x" * 30 + "_one")(lambda msg: None)
+    app.queue("q2", name="x" * 30 + "_two")(lambda msg: None)
+    with pytest.raises(PackagingError, match="both deploy as the Cloud Run service"):
+        deployed_functions(app)
+
+
+def test_unknown_gcp_option_is_refused(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "main.py").write_text("from portafunc import App\napp = App('opt')\n"
+                                     "@app.http('GET', '/x')\ndef x(req):\n    return {}\n")
+    (project / "portafunc.toml").write_text('[targets.gcp]\nhttp = "per-function"\n')
+    proc = package(tmp_path / "out", project)
+    assert proc.returncode != 0 and "per-function" in proc.stderr and "per-route" in proc.stderr

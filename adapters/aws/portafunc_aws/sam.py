@@ -166,6 +166,31 @@ def _existing_statement(kind: str, access: tuple[str, ...], arn: Any) -> dict[st
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
+def native_permissions(app: App, deployment: Deployment) -> dict[str, list[str]]:
+    """{function: the IAM permissions its role gets}, as ``portafunc inspect`` shows them."""
+    template = build_template(app, app_ref="main:app", code_uri="code.zip", python="3.12", arch="x86_64",
+                              deployment=deployment)
+    out: dict[str, list[str]] = {}
+    for name in deployment.functions:
+        lines: list[str] = []
+        for policy in template["Resources"][logical_id(name, "Function")]["Properties"].get("Policies", []):
+            for key, value in policy.items():
+                if key == "Statement":
+                    lines.extend(f"{','.join(st['Action'])} on {_short(st['Resource'])}" for st in value)
+                elif key != "Version":
+                    lines.append(f"{key} on {_short(value)}")
+        out[name] = lines
+    return out
+
+
+def _short(value: Any) -> str:
+    """``{"Fn::GetAtt": ["WorkQueue", "QueueName"]}`` → ``WorkQueue``: the resource a permission names."""
+    text = json.dumps(value)
+    ids = re.findall(r'"Fn::GetAtt": \["(\w+)"|"Ref": "(\w+)"', text)
+    found = [a or b for a, b in ids]
+    return ", ".join(dict.fromkeys(found)) if found else (value if isinstance(value, str) else text)
+
+
 class _Ids:
     """Logical ids handed out so far, and what each stands for: a second claim is a collision, refused."""
 

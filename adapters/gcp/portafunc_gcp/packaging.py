@@ -17,7 +17,7 @@ Layout of ``dist/gcp/``::
 for the runtime's platform (see :mod:`.lock`). ``deploy.sh`` is described in :mod:`.deploy_script`.
 
 HTTP layout: by default every HTTP route is served by one function, ``<app>-http`` (one base URL, routed inside);
-``layout="per-route"`` deploys one function per HTTP route instead (each with its own URL).
+``[targets.gcp] http = "per-route"`` in the configuration file deploys one function per HTTP route instead.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from portafunc.packaging.build import PackagingError, clean_dir, compile_pyc, co
     write_zip
 from portafunc.targets import PackageRequest, PackageResult
 
-from .deploy_script import deploy_name, deployed_functions, render_deploy
+from .deploy_script import deploy_name, deployed_functions, options, render_deploy
 from .entry import render_main
 from .lock import lock
 
@@ -64,9 +64,22 @@ def requirements(user: list[str]) -> list[str]:
     return [merged[k] for k in sorted(merged)]
 
 
-def package(target: Any, request: PackageRequest, layout: str = "service") -> PackageResult:
+def deployment_of(request: PackageRequest) -> Any:
+    """The resource model to deploy: what the frame computed, else the app's with the project's configuration."""
+    dep = getattr(request, "deployment", None)
+    if dep is None:
+        from portafunc.config import load_config
+
+        dep = request.app.resources(load_config(request.project_dir, getattr(request, "stage", None)))
+    return dep
+
+
+def package(target: Any, request: PackageRequest, layout: str | None = None) -> PackageResult:
     app, rows = request.checked_app(target)
-    deployed_functions(app, layout)  # name collisions after Cloud Run's mangling stop the build here
+    deployment = deployment_of(request)
+    layout = layout or options(deployment)["http"]
+    prefix = f"{app.name}-{deployment.stage}" if deployment.stage else app.name
+    deployed_functions(app, layout, prefix)  # name collisions after Cloud Run's mangling stop the build here
     ref = request.app_ref
     out = request.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +102,8 @@ def package(target: Any, request: PackageRequest, layout: str = "service") -> Pa
     size, count, digest = write_zip(stage, zip_path)
     manifests = []
     for name, text in (("main.py", main_py), ("requirements.txt", (stage / "requirements.txt").read_text()),
-                       ("deploy.sh", render_deploy(app, zip_path.name, request.python, layout=layout))):
+                       ("deploy.sh", render_deploy(app, zip_path.name, request.python, layout=layout,
+                                                    deployment=deployment))):
         path = out / name
         path.write_text(text, encoding="utf-8")
         manifests.append(path)

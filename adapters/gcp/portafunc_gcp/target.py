@@ -80,6 +80,24 @@ class Target(_Target):
 
         return package(self, request)
 
+    def name_rules(self) -> dict[str, Any]:
+        """Cloud Run service names of functions (``portafunc inspect`` and the frame check collisions)."""
+        from .deploy_script import _service_name
+
+        return {"function": lambda name: _service_name(f"app-{name}")}
+
+    def check_deployment(self, deployment: Any) -> list[str]:
+        """What this target refuses in the configuration: unknown or bad ``[targets.gcp]`` options."""
+        from portafunc.packaging.build import PackagingError
+
+        from .deploy_script import options
+
+        try:
+            options(deployment)
+        except PackagingError as exc:
+            return [str(exc)]
+        return []
+
 
 class GcpDriver(Driver):
     """Drives the generated main.py through functions-framework's real Flask app (its WSGI test client)."""
