@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from .context import current_spec
 from .errors import BindingError, RegistrationError
 
 TYPE_CHECKING = False
@@ -266,7 +267,7 @@ def describe(app: App, config: Config | None = None) -> Deployment:
     Raises RegistrationError when two names of one kind bind to the same variable (``order-events`` and
     ``order.events``), or when a function's settings are inconsistent with its trigger (see :mod:`.config`).
     """
-    from .app import HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
+    from .app import QueueTrigger, StorageTrigger, TopicTrigger
     from .config import Config as _Config
 
     cfg = config if config is not None else _Config()
@@ -327,12 +328,10 @@ def describe(app: App, config: Config | None = None) -> Deployment:
         functions[spec.name] = FunctionModel(
             spec.name, trig.kind, trig.describe(), list(grants.values()), dead_letter,
             spec.idempotency_key is not None, settings)
-        if isinstance(trig, HttpTrigger):
-            continue
-    for (kind, name), urls in cfg.existing.items():
-        res = resources.get((kind, name))
-        if res is not None:
-            res.options["existing"] = dict(urls)
+    for key, urls in cfg.existing.items():
+        found = resources.get(key)
+        if found is not None:
+            found.options["existing"] = dict(urls)
     ordered = dict(sorted(resources.items()))
     _check_bindings_distinct(ordered)
     deployment = Deployment(app.name, cfg.stage, ordered, functions, cfg)
@@ -403,8 +402,6 @@ def check_access(kind: str, name: str) -> None:
     Bindings call this before resolving a name, so the same :class:`BindingError` names the missing declaration
     in ``portafunc run``, in the contract kit and in the cloud.
     """
-    from .context import current_spec
-
     spec = current_spec()
     if spec is None or (kind, name) in allowed(spec):
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -452,6 +453,27 @@ def _parse_requirements(project_dir: Path) -> tuple[list[str], list[str]]:
     return requirements, options
 
 
+_OWN = re.compile(r"^portafunc([-_.](aws|azure|gcp))?$", re.IGNORECASE)
+
+
+def requirement_name(requirement: str) -> str:
+    """The normalised distribution name of a requirement line (``Google_Cloud-Vision>=3`` → ``google-cloud-vision``)."""
+    return re.split(r"[\s<>=!~;\[@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+def users_requirements(requirements: list[str], progress: Progress | None = None) -> list[str]:
+    """What a packager installs of the user's lines: all of them — an SDK of another cloud is the user's choice —
+    except portafunc's own distributions, which are vendored from this installation."""
+    out = []
+    for req in requirements:
+        name = requirement_name(req)
+        if _OWN.match(name):
+            _say(progress, f"leaving out {req}: portafunc and its adapter are vendored from this installation")
+            continue
+        out.append(req)
+    return out
+
+
 def read_requirements(project_dir: Path) -> list[str]:
     """The user's requirement lines from ``requirements.txt``, ``-r`` files included; an option line that cannot
     be honoured is refused by name (PackagingError), never dropped."""
@@ -465,4 +487,5 @@ def read_pip_options(project_dir: Path) -> list[str]:
 
 __all__ = ["DEFAULT_EXCLUDES", "PackagingError", "UnsupportedTrigger", "choose_python", "clean_dir", "compile_pyc",
            "copy_project", "find_python", "ignore_patterns", "is_excluded", "pip_install_target", "read_pip_options",
-           "read_requirements", "trigger_check", "vendor_portafunc", "write_zip"]
+           "read_requirements", "requirement_name", "trigger_check", "users_requirements", "vendor_portafunc",
+           "write_zip"]

@@ -218,7 +218,7 @@ def fuzz_app() -> Any:
 
     @app.queue("raw")
     def raw(msg: Message) -> None:
-        msg.json() if msg.data[:1] in (b"{", b"[") else msg.text() if msg.data.isascii() else None
+        msg.json() if msg.data[:1] in (b"{", b"[") else msg.data.decode("ascii") if msg.data.isascii() else None
 
     @app.topic("events")
     def events(msg: Message) -> None:
@@ -273,6 +273,7 @@ class Report:
         self.outside: dict[str, dict[str, Any]] = {}
         self.hangs: list[dict[str, Any]] = []
         self.slowest = (0.0, "")
+        self.seconds = 0.0
         self.out = out
 
     def crash(self, where: str, exc: BaseException, native: Any, outside: bool = False,
@@ -352,8 +353,8 @@ def run_one(target: str, way: str, native: Any, function: str, app: Any, report:
     except Exception as exc:  # noqa: BLE001
         report.crash(key, exc, native)
         return
-    for exc in gcp_seen:
-        report.crash(key, exc, native, outside=not _portafunc_frames(exc))  # type: ignore[arg-type]
+    for escaped in gcp_seen:
+        report.crash(key, escaped, native, outside=not _portafunc_frames(escaped))
     answers = answer if isinstance(answer, list) else [answer]
     for item in answers:
         if target == "azure" and isinstance(item, dict) and item.get("result") == "raised":
@@ -411,12 +412,12 @@ def fuzz(events: int, seed: int, hang: float, out: Path | None, progress: bool =
     finally:
         signal.signal(signal.SIGALRM, previous)
         sink.close()
-    report.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    report.seconds = time.perf_counter() - started
     return report
 
 
 def summary(report: Report, events: int, seed: int, hang: float) -> str:
-    lines = [f"fuzzed {events} events (seed {seed}) in {getattr(report, 'seconds', 0):.0f} s; "
+    lines = [f"fuzzed {events} events (seed {seed}) in {report.seconds:.0f} s; "
              f"slowest {report.slowest[0] * 1000:.0f} ms ({report.slowest[1]})"]
     for key in sorted(report.counts):
         detail = ", ".join(f"{k.split(': ', 1)[1]} {v}" for k, v in sorted(report.outcomes.items())

@@ -9,38 +9,27 @@ distributions are chosen per target (the core and this adapter are vendored; the
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from importlib.metadata import requires
 from pathlib import Path
 
-from portafunc.packaging.build import (clean_dir, compile_pyc, copy_project, pip_install_target,
-                                       vendor_portafunc, write_zip)
+from portafunc.packaging.build import (Progress, clean_dir, compile_pyc, copy_project, pip_install_target,
+                                       requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult, Target
 
 from .sam import build_template, to_yaml
 
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
-OURS = re.compile(r"^portafunc([-_.](aws|azure|gcp))?$", re.IGNORECASE)
 
 
-def _name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
-def dependencies(user_requirements: list[str], say: object = None) -> list[str]:
-    """What pip installs into the artifact: the core's runtime deps plus the user's, minus what must not go in."""
+def dependencies(user_requirements: list[str], say: Progress | None = None) -> list[str]:
+    """What pip installs into the artifact: the core's runtime deps plus every one of the user's (portafunc's own
+    are vendored instead); boto3 and its companions are left to the Lambda runtime unless the user names them."""
     core = [r for r in (requires("portafunc") or []) if "extra ==" not in r]
-    out = list(core)
-    for req in user_requirements:
-        if OURS.match(_name(req)):
-            if callable(say):
-                say(f"leaving out {req}: portafunc and portafunc-aws are vendored from this installation")
-            continue
-        out.append(req)
-    pinned = {_name(r) for r in user_requirements}
-    return [r for r in out if _name(r) not in RUNTIME_PROVIDED or _name(r) in pinned]
+    out = core + users_requirements(user_requirements, say)
+    named = {requirement_name(r) for r in user_requirements}
+    return [r for r in out if requirement_name(r) not in RUNTIME_PROVIDED or requirement_name(r) in named]
 
 
 def package(request: PackageRequest) -> PackageResult:
