@@ -553,7 +553,7 @@ class HttpResponse:
                    expires: datetime | str | None = None, path: str | None = "/", domain: str | None = None,
                    secure: bool = True, httponly: bool = True, samesite: str | None = "Lax",
                    partitioned: bool = False) -> HttpResponse:
-        """Add a ``Set-Cookie`` header (RFC 6265). Safe by default: ``Secure`` (HTTPS only; browsers treat
+        """Add a ``Set-Cookie`` header (RFC 6265). Safe by default: ``Secure`` (HTTPS only; Chrome and Firefox treat
         ``http://localhost`` as secure too), ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (not sent on
         cross-site subrequests) and ``Path=/`` (without it the browser scopes the cookie to the request's folder).
         Turn one off explicitly (``secure=False``...). A value outside RFC 6265's cookie-octets is sent in double

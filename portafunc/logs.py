@@ -149,7 +149,7 @@ def log(level: str, message: str, **fields: Any) -> None:
 def _unserialisable(value: Any) -> str:
     """What ``json.dumps`` writes for a value it cannot serialise: its text, scrubbed and cut like any string."""
     text = str(value)
-    return redact(text)  # type: ignore[no-any-return]
+    return redact(text)
 
 
 def _write(line: str) -> None:
