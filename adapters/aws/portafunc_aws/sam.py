@@ -371,7 +371,7 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)
         out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, _arn(model, "queue", trig.queue),
-                                                                     trig.batch_size)
+                                                                     trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
     elif isinstance(trig, TopicTrigger):
@@ -442,12 +442,14 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     return out
 
 
-def _mapping(function_id: str, queue_arn: Any, batch_size: int) -> dict[str, Any]:
+def _mapping(function_id: str, queue_arn: Any, batch_size: int, batching_window: int = 0) -> dict[str, Any]:
     """An SQS event source declared directly: SAM's ``SQS`` event would attach AWSLambdaSQSQueueExecutionRole, which
     allows receiving from every queue in the account."""
-    return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
-        "FunctionName": {"Ref": function_id}, "EventSourceArn": queue_arn,
-        "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+    props: dict[str, Any] = {"FunctionName": {"Ref": function_id}, "EventSourceArn": queue_arn,
+                             "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    if batching_window:
+        props["MaximumBatchingWindowInSeconds"] = batching_window
+    return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": props}
 
 
 # -- a small YAML writer (no PyYAML needed at package time) --------------------------------------------------------
