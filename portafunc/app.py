@@ -76,20 +76,23 @@ class TopicTrigger(_Trigger):
 
 
 class QueueTrigger(_Trigger):
-    __slots__ = ("queue", "batch_size", "max_attempts", "visibility_timeout", "ordered", "dead_letter")
+    __slots__ = ("queue", "batch_size", "max_attempts", "visibility_timeout", "ordered", "dead_letter",
+                 "max_batching_window")
     kind = "queue"
 
     def __init__(self, queue: str, batch_size: int = 10, max_attempts: int = 5, visibility_timeout: int = 30,
-                 ordered: bool = False, dead_letter: str | None = None) -> None:
+                 ordered: bool = False, dead_letter: str | None = None, max_batching_window: int = 0) -> None:
         self.queue = queue
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.visibility_timeout = visibility_timeout
         self.ordered = ordered
         self.dead_letter = dead_letter
+        self.max_batching_window = max_batching_window
 
     def describe(self) -> str:
-        return f"queue {self.queue}" + (" (ordered)" if self.ordered else "")
+        return f"queue {self.queue}" + (" (ordered)" if self.ordered else "") + \
+            (f" (batch {self.batch_size})" if self.batch_size > 10 else "")
 
 
 class ScheduleTrigger(_Trigger):
@@ -486,9 +489,10 @@ class App:
         _check_dead_letter(dead_letter)
         return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key, uses)
 
-    def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_attempts: int = 5,
-              visibility_timeout: int = 30, ordered: bool = False, dead_letter: str | None = None,
-              idempotency_key: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+    def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_batching_window: int = 0,
+              max_attempts: int = 5, visibility_timeout: int = 30, ordered: bool = False,
+              dead_letter: str | None = None, idempotency_key: str | None = None,
+              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
         """Consume a logical work queue: each message is handled by one invocation, at least once.
 
         The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
@@ -503,9 +507,15 @@ class App:
                 name lower-cased, other characters as ``-``). **GCP** a Pub/Sub topic with a push subscription to
                 this function.
             name: The function's name (default: the handler's ``__name__``).
-            batch_size: The most messages one invocation receives, 1-10. **AWS** the event source's
-                ``BatchSize``. **Azure** ``host.json`` ``queues.batchSize``, one value for the whole app (the
-                largest of its queues). **GCP** no effect: a push subscription sends one message per request.
+            batch_size: The most messages one invocation receives, 1-10000; each target refuses what its
+                service cannot deliver when packaging (``portafunc inspect`` says why). **AWS** the event source's
+                ``BatchSize``: up to 10 for an ordered (FIFO) queue, up to 10000 for a standard queue, above 10
+                only with ``max_batching_window``. **Azure** ``host.json`` ``queues.batchSize``, up to 32, one
+                value for the whole app (the largest of its queues). **GCP** no effect: a push subscription sends
+                one message per request.
+            max_batching_window: Seconds to gather a batch before invoking, 0-300. **AWS** the event source's
+                ``MaximumBatchingWindowInSeconds`` (needed for a ``batch_size`` above 10). **Azure**, **GCP** no
+                effect: their triggers deliver what is there.
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the queue's redrive
                 policy ``maxReceiveCount`` (to a DLQ the template creates). **Azure** the runtime moves the message
                 to ``<queue>-poison`` on this attempt (``host.json`` ``maxDequeueCount`` is the largest of the app's
@@ -547,16 +557,18 @@ class App:
         """
         _check_resource("queue", queue)
         _check_attempts(max_attempts)
-        if not 1 <= batch_size <= 10:
-            raise RegistrationError(f"queue {queue!r}: batch_size {batch_size} must be 1-10 "
-                                    "(the largest batch every cloud delivers)")
+        if not 1 <= batch_size <= 10000:
+            raise RegistrationError(f"queue {queue!r}: batch_size {batch_size} must be 1-10000 "
+                                    "(the largest batch any cloud delivers: SQS with a batching window)")
+        if not 0 <= max_batching_window <= 300:
+            raise RegistrationError(f"queue {queue!r}: max_batching_window must be 0-300 seconds")
         if not 1 <= visibility_timeout <= 43200:
             raise RegistrationError(f"queue {queue!r}: visibility_timeout must be 1-43200 seconds")
         _check_dead_letter(dead_letter)
         if dead_letter == queue:
             raise RegistrationError(f"queue {queue!r}: dead_letter must be another queue, not the queue itself")
         return self._register(QueueTrigger(queue, batch_size, max_attempts, visibility_timeout, ordered,
-                                           dead_letter), name, idempotency_key, uses)
+                                           dead_letter, max_batching_window), name, idempotency_key, uses)
 
     def schedule(self, expression: str | None = None, *, cron: str | None = None,
                  name: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:

@@ -72,8 +72,9 @@ _new_batch = object.__new__
 class BatchResult:
     """Per-message outcomes of a batch, so adapters make only the failed messages retry.
 
-    ``invoke_batch`` records a success as a bare ``(message id, value)`` pair and builds the MessageResult objects
-    only if ``results`` is read: adapters usually need just ``failed_ids``, and most messages succeed.
+    ``invoke_batch`` records a success as its bare message id (a handler that returned None, the usual case) or an
+    ``(id, value)`` pair, and builds the MessageResult objects only if ``results`` is read: adapters usually need
+    just ``failed_ids``, most messages succeed, and a batch of 10,000 then holds 10,000 references, not objects.
     """
 
     __slots__ = ("_results", "_pending", "_unsuccessful")
@@ -88,8 +89,10 @@ class BatchResult:
     def results(self) -> list[MessageResult]:
         results = self._results
         if results is None:
-            results = self._results = [r if r.__class__ is not tuple else MessageResult(r[0], _SUCCESS, None, r[1])
-                                       for r in self._pending or ()]
+            results = self._results = [
+                MessageResult(r, _SUCCESS) if isinstance(r, str) else
+                MessageResult(r[0], _SUCCESS, None, r[1]) if r.__class__ is tuple else r
+                for r in self._pending or ()]
             self._pending = None
         return results
 
@@ -111,7 +114,7 @@ class BatchResult:
         if pending is not None:
             if not self._unsuccessful:
                 return []
-            return [r.message_id for r in pending if r.__class__ is not tuple and r.must_redeliver]
+            return [r.message_id for r in pending if r.__class__ is MessageResult and r.must_redeliver]
         return [r.message_id for r in self.results
                 if r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
 
@@ -457,13 +460,14 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
             try:
                 if model is not None and not msg._has_body:
                     msg.with_body(_validate(model, msg.data, msg, validate))
-                append((msg.id, handler(msg)))  # a success; BatchResult.results makes it a MessageResult if read
+                value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
+                append(msg.id if value is None else (msg.id, value))
             except Exception as exc:  # noqa: BLE001
                 append(_failed(spec, msg, exc))
                 unsuccessful += 1
             finally:
                 _leave(token)
-        batch = _new_batch(BatchResult)  # one MessageResult or (id, value) success pair per message
+        batch = _new_batch(BatchResult)  # one MessageResult, success id or (id, value) pair per message
         batch._results, batch._pending, batch._unsuccessful = None, results, unsuccessful
         return batch
     for index, msg in enumerate(pending):

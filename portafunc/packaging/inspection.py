@@ -3,7 +3,9 @@ trigger, bindings, grants, settings and secret names — and every refusal a tar
 
 A target adapter may add its own checks with two optional methods: ``name_rules()`` → ``{"function" | kind:
 name function}`` (collisions after its name mangling) and ``check_deployment(deployment)`` → problem lines
-(limits, secret reference formats). ``portafunc package`` runs the same checks, so what inspect refuses never builds.
+(limits, secret reference formats); and ``native_permissions(app, deployment)`` → ``{function: [permission]}`` to
+show what each function's native identity may do. ``portafunc package`` runs the same checks, so what inspect
+refuses never builds.
 """
 
 from __future__ import annotations
@@ -56,7 +58,13 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
     for tname, target in loaded.items():
         refused = [f"{r['function']}: {r['targets'][tname]['reason']}" for r in rows
                    if r["targets"][tname]["supported"] is False]
-        targets[tname] = {"problems": refused + target_problems(target, deployment)}
+        problems = refused + target_problems(target, deployment)
+        targets[tname] = {"problems": problems}
+        permissions = getattr(target, "native_permissions", None)
+        if callable(permissions) and not problems:
+            granted = permissions(app, deployment)
+            for row in rows:
+                row["targets"][tname]["permissions"] = granted.get(row["function"], [])
     return {"app": app.name, "ref": ref, "stage": deployment.stage,
             "config": str(deployment.config.source) if deployment.config.source else None,
             "resources": [r.to_dict() for r in deployment.resources.values()], "functions": rows,
@@ -107,6 +115,8 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
                 continue
             if cell["supported"]:
                 text = cell["native"]
+                if cell.get("permissions"):
+                    text += "\n" + " " * 12 + "may: " + "; ".join(cell["permissions"])
             elif cell["supported"] is False:
                 text = f"NOT SUPPORTED: {cell['reason']}; use {cell['instead']}"
             else:

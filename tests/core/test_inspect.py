@@ -34,6 +34,8 @@ def test_inspect_shows_resources_grants_settings_and_secret_names(tmp_path: Path
     assert "local-only" not in out.stdout  # names and references only, never a value
     assert functions["process_work"]["settings"]["memory"] == 2048
     assert all(not t["problems"] for t in doc["targets"].values())
+    aws = functions["process_work"]["targets"]["aws"]["permissions"]
+    assert aws[0] == "SQSPollerPolicy on WorkQueue" and "SQSSendMessagePolicy on WorkFailedQueue" in aws
 
 
 def test_inspect_exits_2_naming_what_a_target_refuses(tmp_path: Path) -> None:

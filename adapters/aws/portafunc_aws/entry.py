@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger
@@ -140,10 +140,22 @@ class LambdaHandler:
         (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
         outcome of the first copy answers for both — a success is not run again, a failure is named once.
         """
+        undecodable: set[str] = set()
+        batch = self._decoded(recs, ordered, undecodable)  # decoded as the batch runs: one message alive at a time
+        result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
+                              invocation_id=getattr(context, "aws_request_id", None))
+        failed_ids = result.failed_ids
+        if not failed_ids and not undecodable:
+            return []
+        failed = set(failed_ids) | undecodable
+        return list(dict.fromkeys(r["messageId"] for r in recs if r.get("messageId") in failed))
+
+    @staticmethod
+    def _decoded(recs: list[Any], ordered: bool, undecodable: set[str]) -> Iterator[Message[Any]]:
+        """The batch's messages, each decoded when the pipeline asks for it; a record that cannot be decoded is
+        added to ``undecodable`` (with every later one of an ordered batch) and skipped, a repeated id skipped."""
         codec_ = _messages or _load_messages()
         plain, decode_sqs_record = codec_._plain_sqs_record, codec_.decode_sqs_record
-        batch: list[Message[Any]] = []
-        undecodable: set[str] = set()
         seen: set[str] = set()
         for index, rec in enumerate(recs):
             try:
@@ -166,14 +178,7 @@ class LambdaHandler:
                 logs.log("INFO", "duplicate messageId in the batch: the copy is not run again", message_id=msg.id)
                 continue
             seen.add(msg.id)
-            batch.append(msg)
-        result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
-                              invocation_id=getattr(context, "aws_request_id", None))
-        failed_ids = result.failed_ids
-        if not failed_ids and not undecodable:
-            return []
-        failed = set(failed_ids) | undecodable
-        return list(dict.fromkeys(r["messageId"] for r in recs if r.get("messageId") in failed))
+            yield msg
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
         from . import messages, storage

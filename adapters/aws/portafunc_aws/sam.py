@@ -166,6 +166,31 @@ def _existing_statement(kind: str, access: tuple[str, ...], arn: Any) -> dict[st
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
+def native_permissions(app: App, deployment: Deployment) -> dict[str, list[str]]:
+    """{function: the IAM permissions its role gets}, as ``portafunc inspect`` shows them."""
+    template = build_template(app, app_ref="main:app", code_uri="code.zip", python="3.12", arch="x86_64",
+                              deployment=deployment)
+    out: dict[str, list[str]] = {}
+    for name in deployment.functions:
+        lines: list[str] = []
+        for policy in template["Resources"][logical_id(name, "Function")]["Properties"].get("Policies", []):
+            for key, value in policy.items():
+                if key == "Statement":
+                    lines.extend(f"{','.join(st['Action'])} on {_short(st['Resource'])}" for st in value)
+                elif key != "Version":
+                    lines.append(f"{key} on {_short(value)}")
+        out[name] = lines
+    return out
+
+
+def _short(value: Any) -> str:
+    """``{"Fn::GetAtt": ["WorkQueue", "QueueName"]}`` → ``WorkQueue``: the resource a permission names."""
+    text = json.dumps(value)
+    ids = re.findall(r'"Fn::GetAtt": \["(\w+)"|"Ref": "(\w+)"', text)
+    found = [a or b for a, b in ids]
+    return ", ".join(dict.fromkeys(found)) if found else (value if isinstance(value, str) else text)
+
+
 class _Ids:
     """Logical ids handed out so far, and what each stands for: a second claim is a collision, refused."""
 
@@ -346,7 +371,7 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)
         out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, _arn(model, "queue", trig.queue),
-                                                                     trig.batch_size)
+                                                                     trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
     elif isinstance(trig, TopicTrigger):
@@ -398,7 +423,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [lid, "QueueName"]}}})
         elif grant.kind == "bucket" and "write" in grant.access:
             policies.append({"S3CrudPolicy": {"BucketName": bucket_name(model, grant.name)}})
-        elif grant.kind == "bucket" and "read" in grant.access:
+        elif grant.kind == "bucket" and ("read" in grant.access or "consume" in grant.access):
+            # a storage trigger's function reads what arrived (StorageEvent.read/open): s3:GetObject on its bucket
             policies.append({"S3ReadPolicy": {"BucketName": bucket_name(model, grant.name)}})
         elif grant.kind == "kv" and "write" in grant.access:
             policies.append({"DynamoDBCrudPolicy": {"TableName": {"Ref": lid}}})
@@ -416,12 +442,14 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     return out
 
 
-def _mapping(function_id: str, queue_arn: Any, batch_size: int) -> dict[str, Any]:
+def _mapping(function_id: str, queue_arn: Any, batch_size: int, batching_window: int = 0) -> dict[str, Any]:
     """An SQS event source declared directly: SAM's ``SQS`` event would attach AWSLambdaSQSQueueExecutionRole, which
     allows receiving from every queue in the account."""
-    return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
-        "FunctionName": {"Ref": function_id}, "EventSourceArn": queue_arn,
-        "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+    props: dict[str, Any] = {"FunctionName": {"Ref": function_id}, "EventSourceArn": queue_arn,
+                             "BatchSize": batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    if batching_window:
+        props["MaximumBatchingWindowInSeconds"] = batching_window
+    return {"Type": "AWS::Lambda::EventSourceMapping", "Properties": props}
 
 
 # -- a small YAML writer (no PyYAML needed at package time) --------------------------------------------------------

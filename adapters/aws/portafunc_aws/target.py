@@ -84,6 +84,12 @@ class Target(BaseTarget):
 
         return name_rules()
 
+    def native_permissions(self, app: App, deployment: Any) -> dict[str, list[str]]:
+        """Each function's IAM permissions in the SAM template (``portafunc inspect`` shows them)."""
+        from .sam import native_permissions
+
+        return native_permissions(app, deployment)
+
     def check_deployment(self, deployment: Any) -> list[str]:
         """What CloudFormation or Lambda would refuse: limits, secret references, logical-id collisions."""
         from .sam import check_deployment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.errors import UnsupportedTrigger
 from portafunc.targets import NativeTrigger
 
 S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*",
@@ -17,8 +18,10 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
         return NativeTrigger("API Gateway HTTP API (payload 2.0)",
                              f"{','.join(methods)} {trig.route.template}, {auth}")
     if isinstance(trig, QueueTrigger):
+        check_batch(spec, trig)
         fifo = ", FIFO queue (.fifo)" if trig.ordered else ""
-        return NativeTrigger("SQS event source", f"queue {trig.queue}{fifo}, batch {trig.batch_size}, "
+        window = f", batching window {trig.max_batching_window}s" if trig.max_batching_window else ""
+        return NativeTrigger("SQS event source", f"queue {trig.queue}{fifo}, batch {trig.batch_size}{window}, "
                              f"ReportBatchItemFailures, redrive to {_dlq(trig.dead_letter)} after "
                              f"{trig.max_attempts} receives, visibility {trig.visibility_timeout}s")
     if isinstance(trig, TopicTrigger):
@@ -36,3 +39,16 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
 
 def _dlq(dead_letter: str | None) -> str:
     return f"dead-letter queue {dead_letter}" if dead_letter and "://" not in dead_letter else "DLQ"
+
+
+def check_batch(spec: FunctionSpec, trig: QueueTrigger) -> None:
+    """SQS event source limits: a FIFO queue delivers at most 10 per batch; a standard queue up to 10000, above 10
+    only with a batching window (Lambda refuses ``BatchSize`` > 10 without ``MaximumBatchingWindowInSeconds``)."""
+    if trig.ordered and trig.batch_size > 10:
+        raise UnsupportedTrigger(spec.name, trig.describe(), "aws",
+                                 f"an SQS FIFO queue delivers at most 10 messages per batch, not {trig.batch_size}",
+                                 "batch_size=10 or less, or an unordered queue")
+    if trig.batch_size > 10 and not trig.max_batching_window:
+        raise UnsupportedTrigger(spec.name, trig.describe(), "aws",
+                                 f"Lambda takes an SQS batch above 10 ({trig.batch_size}) only with a batching window",
+                                 "max_batching_window=1 (seconds, up to 300) or batch_size=10 or less")

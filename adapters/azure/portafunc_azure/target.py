@@ -36,6 +36,10 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
                                      "Azure Storage Queues do not keep order and the queue trigger runs messages "
                                      "in parallel", "an unordered queue (ordered=False), or a topic with an "
                                      "idempotent handler")
+        if trig.batch_size > 32:
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
+                                     f"the Storage Queue trigger fetches at most 32 messages at a time "
+                                     f"(host.json queues.batchSize), not {trig.batch_size}", "batch_size=32 or less")
         return NativeTrigger("Storage Queue trigger",
                              f"queue {naming.queue_name(trig.queue)}, connection {naming.STORAGE_CONNECTION}, "
                              f"poison queue {naming.poison_queue_name(naming.queue_name(trig.queue))} after "
