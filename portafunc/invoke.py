@@ -263,9 +263,29 @@ def handle_http(app: App, req: HttpRequest, *, function: str | None = None, targ
     ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
     HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
     """
-    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+    if app._cors_used:
+        resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template)
+    else:
+        resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
+    return resp
+
+
+def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
+               native_context: Any, route_template: str | None) -> HttpResponse:
+    """Answer a preflight, or run the request and add the CORS headers of the policy that covers it."""
+    from . import cors
+
+    if cors.is_preflight(req):
+        found = cors.preflight_target(app, req, function)
+        if found is not None:
+            return found[0].preflight(req, found[1])
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+    spec = app.function(function) if function is not None else app.route(req.method, req.path)[0]
+    policy = cors.policy(app, spec)
+    if policy is not None:
+        policy.decorate(req.headers.get("origin"), resp)
     return resp
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from portafunc import App, BindingError, HttpRequest
 from portafunc.messaging.memory import broker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps"))
@@ -45,3 +46,25 @@ def test_reading_dead_letters_of_a_function_without_one_is_an_error(cloud, awkwa
 
     with pytest.raises(ContractError, match="has no dead letter"):
         cloud.dead_letters(awkward, "audit")
+
+
+def test_an_undeclared_helper_publish_fails_the_same_way_on_every_target(cloud, awkward):
+    """Before the resource model the contract kit bound every name (memory://) and passed while the deployed
+    function had no binding; now the kit refuses it exactly as the cloud does."""
+    from notifications import order_event  # the awkward app's helper module (its directory is on sys.path)
+
+    app = App("undeclared")
+    raised: list[str] = []
+
+    @app.http("POST", "/orders")
+    def create(req: HttpRequest) -> str:
+        try:
+            order_event("created", "o-9")
+        except BindingError as exc:
+            raised.append(str(exc))
+            raise
+        return "ok"
+
+    resp = cloud.http(app, "POST", "/orders", json={})
+    assert resp.status == 500
+    assert raised and "add uses=[publishes('order-events')]" in raised[0]

@@ -26,7 +26,8 @@ import re
 from typing import Any
 
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
-from portafunc.messaging.binding import env_name
+from portafunc.packaging.build import PackagingError
+from portafunc.resources import IDEMPOTENCY_STORE, Deployment, env_name
 
 from . import codec_eventgrid, naming
 
@@ -51,6 +52,7 @@ API = {
 ROLE = {  # built-in role definition ids (Azure RBAC built-in roles reference)
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
 }
 IDEMPOTENCY_TABLE = "portafuncidempotency"
 DEPLOY_CONTAINER = "app-package"
@@ -98,15 +100,52 @@ def _secret_name(topic: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", f"eventgrid-key-{topic}")[:127]
 
 
-def template(app: App, python: str) -> dict[str, Any]:
-    """The ARM template (a dict ready for ``json.dumps``)."""
+def kv_table(name: str) -> str:
+    """An Azure Table name (3-63 letters and digits, starting with a letter) for a key-value table."""
+    return ("kv" + re.sub(r"[^A-Za-z0-9]", "", name))[:63]
+
+
+def memory_mb(deployment: Deployment) -> int:
+    """Flex Consumption's instance size: the smallest of 512/2048/4096 MB that fits every function's memory."""
+    wanted = max((fn.settings.memory for fn in deployment.functions.values()), default=512)
+    return next((size for size in (512, 2048, 4096) if size >= wanted), 4096)
+
+
+def app_settings(deployment: Deployment) -> tuple[dict[str, str], dict[str, str]]:
+    """(env, secrets) of the one function app: the union over its functions (Azure has one set per app); a
+    variable set differently by two functions is refused. secrets: variable → Key Vault secret name."""
+    env: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for fn in deployment.functions.values():
+        for key, value in fn.settings.env.items():
+            if env.setdefault(key, value) != value:
+                raise PackagingError(f"Azure runs every function in one function app with one set of app settings, "
+                                     f"but env {key} differs between functions; set it app-wide")
+        for key, ref in fn.settings.secrets.items():
+            name = secret_name(ref.ref("azure") or key)
+            if secrets.setdefault(key, name) != name:
+                raise PackagingError(f"secret {key} points at different Key Vault secrets in different functions; "
+                                     "one function app has one value per setting")
+    return env, secrets
+
+
+def secret_name(ref: str) -> str:
+    """A Key Vault secret name (1-127 letters, digits, '-'): ``shop/api-key`` → ``shop-api-key``."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", ref.rsplit("/secrets/", 1)[-1])[:127]
+
+
+def template(app: App, python: str, deployment: Deployment | None = None) -> dict[str, Any]:
+    """The ARM template (a dict ready for ``json.dumps``) from the app's resource model."""
+    dep = deployment if deployment is not None else app.resources()
     specs = list(app)
     queue_specs = [s for s in specs if isinstance(s.trigger, QueueTrigger)]
     topic_specs = [s for s in specs if isinstance(s.trigger, TopicTrigger)]
     blob_specs = [s for s in specs if isinstance(s.trigger, StorageTrigger)]
-    topics = sorted({s.trigger.topic for s in topic_specs})  # type: ignore[union-attr]
-    queues = sorted({naming.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
-    idempotent = any(s.idempotency_key is not None for s in specs)
+    topics = [r.name for r in dep.of_kind("topic")]
+    consumed = sorted({naming.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
+    queues = sorted({naming.queue_name(r.name) for r in dep.of_kind("queue")})
+    idempotent = dep.resource("idempotency", IDEMPOTENCY_STORE) is not None
+    env, secrets = app_settings(dep)
     storage_id = _rid("Microsoft.Storage/storageAccounts", STORAGE)
     site_id = _rid("Microsoft.Web/sites", SITE)
     vault_id = _rid("Microsoft.KeyVault/vaults", "variables('keyVaultName')")
@@ -126,21 +165,23 @@ def template(app: App, python: str) -> dict[str, Any]:
     blob_service = _rid("Microsoft.Storage/storageAccounts/blobServices", STORAGE, "'default'")
     queue_service = _rid("Microsoft.Storage/storageAccounts/queueServices", STORAGE, "'default'")
     containers = [DEPLOY_CONTAINER] + ([DEAD_LETTER_CONTAINER] if topic_specs or blob_specs else []) + \
-        sorted({s.trigger.bucket for s in blob_specs})  # type: ignore[union-attr]
+        sorted({naming.queue_name(r.name) for r in dep.of_kind("bucket")})
     for container in containers:
         add("Microsoft.Storage/storageAccounts/blobServices/containers",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(container)})"), [blob_service],
             properties={"publicAccess": "None"})
-    all_queues = sorted(set(queues) | {naming.poison_queue_name(q) for q in queues}
+    all_queues = sorted(set(queues) | {naming.poison_queue_name(q) for q in consumed}
                         | {dead_letter_queue(s) for s in topic_specs})
     for queue in all_queues:
         add("Microsoft.Storage/storageAccounts/queueServices/queues",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(queue)})"), [queue_service])
-    if idempotent:
+    tables = ([IDEMPOTENCY_TABLE] if idempotent else []) + [kv_table(r.name) for r in dep.of_kind("kv")]
+    if tables:
         add("Microsoft.Storage/storageAccounts/tableServices", _expr(f"format('{{0}}/default', {STORAGE})"),
             [storage_id])
+    for table in tables:
         add("Microsoft.Storage/storageAccounts/tableServices/tables",
-            _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(IDEMPOTENCY_TABLE)})"),
+            _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(table)})"),
             [_rid("Microsoft.Storage/storageAccounts/tableServices", STORAGE, "'default'")])
 
     add("Microsoft.KeyVault/vaults", "[variables('keyVaultName')]", location="[parameters('location')]",
@@ -163,10 +204,9 @@ def template(app: App, python: str) -> dict[str, Any]:
             "environment().suffixes.storage)")},
         {"name": "PORTAFUNC_TARGET", "value": "azure"},
     ]
-    for spec in queue_specs:
-        q = spec.trigger.queue  # type: ignore[union-attr]
-        settings.append({"name": env_name("QUEUE", q),
-                         "value": _expr(f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(q))})")})
+    for res in dep.of_kind("queue"):
+        settings.append({"name": res.binding, "value": _expr(
+            f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(res.name))})")})
     for topic in topics:
         topic_name = f"variables('topicNames')[{_lit(topic)}]"
         endpoint = f"reference({_rid('Microsoft.EventGrid/topics', topic_name)}).endpoint"
@@ -182,6 +222,19 @@ def template(app: App, python: str) -> dict[str, Any]:
                 f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(dead_letter_queue(spec))})")})
     if idempotent:
         settings.append({"name": "PORTAFUNC_IDEMPOTENCY_STORE", "value": f"aztable://{IDEMPOTENCY_TABLE}"})
+    for res in dep.of_kind("kv"):
+        settings.append({"name": res.binding, "value": _expr(
+            f"format('aztable://{{0}}/{{1}}', {STORAGE}, {_lit(kv_table(res.name))})")})
+    for res in dep.of_kind("bucket"):
+        settings.append({"name": res.binding, "value": _expr(
+            f"format('azblob://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(res.name))})")})
+    for key, name in sorted(secrets.items()):  # Key Vault references: resolved by the platform, no SDK call
+        settings.append({"name": key, "value": _expr(
+            f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
+            f"{_lit(name)})")})
+    for key, value in sorted(env.items()):
+        settings.append({"name": key, "value": value.replace("[", "[[", 1) if value.startswith("[") else value})
+    tags = {k: v for fn in dep.functions.values() for k, v in fn.settings.tags.items()}
 
     add("Microsoft.Web/serverfarms", "[variables('planName')]", location="[parameters('location')]",
         kind="functionapp", sku={"tier": "FlexConsumption", "name": "FC1"}, properties={"reserved": True})
@@ -190,7 +243,7 @@ def template(app: App, python: str) -> dict[str, Any]:
                          _lit(DEPLOY_CONTAINER))]
     site_depends += [_rid("Microsoft.EventGrid/topics", f"variables('topicNames')[{_lit(t)}]") for t in topics]
     add("Microsoft.Web/sites", _expr(SITE), site_depends, location="[parameters('location')]",
-        kind="functionapp,linux", identity={"type": "SystemAssigned"},
+        kind="functionapp,linux", identity={"type": "SystemAssigned"}, tags=tags,
         properties={
             "serverFarmId": _expr(_rid("Microsoft.Web/serverfarms", "variables('planName')")),
             "httpsOnly": True,
@@ -207,6 +260,14 @@ def template(app: App, python: str) -> dict[str, Any]:
             "siteConfig": {"appSettings": settings, "minTlsVersion": "1.2"},
         })
     principal = f"reference({site_id}, '{API['Microsoft.Web/sites']}', 'Full').identity.principalId"
+    if secrets:  # the person deploying writes the secret values into the (RBAC) vault
+        add("Microsoft.Authorization/roleAssignments",
+            _expr(f"guid({vault_id}, parameters('secretsOfficer'), '{ROLE['Key Vault Secrets Officer']}')"),
+            [vault_id], condition="[not(empty(parameters('secretsOfficer')))]",
+            scope="[format('Microsoft.KeyVault/vaults/{0}', variables('keyVaultName'))]",
+            properties={"roleDefinitionId": _expr(_rid("Microsoft.Authorization/roleDefinitions",
+                                                       _lit(ROLE["Key Vault Secrets Officer"]))),
+                        "principalId": "[parameters('secretsOfficer')]"})
     for role, scope_type, scope_name, scope_id in (
             ("Storage Blob Data Owner", "Microsoft.Storage/storageAccounts", STORAGE, storage_id),
             ("Key Vault Secrets User", "Microsoft.KeyVault/vaults", "variables('keyVaultName')", vault_id)):
@@ -237,7 +298,8 @@ def template(app: App, python: str) -> dict[str, Any]:
             assert isinstance(trig, StorageTrigger)
             filt: dict[str, Any] = {
                 "includedEventTypes": [codec_eventgrid.KIND_TO_TYPE[e] for e in trig.events],
-                "subjectBeginsWith": f"/blobServices/default/containers/{trig.bucket}/blobs/{trig.prefix}"}
+                "subjectBeginsWith": f"/blobServices/default/containers/{naming.queue_name(trig.bucket)}/blobs/"
+                                     f"{trig.prefix}"}
             if trig.suffix:
                 filt["subjectEndsWith"] = trig.suffix
             add("Microsoft.EventGrid/systemTopics/eventSubscriptions",
@@ -258,16 +320,20 @@ def template(app: App, python: str) -> dict[str, Any]:
     return {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
-        "metadata": {"generator": "portafunc-azure", "app": app.name},
+        "metadata": {"generator": "portafunc-azure", "app": app.name, "stage": dep.stage},
         "parameters": {
             "appName": {"type": "string", "minLength": 2, "maxLength": 40,
-                        "defaultValue": f"[format('{_app_slug(app)}-{{0}}', take(uniqueString(resourceGroup().id), 6))]",
+                        "defaultValue": f"[format('{_app_slug(app, dep.stage)}-{{0}}', "
+                                        "take(uniqueString(resourceGroup().id), 6))]",
                         "metadata": {"description": "function app name (globally unique: part of *.azurewebsites.net)"}},
             "location": {"type": "string", "defaultValue": "[resourceGroup().location]"},
             "eventSubscriptions": {"type": "bool", "defaultValue": True,
                                    "metadata": {"description": "false on the first pass, before the code exists"}},
             "maximumInstanceCount": {"type": "int", "defaultValue": 100, "minValue": 40, "maxValue": 1000},
-            "instanceMemoryMB": {"type": "int", "defaultValue": 2048, "allowedValues": [512, 2048, 4096]},
+            "secretsOfficer": {"type": "string", "defaultValue": "",
+                               "metadata": {"description": "object id allowed to write the app's secrets into "
+                                                           "the Key Vault (deploy.sh passes the signed-in user)"}},
+            "instanceMemoryMB": {"type": "int", "defaultValue": memory_mb(dep), "allowedValues": [512, 2048, 4096]},
         },
         "variables": variables,
         "resources": resources,
@@ -275,6 +341,7 @@ def template(app: App, python: str) -> dict[str, Any]:
             "functionAppName": {"type": "string", "value": "[parameters('appName')]"},
             "url": {"type": "string", "value": _expr(f"format('https://{{0}}', reference({site_id}).defaultHostName)")},
             "storageAccountName": {"type": "string", "value": _expr(STORAGE)},
+            "keyVaultName": {"type": "string", "value": "[variables('keyVaultName')]"},
         },
     }
 
@@ -295,26 +362,44 @@ def _subscription(spec: FunctionSpec, attempts: int, dead_letter: dict[str, Any]
     return props
 
 
-def _app_slug(app: App) -> str:
-    slug = re.sub(r"[^a-z0-9-]", "-", app.name.lower())
+def _app_slug(app: App, stage: str | None = None) -> str:
+    slug = re.sub(r"[^a-z0-9-]", "-", f"{app.name}-{stage}".lower() if stage else app.name.lower())
     slug = re.sub(r"-{2,}", "-", slug).strip("-")
     return (slug if slug[:1].isalpha() else f"app-{slug}")[:30].rstrip("-")
 
 
-def deploy_script(app: App, zip_name: str) -> str:
-    """``deploy.sh``: resource group, infrastructure (first pass), code, event subscriptions (second pass)."""
-    name = f"{_app_slug(app)}-infra"
+def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None) -> str:
+    """``deploy.sh``: resource group, infrastructure (first pass), secret values, code, event subscriptions."""
+    dep = deployment if deployment is not None else app.resources()
+    name = f"{_app_slug(app, dep.stage)}-infra"
+    _, secrets = app_settings(dep)
+    secret_lines: list[str] = []
+    if secrets:
+        secret_lines += ["", 'say "secrets in Key Vault $VAULT (values from your environment, never from a file)"',
+                         f'VAULT="$(az deployment group show --resource-group "$RESOURCE_GROUP" --name {name} '
+                         '--query properties.outputs.keyVaultName.value --output tsv)"']
+        for var, secret in sorted(secrets.items()):
+            secret_lines.append(
+                f'if [ -n "${{{var}:-}}" ]; then az keyvault secret set --vault-name "$VAULT" --name {secret} '
+                f'--value "${{{var}}}" --output none; elif ! az keyvault secret show --vault-name "$VAULT" '
+                f'--name {secret} --output none 2>/dev/null; then echo "warning: Key Vault secret {secret} is not '
+                f'set: export {var}=... and run again (or az keyvault secret set --vault-name $VAULT --name {secret} '
+                '--value ...)" >&2; fi')
+    officer = ['OFFICER="$(az ad signed-in-user show --query id --output tsv)"  # may write the secrets into Key Vault'] if secrets else []
+    officer_arg = 'secretsOfficer="$OFFICER" ' if secrets else ''
     return "\n".join([
         "#!/usr/bin/env bash",
         f"# Deploy app {app.name!r} to Azure Functions (Flex Consumption). Generated by portafunc-azure from the app:",
         "# regenerate with `portafunc package --target azure`. Safe to run again: ARM deployments are declarative.",
         "# Usage: RESOURCE_GROUP=my-rg [LOCATION=westeurope] [APP_NAME=globally-unique-name] ./deploy.sh",
+        "# Secrets: export each secret's variable before running (its value goes to Key Vault, not to a file).",
         "# Needs: az (logged in: `az login`), Owner (or Contributor + User Access Administrator) on the group.",
         "set -euo pipefail",
         'RESOURCE_GROUP="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group to deploy into}"',
         'LOCATION="${LOCATION:-westeurope}"',
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
         'NAME_ARG=(); if [ -n "${APP_NAME:-}" ]; then NAME_ARG=(appName="$APP_NAME"); fi',
+        *officer,
         'say() { printf "\\n== %s\\n" "$*" >&2; }',
         "",
         'say "resource group $RESOURCE_GROUP ($LOCATION)"',
@@ -323,7 +408,8 @@ def deploy_script(app: App, zip_name: str) -> str:
         'say "infrastructure (storage, queues, Event Grid topics, Key Vault, Flex Consumption app)"',
         f'APP="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name {name} '
         '--template-file "$HERE/azuredeploy.json" --parameters location="$LOCATION" eventSubscriptions=false '
-        '"${NAME_ARG[@]}" --query properties.outputs.functionAppName.value --output tsv)"',
+        + officer_arg + '"${NAME_ARG[@]}" --query properties.outputs.functionAppName.value --output tsv)"',
+        *secret_lines,
         "",
         'say "code ($APP)"',
         f'az functionapp deployment source config-zip --resource-group "$RESOURCE_GROUP" --name "$APP" '
@@ -332,7 +418,7 @@ def deploy_script(app: App, zip_name: str) -> str:
         'say "event subscriptions (Event Grid checks that each function exists)"',
         f'URL="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name {name} '
         '--template-file "$HERE/azuredeploy.json" --parameters location="$LOCATION" eventSubscriptions=true '
-        'appName="$APP" --query properties.outputs.url.value --output tsv)"',
+        + officer_arg + 'appName="$APP" --query properties.outputs.url.value --output tsv)"',
         f'echo "{app.name} is deployed: $URL"',
         "",
     ])

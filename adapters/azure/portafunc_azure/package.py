@@ -66,7 +66,7 @@ def dependencies(user_requirements: list[str], say: Any = None) -> list[str]:
     return out
 
 
-def host_json(app: App) -> dict[str, Any]:
+def host_json(app: App, deployment: Any = None) -> dict[str, Any]:
     """``host.json``: extension bundle 4.x (queue, Event Grid, timer), no ``/api`` prefix, queue retry policy."""
     doc: dict[str, Any] = {
         "version": "2.0",
@@ -74,6 +74,10 @@ def host_json(app: App) -> dict[str, Any]:
         "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
         "extensions": {"http": {"routePrefix": ""}},
     }
+    if deployment is not None and deployment.functions:
+        # one functionTimeout for the app: the longest function timeout
+        longest = max(fn.settings.timeout for fn in deployment.functions.values())
+        doc["functionTimeout"] = _timespan(longest)
     queues = [s.trigger for s in app if isinstance(s.trigger, QueueTrigger)]
     if queues:
         doc["extensions"]["queues"] = {
@@ -146,6 +150,12 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         raise PackagingError(f"--python {request.python}: Azure Functions (Flex Consumption) supports "
                              f"{', '.join(SUPPORTED_PYTHON)}")
     app, functions = request.checked_app(target)
+    deployment = getattr(request, "deployment", None)
+    if deployment is None:
+        from portafunc.config import load_config
+
+        deployment = app.resources(load_config(request.project_dir, getattr(request, "stage", None)))
+    infra.app_settings(deployment)  # settings one function app cannot hold stop the build before anything is built
     project, ref = request.project_dir, request.app_ref
     out_dir = request.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +178,7 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
             say(f"warning: {warning}")
         manifests = {
             "function_app.py": generate_function_app(app, ref),
-            "host.json": json.dumps(host_json(app), indent=2) + "\n",
+            "host.json": json.dumps(host_json(app, deployment), indent=2) + "\n",
             "requirements.txt": "# Vendored in .python_packages/lib/site-packages: deploy without a remote build.\n"
                                 + "\n".join(_vendored_versions(site)) + "\n",
             "local.settings.json.example": json.dumps(local_settings(app), indent=2) + "\n",
@@ -178,8 +188,8 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         compile_pyc(stage, request.python, progress=say)
         say(f"writing {zip_name}")
         size, count, digest = write_zip(stage, out_dir / zip_name)
-    manifests["azuredeploy.json"] = json.dumps(infra.template(app, request.python), indent=2) + "\n"
-    manifests["deploy.sh"] = infra.deploy_script(app, zip_name)
+    manifests["azuredeploy.json"] = json.dumps(infra.template(app, request.python, deployment), indent=2) + "\n"
+    manifests["deploy.sh"] = infra.deploy_script(app, zip_name, deployment)
     manifest_files = []
     for name, text in manifests.items():
         (out_dir / name).write_text(text, encoding="utf-8")
