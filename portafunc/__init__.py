@@ -33,6 +33,8 @@ from .resources import Use, publishes, reads, sends, writes
 if TYPE_CHECKING:
     from typing import Any
 
+    from .cors import Cors
+
     from .data.bucket import Bucket
     from .data.kv import KV
     from .messaging.base import Queue, Topic
@@ -68,7 +70,22 @@ def kv(name: str, model: Any = None) -> KV:
     return _kv(name, model)
 
 
+_LAZY = {"Cors": "cors"}  # public names whose modules load on first use (off the cold-start path)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'portafunc' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "Cors",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",

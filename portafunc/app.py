@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
     from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
     from .config import Config
+    from .cors import Cors
     from .resources import Deployment
     from .schedule import Schedule
 
@@ -47,13 +48,15 @@ class _Trigger:
 
 
 class HttpTrigger(_Trigger):
-    __slots__ = ("methods", "route", "auth")
+    __slots__ = ("methods", "route", "auth", "cors")
     kind = "http"
 
-    def __init__(self, methods: tuple[str, ...], route: Route, auth: str = "anonymous") -> None:
+    def __init__(self, methods: tuple[str, ...], route: Route, auth: str = "anonymous",
+                 cors: Cors | None = None) -> None:
         self.methods = methods
         self.route = route
         self.auth = auth
+        self.cors = cors  # this route's CORS policy; None: the app's
 
     def describe(self) -> str:
         return f"http {','.join(self.methods)} {self.route.template}"
@@ -222,6 +225,8 @@ class App:
     Args:
         name: The app's name: letters, digits, ``-`` and ``_``. It names the packaged artifact on every cloud
             (``shop-lambda-….zip``, ``shop-functions-….zip``, ``shop-gcp.zip``) and prefixes idempotency keys.
+        cors: The [`Cors`][portafunc.Cors] policy of every HTTP function that sets none itself; ``None``: no
+            CORS headers and no preflight answers (see docs/http.md).
 
     Raises:
         RegistrationError: The name has other characters.
@@ -235,10 +240,13 @@ class App:
         ```
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, cors: Cors | None = None) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
+        _check_cors(cors)
+        self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
+        self._cors_used = cors is not None  # any policy at all: requests without one skip the CORS step
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
@@ -375,7 +383,8 @@ class App:
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] = "anonymous",
-             idempotent: bool = False, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+             idempotent: bool = False, uses: Iterable[Use] | Use | None = None,
+             cors: Cors | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
 
         The handler takes the [`HttpRequest`][portafunc.HttpRequest] first and, optionally, a pydantic model
@@ -406,6 +415,8 @@ class App:
                 ``[publishes("topic"), sends("queue"), reads(bucket=...), writes(kv=...)]``. Opening an undeclared
                 topic, queue, bucket or table inside the handler raises ``BindingError`` naming the entry to add;
                 every packager creates, binds and grants exactly these (see docs/resources.md).
+            cors: This route's [`Cors`][portafunc.Cors] policy, instead of the app's ``App(..., cors=...)``.
+                Preflights are answered by the function on every cloud (see docs/http.md).
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -422,7 +433,10 @@ class App:
                                     f"use {', '.join(HTTP_METHODS)}")
         if auth not in ("anonymous", "function"):
             raise RegistrationError(f"route {route!r}: auth must be 'anonymous' or 'function'")
-        return self._register(HttpTrigger(methods, compile_route(route), auth), name,
+        _check_cors(cors)
+        if cors is not None:
+            self._cors_used = True
+        return self._register(HttpTrigger(methods, compile_route(route), auth, cors), name,
                               "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
@@ -650,6 +664,15 @@ def _check_dead_letter(dead_letter: str | None) -> None:
     where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an existing destination."""
     if dead_letter is not None and "://" not in dead_letter:
         _check_resource("dead-letter queue", dead_letter)
+
+
+def _check_cors(cors: object) -> None:
+    if cors is None:
+        return
+    from .cors import Cors
+
+    if not isinstance(cors, Cors):
+        raise RegistrationError(f"cors must be a portafunc.Cors(...), not {type(cors).__name__}")
 
 
 def _check_attempts(max_attempts: int) -> None:

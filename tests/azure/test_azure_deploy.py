@@ -108,6 +108,12 @@ def test_every_resource_of_the_model_is_created_and_bound(built):
             assert res["name"] in topics and res["binding"] in settings
         elif res["kind"] == "bucket":
             assert naming.queue_name(res["name"]) in containers
+            assert f"'{naming.queue_name(res['name'])}')]" in settings[res["binding"]] and "azblob://" in \
+                settings[res["binding"]]
+        elif res["kind"] == "kv":
+            table = infra.kv_table(res["name"])
+            assert table in _names(template, "Microsoft.Storage/storageAccounts/tableServices/tables")
+            assert "aztable://" in settings[res["binding"]] and f"'{table}')]" in settings[res["binding"]]
         elif res["kind"] == "idempotency":
             assert settings["PORTAFUNC_IDEMPOTENCY_STORE"] == f"aztable://{infra.IDEMPOTENCY_TABLE}"
             assert infra.IDEMPOTENCY_TABLE in _names(template, "Microsoft.Storage/storageAccounts/tableServices/tables")

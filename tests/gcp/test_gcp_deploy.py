@@ -142,6 +142,8 @@ def test_env_file_binds_queues_topics_and_dead_letters(deployed):
     assert values["PORTAFUNC_TOPIC_ORDER_EVENTS"] == f"pubsub://projects/{project}/topics/order-events"
     assert values["PORTAFUNC_DEADLETTER_FULFIL"] == f"pubsub://projects/{project}/topics/orders-shop-fulfil-dead"
     assert values["PORTAFUNC_DEADLETTER_AUDIT"].endswith("/topics/order-events-shop-audit-dead")
+    assert values["PORTAFUNC_KV_ORDERS"] == f"firestore://{project}/portafunc-kv-orders"  # uses=[writes(kv=...)]
+    assert values["PORTAFUNC_BUCKET_UPLOADS"] == "gs://uploads"
 
 
 def test_every_gcloud_command_parses_in_the_real_cli(deployed, tmp_path):

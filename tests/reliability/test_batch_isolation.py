@@ -77,6 +77,7 @@ BAD: dict[str, tuple[str, Message]] = {
     "lone-surrogate-in-error": ("raw", Message(id="bad", data=b"{}", attributes={"raise": "surrogate"})),
     "megabytes-of-error-text": ("raw", Message(id="bad", data=b"{}", attributes={"raise": "huge"})),
     "memory-error": ("raw", Message(id="bad", data=b"{}", attributes={"raise": "memory"})),
+    "megabytes-of-payload-typed": ("orders", Message(id="bad", data=b'{"id": "' + b"9" * 3_000_000 + b'"}')),
 }
 
 

@@ -284,3 +284,12 @@ def test_local_runner_does_not_print_query_credentials(tmp_path: Path) -> None:
     printed = err_path.read_text(errors="replace")
     assert "/hook?sig=[REDACTED]&code=[REDACTED]&access_token=[REDACTED]&page=2" in printed, printed
     assert SECRET not in printed
+
+
+def test_scrubber_keeps_ordinary_text_readable() -> None:
+    """Masking is for credentials only: the usual contents of an error stay as they were."""
+    for text in ["KeyError: 'order_id'", "ConnectionError: downstream unavailable", 'File "/app/main.py", line 5',
+                 "signal: 11", "https://example.com/orders?page=2&sort=asc", "postgres://db.internal:5432/shop",
+                 "ValueError: invalid literal for int() with base 10: 'x'"]:
+        assert logs.scrub_text(text) == text
+    assert logs.scrub_text("GET /hook?sig=abc&page=2") == "GET /hook?sig=[REDACTED]&page=2"

@@ -423,7 +423,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [lid, "QueueName"]}}})
         elif grant.kind == "bucket" and "write" in grant.access:
             policies.append({"S3CrudPolicy": {"BucketName": bucket_name(model, grant.name)}})
-        elif grant.kind == "bucket" and "read" in grant.access:
+        elif grant.kind == "bucket" and ("read" in grant.access or "consume" in grant.access):
+            # a storage trigger's function reads what arrived (StorageEvent.read/open): s3:GetObject on its bucket
             policies.append({"S3ReadPolicy": {"BucketName": bucket_name(model, grant.name)}})
         elif grant.kind == "kv" and "write" in grant.access:
             policies.append({"DynamoDBCrudPolicy": {"TableName": {"Ref": lid}}})

@@ -44,6 +44,8 @@ class AzureDriver(Driver):
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, app: App, request: HttpRequest) -> Exchange:
         spec, params, _ = app.route(request.method, request.path)
+        if spec is None and request.method == "OPTIONS":
+            spec, params = _preflight_function(app, request.path)
         if spec is None:
             # No Azure route matches: the host itself answers; portafunc's own 404/405 stands in for it.
             resp = handle_http(app, request, target="azure")
@@ -155,3 +157,12 @@ def _checked(decode: Any, native: Any) -> Any:
         raise EventDecodeError(f"native event cannot be decoded: {type(exc).__name__}",
                                expected="JSON of valid Unicode text, nested less than a few hundred levels") \
             from None
+
+
+def _preflight_function(app: App, path: str) -> tuple[Any, dict[str, str]]:
+    """The function Azure routes an ``OPTIONS`` request of ``path`` to: the one the generated app lists it on."""
+    for spec in app.http_functions():
+        params = spec.trigger.route.match(path)  # type: ignore[union-attr]
+        if params is not None and "OPTIONS" in naming.http_methods(spec):
+            return spec, params
+    return None, {}

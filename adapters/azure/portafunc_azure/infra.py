@@ -100,6 +100,11 @@ def _secret_name(topic: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", f"eventgrid-key-{topic}")[:127]
 
 
+def kv_table(name: str) -> str:
+    """An Azure Table name (3-63 letters and digits, starting with a letter) for a key-value table."""
+    return ("kv" + re.sub(r"[^A-Za-z0-9]", "", name))[:63]
+
+
 def memory_mb(deployment: Deployment) -> int:
     """Flex Consumption's instance size: the smallest of 512/2048/4096 MB that fits every function's memory."""
     wanted = max((fn.settings.memory for fn in deployment.functions.values()), default=512)
@@ -170,11 +175,13 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     for queue in all_queues:
         add("Microsoft.Storage/storageAccounts/queueServices/queues",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(queue)})"), [queue_service])
-    if idempotent:
+    tables = ([IDEMPOTENCY_TABLE] if idempotent else []) + [kv_table(r.name) for r in dep.of_kind("kv")]
+    if tables:
         add("Microsoft.Storage/storageAccounts/tableServices", _expr(f"format('{{0}}/default', {STORAGE})"),
             [storage_id])
+    for table in tables:
         add("Microsoft.Storage/storageAccounts/tableServices/tables",
-            _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(IDEMPOTENCY_TABLE)})"),
+            _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(table)})"),
             [_rid("Microsoft.Storage/storageAccounts/tableServices", STORAGE, "'default'")])
 
     add("Microsoft.KeyVault/vaults", "[variables('keyVaultName')]", location="[parameters('location')]",
@@ -215,6 +222,12 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
                 f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(dead_letter_queue(spec))})")})
     if idempotent:
         settings.append({"name": "PORTAFUNC_IDEMPOTENCY_STORE", "value": f"aztable://{IDEMPOTENCY_TABLE}"})
+    for res in dep.of_kind("kv"):
+        settings.append({"name": res.binding, "value": _expr(
+            f"format('aztable://{{0}}/{{1}}', {STORAGE}, {_lit(kv_table(res.name))})")})
+    for res in dep.of_kind("bucket"):
+        settings.append({"name": res.binding, "value": _expr(
+            f"format('azblob://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(res.name))})")})
     for key, name in sorted(secrets.items()):  # Key Vault references: resolved by the platform, no SDK call
         settings.append({"name": key, "value": _expr(
             f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
@@ -285,7 +298,8 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
             assert isinstance(trig, StorageTrigger)
             filt: dict[str, Any] = {
                 "includedEventTypes": [codec_eventgrid.KIND_TO_TYPE[e] for e in trig.events],
-                "subjectBeginsWith": f"/blobServices/default/containers/{trig.bucket}/blobs/{trig.prefix}"}
+                "subjectBeginsWith": f"/blobServices/default/containers/{naming.queue_name(trig.bucket)}/blobs/"
+                                     f"{trig.prefix}"}
             if trig.suffix:
                 filt["subjectEndsWith"] = trig.suffix
             add("Microsoft.EventGrid/systemTopics/eventSubscriptions",

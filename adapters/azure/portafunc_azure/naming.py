@@ -49,4 +49,20 @@ def http_methods(spec: FunctionSpec) -> list[str]:
     methods = list(trig.methods)
     if "GET" in methods and "HEAD" not in methods:
         methods.append("HEAD")  # the core answers HEAD for GET routes; Azure must route it to the function
+    if "OPTIONS" not in methods and preflight_function(spec) is spec:
+        methods.append("OPTIONS")  # CORS preflights of this route are answered by the core, in this function
     return methods
+
+
+def preflight_function(spec: FunctionSpec) -> FunctionSpec | None:
+    """The one function of ``spec``'s route template that receives its CORS preflights: the first registered one
+    with a CORS policy, when no function serves ``OPTIONS`` on that template itself (Azure routes one method of
+    one template to one function). The core answers the preflight with the policy of the method asked for."""
+    trig = spec.trigger
+    assert isinstance(trig, HttpTrigger)
+    same = [f for f in spec.app.http_functions() if f.trigger.route.template == trig.route.template]  # type: ignore[union-attr]
+    if any("OPTIONS" in f.trigger.methods for f in same):  # type: ignore[union-attr]
+        return None
+    from portafunc.cors import policy
+
+    return next((f for f in same if policy(f.app, f) is not None), None)

@@ -123,6 +123,11 @@ class _Script:
         self.lines += ["", f"say {_q(text)}"]
 
 
+def kv_collection(name: str) -> str:
+    """The Firestore collection of a key-value table (a collection id has no '/')."""
+    return "portafunc-kv-" + re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+
+
 def _labels(tags: dict[str, str]) -> str:
     """Cloud Run labels: lower-case keys and values of letters, digits, '_' and '-' (at most 63)."""
     def clean(text: str) -> str:
@@ -339,11 +344,13 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
             if role:
                 out.add(f'retry gcloud storage buckets add-iam-policy-binding "gs://${{{bv}}}" --project="$PROJECT" '
                         f'--member="serviceAccount:${{RUN_SA}}" --role={role} >/dev/null')
-    if idempotency:
-        out.say("Firestore (idempotency records, swept by a TTL policy)")
+    if idempotency or kv_tables:
+        out.say("Firestore (key-value tables and idempotency records)")
         out.add('quietly gcloud firestore databases describe --database="(default)" --project="$PROJECT" '
                 '|| gcloud firestore databases create --database="(default)" --location="$REGION" '
-                '--type=firestore-native --project="$PROJECT"',
+                '--type=firestore-native --project="$PROJECT"')
+    if idempotency:
+        out.add("# idempotency records are swept by a TTL policy on their expiration field",
                 f'gcloud firestore fields ttls update expiration --collection-group={IDEMPOTENCY_COLLECTION} '
                 '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null')
     if secrets:
@@ -366,7 +373,11 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
             return f"pubsub://projects/${{PROJECT}}/subscriptions/{sub}?topic={queue_ref[name]}"
         if kind == "idempotency":
             return f"firestore://${{PROJECT}}/{IDEMPOTENCY_COLLECTION}"
-        return None  # buckets and key-value tables: created and granted above, bound by their own backends
+        if kind == "bucket":
+            return f"gs://${{{_var('BUCKET', name)}}}"
+        if kind == "kv":
+            return f"firestore://${{PROJECT}}/{kv_collection(name)}"
+        return None
 
     def env_file(label: str, models: list[FunctionModel], settings: FunctionSettings) -> str:
         lines: dict[str, str] = {}

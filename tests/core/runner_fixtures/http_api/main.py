@@ -1,0 +1,11 @@
+"""An app using the web-API features (CORS, ...), served by ``portafunc run`` in tests/core/test_runner_http_api.py."""
+
+from portafunc import App, Cors, HttpRequest
+
+app = App("http-api", cors=Cors(allow_origins=["https://shop.example"], allow_headers=["Content-Type"],
+                                allow_credentials=True, max_age=60))
+
+
+@app.http(["GET", "POST"], "/orders/{id}")
+def order(req: HttpRequest) -> dict:
+    return {"id": req.path_params["id"]}

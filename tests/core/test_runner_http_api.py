@@ -1,0 +1,51 @@
+"""The web-API features through ``portafunc run``'s real HTTP server (the same cases as tests/contract run on the
+clouds' entry points): CORS preflights and response headers over a socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from test_runner import Runner, start
+
+APP = Path(__file__).resolve().parent / "runner_fixtures" / "http_api"
+SHOP = "https://shop.example"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    runner = start(APP, tmp_path_factory.mktemp("http-api"), "--no-reload")
+    yield runner
+    assert runner.stop() == 0, runner.stderr
+
+
+def cors_headers(headers: object) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()  # type: ignore[attr-defined]
+            if k.lower().startswith("access-control-") or k.lower() == "vary"}
+
+
+def test_a_preflight_is_answered_204_with_the_fetch_headers(served: Runner) -> None:
+    status, headers, body = served.request("OPTIONS", "/orders/o-1", headers={
+        "Origin": SHOP, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    assert (status, body) == (204, b"")
+    assert cors_headers(headers) == {
+        "access-control-allow-origin": SHOP, "access-control-allow-credentials": "true",
+        "access-control-allow-methods": "GET, HEAD, POST", "access-control-allow-headers": "content-type",
+        "access-control-max-age": "60",
+        "vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
+
+
+def test_a_preflight_from_another_origin_is_refused(served: Runner) -> None:
+    status, headers, _ = served.request("OPTIONS", "/orders/o-1", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert status == 403 and "access-control-allow-origin" not in cors_headers(headers)
+
+
+def test_responses_carry_allow_origin_only_for_the_allowed_origin(served: Runner) -> None:
+    status, headers, _ = served.request("GET", "/orders/o-1", headers={"Origin": SHOP})
+    assert status == 200 and cors_headers(headers) == {
+        "access-control-allow-origin": SHOP, "access-control-allow-credentials": "true", "vary": "Origin"}
+    status, headers, _ = served.request("GET", "/orders/o-1", headers={"Origin": "https://evil.example"})
+    assert status == 200 and cors_headers(headers) == {"vary": "Origin"}
