@@ -427,9 +427,10 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
     try:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
-        logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
-                     traceback=_traceback(exc))
+        if logs.enabled("WARNING"):  # nothing built for a line that is not written
+            logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
+                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
+                         traceback=_traceback(exc))
         return MessageResult(msg.id, Outcome.RETRY, _reason(exc))
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
@@ -496,8 +497,9 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
                    error=_text(exc), event=_event_for_log(event))
         return MessageResult(event.id or inv_id, Outcome.DEAD_LETTERED, _reason(exc))
     except Exception as exc:  # noqa: BLE001
-        logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__, error=_text(exc),
-                     traceback=_traceback(exc))
+        if logs.enabled("WARNING"):
+            logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__,
+                         error=_text(exc), traceback=_traceback(exc))
         return MessageResult(event.id or inv_id, Outcome.RETRY, _reason(exc))
     finally:
         context.leave(token)
@@ -616,13 +618,39 @@ def _dl_env(spec: FunctionSpec) -> str:
     return env_name("DEADLETTER", spec.name)
 
 
+_FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
+_full_traceback_logged: set[tuple[type, str, int]] = set()
+
+
 def _traceback(exc: BaseException) -> str:
+    """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
+    this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
+    of the innermost frames. Formatting a traceback reads and parses source lines (≈ 100 µs); the summary reads
+    three frame objects, so a message that fails on every delivery costs about what its log line costs."""
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    if frames:
+        code = frames[-1].tb_frame.f_code
+        place = (type(exc), code.co_filename, frames[-1].tb_lineno)
+        if not logs.debug_enabled() and (place in _full_traceback_logged
+                                          or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
+            return "(repeat; full traceback at first occurrence or DEBUG) " + " > ".join(
+                f"{_base(f.tb_frame.f_code.co_filename)}:{f.tb_lineno} in {f.tb_frame.f_code.co_name}"
+                for f in frames[-3:])
+        _full_traceback_logged.add(place)
     import traceback
 
     try:
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
     except Exception as failure:  # noqa: BLE001 - e.g. an exception whose message cannot be printed
         return f"<traceback unavailable: {type(failure).__name__}>"
+
+
+def _base(filename: str) -> str:
+    return filename[filename.rfind("/") + 1:]
 
 
 __all__ = [

@@ -64,6 +64,9 @@ _PAIR_CI = re.compile(_PAIR.pattern, re.IGNORECASE)
 def scrub_text(text: str) -> str:
     """Mask credentials that appear inside free text (``Bearer …``, ``password=…``, URL passwords, AWS key ids,
     Google API keys, Slack webhook paths, JWTs, PEM private keys)."""
+    if text in _clean:
+        return text
+    original = text
     for needle, pattern, replacement in _SHAPES:
         if needle in text:
             text = pattern.sub(replacement, text)
@@ -73,7 +76,15 @@ def scrub_text(text: str) -> str:
         lowered = text.lower()
     if ("=" in text or ":" in text) and any(word in lowered for word in _PAIR_HINTS):
         text = _mask_secret_pairs(text, lowered)
+    if text == original and len(text) <= _CLEAN_MAX_LEN and len(_clean) < _CLEAN_MAX:
+        _clean.add(text)
     return text
+
+
+# Texts found to hold no credential, remembered so a line logged again (a failure repeating on every delivery, the
+# pipeline's own messages) is not scanned again. Only clean texts: no secret is kept in memory longer than before.
+_CLEAN_MAX, _CLEAN_MAX_LEN = 2048, 1024
+_clean: set[str] = set()
 
 
 def _mask_secret_pairs(text: str, lowered: str) -> str:
@@ -98,13 +109,26 @@ _threshold = _level_names.get(os.environ.get("PORTAFUNC_LOG_LEVEL", "INFO").uppe
 
 
 def is_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    known = _secret_names.get(name)
+    if known is None:
+        lowered = name.lower()
+        known = any(word in lowered for word in _SECRET_WORDS)
+        if len(_secret_names) < 4096:  # field names repeat (the pipeline's own, a payload's schema): remembered
+            _secret_names[name] = known
+    return known
+
+
+_secret_names: dict[str, bool] = {}
+
+
+_SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip the isinstance checks (Mapping's is slow)
 
 
 def redact(value: Any, _depth: int = 0) -> Any:
     """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``, strings scrubbed of
     credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker."""
+    if value.__class__ in _SCALARS:
+        return value
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
@@ -137,7 +161,7 @@ def log(level: str, message: str, **fields: Any) -> None:
             record["function"] = ctx.function
         record.update(redact(fields))
         record["message"] = scrub_text(message)
-        line = json.dumps(record, default=_unserialisable, ensure_ascii=False)
+        line = _encode(record)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
         line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
                            "message": scrub_text(str(message)[:MAX_TEXT]),
@@ -152,6 +176,9 @@ def _unserialisable(value: Any) -> str:
     return redact(text)
 
 
+_encode = json.JSONEncoder(default=_unserialisable, ensure_ascii=False).encode  # built once, not per line
+
+
 def _write(line: str) -> None:
     try:
         sys.stderr.write(line + "\n")
@@ -162,6 +189,11 @@ def _write(line: str) -> None:
             pass
     except Exception:  # noqa: BLE001 - a closed or broken stream must not fail the invocation
         pass
+
+
+def enabled(level: str) -> bool:
+    """Whether a record at ``level`` is written: callers skip building costly fields for a record that is not."""
+    return _level_names.get(level, 20) >= _threshold
 
 
 def debug_enabled() -> bool:
