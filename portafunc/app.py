@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
     from .config import Config
     from .cors import Cors
     from .resources import Deployment
+    from .routers import Router
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -306,6 +307,23 @@ class App:
                 return spec, params, list(methods)
             allowed.extend(methods)
         return None, {}, allowed
+
+    def include_router(self, router: Router, *, prefix: str = "") -> None:
+        """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.
+
+        Args:
+            router: A [`Router`][portafunc.Router] whose module registered its functions already.
+            prefix: Prepended to each HTTP route of the router (``"/v1"``: ``/orders`` is served as
+                ``/v1/orders``); ``""``: the routes as written. Queue, topic, schedule and storage functions are
+                included unchanged.
+
+        Raises:
+            RegistrationError: A bad prefix, or a function name or route the app has already (the same checks as
+                registering them on the app).
+        """
+        from .routers import include
+
+        include(self, router, prefix)
 
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
