@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
     from .config import Config
     from .cors import Cors
     from .resources import Deployment
+    from .routers import Router
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -307,6 +308,47 @@ class App:
             allowed.extend(methods)
         return None, {}, allowed
 
+    def include_router(self, router: Router, *, prefix: str = "") -> None:
+        """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.
+
+        Args:
+            router: A [`Router`][portafunc.Router] whose module registered its functions already.
+            prefix: Prepended to each HTTP route of the router (``"/v1"``: ``/orders`` is served as
+                ``/v1/orders``); ``""``: the routes as written. Queue, topic, schedule and storage functions are
+                included unchanged.
+
+        Raises:
+            RegistrationError: A bad prefix, or a function name or route the app has already (the same checks as
+                registering them on the app).
+        """
+        from .routers import include
+
+        include(self, router, prefix)
+
+    def mount(self, prefix: str, asgi_or_wsgi_app: Any, *, name: str | None = None) -> None:
+        """Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app under ``prefix``, unchanged.
+
+        One HTTP function with the catch-all route ``{prefix}/{path+}`` (every method) reaches the app, packaged
+        and served like any other route; the app sees the full path with ``prefix`` as its ``root_path`` (ASGI) or
+        ``SCRIPT_NAME`` (WSGI), so the URLs it generates are right. The response is buffered. An ASGI app's
+        lifespan starts once, before its first request, and shuts down at interpreter exit where the platform
+        allows; a request returns once the app has returned, background tasks included (see docs/asgi.md).
+
+        Args:
+            prefix: Where the app is served, ``"/api"``; ``"/"`` for the root (then ``/`` itself is not served:
+                a catch-all route needs at least one segment on every cloud).
+            asgi_or_wsgi_app: The app: an async callable ``(scope, receive, send)`` or ``(environ,
+                start_response)`` callable.
+            name: The function's name (default: ``mount_`` and the prefix's words, ``mount_api``).
+
+        Raises:
+            RegistrationError: A bad prefix, an object that is neither ASGI 3 nor WSGI, or a name or route the
+                app has already.
+        """
+        from .mount import mount
+
+        mount(self, prefix, asgi_or_wsgi_app, name=name)
+
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
         the local runner, the contract kit, ``portafunc inspect`` and the packagers read (see docs/resources.md)."""
@@ -457,10 +499,10 @@ class App:
                 trigger (``--trigger-topic``, ``--retry``).
             name: The function's name (default: the handler's ``__name__``); also the name of its subscription.
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the subscription
-                queue's redrive policy ``maxReceiveCount``. **Azure** the event subscription's
-                ``--max-delivery-attempts`` (then Event Grid's dead-letter container). **GCP** the subscription's
-                dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to 100 only: lower values
-                are refused when packaging for GCP.
+                queue's redrive policy ``maxReceiveCount``. **Azure** the Event Grid subscription's
+                ``retryPolicy.maxDeliveryAttempts`` in the ARM template (then its dead-letter container). **GCP**
+                the subscription's dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to
+                100 only: lower values are refused when packaging for GCP.
             dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
                 name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
                 also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
@@ -523,9 +565,10 @@ class App:
                 lower values are refused when packaging for GCP).
             visibility_timeout: Seconds a delivered message stays hidden from other consumers before it is
                 redelivered, 1-43200: keep it above the handler's run time. **AWS** the queue's
-                ``VisibilityTimeout`` (at least the function timeout, 30 s) and the cap of the function's timeout.
-                **Azure** no effect: the host keeps a message hidden while it runs and makes a failed one visible
-                again at once. **GCP** the subscription's ack deadline, clamped to 10-600 s.
+                ``VisibilityTimeout``, raised to the function's timeout when that is longer. **Azure** ``host.json``
+                ``queues.visibilityTimeout``, the delay before a failed message is retried (the host keeps a
+                message hidden while it runs); one value for the app: the smallest of its queues. **GCP** the
+                subscription's ack deadline, clamped to 10-600 s.
             ordered: Deliver messages with the same ``ordering_key`` in order; after a failure, that message and
                 every later one of the batch are retried, so order is kept. **AWS** a FIFO queue (``.fifo``;
                 ``ordering_key`` is the ``MessageGroupId``). **Azure** refused when packaging: Storage Queues keep

@@ -1,6 +1,6 @@
 """An app using the web-API features (CORS, ...), served by ``portafunc run`` in tests/core/test_runner_http_api.py."""
 
-from portafunc import App, Cors, HttpRequest
+from portafunc import App, Cors, HttpRequest, Router
 
 app = App("http-api", cors=Cors(allow_origins=["https://shop.example"], allow_headers=["Content-Type"],
                                 allow_credentials=True, max_age=60))
@@ -9,3 +9,14 @@ app = App("http-api", cors=Cors(allow_origins=["https://shop.example"], allow_he
 @app.http(["GET", "POST"], "/orders/{id}")
 def order(req: HttpRequest) -> dict:
     return {"id": req.path_params["id"]}
+
+
+catalogue = Router()
+
+
+@catalogue.http("GET", "/items/{sku}")
+def item(req: HttpRequest) -> dict:
+    return {"sku": req.path_params["sku"]}
+
+
+app.include_router(catalogue, prefix="/v1")
