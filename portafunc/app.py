@@ -359,6 +359,30 @@ class App:
 
         include(self, router, prefix)
 
+    def mount(self, prefix: str, asgi_or_wsgi_app: Any, *, name: str | None = None) -> None:
+        """Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app under ``prefix``, unchanged.
+
+        One HTTP function with the catch-all route ``{prefix}/{path+}`` (every method) reaches the app, packaged
+        and served like any other route; the app sees the full path with ``prefix`` as its ``root_path`` (ASGI) or
+        ``SCRIPT_NAME`` (WSGI), so the URLs it generates are right. The response is buffered. An ASGI app's
+        lifespan starts once, before its first request, and shuts down at interpreter exit where the platform
+        allows; a request returns once the app has returned, background tasks included (see docs/asgi.md).
+
+        Args:
+            prefix: Where the app is served, ``"/api"``; ``"/"`` for the root (then ``/`` itself is not served:
+                a catch-all route needs at least one segment on every cloud).
+            asgi_or_wsgi_app: The app: an async callable ``(scope, receive, send)`` or ``(environ,
+                start_response)`` callable.
+            name: The function's name (default: ``mount_`` and the prefix's words, ``mount_api``).
+
+        Raises:
+            RegistrationError: A bad prefix, an object that is neither ASGI 3 nor WSGI, or a name or route the
+                app has already.
+        """
+        from .mount import mount
+
+        mount(self, prefix, asgi_or_wsgi_app, name=name)
+
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
         the local runner, the contract kit, ``portafunc inspect`` and the packagers read (see docs/resources.md)."""
