@@ -220,6 +220,38 @@ def _idempotent_message(spec: FunctionSpec, msg: Message, target: str) -> Any:
     return run_message(spec, msg, lambda: _call(spec, msg), target)
 
 
+def _chain(spec: FunctionSpec) -> list[Any]:
+    """The middleware wrapping ``spec``, outermost first: the app's, then those of the routers it came through."""
+    kind = spec.trigger.kind
+    return [m for source in (spec.app, *spec.routers) for m in source._middleware
+            if m.kinds is None or kind in m.kinds]
+
+
+def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> Any:
+    global _run_chain
+    from .middleware import run
+
+    _run_chain = run  # the import, once
+    return run(chain, event, core, core_in_loop)
+
+
+def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
+    def core(r: HttpRequest) -> HttpResponse:
+        return to_response(_call(spec, r)) if spec.idempotency_key is None else _idempotent_http(spec, r, target)
+
+    return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
+
+
+def _through_middleware(spec: FunctionSpec, event: Any, target: str) -> Any:
+    """A message or event through the function's middleware to the function."""
+    def core(e: Any) -> Any:
+        if spec.idempotency_key is not None and isinstance(e, Message):
+            return _idempotent_message(spec, e, target)
+        return _call(spec, e)
+
+    return _run_chain(_chain(spec), event, core, not spec.is_async and spec.idempotency_key is None)
+
+
 def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
     if headers is not None:
         for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
@@ -328,8 +360,12 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
-            resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
-                _idempotent_http(spec, req, target)
+            chain = _chain(spec) if spec.app._middleware or spec.routers else None
+            if chain:
+                resp = _http_through_middleware(spec, req, target, chain)
+            else:
+                resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
+                    _idempotent_http(spec, req, target)
             if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
                 check_headers(resp.headers._items)
         outcome = "success" if resp.status < 500 else "error"
@@ -367,7 +403,7 @@ def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
     """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
     validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key.
     Else None (``_call``)."""
-    if spec.idempotency_key is not None or spec.is_async:
+    if spec.idempotency_key is not None or spec.is_async or ((spec.app._middleware or spec.routers) and _chain(spec)):
         return None
     try:
         plan = spec.call_plan()
@@ -403,6 +439,8 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
             if model is not None and not msg._has_body:
                 msg.with_body(_validate(model, msg.data, msg, validate))
             value = handler(msg)
+        elif (spec.app._middleware or spec.routers) and _chain(spec):
+            value = _through_middleware(spec, msg, target)
         elif spec.idempotency_key is None:
             value = _call(spec, msg)
         else:
@@ -490,7 +528,8 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec))
     try:
-        value = _call(spec, event)
+        value = _call(spec, event) if not (spec.app._middleware or spec.routers) or not _chain(spec) else \
+            _through_middleware(spec, event, target)
         return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)
     except NonRetryableError as exc:
         logs.error("handler failed for good; the event is dropped", error_type=type(exc).__name__,

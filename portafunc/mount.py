@@ -8,9 +8,9 @@ two server interfaces, with the response buffered:
 * the path given to the web app is the full, decoded request path, and the prefix is its ``root_path`` (ASGI) or
   ``SCRIPT_NAME`` (WSGI, with ``PATH_INFO`` the rest), so URLs the framework generates carry the prefix;
 * the query string is rebuilt from the decoded pairs, percent-encoded, every repeated key kept in order;
-* ASGI apps run on one event loop kept in a background thread for the whole process: the lifespan ``startup`` runs
-  once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs at interpreter
-  exit; a request returns when the app's coroutine has returned, so background tasks have finished.
+* ASGI apps run on one event loop kept for the whole process and driven by the invoking thread: the lifespan
+  ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
+  at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
 
 Nothing here imports a framework; asyncio and threading load only when an ASGI app is mounted.
 """
@@ -121,8 +121,16 @@ def _latin1(text: str) -> bytes:
 
 # -- ASGI -------------------------------------------------------------------------------------------------------
 class _Loop:
-    """One event loop in a daemon thread for every mounted ASGI app of the process, so lifespan state and
-    connections made at startup live on the loop that serves every request, whichever thread the host invokes."""
+    """One event loop for every mounted ASGI app of the process, so lifespan state and connections made at startup
+    live on the loop that serves every request, whichever thread the host invokes.
+
+    The invoking thread drives the loop itself when no other thread does (always on Lambda, one request at a time):
+    no thread handoff, which would cost more than the rest of the bridge. A request arriving while another thread
+    drives the loop is submitted to it, and that thread takes over driving if the loop stops before its request is
+    done; so concurrent requests (Azure, GCP and ``portafunc run`` serve several at once) still share the one loop.
+    Between requests the loop is idle, as a Lambda environment is frozen: work an app leaves running after its
+    response (other than its background tasks, which a request waits for) resumes with the next request.
+    """
 
     _instance: _Loop | None = None
 
@@ -131,8 +139,7 @@ class _Loop:
         import threading
 
         self.loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self.loop.run_forever, name="portafunc-asgi", daemon=True)
-        thread.start()
+        self.driver = threading.Lock()  # held by the thread running the loop
 
     @classmethod
     def get(cls) -> _Loop:
@@ -149,7 +156,45 @@ class _Loop:
     def run(self, coro: Any) -> Any:
         import asyncio
 
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        if asyncio._get_running_loop() is not None:  # called from async code: drive from a thread of its own
+            return self._run_in_thread(coro)
+        loop = self.loop
+        if self.driver.acquire(blocking=False):
+            try:
+                return loop.run_until_complete(coro)
+            finally:
+                self.driver.release()
+        from concurrent.futures import TimeoutError as Pending
+
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        while True:
+            try:
+                return future.result(timeout=0.002)
+            except Pending:
+                if not future.done() and self.driver.acquire(blocking=False):
+                    try:  # the driving thread finished its own request and stopped the loop: drive it on
+                        loop.run_until_complete(asyncio.wrap_future(future, loop=loop))
+                    finally:
+                        self.driver.release()
+
+    def _run_in_thread(self, coro: Any) -> Any:
+        import threading
+
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(self.run(coro))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name="portafunc-asgi")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        return result[0]
 
 
 _LOCK: Any = None

@@ -68,6 +68,7 @@ def include(app: App, router: Router, prefix: str) -> None:
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
+        app._functions[spec.name].routers = (router, *spec.routers)
 
 
 __all__ = ["Router"]

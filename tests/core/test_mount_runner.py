@@ -52,3 +52,12 @@ def test_lifespan_state_and_native_routes(served: Runner) -> None:
     assert doc["state"] == "yes" and doc["startups"] == 1
     assert served.request("GET", "/native")[2] == b"native"
     assert served.request("GET", "/nowhere")[0] == 404
+
+
+def test_lifespan_shutdown_runs_when_the_runner_stops(tmp_path: Path) -> None:
+    runner = start(APP, tmp_path, "--no-reload")
+    try:
+        assert runner.request("GET", "/fastapi/echo/x")[0] == 200
+    finally:
+        assert runner.stop() == 0, runner.stderr
+    assert "mounted app: lifespan shutdown" in runner.stderr

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -21,6 +22,7 @@ async def lifespan(api: FastAPI) -> AsyncIterator[dict[str, str]]:
     events.append("startup")
     yield {"started": "yes"}
     events.append("shutdown")
+    print("mounted app: lifespan shutdown", file=sys.stderr, flush=True)
 
 
 api = FastAPI(lifespan=lifespan)
