@@ -12,10 +12,13 @@ two server interfaces, with the response buffered:
   ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
   at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
 
-Nothing here imports a framework; asyncio and threading load only when an ASGI app is mounted.
+Nothing here imports a framework, and ``import portafunc`` does not import this module; asyncio loads only when an
+ASGI app serves its first request.
 """
 
 from __future__ import annotations
+
+import threading
 
 from .errors import RegistrationError
 from .events import Headers, HttpRequest, HttpResponse
@@ -154,7 +157,6 @@ class _Loop:
 
     def __init__(self) -> None:
         import asyncio
-        import threading
 
         self.loop = asyncio.new_event_loop()
         self.driver = threading.Lock()  # held by the thread running the loop
@@ -163,9 +165,7 @@ class _Loop:
     def get(cls) -> _Loop:
         instance = cls._instance
         if instance is None:
-            import threading
-
-            with _lock(threading):
+            with _START:
                 instance = cls._instance
                 if instance is None:
                     instance = cls._instance = _Loop()
@@ -196,8 +196,6 @@ class _Loop:
                         self.driver.release()
 
     def _run_in_thread(self, coro: Any) -> Any:
-        import threading
-
         result: list[Any] = []
         failure: list[BaseException] = []
 
@@ -215,14 +213,7 @@ class _Loop:
         return result[0]
 
 
-_LOCK: Any = None
-
-
-def _lock(threading: Any) -> Any:
-    global _LOCK
-    if _LOCK is None:
-        _LOCK = threading.Lock()
-    return _LOCK
+_START = threading.Lock()  # made at import (one thread: the app's module registering its mounts), never raced
 
 
 class LifespanFailed(RuntimeError):
@@ -242,9 +233,7 @@ class _AsgiBridge:
     def serve(self, req: HttpRequest) -> HttpResponse:
         loop = _Loop.get()
         if not self._started:
-            import threading
-
-            with _lock(threading):
+            with _START:
                 if not self._started:
                     loop.run(self._startup())
                     self._started = True
