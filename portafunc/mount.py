@@ -104,12 +104,30 @@ def _scheme(req: HttpRequest) -> str:
     return "http" if host.startswith(("localhost", "127.0.0.1", "[::1]")) else "https"
 
 
-def _server(req: HttpRequest, scheme: str) -> tuple[str, int]:
-    host = req.headers.get("host") or "localhost"
+def _server(host: str | None, scheme: str) -> tuple[str, int]:
+    host = host or "localhost"
     name, sep, port = host.rpartition(":")
     if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
         return name, int(port)
     return host, 443 if scheme == "https" else 80
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_NEEDS_QUOTING = None
+
+
+def _raw_path(path: str) -> bytes:
+    """The path percent-encoded as UTF-8 (what the client sent, up to equivalent escapes)."""
+    global _NEEDS_QUOTING
+    if _NEEDS_QUOTING is None:
+        import re
+
+        _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9" + re.escape(_PATH_SAFE) + "]").search
+    if _NEEDS_QUOTING(path) is None:
+        return path.encode("ascii")
+    from urllib.parse import quote
+
+    return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
 def _latin1(text: str) -> bytes:
@@ -294,9 +312,8 @@ class _AsgiBridge:
 
     # one request ------------------------------------------------------------------------------------------------
     def scope(self, req: HttpRequest) -> dict[str, Any]:
-        from urllib.parse import quote
-
         scheme = _scheme(req)
+        host = req.headers.get("host")
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -304,12 +321,12 @@ class _AsgiBridge:
             "method": req.method,
             "scheme": scheme,
             "path": req.path,
-            "raw_path": quote(req.path, safe="/:@!$&'()*+,;=-._~").encode("ascii"),
+            "raw_path": _raw_path(req.path),
             "query_string": query_string(req.query).encode("ascii"),
             "root_path": self.prefix,
             "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
             "client": (req.client_ip, 0) if req.client_ip else None,
-            "server": _server(req, scheme),
+            "server": _server(host, scheme),
             "state": dict(self.state),
         }
 
@@ -373,7 +390,7 @@ class _WsgiBridge:
         import sys
 
         scheme = _scheme(req)
-        server_name, server_port = _server(req, scheme)
+        server_name, server_port = _server(req.headers.get("host"), scheme)
         rest = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path
         environ: dict[str, Any] = {
             "REQUEST_METHOD": req.method,
