@@ -251,6 +251,7 @@ class App:
         self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
         self._cors_used = cors is not None  # any policy at all: requests without one skip the CORS step
         self._middleware: list[Middleware] = []  # see middleware(); empty: invocations take the plain path
+        self._exception_handlers: dict[Any, Callable[..., Any]] = {}  # exception class or 404/405 → handler
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
@@ -341,6 +342,34 @@ class App:
             return mw
 
         return register if fn is None else register(fn)
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Register ``handler(req, exc)`` answering HTTP requests whose function raised ``key`` (or a subclass), or
+        the app's ``404`` / ``405`` for requests no function serves.
+
+        It returns an ``HttpResponse`` (or anything a handler may return). The most specific class registered wins;
+        for 404/405 ``exc`` is a ``BadRequest`` with the standard ``status``, ``title`` and ``detail``, and a 405
+        answer keeps the ``Allow`` header. A handler that raises gives the standard answer (500, 404 or 405).
+
+        Args:
+            key: An exception class, or the status ``404`` or ``405``.
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: Neither an exception class nor 404/405, or a key registered twice.
+        """
+        if not (isinstance(key, type) and issubclass(key, BaseException)) and key not in (404, 405):
+            raise RegistrationError(f"exception_handler takes an exception class or 404/405, not {key!r}")
+        if key in self._exception_handlers:
+            raise RegistrationError(f"app {self.name!r}: an exception handler for {key!r} is registered already")
+
+        def register(handler: F) -> F:
+            self._exception_handlers[key] = handler
+            return handler
+
+        return register
 
     def include_router(self, router: Router, *, prefix: str = "") -> None:
         """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.

@@ -242,6 +242,46 @@ def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
 
 
+def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
+                        ) -> HttpResponse:
+    """Run the request (through its middleware); an exception the app has a handler for becomes its response."""
+    try:
+        if chain:
+            return _http_through_middleware(spec, req, target, chain)
+        return to_response(_call(spec, req)) if spec.idempotency_key is None else _idempotent_http(spec, req, target)
+    except Exception as exc:
+        handler = _exception_handler(spec.app, exc)
+        if handler is None:
+            raise
+        return to_response(handler(req, exc))
+
+
+def _exception_handler(app: App, exc: BaseException) -> Any:
+    handlers = app._exception_handlers
+    for klass in type(exc).__mro__:
+        handler = handlers.get(klass)
+        if handler is not None:
+            return handler
+    return None
+
+
+def _not_routed(app: App, req: HttpRequest, resp: HttpResponse) -> HttpResponse:
+    """A 404 or 405 of routing, or the app's own answer for that status (``@app.exception_handler(404)``)."""
+    handler = app._exception_handlers.get(resp.status) if app._exception_handlers else None
+    if handler is None:
+        return resp
+    detail = resp.json_body().get("detail", "")
+    try:
+        custom = to_response(handler(req, BadRequest(detail, status=resp.status, title=resp.json_body()["title"])))
+    except Exception as exc:  # noqa: BLE001 - handle_http never raises: the standard answer stands
+        logs.error("exception handler failed", status=resp.status, error_type=type(exc).__name__,
+                   error=_text(exc), traceback=_traceback(exc))
+        return resp
+    if resp.status == 405 and "allow" not in custom.headers:
+        custom.headers.add("Allow", resp.headers["allow"])
+    return custom
+
+
 def _through_middleware(spec: FunctionSpec, event: Any, target: str) -> Any:
     """A message or event through the function's middleware to the function."""
     def core(e: Any) -> Any:
@@ -332,13 +372,14 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if params is not None:
             req.path_params = params
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
-            return _method_not_allowed(list(trig.methods))
+            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
         found, params, allowed = app.route(req.method, req.path, template=route_template)
         if found is None:
             if allowed:
-                return _method_not_allowed(allowed)
-            return HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+                return _not_routed(app, req, _method_not_allowed(allowed))
+            return _not_routed(app, req, HttpResponse.problem(404, "Not Found",
+                                                              f"no function serves {req.method} {req.path}"))
         spec = found
         req.path_params = params
     return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
@@ -361,8 +402,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
             chain = _chain(spec) if spec.app._middleware or spec.routers else None
-            if chain:
-                resp = _http_through_middleware(spec, req, target, chain)
+            if chain or spec.app._exception_handlers:
+                resp = _http_with_handlers(spec, req, target, chain)
             else:
                 resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
                     _idempotent_http(spec, req, target)

@@ -29,3 +29,22 @@ def served_by(req, call_next):
     resp = call_next(req)
     resp.headers.add("X-Served-By", "portafunc")
     return resp
+
+
+class OutOfStock(Exception):
+    pass
+
+
+@app.exception_handler(OutOfStock)
+def out_of_stock(req, exc):
+    return HttpResponse.problem(409, "Out of stock", str(exc))
+
+
+@app.exception_handler(404)
+def not_found(req, exc):
+    return HttpResponse.json({"error": "no such page", "path": req.path}, status=404)
+
+
+@app.http("POST", "/stock/{sku}")
+def reserve(req: HttpRequest) -> dict:
+    raise OutOfStock(f"{req.path_params['sku']} is out of stock")
