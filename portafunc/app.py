@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
 
     from .config import Config
     from .cors import Cors
+    from .middleware import Middleware
     from .resources import Deployment
     from .routers import Router
     from .schedule import Schedule
@@ -141,7 +142,7 @@ class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
     __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
-                 "uses", "_allowed")
+                 "uses", "_allowed", "routers")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
@@ -156,6 +157,7 @@ class FunctionSpec:
         self.idempotency_key = idempotency_key
         self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
         self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
+        self.routers: tuple[App, ...] = ()  # the routers it was included through, outermost first (middleware)
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -248,6 +250,8 @@ class App:
         _check_cors(cors)
         self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
         self._cors_used = cors is not None  # any policy at all: requests without one skip the CORS step
+        self._middleware: list[Middleware] = []  # see middleware(); empty: invocations take the plain path
+        self._exception_handlers: dict[Any, Callable[..., Any]] = {}  # exception class or 404/405 → handler
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
@@ -307,6 +311,65 @@ class App:
                 return spec, params, list(methods)
             allowed.extend(methods)
         return None, {}, allowed
+
+    def middleware(self, fn: Callable[..., Any] | None = None, *,
+                   kinds: Iterable[str] | None = None) -> Any:
+        """Register ``mw(event, call_next)`` to wrap every invocation of this app's (or router's) functions.
+
+        It receives the event (an ``HttpRequest``, each ``Message`` of a batch, a ``ScheduleEvent`` or
+        ``StorageEvent``) and returns ``call_next(event)`` — for HTTP an ``HttpResponse`` it may change — or its
+        own result, without calling the function (short-circuit). What it raises is the invocation's failure, handled
+        as the function's would be. Middleware run in registration order, the app's around a router's; ``async def``
+        middleware ``await call_next(event)``. Use as ``@app.middleware`` or ``@app.middleware(kinds=("http",))``.
+
+        Args:
+            fn: The middleware function (when used without arguments).
+            kinds: Only wrap functions of these kinds: ``http``, ``queue``, ``topic``, ``schedule``, ``storage``;
+                ``None``: all.
+
+        Returns:
+            The function unchanged, or a decorator doing the registration when called with ``kinds`` only.
+
+        Raises:
+            RegistrationError: An unknown kind, or a function that does not take ``(event, call_next)``.
+        """
+        from .middleware import Middleware, check_kinds
+
+        chosen = check_kinds(kinds)
+
+        def register(mw: Callable[..., Any]) -> Callable[..., Any]:
+            self._middleware.append(Middleware(mw, chosen))
+            return mw
+
+        return register if fn is None else register(fn)
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Register ``handler(req, exc)`` answering HTTP requests whose function raised ``key`` (or a subclass), or
+        the app's ``404`` / ``405`` for requests no function serves.
+
+        It returns an ``HttpResponse`` (or anything a handler may return). The most specific class registered wins;
+        for 404/405 ``exc`` is a ``BadRequest`` with the standard ``status``, ``title`` and ``detail``, and a 405
+        answer keeps the ``Allow`` header. A handler that raises gives the standard answer (500, 404 or 405).
+
+        Args:
+            key: An exception class, or the status ``404`` or ``405``.
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: Neither an exception class nor 404/405, or a key registered twice.
+        """
+        if not (isinstance(key, type) and issubclass(key, BaseException)) and key not in (404, 405):
+            raise RegistrationError(f"exception_handler takes an exception class or 404/405, not {key!r}")
+        if key in self._exception_handlers:
+            raise RegistrationError(f"app {self.name!r}: an exception handler for {key!r} is registered already")
+
+        def register(handler: F) -> F:
+            self._exception_handlers[key] = handler
+            return handler
+
+        return register
 
     def include_router(self, router: Router, *, prefix: str = "") -> None:
         """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.

@@ -8,14 +8,17 @@ two server interfaces, with the response buffered:
 * the path given to the web app is the full, decoded request path, and the prefix is its ``root_path`` (ASGI) or
   ``SCRIPT_NAME`` (WSGI, with ``PATH_INFO`` the rest), so URLs the framework generates carry the prefix;
 * the query string is rebuilt from the decoded pairs, percent-encoded, every repeated key kept in order;
-* ASGI apps run on one event loop kept in a background thread for the whole process: the lifespan ``startup`` runs
-  once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs at interpreter
-  exit; a request returns when the app's coroutine has returned, so background tasks have finished.
+* ASGI apps run on one event loop kept for the whole process and driven by the invoking thread: the lifespan
+  ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
+  at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
 
-Nothing here imports a framework; asyncio and threading load only when an ASGI app is mounted.
+Nothing here imports a framework, and ``import portafunc`` does not import this module; asyncio loads only when an
+ASGI app serves its first request.
 """
 
 from __future__ import annotations
+
+import threading
 
 from .errors import RegistrationError
 from .events import Headers, HttpRequest, HttpResponse
@@ -104,12 +107,30 @@ def _scheme(req: HttpRequest) -> str:
     return "http" if host.startswith(("localhost", "127.0.0.1", "[::1]")) else "https"
 
 
-def _server(req: HttpRequest, scheme: str) -> tuple[str, int]:
-    host = req.headers.get("host") or "localhost"
+def _server(host: str | None, scheme: str) -> tuple[str, int]:
+    host = host or "localhost"
     name, sep, port = host.rpartition(":")
     if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
         return name, int(port)
     return host, 443 if scheme == "https" else 80
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_NEEDS_QUOTING = None
+
+
+def _raw_path(path: str) -> bytes:
+    """The path percent-encoded as UTF-8 (what the client sent, up to equivalent escapes)."""
+    global _NEEDS_QUOTING
+    if _NEEDS_QUOTING is None:
+        import re
+
+        _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9" + re.escape(_PATH_SAFE) + "]").search
+    if _NEEDS_QUOTING(path) is None:
+        return path.encode("ascii")
+    from urllib.parse import quote
+
+    return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
 def _latin1(text: str) -> bytes:
@@ -121,26 +142,30 @@ def _latin1(text: str) -> bytes:
 
 # -- ASGI -------------------------------------------------------------------------------------------------------
 class _Loop:
-    """One event loop in a daemon thread for every mounted ASGI app of the process, so lifespan state and
-    connections made at startup live on the loop that serves every request, whichever thread the host invokes."""
+    """One event loop for every mounted ASGI app of the process, so lifespan state and connections made at startup
+    live on the loop that serves every request, whichever thread the host invokes.
+
+    The invoking thread drives the loop itself when no other thread does (always on Lambda, one request at a time):
+    no thread handoff, which would cost more than the rest of the bridge. A request arriving while another thread
+    drives the loop is submitted to it, and that thread takes over driving if the loop stops before its request is
+    done; so concurrent requests (Azure, GCP and ``portafunc run`` serve several at once) still share the one loop.
+    Between requests the loop is idle, as a Lambda environment is frozen: work an app leaves running after its
+    response (other than its background tasks, which a request waits for) resumes with the next request.
+    """
 
     _instance: _Loop | None = None
 
     def __init__(self) -> None:
         import asyncio
-        import threading
 
         self.loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self.loop.run_forever, name="portafunc-asgi", daemon=True)
-        thread.start()
+        self.driver = threading.Lock()  # held by the thread running the loop
 
     @classmethod
     def get(cls) -> _Loop:
         instance = cls._instance
         if instance is None:
-            import threading
-
-            with _lock(threading):
+            with _START:
                 instance = cls._instance
                 if instance is None:
                     instance = cls._instance = _Loop()
@@ -149,17 +174,46 @@ class _Loop:
     def run(self, coro: Any) -> Any:
         import asyncio
 
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        if asyncio._get_running_loop() is not None:  # called from async code: drive from a thread of its own
+            return self._run_in_thread(coro)
+        loop = self.loop
+        if self.driver.acquire(blocking=False):
+            try:
+                return loop.run_until_complete(coro)
+            finally:
+                self.driver.release()
+        from concurrent.futures import TimeoutError as Pending
+
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        while True:
+            try:
+                return future.result(timeout=0.002)
+            except Pending:
+                if not future.done() and self.driver.acquire(blocking=False):
+                    try:  # the driving thread finished its own request and stopped the loop: drive it on
+                        loop.run_until_complete(asyncio.wrap_future(future, loop=loop))
+                    finally:
+                        self.driver.release()
+
+    def _run_in_thread(self, coro: Any) -> Any:
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(self.run(coro))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name="portafunc-asgi")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        return result[0]
 
 
-_LOCK: Any = None
-
-
-def _lock(threading: Any) -> Any:
-    global _LOCK
-    if _LOCK is None:
-        _LOCK = threading.Lock()
-    return _LOCK
+_START = threading.Lock()  # made at import (one thread: the app's module registering its mounts), never raced
 
 
 class LifespanFailed(RuntimeError):
@@ -179,9 +233,7 @@ class _AsgiBridge:
     def serve(self, req: HttpRequest) -> HttpResponse:
         loop = _Loop.get()
         if not self._started:
-            import threading
-
-            with _lock(threading):
+            with _START:
                 if not self._started:
                     loop.run(self._startup())
                     self._started = True
@@ -249,9 +301,8 @@ class _AsgiBridge:
 
     # one request ------------------------------------------------------------------------------------------------
     def scope(self, req: HttpRequest) -> dict[str, Any]:
-        from urllib.parse import quote
-
         scheme = _scheme(req)
+        host = req.headers.get("host")
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -259,12 +310,12 @@ class _AsgiBridge:
             "method": req.method,
             "scheme": scheme,
             "path": req.path,
-            "raw_path": quote(req.path, safe="/:@!$&'()*+,;=-._~").encode("ascii"),
+            "raw_path": _raw_path(req.path),
             "query_string": query_string(req.query).encode("ascii"),
             "root_path": self.prefix,
             "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
             "client": (req.client_ip, 0) if req.client_ip else None,
-            "server": _server(req, scheme),
+            "server": _server(host, scheme),
             "state": dict(self.state),
         }
 
@@ -328,7 +379,7 @@ class _WsgiBridge:
         import sys
 
         scheme = _scheme(req)
-        server_name, server_port = _server(req, scheme)
+        server_name, server_port = _server(req.headers.get("host"), scheme)
         rest = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path
         environ: dict[str, Any] = {
             "REQUEST_METHOD": req.method,

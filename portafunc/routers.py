@@ -55,6 +55,9 @@ def include(app: App, router: Router, prefix: str) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise RegistrationError(f"router prefix {prefix!r} must start with '/' and not end with one")
         compile_route(prefix)  # the prefix alone must be a valid template (no empty segment, sane parameters)
+    if router._exception_handlers:
+        raise RegistrationError("exception handlers apply to the whole app: register them with "
+                                "@app.exception_handler, not on a router")
     clashes = [name for name in router._functions if name in app._functions]
     if clashes:
         raise RegistrationError(f"app {app.name!r}: function(s) {', '.join(clashes)} of the router are registered "
@@ -68,6 +71,7 @@ def include(app: App, router: Router, prefix: str) -> None:
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
+        app._functions[spec.name].routers = (router, *spec.routers)
 
 
 __all__ = ["Router"]

@@ -129,3 +129,30 @@ def test_an_app_that_is_neither_asgi_nor_wsgi_is_refused() -> None:
     target.mount("/api", mounted.api)
     with pytest.raises(RegistrationError, match="registered twice"):
         target.mount("/api", mounted.flask_app)
+
+
+@BOTH
+def test_a_large_binary_body_within_the_limit_is_exact(cloud, prefix: str) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB, under every platform's request limit
+    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=body, headers={"Content-Type": "application/octet-stream"})
+    assert resp.status == 200 and resp.body == body[::-1]
+
+
+def test_a_header_that_would_split_the_response_is_refused(cloud) -> None:
+    async def splitting(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-injected", b"a\r\nset-cookie: stolen=1")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def splitting_wsgi(environ, start_response):
+        start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: stolen=1")])
+        return [b"ok"]
+
+    target = App("splitting")
+    target.mount("/asgi", splitting)
+    target.mount("/wsgi", splitting_wsgi)
+    for path in ("/asgi/x", "/wsgi/x"):
+        resp = cloud.http(target, "GET", path)
+        assert resp.status == 500 and "x-injected" not in resp.headers and "set-cookie" not in resp.headers

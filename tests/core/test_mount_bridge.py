@@ -141,3 +141,37 @@ def test_mount_is_one_http_function_with_a_catch_all_route() -> None:
     with pytest.raises(RegistrationError, match="route parameters"):
         root.mount("/{x}", recording_asgi([]))
     assert json.dumps(app.resources().to_dict())  # a plain HTTP function in the resource model
+
+
+def test_concurrent_requests_from_several_threads_share_one_loop() -> None:
+    """The first request waits for the second, sent from another thread: both must run on the one loop at once
+    (a loop per thread, or requests serialised, would never answer; the timeout only bounds a failure)."""
+    import asyncio
+    import threading
+
+    arrived: dict[str, asyncio.Event] = {}
+
+    async def web_app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        gate = arrived.setdefault("second", asyncio.Event())
+        if scope["path"] == "/x/first":
+            await asyncio.wait_for(gate.wait(), timeout=10)
+        else:
+            gate.set()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    handler = served(web_app)
+    answers: dict[str, Any] = {}
+
+    def call(path: str) -> None:
+        answers[path] = handler(request(path)).body
+
+    first = threading.Thread(target=call, args=("/x/first",))
+    first.start()
+    while "second" not in arrived:  # the first request is waiting on the loop
+        threading.Event().wait(0.001)
+    call("/x/second")
+    first.join(timeout=15)
+    assert answers == {"/x/first": b"/x/first", "/x/second": b"/x/second"}
