@@ -175,3 +175,18 @@ def test_concurrent_requests_from_several_threads_share_one_loop() -> None:
     call("/x/second")
     first.join(timeout=15)
     assert answers == {"/x/first": b"/x/first", "/x/second": b"/x/second"}
+
+
+def test_a_request_from_async_code_is_served_on_the_one_loop() -> None:
+    """A host that calls the function from its own event loop (the loop cannot be nested) still gets the answer,
+    and the lifespan state made on the one loop."""
+    import asyncio
+
+    seen: list[Scope] = []
+    handler = served(recording_asgi(seen))
+
+    async def host() -> Any:
+        return handler(request())
+
+    assert asyncio.run(host()).body == b"part1-part2"
+    assert seen[0]["state"] == {"ready": True}
