@@ -4,8 +4,12 @@ trigger, bindings, grants, settings and secret names — and every refusal a tar
 A target adapter may add its own checks with two optional methods: ``name_rules()`` → ``{"function" | kind:
 name function}`` (collisions after its name mangling) and ``check_deployment(deployment)`` → problem lines
 (limits, secret reference formats); and ``native_permissions(app, deployment)`` → ``{function: [permission]}`` to
-show what each function's native identity may do. ``portafunc package`` runs the same checks, so what inspect
+show what each function's native identity may do; ``deployment_warnings(app, deployment)`` → lines naming where the
+target behaves differently from the others for this app. ``portafunc package`` runs the same checks, so what inspect
 refuses never builds.
+
+Failure handling, HEAD and unmatched requests behave the same on every target (proven per target by the contract
+and deploy tests); each function's block says what that behaviour is.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
     for spec in app:
         fn = deployment.functions[spec.name]
         row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), **fn.to_dict(),
-                               "targets": {}}
+                               "behaviour": behaviour(spec, fn), "targets": {}}
         for tname in KNOWN_TARGETS:
             target = loaded.get(tname)
             if target is None:
@@ -59,7 +63,8 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
         refused = [f"{r['function']}: {r['targets'][tname]['reason']}" for r in rows
                    if r["targets"][tname]["supported"] is False]
         problems = refused + target_problems(target, deployment)
-        targets[tname] = {"problems": problems}
+        warn = getattr(target, "deployment_warnings", None)
+        targets[tname] = {"problems": problems, "warnings": list(warn(app, deployment)) if callable(warn) else []}
         permissions = getattr(target, "native_permissions", None)
         if callable(permissions) and not problems:
             granted = permissions(app, deployment)
@@ -69,6 +74,20 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
             "config": str(deployment.config.source) if deployment.config.source else None,
             "resources": [r.to_dict() for r in deployment.resources.values()], "functions": rows,
             "targets": targets, "warnings": undeclared(app, project)}
+
+
+def behaviour(spec: Any, fn: Any) -> str:
+    """The failure / HTTP semantics every target gives this function, in one line."""
+    from ..app import HttpTrigger, QueueTrigger, TopicTrigger
+
+    trig = spec.trigger
+    if isinstance(trig, (QueueTrigger, TopicTrigger)):
+        where = f"queue {fn.dead_letter}" if getattr(fn, "dead_letter", None) else "its own dead-letter queue"
+        return (f"a failing message is retried (only that message) up to {trig.max_attempts} attempts, then "
+                f"dead-lettered; a non-retryable one (validation, NonRetryableError) goes to {where} at once")
+    if isinstance(trig, HttpTrigger):
+        return "HEAD without a body; unknown route 404, wrong method 405 with Allow; errors as problem+json"
+    return "a failure is logged and reported to the platform, whose own retry policy for this trigger applies"
 
 
 def inspect_cli(args: Any) -> int:
@@ -105,6 +124,7 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
         if row["grants"]:
             lines.append("  reaches   " + ", ".join(f"{g['kind']} {g['name']} ({'/'.join(g['access'])})"
                                                     for g in row["grants"]))
+        lines.append("  behaves   " + row["behaviour"])
         if s["env"]:
             lines.append("  env       " + ", ".join(sorted(s["env"])))
         if s["secrets"]:
@@ -127,6 +147,9 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
         if problems:
             lines.append(f"\n{tname} REFUSES this deployment:")
             lines.extend(f"  - {p}" for p in problems)
+    for tname in wanted:
+        for warning in doc["targets"].get(tname, {}).get("warnings", []):
+            lines.append(f"\n{tname} differs: {warning}")
     for warning in doc["warnings"]:
         lines.append(f"\nwarning: {warning}")
     return "\n".join(lines)

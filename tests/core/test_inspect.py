@@ -46,3 +46,24 @@ def test_inspect_exits_2_naming_what_a_target_refuses(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "gcp REFUSES this deployment:" in out.stdout and "work: max_attempts=3" in out.stdout
     assert run(str(tmp_path), "--target", "aws").returncode == 0
+
+
+def test_inspect_says_how_each_function_behaves_and_where_a_target_differs(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        "from portafunc import App\napp = App('semantics')\n\n"
+        "@app.queue('fast', visibility_timeout=30)\ndef fast(msg):\n    pass\n\n"
+        "@app.queue('slow', visibility_timeout=300, dead_letter='slow-failed')\ndef slow(msg):\n    pass\n\n"
+        "@app.http('GET', '/ping')\ndef ping(req):\n    return {}\n")
+    out = run(str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = json.loads(run(str(tmp_path), "--json").stdout)
+    behaviour = {f["function"]: f["behaviour"] for f in doc["functions"]}
+    assert "goes to its own dead-letter queue at once" in behaviour["fast"]
+    assert "goes to queue slow-failed at once" in behaviour["slow"]
+    assert "wrong method 405 with Allow" in behaviour["ping"]
+    # host.json holds one retry delay per app: Azure says so, the others have nothing to add
+    assert doc["targets"]["azure"]["warnings"] == [
+        "slow: visibility_timeout=300s, but host.json holds one retry delay for every queue function of the app: "
+        "failed messages are retried after 30s"]
+    assert doc["targets"]["aws"]["warnings"] == doc["targets"]["gcp"]["warnings"] == []
+    assert "\nazure differs: slow: visibility_timeout=300s" in out.stdout

@@ -137,6 +137,13 @@ class Target(BaseTarget):
         return AzureDriver()
 
     # -- packaging ------------------------------------------------------------------------------------------------
+    def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
+        """Where Azure behaves differently from the other targets for this app (``portafunc inspect`` and
+        ``package`` show them): host.json holds one queue retry delay for the whole app."""
+        from .package import host_json_limits
+
+        return host_json_limits(app)
+
     def package(self, request: PackageRequest) -> PackageResult:
         from .package import package
 
