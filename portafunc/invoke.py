@@ -413,11 +413,11 @@ def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: 
 
 def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
                         native_context: Any) -> Invocation:
-    from .tracing import begin, from_attributes
+    from .tracing import begin, from_message
 
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
                       _correlation(None, msg.attributes, msg.id), target, native_context, spec,
-                      begin(from_attributes(msg.attributes)))
+                      begin(from_message(msg.attributes, msg.native)))
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,

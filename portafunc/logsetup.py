@@ -141,6 +141,7 @@ class JsonFormatter(logging.Formatter):
             out = {"timestamp": self._iso(record), "level": record.levelname, "message": message,
                    "logger": record.name}
             request_id = getattr(record, "aws_request_id", None) or fields.get("request_id")
+            fields.pop("request_id", None)
             if request_id:
                 out["requestId"] = request_id
             fields.pop("aws_request_id", None)
@@ -252,7 +253,7 @@ def install(shape: str | None = None) -> str | None:
 
 
 def _level_from_env() -> int | None:
-    name = (os.environ.get("PORTAFUNC_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "").upper()
+    name = os.environ.get("LOG_LEVEL", "").upper()  # PORTAFUNC_LOG_LEVEL is portafunc's own, not the app's
     value = logging.getLevelName(name) if name else None
     return value if isinstance(value, int) else None
 

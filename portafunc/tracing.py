@@ -115,6 +115,17 @@ def from_attributes(attributes: Mapping[str, str] | None) -> TraceContext | None
     return parse_amzn(value) if value else None
 
 
+def from_message(attributes: Mapping[str, str] | None, native: Any) -> TraceContext | None:
+    """From a message's attributes, else from the X-Ray header Lambda puts on an SQS record as the system attribute
+    ``AWSTraceHeader`` (``native`` is the record as delivered)."""
+    found = from_attributes(attributes)
+    if found is None and isinstance(native, dict):
+        system = native.get("attributes")
+        if isinstance(system, dict) and isinstance(system.get("AWSTraceHeader"), str):
+            return parse_amzn(system["AWSTraceHeader"])
+    return found
+
+
 def begin(parent: TraceContext | None) -> TraceContext:
     """This invocation's span: a child of ``parent``, or the root of a new trace."""
     span = os.urandom(8).hex()

@@ -19,6 +19,7 @@ def fresh_logging() -> Iterator[logging.Logger]:
     root.handlers = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
     root.setLevel(logging.WARNING)
     invoke._logging_pending, logsetup._installed = True, None
+    logs._threshold = 20  # INFO, the default (another test may have set PORTAFUNC_LOG_LEVEL for the process)
     try:
         yield root
     finally:
