@@ -45,11 +45,12 @@ lint: install
 	$(BIN)/ruff check portafunc adapters tests examples benchmarks
 	$(BIN)/mypy
 
-# The whole test suite (tests/typing type-checks a user's app with mypy and pyright), against the real local
+# A quick run of the benchmark suite (proves it still runs; no figures are judged), then the whole test suite
+# (tests/typing type-checks a user's app with mypy and pyright), against the real local
 # stand-ins (moto server, Pub/Sub emulator, Azurite, functions-framework).
 test: install lint .tools/node_modules/.bin/azurite .tools/azcli/bin/az docs
-	$(BIN)/pytest -q
 	$(BIN)/python benchmarks/run.py --smoke
+	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -176,6 +176,14 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
     def none_ok(out: Any) -> bool:
         return out is None
 
+    native_wsgi, pf_wsgi = _ff_app(HERE / "apps" / "gcp_native_main.py"), _ff_app(main_py)
+    body = json.dumps(ev["data"]).encode()
+    headers = {"ce-specversion": "1.0", "ce-id": ev["id"], "ce-source": ev["source"], "ce-type": ev["type"],
+               "content-type": "application/json"}
+
+    def served_ok(out: Any) -> bool:
+        return out == b"OK"
+
     assert before >= 0
     return {
         "gcp_pubsub_cloudevent": {
@@ -183,7 +191,39 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
             "native": (lambda: native.on_event(ce), none_ok),
             "portafunc": (lambda: generated.on_event(ce), none_ok),
         },
+        "gcp_pubsub_cloudevent_served": {
+            "json.loads floor": (_floor(ev), lambda out: True),
+            "native": (_wsgi_call(native_wsgi, headers, body), served_ok),
+            "portafunc": (_wsgi_call(pf_wsgi, headers, body), served_ok),
+        },
     }
+
+
+def _ff_app(main_py: Path) -> Any:
+    """functions-framework's Flask app serving ``on_event`` of ``main_py`` as a CloudEvent function (as in GCF)."""
+    from functions_framework import create_app
+
+    return create_app("on_event", str(main_py), "cloudevent")
+
+
+def _wsgi_call(app: Any, headers: dict[str, str], body: bytes) -> Callable[[], Any]:
+    """One binary-mode CloudEvent POST straight into the WSGI app (no HTTP, no test client): the entry runs inside
+    a real Flask request, as deployed."""
+    import io
+
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path="/", method="POST", headers=headers, data=body).get_environ()
+
+    def start_response(status: str, response_headers: Any, exc_info: Any = None) -> None:
+        if not status.startswith("200"):
+            raise AssertionError(status)
+
+    def call() -> Any:
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO(body)
+        return b"".join(app(env, start_response))
+    return call
 
 
 def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:

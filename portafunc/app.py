@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
 
     from .config import Config
     from .cors import Cors
+    from .middleware import Middleware
     from .resources import Deployment
+    from .routers import Router
     from .schedule import Schedule
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -140,7 +142,7 @@ class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
     __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
-                 "uses", "_allowed")
+                 "uses", "_allowed", "routers")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
@@ -155,6 +157,7 @@ class FunctionSpec:
         self.idempotency_key = idempotency_key
         self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
         self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
+        self.routers: tuple[App, ...] = ()  # the routers it was included through, outermost first (middleware)
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -247,6 +250,8 @@ class App:
         _check_cors(cors)
         self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
         self._cors_used = cors is not None  # any policy at all: requests without one skip the CORS step
+        self._middleware: list[Middleware] = []  # see middleware(); empty: invocations take the plain path
+        self._exception_handlers: dict[Any, Callable[..., Any]] = {}  # exception class or 404/405 → handler
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
@@ -306,6 +311,106 @@ class App:
                 return spec, params, list(methods)
             allowed.extend(methods)
         return None, {}, allowed
+
+    def middleware(self, fn: Callable[..., Any] | None = None, *,
+                   kinds: Iterable[str] | None = None) -> Any:
+        """Register ``mw(event, call_next)`` to wrap every invocation of this app's (or router's) functions.
+
+        It receives the event (an ``HttpRequest``, each ``Message`` of a batch, a ``ScheduleEvent`` or
+        ``StorageEvent``) and returns ``call_next(event)`` — for HTTP an ``HttpResponse`` it may change — or its
+        own result, without calling the function (short-circuit). What it raises is the invocation's failure, handled
+        as the function's would be. Middleware run in registration order, the app's around a router's; ``async def``
+        middleware ``await call_next(event)``. Use as ``@app.middleware`` or ``@app.middleware(kinds=("http",))``.
+
+        Args:
+            fn: The middleware function (when used without arguments).
+            kinds: Only wrap functions of these kinds: ``http``, ``queue``, ``topic``, ``schedule``, ``storage``;
+                ``None``: all.
+
+        Returns:
+            The function unchanged, or a decorator doing the registration when called with ``kinds`` only.
+
+        Raises:
+            RegistrationError: An unknown kind, or a function that does not take ``(event, call_next)``.
+        """
+        from .middleware import Middleware, check_kinds
+
+        chosen = check_kinds(kinds)
+
+        def register(mw: Callable[..., Any]) -> Callable[..., Any]:
+            self._middleware.append(Middleware(mw, chosen))
+            return mw
+
+        return register if fn is None else register(fn)
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Register ``handler(req, exc)`` answering HTTP requests whose function raised ``key`` (or a subclass), or
+        the app's ``404`` / ``405`` for requests no function serves.
+
+        It returns an ``HttpResponse`` (or anything a handler may return). The most specific class registered wins;
+        for 404/405 ``exc`` is a ``BadRequest`` with the standard ``status``, ``title`` and ``detail``, and a 405
+        answer keeps the ``Allow`` header. A handler that raises gives the standard answer (500, 404 or 405).
+
+        Args:
+            key: An exception class, or the status ``404`` or ``405``.
+
+        Returns:
+            A decorator that registers the handler and returns it unchanged.
+
+        Raises:
+            RegistrationError: Neither an exception class nor 404/405, or a key registered twice.
+        """
+        if not (isinstance(key, type) and issubclass(key, BaseException)) and key not in (404, 405):
+            raise RegistrationError(f"exception_handler takes an exception class or 404/405, not {key!r}")
+        if key in self._exception_handlers:
+            raise RegistrationError(f"app {self.name!r}: an exception handler for {key!r} is registered already")
+
+        def register(handler: F) -> F:
+            self._exception_handlers[key] = handler
+            return handler
+
+        return register
+
+    def include_router(self, router: Router, *, prefix: str = "") -> None:
+        """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.
+
+        Args:
+            router: A [`Router`][portafunc.Router] whose module registered its functions already.
+            prefix: Prepended to each HTTP route of the router (``"/v1"``: ``/orders`` is served as
+                ``/v1/orders``); ``""``: the routes as written. Queue, topic, schedule and storage functions are
+                included unchanged.
+
+        Raises:
+            RegistrationError: A bad prefix, or a function name or route the app has already (the same checks as
+                registering them on the app).
+        """
+        from .routers import include
+
+        include(self, router, prefix)
+
+    def mount(self, prefix: str, asgi_or_wsgi_app: Any, *, name: str | None = None) -> None:
+        """Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app under ``prefix``, unchanged.
+
+        One HTTP function with the catch-all route ``{prefix}/{path+}`` (every method) reaches the app, packaged
+        and served like any other route; the app sees the full path with ``prefix`` as its ``root_path`` (ASGI) or
+        ``SCRIPT_NAME`` (WSGI), so the URLs it generates are right. The response is buffered. An ASGI app's
+        lifespan starts once, before its first request, and shuts down at interpreter exit where the platform
+        allows; a request returns once the app has returned, background tasks included (see docs/asgi.md).
+
+        Args:
+            prefix: Where the app is served, ``"/api"``; ``"/"`` for the root (then ``/`` itself is not served:
+                a catch-all route needs at least one segment on every cloud).
+            asgi_or_wsgi_app: The app: an async callable ``(scope, receive, send)`` or ``(environ,
+                start_response)`` callable.
+            name: The function's name (default: ``mount_`` and the prefix's words, ``mount_api``).
+
+        Raises:
+            RegistrationError: A bad prefix, an object that is neither ASGI 3 nor WSGI, or a name or route the
+                app has already.
+        """
+        from .mount import mount
+
+        mount(self, prefix, asgi_or_wsgi_app, name=name)
 
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
@@ -457,10 +562,10 @@ class App:
                 trigger (``--trigger-topic``, ``--retry``).
             name: The function's name (default: the handler's ``__name__``); also the name of its subscription.
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the subscription
-                queue's redrive policy ``maxReceiveCount``. **Azure** the event subscription's
-                ``--max-delivery-attempts`` (then Event Grid's dead-letter container). **GCP** the subscription's
-                dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to 100 only: lower values
-                are refused when packaging for GCP.
+                queue's redrive policy ``maxReceiveCount``. **Azure** the Event Grid subscription's
+                ``retryPolicy.maxDeliveryAttempts`` in the ARM template (then its dead-letter container). **GCP**
+                the subscription's dead-letter policy ``max_delivery_attempts``, which Pub/Sub accepts from 5 to
+                100 only: lower values are refused when packaging for GCP.
             dead_letter: Where a non-retryable message goes at once (then acknowledged): a logical *queue*
                 name (declared by naming it: created, bound and granted by every packager, and for a queue trigger
                 also the broker's redrive target after ``max_attempts``), or a binding URL (``sqs://…``,
@@ -523,9 +628,10 @@ class App:
                 lower values are refused when packaging for GCP).
             visibility_timeout: Seconds a delivered message stays hidden from other consumers before it is
                 redelivered, 1-43200: keep it above the handler's run time. **AWS** the queue's
-                ``VisibilityTimeout`` (at least the function timeout, 30 s) and the cap of the function's timeout.
-                **Azure** no effect: the host keeps a message hidden while it runs and makes a failed one visible
-                again at once. **GCP** the subscription's ack deadline, clamped to 10-600 s.
+                ``VisibilityTimeout``, raised to the function's timeout when that is longer. **Azure** ``host.json``
+                ``queues.visibilityTimeout``, the delay before a failed message is retried (the host keeps a
+                message hidden while it runs); one value for the app: the smallest of its queues. **GCP** the
+                subscription's ack deadline, clamped to 10-600 s.
             ordered: Deliver messages with the same ``ordering_key`` in order; after a failure, that message and
                 every later one of the batch are retried, so order is kept. **AWS** a FIFO queue (``.fifo``;
                 ``ordering_key`` is the ``MessageGroupId``). **Azure** refused when packaging: Storage Queues keep

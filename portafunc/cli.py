@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="do not restart on code change")
     p.add_argument("--target", choices=["aws", "azure", "gcp"],
                    help="apply this cloud's request body limit (default: the strictest, AWS Lambda's 6 MiB)")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME]): its env is applied locally")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("invoke", help="run one function through a target's adapter with a native event")

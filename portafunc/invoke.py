@@ -240,6 +240,78 @@ def _idempotent_message(spec: FunctionSpec, msg: Message, target: str) -> Any:
     return run_message(spec, msg, lambda: _call(spec, msg), target)
 
 
+def _chain(spec: FunctionSpec) -> list[Any]:
+    """The middleware wrapping ``spec``, outermost first: the app's, then those of the routers it came through."""
+    kind = spec.trigger.kind
+    return [m for source in (spec.app, *spec.routers) for m in source._middleware
+            if m.kinds is None or kind in m.kinds]
+
+
+def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> Any:
+    global _run_chain
+    from .middleware import run
+
+    _run_chain = run  # the import, once
+    return run(chain, event, core, core_in_loop)
+
+
+def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
+    def core(r: HttpRequest) -> HttpResponse:
+        return to_response(_call(spec, r)) if spec.idempotency_key is None else _idempotent_http(spec, r, target)
+
+    return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
+
+
+def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
+                        ) -> HttpResponse:
+    """Run the request (through its middleware); an exception the app has a handler for becomes its response."""
+    try:
+        if chain:
+            return _http_through_middleware(spec, req, target, chain)
+        return to_response(_call(spec, req)) if spec.idempotency_key is None else _idempotent_http(spec, req, target)
+    except Exception as exc:
+        handler = _exception_handler(spec.app, exc)
+        if handler is None:
+            raise
+        return to_response(handler(req, exc))
+
+
+def _exception_handler(app: App, exc: BaseException) -> Any:
+    handlers = app._exception_handlers
+    for klass in type(exc).__mro__:
+        handler = handlers.get(klass)
+        if handler is not None:
+            return handler
+    return None
+
+
+def _not_routed(app: App, req: HttpRequest, resp: HttpResponse) -> HttpResponse:
+    """A 404 or 405 of routing, or the app's own answer for that status (``@app.exception_handler(404)``)."""
+    handler = app._exception_handlers.get(resp.status) if app._exception_handlers else None
+    if handler is None:
+        return resp
+    detail = resp.json_body().get("detail", "")
+    try:
+        custom = to_response(handler(req, BadRequest(detail, status=resp.status, title=resp.json_body()["title"])))
+    except Exception as exc:  # noqa: BLE001 - handle_http never raises: the standard answer stands
+        logs.error("exception handler failed", status=resp.status, error_type=type(exc).__name__,
+                   error=_text(exc), traceback=_traceback(exc))
+        return resp
+    if resp.status == 405 and "allow" not in custom.headers:
+        custom.headers.add("Allow", resp.headers["allow"])
+    return custom
+
+
+def _through_middleware(spec: FunctionSpec, event: Any, target: str) -> Any:
+    """A message or event through the function's middleware to the function."""
+    def core(e: Any) -> Any:
+        if spec.idempotency_key is not None and isinstance(e, Message):
+            return _idempotent_message(spec, e, target)
+        return _call(spec, e)
+
+    return _run_chain(_chain(spec), event, core, not spec.is_async and spec.idempotency_key is None)
+
+
 def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
     if headers is not None:
         for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
@@ -320,13 +392,14 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if params is not None:
             req.path_params = params
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
-            return _method_not_allowed(list(trig.methods))
+            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
         found, params, allowed = app.route(req.method, req.path, template=route_template)
         if found is None:
             if allowed:
-                return _method_not_allowed(allowed)
-            return HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+                return _not_routed(app, req, _method_not_allowed(allowed))
+            return _not_routed(app, req, HttpResponse.problem(404, "Not Found",
+                                                              f"no function serves {req.method} {req.path}"))
         spec = found
         req.path_params = params
     return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
@@ -350,8 +423,12 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
-            resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
-                _idempotent_http(spec, req, target)
+            chain = _chain(spec) if spec.app._middleware or spec.routers else None
+            if chain or spec.app._exception_handlers:
+                resp = _http_with_handlers(spec, req, target, chain)
+            else:
+                resp = to_response(_call(spec, req)) if spec.idempotency_key is None else \
+                    _idempotent_http(spec, req, target)
             if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
                 check_headers(resp.headers._items)
         outcome = "success" if resp.status < 500 else "error"
@@ -391,7 +468,7 @@ def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
     """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
     validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key.
     Else None (``_call``)."""
-    if spec.idempotency_key is not None or spec.is_async:
+    if spec.idempotency_key is not None or spec.is_async or ((spec.app._middleware or spec.routers) and _chain(spec)):
         return None
     try:
         plan = spec.call_plan()
@@ -432,6 +509,8 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
             if model is not None and not msg._has_body:
                 msg.with_body(_validate(model, msg.data, msg, validate))
             value = handler(msg)
+        elif (spec.app._middleware or spec.routers) and _chain(spec):
+            value = _through_middleware(spec, msg, target)
         elif spec.idempotency_key is None:
             value = _call(spec, msg)
         else:
@@ -525,7 +604,8 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec, begin(None)))
     try:
-        value = _call(spec, event)
+        value = _call(spec, event) if not (spec.app._middleware or spec.routers) or not _chain(spec) else \
+            _through_middleware(spec, event, target)
         return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)
     except NonRetryableError as exc:
         logs.error("handler failed for good; the event is dropped", error_type=type(exc).__name__,

@@ -58,7 +58,10 @@ def load_app(ref: str | None = None, project_dir: str | Path | None = None) -> t
     except Exception as exc:  # noqa: BLE001 - a user's module can raise anything at import
         raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     app = getattr(module, attr, None)
-    if not isinstance(app, App):
+    from .routers import Router
+
+    if not isinstance(app, App) or isinstance(app, Router):
         raise AppLoadError(f"{module_name}:{attr} is {'missing' if app is None else type(app).__name__}, "
-                           "not a portafunc.App")
+                           "not a portafunc.App" + ("; include it in one with app.include_router(...)"
+                                                    if isinstance(app, Router) else ""))
     return app, project, f"{module_name}:{attr}"

@@ -133,11 +133,13 @@ def redact(value: Any, _depth: int = 0) -> Any:
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
         return scrub_text(value)
-    if _depth >= MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+    is_dict = value.__class__ is dict  # the usual container, checked without the Mapping ABC's slower isinstance
+    if _depth >= MAX_DEPTH and (is_dict or isinstance(value, (Mapping, list, tuple))):
         return DEEP
-    if isinstance(value, Mapping):
-        return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) else redact(v, _depth + 1))
-                for k, v in value.items()}
+    if is_dict or isinstance(value, Mapping):
+        depth = _depth + 1
+        return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) else
+                    v if v.__class__ in _SCALARS else redact(v, depth)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
             return [value[0], REDACTED]

@@ -83,12 +83,10 @@ def compile_route(template: str) -> Route:
         if pluses.index("+") != len(pluses) - 1:
             raise RegistrationError(f"route {template!r}: a greedy {{name+}} parameter must be the last one")
         raise RegistrationError(f"route {template!r}: a greedy {{name+}} parameter must end the route")
-    shape = _PARAM.sub(_erase, template)
-    return Route(template, parts, params, greedy, shape)
-
-
-def _erase(m: re.Match[str]) -> str:
-    return "{+}" if m.group(2) else "{}"
+    shape = [literals[0]]
+    for plus, literal in zip(pluses, literals[1:], strict=True):  # parameter names erased: "{}" or "{+}"
+        shape += ("{+}" if plus else "{}", literal)
+    return Route(template, parts, params, greedy, "".join(shape))
 
 
 class _Node:

@@ -90,6 +90,22 @@ def open_binding(kind: Kind, name: str) -> Any:
         return _instances.setdefault(key, store)
 
 
+def check_write(kind: Kind, name: str) -> None:
+    """Inside a handler, refuse a write to a bucket or table the function declared for reading only (its storage
+    trigger's bucket, or ``reads(...)``): the cloud's grant would refuse it too (read-only IAM role), so it fails
+    the same way under ``portafunc run`` and in the contract kit, naming the declaration to change."""
+    from ..context import current_spec
+
+    spec = current_spec()
+    if spec is None:
+        return
+    if any(u.kind == kind and u.name == name and "write" in u.access for u in spec.uses):
+        return
+    helper = f"writes({kind}={name!r})"
+    raise BindingError(f"function {spec.name!r} writes to {kind} {name!r} but may only read it: declare "
+                       f"uses=[{helper}] on its decorator (@app.{spec.trigger.kind}(...))")
+
+
 def reset() -> None:
     """Forget opened stores (tests, and the local runner's reload); memory:// contents are kept."""
     with _lock:

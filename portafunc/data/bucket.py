@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import ObjectInfo, ObjectStore
+from .binding import check_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Bucket:
             metadata: Mapping[str, str] | None = None) -> str:
         """Store ``data`` (bytes, str as UTF-8, or a binary file object streamed as it is read); the new ETag."""
         check_key(key)
+        check_write("bucket", self.name)
         if isinstance(data, str):
             body: Any = data.encode("utf-8")
             content_type = content_type or "text/plain; charset=utf-8"
@@ -88,6 +90,7 @@ class Bucket:
 
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
+        check_write("bucket", self.name)
         self.store.delete(check_key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -10,6 +10,7 @@ import json
 import time
 
 from .base import ABSENT, TableStore
+from .binding import check_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class KV:
         only if the key is still at that version (``ABSENT``: only if it does not exist), else
         :class:`~portafunc.data.VersionConflict`. Returns the new version."""
         check_key(key)
+        check_write("kv", self.name)
         expires_at = None
         if ttl is not None:
             from .bucket import seconds
@@ -88,6 +90,7 @@ class KV:
         """Remove the key (a missing key is fine); with ``if_version`` only if it is still at that version."""
         if if_version == ABSENT:
             raise ValueError("delete(if_version=ABSENT) can never succeed; pass a version or None")
+        check_write("kv", self.name)
         self.store.delete(check_key(key), check_version(if_version))
 
     def keys(self, prefix: str = "") -> Iterator[str]:

@@ -48,13 +48,14 @@ def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
 
 
 DEFAULT_EXCLUDES = (
-    # secrets and local settings: never deployed
-    ".env", ".env.*", "*.env", "local.settings.json", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*",
-    "credentials", "credentials.json", "service-account*.json", ".portafuncignore", ".npmrc", ".pypirc",
-    # development files
-    "tests/", "test/", "docs/", "dist/", "build/", ".venv/", "venv/", "env/", "node_modules/", "__pycache__/",
-    "*.pyc", "*.pyo", "*.egg-info/", ".git/", ".tox/", ".nox/", ".mypy_cache/", ".ruff_cache/", ".pytest_cache/",
-    ".hypothesis/", ".tools/", ".idea/", ".vscode/", "*.ipynb", "Makefile", "Dockerfile",
+    # hidden files and directories (.env, .git/, .venv/, .aws/, editor and tool state)
+    ".*",
+    # secrets and local settings
+    "local.settings.json", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "credentials",
+    "credentials.json", "service-account*.json",
+    # development files and build output
+    "tests/", "dist/", "build/", "venv/", "node_modules/", "__pycache__/", "*.pyc", "*.pyo", "*.egg-info/",
+    "*.ipynb",
 )
 """Kept out of every artifact, before ``.portafuncignore`` and ``exclude =`` of the configuration file (whose
 ``!pattern`` lines bring a file back). Patterns are gitignore-like: ``name/`` is a directory anywhere, ``*.pem`` a

@@ -38,8 +38,14 @@ def run_cli(args: argparse.Namespace) -> int:
             tail = ([args.app] if args.app else []) + ["--port", str(args.port), "--host", args.host]
             if getattr(args, "target", None):
                 tail += ["--target", args.target]
+            if getattr(args, "stage", None):
+                tail += ["--stage", args.stage]
             return supervise(project, child_argv(tail))
         app, project, ref = load_app(args.app)
+        from .settings import apply_local_settings
+
+        for line in apply_local_settings(app, project, getattr(args, "stage", None)):
+            say(line)
         runner = LocalRunner(app, project, ref)
         if args.trigger is not None:
             return runner.trigger(args.trigger)

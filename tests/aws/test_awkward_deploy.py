@@ -137,6 +137,24 @@ def test_declared_dead_letter_queue_is_created_and_is_the_redrive_target(built):
     assert env["PORTAFUNC_QUEUE_WORK_FAILED"] == {"Fn::Sub": "sqs://${WorkFailedQueue.Arn}"}
 
 
+def test_without_a_declared_dead_letter_a_non_retryable_message_is_moved_to_the_redrive_queue_at_once(built):
+    """The same semantics as the GCP and Azure deployments: the function is bound to its own redrive queue as its
+    dead letter and may send there, so a NonRetryableError is not retried max_attempts times first."""
+    resources = built["cfn"]["Resources"]
+    audit = _functions(built["cfn"])["audit"]
+    assert audit["Environment"]["Variables"]["PORTAFUNC_DEADLETTER_AUDIT"] == {
+        "Fn::Sub": "sqs://${AuditSubscriptionDeadLetterQueue.Arn}"}
+    redrive = resources["AuditSubscriptionQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["AuditSubscriptionDeadLetterQueue", "Arn"]}
+    sends = [s for p in resources["AuditFunctionRole"]["Properties"]["Policies"]
+             for s in p["PolicyDocument"]["Statement"] if "sqs:SendMessage*" in s["Action"]]
+    assert [s["Resource"]["Fn::Sub"][1]["queueName"] for s in sends] == [
+        {"Fn::GetAtt": ["AuditSubscriptionDeadLetterQueue", "QueueName"]}]
+    # a declared dead letter stays the only one: no second binding for process_work
+    work = _functions(built["cfn"])["process_work"]["Environment"]["Variables"]
+    assert "PORTAFUNC_DEADLETTER_PROCESS_WORK" not in work
+
+
 def test_idempotency_store_is_provisioned_with_ttl_and_least_privilege(built):
     resources = built["cfn"]["Resources"]
     table = resources["IdempotencyTable"]["Properties"]

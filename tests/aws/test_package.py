@@ -101,11 +101,18 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
     bucket = cfn["UploadsBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert [c["Event"] for c in bucket] == ["s3:ObjectCreated:*"]
     assert any(v["Type"] == "AWS::SNS::Subscription" and v["Properties"]["Protocol"] == "sqs" for v in cfn.values())
-    # least privilege: only create_order may publish and send
-    roles = {k: json.dumps(v) for k, v in cfn.items() if v["Type"] == "AWS::IAM::Role"}
-    senders = sorted(k for k, text in roles.items() if "sqs:SendMessage" in text)
-    publishers = sorted(k for k, text in roles.items() if "sns:Publish" in text)
-    assert senders == publishers == ["CreateOrderFunctionRole"]
+    # least privilege: only create_order may publish and send to the app's queues; a consumer may send only to its
+    # own dead-letter queue (a non-retryable message is moved there at once)
+    roles = {k: v for k, v in cfn.items() if v["Type"] == "AWS::IAM::Role"}
+    sent_to = {k: sorted(json.dumps(s["Resource"]) for p in v["Properties"].get("Policies", [])
+                         for s in p["PolicyDocument"]["Statement"] if "sqs:SendMessage*" in s["Action"])
+               for k, v in roles.items()}
+    publishers = sorted(k for k, v in roles.items() if "sns:Publish" in json.dumps(v))
+    assert publishers == ["CreateOrderFunctionRole"]
+    assert [k for k, r in sent_to.items() if any("OrdersQueue\"" in x for x in r)] == ["CreateOrderFunctionRole"]
+    assert sorted(k for k, r in sent_to.items() if r) == ["AuditFunctionRole", "CreateOrderFunctionRole",
+                                                    "FulfilFunctionRole"]
+    assert all("DeadLetterQueue" in x for k in ("AuditFunctionRole", "FulfilFunctionRole") for x in sent_to[k])
 
 
 def test_zip_holds_linux_wheels_pyc_and_no_foreign_sdks(built):

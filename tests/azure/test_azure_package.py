@@ -49,11 +49,27 @@ def test_summary_and_manifests(built):
     assert {"function_app.py", "host.json", "requirements.txt", "local.settings.json.example", "main.py"} <= names
     site = ".python_packages/lib/site-packages/"
     for pkg in ("portafunc/__init__.py", "portafunc_azure/runtime.py", "azure/functions/__init__.py",
-                "azure/storage/queue/__init__.py", "azure/eventgrid/__init__.py", "pydantic_core/__init__.py"):
+                "azure/storage/queue/__init__.py", "azure/eventgrid/__init__.py", "pydantic_core/__init__.py",
+                "azure/storage/blob/__init__.py", "azure/data/tables/__init__.py"):  # the shop's bucket and table
         assert site + pkg in names, pkg
     assert any(n.startswith(site + "portafunc_azure-") and n.endswith("entry_points.txt") for n in names)
     assert any(n.endswith(f".cpython-{PY.replace('.', '')}.pyc") for n in names)
     assert not any("/boto3/" in n or "/google/" in n or "functions_framework" in n for n in names)
+
+
+def test_a_users_requirement_is_never_dropped_for_belonging_to_another_cloud():
+    from portafunc_azure.package import dependencies
+
+    said: list[str] = []
+    deps = dependencies(["boto3==1.35.0", "google-cloud-vision", "portafunc-aws", "requests>=2"], said.append)
+    names = [d.split("=")[0].split(">")[0].split("<")[0].strip() for d in deps]
+    assert {"boto3", "google-cloud-vision", "requests"} <= set(names)  # the user's choice, shipped
+    assert "boto3==1.35.0" in deps
+    assert not any(n.startswith("portafunc") for n in names)  # vendored from this installation instead
+    assert any("portafunc-aws" in line for line in said)
+    # every SDK a backend of the adapter imports comes from the adapter's own metadata
+    assert {"azure-functions", "azure-storage-queue", "azure-eventgrid", "azure-storage-blob",
+            "azure-data-tables"} <= set(names)
 
 
 def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):

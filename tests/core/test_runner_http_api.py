@@ -3,6 +3,7 @@ clouds' entry points): CORS preflights and response headers over a socket."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -49,3 +50,25 @@ def test_responses_carry_allow_origin_only_for_the_allowed_origin(served: Runner
         "access-control-allow-origin": SHOP, "access-control-allow-credentials": "true", "vary": "Origin"}
     status, headers, _ = served.request("GET", "/orders/o-1", headers={"Origin": "https://evil.example"})
     assert status == 200 and cors_headers(headers) == {"vary": "Origin"}
+
+
+def test_a_router_is_served_under_its_prefix(served: Runner) -> None:
+    status, _, body = served.request("GET", "/v1/items/sku-1")
+    assert (status, body) == (200, b'{"sku":"sku-1"}')
+    assert served.request("GET", "/items/sku-1")[0] == 404
+    assert re.search(r"item +http GET /v1/items/\{sku\}", served.stderr)  # the banner shows the prefix
+
+
+def test_middleware_wraps_requests_and_can_short_circuit(served: Runner) -> None:
+    status, headers, body = served.request("GET", "/v1/items/sku-1")
+    assert status == 200 and headers["X-Served-By"] == "portafunc"
+    status, headers, body = served.request("GET", "/orders/o-1", headers={"X-Block": "1"})
+    assert status == 403 and b"blocked by middleware" in body and "X-Served-By" not in headers
+
+
+def test_exception_handlers_answer_raised_errors_and_unknown_routes(served: Runner) -> None:
+    status, headers, body = served.request("POST", "/stock/sku-9", b"")
+    assert status == 409 and headers["Content-Type"] == "application/problem+json"
+    assert b'"detail":"sku-9 is out of stock"' in body
+    status, _, body = served.request("GET", "/nowhere")
+    assert (status, body) == (404, b'{"error":"no such page","path":"/nowhere"}')

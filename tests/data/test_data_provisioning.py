@@ -62,3 +62,31 @@ def test_aws_template_creates_binds_and_grants_them(shop: App) -> None:
     # StorageEvent.read()/open() read the object that arrived: the trigger's bucket must be readable
     assert any(p.startswith("S3ReadPolicy:") and "shop-uploads-" in p for p in upload_policies)
     assert "PORTAFUNC_KV_ORDERS" not in env("FulfilFunction")
+
+
+def test_azure_template_creates_the_table_and_binds_both(shop: App) -> None:
+    from portafunc_azure import infra
+
+    template = infra.template(shop, "3.12")
+    names = [r["name"] for r in template["resources"]]
+    assert any("'kvorders'" in n for n in names), "no table for the orders table"
+    assert any("'thumbnails'" in n for n in names) and any("'uploads'" in n for n in names)
+    site = next(r for r in template["resources"] if r["type"] == "Microsoft.Web/sites")
+    settings = {s["name"]: s["value"] for s in site["properties"]["siteConfig"]["appSettings"]}
+    assert "aztable://" in settings["PORTAFUNC_KV_ORDERS"] and "'kvorders'" in settings["PORTAFUNC_KV_ORDERS"]
+    assert "azblob://" in settings["PORTAFUNC_BUCKET_THUMBNAILS"] and "'thumbnails'" in settings[
+        "PORTAFUNC_BUCKET_THUMBNAILS"]
+    assert "'uploads'" in settings["PORTAFUNC_BUCKET_UPLOADS"]
+    assert [r["type"] for r in template["resources"]].count("Microsoft.Storage/storageAccounts/tableServices") == 1
+
+
+def test_gcp_deploy_script_creates_firestore_with_ttl_and_binds_each_function(shop: App) -> None:
+    from portafunc_gcp.deploy_script import render_deploy
+
+    script = render_deploy(shop, "shop-gcp.zip", "3.12", layout="per-route")
+    assert "gcloud firestore databases create" in script
+    assert "--collection-group=portafunc-kv-orders --enable-ttl" in script  # kv entries written with ttl= expire
+    assert 'roles/datastore.user' in script
+    assert 'PORTAFUNC_KV_ORDERS: "firestore://${PROJECT}/portafunc-kv-orders"' in script
+    assert 'PORTAFUNC_BUCKET_THUMBNAILS: "gs://${BUCKET_THUMBNAILS}"' in script
+    assert 'PORTAFUNC_BUCKET_UPLOADS: "gs://${BUCKET_UPLOADS}"' in script

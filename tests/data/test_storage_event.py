@@ -88,3 +88,25 @@ def test_an_event_for_a_deleted_object_reads_as_key_not_found(monkeypatch: pytes
     evt = StorageEvent("uploads", "gone.png", "deleted")
     with pytest.raises(portafunc.KeyNotFound):
         evt.read()
+
+
+def test_writing_where_the_function_may_only_read_is_refused_as_in_the_cloud(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A read grant is a read-only role in the cloud (S3ReadPolicy, DynamoDBReadPolicy): a write there fails the same
+    way locally, naming the declaration to change — for ``reads(...)`` and for the trigger's own bucket."""
+    readonly = App("readonly")
+
+    @readonly.storage("uploads", uses=[portafunc.reads(kv="orders")])
+    def overwrite(evt: StorageEvent) -> None:
+        if evt.key == "to-kv":
+            portafunc.kv("orders").put("k", 1)
+        else:
+            portafunc.bucket("uploads").put(evt.key, b"changed")
+
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    assert not Cloud("gcp").storage(readonly, "uploads", "to-kv").ok
+    assert not Cloud("gcp").storage(readonly, "uploads", "in-place").ok
+    logged = capfd.readouterr()
+    assert "declare uses=[writes(kv='orders')]" in logged.out + logged.err
+    assert "declare uses=[writes(bucket='uploads')]" in logged.out + logged.err
+    assert not portafunc.bucket("uploads").exists("in-place")

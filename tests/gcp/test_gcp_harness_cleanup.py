@@ -70,3 +70,19 @@ def test_portafunc_invoke_leaves_no_temp_folder(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["statusCode"] < 300  # the function ran and acknowledged
     assert _left_behind(tmp) == []
+
+
+def test_a_folder_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    """A run killed before its exit handlers leaves its folder; the next harness removes the folders of processes
+    that no longer exist, and leaves those of live processes alone."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    killed = subprocess.Popen([sys.executable, "-c", DRIVE_TWO_APPS + "import os\nos._exit(0)\n"],
+                              env=dict(os.environ, TMPDIR=str(tmp)), stdout=subprocess.PIPE, text=True)
+    out, _ = killed.communicate(timeout=120)
+    assert killed.returncode == 0 and len(_left_behind(tmp)) == 2  # os._exit: no exit handler ran
+    live = tmp / f"portafunc-gcp-{os.getpid()}-inuse"  # this process is alive: its folder stays
+    live.mkdir()
+    out2 = _run([sys.executable, "-c", DRIVE_TWO_APPS], tmp)
+    assert out2.returncode == 0, out2.stderr
+    assert _left_behind(tmp) == [live.name]

@@ -204,3 +204,21 @@ def test_raw_push_needs_a_valid_oidc_token_when_an_audience_is_configured(record
            "message": {"data": base64.b64encode(b"x").decode(), "messageId": "p-2"}}
     assert T.invoke(APP, "on_event", env)["statusCode"] == 401
     assert record() == []  # the handler never ran
+
+
+def test_a_cloudevent_body_is_parsed_once_inside_the_flask_request(record, monkeypatch):
+    """functions-framework parses the CloudEvent's body itself; the entry reads the original body again only for a
+    request that was converted from a raw push or legacy event (then Flask's get_json cache answers)."""
+    import flask
+
+    calls: list[bool] = []
+    real_get_json = flask.Request.get_json
+
+    def counting_get_json(self, *args, **kwargs):
+        calls.append(True)
+        return real_get_json(self, *args, **kwargs)
+
+    monkeypatch.setattr(flask.Request, "get_json", counting_get_json)
+    ex = T.driver().messages(APP, "on_event", [Message("ce-1", b"fine")])  # binary-mode CloudEvents, as Eventarc
+    assert ex.failed_ids == [] and [r["id"] for r in record()] == ["ce-1"]
+    assert calls == []

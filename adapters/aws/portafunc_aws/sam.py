@@ -21,6 +21,7 @@ from typing import Any
 
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import PortafuncError
+from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 
 from .triggers import S3_EVENTS
@@ -374,6 +375,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
                                                                      trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
+            if not fn.dead_letter:
+                _send_non_retryable_to(logical_id(trig.queue, "DeadLetterQueue"), spec, variables, policies)
     elif isinstance(trig, TopicTrigger):
         topic_arn = _arn(model, "topic", trig.topic)
         sub_q = logical_id(spec.name, "SubscriptionQueue")
@@ -383,6 +386,7 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
             out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS}}
             dlq_arn = {"Fn::GetAtt": [dlq, "Arn"]}
+            _send_non_retryable_to(dlq, spec, variables, policies)
         out[sub_q] = {"Type": "AWS::SQS::Queue", "Properties": {
             "VisibilityTimeout": min(settings.timeout * 6, 43200),
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": trig.max_attempts}}}
@@ -440,6 +444,14 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         props["Policies"] = policies
     out[fid] = {"Type": "AWS::Serverless::Function", "Properties": props}
     return out
+
+
+def _send_non_retryable_to(dlq: str, spec: FunctionSpec, variables: dict[str, Any], policies: list[Any]) -> None:
+    """Bind the function's own redrive queue as its dead letter (``PORTAFUNC_DEADLETTER_<FUNC>``) and let it send
+    there, so a non-retryable message is moved at once — as the GCP and Azure deployments do — instead of being
+    retried ``max_attempts`` times before SQS redrives it."""
+    variables[env_name("DEADLETTER", spec.name)] = {"Fn::Sub": f"sqs://${{{dlq}.Arn}}"}
+    policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}}})
 
 
 def _mapping(function_id: str, queue_arn: Any, batch_size: int, batching_window: int = 0) -> dict[str, Any]:

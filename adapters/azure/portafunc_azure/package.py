@@ -24,7 +24,6 @@ Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the ap
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 from portafunc.app import App, QueueTrigger, TopicTrigger
 from portafunc.messaging.binding import env_name
 from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, pip_install_target,
-                                       vendor_portafunc, write_zip)
+                                       requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
 from . import infra, naming
@@ -41,29 +40,18 @@ from .generate import generate_function_app
 
 SITE = Path(".python_packages") / "lib" / "site-packages"
 PLATFORM = ["manylinux2014_x86_64"]
-FOREIGN = re.compile(r"^(boto3|botocore|google[-_.]|functions[-_]framework|portafunc|awslambdaric)",
-                     re.IGNORECASE)
-ADAPTER_DEPS = ["azure-functions>=1.26", "azure-eventgrid>=4.9", "azure-storage-queue>=12.8"]
 SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 
-def _name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
 def dependencies(user_requirements: list[str], say: Any = None) -> list[str]:
-    """Core + adapter runtime dependencies plus the user's, minus portafunc itself and other clouds' SDKs."""
+    """Core + adapter runtime dependencies (read from their installed metadata, so a backend's SDK such as
+    azure-storage-blob is never forgotten) plus every one of the user's lines — an SDK of another cloud is the
+    user's choice — minus portafunc's own distributions, which are vendored."""
     from importlib.metadata import requires
 
-    core = [r for r in (requires("portafunc") or []) if "extra ==" not in r]
-    out = core + ADAPTER_DEPS
-    for req in user_requirements:
-        if FOREIGN.match(_name(req)):
-            if callable(say):
-                say(f"leaving out {req}: portafunc is vendored; AWS and Google SDKs do not belong in an Azure app")
-            continue
-        out.append(req)
-    return out
+    ours = [r.split(";")[0].strip() for dist in ("portafunc", "portafunc-azure") for r in (requires(dist) or [])
+            if "extra ==" not in r and not requirement_name(r).startswith("portafunc")]
+    return ours + users_requirements(user_requirements, say)
 
 
 def host_json(app: App, deployment: Any = None) -> dict[str, Any]:

@@ -353,6 +353,10 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         out.add("# idempotency records are swept by a TTL policy on their expiration field",
                 f'gcloud firestore fields ttls update expiration --collection-group={IDEMPOTENCY_COLLECTION} '
                 '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null')
+    if kv_tables:  # key-value entries put with ttl= carry 'expiration' too (reads skip them at once; this sweeps)
+        out.add("# key-value entries written with a ttl are swept by a TTL policy on their expiration field",
+                *(f'gcloud firestore fields ttls update expiration --collection-group={kv_collection(r.name)} '
+                  '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null' for r in kv_tables))
     if secrets:
         out.say("secrets (values are yours: create each one in Secret Manager before deploying)")
         for name in secrets:

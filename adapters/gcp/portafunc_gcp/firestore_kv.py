@@ -43,6 +43,7 @@ class FirestoreKV(TableStore):
         self.database = database
         self.call = Caller(url, timeout, transient, self._translate)
         self._client: Any = None
+        self._collection: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -54,7 +55,9 @@ class FirestoreKV(TableStore):
         return self._client
 
     def _doc(self, key: str) -> Any:
-        return self.client.collection(self.collection).document(firestore.document_id(key))
+        if self._collection is None:  # one reference for every call: building it costs more than the key's hash
+            self._collection = self.client.collection(self.collection)
+        return self._collection.document(firestore.document_id(key))
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         name = type(exc).__name__

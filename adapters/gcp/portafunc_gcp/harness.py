@@ -3,12 +3,13 @@
 Used by ``Target.invoke`` (``portafunc invoke --target gcp``) and the contract-test driver. The generated module gets
 a unique file name so functions-framework (which registers the source under its file stem in ``sys.modules``) never
 shadows the user's own ``main`` module. Its temporary folder is removed when the harness goes away, at the latest when
-the process exits.
+the process exits; a folder left by a process that was killed (no exit handlers ran) is removed by the next harness.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -35,12 +36,36 @@ def harness_for(app: App) -> Harness:
         return harness
 
 
+_PREFIX = "portafunc-gcp-"
+
+
+def _remove_folders_of_dead_processes() -> None:
+    """``portafunc-gcp-<pid>-*`` folders whose process no longer exists (it was killed before its exit handlers)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = folder.name[len(_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send CTRL_C_EVENT there, not probe
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a pid the system cannot check: leave its folder alone
+    return True
+
+
 class Harness:
     def __init__(self, app: App) -> None:
         self.app = app
         key = f"h{id(app):x}"
         register(key, app)
-        self._dir = Path(tempfile.mkdtemp(prefix="portafunc-gcp-"))
+        _remove_folders_of_dead_processes()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         # functions-framework reads the source on each create_app, so the folder lives as long as the harness; a
         # finalizer (run at exit too) removes it, so runs leave nothing in the temp directory.
         weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)

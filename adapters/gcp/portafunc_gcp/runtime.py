@@ -180,8 +180,8 @@ class Entry:
         try:
             import flask
 
-            if flask.has_request_context():
-                raw = flask.request.get_json(silent=True)
+            if flask.has_request_context() and not _is_cloudevent_request(flask.request):
+                raw = flask.request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
         except ImportError:  # pragma: no cover - functions-framework always brings Flask
             raw = None
         if codec_pubsub.is_push_envelope(raw):
@@ -191,6 +191,15 @@ class Entry:
         attributes = dict(cloud_event.get_attributes())
         attributes["data"] = cloud_event.data
         return codec.decode_cloudevent(attributes, raw=cloud_event)
+
+
+def _is_cloudevent_request(request: Any) -> bool:
+    """A request that carried a CloudEvent as such (binary mode: ``ce-*`` headers; structured mode: an
+    ``application/cloudevents`` body), so functions-framework's CloudEvent is the whole event and the body need not be
+    parsed again. Anything else was converted from a raw push or legacy event, whose original body says more."""
+    headers = request.headers
+    return bool(headers.get("ce-specversion")) or \
+        (headers.get("content-type") or "").lower().startswith("application/cloudevents")
 
 
 def _verification_configured() -> bool:

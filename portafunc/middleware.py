@@ -1,0 +1,82 @@
+"""Middleware: functions ``mw(event, call_next)`` wrapping each invocation — an HTTP request, each message of a batch,
+a schedule or storage event — in registration order (the app's first, then a router's), loaded only by apps that
+register one.
+
+A sync middleware gets a sync ``call_next``; an ``async def`` middleware awaits it. They nest freely with sync and
+async handlers: the chain runs on the per-thread event loop the pipeline keeps, and a sync middleware placed inside an
+async one runs in a worker thread so that the loop is never entered twice.
+"""
+
+from __future__ import annotations
+
+from .errors import RegistrationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
+
+KINDS = ("http", "queue", "topic", "schedule", "storage")
+_CO_COROUTINE = 0x80
+
+
+class Middleware:
+    __slots__ = ("fn", "kinds", "is_async")
+
+    def __init__(self, fn: Callable[..., Any], kinds: frozenset[str] | None) -> None:
+        code = getattr(fn, "__code__", None)
+        if code is None or code.co_argcount < 2:
+            raise RegistrationError(f"middleware {getattr(fn, '__name__', fn)!r} must be a function "
+                                    "taking (event, call_next)")
+        self.fn = fn
+        self.kinds = kinds
+        self.is_async = bool(code.co_flags & _CO_COROUTINE)
+
+
+def check_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    chosen = frozenset(kinds)
+    bad = sorted(chosen - set(KINDS))
+    if not chosen or bad:
+        raise RegistrationError(f"middleware kinds {bad or list(chosen)} unknown; use some of {', '.join(KINDS)}")
+    return chosen
+
+
+def run(chain: list[Middleware], event: Any, core: Callable[[Any], Any], core_in_loop: bool) -> Any:
+    """Run ``event`` through ``chain`` to ``core``. ``core_in_loop``: ``core`` never runs an event loop itself (a
+    sync handler), so it may be called from inside an async middleware; else it runs there in a worker thread."""
+    return _sync(chain, 0, event, core, core_in_loop)
+
+
+def _sync(chain: list[Middleware], i: int, event: Any, core: Callable[[Any], Any], safe: bool) -> Any:
+    if i == len(chain):
+        return core(event)
+    mw = chain[i]
+    if mw.is_async:
+        from .invoke import _run_async
+
+        return _run_async(mw.fn(event, lambda e: _async(chain, i + 1, e, core, safe)))
+    return mw.fn(event, lambda e: _sync(chain, i + 1, e, core, safe))
+
+
+async def _async(chain: list[Middleware], i: int, event: Any, core: Callable[[Any], Any], safe: bool) -> Any:
+    if i == len(chain):
+        if safe:
+            return core(event)
+        import asyncio
+
+        return await asyncio.to_thread(core, event)
+    mw = chain[i]
+    if mw.is_async:
+        return await mw.fn(event, lambda e: _async(chain, i + 1, e, core, safe))
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+
+    def call_next(e: Any) -> Any:  # from the worker thread: run the rest of the chain on the loop, wait for it
+        return asyncio.run_coroutine_threadsafe(_async(chain, i + 1, e, core, safe), loop).result()
+
+    return await asyncio.to_thread(mw.fn, event, call_next)

@@ -1,0 +1,449 @@
+"""Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app as one portafunc HTTP function.
+
+``app.mount("/api", web_app)`` registers one ordinary HTTP function whose catch-all route ``/api/{path+}`` reaches
+the web app; every cloud's front door, the pipeline (body limit, header checks, CORS, HEAD) and the contract kit
+treat it like any other route. This module bridges the neutral :class:`HttpRequest` / :class:`HttpResponse` to the
+two server interfaces, with the response buffered:
+
+* the path given to the web app is the full, decoded request path, and the prefix is its ``root_path`` (ASGI) or
+  ``SCRIPT_NAME`` (WSGI, with ``PATH_INFO`` the rest), so URLs the framework generates carry the prefix;
+* the query string is rebuilt from the decoded pairs, percent-encoded, every repeated key kept in order;
+* ASGI apps run on one event loop kept for the whole process and driven by the invoking thread: the lifespan
+  ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
+  at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
+
+Nothing here imports a framework, and ``import portafunc`` does not import this module; asyncio loads only when an
+ASGI app serves its first request.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .errors import RegistrationError
+from .events import Headers, HttpRequest, HttpResponse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+    from typing import Any, Callable
+
+    from .app import App
+
+_SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
+
+
+def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> None:
+    """Register ``web_app`` (ASGI 3 or WSGI) under ``prefix`` as one HTTP function of ``app``; see ``App.mount``."""
+    prefix = _check_prefix(prefix)
+    fname = name or _default_name(prefix)
+    kind = interface_of(web_app)
+    serve = _AsgiBridge(web_app, prefix).serve if kind == "asgi" else _WsgiBridge(web_app, prefix).serve
+
+    def handler(req: HttpRequest) -> HttpResponse:
+        return serve(req)
+
+    handler.__name__ = handler.__qualname__ = fname
+    from .app import HTTP_METHODS
+
+    app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)
+
+
+def interface_of(web_app: Any) -> str:
+    """``"asgi"`` for an ASGI 3 app (an async callable ``(scope, receive, send)``), ``"wsgi"`` for a WSGI app (a
+    callable ``(environ, start_response)``); anything else is refused, with what was found."""
+    import inspect
+
+    if not callable(web_app):
+        raise RegistrationError(f"mount: {type(web_app).__name__} is not an ASGI or WSGI app (not callable)")
+    call = web_app if inspect.isfunction(web_app) or inspect.ismethod(web_app) else type(web_app).__call__
+    try:
+        params = [p for p in inspect.signature(call).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if call is not web_app:
+        params = params[1:]  # self
+    if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(web_app):
+        if len(params) == 3 or not params:
+            return "asgi"
+        raise RegistrationError(f"mount: {type(web_app).__name__} is async but does not take (scope, receive, send);"
+                                " only ASGI 3 apps are supported")
+    if len(params) == 2 or not params:
+        return "wsgi"
+    raise RegistrationError(f"mount: {type(web_app).__name__} takes {len(params)} arguments: neither an ASGI 3 app "
+                            "(async, scope, receive, send) nor a WSGI app (environ, start_response)")
+
+
+def _check_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise RegistrationError(f"mount prefix {prefix!r} must start with '/' (use '/' to mount at the root)")
+    prefix = prefix.rstrip("/")
+    if "{" in prefix or "}" in prefix:
+        raise RegistrationError(f"mount prefix {prefix!r} cannot hold route parameters")
+    return prefix
+
+
+def _default_name(prefix: str) -> str:
+    words = "".join(c if c.isalnum() else "_" for c in prefix).strip("_")
+    return f"mount_{words}" if words else "mount_root"
+
+
+# -- shared request translation ---------------------------------------------------------------------------------
+def query_string(query: dict[str, list[str]]) -> str:
+    """The query string of the decoded pairs, percent-encoded (space as ``%20``), repeated keys kept in order."""
+    if not query:
+        return ""
+    from urllib.parse import quote
+
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in query.items() for v in values)
+
+
+def _scheme(req: HttpRequest) -> str:
+    proto = req.headers.get("x-forwarded-proto")
+    if proto:
+        return proto.split(",", 1)[0].strip().lower()
+    host = req.headers.get("host") or ""
+    return "http" if host.startswith(("localhost", "127.0.0.1", "[::1]")) else "https"
+
+
+def _server(host: str | None, scheme: str) -> tuple[str, int]:
+    host = host or "localhost"
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
+        return name, int(port)
+    return host, 443 if scheme == "https" else 80
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_NEEDS_QUOTING = None
+
+
+def _raw_path(path: str) -> bytes:
+    """The path percent-encoded as UTF-8 (what the client sent, up to equivalent escapes)."""
+    global _NEEDS_QUOTING
+    if _NEEDS_QUOTING is None:
+        import re
+
+        _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9" + re.escape(_PATH_SAFE) + "]").search
+    if _NEEDS_QUOTING(path) is None:
+        return path.encode("ascii")
+    from urllib.parse import quote
+
+    return quote(path, safe=_PATH_SAFE).encode("ascii")
+
+
+def _latin1(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:  # a front door that decoded the header as UTF-8: give the app its original bytes
+        return text.encode("utf-8")
+
+
+# -- ASGI -------------------------------------------------------------------------------------------------------
+class _Loop:
+    """One event loop for every mounted ASGI app of the process, so lifespan state and connections made at startup
+    live on the loop that serves every request, whichever thread the host invokes.
+
+    The invoking thread drives the loop itself when no other thread does (always on Lambda, one request at a time):
+    no thread handoff, which would cost more than the rest of the bridge. A request arriving while another thread
+    drives the loop is submitted to it, and that thread takes over driving if the loop stops before its request is
+    done; so concurrent requests (Azure, GCP and ``portafunc run`` serve several at once) still share the one loop.
+    Between requests the loop is idle, as a Lambda environment is frozen: work an app leaves running after its
+    response (other than its background tasks, which a request waits for) resumes with the next request.
+    """
+
+    _instance: _Loop | None = None
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.driver = threading.Lock()  # held by the thread running the loop
+
+    @classmethod
+    def get(cls) -> _Loop:
+        instance = cls._instance
+        if instance is None:
+            with _START:
+                instance = cls._instance
+                if instance is None:
+                    instance = cls._instance = _Loop()
+        return instance
+
+    def run(self, coro: Any) -> Any:
+        import asyncio
+
+        if asyncio._get_running_loop() is not None:  # called from async code: drive from a thread of its own
+            return self._run_in_thread(coro)
+        loop = self.loop
+        if self.driver.acquire(blocking=False):
+            try:
+                return loop.run_until_complete(coro)
+            finally:
+                self.driver.release()
+        from concurrent.futures import TimeoutError as Pending
+
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        while True:
+            try:
+                return future.result(timeout=0.002)
+            except Pending:
+                if not future.done() and self.driver.acquire(blocking=False):
+                    try:  # the driving thread finished its own request and stopped the loop: drive it on
+                        loop.run_until_complete(asyncio.wrap_future(future, loop=loop))
+                    finally:
+                        self.driver.release()
+
+    def _run_in_thread(self, coro: Any) -> Any:
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(self.run(coro))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name="portafunc-asgi")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        return result[0]
+
+
+_START = threading.Lock()  # made at import (one thread: the app's module registering its mounts), never raced
+
+
+class LifespanFailed(RuntimeError):
+    """The mounted ASGI app refused to start (``lifespan.startup.failed``): every request fails until a new start."""
+
+
+class _AsgiBridge:
+    def __init__(self, web_app: Any, prefix: str) -> None:
+        self.web_app = web_app
+        self.prefix = prefix
+        self.state: dict[str, Any] = {}
+        self._started = False
+        self._startup_error: str | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._lifespan_done: asyncio.Future[None] | None = None
+
+    def serve(self, req: HttpRequest) -> HttpResponse:
+        loop = _Loop.get()
+        if not self._started:
+            with _START:
+                if not self._started:
+                    loop.run(self._startup())
+                    self._started = True
+                    import atexit
+
+                    atexit.register(self._stop, loop)
+        if self._startup_error is not None:
+            raise LifespanFailed(f"the mounted ASGI app failed to start: {self._startup_error}")
+        return loop.run(self._request(req))
+
+    # lifespan ---------------------------------------------------------------------------------------------------
+    async def _startup(self) -> None:
+        import asyncio
+
+        started: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        shutdown = self._shutdown = asyncio.Event()
+        sent_startup = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_startup
+            if not sent_startup:
+                sent_startup = True
+                return {"type": "lifespan.startup"}
+            await shutdown.wait()
+            return {"type": "lifespan.shutdown"}
+
+        async def send(message: dict[str, Any]) -> None:
+            kind = message.get("type")
+            if kind == "lifespan.startup.complete" and not started.done():
+                started.set_result(None)
+            elif kind == "lifespan.startup.failed" and not started.done():
+                started.set_result(str(message.get("message") or "lifespan.startup.failed"))
+
+        async def run() -> None:
+            scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
+            try:
+                await self.web_app(scope, receive, send)
+            except BaseException as exc:  # an app without lifespan support raises here: it is served without one
+                if not started.done():
+                    started.set_result(None)
+                if not isinstance(exc, Exception):
+                    raise
+            finally:
+                if not started.done():
+                    started.set_result(None)
+
+        self._lifespan_done = asyncio.ensure_future(run())
+        self._startup_error = await started
+
+    def _stop(self, loop: _Loop) -> None:
+        """At interpreter exit (where the platform lets it run): ``lifespan.shutdown``, waited for a few seconds."""
+        if self._shutdown is None or self._lifespan_done is None or self._lifespan_done.done():
+            return
+        import asyncio
+
+        async def stop() -> None:
+            assert self._shutdown is not None and self._lifespan_done is not None
+            self._shutdown.set()
+            await asyncio.wait([self._lifespan_done], timeout=5)
+
+        try:
+            loop.run(stop())
+        except Exception:  # noqa: BLE001, S110 - the process is ending; nothing is left to report to
+            pass
+
+    # one request ------------------------------------------------------------------------------------------------
+    def scope(self, req: HttpRequest) -> dict[str, Any]:
+        scheme = _scheme(req)
+        host = req.headers.get("host")
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": req.method,
+            "scheme": scheme,
+            "path": req.path,
+            "raw_path": _raw_path(req.path),
+            "query_string": query_string(req.query).encode("ascii"),
+            "root_path": self.prefix,
+            "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
+            "client": (req.client_ip, 0) if req.client_ip else None,
+            "server": _server(host, scheme),
+            "state": dict(self.state),
+        }
+
+    async def _request(self, req: HttpRequest) -> HttpResponse:
+        import asyncio
+
+        scope = self.scope(req)
+        complete = asyncio.Event()
+        status = 500
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+        body_sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_sent
+            if not body_sent:
+                body_sent = True
+                return {"type": "http.request", "body": req.body, "more_body": False}
+            await complete.wait()  # a disconnect only once the response is out, as a server would see it
+            return {"type": "http.disconnect"}
+
+        started = False
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status, started
+            kind = message.get("type")
+            if kind == "http.response.start":
+                started = True
+                status = int(message["status"])
+                headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ()))
+            elif kind == "http.response.body":
+                chunk = message.get("body", b"")
+                if chunk:
+                    chunks.append(bytes(chunk))
+                if not message.get("more_body", False):
+                    complete.set()
+
+        try:
+            await self.web_app(scope, receive, send)
+        except Exception as exc:
+            if not complete.is_set():
+                raise
+            from .logs import error
+
+            error(_SERVER_ERROR_AFTER_RESPONSE, error_type=type(exc).__name__, error=str(exc))
+        finally:
+            complete.set()
+        if not started:
+            raise RuntimeError("the mounted ASGI app returned without sending a response")
+        return HttpResponse(status, Headers(headers), b"".join(chunks))
+
+
+# -- WSGI -------------------------------------------------------------------------------------------------------
+class _WsgiBridge:
+    def __init__(self, web_app: Callable[..., Any], prefix: str) -> None:
+        self.web_app = web_app
+        self.prefix = prefix
+
+    def environ(self, req: HttpRequest) -> dict[str, Any]:
+        import io
+        import sys
+
+        scheme = _scheme(req)
+        server_name, server_port = _server(req.headers.get("host"), scheme)
+        rest = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": req.method,
+            "SCRIPT_NAME": _wsgi_str(self.prefix),
+            "PATH_INFO": _wsgi_str(rest),
+            "QUERY_STRING": query_string(req.query),
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": req.client_ip or "",
+            "CONTENT_LENGTH": str(len(req.body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": io.BytesIO(req.body),
+            "wsgi.input_terminated": True,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in req.headers.items():
+            key = name.upper()
+            if "_" in key:  # HTTP_X_A would be ambiguous between "x-a" and "x_a": dropped, as gunicorn and nginx do
+                continue
+            key = key.replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                if key == "CONTENT_TYPE":
+                    environ[key] = _wsgi_str(value)
+                continue
+            key = "HTTP_" + key
+            value = _wsgi_str(value)
+            if key in environ:
+                environ[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
+            else:
+                environ[key] = value
+        return environ
+
+    def serve(self, req: HttpRequest) -> HttpResponse:
+        status_line = ""
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status_line, headers
+            if exc_info is not None and status_line and chunks:
+                raise exc_info[1].with_traceback(exc_info[2])
+            status_line = status
+            headers = list(response_headers)
+            return chunks.append
+
+        result = self.web_app(self.environ(req), start_response)
+        try:
+            for chunk in result:
+                if chunk:
+                    chunks.append(bytes(chunk))
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if not status_line:
+            raise RuntimeError("the mounted WSGI app returned without calling start_response")
+        return HttpResponse(int(status_line.split(" ", 1)[0]), Headers(headers), b"".join(chunks))
+
+
+def _wsgi_str(text: str) -> str:
+    """PEP 3333's native string: the UTF-8 bytes of ``text`` read as latin-1."""
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")

@@ -1,0 +1,77 @@
+"""Routers: a part of an app defined in its own module, composed into the App with ``app.include_router``.
+
+A :class:`Router` has every decorator of :class:`~portafunc.App` and checks each registration the same way when it
+is made (bad names, conflicting routes, schedules a cloud cannot express); ``include_router`` then registers its
+functions into the app, HTTP routes under the prefix, so the app refuses a name or route that clashes with its own.
+"""
+
+from __future__ import annotations
+
+from .app import App, HttpTrigger
+from .errors import RegistrationError
+from .routing import compile_route
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .cors import Cors
+
+
+class Router(App):
+    """A group of functions to include in an [`App`][portafunc.App], like a blueprint.
+
+    It has the App's decorators (``http``, ``queue``, ``topic``, ``schedule``, ``storage``); its functions belong to
+    no app until ``app.include_router(router, prefix=...)``. Include it once its module has registered everything.
+
+    Args:
+        cors: The [`Cors`][portafunc.Cors] policy of this router's HTTP functions that set none themselves (else
+            the app's applies).
+
+    Example:
+        ```python
+        orders = Router()
+
+        @orders.http("GET", "/orders/{id}")
+        def get_order(req: HttpRequest) -> dict: ...
+
+        app = App("shop")
+        app.include_router(orders, prefix="/v1")  # serves GET /v1/orders/{id}
+        ```
+    """
+
+    def __init__(self, *, cors: Cors | None = None) -> None:
+        super().__init__("router", cors=cors)
+
+    def __repr__(self) -> str:
+        return f"Router({len(self._functions)} functions)"
+
+
+def include(app: App, router: Router, prefix: str) -> None:
+    """Register ``router``'s functions into ``app``; HTTP routes get ``prefix`` (see ``App.include_router``)."""
+    if not isinstance(router, Router):
+        raise RegistrationError(f"include_router takes a portafunc.Router, not {type(router).__name__}")
+    if router is app:
+        raise RegistrationError("a router cannot include itself")
+    if prefix:
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise RegistrationError(f"router prefix {prefix!r} must start with '/' and not end with one")
+        compile_route(prefix)  # the prefix alone must be a valid template (no empty segment, sane parameters)
+    if router._exception_handlers:
+        raise RegistrationError("exception handlers apply to the whole app: register them with "
+                                "@app.exception_handler, not on a router")
+    clashes = [name for name in router._functions if name in app._functions]
+    if clashes:
+        raise RegistrationError(f"app {app.name!r}: function(s) {', '.join(clashes)} of the router are registered "
+                                "in the app already; pass name=... to one of them")
+    for spec in router._functions.values():
+        trigger = spec.trigger
+        if isinstance(trigger, HttpTrigger):
+            template = prefix + trigger.route.template if trigger.route.template != "/" or not prefix else prefix
+            cors = trigger.cors if trigger.cors is not None else router.cors
+            trigger = HttpTrigger(trigger.methods, compile_route(template), trigger.auth, cors)
+            if cors is not None:
+                app._cors_used = True
+        app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
+        app._functions[spec.name].routers = (router, *spec.routers)
+
+
+__all__ = ["Router"]

@@ -1,0 +1,49 @@
+"""The configuration file's environment for ``portafunc run``: what the packagers put in each function's settings,
+applied to the local process so a handler reads the same variables locally as in the cloud.
+
+Secrets stay references in the file; locally their values come from the developer's own environment, and a
+missing one is named at start-up (never its value)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from ..app import App
+
+
+def apply_local_settings(app: App, project: Path, stage: str | None,
+                         environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Set the file's ``env`` (app, function and stage layers) in ``environ``; return the lines to show.
+
+    One process serves every function, so a variable the functions set to different values is left out and named.
+    A variable already set in the environment wins: the developer's shell overrides the file, as with Compose."""
+    from ..config import load_config
+
+    env = os.environ if environ is None else environ
+    config = load_config(project, stage)
+    values: dict[str, set[str]] = {}
+    secrets: dict[str, str] = {}
+    for spec in app:
+        settings = config.function(spec.name)
+        for key, value in settings.env.items():
+            values.setdefault(key, set()).add(value)
+        for key, ref in settings.secrets.items():
+            secrets.setdefault(key, f"reference {ref.name!r}" if ref.name else "a reference per target")
+    lines = []
+    applied = []
+    for key in sorted(values):
+        if len(values[key]) > 1:
+            lines.append(f"env {key}: functions set different values; not applied locally (set it yourself)")
+        elif key not in env:
+            env[key] = next(iter(values[key]))
+            applied.append(key)
+    if applied:
+        lines.append(f"env from {config.source.name if config.source else 'configuration'}"
+                     f"{f' (stage {stage})' if stage else ''}: {', '.join(applied)}")
+    for key in sorted(secrets):
+        if key not in env:
+            lines.append(f"secret {key} ({secrets[key]} in the cloud) is not set here: export it to give the "
+                         "handlers a local value")
+    return lines

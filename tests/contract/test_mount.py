@@ -1,0 +1,158 @@
+"""``app.mount``: the same FastAPI app (ASGI) and the same Flask app (WSGI), unchanged, through every cloud's real
+entry point, beside a native route. Each case is one that a hand-written adapter tends to get wrong."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from portafunc import App, RegistrationError
+
+MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("portafunc_test_mounted", MOUNTED)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mounted = _load()
+app = mounted.app
+BOTH = pytest.mark.parametrize("prefix", ["/fastapi", "/flask"])
+
+
+@BOTH
+def test_non_ascii_path_repeated_query_keys_and_escapes_reach_the_app(cloud, prefix: str) -> None:
+    resp = cloud.http(app, "GET", f"{prefix}/echo/é ü", query={"q": ["1", "a&b=c", "ü +"]})
+    assert resp.status == 200, resp.body
+    doc = resp.json_body()
+    assert doc["name"] == "é ü"
+    assert doc["path"] == f"{prefix}/echo/é ü"
+    assert doc["q"] == ["1", "a&b=c", "ü +"]
+    assert doc["query"] == "q=1&q=a%26b%3Dc&q=%C3%BC%20%2B"
+
+
+@BOTH
+def test_generated_urls_carry_the_prefix(cloud, prefix: str) -> None:
+    doc = cloud.http(app, "GET", f"{prefix}/echo/x", headers={"Host": "api.example"}).json_body()
+    assert doc["url"].endswith(f"{prefix}/echo/n")
+    if prefix == "/flask":
+        assert doc["script_root"] == "/flask"
+
+
+@BOTH
+def test_repeated_request_headers_reach_the_app(cloud, prefix: str) -> None:
+    doc = cloud.http(app, "GET", f"{prefix}/echo/x", headers={"X-Multi": ["a", "b"]}).json_body()
+    # two values, or one joined with commas by the front door (API Gateway v2, Azure), as RFC 9110 allows
+    assert [v.strip() for v in doc["multi"].split(",")] == ["a", "b"]
+
+
+@BOTH
+def test_binary_request_and_response_bodies_are_exact(cloud, prefix: str) -> None:
+    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=mounted.BINARY,
+                      headers={"Content-Type": "application/octet-stream"})
+    assert resp.status == 200
+    assert resp.body == mounted.BINARY[::-1] and resp.headers["x-length"] == "256"
+    resp = cloud.http(app, "GET", f"{prefix}/binary")
+    assert resp.status == 200 and resp.body == mounted.BINARY
+    assert resp.headers["content-type"] == "image/png"
+
+
+@BOTH
+def test_several_set_cookie_headers_survive(cloud, prefix: str) -> None:
+    resp = cloud.http(app, "GET", f"{prefix}/cookies")
+    assert resp.status == 200
+    cookies = resp.headers.get_all("set-cookie")
+    assert [c.split(";")[0] for c in cookies] == ["a=1", "b=2"]
+
+
+@BOTH
+def test_head_answers_the_get_headers_without_a_body(cloud, prefix: str) -> None:
+    resp = cloud.http(app, "HEAD", f"{prefix}/binary")
+    assert resp.status == 200 and resp.body == b""
+    assert resp.headers["content-type"] == "image/png"
+
+
+@BOTH
+def test_empty_request_and_response_bodies(cloud, prefix: str) -> None:
+    resp = cloud.http(app, "POST", f"{prefix}/bytes")
+    assert resp.status == 200 and resp.body == b"" and resp.headers["x-length"] == "0"
+    resp = cloud.http(app, "DELETE", f"{prefix}/empty")
+    assert resp.status == 204 and resp.body == b""
+
+
+@BOTH
+def test_the_apps_own_404_and_portafunc_routes_beside_it(cloud, prefix: str) -> None:
+    assert cloud.http(app, "GET", f"{prefix}/nowhere").status == 404
+    assert cloud.http(app, "GET", "/native").body == b"native"
+    assert cloud.http(app, "GET", "/elsewhere").status == 404
+
+
+@BOTH
+def test_the_body_limit_applies_before_the_app(cloud, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import portafunc.invoke
+
+    monkeypatch.setattr(portafunc.invoke, "MAX_BODY_BYTES", 100)
+    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=b"x" * 101)
+    assert resp.status == 413 and resp.headers["content-type"] == "application/problem+json"
+
+
+def test_asgi_lifespan_starts_once_and_its_state_reaches_every_request(cloud) -> None:
+    for _ in range(3):
+        doc = cloud.http(app, "GET", "/fastapi/echo/x").json_body()
+        assert doc["state"] == "yes"
+    assert doc["startups"] == 1 and mounted.events.count("startup") == 1  # once per process, whatever the target
+
+
+def test_asgi_background_tasks_finish_before_the_invocation_returns(cloud) -> None:
+    tag = f"{cloud.name}-{len(mounted.events)}"
+    resp = cloud.http(app, "POST", f"/fastapi/later/{tag}")
+    assert resp.status == 200 and resp.json_body() == {"queued": tag}
+    assert f"asgi task {tag}" in mounted.events
+
+
+def test_an_app_that_is_neither_asgi_nor_wsgi_is_refused() -> None:
+    target = App("refused")
+    with pytest.raises(RegistrationError, match="neither an ASGI 3 app"):
+        target.mount("/x", lambda a, b, c: None)
+    with pytest.raises(RegistrationError, match="not callable"):
+        target.mount("/x", object())
+    with pytest.raises(RegistrationError, match="must start with '/'"):
+        target.mount("api", mounted.api)
+    target.mount("/api", mounted.api)
+    with pytest.raises(RegistrationError, match="registered twice"):
+        target.mount("/api", mounted.flask_app)
+
+
+@BOTH
+def test_a_large_binary_body_within_the_limit_is_exact(cloud, prefix: str) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB, under every platform's request limit
+    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=body, headers={"Content-Type": "application/octet-stream"})
+    assert resp.status == 200 and resp.body == body[::-1]
+
+
+def test_a_header_that_would_split_the_response_is_refused(cloud) -> None:
+    async def splitting(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-injected", b"a\r\nset-cookie: stolen=1")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def splitting_wsgi(environ, start_response):
+        start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: stolen=1")])
+        return [b"ok"]
+
+    target = App("splitting")
+    target.mount("/asgi", splitting)
+    target.mount("/wsgi", splitting_wsgi)
+    for path in ("/asgi/x", "/wsgi/x"):
+        resp = cloud.http(target, "GET", path)
+        assert resp.status == 500 and "x-injected" not in resp.headers and "set-cookie" not in resp.headers

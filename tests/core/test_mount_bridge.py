@@ -1,0 +1,192 @@
+"""The ASGI and WSGI bridges of ``app.mount`` on neutral requests, with hand-written apps that record exactly what
+they were given: the cases no front door in the contract suite can show (every front door there joins repeated
+headers) and the failure paths of the ASGI lifespan and of the app itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+
+from portafunc import App, Headers, HttpRequest, RegistrationError
+from portafunc.mount import LifespanFailed, query_string
+
+Scope = dict[str, Any]
+
+
+def served(web_app: Any, prefix: str = "/x") -> Callable[[HttpRequest], Any]:
+    app = App("bridge")
+    app.mount(prefix, web_app)
+    return app.function("mount_" + prefix.strip("/")).handler
+
+
+def request(path: str = "/x/a", **kw: Any) -> HttpRequest:
+    return HttpRequest(kw.pop("method", "GET"), path, **kw)
+
+
+def recording_asgi(seen: list[Scope], lifespan: str = "complete") -> Any:
+    async def web_app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            assert message["type"] == "lifespan.startup"
+            if lifespan == "unsupported":
+                raise RuntimeError("no lifespan here")
+            if lifespan == "failed":
+                await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+                return
+            scope["state"]["ready"] = True
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        seen.append(scope)
+        await receive()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]})
+        await send({"type": "http.response.body", "body": b"part1-", "more_body": True})
+        await send({"type": "http.response.body", "body": b"part2"})
+
+    return web_app
+
+
+def test_asgi_gets_repeated_headers_as_separate_entries_and_the_lifespan_state() -> None:
+    seen: list[Scope] = []
+    handler = served(recording_asgi(seen))
+    resp = handler(request(headers=Headers([("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "c=1")])))
+    assert resp.body == b"part1-part2"  # several body messages, one buffered response
+    assert resp.headers.get_all("set-cookie") == ["a=1", "b=2"]
+    scope = seen[0]
+    assert [v for k, v in scope["headers"] if k == b"x-multi"] == [b"a", b"b"]
+    assert scope["state"] == {"ready": True}
+    assert scope["root_path"] == "/x" and scope["path"] == "/x/a"
+
+
+def test_asgi_raw_path_is_the_percent_encoded_utf8_path() -> None:
+    seen: list[Scope] = []
+    served(recording_asgi(seen))(request("/x/é ü/%"))
+    assert seen[0]["path"] == "/x/é ü/%"
+    assert seen[0]["raw_path"] == b"/x/%C3%A9%20%C3%BC/%25"
+
+
+def test_a_failed_lifespan_startup_fails_every_request() -> None:
+    handler = served(recording_asgi([], lifespan="failed"))
+    for _ in range(2):
+        with pytest.raises(LifespanFailed, match="database unreachable"):
+            handler(request())
+
+
+def test_an_app_without_lifespan_support_is_served_without_one() -> None:
+    seen: list[Scope] = []
+    assert served(recording_asgi(seen, lifespan="unsupported"))(request()).status == 200
+    assert seen[0]["state"] == {}
+
+
+def test_an_asgi_failure_before_the_response_raises_and_after_it_is_logged(capsys: pytest.CaptureFixture[str]
+                                                                         ) -> None:
+    async def broken(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        raise ValueError("before any response")
+
+    with pytest.raises(ValueError, match="before any response"):
+        served(broken)(request())
+
+    async def late(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        raise ValueError("after the response")
+
+    resp = served(late)(request())
+    assert (resp.status, resp.body) == (201, b"done")
+    assert "after its response was complete" in capsys.readouterr().err
+
+
+def test_wsgi_environ_joins_repeated_headers_and_drops_underscored_names() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def web_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ)
+        write = start_response("207 Multi-Status", [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        write(b"written-")
+        return [environ["wsgi.input"].read(), b"-iterated"]
+
+    resp = served(web_app)(request("/x/é", method="POST", body=b"\x00\xff", headers=Headers([
+        ("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "c=1"), ("Cookie", "d=2"), ("X_Multi", "spoofed"),
+        ("Content-Type", "application/octet-stream")])))
+    assert (resp.status, resp.body) == (207, b"written-\x00\xff-iterated")
+    assert resp.headers.get_all("set-cookie") == ["a=1", "b=2"]
+    env = seen[0]
+    assert env["HTTP_X_MULTI"] == "a, b" and env["HTTP_COOKIE"] == "c=1; d=2"
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/x", "/é".encode().decode("latin-1"))
+    assert (env["CONTENT_TYPE"], env["CONTENT_LENGTH"]) == ("application/octet-stream", "2")
+
+
+def test_the_query_string_keeps_repeated_keys_and_escapes_everything_reserved() -> None:
+    assert query_string({"a": ["1", "x y"], "é": ["&=+#"], "b": [""]}) == "a=1&a=x%20y&%C3%A9=%26%3D%2B%23&b="
+    assert query_string({}) == ""
+
+
+def test_mount_is_one_http_function_with_a_catch_all_route() -> None:
+    app = App("one")
+    app.mount("/api/v1/", recording_asgi([]))
+    spec = app.function("mount_api_v1")
+    assert spec.trigger.route.template == "/api/v1/{path+}"
+    assert set(spec.trigger.methods) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+    root = App("root")
+    root.mount("/", recording_asgi([]), name="site")
+    assert root.function("site").trigger.route.template == "/{path+}"
+    with pytest.raises(RegistrationError, match="route parameters"):
+        root.mount("/{x}", recording_asgi([]))
+    assert json.dumps(app.resources().to_dict())  # a plain HTTP function in the resource model
+
+
+def test_concurrent_requests_from_several_threads_share_one_loop() -> None:
+    """The first request waits for the second, sent from another thread: both must run on the one loop at once
+    (a loop per thread, or requests serialised, would never answer; the timeout only bounds a failure)."""
+    import asyncio
+    import threading
+
+    arrived: dict[str, asyncio.Event] = {}
+
+    async def web_app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        gate = arrived.setdefault("second", asyncio.Event())
+        if scope["path"] == "/x/first":
+            await asyncio.wait_for(gate.wait(), timeout=10)
+        else:
+            gate.set()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    handler = served(web_app)
+    answers: dict[str, Any] = {}
+
+    def call(path: str) -> None:
+        answers[path] = handler(request(path)).body
+
+    first = threading.Thread(target=call, args=("/x/first",))
+    first.start()
+    while "second" not in arrived:  # the first request is waiting on the loop
+        threading.Event().wait(0.001)
+    call("/x/second")
+    first.join(timeout=15)
+    assert answers == {"/x/first": b"/x/first", "/x/second": b"/x/second"}
+
+
+def test_a_request_from_async_code_is_served_on_the_one_loop() -> None:
+    """A host that calls the function from its own event loop (the loop cannot be nested) still gets the answer,
+    and the lifespan state made on the one loop."""
+    import asyncio
+
+    seen: list[Scope] = []
+    handler = served(recording_asgi(seen))
+
+    async def host() -> Any:
+        return handler(request())
+
+    assert asyncio.run(host()).body == b"part1-part2"
+    assert seen[0]["state"] == {"ready": True}

@@ -1,0 +1,63 @@
+"""``app.mount`` through ``portafunc run``'s real HTTP server: the same FastAPI and Flask apps the contract suite
+drives on the clouds' entry points (tests/apps/mounted), over a socket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from test_runner import Runner, start
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "mounted"
+BINARY = bytes(range(256))
+BOTH = pytest.mark.parametrize("prefix", ["/fastapi", "/flask"])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    runner = start(APP, tmp_path_factory.mktemp("mounted"), "--no-reload")
+    yield runner
+    assert runner.stop() == 0, runner.stderr
+
+
+@BOTH
+def test_path_query_and_prefix_reach_the_app(served: Runner, prefix: str) -> None:
+    status, _, body = served.request("GET", f"{prefix}/echo/%C3%A9%20x?q=1&q=a%26b&q=%C3%BC+")
+    assert status == 200, body
+    doc = json.loads(body)
+    assert (doc["name"], doc["path"]) == ("é x", f"{prefix}/echo/é x")
+    assert doc["q"] == ["1", "a&b", "ü "]
+    assert doc["url"].endswith(f"{prefix}/echo/n")
+
+
+@BOTH
+def test_binary_bodies_cookies_head_and_empty(served: Runner, prefix: str) -> None:
+    status, headers, body = served.request("POST", f"{prefix}/bytes", BINARY,
+                                           {"Content-Type": "application/octet-stream"})
+    assert (status, body) == (200, BINARY[::-1])
+    status, headers, body = served.request("GET", f"{prefix}/cookies")
+    assert status == 200 and [c.split(";")[0] for c in headers.get_all("Set-Cookie")] == ["a=1", "b=2"]
+    status, headers, body = served.request("HEAD", f"{prefix}/binary")
+    assert (status, body, headers["Content-Type"]) == (200, b"", "image/png")
+    status, _, body = served.request("DELETE", f"{prefix}/empty")
+    assert (status, body) == (204, b"")
+
+
+def test_lifespan_state_and_native_routes(served: Runner) -> None:
+    for _ in range(2):
+        doc = json.loads(served.request("GET", "/fastapi/echo/x")[2])
+    assert doc["state"] == "yes" and doc["startups"] == 1
+    assert served.request("GET", "/native")[2] == b"native"
+    assert served.request("GET", "/nowhere")[0] == 404
+
+
+def test_lifespan_shutdown_runs_when_the_runner_stops(tmp_path: Path) -> None:
+    runner = start(APP, tmp_path, "--no-reload")
+    try:
+        assert runner.request("GET", "/fastapi/echo/x")[0] == 200
+    finally:
+        assert runner.stop() == 0, runner.stderr
+    assert "mounted app: lifespan shutdown" in runner.stderr
