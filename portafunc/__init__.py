@@ -31,6 +31,7 @@ from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, 
 from .resources import Use, publishes, reads, sends, writes
 
 if TYPE_CHECKING:
+    import logging
     from typing import Any
 
     from .cors import Cors
@@ -55,6 +56,14 @@ def queue(name: str) -> Queue:
     from .messaging import queue as _queue
 
     return _queue(name)
+
+
+def get_logger(name: str = "app") -> logging.Logger:
+    """A stdlib logger whose lines carry the invocation's ids and your ``extra={...}`` fields, in the cloud's
+    structured log shape: ``get_logger(__name__).info("paid", extra={"order": 42})`` (see docs/observability.md)."""
+    from .logsetup import get_logger as _get_logger
+
+    return _get_logger(name)
 
 
 def bucket(name: str) -> Bucket:
@@ -90,6 +99,6 @@ __all__ = [
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
-    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "publishes",
+    "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "get_logger", "publishes",
     "queue", "reads", "sends", "topic", "writes", "__version__",
 ]

@@ -20,10 +20,10 @@ nobody asks about (no log line, no ``current()`` call) never pay for building th
 class Invocation:
     """Facts about the running invocation; ``native_context`` is the cloud's own context object, if any."""
 
-    __slots__ = ("invocation_id", "function", "trigger", "correlation_id", "target", "native_context", "spec")
+    __slots__ = ("invocation_id", "function", "trigger", "correlation_id", "target", "native_context", "spec", "trace")
 
     def __init__(self, invocation_id: str, function: str, trigger: str, correlation_id: str, target: str = "local",
-                 native_context: Any = None, spec: Any = None) -> None:
+                 native_context: Any = None, spec: Any = None, trace: Any = None) -> None:
         self.invocation_id = invocation_id
         self.function = function
         self.trigger = trigger
@@ -31,6 +31,7 @@ class Invocation:
         self.target = target
         self.native_context = native_context
         self.spec = spec  # the FunctionSpec running: bindings check what it declared (portafunc.resources)
+        self.trace = trace  # its portafunc.tracing.TraceContext: trace id, this invocation's span id, the caller's
 
     def __repr__(self) -> str:
         return f"Invocation({self.function!r}, {self.trigger}, id={self.invocation_id})"

@@ -15,6 +15,7 @@ three clouds behave the same:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from enum import Enum
 
@@ -32,6 +33,25 @@ if TYPE_CHECKING:
 _find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
 _leave = context._current.reset
+
+_logging_pending = True
+_modules = sys.modules
+_LOGGING = "logging"
+
+
+def _setup_logging(target: str) -> None:
+    """On the first invocation once ``logging`` is loaded (by the platform or the app: else no record can exist
+    yet, and portafunc's own first line sets it up): every log record of the process through one structured
+    formatter with the invocation's ids (portafunc.logsetup). ``import portafunc`` never loads ``logging``."""
+    global _logging_pending
+    _logging_pending = False
+    try:
+        from .logsetup import install
+
+        install(target if target in ("aws", "gcp", "azure") else None)
+    except Exception as exc:  # noqa: BLE001 - logging set-up must never fail an invocation
+        logs.warning("log set-up failed; records are written unformatted", error=repr(exc)[:200])
+
 
 MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
 
@@ -393,6 +413,8 @@ def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
 
 def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
                 native_context: Any = None) -> HttpResponse:
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
     inv_id = invocation_id or context.new_id()
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     started = time.perf_counter() if logs.debug_enabled() else 0.0
@@ -437,6 +459,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
 def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
                    invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run one message; never raises: the outcome says whether the broker must redeliver it."""
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
     return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context, _direct(spec))
 
 
@@ -458,14 +482,19 @@ def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
 
 def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: str, native_context: Any
                      ) -> Invocation:
+    from .tracing import begin, from_headers
+
     return Invocation(inv_id, spec.name, "http", _correlation(req.headers, None, inv_id), target, native_context,
-                      spec)
+                      spec, begin(from_headers(req.headers)))
 
 
 def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
                         native_context: Any) -> Invocation:
+    from .tracing import begin, from_message
+
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
-                      _correlation(None, msg.attributes, msg.id), target, native_context, spec)
+                      _correlation(None, msg.attributes, msg.id), target, native_context, spec,
+                      begin(from_message(msg.attributes, msg.native)))
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
@@ -524,6 +553,8 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
     Message ``i`` runs as invocation ``<batch id>:<i>``, the batch id being ``invocation_id`` (e.g. the Lambda request
     id) or one random id per batch: one id syscall per batch, not per message, and logs still group by batch.
     """
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
     if ordered is None:
         ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
     batch_id = invocation_id or context.new_id()
@@ -563,11 +594,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
 def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, target: str = "local",
                  invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
     """Run a storage or schedule event. A failure is RETRY so the adapter can make the cloud retry it."""
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
     if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
         event.trigger_bucket = spec.trigger.bucket  # StorageEvent.read() reads through this logical bucket
     inv_id = invocation_id or context.new_id()
+    from .tracing import begin
+
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
-                                             native_context, spec))
+                                             native_context, spec, begin(None)))
     try:
         value = _call(spec, event) if not (spec.app._middleware or spec.routers) or not _chain(spec) else \
             _through_middleware(spec, event, target)

@@ -163,6 +163,8 @@ def log(level: str, message: str, **fields: Any) -> None:
             record["function"] = ctx.function
         record.update(redact(fields))
         record["message"] = scrub_text(message)
+        if _through_logging is not None and _through_logging(level, record):
+            return
         line = _encode(record)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
         line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
@@ -170,6 +172,28 @@ def log(level: str, message: str, **fields: Any) -> None:
                            "unloggable_fields": sorted(str(k) for k in fields),
                            "log_error": type(exc).__name__})
     _write(line)
+
+
+def _route(level: str, record: dict[str, Any]) -> bool:
+    """Hand a built record to the stdlib ``logging`` tree as logger ``portafunc`` (loaded on the first line), so
+    applications route, filter and silence it like any other; False when it could not be (then written directly)."""
+    global _through_logging
+    try:
+        from .logsetup import handle
+    except Exception:  # noqa: BLE001 - logging unavailable: the direct write still works
+        _through_logging = None
+        return False
+    _through_logging = handle
+    return handle(level, record)
+
+
+_through_logging: Any = _route
+
+
+def set_level(name: str) -> None:
+    """Set the level of portafunc's own lines (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
+    global _threshold
+    _threshold = _level_names.get(name.upper(), _threshold)
 
 
 def _unserialisable(value: Any) -> str:

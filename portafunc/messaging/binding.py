@@ -81,6 +81,9 @@ def open_backend(kind: Kind, name: str, url: str | None = None) -> Any:
     if not sep or not scheme:
         raise BindingError(f"{variable}={url!r} is not a URL; expected scheme://…")
     inst = _registry.factory(scheme, variable)(kind, url, name)
+    from .traced import traced
+
+    inst = traced(inst)  # what a handler sends carries its trace context and correlation id
     with _lock:
         return _instances.setdefault(key, inst)
 

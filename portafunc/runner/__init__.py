@@ -68,6 +68,9 @@ class LocalRunner:
         self.stop = threading.Event()
         if hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(line_buffering=True)  # the app's print() lines appear as they happen
+        from ..logsetup import install
+
+        install("text")  # the app's logging lines, readable, with the function and invocation they belong to
 
     # -- one function, now ----------------------------------------------------------------------------------------
     def trigger(self, name: str) -> int:

@@ -62,12 +62,51 @@ def _sending_app() -> App:
     return app
 
 
+TRACE = ("traceparent", "correlation_id")  # what portafunc adds to every message a handler sends
+
+
+def _own(attributes: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in attributes.items() if k not in TRACE}
+
+
 def test_queue_receive_shows_what_an_http_handler_sent(cloud) -> None:
     app = _sending_app()
     assert cloud.http(app, "POST", "/orders", json={"id": "o-1", "total": 9.5}).status == 201
     [sent] = portafunc.queue("orders").receive()
-    assert sent.json() == {"id": "o-1", "total": 9.5} and sent.attributes == {"source": "api"}
+    assert sent.json() == {"id": "o-1", "total": 9.5} and _own(sent.attributes) == {"source": "api"}
     assert portafunc.queue("shipments").receive() == []
+
+
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  # the W3C specification's example
+
+
+def test_a_request_trace_continues_through_the_message_to_its_consumer(cloud) -> None:
+    """HTTP request with a traceparent → the handler sends → the message carries the same trace id with the
+    request's own span as parent → the consuming handler runs in that trace and what it publishes carries it on."""
+    app = _sending_app()
+    seen: list[object] = []
+    fulfil = app.function("fulfil").handler
+
+    def observed(msg: Message[Order]) -> None:
+        seen.append(portafunc.current_invocation())
+        fulfil(msg)
+
+    app.function("fulfil").handler = observed
+    answer = cloud.http(app, "POST", "/orders", json={"id": "o-1", "total": 9.5},
+                        headers={"traceparent": CALLER, "tracestate": "vendor=1"})
+    assert answer.status == 201
+    [sent] = portafunc.queue("orders").receive()
+    version, trace_id, parent, flags = sent.attributes["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")
+    assert parent != "00f067aa0ba902b7"  # the HTTP invocation's own span, a child of the caller's
+    assert sent.attributes["tracestate"] == "vendor=1" and sent.attributes["correlation_id"] == CALLER
+
+    assert cloud.enqueue(app, "orders", [sent]).ok
+    [consumer] = seen
+    assert consumer.trace.trace_id == trace_id and consumer.trace.parent_id == parent
+    assert consumer.correlation_id == CALLER  # one correlation id from the request to the work it queued
+    [shipped] = portafunc.queue("shipments").receive()
+    assert shipped.attributes["traceparent"] == f"00-{trace_id}-{consumer.trace.span_id}-01"
 
 
 def test_queue_receive_shows_what_a_message_handler_sent(cloud) -> None:
@@ -84,4 +123,4 @@ def test_a_queue_subscribed_to_a_topic_shows_what_a_handler_published(cloud) -> 
     broker().subscribe("order-events", "seen-events")  # before the handler publishes: a topic keeps nothing itself
     assert cloud.enqueue(_sending_app(), "orders", [{"id": "o-1", "total": 1}]).ok
     [published] = portafunc.queue("seen-events").receive()
-    assert published.json() == {"shipped": "o-1"} and published.attributes == {"kind": "shipped"}
+    assert published.json() == {"shipped": "o-1"} and _own(published.attributes) == {"kind": "shipped"}

@@ -13,7 +13,8 @@ def test_create_order_answers_201_and_fans_out(cloud, shop):
     assert resp.status == 201, resp.body
     assert resp.json_body() == {"shop": "acme", "id": "o-1"}
     [queued] = broker().queue("orders").receive(10)
-    assert json.loads(queued.data) == {"id": "o-1", "total": 9.5} and queued.attributes == {"shop": "acme"}
+    assert json.loads(queued.data) == {"id": "o-1", "total": 9.5} and queued.attributes["shop"] == "acme"
+    assert set(queued.attributes) == {"shop", "traceparent", "correlation_id"}  # the request's trace goes along
 
 
 def test_invalid_order_is_a_400_problem_on_every_cloud(cloud, shop):

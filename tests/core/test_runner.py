@@ -239,7 +239,10 @@ def test_topic_fans_out_to_both_subscribers(sample: Runner) -> None:
     sample.post_json("/publish/news", {"headline": "hello"})
     for reader in ("reader_a", "reader_b"):
         (row,) = wait_for(lambda reader=reader: sample.records(function=reader), 10, f"{reader} to receive")
-        assert row["body"] == {"headline": "hello"} and row["attributes"] == {"kind": "news"}
+        attributes = dict(row["attributes"])
+        traceparent, correlation = attributes.pop("traceparent"), attributes.pop("correlation_id")
+        assert row["body"] == {"headline": "hello"} and attributes == {"kind": "news"}
+        assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent) and correlation  # the publisher's
 
 
 # -- stop, trigger, reload ------------------------------------------------------------------------------------------
@@ -348,7 +351,8 @@ def test_example_shop_runs_end_to_end(tmp_path: Path) -> None:
         status, _, body = runner.post_json("/orders/acme", {"id": "o-1", "total": 9.5})
         assert (status, json.loads(body)) == (201, {"shop": "acme", "id": "o-1"})
         wait_for(lambda: re.search(r"queue orders -> fulfil success", runner.stderr), 10, "fulfil")
-        wait_for(lambda: "audit: {'id': 'o-1'} {'kind': 'created'}" in runner.stderr, 10, "audit")
+        wait_for(lambda: re.search(r"audit: \{'id': 'o-1'\} \{'kind': 'created', 'traceparent': '00-[0-9a-f]{32}-",
+                                   runner.stderr), 10, "audit")  # published with the request's trace context
         assert runner.post_json("/orders/acme", {"id": "o-2"})[0] == 400
         assert json.loads(runner.request("GET", "/orders/acme/o-1")[2]) == {"shop": "acme", "id": "o-1"}
     finally:

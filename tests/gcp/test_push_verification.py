@@ -180,7 +180,7 @@ def _warnings(log: Path) -> list[dict[str, Any]]:
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("{"):
             doc = json.loads(line)
-            if doc.get("level") == "WARNING" and "PORTAFUNC_PUSH_AUDIENCE" in doc.get("message", ""):
+            if (doc.get("level") or doc.get("severity")) == "WARNING" and "PORTAFUNC_PUSH_AUDIENCE" in doc.get("message", ""):
                 out.append(doc)
     return out
 

@@ -1,0 +1,71 @@
+"""The one place where what a handler sends gets the trace context: every backend ``open_backend`` returns is made
+an instance of a subclass of its own class (created once per backend class) whose publish/send methods add
+``traceparent`` and the correlation id (:func:`portafunc.tracing.outgoing`) before the backend's own code runs. The
+backend keeps its type (``isinstance`` still holds) and every backend — memory, SNS/SQS, Pub/Sub, Storage Queue,
+Event Grid — carries the attributes its own way."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..tracing import outgoing
+from .base import OutgoingMessage
+
+_SINGLE = ("publish", "send")
+_BATCH = ("publish_batch", "send_batch")
+_classes: dict[type, type] = {}
+
+
+def traced(backend: Any) -> Any:
+    """``backend``, its class swapped for the tracing subclass (left as it is if its layout cannot be)."""
+    cls = type(backend)
+    if cls in _classes.values():
+        return backend
+    sub = _classes.get(cls)
+    if sub is None:
+        sub = _classes[cls] = _subclass(cls)
+    try:
+        backend.__class__ = sub
+    except TypeError:  # e.g. a backend written in C: its messages go out without the trace attributes
+        pass
+    return backend
+
+
+def _subclass(cls: type) -> type:
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__}
+    if "__slots__" in vars(cls) or not hasattr(cls, "__dict__"):
+        namespace["__slots__"] = ()
+    for name in _SINGLE:
+        if callable(getattr(cls, name, None)):
+            namespace[name] = _single(getattr(cls, name))
+    for name in _BATCH:
+        if callable(getattr(cls, name, None)):
+            namespace[name] = _batch(getattr(cls, name))
+    return type(cls.__name__, (cls,), namespace)
+
+
+def _single(method: Any) -> Any:
+    def call(self: Any, data: Any, *, attributes: dict[str, str] | None = None, **options: Any) -> Any:
+        return method(self, data, attributes=outgoing(attributes), **options)
+
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
+def _batch(method: Any) -> Any:
+    def call(self: Any, messages: Iterable[Any]) -> Any:
+        extra = outgoing(None)
+        if extra:
+            messages = [_with(extra, m) for m in messages]
+        return method(self, messages)
+
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
+def _with(extra: dict[str, str], item: Any) -> OutgoingMessage:
+    if not isinstance(item, OutgoingMessage):
+        return OutgoingMessage(item, dict(extra))
+    merged = dict(extra)
+    merged.update(item.attributes)
+    return OutgoingMessage(item.data, merged, item.ordering_key, item.dedup_id, item.delay_seconds)

@@ -1,0 +1,32 @@
+"""Logging set-up is once per process (as in a cloud): these helpers give each test a fresh process's state."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from portafunc import invoke, logs, logsetup
+
+
+@contextmanager
+def fresh_logging() -> Iterator[logging.Logger]:
+    """Root logger, portafunc's level and the set-up flags as a new process has them; restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logs._threshold, invoke._logging_pending, logsetup._installed)
+    root.handlers = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
+    root.setLevel(logging.WARNING)
+    invoke._logging_pending, logsetup._installed = True, None
+    logs._threshold = 20  # INFO, the default (another test may have set PORTAFUNC_LOG_LEVEL for the process)
+    try:
+        yield root
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logs._threshold, invoke._logging_pending, logsetup._installed = saved[2], saved[3], saved[4]
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
