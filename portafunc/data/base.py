@@ -17,6 +17,17 @@ if TYPE_CHECKING:
 ABSENT = "absent"
 
 
+def rewind_point(body: object) -> int | None:
+    """Where a retried upload of ``body`` must start again: its position now, or None for bytes (always whole) and
+    for a stream that cannot seek (sent once, never retried: a retry would send a truncated object)."""
+    if isinstance(body, bytes):
+        return None
+    try:
+        return int(body.tell()) if body.seekable() else None  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return None
+
+
 class ObjectInfo:
     """One object of a bucket. ``content_type`` and ``metadata`` are filled by ``stat()``, None in listings."""
 

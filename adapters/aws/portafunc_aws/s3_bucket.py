@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, BinaryIO, Iterator, Mapping
 
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
+from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
@@ -52,7 +53,7 @@ class S3Bucket(ObjectStore):
         return DataUnavailable(str(translate(exc, "S3 call on", self.url, "s3:*")))
 
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
-        start = body.tell() if not isinstance(body, bytes) and _seekable(body) else None
+        start = rewind_point(body)
 
         def put() -> Any:
             if start is not None:
@@ -115,12 +116,6 @@ class S3Bucket(ObjectStore):
         return str(self.client.generate_presigned_url(operation, Params={"Bucket": self.bucket, "Key": key},
                                                       ExpiresIn=expires, HttpMethod=method))
 
-
-def _seekable(body: Any) -> bool:
-    try:
-        return bool(body.seekable())
-    except (AttributeError, OSError):
-        return False
 
 
 def factory(kind: str, url: str, name: str) -> S3Bucket:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Iterator, Mapping
 
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
+from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
@@ -88,7 +89,7 @@ class BlobBucket(ObjectStore):
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
         from azure.storage.blob import ContentSettings
 
-        start = body.tell() if not isinstance(body, bytes) and _seekable(body) else None
+        start = rewind_point(body)
 
         def put() -> Any:
             if start is not None:
@@ -151,12 +152,6 @@ class BlobBucket(ObjectStore):
                                 expiry=now + timedelta(seconds=expires))
         return f"{blob.url}?{sas}"
 
-
-def _seekable(body: Any) -> bool:
-    try:
-        return bool(body.seekable())
-    except (AttributeError, OSError):
-        return False
 
 
 def factory(kind: str, url: str, name: str) -> BlobBucket:

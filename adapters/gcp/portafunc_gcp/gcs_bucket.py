@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any, BinaryIO, Iterator, Mapping
 
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
+from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
@@ -69,7 +70,7 @@ class GcsBucket(ObjectStore):
         return DataUnavailable(f"{self.url}: {name}: {text}")
 
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
-        start = body.tell() if not isinstance(body, bytes) and _seekable(body) else None
+        start = rewind_point(body)
 
         def put() -> str:
             blob = self.bucket.blob(key)
@@ -155,12 +156,6 @@ class GcsBucket(ObjectStore):
         creds.refresh(google.auth.transport.requests.Request())
         return {"service_account_email": getattr(creds, "service_account_email", None), "access_token": creds.token}
 
-
-def _seekable(body: Any) -> bool:
-    try:
-        return bool(body.seekable())
-    except (AttributeError, OSError):
-        return False
 
 
 def factory(kind: str, url: str, name: str) -> GcsBucket:
