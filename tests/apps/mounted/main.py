@@ -22,7 +22,8 @@ async def lifespan(api: FastAPI) -> AsyncIterator[dict[str, str]]:
     events.append("startup")
     yield {"started": "yes"}
     events.append("shutdown")
-    print("mounted app: lifespan shutdown", file=sys.stderr, flush=True)
+    if "pytest" not in sys.modules:  # shown by `portafunc run` (tests/core/test_mount_runner.py), not at pytest's exit
+        print("mounted app: lifespan shutdown", file=sys.stderr, flush=True)
 
 
 api = FastAPI(lifespan=lifespan)
