@@ -202,8 +202,8 @@ def test_checker_accepts_links_that_resolve(repo: Path, body: str) -> None:
 
 @pytest.mark.parametrize(("body", "why"), [
     ("[missing](missing.md)", "no such file"),
-    ("[fixtures](../../shared/fixtures/aws/sqs.json)", "outside the repository"),
-    ("see [arch][a]\n\n[a]: ../../shared/ARCHITECTURE.md\n", "outside the repository"),
+    ("[fixtures](../../elsewhere/samples/aws/sqs.json)", "outside the repository"),
+    ("see [arch][a]\n\n[a]: ../../elsewhere/NOTES.md\n", "outside the repository"),
     ("[abs](/work/main/README.md)", "absolute path"),
     ("[anchor](guide.md#no-such-heading)", "no heading #no-such-heading"),
     ('<a href="gone.md">gone</a>', "no such file"),
@@ -216,6 +216,6 @@ def test_checker_refuses_broken_links(repo: Path, body: str, why: str) -> None:
 
 def test_paths_climbing_out_of_the_repository_are_found(repo: Path) -> None:
     doc = repo / "docs" / "page.md"
-    doc.write_text("$ portafunc events decode ../shared/fixtures/aws/sqs.json\n"
+    doc.write_text("$ portafunc events decode ../elsewhere/samples/aws/sqs.json\n"
                    "[up](../outside.md) `../docs/guide.md`\n")
-    assert paths_leaving(doc, repo) == ["../shared/fixtures/aws/sqs.json"]
+    assert paths_leaving(doc, repo) == ["../elsewhere/samples/aws/sqs.json"]
