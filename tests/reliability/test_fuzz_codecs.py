@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from fuzz import _get, _paths, _set  # the mutation paths the entry-point fuzzer walks too
 from portafunc import App
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
@@ -125,32 +126,6 @@ RANDOM_JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner,
                                                                  st.dictionaries(st.text(max_size=12), inner,
                                                                                  max_size=4)),
                            max_leaves=12)
-
-
-def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if len(prefix) > 30:  # do not walk into the deep nesting an earlier mutation made
-        return found
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            found += _paths(value, prefix + (key,))
-    elif isinstance(doc, list):
-        for index, value in enumerate(doc):
-            found += _paths(value, prefix + (index,))
-    return found
-
-
-def _get(doc: Any, path: tuple) -> Any:
-    for part in path:
-        doc = doc[part]
-    return doc
-
-
-def _set(doc: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    _get(doc, path[:-1])[path[-1]] = value
-    return doc
 
 
 def _other_type(value: Any) -> list[Any]:
