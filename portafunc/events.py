@@ -405,12 +405,14 @@ _c_encode = _make_c_encoder()
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "path_params", "_cookies", "client_ip", "native")
+    __slots__ = ("method", "path", "query", "headers", "body", "path_params", "_cookies", "client_ip", "native",
+                 "raw_query", "principal")
     kind = "http"
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
                  headers: HeaderInput = None, body: bytes = b"", path_params: dict[str, str] | None = None,
-                 cookies: dict[str, str] | None = None, client_ip: str | None = None, native: Any = None) -> None:
+                 cookies: dict[str, str] | None = None, client_ip: str | None = None, native: Any = None,
+                 raw_query: str | None = None) -> None:
         self.method = method.upper()
         self.path = path
         self.query = query if query is not None else {}
@@ -420,6 +422,11 @@ class HttpRequest:
         self._cookies = cookies or None
         self.client_ip = client_ip
         self.native = native
+        #: The query string exactly as the client sent it (percent-escapes and key order kept), where the front door
+        #: passes it on; None where it only hands over parsed parameters.
+        self.raw_query = raw_query
+        #: The verified caller (e.g. a JWT's claims) once an authenticator accepted the request; None before.
+        self.principal: dict[str, Any] | None = None
 
     @property
     def cookies(self) -> dict[str, str]:
