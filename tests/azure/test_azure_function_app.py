@@ -11,8 +11,8 @@ import pytest
 from portafunc.errors import UnsupportedTrigger
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
-from portafunc_azure import natives
-from portafunc_azure.generate import generate_function_app, load_function_app
+from portafunc_azure.codecs import natives
+from portafunc_azure.deploy.function_app import generate_function_app, load_function_app
 
 
 @pytest.fixture

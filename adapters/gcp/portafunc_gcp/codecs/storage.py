@@ -13,7 +13,7 @@ from urllib.parse import quote
 from portafunc.errors import EventDecodeError
 from portafunc.events import StorageEvent, format_time, parse_time
 
-from ._util import need_map, opt_str
+from .fields import need_map, opt_str
 
 STORAGE_SERVICE = "storage.googleapis.com"
 CE_PREFIX = "google.cloud.storage.object.v1."

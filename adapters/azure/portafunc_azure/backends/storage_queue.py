@@ -5,15 +5,15 @@
   connection string whose ``AccountName`` is ``ACCOUNT`` (Azurite: ``devstoreaccount1``).
 * Encoding: message text is the base64 of the body, which is what the Functions host expects by default
   (``messageEncoding: base64``) and decodes before calling the function.
-* Attributes and ordering keys travel in the portafunc JSON envelope (see :mod:`portafunc_azure.envelope`);
+* Attributes and ordering keys travel in the portafunc JSON envelope (see :mod:`portafunc_azure.codecs.envelope`);
   ``dedup_id`` is not supported by Storage Queues and is ignored.
 * ``receive`` hides messages for ``?visibility_timeout=`` seconds (default 30); ``ack`` deletes, ``nack`` updates the
   visibility timeout (which changes the pop receipt). ``?create=1`` creates the queue on first use.
 * Failures: a request that cannot connect, drops, times out or gets 408/429/5xx is retried with exponential backoff
   and full jitter until ``?timeout=`` seconds (default 30) have passed since the call began, or after ``?retries=N``
   retries (default 10), whichever comes first; then a :class:`~portafunc.errors.MessagingError` says so (see
-  :mod:`portafunc_azure.retrying`). ``send_batch`` is one request per message, in order. If it fails part-way it
-  raises :class:`~portafunc_azure.retrying.BatchError`, whose ``accepted`` gives the ids of the messages already
+  :mod:`portafunc_azure.backends.retrying`). ``send_batch`` is one request per message, in order. If it fails part-way it
+  raises :class:`~portafunc_azure.backends.retrying.BatchError`, whose ``accepted`` gives the ids of the messages already
   stored. A message is never reported as sent when it was not; one whose answer was lost can be stored without
   being reported (at-least-once).
 * The SDK is imported on first use; one ``QueueClient`` per queue is reused.
@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 
-from . import envelope
+from ..codecs import envelope
 from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
 
 MAX_MESSAGE_TEXT = 64 * 1024  # Storage Queue limit on the stored (base64) text

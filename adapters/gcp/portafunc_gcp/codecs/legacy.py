@@ -12,9 +12,9 @@ from typing import Any, Mapping
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, StorageEvent, format_time
 
-from ._util import need_map
-from .codec_pubsub import PUBSUB_SERVICE, DEFAULT_PROJECT, message_json
-from .codec_storage import KIND_TO_CE, STORAGE_SERVICE, object_data
+from .fields import need_map
+from .pubsub import PUBSUB_SERVICE, DEFAULT_PROJECT, message_json
+from .storage import KIND_TO_CE, STORAGE_SERVICE, object_data
 
 BACKGROUND_TO_CE = {
     "google.pubsub.topic.publish": "google.cloud.pubsub.topic.v1.messagePublished",

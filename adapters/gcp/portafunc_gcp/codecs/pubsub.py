@@ -6,7 +6,7 @@ Three native carriers hold the same PubsubMessage JSON:
   (the real service sends ``messageId``/``publishTime`` *and* their snake_case twins ``message_id``/``publish_time``;
   the emulator sends neither ``publishTime`` nor the twins);
 * the ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent (Eventarc), whose ``data`` is that envelope;
-* the legacy background event ``google.pubsub.topic.publish`` (handled in :mod:`.codec_legacy`).
+* the legacy background event ``google.pubsub.topic.publish`` (handled in :mod:`.legacy`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time, parse_time
 
-from ._util import b64decode, b64encode, need_map, opt_str, str_map
+from .fields import b64decode, b64encode, need_map, opt_str, str_map
 
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 PUBSUB_SERVICE = "pubsub.googleapis.com"

@@ -29,7 +29,8 @@ from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, Topic
 from portafunc.packaging.build import PackagingError
 from portafunc.resources import IDEMPOTENCY_STORE, Deployment, env_name
 
-from . import codec_eventgrid, naming
+from .. import triggers
+from ..codecs import storage as blob_events
 
 API = {
     "Microsoft.Storage/storageAccounts": "2023-05-01",
@@ -89,7 +90,7 @@ def subscription_name(spec: FunctionSpec) -> str:
 
 def dead_letter_queue(spec: FunctionSpec) -> str:
     """Where the pipeline moves a topic subscriber's non-retryable messages (a Storage queue name)."""
-    return naming.queue_name(f"{spec.name}-deadletter")
+    return triggers.queue_name(f"{spec.name}-deadletter")
 
 
 def key_setting(topic: str) -> str:
@@ -142,8 +143,8 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     topic_specs = [s for s in specs if isinstance(s.trigger, TopicTrigger)]
     blob_specs = [s for s in specs if isinstance(s.trigger, StorageTrigger)]
     topics = [r.name for r in dep.of_kind("topic")]
-    consumed = sorted({naming.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
-    queues = sorted({naming.queue_name(r.name) for r in dep.of_kind("queue")})
+    consumed = sorted({triggers.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
+    queues = sorted({triggers.queue_name(r.name) for r in dep.of_kind("queue")})
     idempotent = dep.resource("idempotency", IDEMPOTENCY_STORE) is not None
     env, secrets = app_settings(dep)
     storage_id = _rid("Microsoft.Storage/storageAccounts", STORAGE)
@@ -165,12 +166,12 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     blob_service = _rid("Microsoft.Storage/storageAccounts/blobServices", STORAGE, "'default'")
     queue_service = _rid("Microsoft.Storage/storageAccounts/queueServices", STORAGE, "'default'")
     containers = [DEPLOY_CONTAINER] + ([DEAD_LETTER_CONTAINER] if topic_specs or blob_specs else []) + \
-        sorted({naming.queue_name(r.name) for r in dep.of_kind("bucket")})
+        sorted({triggers.queue_name(r.name) for r in dep.of_kind("bucket")})
     for container in containers:
         add("Microsoft.Storage/storageAccounts/blobServices/containers",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(container)})"), [blob_service],
             properties={"publicAccess": "None"})
-    all_queues = sorted(set(queues) | {naming.poison_queue_name(q) for q in consumed}
+    all_queues = sorted(set(queues) | {triggers.poison_queue_name(q) for q in consumed}
                         | {dead_letter_queue(s) for s in topic_specs})
     for queue in all_queues:
         add("Microsoft.Storage/storageAccounts/queueServices/queues",
@@ -206,7 +207,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     ]
     for res in dep.of_kind("queue"):
         settings.append({"name": res.binding, "value": _expr(
-            f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(res.name))})")})
+            f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(triggers.queue_name(res.name))})")})
     for topic in topics:
         topic_name = f"variables('topicNames')[{_lit(topic)}]"
         endpoint = f"reference({_rid('Microsoft.EventGrid/topics', topic_name)}).endpoint"
@@ -227,7 +228,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
             f"format('aztable://{{0}}/{{1}}', {STORAGE}, {_lit(kv_table(res.name))})")})
     for res in dep.of_kind("bucket"):
         settings.append({"name": res.binding, "value": _expr(
-            f"format('azblob://{{0}}/{{1}}', {STORAGE}, {_lit(naming.queue_name(res.name))})")})
+            f"format('azblob://{{0}}/{{1}}', {STORAGE}, {_lit(triggers.queue_name(res.name))})")})
     for key, name in sorted(secrets.items()):  # Key Vault references: resolved by the platform, no SDK call
         settings.append({"name": key, "value": _expr(
             f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
@@ -297,8 +298,8 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
             trig = spec.trigger
             assert isinstance(trig, StorageTrigger)
             filt: dict[str, Any] = {
-                "includedEventTypes": [codec_eventgrid.KIND_TO_TYPE[e] for e in trig.events],
-                "subjectBeginsWith": f"/blobServices/default/containers/{naming.queue_name(trig.bucket)}/blobs/"
+                "includedEventTypes": [blob_events.KIND_TO_TYPE[e] for e in trig.events],
+                "subjectBeginsWith": f"/blobServices/default/containers/{triggers.queue_name(trig.bucket)}/blobs/"
                                      f"{trig.prefix}"}
             if trig.suffix:
                 filt["subjectEndsWith"] = trig.suffix
@@ -351,7 +352,7 @@ def _subscription(spec: FunctionSpec, attempts: int, dead_letter: dict[str, Any]
     props: dict[str, Any] = {
         "destination": {"endpointType": "AzureFunction", "properties": {
             "resourceId": _expr(f"format('{{0}}/functions/{{1}}', {_rid('Microsoft.Web/sites', SITE)}, "
-                                f"{_lit(naming.function_name(spec.name))})"),
+                                f"{_lit(triggers.function_name(spec.name))})"),
             "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}},
         "eventDeliverySchema": "EventGridSchema",
         "retryPolicy": {"maxDeliveryAttempts": attempts, "eventTimeToLiveInMinutes": 1440},

@@ -3,7 +3,7 @@
 Inside Azure Functions the host's EventGridTrigger endpoint does all of this; an app served by any other HTTP server
 (``portafunc run``, a container, a VM) subscribes an Event Grid *webhook* and mounts this receiver:
 
-* Every request must carry the configured credential first (:mod:`portafunc_azure.eventgrid_auth`): the shared secret
+* Every request must carry the configured credential first (:mod:`portafunc_azure.inbound.eventgrid_auth`): the shared secret
   ``PORTAFUNC_EVENTGRID_SECRET`` (subscribe with ``...?code=SECRET``) or the SAS key ``PORTAFUNC_EVENTGRID_SAS_KEY``
   (``aeg-sas-key`` / ``aeg-sas-token``), or ``secret=`` / ``sas_key=`` here. With none configured every request is
   refused 401 — the validation handshake included, so nobody can subscribe their own topic to the endpoint — unless
@@ -32,7 +32,7 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse, Message, StorageEvent
 from portafunc.invoke import Outcome, invoke_event, invoke_message
 
-from .codec_eventgrid import VALIDATION_TYPE, decode_event, event_type
+from ..codecs.topic import VALIDATION_TYPE, decode_event, event_type
 
 ALLOWED_ORIGINS_ENV = "PORTAFUNC_EVENTGRID_ALLOWED_ORIGINS"
 EVENTGRID_ORIGIN = "eventgrid.azure.net"  # the WebHook-Request-Origin Event Grid sends
@@ -44,7 +44,7 @@ def handle(app: App, function: str, req: HttpRequest, *, secret: str | None = No
            allowed_rate: str = "*") -> HttpResponse:
     """Answer one webhook request for ``function`` (a topic or storage function of ``app``).
 
-    ``auth``: an :class:`~portafunc_azure.eventgrid_auth.EventGridAuth`; by default one built from ``secret``,
+    ``auth``: an :class:`~portafunc_azure.inbound.eventgrid_auth.EventGridAuth`; by default one built from ``secret``,
     ``sas_key`` and ``allow_unauthenticated``, reading the environment for whatever is not given."""
     from .eventgrid_auth import EventGridAuth, verify_delivery
 

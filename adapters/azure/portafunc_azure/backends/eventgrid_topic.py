@@ -8,9 +8,9 @@
   returned ids are the event ids portafunc assigned, returned only after Event Grid answered 200.
 * Failures: a POST that cannot connect, drops, times out or gets 408/429/5xx is retried, with the same event ids,
   using exponential backoff and full jitter until ``?timeout=`` seconds (default 30) have passed since the call began.
-  Then a :class:`~portafunc.errors.MessagingError` says so (:mod:`portafunc_azure.retrying`; the SDK's own retries are
+  Then a :class:`~portafunc.errors.MessagingError` says so (:mod:`portafunc_azure.backends.retrying`; the SDK's own retries are
   off, because azure-core never retries a POST that failed to connect). If a batch fails after some of its requests
-  succeeded, the error is :class:`~portafunc_azure.retrying.BatchError`, whose ``accepted`` lists the ids Event Grid
+  succeeded, the error is :class:`~portafunc_azure.backends.retrying.BatchError`, whose ``accepted`` lists the ids Event Grid
   took. An event is never reported as published when Event Grid did not answer 200. A retried event whose first
   answer was lost can arrive twice, with the same id.
 * ``?tls=0`` talks plain ``http://`` — only for local stand-ins (the tests' recording server); Azure is https only.
@@ -31,7 +31,7 @@ from portafunc.errors import BindingError, MessagingError
 from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, as_outgoing
 
-from .codec_eventgrid import encode_message
+from ..codecs.topic import encode_message
 from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
 
 MAX_REQUEST_BYTES = 1024 * 1024

@@ -52,7 +52,7 @@ class Member:
 
 def parse(expression: str) -> Any:
     """``[fn(args)...]`` → a tree of Call / Index / Member / str / int."""
-    tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(expression)]  # type: ignore[arg-type]
+    tokens = [(m.lastgroup or "", m.group(m.lastgroup or 0)) for m in _TOKEN.finditer(expression)]
     if "".join(t[1] for t in tokens).replace(" ", "") != expression.replace(" ", ""):
         raise ArmError(f"cannot tokenise ARM expression {expression!r}")
     pos = 0

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent
 
-from . import codec_http, codec_legacy, codec_pubsub, codec_storage
+from . import http, legacy, pubsub, schedule, storage
 
 ACCEPTED = ("a structured CloudEvent (google.cloud.pubsub.topic.v1.messagePublished or "
             "google.cloud.storage.object.v1.finalized|deleted|archived|metadataUpdated), a Pub/Sub push envelope "
@@ -33,22 +33,22 @@ def decode(native: Any) -> list[Event]:
         raise EventDecodeError(f"a GCP event is a JSON object, got {type(native).__name__}", expected=ACCEPTED)
     if "specversion" in native:
         return [decode_cloudevent(native)]
-    if codec_legacy.is_legacy(native):
-        return [decode_cloudevent(codec_legacy.to_cloudevent(native), raw=native)]
-    if codec_pubsub.is_push_envelope(native):
-        return [codec_pubsub.decode_envelope(native)]
-    if codec_storage.is_object_data(native):
-        return [codec_storage.decode_object(native, native=native)]
-    if codec_http.is_http(native):
+    if legacy.is_legacy(native):
+        return [decode_cloudevent(legacy.to_cloudevent(native), raw=native)]
+    if pubsub.is_push_envelope(native):
+        return [pubsub.decode_envelope(native)]
+    if storage.is_object_data(native):
+        return [storage.decode_object(native, native=native)]
+    if http.is_http(native):
         return [decode_http(native)]
     raise EventDecodeError(f"unrecognised GCP event with keys {sorted(native)[:8]}", expected=ACCEPTED)
 
 
 def decode_http(native: Any) -> Event:
     """An HTTP request: a Cloud Scheduler job, a binary-mode CloudEvent (ce-* headers), or plain HTTP."""
-    req = codec_http.decode_request(native)
-    if codec_http.is_scheduler(req.headers):
-        return codec_http.schedule_from_headers(req.headers, native)
+    req = http.decode_request(native)
+    if schedule.is_scheduler(req.headers):
+        return schedule.schedule_from_headers(req.headers, native)
     if req.headers.get("ce-specversion") and req.headers.get("ce-type"):
         return decode_cloudevent(binary_to_structured(req.headers, req.body), raw=native)
     return req
@@ -83,13 +83,13 @@ def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None) -> Event:
         except ValueError as exc:
             raise EventDecodeError(f"CloudEvent {ce_type} data is not JSON", expected="JSON data") from exc
     native = raw if raw is not None else ce
-    if ce_type == codec_pubsub.PUBLISHED:
+    if ce_type == pubsub.PUBLISHED:
         if data is None:
-            raise EventDecodeError("messagePublished CloudEvent has no data", expected=codec_pubsub.ENVELOPE_EXPECTED)
-        return codec_pubsub.decode_envelope(data, fallback_id=_s(ce.get("id")), fallback_time=ce.get("time"),
+            raise EventDecodeError("messagePublished CloudEvent has no data", expected=pubsub.ENVELOPE_EXPECTED)
+        return pubsub.decode_envelope(data, fallback_id=_s(ce.get("id")), fallback_time=ce.get("time"),
                                             source=_s(ce.get("source")), raw=native)
-    if ce_type.startswith(codec_storage.CE_PREFIX):
-        return codec_storage.decode_object(data, codec_storage.kind_of(ce_type), event_id=_s(ce.get("id")),
+    if ce_type.startswith(storage.CE_PREFIX):
+        return storage.decode_object(data, storage.kind_of(ce_type), event_id=_s(ce.get("id")),
                                            time=ce.get("time"), native=native)
     raise EventDecodeError(f"CloudEvent type {ce_type!r} is not one portafunc handles", expected=ACCEPTED)
 
@@ -101,24 +101,24 @@ def _s(value: Any) -> str | None:
 def encode(event: Event, variant: str | None = None) -> Any:
     if isinstance(event, HttpRequest):
         _check(variant, "http")
-        return codec_http.encode_request(event)
+        return http.encode_request(event)
     if isinstance(event, Message):
         v = _check(variant, "message")
         if v == "push":
-            return codec_pubsub.encode_envelope(event)
+            return pubsub.encode_envelope(event)
         if v == "legacy":
-            return codec_legacy.encode_message(event)
-        return codec_pubsub.encode_cloudevent(event)
+            return legacy.encode_message(event)
+        return pubsub.encode_cloudevent(event)
     if isinstance(event, StorageEvent):
         v = _check(variant, "storage")
         if v == "legacy":
-            return codec_legacy.encode_storage(event)
+            return legacy.encode_storage(event)
         if v == "binary":
-            return codec_storage.object_data(event)
-        return codec_storage.encode_cloudevent(event)
+            return storage.object_data(event)
+        return storage.encode_cloudevent(event)
     if isinstance(event, ScheduleEvent):
         _check(variant, "schedule")
-        return codec_http.encode_schedule(event)
+        return schedule.encode_schedule(event)
     raise EventDecodeError(f"cannot encode {type(event).__name__}", expected="http, message, storage or schedule")
 
 

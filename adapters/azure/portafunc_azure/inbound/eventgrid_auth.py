@@ -2,7 +2,7 @@
 
 Inside Azure Functions the host's Event Grid endpoint requires the extension's system key, so the platform already
 checks deliveries. An Event Grid *webhook* served any other way (``portafunc run``, a container — see
-:mod:`portafunc_azure.webhook`) is open to anyone who learns its URL, so deliveries must carry one of:
+:mod:`portafunc_azure.inbound.webhook`) is open to anyone who learns its URL, so deliveries must carry one of:
 
 * the shared secret, in the subscription URL (``https://host/path?code=SECRET``, Event Grid keeps query strings) or in
   a delivery header (Event Grid "delivery properties" can add a static secret header, e.g. ``x-portafunc-secret``);

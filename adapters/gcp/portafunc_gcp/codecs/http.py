@@ -4,19 +4,18 @@ Flask response, plus a JSON form of both so events can be saved to files, decode
 GCF has no JSON event for HTTP (the function gets a real request), so the JSON form is ours and mirrors the wire:
 ``{"method", "path" (percent-encoded, as on the request line), "query_string" (raw), "headers": [[name, value], ...]
 (repeated names kept), "body", "isBase64Encoded"}``. The response form is ``{"statusCode", "headers": [[...]], "body",
-"isBase64Encoded"}``. Cloud Scheduler HTTP jobs arrive as such requests with ``X-CloudScheduler`` headers.
+"isBase64Encoded"}``. Cloud Scheduler HTTP jobs arrive as such requests (read in :mod:`.schedule`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import parse_qs, quote, urlencode
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse, ScheduleEvent, format_time, parse_time
+from portafunc.events import Headers, HttpRequest, HttpResponse
 
-from ._util import b64decode, b64encode, need_map
+from .fields import b64decode, b64encode, need_map
 
 HTTP_EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["name", "value"]], "body": "", '
                  '"isBase64Encoded": false}')
@@ -148,33 +147,3 @@ def decode_response(native: Any) -> HttpResponse:
         raise EventDecodeError("HTTP response has no statusCode", expected='{"statusCode": 200, ...}')
     headers = Headers([(k, v) for k, v in _headers(resp.get("headers")).items() if k.lower() != "content-length"])
     return HttpResponse(status=status, headers=headers, body=_body(resp, "HTTP response"))
-
-
-# -- Cloud Scheduler HTTP jobs -------------------------------------------------------------------------------------
-
-def is_scheduler(headers: Headers) -> bool:
-    return (headers.get("x-cloudscheduler") or "").lower() == "true"
-
-
-def schedule_from_headers(headers: Headers, native: Any = None) -> ScheduleEvent:
-    """``X-CloudScheduler-ScheduleTime`` is the scheduled instant (RFC 3339 UTC); a forced run may lack it."""
-    when = parse_time(headers.get("x-cloudscheduler-scheduletime")) or datetime.now(timezone.utc)
-    job = headers.get("x-cloudscheduler-jobname")
-    return ScheduleEvent(time=when, id=f"{job}@{format_time(when)}" if job else None, native=native)
-
-
-def encode_schedule(event: ScheduleEvent, job: str = "portafunc-schedule") -> dict[str, Any]:
-    """Neutral → the POST a Cloud Scheduler HTTP job sends to the function URL."""
-    return {
-        "method": "POST",
-        "path": "/",
-        "query_string": "",
-        "headers": [["Host", "us-central1-portafunc-local.cloudfunctions.net"],
-                    ["User-Agent", "Google-Cloud-Scheduler"],
-                    ["Content-Type", "application/octet-stream"],
-                    ["X-CloudScheduler", "true"],
-                    ["X-CloudScheduler-JobName", job],
-                    ["X-CloudScheduler-ScheduleTime", format_time(event.time)]],
-        "body": "",
-        "isBase64Encoded": False,
-    }

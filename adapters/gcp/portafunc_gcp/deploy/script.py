@@ -32,8 +32,8 @@ from portafunc.config import FunctionSettings
 from portafunc.resources import IDEMPOTENCY_STORE, Deployment, FunctionModel, env_name
 from portafunc.packaging.build import PackagingError
 
-from .codec_storage import KIND_TO_CE
-from .entry import HTTP_SERVICE
+from ..codecs.storage import KIND_TO_CE
+from .main_py import HTTP_SERVICE
 
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com", "eventarc.googleapis.com", "pubsub.googleapis.com",

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from portafunc.errors import EventDecodeError
 
-from .codec_http import _body_field, _put_body, _str_map
+from .http import _body_field, _put_body, _str_map
 
 
 def _meta() -> Any:
@@ -31,7 +31,7 @@ def to_func_http(native: Mapping[str, Any]) -> Any:
     D = meta.Datum
     method, url = native.get("method"), native.get("url")
     if not isinstance(method, str) or not isinstance(url, str):
-        from .codec_http import HTTP_EXPECTED
+        from .http import HTTP_EXPECTED
 
         raise EventDecodeError("HTTP request has no method or url", expected=HTTP_EXPECTED)
     value = {
@@ -87,7 +87,7 @@ def to_func_queue(native: Mapping[str, Any]) -> Any:
     """JSON form → ``func.QueueMessage``: the host base64-decodes MessageText and passes metadata separately."""
     from azure.functions.queue import QueueMessageInConverter
 
-    from .codec_queue import decode_message
+    from .queue import decode_message
 
     decode_message(native)  # validates the shape with a clear error
     D = _meta().Datum
@@ -101,7 +101,7 @@ def to_func_queue(native: Mapping[str, Any]) -> Any:
 
 
 def from_func_queue(msg: Any) -> dict[str, Any]:
-    from .codec_timer import status_time
+    from .schedule import status_time
 
     out: dict[str, Any] = {"Id": msg.id, "DequeueCount": msg.dequeue_count or 1}
     for key, value in (("InsertionTime", msg.insertion_time), ("ExpirationTime", msg.expiration_time),
@@ -123,7 +123,7 @@ def to_func_eventgrid(event: Mapping[str, Any]) -> Any:
 
 def from_func_eventgrid(event: Any) -> dict[str, Any]:
     """``func.EventGridEvent`` / ``func.CloudEvent`` → the event JSON (either schema)."""
-    from .codec_timer import status_time
+    from .schedule import status_time
 
     if hasattr(event, "specversion"):
         out: dict[str, Any] = {"specversion": event.specversion, "id": event.id, "source": event.source,

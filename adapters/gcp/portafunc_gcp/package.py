@@ -14,7 +14,7 @@ Layout of ``dist/gcp/``::
     main.py, requirements.txt, deploy.sh     (copies for review; deploy.sh deploys the zip's contents)
 
 ``requirements.txt`` is a lock: every package Cloud Build installs, with the exact version resolved at package time
-for the runtime's platform (see :mod:`.lock`). ``deploy.sh`` is described in :mod:`.deploy_script`.
+for the runtime's platform (see :mod:`.deploy.lock`). ``deploy.sh`` is described in :mod:`.deploy.script`.
 
 HTTP layout: by default every HTTP route is served by one function, ``<app>-http`` (one base URL, routed inside);
 ``[targets.gcp] http = "per-route"`` in the configuration file deploys one function per HTTP route instead.
@@ -30,9 +30,9 @@ from portafunc.packaging.build import PackagingError, clean_dir, compile_pyc, co
     write_zip
 from portafunc.targets import PackageRequest, PackageResult
 
-from .deploy_script import deploy_name, deployed_functions, options, render_deploy
-from .entry import render_main
-from .lock import lock
+from .deploy.script import deploy_name, deployed_functions, options, render_deploy
+from .deploy.main_py import render_main
+from .deploy.lock import lock
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
