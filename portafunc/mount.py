@@ -7,7 +7,8 @@ two server interfaces, with the response buffered:
 
 * the path given to the web app is the full, decoded request path, and the prefix is its ``root_path`` (ASGI) or
   ``SCRIPT_NAME`` (WSGI, with ``PATH_INFO`` the rest), so URLs the framework generates carry the prefix;
-* the query string is rebuilt from the decoded pairs, percent-encoded, every repeated key kept in order;
+* the query string is the one the client sent (``HttpRequest.raw_query``: escapes, ``+``, empty values and key
+  order kept), and is rebuilt from the decoded pairs only where the front door passes no raw form;
 * ASGI apps run on one event loop kept for the whole process and driven by the invoking thread: the lifespan
   ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
   at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
@@ -97,6 +98,24 @@ def query_string(query: dict[str, list[str]]) -> str:
     from urllib.parse import quote
 
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in query.items() for v in values)
+
+
+# every printable ASCII character but space, '#' and '%'-escapes' own '%' kept as sent: only what cannot travel in a
+# query (non-ASCII, controls, space) is percent-encoded, so an ASCII query string passes through byte for byte
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "#")
+
+
+def request_query(req: HttpRequest) -> str:
+    """The query string to give the web app, ASCII: the one the client sent where the front door kept it
+    (``raw_query``), else rebuilt from the decoded pairs."""
+    raw = req.raw_query
+    if raw is None:
+        return query_string(req.query)
+    if raw.isascii() and raw.isprintable() and " " not in raw and "#" not in raw:
+        return raw
+    from urllib.parse import quote
+
+    return quote(raw, safe=_QUERY_SAFE)
 
 
 def _scheme(req: HttpRequest) -> str:
@@ -311,7 +330,7 @@ class _AsgiBridge:
             "scheme": scheme,
             "path": req.path,
             "raw_path": _raw_path(req.path),
-            "query_string": query_string(req.query).encode("ascii"),
+            "query_string": request_query(req).encode("ascii"),
             "root_path": self.prefix,
             "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
             "client": (req.client_ip, 0) if req.client_ip else None,
@@ -385,7 +404,7 @@ class _WsgiBridge:
             "REQUEST_METHOD": req.method,
             "SCRIPT_NAME": _wsgi_str(self.prefix),
             "PATH_INFO": _wsgi_str(rest),
-            "QUERY_STRING": query_string(req.query),
+            "QUERY_STRING": request_query(req),
             "SERVER_NAME": server_name,
             "SERVER_PORT": str(server_port),
             "SERVER_PROTOCOL": "HTTP/1.1",

@@ -46,6 +46,16 @@ def read_timeout() -> float:
     return float(os.environ.get("PORTAFUNC_RUN_READ_TIMEOUT") or READ_TIMEOUT)
 
 
+def _ascii_query(text: str) -> str:
+    """The query string as the client sent it; bytes outside printable ASCII (which ``http.server`` decoded as
+    latin-1) percent-encoded, so the text is ASCII and its escapes decode to the bytes that were sent."""
+    if text.isascii() and text.isprintable() and " " not in text:
+        return text
+    from urllib.parse import quote_from_bytes
+
+    return quote_from_bytes(text.encode("latin-1"), safe="".join(chr(c) for c in range(0x21, 0x7F)))
+
+
 class _Refused(Exception):
     """The request cannot be dispatched; answered with ``status`` and the connection closed."""
 
@@ -104,10 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
                             time.perf_counter() - started)
             return
         path = decode_path(raw_path) or "/"
+        raw_query = _ascii_query(raw_query)
         req = HttpRequest(
             method=self.command,
             path=path,
             query={k: list(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()},
+            raw_query=raw_query,
             headers=Headers(list(self.headers.items())),
             body=body,
             client_ip=self.client_address[0] if self.client_address else None,

@@ -190,3 +190,37 @@ def test_a_request_from_async_code_is_served_on_the_one_loop() -> None:
 
     assert asyncio.run(host()).body == b"part1-part2"
     assert seen[0]["state"] == {"ready": True}
+
+
+RAW_QUERIES = [
+    "a=1&b=2&a=3",  # repeated keys, not grouped: key order as sent
+    "q=a+b&r=a%20b",  # '+' and '%20' both as sent (a rebuild would make both %20)
+    "e=&flag&=v",  # empty value, key without '=', empty key
+    "path=%2Fx%2Fy&amp=%26&pct=%25&lower=%c3%a9",  # escapes of reserved characters, lowercase hex kept
+    "k=/?:@!$'()*,;",  # characters a query may hold unescaped
+]
+
+
+@pytest.mark.parametrize("raw", RAW_QUERIES)
+def test_the_query_string_as_sent_reaches_asgi_and_wsgi_unchanged(raw: str) -> None:
+    seen: list[Scope] = []
+    served(recording_asgi(seen))(request(raw_query=raw, query={"ignored": ["rebuilt"]}))
+    assert seen[0]["query_string"] == raw.encode("ascii")
+    environs: list[dict[str, Any]] = []
+
+    def web_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environs.append(environ)
+        start_response("200 OK", [])
+        return []
+
+    served(web_app)(request(raw_query=raw, query={"ignored": ["rebuilt"]}))
+    assert environs[0]["QUERY_STRING"] == raw
+
+
+def test_a_query_without_its_raw_form_is_rebuilt_and_non_ascii_raw_text_is_escaped() -> None:
+    seen: list[Scope] = []
+    handler = served(recording_asgi(seen))
+    handler(request(query={"q": ["x y", "é"]}))  # a front door that hands over parsed parameters only
+    handler(request(raw_query="q=é ü#"))  # a front door that decoded the escapes of the query it kept
+    handler(request(raw_query=""))
+    assert [s["query_string"] for s in seen] == [b"q=x%20y&q=%C3%A9", b"q=%C3%A9%20%C3%BC%23", b""]

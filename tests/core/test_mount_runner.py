@@ -61,3 +61,12 @@ def test_lifespan_shutdown_runs_when_the_runner_stops(tmp_path: Path) -> None:
     finally:
         assert runner.stop() == 0, runner.stderr
     assert "mounted app: lifespan shutdown" in runner.stderr
+
+
+@BOTH
+@pytest.mark.parametrize("raw", ["a=1&q=x&b=&a=2", "q=a+b&q=a%20b&q=%2f%26", "flag&q=%C3%A9&q="])
+def test_the_query_string_reaches_the_app_as_sent(served: Runner, prefix: str, raw: str) -> None:
+    """Key order across keys, '+' against '%20', lowercase escapes, empty values and bare keys: byte for byte."""
+    status, _, body = served.request("GET", f"{prefix}/echo/x?{raw}")
+    assert status == 200, body
+    assert json.loads(body)["query"] == raw
