@@ -368,23 +368,25 @@ def to_response(value: Any) -> HttpResponse:
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
                 invocation_id: str | None = None, native_context: Any = None,
-                route_template: str | None = None) -> HttpResponse:
+                route_template: str | None = None, stream: bool = False) -> HttpResponse:
     """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
 
     ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
     HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
+    ``stream``: the caller can send a body in pieces, so a streamed response (``resp.streamed``) may come back with
+    its body still being produced; without it such a body is buffered before the invocation ends.
     """
     if app._cors_used:
-        resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template)
+        resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template, stream)
     else:
-        resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+        resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
     return resp
 
 
 def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-               native_context: Any, route_template: str | None) -> HttpResponse:
+               native_context: Any, route_template: str | None, stream: bool) -> HttpResponse:
     """Answer a preflight, or run the request and add the CORS headers of the policy that covers it."""
     from . import cors
 
@@ -392,7 +394,7 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
         found = cors.preflight_target(app, req, function)
         if found is not None:
             return found[0].preflight(req, found[1])
-    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
     spec = app.function(function) if function is not None else app.route(req.method, req.path)[0]
     policy = cors.policy(app, spec)
     if policy is not None:
@@ -401,7 +403,7 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
 
 
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-                      native_context: Any, route_template: str | None = None) -> HttpResponse:
+                      native_context: Any, route_template: str | None = None, stream: bool = False) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger
@@ -421,7 +423,8 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
                                                               f"no function serves {req.method} {req.path}"))
         spec = found
         req.path_params = params
-    return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                       stream=stream)
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
@@ -431,7 +434,7 @@ def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
 
 
 def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
-                native_context: Any = None) -> HttpResponse:
+                native_context: Any = None, stream: bool = False) -> HttpResponse:
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
@@ -451,6 +454,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                     _idempotent_http(spec, req, target)
             if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
                 check_headers(resp.headers._items)
+            if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
+                resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
         resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
