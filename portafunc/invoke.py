@@ -419,7 +419,11 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
-        if len(req.body) > MAX_BODY_BYTES:
+        auth = spec.trigger.auth  # type: ignore[union-attr]
+        refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
+        if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
+            resp = refused
+        elif len(req.body) > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
