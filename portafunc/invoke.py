@@ -574,11 +574,12 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
     try:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
+        text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
             logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
+                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
                          traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, _reason(exc))
+        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
