@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .cors import Cors
+    from .params import Header, Path, Query
     from .routers import Router
 
     from .data.bucket import Bucket
@@ -80,7 +81,7 @@ def kv(name: str, model: Any = None) -> KV:
     return _kv(name, model)
 
 
-_LAZY = {"Cors": "cors", "Router": "routers"}  # public names whose modules load on first use (off the cold-start path)
+_LAZY = {"Cors": "cors", "Router": "routers", "Query": "params", "Header": "params", "Path": "params"}  # public names whose modules load on first use (off the cold-start path)
 
 
 def __getattr__(name: str) -> Any:
@@ -95,7 +96,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Cors", "Router",
+    "Cors", "Router", "Query", "Header", "Path",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",

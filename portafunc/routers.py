@@ -67,7 +67,8 @@ def include(app: App, router: Router, prefix: str) -> None:
         if isinstance(trigger, HttpTrigger):
             template = prefix + trigger.route.template if trigger.route.template != "/" or not prefix else prefix
             cors = trigger.cors if trigger.cors is not None else router.cors
-            trigger = HttpTrigger(trigger.methods, compile_route(template), trigger.auth, cors)
+            trigger = HttpTrigger(trigger.methods, compile_route(template), trigger.auth, cors,
+                                  trigger.response_model, trigger.content_types)
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
