@@ -439,7 +439,7 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                 check_headers(resp.headers._items)
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
-        resp = HttpResponse.problem(400, getattr(exc, "title", "Request body failed validation"), str(exc),
+        resp = HttpResponse.problem(400, exc.title, str(exc),
                                     errors=exc.errors)
         outcome = "rejected"
     except BadRequest as exc:

@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Literal
 
-    from .app import FunctionSpec, HttpTrigger
+    from .app import FunctionSpec
     from .routing import Route
 
     Location = Literal["path", "query", "header"]
@@ -452,7 +452,7 @@ def _response_annotation(handler: Callable[..., Any], namespace: dict[str, Any])
     hint = _evaluate(raw, namespace)
     if _is_model_type(hint):
         return hint
-    args = getattr(hint, "__args__", ())
+    args: tuple[Any, ...] = getattr(hint, "__args__", ())
     if getattr(hint, "__origin__", None) is list and len(args) == 1 and _is_model_type(args[0]):
         return hint
     return None
@@ -576,9 +576,9 @@ class _Binder:
                     errors.extend(body_errors)
         if errors:
             failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
-            exc = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
-            exc.title = "Request failed validation"  # type: ignore[attr-defined]
-            raise exc
+            failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
+            failure.title = "Request failed validation"
+            raise failure
         return kwargs
 
     def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
