@@ -448,7 +448,11 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
-        if len(req.body) > MAX_BODY_BYTES:
+        auth = spec.trigger.auth  # type: ignore[union-attr]
+        refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
+        if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
+            resp = refused
+        elif len(req.body) > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
@@ -577,11 +581,12 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
     try:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
+        text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
             logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
+                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
                          traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, _reason(exc))
+        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
