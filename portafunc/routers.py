@@ -13,6 +13,7 @@ from .routing import compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .auth import JwtAuth
     from .cors import Cors
 
 
@@ -25,6 +26,8 @@ class Router(App):
     Args:
         cors: The [`Cors`][portafunc.Cors] policy of this router's HTTP functions that set none themselves (else
             the app's applies).
+        auth: The ``auth`` of this router's HTTP functions that set none themselves (``"anonymous"``,
+            ``"function"`` or a [`JwtAuth`][portafunc.JwtAuth]); ``None``: the including app's.
 
     Example:
         ```python
@@ -38,8 +41,13 @@ class Router(App):
         ```
     """
 
-    def __init__(self, *, cors: Cors | None = None) -> None:
+    def __init__(self, *, cors: Cors | None = None, auth: str | JwtAuth | None = None) -> None:
         super().__init__("router", cors=cors)
+        if auth is not None:
+            from .auth import check_auth
+
+            check_auth(auth, "Router")
+        self.auth = auth
 
     def __repr__(self) -> str:
         return f"Router({len(self._functions)} functions)"
@@ -67,7 +75,9 @@ def include(app: App, router: Router, prefix: str) -> None:
         if isinstance(trigger, HttpTrigger):
             template = prefix + trigger.route.template if trigger.route.template != "/" or not prefix else prefix
             cors = trigger.cors if trigger.cors is not None else router.cors
-            trigger = HttpTrigger(trigger.methods, compile_route(template), trigger.auth, cors)
+            auth = trigger.auth if trigger.auth is not None else app.auth
+            trigger = HttpTrigger(trigger.methods, compile_route(template), auth, cors,
+                                  trigger.response_model, trigger.content_types)
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)

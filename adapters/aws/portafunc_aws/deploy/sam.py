@@ -24,10 +24,14 @@ from portafunc.errors import PortafuncError
 from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 
-from .triggers import S3_EVENTS
+from ..triggers import S3_EVENTS
 
 MAX_TIMEOUT = 900
 MEMORY_RANGE = (128, 10240)
+# [targets.aws] otel_layer: the AWS Distro for OpenTelemetry Lambda layer; its wrapper sets the SDK up before the
+# handler's module runs, so portafunc's spans go to the layer's collector with no change to the app.
+OTEL_WRAPPER = "/opt/otel-instrument"
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
 ROUTER = "PortafuncRouterFunction"
 RETENTION_14_DAYS = 1209600
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
@@ -103,6 +107,7 @@ def check_deployment(deployment: Deployment) -> list[str]:
                                 f"Resource; got {entry!r}")
     problems += _bucket_stem_problems(deployment)
     try:
+        otel_layer(deployment)
         build_resources(deployment)
     except TemplateError as exc:
         problems.append(str(exc))
@@ -296,6 +301,17 @@ def _binding_value(kind: str, name: str, deployment: Deployment) -> Any:
     return {"Fn::Sub": f"dynamodb://${{{lid}}}"}
 
 
+def otel_layer(deployment: Deployment) -> str | None:
+    """``[targets.aws] otel_layer``: the ARN of the OpenTelemetry layer every function gets, or None."""
+    value = deployment.config.targets.get("aws", {}).get("otel_layer")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LAYER_ARN.match(value):
+        raise TemplateError(f"[targets.aws] otel_layer = {value!r} is not a Lambda layer version ARN "
+                            "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")
+    return value
+
+
 def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: str,
                    deployment: Deployment | None = None) -> dict[str, Any]:
     model = deployment if deployment is not None else app.resources()
@@ -329,10 +345,14 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
                        "app or its portafunc.toml, not this file)",
         "Globals": {"Function": {
             "Runtime": f"python{python}", "Architectures": ["arm64" if arch in ("arm64", "aarch64") else "x86_64"],
-            "Handler": "portafunc_aws.entry.handler", "CodeUri": code_uri,
+            "Handler": "portafunc_aws.runtime.handler", "CodeUri": code_uri,
             "Environment": {"Variables": {"PORTAFUNC_APP": app_ref}}}},
         "Resources": resources,
     }
+    layer = otel_layer(model)
+    if layer is not None:
+        template["Globals"]["Function"]["Layers"] = [layer]
+        template["Globals"]["Function"]["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] = OTEL_WRAPPER
     if outputs:
         template["Outputs"] = outputs
     return template
@@ -362,13 +382,17 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     policies: list[Any] = []
     if isinstance(trig, HttpTrigger):
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
-        for method in methods:
-            event: dict[str, Any] = {"Path": trig.route.template, "Method": method}
-            if explicit_api:
-                event["ApiId"] = {"Ref": "HttpApi"}
-            if trig.auth == "function":
-                event["Auth"] = {"Authorizer": "AWS_IAM"}
-            events[logical_id(method.lower()) + "Route"] = {"Type": "HttpApi", "Properties": event}
+        # a route whose greedy parameter may be empty (a mounted web app) also gets its bare path as a route: an API
+        # Gateway {proxy+} needs a segment; "/api" is sent "/api/" too (a route cannot end in "/")
+        paths = [(trig.route.template, "Route")] + ([(trig.route.bare, "BareRoute")] if trig.route.bare else [])
+        for path, suffix in paths:
+            for method in methods:
+                event: dict[str, Any] = {"Path": path, "Method": method}
+                if explicit_api:
+                    event["ApiId"] = {"Ref": "HttpApi"}
+                if trig.auth == "function":
+                    event["Auth"] = {"Authorizer": "AWS_IAM"}
+                events[logical_id(method.lower()) + suffix] = {"Type": "HttpApi", "Properties": event}
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)
         out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, _arn(model, "queue", trig.queue),
