@@ -101,7 +101,8 @@ def test_http_binary_response_and_greedy_route(loaded):
 
 def test_http_validation_failure_is_400(loaded):
     _, functions, _ = loaded
-    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": 1}'))
+    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": 1}',
+                                                    headers={"content-type": "application/json"}))
     resp = functions["create"].get_user_function()(natives.to_func_http(native))
     assert resp.status_code == 400 and resp.headers["content-type"] == "application/problem+json"
 
