@@ -35,13 +35,17 @@ def authorizers(app: App) -> dict[JwtAuth, str]:
     registration order. JwtAuths with the same issuer, audience and algorithms share one."""
     names: dict[tuple[Any, ...], str] = {}
     out: dict[JwtAuth, str] = {}
-    for spec in app.http_functions():
-        auth = spec.trigger.auth
+    for auth in _auths(app):
         if not isinstance(auth, JwtAuth) or not set(auth.algorithms) <= set(NATIVE_JWT_ALGORITHMS):
             continue
         key = (auth.issuer, auth.audiences, auth.algorithms)
         out[auth] = names.setdefault(key, f"Jwt{len(names) + 1}")
     return out
+
+
+def _auths(app: App) -> list[Any]:
+    """The ``auth`` of each HTTP function, in registration order."""
+    return [spec.trigger.auth for spec in app.http_functions() if isinstance(spec.trigger, HttpTrigger)]
 
 
 def uniform_cors(app: App) -> Cors | None:
@@ -83,7 +87,7 @@ def http_api_properties(app: App) -> dict[str, Any] | None:
     """The ``AWS::Serverless::HttpApi`` properties the app needs (authorizers, CORS), or None: SAM's implicit API."""
     props: dict[str, Any] = {}
     auth: dict[str, Any] = {}
-    if any(spec.trigger.auth == "function" for spec in app.http_functions()):
+    if "function" in _auths(app):
         auth["EnableIamAuthorizer"] = True
     jwt = {}
     for jwt_auth, name in authorizers(app).items():
@@ -112,7 +116,7 @@ def jwt_problems(app: App) -> list[str]:
     """What API Gateway would refuse in a JwtAuth: an issuer that is not https (its authorizer fetches the keys)."""
     problems = []
     for spec in app.http_functions():
-        auth = spec.trigger.auth
+        auth = getattr(spec.trigger, "auth", None)
         if isinstance(auth, JwtAuth) and not auth.issuer.startswith("https://"):
             problems.append(f"{spec.name}: JwtAuth issuer {auth.issuer!r} is not https; API Gateway's JWT "
                             "authorizer and the deployed function need a public https issuer")
