@@ -13,6 +13,8 @@ from .routing import compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Iterable
+
     from .cors import Cors
 
 
@@ -25,6 +27,7 @@ class Router(App):
     Args:
         cors: The [`Cors`][portafunc.Cors] policy of this router's HTTP functions that set none themselves (else
             the app's applies).
+        tags: The OpenAPI tags of this router's HTTP functions (``app.openapi()``, Swagger UI's groups).
 
     Example:
         ```python
@@ -38,14 +41,15 @@ class Router(App):
         ```
     """
 
-    def __init__(self, *, cors: Cors | None = None) -> None:
+    def __init__(self, *, cors: Cors | None = None, tags: Iterable[str] = ()) -> None:
         super().__init__("router", cors=cors)
+        self.tags = (tags,) if isinstance(tags, str) else tuple(tags)
 
     def __repr__(self) -> str:
         return f"Router({len(self._functions)} functions)"
 
 
-def include(app: App, router: Router, prefix: str) -> None:
+def include(app: App, router: Router, prefix: str, tags: tuple[str, ...] = ()) -> None:
     """Register ``router``'s functions into ``app``; HTTP routes get ``prefix`` (see ``App.include_router``)."""
     if not isinstance(router, Router):
         raise RegistrationError(f"include_router takes a portafunc.Router, not {type(router).__name__}")
@@ -71,7 +75,9 @@ def include(app: App, router: Router, prefix: str) -> None:
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
-        app._functions[spec.name].routers = (router, *spec.routers)
+        included = app._functions[spec.name]
+        included.routers = (router, *spec.routers)
+        included.tags = tuple(dict.fromkeys((*tags, *router.tags, *spec.tags)))
 
 
 __all__ = ["Router"]
