@@ -175,7 +175,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
     if args.yaml:
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped, unused-ignore]
         except ImportError:
             raise CliError("--yaml needs PyYAML: pip install pyyaml") from None
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)

@@ -28,7 +28,8 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
     from ..config import load_config
     from ..loader import load_app
     from ..targets import get_target
-    from .build import PackagingError, choose_python, read_pip_options, read_requirements, trigger_check
+    from .build import PackagingError, choose_python, read_pip_options, read_requirements, trigger_check, \
+        vendoring_for
     from .inspection import target_problems
 
     target = get_target(target_name)
@@ -45,7 +46,8 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
                              app=app, functions=functions, stage=stage, deployment=deployment,
                              pip_options=read_pip_options(project))
     started = time.perf_counter()
-    result = target.package(request)
+    with vendoring_for(app):
+        result = target.package(request)
     result.seconds = time.perf_counter() - started
     return result
 
