@@ -93,7 +93,7 @@ def checked(get: Callable[[str], Any], expect: Any) -> Op:
 
 def aws(endpoint: str) -> tuple[dict[str, Op], dict[str, Op], dict[str, Op], dict[str, Op]]:
     import boto3
-    from portafunc_aws import dynamodb
+    from portafunc_aws.backends import dynamodb
 
     import portafunc
 

@@ -27,7 +27,11 @@ CHILD = r'''
 import json, time, timeit
 from pydantic import BaseModel
 from portafunc import App, HttpRequest, HttpResponse
-from portafunc_aws import entry, http
+try:  # the adapter layout since the runtime/codecs split; older revisions: entry.py, http.py
+    from portafunc_aws import runtime as entry
+    from portafunc_aws.codecs import http
+except ImportError:
+    from portafunc_aws import entry, http
 from portafunc_aws.target import LambdaContext
 
 app = App("bench")

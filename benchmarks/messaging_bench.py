@@ -208,7 +208,7 @@ def bench_moto(log_dir: Path, quick: bool) -> dict[str, Any]:
         os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
         import portafunc
-        from portafunc_aws.messaging import clients
+        from portafunc_aws.backends import clients
 
         clients.reset()
         admin_sqs = boto3.client("sqs", region_name=REGION)  # counting/purging only, never timed

@@ -34,7 +34,7 @@ def contenders() -> dict[str, Callable[[], Any]]:
     from mangum import Mangum
 
     from portafunc import App
-    from portafunc_aws.entry import bind
+    from portafunc_aws.runtime import bind
 
     api = FastAPI()
 

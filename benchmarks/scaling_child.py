@@ -86,7 +86,7 @@ def build_routes(contender: str, n: int) -> tuple[Callable[[], Any], Any]:
         return (lambda: native(event, CTX)), routes
     if contender.startswith("portafunc"):
         from portafunc import App
-        from portafunc_aws.entry import bind
+        from portafunc_aws.runtime import bind
 
         def serve(i: int) -> Callable[[Any], dict[str, Any]]:
             return lambda req: {"i": i, "id": req.path_params["id"]}
@@ -144,13 +144,13 @@ def batch_handler(contender: str) -> Callable[[dict[str, Any]], Any]:
         return lambda event: aws_native_sqs.handler(event, CTX)
     if contender == "portafunc":
         import pf_msgs
-        from portafunc_aws.entry import bind
+        from portafunc_aws.runtime import bind
 
         handler = bind(pf_msgs.app, "work")
         return lambda event: handler(event, CTX)
     if contender == "portafunc typed":
         import pf_typed
-        from portafunc_aws.entry import bind
+        from portafunc_aws.runtime import bind
 
         handler = bind(pf_typed.app, "work")
         return lambda event: handler(event, CTX)
@@ -188,7 +188,7 @@ def body_handler(contender: str) -> Callable[[dict[str, Any]], Any]:
         return lambda event: native(event, CTX)
     if contender == "portafunc":
         from portafunc import App
-        from portafunc_aws.entry import bind
+        from portafunc_aws.runtime import bind
 
         app = App("body")
 

@@ -72,7 +72,7 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
     import pf_http
     import pf_msgs
     import pf_typed
-    from portafunc_aws.entry import bind
+    from portafunc_aws.runtime import bind
 
     aws_chalice_http, aws_mangum_http = _peer("aws_chalice_http"), _peer("aws_mangum_http")
     aws_powertools_http, aws_powertools_sqs = _peer("aws_powertools_http"), _peer("aws_powertools_sqs")

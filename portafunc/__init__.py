@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import logging
     from typing import Any
 
+    from .auth import JwtAuth
     from .cors import Cors
     from .routers import Router
 
@@ -80,7 +81,7 @@ def kv(name: str, model: Any = None) -> KV:
     return _kv(name, model)
 
 
-_LAZY = {"Cors": "cors", "Router": "routers"}  # public names whose modules load on first use (off the cold-start path)
+_LAZY = {"Cors": "cors", "JwtAuth": "auth", "Router": "routers"}  # public names whose modules load on first use (off the cold-start path)
 
 
 def __getattr__(name: str) -> Any:
@@ -95,7 +96,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Cors", "Router",
+    "Cors", "JwtAuth", "Router",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",

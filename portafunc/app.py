@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
     from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
+    from .auth import JwtAuth
     from .config import Config
     from .cors import Cors
     from .middleware import Middleware
@@ -53,11 +54,12 @@ class HttpTrigger(_Trigger):
     __slots__ = ("methods", "route", "auth", "cors")
     kind = "http"
 
-    def __init__(self, methods: tuple[str, ...], route: Route, auth: str = "anonymous",
+    def __init__(self, methods: tuple[str, ...], route: Route, auth: str | JwtAuth | None = "anonymous",
                  cors: Cors | None = None) -> None:
         self.methods = methods
         self.route = route
-        self.auth = auth
+        self.auth = auth  # "anonymous", "function" (the cloud checks), a JwtAuth (the function checks); None: a
+        # router's route that takes the including app's
         self.cors = cors  # this route's CORS policy; None: the app's
 
     def describe(self) -> str:
@@ -231,13 +233,15 @@ class App:
             (``shop-lambda-….zip``, ``shop-functions-….zip``, ``shop-gcp.zip``) and prefixes idempotency keys.
         cors: The [`Cors`][portafunc.Cors] policy of every HTTP function that sets none itself; ``None``: no
             CORS headers and no preflight answers (see docs/http.md).
+        auth: The ``auth`` of every HTTP function that sets none itself: ``"anonymous"``, ``"function"`` or a
+            [`JwtAuth`][portafunc.JwtAuth] verifying the callers' bearer tokens (see ``App.http``).
         docs_route: Serve Swagger UI for the app's OpenAPI document at this path (``"/docs"``) and the document
             at ``<docs_route>/openapi.json``, from files packaged with portafunc (no CDN). Two HTTP functions,
             ``portafunc_docs`` and ``portafunc_docs_files``, deployed like the app's own routes; ``None``: off
             (see docs/openapi.md).
 
     Raises:
-        RegistrationError: The name has other characters.
+        RegistrationError: The name has other characters, or ``auth`` is none of the accepted values.
 
     Example:
         ```python
@@ -248,12 +252,16 @@ class App:
         ```
     """
 
-    def __init__(self, name: str, *, cors: Cors | None = None, docs_route: str | None = None) -> None:
+    def __init__(self, name: str, *, cors: Cors | None = None,
+                 auth: Literal["anonymous", "function"] | JwtAuth = "anonymous",
+                 docs_route: str | None = None) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
         _check_cors(cors)
         self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
+        _check_auth(auth, f"app {name!r}")
+        self.auth: str | JwtAuth | None = auth  # the auth of every HTTP function without its own
         self._cors_used = cors is not None  # any policy at all: requests without one skip the CORS step
         self._middleware: list[Middleware] = []  # see middleware(); empty: invocations take the plain path
         self._exception_handlers: dict[Any, Callable[..., Any]] = {}  # exception class or 404/405 → handler
@@ -515,7 +523,7 @@ class App:
 
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
-             auth: Literal["anonymous", "function"] = "anonymous",
+             auth: Literal["anonymous", "function"] | JwtAuth | None = None,
              idempotent: bool = False, uses: Iterable[Use] | Use | None = None,
              cors: Cors | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
@@ -533,13 +541,19 @@ class App:
                 the app's one HTTP Cloud Function, ``<app>-http``, which routes every HTTP function inside.
             name: The function's name (default: the handler's ``__name__``): the Lambda function, the Azure
                 function and the route's entry point in the GCP ``main.py`` are named after it.
-            auth: ``"anonymous"`` (anyone may call) or ``"function"`` (only callers the cloud authenticates).
-                **AWS** ``"function"`` adds an ``AWS_IAM`` authorizer: requests must be SigV4-signed by a principal
-                allowed to invoke the API. **Azure** ``AuthLevel.FUNCTION``: a function key in ``?code=`` or the
-                ``x-functions-key`` header. **GCP** the HTTP service is deployed with ``--no-allow-unauthenticated``:
-                the caller needs the Cloud Run invoker role and sends a Google-signed ID token. The service has one
-                access policy, so on GCP all HTTP functions of an app need the same ``auth`` (packaging refuses a
-                mix).
+            auth: Who may call; ``None``: the app's ``auth`` (``"anonymous"`` unless ``App(..., auth=...)`` says
+                otherwise). ``"anonymous"``: anyone. A [`JwtAuth`][portafunc.JwtAuth]: end users with a valid bearer
+                JWT of your identity provider, checked by the function on every cloud and in ``portafunc run`` (401
+                otherwise), the claims in ``req.principal``. ``"function"``: callers the *cloud* authenticates with
+                its own credentials, different on each (not end users; ``portafunc run`` checks nothing):
+                **AWS** an ``AWS_IAM`` authorizer: requests must be SigV4-signed by an IAM principal allowed to invoke
+                the API; a ``JwtAuth`` route also gets the HTTP API's JWT authorizer, so requests without a valid
+                token are refused before the function runs. **Azure** ``AuthLevel.FUNCTION``: a function key (a
+                shared secret from the function app's keys) in ``?code=`` or the ``x-functions-key`` header.
+                **GCP** the HTTP service is deployed with ``--no-allow-unauthenticated``: the caller needs the Cloud
+                Run invoker IAM role and sends a Google-signed ID token. The service has one access policy, so on GCP
+                all HTTP functions of an app need the same ``auth`` level (packaging refuses a mix of ``"function"``
+                with public routes; a ``JwtAuth`` route is public to IAM).
             idempotent: Run at most once per ``Idempotency-Key`` request header and replay the first response to
                 retries (the same as ``idempotency_key="header.Idempotency-Key"`` on the message decorators); a
                 request without the header runs normally. Needs ``PORTAFUNC_IDEMPOTENCY_STORE`` on a cloud:
@@ -564,12 +578,12 @@ class App:
         if not methods or bad:
             raise RegistrationError(f"route {route!r}: unknown HTTP method(s) {bad or methods}; "
                                     f"use {', '.join(HTTP_METHODS)}")
-        if auth not in ("anonymous", "function"):
-            raise RegistrationError(f"route {route!r}: auth must be 'anonymous' or 'function'")
+        _check_auth(auth, f"route {route!r}")
+        resolved = auth if auth is not None else self.auth
         _check_cors(cors)
         if cors is not None:
             self._cors_used = True
-        return self._register(HttpTrigger(methods, compile_route(route), auth, cors), name,
+        return self._register(HttpTrigger(methods, compile_route(route), resolved, cors), name,
                               "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
@@ -807,6 +821,14 @@ def _check_cors(cors: object) -> None:
 
     if not isinstance(cors, Cors):
         raise RegistrationError(f"cors must be a portafunc.Cors(...), not {type(cors).__name__}")
+
+
+def _check_auth(auth: object, where: str) -> None:
+    if auth == "anonymous" or auth == "function":  # noqa: PLR1714 - no import for the usual values
+        return
+    from .auth import check_auth
+
+    check_auth(auth, where)
 
 
 def _check_attempts(max_attempts: int) -> None:

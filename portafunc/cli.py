@@ -58,13 +58,30 @@ def _print_json(value: Any) -> None:
 # -- commands ----------------------------------------------------------------------------------------------------
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from .targets import KNOWN_TARGETS, available
+    from .targets import available, distributions
 
     installed = available()
-    for name in sorted(set(installed) | set(KNOWN_TARGETS)):
-        where = installed.get(name)
-        print(f"{name:6} {'installed  ' + where if where else 'missing    pip install ' + KNOWN_TARGETS[name]}")
+    dists = distributions()
+    if not installed:
+        print("no target installed: install a target distribution (portafunc-<target>)", file=sys.stderr)
+        return 1
+    width = max(len(name) for name in installed)
+    dwidth = max(len(dists.get(name, "?")) for name in installed)
+    for name in sorted(installed):
+        print(f"{name:{width}}  {dists.get(name, '?'):{dwidth}}  {installed[name]}")
     return 0
+
+
+def _installed_target(name: str) -> str:
+    """``--target`` of package, run and inspect: any installed target; anything else is a usage error naming the
+    installed ones (a target is found through its entry point, so the parser cannot list them as choices)."""
+    from .targets import available
+
+    installed = sorted(available())
+    if name not in installed:
+        raise argparse.ArgumentTypeError(f"{name!r} is not an installed target; installed: "
+                                         f"{', '.join(installed) or 'none'}")
+    return name
 
 
 def cmd_events_decode(args: argparse.Namespace) -> int:
@@ -126,8 +143,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def function_failed(answer: Any, *, http: bool) -> str | None:
     """Why the native ``answer`` of ``Target.invoke`` means the function failed, or None: an HTTP 5xx (any 4xx/5xx
-    for an event function: its event is refused and the cloud redelivers it), ``batchItemFailures``, an error
-    Lambda would raise, or a message the host would redeliver or poison."""
+    for an event function: its event is refused and the platform redelivers it), a non-empty list of failed batch
+    items, an error the runtime would raise, or a message the host would redeliver or poison."""
     if isinstance(answer, list):
         for item in answer:
             why = function_failed(item, http=http)
@@ -196,7 +213,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portafunc", description="Write a serverless function once; run it on "
-                                     "AWS Lambda, Azure Functions and Google Cloud Functions.")
+                                     "every installed target (portafunc targets lists them).")
     parser.add_argument("--version", action="version", version=f"portafunc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -206,21 +223,22 @@ def build_parser() -> argparse.ArgumentParser:
     events = sub.add_parser("events", help="decode native events to the neutral form, or make native events")
     esub = events.add_subparsers(dest="events_command", metavar="ACTION")
     p = esub.add_parser("decode", help="print the neutral JSON form of a native event file")
-    p.add_argument("--target", required=True, help="aws, azure or gcp")
+    p.add_argument("--target", required=True, type=_installed_target, help="an installed target")
     p.add_argument("file", help="native event JSON file, or - for stdin")
     p.set_defaults(func=cmd_events_decode)
     p = esub.add_parser("new", help="print a realistic native event for a trigger")
-    p.add_argument("--target", required=True, help="aws, azure or gcp")
-    p.add_argument("trigger", help="http, queue, topic, storage, schedule (or KIND:VARIANT, e.g. http:apigw-v1)")
+    p.add_argument("--target", required=True, type=_installed_target, help="an installed target")
+    p.add_argument("trigger", help="http, queue, topic, storage, schedule (or KIND:VARIANT)")
     p.add_argument("--data", help="neutral event fields as JSON, e.g. '{\"path\": \"/orders\"}'")
     p.set_defaults(func=cmd_events_new)
     events.set_defaults(func=_usage(events))
 
     p = sub.add_parser("package", help="build a deployable artifact for a target")
     p.add_argument("path", nargs="?", help="project directory (default: current directory)")
-    p.add_argument("--target", required=True, choices=["aws", "azure", "gcp"])
+    p.add_argument("--target", required=True, type=_installed_target, help="an installed target")
     p.add_argument("--app", help="MODULE:ATTR of the App, importable from the project directory")
-    p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"], help="AWS Lambda architecture")
+    p.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"],
+                   help="CPU architecture, for targets that build for one")
     p.add_argument("--python", default=None,
                    help="target Python version, 3.10-3.14 (default: python= of the configuration file, else 3.12)")
     p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
@@ -233,23 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--trigger", metavar="FUNCTION", help="fire one schedule or event function now and exit")
     p.add_argument("--no-reload", action="store_true", help="do not restart on code change")
-    p.add_argument("--target", choices=["aws", "azure", "gcp"],
-                   help="apply this cloud's request body limit (default: the strictest, AWS Lambda's 6 MiB)")
+    p.add_argument("--target", type=_installed_target,
+                   help="apply this target's request body limit (default: the strictest installed target's)")
     p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME]): its env is applied locally")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("invoke", help="run one function through a target's adapter with a native event")
     p.add_argument("function")
-    p.add_argument("--target", required=True, help="aws, azure or gcp")
+    p.add_argument("--target", required=True, type=_installed_target, help="an installed target")
     p.add_argument("--event", required=True, help="native event JSON file, or - for stdin")
     p.add_argument("--app", help="project directory, .py file or MODULE:ATTR")
     p.set_defaults(func=cmd_invoke)
 
-    p = sub.add_parser("inspect", help="show the whole deployment on each cloud; exit 2 if a target refuses it")
+    p = sub.add_parser("inspect", help="show the whole deployment on each target; exit 2 if a target refuses it")
     p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
-    p.add_argument("--target", choices=["aws", "azure", "gcp"], help="only this target")
+    p.add_argument("--target", type=_installed_target, help="only this target")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("openapi", help="print the app's OpenAPI 3.1 document (JSON, or YAML with --yaml)")

@@ -503,6 +503,8 @@ class HttpResponse:
     """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe."""
 
     __slots__ = ("status", "headers", "body")
+    #: True for a body still being produced (:class:`portafunc.streaming.StreamedResponse`)
+    streamed = False
 
     def __init__(self, status: int = 200, headers: HeaderInput = None, body: Any = b"") -> None:
         self.status = status

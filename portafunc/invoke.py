@@ -37,6 +37,8 @@ _leave = context._current.reset
 _logging_pending = True
 _modules = sys.modules
 _LOGGING = "logging"
+_otel: Any = None
+"""portafunc.otel's Instrumentation while OpenTelemetry is on (spans and metrics per invocation), else None."""
 
 
 def _setup_logging(target: str) -> None:
@@ -51,6 +53,23 @@ def _setup_logging(target: str) -> None:
         install(target if target in ("aws", "gcp", "azure") else None)
     except Exception as exc:  # noqa: BLE001 - logging set-up must never fail an invocation
         logs.warning("log set-up failed; records are written unformatted", error=repr(exc)[:200])
+    _setup_otel()  # OpenTelemetry loads logging: a process using it always gets here
+
+
+def _setup_otel() -> None:
+    """Turn portafunc.otel on when ``PORTAFUNC_OTEL=on``, or when OpenTelemetry is loaded and a provider is set
+    (``auto``); never imports OpenTelemetry otherwise."""
+    setting = os.environ.get("PORTAFUNC_OTEL", "auto").strip().lower()
+    if setting in ("off", "0", "false", "no") or (
+            setting == "auto" and "opentelemetry.trace" not in _modules and "opentelemetry.metrics" not in _modules):
+        return
+    try:
+        from .otel import configure_from_environment
+
+        configure_from_environment()
+    except Exception as exc:  # noqa: BLE001 - telemetry set-up must never fail an invocation
+        logs.warning("OpenTelemetry set-up failed; no spans or metrics are recorded", error=repr(exc)[:200],
+                     hint="pip install 'portafunc[otel]'")
 
 
 MAX_BODY_BYTES = int(os.environ.get("PORTAFUNC_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
@@ -349,23 +368,25 @@ def to_response(value: Any) -> HttpResponse:
 
 def handle_http(app: App, req: HttpRequest, *, function: str | None = None, target: str = "local",
                 invocation_id: str | None = None, native_context: Any = None,
-                route_template: str | None = None) -> HttpResponse:
+                route_template: str | None = None, stream: bool = False) -> HttpResponse:
     """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
 
     ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
     HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
+    ``stream``: the caller can send a body in pieces, so a streamed response (``resp.streamed``) may come back with
+    its body still being produced; without it such a body is buffered before the invocation ends.
     """
     if app._cors_used:
-        resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template)
+        resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template, stream)
     else:
-        resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+        resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
     return resp
 
 
 def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-               native_context: Any, route_template: str | None) -> HttpResponse:
+               native_context: Any, route_template: str | None, stream: bool) -> HttpResponse:
     """Answer a preflight, or run the request and add the CORS headers of the policy that covers it."""
     from . import cors
 
@@ -373,7 +394,7 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
         found = cors.preflight_target(app, req, function)
         if found is not None:
             return found[0].preflight(req, found[1])
-    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template)
+    resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
     spec = app.function(function) if function is not None else app.route(req.method, req.path)[0]
     policy = cors.policy(app, spec)
     if policy is not None:
@@ -382,7 +403,7 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
 
 
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
-                      native_context: Any, route_template: str | None = None) -> HttpResponse:
+                      native_context: Any, route_template: str | None = None, stream: bool = False) -> HttpResponse:
     if function is not None:
         spec = app.function(function)
         trig = spec.trigger
@@ -402,7 +423,8 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
                                                               f"no function serves {req.method} {req.path}"))
         spec = found
         req.path_params = params
-    return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                       stream=stream)
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
@@ -412,14 +434,19 @@ def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
 
 
 def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
-                native_context: Any = None) -> HttpResponse:
+                native_context: Any = None, stream: bool = False) -> HttpResponse:
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
+    span = None if _otel is None else _otel.http_start(spec, req, target, inv_id)
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
-        if len(req.body) > MAX_BODY_BYTES:
+        auth = spec.trigger.auth  # type: ignore[union-attr]
+        refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
+        if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
+            resp = refused
+        elif len(req.body) > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
                                         f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
         else:
@@ -431,6 +458,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                     _idempotent_http(spec, req, target)
             if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
                 check_headers(resp.headers._items)
+            if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
+                resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
         resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
@@ -439,6 +468,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
         outcome = "rejected"
     except Exception as exc:  # noqa: BLE001 - the pipeline's job is to turn any failure into a response
+        if span is not None:
+            _otel.failed(span, exc)
         logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
                    traceback=_traceback(exc))
         resp = HttpResponse.problem(500, "Internal Server Error",
@@ -446,6 +477,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         outcome = "error"
     finally:
         _leave(token)
+    if span is not None:
+        _otel.http_end(span, resp.status)
     if resp.status >= 400 and outcome != "error":
         logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
     if started:
@@ -502,6 +535,8 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
     """One message through the pipeline. The Invocation (id ``inv_id``, or ``inv_id:index`` in a batch) is built only
     if a log line or ``current()`` asks for it."""
     token = _enter((_message_invocation, spec, msg, inv_id, index, target, native_context))
+    span = None if _otel is None else _otel.message_start(
+        spec, msg, target, inv_id if index is None else f"{inv_id}:{index}")
     started = time.perf_counter() if logs.debug_enabled() else 0.0
     try:
         if direct is not None:
@@ -517,9 +552,13 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
             value = _idempotent_message(spec, msg, target)
         result = MessageResult(msg.id, _SUCCESS, None, value)
     except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
+        if span is not None:
+            _otel.failed(span, exc)
         result = _failed(spec, msg, exc)
     finally:
         _leave(token)
+    if span is not None:
+        _otel.message_end(span, result.outcome.value)
     if started:
         logs.log("DEBUG", "invocation", function=spec.name, trigger=spec.kind, outcome=result.outcome.value,
                  message_id=msg.id, duration_ms=round((time.perf_counter() - started) * 1000, 3))
@@ -535,11 +574,12 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
     try:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
+        text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
             logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=_text(exc),
+                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
                          traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, _reason(exc))
+        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
@@ -562,7 +602,7 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
     results: list[Any] = []
     append = results.append
     pending = iter(messages)
-    if direct is not None and not ordered and not logs.debug_enabled():
+    if direct is not None and not ordered and not logs.debug_enabled() and _otel is None:
         # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
         handler, model, validate = direct
         unsuccessful = 0
@@ -588,6 +628,8 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
             for rest in pending:
                 append(MessageResult(rest.id, Outcome.SKIPPED, "an earlier message of the ordered batch failed"))
             break
+    if _otel is not None:
+        _otel.batch_end(spec, target, len(results))
     return BatchResult(results)
 
 
@@ -601,23 +643,33 @@ def invoke_event(spec: FunctionSpec, event: StorageEvent | ScheduleEvent, *, tar
     inv_id = invocation_id or context.new_id()
     from .tracing import begin
 
+    span = None if _otel is None else _otel.event_start(spec, event, target, inv_id)
     token = context.enter(context.Invocation(inv_id, spec.name, spec.kind, event.id or inv_id, target,
                                              native_context, spec, begin(None)))
+    outcome = "retry"
     try:
         value = _call(spec, event) if not (spec.app._middleware or spec.routers) or not _chain(spec) else \
             _through_middleware(spec, event, target)
+        outcome = "success"
         return MessageResult(event.id or inv_id, Outcome.SUCCESS, value=value)
     except NonRetryableError as exc:
+        outcome = "dropped"
+        if span is not None:
+            _otel.failed(span, exc)
         logs.error("handler failed for good; the event is dropped", error_type=type(exc).__name__,
                    error=_text(exc), event=_event_for_log(event))
         return MessageResult(event.id or inv_id, Outcome.DEAD_LETTERED, _reason(exc))
     except Exception as exc:  # noqa: BLE001
+        if span is not None:
+            _otel.failed(span, exc)
         if logs.enabled("WARNING"):
             logs.warning("handler failed; the event will be retried", error_type=type(exc).__name__,
                          error=_text(exc), traceback=_traceback(exc))
         return MessageResult(event.id or inv_id, Outcome.RETRY, _reason(exc))
     finally:
         context.leave(token)
+        if span is not None:
+            _otel.message_end(span, outcome)
 
 
 # -- dead letters ------------------------------------------------------------------------------------------------
@@ -767,6 +819,9 @@ def _traceback(exc: BaseException) -> str:
 def _base(filename: str) -> str:
     return filename[filename.rfind("/") + 1:]
 
+
+if os.environ.get("PORTAFUNC_OTEL", "").strip().lower() == "on":
+    _setup_otel()  # asked for explicitly: on from the start, even in a process that never loads logging
 
 __all__ = [
     "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",

@@ -154,17 +154,20 @@ def log(level: str, message: str, **fields: Any) -> None:
     if _level_names.get(level, 20) < _threshold:
         return
     try:
-        record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
-                                  "message": message}
         ctx = current()
+        safe = redact(fields)
+        text = scrub_text(message)
+        if _through_logging is not None and _through_logging(level, text, ctx, safe):
+            return
+        record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
+                                  "message": text}
         if ctx is not None:
             record["invocation_id"] = ctx.invocation_id
             record["correlation_id"] = ctx.correlation_id
             record["function"] = ctx.function
-        record.update(redact(fields))
-        record["message"] = scrub_text(message)
-        if _through_logging is not None and _through_logging(level, record):
-            return
+        for key, value in safe.items():
+            if key not in record:
+                record[key] = value
         line = _encode(record)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
         line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
@@ -174,7 +177,7 @@ def log(level: str, message: str, **fields: Any) -> None:
     _write(line)
 
 
-def _route(level: str, record: dict[str, Any]) -> bool:
+def _route(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
     """Hand a built record to the stdlib ``logging`` tree as logger ``portafunc`` (loaded on the first line), so
     applications route, filter and silence it like any other; False when it could not be (then written directly)."""
     global _through_logging
@@ -184,7 +187,7 @@ def _route(level: str, record: dict[str, Any]) -> bool:
         _through_logging = None
         return False
     _through_logging = handle
-    return handle(level, record)
+    return handle(level, message, ctx, fields)
 
 
 _through_logging: Any = _route

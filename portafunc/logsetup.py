@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 
 from . import logs
@@ -84,6 +85,11 @@ def _enrich(record: logging.LogRecord) -> None:
     values.setdefault("invocation_id", ctx.invocation_id)
     values.setdefault("correlation_id", ctx.correlation_id)
     values.setdefault("function", ctx.function)
+    _add_late_ids(ctx, values)
+
+
+def _add_late_ids(ctx: Any, values: dict[str, Any]) -> None:
+    """The trace ids and the cloud's request id of the running invocation (``ctx``), unless already set."""
     trace = getattr(ctx, "trace", None)
     if trace is not None:
         values.setdefault("trace_id", trace.trace_id)
@@ -129,18 +135,31 @@ class JsonFormatter(logging.Formatter):
                                "log_error": type(exc).__name__})
 
     def _format(self, record: logging.LogRecord) -> str:
-        fields = extras(record)
+        values = record.__dict__
+        own = values.get("_portafunc_fields")
+        if own is None:
+            fields = extras(record)
+        else:  # own records list their fields (no scan of the record); the filter added the trace ids after
+            fields = dict(own)
+            for key in _LATE_IDS:
+                if key in values:
+                    fields.setdefault(key, values[key])
         message = record.getMessage()
         if record.exc_text:
             fields.setdefault("traceback", record.exc_text)
-        shape = self.shape
-        if shape == "text":
+        if self.shape == "text":
             return _text_line(record, message, fields)
+        return self.line(record.name, record.levelname, record.created, message, fields,
+                         getattr(record, "aws_request_id", None))
+
+    def line(self, name: str, levelname: str, created: float, message: str, fields: dict[str, Any],
+             aws_request_id: Any = None) -> str:
+        """The JSON line of a record given by its parts (``fields`` is consumed); ``text`` is not built here."""
+        shape = self.shape
         out: dict[str, Any]
         if shape == "aws":  # the keys of Lambda's own JSON log format
-            out = {"timestamp": self._iso(record), "level": record.levelname, "message": message,
-                   "logger": record.name}
-            request_id = getattr(record, "aws_request_id", None) or fields.get("request_id")
+            out = {"timestamp": _iso(created), "level": levelname, "message": message, "logger": name}
+            request_id = aws_request_id or fields.get("request_id")
             fields.pop("request_id", None)
             if request_id:
                 out["requestId"] = request_id
@@ -149,8 +168,8 @@ class JsonFormatter(logging.Formatter):
             if tenant is not None:
                 out["tenantId"] = tenant
         elif shape == "gcp":  # https://cloud.google.com/logging/docs/structured-logging
-            out = {"severity": _GCP_SEVERITY.get(record.levelname, "DEFAULT"), "message": message,
-                   "time": self._iso(record), "logger": record.name}
+            out = {"severity": _GCP_SEVERITY.get(levelname, "DEFAULT"), "message": message,
+                   "time": _iso(created), "logger": name}
             trace_id = fields.get("trace_id")
             if trace_id:
                 project = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")
@@ -158,19 +177,32 @@ class JsonFormatter(logging.Formatter):
                 if fields.get("span_id"):
                     out["logging.googleapis.com/spanId"] = fields["span_id"]
         else:
-            out = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
-                   "message": message}
+            out = {"ts": round(created, 3), "level": levelname, "logger": name, "message": message}
         for key, value in fields.items():
             out.setdefault(key, value)
-        return json.dumps(out, default=_unserialisable, ensure_ascii=False)
+        return _encode(out)
 
-    @staticmethod
-    def _iso(record: logging.LogRecord) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+_LATE_IDS = ("trace_id", "span_id", "request_id")
+
+
+def _iso(created: float) -> str:
+    """``2026-01-02T03:04:05.678Z``: the second's text is remembered (lines come in bursts)."""
+    second = int(created)
+    last = _last_second
+    if last[0] != second:
+        last[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        last[0] = second
+    return f"{last[1]}.{int((created - second) * 1000):03d}Z"
+
+
+_last_second: list[Any] = [None, ""]
 
 
 def _unserialisable(value: Any) -> str:
     return logs.scrub_text(str(value)[:logs.MAX_TEXT])
+
+
+_encode = json.JSONEncoder(default=_unserialisable, ensure_ascii=False).encode  # built once, not per line
 
 
 def _text_line(record: logging.LogRecord, message: str, fields: dict[str, Any]) -> str:
@@ -193,13 +225,26 @@ class StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
-            try:
-                sys.stderr.write(line + "\n")
-            except UnicodeEncodeError:
-                sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+            self._write(self.format(record))
         except Exception:  # noqa: BLE001 - a broken stream must not fail the invocation
             pass
+
+    def write_line(self, line: str) -> None:
+        """Write an already formatted line, under the handler's lock like ``handle`` would. Never raises."""
+        self.acquire()
+        try:
+            self._write(line)
+        except Exception:  # noqa: BLE001 - a broken stream must not fail the invocation
+            pass
+        finally:
+            self.release()
+
+    @staticmethod
+    def _write(line: str) -> None:
+        try:
+            sys.stderr.write(line + "\n")
+        except UnicodeEncodeError:
+            sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
 
 
 def _capture_only(handler: logging.Handler) -> bool:
@@ -276,25 +321,116 @@ def get_logger(name: str = "app") -> logging.Logger:
 
 
 _PORTAFUNC_KEYS = ("ts", "level", "logger", "message")
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
+           "CRITICAL": logging.CRITICAL}
 
 
-def handle(level: str, built: dict[str, Any]) -> bool:
-    """Emit one of portafunc's own records (built and redacted by :func:`portafunc.logs.log`) through logger
-    ``portafunc``; False if ``PORTAFUNC_LOGGING=off`` (the caller then writes it directly). Never raises."""
+def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
+    """Emit one of portafunc's own records through logger ``portafunc``: ``message`` and ``fields`` are scrubbed
+    already (:func:`portafunc.logs.log`), ``ctx`` is the running invocation or None. False if
+    ``PORTAFUNC_LOGGING=off`` (the caller then writes it directly). Never raises."""
     try:
         if install() is None:
             return False
-        logger = logging.getLogger(built.get("logger", "portafunc"))
-        levelno = logging.getLevelName(level)
-        levelno = levelno if isinstance(levelno, int) else logging.INFO
+        logger = _own_logger or _get_own_logger()
+        levelno = _LEVELS.get(level, logging.INFO)
         if logger.disabled or (logger.level and levelno < logger.level):
             return True  # silenced by the application: its choice
-        record = OwnRecord(logger.name, levelno, "", 0, built.get("message", ""), None, None)
-        values = record.__dict__
-        for key, value in built.items():
-            if key not in _PORTAFUNC_KEYS:
-                values[f"field_{key}" if key in _STANDARD else key] = value
-        logger.handle(record)
+        only = _sole_listener(logger, levelno)
+        if only is None:
+            logger.handle(_own_record(logger.name, levelno, message, ctx, fields))
+        else:  # the record's only destination is our own handler: its line, without building a record
+            only.write_line(_own_line(only, logger.name, levelno, message, ctx, fields))
         return True
     except Exception:  # noqa: BLE001 - the direct write is the fallback
         return False
+
+
+_PROCESS: dict[str, Any] = {}
+_own_logger: logging.Logger | None = None
+
+
+def _get_own_logger() -> logging.Logger:
+    """Logger ``portafunc``, looked up once (``getLogger`` takes the logging module's lock on every call)."""
+    global _own_logger
+    _own_logger = logging.getLogger("portafunc")
+    return _own_logger
+
+
+def _own_fields(ctx: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """The invocation's ids, then the line's fields (a field named like a LogRecord attribute gets ``field_``)."""
+    out: dict[str, Any] = {}
+    if ctx is not None:
+        out["invocation_id"] = ctx.invocation_id
+        out["correlation_id"] = ctx.correlation_id
+        out["function"] = ctx.function
+    for key, value in fields.items():
+        if key in _STANDARD:
+            key = f"field_{key}"
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def _own_record(name: str, levelno: int, message: str, ctx: Any, fields: dict[str, Any]) -> OwnRecord:
+    """A record with every standard attribute a handler or formatter reads, set in one step: ``LogRecord.__init__``
+    works out the caller's file, thread and process names per record, which costs more than the line it describes.
+    The fields go in as attributes (platform formatters write every extra attribute) and, listed, as
+    ``_portafunc_fields`` (so :class:`JsonFormatter` does not scan the record)."""
+    if not _PROCESS:
+        sample = logging.LogRecord("", 0, "", 0, "", None, None)
+        _PROCESS.update(pathname="", filename="", module="", lineno=0, funcName=None, args=None, exc_info=None,
+                        exc_text=None, stack_info=None, process=sample.process, processName=sample.processName,
+                        taskName=None)
+    now = time.time()
+    own = _own_fields(ctx, fields)
+    record = OwnRecord.__new__(OwnRecord)
+    values = record.__dict__
+    values.update(_PROCESS)
+    values.update(own)
+    values.update(name=name, msg=message, levelno=levelno, levelname=logging.getLevelName(levelno),
+                  created=now, msecs=int(now * 1000) % 1000, relativeCreated=(now - _START) * 1000,
+                  thread=threading.get_ident(), threadName=threading.current_thread().name,
+                  _portafunc_fields=own)
+    return record
+
+
+_START = getattr(logging, "_startTime", time.time())
+
+
+def _own_line(handler: StderrHandler, name: str, levelno: int, message: str, ctx: Any,
+              fields: dict[str, Any]) -> str:
+    """The line ``handler`` would write for this record — the same fields, ids and shape — built directly."""
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)  # checked by _sole_listener
+    if formatter.shape == "text":
+        record = _own_record(name, levelno, message, ctx, fields)
+        _the_filter().filter(record)
+        return formatter.format(record)
+    levelname = logging.getLevelName(levelno)
+    try:
+        own = _own_fields(ctx, fields)
+        if ctx is not None:
+            _add_late_ids(ctx, own)
+        return formatter.line(name, levelname, time.time(), message, own) + formatter.end
+    except Exception as exc:  # noqa: BLE001 - never lose the line: write what can be written
+        return json.dumps({"level": levelname, "logger": name, "message": logs.scrub_text(str(message)[:logs.MAX_TEXT]),
+                           "log_error": type(exc).__name__})
+
+
+def _sole_listener(logger: logging.Logger, levelno: int) -> StderrHandler | None:
+    """portafunc's own stderr handler when it is the only place the record can go (no other handler on the way to
+    the root, no logger filter, nothing disabled): then the record skips the logger tree's walk."""
+    root = logging.root
+    if logger.handlers or logger.filters or not logger.propagate or root.filters or len(root.handlers) != 1:
+        return None
+    if logger is not root and logger.parent is not root:
+        return None
+    handler = root.handlers[0]
+    if type(handler) is not StderrHandler or handler.filters != [_filter] or levelno < handler.level:
+        return None
+    if type(handler.formatter) is not JsonFormatter:
+        return None
+    if root.manager.disable >= levelno:
+        return None
+    return handler

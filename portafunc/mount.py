@@ -7,7 +7,8 @@ two server interfaces, with the response buffered:
 
 * the path given to the web app is the full, decoded request path, and the prefix is its ``root_path`` (ASGI) or
   ``SCRIPT_NAME`` (WSGI, with ``PATH_INFO`` the rest), so URLs the framework generates carry the prefix;
-* the query string is rebuilt from the decoded pairs, percent-encoded, every repeated key kept in order;
+* the query string is the one the client sent (``HttpRequest.raw_query``: escapes, ``+``, empty values and key
+  order kept), and is rebuilt from the decoded pairs only where the front door passes no raw form;
 * ASGI apps run on one event loop kept for the whole process and driven by the invoking thread: the lifespan
   ``startup`` runs once, before the first request, its ``state`` is shared by every request, and ``shutdown`` runs
   at interpreter exit; a request returns when the app's coroutine has returned, so background tasks have finished.
@@ -26,7 +27,7 @@ from .events import Headers, HttpRequest, HttpResponse
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from typing import Any, Callable
+    from typing import Any, Callable, Iterator
 
     from .app import App
 
@@ -98,6 +99,24 @@ def query_string(query: dict[str, list[str]]) -> str:
     from urllib.parse import quote
 
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in query.items() for v in values)
+
+
+# every printable ASCII character but space, '#' and '%'-escapes' own '%' kept as sent: only what cannot travel in a
+# query (non-ASCII, controls, space) is percent-encoded, so an ASCII query string passes through byte for byte
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "#")
+
+
+def request_query(req: HttpRequest) -> str:
+    """The query string to give the web app, ASCII: the one the client sent where the front door kept it
+    (``raw_query``), else rebuilt from the decoded pairs."""
+    raw = req.raw_query
+    if raw is None:
+        return query_string(req.query)
+    if raw.isascii() and raw.isprintable() and " " not in raw and "#" not in raw:
+        return raw
+    from urllib.parse import quote
+
+    return quote(raw, safe=_QUERY_SAFE)
 
 
 def _scheme(req: HttpRequest) -> str:
@@ -243,7 +262,8 @@ class _AsgiBridge:
                     atexit.register(self._stop, loop)
         if self._startup_error is not None:
             raise LifespanFailed(f"the mounted ASGI app failed to start: {self._startup_error}")
-        return loop.run(self._request(req))
+        result = loop.run(self._request(req))
+        return result if result.__class__ is not _Exchange else self._streamed(loop, result)
 
     # lifespan ---------------------------------------------------------------------------------------------------
     async def _startup(self) -> None:
@@ -312,7 +332,7 @@ class _AsgiBridge:
             "scheme": scheme,
             "path": req.path,
             "raw_path": _raw_path(req.path),
-            "query_string": query_string(req.query).encode("ascii"),
+            "query_string": request_query(req).encode("ascii"),
             "root_path": self.prefix,
             "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
             "client": (req.client_ip, 0) if req.client_ip else None,
@@ -320,53 +340,136 @@ class _AsgiBridge:
             "state": dict(self.state),
         }
 
-    async def _request(self, req: HttpRequest) -> HttpResponse:
+    async def _request(self, req: HttpRequest) -> HttpResponse | _Exchange:
+        """Run the app until its response is complete (then until its coroutine returns: background tasks), or
+        until the first piece of a body it sends in several pieces: that exchange is returned, to be streamed."""
         import asyncio
 
-        scope = self.scope(req)
-        complete = asyncio.Event()
-        status = 500
-        headers: list[tuple[str, str]] = []
-        chunks: list[bytes] = []
-        body_sent = False
+        ex = _Exchange(req.body)
+        task = ex.task = asyncio.ensure_future(self.web_app(self.scope(req), ex.receive, ex.send))
+        task.add_done_callback(ex.wake)
+        ready = ex.ready
+        while not task.done() and not (ex.started and (ex.complete or ex.chunks)):
+            ready.clear()
+            await ready.wait()
+        if ex.complete or task.done():
+            await ex.finish()
+            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
+        return ex
 
-        async def receive() -> dict[str, Any]:
-            nonlocal body_sent
-            if not body_sent:
-                body_sent = True
-                return {"type": "http.request", "body": req.body, "more_body": False}
-            await complete.wait()  # a disconnect only once the response is out, as a server would see it
-            return {"type": "http.disconnect"}
+    def _streamed(self, loop: _Loop, ex: _Exchange) -> HttpResponse:
+        from .streaming import StreamedResponse
 
-        started = False
+        first = b"".join(ex.chunks)
+        ex.chunks = []
 
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status, started
-            kind = message.get("type")
-            if kind == "http.response.start":
-                started = True
-                status = int(message["status"])
-                headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ()))
-            elif kind == "http.response.body":
-                chunk = message.get("body", b"")
-                if chunk:
-                    chunks.append(bytes(chunk))
-                if not message.get("more_body", False):
-                    complete.set()
+        def rest() -> Iterator[bytes]:
+            while True:
+                chunks, more = loop.run(ex.take())
+                yield from chunks
+                if not more:
+                    break
+            loop.run(ex.finish())
 
+        def close() -> None:
+            if not ex.task.done():
+                loop.run(ex.abort())
+
+        return StreamedResponse(ex.status, Headers(ex.headers), first, rest(), close)
+
+
+_ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that has not taken them yet
+
+
+class _Exchange:
+    """One request's messages with the ASGI app; the app runs as a task of the one loop, so a body it sends in
+    pieces can be handed to the front door piece by piece, across several runs of the loop."""
+
+    __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
+                 "room", "disconnected", "task")
+
+    def __init__(self, body: bytes) -> None:
+        import asyncio
+
+        self.body = body
+        self.body_sent = False
+        self.status = 500
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []  # sent by the app, not yet taken by the front door
+        self.pending = 0  # their size
+        self.started = False
+        self.complete = False  # the app sent its last body message
+        self.ready = asyncio.Event()  # something for the front door: a message, or the app's end
+        self.room = asyncio.Event()  # the front door took what was pending
+        self.disconnected = asyncio.Event()  # the response is out (or the client is gone): receive() says so
+        self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
+
+    def wake(self, _: Any = None) -> None:
+        self.ready.set()
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.body_sent:
+            self.body_sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self.disconnected.wait()  # a disconnect only once the response is out, as a server would see it
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+            self.headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ()))
+        elif kind == "http.response.body" and not self.complete:
+            chunk = message.get("body", b"")
+            if chunk:
+                self.chunks.append(bytes(chunk))
+                self.pending += len(chunk)
+            if not message.get("more_body", False):
+                self.complete = True
+                self.disconnected.set()
+            self.ready.set()
+            if self.pending > _ROOM and not self.complete:  # the front door is slower than the app: wait for it
+                self.room.clear()
+                await self.room.wait()
+
+    async def take(self) -> tuple[list[bytes], bool]:
+        """The pieces sent since the last call, waiting for one; and whether more may follow."""
+        while not self.chunks and not self.complete and not self.task.done():
+            self.ready.clear()
+            await self.ready.wait()
+        chunks, self.chunks, self.pending = self.chunks, [], 0
+        self.room.set()
+        return chunks, not (self.complete or self.task.done())
+
+    async def finish(self) -> None:
+        """Wait for the app's coroutine to return; a failure is raised while the response is incomplete, else
+        logged (the response is out; a background task failed)."""
+        self.disconnected.set()
         try:
-            await self.web_app(scope, receive, send)
+            await self.task
         except Exception as exc:
-            if not complete.is_set():
+            if not self.complete:
                 raise
             from .logs import error
 
             error(_SERVER_ERROR_AFTER_RESPONSE, error_type=type(exc).__name__, error=str(exc))
-        finally:
-            complete.set()
-        if not started:
+        if not self.started:
             raise RuntimeError("the mounted ASGI app returned without sending a response")
-        return HttpResponse(status, Headers(headers), b"".join(chunks))
+
+    async def abort(self) -> None:
+        """The front door gave up on the body (the client went away): tell the app, then stop it."""
+        import asyncio
+
+        self.disconnected.set()
+        self.room.set()
+        for _ in range(3):  # an app listening for the disconnect ends by itself
+            if self.task.done():
+                break
+            await asyncio.sleep(0)
+        if not self.task.done():
+            self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
 
 
 # -- WSGI -------------------------------------------------------------------------------------------------------
@@ -386,7 +489,7 @@ class _WsgiBridge:
             "REQUEST_METHOD": req.method,
             "SCRIPT_NAME": _wsgi_str(self.prefix),
             "PATH_INFO": _wsgi_str(rest),
-            "QUERY_STRING": query_string(req.query),
+            "QUERY_STRING": request_query(req),
             "SERVER_NAME": server_name,
             "SERVER_PORT": str(server_port),
             "SERVER_PROTOCOL": "HTTP/1.1",
@@ -432,17 +535,46 @@ class _WsgiBridge:
             return chunks.append
 
         result = self.web_app(self.environ(req), start_response)
+        close = getattr(result, "close", None)
+        streamed = None
         try:
-            for chunk in result:
-                if chunk:
-                    chunks.append(bytes(chunk))
-        finally:
-            close = getattr(result, "close", None)
+            if isinstance(result, (list, tuple)):  # the whole body at once
+                chunks.extend(bytes(chunk) for chunk in result if chunk)
+            else:  # an iterable: the first piece (start_response may be called only then), then maybe a stream
+                iterator = iter(result)
+                for chunk in iterator:
+                    if chunk:
+                        chunks.append(bytes(chunk))
+                        if not any(name.lower() == "content-length" for name, _ in headers):
+                            streamed = iterator  # no length announced: the rest is sent as it comes
+                            break
+        except BaseException:
             if close is not None:
                 close()
+            raise
         if not status_line:
+            if close is not None:
+                close()
             raise RuntimeError("the mounted WSGI app returned without calling start_response")
-        return HttpResponse(int(status_line.split(" ", 1)[0]), Headers(headers), b"".join(chunks))
+        status = int(status_line.split(" ", 1)[0])
+        if streamed is not None:
+            from .streaming import StreamedResponse
+
+            return StreamedResponse(status, Headers(headers), b"".join(chunks), _bytes_of(streamed),
+                                    close or _nothing)
+        if close is not None:
+            close()
+        return HttpResponse(status, Headers(headers), b"".join(chunks))
+
+
+def _bytes_of(chunks: Iterator[Any]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if chunk:
+            yield bytes(chunk)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _wsgi_str(text: str) -> str:

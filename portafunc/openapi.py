@@ -18,6 +18,9 @@ from typing import Any
 from .app import App, FunctionSpec, HttpTrigger
 from .errors import RegistrationError
 
+if typing.TYPE_CHECKING:
+    from .auth import JwtAuth
+
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
 _METHOD_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -62,7 +65,8 @@ _PROBLEM = {
 # name → (status, description): the pipeline's own answers, described once in components/responses
 _PROBLEMS = {
     "BadRequest": ("400", "The request failed validation (a body, path, query or header value), or is malformed."),
-    "Unauthorized": ("401", "No valid bearer token: missing, expired, or not for this issuer and audience."),
+    "Unauthorized": ("401", "No valid bearer token: missing, expired, or not from this issuer for this audience "
+                            "(on AWS the HTTP API's JWT authorizer refuses it first, with its own JSON body)."),
     "NotFound": ("404", "Nothing is served at this path."),
     "UnsupportedMediaType": ("415", "The body is not sent with a JSON content type."),
 }
@@ -210,7 +214,7 @@ class _Builder:
         responses = self._success(op, index, schemas)
         if validated:
             responses["400"] = self._problem("BadRequest")
-        security = self._security(trigger.auth, responses)
+        security = self._security(trigger.auth if trigger.auth is not None else self.app.auth, responses)
         if op.path_names:
             responses["404"] = self._problem("NotFound")
         if op.body is not None and _json_content_type_enforced():
@@ -283,19 +287,20 @@ class _Builder:
                                                "credentials); the body is the platform's, not problem+json."}
             responses["403"] = {"description": "Refused by the platform: the caller may not invoke this API."}
             return requirement
-        issuer = getattr(auth, "issuer", None)
-        if issuer is not None:
+        from .auth import JwtAuth
+
+        if isinstance(auth, JwtAuth):
             name = self._jwt_scheme(auth)
             responses["401"] = self._problem("Unauthorized")
             return [{name: []}]
         return None
 
-    def _jwt_scheme(self, auth: Any) -> str:
-        audience = getattr(auth, "audience", None)
-        audiences = [audience] if isinstance(audience, str) else list(audience or ())
+    def _jwt_scheme(self, auth: JwtAuth) -> str:
+        audience = auth.audience
+        audiences = [audience] if isinstance(audience, str) else list(audience)
         scheme = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                  "description": f"A JWT issued by {auth.issuer}" +
-                                 (f" for {', '.join(audiences)}" if audiences else "") + "."}
+                  "description": f"A JWT issued by {auth.issuer} for {' or '.join(audiences)}, verified by the "
+                                 "function (signature, issuer, audience, expiry)."}
         for candidate in ["jwt", *(f"jwt_{n}" for n in range(2, 100))]:
             if self.schemes.get(candidate, scheme) == scheme:
                 self.schemes[candidate] = scheme

@@ -15,6 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
+    from .auth import JwtAuth
     from .cors import Cors
 
 
@@ -27,6 +28,8 @@ class Router(App):
     Args:
         cors: The [`Cors`][portafunc.Cors] policy of this router's HTTP functions that set none themselves (else
             the app's applies).
+        auth: The ``auth`` of this router's HTTP functions that set none themselves (``"anonymous"``,
+            ``"function"`` or a [`JwtAuth`][portafunc.JwtAuth]); ``None``: the including app's.
         tags: The OpenAPI tags of this router's HTTP functions (``app.openapi()``, Swagger UI's groups).
 
     Example:
@@ -41,8 +44,14 @@ class Router(App):
         ```
     """
 
-    def __init__(self, *, cors: Cors | None = None, tags: Iterable[str] = ()) -> None:
+    def __init__(self, *, cors: Cors | None = None, auth: str | JwtAuth | None = None,
+                 tags: Iterable[str] = ()) -> None:
         super().__init__("router", cors=cors)
+        if auth is not None:
+            from .auth import check_auth
+
+            check_auth(auth, "Router")
+        self.auth = auth
         self.tags = (tags,) if isinstance(tags, str) else tuple(tags)
 
     def __repr__(self) -> str:
@@ -71,7 +80,8 @@ def include(app: App, router: Router, prefix: str, tags: tuple[str, ...] = ()) -
         if isinstance(trigger, HttpTrigger):
             template = prefix + trigger.route.template if trigger.route.template != "/" or not prefix else prefix
             cors = trigger.cors if trigger.cors is not None else router.cors
-            trigger = HttpTrigger(trigger.methods, compile_route(template), trigger.auth, cors)
+            auth = trigger.auth if trigger.auth is not None else app.auth
+            trigger = HttpTrigger(trigger.methods, compile_route(template), auth, cors)
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)

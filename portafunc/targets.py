@@ -1,7 +1,8 @@
 """Targets as plugins: each adapter registers a :class:`Target` under the ``portafunc.targets`` entry point group.
 
-The core (CLI, packager, contract kit, ``inspect``) talks to clouds only through this interface, the way pytest talks
-to plugins, so a Lambda artifact carries only ``portafunc`` + ``portafunc-aws``.
+The core (CLI, packager, contract kit, ``inspect``, the local runner) talks to targets only through this interface,
+the way pytest talks to plugins: it never names one, so a new target is a new distribution and nothing else, and a
+deployed artifact carries only ``portafunc`` and its own adapter.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from .app import App, FunctionSpec
 from .errors import InvalidHeader, TargetNotFound
 from .events import Event, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 
-KNOWN_TARGETS = {"aws": "portafunc-aws", "azure": "portafunc-azure", "gcp": "portafunc-gcp"}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .schedule import CronDialect
 
 
 @dataclass(frozen=True)
 class NativeTrigger:
-    """What a neutral trigger becomes on one cloud, e.g. ``SQS event source (batch 10, ReportBatchItemFailures)``."""
+    """What a neutral trigger becomes on one target, e.g. ``queue consumer (batch 10, partial failures)``."""
 
     service: str
     detail: str = ""
@@ -96,7 +99,11 @@ class PackageResult:
 
 
 class Target(ABC):
-    """One cloud. Adapters subclass this; every method has a neutral input and a JSON-able native side."""
+    """One target. Adapters subclass this; every method has a neutral input and a JSON-able native side.
+
+    The abstract methods are what every target must do; the others have defaults a target overrides to tell the core
+    what differs on it (schedule dialect, dead-letter kinds, body limit, reserved variables, Python support).
+    """
 
     name: str = ""
     distribution: str = ""
@@ -113,22 +120,23 @@ class Target(ABC):
 
     @abstractmethod
     def encode(self, event: Event, variant: str | None = None) -> Any:
-        """A neutral event → a realistic native event (``variant`` picks e.g. ``apigw-v1`` over ``apigw-v2``)."""
+        """A neutral event → a realistic native event (``variant`` picks one of :meth:`variants`)."""
 
     def variants(self, kind: str) -> list[str]:
         """The native variants ``encode`` accepts for a neutral kind (http, message, storage, schedule)."""
         return [""]
 
     def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
-        """Neutral fields (JSON-form names) this native variant cannot carry, e.g. ``delivery_attempt`` on Event Grid.
+        """Neutral fields (JSON-form names) this native variant cannot carry, e.g. ``delivery_attempt`` on a push
+        format without a delivery count.
 
         The round-trip property test compares everything else; say here what is lost rather than inventing it.
-        ``headers.repeated`` means repeated headers arrive comma-joined in one value (API Gateway HTTP API v2).
+        ``headers.repeated`` means repeated headers arrive comma-joined in one value.
         """
         return frozenset()
 
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
-        """``portafunc events new``: a native event for a trigger name (``http``, ``queue``, ``apigw-v1`` ...)."""
+        """``portafunc events new``: a native event for a trigger name (``http``, ``queue``, ``http:VARIANT`` ...)."""
         from .events import event_from_dict
 
         kind, _, variant = trigger.partition(":")
@@ -157,6 +165,33 @@ class Target(ABC):
     @abstractmethod
     def driver(self) -> Driver:
         """The contract-test driver for this target."""
+
+    def schedule_dialect(self) -> CronDialect:
+        """How this target writes a neutral schedule (its cron dialect); the core's evaluator proves that each
+        dialect fires at the neutral instants. Default: the neutral 5-field cron, unchanged."""
+        from .schedule import UNIX_CRON
+
+        return UNIX_CRON
+
+    def dead_letter_kind(self, url: str) -> str | None:
+        """``"topic"`` or ``"queue"`` for a dead-letter binding URL of one of this target's schemes (an explicit
+        ``dead_letter=`` URL names an existing destination); None when the URL is not this target's."""
+        return None
+
+    def http_body_limit(self) -> int | None:
+        """The largest HTTP request body this target's front door lets through (bytes); None: no limit of its own.
+        ``portafunc run --target`` applies it locally; without ``--target`` the smallest installed one applies."""
+        return None
+
+    def reserved_env(self) -> tuple[str, ...]:
+        """Regular expressions of environment variable names the platform owns (the configuration file may not
+        set them), e.g. ``r"^PLATFORM_"``."""
+        return ()
+
+    def python_support(self) -> Mapping[str, str]:
+        """Python version → the date (ISO) this target's runtime for it ends support; versions it lacks are
+        absent. Empty: every version portafunc supports runs here, with no announced end."""
+        return {}
 
     # -- packaging ------------------------------------------------------------------------------------------------
     def package(self, request: PackageRequest) -> PackageResult:
@@ -217,7 +252,7 @@ def available() -> dict[str, str]:
 
 
 def get_target(name: str) -> Target:
-    """Load an installed target by name; a missing one says which distribution to install."""
+    """Load an installed target by name; an unknown one is a TargetNotFound listing the installed ones."""
     if name in _cache:
         return _cache[name]
     from importlib.metadata import entry_points
@@ -232,7 +267,17 @@ def get_target(name: str) -> Target:
             target: Target = loaded() if isinstance(loaded, type) else loaded
             _cache[name] = target
             return target
-    dist = KNOWN_TARGETS.get(name)
-    if dist:
-        raise TargetNotFound(f"target {name!r} is not installed: pip install {dist}")
-    raise TargetNotFound(f"unknown target {name!r}; known targets: {', '.join(KNOWN_TARGETS)}")
+    raise TargetNotFound(f"target {name!r} is not installed; installed targets: "
+                         f"{', '.join(sorted(available())) or 'none'} (each target is its own distribution, "
+                         f"portafunc-<target>)")
+
+
+def distributions() -> dict[str, str]:
+    """Installed targets: name → the distribution that registered it (from its entry point metadata)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, str] = {}
+    for ep in entry_points(group="portafunc.targets"):
+        dist = getattr(ep, "dist", None)
+        found[ep.name] = dist.metadata["Name"] if dist is not None else "?"
+    return found

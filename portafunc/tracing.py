@@ -126,8 +126,17 @@ def from_message(attributes: Mapping[str, str] | None, native: Any) -> TraceCont
     return found
 
 
+_otel: Any = None
+"""portafunc.otel's Instrumentation while OpenTelemetry is on: the invocation's ids are then those of its span."""
+
+
 def begin(parent: TraceContext | None) -> TraceContext:
-    """This invocation's span: a child of ``parent``, or the root of a new trace."""
+    """This invocation's span: a child of ``parent``, or the root of a new trace (with OpenTelemetry on: the
+    invocation's OpenTelemetry span)."""
+    if _otel is not None:
+        found: TraceContext | None = _otel.trace_context()
+        if found is not None:
+            return found
     span = os.urandom(8).hex()
     if parent is None:
         return TraceContext(os.urandom(16).hex(), None, span)

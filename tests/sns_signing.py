@@ -30,7 +30,7 @@ def sign(message: dict[str, Any], key: Any, cert_url: str, version: str = "1") -
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from portafunc_aws.sns_http import string_to_sign
+    from portafunc_aws.inbound.sns_http import string_to_sign
 
     signed = dict(message, SignatureVersion=version, SigningCertURL=message.get("SigningCertURL", cert_url))
     algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()

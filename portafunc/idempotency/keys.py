@@ -138,7 +138,12 @@ def caller_scope(req: HttpRequest) -> str | None:
     credentials, a signature — whatever the app authenticates with), else of its ``Cookie`` header (a session), else
     None (anonymous: the key is ``APP.FUNCTION:VALUE``, which no scoped key ``APP.FUNCTION@...`` can equal). Only a
     hash is kept: the store never holds a credential. Anonymous callers share one scope; replays never carry
-    ``Set-Cookie`` (see the guard)."""
+    ``Set-Cookie`` (see the guard). A caller verified by ``JwtAuth`` is its issuer and subject, so a retry with a
+    refreshed token is still that caller's."""
+    principal = req.principal
+    if principal and principal.get("sub") is not None:
+        who = f"principal\n{principal.get('iss')}\n{principal['sub']}"
+        return hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     for header in ("authorization", "cookie"):
         value = req.headers.get(header)
         if value:

@@ -83,7 +83,7 @@ def open_backend(kind: Kind, name: str, url: str | None = None) -> Any:
     inst = _registry.factory(scheme, variable)(kind, url, name)
     from .traced import traced
 
-    inst = traced(inst)  # what a handler sends carries its trace context and correlation id
+    inst = traced(inst, scheme)  # what a handler sends carries its trace context and correlation id
     with _lock:
         return _instances.setdefault(key, inst)
 

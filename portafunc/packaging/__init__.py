@@ -28,8 +28,8 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
     from ..config import load_config
     from ..loader import load_app
     from ..targets import get_target
-    from .build import PackagingError, choose_python, read_pip_options, read_requirements, trigger_check, \
-        vendoring_for
+    from .build import (PackagingError, choose_python, read_pip_options, read_requirements, trigger_check,
+                        vendoring_for, with_app_extras)
     from .inspection import target_problems
 
     target = get_target(target_name)
@@ -42,7 +42,8 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
         raise PackagingError(f"{target.name} refuses this deployment:\n  - " + "\n  - ".join(problems))
     py = choose_python(python or config.python, target.name, progress)
     request = PackageRequest(app_ref=ref, project_dir=project, out_dir=Path(out).resolve() / target.name,
-                             python=py, arch=arch, requirements=read_requirements(project), progress=progress,
+                             python=py, arch=arch, requirements=with_app_extras(app, read_requirements(project)),
+                             progress=progress,
                              app=app, functions=functions, stage=stage, deployment=deployment,
                              pip_options=read_pip_options(project))
     started = time.perf_counter()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
@@ -480,6 +480,21 @@ _OWN = re.compile(r"^portafunc([-_.](aws|azure|gcp))?$", re.IGNORECASE)
 def requirement_name(requirement: str) -> str:
     """The normalised distribution name of a requirement line (``Google_Cloud-Vision>=3`` → ``google-cloud-vision``)."""
     return re.split(r"[\s<>=!~;\[@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+#: What an app's features need at run time beyond the core (the ``portafunc[jwt]`` extra): shipped with the artifact
+#: when the app uses the feature and the user's requirements do not name the distribution already.
+JWT_REQUIREMENT = "PyJWT[crypto]>=2.8"
+
+
+def with_app_extras(app: Any, requirements: list[str]) -> list[str]:
+    """``requirements`` plus PyJWT when an HTTP function of ``app`` verifies bearer tokens (``JwtAuth``)."""
+    from ..auth import JwtAuth
+
+    uses_jwt = any(isinstance(getattr(spec.trigger, "auth", None), JwtAuth) for spec in app)
+    if uses_jwt and not any(requirement_name(r) == "pyjwt" for r in requirements):
+        return [*requirements, JWT_REQUIREMENT]
+    return requirements
 
 
 def users_requirements(requirements: list[str], progress: Progress | None = None) -> list[str]:

@@ -38,22 +38,16 @@ def target_problems(target: Any, deployment: Deployment) -> list[str]:
 def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[str, Any]:
     """The JSON document of ``portafunc inspect --json``."""
     from ..runner.bindings import undeclared
-    from ..targets import KNOWN_TARGETS, available, get_target
+    from ..targets import available, get_target
 
-    installed = available()
     rows: list[dict[str, Any]] = []
     targets: dict[str, dict[str, Any]] = {}
-    loaded = {name: get_target(name) for name in KNOWN_TARGETS if name in installed}
+    loaded = {name: get_target(name) for name in sorted(available())}
     for spec in app:
         fn = deployment.functions[spec.name]
         row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), **fn.to_dict(),
                                "behaviour": behaviour(spec, fn), "targets": {}}
-        for tname in KNOWN_TARGETS:
-            target = loaded.get(tname)
-            if target is None:
-                row["targets"][tname] = {"supported": None,
-                                         "detail": f"not installed: pip install {KNOWN_TARGETS[tname]}"}
-                continue
+        for tname, target in loaded.items():
             try:
                 row["targets"][tname] = {"supported": True, "native": str(target.native_trigger(spec))}
             except UnsupportedTrigger as exc:

@@ -21,6 +21,10 @@ from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_p
 from ..invoke import handle_http
 from .console import InFlight, invocation_line
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..streaming import StreamedResponse
+
 _NO_BODY_STATUSES = {204, 304}
 
 # The largest request body each target's front door lets through (docs/reliability.md gives the sources).
@@ -44,6 +48,16 @@ def body_limit(target: str | None) -> int:
 def read_timeout() -> float:
     """Seconds a client may stay silent while sending a request, and the most its whole body may take."""
     return float(os.environ.get("PORTAFUNC_RUN_READ_TIMEOUT") or READ_TIMEOUT)
+
+
+def _ascii_query(text: str) -> str:
+    """The query string as the client sent it; bytes outside printable ASCII (which ``http.server`` decoded as
+    latin-1) percent-encoded, so the text is ASCII and its escapes decode to the bytes that were sent."""
+    if text.isascii() and text.isprintable() and " " not in text:
+        return text
+    from urllib.parse import quote_from_bytes
+
+    return quote_from_bytes(text.encode("latin-1"), safe="".join(chr(c) for c in range(0x21, 0x7F)))
 
 
 class _Refused(Exception):
@@ -104,10 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
                             time.perf_counter() - started)
             return
         path = decode_path(raw_path) or "/"
+        raw_query = _ascii_query(raw_query)
         req = HttpRequest(
             method=self.command,
             path=path,
             query={k: list(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()},
+            raw_query=raw_query,
             headers=Headers(list(self.headers.items())),
             body=body,
             client_ip=self.client_address[0] if self.client_address else None,
@@ -117,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         name = spec.name if spec is not None else "(no function)"
         self.server.in_flight.begin(name)
         try:
-            resp = handle_http(app, req, target="local")
+            resp = handle_http(app, req, target="local", stream=True)
         finally:
             self.server.in_flight.end(name)
         invocation_line(f"{self.command} {self.path}", name, str(resp.status), time.perf_counter() - started)
@@ -219,19 +235,52 @@ class _Handler(BaseHTTPRequestHandler):
             check_headers(resp.headers._items)  # the handler's own checks ran already; this is the last line
         except InvalidHeader:
             resp = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
-        body = b"" if resp.status in _NO_BODY_STATUSES else resp.body
+        streamed = resp.streamed and not head and resp.status not in _NO_BODY_STATUSES
+        body = b"" if streamed else resp.body  # (a streamed body not sent is still produced to its end)
+        if resp.status in _NO_BODY_STATUSES:
+            body = b""
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             if name.lower() in ("content-length", "transfer-encoding", "connection"):
                 continue
             self.send_header(name, value)
-        if resp.status not in _NO_BODY_STATUSES:
+        if streamed:
+            if self.request_version == "HTTP/1.1":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:  # an HTTP/1.0 client: the body ends when the connection does
+                self.close_connection = True
+        elif resp.status not in _NO_BODY_STATUSES:
             self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if not head and body:
+        if streamed:
+            self._write_chunks(resp)  # type: ignore[arg-type]
+        elif not head and body:
             self.wfile.write(body)
+
+    def _write_chunks(self, resp: StreamedResponse) -> None:
+        """Each piece of a streamed body as soon as the function produced it. A failure mid-body is logged and the
+        connection closed without the last chunk, so the client sees the body cut short (never a complete one)."""
+        chunked = self.request_version == "HTTP/1.1"
+        pieces = resp.chunks()
+        try:
+            for piece in pieces:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                self.wfile.flush()
+        except OSError:  # the client went away: the producer is told (closing the pieces)
+            self.close_connection = True
+            pieces.close()
+            return
+        except Exception as exc:  # noqa: BLE001 - the status is sent: all that is left is to cut the body short
+            from ..logs import error
+
+            error("the function failed while its response body was being sent", error_type=type(exc).__name__,
+                  error=str(exc))
+            self.close_connection = True
+            return
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         pass  # every request gets its own invocation line instead

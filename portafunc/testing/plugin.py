@@ -1,7 +1,8 @@
 """pytest plugin (entry point ``pytest11``): the ``cloud`` fixture, one test run per installed target.
 
-``--portafunc-targets=aws,gcp`` narrows the set. A target that is asked for but not installed fails the test with
-the distribution to install — it is never skipped silently.
+The matrix is every target registered under the ``portafunc.targets`` entry point group;
+``--portafunc-targets=NAME,NAME`` narrows it. A target that is asked for but not installed fails the test, naming the
+installed ones — it is never skipped silently.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ from typing import Any
 
 import pytest
 
-ALL_TARGETS = ("aws", "azure", "gcp")
-
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("portafunc")
     group.addoption("--portafunc-targets", default=None,
-                    help="comma-separated targets for contract tests (default: aws,azure,gcp)")
+                    help="comma-separated targets for contract tests (default: every installed target)")
 
 
 def _targets(config: Any) -> list[str]:
     option = config.getoption("--portafunc-targets")
     if not option:
-        return list(ALL_TARGETS)
+        from portafunc.targets import available
+
+        return sorted(available())
     return [t.strip() for t in option.split(",") if t.strip()]
 
 

@@ -45,7 +45,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A clean moto, AWS credentials/region/endpoint in the environment, and no cached clients or bindings."""
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_aws.messaging import clients
+    from portafunc_aws.backends import clients
 
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).read()

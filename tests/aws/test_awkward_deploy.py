@@ -249,13 +249,13 @@ class Deployed:
 
     def invoke(self, function: str, *events: Any) -> list[tuple[str, Any]]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LAMBDA_TASK_ROOT": str(self.task_root),
-               "PYTHONPATH": str(self.task_root), "_HANDLER": "portafunc_aws.entry.handler",
+               "PYTHONPATH": str(self.task_root), "_HANDLER": "portafunc_aws.runtime.handler",
                "AWS_LAMBDA_FUNCTION_NAME": f"awkward-{function or 'router'}", "AWS_REGION": "us-east-1",
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_ENDPOINT_URL": self.endpoint, **self.stack.function_environment(self.by_function[function])}
         api = RuntimeApi(env["AWS_LAMBDA_FUNCTION_NAME"])
         env["AWS_LAMBDA_RUNTIME_API"] = api.address
-        proc = subprocess.Popen([self.lambda_python, "-m", "awslambdaric", "portafunc_aws.entry.handler"],
+        proc = subprocess.Popen([self.lambda_python, "-m", "awslambdaric", "portafunc_aws.runtime.handler"],
                                 cwd=self.task_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             return [api.invoke(event) for event in events]
@@ -282,7 +282,7 @@ def deployed(built, lambda_python, boto, aws, tmp_path) -> Deployed:
 
 def _http(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> dict[str, Any]:
     from portafunc.events import HttpRequest
-    from portafunc_aws.http import encode_request
+    from portafunc_aws.codecs.http import encode_request
 
     return encode_request(HttpRequest(method, path, headers=headers or {}, body=body), "apigw-v2")
 
@@ -296,8 +296,8 @@ def test_one_event_per_trigger_through_awslambdaric_against_moto(deployed, boto)
     from datetime import datetime, timezone
 
     from portafunc.events import Message, ScheduleEvent, StorageEvent
-    from portafunc_aws.messages import encode_messages
-    from portafunc_aws.storage import encode_schedule, encode_storage
+    from portafunc_aws.codecs.queue import encode_messages
+    from portafunc_aws.codecs.storage import encode_schedule, encode_storage
 
     physical = deployed.stack.physical
     order = b'{"id": "o-1", "total": 3.5}'

@@ -12,11 +12,11 @@ from botocore.exceptions import ClientError
 import portafunc
 from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging import OutgoingMessage
-from portafunc_aws.messaging import batch as batch_mod
-from portafunc_aws.messaging import clients
-from portafunc_aws.messaging.errors import translate
-from portafunc_aws.messaging.sns import SnsTopic
-from portafunc_aws.messaging.sqs import SqsQueue, parse_queue_url
+from portafunc_aws.backends import batch as batch_mod
+from portafunc_aws.backends import clients
+from portafunc_aws.backends.errors import translate
+from portafunc_aws.backends.sns import SnsTopic
+from portafunc_aws.backends.sqs import SqsQueue, parse_queue_url
 
 
 @pytest.mark.emulator
@@ -207,7 +207,7 @@ def test_boto3_is_imported_only_when_a_backend_is_used():
     import subprocess
     import sys
 
-    code = ("import sys; from portafunc_aws.messaging.sqs import SqsQueue; "
+    code = ("import sys; from portafunc_aws.backends.sqs import SqsQueue; "
             "q = SqsQueue('sqs://arn:aws:sqs:us-east-1:123456789012:q', 'q'); print('boto3' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -12,7 +12,7 @@ import pytest
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
-from portafunc_aws import http, messages, storage
+from portafunc_aws.codecs import http, queue as messages, storage
 
 from aws_test_support import fixture_files, load_fixture
 

@@ -22,8 +22,8 @@ from portafunc.context import current
 from portafunc.errors import EventDecodeError, PayloadValidationError
 from portafunc.events import HttpRequest, encode_payload
 from portafunc.invoke import Outcome, invoke_batch, invoke_message
-from portafunc_aws import http, messages
-from portafunc_aws.entry import bind
+from portafunc_aws.codecs import http, queue as messages
+from portafunc_aws.runtime import bind
 
 from aws_test_support import FIXTURES, fixture_files, load_fixture
 
@@ -334,8 +334,8 @@ def test_typed_batch_rejects_a_bad_payload_and_runs_the_good_ones():
 
 
 def test_the_lambda_entry_imports_no_message_or_storage_codec_for_http():
-    code = ("import sys, portafunc_aws.entry\n"
-            "assert 'portafunc_aws.messages' not in sys.modules and 'portafunc_aws.storage' not in sys.modules, "
+    code = ("import sys, portafunc_aws.runtime\n"
+            "assert 'portafunc_aws.codecs.queue' not in sys.modules and 'portafunc_aws.codecs.storage' not in sys.modules, "
             "sorted(m for m in sys.modules if m.startswith('portafunc_aws'))\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -16,7 +16,8 @@ from awslambdaric.lambda_runtime_log_utils import LogFormat
 from log_support import fresh_logging
 from portafunc import App, HttpRequest, HttpResponse, get_logger
 from portafunc.events import Headers
-from portafunc_aws import entry, http
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http
 
 TRACE_ID = "5759e988bd862e3fe1be46a994272793"
 
@@ -53,7 +54,7 @@ def _invoke(monkeypatch: pytest.MonkeyPatch, log_format: int, level: str = "") -
     native = http.encode_request(HttpRequest("POST", "/pay", headers=Headers(
         [("x-amzn-trace-id", f"Root=1-{TRACE_ID[:8]}-{TRACE_ID[8:]};Parent=53995c3f42cd8ad8;Sampled=1")])),
         "apigw-v2")
-    answer = entry.bind(_app(), "pay")(native, LambdaContext("req-1", None, None, 0))
+    answer = runtime.bind(_app(), "pay")(native, LambdaContext("req-1", None, None, 0))
     assert answer["statusCode"] == 402
     return sink
 

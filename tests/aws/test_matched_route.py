@@ -8,7 +8,8 @@ import json
 
 from aws_test_support import load_fixture
 from portafunc import App, HttpRequest
-from portafunc_aws import entry, http
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 
 
@@ -56,7 +57,7 @@ def _first(folder: str) -> str:
 
 
 def test_the_route_api_gateway_matched_is_the_one_that_runs() -> None:
-    handler = entry.bind(_app())
+    handler = runtime.bind(_app())
     for event in (_v2("GET /orders/new", "/orders/new"), _v1("/orders/new", "/orders/new")):
         out = handler(event, LambdaContext())
         assert out["statusCode"] == 200 and json.loads(out["body"]) == {"fn": "new"}

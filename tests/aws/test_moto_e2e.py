@@ -15,9 +15,10 @@ import pytest
 
 import portafunc
 from portafunc.events import HttpRequest
-from portafunc_aws import entry, http
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
-from portafunc_aws.messages import lambda_event_from_receive
+from portafunc_aws.codecs.queue import lambda_event_from_receive
 
 pytestmark = pytest.mark.emulator
 
@@ -59,7 +60,7 @@ def test_sns_fan_out_to_two_queues_reaches_both_handlers(boto, sample_app, monke
         received = receive_all(boto, url, 14)
         assert len(received) == 14
         assert "TopicArn" in received[0]["Body"]  # what SQS holds is the SNS envelope
-        failed = event_source_mapping(boto, entry.bind(sample_app.app, function), url, arn, received)
+        failed = event_source_mapping(boto, runtime.bind(sample_app.app, function), url, arn, received)
         assert failed == []
         seen = [s[1] for s in sample_app.SEEN if s[0] == function]
         payloads = sorted(s["data"] for s in seen)
@@ -75,7 +76,7 @@ def test_one_failing_message_of_a_batch_comes_back_alone(boto, sample_app, monke
     url, arn = boto.queue("work", VisibilityTimeout="1")
     monkeypatch.setenv("PORTAFUNC_QUEUE_WORK", "sqs://" + url.split("://", 1)[1])
     ids = portafunc.queue("work").send_batch([{"n": 1}, {"n": 2, "fail": True}, {"n": 3}])
-    handler = entry.bind(sample_app.app, "work")
+    handler = runtime.bind(sample_app.app, "work")
 
     failed = event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 3))
     assert failed == [ids[1]]
@@ -93,7 +94,7 @@ def test_max_attempts_moves_the_message_to_the_dead_letter_queue(boto, sample_ap
         {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_attempts)}))
     monkeypatch.setenv("PORTAFUNC_QUEUE_WORK", f"sqs://{arn}")
     poison = portafunc.queue("work").send({"fail": True, "id": "poison"}, attributes={"why": "test"})
-    handler = entry.bind(sample_app.app, "work")
+    handler = runtime.bind(sample_app.app, "work")
     for _ in range(max_attempts):
         batch = receive_all(boto, url, 1, timeout=5)
         assert [m["MessageId"] for m in batch] == [poison]
@@ -117,7 +118,7 @@ def test_s3_put_notification_through_sqs_reaches_handler_with_decoded_key(boto, 
     assert len(notes) == 1, [m["Body"][:200] for m in received]
     raw_key = json.loads(notes[0]["Body"])["Records"][0]["s3"]["object"]["key"]
     assert raw_key != key and "+" in raw_key  # S3 sent it URL-encoded
-    failed = event_source_mapping(boto, entry.bind(sample_app.app, "on_upload"), url, arn, received)
+    failed = event_source_mapping(boto, runtime.bind(sample_app.app, "on_upload"), url, arn, received)
     assert failed == []
     assert [s[1] for s in sample_app.SEEN] == [("uploads-bucket", key, "created", 5)]
 
@@ -132,7 +133,7 @@ def test_http_handler_publishes_and_sends_through_bindings(boto, sample_app, mon
     monkeypatch.setenv("PORTAFUNC_QUEUE_WORK", "sqs://" + work_url.split("://", 1)[1])
     native = http.encode_request(HttpRequest("POST", "/orders", headers={"content-type": "application/json"},
                                              body=b'{"id": "o-9", "total": 3.5}'))
-    answer = entry.bind(sample_app.app, "create_order")(native, LambdaContext())
+    answer = runtime.bind(sample_app.app, "create_order")(native, LambdaContext())
     assert answer["statusCode"] == 201
     work = receive_all(boto, work_url, 1)
     assert json.loads(work[0]["Body"]) == {"id": "o-9", "total": 3.5}

@@ -83,7 +83,7 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
     functions = {k: v for k, v in cfn.items() if v["Type"] == "AWS::Lambda::Function"}
     # one Lambda per function, plus the router that answers unmatched requests (404/405) as the other clouds do
     assert len(functions) == 7
-    assert {f["Properties"]["Handler"] for f in functions.values()} == {"portafunc_aws.entry.handler"}
+    assert {f["Properties"]["Handler"] for f in functions.values()} == {"portafunc_aws.runtime.handler"}
     names = {f["Properties"]["Environment"]["Variables"].get("PORTAFUNC_FUNCTION") for f in functions.values()}
     assert names == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload", None}
     mappings = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
@@ -122,9 +122,9 @@ def test_zip_holds_linux_wheels_pyc_and_no_foreign_sdks(built):
     assert not any(t.startswith(("boto3", "botocore", "azure", "google", "functions_framework")) for t in tops)
     assert any(n.startswith("pydantic_core/") and "x86_64-linux-gnu.so" in n for n in names)
     tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
-    assert f"portafunc_aws/__pycache__/entry.{tag}" in names
+    assert f"portafunc_aws/__pycache__/runtime.{tag}" in names
     eps = zipfile.ZipFile(built["zip"]).read("portafunc_aws-0.1.0.dist-info/entry_points.txt").decode()
-    assert "portafunc.targets" in eps and "sqs = portafunc_aws.messaging:sqs_backend" in eps
+    assert "portafunc.targets" in eps and "sqs = portafunc_aws.backends:sqs_backend" in eps
 
 
 def test_two_builds_give_identical_bytes(built, tmp_path):
@@ -154,12 +154,12 @@ def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def boot(lambda_python: str, task_root: Path, function: str, api: RuntimeApi) -> subprocess.Popen[bytes]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_RUNTIME_API": api.address,
-           "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.entry.handler",
+           "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.runtime.handler",
            "AWS_LAMBDA_FUNCTION_NAME": f"shop-{function}", "AWS_REGION": "us-east-1",
            "PORTAFUNC_APP": "main:app", "PORTAFUNC_FUNCTION": function,
            "PORTAFUNC_QUEUE_ORDERS": "memory://", "PORTAFUNC_TOPIC_ORDER_EVENTS": "memory://",
            "PORTAFUNC_KV_ORDERS": "memory://"}
-    return subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.entry.handler"], cwd=task_root,
+    return subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.runtime.handler"], cwd=task_root,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -170,8 +170,8 @@ def test_artifact_boots_under_awslambdaric(built, lambda_python, tmp_path):
     assert check.returncode != 0  # the fresh venv has no pydantic: everything comes from the artifact
 
     from portafunc.events import HttpRequest, Message
-    from portafunc_aws.http import encode_request
-    from portafunc_aws.messages import encode_messages
+    from portafunc_aws.codecs.http import encode_request
+    from portafunc_aws.codecs.queue import encode_messages
 
     api = RuntimeApi("shop-create_order")
     proc = boot(lambda_python, task_root, "create_order", api)

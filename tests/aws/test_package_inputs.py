@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from portafunc_aws.packaging import dependencies
+from portafunc_aws.package import dependencies
 
 REPO = Path(__file__).resolve().parents[2]
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -13,7 +13,7 @@ import pytest
 
 from portafunc import App, HttpRequest, Message, publishes
 from portafunc.config import ConfigError, load_config
-from portafunc_aws.sam import build_template, check_deployment, to_yaml
+from portafunc_aws.deploy.sam import build_template, check_deployment, to_yaml
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:210987654321:partner-events"
 QUEUE_URL = "sqs://sqs.eu-west-1.amazonaws.com/210987654321/inbox"

@@ -1,7 +1,7 @@
 """SNS HTTP(S) deliveries fail closed: unsigned attributes, topic allow-list before any fetch, cached fetch
 failures, a default replay window, bindings with URL options.
 
-Driven through the Lambda handler (``portafunc_aws.entry.bind``) with the Function URL sample turned into SNS's POST
+Driven through the Lambda handler (``portafunc_aws.runtime.bind``) with the Function URL sample turned into SNS's POST
 (see tests/aws/test_sns_http_routing.py) and through the receiver itself. Messages are signed with a local key and
 self-signed certificate served by the certificate cache's injectable fetcher (tests/sns_signing.py), because a
 fresh Timestamp is needed and AWS's real samples are years old; the canonical string is the one the real AWS-signed
@@ -20,7 +20,7 @@ from sns_signing import Fetcher, local_signing_key, sign
 from test_sns_http_routing import function_url_event
 
 from portafunc import App, HttpRequest, Message
-from portafunc_aws.entry import bind
+from portafunc_aws.runtime import bind
 from portafunc_aws.lambda_context import LambdaContext
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -58,7 +58,7 @@ def _notification(key: Any, *, topic: str = TOPIC, message: str = '{"order_id": 
 
 
 def _receiver(pems: dict[str, bytes], **options: Any) -> Any:
-    from portafunc_aws.sns_http import CertificateCache, SnsReceiver
+    from portafunc_aws.inbound.sns_http import CertificateCache, SnsReceiver
 
     fetcher = Fetcher(pems)
     receiver = SnsReceiver(certificates=CertificateCache(fetcher, **options.pop("cache", {})),
@@ -160,7 +160,7 @@ def test_failed_certificate_fetch_is_remembered(env: Any, local_key: Any) -> Non
 # -- the replay window is on by default ---------------------------------------------------------------------------
 
 def test_default_replay_window(env: Any, local_key: Any) -> None:
-    from portafunc_aws.sns_http import DEFAULT_MAX_AGE
+    from portafunc_aws.inbound.sns_http import DEFAULT_MAX_AGE
 
     key, pem = local_key
     env.setenv("PORTAFUNC_TOPIC_ORDERS", f"sns://{TOPIC}")
@@ -180,7 +180,7 @@ def test_default_replay_window(env: Any, local_key: Any) -> None:
 
 
 def test_replay_window_configuration(env: Any) -> None:
-    from portafunc_aws.sns_http import SnsReceiver
+    from portafunc_aws.inbound.sns_http import SnsReceiver
 
     env.setenv("PORTAFUNC_SNS_MAX_AGE", "600")
     assert SnsReceiver().max_age == 600.0
@@ -198,7 +198,7 @@ def test_replay_window_configuration(env: Any) -> None:
 # -- bindings with URL options ------------------------------------------------------------------------------------
 
 def test_binding_with_options_still_matches_its_topic(env: Any, local_key: Any) -> None:
-    from portafunc_aws.sns_http import topics_from_environment
+    from portafunc_aws.inbound.sns_http import topics_from_environment
 
     key, pem = local_key
     env.setenv("PORTAFUNC_TOPIC_ORDERS", f"sns://{TOPIC}?timeout=5")

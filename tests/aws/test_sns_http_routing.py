@@ -26,7 +26,7 @@ from sns_signing import Fetcher, local_signing_key, sign
 from portafunc import App, HttpRequest, Message
 from portafunc.context import current
 from portafunc.errors import NonRetryableError
-from portafunc_aws.entry import bind
+from portafunc_aws.runtime import bind
 from portafunc_aws.lambda_context import LambdaContext
 
 SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "aws"
@@ -108,7 +108,7 @@ def _sign(doc: dict[str, Any], key: Any) -> dict[str, Any]:
 
 
 def receiver(local_pem: bytes | None = None, *, check_expiry: bool = False) -> Any:
-    from portafunc_aws.sns_http import CertificateCache, SnsReceiver
+    from portafunc_aws.inbound.sns_http import CertificateCache, SnsReceiver
 
     pems = {REAL["SigningCertURL"]: _fixture_bytes(REAL_CERT)}
     if local_pem is not None:
@@ -392,10 +392,10 @@ def test_plain_http_requests_load_neither_the_sns_receiver_nor_cryptography(tmp_
     code = ("import json, sys\n"
             f"sys.path.insert(0, {str(tmp_path)!r})\n"
             "import plainapp\n"
-            "from portafunc_aws.entry import bind\n"
+            "from portafunc_aws.runtime import bind\n"
             f"out = bind(plainapp.app)(json.loads({event!r}), None)\n"
             "assert out['statusCode'] == 200, out\n"
-            "loaded = sorted(m for m in ('portafunc_aws.sns_http', 'cryptography', 'typing') if m in sys.modules)\n"
+            "loaded = sorted(m for m in ('portafunc_aws.inbound.sns_http', 'cryptography', 'typing') if m in sys.modules)\n"
             "print(loaded)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

@@ -11,7 +11,8 @@ import pytest
 import portafunc
 from portafunc import App, HttpRequest, HttpResponse, Message
 from portafunc.events import Headers
-from portafunc_aws import entry, http
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from test_moto_e2e import event_source_mapping, receive_all
 
@@ -42,7 +43,7 @@ def test_sqs_message_continues_the_request_trace(boto: Any, monkeypatch: pytest.
     app = _app(seen)
     native = http.encode_request(HttpRequest("POST", "/orders", headers=Headers([("traceparent", CALLER)])),
                                  "apigw-v2")
-    assert entry.bind(app, "create")(native, LambdaContext())["statusCode"] == 202
+    assert runtime.bind(app, "create")(native, LambdaContext())["statusCode"] == 202
 
     [received] = receive_all(boto, url, 1)
     carried = {k: v["StringValue"] for k, v in received["MessageAttributes"].items()}
@@ -50,7 +51,7 @@ def test_sqs_message_continues_the_request_trace(boto: Any, monkeypatch: pytest.
     _, trace_id, request_span, _ = carried["traceparent"].split("-")
     assert trace_id == "4bf92f3577b34da6a3ce929d0e0e4736" and request_span != "00f067aa0ba902b7"
 
-    assert event_source_mapping(boto, entry.bind(app, "work"), url, arn, [received]) == []
+    assert event_source_mapping(boto, runtime.bind(app, "work"), url, arn, [received]) == []
     [(invocation, _)] = seen
     assert (invocation.trace.trace_id, invocation.trace.parent_id) == (trace_id, request_span)
     assert invocation.correlation_id == CALLER
@@ -65,7 +66,7 @@ def test_aws_trace_header_of_an_sqs_record_is_the_parent(boto: Any, monkeypatch:
     seen: list[Any] = []
     [received] = receive_all(boto, url, 1)
     assert received["Attributes"]["AWSTraceHeader"] == header
-    assert event_source_mapping(boto, entry.bind(_app(seen), "work"), url, arn, [received]) == []
+    assert event_source_mapping(boto, runtime.bind(_app(seen), "work"), url, arn, [received]) == []
     [(invocation, _)] = seen
     assert invocation.trace.trace_id == "5759e988bd862e3fe1be46a994272793"
     assert invocation.trace.parent_id == "53995c3f42cd8ad8"

@@ -156,3 +156,12 @@ def test_a_header_that_would_split_the_response_is_refused(cloud) -> None:
     for path in ("/asgi/x", "/wsgi/x"):
         resp = cloud.http(target, "GET", path)
         assert resp.status == 500 and "x-injected" not in resp.headers and "set-cookie" not in resp.headers
+
+
+@BOTH
+def test_a_body_sent_in_pieces_arrives_whole_where_the_front_door_buffers(cloud, prefix: str) -> None:
+    """A FastAPI StreamingResponse and a Flask generator response: every piece, in order, with the app's headers
+    (these drivers answer with one native response; portafunc run and functions-framework stream it instead)."""
+    resp = cloud.http(app, "GET", f"{prefix}/stream")
+    assert resp.status == 200 and resp.body == b"".join(mounted.STREAM_PARTS)
+    assert resp.headers["x-streamed"] == "yes" and resp.headers["content-type"].startswith("text/plain")

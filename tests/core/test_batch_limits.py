@@ -22,7 +22,7 @@ def _native(target: str, app: App) -> str:
 
 
 def test_a_standard_sqs_queue_takes_10000_with_a_batching_window() -> None:
-    from portafunc_aws.sam import build_template
+    from portafunc_aws.deploy.sam import build_template
 
     app = _queue(batch_size=10000, max_batching_window=5)
     assert "batch 10000, batching window 5s" in _native("aws", app)
@@ -33,7 +33,7 @@ def test_a_standard_sqs_queue_takes_10000_with_a_batching_window() -> None:
 
 
 def test_up_to_10_needs_no_window_and_writes_none() -> None:
-    from portafunc_aws.sam import build_template
+    from portafunc_aws.deploy.sam import build_template
 
     app = _queue(batch_size=10)
     template = build_template(app, app_ref="main:app", code_uri="x.zip", python="3.12", arch="x86_64")

@@ -41,7 +41,7 @@ def test_running_a_sync_http_handler_still_needs_none_of_them():
 
 
 def test_the_aws_lambda_entry_path_stays_light_too():
-    code = "import portafunc_aws.entry"
+    code = "import portafunc_aws.runtime"
     names = _imported(code)
     leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN + ("uuid", "hashlib", "http"))
     assert leaked == [], f"the Lambda entry pulled in {leaked}"

@@ -54,9 +54,26 @@ def test_missing_app_is_a_clear_error_not_a_traceback(tmp_path):
     assert out.returncode == 2 and "not a portafunc.App" in out.stderr
 
 
-def test_unknown_target_is_exit_2():
-    out = run("events", "decode", "--target", "ibm", "-", stdin="{}")
-    assert out.returncode == 2 and "unknown target 'ibm'" in out.stderr
+def test_unknown_target_is_exit_2_naming_the_installed_ones():
+    from portafunc.targets import available
+
+    installed = ", ".join(sorted(available()))
+    for argv in (["events", "decode", "--target", "ibm", "-"], ["package", "--target", "ibm", "."],
+                 ["run", "--target", "ibm", "."], ["inspect", "--target", "ibm", "."], ["invoke", "f", "--target",
+                                                                                         "ibm", "--event", "-"]):
+        out = run(*argv, stdin="{}")
+        assert out.returncode == 2, argv
+        assert f"'ibm' is not an installed target; installed: {installed}" in out.stderr, (argv, out.stderr)
+
+
+def test_targets_lists_every_installed_target_with_its_distribution():
+    from portafunc.targets import available, distributions
+
+    out = run("targets")
+    assert out.returncode == 0
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert [r[0] for r in rows] == sorted(available())
+    assert all(r[1] == distributions()[r[0]] and r[2] == available()[r[0]] for r in rows)
 
 
 def test_events_decode_rejects_non_json_input():

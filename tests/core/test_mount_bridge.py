@@ -190,3 +190,157 @@ def test_a_request_from_async_code_is_served_on_the_one_loop() -> None:
 
     assert asyncio.run(host()).body == b"part1-part2"
     assert seen[0]["state"] == {"ready": True}
+
+
+RAW_QUERIES = [
+    "a=1&b=2&a=3",  # repeated keys, not grouped: key order as sent
+    "q=a+b&r=a%20b",  # '+' and '%20' both as sent (a rebuild would make both %20)
+    "e=&flag&=v",  # empty value, key without '=', empty key
+    "path=%2Fx%2Fy&amp=%26&pct=%25&lower=%c3%a9",  # escapes of reserved characters, lowercase hex kept
+    "k=/?:@!$'()*,;",  # characters a query may hold unescaped
+]
+
+
+@pytest.mark.parametrize("raw", RAW_QUERIES)
+def test_the_query_string_as_sent_reaches_asgi_and_wsgi_unchanged(raw: str) -> None:
+    seen: list[Scope] = []
+    served(recording_asgi(seen))(request(raw_query=raw, query={"ignored": ["rebuilt"]}))
+    assert seen[0]["query_string"] == raw.encode("ascii")
+    environs: list[dict[str, Any]] = []
+
+    def web_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environs.append(environ)
+        start_response("200 OK", [])
+        return []
+
+    served(web_app)(request(raw_query=raw, query={"ignored": ["rebuilt"]}))
+    assert environs[0]["QUERY_STRING"] == raw
+
+
+def test_a_query_without_its_raw_form_is_rebuilt_and_non_ascii_raw_text_is_escaped() -> None:
+    seen: list[Scope] = []
+    handler = served(recording_asgi(seen))
+    handler(request(query={"q": ["x y", "é"]}))  # a front door that hands over parsed parameters only
+    handler(request(raw_query="q=é ü#"))  # a front door that decoded the escapes of the query it kept
+    handler(request(raw_query=""))
+    assert [s["query_string"] for s in seen] == [b"q=x%20y&q=%C3%A9", b"q=%C3%A9%20%C3%BC%23", b""]
+
+
+def gated_asgi(log: list[str], *, listen: bool = False) -> Any:
+    """Sends "one" at once, "two" only once the test appended "go" to ``log``: a body produced in pieces."""
+    async def web_app(scope: Scope, receive: Any, send: Any) -> None:
+        import asyncio
+
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"one", "more_body": True})
+        log.append("sent one")
+        try:
+            for _ in range(2000):  # bounded: a buffering bridge fails here instead of hanging
+                if "go" in log:
+                    break
+                if listen and (await asyncio.wait_for(receive(), 0.001))["type"] == "http.disconnect":
+                    log.append("saw disconnect")
+                    return
+                await asyncio.sleep(0.001)
+        except asyncio.TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+        await send({"type": "http.response.body", "body": b"two", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        log.append("finished")
+
+    return web_app
+
+
+def test_an_asgi_body_sent_in_pieces_is_handed_over_piece_by_piece() -> None:
+    log: list[str] = []
+    resp = served(gated_asgi(log))(request())
+    assert resp.streamed and resp.status == 200 and resp.headers["content-type"] == "text/plain"
+    pieces = resp.chunks()
+    assert next(pieces) == b"one" and "finished" not in log  # handed over before the app produced the rest
+    log.append("go")
+    assert list(pieces) == [b"two"] and log[-1] == "finished"
+
+
+def test_the_buffered_fallback_waits_for_the_whole_body() -> None:
+    log: list[str] = ["go"]
+    app = App("buffered")
+    app.mount("/x", gated_asgi(log))
+    from portafunc.invoke import handle_http
+
+    resp = handle_http(app, request())  # a front door that sends bodies whole
+    assert not resp.streamed and resp.body == b"onetwo" and log[-1] == "finished"
+
+
+@pytest.mark.parametrize("listen", [True, False])
+def test_a_client_gone_mid_body_disconnects_or_stops_the_asgi_app(listen: bool) -> None:
+    log: list[str] = []
+    resp = served(gated_asgi(log, listen=listen))(request())
+    pieces = resp.chunks()
+    assert next(pieces) == b"one"
+    pieces.close()  # what a front door does when the client went away
+    assert log[-1] == ("saw disconnect" if listen else "cancelled")
+
+
+def test_a_wsgi_iterable_without_a_length_is_streamed_and_closed() -> None:
+    log: list[str] = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            yield b"one"
+            log.append("produced two")
+            yield b"two"
+
+        def close(self) -> None:
+            log.append("closed")
+
+    def web_app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    def sized(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Length", "6")])
+        return iter([b"one", b"two"])
+
+    resp = served(web_app)(request())
+    pieces = resp.chunks()
+    assert next(pieces) == b"one" and log == []
+    assert list(pieces) == [b"two"] and log == ["produced two", "closed"]
+    log.clear()
+    resp = served(web_app)(request())
+    resp.chunks().close()  # started, then given up: the iterable is closed, the rest never produced
+    assert not resp.pending and log == ["closed"]
+    resp = served(sized)(request())
+    assert not resp.streamed and resp.body == b"onetwo"  # a length announced: the body is short, sent whole
+
+
+def test_a_failure_mid_body_reaches_the_front_door_and_a_buffered_one_answers_500() -> None:
+    async def failing(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"one", "more_body": True})
+        await asyncio_sleep()
+        raise ValueError("mid-body")
+
+    resp = served(failing)(request())
+    pieces = resp.chunks()
+    assert next(pieces) == b"one"
+    with pytest.raises(ValueError, match="mid-body"):
+        next(pieces)
+    app = App("failing")
+    app.mount("/x", failing)
+    from portafunc.invoke import handle_http
+
+    assert handle_http(app, request()).status == 500
+
+
+async def asyncio_sleep() -> None:
+    import asyncio
+
+    await asyncio.sleep(0)

@@ -61,3 +61,53 @@ def test_lifespan_shutdown_runs_when_the_runner_stops(tmp_path: Path) -> None:
     finally:
         assert runner.stop() == 0, runner.stderr
     assert "mounted app: lifespan shutdown" in runner.stderr
+
+
+@BOTH
+@pytest.mark.parametrize("raw", ["a=1&q=x&b=&a=2", "q=a+b&q=a%20b&q=%2f%26", "flag&q=%C3%A9&q="])
+def test_the_query_string_reaches_the_app_as_sent(served: Runner, prefix: str, raw: str) -> None:
+    """Key order across keys, '+' against '%20', lowercase escapes, empty values and bare keys: byte for byte."""
+    status, _, body = served.request("GET", f"{prefix}/echo/x?{raw}")
+    assert status == 200, body
+    assert json.loads(body)["query"] == raw
+
+
+def read_stream(port: int, path: str, gate: Path) -> tuple[bytes, bytes]:
+    """GET ``path`` on a raw socket; returns (what had arrived when the first piece did, the whole decoded body).
+    The gate file is created only once the first piece arrived: a server that buffers the body never sends it, and
+    the socket timeout turns that into a failure instead of a hang."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(f"GET {path}?gate={gate} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while b"first\n" not in data:
+            piece = sock.recv(65536)
+            assert piece, f"connection closed before the first piece: {data!r}"
+            data += piece
+        before_gate = data
+        gate.touch()
+        while piece:
+            piece = sock.recv(65536)
+            data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    return before_gate, dechunk(body)
+
+
+def dechunk(body: bytes) -> bytes:
+    out = b""
+    while True:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            assert body == b"\r\n", body  # the last chunk: the body is complete, not cut short
+            return out
+        out, body = out + body[:size], body[size + 2:]
+
+
+@BOTH
+def test_a_streamed_body_reaches_the_client_piece_by_piece(served: Runner, prefix: str, tmp_path: Path) -> None:
+    before_gate, body = read_stream(served.port, f"{prefix}/stream", tmp_path / "gate")
+    assert b"second" not in before_gate  # the first piece was sent while the app was still producing
+    assert body == b"first\nsecond\nthird\n"

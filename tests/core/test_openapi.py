@@ -379,3 +379,36 @@ def test_cli_errors_exit_2_with_one_line(project: Path, tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr + unwritable.stderr
     bad_target = cli(str(project), "--target", "heroku")
     assert bad_target.returncode == 2
+
+
+def test_jwt_auth_is_an_http_bearer_scheme_with_a_problem_401() -> None:
+    from portafunc import JwtAuth
+
+    users = JwtAuth(issuer="https://login.example.com/", audience="api://orders")
+    admins = JwtAuth(issuer="https://admin.example.com/", audience=["api://a", "api://b"])
+    app = App("secured", auth=users)
+
+    @app.http("GET", "/me")
+    def me(req: HttpRequest) -> dict:
+        return {}
+
+    @app.http("GET", "/admin", auth=admins)
+    def admin(req: HttpRequest) -> dict:
+        return {}
+
+    @app.http("GET", "/open", auth="anonymous")
+    def open_(req: HttpRequest) -> str:
+        return "ok"
+
+    doc = app.openapi()
+    validate(doc)
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["jwt"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": (
+        "A JWT issued by https://login.example.com/ for api://orders, verified by the function (signature, issuer, "
+        "audience, expiry).")}
+    assert "api://a or api://b" in schemes["jwt_2"]["description"] and schemes["jwt_2"]["bearerFormat"] == "JWT"
+    assert doc["paths"]["/me"]["get"]["security"] == [{"jwt": []}]  # the app's, inherited
+    assert doc["paths"]["/admin"]["get"]["security"] == [{"jwt_2": []}]
+    assert "security" not in doc["paths"]["/open"]["get"]
+    assert doc["paths"]["/me"]["get"]["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}
+    assert "401" not in doc["paths"]["/open"]["get"]["responses"]

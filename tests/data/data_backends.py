@@ -17,7 +17,7 @@ FIRESTORE_PROJECT = "demo-portafunc"
 # -- environment per cloud ----------------------------------------------------------------------------------------------
 
 def aws_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
-    from portafunc_aws.messaging import clients
+    from portafunc_aws.backends import clients
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
@@ -87,7 +87,7 @@ def make_table(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest
         endpoint = request.getfixturevalue("moto")
         aws_env(monkeypatch, endpoint)
         import boto3
-        from portafunc_aws import dynamodb
+        from portafunc_aws.backends import dynamodb
 
         name = unique("t-")
         dynamodb.create_table(boto3.client("dynamodb", region_name="us-east-1"), name)

@@ -35,7 +35,7 @@ def test_the_resource_model_lists_the_shops_buckets_and_table(shop: App) -> None
 
 
 def test_aws_template_creates_binds_and_grants_them(shop: App) -> None:
-    from portafunc_aws import sam
+    from portafunc_aws.deploy import sam
 
     template = sam.build_template(shop, app_ref="main:app", code_uri="shop.zip", python="3.12", arch="x86_64")
     res = template["Resources"]

@@ -51,7 +51,7 @@ def test_a_real_s3_event_reads_through_the_triggers_binding_not_the_cloud_bucket
     must read through ``PORTAFUNC_BUCKET_UPLOADS`` (the trigger's logical bucket), here S3 on moto, with the key
     decoded from its URL form (``+`` for space, ``%2B`` for ``+``)."""
     from data_backends import make_bucket
-    from portafunc_aws import entry
+    from portafunc_aws import runtime
     from portafunc_aws.lambda_context import LambdaContext
 
     monkeypatch.delenv("PORTAFUNC_DEFAULT_BINDING", raising=False)
@@ -60,7 +60,7 @@ def test_a_real_s3_event_reads_through_the_triggers_binding_not_the_cloud_bucket
     event = json.loads((fixtures_dir / "aws" / "s3" / "powertools-s3Event.json").read_text())
     event["Records"][0]["s3"]["object"]["key"] = "in/my+photo%2B1.png"
     portafunc.bucket("uploads").put(KEY, b"\x89PNG-on-s3")
-    answer = entry.bind(app, "thumbnail")(event, LambdaContext())
+    answer = runtime.bind(app, "thumbnail")(event, LambdaContext())
     assert not (answer or {}).get("batchItemFailures"), answer
     assert SEEN == [(KEY, b"\x89PNG-on-s3", b"\x89PNG")]
     assert portafunc.bucket("thumbnails").get(KEY + ".thumb") == b"\x89PNG-on-"

@@ -76,7 +76,7 @@ def idem_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def dynamodb_url(idem_moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh DynamoDB table on moto, created by the store's own helper; returns its store URL."""
     from portafunc import idempotency
-    from portafunc_aws.idempotency import DynamoDBStore, store_factory
+    from portafunc_aws.backends.idempotency import DynamoDBStore, store_factory
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": idem_moto,

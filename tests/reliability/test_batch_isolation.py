@@ -5,7 +5,7 @@ already succeeded): a ~10 KB payload nested 5,000 levels deep sent to a typed ha
 to parse it), an SQS body that looks like an SNS envelope and is nested as deep (the envelope check parsed it), an
 exception whose text cannot be printed, an error quoting a lone surrogate written to a log stream that refuses it, and
 an exception message of several megabytes. They go through the real entry points: the Lambda handler
-(``portafunc_aws.entry``, directly and under the real ``awslambdaric`` runtime client against a local Runtime API),
+(``portafunc_aws.runtime``, directly and under the real ``awslambdaric`` runtime client against a local Runtime API),
 the Azure runtime called by the generated ``function_app.py`` with ``azure.functions`` objects, and the generated GCP
 ``main.py`` served by functions-framework.
 """
@@ -109,8 +109,8 @@ def _clear_ran() -> None:
 
 @pytest.mark.parametrize("case", BAD)
 def test_lambda_handler_reports_only_the_bad_message(case: str) -> None:
-    from portafunc_aws import messages
-    from portafunc_aws.entry import bind
+    from portafunc_aws.codecs import queue as messages
+    from portafunc_aws.runtime import bind
     from portafunc_aws.lambda_context import LambdaContext
 
     function, bad = BAD[case]
@@ -156,8 +156,8 @@ def test_gcp_function_answers_the_bad_message_as_failed(case: str) -> None:
 
 @pytest.mark.parametrize("variant", ["sqs", "sqs-fifo"])
 def test_duplicate_message_id_runs_once_and_is_reported_once(variant: str) -> None:
-    from portafunc_aws import messages
-    from portafunc_aws.entry import bind
+    from portafunc_aws.codecs import queue as messages
+    from portafunc_aws.runtime import bind
 
     fail = Message(id="dup-fail", data=b"{}", attributes={"raise": "memory"})
     ok = Message(id="dup-ok", data=b"{}")
@@ -186,22 +186,22 @@ APP_MODULE = """
 
 
 def test_poison_batch_under_awslambdaric(tmp_path: Path) -> None:
-    """awslambdaric (the runtime interface client Lambda's Python images run) calls portafunc_aws.entry.handler for a
+    """awslambdaric (the runtime interface client Lambda's Python images run) calls portafunc_aws.runtime.handler for a
     batch holding both deep payloads and a duplicated messageId; the answer names each bad id once."""
     sys.path.insert(0, str(AWS_DIR))
     try:
         from lambda_runtime_api import RuntimeApi
     finally:
         sys.path.remove(str(AWS_DIR))
-    from portafunc_aws import messages
+    from portafunc_aws.codecs import queue as messages
 
     (tmp_path / "poison_app.py").write_text(textwrap.dedent(APP_MODULE), encoding="utf-8")
     api = RuntimeApi("poison-orders")
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=api.address, LAMBDA_TASK_ROOT=str(tmp_path),
-               PYTHONPATH=str(tmp_path), _HANDLER="portafunc_aws.entry.handler",
+               PYTHONPATH=str(tmp_path), _HANDLER="portafunc_aws.runtime.handler",
                AWS_LAMBDA_FUNCTION_NAME="poison-orders", AWS_REGION="us-east-1", PORTAFUNC_APP="poison_app:app",
                PORTAFUNC_FUNCTION="orders")
-    proc = subprocess.Popen([sys.executable, "-m", "awslambdaric", "portafunc_aws.entry.handler"], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "awslambdaric", "portafunc_aws.runtime.handler"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         batch = [GOOD[0], Message(id="deep", data=DEEP), Message(id="sns-like", data=b"{}"), GOOD[0], GOOD[1]]

@@ -1,7 +1,7 @@
 """Faults on AWS, nothing lost — against moto in server mode (started here on a free 127.0.0.1 port).
 
 The test plays the Lambda SQS event source mapping exactly as AWS documents it: receive up to 10 messages, invoke the
-real ``portafunc_aws.entry`` handler with the Lambda event built from them, delete the ones not named in
+real ``portafunc_aws.runtime`` handler with the Lambda event built from them, delete the ones not named in
 ``batchItemFailures`` (all of them kept when the invocation itself crashes), let the rest reappear after the
 visibility timeout, and let the queue's redrive policy (``maxReceiveCount`` = the function's ``max_attempts``) move a
 message that keeps failing to the dead-letter queue. The broker outage goes through a TCP proxy in front of moto that
@@ -35,7 +35,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def aws_env(moto: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_aws.messaging import clients
+    from portafunc_aws.backends import clients
 
     urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"), timeout=10).read()
     for key in list(os.environ):
@@ -80,9 +80,9 @@ class Crash(BaseException):
 
 
 def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
-    from portafunc_aws.entry import bind
+    from portafunc_aws.runtime import bind
     from portafunc_aws.lambda_context import LambdaContext
-    from portafunc_aws.messages import lambda_event_from_receive
+    from portafunc_aws.codecs.queue import lambda_event_from_receive
 
     max_attempts = 3
     sqs = _sqs()
@@ -166,7 +166,7 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(aws
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import queue
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_aws.messaging import clients
+    from portafunc_aws.backends import clients
 
     timeout = 1.5
     sqs = _sqs()

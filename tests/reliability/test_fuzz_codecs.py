@@ -266,8 +266,8 @@ def _entry_app() -> App:
 
 
 def test_aws_lambda_entry_with_mutated_events() -> None:
-    """``portafunc_aws.entry`` answers or raises EventDecodeError for any event (Lambda shows it as an error)."""
-    from portafunc_aws.entry import bind
+    """``portafunc_aws.runtime`` answers or raises EventDecodeError for any event (Lambda shows it as an error)."""
+    from portafunc_aws.runtime import bind
     from portafunc_aws.lambda_context import LambdaContext
 
     app = _entry_app()

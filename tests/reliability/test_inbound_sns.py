@@ -1,4 +1,4 @@
-"""SNS HTTP(S) subscription verification (portafunc_aws.sns_http).
+"""SNS HTTP(S) subscription verification (portafunc_aws.inbound.sns_http).
 
 The SignatureVersion 2 tests use a REAL message signed by AWS and its real signing certificate (from the AWS SDK for
 Ruby's test suite, see tests/fixtures/events/MANIFEST.md); that certificate expired in 2022, so those tests turn the expiry
@@ -80,7 +80,7 @@ def _request(doc: Any, *, header: str | None = "auto", method: str = "POST") -> 
 
 
 def _receiver(pems: dict[str, bytes], *, topics: list[str] | None = None, **options: Any) -> Any:
-    from portafunc_aws.sns_http import CertificateCache, SnsReceiver
+    from portafunc_aws.inbound.sns_http import CertificateCache, SnsReceiver
 
     fetcher = Fetcher(pems)
     confirmed: list[str] = []
@@ -244,7 +244,7 @@ def test_unsubscribe_confirmation_is_acknowledged_not_resubscribed(local_key: tu
 
 def test_topics_default_to_environment_bindings(local_key: tuple[Any, bytes], monkeypatch: pytest.MonkeyPatch
                                                 ) -> None:
-    from portafunc_aws.sns_http import CertificateCache, SnsReceiver
+    from portafunc_aws.inbound.sns_http import CertificateCache, SnsReceiver
 
     key, pem = local_key
     confirmed: list[str] = []
@@ -315,7 +315,7 @@ def test_unreachable_certificate_is_502_so_sns_retries(local_key: tuple[Any, byt
 # -- the endpoint: verified notifications run the topic function ---------------------------------------------------
 
 def test_handle_runs_only_verified_notifications(local_key: tuple[Any, bytes]) -> None:
-    from portafunc_aws.sns_http import handle
+    from portafunc_aws.inbound.sns_http import handle
 
     key, pem = local_key
     app = App("sns-http")
@@ -340,7 +340,7 @@ def test_handle_runs_only_verified_notifications(local_key: tuple[Any, bytes]) -
 
 
 def test_handle_failure_is_500_so_sns_retries(local_key: tuple[Any, bytes]) -> None:
-    from portafunc_aws.sns_http import handle
+    from portafunc_aws.inbound.sns_http import handle
 
     key, pem = local_key
     app = App("sns-http-fail")
@@ -357,7 +357,7 @@ def test_import_does_not_load_cryptography_or_boto3() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, portafunc_aws.sns_http; "
+    code = ("import sys, portafunc_aws.inbound.sns_http; "
             "print(sorted(m for m in ('cryptography', 'boto3', 'botocore') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

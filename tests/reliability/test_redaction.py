@@ -167,7 +167,7 @@ def test_redact_by_name_covers_headers_cookies_signatures_sas_and_tokens() -> No
 
 def test_inbound_verifiers_do_not_log_credentials(capsys: pytest.CaptureFixture[str]) -> None:
     """Refusals by the SNS, Pub/Sub push and Event Grid verifiers log why, never the credential presented."""
-    from portafunc_aws.sns_http import SnsReceiver
+    from portafunc_aws.inbound.sns_http import SnsReceiver
 
     sns = {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
            "Message": "m", "Timestamp": "2026-01-01T00:00:00Z", "SignatureVersion": "2", "Signature": SECRET,

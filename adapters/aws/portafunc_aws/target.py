@@ -10,8 +10,9 @@ from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, Storage
 from portafunc.targets import Driver, Exchange, NativeTrigger, PackageRequest, PackageResult
 from portafunc.targets import Target as BaseTarget
 
-from . import codec, http, messages, storage
-from .entry import RetryRequested, bind
+from . import codecs as codec
+from .codecs import http, queue as messages, storage
+from .runtime import RetryRequested, bind
 from .lambda_context import LambdaContext
 from .triggers import native_trigger
 
@@ -74,31 +75,31 @@ class Target(BaseTarget):
         return AwsDriver()
 
     def package(self, request: PackageRequest) -> PackageResult:
-        from .packaging import package
+        from .package import package
 
         return package(request)
 
     def name_rules(self) -> dict[str, Any]:
         """CloudFormation logical ids of functions and resources (``portafunc inspect`` checks collisions)."""
-        from .sam import name_rules
+        from .deploy.sam import name_rules
 
         return name_rules()
 
     def native_permissions(self, app: App, deployment: Any) -> dict[str, list[str]]:
         """Each function's IAM permissions in the SAM template (``portafunc inspect`` shows them)."""
-        from .sam import native_permissions
+        from .deploy.sam import native_permissions
 
         return native_permissions(app, deployment)
 
     def check_deployment(self, deployment: Any) -> list[str]:
         """What CloudFormation or Lambda would refuse: limits, secret references, logical-id collisions."""
-        from .sam import check_deployment
+        from .deploy.sam import check_deployment
 
         return check_deployment(deployment)
 
 
 class AwsDriver(Driver):
-    """Drives ``portafunc_aws.entry`` with native events built by this adapter's encoders.
+    """Drives ``portafunc_aws.runtime`` with native events built by this adapter's encoders.
 
     HTTP goes through the variant SAM deploys (HTTP API, payload 2.0) unless another is given; queue functions get
     SQS batches (FIFO when ``ordered``); topic functions get SQS batches with SNS envelopes, as deployed.

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 from fastapi import BackgroundTasks, FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from flask import Flask, request, url_for
 from flask import Response as FlaskResponse
 
@@ -78,7 +79,51 @@ async def asgi_later(tag: str, tasks: BackgroundTasks) -> dict[str, str]:
     return {"queued": tag}
 
 
+STREAM_PARTS = [b"first\n", b"second\n", b"third\n"]
+GATE_WAIT_SECONDS = 30.0  # how long a stream waits for its gate file before giving up (a failing test's bound)
+
+
+def gate_open(gate: str | None) -> bool:
+    """A stream's gate: the file named by ``?gate=`` exists (none given: always open). A test creates it only
+    after the first piece reached it, which a buffering front door can never deliver."""
+    import os
+
+    return not gate or os.path.exists(gate)
+
+
+@api.get("/stream")
+async def asgi_stream(gate: str | None = None) -> StreamingResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        import asyncio
+        import time
+
+        yield STREAM_PARTS[0]
+        deadline = time.monotonic() + GATE_WAIT_SECONDS
+        while not gate_open(gate) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for part in STREAM_PARTS[1:]:
+            yield part
+
+    return StreamingResponse(parts(), media_type="text/plain", headers={"x-streamed": "yes"})
+
+
 flask_app = Flask(__name__)
+
+
+@flask_app.get("/stream")
+def wsgi_stream() -> FlaskResponse:
+    gate = request.args.get("gate")
+
+    def parts() -> Iterator[bytes]:
+        import time
+
+        yield STREAM_PARTS[0]
+        deadline = time.monotonic() + GATE_WAIT_SECONDS
+        while not gate_open(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield from STREAM_PARTS[1:]
+
+    return FlaskResponse(parts(), mimetype="text/plain", headers={"x-streamed": "yes"})
 
 
 @flask_app.get("/echo/<name>")

@@ -20,7 +20,7 @@ from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 from portafunc.messaging.retry import timeout_option
 
-from .. import messages as codec
+from ..codecs import queue as codec
 from . import clients
 from .attributes import outgoing_body
 from .batch import send_batches

@@ -21,8 +21,8 @@ from portafunc.data.stream import reader
 from portafunc.errors import BindingError
 
 from . import dynamodb
-from .messaging import clients
-from .messaging.errors import DENIED, transient
+from . import clients
+from .errors import DENIED, transient
 
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -48,7 +48,7 @@ class S3Bucket(ObjectStore):
         if code in DENIED or code == "403":
             return DataUnavailable(f"{self.url}: permission denied ({code}); the role needs s3:GetObject, "
                                    "s3:PutObject, s3:DeleteObject on the objects and s3:ListBucket on the bucket")
-        from .messaging.errors import translate
+        from .errors import translate
 
         return DataUnavailable(str(translate(exc, "S3 call on", self.url, "s3:*")))
 

@@ -59,7 +59,7 @@ def decode(native: Any) -> list[Event]:
     if kind == "http":
         req, _ = http.decode_request(native, variant)
         return [req]
-    from . import messages, storage
+    from . import queue as messages, storage
 
     if kind in ("sqs", "sns"):
         out: list[Event] = []

@@ -24,7 +24,7 @@ from portafunc.errors import PortafuncError
 from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 
-from .triggers import S3_EVENTS
+from ..triggers import S3_EVENTS
 
 MAX_TIMEOUT = 900
 MEMORY_RANGE = (128, 10240)
@@ -329,7 +329,7 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
                        "app or its portafunc.toml, not this file)",
         "Globals": {"Function": {
             "Runtime": f"python{python}", "Architectures": ["arm64" if arch in ("arm64", "aarch64") else "x86_64"],
-            "Handler": "portafunc_aws.entry.handler", "CodeUri": code_uri,
+            "Handler": "portafunc_aws.runtime.handler", "CodeUri": code_uri,
             "Environment": {"Variables": {"PORTAFUNC_APP": app_ref}}}},
         "Resources": resources,
     }

@@ -18,7 +18,7 @@ from portafunc.packaging.build import (Progress, clean_dir, compile_pyc, copy_pr
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult, Target
 
-from .sam import build_template, to_yaml
+from .deploy.sam import build_template, to_yaml
 
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time, parse_time
 
-from ._fields import BODY_ENCODING_ATTR, b64decode, b64encode, body_as_text, obj, opt_obj, opt_text, records, text
+from .fields import BODY_ENCODING_ATTR, b64decode, b64encode, body_as_text, obj, opt_obj, opt_text, records, text
 
 SQS_EXPECTED = 'an SQS event: {"Records": [{"messageId", "body", "eventSource": "aws:sqs", ...}]}'
 SNS_EXPECTED = 'an SNS event: {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId", "Message", ...}}]}'

@@ -418,8 +418,8 @@ def _deliver(specs: list[Any], doc: Mapping[str, Any], native_context: Any, invo
     from portafunc.events import Message
     from portafunc.invoke import invoke_message
 
-    from ._fields import BODY_ENCODING_ATTR
-    from .messages import _sns_message
+    from ..codecs.fields import BODY_ENCODING_ATTR
+    from ..codecs.queue import _sns_message
 
     # MessageAttributes are unsigned: the body-encoding marker must not change how the signed Message is read.
     native_attrs = doc.get("MessageAttributes")

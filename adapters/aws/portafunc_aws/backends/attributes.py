@@ -6,7 +6,7 @@ from typing import Any
 
 from portafunc.errors import MessagingError
 
-from .._fields import BODY_ENCODING_ATTR, body_as_text
+from ..codecs.fields import BODY_ENCODING_ATTR, body_as_text
 
 MAX_ATTRIBUTES = 10  # SNS and SQS both refuse more
 

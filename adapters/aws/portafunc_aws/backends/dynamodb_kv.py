@@ -23,8 +23,8 @@ from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
 
 from . import dynamodb
-from .messaging import clients
-from .messaging.errors import DENIED, transient
+from . import clients
+from .errors import DENIED, transient
 
 
 class DynamoDBTable(TableStore):
@@ -46,7 +46,7 @@ class DynamoDBTable(TableStore):
         if code in DENIED:
             return DataUnavailable(f"{self.url}: permission denied ({code}); the role needs dynamodb:GetItem, "
                                    "PutItem, DeleteItem and Scan on the table")
-        from .messaging.errors import translate
+        from .errors import translate
 
         return DataUnavailable(str(translate(exc, "DynamoDB call on", self.url, "dynamodb:*")))
 

@@ -1,4 +1,4 @@
-"""The Lambda entry point (``portafunc_aws.entry``) and the Target/Driver built on it, with native events made by
+"""The Lambda runtime entry (``portafunc_aws.runtime``) and the Target/Driver built on it, with native events made by
 this adapter's encoders and the fixture samples."""
 
 from __future__ import annotations
@@ -14,29 +14,30 @@ from aws_test_support import SAMPLE_APP, load_fixture
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
-from portafunc_aws import entry, http, messages, storage
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http, queue as messages, storage
 from portafunc_aws.lambda_context import LambdaContext
 
 aws = get_target("aws")
 
 
 def test_handler_reads_app_and_function_from_environment(sample_app, monkeypatch):
-    monkeypatch.setattr(entry, "_handler", None)
+    monkeypatch.setattr(runtime, "_handler", None)
     monkeypatch.setenv("PORTAFUNC_APP", str(SAMPLE_APP))
     monkeypatch.setenv("PORTAFUNC_FUNCTION", "item")
     native = http.encode_request(HttpRequest("GET", "/items/42", query={"a": ["1"]}), "apigw-v2")
-    out = entry.handler(native, LambdaContext())
+    out = runtime.handler(native, LambdaContext())
     assert out["statusCode"] == 200 and json.loads(out["body"])["item_id"] == "42"
-    first = entry._handler
-    entry.handler(native, LambdaContext())
-    assert entry._handler is first  # loaded once per container
+    first = runtime._handler
+    runtime.handler(native, LambdaContext())
+    assert runtime._handler is first  # loaded once per container
 
 
 def test_handler_without_app_variable_says_what_to_set(monkeypatch):
-    monkeypatch.setattr(entry, "_handler", None)
+    monkeypatch.setattr(runtime, "_handler", None)
     monkeypatch.delenv("PORTAFUNC_APP", raising=False)
     with pytest.raises(EventDecodeError, match="PORTAFUNC_APP"):
-        entry.handler({}, LambdaContext())
+        runtime.handler({}, LambdaContext())
 
 
 @pytest.mark.parametrize("variant", http.VARIANTS)
@@ -44,7 +45,7 @@ def test_http_through_every_front_door(sample_app, variant):
     req = HttpRequest("POST", "/items/a%20b", query={"q": ["x", "y"]}, body=b"hello",
                       headers=Headers([("x-multi", "1"), ("x-multi", "2"), ("cookie", "c=3")]))
     native = http.encode_request(req, variant)
-    answer = entry.bind(sample_app.app, "item")(native, LambdaContext())
+    answer = runtime.bind(sample_app.app, "item")(native, LambdaContext())
     resp = http.decode_response(answer)
     body = json.loads(resp.body)
     assert resp.status == 200 and body["item_id"] == "a b"
@@ -64,13 +65,13 @@ def test_http_through_every_front_door(sample_app, variant):
 
 def test_binary_response_is_base64(sample_app):
     native = http.encode_request(HttpRequest("GET", "/binary"), "apigw-v2")
-    answer = entry.bind(sample_app.app, "binary")(native, LambdaContext())
+    answer = runtime.bind(sample_app.app, "binary")(native, LambdaContext())
     assert answer["isBase64Encoded"] is True
     assert http.decode_response(answer).body == b"\x89PNG\r\n\x1a\n\x00\xff"
 
 
 def test_whole_app_routing_and_problem_answers(sample_app):
-    handler = entry.bind(sample_app.app)  # no function: route across the app
+    handler = runtime.bind(sample_app.app)  # no function: route across the app
     missing = http.decode_response(handler(http.encode_request(HttpRequest("GET", "/nope")), None))
     assert missing.status == 404 and missing.content_type == "application/problem+json"
     wrong = http.decode_response(handler(http.encode_request(HttpRequest("DELETE", "/items/1"), "apigw-v1"), None))
@@ -82,21 +83,21 @@ def test_whole_app_routing_and_problem_answers(sample_app):
 
 def test_sqs_partial_batch_failure_names_only_the_failed(sample_app):
     batch = [Message(id=f"m{i}", data=json.dumps({"n": i, "fail": i == 1}).encode()) for i in range(3)]
-    answer = entry.bind(sample_app.app, "work")(messages.encode_messages(batch, "sqs"), LambdaContext())
+    answer = runtime.bind(sample_app.app, "work")(messages.encode_messages(batch, "sqs"), LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert [s[1]["id"] for s in sample_app.SEEN] == ["m0", "m1", "m2"]
 
 
 def test_fifo_batch_stops_at_first_failure_and_returns_the_rest(sample_app):
     batch = [Message(id=f"m{i}", data=json.dumps({"fail": i == 1}).encode(), ordering_key="g") for i in range(4)]
-    answer = entry.bind(sample_app.app, "work")(messages.encode_messages(batch, "sqs-fifo"), LambdaContext())
+    answer = runtime.bind(sample_app.app, "work")(messages.encode_messages(batch, "sqs-fifo"), LambdaContext())
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == ["m1", "m2", "m3"]
     assert [s[1]["id"] for s in sample_app.SEEN] == ["m0", "m1"]  # m2, m3 were not attempted
 
 
 def test_ordered_function_on_standard_queue_keeps_order(sample_app):
     batch = [Message(id=f"m{i}", data=json.dumps({"fail": i == 0}).encode()) for i in range(2)]
-    answer = entry.bind(sample_app.app, "ordered")(messages.encode_messages(batch, "sqs"), LambdaContext())
+    answer = runtime.bind(sample_app.app, "ordered")(messages.encode_messages(batch, "sqs"), LambdaContext())
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == ["m0", "m1"]
 
 
@@ -106,30 +107,30 @@ def test_undecodable_record_fails_alone(sample_app):
     batch["Records"][1]["body"] = "***"
     batch["Records"][1]["messageAttributes"] = {"portafunc-body-encoding": {"stringValue": "base64",
                                                                             "dataType": "String"}}
-    answer = entry.bind(sample_app.app, "work")(batch, LambdaContext())
+    answer = runtime.bind(sample_app.app, "work")(batch, LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
 
 
 def test_validation_failure_is_non_retryable_but_reported_for_the_dlq(sample_app):
     batch = [Message(id="good", data=b'{"id": "o1", "total": 1}'), Message(id="bad", data=b'{"id": "o2"}')]
-    answer = entry.bind(sample_app.app, "typed")(messages.encode_messages(batch, "sqs"), LambdaContext())
+    answer = runtime.bind(sample_app.app, "typed")(messages.encode_messages(batch, "sqs"), LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
 
 
 def test_topic_function_over_sns_envelope_in_sqs_and_direct_sns(sample_app):
     msg = Message(id="t1", data=b'{"id": "o1"}', attributes={"kind": "created"})
-    answer = entry.bind(sample_app.app, "audit_a")(messages.encode_messages([msg], "sns-sqs"), LambdaContext())
+    answer = runtime.bind(sample_app.app, "audit_a")(messages.encode_messages([msg], "sns-sqs"), LambdaContext())
     assert answer == {"batchItemFailures": []}
     assert sample_app.SEEN[-1][1]["attributes"] == {"kind": "created"}
-    assert entry.bind(sample_app.app, "audit_b")(messages.encode_messages([msg], "sns"), LambdaContext()) is None
+    assert runtime.bind(sample_app.app, "audit_b")(messages.encode_messages([msg], "sns"), LambdaContext()) is None
     failing = Message(id="t2", data=b'{"fail": true}')
-    with pytest.raises(entry.RetryRequested, match="t2"):
-        entry.bind(sample_app.app, "audit_b")(messages.encode_messages([failing], "sns"), LambdaContext())
+    with pytest.raises(runtime.RetryRequested, match="t2"):
+        runtime.bind(sample_app.app, "audit_b")(messages.encode_messages([failing], "sns"), LambdaContext())
 
 
 def test_s3_direct_via_sqs_and_via_eventbridge(sample_app):
     evt = StorageEvent(bucket="uploads-123", key="dir/a b+c.txt", kind="created", size=3)
-    handler = entry.bind(sample_app.app, "on_upload")
+    handler = runtime.bind(sample_app.app, "on_upload")
     assert handler(storage.encode_storage(evt, "s3"), LambdaContext()) is None
     assert handler(storage.encode_storage(evt, "eventbridge"), LambdaContext()) is None
     assert handler(storage.encode_storage(evt, "s3-sqs"), LambdaContext()) == {"batchItemFailures": []}
@@ -137,15 +138,15 @@ def test_s3_direct_via_sqs_and_via_eventbridge(sample_app):
     failing = storage.encode_storage(StorageEvent(bucket="b", key="fail.txt"), "s3-sqs")
     answer = handler(failing, LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": failing["Records"][0]["messageId"]}]}
-    with pytest.raises(entry.RetryRequested):
+    with pytest.raises(runtime.RetryRequested):
         handler(storage.encode_storage(StorageEvent(bucket="b", key="fail.txt"), "s3"), LambdaContext())
 
 
 def test_schedule(sample_app):
-    handler = entry.bind(sample_app.app, "tick")
+    handler = runtime.bind(sample_app.app, "tick")
     assert handler(load_fixture("schedule/sam-ScheduledEvent.json"), LambdaContext()) is None
     assert sample_app.SEEN == [("tick", datetime(1970, 1, 1, tzinfo=timezone.utc))]
-    with pytest.raises(entry.RetryRequested):
+    with pytest.raises(runtime.RetryRequested):
         handler(storage.encode_schedule(ScheduleEvent(time=datetime(1999, 1, 1, tzinfo=timezone.utc))), None)
 
 
@@ -154,12 +155,12 @@ def test_schedule(sample_app):
     ("on_upload", "schedule/sam-ScheduledEvent.json"), ("tick", "sqs/sam-Sqs.json")])
 def test_event_for_the_wrong_trigger_is_a_clear_error(sample_app, function, fixture):
     with pytest.raises(EventDecodeError, match=f"function {function!r} is a"):
-        entry.bind(sample_app.app, function)(load_fixture(fixture), LambdaContext())
+        runtime.bind(sample_app.app, function)(load_fixture(fixture), LambdaContext())
 
 
 def test_non_http_event_without_function_is_a_clear_error(sample_app):
     with pytest.raises(EventDecodeError, match="PORTAFUNC_FUNCTION"):
-        entry.bind(sample_app.app)(load_fixture("sqs/sam-Sqs.json"), None)
+        runtime.bind(sample_app.app)(load_fixture("sqs/sam-Sqs.json"), None)
 
 
 def test_driver_round_trips(sample_app):
@@ -193,9 +194,9 @@ def test_native_triggers(sample_app):
 
 
 def test_http_path_does_not_import_boto3():
-    code = (f"import sys, json; from portafunc_aws import entry, http; from portafunc.loader import load_app; "
+    code = (f"import sys, json; from portafunc_aws import runtime; from portafunc_aws.codecs import http; from portafunc.loader import load_app; "
             f"from portafunc.events import HttpRequest; app, _, _ = load_app({str(SAMPLE_APP)!r}); "
-            f"out = entry.bind(app, 'item')(http.encode_request(HttpRequest('GET', '/items/1')), None); "
+            f"out = runtime.bind(app, 'item')(http.encode_request(HttpRequest('GET', '/items/1')), None); "
             f"print(json.dumps([out['statusCode'], 'boto3' in sys.modules, 'botocore' in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus, unquote_plus
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent, format_time, parse_time
 
-from ._fields import new_id, obj, opt_obj, opt_text, records, text
+from .fields import new_id, obj, opt_obj, opt_text, records, text
 
 S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
 EB_EXPECTED = 'an EventBridge event: {"id", "detail-type", "source", "time", "detail"}'
@@ -163,7 +163,7 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
     if variant == "s3":
         return {"Records": [s3_record(evt)]}
     if variant == "s3-sqs":
-        from .messages import sqs_record
+        from .queue import sqs_record
 
         body = json.dumps({"Records": [s3_record(evt)]}, separators=(",", ":"))
         msg = Message(id=new_id(), data=body.encode("utf-8"), published_at=evt.time)

@@ -1,4 +1,4 @@
-"""The Lambda entry point: ``portafunc_aws.entry.handler``.
+"""The Lambda entry point: ``portafunc_aws.runtime.handler``.
 
 The packager sets every function's handler to this one and tells it what to run with two environment variables:
 ``PORTAFUNC_APP`` (``module:attr`` of the App, importable from the code root) and ``PORTAFUNC_FUNCTION`` (the
@@ -13,7 +13,7 @@ Failure semantics, the native way:
 * SNS direct, S3 direct, EventBridge: asynchronous invocations; a failure raises :class:`RetryRequested` so Lambda's
   async retry and on-failure destination take over.
 * SNS HTTP(S) subscriptions (an HTTP request with ``x-amz-sns-message-type``): verified, then run by the topic
-  functions bound to the message's topic (:func:`portafunc_aws.sns_http.route`); 200, 403 untrusted, 4xx malformed,
+  functions bound to the message's topic (:func:`portafunc_aws.inbound.sns_http.route`); 200, 403 untrusted, 4xx malformed,
   5xx so SNS retries. No bound topic function: routed as ordinary HTTP. ``PORTAFUNC_SNS_HTTP=off`` disables it.
 
 This module imports no AWS SDK: the HTTP path never loads boto3.
@@ -32,8 +32,9 @@ from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_batch, invoke_event, invoke_message
 
-from . import codec, http
-from ._fields import records
+from . import codecs as codec
+from .codecs import http
+from .codecs.fields import records
 
 TARGET = "aws"
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
@@ -45,7 +46,7 @@ _messages: Any = None
 def _load_messages() -> Any:
     """The SQS/SNS codec, imported by the first message event (HTTP-only functions never load it)."""
     global _messages
-    from . import messages
+    from .codecs import queue as messages
 
     _messages = messages
     return messages
@@ -92,7 +93,7 @@ class LambdaHandler:
             req, variant = http.decode_request(event, variant)
             invocation_id = getattr(context, "aws_request_id", None)
             if sns:
-                from . import sns_http
+                from .inbound import sns_http
 
                 answer = sns_http.route(self.app, req, function=spec.name if spec else None,
                                         receiver=self.sns_receiver, native_context=context,
@@ -109,7 +110,7 @@ class LambdaHandler:
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         if kind == "sqs":
             return self._sqs(spec, event, context)
-        from . import messages, storage  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
+        from .codecs import queue as messages, storage  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
 
         if kind == "sns":
             return self._async(spec, messages.decode_sns(event), context)
@@ -181,7 +182,7 @@ class LambdaHandler:
             yield msg
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
-        from . import messages, storage
+        from .codecs import queue as messages, storage
 
         failed: list[str] = []
         for index, rec in enumerate(recs):
@@ -210,7 +211,7 @@ class LambdaHandler:
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
-        from . import storage
+        from .codecs import storage
 
         failures: list[MessageResult] = []
         for evt in events:
@@ -264,7 +265,7 @@ def _sns_delivery(event: dict[str, Any]) -> bool:
 
 def bind(app: App, function: str | None = None, *, sns_receiver: Any = None) -> LambdaHandler:
     """A Lambda handler for ``app`` without environment variables (drivers, tests, custom entry modules).
-    ``sns_receiver``: the :class:`~portafunc_aws.sns_http.SnsReceiver` verifying SNS HTTP(S) deliveries."""
+    ``sns_receiver``: the :class:`~portafunc_aws.inbound.sns_http.SnsReceiver` verifying SNS HTTP(S) deliveries."""
     return LambdaHandler(app, function, sns_receiver=sns_receiver)
 
 
@@ -285,5 +286,5 @@ def _from_environment() -> LambdaHandler:
 
 
 def handler(event: Any, context: Any) -> Any:
-    """The Lambda handler the packager points every function at (``portafunc_aws.entry.handler``)."""
+    """The Lambda handler the packager points every function at (``portafunc_aws.runtime.handler``)."""
     return _from_environment()(event, context)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse
 
-from ._fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
+from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
 VARIANTS = ["apigw-v2", "apigw-v1", "alb", "alb-multi", "function-url"]
 EXPECTED = ("an API Gateway REST (httpMethod + requestContext), HTTP API / Function URL (version 2.0 + rawPath) or "

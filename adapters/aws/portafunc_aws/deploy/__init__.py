@@ -1,0 +1,1 @@
+"""The manifests ``portafunc package --target aws`` writes (the SAM template)."""

@@ -1,0 +1,1 @@
+"""Deliveries that reach a function over plain HTTP outside a Lambda trigger, verified before they run."""
