@@ -228,6 +228,12 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
         event.with_body(_validate(spec.message_model, event.data, event))
     if len(plan) == 1 and plan[0].source == "event":
         result = spec.handler(event)
+    elif plan[0].source == "http":  # typed parameters, body or response model (portafunc.params)
+        signature = plan[0].model
+        result = spec.handler(**signature.arguments(event))
+        if spec.is_async:
+            result = _run_async(result)
+        return signature.respond(result)
     else:
         kwargs: dict[str, Any] = {}
         for param in plan:
@@ -462,7 +468,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                 resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
-        resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
+        resp = HttpResponse.problem(400, exc.title, str(exc),
+                                    errors=exc.errors)
         outcome = "rejected"
     except BadRequest as exc:
         resp = HttpResponse.problem(exc.status, exc.title, exc.detail)

@@ -49,6 +49,10 @@ def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> No
     from .app import HTTP_METHODS
 
     app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)
+    from .routing import with_bare_path
+
+    trigger = app.function(fname).trigger
+    trigger.route = with_bare_path(trigger.route)  # type: ignore[union-attr]  # the prefix's own URL, "/api[/]"
 
 
 def interface_of(web_app: Any) -> str:

@@ -20,6 +20,7 @@ from .errors import RegistrationError
 
 if typing.TYPE_CHECKING:
     from .auth import JwtAuth
+    from .params import BodySpec, ParamSpec
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
@@ -83,15 +84,17 @@ def document(app: App, *, title: str | None = None, version: str = "0.1.0",
 class _Operation:
     """One (function, method) pair on its way into the document."""
 
-    __slots__ = ("spec", "method", "path", "path_names", "params", "body", "response", "response_kind")
+    __slots__ = ("spec", "method", "path", "path_names", "params", "body", "content_types", "response",
+                 "response_kind")
 
     def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str]) -> None:
         self.spec = spec
         self.method = method
         self.path = path
         self.path_names = path_names  # the route's parameter name → the name in the document's path key
-        self.params: list[Any] = []  # typed parameter declarations (portafunc.params), when that module is present
-        self.body: Any = None  # the request body's model
+        self.params: list[ParamSpec] = []  # typed path, query and header parameters
+        self.body: BodySpec | None = None  # the request body's model and content types
+        self.content_types: tuple[str, ...] | None = None  # what a body may be sent as (None: anything)
         self.response: Any = None  # the response's type (a model, list[Model], ...) or None
         self.response_kind = "unknown"  # json | text | bytes | none | unknown
 
@@ -156,12 +159,16 @@ class _Builder:
         return operations, mounts
 
     def _introspect(self, op: _Operation) -> None:
-        spec = op.spec
-        for param in spec.call_plan():
-            if param.source == "payload" and param.model is not None:
-                op.body = param.model
-        op.params = _typed_parameters(spec)
-        op.response, op.response_kind = _response_type(spec)
+        from .params import route_signature
+
+        signature = route_signature(op.spec)  # what the pipeline fills and validates requests with
+        op.params = list(signature.parameters)
+        op.body = signature.body
+        op.content_types = signature.content_types
+        if signature.response_model is not None:
+            op.response, op.response_kind = signature.response_model, "json"
+        else:
+            op.response, op.response_kind = _response_type(op.spec)
 
     # -- schemas ---------------------------------------------------------------------------------------------------
     def _schemas(self, operations: list[_Operation]) -> dict[Any, Any]:
@@ -172,13 +179,11 @@ class _Builder:
         inputs: list[tuple[Any, Any, Any]] = []
         for index, op in enumerate(operations):
             if op.body is not None:
-                inputs.append(((index, "body"), "validation", TypeAdapter(op.body)))
+                inputs.append(((index, "body"), "validation", TypeAdapter(op.body.model)))
             if op.response is not None:
                 inputs.append(((index, "response"), "serialization", TypeAdapter(op.response)))
             for p_index, param in enumerate(op.params):
-                annotation = _param_attr(param, "annotation", "type", "tp")
-                if annotation is not None:
-                    inputs.append(((index, "param", p_index), "validation", TypeAdapter(annotation)))
+                inputs.append(((index, "param", p_index), "validation", TypeAdapter(param.annotation)))
         if not inputs:
             return {"$defs": {}}
         generated, defs = TypeAdapter.json_schemas(inputs, ref_template=_REF)
@@ -206,18 +211,19 @@ class _Builder:
         parameters = self._parameters(op, index, schemas)
         if parameters:
             operation["parameters"] = parameters
-        validated = op.body is not None or any(_param_attr(p, "annotation", "type", "tp") not in (None, str)
-                                               for p in op.params)
+        validated = op.body is not None or bool(op.params)  # a value missing or of the wrong type is a 400
         if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": schemas[(index, "body")]}}}
+            body_schema = schemas[(index, "body")]
+            media_types = _media_types(op.body.content_types)
+            operation["requestBody"] = {"required": op.body.required, "content": {
+                media: {"schema": body_schema} for media in media_types}}
         responses = self._success(op, index, schemas)
         if validated:
             responses["400"] = self._problem("BadRequest")
         security = self._security(trigger.auth if trigger.auth is not None else self.app.auth, responses)
         if op.path_names:
             responses["404"] = self._problem("NotFound")
-        if op.body is not None and _json_content_type_enforced():
+        if op.content_types is not None:
             responses["415"] = self._problem("UnsupportedMediaType")
         operation["responses"] = dict(sorted(responses.items()))
         if security is not None:
@@ -226,43 +232,38 @@ class _Builder:
 
     def _parameters(self, op: _Operation, index: int, schemas: dict[Any, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        typed = {}
+        typed: dict[tuple[str, str], tuple[ParamSpec, dict[str, Any]]] = {}
         for p_index, param in enumerate(op.params):
-            where = _param_attr(param, "location", "source", "kind", "in_")
-            name = _param_attr(param, "alias", "wire_name") or _param_attr(param, "name")
-            if where not in ("path", "query", "header") or not name:
-                continue
-            schema = schemas.get((index, "param", p_index), {"type": "string"})
-            if where == "path":
-                name = op.path_names.get(name, name)
-            typed[(where, name)] = (param, schema)
-        for route_name, doc_name in op.path_names.items():
-            param, schema = typed.pop(("path", doc_name), (None, {"type": "string"}))
-            entry = {"name": doc_name, "in": "path", "required": True, "schema": schema}
-            if route_name in _greedy(op.spec):
+            name = op.path_names.get(param.name, param.name) if param.location == "path" else param.name
+            typed[(param.location, name)] = (param, schemas[(index, "param", p_index)])
+        for route_name, doc_name in op.path_names.items():  # every {name} of the path, typed or not
+            found = typed.pop(("path", doc_name), None)
+            entry: dict[str, Any] = {"name": doc_name, "in": "path", "required": True,
+                                     "schema": found[1] if found else {"type": "string"}}
+            if found is not None and found[0].description:
+                entry["description"] = found[0].description
+            elif route_name in _greedy(op.spec):
                 entry["description"] = "The rest of the path, slashes included."
             out.append(entry)
         for (where, name), (param, schema) in typed.items():
-            entry = {"name": name, "in": where, "required": _required(param), "schema": _with_default(param, schema)}
-            text = _param_attr(param, "description")
-            if text:
-                entry["description"] = text
+            entry = {"name": name, "in": where, "required": param.required, "schema": _with_default(param, schema)}
+            if param.description:
+                entry["description"] = param.description
             out.append(entry)
         return out
 
     def _success(self, op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any]:
-        status = _param_attr(op.spec, "status_code") or None
         if op.method == "HEAD":
             return {"200": {"description": "The headers a GET would answer, without a body."}}
         kind = op.response_kind
         if kind == "json":
             schema = schemas.get((index, "response"), {})
-            return {str(status or 200): {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+            return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
         if kind == "text":
-            return {str(status or 200): {"description": "OK", "content": {
+            return {"200": {"description": "OK", "content": {
                 "text/plain": {"schema": {"type": "string"}}}}}
         if kind == "bytes":
-            return {str(status or 200): {"description": "OK", "content": {
+            return {"200": {"description": "OK", "content": {
                 "application/octet-stream": {"schema": {"type": "string", "contentMediaType":
                                                         "application/octet-stream"}}}}}
         if kind == "none":
@@ -356,56 +357,31 @@ def _greedy(spec: FunctionSpec) -> set[str]:
     return {name for name in trigger.route.params if f"{{{name}+}}" in template}
 
 
-def _param_attr(param: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(param, name, None)
-        if value is not None:
-            return value
-    return None
+def _media_types(accepted: tuple[str, ...]) -> tuple[str, ...]:
+    """The content types to list for a body: the exact ones (``application/*+json`` is accepted too, but a range
+    is no use to a client choosing what to send); the ranges only when nothing else is accepted."""
+    exact = tuple(media for media in accepted if "*" not in media)
+    return exact or accepted or ("application/json",)
 
 
-def _required(param: Any) -> bool:
-    required = getattr(param, "required", None)
-    if isinstance(required, bool):
-        return required
-    return getattr(param, "default", inspect.Parameter.empty) is inspect.Parameter.empty
-
-
-def _with_default(param: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    default = getattr(param, "default", inspect.Parameter.empty)
-    if default is inspect.Parameter.empty or default is None or _required(param):
+def _with_default(param: ParamSpec, schema: dict[str, Any]) -> dict[str, Any]:
+    """The parameter's schema with its default, written as JSON (a default JSON cannot hold is left out)."""
+    if param.required or param.default is None:
         return schema
+    from pydantic import TypeAdapter
+
     try:
+        default = TypeAdapter(param.annotation).dump_python(param.default, mode="json")
         json.dumps(default)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - a default that cannot be written as JSON is left out of the document
         return schema
     if "$ref" in schema:
         return {"allOf": [schema], "default": default}
     return {**schema, "default": default}
 
 
-def _typed_parameters(spec: FunctionSpec) -> list[Any]:
-    """The route's typed path, query and header parameters, from portafunc.params when the app uses them."""
-    try:
-        from .params import route_parameters  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return []
-    trigger = spec.trigger
-    assert isinstance(trigger, HttpTrigger)
-    return list(route_parameters(spec.handler, trigger.route))
-
-
-def _json_content_type_enforced() -> bool:
-    """Is a JSON body refused with 415 unless its content type says JSON? (the content negotiation of the
-    pipeline, where present)."""
-    return False
-
-
 def _response_type(spec: FunctionSpec) -> tuple[Any, str]:
     """(type to describe, kind) of what the handler returns, from ``response_model`` or its return annotation."""
-    model = getattr(spec, "response_model", None)
-    if model is not None:
-        return model, "json"
     try:
         hints = typing.get_type_hints(spec.handler, include_extras=True)
     except Exception:  # noqa: BLE001 - an annotation that does not evaluate says nothing about the response

@@ -23,13 +23,19 @@ class Route:
     """A compiled route template. Its regex is built on first use: an app with many routes registers them without
     compiling one regex per route, and a request is matched only against the few routes its path can reach."""
 
-    __slots__ = ("template", "params", "greedy", "shape", "_parts", "_pattern")
+    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern")
 
-    def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str) -> None:
+    def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str,
+                 bare: str | None = None) -> None:
         self.template = template
         self.params = params
         self.greedy = greedy
         self.shape = shape  # the template with parameter names erased: two routes of one shape match the same paths
+        #: for a route whose greedy parameter may also be empty (a mounted web app's catch-all): the path before it,
+        #: ``/api`` for ``/api/{path+}`` (``/`` for ``/{path+}``), which the route serves too, with or without a
+        #: trailing slash; the parameter is then ``""``. Packagers declare it as a route of its own where the
+        #: platform's catch-all needs a segment (API Gateway's ``{proxy+}``).
+        self.bare = bare
         self._parts = parts  # _PARAM.split(template): literal, name, "+" or "", literal, ...
         self._pattern: re.Pattern[str] | None = None
 
@@ -41,7 +47,11 @@ class Route:
             source = [re.escape(parts[0])]
             for i in range(1, len(parts), 3):
                 name = parts[i]
-                source.append(f"(?P<{name}>.+)" if parts[i + 1] else f"(?P<{name}>[^/]+)")
+                if parts[i + 1] and self.bare is not None:  # the last parameter: "/name" optional, may be empty
+                    source[-1] = re.escape(parts[i - 1][:-1])
+                    source.append(f"(?:/(?P<{name}>.*))?")
+                else:
+                    source.append(f"(?P<{name}>.+)" if parts[i + 1] else f"(?P<{name}>[^/]+)")
                 source.append(re.escape(parts[i + 2]))
             pattern = self._pattern = re.compile("".join(source))
         return pattern
@@ -57,7 +67,21 @@ class Route:
 
     def match(self, path: str) -> dict[str, str] | None:
         found = (self._pattern or self.pattern).fullmatch(path)
-        return None if found is None else found.groupdict()
+        if found is None:
+            return None
+        params = found.groupdict()
+        if self.bare is not None and params[self.params[-1]] is None:  # the bare path: no "/" after it
+            params[self.params[-1]] = ""
+        return params
+
+
+def with_bare_path(route: Route) -> Route:
+    """``route`` (ending in a greedy ``{name+}``) also serving the path before its greedy parameter, with or without
+    a trailing slash: ``/api/{path+}`` then serves ``/api`` and ``/api/`` too."""
+    if not route.greedy or not route.template.endswith("/{" + route.params[-1] + "+}"):
+        raise RegistrationError(f"route {route.template!r} does not end in a /{{name+}} segment to make optional")
+    bare = route.template[:route.template.rindex("/{")] or "/"
+    return Route(route.template, route._parts, route.params, route.greedy, route.shape, bare)
 
 
 def compile_route(template: str) -> Route:
@@ -118,6 +142,8 @@ class RouteTable:
         self._templates: dict[str, list[tuple[Route, Any]]] = {}
         for entry in self._entries:
             self._templates.setdefault(entry[0].template, []).append(entry)
+            if entry[0].bare is not None:  # the platform matched its bare path as a route of its own
+                self._templates.setdefault(entry[0].bare, []).append(entry)
 
     def _trie(self) -> _Node:
         root = _Node()
@@ -131,6 +157,8 @@ class RouteTable:
                     node = child
                 elif "+}" in segment:  # greedy: the last segment (compile_route checks)
                     node.rest.append(index)
+                    if route.bare is not None:  # the path before it is served too
+                        node.ends.append(index)
                     break
                 else:
                     if node.wild is None:

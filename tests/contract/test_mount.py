@@ -165,3 +165,13 @@ def test_a_body_sent_in_pieces_arrives_whole_where_the_front_door_buffers(cloud,
     resp = cloud.http(app, "GET", f"{prefix}/stream")
     assert resp.status == 200 and resp.body == b"".join(mounted.STREAM_PARTS)
     assert resp.headers["x-streamed"] == "yes" and resp.headers["content-type"].startswith("text/plain")
+
+
+@BOTH
+def test_the_prefix_itself_is_served_by_the_app(cloud, prefix: str) -> None:
+    """``/api`` and ``/api/`` reach the mounted app: it redirects the first to the second (FastAPI 307, Flask 308,
+    as under any server with a root path) and serves its index at the second."""
+    resp = cloud.http(app, "GET", prefix, headers={"Host": "api.example"})
+    assert resp.status in (307, 308) and resp.headers["location"].endswith(f"api.example{prefix}/")
+    resp = cloud.http(app, "GET", f"{prefix}/")
+    assert resp.status == 200 and resp.json_body() == {"index": f"{prefix}/", "root_path": prefix}

@@ -111,3 +111,9 @@ def test_a_streamed_body_reaches_the_client_piece_by_piece(served: Runner, prefi
     before_gate, body = read_stream(served.port, f"{prefix}/stream", tmp_path / "gate")
     assert b"second" not in before_gate  # the first piece was sent while the app was still producing
     assert body == b"first\nsecond\nthird\n"
+
+
+@BOTH
+def test_the_prefix_itself_reaches_the_app(served: Runner, prefix: str) -> None:
+    status, _, body = served.request("GET", f"{prefix}/")
+    assert status == 200 and json.loads(body) == {"index": f"{prefix}/", "root_path": prefix}

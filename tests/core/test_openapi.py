@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
 import yaml
@@ -17,7 +18,8 @@ from fastapi import FastAPI
 from openapi_spec_validator import validate
 from pydantic import BaseModel, Field, create_model
 
-from portafunc import App, HttpRequest, HttpResponse, RegistrationError, Router
+from portafunc import App, Header, HttpRequest, HttpResponse, Query, RegistrationError, Router
+from portafunc import Path as InPath
 from portafunc.invoke import handle_http
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +185,66 @@ def test_an_app_without_http_routes_is_an_empty_valid_document() -> None:
     doc = app.openapi(title="Quiet", version="2.0")
     validate(doc)
     assert doc == {"openapi": "3.1.0", "info": {"title": "Quiet", "version": "2.0"}, "paths": {}}
+
+
+class Page(BaseModel):
+    orders: list[Order]
+    next: str | None = None
+
+
+def typed_app() -> App:
+    app = App("typed")
+
+    @app.http("GET", "/shops/{shop}/orders")
+    def list_orders(shop: Annotated[int, InPath(description="The shop's number")],
+                    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+                    status: Literal["open", "paid"] = "open",
+                    tag: list[str] = [],  # noqa: B006 - a default the handler never changes
+                    after: Annotated[str | None, Query(alias="after-id", description="Resume here")] = None,
+                    x_tenant: Annotated[str, Header()] = "main") -> Page:
+        return Page(orders=[])
+
+    @app.http("PUT", "/orders/{id}", response_model=Order)
+    def put_order(req: HttpRequest, order: Order) -> dict:
+        return order.model_dump()
+
+    @app.http("POST", "/notes", content_types=["text/plain"])
+    def note(req: HttpRequest) -> None:
+        return None
+
+    return app
+
+
+def test_typed_path_query_and_header_parameters() -> None:
+    doc = typed_app().openapi()
+    validate(doc)
+    params = {(p["in"], p["name"]): p for p in doc["paths"]["/shops/{shop}/orders"]["get"]["parameters"]}
+    assert list(params) == [("path", "shop"), ("query", "limit"), ("query", "status"), ("query", "tag"),
+                            ("query", "after-id"), ("header", "x-tenant")]
+    assert params[("path", "shop")] == {"name": "shop", "in": "path", "required": True,
+                                        "schema": {"type": "integer"}, "description": "The shop's number"}
+    assert params[("query", "limit")]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+    assert params[("query", "limit")]["required"] is False
+    assert params[("query", "status")]["schema"] == {"enum": ["open", "paid"], "type": "string", "default": "open"}
+    assert params[("query", "tag")]["schema"] == {"type": "array", "items": {"type": "string"}, "default": []}
+    assert params[("query", "after-id")]["description"] == "Resume here"
+    assert params[("header", "x-tenant")]["schema"] == {"type": "string", "default": "main"}
+    assert doc["paths"]["/shops/{shop}/orders"]["get"]["responses"]["400"] == {
+        "$ref": "#/components/responses/BadRequest"}
+
+
+def test_response_models_and_content_types() -> None:
+    doc = typed_app().openapi()
+    listing = doc["paths"]["/shops/{shop}/orders"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert listing["schema"] == {"$ref": "#/components/schemas/Page"}
+    assert doc["components"]["schemas"]["Page"]["properties"]["orders"]["items"] == {
+        "$ref": "#/components/schemas/Order"}
+    put = doc["paths"]["/orders/{id}"]["put"]
+    assert put["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Order"}
+    assert put["responses"]["415"] == {"$ref": "#/components/responses/UnsupportedMediaType"}  # a JSON body only
+    assert "415" not in doc["paths"]["/shops/{shop}/orders"]["get"]["responses"]  # no body, any content type
+    note = doc["paths"]["/notes"]["post"]
+    assert "requestBody" not in note and "415" in note["responses"]  # content_types= without a typed body
 
 
 # -- a mounted FastAPI app --------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ async def lifespan(api: FastAPI) -> AsyncIterator[dict[str, str]]:
 api = FastAPI(lifespan=lifespan)
 
 
+@api.get("/")
+async def asgi_index(request: Request) -> dict[str, str]:
+    return {"index": request.url.path, "root_path": request.scope["root_path"]}
+
+
 @api.get("/echo/{name}")
 async def asgi_echo(name: str, request: Request) -> dict[str, object]:
     return {
@@ -124,6 +129,11 @@ def wsgi_stream() -> FlaskResponse:
         yield from STREAM_PARTS[1:]
 
     return FlaskResponse(parts(), mimetype="text/plain", headers={"x-streamed": "yes"})
+
+
+@flask_app.get("/")
+def wsgi_index() -> dict[str, str]:
+    return {"index": request.script_root + request.path, "root_path": request.script_root}
 
 
 @flask_app.get("/echo/<name>")

@@ -59,14 +59,16 @@ def decode(native: Any) -> list[Event]:
     if kind == "http":
         req, _ = http.decode_request(native, variant)
         return [req]
-    from . import queue as messages, storage
+    from . import queue, storage, topic
 
     if kind in ("sqs", "sns"):
         out: list[Event] = []
-        for msg in messages.decode_sqs(native) if kind == "sqs" else messages.decode_sns(native):
+        for msg in queue.decode_sqs(native) if kind == "sqs" else topic.decode_sns(native):
             s3 = storage.s3_from_message(msg)
             out.extend([msg] if s3 is None else s3)
         return out
     if kind == "s3":
         return list(storage.decode_s3(native))
-    return [storage.decode_eventbridge(native)]
+    from .eventbridge import decode_eventbridge
+
+    return [decode_eventbridge(native)]

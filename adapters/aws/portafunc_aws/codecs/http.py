@@ -370,55 +370,7 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
     return event
 
 
-# -- responses -------------------------------------------------------------------------------------------------------
-
-def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
-    """The Lambda proxy response for ``variant``; binary bodies base64-encoded with ``isBase64Encoded``."""
-    if resp.is_text:
-        body, is_b64 = resp.body.decode("utf-8"), False
-    else:
-        body, is_b64 = b64encode(resp.body), True
-    out: dict[str, Any] = {"statusCode": resp.status}
-    if variant in ("apigw-v2", "function-url"):
-        headers: dict[str, str] = {}
-        cookies: list[str] = []
-        for name, value in resp.headers.items():
-            if name.lower() == "set-cookie":
-                cookies.append(value)
-                continue
-            key = name.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        out["headers"] = headers
-        if cookies:
-            out["cookies"] = cookies
-    elif variant == "alb":
-        out["statusDescription"] = _status_line(resp.status)
-        single: dict[str, str] = {}
-        for name, value in resp.headers.items():
-            key = name.lower()
-            if key in single and key != "set-cookie":
-                single[key] = f"{single[key]}, {value}"
-            else:
-                single[key] = value  # single-value mode can carry one Set-Cookie only: the last wins
-        out["headers"] = single
-    else:  # apigw-v1, alb-multi
-        if variant == "alb-multi":
-            out["statusDescription"] = _status_line(resp.status)
-        multi: dict[str, list[str]] = {}
-        for name, value in resp.headers.items():
-            multi.setdefault(name, []).append(value)
-        out["multiValueHeaders"] = multi
-    out["body"] = body
-    out["isBase64Encoded"] = is_b64
-    return out
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {_phrase(status)}"
-    except ValueError:
-        return str(status)
-
+# -- responses (the Lambda answer → neutral, for drivers; neutral → Lambda is ..outcome) -------------------------------------------------------------------------------------------------------
 
 def decode_response(native: Any) -> HttpResponse:
     """A Lambda proxy response (any variant) back to neutral: headers, multiValueHeaders and cookies merged."""
@@ -438,12 +390,3 @@ def decode_response(native: Any) -> HttpResponse:
     for cookie in resp.get("cookies") or []:
         headers.add("set-cookie", str(cookie))
     return HttpResponse(status=status, headers=headers, body=_body(resp, what))
-
-
-def _phrase(status: int) -> str:
-    from http import HTTPStatus  # only for ALB responses: kept off the import path
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""

@@ -1,4 +1,4 @@
-"""S3 notifications (direct, inside SQS bodies, via EventBridge) and EventBridge events (schedules, others).
+"""S3 notifications (direct, inside SQS or SNS bodies, via EventBridge), both ways.
 
 S3 URL-encodes object keys in its notifications the way HTML forms do (``+`` is a space, ``%XX`` escapes); the
 neutral ``key`` is always decoded. EventBridge delivers keys as they are, so no decoding there.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,12 +16,11 @@ if TYPE_CHECKING:
 from urllib.parse import quote_plus, unquote_plus
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, ScheduleEvent, StorageEvent, format_time, parse_time
+from portafunc.events import Message, StorageEvent, format_time, parse_time
 
-from .fields import new_id, obj, opt_obj, opt_text, records, text
+from .fields import new_id, obj, opt_text, records, text
 
 S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
-EB_EXPECTED = 'an EventBridge event: {"id", "detail-type", "source", "time", "detail"}'
 VARIANTS = ["s3", "s3-sqs", "eventbridge"]
 
 _S3_PREFIX_KIND = [
@@ -92,43 +92,28 @@ def s3_from_message(msg: Message[Any]) -> list[StorageEvent] | None:
         return []
     if is_s3(doc):
         return decode_s3(doc)
+    from .eventbridge import decode_eventbridge, is_eventbridge
+
     if is_eventbridge(doc) and doc.get("source") == "aws.s3":
         return [decode_eventbridge(doc)]  # type: ignore[list-item]
     return None
 
 
-# -- EventBridge -------------------------------------------------------------------------------------------------
+# -- EventBridge (S3 object events) --------------------------------------------------------------------------------
 
-def is_eventbridge(native: Any) -> bool:
-    return isinstance(native, Mapping) and "detail-type" in native and "source" in native and "detail" in native
-
-
-def decode_eventbridge(native: Any) -> StorageEvent | ScheduleEvent | Message[Any]:
-    """S3 object events → StorageEvent; scheduled events → ScheduleEvent; anything else → a Message of its detail."""
-    event = obj(native, "EventBridge event", EB_EXPECTED)
+def storage_from_eventbridge(event: Mapping[str, Any], detail: Mapping[str, Any], detail_type: str,
+                             when: datetime | None, event_id: str | None) -> StorageEvent:
+    """An S3 object event delivered by EventBridge (``source: aws.s3``, ``detail.object``)."""
     what = "EventBridge event"
-    detail_type = text(event, "detail-type", what, EB_EXPECTED)
-    source = text(event, "source", what, EB_EXPECTED)
-    when = parse_time(event.get("time"))
-    event_id = opt_text(event, "id", what)
-    if source == "aws.events" and detail_type == "Scheduled Event" or source == "aws.scheduler":
-        if when is None:
-            raise EventDecodeError("scheduled event has no time", expected="time as RFC 3339")
-        return ScheduleEvent(time=when, id=event_id, native=native)
-    detail = opt_obj(event.get("detail"), f"{what}.detail", "an object")
-    if source == "aws.s3" and "object" in detail:
-        bucket = obj(detail.get("bucket"), f"{what}.detail.bucket", '{"name": ...}')
-        obj_ = obj(detail.get("object"), f"{what}.detail.object", '{"key": ...}')
-        size = obj_.get("size")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-            raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
-        return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
-                            key=text(obj_, "key", f"{what}.detail.object", "the object key"),
-                            kind=_EB_KIND.get(detail_type, detail_type.lower().replace(" ", "_")),
-                            size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=native)
-    data = json.dumps(detail, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Message(id=event_id or "", data=data, attributes={"source": source, "detail-type": detail_type},
-                   published_at=when, source=source, native=native)
+    bucket = obj(detail.get("bucket"), f"{what}.detail.bucket", '{"name": ...}')
+    obj_ = obj(detail.get("object"), f"{what}.detail.object", '{"key": ...}')
+    size = obj_.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
+    return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
+                        key=text(obj_, "key", f"{what}.detail.object", "the object key"),
+                        kind=_EB_KIND.get(detail_type, detail_type.lower().replace(" ", "_")),
+                        size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=event)
 
 
 # -- encode ------------------------------------------------------------------------------------------------------
@@ -184,16 +169,3 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
                        "source-ip-address": "203.0.113.10", "reason": "PutObject"},
         }
     raise EventDecodeError(f"unknown aws storage variant {variant!r}", expected=", ".join(VARIANTS))
-
-
-def encode_schedule(evt: ScheduleEvent, rule: str = "portafunc-schedule") -> dict[str, Any]:
-    return {
-        "version": "0", "id": evt.id or new_id(), "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": _second_time(evt),
-        "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"], "detail": {},
-    }
-
-
-def _second_time(evt: ScheduleEvent) -> str:
-    """EventBridge reports whole seconds; a fraction (never sent by AWS) is kept rather than dropped."""
-    return format_time(evt.time) or ""

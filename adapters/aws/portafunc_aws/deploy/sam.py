@@ -362,13 +362,17 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     policies: list[Any] = []
     if isinstance(trig, HttpTrigger):
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
-        for method in methods:
-            event: dict[str, Any] = {"Path": trig.route.template, "Method": method}
-            if explicit_api:
-                event["ApiId"] = {"Ref": "HttpApi"}
-            if trig.auth == "function":
-                event["Auth"] = {"Authorizer": "AWS_IAM"}
-            events[logical_id(method.lower()) + "Route"] = {"Type": "HttpApi", "Properties": event}
+        # a route whose greedy parameter may be empty (a mounted web app) also gets its bare path as a route: an API
+        # Gateway {proxy+} needs a segment; "/api" is sent "/api/" too (a route cannot end in "/")
+        paths = [(trig.route.template, "Route")] + ([(trig.route.bare, "BareRoute")] if trig.route.bare else [])
+        for path, suffix in paths:
+            for method in methods:
+                event: dict[str, Any] = {"Path": path, "Method": method}
+                if explicit_api:
+                    event["ApiId"] = {"Ref": "HttpApi"}
+                if trig.auth == "function":
+                    event["Auth"] = {"Authorizer": "AWS_IAM"}
+                events[logical_id(method.lower()) + suffix] = {"Type": "HttpApi", "Properties": event}
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)
         out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, _arn(model, "queue", trig.queue),
