@@ -373,6 +373,27 @@ def test_the_vendored_swagger_ui_is_the_recorded_version() -> None:
     assert "Apache License" in (folder / "LICENSE").read_text()
 
 
+@pytest.mark.parametrize("docs", [None, "/docs"])
+def test_a_lambda_artifact_carries_the_docs_route_only_when_the_app_serves_it(tmp_path: Path, docs) -> None:
+    from portafunc.packaging.build import vendor_portafunc
+    from portafunc.packaging.closure import needs_pydantic
+
+    app = App("plain", docs_route=docs)
+
+    @app.http("GET", "/health")
+    def health(req: HttpRequest) -> str:
+        return "ok"
+
+    vendor_portafunc(tmp_path, "portafunc_aws", "portafunc-aws", entries=["portafunc_aws.runtime"], app=app,
+                     deployment=app.resources())
+    core = tmp_path / "portafunc"
+    shipped = [(core / "docs_ui.py").is_file(), (core / "openapi.py").is_file(),
+               (core / "_swagger_ui" / "swagger-ui-bundle.js.gz").is_file(),
+               (core / "_swagger_ui" / "LICENSE").is_file()]
+    assert shipped == [docs is not None] * 4
+    assert needs_pydantic(app) is (docs is not None)  # the document is built with pydantic
+
+
 def test_swagger_ui_is_vendored_only_for_apps_with_a_docs_route(tmp_path: Path) -> None:
     from portafunc.packaging.build import vendor_portafunc, vendoring_for
 

@@ -28,6 +28,10 @@ from ..triggers import S3_EVENTS
 
 MAX_TIMEOUT = 900
 MEMORY_RANGE = (128, 10240)
+# [targets.aws] otel_layer: the AWS Distro for OpenTelemetry Lambda layer; its wrapper sets the SDK up before the
+# handler's module runs, so portafunc's spans go to the layer's collector with no change to the app.
+OTEL_WRAPPER = "/opt/otel-instrument"
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
 ROUTER = "PortafuncRouterFunction"
 RETENTION_14_DAYS = 1209600
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
@@ -103,6 +107,7 @@ def check_deployment(deployment: Deployment) -> list[str]:
                                 f"Resource; got {entry!r}")
     problems += _bucket_stem_problems(deployment)
     try:
+        otel_layer(deployment)
         build_resources(deployment)
     except TemplateError as exc:
         problems.append(str(exc))
@@ -296,6 +301,17 @@ def _binding_value(kind: str, name: str, deployment: Deployment) -> Any:
     return {"Fn::Sub": f"dynamodb://${{{lid}}}"}
 
 
+def otel_layer(deployment: Deployment) -> str | None:
+    """``[targets.aws] otel_layer``: the ARN of the OpenTelemetry layer every function gets, or None."""
+    value = deployment.config.targets.get("aws", {}).get("otel_layer")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LAYER_ARN.match(value):
+        raise TemplateError(f"[targets.aws] otel_layer = {value!r} is not a Lambda layer version ARN "
+                            "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")
+    return value
+
+
 def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: str,
                    deployment: Deployment | None = None) -> dict[str, Any]:
     model = deployment if deployment is not None else app.resources()
@@ -333,6 +349,10 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
             "Environment": {"Variables": {"PORTAFUNC_APP": app_ref}}}},
         "Resources": resources,
     }
+    layer = otel_layer(model)
+    if layer is not None:
+        template["Globals"]["Function"]["Layers"] = [layer]
+        template["Globals"]["Function"]["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] = OTEL_WRAPPER
     if outputs:
         template["Outputs"] = outputs
     return template
