@@ -435,8 +435,13 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
-    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(set(allowed)))}")
-    resp.headers.add("Allow", ", ".join(sorted(set(allowed))))
+    """405 listing every method the path serves, HEAD included where GET is (every GET route answers HEAD)."""
+    methods = set(allowed)
+    if "GET" in methods:
+        methods.add("HEAD")
+    listed = ", ".join(sorted(methods))
+    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {listed}")
+    resp.headers.add("Allow", listed)
     return resp
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from portafunc.app import App, QueueTrigger, TopicTrigger
 from portafunc.messaging.binding import env_name
+from portafunc.packaging.closure import runtime_requirements
 from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, pip_install_target,
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
@@ -160,8 +161,9 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         site.mkdir(parents=True)
         say("vendoring portafunc and portafunc-azure")
         vendor_portafunc(site, "portafunc_azure", "portafunc-azure")
-        pip_install_target(dependencies(request.requirements, say), site, python=request.python, platform=PLATFORM,
-                           progress=say)
+        needed = runtime_requirements(app, project, request.requirements)  # pydantic for a typed app
+        pip_install_target(dependencies(request.requirements, say) + needed, site, python=request.python,
+                           platform=PLATFORM, progress=say)
         say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
         for warning in host_json_limits(app):
             say(f"warning: {warning}")

@@ -26,6 +26,7 @@ import re
 from importlib.metadata import requires
 from typing import Any
 
+from portafunc.packaging.closure import runtime_requirements
 from portafunc.packaging.build import PackagingError, clean_dir, compile_pyc, copy_project, vendor_portafunc, \
     write_zip
 from portafunc.targets import PackageRequest, PackageResult
@@ -89,7 +90,8 @@ def package(target: Any, request: PackageRequest, layout: str | None = None) -> 
     _say(request, "vendoring portafunc and portafunc_gcp")
     vendor_portafunc(stage, "portafunc_gcp", "portafunc-gcp")
     main_py = render_main(app, ref, root="app")
-    pins = lock(requirements(request.requirements), request.python, request.progress)
+    needed = runtime_requirements(app, request.project_dir, request.requirements)  # pydantic for a typed app
+    pins = lock(requirements(request.requirements + needed), request.python, request.progress)
     (stage / "main.py").write_text(main_py, encoding="utf-8")
     (stage / "requirements.txt").write_text(
         "# Installed by Cloud Functions' remote build (Cloud Build); portafunc itself is vendored in this zip.\n"
