@@ -17,7 +17,7 @@ boot proof imports, compiled dependencies (pydantic-core) are the Linux wheels f
 whatever Oryx resolves on deploy day, and deploys need no outbound access to PyPI. ``.python_packages/lib/site-packages``
 is the folder the Python worker puts on ``sys.path`` (what ``func azure functionapp publish --build local`` produces).
 
-Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the app needs, see :mod:`.infra`) and
+Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the app needs, see :mod:`.deploy.infra`) and
 ``deploy.sh`` (``az deployment group create`` then the zip deploy).
 """
 
@@ -36,8 +36,9 @@ from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, c
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
-from . import infra, naming
-from .generate import generate_function_app
+from . import triggers
+from .deploy import infra
+from .deploy.function_app import generate_function_app
 
 SITE = Path(".python_packages") / "lib" / "site-packages"
 PLATFORM = ["manylinux2014_x86_64"]
@@ -106,13 +107,13 @@ def local_settings(app: App) -> dict[str, Any]:
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
-        naming.STORAGE_CONNECTION: "UseDevelopmentStorage=true",
+        triggers.STORAGE_CONNECTION: "UseDevelopmentStorage=true",
     }
     needs_key = False
     for spec in app:
         trig = spec.trigger
         if isinstance(trig, QueueTrigger):
-            values[env_name("queue", trig.queue)] = f"azqueue://devstoreaccount1/{naming.queue_name(trig.queue)}"
+            values[env_name("queue", trig.queue)] = f"azqueue://devstoreaccount1/{triggers.queue_name(trig.queue)}"
         elif isinstance(trig, TopicTrigger):
             values[env_name("topic", trig.topic)] = "eventgrid://<topic>.<region>-1.eventgrid.azure.net/api/events"
             needs_key = True
