@@ -57,11 +57,12 @@ def _setup_logging(target: str) -> None:
 
 
 def _setup_otel() -> None:
-    """Turn portafunc.otel on when ``PORTAFUNC_OTEL=on``, or when OpenTelemetry is loaded and a provider is set
-    (``auto``); never imports OpenTelemetry otherwise."""
+    """Turn portafunc.otel on when ``PORTAFUNC_OTEL=on``, or (``auto``) when OpenTelemetry is loaded and a provider
+    is set or ``OTEL_*_EXPORTER`` names an exporter; never imports OpenTelemetry otherwise."""
     setting = os.environ.get("PORTAFUNC_OTEL", "auto").strip().lower()
     if setting in ("off", "0", "false", "no") or (
-            setting == "auto" and "opentelemetry.trace" not in _modules and "opentelemetry.metrics" not in _modules):
+            setting == "auto" and "opentelemetry.trace" not in _modules and "opentelemetry.metrics" not in _modules
+            and not os.environ.get("OTEL_TRACES_EXPORTER") and not os.environ.get("OTEL_METRICS_EXPORTER")):
         return
     try:
         from .otel import configure_from_environment
@@ -434,8 +435,13 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
-    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(set(allowed)))}")
-    resp.headers.add("Allow", ", ".join(sorted(set(allowed))))
+    """405 listing every method the path serves, HEAD included where GET is (every GET route answers HEAD)."""
+    methods = set(allowed)
+    if "GET" in methods:
+        methods.add("HEAD")
+    listed = ", ".join(sorted(methods))
+    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {listed}")
+    resp.headers.add("Allow", listed)
     return resp
 
 
