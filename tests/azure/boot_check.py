@@ -23,7 +23,7 @@ import function_app  # noqa: E402
 
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent  # noqa: E402
 from portafunc.targets import get_target  # noqa: E402
-from portafunc_azure import natives  # noqa: E402
+from portafunc_azure.codecs import natives  # noqa: E402
 
 functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
 out = {"bindings": {name: [json.loads(b) for b in f.get_raw_bindings()] for name, f in functions.items()},
@@ -45,8 +45,7 @@ out["calls"]["create_order"] = call("create_order", natives.to_func_http(t.encod
     "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1","total":9.5}',
     path_params={"shop": "acme"}))))
 out["calls"]["create_order_invalid"] = call("create_order", natives.to_func_http(t.encode(HttpRequest(
-    "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1"}',
-    path_params={"shop": "acme"}))))
+    "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1"}', path_params={"shop": "acme"}))))
 out["calls"]["get_order"] = call("get_order", natives.to_func_http(t.encode(HttpRequest(
     "GET", "/orders/acme/o-1", path_params={"shop": "acme", "order_id": "o-1"}))))
 out["calls"]["fulfil"] = call("fulfil", natives.to_func_queue(t.encode(Message(
