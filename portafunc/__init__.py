@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .auth import JwtAuth
     from .cors import Cors
+    from .params import Header, Path, Query
     from .routers import Router
 
     from .data.bucket import Bucket
@@ -81,7 +82,8 @@ def kv(name: str, model: Any = None) -> KV:
     return _kv(name, model)
 
 
-_LAZY = {"Cors": "cors", "JwtAuth": "auth", "Router": "routers"}  # public names whose modules load on first use (off the cold-start path)
+_LAZY = {"Cors": "cors", "JwtAuth": "auth", "Router": "routers",  # public names whose modules load on first use
+         "Query": "params", "Header": "params", "Path": "params"}  # (off the cold-start path)
 
 
 def __getattr__(name: str) -> Any:
@@ -96,7 +98,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Cors", "JwtAuth", "Router",
+    "Cors", "JwtAuth", "Router", "Query", "Header", "Path",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",

@@ -8,7 +8,7 @@ mistake fails on the developer's machine rather than after a deploy.
 from __future__ import annotations
 
 from .errors import RegistrationError
-from .events import STORAGE_KINDS, HttpRequest, Message
+from .events import STORAGE_KINDS, HttpRequest, HttpResponse, Message
 from .resources import Use, normalise_uses
 from .routing import Route, RouteTable, compile_route
 
@@ -51,16 +51,19 @@ class _Trigger:
 
 
 class HttpTrigger(_Trigger):
-    __slots__ = ("methods", "route", "auth", "cors")
+    __slots__ = ("methods", "route", "auth", "cors", "response_model", "content_types")
     kind = "http"
 
     def __init__(self, methods: tuple[str, ...], route: Route, auth: str | JwtAuth | None = "anonymous",
-                 cors: Cors | None = None) -> None:
+                 cors: Cors | None = None, response_model: Any = None,
+                 content_types: tuple[str, ...] | None = None) -> None:
         self.methods = methods
         self.route = route
         self.auth = auth  # "anonymous", "function" (the cloud checks), a JwtAuth (the function checks); None: a
         # router's route that takes the including app's
         self.cors = cors  # this route's CORS policy; None: the app's
+        self.response_model = response_model  # None: the handler's return annotation, if a model (portafunc.params)
+        self.content_types = content_types  # accepted request content types; None: the app's, else the default
 
     def describe(self) -> str:
         return f"http {','.join(self.methods)} {self.route.template}"
@@ -130,11 +133,13 @@ if TYPE_CHECKING:
 
 
 class Param:
-    """How to fill one handler parameter: with the event itself, or with the payload validated as ``model``."""
+    """How to fill one handler parameter: with the event itself, or with the payload validated as ``model``; or, for
+    an HTTP handler declaring typed parameters, a body or a response model, every parameter by the
+    ``portafunc.params.RouteSignature`` in ``model`` (source ``"http"``)."""
 
     __slots__ = ("name", "source", "model")
 
-    def __init__(self, name: str, source: Literal["event", "payload"], model: Any = None) -> None:
+    def __init__(self, name: str, source: Literal["event", "payload", "http"], model: Any = None) -> None:
         self.name = name
         self.source = source
         self.model = model
@@ -144,7 +149,7 @@ class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
     __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
-                 "uses", "_allowed", "routers")
+                 "uses", "_allowed", "routers", "tags")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
@@ -160,6 +165,7 @@ class FunctionSpec:
         self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
         self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
         self.routers: tuple[App, ...] = ()  # the routers it was included through, outermost first (middleware)
+        self.tags: tuple[str, ...] = ()  # OpenAPI tags, from the routers it was included through
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -170,16 +176,29 @@ class FunctionSpec:
 
     def call_plan(self) -> list[Param]:
         if self.params is None:
-            self.params, self.message_model = _plan(self.handler, self.trigger, self.name)
+            self.params, self.message_model = _plan(self.handler, self.trigger, self.name, self.app)
         return self.params
 
 
-def _plan(handler: Callable[..., Any], trigger: Trigger, name: str) -> tuple[list[Param], Any]:
+def _plan(handler: Callable[..., Any], trigger: Trigger, name: str, app: App | None = None
+          ) -> tuple[list[Param], Any]:
     code = getattr(handler, "__code__", None)
     if code is None:
         raise RegistrationError(f"function {name!r}: handler must be a plain function, got {type(handler).__name__}")
     arg_names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     hints = _type_hints(handler)
+    if isinstance(trigger, HttpTrigger):
+        content_types = trigger.content_types if trigger.content_types is not None else \
+            getattr(app, "content_types", None)
+        if len(arg_names) != 1 or content_types is not None or trigger.response_model is not None \
+                or hints.get(arg_names[0], HttpRequest) is not HttpRequest or _returns_model(handler):
+            from .params import read_signature  # typed parameters, body, response model or content types
+
+            sig = read_signature(handler, trigger.route, name=name, response_model=trigger.response_model,
+                                 content_types=content_types)
+            if not sig.plain:
+                return [Param("", "http", sig)], None
+            return [Param(sig.request_arg or arg_names[0], "event")], None
     params: list[Param] = []
     message_model = None
     for index, arg in enumerate(arg_names):
@@ -219,6 +238,19 @@ def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
     return hints
 
 
+def _returns_model(handler: Callable[..., Any]) -> bool:
+    """Whether the return annotation may name a response model (anything but the usual plain results)."""
+    raw = (getattr(handler, "__annotations__", None) or {}).get("return")
+    if raw is None or raw in _PLAIN_RESULTS or raw in (dict, str, bytes, HttpResponse):
+        return False
+    from .params import returns_model
+
+    return returns_model(handler)
+
+
+_PLAIN_RESULTS = ("dict", "str", "None", "bytes", "HttpResponse", "Any", "dict[str, Any]", "dict[str, str]")
+
+
 def _is_model(tp: Any) -> bool:
     """A pydantic model (checked by duck type so pydantic is not imported here)."""
     return isinstance(tp, type) and hasattr(tp, "model_validate_json")
@@ -234,6 +266,14 @@ class App:
             CORS headers and no preflight answers (see docs/http.md).
         auth: The ``auth`` of every HTTP function that sets none itself: ``"anonymous"``, ``"function"`` or a
             [`JwtAuth`][portafunc.JwtAuth] verifying the callers' bearer tokens (see ``App.http``).
+        content_types: The request content types every HTTP function that sets none itself accepts when a request
+            has a body (``["application/json", "text/plain"]``; ``"*/*"``: any); others are answered 415.
+            ``None``: a function with a typed (pydantic) body accepts JSON (``application/json``,
+            ``application/*+json``), other functions read any body themselves (see docs/http.md).
+        docs_route: Serve Swagger UI for the app's OpenAPI document at this path (``"/docs"``) and the document
+            at ``<docs_route>/openapi.json``, from files packaged with portafunc (no CDN). Two HTTP functions,
+            ``portafunc_docs`` and ``portafunc_docs_files``, deployed like the app's own routes; ``None``: off
+            (see docs/openapi.md).
 
     Raises:
         RegistrationError: The name has other characters, or ``auth`` is none of the accepted values.
@@ -248,10 +288,12 @@ class App:
     """
 
     def __init__(self, name: str, *, cors: Cors | None = None,
-                 auth: Literal["anonymous", "function"] | JwtAuth = "anonymous") -> None:
+                 auth: Literal["anonymous", "function"] | JwtAuth = "anonymous",
+                 content_types: Iterable[str] | None = None, docs_route: str | None = None) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
+        self.content_types = _check_content_types(content_types, f"app {name!r}")
         _check_cors(cors)
         self.cors = cors  # the CORS policy of every HTTP function without its own (see portafunc.cors)
         _check_auth(auth, f"app {name!r}")
@@ -262,6 +304,11 @@ class App:
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
+        self.docs_route = docs_route
+        if docs_route is not None:
+            from .docs_ui import register_docs
+
+            register_docs(self, docs_route)
 
     # -- registry -----------------------------------------------------------------------------------------------
     @property
@@ -378,7 +425,7 @@ class App:
 
         return register
 
-    def include_router(self, router: Router, *, prefix: str = "") -> None:
+    def include_router(self, router: Router, *, prefix: str = "", tags: Iterable[str] = ()) -> None:
         """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.
 
         Args:
@@ -386,6 +433,7 @@ class App:
             prefix: Prepended to each HTTP route of the router (``"/v1"``: ``/orders`` is served as
                 ``/v1/orders``); ``""``: the routes as written. Queue, topic, schedule and storage functions are
                 included unchanged.
+            tags: OpenAPI tags of the router's HTTP functions, before the router's own ``Router(tags=...)``.
 
         Raises:
             RegistrationError: A bad prefix, or a function name or route the app has already (the same checks as
@@ -393,7 +441,7 @@ class App:
         """
         from .routers import include
 
-        include(self, router, prefix)
+        include(self, router, prefix, (tags,) if isinstance(tags, str) else tuple(tags))
 
     def mount(self, prefix: str, asgi_or_wsgi_app: Any, *, name: str | None = None) -> None:
         """Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app under ``prefix``, unchanged.
@@ -418,6 +466,23 @@ class App:
         from .mount import mount
 
         mount(self, prefix, asgi_or_wsgi_app, name=name)
+
+    def openapi(self, *, title: str | None = None, version: str = "0.1.0",
+                target: Literal["aws", "azure", "gcp"] | None = None) -> dict[str, Any]:
+        """The app's OpenAPI 3.1 document: every HTTP route and method, typed path, query and header parameters,
+        request and response schemas from the pydantic models (in ``components/schemas``), the problem+json
+        answers of the pipeline, security schemes and router tags; a mounted FastAPI app's own schema under its
+        prefix. Sorted, so the same app always gives the same document (see docs/openapi.md).
+
+        Args:
+            title: ``info.title`` (default: the app's name).
+            version: ``info.version``.
+            target: Describe ``auth="function"`` as that cloud checks it (``aws``: SigV4, ``azure``: a function
+                key, ``gcp``: a Google ID token); ``None``: each cloud's scheme, as alternatives.
+        """
+        from .openapi import document
+
+        return document(self, title=title, version=version, target=target)
 
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description
@@ -496,12 +561,15 @@ class App:
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] | JwtAuth | None = None,
              idempotent: bool = False, uses: Iterable[Use] | Use | None = None,
-             cors: Cors | None = None) -> Callable[[F], F]:
+             cors: Cors | None = None, response_model: Any = None,
+             content_types: Iterable[str] | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
 
-        The handler takes the [`HttpRequest`][portafunc.HttpRequest] first and, optionally, a pydantic model
-        parameter that receives the JSON body validated (a body that does not match is answered 400
-        ``application/problem+json``).
+        The handler takes the [`HttpRequest`][portafunc.HttpRequest] and, optionally, typed path, query and header
+        parameters (``limit: int = 10``, ``x_tenant: Annotated[str, Header()]``; see [`Query`][portafunc.Query],
+        [`Header`][portafunc.Header], [`Path`][portafunc.Path]) and a pydantic model parameter that receives the JSON
+        body validated; a request that does not match is answered 400 ``application/problem+json`` listing every
+        failing parameter. A return annotation naming a pydantic model (``-> Order``) is the response model.
 
         Args:
             method: One method or several (``"GET"``, ``["GET", "HEAD"]``): GET, POST, PUT, PATCH, DELETE, HEAD or
@@ -535,6 +603,13 @@ class App:
                 every packager creates, binds and grants exactly these (see docs/resources.md).
             cors: This route's [`Cors`][portafunc.Cors] policy, instead of the app's ``App(..., cors=...)``.
                 Preflights are answered by the function on every cloud (see docs/http.md).
+            response_model: The type the handler's result is validated as and serialised from (a pydantic model,
+                ``list[Order]``, any type pydantic validates); ``None``: the return annotation when it names a
+                model. Fields outside the model are not sent; a result that does not match is a 500.
+            content_types: The request content types this route accepts when a request has a body
+                (``["application/json", "application/*+json"]``; ``"*/*"``: any); others are answered 415
+                ``Unsupported Media Type``. ``None``: the app's ``content_types``, else JSON for a typed body and
+                anything for a handler that reads ``req.body`` itself. Checked by the function on every cloud.
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
@@ -554,7 +629,9 @@ class App:
         _check_cors(cors)
         if cors is not None:
             self._cors_used = True
-        return self._register(HttpTrigger(methods, compile_route(route), resolved, cors), name,
+        accepted = _check_content_types(content_types, f"route {route!r}")
+        return self._register(HttpTrigger(methods, compile_route(route), resolved, cors, response_model, accepted),
+                              name,
                               "header.Idempotency-Key" if idempotent else None, uses)
 
     def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
@@ -792,6 +869,14 @@ def _check_cors(cors: object) -> None:
 
     if not isinstance(cors, Cors):
         raise RegistrationError(f"cors must be a portafunc.Cors(...), not {type(cors).__name__}")
+
+
+def _check_content_types(content_types: Iterable[str] | None, where: str) -> tuple[str, ...] | None:
+    if content_types is None:
+        return None
+    from .params import check_content_types
+
+    return check_content_types(content_types, where)
 
 
 def _check_auth(auth: object, where: str) -> None:

@@ -125,7 +125,7 @@ class JwtAuth:
         except TokenRefused as exc:
             from . import logs
 
-            logs.log("INFO", "bearer token refused", reason=exc.kind, detail=exc.detail)
+            logs.log("INFO", "authentication refused", reason=exc.kind, detail=exc.detail)
             if exc.kind == "keys_unavailable":
                 resp = HttpResponse.problem(503, "Service Unavailable",
                                             "the token's signing keys could not be loaded; try again later")

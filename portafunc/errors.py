@@ -45,6 +45,8 @@ class NonRetryableError(PortafuncError):
 class PayloadValidationError(NonRetryableError):
     """The payload does not match the handler's declared type; carries the field errors."""
 
+    title = "Request body failed validation"  # the HTTP problem's title
+
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.errors = errors

@@ -57,11 +57,12 @@ def _setup_logging(target: str) -> None:
 
 
 def _setup_otel() -> None:
-    """Turn portafunc.otel on when ``PORTAFUNC_OTEL=on``, or when OpenTelemetry is loaded and a provider is set
-    (``auto``); never imports OpenTelemetry otherwise."""
+    """Turn portafunc.otel on when ``PORTAFUNC_OTEL=on``, or (``auto``) when OpenTelemetry is loaded and a provider
+    is set or ``OTEL_*_EXPORTER`` names an exporter; never imports OpenTelemetry otherwise."""
     setting = os.environ.get("PORTAFUNC_OTEL", "auto").strip().lower()
     if setting in ("off", "0", "false", "no") or (
-            setting == "auto" and "opentelemetry.trace" not in _modules and "opentelemetry.metrics" not in _modules):
+            setting == "auto" and "opentelemetry.trace" not in _modules and "opentelemetry.metrics" not in _modules
+            and not os.environ.get("OTEL_TRACES_EXPORTER") and not os.environ.get("OTEL_METRICS_EXPORTER")):
         return
     try:
         from .otel import configure_from_environment
@@ -228,6 +229,12 @@ def _call(spec: FunctionSpec, event: Any) -> Any:
         event.with_body(_validate(spec.message_model, event.data, event))
     if len(plan) == 1 and plan[0].source == "event":
         result = spec.handler(event)
+    elif plan[0].source == "http":  # typed parameters, body or response model (portafunc.params)
+        signature = plan[0].model
+        result = spec.handler(**signature.arguments(event))
+        if spec.is_async:
+            result = _run_async(result)
+        return signature.respond(result)
     else:
         kwargs: dict[str, Any] = {}
         for param in plan:
@@ -428,8 +435,13 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
-    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(set(allowed)))}")
-    resp.headers.add("Allow", ", ".join(sorted(set(allowed))))
+    """405 listing every method the path serves, HEAD included where GET is (every GET route answers HEAD)."""
+    methods = set(allowed)
+    if "GET" in methods:
+        methods.add("HEAD")
+    listed = ", ".join(sorted(methods))
+    resp = HttpResponse.problem(405, "Method Not Allowed", f"allowed: {listed}")
+    resp.headers.add("Allow", listed)
     return resp
 
 
@@ -462,7 +474,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
                 resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except PayloadValidationError as exc:
-        resp = HttpResponse.problem(400, "Request body failed validation", str(exc), errors=exc.errors)
+        resp = HttpResponse.problem(400, exc.title, str(exc),
+                                    errors=exc.errors)
         outcome = "rejected"
     except BadRequest as exc:
         resp = HttpResponse.problem(exc.status, exc.title, exc.detail)

@@ -16,7 +16,9 @@ choice. Turned on, portafunc creates:
 When it is on (decided once, at the first invocation): ``PORTAFUNC_OTEL=on`` always (spans go to whatever provider
 is set, even later); ``PORTAFUNC_OTEL=off`` never; otherwise (``auto``) when OpenTelemetry is already imported and a
 tracer or meter provider other than the API's default is set — what every distro and ``opentelemetry-instrument``
-do before the handler's module runs. :func:`instrument` turns it on with explicit providers.
+do before the handler's module runs — or when ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER`` names an exporter
+(the SDK is then set up from the ``OTEL_*`` variables by opentelemetry-distro). :func:`instrument` turns it on with
+explicit providers.
 
 The pipeline holds one reference, ``None`` while this is off: the hot path pays one ``is None`` check, and this
 module (and OpenTelemetry) is never imported unless it is on or OpenTelemetry was already loaded.
@@ -103,7 +105,7 @@ class Instrumentation:
         route = spec.trigger.route.template
         method = req.method if req.method in _METHODS else "_OTHER"
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": req.path, "http.route": route,
-                                      "url.scheme": _scheme(headers)}
+                                      "url.scheme": _scheme(headers, target)}
         host = headers.get("host")
         if host:
             attributes["server.address"] = _host(host)
@@ -281,9 +283,13 @@ def _region(target: str) -> str | None:
     return None
 
 
-def _scheme(headers: Any) -> str:
+def _scheme(headers: Any, target: str) -> str:
+    """What the client used: the clouds' front doors speak HTTPS (and say so in X-Forwarded-Proto where they
+    forward); ``portafunc run`` serves plain HTTP."""
     forwarded = headers.get("x-forwarded-proto")
-    return forwarded.split(",")[0].strip().lower() if forwarded else "https"
+    if forwarded:
+        return forwarded.split(",")[0].strip().lower()
+    return "http" if target == "local" else "https"
 
 
 def _host(value: str) -> str:
@@ -322,7 +328,10 @@ def configured() -> bool:
 
 
 def configure_from_environment() -> Instrumentation | None:
-    """At the first invocation: ``PORTAFUNC_OTEL`` on/off, or ``auto``: on when a provider is configured."""
+    """At the first invocation: ``PORTAFUNC_OTEL`` on/off, or ``auto``: on when a provider is configured. With no
+    provider set and an exporter named by ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER``, the SDK is first set
+    up from the ``OTEL_*`` variables by opentelemetry-distro, as ``opentelemetry-instrument`` would have done at
+    start-up (for platforms whose start command cannot be wrapped)."""
     from . import invoke
 
     if invoke._otel is not None:
@@ -330,7 +339,27 @@ def configure_from_environment() -> Instrumentation | None:
     setting = os.environ.get("PORTAFUNC_OTEL", "auto").strip().lower()
     if setting in _OFF:
         return None
+    if exporter_named() and not configured():
+        _set_up_sdk()
     if setting in ("on", "1", "true", "yes") or configured():
         return instrument()
     return None
+
+
+def exporter_named() -> bool:
+    """``OTEL_TRACES_EXPORTER`` or ``OTEL_METRICS_EXPORTER`` names an exporter (other than ``none``)."""
+    return any(os.environ.get(name, "none").strip().lower() not in ("", "none")
+               for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"))
+
+
+def _set_up_sdk() -> None:
+    from . import logs
+
+    try:
+        from opentelemetry.instrumentation.auto_instrumentation import initialize
+    except ImportError:
+        logs.warning("OTEL_TRACES_EXPORTER/OTEL_METRICS_EXPORTER is set but no OpenTelemetry SDK set-up is installed; "
+                     "no spans or metrics are exported", hint="pip install opentelemetry-distro and the exporter")
+        return
+    initialize()
 

@@ -183,3 +183,28 @@ def exporting(service: str) -> Iterator[tuple[OtlpReceiver, TracerProvider, Any]
         tracer_provider.shutdown()
         meter_provider.shutdown()
         receiver.close()
+
+
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  # the W3C specification's example
+CALLER_TRACE, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+_KINDS = {2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}  # opentelemetry-proto's Span.SpanKind
+
+
+def one_trace(receiver: OtlpReceiver, service: str) -> list[dict[str, Any]]:
+    """The spans portafunc exported for one request (SERVER → PRODUCER → CONSUMER, each the parent of the next, in
+    the caller's trace), checked; printed as a table (``pytest -s`` shows it)."""
+    ours = [s for s in receiver.spans() if s["scope"] == "portafunc"]
+    by_kind = {_KINDS.get(s["kind"], str(s["kind"])): s for s in ours}
+    assert sorted(by_kind) == ["CONSUMER", "PRODUCER", "SERVER"] and len(ours) == 3, ours
+    server, producer, consumer = by_kind["SERVER"], by_kind["PRODUCER"], by_kind["CONSUMER"]
+    assert {s["trace_id"] for s in ours} == {CALLER_TRACE}  # one trace from the caller to the consumer
+    assert server["parent_id"] == CALLER_SPAN
+    assert producer["parent_id"] == server["span_id"]
+    assert consumer["parent_id"] == producer["span_id"]
+    assert {s["service"] for s in ours} == {service}
+    for span in (server, producer, consumer):
+        print(f"{span['trace_id']} {span['span_id']} parent={span['parent_id']} {_KINDS[span['kind']]:8} "
+              f"{span['name']:22} " + " ".join(f"{k}={v}" for k, v in sorted(span["attributes"].items())
+                                               if k.startswith(("messaging.system", "faas.trigger", "cloud.",
+                                                                "http.route", "http.response"))))
+    return [server, producer, consumer]

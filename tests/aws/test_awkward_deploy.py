@@ -297,7 +297,8 @@ def test_one_event_per_trigger_through_awslambdaric_against_moto(deployed, boto)
 
     from portafunc.events import Message, ScheduleEvent, StorageEvent
     from portafunc_aws.codecs.queue import encode_messages
-    from portafunc_aws.codecs.storage import encode_schedule, encode_storage
+    from portafunc_aws.codecs.schedule import encode_schedule
+    from portafunc_aws.codecs.storage import encode_storage
 
     physical = deployed.stack.physical
     order = b'{"id": "o-1", "total": 3.5}'

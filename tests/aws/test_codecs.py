@@ -13,6 +13,7 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
 from portafunc_aws.codecs import http, queue as messages, storage
+from portafunc_aws.outcome import encode_response
 
 from aws_test_support import fixture_files, load_fixture
 
@@ -189,7 +190,7 @@ def _response() -> HttpResponse:
 
 
 def test_v1_response_keeps_repeated_headers_and_base64_body():
-    native = http.encode_response(_response(), "apigw-v1")
+    native = encode_response(_response(), "apigw-v1")
     assert native["multiValueHeaders"]["X-A"] == ["1", "2"]
     assert native["multiValueHeaders"]["Set-Cookie"] == ["s=1; Path=/", "t=2"]
     assert native["isBase64Encoded"] is True and base64.b64decode(native["body"]) == b"\x89PNG\x00\xff"
@@ -197,21 +198,21 @@ def test_v1_response_keeps_repeated_headers_and_base64_body():
 
 
 def test_v2_response_uses_cookies_and_joined_headers():
-    native = http.encode_response(_response(), "apigw-v2")
+    native = encode_response(_response(), "apigw-v2")
     assert native["cookies"] == ["s=1; Path=/", "t=2"] and "set-cookie" not in native["headers"]
     assert native["headers"]["x-a"] == "1,2" and native["isBase64Encoded"] is True
 
 
 def test_alb_response_matches_request_mode():
-    single = http.encode_response(HttpResponse.text("hi", 404), "alb")
+    single = encode_response(HttpResponse.text("hi", 404), "alb")
     assert single["statusDescription"] == "404 Not Found" and single["headers"]["content-type"].startswith("text/")
     assert "multiValueHeaders" not in single and single["body"] == "hi" and single["isBase64Encoded"] is False
-    multi = http.encode_response(_response(), "alb-multi")
+    multi = encode_response(_response(), "alb-multi")
     assert "headers" not in multi and multi["multiValueHeaders"]["X-A"] == ["1", "2"]
 
 
 def test_unicode_text_response_is_not_base64():
-    native = http.encode_response(HttpResponse.json({"name": "Zoë ✓"}), "function-url")
+    native = encode_response(HttpResponse.json({"name": "Zoë ✓"}), "function-url")
     assert native["isBase64Encoded"] is False and json.loads(native["body"]) == {"name": "Zoë ✓"}
 
 

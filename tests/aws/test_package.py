@@ -207,3 +207,46 @@ def test_artifact_boots_under_awslambdaric(built, lambda_python, tmp_path):
         proc.kill()
         proc.communicate(timeout=10)
         api.close()
+
+
+HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
+         "@app.http('GET', '/hello')\ndef hello(req: HttpRequest) -> dict[str, str]:\n"
+         "    return {'hello': req.query_one('name', 'world') or 'world'}\n")
+
+
+def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(lambda_python, tmp_path):
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "main.py").write_text(HELLO)
+    done = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "aws", "--python", PY,
+                           "--out", str(tmp_path / "dist"), str(project)], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    zip_path = next((tmp_path / "dist" / "aws").glob("*.zip"))
+    names = zipfile.ZipFile(zip_path).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert not any(t.startswith(("pydantic", "annotated_types", "typing_")) for t in tops), sorted(tops)
+    for build_time in ("portafunc/runner/", "portafunc/packaging/", "portafunc/testing/", "portafunc/cli.py",
+                       "portafunc/targets.py", "portafunc_aws/package.py", "portafunc_aws/deploy/",
+                       "portafunc/data/", "portafunc/idempotency/", "portafunc/mount.py"):
+        assert not any(n.startswith(build_time) for n in names), build_time
+    assert "portafunc_aws/runtime.py" in names and "portafunc/invoke.py" in names
+    size = zip_path.stat().st_size
+    assert size < 1_000_000, size  # 4.5 MB while pydantic and the whole package went in
+
+    task_root = tmp_path / "task"
+    zipfile.ZipFile(zip_path).extractall(task_root)
+    from portafunc.events import HttpRequest
+    from portafunc_aws.codecs.http import encode_request
+
+    api = RuntimeApi("hello-hello")
+    proc = boot(lambda_python, task_root, "hello", api)
+    try:
+        kind, answer = api.invoke(encode_request(HttpRequest("GET", "/hello", query={"name": ["ada"]}), "apigw-v2"))
+        assert kind == "response", answer
+        assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"hello": "ada"}
+    finally:
+        proc.kill()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+        api.close()
+    assert "Traceback" not in output, output

@@ -52,10 +52,15 @@ def _fake_wheel(directory: Path, name: str, version: str) -> Path:
     return path
 
 
+TYPED_MAIN = ("from pydantic import BaseModel\nfrom portafunc import App, Message\napp = App('inputs')\n\n"
+              "class Order(BaseModel):\n    id: str\n\n"
+              "@app.queue('orders')\ndef take(msg: Message[Order]) -> None:\n    pass\n")
+
+
 def test_the_index_is_asked_a_stale_cached_wheel_is_not_shipped(tmp_path: Path) -> None:
     project = tmp_path / "app"
     project.mkdir()
-    (project / "main.py").write_text(MAIN)
+    (project / "main.py").write_text(TYPED_MAIN)  # a typed app: pydantic is shipped
     cache = tmp_path / "cache"
     _fake_wheel(cache / "wheels" / f"cp{PY}-manylinux2014_x86_64", "pydantic", "2.0.0")
     done = package(project, tmp_path / "dist", cache)

@@ -15,7 +15,8 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
 from portafunc_aws import runtime
-from portafunc_aws.codecs import http, queue as messages, storage
+from portafunc_aws import outcome
+from portafunc_aws.codecs import http, queue as messages, schedule, storage
 from portafunc_aws.lambda_context import LambdaContext
 
 aws = get_target("aws")
@@ -124,7 +125,7 @@ def test_topic_function_over_sns_envelope_in_sqs_and_direct_sns(sample_app):
     assert sample_app.SEEN[-1][1]["attributes"] == {"kind": "created"}
     assert runtime.bind(sample_app.app, "audit_b")(messages.encode_messages([msg], "sns"), LambdaContext()) is None
     failing = Message(id="t2", data=b'{"fail": true}')
-    with pytest.raises(runtime.RetryRequested, match="t2"):
+    with pytest.raises(outcome.RetryRequested, match="t2"):
         runtime.bind(sample_app.app, "audit_b")(messages.encode_messages([failing], "sns"), LambdaContext())
 
 
@@ -138,7 +139,7 @@ def test_s3_direct_via_sqs_and_via_eventbridge(sample_app):
     failing = storage.encode_storage(StorageEvent(bucket="b", key="fail.txt"), "s3-sqs")
     answer = handler(failing, LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": failing["Records"][0]["messageId"]}]}
-    with pytest.raises(runtime.RetryRequested):
+    with pytest.raises(outcome.RetryRequested):
         handler(storage.encode_storage(StorageEvent(bucket="b", key="fail.txt"), "s3"), LambdaContext())
 
 
@@ -146,8 +147,8 @@ def test_schedule(sample_app):
     handler = runtime.bind(sample_app.app, "tick")
     assert handler(load_fixture("schedule/sam-ScheduledEvent.json"), LambdaContext()) is None
     assert sample_app.SEEN == [("tick", datetime(1970, 1, 1, tzinfo=timezone.utc))]
-    with pytest.raises(runtime.RetryRequested):
-        handler(storage.encode_schedule(ScheduleEvent(time=datetime(1999, 1, 1, tzinfo=timezone.utc))), None)
+    with pytest.raises(outcome.RetryRequested):
+        handler(schedule.encode_schedule(ScheduleEvent(time=datetime(1999, 1, 1, tzinfo=timezone.utc))), None)
 
 
 @pytest.mark.parametrize("function, fixture", [

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+# opentelemetry: imported only when OpenTelemetry is set up (tests/core/test_otel_activation.py)
 FORBIDDEN = ("boto3", "botocore", "azure", "google", "grpc", "flask", "asyncio", "pydantic", "threading",
-             "logging", "werkzeug", "functions_framework", "typing", "dataclasses", "inspect")
+             "logging", "werkzeug", "functions_framework", "typing", "dataclasses", "inspect", "opentelemetry")
 
 
 def _imported(code: str) -> set[str]:
@@ -45,3 +46,19 @@ def test_the_aws_lambda_entry_path_stays_light_too():
     names = _imported(code)
     leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN + ("uuid", "hashlib", "http"))
     assert leaked == [], f"the Lambda entry pulled in {leaked}"
+
+
+def test_a_route_with_typed_parameters_loads_pydantic_on_its_first_request_not_at_registration():
+    register = (
+        "import portafunc, sys\n"
+        "app = portafunc.App('a')\n"
+        "@app.http('GET', '/x/{id}')\n"
+        "def h(id: int, limit: int = 10) -> dict: return {'id': id, 'limit': limit}\n"
+    )
+    names = _imported(register)
+    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN)
+    assert leaked == [], f"registering a typed route pulled in {leaked}"
+    served = _imported(register + "from portafunc.invoke import handle_http\n"
+                       "assert handle_http(app, portafunc.HttpRequest('GET', '/x/1')).json_body() == "
+                       "{'id': 1, 'limit': 10}\n")
+    assert "pydantic" in served  # the validator is built on the first request

@@ -110,3 +110,21 @@ def test_asked_for_without_the_api_says_what_to_install() -> None:
                           env={"PATH": "/usr/bin:/bin", "PORTAFUNC_OTEL": "on"})
     assert proc.returncode == 0, proc.stderr
     assert "OpenTelemetry set-up failed" in proc.stderr and "portafunc[otel]" in proc.stderr
+
+
+def test_an_exporter_named_in_the_environment_sets_the_sdk_up_and_exports() -> None:
+    """No code sets a provider (a platform whose start command cannot be wrapped in ``opentelemetry-instrument``):
+    ``OTEL_TRACES_EXPORTER`` makes opentelemetry-distro set the SDK up from the ``OTEL_*`` variables at the first
+    invocation, and the span reaches an OTLP/HTTP endpoint (flushed at interpreter exit)."""
+    from otel_support import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    try:
+        out = _run(APP + "call()\nprint(invoke._otel is not None)\n", {
+            "OTEL_TRACES_EXPORTER": "otlp_proto_http", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.url}/v1/traces", "OTEL_SERVICE_NAME": "shop"})
+        assert out == "True"
+        [span] = [s for s in receiver.spans() if s["scope"] == "portafunc"]
+        assert (span["name"], span["service"]) == ("GET /x", "shop")
+    finally:
+        receiver.close()

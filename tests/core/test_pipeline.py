@@ -13,6 +13,8 @@ from portafunc import App, HttpRequest, HttpResponse, Message, NonRetryableError
 from portafunc.invoke import Outcome, handle_http, invoke_batch, invoke_event, invoke_message
 from portafunc.messaging import memory, reset
 
+JSON = {"Content-Type": "application/json"}
+
 
 class Order(BaseModel):
     id: str
@@ -48,12 +50,12 @@ def _problem(resp):
 
 
 def test_http_typed_body_and_path_params(app):
-    resp = handle_http(app, HttpRequest("POST", "/orders/acme", body=b'{"id": "o-1", "total": 9.5}'))
+    resp = handle_http(app, HttpRequest("POST", "/orders/acme", body=b'{"id": "o-1", "total": 9.5}', headers=JSON))
     assert resp.status == 201 and resp.json_body() == {"shop": "acme", "id": "o-1"}
 
 
 def test_validation_failure_is_400_problem_listing_fields(app):
-    resp = handle_http(app, HttpRequest("POST", "/orders/acme", body=b'{"id": 5}'))
+    resp = handle_http(app, HttpRequest("POST", "/orders/acme", body=b'{"id": 5}', headers=JSON))
     assert resp.status == 400
     doc = _problem(resp)
     assert doc["status"] == 400

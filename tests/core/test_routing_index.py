@@ -5,10 +5,11 @@ the platform already matched is used directly."""
 from __future__ import annotations
 
 import random
+from typing import Annotated
 
 import pytest
 
-from portafunc import App, HttpRequest, RegistrationError
+from portafunc import App, HttpRequest, Path, RegistrationError
 from portafunc.app import HttpTrigger
 from portafunc.routing import compile_route
 
@@ -101,10 +102,13 @@ def test_conflicts_are_still_refused_by_shape_and_method() -> None:
 
 def test_a_failed_registration_leaves_no_claim_on_its_route() -> None:
     app = App("stale")
-    with pytest.raises(RegistrationError):  # refused after the conflict check: the handler has a parameter too many
-        app.http("GET", "/a/{id}", name="bad")(lambda req, extra: None)
+    with pytest.raises(RegistrationError):  # refused after the conflict check: a Path() the route does not have
+        app.http("GET", "/a/{id}", name="bad")(_reads_a_missing_path_parameter)
     app.http("GET", "/a/{id}", name="good")(lambda req: None)
     assert app.route("GET", "/a/1")[0].name == "good"  # type: ignore[union-attr]
+
+
+def _reads_a_missing_path_parameter(req: HttpRequest, key: Annotated[str, Path()]) -> None: ...
 
 
 def test_the_template_the_platform_matched_is_used_directly() -> None:

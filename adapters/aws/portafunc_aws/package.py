@@ -14,6 +14,7 @@ import time
 from importlib.metadata import requires
 from pathlib import Path
 
+from portafunc.packaging.closure import runtime_requirements
 from portafunc.packaging.build import (Progress, clean_dir, compile_pyc, copy_project, pip_install_target,
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult, Target
@@ -21,12 +22,15 @@ from portafunc.targets import PackageRequest, PackageResult, Target
 from .deploy.sam import build_template, to_yaml
 
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
+RUNTIME_ENTRIES = ["portafunc_aws.runtime"]  # what Lambda imports: the handler every function is set to
 
 
-def dependencies(user_requirements: list[str], say: Progress | None = None) -> list[str]:
-    """What pip installs into the artifact: the core's runtime deps plus every one of the user's (portafunc's own
-    are vendored instead); boto3 and its companions are left to the Lambda runtime unless the user names them."""
-    core = [r for r in (requires("portafunc") or []) if "extra ==" not in r]
+def dependencies(user_requirements: list[str], say: Progress | None = None, needed: list[str] | None = None
+                 ) -> list[str]:
+    """What pip installs into the artifact: the core's runtime deps, what this app needs of portafunc's optional
+    ones (``needed``: pydantic for an app that validates with it), and every one of the user's (portafunc's own are
+    vendored instead); boto3 and its companions are left to the Lambda runtime unless the user names them."""
+    core = [r for r in (requires("portafunc") or []) if "extra ==" not in r] + list(needed or [])
     out = core + users_requirements(user_requirements, say)
     named = {requirement_name(r) for r in user_requirements}
     return [r for r in out if requirement_name(r) not in RUNTIME_PROVIDED or requirement_name(r) in named]
@@ -47,9 +51,11 @@ def package(request: PackageRequest) -> PackageResult:
         say("copying project sources")
         copy_project(project, stage)
         say("vendoring portafunc and portafunc-aws")
-        vendor_portafunc(stage, "portafunc_aws", "portafunc-aws")
+        vendor_portafunc(stage, "portafunc_aws", "portafunc-aws", entries=RUNTIME_ENTRIES, app=app,
+                         deployment=deployment, requirements=request.requirements)
         platform = "manylinux2014_aarch64" if arch == "arm64" else "manylinux2014_x86_64"
-        pip_install_target(dependencies(request.requirements, say), stage, python=request.python,
+        needed = runtime_requirements(app, project, request.requirements)
+        pip_install_target(dependencies(request.requirements, say, needed), stage, python=request.python,
                            platform=[platform], progress=say, options=request.pip_options)
         compile_pyc(stage, request.python, progress=say)
         say(f"writing {zip_name}")

@@ -22,23 +22,26 @@ This module imports no AWS SDK: the HTTP path never loads boto3.
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from typing import Any
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger
-from portafunc.errors import EventDecodeError, PortafuncError
+from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_batch, invoke_event, invoke_message
 
 from . import codecs as codec
 from .codecs import http
 from .codecs.fields import records
+from .outcome import batch_answer, encode_response, raise_for_retry
 
 TARGET = "aws"
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
 _SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
+_event_id = attrgetter("id")
 
 _messages: Any = None
 
@@ -50,15 +53,6 @@ def _load_messages() -> Any:
 
     _messages = messages
     return messages
-
-
-class RetryRequested(PortafuncError):
-    """Raised to Lambda so that it retries an asynchronous invocation (SNS, S3, EventBridge)."""
-
-    def __init__(self, failures: list[MessageResult]) -> None:
-        detail = "; ".join(f"{r.message_id}: {r.error}" for r in failures)
-        super().__init__(f"{len(failures)} event(s) failed and must be retried: {detail}"[:2000])
-        self.failures = failures
 
 
 class LambdaHandler:
@@ -99,26 +93,28 @@ class LambdaHandler:
                                         receiver=self.sns_receiver, native_context=context,
                                         invocation_id=invocation_id)
                 if answer is not None:
-                    return http.encode_response(answer, variant)
+                    return encode_response(answer, variant)
             resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
                                invocation_id=invocation_id, native_context=context,
                                route_template=None if spec else http.matched_route(event))
-            return http.encode_response(resp, variant)
+            return encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
                                    "only HTTP requests are routed across the app",
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         if kind == "sqs":
             return self._sqs(spec, event, context)
-        from .codecs import queue as messages, storage  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
+        from .codecs import storage, topic  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
 
         if kind == "sns":
-            return self._async(spec, messages.decode_sns(event), context)
+            return self._async(spec, topic.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":
                 raise self._mismatch("an S3 notification")
             return self._async(spec, list(storage.decode_s3(event)), context)
-        return self._async(spec, [storage.decode_eventbridge(event)], context)
+        from .codecs.eventbridge import decode_eventbridge
+
+        return self._async(spec, [decode_eventbridge(event)], context)
 
     # -- SQS: partial batch failure -------------------------------------------------------------------------------
     def _sqs(self, spec: FunctionSpec, event: Any, context: Any) -> dict[str, Any]:
@@ -132,7 +128,7 @@ class LambdaHandler:
             failed = self._sqs_messages(spec, recs, ordered, context)
         else:
             raise self._mismatch("an SQS batch")
-        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed] if failed else []}
+        return batch_answer(failed)
 
     def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> list[str]:
         """Run the batch; the ids to name in ``batchItemFailures``, each once, in batch order.
@@ -141,50 +137,27 @@ class LambdaHandler:
         (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
         outcome of the first copy answers for both — a success is not run again, a failure is named once.
         """
-        undecodable: set[str] = set()
-        batch = self._decoded(recs, ordered, undecodable)  # decoded as the batch runs: one message alive at a time
+        from portafunc.kit.records import FailedIds, decoded
+
+        codec_ = _messages or _load_messages()
+        failed = FailedIds()
+        batch = decoded(recs, codec_.decode_sqs_record, record_id=_record_id, event_id=_event_id, failed=failed,
+                        ordered=ordered, what="SQS record")  # decoded as the batch runs: one message alive at a time
         result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
                               invocation_id=getattr(context, "aws_request_id", None))
         failed_ids = result.failed_ids
-        if not failed_ids and not undecodable:
+        if not failed_ids and not failed:
             return []
-        failed = set(failed_ids) | undecodable
-        return list(dict.fromkeys(r["messageId"] for r in recs if r.get("messageId") in failed))
-
-    @staticmethod
-    def _decoded(recs: list[Any], ordered: bool, undecodable: set[str]) -> Iterator[Message[Any]]:
-        """The batch's messages, each decoded when the pipeline asks for it; a record that cannot be decoded is
-        added to ``undecodable`` (with every later one of an ordered batch) and skipped, a repeated id skipped."""
-        codec_ = _messages or _load_messages()
-        plain, decode_sqs_record = codec_._plain_sqs_record, codec_.decode_sqs_record
-        seen: set[str] = set()
-        for index, rec in enumerate(recs):
-            try:
-                # decode_sqs_record's first step, inlined: the direct decode of a well-formed record
-                msg = plain(rec) if rec.__class__ is dict else None
-                if msg is None:
-                    msg = decode_sqs_record(rec, index)
-            except Exception as exc:  # noqa: BLE001 - one bad record fails alone (EventDecodeError or worse)
-                bad_id = rec.get("messageId")
-                if not isinstance(bad_id, str):
-                    raise  # no id to name: only failing the whole invocation brings the batch back
-                logs.error("undecodable SQS record reported failed; the queue's redrive policy dead-letters it",
-                           message_id=bad_id, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
-                undecodable.add(bad_id)
-                if ordered:  # keep order: this one and every later one come back
-                    undecodable.update(r["messageId"] for r in recs[index + 1:] if isinstance(r.get("messageId"), str))
-                    break
-                continue
-            if msg.id in seen or msg.id in undecodable:
-                logs.log("INFO", "duplicate messageId in the batch: the copy is not run again", message_id=msg.id)
-                continue
-            seen.add(msg.id)
-            yield msg
+        failed.update(failed_ids)
+        return failed.in_batch_order(r.get("messageId") for r in recs)
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
+        from portafunc.kit.records import FailedIds
+        from portafunc.kit.storage_filter import select
+
         from .codecs import queue as messages, storage
 
-        failed: list[str] = []
+        failed = FailedIds()
         for index, rec in enumerate(recs):
             try:
                 msg = messages.decode_sqs_record(rec, index)
@@ -195,22 +168,23 @@ class LambdaHandler:
                     raise
                 logs.error("undecodable SQS record reported failed; the queue's redrive policy dead-letters it",
                            message_id=bad_id, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
-                if bad_id not in failed:
-                    failed.append(bad_id)
+                failed.add(bad_id)
                 continue
             if events is None:
                 logs.error("SQS message for a storage function carries no S3 notification; reported failed",
                            message_id=msg.id)
-                if msg.id not in failed:
-                    failed.append(msg.id)
+                failed.add(msg.id)
                 continue
-            results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in events]
-            if any(r.outcome is Outcome.RETRY for r in results) and msg.id not in failed:
-                failed.append(msg.id)
-        return failed
+            results = [invoke_event(spec, e, target=TARGET, native_context=context)
+                       for e in select(spec.trigger, events)]  # type: ignore[arg-type]
+            if any(r.outcome is Outcome.RETRY for r in results):
+                failed.add(msg.id)
+        return failed.ids()
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
+        from portafunc.kit.storage_filter import select, wanted
+
         from .codecs import storage
 
         failures: list[MessageResult] = []
@@ -218,7 +192,8 @@ class LambdaHandler:
             if isinstance(evt, Message):
                 s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
                 if s3 is not None:
-                    results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in s3]
+                    results = [invoke_event(spec, e, target=TARGET, native_context=context)
+                               for e in select(spec.trigger, s3)]  # type: ignore[arg-type]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
                 if spec.kind not in ("queue", "topic"):
@@ -231,12 +206,12 @@ class LambdaHandler:
                 if spec.kind != expected:
                     raise self._mismatch(f"a {expected} event")
                 assert isinstance(evt, (StorageEvent, ScheduleEvent))
+                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):  # type: ignore[arg-type]
+                    continue  # not a kind, prefix or suffix it registered for: acknowledged
                 result = invoke_event(spec, evt, target=TARGET, native_context=context)
                 if result.outcome is Outcome.RETRY:
                     failures.append(result)
-        if failures:
-            raise RetryRequested(failures)
-        return None
+        raise_for_retry(failures)
 
     def _mismatch(self, what: str) -> EventDecodeError:
         assert self.spec is not None
@@ -249,6 +224,10 @@ def _text_of(exc: BaseException) -> str:
         return str(exc)[:2000]
     except Exception:  # noqa: BLE001 - a message that cannot be printed
         return "<unprintable>"
+
+
+def _record_id(rec: Any) -> Any:
+    return rec.get("messageId")
 
 
 def _sns_delivery(event: dict[str, Any]) -> bool:

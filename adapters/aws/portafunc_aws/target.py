@@ -1,18 +1,20 @@
-"""The AWS target: codecs, triggers, invocation through the real Lambda entry point, the contract driver."""
+"""The AWS target: wires the codecs, the trigger table, the runtime entry, the driver and the packager together."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from portafunc.app import App, FunctionSpec, QueueTrigger
+from portafunc.app import App, FunctionSpec
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent, event_from_dict
-from portafunc.targets import Driver, Exchange, NativeTrigger, PackageRequest, PackageResult
+from portafunc.targets import NativeTrigger, PackageRequest, PackageResult
 from portafunc.targets import Target as BaseTarget
 
 from . import codecs as codec
-from .codecs import http, queue as messages, storage
-from .runtime import RetryRequested, bind
+from .codecs import http, queue as messages, schedule, storage
+from .driver import AwsDriver
+from .outcome import RetryRequested
+from .runtime import bind
 from .lambda_context import LambdaContext
 from .triggers import native_trigger
 
@@ -37,7 +39,7 @@ class Target(BaseTarget):
         if isinstance(event, ScheduleEvent):
             if variant not in (None, "", "eventbridge"):
                 raise EventDecodeError(f"unknown aws schedule variant {variant!r}", expected="eventbridge")
-            return storage.encode_schedule(event)
+            return schedule.encode_schedule(event)
         raise EventDecodeError(f"cannot encode {type(event).__name__}", expected="a neutral event")
 
     def variants(self, kind: str) -> list[str]:
@@ -96,51 +98,6 @@ class Target(BaseTarget):
         from .deploy.sam import check_deployment
 
         return check_deployment(deployment)
-
-
-class AwsDriver(Driver):
-    """Drives ``portafunc_aws.runtime`` with native events built by this adapter's encoders.
-
-    HTTP goes through the variant SAM deploys (HTTP API, payload 2.0) unless another is given; queue functions get
-    SQS batches (FIFO when ``ordered``); topic functions get SQS batches with SNS envelopes, as deployed.
-    """
-
-    target = "aws"
-
-    def __init__(self, http_variant: str = "apigw-v2") -> None:
-        self.http_variant = http_variant
-
-    def http(self, app: App, request: HttpRequest) -> Exchange:
-        native = http.encode_request(request, self.http_variant)
-        spec, _, _ = app.route(request.method, request.path)
-        handler = bind(app, spec.name if spec else None)  # no route: the app answers 404/405 as API Gateway would
-        answer = handler(native, LambdaContext(function_name=f"{app.name}-{spec.name if spec else 'http'}"))
-        return Exchange(self.target, native, answer, response=http.decode_response(answer))
-
-    def messages(self, app: App, function: str, messages_: list[Message[Any]]) -> Exchange:
-        spec = app.function(function)
-        if spec.kind == "queue":
-            ordered = isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered
-            native = messages.encode_messages(messages_, "sqs-fifo" if ordered else "sqs")
-        elif spec.kind == "topic":
-            native = messages.encode_messages(messages_, "sns-sqs")
-        else:
-            raise EventDecodeError(f"function {function!r} is a {spec.kind} function, not a queue or topic one",
-                                   expected="a queue or topic function")
-        answer = bind(app, function)(native, LambdaContext(function_name=f"{app.name}-{function}"))
-        failed = [f["itemIdentifier"] for f in answer.get("batchItemFailures", [])]
-        return Exchange(self.target, native, answer, ids=[m.id for m in messages_], failed_ids=failed)
-
-    def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
-        native = storage.encode_storage(event) if isinstance(event, StorageEvent) else storage.encode_schedule(event)
-        event_id = event.id or (codec.decode(native)[0].id or "")  # type: ignore[union-attr]
-        try:
-            answer = bind(app, function)(native, LambdaContext(function_name=f"{app.name}-{function}"))
-            failed: list[str] = []
-        except RetryRequested as exc:
-            answer = {"errorType": "RetryRequested", "errorMessage": str(exc)}
-            failed = [event_id]
-        return Exchange(self.target, native, answer, ids=[event_id], failed_ids=failed)
 
 
 __all__ = ["AwsDriver", "Target", "event_from_dict"]

@@ -14,6 +14,12 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
         auth = "AWS_IAM authorizer" if trig.auth == "function" else "no authorizer"
+        if trig.auth is not None and not isinstance(trig.auth, str):
+            from .deploy.http_api import NATIVE_JWT_ALGORITHMS
+
+            native = set(trig.auth.algorithms) <= set(NATIVE_JWT_ALGORITHMS)
+            auth = ("JWT authorizer, and the function verifies the token" if native else
+                    "no authorizer (API Gateway's JWT authorizer verifies RSA only): the function verifies the token")
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
         return NativeTrigger("API Gateway HTTP API (payload 2.0)",
                              f"{','.join(methods)} {trig.route.template}, {auth}")

@@ -43,6 +43,9 @@ def detect(native: Any) -> tuple[str, str | None]:
                 return "s3", None
         if "detail-type" in native and "source" in native and "detail" in native:
             return "eventbridge", None
+    refused = http.refusal(native)
+    if refused is not None:
+        raise refused
     kind = type(native).__name__
     hint = f" (keys: {', '.join(sorted(map(str, native))[:8])})" if isinstance(native, dict) else f" ({kind})"
     raise EventDecodeError(f"not a known AWS event{hint}", expected=EXPECTED)
@@ -59,14 +62,16 @@ def decode(native: Any) -> list[Event]:
     if kind == "http":
         req, _ = http.decode_request(native, variant)
         return [req]
-    from . import queue as messages, storage
+    from . import queue, storage, topic
 
     if kind in ("sqs", "sns"):
         out: list[Event] = []
-        for msg in messages.decode_sqs(native) if kind == "sqs" else messages.decode_sns(native):
+        for msg in queue.decode_sqs(native) if kind == "sqs" else topic.decode_sns(native):
             s3 = storage.s3_from_message(msg)
             out.extend([msg] if s3 is None else s3)
         return out
     if kind == "s3":
         return list(storage.decode_s3(native))
-    return [storage.decode_eventbridge(native)]
+    from .eventbridge import decode_eventbridge
+
+    return [decode_eventbridge(native)]

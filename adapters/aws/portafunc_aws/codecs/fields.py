@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Mapping
 
 TYPE_CHECKING = False
@@ -11,6 +13,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 from portafunc.errors import EventDecodeError
+
+if TYPE_CHECKING:
+    from portafunc.events import Message
 
 BODY_ENCODING_ATTR = "portafunc-body-encoding"
 """Message attribute marking a base64 body: SQS and SNS bodies are text, so binary payloads travel base64-encoded."""
@@ -85,3 +90,48 @@ def new_id() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+# -- SQS and SNS bodies: text, binary payloads base64-encoded with BODY_ENCODING_ATTR --------------------------
+
+def message_payload(message: str, attributes: dict[str, str], what: str) -> bytes:
+    if attributes.pop(BODY_ENCODING_ATTR, None) == "base64":
+        return b64decode(message, what)
+    try:
+        return message.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: SQS and SNS only carry valid Unicode
+        raise EventDecodeError(f"{what} is not valid Unicode ({exc.reason} at {exc.start})",
+                               expected="message text of valid Unicode characters") from exc
+
+
+def message_text(msg: Message[Any]) -> tuple[str, dict[str, str]]:
+    body, is_b64 = body_as_text(msg.data)
+    attributes = dict(msg.attributes)
+    if is_b64:
+        attributes[BODY_ENCODING_ATTR] = "base64"
+    return body, attributes
+
+
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[3] else "us-east-1"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def epoch_ms(value: datetime | None) -> int:
+    """Epoch milliseconds in integer arithmetic: ``timestamp() * 1000`` is a float and lands 1 ms early for some
+    instants."""
+    if value is None:
+        return time.time_ns() // 1_000_000
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - _EPOCH) // _ONE_MS
+
+
+def iso_ms(value: datetime | None) -> str:
+    ms = epoch_ms(value)
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,10 +1,10 @@
-"""SQS and SNS codecs, both ways.
+"""SQS, both ways, and the dispatch over the message variants (``sqs``, ``sqs-fifo``, ``sns``, ``sns-sqs``).
 
 * SQS Lambda events (batches; String/Number/Binary message attributes; FIFO ``MessageGroupId`` → ``ordering_key``;
   ``ApproximateReceiveCount`` → ``delivery_attempt``). A body that is an SNS notification envelope (an SQS queue
   subscribed to a topic without raw delivery) is unwrapped, so the consumer sees what the publisher published, with the
   SNS message attributes. The neutral id stays the SQS ``messageId``: that is what ``batchItemFailures`` names.
-* SNS Lambda events (direct subscription, one record per invocation).
+* SNS Lambda events are :mod:`.topic`'s.
 
 SQS and SNS bodies are text. A binary payload travels base64-encoded with the message attribute
 ``portafunc-body-encoding: base64`` (written by portafunc's publishers and encoders, removed again on decode).
@@ -13,8 +13,6 @@ SQS and SNS bodies are text. A binary payload travels base64-encoded with the me
 from __future__ import annotations
 
 import json
-import time
-from datetime import datetime, timedelta, timezone
 from collections.abc import Mapping
 
 TYPE_CHECKING = False
@@ -22,12 +20,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, format_time, parse_time
+from portafunc.events import Message, parse_time
 
-from .fields import BODY_ENCODING_ATTR, b64decode, b64encode, body_as_text, obj, opt_obj, opt_text, records, text
+from .fields import (BODY_ENCODING_ATTR, b64encode, epoch_ms, message_payload, message_text, obj, opt_obj, opt_text,
+                     records, region_of, text)
+from .topic import DEFAULT_TOPIC_ARN, encode_sns, sns_envelope, sns_message, sns_notification
 
 SQS_EXPECTED = 'an SQS event: {"Records": [{"messageId", "body", "eventSource": "aws:sqs", ...}]}'
-SNS_EXPECTED = 'an SNS event: {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId", "Message", ...}}]}'
 VARIANTS = ["sqs", "sqs-fifo", "sns", "sns-sqs"]
 LOSSY = {
     "sqs-fifo": {"ordering_key": "FIFO queues require a message group: none becomes the group 'default'"},
@@ -36,7 +35,6 @@ LOSSY = {
 }
 # every variant: AWS reports send and publish times in milliseconds, so finer fractions are cut
 DEFAULT_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:portafunc-queue"
-DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
 
 
 def is_sqs(native: Any) -> bool:
@@ -45,56 +43,8 @@ def is_sqs(native: Any) -> bool:
                 and recs[0].get("eventSource") == "aws:sqs")
 
 
-def is_sns(native: Any) -> bool:
-    recs = native.get("Records") if isinstance(native, Mapping) else None
-    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
-                and recs[0].get("EventSource") == "aws:sns")
-
-
 def is_fifo_arn(arn: Any) -> bool:
     return isinstance(arn, str) and arn.endswith(".fifo")
-
-
-# -- SNS envelope ------------------------------------------------------------------------------------------------
-
-def sns_envelope(body: str) -> Mapping[str, Any] | None:
-    """The SNS notification inside an SQS body, or None when the body is something else."""
-    # Cheap checks first: most SQS bodies are not SNS envelopes, and parsing every body twice is the cost.
-    if '"TopicArn"' not in body or '"Notification"' not in body or not body.lstrip().startswith("{"):
-        return None
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
-        return None
-    if isinstance(doc, Mapping) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
-        return doc
-    return None
-
-
-def _sns_attributes(value: Any, what: str) -> dict[str, str]:
-    attrs = opt_obj(value, f"{what}.MessageAttributes", '{name: {"Type", "Value"}}')
-    out: dict[str, str] = {}
-    for name, attr in attrs.items():
-        a = obj(attr, f"{what}.MessageAttributes[{name!r}]", '{"Type": ..., "Value": ...}')
-        out[str(name)] = "" if a.get("Value") is None else str(a.get("Value"))
-    return out
-
-
-def _payload(message: str, attributes: dict[str, str], what: str) -> bytes:
-    if attributes.pop(BODY_ENCODING_ATTR, None) == "base64":
-        return b64decode(message, what)
-    try:
-        return message.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate: SQS and SNS only carry valid Unicode
-        raise EventDecodeError(f"{what} is not valid Unicode ({exc.reason} at {exc.start})",
-                               expected="message text of valid Unicode characters") from exc
-
-
-def _sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str], datetime | None, str | None]:
-    message = text(sns, "Message", what, "the SNS Message text")
-    attributes = _sns_attributes(sns.get("MessageAttributes"), what)
-    data = _payload(message, attributes, f"{what}.Message")
-    return data, attributes, parse_time(opt_text(sns, "Timestamp", what)), opt_text(sns, "TopicArn", what)
 
 
 # -- SQS decode --------------------------------------------------------------------------------------------------
@@ -188,12 +138,12 @@ def _careful_sqs_record(rec: Mapping[str, Any], index: int) -> Message[Any]:
     source = opt_text(rec, "eventSourceARN", what)
     envelope = sns_envelope(body)
     if envelope is not None:
-        data, sns_attrs, sns_time, topic = _sns_message(envelope, f"{what}.body (SNS notification)")
+        data, sns_attrs, sns_time, topic = sns_message(envelope, f"{what}.body (SNS notification)")
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source
     else:
-        data = _payload(body, attributes, f"{what}.body")
+        data = message_payload(body, attributes, f"{what}.body")
     return Message(id=message_id, data=data, attributes=attributes,
                    ordering_key=opt_text(sys_attrs, "MessageGroupId", what), delivery_attempt=attempt,
                    published_at=published, source=source, native=rec)
@@ -217,78 +167,7 @@ def decode_sqs(native: Any) -> list[Message[Any]]:
     return [decode_sqs_record(rec, i) for i, rec in enumerate(records(native, "SQS event"))]
 
 
-def decode_sns(native: Any) -> list[Message[Any]]:
-    if not is_sns(native):
-        raise EventDecodeError("not an SNS event", expected=SNS_EXPECTED)
-    out = []
-    for i, rec in enumerate(records(native, "SNS event")):
-        what = f"SNS record {i}"
-        sns = obj(rec.get("Sns"), f"{what}.Sns", SNS_EXPECTED)
-        data, attributes, published, topic = _sns_message(sns, f"{what}.Sns")
-        out.append(Message(id=text(sns, "MessageId", f"{what}.Sns", "MessageId"), data=data, attributes=attributes,
-                           published_at=published, source=topic, native=rec))
-    return out
-
-
 # -- encode ------------------------------------------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MS = timedelta(milliseconds=1)
-
-
-def _ms(value: datetime | None) -> int:
-    """Epoch milliseconds in integer arithmetic: ``timestamp() * 1000`` is a float and lands 1 ms early for some
-    instants."""
-    if value is None:
-        return time.time_ns() // 1_000_000
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return (value - _EPOCH) // _ONE_MS
-
-
-def _iso_ms(value: datetime | None) -> str:
-    ms = _ms(value)
-    dt = _EPOCH + timedelta(milliseconds=ms)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def _text_and_attrs(msg: Message[Any]) -> tuple[str, dict[str, str]]:
-    body, is_b64 = body_as_text(msg.data)
-    attributes = dict(msg.attributes)
-    if is_b64:
-        attributes[BODY_ENCODING_ATTR] = "base64"
-    return body, attributes
-
-
-def region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[3] else "us-east-1"
-
-
-def sns_notification(msg: Message[Any], topic_arn: str, *, for_lambda: bool) -> dict[str, Any]:
-    """The SNS notification document (Lambda ``Sns`` record, or the JSON body SNS puts into SQS)."""
-    body, attributes = _text_and_attrs(msg)
-    region = region_of(topic_arn)
-    url_case = "Url" if for_lambda else "URL"
-    doc: dict[str, Any] = {
-        "Type": "Notification",
-        "MessageId": msg.id if for_lambda else _uuid5(f"sns:{msg.id}"),
-        "TopicArn": topic_arn,
-        "Subject": None,
-        "Message": body,
-        "Timestamp": _iso_ms(msg.published_at),
-        "SignatureVersion": "1",
-        "Signature": "EXAMPLEpH+portafunc+encoded+not+signed==",
-        f"SigningCert{url_case}": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-example.pem",
-        f"Unsubscribe{url_case}": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
-                                  f"{topic_arn}:00000000-0000-4000-8000-000000000000",
-    }
-    if attributes or for_lambda:
-        doc["MessageAttributes"] = {k: {"Type": "String", "Value": v} for k, v in attributes.items()}
-    if not for_lambda:
-        doc.pop("Subject")
-    return doc
-
 
 def sqs_record(msg: Message[Any], queue_arn: str = DEFAULT_QUEUE_ARN, *, via_sns: str | None = None
                ) -> dict[str, Any]:
@@ -297,8 +176,8 @@ def sqs_record(msg: Message[Any], queue_arn: str = DEFAULT_QUEUE_ARN, *, via_sns
         body = json.dumps(sns_notification(msg, via_sns, for_lambda=False), indent=2)
         attributes: dict[str, str] = {}
     else:
-        body, attributes = _text_and_attrs(msg)
-    sent = _ms(msg.published_at)
+        body, attributes = message_text(msg)
+    sent = epoch_ms(msg.published_at)
     sys_attrs = {"ApproximateReceiveCount": str(msg.delivery_attempt), "SentTimestamp": str(sent),
                  "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent + 1)}
     if is_fifo_arn(queue_arn):
@@ -326,11 +205,7 @@ def encode_messages(messages: list[Message[Any]], variant: str | None = None, *,
     """A Lambda event carrying ``messages``: an SQS batch (``sqs``, ``sqs-fifo``, ``sns-sqs``) or SNS (``sns``)."""
     variant = variant or "sqs"
     if variant == "sns":
-        topic = arn or DEFAULT_TOPIC_ARN
-        return {"Records": [{
-            "EventSource": "aws:sns", "EventVersion": "1.0",
-            "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
-            "Sns": sns_notification(m, topic, for_lambda=True)} for m in messages]}
+        return encode_sns(messages, arn)
     if variant == "sqs":
         return {"Records": [sqs_record(m, arn or DEFAULT_QUEUE_ARN) for m in messages]}
     if variant == "sqs-fifo":
@@ -338,10 +213,6 @@ def encode_messages(messages: list[Message[Any]], variant: str | None = None, *,
     if variant == "sns-sqs":
         return {"Records": [sqs_record(m, arn or DEFAULT_QUEUE_ARN, via_sns=DEFAULT_TOPIC_ARN) for m in messages]}
     raise EventDecodeError(f"unknown aws message variant {variant!r}", expected=", ".join(VARIANTS))
-
-
-def format_published(msg: Message[Any]) -> str | None:
-    return format_time(msg.published_at)
 
 
 # -- ReceiveMessage API shape → Lambda record shape ------------------------------------------------------------
@@ -378,12 +249,6 @@ def lambda_event_from_receive(api_messages: list[Mapping[str, Any]], queue_arn: 
     return {"Records": [sqs_record_from_api(m, queue_arn) for m in api_messages]}
 
 
-def _uuid5(namespace_name: str) -> str:
-    import uuid  # encoders only: kept off the Lambda cold-start path
-
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, namespace_name))
-
-
 def _sha256(data: bytes) -> Any:
     import hashlib
 
@@ -394,3 +259,4 @@ def _md5(data: bytes) -> Any:
     import hashlib
 
     return hashlib.md5(data)  # noqa: S324 - SQS's own checksum
+

@@ -1,4 +1,4 @@
-"""S3 notifications (direct, inside SQS bodies, via EventBridge) and EventBridge events (schedules, others).
+"""S3 notifications (direct, inside SQS or SNS bodies, via EventBridge), both ways.
 
 S3 URL-encodes object keys in its notifications the way HTML forms do (``+`` is a space, ``%XX`` escapes); the
 neutral ``key`` is always decoded. EventBridge delivers keys as they are, so no decoding there.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,35 +16,52 @@ if TYPE_CHECKING:
 from urllib.parse import quote_plus, unquote_plus
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, ScheduleEvent, StorageEvent, format_time, parse_time
+from portafunc.events import Message, StorageEvent, format_time, parse_time
 
-from .fields import new_id, obj, opt_obj, opt_text, records, text
+from .fields import new_id, obj, opt_text, records, text
 
 S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
-EB_EXPECTED = 'an EventBridge event: {"id", "detail-type", "source", "time", "detail"}'
 VARIANTS = ["s3", "s3-sqs", "eventbridge"]
 
-_S3_PREFIX_KIND = [
-    ("ObjectCreated:", "created"), ("ObjectRemoved:", "deleted"), ("LifecycleTransition", "archived"),
-    ("IntelligentTiering", "archived"), ("LifecycleExpiration:", "deleted"), ("ObjectTagging:", "metadata_updated"),
-    ("ObjectAcl:", "metadata_updated"), ("ObjectRestore:", "restored"), ("Replication:", "replicated"),
-]
+# S3 event types → neutral kinds (docs/events.md, "Storage event kinds"). Exact names first; then families whose
+# members all mean the same; anything else is "other".
+_S3_KIND = {
+    "ObjectRestore:Post": "restore_started",  # a restore request was accepted: the object is still archived
+    "ObjectRestore:Completed": "restored",  # a temporary copy is readable until its expiry
+    "ObjectRestore:Delete": "restore_expired",  # the temporary copy expired; the archived object remains
+    "Replication:OperationFailedReplication": "replication_failed",
+    "Replication:OperationMissedThreshold": "replication_delayed",
+    "Replication:OperationReplicatedAfterThreshold": "replicated",
+    "LifecycleTransition": "archived",
+    "IntelligentTiering": "archived",  # moved to an archive access tier
+}
+_S3_FAMILY_KIND = {"ObjectCreated": "created", "ObjectRemoved": "deleted", "LifecycleExpiration": "deleted",
+                   "ObjectTagging": "metadata_updated", "ObjectAcl": "metadata_updated"}
 _KIND_S3 = {"created": "ObjectCreated:Put", "deleted": "ObjectRemoved:Delete", "archived": "LifecycleTransition",
-            "metadata_updated": "ObjectTagging:Put", "restored": "ObjectRestore:Completed"}
+            "metadata_updated": "ObjectTagging:Put", **{kind: name for name, kind in _S3_KIND.items()
+                                                        if kind not in ("archived",)}}
+# EventBridge detail types of S3 events → neutral kinds ("Async Copy Completion" and any other: "other").
 _EB_KIND = {"Object Created": "created", "Object Deleted": "deleted", "Object Storage Class Changed": "archived",
-            "Object Tags Added": "metadata_updated", "Object Tags Deleted": "metadata_updated",
-            "Object ACL Updated": "metadata_updated", "Object Restore Completed": "restored",
-            "Object Restore Initiated": "restoring", "Object Restore Expired": "deleted",
-            "Object Access Tier Changed": "archived"}
+            "Object Access Tier Changed": "archived", "Object Tags Added": "metadata_updated",
+            "Object Tags Deleted": "metadata_updated", "Object ACL Updated": "metadata_updated",
+            "Object Restore Initiated": "restore_started", "Object Restore Completed": "restored",
+            "Object Restore Expired": "restore_expired"}
 _KIND_EB = {"created": "Object Created", "deleted": "Object Deleted", "archived": "Object Storage Class Changed",
-            "metadata_updated": "Object Tags Added", "restored": "Object Restore Completed"}
+            "metadata_updated": "Object Tags Added", "restore_started": "Object Restore Initiated",
+            "restored": "Object Restore Completed", "restore_expired": "Object Restore Expired"}
 
 
 def s3_kind(event_name: str) -> str:
-    for prefix, kind in _S3_PREFIX_KIND:
-        if event_name.startswith(prefix):
-            return kind
-    return event_name.split(":")[0].lower() or "unknown"
+    """The neutral kind of an S3 ``eventName`` (with or without the ``s3:`` prefix of notification configs)."""
+    name = event_name[3:] if event_name.startswith("s3:") else event_name
+    kind = _S3_KIND.get(name)
+    if kind is None:
+        kind = _S3_FAMILY_KIND.get(name.partition(":")[0], "other")
+    return kind
+
+
+def eventbridge_kind(detail_type: str) -> str:
+    return _EB_KIND.get(detail_type, "other")
 
 
 def is_s3(native: Any) -> bool:
@@ -92,43 +110,28 @@ def s3_from_message(msg: Message[Any]) -> list[StorageEvent] | None:
         return []
     if is_s3(doc):
         return decode_s3(doc)
+    from .eventbridge import decode_eventbridge, is_eventbridge
+
     if is_eventbridge(doc) and doc.get("source") == "aws.s3":
         return [decode_eventbridge(doc)]  # type: ignore[list-item]
     return None
 
 
-# -- EventBridge -------------------------------------------------------------------------------------------------
+# -- EventBridge (S3 object events) --------------------------------------------------------------------------------
 
-def is_eventbridge(native: Any) -> bool:
-    return isinstance(native, Mapping) and "detail-type" in native and "source" in native and "detail" in native
-
-
-def decode_eventbridge(native: Any) -> StorageEvent | ScheduleEvent | Message[Any]:
-    """S3 object events → StorageEvent; scheduled events → ScheduleEvent; anything else → a Message of its detail."""
-    event = obj(native, "EventBridge event", EB_EXPECTED)
+def storage_from_eventbridge(event: Mapping[str, Any], detail: Mapping[str, Any], detail_type: str,
+                             when: datetime | None, event_id: str | None) -> StorageEvent:
+    """An S3 object event delivered by EventBridge (``source: aws.s3``, ``detail.object``)."""
     what = "EventBridge event"
-    detail_type = text(event, "detail-type", what, EB_EXPECTED)
-    source = text(event, "source", what, EB_EXPECTED)
-    when = parse_time(event.get("time"))
-    event_id = opt_text(event, "id", what)
-    if source == "aws.events" and detail_type == "Scheduled Event" or source == "aws.scheduler":
-        if when is None:
-            raise EventDecodeError("scheduled event has no time", expected="time as RFC 3339")
-        return ScheduleEvent(time=when, id=event_id, native=native)
-    detail = opt_obj(event.get("detail"), f"{what}.detail", "an object")
-    if source == "aws.s3" and "object" in detail:
-        bucket = obj(detail.get("bucket"), f"{what}.detail.bucket", '{"name": ...}')
-        obj_ = obj(detail.get("object"), f"{what}.detail.object", '{"key": ...}')
-        size = obj_.get("size")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-            raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
-        return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
-                            key=text(obj_, "key", f"{what}.detail.object", "the object key"),
-                            kind=_EB_KIND.get(detail_type, detail_type.lower().replace(" ", "_")),
-                            size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=native)
-    data = json.dumps(detail, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Message(id=event_id or "", data=data, attributes={"source": source, "detail-type": detail_type},
-                   published_at=when, source=source, native=native)
+    bucket = obj(detail.get("bucket"), f"{what}.detail.bucket", '{"name": ...}')
+    obj_ = obj(detail.get("object"), f"{what}.detail.object", '{"key": ...}')
+    size = obj_.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
+    return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
+                        key=text(obj_, "key", f"{what}.detail.object", "the object key"),
+                        kind=eventbridge_kind(detail_type),
+                        size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=event)
 
 
 # -- encode ------------------------------------------------------------------------------------------------------
@@ -184,16 +187,3 @@ def encode_storage(evt: StorageEvent, variant: str | None = None) -> dict[str, A
                        "source-ip-address": "203.0.113.10", "reason": "PutObject"},
         }
     raise EventDecodeError(f"unknown aws storage variant {variant!r}", expected=", ".join(VARIANTS))
-
-
-def encode_schedule(evt: ScheduleEvent, rule: str = "portafunc-schedule") -> dict[str, Any]:
-    return {
-        "version": "0", "id": evt.id or new_id(), "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": _second_time(evt),
-        "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"], "detail": {},
-    }
-
-
-def _second_time(evt: ScheduleEvent) -> str:
-    """EventBridge reports whole seconds; a fraction (never sent by AWS) is kept rather than dropped."""
-    return format_time(evt.time) or ""

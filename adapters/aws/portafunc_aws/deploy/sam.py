@@ -10,7 +10,8 @@ not attach ``AWSLambdaSQSQueueExecutionRole`` on ``Resource: "*"``), read/CRUD p
 ``GetItem``/``PutItem``/``DeleteItem`` on the idempotency table. Settings (memory, timeout, concurrency, env, tags,
 extra statements) and secrets (CloudFormation dynamic references, resolved at deploy time: no SDK call at run time)
 come from the configuration file. HTTP: every GET route also answers HEAD, and a ``$default`` route sends any other
-method or path to the app's router, which answers 404/405 problem+json as the other clouds do.
+method or path to the app's router, which answers 404/405 problem+json as the other clouds do; the HTTP API's
+authorizers (IAM, JWT for ``JwtAuth`` routes) and CORS configuration are written by :mod:`.http_api`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 
 from ..triggers import S3_EVENTS
+from . import http_api
 
 MAX_TIMEOUT = 900
 MEMORY_RANGE = (128, 10240)
+# [targets.aws] otel_layer: the AWS Distro for OpenTelemetry Lambda layer; its wrapper sets the SDK up before the
+# handler's module runs, so portafunc's spans go to the layer's collector with no change to the app.
+OTEL_WRAPPER = "/opt/otel-instrument"
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
 ROUTER = "PortafuncRouterFunction"
 RETENTION_14_DAYS = 1209600
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
@@ -103,6 +109,7 @@ def check_deployment(deployment: Deployment) -> list[str]:
                                 f"Resource; got {entry!r}")
     problems += _bucket_stem_problems(deployment)
     try:
+        otel_layer(deployment)
         build_resources(deployment)
     except TemplateError as exc:
         problems.append(str(exc))
@@ -296,17 +303,32 @@ def _binding_value(kind: str, name: str, deployment: Deployment) -> Any:
     return {"Fn::Sub": f"dynamodb://${{{lid}}}"}
 
 
+def otel_layer(deployment: Deployment) -> str | None:
+    """``[targets.aws] otel_layer``: the ARN of the OpenTelemetry layer every function gets, or None."""
+    value = deployment.config.targets.get("aws", {}).get("otel_layer")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LAYER_ARN.match(value):
+        raise TemplateError(f"[targets.aws] otel_layer = {value!r} is not a Lambda layer version ARN "
+                            "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")
+    return value
+
+
 def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: str,
                    deployment: Deployment | None = None) -> dict[str, Any]:
     model = deployment if deployment is not None else app.resources()
     resources, _ = build_resources(model)
-    explicit_api = any(isinstance(s.trigger, HttpTrigger) and s.trigger.auth == "function" for s in app)
+    problems = http_api.jwt_problems(app)
+    if problems:
+        raise TemplateError("; ".join(problems))
+    api_properties = http_api.http_api_properties(app)
+    explicit_api = api_properties is not None
     has_http = any(isinstance(s.trigger, HttpTrigger) for s in app)
-    if explicit_api:
-        resources["HttpApi"] = {"Type": "AWS::Serverless::HttpApi",
-                                "Properties": {"Auth": {"EnableIamAuthorizer": True}}}
+    if api_properties is not None:
+        resources["HttpApi"] = {"Type": "AWS::Serverless::HttpApi", "Properties": api_properties}
+    jwt_authorizers = http_api.authorizers(app)
     for spec in app:
-        resources.update(_function(spec, model.functions[spec.name], model, explicit_api))
+        resources.update(_function(spec, model.functions[spec.name], model, explicit_api, jwt_authorizers))
     if has_http:
         event: dict[str, Any] = {}  # no Path/Method: SAM makes it the API's $default route
         if explicit_api:
@@ -333,12 +355,17 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
             "Environment": {"Variables": {"PORTAFUNC_APP": app_ref}}}},
         "Resources": resources,
     }
+    layer = otel_layer(model)
+    if layer is not None:
+        template["Globals"]["Function"]["Layers"] = [layer]
+        template["Globals"]["Function"]["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] = OTEL_WRAPPER
     if outputs:
         template["Outputs"] = outputs
     return template
 
 
-def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit_api: bool) -> dict[str, Any]:
+def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit_api: bool,
+              jwt_authorizers: dict[Any, str] | None = None) -> dict[str, Any]:
     fid = logical_id(spec.name, "Function")
     trig = spec.trigger
     settings = fn.settings
@@ -370,8 +397,9 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
                 event: dict[str, Any] = {"Path": path, "Method": method}
                 if explicit_api:
                     event["ApiId"] = {"Ref": "HttpApi"}
-                if trig.auth == "function":
-                    event["Auth"] = {"Authorizer": "AWS_IAM"}
+                route_auth = http_api.route_auth(trig, jwt_authorizers or {})
+                if route_auth is not None:
+                    event["Auth"] = route_auth
                 events[logical_id(method.lower()) + suffix] = {"Type": "HttpApi", "Properties": event}
     elif isinstance(trig, QueueTrigger):
         queue = resource_id("queue", trig.queue)

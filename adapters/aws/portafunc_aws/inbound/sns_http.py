@@ -419,7 +419,7 @@ def _deliver(specs: list[Any], doc: Mapping[str, Any], native_context: Any, invo
     from portafunc.invoke import invoke_message
 
     from ..codecs.fields import BODY_ENCODING_ATTR
-    from ..codecs.queue import _sns_message
+    from ..codecs.topic import sns_message
 
     # MessageAttributes are unsigned: the body-encoding marker must not change how the signed Message is read.
     native_attrs = doc.get("MessageAttributes")
@@ -427,7 +427,7 @@ def _deliver(specs: list[Any], doc: Mapping[str, Any], native_context: Any, invo
     signed_only = dict(doc, MessageAttributes={k: v for k, v in native_attrs.items() if k != BODY_ENCODING_ATTR}) \
         if isinstance(native_attrs, dict) and unsigned_marker is not None else doc
     try:
-        data, attributes, published, topic = _sns_message(signed_only, "SNS HTTP notification")
+        data, attributes, published, topic = sns_message(signed_only, "SNS HTTP notification")
     except EventDecodeError as exc:
         return HttpResponse.problem(400, "Bad Request", str(exc))
     if isinstance(unsigned_marker, dict) and unsigned_marker.get("Value") is not None:

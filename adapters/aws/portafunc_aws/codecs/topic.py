@@ -1,0 +1,113 @@
+"""SNS, both ways: Lambda SNS events (direct subscription, one record per invocation) and the SNS notification
+document, which is also the envelope an SQS queue subscribed to a topic without raw delivery receives (see
+:mod:`.queue`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, parse_time
+
+from .fields import iso_ms, message_payload, message_text, obj, opt_obj, opt_text, records, region_of, text
+
+SNS_EXPECTED = 'an SNS event: {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId", "Message", ...}}]}'
+DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
+
+
+def is_sns(native: Any) -> bool:
+    recs = native.get("Records") if isinstance(native, Mapping) else None
+    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+                and recs[0].get("EventSource") == "aws:sns")
+
+
+def sns_envelope(body: str) -> Mapping[str, Any] | None:
+    """The SNS notification inside an SQS body, or None when the body is something else."""
+    # Cheap checks first: most SQS bodies are not SNS envelopes, and parsing every body twice is the cost.
+    if '"TopicArn"' not in body or '"Notification"' not in body or not body.lstrip().startswith("{"):
+        return None
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
+        return None
+    if isinstance(doc, Mapping) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
+        return doc
+    return None
+
+
+def _sns_attributes(value: Any, what: str) -> dict[str, str]:
+    attrs = opt_obj(value, f"{what}.MessageAttributes", '{name: {"Type", "Value"}}')
+    out: dict[str, str] = {}
+    for name, attr in attrs.items():
+        a = obj(attr, f"{what}.MessageAttributes[{name!r}]", '{"Type": ..., "Value": ...}')
+        out[str(name)] = "" if a.get("Value") is None else str(a.get("Value"))
+    return out
+
+
+def sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str], datetime | None, str | None]:
+    message = text(sns, "Message", what, "the SNS Message text")
+    attributes = _sns_attributes(sns.get("MessageAttributes"), what)
+    data = message_payload(message, attributes, f"{what}.Message")
+    return data, attributes, parse_time(opt_text(sns, "Timestamp", what)), opt_text(sns, "TopicArn", what)
+
+
+def decode_sns(native: Any) -> list[Message[Any]]:
+    if not is_sns(native):
+        raise EventDecodeError("not an SNS event", expected=SNS_EXPECTED)
+    out = []
+    for i, rec in enumerate(records(native, "SNS event")):
+        what = f"SNS record {i}"
+        sns = obj(rec.get("Sns"), f"{what}.Sns", SNS_EXPECTED)
+        data, attributes, published, topic = sns_message(sns, f"{what}.Sns")
+        out.append(Message(id=text(sns, "MessageId", f"{what}.Sns", "MessageId"), data=data, attributes=attributes,
+                           published_at=published, source=topic, native=rec))
+    return out
+
+
+# -- encode ------------------------------------------------------------------------------------------------------
+
+def sns_notification(msg: Message[Any], topic_arn: str, *, for_lambda: bool) -> dict[str, Any]:
+    """The SNS notification document (Lambda ``Sns`` record, or the JSON body SNS puts into SQS)."""
+    body, attributes = message_text(msg)
+    region = region_of(topic_arn)
+    url_case = "Url" if for_lambda else "URL"
+    doc: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": msg.id if for_lambda else _uuid5(f"sns:{msg.id}"),
+        "TopicArn": topic_arn,
+        "Subject": None,
+        "Message": body,
+        "Timestamp": iso_ms(msg.published_at),
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLEpH+portafunc+encoded+not+signed==",
+        f"SigningCert{url_case}": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-example.pem",
+        f"Unsubscribe{url_case}": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+                                  f"{topic_arn}:00000000-0000-4000-8000-000000000000",
+    }
+    if attributes or for_lambda:
+        doc["MessageAttributes"] = {k: {"Type": "String", "Value": v} for k, v in attributes.items()}
+    if not for_lambda:
+        doc.pop("Subject")
+    return doc
+
+
+def encode_sns(messages: list[Message[Any]], topic_arn: str | None = None) -> dict[str, Any]:
+    """A Lambda SNS event carrying ``messages`` (one record each)."""
+    topic = topic_arn or DEFAULT_TOPIC_ARN
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+        "Sns": sns_notification(m, topic, for_lambda=True)} for m in messages]}
+
+
+def _uuid5(namespace_name: str) -> str:
+    import uuid  # encoders only: kept off the Lambda cold-start path
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, namespace_name))

@@ -1,0 +1,95 @@
+"""Batch records: decode each when the pipeline asks for it, and collect per-record failures.
+
+A batch (an SQS event, an Event Grid delivery, a list of queue messages) holds records that succeed or fail one by
+one. The rules every target applies are the same: a record that cannot be decoded fails alone (logged, never run),
+an ordered batch stops at its first failure and reports every later record too, a record id seen twice in one batch
+runs once, and the failures are reported once each, in batch order.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from typing import Any, TypeVar
+
+    R = TypeVar("R")
+    E = TypeVar("E")
+
+
+class FailedIds:
+    """The ids of a batch's failed records, each once, in the order they were added."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+
+    def add(self, record_id: str) -> None:
+        self._ids[record_id] = None
+
+    def update(self, record_ids: Iterable[str]) -> None:
+        for record_id in record_ids:
+            self._ids[record_id] = None
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._ids
+
+    def __bool__(self) -> bool:
+        return bool(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def in_batch_order(self, batch_ids: Iterable[Any]) -> list[str]:
+        """These ids ordered as ``batch_ids`` (the records' ids as delivered), each once; ids not in the batch are
+        left out."""
+        if not self._ids:
+            return []
+        return list(dict.fromkeys(i for i in batch_ids if i in self._ids))
+
+
+def decoded(records: Sequence[R], decode: Callable[[R, int], E], *, record_id: Callable[[R], Any],
+            event_id: Callable[[E], str], failed: FailedIds, ordered: bool, what: str) -> Iterator[E]:
+    """The batch's events, each decoded when the consumer asks for the next (one alive at a time).
+
+    A record ``decode`` refuses (any exception) is logged and added to ``failed`` (with every later record of an
+    ordered batch) and skipped; a record without a string id to name re-raises, because only failing the whole
+    invocation brings it back. An event whose id was already seen (or already failed) is skipped: the copies are one
+    message, the first copy's outcome answers for both.
+    """
+    seen: set[str] = set()
+    for index, rec in enumerate(records):
+        try:
+            event = decode(rec, index)
+        except Exception as exc:  # noqa: BLE001 - one bad record fails alone (EventDecodeError or worse)
+            bad_id = record_id(rec)
+            if not isinstance(bad_id, str):
+                raise
+            from .. import logs
+
+            logs.error(f"undecodable {what} reported failed; the source's redrive or dead-letter policy takes it",
+                       message_id=bad_id, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
+            failed.add(bad_id)
+            if ordered:  # keep order: this one and every later one come back
+                failed.update(i for i in map(record_id, records[index + 1:]) if isinstance(i, str))
+                break
+            continue
+        eid = event_id(event)
+        if eid in seen or eid in failed:
+            from .. import logs
+
+            logs.log("INFO", f"duplicate {what} id in the batch: the copy is not run again", message_id=eid)
+            continue
+        seen.add(eid)
+        yield event
+
+
+def _text_of(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001 - a message that cannot be printed
+        return "<unprintable>"

@@ -1,0 +1,190 @@
+"""What of portafunc a deployed function can import: the run-time closure of an adapter's entry, trimmed to the
+features the app uses.
+
+A deployment carries only the modules its entry can reach — every ``import`` in them, the ones inside functions
+included, followed through portafunc's and the adapter's own packages — so the command line, the local runner, the
+packagers and the test kit (which no entry imports) stay on the developer's machine. A few feature packages are
+reachable from the pipeline but used only by apps that declare the feature; they go in only then (see
+:data:`FEATURES`). The same rule decides whether pydantic is shipped: only for an app that validates payloads,
+parameters or responses with it, or imports it itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+#: Feature packages of the core and the deployments that need them. A module under a prefix is vendored, and its
+#: own imports followed, only when its predicate holds for the app's resource model.
+FEATURES: dict[str, Callable[[Any, Any, list[str]], bool]] = {
+    "portafunc.data": lambda app, deployment, reqs: bool(deployment.of_kind("bucket") or deployment.of_kind("kv")),
+    "portafunc.idempotency": lambda app, deployment, reqs: bool(deployment.of_kind("idempotency")),
+    "portafunc.messaging": lambda app, deployment, reqs: bool(deployment.of_kind("topic")
+                                                              or deployment.of_kind("queue")),
+    "portafunc.mount": lambda app, deployment, reqs: _mounts(app),
+    "portafunc.streaming": lambda app, deployment, reqs: _mounts(app),
+    "portafunc.otel": lambda app, deployment, reqs: any(name.startswith("opentelemetry") for name in reqs),
+    "portafunc.docs_ui": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
+    "portafunc.openapi": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
+}
+
+#: Entry-point groups whose modules a deployment loads by URL scheme, and the resource kinds that bind them.
+PLUGIN_GROUPS = {"portafunc.backends": ("topic", "queue"), "portafunc.data": ("bucket", "kv"),
+                 "portafunc.idempotency": ("idempotency",)}
+
+
+def _mounts(app: Any) -> bool:
+    """Whether the app serves a mounted web app (its handlers are made by ``portafunc.mount``)."""
+    return any(getattr(spec.handler, "__module__", "").startswith("portafunc.mount") for spec in app)
+
+
+class Closure:
+    """The modules of portafunc and one adapter a deployed app can import, found by reading their source."""
+
+    def __init__(self, roots: dict[str, Path]) -> None:
+        self.roots = roots  # top-level package name -> its directory
+        self.modules: set[str] = set()
+
+    def path(self, module: str) -> Path | None:
+        top, _, rest = module.partition(".")
+        base = self.roots.get(top)
+        if base is None:
+            return None
+        candidate = base.joinpath(*rest.split(".")) if rest else base
+        if (candidate / "__init__.py").is_file():
+            return candidate / "__init__.py"
+        as_file = candidate.with_suffix(".py")
+        return as_file if rest and as_file.is_file() else None
+
+    def add(self, modules: Iterable[str], allowed: Callable[[str], bool]) -> None:
+        todo = [m for m in modules if self.path(m) is not None]
+        while todo:
+            module = todo.pop()
+            if module in self.modules or not allowed(module):
+                continue
+            self.modules.add(module)
+            parent = module.rpartition(".")[0]
+            if parent:
+                todo.append(parent)  # a module's package runs first
+            path = self.path(module)
+            assert path is not None
+            todo.extend(m for m in _imports(module, path) if self.path(m) is not None)
+
+    def files(self) -> list[Path]:
+        """The source files of the closure, plus the data files (``py.typed``, assets) of its packages."""
+        out: set[Path] = set()
+        for module in self.modules:
+            path = self.path(module)
+            assert path is not None
+            out.add(path)
+            if path.name == "__init__.py":
+                out.update(p for p in path.parent.iterdir()
+                           if p.is_file() and p.suffix not in (".py", ".pyc", ".pyo"))
+        return sorted(out)
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code, as absolute names (``from x import y`` also
+    yields ``x.y``, which may be a module)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                parts = parts[:len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    out: set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return out
+
+
+def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Iterable[str],
+                    plugin_modules: dict[str, list[str]] | None = None,
+                    requirement_names: Iterable[str] = ()) -> Closure:
+    """The closure of ``entries`` (the adapter's run-time entry modules) over portafunc and ``adapter_module``,
+    with each feature package only when the app uses it and each plugin module (by entry-point group) only when the
+    deployment has a resource of a kind that binds it."""
+    import importlib
+
+    roots = {}
+    for name in ("portafunc", adapter_module):
+        spec_file = importlib.import_module(name).__file__
+        roots[name] = Path(spec_file or "").resolve().parent
+    names = [name.lower() for name in requirement_names]
+    gates = {prefix: rule(app, deployment, names) for prefix, rule in FEATURES.items()}
+
+    def allowed(module: str) -> bool:
+        for prefix, on in gates.items():
+            if module == prefix or module.startswith(prefix + "."):
+                return on
+        return True
+
+    closure = Closure(roots)
+    closure.add(["portafunc", adapter_module, *entries], allowed)
+    for group, modules in (plugin_modules or {}).items():
+        kinds = PLUGIN_GROUPS.get(group, ())
+        if any(deployment.of_kind(kind) for kind in kinds):
+            closure.add(modules, lambda module: True)
+    return closure
+
+
+def needs_pydantic(app: Any, project_modules: Iterable[Any] = ()) -> bool:
+    """Whether the deployed app needs pydantic: a handler takes a model (``Message[Order]``, a model parameter),
+    declares typed parameters or a response model, the app serves a docs route, or one of the app's own modules
+    imports pydantic."""
+    if getattr(app, "docs_route", None) is not None:
+        return True  # the docs route builds the OpenAPI document with pydantic
+    for spec in app:
+        if getattr(spec, "message_model", None) is not None:
+            return True
+        for param in getattr(spec, "params", None) or ():
+            if getattr(param, "model", None) is not None:
+                return True
+        if getattr(spec, "needs_validation", False):
+            return True
+    for module in project_modules:
+        for value in list(vars(module).values()):
+            owner = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+            if isinstance(owner, str) and (owner == "pydantic" or owner.startswith(("pydantic.", "pydantic_core"))):
+                return True
+    return False
+
+
+PYDANTIC = "pydantic>=2,<3"
+
+
+def project_modules(project_dir: Path) -> list[Any]:
+    """The modules imported from the user's project folder (the app and what it imported of its own)."""
+    root = Path(project_dir).resolve()
+    out = []
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file:
+            try:
+                if Path(file).resolve().is_relative_to(root):
+                    out.append(module)
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def runtime_requirements(app: Any, project_dir: Path, user_requirements: Iterable[str]) -> list[str]:
+    """What portafunc itself needs installed beside the user's requirements in this app's artifact: pydantic when
+    the app validates with it (see :func:`needs_pydantic`) and the user's requirements do not name it already."""
+    from .build import requirement_name
+
+    named = {requirement_name(r) for r in user_requirements}
+    if "pydantic" not in named and needs_pydantic(app, project_modules(project_dir)):
+        return [PYDANTIC]
+    return []

@@ -1,0 +1,640 @@
+"""Typed HTTP parameters: what an HTTP handler's signature asks for, read once, and filled per request.
+
+A handler declares path, query and header parameters by annotation (``limit: int = 10``,
+``x_tenant: Annotated[str, Header()]``), its JSON body as a pydantic model parameter and its response by its return
+annotation (``-> Order``) or ``response_model=``. :func:`route_signature` reads all of it once, when the function is
+registered (or on its first call when an annotation names a class defined later); the OpenAPI document is built from
+the same description (:func:`route_parameters`, :func:`route_signature`). Each request then costs a few dict look-ups
+and one pydantic validation of the parameters (built on the first request, so pydantic loads only for routes that
+declare typed parameters).
+
+Where a parameter comes from:
+
+* ``Annotated[T, Path()]``, or a name of the route template (``/orders/{id}`` → ``id``): the path;
+* ``Annotated[T, Header()]``: the header named like the parameter, ``_`` written ``-`` (``x_tenant`` → ``x-tenant``,
+  any case), or ``Header(alias=...)``;
+* ``Annotated[T, Query()]``, or any other parameter that is not the request and not a pydantic model: the query
+  string (``Query(alias=...)`` for a name that is not an identifier);
+* a pydantic model parameter: the JSON body, validated into the model (a request body needs a JSON content type).
+
+A ``list[T]`` query or header parameter takes every value sent; a single-valued one takes the first.
+"""
+
+from __future__ import annotations
+
+from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
+from .events import HttpRequest, HttpResponse, refuse_non_finite
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Literal
+
+    from .app import FunctionSpec
+    from .routing import Route
+
+    Location = Literal["path", "query", "header"]
+
+JSON_TYPES = ("application/json", "application/*+json")
+"""The request content types a typed (pydantic) body accepts unless the route or app says otherwise."""
+
+_MULTI_ORIGINS = (list, tuple, set, frozenset)
+_REQUEST_TYPES = (HttpRequest, object)
+
+
+class _Marker:
+    """Base of the parameter markers used in ``Annotated[T, Marker()]``."""
+
+    __slots__ = ("alias", "description")
+    location = ""
+
+    def __init__(self, alias: str | None = None, *, description: str | None = None) -> None:
+        self.alias = alias
+        self.description = description
+
+    def __repr__(self) -> str:
+        args = [repr(self.alias)] if self.alias else []
+        if self.description:
+            args.append(f"description={self.description!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class Query(_Marker):
+    """Marks a handler parameter as a query-string parameter: ``page: Annotated[int, Query(alias="p")] = 1``.
+
+    Parameters without a marker that are not in the route template are query parameters already; the marker gives
+    another name on the wire (``alias``) or a ``description`` for the OpenAPI document.
+
+    Args:
+        alias: The name in the query string, when it differs from the parameter's.
+        description: What the parameter means, shown in the OpenAPI document.
+    """
+
+    __slots__ = ()
+    location = "query"
+
+
+class Header(_Marker):
+    """Marks a handler parameter as a request header: ``x_tenant: Annotated[str, Header()]`` reads ``X-Tenant``.
+
+    The header's name is the parameter's with ``_`` written ``-``, matched in any case; ``list[str]`` takes every
+    value of a repeated header.
+
+    Args:
+        alias: The header's name, when it is not the parameter's name with ``-`` for ``_``.
+        description: What the header means, shown in the OpenAPI document.
+    """
+
+    __slots__ = ()
+    location = "header"
+
+
+class Path(_Marker):
+    """Marks a handler parameter as a path parameter of the route template: ``id: Annotated[int, Path()]``.
+
+    A parameter named like a ``{name}`` of the route is a path parameter without the marker; the marker says so
+    explicitly (registration fails when the route has no such name) and carries a ``description``.
+
+    Args:
+        alias: The ``{name}`` in the route template, when it differs from the parameter's name.
+        description: What the parameter means, shown in the OpenAPI document.
+    """
+
+    __slots__ = ()
+    location = "path"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""The ``default`` of a parameter that has none."""
+
+
+class ParamSpec:
+    """One path, query or header parameter of an HTTP handler, as the OpenAPI document describes it.
+
+    ``name`` is the name on the wire (the header's, the query key, the template's ``{name}``), ``arg`` the handler's
+    parameter; ``annotation`` is the type to validate (with any other ``Annotated`` metadata, e.g. pydantic's
+    ``Field(ge=1)``, kept); ``default`` is :data:`REQUIRED` when ``required``.
+    """
+
+    __slots__ = ("name", "location", "annotation", "default", "required", "description", "arg", "multi")
+
+    def __init__(self, name: str, location: Location, annotation: Any, default: Any, required: bool,
+                 description: str | None, arg: str, multi: bool = False) -> None:
+        self.name = name
+        self.location = location
+        self.annotation = annotation
+        self.default = default
+        self.required = required
+        self.description = description
+        self.arg = arg
+        self.multi = multi  # a list-like type: every value of the query key / header
+
+    def __repr__(self) -> str:
+        return (f"ParamSpec({self.name!r}, {self.location}, {_type_name(self.annotation)}, "
+                f"{'required' if self.required else f'default={self.default!r}'})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParamSpec) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.location, self.arg))
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameter's JSON Schema (pydantic's, of ``annotation``), with its default and description."""
+        from pydantic import TypeAdapter
+
+        schema = dict(TypeAdapter(self.annotation).json_schema())
+        if not self.required and self.default is not None:
+            try:
+                schema["default"] = TypeAdapter(self.annotation).dump_python(self.default, mode="json")
+            except Exception:  # noqa: BLE001 - a default pydantic cannot write as JSON is left out of the schema
+                pass
+        if self.description and "description" not in schema:
+            schema["description"] = self.description
+        return schema
+
+
+class BodySpec:
+    """The request body a handler takes: the pydantic ``model`` its parameter ``arg`` receives, validated from a
+    request whose content type is one of ``content_types``. ``required``: False when the parameter defaults to None
+    (an empty body gives None)."""
+
+    __slots__ = ("arg", "model", "required", "content_types")
+
+    def __init__(self, arg: str, model: Any, required: bool, content_types: tuple[str, ...]) -> None:
+        self.arg = arg
+        self.model = model
+        self.required = required
+        self.content_types = content_types
+
+    def __repr__(self) -> str:
+        return f"BodySpec({self.arg!r}, {_type_name(self.model)}, content_types={self.content_types})"
+
+
+class RouteSignature:
+    """Everything an HTTP function's signature declares, read once: ``request_arg`` (the parameter receiving the
+    ``HttpRequest``, or None), ``parameters`` (path, query and header, in signature order), ``body``,
+    ``response_model`` (validated and serialised as the 200 answer) and ``content_types`` (the request content types
+    the route accepts when a request has a body; None: any, for a route without a typed body)."""
+
+    __slots__ = ("request_arg", "parameters", "body", "response_model", "content_types", "_binder")
+
+    def __init__(self, request_arg: str | None, parameters: list[ParamSpec], body: BodySpec | None,
+                 response_model: Any, content_types: tuple[str, ...] | None) -> None:
+        self.request_arg = request_arg
+        self.parameters = parameters
+        self.body = body
+        self.response_model = response_model
+        self.content_types = content_types
+        self._binder: _Binder | None = None
+
+    def __repr__(self) -> str:
+        return (f"RouteSignature(request={self.request_arg!r}, parameters={self.parameters}, body={self.body}, "
+                f"response_model={_type_name(self.response_model) if self.response_model is not None else None})")
+
+    @property
+    def plain(self) -> bool:
+        """True when calling the handler is just ``handler(req)``: nothing to read, check or validate."""
+        return (not self.parameters and self.body is None and self.response_model is None
+                and self.content_types is None and self.request_arg is not None)
+
+    # -- per request ------------------------------------------------------------------------------------------
+    def arguments(self, req: HttpRequest) -> dict[str, Any]:
+        """The handler's keyword arguments for ``req``.
+
+        Raises:
+            BadRequest: 415 when the request's content type is not accepted.
+            PayloadValidationError: Parameters or body failed validation (every failing one listed); answered 400.
+        """
+        binder = self._binder or self._bind()
+        return binder.arguments(req)
+
+    def respond(self, value: Any) -> Any:
+        """What the handler returned, validated as ``response_model`` and serialised (an ``HttpResponse`` and a
+        signature without a response model pass unchanged)."""
+        if self.response_model is None or isinstance(value, HttpResponse):
+            return value
+        binder = self._binder or self._bind()
+        return binder.respond(value)
+
+    def _bind(self) -> _Binder:
+        binder = self._binder = _Binder(self)
+        return binder
+
+
+class ResponseValidationError(PortafuncError):
+    """A handler's result does not match its response model: the function's fault, answered 500 (the log names the
+    failing fields and error types, never the values)."""
+
+
+# -- reading a signature ---------------------------------------------------------------------------------------
+
+def route_parameters(handler: Callable[..., Any], route: Route | str) -> list[ParamSpec]:
+    """The path, query and header parameters ``handler`` declares when it serves ``route`` (a template such as
+    ``"/orders/{id}"`` or a compiled :class:`~portafunc.routing.Route`), in signature order.
+
+    Raises:
+        RegistrationError: A declaration that cannot work (a ``Path()`` the route does not have, two parameters
+            with one wire name, a model as a query parameter, ...).
+    """
+    return read_signature(handler, route).parameters
+
+
+def route_signature(spec: FunctionSpec) -> RouteSignature:
+    """The signature of a registered HTTP function (parameters, body, response model, content types): the one the
+    pipeline fills requests with, read once and kept on the function."""
+    from .app import HttpTrigger
+
+    if not isinstance(spec.trigger, HttpTrigger):
+        raise RegistrationError(f"function {spec.name!r} is a {spec.kind} function, not an HTTP one")
+    plan = spec.call_plan()
+    if plan and plan[0].source == "http":
+        found: RouteSignature = plan[0].model
+        return found
+    return read_signature(spec.handler, spec.trigger.route, name=spec.name)
+
+
+def read_signature(handler: Callable[..., Any], route: Route | str, *, name: str | None = None,
+                   response_model: Any = None, content_types: Iterable[str] | None = None) -> RouteSignature:
+    """Read ``handler``'s signature for ``route``; see :class:`RouteSignature`. ``response_model`` and
+    ``content_types`` are the decorator's (or the app's) settings, which win over the annotations and defaults.
+
+    Raises:
+        RegistrationError: What cannot work, with the reason. A NameError propagates when an annotation names a
+            class not defined yet (the caller retries on the first request).
+    """
+    from .routing import compile_route
+
+    route = compile_route(route) if isinstance(route, str) else route
+    fname = name or getattr(handler, "__name__", "?")
+    code = getattr(handler, "__code__", None)
+    if code is None:
+        raise RegistrationError(f"function {fname!r}: handler must be a plain function, got {type(handler).__name__}")
+    positional = code.co_argcount
+    args = code.co_varnames[: positional + code.co_kwonlyargcount]
+    defaults = _defaults(handler, args, positional)
+    annotations = getattr(handler, "__annotations__", None) or {}
+    namespace = getattr(handler, "__globals__", {})
+    where = f"function {fname!r} ({route.template})"
+
+    request_arg: str | None = None
+    parameters: list[ParamSpec] = []
+    body: BodySpec | None = None
+    seen: dict[tuple[str, str], str] = {}
+    for index, arg in enumerate(args):
+        raw = annotations.get(arg)
+        hint = _evaluate(raw, namespace)
+        inner, marker, extra = _unwrap(hint)
+        default = defaults.get(arg, REQUIRED)
+        if marker is None and (inner is HttpRequest or (index == 0 and (raw is None or inner in _REQUEST_TYPES
+                                                                        or _is_any(inner)))):
+            if request_arg is not None:
+                raise RegistrationError(f"{where}: parameters {request_arg!r} and {arg!r} both ask for the request")
+            request_arg = arg
+            continue
+        model = _body_model(inner)
+        if marker is None and model is not None:
+            if body is not None:
+                raise RegistrationError(f"{where}: parameters {body.arg!r} and {arg!r} both ask for the request "
+                                        "body; take one model (nest the other in it)")
+            optional = model is not inner
+            if default is not REQUIRED and not (optional and default is None):
+                raise RegistrationError(f"{where}: the body parameter {arg!r} can default to None only "
+                                        f"(annotate it '{_type_name(model)} | None = None')")
+            body = BodySpec(arg, model, default is REQUIRED, JSON_TYPES)
+            continue
+        if model is not None or (_is_model_type(inner)):
+            raise RegistrationError(f"{where}: parameter {arg!r} is a {marker.location if marker else 'query'} "
+                                    f"parameter, which holds text, not a model like {_type_name(inner)}")
+        location: Location
+        if marker is not None:
+            location = marker.location  # type: ignore[assignment]
+        elif arg in route.params:
+            location = "path"
+        else:
+            location = "query"
+        wire = marker.alias if marker is not None and marker.alias else \
+            arg.replace("_", "-") if location == "header" else arg
+        if location == "path":
+            if wire not in route.params:
+                raise RegistrationError(f"{where}: parameter {arg!r} is a path parameter, but the route has no "
+                                        f"{{{wire}}}; its parameters: {', '.join(route.params) or 'none'}")
+            if default is not REQUIRED:
+                raise RegistrationError(f"{where}: path parameter {arg!r} is always in the path; drop its default")
+        if location == "header":
+            wire = wire.lower()
+            if not wire or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in wire):
+                raise RegistrationError(f"{where}: {wire!r} is not a valid header name")
+        key = (location, wire)
+        if key in seen:
+            raise RegistrationError(f"{where}: parameters {seen[key]!r} and {arg!r} both read {location} "
+                                    f"{wire!r}")
+        seen[key] = arg
+        annotation = _rebuild(inner, extra) if raw is not None else str
+        parameters.append(ParamSpec(wire, location, annotation, default, default is REQUIRED,
+                                    marker.description if marker is not None else None, arg,
+                                    location != "path" and _is_multi(inner)))
+    if request_arg is None and not parameters and body is None and not args:
+        raise RegistrationError(f"{where}: the handler must take the request or declare the parameters it reads")
+
+    response = response_model if response_model is not None else _response_annotation(handler, namespace)
+    accepted = tuple(content_types) if content_types is not None else (body.content_types if body else None)
+    if body is not None and content_types is not None:
+        body.content_types = accepted or ()
+    return RouteSignature(request_arg, parameters, body, response, accepted)
+
+
+def check_content_types(content_types: Iterable[str] | None, where: str) -> tuple[str, ...] | None:
+    """``content_types`` as given to ``App``/``app.http``, checked: media types (``type/subtype``, ``*`` allowed
+    as ``*/*``, ``type/*`` or ``type/*+suffix``), lower-cased."""
+    if content_types is None:
+        return None
+    if isinstance(content_types, str):
+        content_types = (content_types,)
+    out = []
+    for item in content_types:
+        media = item.strip().lower() if isinstance(item, str) else ""
+        kind, _, sub = media.partition("/")
+        if not kind or not sub or ";" in media or " " in media or (kind == "*" and sub != "*"):
+            raise RegistrationError(f"{where}: content type {item!r} must be a media type like "
+                                    "'application/json', 'application/*+json', 'text/*' or '*/*'")
+        out.append(media)
+    if not out:
+        raise RegistrationError(f"{where}: content_types is empty; give at least one media type, or '*/*'")
+    return tuple(out)
+
+
+def _defaults(handler: Callable[..., Any], args: tuple[str, ...], positional: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    values = getattr(handler, "__defaults__", None) or ()
+    if values:
+        for arg, value in zip(args[positional - len(values):positional], values, strict=True):
+            out[arg] = value
+    out.update(getattr(handler, "__kwdefaults__", None) or {})
+    return out
+
+
+def _evaluate(raw: Any, namespace: dict[str, Any]) -> Any:
+    if isinstance(raw, str):
+        return eval(raw, namespace)  # noqa: S307 - the user's own annotation, as typing.get_type_hints does
+    return raw
+
+
+def _unwrap(hint: Any) -> tuple[Any, _Marker | None, tuple[Any, ...]]:
+    """(the type, the portafunc marker or None, the other ``Annotated`` metadata) of an annotation."""
+    metadata = getattr(hint, "__metadata__", None)
+    if metadata is None:
+        return hint, None, ()
+    markers = [m for m in metadata if isinstance(m, _Marker)]
+    if len(markers) > 1:
+        raise RegistrationError(f"annotation {hint!r} has {len(markers)} parameter markers; give one")
+    return hint.__origin__, (markers[0] if markers else None), tuple(m for m in metadata
+                                                                   if not isinstance(m, _Marker))
+
+
+def _rebuild(inner: Any, extra: tuple[Any, ...]) -> Any:
+    if not extra:
+        return inner
+    from typing import Annotated
+
+    return Annotated.__class_getitem__((inner, *extra))  # type: ignore[attr-defined]
+
+
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
+    """The members of ``X | Y`` / ``Optional[X]``, else None."""
+    origin = getattr(tp, "__origin__", None)
+    if type(tp).__name__ == "UnionType" or (origin is not None and getattr(origin, "_name", None) == "Union"):
+        return tuple(tp.__args__)
+    return None
+
+
+def _is_model_type(tp: Any) -> bool:
+    return isinstance(tp, type) and hasattr(tp, "model_validate_json")
+
+
+def _body_model(tp: Any) -> Any:
+    """The model of a body parameter: ``Model`` or ``Model | None``; else None."""
+    if _is_model_type(tp) and tp is not HttpRequest:
+        return tp
+    members = _union_args(tp)
+    if members is not None and len(members) == 2 and type(None) in members:
+        other = members[0] if members[1] is type(None) else members[1]
+        if _is_model_type(other):
+            return other
+    return None
+
+
+def _is_multi(tp: Any) -> bool:
+    members = _union_args(tp)
+    if members is not None:
+        return any(_is_multi(m) for m in members if m is not type(None))
+    origin = getattr(tp, "__origin__", None)
+    if origin is not None and getattr(tp, "__metadata__", None) is not None:  # Annotated inside Optional
+        return _is_multi(origin)
+    if origin in _MULTI_ORIGINS or tp in _MULTI_ORIGINS:
+        return True
+    return origin is not None and getattr(origin, "__name__", "") in ("Sequence", "AbstractSet", "Set")
+
+
+def _is_any(tp: Any) -> bool:
+    return getattr(tp, "_name", None) == "Any" or repr(tp) in ("typing.Any", "typing_extensions.Any")
+
+
+def _response_annotation(handler: Callable[..., Any], namespace: dict[str, Any]) -> Any:
+    """The return annotation when it is a pydantic model or ``list[Model]``: a response model. Else None."""
+    raw = (getattr(handler, "__annotations__", None) or {}).get("return")
+    if raw is None:
+        return None
+    hint = _evaluate(raw, namespace)
+    if _is_model_type(hint):
+        return hint
+    args: tuple[Any, ...] = getattr(hint, "__args__", ())
+    if getattr(hint, "__origin__", None) is list and len(args) == 1 and _is_model_type(args[0]):
+        return hint
+    return None
+
+
+def returns_model(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler``'s return annotation makes a response model (cheap: for the registration fast path)."""
+    raw = (getattr(handler, "__annotations__", None) or {}).get("return")
+    if raw is None or raw in ("dict", "str", "None", "bytes", "HttpResponse", "Any", "dict[str, Any]"):
+        return False
+    return _response_annotation(handler, getattr(handler, "__globals__", {})) is not None
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
+
+
+# -- filling a request -----------------------------------------------------------------------------------------
+
+class _Binder:
+    """The per-request work of one signature: built on its first request (this is where pydantic is imported)."""
+
+    __slots__ = ("request_arg", "reads", "validator", "fields", "defaults_only", "body", "body_validate",
+                 "content_types", "response", "response_validate", "response_dump", "validation_error")
+
+    def __init__(self, sig: RouteSignature) -> None:
+        from pydantic import ValidationError
+
+        self.validation_error = ValidationError
+        self.request_arg = sig.request_arg
+        # (field, location, wire name, multi) per parameter; the validator takes {field: raw value}
+        self.reads = [(f"p{i}", p.location, p.name, p.multi) for i, p in enumerate(sig.parameters)]
+        self.fields = {f"p{i}": p for i, p in enumerate(sig.parameters)}
+        self.validator = None
+        self.defaults_only: dict[str, Any] | None = None
+        if sig.parameters:
+            from pydantic import ConfigDict, create_model
+
+            definitions: dict[str, Any] = {f"p{i}": (p.annotation, ... if p.required else p.default)
+                                           for i, p in enumerate(sig.parameters)}
+            model = create_model("Parameters", __config__=ConfigDict(arbitrary_types_allowed=True),
+                                 **definitions)
+            self.validator = model.__pydantic_validator__
+            if not any(p.required for p in sig.parameters):
+                self.defaults_only = {p.arg: p.default for p in sig.parameters}
+        self.body = sig.body
+        self.body_validate = None
+        if sig.body is not None:
+            from .invoke import _validator
+
+            self.body_validate = _validator(sig.body.model)
+        self.content_types = sig.content_types
+        self.response = sig.response_model
+        self.response_validate = self.response_dump = None
+        if sig.response_model is not None:
+            from pydantic import TypeAdapter
+
+            adapter = TypeAdapter(sig.response_model)
+            self.response_validate = adapter.validate_python
+            self.response_dump = adapter.dump_json
+
+    def arguments(self, req: HttpRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.request_arg is not None:
+            kwargs[self.request_arg] = req
+        if self.content_types is not None and (req.body or "content-type" in req.headers):
+            _check_content_type(req, self.content_types)
+        errors: list[dict[str, Any]] = []
+        validator = self.validator
+        if validator is not None:
+            raw: dict[str, Any] = {}
+            query, headers, path = req.query, req.headers, req.path_params
+            for field, location, wire, multi in self.reads:
+                if location == "query":
+                    values = query.get(wire)
+                    if values:
+                        raw[field] = values if multi else values[0]
+                elif location == "header":
+                    if multi:
+                        found = headers.get_all(wire)
+                        if found:
+                            raw[field] = found
+                    else:
+                        value = headers.get(wire)
+                        if value is not None:
+                            raw[field] = value
+                else:
+                    value = path.get(wire)
+                    if value is not None:
+                        raw[field] = value
+            if not raw and self.defaults_only is not None:
+                kwargs.update(self.defaults_only)
+            else:
+                try:
+                    values_of = validator.validate_python(raw).__dict__
+                except self.validation_error as exc:
+                    errors.extend(self._param_errors(exc))
+                else:
+                    fields = self.fields
+                    for field, value in values_of.items():
+                        kwargs[fields[field].arg] = value
+        body = self.body
+        if body is not None:
+            if not req.body and not body.required:
+                kwargs[body.arg] = None
+            else:
+                data = req.body
+                if b"NaN" in data or b"Infinity" in data:
+                    refuse_non_finite(data)  # pydantic takes NaN/Infinity as floats; JSON has neither
+                try:
+                    kwargs[body.arg] = self.body_validate(data)  # type: ignore[misc]
+                except ValueError as exc:
+                    errors_fn = getattr(exc, "errors", None)
+                    if errors_fn is None:
+                        raise
+                    body_errors = [{"in": "body", "loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                                    "type": e.get("type", "")} for e in errors_fn(include_url=False)]
+                    if not errors:
+                        raise PayloadValidationError(f"request body does not match {_type_name(body.model)}: "
+                                                     f"{len(body_errors)} error(s)", body_errors) from None
+                    errors.extend(body_errors)
+        if errors:
+            failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
+            failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
+            failure.title = "Request failed validation"
+            raise failure
+        return kwargs
+
+    def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
+        out = []
+        for e in exc.errors(include_url=False):
+            loc = list(e.get("loc", ()))
+            spec = self.fields.get(loc[0]) if loc else None
+            if spec is None:
+                continue
+            out.append({"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
+                        "type": e.get("type", "")})
+        return out
+
+    def respond(self, value: Any) -> Any:
+        status = None
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+            value, status = value
+        try:
+            checked = self.response_validate(value, from_attributes=True)  # type: ignore[misc]
+        except self.validation_error as exc:
+            failures = [f"{'.'.join(str(p) for p in e.get('loc', ())) or '(root)'} ({e.get('type', '')})"
+                        for e in exc.errors(include_url=False)]
+            raise ResponseValidationError(
+                f"the handler's result does not match its response model {_type_name(self.response)}: "
+                f"{len(failures)} error(s): {', '.join(failures[:10])}") from None
+        resp = HttpResponse(status or 200, None, self.response_dump(checked))  # type: ignore[misc]
+        resp.headers._items.append(("Content-Type", "application/json"))
+        return resp
+
+
+def _check_content_type(req: HttpRequest, accepted: tuple[str, ...]) -> None:
+    header = req.headers.get("content-type") or ""
+    media = header.split(";", 1)[0].strip().lower()
+    if media and media_type_matches(media, accepted):
+        return
+    what = f"content type {media!r}" if media else "no content type"
+    raise BadRequest(f"the request body has {what}; this route accepts {', '.join(accepted)}", status=415,
+                     title="Unsupported Media Type")
+
+
+def media_type_matches(media: str, accepted: tuple[str, ...]) -> bool:
+    """Does ``media`` (``type/subtype``, lower case, no parameters) match one of ``accepted`` (``*/*``,
+    ``type/*``, ``type/*+suffix`` or exact)?"""
+    kind, _, sub = media.partition("/")
+    for pattern in accepted:
+        if pattern == media or pattern == "*/*":
+            return True
+        p_kind, _, p_sub = pattern.partition("/")
+        if p_kind != kind:
+            continue
+        if p_sub == "*":
+            return True
+        if p_sub.startswith("*+") and sub.endswith(p_sub[1:]):
+            return True
+    return False
+
+
+__all__ = ["Query", "Header", "Path", "ParamSpec", "BodySpec", "RouteSignature", "ResponseValidationError",
+           "JSON_TYPES", "REQUIRED", "route_parameters", "route_signature", "read_signature"]

@@ -1,0 +1,55 @@
+"""HEAD, unknown paths and wrong methods are answered the same through every target's real entry point: HEAD as GET
+without a body, 404 problem+json for a path no function serves, 405 with ``Allow`` for a method the path does not
+serve, and the app's own 404/405 handlers where it has them. On Azure the packaged app's lowest-precedence catch-all
+function answers what no other route matches, as the host would route it."""
+
+from __future__ import annotations
+
+from portafunc import App, HttpRequest, HttpResponse
+
+
+def plain_app() -> App:
+    app = App("unmatched")
+
+    @app.http("GET", "/orders/{id}")
+    def get_order(req: HttpRequest) -> HttpResponse:
+        resp = HttpResponse.json({"id": req.path_params["id"]})
+        resp.headers.add("X-Order", req.path_params["id"])
+        return resp
+
+    @app.http(["POST", "PUT"], "/orders")
+    def save_order(req: HttpRequest) -> dict:
+        return {"saved": True}
+
+    return app
+
+
+def test_head_is_get_without_a_body(cloud) -> None:
+    app = plain_app()
+    get = cloud.http(app, "GET", "/orders/o-1")
+    head = cloud.http(app, "HEAD", "/orders/o-1")
+    assert (get.status, head.status, head.body) == (200, 200, b"")
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert head.headers["x-order"] == "o-1"
+
+
+def test_an_unknown_path_is_404_problem_json(cloud) -> None:
+    resp = cloud.http(plain_app(), "GET", "/nowhere/at/all")
+    assert resp.status == 404 and resp.headers["content-type"] == "application/problem+json"
+    assert resp.json_body() == {"type": "about:blank", "title": "Not Found", "status": 404,
+                                "detail": "no function serves GET /nowhere/at/all"}
+    head = cloud.http(plain_app(), "HEAD", "/nowhere")
+    assert (head.status, head.body) == (404, b"")
+
+
+def test_a_wrong_method_is_405_with_allow(cloud) -> None:
+    app = plain_app()
+    resp = cloud.http(app, "DELETE", "/orders/o-1")
+    assert resp.status == 405 and resp.headers["allow"] == "GET, HEAD"
+    assert resp.json_body()["detail"] == "allowed: GET, HEAD"
+    other = cloud.http(app, "GET", "/orders")
+    assert other.status == 405 and other.headers["allow"] == "POST, PUT"
+
+
+def test_the_root_path_is_the_apps_too(cloud) -> None:
+    assert cloud.http(plain_app(), "GET", "/").status == 404

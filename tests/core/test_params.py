@@ -1,0 +1,316 @@
+"""Typed HTTP parameters (portafunc.params): what a handler's signature declares, read once, and how each request
+fills it — through handle_http, the pipeline every adapter and ``portafunc run`` call."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+from portafunc import App, Header, HttpRequest, HttpResponse, Path, Query, RegistrationError, Router
+from portafunc.invoke import handle_http
+from portafunc.params import REQUIRED, ParamSpec, route_parameters, route_signature
+
+JSON = {"Content-Type": "application/json"}
+
+
+class Status(str, Enum):
+    open = "open"
+    shipped = "shipped"
+
+
+class Order(BaseModel):
+    id: str
+    total: float
+
+
+class StoredOrder(Order):
+    card_number: str
+
+
+def list_orders(req: HttpRequest, shop: str, limit: Annotated[int, Field(ge=1, le=100)] = 10,
+                status: Status | None = None, x_tenant: Annotated[str, Header(description="the tenant")] = "public",
+                tag: list[str] | None = None, sort: Annotated[str, Query(alias="sort-by")] = "id") -> dict[str, Any]:
+    return {"shop": shop, "limit": limit, "status": status.value if status else None, "tenant": x_tenant,
+            "tag": tag, "sort": sort}
+
+
+def typed_app() -> App:
+    app = App("typed")
+    app.http("GET", "/shops/{shop}/orders")(list_orders)
+
+    @app.http("POST", "/shops/{shop}/orders")
+    def create(shop: Annotated[str, Path(description="the shop")], order: Order) -> Order:
+        return StoredOrder(id=f"{shop}:{order.id}", total=order.total, card_number="4111111111111111")
+
+    @app.http("GET", "/orders/{id}", response_model=Order)
+    def get_order(id: int) -> Any:
+        return {"id": str(id), "total": 1.5, "card_number": "4111111111111111"}
+
+    @app.http("GET", "/broken")
+    def broken(req: HttpRequest) -> Order:
+        return {"id": "o-1", "total": "not a number"}  # type: ignore[return-value]
+
+    @app.http("POST", "/maybe")
+    def maybe(req: HttpRequest, order: Order | None = None) -> dict[str, Any]:
+        return {"order": order.id if order else None}
+
+    @app.http("POST", "/list", response_model=list[Order])
+    def many(req: HttpRequest) -> Any:
+        return [Order(id="a", total=1), {"id": "b", "total": 2}], 201
+
+    @app.http("POST", "/raw")
+    def raw(req: HttpRequest) -> dict[str, Any]:
+        return {"len": len(req.body)}
+
+    @app.http("POST", "/text", content_types=["text/plain"])
+    def text(req: HttpRequest) -> str:
+        return req.text
+
+    return app
+
+
+def get(app: App, path: str, query: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None) -> HttpResponse:
+    return handle_http(app, HttpRequest("GET", path, query=query, headers=headers))
+
+
+def post(app: App, path: str, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+    return handle_http(app, HttpRequest("POST", path, body=body, headers=headers))
+
+
+# -- the description the OpenAPI document reads ---------------------------------------------------------------
+
+def test_route_parameters_describe_each_parameter_once_in_signature_order() -> None:
+    params = route_parameters(list_orders, "/shops/{shop}/orders")
+    assert [(p.name, p.location, p.arg, p.required) for p in params] == [
+        ("shop", "path", "shop", True), ("limit", "query", "limit", False), ("status", "query", "status", False),
+        ("x-tenant", "header", "x_tenant", False), ("tag", "query", "tag", False),
+        ("sort-by", "query", "sort", False)]
+    assert params[0].default is REQUIRED and params[1].default == 10
+    assert params[3].description == "the tenant" and params[4].multi and not params[1].multi
+    assert params[1].json_schema() == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+    assert params[3].json_schema() == {"type": "string", "default": "public", "description": "the tenant"}
+
+
+def test_route_signature_names_the_request_body_and_response_models() -> None:
+    app = typed_app()
+    create = route_signature(app.function("create"))
+    assert create.request_arg is None and create.body is not None and create.body.model is Order
+    assert create.body.required and create.body.content_types == ("application/json", "application/*+json")
+    assert create.response_model is Order
+    assert [(p.name, p.location, p.description) for p in create.parameters] == [("shop", "path", "the shop")]
+    assert route_signature(app.function("get_order")).response_model is Order
+    assert route_signature(app.function("many")).response_model == list[Order]
+    assert not route_signature(app.function("maybe")).body.required  # type: ignore[union-attr]
+    plain = route_signature(app.function("raw"))
+    assert plain.plain and plain.parameters == [] and plain.body is None and plain.response_model is None
+
+
+def test_the_signature_is_read_once_at_registration_not_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = typed_app()
+    first = route_signature(app.function("list_orders"))
+    import portafunc.params as params
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the signature was read again")
+
+    monkeypatch.setattr(params, "read_signature", refuse)
+    for _ in range(3):
+        assert get(app, "/shops/s1/orders").status == 200
+    assert route_signature(app.function("list_orders")) is first
+
+
+def test_a_router_function_is_described_with_its_prefix() -> None:
+    router = Router()
+
+    @router.http("GET", "/orders/{id}")
+    def by_id(tenant: str, id: int) -> dict[str, Any]:
+        return {"tenant": tenant, "id": id}
+
+    app = App("r")
+    app.include_router(router, prefix="/t/{tenant}")
+    params = route_signature(app.function("by_id")).parameters
+    assert [(p.name, p.location) for p in params] == [("tenant", "path"), ("id", "path")]
+    assert get(app, "/t/acme/orders/7").json_body() == {"tenant": "acme", "id": 7}
+
+
+# -- filling requests ------------------------------------------------------------------------------------------
+
+def test_parameters_are_read_from_path_query_and_headers_and_converted() -> None:
+    resp = get(typed_app(), "/shops/s1/orders", query={"limit": ["5"], "status": ["shipped"], "tag": ["a", "b"],
+                                                        "sort-by": ["total"]}, headers={"X-TENANT": "acme"})
+    assert resp.status == 200
+    assert resp.json_body() == {"shop": "s1", "limit": 5, "status": "shipped", "tenant": "acme", "tag": ["a", "b"],
+                                "sort": "total"}
+
+
+def test_defaults_apply_when_a_parameter_is_absent_and_a_repeated_key_gives_its_first_value() -> None:
+    app = typed_app()
+    assert get(app, "/shops/s1/orders").json_body() == {"shop": "s1", "limit": 10, "status": None,
+                                                        "tenant": "public", "tag": None, "sort": "id"}
+    assert get(app, "/shops/s1/orders", query={"limit": ["3", "99"]}).json_body()["limit"] == 3
+
+
+def test_every_failing_parameter_is_listed_in_one_400_problem_without_the_values() -> None:
+    resp = get(typed_app(), "/shops/s1/orders", query={"limit": ["500"], "status": ["lost"]},
+               headers={"X-Tenant": "t"})
+    assert resp.status == 400 and resp.headers["content-type"] == "application/problem+json"
+    doc = resp.json_body()
+    assert doc["title"] == "Request failed validation"
+    assert [(e["in"], e["loc"], e["type"]) for e in doc["errors"]] == [
+        ("query", ["limit"], "less_than_equal"), ("query", ["status"], "enum")]
+    assert "lost" not in resp.body.decode() and "500" not in doc["detail"]
+
+
+def test_a_missing_required_parameter_and_a_bad_path_value_are_400() -> None:
+    app = App("req")
+
+    @app.http("GET", "/items/{id}")
+    def item(id: int, x_api_version: Annotated[int, Header()], q: str) -> dict[str, Any]:
+        return {"id": id}
+
+    resp = get(app, "/items/seven")
+    assert resp.status == 400
+    assert sorted((e["in"], e["loc"][0], e["type"]) for e in resp.json_body()["errors"]) == [
+        ("header", "x-api-version", "missing"), ("path", "id", "int_parsing"), ("query", "q", "missing")]
+    ok = get(app, "/items/7", query={"q": ["x"]}, headers={"X-Api-Version": "2"})
+    assert ok.status == 200 and ok.json_body() == {"id": 7}
+
+
+def test_parameter_and_body_errors_come_together() -> None:
+    app = App("both")
+
+    @app.http("POST", "/o")
+    def create(order: Order, dry_run: bool = False) -> dict[str, Any]:
+        return {}
+
+    resp = handle_http(app, HttpRequest("POST", "/o", query={"dry_run": ["maybe"]}, body=b'{"id": 1}',
+                                        headers=JSON))
+    assert resp.status == 400
+    assert [(e["in"], e["loc"]) for e in resp.json_body()["errors"]] == [
+        ("query", ["dry_run"]), ("body", ["id"]), ("body", ["total"])]
+
+
+def test_a_typed_body_is_validated_into_the_model_and_the_response_model_drops_other_fields() -> None:
+    resp = post(typed_app(), "/shops/s1/orders", b'{"id": "o-1", "total": 9.5}', JSON)
+    assert resp.status == 200 and resp.json_body() == {"id": "s1:o-1", "total": 9.5}
+    assert b"4111" not in resp.body
+
+
+def test_a_response_model_validates_a_dict_result_and_keeps_a_returned_status() -> None:
+    app = typed_app()
+    assert get(app, "/orders/7").json_body() == {"id": "7", "total": 1.5}
+    many = post(app, "/list", b"")
+    assert many.status == 201 and many.json_body() == [{"id": "a", "total": 1.0}, {"id": "b", "total": 2.0}]
+
+
+def test_a_result_that_does_not_match_its_response_model_is_a_500_without_its_values(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    resp = get(typed_app(), "/broken")
+    assert resp.status == 500 and b"not a number" not in resp.body
+    logged = capsys.readouterr().err
+    assert "ResponseValidationError" in logged and "total (float_parsing)" in logged
+    assert "not a number" not in logged
+
+
+def test_an_http_response_result_bypasses_the_response_model() -> None:
+    app = App("bypass")
+
+    @app.http("GET", "/x")
+    def x(req: HttpRequest) -> Order:
+        return HttpResponse.text("teapot", status=418)  # type: ignore[return-value]
+
+    assert get(app, "/x").status == 418
+
+
+def test_an_optional_body_may_be_absent() -> None:
+    app = typed_app()
+    assert post(app, "/maybe", b"").json_body() == {"order": None}
+    assert post(app, "/maybe", b'{"id": "o", "total": 1}', JSON).json_body() == {"order": "o"}
+
+
+def test_async_handlers_get_typed_parameters_too() -> None:
+    app = App("async")
+
+    @app.http("GET", "/a/{n}")
+    async def double(n: int) -> dict[str, int]:
+        return {"n": n * 2}
+
+    assert get(app, "/a/21").json_body() == {"n": 42}
+
+
+# -- content types ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None,
+                                          "application/jsonx", "multipart/form-data; boundary=x"])
+def test_a_typed_body_needs_a_json_content_type(content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else None
+    resp = post(typed_app(), "/shops/s1/orders", b'{"id": "o-1", "total": 9.5}', headers)
+    assert resp.status == 415 and resp.json_body()["title"] == "Unsupported Media Type"
+    assert "application/json" in resp.json_body()["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/merge-patch+json"])
+def test_json_content_types_are_accepted(content_type: str) -> None:
+    resp = post(typed_app(), "/shops/s1/orders", b'{"id": "o-1", "total": 9.5}', {"Content-Type": content_type})
+    assert resp.status == 200
+
+
+def test_routes_without_a_typed_body_read_any_body_unless_they_say_otherwise() -> None:
+    app = typed_app()
+    assert post(app, "/raw", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}).status == 200
+    assert post(app, "/text", b"hello", {"Content-Type": "text/plain; charset=utf-8"}).body == b"hello"
+    assert post(app, "/text", b"{}", JSON).status == 415
+    assert handle_http(app, HttpRequest("POST", "/text")).status == 200  # no body, no content type: nothing to check
+
+
+def test_app_content_types_apply_to_routes_that_set_none() -> None:
+    app = App("ct", content_types=["application/json", "text/plain"])
+
+    @app.http("POST", "/o")
+    def create(order: Order) -> dict[str, str]:
+        return {"id": order.id}
+
+    @app.http("POST", "/any", content_types="*/*")
+    def anything(req: HttpRequest) -> str:
+        return "ok"
+
+    assert post(app, "/o", b'{"id": "o", "total": 1}', {"Content-Type": "text/plain"}).status == 200
+    assert post(app, "/o", b'{"id": "o", "total": 1}', {"Content-Type": "text/csv"}).status == 415
+    assert post(app, "/any", b"x", {"Content-Type": "image/png"}).status == 200
+
+
+# -- registration checks ------------------------------------------------------------------------------------------
+
+def _path_missing(req: HttpRequest, key: Annotated[str, Path()]) -> None: ...
+def _two_bodies(a: Order, b: Order) -> None: ...
+def _model_in_query(o: Annotated[Order, Query()]) -> None: ...
+def _same_header(a: Annotated[str, Header("x-a")], b: Annotated[str, Header("X-A")]) -> None: ...
+def _path_default(req: HttpRequest, id: str = "1") -> None: ...
+def _body_default(order: Order = Order(id="x", total=1)) -> None: ...
+def _two_markers(a: Annotated[str, Query(), Header()]) -> None: ...
+
+
+@pytest.mark.parametrize(("handler", "reason"), [
+    (_path_missing, "has no {key}"), (_two_bodies, "both ask for the request body"),
+    (_model_in_query, "not a model"), (_same_header, "both read header 'x-a'"),
+    (_path_default, "drop its default"), (_body_default, "default to None only"),
+    (_two_markers, "2 parameter markers")])
+def test_declarations_that_cannot_work_fail_at_registration(handler: Any, reason: str) -> None:
+    with pytest.raises(RegistrationError, match=reason):
+        App("bad").http("POST", "/things/{id}")(handler)
+
+
+@pytest.mark.parametrize("content_types", [["json"], ["*/json"], [], ["application/json; charset=utf-8"]])
+def test_bad_content_types_fail_at_registration(content_types: list[str]) -> None:
+    with pytest.raises(RegistrationError, match="content"):
+        App("bad").http("POST", "/x", content_types=content_types)(lambda req: None)
+
+
+def test_param_spec_compares_by_value() -> None:
+    a = ParamSpec("limit", "query", int, 10, False, None, "limit")
+    assert a == ParamSpec("limit", "query", int, 10, False, None, "limit") and "limit" in repr(a)
