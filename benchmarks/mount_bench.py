@@ -188,7 +188,9 @@ def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str,
         await api(dict(scope), receive, send)
         return out["status"], out["body"]
 
-    floor = (lambda: loop.run_until_complete(direct()))
+    def floor() -> Any:
+        return loop.run_until_complete(direct())
+
     runs["aws: FastAPI called directly (floor)"] = runs["azure: FastAPI called directly (floor)"] = floor
 
     # AWS
