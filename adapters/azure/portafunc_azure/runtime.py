@@ -118,6 +118,25 @@ class Runtime:
                                            "the function set a header that cannot be sent")
             return to_func_response(response_to_json(problem))
 
+    def unmatched(self, req: Any) -> Any:
+        """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the
+        host tries it last): what no other route took gets the app's 404/405, never a function run."""
+        from portafunc.invoke import handle_unmatched
+
+        from .codec_http import request_from_parts, response_to_json
+        from .natives import to_func_response
+
+        try:
+            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params), {},
+                                         req.get_body() or b"", req,
+                                         os.environ.get(naming.ROUTE_PREFIX_SETTING, ""))
+        except EventDecodeError as exc:
+            from portafunc.events import HttpResponse
+
+            return to_func_response(response_to_json(HttpResponse.problem(400, "Bad Request", str(exc))))
+        return to_func_response(response_to_json(handle_unmatched(self.app, neutral, target=TARGET,
+                                                                  native_context=req)))
+
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
         from .codec_queue import decode_body
