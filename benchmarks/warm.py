@@ -162,7 +162,7 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
     from cloudevents.http import CloudEvent
 
     import pf_msgs
-    from portafunc_gcp.entry import render_main
+    from portafunc_gcp.deploy.main_py import render_main
 
     native = _load_file("gcp_native_main", HERE / "apps" / "gcp_native_main.py")
     main_py = tmp / "gcp_main.py"
@@ -233,7 +233,7 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
 
     import pf_http
     import pf_msgs
-    from portafunc_azure.generate import load_function_app
+    from portafunc_azure.deploy.function_app import load_function_app
 
     native = _load_file("azure_native_function_app", HERE / "apps" / "azure_native_function_app.py")
     nfns = {f.get_function_name(): f.get_user_function() for f in native.app.get_functions()}

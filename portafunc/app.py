@@ -149,7 +149,7 @@ class FunctionSpec:
     """One portafunc function: a handler plus the neutral trigger that invokes it."""
 
     __slots__ = ("name", "handler", "trigger", "app", "is_async", "message_model", "params", "idempotency_key",
-                 "uses", "_allowed", "routers")
+                 "uses", "_allowed", "routers", "tags")
 
     def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, app: App, is_async: bool = False,
                  message_model: Any = None, params: list[Param] | None = None,
@@ -165,6 +165,7 @@ class FunctionSpec:
         self.uses = uses  # declared accesses beyond the trigger's (see portafunc.resources)
         self._allowed: frozenset[tuple[str, str]] | None = None  # resources.allowed(), cached
         self.routers: tuple[App, ...] = ()  # the routers it was included through, outermost first (middleware)
+        self.tags: tuple[str, ...] = ()  # OpenAPI tags, from the routers it was included through
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger.describe()})"
@@ -269,6 +270,10 @@ class App:
             has a body (``["application/json", "text/plain"]``; ``"*/*"``: any); others are answered 415.
             ``None``: a function with a typed (pydantic) body accepts JSON (``application/json``,
             ``application/*+json``), other functions read any body themselves (see docs/http.md).
+        docs_route: Serve Swagger UI for the app's OpenAPI document at this path (``"/docs"``) and the document
+            at ``<docs_route>/openapi.json``, from files packaged with portafunc (no CDN). Two HTTP functions,
+            ``portafunc_docs`` and ``portafunc_docs_files``, deployed like the app's own routes; ``None``: off
+            (see docs/openapi.md).
 
     Raises:
         RegistrationError: The name has other characters, or ``auth`` is none of the accepted values.
@@ -284,7 +289,7 @@ class App:
 
     def __init__(self, name: str, *, cors: Cors | None = None,
                  auth: Literal["anonymous", "function"] | JwtAuth = "anonymous",
-                 content_types: Iterable[str] | None = None) -> None:
+                 content_types: Iterable[str] | None = None, docs_route: str | None = None) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise RegistrationError(f"app name {name!r} must be letters, digits, '-' or '_'")
         self.name = name
@@ -299,6 +304,11 @@ class App:
         self._functions: dict[str, FunctionSpec] = {}
         self._routes: RouteTable | None = None  # built on first route(), dropped by every registration
         self._claims: dict[tuple[str, str], tuple[str, Trigger]] = {}  # (kind, key) → first function claiming it
+        self.docs_route = docs_route
+        if docs_route is not None:
+            from .docs_ui import register_docs
+
+            register_docs(self, docs_route)
 
     # -- registry -----------------------------------------------------------------------------------------------
     @property
@@ -415,7 +425,7 @@ class App:
 
         return register
 
-    def include_router(self, router: Router, *, prefix: str = "") -> None:
+    def include_router(self, router: Router, *, prefix: str = "", tags: Iterable[str] = ()) -> None:
         """Register every function of ``router`` in this app; its HTTP routes are served under ``prefix``.
 
         Args:
@@ -423,6 +433,7 @@ class App:
             prefix: Prepended to each HTTP route of the router (``"/v1"``: ``/orders`` is served as
                 ``/v1/orders``); ``""``: the routes as written. Queue, topic, schedule and storage functions are
                 included unchanged.
+            tags: OpenAPI tags of the router's HTTP functions, before the router's own ``Router(tags=...)``.
 
         Raises:
             RegistrationError: A bad prefix, or a function name or route the app has already (the same checks as
@@ -430,7 +441,7 @@ class App:
         """
         from .routers import include
 
-        include(self, router, prefix)
+        include(self, router, prefix, (tags,) if isinstance(tags, str) else tuple(tags))
 
     def mount(self, prefix: str, asgi_or_wsgi_app: Any, *, name: str | None = None) -> None:
         """Serve an existing ASGI 3 (FastAPI, Starlette) or WSGI (Flask, Django) app under ``prefix``, unchanged.
@@ -455,6 +466,23 @@ class App:
         from .mount import mount
 
         mount(self, prefix, asgi_or_wsgi_app, name=name)
+
+    def openapi(self, *, title: str | None = None, version: str = "0.1.0",
+                target: Literal["aws", "azure", "gcp"] | None = None) -> dict[str, Any]:
+        """The app's OpenAPI 3.1 document: every HTTP route and method, typed path, query and header parameters,
+        request and response schemas from the pydantic models (in ``components/schemas``), the problem+json
+        answers of the pipeline, security schemes and router tags; a mounted FastAPI app's own schema under its
+        prefix. Sorted, so the same app always gives the same document (see docs/openapi.md).
+
+        Args:
+            title: ``info.title`` (default: the app's name).
+            version: ``info.version``.
+            target: Describe ``auth="function"`` as that cloud checks it (``aws``: SigV4, ``azure``: a function
+                key, ``gcp``: a Google ID token); ``None``: each cloud's scheme, as alternatives.
+        """
+        from .openapi import document
+
+        return document(self, title=title, version=version, target=target)
 
     def resources(self, config: Config | None = None) -> Deployment:
         """Every resource the app reaches, each function's grants and settings: the one cloud-neutral description

@@ -185,6 +185,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from .loader import load_app
+
+    app, _, _ = load_app(args.app)
+    doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
+    if args.yaml:
+        try:
+            import yaml  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            raise CliError("--yaml needs PyYAML: pip install pyyaml") from None
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
+    else:
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if args.output and args.output != "-":
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror}") from exc
+        print(f"wrote {args.output} ({len(doc['paths'])} paths)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME])")
     p.add_argument("--target", type=_installed_target, help="only this target")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("openapi", help="print the app's OpenAPI 3.1 document (JSON, or YAML with --yaml)")
+    p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
+    p.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
+    p.add_argument("--target", choices=["aws", "azure", "gcp"],
+                   help="describe auth=\"function\" as this cloud checks it (default: each cloud's, as alternatives)")
+    p.add_argument("--title", help="info.title (default: the app's name)")
+    p.add_argument("--api-version", default="0.1.0", help="info.version (default: 0.1.0)")
+    p.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -741,12 +741,21 @@ class Message(_TypedBody[T]):
 
 
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
+"""The kinds a storage function registers for (``@app.storage(events=...)``); every target can deliver them."""
+
+STORAGE_EVENT_KINDS = STORAGE_KINDS + ("restore_started", "restored", "restore_expired", "replicated",
+                                       "replication_delayed", "replication_failed", "other")
+"""Every ``StorageEvent.kind`` a target decodes (docs/events.md has the per-cloud table). The kinds after
+``STORAGE_KINDS`` are decoded (``portafunc events decode``, ``Target.decode``) but cannot be registered for, so a
+storage function never receives them; ``other`` is a native event with no neutral meaning (its name is in
+``native``)."""
 
 
 class StorageEvent:
     """An object-storage change. ``key`` is always decoded (S3 sends ``+`` for space and ``%XX`` escapes).
 
-    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated``. :meth:`read` and
+    ``kind`` is what happened: ``created``, ``deleted``, ``archived`` or ``metadata_updated`` (the kinds a function
+    registers for; :data:`STORAGE_EVENT_KINDS` lists the few more a decoder can report). :meth:`read` and
     :meth:`open` fetch the object through the logical bucket of the trigger that delivered the event
     (``trigger_bucket``, set by the pipeline), so a handler needs no cloud SDK to look at what was uploaded.
     """

@@ -45,6 +45,7 @@ def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> No
         return serve(req)
 
     handler.__name__ = handler.__qualname__ = fname
+    vars(handler)["portafunc_mount"] = (prefix, web_app)  # app.openapi() includes a FastAPI app's own schema
     from .app import HTTP_METHODS
 
     app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)

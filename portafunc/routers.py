@@ -13,6 +13,8 @@ from .routing import compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Iterable
+
     from .auth import JwtAuth
     from .cors import Cors
 
@@ -28,6 +30,7 @@ class Router(App):
             the app's applies).
         auth: The ``auth`` of this router's HTTP functions that set none themselves (``"anonymous"``,
             ``"function"`` or a [`JwtAuth`][portafunc.JwtAuth]); ``None``: the including app's.
+        tags: The OpenAPI tags of this router's HTTP functions (``app.openapi()``, Swagger UI's groups).
 
     Example:
         ```python
@@ -41,19 +44,21 @@ class Router(App):
         ```
     """
 
-    def __init__(self, *, cors: Cors | None = None, auth: str | JwtAuth | None = None) -> None:
+    def __init__(self, *, cors: Cors | None = None, auth: str | JwtAuth | None = None,
+                 tags: Iterable[str] = ()) -> None:
         super().__init__("router", cors=cors)
         if auth is not None:
             from .auth import check_auth
 
             check_auth(auth, "Router")
         self.auth = auth
+        self.tags = (tags,) if isinstance(tags, str) else tuple(tags)
 
     def __repr__(self) -> str:
         return f"Router({len(self._functions)} functions)"
 
 
-def include(app: App, router: Router, prefix: str) -> None:
+def include(app: App, router: Router, prefix: str, tags: tuple[str, ...] = ()) -> None:
     """Register ``router``'s functions into ``app``; HTTP routes get ``prefix`` (see ``App.include_router``)."""
     if not isinstance(router, Router):
         raise RegistrationError(f"include_router takes a portafunc.Router, not {type(router).__name__}")
@@ -81,7 +86,9 @@ def include(app: App, router: Router, prefix: str) -> None:
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
-        app._functions[spec.name].routers = (router, *spec.routers)
+        included = app._functions[spec.name]
+        included.routers = (router, *spec.routers)
+        included.tags = tuple(dict.fromkeys((*tags, *router.tags, *spec.tags)))
 
 
 __all__ = ["Router"]

@@ -29,7 +29,7 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
     from ..loader import load_app
     from ..targets import get_target
     from .build import (PackagingError, choose_python, read_pip_options, read_requirements, trigger_check,
-                        with_app_extras)
+                        vendoring_for, with_app_extras)
     from .inspection import target_problems
 
     target = get_target(target_name)
@@ -47,7 +47,8 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
                              app=app, functions=functions, stage=stage, deployment=deployment,
                              pip_options=read_pip_options(project))
     started = time.perf_counter()
-    result = target.package(request)
+    with vendoring_for(app):
+        result = target.package(request)
     result.seconds = time.perf_counter() - started
     return result
 

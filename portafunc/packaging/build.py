@@ -7,6 +7,8 @@ permissions normalised, ``.pyc`` written in unchecked-hash mode (no source mtime
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import re
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
@@ -27,6 +29,23 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 CACHE_DIR = Path(os.environ.get("PORTAFUNC_CACHE_DIR", Path.home() / ".cache" / "portafunc"))
 
 Progress = Callable[[str], None]
+
+
+# Swagger UI (portafunc/_swagger_ui, about 490 KB compressed) is vendored only for an app with a docs route.
+_SWAGGER_UI = "_swagger_ui"
+_vendor_swagger_ui: contextvars.ContextVar[bool] = contextvars.ContextVar("portafunc_vendor_swagger_ui",
+                                                                          default=True)
+
+
+@contextlib.contextmanager
+def vendoring_for(app: App) -> Iterator[None]:
+    """While packaging ``app``: ``vendor_portafunc`` leaves out the Swagger UI files unless the app serves a docs
+    route (``App(docs_route=...)``), so other apps' artifacts do not carry them."""
+    token = _vendor_swagger_ui.set(getattr(app, "docs_route", None) is not None)
+    try:
+        yield
+    finally:
+        _vendor_swagger_ui.reset(token)
 
 
 class PackagingError(PortafuncError):
@@ -147,13 +166,16 @@ def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None =
         module = import_module(module_name)
         src = Path(module.__file__ or "").resolve().parent
         if closure is None:
-            _copy_tree(src, dest / module_name)
+            leave_out = () if module_name != "portafunc" or _vendor_swagger_ui.get() else (_SWAGGER_UI,)
+            _copy_tree(src, dest / module_name, leave_out)
         else:
             for path in closure.files():
                 if path.is_relative_to(src):
                     out = dest / module_name / path.relative_to(src)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(path, out)
+            if module_name == "portafunc" and "portafunc.docs_ui" in closure.modules:
+                _copy_tree(src / _SWAGGER_UI, dest / module_name / _SWAGGER_UI)  # its files, not modules
         dist = distribution(dist_name)
         info = dest / f"{dist_name.replace('-', '_')}-{dist.version}.dist-info"
         info.mkdir(parents=True, exist_ok=True)
@@ -177,9 +199,9 @@ def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None =
     return sorted(closure.modules) if closure is not None else []
 
 
-def _copy_tree(src: Path, dest: Path) -> None:
+def _copy_tree(src: Path, dest: Path, leave_out: tuple[str, ...] = ()) -> None:
     for root, dirs, files in os.walk(src):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not (root == str(src) and d in leave_out))
         for name in sorted(files):
             if name.endswith((".pyc", ".pyo")):
                 continue
@@ -532,4 +554,4 @@ def read_pip_options(project_dir: Path) -> list[str]:
 __all__ = ["DEFAULT_EXCLUDES", "PackagingError", "UnsupportedTrigger", "choose_python", "clean_dir", "compile_pyc",
            "copy_project", "find_python", "ignore_patterns", "is_excluded", "pip_install_target", "read_pip_options",
            "read_requirements", "requirement_name", "trigger_check", "users_requirements", "vendor_portafunc",
-           "write_zip"]
+           "vendoring_for", "write_zip"]

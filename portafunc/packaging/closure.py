@@ -26,6 +26,8 @@ FEATURES: dict[str, Callable[[Any, Any, list[str]], bool]] = {
     "portafunc.mount": lambda app, deployment, reqs: _mounts(app),
     "portafunc.streaming": lambda app, deployment, reqs: _mounts(app),
     "portafunc.otel": lambda app, deployment, reqs: any(name.startswith("opentelemetry") for name in reqs),
+    "portafunc.docs_ui": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
+    "portafunc.openapi": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
 }
 
 #: Entry-point groups whose modules a deployment loads by URL scheme, and the resource kinds that bind them.
@@ -139,7 +141,10 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
 
 def needs_pydantic(app: Any, project_modules: Iterable[Any] = ()) -> bool:
     """Whether the deployed app needs pydantic: a handler takes a model (``Message[Order]``, a model parameter),
-    declares typed parameters or a response model, or one of the app's own modules imports pydantic."""
+    declares typed parameters or a response model, the app serves a docs route, or one of the app's own modules
+    imports pydantic."""
+    if getattr(app, "docs_route", None) is not None:
+        return True  # the docs route builds the OpenAPI document with pydantic
     for spec in app:
         if getattr(spec, "message_model", None) is not None:
             return True

@@ -11,9 +11,14 @@ FIXTURES = HERE.parent / "fixtures" / "events" / "aws"
 SAMPLE_APP = HERE / "sample_app.py"
 
 
+REFUSED = ("http-authorizer", "http-websocket")
+"""Sample folders of Lambda inputs that look like HTTP requests and are refused (EventDecodeError)."""
+
+
 def fixture_files(*, include_sns_http: bool = False) -> list[Path]:
+    """The Lambda events portafunc decodes (SNS HTTP(S) bodies only when asked; never the refused inputs)."""
     files = sorted(p for p in FIXTURES.resolve().glob("*/*.json")
-                   if include_sns_http or p.parent.name != "sns-http")
+                   if (include_sns_http or p.parent.name != "sns-http") and p.parent.name not in REFUSED)
     if not files:
         raise RuntimeError(f"no AWS fixture samples under {FIXTURES.resolve()}")
     return files

@@ -45,7 +45,7 @@ out["calls"]["create_order"] = call("create_order", natives.to_func_http(t.encod
     "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1","total":9.5}',
     path_params={"shop": "acme"}))))
 out["calls"]["create_order_invalid"] = call("create_order", natives.to_func_http(t.encode(HttpRequest(
-    "POST", "/orders/acme", body=b'{"id":"o-1"}', path_params={"shop": "acme"}))))
+    "POST", "/orders/acme", headers={"content-type": "application/json"}, body=b'{"id":"o-1"}', path_params={"shop": "acme"}))))
 out["calls"]["get_order"] = call("get_order", natives.to_func_http(t.encode(HttpRequest(
     "GET", "/orders/acme/o-1", path_params={"shop": "acme", "order_id": "o-1"}))))
 out["calls"]["fulfil"] = call("fulfil", natives.to_func_queue(t.encode(Message(

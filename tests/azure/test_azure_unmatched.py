@@ -16,8 +16,8 @@ import re
 import pytest
 
 from portafunc import App, HttpRequest
-from portafunc_azure.generate import load_function_app
-from portafunc_azure.naming import UNMATCHED_ROUTE, unmatched_function_name
+from portafunc_azure.deploy.function_app import load_function_app
+from portafunc_azure.triggers import UNMATCHED_ROUTE, unmatched_function_name
 
 
 def _host_routes(app: App) -> list[tuple[str, str, list[str]]]:
@@ -99,10 +99,8 @@ def test_the_catch_all_answers_404_and_405_and_never_runs_a_function() -> None:
 def test_an_app_with_a_cors_policy_turns_platform_cors_off_in_the_arm_template() -> None:
     """App Service's CORS (``siteConfig.cors.allowedOrigins``) would answer preflights and replace the app's CORS
     headers; the template writes it empty for an app with a policy, and leaves it alone otherwise."""
-    import arm_check
-
     from portafunc import Cors
-    from portafunc_azure import infra
+    from portafunc_azure.deploy import arm_check, infra
 
     app = App("cors-arm")
     app.http("GET", "/x", name="x", cors=Cors(allow_origins=["https://shop.example"]))(lambda req: None)

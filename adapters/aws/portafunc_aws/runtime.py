@@ -153,6 +153,7 @@ class LambdaHandler:
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
         from portafunc.kit.records import FailedIds
+        from portafunc.kit.storage_filter import select
 
         from .codecs import queue as messages, storage
 
@@ -174,13 +175,16 @@ class LambdaHandler:
                            message_id=msg.id)
                 failed.add(msg.id)
                 continue
-            results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in events]
+            results = [invoke_event(spec, e, target=TARGET, native_context=context)
+                       for e in select(spec.trigger, events)]  # type: ignore[arg-type]
             if any(r.outcome is Outcome.RETRY for r in results):
                 failed.add(msg.id)
         return failed.ids()
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
+        from portafunc.kit.storage_filter import select, wanted
+
         from .codecs import storage
 
         failures: list[MessageResult] = []
@@ -188,7 +192,8 @@ class LambdaHandler:
             if isinstance(evt, Message):
                 s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
                 if s3 is not None:
-                    results = [invoke_event(spec, e, target=TARGET, native_context=context) for e in s3]
+                    results = [invoke_event(spec, e, target=TARGET, native_context=context)
+                               for e in select(spec.trigger, s3)]  # type: ignore[arg-type]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
                 if spec.kind not in ("queue", "topic"):
@@ -201,6 +206,8 @@ class LambdaHandler:
                 if spec.kind != expected:
                     raise self._mismatch(f"a {expected} event")
                 assert isinstance(evt, (StorageEvent, ScheduleEvent))
+                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):  # type: ignore[arg-type]
+                    continue  # not a kind, prefix or suffix it registered for: acknowledged
                 result = invoke_event(spec, evt, target=TARGET, native_context=context)
                 if result.outcome is Outcome.RETRY:
                     failures.append(result)

@@ -17,7 +17,7 @@ boot proof imports, compiled dependencies (pydantic-core) are the Linux wheels f
 whatever Oryx resolves on deploy day, and deploys need no outbound access to PyPI. ``.python_packages/lib/site-packages``
 is the folder the Python worker puts on ``sys.path`` (what ``func azure functionapp publish --build local`` produces).
 
-Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the app needs, see :mod:`.infra`) and
+Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the app needs, see :mod:`.deploy.infra`) and
 ``deploy.sh`` (``az deployment group create`` then the zip deploy).
 """
 
@@ -31,12 +31,14 @@ from typing import Any
 
 from portafunc.app import App, QueueTrigger, TopicTrigger
 from portafunc.messaging.binding import env_name
+from portafunc.packaging.closure import runtime_requirements
 from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, pip_install_target,
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
 from portafunc.targets import PackageRequest, PackageResult
 
-from . import infra, naming
-from .generate import generate_function_app
+from . import triggers
+from .deploy import infra
+from .deploy.function_app import generate_function_app
 
 SITE = Path(".python_packages") / "lib" / "site-packages"
 PLATFORM = ["manylinux2014_x86_64"]
@@ -105,13 +107,13 @@ def local_settings(app: App) -> dict[str, Any]:
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
-        naming.STORAGE_CONNECTION: "UseDevelopmentStorage=true",
+        triggers.STORAGE_CONNECTION: "UseDevelopmentStorage=true",
     }
     needs_key = False
     for spec in app:
         trig = spec.trigger
         if isinstance(trig, QueueTrigger):
-            values[env_name("queue", trig.queue)] = f"azqueue://devstoreaccount1/{naming.queue_name(trig.queue)}"
+            values[env_name("queue", trig.queue)] = f"azqueue://devstoreaccount1/{triggers.queue_name(trig.queue)}"
         elif isinstance(trig, TopicTrigger):
             values[env_name("topic", trig.topic)] = "eventgrid://<topic>.<region>-1.eventgrid.azure.net/api/events"
             needs_key = True
@@ -159,8 +161,9 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         site.mkdir(parents=True)
         say("vendoring portafunc and portafunc-azure")
         vendor_portafunc(site, "portafunc_azure", "portafunc-azure")
-        pip_install_target(dependencies(request.requirements, say), site, python=request.python, platform=PLATFORM,
-                           progress=say)
+        needed = runtime_requirements(app, project, request.requirements)  # pydantic for a typed app
+        pip_install_target(dependencies(request.requirements, say) + needed, site, python=request.python,
+                           platform=PLATFORM, progress=say)
         say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
         for warning in host_json_limits(app):
             say(f"warning: {warning}")

@@ -43,6 +43,9 @@ def detect(native: Any) -> tuple[str, str | None]:
                 return "s3", None
         if "detail-type" in native and "source" in native and "detail" in native:
             return "eventbridge", None
+    refused = http.refusal(native)
+    if refused is not None:
+        raise refused
     kind = type(native).__name__
     hint = f" (keys: {', '.join(sorted(map(str, native))[:8])})" if isinstance(native, dict) else f" ({kind})"
     raise EventDecodeError(f"not a known AWS event{hint}", expected=EXPECTED)

@@ -41,17 +41,52 @@ _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def detect(native: Any) -> str | None:
-    """The HTTP variant of ``native``, or None when it is no HTTP event."""
+    """The HTTP variant of ``native``, or None when it is no HTTP event.
+
+    Lambda inputs shaped like requests that are not requests raise EventDecodeError: API Gateway Lambda authorizer
+    inputs (``type`` REQUEST/TOKEN with ``methodArn`` or ``routeArn``) and WebSocket API events (``eventType`` in
+    the request context). Serving them as HTTP would run a route for a connection or an authorization check.
+    """
     if type(native) is not dict and not isinstance(native, Mapping):
         return None
     ctx = native.get("requestContext")
     if ctx is not None and (type(ctx) is dict or isinstance(ctx, Mapping)) and "elb" in ctx:
         return "alb-multi" if "multiValueHeaders" in native or "multiValueQueryStringParameters" in native else "alb"
     if native.get("version") == "2.0" and "rawPath" in native:
+        if "routeArn" in native:
+            raise not_http(native)
         domain = ctx.get("domainName", "") if isinstance(ctx, Mapping) else ""
         return "function-url" if isinstance(domain, str) and ".lambda-url." in domain else "apigw-v2"
     if "httpMethod" in native and isinstance(ctx, Mapping):
+        if "methodArn" in native or "eventType" in ctx:
+            raise not_http(native)
         return "apigw-v1"
+    return None
+
+
+def not_http(native: Mapping[str, Any]) -> EventDecodeError:
+    """The refusal of a Lambda input that looks like an HTTP request and is not one."""
+    ctx = native.get("requestContext")
+    event_type = ctx.get("eventType") if isinstance(ctx, Mapping) else None
+    if event_type is not None:
+        route = ctx.get("routeKey") if isinstance(ctx, Mapping) else None
+        return EventDecodeError(f"an API Gateway WebSocket API event ({event_type} {route}) is not an HTTP request; "
+                                "WebSocket APIs are not a portafunc trigger",
+                                expected="an HTTP request from a REST or HTTP API, an ALB or a Function URL")
+    return EventDecodeError(f"an API Gateway Lambda authorizer input (type {native.get('type')!r}) is not an HTTP "
+                            "request; a portafunc function is not an authorizer",
+                            expected="an HTTP request; protect routes with auth= on the route (JwtAuth) instead")
+
+
+def refusal(native: Any) -> EventDecodeError | None:
+    """For an event no decoder took: the refusal when it is an authorizer input or a WebSocket event that does not
+    look like a request (TOKEN authorizers, WebSocket ``$disconnect`` and messages); else None."""
+    if not isinstance(native, Mapping):
+        return None
+    ctx = native.get("requestContext")
+    if native.get("type") in ("TOKEN", "REQUEST") and ("methodArn" in native or "routeArn" in native) \
+            or isinstance(ctx, Mapping) and "eventType" in ctx and "connectionId" in ctx:
+        return not_http(native)
     return None
 
 
@@ -140,8 +175,11 @@ def _plain_v2(event: dict[str, Any]) -> HttpRequest | None:
                 headers.remove("cookie")
             headers.add("cookie", "; ".join(cookies))
     query = _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+    stage = ctx.get("stage")
+    if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
+        raw_path = _without_stage(raw_path, stage)
     path = unquote(raw_path) if "%" in raw_path else raw_path
-    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, event)
+    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, event, raw_query)
     if path_params:
         req.path_params = {str(k): str(v) for k, v in path_params.items()}
     return req
@@ -154,7 +192,11 @@ def _careful_request(native: Any, variant: str) -> HttpRequest:
     if variant in ("apigw-v2", "function-url"):
         http = obj(ctx.get("http"), f"{what}.requestContext.http", "an object with method, path and sourceIp")
         method = text(http, "method", f"{what}.requestContext.http", "the HTTP method")
-        path = unquote(text(event, "rawPath", what, "rawPath"))
+        raw_path = text(event, "rawPath", what, "rawPath")
+        stage = ctx.get("stage")
+        if isinstance(stage, str) and stage != "$default" and raw_path.startswith(stage, 1):
+            raw_path = _without_stage(raw_path, stage)
+        path = unquote(raw_path)
         raw_query = opt_text(event, "rawQueryString", what)
         if raw_query is not None:
             query = _group(parse_qsl(raw_query, keep_blank_values=True))
@@ -170,6 +212,10 @@ def _careful_request(native: Any, variant: str) -> HttpRequest:
                 headers.add("cookie", "; ".join(cookies))
         client_ip = opt_text(http, "sourceIp", what)
     else:
+        # REST (v1) and ALB events carry no raw query string: REST hands over decoded parameters, ALB the client's
+        # escapes split into name/value lists (order across names and the `a` / `a=` difference are gone), so
+        # HttpRequest.raw_query stays None for them.
+        raw_query = None
         method = text(event, "httpMethod", what, "httpMethod")
         path = unquote(text(event, "path", what, "path"))
         multi = event.get("multiValueHeaders")
@@ -188,11 +234,20 @@ def _careful_request(native: Any, variant: str) -> HttpRequest:
             client_ip = opt_text(identity, "sourceIp", what)
     body = _body(event, what)
     req = HttpRequest(method=method, path=path or "/", query=query, headers=headers, body=body, client_ip=client_ip,
-                      native=native)
+                      native=native, raw_query=raw_query)
     path_params = event.get("pathParameters")
     if isinstance(path_params, Mapping):
         req.path_params = {str(k): str(v) for k, v in path_params.items()}
     return req
+
+
+def _without_stage(raw_path: str, stage: str) -> str:
+    """An HTTP API on a named stage prefixes every path with ``/<stage>`` (requestContext.stage; ``$default`` adds
+    nothing): the path the routes see has it removed, only when it is the whole first segment."""
+    end = len(stage) + 1
+    if len(raw_path) == end:
+        return "/"
+    return raw_path[end:] if raw_path[end] == "/" else raw_path
 
 
 def _body(event: Mapping[str, Any], what: str) -> bytes:

@@ -23,27 +23,45 @@ from .fields import new_id, obj, opt_text, records, text
 S3_EXPECTED = 'an S3 notification: {"Records": [{"eventSource": "aws:s3", "eventName", "s3": {...}}]}'
 VARIANTS = ["s3", "s3-sqs", "eventbridge"]
 
-_S3_PREFIX_KIND = [
-    ("ObjectCreated:", "created"), ("ObjectRemoved:", "deleted"), ("LifecycleTransition", "archived"),
-    ("IntelligentTiering", "archived"), ("LifecycleExpiration:", "deleted"), ("ObjectTagging:", "metadata_updated"),
-    ("ObjectAcl:", "metadata_updated"), ("ObjectRestore:", "restored"), ("Replication:", "replicated"),
-]
+# S3 event types → neutral kinds (docs/events.md, "Storage event kinds"). Exact names first; then families whose
+# members all mean the same; anything else is "other".
+_S3_KIND = {
+    "ObjectRestore:Post": "restore_started",  # a restore request was accepted: the object is still archived
+    "ObjectRestore:Completed": "restored",  # a temporary copy is readable until its expiry
+    "ObjectRestore:Delete": "restore_expired",  # the temporary copy expired; the archived object remains
+    "Replication:OperationFailedReplication": "replication_failed",
+    "Replication:OperationMissedThreshold": "replication_delayed",
+    "Replication:OperationReplicatedAfterThreshold": "replicated",
+    "LifecycleTransition": "archived",
+    "IntelligentTiering": "archived",  # moved to an archive access tier
+}
+_S3_FAMILY_KIND = {"ObjectCreated": "created", "ObjectRemoved": "deleted", "LifecycleExpiration": "deleted",
+                   "ObjectTagging": "metadata_updated", "ObjectAcl": "metadata_updated"}
 _KIND_S3 = {"created": "ObjectCreated:Put", "deleted": "ObjectRemoved:Delete", "archived": "LifecycleTransition",
-            "metadata_updated": "ObjectTagging:Put", "restored": "ObjectRestore:Completed"}
+            "metadata_updated": "ObjectTagging:Put", **{kind: name for name, kind in _S3_KIND.items()
+                                                        if kind not in ("archived",)}}
+# EventBridge detail types of S3 events → neutral kinds ("Async Copy Completion" and any other: "other").
 _EB_KIND = {"Object Created": "created", "Object Deleted": "deleted", "Object Storage Class Changed": "archived",
-            "Object Tags Added": "metadata_updated", "Object Tags Deleted": "metadata_updated",
-            "Object ACL Updated": "metadata_updated", "Object Restore Completed": "restored",
-            "Object Restore Initiated": "restoring", "Object Restore Expired": "deleted",
-            "Object Access Tier Changed": "archived"}
+            "Object Access Tier Changed": "archived", "Object Tags Added": "metadata_updated",
+            "Object Tags Deleted": "metadata_updated", "Object ACL Updated": "metadata_updated",
+            "Object Restore Initiated": "restore_started", "Object Restore Completed": "restored",
+            "Object Restore Expired": "restore_expired"}
 _KIND_EB = {"created": "Object Created", "deleted": "Object Deleted", "archived": "Object Storage Class Changed",
-            "metadata_updated": "Object Tags Added", "restored": "Object Restore Completed"}
+            "metadata_updated": "Object Tags Added", "restore_started": "Object Restore Initiated",
+            "restored": "Object Restore Completed", "restore_expired": "Object Restore Expired"}
 
 
 def s3_kind(event_name: str) -> str:
-    for prefix, kind in _S3_PREFIX_KIND:
-        if event_name.startswith(prefix):
-            return kind
-    return event_name.split(":")[0].lower() or "unknown"
+    """The neutral kind of an S3 ``eventName`` (with or without the ``s3:`` prefix of notification configs)."""
+    name = event_name[3:] if event_name.startswith("s3:") else event_name
+    kind = _S3_KIND.get(name)
+    if kind is None:
+        kind = _S3_FAMILY_KIND.get(name.partition(":")[0], "other")
+    return kind
+
+
+def eventbridge_kind(detail_type: str) -> str:
+    return _EB_KIND.get(detail_type, "other")
 
 
 def is_s3(native: Any) -> bool:
@@ -112,7 +130,7 @@ def storage_from_eventbridge(event: Mapping[str, Any], detail: Mapping[str, Any]
         raise EventDecodeError(f"{what}.detail.object.size is not an integer", expected="size in bytes")
     return StorageEvent(bucket=text(bucket, "name", f"{what}.detail.bucket", "the bucket name"),
                         key=text(obj_, "key", f"{what}.detail.object", "the object key"),
-                        kind=_EB_KIND.get(detail_type, detail_type.lower().replace(" ", "_")),
+                        kind=eventbridge_kind(detail_type),
                         size=size, etag=opt_text(obj_, "etag", what), time=when, id=event_id, native=event)
 
 
