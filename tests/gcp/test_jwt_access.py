@@ -7,7 +7,7 @@ import pytest
 
 from portafunc import App, HttpRequest, JwtAuth
 from portafunc.packaging.build import PackagingError
-from portafunc_gcp.deploy_script import http_access
+from portafunc_gcp.deploy.script import http_access
 from portafunc_gcp.target import Target
 
 USERS = JwtAuth(issuer="https://login.example.com/", audience="api://orders")
