@@ -109,6 +109,14 @@ def test_http_validation_failure_is_400(loaded):
     assert resp.status_code == 400 and resp.headers["content-type"] == "application/problem+json"
 
 
+def test_a_typed_body_sent_as_text_is_415(loaded):
+    _, functions, _ = loaded
+    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": "o-1", "total": 1}',
+                                                    headers={"Content-Type": "text/plain"}))
+    resp = functions["create"].get_user_function()(natives.to_func_http(native))
+    assert resp.status_code == 415 and resp.headers["content-type"] == "application/problem+json"
+
+
 def test_queue_function_with_func_types(loaded, monkeypatch):
     azapp, functions, rt = loaded
     monkeypatch.delenv("AzureWebJobsStorage", raising=False)
