@@ -11,8 +11,8 @@ import pytest
 from portafunc.errors import UnsupportedTrigger
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
-from portafunc_azure import natives
-from portafunc_azure.generate import generate_function_app, load_function_app
+from portafunc_azure.codecs import natives
+from portafunc_azure.deploy.function_app import generate_function_app, load_function_app
 
 
 @pytest.fixture
@@ -101,9 +101,18 @@ def test_http_binary_response_and_greedy_route(loaded):
 
 def test_http_validation_failure_is_400(loaded):
     _, functions, _ = loaded
-    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": 1}'))
+    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": 1}',
+                                                    headers={"content-type": "application/json"}))
     resp = functions["create"].get_user_function()(natives.to_func_http(native))
     assert resp.status_code == 400 and resp.headers["content-type"] == "application/problem+json"
+
+
+def test_a_typed_body_sent_as_text_is_415(loaded):
+    _, functions, _ = loaded
+    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": "o-1", "total": 1}',
+                                                    headers={"Content-Type": "text/plain"}))
+    resp = functions["create"].get_user_function()(natives.to_func_http(native))
+    assert resp.status_code == 415 and resp.headers["content-type"] == "application/problem+json"
 
 
 def test_queue_function_with_func_types(loaded, monkeypatch):
