@@ -559,6 +559,24 @@ def scaling_goals_section(warm: Any, sc: Any) -> list[str]:
     return out + [""]
 
 
+def mount_section(mount: Any) -> list[str]:
+    """``app.mount`` on each cloud beside that cloud's own way of hosting the same web app (``mount_bench.py``)."""
+    out = ["## Mounted web apps (`app.mount`) beside each cloud's own adapter", ""]
+    if not mount or "warm" not in mount:
+        return out + [f"not measured: {(mount or {}).get('not_measured', 'the mount suite did not run')}", ""]
+    import mount_bench
+
+    warm, cold = mount["warm"], mount["cold"]
+    out += [f"One FastAPI app (AWS, Azure) and one Flask app (GCP), `GET /hello/world`: portafunc's entry with the "
+            "app mounted at `/` against Mangum (AWS), azure-functions' `AsgiFunctionApp` (Azure) and "
+            "functions-framework's Flask target (GCP), each fed what its platform hands the function; the web app "
+            f"called directly is the floor. Warm: {warm['rounds']} rounds of {warm['loops']} requests, interleaved; "
+            f"cold: {cold['rounds']} fresh interpreters per contender (import and index the entry, answer the "
+            "first request). Goal: portafunc ÷ peer at most 1.00 on each cloud.", "",
+            mount_bench.table(mount), ""]
+    return out
+
+
 def render(results: Path, docs: Path) -> Path:
     img = docs / "benchmarks"
     m, cold, warm = _load(results, "machine"), _load(results, "cold"), _load(results, "warm")
@@ -577,6 +595,7 @@ def render(results: Path, docs: Path) -> Path:
         lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     lines += cold_section(cold, img)
     lines += warm_section(warm, img)
+    lines += mount_section(_load(results, "mount"))
     lines += packaging_section(pk)
     lines += messaging_section(msg)
     lines += memory_section(cold)
