@@ -90,7 +90,7 @@ def cmd_events_decode(args: argparse.Namespace) -> int:
     target = get_target(args.target)
     native = _read_json(args.file)
     try:
-        events = [e.to_dict() for e in target.decode(native)]
+        events = [e.to_dict(context=True) for e in target.decode(native)]
     except PortafuncError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed input is exit 2 with one line, whatever it broke
