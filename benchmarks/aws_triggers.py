@@ -98,10 +98,10 @@ def native_body(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # -- the portafunc apps ------------------------------------------------------------------------------------------
 
 def portafunc_handlers() -> dict[str, Callable[[Any, Any], Any]]:
-    try:
-        from portafunc_aws.runtime import bind
-    except ImportError:  # a revision from before the adapter layout (measuring "before" on an older checkout)
-        from portafunc_aws.entry import bind  # type: ignore[no-redef]
+    try:  # a revision from before the adapter layout (measuring "before" on an older checkout)
+        from portafunc_aws.entry import bind
+    except ImportError:
+        from portafunc_aws.runtime import bind  # type: ignore[no-redef]
 
     app = App("bench-aws")
 
@@ -227,10 +227,10 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def scenarios() -> dict[str, dict[str, Any]]:
-    try:
-        from portafunc_aws.codecs import http
+    try:  # before the adapter layout
+        from portafunc_aws import http
     except ImportError:
-        from portafunc_aws import http  # type: ignore[no-redef]
+        from portafunc_aws.codecs import http  # type: ignore[no-redef]
 
     pf = portafunc_handlers()
     ctx = workloads.LambdaContext()

@@ -148,8 +148,8 @@ def _decode_v2(native: Any, variant: str) -> HttpRequest:
     else:
         query = _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
     native_headers = event.get("headers")
-    headers = Headers(native_headers if native_headers.__class__ is dict and _all_text(native_headers)
-                      else _str_map(native_headers, f"{what}.headers"))
+    shape = _header_shape(native_headers) if native_headers.__class__ is dict else _MIXED
+    headers = Headers(native_headers if shape is not _MIXED else _str_map(native_headers, f"{what}.headers"))
     cookies = event.get("cookies")
     if cookies is not None:
         if cookies.__class__ is not list:
@@ -159,7 +159,7 @@ def _decode_v2(native: Any, variant: str) -> HttpRequest:
                 raise EventDecodeError(f"{what}.cookies is not a list of strings",
                                        expected="cookies: [\"a=1\", ...]")
         if cookies:
-            if "cookie" in headers:
+            if shape is not _TEXT:  # a Cookie header beside the cookies list (or headers not checked above)
                 headers.remove("cookie")
             headers.add("cookie", "; ".join(cookies))
     client_ip = http.get("sourceIp")
@@ -191,6 +191,20 @@ def _path_params(params: Any) -> dict[str, str]:
     if params.__class__ is dict and _all_text(params):
         return params.copy()  # type: ignore[no-any-return]
     return {str(k): str(v) for k, v in params.items()} if isinstance(params, Mapping) else {}
+
+
+_TEXT, _TEXT_WITH_COOKIE, _MIXED = "text", "text with a Cookie header", "mixed"
+
+
+def _header_shape(headers: dict[Any, Any]) -> str:
+    """Whether every header name and value is text (and whether one is a Cookie header), in one pass."""
+    shape = _TEXT
+    for name, value in headers.items():
+        if value.__class__ is not str or name.__class__ is not str:
+            return _MIXED
+        if len(name) == 6 and name.lower() == "cookie":
+            shape = _TEXT_WITH_COOKIE
+    return shape
 
 
 def _all_text_lists(mapping: dict[Any, Any]) -> bool:

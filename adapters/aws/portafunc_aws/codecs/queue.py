@@ -84,7 +84,26 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
     if source is not None and source.__class__ is not str:
         source = opt_text(rec, "eventSourceARN", f"SQS record {index}")
     native_attrs = get("messageAttributes")
-    attributes = _attributes(native_attrs) if native_attrs.__class__ is dict else None
+    attributes: dict[str, str] | None = {}
+    if native_attrs:
+        if native_attrs.__class__ is dict:  # as Lambda sends them: string names, objects with a string value
+            for name, attr in native_attrs.items():
+                if attr.__class__ is not dict or name.__class__ is not str:
+                    attributes = None
+                    break
+                value = attr.get("stringValue")
+                if value is None:
+                    value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
+                    if value is None:
+                        value = ""
+                if value.__class__ is not str:
+                    attributes = None
+                    break
+                attributes[name] = value  # type: ignore[index]
+        else:
+            attributes = None
+    elif native_attrs is not None and native_attrs.__class__ is not dict:
+        attributes = None  # [] or "": refused as no object below
     if attributes is None:
         attributes = decode_sqs_attributes(native_attrs, f"SQS record {index}")
     envelope = sns_envelope(body) if '"TopicArn"' in body else None
@@ -110,24 +129,6 @@ def _attempt(sys_attrs: Mapping[str, Any], index: int) -> int:
     except ValueError as exc:
         raise EventDecodeError(f"SQS record {index}: ApproximateReceiveCount {attempt_text!r} is not a number",
                                expected="a count") from exc
-
-
-def _attributes(native_attrs: dict[str, Any]) -> dict[str, str] | None:
-    """Message attributes as Lambda sends them (string names, object values with a string value); None for
-    anything else, which :func:`decode_sqs_attributes` reads or refuses."""
-    attributes: dict[str, str] = {}
-    for name, attr in native_attrs.items():
-        if attr.__class__ is not dict or name.__class__ is not str:
-            return None
-        value = attr.get("stringValue")
-        if value is None:
-            value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
-            if value is None:
-                value = ""
-        if value.__class__ is not str:
-            return None
-        attributes[name] = value
-    return attributes
 
 
 def decode_sqs_attributes(value: Any, what: str) -> dict[str, str]:
