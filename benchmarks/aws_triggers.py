@@ -310,7 +310,10 @@ def run(quick: bool = False, smoke: bool = False) -> dict[str, Any]:
 def table(data: dict[str, Any]) -> list[str]:
     lines = ["| trigger | native, µs per call | portafunc, µs per call | added per request/record, µs (median, min–max) "
              "| goal | state |", "|---|---|---|---|---|---|"]
-    for name, t in data["triggers"].items():
+    order = ["REST API (v1)", "HTTP API (v2)", "ALB", "ALB (multi-value headers)", "Function URL", "SQS", "SNS →", "SNS ("]
+    names = sorted(data["triggers"], key=lambda n: next((i for i, o in enumerate(order) if n.startswith(o)), 99))
+    for name in names:  # result files are written with sorted keys: the table keeps the triggers' own order
+        t = data["triggers"][name]
         a = t["added_us"]
         lines.append(f"| {name} | {t['native_us']['median']:.1f} | {t['portafunc_us']['median']:.1f} | "
                      f"{a['median']:+.2f} ({a['min']:+.2f} – {a['max']:+.2f}) per {t['unit']} | "

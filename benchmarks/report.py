@@ -555,8 +555,9 @@ def aws_section(aws: Any) -> list[str]:
     import aws_triggers
 
     lines += [f"The same event to a hand-written handler and to `portafunc_aws.runtime`, timed in turn in each of "
-              f"{aws['repeats']} repeats (random order, GC off); **added** is the median of the per-repeat "
-              "differences (min–max), per request or per record. The 6 MB body row is the per-repeat ratio.", ""]
+              f"{aws['repeats']} repeats (random order, GC off, CPU time of the process); **added** is the median "
+              "of the per-repeat differences (min–max), per request or per record. The 6 MB body row is the "
+              "per-repeat ratio.", ""]
     return lines + aws_triggers.table(aws) + [""]
 
 

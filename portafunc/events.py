@@ -504,7 +504,7 @@ class HttpRequest:
     def json(self) -> Any:
         """The body parsed as JSON; malformed JSON, NaN/Infinity (not JSON) and nesting too deep to parse are a 400
         problem response, not a 500."""
-        data = self._body
+        data: bytes | str | None = self._body
         if data is None:
             data = self._text  # ASCII text, parsed as it came: no copy of a large body
         if not data:

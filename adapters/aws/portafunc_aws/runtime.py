@@ -131,7 +131,7 @@ class LambdaHandler:
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         if kind == "sqs":
             return self._sqs(spec, event, context)
-        lazy = _Lazy.loaded and _Lazy or _Lazy.load()
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         if kind == "sns":
             return self._async(spec, lazy.topic.decode_sns(event), context)
         if kind == "s3":
@@ -161,7 +161,7 @@ class LambdaHandler:
         (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
         outcome of the first copy answers for both — a success is not run again, a failure is named once.
         """
-        lazy = _Lazy.loaded and _Lazy or _Lazy.load()
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         codec_ = _messages or _load_messages()
         failed = lazy.failed_ids()
         batch = lazy.decoded(recs, codec_.decode_sqs_record, record_id=_record_id, event_id=_event_id, failed=failed,
@@ -172,7 +172,8 @@ class LambdaHandler:
         if not failed_ids and not failed:
             return []
         failed.update(failed_ids)
-        return failed.in_batch_order(r.get("messageId") for r in recs)
+        ordered_ids: list[str] = failed.in_batch_order(r.get("messageId") for r in recs)
+        return ordered_ids
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
         lazy = _Lazy.load()
@@ -196,10 +197,11 @@ class LambdaHandler:
                 failed.add(msg.id)
                 continue
             results = [invoke_event(spec, e, target=TARGET, native_context=context)
-                       for e in select(spec.trigger, events)]  # type: ignore[arg-type]
+                       for e in select(spec.trigger, events)]
             if any(r.outcome is Outcome.RETRY for r in results):
                 failed.add(msg.id)
-        return failed.ids()
+        ids: list[str] = failed.ids()
+        return ids
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
@@ -211,7 +213,7 @@ class LambdaHandler:
                 s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
                 if s3 is not None:
                     results = [invoke_event(spec, e, target=TARGET, native_context=context)
-                               for e in select(spec.trigger, s3)]  # type: ignore[arg-type]
+                               for e in select(spec.trigger, s3)]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
                 if spec.kind not in ("queue", "topic"):
@@ -224,7 +226,7 @@ class LambdaHandler:
                 if spec.kind != expected:
                     raise self._mismatch(f"a {expected} event")
                 assert isinstance(evt, (StorageEvent, ScheduleEvent))
-                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):  # type: ignore[arg-type]
+                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):
                     continue  # not a kind, prefix or suffix it registered for: acknowledged
                 result = invoke_event(spec, evt, target=TARGET, native_context=context)
                 if result.outcome is Outcome.RETRY:

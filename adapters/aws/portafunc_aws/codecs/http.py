@@ -189,7 +189,7 @@ def _decode_v2(native: Any, variant: str) -> HttpRequest:
 def _path_params(params: Any) -> dict[str, str]:
     """``pathParameters`` as text (a copy: the request must not alias the native event); {} for what is no object."""
     if params.__class__ is dict and _all_text(params):
-        return params.copy()  # type: ignore[no-any-return]
+        return params.copy()
     return {str(k): str(v) for k, v in params.items()} if isinstance(params, Mapping) else {}
 
 
@@ -289,7 +289,7 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
     if value.__class__ is dict and _all_text(value):
-        return value  # type: ignore[no-any-return]
+        return value
     if not isinstance(value, Mapping):
         raise EventDecodeError(f"{what} is {type(value).__name__}, not an object", expected="{name: value}")
     out = {}
