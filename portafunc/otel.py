@@ -105,7 +105,7 @@ class Instrumentation:
         route = spec.trigger.route.template
         method = req.method if req.method in _METHODS else "_OTHER"
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": req.path, "http.route": route,
-                                      "url.scheme": _scheme(headers)}
+                                      "url.scheme": _scheme(headers, target)}
         host = headers.get("host")
         if host:
             attributes["server.address"] = _host(host)
@@ -283,9 +283,13 @@ def _region(target: str) -> str | None:
     return None
 
 
-def _scheme(headers: Any) -> str:
+def _scheme(headers: Any, target: str) -> str:
+    """What the client used: the clouds' front doors speak HTTPS (and say so in X-Forwarded-Proto where they
+    forward); ``portafunc run`` serves plain HTTP."""
     forwarded = headers.get("x-forwarded-proto")
-    return forwarded.split(",")[0].strip().lower() if forwarded else "https"
+    if forwarded:
+        return forwarded.split(",")[0].strip().lower()
+    return "http" if target == "local" else "https"
 
 
 def _host(value: str) -> str:

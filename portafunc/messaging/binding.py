@@ -24,8 +24,17 @@ _lock = threading.Lock()
 
 
 def env_name(kind: str, name: str) -> str:
-    """``PORTAFUNC_<KIND>_<NAME>`` with the name upper-cased and every non-alphanumeric as ``_``."""
-    return f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+    """``PORTAFUNC_<KIND>_<NAME>`` with the name upper-cased and every non-alphanumeric as ``_`` (remembered: the
+    same few names are asked for on every send and every dead-lettered message)."""
+    found = _env_names.get((kind, name))
+    if found is None:
+        found = f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+        if len(_env_names) < 4096:
+            _env_names[(kind, name)] = found
+    return found
+
+
+_env_names: dict[tuple[str, str], str] = {}
 
 
 def _memory() -> BackendFactory:

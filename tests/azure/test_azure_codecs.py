@@ -192,7 +192,7 @@ def test_new_event_names(target):
 # -- azure.functions objects -----------------------------------------------------------------------------------
 
 def test_decode_accepts_azure_functions_objects(target):
-    from portafunc_azure import natives
+    from portafunc_azure.codecs import natives
 
     req = natives.to_func_http(target.encode(HttpRequest("POST", "/p", body=b"x", headers={"h": "v"})))
     (neutral,) = target.decode(req)

@@ -7,8 +7,8 @@ import sys
 
 
 def test_adapter_imports_no_sdk():
-    code = ("import sys, portafunc_azure.target, portafunc_azure.runtime, portafunc_azure.storage_queue, "
-            "portafunc_azure.eventgrid_topic, portafunc_azure.webhook, portafunc_azure.generate;"
+    code = ("import sys, portafunc_azure.target, portafunc_azure.runtime, portafunc_azure.backends.storage_queue, "
+            "portafunc_azure.backends.eventgrid_topic, portafunc_azure.inbound.webhook, portafunc_azure.deploy.function_app;"
             "print(sorted(m for m in sys.modules if m == 'azure' or m.startswith('azure.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -1,6 +1,6 @@
 """The generated Azure deployment checked offline: the ARM template, host.json, function_app.py and deploy.sh.
 
-* ``azuredeploy.json`` passes the structural check of arm_check.py (apiVersions, declared parameters/variables,
+* ``azuredeploy.json`` passes the structural check of portafunc_azure.deploy.arm_check (apiVersions, declared parameters/variables,
   every resourceId resolves inside the template; see its docstring for what that does not prove);
 * it carries every binding the app needs, cross-checked against the real ``azure-functions`` indexing of the
   generated ``function_app.py``: each queue trigger's queue (and poison queue) is created and its connection setting
@@ -20,14 +20,14 @@ import shutil
 import subprocess
 import sys
 
-import arm_check
 import pytest
 from conftest import REPO
 
 from portafunc import App
 from portafunc.loader import load_app
-from portafunc_azure import infra, naming
-from portafunc_azure.generate import load_function_app
+from portafunc_azure import triggers
+from portafunc_azure.deploy import arm_check, infra
+from portafunc_azure.deploy.function_app import load_function_app
 from portafunc_azure.package import host_json, host_json_limits
 
 
@@ -103,12 +103,12 @@ def test_every_resource_of_the_model_is_created_and_bound(built):
     topics = set(template["variables"].get("topicNames", {}))
     for res in model["resources"]:
         if res["kind"] == "queue":
-            assert naming.queue_name(res["name"]) in queues and res["binding"] in settings
+            assert triggers.queue_name(res["name"]) in queues and res["binding"] in settings
         elif res["kind"] == "topic":
             assert res["name"] in topics and res["binding"] in settings
         elif res["kind"] == "bucket":
-            assert naming.queue_name(res["name"]) in containers
-            assert f"'{naming.queue_name(res['name'])}')]" in settings[res["binding"]] and "azblob://" in \
+            assert triggers.queue_name(res["name"]) in containers
+            assert f"'{triggers.queue_name(res['name'])}')]" in settings[res["binding"]] and "azblob://" in \
                 settings[res["binding"]]
         elif res["kind"] == "kv":
             table = infra.kv_table(res["name"])
@@ -140,7 +140,7 @@ def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
     for items in bindings.values():
         for binding in items:
             if binding["type"] == "queueTrigger":
-                assert binding["queueName"] in queues and naming.poison_queue_name(binding["queueName"]) in queues
+                assert binding["queueName"] in queues and triggers.poison_queue_name(binding["queueName"]) in queues
                 assert binding["connection"] in settings
     subscriptions = _resources(template, "Microsoft.EventGrid/topics/eventSubscriptions") + \
         _resources(template, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
@@ -157,7 +157,7 @@ def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
         trig = spec.trigger
         kind = type(trig).__name__
         if kind == "TopicTrigger":
-            sub = targets[naming.function_name(spec.name)]
+            sub = targets[triggers.function_name(spec.name)]
             assert sub["properties"]["retryPolicy"]["maxDeliveryAttempts"] == trig.max_attempts
             assert f"PORTAFUNC_TOPIC_{trig.topic.upper().replace('-', '_')}" in settings
             key = infra.key_setting(trig.topic)
@@ -220,7 +220,7 @@ AZ = str(REPO / ".tools" / "azcli" / "bin" / "az") if (REPO / ".tools" / "azcli"
 def test_az_commands_parse(built, tmp_path):
     """Every az command of deploy.sh through the real az parser, logged out: az parses the whole command line (an
     unknown or missing argument exits 2) and then refuses with "az login". Limit: nothing reaches Azure, so the
-    template's parameters are not bound by az here (arm_check.py covers the template)."""
+    template's parameters are not bound by az here (arm_check covers the template)."""
     import re
 
     script = (built["dist"] / "deploy.sh").read_text()

@@ -20,10 +20,10 @@ from conftest import load_fixture
 
 import portafunc
 from portafunc.errors import BindingError, MessagingError
-from portafunc_azure import natives
-from portafunc_azure.eventgrid_topic import MAX_REQUEST_BYTES, split_batches
-from portafunc_azure.generate import load_function_app
-from portafunc_azure.webhook import wsgi_app
+from portafunc_azure.codecs import natives
+from portafunc_azure.backends.eventgrid_topic import MAX_REQUEST_BYTES, split_batches
+from portafunc_azure.deploy.function_app import load_function_app
+from portafunc_azure.inbound.webhook import wsgi_app
 
 KEY = "test-topic-key=="
 

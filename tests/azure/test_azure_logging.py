@@ -12,8 +12,8 @@ import logging
 from log_support import fresh_logging
 from portafunc import App, HttpRequest, HttpResponse, get_logger
 from portafunc.targets import get_target
-from portafunc_azure import natives
-from portafunc_azure.generate import load_function_app
+from portafunc_azure.codecs import natives
+from portafunc_azure.deploy.function_app import load_function_app
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 

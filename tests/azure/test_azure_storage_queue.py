@@ -18,7 +18,7 @@ from azure.storage.queue import QueueClient
 
 import portafunc
 from portafunc.errors import BindingError, MessagingError
-from portafunc_azure.generate import load_function_app
+from portafunc_azure.deploy.function_app import load_function_app
 
 pytestmark = pytest.mark.emulator
 

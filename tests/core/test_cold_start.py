@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+# opentelemetry: imported only when OpenTelemetry is set up (tests/core/test_otel_activation.py)
 FORBIDDEN = ("boto3", "botocore", "azure", "google", "grpc", "flask", "asyncio", "pydantic", "threading",
-             "logging", "werkzeug", "functions_framework", "typing", "dataclasses", "inspect")
+             "logging", "werkzeug", "functions_framework", "typing", "dataclasses", "inspect", "opentelemetry")
 
 
 def _imported(code: str) -> set[str]:

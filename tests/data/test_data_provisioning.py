@@ -65,7 +65,7 @@ def test_aws_template_creates_binds_and_grants_them(shop: App) -> None:
 
 
 def test_azure_template_creates_the_table_and_binds_both(shop: App) -> None:
-    from portafunc_azure import infra
+    from portafunc_azure.deploy import infra
 
     template = infra.template(shop, "3.12")
     names = [r["name"] for r in template["resources"]]
@@ -81,7 +81,7 @@ def test_azure_template_creates_the_table_and_binds_both(shop: App) -> None:
 
 
 def test_gcp_deploy_script_creates_firestore_with_ttl_and_binds_each_function(shop: App) -> None:
-    from portafunc_gcp.deploy_script import render_deploy
+    from portafunc_gcp.deploy.script import render_deploy
 
     script = render_deploy(shop, "shop-gcp.zip", "3.12", layout="per-route")
     assert "gcloud firestore databases create" in script

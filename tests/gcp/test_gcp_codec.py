@@ -117,7 +117,7 @@ def _ff_convert(native: dict) -> dict:
 ] + [pytest.param(T.encode(StorageEvent("bkt", "dir/ü ñ.txt", kind, size=5, etag="e1"), "legacy"),
                   id=f"encoded-storage-{kind}") for kind in ("created", "deleted", "archived", "metadata_updated")])
 def test_legacy_conversion_matches_functions_framework(native):
-    from portafunc_gcp.codec_legacy import to_cloudevent
+    from portafunc_gcp.codecs.legacy import to_cloudevent
 
     ours = to_cloudevent(json.loads(json.dumps(native)))
     theirs = _ff_convert(json.loads(json.dumps(native)))

@@ -42,7 +42,7 @@ def _package(project: Path, out: Path, stage: str | None) -> Path:
         (zip_path,) = (out / "gcp").glob("*.zip")
         script = out / "gcp" / f"deploy-{stage}.sh"
         code = ("import sys; from portafunc.config import load_config; from portafunc.loader import load_app; "
-                "from portafunc_gcp.deploy_script import render_deploy; "
+                "from portafunc_gcp.deploy.script import render_deploy; "
                 "app, project, _ = load_app('main:app', sys.argv[1]); "
                 "print(render_deploy(app, sys.argv[2], sys.argv[3], "
                 "deployment=app.resources(load_config(project, sys.argv[4]))), end='')")

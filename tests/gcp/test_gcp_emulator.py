@@ -33,7 +33,7 @@ def env(pubsub_emulator: str, tmp_path_factory: pytest.TempPathFactory, serve):
 
     from google.cloud import pubsub_v1
 
-    from portafunc_gcp.entry import render_main
+    from portafunc_gcp.deploy.main_py import render_main
 
     os.environ["PUBSUB_EMULATOR_HOST"] = pubsub_emulator
     src = tmp_path_factory.mktemp("gcp-src")

@@ -40,7 +40,7 @@ def _lines(log: Path, count: int) -> list[dict[str, Any]]:
 
 
 def test_every_line_is_a_cloud_logging_entry_with_the_trace(tmp_path: Path, serve) -> None:
-    from portafunc_gcp.entry import render_main
+    from portafunc_gcp.deploy.main_py import render_main
 
     (tmp_path / "logapp.py").write_text(textwrap.dedent(APP), encoding="utf-8")
     spec = importlib.util.spec_from_file_location("logapp_gcp_logging", tmp_path / "logapp.py")

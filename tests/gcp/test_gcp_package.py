@@ -41,14 +41,14 @@ def test_summary_and_contents(built):
     assert "packaged 6 function(s) for gcp" in built["stdout"] and "sha256" in built["stdout"]
     names = zipfile.ZipFile(built["zip"]).namelist()
     for required in ("main.py", "requirements.txt", "app/main.py", "portafunc/__init__.py",
-                     "portafunc_gcp/runtime.py", "portafunc_gcp/pubsub.py"):
+                     "portafunc_gcp/runtime.py", "portafunc_gcp/backends/pubsub.py"):
         assert required in names, required
     assert any(n.startswith("portafunc/__pycache__/") and n.endswith(f".cpython-{PY.replace('.', '')}.pyc")
                for n in names)
     zf = zipfile.ZipFile(built["zip"])
     eps = [n for n in names if n.startswith("portafunc_gcp-") and n.endswith("entry_points.txt")]
     text = zf.read(eps[0]).decode()
-    assert "gcp = portafunc_gcp.target:Target" in text and "pubsub = portafunc_gcp.pubsub:backend" in text
+    assert "gcp = portafunc_gcp.target:Target" in text and "pubsub = portafunc_gcp.backends.pubsub:backend" in text
     reqs = zf.read("requirements.txt").decode().splitlines()
     assert not any(line.startswith("portafunc") for line in reqs), "portafunc is vendored, never fetched"
     pins = [line for line in reqs if line and not line.startswith("#")]
@@ -92,7 +92,7 @@ def test_deploy_script(built):
 
 def test_per_route_layout_is_an_explicit_option(tmp_path):
     from portafunc.loader import load_app
-    from portafunc_gcp.deploy_script import render_deploy
+    from portafunc_gcp.deploy.script import render_deploy
 
     app, _, _ = load_app("main:app", SHOP)
     text = render_deploy(app, "shop-gcp.zip", PY, layout="per-route")
@@ -195,7 +195,7 @@ def test_names_that_collide_after_cloud_runs_mangling_are_refused():
     """Service names are cut to 63 characters: two functions must not become one service."""
     from portafunc import App
     from portafunc.packaging.build import PackagingError
-    from portafunc_gcp.deploy_script import deployed_functions
+    from portafunc_gcp.deploy.script import deployed_functions
 
     app = App("a" * 40)
     app.queue("q1", name="x" * 30 + "_one")(lambda msg: None)

@@ -55,11 +55,11 @@ def test_http_route_mismatch_and_method_not_allowed():
     answer = T.invoke(APP, "_portafunc_http", {"method": "GET", "path": "/nothing", "headers": []})
     assert answer["statusCode"] == 404 and "echo" not in answer["body"]
     answer = T.invoke(APP, "_portafunc_http", {"method": "DELETE", "path": "/echo/x", "headers": []})
-    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, HEAD, POST"
     answer = T.invoke(APP, "_portafunc_http", {"method": "HEAD", "path": "/echo/x", "headers": []})
     assert answer["statusCode"] == 200 and answer["body"] == ""
     answer = T.invoke(APP, "echo", {"method": "DELETE", "path": "/echo/x", "headers": []})
-    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, HEAD, POST"
 
 
 def test_message_failures_are_non_2xx(record):
@@ -156,7 +156,7 @@ def test_schedule_from_scheduler_headers_and_from_pubsub(record):
 # -- generator and trigger table -------------------------------------------------------------------------------
 
 def test_generated_main_has_one_target_per_function():
-    from portafunc_gcp.entry import render_main
+    from portafunc_gcp.deploy.main_py import render_main
 
     source = render_main(APP, "recorder_app:app")
     compile(source, "main.py", "exec")
@@ -191,7 +191,7 @@ def test_trigger_table():
 
 
 def test_importing_the_entry_path_does_not_import_the_pubsub_sdk():
-    code = ("import sys, portafunc_gcp.runtime, portafunc_gcp.target, portafunc_gcp.codec;"
+    code = ("import sys, portafunc_gcp.runtime, portafunc_gcp.target, portafunc_gcp.codecs;"
             "bad=[m for m in sys.modules if m.startswith(('google.cloud.pubsub', 'grpc'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

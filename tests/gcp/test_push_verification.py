@@ -64,7 +64,7 @@ def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list
 @pytest.fixture
 def verifying(signing_pem: tuple[Any, bytes], monkeypatch: pytest.MonkeyPatch) -> Iterator[bytes]:
     """Verification configured as in production (the environment), with the local key as Google's key set."""
-    from portafunc_gcp import push_auth
+    from portafunc_gcp.inbound import push_auth
 
     monkeypatch.setenv("PORTAFUNC_PUSH_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("PORTAFUNC_PUSH_SERVICE_ACCOUNTS", SA)
@@ -158,7 +158,7 @@ def test_without_an_audience_messages_run_as_before(record: Any, monkeypatch: py
 # -- the served entry: one loud line at cold start -------------------------------------------------------------
 
 def _served_main(tmp_path: Path) -> Path:
-    from portafunc_gcp.entry import render_main
+    from portafunc_gcp.deploy.main_py import render_main
 
     src = tmp_path / "src"
     src.mkdir()
@@ -236,7 +236,7 @@ def _jwks(public_key: Any) -> bytes:
 
 
 def test_unknown_kids_refetch_at_most_once_per_interval(signing_pem: tuple[Any, bytes]) -> None:
-    from portafunc_gcp.push_auth import GoogleKeys
+    from portafunc_gcp.inbound.push_auth import GoogleKeys
 
     calls: list[str] = []
 
@@ -258,7 +258,7 @@ def test_unknown_kids_refetch_at_most_once_per_interval(signing_pem: tuple[Any, 
 
 
 def test_failed_key_fetches_back_off(signing_pem: tuple[Any, bytes]) -> None:
-    from portafunc_gcp.push_auth import GoogleKeys, PushVerifier
+    from portafunc_gcp.inbound.push_auth import GoogleKeys, PushVerifier
 
     calls: list[str] = []
     up = {"ok": False}

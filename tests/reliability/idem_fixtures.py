@@ -103,7 +103,7 @@ def idem_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def aztable_url(idem_azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
     from portafunc import idempotency
-    from portafunc_azure.idempotency import AzureTableStore, store_factory
+    from portafunc_azure.backends.idempotency import AzureTableStore, store_factory
 
     monkeypatch.setenv("PORTAFUNC_AZTABLE_CONNECTION", idem_azurite)
     idempotency.register_store("aztable", store_factory)
@@ -123,7 +123,7 @@ def idem_firestore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def firestore_url(idem_firestore: str, monkeypatch: pytest.MonkeyPatch) -> str:
     from portafunc import idempotency
-    from portafunc_gcp.idempotency import store_factory
+    from portafunc_gcp.backends.idempotency import store_factory
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", idem_firestore)
     idempotency.register_store("firestore", store_factory)

@@ -48,9 +48,9 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_crash_and_poison_nothing_lost(azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import queue
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_azure.natives import to_func_queue
+    from portafunc_azure.codecs.natives import to_func_queue
     from portafunc_azure.runtime import MessageFailed, register_app, runtime_for
-    from portafunc_azure.storage_queue import raw_queue_client
+    from portafunc_azure.backends.storage_queue import raw_queue_client
 
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     monkeypatch.setenv("PORTAFUNC_QUEUE_WORK", "azqueue://devstoreaccount1/work?create=1")
@@ -110,7 +110,7 @@ def test_crash_and_poison_nothing_lost(azurite: str, monkeypatch: pytest.MonkeyP
     poisoned = []
     poison_client = raw_queue_client(azurite, "work-poison")
     for raw in poison_client.receive_messages(max_messages=32):
-        from portafunc_azure.codec_queue import decode_body
+        from portafunc_azure.codecs.queue import decode_body
 
         poisoned.append(decode_body(base64.b64decode(raw.content), message_id=raw.id, dequeue_count=1,
                                        insertion_time=None).json()["n"])
@@ -139,8 +139,8 @@ def test_storage_down_during_send_retries_then_fails_and_reports_only_sent(azuri
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import queue
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_azure.retrying import BatchError
-    from portafunc_azure.storage_queue import raw_queue_client
+    from portafunc_azure.backends.retrying import BatchError
+    from portafunc_azure.backends.storage_queue import raw_queue_client
 
     port = int(re.search(r"QueueEndpoint=http://127\.0\.0\.1:(\d+)/", azurite).group(1))  # type: ignore[union-attr]
     timeout = 2.0
@@ -246,7 +246,7 @@ def test_eventgrid_failures_are_retried_until_the_deadline_and_only_published_id
         monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import topic
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_azure.retrying import BatchError
+    from portafunc_azure.backends.retrying import BatchError
 
     timeout = 1.5
     monkeypatch.setenv("PORTAFUNC_EVENTGRID_KEY", "test-topic-key==")

@@ -181,8 +181,8 @@ def test_crash_mid_batch_and_poison_nothing_lost(gcp_env: str, admin: tuple[Any,
     from google.protobuf import duration_pb2
 
     from portafunc import topic
-    from portafunc_gcp.entry import render_main
-    from portafunc_gcp.packaging import render_deploy
+    from portafunc_gcp.deploy.main_py import render_main
+    from portafunc_gcp.package import render_deploy
 
     app = _load_app(tmp_path)
     (tmp_path / "main.py").write_text(render_main(app, "faults_gcp_app:app", root="."))
@@ -277,7 +277,7 @@ def test_broker_down_during_publish_retries_then_fails_and_reports_only_sent(
         gcp_env: str, admin: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from portafunc import topic
     from portafunc.messaging import reset as reset_bindings
-    from portafunc_gcp.pubsub import BatchError
+    from portafunc_gcp.backends.pubsub import BatchError
 
     publisher, subscriber = admin
     name = f"outage-{uuid.uuid4().hex[:8]}"

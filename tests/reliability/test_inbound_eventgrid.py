@@ -1,4 +1,4 @@
-"""Event Grid webhook delivery authentication (portafunc_azure.eventgrid_auth) in front of the existing receiver.
+"""Event Grid webhook delivery authentication (portafunc_azure.inbound.eventgrid_auth) in front of the existing receiver.
 
 There is no Event Grid emulator; SAS tokens are produced by the official SDK's ``azure.eventgrid.generate_sas`` and
 the bodies are the real samples in tests/fixtures/events/azure (validation handshake and custom-topic event).
@@ -50,7 +50,7 @@ def _delivery(headers: list[tuple[str, str]] | None = None, query: dict[str, lis
 
 
 def _auth(**options: Any) -> Any:
-    from portafunc_azure.eventgrid_auth import EventGridAuth
+    from portafunc_azure.inbound.eventgrid_auth import EventGridAuth
 
     return EventGridAuth(**options)
 
@@ -62,7 +62,7 @@ def _sas(expiry: datetime, key: str = KEY, endpoint: str = ENDPOINT) -> str:
 
 
 def test_delivery_with_shared_secret_runs_the_function() -> None:
-    from portafunc_azure.eventgrid_auth import handle
+    from portafunc_azure.inbound.eventgrid_auth import handle
 
     app, seen = _app()
     ok = handle(app, "on_order", _delivery(query={"code": [SECRET]}), _auth(secret=SECRET))
@@ -80,7 +80,7 @@ def test_delivery_with_shared_secret_runs_the_function() -> None:
 ])
 def test_delivery_without_the_secret_is_refused_and_not_run(headers: list[tuple[str, str]],
                                                             query: dict[str, list[str]], status: int) -> None:
-    from portafunc_azure.eventgrid_auth import handle
+    from portafunc_azure.inbound.eventgrid_auth import handle
 
     app, seen = _app()
     resp = handle(app, "on_order", _delivery(headers, query), _auth(secret=SECRET, sas_key=KEY))
@@ -126,7 +126,7 @@ def test_bad_sas_tokens_are_403(case: str) -> None:
 
 def test_validation_handshake_needs_the_credential_too() -> None:
     """The real handshake sample answers with its validationCode only when the secret is presented."""
-    from portafunc_azure.eventgrid_auth import handle
+    from portafunc_azure.inbound.eventgrid_auth import handle
 
     app, _ = _app()
     body = _body("eventgrid-validation/docs-subscription-validation.input.json")
@@ -139,7 +139,7 @@ def test_validation_handshake_needs_the_credential_too() -> None:
 
 
 def test_unconfigured_auth_refuses_unless_opted_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from portafunc_azure.eventgrid_auth import EventGridAuth
+    from portafunc_azure.inbound.eventgrid_auth import EventGridAuth
 
     monkeypatch.delenv("PORTAFUNC_EVENTGRID_SECRET", raising=False)
     monkeypatch.delenv("PORTAFUNC_EVENTGRID_SAS_KEY", raising=False)
@@ -179,7 +179,7 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Any:
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from portafunc_azure.webhook import wsgi_app
+    from portafunc_azure.inbound.webhook import wsgi_app
 
     for name in ("PORTAFUNC_EVENTGRID_SECRET", "PORTAFUNC_EVENTGRID_SAS_KEY", "PORTAFUNC_EVENTGRID_ALLOWED_ORIGINS"):
         monkeypatch.delenv(name, raising=False)

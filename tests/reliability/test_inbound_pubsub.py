@@ -1,4 +1,4 @@
-"""Pub/Sub push OIDC token verification (portafunc_gcp.push_auth).
+"""Pub/Sub push OIDC token verification (portafunc_gcp.inbound.push_auth).
 
 No emulator signs push requests (the Pub/Sub emulator sends none), so tokens are made the way Google makes them —
 RS256 JWTs with a ``kid`` header, written by google-auth's own ``google.auth.jwt.encode`` — with a locally generated
@@ -62,7 +62,7 @@ def _push(token: str | None, *, scheme: str = "Bearer") -> HttpRequest:
 
 
 def _verifier(key_material: dict[str, Any], **options: Any) -> Any:
-    from portafunc_gcp.push_auth import PushVerifier
+    from portafunc_gcp.inbound.push_auth import PushVerifier
 
     options.setdefault("keys", {KID: key_material["good"].public_key()})
     return PushVerifier(AUDIENCE, [SA], **options)
@@ -146,7 +146,7 @@ def test_bad_tokens_are_refused(keys: dict[str, Any], case: str, status: int) ->
 
 
 def test_unconfigured_verifier_refuses_everything(keys: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from portafunc_gcp.push_auth import PushVerifier
+    from portafunc_gcp.inbound.push_auth import PushVerifier
 
     monkeypatch.delenv("PORTAFUNC_PUSH_AUDIENCE", raising=False)
     monkeypatch.delenv("PORTAFUNC_PUSH_SERVICE_ACCOUNTS", raising=False)
@@ -160,7 +160,7 @@ def test_unconfigured_verifier_refuses_everything(keys: dict[str, Any], monkeypa
 def test_jwks_key_set_is_fetched_once_and_refreshed_for_new_kid(keys: dict[str, Any]) -> None:
     import base64
 
-    from portafunc_gcp.push_auth import GoogleKeys, PushVerifier
+    from portafunc_gcp.inbound.push_auth import GoogleKeys, PushVerifier
 
     numbers = keys["good"].public_key().public_numbers()
 
@@ -184,7 +184,7 @@ def test_jwks_key_set_is_fetched_once_and_refreshed_for_new_kid(keys: dict[str, 
 
 
 def test_key_fetch_failure_refuses_without_crashing(keys: dict[str, Any]) -> None:
-    from portafunc_gcp.push_auth import GoogleKeys, PushVerifier
+    from portafunc_gcp.inbound.push_auth import GoogleKeys, PushVerifier
 
     def fetch(url: str) -> tuple[bytes, float]:
         raise OSError("network down")
@@ -194,7 +194,7 @@ def test_key_fetch_failure_refuses_without_crashing(keys: dict[str, Any]) -> Non
 
 
 def test_verify_push_one_line_wiring(keys: dict[str, Any]) -> None:
-    from portafunc_gcp.push_auth import verify_push
+    from portafunc_gcp.inbound.push_auth import verify_push
 
     verifier = _verifier(keys)
     assert verify_push(_push(_token(keys["good_pem"])), verifier) is None
@@ -206,7 +206,7 @@ def test_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, portafunc_gcp.push_auth; "
+    code = ("import sys, portafunc_gcp.inbound.push_auth; "
             "print(sorted(m for m in ('cryptography', 'google.cloud.pubsub', 'google.auth') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"

@@ -13,10 +13,10 @@ from typing import Any
 from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import handle_http
 from portafunc.targets import Driver, Exchange
 
-from . import codec_eventgrid, codec_http, codec_queue, codec_timer, naming, natives
+from . import triggers
+from .codecs import http, natives, queue, schedule, storage, topic
 
 
 class AzureDriver(Driver):
@@ -28,15 +28,16 @@ class AzureDriver(Driver):
     def _load(self, app: App) -> tuple[dict[str, Any], Any]:
         hit = self._loaded.get(id(app))
         if hit is None or hit[0] is not app:
-            from .generate import load_function_app
+            from .deploy.function_app import load_function_app
 
             _, functions, rt = load_function_app(app)
             hit = self._loaded[id(app)] = (app, functions, rt)
         return hit[1], hit[2]
 
-    def _call(self, app: App, function: str, arg: Any) -> Any:
+    def _call(self, app: App, function: str, arg: Any, generated: bool = False) -> Any:
+        """Call the generated function for portafunc function ``function`` (``generated``: named as generated)."""
         functions, _ = self._load(app)
-        fn = functions.get(naming.function_name(function))
+        fn = functions.get(function if generated else triggers.function_name(function))
         if fn is None:
             raise PortafuncError(f"the generated function_app.py has no function {function!r}")
         return fn.get_user_function()(arg)
@@ -46,27 +47,27 @@ class AzureDriver(Driver):
         spec, params, _ = app.route(request.method, request.path)
         if spec is None and request.method == "OPTIONS":
             spec, params = _preflight_function(app, request.path)
-        if spec is None:
-            # No Azure route matches: the host itself answers; portafunc's own 404/405 stands in for it.
-            resp = handle_http(app, request, target="azure")
-            return Exchange("azure", codec_http.request_to_json(request), codec_http.response_to_json(resp),
-                            response=resp)
+        native = http.request_to_json(request)
+        if spec is None:  # no route of the app's functions takes it: the host tries the catch-all function last
+            native_resp = self._http_native(app, triggers.unmatched_function_name(app), native, generated=True)
+            return Exchange("azure", native, native_resp, response=http.response_from_json(native_resp))
         request.path_params = params
-        native = codec_http.request_to_json(request)
+        native = http.request_to_json(request)  # again: the path parameters are part of it
         native_resp = self._http_native(app, spec.name, native)
-        return Exchange("azure", native, native_resp, response=codec_http.response_from_json(native_resp))
+        return Exchange("azure", native, native_resp, response=http.response_from_json(native_resp))
 
-    def _http_native(self, app: App, function: str, native: dict[str, Any]) -> dict[str, Any]:
-        resp = self._call(app, function, _built(natives.to_func_http, native, "a func.HttpRequest"))
+    def _http_native(self, app: App, function: str, native: dict[str, Any], generated: bool = False
+                     ) -> dict[str, Any]:
+        resp = self._call(app, function, _built(natives.to_func_http, native, "a func.HttpRequest"), generated)
         return natives.response_datum_to_json(resp)
 
     # -- messages -------------------------------------------------------------------------------------------------
     def messages(self, app: App, function: str, messages: list[Message[Any]]) -> Exchange:
         spec = app.function(function)
         if isinstance(spec.trigger, QueueTrigger):
-            events = [codec_queue.encode_message(m) for m in messages]
+            events = [queue.encode_message(m) for m in messages]
         elif isinstance(spec.trigger, TopicTrigger):
-            events = [codec_eventgrid.encode_message(m) for m in messages]
+            events = [topic.encode_message(m) for m in messages]
         else:
             raise PortafuncError(f"function {function!r} is not a queue or topic function")
         answers = [self._deliver(app, function, e) for e in events]
@@ -77,9 +78,9 @@ class AzureDriver(Driver):
     def event(self, app: App, function: str, event: StorageEvent | ScheduleEvent) -> Exchange:
         spec = app.function(function)
         if isinstance(event, StorageEvent) and isinstance(spec.trigger, StorageTrigger):
-            native = codec_eventgrid.encode_storage(event)
+            native = storage.encode_storage(event)
         elif isinstance(event, ScheduleEvent) and isinstance(spec.trigger, ScheduleTrigger):
-            native = codec_timer.encode_timer(event)
+            native = schedule.encode_timer(event)
         else:
             raise PortafuncError(f"function {function!r} does not take a {type(event).__name__}")
         answer = self._deliver(app, function, native)
@@ -121,18 +122,18 @@ class AzureDriver(Driver):
         native = _built(natives.to_json, native, "the function's input")
         if isinstance(spec.trigger, HttpTrigger):
             if not isinstance(native, dict):
-                raise EventDecodeError("HTTP function needs one request", expected=codec_http.HTTP_EXPECTED)
-            _checked(codec_http.request_from_json, native)  # clear error on a malformed event
+                raise EventDecodeError("HTTP function needs one request", expected=http.HTTP_EXPECTED)
+            _checked(http.request_from_json, native)  # clear error on a malformed event
             return self._http_native(app, function, native)
         if isinstance(spec.trigger, (TopicTrigger, StorageTrigger)):
             events = native if isinstance(native, list) else [native]
-            _checked(codec_eventgrid.decode_payload, events)  # validates every event first
+            _checked(topic.decode_payload, events)  # validates every event first
             answers = [self._deliver(app, function, e) for e in events]
             return answers if isinstance(native, list) else answers[0]
         if isinstance(spec.trigger, QueueTrigger):
-            _checked(codec_queue.decode_message, native)
+            _checked(queue.decode_message, native)
             return self._deliver(app, function, native)
-        _checked(codec_timer.decode_timer, native)
+        _checked(schedule.decode_timer, native)
         return self._deliver(app, function, native)
 
 def _built(build: Any, native: Any, what: str) -> Any:
@@ -163,6 +164,6 @@ def _preflight_function(app: App, path: str) -> tuple[Any, dict[str, str]]:
     """The function Azure routes an ``OPTIONS`` request of ``path`` to: the one the generated app lists it on."""
     for spec in app.http_functions():
         params = spec.trigger.route.match(path)  # type: ignore[union-attr]
-        if params is not None and "OPTIONS" in naming.http_methods(spec):
+        if params is not None and "OPTIONS" in triggers.http_methods(spec):
             return spec, params
     return None, {}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +29,12 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import Message, StorageEvent
 from portafunc.invoke import Outcome, handle_http, invoke_event, invoke_message
 
-from . import naming
+from . import triggers
+from .outcome import LastOutcome, MessageFailed, http_response, problem_response
 
 TARGET = "azure"
 _registry: dict[str, App] = {}
 _runtimes: dict[str, Runtime] = {}
-
-
-class MessageFailed(RuntimeError):
-    """Raised to the Functions host so it redelivers (queue) or Event Grid retries (event) the input."""
-
-
-@dataclass
-class LastOutcome:
-    """What the runtime did with the last message on this thread (read by the contract-test driver)."""
-
-    message_id: str
-    outcome: Outcome
-    poisoned: bool = False
-    error: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        """True when the cloud would redeliver or dead-letter the message."""
-        return self.poisoned or self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
 
 
 def register_app(ref: str, app: App) -> None:
@@ -97,30 +78,34 @@ class Runtime:
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, name: str, req: Any) -> Any:
-        from .codec_http import request_from_parts, response_to_json
-        from .natives import to_func_response
+        from .codecs.http import request_from_parts
 
         try:
             neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params),
                                          dict(req.route_params), req.get_body() or b"", req,
-                                         os.environ.get(naming.ROUTE_PREFIX_SETTING, ""))
+                                         os.environ.get(triggers.ROUTE_PREFIX_SETTING, ""))
         except EventDecodeError as exc:
-            from portafunc.events import HttpResponse
+            return problem_response(400, "Bad Request", str(exc))
+        return http_response(handle_http(self.app, neutral, function=name, target=TARGET, native_context=req))
 
-            return to_func_response(response_to_json(HttpResponse.problem(400, "Bad Request", str(exc))))
-        resp = handle_http(self.app, neutral, function=name, target=TARGET, native_context=req)
+    def unmatched(self, req: Any) -> Any:
+        """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the
+        host tries it last): what no other route took gets the app's 404/405, never a function run."""
+        from portafunc.invoke import handle_unmatched
+
+        from .codecs.http import request_from_parts
+
         try:
-            return to_func_response(response_to_json(resp))
-        except ValueError:  # a header azure.functions refuses (newline): a problem response, not a worker error
-            from portafunc.events import HttpResponse
-
-            problem = HttpResponse.problem(500, "Internal Server Error",
-                                           "the function set a header that cannot be sent")
-            return to_func_response(response_to_json(problem))
+            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params), {},
+                                         req.get_body() or b"", req,
+                                         os.environ.get(triggers.ROUTE_PREFIX_SETTING, ""))
+        except EventDecodeError as exc:
+            return problem_response(400, "Bad Request", str(exc))
+        return http_response(handle_unmatched(self.app, neutral, target=TARGET, native_context=req))
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
-        from .codec_queue import decode_body
+        from .codecs.queue import decode_body
 
         spec = self.app.function(name)
         trig = spec.trigger
@@ -164,12 +149,12 @@ class Runtime:
         raise MessageFailed(f"message {message_id} failed and will be retried: {error}")
 
     def _poison(self, trig: QueueTrigger, body: bytes) -> None:
-        from .storage_queue import raw_queue_client
+        from .backends.storage_queue import raw_queue_client
 
-        conn = os.environ.get(naming.STORAGE_CONNECTION)
+        conn = os.environ.get(triggers.STORAGE_CONNECTION)
         if not conn:
-            raise RuntimeError(f"{naming.STORAGE_CONNECTION} is not set")
-        poison = naming.poison_queue_name(naming.queue_name(trig.queue))
+            raise RuntimeError(f"{triggers.STORAGE_CONNECTION} is not set")
+        poison = triggers.poison_queue_name(triggers.queue_name(trig.queue))
         key = (conn, poison)
         client = self._poison_senders.get(key)
         if client is None:
@@ -180,8 +165,8 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        from .codec_eventgrid import decode_event
-        from .natives import from_func_eventgrid
+        from .codecs.topic import decode_event
+        from .codecs.natives import from_func_eventgrid
 
         spec = self.app.function(name)
         native = from_func_eventgrid(event)
@@ -215,8 +200,8 @@ class Runtime:
 
     # -- Timer ----------------------------------------------------------------------------------------------------
     def timer(self, name: str, timer: Any) -> None:
-        from .codec_timer import decode_timer
-        from .natives import from_func_timer
+        from .codecs.schedule import decode_timer
+        from .codecs.natives import from_func_timer
 
         spec = self.app.function(name)
         evt = decode_timer(from_func_timer(timer))

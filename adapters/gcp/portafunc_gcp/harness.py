@@ -20,8 +20,8 @@ from typing import Any, Mapping
 from portafunc.app import App
 from portafunc.errors import EventDecodeError
 
-from . import codec_http, codec_legacy, codec_pubsub, codec_storage
-from .entry import HTTP_SERVICE, render_main
+from .codecs import http, legacy, pubsub, storage
+from .deploy.main_py import HTTP_SERVICE, render_main
 from .runtime import register
 
 _harnesses: weakref.WeakKeyDictionary[App, Harness] = weakref.WeakKeyDictionary()
@@ -99,10 +99,10 @@ class Harness:
             request = self._as_http(native)
             from urllib.parse import unquote
 
-            body = codec_http._body(request, "HTTP request")
+            body = http._body(request, "HTTP request")
             options = {"path": unquote(request["path"]), "method": request["method"],
                        "query_string": request.get("query_string", ""),
-                       "headers": [(k, v) for k, v in codec_http._headers(request.get("headers")).items()
+                       "headers": [(k, v) for k, v in http._headers(request.get("headers")).items()
                                    if k.lower() != "content-length"], "data": body}
             resp = client.open(**options)
         except EventDecodeError:
@@ -114,24 +114,24 @@ class Harness:
             raise EventDecodeError(f"the event cannot be sent as an HTTP request ({type(exc).__name__})",
                                    expected="a native event as `portafunc events new --target gcp` prints it") \
                 from None
-        return codec_http.response_json(resp.status_code, list(resp.headers.items()), resp.get_data())
+        return http.response_json(resp.status_code, list(resp.headers.items()), resp.get_data())
 
     def _as_http(self, native: Any) -> dict[str, Any]:
         if not isinstance(native, Mapping):
             raise EventDecodeError(f"a GCP event is a JSON object, got {type(native).__name__}",
                                    expected="see `portafunc events decode --target gcp`")
-        if codec_http.is_http(native):
+        if http.is_http(native):
             return dict(native)
         if "specversion" in native:  # structured mode, as in a saved event file
             body = json.dumps(native, separators=(",", ":"))
             return {"method": "POST", "path": "/", "headers": [["Content-Type", "application/cloudevents+json"]],
                     "body": body}
-        if codec_storage.is_object_data(native):  # a bare binary-mode body: the type defaults to finalized
-            return self.binary_cloudevent(codec_storage.encode_cloudevent(codec_storage.decode_object(native))
+        if storage.is_object_data(native):  # a bare binary-mode body: the type defaults to finalized
+            return self.binary_cloudevent(storage.encode_cloudevent(storage.decode_object(native))
                                           | {"data": dict(native)})
-        if codec_pubsub.is_push_envelope(native) or codec_legacy.is_legacy(native):
+        if pubsub.is_push_envelope(native) or legacy.is_legacy(native):
             return {"method": "POST", "path": "/", "headers": [["Content-Type", "application/json"]],
                     "body": json.dumps(native, separators=(",", ":"))}
-        from .codec import ACCEPTED
+        from .codecs import ACCEPTED
 
         raise EventDecodeError(f"unrecognised GCP event with keys {sorted(native)[:8]}", expected=ACCEPTED)

@@ -9,7 +9,7 @@ HTTP and schedule functions are ``@functions_framework.http`` targets; topic, qu
 * an event that cannot be decoded → 400 (still a nack: the dead-letter policy ends it, it is never silently lost).
 
 Push verification fails closed: once ``PORTAFUNC_PUSH_AUDIENCE`` is set, every request to an event function (topic,
-queue, storage, schedule) must carry a valid Google OIDC token (:mod:`portafunc_gcp.push_auth`) whatever its shape
+queue, storage, schedule) must carry a valid Google OIDC token (:mod:`portafunc_gcp.inbound.push_auth`) whatever its shape
 — raw push envelope, structured or binary CloudEvent, legacy background event, Cloud Scheduler call — or it is
 refused (401/403) before anything is decoded. Without the audience, the entry says once at cold start that cloud IAM
 (``--no-allow-unauthenticated``) is then the only gate.
@@ -30,7 +30,9 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import handle_http, invoke_event, invoke_message
 
-from . import codec, codec_http, codec_pubsub
+from . import codecs
+from .codecs import http, pubsub, schedule
+from .outcome import event_failed, http_error, message_failed, schedule_answer
 
 TARGET = "gcp"
 AUDIENCE_ENV = "PORTAFUNC_PUSH_AUDIENCE"  # push_auth.AUDIENCE_ENV, kept off the cold-start import path
@@ -72,22 +74,6 @@ def _inside(path: str | None, root: str) -> bool:
     return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
 
 
-class Redeliver(Exception):
-    """Raised from a cloud_event target so functions-framework answers 500 and Pub/Sub/Eventarc redelivers."""
-
-
-def _http_error(status: int, text: str) -> Exception:
-    from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
-
-    if status == 400:
-        return BadRequest(text)
-    if status == 401:
-        return Unauthorized(text)
-    if status == 403:
-        return Forbidden(text)
-    return InternalServerError(text)
-
-
 class Entry:
     """Serves the functions of one App; ``main.py`` creates it once, at import (cold start), and reuses it."""
 
@@ -99,16 +85,17 @@ class Entry:
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
         """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``)."""
-        resp = handle_http(self.app, codec_http.from_flask(request), target=TARGET,
-                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
-        return codec_http.to_flask(resp)
+        resp = handle_http(self.app, http.from_flask(request), target=TARGET,
+                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,
+                           stream=True)  # a body produced in pieces is sent in chunks, as they come
+        return http.to_flask(resp)
 
     def http(self, name: str, request: Any) -> Any:
         """One function deployed on its own (the per-route layout, and schedule functions)."""
         spec = self.app.function(name)
         if spec.kind == "schedule":
             return self._schedule(spec, request)
-        req = codec_http.from_flask(request)
+        req = http.from_flask(request)
         trig = spec.trigger
         if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:
             # Same answer as the routed service: the function's name is an internal detail, never shown.
@@ -117,31 +104,28 @@ class Entry:
                 resp.body = b""
         else:
             resp = handle_http(self.app, req, function=name, target=TARGET,
-                               invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
-        return codec_http.to_flask(resp)
+                               invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,
+                               stream=True)
+        return http.to_flask(resp)
 
     def _schedule(self, spec: FunctionSpec, request: Any) -> Any:
-        req = codec_http.from_flask(request)
+        req = http.from_flask(request)
         refused = _refuse_unverified(req)
         if refused is not None:
-            return codec_http.to_flask(refused)
+            return http.to_flask(refused)
         try:
-            if codec_http.is_scheduler(req.headers):
-                event: Any = codec_http.schedule_from_headers(req.headers, request)
-            elif req.headers.get("ce-type") or codec_pubsub.is_push_envelope(request.get_json(silent=True)):
+            if schedule.is_scheduler(req.headers):
+                event: Any = schedule.schedule_from_headers(req.headers, request)
+            elif req.headers.get("ce-type") or pubsub.is_push_envelope(request.get_json(silent=True)):
                 native = request.get_json(silent=True)
-                found = codec.decode_http(codec_http.encode_request(req)) if req.headers.get("ce-type") \
-                    else codec_pubsub.decode_envelope(native)
+                found = codecs.decode_http(http.encode_request(req)) if req.headers.get("ce-type") \
+                    else pubsub.decode_envelope(native)
                 event = _as_schedule(found)
             else:  # a manual POST (e.g. "force run" through a plain HTTP call)
                 event = ScheduleEvent(time=datetime.now(timezone.utc), native=request)
         except EventDecodeError as exc:
-            return codec_http.to_flask(HttpResponse.problem(400, "Bad Request", str(exc)))
-        result = invoke_event(spec, event, target=TARGET, native_context=request)
-        if result.outcome.value == "retry":
-            return codec_http.to_flask(HttpResponse.problem(500, "Schedule run failed", result.error))
-        return codec_http.to_flask(HttpResponse(status=200, body=b"OK",
-                                                headers={"Content-Type": "text/plain; charset=utf-8"}))
+            return http.to_flask(HttpResponse.problem(400, "Bad Request", str(exc)))
+        return http.to_flask(schedule_answer(invoke_event(spec, event, target=TARGET, native_context=request)))
 
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
@@ -152,26 +136,26 @@ class Entry:
         except EventDecodeError as exc:
             logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
                        function=name, error=str(exc))
-            raise _http_error(400, str(exc)) from None
+            raise http_error(400, str(exc)) from None
         if spec.kind in ("topic", "queue"):
             if not isinstance(event, Message):
-                raise _http_error(400, f"{name} is a {spec.kind} function but received a {type(event).__name__}")
-            result = invoke_message(spec, event, target=TARGET, native_context=cloud_event)
-            if result.must_redeliver:
-                raise _http_error(500, f"message {event.id} failed ({result.outcome.value}): {result.error}")
+                raise http_error(400, f"{name} is a {spec.kind} function but received a {type(event).__name__}")
+            failed = message_failed(invoke_message(spec, event, target=TARGET, native_context=cloud_event), event.id)
+            if failed is not None:
+                raise failed
             return None
         if spec.kind == "schedule":
             event = _as_schedule(event)
         elif spec.kind == "storage":
             if not isinstance(event, StorageEvent):
-                raise _http_error(400, f"{name} is a storage function but received a {type(event).__name__}")
+                raise http_error(400, f"{name} is a storage function but received a {type(event).__name__}")
             if not _storage_matches(spec, event):
                 return None  # Eventarc cannot filter by prefix/suffix: done here, acked
         else:
-            raise _http_error(400, f"{name} is an HTTP function; it cannot take CloudEvents")
-        result = invoke_event(spec, event, target=TARGET, native_context=cloud_event)
-        if result.outcome.value == "retry":
-            raise _http_error(500, f"{spec.kind} event failed: {result.error}")
+            raise http_error(400, f"{name} is an HTTP function; it cannot take CloudEvents")
+        failed = event_failed(invoke_event(spec, event, target=TARGET, native_context=cloud_event), spec.kind)
+        if failed is not None:
+            raise failed
         return None
 
     @staticmethod
@@ -184,13 +168,13 @@ class Entry:
                 raw = flask.request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
         except ImportError:  # pragma: no cover - functions-framework always brings Flask
             raw = None
-        if codec_pubsub.is_push_envelope(raw):
+        if pubsub.is_push_envelope(raw):
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
-            return codec_pubsub.decode_envelope(raw)
+            return pubsub.decode_envelope(raw)
         attributes = dict(cloud_event.get_attributes())
         attributes["data"] = cloud_event.data
-        return codec.decode_cloudevent(attributes, raw=cloud_event)
+        return codecs.decode_cloudevent(attributes, raw=cloud_event)
 
 
 def _is_cloudevent_request(request: Any) -> bool:
@@ -210,7 +194,7 @@ def _refuse_unverified(req: Any) -> HttpResponse | None:
     """The 401/403 answer for a request without a valid push token, when verification is configured; else None."""
     if not _verification_configured():
         return None
-    from . import push_auth
+    from .inbound import push_auth
 
     return push_auth.verify_push(req)
 
@@ -222,10 +206,10 @@ def _verify_cloud_event_request() -> None:
     import flask
 
     if not flask.has_request_context():  # no request to check the token of: refuse rather than trust
-        raise _http_error(401, "push verification is configured but no HTTP request carries this event")
-    refused = _refuse_unverified(codec_http.from_flask(flask.request))
+        raise http_error(401, "push verification is configured but no HTTP request carries this event")
+    refused = _refuse_unverified(http.from_flask(flask.request))
     if refused is not None:
-        raise _http_error(refused.status, refused.body.decode("utf-8", "replace"))
+        raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
 
 
 def _warn_when_unverified(app: App) -> None:

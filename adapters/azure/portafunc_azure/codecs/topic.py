@@ -1,0 +1,113 @@
+"""Event Grid codec: events in the Event Grid schema and the CloudEvents 1.0 schema ⇄ neutral.
+
+* Event Grid schema: ``id``, ``topic``, ``subject``, ``eventType``, ``eventTime``, ``data``, ``dataVersion``,
+  ``metadataVersion``.
+* CloudEvents schema: ``specversion``, ``id``, ``source``, ``type``, ``time``, ``subject``, ``data`` or
+  ``data_base64``.
+
+Blob events (``Microsoft.Storage.BlobCreated`` / ``BlobDeleted`` / ``BlobTierChanged``) become a
+:class:`StorageEvent`: the container and blob name come from the subject
+(``/blobServices/default/containers/C/blobs/NAME``; CloudEvents drop the leading ``/``), else from ``data.url``.
+Every other event becomes a :class:`Message`; a portafunc envelope in ``data`` (see :mod:`.envelope`) restores
+attributes and ordering key. A foreign event (not published by portafunc) gets its type and subject as the attributes
+``type`` and ``subject`` so a handler can tell events apart.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Mapping
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, StorageEvent, format_time
+
+from . import envelope
+from .storage import BLOB_TYPES, DEFAULT_ARM, decode_blob
+
+PORTAFUNC_TYPE = "io.portafunc.message"
+VALIDATION_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
+EVENTGRID_EXPECTED = ("an Event Grid event {id, eventType, subject, eventTime, data, dataVersion} or a CloudEvent "
+                      "{specversion, id, source, type, data | data_base64}, or an array of them")
+
+
+def is_cloudevent(native: Mapping[str, Any]) -> bool:
+    return "specversion" in native
+
+
+def is_eventgrid_event(native: Any) -> bool:
+    return isinstance(native, Mapping) and ("eventType" in native or "specversion" in native)
+
+
+def event_type(native: Mapping[str, Any]) -> str:
+    value = native.get("type") if is_cloudevent(native) else native.get("eventType")
+    return value if isinstance(value, str) else ""
+
+
+def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = False) -> Message[Any] | StorageEvent:
+    """One event (either schema) → a neutral Message or StorageEvent."""
+    if not isinstance(native, Mapping):
+        raise EventDecodeError(f"Event Grid event is {type(native).__name__}", expected=EVENTGRID_EXPECTED)
+    cloud = is_cloudevent(native)
+    etype = event_type(native)
+    if not etype:
+        raise EventDecodeError("Event Grid event has no " + ("type" if cloud else "eventType"),
+                               expected=EVENTGRID_EXPECTED)
+    if etype == VALIDATION_TYPE:
+        raise EventDecodeError("this is the Event Grid subscription validation handshake, not an event; the "
+                               "Functions host (or portafunc_azure.inbound.webhook for plain HTTP) answers it",
+                               expected=EVENTGRID_EXPECTED)
+    event_id = native.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise EventDecodeError("Event Grid event has no id", expected=EVENTGRID_EXPECTED)
+    when = envelope.parse_time_safe(native.get("time") if cloud else native.get("eventTime"))
+    source = native.get("source") if cloud else native.get("topic")
+    subject = native.get("subject")
+    if etype in BLOB_TYPES and not as_message:
+        return decode_blob(native, etype, event_id, when, subject)
+    if cloud and native.get("data_base64") is not None:
+        raw = native["data_base64"]
+        if not isinstance(raw, str):
+            raise EventDecodeError("CloudEvent data_base64 is not a string", expected="base64 text")
+        attributes: dict[str, str] = {}
+        key: str | None = None
+        try:
+            payload = base64.b64decode(raw, validate=True)
+        except ValueError as exc:
+            raise EventDecodeError("CloudEvent data_base64 is not valid base64", expected="base64 text") from exc
+    else:
+        payload, attributes, key = envelope.from_json_value(native.get("data"))
+    if etype != PORTAFUNC_TYPE and not envelope.is_envelope(native.get("data")):
+        attributes = {"type": etype}
+        if isinstance(subject, str) and subject:
+            attributes["subject"] = subject
+    return Message(id=event_id, data=payload, attributes=attributes, ordering_key=key,
+                   delivery_attempt=max(1, int(delivery_attempt)), published_at=when,
+                   source=source if isinstance(source, str) else None, native=native)
+
+
+def decode_payload(native: Any, *, delivery_attempt: int = 1) -> list[Message[Any] | StorageEvent]:
+    """A delivery body: one event or an array of events (either schema)."""
+    if isinstance(native, list):
+        if not native:
+            raise EventDecodeError("Event Grid delivery is an empty array", expected=EVENTGRID_EXPECTED)
+        return [decode_event(e, delivery_attempt=delivery_attempt) for e in native]
+    return [decode_event(native, delivery_attempt=delivery_attempt)]
+
+
+# -- encoding ----------------------------------------------------------------------------------------------------
+
+def encode_message(msg: Message[Any], schema: str = "eventgrid", topic: str | None = None) -> dict[str, Any]:
+    """A neutral message → the event portafunc publishes (and Event Grid delivers) in ``schema``."""
+    data = envelope.json_value(msg.data, msg.attributes, msg.ordering_key)
+    source = msg.source or topic or f"{DEFAULT_ARM}/Microsoft.EventGrid/topics/portafunc"
+    if schema == "cloudevents":
+        out: dict[str, Any] = {"specversion": "1.0", "id": msg.id, "source": source, "type": PORTAFUNC_TYPE,
+                               "subject": "portafunc/message", "datacontenttype": "application/json", "data": data}
+        if msg.published_at is not None:
+            out["time"] = format_time(msg.published_at)
+        return out
+    out = {"id": msg.id, "topic": source, "subject": "portafunc/message", "eventType": PORTAFUNC_TYPE}
+    if msg.published_at is not None:
+        out["eventTime"] = format_time(msg.published_at)
+    out.update({"data": data, "dataVersion": "1.0", "metadataVersion": "1"})
+    return out

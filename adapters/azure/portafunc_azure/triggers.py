@@ -1,0 +1,130 @@
+"""The Azure trigger table: what each neutral trigger becomes on Azure (:func:`check_trigger`), and the Azure names
+derived from portafunc names, in one place so the generator, runtime, backends and packager agree."""
+
+from __future__ import annotations
+
+import re
+
+from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.errors import UnsupportedTrigger
+from portafunc.routing import Route
+from portafunc.targets import NativeTrigger
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting the queue trigger and the poison sender read
+ROUTE_PREFIX_SETTING = "PORTAFUNC_AZURE_ROUTE_PREFIX"  # host.json's routePrefix; portafunc writes "" (no /api)
+
+
+def queue_name(logical: str) -> str:
+    """A Storage Queue name (3-63 chars, lower-case letters, digits, single hyphens) for a logical queue name."""
+    name = re.sub(r"[^a-z0-9-]", "-", logical.lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-")
+    if len(name) < 3:
+        name = (name + "-queue").strip("-")
+    return name[:63].rstrip("-")
+
+
+def poison_queue_name(queue: str) -> str:
+    """The Functions host's poison queue for ``queue``: ``<queue>-poison``."""
+    return f"{queue}-poison"
+
+
+def function_name(name: str) -> str:
+    """A valid Azure function name (letter first; letters, digits, ``_``, ``-``; at most 127 chars)."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if not clean[:1].isalpha():
+        clean = "f_" + clean
+    return clean[:127]
+
+
+def python_name(name: str) -> str:
+    return "fn_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def route_template(route: Route) -> str:
+    """``/orders/{shop}`` → ``orders/{shop}``; greedy ``{path+}`` → Azure's catch-all ``{*path}``."""
+    text = route.template.lstrip("/")
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\+\}", r"{*\1}", text)
+
+
+def http_methods(spec: FunctionSpec) -> list[str]:
+    trig = spec.trigger
+    assert isinstance(trig, HttpTrigger)
+    methods = list(trig.methods)
+    if "GET" in methods and "HEAD" not in methods:
+        methods.append("HEAD")  # the core answers HEAD for GET routes; Azure must route it to the function
+    if "OPTIONS" not in methods and preflight_function(spec) is spec:
+        methods.append("OPTIONS")  # CORS preflights of this route are answered by the core, in this function
+    return methods
+
+
+def preflight_function(spec: FunctionSpec) -> FunctionSpec | None:
+    """The one function of ``spec``'s route template that receives its CORS preflights: the first registered one
+    with a CORS policy, when no function serves ``OPTIONS`` on that template itself (Azure routes one method of
+    one template to one function). The core answers the preflight with the policy of the method asked for."""
+    trig = spec.trigger
+    assert isinstance(trig, HttpTrigger)
+    same = [f for f in spec.app.http_functions() if f.trigger.route.template == trig.route.template]  # type: ignore[union-attr]
+    if any("OPTIONS" in f.trigger.methods for f in same):  # type: ignore[union-attr]
+        return None
+    from portafunc.cors import policy
+
+    return next((f for f in same if policy(f.app, f) is not None), None)
+
+
+#: The route of the app's catch-all function: every path (``{*…}`` also matches the root); a parameter name no app
+#: route uses, so the host's duplicate-route check never sees a clash.
+UNMATCHED_ROUTE = "{*portafunc_unmatched_path}"
+
+
+def unmatched_function_name(app: App) -> str:
+    """The catch-all function's name: it must sort after every other function's, as the Functions host orders HTTP
+    routes by function name (ordinal, ignoring case: FunctionMetadataManager) and takes the first route that matches
+    (ASP.NET's RouteCollection), whatever the templates' specificity. ``zz_portafunc_unmatched`` sorts after every
+    usual name (``_`` comes after every letter and digit once upper-cased); an app whose own name sorts later gets
+    that name with ``_`` appended, which sorts after it."""
+    name = "zz_portafunc_unmatched"
+    last = max((function_name(spec.name) for spec in app), key=str.upper, default="")
+    if last.upper() >= name.upper():
+        name = last + "_"
+    return name
+
+
+def check_trigger(spec: FunctionSpec) -> NativeTrigger:
+    """What ``spec`` becomes on Azure, or :class:`UnsupportedTrigger` saying what to use instead."""
+    trig = spec.trigger
+    if isinstance(trig, HttpTrigger):
+        return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "
+                             f"/{route_template(trig.route)}, auth {trig.auth}")
+    if isinstance(trig, QueueTrigger):
+        if trig.ordered:
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
+                                     "Azure Storage Queues do not keep order and the queue trigger runs messages "
+                                     "in parallel", "an unordered queue (ordered=False), or a topic with an "
+                                     "idempotent handler")
+        if trig.batch_size > 32:
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
+                                     f"the Storage Queue trigger fetches at most 32 messages at a time "
+                                     f"(host.json queues.batchSize), not {trig.batch_size}", "batch_size=32 or less")
+        return NativeTrigger("Storage Queue trigger",
+                             f"queue {queue_name(trig.queue)}, connection {STORAGE_CONNECTION}, "
+                             f"poison queue {poison_queue_name(queue_name(trig.queue))} after "
+                             f"{trig.max_attempts} attempts")
+    if isinstance(trig, TopicTrigger):
+        return NativeTrigger("Event Grid trigger", f"subscription to topic {trig.topic} (Event Grid or "
+                             f"CloudEvents schema), max {trig.max_attempts} delivery attempts")
+    if isinstance(trig, ScheduleTrigger):
+        return NativeTrigger("Timer trigger", f"NCRONTAB {trig.schedule.azure} (UTC)")
+    if isinstance(trig, StorageTrigger):
+        from .codecs.storage import KIND_TO_TYPE
+
+        bad = [e for e in trig.events if e not in KIND_TO_TYPE]
+        if bad:
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
+                                     f"Blob Storage publishes no Event Grid event for {', '.join(bad)}",
+                                     "events created, deleted or archived")
+        types = ", ".join(KIND_TO_TYPE[e] for e in trig.events)
+        flt = f"subject begins with /blobServices/default/containers/{trig.bucket}/blobs/{trig.prefix}"
+        if trig.suffix:
+            flt += f", ends with {trig.suffix}"
+        return NativeTrigger("Event Grid trigger", f"Blob Storage events {types}; {flt}")
+    raise UnsupportedTrigger(spec.name, str(trig), "azure", "unknown trigger", "http, topic, queue, schedule, storage")

@@ -1,0 +1,156 @@
+"""HTTP for Google Cloud Functions: the Flask request functions-framework hands over ↔ HttpRequest, HttpResponse →
+Flask response, plus a JSON form of both so events can be saved to files, decoded and replayed.
+
+GCF has no JSON event for HTTP (the function gets a real request), so the JSON form is ours and mirrors the wire:
+``{"method", "path" (percent-encoded, as on the request line), "query_string" (raw), "headers": [[name, value], ...]
+(repeated names kept), "body", "isBase64Encoded"}``. The response form is ``{"statusCode", "headers": [[...]], "body",
+"isBase64Encoded"}``. Cloud Scheduler HTTP jobs arrive as such requests (read in :mod:`.schedule`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from urllib.parse import parse_qs, quote, urlencode
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Headers, HttpRequest, HttpResponse
+
+from .fields import b64decode, b64encode, need_map
+
+HTTP_EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["name", "value"]], "body": "", '
+                 '"isBase64Encoded": false}')
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def is_http(native: Any) -> bool:
+    return isinstance(native, Mapping) and "method" in native and "path" in native and "kind" not in native \
+        and "specversion" not in native
+
+
+def parse_query(query_string: str) -> dict[str, list[str]]:
+    return parse_qs(query_string, keep_blank_values=True) if query_string else {}
+
+
+def _headers(value: Any) -> Headers:
+    if value is None:
+        return Headers()
+    if isinstance(value, Mapping):
+        return Headers({str(k): v for k, v in value.items()})
+    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        return Headers([(str(k), str(v)) for k, v in value])
+    raise EventDecodeError("headers must be a list of [name, value] pairs or an object", expected=HTTP_EXPECTED)
+
+
+def _body(native: Mapping[str, Any], what: str) -> bytes:
+    body = native.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise EventDecodeError(f"{what} body is {type(body).__name__}, not a string", expected=HTTP_EXPECTED)
+    if native.get("isBase64Encoded"):
+        return b64decode(body, f"{what} body")
+    return body.encode("utf-8")
+
+
+def _encode_body(body: bytes, out: dict[str, Any]) -> None:
+    try:
+        out["body"] = body.decode("utf-8")
+        out["isBase64Encoded"] = False
+    except UnicodeDecodeError:
+        out["body"] = b64encode(body)
+        out["isBase64Encoded"] = True
+
+
+def decode_request(native: Any) -> HttpRequest:
+    req = need_map(native, "HTTP request", HTTP_EXPECTED)
+    method, path = req.get("method"), req.get("path")
+    if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
+        raise EventDecodeError("HTTP request needs a method and a path starting with '/'", expected=HTTP_EXPECTED)
+    query = req.get("query_string", "")
+    if not isinstance(query, str):
+        raise EventDecodeError("query_string must be the raw query string", expected=HTTP_EXPECTED)
+    from urllib.parse import unquote
+
+    headers = _headers(req.get("headers"))
+    remote = req.get("remote_addr")
+    return HttpRequest(method=method, path=unquote(path), query=parse_query(query), headers=headers,
+                       body=_body(req, "HTTP request"), client_ip=_client_ip(headers, remote), native=native)
+
+
+def encode_request(req: HttpRequest) -> dict[str, Any]:
+    headers = Headers(req.headers)
+    if req.cookies and "cookie" not in headers:
+        headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
+    out: dict[str, Any] = {
+        "method": req.method,
+        "path": quote(req.path, safe=_PATH_SAFE),
+        "query_string": urlencode([(k, v) for k, vs in req.query.items() for v in vs]),
+        "headers": [[k, v] for k, v in headers.items()],
+    }
+    _encode_body(req.body, out)
+    return out
+
+
+def _client_ip(headers: Headers, remote: Any) -> str | None:
+    """The last ``X-Forwarded-For`` entry: Google's front end appends the address it accepted the connection from,
+    so everything before it is whatever the client sent (docs/gcp.md). Without the header (functions-framework
+    run locally), the socket's peer."""
+    forwarded = headers.get_all("x-forwarded-for")
+    if forwarded:
+        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
+    return remote if isinstance(remote, str) else None
+
+
+def from_flask(request: Any) -> HttpRequest:
+    """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent)."""
+    headers = Headers(list(request.headers.items()))
+    query = request.query_string.decode("utf-8", "replace") if request.query_string else ""
+    req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
+                      body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
+                      native=request)
+    if headers.get("cookie"):
+        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
+    return req
+
+
+def to_flask(resp: HttpResponse) -> Any:
+    """HttpResponse → Flask response with repeated headers (Set-Cookie) and the exact body bytes. A body still being
+    produced (``resp.streamed``) is handed over as an iterable: without a Content-Length, the server sends each piece
+    as a chunk as soon as it comes, and closes the iterable (stopping the producer) if the client goes away."""
+    import flask
+
+    try:
+        return _flask_response(flask, resp)
+    except ValueError:  # a header werkzeug refuses (newline): never Flask's HTML 500 page
+        if resp.streamed:
+            resp.close()  # type: ignore[attr-defined]
+        problem = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
+        return _flask_response(flask, problem)
+
+
+def _flask_response(flask: Any, resp: HttpResponse) -> Any:
+    if resp.streamed:
+        out = flask.Response(resp.chunks(), status=resp.status)  # type: ignore[attr-defined]
+    else:
+        out = flask.Response(resp.body, status=resp.status)
+    out.headers.remove("Content-Type")  # Flask's text/html default is wrong for a response that set none
+    for name, value in resp.headers.items():
+        if name.lower() == "content-length":
+            continue
+        out.headers.add(name, value)
+    return out
+
+
+def response_json(status: int, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {"statusCode": status, "headers": [[k, v] for k, v in headers]}
+    _encode_body(body, out)
+    return out
+
+
+def decode_response(native: Any) -> HttpResponse:
+    resp = need_map(native, "HTTP response", '{"statusCode": 200, "headers": [...], "body": ""}')
+    status = resp.get("statusCode")
+    if not isinstance(status, int):
+        raise EventDecodeError("HTTP response has no statusCode", expected='{"statusCode": 200, ...}')
+    headers = Headers([(k, v) for k, v in _headers(resp.get("headers")).items() if k.lower() != "content-length"])
+    return HttpResponse(status=status, headers=headers, body=_body(resp, "HTTP response"))

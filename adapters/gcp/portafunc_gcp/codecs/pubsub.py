@@ -1,0 +1,126 @@
+"""Pub/Sub messages ↔ neutral :class:`~portafunc.events.Message`.
+
+Three native carriers hold the same PubsubMessage JSON:
+
+* the push envelope ``{"message": {...}, "subscription": "...", "deliveryAttempt": n}`` a push subscription POSTs
+  (the real service sends ``messageId``/``publishTime`` *and* their snake_case twins ``message_id``/``publish_time``;
+  the emulator sends neither ``publishTime`` nor the twins);
+* the ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent (Eventarc), whose ``data`` is that envelope;
+* the legacy background event ``google.pubsub.topic.publish`` (handled in :mod:`.legacy`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, format_time, parse_time
+
+from .fields import b64decode, b64encode, need_map, opt_str, str_map
+
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+PUBSUB_SERVICE = "pubsub.googleapis.com"
+DEFAULT_PROJECT = "portafunc-local"
+ENVELOPE_EXPECTED = '{"message": {"data": base64, "messageId": ..., "attributes": {...}}, "subscription": ...}'
+
+
+def is_push_envelope(native: Any) -> bool:
+    return isinstance(native, Mapping) and isinstance(native.get("message"), Mapping) \
+        and "context" not in native and "specversion" not in native
+
+
+def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: Any = None,
+                   delivery_attempt: Any = None, source: str | None = None, native: Any = None) -> Message[Any]:
+    """One PubsubMessage JSON object → Message (ids and times fall back to the carrier's, as Eventarc fills them)."""
+    msg = need_map(msg, "message", ENVELOPE_EXPECTED)
+    message_id = opt_str(msg, "messageId", "message_id", what="message") or fallback_id
+    if not message_id:
+        raise EventDecodeError("Pub/Sub message has no messageId", expected=ENVELOPE_EXPECTED)
+    published = parse_time(msg.get("publishTime") or msg.get("publish_time") or fallback_time)
+    attempt = 1
+    if delivery_attempt is not None:
+        text = str(delivery_attempt) if isinstance(delivery_attempt, (int, str)) else ""
+        # ASCII digits only: "²".isdigit() is True but int("²") fails; a bool is an int but no count
+        if isinstance(delivery_attempt, bool) or not text or len(text) > 9 or not text.isascii() \
+                or not text.isdigit():
+            shown = text[:20] if text else type(delivery_attempt).__name__
+            raise EventDecodeError(f"deliveryAttempt {shown!r} is not a number",
+                                   expected="deliveryAttempt as a positive integer")
+        attempt = max(1, int(text))
+    return Message(
+        id=message_id,
+        data=b64decode(msg.get("data"), "message.data"),
+        attributes=str_map(msg.get("attributes"), "message.attributes"),
+        ordering_key=opt_str(msg, "orderingKey", "ordering_key", what="message"),
+        delivery_attempt=attempt,
+        published_at=published,
+        source=source,
+        native=native,
+    )
+
+
+def decode_envelope(native: Any, *, fallback_id: str | None = None, fallback_time: Any = None,
+                    source: str | None = None, raw: Any = None) -> Message[Any]:
+    """A push envelope (or a messagePublished CloudEvent's data) → Message."""
+    env = need_map(native, "push envelope", ENVELOPE_EXPECTED)
+    if "message" not in env:
+        raise EventDecodeError("Pub/Sub push envelope has no 'message'", expected=ENVELOPE_EXPECTED)
+    subscription = env.get("subscription")
+    return decode_message(env["message"], fallback_id=fallback_id, fallback_time=fallback_time,
+                          delivery_attempt=env.get("deliveryAttempt", env.get("delivery_attempt")),
+                          source=source or (subscription if isinstance(subscription, str) else None),
+                          native=raw if raw is not None else native)
+
+
+def message_json(msg: Message[Any]) -> dict[str, Any]:
+    """The PubsubMessage JSON the push service writes (camelCase plus the snake_case twins it also sends)."""
+    out: dict[str, Any] = {}
+    if msg.attributes:
+        out["attributes"] = dict(msg.attributes)
+    out["data"] = b64encode(msg.data)
+    out["messageId"] = msg.id
+    out["message_id"] = msg.id
+    if msg.published_at is not None:
+        out["publishTime"] = format_time(msg.published_at)
+        out["publish_time"] = out["publishTime"]
+    if msg.ordering_key:
+        out["orderingKey"] = msg.ordering_key
+    return out
+
+
+def encode_envelope(msg: Message[Any], *, project: str = DEFAULT_PROJECT, subscription: str = "portafunc-sub"
+                    ) -> dict[str, Any]:
+    """Neutral → push envelope, as a push subscription POSTs it (``deliveryAttempt`` only after the first)."""
+    env: dict[str, Any] = {"message": message_json(msg),
+                           "subscription": f"projects/{project}/subscriptions/{subscription}"}
+    if msg.delivery_attempt and msg.delivery_attempt > 1:
+        env["deliveryAttempt"] = msg.delivery_attempt
+    return env
+
+
+def encode_cloudevent(msg: Message[Any], *, project: str = DEFAULT_PROJECT, topic: str = "portafunc-topic",
+                      subscription: str = "portafunc-sub") -> dict[str, Any]:
+    """Neutral → structured ``messagePublished`` CloudEvent, as Eventarc delivers it to a Gen2 function."""
+    ce: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": msg.id,
+        "source": f"//{PUBSUB_SERVICE}/projects/{project}/topics/{topic}",
+        "type": PUBLISHED,
+        "datacontenttype": "application/json",
+        "data": encode_envelope(msg, project=project, subscription=subscription),
+    }
+    if msg.published_at is not None:
+        ce["time"] = format_time(msg.published_at)
+    return ce
+
+
+def topic_of(source: str | None) -> str | None:
+    """``//pubsub.googleapis.com/projects/P/topics/T`` → ``projects/P/topics/T``."""
+    if source and source.startswith(f"//{PUBSUB_SERVICE}/"):
+        return source[len(PUBSUB_SERVICE) + 3:]
+    return None
+
+
+def published_or(msg: Message[Any], default: datetime) -> datetime:
+    return msg.published_at or default

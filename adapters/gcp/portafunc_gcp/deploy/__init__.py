@@ -1,0 +1,1 @@
+"""What a deployment is made of: the generated main.py, deploy.sh and the requirements lock."""

@@ -1,0 +1,1 @@
+"""Verification of deliveries that reach the app over plain HTTP (Pub/Sub push, Eventarc, Cloud Scheduler OIDC)."""

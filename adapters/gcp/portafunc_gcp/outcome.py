@@ -1,0 +1,51 @@
+"""The one outcome → GCP mapping. Pub/Sub push and Eventarc redeliver on any non-2xx answer, so:
+
+* a message the broker must see failed (retryable error, non-retryable with no dead-letter destination, skipped)
+  → HTTP 500 (Pub/Sub redelivers it and, after ``max_attempts``, dead-letters it);
+* a non-retryable failure forwarded to the dead-letter destination, or a success → 2xx (acked);
+* an event that cannot be decoded → 400 (a nack too: the dead-letter policy ends it, never silently lost);
+* HTTP functions answer with the neutral response itself (:func:`.codecs.http.to_flask`).
+
+From a ``cloud_event`` target the status is raised as a werkzeug HTTP exception, which functions-framework answers
+with that status; from an ``http`` target (Cloud Scheduler jobs) it is returned.
+"""
+
+from __future__ import annotations
+
+from portafunc.events import HttpResponse
+from portafunc.invoke import MessageResult
+
+
+def http_error(status: int, text: str) -> Exception:
+    """The werkzeug exception functions-framework turns into an HTTP ``status`` answer."""
+    from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
+
+    if status == 400:
+        return BadRequest(text)
+    if status == 401:
+        return Unauthorized(text)
+    if status == 403:
+        return Forbidden(text)
+    return InternalServerError(text)
+
+
+def schedule_answer(result: MessageResult) -> HttpResponse:
+    """What Cloud Scheduler sees: 500 has it retry per the job's retry config, 200 completes the run."""
+    if result.outcome.value == "retry":
+        return HttpResponse.problem(500, "Schedule run failed", result.error)
+    return HttpResponse(status=200, body=b"OK", headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def message_failed(result: MessageResult, message_id: str) -> Exception | None:
+    """The 500 that makes Pub/Sub redeliver ``message_id``, or None when it is acked."""
+    if result.must_redeliver:
+        return http_error(500, f"message {message_id} failed ({result.outcome.value}): {result.error}")
+    return None
+
+
+def event_failed(result: MessageResult, kind: str) -> Exception | None:
+    """The 500 that makes Eventarc redeliver a storage or schedule event, or None when it is acked."""
+    if result.outcome.value == "retry":
+        return http_error(500, f"{kind} event failed: {result.error}")
+    return None
+

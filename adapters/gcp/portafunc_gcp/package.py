@@ -1,0 +1,82 @@
+"""``portafunc package --target gcp``: a source zip Cloud Functions Gen2 builds, plus ``deploy.sh``.
+
+Vendoring vs remote build: Gen2 always runs a Cloud Build (Google's Python buildpack) that ``pip install``s
+``requirements.txt`` on the runtime's own Linux image, so third-party dependencies — including compiled ones
+(grpcio, pydantic-core) — are left to that remote build: it gets the right platform wheels without us guessing, and
+the upload stays small. What that build cannot fetch is portafunc itself (it need not be published anywhere), so the
+core and ``portafunc_gcp`` are vendored into the zip with their dist-info (entry points keep working), compiled to
+``.pyc`` for the target Python. The user's code goes under ``app/`` so a user module named ``main`` never collides
+with the generated ``main.py``.
+
+Layout of ``dist/gcp/``::
+
+    <app>-gcp.zip        main.py, requirements.txt, .gcloudignore, portafunc/, portafunc_gcp/, *.dist-info, app/
+    main.py, requirements.txt, deploy.sh     (copies for review; deploy.sh deploys the zip's contents)
+
+``requirements.txt`` is a lock: every package Cloud Build installs, with the exact version resolved at package time
+for the runtime's platform (see :mod:`.deploy.lock`). ``deploy.sh`` is described in :mod:`.deploy.script`.
+
+HTTP layout: by default every HTTP route is served by one function, ``<app>-http`` (one base URL, routed inside);
+``[targets.gcp] http = "per-route"`` in the configuration file deploys one function per HTTP route instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portafunc.packaging.closure import runtime_requirements
+from portafunc.packaging.steps import ArtifactBuild, install_requirements
+from portafunc.targets import PackageRequest, PackageResult
+
+from .deploy.script import deploy_name, deployed_functions, options, render_deploy
+from .deploy.main_py import render_main
+from .deploy.lock import lock
+
+
+
+def requirements(user: list[str], say: Any = None, needed: list[str] | None = None) -> list[str]:
+    """The runtime requirements Cloud Build installs: core + adapter dependencies (portafunc itself is vendored),
+    what this app needs of portafunc's optional ones (``needed``: pydantic for an app that validates with it) and
+    every one of the user's lines; both kept when they name the same package, so the lock resolves them together."""
+    return install_requirements(("portafunc", "portafunc-gcp"), user, say, needed=needed or ())
+
+
+def deployment_of(request: PackageRequest) -> Any:
+    """The resource model to deploy: what the frame computed, else the app's with the project's configuration."""
+    dep = getattr(request, "deployment", None)
+    if dep is None:
+        from portafunc.config import load_config
+
+        dep = request.app.resources(load_config(request.project_dir, getattr(request, "stage", None)))
+    return dep
+
+
+def package(target: Any, request: PackageRequest, layout: str | None = None) -> PackageResult:
+    app, rows = request.checked_app(target)
+    deployment = deployment_of(request)
+    layout = layout or options(deployment)["http"]
+    prefix = f"{app.name}-{deployment.stage}" if deployment.stage else app.name
+    deployed_functions(app, layout, prefix)  # name collisions after Cloud Run's mangling stop the build here
+    main_py = render_main(app, request.app_ref, root="app")
+    with ArtifactBuild(request, "portafunc_gcp", "portafunc-gcp") as build:
+        build.copy_project("app")  # under app/: a user module named main never meets the generated main.py
+        build.vendor()
+        needed = runtime_requirements(app, request.project_dir, request.requirements)
+        pins = lock(requirements(request.requirements, build.say, needed), request.python, request.progress,
+                    request.pip_options)
+        generated = {
+            "main.py": main_py,
+            "requirements.txt": "# Installed by Cloud Functions' remote build (Cloud Build); portafunc itself is "
+                                "vendored in this zip.\n"
+                                f"# Locked at package time for CPython {request.python} on manylinux x86_64: exact "
+                                "versions only.\n" + "\n".join(pins) + "\n",
+            ".gcloudignore": "# everything in this folder is the function's source\n",
+        }
+        build.write(generated)
+        artifact = build.zip(f"{app.name}-gcp.zip")
+        deploy_sh = render_deploy(app, artifact.path.name, request.python, layout=layout, deployment=deployment)
+        return build.result("gcp", artifact, {"main.py": main_py, "requirements.txt": generated["requirements.txt"],
+                                              "deploy.sh": deploy_sh}, rows)
+
+
+__all__ = ["deploy_name", "package", "render_deploy", "requirements"]

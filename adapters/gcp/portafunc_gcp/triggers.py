@@ -1,0 +1,54 @@
+"""The GCP trigger table: what each neutral trigger becomes on Cloud Functions (gen 2), Pub/Sub, Eventarc and
+Cloud Scheduler, with the limits the core asks the target for."""
+
+from __future__ import annotations
+
+from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.errors import UnsupportedTrigger
+from portafunc.targets import NativeTrigger
+
+from .codecs.storage import KIND_TO_CE
+from .deploy.main_py import check_name
+
+MIN_ATTEMPTS, MAX_ATTEMPTS = 5, 100  # the range a Pub/Sub dead-letter policy accepts
+
+
+def check_trigger(spec: FunctionSpec) -> NativeTrigger:
+    """What ``spec`` becomes on GCP, or :class:`UnsupportedTrigger` saying what to use instead."""
+    check_name(spec)
+    trig = spec.trigger
+    if isinstance(trig, HttpTrigger):
+        methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
+        access = "IAM-authenticated" if trig.auth == "function" else "public"
+        if trig.auth not in ("anonymous", "function"):
+            access = "public to IAM, bearer JWT verified by the function"
+        return NativeTrigger("HTTP route of the app's one HTTP service",
+                             f"{','.join(methods)} {trig.route.template}, {access}")
+    if isinstance(trig, (TopicTrigger, QueueTrigger)):
+        if not MIN_ATTEMPTS <= trig.max_attempts <= MAX_ATTEMPTS:
+            raise UnsupportedTrigger(spec.name, trig.describe(), "gcp",
+                                     f"max_attempts={trig.max_attempts}: Pub/Sub moves a message to its "
+                                     f"dead-letter topic after {MIN_ATTEMPTS} to {MAX_ATTEMPTS} delivery "
+                                     "attempts, never fewer or more, and portafunc cannot count attempts "
+                                     "itself on Eventarc deliveries",
+                                     f"max_attempts={MIN_ATTEMPTS if trig.max_attempts < MIN_ATTEMPTS else MAX_ATTEMPTS}"
+                                     " (a failure that retrying cannot fix raises NonRetryableError: the "
+                                     "deployment sets the function's dead-letter topic, so it is moved there "
+                                     "at once, without retries)")
+        if isinstance(trig, TopicTrigger):
+            return NativeTrigger("Pub/Sub topic trigger (Eventarc messagePublished CloudEvent)",
+                                 f"--trigger-topic={trig.topic} --retry, dead-letter after "
+                                 f"{trig.max_attempts} attempts")
+        return NativeTrigger("Pub/Sub push subscription",
+                             f"topic {trig.queue}, ack deadline {min(600, max(10, trig.visibility_timeout))}s, "
+                             f"dead-letter after {trig.max_attempts} attempts"
+                             + (", message ordering" if trig.ordered else "") + ", one message per request")
+    if isinstance(trig, ScheduleTrigger):
+        return NativeTrigger("Cloud Scheduler HTTP job", f"'{trig.schedule.gcp}' UTC, POST with OIDC token")
+    if isinstance(trig, StorageTrigger):
+        types = ", ".join(KIND_TO_CE[e].rsplit(".", 1)[1] for e in trig.events)
+        filt = f"; prefix {trig.prefix!r} / suffix {trig.suffix!r} filtered in the function" \
+            if trig.prefix or trig.suffix else ""
+        return NativeTrigger("Cloud Storage trigger (Eventarc)", f"bucket {trig.bucket}: {types}{filt}")
+    raise UnsupportedTrigger(spec.name, trig.describe(), "gcp", "unknown trigger", "http, topic, queue, "
+                                                                                   "schedule or storage")
