@@ -533,8 +533,10 @@ class HttpRequest:
         values = self.query.get(name)
         return values[0] if values else default
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds what the front door said beyond the request itself
+        (``path_params``, ``client_ip``, ``raw_query``), as ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "http",
             "method": self.method,
             "path": self.path,
@@ -543,6 +545,9 @@ class HttpRequest:
             "cookies": dict(self.cookies),
             "body_base64": _b64(self.body),
         }
+        if context:
+            out.update(path_params=dict(self.path_params), client_ip=self.client_ip, raw_query=self.raw_query)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HttpRequest:
@@ -553,6 +558,9 @@ class HttpRequest:
             headers=Headers(data.get("headers") or {}),
             cookies=dict(data.get("cookies") or {}),
             body=_unb64(data.get("body_base64"), "body_base64"),
+            path_params={str(k): str(v) for k, v in (data.get("path_params") or {}).items()},
+            client_ip=data.get("client_ip"),
+            raw_query=data.get("raw_query"),
         )
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -774,8 +782,10 @@ class Message(_TypedBody[T]):
         self._has_body = True
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the ``source`` (the queue, topic or subscription the broker
+        names), as ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "message",
             "id": self.id,
             "data_base64": _b64(self.data),
@@ -784,6 +794,9 @@ class Message(_TypedBody[T]):
             "delivery_attempt": self.delivery_attempt,
             "published_at": format_time(self.published_at),
         }
+        if context:
+            out["source"] = self.source
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
@@ -794,6 +807,7 @@ class Message(_TypedBody[T]):
             ordering_key=data.get("ordering_key"),
             delivery_attempt=int(data.get("delivery_attempt") or 1),
             published_at=parse_time(data.get("published_at")),
+            source=data.get("source"),
         )
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -858,8 +872,10 @@ class StorageEvent:
         # an event built by hand (no trigger) reads through the binding named like its bucket
         return bucket(self.trigger_bucket or self.bucket)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the event's ``id`` and ``time``, as ``portafunc events
+        decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "storage",
             "bucket": self.bucket,
             "key": self.key,
@@ -867,12 +883,16 @@ class StorageEvent:
             "size": self.size,
             "etag": self.etag,
         }
+        if context:
+            out.update(id=self.id, time=format_time(self.time))
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StorageEvent:
         size = data.get("size")
         return cls(bucket=data["bucket"], key=data["key"], kind=data.get("event", "created"),
-                   size=None if size is None else int(size), etag=data.get("etag"))
+                   size=None if size is None else int(size), etag=data.get("etag"),
+                   time=parse_time(data.get("time")), id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
         return _cloudevent(f"io.portafunc.storage.{self.kind}", self.id or "", self.bucket, self.time,
@@ -899,15 +919,20 @@ class ScheduleEvent:
     def __repr__(self) -> str:
         return f"ScheduleEvent({format_time(self.time)})"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "schedule", "time": format_time(self.time)}
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the run's ``id`` and whether it is ``past_due``, as
+        ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {"kind": "schedule", "time": format_time(self.time)}
+        if context:
+            out.update(id=self.id, past_due=self.past_due)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleEvent:
         parsed = parse_time(data.get("time"))
         if parsed is None:
             raise EventDecodeError("schedule event has no time", expected='{"time": "<RFC 3339>"}')
-        return cls(time=parsed)
+        return cls(time=parsed, past_due=bool(data.get("past_due")), id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
         return _cloudevent("io.portafunc.schedule", self.id or "", "", self.time, self.to_dict())

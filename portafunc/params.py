@@ -481,6 +481,10 @@ def _type_name(tp: Any) -> str:
 
 # -- filling a request -----------------------------------------------------------------------------------------
 
+class _NeverRaised(Exception):
+    """What a signature that validates nothing catches: no exception is one."""
+
+
 class _Binder:
     """The per-request work of one signature: built on its first request (this is where pydantic is imported)."""
 
@@ -489,9 +493,11 @@ class _Binder:
                  "validation_error")
 
     def __init__(self, sig: RouteSignature) -> None:
-        from pydantic import ValidationError
+        self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
+        if sig.parameters or sig.response_model is not None:
+            from pydantic import ValidationError
 
-        self.validation_error = ValidationError
+            self.validation_error = ValidationError
         self.request_arg = sig.request_arg
         # The validator's field per parameter: the handler's argument name itself when pydantic takes it as a field
         # name (its values are then the keyword arguments as they are), else p<i>.
