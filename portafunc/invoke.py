@@ -480,9 +480,9 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
         if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
             resp = refused
-        elif len(req.body) > MAX_BODY_BYTES:
+        elif req.body_size > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
-                                        f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
+                                        f"request body is {req.body_size} bytes; the limit is {MAX_BODY_BYTES}")
         else:
             chain = _chain(spec) if spec.app._middleware or spec.routers else None
             if chain or spec.app._exception_handlers:
