@@ -188,3 +188,10 @@ def runtime_requirements(app: Any, project_dir: Path, user_requirements: Iterabl
     if "pydantic" not in named and needs_pydantic(app, project_modules(project_dir)):
         return [PYDANTIC]
     return []
+
+
+def called_kinds(deployment: Any) -> set[str]:
+    """The resource kinds some function calls at run time through a client library (publish, send, read, write —
+    not consume, which the platform delivers): a target ships a service's SDK only when its kind is in this set."""
+    return {grant.kind for fn in deployment.functions.values() for grant in fn.grants
+            if any(access != "consume" for access in grant.access)}
