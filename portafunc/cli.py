@@ -189,7 +189,12 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     from .loader import load_app
 
     app, _, _ = load_app(args.app)
-    doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
+    try:
+        doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
+    except ModuleNotFoundError as exc:
+        if exc.name != "pydantic":
+            raise
+        raise CliError("the app's models are described with pydantic: pip install 'portafunc[typed]'") from None
     if args.yaml:
         try:
             import yaml  # type: ignore[import-untyped, unused-ignore]

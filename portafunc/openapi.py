@@ -57,8 +57,16 @@ _PROBLEM = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"},
-                   "description": "The validation errors, each with its loc, msg and type."},
+        "errors": {"type": "array", "description": "What failed validation, one entry per error.", "items": {
+            "type": "object",
+            "properties": {
+                "in": {"type": "string", "description": "Where: path, query, header or body."},
+                "loc": {"type": "array", "items": {"type": ["string", "integer"]},
+                        "description": "The failing field's location within it."},
+                "msg": {"type": "string"},
+                "type": {"type": "string", "description": "pydantic's error type."},
+            },
+        }},
     },
     "required": ["type", "title", "status"],
 }
@@ -68,7 +76,6 @@ _PROBLEMS = {
     "BadRequest": ("400", "The request failed validation (a body, path, query or header value), or is malformed."),
     "Unauthorized": ("401", "No valid bearer token: missing, expired, or not from this issuer for this audience "
                             "(on AWS the HTTP API's JWT authorizer refuses it first, with its own JSON body)."),
-    "NotFound": ("404", "Nothing is served at this path."),
     "UnsupportedMediaType": ("415", "The body is not sent with a JSON content type."),
 }
 
@@ -96,7 +103,7 @@ class _Operation:
         self.body: BodySpec | None = None  # the request body's model and content types
         self.content_types: tuple[str, ...] | None = None  # what a body may be sent as (None: anything)
         self.response: Any = None  # the response's type (a model, list[Model], ...) or None
-        self.response_kind = "unknown"  # json | text | bytes | none | unknown
+        self.response_kind = "unknown"  # json | object | text | bytes | none | unknown
 
 
 class _Builder:
@@ -174,6 +181,8 @@ class _Builder:
     def _schemas(self, operations: list[_Operation]) -> dict[Any, Any]:
         """Every schema the operations need, generated together so models shared between them are one component
         and names are disambiguated the same way every time."""
+        if not any(op.body is not None or op.response is not None or op.params for op in operations):
+            return {"$defs": {}}  # nothing to describe: pydantic (an optional dependency) is not needed
         from pydantic import TypeAdapter
 
         inputs: list[tuple[Any, Any, Any]] = []
@@ -221,8 +230,6 @@ class _Builder:
         if validated:
             responses["400"] = self._problem("BadRequest")
         security = self._security(trigger.auth if trigger.auth is not None else self.app.auth, responses)
-        if op.path_names:
-            responses["404"] = self._problem("NotFound")
         if op.content_types is not None:
             responses["415"] = self._problem("UnsupportedMediaType")
         operation["responses"] = dict(sorted(responses.items()))
@@ -259,6 +266,8 @@ class _Builder:
         if kind == "json":
             schema = schemas.get((index, "response"), {})
             return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+        if kind == "object":
+            return {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}
         if kind == "text":
             return {"200": {"description": "OK", "content": {
                 "text/plain": {"schema": {"type": "string"}}}}}
@@ -401,13 +410,13 @@ def _response_type(spec: FunctionSpec) -> tuple[Any, str]:
         return None, "unknown"
     origin = typing.get_origin(annotation)
     if annotation is dict or origin is dict:
-        return (annotation if origin is dict else dict[str, Any]), "json"
+        return None, "object"
     if annotation is list or origin is list or _is_model(annotation) or origin is not None:
         try:
             from pydantic import TypeAdapter
 
             TypeAdapter(annotation)
-        except Exception:  # noqa: BLE001 - a type pydantic cannot describe is left undescribed
+        except Exception:  # noqa: BLE001 - a type pydantic cannot describe (or no pydantic) is left undescribed
             return None, "unknown"
         return annotation, "json"
     return None, "unknown"

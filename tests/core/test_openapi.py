@@ -120,7 +120,9 @@ def test_problem_answers_are_shared_problem_json_responses() -> None:
     doc = rich_app().openapi()
     create = doc["paths"]["/v1/orders"]["post"]["responses"]
     assert create["400"] == {"$ref": "#/components/responses/BadRequest"}  # the body is validated
-    assert doc["paths"]["/v1/orders/{id}"]["get"]["responses"]["404"] == {"$ref": "#/components/responses/NotFound"}
+    # the router's own 404 and 405 answer requests that reach no operation: they are no operation's answers
+    assert not any(code in op["responses"] for item in doc["paths"].values() for op in item.values()
+                   for code in ("404", "405"))
     assert "400" not in doc["paths"]["/health"]["get"]["responses"]  # nothing validated, nothing to refuse
     bad = doc["components"]["responses"]["BadRequest"]
     assert bad["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -495,3 +497,28 @@ def test_jwt_auth_is_an_http_bearer_scheme_with_a_problem_401() -> None:
     assert "security" not in doc["paths"]["/open"]["get"]
     assert doc["paths"]["/me"]["get"]["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}
     assert "401" not in doc["paths"]["/open"]["get"]["responses"]
+
+
+def test_an_app_without_models_is_described_without_pydantic() -> None:
+    """pydantic is an optional dependency: an app that validates nothing gets its document without it."""
+    code = (
+        "import sys, json\n"
+        "sys.modules['pydantic'] = None  # import pydantic fails\n"
+        "from portafunc import App, HttpRequest\n"
+        "app = App('plain')\n"
+        "@app.http('GET', '/items/{id}', auth='function')\n"
+        "def item(req: HttpRequest) -> dict:\n"
+        "    return {}\n"
+        "@app.http('GET', '/health')\n"
+        "def health(req: HttpRequest) -> str:\n"
+        "    return 'ok'\n"
+        "doc = app.openapi(target='gcp')\n"
+        "print(json.dumps(doc))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate(doc)
+    assert doc["paths"]["/items/{id}"]["get"]["responses"]["200"]["content"] == {
+        "application/json": {"schema": {"type": "object"}}}
+    assert doc["paths"]["/items/{id}"]["get"]["security"] == [{"google_id_token": []}]
