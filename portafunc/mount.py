@@ -275,7 +275,9 @@ class _AsgiBridge:
                 loop.driver.release()
         else:
             result = loop.run(self._request(req))
-        return result if result.__class__ is not _Exchange else self._streamed(loop, result)
+        if isinstance(result, _Exchange):
+            return self._streamed(loop, result)
+        return result
 
     def _drive(self, loop: _Loop, req: HttpRequest) -> HttpResponse | _Exchange:
         """:meth:`_request` driven from this thread with one task, the app's, and no coroutine around it: the loop
