@@ -48,9 +48,9 @@ def _setup_logging(target: str) -> None:
     global _logging_pending
     _logging_pending = False
     try:
-        from .logsetup import install
+        from .logsetup import SHAPES, install
 
-        install(target if target in ("aws", "gcp", "azure") else None)
+        install(target if target in SHAPES else None)
     except Exception as exc:  # noqa: BLE001 - logging set-up must never fail an invocation
         logs.warning("log set-up failed; records are written unformatted", error=repr(exc)[:200])
     _setup_otel()  # OpenTelemetry loads logging: a process using it always gets here
@@ -340,7 +340,9 @@ def _through_middleware(spec: FunctionSpec, event: Any, target: str) -> Any:
 
 def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
     if headers is not None:
-        for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
+        from .tracing import CORRELATION_HEADERS
+
+        for name in CORRELATION_HEADERS:
             value = headers.get(name)
             if value:
                 return value
@@ -387,6 +389,26 @@ def handle_http(app: App, req: HttpRequest, *, function: str | None = None, targ
         resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template, stream)
     else:
         resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
+    if req.method == "HEAD" and resp.body:
+        resp.body = b""
+    return resp
+
+
+def handle_unmatched(app: App, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
+                     native_context: Any = None) -> HttpResponse:
+    """The answer to a request the platform's own router gave to no function (Azure's catch-all function): 405 with
+    ``Allow`` when the path is served with other methods, else 404, through the app's 404/405 handlers, with CORS
+    headers and preflights as anywhere. It never runs a function: a request the platform did not route to one (its
+    route matching differs, e.g. in case) must not reach it past the platform's checks (``auth="function"``)."""
+    if app.route(req.method, req.path)[0] is None:
+        return handle_http(app, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    resp = _not_routed(app, req, HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}"))
+    if app._cors_used:
+        from . import cors
+
+        policy = cors.policy(app, None)
+        if policy is not None:
+            policy.decorate(req.headers.get("origin"), resp)
     if req.method == "HEAD" and resp.body:
         resp.body = b""
     return resp
@@ -458,9 +480,9 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
         if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
             resp = refused
-        elif len(req.body) > MAX_BODY_BYTES:
+        elif req.body_size > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
-                                        f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
+                                        f"request body is {req.body_size} bytes; the limit is {MAX_BODY_BYTES}")
         else:
             chain = _chain(spec) if spec.app._middleware or spec.routers else None
             if chain or spec.app._exception_handlers:

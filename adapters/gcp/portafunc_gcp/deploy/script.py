@@ -33,6 +33,7 @@ from portafunc.resources import IDEMPOTENCY_STORE, Deployment, FunctionModel, en
 from portafunc.packaging.build import PackagingError
 
 from ..codecs.storage import KIND_TO_CE
+from ..triggers import SCHEDULE_DIALECT
 from .main_py import HTTP_SERVICE
 
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
@@ -102,10 +103,12 @@ def deployed_functions(app: App, layout: str = "service", prefix: str | None = N
 
 def http_access(app: App) -> str:
     """``public`` or ``private`` for the one HTTP service; mixed routes cannot share one Cloud Run IAM policy."""
-    levels = {s.trigger.auth for s in app.http_functions() if isinstance(s.trigger, HttpTrigger)}
+    from portafunc.auth import platform_level  # a JwtAuth route is public to IAM: the function checks its tokens
+
+    levels = {platform_level(s.trigger.auth) for s in app.http_functions() if isinstance(s.trigger, HttpTrigger)}
     if len(levels) > 1:
         public = sorted(s.name for s in app.http_functions()
-                        if isinstance(s.trigger, HttpTrigger) and s.trigger.auth == "anonymous")
+                        if isinstance(s.trigger, HttpTrigger) and platform_level(s.trigger.auth) == "anonymous")
         raise PackagingError("GCP serves every route from one HTTP service whose access is one IAM policy, but "
                              f"routes mix auth='anonymous' ({', '.join(public)}) and auth='function'; give them "
                              "one auth level, or deploy one function per route (layout per-route)")
@@ -437,7 +440,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
             for spec in http_specs:
                 name = svc(spec)
                 trig = spec.trigger
-                public = isinstance(trig, HttpTrigger) and trig.auth == "anonymous"
+                public = isinstance(trig, HttpTrigger) and trig.auth != "function"  # JwtAuth: checked inside
                 auth = "--allow-unauthenticated" if public else "--no-allow-unauthenticated"
                 fn = dep.functions[spec.name]
                 out.say(f"{spec.name}: {trig.describe()}")
@@ -485,7 +488,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         trig = spec.trigger
         assert isinstance(trig, ScheduleTrigger)
         name = svc(spec)
-        job = (f'--location="$REGION" --schedule={_q(trig.schedule.gcp)} --time-zone=UTC --uri="$URL" '
+        job = (f'--location="$REGION" --schedule={_q(trig.schedule.written(SCHEDULE_DIALECT))} --time-zone=UTC --uri="$URL" '
                '--http-method=POST --oidc-service-account-email="$INVOKER_SA" --oidc-token-audience="$URL"')
         out.say(f"{spec.name}: {trig.describe()}")
         out.add(event_deploy(spec) + " --trigger-http --no-allow-unauthenticated", url(name), f"invoker {name}",
