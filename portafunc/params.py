@@ -290,6 +290,9 @@ def read_signature(handler: Callable[..., Any], route: Route | str, *, name: str
         hint = _evaluate(raw, namespace)
         inner, marker, extra = _unwrap(hint)
         default = defaults.get(arg, REQUIRED)
+        if isinstance(default, _Marker):
+            raise RegistrationError(f"{where}: parameter {arg!r} has {default!r} as its default; put the marker in "
+                                    f"the annotation: '{arg}: Annotated[T, {type(default).__name__}()] = default'")
         if marker is None and (inner is HttpRequest or (index == 0 and (raw is None or inner in _REQUEST_TYPES
                                                                         or _is_any(inner)))):
             if request_arg is not None:

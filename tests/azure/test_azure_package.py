@@ -88,7 +88,8 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
         assert path and path.startswith(str(app_dir)), (mod, path)
     assert report["foreign_paths"] == [], "imported code from outside the artifact and the stdlib"
     b = report["bindings"]
-    assert sorted(b) == ["audit", "create_order", "fulfil", "get_order", "nightly", "on_upload"]
+    assert sorted(b) == ["audit", "create_order", "fulfil", "get_order", "nightly", "on_upload",
+                         "zz_portafunc_unmatched"]  # the catch-all answering unmatched requests (404/405)
     assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"],
                                     "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
     assert b["create_order"][1] == {"direction": "OUT", "type": "http", "name": "$return"}
@@ -106,6 +107,8 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     assert "could not be poisoned" in calls["fulfil_retry"]["raised"]  # no storage here: the host would poison it
     assert calls["audit"] == calls["audit_cloudevent"] == {"returned": None}
     assert calls["nightly"] == calls["on_upload"] == {"returned": None}
+    unmatched = calls["unmatched"]["http"]
+    assert unmatched["status_code"] == 404 and json.loads(unmatched["body"])["title"] == "Not Found"
     assert report["queue_depth"] == 1  # create_order sent the order to the (memory-bound) orders queue
     assert "audit: {'id': 'o-1'} {'kind': 'created'}" in proc.stdout
     assert "uploaded uploads/photos/cat 1.png (42 bytes)" in proc.stdout

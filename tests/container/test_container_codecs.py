@@ -97,3 +97,15 @@ def test_undecodable_shapes_are_event_decode_errors() -> None:
                                           "body": "[1]"}):
         with pytest.raises(EventDecodeError):
             TARGET.decode(native)
+
+
+def test_a_blob_cloudevent_as_the_azure_sdk_writes_it() -> None:
+    """The Azure SDK's BlobCreated CloudEvent sample (tests/fixtures/events, its subject without the leading '/'
+    Event Grid's own schema has), pushed in structured mode, is a storage event of that container and blob."""
+    sample = HERE.parent / "fixtures" / "events" / "azure" / "eventgrid-cloudevent" / \
+        "py-cs6_cloud_event_system_event.json"
+    native = {"method": "POST", "path": "/_portafunc/functions/upload", "query_string": "",
+              "headers": [["Content-Type", "application/cloudevents+json"]], "body": sample.read_text()}
+    (event,) = TARGET.decode(native)
+    assert isinstance(event, StorageEvent) and event.kind == "created"
+    assert (event.bucket, event.key) == ("{storage-container}", "{new-file}")

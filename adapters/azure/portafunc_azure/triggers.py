@@ -94,8 +94,10 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
     """What ``spec`` becomes on Azure, or :class:`UnsupportedTrigger` saying what to use instead."""
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
+        auth = trig.auth if trig.auth in ("anonymous", "function") else \
+            "anonymous at the host, bearer JWT verified by the function"
         return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "
-                             f"/{route_template(trig.route)}, auth {trig.auth}")
+                             f"/{route_template(trig.route)}, auth {auth}")
     if isinstance(trig, QueueTrigger):
         if trig.ordered:
             raise UnsupportedTrigger(spec.name, trig.describe(), "azure",

@@ -55,7 +55,8 @@ def from_cloudevent(ce: cloudevents.CloudEvent, native: Any = None) -> StorageEv
                             etag=_str(obj.get("etag")), time=when, id=attrs["id"], native=native)
     if ce.type in BLOB_TYPES:
         data = need_map(ce.json(), "blob event data", EXPECTED)
-        subject = attrs.get("subject", "")
+        # Event Grid's own schema writes the subject with a leading '/', its CloudEvents schema without one
+        subject = "/" + attrs.get("subject", "").lstrip("/")
         if not subject.startswith(_BLOB_SUBJECT) or "/blobs/" not in subject:
             raise EventDecodeError(f"blob event subject {subject[:80]!r} names no container and blob",
                                    expected=f"{_BLOB_SUBJECT}CONTAINER/blobs/KEY")
