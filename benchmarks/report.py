@@ -52,6 +52,8 @@ WARM_TITLES = {
                                     "app: the entry inside a real Flask request",
     "azure_eventgrid": "Azure: Event Grid event (direct call of the v2 function)",
     "azure_http": "Azure: HTTP request (func.HttpRequest → func.HttpResponse)",
+    "azure_storage_queue": "Azure: Storage Queue message (func.QueueMessage as the worker builds it, direct call)",
+    "gcp_http_served": "GCP: HTTP GET into functions-framework's WSGI app (the app's one HTTP service)",
 }
 
 
