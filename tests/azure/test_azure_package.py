@@ -32,7 +32,7 @@ def built(tmp_path_factory):
 
 def test_summary_and_manifests(built):
     dist, stdout = built
-    assert "packaged 6 function(s) for azure" in stdout and "sha256" in stdout
+    assert "packaged 10 function(s) for azure" in stdout and "sha256" in stdout
     host = json.loads((dist / "host.json").read_text())
     assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
     assert host["extensions"]["queues"]["maxDequeueCount"] == 5  # fulfil: max_attempts=5
@@ -88,7 +88,8 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
         assert path and path.startswith(str(app_dir)), (mod, path)
     assert report["foreign_paths"] == [], "imported code from outside the artifact and the stdlib"
     b = report["bindings"]
-    assert sorted(b) == ["audit", "create_order", "fulfil", "get_order", "nightly", "on_upload"]
+    assert sorted(b) == ["audit", "cancel_order", "create_order", "fulfil", "get_order", "list_orders", "nightly",
+                         "on_upload", "portafunc_docs", "portafunc_docs_files"]
     assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"],
                                     "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
     assert b["create_order"][1] == {"direction": "OUT", "type": "http", "name": "$return"}
@@ -106,6 +107,11 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     assert "could not be poisoned" in calls["fulfil_retry"]["raised"]  # no storage here: the host would poison it
     assert calls["audit"] == calls["audit_cloudevent"] == {"returned": None}
     assert calls["nightly"] == calls["on_upload"] == {"returned": None}
+    # the docs route from the artifact: the document built there, Swagger UI's files packaged with portafunc
+    assert calls["docs_openapi"]["http"]["status_code"] == 200
+    assert sorted(json.loads(calls["docs_openapi"]["http"]["body"])["paths"]) == ["/orders/{shop}",
+                                                                                 "/orders/{shop}/{order_id}"]
+    assert calls["docs_script"]["http"]["status_code"] == 200
     assert report["queue_depth"] == 1  # create_order sent the order to the (memory-bound) orders queue
     assert "audit: {'id': 'o-1'} {'kind': 'created'}" in proc.stdout
     assert "uploaded uploads/photos/cat 1.png (42 bytes)" in proc.stdout
