@@ -24,16 +24,14 @@ Next to the zip: ``azuredeploy.json`` (the ARM template of every resource the ap
 from __future__ import annotations
 
 import json
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from portafunc.app import App, QueueTrigger, TopicTrigger
 from portafunc.messaging.binding import env_name
+from portafunc.packaging.build import PackagingError
 from portafunc.packaging.closure import runtime_requirements
-from portafunc.packaging.build import (PackagingError, clean_dir, compile_pyc, copy_project, pip_install_target,
-                                       requirement_name, users_requirements, vendor_portafunc, write_zip)
+from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
 
 from . import triggers
@@ -45,15 +43,12 @@ PLATFORM = ["manylinux2014_x86_64"]
 SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 
-def dependencies(user_requirements: list[str], say: Any = None) -> list[str]:
+def dependencies(user_requirements: list[str], say: Any = None, needed: list[str] | None = None) -> list[str]:
     """Core + adapter runtime dependencies (read from their installed metadata, so a backend's SDK such as
-    azure-storage-blob is never forgotten) plus every one of the user's lines — an SDK of another cloud is the
-    user's choice — minus portafunc's own distributions, which are vendored."""
-    from importlib.metadata import requires
-
-    ours = [r.split(";")[0].strip() for dist in ("portafunc", "portafunc-azure") for r in (requires(dist) or [])
-            if "extra ==" not in r and not requirement_name(r).startswith("portafunc")]
-    return ours + users_requirements(user_requirements, say)
+    azure-storage-blob is never forgotten), what this app needs of portafunc's optional ones (``needed``: pydantic
+    for an app that validates with it), plus every one of the user's lines — an SDK of another cloud is the user's
+    choice — minus portafunc's own distributions, which are vendored."""
+    return install_requirements(("portafunc", "portafunc-azure"), user_requirements, say, needed=needed or ())
 
 
 def host_json(app: App, deployment: Any = None) -> dict[str, Any]:
@@ -132,8 +127,6 @@ def _vendored_versions(site: Path) -> list[str]:
 
 
 def package(target: Any, request: PackageRequest) -> PackageResult:
-    say = request.progress or (lambda message: None)
-    started = time.perf_counter()
     if request.arch not in ("x86_64", "amd64"):
         raise PackagingError(f"--arch {request.arch}: Azure Functions on Linux runs x86_64 only")
     if request.python not in SUPPORTED_PYTHON:
@@ -146,46 +139,25 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
 
         deployment = app.resources(load_config(request.project_dir, getattr(request, "stage", None)))
     infra.app_settings(deployment)  # settings one function app cannot hold stop the build before anything is built
-    project, ref = request.project_dir, request.app_ref
-    out_dir = request.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
     zip_name = f"{app.name}-functions-py{request.python}.zip"
-    with tempfile.TemporaryDirectory(prefix="portafunc-azure-") as tmp:
-        stage = clean_dir(Path(tmp) / "stage")
-        say("copying project sources")
-        copy_project(project, stage)
-        for clash in ("function_app.py", "host.json"):
-            if (project / clash).exists():
-                raise PackagingError(f"{project / clash} exists; portafunc writes its own {clash}: rename yours")
-        site = stage / SITE
-        site.mkdir(parents=True)
-        say("vendoring portafunc and portafunc-azure")
-        vendor_portafunc(site, "portafunc_azure", "portafunc-azure")
-        needed = runtime_requirements(app, project, request.requirements)  # pydantic for a typed app
-        pip_install_target(dependencies(request.requirements, say) + needed, site, python=request.python,
-                           platform=PLATFORM, progress=say)
-        say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
+    with ArtifactBuild(request, "portafunc_azure", "portafunc-azure") as build:
+        build.copy_project(reserved=("function_app.py", "host.json"))
+        site = build.vendor(str(SITE))
+        needed = runtime_requirements(app, request.project_dir, request.requirements)
+        build.install(dependencies(request.requirements, build.say, needed), site, platform=PLATFORM)
+        build.say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
         for warning in host_json_limits(app):
-            say(f"warning: {warning}")
-        manifests = {
-            "function_app.py": generate_function_app(app, ref),
+            build.say(f"warning: {warning}")
+        generated = {
+            "function_app.py": generate_function_app(app, request.app_ref),
             "host.json": json.dumps(host_json(app, deployment), indent=2) + "\n",
             "requirements.txt": "# Vendored in .python_packages/lib/site-packages: deploy without a remote build.\n"
                                 + "\n".join(_vendored_versions(site)) + "\n",
             "local.settings.json.example": json.dumps(local_settings(app), indent=2) + "\n",
         }
-        for name, text in manifests.items():
-            (stage / name).write_text(text, encoding="utf-8")
-        compile_pyc(stage, request.python, progress=say)
-        say(f"writing {zip_name}")
-        size, count, digest = write_zip(stage, out_dir / zip_name)
-    manifests["azuredeploy.json"] = json.dumps(infra.template(app, request.python, deployment), indent=2) + "\n"
-    manifests["deploy.sh"] = infra.deploy_script(app, zip_name, deployment)
-    manifest_files = []
-    for name, text in manifests.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
-        manifest_files.append(out_dir / name)
-    (out_dir / "deploy.sh").chmod(0o755)
-    return PackageResult(target="azure", artifact=out_dir / zip_name, manifest_files=manifest_files,
-                         functions=functions, size=size, file_count=count, sha256=digest,
-                         seconds=time.perf_counter() - started)
+        build.write(generated)
+        artifact = build.zip(zip_name)
+        manifests = {**generated,
+                     "azuredeploy.json": json.dumps(infra.template(app, request.python, deployment), indent=2) + "\n",
+                     "deploy.sh": infra.deploy_script(app, zip_name, deployment)}
+        return build.result("azure", artifact, manifests, functions)

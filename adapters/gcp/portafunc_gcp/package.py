@@ -22,47 +22,23 @@ HTTP layout: by default every HTTP route is served by one function, ``<app>-http
 
 from __future__ import annotations
 
-import re
-from importlib.metadata import requires
 from typing import Any
 
 from portafunc.packaging.closure import runtime_requirements
-from portafunc.packaging.build import PackagingError, clean_dir, compile_pyc, copy_project, vendor_portafunc, \
-    write_zip
+from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
 
 from .deploy.script import deploy_name, deployed_functions, options, render_deploy
 from .deploy.main_py import render_main
 from .deploy.lock import lock
 
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def _say(request: PackageRequest, message: str) -> None:
-    if request.progress is not None:
-        request.progress(message)
-
-
-def _req_name(line: str) -> str:
-    match = _NAME.match(line)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else line.strip().lower()
-
-
-def requirements(user: list[str]) -> list[str]:
-    """The runtime requirements: core + adapter dependencies (minus portafunc itself, vendored) and the user's lines;
-    a package the user names keeps the user's pin."""
-    ours: dict[str, str] = {}
-    for dist in ("portafunc", "portafunc-gcp"):
-        for line in requires(dist) or []:
-            if "extra ==" in line:
-                continue
-            name = _req_name(line)
-            if name.startswith("portafunc"):
-                continue
-            ours[name] = line.split(";")[0].strip()
-    theirs = {_req_name(line): line for line in user if not _req_name(line).startswith("portafunc")}
-    merged = {**ours, **theirs}
-    return [merged[k] for k in sorted(merged)]
+def requirements(user: list[str], say: Any = None, needed: list[str] | None = None) -> list[str]:
+    """The runtime requirements Cloud Build installs: core + adapter dependencies (portafunc itself is vendored),
+    what this app needs of portafunc's optional ones (``needed``: pydantic for an app that validates with it) and
+    every one of the user's lines; both kept when they name the same package, so the lock resolves them together."""
+    return install_requirements(("portafunc", "portafunc-gcp"), user, say, needed=needed or ())
 
 
 def deployment_of(request: PackageRequest) -> Any:
@@ -81,39 +57,26 @@ def package(target: Any, request: PackageRequest, layout: str | None = None) -> 
     layout = layout or options(deployment)["http"]
     prefix = f"{app.name}-{deployment.stage}" if deployment.stage else app.name
     deployed_functions(app, layout, prefix)  # name collisions after Cloud Run's mangling stop the build here
-    ref = request.app_ref
-    out = request.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    stage = clean_dir(out / "build")
-    _say(request, "copying your code into app/")
-    copy_project(request.project_dir, stage / "app")
-    _say(request, "vendoring portafunc and portafunc_gcp")
-    vendor_portafunc(stage, "portafunc_gcp", "portafunc-gcp")
-    main_py = render_main(app, ref, root="app")
-    needed = runtime_requirements(app, request.project_dir, request.requirements)  # pydantic for a typed app
-    pins = lock(requirements(request.requirements + needed), request.python, request.progress)
-    (stage / "main.py").write_text(main_py, encoding="utf-8")
-    (stage / "requirements.txt").write_text(
-        "# Installed by Cloud Functions' remote build (Cloud Build); portafunc itself is vendored in this zip.\n"
-        f"# Locked at package time for CPython {request.python} on manylinux x86_64: exact versions only.\n"
-        + "\n".join(pins) + "\n", encoding="utf-8")
-    (stage / ".gcloudignore").write_text("# everything in this folder is the function's source\n", encoding="utf-8")
-    compile_pyc(stage, request.python, request.progress)
-    zip_path = out / f"{app.name}-gcp.zip"
-    _say(request, f"writing {zip_path.name}")
-    size, count, digest = write_zip(stage, zip_path)
-    manifests = []
-    for name, text in (("main.py", main_py), ("requirements.txt", (stage / "requirements.txt").read_text()),
-                       ("deploy.sh", render_deploy(app, zip_path.name, request.python, layout=layout,
-                                                    deployment=deployment))):
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        manifests.append(path)
-    (out / "deploy.sh").chmod(0o755)
-    if not any(p.name == "main.py" for p in stage.iterdir()):
-        raise PackagingError("main.py was not written")  # pragma: no cover - defensive
-    return PackageResult(target="gcp", artifact=zip_path, manifest_files=manifests, functions=rows, size=size,
-                         file_count=count, sha256=digest)
+    main_py = render_main(app, request.app_ref, root="app")
+    with ArtifactBuild(request, "portafunc_gcp", "portafunc-gcp") as build:
+        build.copy_project("app")  # under app/: a user module named main never meets the generated main.py
+        build.vendor()
+        needed = runtime_requirements(app, request.project_dir, request.requirements)
+        pins = lock(requirements(request.requirements, build.say, needed), request.python, request.progress,
+                    request.pip_options)
+        generated = {
+            "main.py": main_py,
+            "requirements.txt": "# Installed by Cloud Functions' remote build (Cloud Build); portafunc itself is "
+                                "vendored in this zip.\n"
+                                f"# Locked at package time for CPython {request.python} on manylinux x86_64: exact "
+                                "versions only.\n" + "\n".join(pins) + "\n",
+            ".gcloudignore": "# everything in this folder is the function's source\n",
+        }
+        build.write(generated)
+        artifact = build.zip(f"{app.name}-gcp.zip")
+        deploy_sh = render_deploy(app, artifact.path.name, request.python, layout=layout, deployment=deployment)
+        return build.result("gcp", artifact, {"main.py": main_py, "requirements.txt": generated["requirements.txt"],
+                                              "deploy.sh": deploy_sh}, rows)
 
 
 __all__ = ["deploy_name", "package", "render_deploy", "requirements"]

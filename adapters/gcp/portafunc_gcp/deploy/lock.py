@@ -20,8 +20,9 @@ from portafunc.packaging.build import PackagingError
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
 
 
-def lock(requirements: list[str], python: str, progress: object = None) -> list[str]:
-    """``requirements`` (ranges) → every package to install with its exact version, sorted by name."""
+def lock(requirements: list[str], python: str, progress: object = None, options: list[str] | None = None) -> list[str]:
+    """``requirements`` (ranges) → every package to install with its exact version, sorted by name; ``options`` are
+    the user's honoured pip options (constraints, indexes), so the lock resolves against what they name."""
     reqs = [r for r in requirements if r.strip()]
     if not reqs:
         return []
@@ -34,7 +35,7 @@ def lock(requirements: list[str], python: str, progress: object = None) -> list[
                python, "--implementation", "cp"]
         for tag in PLATFORMS:
             cmd += ["--platform", tag]
-        proc = subprocess.run([*cmd, *reqs], capture_output=True, text=True)
+        proc = subprocess.run([*cmd, *(options or []), *reqs], capture_output=True, text=True)
         if proc.returncode != 0 or not report.is_file():
             tail = "\n".join(line for line in proc.stderr.strip().splitlines()[-6:] if "is ignored" not in line)
             raise PackagingError(f"could not resolve exact versions for CPython {python} on manylinux x86_64 "
