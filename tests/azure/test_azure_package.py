@@ -90,10 +90,13 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     b = report["bindings"]
     assert sorted(b) == ["audit", "cancel_order", "create_order", "fulfil", "get_order", "list_orders", "nightly",
                          "on_upload", "portafunc_docs", "portafunc_docs_files"]
-    assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"],
-                                    "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
+    # the shop has a CORS policy: a route's first function also takes its OPTIONS preflights (docs/http.md)
+    assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req",
+                                    "methods": ["POST", "OPTIONS"], "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
     assert b["create_order"][1] == {"direction": "OUT", "type": "http", "name": "$return"}
-    assert b["get_order"][0]["methods"] == ["GET", "HEAD"] and b["get_order"][0]["route"] == "orders/{shop}/{order_id}"
+    assert b["get_order"][0]["methods"] == ["GET", "HEAD", "OPTIONS"]
+    assert b["get_order"][0]["route"] == "orders/{shop}/{order_id}"
+    assert b["cancel_order"][0]["methods"] == ["DELETE"] and b["cancel_order"][0]["authLevel"] == "ANONYMOUS"
     assert b["fulfil"] == [{"direction": "IN", "type": "queueTrigger", "name": "msg", "queueName": "orders",
                             "connection": "AzureWebJobsStorage"}]
     assert b["audit"] == b["on_upload"] == [{"direction": "IN", "type": "eventGridTrigger", "name": "event"}]
