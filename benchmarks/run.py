@@ -2,7 +2,8 @@
 
     python benchmarks/run.py            # full run: 12 cold-start rounds (~15 min on the 2-core dev machine)
     python benchmarks/run.py --quick    # fewer rounds / smaller loads (< ~3 min)
-    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, scaling, packaging, messaging)
+    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, scaling, packaging, messaging,
+                                                   # mount)
     python benchmarks/run.py --report-only         # re-render docs/ from benchmarks/results/*.json
 
 Whatever python runs this file, the suites run in ``.bench-venv`` (created here on first use): the peers
@@ -85,7 +86,8 @@ def machine() -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller loads (< ~3 min)")
-    parser.add_argument("--only", default="cold,warm,scaling,packaging,messaging", help="comma-separated suites")
+    parser.add_argument("--only", default="cold,warm,scaling,packaging,messaging,mount",
+                        help="comma-separated suites")
     parser.add_argument("--report-only", action="store_true", help="re-render docs from benchmarks/results")
     parser.add_argument("--smoke", action="store_true",
                         help="prove the suites still run (make test): this interpreter, no peers installed, the "
@@ -145,6 +147,7 @@ def smoke() -> int:
                               warmup=False),
         "warm": _warm_subprocess(out / "warm.json", "--smoke"),
         "scaling": scaling.run(quick=True, smoke=True),
+        "mount": _mount_subprocess(out / "mount.json", "--smoke"),
     }
     broken = []
     for suite, data in results.items():
@@ -156,6 +159,9 @@ def smoke() -> int:
         if "not_measured" in res.get("portafunc", {"not_measured": "missing"}):
             broken.append(f"warm {scen}: {res.get('portafunc')}")
     broken += [f"scaling {k}: {v[-300:]}" for k, v in results["scaling"]["errors"].items() if "|portafunc" in k]
+    broken += [f"mount {phase} {name}: {row}" for phase in ("warm", "cold")
+               for name, row in results["mount"][phase]["contenders"].items()  # type: ignore[index]
+               if row["role"] == "portafunc" and "not_measured" in row]
     import report
 
     path = report.render(common.RESULTS, out)
@@ -163,6 +169,14 @@ def smoke() -> int:
     for line in broken:
         print("BROKEN:", line)
     return 1 if broken else 0
+
+
+def _mount_subprocess(out: Path, *flags: str) -> dict[str, object]:
+    """mount_bench.py in a process of its own (it ends without interpreter teardown: see its cold_child)."""
+    subprocess.run([sys.executable, str(HERE / "mount_bench.py"), "--out", str(out), *flags], check=True)
+    data: dict[str, object] = json.loads(out.read_text())
+    out.unlink()
+    return data
 
 
 def _warm_subprocess(out: Path, *flags: str) -> dict[str, object]:
@@ -194,6 +208,8 @@ def run_suite(suite: str, quick: bool) -> dict[str, object]:
         import messaging_bench
 
         return messaging_bench.run(quick)
+    if suite == "mount":
+        return _mount_subprocess(HERE / "results" / ".mount-tmp.json", *(["--quick"] if quick else []))
     raise SystemExit(f"unknown suite {suite!r}")
 
 

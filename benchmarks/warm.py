@@ -67,9 +67,11 @@ def _floor(event: Any) -> Callable[[], Any]:
 
 def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
     import aws_native_http
+    import aws_native_http_typed
     import aws_native_sqs
     import aws_native_sqs_typed
     import pf_http
+    import pf_http_typed
     import pf_msgs
     import pf_typed
     from portafunc_aws.runtime import bind
@@ -77,11 +79,17 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
     aws_chalice_http, aws_mangum_http = _peer("aws_chalice_http"), _peer("aws_mangum_http")
     aws_powertools_http, aws_powertools_sqs = _peer("aws_powertools_http"), _peer("aws_powertools_sqs")
     aws_powertools_sqs_typed = _peer("aws_powertools_sqs_typed")
+    aws_powertools_http_typed = _peer("aws_powertools_http_typed")
     ctx = workloads.LambdaContext()
     v2, v1, sqs = workloads.http_v2_event(), workloads.http_v1_event(), workloads.sqs_event(10)
 
     def http_ok(out: Any) -> bool:
         return out["statusCode"] == 200 and json.loads(out["body"]) == {"message": "hello world"}
+
+    typed = workloads.http_v2_typed_event()
+
+    def typed_ok(out: Any) -> bool:
+        return out["statusCode"] == 200 and json.loads(out["body"]) == {"id": 42, "limit": 5, "tenant": "acme"}
 
     def batch_ok(out: Any) -> bool:
         return out == {"batchItemFailures": []}
@@ -115,6 +123,7 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
         return True
 
     pf_h, pf_q, pf_t = bind(pf_http.app), bind(pf_msgs.app, "work"), bind(pf_typed.app, "work")
+    pf_typed_http, pf_bare_http = bind(pf_http_typed.app), bind(pf_http_typed.bare)
     return {
         "aws_http_v2": {
             "json.loads floor": (_floor(v2), any_ok),
@@ -123,6 +132,13 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
             "powertools": (lambda: aws_powertools_http.handler(v2, ctx), http_ok),
             "mangum+fastapi": (lambda: aws_mangum_http.handler(v2, ctx), http_ok),
             "chalice (v1 event)": (lambda: aws_chalice_http.handler(v1, ctx), http_ok),
+        },
+        "aws_http_v2_typed": {
+            "json.loads floor": (_floor(typed), any_ok),
+            "native": (lambda: aws_native_http_typed.handler(typed, ctx), typed_ok),
+            "portafunc": (lambda: pf_typed_http(typed, ctx), typed_ok),
+            "portafunc bare (read by hand, no middleware)": (lambda: pf_bare_http(typed, ctx), typed_ok),
+            "powertools (enable_validation=True)": (lambda: aws_powertools_http_typed.handler(typed, ctx), typed_ok),
         },
         "aws_sqs10_untyped": {
             "json.loads floor": (_floor(sqs), any_ok),

@@ -36,6 +36,17 @@ def http_v2_event() -> dict[str, Any]:
     return ev
 
 
+def http_v2_typed_event() -> dict[str, Any]:
+    """API Gateway HTTP API (v2) GET /orders/42?limit=5 with an X-Tenant header: the typed-parameters workload."""
+    ev = http_v2_event()
+    ev.update({"routeKey": "GET /orders/{id}", "rawPath": "/orders/42", "rawQueryString": "limit=5",
+               "queryStringParameters": {"limit": "5"}, "pathParameters": {"id": "42"}})
+    ev["headers"] = dict(ev["headers"], **{"x-tenant": "acme"})
+    ev["requestContext"]["http"].update({"method": "GET", "path": "/orders/42"})
+    ev["requestContext"]["routeKey"] = "GET /orders/{id}"
+    return ev
+
+
 def http_v1_event() -> dict[str, Any]:
     """API Gateway REST (v1) proxy event for the same request (Chalice only understands v1)."""
     ev = _fixture("aws/http-apigw-v1/sam-AwsProxy.json")

@@ -54,11 +54,13 @@ def main() -> int:
                     print(runner.stdout.read() if runner.stdout else "")
                     return 1
                 time.sleep(0.1)
-        print(f"$ curl -X POST {base}/orders/acme -d '{{\"id\": \"o-1\", \"total\": 9.5}}'")
+        print(f"$ curl -X POST {base}/orders/acme -H 'Content-Type: application/json' "
+              "-d '{\"id\": \"o-1\", \"total\": 9.5}'")
         print("  ->", *request("POST", f"{base}/orders/acme", {"id": "o-1", "total": 9.5}))
         print(f"$ curl {base}/orders/acme/o-1")
         print("  ->", *request("GET", f"{base}/orders/acme/o-1"))
-        print(f"$ curl -X POST {base}/orders/acme -d '{{\"id\": \"o-2\"}}'    # invalid: no total")
+        print(f"$ curl -X POST {base}/orders/acme -H 'Content-Type: application/json' "
+              "-d '{\"id\": \"o-2\"}'    # invalid: no total")
         print("  ->", *request("POST", f"{base}/orders/acme", {"id": "o-2"}))
         print(f"$ curl '{base}/orders/acme?limit=5'    # a typed query parameter, the answer a list[Order]")
         print("  ->", *request("GET", f"{base}/orders/acme?limit=5"))

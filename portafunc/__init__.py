@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .auth import JwtAuth
     from .cors import Cors
+    from .forms import FormData, UploadedFile
     from .params import Header, Path, Query
     from .routers import Router
 
@@ -83,7 +84,8 @@ def kv(name: str, model: Any = None) -> KV:
 
 
 _LAZY = {"Cors": "cors", "JwtAuth": "auth", "Router": "routers",  # public names whose modules load on first use
-         "Query": "params", "Header": "params", "Path": "params"}  # (off the cold-start path)
+         "Query": "params", "Header": "params", "Path": "params",  # (off the cold-start path)
+         "FormData": "forms", "UploadedFile": "forms"}
 
 
 def __getattr__(name: str) -> Any:
@@ -98,7 +100,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Cors", "JwtAuth", "Router", "Query", "Header", "Path",
+    "Cors", "JwtAuth", "Router", "Query", "Header", "Path", "FormData", "UploadedFile",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
     "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",

@@ -187,6 +187,12 @@ def check_auth(auth: object, where: str) -> None:
                             f"not {auth!r}")
 
 
+def platform_level(auth: object) -> str:
+    """What the cloud's front door enforces for ``auth``: ``"function"`` (its own credentials) or ``"anonymous"``
+    (everything passes; a JwtAuth is checked by the function itself)."""
+    return "function" if auth == "function" else "anonymous"
+
+
 #: The cloud-level settings ``auth`` accepts besides a JwtAuth.
 AUTH_LEVELS = ("anonymous", "function")
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of ev
     from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeAlias
 
     from .data.bucket import Bucket
+    from .forms import FormData
 
     HeaderInput: TypeAlias = "Headers | Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None"
 
@@ -406,7 +407,7 @@ class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "path_params", "_cookies", "client_ip", "native",
-                 "raw_query", "principal")
+                 "raw_query", "principal", "_form")
     kind = "http"
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
@@ -427,6 +428,7 @@ class HttpRequest:
         self.raw_query = raw_query
         #: The verified caller (e.g. a JWT's claims) once an authenticator accepted the request; None before.
         self.principal: dict[str, Any] | None = None
+        self._form: FormData | None = None
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -462,6 +464,17 @@ class HttpRequest:
             raise BadRequest(f"request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadRequest("request body is not valid JSON: nested too deeply") from None
+
+    def form(self) -> FormData:
+        """The body as an HTML form (``application/x-www-form-urlencoded`` or ``multipart/form-data``): its fields
+        and uploaded files, parsed on first call. Another content type is a 415 problem, a malformed form a 400
+        (multipart needs the ``portafunc[forms]`` extra: python-multipart)."""
+        form = self._form
+        if form is None:
+            from .forms import parse_form
+
+            form = self._form = parse_form(self)
+        return form
 
     def query_one(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

@@ -392,6 +392,26 @@ def handle_http(app: App, req: HttpRequest, *, function: str | None = None, targ
     return resp
 
 
+def handle_unmatched(app: App, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
+                     native_context: Any = None) -> HttpResponse:
+    """The answer to a request the platform's own router gave to no function (Azure's catch-all function): 405 with
+    ``Allow`` when the path is served with other methods, else 404, through the app's 404/405 handlers, with CORS
+    headers and preflights as anywhere. It never runs a function: a request the platform did not route to one (its
+    route matching differs, e.g. in case) must not reach it past the platform's checks (``auth="function"``)."""
+    if app.route(req.method, req.path)[0] is None:
+        return handle_http(app, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    resp = _not_routed(app, req, HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}"))
+    if app._cors_used:
+        from . import cors
+
+        policy = cors.policy(app, None)
+        if policy is not None:
+            policy.decorate(req.headers.get("origin"), resp)
+    if req.method == "HEAD" and resp.body:
+        resp.body = b""
+    return resp
+
+
 def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
                native_context: Any, route_template: str | None, stream: bool) -> HttpResponse:
     """Answer a preflight, or run the request and add the CORS headers of the policy that covers it."""

@@ -23,12 +23,16 @@ from portafunc import otel
 class Recorded:
     """What one instrumented stretch of a test recorded."""
 
-    def __init__(self, exporter: InMemorySpanExporter, reader: InMemoryMetricReader) -> None:
+    def __init__(self, exporter: InMemorySpanExporter, reader: InMemoryMetricReader,
+                 tracer_provider: TracerProvider) -> None:
         self.exporter = exporter
         self.reader = reader
+        self.tracer_provider = tracer_provider
 
     def spans(self, kind: str | None = None) -> list[ReadableSpan]:
-        found = list(self.exporter.get_finished_spans())
+        """portafunc's spans (of this kind)."""
+        found = [s for s in self.exporter.get_finished_spans()
+                 if s.instrumentation_scope is not None and s.instrumentation_scope.name == "portafunc"]
         return [s for s in found if kind is None or s.kind.name == kind]
 
     def span(self, kind: str) -> ReadableSpan:
@@ -65,7 +69,7 @@ def recording() -> Iterator[Recorded]:
     meter_provider = MeterProvider(metric_readers=[reader])
     otel.instrument(tracer_provider, meter_provider)
     try:
-        yield Recorded(exporter, reader)
+        yield Recorded(exporter, reader, tracer_provider)
     finally:
         otel.uninstrument()
         tracer_provider.shutdown()

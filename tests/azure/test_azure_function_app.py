@@ -27,7 +27,9 @@ def _bindings(fn):
 
 def test_every_function_indexed_with_expected_bindings(loaded):
     azapp, functions, _ = loaded
-    assert sorted(functions) == sorted(spec.name for spec in azapp.app)
+    # every portafunc function, and the catch-all that answers what no route matches (404/405)
+    assert sorted(functions) == sorted([spec.name for spec in azapp.app] + ["zz_portafunc_unmatched"])
+    assert _bindings(functions["zz_portafunc_unmatched"])[0]["route"] == "{*portafunc_unmatched_path}"
     http = _bindings(functions["echo"])
     assert http[0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "POST", "HEAD"],
                        "authLevel": "ANONYMOUS", "route": "echo/{name}"}
@@ -48,8 +50,8 @@ def test_every_function_indexed_with_expected_bindings(loaded):
 def test_generated_source_is_small_and_readable(azapp):
     source = generate_function_app(azapp.app, "azapp:app")
     assert 'APP_REF = "azapp:app"' in source
-    assert source.count("@app.function_name(") == len(azapp.app.functions)
-    assert len(source.splitlines()) < 20 + 6 * len(azapp.app.functions)
+    assert source.count("@app.function_name(") == len(azapp.app.functions) + 1  # + the catch-all (404/405)
+    assert len(source.splitlines()) < 20 + 6 * (len(azapp.app.functions) + 1)
     compile(source, "function_app.py", "exec")
 
 
@@ -105,6 +107,14 @@ def test_http_validation_failure_is_400(loaded):
                                                     headers={"content-type": "application/json"}))
     resp = functions["create"].get_user_function()(natives.to_func_http(native))
     assert resp.status_code == 400 and resp.headers["content-type"] == "application/problem+json"
+
+
+def test_a_typed_body_sent_as_text_is_415(loaded):
+    _, functions, _ = loaded
+    native = get_target("azure").encode(HttpRequest("POST", "/orders", body=b'{"id": "o-1", "total": 1}',
+                                                    headers={"Content-Type": "text/plain"}))
+    resp = functions["create"].get_user_function()(natives.to_func_http(native))
+    assert resp.status_code == 415 and resp.headers["content-type"] == "application/problem+json"
 
 
 def test_queue_function_with_func_types(loaded, monkeypatch):

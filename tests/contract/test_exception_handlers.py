@@ -67,9 +67,6 @@ def test_the_most_specific_handler_wins_and_unhandled_errors_stay_500(cloud) -> 
 
 
 def test_custom_404_and_405_keep_their_status_and_allow(cloud) -> None:
-    if cloud.name == "azure":
-        pytest.skip("the Functions host answers requests no function's route matches itself (no catch-all "
-                    "function is generated), so an app's own 404/405 is not reached on Azure")
     app = handled_app()
     missing = cloud.http(app, "GET", "/nowhere")
     assert missing.status == 404 and missing.json_body() == {"error": "no such page", "path": "/nowhere"}
@@ -93,8 +90,7 @@ def test_a_failing_handler_gives_the_standard_answer(cloud) -> None:
     def x(req: HttpRequest) -> None:
         raise ValueError("boom")
 
-    if cloud.name != "azure":  # the host answers unknown paths there (see above)
-        assert cloud.http(app, "GET", "/nowhere").status == 404
+    assert cloud.http(app, "GET", "/nowhere").status == 404
     assert cloud.http(app, "GET", "/x").status == 500
 
 

@@ -1,4 +1,4 @@
-"""``app.mount``: the same FastAPI app (ASGI) and the same Flask app (WSGI), unchanged, through every cloud's real
+"""``app.mount``: the same FastAPI app (ASGI) and the same Flask app (WSGI), unchanged, through every front's real
 entry point, beside a native route. Each case is one that a hand-written adapter tends to get wrong."""
 
 from __future__ import annotations
@@ -7,9 +7,13 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from typing import Iterator
+
 import pytest
+from runner_driver import RunnerDriver
 
 from portafunc import App, RegistrationError
+from portafunc.testing import Cloud
 
 MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
 
@@ -26,11 +30,29 @@ def _load():
 mounted = _load()
 app = mounted.app
 BOTH = pytest.mark.parametrize("prefix", ["/fastapi", "/flask"])
+FRONTS = ["aws", "azure", "gcp", "run"]  # the three clouds' entry points, and portafunc run
+
+
+@pytest.fixture(scope="module")
+def runner_driver() -> Iterator[RunnerDriver]:
+    driver = RunnerDriver()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(params=FRONTS)
+def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+    """One front door: a cloud's contract driver, or portafunc run's server."""
+    name = request.param
+    instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
+    return instance
 
 
 @BOTH
-def test_non_ascii_path_repeated_query_keys_and_escapes_reach_the_app(cloud, prefix: str) -> None:
-    resp = cloud.http(app, "GET", f"{prefix}/echo/é ü", query={"q": ["1", "a&b=c", "ü +"]})
+def test_non_ascii_path_repeated_query_keys_and_escapes_reach_the_app(front, prefix: str) -> None:
+    resp = front.http(app, "GET", f"{prefix}/echo/é ü", query={"q": ["1", "a&b=c", "ü +"]})
     assert resp.status == 200, resp.body
     doc = resp.json_body()
     assert doc["name"] == "é ü"
@@ -40,80 +62,80 @@ def test_non_ascii_path_repeated_query_keys_and_escapes_reach_the_app(cloud, pre
 
 
 @BOTH
-def test_generated_urls_carry_the_prefix(cloud, prefix: str) -> None:
-    doc = cloud.http(app, "GET", f"{prefix}/echo/x", headers={"Host": "api.example"}).json_body()
+def test_generated_urls_carry_the_prefix(front, prefix: str) -> None:
+    doc = front.http(app, "GET", f"{prefix}/echo/x", headers={"Host": "api.example"}).json_body()
     assert doc["url"].endswith(f"{prefix}/echo/n")
     if prefix == "/flask":
         assert doc["script_root"] == "/flask"
 
 
 @BOTH
-def test_repeated_request_headers_reach_the_app(cloud, prefix: str) -> None:
-    doc = cloud.http(app, "GET", f"{prefix}/echo/x", headers={"X-Multi": ["a", "b"]}).json_body()
+def test_repeated_request_headers_reach_the_app(front, prefix: str) -> None:
+    doc = front.http(app, "GET", f"{prefix}/echo/x", headers={"X-Multi": ["a", "b"]}).json_body()
     # two values, or one joined with commas by the front door (API Gateway v2, Azure), as RFC 9110 allows
     assert [v.strip() for v in doc["multi"].split(",")] == ["a", "b"]
 
 
 @BOTH
-def test_binary_request_and_response_bodies_are_exact(cloud, prefix: str) -> None:
-    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=mounted.BINARY,
+def test_binary_request_and_response_bodies_are_exact(front, prefix: str) -> None:
+    resp = front.http(app, "POST", f"{prefix}/bytes", body=mounted.BINARY,
                       headers={"Content-Type": "application/octet-stream"})
     assert resp.status == 200
     assert resp.body == mounted.BINARY[::-1] and resp.headers["x-length"] == "256"
-    resp = cloud.http(app, "GET", f"{prefix}/binary")
+    resp = front.http(app, "GET", f"{prefix}/binary")
     assert resp.status == 200 and resp.body == mounted.BINARY
     assert resp.headers["content-type"] == "image/png"
 
 
 @BOTH
-def test_several_set_cookie_headers_survive(cloud, prefix: str) -> None:
-    resp = cloud.http(app, "GET", f"{prefix}/cookies")
+def test_several_set_cookie_headers_survive(front, prefix: str) -> None:
+    resp = front.http(app, "GET", f"{prefix}/cookies")
     assert resp.status == 200
     cookies = resp.headers.get_all("set-cookie")
     assert [c.split(";")[0] for c in cookies] == ["a=1", "b=2"]
 
 
 @BOTH
-def test_head_answers_the_get_headers_without_a_body(cloud, prefix: str) -> None:
-    resp = cloud.http(app, "HEAD", f"{prefix}/binary")
+def test_head_answers_the_get_headers_without_a_body(front, prefix: str) -> None:
+    resp = front.http(app, "HEAD", f"{prefix}/binary")
     assert resp.status == 200 and resp.body == b""
     assert resp.headers["content-type"] == "image/png"
 
 
 @BOTH
-def test_empty_request_and_response_bodies(cloud, prefix: str) -> None:
-    resp = cloud.http(app, "POST", f"{prefix}/bytes")
+def test_empty_request_and_response_bodies(front, prefix: str) -> None:
+    resp = front.http(app, "POST", f"{prefix}/bytes")
     assert resp.status == 200 and resp.body == b"" and resp.headers["x-length"] == "0"
-    resp = cloud.http(app, "DELETE", f"{prefix}/empty")
+    resp = front.http(app, "DELETE", f"{prefix}/empty")
     assert resp.status == 204 and resp.body == b""
 
 
 @BOTH
-def test_the_apps_own_404_and_portafunc_routes_beside_it(cloud, prefix: str) -> None:
-    assert cloud.http(app, "GET", f"{prefix}/nowhere").status == 404
-    assert cloud.http(app, "GET", "/native").body == b"native"
-    assert cloud.http(app, "GET", "/elsewhere").status == 404
+def test_the_apps_own_404_and_portafunc_routes_beside_it(front, prefix: str) -> None:
+    assert front.http(app, "GET", f"{prefix}/nowhere").status == 404
+    assert front.http(app, "GET", "/native").body == b"native"
+    assert front.http(app, "GET", "/elsewhere").status == 404
 
 
 @BOTH
-def test_the_body_limit_applies_before_the_app(cloud, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_body_limit_applies_before_the_app(front, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import portafunc.invoke
 
     monkeypatch.setattr(portafunc.invoke, "MAX_BODY_BYTES", 100)
-    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=b"x" * 101)
+    resp = front.http(app, "POST", f"{prefix}/bytes", body=b"x" * 101)
     assert resp.status == 413 and resp.headers["content-type"] == "application/problem+json"
 
 
-def test_asgi_lifespan_starts_once_and_its_state_reaches_every_request(cloud) -> None:
+def test_asgi_lifespan_starts_once_and_its_state_reaches_every_request(front) -> None:
     for _ in range(3):
-        doc = cloud.http(app, "GET", "/fastapi/echo/x").json_body()
+        doc = front.http(app, "GET", "/fastapi/echo/x").json_body()
         assert doc["state"] == "yes"
     assert doc["startups"] == 1 and mounted.events.count("startup") == 1  # once per process, whatever the target
 
 
-def test_asgi_background_tasks_finish_before_the_invocation_returns(cloud) -> None:
-    tag = f"{cloud.name}-{len(mounted.events)}"
-    resp = cloud.http(app, "POST", f"/fastapi/later/{tag}")
+def test_asgi_background_tasks_finish_before_the_invocation_returns(front) -> None:
+    tag = f"{front.name}-{len(mounted.events)}"
+    resp = front.http(app, "POST", f"/fastapi/later/{tag}")
     assert resp.status == 200 and resp.json_body() == {"queued": tag}
     assert f"asgi task {tag}" in mounted.events
 
@@ -132,13 +154,13 @@ def test_an_app_that_is_neither_asgi_nor_wsgi_is_refused() -> None:
 
 
 @BOTH
-def test_a_large_binary_body_within_the_limit_is_exact(cloud, prefix: str) -> None:
+def test_a_large_binary_body_within_the_limit_is_exact(front, prefix: str) -> None:
     body = bytes(range(256)) * 4096  # 1 MiB, under every platform's request limit
-    resp = cloud.http(app, "POST", f"{prefix}/bytes", body=body, headers={"Content-Type": "application/octet-stream"})
+    resp = front.http(app, "POST", f"{prefix}/bytes", body=body, headers={"Content-Type": "application/octet-stream"})
     assert resp.status == 200 and resp.body == body[::-1]
 
 
-def test_a_header_that_would_split_the_response_is_refused(cloud) -> None:
+def test_a_header_that_would_split_the_response_is_refused(front) -> None:
     async def splitting(scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             raise RuntimeError("no lifespan")
@@ -154,24 +176,24 @@ def test_a_header_that_would_split_the_response_is_refused(cloud) -> None:
     target.mount("/asgi", splitting)
     target.mount("/wsgi", splitting_wsgi)
     for path in ("/asgi/x", "/wsgi/x"):
-        resp = cloud.http(target, "GET", path)
+        resp = front.http(target, "GET", path)
         assert resp.status == 500 and "x-injected" not in resp.headers and "set-cookie" not in resp.headers
 
 
 @BOTH
-def test_a_body_sent_in_pieces_arrives_whole_where_the_front_door_buffers(cloud, prefix: str) -> None:
+def test_a_body_sent_in_pieces_arrives_whole_where_the_front_door_buffers(front, prefix: str) -> None:
     """A FastAPI StreamingResponse and a Flask generator response: every piece, in order, with the app's headers
     (these drivers answer with one native response; portafunc run and functions-framework stream it instead)."""
-    resp = cloud.http(app, "GET", f"{prefix}/stream")
+    resp = front.http(app, "GET", f"{prefix}/stream")
     assert resp.status == 200 and resp.body == b"".join(mounted.STREAM_PARTS)
     assert resp.headers["x-streamed"] == "yes" and resp.headers["content-type"].startswith("text/plain")
 
 
 @BOTH
-def test_the_prefix_itself_is_served_by_the_app(cloud, prefix: str) -> None:
+def test_the_prefix_itself_is_served_by_the_app(front, prefix: str) -> None:
     """``/api`` and ``/api/`` reach the mounted app: it redirects the first to the second (FastAPI 307, Flask 308,
     as under any server with a root path) and serves its index at the second."""
-    resp = cloud.http(app, "GET", prefix, headers={"Host": "api.example"})
+    resp = front.http(app, "GET", prefix, headers={"Host": "api.example"})
     assert resp.status in (307, 308) and resp.headers["location"].endswith(f"api.example{prefix}/")
-    resp = cloud.http(app, "GET", f"{prefix}/")
+    resp = front.http(app, "GET", f"{prefix}/")
     assert resp.status == 200 and resp.json_body() == {"index": f"{prefix}/", "root_path": prefix}

@@ -161,3 +161,26 @@ def test_without_instrumentation_no_span_is_recorded(cloud) -> None:
     assert telemetry.spans() == [] and telemetry.metric_points("faas.invocations") == []
     [sent] = portafunc.queue("orders").receive()
     assert sent.attributes["traceparent"].split("-")[1] == TRACE_ID  # trace context still goes through every hop
+
+
+def test_a_platform_span_around_the_invocation_is_kept(cloud, telemetry: Recorded) -> None:
+    """A host that instruments the invocation itself (the ADOT Lambda wrapper, Azure's worker) has a span current
+    when portafunc runs: the request's span is its child; a message still continues its producer's trace, with a
+    link to the host's span."""
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("host", tracer_provider=telemetry.tracer_provider)
+    app = _app([])
+    with tracer.start_as_current_span("host invocation") as host:
+        assert cloud.http(app, "POST", "/orders/o-1", headers={"traceparent": CALLER}).status == 201
+    host_trace, host_span = f"{host.get_span_context().trace_id:032x}", f"{host.get_span_context().span_id:016x}"
+    server = telemetry.span("SERVER")
+    assert hex_ids(server)[0] == host_trace and hex_ids(server)[2] == host_span
+
+    [sent] = portafunc.queue("orders").receive()
+    with tracer.start_as_current_span("host batch") as batch:
+        assert cloud.enqueue(app, "orders", [sent]).ok
+    consumer = telemetry.span("CONSUMER")
+    producer = telemetry.span("PRODUCER")
+    assert hex_ids(consumer)[2] == hex_ids(producer)[1]  # the producer stays the parent
+    assert [link.context.span_id for link in consumer.links] == [batch.get_span_context().span_id]

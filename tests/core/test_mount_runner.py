@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pytest
 
+from stream_support import read_stream
 from test_runner import Runner, start
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "mounted"
@@ -70,40 +71,6 @@ def test_the_query_string_reaches_the_app_as_sent(served: Runner, prefix: str, r
     status, _, body = served.request("GET", f"{prefix}/echo/x?{raw}")
     assert status == 200, body
     assert json.loads(body)["query"] == raw
-
-
-def read_stream(port: int, path: str, gate: Path) -> tuple[bytes, bytes]:
-    """GET ``path`` on a raw socket; returns (what had arrived when the first piece did, the whole decoded body).
-    The gate file is created only once the first piece arrived: a server that buffers the body never sends it, and
-    the socket timeout turns that into a failure instead of a hang."""
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(f"GET {path}?gate={gate} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while b"first\n" not in data:
-            piece = sock.recv(65536)
-            assert piece, f"connection closed before the first piece: {data!r}"
-            data += piece
-        before_gate = data
-        gate.touch()
-        while piece:
-            piece = sock.recv(65536)
-            data += piece
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert b"transfer-encoding: chunked" in head.lower(), head
-    return before_gate, dechunk(body)
-
-
-def dechunk(body: bytes) -> bytes:
-    out = b""
-    while True:
-        size_line, _, body = body.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            assert body == b"\r\n", body  # the last chunk: the body is complete, not cut short
-            return out
-        out, body = out + body[:size], body[size + 2:]
 
 
 @BOTH

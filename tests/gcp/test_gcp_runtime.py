@@ -55,11 +55,11 @@ def test_http_route_mismatch_and_method_not_allowed():
     answer = T.invoke(APP, "_portafunc_http", {"method": "GET", "path": "/nothing", "headers": []})
     assert answer["statusCode"] == 404 and "echo" not in answer["body"]
     answer = T.invoke(APP, "_portafunc_http", {"method": "DELETE", "path": "/echo/x", "headers": []})
-    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, HEAD, POST"
     answer = T.invoke(APP, "_portafunc_http", {"method": "HEAD", "path": "/echo/x", "headers": []})
     assert answer["statusCode"] == 200 and answer["body"] == ""
     answer = T.invoke(APP, "echo", {"method": "DELETE", "path": "/echo/x", "headers": []})
-    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, POST"
+    assert answer["statusCode"] == 405 and dict(answer["headers"])["Allow"] == "GET, HEAD, POST"
 
 
 def test_message_failures_are_non_2xx(record):

@@ -6,12 +6,14 @@ Never imported by the tests: tests/typing/test_typing.py hands it to the checker
 from __future__ import annotations
 
 from pydantic import BaseModel
-from typing import Any
+from enum import Enum
+from typing import Annotated, Any
 
 from typing_extensions import assert_type, reveal_type
 
 import portafunc
-from portafunc import App, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
+from portafunc import (App, FormData, Header, HttpRequest, HttpResponse, Message, Path, Query, ScheduleEvent,
+                       StorageEvent, UploadedFile)
 
 app = App("typed")
 
@@ -53,9 +55,38 @@ def on_upload(evt: StorageEvent) -> int | None:
     return evt.size
 
 
+class Status(str, Enum):
+    open = "open"
+    shipped = "shipped"
+
+
+@app.http("GET", "/shops/{shop}/orders", content_types=["application/json"])
+def list_orders(req: HttpRequest, shop: Annotated[str, Path(description="the shop")], limit: int = 10,
+                status: Status | None = None, x_tenant: Annotated[str, Header()] = "public",
+                sort: Annotated[str, Query(alias="sort-by")] = "id") -> list[Order]:
+    return [Order(id=f"{x_tenant}-{shop}-{sort}-{status}", total=float(limit))]
+
+
+@app.http("POST", "/shops/{shop}/orders", response_model=Order)
+def add_order(shop: str, order: Order) -> tuple[Order, int]:
+    return order, 201
+
+
+@app.http("POST", "/uploads")
+def upload(req: HttpRequest) -> dict[str, Any]:
+    form = req.form()
+    assert_type(form, FormData)
+    assert_type(form.get("title"), str | None)
+    assert_type(form.get_all("tag"), list[str])
+    doc = form.file("doc")
+    assert_type(doc, UploadedFile | None)
+    return {"title": form["title"], "size": doc.size if doc else 0, "name": doc.filename if doc else None}
+
+
 # The decorators hand back the function itself: same parameters, same return type.
 reveal_type(fulfil)
 reveal_type(create_order)
+assert_type(list_orders(HttpRequest("GET", "/shops/s/orders"), "s"), list[Order])
 assert_type(on_upload(StorageEvent("uploads", "in/a.txt")), int | None)
 assert_type(create_order(HttpRequest("POST", "/orders/acme"), Order(id="o-1", total=1.0)), HttpResponse)
 fulfil(Message(id="m-1", data=b'{"id": "o-1", "total": 1}'))

@@ -5,9 +5,11 @@ Never imported by the tests: tests/typing/test_typing.py hands it to mypy and py
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel
 
-from portafunc import App, HttpRequest, HttpResponse, Message
+from portafunc import App, Header, HttpRequest, HttpResponse, Message
 
 app = App("typed")
 
@@ -33,3 +35,10 @@ def get_order(req: HttpRequest) -> HttpResponse:
 fulfil("not a message")  # error: the decorated handler still takes a Message[Order]
 count: int = get_order(HttpRequest("GET", "/orders/1"))  # error: and still returns an HttpResponse
 app.queue("orders", batch_size="10")  # error: decorator parameters are typed
+app.http("POST", "/o", content_types="application/json", cors="*")  # error: cors is a Cors, not a string
+app.http("POST", "/p", content_types=["application/json", 415])  # error: media types are strings
+
+
+@app.http("GET", "/tenants")
+def tenant(req: HttpRequest, x_tenant: Annotated[str, Header(alias="X-Tenant-Id")]) -> str:
+    return req.form().get("name", 0) or x_tenant  # error: a form field's default is a str

@@ -13,7 +13,6 @@ from typing import Any
 from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import handle_http
 from portafunc.targets import Driver, Exchange
 
 from . import triggers
@@ -35,9 +34,10 @@ class AzureDriver(Driver):
             hit = self._loaded[id(app)] = (app, functions, rt)
         return hit[1], hit[2]
 
-    def _call(self, app: App, function: str, arg: Any) -> Any:
+    def _call(self, app: App, function: str, arg: Any, generated: bool = False) -> Any:
+        """Call the generated function for portafunc function ``function`` (``generated``: named as generated)."""
         functions, _ = self._load(app)
-        fn = functions.get(triggers.function_name(function))
+        fn = functions.get(function if generated else triggers.function_name(function))
         if fn is None:
             raise PortafuncError(f"the generated function_app.py has no function {function!r}")
         return fn.get_user_function()(arg)
@@ -47,18 +47,18 @@ class AzureDriver(Driver):
         spec, params, _ = app.route(request.method, request.path)
         if spec is None and request.method == "OPTIONS":
             spec, params = _preflight_function(app, request.path)
-        if spec is None:
-            # No Azure route matches: the host itself answers; portafunc's own 404/405 stands in for it.
-            resp = handle_http(app, request, target="azure")
-            return Exchange("azure", http.request_to_json(request), http.response_to_json(resp),
-                            response=resp)
-        request.path_params = params
         native = http.request_to_json(request)
+        if spec is None:  # no route of the app's functions takes it: the host tries the catch-all function last
+            native_resp = self._http_native(app, triggers.unmatched_function_name(app), native, generated=True)
+            return Exchange("azure", native, native_resp, response=http.response_from_json(native_resp))
+        request.path_params = params
+        native = http.request_to_json(request)  # again: the path parameters are part of it
         native_resp = self._http_native(app, spec.name, native)
         return Exchange("azure", native, native_resp, response=http.response_from_json(native_resp))
 
-    def _http_native(self, app: App, function: str, native: dict[str, Any]) -> dict[str, Any]:
-        resp = self._call(app, function, _built(natives.to_func_http, native, "a func.HttpRequest"))
+    def _http_native(self, app: App, function: str, native: dict[str, Any], generated: bool = False
+                     ) -> dict[str, Any]:
+        resp = self._call(app, function, _built(natives.to_func_http, native, "a func.HttpRequest"), generated)
         return natives.response_datum_to_json(resp)
 
     # -- messages -------------------------------------------------------------------------------------------------

@@ -88,6 +88,21 @@ class Runtime:
             return problem_response(400, "Bad Request", str(exc))
         return http_response(handle_http(self.app, neutral, function=name, target=TARGET, native_context=req))
 
+    def unmatched(self, req: Any) -> Any:
+        """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the
+        host tries it last): what no other route took gets the app's 404/405, never a function run."""
+        from portafunc.invoke import handle_unmatched
+
+        from .codecs.http import request_from_parts
+
+        try:
+            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params), {},
+                                         req.get_body() or b"", req,
+                                         os.environ.get(triggers.ROUTE_PREFIX_SETTING, ""))
+        except EventDecodeError as exc:
+            return problem_response(400, "Bad Request", str(exc))
+        return http_response(handle_unmatched(self.app, neutral, target=TARGET, native_context=req))
+
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
         from .codecs.queue import decode_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import UnsupportedTrigger
 from portafunc.routing import Route
 from portafunc.targets import NativeTrigger
@@ -69,6 +69,24 @@ def preflight_function(spec: FunctionSpec) -> FunctionSpec | None:
     from portafunc.cors import policy
 
     return next((f for f in same if policy(f.app, f) is not None), None)
+
+
+#: The route of the app's catch-all function: every path (``{*…}`` also matches the root); a parameter name no app
+#: route uses, so the host's duplicate-route check never sees a clash.
+UNMATCHED_ROUTE = "{*portafunc_unmatched_path}"
+
+
+def unmatched_function_name(app: App) -> str:
+    """The catch-all function's name: it must sort after every other function's, as the Functions host orders HTTP
+    routes by function name (ordinal, ignoring case: FunctionMetadataManager) and takes the first route that matches
+    (ASP.NET's RouteCollection), whatever the templates' specificity. ``zz_portafunc_unmatched`` sorts after every
+    usual name (``_`` comes after every letter and digit once upper-cased); an app whose own name sorts later gets
+    that name with ``_`` appended, which sorts after it."""
+    name = "zz_portafunc_unmatched"
+    last = max((function_name(spec.name) for spec in app), key=str.upper, default="")
+    if last.upper() >= name.upper():
+        name = last + "_"
+    return name
 
 
 def check_trigger(spec: FunctionSpec) -> NativeTrigger:

@@ -86,7 +86,8 @@ class Entry:
     def http_service(self, request: Any) -> Any:
         """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``)."""
         resp = handle_http(self.app, http.from_flask(request), target=TARGET,
-                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
+                           invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,
+                           stream=True)  # a body produced in pieces is sent in chunks, as they come
         return http.to_flask(resp)
 
     def http(self, name: str, request: Any) -> Any:
@@ -103,7 +104,8 @@ class Entry:
                 resp.body = b""
         else:
             resp = handle_http(self.app, req, function=name, target=TARGET,
-                               invocation_id=request.headers.get("Function-Execution-Id"), native_context=request)
+                               invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,
+                               stream=True)
         return http.to_flask(resp)
 
     def _schedule(self, spec: FunctionSpec, request: Any) -> Any:

@@ -19,7 +19,9 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
-        access = "public" if trig.auth == "anonymous" else "IAM-authenticated"
+        access = "IAM-authenticated" if trig.auth == "function" else "public"
+        if trig.auth not in ("anonymous", "function"):
+            access = "public to IAM, bearer JWT verified by the function"
         return NativeTrigger("HTTP route of the app's one HTTP service",
                              f"{','.join(methods)} {trig.route.template}, {access}")
     if isinstance(trig, (TopicTrigger, QueueTrigger)):

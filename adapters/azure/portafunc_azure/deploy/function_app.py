@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.app import (HTTP_METHODS, App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger,
+                           TopicTrigger)
 from portafunc.errors import UnsupportedTrigger
 
 from .. import triggers
@@ -70,7 +71,19 @@ def generate_function_app(app: App, app_ref: str) -> str:
     for spec in app:
         triggers.check_trigger(spec)
         parts.append(function_source(spec))
+    if app.http_functions():
+        parts.append(unmatched_source(app))
     return "".join(parts)
+
+
+def unmatched_source(app: App) -> str:
+    """The catch-all function: every method of every path, tried by the host after every other route (its name
+    sorts last), so a request no function serves gets the app's own 404/405 as on the other clouds."""
+    return (f"\n\n@app.function_name(name={_lit(triggers.unmatched_function_name(app))})\n"
+            f"@app.route(route={_lit(triggers.UNMATCHED_ROUTE)}, methods={_lit(list(HTTP_METHODS))}, "
+            "auth_level=func.AuthLevel.ANONYMOUS)\n"
+            "def portafunc_unmatched(req: func.HttpRequest) -> func.HttpResponse:\n"
+            "    return rt.unmatched(req)\n")
 
 
 def load_function_app(app: App, ref: str | None = None) -> tuple[Any, dict[str, Any], Any]:

@@ -258,7 +258,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
                                         "instanceMemoryMB": "[parameters('instanceMemoryMB')]"},
                 "runtime": {"name": "python", "version": python},
             },
-            "siteConfig": {"appSettings": settings, "minTlsVersion": "1.2"},
+            "siteConfig": {"appSettings": settings, "minTlsVersion": "1.2", **platform_cors(app)},
         })
     principal = f"reference({site_id}, '{API['Microsoft.Web/sites']}', 'Full').identity.principalId"
     if secrets:  # the person deploying writes the secret values into the (RBAC) vault
@@ -361,6 +361,18 @@ def _subscription(spec: FunctionSpec, attempts: int, dead_letter: dict[str, Any]
     if filt:
         props["filter"] = filt
     return props
+
+
+def platform_cors(app: App) -> dict[str, Any]:
+    """``siteConfig.cors`` for an app with a CORS policy: no platform origins, so the function answers CORS itself.
+
+    With any origin in App Service's ``allowedOrigins`` the platform answers preflights and sets the CORS headers of
+    every response itself, discarding the app's (one list of origins for the whole app, no per-route methods,
+    headers or max age). Writing the empty list on every deployment also removes origins added by hand or by the
+    portal, which would silently override the app's policy. An app without a policy leaves the setting alone."""
+    if not any(getattr(spec.trigger, "cors", None) is not None for spec in app) and app.cors is None:
+        return {}
+    return {"cors": {"allowedOrigins": [], "supportCredentials": False}}
 
 
 def _app_slug(app: App, stage: str | None = None) -> str:

@@ -114,18 +114,25 @@ def from_flask(request: Any) -> HttpRequest:
 
 
 def to_flask(resp: HttpResponse) -> Any:
-    """HttpResponse → Flask response with repeated headers (Set-Cookie) and the exact body bytes."""
+    """HttpResponse → Flask response with repeated headers (Set-Cookie) and the exact body bytes. A body still being
+    produced (``resp.streamed``) is handed over as an iterable: without a Content-Length, the server sends each piece
+    as a chunk as soon as it comes, and closes the iterable (stopping the producer) if the client goes away."""
     import flask
 
     try:
         return _flask_response(flask, resp)
     except ValueError:  # a header werkzeug refuses (newline): never Flask's HTML 500 page
+        if resp.streamed:
+            resp.close()  # type: ignore[attr-defined]
         problem = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
         return _flask_response(flask, problem)
 
 
 def _flask_response(flask: Any, resp: HttpResponse) -> Any:
-    out = flask.Response(resp.body, status=resp.status)
+    if resp.streamed:
+        out = flask.Response(resp.chunks(), status=resp.status)  # type: ignore[attr-defined]
+    else:
+        out = flask.Response(resp.body, status=resp.status)
     out.headers.remove("Content-Type")  # Flask's text/html default is wrong for a response that set none
     for name, value in resp.headers.items():
         if name.lower() == "content-length":

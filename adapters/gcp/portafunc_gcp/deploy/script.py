@@ -102,10 +102,12 @@ def deployed_functions(app: App, layout: str = "service", prefix: str | None = N
 
 def http_access(app: App) -> str:
     """``public`` or ``private`` for the one HTTP service; mixed routes cannot share one Cloud Run IAM policy."""
-    levels = {s.trigger.auth for s in app.http_functions() if isinstance(s.trigger, HttpTrigger)}
+    from portafunc.auth import platform_level  # a JwtAuth route is public to IAM: the function checks its tokens
+
+    levels = {platform_level(s.trigger.auth) for s in app.http_functions() if isinstance(s.trigger, HttpTrigger)}
     if len(levels) > 1:
         public = sorted(s.name for s in app.http_functions()
-                        if isinstance(s.trigger, HttpTrigger) and s.trigger.auth == "anonymous")
+                        if isinstance(s.trigger, HttpTrigger) and platform_level(s.trigger.auth) == "anonymous")
         raise PackagingError("GCP serves every route from one HTTP service whose access is one IAM policy, but "
                              f"routes mix auth='anonymous' ({', '.join(public)}) and auth='function'; give them "
                              "one auth level, or deploy one function per route (layout per-route)")
@@ -437,7 +439,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
             for spec in http_specs:
                 name = svc(spec)
                 trig = spec.trigger
-                public = isinstance(trig, HttpTrigger) and trig.auth == "anonymous"
+                public = isinstance(trig, HttpTrigger) and trig.auth != "function"  # JwtAuth: checked inside
                 auth = "--allow-unauthenticated" if public else "--no-allow-unauthenticated"
                 fn = dep.functions[spec.name]
                 out.say(f"{spec.name}: {trig.describe()}")

@@ -1,0 +1,114 @@
+"""The catch-all function the Azure packaging adds is tried last by the Functions host.
+
+The host orders HTTP routes by function name (``FunctionMetadataManager``: ``OrderBy(f => f.Name,
+StringComparer.OrdinalIgnoreCase)``), adds them in that order to an ASP.NET ``RouteCollection``
+(``WebScriptHostHttpRoutesManager``), and the first route whose template and method constraint match wins, whatever
+its specificity (azure-functions-host issue 9876). This test reads the function metadata the real ``azure.functions``
+library indexes from the generated ``function_app.py`` (``get_function_json()``, what the worker sends the host),
+applies that rule, and checks that the catch-all takes exactly the requests no other route takes — also when the app's
+own function names sort late."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from portafunc import App, HttpRequest
+from portafunc_azure.deploy.function_app import load_function_app
+from portafunc_azure.triggers import UNMATCHED_ROUTE, unmatched_function_name
+
+
+def _host_routes(app: App) -> list[tuple[str, str, list[str]]]:
+    """(function name, route template, methods) of every HTTP function, in the host's order."""
+    _, functions, _ = load_function_app(app)
+    routes = []
+    for name, function in functions.items():
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            if binding["type"] == "httpTrigger":
+                routes.append((name, binding["route"], [m.upper() for m in binding["methods"]]))
+    return sorted(routes, key=lambda r: r[0].upper())  # ordinal, ignoring case
+
+
+def _matches(template: str, path: str) -> bool:
+    """ASP.NET route template matching: literal segments ignore case, ``{p}`` one segment, ``{*p}`` the rest."""
+    segments, parts = template.strip("/").split("/"), [p for p in path.strip("/").split("/") if p]
+    for i, segment in enumerate(segments):
+        if segment.startswith("{*"):
+            return True
+        if i >= len(parts):
+            return False
+        if re.fullmatch(r"\{[^}]+\}", segment) is None and segment.lower() != parts[i].lower():
+            return False
+    return len(parts) == len(segments)
+
+
+def _host_pick(routes: list[tuple[str, str, list[str]]], method: str, path: str) -> str | None:
+    return next((name for name, template, methods in routes if method in methods and _matches(template, path)), None)
+
+
+def _app(*names: str) -> App:
+    app = App("precedence")
+    for i, name in enumerate(names):
+        app.http("GET", f"/items{i}/{{id}}", name=name)(lambda req: None)
+    app.http(["POST", "PUT"], "/orders", name="zzzz_orders")(lambda req: None)
+    app.http("GET", "/files/{rest+}", name="ZZ_files")(lambda req: None)
+    return app
+
+
+@pytest.mark.parametrize("names", [("a_item",), ("zz_portafunc_unmatched", "zzzzzzzz"), ("zz_portafunc_unmatchee",)])
+def test_the_catch_all_is_the_hosts_last_route(names: tuple[str, ...]) -> None:
+    app = _app(*names)
+    routes = _host_routes(app)
+    catch_all = unmatched_function_name(app)
+    assert routes[-1] == (catch_all, UNMATCHED_ROUTE, ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    for method, path in [("GET", "/items0/1"), ("HEAD", "/items0/1"), ("POST", "/orders"), ("GET", "/files/a/b"),
+                         ("GET", "/orders"), ("DELETE", "/items0/1"), ("GET", "/nowhere"), ("GET", "/"),
+                         ("OPTIONS", "/orders")]:
+        served = app.route(method, path)[0]
+        picked = _host_pick(routes, method, path)
+        assert picked == (catch_all if served is None else served.name), (method, path)
+
+
+def test_the_catch_all_answers_404_and_405_and_never_runs_a_function() -> None:
+    """What the host hands the catch-all is answered by routing alone; a path the app would route (the host's
+    matching differs, e.g. a method constraint it applied) is a 404, the function does not run."""
+    import azure.functions as func
+
+    app = App("never-runs")
+    ran: list[str] = []
+
+    @app.http("GET", "/secret", auth="function")
+    def secret(req: HttpRequest) -> str:
+        ran.append("secret")
+        return "secret"
+
+    _, functions, _ = load_function_app(app)
+    catch_all = functions[unmatched_function_name(app)].get_user_function()
+
+    def call(method: str, path: str) -> func.HttpResponse:
+        return catch_all(func.HttpRequest(method, f"https://x.azurewebsites.net{path}", headers={}, body=b""))
+
+    assert call("GET", "/nowhere").status_code == 404
+    wrong = call("POST", "/secret")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD"
+    assert call("GET", "/secret").status_code == 404 and ran == []
+
+
+def test_an_app_with_a_cors_policy_turns_platform_cors_off_in_the_arm_template() -> None:
+    """App Service's CORS (``siteConfig.cors.allowedOrigins``) would answer preflights and replace the app's CORS
+    headers; the template writes it empty for an app with a policy, and leaves it alone otherwise."""
+    from portafunc import Cors
+    from portafunc_azure.deploy import arm_check, infra
+
+    app = App("cors-arm")
+    app.http("GET", "/x", name="x", cors=Cors(allow_origins=["https://shop.example"]))(lambda req: None)
+    template = infra.template(app, "3.11")
+    assert arm_check.check(template, infra.API) == []
+    (site,) = [r for r in template["resources"] if r["type"] == "Microsoft.Web/sites"]
+    assert site["properties"]["siteConfig"]["cors"] == {"allowedOrigins": [], "supportCredentials": False}
+    plain = App("no-cors")
+    plain.http("GET", "/x", name="x")(lambda req: None)
+    (site,) = [r for r in infra.template(plain, "3.11")["resources"] if r["type"] == "Microsoft.Web/sites"]
+    assert "cors" not in site["properties"]["siteConfig"]

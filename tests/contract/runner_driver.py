@@ -1,0 +1,68 @@
+"""``portafunc run``'s HTTP front door as a contract driver: each app is served by the runner's own server
+(:class:`portafunc.runner.http.LocalHttpServer`) on a free port in this process, and every request goes over a real
+socket, so a suite can drive the same apps through the three clouds' entry points and ``portafunc run`` alike."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from portafunc import App, Headers, HttpRequest, HttpResponse
+from portafunc.runner.console import InFlight
+from portafunc.runner.http import LocalHttpServer
+from portafunc.targets import Driver, Exchange
+
+
+class RunnerDriver(Driver):
+    target = "run"
+
+    def __init__(self) -> None:
+        self._servers: dict[int, tuple[App, LocalHttpServer]] = {}
+
+    def _port(self, app: App) -> int:
+        hit = self._servers.get(id(app))
+        if hit is None or hit[0] is not app:
+            server = LocalHttpServer("127.0.0.1", 0, app, InFlight())
+            threading.Thread(target=server.serve_forever, name="portafunc-run-driver", daemon=True).start()
+            hit = self._servers[id(app)] = (app, server)
+        return hit[1].server_address[1]
+
+    def close(self) -> None:
+        for _, server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def http(self, app: App, request: HttpRequest) -> Exchange:
+        target = quote(request.path, safe="/:@!$&'()*+,;=-._~")
+        query = request.raw_query
+        if query is None:
+            query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, vs in request.query.items() for v in vs)
+        if query:
+            target += "?" + query
+        conn = http.client.HTTPConnection("127.0.0.1", self._port(app), timeout=30)
+        try:
+            conn.putrequest(request.method, target, skip_host="host" in request.headers,
+                            skip_accept_encoding=True)
+            for name, value in request.headers.items():
+                conn.putheader(name, value.encode("utf-8"))
+            if request.body or request.method in ("POST", "PUT", "PATCH"):
+                conn.putheader("Content-Length", str(len(request.body)))
+            conn.endheaders(request.body or None)
+            answer = conn.getresponse()
+            body = answer.read()
+            headers = [(k, v) for k, v in answer.getheaders()
+                       if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")]
+            native: dict[str, Any] = {"status": answer.status, "headers": answer.getheaders(), "body": len(body)}
+        finally:
+            conn.close()
+        resp = HttpResponse(answer.status, Headers(headers), body)
+        return Exchange("run", {"method": request.method, "target": target}, native, response=resp)
+
+    def messages(self, app: App, function: str, messages: list[Any]) -> Exchange:
+        raise NotImplementedError("the runner driver serves HTTP only")
+
+    def event(self, app: App, function: str, event: Any) -> Exchange:
+        raise NotImplementedError("the runner driver serves HTTP only")
