@@ -89,7 +89,7 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     assert report["foreign_paths"] == [], "imported code from outside the artifact and the stdlib"
     b = report["bindings"]
     assert sorted(b) == ["audit", "cancel_order", "create_order", "fulfil", "get_order", "list_orders", "nightly",
-                         "on_upload", "portafunc_docs", "portafunc_docs_files"]
+                         "on_upload", "portafunc_docs", "portafunc_docs_files", "zz_portafunc_unmatched"]
     # the shop has a CORS policy: a route's first function also takes its OPTIONS preflights (docs/http.md)
     assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req",
                                     "methods": ["POST", "OPTIONS"], "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
