@@ -10,9 +10,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip setuptools wheel
 
-# Core + the three adapters (editable) + what the tests use.
+# Core + the four target adapters (editable) + what the tests use.
 install: $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e . -e adapters/aws -e adapters/azure -e adapters/gcp \
+		-e adapters/container \
 		-r requirements-test.txt
 
 # Azurite (the Azure Storage emulator) from npm, pinned: newer versions need Node >= 22.
@@ -25,6 +26,7 @@ demo: install
 	$(BIN)/portafunc package --target aws examples/shop
 	$(BIN)/portafunc package --target azure examples/shop
 	$(BIN)/portafunc package --target gcp examples/shop
+	$(BIN)/portafunc package --target container examples/shop
 
 # The Azure CLI in its own venv (it pins its own azure-* libraries): the deploy checks replay deploy.sh's az commands
 # through its parser. About 7 minutes and 730 MB on a fresh machine.

@@ -3,7 +3,7 @@
 Peers, each fed exactly what its platform hands the function:
 
 * AWS: one FastAPI app behind ``app.mount`` (portafunc's Lambda handler) and behind Mangum, the same API Gateway
-  HTTP API (v2) event ``GET /hello/world``;
+  HTTP API (v2) event ``GET /hello/world`` as the packaged mount's route ``GET /{path+}`` receives it;
 * Azure: the same FastAPI app behind ``app.mount`` (the generated ``function_app.py``'s function) and as an
   ``AsgiFunctionApp`` (azure-functions' own ASGI adapter), the same ``func.HttpRequest`` objects; both functions are
   found by indexing the ``FunctionApp`` as the worker does; the ``AsgiFunctionApp`` function is a coroutine, driven
@@ -160,6 +160,14 @@ def wsgi_caller(app: Any, path: str = "/hello/world") -> Callable[[], Any]:
     return call
 
 
+def mount_event() -> dict[str, Any]:
+    """The HTTP API event a mount at ``/`` receives once packaged: its route ``GET /{path+}`` matched."""
+    event = workloads.http_v2_event()
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /{path+}"
+    event["pathParameters"] = {"path": "hello/world"}
+    return event
+
+
 # -- warm ---------------------------------------------------------------------------------------------------------
 def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
     sys.path.insert(0, str(root))
@@ -194,9 +202,7 @@ def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str,
     runs["aws: FastAPI called directly (floor)"] = runs["azure: FastAPI called directly (floor)"] = floor
 
     # AWS
-    event = workloads.http_v2_event()
-    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"  # as a catch-all integration receives it
-    event.pop("pathParameters", None)
+    event = mount_event()
     ctx = workloads.LambdaContext()
     import pf_mount
     from portafunc_aws.runtime import bind
@@ -314,9 +320,7 @@ def cold_child(name: str, root: str) -> None:
 
 
 def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
-    event = workloads.http_v2_event()
-    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
-    event.pop("pathParameters", None)
+    event = mount_event()
     env = {**os.environ, "MOUNT_BENCH_EVENT": json.dumps(event), "PYTHONDONTWRITEBYTECODE": ""}
     env.pop("PYTHONDONTWRITEBYTECODE")
     results: dict[str, dict[str, list[float]]] = {n: {"import_ms": [], "first_ms": [], "wall_ms": []} for n in COLD}

@@ -2,8 +2,8 @@
 
     python benchmarks/run.py            # full run: 12 cold-start rounds (~15 min on the 2-core dev machine)
     python benchmarks/run.py --quick    # fewer rounds / smaller loads (< ~3 min)
-    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, scaling, packaging, messaging,
-                                                   # mount)
+    python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, aws, scaling, packaging,
+                                                   # messaging, mount)
     python benchmarks/run.py --report-only         # re-render docs/ from benchmarks/results/*.json
 
 Whatever python runs this file, the suites run in ``.bench-venv`` (created here on first use): the peers
@@ -86,7 +86,7 @@ def machine() -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller loads (< ~3 min)")
-    parser.add_argument("--only", default="cold,warm,scaling,packaging,messaging,mount",
+    parser.add_argument("--only", default="cold,warm,aws,scaling,packaging,messaging,mount",
                         help="comma-separated suites")
     parser.add_argument("--report-only", action="store_true", help="re-render docs from benchmarks/results")
     parser.add_argument("--smoke", action="store_true",
@@ -139,10 +139,12 @@ def smoke() -> int:
     out = Path(tempfile.mkdtemp(prefix="pf-bench-smoke-"))
     common.RESULTS = out / "results"
     started = time.perf_counter()
+    import aws_triggers
     import coldstart
     import scaling
 
     results = {
+        "aws": aws_triggers.run(smoke=True),
         "cold": coldstart.run(1, contenders=["bare", "aws_native_http", "aws_portafunc_http", "aws_portafunc_sqs"],
                               warmup=False),
         "warm": _warm_subprocess(out / "warm.json", "--smoke"),
@@ -196,6 +198,10 @@ def run_suite(suite: str, quick: bool) -> dict[str, object]:
         data = json.loads(RESULTS_TMP.read_text())
         RESULTS_TMP.unlink()
         return data
+    if suite == "aws":
+        import aws_triggers
+
+        return aws_triggers.run(quick)
     if suite == "packaging":
         import packaging_bench
 

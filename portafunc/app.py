@@ -552,7 +552,7 @@ class App:
                     raise RegistrationError(
                         f"app {self.name!r}: {fname!r} and {other.name!r} both handle "
                         f"{','.join(sorted(set(trigger.events) & set(t.events)))} events of bucket "
-                        f"{trigger.bucket!r}; S3 refuses overlapping notifications: give them distinct prefixes or "
+                        f"{trigger.bucket!r}; object stores refuse overlapping notifications: give them distinct prefixes or "
                         "suffixes")
         for key in keys:
             claims[key] = (fname, trigger)
@@ -755,7 +755,7 @@ class App:
         _check_attempts(max_attempts)
         if not 1 <= batch_size <= 10000:
             raise RegistrationError(f"queue {queue!r}: batch_size {batch_size} must be 1-10000 "
-                                    "(the largest batch any cloud delivers: SQS with a batching window)")
+                                    "(the largest batch any target delivers, with a batching window)")
         if not 0 <= max_batching_window <= 300:
             raise RegistrationError(f"queue {queue!r}: max_batching_window must be 0-300 seconds")
         if not 1 <= visibility_timeout <= 43200:

@@ -90,7 +90,7 @@ def cmd_events_decode(args: argparse.Namespace) -> int:
     target = get_target(args.target)
     native = _read_json(args.file)
     try:
-        events = [e.to_dict() for e in target.decode(native)]
+        events = [e.to_dict(context=True) for e in target.decode(native)]
     except PortafuncError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed input is exit 2 with one line, whatever it broke
@@ -279,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("app", nargs="?", help="project directory, .py file or MODULE:ATTR")
     p.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
-    p.add_argument("--target", choices=["aws", "azure", "gcp"],
-                   help="describe auth=\"function\" as this cloud checks it (default: each cloud's, as alternatives)")
+    p.add_argument("--target", type=_installed_target,
+                   help="describe auth=\"function\" as this target checks it (default: each target's, as alternatives)")
     p.add_argument("--title", help="info.title (default: the app's name)")
     p.add_argument("--api-version", default="0.1.0", help="info.version (default: 0.1.0)")
     p.set_defaults(func=cmd_openapi)

@@ -21,12 +21,40 @@ if TYPE_CHECKING:
 FILE = "portafunc.toml"
 FUNCTION_KEYS = ("memory", "timeout", "env", "secrets", "concurrency", "permissions", "tags")
 APP_KEYS = FUNCTION_KEYS + ("python", "exclude", "idempotency_ttl", "targets", "existing", "functions", "stages")
-TARGETS = ("aws", "azure", "gcp")
 DEFAULT_MEMORY = 512
 DEFAULT_TIMEOUT = 30
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RESERVED_ENV = re.compile(r"^(PORTAFUNC_|AWS_|LAMBDA_|_HANDLER$|FUNCTIONS_|AzureWebJobs|WEBSITE_|K_SERVICE$|"
-                           r"FUNCTION_TARGET$|PORT$)")
+_CORE_RESERVED_ENV = (r"^PORTAFUNC_", r"^PORT$")
+
+
+def _target_api() -> Any:
+    """``portafunc.targets``, imported by name: the configuration file is read when building and running locally,
+    never in a deployed function, whose artifact carries only the run-time modules (not this build-time one)."""
+    import importlib
+
+    return importlib.import_module("portafunc.targets")
+
+
+def _targets() -> tuple[str, ...]:
+    """The installed targets: the names a per-target table may use."""
+    return tuple(sorted(_target_api().available()))
+
+
+def _reserved_patterns() -> list[str]:
+    api = _target_api()
+    patterns = [*_CORE_RESERVED_ENV]
+    for target in sorted(api.available()):
+        patterns += api.get_target(target).reserved_env()
+    return patterns
+
+
+def _reserved_env(name: str) -> bool:
+    """A variable the core or an installed target's platform owns (``Target.reserved_env()``)."""
+    return any(re.match(p, name) for p in _reserved_patterns())
+
+
+def _reserved_env_text() -> str:
+    return ", ".join(p.strip("^") for p in _reserved_patterns())
 
 
 class ConfigError(PortafuncError):
@@ -35,7 +63,7 @@ class ConfigError(PortafuncError):
 
 class SecretRef:
     """An environment variable filled from a secret store: ``name`` is the secret's name there (neutral), and
-    ``per_target`` overrides it for one cloud (``{"aws": "ssm:/shop/key"}``)."""
+    ``per_target`` overrides it for one target (``{"TARGET": "its own reference"}``)."""
 
     __slots__ = ("variable", "name", "per_target")
 
@@ -212,18 +240,19 @@ def _validate(table: dict[str, Any], where: str, *, top: bool = False, path: str
         if key == "secrets":
             _secrets(value, where, here)
         if key == "permissions":
-            if not isinstance(value, dict) or any(t not in TARGETS or not isinstance(v, list)
+            if not isinstance(value, dict) or any(t not in _targets() or not isinstance(v, list)
                                                   for t, v in value.items()):
-                raise ConfigError(f"{where}: {here} maps a target (aws, azure, gcp) to a list of native "
-                                  "permission entries")
+                raise ConfigError(f"{where}: {here} maps an installed target ({', '.join(_targets())}) to a list of "
+                                  "native permission entries")
         if key == "python" and value not in SUPPORTED_PYTHONS:
             raise ConfigError(f"{where}: {here} = {value!r}; supported: {', '.join(SUPPORTED_PYTHONS)}")
         if key == "exclude" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{where}: {here} is a list of glob patterns")
         if key == "targets":
-            if not isinstance(value, dict) or any(t not in TARGETS or not isinstance(v, dict)
+            if not isinstance(value, dict) or any(t not in _targets() or not isinstance(v, dict)
                                                   for t, v in value.items()):
-                raise ConfigError(f"{where}: {here} maps a target (aws, azure, gcp) to a table of its options")
+                raise ConfigError(f"{where}: {here} maps an installed target ({', '.join(_targets())}) to a table of "
+                                  "its options")
         if key == "existing":
             _existing(value, where, here)
         if key == "functions":
@@ -247,9 +276,9 @@ def _string_map(value: Any, where: str, here: str, *, env: bool) -> None:
         raise ConfigError(f"{where}: {here} must map names to strings")
     if env:
         for name in value:
-            if not _ENV_NAME.match(name) or _RESERVED_ENV.match(name):
+            if not _ENV_NAME.match(name) or _reserved_env(name):
                 raise ConfigError(f"{where}: {here}.{name} is not a usable variable name (letters, digits, '_'; "
-                                  "names starting PORTAFUNC_, AWS_, FUNCTIONS_, WEBSITE_ are reserved)")
+                                  f"reserved: {_reserved_env_text()})")
 
 
 def _existing(value: Any, where: str, here: str) -> None:
@@ -263,43 +292,37 @@ def _existing(value: Any, where: str, here: str) -> None:
                               "[existing.KIND.NAME] tables")
         for name, urls in names.items():
             if not isinstance(urls, dict) or not urls or any(
-                    t not in TARGETS or not isinstance(u, str) or "://" not in u for t, u in urls.items()):
-                raise ConfigError(f"{where}: {here}.{kind}.{name} maps a target (aws, azure, gcp) to the existing "
-                                  "resource's binding URL, e.g. aws = \"sqs://arn:aws:sqs:REGION:ACCOUNT:NAME\"")
+                    t not in _targets() or not isinstance(u, str) or "://" not in u for t, u in urls.items()):
+                raise ConfigError(f"{where}: {here}.{kind}.{name} maps an installed target ({', '.join(_targets())}) "
+                                  "to the existing resource's binding URL, e.g. TARGET = \"scheme://…\"")
 
 
 def _secrets(value: Any, where: str, here: str) -> None:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: {here} maps a variable name to a secret reference")
     for name, ref in value.items():
-        if not _ENV_NAME.match(name) or _RESERVED_ENV.match(name):
+        if not _ENV_NAME.match(name) or _reserved_env(name):
             raise ConfigError(f"{where}: {here}.{name} is not a usable variable name")
         ok = isinstance(ref, str) and ref or isinstance(ref, dict) and ref and all(
-            k in TARGETS + ("name",) and isinstance(v, str) and v for k, v in ref.items())
+            k in (*_targets(), "name") and isinstance(v, str) and v for k, v in ref.items())
         if not ok:
             raise ConfigError(f"{where}: {here}.{name} must be a secret name, or a table with name= and/or per "
-                              "target references (aws=, azure=, gcp=); never the secret's value")
+                              f"target references ({', '.join(t + '=' for t in _targets())}); never the secret's "
+                              "value")
 
 
 # -- Python versions ---------------------------------------------------------------------------------------------
 
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
-DEPRECATIONS: dict[str, dict[str, str]] = {
-    # When each cloud stops supporting a runtime (its published schedule); a build warns once the date is near.
-    "aws": {"3.10": "2026-10-31", "3.11": "2027-06-30", "3.12": "2028-10-31", "3.13": "2029-06-30",
-            "3.14": "2029-06-30"},
-    "gcp": {"3.10": "2026-10-04", "3.11": "2027-10-24", "3.12": "2028-10-02", "3.13": "2029-10-10",
-            "3.14": "2030-10-10"},
-    "azure": {"3.10": "2026-10-31", "3.11": "2027-10-31", "3.12": "2028-10-31", "3.13": "2029-10-31",
-              "3.14": "2030-10-31"},
-}
+# When a target's runtime for each version ends support is the target's answer: Target.python_support().
 
 
 # -- consistency checks ------------------------------------------------------------------------------------------
 
 def check_timeouts(deployment: Deployment) -> None:
     """A queue must hide a message longer than its consumer may run, or a second copy is delivered while the first
-    still runs (AWS refuses the event source mapping). Refused with both numbers; an unset timeout is lowered to fit.
+    still runs (some platforms refuse such a consumer outright). Refused with both numbers; an unset timeout is lowered
+    to fit.
     """
     for fn in deployment.functions.values():
         if fn.kind != "queue":
@@ -316,8 +339,8 @@ def check_timeouts(deployment: Deployment) -> None:
                 raise RegistrationError(
                     f"function {fn.name!r}: timeout {fn.settings.timeout} s exceeds the visibility_timeout {vt} s of "
                     f"queue {g.name!r}; a message would be delivered again while the first run is still going. "
-                    f"Raise @app.queue(..., visibility_timeout=) to at least {fn.settings.timeout} (AWS advises 6x "
-                    "the function timeout) or lower the timeout")
+                    f"Raise @app.queue(..., visibility_timeout=) to at least {fn.settings.timeout} (several times "
+                    "the function timeout leaves room for retries) or lower the timeout")
     for kind, name in deployment.config.existing:
         if deployment.resource(kind, name) is None:
             where = deployment.config.source or "the configuration"

@@ -54,6 +54,25 @@ def check_headers(items: Iterable[tuple[str, str]]) -> None:
             check_header(name, value)
 
 
+def _text_multi(pairs: list[tuple[Any, Any]]) -> list[tuple[str, str]] | None:
+    """``[(name, value or [values])]`` flattened when every name and value is text; None otherwise."""
+    out: list[tuple[str, str]] = []
+    append = out.append
+    for name, value in pairs:
+        if name.__class__ is not str:
+            return None
+        if value.__class__ is str:
+            append((name, value))
+        elif value.__class__ is list:
+            for v in value:
+                if v.__class__ is not str:
+                    return None
+                append((name, v))
+        else:
+            return None
+    return out
+
+
 class Headers:
     """Case-insensitive, multi-valued, order-preserving HTTP header collection.
 
@@ -83,6 +102,10 @@ class Headers:
                     break
             else:
                 self._items = pairs_
+                return
+            multi = _text_multi(pairs_)  # {str: [str, ...]} (multi-value headers) without a conversion per value
+            if multi is not None:
+                self._items = multi
                 return
         pairs = items.items() if isinstance(items, Mapping) else items
         for name, value in pairs:
@@ -211,7 +234,7 @@ _strict_decoder = _json.JSONDecoder(parse_constant=_refuse_constant, parse_float
 _strict_scan = _strict_decoder.scan_once  # type: ignore[attr-defined]
 
 
-def _loads_request(data: bytes) -> Any:
+def _loads_request(data: bytes | str) -> Any:
     """``json.loads(data)`` refusing non-finite numbers (:class:`NonFiniteNumber`), with :func:`_loads_payload`'s
     fast path."""
     if type(data) is bytes and data[:1] in _JSON_OPENERS and data[1:2] != b"\x00":
@@ -406,8 +429,8 @@ _c_encode = _make_c_encoder()
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "path_params", "_cookies", "client_ip", "native",
-                 "raw_query", "principal", "_form")
+    __slots__ = ("method", "path", "query", "headers", "_body", "_text", "path_params", "_cookies", "client_ip",
+                 "native", "raw_query", "principal", "_form")
     kind = "http"
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
@@ -418,7 +441,8 @@ class HttpRequest:
         self.path = path
         self.query = query if query is not None else {}
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
-        self.body = body
+        self._body: bytes | None = body
+        self._text: str | None = None
         self.path_params = path_params if path_params is not None else {}
         self._cookies = cookies or None
         self.client_ip = client_ip
@@ -429,6 +453,30 @@ class HttpRequest:
         #: The verified caller (e.g. a JWT's claims) once an authenticator accepted the request; None before.
         self.principal: dict[str, Any] | None = None
         self._form: FormData | None = None
+
+    def keep_ascii_body(self, text: str) -> None:
+        """Hold the body as the ASCII text it arrived as (a Lambda event's ``body`` string): :meth:`json` parses that
+        text without a copy, and :attr:`body` encodes it only if something reads the bytes. The caller has checked
+        ``text.isascii()``: ASCII text is its own UTF-8, so nothing can fail later and the size is ``len(text)``."""
+        self._body = None
+        self._text = text
+
+    @property
+    def body(self) -> bytes:
+        body = self._body
+        if body is None:
+            body = self._body = self._text.encode("ascii")  # type: ignore[union-attr]
+        return body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = value
+        self._text = None
+
+    @property
+    def body_size(self) -> int:
+        """Bytes in the body, without encoding a body kept as text."""
+        return len(self._text) if self._body is None else len(self._body)  # type: ignore[arg-type]
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -448,18 +496,23 @@ class HttpRequest:
     @property
     def text(self) -> str:
         """The body decoded as UTF-8; invalid UTF-8 is a 400, not a crash."""
+        if self._body is None:
+            return self._text  # type: ignore[return-value]
         try:
-            return self.body.decode("utf-8")
+            return self._body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest(f"request body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
 
     def json(self) -> Any:
         """The body parsed as JSON; malformed JSON, NaN/Infinity (not JSON) and nesting too deep to parse are a 400
         problem response, not a 500."""
-        if not self.body:
+        data: bytes | str | None = self._body
+        if data is None:
+            data = self._text  # ASCII text, parsed as it came: no copy of a large body
+        if not data:
             raise BadRequest("request body is empty; a JSON document was expected")
         try:
-            return _loads_request(self.body)
+            return _loads_request(data)
         except ValueError as exc:
             raise BadRequest(f"request body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -480,8 +533,10 @@ class HttpRequest:
         values = self.query.get(name)
         return values[0] if values else default
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds what the front door said beyond the request itself
+        (``path_params``, ``client_ip``, ``raw_query``), as ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "http",
             "method": self.method,
             "path": self.path,
@@ -490,6 +545,9 @@ class HttpRequest:
             "cookies": dict(self.cookies),
             "body_base64": _b64(self.body),
         }
+        if context:
+            out.update(path_params=dict(self.path_params), client_ip=self.client_ip, raw_query=self.raw_query)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HttpRequest:
@@ -500,6 +558,9 @@ class HttpRequest:
             headers=Headers(data.get("headers") or {}),
             cookies=dict(data.get("cookies") or {}),
             body=_unb64(data.get("body_base64"), "body_base64"),
+            path_params={str(k): str(v) for k, v in (data.get("path_params") or {}).items()},
+            client_ip=data.get("client_ip"),
+            raw_query=data.get("raw_query"),
         )
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -721,8 +782,10 @@ class Message(_TypedBody[T]):
         self._has_body = True
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the ``source`` (the queue, topic or subscription the broker
+        names), as ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "message",
             "id": self.id,
             "data_base64": _b64(self.data),
@@ -731,6 +794,9 @@ class Message(_TypedBody[T]):
             "delivery_attempt": self.delivery_attempt,
             "published_at": format_time(self.published_at),
         }
+        if context:
+            out["source"] = self.source
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
@@ -741,6 +807,7 @@ class Message(_TypedBody[T]):
             ordering_key=data.get("ordering_key"),
             delivery_attempt=int(data.get("delivery_attempt") or 1),
             published_at=parse_time(data.get("published_at")),
+            source=data.get("source"),
         )
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -805,8 +872,10 @@ class StorageEvent:
         # an event built by hand (no trigger) reads through the binding named like its bucket
         return bucket(self.trigger_bucket or self.bucket)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the event's ``id`` and ``time``, as ``portafunc events
+        decode`` prints it."""
+        out: dict[str, Any] = {
             "kind": "storage",
             "bucket": self.bucket,
             "key": self.key,
@@ -814,12 +883,16 @@ class StorageEvent:
             "size": self.size,
             "etag": self.etag,
         }
+        if context:
+            out.update(id=self.id, time=format_time(self.time))
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StorageEvent:
         size = data.get("size")
         return cls(bucket=data["bucket"], key=data["key"], kind=data.get("event", "created"),
-                   size=None if size is None else int(size), etag=data.get("etag"))
+                   size=None if size is None else int(size), etag=data.get("etag"),
+                   time=parse_time(data.get("time")), id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
         return _cloudevent(f"io.portafunc.storage.{self.kind}", self.id or "", self.bucket, self.time,
@@ -846,15 +919,20 @@ class ScheduleEvent:
     def __repr__(self) -> str:
         return f"ScheduleEvent({format_time(self.time)})"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "schedule", "time": format_time(self.time)}
+    def to_dict(self, context: bool = False) -> dict[str, Any]:
+        """The public JSON form; ``context=True`` adds the run's ``id`` and whether it is ``past_due``, as
+        ``portafunc events decode`` prints it."""
+        out: dict[str, Any] = {"kind": "schedule", "time": format_time(self.time)}
+        if context:
+            out.update(id=self.id, past_due=self.past_due)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleEvent:
         parsed = parse_time(data.get("time"))
         if parsed is None:
             raise EventDecodeError("schedule event has no time", expected='{"time": "<RFC 3339>"}')
-        return cls(time=parsed)
+        return cls(time=parsed, past_due=bool(data.get("past_due")), id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
         return _cloudevent("io.portafunc.schedule", self.id or "", "", self.time, self.to_dict())

@@ -48,9 +48,9 @@ def _setup_logging(target: str) -> None:
     global _logging_pending
     _logging_pending = False
     try:
-        from .logsetup import install
+        from .logsetup import SHAPES, install
 
-        install(target if target in ("aws", "gcp", "azure") else None)
+        install(target if target in SHAPES else None)
     except Exception as exc:  # noqa: BLE001 - logging set-up must never fail an invocation
         logs.warning("log set-up failed; records are written unformatted", error=repr(exc)[:200])
     _setup_otel()  # OpenTelemetry loads logging: a process using it always gets here
@@ -340,7 +340,9 @@ def _through_middleware(spec: FunctionSpec, event: Any, target: str) -> Any:
 
 def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fallback: str) -> str:
     if headers is not None:
-        for name in ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent"):
+        from .tracing import CORRELATION_HEADERS
+
+        for name in CORRELATION_HEADERS:
             value = headers.get(name)
             if value:
                 return value
@@ -478,9 +480,9 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         refused = auth.authenticate(req) if auth is not None and not isinstance(auth, str) else None
         if refused is not None:  # a JwtAuth refused the caller: answered before middleware and handler
             resp = refused
-        elif len(req.body) > MAX_BODY_BYTES:
+        elif req.body_size > MAX_BODY_BYTES:
             resp = HttpResponse.problem(413, "Content Too Large",
-                                        f"request body is {len(req.body)} bytes; the limit is {MAX_BODY_BYTES}")
+                                        f"request body is {req.body_size} bytes; the limit is {MAX_BODY_BYTES}")
         else:
             chain = _chain(spec) if spec.app._middleware or spec.routers else None
             if chain or spec.app._exception_handlers:

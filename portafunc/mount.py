@@ -266,8 +266,35 @@ class _AsgiBridge:
                     atexit.register(self._stop, loop)
         if self._startup_error is not None:
             raise LifespanFailed(f"the mounted ASGI app failed to start: {self._startup_error}")
-        result = loop.run(self._request(req))
-        return result if result.__class__ is not _Exchange else self._streamed(loop, result)
+        import asyncio
+
+        if asyncio._get_running_loop() is None and loop.driver.acquire(blocking=False):
+            try:  # no other thread drives the loop (always so on Lambda), and no loop runs in this one
+                result = self._drive(loop, req)
+            finally:
+                loop.driver.release()
+        else:
+            result = loop.run(self._request(req))
+        if isinstance(result, _Exchange):
+            return self._streamed(loop, result)
+        return result
+
+    def _drive(self, loop: _Loop, req: HttpRequest) -> HttpResponse | _Exchange:
+        """:meth:`_request` driven from this thread with one task, the app's, and no coroutine around it: the loop
+        runs until the response is complete or its first piece arrived (two turns of the loop for a plain
+        response, where a wrapping coroutine would take four)."""
+        aloop = loop.loop
+        ex = _Exchange(req.body)
+        first = ex.first = aloop.create_future()
+        task = ex.task = aloop.create_task(self.web_app(self.scope(req), ex.receive, ex.send))
+        task.add_done_callback(ex.wake)
+        aloop.run_until_complete(first)
+        if not (ex.complete or task.done()):
+            return ex
+        if task.done() and not task.cancelled() and task.exception() is None and ex.started:
+            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))  # the usual case
+        aloop.run_until_complete(ex.finish())  # background tasks still running, or a failure to raise or log
+        return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
 
     # lifespan ---------------------------------------------------------------------------------------------------
     async def _startup(self) -> None:
@@ -390,7 +417,7 @@ class _Exchange:
     pieces can be handed to the front door piece by piece, across several runs of the loop."""
 
     __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
-                 "room", "disconnected", "task")
+                 "room", "disconnected", "task", "first")
 
     def __init__(self, body: bytes) -> None:
         import asyncio
@@ -407,9 +434,13 @@ class _Exchange:
         self.room = asyncio.Event()  # the front door took what was pending
         self.disconnected = asyncio.Event()  # the response is out (or the client is gone): receive() says so
         self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
+        self.first: asyncio.Future[None] | None = None  # resolved by the first thing for the front door
 
     def wake(self, _: Any = None) -> None:
         self.ready.set()
+        first = self.first
+        if first is not None and not first.done():
+            first.set_result(None)
 
     async def receive(self) -> dict[str, Any]:
         if not self.body_sent:
@@ -432,7 +463,8 @@ class _Exchange:
             if not message.get("more_body", False):
                 self.complete = True
                 self.disconnected.set()
-            self.ready.set()
+            if chunk or self.complete:
+                self.wake()
             if self.pending > _ROOM and not self.complete:  # the front door is slower than the app: wait for it
                 self.room.clear()
                 await self.room.wait()

@@ -84,7 +84,11 @@ def document(app: App, *, title: str | None = None, version: str = "0.1.0",
              target: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app`` (see ``App.openapi``)."""
     if target is not None and target not in _TARGETS:
-        raise RegistrationError(f"openapi target must be one of {', '.join(_TARGETS)}, not {target!r}")
+        from importlib.metadata import entry_points
+
+        installed = sorted({ep.name for ep in entry_points(group="portafunc.targets")} | set(_TARGETS))
+        if target not in installed:  # a target with no platform-checked auth of its own adds no scheme
+            raise RegistrationError(f"openapi target must be one of {', '.join(installed)}, not {target!r}")
     return _Builder(app, target).build(title or app.name, version)
 
 
@@ -290,8 +294,13 @@ class _Builder:
             targets = (self.target,) if self.target else _TARGETS
             requirement: list[dict[str, list[str]]] = []
             for target in targets:
+<<<<<<< HEAD
                 for name, scheme in _PLATFORM_SCHEMES[target].items():
                     self.schemes[name] = copy.deepcopy(scheme)
+=======
+                for name, scheme in _PLATFORM_SCHEMES.get(target, {}).items():
+                    self.schemes[name] = scheme
+>>>>>>> main
                     requirement.append({name: []})
             responses["401"] = {"description": "Refused by the platform before the function runs (no or bad "
                                                "credentials); the body is the platform's, not problem+json."}

@@ -290,6 +290,9 @@ def read_signature(handler: Callable[..., Any], route: Route | str, *, name: str
         hint = _evaluate(raw, namespace)
         inner, marker, extra = _unwrap(hint)
         default = defaults.get(arg, REQUIRED)
+        if isinstance(default, _Marker):
+            raise RegistrationError(f"{where}: parameter {arg!r} has {default!r} as its default; put the marker in "
+                                    f"the annotation: '{arg}: Annotated[T, {type(default).__name__}()] = default'")
         if marker is None and (inner is HttpRequest or (index == 0 and (raw is None or inner in _REQUEST_TYPES
                                                                         or _is_any(inner)))):
             if request_arg is not None:
@@ -466,33 +469,55 @@ def returns_model(handler: Callable[..., Any]) -> bool:
     return _response_annotation(handler, getattr(handler, "__globals__", {})) is not None
 
 
+def _plain_field(name: str) -> bool:
+    """Whether pydantic takes ``name`` as a field name as it is (no leading underscore, nothing of BaseModel's)."""
+    return name.isidentifier() and not name.startswith(("_", "model_")) and name not in _MODEL_ATTRIBUTES
+
+
+_MODEL_ATTRIBUTES = frozenset(("copy", "dict", "json", "parse_obj", "parse_raw", "parse_file", "from_orm",
+                               "construct", "schema", "schema_json", "validate", "update_forward_refs", "fields"))
+
+
 def _type_name(tp: Any) -> str:
     return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
 
 
 # -- filling a request -----------------------------------------------------------------------------------------
 
+class _NeverRaised(Exception):
+    """What a signature that validates nothing catches: no exception is one."""
+
+
 class _Binder:
     """The per-request work of one signature: built on its first request (this is where pydantic is imported)."""
 
-    __slots__ = ("request_arg", "reads", "validator", "fields", "defaults_only", "body", "body_validate",
-                 "content_types", "response", "response_validate", "response_dump", "validation_error")
+    __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
+                 "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
+                 "validation_error")
 
     def __init__(self, sig: RouteSignature) -> None:
-        from pydantic import ValidationError
+        self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
+        if sig.parameters or sig.response_model is not None:
+            from pydantic import ValidationError
 
-        self.validation_error = ValidationError
+            self.validation_error = ValidationError
         self.request_arg = sig.request_arg
-        # (field, location, wire name, multi) per parameter; the validator takes {field: raw value}
-        self.reads = [(f"p{i}", p.location, p.name, p.multi) for i, p in enumerate(sig.parameters)]
-        self.fields = {f"p{i}": p for i, p in enumerate(sig.parameters)}
-        self.validator = None
+        # The validator's field per parameter: the handler's argument name itself when pydantic takes it as a field
+        # name (its values are then the keyword arguments as they are), else p<i>.
+        names = [p.arg if _plain_field(p.arg) else f"p{i}" for i, p in enumerate(sig.parameters)]
+        self.renamed = {n: p.arg for n, p in zip(names, sig.parameters, strict=True) if n != p.arg}
+        self.fields = dict(zip(names, sig.parameters, strict=True))
+        # (field, wire name, multi) per location, read without a branch per parameter
+        self.query = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "query"]
+        self.headers = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "header"]
+        self.path = [(n, p.name) for n, p in self.fields.items() if p.location == "path"]
+        self.validator: Any = None
         self.defaults_only: dict[str, Any] | None = None
         if sig.parameters:
             from pydantic import ConfigDict, create_model
 
-            definitions: dict[str, Any] = {f"p{i}": (p.annotation, ... if p.required else p.default)
-                                           for i, p in enumerate(sig.parameters)}
+            definitions: dict[str, Any] = {n: (p.annotation, ... if p.required else p.default)
+                                           for n, p in self.fields.items()}
             model = create_model("Parameters", __config__=ConfigDict(arbitrary_types_allowed=True),
                                  **definitions)
             self.validator = model.__pydantic_validator__
@@ -516,22 +541,24 @@ class _Binder:
             self.response_dump = adapter.serializer.to_json
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if self.request_arg is not None:
-            kwargs[self.request_arg] = req
         if self.content_types is not None and (req.body or "content-type" in req.headers):
             _check_content_type(req, self.content_types)
-        errors: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] | None = None
+        kwargs: dict[str, Any]
         validator = self.validator
-        if validator is not None:
+        if validator is None:
+            kwargs = {}
+        else:
             raw: dict[str, Any] = {}
-            query, headers, path = req.query, req.headers, req.path_params
-            for field, location, wire, multi in self.reads:
-                if location == "query":
+            if self.query:
+                query = req.query
+                for field, wire, multi in self.query:
                     values = query.get(wire)
                     if values:
                         raw[field] = values if multi else values[0]
-                elif location == "header":
+            if self.headers:
+                headers = req.headers
+                for field, wire, multi in self.headers:
                     if multi:
                         found = headers.get_all(wire)
                         if found:
@@ -540,21 +567,24 @@ class _Binder:
                         value = headers.get(wire)
                         if value is not None:
                             raw[field] = value
-                else:
+            if self.path:
+                path = req.path_params
+                for field, wire in self.path:
                     value = path.get(wire)
                     if value is not None:
                         raw[field] = value
             if not raw and self.defaults_only is not None:
-                kwargs.update(self.defaults_only)
+                kwargs = dict(self.defaults_only)
             else:
                 try:
-                    values_of = validator.validate_python(raw).__dict__
+                    kwargs = dict(validator.validate_python(raw).__dict__)
                 except self.validation_error as exc:
-                    errors.extend(self._param_errors(exc))
+                    kwargs, errors = {}, self._param_errors(exc)
                 else:
-                    fields = self.fields
-                    for field, value in values_of.items():
-                        kwargs[fields[field].arg] = value
+                    if self.renamed:
+                        kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
+        if self.request_arg is not None:
+            kwargs[self.request_arg] = req
         body = self.body
         if body is not None:
             if not req.body and not body.required:

@@ -2,7 +2,7 @@
 
 ``memory`` (or any built-in) is resolved without scanning entry points; everything else is loaded once from the
 group the adapters register, so the core never imports a cloud SDK. Errors name the variable that holds the URL
-and the distribution to install.
+and the schemes that are installed.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ if TYPE_CHECKING:
 class SchemeRegistry:
     """Factories by URL scheme for one entry point group (``portafunc.backends``, ``portafunc.idempotency``)."""
 
-    def __init__(self, group: str, what: str, builtins: dict[str, Callable[[], Any]], hints: dict[str, str],
+    def __init__(self, group: str, what: str, builtins: dict[str, Callable[[], Any]],
                  error: type[Exception]) -> None:
         self.group = group
         self.what = what  # "backend", "store": used in error messages
         self._builtins = builtins  # scheme -> zero-argument loader of the factory (imports on demand)
-        self._hints = hints  # scheme -> distribution that provides it
         self._error = error
         self._factories: dict[str, Any] = {}
 
@@ -45,7 +44,14 @@ class SchemeRegistry:
                                       f"{exc}") from exc
                 self._factories[scheme] = found
                 return found
-        hint = self._hints.get(scheme)
-        known = ", ".join([*self._hints, *self._builtins])
-        raise self._error(f"{variable} uses unknown scheme {scheme}://"
-                          + (f"; install {hint}" if hint else f"; known: {known}"))
+        raise self._error(f"{variable} uses unknown scheme {scheme}://; installed: {', '.join(self.schemes())} "
+                          "(a target's schemes come with its distribution; portafunc targets lists the installed "
+                          "targets)")
+
+    def schemes(self) -> list[str]:
+        """The schemes that resolve here: built in, registered, or from an installed entry point."""
+        from importlib.metadata import entry_points
+
+        found = [*self._builtins, *self._factories]
+        found += [ep.name for ep in entry_points(group=self.group)]
+        return sorted(set(found))

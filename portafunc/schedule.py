@@ -1,13 +1,16 @@
-"""One neutral schedule expression, translated to each cloud's dialect.
+"""One neutral schedule expression, and the evaluator that proves each target's translation of it.
 
 Neutral forms: ``rate(N minutes|hours|days)`` and 5-field cron (``minute hour day-of-month month day-of-week``,
-UTC). Rates are aligned to the clock (``rate(15 minutes)`` fires at :00, :15, :30, :45) because Azure NCRONTAB and
-Google unix-cron can only express aligned schedules; for the same reason AWS gets a ``cron()`` rather than its own
-``rate()``, whose phase depends on when the rule was created. Anything one cloud cannot express exactly is refused
-when the decorator runs, with the reason, so a schedule never fires at different instants on different clouds.
+UTC). Rates are aligned to the clock (``rate(15 minutes)`` fires at :00, :15, :30, :45): cron dialects can only
+express aligned schedules, and a platform's own rate counter would start when the rule is created. Anything a cron
+dialect cannot express exactly is refused when the decorator runs, with the reason, so a schedule never fires at
+different instants on different targets.
 
-``next_fire_times`` evaluates the neutral form *and* each dialect string independently; the tests use it to prove the
-translations fire at the same instants.
+Each target writes the canonical cron in its own dialect (``Target.schedule_dialect()`` → :class:`CronDialect`, whose
+``render`` is the target's code). ``next_fire_times`` evaluates the neutral form *and* a dialect string independently,
+reading the string back by the dialect's declared layout (seconds field, year field, wrapper, day-of-week numbering)
+rather than by the translation; the tests use it to prove every installed target's translation fires at the same
+instants.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ if TYPE_CHECKING:
 _MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
 _DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-_AWS_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
 
@@ -46,17 +48,39 @@ class Schedule:
     def __repr__(self) -> str:
         return f"Schedule({self.expression!r}, cron={self.cron!r})"
 
-    @property
-    def aws(self) -> str:
-        return to_aws(self.cron)
+    def written(self, dialect: CronDialect) -> str:
+        """This schedule in ``dialect`` (a target's ``schedule_dialect()``)."""
+        return dialect.render(self.cron)
 
-    @property
-    def azure(self) -> str:
-        return to_azure(self.cron)
 
-    @property
-    def gcp(self) -> str:
-        return self.cron
+class CronDialect:
+    """How a target writes a schedule: ``render`` turns the canonical 5-field cron into the target's string; the
+    layout says how to read such a string back (for :func:`next_fire_times`), independently of ``render``.
+
+    ``seconds``: a leading seconds field; ``year``: a trailing year field; ``wrapper``: a regular expression whose
+    one group holds the fields (e.g. ``r"cron[(](.*)[)]"``); ``sunday``: the number of Sunday in the day-of-week
+    field (0 or 1; day names are always accepted). ``?`` reads as ``*``.
+    """
+
+    __slots__ = ("name", "render", "seconds", "year", "wrapper", "sunday")
+
+    def __init__(self, name: str, render: Callable[[str], str], *, seconds: bool = False, year: bool = False,
+                 wrapper: str | None = None, sunday: int = 0) -> None:
+        if sunday not in (0, 1):
+            raise ValueError("sunday is 0 or 1")
+        self.name, self.render = name, render
+        self.seconds, self.year, self.wrapper, self.sunday = seconds, year, wrapper, sunday
+
+    def __repr__(self) -> str:
+        return f"CronDialect({self.name!r})"
+
+
+def _unchanged(cron: str) -> str:
+    return cron
+
+
+UNIX_CRON = CronDialect("unix-cron", _unchanged)
+"""The neutral 5-field cron itself (minute hour day-of-month month day-of-week, Sunday 0)."""
 
 
 def parse_schedule(expression: str) -> Schedule:
@@ -83,8 +107,9 @@ def parse_schedule(expression: str) -> Schedule:
         _canonical_field(dow, 0, 7, _DAYS, "day-of-week"),
     ]
     if canonical[2] != "*" and canonical[4] != "*":
-        raise ScheduleError(f"{expression!r} restricts both day-of-month and day-of-week; AWS cannot express "
-                            "that and cron dialects disagree on its meaning: restrict only one of them")
+        raise ScheduleError(f"{expression!r} restricts both day-of-month and day-of-week; dialects that write one "
+                            "of them as '?' cannot express that and cron dialects disagree on its meaning: restrict "
+                            "only one of them")
     return Schedule(expr, " ".join(canonical))
 
 
@@ -96,18 +121,18 @@ def _rate_to_cron(n: int, unit: str) -> str:
         if n == 1:
             return "* * * * *"
         if 60 % n or n == 60:
-            raise ScheduleError(f"rate({n} minutes) cannot fire at the same instants on every cloud: "
-                                "Azure and Google cron reset every hour, so N must divide 60 (use hours for 60)")
+            raise ScheduleError(f"rate({n} minutes) cannot fire at the same instants on every target: "
+                                "cron resets every hour, so N must divide 60 (use hours for 60)")
         return f"*/{n} * * * *"
     if unit == "hour":
         if n == 1:
             return "0 * * * *"
         if 24 % n or n == 24:
-            raise ScheduleError(f"rate({n} hours) cannot fire at the same instants on every cloud: "
+            raise ScheduleError(f"rate({n} hours) cannot fire at the same instants on every target: "
                                 "cron resets every day, so N must divide 24 (use rate(1 day) for 24)")
         return f"0 */{n} * * *"
     if n != 1:
-        raise ScheduleError(f"rate({n} days) cannot fire at the same instants on every cloud: cron resets every "
+        raise ScheduleError(f"rate({n} days) cannot fire at the same instants on every target: cron resets every "
                             "month; use a cron such as '0 0 */2 * *' if that is what you mean")
     return "0 0 * * *"
 
@@ -156,49 +181,10 @@ def _field_value(token: str, lo: int, hi: int, names: dict[str, int], what: str,
     return value
 
 
-def to_aws(cron: str) -> str:
-    """EventBridge ``cron(min hour dom month dow year)``: one of dom/dow must be ``?``; days are SUN-SAT names."""
-    minute, hour, dom, month, dow = cron.split(" ")
-    if dow == "*":
-        aws_dow = "?"
-    else:
-        dom = "?"
-        aws_dow = _map_dow(dow, lambda d: _AWS_DAYS[d])
-    minute = minute.replace("*/", "0/")
-    hour = hour.replace("*/", "0/")
-    dom = dom.replace("*/", "1/")
-    month = month.replace("*/", "1/")
-    return f"cron({minute} {hour} {dom} {month} {aws_dow} *)"
-
-
-def to_azure(cron: str) -> str:
-    """Azure NCRONTAB: ``second minute hour day month day-of-week``."""
-    return f"0 {cron}"
-
-
-def _map_dow(field_text: str, fmt: Callable[[int], str]) -> str:
-    parts = []
-    for part in field_text.split(","):
-        base, _, step = part.partition("/")
-        if base == "*":
-            mapped = "*"
-        elif "-" in base:
-            a, b = base.split("-")
-            mapped = f"{fmt(int(a))}-{fmt(int(b))}"
-        else:
-            mapped = fmt(int(base))
-        if step and base == "*":
-            # AWS rejects */n on day-of-week names; spell the days out.
-            mapped = ",".join(fmt(d) for d in range(0, 7, int(step)))
-            step = ""
-        parts.append(mapped + (f"/{step}" if step else ""))
-    return ",".join(parts)
-
-
 # --- evaluation: the neutral cron and each dialect string, parsed independently -------------------------------------
 
 def _expand(text: str, lo: int, hi: int, names: dict[str, int], day_offset: int = 0) -> set[int] | None:
-    """Values a field allows (``None`` for unrestricted ``*``/``?``); ``day_offset`` maps AWS 1-7 to 0-6."""
+    """Values a field allows (``None`` for unrestricted ``*``/``?``); ``day_offset`` maps days numbered 1-7 to 0-6."""
     if text in ("*", "?"):
         return None
     values: set[int] = set()
@@ -236,29 +222,32 @@ class _Matcher:
             (self.months, t.month), (self.dows, dow)))
 
 
-def _matcher(expression: str, dialect: str) -> _Matcher:
-    if dialect in ("neutral", "gcp"):
-        text = parse_schedule(expression).cron if dialect == "neutral" else expression
-        m, h, dom, mon, dow = text.split()
-        return _Matcher({0}, _expand(m, 0, 59, {}), _expand(h, 0, 23, {}), _expand(dom, 1, 31, {}),
-                        _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, _DAYS))
-    if dialect == "azure":
-        s, m, h, dom, mon, dow = expression.split()
-        return _Matcher(_expand(s, 0, 59, {}), _expand(m, 0, 59, {}), _expand(h, 0, 23, {}),
-                        _expand(dom, 1, 31, {}), _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, _DAYS))
-    if dialect == "aws":
-        inner = re.fullmatch(r"cron\((.*)\)", expression)
+def _matcher(expression: str, dialect: CronDialect | None) -> _Matcher:
+    """``dialect`` None: ``expression`` is neutral (parsed and canonicalised); else read by the dialect's layout."""
+    if dialect is None:
+        text = parse_schedule(expression).cron
+        layout = UNIX_CRON
+    else:
+        text, layout = expression, dialect
+    if layout.wrapper is not None:
+        inner = re.fullmatch(layout.wrapper, text)
         if not inner:
-            raise ScheduleError(f"{expression!r} is not an AWS cron() expression")
-        m, h, dom, mon, dow, _year = inner.group(1).split()
-        aws_days = {name: i + 1 for i, name in enumerate(_AWS_DAYS)}
-        return _Matcher({0}, _expand(m, 0, 59, {}), _expand(h, 0, 23, {}), _expand(dom, 1, 31, {}),
-                        _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, aws_days, day_offset=1))
-    raise ScheduleError(f"unknown cron dialect {dialect!r}")
+            raise ScheduleError(f"{expression!r} is not a {layout.name} expression")
+        text = inner.group(1)
+    fields = text.split()
+    expected = 5 + layout.seconds + layout.year
+    if len(fields) != expected:
+        raise ScheduleError(f"{expression!r} has {len(fields)} fields; {layout.name} has {expected}")
+    seconds = _expand(fields.pop(0), 0, 59, {}) if layout.seconds else {0}
+    m, h, dom, mon, dow = fields[:5]
+    days = {name: i + layout.sunday for name, i in _DAYS.items()}
+    return _Matcher(seconds, _expand(m, 0, 59, {}), _expand(h, 0, 23, {}), _expand(dom, 1, 31, {}),
+                    _expand(mon, 1, 12, _MONTHS), _expand(dow, 0, 6, days, day_offset=layout.sunday))
 
 
-def next_fire_times(expression: str, dialect: str, start: datetime, count: int) -> list[datetime]:
-    """The next ``count`` instants strictly after ``start`` at which ``expression`` (in ``dialect``) fires."""
+def next_fire_times(expression: str, dialect: CronDialect | None, start: datetime, count: int) -> list[datetime]:
+    """The next ``count`` instants strictly after ``start`` at which ``expression`` fires: a neutral expression
+    when ``dialect`` is None, else a string written in ``dialect``."""
     m = _matcher(expression, dialect)
     t = start.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
     out: list[datetime] = []

@@ -173,11 +173,6 @@ class Target(ABC):
 
         return UNIX_CRON
 
-    def dead_letter_kind(self, url: str) -> str | None:
-        """``"topic"`` or ``"queue"`` for a dead-letter binding URL of one of this target's schemes (an explicit
-        ``dead_letter=`` URL names an existing destination); None when the URL is not this target's."""
-        return None
-
     def http_body_limit(self) -> int | None:
         """The largest HTTP request body this target's front door lets through (bytes); None: no limit of its own.
         ``portafunc run --target`` applies it locally; without ``--target`` the smallest installed one applies."""

@@ -26,6 +26,9 @@ _REQUEST_ID = re.compile(r"^\|([0-9a-f]{32})\.([0-9a-f]{16})\.")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
+# Request headers whose value identifies a request across services, in the order a correlation id is taken from.
+CORRELATION_HEADERS = ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent")
+
 
 class TraceContext:
     """One invocation's place in a trace: the trace id, the caller's span id (``parent_id``, if any), this

@@ -1,9 +1,9 @@
 """Bindings of buckets and key-value tables: ``PORTAFUNC_BUCKET_<NAME>`` / ``PORTAFUNC_KV_<NAME>`` hold a URL whose
 scheme picks the backend.
 
-``memory`` and ``file`` are built in; ``s3``, ``dynamodb``, ``azblob``, ``aztable``, ``gs`` and ``firestore`` come
-from the adapters through the ``portafunc.data`` entry point group (``factory(kind, url, name)``), so the core never
-imports a cloud SDK. ``PORTAFUNC_DEFAULT_BINDING=memory://`` binds every unbound name, as it does for messaging.
+``memory`` and ``file`` are built in; the targets' schemes come from the adapters through the ``portafunc.data``
+entry point group (``factory(kind, url, name)``), so the core never imports a cloud SDK; a factory refuses the kinds
+its scheme does not bind. ``PORTAFUNC_DEFAULT_BINDING=memory://`` binds every unbound name, as it does for messaging.
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     Kind = Literal["bucket", "kv"]
     Factory = Callable[[str, str, str], Any]
 
-EXAMPLES = {"bucket": "s3://BUCKET, azblob://ACCOUNT/CONTAINER, gs://BUCKET, file:///DIR or memory://",
-            "kv": "dynamodb://TABLE, aztable://ACCOUNT/TABLE, firestore://PROJECT/COLLECTION or memory://"}
-KINDS = {"bucket": ("s3", "azblob", "gs", "file", "memory"), "kv": ("dynamodb", "aztable", "firestore", "memory")}
-
 _instances: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
 
@@ -43,11 +39,12 @@ def _file() -> Factory:
     return factory
 
 
-_registry = SchemeRegistry(
-    "portafunc.data", "backend", {"memory": _memory, "file": _file},
-    {"s3": "portafunc-aws", "dynamodb": "portafunc-aws", "azblob": "portafunc-azure", "aztable": "portafunc-azure",
-     "gs": "portafunc-gcp", "firestore": "portafunc-gcp"},
-    BindingError)
+_registry = SchemeRegistry("portafunc.data", "backend", {"memory": _memory, "file": _file}, BindingError)
+
+
+def schemes() -> str:
+    """The installed schemes, for error messages (the built-in ones and every adapter's)."""
+    return ", ".join(f"{s}://" for s in _registry.schemes())
 
 
 def register_backend(scheme: str, factory: Factory) -> None:
@@ -64,7 +61,8 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
     default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
     if default:
         return (f"{default}{name}" if default.endswith("://") else f"{default.rstrip('/')}/{name}"), variable
-    raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL such as {EXAMPLES[kind]}")
+    raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed scheme "
+                       f"({schemes()})")
 
 
 def open_binding(kind: Kind, name: str) -> Any:
@@ -82,10 +80,18 @@ def open_binding(kind: Kind, name: str) -> Any:
         return found
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
-        raise BindingError(f"{variable}={url!r} is not a URL; expected {EXAMPLES[kind]}")
-    if scheme not in KINDS[kind] and scheme in {s for schemes in KINDS.values() for s in schemes}:
-        raise BindingError(f"{variable}={url!r}: {scheme}:// is not a {kind} backend; use {EXAMPLES[kind]}")
-    store = _registry.factory(scheme, variable)(kind, url, name)
+        raise BindingError(f"{variable}={url!r} is not a URL; expected one of the installed schemes ({schemes()})")
+    factory = _registry.factory(scheme, variable)
+    try:
+        store = factory(kind, url, name)
+    except BindingError as exc:
+        other = "kv" if kind == "bucket" else "bucket"
+        try:  # each backend knows which kinds its scheme binds: one that takes the other kind is misplaced here
+            factory(other, url, name)
+        except Exception:  # noqa: BLE001 - any refusal: the first error is the one to report
+            raise exc from None
+        raise BindingError(f"{variable}={url!r}: {scheme}:// is not a {kind} backend but a {other} one ({exc})") \
+            from None
     with _lock:
         return _instances.setdefault(key, store)
 

@@ -69,7 +69,7 @@ class Bucket:
                                                           and all(c.isalnum() or c == "_" for c in k)
                                                           and isinstance(v, str) and v.isascii())]
             if bad:
-                raise ValueError("metadata keys are a letter then letters, digits or '_' (Azure wants identifiers) "
+                raise ValueError("metadata keys are a letter then letters, digits or '_' (some stores want identifiers) "
                                  "and values ASCII strings (every cloud carries them as HTTP headers); refused: "
                                  f"{bad}")
             metadata = {k.lower(): v for k, v in metadata.items()}

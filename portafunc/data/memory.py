@@ -83,7 +83,7 @@ class MemoryBucket(ObjectStore):
 
     def presign(self, key: str, method: str, expires: int) -> str:
         raise UnsupportedOperation(f"{self.url}: an in-memory bucket has no URL to presign; bind the bucket to "
-                                   "s3://, azblob://, gs:// (or file:// for local GET links)")
+                                   "a target's bucket scheme (or file:// for local GET links)")
 
 
 class MemoryTable(TableStore):

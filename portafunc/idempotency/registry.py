@@ -1,8 +1,7 @@
 """Which store to use: ``PORTAFUNC_IDEMPOTENCY_STORE`` holds a URL whose scheme picks the implementation.
 
-``memory://`` is built in; ``dynamodb://TABLE``, ``aztable://TABLE`` and ``firestore://PROJECT/COLLECTION`` come from
-the adapters through the ``portafunc.idempotency`` entry point group (factory(url) -> store), so the core never imports
-a cloud SDK. Unset: the memory store for the local target (the runner, tests), and an error anywhere else — a
+``memory://`` is built in; the targets' stores come from the adapters through the ``portafunc.idempotency`` entry
+point group (factory(url) -> store), so the core never imports a cloud SDK. Unset: the memory store for the local target (the runner, tests), and an error anywhere else — a
 per-container memory store would silently let duplicates through in the cloud.
 """
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     StoreFactory = Callable[[str], IdempotencyStore]
 
 ENV = "PORTAFUNC_IDEMPOTENCY_STORE"
-_HINTS = {"dynamodb": "portafunc-aws", "aztable": "portafunc-azure", "firestore": "portafunc-gcp"}
 
 _stores: dict[str, IdempotencyStore] = {}
 _lock = threading.Lock()
@@ -34,7 +32,11 @@ def _memory() -> StoreFactory:
     return MemoryStore
 
 
-_registry = SchemeRegistry("portafunc.idempotency", "store", {"memory": _memory}, _HINTS, IdempotencyStoreError)
+_registry = SchemeRegistry("portafunc.idempotency", "store", {"memory": _memory}, IdempotencyStoreError)
+
+
+def _examples() -> str:
+    return "a URL of an installed store scheme (" + ", ".join(f"{s}://" for s in _registry.schemes()) + ")"
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
@@ -50,8 +52,7 @@ def open_store(url: str) -> IdempotencyStore:
         return found
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
-        raise IdempotencyStoreError(f"{ENV}={url!r} is not a URL; expected memory://, dynamodb://TABLE, "
-                                    "aztable://TABLE or firestore://PROJECT/COLLECTION")
+        raise IdempotencyStoreError(f"{ENV}={url!r} is not a URL; expected {_examples()}")
     store = _registry.factory(scheme, ENV)(url)
     with _lock:
         return _stores.setdefault(url, store)
@@ -63,8 +64,7 @@ def current_store(target: str = "local") -> IdempotencyStore:
     if not url:
         if target != "local":
             raise IdempotencyStoreError(f"a function declares idempotency but {ENV} is not set; set it to "
-                                        "dynamodb://TABLE, aztable://TABLE or firestore://PROJECT/COLLECTION "
-                                        "(memory:// only suppresses duplicates within one process)")
+                                        f"{_examples()} (memory:// only suppresses duplicates within one process)")
         url = "memory://"
     return open_store(url)
 

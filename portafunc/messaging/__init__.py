@@ -1,11 +1,11 @@
-"""Logical topics and queues. ``portafunc.topic("orders").publish({...})`` works on every cloud."""
+"""Logical topics and queues. ``portafunc.topic("orders").publish({...})`` works on every target."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .base import OutgoingMessage, Queue, ReceivedMessage, Topic, send_or_publish
-from .binding import Kind, env_name, open_backend, register_backend, reset
+from .binding import env_name, open_backend, register_backend, reset
 
 
 def topic(name: str) -> Topic:
@@ -29,13 +29,17 @@ class _Sink:
 
 
 def queue_or_topic(ref: str) -> _Sink:
-    """A dead-letter reference: a URL (``sqs://…``, ``sns://…``: an existing destination), or a logical name,
-    which is always a *queue* (``dead_letter="work-failed"`` declares the queue ``work-failed``)."""
-    if "://" in ref:
-        scheme = ref.split("://", 1)[0]
-        kind: Kind = "topic" if scheme in ("sns", "eventgrid") or "/topics/" in ref else "queue"
-        return _Sink(open_backend(kind, ref, ref))
-    return _Sink(queue(ref))
+    """A dead-letter reference: a binding URL (an existing destination), or a logical name, which is always a
+    *queue* (``dead_letter="work-failed"`` declares the queue ``work-failed``). A URL is opened as a queue; a backend
+    that binds only topics refuses that (each backend knows what its scheme names), and it is opened as a topic."""
+    if "://" not in ref:
+        return _Sink(queue(ref))
+    from ..errors import BindingError
+
+    try:
+        return _Sink(open_backend("queue", ref, ref))
+    except BindingError:
+        return _Sink(open_backend("topic", ref, ref))
 
 
 __all__ = ["OutgoingMessage", "Queue", "ReceivedMessage", "Topic", "queue", "queue_or_topic", "register_backend",

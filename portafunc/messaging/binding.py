@@ -1,7 +1,7 @@
 """Bindings: logical names → backend URLs, from the environment.
 
-``portafunc.topic("order-events")`` reads ``PORTAFUNC_TOPIC_ORDER_EVENTS`` (``sns://…``, ``pubsub://…``, ``memory://``).
-The scheme picks a backend: ``memory`` is built in; the others are found through the ``portafunc.backends`` entry point
+``portafunc.topic("order-events")`` reads ``PORTAFUNC_TOPIC_ORDER_EVENTS`` (a URL such as ``memory://``). The
+scheme picks a backend: ``memory`` is built in; the others are found through the ``portafunc.backends`` entry point
 group that each adapter registers, so the core never imports a cloud SDK.
 """
 
@@ -43,11 +43,7 @@ def _memory() -> BackendFactory:
     return memory_backend
 
 
-_registry = SchemeRegistry(
-    "portafunc.backends", "backend", {"memory": _memory},
-    {"sns": "portafunc-aws", "sqs": "portafunc-aws", "eventgrid": "portafunc-azure", "azqueue": "portafunc-azure",
-     "pubsub": "portafunc-gcp"},
-    BindingError)
+_registry = SchemeRegistry("portafunc.backends", "backend", {"memory": _memory}, BindingError)
 
 
 def register_backend(scheme: str, factory: BackendFactory) -> None:
@@ -63,11 +59,8 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
         default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
         if default:  # e.g. memory:// for tests and the local runner: every unbound name gets its own resource
             return f"{default.rstrip('/')}/{name}" if not default.endswith("://") else f"{default}{name}", variable
-        raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL such as "
-                           + ("sns://arn:aws:sns:REGION:ACCOUNT:NAME, pubsub://projects/P/topics/T, "
-                              "eventgrid://HOST/api/events or memory://" if kind == "topic" else
-                              "sqs://QUEUE_URL_HOST/ACCOUNT/NAME, pubsub://projects/P/subscriptions/S, "
-                              "azqueue://ACCOUNT/QUEUE or memory://"))
+        raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed scheme ("
+                           + ", ".join(f"{s}://" for s in _registry.schemes()) + ")")
     return url, variable
 
 

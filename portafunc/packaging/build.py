@@ -67,7 +67,7 @@ def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
 
 
 DEFAULT_EXCLUDES = (
-    # hidden files and directories (.env, .git/, .venv/, .aws/, editor and tool state)
+    # hidden files and directories (.env, .git/, .venv/, credential folders, editor and tool state)
     ".*",
     # secrets and local settings
     "local.settings.json", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "credentials",
@@ -365,16 +365,18 @@ def choose_python(requested: str | None, target: str, progress: Progress | None 
     unsupported version; warns when the cloud has deprecated it or when no interpreter of it is here (no ``.pyc``)."""
     from datetime import date
 
-    from ..config import DEPRECATIONS, SUPPORTED_PYTHONS
+    from ..config import SUPPORTED_PYTHONS
+    from ..targets import get_target
 
     version = requested or DEFAULT_PYTHON
     if version not in SUPPORTED_PYTHONS:
         raise PackagingError(f"--python {version}: supported versions are {', '.join(SUPPORTED_PYTHONS)}")
-    ends = DEPRECATIONS.get(target, {}).get(version)
+    support = get_target(target).python_support()
+    ends = support.get(version)
     if ends and date.fromisoformat(ends) <= date.today():
         _say(progress, f"WARNING: {target} deprecated Python {version} on {ends}: no more security patches, and "
                        f"function creation and updates will be blocked; use --python "
-                       f"{max(v for v in SUPPORTED_PYTHONS if v in DEPRECATIONS.get(target, {}))}")
+                       f"{max(v for v in SUPPORTED_PYTHONS if v in support)}")
     if find_python(version) is None:
         here = [v for v in SUPPORTED_PYTHONS if v != version and find_python(v)]
         _say(progress, f"WARNING: no python{version} found here (PATH, pyenv, uv): the artifact ships without .pyc, "
@@ -504,7 +506,7 @@ def _parse_requirements(project_dir: Path) -> tuple[list[str], list[str]]:
     return requirements, options
 
 
-_OWN = re.compile(r"^portafunc([-_.](aws|azure|gcp))?$", re.IGNORECASE)
+_OWN = re.compile(r"^portafunc([-_.][a-z0-9]+)?$", re.IGNORECASE)  # the core and any target's distribution
 
 
 def requirement_name(requirement: str) -> str:

@@ -105,6 +105,7 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
     lines = [f"app {doc['app']} ({doc['ref']})" + (f"  stage {doc['stage']}" if doc["stage"] else "")
              + (f"  config {Path(doc['config']).name}" if doc["config"] else "  (no portafunc.toml / "
                                                                           "[tool.portafunc])")]
+    name_width = max([8, *(len(t) for t in wanted)])  # target names in one column
     lines.append("\nresources")
     width = max((len(f"{r['kind']} {r['name']}") for r in doc["resources"]), default=0)
     for res in doc["resources"]:
@@ -130,12 +131,12 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
             if cell["supported"]:
                 text = cell["native"]
                 if cell.get("permissions"):
-                    text += "\n" + " " * 12 + "may: " + "; ".join(cell["permissions"])
+                    text += "\n" + " " * (name_width + 4) + "may: " + "; ".join(cell["permissions"])
             elif cell["supported"] is False:
                 text = f"NOT SUPPORTED: {cell['reason']}; use {cell['instead']}"
             else:
                 text = cell["detail"]
-            lines.append(f"  {tname:<8}  {text}")
+            lines.append(f"  {tname:<{name_width}}  {text}")
     for tname in wanted:
         problems = doc["targets"].get(tname, {}).get("problems", [])
         if problems:

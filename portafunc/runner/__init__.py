@@ -83,7 +83,7 @@ class LocalRunner:
 
     # -- the whole app --------------------------------------------------------------------------------------------
     def serve(self, host: str, port: int, target: str | None = None) -> int:
-        """Serve until SIGINT/SIGTERM. ``target`` (aws, azure, gcp) sets the request body limit to that cloud's."""
+        """Serve until SIGINT/SIGTERM. ``target`` (an installed target) sets the request body limit to its."""
         specs = list(self.app)
         by_key = {(b.kind, b.name): b for b in self.bindings}
         consumers, notes = consumers_for(specs, by_key)

@@ -27,22 +27,22 @@ if TYPE_CHECKING:
 
 _NO_BODY_STATUSES = {204, 304}
 
-# The largest request body each target's front door lets through (docs/reliability.md gives the sources).
-# Lambda's 6 MB counts the whole event JSON, so a body close to it may still be refused in AWS.
-TARGET_BODY_LIMITS = {"aws": 6 * 1024 * 1024, "gcp": 32 * 1024 * 1024, "azure": 100 * 1024 * 1024}
-DEFAULT_TARGET = "aws"  # without --target: the strictest, so what works locally fits every cloud
 READ_TIMEOUT = 10.0
 _LINGER_SECONDS = 2.0
 _CHUNK_LINE_MAX = 1024
 
 
 def body_limit(target: str | None) -> int:
-    """The smaller of ``target``'s front-door limit (default: the strictest, Lambda's) and the pipeline's own
-    (``PORTAFUNC_MAX_BODY_BYTES``, default 10 MiB), which applies in every cloud too: exactly what the deployed
+    """The smaller of ``target``'s front-door limit (``Target.http_body_limit()``; without ``--target`` the
+    strictest installed target's, so what works locally fits every target) and the pipeline's own
+    (``PORTAFUNC_MAX_BODY_BYTES``, default 10 MiB), which applies on every target too: exactly what the deployed
     function would accept, refused here before a byte of the body is read."""
     from .. import invoke
+    from ..targets import available, get_target
 
-    return min(TARGET_BODY_LIMITS[target or DEFAULT_TARGET], invoke.MAX_BODY_BYTES)
+    names = [target] if target else sorted(available())
+    limits = [limit for limit in (get_target(name).http_body_limit() for name in names) if limit]
+    return min([*limits, invoke.MAX_BODY_BYTES])
 
 
 def read_timeout() -> float:

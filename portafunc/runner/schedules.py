@@ -77,7 +77,7 @@ class Scheduler(threading.Thread):
     def _after(spec: FunctionSpec, now: datetime) -> datetime:
         trig = spec.trigger
         assert isinstance(trig, ScheduleTrigger)
-        (when,) = next_fire_times(trig.schedule.expression, "neutral", now, 1)
+        (when,) = next_fire_times(trig.schedule.expression, None, now, 1)
         return when
 
     def run(self) -> None:

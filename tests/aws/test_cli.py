@@ -32,7 +32,8 @@ def test_decode_prints_the_documented_fields():
     path = next(p for p in fixture_files() if p.name == "sam-S3Put.json")
     event = json.loads(cli("events", "decode", "--target", "aws", str(path)).stdout)["events"][0]
     assert event == {"kind": "storage", "bucket": "example-bucket", "key": "test/key", "event": "created",
-                     "size": 1024, "etag": "0123456789abcdef0123456789abcdef"}
+                     "size": 1024, "etag": "0123456789abcdef0123456789abcdef", "id": "0A1B2C3D4E5F678901",
+                     "time": "1970-01-01T00:00:00Z"}
 
 
 def test_unknown_event_exits_2_and_says_what_was_expected(tmp_path):

@@ -58,6 +58,8 @@ out["calls"]["audit_cloudevent"] = call("audit", natives.to_func_eventgrid(t.enc
     "e-2", b'{"id":"o-2"}'), "cloudevents")))
 out["calls"]["nightly"] = call("nightly", natives.to_func_timer(t.encode(ScheduleEvent(
     datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc)))))
+out["calls"]["unmatched"] = call("zz_portafunc_unmatched", natives.to_func_http(t.encode(HttpRequest(
+    "GET", "/nowhere"))))
 out["calls"]["on_upload"] = call("on_upload", natives.to_func_eventgrid(t.encode(StorageEvent(
     "uploads", "photos/cat 1.png", size=42))))
 out["calls"]["docs_openapi"] = call("portafunc_docs_files", natives.to_func_http(t.encode(HttpRequest(

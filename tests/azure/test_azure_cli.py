@@ -31,6 +31,32 @@ def test_events_decode_fixtures(rel):
                     "timer": "schedule"}[rel.split("/")[0]]
 
 
+def test_events_decode_prints_what_the_event_says_beyond_its_payload(tmp_path: Path):
+    """The JSON form keeps the storage event's id and time, the message's source, the schedule's past-due flag and
+    the request's client IP and path parameters (samples: the Azure docs' BlobCreated and TimerInfo, the SDK's
+    custom event; the request as the Functions host builds it behind App Service's front end)."""
+    def decode(native) -> dict:
+        path = tmp_path / "event.json"
+        path.write_text(json.dumps(native), encoding="utf-8")
+        proc = run("events", "decode", "--target", "azure", str(path))
+        assert proc.returncode == 0, proc.stderr
+        (event,) = json.loads(proc.stdout)["events"]
+        return event
+
+    blob = decode(json.loads((FIXTURES / "blob/docs-eventgrid-BlobCreated.json").read_text()))
+    assert blob["time"] == "2017-06-26T18:41:00.958410Z" and blob["id"] == "831e1650-001e-001b-66ab-eeb76e069631"
+    message = decode(json.loads((FIXTURES / "eventgrid/py-cs4_event_grid_event_custom_event.json").read_text()))
+    assert message["source"]
+    timer = json.loads((FIXTURES / "timer/docs-timer-object.json").read_text())
+    timer["IsPastDue"] = True
+    assert decode(timer)["past_due"] is True
+    request = decode({"method": "GET", "url": "https://app.azurewebsites.net/orders/acme?x=1",
+                      "headers": {"x-forwarded-for": "203.0.113.7:51234"}, "params": {"x": "1"},
+                      "route_params": {"shop": "acme"}})
+    assert request["client_ip"] == "203.0.113.7" and request["path_params"] == {"shop": "acme"}
+    assert request["raw_query"] == "x=1"
+
+
 def test_events_decode_unknown_exits_2(tmp_path: Path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"what": 1}')

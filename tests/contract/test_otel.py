@@ -66,11 +66,12 @@ def test_a_request_its_message_and_the_consumer_are_one_trace(cloud, telemetry: 
     assert server.name == "POST /orders/{id}"
     attributes = dict(server.attributes or {})
     assert {k: attributes[k] for k in ("http.request.method", "url.path", "http.route", "http.response.status_code",
-                                       "server.address", "user_agent.original", "faas.trigger", "faas.name",
-                                       "cloud.provider")} == {
+                                       "server.address", "user_agent.original", "faas.trigger", "faas.name")} == {
         "http.request.method": "POST", "url.path": "/orders/o-7", "http.route": "/orders/{id}",
         "http.response.status_code": 201, "server.address": "shop.example.com", "user_agent.original": "curl/8.5",
-        "faas.trigger": "http", "faas.name": "create", "cloud.provider": cloud.name}
+        "faas.trigger": "http", "faas.name": "create"}
+    # the provider of a function target; a container runs on several providers' platforms, so it names none
+    assert attributes.get("cloud.provider") == (None if cloud.name == "container" else cloud.name)
     assert attributes["faas.invocation_id"] and isinstance(attributes["faas.coldstart"], bool)
 
     producer = telemetry.span("PRODUCER")
@@ -88,7 +89,8 @@ def test_a_request_its_message_and_the_consumer_are_one_trace(cloud, telemetry: 
     assert hex_ids(consumer)[0] == TRACE_ID and hex_ids(consumer)[2] == producer_id
     assert consumer.name == "process orders"
     assert consumer.attributes["messaging.operation.type"] == "process"
-    assert consumer.attributes["faas.trigger"] == "pubsub" and consumer.attributes["cloud.provider"] == cloud.name
+    assert consumer.attributes["faas.trigger"] == "pubsub"
+    assert consumer.attributes.get("cloud.provider") == (None if cloud.name == "container" else cloud.name)
     assert consumer.status.is_ok
     [invocation] = seen  # log lines and what the consumer sends name its span
     assert (invocation.trace.trace_id, invocation.trace.span_id) == hex_ids(consumer)[:2]

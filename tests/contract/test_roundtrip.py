@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
-from portafunc.targets import get_target
+from portafunc.targets import available, get_target
 
-TARGETS = ["aws", "azure", "gcp"]
+TARGETS = sorted(available())  # every installed target, as the pytest plugin's matrix
 _token = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="%?#/;,=\"\\"),
                  min_size=1, max_size=12)
 _header_name = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=10).filter(

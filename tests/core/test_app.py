@@ -38,7 +38,7 @@ def test_decorators_register_specs_with_triggers():
     assert specs["fulfil"].message_model is Order
     assert specs["audit"].is_async and not specs["fulfil"].is_async
     assert specs["audit"].message_model is None
-    assert specs["nightly"].trigger.schedule.aws == "cron(0 3 * * ? *)"
+    assert specs["nightly"].trigger.schedule.cron == "0 3 * * *"
     assert specs["upload"].trigger.events == ("created", "deleted")
 
 
@@ -63,7 +63,7 @@ def test_routing_matches_params_and_reports_allowed_methods():
 @pytest.mark.parametrize("register, message", [
     (lambda app: app.http("GET", "/x/{a}", name="n")(lambda req: None), "both handle GET /x/{a}"),
     (lambda app: app.queue("q", name="n")(lambda m: None), "both consume queue 'q'"),
-    (lambda app: app.storage("b", events=["created"], name="n")(lambda e: None), "S3 refuses overlapping"),
+    (lambda app: app.storage("b", events=["created"], name="n")(lambda e: None), "object stores refuse overlapping"),
 ])
 def test_conflicting_registrations_are_rejected(register, message):
     app = App("a")

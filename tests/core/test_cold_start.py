@@ -62,3 +62,20 @@ def test_a_route_with_typed_parameters_loads_pydantic_on_its_first_request_not_a
                        "assert handle_http(app, portafunc.HttpRequest('GET', '/x/1')).json_body() == "
                        "{'id': 1, 'limit': 10}\n")
     assert "pydantic" in served  # the validator is built on the first request
+
+
+def test_a_route_that_only_checks_the_content_type_never_loads_pydantic():
+    code = (
+        "import portafunc\n"
+        "from portafunc.invoke import handle_http\n"
+        "app = portafunc.App('a')\n"
+        "@app.http('POST', '/notes', content_types=['text/plain'])\n"
+        "def h(req: portafunc.HttpRequest) -> str: return req.text\n"
+        "assert handle_http(app, portafunc.HttpRequest('POST', '/notes', body=b'hi', "
+        "headers={'Content-Type': 'text/plain'})).body == b'hi'\n"
+        "assert handle_http(app, portafunc.HttpRequest('POST', '/notes', body=b'{}', "
+        "headers={'Content-Type': 'application/json'})).status == 415\n"
+    )
+    names = _imported(code)  # (the 415's "request rejected" log line loads logging, as any rejected request's does)
+    leaked = sorted(n for n in names if n.split(".")[0] == "pydantic")
+    assert leaked == [], f"a content-type check pulled in {leaked}"

@@ -26,10 +26,12 @@ def test_version_and_help():
 
 
 def test_targets_lists_the_installed_adapters():
+    from portafunc.targets import available
+
     out = run("targets")
     assert out.returncode == 0
     names = {line.split()[0]: line for line in out.stdout.splitlines()}
-    assert set(names) == {"aws", "azure", "gcp"}
+    assert set(names) == set(available()) and {"aws", "azure", "container", "gcp"} <= set(names)
 
 
 def test_inspect_shows_every_function_on_every_target_as_json():
@@ -40,8 +42,10 @@ def test_inspect_shows_every_function_on_every_target_as_json():
     functions = {f["function"]: f for f in doc["functions"]}
     assert set(functions) == {"create_order", "list_orders", "get_order", "cancel_order", "fulfil", "audit",
                               "nightly", "on_upload", "portafunc_docs", "portafunc_docs_files"}
+    from portafunc.targets import available
+
     for row in functions.values():
-        assert set(row["targets"]) == {"aws", "azure", "gcp"}
+        assert set(row["targets"]) == set(available())  # every installed target, the container one included
 
 
 def test_missing_app_is_a_clear_error_not_a_traceback(tmp_path):

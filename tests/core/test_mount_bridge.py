@@ -325,17 +325,23 @@ def test_a_wsgi_iterable_without_a_length_is_streamed_and_closed() -> None:
 
 
 def test_a_failure_mid_body_reaches_the_front_door_and_a_buffered_one_answers_500() -> None:
+    taken: list[bool] = []
+
     async def failing(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             raise RuntimeError("no lifespan")
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"one", "more_body": True})
-        await asyncio_sleep()
+        for _ in range(2000):  # until the front door took the first piece (bounded: a failure, never a hang)
+            if taken:
+                break
+            await asyncio_sleep()
         raise ValueError("mid-body")
 
     resp = served(failing)(request())
     pieces = resp.chunks()
     assert next(pieces) == b"one"
+    taken.append(True)
     with pytest.raises(ValueError, match="mid-body"):
         next(pieces)
     app = App("failing")
@@ -348,4 +354,4 @@ def test_a_failure_mid_body_reaches_the_front_door_and_a_buffered_one_answers_50
 async def asyncio_sleep() -> None:
     import asyncio
 
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.001)

@@ -296,13 +296,14 @@ _AN_ORDER = Order(id="x", total=1)
 
 def _body_default(order: Order = _AN_ORDER) -> None: ...
 def _two_markers(a: Annotated[str, Query(), Header()]) -> None: ...
+def _marker_as_default(limit: int = Query()) -> None: ...  # type: ignore[assignment]
 
 
 @pytest.mark.parametrize(("handler", "reason"), [
     (_path_missing, "has no {key}"), (_two_bodies, "both ask for the request body"),
     (_model_in_query, "not a model"), (_same_header, "both read header 'x-a'"),
     (_path_default, "drop its default"), (_body_default, "default to None only"),
-    (_two_markers, "2 parameter markers")])
+    (_two_markers, "2 parameter markers"), (_marker_as_default, "put the marker in the annotation")])
 def test_declarations_that_cannot_work_fail_at_registration(handler: Any, reason: str) -> None:
     with pytest.raises(RegistrationError, match=reason):
         App("bad").http("POST", "/things/{id}")(handler)
@@ -317,3 +318,25 @@ def test_bad_content_types_fail_at_registration(content_types: list[str]) -> Non
 def test_param_spec_compares_by_value() -> None:
     a = ParamSpec("limit", "query", int, 10, False, None, "limit")
     assert a == ParamSpec("limit", "query", int, 10, False, None, "limit") and "limit" in repr(a)
+
+
+def test_any_query_header_and_path_text_is_answered_200_or_400_never_500() -> None:
+    """Whatever text arrives in the query, the headers and the path, a typed route answers 200 or a 400 problem."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    app = typed_app()
+    text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+
+    @settings(max_examples=200, deadline=None)
+    @given(shop=text.filter(lambda s: s and "/" not in s), limit=st.lists(text, max_size=3),
+           status=st.lists(text, max_size=2), tenant=text.filter(str.isprintable), tag=st.lists(text, max_size=3))
+    def check(shop: str, limit: list[str], status: list[str], tenant: str, tag: list[str]) -> None:
+        query = {k: v for k, v in (("limit", limit), ("status", status), ("tag", tag)) if v}
+        resp = handle_http(app, HttpRequest("GET", f"/shops/{shop}/orders", query=query,
+                                            headers={"X-Tenant": tenant}))
+        assert resp.status in (200, 400), resp.body
+        if resp.status == 400:
+            assert {e["in"] for e in resp.json_body()["errors"]} <= {"query", "header", "path"}
+
+    check()

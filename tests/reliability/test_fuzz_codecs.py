@@ -34,7 +34,7 @@ from portafunc.errors import EventDecodeError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
 from portafunc.targets import get_target
 
-TARGETS = ["aws", "azure", "gcp"]
+TARGETS = ["aws", "azure", "container", "gcp"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 EXAMPLES = int(os.environ.get("PORTAFUNC_FUZZ_EXAMPLES", "600"))
 HTTP_EXAMPLES = max(50, EXAMPLES // 4)
@@ -78,7 +78,31 @@ def _report(request: pytest.FixtureRequest) -> Iterator[None]:
 
 # -- seeds ---------------------------------------------------------------------------------------------------------
 
+# The container target's native events are HTTP requests: its seeds are the real pushed bodies of the other folders
+# (CloudEvents in structured mode, Pub/Sub push envelopes), unchanged, as the body of the request that carries them.
+PUSHED = ("azure/eventgrid-cloudevent", "azure/blob", "gcp/pubsub-push", "gcp/pubsub-cloudevent")
+
+
+def _pushed_seeds() -> list[Any]:
+    out = []
+    for folder in PUSHED:
+        for path in sorted((FIXTURES / folder).glob("*.json")):
+            body = path.read_text(encoding="utf-8")
+            doc = json.loads(body)
+            if not isinstance(doc, dict):
+                continue
+            kind = "application/cloudevents+json" if "specversion" in doc else "application/json"
+            out.append({"method": "POST", "path": "/_portafunc/functions/f", "query_string": "",
+                        "headers": [["Content-Type", kind]], "body": body, "isBase64Encoded": False})
+    return out
+
+
 def _fixture_seeds(cloud: str) -> list[Any]:
+    if cloud == "container":
+        pushed = _pushed_seeds()
+        if not pushed:
+            pytest.fail(f"no pushed samples under {FIXTURES} ({', '.join(PUSHED)})")
+        return pushed
     files = sorted((FIXTURES / cloud).glob("*/*.json"))
     if not files:
         pytest.fail(f"no {cloud} samples under {FIXTURES / cloud}")

@@ -82,7 +82,18 @@ def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
     return out
 
 
+_STATUS_LINES: dict[int, str] = {}
+
+
 def _status_line(status: int) -> str:
+    """``"200 OK"`` for ALB's statusDescription, built once per status code."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = _build_status_line(status)
+    return line
+
+
+def _build_status_line(status: int) -> str:
     try:
         return f"{status} {_phrase(status)}"
     except ValueError:

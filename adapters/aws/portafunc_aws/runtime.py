@@ -55,6 +55,33 @@ def _load_messages() -> Any:
     return messages
 
 
+class _Lazy:
+    """The modules only non-HTTP events need, imported by the first such event (an HTTP-only cold start skips them)
+    and then kept, so a warm invocation pays no import statement."""
+
+    loaded = False
+    storage: Any
+    topic: Any
+    eventbridge: Any
+    select: Any
+    wanted: Any
+    failed_ids: Any
+    decoded: Any
+
+    @classmethod
+    def load(cls) -> type[_Lazy]:
+        if not cls.loaded:
+            from portafunc.kit import records, storage_filter
+
+            from .codecs import eventbridge, storage, topic
+
+            cls.storage, cls.topic, cls.eventbridge = storage, topic, eventbridge
+            cls.select, cls.wanted = storage_filter.select, storage_filter.wanted
+            cls.failed_ids, cls.decoded = records.FailedIds, records.decoded
+            cls.loaded = True
+        return cls
+
+
 class LambdaHandler:
     """A Lambda handler bound to one App (and optionally one of its functions)."""
 
@@ -104,17 +131,14 @@ class LambdaHandler:
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         if kind == "sqs":
             return self._sqs(spec, event, context)
-        from .codecs import storage, topic  # loaded by the first non-HTTP event: HTTP-only cold starts skip them
-
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         if kind == "sns":
-            return self._async(spec, topic.decode_sns(event), context)
+            return self._async(spec, lazy.topic.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":
                 raise self._mismatch("an S3 notification")
-            return self._async(spec, list(storage.decode_s3(event)), context)
-        from .codecs.eventbridge import decode_eventbridge
-
-        return self._async(spec, [decode_eventbridge(event)], context)
+            return self._async(spec, list(lazy.storage.decode_s3(event)), context)
+        return self._async(spec, [lazy.eventbridge.decode_eventbridge(event)], context)
 
     # -- SQS: partial batch failure -------------------------------------------------------------------------------
     def _sqs(self, spec: FunctionSpec, event: Any, context: Any) -> dict[str, Any]:
@@ -137,11 +161,10 @@ class LambdaHandler:
         (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
         outcome of the first copy answers for both — a success is not run again, a failure is named once.
         """
-        from portafunc.kit.records import FailedIds, decoded
-
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         codec_ = _messages or _load_messages()
-        failed = FailedIds()
-        batch = decoded(recs, codec_.decode_sqs_record, record_id=_record_id, event_id=_event_id, failed=failed,
+        failed = lazy.failed_ids()
+        batch = lazy.decoded(recs, codec_.decode_sqs_record, record_id=_record_id, event_id=_event_id, failed=failed,
                         ordered=ordered, what="SQS record")  # decoded as the batch runs: one message alive at a time
         result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
                               invocation_id=getattr(context, "aws_request_id", None))
@@ -149,15 +172,13 @@ class LambdaHandler:
         if not failed_ids and not failed:
             return []
         failed.update(failed_ids)
-        return failed.in_batch_order(r.get("messageId") for r in recs)
+        ordered_ids: list[str] = failed.in_batch_order(r.get("messageId") for r in recs)
+        return ordered_ids
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
-        from portafunc.kit.records import FailedIds
-        from portafunc.kit.storage_filter import select
-
-        from .codecs import queue as messages, storage
-
-        failed = FailedIds()
+        lazy = _Lazy.load()
+        messages, storage, select = _messages or _load_messages(), lazy.storage, lazy.select
+        failed = lazy.failed_ids()
         for index, rec in enumerate(recs):
             try:
                 msg = messages.decode_sqs_record(rec, index)
@@ -176,24 +197,23 @@ class LambdaHandler:
                 failed.add(msg.id)
                 continue
             results = [invoke_event(spec, e, target=TARGET, native_context=context)
-                       for e in select(spec.trigger, events)]  # type: ignore[arg-type]
+                       for e in select(spec.trigger, events)]
             if any(r.outcome is Outcome.RETRY for r in results):
                 failed.add(msg.id)
-        return failed.ids()
+        ids: list[str] = failed.ids()
+        return ids
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
-        from portafunc.kit.storage_filter import select, wanted
-
-        from .codecs import storage
-
+        lazy = _Lazy.load()
+        storage, select, wanted = lazy.storage, lazy.select, lazy.wanted
         failures: list[MessageResult] = []
         for evt in events:
             if isinstance(evt, Message):
                 s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
                 if s3 is not None:
                     results = [invoke_event(spec, e, target=TARGET, native_context=context)
-                               for e in select(spec.trigger, s3)]  # type: ignore[arg-type]
+                               for e in select(spec.trigger, s3)]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
                 if spec.kind not in ("queue", "topic"):
@@ -206,7 +226,7 @@ class LambdaHandler:
                 if spec.kind != expected:
                     raise self._mismatch(f"a {expected} event")
                 assert isinstance(evt, (StorageEvent, ScheduleEvent))
-                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):  # type: ignore[arg-type]
+                if isinstance(evt, StorageEvent) and not wanted(spec.trigger, evt):
                     continue  # not a kind, prefix or suffix it registered for: acknowledged
                 result = invoke_event(spec, evt, target=TARGET, native_context=context)
                 if result.outcome is Outcome.RETRY:

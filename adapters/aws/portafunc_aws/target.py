@@ -16,6 +16,7 @@ from .driver import AwsDriver
 from .outcome import RetryRequested
 from .runtime import bind
 from .lambda_context import LambdaContext
+from . import triggers
 from .triggers import native_trigger
 
 _VARIANT_KIND = {**dict.fromkeys(http.VARIANTS, "http"), **dict.fromkeys(messages.VARIANTS, "message"),
@@ -98,6 +99,18 @@ class Target(BaseTarget):
         from .deploy.sam import check_deployment
 
         return check_deployment(deployment)
+
+    def schedule_dialect(self) -> Any:
+        return triggers.SCHEDULE_DIALECT
+
+    def http_body_limit(self) -> int | None:
+        return triggers.BODY_LIMIT
+
+    def reserved_env(self) -> tuple[str, ...]:
+        return triggers.RESERVED_ENV
+
+    def python_support(self) -> Mapping[str, str]:
+        return triggers.PYTHON_SUPPORT
 
 
 __all__ = ["AwsDriver", "Target", "event_from_dict"]

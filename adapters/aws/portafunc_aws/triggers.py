@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import UnsupportedTrigger
+from portafunc.schedule import CronDialect
 from portafunc.targets import NativeTrigger
 
 S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*",
@@ -35,7 +36,7 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
                              f"topic {trig.topic}, ReportBatchItemFailures, redrive to {_dlq(trig.dead_letter)} "
                              f"after {trig.max_attempts} receives")
     if isinstance(trig, ScheduleTrigger):
-        return NativeTrigger("EventBridge schedule rule", trig.schedule.aws)
+        return NativeTrigger("EventBridge schedule rule", trig.schedule.written(SCHEDULE_DIALECT))
     if isinstance(trig, StorageTrigger):
         events = ", ".join(S3_EVENTS[e] for e in trig.events)
         filters = "".join(f", {k} {v!r}" for k, v in (("prefix", trig.prefix), ("suffix", trig.suffix)) if v)
@@ -58,3 +59,54 @@ def check_batch(spec: FunctionSpec, trig: QueueTrigger) -> None:
         raise UnsupportedTrigger(spec.name, trig.describe(), "aws",
                                  f"Lambda takes an SQS batch above 10 ({trig.batch_size}) only with a batching window",
                                  "max_batching_window=1 (seconds, up to 300) or batch_size=10 or less")
+
+
+# -- what the core asks the target for ---------------------------------------------------------------------------
+
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+
+
+def to_eventbridge_cron(cron: str) -> str:
+    """EventBridge ``cron(min hour dom month dow year)``: one of dom/dow must be ``?``; days are SUN-SAT names, and
+    ``*/n`` is written ``start/n`` (``0/`` for minutes and hours, ``1/`` for days and months)."""
+    minute, hour, dom, month, dow = cron.split(" ")
+    if dow == "*":
+        aws_dow = "?"
+    else:
+        dom = "?"
+        aws_dow = _day_names(dow)
+    minute = minute.replace("*/", "0/")
+    hour = hour.replace("*/", "0/")
+    dom = dom.replace("*/", "1/")
+    month = month.replace("*/", "1/")
+    return f"cron({minute} {hour} {dom} {month} {aws_dow} *)"
+
+
+def _day_names(field_text: str) -> str:
+    parts = []
+    for part in field_text.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            mapped = "*"
+        elif "-" in base:
+            a, b = base.split("-")
+            mapped = f"{_DAYS[int(a)]}-{_DAYS[int(b)]}"
+        else:
+            mapped = _DAYS[int(base)]
+        if step and base == "*":  # EventBridge rejects */n on day-of-week names: spell the days out
+            mapped = ",".join(_DAYS[d] for d in range(0, 7, int(step)))
+            step = ""
+        parts.append(mapped + (f"/{step}" if step else ""))
+    return ",".join(parts)
+
+
+# EventBridge reads the days 1-7 from Sunday (names SUN-SAT) and wants a trailing year field.
+SCHEDULE_DIALECT = CronDialect("EventBridge cron()", to_eventbridge_cron, year=True, wrapper=r"cron[(](.*)[)]",
+                               sunday=1)
+# Lambda's synchronous invocation payload limit (6 MB) counts the whole event JSON: a body close to it may still be
+# refused (docs/reliability.md gives the source).
+BODY_LIMIT = 6 * 1024 * 1024
+RESERVED_ENV = (r"^AWS_", r"^LAMBDA_", r"^_HANDLER$")
+# When Lambda stops supporting each Python runtime (its published deprecation schedule).
+PYTHON_SUPPORT = {"3.10": "2026-10-31", "3.11": "2027-06-30", "3.12": "2028-10-31", "3.13": "2029-06-30",
+                  "3.14": "2029-06-30"}

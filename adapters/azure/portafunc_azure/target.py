@@ -10,7 +10,7 @@ from portafunc.events import Event
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult
 from portafunc.targets import Target as BaseTarget
 
-from . import codecs
+from . import codecs, triggers
 from .triggers import check_trigger
 
 
@@ -70,3 +70,15 @@ class Target(BaseTarget):
         from .package import package
 
         return package(self, request)
+
+    def schedule_dialect(self) -> Any:
+        return triggers.SCHEDULE_DIALECT
+
+    def http_body_limit(self) -> int | None:
+        return triggers.BODY_LIMIT
+
+    def reserved_env(self) -> tuple[str, ...]:
+        return triggers.RESERVED_ENV
+
+    def python_support(self) -> Mapping[str, str]:
+        return triggers.PYTHON_SUPPORT

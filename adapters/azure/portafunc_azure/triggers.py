@@ -8,6 +8,7 @@ import re
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import UnsupportedTrigger
 from portafunc.routing import Route
+from portafunc.schedule import CronDialect
 from portafunc.targets import NativeTrigger
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting the queue trigger and the poison sender read
@@ -93,8 +94,10 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
     """What ``spec`` becomes on Azure, or :class:`UnsupportedTrigger` saying what to use instead."""
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
+        auth = trig.auth if trig.auth in ("anonymous", "function") else \
+            "anonymous at the host, bearer JWT verified by the function"
         return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "
-                             f"/{route_template(trig.route)}, auth {trig.auth}")
+                             f"/{route_template(trig.route)}, auth {auth}")
     if isinstance(trig, QueueTrigger):
         if trig.ordered:
             raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
@@ -113,7 +116,7 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
         return NativeTrigger("Event Grid trigger", f"subscription to topic {trig.topic} (Event Grid or "
                              f"CloudEvents schema), max {trig.max_attempts} delivery attempts")
     if isinstance(trig, ScheduleTrigger):
-        return NativeTrigger("Timer trigger", f"NCRONTAB {trig.schedule.azure} (UTC)")
+        return NativeTrigger("Timer trigger", f"NCRONTAB {trig.schedule.written(SCHEDULE_DIALECT)} (UTC)")
     if isinstance(trig, StorageTrigger):
         from .codecs.storage import KIND_TO_TYPE
 
@@ -128,3 +131,18 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
             flt += f", ends with {trig.suffix}"
         return NativeTrigger("Event Grid trigger", f"Blob Storage events {types}; {flt}")
     raise UnsupportedTrigger(spec.name, str(trig), "azure", "unknown trigger", "http, topic, queue, schedule, storage")
+
+
+# -- what the core asks the target for ---------------------------------------------------------------------------
+
+def to_ncrontab(cron: str) -> str:
+    """Azure's NCRONTAB: ``second minute hour day month day-of-week``; the neutral cron fires at second 0."""
+    return f"0 {cron}"
+
+
+SCHEDULE_DIALECT = CronDialect("NCRONTAB", to_ncrontab, seconds=True)
+BODY_LIMIT = 100 * 1024 * 1024  # the Functions host's HTTP request limit (docs/reliability.md gives the source)
+RESERVED_ENV = (r"^FUNCTIONS_", r"^AzureWebJobs", r"^WEBSITE_")
+# When Azure Functions stops supporting each Python version (its published schedule).
+PYTHON_SUPPORT = {"3.10": "2026-10-31", "3.11": "2027-10-31", "3.12": "2028-10-31", "3.13": "2029-10-31",
+                  "3.14": "2030-10-31"}

@@ -3,13 +3,13 @@ contract-test driver and the packager together."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from portafunc.app import App, FunctionSpec
 from portafunc.events import Event
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
 
-from . import codecs
+from . import codecs, triggers
 from .triggers import check_trigger
 
 
@@ -61,3 +61,15 @@ class Target(_Target):
         except PackagingError as exc:
             return [str(exc)]
         return []
+
+    def schedule_dialect(self) -> Any:
+        return triggers.SCHEDULE_DIALECT
+
+    def http_body_limit(self) -> int | None:
+        return triggers.BODY_LIMIT
+
+    def reserved_env(self) -> tuple[str, ...]:
+        return triggers.RESERVED_ENV
+
+    def python_support(self) -> Mapping[str, str]:
+        return triggers.PYTHON_SUPPORT

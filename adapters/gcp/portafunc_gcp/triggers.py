@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from portafunc.app import FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import UnsupportedTrigger
+from portafunc.schedule import UNIX_CRON, CronDialect
 from portafunc.targets import NativeTrigger
 
 from .codecs.storage import KIND_TO_CE
@@ -44,7 +45,8 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
                              f"dead-letter after {trig.max_attempts} attempts"
                              + (", message ordering" if trig.ordered else "") + ", one message per request")
     if isinstance(trig, ScheduleTrigger):
-        return NativeTrigger("Cloud Scheduler HTTP job", f"'{trig.schedule.gcp}' UTC, POST with OIDC token")
+        return NativeTrigger("Cloud Scheduler HTTP job", f"'{trig.schedule.written(SCHEDULE_DIALECT)}' UTC, "
+                                 "POST with OIDC token")
     if isinstance(trig, StorageTrigger):
         types = ", ".join(KIND_TO_CE[e].rsplit(".", 1)[1] for e in trig.events)
         filt = f"; prefix {trig.prefix!r} / suffix {trig.suffix!r} filtered in the function" \
@@ -52,3 +54,13 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
         return NativeTrigger("Cloud Storage trigger (Eventarc)", f"bucket {trig.bucket}: {types}{filt}")
     raise UnsupportedTrigger(spec.name, trig.describe(), "gcp", "unknown trigger", "http, topic, queue, "
                                                                                    "schedule or storage")
+
+
+# -- what the core asks the target for ---------------------------------------------------------------------------
+
+SCHEDULE_DIALECT: CronDialect = UNIX_CRON  # Cloud Scheduler reads the 5-field unix-cron as it is
+BODY_LIMIT = 32 * 1024 * 1024  # Cloud Run functions' HTTP/1 request limit (docs/reliability.md gives the source)
+RESERVED_ENV = (r"^K_SERVICE$", r"^FUNCTION_TARGET$")
+# When Cloud Run functions stops supporting each Python runtime (its published schedule).
+PYTHON_SUPPORT = {"3.10": "2026-10-04", "3.11": "2027-10-24", "3.12": "2028-10-02", "3.13": "2029-10-10",
+                  "3.14": "2030-10-10"}

@@ -97,11 +97,9 @@ def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest
     variant = variant or detect(native)
     if variant is None:
         raise EventDecodeError("not an HTTP event", expected=EXPECTED)
-    if (variant == "apigw-v2" or variant == "function-url") and type(native) is dict:
-        req = _plain_v2(native)
-        if req is not None:
-            return req, variant
-    return _careful_request(native, variant), variant
+    if variant == "apigw-v2" or variant == "function-url":
+        return _decode_v2(native, variant), variant
+    return _decode_v1_alb(native, variant), variant
 
 
 def matched_route(event: Any) -> str | None:
@@ -118,126 +116,151 @@ def matched_route(event: Any) -> str | None:
     return resource if resource.__class__ is str and resource.startswith("/") else None
 
 
-def _plain_v2(event: dict[str, Any]) -> HttpRequest | None:
-    """A well-formed HTTP API / Function URL event (plain dicts, string fields, text body), built directly.
+def _decode_v2(native: Any, variant: str) -> HttpRequest:
+    """An HTTP API (payload 2.0) or Function URL event → HttpRequest, or EventDecodeError saying what is wrong.
 
-    ``None`` for anything unusual (base64 body, no rawQueryString, mistyped fields...): the careful path then decodes
-    it the same way or says what is wrong. Every event this accepts decodes exactly as the careful path would
-    (tests/aws/test_hot_path.py compares both over the fixtures).
+    One path for every event: each field is taken as is when it has the type Lambda sends (the common case costs a
+    type check), and otherwise read by the defensive helpers of :mod:`.fields`, which convert what can be converted
+    (a number where text is expected) and refuse the rest. ``tests/aws/codec_golden.json`` pins the result.
     """
+    what = f"{variant} event"
+    event = native if native.__class__ is dict else obj(native, what, EXPECTED)
     ctx = event.get("requestContext")
     if ctx.__class__ is not dict:
-        return None
+        ctx = opt_obj(ctx, f"{what}.requestContext", "an object")
     http = ctx.get("http")
     if http.__class__ is not dict:
-        return None
+        http = obj(http, f"{what}.requestContext.http", "an object with method, path and sourceIp")
     method = http.get("method")
+    if method.__class__ is not str:
+        method = text(http, "method", f"{what}.requestContext.http", "the HTTP method")
     raw_path = event.get("rawPath")
-    raw_query = event.get("rawQueryString")
-    client_ip = http.get("sourceIp")
-    if method.__class__ is not str or raw_path.__class__ is not str or raw_query.__class__ is not str \
-            or (client_ip is not None and client_ip.__class__ is not str) or event.get("isBase64Encoded"):
-        return None
-    native_headers = event.get("headers")
-    if native_headers is None:
-        native_headers = {}
-    elif native_headers.__class__ is not dict:
-        return None
-    has_cookie_header = False
-    for name, value in native_headers.items():
-        if value.__class__ is not str or name.__class__ is not str:
-            return None
-        if len(name) == 6 and name.lower() == "cookie":
-            has_cookie_header = True
-    raw_body = event.get("body")
-    if raw_body is None or raw_body == "":
-        body = b""
-    elif raw_body.__class__ is str:
-        try:
-            body = raw_body.encode("utf-8")
-        except UnicodeEncodeError:
-            return None
-    else:
-        return None
-    path_params = event.get("pathParameters")
-    if path_params is not None and path_params.__class__ is not dict:
-        return None
-    headers = Headers(native_headers)
-    cookies = event.get("cookies")
-    if cookies is not None:
-        if cookies.__class__ is not list:
-            return None
-        for cookie in cookies:
-            if cookie.__class__ is not str:
-                return None
-        if cookies:
-            if has_cookie_header:
-                headers.remove("cookie")
-            headers.add("cookie", "; ".join(cookies))
-    query = _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+    if raw_path.__class__ is not str:
+        raw_path = text(event, "rawPath", what, "rawPath")
     stage = ctx.get("stage")
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
+    raw_query = event.get("rawQueryString")
+    if raw_query.__class__ is not str:
+        raw_query = opt_text(event, "rawQueryString", what)
+    if raw_query is None:
+        query = {k: [v] for k, v in _str_map(event.get("queryStringParameters"), what).items()}
+    else:
+        query = _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+    native_headers = event.get("headers")
+    shape = _header_shape(native_headers) if native_headers.__class__ is dict else _MIXED
+    headers = Headers(native_headers if shape is not _MIXED else _str_map(native_headers, f"{what}.headers"))
+    cookies = event.get("cookies")
+    if cookies is not None:
+        if cookies.__class__ is not list:
+            raise EventDecodeError(f"{what}.cookies is not a list of strings", expected="cookies: [\"a=1\", ...]")
+        for cookie in cookies:
+            if cookie.__class__ is not str and not isinstance(cookie, str):
+                raise EventDecodeError(f"{what}.cookies is not a list of strings",
+                                       expected="cookies: [\"a=1\", ...]")
+        if cookies:
+            if shape is not _TEXT:  # a Cookie header beside the cookies list (or headers not checked above)
+                headers.remove("cookie")
+            headers.add("cookie", "; ".join(cookies))
+    client_ip = http.get("sourceIp")
+    if client_ip is not None and client_ip.__class__ is not str:
+        client_ip = opt_text(http, "sourceIp", what)
+    raw_body = event.get("body")
+    ascii_body = None
+    if raw_body is None or raw_body == "":
+        body = b""
+    elif raw_body.__class__ is str and not event.get("isBase64Encoded"):
+        if raw_body.isascii():  # kept as the text it is: no copy of a large body (HttpRequest.keep_ascii_body)
+            body, ascii_body = b"", raw_body
+        else:
+            body = raw_body.encode("utf-8")
+    else:
+        body = _body(event, what)
     path = unquote(raw_path) if "%" in raw_path else raw_path
-    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, event, raw_query)
+    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, native, raw_query)
+    if ascii_body is not None:
+        req.keep_ascii_body(ascii_body)
+    path_params = event.get("pathParameters")
     if path_params:
-        req.path_params = {str(k): str(v) for k, v in path_params.items()}
+        req.path_params = _path_params(path_params)
     return req
 
 
-def _careful_request(native: Any, variant: str) -> HttpRequest:
+def _path_params(params: Any) -> dict[str, str]:
+    """``pathParameters`` as text (a copy: the request must not alias the native event); {} for what is no object."""
+    if params.__class__ is dict and _all_text(params):
+        return params.copy()
+    return {str(k): str(v) for k, v in params.items()} if isinstance(params, Mapping) else {}
+
+
+_TEXT, _TEXT_WITH_COOKIE, _MIXED = "text", "text with a Cookie header", "mixed"
+
+
+def _header_shape(headers: dict[Any, Any]) -> str:
+    """Whether every header name and value is text (and whether one is a Cookie header), in one pass."""
+    shape = _TEXT
+    for name, value in headers.items():
+        if value.__class__ is not str or name.__class__ is not str:
+            return _MIXED
+        if len(name) == 6 and name.lower() == "cookie":
+            shape = _TEXT_WITH_COOKIE
+    return shape
+
+
+def _all_text_lists(mapping: dict[Any, Any]) -> bool:
+    for name, values in mapping.items():
+        if values.__class__ is not list or name.__class__ is not str:
+            return False
+        for value in values:
+            if value.__class__ is not str:
+                return False
+    return True
+
+
+def _all_text(mapping: dict[Any, Any]) -> bool:
+    for name, value in mapping.items():
+        if value.__class__ is not str or name.__class__ is not str:
+            return False
+    return True
+
+
+def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
+    """A REST API (v1) or ALB event → HttpRequest, or EventDecodeError saying what is wrong."""
     what = f"{variant} event"
     event = obj(native, what, EXPECTED)
     ctx = opt_obj(event.get("requestContext"), f"{what}.requestContext", "an object")
-    if variant in ("apigw-v2", "function-url"):
-        http = obj(ctx.get("http"), f"{what}.requestContext.http", "an object with method, path and sourceIp")
-        method = text(http, "method", f"{what}.requestContext.http", "the HTTP method")
-        raw_path = text(event, "rawPath", what, "rawPath")
-        stage = ctx.get("stage")
-        if isinstance(stage, str) and stage != "$default" and raw_path.startswith(stage, 1):
-            raw_path = _without_stage(raw_path, stage)
-        path = unquote(raw_path)
-        raw_query = opt_text(event, "rawQueryString", what)
-        if raw_query is not None:
-            query = _group(parse_qsl(raw_query, keep_blank_values=True))
-        else:
-            query = {k: [v] for k, v in _str_map(event.get("queryStringParameters"), what).items()}
-        headers = Headers(_str_map(event.get("headers"), f"{what}.headers"))
-        cookies = event.get("cookies")
-        if cookies is not None:
-            if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
-                raise EventDecodeError(f"{what}.cookies is not a list of strings", expected="cookies: [\"a=1\", ...]")
-            if cookies:
-                headers.remove("cookie")
-                headers.add("cookie", "; ".join(cookies))
-        client_ip = opt_text(http, "sourceIp", what)
+    # REST (v1) and ALB events carry no raw query string: REST hands over decoded parameters, ALB the client's
+    # escapes split into name/value lists (order across names and the `a` / `a=` difference are gone), so
+    # HttpRequest.raw_query stays None for them.
+    raw_query = None
+    method = text(event, "httpMethod", what, "httpMethod")
+    path = unquote(text(event, "path", what, "path"))
+    multi = event.get("multiValueHeaders")
+    if multi is not None:
+        headers = Headers(multi if multi.__class__ is dict and _all_text_lists(multi)
+                          else _list_map(multi, f"{what}.multiValueHeaders"))
     else:
-        # REST (v1) and ALB events carry no raw query string: REST hands over decoded parameters, ALB the client's
-        # escapes split into name/value lists (order across names and the `a` / `a=` difference are gone), so
-        # HttpRequest.raw_query stays None for them.
-        raw_query = None
-        method = text(event, "httpMethod", what, "httpMethod")
-        path = unquote(text(event, "path", what, "path"))
-        multi = event.get("multiValueHeaders")
-        if multi is not None:
-            headers = Headers(_list_map(multi, f"{what}.multiValueHeaders"))
-        else:
-            headers = Headers(_str_map(event.get("headers"), f"{what}.headers"))
-        mq = event.get("multiValueQueryStringParameters")
-        query = _list_map(mq, f"{what}.multiValueQueryStringParameters") if mq is not None else \
-            {k: [v] for k, v in _str_map(event.get("queryStringParameters"), f"{what}.query").items()}
-        if variant.startswith("alb"):  # ALB passes the query through exactly as the client encoded it
-            query = {unquote_plus(k): [unquote_plus(v) for v in vs] for k, vs in query.items()}
-            client_ip = (headers.get("x-forwarded-for") or "").split(",")[-1].strip() or None
-        else:
-            identity = opt_obj(ctx.get("identity"), f"{what}.requestContext.identity", "an object")
-            client_ip = opt_text(identity, "sourceIp", what)
-    body = _body(event, what)
+        headers = Headers(_str_map(event.get("headers"), f"{what}.headers"))
+    mq = event.get("multiValueQueryStringParameters")
+    query = _list_map(mq, f"{what}.multiValueQueryStringParameters") if mq is not None else \
+        {k: [v] for k, v in _str_map(event.get("queryStringParameters"), f"{what}.query").items()}
+    if variant.startswith("alb"):  # ALB passes the query through exactly as the client encoded it
+        query = {unquote_plus(k): [unquote_plus(v) for v in vs] for k, vs in query.items()}
+        client_ip = (headers.get("x-forwarded-for") or "").split(",")[-1].strip() or None
+    else:
+        identity = opt_obj(ctx.get("identity"), f"{what}.requestContext.identity", "an object")
+        client_ip = opt_text(identity, "sourceIp", what)
+    raw_body = event.get("body")
+    ascii_body = raw_body if raw_body.__class__ is str and raw_body and not event.get("isBase64Encoded") \
+        and raw_body.isascii() else None
+    body = b"" if ascii_body is not None else _body(event, what)
     req = HttpRequest(method=method, path=path or "/", query=query, headers=headers, body=body, client_ip=client_ip,
                       native=native, raw_query=raw_query)
+    if ascii_body is not None:
+        req.keep_ascii_body(ascii_body)  # no copy of a large body
     path_params = event.get("pathParameters")
-    if isinstance(path_params, Mapping):
-        req.path_params = {str(k): str(v) for k, v in path_params.items()}
+    if path_params:
+        req.path_params = _path_params(path_params)
     return req
 
 
@@ -262,8 +285,11 @@ def _body(event: Mapping[str, Any], what: str) -> bytes:
 
 
 def _str_map(value: Any, what: str) -> dict[str, str]:
+    """``{name: text}`` as sent (the same dict when every name and value is text: callers copy what they keep)."""
     if value is None:
         return {}
+    if value.__class__ is dict and _all_text(value):
+        return value
     if not isinstance(value, Mapping):
         raise EventDecodeError(f"{what} is {type(value).__name__}, not an object", expected="{name: value}")
     out = {}
@@ -275,8 +301,23 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 
 
 def _list_map(value: Any, what: str) -> dict[str, list[str]]:
+    """``{name: [text, ...]}`` as sent, each list copied (the request's query must not alias the native event)."""
     if value is None:
         return {}
+    if value.__class__ is dict:
+        out_: dict[str, list[str]] = {}
+        for k, vs in value.items():
+            if vs.__class__ is not list or k.__class__ is not str:
+                break
+            for v in vs:
+                if v.__class__ is not str:
+                    break
+            else:
+                out_[k] = vs.copy()
+                continue
+            break
+        else:
+            return out_
     if not isinstance(value, Mapping):
         raise EventDecodeError(f"{what} is {type(value).__name__}, not an object", expected="{name: [values]}")
     out: dict[str, list[str]] = {}

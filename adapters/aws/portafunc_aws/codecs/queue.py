@@ -50,103 +50,85 @@ def is_fifo_arn(arn: Any) -> bool:
 # -- SQS decode --------------------------------------------------------------------------------------------------
 
 def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
-    """One SQS record → Message: the direct path for a well-formed record, else the careful field-by-field one."""
-    if type(rec) is dict:
-        msg = _plain_sqs_record(rec)
-        if msg is not None:
-            return msg
-    return _careful_sqs_record(rec, index)
+    """One SQS record → Message, or EventDecodeError saying which field is wrong.
 
-
-def _plain_sqs_record(rec: dict[str, Any]) -> Message[Any] | None:
-    """The record as Lambda sends it (plain dicts, string fields, text body, no SNS envelope), built directly.
-
-    ``None`` for anything unusual (a missing or mistyped field, a base64 body, an SNS envelope, a lone surrogate,
-    odd counters or times): the careful path then decodes it the same way or says what is wrong. Every record this
-    accepts decodes exactly as the careful path would (tests/aws/test_codecs.py compares both).
+    One path for every record: each field is taken as is when it has the type Lambda sends (the common case costs a
+    type check), and otherwise read by the defensive helpers of :mod:`.fields`, which convert what can be converted
+    (a number where text is expected) and refuse the rest. ``tests/aws/codec_golden.json`` pins the result.
     """
-    try:
-        message_id = rec["messageId"]
-        body = rec["body"]
-        sys_attrs = rec["attributes"]
-    except KeyError:
-        return None
-    if message_id.__class__ is not str or body.__class__ is not str or sys_attrs.__class__ is not dict \
-            or rec.get("eventSource") != "aws:sqs" or '"TopicArn"' in body:
-        return None
+    get = rec.get
+    if get("eventSource") != "aws:sqs":
+        raise EventDecodeError(f"SQS record {index} has eventSource {get('eventSource')!r}", expected=SQS_EXPECTED)
+    message_id = get("messageId")
+    if message_id.__class__ is not str:
+        message_id = text(rec, "messageId", f"SQS record {index}", "messageId")
+    body = get("body", "")
+    if body.__class__ is not str:
+        body = text(rec, "body", f"SQS record {index}", "body", default="")
+    sys_attrs = get("attributes")
+    if sys_attrs.__class__ is not dict:
+        sys_attrs = opt_obj(sys_attrs, f"SQS record {index}.attributes", "SQS system attributes")
     count = sys_attrs.get("ApproximateReceiveCount")
-    if count == "1" or count is None or count == "":
-        attempt = 1
-    elif count.__class__ is str and len(count) < 10 and count.isdecimal():
-        attempt = int(count)
-    else:
-        return None
+    attempt = 1 if count == "1" else _attempt(sys_attrs, index)
     sent = sys_attrs.get("SentTimestamp")
+    published: Any
     if sent.__class__ is str and 0 < len(sent) < 15 and sent.isdecimal():  # < 15 digits: always a valid datetime
         published = int(sent)  # epoch ms: Message.published_at makes the datetime when (if ever) it is read
-    elif sent is None or sent == "":
-        published = None
     else:
-        return None
+        sent = opt_text(sys_attrs, "SentTimestamp", f"SQS record {index}")
+        published = parse_time(sent) if sent and sent.isdecimal() else None
     group = sys_attrs.get("MessageGroupId")
-    source = rec.get("eventSourceARN")
-    if (group is not None and group.__class__ is not str) or (source is not None and source.__class__ is not str):
-        return None
-    native_attrs = rec.get("messageAttributes")
-    attributes: dict[str, str] = {}
+    if group is not None and group.__class__ is not str:
+        group = opt_text(sys_attrs, "MessageGroupId", f"SQS record {index}")
+    source = get("eventSourceARN")
+    if source is not None and source.__class__ is not str:
+        source = opt_text(rec, "eventSourceARN", f"SQS record {index}")
+    native_attrs = get("messageAttributes")
+    attributes: dict[str, str] | None = {}
     if native_attrs:
-        if native_attrs.__class__ is not dict:
-            return None
-        for name, attr in native_attrs.items():
-            if attr.__class__ is not dict or name.__class__ is not str:
-                return None
-            value = attr.get("stringValue")
-            if value is None:
-                value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
+        if native_attrs.__class__ is dict:  # as Lambda sends them: string names, objects with a string value
+            for name, attr in native_attrs.items():
+                if attr.__class__ is not dict or name.__class__ is not str:
+                    attributes = None
+                    break
+                value = attr.get("stringValue")
                 if value is None:
-                    value = ""
-            if value.__class__ is not str:
-                return None
-            attributes[name] = value
-        if BODY_ENCODING_ATTR in attributes:
-            return None
+                    value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
+                    if value is None:
+                        value = ""
+                if value.__class__ is not str:
+                    attributes = None
+                    break
+                attributes[name] = value  # type: ignore[index]
+        else:
+            attributes = None
     elif native_attrs is not None and native_attrs.__class__ is not dict:
-        return None  # [] or "": the careful path says it is no object
-    try:
-        data = body.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return Message(message_id, data, attributes, group, attempt, published, source, rec)
-
-
-def _careful_sqs_record(rec: Mapping[str, Any], index: int) -> Message[Any]:
-    what = f"SQS record {index}"
-    if rec.get("eventSource") != "aws:sqs":
-        raise EventDecodeError(f"{what} has eventSource {rec.get('eventSource')!r}", expected=SQS_EXPECTED)
-    message_id = text(rec, "messageId", what, "messageId")
-    body = text(rec, "body", what, "body", default="")
-    sys_attrs = opt_obj(rec.get("attributes"), f"{what}.attributes", "SQS system attributes")
-    attempt_text = opt_text(sys_attrs, "ApproximateReceiveCount", what) or "1"
-    try:
-        attempt = int(attempt_text)
-    except ValueError as exc:
-        raise EventDecodeError(f"{what}: ApproximateReceiveCount {attempt_text!r} is not a number",
-                               expected="a count") from exc
-    sent = opt_text(sys_attrs, "SentTimestamp", what)
-    published = parse_time(sent) if sent and sent.isdecimal() else None
-    attributes = decode_sqs_attributes(rec.get("messageAttributes"), what)
-    source = opt_text(rec, "eventSourceARN", what)
-    envelope = sns_envelope(body)
+        attributes = None  # [] or "": refused as no object below
+    if attributes is None:
+        attributes = decode_sqs_attributes(native_attrs, f"SQS record {index}")
+    envelope = sns_envelope(body) if '"TopicArn"' in body else None
     if envelope is not None:
-        data, sns_attrs, sns_time, topic = sns_message(envelope, f"{what}.body (SNS notification)")
+        data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source
+    elif BODY_ENCODING_ATTR in attributes:
+        data = message_payload(body, attributes, f"SQS record {index}.body")
     else:
-        data = message_payload(body, attributes, f"{what}.body")
-    return Message(id=message_id, data=data, attributes=attributes,
-                   ordering_key=opt_text(sys_attrs, "MessageGroupId", what), delivery_attempt=attempt,
-                   published_at=published, source=source, native=rec)
+        try:
+            data = body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: said as EventDecodeError by the helper
+            data = message_payload(body, attributes, f"SQS record {index}.body")
+    return Message(message_id, data, attributes, group, attempt, published, source, rec)
+
+
+def _attempt(sys_attrs: Mapping[str, Any], index: int) -> int:
+    attempt_text = opt_text(sys_attrs, "ApproximateReceiveCount", f"SQS record {index}") or "1"
+    try:
+        return int(attempt_text)
+    except ValueError as exc:
+        raise EventDecodeError(f"SQS record {index}: ApproximateReceiveCount {attempt_text!r} is not a number",
+                               expected="a count") from exc
 
 
 def decode_sqs_attributes(value: Any, what: str) -> dict[str, str]:

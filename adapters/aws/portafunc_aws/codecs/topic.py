@@ -23,7 +23,7 @@ DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
 
 
 def is_sns(native: Any) -> bool:
-    recs = native.get("Records") if isinstance(native, Mapping) else None
+    recs = native.get("Records") if native.__class__ is dict or isinstance(native, Mapping) else None
     return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
                 and recs[0].get("EventSource") == "aws:sns")
 
@@ -52,10 +52,28 @@ def _sns_attributes(value: Any, what: str) -> dict[str, str]:
 
 
 def sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str], datetime | None, str | None]:
-    message = text(sns, "Message", what, "the SNS Message text")
-    attributes = _sns_attributes(sns.get("MessageAttributes"), what)
-    data = message_payload(message, attributes, f"{what}.Message")
-    return data, attributes, parse_time(opt_text(sns, "Timestamp", what)), opt_text(sns, "TopicArn", what)
+    """(payload, attributes, publish time, topic ARN) of an SNS notification document. Fields of the type SNS sends
+    are taken as they are; anything else goes through the defensive readers of :mod:`.fields`."""
+    message = sns.get("Message")
+    if message.__class__ is not str:
+        message = text(sns, "Message", what, "the SNS Message text")
+    native_attrs = sns.get("MessageAttributes")
+    attributes = {} if not native_attrs and native_attrs.__class__ is dict else \
+        _sns_attributes(native_attrs, what)
+    if attributes:
+        data = message_payload(message, attributes, f"{what}.Message")
+    else:
+        try:
+            data = message.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: said as EventDecodeError by the helper
+            data = message_payload(message, attributes, f"{what}.Message")
+    stamp = sns.get("Timestamp")
+    if stamp is not None and stamp.__class__ is not str:
+        stamp = opt_text(sns, "Timestamp", what)
+    topic = sns.get("TopicArn")
+    if topic is not None and topic.__class__ is not str:
+        topic = opt_text(sns, "TopicArn", what)
+    return data, attributes, parse_time(stamp), topic
 
 
 def decode_sns(native: Any) -> list[Message[Any]]:

@@ -25,7 +25,7 @@ from portafunc.errors import PortafuncError
 from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 
-from ..triggers import S3_EVENTS
+from ..triggers import S3_EVENTS, SCHEDULE_DIALECT
 from . import http_api
 
 MAX_TIMEOUT = 900
@@ -434,7 +434,7 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         out[logical_id(spec.name, "EventSourceMapping")] = _mapping(fid, {"Fn::GetAtt": [sub_q, "Arn"]}, 10)
         policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [sub_q, "QueueName"]}}})
     elif isinstance(trig, ScheduleTrigger):
-        events["Schedule"] = {"Type": "Schedule", "Properties": {"Schedule": trig.schedule.aws}}
+        events["Schedule"] = {"Type": "Schedule", "Properties": {"Schedule": trig.schedule.written(SCHEDULE_DIALECT)}}
     elif isinstance(trig, StorageTrigger):
         s3: dict[str, Any] = {"Bucket": {"Ref": resource_id("bucket", trig.bucket)},
                               "Events": [S3_EVENTS[e] for e in trig.events]}

@@ -21,6 +21,7 @@ from portafunc.errors import EventDecodeError
 
 MARKER = "$portafunc"
 _NOT_JSON = object()
+NOT_JSON = _NOT_JSON  # what canonical_json returns for bytes that are not exactly their compact JSON
 
 
 def canonical_json(data: bytes) -> Any:

@@ -100,7 +100,8 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
             query[key] = [value]
     hdrs = Headers([(k, v) for k, v in headers.items()])
     return HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
-                       path_params=dict(route_params), client_ip=client_ip(hdrs), native=native)
+                       path_params=dict(route_params), client_ip=client_ip(hdrs), native=native,
+                       raw_query=parts.query)
 
 
 def client_ip(headers: Headers) -> str | None:

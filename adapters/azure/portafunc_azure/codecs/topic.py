@@ -11,6 +11,13 @@ Blob events (``Microsoft.Storage.BlobCreated`` / ``BlobDeleted`` / ``BlobTierCha
 Every other event becomes a :class:`Message`; a portafunc envelope in ``data`` (see :mod:`.envelope`) restores
 attributes and ordering key. A foreign event (not published by portafunc) gets its type and subject as the attributes
 ``type`` and ``subject`` so a handler can tell events apart.
+
+CloudEvents: extension attributes (``traceparent``, ``tracestate``, any other) become message attributes, and
+``data`` whose ``datacontenttype`` is not JSON (``text/plain``, ``text/xml``, ...) is that text itself, not a JSON
+string (the JSON format's rule; without a ``datacontenttype`` the data is JSON). Encoding does the reverse: a message
+goes out as a CloudEvent any consumer reads (attributes as extension attributes, text as text, other bytes as
+``data_base64``); the envelope is used only where a CloudEvent has no place for what the message carries (an ordering
+key, an attribute name that is not a valid extension name).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from .storage import BLOB_TYPES, DEFAULT_ARM, decode_blob
 
 PORTAFUNC_TYPE = "io.portafunc.message"
 VALIDATION_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
+CE_CONTEXT = frozenset({"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema",
+                        "data", "data_base64"})
 EVENTGRID_EXPECTED = ("an Event Grid event {id, eventType, subject, eventTime, data, dataVersion} or a CloudEvent "
                       "{specversion, id, source, type, data | data_base64}, or an array of them")
 
@@ -64,6 +73,7 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
     subject = native.get("subject")
     if etype in BLOB_TYPES and not as_message:
         return decode_blob(native, etype, event_id, when, subject)
+    data = native.get("data")
     if cloud and native.get("data_base64") is not None:
         raw = native["data_base64"]
         if not isinstance(raw, str):
@@ -74,15 +84,48 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
             payload = base64.b64decode(raw, validate=True)
         except ValueError as exc:
             raise EventDecodeError("CloudEvent data_base64 is not valid base64", expected="base64 text") from exc
+    elif cloud and isinstance(data, str) and not is_json_type(native.get("datacontenttype")):
+        payload, attributes, key = _text_bytes(data), {}, None
     else:
-        payload, attributes, key = envelope.from_json_value(native.get("data"))
-    if etype != PORTAFUNC_TYPE and not envelope.is_envelope(native.get("data")):
+        payload, attributes, key = envelope.from_json_value(data)
+    if etype != PORTAFUNC_TYPE and not envelope.is_envelope(data):
         attributes = {"type": etype}
         if isinstance(subject, str) and subject:
             attributes["subject"] = subject
+    if cloud:
+        extensions = {k: _extension_text(v) for k, v in native.items() if k not in CE_CONTEXT}
+        if extensions:
+            attributes = {**extensions, **attributes}
     return Message(id=event_id, data=payload, attributes=attributes, ordering_key=key,
                    delivery_attempt=max(1, int(delivery_attempt)), published_at=when,
                    source=source if isinstance(source, str) else None, native=native)
+
+
+def is_json_type(content_type: Any) -> bool:
+    """Whether a ``datacontenttype`` says JSON (absent: JSON, as the CloudEvents JSON format reads ``data``)."""
+    if not isinstance(content_type, str) or not content_type.strip():
+        return True
+    media = content_type.partition(";")[0].strip().lower()
+    return media in ("application/json", "text/json") or media.endswith("+json")
+
+
+def _text_bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EventDecodeError("CloudEvent data holds text that is not valid Unicode (a lone surrogate)",
+                               expected="data as valid Unicode text") from exc
+
+
+def _extension_text(value: Any) -> str:
+    """An extension attribute's value as message attribute text (CloudEvents' canonical string forms)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return envelope.dumps(value).decode("utf-8")
 
 
 def decode_payload(native: Any, *, delivery_attempt: int = 1) -> list[Message[Any] | StorageEvent]:
@@ -98,16 +141,39 @@ def decode_payload(native: Any, *, delivery_attempt: int = 1) -> list[Message[An
 
 def encode_message(msg: Message[Any], schema: str = "eventgrid", topic: str | None = None) -> dict[str, Any]:
     """A neutral message → the event portafunc publishes (and Event Grid delivers) in ``schema``."""
-    data = envelope.json_value(msg.data, msg.attributes, msg.ordering_key)
     source = msg.source or topic or f"{DEFAULT_ARM}/Microsoft.EventGrid/topics/portafunc"
     if schema == "cloudevents":
         out: dict[str, Any] = {"specversion": "1.0", "id": msg.id, "source": source, "type": PORTAFUNC_TYPE,
-                               "subject": "portafunc/message", "datacontenttype": "application/json", "data": data}
+                               "subject": "portafunc/message"}
         if msg.published_at is not None:
             out["time"] = format_time(msg.published_at)
+        if msg.ordering_key or not all(_is_extension_name(name) for name in msg.attributes):
+            out["datacontenttype"] = "application/json"
+            out["data"] = envelope.json_value(msg.data, msg.attributes, msg.ordering_key)
+            return out
+        out.update(msg.attributes)
+        value = envelope.canonical_json(msg.data)
+        if value is not envelope.NOT_JSON and not envelope.is_envelope(value):
+            out["datacontenttype"], out["data"] = "application/json", value
+            return out
+        try:
+            text = msg.data.decode("utf-8")
+        except UnicodeDecodeError:
+            out["datacontenttype"] = "application/octet-stream"
+            out["data_base64"] = base64.b64encode(msg.data).decode("ascii")
+            return out
+        out["datacontenttype"], out["data"] = "text/plain; charset=utf-8", text
         return out
+    data = envelope.json_value(msg.data, msg.attributes, msg.ordering_key)
     out = {"id": msg.id, "topic": source, "subject": "portafunc/message", "eventType": PORTAFUNC_TYPE}
     if msg.published_at is not None:
         out["eventTime"] = format_time(msg.published_at)
     out.update({"data": data, "dataVersion": "1.0", "metadataVersion": "1"})
     return out
+
+
+def _is_extension_name(name: str) -> bool:
+    """A CloudEvents extension attribute name: lower-case ASCII letters and digits, at most 20 of them, and not a
+    context attribute of the spec."""
+    return 0 < len(name) <= 20 and name.isascii() and name.isalnum() and name == name.lower() \
+        and name not in CE_CONTEXT

@@ -57,7 +57,7 @@ def function_source(spec: FunctionSpec) -> str:
                 f"def {pyname}(event: func.EventGridEvent) -> None:\n"
                 f"    rt.event_grid({name}, event)\n")
     if isinstance(trig, ScheduleTrigger):
-        return (head + f"@app.timer_trigger(arg_name=\"timer\", schedule={_lit(trig.schedule.azure)}, "
+        return (head + f"@app.timer_trigger(arg_name=\"timer\", schedule={_lit(trig.schedule.written(triggers.SCHEDULE_DIALECT))}, "
                 "run_on_startup=False, use_monitor=True)\n"
                 f"def {pyname}(timer: func.TimerRequest) -> None:\n"
                 f"    rt.timer({name}, timer)\n")

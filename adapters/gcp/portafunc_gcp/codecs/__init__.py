@@ -45,13 +45,29 @@ def decode(native: Any) -> list[Event]:
 
 
 def decode_http(native: Any) -> Event:
-    """An HTTP request: a Cloud Scheduler job, a binary-mode CloudEvent (ce-* headers), or plain HTTP."""
+    """An HTTP request: a Cloud Scheduler job, a binary-mode CloudEvent (ce-* headers), a structured-mode CloudEvent
+    (the whole event as an ``application/cloudevents+json`` body, as functions-framework reads it), or plain HTTP."""
     req = http.decode_request(native)
     if schedule.is_scheduler(req.headers):
         return schedule.schedule_from_headers(req.headers, native)
     if req.headers.get("ce-specversion") and req.headers.get("ce-type"):
         return decode_cloudevent(binary_to_structured(req.headers, req.body), raw=native)
+    if is_structured(req.headers.get("content-type")):
+        try:
+            ce = json.loads(req.body)
+        except (ValueError, RecursionError) as exc:
+            raise EventDecodeError(f"structured-mode CloudEvent body is not JSON: {type(exc).__name__}",
+                                   expected="the CloudEvent as a JSON object") from None
+        if not isinstance(ce, Mapping) or "specversion" not in ce:
+            raise EventDecodeError("structured-mode CloudEvent body is not a CloudEvent object",
+                                   expected='{"specversion": "1.0", "type": ..., "id": ..., "data": ...}')
+        return decode_cloudevent(ce, raw=native)
     return req
+
+
+def is_structured(content_type: str | None) -> bool:
+    """``application/cloudevents+json`` (parameters aside): one CloudEvent as the body; a batch is not one event."""
+    return (content_type or "").partition(";")[0].strip().lower() == "application/cloudevents+json"
 
 
 def binary_to_structured(headers: Any, body: bytes) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def decode_request(native: Any) -> HttpRequest:
     headers = _headers(req.get("headers"))
     remote = req.get("remote_addr")
     return HttpRequest(method=method, path=unquote(path), query=parse_query(query), headers=headers,
-                       body=_body(req, "HTTP request"), client_ip=_client_ip(headers, remote), native=native)
+                       body=_body(req, "HTTP request"), client_ip=_client_ip(headers, remote), native=native,
+                       raw_query=query)
 
 
 def encode_request(req: HttpRequest) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def encode_request(req: HttpRequest) -> dict[str, Any]:
     out: dict[str, Any] = {
         "method": req.method,
         "path": quote(req.path, safe=_PATH_SAFE),
-        "query_string": urlencode([(k, v) for k, vs in req.query.items() for v in vs]),
+        "query_string": urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote),
         "headers": [[k, v] for k, v in headers.items()],
     }
     _encode_body(req.body, out)
@@ -104,13 +105,28 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
 def from_flask(request: Any) -> HttpRequest:
     """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent)."""
     headers = Headers(list(request.headers.items()))
-    query = request.query_string.decode("utf-8", "replace") if request.query_string else ""
+    raw = request.query_string
+    query = raw.decode("utf-8", "replace") if raw else ""
     req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
                       body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
-                      native=request)
+                      native=request, raw_query=_raw_query(raw))
     if headers.get("cookie"):
         req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
     return req
+
+
+def _raw_query(raw: bytes) -> str:
+    """The query string as the client sent it, as ASCII text: bytes outside printable ASCII (which a client should
+    have escaped) percent-encoded, so its escapes still decode to the bytes that were sent."""
+    if not raw:
+        return ""
+    if raw.isascii() and b" " not in raw:
+        text = raw.decode("ascii")
+        if text.isprintable():
+            return text
+    from urllib.parse import quote_from_bytes
+
+    return quote_from_bytes(raw, safe="".join(chr(c) for c in range(0x21, 0x7F)))
 
 
 def to_flask(resp: HttpResponse) -> Any:

@@ -33,6 +33,7 @@ from portafunc.resources import IDEMPOTENCY_STORE, Deployment, FunctionModel, en
 from portafunc.packaging.build import PackagingError
 
 from ..codecs.storage import KIND_TO_CE
+from ..triggers import SCHEDULE_DIALECT
 from .main_py import HTTP_SERVICE
 
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
@@ -487,7 +488,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         trig = spec.trigger
         assert isinstance(trig, ScheduleTrigger)
         name = svc(spec)
-        job = (f'--location="$REGION" --schedule={_q(trig.schedule.gcp)} --time-zone=UTC --uri="$URL" '
+        job = (f'--location="$REGION" --schedule={_q(trig.schedule.written(SCHEDULE_DIALECT))} --time-zone=UTC --uri="$URL" '
                '--http-method=POST --oidc-service-account-email="$INVOKER_SA" --oidc-token-audience="$URL"')
         out.say(f"{spec.name}: {trig.describe()}")
         out.add(event_deploy(spec) + " --trigger-http --no-allow-unauthenticated", url(name), f"invoker {name}",

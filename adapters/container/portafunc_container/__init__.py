@@ -1,0 +1,1 @@
+"""portafunc's container target: the app as one HTTP service speaking plain HTTP and CloudEvents."""

@@ -1,0 +1,100 @@
+"""Plain HTTP: the JSON form of a request ↔ HttpRequest, HttpResponse ↔ the JSON form of a response, and the WSGI
+environ → the JSON form (what the server does for every request it reads)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from urllib.parse import parse_qs, quote, unquote, urlencode
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Headers, HttpRequest, HttpResponse
+
+from .fields import HTTP_EXPECTED, body_of, headers_of, need_map, put_body
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def decode_request(native: Any) -> HttpRequest:
+    req = need_map(native, "HTTP request")
+    method, path = req.get("method"), req.get("path")
+    if not isinstance(method, str) or not method or not isinstance(path, str) or not path.startswith("/"):
+        raise EventDecodeError("HTTP request needs a method and a path starting with '/'", expected=HTTP_EXPECTED)
+    query = req.get("query_string", "")
+    if not isinstance(query, str):
+        raise EventDecodeError("query_string must be the raw query string", expected=HTTP_EXPECTED)
+    headers = headers_of(req.get("headers"))
+    remote = req.get("remote_addr")
+    return HttpRequest(method=method.upper(), path=unquote(path),
+                       query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
+                       body=body_of(req, "HTTP request"), client_ip=client_ip(headers, remote), native=native,
+                       raw_query=query)
+
+
+def client_ip(headers: Headers, remote: Any) -> str | None:
+    """The last ``X-Forwarded-For`` entry: the platform's front end (Cloud Run, Container Apps' Envoy, Knative's
+    ingress) appends the address it accepted the connection from, so what comes before it is the client's own
+    claim. Without the header, the socket's peer."""
+    forwarded = headers.get_all("x-forwarded-for")
+    if forwarded:
+        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
+    return remote if isinstance(remote, str) else None
+
+
+def encode_request(req: HttpRequest) -> dict[str, Any]:
+    headers = Headers(req.headers)
+    if req.cookies and "cookie" not in headers:
+        headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
+    out: dict[str, Any] = {
+        "method": req.method,
+        "path": quote(req.path, safe=_PATH_SAFE),
+        "query_string": req.raw_query if req.raw_query is not None else
+        urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote, safe=""),
+        "headers": [[k, v] for k, v in headers.items()],
+    }
+    if req.client_ip:
+        out["remote_addr"] = req.client_ip
+    return put_body(req.body, out)
+
+
+def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+    """The JSON form of the request a WSGI server read (PEP 3333: the path is latin-1-decoded bytes)."""
+    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw_path, str) and raw_path.startswith("/"):
+        path = raw_path.split("?", 1)[0]
+    else:
+        path = quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe=_PATH_SAFE)
+    headers: list[list[str]] = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            headers.append([key[5:].replace("_", "-").title(), _text(value)])
+    if environ.get("CONTENT_TYPE"):
+        headers.append(["Content-Type", _text(environ["CONTENT_TYPE"])])
+    out: dict[str, Any] = {"method": environ.get("REQUEST_METHOD", "GET"), "path": path or "/",
+                           "query_string": _text(environ.get("QUERY_STRING", "")), "headers": headers}
+    if environ.get("REMOTE_ADDR"):
+        out["remote_addr"] = environ["REMOTE_ADDR"]
+    return put_body(body, out)
+
+
+def _text(value: Any) -> str:
+    """A WSGI header value: latin-1 code points carrying the bytes sent, read back as UTF-8 where they are."""
+    raw = str(value).encode("latin-1", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def encode_response(resp: HttpResponse) -> dict[str, Any]:
+    out: dict[str, Any] = {"statusCode": resp.status,
+                           "headers": [[k, v] for k, v in resp.headers.items() if k.lower() != "content-length"]}
+    return put_body(resp.body if isinstance(resp.body, bytes) else bytes(resp.body), out)
+
+
+def decode_response(native: Any) -> HttpResponse:
+    resp = need_map(native, "HTTP response", '{"statusCode": 200, "headers": [...], "body": ""}')
+    status = resp.get("statusCode")
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise EventDecodeError("HTTP response has no statusCode", expected='{"statusCode": 200, ...}')
+    headers = Headers([(k, v) for k, v in headers_of(resp.get("headers")).items() if k.lower() != "content-length"])
+    return HttpResponse(status=status, headers=headers, body=body_of(resp, "HTTP response"))

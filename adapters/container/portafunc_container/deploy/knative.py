@@ -1,0 +1,122 @@
+"""Knative: the public HTTP Service, a cluster-local events Service (only the broker reaches it, so
+``PORTAFUNC_EVENTS=platform``), a Trigger per topic, queue and storage function (filtered by CloudEvent type,
+retries = ``max_attempts - 1`` with exponential backoff, dead letters to a sink) and a PingSource per schedule.
+
+Events enter the broker as CloudEvents: ``io.portafunc.message`` with the ``portafunctopic`` / ``portafuncqueue``
+extension naming the logical topic or queue, and ``io.portafunc.storage.<kind>`` with the ``portafuncbucket``
+extension. Bindings of topics, queues, buckets and tables come from the configuration's ``[existing]`` section or
+the cluster (Knative has no messaging or storage service of its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portafunc.app import App
+from portafunc.resources import Deployment
+
+from ..codecs.queue import MESSAGE_TYPE
+from ..codecs.storage import NEUTRAL_PREFIX
+from ..triggers import SCHEDULE_DIALECT, resource_name
+from .common import PORT, app_env, env_list, event_functions, event_path, http_functions, kind_of, names, probe, \
+    settings, to_yaml_all
+
+PLATFORM = "knative"
+BROKER = "default"
+DEAD_LETTER_SINK = "${DEAD_LETTER_SINK}"  # replaced by deploy.sh
+
+
+def service(name: str, image: str, env: dict[str, str], memory: int, timeout: int, *, events: bool
+            ) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/managed-by": "portafunc"}
+    if events:
+        labels["networking.knative.dev/visibility"] = "cluster-local"
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"template": {"spec": {
+            "containerConcurrency": 16,
+            "timeoutSeconds": min(3600, timeout + 30),
+            "containers": [{
+                "name": "app",
+                "image": image,
+                "ports": [{"name": "http1", "containerPort": PORT}],
+                "env": env_list({**env, "PORTAFUNC_EVENTS": "platform" if events else "off"}),
+                "resources": {"requests": {"cpu": "250m", "memory": f"{memory}Mi"},
+                              "limits": {"memory": f"{memory}Mi"}},
+                "readinessProbe": probe(),
+                "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+            }],
+        }}},
+    }
+
+
+def trigger(app: App, spec: Any, events_service: str, filters: dict[str, str], name: str) -> dict[str, Any]:
+    max_attempts = getattr(spec.trigger, "max_attempts", 3)
+    delivery: dict[str, Any] = {"retry": max(0, max_attempts - 1), "backoffPolicy": "exponential",
+                                "backoffDelay": "PT1S"}
+    if kind_of(spec) in ("queue", "topic"):
+        # The broker moves a message here after its last retry: deploy.sh refuses to apply without one, since a
+        # Trigger without a sink would drop it.
+        delivery["deadLetterSink"] = {"uri": DEAD_LETTER_SINK}
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Trigger",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "portafunc"}},
+        "spec": {"broker": BROKER, "filter": {"attributes": filters},
+                 "subscriber": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                                        "name": events_service}, "uri": event_path(spec)},
+                 "delivery": delivery},
+    }
+
+
+def render(app: App, deployment: Deployment, image: str) -> dict[str, str]:
+    memory, timeout = settings(deployment)
+    env = app_env(deployment)
+    svc = names(app)
+    services, eventing = [], []
+    if http_functions(app):
+        services.append(service(svc["http"], image, env, memory, timeout, events=False))
+    if event_functions(app):
+        services.append(service(svc["events"], image, env, memory, timeout, events=True))
+    for spec in event_functions(app):
+        kind, trig = kind_of(spec), spec.trigger
+        name = resource_name(app.name, spec.name)
+        if kind == "queue":
+            eventing.append(trigger(app, spec, svc["events"], {"type": MESSAGE_TYPE, "portafuncqueue": trig.queue},
+                                    name))
+        elif kind == "topic":
+            eventing.append(trigger(app, spec, svc["events"], {"type": MESSAGE_TYPE, "portafunctopic": trig.topic},
+                                    name))
+        elif kind == "storage":
+            for kind_name in trig.events:
+                eventing.append(trigger(app, spec, svc["events"], {"type": f"{NEUTRAL_PREFIX}{kind_name}",
+                                                                   "portafuncbucket": trig.bucket},
+                                        resource_name(app.name, f"{spec.name}-{kind_name}")))
+        elif kind == "schedule":
+            eventing.append({
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "PingSource",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "portafunc"}},
+                "spec": {"schedule": trig.schedule.written(SCHEDULE_DIALECT), "timezone": "UTC",
+                         "contentType": "application/json", "data": "{}",
+                         "sink": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                                          "name": svc["events"]}, "uri": event_path(spec)}},
+            })
+    out = {"service.yaml": to_yaml_all(services)}
+    lines = ["#!/usr/bin/env bash", f"# Deploys {app.name} to Knative. Written by `portafunc package --target container`.",
+             "# Needs: IMAGE (a registry path the cluster pulls from), docker and kubectl for the cluster"
+             + (", DEAD_LETTER_SINK (the URI the broker sends a message to after its last retry)" if eventing
+                else "") + ".",
+             "set -euo pipefail", 'cd "$(dirname "$0")"', ': "${IMAGE:?set IMAGE}"',
+             'docker build -t "$IMAGE" ../context && docker push "$IMAGE"',
+             f'sed "s|image: {image}|image: $IMAGE|" service.yaml | kubectl apply -f -']
+    if eventing:
+        out["eventing.yaml"] = to_yaml_all(eventing)
+        lines += [': "${DEAD_LETTER_SINK:?set DEAD_LETTER_SINK: without it the broker drops a message that failed '
+                  'its last retry}"',
+                  'sed "s|\\${DEAD_LETTER_SINK}|$DEAD_LETTER_SINK|" eventing.yaml | kubectl apply -f -']
+    out["deploy.sh"] = "\n".join(lines) + "\n"
+    return out

@@ -1,0 +1,1 @@
+"""Verification of pushes that reach the service over plain HTTP."""

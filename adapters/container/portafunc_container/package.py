@@ -1,0 +1,116 @@
+"""``portafunc package --target container``: the image's build context and every platform's manifests.
+
+``dist/container/`` gets ``context/`` (Dockerfile, requirements.txt, ``site/`` with portafunc, this adapter and the
+adapters whose backends the bindings use, ``app/`` with the project), a reproducible ``.tar.gz`` of that context
+(what ``docker build - < FILE`` reads; its sha256 names the image tag), and ``cloudrun/``, ``containerapps/`` and
+``knative/``. Built with :class:`portafunc.packaging.steps.ArtifactBuild` up to the zip, which a container does not
+have: only the dependencies are installed in the image (``pip`` for the image's own Python), portafunc's
+distributions are vendored from this installation, so no index needs them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import shutil
+import tarfile
+from importlib.metadata import PackageNotFoundError, requires
+from pathlib import Path
+from typing import Any
+
+from portafunc.packaging.build import PackagingError, clean_dir, vendor_portafunc
+from portafunc.targets import PackageRequest, PackageResult, Target
+
+from .deploy import cloudrun, containerapps, dockerfile, knative
+
+PLATFORMS = {"cloudrun": cloudrun, "containerapps": containerapps, "knative": knative}
+_EPOCH = 315532800  # 1980-01-01: fixed times make the context archive reproducible
+
+
+def backends_needed(deployment: Any, platforms: list[str]) -> list[tuple[str, str]]:
+    """(platform, distribution) whose backends the platform's bindings use, when the app binds anything."""
+    if not deployment.resources:
+        return []
+    return [(p, PLATFORMS[p].BACKENDS) for p in platforms if getattr(PLATFORMS[p], "BACKENDS", None)]
+
+
+def _options(deployment: Any) -> list[str]:
+    table = deployment.config.targets.get("container", {}) if hasattr(deployment.config, "targets") else {}
+    unknown = sorted(set(table) - {"platforms"})
+    if unknown:
+        raise PackagingError(f"[targets.container]: unknown option(s) {', '.join(unknown)}; known: platforms")
+    platforms = table.get("platforms", list(PLATFORMS))
+    if not isinstance(platforms, list) or not platforms or any(p not in PLATFORMS for p in platforms):
+        raise PackagingError(f"[targets.container] platforms = {platforms!r}: a non-empty list of "
+                             f"{', '.join(PLATFORMS)}")
+    return list(platforms)
+
+
+def package(target: Target, request: PackageRequest) -> PackageResult:
+    from portafunc.packaging.closure import runtime_requirements
+    from portafunc.packaging.steps import Artifact, ArtifactBuild, install_requirements
+
+    app, functions = request.checked_app(target)
+    deployment = request.resources()
+    platforms = _options(deployment)
+    out = clean_dir(request.out_dir)
+    with ArtifactBuild(request, "portafunc_container", "portafunc-container") as build:
+        build.copy_project("app")
+        site = build.vendor("site")
+        adapters: list[str] = []
+        for platform, dist in backends_needed(deployment, platforms):
+            try:
+                requires(dist)
+            except PackageNotFoundError:
+                raise PackagingError(f"the {platform} manifests bind this app's resources through {dist}'s "
+                                     f"backends, which is not installed: install it, or leave {platform} out with "
+                                     "[targets.container] platforms = [...]") from None
+            if dist not in adapters:
+                build.say(f"vendoring {dist} (the {platform} bindings use its backends)")
+                vendor_portafunc(site, dist.replace("-", "_"), dist)
+                adapters.append(dist)
+        needed = runtime_requirements(app, request.project_dir, request.requirements)
+        requirements = install_requirements(["portafunc", "portafunc-container", *adapters], request.requirements,
+                                            build.say, needed=needed)
+        _, timeout = _settings(deployment)
+        build.write({"requirements.txt": "\n".join(requirements) + "\n",
+                     "Dockerfile": dockerfile.render(app_name=app.name, app_ref=request.app_ref,
+                                                     python=request.python, timeout=timeout + 30),
+                     ".dockerignore": "**/__pycache__\n**/*.pyc\n"})
+        # the image compiles its own .pyc (for the image's Python); the context ships sources only
+        shutil.copytree(build.stage, out / "context")
+        archive = out / f"{app.name}-container-context.tar.gz"
+        build.say(f"writing {archive.name}")
+        size, count, digest = write_tar(build.stage, archive)
+        image = f"{app.name.lower()}:{digest[:12]}"
+        manifests: dict[str, str] = {}
+        for platform in platforms:
+            build.say(f"writing {platform} manifests")
+            (out / platform).mkdir()
+            manifests.update({f"{platform}/{name}": text
+                              for name, text in PLATFORMS[platform].render(app, deployment, image).items()})
+        return build.result(target.name, Artifact(archive, size, count, digest), manifests, functions)
+
+
+def _settings(deployment: Any) -> tuple[int, int]:
+    from .deploy.common import settings
+
+    return settings(deployment)
+
+
+def write_tar(src: Path, path: Path) -> tuple[int, int, str]:
+    """A reproducible gzip'd tar of ``src``: sorted entries, fixed times, owners and modes."""
+    buffer = io.BytesIO()
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for file in files:
+            info = tarfile.TarInfo(file.relative_to(src).as_posix())
+            data = file.read_bytes()
+            info.size, info.mtime, info.mode, info.uid, info.gid = len(data), _EPOCH, 0o644, 0, 0
+            tar.addfile(info, io.BytesIO(data))
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+        gz.write(buffer.getvalue())
+    path.write_bytes(raw.getvalue())
+    return path.stat().st_size, len(files), hashlib.sha256(raw.getvalue()).hexdigest()

@@ -1,0 +1,66 @@
+"""The ``container`` target: wires the codecs, trigger table, runtime, driver and packager; nothing else."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from portafunc.app import App, FunctionSpec
+from portafunc.events import Event
+from portafunc.schedule import CronDialect
+from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
+
+from . import codecs, triggers
+
+
+class Target(_Target):
+    name = triggers.NAME
+    distribution = "portafunc-container"
+
+    def decode(self, native: Any) -> list[Event]:
+        return codecs.decode(native)
+
+    def encode(self, event: Event, variant: str | None = None) -> Any:
+        return codecs.encode(event, variant)
+
+    def variants(self, kind: str) -> list[str]:
+        return list(codecs.VARIANTS.get(kind, [""]))
+
+    def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
+        if kind == "http":
+            return frozenset({"headers.repeated"})  # a WSGI server joins repeated request headers with commas
+        if kind == "message" and variant in (None, "", "cloudevent", "cloudevent-structured"):
+            return frozenset({"delivery_attempt"})  # CloudEvents push formats carry no delivery count
+        return frozenset()
+
+    def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
+        return triggers.native_trigger(spec)
+
+    def invoke(self, app: App, function: str, native: Any) -> Any:
+        from .driver import invoke
+
+        return invoke(app, function, native)
+
+    def driver(self) -> Driver:
+        from .driver import ContainerDriver
+
+        return ContainerDriver()
+
+    def package(self, request: PackageRequest) -> PackageResult:
+        from .package import package
+
+        return package(self, request)
+
+    def name_rules(self) -> dict[str, Any]:
+        return triggers.name_rules()
+
+    def schedule_dialect(self) -> CronDialect:
+        return triggers.SCHEDULE_DIALECT
+
+    def http_body_limit(self) -> int | None:
+        return triggers.BODY_LIMIT
+
+    def reserved_env(self) -> tuple[str, ...]:
+        return triggers.RESERVED_ENV
+
+    def python_support(self) -> Mapping[str, str]:
+        return triggers.PYTHON_SUPPORT

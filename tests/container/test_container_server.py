@@ -1,0 +1,138 @@
+"""The container target's service, run the way the image runs it: gunicorn (the Dockerfile's own arguments) on a
+real port, spoken to over real sockets in plain HTTP and in the push formats the platforms use (CloudEvents binary
+and structured mode per the CloudEvents HTTP binding 1.0.2, the Pub/Sub push envelope, Cloud Scheduler's POST)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from typing import Any
+
+from container_server import SECRET, Server
+
+AUTH = {"Authorization": f"Bearer {SECRET}"}
+
+
+def request(server: Server, method: str, path: str, body: bytes | str = b"",
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def binary_message(msg_id: str, data: dict[str, Any], attributes: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"data_base64": base64.b64encode(json.dumps(data).encode()).decode(),
+                       "attributes": attributes}).encode()
+    return body, {"ce-specversion": "1.0", "ce-id": msg_id, "ce-source": "//tests", "ce-type": "io.portafunc.message",
+                  "ce-time": "2026-05-01T10:00:00Z", "ce-partitionkey": "k1", "Content-Type": "application/json",
+                  **AUTH}
+
+
+def test_http_routes_head_and_health(server: Server) -> None:
+    status, headers, body = request(server, "GET", "/hello/%C3%A9t%C3%A9?q=1&q=2",
+                                    headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert json.loads(body) == {"hello": "été", "q": ["1", "2"], "ip": "203.0.113.9"}
+    status, headers, body = request(server, "HEAD", "/hello/x")
+    assert status == 200 and body == b"" and headers["content-type"].startswith("application/json")
+    assert request(server, "GET", "/_portafunc/health")[0] == 200
+    status, _, body = request(server, "GET", "/nowhere")
+    assert status == 404 and json.loads(body)["title"] == "Not Found"
+    status, headers, _ = request(server, "DELETE", "/echo")
+    assert status == 405 and headers["allow"] == "POST"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\n")
+        answer = sock.recv(4096)  # nothing of the body was sent: the answer cannot have waited for it
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert request(server, "POST", "/echo", b"x" * 1000)[2] == b'{"bytes":1000}'
+
+
+def test_binary_and_structured_cloudevents_reach_the_topic_function(server: Server) -> None:
+    server.clear()
+    body, headers = binary_message("ce-1", {"n": 1}, {"kind": "created", "correlation_id": "c-1"})
+    assert request(server, "POST", "/_portafunc/functions/news", body, headers)[0] == 204
+    structured = {"specversion": "1.0", "id": "ce-2", "source": "//tests", "type": "com.example.plain",
+                  "datacontenttype": "text/plain", "data": "hello world", "origin": "tests"}
+    status, _, _ = request(server, "POST", "/_portafunc/functions/news", json.dumps(structured),
+                           {"Content-Type": "application/cloudevents+json; charset=utf-8", **AUTH})
+    assert status == 204
+    first, second = server.entries()
+    assert first == {"function": "news", "id": "ce-1", "data": '{"n": 1}', "ordering_key": "k1",
+                     "attributes": {"kind": "created", "correlation_id": "c-1"}}
+    # a CloudEvent of any other type: its data is the message (plain text stays unquoted), extensions its attributes
+    assert second == {"function": "news", "id": "ce-2", "data": "hello world", "ordering_key": None,
+                      "attributes": {"origin": "tests"}}
+
+
+def test_deliveries_need_the_events_secret_and_the_handshake_only_an_allowed_origin(server: Server) -> None:
+    server.clear()
+    body, headers = binary_message("ce-3", {"n": 3}, {})
+    del headers["Authorization"]
+    assert request(server, "POST", "/_portafunc/functions/news", body, headers)[0] == 401
+    assert request(server, "POST", "/_portafunc/functions/news", body,
+                   {**headers, "Authorization": "Bearer wrong-secret-0123456789"})[0] == 401
+    assert server.entries() == []
+    status, answer, _ = request(server, "OPTIONS", "/_portafunc/functions/news",
+                                headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert status == 200 and answer["webhook-allowed-origin"] == "eventgrid.azure.net"
+    assert request(server, "OPTIONS", "/_portafunc/functions/news",
+                   headers={"WebHook-Request-Origin": "evil.example"})[0] == 403
+    assert request(server, "POST", "/_portafunc/functions/hello", body, {**headers, **AUTH})[0] == 404
+
+
+def envelope(msg_id: str, data: dict[str, Any], attempt: int) -> str:
+    return json.dumps({"message": {"data": base64.b64encode(json.dumps(data).encode()).decode(), "messageId": msg_id,
+                                   "publishTime": "2026-05-01T10:00:00Z", "attributes": {"a": "1"}},
+                       "subscription": "projects/p/subscriptions/s", "deliveryAttempt": attempt})
+
+
+def test_pubsub_push_retries_a_failure_and_dead_letters_it_on_its_last_attempt(server: Server) -> None:
+    server.clear()
+    push = {"Content-Type": "application/json", **AUTH}
+    assert request(server, "POST", "/_portafunc/functions/work", envelope("m-1", {"ok": 1}, 1), push)[0] == 204
+    status, _, body = request(server, "POST", "/_portafunc/functions/work", envelope("m-2", {"fail": 1}, 1), push)
+    assert status == 500 and b"m-2" in body and b"fail" not in body.replace(b"failed", b"")  # no payload leaks
+    # the third delivery is work's max_attempts: portafunc moves it to work-failed and acknowledges it
+    assert request(server, "POST", "/_portafunc/functions/work", envelope("m-2", {"fail": 1}, 3), push)[0] == 204
+    # a non-retryable failure goes to the dead letter at once
+    assert request(server, "POST", "/_portafunc/functions/work", envelope("m-3", {"bad": 1}, 1), push)[0] == 204
+    assert [(e["id"], e["attempt"]) for e in server.entries()] == [("m-1", 1), ("m-2", 1), ("m-2", 3), ("m-3", 1)]
+    log = server.stderr.read_text()
+    assert "message dead-lettered after its last attempt" in log and "non-retryable message sent to the dead-letter" \
+        in log
+    status, _, body = request(server, "POST", "/_portafunc/functions/work", "not json", push)
+    assert status == 400 and json.loads(body)["title"] == "Not a delivery this function accepts"
+
+
+def test_storage_events_are_filtered_by_the_trigger_and_schedule_ticks_run(server: Server) -> None:
+    server.clear()
+
+    def gcs(name: str) -> int:
+        data = {"bucket": "uploads", "name": name, "size": "12", "etag": "e1", "generation": "1"}
+        return request(server, "POST", "/_portafunc/functions/upload", json.dumps(data), {
+            "ce-specversion": "1.0", "ce-id": f"g-{name}", "ce-type": "google.cloud.storage.object.v1.finalized",
+            "ce-source": "//storage.googleapis.com/projects/_/buckets/uploads", "ce-subject": f"objects/{name}",
+            "ce-time": "2026-05-01T10:00:00Z", "Content-Type": "application/json", **AUTH})[0]
+
+    assert gcs("in/a b.txt") == 204 and gcs("out/skipped.txt") == 204
+    blob = {"specversion": "1.0", "id": "b-1", "type": "Microsoft.Storage.BlobDeleted",
+            "source": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct",
+            "subject": "/blobServices/default/containers/uploads/blobs/in/gone.txt", "time": "2026-05-01T10:00:00Z",
+            "data": {"api": "DeleteBlob", "url": "https://acct.blob.core.windows.net/uploads/in/gone.txt"}}
+    assert request(server, "POST", "/_portafunc/functions/upload", json.dumps(blob),
+                   {"Content-Type": "application/cloudevents+json", **AUTH})[0] == 204
+    assert request(server, "POST", "/_portafunc/functions/tick", "", {
+        "X-CloudScheduler": "true", "X-CloudScheduler-ScheduleTime": "2026-05-01T10:05:00Z", **AUTH})[0] == 204
+    assert server.entries() == [
+        {"function": "upload", "bucket": "uploads", "key": "in/a b.txt", "kind": "created", "size": 12},
+        {"function": "upload", "bucket": "uploads", "key": "in/gone.txt", "kind": "deleted", "size": None},
+        {"function": "tick", "time": "2026-05-01T10:05:00+00:00"}]
