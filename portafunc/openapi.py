@@ -294,13 +294,8 @@ class _Builder:
             targets = (self.target,) if self.target else _TARGETS
             requirement: list[dict[str, list[str]]] = []
             for target in targets:
-<<<<<<< HEAD
-                for name, scheme in _PLATFORM_SCHEMES[target].items():
-                    self.schemes[name] = copy.deepcopy(scheme)
-=======
                 for name, scheme in _PLATFORM_SCHEMES.get(target, {}).items():
-                    self.schemes[name] = scheme
->>>>>>> main
+                    self.schemes[name] = copy.deepcopy(scheme)
                     requirement.append({name: []})
             responses["401"] = {"description": "Refused by the platform before the function runs (no or bad "
                                                "credentials); the body is the platform's, not problem+json."}

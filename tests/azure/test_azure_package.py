@@ -88,18 +88,11 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
         assert path and path.startswith(str(app_dir)), (mod, path)
     assert report["foreign_paths"] == [], "imported code from outside the artifact and the stdlib"
     b = report["bindings"]
-<<<<<<< HEAD
     assert sorted(b) == ["audit", "cancel_order", "create_order", "fulfil", "get_order", "list_orders", "nightly",
                          "on_upload", "portafunc_docs", "portafunc_docs_files", "zz_portafunc_unmatched"]
     # the shop has a CORS policy: a route's first function also takes its OPTIONS preflights (docs/http.md)
     assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req",
                                     "methods": ["POST", "OPTIONS"], "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
-=======
-    assert sorted(b) == ["audit", "create_order", "fulfil", "get_order", "nightly", "on_upload",
-                         "zz_portafunc_unmatched"]  # the catch-all answering unmatched requests (404/405)
-    assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"],
-                                    "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
->>>>>>> main
     assert b["create_order"][1] == {"direction": "OUT", "type": "http", "name": "$return"}
     assert b["get_order"][0]["methods"] == ["GET", "HEAD", "OPTIONS"]
     assert b["get_order"][0]["route"] == "orders/{shop}/{order_id}"
@@ -117,16 +110,13 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     assert "could not be poisoned" in calls["fulfil_retry"]["raised"]  # no storage here: the host would poison it
     assert calls["audit"] == calls["audit_cloudevent"] == {"returned": None}
     assert calls["nightly"] == calls["on_upload"] == {"returned": None}
-<<<<<<< HEAD
     # the docs route from the artifact: the document built there, Swagger UI's files packaged with portafunc
     assert calls["docs_openapi"]["http"]["status_code"] == 200
     assert sorted(json.loads(calls["docs_openapi"]["http"]["body"])["paths"]) == ["/orders/{shop}",
                                                                                  "/orders/{shop}/{order_id}"]
     assert calls["docs_script"]["http"]["status_code"] == 200
-=======
     unmatched = calls["unmatched"]["http"]
     assert unmatched["status_code"] == 404 and json.loads(unmatched["body"])["title"] == "Not Found"
->>>>>>> main
     assert report["queue_depth"] == 1  # create_order sent the order to the (memory-bound) orders queue
     assert "audit: {'id': 'o-1'} {'kind': 'created'}" in proc.stdout
     assert "uploaded uploads/photos/cat 1.png (42 bytes)" in proc.stdout
