@@ -6,7 +6,7 @@ Each scenario feeds the same native event to every contender; the floor is ``jso
 with the garbage collector off during a timed loop (as ``timeit`` does). Each contender's output is checked before
 and after timing, so a contender that silently fails cannot look fast.
 
-Run by run.py: ``python warm.py OUT.json [--quick]``.
+Run by run.py: ``python warm.py OUT.json [--quick] [--only azure_,gcp_]``.
 """
 
 from __future__ import annotations
@@ -177,7 +177,9 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
 def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
     from cloudevents.http import CloudEvent
 
+    import pf_http
     import pf_msgs
+    from functions_framework import create_app
     from portafunc_gcp.deploy.main_py import render_main
 
     native = _load_file("gcp_native_main", HERE / "apps" / "gcp_native_main.py")
@@ -201,7 +203,19 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
         return out == b"OK"
 
     assert before >= 0
+    native_http = create_app("hello", str(HERE / "apps" / "gcp_native_main.py"), "http")
+    http_main = tmp / "gcp_http_main.py"
+    http_main.write_text(render_main(pf_http.app, "pf_http:app", root=str(HERE / "apps")), encoding="utf-8")
+    pf_http_app = create_app("_portafunc_http", str(http_main), "http")
+
+    def http_ok(out: Any) -> bool:
+        return json.loads(out) == {"message": "hello world"}
+
     return {
+        "gcp_http_served": {
+            "native": (_wsgi_get(native_http, "/hello/world"), http_ok),
+            "portafunc": (_wsgi_get(pf_http_app, "/hello/world"), http_ok),
+        },
         "gcp_pubsub_cloudevent": {
             "json.loads floor": (_floor(ev), lambda out: True),
             "native": (lambda: native.on_event(ce), none_ok),
@@ -220,6 +234,21 @@ def _ff_app(main_py: Path) -> Any:
     from functions_framework import create_app
 
     return create_app("on_event", str(main_py), "cloudevent")
+
+
+def _wsgi_get(app: Any, path: str) -> Callable[[], Any]:
+    """One GET straight into the WSGI app, as the Cloud Run front end hands it to functions-framework."""
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path=path, method="GET", headers={"accept": "*/*"}).get_environ()
+
+    def start_response(status: str, response_headers: Any, exc_info: Any = None) -> None:
+        if not status.startswith("200"):
+            raise AssertionError(status)
+
+    def call() -> Any:
+        return b"".join(app(dict(environ), start_response))
+    return call
 
 
 def _wsgi_call(app: Any, headers: dict[str, str], body: bytes) -> Callable[[], Any]:
@@ -249,6 +278,9 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
 
     import pf_http
     import pf_msgs
+    from portafunc import Message
+    from portafunc_azure.codecs import natives
+    from portafunc_azure.codecs import queue as queue_codec
     from portafunc_azure.deploy.function_app import load_function_app
 
     native = _load_file("azure_native_function_app", HERE / "apps" / "azure_native_function_app.py")
@@ -262,7 +294,12 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
     req = func.HttpRequest(method="GET", url="http://localhost:7071/api/hello/world", headers={"accept": "*/*"},
                            params={}, route_params={"name": "world"}, body=b"")
     on_event_pf = next(f.get_user_function() for name, f in pfns.items() if "event" in name.lower())
+    work_pf = pfns["work"].get_user_function()
     hello_pf = next(f.get_user_function() for f in hfns.values())
+    body = json.dumps(workloads.ORDER).encode()
+    # what the worker's QueueMessageInConverter hands a function (body, DequeueCount, InsertionTime, ...)
+    queue_msg = natives.to_func_queue(queue_codec.encode_message(
+        Message("m-1", body, published_at=datetime(2024, 1, 1, tzinfo=timezone.utc))))
 
     def http_ok(resp: Any) -> bool:
         return resp.status_code == 200 and json.loads(resp.get_body()) == {"message": "hello world"}
@@ -272,6 +309,11 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
             "json.loads floor": (_floor(ev), lambda out: True),
             "native": (lambda: nfns["on_event"](eg), lambda out: out is None),
             "portafunc": (lambda: on_event_pf(eg), lambda out: out is None),
+        },
+        "azure_storage_queue": {
+            "json.loads floor": (lambda: json.loads(body), lambda out: True),
+            "native": (lambda: nfns["work"](queue_msg), lambda out: out is None),
+            "portafunc": (lambda: work_pf(queue_msg), lambda out: out is None),
         },
         "azure_http": {
             "json.loads floor": (_floor({"method": "GET", "url": req.url, "headers": dict(req.headers),
@@ -305,7 +347,8 @@ def calibrate(fn: Callable[[], Any], budget: float) -> int:
         loops *= 4
 
 
-def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
+def run(quick: bool, smoke: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every scenario, or those whose name starts with one of ``only`` (``--only azure_,gcp_``)."""
     budget, repeats = (0.002, 1) if smoke else (0.02, 5) if quick else (0.06, 15)
     # portafunc's failure log lines go where a function's stderr goes: a line-buffered stream, one write per line
     # (Lambda, Functions and Cloud Run collect stderr through a pipe); progress still reaches the terminal.
@@ -314,7 +357,10 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-warm-"))
     scenarios: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for builder in (aws_scenarios, lambda: gcp_scenarios(tmp), azure_scenarios):
+    builders = {"aws_": aws_scenarios, "gcp_": lambda: gcp_scenarios(tmp), "azure_": azure_scenarios}
+    for prefix, builder in builders.items():
+        if only and not any(o.startswith(prefix) or prefix.startswith(o) for o in only):
+            continue
         try:
             scenarios.update(builder())
         except Exception as exc:  # noqa: BLE001 - reported as "not measured" with the reason
@@ -322,6 +368,8 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
     rng = random.Random(2)
     out: dict[str, Any] = {"budget_s": budget, "repeats": repeats, "scenarios": {}, "errors": errors}
     for scen, contenders in scenarios.items():
+        if only and not scen.startswith(only):
+            continue
         live: dict[str, Callable[[], Any]] = {}
         res: dict[str, Any] = {}
         for name, (fn, ok) in contenders.items():
@@ -350,5 +398,6 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    result = run("--quick" in sys.argv, "--smoke" in sys.argv)
+    chosen = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else []
+    result = run("--quick" in sys.argv, "--smoke" in sys.argv, tuple(c for c in chosen if c))
     Path(sys.argv[1]).write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -20,3 +20,9 @@ def hello(req: func.HttpRequest) -> func.HttpResponse:
 def on_event(event: func.EventGridEvent) -> None:
     event.get_json()
     SEEN[0] += 1
+
+
+@app.function_name(name="work")
+@app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
+def work(msg: func.QueueMessage) -> None:
+    SEEN[0] += json.loads(msg.get_body())["total"]

@@ -193,10 +193,23 @@ def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None =
                     continue
             if not skip:
                 lines.append(line)
-        (info / "entry_points.txt").write_text("\n".join(lines).strip() + "\n")
+        (info / "entry_points.txt").write_text(_without_empty_groups(lines))
         (info / "top_level.txt").write_text(module_name + "\n")
         (info / "RECORD").write_text("")
     return sorted(closure.modules) if closure is not None else []
+
+
+def _without_empty_groups(lines: list[str]) -> str:
+    """``entry_points.txt`` text without the ``[group]`` headers left with no entry."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("[") and out and out[-1].startswith("["):
+            out[-1] = line  # the previous group had no entry
+        elif line.strip() or (out and not out[-1].startswith("[")):
+            out.append(line)
+    if out and out[-1].startswith("["):
+        out.pop()
+    return "\n".join(out).strip() + "\n"
 
 
 def _copy_tree(src: Path, dest: Path, leave_out: tuple[str, ...] = ()) -> None:

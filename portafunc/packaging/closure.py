@@ -181,10 +181,18 @@ def project_modules(project_dir: Path) -> list[Any]:
 
 def runtime_requirements(app: Any, project_dir: Path, user_requirements: Iterable[str]) -> list[str]:
     """What portafunc itself needs installed beside the user's requirements in this app's artifact: pydantic when
-    the app validates with it (see :func:`needs_pydantic`) and the user's requirements do not name it already."""
-    from .build import requirement_name
+    the app validates with it (see :func:`needs_pydantic`), PyJWT when it verifies bearer tokens — each unless the
+    user's requirements name it already."""
+    from .build import requirement_name, with_app_extras
 
-    named = {requirement_name(r) for r in user_requirements}
-    if "pydantic" not in named and needs_pydantic(app, project_modules(project_dir)):
-        return [PYDANTIC]
-    return []
+    users = list(user_requirements)
+    named = {requirement_name(r) for r in users}
+    out = [PYDANTIC] if "pydantic" not in named and needs_pydantic(app, project_modules(project_dir)) else []
+    return out + with_app_extras(app, users)[len(users):]  # PyJWT for an app that verifies bearer tokens
+
+
+def called_kinds(deployment: Any) -> set[str]:
+    """The resource kinds some function calls at run time through a client library (publish, send, read, write —
+    not consume, which the platform delivers): a target ships a service's SDK only when its kind is in this set."""
+    return {grant.kind for fn in deployment.functions.values() for grant in fn.grants
+            if any(access != "consume" for access in grant.access)}

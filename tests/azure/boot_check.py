@@ -22,13 +22,13 @@ os.environ.pop("AzureWebJobsStorage", None)
 import function_app  # noqa: E402
 
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent  # noqa: E402
-from portafunc.targets import get_target  # noqa: E402
+from portafunc_azure import codecs  # noqa: E402  (the artifact's codecs; its Target and driver stay behind)
 from portafunc_azure.codecs import natives  # noqa: E402
 
 functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
 out = {"bindings": {name: [json.loads(b) for b in f.get_raw_bindings()] for name, f in functions.items()},
        "modules": {}, "calls": {}}
-t = get_target("azure")
+t = codecs
 
 
 def call(name, arg):

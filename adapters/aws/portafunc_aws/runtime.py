@@ -31,7 +31,8 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_batch, invoke_event, invoke_message
+from portafunc.invoke import (MessageResult, Outcome, handle_http, handle_unmatched, invoke_batch, invoke_event,
+                              invoke_message)
 
 from . import codecs as codec
 from .codecs import http
@@ -39,6 +40,7 @@ from .codecs.fields import records
 from .outcome import batch_answer, encode_response, raise_for_retry
 
 TARGET = "aws"
+ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
 _SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
 _event_id = attrgetter("id")
@@ -93,6 +95,10 @@ class LambdaHandler:
         self.sns_routing = (self.spec is None or self.spec.kind == "topic") and \
             os.environ.get(SNS_HTTP_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
         self.sns_receiver = sns_receiver
+        # The HTTP API's $default route (the template's router function) gets only what API Gateway matched to no
+        # route: it answers 404/405/preflights and never runs a function, so a path the two routers read
+        # differently cannot reach an IAM-guarded route past API Gateway's check.
+        self.unmatched_only = self.spec is None and os.environ.get(ROUTER_ENV, "") == "unmatched"
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         try:
@@ -121,9 +127,13 @@ class LambdaHandler:
                                         invocation_id=invocation_id)
                 if answer is not None:
                     return encode_response(answer, variant)
-            resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                               invocation_id=invocation_id, native_context=context,
-                               route_template=None if spec else http.matched_route(event))
+            if self.unmatched_only:
+                resp = handle_unmatched(self.app, req, target=TARGET, invocation_id=invocation_id,
+                                        native_context=context)
+            else:
+                resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
+                                   invocation_id=invocation_id, native_context=context,
+                                   route_template=None if spec else http.matched_route(event))
             return encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "

@@ -36,15 +36,49 @@ class LastOutcome:
 
 
 def http_response(resp: HttpResponse) -> Any:
-    """A neutral response → ``func.HttpResponse``; a header ``azure.functions`` refuses (a newline) is a problem
-    response, never a worker error."""
-    from .codecs.http import response_to_json
-    from .codecs.natives import to_func_response
-
+    """A neutral response → ``func.HttpResponse``, built directly: repeated headers other than ``Set-Cookie``
+    joined with ``", "`` (the worker sends the host one value per name), each ``Set-Cookie`` added as its own header
+    once the worker's cookie parser would carry it (:func:`.codecs.http.carried_cookie`). A header
+    ``azure.functions`` refuses (a newline) is a problem response, never a worker error."""
     try:
-        return to_func_response(response_to_json(resp))
+        return _func_response(resp)
     except ValueError:
         return problem_response(500, "Internal Server Error", "the function set a header that cannot be sent")
+
+
+def _func_response(resp: HttpResponse) -> Any:
+    func = _func()
+    headers: dict[str, str] = {}
+    cookies: list[str] | None = None
+    for name, value in resp.headers.items():
+        lname = name.lower()
+        if lname == "set-cookie":
+            from .codecs.http import carried_cookie
+
+            carried = carried_cookie(value)
+            if carried is not None:
+                (cookies := cookies if cookies is not None else []).append(carried)
+        elif lname in headers:
+            headers[lname] += ", " + value
+        else:
+            headers[lname] = value
+    out = func.HttpResponse(body=resp.body, status_code=resp.status, headers=headers)
+    if cookies:
+        for cookie in cookies:
+            out.headers.add_header("Set-Cookie", cookie)
+    return out
+
+
+_FUNC: list[Any] = []
+
+
+def _func() -> Any:
+    """``azure.functions``, imported on the first response (the worker has it loaded already)."""
+    if not _FUNC:
+        import azure.functions
+
+        _FUNC.append(azure.functions)
+    return _FUNC[0]
 
 
 def problem_response(status: int, title: str, detail: str | None) -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 from portafunc.app import App, QueueTrigger, TopicTrigger
 from portafunc.messaging.binding import env_name
 from portafunc.packaging.build import PackagingError
-from portafunc.packaging.closure import runtime_requirements
+from portafunc.packaging.closure import called_kinds, runtime_requirements
 from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
 
@@ -43,12 +43,30 @@ PLATFORM = ["manylinux2014_x86_64"]
 SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 
-def dependencies(user_requirements: list[str], say: Any = None, needed: list[str] | None = None) -> list[str]:
+RUNTIME_ENTRIES = ["portafunc_azure.runtime"]  # what the generated function_app.py imports of portafunc
+
+#: The client library each resource kind is called through at run time.
+SDK_BY_KIND = {"queue": "azure-storage-queue", "topic": "azure-eventgrid", "bucket": "azure-storage-blob",
+               "kv": "azure-data-tables", "idempotency": "azure-data-tables"}
+
+
+def unused_sdks(app: App, deployment: Any) -> set[str]:
+    """The adapter's client libraries no function of this deployment calls: left out of the artifact. A function
+    calls a kind it publishes to, sends to, reads or writes; a queue trigger moves poison messages itself."""
+    used = {SDK_BY_KIND[kind] for kind in called_kinds(deployment) if kind in SDK_BY_KIND}
+    if any(isinstance(spec.trigger, QueueTrigger) for spec in app):
+        used.add("azure-storage-queue")
+    return set(SDK_BY_KIND.values()) - used
+
+
+def dependencies(user_requirements: list[str], say: Any = None, needed: list[str] | None = None,
+                 leave_out: set[str] | None = None) -> list[str]:
     """Core + adapter runtime dependencies (read from their installed metadata, so a backend's SDK such as
     azure-storage-blob is never forgotten), what this app needs of portafunc's optional ones (``needed``: pydantic
     for an app that validates with it), plus every one of the user's lines — an SDK of another cloud is the user's
     choice — minus portafunc's own distributions, which are vendored."""
-    return install_requirements(("portafunc", "portafunc-azure"), user_requirements, say, needed=needed or ())
+    return install_requirements(("portafunc", "portafunc-azure"), user_requirements, say, needed=needed or (),
+                                leave_out=leave_out or ())
 
 
 def host_json(app: App, deployment: Any = None) -> dict[str, Any]:
@@ -142,9 +160,10 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
     zip_name = f"{app.name}-functions-py{request.python}.zip"
     with ArtifactBuild(request, "portafunc_azure", "portafunc-azure") as build:
         build.copy_project(reserved=("function_app.py", "host.json"))
-        site = build.vendor(str(SITE))
+        site = build.vendor(str(SITE), entries=RUNTIME_ENTRIES, app=app, deployment=deployment)
         needed = runtime_requirements(app, request.project_dir, request.requirements)
-        build.install(dependencies(request.requirements, build.say, needed), site, platform=PLATFORM)
+        build.install(dependencies(request.requirements, build.say, needed, leave_out=unused_sdks(app, deployment)),
+                      site, platform=PLATFORM)
         build.say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
         for warning in host_json_limits(app):
             build.say(f"warning: {warning}")

@@ -30,6 +30,9 @@ from portafunc.events import Message, StorageEvent
 from portafunc.invoke import Outcome, handle_http, invoke_event, invoke_message
 
 from . import triggers
+from .codecs.http import request_from_func
+from .codecs.queue import decode_body
+from .codecs.topic import message_from_func
 from .outcome import LastOutcome, MessageFailed, http_response, problem_response
 
 TARGET = "azure"
@@ -58,6 +61,7 @@ class Runtime:
         self._app: App | None = _registry.get(app_ref)
         self._local = threading.local()
         self._poison_senders: dict[tuple[str, str], Any] = {}
+        self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
 
     @property
     def app(self) -> App:
@@ -78,12 +82,11 @@ class Runtime:
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, name: str, req: Any) -> Any:
-        from .codecs.http import request_from_parts
-
+        prefix = self._route_prefix
+        if prefix is None:
+            prefix = self._route_prefix = os.environ.get(triggers.ROUTE_PREFIX_SETTING, "")
         try:
-            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params),
-                                         dict(req.route_params), req.get_body() or b"", req,
-                                         os.environ.get(triggers.ROUTE_PREFIX_SETTING, ""))
+            neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
         return http_response(handle_http(self.app, neutral, function=name, target=TARGET, native_context=req))
@@ -93,20 +96,18 @@ class Runtime:
         host tries it last): what no other route took gets the app's 404/405, never a function run."""
         from portafunc.invoke import handle_unmatched
 
-        from .codecs.http import request_from_parts
-
+        prefix = self._route_prefix
+        if prefix is None:
+            prefix = self._route_prefix = os.environ.get(triggers.ROUTE_PREFIX_SETTING, "")
         try:
-            neutral = request_from_parts(req.method, req.url, dict(req.headers.items()), dict(req.params), {},
-                                         req.get_body() or b"", req,
-                                         os.environ.get(triggers.ROUTE_PREFIX_SETTING, ""))
+            neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
+        neutral.path_params = {}
         return http_response(handle_unmatched(self.app, neutral, target=TARGET, native_context=req))
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
-        from .codecs.queue import decode_body
-
         spec = self.app.function(name)
         trig = spec.trigger
         if not isinstance(trig, QueueTrigger):
@@ -165,12 +166,17 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        from .codecs.topic import decode_event
-        from .codecs.natives import from_func_eventgrid
-
         spec = self.app.function(name)
-        native = from_func_eventgrid(event)
         trig = spec.trigger
+        if trig.__class__ is TopicTrigger:
+            fast = message_from_func(event)
+            if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
+                self._finish_event(invoke_message(spec, fast, target=TARGET, native_context=event))
+                return
+        from .codecs.natives import from_func_eventgrid
+        from .codecs.topic import decode_event
+
+        native = from_func_eventgrid(event)
         if isinstance(trig, StorageTrigger):
             try:
                 decoded = decode_event(native)
@@ -194,8 +200,11 @@ class Runtime:
             result = invoke_message(spec, decoded, target=TARGET, native_context=event)
         else:
             raise MessageFailed(f"function {name!r} is not an Event Grid function")
-        self._record(LastOutcome(result.message_id, result.outcome, error=result.error))
-        if result.outcome in (Outcome.RETRY, Outcome.REJECTED):
+        self._finish_event(result)
+
+    def _finish_event(self, result: Any) -> None:
+        self._local.last = LastOutcome(result.message_id, result.outcome, False, result.error)
+        if result.outcome is Outcome.RETRY or result.outcome is Outcome.REJECTED:
             raise MessageFailed(f"event {result.message_id} failed; Event Grid will retry it: {result.error}")
 
     # -- Timer ----------------------------------------------------------------------------------------------------

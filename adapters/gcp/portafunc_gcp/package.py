@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portafunc.packaging.closure import runtime_requirements
+from portafunc.packaging.closure import called_kinds, runtime_requirements
 from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
 
@@ -34,11 +34,27 @@ from .deploy.lock import lock
 
 
 
-def requirements(user: list[str], say: Any = None, needed: list[str] | None = None) -> list[str]:
+RUNTIME_ENTRIES = ["portafunc_gcp.runtime"]  # what the generated main.py imports of portafunc
+
+#: The client library each resource kind is called through at run time.
+SDK_BY_KIND = {"queue": "google-cloud-pubsub", "topic": "google-cloud-pubsub", "bucket": "google-cloud-storage",
+               "kv": "google-cloud-firestore", "idempotency": "google-cloud-firestore"}
+
+
+def unused_sdks(deployment: Any) -> set[str]:
+    """The adapter's client libraries no function of this deployment calls (publish, send, read, write): left out
+    of requirements.txt. Pub/Sub delivers to a consumer by push, so consuming needs no client."""
+    used = {SDK_BY_KIND[kind] for kind in called_kinds(deployment) if kind in SDK_BY_KIND}
+    return set(SDK_BY_KIND.values()) - used
+
+
+def requirements(user: list[str], say: Any = None, needed: list[str] | None = None,
+                 leave_out: set[str] | None = None) -> list[str]:
     """The runtime requirements Cloud Build installs: core + adapter dependencies (portafunc itself is vendored),
     what this app needs of portafunc's optional ones (``needed``: pydantic for an app that validates with it) and
     every one of the user's lines; both kept when they name the same package, so the lock resolves them together."""
-    return install_requirements(("portafunc", "portafunc-gcp"), user, say, needed=needed or ())
+    return install_requirements(("portafunc", "portafunc-gcp"), user, say, needed=needed or (),
+                                leave_out=leave_out or ())
 
 
 def deployment_of(request: PackageRequest) -> Any:
@@ -60,10 +76,10 @@ def package(target: Any, request: PackageRequest, layout: str | None = None) -> 
     main_py = render_main(app, request.app_ref, root="app")
     with ArtifactBuild(request, "portafunc_gcp", "portafunc-gcp") as build:
         build.copy_project("app")  # under app/: a user module named main never meets the generated main.py
-        build.vendor()
+        build.vendor(entries=RUNTIME_ENTRIES, app=app, deployment=deployment)
         needed = runtime_requirements(app, request.project_dir, request.requirements)
-        pins = lock(requirements(request.requirements, build.say, needed), request.python, request.progress,
-                    request.pip_options)
+        pins = lock(requirements(request.requirements, build.say, needed, leave_out=unused_sdks(deployment)),
+                    request.python, request.progress, request.pip_options)
         generated = {
             "main.py": main_py,
             "requirements.txt": "# Installed by Cloud Functions' remote build (Cloud Build); portafunc itself is "

@@ -336,6 +336,8 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
         resources[ROUTER] = {"Type": "AWS::Serverless::Function", "Properties": {
             "Description": "Answers requests no route matches: 404, or 405 with Allow for a known path",
             "MemorySize": 128, "Timeout": 10,
+            # never runs a function: what API Gateway matched to no route must not reach one past its authorizers
+            "Environment": {"Variables": {"PORTAFUNC_ROUTER": "unmatched"}},
             "Events": {"Default": {"Type": "HttpApi", **({"Properties": event} if event else {})}}}}
     outputs: dict[str, Any] = {}
     if has_http:

@@ -8,7 +8,8 @@ imports only the codec its trigger needs.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent

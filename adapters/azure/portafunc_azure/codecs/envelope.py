@@ -115,8 +115,14 @@ def from_json_value(value: Any) -> tuple[bytes, dict[str, str], str | None]:
     return dumps(value), {}, None
 
 
+_MARKER_BYTES = b'"' + MARKER.encode() + b'"'
+
+
 def from_body(body: bytes) -> tuple[bytes, dict[str, str], str | None]:
-    """Inverse of :func:`body_bytes` (a Storage Queue message body → payload, attributes, ordering key)."""
+    """Inverse of :func:`body_bytes` (a Storage Queue message body → payload, attributes, ordering key). Only a
+    body holding the marker key is parsed: every other payload reaches the handler untouched, parsed once, there."""
+    if _MARKER_BYTES not in body:
+        return body, {}, None
     value = _loads_or_none(body)
     if is_envelope(value):
         return unwrap(value)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
 
 from portafunc.errors import EventDecodeError
 

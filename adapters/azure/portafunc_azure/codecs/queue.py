@@ -19,7 +19,8 @@ import base64
 import binascii
 import uuid
 from datetime import timedelta
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time

@@ -9,7 +9,8 @@ GCF has no JSON event for HTTP (the function gets a real request), so the JSON f
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from portafunc.errors import EventDecodeError

@@ -12,7 +12,8 @@ Three native carriers hold the same PubsubMessage JSON:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time, parse_time

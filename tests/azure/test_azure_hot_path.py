@@ -1,0 +1,102 @@
+"""The per-invocation fast paths of the Azure runtime give what the general decoders give.
+
+Event Grid-schema events are read straight from ``func.EventGridEvent`` (no JSON round trip, the payload serialised
+only if something reads its bytes); queue bodies are parsed only when they can be a portafunc envelope; HTTP
+requests are read from ``func.HttpRequest`` without a URL parser. Each is compared, through the generated
+function_app.py and the worker's own converters, with the general decoder on the same native event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+
+from portafunc import App, HttpRequest, Message
+from portafunc.targets import get_target
+from portafunc_azure.codecs import natives, queue, topic
+from portafunc_azure.deploy.function_app import load_function_app
+
+T = get_target("azure")
+
+
+class Order(BaseModel):
+    id: str
+    total: float
+
+
+def _app() -> tuple[App, list[Message]]:
+    app = App("hot")
+    got: list[Message] = []
+
+    @app.topic("events", name="untyped")
+    def untyped(msg: Message) -> None:
+        got.append(msg)
+
+    @app.topic("events", name="typed")
+    def typed(msg: Message[Order]) -> None:
+        got.append(msg)
+
+    @app.queue("work", name="work")
+    def work(msg: Message) -> None:
+        got.append(msg)
+
+    return app, got
+
+
+def test_event_grid_messages_match_the_general_decoder():
+    app, got = _app()
+    _, functions, _ = load_function_app(app)
+    when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    for attributes in ({}, {"kind": "created"}):
+        native = topic.encode_message(Message("m-1", b'{"id":"o-1","total":9.5}', attributes=attributes,
+                                              published_at=when))
+        want = topic.decode_event(native, as_message=True)
+        functions["untyped"].get_user_function()(natives.to_func_eventgrid(native))
+        functions["typed"].get_user_function()(natives.to_func_eventgrid(native))
+        untyped, typed = got[-2], got[-1]
+        for msg in (untyped, typed):
+            assert msg.to_dict(context=True) == want.to_dict(context=True)
+        assert untyped.json() == {"id": "o-1", "total": 9.5}
+        assert typed.body == Order(id="o-1", total=9.5)
+
+
+def test_a_foreign_event_grid_event_keeps_type_and_subject():
+    app, got = _app()
+    _, functions, _ = load_function_app(app)
+    native = {"id": "e-1", "topic": "/t", "subject": "orders/1", "eventType": "Contoso.Order", "data": [1, "two"],
+              "eventTime": "2024-01-02T03:04:05Z", "dataVersion": "1"}
+    functions["untyped"].get_user_function()(natives.to_func_eventgrid(native))
+    msg = got[-1]
+    assert msg.attributes == {"type": "Contoso.Order", "subject": "orders/1"} and msg.json() == [1, "two"]
+    assert msg.data == b'[1,"two"]' and msg.to_dict() == T.decode(native)[0].to_dict()
+
+
+def test_queue_bodies_are_parsed_only_when_they_can_be_an_envelope():
+    payload = b'{"note": "mentions \\"$portafunc\\" in its text", "id": 1}'
+    assert queue.decode_body(payload, message_id="q-1", dequeue_count=1, insertion_time=None).data == payload
+    enveloped = queue.encode_message(Message("q-2", b"raw", attributes={"a": "1"}))
+    back = T.decode(enveloped)[0]
+    assert (back.data, back.attributes) == (b"raw", {"a": "1"})
+
+
+def test_http_fast_path_matches_the_json_form():
+    app = App("http")
+    seen: list[HttpRequest] = []
+
+    @app.http("POST", "/orders/{shop}")
+    def create(req: HttpRequest) -> dict:
+        seen.append(req)
+        return {"ok": True}
+
+    _, functions, _ = load_function_app(app)
+    native = {"method": "POST", "url": "https://x.azurewebsites.net/orders/caf%C3%A9?b=2&a=1&a=%20#frag",
+              "headers": {"X-Forwarded-For": "198.51.100.1, 203.0.113.7:5000", "Content-Type": "text/plain"},
+              "params": {"b": "2", "a": "1, "}, "route_params": {"shop": "café"}, "body": "hi"}
+    resp = functions["create"].get_user_function()(natives.to_func_http(native))
+    assert resp.status_code == 200
+    (req,) = seen
+    want = T.decode(native)[0]
+    assert req.to_dict(context=True) | {"headers": {}} == want.to_dict(context=True) | {"headers": {}}
+    assert req.path == "/orders/café" and req.client_ip == "203.0.113.7" and req.raw_query == "b=2&a=1&a=%20"
+    assert req.headers["content-type"] == "text/plain" and req.body == b"hi"
