@@ -62,6 +62,13 @@ def main() -> int:
         print(f"$ curl -X POST {base}/orders/acme -H 'Content-Type: application/json' "
               "-d '{\"id\": \"o-2\"}'    # invalid: no total")
         print("  ->", *request("POST", f"{base}/orders/acme", {"id": "o-2"}))
+        print(f"$ curl '{base}/orders/acme?limit=5'    # a typed query parameter, the answer a list[Order]")
+        print("  ->", *request("GET", f"{base}/orders/acme?limit=5"))
+        print(f"$ curl -X DELETE {base}/orders/acme/o-1    # signed-in users only: no bearer token")
+        print("  ->", *request("DELETE", f"{base}/orders/acme/o-1"))
+        status, document = request("GET", f"{base}/docs/openapi.json")
+        print(f"$ curl {base}/docs/openapi.json    # Swagger UI at {base}/docs")
+        print("  ->", status, f"OpenAPI {json.loads(document)['openapi']}: {', '.join(json.loads(document)['paths'])}")
         time.sleep(1.0)  # let the queue and topic consumers run
     finally:
         runner.send_signal(signal.SIGINT)

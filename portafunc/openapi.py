@@ -76,7 +76,7 @@ _PROBLEMS = {
     "BadRequest": ("400", "The request failed validation (a body, path, query or header value), or is malformed."),
     "Unauthorized": ("401", "No valid bearer token: missing, expired, or not from this issuer for this audience "
                             "(on AWS the HTTP API's JWT authorizer refuses it first, with its own JSON body)."),
-    "UnsupportedMediaType": ("415", "The body is not sent with a JSON content type."),
+    "UnsupportedMediaType": ("415", "The body is sent with a content type this operation does not accept."),
 }
 
 
@@ -133,7 +133,7 @@ class _Builder:
             op_ids.add(operation["operationId"])
         components: dict[str, dict[str, Any]] = {"schemas": defs}
         if self.problems_used:
-            defs[self.problem] = _PROBLEM
+            defs[self.problem] = copy.deepcopy(_PROBLEM)  # the caller may change its document
             components["responses"] = {name: _problem_response(name, self.problem) for name in self.problems_used}
         if self.schemes:
             components["securitySchemes"] = dict(self.schemes)
@@ -295,7 +295,7 @@ class _Builder:
             requirement: list[dict[str, list[str]]] = []
             for target in targets:
                 for name, scheme in _PLATFORM_SCHEMES.get(target, {}).items():
-                    self.schemes[name] = scheme
+                    self.schemes[name] = copy.deepcopy(scheme)
                     requirement.append({name: []})
             responses["401"] = {"description": "Refused by the platform before the function runs (no or bad "
                                                "credentials); the body is the platform's, not problem+json."}

@@ -82,10 +82,11 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
     assert {r for res in cfn.values() for r in references(res)} <= set(cfn)
     functions = {k: v for k, v in cfn.items() if v["Type"] == "AWS::Lambda::Function"}
     # one Lambda per function, plus the router that answers unmatched requests (404/405) as the other clouds do
-    assert len(functions) == 7
+    assert len(functions) == 11
     assert {f["Properties"]["Handler"] for f in functions.values()} == {"portafunc_aws.runtime.handler"}
     names = {f["Properties"]["Environment"]["Variables"].get("PORTAFUNC_FUNCTION") for f in functions.values()}
-    assert names == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload", None}
+    assert names == {"create_order", "list_orders", "get_order", "cancel_order", "fulfil", "audit", "nightly",
+                     "on_upload", "portafunc_docs", "portafunc_docs_files", None}
     mappings = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert len(mappings) == 2 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
     queue = cfn["OrdersQueue"]["Properties"]
@@ -94,8 +95,9 @@ def test_template_transforms_with_sam_translator(built, monkeypatch):
         if any(v["Type"] == "AWS::ApiGatewayV2::Route" for v in cfn.values()) else sorted(
         f"{m.upper()} {p}" for v in cfn.values() if v["Type"] == "AWS::ApiGatewayV2::Api"
         for p, ms in v["Properties"]["Body"]["paths"].items() for m in ms)
-    assert routes == ["GET /orders/{shop}/{order_id}", "HEAD /orders/{shop}/{order_id}", "POST /orders/{shop}",
-                      "X-AMAZON-APIGATEWAY-ANY-METHOD $default"]
+    assert routes == ["DELETE /orders/{shop}/{order_id}", "GET /docs", "GET /docs/{file}", "GET /orders/{shop}",
+                      "GET /orders/{shop}/{order_id}", "HEAD /docs", "HEAD /docs/{file}", "HEAD /orders/{shop}",
+                      "HEAD /orders/{shop}/{order_id}", "POST /orders/{shop}", "X-AMAZON-APIGATEWAY-ANY-METHOD $default"]
     rules = [v["Properties"] for v in cfn.values() if v["Type"] == "AWS::Events::Rule"]
     assert [r["ScheduleExpression"] for r in rules] == ["cron(0/5 * * * ? *)"]
     bucket = cfn["UploadsBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]

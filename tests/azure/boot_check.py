@@ -62,6 +62,11 @@ out["calls"]["unmatched"] = call("zz_portafunc_unmatched", natives.to_func_http(
     "GET", "/nowhere"))))
 out["calls"]["on_upload"] = call("on_upload", natives.to_func_eventgrid(t.encode(StorageEvent(
     "uploads", "photos/cat 1.png", size=42))))
+out["calls"]["docs_openapi"] = call("portafunc_docs_files", natives.to_func_http(t.encode(HttpRequest(
+    "GET", "/docs/openapi.json", path_params={"file": "openapi.json"}))))
+out["calls"]["docs_script"] = call("portafunc_docs_files", natives.to_func_http(t.encode(HttpRequest(
+    "GET", "/docs/swagger-ui-bundle.js", headers={"accept-encoding": "gzip"},
+    path_params={"file": "swagger-ui-bundle.js"}))))
 for mod in ("portafunc", "portafunc_azure", "azure.functions", "pydantic", "pydantic_core"):
     out["modules"][mod] = sys.modules[mod].__file__ if mod in sys.modules else None
 out["foreign_paths"] = sorted({os.path.dirname(m.__file__) for n, m in list(sys.modules.items())

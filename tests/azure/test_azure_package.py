@@ -32,7 +32,7 @@ def built(tmp_path_factory):
 
 def test_summary_and_manifests(built):
     dist, stdout = built
-    assert "packaged 6 function(s) for azure" in stdout and "sha256" in stdout
+    assert "packaged 10 function(s) for azure" in stdout and "sha256" in stdout
     host = json.loads((dist / "host.json").read_text())
     assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
     assert host["extensions"]["queues"]["maxDequeueCount"] == 5  # fulfil: max_attempts=5
@@ -88,12 +88,15 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
         assert path and path.startswith(str(app_dir)), (mod, path)
     assert report["foreign_paths"] == [], "imported code from outside the artifact and the stdlib"
     b = report["bindings"]
-    assert sorted(b) == ["audit", "create_order", "fulfil", "get_order", "nightly", "on_upload",
-                         "zz_portafunc_unmatched"]  # the catch-all answering unmatched requests (404/405)
-    assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"],
-                                    "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
+    assert sorted(b) == ["audit", "cancel_order", "create_order", "fulfil", "get_order", "list_orders", "nightly",
+                         "on_upload", "portafunc_docs", "portafunc_docs_files", "zz_portafunc_unmatched"]
+    # the shop has a CORS policy: a route's first function also takes its OPTIONS preflights (docs/http.md)
+    assert b["create_order"][0] == {"direction": "IN", "type": "httpTrigger", "name": "req",
+                                    "methods": ["POST", "OPTIONS"], "authLevel": "ANONYMOUS", "route": "orders/{shop}"}
     assert b["create_order"][1] == {"direction": "OUT", "type": "http", "name": "$return"}
-    assert b["get_order"][0]["methods"] == ["GET", "HEAD"] and b["get_order"][0]["route"] == "orders/{shop}/{order_id}"
+    assert b["get_order"][0]["methods"] == ["GET", "HEAD", "OPTIONS"]
+    assert b["get_order"][0]["route"] == "orders/{shop}/{order_id}"
+    assert b["cancel_order"][0]["methods"] == ["DELETE"] and b["cancel_order"][0]["authLevel"] == "ANONYMOUS"
     assert b["fulfil"] == [{"direction": "IN", "type": "queueTrigger", "name": "msg", "queueName": "orders",
                             "connection": "AzureWebJobsStorage"}]
     assert b["audit"] == b["on_upload"] == [{"direction": "IN", "type": "eventGridTrigger", "name": "event"}]
@@ -107,6 +110,11 @@ def test_boot_from_the_artifact_in_a_fresh_venv(built, tmp_path):
     assert "could not be poisoned" in calls["fulfil_retry"]["raised"]  # no storage here: the host would poison it
     assert calls["audit"] == calls["audit_cloudevent"] == {"returned": None}
     assert calls["nightly"] == calls["on_upload"] == {"returned": None}
+    # the docs route from the artifact: the document built there, Swagger UI's files packaged with portafunc
+    assert calls["docs_openapi"]["http"]["status_code"] == 200
+    assert sorted(json.loads(calls["docs_openapi"]["http"]["body"])["paths"]) == ["/orders/{shop}",
+                                                                                 "/orders/{shop}/{order_id}"]
+    assert calls["docs_script"]["http"]["status_code"] == 200
     unmatched = calls["unmatched"]["http"]
     assert unmatched["status_code"] == 404 and json.loads(unmatched["body"])["title"] == "Not Found"
     assert report["queue_depth"] == 1  # create_order sent the order to the (memory-bound) orders queue

@@ -191,3 +191,24 @@ def test_an_unknown_platform_is_refused(tmp_path: Path) -> None:
     (project / "portafunc.toml").write_text('[targets.container]\nplatforms = ["knative"]\n')
     assert package(project, tmp_path / "out").returncode == 0
     assert sorted(p.name for p in (tmp_path / "out" / "container").iterdir() if p.is_dir()) == ["context", "knative"]
+
+
+def test_a_jwt_route_is_served_and_cloud_checked_auth_is_refused() -> None:
+    """A JwtAuth is verified by the function itself, so the service's one public endpoint serves it; only
+    auth="function" asks for a platform check the ingress does not have."""
+    from portafunc import App, HttpRequest, JwtAuth, UnsupportedTrigger
+    from portafunc_container.triggers import native_trigger
+
+    app = App("guarded")
+
+    @app.http("GET", "/me", auth=JwtAuth(issuer="https://login.example.com/", audience="api://guarded"))
+    def me(req: HttpRequest) -> str:
+        return "me"
+
+    @app.http("GET", "/signed", auth="function")
+    def signed(req: HttpRequest) -> str:
+        return "signed"
+
+    assert native_trigger(app.function("me")).detail == "GET,HEAD /me, public, bearer JWT verified by the function"
+    with pytest.raises(UnsupportedTrigger, match="auth='function'"):
+        native_trigger(app.function("signed"))

@@ -26,5 +26,18 @@ def load_example(name: str):
 
 
 @pytest.fixture(scope="session")
-def shop():
-    return load_example("shop")
+def shop_idp():
+    """The shop's identity provider: a local OpenID Connect issuer whose tokens the shop's signed-in routes accept."""
+    from idp import IdentityProvider
+
+    provider = IdentityProvider()
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="session")
+def shop(shop_idp):
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SHOP_ISSUER", shop_idp.issuer)  # read when the example is imported
+    yield load_example("shop")
+    patch.undo()

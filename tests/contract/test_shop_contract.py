@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
+
 from portafunc.messaging.memory import broker
 
 
@@ -101,3 +103,64 @@ def test_an_upload_that_is_not_a_readable_png_is_dropped_not_retried(cloud, shop
     assert not portafunc.bucket("thumbnails").exists("in/broken.png")
     logged = capfd.readouterr()
     assert "handler failed for good" in logged.out + logged.err and "not a PNG file" in logged.out + logged.err
+
+
+def test_orders_are_listed_up_to_a_typed_limit(cloud, shop):
+    for n in (3, 1, 2):
+        assert cloud.http(shop, "POST", "/orders/list-shop", json={"id": f"o-{n}", "total": n}).status == 201
+    resp = cloud.http(shop, "GET", "/orders/list-shop", query={"limit": "2"})
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == [{"id": "o-1", "total": 1.0}, {"id": "o-2", "total": 2.0}]
+    assert len(cloud.http(shop, "GET", "/orders/list-shop").json_body()) == 3  # the default limit, 20
+    for bad in ("lots", "0", "101"):
+        refused = cloud.http(shop, "GET", "/orders/list-shop", query={"limit": bad})
+        assert refused.status == 400 and refused.headers["content-type"] == "application/problem+json"
+        assert [(e["in"], e["loc"]) for e in refused.json_body()["errors"]] == [("query", ["limit"])]
+
+
+def test_only_signed_in_users_may_cancel_an_order(cloud, shop, shop_idp, capsys):
+    import portafunc
+    from portafunc.data import KeyNotFound
+
+    assert cloud.http(shop, "POST", "/orders/acme", json={"id": "o-9", "total": 3}).status == 201
+    anonymous = cloud.http(shop, "DELETE", "/orders/acme/o-9")
+    assert anonymous.status == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    other_api = cloud.http(shop, "DELETE", "/orders/acme/o-9",
+                           headers={"Authorization": f"Bearer {shop_idp.token(audience='api://other')}"})
+    assert other_api.status == 401
+    assert portafunc.kv("orders").get("acme/o-9") == {"id": "o-9", "total": 3}
+    signed_in = cloud.http(shop, "DELETE", "/orders/acme/o-9",
+                           headers={"Authorization": f"Bearer {shop_idp.token(audience='api://shop')}"})
+    assert signed_in.status == 204, signed_in.body
+    with pytest.raises(KeyNotFound):
+        portafunc.kv("orders").get("acme/o-9")
+    assert "order acme/o-9 cancelled by user-1" in capsys.readouterr().out
+
+
+def test_the_storefront_may_call_the_api_from_its_pages(cloud, shop):
+    preflight = cloud.http(shop, "OPTIONS", "/orders/acme/o-1", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "DELETE",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status == 204
+    assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "DELETE" in preflight.headers["access-control-allow-methods"]
+    assert preflight.headers["access-control-allow-headers"] == "authorization"
+    answer = cloud.http(shop, "GET", "/orders/acme/o-1", headers={"Origin": "https://shop.example"})
+    assert answer.headers["access-control-allow-origin"] == "https://shop.example"
+    elsewhere = cloud.http(shop, "GET", "/orders/acme/o-1", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in elsewhere.headers
+
+
+def test_the_shop_publishes_its_openapi_document_and_swagger_ui(cloud, shop):
+    from openapi_spec_validator import validate
+
+    resp = cloud.http(shop, "GET", "/docs/openapi.json")
+    assert resp.status == 200
+    doc = resp.json_body()
+    validate(doc)
+    assert sorted(doc["paths"]) == ["/orders/{shop}", "/orders/{shop}/{order_id}"]
+    assert doc["paths"]["/orders/{shop}/{order_id}"]["delete"]["security"] == [{"jwt": []}]
+    assert doc["components"]["securitySchemes"]["jwt"]["bearerFormat"] == "JWT"
+    [_, limit] = doc["paths"]["/orders/{shop}"]["get"]["parameters"]
+    assert limit["name"] == "limit" and limit["schema"]["maximum"] == 100
+    assert cloud.http(shop, "GET", "/docs").status == 200

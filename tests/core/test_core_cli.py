@@ -40,7 +40,8 @@ def test_inspect_shows_every_function_on_every_target_as_json():
     doc = json.loads(out.stdout)
     assert doc["app"] == "shop"
     functions = {f["function"]: f for f in doc["functions"]}
-    assert set(functions) == {"create_order", "get_order", "fulfil", "audit", "nightly", "on_upload"}
+    assert set(functions) == {"create_order", "list_orders", "get_order", "cancel_order", "fulfil", "audit",
+                              "nightly", "on_upload", "portafunc_docs", "portafunc_docs_files"}
     from portafunc.targets import available
 
     for row in functions.values():

@@ -169,6 +169,15 @@ def test_unknown_target_is_refused() -> None:
         rich_app().openapi(target="heroku")  # type: ignore[arg-type]
 
 
+def test_changing_a_document_does_not_change_the_next_one() -> None:
+    doc = rich_app().openapi()
+    doc["components"]["schemas"]["Problem"]["properties"].clear()
+    doc["components"]["securitySchemes"]["aws_iam"]["name"] = "X-Changed"
+    again = rich_app().openapi()
+    assert "status" in again["components"]["schemas"]["Problem"]["properties"]
+    assert again["components"]["securitySchemes"]["aws_iam"]["name"] == "Authorization"
+
+
 def test_the_document_is_deterministic() -> None:
     first = json.dumps(rich_app().openapi())
     assert json.dumps(rich_app().openapi()) == first

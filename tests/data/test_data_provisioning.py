@@ -31,7 +31,8 @@ def test_the_resource_model_lists_the_shops_buckets_and_table(shop: App) -> None
     model = shop.resources()
     assert {r.name for r in model.of_kind("bucket")} == {"uploads", "thumbnails"}
     assert [r.name for r in model.of_kind("kv")] == ["orders"]
-    assert [f for f, _ in model.users("kv", "orders")] == ["create_order"]
+    assert [(f, g.access) for f, g in model.users("kv", "orders")] == [
+        ("create_order", ("read", "write")), ("list_orders", ("read",)), ("cancel_order", ("read", "write"))]
 
 
 def test_aws_template_creates_binds_and_grants_them(shop: App) -> None:
@@ -62,6 +63,9 @@ def test_aws_template_creates_binds_and_grants_them(shop: App) -> None:
     # StorageEvent.read()/open() read the object that arrived: the trigger's bucket must be readable
     assert any(p.startswith("S3ReadPolicy:") and "shop-uploads-" in p for p in upload_policies)
     assert "PORTAFUNC_KV_ORDERS" not in env("FulfilFunction")
+    listing = policies("ListOrdersFunction")  # it only reads the table
+    assert any(p.startswith("DynamoDBReadPolicy:") and "OrdersTable" in p for p in listing)
+    assert not any(p.startswith("DynamoDBCrudPolicy:") for p in listing)
 
 
 def test_azure_template_creates_the_table_and_binds_both(shop: App) -> None:

@@ -38,7 +38,7 @@ def built(tmp_path_factory) -> dict:
 
 
 def test_summary_and_contents(built):
-    assert "packaged 6 function(s) for gcp" in built["stdout"] and "sha256" in built["stdout"]
+    assert "packaged 10 function(s) for gcp" in built["stdout"] and "sha256" in built["stdout"]
     names = zipfile.ZipFile(built["zip"]).namelist()
     for required in ("main.py", "requirements.txt", "app/main.py", "portafunc/__init__.py",
                      "portafunc_gcp/runtime.py", "portafunc_gcp/backends/pubsub.py"):
@@ -163,8 +163,17 @@ def test_artifact_boots_in_a_fresh_venv(built, tmp_path, serve):
     assert status == 200 and json.loads(body) == {"shop": "acme", "id": "o-1"}
     status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="HEAD")
     assert status == 200 and body == b""
-    status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="DELETE")
-    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="DELETE")  # signed-in users only
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
+    status, headers, body = _post(api + "orders/acme/o-1", b"", {}, method="PUT")
+    assert status == 405 and headers["Allow"] == "DELETE, GET, HEAD"
+    status, _, body = _post(api + "orders/acme?limit=1", b"", {}, method="GET")
+    assert status == 200 and json.loads(body) == [{"id": "o-1", "total": 9.5}]
+    # the docs route from the artifact: the document built there, Swagger UI's files packaged with portafunc
+    status, _, body = _post(api + "docs/openapi.json", b"", {}, method="GET")
+    assert status == 200 and sorted(json.loads(body)["paths"]) == ["/orders/{shop}", "/orders/{shop}/{order_id}"]
+    status, headers, body = _post(api + "docs/swagger-ui-bundle.js", b"", {"Accept-Encoding": "gzip"}, method="GET")
+    assert status == 200 and headers["Content-Encoding"] == "gzip" and body[:2] == b"\x1f\x8b"
     status, headers, body = _post(api + "nowhere", b"", {}, method="GET")
     problem = json.loads(body)
     assert status == 404 and headers["Content-Type"] == "application/problem+json"

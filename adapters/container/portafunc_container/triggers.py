@@ -39,13 +39,14 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
         if trig.route.template.startswith(RESERVED_PREFIX):
             raise UnsupportedTrigger(spec.name, trig.describe(), NAME, f"{RESERVED_PREFIX} is where the platforms "
                                      "push events and probe the service", "a route outside /_portafunc/")
-        if trig.auth != "anonymous":
+        if trig.auth == "function":  # a JwtAuth is verified by the function itself: served like any route
             raise UnsupportedTrigger(spec.name, trig.describe(), NAME, f"auth={trig.auth!r}: the service's ingress "
                                      "is one public endpoint with no per-route platform authentication",
-                                     "auth=\"anonymous\" with the app's own authentication (e.g. a middleware "
-                                     "verifying tokens)")
+                                     "a JwtAuth, which the function verifies itself, or auth=\"anonymous\" with the "
+                                     "app's own authentication (e.g. a middleware verifying tokens)")
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
-        return NativeTrigger("HTTP route of the service", f"{','.join(methods)} {trig.route.template}, public")
+        access = "public" if trig.auth == "anonymous" else "public, bearer JWT verified by the function"
+        return NativeTrigger("HTTP route of the service", f"{','.join(methods)} {trig.route.template}, {access}")
     if isinstance(trig, QueueTrigger):
         if trig.ordered:
             raise UnsupportedTrigger(spec.name, trig.describe(), NAME, "ordered=True: a Storage Queue pulled by "
