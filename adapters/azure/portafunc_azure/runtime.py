@@ -222,4 +222,6 @@ class Runtime:
 
 
 def _wanted(trig: StorageTrigger, evt: StorageEvent) -> bool:
-    return evt.kind in trig.events and evt.key.startswith(trig.prefix) and evt.key.endswith(trig.suffix)
+    from portafunc.kit.storage_filter import wanted  # the one rule every target applies
+
+    return wanted(trig, evt)

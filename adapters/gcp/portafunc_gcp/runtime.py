@@ -237,6 +237,8 @@ def _as_schedule(event: Any) -> ScheduleEvent:
 
 
 def _storage_matches(spec: FunctionSpec, event: StorageEvent) -> bool:
+    from portafunc.kit.storage_filter import wanted  # the one rule every target applies
+
     trig = spec.trigger
     assert isinstance(trig, StorageTrigger)
-    return event.kind in trig.events and event.key.startswith(trig.prefix) and event.key.endswith(trig.suffix)
+    return wanted(trig, event)
