@@ -822,6 +822,7 @@ def _dl_env(spec: FunctionSpec) -> str:
 
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
+_summaries: dict[tuple[tuple[Any, int], ...], str] = {}  # the summary of a repeat, by its innermost frames
 
 
 def _traceback(exc: BaseException) -> str:
@@ -839,9 +840,14 @@ def _traceback(exc: BaseException) -> str:
         place = (type(exc), code.co_filename, frames[-1].tb_lineno)
         if not logs.debug_enabled() and (place in _full_traceback_logged
                                           or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            return "(repeat; full traceback at first occurrence or DEBUG) " + " > ".join(
-                f"{_base(f.tb_frame.f_code.co_filename)}:{f.tb_lineno} in {f.tb_frame.f_code.co_name}"
-                for f in frames[-3:])
+            key = tuple((f.tb_frame.f_code, f.tb_lineno) for f in frames[-3:])
+            summary = _summaries.get(key)
+            if summary is None:
+                summary = "(repeat; full traceback at first occurrence or DEBUG) " + " > ".join(
+                    f"{_base(c.co_filename)}:{line} in {c.co_name}" for c, line in key)
+                if len(_summaries) < _FULL_TRACEBACK_PLACES:
+                    _summaries[key] = summary
+            return summary
         _full_traceback_logged.add(place)
     import traceback
 

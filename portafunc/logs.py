@@ -139,7 +139,9 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if is_dict or isinstance(value, Mapping):
         depth = _depth + 1
         return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) else
-                    v if v.__class__ in _SCALARS else redact(v, depth)) for k, v in value.items()}
+                    v if v.__class__ in _SCALARS else
+                    scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # the usual field, no call
+                    redact(v, depth)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
             return [value[0], REDACTED]

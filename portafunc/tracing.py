@@ -140,10 +140,10 @@ def begin(parent: TraceContext | None) -> TraceContext:
         found: TraceContext | None = _otel.trace_context()
         if found is not None:
             return found
-    span = os.urandom(8).hex()
-    if parent is None:
-        return TraceContext(os.urandom(16).hex(), None, span)
-    return TraceContext(parent.trace_id, parent.parent_id, span, parent.sampled, parent.state)
+    if parent is None:  # a new trace: its id and this span's from one read of the random source
+        ids = os.urandom(24).hex()
+        return TraceContext(ids[:32], None, ids[32:])
+    return TraceContext(parent.trace_id, parent.parent_id, os.urandom(8).hex(), parent.sampled, parent.state)
 
 
 def outgoing(attributes: dict[str, str] | None) -> dict[str, str] | None:
