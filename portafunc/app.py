@@ -468,7 +468,7 @@ class App:
         mount(self, prefix, asgi_or_wsgi_app, name=name)
 
     def openapi(self, *, title: str | None = None, version: str = "0.1.0",
-                target: Literal["aws", "azure", "gcp"] | None = None) -> dict[str, Any]:
+                target: str | None = None) -> dict[str, Any]:
         """The app's OpenAPI 3.1 document: every HTTP route and method, typed path, query and header parameters,
         request and response schemas from the pydantic models (in ``components/schemas``), the problem+json
         answers of the pipeline, security schemes and router tags; a mounted FastAPI app's own schema under its
@@ -477,8 +477,9 @@ class App:
         Args:
             title: ``info.title`` (default: the app's name).
             version: ``info.version``.
-            target: Describe ``auth="function"`` as that cloud checks it (``aws``: SigV4, ``azure``: a function
-                key, ``gcp``: a Google ID token); ``None``: each cloud's scheme, as alternatives.
+            target: Describe ``auth="function"`` as that installed target checks it
+                (``Target.function_auth_schemes``: an IAM signature, a function key, an ID token); ``None``: every
+                installed target's scheme, as alternatives.
         """
         from .openapi import document
 

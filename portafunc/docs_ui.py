@@ -74,7 +74,9 @@ def _openapi_json(app: App, cache: dict[str, Any]) -> bytes:
 
         invocation = current()
         target = invocation.target if invocation is not None else None
-        doc = app.openapi(target=target if target in ("aws", "azure", "gcp") else None)  # type: ignore[arg-type]
+        from .targets import available
+
+        doc = app.openapi(target=target if target and target in available() else None)
         cache["body"] = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         cache["count"] = count
     body: bytes = cache["body"]

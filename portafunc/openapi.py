@@ -25,29 +25,23 @@ if typing.TYPE_CHECKING:
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
 _METHOD_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_TARGETS = ("aws", "azure", "gcp")
 
-# What ``auth="function"`` is on each cloud, as an OpenAPI security scheme: the platform checks it before the
-# function runs (see App.http).
-_PLATFORM_SCHEMES: dict[str, dict[str, dict[str, Any]]] = {
-    "aws": {
-        "aws_iam": {"type": "apiKey", "in": "header", "name": "Authorization",
-                    "description": "AWS: an AWS_IAM authorizer; the request is signed with Signature Version 4 "
-                                   "by a principal allowed to invoke the API.",
-                    "x-amazon-apigateway-authtype": "awsSigv4"},
-    },
-    "azure": {
-        "azure_function_key": {"type": "apiKey", "in": "header", "name": "x-functions-key",
-                               "description": "Azure: a function key (AuthLevel.FUNCTION)."},
-        "azure_function_key_query": {"type": "apiKey", "in": "query", "name": "code",
-                                     "description": "Azure: a function key in the query (AuthLevel.FUNCTION)."},
-    },
-    "gcp": {
-        "google_id_token": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                            "description": "Google Cloud: a Google-signed ID token of a caller holding the Cloud "
-                                           "Run invoker role."},
-    },
-}
+
+def platform_schemes(target: str | None) -> dict[str, dict[str, Any]]:
+    """``auth="function"`` as the installed targets check it (``Target.function_auth_schemes``): ``target``'s
+    schemes, or every installed target's as alternatives when None. A target not installed here adds none."""
+    from .targets import available, get_target
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in ([target] if target else sorted(available())):
+        try:
+            schemes = get_target(name).function_auth_schemes()
+        except Exception:  # noqa: BLE001 - e.g. a deployed function, whose artifact carries no target
+            continue
+        for scheme_name, scheme in schemes.items():
+            out[scheme_name] = copy.deepcopy(dict(scheme))
+    return out
+
 
 _PROBLEM = {
     "type": "object",
@@ -75,7 +69,7 @@ _PROBLEM = {
 _PROBLEMS = {
     "BadRequest": ("400", "The request failed validation (a body, path, query or header value), or is malformed."),
     "Unauthorized": ("401", "No valid bearer token: missing, expired, or not from this issuer for this audience "
-                            "(on AWS the HTTP API's JWT authorizer refuses it first, with its own JSON body)."),
+                            "(where the platform's front door verifies tokens too, it refuses first, with its own body)."),
     "UnsupportedMediaType": ("415", "The body is sent with a content type this operation does not accept."),
 }
 
@@ -83,11 +77,11 @@ _PROBLEMS = {
 def document(app: App, *, title: str | None = None, version: str = "0.1.0",
              target: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app`` (see ``App.openapi``)."""
-    if target is not None and target not in _TARGETS:
+    if target is not None:
         from importlib.metadata import entry_points
 
-        installed = sorted({ep.name for ep in entry_points(group="portafunc.targets")} | set(_TARGETS))
-        if target not in installed:  # a target with no platform-checked auth of its own adds no scheme
+        installed = sorted({ep.name for ep in entry_points(group="portafunc.targets")})
+        if target not in installed:
             raise RegistrationError(f"openapi target must be one of {', '.join(installed)}, not {target!r}")
     return _Builder(app, target).build(title or app.name, version)
 
@@ -114,6 +108,7 @@ class _Builder:
     def __init__(self, app: App, target: str | None) -> None:
         self.app = app
         self.target = target
+        self._platform: dict[str, dict[str, Any]] | None = None  # auth="function" schemes, asked once
         self.schemes: dict[str, dict[str, Any]] = {}
         self.problems_used: set[str] = set()
         self.tags: dict[str, dict[str, Any]] = {}  # tag name → tag object
@@ -291,12 +286,12 @@ class _Builder:
         if auth == "anonymous" or auth is None:
             return None
         if auth == "function":
-            targets = (self.target,) if self.target else _TARGETS
             requirement: list[dict[str, list[str]]] = []
-            for target in targets:
-                for name, scheme in _PLATFORM_SCHEMES.get(target, {}).items():
-                    self.schemes[name] = copy.deepcopy(scheme)
-                    requirement.append({name: []})
+            if self._platform is None:
+                self._platform = platform_schemes(self.target)
+            for name, scheme in self._platform.items():
+                self.schemes[name] = copy.deepcopy(scheme)
+                requirement.append({name: []})
             responses["401"] = {"description": "Refused by the platform before the function runs (no or bad "
                                                "credentials); the body is the platform's, not problem+json."}
             responses["403"] = {"description": "Refused by the platform: the caller may not invoke this API."}

@@ -188,6 +188,11 @@ class Target(ABC):
         absent. Empty: every version portafunc supports runs here, with no announced end."""
         return {}
 
+    def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
+        """What ``auth="function"`` is on this target, as OpenAPI security schemes by name (the platform checks it
+        before the function runs). Empty: the target has no platform-checked caller identity."""
+        return {}
+
     # -- packaging ------------------------------------------------------------------------------------------------
     def package(self, request: PackageRequest) -> PackageResult:
         raise NotImplementedError(f"target {self.name} cannot package yet")

@@ -131,6 +131,9 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
         return True
 
     closure = Closure(roots)
+    entries = list(entries)
+    if getattr(app, "docs_route", None) is not None:  # the served document describes the target's own auth
+        entries.append(f"{adapter_module}.target")
     closure.add(["portafunc", adapter_module, *entries], allowed)
     for group, modules in (plugin_modules or {}).items():
         kinds = PLUGIN_GROUPS.get(group, ())

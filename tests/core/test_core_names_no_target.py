@@ -31,14 +31,7 @@ ALLOWED = {
     "otel.py": "OpenTelemetry semantic conventions",
 }
 
-# Still to move behind the Target interface: what auth="function" is on each platform, as OpenAPI security schemes
-# (a table in openapi.py, the targets that have one in docs_ui.py and App.openapi's signature). Listed by module and
-# exact token, so any other target name appearing there still fails.
-PENDING = {
-    "openapi.py": None,  # the whole table of platform security schemes
-    "docs_ui.py": {'"aws"', '"azure"', '"gcp"'},
-    "app.py": {'"aws"', '"azure"', '"gcp"'},
-}
+PENDING: dict[str, set[str] | None] = {}  # modules still naming a target, by exact token (none left)
 
 
 def _docstring_lines(tree: ast.AST) -> set[int]:

@@ -110,3 +110,12 @@ RESERVED_ENV = (r"^AWS_", r"^LAMBDA_", r"^_HANDLER$")
 # When Lambda stops supporting each Python runtime (its published deprecation schedule).
 PYTHON_SUPPORT = {"3.10": "2026-10-31", "3.11": "2027-06-30", "3.12": "2028-10-31", "3.13": "2029-06-30",
                   "3.14": "2029-06-30"}
+
+
+#: ``auth="function"`` as an OpenAPI security scheme: API Gateway's AWS_IAM authorizer checks it before the function.
+FUNCTION_AUTH_SCHEMES = {
+    "aws_iam": {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "AWS: an AWS_IAM authorizer; the request is signed with Signature Version 4 "
+                               "by a principal allowed to invoke the API.",
+                "x-amazon-apigateway-authtype": "awsSigv4"},
+}

@@ -80,5 +80,8 @@ class Target(BaseTarget):
     def reserved_env(self) -> tuple[str, ...]:
         return triggers.RESERVED_ENV
 
+    def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
+        return triggers.FUNCTION_AUTH_SCHEMES
+
     def python_support(self) -> Mapping[str, str]:
         return triggers.PYTHON_SUPPORT

@@ -146,3 +146,12 @@ RESERVED_ENV = (r"^FUNCTIONS_", r"^AzureWebJobs", r"^WEBSITE_")
 # When Azure Functions stops supporting each Python version (its published schedule).
 PYTHON_SUPPORT = {"3.10": "2026-10-31", "3.11": "2027-10-31", "3.12": "2028-10-31", "3.13": "2029-10-31",
                   "3.14": "2030-10-31"}
+
+
+#: ``auth="function"`` as OpenAPI security schemes: the Functions host checks the key before the function.
+FUNCTION_AUTH_SCHEMES = {
+    "azure_function_key": {"type": "apiKey", "in": "header", "name": "x-functions-key",
+                           "description": "Azure: a function key (AuthLevel.FUNCTION)."},
+    "azure_function_key_query": {"type": "apiKey", "in": "query", "name": "code",
+                                 "description": "Azure: a function key in the query (AuthLevel.FUNCTION)."},
+}

@@ -64,3 +64,11 @@ RESERVED_ENV = (r"^K_SERVICE$", r"^FUNCTION_TARGET$")
 # When Cloud Run functions stops supporting each Python runtime (its published schedule).
 PYTHON_SUPPORT = {"3.10": "2026-10-04", "3.11": "2027-10-24", "3.12": "2028-10-02", "3.13": "2029-10-10",
                   "3.14": "2030-10-10"}
+
+
+#: ``auth="function"`` as an OpenAPI security scheme: Cloud Run IAM checks the ID token before the function.
+FUNCTION_AUTH_SCHEMES = {
+    "google_id_token": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                        "description": "Google Cloud: a Google-signed ID token of a caller holding the Cloud "
+                                       "Run invoker role."},
+}
