@@ -170,7 +170,7 @@ def log(level: str, message: str, **fields: Any) -> None:
         for key, value in safe.items():
             if key not in record:
                 record[key] = value
-        line = _encode(record)
+        line = encode(record)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
         line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
                            "message": scrub_text(str(message)[:MAX_TEXT]),
@@ -223,8 +223,9 @@ def _c_encoder() -> Any:
 _c_encode = _c_encoder()
 
 
-def _encode(record: dict[str, Any]) -> str:
-    """One JSON line, ``json.dumps``-compatible (``ensure_ascii=False``)."""
+def encode(record: dict[str, Any]) -> str:
+    """One JSON line, ``json.dumps``-compatible (``ensure_ascii=False``); a value JSON cannot hold is written as its
+    scrubbed text."""
     if _c_encode is not None:
         try:
             return "".join(_c_encode(record, 0))

@@ -202,30 +202,7 @@ def _unserialisable(value: Any) -> str:
     return logs.scrub_text(str(value)[:logs.MAX_TEXT])
 
 
-_encode_checked = json.JSONEncoder(default=_unserialisable, ensure_ascii=False).encode
-
-
-def _c_encoder() -> Any:
-    """``JSONEncoder.encode`` builds its C encoder on every call; this one is built once (no circular-reference
-    check: a record's fields are fresh copies cut at a fixed depth, and any failure falls back to the checked path)."""
-    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # not in typeshed
-
-    if c_make_encoder is None:
-        return None
-    return c_make_encoder(None, _unserialisable, encode_basestring, None, ": ", ", ", False, False, False)
-
-
-_c_encode = _c_encoder()
-
-
-def _encode(record: dict[str, Any]) -> str:
-    """One JSON line, ``json.dumps``-compatible (``ensure_ascii=False``)."""
-    if _c_encode is not None:
-        try:
-            return "".join(_c_encode(record, 0))
-        except Exception:  # noqa: BLE001 - e.g. a cycle or a default that raised: the checked encoder says why
-            pass
-    return _encode_checked(record)
+_encode = logs.encode  # one JSON line: the same encoder as portafunc's direct writes
 
 
 def _text_line(record: logging.LogRecord, message: str, fields: dict[str, Any]) -> str:

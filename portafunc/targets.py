@@ -166,9 +166,17 @@ class Target(ABC):
     def driver(self) -> Driver:
         """The contract-test driver for this target."""
 
+    #: The adapter's trigger table module (``triggers.py``): the answers below read its constants
+    #: (``SCHEDULE_DIALECT``, ``BODY_LIMIT``, ``RESERVED_ENV``, ``PYTHON_SUPPORT``, ``FUNCTION_AUTH_SCHEMES``) where it
+    #: defines them, so an adapter states each fact once, as data.
+    trigger_table: Any = None
+
     def schedule_dialect(self) -> CronDialect:
         """How this target writes a neutral schedule (its cron dialect); the core's evaluator proves that each
         dialect fires at the neutral instants. Default: the neutral 5-field cron, unchanged."""
+        dialect = getattr(self.trigger_table, "SCHEDULE_DIALECT", None)
+        if dialect is not None:
+            return dialect  # type: ignore[no-any-return]
         from .schedule import UNIX_CRON
 
         return UNIX_CRON
@@ -176,22 +184,22 @@ class Target(ABC):
     def http_body_limit(self) -> int | None:
         """The largest HTTP request body this target's front door lets through (bytes); None: no limit of its own.
         ``portafunc run --target`` applies it locally; without ``--target`` the smallest installed one applies."""
-        return None
+        return getattr(self.trigger_table, "BODY_LIMIT", None)
 
     def reserved_env(self) -> tuple[str, ...]:
         """Regular expressions of environment variable names the platform owns (the configuration file may not
         set them), e.g. ``r"^PLATFORM_"``."""
-        return ()
+        return tuple(getattr(self.trigger_table, "RESERVED_ENV", ()))
 
     def python_support(self) -> Mapping[str, str]:
         """Python version → the date (ISO) this target's runtime for it ends support; versions it lacks are
         absent. Empty: every version portafunc supports runs here, with no announced end."""
-        return {}
+        return getattr(self.trigger_table, "PYTHON_SUPPORT", None) or {}
 
     def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
         """What ``auth="function"`` is on this target, as OpenAPI security schemes by name (the platform checks it
         before the function runs). Empty: the target has no platform-checked caller identity."""
-        return {}
+        return getattr(self.trigger_table, "FUNCTION_AUTH_SCHEMES", None) or {}
 
     # -- packaging ------------------------------------------------------------------------------------------------
     def package(self, request: PackageRequest) -> PackageResult:

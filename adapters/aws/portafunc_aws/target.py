@@ -25,6 +25,7 @@ _VARIANT_KIND = {**dict.fromkeys(http.VARIANTS, "http"), **dict.fromkeys(message
 
 class Target(BaseTarget):
     name = "aws"
+    trigger_table = triggers
     distribution = "portafunc-aws"
 
     def decode(self, native: Any) -> list[Event]:
@@ -99,21 +100,6 @@ class Target(BaseTarget):
         from .deploy.sam import check_deployment
 
         return check_deployment(deployment)
-
-    def schedule_dialect(self) -> Any:
-        return triggers.SCHEDULE_DIALECT
-
-    def http_body_limit(self) -> int | None:
-        return triggers.BODY_LIMIT
-
-    def reserved_env(self) -> tuple[str, ...]:
-        return triggers.RESERVED_ENV
-
-    def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
-        return triggers.FUNCTION_AUTH_SCHEMES
-
-    def python_support(self) -> Mapping[str, str]:
-        return triggers.PYTHON_SUPPORT
 
 
 __all__ = ["AwsDriver", "Target", "event_from_dict"]

@@ -16,6 +16,7 @@ from .triggers import check_trigger
 
 class Target(BaseTarget):
     name = "azure"
+    trigger_table = triggers
     distribution = "portafunc-azure"
 
     # -- codecs ---------------------------------------------------------------------------------------------------
@@ -71,17 +72,4 @@ class Target(BaseTarget):
 
         return package(self, request)
 
-    def schedule_dialect(self) -> Any:
-        return triggers.SCHEDULE_DIALECT
 
-    def http_body_limit(self) -> int | None:
-        return triggers.BODY_LIMIT
-
-    def reserved_env(self) -> tuple[str, ...]:
-        return triggers.RESERVED_ENV
-
-    def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
-        return triggers.FUNCTION_AUTH_SCHEMES
-
-    def python_support(self) -> Mapping[str, str]:
-        return triggers.PYTHON_SUPPORT

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from portafunc.app import App, FunctionSpec
 from portafunc.events import Event
-from portafunc.schedule import CronDialect
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
 
 from . import codecs, triggers
@@ -14,6 +13,7 @@ from . import codecs, triggers
 
 class Target(_Target):
     name = triggers.NAME
+    trigger_table = triggers
     distribution = "portafunc-container"
 
     def decode(self, native: Any) -> list[Event]:
@@ -53,14 +53,4 @@ class Target(_Target):
     def name_rules(self) -> dict[str, Any]:
         return triggers.name_rules()
 
-    def schedule_dialect(self) -> CronDialect:
-        return triggers.SCHEDULE_DIALECT
 
-    def http_body_limit(self) -> int | None:
-        return triggers.BODY_LIMIT
-
-    def reserved_env(self) -> tuple[str, ...]:
-        return triggers.RESERVED_ENV
-
-    def python_support(self) -> Mapping[str, str]:
-        return triggers.PYTHON_SUPPORT

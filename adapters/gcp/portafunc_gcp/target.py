@@ -3,7 +3,7 @@ contract-test driver and the packager together."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from portafunc.app import App, FunctionSpec
 from portafunc.events import Event
@@ -15,6 +15,7 @@ from .triggers import check_trigger
 
 class Target(_Target):
     name = "gcp"
+    trigger_table = triggers
     distribution = "portafunc-gcp"
 
     def decode(self, native: Any) -> list[Event]:
@@ -62,17 +63,4 @@ class Target(_Target):
             return [str(exc)]
         return []
 
-    def schedule_dialect(self) -> Any:
-        return triggers.SCHEDULE_DIALECT
 
-    def http_body_limit(self) -> int | None:
-        return triggers.BODY_LIMIT
-
-    def reserved_env(self) -> tuple[str, ...]:
-        return triggers.RESERVED_ENV
-
-    def function_auth_schemes(self) -> Mapping[str, Mapping[str, Any]]:
-        return triggers.FUNCTION_AUTH_SCHEMES
-
-    def python_support(self) -> Mapping[str, str]:
-        return triggers.PYTHON_SUPPORT
