@@ -261,7 +261,9 @@ def test_crash_mid_batch_and_poison_nothing_lost(gcp_env: str, admin: tuple[Any,
     assert any(r["pid"] != dead_pid for r in after_crash), "gunicorn did not start a fresh worker after the crash"
     assert crash["n"] in killed and len(killed) >= 2, f"the crash held only {sorted(killed)} in flight"
     assert killed - poison <= delivered, "a delivery killed by the crash was not redelivered"
-    assert transient == {i for i in range(n) if i % 7 == 3} - poison
+    expected_transient = {i for i in range(n) if i % 7 == 3} - poison
+    # a transient delivery the crash killed between taking its one failure and recording it succeeds when redelivered
+    assert expected_transient - killed <= transient <= expected_transient, (sorted(transient), sorted(killed))
     assert sorted(dead_n) == sorted(poison), dead_n
     for m in dead:
         assert m.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == str(max_attempts)
