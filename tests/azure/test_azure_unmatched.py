@@ -3,7 +3,7 @@
 The host orders HTTP routes by function name (``FunctionMetadataManager``: ``OrderBy(f => f.Name,
 StringComparer.OrdinalIgnoreCase)``), adds them in that order to an ASP.NET ``RouteCollection``
 (``WebScriptHostHttpRoutesManager``), and the first route whose template and method constraint match wins, whatever
-its specificity (azure-functions-host issue 9876). This test reads the function metadata the real ``azure.functions``
+its specificity (https://github.com/Azure/azure-functions-host/issues/9876). This test reads the function metadata the real ``azure.functions``
 library indexes from the generated ``function_app.py`` (``get_function_json()``, what the worker sends the host),
 applies that rule, and checks that the catch-all takes exactly the requests no other route takes — also when the app's
 own function names sort late."""
