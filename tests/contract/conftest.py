@@ -40,10 +40,15 @@ def shop(shop_idp):
     patch = pytest.MonkeyPatch()
     patch.setenv("SHOP_ISSUER", shop_idp.issuer)  # read when the example's modules are imported
     folder = str(EXAMPLES / "shop")
-    for name in [n for n, m in sys.modules.items() if (getattr(m, "__file__", None) or "").startswith(folder)]:
-        del sys.modules[name]  # imported earlier (another test) with the default issuer
+
+    def forget_shop_modules() -> None:
+        for name in [n for n, m in sys.modules.items() if (getattr(m, "__file__", None) or "").startswith(folder)]:
+            del sys.modules[name]
+
+    forget_shop_modules()  # imported earlier (another test) with the default issuer
     try:
         app = load_example("shop")
     finally:
         patch.undo()  # only the import needs it: a process started later must not inherit a local issuer
+        forget_shop_modules()  # nor may a later in-process import get this local issuer
     yield app
