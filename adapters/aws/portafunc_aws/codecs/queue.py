@@ -154,7 +154,10 @@ def decode_sqs_record_fully(rec: Mapping[str, Any], index: int = 0) -> Message[A
         attributes = decode_sqs_attributes(native_attrs, f"SQS record {index}")
     envelope = sns_envelope(body) if '"TopicArn"' in body else None
     if envelope is not None:
-        data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
+        try:
+            data, sns_attrs, sns_time, topic = sns_message(envelope, "")
+        except EventDecodeError:  # read again for the error that names the record
+            data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source
