@@ -297,6 +297,14 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
+    if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
+            and value[20:23].isdigit():
+        # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
+        # six digits and give the same datetime
+        try:
+            return _fromisoformat(value[:23] + "+00:00")
+        except ValueError:
+            pass  # said as the general path says it
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -332,6 +340,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_fromisoformat = datetime.fromisoformat
 
 
 def _from_epoch_ms(ms: float, original: object) -> datetime:
@@ -820,7 +829,7 @@ class Message(_TypedBody[T]):
     """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
 
     __slots__ = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "_published", "source", "native",
-                 "_body", "_has_body")
+                 "_body", "_has_body", "_rest")
     kind = "message"
 
     def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
@@ -837,6 +846,43 @@ class Message(_TypedBody[T]):
         self.native = native
         self._body: Any = None
         self._has_body = False
+        self._rest: Callable[[Any], tuple[Any, ...]] | None = None  # every field decoded
+
+    @classmethod
+    def deferred(cls, id: str, data: bytes, native: Any, rest: Callable[[Any], tuple[Any, ...]]) -> Message[Any]:
+        """A message whose id and payload are decoded and whose other fields are decoded from ``native`` when one of
+        them is first read: ``rest(native)`` gives ``(attributes, ordering_key, delivery_attempt, published_at,
+        source)``. Most handlers read only the payload, and decoding the rest costs about as much as the handler's own
+        work. The adapter defers only what it has checked decodes without error, so a malformed record is still
+        refused when the batch is decoded, and the fields read the same as an eager decode."""
+        msg = _new_message(cls)
+        msg.id = id
+        msg.data = data
+        msg.native = native
+        msg._body = None
+        msg._has_body = False
+        msg._rest = rest
+        return msg
+
+    if not TYPE_CHECKING:  # type checkers keep checking attribute names: this only reads the deferred fields
+        def __getattr__(self, name: str) -> Any:
+            """A deferred field's first read (see :meth:`deferred`): every deferred field is decoded at once."""
+            if name not in _DEFERRED_FIELDS:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            try:
+                rest = _rest_slot(self)
+            except AttributeError:
+                rest = None
+            if rest is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            values = rest(self.native)
+            self._rest = None
+            for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
+                try:
+                    slot.__get__(self)  # set by the caller since: kept
+                except AttributeError:
+                    slot.__set__(self, value)
+            return getattr(self, name)
 
     @property
     def published_at(self) -> datetime | None:
@@ -927,6 +973,13 @@ class Message(_TypedBody[T]):
         if not isinstance(other, Message):
             return NotImplemented
         return self.to_dict() == other.to_dict()
+
+
+_new_message = object.__new__
+_rest_slot: Any = vars(Message)["_rest"].__get__  # the slot itself: an unset one raises AttributeError
+_DEFERRED_FIELDS = frozenset(("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
+_DEFERRED_SLOTS = tuple(getattr(Message, name) for name in
+                        ("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
 
 
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
