@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 
 from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
@@ -117,6 +117,107 @@ def matched_route(event: Any) -> str | None:
 
 
 def _decode_v2(native: Any, variant: str) -> HttpRequest:
+    """An HTTP API (payload 2.0) or Function URL event → HttpRequest, or EventDecodeError saying what is wrong: a
+    request built by :meth:`HttpRequest.lazy` when every field has the type Lambda sends, else read field by field."""
+    req = _lazy_v2(native, variant)
+    return req if req is not None else _decode_v2_fields(native, variant)
+
+
+class _V2Fields(HttpFields):
+    """The fields of an HTTP API / Function URL event :func:`_lazy_v2` has checked, read as :func:`_decode_v2_fields`
+    reads them (``tests/aws/test_lazy_http.py`` compares the two)."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        raw_query = native["rawQueryString"]
+        return _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+
+    def raw_query(self, native: Any) -> str | None:
+        raw_query: str = native["rawQueryString"]
+        return raw_query
+
+    def headers(self, native: Any) -> Headers:
+        native_headers = native.get("headers")
+        headers = Headers(native_headers)
+        cookies = native.get("cookies")
+        if cookies:
+            items = headers._items
+            if items:
+                headers._items = [item for item in items if item[0].lower() != "cookie"]
+            headers._items.append(("cookie", "; ".join(cookies)))  # checked sendable by _lazy_v2
+        return headers
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        params = native.get("pathParameters")
+        return _path_params(params) if params else {}
+
+    def client_ip(self, native: Any) -> str | None:
+        client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
+        return client_ip
+
+
+_V2 = _V2Fields()
+_lazy = HttpRequest.lazy
+
+
+def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
+    """The request, its fields read on first access, when every field has the type Lambda sends; None otherwise
+    (then :func:`_decode_v2_fields` converts what it can and refuses the rest). Only the body can still be refused
+    here, for the reasons the field-by-field reader refuses it."""
+    if event.__class__ is not dict:
+        return None
+    ctx = event.get("requestContext")
+    if ctx.__class__ is not dict:
+        return None
+    http = ctx.get("http")
+    if http.__class__ is not dict:
+        return None
+    method = http.get("method")
+    raw_path = event.get("rawPath")
+    client_ip = http.get("sourceIp")
+    if method.__class__ is not str or raw_path.__class__ is not str or \
+            event.get("rawQueryString").__class__ is not str or (client_ip is not None and client_ip.__class__ is not str):
+        return None
+    headers = event.get("headers")
+    if headers is not None and (headers.__class__ is not dict or not _all_text_join(headers)):
+        return None
+    cookies = event.get("cookies")
+    if cookies is not None:
+        if cookies.__class__ is not list:
+            return None
+        if cookies:
+            try:
+                joined = "; ".join(cookies)
+            except TypeError:
+                return None
+            if "\r" in joined or "\n" in joined or "\x00" in joined:  # Headers.add would refuse it
+                return None
+    stage = ctx.get("stage")
+    if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
+        raw_path = _without_stage(raw_path, stage)
+    path = unquote(raw_path) if "%" in raw_path else raw_path
+    raw_body = event.get("body")
+    if raw_body is None or raw_body == "":
+        return _lazy(method, path or "/", event, _V2)
+    if raw_body.__class__ is str and not event.get("isBase64Encoded"):
+        if raw_body.isascii():  # kept as the text it is: no copy of a large body
+            return _lazy(method, path or "/", event, _V2, b"", raw_body)
+        return _lazy(method, path or "/", event, _V2, raw_body.encode("utf-8"))
+    return _lazy(method, path or "/", event, _V2, _body(event, f"{variant} event"))
+
+
+def _all_text_join(mapping: dict[Any, Any]) -> bool:
+    """Whether every name and value is text, checked by joining them (one C loop each)."""
+    try:
+        "".join(mapping)
+        "".join(mapping.values())
+    except TypeError:
+        return False
+    return True
+
+
+def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
     """An HTTP API (payload 2.0) or Function URL event → HttpRequest, or EventDecodeError saying what is wrong.
 
     One path for every event: each field is taken as is when it has the type Lambda sends (the common case costs a

@@ -52,6 +52,52 @@ def is_fifo_arn(arn: Any) -> bool:
 def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
     """One SQS record → Message, or EventDecodeError saying which field is wrong.
 
+    A record as Lambda sends it (every field of the type it should have, no SNS envelope, no base64 body) is decoded
+    as its id and payload; its other fields are decoded by :func:`decode_sqs_record_fully` when first read
+    (:meth:`Message.deferred`). The checks here are the ones that decoder's fields could fail, so a record it would
+    refuse is refused now, by that decoder, and a deferred one reads exactly as it would decode.
+    """
+    get = rec.get
+    message_id = get("messageId")
+    body = get("body")
+    sys_attrs = get("attributes")
+    if message_id.__class__ is str and body.__class__ is str and sys_attrs.__class__ is dict \
+            and get("eventSource") == "aws:sqs" and '"TopicArn"' not in body:
+        count = sys_attrs.get("ApproximateReceiveCount")
+        sent = sys_attrs.get("SentTimestamp")
+        group = sys_attrs.get("MessageGroupId")
+        source = get("eventSourceARN")
+        native_attrs = get("messageAttributes")
+        if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
+                and (sent.__class__ is str and len(sent) < 15 or sent is None) \
+                and (group is None or group.__class__ is str) and (source is None or source.__class__ is str) \
+                and (native_attrs is None or native_attrs.__class__ is dict
+                     and BODY_ENCODING_ATTR not in native_attrs):
+            for attr in native_attrs.values() if native_attrs else ():
+                if attr.__class__ is not dict:
+                    break
+            else:
+                try:
+                    data = body.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate: refused below
+                    pass
+                else:
+                    return _deferred(message_id, data, rec, _rest_of_record)
+    return decode_sqs_record_fully(rec, index)
+
+
+_deferred = Message.deferred
+
+
+def _rest_of_record(rec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A deferred record's other fields, as the full decoder gives them."""
+    msg = decode_sqs_record_fully(rec, 0)
+    return msg.attributes, msg.ordering_key, msg.delivery_attempt, msg._published, msg.source
+
+
+def decode_sqs_record_fully(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
+    """One SQS record → Message with every field decoded, or EventDecodeError saying which field is wrong.
+
     One path for every record: each field is taken as is when it has the type Lambda sends (the common case costs a
     type check), and otherwise read by the defensive helpers of :mod:`.fields`, which convert what can be converted
     (a number where text is expected) and refuse the rest. ``tests/aws/codec_golden.json`` pins the result.
