@@ -44,6 +44,8 @@ ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
 _SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
 _event_id = attrgetter("id")
+_NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
+                  "eventbridge": "an EventBridge event"}
 
 _messages: Any = None
 
@@ -92,7 +94,8 @@ class LambdaHandler:
         self.spec: FunctionSpec | None = app.function(function) if function else None
         # SNS HTTP(S) deliveries go to topic functions (see sns_http.route); only an app-wide handler or one bound
         # to a topic function looks for them. The receiver (certificate cache) is the process-wide one by default.
-        self.sns_routing = (self.spec is None or self.spec.kind == "topic") and \
+        # An app without topic functions has none to route to (and its artifact carries no SNS HTTP verifier).
+        self.sns_routing = (self.spec.kind == "topic" if self.spec else any(s.kind == "topic" for s in app)) and \
             os.environ.get(SNS_HTTP_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
         self.sns_receiver = sns_receiver
         # The HTTP API's $default route (the template's router function) gets only what API Gateway matched to no
@@ -142,6 +145,8 @@ class LambdaHandler:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
                                    "only HTTP requests are routed across the app",
                                    expected="PORTAFUNC_FUNCTION=<function name>")
+        if spec.kind == "http":  # said before the lazy codecs load: an HTTP-only artifact does not carry them
+            raise self._mismatch(_NATIVE_EVENTS[kind])
         if kind == "sqs":
             return self._sqs(spec, event, context)
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
