@@ -31,13 +31,13 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import (MessageResult, Outcome, handle_http, handle_unmatched, invoke_batch, invoke_event,
-                              invoke_message)
+from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, handle_unmatched, invoke_batch,
+                              invoke_event, invoke_message)
 
 from . import codecs as codec
 from .codecs import http
 from .codecs.fields import records
-from .outcome import batch_answer, encode_response, raise_for_retry
+from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
@@ -134,9 +134,12 @@ class LambdaHandler:
                 resp = handle_unmatched(self.app, req, target=TARGET, invocation_id=invocation_id,
                                         native_context=context)
             else:
-                resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                                   invocation_id=invocation_id, native_context=context,
-                                   route_template=None if spec else http.matched_route(event))
+                answer = handle_http_direct(self.app, req, DIRECT[variant], function=spec.name if spec else None,
+                                            target=TARGET, invocation_id=invocation_id, native_context=context,
+                                            route_template=None if spec else http.matched_route(event))
+                if answer.__class__ is dict:
+                    return answer
+                resp = answer
             return encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
