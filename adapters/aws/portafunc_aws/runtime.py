@@ -42,7 +42,7 @@ from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
-_SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
+_SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _event_id = attrgetter("id")
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
                   "eventbridge": "an EventBridge event"}
@@ -271,13 +271,11 @@ def _record_id(rec: Any) -> Any:
 def _sns_delivery(event: dict[str, Any]) -> bool:
     """Does this HTTP event carry SNS's ``x-amz-sns-message-type`` header? Two dict lookups per header map, so the
     HTTP hot path does not scan the headers (SNS sends the name in lower case; API Gateway v1 keeps the case)."""
-    for key in ("headers", "multiValueHeaders"):
-        headers = event.get(key)
-        if headers and type(headers) is dict:
-            for name in _SNS_HEADERS:
-                if name in headers:
-                    return True
-    return False
+    headers = event.get("headers")
+    if headers and headers.__class__ is dict and (_SNS_HEADER in headers or _SNS_HEADER_V1 in headers):
+        return True
+    headers = event.get("multiValueHeaders")
+    return bool(headers) and headers.__class__ is dict and (_SNS_HEADER in headers or _SNS_HEADER_V1 in headers)
 
 
 def bind(app: App, function: str | None = None, *, sns_receiver: Any = None) -> LambdaHandler:
