@@ -297,6 +297,14 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
+    if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
+            and value[20:23].isdigit():
+        # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
+        # six digits and give the same datetime
+        try:
+            return _fromisoformat(value[:23] + "+00:00")
+        except ValueError:
+            pass  # said as the general path says it
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -332,6 +340,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_fromisoformat = datetime.fromisoformat
 
 
 def _from_epoch_ms(ms: float, original: object) -> datetime:
@@ -392,6 +401,24 @@ def _json_bytes(data: Any) -> bytes:
         return _json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False).encode("ascii")
 
 
+def json_text(data: Any) -> str:
+    """``_json_bytes(data).decode("utf-8")`` without the bytes: the compact JSON text of a response body for a front
+    door that carries text (the same text, the same errors)."""
+    if _c_encode is not None:
+        try:
+            text = "".join(_c_encode(data, 0))
+        except RecursionError:
+            text = _checked_encoder().encode(data)
+    else:
+        text = _checked_encoder().encode(data)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: as _json_bytes writes them
+            return _json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False)
+    return text
+
+
 _encoder: Any = None
 
 
@@ -424,13 +451,42 @@ def _json_default(value: Any) -> Any:
 
 
 _c_encode = _make_c_encoder()
+_new_object = object.__new__
+
+
+class HttpFields:
+    """How a request built by :meth:`HttpRequest.lazy` reads the fields it was not given from its native event: one
+    method per field, each called at most once per request, on first access. A codec subclasses it for a native shape it has already
+    checked, so none of these methods fails for an event it accepted (a malformed event is refused, or decoded
+    eagerly, before a request is built). The defaults are an empty request's."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        return {}
+
+    def headers(self, native: Any) -> Headers:
+        return Headers()
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        return {}
+
+    def client_ip(self, native: Any) -> str | None:
+        return None
+
+    def raw_query(self, native: Any) -> str | None:
+        return None
 
 
 class HttpRequest:
-    """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through."""
+    """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through.
 
-    __slots__ = ("method", "path", "query", "headers", "_body", "_text", "path_params", "_cookies", "client_ip",
-                 "native", "raw_query", "principal", "_form")
+    A codec may build it with :meth:`lazy`: ``query``, ``headers``, ``path_params``, ``client_ip`` and ``raw_query``
+    are then read from the native event on first access (and can be assigned as always), so a handler that reads
+    only its path parameters does not pay for parsing the query or copying the headers."""
+
+    __slots__ = ("method", "path", "_query", "_headers", "_body", "_text", "_path_params", "_cookies", "_client_ip",
+                 "native", "_raw_query", "principal", "_form", "_fields")
     kind = "http"
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
@@ -439,20 +495,100 @@ class HttpRequest:
                  raw_query: str | None = None) -> None:
         self.method = method.upper()
         self.path = path
-        self.query = query if query is not None else {}
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._query = query if query is not None else {}
+        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
         self._body: bytes | None = body
         self._text: str | None = None
-        self.path_params = path_params if path_params is not None else {}
+        self._path_params = path_params if path_params is not None else {}
         self._cookies = cookies or None
-        self.client_ip = client_ip
+        self._client_ip = client_ip
         self.native = native
-        #: The query string exactly as the client sent it (percent-escapes and key order kept), where the front door
-        #: passes it on; None where it only hands over parsed parameters.
-        self.raw_query = raw_query
+        self._raw_query = raw_query
+        self._fields: HttpFields  # set by lazy() only
         #: The verified caller (e.g. a JWT's claims) once an authenticator accepted the request; None before.
         self.principal: dict[str, Any] | None = None
         self._form: FormData | None = None
+
+    @classmethod
+    def lazy(cls, method: str, path: str, native: Any, fields: HttpFields, body: bytes = b"",
+             text: str | None = None) -> HttpRequest:
+        """A request whose query, headers, path parameters, client IP and raw query ``fields`` reads from ``native``
+        on first access. ``text``: an ASCII body kept as the text it arrived as (see :meth:`keep_ascii_body`)."""
+        req: HttpRequest = _new_object(cls)
+        req.method = method.upper()
+        req.path = path
+        req.native = native
+        req._fields = fields
+        req._body = body if text is None else None
+        req._text = text
+        req._cookies = None
+        req.principal = None
+        req._form = None
+        return req
+
+    # The fields a lazy request reads from its native event on first access (a plain request has them all).
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        try:
+            return self._query
+        except AttributeError:
+            self._query = value = self._fields.query(self.native)
+            return value
+
+    @query.setter
+    def query(self, value: dict[str, list[str]]) -> None:
+        self._query = value
+
+    @property
+    def headers(self) -> Headers:
+        try:
+            return self._headers
+        except AttributeError:
+            self._headers = value = self._fields.headers(self.native)
+            return value
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        try:
+            return self._path_params
+        except AttributeError:
+            self._path_params = value = self._fields.path_params(self.native)
+            return value
+
+    @path_params.setter
+    def path_params(self, value: dict[str, str]) -> None:
+        self._path_params = value
+
+    @property
+    def client_ip(self) -> str | None:
+        try:
+            return self._client_ip
+        except AttributeError:
+            self._client_ip = value = self._fields.client_ip(self.native)
+            return value
+
+    @client_ip.setter
+    def client_ip(self, value: str | None) -> None:
+        self._client_ip = value
+
+    @property
+    def raw_query(self) -> str | None:
+        """The query string exactly as the client sent it (percent-escapes and key order kept), where the front door
+        passes it on; None where it only hands over parsed parameters."""
+        try:
+            return self._raw_query
+        except AttributeError:
+            self._raw_query = value = self._fields.raw_query(self.native)
+            return value
+
+    @raw_query.setter
+    def raw_query(self, value: str | None) -> None:
+        self._raw_query = value
 
     def keep_ascii_body(self, text: str) -> None:
         """Hold the body as the ASCII text it arrived as (a Lambda event's ``body`` string): :meth:`json` parses that
@@ -711,7 +847,7 @@ class Message(_TypedBody[T]):
     """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
 
     __slots__ = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "_published", "source", "native",
-                 "_body", "_has_body")
+                 "_body", "_has_body", "_rest")
     kind = "message"
 
     def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
@@ -728,6 +864,43 @@ class Message(_TypedBody[T]):
         self.native = native
         self._body: Any = None
         self._has_body = False
+        self._rest: Callable[[Any], tuple[Any, ...]] | None = None  # every field decoded
+
+    @classmethod
+    def deferred(cls, id: str, data: bytes, native: Any, rest: Callable[[Any], tuple[Any, ...]]) -> Message[Any]:
+        """A message whose id and payload are decoded and whose other fields are decoded from ``native`` when one of
+        them is first read: ``rest(native)`` gives ``(attributes, ordering_key, delivery_attempt, published_at,
+        source)``. Most handlers read only the payload, and decoding the rest costs about as much as the handler's own
+        work. The adapter defers only what it has checked decodes without error, so a malformed record is still
+        refused when the batch is decoded, and the fields read the same as an eager decode."""
+        msg = _new_message(cls)
+        msg.id = id
+        msg.data = data
+        msg.native = native
+        msg._body = None
+        msg._has_body = False
+        msg._rest = rest
+        return msg
+
+    if not TYPE_CHECKING:  # type checkers keep checking attribute names: this only reads the deferred fields
+        def __getattr__(self, name: str) -> Any:
+            """A deferred field's first read (see :meth:`deferred`): every deferred field is decoded at once."""
+            if name not in _DEFERRED_FIELDS:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            try:
+                rest = _rest_slot(self)
+            except AttributeError:
+                rest = None
+            if rest is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            values = rest(self.native)
+            self._rest = None
+            for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
+                try:
+                    slot.__get__(self)  # set by the caller since: kept
+                except AttributeError:
+                    slot.__set__(self, value)
+            return getattr(self, name)
 
     @property
     def published_at(self) -> datetime | None:
@@ -818,6 +991,13 @@ class Message(_TypedBody[T]):
         if not isinstance(other, Message):
             return NotImplemented
         return self.to_dict() == other.to_dict()
+
+
+_new_message = object.__new__
+_rest_slot: Any = vars(Message)["_rest"].__get__  # the slot itself: an unset one raises AttributeError
+_DEFERRED_FIELDS = frozenset(("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
+_DEFERRED_SLOTS = tuple(getattr(Message, name) for name in
+                        ("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
 
 
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")

@@ -28,7 +28,7 @@ from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent,
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Sequence
+    from typing import Any, Callable, Iterable, Sequence
 
 _find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
@@ -499,21 +499,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
             if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
                 resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
-    except PayloadValidationError as exc:
-        resp = HttpResponse.problem(400, exc.title, str(exc),
-                                    errors=exc.errors)
-        outcome = "rejected"
-    except BadRequest as exc:
-        resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
-        outcome = "rejected"
     except Exception as exc:  # noqa: BLE001 - the pipeline's job is to turn any failure into a response
-        if span is not None:
-            _otel.failed(span, exc)
-        logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
-                   traceback=_traceback(exc))
-        resp = HttpResponse.problem(500, "Internal Server Error",
-                                    "the function failed; see the logs for this invocation id", invocation_id=inv_id)
-        outcome = "error"
+        resp, outcome = _http_failed(exc, inv_id, span)
     finally:
         _leave(token)
     if span is not None:
@@ -524,6 +511,105 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return resp
+
+
+def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, str]:
+    """The response and outcome of an HTTP invocation that raised ``exc`` (called inside its invocation context)."""
+    if isinstance(exc, PayloadValidationError):
+        return HttpResponse.problem(400, exc.title, str(exc), errors=exc.errors), "rejected"
+    if isinstance(exc, BadRequest):
+        return HttpResponse.problem(exc.status, exc.title, exc.detail), "rejected"
+    if span is not None:
+        _otel.failed(span, exc)
+    logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
+               traceback=_traceback(exc))
+    return HttpResponse.problem(500, "Internal Server Error", "the function failed; see the logs for this invocation id",
+                                invocation_id=inv_id), "error"
+
+
+# -- HTTP, the direct lane ------------------------------------------------------------------------------------------
+
+def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], *, function: str | None = None,
+                       target: str = "local", invocation_id: str | None = None, native_context: Any = None,
+                       route_template: str | None = None) -> Any:
+    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
+    (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
+    the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
+    goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
+    others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
+    :func:`handle_http` gives, for the caller to encode as usual; never raises.
+
+    ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
+    response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
+    the same 500 as on the general path.
+    """
+    if app._cors_used or req.method == "HEAD":
+        return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
+                           native_context=native_context, route_template=route_template)
+    if function is not None:
+        spec = app.function(function)
+        trig = spec.trigger
+        if not isinstance(trig, HttpTrigger):
+            return HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
+        params = trig.route.match(req.path)
+        if params is not None:
+            req.path_params = params
+        if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
+            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
+    else:
+        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        if found is None:
+            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
+        spec = found
+        req.path_params = params
+    plain = _plain_http.get(spec)
+    if plain is None:
+        plain = _is_plain_http(spec)
+    if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
+            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
+    inv_id = invocation_id or context.new_id()
+    token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
+    try:
+        value = spec.handler(req)
+        answer = encode(value)
+        if answer is not None:
+            return answer
+        resp = to_response(value)
+        if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
+            check_headers(resp.headers._items)
+        if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
+            resp.body  # noqa: B018 - reading it waits for the whole body
+        outcome = "success" if resp.status < 500 else "error"
+    except Exception as exc:  # noqa: BLE001 - as invoke_http
+        resp, outcome = _http_failed(exc, inv_id, None)
+    finally:
+        _leave(token)
+    if resp.status >= 400 and outcome != "error":
+        logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
+    return resp
+
+
+_plain_http: dict[FunctionSpec, bool] = {}
+"""Whether each HTTP function's call is ``handler(req)`` alone (see :func:`handle_http_direct`); what can change
+after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
+
+
+def _is_plain_http(spec: FunctionSpec) -> bool:
+    auth = spec.trigger.auth  # type: ignore[union-attr]
+    if spec.idempotency_key is not None or spec.is_async or (auth is not None and not isinstance(auth, str)):
+        plain = False
+    else:
+        try:
+            plan = spec.call_plan()
+        except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
+            return False  # not remembered: it may resolve later
+        plain = len(plan) == 1 and plan[0].source == "event"
+    if len(_plain_http) < 4096:
+        _plain_http[spec] = plain
+    return plain
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -892,5 +978,5 @@ if os.environ.get("PORTAFUNC_OTEL", "").strip().lower() == "on":
 
 __all__ = [
     "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",
-    "invoke_message", "to_response", "PortafuncError", "encode_payload",
+    "invoke_message", "to_response", "handle_http_direct", "PortafuncError", "encode_payload",
 ]

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from ..app import App
 from ..errors import PortafuncError, UnsupportedTrigger
@@ -139,13 +139,18 @@ def copy_project(project_dir: Path, dest: Path) -> list[Path]:
 
 def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None = None, *,
                      entries: Iterable[str] | None = None, app: App | None = None, deployment: Any = None,
-                     requirements: Iterable[str] = ()) -> list[str]:
+                     requirements: Iterable[str] = (), families: Mapping[str, Collection[str]] | None = None,
+                     project_dir: Path | None = None) -> list[str]:
     """Copy the installed ``portafunc`` core and one adapter package into ``dest`` with minimal dist-info.
 
     The dist-info carries the entry points (``portafunc.targets``/``portafunc.backends``), so plugin discovery works
     inside the artifact exactly as in a pip install — and the artifact never needs portafunc published on an index.
     With ``entries`` (the adapter's run-time entry modules), ``app`` and its ``deployment``, only what the deployed
-    app can import is copied (:mod:`portafunc.packaging.closure`); returns the modules copied (all when None).
+    app can import is copied (:mod:`portafunc.packaging.closure`; ``families`` and ``project_dir`` as there);
+    returns the modules copied (all when None).
+
+    The dist-info is what ``importlib.metadata`` reads at run time: ``METADATA`` (name, version) and
+    ``entry_points.txt`` when some entry point is left; no ``RECORD``/``top_level.txt`` (installers' files).
     """
     from importlib import import_module
     from importlib.metadata import distribution
@@ -161,7 +166,8 @@ def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None =
                 if ep.group != "portafunc.targets":
                     plugins.setdefault(ep.group, []).append(ep.value.partition(":")[0].strip())
         closure = runtime_modules(app, deployment, adapter_module, entries, plugins,
-                                  [requirement_name(r) for r in requirements])
+                                  [requirement_name(r) for r in requirements], families=families,
+                                  project_dir=project_dir)
     for module_name, dist_name in dists:
         module = import_module(module_name)
         src = Path(module.__file__ or "").resolve().parent
@@ -193,9 +199,9 @@ def vendor_portafunc(dest: Path, adapter_module: str, adapter_dist: str | None =
                     continue
             if not skip:
                 lines.append(line)
-        (info / "entry_points.txt").write_text(_without_empty_groups(lines))
-        (info / "top_level.txt").write_text(module_name + "\n")
-        (info / "RECORD").write_text("")
+        advertised = _without_empty_groups(lines)
+        if advertised.strip():
+            (info / "entry_points.txt").write_text(advertised)
     return sorted(closure.modules) if closure is not None else []
 
 
@@ -398,8 +404,46 @@ def choose_python(requested: str | None, target: str, progress: Progress | None 
     return version
 
 
-def compile_pyc(dest: Path, python: str, progress: Progress | None = None) -> bool:
+# Run by the target Python: each ``.py`` under the given folders becomes ``name.pyc`` beside it (no source, no
+# ``__pycache__``), compiled from its syntax tree with module/class/function docstrings removed (asserts kept: not
+# ``optimize=2``), in unchecked-hash form so the bytes depend on the source only. PYTHONNODEBUGRANGES (set by the
+# caller) leaves out the column tables that only point carets under a source line, which such files do not have.
+_BYTECODE_ONLY = r"""
+import ast, importlib.util, marshal, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+failed = []
+for top in sys.argv[2:]:
+    for path in sorted((root / top).rglob("*.py")):
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source, str(path))
+        except (SyntaxError, ValueError):
+            failed.append(str(path.relative_to(root)))
+            continue
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                if len(body) == 1:
+                    body[0] = ast.copy_location(ast.Pass(), body[0])
+                else:
+                    del body[0]
+        code = compile(tree, path.relative_to(root).as_posix(), "exec", dont_inherit=True)
+        header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(source)
+        path.with_suffix(".pyc").write_bytes(header + marshal.dumps(code))
+        path.unlink()
+print("\n".join(failed))
+"""
+
+
+def compile_pyc(dest: Path, python: str, progress: Progress | None = None, *,
+                bytecode_only: Iterable[str] = ()) -> bool:
     """Write ``__pycache__/*.cpython-XY.pyc`` for the target Python (unchecked-hash: reproducible, no stat).
+
+    The top-level folders named in ``bytecode_only`` (portafunc's own vendored packages) ship as bytecode without
+    their sources: ``module.pyc`` in place of ``module.py``, docstrings and column tables left out. Their
+    tracebacks show file and line, not the source line. Everything else keeps its sources beside the cache.
 
     Bytecode is version specific, so it is compiled by an interpreter of the target version; without one on this
     machine the artifact ships sources only (still correct, slower first import) and this returns False.
@@ -408,13 +452,23 @@ def compile_pyc(dest: Path, python: str, progress: Progress | None = None) -> bo
     if interpreter is None:
         _say(progress, f"no python{python} on this machine: shipping sources without .pyc")
         return False
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    tops = [top for top in bytecode_only if (dest / top).is_dir()]
+    if tops:
+        _say(progress, f"compiling {', '.join(tops)} to bytecode without sources or docstrings for Python {python}")
+        proc = subprocess.run([interpreter, "-c", _BYTECODE_ONLY, str(dest), *tops], capture_output=True, text=True,
+                              env={**env, "PYTHONNODEBUGRANGES": "1"})
+        if proc.returncode != 0:
+            raise PackagingError(f"compiling {', '.join(tops)} for Python {python} failed: "
+                                 f"{proc.stderr.strip()[-300:]}")
+        for kept in filter(None, proc.stdout.splitlines()):
+            _say(progress, f"{kept} does not compile for Python {python}: shipped as source")
     _say(progress, f"compiling .pyc for Python {python}")
     code = ("import compileall, sys, py_compile;"
             "ok = compileall.compile_dir(sys.argv[1], quiet=2, workers=1, "
             "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, ddir='');"
             "sys.exit(0 if ok else 1)")
-    proc = subprocess.run([interpreter, "-c", code, str(dest)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    proc = subprocess.run([interpreter, "-c", code, str(dest)], capture_output=True, text=True, env=env)
     # compileall exits 1 when one vendored file does not compile for the target (e.g. py2-only test data): that
     # file ships as source and the rest as bytecode. Anything else (the interpreter did not run) is a failure.
     if proc.returncode not in (0, 1) or not any(dest.rglob("*.pyc")):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 #: Feature packages of the core and the deployments that need them. A module under a prefix is vendored, and its
 #: own imports followed, only when its predicate holds for the app's resource model.
@@ -30,9 +30,55 @@ FEATURES: dict[str, Callable[[Any, Any, list[str]], bool]] = {
     "portafunc.openapi": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
 }
 
+#: What runs on developers' machines only (the command line, local runner, packagers, test kit): never shipped,
+#: even where a run-time module reaches it inside a function only build tools call (``Target`` methods).
+BUILD_ONLY = ("portafunc.cli", "portafunc.runner", "portafunc.packaging", "portafunc.testing")
+
+#: Core modules that only some apps reach, and whether this app does. Unlike :data:`FEATURES`, a module the user's own
+#: code imports (``from portafunc.cors import Cors``) ships whatever its predicate says: see :func:`project_imports`.
+OPTIONAL: dict[str, Callable[[Any], bool]] = {
+    "portafunc.cors": lambda app: bool(getattr(app, "_cors_used", True)),  # a CORS policy anywhere in the app
+    "portafunc.jwks": lambda app: _uses_jwt(app) or bool(_kinds(app) - {"http"}),  # bearer tokens; pushed deliveries
+    "portafunc.schedule": lambda app: "schedule" in _kinds(app) or getattr(app, "docs_route", None) is not None,
+    "portafunc.params": lambda app: not all(_plain_http(app, spec) for spec in app if spec.kind == "http"),
+}
+
 #: Entry-point groups whose modules a deployment loads by URL scheme, and the resource kinds that bind them.
 PLUGIN_GROUPS = {"portafunc.backends": ("topic", "queue"), "portafunc.data": ("bucket", "kv"),
                  "portafunc.idempotency": ("idempotency",)}
+
+
+def _kinds(app: Any) -> set[str]:
+    """The trigger families the app registers functions for (``http``, ``queue``, ``topic``, ...)."""
+    return {spec.kind for spec in app}
+
+
+def _uses_jwt(app: Any) -> bool:
+    from ..auth import JwtAuth
+
+    return any(isinstance(getattr(spec.trigger, "auth", None), JwtAuth) for spec in app)
+
+
+def _plain_http(app: Any, spec: Any) -> bool:
+    """Whether registering ``spec`` took the plain path of ``portafunc.app._plan``, which never imports
+    ``portafunc.params``: one parameter that is the request, no content types, no response model, a plain return
+    annotation. Anything else (or a mounted app, or an annotation not resolvable here) counts as not plain."""
+    from ..app import _PLAIN_RESULTS, _type_hints
+    from ..events import HttpRequest, HttpResponse
+
+    handler, trigger = spec.handler, spec.trigger
+    code = getattr(handler, "__code__", None)
+    if code is None or _mounts(app) or getattr(app, "content_types", None) is not None \
+            or getattr(trigger, "content_types", None) is not None or getattr(trigger, "response_model", None):
+        return False
+    args = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    try:
+        hints = _type_hints(handler)
+    except Exception:  # noqa: BLE001 - a name the app defines later: not provably plain
+        return False
+    returned = (getattr(handler, "__annotations__", None) or {}).get("return")
+    return len(args) == 1 and hints.get(args[0], HttpRequest) is HttpRequest and (
+        returned is None or returned in _PLAIN_RESULTS or returned in (dict, str, bytes, HttpResponse))
 
 
 def _mounts(app: Any) -> bool:
@@ -58,63 +104,84 @@ class Closure:
         as_file = candidate.with_suffix(".py")
         return as_file if rest and as_file.is_file() else None
 
-    def add(self, modules: Iterable[str], allowed: Callable[[str], bool]) -> None:
-        todo = [m for m in modules if self.path(m) is not None]
+    def add(self, modules: Iterable[str], allowed: Callable[[str], bool],
+            optional: Callable[[str], bool] = lambda module: True) -> None:
+        """Add ``modules`` and what they import. ``allowed`` is final; ``optional`` only decides for an import
+        made inside a function (or under ``TYPE_CHECKING``): a module imported when another module loads (at its
+        top level, or as its package) is needed whenever that one is, so it goes in whatever ``optional`` says."""
+        todo = [(m, False) for m in modules if self.path(m) is not None]
         while todo:
-            module = todo.pop()
-            if module in self.modules or not allowed(module):
+            module, eager = todo.pop()
+            if module in self.modules or not allowed(module) or not (eager or optional(module)):
                 continue
             self.modules.add(module)
             parent = module.rpartition(".")[0]
             if parent:
-                todo.append(parent)  # a module's package runs first
+                todo.append((parent, True))  # a module's package runs first
             path = self.path(module)
             assert path is not None
-            todo.extend(m for m in _imports(module, path) if self.path(m) is not None)
+            todo.extend((m, top) for m, top in _imports(module, path).items() if self.path(m) is not None)
 
     def files(self) -> list[Path]:
-        """The source files of the closure, plus the data files (``py.typed``, assets) of its packages."""
+        """The source files of the closure, plus the data files (assets) of its packages."""
         out: set[Path] = set()
         for module in self.modules:
             path = self.path(module)
             assert path is not None
             out.add(path)
-            if path.name == "__init__.py":
+            if path.name == "__init__.py":  # package data; py.typed is for type checkers, not the runtime
                 out.update(p for p in path.parent.iterdir()
-                           if p.is_file() and p.suffix not in (".py", ".pyc", ".pyo"))
+                           if p.is_file() and p.suffix not in (".py", ".pyc", ".pyo") and p.name != "py.typed")
         return sorted(out)
 
 
-def _imports(module: str, path: Path) -> set[str]:
+def _imports(module: str, path: Path) -> dict[str, bool]:
     """Every module ``path`` imports, at any depth of its code, as absolute names (``from x import y`` also
-    yields ``x.y``, which may be a module)."""
+    yields ``x.y``, which may be a module), each with whether it is imported when ``module`` loads: at its top
+    level (under ``if``/``try`` too), not in a function, not under ``if TYPE_CHECKING``."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                parts = parts[:len(parts) - node.level + 1]
-                base = ".".join(parts + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    out: set[str] = set()
-    for name in names:
-        parts = name.split(".")
-        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return out
+    found: dict[str, bool] = {}
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            names: list[str] = []
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    parts = package.split(".")
+                    parts = parts[:len(parts) - child.level + 1]
+                    base = ".".join(parts + ([child.module] if child.module else []))
+                else:
+                    base = child.module or ""
+                names = [base] + [f"{base}.{alias.name}" for alias in child.names]
+            for name in names:
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):
+                    prefix = ".".join(parts[:i])
+                    found[prefix] = found.get(prefix, False) or top
+            deferred = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or (
+                isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test))
+            visit(child, top and not deferred)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), True)
+    return found
 
 
 def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Iterable[str],
                     plugin_modules: dict[str, list[str]] | None = None,
-                    requirement_names: Iterable[str] = ()) -> Closure:
+                    requirement_names: Iterable[str] = (), *,
+                    families: Mapping[str, Collection[str]] | None = None,
+                    project_dir: Path | None = None) -> Closure:
     """The closure of ``entries`` (the adapter's run-time entry modules) over portafunc and ``adapter_module``,
     with each feature package only when the app uses it and each plugin module (by entry-point group) only when the
-    deployment has a resource of a kind that binds it."""
+    deployment has a resource of a kind that binds it.
+
+    ``families`` maps a module (or package) the adapter's runtime imports only for some trigger families to those
+    families (``{"portafunc_aws.codecs.queue": ("queue", "topic", "storage")}``): it ships only when the app has a
+    function of one of them. The runtime imports such modules lazily, after it has checked that the event's family
+    is one the function serves, so an absent module is never reached. The modules the app's own code under
+    ``project_dir`` imports of portafunc always ship (:func:`project_imports`)."""
     import importlib
 
     roots = {}
@@ -123,23 +190,67 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
         roots[name] = Path(spec_file or "").resolve().parent
     names = [name.lower() for name in requirement_names]
     gates = {prefix: rule(app, deployment, names) for prefix, rule in FEATURES.items()}
+    gates.update(dict.fromkeys(BUILD_ONLY, False))
+    wanted = project_imports(project_dir) if project_dir is not None else set()
+    kinds = _kinds(app)
+    optional = {prefix: rule(app) or prefix in wanted for prefix, rule in OPTIONAL.items()}
+    optional.update({prefix: bool(kinds & set(needs)) or prefix in wanted
+                     for prefix, needs in (families or {}).items()})
 
-    def allowed(module: str) -> bool:
-        for prefix, on in gates.items():
-            if module == prefix or module.startswith(prefix + "."):
-                return on
-        return True
+    def gate(table: dict[str, bool]) -> Callable[[str], bool]:
+        def on(module: str) -> bool:
+            return all(open_ for prefix, open_ in table.items()
+                       if module == prefix or module.startswith(prefix + "."))
+        return on
+
+    allowed, wanted_here = gate(gates), gate(optional)
 
     closure = Closure(roots)
     entries = list(entries)
     if getattr(app, "docs_route", None) is not None:  # the served document describes the target's own auth
         entries.append(f"{adapter_module}.target")
-    closure.add(["portafunc", adapter_module, *entries], allowed)
+    # what the app's code imports of the gated modules, which its own import statements reach at cold start
+    seeds = sorted(m for m in wanted if any(m == p or m.startswith(p + ".") for p in optional))
+    closure.add(["portafunc", adapter_module, *entries, *seeds], allowed, wanted_here)
     for group, modules in (plugin_modules or {}).items():
-        kinds = PLUGIN_GROUPS.get(group, ())
-        if any(deployment.of_kind(kind) for kind in kinds):
+        kinds_bound = PLUGIN_GROUPS.get(group, ())
+        if any(deployment.of_kind(kind) for kind in kinds_bound):
             closure.add(modules, lambda module: True)
     return closure
+
+
+def project_imports(project_dir: Path) -> set[str]:
+    """The portafunc modules the Python files under ``project_dir`` name: ``import portafunc.x``, ``from portafunc
+    import Cors`` (a lazily loaded public name, mapped to its module) and ``portafunc.Cors`` attribute reads."""
+    import portafunc
+
+    lazy: dict[str, str] = getattr(portafunc, "_LAZY", {})
+    out: set[str] = set()
+    root = Path(project_dir)
+    for path in root.rglob("*.py"):
+        if any(part.startswith(".") or part in ("tests", "venv", "node_modules", "__pycache__")
+               for part in path.relative_to(root).parts[:-1]):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "portafunc":
+                names.add(f"portafunc.{node.attr}")
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "portafunc":
+                continue
+            if len(parts) == 2 and parts[1] in lazy:
+                parts[1] = lazy[parts[1]]
+            out.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    return out
 
 
 def needs_pydantic(app: Any, project_modules: Iterable[Any] = ()) -> bool:

@@ -47,6 +47,24 @@ def test_sqs_and_http_decoders_give_the_pinned_result_for_every_sample_and_mutat
     assert sum(o == "ok" for o, _ in gold["sqs"]) >= 20 and sum(o == "error" for o, _ in gold["sqs"]) >= 10
 
 
+def test_a_deferred_sqs_record_reads_as_the_full_decode_for_every_sample_and_mutation():
+    """A well-formed record is decoded as its id and payload, the rest on first read; every fixture record and every
+    mutation gives the same message (or the same refusal, at decode time) as the full decoder."""
+    deferred = 0
+    for i, rec in enumerate(codec_golden.sqs_cases()):
+        want = codec_golden._outcome(lambda rec=rec, i=i: messages.decode_sqs_record_fully(rec, i), codec_golden._message)
+        try:
+            msg = messages.decode_sqs_record(rec, i)
+        except Exception as exc:  # noqa: BLE001 - refused now, as the full decoder refuses it
+            assert want[0] != "ok", (rec, exc)
+            continue
+        deferred += msg._rest is not None
+        assert ["ok", codec_golden._message(msg)] == want, rec
+    assert deferred >= 8
+    plain = load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]
+    assert messages.decode_sqs_record(plain, 0)._rest is not None  # the usual record is the deferred one
+
+
 def test_a_record_keeps_the_event_it_came_from():
     rec = load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]
     assert messages.decode_sqs_record(rec, 0).native is rec

@@ -124,12 +124,14 @@ def test_zip_holds_linux_wheels_pyc_and_no_foreign_sdks(built):
     assert not any(t.startswith(("boto3", "botocore", "azure", "google", "functions_framework")) for t in tops)
     assert any(n.startswith("pydantic_core/") and "x86_64-linux-gnu.so" in n for n in names)
     tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
-    assert f"portafunc_aws/__pycache__/runtime.{tag}" in names
+    assert "portafunc_aws/runtime.pyc" in names and "portafunc_aws/runtime.py" not in names  # bytecode only
+    assert f"pydantic/__pycache__/main.{tag}" in names and "pydantic/main.py" in names  # others keep sources
+    assert f"__pycache__/main.{tag}" in names and "main.py" in names  # and so does the app
     eps = zipfile.ZipFile(built["zip"]).read("portafunc_aws-0.1.0.dist-info/entry_points.txt").decode()
     assert "sqs = portafunc_aws.backends:sqs_backend" in eps
     # the shop serves /docs: its document says what auth="function" is here, so the Target goes along (the
     # untyped app below has no docs route and ships none)
-    assert "aws = portafunc_aws.target:Target" in eps and "portafunc_aws/target.py" in names
+    assert "aws = portafunc_aws.target:Target" in eps and "portafunc_aws/target.pyc" in names
 
 
 def test_two_builds_give_identical_bytes(built, tmp_path):
@@ -235,7 +237,7 @@ def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(
                        "portafunc/targets.py", "portafunc_aws/package.py", "portafunc_aws/deploy/",
                        "portafunc/data/", "portafunc/idempotency/", "portafunc/mount.py"):
         assert not any(n.startswith(build_time) for n in names), build_time
-    assert "portafunc_aws/runtime.py" in names and "portafunc/invoke.py" in names
+    assert "portafunc_aws/runtime.pyc" in names and "portafunc/invoke.pyc" in names
     size = zip_path.stat().st_size
     assert size < 1_000_000, size  # 4.5 MB while pydantic and the whole package went in
 

@@ -222,3 +222,63 @@ def test_a_cloudevent_body_is_parsed_once_inside_the_flask_request(record, monke
     ex = T.driver().messages(APP, "on_event", [Message("ce-1", b"fine")])  # binary-mode CloudEvents, as Eventarc
     assert ex.failed_ids == [] and [r["id"] for r in record()] == ["ce-1"]
     assert calls == []
+
+
+def _json_parses_of_each_body(monkeypatch, send) -> dict[str, int]:
+    """``send()`` with every ``json.loads`` of the process counted by the text it parsed (Flask's get_json,
+    cloudevents' unmarshaller and portafunc's codecs all end in ``json.loads``)."""
+    real_loads = json.loads
+    counts: dict[str, int] = {}
+
+    def counting_loads(text, *args, **kwargs):
+        key = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else str(text)
+        counts[key] = counts.get(key, 0) + 1
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    send()
+    monkeypatch.setattr(json, "loads", real_loads)
+    return counts
+
+
+def _plain_function_client(tmp_path):
+    """functions-framework serving a plain ``@functions_framework.cloud_event`` function that reads nothing."""
+    import functions_framework
+
+    native_main = tmp_path / "native_main.py"
+    native_main.write_text("import functions_framework\n\n@functions_framework.cloud_event\n"
+                           "def on_event(cloud_event):\n    return None\n", encoding="utf-8")
+    return functions_framework.create_app("on_event", str(native_main), "cloudevent").test_client()
+
+
+PUSH = {"subscription": "projects/p/subscriptions/s", "deliveryAttempt": 2,
+        "message": {"data": base64.b64encode(b'{"total": 2}').decode(), "messageId": "once-1", "orderingKey": "k"}}
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured", "raw push"])
+def test_the_entry_parses_no_request_body_beside_functions_framework(record, monkeypatch, tmp_path, mode):
+    """Through functions-framework's real request path (its Flask app and WSGI client), the body of a Pub/Sub event
+    is parsed by functions-framework (cloudevents) and the entry decodes what it parsed: the body is parsed exactly as
+    often as for a plain ``@functions_framework.cloud_event`` function that reads nothing — once in binary mode (as
+    Eventarc sends it); in structured mode and for a raw push functions-framework itself parses it more than once,
+    and the entry, reading the original push through Flask's get_json cache, adds nothing."""
+    from portafunc_gcp import codecs
+    from portafunc_gcp.harness import harness_for
+
+    harness = harness_for(APP)
+    ce = codecs.encode(Message("once-1", b'{"total": 2}', attributes={"a": "1"}), "cloudevent")
+    native = {"binary": harness.binary_cloudevent(ce), "structured": ce, "raw push": PUSH}[mode]
+    request = harness._as_http(native)
+    body, headers = request["body"], dict(request["headers"])
+    plain = _plain_function_client(tmp_path)
+
+    def send_plain() -> None:
+        assert plain.post("/", data=body, headers=headers).status_code == 200
+
+    answers: list[dict] = []
+    ours = _json_parses_of_each_body(monkeypatch, lambda: answers.append(T.invoke(APP, "on_event", native)))
+    theirs = _json_parses_of_each_body(monkeypatch, send_plain)
+    assert answers[0]["statusCode"] == 200 and [r["id"] for r in record()] == ["once-1"]
+    assert ours.get(body) == theirs.get(body) >= 1, (ours, theirs)
+    if mode == "binary":
+        assert ours[body] == 1

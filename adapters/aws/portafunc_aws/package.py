@@ -23,6 +23,17 @@ from .deploy.sam import build_template, to_yaml
 
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
 RUNTIME_ENTRIES = ["portafunc_aws.runtime"]  # what Lambda imports: the handler every function is set to
+_EVENTS = ("queue", "topic", "storage", "schedule")  # the runtime loads these families' codecs together
+#: Modules the runtime imports only for events of some trigger families (after checking that the function serves
+#: such events): an app without a function of those families ships without them.
+FAMILY_MODULES = {
+    "portafunc_aws.codecs.queue": _EVENTS, "portafunc_aws.codecs.topic": _EVENTS,
+    "portafunc_aws.codecs.storage": _EVENTS, "portafunc_aws.codecs.eventbridge": _EVENTS,
+    "portafunc_aws.codecs.schedule": _EVENTS, "portafunc.kit.records": _EVENTS,
+    "portafunc.kit.storage_filter": _EVENTS,
+    "portafunc_aws.inbound": ("topic",),  # SNS HTTP(S) deliveries go to topic functions only
+}
+VENDORED = ("portafunc", "portafunc_aws")
 
 
 def dependencies(user_requirements: list[str], say: Progress | None = None, needed: list[str] | None = None
@@ -52,12 +63,16 @@ def package(request: PackageRequest) -> PackageResult:
         copy_project(project, stage)
         say("vendoring portafunc and portafunc-aws")
         vendor_portafunc(stage, "portafunc_aws", "portafunc-aws", entries=RUNTIME_ENTRIES, app=app,
-                         deployment=deployment, requirements=request.requirements)
+                         deployment=deployment, requirements=request.requirements, families=FAMILY_MODULES,
+                         project_dir=project)
         platform = "manylinux2014_aarch64" if arch == "arm64" else "manylinux2014_x86_64"
         needed = runtime_requirements(app, project, request.requirements)
         pip_install_target(dependencies(request.requirements, say, needed), stage, python=request.python,
                            platform=[platform], progress=say, options=request.pip_options)
-        compile_pyc(stage, request.python, progress=say)
+        sources = bool(deployment.config.targets.get("aws", {}).get("sources", False))
+        if sources:
+            say("[targets.aws] sources = true: portafunc ships its sources beside the .pyc")
+        compile_pyc(stage, request.python, progress=say, bytecode_only=() if sources else VENDORED)
         say(f"writing {zip_name}")
         size, count, digest = write_zip(stage, out_dir / zip_name)
     template = out_dir / "template.yaml"

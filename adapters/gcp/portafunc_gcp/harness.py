@@ -99,10 +99,10 @@ class Harness:
             request = self._as_http(native)
             from urllib.parse import unquote
 
-            body = http._body(request, "HTTP request")
+            body = http.body_of(request, "HTTP request")
             options = {"path": unquote(request["path"]), "method": request["method"],
                        "query_string": request.get("query_string", ""),
-                       "headers": [(k, v) for k, v in http._headers(request.get("headers")).items()
+                       "headers": [(k, v) for k, v in http.headers_of(request.get("headers")).items()
                                    if k.lower() != "content-length"], "data": body}
             resp = client.open(**options)
         except EventDecodeError:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 
 from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
@@ -47,17 +47,18 @@ def detect(native: Any) -> str | None:
     inputs (``type`` REQUEST/TOKEN with ``methodArn`` or ``routeArn``) and WebSocket API events (``eventType`` in
     the request context). Serving them as HTTP would run a route for a connection or an authorization check.
     """
-    if type(native) is not dict and not isinstance(native, Mapping):
+    if native.__class__ is not dict and not isinstance(native, Mapping):
         return None
-    ctx = native.get("requestContext")
-    if ctx is not None and (type(ctx) is dict or isinstance(ctx, Mapping)) and "elb" in ctx:
+    ctx: Any = native.get("requestContext")
+    ctx_is_map = ctx.__class__ is dict or ctx is not None and isinstance(ctx, Mapping)  # no ABC check for a dict
+    if ctx_is_map and "elb" in ctx:
         return "alb-multi" if "multiValueHeaders" in native or "multiValueQueryStringParameters" in native else "alb"
     if native.get("version") == "2.0" and "rawPath" in native:
         if "routeArn" in native:
             raise not_http(native)
-        domain = ctx.get("domainName", "") if isinstance(ctx, Mapping) else ""
+        domain = ctx.get("domainName", "") if ctx_is_map else ""
         return "function-url" if isinstance(domain, str) and ".lambda-url." in domain else "apigw-v2"
-    if "httpMethod" in native and isinstance(ctx, Mapping):
+    if "httpMethod" in native and ctx_is_map:
         if "methodArn" in native or "eventType" in ctx:
             raise not_http(native)
         return "apigw-v1"
@@ -98,8 +99,10 @@ def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest
     if variant is None:
         raise EventDecodeError("not an HTTP event", expected=EXPECTED)
     if variant == "apigw-v2" or variant == "function-url":
-        return _decode_v2(native, variant), variant
-    return _decode_v1_alb(native, variant), variant
+        req = _lazy_v2(native, variant)
+        return (req if req is not None else _decode_v2_fields(native, variant)), variant
+    req = _lazy_v1_alb(native, variant)
+    return (req if req is not None else _decode_v1_alb(native, variant)), variant
 
 
 def matched_route(event: Any) -> str | None:
@@ -117,6 +120,103 @@ def matched_route(event: Any) -> str | None:
 
 
 def _decode_v2(native: Any, variant: str) -> HttpRequest:
+    """An HTTP API (payload 2.0) or Function URL event → HttpRequest, or EventDecodeError saying what is wrong: a
+    request built by :meth:`HttpRequest.lazy` when every field has the type Lambda sends, else read field by field."""
+    req = _lazy_v2(native, variant)
+    return req if req is not None else _decode_v2_fields(native, variant)
+
+
+class _V2Fields(HttpFields):
+    """The fields of an HTTP API / Function URL event :func:`_lazy_v2` has checked, read as :func:`_decode_v2_fields`
+    reads them (``tests/aws/test_lazy_http.py`` compares the two)."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        raw_query = native["rawQueryString"]
+        return _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+
+    def raw_query(self, native: Any) -> str | None:
+        raw_query: str = native["rawQueryString"]
+        return raw_query
+
+    def headers(self, native: Any) -> Headers:
+        native_headers = native.get("headers")
+        headers = Headers(native_headers)
+        cookies = native.get("cookies")
+        if cookies:
+            items = headers._items
+            if items:
+                headers._items = [item for item in items if item[0].lower() != "cookie"]
+            headers._items.append(("cookie", "; ".join(cookies)))  # checked sendable by _lazy_v2
+        return headers
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        params = native.get("pathParameters")
+        return _path_params(params) if params else {}
+
+    def client_ip(self, native: Any) -> str | None:
+        client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
+        return client_ip
+
+
+_V2 = _V2Fields()
+_lazy = HttpRequest.lazy
+
+
+def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
+    """The request, its fields read on first access, when every field has the type Lambda sends; None otherwise
+    (then :func:`_decode_v2_fields` converts what it can and refuses the rest). Only the body can still be refused
+    here, for the reasons the field-by-field reader refuses it."""
+    if event.__class__ is not dict:
+        return None
+    ctx = event.get("requestContext")
+    if ctx.__class__ is not dict:
+        return None
+    http = ctx.get("http")
+    if http.__class__ is not dict:
+        return None
+    method = http.get("method")
+    raw_path = event.get("rawPath")
+    client_ip = http.get("sourceIp")
+    if method.__class__ is not str or raw_path.__class__ is not str or \
+            event.get("rawQueryString").__class__ is not str or (client_ip is not None and client_ip.__class__ is not str):
+        return None
+    headers = event.get("headers")
+    if headers is not None:
+        if headers.__class__ is not dict:
+            return None
+        try:  # every name and value text: one C loop each
+            "".join(headers)
+            "".join(headers.values())
+        except TypeError:
+            return None
+    cookies = event.get("cookies")
+    if cookies is not None:
+        if cookies.__class__ is not list:
+            return None
+        if cookies:
+            try:
+                joined = "; ".join(cookies)
+            except TypeError:
+                return None
+            if "\r" in joined or "\n" in joined or "\x00" in joined:  # Headers.add would refuse it
+                return None
+    stage = ctx.get("stage")
+    if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
+        raw_path = _without_stage(raw_path, stage)
+    path = unquote(raw_path) if "%" in raw_path else raw_path
+    raw_body = event.get("body")
+    if raw_body is None or raw_body == "":
+        return _lazy(method, path or "/", event, _V2)
+    if raw_body.__class__ is str and not event.get("isBase64Encoded"):
+        if raw_body.isascii():  # kept as the text it is: no copy of a large body
+            return _lazy(method, path or "/", event, _V2, b"", raw_body)
+        return _lazy(method, path or "/", event, _V2, raw_body.encode("utf-8"))
+    return _lazy(method, path or "/", event, _V2, _body(event, f"{variant} event"))
+
+
+def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
     """An HTTP API (payload 2.0) or Function URL event → HttpRequest, or EventDecodeError saying what is wrong.
 
     One path for every event: each field is taken as is when it has the type Lambda sends (the common case costs a
@@ -222,6 +322,115 @@ def _all_text(mapping: dict[Any, Any]) -> bool:
         if value.__class__ is not str or name.__class__ is not str:
             return False
     return True
+
+
+class _V1Fields(HttpFields):
+    """The fields of a REST API (v1) event :func:`_lazy_v1_alb` has checked, read as :func:`_decode_v1_alb` reads
+    them (``tests/aws/test_lazy_http.py`` compares the two)."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        multi = native.get("multiValueQueryStringParameters")
+        if multi is not None:
+            return {name: values.copy() for name, values in multi.items()}
+        return {name: [value] for name, value in (native.get("queryStringParameters") or {}).items()}
+
+    def headers(self, native: Any) -> Headers:
+        multi = native.get("multiValueHeaders")
+        return Headers(multi if multi is not None else native.get("headers") or {})
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        params = native.get("pathParameters")
+        return _path_params(params) if params else {}
+
+    def client_ip(self, native: Any) -> str | None:
+        identity = (native.get("requestContext") or {}).get("identity")
+        client_ip: str | None = None if identity is None else identity.get("sourceIp")
+        return client_ip
+
+
+class _AlbFields(_V1Fields):
+    """An ALB event's fields: the query as the client escaped it, decoded; the client IP from X-Forwarded-For."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        return {unquote_plus(k): [unquote_plus(v) for v in vs] for k, vs in super().query(native).items()}
+
+    def client_ip(self, native: Any) -> str | None:
+        return (self.headers(native).get("x-forwarded-for") or "").split(",")[-1].strip() or None
+
+
+_V1, _ALB = _V1Fields(), _AlbFields()
+_LIST_ONLY = frozenset((list,))
+
+
+def _text_lists(mapping: dict[Any, Any]) -> bool:
+    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops (the type of each value, then joins)."""
+    if not {*map(type, mapping.values())} <= _LIST_ONLY:
+        return False
+    try:
+        "".join(mapping)
+        "".join(map("".join, mapping.values()))
+    except TypeError:
+        return False
+    return True
+
+
+def _texts(mapping: dict[Any, Any]) -> bool:
+    """Whether ``mapping`` is ``{text: text}``, in C loops."""
+    try:
+        "".join(mapping)
+        "".join(mapping.values())
+    except TypeError:
+        return False
+    return True
+
+
+def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
+    """The request, its fields read on first access, when every field has the type Lambda sends; None otherwise
+    (then :func:`_decode_v1_alb` converts what it can and refuses the rest). Only the body can still be refused
+    here, for the reasons the field-by-field reader refuses it."""
+    if event.__class__ is not dict:
+        return None
+    ctx = event.get("requestContext")
+    method = event.get("httpMethod")
+    path = event.get("path")
+    if ctx is not None and ctx.__class__ is not dict or method.__class__ is not str or path.__class__ is not str:
+        return None
+    multi = event.get("multiValueHeaders")
+    if multi is not None:
+        if multi.__class__ is not dict or not _text_lists(multi):
+            return None
+    else:
+        headers = event.get("headers")
+        if headers is not None and (headers.__class__ is not dict or not _texts(headers)):
+            return None
+    multi = event.get("multiValueQueryStringParameters")
+    if multi is not None:
+        if multi.__class__ is not dict or not _text_lists(multi):
+            return None
+    else:
+        query = event.get("queryStringParameters")
+        if query is not None and (query.__class__ is not dict or not _texts(query)):
+            return None
+    if variant == "apigw-v1":
+        identity = ctx.get("identity") if ctx else None
+        if identity is not None:
+            if identity.__class__ is not dict:
+                return None
+            client_ip = identity.get("sourceIp")
+            if client_ip is not None and client_ip.__class__ is not str:
+                return None
+        fields: HttpFields = _V1
+    else:
+        fields = _ALB
+    path = unquote(path) or "/"
+    raw_body = event.get("body")
+    if raw_body.__class__ is str and raw_body and not event.get("isBase64Encoded") and raw_body.isascii():
+        return _lazy(method, path, event, fields, b"", raw_body)  # no copy of a large body
+    return _lazy(method, path, event, fields, _body(event, f"{variant} event"))
 
 
 def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:

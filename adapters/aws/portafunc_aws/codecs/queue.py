@@ -52,6 +52,49 @@ def is_fifo_arn(arn: Any) -> bool:
 def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
     """One SQS record → Message, or EventDecodeError saying which field is wrong.
 
+    A record as Lambda sends it (every field of the type it should have, no SNS envelope, no base64 body) is decoded
+    as its id and payload; its other fields are decoded by :func:`decode_sqs_record_fully` when first read
+    (:meth:`Message.deferred`). The checks here are the ones that decoder's fields could fail, so a record it would
+    refuse is refused now, by that decoder, and a deferred one reads exactly as it would decode.
+    """
+    try:  # the keys Lambda always sends, read by subscript; a record without one is decoded in full
+        message_id = rec["messageId"]
+        body = rec["body"]
+        sys_attrs = rec["attributes"]
+        if message_id.__class__ is str and body.__class__ is str and sys_attrs.__class__ is dict \
+                and rec["eventSource"] == "aws:sqs" and '"TopicArn"' not in body:
+            count = sys_attrs["ApproximateReceiveCount"]
+            sent = sys_attrs["SentTimestamp"]
+            group = sys_attrs.get("MessageGroupId")
+            source = rec["eventSourceARN"]
+            native_attrs = rec["messageAttributes"]
+            if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
+                    and sent.__class__ is str and len(sent) < 15 \
+                    and (group is None or group.__class__ is str) and source.__class__ is str \
+                    and native_attrs.__class__ is dict and BODY_ENCODING_ATTR not in native_attrs:
+                for attr in native_attrs.values():
+                    if attr.__class__ is not dict:
+                        break
+                else:
+                    data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
+                    return _deferred(message_id, data, rec, _rest_of_record)
+    except (KeyError, UnicodeEncodeError):
+        pass
+    return decode_sqs_record_fully(rec, index)
+
+
+_deferred = Message.deferred
+
+
+def _rest_of_record(rec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A deferred record's other fields, as the full decoder gives them."""
+    msg = decode_sqs_record_fully(rec, 0)
+    return msg.attributes, msg.ordering_key, msg.delivery_attempt, msg._published, msg.source
+
+
+def decode_sqs_record_fully(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
+    """One SQS record → Message with every field decoded, or EventDecodeError saying which field is wrong.
+
     One path for every record: each field is taken as is when it has the type Lambda sends (the common case costs a
     type check), and otherwise read by the defensive helpers of :mod:`.fields`, which convert what can be converted
     (a number where text is expected) and refuse the rest. ``tests/aws/codec_golden.json`` pins the result.
@@ -108,7 +151,10 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
         attributes = decode_sqs_attributes(native_attrs, f"SQS record {index}")
     envelope = sns_envelope(body) if '"TopicArn"' in body else None
     if envelope is not None:
-        data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
+        try:
+            data, sns_attrs, sns_time, topic = sns_message(envelope, "")
+        except EventDecodeError:  # read again for the error that names the record
+            data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source

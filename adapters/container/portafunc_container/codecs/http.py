@@ -4,40 +4,17 @@ environ → the JSON form (what the server does for every request it reads)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
-from urllib.parse import parse_qs, quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse
+from portafunc.kit.http_json import client_ip, decode_request  # the one reader of the JSON form
 
-from .fields import HTTP_EXPECTED, body_of, headers_of, need_map, put_body
+from .fields import body_of, headers_of, need_map, put_body
+
+__all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "from_environ"]
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
-
-def decode_request(native: Any) -> HttpRequest:
-    req = need_map(native, "HTTP request")
-    method, path = req.get("method"), req.get("path")
-    if not isinstance(method, str) or not method or not isinstance(path, str) or not path.startswith("/"):
-        raise EventDecodeError("HTTP request needs a method and a path starting with '/'", expected=HTTP_EXPECTED)
-    query = req.get("query_string", "")
-    if not isinstance(query, str):
-        raise EventDecodeError("query_string must be the raw query string", expected=HTTP_EXPECTED)
-    headers = headers_of(req.get("headers"))
-    remote = req.get("remote_addr")
-    return HttpRequest(method=method.upper(), path=unquote(path),
-                       query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
-                       body=body_of(req, "HTTP request"), client_ip=client_ip(headers, remote), native=native,
-                       raw_query=query)
-
-
-def client_ip(headers: Headers, remote: Any) -> str | None:
-    """The last ``X-Forwarded-For`` entry: the platform's front end (Cloud Run, Container Apps' Envoy, Knative's
-    ingress) appends the address it accepted the connection from, so what comes before it is the client's own
-    claim. Without the header, the socket's peer."""
-    forwarded = headers.get_all("x-forwarded-for")
-    if forwarded:
-        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
-    return remote if isinstance(remote, str) else None
 
 
 def encode_request(req: HttpRequest) -> dict[str, Any]:

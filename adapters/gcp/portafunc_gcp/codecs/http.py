@@ -15,11 +15,12 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, HttpResponse
+from portafunc.kit import http_json
+from portafunc.kit.http_json import body_of, headers_of
 
-from .fields import b64decode, b64encode, need_map
+from .fields import b64encode, need_map
 
-HTTP_EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["name", "value"]], "body": "", '
-                 '"isBase64Encoded": false}')
+HTTP_EXPECTED = http_json.EXPECTED
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -32,27 +33,6 @@ def parse_query(query_string: str) -> dict[str, list[str]]:
     return parse_qs(query_string, keep_blank_values=True) if query_string else {}
 
 
-def _headers(value: Any) -> Headers:
-    if value is None:
-        return Headers()
-    if isinstance(value, Mapping):
-        return Headers({str(k): v for k, v in value.items()})
-    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
-        return Headers([(str(k), str(v)) for k, v in value])
-    raise EventDecodeError("headers must be a list of [name, value] pairs or an object", expected=HTTP_EXPECTED)
-
-
-def _body(native: Mapping[str, Any], what: str) -> bytes:
-    body = native.get("body")
-    if body is None:
-        return b""
-    if not isinstance(body, str):
-        raise EventDecodeError(f"{what} body is {type(body).__name__}, not a string", expected=HTTP_EXPECTED)
-    if native.get("isBase64Encoded"):
-        return b64decode(body, f"{what} body")
-    return body.encode("utf-8")
-
-
 def _encode_body(body: bytes, out: dict[str, Any]) -> None:
     try:
         out["body"] = body.decode("utf-8")
@@ -63,20 +43,8 @@ def _encode_body(body: bytes, out: dict[str, Any]) -> None:
 
 
 def decode_request(native: Any) -> HttpRequest:
-    req = need_map(native, "HTTP request", HTTP_EXPECTED)
-    method, path = req.get("method"), req.get("path")
-    if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
-        raise EventDecodeError("HTTP request needs a method and a path starting with '/'", expected=HTTP_EXPECTED)
-    query = req.get("query_string", "")
-    if not isinstance(query, str):
-        raise EventDecodeError("query_string must be the raw query string", expected=HTTP_EXPECTED)
-    from urllib.parse import unquote
-
-    headers = _headers(req.get("headers"))
-    remote = req.get("remote_addr")
-    return HttpRequest(method=method, path=unquote(path), query=parse_query(query), headers=headers,
-                       body=_body(req, "HTTP request"), client_ip=_client_ip(headers, remote), native=native,
-                       raw_query=query)
+    """The JSON form of a request (portafunc's own: GCF hands the function a real request) → HttpRequest."""
+    return http_json.decode_request(native)
 
 
 def encode_request(req: HttpRequest) -> dict[str, Any]:
@@ -97,10 +65,7 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
     """The last ``X-Forwarded-For`` entry: Google's front end appends the address it accepted the connection from,
     so everything before it is whatever the client sent (docs/gcp.md). Without the header (functions-framework
     run locally), the socket's peer."""
-    forwarded = headers.get_all("x-forwarded-for")
-    if forwarded:
-        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
-    return remote if isinstance(remote, str) else None
+    return http_json.client_ip(headers, remote)
 
 
 def from_flask(request: Any) -> HttpRequest:
@@ -169,5 +134,5 @@ def decode_response(native: Any) -> HttpResponse:
     status = resp.get("statusCode")
     if not isinstance(status, int):
         raise EventDecodeError("HTTP response has no statusCode", expected='{"statusCode": 200, ...}')
-    headers = Headers([(k, v) for k, v in _headers(resp.get("headers")).items() if k.lower() != "content-length"])
-    return HttpResponse(status=status, headers=headers, body=_body(resp, "HTTP response"))
+    headers = Headers([(k, v) for k, v in headers_of(resp.get("headers")).items() if k.lower() != "content-length"])
+    return HttpResponse(status=status, headers=headers, body=body_of(resp, "HTTP response"))

@@ -1,0 +1,90 @@
+"""The JSON form of a plain HTTP request, read into an :class:`HttpRequest`: one reader for every target whose
+function receives a real HTTP request (so the JSON form is portafunc's own, saved to files and replayed).
+
+The form mirrors the wire: ``{"method", "path" (percent-encoded, as on the request line), "query_string" (raw),
+"headers": [[name, value], ...] (repeated names kept; an object is accepted too), "body", "isBase64Encoded",
+"remote_addr" (optional: the socket's peer)}``. Header names and values are read as text whatever JSON type they
+were given as, so a value written as a number (``"content-length": 12``) reads the same as ``"12"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
+from typing import Any
+
+from ..errors import EventDecodeError
+from ..events import Headers, HttpRequest
+
+EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["name", "value"]], "body": "", '
+            '"isBase64Encoded": false}')
+
+
+def is_request(native: Any) -> bool:
+    """Whether ``native`` has the shape of the JSON form (a method and a path)."""
+    return isinstance(native, Mapping) and isinstance(native.get("method"), str) and isinstance(native.get("path"), str)
+
+
+def headers_of(value: Any) -> Headers:
+    """``headers`` as ``[[name, value], ...]`` or an object; names and values as text."""
+    if value is None:
+        return Headers()
+    if isinstance(value, Mapping):
+        return Headers({str(k): str(v) for k, v in value.items()})
+    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        return Headers([(str(k), str(v)) for k, v in value])
+    raise EventDecodeError("headers must be a list of [name, value] pairs or an object", expected=EXPECTED)
+
+
+def body_of(native: Mapping[str, Any], what: str) -> bytes:
+    """``body`` as bytes: UTF-8 text, or base64 text when ``isBase64Encoded``."""
+    body = native.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise EventDecodeError(f"{what} body is {type(body).__name__}, not a string", expected=EXPECTED)
+    if native.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise EventDecodeError(f"{what} body is not valid base64", expected="standard base64") from None
+    return body.encode("utf-8")
+
+
+def put_body(body: bytes, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with ``body`` (UTF-8 text, else base64) and ``isBase64Encoded`` set."""
+    try:
+        out["body"], out["isBase64Encoded"] = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        out["body"], out["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    return out
+
+
+def client_ip(headers: Headers, remote: Any) -> str | None:
+    """The last ``X-Forwarded-For`` entry: a front end appends the address it accepted the connection from, so
+    what comes before it is the client's own claim. Without the header, the socket's peer."""
+    forwarded = headers.get_all("x-forwarded-for")
+    if forwarded:
+        return forwarded[-1].rsplit(",", 1)[-1].strip() or None
+    return remote if isinstance(remote, str) else None
+
+
+def decode_request(native: Any) -> HttpRequest:
+    """The JSON form → :class:`HttpRequest` (method upper-cased, path percent-decoded, query parsed with blank
+    values kept and the raw query string kept beside it)."""
+    if not isinstance(native, Mapping):
+        raise EventDecodeError(f"HTTP request is {type(native).__name__}, not a JSON object", expected=EXPECTED)
+    method, path = native.get("method"), native.get("path")
+    if not isinstance(method, str) or not method or not isinstance(path, str) or not path.startswith("/"):
+        raise EventDecodeError("HTTP request needs a method and a path starting with '/'", expected=EXPECTED)
+    query = native.get("query_string", "")
+    if not isinstance(query, str):
+        raise EventDecodeError("query_string must be the raw query string", expected=EXPECTED)
+    from urllib.parse import parse_qs, unquote
+
+    headers = headers_of(native.get("headers"))
+    return HttpRequest(method=method.upper(), path=unquote(path),
+                       query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
+                       body=body_of(native, "HTTP request"), client_ip=client_ip(headers, native.get("remote_addr")),
+                       native=native, raw_query=query)

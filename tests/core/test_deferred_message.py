@@ -1,0 +1,110 @@
+"""Messages whose fields beyond id and payload are decoded on first read (``Message.deferred``), and the direct read
+of the usual RFC 3339 timestamp in ``parse_time``: both must read exactly as the eager, general paths do."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from datetime import datetime, timezone
+
+import pytest
+
+from portafunc.errors import EventDecodeError
+from portafunc.events import Message, parse_time
+
+NATIVE = {"attrs": {"a": "1"}, "group": "g", "attempt": 3, "sent": 1545082649183, "source": "arn:q"}
+
+
+def _rest(native):
+    _rest.calls += 1
+    return dict(native["attrs"]), native["group"], native["attempt"], native["sent"], native["source"]
+
+
+_rest.calls = 0
+
+
+def _eager() -> Message:
+    return Message("m-1", b'{"a": 1}', {"a": "1"}, "g", 3, 1545082649183, "arn:q", NATIVE)
+
+
+def test_a_deferred_message_reads_as_the_eager_one_and_decodes_the_rest_once():
+    before = _rest.calls
+    msg = Message.deferred("m-1", b'{"a": 1}', NATIVE, _rest)
+    assert msg.id == "m-1" and msg.json() == {"a": 1} and msg.native is NATIVE
+    assert _rest.calls == before  # id and payload read nothing else
+    assert msg.delivery_attempt == 3
+    assert msg.attributes == {"a": "1"} and msg.ordering_key == "g" and msg.source == "arn:q"
+    assert msg.published_at == datetime(2018, 12, 17, 21, 37, 29, 183000, tzinfo=timezone.utc)
+    assert _rest.calls == before + 1
+    assert msg == _eager() and msg.to_dict(context=True) == _eager().to_dict(context=True)
+    assert repr(msg) == repr(_eager()) and type(msg) is Message
+
+
+def test_each_deferred_field_alone_gives_the_eager_value():
+    eager = _eager()
+    for name in ("attributes", "ordering_key", "delivery_attempt", "published_at", "source"):
+        assert getattr(Message.deferred("m-1", b"", NATIVE, _rest), name) == getattr(eager, name), name
+    assert Message.deferred("m-1", b"", NATIVE, _rest).to_cloudevent() == \
+        Message("m-1", b"", {"a": "1"}, "g", 3, 1545082649183, "arn:q").to_cloudevent()
+
+
+def test_a_field_set_before_the_first_read_is_kept():
+    msg = Message.deferred("m-1", b"", NATIVE, _rest)
+    msg.attributes = {"mine": "x"}
+    msg.published_at = None
+    assert msg.delivery_attempt == 3
+    assert msg.attributes == {"mine": "x"} and msg.published_at is None
+
+
+def test_an_unknown_attribute_is_still_an_attribute_error():
+    msg = Message.deferred("m-1", b"", NATIVE, _rest)
+    with pytest.raises(AttributeError):
+        msg.no_such_field  # noqa: B018
+    assert not hasattr(msg, "_private")
+    with pytest.raises(AttributeError):
+        Message.__new__(Message).attributes  # noqa: B018 - built without a decoder: nothing to read
+
+
+def test_a_deferred_message_copies_and_pickles_with_its_values():
+    msg = Message.deferred("m-1", b"x", NATIVE, _rest)
+    assert copy.copy(msg).attributes == {"a": "1"} and copy.deepcopy(msg).delivery_attempt == 3
+    assert pickle.loads(pickle.dumps(msg)).to_dict() == msg.to_dict()
+
+
+def test_a_failing_decoder_raises_on_read_and_does_not_leave_half_a_message():
+    def broken(native):
+        raise EventDecodeError("bad", expected="good")
+
+    msg = Message.deferred("m-1", b"", NATIVE, broken)
+    for _ in range(2):  # the same answer on every read, never a message with some fields missing
+        with pytest.raises(EventDecodeError):
+            msg.attributes  # noqa: B018
+
+
+# -- parse_time's direct read of the usual timestamp ----------------------------------------------------------------
+
+STAMPS = ["2019-01-02T12:45:07.000Z", "2019-01-02T12:45:07.123Z", "1970-01-01T00:00:00.000Z",
+          "9999-12-31T23:59:59.999Z", "2019-01-02 12:45:07.123Z", "2019-02-30T12:45:07.123Z", "2019-01-02T25:45:07.123Z",
+          "2019-01-02T12:45:07.12xZ", "2019-01-02T12:45:07.²²²Z", "2019-01-02T12:45:07.1234", "2019.01.02T12:45:07.123Z",
+          "2019-01-02T12:45:07,123Z", "20190102T124507.123Z", "2019-01-02T12:45:07+00:00.123Z"[:24],
+          "2019-01-02T12:45:07.123z", " 2019-01-02T12:45:07.12Z", "2019-01-02T12:45:7.1234Z", "2019-W01-2T12:45:07.12Z",
+          "2019-01-02T12:45:07.1+0Z"]
+
+
+def _general(value: str):
+    """``parse_time`` through its general path (a trailing space, which it strips, keeps the direct read away)."""
+    try:
+        return "ok", parse_time(value + " ")
+    except EventDecodeError:
+        return "error", None
+
+
+@pytest.mark.parametrize("value", STAMPS)
+def test_the_direct_timestamp_read_gives_what_the_general_path_gives(value):
+    try:
+        got = "ok", parse_time(value)
+    except EventDecodeError:
+        got = "error", None
+    assert got == _general(value)
+    if got[0] == "ok":
+        assert got[1].utcoffset() == _general(value)[1].utcoffset() and got[1].tzinfo is not None
