@@ -401,6 +401,24 @@ def _json_bytes(data: Any) -> bytes:
         return _json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False).encode("ascii")
 
 
+def json_text(data: Any) -> str:
+    """``_json_bytes(data).decode("utf-8")`` without the bytes: the compact JSON text of a response body for a front
+    door that carries text (the same text, the same errors)."""
+    if _c_encode is not None:
+        try:
+            text = "".join(_c_encode(data, 0))
+        except RecursionError:
+            text = _checked_encoder().encode(data)
+    else:
+        text = _checked_encoder().encode(data)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: as _json_bytes writes them
+            return _json.dumps(data, separators=(",", ":"), default=_json_default, allow_nan=False)
+    return text
+
+
 _encoder: Any = None
 
 

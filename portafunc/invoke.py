@@ -28,7 +28,7 @@ from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent,
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Sequence
+    from typing import Any, Callable, Iterable, Sequence
 
 _find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
@@ -192,8 +192,12 @@ def _validate(model: Any, data: bytes, source: Any, validate: Any = None) -> Any
         errors_fn = getattr(exc, "errors", None)
         if errors_fn is None:
             raise
+        try:  # pydantic's: without the input values (a payload's content is never logged nor answered back)
+            found = errors_fn(include_url=False, include_input=False, include_context=False)
+        except TypeError:  # an errors() without those options
+            found = errors_fn()
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in errors_fn(include_url=False)]
+                  for e in found]
         what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
         raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
             from None
@@ -495,21 +499,8 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
             if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
                 resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
-    except PayloadValidationError as exc:
-        resp = HttpResponse.problem(400, exc.title, str(exc),
-                                    errors=exc.errors)
-        outcome = "rejected"
-    except BadRequest as exc:
-        resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
-        outcome = "rejected"
     except Exception as exc:  # noqa: BLE001 - the pipeline's job is to turn any failure into a response
-        if span is not None:
-            _otel.failed(span, exc)
-        logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
-                   traceback=_traceback(exc))
-        resp = HttpResponse.problem(500, "Internal Server Error",
-                                    "the function failed; see the logs for this invocation id", invocation_id=inv_id)
-        outcome = "error"
+        resp, outcome = _http_failed(exc, inv_id, span)
     finally:
         _leave(token)
     if span is not None:
@@ -520,6 +511,105 @@ def invoke_http(spec: FunctionSpec, req: HttpRequest, *, target: str = "local", 
         logs.log("DEBUG", "invocation", function=spec.name, trigger="http", outcome=outcome, status=resp.status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))
     return resp
+
+
+def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, str]:
+    """The response and outcome of an HTTP invocation that raised ``exc`` (called inside its invocation context)."""
+    if isinstance(exc, PayloadValidationError):
+        return HttpResponse.problem(400, exc.title, str(exc), errors=exc.errors), "rejected"
+    if isinstance(exc, BadRequest):
+        return HttpResponse.problem(exc.status, exc.title, exc.detail), "rejected"
+    if span is not None:
+        _otel.failed(span, exc)
+    logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
+               traceback=_traceback(exc))
+    return HttpResponse.problem(500, "Internal Server Error", "the function failed; see the logs for this invocation id",
+                                invocation_id=inv_id), "error"
+
+
+# -- HTTP, the direct lane ------------------------------------------------------------------------------------------
+
+def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], *, function: str | None = None,
+                       target: str = "local", invocation_id: str | None = None, native_context: Any = None,
+                       route_template: str | None = None) -> Any:
+    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
+    (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
+    the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
+    goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
+    others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
+    :func:`handle_http` gives, for the caller to encode as usual; never raises.
+
+    ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
+    response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
+    the same 500 as on the general path.
+    """
+    if app._cors_used or req.method == "HEAD":
+        return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
+                           native_context=native_context, route_template=route_template)
+    if function is not None:
+        spec = app.function(function)
+        trig = spec.trigger
+        if not isinstance(trig, HttpTrigger):
+            return HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
+        params = trig.route.match(req.path)
+        if params is not None:
+            req.path_params = params
+        if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
+            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
+    else:
+        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        if found is None:
+            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
+        spec = found
+        req.path_params = params
+    plain = _plain_http.get(spec)
+    if plain is None:
+        plain = _is_plain_http(spec)
+    if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
+            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
+    inv_id = invocation_id or context.new_id()
+    token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
+    try:
+        value = spec.handler(req)
+        answer = encode(value)
+        if answer is not None:
+            return answer
+        resp = to_response(value)
+        if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
+            check_headers(resp.headers._items)
+        if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
+            resp.body  # noqa: B018 - reading it waits for the whole body
+        outcome = "success" if resp.status < 500 else "error"
+    except Exception as exc:  # noqa: BLE001 - as invoke_http
+        resp, outcome = _http_failed(exc, inv_id, None)
+    finally:
+        _leave(token)
+    if resp.status >= 400 and outcome != "error":
+        logs.log("INFO", "request rejected", function=spec.name, status=resp.status, invocation_id=inv_id)
+    return resp
+
+
+_plain_http: dict[FunctionSpec, bool] = {}
+"""Whether each HTTP function's call is ``handler(req)`` alone (see :func:`handle_http_direct`); what can change
+after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
+
+
+def _is_plain_http(spec: FunctionSpec) -> bool:
+    auth = spec.trigger.auth  # type: ignore[union-attr]
+    if spec.idempotency_key is not None or spec.is_async or (auth is not None and not isinstance(auth, str)):
+        plain = False
+    else:
+        try:
+            plan = spec.call_plan()
+        except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
+            return False  # not remembered: it may resolve later
+        plain = len(plan) == 1 and plan[0].source == "event"
+    if len(_plain_http) < 4096:
+        _plain_http[spec] = plain
+    return plain
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -714,9 +804,7 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
         return trig.dead_letter
-    from .messaging.binding import env_name
-
-    url = os.environ.get(env_name("DEADLETTER", spec.name))
+    url = os.environ.get(_dl_env(spec))
     return url or None
 
 
@@ -725,10 +813,11 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     details = getattr(exc, "errors", None)
     destination = dead_letter_destination(spec)
     if destination is None:
-        logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                   "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                   errors=details, **_payload_for_log(msg), attributes=msg.attributes,
-                   hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+        if logs.enabled("ERROR"):  # nothing built for a line that is not written
+            logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                       "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                       errors=details, **_payload_for_log(msg), attributes=msg.attributes,
+                       hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic
@@ -754,11 +843,12 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     """A rejected payload as a log may show it: its size, content type and SHA-256 — enough to find the message in
     the dead-letter queue, nothing of what it says (card numbers, personal data). ``PORTAFUNC_LOG_PAYLOADS=1`` adds
     the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits."""
-    import hashlib
-
+    global _sha256
+    if _sha256 is None:
+        from hashlib import sha256 as _sha256
     data = msg.data
     out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
-                           "payload_sha256": hashlib.sha256(data).hexdigest()}
+                           "payload_sha256": _sha256(data).hexdigest()}
     if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
         import json
 
@@ -767,6 +857,9 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
         except (ValueError, RecursionError):  # not JSON, cut short, or nested too deep to read: show the text
             out["payload"] = data[:logs.MAX_TEXT].decode("utf-8", "replace")
     return out
+
+
+_sha256: Any = None  # hashlib.sha256, imported by the first rejected payload (not by ``import portafunc``)
 
 
 def _content_type(msg: Message) -> str:
@@ -815,38 +908,57 @@ def _event_for_log(event: StorageEvent | ScheduleEvent) -> Any:
 
 
 def _dl_env(spec: FunctionSpec) -> str:
-    from .messaging.binding import env_name
+    """``PORTAFUNC_DEADLETTER_<FUNCTION>``, the variable naming a function's dead-letter destination (remembered:
+    asked for on every rejected message)."""
+    found = _dl_envs.get(spec.name)
+    if found is None:
+        from .messaging.binding import env_name
 
-    return env_name("DEADLETTER", spec.name)
+        found = env_name("DEADLETTER", spec.name)
+        if len(_dl_envs) < 4096:
+            _dl_envs[spec.name] = found
+    return found
+
+
+_dl_envs: dict[str, str] = {}
 
 
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
-_summaries: dict[tuple[tuple[Any, int], ...], str] = {}  # the summary of a repeat, by its innermost frames
+_summaries: dict[tuple[int, ...], tuple[str, Any]] = {}  # a repeat's summary, by its innermost three (code, line)
+_REPEAT = "(repeat; full traceback at first occurrence or DEBUG) "
 
 
 def _traceback(exc: BaseException) -> str:
     """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
     this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
-    of the innermost frames. Formatting a traceback reads and parses source lines (≈ 100 µs); the summary reads
-    three frame objects, so a message that fails on every delivery costs about what its log line costs."""
+    of the innermost frames (file, line, function), read from the traceback's frame objects and remembered by their
+    code and line. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of the
+    traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log line."""
     tb = exc.__traceback__
-    frames = []
+    outer = middle = inner = None
     while tb is not None:
-        frames.append(tb)
+        outer, middle, inner = middle, inner, tb
         tb = tb.tb_next
-    if frames:
-        code = frames[-1].tb_frame.f_code
-        place = (type(exc), code.co_filename, frames[-1].tb_lineno)
+    if inner is not None:
+        code, line = inner.tb_frame.f_code, inner.tb_lineno
+        place = (exc.__class__, code.co_filename, line)
         if not logs.debug_enabled() and (place in _full_traceback_logged
                                           or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            key = tuple((f.tb_frame.f_code, f.tb_lineno) for f in frames[-3:])
-            summary = _summaries.get(key)
-            if summary is None:
-                summary = "(repeat; full traceback at first occurrence or DEBUG) " + " > ".join(
-                    f"{_base(c.co_filename)}:{line} in {c.co_name}" for c, line in key)
-                if len(_summaries) < _FULL_TRACEBACK_PLACES:
-                    _summaries[key] = summary
+            middle_code = None if middle is None else middle.tb_frame.f_code
+            outer_code = None if outer is None else outer.tb_frame.f_code
+            # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive,
+            # so an identity is never reused while it is a key
+            key = (id(code), line, id(middle_code), 0 if middle is None else middle.tb_lineno, id(outer_code),
+                   0 if outer is None else outer.tb_lineno)
+            known = _summaries.get(key)
+            if known is not None:
+                return known[0]
+            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}"
+                                           for c, n in ((outer_code, key[5]), (middle_code, key[3]), (code, line))
+                                           if c is not None)
+            if len(_summaries) < _FULL_TRACEBACK_PLACES:
+                _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
         _full_traceback_logged.add(place)
     import traceback
@@ -866,5 +978,5 @@ if os.environ.get("PORTAFUNC_OTEL", "").strip().lower() == "on":
 
 __all__ = [
     "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",
-    "invoke_message", "to_response", "PortafuncError", "encode_payload",
+    "invoke_message", "to_response", "handle_http_direct", "PortafuncError", "encode_payload",
 ]

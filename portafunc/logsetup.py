@@ -330,7 +330,7 @@ def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
     already (:func:`portafunc.logs.log`), ``ctx`` is the running invocation or None. False if
     ``PORTAFUNC_LOGGING=off`` (the caller then writes it directly). Never raises."""
     try:
-        if install() is None:
+        if _installed is None and install() is None:
             return False
         logger = _own_logger or _get_own_logger()
         levelno = _LEVELS.get(level, logging.INFO)

@@ -30,6 +30,10 @@ FEATURES: dict[str, Callable[[Any, Any, list[str]], bool]] = {
     "portafunc.openapi": lambda app, deployment, reqs: getattr(app, "docs_route", None) is not None,
 }
 
+#: What runs on developers' machines only (the command line, local runner, packagers, test kit): never shipped,
+#: even where a run-time module reaches it inside a function only build tools call (``Target`` methods).
+BUILD_ONLY = ("portafunc.cli", "portafunc.runner", "portafunc.packaging", "portafunc.testing")
+
 #: Core modules that only some apps reach, and whether this app does. Unlike :data:`FEATURES`, a module the user's own
 #: code imports (``from portafunc.cors import Cors``) ships whatever its predicate says: see :func:`project_imports`.
 OPTIONAL: dict[str, Callable[[Any], bool]] = {
@@ -100,19 +104,23 @@ class Closure:
         as_file = candidate.with_suffix(".py")
         return as_file if rest and as_file.is_file() else None
 
-    def add(self, modules: Iterable[str], allowed: Callable[[str], bool]) -> None:
-        todo = [m for m in modules if self.path(m) is not None]
+    def add(self, modules: Iterable[str], allowed: Callable[[str], bool],
+            optional: Callable[[str], bool] = lambda module: True) -> None:
+        """Add ``modules`` and what they import. ``allowed`` is final; ``optional`` only decides for an import
+        made inside a function (or under ``TYPE_CHECKING``): a module imported when another module loads (at its
+        top level, or as its package) is needed whenever that one is, so it goes in whatever ``optional`` says."""
+        todo = [(m, False) for m in modules if self.path(m) is not None]
         while todo:
-            module = todo.pop()
-            if module in self.modules or not allowed(module):
+            module, eager = todo.pop()
+            if module in self.modules or not allowed(module) or not (eager or optional(module)):
                 continue
             self.modules.add(module)
             parent = module.rpartition(".")[0]
             if parent:
-                todo.append(parent)  # a module's package runs first
+                todo.append((parent, True))  # a module's package runs first
             path = self.path(module)
             assert path is not None
-            todo.extend(m for m in _imports(module, path) if self.path(m) is not None)
+            todo.extend((m, top) for m, top in _imports(module, path).items() if self.path(m) is not None)
 
     def files(self) -> list[Path]:
         """The source files of the closure, plus the data files (assets) of its packages."""
@@ -127,28 +135,37 @@ class Closure:
         return sorted(out)
 
 
-def _imports(module: str, path: Path) -> set[str]:
+def _imports(module: str, path: Path) -> dict[str, bool]:
     """Every module ``path`` imports, at any depth of its code, as absolute names (``from x import y`` also
-    yields ``x.y``, which may be a module)."""
+    yields ``x.y``, which may be a module), each with whether it is imported when ``module`` loads: at its top
+    level (under ``if``/``try`` too), not in a function, not under ``if TYPE_CHECKING``."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                parts = parts[:len(parts) - node.level + 1]
-                base = ".".join(parts + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    out: set[str] = set()
-    for name in names:
-        parts = name.split(".")
-        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return out
+    found: dict[str, bool] = {}
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            names: list[str] = []
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    parts = package.split(".")
+                    parts = parts[:len(parts) - child.level + 1]
+                    base = ".".join(parts + ([child.module] if child.module else []))
+                else:
+                    base = child.module or ""
+                names = [base] + [f"{base}.{alias.name}" for alias in child.names]
+            for name in names:
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):
+                    prefix = ".".join(parts[:i])
+                    found[prefix] = found.get(prefix, False) or top
+            deferred = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or (
+                isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test))
+            visit(child, top and not deferred)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), True)
+    return found
 
 
 def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Iterable[str],
@@ -173,18 +190,20 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
         roots[name] = Path(spec_file or "").resolve().parent
     names = [name.lower() for name in requirement_names]
     gates = {prefix: rule(app, deployment, names) for prefix, rule in FEATURES.items()}
+    gates.update(dict.fromkeys(BUILD_ONLY, False))
     wanted = project_imports(project_dir) if project_dir is not None else set()
     kinds = _kinds(app)
     optional = {prefix: rule(app) or prefix in wanted for prefix, rule in OPTIONAL.items()}
     optional.update({prefix: bool(kinds & set(needs)) or prefix in wanted
                      for prefix, needs in (families or {}).items()})
 
-    def allowed(module: str) -> bool:
-        for table in (gates, optional):
-            for prefix, on in table.items():
-                if (module == prefix or module.startswith(prefix + ".")) and not on:
-                    return False
-        return True
+    def gate(table: dict[str, bool]) -> Callable[[str], bool]:
+        def on(module: str) -> bool:
+            return all(open_ for prefix, open_ in table.items()
+                       if module == prefix or module.startswith(prefix + "."))
+        return on
+
+    allowed, wanted_here = gate(gates), gate(optional)
 
     closure = Closure(roots)
     entries = list(entries)
@@ -192,7 +211,7 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
         entries.append(f"{adapter_module}.target")
     # what the app's code imports of the gated modules, which its own import statements reach at cold start
     seeds = sorted(m for m in wanted if any(m == p or m.startswith(p + ".") for p in optional))
-    closure.add(["portafunc", adapter_module, *entries, *seeds], allowed)
+    closure.add(["portafunc", adapter_module, *entries, *seeds], allowed, wanted_here)
     for group, modules in (plugin_modules or {}).items():
         kinds_bound = PLUGIN_GROUPS.get(group, ())
         if any(deployment.of_kind(kind) for kind in kinds_bound):

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from portafunc.packaging.build import (PackagingError, Progress, compile_pyc, copy_project, pip_install_target,
                                        requirement_name, users_requirements, vendor_portafunc, write_zip)
@@ -74,6 +74,7 @@ class ArtifactBuild:
         self.started = time.perf_counter()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._stage: Path | None = None
+        self._vendored: list[str] = []  # stage-relative folders of the vendored core and adapter
 
     # -- the folder ---------------------------------------------------------------------------------------------------
     def __enter__(self) -> ArtifactBuild:
@@ -111,15 +112,18 @@ class ArtifactBuild:
         return copy_project(project, self.stage / into)
 
     def vendor(self, into: str = "", *, entries: Iterable[str] | None = None, app: Any = None,
-               deployment: Any = None) -> Path:
+               deployment: Any = None, families: Mapping[str, Collection[str]] | None = None) -> Path:
         """Copy the installed core and adapter into ``into`` with a minimal ``.dist-info`` each, so entry points
         (targets, backends) are found in the artifact as in a pip install. With ``entries`` (the adapter's run-time
-        entry modules), ``app`` and ``deployment``, only what the deployed app can import is copied."""
+        entry modules), ``app`` and ``deployment``, only what the deployed app can import is copied (``families``:
+        see :func:`portafunc.packaging.closure.runtime_modules`)."""
         dest = self.stage / into
         dest.mkdir(parents=True, exist_ok=True)
         self.say(f"vendoring portafunc and {self.adapter_dist}")
         vendor_portafunc(dest, self.adapter_module, self.adapter_dist, entries=entries, app=app,
-                         deployment=deployment, requirements=self.request.requirements)
+                         deployment=deployment, requirements=self.request.requirements, families=families,
+                         project_dir=self.request.project_dir)
+        self._vendored += [(Path(into) / name).as_posix() for name in ("portafunc", self.adapter_module)]
         return dest
 
     def install(self, requirements: list[str], dest: Path, *, platform: list[str] | None = None) -> None:
@@ -136,8 +140,25 @@ class ArtifactBuild:
             path.write_text(text, encoding="utf-8")
 
     def compile(self) -> bool:
-        """``.pyc`` for the target Python; False (sources only) when no such interpreter is here."""
-        return compile_pyc(self.stage, self.request.python, progress=self.say)
+        """``.pyc`` for the target Python; False (sources only) when no such interpreter is here. The vendored core
+        and adapter ship as bytecode only (no sources, no docstrings) unless ``[targets.<name>] sources = true``:
+        the deployment manifests pin the cloud's Python to the one compiled for."""
+        sources = bool(self._target_options().get("sources", False))
+        if sources and self._vendored:
+            self.say(f"[targets.{self._target_name}] sources = true: portafunc ships its sources beside the .pyc")
+        return compile_pyc(self.stage, self.request.python, progress=self.say,
+                           bytecode_only=() if sources else self._vendored)
+
+    @property
+    def _target_name(self) -> str:
+        return self.adapter_module.removeprefix("portafunc_")
+
+    def _target_options(self) -> Mapping[str, Any]:
+        """This target's table of the configuration file (``[targets.azure]``), empty when there is none."""
+        deployment = self.request.deployment
+        config = getattr(deployment, "config", None)
+        targets = getattr(config, "targets", None) or {}
+        return targets.get(self._target_name, {})
 
     def zip(self, name: str) -> Artifact:
         """Compile, then write the reproducible zip ``--out/name``."""

@@ -61,6 +61,44 @@ def extra_cases() -> list[tuple[dict[str, Any], str]]:
         event = copy.deepcopy(base)
         event["requestContext"]["stage"], event["rawPath"] = stage, raw_path
         out.append((event, "apigw-v2"))
+    out += v1_alb_cases()
+    return out
+
+
+def v1_alb_cases() -> list[tuple[dict[str, Any], str]]:
+    """REST API and ALB samples with each field mutated (type and value) the ways the field-by-field decoder
+    converts or refuses."""
+    changes: list[tuple[str, Any]] = [
+        ("multiValueHeaders", None), ("multiValueHeaders", []), ("multiValueHeaders", {"a": "x"}),
+        ("multiValueHeaders", {"a": ["x", 5]}), ("multiValueHeaders", {"a": ("x",)}), ("multiValueHeaders", {5: ["x"]}),
+        ("multiValueHeaders", {"a": []}), ("multiValueHeaders", {"X-Forwarded-For": ["1.2.3.4, 5.6.7.8", "9.9.9.9"]}),
+        ("headers", None), ("headers", {"x": 5}), ("headers", {"X-Forwarded-For": "1.2.3.4, 5.6.7.8"}),
+        ("headers", {5: "x"}), ("headers", []),
+        ("multiValueQueryStringParameters", None), ("multiValueQueryStringParameters", {"a%20b": ["c+d", "%41"]}),
+        ("multiValueQueryStringParameters", {"a": "x"}), ("multiValueQueryStringParameters", {"a": [1]}),
+        ("queryStringParameters", None), ("queryStringParameters", {"q": "a+b%2B"}), ("queryStringParameters", {"q": 1}),
+        ("requestContext", None), ("requestContext", []), ("requestContext", {"identity": None}),
+        ("requestContext", {"identity": []}), ("requestContext", {"identity": {"sourceIp": 5}}),
+        ("requestContext", {"identity": {"sourceIp": "198.51.100.1"}}), ("requestContext", {"elb": {}}),
+        ("httpMethod", None), ("httpMethod", 5), ("httpMethod", "post"), ("path", "/a%20b/%2F"), ("path", None),
+        ("path", ""), ("body", None), ("body", ""), ("body", 5), ("body", "é"), ("body", "lone \ud800"),
+        ("body", "x" * 50), ("isBase64Encoded", True), ("pathParameters", None), ("pathParameters", []),
+        ("pathParameters", {"id": 5}), ("pathParameters", {"id": "a b"})]
+    out = []
+    for name, variant in (("http-apigw-v1/sam-AwsProxy.json", "apigw-v1"), ("http-alb/sam-ALBRequest.json", "alb"),
+                          ("http-alb/powertools-albMultiValueHeadersEvent.json", "alb-multi")):
+        base = load_fixture(name)
+        for key, value in changes:
+            event = copy.deepcopy(base)
+            event[key] = value
+            if variant == "alb-multi" and key in ("headers", "queryStringParameters"):
+                event.pop("multiValueHeaders" if key == "headers" else "multiValueQueryStringParameters", None)
+            if variant == "alb" and key.startswith("multiValue"):
+                continue
+            out.append((event, variant))
+            body = copy.deepcopy(event)
+            body["body"], body["isBase64Encoded"] = "aGk=", True
+            out.append((body, variant))
     return out
 
 
@@ -70,10 +108,11 @@ CASES = codec_golden.http_cases() + extra_cases()
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_lazy_decoding_gives_what_the_field_by_field_decoder_gives(case):
     event, variant = CASES[case]
-    if variant not in ("apigw-v2", "function-url"):
-        pytest.skip("REST and ALB events")
     lazy = outcome(lambda: http.decode_request(event, variant)[0])
-    fields = outcome(lambda: http._decode_v2_fields(event, variant))
+    if variant in ("apigw-v2", "function-url"):
+        fields = outcome(lambda: http._decode_v2_fields(event, variant))
+    else:
+        fields = outcome(lambda: http._decode_v1_alb(event, variant))
     assert lazy == fields
 
 
@@ -83,6 +122,9 @@ def test_well_formed_events_are_decoded_lazily():
     lazy = [outcome(lambda e=e, v=v: fields_of(http.decode_request(e, v)[0])) for e, v in CASES
             if v in ("apigw-v2", "function-url")]
     assert lazy.count(["ok", http._V2]) >= 40
+    others = [outcome(lambda e=e, v=v: fields_of(http.decode_request(e, v)[0])) for e, v in CASES
+              if v not in ("apigw-v2", "function-url")]
+    assert others.count(["ok", http._V1]) >= 30 and others.count(["ok", http._ALB]) >= 40
     for name in ("http-apigw-v2/sam-HttpApi.json", "http-function-url/powertools-lambdaFunctionUrlEvent.json"):
         assert fields_of(http.decode_request(load_fixture(name))[0]) is http._V2
 

@@ -48,7 +48,7 @@ def test_summary_and_manifests(built):
     names = set(zipfile.ZipFile(artifact).namelist())
     assert {"function_app.py", "host.json", "requirements.txt", "local.settings.json.example", "main.py"} <= names
     site = ".python_packages/lib/site-packages/"
-    for pkg in ("portafunc/__init__.py", "portafunc_azure/runtime.py", "azure/functions/__init__.py",
+    for pkg in ("portafunc/__init__.pyc", "portafunc_azure/runtime.pyc", "azure/functions/__init__.py",
                 "azure/storage/queue/__init__.py", "azure/eventgrid/__init__.py", "pydantic_core/__init__.py",
                 "azure/storage/blob/__init__.py", "azure/data/tables/__init__.py"):  # the shop's bucket and table
         assert site + pkg in names, pkg

@@ -40,18 +40,19 @@ def built(tmp_path_factory) -> dict:
 def test_summary_and_contents(built):
     assert "packaged 10 function(s) for gcp" in built["stdout"] and "sha256" in built["stdout"]
     names = zipfile.ZipFile(built["zip"]).namelist()
-    for required in ("main.py", "requirements.txt", "app/main.py", "portafunc/__init__.py",
-                     "portafunc_gcp/runtime.py", "portafunc_gcp/backends/pubsub.py"):
+    for required in ("main.py", "requirements.txt", "app/main.py", "portafunc/__init__.pyc",
+                     "portafunc_gcp/runtime.pyc", "portafunc_gcp/backends/pubsub.pyc"):
         assert required in names, required
-    assert any(n.startswith("portafunc/__pycache__/") and n.endswith(f".cpython-{PY.replace('.', '')}.pyc")
-               for n in names)
+    # portafunc as bytecode only; the app keeps its sources beside its .pyc
+    assert not any(n.startswith(("portafunc/", "portafunc_gcp/")) and n.endswith(".py") for n in names)
+    assert f"app/__pycache__/main.cpython-{PY.replace('.', '')}.pyc" in names
     zf = zipfile.ZipFile(built["zip"])
     eps = [n for n in names if n.startswith("portafunc_gcp-") and n.endswith("entry_points.txt")]
     text = zf.read(eps[0]).decode()
     assert "pubsub = portafunc_gcp.backends.pubsub:backend" in text
     # the shop serves /docs: its document says what auth="function" is here, so the Target goes along (an app
     # without a docs route ships none: tests/aws/test_package.py)
-    assert "gcp = portafunc_gcp.target:Target" in text and "portafunc_gcp/target.py" in names
+    assert "gcp = portafunc_gcp.target:Target" in text and "portafunc_gcp/target.pyc" in names
     reqs = zf.read("requirements.txt").decode().splitlines()
     assert not any(line.startswith("portafunc") for line in reqs), "portafunc is vendored, never fetched"
     pins = [line for line in reqs if line and not line.startswith("#")]

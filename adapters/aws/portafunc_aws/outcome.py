@@ -1,6 +1,7 @@
 """The one outcome → native mapping on AWS: what each trigger's Lambda invocation answers.
 
-* HTTP (every variant): the Lambda proxy response of the request's variant (:func:`encode_response`).
+* HTTP (every variant): the Lambda proxy response of the request's variant (:func:`encode_response`; for what a
+  handler usually returns, :func:`direct_encoder` builds the same answer without an HttpResponse in between).
 * SQS batches (queues, topics delivered SNS → SQS, S3 → SQS): ``{"batchItemFailures": [...]}`` naming only the
   messages to redeliver (:func:`batch_answer`).
 * Asynchronous invocations (SNS direct, S3 direct, EventBridge): nothing on success; :class:`RetryRequested` raised to
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from portafunc.invoke import MessageResult
 
 from portafunc.errors import PortafuncError
-from portafunc.events import HttpResponse
+from portafunc.events import HttpResponse, json_text
 
 from .codecs.fields import b64encode
 
@@ -80,6 +81,53 @@ def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
     out["body"] = body
     out["isBase64Encoded"] = is_b64
     return out
+
+
+_JSON, _TEXT = "application/json", "text/plain; charset=utf-8"
+
+
+def direct_encoder(variant: str) -> Callable[[Any], dict[str, Any] | None]:
+    """``encode(value)``: what :func:`encode_response` gives for ``to_response(value)`` in ``variant``, built straight
+    from a handler's usual results (a dict or list → JSON 200, a str → text 200, None → 204); None for any other
+    value. It raises what building that HttpResponse raises (a non-finite number, a lone surrogate in text), so the
+    pipeline answers such a result as it always does (``portafunc.invoke.handle_http_direct``)."""
+    multi = variant in ("apigw-v1", "alb-multi")
+    line = variant in ("alb", "alb-multi")
+
+    def encode(value: Any) -> dict[str, Any] | None:
+        kind = value.__class__
+        if kind is dict or kind is list:
+            body, ctype = json_text(value), _JSON
+        elif kind is str:
+            if not value.isascii():
+                value.encode("utf-8")  # HttpResponse.text refuses lone surrogates (a 500)
+            body, ctype = value, _TEXT
+        elif value is None:
+            out: dict[str, Any] = {"statusCode": 204}
+            if line:
+                out["statusDescription"] = "204 No Content"
+            out["multiValueHeaders" if multi else "headers"] = {}
+            out["body"] = ""
+            out["isBase64Encoded"] = False
+            return out
+        else:
+            return None
+        if multi:
+            if line:
+                return {"statusCode": 200, "statusDescription": "200 OK", "multiValueHeaders": {"Content-Type": [ctype]},
+                        "body": body, "isBase64Encoded": False}
+            return {"statusCode": 200, "multiValueHeaders": {"Content-Type": [ctype]}, "body": body,
+                    "isBase64Encoded": False}
+        if line:
+            return {"statusCode": 200, "statusDescription": "200 OK", "headers": {"content-type": ctype}, "body": body,
+                    "isBase64Encoded": False}
+        return {"statusCode": 200, "headers": {"content-type": ctype}, "body": body, "isBase64Encoded": False}
+
+    return encode
+
+
+DIRECT = {variant: direct_encoder(variant) for variant in ("apigw-v2", "function-url", "apigw-v1", "alb", "alb-multi")}
+"""The direct encoder of each HTTP variant."""
 
 
 _STATUS_LINES: dict[int, str] = {}

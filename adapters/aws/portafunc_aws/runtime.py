@@ -31,18 +31,18 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import (MessageResult, Outcome, handle_http, handle_unmatched, invoke_batch, invoke_event,
-                              invoke_message)
+from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, handle_unmatched, invoke_batch,
+                              invoke_event, invoke_message)
 
 from . import codecs as codec
 from .codecs import http
 from .codecs.fields import records
-from .outcome import batch_answer, encode_response, raise_for_retry
+from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
-_SNS_HEADERS = ("x-amz-sns-message-type", "X-Amz-Sns-Message-Type")
+_SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _event_id = attrgetter("id")
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
                   "eventbridge": "an EventBridge event"}
@@ -134,9 +134,12 @@ class LambdaHandler:
                 resp = handle_unmatched(self.app, req, target=TARGET, invocation_id=invocation_id,
                                         native_context=context)
             else:
-                resp = handle_http(self.app, req, function=spec.name if spec else None, target=TARGET,
-                                   invocation_id=invocation_id, native_context=context,
-                                   route_template=None if spec else http.matched_route(event))
+                answer = handle_http_direct(self.app, req, DIRECT[variant], function=spec.name if spec else None,
+                                            target=TARGET, invocation_id=invocation_id, native_context=context,
+                                            route_template=None if spec else http.matched_route(event))
+                if answer.__class__ is dict:
+                    return answer
+                resp = answer
             return encode_response(resp, variant)
         if spec is None:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
@@ -220,18 +223,19 @@ class LambdaHandler:
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
-        lazy = _Lazy.load()
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         storage, select, wanted = lazy.storage, lazy.select, lazy.wanted
         failures: list[MessageResult] = []
+        kind = spec.trigger.kind
         for evt in events:
-            if isinstance(evt, Message):
-                s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
+            if evt.__class__ is Message or isinstance(evt, Message):
+                s3 = storage.s3_from_message(evt) if kind == "storage" else None
                 if s3 is not None:
                     results = [invoke_event(spec, e, target=TARGET, native_context=context)
                                for e in select(spec.trigger, s3)]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
-                if spec.kind not in ("queue", "topic"):
+                if kind != "topic" and kind != "queue":
                     raise self._mismatch("a message")
                 result = invoke_message(spec, evt, target=TARGET, native_context=context)
                 if result.must_redeliver:
@@ -268,13 +272,11 @@ def _record_id(rec: Any) -> Any:
 def _sns_delivery(event: dict[str, Any]) -> bool:
     """Does this HTTP event carry SNS's ``x-amz-sns-message-type`` header? Two dict lookups per header map, so the
     HTTP hot path does not scan the headers (SNS sends the name in lower case; API Gateway v1 keeps the case)."""
-    for key in ("headers", "multiValueHeaders"):
-        headers = event.get(key)
-        if headers and type(headers) is dict:
-            for name in _SNS_HEADERS:
-                if name in headers:
-                    return True
-    return False
+    headers = event.get("headers")
+    if headers and headers.__class__ is dict and (_SNS_HEADER in headers or _SNS_HEADER_V1 in headers):
+        return True
+    headers = event.get("multiValueHeaders")
+    return bool(headers) and headers.__class__ is dict and (_SNS_HEADER in headers or _SNS_HEADER_V1 in headers)
 
 
 def bind(app: App, function: str | None = None, *, sns_receiver: Any = None) -> LambdaHandler:

@@ -47,17 +47,18 @@ def detect(native: Any) -> str | None:
     inputs (``type`` REQUEST/TOKEN with ``methodArn`` or ``routeArn``) and WebSocket API events (``eventType`` in
     the request context). Serving them as HTTP would run a route for a connection or an authorization check.
     """
-    if type(native) is not dict and not isinstance(native, Mapping):
+    if native.__class__ is not dict and not isinstance(native, Mapping):
         return None
-    ctx = native.get("requestContext")
-    if ctx is not None and (type(ctx) is dict or isinstance(ctx, Mapping)) and "elb" in ctx:
+    ctx: Any = native.get("requestContext")
+    ctx_is_map = ctx.__class__ is dict or ctx is not None and isinstance(ctx, Mapping)  # no ABC check for a dict
+    if ctx_is_map and "elb" in ctx:
         return "alb-multi" if "multiValueHeaders" in native or "multiValueQueryStringParameters" in native else "alb"
     if native.get("version") == "2.0" and "rawPath" in native:
         if "routeArn" in native:
             raise not_http(native)
-        domain = ctx.get("domainName", "") if isinstance(ctx, Mapping) else ""
+        domain = ctx.get("domainName", "") if ctx_is_map else ""
         return "function-url" if isinstance(domain, str) and ".lambda-url." in domain else "apigw-v2"
-    if "httpMethod" in native and isinstance(ctx, Mapping):
+    if "httpMethod" in native and ctx_is_map:
         if "methodArn" in native or "eventType" in ctx:
             raise not_http(native)
         return "apigw-v1"
@@ -98,8 +99,10 @@ def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest
     if variant is None:
         raise EventDecodeError("not an HTTP event", expected=EXPECTED)
     if variant == "apigw-v2" or variant == "function-url":
-        return _decode_v2(native, variant), variant
-    return _decode_v1_alb(native, variant), variant
+        req = _lazy_v2(native, variant)
+        return (req if req is not None else _decode_v2_fields(native, variant)), variant
+    req = _lazy_v1_alb(native, variant)
+    return (req if req is not None else _decode_v1_alb(native, variant)), variant
 
 
 def matched_route(event: Any) -> str | None:
@@ -180,8 +183,14 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
             event.get("rawQueryString").__class__ is not str or (client_ip is not None and client_ip.__class__ is not str):
         return None
     headers = event.get("headers")
-    if headers is not None and (headers.__class__ is not dict or not _all_text_join(headers)):
-        return None
+    if headers is not None:
+        if headers.__class__ is not dict:
+            return None
+        try:  # every name and value text: one C loop each
+            "".join(headers)
+            "".join(headers.values())
+        except TypeError:
+            return None
     cookies = event.get("cookies")
     if cookies is not None:
         if cookies.__class__ is not list:
@@ -205,16 +214,6 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
             return _lazy(method, path or "/", event, _V2, b"", raw_body)
         return _lazy(method, path or "/", event, _V2, raw_body.encode("utf-8"))
     return _lazy(method, path or "/", event, _V2, _body(event, f"{variant} event"))
-
-
-def _all_text_join(mapping: dict[Any, Any]) -> bool:
-    """Whether every name and value is text, checked by joining them (one C loop each)."""
-    try:
-        "".join(mapping)
-        "".join(mapping.values())
-    except TypeError:
-        return False
-    return True
 
 
 def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
@@ -323,6 +322,115 @@ def _all_text(mapping: dict[Any, Any]) -> bool:
         if value.__class__ is not str or name.__class__ is not str:
             return False
     return True
+
+
+class _V1Fields(HttpFields):
+    """The fields of a REST API (v1) event :func:`_lazy_v1_alb` has checked, read as :func:`_decode_v1_alb` reads
+    them (``tests/aws/test_lazy_http.py`` compares the two)."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        multi = native.get("multiValueQueryStringParameters")
+        if multi is not None:
+            return {name: values.copy() for name, values in multi.items()}
+        return {name: [value] for name, value in (native.get("queryStringParameters") or {}).items()}
+
+    def headers(self, native: Any) -> Headers:
+        multi = native.get("multiValueHeaders")
+        return Headers(multi if multi is not None else native.get("headers") or {})
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        params = native.get("pathParameters")
+        return _path_params(params) if params else {}
+
+    def client_ip(self, native: Any) -> str | None:
+        identity = (native.get("requestContext") or {}).get("identity")
+        client_ip: str | None = None if identity is None else identity.get("sourceIp")
+        return client_ip
+
+
+class _AlbFields(_V1Fields):
+    """An ALB event's fields: the query as the client escaped it, decoded; the client IP from X-Forwarded-For."""
+
+    __slots__ = ()
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        return {unquote_plus(k): [unquote_plus(v) for v in vs] for k, vs in super().query(native).items()}
+
+    def client_ip(self, native: Any) -> str | None:
+        return (self.headers(native).get("x-forwarded-for") or "").split(",")[-1].strip() or None
+
+
+_V1, _ALB = _V1Fields(), _AlbFields()
+_LIST_ONLY = frozenset((list,))
+
+
+def _text_lists(mapping: dict[Any, Any]) -> bool:
+    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops (the type of each value, then joins)."""
+    if not {*map(type, mapping.values())} <= _LIST_ONLY:
+        return False
+    try:
+        "".join(mapping)
+        "".join(map("".join, mapping.values()))
+    except TypeError:
+        return False
+    return True
+
+
+def _texts(mapping: dict[Any, Any]) -> bool:
+    """Whether ``mapping`` is ``{text: text}``, in C loops."""
+    try:
+        "".join(mapping)
+        "".join(mapping.values())
+    except TypeError:
+        return False
+    return True
+
+
+def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
+    """The request, its fields read on first access, when every field has the type Lambda sends; None otherwise
+    (then :func:`_decode_v1_alb` converts what it can and refuses the rest). Only the body can still be refused
+    here, for the reasons the field-by-field reader refuses it."""
+    if event.__class__ is not dict:
+        return None
+    ctx = event.get("requestContext")
+    method = event.get("httpMethod")
+    path = event.get("path")
+    if ctx is not None and ctx.__class__ is not dict or method.__class__ is not str or path.__class__ is not str:
+        return None
+    multi = event.get("multiValueHeaders")
+    if multi is not None:
+        if multi.__class__ is not dict or not _text_lists(multi):
+            return None
+    else:
+        headers = event.get("headers")
+        if headers is not None and (headers.__class__ is not dict or not _texts(headers)):
+            return None
+    multi = event.get("multiValueQueryStringParameters")
+    if multi is not None:
+        if multi.__class__ is not dict or not _text_lists(multi):
+            return None
+    else:
+        query = event.get("queryStringParameters")
+        if query is not None and (query.__class__ is not dict or not _texts(query)):
+            return None
+    if variant == "apigw-v1":
+        identity = ctx.get("identity") if ctx else None
+        if identity is not None:
+            if identity.__class__ is not dict:
+                return None
+            client_ip = identity.get("sourceIp")
+            if client_ip is not None and client_ip.__class__ is not str:
+                return None
+        fields: HttpFields = _V1
+    else:
+        fields = _ALB
+    path = unquote(path) or "/"
+    raw_body = event.get("body")
+    if raw_body.__class__ is str and raw_body and not event.get("isBase64Encoded") and raw_body.isascii():
+        return _lazy(method, path, event, fields, b"", raw_body)  # no copy of a large body
+    return _lazy(method, path, event, fields, _body(event, f"{variant} event"))
 
 
 def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:

@@ -1,0 +1,60 @@
+"""An HTTP-only app's Azure artifact: portafunc's modules as bytecode without sources, no build-time modules
+(command line, runner, packagers), and it still boots — unzipped in a fresh venv (no site-packages of ours), the
+worker's sys.path, ``function_app`` indexed with the real ``azure.functions`` from the artifact, the function
+called with an ``azure.functions.HttpRequest``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+from conftest import REPO
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
+         "@app.http('GET', '/hello/{name}')\ndef hello(req: HttpRequest) -> dict:\n"
+         "    return {'message': 'hello ' + req.path_params['name']}\n")
+BOOT = r"""
+import json, os, sys
+root = os.getcwd()
+sys.path[:0] = [root, os.path.join(root, ".python_packages", "lib", "site-packages")]
+import azure.functions as func
+import function_app
+functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+req = func.HttpRequest("GET", "http://localhost/hello/ada", headers={}, route_params={"name": "ada"}, body=b"")
+resp = functions["hello"].get_user_function()(req)
+print(json.dumps({"functions": sorted(functions), "status": resp.status_code, "body": resp.get_body().decode(),
+                  "loaded": sorted(m for m in sys.modules if m.startswith("portafunc"))}))
+"""
+
+
+def test_http_only_artifact_is_bytecode_and_boots(tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "main.py").write_text(HELLO)
+    out = tmp_path / "dist"
+    done = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "azure", str(project),
+                           "--python", PY, "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    (artifact,) = (out / "azure").glob("*.zip")
+    site = ".python_packages/lib/site-packages/"
+    names = zipfile.ZipFile(artifact).namelist()
+    ours = [n[len(site):] for n in names if n.startswith((site + "portafunc/", site + "portafunc_azure/"))]
+    assert ours and not any(n.endswith(".py") for n in ours), ours
+    for build_time in ("portafunc/runner/", "portafunc/packaging/", "portafunc/cli", "portafunc/testing/"):
+        assert not any(n.startswith(build_time) for n in ours), build_time
+
+    app_dir = tmp_path / "wwwroot"
+    zipfile.ZipFile(artifact).extractall(app_dir)
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False, clear=True).create(env_dir)
+    proc = subprocess.run([str(env_dir / "bin" / "python"), "-I", "-c", BOOT], cwd=app_dir, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "hello" in report["functions"]
+    assert report["status"] == 200 and json.loads(report["body"]) == {"message": "hello ada"}
