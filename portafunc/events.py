@@ -891,16 +891,15 @@ class Message(_TypedBody[T]):
                 rest = _rest_slot(self)
             except AttributeError:
                 rest = None
-            if rest is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            values = rest(self.native)
-            self._rest = None
-            for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
-                try:
-                    slot.__get__(self)  # set by the caller since: kept
-                except AttributeError:
-                    slot.__set__(self, value)
-            return getattr(self, name)
+            if rest is not None:
+                values = rest(self.native)
+                for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
+                    try:
+                        slot.__get__(self)  # set by the caller (or another thread's first read) since: kept
+                    except AttributeError:
+                        slot.__set__(self, value)
+                self._rest = None  # after the fields: a reader in another thread finds them set or decodes too
+            return object.__getattribute__(self, name)  # AttributeError if there was nothing to decode it from
 
     @property
     def published_at(self) -> datetime | None:
