@@ -297,6 +297,8 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
+    if value.__class__ is datetime and value.tzinfo is not None:  # what the Azure worker hands over: as is
+        return value
     if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
             and value[20:23].isdigit():
         # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to

@@ -139,3 +139,9 @@ def _read_from_threads() -> None:
         for t in threads:
             t.join()
         assert seen == [("arn:q", {"a": "1"}, 3)] * 4
+
+
+def test_an_aware_datetime_is_taken_as_is_and_a_naive_one_is_read_as_utc():
+    aware = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
+    assert parse_time(aware) is aware
+    assert parse_time(datetime(2024, 1, 1, 12, 0)) == aware
