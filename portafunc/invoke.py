@@ -562,7 +562,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     if plain is None:
         plain = _is_plain_http(spec)
     if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+            or (spec.routers or spec.app._middleware) and _chain(spec) \
+            or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)

@@ -180,9 +180,28 @@ class RouteTable:
         """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
         if not path.startswith("/"):
             return []
+        segments = path[1:].split("/")
+        node = self._root or self._trie()
+        depth = 0
+        for segment in segments:  # one node to follow: the usual walk, without the lists of the general one below
+            if node.rest:
+                break
+            child = node.literal.get(segment)
+            wild = node.wild if segment else None
+            if child is not None and wild is not None:
+                break
+            if child is None:
+                if wild is None:
+                    return []
+                child = wild
+            node = child
+            depth += 1
+        else:
+            entries = self._entries
+            return [entries[i] for i in node.ends]  # one list, in registration order already
         found: list[int] = []
-        nodes = [self._root or self._trie()]
-        for segment in path[1:].split("/"):
+        nodes = [node]
+        for segment in segments[depth:]:
             following: list[_Node] = []
             for node in nodes:
                 if node.rest:

@@ -363,16 +363,14 @@ class _AlbFields(_V1Fields):
 
 
 _V1, _ALB = _V1Fields(), _AlbFields()
-_LIST_ONLY = frozenset((list,))
 
 
 def _text_lists(mapping: dict[Any, Any]) -> bool:
-    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops (the type of each value, then joins)."""
-    if not {*map(type, mapping.values())} <= _LIST_ONLY:
-        return False
+    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops: the lists concatenated (``[] + x`` refuses
+    anything but a list), then every name and value joined (refusing anything but text)."""
     try:
+        "".join(sum(mapping.values(), []))
         "".join(mapping)
-        "".join(map("".join, mapping.values()))
     except TypeError:
         return False
     return True
@@ -405,8 +403,14 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
             return None
     else:
         headers = event.get("headers")
-        if headers is not None and (headers.__class__ is not dict or not _texts(headers)):
-            return None
+        if headers is not None:
+            if headers.__class__ is not dict:
+                return None
+            try:  # every name and value text: one C loop each
+                "".join(headers)
+                "".join(headers.values())
+            except TypeError:
+                return None
     multi = event.get("multiValueQueryStringParameters")
     if multi is not None:
         if multi.__class__ is not dict or not _text_lists(multi):
@@ -426,7 +430,9 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
         fields: HttpFields = _V1
     else:
         fields = _ALB
-    path = unquote(path) or "/"
+    if "%" in path:
+        path = unquote(path)
+    path = path or "/"
     raw_body = event.get("body")
     if raw_body.__class__ is str and raw_body and not event.get("isBase64Encoded") and raw_body.isascii():
         return _lazy(method, path, event, fields, b"", raw_body)  # no copy of a large body
