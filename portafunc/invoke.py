@@ -553,11 +553,11 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
-        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
-        req.path_params = params
+        req._path_params = params
     plain = _plain_http.get(spec)
     if plain is None:
         plain = _is_plain_http(spec)
