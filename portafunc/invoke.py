@@ -701,9 +701,9 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
-            logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                         traceback=_traceback(exc))
+            logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
+                     traceback=_traceback(exc))
         return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
@@ -888,10 +888,11 @@ def _text(exc: BaseException) -> str:
         return f"<{type(exc).__name__} whose message cannot be printed>"
     if len(text) > logs.MAX_TEXT:
         text = text[:logs.MAX_TEXT] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 
