@@ -347,6 +347,53 @@ def calibrate(fn: Callable[[], Any], budget: float) -> int:
         loops *= 4
 
 
+def failure_ratios(repeats: int, calls: int) -> dict[str, Any]:
+    """The cost of one failing SQS record ÷ the same record succeeding, through ``portafunc_aws.runtime.bind`` (the
+    Lambda entry), at the default log level: per repeat, ``calls`` single calls of each, interleaved one by one (in a
+    random order per pair), the minimum of each side, then their ratio; reported as the median of the per-repeat
+    ratios with min–max. The minimum of single calls is what the path costs when nothing else interrupts it."""
+    import pf_msgs
+    import pf_typed
+    from portafunc_aws.runtime import bind
+
+    ctx = workloads.LambdaContext()
+    ok_event, bad_event = workloads.sqs_event(1), workloads.sqs_failing_event(1, 0)
+    bad_id = bad_event["Records"][0]["messageId"]
+    clock = time.perf_counter_ns
+    rng = random.Random(3)
+    out: dict[str, Any] = {"repeats": repeats, "calls": calls}
+    for key, app in (("aws_sqs1_failing", pf_msgs.app), ("aws_sqs1_failing_typed", pf_typed.app)):
+        entry = bind(app, "work")
+        if entry(ok_event, ctx) != {"batchItemFailures": []} or \
+                entry(bad_event, ctx) != {"batchItemFailures": [{"itemIdentifier": bad_id}]}:
+            out[key] = {"not_measured": "wrong output"}
+            continue
+        ratios, failing_us, succeeding_us = [], [], []
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            for _ in range(repeats):
+                best_bad = best_ok = 1 << 62
+                for _ in range(calls):
+                    first_bad = rng.random() < 0.5
+                    for event in ((bad_event, ok_event) if first_bad else (ok_event, bad_event)):
+                        start = clock()
+                        entry(event, ctx)
+                        took = clock() - start
+                        if event is bad_event:
+                            best_bad = min(best_bad, took)
+                        else:
+                            best_ok = min(best_ok, took)
+                ratios.append(best_bad / best_ok)
+                failing_us.append(best_bad / 1000)
+                succeeding_us.append(best_ok / 1000)
+        finally:
+            if gc_was:
+                gc.enable()
+        out[key] = dict(summary(ratios), failing_us=summary(failing_us), succeeding_us=summary(succeeding_us))
+    return out
+
+
 def run(quick: bool, smoke: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every scenario, or those whose name starts with one of ``only`` (``--only azure_,gcp_``)."""
     budget, repeats = (0.002, 1) if smoke else (0.02, 5) if quick else (0.06, 15)
@@ -394,6 +441,12 @@ def run(quick: bool, smoke: bool = False, only: tuple[str, ...] = ()) -> dict[st
             res[name] = dict(summary(samples[name]), loops=loops[name], samples=samples[name])
         out["scenarios"][scen] = res
         print(f"  warm: {scen} done", file=progress)
+    if "aws_sqs1_failing" in out["scenarios"]:
+        try:
+            out["failure_ratios"] = failure_ratios(*((1, 20) if smoke else (5, 300) if quick else (15, 1000)))
+        except Exception as exc:  # noqa: BLE001 - reported as "not measured" with the reason
+            out["failure_ratios"] = {"not_measured": f"{type(exc).__name__}: {exc}"}
+        print("  warm: failure ratios done", file=progress)
     return out
 
 

@@ -297,6 +297,8 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
+    if value.__class__ is datetime and value.tzinfo is not None:  # what the Azure worker hands over: as is
+        return value
     if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
             and value[20:23].isdigit():
         # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
@@ -891,16 +893,15 @@ class Message(_TypedBody[T]):
                 rest = _rest_slot(self)
             except AttributeError:
                 rest = None
-            if rest is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            values = rest(self.native)
-            self._rest = None
-            for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
-                try:
-                    slot.__get__(self)  # set by the caller since: kept
-                except AttributeError:
-                    slot.__set__(self, value)
-            return getattr(self, name)
+            if rest is not None:
+                values = rest(self.native)
+                for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
+                    try:
+                        slot.__get__(self)  # set by the caller (or another thread's first read) since: kept
+                    except AttributeError:
+                        slot.__set__(self, value)
+                self._rest = None  # after the fields: a reader in another thread finds them set or decodes too
+            return object.__getattribute__(self, name)  # AttributeError if there was nothing to decode it from
 
     @property
     def published_at(self) -> datetime | None:

@@ -192,8 +192,12 @@ def _validate(model: Any, data: bytes, source: Any, validate: Any = None) -> Any
         errors_fn = getattr(exc, "errors", None)
         if errors_fn is None:
             raise
+        try:  # pydantic's: without the input values (a payload's content is never logged nor answered back)
+            found = errors_fn(include_url=False, include_input=False, include_context=False)
+        except TypeError:  # an errors() without those options
+            found = errors_fn()
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in errors_fn(include_url=False)]
+                  for e in found]
         what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
         raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
             from None
@@ -698,9 +702,9 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
-            logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                         traceback=_traceback(exc))
+            logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
+                     traceback=_traceback(exc))
         return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
@@ -801,9 +805,7 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
         return trig.dead_letter
-    from .messaging.binding import env_name
-
-    url = os.environ.get(env_name("DEADLETTER", spec.name))
+    url = os.environ.get(_dl_env(spec))
     return url or None
 
 
@@ -812,10 +814,11 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     details = getattr(exc, "errors", None)
     destination = dead_letter_destination(spec)
     if destination is None:
-        logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                   "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                   errors=details, **_payload_for_log(msg), attributes=msg.attributes,
-                   hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+        if logs.enabled("ERROR"):  # nothing built for a line that is not written
+            logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                       "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                       errors=details, **_payload_for_log(msg), attributes=msg.attributes,
+                       hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic
@@ -841,11 +844,12 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     """A rejected payload as a log may show it: its size, content type and SHA-256 — enough to find the message in
     the dead-letter queue, nothing of what it says (card numbers, personal data). ``PORTAFUNC_LOG_PAYLOADS=1`` adds
     the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits."""
-    import hashlib
-
+    global _sha256
+    if _sha256 is None:
+        from hashlib import sha256 as _sha256
     data = msg.data
     out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
-                           "payload_sha256": hashlib.sha256(data).hexdigest()}
+                           "payload_sha256": _sha256(data).hexdigest()}
     if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
         import json
 
@@ -854,6 +858,9 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
         except (ValueError, RecursionError):  # not JSON, cut short, or nested too deep to read: show the text
             out["payload"] = data[:logs.MAX_TEXT].decode("utf-8", "replace")
     return out
+
+
+_sha256: Any = None  # hashlib.sha256, imported by the first rejected payload (not by ``import portafunc``)
 
 
 def _content_type(msg: Message) -> str:
@@ -882,10 +889,11 @@ def _text(exc: BaseException) -> str:
         return f"<{type(exc).__name__} whose message cannot be printed>"
     if len(text) > logs.MAX_TEXT:
         text = text[:logs.MAX_TEXT] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 
@@ -902,38 +910,57 @@ def _event_for_log(event: StorageEvent | ScheduleEvent) -> Any:
 
 
 def _dl_env(spec: FunctionSpec) -> str:
-    from .messaging.binding import env_name
+    """``PORTAFUNC_DEADLETTER_<FUNCTION>``, the variable naming a function's dead-letter destination (remembered:
+    asked for on every rejected message)."""
+    found = _dl_envs.get(spec.name)
+    if found is None:
+        from .messaging.binding import env_name
 
-    return env_name("DEADLETTER", spec.name)
+        found = env_name("DEADLETTER", spec.name)
+        if len(_dl_envs) < 4096:
+            _dl_envs[spec.name] = found
+    return found
+
+
+_dl_envs: dict[str, str] = {}
 
 
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
-_summaries: dict[tuple[tuple[Any, int], ...], str] = {}  # the summary of a repeat, by its innermost frames
+_summaries: dict[tuple[int, ...], tuple[str, Any]] = {}  # a repeat's summary, by its innermost three (code, line)
+_REPEAT = "(repeat; full traceback at first occurrence or DEBUG) "
 
 
 def _traceback(exc: BaseException) -> str:
     """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
     this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
-    of the innermost frames. Formatting a traceback reads and parses source lines (≈ 100 µs); the summary reads
-    three frame objects, so a message that fails on every delivery costs about what its log line costs."""
+    of the innermost frames (file, line, function), read from the traceback's frame objects and remembered by their
+    code and line. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of the
+    traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log line."""
     tb = exc.__traceback__
-    frames = []
+    outer = middle = inner = None
     while tb is not None:
-        frames.append(tb)
+        outer, middle, inner = middle, inner, tb
         tb = tb.tb_next
-    if frames:
-        code = frames[-1].tb_frame.f_code
-        place = (type(exc), code.co_filename, frames[-1].tb_lineno)
+    if inner is not None:
+        code, line = inner.tb_frame.f_code, inner.tb_lineno
+        place = (exc.__class__, code.co_filename, line)
         if not logs.debug_enabled() and (place in _full_traceback_logged
                                           or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            key = tuple((f.tb_frame.f_code, f.tb_lineno) for f in frames[-3:])
-            summary = _summaries.get(key)
-            if summary is None:
-                summary = "(repeat; full traceback at first occurrence or DEBUG) " + " > ".join(
-                    f"{_base(c.co_filename)}:{line} in {c.co_name}" for c, line in key)
-                if len(_summaries) < _FULL_TRACEBACK_PLACES:
-                    _summaries[key] = summary
+            middle_code = None if middle is None else middle.tb_frame.f_code
+            outer_code = None if outer is None else outer.tb_frame.f_code
+            # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive,
+            # so an identity is never reused while it is a key
+            key = (id(code), line, id(middle_code), 0 if middle is None else middle.tb_lineno, id(outer_code),
+                   0 if outer is None else outer.tb_lineno)
+            known = _summaries.get(key)
+            if known is not None:
+                return known[0]
+            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}"
+                                           for c, n in ((outer_code, key[5]), (middle_code, key[3]), (code, line))
+                                           if c is not None)
+            if len(_summaries) < _FULL_TRACEBACK_PLACES:
+                _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
         _full_traceback_logged.add(place)
     import traceback

@@ -108,17 +108,23 @@ _level_names = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _threshold = _level_names.get(os.environ.get("PORTAFUNC_LOG_LEVEL", "INFO").upper(), 20)
 
 
-def is_secret_name(name: str) -> bool:
-    known = _secret_names.get(name)
-    if known is None:
+class _SecretNames(dict[str, bool]):
+    """Whether a field name looks secret, worked out on the first look-up of the name: field names repeat (the
+    pipeline's own, a payload's schema), and a hit is one dictionary look-up, without a call."""
+
+    def __missing__(self, name: str) -> bool:
         lowered = name.lower()
         known = any(word in lowered for word in _SECRET_WORDS)
-        if len(_secret_names) < 4096:  # field names repeat (the pipeline's own, a payload's schema): remembered
-            _secret_names[name] = known
-    return known
+        if len(self) < 4096:
+            self[name] = known
+        return known
 
 
-_secret_names: dict[str, bool] = {}
+_secret_names = _SecretNames()
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_secret_names[name])
 
 
 _SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip the isinstance checks (Mapping's is slow)
@@ -133,19 +139,24 @@ def redact(value: Any, _depth: int = 0) -> Any:
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
         return scrub_text(value)
-    is_dict = value.__class__ is dict  # the usual container, checked without the Mapping ABC's slower isinstance
-    if _depth >= MAX_DEPTH and (is_dict or isinstance(value, (Mapping, list, tuple))):
+    # the usual containers, told by their class: the Mapping ABC's isinstance costs more than redacting a small dict
+    is_dict = value.__class__ is dict
+    is_list = not is_dict and (value.__class__ is list or value.__class__ is tuple)
+    if _depth >= MAX_DEPTH and (is_dict or is_list or isinstance(value, (Mapping, list, tuple))):
         return DEEP
-    if is_dict or isinstance(value, Mapping):
+    if is_dict or (not is_list and isinstance(value, Mapping)):
         depth = _depth + 1
-        return {k: (REDACTED if isinstance(k, str) and is_secret_name(k) else
+        return {k: (REDACTED if (k.__class__ is str or isinstance(k, str)) and _secret_names[k] else
                     v if v.__class__ in _SCALARS else
                     scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # the usual field, no call
                     redact(v, depth)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
+    if is_list or isinstance(value, (list, tuple)):
+        if len(value) == 2 and isinstance(value[0], str) and _secret_names[value[0]]:
             return [value[0], REDACTED]
-        return [redact(v, _depth + 1) for v in value]
+        depth = _depth + 1
+        return [v if v.__class__ in _SCALARS else
+                scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # as for a dict's fields
+                redact(v, depth) for v in value]
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     return value

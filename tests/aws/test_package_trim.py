@@ -27,7 +27,8 @@ HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
 
 UNUSED_FAMILIES = ("portafunc_aws/codecs/queue", "portafunc_aws/codecs/topic", "portafunc_aws/codecs/storage",
                    "portafunc_aws/codecs/eventbridge", "portafunc_aws/codecs/schedule", "portafunc_aws/inbound/",
-                   "portafunc/kit/", "portafunc/schedule", "portafunc/jwks", "portafunc/cors", "portafunc/params")
+                   "portafunc/kit/records", "portafunc/kit/storage_filter", "portafunc/schedule", "portafunc/jwks",
+                   "portafunc/cors", "portafunc/params")
 
 # Run inside the artifact: each native event through the Lambda handler, printed as one JSON line.
 RUN = r"""
@@ -105,7 +106,7 @@ def test_events_of_unregistered_families_get_the_typed_error(hello: Path, tmp_pa
                                        "an EventBridge event"), strict=True):
         assert line["error"] == "EventDecodeError", line
         assert f"'hello' is a http function but received {what}" in str(line["message"]), line
-    assert not any(m.startswith(("portafunc_aws.codecs.queue", "portafunc.kit")) for m in lines[5]["loaded"])  # type: ignore[union-attr]
+    assert not any(m.startswith(("portafunc_aws.codecs.queue", "portafunc.kit.records")) for m in lines[5]["loaded"])  # type: ignore[union-attr]
 
 
 def test_an_sns_header_on_an_app_without_topic_functions_is_ordinary_http(hello: Path, tmp_path: Path) -> None:
@@ -146,4 +147,4 @@ def test_modules_the_app_imports_ship_even_when_unused(tmp_path: Path) -> None:
                                      + "\n\nPOLICY = portafunc.Cors\n")
     names = zipfile.ZipFile(package(project, tmp_path / "dist")).namelist()
     assert "portafunc/jwks.pyc" in names and "portafunc/cors.pyc" in names
-    assert not any(n.startswith("portafunc/kit/") for n in names)
+    assert not any(n.startswith("portafunc/kit/records") for n in names)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from portafunc import App, Message, logs
 from portafunc import invoke
@@ -75,3 +76,104 @@ def test_nothing_is_formatted_when_the_level_drops_the_line(monkeypatch: pytest.
     batch = invoke_batch(_app().function("work"), [Message(id="m-1", data=b"{}")])
     assert batch.failed_ids == ["m-1"]
     assert _failures(capsys.readouterr().err) == []
+
+
+class Order(BaseModel):
+    id: int
+    total: float
+
+
+def _chain_app() -> App:
+    app = App("chained")
+
+    def inner(msg: Message) -> None:
+        raise ConnectionError("downstream at postgres://svc:hunter2@db:5432/x refused token=s3cr3t-t0ken")
+
+    def middle(msg: Message) -> None:
+        inner(msg)
+
+    @app.queue("work")
+    def work(msg: Message) -> None:
+        middle(msg)
+
+    return app
+
+
+def test_the_repeat_summary_names_file_line_and_function_of_the_three_innermost_frames(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.setattr(invoke, "_summaries", {})
+    spec = _chain_app().function("work")
+    invoke_batch(spec, [Message(id=f"m-{i}", data=b"{}") for i in range(3)])
+    first, second, third = _failures(capsys.readouterr().err)
+    assert first["traceback"].startswith("Traceback (most recent call last)")
+    frames = second["traceback"].removeprefix("(repeat; full traceback at first occurrence or DEBUG) ").split(" > ")
+    assert [f.rsplit(" in ", 1)[1] for f in frames] == ["work", "middle", "inner"]  # outermost of the three first
+    assert all(f.startswith("test_failure_logs.py:") for f in frames)
+    lines = [int(f.split(":")[1].split(" ")[0]) for f in frames]
+    assert all(f'File "{__file__}", line {n}, in {name}' in first["traceback"]
+               for n, name in zip(lines, ("work", "middle", "inner"), strict=True))  # the same places as the full traceback
+    assert third["traceback"] == second["traceback"]
+    for line in (first, second, third):
+        assert line["error_type"] == "ConnectionError"
+
+
+def test_a_secret_in_the_exception_message_is_redacted(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(logs, "_threshold", 20)
+    batch = invoke_batch(_chain_app().function("work"), [Message(id=f"m-{i}", data=b"{}") for i in range(2)])
+    assert batch.failed_ids == ["m-0", "m-1"]
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "s3cr3t-t0ken" not in err  # neither in the message nor in the full traceback
+    first, repeat = _failures(err)
+    for line in (first, repeat):
+        assert line["error"].startswith("downstream at postgres://svc:[REDACTED]@db:5432/x refused token=")
+        assert line["error"].endswith("[REDACTED]")
+
+
+def test_a_rejected_payload_is_never_logged_by_value(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The validation errors keep where and why (loc, msg, type), never the input that failed: a payload's content
+    (card numbers, personal data) stays out of the log and out of the rejection's reason."""
+    app = App("typed")
+
+    @app.queue("orders")
+    def orders(msg: Message[Order]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_LOG_PAYLOADS", raising=False)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    data = b'{"id": "4111111111111111x", "total": "hunter2-total", "card": "4111111111111111"}'
+    batch = invoke_batch(app.function("orders"), [Message(id="m-1", data=data)])
+    assert batch.failed_ids == ["m-1"]
+    assert "4111111111111111" not in batch.results[0].error and "hunter2" not in batch.results[0].error
+    err = capsys.readouterr().err
+    assert "4111111111111111" not in err and "hunter2" not in err
+    line = next(json.loads(text) for text in err.splitlines() if "NON-RETRYABLE" in text)
+    assert line["errors"] == [{"loc": ["id"], "msg": "Input should be a valid integer, unable to parse string as an "
+                                                     "integer", "type": "int_parsing"},
+                              {"loc": ["total"], "msg": "Input should be a valid number, unable to parse string as a "
+                                                        "number", "type": "float_parsing"}]
+    assert line["reason"] == "PayloadValidationError: message m-1 does not match Order: 2 error(s)"
+
+
+def test_validation_errors_are_read_without_input_values() -> None:
+    """pydantic is asked for errors without their inputs: the error objects the pipeline keeps never hold the
+    payload's content, whoever reads them later."""
+    from portafunc.errors import PayloadValidationError
+
+    asked: list[dict[str, Any]] = []
+
+    class Spy(ValueError):
+        def errors(self, **options: Any) -> list[dict[str, Any]]:
+            asked.append(options)
+            return [{"loc": ("id",), "msg": "bad", "type": "int_parsing"}]
+
+    def validate(data: bytes) -> Any:
+        raise Spy("x")
+
+    with pytest.raises(PayloadValidationError) as caught:
+        invoke._validate(Order, b'{"id": "secret"}', Message(id="m", data=b""), validate)
+    assert asked == [{"include_url": False, "include_input": False, "include_context": False}]
+    assert caught.value.errors == [{"loc": ["id"], "msg": "bad", "type": "int_parsing"}]

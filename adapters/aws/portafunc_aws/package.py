@@ -29,7 +29,8 @@ _EVENTS = ("queue", "topic", "storage", "schedule")  # the runtime loads these f
 FAMILY_MODULES = {
     "portafunc_aws.codecs.queue": _EVENTS, "portafunc_aws.codecs.topic": _EVENTS,
     "portafunc_aws.codecs.storage": _EVENTS, "portafunc_aws.codecs.eventbridge": _EVENTS,
-    "portafunc_aws.codecs.schedule": _EVENTS, "portafunc.kit": _EVENTS,
+    "portafunc_aws.codecs.schedule": _EVENTS, "portafunc.kit.records": _EVENTS,
+    "portafunc.kit.storage_filter": _EVENTS,
     "portafunc_aws.inbound": ("topic",),  # SNS HTTP(S) deliveries go to topic functions only
 }
 VENDORED = ("portafunc", "portafunc_aws")

@@ -223,18 +223,19 @@ class LambdaHandler:
 
     # -- asynchronous invocations: raise to retry -----------------------------------------------------------------
     def _async(self, spec: FunctionSpec, events: list[Any], context: Any) -> None:
-        lazy = _Lazy.load()
+        lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         storage, select, wanted = lazy.storage, lazy.select, lazy.wanted
         failures: list[MessageResult] = []
+        kind = spec.trigger.kind
         for evt in events:
-            if isinstance(evt, Message):
-                s3 = storage.s3_from_message(evt) if spec.kind == "storage" else None
+            if evt.__class__ is Message or isinstance(evt, Message):
+                s3 = storage.s3_from_message(evt) if kind == "storage" else None
                 if s3 is not None:
                     results = [invoke_event(spec, e, target=TARGET, native_context=context)
                                for e in select(spec.trigger, s3)]
                     failures.extend(r for r in results if r.outcome is Outcome.RETRY)
                     continue
-                if spec.kind not in ("queue", "topic"):
+                if kind != "topic" and kind != "queue":
                     raise self._mismatch("a message")
                 result = invoke_message(spec, evt, target=TARGET, native_context=context)
                 if result.must_redeliver:

@@ -35,6 +35,10 @@ from .deploy.lock import lock
 
 
 RUNTIME_ENTRIES = ["portafunc_gcp.runtime"]  # what the generated main.py imports of portafunc
+#: Modules the runtime imports only for some trigger families: the push-token check (and its JWT code) for the
+#: event and schedule entries, the storage filter for storage functions. main.py has entries for the app's own
+#: functions only, so an app without such a function never reaches them.
+FAMILY_MODULES = {"portafunc_gcp.inbound": ("queue", "topic", "storage", "schedule"), "portafunc.kit.storage_filter": ("storage",)}
 
 #: The client library each resource kind is called through at run time.
 SDK_BY_KIND = {"queue": "google-cloud-pubsub", "topic": "google-cloud-pubsub", "bucket": "google-cloud-storage",
@@ -76,7 +80,7 @@ def package(target: Any, request: PackageRequest, layout: str | None = None) -> 
     main_py = render_main(app, request.app_ref, root="app")
     with ArtifactBuild(request, "portafunc_gcp", "portafunc-gcp") as build:
         build.copy_project("app")  # under app/: a user module named main never meets the generated main.py
-        build.vendor(entries=RUNTIME_ENTRIES, app=app, deployment=deployment)
+        build.vendor(entries=RUNTIME_ENTRIES, app=app, deployment=deployment, families=FAMILY_MODULES)
         needed = runtime_requirements(app, request.project_dir, request.requirements)
         pins = lock(requirements(request.requirements, build.say, needed, leave_out=unused_sdks(deployment)),
                     request.python, request.progress, request.pip_options)

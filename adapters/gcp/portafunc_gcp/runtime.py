@@ -161,20 +161,28 @@ class Entry:
     @staticmethod
     def _decode(cloud_event: Any) -> Any:
         raw = None
-        try:
-            import flask
-
-            if flask.has_request_context() and not _is_cloudevent_request(flask.request):
-                raw = flask.request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
-        except ImportError:  # pragma: no cover - functions-framework always brings Flask
-            raw = None
+        flask = _flask or _load_flask()
+        if flask is not None and flask.has_request_context() and not _is_cloudevent_request(flask.request):
+            raw = flask.request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
         if pubsub.is_push_envelope(raw):
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
             return pubsub.decode_envelope(raw)
-        attributes = dict(cloud_event.get_attributes())
-        attributes["data"] = cloud_event.data
-        return codecs.decode_cloudevent(attributes, raw=cloud_event)
+        return codecs.decode_cloudevent(cloud_event.get_attributes(), raw=cloud_event, data=cloud_event.data)
+
+
+_flask: Any = None
+
+
+def _load_flask() -> Any:
+    """Flask, imported once (functions-framework has loaded it already); None without it."""
+    global _flask
+    try:
+        import flask
+    except ImportError:  # pragma: no cover - functions-framework always brings Flask
+        return None
+    _flask = flask
+    return flask
 
 
 def _is_cloudevent_request(request: Any) -> bool:

@@ -57,32 +57,29 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
     (:meth:`Message.deferred`). The checks here are the ones that decoder's fields could fail, so a record it would
     refuse is refused now, by that decoder, and a deferred one reads exactly as it would decode.
     """
-    get = rec.get
-    message_id = get("messageId")
-    body = get("body")
-    sys_attrs = get("attributes")
-    if message_id.__class__ is str and body.__class__ is str and sys_attrs.__class__ is dict \
-            and get("eventSource") == "aws:sqs" and '"TopicArn"' not in body:
-        count = sys_attrs.get("ApproximateReceiveCount")
-        sent = sys_attrs.get("SentTimestamp")
-        group = sys_attrs.get("MessageGroupId")
-        source = get("eventSourceARN")
-        native_attrs = get("messageAttributes")
-        if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
-                and (sent.__class__ is str and len(sent) < 15 or sent is None) \
-                and (group is None or group.__class__ is str) and (source is None or source.__class__ is str) \
-                and (native_attrs is None or native_attrs.__class__ is dict
-                     and BODY_ENCODING_ATTR not in native_attrs):
-            for attr in native_attrs.values() if native_attrs else ():
-                if attr.__class__ is not dict:
-                    break
-            else:
-                try:
-                    data = body.encode("utf-8")
-                except UnicodeEncodeError:  # a lone surrogate: refused below
-                    pass
+    try:  # the keys Lambda always sends, read by subscript; a record without one is decoded in full
+        message_id = rec["messageId"]
+        body = rec["body"]
+        sys_attrs = rec["attributes"]
+        if message_id.__class__ is str and body.__class__ is str and sys_attrs.__class__ is dict \
+                and rec["eventSource"] == "aws:sqs" and '"TopicArn"' not in body:
+            count = sys_attrs["ApproximateReceiveCount"]
+            sent = sys_attrs["SentTimestamp"]
+            group = sys_attrs.get("MessageGroupId")
+            source = rec["eventSourceARN"]
+            native_attrs = rec["messageAttributes"]
+            if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
+                    and sent.__class__ is str and len(sent) < 15 \
+                    and (group is None or group.__class__ is str) and source.__class__ is str \
+                    and native_attrs.__class__ is dict and BODY_ENCODING_ATTR not in native_attrs:
+                for attr in native_attrs.values():
+                    if attr.__class__ is not dict:
+                        break
                 else:
+                    data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
                     return _deferred(message_id, data, rec, _rest_of_record)
+    except (KeyError, UnicodeEncodeError):
+        pass
     return decode_sqs_record_fully(rec, index)
 
 
@@ -154,7 +151,10 @@ def decode_sqs_record_fully(rec: Mapping[str, Any], index: int = 0) -> Message[A
         attributes = decode_sqs_attributes(native_attrs, f"SQS record {index}")
     envelope = sns_envelope(body) if '"TopicArn"' in body else None
     if envelope is not None:
-        data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
+        try:
+            data, sns_attrs, sns_time, topic = sns_message(envelope, "")
+        except EventDecodeError:  # read again for the error that names the record
+            data, sns_attrs, sns_time, topic = sns_message(envelope, f"SQS record {index}.body (SNS notification)")
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source

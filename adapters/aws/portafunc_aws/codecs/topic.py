@@ -24,25 +24,53 @@ DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
 
 def is_sns(native: Any) -> bool:
     recs = native.get("Records") if native.__class__ is dict or isinstance(native, Mapping) else None
-    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+    return bool(isinstance(recs, list) and recs and (recs[0].__class__ is dict or isinstance(recs[0], Mapping))
                 and recs[0].get("EventSource") == "aws:sns")
 
 
 def sns_envelope(body: str) -> Mapping[str, Any] | None:
     """The SNS notification inside an SQS body, or None when the body is something else."""
     # Cheap checks first: most SQS bodies are not SNS envelopes, and parsing every body twice is the cost.
-    if '"TopicArn"' not in body or '"Notification"' not in body or not body.lstrip().startswith("{"):
+    if '"TopicArn"' not in body or '"Notification"' not in body or \
+            body[:1] != "{" and not body.lstrip().startswith("{"):
         return None
     try:
-        doc = json.loads(body)
+        doc = _loads_object(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
         return None
-    if isinstance(doc, Mapping) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
+    if (doc.__class__ is dict or isinstance(doc, Mapping)) and doc.get("Type") == "Notification" \
+            and "TopicArn" in doc and "Message" in doc:
         return doc
     return None
 
 
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
+_JSON_SPACE = " \t\n\r"
+
+
+def _loads_object(text: str) -> Any:
+    """``json.loads(text)`` (same value, same errors) without its wrapper's regex passes when ``text`` starts with
+    ``{``: the scanner reads the document, and only trailing JSON whitespace may follow it."""
+    if text[:1] == "{":
+        try:
+            value, end = _scan_once(text, 0)
+        except (StopIteration, ValueError):
+            return json.loads(text)
+        if end == len(text) or not text[end:].strip(_JSON_SPACE):
+            return value
+    return json.loads(text)
+
+
 def _sns_attributes(value: Any, what: str) -> dict[str, str]:
+    if value.__class__ is dict:  # as SNS writes them: {name: {"Type": ..., "Value": text}}
+        out_: dict[str, str] = {}
+        for name, attr in value.items():
+            text_ = attr.get("Value") if attr.__class__ is dict else None
+            if text_.__class__ is not str or name.__class__ is not str:
+                break
+            out_[name] = text_
+        else:
+            return out_
     attrs = opt_obj(value, f"{what}.MessageAttributes", '{name: {"Type", "Value"}}')
     out: dict[str, str] = {}
     for name, attr in attrs.items():
@@ -81,11 +109,18 @@ def decode_sns(native: Any) -> list[Message[Any]]:
         raise EventDecodeError("not an SNS event", expected=SNS_EXPECTED)
     out = []
     for i, rec in enumerate(records(native, "SNS event")):
-        what = f"SNS record {i}"
-        sns = obj(rec.get("Sns"), f"{what}.Sns", SNS_EXPECTED)
-        data, attributes, published, topic = sns_message(sns, f"{what}.Sns")
-        out.append(Message(id=text(sns, "MessageId", f"{what}.Sns", "MessageId"), data=data, attributes=attributes,
-                           published_at=published, source=topic, native=rec))
+        sns: Any = rec.get("Sns")
+        message_id = sns.get("MessageId") if sns.__class__ is dict else None
+        try:
+            if message_id.__class__ is not str:
+                raise EventDecodeError("", expected=SNS_EXPECTED)
+            data, attributes, published, topic = sns_message(sns, "")
+        except EventDecodeError:  # decoded again, naming the record: the error as the record's own
+            what = f"SNS record {i}.Sns"
+            sns = obj(sns, what, SNS_EXPECTED)
+            data, attributes, published, topic = sns_message(sns, what)
+            message_id = text(sns, "MessageId", what, "MessageId")
+        out.append(Message(message_id, data, attributes, None, 1, published, topic, rec))
     return out
 
 

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from portafunc.errors import EventDecodeError
+from portafunc.events import parse_time
 
 MARKER = "$portafunc"
 _NOT_JSON = object()
@@ -140,8 +141,6 @@ def _loads_or_none(data: bytes) -> Any:
 
 def parse_time_safe(value: Any) -> Any:
     """``portafunc.events.parse_time`` with out-of-range numbers reported as EventDecodeError, not a crash."""
-    from portafunc.events import parse_time
-
     try:
         return parse_time(value)
     except (OverflowError, ValueError, OSError) as exc:

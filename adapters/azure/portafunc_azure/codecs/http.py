@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse, decode_path
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path
 
 HTTP_EXPECTED = ('a func.HttpRequest JSON form {"method", "url", "headers", "params", "route_params", '
                  '"body" | "body_base64"}')
@@ -106,9 +106,10 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
 
 
 def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
-    """A ``func.HttpRequest`` → neutral request, read once: the host's lower-cased header dict as is, the path and
-    raw query cut from the url without a URL parser (the host always passes an absolute url), the query parsed only
-    when there is one. Same result as :func:`request_from_parts` on the same parts."""
+    """A ``func.HttpRequest`` → neutral request: method, path and body read now (routing needs the path), the path
+    cut from the url without a URL parser (the host always passes an absolute url); headers (the host's lower-cased
+    dict as is), query, raw query, route parameters and client IP read on first access (:class:`_FuncFields`). Same
+    result as :func:`request_from_parts` on the same parts (``tests/azure/test_azure_http_codec.py``)."""
     url = req.url
     scheme_end = url.find("://")
     path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else -1
@@ -116,25 +117,56 @@ def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
         headers = getattr(req.headers, "__http_headers__", None)
         return request_from_parts(req.method, url, dict(req.headers.items()) if headers is None else headers,
                                   dict(req.params), dict(req.route_params), req.get_body() or b"", req, route_prefix)
-    rest = url[path_start:]
-    if "#" in rest:
-        rest = rest.partition("#")[0]
-    raw_path, _, raw_query = rest.partition("?")
+    end = len(url)
+    for mark in "?#":
+        at = url.find(mark, path_start)
+        if 0 <= at < end:
+            end = at
+    raw_path = url[path_start:end]
     path = decode_path(raw_path) if "%" in raw_path else raw_path
     if route_prefix:
         prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         if prefix and (path == prefix or path.startswith(prefix + "/")):
             path = path[len(prefix):] or "/"
-    query: dict[str, list[str]] = {}
-    if raw_query:
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(key, []).append(value)
-    host_headers = getattr(req.headers, "__http_headers__", None)  # the worker's own {lower-case name: value}
-    hdrs = Headers(host_headers if type(host_headers) is dict else dict(req.headers.items()))
-    forwarded = hdrs.get("x-forwarded-for")
-    return HttpRequest(method=req.method, path=path, query=query, headers=hdrs, body=req.get_body() or b"",
-                       path_params=dict(req.route_params), client_ip=_last_hop(forwarded) if forwarded else None,
-                       native=req, raw_query=raw_query)
+    return _lazy(req.method, path, req, _FUNC_FIELDS, req.get_body() or b"")
+
+
+class _FuncFields(HttpFields):
+    """The fields of a ``func.HttpRequest`` whose url :func:`request_from_func` has checked, read on first access."""
+
+    __slots__ = ()
+
+    def raw_query(self, native: Any) -> str | None:
+        url: str = native.url
+        rest = url[url.find("/", url.find("://") + 3):].partition("#")[0]
+        return rest.partition("?")[2]
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        raw_query = self.raw_query(native)
+        query: dict[str, list[str]] = {}
+        if raw_query:
+            for key, value in parse_qsl(raw_query, keep_blank_values=True):
+                query.setdefault(key, []).append(value)
+        elif native.params:  # no query in the url (the host always puts it there): the host's parsed params
+            query = {key: [value] for key, value in native.params.items()}
+        return query
+
+    def headers(self, native: Any) -> Headers:
+        host_headers = getattr(native.headers, "__http_headers__", None)  # the worker's own {lower-case name: value}
+        return Headers(host_headers if type(host_headers) is dict else dict(native.headers.items()))
+
+    def path_params(self, native: Any) -> dict[str, str]:
+        return dict(native.route_params)
+
+    def client_ip(self, native: Any) -> str | None:
+        host_headers = getattr(native.headers, "__http_headers__", None)
+        forwarded = host_headers.get("x-forwarded-for") if type(host_headers) is dict else \
+            native.headers.get("x-forwarded-for")
+        return _last_hop(forwarded) if forwarded else None
+
+
+_FUNC_FIELDS = _FuncFields()
+_lazy = HttpRequest.lazy
 
 
 def client_ip(headers: Headers) -> str | None:

@@ -40,9 +40,8 @@ def decode_body(body: bytes, *, message_id: str, dequeue_count: Any, insertion_t
     """A queue message's bytes and metadata → Message; anything malformed → EventDecodeError, never another error
     (the runtime then moves just this message to the poison queue)."""
     payload, attributes, key = envelope.from_body(body)
-    return Message(id=message_id, data=payload, attributes=attributes, ordering_key=key,
-                   delivery_attempt=_dequeue_count(dequeue_count),
-                   published_at=envelope.parse_time_safe(insertion_time), native=native)
+    return Message(message_id, payload, attributes, key, _dequeue_count(dequeue_count),
+                   envelope.parse_time_safe(insertion_time), None, native)
 
 
 def _dequeue_count(value: Any) -> int:

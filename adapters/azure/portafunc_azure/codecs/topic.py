@@ -104,6 +104,9 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
                    source=source if isinstance(source, str) else None, native=native)
 
 
+_message_init = Message.__init__
+
+
 class _ParsedMessage(Message[Any]):
     """A message whose JSON payload the worker already parsed (``func.EventGridEvent.get_json()``): ``json()``
     hands that value over and the bytes of ``data`` are written only if something reads them (a typed model, the
@@ -111,9 +114,10 @@ class _ParsedMessage(Message[Any]):
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: Any, **kw: Any) -> None:
-        super().__init__(data=_PENDING, **kw)
-        self._value = value
+    def __init__(self, value: Any, id: str, attributes: dict[str, str], published_at: datetime | None,
+                 source: str | None, native: Any) -> None:
+        _message_init(self, id, _PENDING, attributes, None, 1, published_at, source, native)  # positional: no
+        self._value = value  # keyword dict built and unpacked per event
 
     @property
     def data(self) -> bytes:
@@ -159,8 +163,7 @@ def message_from_func(event: Any) -> Message[Any] | None:
         subject = event.subject
         if isinstance(subject, str) and subject:
             attributes["subject"] = subject
-    return _ParsedMessage(data, id=event_id, attributes=attributes, published_at=when,
-                          source=topic if isinstance(topic, str) else None, native=event)
+    return _ParsedMessage(data, event_id, attributes, when, topic if isinstance(topic, str) else None, event)
 
 
 def is_json_type(content_type: Any) -> bool:

@@ -11,6 +11,8 @@ from portafunc.errors import EventDecodeError
 
 
 def need_map(value: Any, what: str, expected: str) -> Mapping[str, Any]:
+    if value.__class__ is dict:  # what JSON gives: no ABC check
+        return value
     if not isinstance(value, Mapping):
         raise EventDecodeError(f"{what} is {type(value).__name__}, not a JSON object", expected=expected)
     return value
@@ -20,6 +22,8 @@ def opt_str(obj: Mapping[str, Any], *names: str, what: str) -> str | None:
     """The first present of ``names`` as a string (numbers accepted, as Pub/Sub ids sometimes are)."""
     for name in names:
         value = obj.get(name)
+        if value.__class__ is str and value:
+            return value
         if value is None or value == "":
             continue
         if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -46,6 +50,12 @@ def b64encode(data: bytes) -> str:
 def str_map(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
+    if value.__class__ is dict:  # names and values text, as JSON gives them: taken as they are
+        for k, v in value.items():
+            if k.__class__ is not str or v.__class__ is not str:
+                break
+        else:
+            return dict(value)
     obj = need_map(value, what, f"{what} as an object of strings")
     out: dict[str, str] = {}
     for k, v in obj.items():

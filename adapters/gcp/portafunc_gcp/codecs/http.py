@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 from portafunc.kit import http_json
 from portafunc.kit.http_json import body_of, headers_of
 
@@ -69,7 +69,18 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
 
 
 def from_flask(request: Any) -> HttpRequest:
-    """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent)."""
+    """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent): method, path
+    and body read now, headers, query, raw query and client IP on first access (:class:`_FlaskFields`). Same result
+    as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
+    req = _lazy(request.method, request.path, request, _FLASK_FIELDS, request.get_data(cache=True))
+    if request.environ.get("HTTP_COOKIE"):
+        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
+    return req
+
+
+def from_flask_eager(request: Any) -> HttpRequest:
+    """:func:`from_flask` with every field read at once, through werkzeug's own header view: the reference the
+    lazy reader is tested against."""
     headers = Headers(list(request.headers.items()))
     raw = request.query_string
     query = raw.decode("utf-8", "replace") if raw else ""
@@ -79,6 +90,50 @@ def from_flask(request: Any) -> HttpRequest:
     if headers.get("cookie"):
         req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
     return req
+
+
+_ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+def _environ_headers(environ: Mapping[str, Any]) -> Headers:
+    """The request headers of a WSGI environ, named and ordered as werkzeug's ``EnvironHeaders`` yields them,
+    read in one pass over the environ."""
+    items = []
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            if key != "HTTP_CONTENT_TYPE" and key != "HTTP_CONTENT_LENGTH":
+                items.append((key[5:].replace("_", "-").title(), value))
+        elif value and key in _ENTITY:
+            items.append((_ENTITY[key], value))
+    return Headers(items)
+
+
+class _FlaskFields(HttpFields):
+    """The fields of a werkzeug request, read on first access as :func:`from_flask_eager` reads them."""
+
+    __slots__ = ()
+
+    def headers(self, native: Any) -> Headers:
+        return _environ_headers(native.environ)
+
+    def query(self, native: Any) -> dict[str, list[str]]:
+        raw = native.query_string
+        return parse_query(raw.decode("utf-8", "replace")) if raw else {}
+
+    def raw_query(self, native: Any) -> str | None:
+        return _raw_query(native.query_string)
+
+    def client_ip(self, native: Any) -> str | None:
+        forwarded = [value for key, value in native.environ.items()
+                     if key[:5] == "HTTP_" and key[5:].replace("_", "-").lower() == "x-forwarded-for"]
+        if forwarded:
+            return forwarded[-1].rsplit(",", 1)[-1].strip() or None  # as _client_ip reads it
+        remote = native.remote_addr
+        return remote if isinstance(remote, str) else None
+
+
+_FLASK_FIELDS = _FlaskFields()
+_lazy = HttpRequest.lazy
 
 
 def _raw_query(raw: bytes) -> str:

@@ -27,6 +27,8 @@ ENVELOPE_EXPECTED = '{"message": {"data": base64, "messageId": ..., "attributes"
 
 
 def is_push_envelope(native: Any) -> bool:
+    if native is None:  # the usual answer in the entry (a CloudEvent request: no body read back), without ABC checks
+        return False
     return isinstance(native, Mapping) and isinstance(native.get("message"), Mapping) \
         and "context" not in native and "specversion" not in native
 
@@ -49,16 +51,9 @@ def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: A
             raise EventDecodeError(f"deliveryAttempt {shown!r} is not a number",
                                    expected="deliveryAttempt as a positive integer")
         attempt = max(1, int(text))
-    return Message(
-        id=message_id,
-        data=b64decode(msg.get("data"), "message.data"),
-        attributes=str_map(msg.get("attributes"), "message.attributes"),
-        ordering_key=opt_str(msg, "orderingKey", "ordering_key", what="message"),
-        delivery_attempt=attempt,
-        published_at=published,
-        source=source,
-        native=native,
-    )
+    return Message(message_id, b64decode(msg.get("data"), "message.data"),
+                   str_map(msg.get("attributes"), "message.attributes"),
+                   opt_str(msg, "orderingKey", "ordering_key", what="message"), attempt, published, source, native)
 
 
 def decode_envelope(native: Any, *, fallback_id: str | None = None, fallback_time: Any = None,
