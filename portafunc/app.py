@@ -354,7 +354,7 @@ class App:
             table = self._routes = RouteTable((f.trigger.route, f) for f in self._functions.values()
                                               if isinstance(f.trigger, HttpTrigger))
         if template is not None:
-            for route, spec in table.by_template(template):
+            for route, spec in table._templates.get(template, ()):
                 methods = spec.trigger.methods
                 if method in methods or (method == "HEAD" and "GET" in methods):
                     params = route.match(path)

@@ -14,7 +14,7 @@ from .errors import RegistrationError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Iterable, Sequence
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
@@ -127,13 +127,14 @@ def compile_route(template: str) -> Route:
 
 
 class _Node:
-    __slots__ = ("literal", "wild", "ends", "rest")
+    __slots__ = ("literal", "wild", "ends", "rest", "found")
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}  # child per literal path segment
         self.wild: _Node | None = None  # child for a segment holding a parameter: any non-empty segment
         self.ends: list[int] = []  # routes whose last segment is this node's
         self.rest: list[int] = []  # greedy routes whose {name+} segment starts here: they take any remaining path
+        self.found: tuple[tuple[Route, Any], ...] = ()  # the entries of ``ends``, for a walk that ends here
 
 
 class RouteTable:
@@ -179,6 +180,14 @@ class RouteTable:
                     node = node.wild
             else:
                 node.ends.append(index)
+        entries = self._entries
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            node.found = tuple(entries[i] for i in node.ends)
+            pending.extend(node.literal.values())
+            if node.wild is not None:
+                pending.append(node.wild)
         self._root = root
         return root
 
@@ -189,7 +198,7 @@ class RouteTable:
         """The routes registered with exactly this template (several when they serve different methods)."""
         return self._templates.get(template, [])
 
-    def candidates(self, path: str) -> list[tuple[Route, Any]]:
+    def candidates(self, path: str) -> Sequence[tuple[Route, Any]]:
         """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
         if not path.startswith("/"):
             return []
@@ -210,8 +219,7 @@ class RouteTable:
             node = child
             depth += 1
         else:
-            entries = self._entries
-            return [entries[i] for i in node.ends]  # one list, in registration order already
+            return node.found  # in registration order already
         found: list[int] = []
         nodes = [node]
         for segment in segments[depth:]:
