@@ -557,16 +557,17 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
-        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
-        req.path_params = params
+        req._path_params = params
     plain = _plain_http.get(spec)
     if plain is None:
         plain = _is_plain_http(spec)
     if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+            or (spec.routers or spec.app._middleware) and _chain(spec) \
+            or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
@@ -701,9 +702,9 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
-            logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                         traceback=_traceback(exc))
+            logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
+                     traceback=_traceback(exc))
         return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
@@ -888,10 +889,11 @@ def _text(exc: BaseException) -> str:
         return f"<{type(exc).__name__} whose message cannot be printed>"
     if len(text) > logs.MAX_TEXT:
         text = text[:logs.MAX_TEXT] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 

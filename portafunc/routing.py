@@ -23,7 +23,7 @@ class Route:
     """A compiled route template. Its regex is built on first use: an app with many routes registers them without
     compiling one regex per route, and a request is matched only against the few routes its path can reach."""
 
-    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern")
+    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern", "_prefix")
 
     def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str,
                  bare: str | None = None) -> None:
@@ -38,6 +38,10 @@ class Route:
         self.bare = bare
         self._parts = parts  # _PARAM.split(template): literal, name, "+" or "", literal, ...
         self._pattern: re.Pattern[str] | None = None
+        # ``/orders/`` for ``/orders/{id}`` (one parameter, the last segment, the usual shape): matched without the
+        # regex; None for every other template
+        self._prefix = parts[0] if len(parts) == 4 and not parts[2] and not parts[3] and parts[0].endswith("/") \
+            else None
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -66,6 +70,15 @@ class Route:
         return f"Route({self.template!r})"
 
     def match(self, path: str) -> dict[str, str] | None:
+        prefix = self._prefix
+        if prefix is not None:  # what the regex prefix(?P<name>[^/]+) matches
+            if path.startswith(prefix):
+                value = path[len(prefix):]
+                if value and "/" not in value:
+                    return {self.params[0]: value}
+            return None
+        if not self.params:
+            return {} if path == self.template else None
         found = (self._pattern or self.pattern).fullmatch(path)
         if found is None:
             return None
@@ -180,9 +193,28 @@ class RouteTable:
         """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
         if not path.startswith("/"):
             return []
+        segments = path[1:].split("/")
+        node = self._root or self._trie()
+        depth = 0
+        for segment in segments:  # one node to follow: the usual walk, without the lists of the general one below
+            if node.rest:
+                break
+            child = node.literal.get(segment)
+            wild = node.wild if segment else None
+            if child is not None and wild is not None:
+                break
+            if child is None:
+                if wild is None:
+                    return []
+                child = wild
+            node = child
+            depth += 1
+        else:
+            entries = self._entries
+            return [entries[i] for i in node.ends]  # one list, in registration order already
         found: list[int] = []
-        nodes = [self._root or self._trie()]
-        for segment in path[1:].split("/"):
+        nodes = [node]
+        for segment in segments[depth:]:
             following: list[_Node] = []
             for node in nodes:
                 if node.rest:
