@@ -557,16 +557,17 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
-        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
-        req.path_params = params
+        req._path_params = params
     plain = _plain_http.get(spec)
     if plain is None:
         plain = _is_plain_http(spec)
     if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+            or (spec.routers or spec.app._middleware) and _chain(spec) \
+            or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)

@@ -42,6 +42,7 @@ from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
+_UNMATCHED_VARIANTS = frozenset(("alb", "alb-multi", "function-url"))  # no platform router names their route
 _SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _event_id = attrgetter("id")
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
@@ -136,7 +137,8 @@ class LambdaHandler:
             else:
                 answer = handle_http_direct(self.app, req, DIRECT[variant], function=spec.name if spec else None,
                                             target=TARGET, invocation_id=invocation_id, native_context=context,
-                                            route_template=None if spec else http.matched_route(event))
+                                            route_template=None if spec or variant in _UNMATCHED_VARIANTS
+                                            else http.matched_route(event))
                 if answer.__class__ is dict:
                     return answer
                 resp = answer
