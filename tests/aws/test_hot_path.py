@@ -246,3 +246,30 @@ def test_a_model_overriding_model_validate_json_is_honoured():
 
     batch = invoke_batch(app.function("work"), [Message("1", b'{"id": "a"}'), Message("2", b'{"id": "b", "total": 4}')])
     assert batch.ok and totals == [0, 4.0]
+
+
+def test_a_direct_sns_record_decodes_as_the_general_reader_for_every_sample_and_mutation(monkeypatch):
+    """One SNS record without message attributes is read at once; every sample and mutation, with its attributes
+    as they are and emptied, gives the same messages (or the same refusal) as the field-by-field reader, which a
+    read-only view of the event takes."""
+    from types import MappingProxyType
+
+    from portafunc_aws.codecs import topic
+
+    fast = 0
+    for case in codec_golden.sns_cases():
+        emptied = codec_golden._sns_put(case, "MessageAttributes", {})
+        for event in (case, emptied):
+            want = codec_golden._outcome(lambda event=event: topic.decode_sns(MappingProxyType(event)),
+                                         codec_golden._messages)
+            got = codec_golden._outcome(lambda event=event: topic.decode_sns(event), codec_golden._messages)
+            assert got == want, event
+            if want[0] == "ok":
+                msg = topic.decode_sns(event)[0]
+                assert msg.native is event["Records"][0] and msg.attributes == want[1][0][0]["attributes"]
+            fast += event is emptied and want[0] == "ok"
+    assert fast >= 20
+    general = []
+    monkeypatch.setattr(topic, "is_sns", lambda native: general.append(native) or True)
+    base = codec_golden._sns_put(codec_golden.sns_cases()[1], "MessageAttributes", {})
+    assert topic.decode_sns(base)[0].id == base["Records"][0]["Sns"]["MessageId"] and general == []

@@ -153,6 +153,10 @@ class LambdaHandler:
             return self._sqs(spec, event, context)
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         if kind == "sns":
+            if spec.kind == "topic" or spec.kind == "queue":  # what _async does for messages, without its checks
+                failures = [result for result in (invoke_message(spec, msg, target=TARGET, native_context=context)
+                                                  for msg in lazy.topic.decode_sns(event)) if result.must_redeliver]
+                return raise_for_retry(failures)
             return self._async(spec, lazy.topic.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":
