@@ -649,11 +649,21 @@ def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: 
 
 def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
                         native_context: Any) -> Invocation:
-    from .tracing import begin, from_message
-
+    tracing = _tracing or _load_tracing()  # what a failure's log line asks for: no import statement per message
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
                       _correlation(None, msg.attributes, msg.id), target, native_context, spec,
-                      begin(from_message(msg.attributes, msg.native)))
+                      tracing.begin(tracing.from_message(msg.attributes, msg.native)))
+
+
+_tracing: Any = None  # portafunc.tracing, loaded by the first Invocation a message builds
+
+
+def _load_tracing() -> Any:
+    global _tracing
+    from . import tracing
+
+    _tracing = tracing
+    return tracing
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
