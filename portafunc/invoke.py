@@ -529,7 +529,7 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 # -- HTTP, the direct lane ------------------------------------------------------------------------------------------
 
-def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], *, function: str | None = None,
+def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
@@ -537,7 +537,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
-    :func:`handle_http` gives, for the caller to encode as usual; never raises.
+    :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
+    :func:`handle_http`'s (positional too: the adapter's call is on every request).
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
