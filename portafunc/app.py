@@ -14,7 +14,7 @@ from .routing import Route, RouteTable, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
+    from typing import Any, Callable, Iterable, Iterator, Literal, Sequence, TypeVar
 
     from .auth import JwtAuth
     from .config import Config
@@ -343,18 +343,23 @@ class App:
         and method, a trie of path segments narrows the search to the routes the path can reach; among them the
         first registered that matches wins, as in a scan of every route in registration order.
         """
+        spec, params, methods = self._match(method.upper(), path, template)
+        return spec, params, list(methods)
+
+    def _match(self, method: str, path: str, template: str | None
+               ) -> tuple[FunctionSpec | None, dict[str, str], Sequence[str]]:
+        """:meth:`route` for an upper-case method, the methods as the trigger holds them (the pipeline's call)."""
         table = self._routes
         if table is None:
             table = self._routes = RouteTable((f.trigger.route, f) for f in self._functions.values()
                                               if isinstance(f.trigger, HttpTrigger))
-        method = method.upper()
         if template is not None:
-            for route, spec in table.by_template(template):
+            for route, spec in table._templates.get(template, ()):
                 methods = spec.trigger.methods
                 if method in methods or (method == "HEAD" and "GET" in methods):
                     params = route.match(path)
                     if params is not None:
-                        return spec, params, list(methods)
+                        return spec, params, methods
         allowed: list[str] = []
         for route, spec in table.candidates(path):
             params = route.match(path)
@@ -362,7 +367,7 @@ class App:
                 continue
             methods = spec.trigger.methods
             if method in methods or (method == "HEAD" and "GET" in methods):
-                return spec, params, list(methods)
+                return spec, params, methods
             allowed.extend(methods)
         return None, {}, allowed
 
@@ -881,7 +886,7 @@ def _check_content_types(content_types: Iterable[str] | None, where: str) -> tup
 
 
 def _check_auth(auth: object, where: str) -> None:
-    if auth == "anonymous" or auth == "function":  # noqa: PLR1714 - no import for the usual values
+    if auth is None or auth == "anonymous" or auth == "function":  # noqa: PLR1714 - no import for the usual values
         return
     from .auth import check_auth
 

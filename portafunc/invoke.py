@@ -529,7 +529,7 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 # -- HTTP, the direct lane ------------------------------------------------------------------------------------------
 
-def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], *, function: str | None = None,
+def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
@@ -537,7 +537,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
-    :func:`handle_http` gives, for the caller to encode as usual; never raises.
+    :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
+    :func:`handle_http`'s (positional too: the adapter's call is on every request).
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -557,16 +558,17 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
             return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     else:
-        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
-        req.path_params = params
+        req._path_params = params
     plain = _plain_http.get(spec)
     if plain is None:
         plain = _is_plain_http(spec)
     if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) or req.body_size > MAX_BODY_BYTES:
+            or (spec.routers or spec.app._middleware) and _chain(spec) \
+            or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
@@ -648,11 +650,21 @@ def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: 
 
 def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
                         native_context: Any) -> Invocation:
-    from .tracing import begin, from_message
-
+    tracing = _tracing or _load_tracing()  # what a failure's log line asks for: no import statement per message
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
                       _correlation(None, msg.attributes, msg.id), target, native_context, spec,
-                      begin(from_message(msg.attributes, msg.native)))
+                      tracing.begin(tracing.from_message(msg.attributes, msg.native)))
+
+
+_tracing: Any = None  # portafunc.tracing, loaded by the first Invocation a message builds
+
+
+def _load_tracing() -> Any:
+    global _tracing
+    from . import tracing
+
+    _tracing = tracing
+    return tracing
 
 
 def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str, native_context: Any,
@@ -701,9 +713,9 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
         if logs.enabled("WARNING"):  # nothing built for a line that is not written
-            logs.warning("handler failed; the message will be redelivered", message_id=msg.id,
-                         delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                         traceback=_traceback(exc))
+            logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
+                     traceback=_traceback(exc))
         return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
@@ -810,13 +822,13 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
     reason = _reason(exc)
-    details = getattr(exc, "errors", None)
+    details, more = _logged_errors(getattr(exc, "errors", None))
     destination = dead_letter_destination(spec)
     if destination is None:
         if logs.enabled("ERROR"):  # nothing built for a line that is not written
             logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
                        "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                       errors=details, **_payload_for_log(msg), attributes=msg.attributes,
+                       errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
                        hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
@@ -832,8 +844,22 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
                    reason=reason, dead_letter=destination, error=_reason(send_exc))
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     logs.warning("non-retryable message sent to the dead-letter destination", message_id=msg.id, reason=reason,
-                 errors=details, dead_letter=destination)
+                 errors=details, **more, dead_letter=destination)
     return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
+
+
+MAX_LOGGED_ERRORS = 10  # validation errors a rejection's log line lists; their count says how many there were
+
+
+def _logged_errors(errors: Any) -> tuple[Any, dict[str, int]]:
+    """A rejection's validation errors as its log line carries them: the first ``MAX_LOGGED_ERRORS``, and
+    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size)."""
+    if isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
+        return errors[:MAX_LOGGED_ERRORS], {"errors_total": len(errors)}
+    return errors, _NO_FIELDS
+
+
+_NO_FIELDS: dict[str, int] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
@@ -888,10 +914,11 @@ def _text(exc: BaseException) -> str:
         return f"<{type(exc).__name__} whose message cannot be printed>"
     if len(text) > logs.MAX_TEXT:
         text = text[:logs.MAX_TEXT] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped, so every adapter can put the reason into a response
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 

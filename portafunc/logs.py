@@ -139,22 +139,24 @@ def redact(value: Any, _depth: int = 0) -> Any:
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
         return scrub_text(value)
-    is_dict = value.__class__ is dict  # the usual container, checked without the Mapping ABC's slower isinstance
-    if _depth >= MAX_DEPTH and (is_dict or isinstance(value, (Mapping, list, tuple))):
+    # the usual containers, told by their class: the Mapping ABC's isinstance costs more than redacting a small dict
+    is_dict = value.__class__ is dict
+    is_list = not is_dict and (value.__class__ is list or value.__class__ is tuple)
+    if _depth >= MAX_DEPTH and (is_dict or is_list or isinstance(value, (Mapping, list, tuple))):
         return DEEP
-    if is_dict or isinstance(value, Mapping):
+    if is_dict or (not is_list and isinstance(value, Mapping)):
         depth = _depth + 1
         return {k: (REDACTED if (k.__class__ is str or isinstance(k, str)) and _secret_names[k] else
                     v if v.__class__ in _SCALARS else
-                    scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # the usual field, no call
-                    redact(v, depth)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        if len(value) == 2 and isinstance(value[0], str) and is_secret_name(value[0]):
+                    (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
+                    redact(v, depth)) for k, v in value.items()}  # the usual field: no call; a known-clean text: none
+    if is_list or isinstance(value, (list, tuple)):
+        if len(value) == 2 and isinstance(value[0], str) and _secret_names[value[0]]:
             return [value[0], REDACTED]
         depth = _depth + 1
         return [v if v.__class__ in _SCALARS else
-                scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # as for a dict's fields
-                redact(v, depth) for v in value]
+                (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
+                redact(v, depth) for v in value]  # as for a dict's fields
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     return value

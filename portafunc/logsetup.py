@@ -407,15 +407,67 @@ def _own_line(handler: StderrHandler, name: str, levelno: int, message: str, ctx
         record = _own_record(name, levelno, message, ctx, fields)
         _the_filter().filter(record)
         return formatter.format(record)
-    levelname = logging.getLevelName(levelno)
+    levelname = _LEVEL_NAMES.get(levelno) or logging.getLevelName(levelno)
     try:
-        own = _own_fields(ctx, fields)
-        if ctx is not None:
-            _add_late_ids(ctx, own)
-        return formatter.line(name, levelname, time.time(), message, own) + formatter.end
+        now = time.time()
+        line = _plain_line(formatter.shape, name, levelname, now, message, ctx, fields)
+        if line is None:
+            line = _general_line(formatter, name, levelname, now, message, ctx, fields)
+        return line + formatter.end
     except Exception as exc:  # noqa: BLE001 - never lose the line: write what can be written
         return json.dumps({"level": levelname, "logger": name, "message": logs.scrub_text(str(message)[:logs.MAX_TEXT]),
                            "log_error": type(exc).__name__})
+
+
+def _general_line(formatter: JsonFormatter, name: str, levelname: str, now: float, message: str, ctx: Any,
+                  fields: dict[str, Any]) -> str:
+    """The line of :meth:`JsonFormatter.line` for portafunc's own record: ids, fields (renamed where they clash with
+    a LogRecord attribute), late ids, then the shape's rules."""
+    own = _own_fields(ctx, fields)
+    if ctx is not None:
+        _add_late_ids(ctx, own)
+    return formatter.line(name, levelname, now, message, own)
+
+
+_LEVEL_NAMES = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR",
+                logging.CRITICAL: "CRITICAL"}
+# Field names :func:`_general_line` treats specially in some shape (renamed, moved to the head, taken by an id):
+# a line with none of them is built by :func:`_plain_line` in one pass.
+_NOT_PLAIN = _STANDARD | {"invocation_id", "correlation_id", "function", "trace_id", "span_id", "request_id",
+                          "aws_request_id", "tenant_id", "ts", "timestamp", "level", "logger", "requestId", "tenantId"}
+
+
+def _plain_line(shape: str, name: str, levelname: str, now: float, message: str, ctx: Any,
+                fields: dict[str, Any]) -> str | None:
+    """:func:`_general_line`'s result for the ``aws`` and ``json`` shapes when no field name needs its special
+    rules (the usual case: the pipeline's own fields), built as one dictionary in the line's order and encoded once;
+    None otherwise. ``tests/core/test_log_direct_path.py`` runs both on the same inputs."""
+    if shape == "aws":
+        out: dict[str, Any] = {"timestamp": _iso(now), "level": levelname, "message": message, "logger": name}
+    elif shape == "json":
+        out = {"ts": round(now, 3), "level": levelname, "logger": name, "message": message}
+    else:
+        return None
+    if not fields.keys().isdisjoint(_NOT_PLAIN):
+        return None
+    if ctx is None:
+        out.update(fields)
+        return _encode(out)
+    native = ctx.native_context
+    request_id = getattr(native, "aws_request_id", None) or getattr(native, "invocation_id", None)
+    if shape == "aws" and request_id and isinstance(request_id, str):
+        out["requestId"] = request_id
+    out["invocation_id"] = ctx.invocation_id
+    out["correlation_id"] = ctx.correlation_id
+    out["function"] = ctx.function
+    out.update(fields)
+    trace = getattr(ctx, "trace", None)
+    if trace is not None:
+        out["trace_id"] = trace.trace_id
+        out["span_id"] = trace.span_id
+    if shape == "json" and isinstance(request_id, str):
+        out["request_id"] = request_id
+    return _encode(out)
 
 
 def _sole_listener(logger: logging.Logger, levelno: int) -> StderrHandler | None:

@@ -14,7 +14,7 @@ from .errors import RegistrationError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Iterable, Sequence
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
@@ -23,7 +23,7 @@ class Route:
     """A compiled route template. Its regex is built on first use: an app with many routes registers them without
     compiling one regex per route, and a request is matched only against the few routes its path can reach."""
 
-    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern")
+    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern", "_prefix")
 
     def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str,
                  bare: str | None = None) -> None:
@@ -38,6 +38,10 @@ class Route:
         self.bare = bare
         self._parts = parts  # _PARAM.split(template): literal, name, "+" or "", literal, ...
         self._pattern: re.Pattern[str] | None = None
+        # ``/orders/`` for ``/orders/{id}`` (one parameter, the last segment, the usual shape): matched without the
+        # regex; None for every other template
+        self._prefix = parts[0] if len(parts) == 4 and not parts[2] and not parts[3] and parts[0].endswith("/") \
+            else None
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -66,6 +70,15 @@ class Route:
         return f"Route({self.template!r})"
 
     def match(self, path: str) -> dict[str, str] | None:
+        prefix = self._prefix
+        if prefix is not None:  # what the regex prefix(?P<name>[^/]+) matches
+            if path.startswith(prefix):
+                value = path[len(prefix):]
+                if value and "/" not in value:
+                    return {self.params[0]: value}
+            return None
+        if not self.params:
+            return {} if path == self.template else None
         found = (self._pattern or self.pattern).fullmatch(path)
         if found is None:
             return None
@@ -114,13 +127,14 @@ def compile_route(template: str) -> Route:
 
 
 class _Node:
-    __slots__ = ("literal", "wild", "ends", "rest")
+    __slots__ = ("literal", "wild", "ends", "rest", "found")
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}  # child per literal path segment
         self.wild: _Node | None = None  # child for a segment holding a parameter: any non-empty segment
         self.ends: list[int] = []  # routes whose last segment is this node's
         self.rest: list[int] = []  # greedy routes whose {name+} segment starts here: they take any remaining path
+        self.found: tuple[tuple[Route, Any], ...] = ()  # the entries of ``ends``, for a walk that ends here
 
 
 class RouteTable:
@@ -166,6 +180,14 @@ class RouteTable:
                     node = node.wild
             else:
                 node.ends.append(index)
+        entries = self._entries
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            node.found = tuple(entries[i] for i in node.ends)
+            pending.extend(node.literal.values())
+            if node.wild is not None:
+                pending.append(node.wild)
         self._root = root
         return root
 
@@ -176,13 +198,31 @@ class RouteTable:
         """The routes registered with exactly this template (several when they serve different methods)."""
         return self._templates.get(template, [])
 
-    def candidates(self, path: str) -> list[tuple[Route, Any]]:
+    def candidates(self, path: str) -> Sequence[tuple[Route, Any]]:
         """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
         if not path.startswith("/"):
             return []
+        segments = path[1:].split("/")
+        node = self._root or self._trie()
+        depth = 0
+        for segment in segments:  # one node to follow: the usual walk, without the lists of the general one below
+            if node.rest:
+                break
+            child = node.literal.get(segment)
+            wild = node.wild if segment else None
+            if child is not None and wild is not None:
+                break
+            if child is None:
+                if wild is None:
+                    return []
+                child = wild
+            node = child
+            depth += 1
+        else:
+            return node.found  # in registration order already
         found: list[int] = []
-        nodes = [self._root or self._trie()]
-        for segment in path[1:].split("/"):
+        nodes = [node]
+        for segment in segments[depth:]:
             following: list[_Node] = []
             for node in nodes:
                 if node.rest:

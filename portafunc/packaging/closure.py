@@ -83,7 +83,7 @@ def _plain_http(app: Any, spec: Any) -> bool:
 
 def _mounts(app: Any) -> bool:
     """Whether the app serves a mounted web app (its handlers are made by ``portafunc.mount``)."""
-    return any(getattr(spec.handler, "__module__", "").startswith("portafunc.mount") for spec in app)
+    return any((getattr(spec.handler, "__module__", None) or "").startswith("portafunc.mount") for spec in app)
 
 
 class Closure:

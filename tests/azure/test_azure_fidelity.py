@@ -150,3 +150,30 @@ def test_the_handler_sees_the_query_string_as_sent():
               "params": {"b": " x", "a": "1,2"}, "route_params": {}}
     resp = functions["q"].get_user_function()(natives.to_func_http(native))
     assert resp.status_code == 200 and seen == ["b=%20x&a=1&a=2"]
+
+
+def test_the_last_outcome_of_a_successful_event_and_queue_message_reads_as_a_last_outcome():
+    """The runtime keeps a success's result as it is and describes it when ``last`` is read: the same LastOutcome
+    (id, outcome, not poisoned, no error) as one built per event."""
+    from portafunc import Message
+    from portafunc.invoke import Outcome
+    from portafunc_azure.codecs import queue as queue_codec
+    from portafunc_azure.outcome import LastOutcome
+
+    app = App("last")
+
+    @app.topic("events", name="on_event")
+    def on_event(msg: Message) -> None:
+        pass
+
+    @app.queue("work", name="work")
+    def work(msg: Message) -> None:
+        pass
+
+    _, functions, rt = load_function_app(app)
+    functions["on_event"].get_user_function()(natives.to_func_eventgrid(
+        {"id": "eg-1", "eventType": "orders.created", "subject": "s", "data": {"a": 1},
+         "eventTime": "2024-01-01T00:00:00Z", "dataVersion": "1", "topic": "t"}))
+    assert rt.last == LastOutcome("eg-1", Outcome.SUCCESS, False, None) and rt.last.failed is False
+    functions["work"].get_user_function()(natives.to_func_queue(queue_codec.encode_message(Message("q-1", b"{}"))))
+    assert rt.last == LastOutcome("q-1", Outcome.SUCCESS, False, None) and rt.last is rt.last

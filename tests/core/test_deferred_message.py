@@ -108,3 +108,40 @@ def test_the_direct_timestamp_read_gives_what_the_general_path_gives(value):
     assert got == _general(value)
     if got[0] == "ok":
         assert got[1].utcoffset() == _general(value)[1].utcoffset() and got[1].tzinfo is not None
+
+
+def test_threads_reading_a_deferred_message_at_once_all_see_its_fields():
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between almost every two bytecodes
+    try:
+        _read_from_threads()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _read_from_threads() -> None:
+    import threading
+
+    for _ in range(150):
+        msg = Message.deferred("m-1", b"", NATIVE, _rest)
+        seen: list[object] = []
+        start = threading.Barrier(4)
+
+        def read(msg=msg, seen=seen, start=start):
+            start.wait()
+            seen.append((msg.source, msg.attributes, msg.delivery_attempt))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [("arn:q", {"a": "1"}, 3)] * 4
+
+
+def test_an_aware_datetime_is_taken_as_is_and_a_naive_one_is_read_as_utc():
+    aware = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
+    assert parse_time(aware) is aware
+    assert parse_time(datetime(2024, 1, 1, 12, 0)) == aware

@@ -92,3 +92,51 @@ def test_a_logger_filter_or_level_set_by_the_application_is_obeyed() -> None:
         finally:
             own.filters.clear()
         assert len(json_lines(_fail_once())) == 1
+
+
+class _Native:
+    def __init__(self, **ids: Any) -> None:
+        self.__dict__.update(ids)
+
+
+def _contexts() -> list[Any]:
+    from portafunc.context import Invocation
+    from portafunc.tracing import TraceContext
+
+    trace = TraceContext("0af7651916cd43dd8448eb211c80319c", None, "b7ad6b7169203331")
+    return [None,
+            Invocation("inv:0", "work", "queue", "corr", "aws", _Native(aws_request_id="req-1"), None, trace),
+            Invocation("inv:1", "work", "queue", "corr", "azure", _Native(invocation_id="az-1"), None, None),
+            Invocation("inv:2", "work", "queue", "corr", "aws", _Native(aws_request_id=""), None, trace),
+            Invocation("inv:3", "work", "queue", "corr", "local", None, None, trace)]
+
+
+FIELD_SETS: list[dict[str, Any]] = [
+    {},
+    {"message_id": "m-1", "delivery_attempt": 2, "error_type": "KeyError", "error": "'total'", "traceback": "t"},
+    {"errors": [{"loc": ["id"], "msg": "bad", "type": "int_parsing"}], "attributes": {"k": "v"}, "payload_bytes": 3},
+    # names with rules of their own: the general builder takes them
+    {"message": "clash", "module": "m", "args": 1},
+    {"request_id": "mine", "tenant_id": "t-1", "aws_request_id": "x"},
+    {"trace_id": "own", "function": "other", "level": "ignored", "timestamp": "no", "ts": 1, "logger": "no"},
+    {"requestId": "r", "tenantId": "t", "correlation_id": "c"},
+]
+
+
+@pytest.mark.parametrize("shape", ["json", "aws", "gcp"])
+def test_the_one_pass_line_is_the_general_line(shape: str) -> None:
+    """:func:`logsetup._plain_line` (one dictionary in the line's order) gives exactly :func:`logsetup._general_line`
+    (ids, renamed fields, late ids, then the shape's rules) for every context and field set, or declines."""
+    formatter = logsetup.JsonFormatter(shape)
+    built = declined = 0
+    for ctx in _contexts():
+        for fields in FIELD_SETS:
+            general = logsetup._general_line(formatter, "portafunc", "WARNING", 1796065226.552, "failed", ctx,
+                                             dict(fields))
+            plain = logsetup._plain_line(shape, "portafunc", "WARNING", 1796065226.552, "failed", ctx, dict(fields))
+            if plain is None:
+                declined += 1
+            else:
+                built += 1
+                assert plain == general, (ctx, fields)
+    assert (built, declined) == ((0, 35) if shape == "gcp" else (15, 20))

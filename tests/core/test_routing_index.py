@@ -80,13 +80,17 @@ def test_indexed_routing_chooses_what_a_scan_in_registration_order_chooses(seed:
 
 def test_registering_routes_compiles_no_regex_and_a_request_compiles_only_reachable_routes() -> None:
     app = App("wide")
-    for i in range(1000):
-        app.http("GET", f"/r{i}/items/{{id}}", name=f"f{i}")(lambda req: None)
+    for i in range(1000):  # a parameter before the last segment: matched by the route's regex
+        app.http("GET", f"/r{i}/items/{{id}}/lines", name=f"f{i}")(lambda req: None)
     routes = [spec.trigger.route for spec in app if isinstance(spec.trigger, HttpTrigger)]
     assert all(route._pattern is None for route in routes)
-    spec, params, _ = app.route("GET", "/r999/items/7")
+    spec, params, _ = app.route("GET", "/r999/items/7/lines")
     assert spec is not None and spec.name == "f999" and params == {"id": "7"}
-    assert [r.template for r in routes if r._pattern is not None] == ["/r999/items/{id}"]
+    assert [r.template for r in routes if r._pattern is not None] == ["/r999/items/{id}/lines"]
+    one = App("one-parameter")
+    one.http("GET", "/orders/{id}", name="order")(lambda req: None)
+    assert one.route("GET", "/orders/7")[1] == {"id": "7"}
+    assert one.function("order").trigger.route._pattern is None  # the usual shape needs no regex at all
 
 
 def test_conflicts_are_still_refused_by_shape_and_method() -> None:
@@ -130,3 +134,17 @@ def test_the_template_the_platform_matched_is_used_directly() -> None:
     assert app.route("GET", "/orders/7", template="/{proxy+}")[0] is app.function("by_id")
     # A method the matched route does not serve: the fallback answers with what the path allows.
     assert app.route("DELETE", "/orders/7", template="/orders/{id}") == (None, {}, ["GET"])
+
+
+@pytest.mark.parametrize("template", ["/orders/{id}", "/{id}", "/a/b/{c}", "/a", "/", "/a/{b}/c", "/x{y}", "/a/x{y}",
+                                      "/a.b/{id}", "/files/{path+}", "/a/{b}/{c}", "/(/{id}", "/a+/{x}"])
+def test_routes_matched_without_their_regex_match_what_the_regex_matches(template: str) -> None:
+    """Literal routes and routes ending in one parameter segment (``/orders/{id}``) are matched by comparing text;
+    the regex the template compiles to is the reference."""
+    route = compile_route(template)
+    paths = ["/", "/orders", "/orders/", "/orders/1", "/orders/1/", "/orders/1/2", "/orders//1", "/a", "/a/",
+             "/a/b", "/a/b/c", "/a/b/c/d", "/a/xy", "/a/x", "/xy", "/x", "/a.b/7", "/aXb/7", "/files/a/b", "/a/b\n",
+             "/orders/%2F", "/orders/ü", "/(/1", "/a+/q", "/aa/q", ""]
+    for path in paths:
+        found = route.pattern.fullmatch(path)
+        assert route.match(path) == (None if found is None else found.groupdict()), (template, path)

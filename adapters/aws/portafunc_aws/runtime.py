@@ -42,6 +42,7 @@ from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
+_UNMATCHED_VARIANTS = frozenset(("alb", "alb-multi", "function-url"))  # no platform router names their route
 _SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _event_id = attrgetter("id")
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
@@ -114,7 +115,8 @@ class LambdaHandler:
                 from None
 
     def _dispatch(self, event: Any, context: Any) -> Any:
-        kind, variant = codec.detect(event)
+        variant = http.detect(event)  # requests first, without the general detection's (kind, variant) pair
+        kind, variant = ("http", variant) if variant is not None else codec.detect(event)
         spec = self.spec
         if kind == "http":
             sns = self.sns_routing and _sns_delivery(event)
@@ -134,9 +136,9 @@ class LambdaHandler:
                 resp = handle_unmatched(self.app, req, target=TARGET, invocation_id=invocation_id,
                                         native_context=context)
             else:
-                answer = handle_http_direct(self.app, req, DIRECT[variant], function=spec.name if spec else None,
-                                            target=TARGET, invocation_id=invocation_id, native_context=context,
-                                            route_template=None if spec else http.matched_route(event))
+                answer = handle_http_direct(self.app, req, DIRECT[variant], spec.name if spec else None, TARGET,
+                                            invocation_id, context, None if spec or variant in _UNMATCHED_VARIANTS
+                                            else http.matched_route(event))
                 if answer.__class__ is dict:
                     return answer
                 resp = answer

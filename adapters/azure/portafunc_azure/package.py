@@ -44,6 +44,10 @@ SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 
 RUNTIME_ENTRIES = ["portafunc_azure.runtime"]  # what the generated function_app.py imports of portafunc
+#: Modules the runtime imports only in one trigger family's entry (function_app.py binds the app's own functions
+#: only): the poison-queue client for queue functions, the timer codec, the storage filter.
+FAMILY_MODULES = {"portafunc_azure.backends.storage_queue": ("queue",), "portafunc_azure.codecs.schedule": ("schedule",),
+                  "portafunc.kit.storage_filter": ("storage",)}
 
 #: The client library each resource kind is called through at run time.
 SDK_BY_KIND = {"queue": "azure-storage-queue", "topic": "azure-eventgrid", "bucket": "azure-storage-blob",
@@ -160,7 +164,8 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
     zip_name = f"{app.name}-functions-py{request.python}.zip"
     with ArtifactBuild(request, "portafunc_azure", "portafunc-azure") as build:
         build.copy_project(reserved=("function_app.py", "host.json"))
-        site = build.vendor(str(SITE), entries=RUNTIME_ENTRIES, app=app, deployment=deployment)
+        site = build.vendor(str(SITE), entries=RUNTIME_ENTRIES, app=app, deployment=deployment,
+                            families=FAMILY_MODULES)
         needed = runtime_requirements(app, request.project_dir, request.requirements)
         build.install(dependencies(request.requirements, build.say, needed, leave_out=unused_sdks(app, deployment)),
                       site, platform=PLATFORM)

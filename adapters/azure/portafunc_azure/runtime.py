@@ -27,7 +27,7 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, StorageEvent
-from portafunc.invoke import Outcome, handle_http, invoke_event, invoke_message
+from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_event, invoke_message
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -75,7 +75,10 @@ class Runtime:
 
     @property
     def last(self) -> LastOutcome | None:
-        return getattr(self._local, "last", None)
+        last = getattr(self._local, "last", None)
+        if last.__class__ is MessageResult:  # an event's result, kept as is: described when someone asks
+            last = self._local.last = LastOutcome(last.message_id, last.outcome, False, last.error)
+        return last
 
     def _record(self, outcome: LastOutcome) -> None:
         self._local.last = outcome
@@ -123,6 +126,9 @@ class Runtime:
             return
         result = invoke_message(spec, neutral, target=TARGET, native_context=msg)
         outcome = result.outcome
+        if outcome is Outcome.SUCCESS:
+            self._local.last = result  # read as a LastOutcome by .last
+            return
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
             logs.warning("last attempt failed; moving the message to the poison queue", message_id=neutral.id,
                          delivery_attempt=neutral.delivery_attempt, max_attempts=trig.max_attempts)
@@ -203,7 +209,7 @@ class Runtime:
         self._finish_event(result)
 
     def _finish_event(self, result: Any) -> None:
-        self._local.last = LastOutcome(result.message_id, result.outcome, False, result.error)
+        self._local.last = result  # read as a LastOutcome by .last
         if result.outcome is Outcome.RETRY or result.outcome is Outcome.REJECTED:
             raise MessageFailed(f"event {result.message_id} failed; Event Grid will retry it: {result.error}")
 

@@ -168,9 +168,7 @@ class Entry:
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
             return pubsub.decode_envelope(raw)
-        attributes = dict(cloud_event.get_attributes())
-        attributes["data"] = cloud_event.data
-        return codecs.decode_cloudevent(attributes, raw=cloud_event)
+        return codecs.decode_cloudevent(cloud_event.get_attributes(), raw=cloud_event, data=cloud_event.data)
 
 
 _flask: Any = None

@@ -60,8 +60,7 @@ def decode(native: Any) -> list[Event]:
     """Every neutral event in ``native``. SQS/SNS messages that carry S3 notifications decode as storage events."""
     kind, variant = detect(native)
     if kind == "http":
-        req, _ = http.decode_request(native, variant)
-        return [req]
+        return [http.decode_complete(native, variant)]
     from . import queue, storage, topic
 
     if kind in ("sqs", "sns"):

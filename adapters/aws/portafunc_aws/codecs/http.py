@@ -105,6 +105,14 @@ def decode_request(native: Any, variant: str | None = None) -> tuple[HttpRequest
     return (req if req is not None else _decode_v1_alb(native, variant)), variant
 
 
+def decode_complete(native: Any, variant: str | None = None) -> HttpRequest:
+    """:func:`decode_request` with every field read now, so that a malformed header map is refused here rather than
+    on first read: what ``Target.decode`` (``portafunc events decode``, the contract kit) gives."""
+    req, _ = decode_request(native, variant)
+    req.headers, req.query, req.path_params, req.client_ip, req.raw_query  # noqa: B018 - read to check
+    return req
+
+
 def matched_route(event: Any) -> str | None:
     """The route template API Gateway matched: ``routeKey`` ``"GET /orders/{id}"`` (HTTP API) or ``resource``
     (REST API); None for ``$default``, ALB and Function URL events. The core looks it up directly and falls back to
@@ -128,9 +136,14 @@ def _decode_v2(native: Any, variant: str) -> HttpRequest:
 
 class _V2Fields(HttpFields):
     """The fields of an HTTP API / Function URL event :func:`_lazy_v2` has checked, read as :func:`_decode_v2_fields`
-    reads them (``tests/aws/test_lazy_http.py`` compares the two)."""
+    reads them (``tests/aws/test_lazy_http.py`` compares the two). The header map is checked when first read (a
+    name or value that is not text: converted or refused with the field-by-field decoder's EventDecodeError): a
+    request whose headers nobody reads does not pay for walking them."""
 
-    __slots__ = ()
+    __slots__ = ("what",)
+
+    def __init__(self, variant: str) -> None:
+        self.what = f"{variant} event"
 
     def query(self, native: Any) -> dict[str, list[str]]:
         raw_query = native["rawQueryString"]
@@ -142,7 +155,12 @@ class _V2Fields(HttpFields):
 
     def headers(self, native: Any) -> Headers:
         native_headers = native.get("headers")
-        headers = Headers(native_headers)
+        if native_headers is None:
+            headers = Headers()
+        elif _all_text(native_headers):
+            headers = Headers(native_headers)
+        else:
+            headers = Headers(_str_map(native_headers, f"{self.what}.headers"))
         cookies = native.get("cookies")
         if cookies:
             items = headers._items
@@ -160,7 +178,7 @@ class _V2Fields(HttpFields):
         return client_ip
 
 
-_V2 = _V2Fields()
+_V2 = {variant: _V2Fields(variant) for variant in ("apigw-v2", "function-url")}
 _lazy = HttpRequest.lazy
 
 
@@ -183,14 +201,8 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
             event.get("rawQueryString").__class__ is not str or (client_ip is not None and client_ip.__class__ is not str):
         return None
     headers = event.get("headers")
-    if headers is not None:
-        if headers.__class__ is not dict:
-            return None
-        try:  # every name and value text: one C loop each
-            "".join(headers)
-            "".join(headers.values())
-        except TypeError:
-            return None
+    if headers is not None and headers.__class__ is not dict:
+        return None
     cookies = event.get("cookies")
     if cookies is not None:
         if cookies.__class__ is not list:
@@ -208,12 +220,12 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
     path = unquote(raw_path) if "%" in raw_path else raw_path
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
-        return _lazy(method, path or "/", event, _V2)
+        return _lazy(method, path or "/", event, _V2[variant])
     if raw_body.__class__ is str and not event.get("isBase64Encoded"):
         if raw_body.isascii():  # kept as the text it is: no copy of a large body
-            return _lazy(method, path or "/", event, _V2, b"", raw_body)
-        return _lazy(method, path or "/", event, _V2, raw_body.encode("utf-8"))
-    return _lazy(method, path or "/", event, _V2, _body(event, f"{variant} event"))
+            return _lazy(method, path or "/", event, _V2[variant], b"", raw_body)
+        return _lazy(method, path or "/", event, _V2[variant], raw_body.encode("utf-8"))
+    return _lazy(method, path or "/", event, _V2[variant], _body(event, f"{variant} event"))
 
 
 def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
@@ -326,9 +338,13 @@ def _all_text(mapping: dict[Any, Any]) -> bool:
 
 class _V1Fields(HttpFields):
     """The fields of a REST API (v1) event :func:`_lazy_v1_alb` has checked, read as :func:`_decode_v1_alb` reads
-    them (``tests/aws/test_lazy_http.py`` compares the two)."""
+    them (``tests/aws/test_lazy_http.py`` compares the two); the header map is checked when first read, as for
+    :class:`_V2Fields`."""
 
-    __slots__ = ()
+    __slots__ = ("what",)
+
+    def __init__(self, variant: str) -> None:
+        self.what = f"{variant} event"
 
     def query(self, native: Any) -> dict[str, list[str]]:
         multi = native.get("multiValueQueryStringParameters")
@@ -338,7 +354,9 @@ class _V1Fields(HttpFields):
 
     def headers(self, native: Any) -> Headers:
         multi = native.get("multiValueHeaders")
-        return Headers(multi if multi is not None else native.get("headers") or {})
+        if multi is not None:
+            return Headers(multi if _all_text_lists(multi) else _list_map(multi, f"{self.what}.multiValueHeaders"))
+        return Headers(_str_map(native.get("headers"), f"{self.what}.headers"))
 
     def path_params(self, native: Any) -> dict[str, str]:
         params = native.get("pathParameters")
@@ -362,17 +380,15 @@ class _AlbFields(_V1Fields):
         return (self.headers(native).get("x-forwarded-for") or "").split(",")[-1].strip() or None
 
 
-_V1, _ALB = _V1Fields(), _AlbFields()
-_LIST_ONLY = frozenset((list,))
+_V1, _ALB, _ALB_MULTI = _V1Fields("apigw-v1"), _AlbFields("alb"), _AlbFields("alb-multi")
 
 
 def _text_lists(mapping: dict[Any, Any]) -> bool:
-    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops (the type of each value, then joins)."""
-    if not {*map(type, mapping.values())} <= _LIST_ONLY:
-        return False
+    """Whether ``mapping`` is ``{text: [text, ...]}``, in C loops: the lists concatenated (``[] + x`` refuses
+    anything but a list), then every name and value joined (refusing anything but text)."""
     try:
+        "".join(sum(mapping.values(), []))
         "".join(mapping)
-        "".join(map("".join, mapping.values()))
     except TypeError:
         return False
     return True
@@ -401,19 +417,19 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
         return None
     multi = event.get("multiValueHeaders")
     if multi is not None:
-        if multi.__class__ is not dict or not _text_lists(multi):
+        if multi.__class__ is not dict:
             return None
     else:
         headers = event.get("headers")
-        if headers is not None and (headers.__class__ is not dict or not _texts(headers)):
+        if headers is not None and headers.__class__ is not dict:
             return None
     multi = event.get("multiValueQueryStringParameters")
     if multi is not None:
-        if multi.__class__ is not dict or not _text_lists(multi):
+        if multi.__class__ is not dict or multi and not _text_lists(multi):
             return None
     else:
         query = event.get("queryStringParameters")
-        if query is not None and (query.__class__ is not dict or not _texts(query)):
+        if query is not None and (query.__class__ is not dict or query and not _texts(query)):
             return None
     if variant == "apigw-v1":
         identity = ctx.get("identity") if ctx else None
@@ -425,10 +441,14 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
                 return None
         fields: HttpFields = _V1
     else:
-        fields = _ALB
-    path = unquote(path) or "/"
+        fields = _ALB if variant == "alb" else _ALB_MULTI
+    if "%" in path:
+        path = unquote(path)
+    path = path or "/"
     raw_body = event.get("body")
-    if raw_body.__class__ is str and raw_body and not event.get("isBase64Encoded") and raw_body.isascii():
+    if raw_body is None or raw_body == "":
+        return _lazy(method, path, event, fields)
+    if raw_body.__class__ is str and not event.get("isBase64Encoded") and raw_body.isascii():
         return _lazy(method, path, event, fields, b"", raw_body)  # no copy of a large body
     return _lazy(method, path, event, fields, _body(event, f"{variant} event"))
 

@@ -24,7 +24,7 @@ DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:portafunc-topic"
 
 def is_sns(native: Any) -> bool:
     recs = native.get("Records") if native.__class__ is dict or isinstance(native, Mapping) else None
-    return bool(isinstance(recs, list) and recs and isinstance(recs[0], Mapping)
+    return bool(isinstance(recs, list) and recs and (recs[0].__class__ is dict or isinstance(recs[0], Mapping))
                 and recs[0].get("EventSource") == "aws:sns")
 
 

@@ -89,11 +89,16 @@ def binary_to_structured(headers: Any, body: bytes) -> dict[str, Any]:
     return ce
 
 
-def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None) -> Event:
+_IN_CE = object()
+
+
+def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None, *, data: Any = _IN_CE) -> Event:
+    """A CloudEvent (its attributes, with ``data`` among them or given apart, as functions-framework holds it)."""
     ce_type = ce.get("type")
     if not isinstance(ce_type, str):
         raise EventDecodeError("CloudEvent has no type", expected=ACCEPTED)
-    data = ce.get("data")
+    if data is _IN_CE:
+        data = ce.get("data")
     if isinstance(data, (bytes, bytearray)):
         try:
             data = json.loads(data)
