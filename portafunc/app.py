@@ -886,7 +886,7 @@ def _check_content_types(content_types: Iterable[str] | None, where: str) -> tup
 
 
 def _check_auth(auth: object, where: str) -> None:
-    if auth == "anonymous" or auth == "function":  # noqa: PLR1714 - no import for the usual values
+    if auth is None or auth == "anonymous" or auth == "function":  # noqa: PLR1714 - no import for the usual values
         return
     from .auth import check_auth
 

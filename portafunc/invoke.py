@@ -529,7 +529,7 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 # -- HTTP, the direct lane ------------------------------------------------------------------------------------------
 
-def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], *, function: str | None = None,
+def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
@@ -537,7 +537,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
-    :func:`handle_http` gives, for the caller to encode as usual; never raises.
+    :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
+    :func:`handle_http`'s (positional too: the adapter's call is on every request).
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -858,13 +859,13 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
     reason = _reason(exc)
-    details = getattr(exc, "errors", None)
+    details, more = _logged_errors(getattr(exc, "errors", None))
     destination = dead_letter_destination(spec)
     if destination is None:
         if logs.enabled("ERROR"):  # nothing built for a line that is not written
             logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
                        "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                       errors=details, **_payload_for_log(msg), attributes=msg.attributes,
+                       errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
                        hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
@@ -880,8 +881,22 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
                    reason=reason, dead_letter=destination, error=_reason(send_exc))
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     logs.warning("non-retryable message sent to the dead-letter destination", message_id=msg.id, reason=reason,
-                 errors=details, dead_letter=destination)
+                 errors=details, **more, dead_letter=destination)
     return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
+
+
+MAX_LOGGED_ERRORS = 10  # validation errors a rejection's log line lists; their count says how many there were
+
+
+def _logged_errors(errors: Any) -> tuple[Any, dict[str, int]]:
+    """A rejection's validation errors as its log line carries them: the first ``MAX_LOGGED_ERRORS``, and
+    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size)."""
+    if isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
+        return errors[:MAX_LOGGED_ERRORS], {"errors_total": len(errors)}
+    return errors, _NO_FIELDS
+
+
+_NO_FIELDS: dict[str, int] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"

@@ -148,15 +148,15 @@ def redact(value: Any, _depth: int = 0) -> Any:
         depth = _depth + 1
         return {k: (REDACTED if (k.__class__ is str or isinstance(k, str)) and _secret_names[k] else
                     v if v.__class__ in _SCALARS else
-                    scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # the usual field, no call
-                    redact(v, depth)) for k, v in value.items()}
+                    (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
+                    redact(v, depth)) for k, v in value.items()}  # the usual field: no call; a known-clean text: none
     if is_list or isinstance(value, (list, tuple)):
         if len(value) == 2 and isinstance(value[0], str) and _secret_names[value[0]]:
             return [value[0], REDACTED]
         depth = _depth + 1
         return [v if v.__class__ in _SCALARS else
-                scrub_text(v) if v.__class__ is str and len(v) <= MAX_TEXT else  # as for a dict's fields
-                redact(v, depth) for v in value]
+                (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
+                redact(v, depth) for v in value]  # as for a dict's fields
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     return value

@@ -19,6 +19,8 @@ ASGI app serves its first request.
 
 from __future__ import annotations
 
+import io
+import sys
 import threading
 
 from .errors import RegistrationError
@@ -515,9 +517,6 @@ class _WsgiBridge:
         self.prefix = prefix
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
-        import io
-        import sys
-
         scheme = _scheme(req)
         server_name, server_port = _server(req.headers.get("host"), scheme)
         rest = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path

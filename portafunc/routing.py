@@ -132,8 +132,8 @@ class _Node:
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}  # child per literal path segment
         self.wild: _Node | None = None  # child for a segment holding a parameter: any non-empty segment
-        self.ends: list[int] = []  # routes whose last segment is this node's
-        self.rest: list[int] = []  # greedy routes whose {name+} segment starts here: they take any remaining path
+        self.ends: tuple[int, ...] = ()  # routes whose last segment is this node's
+        self.rest: tuple[int, ...] = ()  # greedy routes whose {name+} segment starts here: any remaining path
         self.found: tuple[tuple[Route, Any], ...] = ()  # the entries of ``ends``, for a walk that ends here
 
 
@@ -161,7 +161,8 @@ class RouteTable:
 
     def _trie(self) -> _Node:
         root = _Node()
-        for index, (route, _) in enumerate(self._entries):
+        for index, entry in enumerate(self._entries):
+            route = entry[0]
             node = root
             for segment in route.template[1:].split("/"):
                 if "{" not in segment:
@@ -170,24 +171,18 @@ class RouteTable:
                         child = node.literal[segment] = _Node()
                     node = child
                 elif "+}" in segment:  # greedy: the last segment (compile_route checks)
-                    node.rest.append(index)
+                    node.rest += (index,)
                     if route.bare is not None:  # the path before it is served too
-                        node.ends.append(index)
+                        node.ends += (index,)
+                        node.found += (entry,)
                     break
                 else:
                     if node.wild is None:
                         node.wild = _Node()
                     node = node.wild
             else:
-                node.ends.append(index)
-        entries = self._entries
-        pending = [root]
-        while pending:
-            node = pending.pop()
-            node.found = tuple(entries[i] for i in node.ends)
-            pending.extend(node.literal.values())
-            if node.wild is not None:
-                pending.append(node.wild)
+                node.ends += (index,)
+                node.found += (entry,)
         self._root = root
         return root
 

@@ -177,3 +177,28 @@ def test_validation_errors_are_read_without_input_values() -> None:
         invoke._validate(Order, b'{"id": "secret"}', Message(id="m", data=b""), validate)
     assert asked == [{"include_url": False, "include_input": False, "include_context": False}]
     assert caught.value.errors == [{"loc": ["id"], "msg": "bad", "type": "int_parsing"}]
+
+
+class Batch(BaseModel):
+    items: list[int]
+
+
+def test_a_rejection_lists_its_first_ten_validation_errors_and_their_count(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    app = App("many")
+
+    @app.queue("orders")
+    def orders(msg: Message[Batch]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    data = json.dumps({"items": [f"bad-{i}" for i in range(25)]}).encode()
+    few = json.dumps({"items": ["bad-0", 1, "bad-2"]}).encode()
+    batch = invoke_batch(app.function("orders"), [Message(id="m-many", data=data), Message(id="m-few", data=few)])
+    assert batch.failed_ids == ["m-many", "m-few"]
+    many, some = (json.loads(text) for text in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in text)
+    assert [e["loc"] for e in many["errors"]] == [["items", i] for i in range(10)]
+    assert many["errors_total"] == 25
+    assert many["reason"].endswith("does not match Batch: 25 error(s)")
+    assert [e["loc"] for e in some["errors"]] == [["items", 0], ["items", 2]] and "errors_total" not in some

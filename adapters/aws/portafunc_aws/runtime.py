@@ -115,7 +115,8 @@ class LambdaHandler:
                 from None
 
     def _dispatch(self, event: Any, context: Any) -> Any:
-        kind, variant = codec.detect(event)
+        variant = http.detect(event)  # requests first, without the general detection's (kind, variant) pair
+        kind, variant = ("http", variant) if variant is not None else codec.detect(event)
         spec = self.spec
         if kind == "http":
             sns = self.sns_routing and _sns_delivery(event)
@@ -135,9 +136,8 @@ class LambdaHandler:
                 resp = handle_unmatched(self.app, req, target=TARGET, invocation_id=invocation_id,
                                         native_context=context)
             else:
-                answer = handle_http_direct(self.app, req, DIRECT[variant], function=spec.name if spec else None,
-                                            target=TARGET, invocation_id=invocation_id, native_context=context,
-                                            route_template=None if spec or variant in _UNMATCHED_VARIANTS
+                answer = handle_http_direct(self.app, req, DIRECT[variant], spec.name if spec else None, TARGET,
+                                            invocation_id, context, None if spec or variant in _UNMATCHED_VARIANTS
                                             else http.matched_route(event))
                 if answer.__class__ is dict:
                     return answer

@@ -99,10 +99,12 @@ class Harness:
             request = self._as_http(native)
             from urllib.parse import unquote
 
-            body = http.body_of(request, "HTTP request")
+            from portafunc.kit.http_json import body_of, headers_of
+
+            body = body_of(request, "HTTP request")
             options = {"path": unquote(request["path"]), "method": request["method"],
                        "query_string": request.get("query_string", ""),
-                       "headers": [(k, v) for k, v in http.headers_of(request.get("headers")).items()
+                       "headers": [(k, v) for k, v in headers_of(request.get("headers")).items()
                                    if k.lower() != "content-length"], "data": body}
             resp = client.open(**options)
         except EventDecodeError:

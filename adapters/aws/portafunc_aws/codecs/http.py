@@ -425,11 +425,11 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
             return None
     multi = event.get("multiValueQueryStringParameters")
     if multi is not None:
-        if multi.__class__ is not dict or not _text_lists(multi):
+        if multi.__class__ is not dict or multi and not _text_lists(multi):
             return None
     else:
         query = event.get("queryStringParameters")
-        if query is not None and (query.__class__ is not dict or not _texts(query)):
+        if query is not None and (query.__class__ is not dict or query and not _texts(query)):
             return None
     if variant == "apigw-v1":
         identity = ctx.get("identity") if ctx else None

@@ -124,8 +124,8 @@ class _FlaskFields(HttpFields):
         return _raw_query(native.query_string)
 
     def client_ip(self, native: Any) -> str | None:
-        forwarded = [value for key, value in native.environ.items()
-                     if key[:5] == "HTTP_" and key[5:].replace("_", "-").lower() == "x-forwarded-for"]
+        forwarded = [value for key, value in native.environ.items()  # any key werkzeug names X-Forwarded-For
+                     if len(key) == 20 and key[:5] == "HTTP_" and key[5:].replace("_", "-").lower() == "x-forwarded-for"]
         if forwarded:
             return forwarded[-1].rsplit(",", 1)[-1].strip() or None  # as _client_ip reads it
         remote = native.remote_addr
