@@ -228,6 +228,31 @@ def test_batch_invocations_are_request_id_and_index_and_built_only_when_asked():
     assert current() is None
 
 
+def test_a_direct_sns_message_runs_as_the_lambda_request():
+    """Lambda hands a subscribed function one SNS record; it runs as invocation ``aws_request_id`` (as an HTTP request
+    does), and a failure still asks Lambda to retry the event."""
+    from portafunc_aws.codecs.topic import encode_sns
+    from portafunc_aws.outcome import RetryRequested
+
+    seen = []
+    app = App("sns-direct")
+
+    @app.topic("events")
+    def on_event(msg: Message) -> None:
+        seen.append((current().invocation_id, current().correlation_id))
+        if msg.json().get("fail"):
+            raise RuntimeError("boom")
+
+    handler = bind(app, "on_event")
+    assert handler(encode_sns([Message("s-1", b'{"fail": false}')]), _Ctx()) is None
+    with pytest.raises(RetryRequested):
+        handler(encode_sns([Message("s-2", b'{"fail": true}')]), _Ctx())
+    assert seen == [("req-123", "s-1"), ("req-123", "s-2")]
+    two = encode_sns([Message("s-3", b"{}"), Message("s-4", b"{}")])  # never sent by Lambda: one id each
+    handler(two, _Ctx())
+    assert len({inv for inv, _ in seen[2:]}) == 2 and "req-123" not in {inv for inv, _ in seen[2:]}
+
+
 def test_batch_without_an_id_shares_one_random_prefix():
     seen = []
     app = _queue_app(lambda msg: seen.append(current().invocation_id))
