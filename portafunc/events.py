@@ -881,11 +881,26 @@ else:
         __class_getitem__ = classmethod(GenericAlias)
 
 
+class _Unread:
+    """The value of a deferred message field not decoded yet (one object; pickles and copies as itself)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unread>"
+
+    def __reduce__(self) -> str:
+        return "_UNREAD"
+
+
+_UNREAD: Any = _Unread()
+
+
 class Message(_TypedBody[T]):
     """One message from a topic or a queue. ``Message[Order]`` asks the pipeline to validate ``body`` as ``Order``."""
 
-    __slots__ = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "_published", "source", "native",
-                 "_body", "_has_body", "_rest")
+    __slots__ = ("id", "data", "_attributes", "_ordering_key", "_delivery_attempt", "_published", "_source",
+                 "native", "_body", "_has_body", "_rest")
     kind = "message"
 
     def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
@@ -894,11 +909,11 @@ class Message(_TypedBody[T]):
         """``published_at`` may be epoch milliseconds (an int), as brokers send it: converted on first read."""
         self.id = id
         self.data = data
-        self.attributes = attributes if attributes is not None else {}
-        self.ordering_key = ordering_key
-        self.delivery_attempt = delivery_attempt
+        self._attributes: Any = attributes if attributes is not None else {}
+        self._ordering_key: Any = ordering_key
+        self._delivery_attempt: Any = delivery_attempt
         self._published: Any = published_at
-        self.source = source
+        self._source: Any = source
         self.native = native
         self._body: Any = None
         self._has_body = False
@@ -910,40 +925,99 @@ class Message(_TypedBody[T]):
         them is first read: ``rest(native)`` gives ``(attributes, ordering_key, delivery_attempt, published_at,
         source)``. Most handlers read only the payload, and decoding the rest costs about as much as the handler's own
         work. The adapter defers only what it has checked decodes without error, so a malformed record is still
-        refused when the batch is decoded, and the fields read the same as an eager decode."""
+        refused when the batch is decoded, and the fields read the same as an eager decode.
+
+        A field not read yet holds the marker ``_UNREAD`` (a plain value test on read, where an unset slot would cost
+        an exception per field); a field the caller sets before the first read keeps the caller's value."""
         msg = _new_message(cls)
         msg.id = id
         msg.data = data
         msg.native = native
+        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD
         msg._body = None
         msg._has_body = False
         msg._rest = rest
         return msg
 
-    if not TYPE_CHECKING:  # type checkers keep checking attribute names: this only reads the deferred fields
-        def __getattr__(self, name: str) -> Any:
-            """A deferred field's first read (see :meth:`deferred`): every deferred field is decoded at once."""
-            if name not in _DEFERRED_FIELDS:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            try:
-                rest = _rest_slot(self)
-            except AttributeError:
-                rest = None
-            if rest is not None:
-                values = rest(self.native)
-                for slot, value in zip(_DEFERRED_SLOTS, values, strict=True):
-                    try:
-                        slot.__get__(self)  # set by the caller (or another thread's first read) since: kept
-                    except AttributeError:
-                        slot.__set__(self, value)
-                self._rest = None  # after the fields: a reader in another thread finds them set or decodes too
-            return object.__getattribute__(self, name)  # AttributeError if there was nothing to decode it from
+    def _read_rest(self) -> None:
+        """Decode the deferred fields (every one at once) into those still unread. Run by the first read; a reader in
+        another thread that finds the decoder gone finds the fields set."""
+        rest = self._rest
+        if rest is None:
+            return
+        attributes, ordering_key, delivery_attempt, published, source = rest(self.native)
+        if self._attributes is _UNREAD:
+            self._attributes = attributes
+        if self._ordering_key is _UNREAD:
+            self._ordering_key = ordering_key
+        if self._delivery_attempt is _UNREAD:
+            self._delivery_attempt = delivery_attempt
+        if self._published is _UNREAD:
+            self._published = published
+        if self._source is _UNREAD:
+            self._source = source
+        self._rest = None  # after the fields
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        value = self._attributes
+        if value is _UNREAD:
+            self._read_rest()
+            value = self._attributes
+        attributes: dict[str, str] = value
+        return attributes
+
+    @attributes.setter
+    def attributes(self, value: dict[str, str]) -> None:
+        self._attributes = value
+
+    @property
+    def ordering_key(self) -> str | None:
+        value = self._ordering_key
+        if value is _UNREAD:
+            self._read_rest()
+            value = self._ordering_key
+        key: str | None = value
+        return key
+
+    @ordering_key.setter
+    def ordering_key(self, value: str | None) -> None:
+        self._ordering_key = value
+
+    @property
+    def delivery_attempt(self) -> int:
+        value = self._delivery_attempt
+        if value is _UNREAD:
+            self._read_rest()
+            value = self._delivery_attempt
+        attempt: int = value
+        return attempt
+
+    @delivery_attempt.setter
+    def delivery_attempt(self, value: int) -> None:
+        self._delivery_attempt = value
+
+    @property
+    def source(self) -> str | None:
+        value = self._source
+        if value is _UNREAD:
+            self._read_rest()
+            value = self._source
+        source: str | None = value
+        return source
+
+    @source.setter
+    def source(self, value: str | None) -> None:
+        self._source = value
 
     @property
     def published_at(self) -> datetime | None:
         """When the message was published (UTC). Adapters may store epoch milliseconds (an int), converted here on
         first read: building a datetime per message costs about as much as the rest of decoding it."""
         value = self._published
+        if value is _UNREAD:
+            self._read_rest()
+            value = self._published
         if type(value) is int:
             value = self._published = _from_epoch_ms(value, value)
         published: datetime | None = value
@@ -1031,10 +1105,6 @@ class Message(_TypedBody[T]):
 
 
 _new_message = object.__new__
-_rest_slot: Any = vars(Message)["_rest"].__get__  # the slot itself: an unset one raises AttributeError
-_DEFERRED_FIELDS = frozenset(("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
-_DEFERRED_SLOTS = tuple(getattr(Message, name) for name in
-                        ("attributes", "ordering_key", "delivery_attempt", "_published", "source"))
 
 
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")
