@@ -296,9 +296,9 @@ class _AsgiBridge:
         if not (ex.complete or task.done()):
             return ex
         if task.done() and not task.cancelled() and task.exception() is None and ex.started:
-            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))  # the usual case
+            return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))  # the usual case
         aloop.run_until_complete(ex.finish())  # background tasks still running, or a failure to raise or log
-        return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
+        return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))
 
     # lifespan ---------------------------------------------------------------------------------------------------
     async def _startup(self) -> None:
@@ -401,7 +401,7 @@ class _AsgiBridge:
             await ready.wait()
         if ex.complete or task.done():
             await ex.finish()
-            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
+            return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))
         return ex
 
     def _streamed(self, loop: _Loop, ex: _Exchange) -> HttpResponse:
@@ -422,7 +422,15 @@ class _AsgiBridge:
             if not ex.task.done():
                 loop.run(ex.abort())
 
-        return StreamedResponse(ex.status, Headers(ex.headers), first, rest(), close)
+        return StreamedResponse(ex.status, _decoded_headers(ex.headers), first, rest(), close)
+
+
+def _decoded_headers(pairs: list[tuple[str, str]]) -> Headers:
+    """The response headers of an exchange, taken as they are: ``send`` decoded every name and value to text
+    already (``Headers``' per-item conversion would only copy them); the response checks them as any other."""
+    headers = Headers()
+    headers._items = pairs
+    return headers
 
 
 _ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that has not taken them yet
