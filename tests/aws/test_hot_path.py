@@ -65,6 +65,49 @@ def test_a_deferred_sqs_record_reads_as_the_full_decode_for_every_sample_and_mut
     assert messages.decode_sqs_record(plain, 0)._rest is not None  # the usual record is the deferred one
 
 
+def _envelope_cases() -> list[dict]:
+    base = load_fixture("sqs/powertools-snsSqsEvent.json")["Records"][0]
+    cases = [base]
+    for key, values in (("Message", (None, 5, "", "lone \ud800", '{"a": 1}')),
+                        ("MessageAttributes", (None, {}, [], "x", {"a": {"Type": "String", "Value": "v"}},
+                                               {"portafunc-body-encoding": {"Type": "String", "Value": "base64"}})),
+                        ("Timestamp", (None, 5, "", "not a time", "2019-01-02T12:45:07Z", "2019-13-02T12:45:07.123Z",
+                                       "2019-01-02T12:45:07.123456789+02:00")),
+                        ("TopicArn", (None, 5, ["x"])), ("Type", ("SubscriptionConfirmation",))):
+        for value in (codec_golden._DROP, *values):
+            envelope = json.loads(base["body"])
+            if value is codec_golden._DROP:
+                envelope.pop(key, None)
+            else:
+                envelope[key] = value
+            cases.append(dict(base, body=json.dumps(envelope)))
+    cases.append(dict(base, body=base["body"] + " x"))  # not JSON any more
+    cases.append(dict(base, messageAttributes={"a": {"stringValue": "r", "dataType": "String"}}))
+    return cases
+
+
+def test_a_deferred_sns_envelope_in_sqs_reads_as_the_full_decode_for_every_mutation():
+    """An SNS envelope in an SQS body is parsed once, its message taken as the payload and the rest decoded on first
+    read; every mutation of the envelope gives the same message, or the same refusal at decode time, as the full
+    decoder, and the usual envelope is deferred."""
+    deferred = 0
+    for rec in _envelope_cases():
+        want = codec_golden._outcome(lambda rec=rec: messages.decode_sqs_record_fully(rec, 3), codec_golden._message)
+        try:
+            msg = messages.decode_sqs_record(rec, 3)
+        except Exception as exc:  # noqa: BLE001 - refused now, by the full decoder
+            assert want[0] != "ok", (rec, exc)
+            with pytest.raises(type(exc)) as again:
+                messages.decode_sqs_record_fully(rec, 3)
+            assert str(again.value) == str(exc)
+            continue
+        deferred += msg._rest is not None
+        assert ["ok", codec_golden._message(msg)] == want, rec
+        assert msg.data == messages.decode_sqs_record_fully(rec, 3).data
+    assert deferred >= 8
+    assert messages.decode_sqs_record(_envelope_cases()[0], 0)._rest is not None
+
+
 def test_a_record_keeps_the_event_it_came_from():
     rec = load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]
     assert messages.decode_sqs_record(rec, 0).native is rec
@@ -185,6 +228,31 @@ def test_batch_invocations_are_request_id_and_index_and_built_only_when_asked():
     assert current() is None
 
 
+def test_a_direct_sns_message_runs_as_the_lambda_request():
+    """Lambda hands a subscribed function one SNS record; it runs as invocation ``aws_request_id`` (as an HTTP request
+    does), and a failure still asks Lambda to retry the event."""
+    from portafunc_aws.codecs.topic import encode_sns
+    from portafunc_aws.outcome import RetryRequested
+
+    seen = []
+    app = App("sns-direct")
+
+    @app.topic("events")
+    def on_event(msg: Message) -> None:
+        seen.append((current().invocation_id, current().correlation_id))
+        if msg.json().get("fail"):
+            raise RuntimeError("boom")
+
+    handler = bind(app, "on_event")
+    assert handler(encode_sns([Message("s-1", b'{"fail": false}')]), _Ctx()) is None
+    with pytest.raises(RetryRequested):
+        handler(encode_sns([Message("s-2", b'{"fail": true}')]), _Ctx())
+    assert seen == [("req-123", "s-1"), ("req-123", "s-2")]
+    two = encode_sns([Message("s-3", b"{}"), Message("s-4", b"{}")])  # never sent by Lambda: one id each
+    handler(two, _Ctx())
+    assert len({inv for inv, _ in seen[2:]}) == 2 and "req-123" not in {inv for inv, _ in seen[2:]}
+
+
 def test_batch_without_an_id_shares_one_random_prefix():
     seen = []
     app = _queue_app(lambda msg: seen.append(current().invocation_id))
@@ -246,3 +314,30 @@ def test_a_model_overriding_model_validate_json_is_honoured():
 
     batch = invoke_batch(app.function("work"), [Message("1", b'{"id": "a"}'), Message("2", b'{"id": "b", "total": 4}')])
     assert batch.ok and totals == [0, 4.0]
+
+
+def test_a_direct_sns_record_decodes_as_the_general_reader_for_every_sample_and_mutation(monkeypatch):
+    """One SNS record without message attributes is read at once; every sample and mutation, with its attributes
+    as they are and emptied, gives the same messages (or the same refusal) as the field-by-field reader, which a
+    read-only view of the event takes."""
+    from types import MappingProxyType
+
+    from portafunc_aws.codecs import topic
+
+    fast = 0
+    for case in codec_golden.sns_cases():
+        emptied = codec_golden._sns_put(case, "MessageAttributes", {})
+        for event in (case, emptied):
+            want = codec_golden._outcome(lambda event=event: topic.decode_sns(MappingProxyType(event)),
+                                         codec_golden._messages)
+            got = codec_golden._outcome(lambda event=event: topic.decode_sns(event), codec_golden._messages)
+            assert got == want, event
+            if want[0] == "ok":
+                msg = topic.decode_sns(event)[0]
+                assert msg.native is event["Records"][0] and msg.attributes == want[1][0][0]["attributes"]
+            fast += event is emptied and want[0] == "ok"
+    assert fast >= 20
+    general = []
+    monkeypatch.setattr(topic, "is_sns", lambda native: general.append(native) or True)
+    base = codec_golden._sns_put(codec_golden.sns_cases()[1], "MessageAttributes", {})
+    assert topic.decode_sns(base)[0].id == base["Records"][0]["Sns"]["MessageId"] and general == []

@@ -100,3 +100,86 @@ def test_http_fast_path_matches_the_json_form():
     assert req.to_dict(context=True) | {"headers": {}} == want.to_dict(context=True) | {"headers": {}}
     assert req.path == "/orders/café" and req.client_ip == "203.0.113.7" and req.raw_query == "b=2&a=1&a=%20"
     assert req.headers["content-type"] == "text/plain" and req.body == b"hi"
+
+
+def test_a_plain_queue_message_decodes_as_the_field_by_field_reader(monkeypatch) -> None:
+    """decode_body takes a message portafunc did not wrap (a count in range, an aware insertion time) as it is;
+    every combination of counts, times and bodies, wrapped or not, gives the message, or the refusal, that the
+    field-by-field reader gives."""
+    from datetime import datetime, timedelta, timezone
+
+    from portafunc.errors import EventDecodeError
+    from portafunc_azure.codecs import envelope
+    from portafunc_azure.codecs.queue import decode_body, decode_body_fully
+
+    def outcome(fn, *args, **kwargs):
+        try:
+            msg = fn(*args, **kwargs)
+        except EventDecodeError as exc:
+            return "error", str(exc)
+        return (msg.id, msg.data, msg.attributes, msg.ordering_key, msg.delivery_attempt, msg.published_at,
+                msg.source, msg.native)
+
+    aware = datetime(2024, 1, 1, 12, 30, tzinfo=timezone.utc)
+    counts = (None, 0, 1, 5, 2 ** 31 - 1, 2 ** 31, -1, True, 1.0, 2.5, "3", "x")
+    times = (None, aware, aware.astimezone(timezone(timedelta(hours=2))), aware.replace(tzinfo=None),
+             "2024-01-01T12:30:00Z", 1704112200000, "garbage")
+    wrapped = envelope.body_bytes(b'{"a": 1}', {"k": "v"}, "g")
+    bodies = (b'{"id": "o-1"}', b"", b"not json", wrapped, b'{"$portafunc": 2}')
+    fast = 0
+    for count in counts:
+        for when in times:
+            for body in bodies:
+                args = {"message_id": "m-1", "dequeue_count": count, "insertion_time": when, "native": object()}
+                want = outcome(decode_body_fully, body, **args)
+                assert outcome(decode_body, body, **args) == want, (count, when, body)
+                fast += want[0] != "error" and count in (1, 5) and isinstance(when, datetime) and body != wrapped
+    assert fast >= 8
+    monkeypatch.setattr(queue, "decode_body_fully", None)  # the usual message never reaches it
+    assert decode_body(b"{}", message_id="m-2", dequeue_count=1, insertion_time=aware).data == b"{}"
+
+
+def _eg_cases() -> list[dict]:
+    import json as _json
+    from pathlib import Path
+
+    base = _json.loads((Path(__file__).parents[1] / "fixtures" / "events" / "azure" / "eventgrid" /
+                        "py-cs4_event_grid_event_custom_event.json").read_text(encoding="utf-8"))
+    cases = [base]
+    for key, values in (("subject", ("", None, "a/b")), ("topic", (None, "t")),
+                        ("eventType", ("portafunc.message", "Other.Type")), ("data", ({"a": [1, 2]}, [1], "text", 5))):
+        for value in values:
+            cases.append(dict(base, **{key: value}))
+    return cases
+
+
+def _func_event(doc: dict, when):
+    import azure.functions as func
+
+    return func.EventGridEvent(id=doc["id"], data=doc["data"], topic=doc.get("topic"), subject=doc.get("subject"),
+                               event_type=doc["eventType"], event_time=when, data_version=doc.get("dataVersion"))
+
+
+def test_an_event_grid_message_reads_as_the_general_decoder_for_every_sample_and_mutation() -> None:
+    """message_from_func makes the message from the worker's object with its attributes and source read on first
+    access; for the fixture sample and mutations of its subject, topic, type, data and time, every field reads as
+    the general path (the event JSON decoded by decode_event) gives it, and nothing is read before it is asked."""
+    from datetime import timedelta
+
+    from portafunc_azure.codecs.natives import from_func_eventgrid
+
+    fields = ("id", "data", "attributes", "ordering_key", "delivery_attempt", "published_at", "source")
+    checked = 0
+    for doc in _eg_cases():
+        for when in (None, datetime(2017, 6, 26, 18, 41, 0, 123000, tzinfo=timezone.utc),
+                     datetime(2017, 6, 26, 20, 41, tzinfo=timezone(timedelta(hours=2)))):
+            event = _func_event(doc, when)
+            fast = topic.message_from_func(event)
+            assert fast is not None, doc
+            assert fast._rest is not None  # nothing beyond id and payload read yet
+            general = topic.decode_event(from_func_eventgrid(event), as_message=True)
+            assert fast.json() == general.json()
+            assert {f: getattr(fast, f) for f in fields} == {f: getattr(general, f) for f in fields}, doc
+            assert fast.native is event and fast.to_dict() == general.to_dict()
+            checked += 1
+    assert checked >= 30

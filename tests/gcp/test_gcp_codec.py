@@ -310,3 +310,47 @@ def test_malformed_input_is_event_decode_error(name):
 def test_unknown_variant_is_clear():
     with pytest.raises(EventDecodeError, match="unknown gcp message variant 'sqs'"):
         T.encode(Message("1", b""), "sqs")
+
+
+def _ids_by_opt_str(msg: dict, fallback_id: str | None) -> tuple[object, object]:
+    """(message id, ordering key) as the field-by-field reader gives them, or the refusal's text."""
+    from portafunc_gcp.codecs.fields import opt_str
+
+    try:
+        message_id = opt_str(msg, "messageId", "message_id", what="message") or fallback_id
+        if not message_id:
+            return "error", "no messageId"
+        return message_id, opt_str(msg, "orderingKey", "ordering_key", what="message")
+    except EventDecodeError as exc:
+        return "error", str(exc)
+
+
+@pytest.mark.parametrize("fallback_id", [None, "ce-1"])
+def test_message_ids_and_ordering_keys_read_as_the_field_by_field_reader(fallback_id: str | None) -> None:
+    """decode_message takes a text messageId and orderingKey as they are and sends anything else through opt_str:
+    every combination of present, absent, empty, numeric and malformed values, in camelCase and snake_case, gives the
+    id and key (or the refusal) opt_str gives."""
+    from portafunc_gcp.codecs.pubsub import decode_message
+
+    drop = object()
+    values = (drop, None, "", "v", 7, True, ["x"])
+    checked = 0
+    for camel_id in values:
+        for snake_id in (drop, "twin", 8):
+            for camel_key in values:
+                for snake_key in (drop, "", "k-twin", 9, {"x": 1}):
+                    msg: dict = {"data": "aGk=", "publishTime": "2021-02-05T04:06:14.109Z"}
+                    for name, value in (("messageId", camel_id), ("message_id", snake_id),
+                                        ("orderingKey", camel_key), ("ordering_key", snake_key)):
+                        if value is not drop:
+                            msg[name] = value
+                    want = _ids_by_opt_str(msg, fallback_id)
+                    try:
+                        got = decode_message(msg, fallback_id=fallback_id)
+                    except EventDecodeError as exc:
+                        assert want[0] == "error" and (want[1] == "no messageId" or str(exc) == want[1]), msg
+                        continue
+                    assert (got.id, got.ordering_key) == want, msg
+                    assert got.data == b"hi"
+                    checked += 1
+    assert checked > 100

@@ -280,3 +280,23 @@ def test_failed_key_fetches_back_off(signing_pem: tuple[Any, bytes]) -> None:
     up["ok"] = True
     clock.now += 31
     assert verifier.check(request).accepted and len(calls) == 2
+
+
+def test_an_audience_set_or_cleared_between_requests_is_followed(record: Any, signing_pem: tuple[Any, bytes],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether verification is on is read from the environment on every request (its usual answer, unset, by one
+    lookup): an audience set after a request ran unverified, or set blank, or cleared again, is followed at once."""
+    from portafunc_gcp.inbound import push_auth
+
+    monkeypatch.setattr(push_auth, "_default", push_auth.PushVerifier(keys={KID: signing_pem[0].public_key()}))
+    monkeypatch.delenv("PORTAFUNC_PUSH_AUDIENCE", raising=False)
+    request = _shapes()["structured CloudEvent"]
+    assert T.invoke(APP, "on_event", request)["statusCode"] == 200
+    monkeypatch.setenv("PORTAFUNC_PUSH_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("PORTAFUNC_PUSH_SERVICE_ACCOUNTS", SA)
+    assert T.invoke(APP, "on_event", request)["statusCode"] == 401
+    monkeypatch.setenv("PORTAFUNC_PUSH_AUDIENCE", "  ")
+    assert T.invoke(APP, "on_event", request)["statusCode"] == 200
+    monkeypatch.delenv("PORTAFUNC_PUSH_AUDIENCE")
+    assert T.invoke(APP, "on_event", request)["statusCode"] == 200
+    assert len(record()) == 3

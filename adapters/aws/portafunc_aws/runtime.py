@@ -153,6 +153,17 @@ class LambdaHandler:
             return self._sqs(spec, event, context)
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         if kind == "sns":
+            if spec.kind == "topic" or spec.kind == "queue":  # what _async does for messages, without its checks
+                msgs = lazy.topic.decode_sns(event)
+                # Lambda hands a subscribed function one record: it runs as the Lambda request, as an HTTP request does
+                request_id = getattr(context, "aws_request_id", None) if len(msgs) == 1 else None
+                failures: list[MessageResult] = []
+                for msg in msgs:  # a loop: a comprehension over a generator costs more than the record's decoding
+                    result = invoke_message(spec, msg, target=TARGET, native_context=context,
+                                            invocation_id=request_id)
+                    if result.must_redeliver:
+                        failures.append(result)
+                return raise_for_retry(failures)
             return self._async(spec, lazy.topic.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":

@@ -52,8 +52,8 @@ def is_fifo_arn(arn: Any) -> bool:
 def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
     """One SQS record → Message, or EventDecodeError saying which field is wrong.
 
-    A record as Lambda sends it (every field of the type it should have, no SNS envelope, no base64 body) is decoded
-    as its id and payload; its other fields are decoded by :func:`decode_sqs_record_fully` when first read
+    A record as Lambda sends it (every field of the type it should have, no base64 body; an SNS envelope without
+    message attributes, whose time parses) is decoded as its id and payload; its other fields are decoded by :func:`decode_sqs_record_fully` when first read
     (:meth:`Message.deferred`). The checks here are the ones that decoder's fields could fail, so a record it would
     refuse is refused now, by that decoder, and a deferred one reads exactly as it would decode.
     """
@@ -62,7 +62,7 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
         body = rec["body"]
         sys_attrs = rec["attributes"]
         if message_id.__class__ is str and body.__class__ is str and sys_attrs.__class__ is dict \
-                and rec["eventSource"] == "aws:sqs" and '"TopicArn"' not in body:
+                and rec["eventSource"] == "aws:sqs":
             count = sys_attrs["ApproximateReceiveCount"]
             sent = sys_attrs["SentTimestamp"]
             group = sys_attrs.get("MessageGroupId")
@@ -76,9 +76,19 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
                     if attr.__class__ is not dict:
                         break
                 else:
+                    if '"TopicArn"' in body:
+                        envelope = sns_envelope(body)
+                        if envelope is not None:  # SNS → SQS: the envelope's message, read as sns_message reads it
+                            body, sns_attrs = envelope["Message"], envelope.get("MessageAttributes")
+                            stamp, topic = envelope.get("Timestamp"), envelope.get("TopicArn")
+                            if body.__class__ is not str or sns_attrs or sns_attrs is not None \
+                                    and sns_attrs.__class__ is not dict or stamp.__class__ is not str \
+                                    or topic.__class__ is not str:
+                                return decode_sqs_record_fully(rec, index)
+                            parse_time(stamp)  # EventDecodeError: refused in full below, naming the record
                     data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
                     return _deferred(message_id, data, rec, _rest_of_record)
-    except (KeyError, UnicodeEncodeError):
+    except (KeyError, UnicodeEncodeError, EventDecodeError):
         pass
     return decode_sqs_record_fully(rec, index)
 

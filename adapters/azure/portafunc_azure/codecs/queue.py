@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
 from typing import Any
 
@@ -27,6 +27,7 @@ from portafunc.events import Message, format_time
 
 from . import envelope
 
+_MARKER_BYTES = envelope._MARKER_BYTES
 QUEUE_EXPECTED = ('a Storage Queue message {"Id", "DequeueCount", "InsertionTime", "PopReceipt", "MessageText" '
                   '(base64)}')
 
@@ -39,6 +40,18 @@ def decode_body(body: bytes, *, message_id: str, dequeue_count: Any, insertion_t
                 native: Any = None) -> Message[Any]:
     """A queue message's bytes and metadata → Message; anything malformed → EventDecodeError, never another error
     (the runtime then moves just this message to the poison queue)."""
+    if dequeue_count.__class__ is int and 0 < dequeue_count < 2 ** 31 and insertion_time.__class__ is datetime \
+            and insertion_time.tzinfo is not None and body.__class__ is bytes and _MARKER_BYTES not in body:
+        # What the worker hands over for a message portafunc did not wrap: taken as it is, as the general path
+        # below reads it (a count in range, an aware time, the body itself as the payload)
+        return Message(message_id, body, {}, None, dequeue_count, insertion_time, None, native)
+    return decode_body_fully(body, message_id=message_id, dequeue_count=dequeue_count,
+                             insertion_time=insertion_time, native=native)
+
+
+def decode_body_fully(body: bytes, *, message_id: str, dequeue_count: Any, insertion_time: Any,
+                      native: Any = None) -> Message[Any]:
+    """:func:`decode_body` field by field, for any metadata and body."""
     payload, attributes, key = envelope.from_body(body)
     return Message(message_id, payload, attributes, key, _dequeue_count(dequeue_count),
                    envelope.parse_time_safe(insertion_time), None, native)

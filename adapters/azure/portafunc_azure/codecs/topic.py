@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
-from typing import Any
+from typing import Any, Callable
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, StorageEvent, format_time
@@ -155,7 +155,15 @@ def message_from_func(event: Any) -> Message[Any] | None:
     when = event.event_time
     if when is not None and (not isinstance(when, datetime) or when.tzinfo is None):
         return None
-    topic = event.topic
+    msg = _deferred_parsed(event_id, _PENDING, event, _rest_of_event)  # attributes and source: on first read
+    msg._published = when
+    msg._value = data
+    return msg
+
+
+def _rest_of_event(event: Any) -> tuple[Any, ...]:
+    """The other fields of a message :func:`message_from_func` made, read from the worker's object."""
+    etype, topic = event.event_type, event.topic
     if etype == PORTAFUNC_TYPE:
         attributes: dict[str, str] = {}
     else:
@@ -163,7 +171,10 @@ def message_from_func(event: Any) -> Message[Any] | None:
         subject = event.subject
         if isinstance(subject, str) and subject:
             attributes["subject"] = subject
-    return _ParsedMessage(data, event_id, attributes, when, topic if isinstance(topic, str) else None, event)
+    return attributes, None, 1, event.event_time, topic if isinstance(topic, str) else None
+
+
+_deferred_parsed: Callable[..., _ParsedMessage] = _ParsedMessage.deferred  # type: ignore[assignment]
 
 
 def is_json_type(content_type: Any) -> bool:

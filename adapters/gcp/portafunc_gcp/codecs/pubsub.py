@@ -37,9 +37,13 @@ def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: A
                    delivery_attempt: Any = None, source: str | None = None, native: Any = None) -> Message[Any]:
     """One PubsubMessage JSON object → Message (ids and times fall back to the carrier's, as Eventarc fills them)."""
     msg = need_map(msg, "message", ENVELOPE_EXPECTED)
-    message_id = opt_str(msg, "messageId", "message_id", what="message") or fallback_id
-    if not message_id:
-        raise EventDecodeError("Pub/Sub message has no messageId", expected=ENVELOPE_EXPECTED)
+    # A field of the type Pub/Sub sends is taken as it is; anything else goes through opt_str, which reads the
+    # snake_case twin, converts a number or refuses the value
+    message_id = msg.get("messageId")
+    if message_id.__class__ is not str or not message_id:
+        message_id = opt_str(msg, "messageId", "message_id", what="message") or fallback_id
+        if not message_id:
+            raise EventDecodeError("Pub/Sub message has no messageId", expected=ENVELOPE_EXPECTED)
     published = parse_time(msg.get("publishTime") or msg.get("publish_time") or fallback_time)
     attempt = 1
     if delivery_attempt is not None:
@@ -53,7 +57,9 @@ def decode_message(msg: Any, *, fallback_id: str | None = None, fallback_time: A
         attempt = max(1, int(text))
     return Message(message_id, b64decode(msg.get("data"), "message.data"),
                    str_map(msg.get("attributes"), "message.attributes"),
-                   opt_str(msg, "orderingKey", "ordering_key", what="message"), attempt, published, source, native)
+                   key if (key := msg.get("orderingKey")).__class__ is str and key or key is None
+                   and "ordering_key" not in msg else opt_str(msg, "orderingKey", "ordering_key", what="message"),
+                   attempt, published, source, native)
 
 
 def decode_envelope(native: Any, *, fallback_id: str | None = None, fallback_time: Any = None,
