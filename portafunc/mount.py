@@ -126,11 +126,13 @@ def request_query(req: HttpRequest) -> str:
 
 
 def _scheme(req: HttpRequest) -> str:
-    proto = req.headers.get("x-forwarded-proto")
+    return _scheme_of(req.headers.get("x-forwarded-proto"), req.headers.get("host"))
+
+
+def _scheme_of(proto: str | None, host: str | None) -> str:
     if proto:
         return proto.split(",", 1)[0].strip().lower()
-    host = req.headers.get("host") or ""
-    return "http" if host.startswith(("localhost", "127.0.0.1", "[::1]")) else "https"
+    return "http" if (host or "").startswith(("localhost", "127.0.0.1", "[::1]")) else "https"
 
 
 def _server(host: str | None, scheme: str) -> tuple[str, int]:
@@ -294,9 +296,9 @@ class _AsgiBridge:
         if not (ex.complete or task.done()):
             return ex
         if task.done() and not task.cancelled() and task.exception() is None and ex.started:
-            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))  # the usual case
+            return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))  # the usual case
         aloop.run_until_complete(ex.finish())  # background tasks still running, or a failure to raise or log
-        return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
+        return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))
 
     # lifespan ---------------------------------------------------------------------------------------------------
     async def _startup(self) -> None:
@@ -355,8 +357,20 @@ class _AsgiBridge:
 
     # one request ------------------------------------------------------------------------------------------------
     def scope(self, req: HttpRequest) -> dict[str, Any]:
-        scheme = _scheme(req)
-        host = req.headers.get("host")
+        # one pass over the headers: the ASGI list (lower-case latin-1 names) and the two the scope reads
+        headers: list[tuple[bytes, bytes]] = []
+        host = proto = None
+        for k, v in req.headers.items():
+            name = k.lower()
+            if name == "host" and host is None:
+                host = v
+            elif name == "x-forwarded-proto" and proto is None:
+                proto = v
+            try:
+                headers.append((name.encode("latin-1"), v.encode("latin-1")))
+            except UnicodeEncodeError:
+                headers.append((_latin1(name), _latin1(v)))
+        scheme = _scheme_of(proto, host)
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -367,7 +381,7 @@ class _AsgiBridge:
             "raw_path": _raw_path(req.path),
             "query_string": request_query(req).encode("ascii"),
             "root_path": self.prefix,
-            "headers": [(_latin1(k.lower()), _latin1(v)) for k, v in req.headers.items()],
+            "headers": headers,
             "client": (req.client_ip, 0) if req.client_ip else None,
             "server": _server(host, scheme),
             "state": dict(self.state),
@@ -387,7 +401,7 @@ class _AsgiBridge:
             await ready.wait()
         if ex.complete or task.done():
             await ex.finish()
-            return HttpResponse(ex.status, Headers(ex.headers), b"".join(ex.chunks))
+            return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))
         return ex
 
     def _streamed(self, loop: _Loop, ex: _Exchange) -> HttpResponse:
@@ -408,7 +422,15 @@ class _AsgiBridge:
             if not ex.task.done():
                 loop.run(ex.abort())
 
-        return StreamedResponse(ex.status, Headers(ex.headers), first, rest(), close)
+        return StreamedResponse(ex.status, _decoded_headers(ex.headers), first, rest(), close)
+
+
+def _decoded_headers(pairs: list[tuple[str, str]]) -> Headers:
+    """The response headers of an exchange, taken as they are: ``send`` decoded every name and value to text
+    already (``Headers``' per-item conversion would only copy them); the response checks them as any other."""
+    headers = Headers()
+    headers._items = pairs
+    return headers
 
 
 _ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that has not taken them yet

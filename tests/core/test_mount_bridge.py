@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from portafunc import App, Headers, HttpRequest, RegistrationError
+from portafunc.errors import InvalidHeader
 from portafunc.mount import LifespanFailed, query_string
 
 Scope = dict[str, Any]
@@ -355,3 +356,32 @@ async def asyncio_sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.001)
+
+
+def answering_asgi(seen: list[Scope], headers: list[tuple[bytes, bytes]]) -> Any:
+    async def web_app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan here")
+        seen.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return web_app
+
+
+def test_asgi_scope_takes_the_first_host_and_forwarded_proto_and_keeps_non_latin1_bytes() -> None:
+    seen: list[Scope] = []
+    handler = served(answering_asgi(seen, []))
+    handler(request(headers=Headers([("Host", "api.example:8443"), ("X-Forwarded-Proto", "HTTP, https"),
+                                     ("host", "other"), ("X-Name", "Zoë ✓")])))
+    scope = seen[0]
+    assert scope["scheme"] == "http"
+    assert scope["server"] == ("api.example", 8443)
+    assert scope["headers"] == [(b"host", b"api.example:8443"), (b"x-forwarded-proto", b"HTTP, https"),
+                                (b"host", b"other"), (b"x-name", "Zoë ✓".encode())]
+
+
+def test_an_asgi_response_header_that_would_split_the_response_is_refused() -> None:
+    handler = served(answering_asgi([], [(b"x-evil", b"a\r\nSet-Cookie: stolen=1")]))
+    with pytest.raises(InvalidHeader, match="split the response"):
+        handler(request())
