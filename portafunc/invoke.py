@@ -438,15 +438,9 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
                       native_context: Any, route_template: str | None = None, stream: bool = False) -> HttpResponse:
     if function is not None:
-        spec = app.function(function)
-        trig = spec.trigger
-        if not isinstance(trig, HttpTrigger):
-            return HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
-        params = trig.route.match(req.path)
-        if params is not None:
-            req.path_params = params
-        if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
-            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
+        spec, refused = _named_function(app, req, function)
+        if refused is not None:
+            return refused
     else:
         found, params, allowed = app.route(req.method, req.path, template=route_template)
         if found is None:
@@ -458,6 +452,21 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         req.path_params = params
     return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                        stream=stream)
+
+
+def _named_function(app: App, req: HttpRequest, function: str) -> tuple[FunctionSpec, HttpResponse | None]:
+    """The HTTP function the platform routed ``req`` to, its path parameters set on ``req``; or the answer when it
+    is no HTTP function (500) or does not serve the method (405)."""
+    spec = app.function(function)
+    trig = spec.trigger
+    if not isinstance(trig, HttpTrigger):
+        return spec, HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
+    params = trig.route.match(req.path)
+    if params is not None:
+        req.path_params = params
+    if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
+        return spec, _not_routed(app, req, _method_not_allowed(list(trig.methods)))
+    return spec, None
 
 
 def _method_not_allowed(allowed: Sequence[str]) -> HttpResponse:
@@ -548,15 +557,9 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
                            native_context=native_context, route_template=route_template)
     if function is not None:
-        spec = app.function(function)
-        trig = spec.trigger
-        if not isinstance(trig, HttpTrigger):
-            return HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
-        params = trig.route.match(req.path)
-        if params is not None:
-            req.path_params = params
-        if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
-            return _not_routed(app, req, _method_not_allowed(list(trig.methods)))
+        spec, refused = _named_function(app, req, function)
+        if refused is not None:
+            return refused
     else:
         found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
