@@ -94,13 +94,16 @@ def new_id() -> str:
 
 # -- SQS and SNS bodies: text, binary payloads base64-encoded with BODY_ENCODING_ATTR --------------------------
 
-def message_payload(message: str, attributes: dict[str, str], what: str) -> bytes:
+def message_payload(message: str, attributes: dict[str, str], what: str, *names: Any) -> bytes:
+    """A message's bytes: base64-decoded when portafunc's encoding attribute says so (the attribute is removed),
+    else its UTF-8 text. ``what`` names the field in an error, formatted with ``names`` only when one is raised, so
+    the usual message pays for no label."""
     if attributes.pop(BODY_ENCODING_ATTR, None) == "base64":
-        return b64decode(message, what)
+        return b64decode(message, what.format(*names))
     try:
         return message.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate: SQS and SNS only carry valid Unicode
-        raise EventDecodeError(f"{what} is not valid Unicode ({exc.reason} at {exc.start})",
+        raise EventDecodeError(f"{what.format(*names)} is not valid Unicode ({exc.reason} at {exc.start})",
                                expected="message text of valid Unicode characters") from exc
 
 

@@ -168,13 +168,8 @@ def decode_sqs_record_fully(rec: Mapping[str, Any], index: int = 0) -> Message[A
         attributes = {**attributes, **sns_attrs}
         published = sns_time or published
         source = topic or source
-    elif BODY_ENCODING_ATTR in attributes:
-        data = message_payload(body, attributes, f"SQS record {index}.body")
     else:
-        try:
-            data = body.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: said as EventDecodeError by the helper
-            data = message_payload(body, attributes, f"SQS record {index}.body")
+        data = message_payload(body, attributes, "SQS record {}.body", index)
     return Message(message_id, data, attributes, group, attempt, published, source, rec)
 
 

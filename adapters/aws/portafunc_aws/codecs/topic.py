@@ -88,13 +88,7 @@ def sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str
     native_attrs = sns.get("MessageAttributes")
     attributes = {} if not native_attrs and native_attrs.__class__ is dict else \
         _sns_attributes(native_attrs, what)
-    if attributes:
-        data = message_payload(message, attributes, f"{what}.Message")
-    else:
-        try:
-            data = message.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: said as EventDecodeError by the helper
-            data = message_payload(message, attributes, f"{what}.Message")
+    data = message_payload(message, attributes, "{}.Message", what)
     stamp = sns.get("Timestamp")
     if stamp is not None and stamp.__class__ is not str:
         stamp = opt_text(sns, "Timestamp", what)
