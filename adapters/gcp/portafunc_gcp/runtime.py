@@ -68,6 +68,15 @@ def load(app_ref: str, root: str | None = None) -> App:
     return app
 
 
+def _mount_lane(app: App) -> Any:
+    """:func:`.codecs.mount.lane` for an app that mounts a web app (its module loaded only then)."""
+    if "portafunc.mount" not in sys.modules:
+        return None
+    from .codecs.mount import lane
+
+    return lane(app)
+
+
 def _inside(path: str | None, root: str) -> bool:
     if not path:
         return False
@@ -81,10 +90,15 @@ class Entry:
         self.app_ref = app_ref
         self.app = load(app_ref, root)
         _warn_when_unverified(self.app)
+        self._mount_lane = _mount_lane(self.app)
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
         """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``)."""
+        if self._mount_lane is not None:  # a mounted WSGI app, served from functions-framework's own environ
+            answer = self._mount_lane(request)
+            if answer is not None:
+                return answer
         resp = handle_http(self.app, http.from_flask(request), target=TARGET,
                            invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,
                            stream=True)  # a body produced in pieces is sent in chunks, as they come
