@@ -322,12 +322,15 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
             return _idempotent_http(spec, r, target)
 
         return idempotent
-    signature = _typed_signature(spec)
-    if signature is not None:
-        arguments, respond = signature.arguments, signature.respond
+    steps = _typed_steps(spec)
+    if steps is not None:
+        arguments, respond = steps
 
         def typed(r: HttpRequest) -> HttpResponse:
-            return to_response(respond(spec.handler(**arguments(r))))
+            value = spec.handler(**arguments(r))
+            if respond is not None and not isinstance(value, HttpResponse):
+                value = respond(value)
+            return to_response(value)
 
         return typed
 
@@ -337,15 +340,16 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
     return general
 
 
-def _typed_signature(spec: FunctionSpec) -> Any:
-    """The RouteSignature of a synchronous handler with typed parameters, body or response model; else None."""
+def _typed_steps(spec: FunctionSpec) -> Any:
+    """``RouteSignature.steps()`` of a synchronous handler with typed parameters, body or response model; else None
+    (also when they cannot be built: ``_call`` then fails the request as it always has)."""
     if spec.is_async:
         return None
     try:
         plan = spec.call_plan()
+        return plan[0].model.steps() if len(plan) == 1 and plan[0].source == "http" else None
     except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
         return None
-    return plan[0].model if len(plan) == 1 and plan[0].source == "http" else None
 
 
 def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
@@ -646,8 +650,11 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         else:
             if lane is True:
                 value = spec.handler(req)
-            else:  # typed: what _call does for a synchronous handler with a signature
-                value = lane.respond(spec.handler(**lane.arguments(req)))
+            else:  # typed: what _call does for a synchronous handler with a signature (RouteSignature.steps)
+                arguments, respond = lane
+                value = spec.handler(**arguments(req))
+                if respond is not None and not isinstance(value, HttpResponse):
+                    value = respond(value)
             answer = encode(value)
             if answer is not None:
                 return answer
@@ -667,8 +674,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 
 _http_lanes: dict[FunctionSpec, Any] = {}
-"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its RouteSignature for a synchronous
-typed handler, False for the general path (see :func:`handle_http_direct`); what can change after registration
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
 (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
@@ -684,7 +691,10 @@ def _http_lane(spec: FunctionSpec) -> Any:
         if len(plan) == 1 and plan[0].source == "event":
             lane = True
         elif len(plan) == 1 and plan[0].source == "http":
-            lane = plan[0].model
+            try:
+                lane = plan[0].model.steps()
+            except Exception:  # noqa: BLE001 - what cannot be built fails inside _call, as the request's outcome
+                return False
         else:
             lane = False
     if len(_http_lanes) < 4096:

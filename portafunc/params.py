@@ -221,6 +221,13 @@ class RouteSignature:
         binder = self._binder or self._bind()
         return binder.respond(value)
 
+    def steps(self) -> tuple[Callable[[HttpRequest], dict[str, Any]], Callable[[Any], Any] | None]:
+        """``(arguments, respond)`` for a caller that keeps them: ``arguments(req)`` is :meth:`arguments`;
+        ``respond(value)`` is :meth:`respond` for a value that is no ``HttpResponse``, None without a response model.
+        Builds the per-request work now (pydantic loads here)."""
+        binder = self._binder or self._bind()
+        return binder.arguments, (binder.respond if self.response_model is not None else None)
+
     def _bind(self) -> _Binder:
         binder = self._binder = _Binder(self)
         return binder
@@ -577,7 +584,7 @@ class _Binder:
                 kwargs = dict(self.defaults_only)
             else:
                 try:
-                    kwargs = dict(validator.validate_python(raw).__dict__)
+                    kwargs = validator.validate_python(raw).__dict__  # the instance's own dict, not kept
                 except self.validation_error as exc:
                     kwargs, errors = {}, self._param_errors(exc)
                 else:
