@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
 _leave = context._current.reset
+_current = context._current.get
 
 _logging_pending = True
 _modules = sys.modules
@@ -631,9 +632,9 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
             and _chain(spec):
         return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
                             _direct(spec))
-    # The common case, inlined: what _run_message does for a plain handler, minus two call frames.
-    inv_id = invocation_id or context.new_id()
-    token = _enter((_message_invocation, spec, msg, inv_id, None, target, native_context))
+    # The common case, inlined: what _run_message does for a plain handler, minus two call frames. Without an id
+    # from the platform, one is drawn when the Invocation is built (a log line, current()): most messages need none.
+    token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
     try:
         handler, model, validate = direct
         if model is not None and not msg._has_body:
@@ -688,9 +689,11 @@ def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: 
                       spec, begin(from_headers(req.headers)))
 
 
-def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
+def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str | None, index: int | None, target: str,
                         native_context: Any) -> Invocation:
     tracing = _tracing or _load_tracing()  # what a failure's log line asks for: no import statement per message
+    if inv_id is None:  # the platform gave none: drawn now that someone asks
+        inv_id = context.new_id()
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
                       _correlation(None, msg.attributes, msg.id), target, native_context, spec,
                       tracing.begin(tracing.from_message(msg.attributes, msg.native)))
@@ -783,18 +786,31 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
         handler, model, validate = direct
         unsuccessful = 0
-        for index, msg in enumerate(pending):
-            token = _enter((_message_invocation, spec, msg, batch_id, index, target, native_context))
-            try:
-                if model is not None and not msg._has_body:
-                    msg.with_body(_validate(model, msg.data, msg, validate))
-                value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
-                append(msg.id if value is None else (msg.id, value))
-            except Exception as exc:  # noqa: BLE001
-                append(_failed(spec, msg, exc))
-                unsuccessful += 1
-            finally:
-                _leave(token)
+        # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
+        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
+        # between messages (the next record being decoded) its message is None and it stands for what was current
+        # before the batch (its last item).
+        slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
+        token = _enter(slot)
+        try:
+            for index, msg in enumerate(pending):
+                slot[2] = msg
+                slot[4] = index
+                if _current() is not slot:
+                    _enter(slot)
+                try:
+                    if model is not None and not msg._has_body:
+                        msg.with_body(_validate(model, msg.data, msg, validate))
+                    value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
+                    append(msg.id if value is None else (msg.id, value))
+                except Exception as exc:  # noqa: BLE001
+                    append(_failed(spec, msg, exc))
+                    unsuccessful += 1
+                slot[2] = None
+                if _current() is not slot:
+                    _enter(slot)
+        finally:
+            _leave(token)
         batch = _new_batch(BatchResult)  # one MessageResult, success id or (id, value) pair per message
         batch._results, batch._pending, batch._unsuccessful = None, results, unsuccessful
         return batch
