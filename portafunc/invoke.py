@@ -856,8 +856,10 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
         return trig.dead_letter
-    url = os.environ.get(_dl_env(spec))
-    return url or None
+    name = _dl_env(spec)
+    if _unset(name):
+        return None
+    return os.environ.get(name) or None
 
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
@@ -903,6 +905,7 @@ _NO_FIELDS: dict[str, int] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
+_ON = ("1", "true", "yes", "on")
 
 
 def _payload_for_log(msg: Message) -> dict[str, Any]:
@@ -915,7 +918,7 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     data = msg.data
     out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
                            "payload_sha256": _sha256(data).hexdigest()}
-    if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
 
         try:
@@ -990,9 +993,29 @@ def _dl_env(spec: FunctionSpec) -> str:
 _dl_envs: dict[str, str] = {}
 
 
+def _unset(name: str) -> bool:
+    """Whether the environment variable ``name`` is surely unset, the usual answer on a rejection's path, told by one
+    look-up in ``os.environ``'s own store under the key it would use (``os.environ.get`` costs about a microsecond,
+    as much as the rest of the hint it serves). Read every time, so a value set later is seen at once."""
+    env = os.environ
+    if env.__class__ is not _Environ:  # replaced by something else: ask it
+        return False
+    key = _env_keys.get(name)
+    if key is None:
+        key = env.encodekey(name)
+        if len(_env_keys) < 4096:
+            _env_keys[name] = key
+    return key not in env._data  # type: ignore[attr-defined]
+
+
+_Environ = os._Environ
+_env_keys: dict[str, Any] = {}
+
+
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
-_summaries: dict[tuple[int, ...], tuple[str, Any]] = {}  # a repeat's summary, by its innermost three (code, line)
+# a repeat's summary, by its exception type and its innermost three (code, instruction offset)
+_summaries: dict[tuple[Any, ...], tuple[str, Any]] = {}
 _REPEAT = "(repeat; full traceback at first occurrence or DEBUG) "
 
 
@@ -1000,34 +1023,37 @@ def _traceback(exc: BaseException) -> str:
     """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
     this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
     of the innermost frames (file, line, function), read from the traceback's frame objects and remembered by their
-    code and line. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of the
-    traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log line."""
+    code and instruction. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of
+    the traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log
+    line. A repeat is told by the instruction offsets (``tb_lasti``), not the line numbers: ``tb_lineno`` is worked
+    out from the code's line table on every read, which for a long function costs more than the rest of the look-up."""
     tb = exc.__traceback__
     outer = middle = inner = None
     while tb is not None:
         outer, middle, inner = middle, inner, tb
         tb = tb.tb_next
-    if inner is not None:
-        code, line = inner.tb_frame.f_code, inner.tb_lineno
-        place = (exc.__class__, code.co_filename, line)
-        if not logs.debug_enabled() and (place in _full_traceback_logged
-                                          or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            middle_code = None if middle is None else middle.tb_frame.f_code
-            outer_code = None if outer is None else outer.tb_frame.f_code
-            # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive,
-            # so an identity is never reused while it is a key
-            key = (id(code), line, id(middle_code), 0 if middle is None else middle.tb_lineno, id(outer_code),
-                   0 if outer is None else outer.tb_lineno)
-            known = _summaries.get(key)
-            if known is not None:
-                return known[0]
-            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}"
-                                           for c, n in ((outer_code, key[5]), (middle_code, key[3]), (code, line))
-                                           if c is not None)
+    if inner is not None and not logs.debug_enabled():
+        code = inner.tb_frame.f_code
+        middle_code = None if middle is None else middle.tb_frame.f_code
+        outer_code = None if outer is None else outer.tb_frame.f_code
+        # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive, so an
+        # identity is never reused while it is a key. A key is stored only once its place had its full traceback.
+        key = (exc.__class__, id(code), inner.tb_lasti, id(middle_code), -1 if middle is None else middle.tb_lasti,
+               id(outer_code), -1 if outer is None else outer.tb_lasti)
+        known = _summaries.get(key)
+        if known is not None:
+            return known[0]
+        line = inner.tb_lineno
+        if (exc.__class__, code.co_filename, line) in _full_traceback_logged \
+                or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES:
+            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}" for c, n in (
+                (outer_code, None if outer is None else outer.tb_lineno),
+                (middle_code, None if middle is None else middle.tb_lineno), (code, line)) if c is not None)
             if len(_summaries) < _FULL_TRACEBACK_PLACES:
                 _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
-        _full_traceback_logged.add(place)
+    if inner is not None:
+        _full_traceback_logged.add((exc.__class__, inner.tb_frame.f_code.co_filename, inner.tb_lineno))
     import traceback
 
     try:
