@@ -286,10 +286,66 @@ def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> A
 
 
 def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
+    run = _composed_http(spec, chain, target)
+    if run is not None:
+        return to_response(run(req))
+
     def core(r: HttpRequest) -> HttpResponse:
         return to_response(_call(spec, r)) if spec.idempotency_key is None else _idempotent_http(spec, r, target)
 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
+
+
+def _composed_http(spec: FunctionSpec, chain: list[Any], target: str) -> Callable[[HttpRequest], Any] | None:
+    """The function's middleware chain around its call, composed once (:func:`portafunc.middleware.compose`) and
+    kept while the chain stays the same; None when a middleware is ``async`` (the chain then runs as before)."""
+    found = _http_chains.get(spec)
+    if found is not None and found[0] == chain and found[1] == target:
+        return found[2]
+    from .middleware import compose
+
+    run = compose(chain, _http_core(spec, target))
+    if len(_http_chains) < 4096:
+        _http_chains[spec] = (chain, target, run)
+    return run
+
+
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any]] = {}
+"""Per HTTP function: the middleware chain (compared by identity of its members), the target, and the composition."""
+
+
+def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
+    """What the innermost ``call_next`` runs: the function, its result as a response (``_call`` for every kind of
+    handler; a synchronous typed handler called through its signature directly, as ``_call`` does it)."""
+    if spec.idempotency_key is not None:
+        def idempotent(r: HttpRequest) -> HttpResponse:
+            return _idempotent_http(spec, r, target)
+
+        return idempotent
+    signature = _typed_signature(spec)
+    if signature is not None:
+        arguments, respond = signature.arguments, signature.respond
+
+        def typed(r: HttpRequest) -> HttpResponse:
+            return to_response(respond(spec.handler(**arguments(r))))
+
+        return typed
+
+    def general(r: HttpRequest) -> HttpResponse:
+        return to_response(_call(spec, r))
+
+    return general
+
+
+def _typed_signature(spec: FunctionSpec) -> Any:
+    """The RouteSignature of a synchronous handler with typed parameters, body or response model; else None."""
+    if spec.is_async:
+        return None
+    try:
+        plan = spec.call_plan()
+    except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
+        return None
+    return plan[0].model if len(plan) == 1 and plan[0].source == "http" else None
 
 
 def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
@@ -566,23 +622,36 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
         req._path_params = params
-    plain = _plain_http.get(spec)
-    if plain is None:
-        plain = _is_plain_http(spec)
-    if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) \
+    lane = _http_lanes.get(spec)
+    if lane is None:
+        lane = _http_lane(spec)
+    if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    run = None
+    if spec.routers or spec.app._middleware:
+        chain = _chain(spec)
+        if chain:
+            run = _composed_http(spec, chain, target)
+            if run is None:  # an async middleware
+                return invoke_http(spec, req, target=target, invocation_id=invocation_id,
+                                   native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     try:
-        value = spec.handler(req)
-        answer = encode(value)
-        if answer is not None:
-            return answer
-        resp = to_response(value)
+        if run is not None:
+            resp = to_response(run(req))
+        else:
+            if lane is True:
+                value = spec.handler(req)
+            else:  # typed: what _call does for a synchronous handler with a signature
+                value = lane.respond(spec.handler(**lane.arguments(req)))
+            answer = encode(value)
+            if answer is not None:
+                return answer
+            resp = to_response(value)
         if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
             check_headers(resp.headers._items)
         if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
@@ -597,24 +666,30 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     return resp
 
 
-_plain_http: dict[FunctionSpec, bool] = {}
-"""Whether each HTTP function's call is ``handler(req)`` alone (see :func:`handle_http_direct`); what can change
-after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
+_http_lanes: dict[FunctionSpec, Any] = {}
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its RouteSignature for a synchronous
+typed handler, False for the general path (see :func:`handle_http_direct`); what can change after registration
+(middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
-def _is_plain_http(spec: FunctionSpec) -> bool:
+def _http_lane(spec: FunctionSpec) -> Any:
     auth = spec.trigger.auth  # type: ignore[union-attr]
     if spec.idempotency_key is not None or spec.is_async or (auth is not None and not isinstance(auth, str)):
-        plain = False
+        lane: Any = False
     else:
         try:
             plan = spec.call_plan()
         except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
             return False  # not remembered: it may resolve later
-        plain = len(plan) == 1 and plan[0].source == "event"
-    if len(_plain_http) < 4096:
-        _plain_http[spec] = plain
-    return plain
+        if len(plan) == 1 and plan[0].source == "event":
+            lane = True
+        elif len(plan) == 1 and plan[0].source == "http":
+            lane = plan[0].model
+        else:
+            lane = False
+    if len(_http_lanes) < 4096:
+        _http_lanes[spec] = lane
+    return lane
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
