@@ -287,10 +287,66 @@ def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> A
 
 
 def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
+    run = _composed_http(spec, chain, target)
+    if run is not None:
+        return to_response(run(req))
+
     def core(r: HttpRequest) -> HttpResponse:
         return to_response(_call(spec, r)) if spec.idempotency_key is None else _idempotent_http(spec, r, target)
 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
+
+
+def _composed_http(spec: FunctionSpec, chain: list[Any], target: str) -> Callable[[HttpRequest], Any] | None:
+    """The function's middleware chain around its call, composed once (:func:`portafunc.middleware.compose`) and
+    kept while the chain stays the same; None when a middleware is ``async`` (the chain then runs as before)."""
+    found = _http_chains.get(spec)
+    if found is not None and found[0] == chain and found[1] == target:
+        return found[2]
+    from .middleware import compose
+
+    run = compose(chain, _http_core(spec, target))
+    if len(_http_chains) < 4096:
+        _http_chains[spec] = (chain, target, run)
+    return run
+
+
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any]] = {}
+"""Per HTTP function: the middleware chain (compared by identity of its members), the target, and the composition."""
+
+
+def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
+    """What the innermost ``call_next`` runs: the function, its result as a response (``_call`` for every kind of
+    handler; a synchronous typed handler called through its signature directly, as ``_call`` does it)."""
+    if spec.idempotency_key is not None:
+        def idempotent(r: HttpRequest) -> HttpResponse:
+            return _idempotent_http(spec, r, target)
+
+        return idempotent
+    signature = _typed_signature(spec)
+    if signature is not None:
+        arguments, respond = signature.arguments, signature.respond
+
+        def typed(r: HttpRequest) -> HttpResponse:
+            return to_response(respond(spec.handler(**arguments(r))))
+
+        return typed
+
+    def general(r: HttpRequest) -> HttpResponse:
+        return to_response(_call(spec, r))
+
+    return general
+
+
+def _typed_signature(spec: FunctionSpec) -> Any:
+    """The RouteSignature of a synchronous handler with typed parameters, body or response model; else None."""
+    if spec.is_async:
+        return None
+    try:
+        plan = spec.call_plan()
+    except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
+        return None
+    return plan[0].model if len(plan) == 1 and plan[0].source == "http" else None
 
 
 def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
@@ -567,23 +623,36 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
             return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
         spec = found
         req._path_params = params
-    plain = _plain_http.get(spec)
-    if plain is None:
-        plain = _is_plain_http(spec)
-    if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) \
+    lane = _http_lanes.get(spec)
+    if lane is None:
+        lane = _http_lane(spec)
+    if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+    run = None
+    if spec.routers or spec.app._middleware:
+        chain = _chain(spec)
+        if chain:
+            run = _composed_http(spec, chain, target)
+            if run is None:  # an async middleware
+                return invoke_http(spec, req, target=target, invocation_id=invocation_id,
+                                   native_context=native_context)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     try:
-        value = spec.handler(req)
-        answer = encode(value)
-        if answer is not None:
-            return answer
-        resp = to_response(value)
+        if run is not None:
+            resp = to_response(run(req))
+        else:
+            if lane is True:
+                value = spec.handler(req)
+            else:  # typed: what _call does for a synchronous handler with a signature
+                value = lane.respond(spec.handler(**lane.arguments(req)))
+            answer = encode(value)
+            if answer is not None:
+                return answer
+            resp = to_response(value)
         if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
             check_headers(resp.headers._items)
         if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
@@ -598,24 +667,30 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     return resp
 
 
-_plain_http: dict[FunctionSpec, bool] = {}
-"""Whether each HTTP function's call is ``handler(req)`` alone (see :func:`handle_http_direct`); what can change
-after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
+_http_lanes: dict[FunctionSpec, Any] = {}
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its RouteSignature for a synchronous
+typed handler, False for the general path (see :func:`handle_http_direct`); what can change after registration
+(middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
-def _is_plain_http(spec: FunctionSpec) -> bool:
+def _http_lane(spec: FunctionSpec) -> Any:
     auth = spec.trigger.auth  # type: ignore[union-attr]
     if spec.idempotency_key is not None or spec.is_async or (auth is not None and not isinstance(auth, str)):
-        plain = False
+        lane: Any = False
     else:
         try:
             plan = spec.call_plan()
         except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
             return False  # not remembered: it may resolve later
-        plain = len(plan) == 1 and plan[0].source == "event"
-    if len(_plain_http) < 4096:
-        _plain_http[spec] = plain
-    return plain
+        if len(plan) == 1 and plan[0].source == "event":
+            lane = True
+        elif len(plan) == 1 and plan[0].source == "http":
+            lane = plan[0].model
+        else:
+            lane = False
+    if len(_http_lanes) < 4096:
+        _http_lanes[spec] = lane
+    return lane
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -872,8 +947,10 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
         return trig.dead_letter
-    url = os.environ.get(_dl_env(spec))
-    return url or None
+    name = _dl_env(spec)
+    if _unset(name):
+        return None
+    return os.environ.get(name) or None
 
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
@@ -919,6 +996,7 @@ _NO_FIELDS: dict[str, int] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
+_ON = ("1", "true", "yes", "on")
 
 
 def _payload_for_log(msg: Message) -> dict[str, Any]:
@@ -931,7 +1009,7 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     data = msg.data
     out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
                            "payload_sha256": _sha256(data).hexdigest()}
-    if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
 
         try:
@@ -1006,9 +1084,29 @@ def _dl_env(spec: FunctionSpec) -> str:
 _dl_envs: dict[str, str] = {}
 
 
+def _unset(name: str) -> bool:
+    """Whether the environment variable ``name`` is surely unset, the usual answer on a rejection's path, told by one
+    look-up in ``os.environ``'s own store under the key it would use (``os.environ.get`` costs about a microsecond,
+    as much as the rest of the hint it serves). Read every time, so a value set later is seen at once."""
+    env = os.environ
+    if env.__class__ is not _Environ:  # replaced by something else: ask it
+        return False
+    key = _env_keys.get(name)
+    if key is None:
+        key = env.encodekey(name)
+        if len(_env_keys) < 4096:
+            _env_keys[name] = key
+    return key not in env._data  # type: ignore[attr-defined]
+
+
+_Environ = os._Environ
+_env_keys: dict[str, Any] = {}
+
+
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
-_summaries: dict[tuple[int, ...], tuple[str, Any]] = {}  # a repeat's summary, by its innermost three (code, line)
+# a repeat's summary, by its exception type and its innermost three (code, instruction offset)
+_summaries: dict[tuple[Any, ...], tuple[str, Any]] = {}
 _REPEAT = "(repeat; full traceback at first occurrence or DEBUG) "
 
 
@@ -1016,34 +1114,37 @@ def _traceback(exc: BaseException) -> str:
     """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
     this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
     of the innermost frames (file, line, function), read from the traceback's frame objects and remembered by their
-    code and line. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of the
-    traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log line."""
+    code and instruction. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of
+    the traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log
+    line. A repeat is told by the instruction offsets (``tb_lasti``), not the line numbers: ``tb_lineno`` is worked
+    out from the code's line table on every read, which for a long function costs more than the rest of the look-up."""
     tb = exc.__traceback__
     outer = middle = inner = None
     while tb is not None:
         outer, middle, inner = middle, inner, tb
         tb = tb.tb_next
-    if inner is not None:
-        code, line = inner.tb_frame.f_code, inner.tb_lineno
-        place = (exc.__class__, code.co_filename, line)
-        if not logs.debug_enabled() and (place in _full_traceback_logged
-                                          or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            middle_code = None if middle is None else middle.tb_frame.f_code
-            outer_code = None if outer is None else outer.tb_frame.f_code
-            # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive,
-            # so an identity is never reused while it is a key
-            key = (id(code), line, id(middle_code), 0 if middle is None else middle.tb_lineno, id(outer_code),
-                   0 if outer is None else outer.tb_lineno)
-            known = _summaries.get(key)
-            if known is not None:
-                return known[0]
-            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}"
-                                           for c, n in ((outer_code, key[5]), (middle_code, key[3]), (code, line))
-                                           if c is not None)
+    if inner is not None and not logs.debug_enabled():
+        code = inner.tb_frame.f_code
+        middle_code = None if middle is None else middle.tb_frame.f_code
+        outer_code = None if outer is None else outer.tb_frame.f_code
+        # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive, so an
+        # identity is never reused while it is a key. A key is stored only once its place had its full traceback.
+        key = (exc.__class__, id(code), inner.tb_lasti, id(middle_code), -1 if middle is None else middle.tb_lasti,
+               id(outer_code), -1 if outer is None else outer.tb_lasti)
+        known = _summaries.get(key)
+        if known is not None:
+            return known[0]
+        line = inner.tb_lineno
+        if (exc.__class__, code.co_filename, line) in _full_traceback_logged \
+                or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES:
+            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}" for c, n in (
+                (outer_code, None if outer is None else outer.tb_lineno),
+                (middle_code, None if middle is None else middle.tb_lineno), (code, line)) if c is not None)
             if len(_summaries) < _FULL_TRACEBACK_PLACES:
                 _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
-        _full_traceback_logged.add(place)
+    if inner is not None:
+        _full_traceback_logged.add((exc.__class__, inner.tb_frame.f_code.co_filename, inner.tb_lineno))
     import traceback
 
     try:

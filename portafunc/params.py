@@ -23,7 +23,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import HttpRequest, HttpResponse, refuse_non_finite
+from .events import HttpRequest, HttpResponse, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -635,9 +635,7 @@ class _Binder:
             raise ResponseValidationError(
                 f"the handler's result does not match its response model {_type_name(self.response)}: "
                 f"{len(failures)} error(s): {', '.join(failures[:10])}") from None
-        resp = HttpResponse(status or 200, None, self.response_dump(checked))  # type: ignore[misc]
-        resp.headers._items.append(("Content-Type", "application/json"))
-        return resp
+        return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
 
 
 def _check_content_type(req: HttpRequest, accepted: tuple[str, ...]) -> None:
