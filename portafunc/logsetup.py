@@ -232,13 +232,14 @@ class StderrHandler(logging.Handler):
 
     def write_line(self, line: str) -> None:
         """Write an already formatted line, under the handler's lock like ``handle`` would. Never raises."""
-        self.acquire()
         try:
-            self._write(line)
+            with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+                try:
+                    sys.stderr.write(line + "\n")
+                except UnicodeEncodeError:
+                    sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
         except Exception:  # noqa: BLE001 - a broken stream must not fail the invocation
             pass
-        finally:
-            self.release()
 
     @staticmethod
     def _write(line: str) -> None:
