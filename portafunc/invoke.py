@@ -611,14 +611,15 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
-                       route_template: str | None = None) -> Any:
+                       route_template: str | None = None, stream: bool = False) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
     (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
-    :func:`handle_http`'s (positional too: the adapter's call is on every request).
+    :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
+    response comes back with its body still being produced, as from :func:`handle_http`.
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -626,7 +627,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     """
     if app._cors_used or req.method == "HEAD":
         return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
-                           native_context=native_context, route_template=route_template)
+                           native_context=native_context, route_template=route_template, stream=stream)
     if function is not None:
         spec, refused = _named_function(app, req, function)
         if refused is not None:
@@ -634,7 +635,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     else:
         found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
-            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
+            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template, stream)
         spec = found
         req._path_params = params
     lane = _http_lanes.get(spec)
@@ -642,12 +643,14 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         lane = _http_lane(spec)
     if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
-        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                           stream=stream)
     run = None
     if spec.routers or spec.app._middleware:
         run = _http_chain(spec, target)
         if run is False:  # an async middleware
-            return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+            return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                               stream=stream)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
@@ -669,7 +672,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
             resp = to_response(value)
         if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
             check_headers(resp.headers._items)
-        if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
+        if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
             resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http
