@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json as _json
+import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import GenericAlias
@@ -340,7 +341,7 @@ def parse_time(value: Any) -> datetime | None:
         # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
         # six digits and give the same datetime
         try:
-            return _fromisoformat(value[:23] + "+00:00")
+            return _fromisoformat(value if _READS_Z else value[:23] + "+00:00")
         except ValueError:
             pass  # said as the general path says it
     if value is None or value == "":
@@ -379,6 +380,7 @@ def parse_time(value: Any) -> datetime | None:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _fromisoformat = datetime.fromisoformat
+_READS_Z = sys.version_info >= (3, 11)  # fromisoformat reads a "Z" offset (as timezone.utc): no string to build
 
 
 def _from_epoch_ms(ms: float, original: object) -> datetime:
