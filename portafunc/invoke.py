@@ -287,8 +287,8 @@ def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> A
 
 
 def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
-    run = _composed_http(spec, chain, target)
-    if run is not None:
+    run = _http_chain(spec, target)
+    if run:
         return to_response(run(req))
 
     def core(r: HttpRequest) -> HttpResponse:
@@ -297,22 +297,27 @@ def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
 
 
-def _composed_http(spec: FunctionSpec, chain: list[Any], target: str) -> Callable[[HttpRequest], Any] | None:
-    """The function's middleware chain around its call, composed once (:func:`portafunc.middleware.compose`) and
-    kept while the chain stays the same; None when a middleware is ``async`` (the chain then runs as before)."""
+def _http_chain(spec: FunctionSpec, target: str) -> Any:
+    """The middleware wrapping an HTTP function, composed once around its call (:func:`portafunc.middleware.compose`):
+    the callable; None when no middleware wraps it; False when one is ``async`` (the chain then runs per request as
+    before). Kept while the app's and routers' middleware lists hold the same middleware (compared one by one)."""
     found = _http_chains.get(spec)
-    if found is not None and found[0] == chain and found[1] == target:
+    if found is not None and found[0] == spec.app._middleware and found[1] == target \
+            and (not spec.routers or found[3] == [r._middleware for r in spec.routers]):
         return found[2]
-    from .middleware import compose
+    chain = _chain(spec)
+    run: Any = None
+    if chain:
+        from .middleware import compose
 
-    run = compose(chain, _http_core(spec, target))
+        run = compose(chain, _http_core(spec, target)) or False
     if len(_http_chains) < 4096:
-        _http_chains[spec] = (chain, target, run)
+        _http_chains[spec] = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers])
     return run
 
 
-_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any]] = {}
-"""Per HTTP function: the middleware chain (compared by identity of its members), the target, and the composition."""
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]]]] = {}
+"""Per HTTP function: the app's middleware list as it was, the target, the composition, the routers' lists."""
 
 
 def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
@@ -323,6 +328,11 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
             return _idempotent_http(spec, r, target)
 
         return idempotent
+    if _http_lane(spec) is True:
+        def plain(r: HttpRequest) -> HttpResponse:
+            return to_response(spec.handler(r))  # what _call does for handler(req) alone
+
+        return plain
     steps = _typed_steps(spec)
     if steps is not None:
         arguments, respond = steps
@@ -637,12 +647,10 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                            stream=stream)
     run = None
     if spec.routers or spec.app._middleware:
-        chain = _chain(spec)
-        if chain:
-            run = _composed_http(spec, chain, target)
-            if run is None:  # an async middleware
-                return invoke_http(spec, req, target=target, invocation_id=invocation_id,
-                                   native_context=native_context, stream=stream)
+        run = _http_chain(spec, target)
+        if run is False:  # an async middleware
+            return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                               stream=stream)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
