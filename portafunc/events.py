@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json as _json
+import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import GenericAlias
@@ -340,7 +341,7 @@ def parse_time(value: Any) -> datetime | None:
         # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
         # six digits and give the same datetime
         try:
-            return _fromisoformat(value[:23] + "+00:00")
+            return _fromisoformat(value if _READS_Z else value[:23] + "+00:00")
         except ValueError:
             pass  # said as the general path says it
     if value is None or value == "":
@@ -379,6 +380,7 @@ def parse_time(value: Any) -> datetime | None:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _fromisoformat = datetime.fromisoformat
+_READS_Z = sys.version_info >= (3, 11)  # fromisoformat reads a "Z" offset (as timezone.utc): no string to build
 
 
 def _from_epoch_ms(ms: float, original: object) -> datetime:
@@ -746,6 +748,20 @@ class HttpRequest:
         return self.to_dict() == other.to_dict()
 
 
+def json_response(status: int, body: bytes) -> HttpResponse:
+    """``HttpResponse(status, None, body)`` with ``Content-Type: application/json`` added, for JSON bytes written by
+    portafunc: the same response, without the constructor's checks of what a handler may give it (nothing here comes
+    from one)."""
+    headers: Headers = _new_object(Headers)
+    headers._items = [("Content-Type", "application/json")]
+    headers._sendable = True
+    resp: HttpResponse = _new_object(HttpResponse)
+    resp.status = status
+    resp.headers = headers
+    resp.body = body
+    return resp
+
+
 class HttpResponse:
     """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe."""
 
@@ -778,6 +794,8 @@ class HttpResponse:
     def json(cls, data: Any, status: int = 200, headers: HeaderInput = None) -> HttpResponse:
         body, _ = encode_payload(data)
         if headers is None:  # the usual handler result: one header of ours, nothing to check
+            if cls is HttpResponse:
+                return json_response(status, body)
             resp = cls(status, None, body)
             resp.headers._items.append(("Content-Type", "application/json"))
             return resp

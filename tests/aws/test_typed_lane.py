@@ -152,7 +152,7 @@ def reference_answer(app: App, event: dict[str, Any], function: str | None,
                      monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The general path as it was: handle_http, the middleware chain walked per request, then encode_response."""
     with monkeypatch.context() as patch:
-        patch.setattr(invoke, "_composed_http", lambda spec, chain, target: None)
+        patch.setattr(invoke, "_http_chain", lambda spec, target: False)
         req, variant = http.decode_request(event)
         resp = handle_http(app, req, function=function, target="aws", invocation_id="r-1",
                            route_template=None if function else http.matched_route(event))
@@ -263,3 +263,77 @@ def test_synchronous_typed_routes_and_middleware_take_the_direct_lane(middleware
         if req.method != "HEAD":  # HEAD takes handle_http's steps, as for a plain handler
             handler(native_event(req, template, "apigw-v2"), context)
     assert set(general) == {"doubled"}  # only the async handler
+
+
+# -- the shortcuts the lane's answers take, each against the code it stands for ----------------------------------
+
+@pytest.mark.parametrize("variant", VARIANTS + ["other"])
+def test_a_json_answer_is_encoded_as_any_response_is(variant):
+    """encode_response's shortcut for a JSON response gives what its general encoding gives, key order included."""
+    from portafunc.events import json_response
+
+    for status in (200, 201, 204, 299, 404, 500, 599):
+        for body in (b'{"a":1}', b"", "é ☃".encode(), b"\xff\xfe", b"[1,2]"):
+            built = HttpResponse(status, None, body)
+            built.headers._items.append(("Content-Type", "application/json"))
+            general = outcome._encode_any(built, variant)
+            for resp in (built, json_response(status, body)):
+                answer = outcome.encode_response(resp, variant)
+                assert answer == general and json.dumps(answer) == json.dumps(general), (status, body)
+    for other in (HttpResponse(200, {"Content-Type": "application/json", "X-A": "1"}, b"{}"),
+                  HttpResponse(200, {"content-type": "application/json"}, b"{}"), HttpResponse.text("x")):
+        assert outcome.encode_response(other, variant) == outcome._encode_any(other, variant)
+
+
+def test_json_response_is_the_response_the_constructor_builds():
+    from portafunc.events import json_response
+
+    for status, body in ((200, b"{}"), (201, "é".encode()), (500, b"")):
+        built = HttpResponse(status, None, body)
+        built.headers._items.append(("Content-Type", "application/json"))
+        fast = json_response(status, body)
+        assert (fast.status, fast.headers._items, fast.headers._sendable, fast.body, fast.streamed) == \
+            (built.status, built.headers._items, built.headers._sendable, built.body, built.streamed)
+        assert HttpResponse.json({"a": 1}, status).headers._items == [("Content-Type", "application/json")]
+
+
+def test_the_query_map_is_parse_qsl_grouped():
+    import random
+    from urllib.parse import parse_qsl
+
+    strings = ["limit=5", "a=1&a=2&b", "&&a=&=b&c==d&", "x", "=", "a=1;b=2", "é=ü&ü", "a+b=c+d", "a%20b=%zz&c=%41",
+               "a=b=c", "a&a=&a=1"]
+    rng = random.Random(7)
+    strings += ["".join(rng.choice("ab=&;+%20é ") for _ in range(rng.randrange(1, 12))) for _ in range(2000)]
+    for raw in strings:
+        expected: dict[str, list[str]] = {}
+        for name, value in parse_qsl(raw, keep_blank_values=True):
+            expected.setdefault(name, []).append(value)
+        assert http._query_map(raw) == expected, raw
+        assert list(http._query_map(raw)) == list(expected), raw
+
+
+def test_a_router_middleware_added_or_removed_after_the_first_request_is_seen():
+    from portafunc import Router
+
+    app, router = App("routed"), Router()
+
+    @router.http("GET", "/orders/{id}")
+    def get_order(id: int) -> dict:
+        return {"id": id}
+
+    app.include_router(router, prefix="/v1")
+    handler = bind(app)
+    context = LambdaContext(aws_request_id="r-1")
+    event = native_event(HttpRequest("GET", "/v1/orders/7"), "/v1/orders/{id}", "apigw-v2")
+    assert handler(copy.deepcopy(event), context)["body"] == '{"id":7}'
+
+    @router.middleware
+    def tag(event, call_next):
+        resp = call_next(event)
+        resp.headers.add("X-Router", "1")
+        return resp
+
+    assert handler(copy.deepcopy(event), context)["headers"]["x-router"] == "1"
+    router._middleware[0] = type(router._middleware[0])(lambda event, call_next: {"replaced": True}, None)
+    assert handler(copy.deepcopy(event), context)["body"] == '{"replaced":true}'

@@ -3,7 +3,8 @@
 Each method decodes the ``azure.functions`` object into a neutral event, runs the portafunc pipeline and turns the
 outcome into what the Functions host understands:
 
-* HTTP → a ``func.HttpResponse`` (the pipeline never raises).
+* HTTP → a ``func.HttpResponse`` (the pipeline never raises; a plain handler's usual result takes the direct lane,
+  :func:`portafunc.invoke.handle_http_direct` with :func:`.outcome.direct_encoder`).
 * Storage Queue → return normally to have the host delete the message; raise :class:`MessageFailed` to have it
   retried (the host makes it visible again and moves it to ``<queue>-poison`` after ``maxDequeueCount``).
   Non-retryable failures with no ``dead_letter`` are moved to ``<queue>-poison`` at once (never retried), and a
@@ -26,14 +27,14 @@ from typing import Any
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, StorageEvent
-from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_event, invoke_message
+from portafunc.events import HttpResponse, Message, StorageEvent
+from portafunc.invoke import MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message
 
 from . import triggers
 from .codecs.http import request_from_func
 from .codecs.queue import decode_body
 from .codecs.topic import message_from_func
-from .outcome import LastOutcome, MessageFailed, http_response, problem_response
+from .outcome import LastOutcome, MessageFailed, direct_encoder, http_response, problem_response
 
 TARGET = "azure"
 _registry: dict[str, App] = {}
@@ -62,6 +63,7 @@ class Runtime:
         self._local = threading.local()
         self._poison_senders: dict[tuple[str, str], Any] = {}
         self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
+        self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
 
     @property
     def app(self) -> App:
@@ -92,7 +94,11 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
-        return http_response(handle_http(self.app, neutral, function=name, target=TARGET, native_context=req))
+        encode = self._encode
+        if encode is None:
+            encode = self._encode = direct_encoder()
+        answer = handle_http_direct(self.app, neutral, encode, name, TARGET, None, req)
+        return http_response(answer) if isinstance(answer, HttpResponse) else answer
 
     def unmatched(self, req: Any) -> Any:
         """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the

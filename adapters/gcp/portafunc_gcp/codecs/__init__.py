@@ -108,8 +108,10 @@ def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None, *, data: Any = _IN
     if ce_type == pubsub.PUBLISHED:
         if data is None:
             raise EventDecodeError("messagePublished CloudEvent has no data", expected=pubsub.ENVELOPE_EXPECTED)
-        return pubsub.decode_envelope(data, fallback_id=_s(ce.get("id")), fallback_time=ce.get("time"),
-                                            source=_s(ce.get("source")), raw=native)
+        source = _s(ce.get("source"))
+        return pubsub.decode_published(data, source, native) or \
+            pubsub.decode_envelope(data, fallback_id=_s(ce.get("id")), fallback_time=ce.get("time"), source=source,
+                                   raw=native)
     if ce_type.startswith(storage.CE_PREFIX):
         return storage.decode_object(data, storage.kind_of(ce_type), event_id=_s(ce.get("id")),
                                            time=ce.get("time"), native=native)
