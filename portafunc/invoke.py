@@ -287,8 +287,8 @@ def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> A
 
 
 def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
-    run = _composed_http(spec, chain, target)
-    if run is not None:
+    run = _http_chain(spec, target)
+    if run:
         return to_response(run(req))
 
     def core(r: HttpRequest) -> HttpResponse:
@@ -297,22 +297,27 @@ def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
 
 
-def _composed_http(spec: FunctionSpec, chain: list[Any], target: str) -> Callable[[HttpRequest], Any] | None:
-    """The function's middleware chain around its call, composed once (:func:`portafunc.middleware.compose`) and
-    kept while the chain stays the same; None when a middleware is ``async`` (the chain then runs as before)."""
+def _http_chain(spec: FunctionSpec, target: str) -> Any:
+    """The middleware wrapping an HTTP function, composed once around its call (:func:`portafunc.middleware.compose`):
+    the callable; None when no middleware wraps it; False when one is ``async`` (the chain then runs per request as
+    before). Kept while the app's and routers' middleware lists hold the same middleware (compared one by one)."""
     found = _http_chains.get(spec)
-    if found is not None and found[0] == chain and found[1] == target:
+    if found is not None and found[0] == spec.app._middleware and found[1] == target \
+            and (not spec.routers or found[3] == [r._middleware for r in spec.routers]):
         return found[2]
-    from .middleware import compose
+    chain = _chain(spec)
+    run: Any = None
+    if chain:
+        from .middleware import compose
 
-    run = compose(chain, _http_core(spec, target))
+        run = compose(chain, _http_core(spec, target)) or False
     if len(_http_chains) < 4096:
-        _http_chains[spec] = (chain, target, run)
+        _http_chains[spec] = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers])
     return run
 
 
-_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any]] = {}
-"""Per HTTP function: the middleware chain (compared by identity of its members), the target, and the composition."""
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]]]] = {}
+"""Per HTTP function: the app's middleware list as it was, the target, the composition, the routers' lists."""
 
 
 def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
@@ -323,12 +328,20 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
             return _idempotent_http(spec, r, target)
 
         return idempotent
-    signature = _typed_signature(spec)
-    if signature is not None:
-        arguments, respond = signature.arguments, signature.respond
+    if _http_lane(spec) is True:
+        def plain(r: HttpRequest) -> HttpResponse:
+            return to_response(spec.handler(r))  # what _call does for handler(req) alone
+
+        return plain
+    steps = _typed_steps(spec)
+    if steps is not None:
+        arguments, respond = steps
 
         def typed(r: HttpRequest) -> HttpResponse:
-            return to_response(respond(spec.handler(**arguments(r))))
+            value = spec.handler(**arguments(r))
+            if respond is not None and not isinstance(value, HttpResponse):
+                value = respond(value)
+            return to_response(value)
 
         return typed
 
@@ -338,15 +351,16 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
     return general
 
 
-def _typed_signature(spec: FunctionSpec) -> Any:
-    """The RouteSignature of a synchronous handler with typed parameters, body or response model; else None."""
+def _typed_steps(spec: FunctionSpec) -> Any:
+    """``RouteSignature.steps()`` of a synchronous handler with typed parameters, body or response model; else None
+    (also when they cannot be built: ``_call`` then fails the request as it always has)."""
     if spec.is_async:
         return None
     try:
         plan = spec.call_plan()
+        return plan[0].model.steps() if len(plan) == 1 and plan[0].source == "http" else None
     except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
         return None
-    return plan[0].model if len(plan) == 1 and plan[0].source == "http" else None
 
 
 def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
@@ -597,14 +611,15 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
-                       route_template: str | None = None) -> Any:
+                       route_template: str | None = None, stream: bool = False) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
     (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
-    :func:`handle_http`'s (positional too: the adapter's call is on every request).
+    :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
+    response comes back with its body still being produced, as from :func:`handle_http`.
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -612,7 +627,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     """
     if app._cors_used or req.method == "HEAD":
         return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
-                           native_context=native_context, route_template=route_template)
+                           native_context=native_context, route_template=route_template, stream=stream)
     if function is not None:
         spec, refused = _named_function(app, req, function)
         if refused is not None:
@@ -620,7 +635,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     else:
         found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
-            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
+            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template, stream)
         spec = found
         req._path_params = params
     lane = _http_lanes.get(spec)
@@ -628,15 +643,14 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         lane = _http_lane(spec)
     if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
-        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                           stream=stream)
     run = None
     if spec.routers or spec.app._middleware:
-        chain = _chain(spec)
-        if chain:
-            run = _composed_http(spec, chain, target)
-            if run is None:  # an async middleware
-                return invoke_http(spec, req, target=target, invocation_id=invocation_id,
-                                   native_context=native_context)
+        run = _http_chain(spec, target)
+        if run is False:  # an async middleware
+            return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                               stream=stream)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
@@ -647,15 +661,18 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         else:
             if lane is True:
                 value = spec.handler(req)
-            else:  # typed: what _call does for a synchronous handler with a signature
-                value = lane.respond(spec.handler(**lane.arguments(req)))
+            else:  # typed: what _call does for a synchronous handler with a signature (RouteSignature.steps)
+                arguments, respond = lane
+                value = spec.handler(**arguments(req))
+                if respond is not None and not isinstance(value, HttpResponse):
+                    value = respond(value)
             answer = encode(value)
             if answer is not None:
                 return answer
             resp = to_response(value)
         if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
             check_headers(resp.headers._items)
-        if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
+        if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
             resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http
@@ -668,8 +685,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 
 _http_lanes: dict[FunctionSpec, Any] = {}
-"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its RouteSignature for a synchronous
-typed handler, False for the general path (see :func:`handle_http_direct`); what can change after registration
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
 (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
@@ -685,7 +702,10 @@ def _http_lane(spec: FunctionSpec) -> Any:
         if len(plan) == 1 and plan[0].source == "event":
             lane = True
         elif len(plan) == 1 and plan[0].source == "http":
-            lane = plan[0].model
+            try:
+                lane = plan[0].model.steps()
+            except Exception:  # noqa: BLE001 - what cannot be built fails inside _call, as the request's outcome
+                return False
         else:
             lane = False
     if len(_http_lanes) < 4096:

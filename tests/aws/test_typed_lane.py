@@ -152,7 +152,7 @@ def reference_answer(app: App, event: dict[str, Any], function: str | None,
                      monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The general path as it was: handle_http, the middleware chain walked per request, then encode_response."""
     with monkeypatch.context() as patch:
-        patch.setattr(invoke, "_composed_http", lambda spec, chain, target: None)
+        patch.setattr(invoke, "_http_chain", lambda spec, target: False)
         req, variant = http.decode_request(event)
         resp = handle_http(app, req, function=function, target="aws", invocation_id="r-1",
                            route_template=None if function else http.matched_route(event))
@@ -311,3 +311,29 @@ def test_the_query_map_is_parse_qsl_grouped():
             expected.setdefault(name, []).append(value)
         assert http._query_map(raw) == expected, raw
         assert list(http._query_map(raw)) == list(expected), raw
+
+
+def test_a_router_middleware_added_or_removed_after_the_first_request_is_seen():
+    from portafunc import Router
+
+    app, router = App("routed"), Router()
+
+    @router.http("GET", "/orders/{id}")
+    def get_order(id: int) -> dict:
+        return {"id": id}
+
+    app.include_router(router, prefix="/v1")
+    handler = bind(app)
+    context = LambdaContext(aws_request_id="r-1")
+    event = native_event(HttpRequest("GET", "/v1/orders/7"), "/v1/orders/{id}", "apigw-v2")
+    assert handler(copy.deepcopy(event), context)["body"] == '{"id":7}'
+
+    @router.middleware
+    def tag(event, call_next):
+        resp = call_next(event)
+        resp.headers.add("X-Router", "1")
+        return resp
+
+    assert handler(copy.deepcopy(event), context)["headers"]["x-router"] == "1"
+    router._middleware[0] = type(router._middleware[0])(lambda event, call_next: {"replaced": True}, None)
+    assert handler(copy.deepcopy(event), context)["body"] == '{"replaced":true}'
