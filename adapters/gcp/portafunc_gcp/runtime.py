@@ -70,6 +70,15 @@ def load(app_ref: str, root: str | None = None) -> App:
     return app
 
 
+def _mount_lane(app: App) -> Any:
+    """:func:`.codecs.mount.lane` for an app that mounts a web app (its module loaded only then)."""
+    if "portafunc.mount" not in sys.modules:
+        return None
+    from .codecs.mount import lane
+
+    return lane(app)
+
+
 def _inside(path: str | None, root: str) -> bool:
     if not path:
         return False
@@ -84,12 +93,17 @@ class Entry:
         self.app = load(app_ref, root)
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         _warn_when_unverified(self.app)
+        self._mount_lane = _mount_lane(self.app)
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
         """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``). A
         plain handler's usual result takes the direct lane (:func:`.outcome.direct_encoder`); a body produced in
         pieces is sent in chunks, as they come."""
+        if self._mount_lane is not None:  # a mounted WSGI app, served from functions-framework's own environ
+            answer = self._mount_lane(request)
+            if answer is not None:
+                return answer
         answer = handle_http_direct(self.app, http.from_flask(request), self._encode or self._encoder(), None, TARGET,
                                     request.environ.get(_EXECUTION_ID), request, None, True)
         return http.to_flask(answer) if isinstance(answer, HttpResponse) else answer
