@@ -31,11 +31,29 @@ from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_event, 
 
 from . import triggers
 from .codecs.http import request_from_func
-from .codecs.queue import decode_body
-from .codecs.topic import message_from_func
 from .outcome import LastOutcome, MessageFailed, http_response, problem_response
 
 TARGET = "azure"
+
+
+# The queue and Event Grid codecs (with the envelope and blob codecs they import) load with the first message, not
+# on an HTTP app's cold start. Each stand-in below puts the codec's function in its place on its first call, so
+# later messages call the codec directly, at no cost.
+def decode_body(*args: Any, **kwargs: Any) -> Message[Any]:
+    """:func:`.codecs.queue.decode_body`, imported by the first queue message."""
+    from .codecs.queue import decode_body as codec
+
+    globals()["decode_body"] = codec
+    return codec(*args, **kwargs)
+
+
+def message_from_func(event: Any) -> Message[Any] | None:
+    """:func:`.codecs.topic.message_from_func`, imported by the first Event Grid event."""
+    from .codecs.topic import message_from_func as codec
+
+    globals()["message_from_func"] = codec
+    return codec(event)
+
 _registry: dict[str, App] = {}
 _runtimes: dict[str, Runtime] = {}
 
