@@ -68,6 +68,7 @@ def _floor(event: Any) -> Callable[[], Any]:
 def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]:
     import aws_native_http
     import aws_native_http_typed
+    import aws_pydantic_http_typed
     import aws_native_sqs
     import aws_native_sqs_typed
     import pf_http
@@ -138,6 +139,8 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
             "native": (lambda: aws_native_http_typed.handler(typed, ctx), typed_ok),
             "portafunc": (lambda: pf_typed_http(typed, ctx), typed_ok),
             "portafunc bare (read by hand, no middleware)": (lambda: pf_bare_http(typed, ctx), typed_ok),
+            "pydantic floor (native + TypeAdapter + model_dump_json)":
+                (lambda: aws_pydantic_http_typed.handler(typed, ctx), typed_ok),
             "powertools (enable_validation=True)": (lambda: aws_powertools_http_typed.handler(typed, ctx), typed_ok),
         },
         "aws_sqs10_untyped": {

@@ -9,12 +9,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
 
-    Slot: TypeAlias = "Invocation | tuple[Any, ...] | None"
+    Slot: TypeAlias = "Invocation | tuple[Any, ...] | list[Any] | None"
 
 _current: contextvars.ContextVar[Slot] = contextvars.ContextVar(
     "portafunc_invocation", default=None)
 """An Invocation, or a deferred one: a ``(build, *args)`` tuple the pipeline stores per message so that messages
-nobody asks about (no log line, no ``current()`` call) never pay for building the Invocation and its ids."""
+nobody asks about (no log line, no ``current()`` call) never pay for building the Invocation and its ids; or a
+``[build, *args]`` list a batch stores once and rewrites per message (setting a context variable costs as much as
+the rest of the pipeline's share of a message)."""
 
 
 class Invocation:
@@ -58,21 +60,43 @@ if hasattr(os, "register_at_fork"):
 
 def current() -> Invocation | None:
     """The invocation running in this thread/task, or ``None`` outside a handler."""
-    value = _current.get()
-    if isinstance(value, tuple):  # deferred by the pipeline: built on first use, then kept for this invocation
+    value: Any = _current.get()
+    if value.__class__ is tuple:  # deferred by the pipeline: built on first use, then kept for this invocation
         built: Invocation = value[0](*value[1:])
-        _current.set(built)  # the pipeline's reset(token) still restores what was there before the invocation
-        return built
-    return value
+    elif value.__class__ is list:  # a batch's: [build, *args, what was current before the batch]
+        if value[2] is None:  # between two messages (the next record being read)
+            return _around(value)
+        built = value[0](*value[1:-1])
+    else:
+        return value  # type: ignore[no-any-return]
+    _current.set(built)  # the pipeline's reset(token) still restores what was there before the invocation; a batch
+    return built  # puts its list back before its next message
+
+
+def _around(batch: list[Any]) -> Invocation | None:
+    """What was current when ``batch`` was entered (its last item), built once if it was deferred itself."""
+    outer: Any = batch[-1]
+    if outer.__class__ is list and outer[2] is None:
+        return _around(outer)
+    if outer.__class__ is tuple:
+        outer = batch[-1] = outer[0](*outer[1:])
+    elif outer.__class__ is list:
+        outer = batch[-1] = outer[0](*outer[1:-1])
+    return outer  # type: ignore[no-any-return]
 
 
 def current_spec() -> Any:
     """The FunctionSpec of the running invocation (None outside a handler), without building a deferred Invocation:
-    the pipeline's deferred tuples carry the spec as their first argument."""
-    value = _current.get()
+    the pipeline's deferred tuples and lists carry the spec as their first argument."""
+    value: Any = _current.get()
     if value is None:
         return None
-    if isinstance(value, tuple):
+    if value.__class__ is tuple:
+        return value[1]
+    if value.__class__ is list:
+        if value[2] is None:
+            outer = _around(value)
+            return None if outer is None else outer.spec
         return value[1]
     return value.spec
 

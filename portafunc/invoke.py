@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _find = bytes.find
 _enter = context._current.set  # bound methods: the per-message path skips two function frames
 _leave = context._current.reset
+_current = context._current.get
 
 _logging_pending = True
 _modules = sys.modules
@@ -286,10 +287,80 @@ def _run_chain(chain: list[Any], event: Any, core: Any, core_in_loop: bool) -> A
 
 
 def _http_through_middleware(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any]) -> HttpResponse:
+    run = _http_chain(spec, target)
+    if run:
+        return to_response(run(req))
+
     def core(r: HttpRequest) -> HttpResponse:
         return to_response(_call(spec, r)) if spec.idempotency_key is None else _idempotent_http(spec, r, target)
 
     return to_response(_run_chain(chain, req, core, not spec.is_async and spec.idempotency_key is None))
+
+
+def _http_chain(spec: FunctionSpec, target: str) -> Any:
+    """The middleware wrapping an HTTP function, composed once around its call (:func:`portafunc.middleware.compose`):
+    the callable; None when no middleware wraps it; False when one is ``async`` (the chain then runs per request as
+    before). Kept while the app's and routers' middleware lists hold the same middleware (compared one by one)."""
+    found = _http_chains.get(spec)
+    if found is not None and found[0] == spec.app._middleware and found[1] == target \
+            and (not spec.routers or found[3] == [r._middleware for r in spec.routers]):
+        return found[2]
+    chain = _chain(spec)
+    run: Any = None
+    if chain:
+        from .middleware import compose
+
+        run = compose(chain, _http_core(spec, target)) or False
+    if len(_http_chains) < 4096:
+        _http_chains[spec] = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers])
+    return run
+
+
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]]]] = {}
+"""Per HTTP function: the app's middleware list as it was, the target, the composition, the routers' lists."""
+
+
+def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
+    """What the innermost ``call_next`` runs: the function, its result as a response (``_call`` for every kind of
+    handler; a synchronous typed handler called through its signature directly, as ``_call`` does it)."""
+    if spec.idempotency_key is not None:
+        def idempotent(r: HttpRequest) -> HttpResponse:
+            return _idempotent_http(spec, r, target)
+
+        return idempotent
+    if _http_lane(spec) is True:
+        def plain(r: HttpRequest) -> HttpResponse:
+            return to_response(spec.handler(r))  # what _call does for handler(req) alone
+
+        return plain
+    steps = _typed_steps(spec)
+    if steps is not None:
+        arguments, respond = steps
+
+        def typed(r: HttpRequest) -> HttpResponse:
+            value = spec.handler(**arguments(r))
+            if respond is not None and not isinstance(value, HttpResponse):
+                value = respond(value)
+            return to_response(value)
+
+        return typed
+
+    def general(r: HttpRequest) -> HttpResponse:
+        return to_response(_call(spec, r))
+
+    return general
+
+
+def _typed_steps(spec: FunctionSpec) -> Any:
+    """``RouteSignature.steps()`` of a synchronous handler with typed parameters, body or response model; else None
+    (also when they cannot be built: ``_call`` then fails the request as it always has)."""
+    if spec.is_async:
+        return None
+    try:
+        plan = spec.call_plan()
+        return plan[0].model.steps() if len(plan) == 1 and plan[0].source == "http" else None
+    except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
+        return None
 
 
 def _http_with_handlers(spec: FunctionSpec, req: HttpRequest, target: str, chain: list[Any] | None
@@ -540,14 +611,15 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
-                       route_template: str | None = None) -> Any:
+                       route_template: str | None = None, stream: bool = False) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
     (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
     the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
     goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
     others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
-    :func:`handle_http`'s (positional too: the adapter's call is on every request).
+    :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
+    response comes back with its body still being produced, as from :func:`handle_http`.
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -555,7 +627,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     """
     if app._cors_used or req.method == "HEAD":
         return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
-                           native_context=native_context, route_template=route_template)
+                           native_context=native_context, route_template=route_template, stream=stream)
     if function is not None:
         spec, refused = _named_function(app, req, function)
         if refused is not None:
@@ -563,29 +635,44 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     else:
         found, params, _ = app._match(req.method, req.path, route_template)
         if found is None:
-            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template)
+            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template, stream)
         spec = found
         req._path_params = params
-    plain = _plain_http.get(spec)
-    if plain is None:
-        plain = _is_plain_http(spec)
-    if not plain or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
-            or (spec.routers or spec.app._middleware) and _chain(spec) \
+    lane = _http_lanes.get(spec)
+    if lane is None:
+        lane = _http_lane(spec)
+    if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
-        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context)
+        return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                           stream=stream)
+    run = None
+    if spec.routers or spec.app._middleware:
+        run = _http_chain(spec, target)
+        if run is False:  # an async middleware
+            return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
+                               stream=stream)
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     inv_id = invocation_id or context.new_id()
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     try:
-        value = spec.handler(req)
-        answer = encode(value)
-        if answer is not None:
-            return answer
-        resp = to_response(value)
+        if run is not None:
+            resp = to_response(run(req))
+        else:
+            if lane is True:
+                value = spec.handler(req)
+            else:  # typed: what _call does for a synchronous handler with a signature (RouteSignature.steps)
+                arguments, respond = lane
+                value = spec.handler(**arguments(req))
+                if respond is not None and not isinstance(value, HttpResponse):
+                    value = respond(value)
+            answer = encode(value)
+            if answer is not None:
+                return answer
+            resp = to_response(value)
         if not resp.headers._sendable:  # headers the handler assigned itself (resp.headers = Headers(...))
             check_headers(resp.headers._items)
-        if resp.streamed:  # the front door sends bodies whole: the rest of it, within the call
+        if resp.streamed and not stream:  # the front door sends bodies whole: the rest of it, within the call
             resp.body  # noqa: B018 - reading it waits for the whole body
         outcome = "success" if resp.status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http
@@ -597,24 +684,33 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     return resp
 
 
-_plain_http: dict[FunctionSpec, bool] = {}
-"""Whether each HTTP function's call is ``handler(req)`` alone (see :func:`handle_http_direct`); what can change
-after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
+_http_lanes: dict[FunctionSpec, Any] = {}
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
+(middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
-def _is_plain_http(spec: FunctionSpec) -> bool:
+def _http_lane(spec: FunctionSpec) -> Any:
     auth = spec.trigger.auth  # type: ignore[union-attr]
     if spec.idempotency_key is not None or spec.is_async or (auth is not None and not isinstance(auth, str)):
-        plain = False
+        lane: Any = False
     else:
         try:
             plan = spec.call_plan()
         except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
             return False  # not remembered: it may resolve later
-        plain = len(plan) == 1 and plan[0].source == "event"
-    if len(_plain_http) < 4096:
-        _plain_http[spec] = plain
-    return plain
+        if len(plan) == 1 and plan[0].source == "event":
+            lane = True
+        elif len(plan) == 1 and plan[0].source == "http":
+            try:
+                lane = plan[0].model.steps()
+            except Exception:  # noqa: BLE001 - what cannot be built fails inside _call, as the request's outcome
+                return False
+        else:
+            lane = False
+    if len(_http_lanes) < 4096:
+        _http_lanes[spec] = lane
+    return lane
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -631,9 +727,9 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
             and _chain(spec):
         return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
                             _direct(spec))
-    # The common case, inlined: what _run_message does for a plain handler, minus two call frames.
-    inv_id = invocation_id or context.new_id()
-    token = _enter((_message_invocation, spec, msg, inv_id, None, target, native_context))
+    # The common case, inlined: what _run_message does for a plain handler, minus two call frames. Without an id
+    # from the platform, one is drawn when the Invocation is built (a log line, current()): most messages need none.
+    token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
     try:
         handler, model, validate = direct
         if model is not None and not msg._has_body:
@@ -688,9 +784,11 @@ def _http_invocation(spec: FunctionSpec, req: HttpRequest, inv_id: str, target: 
                       spec, begin(from_headers(req.headers)))
 
 
-def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str, index: int | None, target: str,
+def _message_invocation(spec: FunctionSpec, msg: Message, inv_id: str | None, index: int | None, target: str,
                         native_context: Any) -> Invocation:
     tracing = _tracing or _load_tracing()  # what a failure's log line asks for: no import statement per message
+    if inv_id is None:  # the platform gave none: drawn now that someone asks
+        inv_id = context.new_id()
     return Invocation(inv_id if index is None else f"{inv_id}:{index}", spec.name, spec.trigger.kind,
                       _correlation(None, msg.attributes, msg.id), target, native_context, spec,
                       tracing.begin(tracing.from_message(msg.attributes, msg.native)))
@@ -783,18 +881,31 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         # The common case, inlined: what _run_message does for a plain handler, minus a call frame per message.
         handler, model, validate = direct
         unsuccessful = 0
-        for index, msg in enumerate(pending):
-            token = _enter((_message_invocation, spec, msg, batch_id, index, target, native_context))
-            try:
-                if model is not None and not msg._has_body:
-                    msg.with_body(_validate(model, msg.data, msg, validate))
-                value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
-                append(msg.id if value is None else (msg.id, value))
-            except Exception as exc:  # noqa: BLE001
-                append(_failed(spec, msg, exc))
-                unsuccessful += 1
-            finally:
-                _leave(token)
+        # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
+        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
+        # between messages (the next record being decoded) its message is None and it stands for what was current
+        # before the batch (its last item).
+        slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
+        token = _enter(slot)
+        try:
+            for index, msg in enumerate(pending):
+                slot[2] = msg
+                slot[4] = index
+                if _current() is not slot:
+                    _enter(slot)
+                try:
+                    if model is not None and not msg._has_body:
+                        msg.with_body(_validate(model, msg.data, msg, validate))
+                    value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
+                    append(msg.id if value is None else (msg.id, value))
+                except Exception as exc:  # noqa: BLE001
+                    append(_failed(spec, msg, exc))
+                    unsuccessful += 1
+                slot[2] = None
+                if _current() is not slot:
+                    _enter(slot)
+        finally:
+            _leave(token)
         batch = _new_batch(BatchResult)  # one MessageResult, success id or (id, value) pair per message
         batch._results, batch._pending, batch._unsuccessful = None, results, unsuccessful
         return batch
@@ -856,8 +967,10 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)) and trig.dead_letter:
         return trig.dead_letter
-    url = os.environ.get(_dl_env(spec))
-    return url or None
+    name = _dl_env(spec)
+    if _unset(name):
+        return None
+    return os.environ.get(name) or None
 
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
@@ -903,6 +1016,7 @@ _NO_FIELDS: dict[str, int] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
+_ON = ("1", "true", "yes", "on")
 
 
 def _payload_for_log(msg: Message) -> dict[str, Any]:
@@ -915,7 +1029,7 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     data = msg.data
     out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
                            "payload_sha256": _sha256(data).hexdigest()}
-    if os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
 
         try:
@@ -990,9 +1104,29 @@ def _dl_env(spec: FunctionSpec) -> str:
 _dl_envs: dict[str, str] = {}
 
 
+def _unset(name: str) -> bool:
+    """Whether the environment variable ``name`` is surely unset, the usual answer on a rejection's path, told by one
+    look-up in ``os.environ``'s own store under the key it would use (``os.environ.get`` costs about a microsecond,
+    as much as the rest of the hint it serves). Read every time, so a value set later is seen at once."""
+    env = os.environ
+    if env.__class__ is not _Environ:  # replaced by something else: ask it
+        return False
+    key = _env_keys.get(name)
+    if key is None:
+        key = env.encodekey(name)
+        if len(_env_keys) < 4096:
+            _env_keys[name] = key
+    return key not in env._data  # type: ignore[attr-defined]
+
+
+_Environ = os._Environ
+_env_keys: dict[str, Any] = {}
+
+
 _FULL_TRACEBACK_PLACES = 256  # failure places remembered per process; past that, only summaries
 _full_traceback_logged: set[tuple[type, str, int]] = set()
-_summaries: dict[tuple[int, ...], tuple[str, Any]] = {}  # a repeat's summary, by its innermost three (code, line)
+# a repeat's summary, by its exception type and its innermost three (code, instruction offset)
+_summaries: dict[tuple[Any, ...], tuple[str, Any]] = {}
 _REPEAT = "(repeat; full traceback at first occurrence or DEBUG) "
 
 
@@ -1000,34 +1134,37 @@ def _traceback(exc: BaseException) -> str:
     """What a failure's log line carries as ``traceback``: the full formatted traceback at DEBUG and the first time
     this exception type fails at this place (innermost file and line) in this process; afterwards a one-line summary
     of the innermost frames (file, line, function), read from the traceback's frame objects and remembered by their
-    code and line. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of the
-    traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log line."""
+    code and instruction. Formatting a traceback reads and parses source lines (≈ 100 µs); a repeat costs a walk of
+    the traceback chain and one dictionary look-up, so a message that fails on every delivery costs about its log
+    line. A repeat is told by the instruction offsets (``tb_lasti``), not the line numbers: ``tb_lineno`` is worked
+    out from the code's line table on every read, which for a long function costs more than the rest of the look-up."""
     tb = exc.__traceback__
     outer = middle = inner = None
     while tb is not None:
         outer, middle, inner = middle, inner, tb
         tb = tb.tb_next
-    if inner is not None:
-        code, line = inner.tb_frame.f_code, inner.tb_lineno
-        place = (exc.__class__, code.co_filename, line)
-        if not logs.debug_enabled() and (place in _full_traceback_logged
-                                          or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES):
-            middle_code = None if middle is None else middle.tb_frame.f_code
-            outer_code = None if outer is None else outer.tb_frame.f_code
-            # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive,
-            # so an identity is never reused while it is a key
-            key = (id(code), line, id(middle_code), 0 if middle is None else middle.tb_lineno, id(outer_code),
-                   0 if outer is None else outer.tb_lineno)
-            known = _summaries.get(key)
-            if known is not None:
-                return known[0]
-            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}"
-                                           for c, n in ((outer_code, key[5]), (middle_code, key[3]), (code, line))
-                                           if c is not None)
+    if inner is not None and not logs.debug_enabled():
+        code = inner.tb_frame.f_code
+        middle_code = None if middle is None else middle.tb_frame.f_code
+        outer_code = None if outer is None else outer.tb_frame.f_code
+        # code objects by identity (hashing one hashes its bytecode and constants); the entry keeps them alive, so an
+        # identity is never reused while it is a key. A key is stored only once its place had its full traceback.
+        key = (exc.__class__, id(code), inner.tb_lasti, id(middle_code), -1 if middle is None else middle.tb_lasti,
+               id(outer_code), -1 if outer is None else outer.tb_lasti)
+        known = _summaries.get(key)
+        if known is not None:
+            return known[0]
+        line = inner.tb_lineno
+        if (exc.__class__, code.co_filename, line) in _full_traceback_logged \
+                or len(_full_traceback_logged) >= _FULL_TRACEBACK_PLACES:
+            summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}" for c, n in (
+                (outer_code, None if outer is None else outer.tb_lineno),
+                (middle_code, None if middle is None else middle.tb_lineno), (code, line)) if c is not None)
             if len(_summaries) < _FULL_TRACEBACK_PLACES:
                 _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
-        _full_traceback_logged.add(place)
+    if inner is not None:
+        _full_traceback_logged.add((exc.__class__, inner.tb_frame.f_code.co_filename, inner.tb_lineno))
     import traceback
 
     try:

@@ -23,7 +23,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import HttpRequest, HttpResponse, refuse_non_finite
+from .events import HttpRequest, HttpResponse, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -220,6 +220,13 @@ class RouteSignature:
             return value
         binder = self._binder or self._bind()
         return binder.respond(value)
+
+    def steps(self) -> tuple[Callable[[HttpRequest], dict[str, Any]], Callable[[Any], Any] | None]:
+        """``(arguments, respond)`` for a caller that keeps them: ``arguments(req)`` is :meth:`arguments`;
+        ``respond(value)`` is :meth:`respond` for a value that is no ``HttpResponse``, None without a response model.
+        Builds the per-request work now (pydantic loads here)."""
+        binder = self._binder or self._bind()
+        return binder.arguments, (binder.respond if self.response_model is not None else None)
 
     def _bind(self) -> _Binder:
         binder = self._binder = _Binder(self)
@@ -493,7 +500,7 @@ class _Binder:
 
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
-                 "validation_error")
+                 "validation_error", "response_kept")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -539,6 +546,7 @@ class _Binder:
             # the compiled validator and serializer themselves: TypeAdapter's wrappers cost as much as a small model
             self.response_validate = adapter.validator.validate_python
             self.response_dump = adapter.serializer.to_json
+        self.response_kept = _kept_instances(sig.response_model)
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
         if self.content_types is not None and (req.body or "content-type" in req.headers):
@@ -577,7 +585,7 @@ class _Binder:
                 kwargs = dict(self.defaults_only)
             else:
                 try:
-                    kwargs = dict(validator.validate_python(raw).__dict__)
+                    kwargs = validator.validate_python(raw).__dict__  # the instance's own dict, not kept
                 except self.validation_error as exc:
                     kwargs, errors = {}, self._param_errors(exc)
                 else:
@@ -627,17 +635,34 @@ class _Binder:
         status = None
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
+        if value.__class__ is self.response_kept:
+            checked = value  # what validating it gives: this very instance
+        else:
+            checked = self._checked(value)
+        return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
+
+    def _checked(self, value: Any) -> Any:
         try:
-            checked = self.response_validate(value, from_attributes=True)  # type: ignore[misc]
+            return self.response_validate(value, from_attributes=True)  # type: ignore[misc]
         except self.validation_error as exc:
             failures = [f"{'.'.join(str(p) for p in e.get('loc', ())) or '(root)'} ({e.get('type', '')})"
                         for e in exc.errors(include_url=False)]
             raise ResponseValidationError(
                 f"the handler's result does not match its response model {_type_name(self.response)}: "
                 f"{len(failures)} error(s): {', '.join(failures[:10])}") from None
-        resp = HttpResponse(status or 200, None, self.response_dump(checked))  # type: ignore[misc]
-        resp.headers._items.append(("Content-Type", "application/json"))
-        return resp
+
+
+def _kept_instances(model: Any) -> Any:
+    """``model`` when validating an instance of exactly that class gives the instance itself (a model whose
+    instances are not revalidated, pydantic's default: its validators ran when it was built), else None."""
+    schema = getattr(model, "__pydantic_core_schema__", None) if isinstance(model, type) else None
+    try:
+        config = schema.get("config") or {}  # type: ignore[union-attr]
+        if schema["type"] == "model" and config.get("revalidate_instances", "never") == "never":  # type: ignore[index]
+            return model
+    except Exception:  # noqa: BLE001 - a schema not built yet, or of another form: validated as always
+        pass
+    return None
 
 
 def _check_content_type(req: HttpRequest, accepted: tuple[str, ...]) -> None:

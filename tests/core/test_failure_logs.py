@@ -35,6 +35,7 @@ def _failures(err: str) -> list[dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def fresh_places(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(invoke, "_full_traceback_logged", set())  # as in a new process (a cold start)
+    monkeypatch.setattr(invoke, "_summaries", {})
 
 
 def test_full_traceback_on_first_occurrence_then_a_summary(monkeypatch: pytest.MonkeyPatch,
@@ -202,3 +203,47 @@ def test_a_rejection_lists_its_first_ten_validation_errors_and_their_count(
     assert many["errors_total"] == 25
     assert many["reason"].endswith("does not match Batch: 25 error(s)")
     assert [e["loc"] for e in some["errors"]] == [["items", 0], ["items", 2]] and "errors_total" not in some
+
+
+def test_another_exception_type_at_a_known_place_gets_its_own_full_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A repeat is remembered per exception type: a new type failing where another one did is a first occurrence."""
+    monkeypatch.setattr(logs, "_threshold", 20)
+    app = App("two-types")
+
+    @app.queue("work")
+    def work(msg: Message) -> None:
+        raise (KeyError if msg.data == b"key" else LookupError)("same line")
+
+    spec = app.function("work")
+    invoke_batch(spec, [Message(id=f"m-{i}", data=b"key") for i in range(2)] + [Message(id="l", data=b"lookup")])
+    first, repeat, other = _failures(capsys.readouterr().err)
+    assert first["traceback"].startswith("Traceback (most recent call last)")
+    assert repeat["traceback"].startswith("(repeat;")
+    assert other["error_type"] == "LookupError" and other["traceback"].startswith("Traceback (most recent call last)")
+
+
+def test_a_dead_letter_variable_set_after_the_first_rejection_is_used(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The variables a rejection reads are read on every rejection: one set while the process runs is seen at once."""
+    from portafunc.invoke import Outcome
+
+    app = App("late-variable")
+
+    @app.queue("orders")
+    def orders(msg: Message[Order]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    monkeypatch.delenv("PORTAFUNC_LOG_PAYLOADS", raising=False)
+    spec = app.function("orders")
+    assert invoke_batch(spec, [Message(id="m-1", data=b"{}")]).results[0].outcome is Outcome.REJECTED
+    monkeypatch.setenv("PORTAFUNC_DEADLETTER_ORDERS", "memory://orders-failed")
+    monkeypatch.setenv("PORTAFUNC_LOG_PAYLOADS", "1")
+    assert invoke_batch(spec, [Message(id="m-2", data=b"{}")]).results[0].outcome is Outcome.DEAD_LETTERED
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS")
+    invoke_batch(spec, [Message(id="m-3", data=b'{"note": "shown"}')])
+    rejected = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
+    assert [line["message_id"] for line in rejected] == ["m-1", "m-3"]
+    assert "payload" not in rejected[0] and rejected[1]["payload"] == {"note": "shown"}

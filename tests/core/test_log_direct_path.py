@@ -99,6 +99,10 @@ class _Native:
         self.__dict__.update(ids)
 
 
+class _Text(str):
+    """A str subclass: written as text, like a str."""
+
+
 def _contexts() -> list[Any]:
     from portafunc.context import Invocation
     from portafunc.tracing import TraceContext
@@ -115,6 +119,10 @@ FIELD_SETS: list[dict[str, Any]] = [
     {},
     {"message_id": "m-1", "delivery_attempt": 2, "error_type": "KeyError", "error": "'total'", "traceback": "t"},
     {"errors": [{"loc": ["id"], "msg": "bad", "type": "int_parsing"}], "attributes": {"k": "v"}, "payload_bytes": 3},
+    # every kind of value the JSON encoder writes, and text it must escape
+    {"ratio": 0.1, "big": 10 ** 30, "neg": -7, "yes": True, "no": False, "none": None, "nan": float("nan"),
+     "tuple": (1, "a"), "empty": {}, "nested": {"a": [1.5, {"b": None}]}, "object": _Native(x=1),
+     "quote\"key": 'line\nbreak "quoted" \\ tab\t \x00 ünïcödé ✓ \U0001f600', "subclass": _Text("s")},
     # names with rules of their own: the general builder takes them
     {"message": "clash", "module": "m", "args": 1},
     {"request_id": "mine", "tenant_id": "t-1", "aws_request_id": "x"},
@@ -131,12 +139,13 @@ def test_the_one_pass_line_is_the_general_line(shape: str) -> None:
     built = declined = 0
     for ctx in _contexts():
         for fields in FIELD_SETS:
-            general = logsetup._general_line(formatter, "portafunc", "WARNING", 1796065226.552, "failed", ctx,
-                                             dict(fields))
-            plain = logsetup._plain_line(shape, "portafunc", "WARNING", 1796065226.552, "failed", ctx, dict(fields))
-            if plain is None:
-                declined += 1
-            else:
-                built += 1
-                assert plain == general, (ctx, fields)
-    assert (built, declined) == ((0, 35) if shape == "gcp" else (15, 20))
+            for level, message in (("WARNING", "failed"), ("ERROR", "failed"), ("ERROR", 'NON-RETRYABLE "quoted" ✓\n')):
+                general = logsetup._general_line(formatter, "portafunc", level, 1796065226.552, message, ctx,
+                                                 dict(fields))
+                plain = logsetup._plain_line(shape, "portafunc", level, 1796065226.552, message, ctx, dict(fields))
+                if plain is None:
+                    declined += 1
+                else:
+                    built += 1
+                    assert plain == general, (ctx, fields)
+    assert (built, declined) == ((0, 120) if shape == "gcp" else (60, 60))

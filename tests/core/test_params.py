@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portafunc import App, Header, HttpRequest, HttpResponse, Path, Query, RegistrationError, Router
 from portafunc.invoke import handle_http
@@ -340,3 +340,60 @@ def test_any_query_header_and_path_text_is_answered_200_or_400_never_500() -> No
             assert {e["in"] for e in resp.json_body()["errors"]} <= {"query", "header", "path"}
 
     check()
+
+
+# -- the response model's shortcut for its own instances ----------------------------------------------------------
+
+class Plain(BaseModel):
+    x: int
+
+
+class Checked(BaseModel):
+    x: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def before(cls, data: Any) -> Any:
+        return data
+
+    @field_validator("x")
+    @classmethod
+    def positive(cls, v: int) -> int:
+        return v
+
+
+class Revalidated(BaseModel):
+    model_config = ConfigDict(revalidate_instances="always")
+    x: int
+
+
+def test_an_instance_of_the_response_model_is_written_as_validating_it_would() -> None:
+    """An instance of exactly the response model is not validated again when pydantic would give it back as it is
+    (``_kept_instances``); a model that revalidates its instances still validates them, so a broken one is a 500."""
+    from pydantic import TypeAdapter
+
+    from portafunc.params import _kept_instances
+
+    for model in (Plain, Checked, Revalidated):
+        instance = model(x=1)
+        kept = TypeAdapter(model).validator.validate_python(instance, from_attributes=True) is instance
+        assert (_kept_instances(model) is model) == kept
+    assert _kept_instances(Revalidated) is None and _kept_instances(list[Plain]) is None
+
+    app = App("kept")
+
+    @app.http("GET", "/plain")
+    def plain(req: HttpRequest) -> Plain:
+        return Plain(x=1)
+
+    @app.http("GET", "/broken")
+    def broken(req: HttpRequest) -> Revalidated:
+        return Revalidated.model_construct(x="not a number")  # type: ignore[arg-type]
+
+    @app.http("GET", "/sub")
+    def sub(req: HttpRequest) -> Order:
+        return StoredOrder(id="o", total=1, card_number="4111")
+
+    assert get(app, "/plain").body == b'{"x":1}'
+    assert get(app, "/broken").status == 500
+    assert get(app, "/sub").json_body() == {"id": "o", "total": 1.0}  # a subclass: validated, extra fields dropped

@@ -44,6 +44,33 @@ def raise_for_retry(failures: list[MessageResult]) -> None:
 
 def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
     """The Lambda proxy response for ``variant``; binary bodies base64-encoded with ``isBase64Encoded``."""
+    items = resp.headers._items
+    if len(items) == 1 and items[0] == _JSON_ITEM and resp.body.__class__ is bytes:
+        try:
+            text = resp.body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return _json_answer(resp.status, text, variant)
+    return _encode_any(resp, variant)
+
+
+def _json_answer(status: int, text: str, variant: str) -> dict[str, Any]:
+    """:func:`_encode_any` of a response whose one header is ``Content-Type: application/json`` and whose body is
+    the UTF-8 ``text``: the usual JSON answer (a handler's dict, a response model, a problem), built directly."""
+    if variant == "apigw-v2" or variant == "function-url":
+        return {"statusCode": status, "headers": {"content-type": _JSON}, "body": text, "isBase64Encoded": False}
+    if variant == "alb":
+        return {"statusCode": status, "statusDescription": _status_line(status), "headers": {"content-type": _JSON},
+                "body": text, "isBase64Encoded": False}
+    if variant == "alb-multi":
+        return {"statusCode": status, "statusDescription": _status_line(status),
+                "multiValueHeaders": {"Content-Type": [_JSON]}, "body": text, "isBase64Encoded": False}
+    return {"statusCode": status, "multiValueHeaders": {"Content-Type": [_JSON]}, "body": text,
+            "isBase64Encoded": False}
+
+
+def _encode_any(resp: HttpResponse, variant: str) -> dict[str, Any]:
     if resp.is_text:
         body, is_b64 = resp.body.decode("utf-8"), False
     else:
@@ -84,6 +111,7 @@ def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
 
 
 _JSON, _TEXT = "application/json", "text/plain; charset=utf-8"
+_JSON_ITEM = ("Content-Type", _JSON)
 
 
 def direct_encoder(variant: str) -> Callable[[Any], dict[str, Any] | None]:

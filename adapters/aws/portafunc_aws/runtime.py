@@ -116,7 +116,10 @@ class LambdaHandler:
 
     def _dispatch(self, event: Any, context: Any) -> Any:
         variant = http.detect(event)  # requests first, without the general detection's (kind, variant) pair
-        kind, variant = ("http", variant) if variant is not None else codec.detect(event)
+        if variant is not None:
+            kind = "http"
+        else:
+            kind = _message_kind(event) or codec.detect(event)[0]
         spec = self.spec
         if kind == "http":
             sns = self.sns_routing and _sns_delivery(event)
@@ -147,20 +150,25 @@ class LambdaHandler:
             raise EventDecodeError(f"a {kind} event needs PORTAFUNC_FUNCTION to say which function handles it; "
                                    "only HTTP requests are routed across the app",
                                    expected="PORTAFUNC_FUNCTION=<function name>")
-        if spec.kind == "http":  # said before the lazy codecs load: an HTTP-only artifact does not carry them
+        function_kind = spec.trigger.kind
+        if function_kind == "http":  # said before the lazy codecs load: an HTTP-only artifact does not carry them
             raise self._mismatch(_NATIVE_EVENTS[kind])
         if kind == "sqs":
             return self._sqs(spec, event, context)
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         if kind == "sns":
-            if spec.kind == "topic" or spec.kind == "queue":  # what _async does for messages, without its checks
+            if function_kind == "topic" or function_kind == "queue":  # what _async does for messages, unchecked
                 msgs = lazy.topic.decode_sns(event)
-                # Lambda hands a subscribed function one record: it runs as the Lambda request, as an HTTP request does
-                request_id = getattr(context, "aws_request_id", None) if len(msgs) == 1 else None
+                if len(msgs) == 1:  # what Lambda hands a subscribed function: run as the Lambda request, as an
+                    result = invoke_message(spec, msgs[0], target=TARGET, native_context=context,  # HTTP request is
+                                            invocation_id=getattr(context, "aws_request_id", None))
+                    outcome = result.outcome
+                    if outcome is not _SUCCESS and outcome is not _DEAD_LETTERED:
+                        raise_for_retry([result])
+                    return None
                 failures: list[MessageResult] = []
                 for msg in msgs:  # a loop: a comprehension over a generator costs more than the record's decoding
-                    result = invoke_message(spec, msg, target=TARGET, native_context=context,
-                                            invocation_id=request_id)
+                    result = invoke_message(spec, msg, target=TARGET, native_context=context)
                     if result.must_redeliver:
                         failures.append(result)
                 return raise_for_retry(failures)
@@ -276,6 +284,23 @@ def _text_of(exc: BaseException) -> str:
         return str(exc)[:2000]
     except Exception:  # noqa: BLE001 - a message that cannot be printed
         return "<unprintable>"
+
+
+def _message_kind(event: Any) -> str | None:
+    """``sqs`` or ``sns`` for the record batches Lambda hands over, told from the first record as
+    :func:`codecs.detect` tells them (None: anything else, which it reads)."""
+    recs = event.get("Records") if event.__class__ is dict else None
+    if recs.__class__ is list and recs:
+        first = recs[0]
+        if first.__class__ is dict:
+            if first.get("eventSource") == "aws:sqs":
+                return "sqs"
+            if first.get("EventSource") == "aws:sns":
+                return "sns"
+    return None
+
+
+_SUCCESS, _DEAD_LETTERED = Outcome.SUCCESS, Outcome.DEAD_LETTERED
 
 
 def _record_id(rec: Any) -> Any:

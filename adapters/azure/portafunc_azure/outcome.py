@@ -1,6 +1,7 @@
 """The one outcome → Functions host mapping: what the host does with what a function returned or raised.
 
-* HTTP → a ``func.HttpResponse`` (the pipeline never raises; a header the library refuses becomes a 500 problem).
+* HTTP → a ``func.HttpResponse`` (the pipeline never raises; a header the library refuses becomes a 500 problem;
+  for what a handler usually returns, :func:`direct_encoder` builds the same response without an HttpResponse).
 * Storage Queue, Event Grid, Timer → return normally to complete the input; raise :class:`MessageFailed` to have
   the host redeliver it (queue: visible again, ``<queue>-poison`` after ``maxDequeueCount``; Event Grid: the
   subscription's retry policy and dead-letter container). :class:`LastOutcome` records what was done, per thread,
@@ -10,9 +11,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from portafunc.events import HttpResponse
+from portafunc.events import HttpResponse, encode_payload
 from portafunc.invoke import Outcome
 
 
@@ -48,6 +49,12 @@ def http_response(resp: HttpResponse) -> Any:
 
 def _func_response(resp: HttpResponse) -> Any:
     func = _func()
+    items = resp.headers._items
+    if len(items) == 1 and items[0][0].lower() == "content-type":  # the usual answer: its content type alone
+        as_mimetype = _as_mimetype(items[0][1])
+        if as_mimetype is not None:
+            return func.HttpResponse(resp.body, status_code=resp.status, mimetype=as_mimetype[0],
+                                     charset=as_mimetype[1])
     headers: dict[str, str] = {}
     cookies: list[str] | None = None
     for name, value in resp.headers.items():
@@ -67,6 +74,44 @@ def _func_response(resp: HttpResponse) -> Any:
         for cookie in cookies:
             out.headers.add_header("Set-Cookie", cookie)
     return out
+
+
+def _as_mimetype(content_type: str) -> tuple[str, str | None] | None:
+    """``(mimetype, charset)`` from which the worker's ``HttpResponseConverter`` writes back exactly
+    ``content_type`` (it sends ``"<mimetype>; charset=<charset>"`` for a ``text/`` mimetype, the mimetype alone for
+    any other), or None when no such pair exists (``text/html`` without a charset). Passed as ``mimetype=`` the
+    content type costs the response no werkzeug header (what a native handler does); the host gets the same header.
+    A value werkzeug would refuse (a control character) keeps the header path, whose refusal is a problem answer."""
+    if not content_type.isprintable():
+        return None
+    if not content_type.startswith("text/"):
+        return content_type, None
+    mimetype, sep, charset = content_type.partition("; charset=")
+    if sep and charset and f"{mimetype}; charset={charset}" == content_type:
+        return mimetype, charset
+    return None
+
+
+def direct_encoder() -> Callable[[Any], Any]:
+    """``encode(value)`` for :func:`portafunc.invoke.handle_http_direct`: what :func:`http_response` gives for
+    ``to_response(value)``, built straight from a handler's usual results (a dict or list → JSON 200, a str → text
+    200, None → 204; the content type as the response's mimetype, as above); None for any other value. It raises
+    what building that HttpResponse raises (a non-finite number, a lone surrogate in text), so the pipeline answers
+    such a result as it always does. Built on the first request (``azure.functions`` is the worker's, loaded by
+    then)."""
+    response = _func().HttpResponse
+
+    def encode(value: Any) -> Any:
+        kind = value.__class__
+        if kind is dict or kind is list:
+            return response(encode_payload(value)[0], status_code=200, mimetype="application/json")
+        if kind is str:
+            return response(value.encode("utf-8"), status_code=200, mimetype="text/plain", charset="utf-8")
+        if value is None:
+            return response(b"", status_code=204)
+        return None
+
+    return encode
 
 
 _FUNC: list[Any] = []

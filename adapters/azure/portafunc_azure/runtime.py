@@ -3,7 +3,8 @@
 Each method decodes the ``azure.functions`` object into a neutral event, runs the portafunc pipeline and turns the
 outcome into what the Functions host understands:
 
-* HTTP → a ``func.HttpResponse`` (the pipeline never raises).
+* HTTP → a ``func.HttpResponse`` (the pipeline never raises; a plain handler's usual result takes the direct lane,
+  :func:`portafunc.invoke.handle_http_direct` with :func:`.outcome.direct_encoder`).
 * Storage Queue → return normally to have the host delete the message; raise :class:`MessageFailed` to have it
   retried (the host makes it visible again and moves it to ``<queue>-poison`` after ``maxDequeueCount``).
   Non-retryable failures with no ``dead_letter`` are moved to ``<queue>-poison`` at once (never retried), and a
@@ -26,14 +27,17 @@ from typing import Any
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, StorageEvent
-from portafunc.invoke import MessageResult, Outcome, handle_http, invoke_event, invoke_message
+from portafunc.events import HttpResponse, Message, StorageEvent
+from portafunc.invoke import MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message
 
 from . import triggers
 from .codecs.http import request_from_func
-from .outcome import LastOutcome, MessageFailed, http_response, problem_response
+from .outcome import LastOutcome, MessageFailed, direct_encoder, http_response, problem_response
 
 TARGET = "azure"
+_SUCCESS = Outcome.SUCCESS
+_registry: dict[str, App] = {}
+_runtimes: dict[str, Runtime] = {}
 
 
 # The queue and Event Grid codecs (with the envelope and blob codecs they import) load with the first message, not
@@ -53,9 +57,6 @@ def message_from_func(event: Any) -> Message[Any] | None:
 
     globals()["message_from_func"] = codec
     return codec(event)
-
-_registry: dict[str, App] = {}
-_runtimes: dict[str, Runtime] = {}
 
 
 def register_app(ref: str, app: App) -> None:
@@ -80,6 +81,7 @@ class Runtime:
         self._local = threading.local()
         self._poison_senders: dict[tuple[str, str], Any] = {}
         self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
+        self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
 
     @property
     def app(self) -> App:
@@ -110,7 +112,11 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
-        return http_response(handle_http(self.app, neutral, function=name, target=TARGET, native_context=req))
+        encode = self._encode
+        if encode is None:
+            encode = self._encode = direct_encoder()
+        answer = handle_http_direct(self.app, neutral, encode, name, TARGET, None, req)
+        return http_response(answer) if isinstance(answer, HttpResponse) else answer
 
     def unmatched(self, req: Any) -> Any:
         """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the
@@ -129,7 +135,7 @@ class Runtime:
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
-        spec = self.app.function(name)
+        spec = (self._app or self.app).function(name)
         trig = spec.trigger
         if not isinstance(trig, QueueTrigger):
             raise MessageFailed(f"function {name!r} is not a queue function")
@@ -144,7 +150,7 @@ class Runtime:
             return
         result = invoke_message(spec, neutral, target=TARGET, native_context=msg)
         outcome = result.outcome
-        if outcome is Outcome.SUCCESS:
+        if outcome is _SUCCESS:
             self._local.last = result  # read as a LastOutcome by .last
             return
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
@@ -190,12 +196,16 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        spec = self.app.function(name)
+        spec = (self._app or self.app).function(name)
         trig = spec.trigger
         if trig.__class__ is TopicTrigger:
             fast = message_from_func(event)
             if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
-                self._finish_event(invoke_message(spec, fast, target=TARGET, native_context=event))
+                result = invoke_message(spec, fast, target=TARGET, native_context=event)
+                if result.outcome is _SUCCESS:
+                    self._local.last = result  # read as a LastOutcome by .last
+                    return
+                self._finish_event(result)
                 return
         from .codecs.natives import from_func_eventgrid
         from .codecs.topic import decode_event

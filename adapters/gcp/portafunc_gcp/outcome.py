@@ -4,7 +4,8 @@
   → HTTP 500 (Pub/Sub redelivers it and, after ``max_attempts``, dead-letters it);
 * a non-retryable failure forwarded to the dead-letter destination, or a success → 2xx (acked);
 * an event that cannot be decoded → 400 (a nack too: the dead-letter policy ends it, never silently lost);
-* HTTP functions answer with the neutral response itself (:func:`.codecs.http.to_flask`).
+* HTTP functions answer with the neutral response itself (:func:`.codecs.http.to_flask`); what a plain handler
+  usually returns is answered without one (:func:`direct_encoder`).
 
 From a ``cloud_event`` target the status is raised as a werkzeug HTTP exception, which functions-framework answers
 with that status; from an ``http`` target (Cloud Scheduler jobs) it is returned.
@@ -12,7 +13,9 @@ with that status; from an ``http`` target (Cloud Scheduler jobs) it is returned.
 
 from __future__ import annotations
 
-from portafunc.events import HttpResponse
+from typing import Any, Callable
+
+from portafunc.events import HttpResponse, encode_payload
 from portafunc.invoke import MessageResult
 
 
@@ -49,3 +52,26 @@ def event_failed(result: MessageResult, kind: str) -> Exception | None:
         return http_error(500, f"{kind} event failed: {result.error}")
     return None
 
+
+
+def direct_encoder() -> Callable[[Any], Any]:
+    """``encode(value)`` for :func:`portafunc.invoke.handle_http_direct`: the Flask response
+    :func:`.codecs.http.to_flask` gives for ``to_response(value)``, built straight from a handler's usual results (a
+    dict or list → JSON 200, a str → text 200, None → 204); None for any other value. It raises what building that
+    HttpResponse raises (a non-finite number, a lone surrogate in text), so the pipeline answers such a result as it
+    always does. Built on the first request (Flask is functions-framework's, loaded by then)."""
+    from flask import Response
+
+    def encode(value: Any) -> Any:
+        kind = value.__class__
+        if kind is dict or kind is list:
+            return Response(encode_payload(value)[0], status=200, content_type="application/json")
+        if kind is str:
+            return Response(value.encode("utf-8"), status=200, content_type="text/plain; charset=utf-8")
+        if value is None:
+            out = Response(b"", status=204)
+            out.headers.remove("Content-Type")  # Flask's text/html default: a response without a body has none
+            return out
+        return None
+
+    return encode

@@ -147,7 +147,7 @@ class _V2Fields(HttpFields):
 
     def query(self, native: Any) -> dict[str, list[str]]:
         raw_query = native["rawQueryString"]
-        return _group(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+        return _query_map(raw_query) if raw_query else {}
 
     def raw_query(self, native: Any) -> str | None:
         raw_query: str = native["rawQueryString"]
@@ -554,6 +554,23 @@ def _list_map(value: Any, what: str) -> dict[str, list[str]]:
         if not isinstance(vs, list) or not all(isinstance(v, str) for v in vs):
             raise EventDecodeError(f"{what}[{k!r}] is not a list of strings", expected="{name: [values]}")
         out[str(k)] = list(vs)
+    return out
+
+
+def _query_map(raw_query: str) -> dict[str, list[str]]:
+    """``_group(parse_qsl(raw_query, keep_blank_values=True))``: a query string with no escapes (no ``%``, no ``+``)
+    is split where ``parse_qsl`` splits it, which is all it does to such text; any other goes to ``parse_qsl``."""
+    if "%" in raw_query or "+" in raw_query:
+        return _group(parse_qsl(raw_query, keep_blank_values=True))
+    out: dict[str, list[str]] = {}
+    for part in raw_query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            values = out.get(name)
+            if values is None:
+                out[name] = [value]
+            else:
+                values.append(value)
     return out
 
 

@@ -1,0 +1,123 @@
+"""Azure's direct lane (``handle_http_direct`` + ``outcome.direct_encoder``) answers exactly as the general path
+(``handle_http`` then ``outcome.http_response``): the same ``func.HttpResponse`` (status, headers, mimetype, charset,
+body) and the same answer the worker's own ``HttpResponseConverter`` sends the host, for every handler result and
+for every app shape that sends a request down the general path. Requests are ``func.HttpRequest`` objects built by
+the worker's ``HttpRequestConverter``; the functions are those of the generated ``function_app.py``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from http_direct_cases import KINDS, NOT_DIRECT, USUAL, VALUES, build_app, requests, run
+
+from portafunc import HttpRequest, HttpResponse, context
+from portafunc.invoke import handle_http, to_response
+from portafunc_azure import outcome
+from portafunc_azure.codecs import natives
+from portafunc_azure.codecs.http import request_from_func, request_to_json
+from portafunc_azure.deploy.function_app import load_function_app
+from portafunc_azure.triggers import function_name
+
+
+def answer(resp: Any) -> tuple[Any, ...]:
+    """Everything a ``func.HttpResponse`` carries, then what the worker's converter sends the host for it."""
+    fields = (resp.status_code, list(resp.headers.items()), resp.mimetype, resp.charset, resp.get_body())
+    return fields, json.dumps(natives.response_datum_to_json(resp))  # the converter edits the headers: read last
+
+
+@pytest.fixture
+def encode():
+    return outcome.direct_encoder()
+
+
+@pytest.fixture(autouse=True)
+def fixed_invocation_id(monkeypatch):
+    """A 500's body names the invocation: one id for both lanes."""
+    monkeypatch.setattr(context, "new_id", lambda: "inv-1")
+
+
+@pytest.mark.parametrize("index", range(len(VALUES)))
+def test_the_direct_encoder_gives_http_response_of_to_response(encode, index):
+    value = VALUES[index]
+    direct = run(lambda: encode(copy.copy(value)))
+    general = run(lambda: outcome.http_response(to_response(copy.copy(value))))
+    if direct == ("ok", None):
+        return  # not a value it encodes: the pipeline builds the HttpResponse as before
+    if direct[0] == "ok":
+        assert answer(direct[1]) == answer(general[1])
+    else:
+        assert direct == general
+
+
+def test_the_direct_encoder_takes_the_usual_results(encode):
+    assert all(encode(v) is not None for v in USUAL)
+    assert all(encode(v) is None for v in NOT_DIRECT)
+
+
+def test_a_content_type_as_mimetype_reaches_the_host_as_the_header_did():
+    """The general path passes a lone content type as ``mimetype=``; the host gets the header it got before."""
+    for ctype in ("application/json", "text/plain; charset=utf-8", "text/html", "text/html; charset=latin-1",
+                  "TEXT/plain", "image/png", "text/plain; charset=utf-8; format=flowed", ""):
+        resp = HttpResponse(200, {"Content-Type": ctype}, b"x")
+        wire = natives.response_datum_to_json(outcome.http_response(resp))
+        assert wire["headers"] == {"content-type": ctype}
+
+
+# -- the whole pipeline, both ways ---------------------------------------------------------------------------------
+
+def func_request(req: HttpRequest, app: Any) -> Any:
+    """The ``func.HttpRequest`` the worker builds for ``req``, with the route parameters the host matched."""
+    native = request_to_json(req)
+    spec, params, _ = app.route("GET" if req.method in ("HEAD", "OPTIONS") else req.method, req.path)
+    native["route_params"] = params or {}
+    return natives.to_func_http(native)
+
+
+def general_answer(app: Any, name: str, freq: Any) -> Any:
+    """What the generated function answered before the direct lane: handle_http, then http_response."""
+    return outcome.http_response(handle_http(app, request_from_func(freq), function=name, target="azure",
+                                             native_context=freq))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_generated_functions_answer_as_the_general_path(kind):
+    app = build_app(kind)
+    _, functions, _ = load_function_app(app)
+    for spec in app.http_functions():
+        function = functions[function_name(spec.name)].get_user_function()
+        for req in requests():
+            direct = function(func_request(req, app))
+            general = general_answer(app, spec.name, func_request(req, app))
+            assert answer(direct) == answer(general), (spec.name, req.method, req.path)
+
+
+def test_the_lane_is_taken_for_a_plain_handler(monkeypatch):
+    """The usual result of a plain handler never builds an HttpResponse (else this lane would measure nothing)."""
+    app = build_app("plain")
+    _, functions, _ = load_function_app(app)
+    built: list[Any] = []
+    monkeypatch.setattr(HttpResponse, "json", classmethod(lambda cls, *a, **k: built.append(a)))
+    resp = functions["hello"].get_user_function()(func_request(HttpRequest("GET", "/hello/ada"), app))
+    assert resp.status_code == 200 and json.loads(resp.get_body())["message"] == "hello ada" and not built
+
+
+def test_a_handler_assigning_its_own_headers_is_still_checked():
+    from portafunc import App
+    from portafunc.events import Headers
+
+    app = App("direct-headers")
+
+    @app.http("GET", "/split")
+    def split(req: HttpRequest) -> HttpResponse:
+        resp = HttpResponse(200, body=b"x")
+        resp.headers = Headers([("X-Bad", "a\r\nSet-Cookie: evil=1")])
+        return resp
+
+    _, functions, _ = load_function_app(app)
+    freq = func_request(HttpRequest("GET", "/split"), app)
+    direct = functions["split"].get_user_function()(freq)
+    assert direct.status_code == 500 and "evil" not in json.dumps(natives.response_datum_to_json(direct)["headers"])
+    assert answer(functions["split"].get_user_function()(freq)) == answer(general_answer(app, "split", freq))
