@@ -15,7 +15,9 @@ Peers, each fed exactly what its platform hands the function:
 The web app called directly (ASGI, or WSGI for Flask) is the floor. Warm: µs per request, every contender of every
 cloud in one process, timed interleaved in a new random order each round (outputs checked before and after).
 Cold: a fresh interpreter per contender and round imports the entry (and indexes it, as the platform would) and
-answers the first request; in-process ms (import, first request) and the process's wall time.
+answers the first request; in-process ms (import, first request) and the process's wall time. portafunc ÷ peer is
+taken within each round and reported as the median of the rounds' ratios with min–max, which cancels most of the
+load other processes put on the machine.
 
     python benchmarks/mount_bench.py [--quick | --smoke] [--out results.json]
 
@@ -238,6 +240,16 @@ def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str,
     return runs, missing
 
 
+def round_ratios(roles: dict[str, tuple[str, str]], measured: dict[str, float]) -> dict[str, float]:
+    """portafunc ÷ peer per cloud, of one round's figures (each cloud whose two contenders were measured)."""
+    by_cloud: dict[str, dict[str, float]] = {}
+    for name, value in measured.items():
+        cloud, role = roles[name]
+        by_cloud.setdefault(cloud, {})[role] = value
+    return {cloud: mine["portafunc"] / mine["peer"] for cloud, mine in by_cloud.items()
+            if "portafunc" in mine and "peer" in mine}
+
+
 def answer(out: Any) -> tuple[int, Any]:
     """(status, parsed body) of any contender's native answer."""
     if isinstance(out, dict):  # Lambda proxy response
@@ -257,6 +269,7 @@ def warm(rounds: int, loops: int, root: Path) -> dict[str, Any]:
     for name, call in runs.items():
         check(name, call())
     times: dict[str, list[float]] = {name: [] for name in runs}
+    ratios: dict[str, list[float]] = {}
     for _ in range(rounds):
         order = list(runs)
         random.shuffle(order)
@@ -270,9 +283,12 @@ def warm(rounds: int, loops: int, root: Path) -> dict[str, Any]:
             elapsed = time.perf_counter() - start
             gc.enable()
             times[name].append(elapsed / loops * 1e6)
+        for cloud, ratio in round_ratios(CONTENDERS, {name: values[-1] for name, values in times.items()}).items():
+            ratios.setdefault(cloud, []).append(ratio)
     for name, call in runs.items():
         check(name, call())
-    out: dict[str, Any] = {"rounds": rounds, "loops": loops, "contenders": {}}
+    out: dict[str, Any] = {"rounds": rounds, "loops": loops, "contenders": {},
+                           "ratios": {cloud: summary(values) for cloud, values in ratios.items()}}
     for name, (cloud, role) in CONTENDERS.items():
         out["contenders"][name] = {"cloud": cloud, "role": role,
                                    **(summary(times[name]) if name in times else not_measured(missing.get(name, "?")))}
@@ -324,6 +340,7 @@ def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
     env = {**os.environ, "MOUNT_BENCH_EVENT": json.dumps(event), "PYTHONDONTWRITEBYTECODE": ""}
     env.pop("PYTHONDONTWRITEBYTECODE")
     results: dict[str, dict[str, list[float]]] = {n: {"import_ms": [], "first_ms": [], "wall_ms": []} for n in COLD}
+    ratios: dict[str, list[float]] = {}
     errors: dict[str, str] = {}
     names = list(COLD)
     for name in names if warmup else ():  # once untimed: .pyc written for every module, as a deployment ships them
@@ -331,6 +348,7 @@ def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
                        text=True, check=False)
     for _ in range(rounds):
         random.shuffle(names)
+        this_round: dict[str, float] = {}
         for name in names:
             if name in errors:
                 continue
@@ -345,7 +363,11 @@ def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
             results[name]["import_ms"].append(row["import_ms"])
             results[name]["first_ms"].append(row["first_ms"])
             results[name]["wall_ms"].append(wall)
-    out: dict[str, Any] = {"rounds": rounds, "contenders": {}}
+            this_round[name] = row["import_ms"] + row["first_ms"]
+        for cloud, ratio in round_ratios(COLD, this_round).items():
+            ratios.setdefault(cloud, []).append(ratio)
+    out: dict[str, Any] = {"rounds": rounds, "contenders": {},
+                           "ratios": {cloud: summary(values) for cloud, values in ratios.items()}}
     for name, (cloud, role) in COLD.items():
         if name in errors:
             out["contenders"][name] = {"cloud": cloud, "role": role, **not_measured(errors[name])}
@@ -371,9 +393,17 @@ def run(quick: bool = False, smoke: bool = False) -> dict[str, Any]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _ratio(part: dict[str, Any], cloud: str, of_medians: float) -> str:
+    """The median of the per-round ratios with min–max (results without them: the ratio of the medians)."""
+    ratio = part.get("ratios", {}).get(cloud)
+    if not ratio or "median" not in ratio:
+        return f"{of_medians:.2f}"
+    return f"{ratio['median']:.2f} ({ratio['min']:.2f}–{ratio['max']:.2f})"
+
+
 def table(data: dict[str, Any]) -> str:
     """The two tables docs/benchmarks.md shows: warm µs and cold ms per cloud, portafunc beside its peer."""
-    lines = ["| cloud | contender | warm µs, median (min–max) | over the floor µs | portafunc ÷ peer |",
+    lines = ["| cloud | contender | warm µs, median (min–max) | over the floor µs | portafunc ÷ peer, per round |",
              "|---|---|---|---|---|"]
     rows = data["warm"]["contenders"]
     for cloud in ("aws", "azure", "gcp"):
@@ -389,11 +419,11 @@ def table(data: dict[str, Any]) -> str:
             over = f"{row['median'] - floor:.1f}" if floor is not None and role != "floor" else ""
             ratio = ""
             if role == "portafunc" and "median" in mine.get("peer", ("", {}))[1]:
-                ratio = f"{row['median'] / mine['peer'][1]['median']:.2f}"
+                ratio = _ratio(data["warm"], cloud, row["median"] / mine["peer"][1]["median"])
             lines.append(f"| {cloud} | {name.split(': ', 1)[1]} | {row['median']:.1f} ({row['min']:.1f}–"
                          f"{row['max']:.1f}) | {over} | {ratio} |")
     lines += ["", "| cloud | contender | cold: import + first request ms, median (min–max) | process wall ms | "
-              "portafunc ÷ peer |", "|---|---|---|---|---|"]
+              "portafunc ÷ peer, per round |", "|---|---|---|---|---|"]
     cold_rows = data["cold"]["contenders"]
     for cloud in ("aws", "azure", "gcp"):
         mine = {r["role"]: (n, r) for n, r in cold_rows.items() if r["cloud"] == cloud}
@@ -406,7 +436,7 @@ def table(data: dict[str, Any]) -> str:
             ratio = ""
             peer = mine["peer"][1]
             if role == "portafunc" and "import_plus_first_ms" in peer:
-                ratio = f"{s['median'] / peer['import_plus_first_ms']['median']:.2f}"
+                ratio = _ratio(data["cold"], cloud, s["median"] / peer["import_plus_first_ms"]["median"])
             lines.append(f"| {cloud} | {name} | {s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f}) | "
                          f"{w['median']:.0f} | {ratio} |")
     return "\n".join(lines)

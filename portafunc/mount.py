@@ -23,16 +23,19 @@ import io
 import sys
 import threading
 
+from . import context, logs
+from . import invoke as _invoke
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse
+from .events import Headers, HttpRequest, HttpResponse, check_headers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable, Iterator, Mapping
 
-    from .app import App
+    from .app import App, FunctionSpec
 
+_BRIDGE = "portafunc_bridge"
 _SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
 
 
@@ -41,13 +44,15 @@ def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> No
     prefix = _check_prefix(prefix)
     fname = name or _default_name(prefix)
     kind = interface_of(web_app)
-    serve = _AsgiBridge(web_app, prefix).serve if kind == "asgi" else _WsgiBridge(web_app, prefix).serve
+    bridge = _AsgiBridge(web_app, prefix) if kind == "asgi" else _WsgiBridge(web_app, prefix)
+    serve = bridge.serve
 
     def handler(req: HttpRequest) -> HttpResponse:
         return serve(req)
 
     handler.__name__ = handler.__qualname__ = fname
     vars(handler)["portafunc_mount"] = (prefix, web_app)  # app.openapi() includes a FastAPI app's own schema
+    vars(handler)[_BRIDGE] = bridge  # what a front door's own lane (wsgi_lane) calls
     from .app import HTTP_METHODS
 
     app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)
@@ -118,6 +123,11 @@ def request_query(req: HttpRequest) -> str:
     raw = req.raw_query
     if raw is None:
         return query_string(req.query)
+    return app_query(raw)
+
+
+def app_query(raw: str) -> str:
+    """The query string the client sent (``raw_query``) as the web app gets it: ASCII, escapes kept."""
     if raw.isascii() and raw.isprintable() and " " not in raw and "#" not in raw:
         return raw
     from urllib.parse import quote
@@ -537,30 +547,11 @@ class _WsgiBridge:
     def __init__(self, web_app: Callable[..., Any], prefix: str) -> None:
         self.web_app = web_app
         self.prefix = prefix
+        self.script_name = _wsgi_str(prefix)
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
-        scheme = _scheme(req)
-        server_name, server_port = _server(req.headers.get("host"), scheme)
-        rest = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": req.method,
-            "SCRIPT_NAME": _wsgi_str(self.prefix),
-            "PATH_INFO": _wsgi_str(rest),
-            "QUERY_STRING": request_query(req),
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": str(server_port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": req.client_ip or "",
-            "CONTENT_LENGTH": str(len(req.body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scheme,
-            "wsgi.input": io.BytesIO(req.body),
-            "wsgi.input_terminated": True,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
+        environ = self._base(req.method, req.path, request_query(req), req.headers.get("host"),
+                             req.headers.get("x-forwarded-proto"), req.client_ip, req.body)
         for name, value in req.headers.items():
             key = name.upper()
             if "_" in key:  # HTTP_X_A would be ambiguous between "x-a" and "x_a": dropped, as gunicorn and nginx do
@@ -578,7 +569,71 @@ class _WsgiBridge:
                 environ[key] = value
         return environ
 
+    def environ_of(self, native: Mapping[str, Any], method: str, path: str, raw_query: str, client_ip: str | None,
+                   body: bytes) -> dict[str, Any]:
+        """:meth:`environ` of the request a WSGI front door decodes from ``native``, its own environ, built from a
+        copy of that environ: every key :meth:`environ` sets has the value it would have (the request's headers are
+        the ``HTTP_*`` keys and ``CONTENT_TYPE``, given back under the same keys), and the server's own keys
+        (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
+        ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
+        compares the two)."""
+        environ = dict(native)
+        environ.update(self._base(method, path, app_query(raw_query), native.get("HTTP_HOST"),
+                                  native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body))
+        if not "".join([value for key, value in native.items() if key[:5] == "HTTP_"]).isascii():
+            for key, value in native.items():
+                if key[:5] == "HTTP_":
+                    environ[key] = _wsgi_str(value)
+        content_type = environ.pop("CONTENT_TYPE", None)
+        if content_type:
+            environ["CONTENT_TYPE"] = _wsgi_str(content_type)
+        environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
+        environ.pop("HTTP_CONTENT_LENGTH", None)
+        return environ
+
+    def _base(self, method: str, path: str, query: str, host: str | None, proto: str | None,
+              client_ip: str | None, body: bytes) -> dict[str, Any]:
+        scheme = _scheme_of(proto, host)
+        server_name, server_port = _server(host, scheme)
+        prefix = self.prefix
+        rest = path[len(prefix):] if path.startswith(prefix) else path
+        return {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": self.script_name,
+            "PATH_INFO": _wsgi_str(rest),
+            "QUERY_STRING": query,
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": client_ip or "",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.input_terminated": True,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+
     def serve(self, req: HttpRequest) -> HttpResponse:
+        return self.respond(self.environ(req))
+
+    def respond(self, environ: dict[str, Any]) -> HttpResponse:
+        """The web app's answer to ``environ`` as a response: buffered, or streamed when it sends an iterable
+        body without announcing its length."""
+        status, headers, body, rest, close = self.call(environ)
+        if rest is not None:
+            from .streaming import StreamedResponse
+
+            return StreamedResponse(status, Headers(headers), body, _bytes_of(rest), close or _nothing)
+        return HttpResponse(status, Headers(headers), body)
+
+    def call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes, Iterator[Any] | None,
+                                                     Callable[[], Any] | None]:
+        """One WSGI call: status, headers, the body (its first piece when the rest is still to come), the rest
+        (None when the body is whole: the app's iterable is then closed) and the iterable's ``close``."""
         status_line = ""
         headers: list[tuple[str, str]] = []
         chunks: list[bytes] = []
@@ -591,7 +646,7 @@ class _WsgiBridge:
             headers = list(response_headers)
             return chunks.append
 
-        result = self.web_app(self.environ(req), start_response)
+        result = self.web_app(environ, start_response)
         close = getattr(result, "close", None)
         streamed = None
         try:
@@ -614,14 +669,99 @@ class _WsgiBridge:
                 close()
             raise RuntimeError("the mounted WSGI app returned without calling start_response")
         status = int(status_line.split(" ", 1)[0])
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if streamed is not None:
-            from .streaming import StreamedResponse
-
-            return StreamedResponse(status, Headers(headers), b"".join(chunks), _bytes_of(streamed),
-                                    close or _nothing)
+            return status, headers, body, streamed, close
         if close is not None:
             close()
-        return HttpResponse(status, Headers(headers), b"".join(chunks))
+        return status, headers, body, None, None
+
+
+# -- a WSGI front door's lane -----------------------------------------------------------------------------------
+def wsgi_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge] | None:
+    """The function and bridge of the mounted WSGI app a request reaches, when :func:`serve_wsgi` may answer it
+    in place of :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD,
+    auth object, middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
+    if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
+        return None
+    spec = app._match(method, path, None)[0]
+    if spec is None:
+        return None
+    bridge = _wsgi_bridges.get(spec)
+    if bridge is None:
+        bridge = _wsgi_bridges[spec] = _wsgi_bridge(spec)
+    if bridge is False or _invoke._otel is not None or (spec.routers or app._middleware) and _invoke._chain(spec):
+        return None
+    return spec, bridge  # type: ignore[return-value]
+
+
+_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | bool] = {}  # what cannot change once a function is registered
+
+
+def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | bool:
+    """The bridge of a mounted WSGI app whose function has no auth object or idempotency (False otherwise)."""
+    bridge = vars(spec.handler).get(_BRIDGE)
+    auth = spec.trigger.auth  # type: ignore[union-attr]
+    if bridge.__class__ is not _WsgiBridge or (auth is not None and not isinstance(auth, str)) \
+            or spec.idempotency_key is not None:
+        return False
+    return bridge
+
+
+def serve_wsgi(spec: FunctionSpec, bridge: _WsgiBridge, environ: dict[str, Any], invocation_id: str | None,
+               target: str, request: Callable[[Any], HttpRequest], native: Any
+               ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
+    """What :func:`portafunc.invoke.handle_http` does for a request :func:`wsgi_lane` found, with the app's
+    environ already built (:meth:`_WsgiBridge.environ_of`): the same invocation (``request(native)`` builds the
+    request only if the invocation's context is read), log lines and failures. A whole body with headers that are
+    text comes back as ``(status, headers, body)``, checked as :class:`HttpResponse` checks them, for the front door
+    to encode as it encodes that response; anything else as the response the general path gives."""
+    invoke = _invoke
+    if invoke._logging_pending and "logging" in sys.modules:
+        invoke._setup_logging(target)
+    inv_id = invocation_id or context.new_id()
+    token = invoke._enter((_invocation, spec, request, native, inv_id, target))
+    answer: tuple[int, list[tuple[str, str]], bytes] | HttpResponse
+    try:
+        size = int(environ["CONTENT_LENGTH"])  # the body's own length (environ_of)
+        if size > invoke.MAX_BODY_BYTES:
+            answer = HttpResponse.problem(413, "Content Too Large",
+                                          f"request body is {size} bytes; the limit is {invoke.MAX_BODY_BYTES}")
+        else:
+            status, headers, body, rest, close = bridge.call(environ)
+            if rest is not None:
+                from .streaming import StreamedResponse
+
+                answer = StreamedResponse(status, Headers(headers), body, _bytes_of(rest), close or _nothing)
+            elif _all_text(headers):
+                check_headers(headers)
+                answer = (status, headers, body)
+            else:
+                answer = HttpResponse(status, Headers(headers), body)
+        status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
+        outcome = "success" if status < 500 else "error"
+    except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response
+        answer, outcome = invoke._http_failed(exc, inv_id, None)
+        status = answer.status
+    finally:
+        invoke._leave(token)
+    if status >= 400 and outcome != "error":
+        logs.log("INFO", "request rejected", function=spec.name, status=status, invocation_id=inv_id)
+    return answer
+
+
+def _invocation(spec: FunctionSpec, request: Callable[[Any], HttpRequest], native: Any, inv_id: str, target: str
+                ) -> Any:
+    from .invoke import _http_invocation
+
+    return _http_invocation(spec, request(native), inv_id, target, native)
+
+
+def _all_text(headers: list[tuple[str, str]]) -> bool:
+    for name, value in headers:
+        if name.__class__ is not str or value.__class__ is not str:
+            return False
+    return True
 
 
 def _bytes_of(chunks: Iterator[Any]) -> Iterator[bytes]:

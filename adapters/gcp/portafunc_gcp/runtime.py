@@ -28,13 +28,14 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import handle_http_direct, invoke_event, invoke_message
+from portafunc.invoke import Outcome, handle_http_direct, invoke_event, invoke_message
 
 from . import codecs
 from .codecs import http, pubsub, schedule
 from .outcome import direct_encoder, event_failed, http_error, message_failed, schedule_answer
 
 TARGET = "gcp"
+_SUCCESS = Outcome.SUCCESS
 AUDIENCE_ENV = "PORTAFUNC_PUSH_AUDIENCE"  # push_auth.AUDIENCE_ENV, kept off the cold-start import path
 SERVICE_ACCOUNTS_ENV = "PORTAFUNC_PUSH_SERVICE_ACCOUNTS"
 _EXECUTION_ID = "HTTP_FUNCTION_EXECUTION_ID"  # the Function-Execution-Id header, read from the WSGI environ
@@ -69,6 +70,15 @@ def load(app_ref: str, root: str | None = None) -> App:
     return app
 
 
+def _mount_lane(app: App) -> Any:
+    """:func:`.codecs.mount.lane` for an app that mounts a web app (its module loaded only then)."""
+    if "portafunc.mount" not in sys.modules:
+        return None
+    from .codecs.mount import lane
+
+    return lane(app)
+
+
 def _inside(path: str | None, root: str) -> bool:
     if not path:
         return False
@@ -83,12 +93,17 @@ class Entry:
         self.app = load(app_ref, root)
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         _warn_when_unverified(self.app)
+        self._mount_lane = _mount_lane(self.app)
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
         """The app's one HTTP service: route ``request`` among every HTTP function (404 / 405 with ``Allow``). A
         plain handler's usual result takes the direct lane (:func:`.outcome.direct_encoder`); a body produced in
         pieces is sent in chunks, as they come."""
+        if self._mount_lane is not None:  # a mounted WSGI app, served from functions-framework's own environ
+            answer = self._mount_lane(request)
+            if answer is not None:
+                return answer
         answer = handle_http_direct(self.app, http.from_flask(request), self._encode or self._encoder(), None, TARGET,
                                     request.environ.get(_EXECUTION_ID), request, None, True)
         return http.to_flask(answer) if isinstance(answer, HttpResponse) else answer
@@ -146,10 +161,14 @@ class Entry:
             logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
                        function=name, error=str(exc))
             raise http_error(400, str(exc)) from None
-        if spec.kind in ("topic", "queue"):
+        kind = spec.trigger.kind
+        if kind == "topic" or kind == "queue":
             if not isinstance(event, Message):
-                raise http_error(400, f"{name} is a {spec.kind} function but received a {type(event).__name__}")
-            failed = message_failed(invoke_message(spec, event, target=TARGET, native_context=cloud_event), event.id)
+                raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
+            result = invoke_message(spec, event, target=TARGET, native_context=cloud_event)
+            if result.outcome is _SUCCESS:  # acknowledged
+                return None
+            failed = message_failed(result, event.id)
             if failed is not None:
                 raise failed
             return None

@@ -117,12 +117,10 @@ def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
         headers = getattr(req.headers, "__http_headers__", None)
         return request_from_parts(req.method, url, dict(req.headers.items()) if headers is None else headers,
                                   dict(req.params), dict(req.route_params), req.get_body() or b"", req, route_prefix)
-    end = len(url)
-    for mark in "?#":
-        at = url.find(mark, path_start)
-        if 0 <= at < end:
-            end = at
-    raw_path = url[path_start:end]
+    query_at = url.find("?", path_start)
+    raw_path = url[path_start:] if query_at < 0 else url[path_start:query_at]
+    if "#" in raw_path:  # a fragment (never sent by the host) ends the path too
+        raw_path = raw_path.partition("#")[0]
     path = decode_path(raw_path) if "%" in raw_path else raw_path
     if route_prefix:
         prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""

@@ -1,0 +1,118 @@
+"""A mounted WSGI app (Flask, Django) behind functions-framework: the request goes to the app straight from the
+environ functions-framework's Flask app received, and the app's answer goes back to it as a WSGI response.
+
+The general path decodes the request into an :class:`~portafunc.HttpRequest`, runs the pipeline, builds the app's
+environ from that request, buffers the app's answer into an :class:`~portafunc.HttpResponse` and encodes that as a
+Flask response (:func:`.http.to_flask`), which Flask then sends. This lane gives the app the environ the general
+path would give it (:meth:`portafunc.mount._WsgiBridge.environ_of`), and hands Flask the status line, headers and
+body :func:`.http.to_flask` would make it send, without the objects in between. It serves the requests
+:func:`portafunc.mount.wsgi_lane` finds (nothing of the pipeline's would act on them); everything else, and every
+answer this encoder does not write exactly (a streamed body, ``Location`` headers, statuses without a body, a
+failure), takes the general encoder. ``tests/gcp/test_gcp_mount_lane.py`` runs both paths on the same requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from portafunc.app import App
+from portafunc.events import Headers, HttpResponse
+
+from . import http
+
+TARGET = "gcp"
+
+
+def lane(app: App) -> Callable[[Any], Any] | None:
+    """The lane serving ``app``'s mounted WSGI apps (None when it mounts none): called with functions-framework's
+    request, it returns the Flask answer, or None for a request the general path must take."""
+    if not any(vars(spec.handler).get("portafunc_mount") for spec in app.http_functions()):
+        return None
+    from portafunc.mount import _WsgiBridge, serve_wsgi, wsgi_lane
+
+    if not any(isinstance(vars(spec.handler).get("portafunc_bridge"), _WsgiBridge) for spec in app.http_functions()):
+        return None
+    raw_query = http._raw_query
+    from_flask = http.from_flask
+
+    def serve(request: Any) -> Any:
+        method = request.method
+        path = request.path
+        found = wsgi_lane(app, method, path)
+        if found is None:
+            return None
+        spec, bridge = found
+        native = request.environ
+        environ = bridge.environ_of(native, method, path, raw_query(request.query_string), client_ip(request),
+                                    request.get_data(cache=True))
+        answer = serve_wsgi(spec, bridge, environ, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
+                            request)
+        if isinstance(answer, HttpResponse):
+            return http.to_flask(answer)
+        return encode(*answer)
+
+    return serve
+
+
+def client_ip(request: Any) -> str | None:
+    """The client's address as :mod:`.http` reads it (the last ``X-Forwarded-For`` entry, else the socket's
+    peer), from the key every WSGI server names that header by."""
+    forwarded = request.environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded is not None:
+        return forwarded.rsplit(",", 1)[-1].strip() or None
+    remote = request.remote_addr
+    return remote if isinstance(remote, str) else None
+
+
+def encode(status: int, headers: list[tuple[str, str]], body: bytes) -> Any:
+    """What :func:`.http.to_flask` of ``HttpResponse(status, headers, body)`` makes Flask send: its status line,
+    ``Content-Length`` first, then the app's headers but its own ``Content-Length``, and the body."""
+    line = _STATUS_LINES.get(status)
+    out = [("Content-Length", str(len(body)))]
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _REWRITTEN:
+            line = None
+        elif lower != "content-length":
+            out.append((name, value))
+    if line is None:
+        return http.to_flask(HttpResponse(status, Headers(headers), body))
+    return (_ANSWER or _answer_class())(line, out, body)
+
+
+# Flask writes these itself (werkzeug's get_wsgi_headers: Location and Content-Location as URIs; no Content-Length
+# or body for 1xx, 204 and 304): answers carrying them take the general encoder
+_REWRITTEN = frozenset({"location", "content-location"})
+
+
+def _status_lines() -> dict[int, str]:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return {code: f"{code} {reason.upper()}" for code, reason in HTTP_STATUS_CODES.items()
+            if code >= 200 and code not in (204, 304)}  # werkzeug's status line for an int status
+
+
+_STATUS_LINES = _status_lines()
+_ANSWER: Any = None
+
+
+def _answer_class() -> Any:
+    """A Flask response that is only what it sends (status line, header list, body), made once: Flask's app takes
+    it as a response (``make_response`` passes a ``Response`` through), functions-framework's ``after_request``
+    reads ``is_streamed`` (false: the body is a list), and the WSGI call sends it."""
+    global _ANSWER
+    if _ANSWER is None:
+        import flask
+
+        class Answer(flask.Response):
+            def __init__(self, line: str, headers: list[tuple[str, str]], body: bytes) -> None:  # noqa: D107
+                self.line = line
+                self.header_list = headers
+                self.response = [body]
+
+            def __call__(self, environ: Any, start_response: Any) -> Any:
+                start_response(self.line, self.header_list)
+                return self.response
+
+        _ANSWER = Answer
+    return _ANSWER

@@ -1,0 +1,221 @@
+"""A mounted WSGI app's lane on Google Cloud (``portafunc_gcp.codecs.mount``) against the general path, on the
+same requests through the real entry: the generated ``main.py`` served by functions-framework's own Flask app.
+
+Two functions-framework apps serve the same App; in one of them the lane is switched off, so every request there
+takes ``handle_http`` → ``HttpRequest`` → the bridge → ``HttpResponse`` → ``to_flask``. Status, header list (order
+included) and body must be the same, and the same log lines written; the lane must have answered the request (or,
+for the answers it leaves to the general encoder, been reached)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from portafunc import App, HttpRequest
+
+MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
+
+
+def _mounted_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("portafunc_test_mounted_lane", MOUNTED)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mounted = _mounted_module()
+
+
+def failing(environ: Any, start_response: Any) -> Any:
+    raise RuntimeError("the app broke")
+
+
+def splitting(environ: Any, start_response: Any) -> Any:
+    start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: stolen=1")])
+    return [b"ok"]
+
+
+def odd(environ: Any, start_response: Any) -> Any:
+    """Answers shaped by the request: a status given by ``?status=``, a reason phrase of its own, a wrong
+    Content-Length, headers Flask rewrites, and several pieces of a body with its length announced."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(environ["QUERY_STRING"])
+    status = query.get("status", ["200"])[0]
+    headers = [("Content-Type", "text/plain"), ("X-Seen-Remote", environ["REMOTE_ADDR"]),
+               ("X-Seen-Scheme", environ["wsgi.url_scheme"]), ("X-Seen-Server", environ["SERVER_NAME"]),
+               ("X-Seen-Port", environ["SERVER_PORT"]), ("X-Seen-Type", environ.get("CONTENT_TYPE", "-")),
+               ("X-Seen-Agent", environ.get("HTTP_USER_AGENT", "-")), ("Content-Length", "11")]
+    if "location" in query:
+        headers.append(("Location", query["location"][0]))
+    start_response(f"{status} Just Because", headers)
+    return iter([b"hello ", b"", b"world"])
+
+
+def build_app() -> App:
+    app = App("gcp-mount-lane")
+    app.mount("/flask", mounted.flask_app)
+    app.mount("/failing", failing)
+    app.mount("/splitting", splitting)
+    app.mount("/odd", odd)
+    app.mount("/fastapi", mounted.api)  # an ASGI app: always the general path
+
+    @app.http("GET", "/native")
+    def native(req: HttpRequest) -> str:
+        return "native"
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, list[Any]]]:
+    """(lane client, general client, the answers the lane gave)."""
+    import functions_framework
+
+    from portafunc_gcp.deploy.main_py import HTTP_SERVICE, render_main
+    from portafunc_gcp.runtime import register
+
+    app = build_app()
+    register("gcp-mount-lane", app)
+    source = tmp_path_factory.mktemp("gcp-mount-lane") / "portafunc_gcp_mount_lane_main.py"
+    source.write_text(render_main(app, "registered:gcp-mount-lane", root=None), encoding="utf-8")
+    answered: list[Any] = []
+    clients = []
+    for lane_on in (True, False):
+        flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
+        entry = sys.modules[source.stem]._portafunc_entry  # the module functions-framework just loaded
+        assert entry.app is app
+        if lane_on:
+            lane = entry._mount_lane
+            assert lane is not None
+
+            def spy(request: Any, lane: Any = lane) -> Any:
+                answer = lane(request)
+                answered.append(answer)
+                return answer
+
+            entry._mount_lane = spy
+        else:
+            entry._mount_lane = None
+        clients.append(flask_app.test_client(use_cookies=False))
+    yield clients[0], clients[1], answered
+
+
+BINARY = bytes(range(256))
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/flask/echo/x", {"query_string": "q=1&q=a%26b%3Dc&q=%C3%BC%20%2B&empty=&plus=a+b"}),
+    ("GET", "/flask/echo/é ü", {}),
+    ("GET", "/flask/echo/x", {"headers": [("X-Multi", "a"), ("X-Multi", "b"), ("Host", "api.example")]}),
+    ("GET", "/flask/echo/x", {"environ_overrides": {"QUERY_STRING": "raw=\xc3\xa9 x#y"}}),
+    ("POST", "/flask/bytes", {"data": BINARY, "headers": [("Content-Type", "application/octet-stream")]}),
+    ("POST", "/flask/bytes", {}),
+    ("POST", "/flask/bytes", {"data": BINARY * 4096}),
+    ("GET", "/flask/binary", {}),
+    ("HEAD", "/flask/binary", {}),
+    ("GET", "/flask/cookies", {"headers": [("Cookie", "a=1; b=2")]}),
+    ("DELETE", "/flask/empty", {}),
+    ("GET", "/flask/nowhere", {}),
+    ("GET", "/flask", {"headers": [("Host", "api.example")]}),
+    ("GET", "/flask/", {}),
+    ("GET", "/flask/stream", {}),
+    ("GET", "/failing/x", {}),
+    ("GET", "/splitting/x", {}),
+    ("POST", "/odd/x", {"data": b"{}", "headers": [("Content-Type", "application/json"), ("User-Agent", "é-agent"),
+                                                 ("X-Forwarded-For", "10.0.0.1, 203.0.113.9"),
+                                                 ("X-Forwarded-Proto", "http"), ("Host", "h.example:8443")]}),
+    ("GET", "/odd/x", {"query_string": "status=599"}),
+    ("GET", "/odd/x", {"query_string": "status=404"}),
+    ("GET", "/odd/x", {"query_string": "status=204"}),
+    ("GET", "/odd/x", {"query_string": "status=304"}),
+    ("GET", "/odd/x", {"query_string": "location=/é"}),
+    ("GET", "/fastapi/echo/x", {}),
+    ("GET", "/native", {}),
+]
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # the same trace in both log lines
+LEFT_TO_THE_GENERAL_PATH = {("HEAD", "/flask/binary"), ("GET", "/fastapi/echo/x"), ("GET", "/native")}
+
+
+@pytest.mark.parametrize(("method", "path", "options"), CASES, ids=[f"{m} {p} {i}" for i, (m, p, _) in
+                                                                     enumerate(CASES)])
+def test_the_lane_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]], capfd: pytest.CaptureFixture[str],
+                                               caplog: pytest.LogCaptureFixture, method: str, path: str,
+                                               options: dict[str, Any]) -> None:
+    lane, general, answered = fronts
+    before = len(answered)
+    options = {**options, "headers": [*options.get("headers", []), ("Function-Execution-Id", "exec-1"),
+                                                     ("traceparent", TRACEPARENT)]}
+    outs, logs = [], []
+    for client in (lane, general):
+        capfd.readouterr()
+        caplog.clear()
+        got = client.open(path, method=method, **options)
+        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
+        logs.append((_log_lines(capfd.readouterr().err), [(r.levelname, r.getMessage()) for r in caplog.records]))
+    assert outs[0] == outs[1]
+    assert logs[0] == logs[1]
+    if (method, path) in LEFT_TO_THE_GENERAL_PATH:
+        assert answered[before:] == [None]
+    else:
+        assert len(answered) == before + 1 and answered[-1] is not None  # the lane answered it
+
+
+def _log_lines(err: str) -> list[str]:
+    """The log lines, without what differs between two invocations (ids, times)."""
+    import json
+
+    lines = []
+    for line in err.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        if isinstance(doc, dict):
+            for key in ("invocation_id", "time", "timestamp", "ts", "correlation_id", "trace", "span_id",
+                        "logging.googleapis.com/trace", "logging.googleapis.com/spanId", "traceback"):
+                doc.pop(key, None)
+        lines.append(json.dumps(doc, sort_keys=True))
+    return lines
+
+
+ENVIRONS = [
+    ("/flask", {"path": "/flask/echo/é ü", "query_string": "q=1&q=%C3%BC+x&e="}),
+    ("/flask", {"path": "/flask", "headers": [("Host", "api.example:8080"), ("X-Forwarded-Proto", "HTTPS, http")]}),
+    ("/flask", {"path": "/flask/x", "headers": [("X-Forwarded-For", "1.1.1.1,  2.2.2.2 "), ("Cookie", "a=1"),
+                                                ("User-Agent", "é"), ("Content-Type", "text/plain; charset=é")],
+                "data": b"body", "method": "POST"}),
+    ("", {"path": "//x//y", "headers": [("Host", "[::1]:9000")], "environ_overrides": {"QUERY_STRING": "a=\xff b#c"}}),
+    ("", {"path": "/", "environ_overrides": {"REMOTE_ADDR": "192.0.2.7", "CONTENT_TYPE": ""}}),
+]
+
+
+@pytest.mark.parametrize(("prefix", "request_options"), ENVIRONS)
+def test_the_lane_environ_holds_what_the_general_path_gives_the_app(prefix: str, request_options: dict[str, Any]
+                                                                    ) -> None:
+    """Every key the general path's environ has, with the same value (the body's stream holding the same bytes);
+    the lane's environ keeps the server's own keys beside them."""
+    import flask
+
+    from portafunc.mount import _WsgiBridge
+    from portafunc_gcp.codecs import http
+    from portafunc_gcp.codecs import mount as mount_codec
+
+    bridge = _WsgiBridge(mounted.flask_app, prefix)
+    native = EnvironBuilder(**request_options).get_environ()
+    request = flask.Request(native)
+    general = bridge.environ(http.from_flask(request))
+    client_ip = mount_codec.client_ip(request)
+    assert client_ip == http._FLASK_FIELDS.client_ip(request)
+    lane = bridge.environ_of(request.environ, request.method, request.path, http._raw_query(request.query_string),
+                             client_ip, request.get_data(cache=True))
+    assert lane["wsgi.input"].read() == general.pop("wsgi.input").read()
+    assert {key: lane[key] for key in general} == general
+    assert not {key for key in lane if key not in general and (key[:5] == "HTTP_" or key in ("CONTENT_TYPE",))}
