@@ -108,3 +108,15 @@ def test_the_usual_envelope_takes_the_direct_read_and_malformed_ones_are_still_r
         bad["message"]["attributes"] = {"a": [1]}
         with pytest.raises(EventDecodeError, match=r"message.attributes\['a'\] is list"):
             codecs.decode_cloudevent(attrs, data=bad)
+
+
+@pytest.mark.parametrize(("name", "env"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_cloudevent_decodes_as_the_field_by_field_decoder_reads_its_data(name, env):
+    attrs = {"type": pubsub.PUBLISHED, "id": "ce-id", "source": SOURCE, "specversion": "1.0",
+             "time": "2021-02-05T04:06:14.109Z"}
+    try:
+        msg = codecs.decode_cloudevent(attrs, "RAW", data=copy.deepcopy(env))
+        got: object = (msg.to_dict(context=True), msg.native, type(msg))
+    except EventDecodeError as exc:
+        got = ("refused", str(exc))
+    assert got == _full(copy.deepcopy(env), SOURCE), name

@@ -32,13 +32,31 @@ from portafunc.invoke import MessageResult, Outcome, handle_http_direct, invoke_
 
 from . import triggers
 from .codecs.http import request_from_func
-from .codecs.queue import decode_body
-from .codecs.topic import message_from_func
 from .outcome import LastOutcome, MessageFailed, direct_encoder, http_response, problem_response
 
 TARGET = "azure"
+_SUCCESS = Outcome.SUCCESS
 _registry: dict[str, App] = {}
 _runtimes: dict[str, Runtime] = {}
+
+
+# The queue and Event Grid codecs (with the envelope and blob codecs they import) load with the first message, not
+# on an HTTP app's cold start. Each stand-in below puts the codec's function in its place on its first call, so
+# later messages call the codec directly, at no cost.
+def decode_body(*args: Any, **kwargs: Any) -> Message[Any]:
+    """:func:`.codecs.queue.decode_body`, imported by the first queue message."""
+    from .codecs.queue import decode_body as codec
+
+    globals()["decode_body"] = codec
+    return codec(*args, **kwargs)
+
+
+def message_from_func(event: Any) -> Message[Any] | None:
+    """:func:`.codecs.topic.message_from_func`, imported by the first Event Grid event."""
+    from .codecs.topic import message_from_func as codec
+
+    globals()["message_from_func"] = codec
+    return codec(event)
 
 
 def register_app(ref: str, app: App) -> None:
@@ -117,7 +135,7 @@ class Runtime:
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
-        spec = self.app.function(name)
+        spec = (self._app or self.app).function(name)
         trig = spec.trigger
         if not isinstance(trig, QueueTrigger):
             raise MessageFailed(f"function {name!r} is not a queue function")
@@ -132,7 +150,7 @@ class Runtime:
             return
         result = invoke_message(spec, neutral, target=TARGET, native_context=msg)
         outcome = result.outcome
-        if outcome is Outcome.SUCCESS:
+        if outcome is _SUCCESS:
             self._local.last = result  # read as a LastOutcome by .last
             return
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
@@ -178,12 +196,16 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        spec = self.app.function(name)
+        spec = (self._app or self.app).function(name)
         trig = spec.trigger
         if trig.__class__ is TopicTrigger:
             fast = message_from_func(event)
             if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
-                self._finish_event(invoke_message(spec, fast, target=TARGET, native_context=event))
+                result = invoke_message(spec, fast, target=TARGET, native_context=event)
+                if result.outcome is _SUCCESS:
+                    self._local.last = result  # read as a LastOutcome by .last
+                    return
+                self._finish_event(result)
                 return
         from .codecs.natives import from_func_eventgrid
         from .codecs.topic import decode_event

@@ -28,13 +28,14 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import handle_http_direct, invoke_event, invoke_message
+from portafunc.invoke import Outcome, handle_http_direct, invoke_event, invoke_message
 
 from . import codecs
 from .codecs import http, pubsub, schedule
 from .outcome import direct_encoder, event_failed, http_error, message_failed, schedule_answer
 
 TARGET = "gcp"
+_SUCCESS = Outcome.SUCCESS
 AUDIENCE_ENV = "PORTAFUNC_PUSH_AUDIENCE"  # push_auth.AUDIENCE_ENV, kept off the cold-start import path
 SERVICE_ACCOUNTS_ENV = "PORTAFUNC_PUSH_SERVICE_ACCOUNTS"
 _EXECUTION_ID = "HTTP_FUNCTION_EXECUTION_ID"  # the Function-Execution-Id header, read from the WSGI environ
@@ -160,10 +161,14 @@ class Entry:
             logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
                        function=name, error=str(exc))
             raise http_error(400, str(exc)) from None
-        if spec.kind in ("topic", "queue"):
+        kind = spec.trigger.kind
+        if kind == "topic" or kind == "queue":
             if not isinstance(event, Message):
-                raise http_error(400, f"{name} is a {spec.kind} function but received a {type(event).__name__}")
-            failed = message_failed(invoke_message(spec, event, target=TARGET, native_context=cloud_event), event.id)
+                raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
+            result = invoke_message(spec, event, target=TARGET, native_context=cloud_event)
+            if result.outcome is _SUCCESS:  # acknowledged
+                return None
+            failed = message_failed(result, event.id)
             if failed is not None:
                 raise failed
             return None

@@ -95,6 +95,12 @@ _IN_CE = object()
 def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None, *, data: Any = _IN_CE) -> Event:
     """A CloudEvent (its attributes, with ``data`` among them or given apart, as functions-framework holds it)."""
     ce_type = ce.get("type")
+    if ce_type == pubsub.PUBLISHED and data.__class__ is dict:  # the usual event, as Eventarc delivers it
+        source = ce.get("source")
+        message = pubsub.decode_published(data, source if source.__class__ is str else _s(source),
+                                          raw if raw is not None else ce)
+        if message is not None:
+            return message
     if not isinstance(ce_type, str):
         raise EventDecodeError("CloudEvent has no type", expected=ACCEPTED)
     if data is _IN_CE:
