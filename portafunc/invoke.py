@@ -340,7 +340,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         def typed(r: HttpRequest) -> HttpResponse:
             value = spec.handler(**arguments(r))
             if respond is not None and not isinstance(value, HttpResponse):
-                value = respond(value)
+                return respond(value)  # an HttpResponse
             return to_response(value)
 
         return typed
@@ -665,7 +665,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                 arguments, respond = lane
                 value = spec.handler(**arguments(req))
                 if respond is not None and not isinstance(value, HttpResponse):
-                    value = respond(value)
+                    value = respond(value)  # an HttpResponse, which encode leaves to the caller
             answer = encode(value)
             if answer is not None:
                 return answer

@@ -630,11 +630,13 @@ class _Binder:
         return out
 
     def respond(self, value: Any) -> Any:
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
+            return json_response(200, self.response_dump(value))  # type: ignore[misc]
         status = None
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
         if value.__class__ is self.response_kept:
-            checked = value  # what validating it gives: this very instance
+            checked = value
         else:
             checked = self._checked(value)
         return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
