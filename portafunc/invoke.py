@@ -979,10 +979,10 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     destination = dead_letter_destination(spec)
     if destination is None:
         if logs.enabled("ERROR"):  # nothing built for a line that is not written
-            logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                       "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                       errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
-                       hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+            logs.log("ERROR", "NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                     "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                     errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
+                     hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic
