@@ -882,17 +882,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         handler, model, validate = direct
         unsuccessful = 0
         # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
-        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
-        # between messages (the next record being decoded) its message is None and it stands for what was current
-        # before the batch (its last item).
+        # index are rewritten per message. current() replaces it by what it built, so it is put back after each
+        # message; between messages (the next record being decoded) its message is None and it stands for what was
+        # current before the batch (its last item).
         slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
         token = _enter(slot)
         try:
             for index, msg in enumerate(pending):
                 slot[2] = msg
                 slot[4] = index
-                if _current() is not slot:
-                    _enter(slot)
                 try:
                     if model is not None and not msg._has_body:
                         msg.with_body(_validate(model, msg.data, msg, validate))
