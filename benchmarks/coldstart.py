@@ -2,7 +2,11 @@
 
 Each run is a new interpreter (``coldstart_child.py``) that imports one contender's entry module and handles its
 first event. Contenders are interleaved in a new random order on every round so that the noise of this shared
-machine falls on all of them alike. The code root every child imports from is a copy made here, laid out like a
+machine falls on all of them alike; the contenders of one workload (portafunc, the native handler, the peers) run
+back to back in each round, in random order, so that portafunc's cost **added over native** is the median of
+per-round differences between runs seconds apart (``added``, with min–max and the module counts of both).
+The Azure and GCP HTTP pairs, whose processes import a whole web framework and spread the widest, get
+``web_rounds`` rounds (three times ``rounds`` by default) instead of ``rounds``. The code root every child imports from is a copy made here, laid out like a
 deployment package (the app module, the portafunc core and adapters vendored beside it, the generated entry files).
 
 * ``pyc``: everything precompiled (compileall on the code root; site-packages was compiled by pip; one unmeasured
@@ -129,7 +133,57 @@ def run_one(name: str, root: Path, events: dict[str, Path], mode: str, cache_pre
     return out
 
 
-def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warmup: bool = True) -> dict[str, Any]:
+WEB_PAIRS = ("gcp", "azure")  # targets whose HTTP pair gets web_rounds rounds
+
+
+def workload_groups(names: list[str]) -> list[list[str]]:
+    """The contenders that are compared with each other (same target and workload), one list per workload."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        target, workload, _, _ = CONTENDERS[name]
+        groups.setdefault((target, workload), []).append(name)
+    return list(groups.values())
+
+
+def round_order(names: list[str], r: int, rounds: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Round ``r``'s runs: workloads and modes in random order, each workload's contenders back to back (in random
+    order) so that a paired difference compares runs seconds apart. Rounds past ``rounds`` run the web pairs only."""
+    units = []
+    for group in workload_groups(names):
+        if r >= rounds and CONTENDERS[group[0]][0] not in WEB_PAIRS:
+            continue
+        for mode in ("pyc", "nopyc"):
+            unit = [(n, mode) for n in group]
+            rng.shuffle(unit)
+            units.append(unit)
+    rng.shuffle(units)
+    return [run for unit in units for run in unit]
+
+
+def added_over_native(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per portafunc contender and mode: portafunc minus the native handler of the same workload, paired by round
+    (``total_ms``: import + first event in the child; ``wall_ms``: the whole process), and both module counts."""
+    out: dict[str, Any] = {}
+    for name in raw:
+        if "_portafunc_" not in name:
+            continue
+        native = name.replace("_portafunc_", "_native_")
+        if native not in raw:
+            continue
+        out[name] = {"native": native}
+        for mode in ("pyc", "nopyc"):
+            ours = {x["round"]: x for x in raw[name][mode]}
+            theirs = {x["round"]: x for x in raw[native][mode]}
+            both = sorted(set(ours) & set(theirs))
+            out[name][mode] = {key: summary([ours[i][key] - theirs[i][key] for i in both])
+                               for key in ("total_ms", "wall_ms")}
+            out[name][mode]["modules"] = {"portafunc": summary([ours[i]["modules"] for i in both]),
+                                          "native": summary([theirs[i]["modules"] for i in both])}
+    return out
+
+
+def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warmup: bool = True,
+        web_rounds: int | None = None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="pf-bench-cold-"))
     try:
         root = build_root(work)
@@ -149,18 +203,20 @@ def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warm
         live = [n for n in names if n not in errors]
         raw: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"pyc": [], "nopyc": []} for n in live}
         rng = random.Random(8)
-        for r in range(rounds):
-            order = [(n, m) for n in live for m in ("pyc", "nopyc")]
-            rng.shuffle(order)
-            for name, mode in order:
+        total = max(rounds, rounds * 3 if web_rounds is None else web_rounds)
+        if not any(CONTENDERS[n][0] in WEB_PAIRS for n in live):
+            total = rounds
+        for r in range(total):
+            for name, mode in round_order(live, r, rounds, rng):
                 res = run_one(name, root, events, mode, empty_cache)
                 if "error" in res:
                     errors.setdefault(name, res["error"])
                     continue
+                res["round"] = r
                 raw[name][mode].append(res)
             if any(p.is_file() for p in empty_cache.rglob("*.pyc")):
                 raise RuntimeError("bytecode was written into the no-pyc cache prefix; the nopyc mode is broken")
-            log(f"  cold start: round {r + 1}/{rounds} done")
+            log(f"  cold start: round {r + 1}/{total} done" + (" (web pairs)" if r >= rounds else ""))
         stats: dict[str, Any] = {}
         for name in live:
             stats[name] = {"target": CONTENDERS[name][0], "workload": CONTENDERS[name][1]}
@@ -169,8 +225,8 @@ def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warm
                 stats[name][mode] = {key: summary([x[key] for x in runs])
                                      for key in ("import_ms", "first_ms", "total_ms", "wall_ms", "rss_kb", "peak_rss_kb",
                                                  "modules") if all(x.get(key) is not None for x in runs)}
-        # paired differences per round: portafunc minus native, same round (noise largely cancels)
-        return {"rounds": rounds, "stats": stats, "raw": raw, "errors": errors}
+        return {"rounds": rounds, "web_rounds": total, "stats": stats, "added": added_over_native(raw), "raw": raw,
+                "errors": errors}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

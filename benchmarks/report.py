@@ -76,13 +76,18 @@ def _mm(s: dict[str, Any], digits: int = 1, scale: float = 1.0) -> str:
 
 
 def paired(cold: dict[str, Any], a: str, b: str, mode: str, key: str = "total_ms") -> dict[str, Any] | None:
-    """Per-round differences a − b (same round, so machine noise largely cancels): median, min, max."""
+    """Per-round differences a − b (same round, so machine noise largely cancels): median, min, max. Runs carry
+    their round (a contender that failed once must not shift the pairing); older results are paired by position."""
     ra, rb = cold["raw"].get(a, {}).get(mode, []), cold["raw"].get(b, {}).get(mode, [])
-    n = min(len(ra), len(rb))
-    if not n:
+    if all("round" in x for x in ra + rb):
+        by_round = {x["round"]: x for x in rb}
+        pairs = [(x, by_round[x["round"]]) for x in ra if x["round"] in by_round]
+    else:
+        pairs = list(zip(ra, rb, strict=False))  # unequal lengths: the shorter one
+    if not pairs:
         return None
-    diffs = [ra[i][key] - rb[i][key] for i in range(n)]
-    return {"n": n, "median": statistics.median(diffs), "min": min(diffs), "max": max(diffs)}
+    diffs = [x[key] - y[key] for x, y in pairs]
+    return {"n": len(diffs), "median": statistics.median(diffs), "min": min(diffs), "max": max(diffs)}
 
 
 def added_over_native(res: dict[str, Any]) -> dict[str, Any] | None:
@@ -144,8 +149,11 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
                 row(f"added cold start over native < {GOAL_COLD_ADDED_MS} ms ({target})", "–", None,
                     cold.get("errors", {}).get(pf, "not run")[:200])
                 continue
+            mods = [_med(cold["stats"], n, "pyc", "modules") for n in (pf, nat)]
+            counted = f"; {mods[0]:.0f} vs {mods[1]:.0f} modules" if None not in mods else ""
             row(f"added cold start over native < {GOAL_COLD_ADDED_MS} ms ({target}, HTTP, .pyc)",
-                f"{d['median']:+.1f} ms (min {d['min']:+.1f}, max {d['max']:+.1f})", d["median"] < GOAL_COLD_ADDED_MS,
+                f"{d['median']:+.1f} ms (min {d['min']:+.1f}, max {d['max']:+.1f}; {d['n']} rounds{counted})",
+                d["median"] < GOAL_COLD_ADDED_MS,
                 "" if d["median"] < GOAL_COLD_ADDED_MS else "see *Why* below")
     else:
         row("cold-start goals", "–", None, (cold or {}).get("not_measured", "cold suite not run"))
@@ -168,11 +176,13 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
         typed = sc.get("aws_http_v2_typed", {})
         pf, pt = w("aws_http_v2_typed", "portafunc"), w("aws_http_v2_typed", "powertools (enable_validation=True)")
         bare = w("aws_http_v2_typed", "portafunc bare (read by hand, no middleware)")
+        floor = w("aws_http_v2_typed", "pydantic floor (native + TypeAdapter + model_dump_json)")
         if typed and pf is not None and pt is not None:
             ratio = pf / pt
             row(f"HTTP v2 with typed parameters, response model and middleware ≤ {GOAL_TYPED_VS_POWERTOOLS}× "
                 "Powertools (enable_validation=True)",
-                f"{ratio:.2f}× ({pf:.1f} vs {pt:.1f} µs; the same route read by hand, no middleware: {_f(bare)} µs)",
+                f"{ratio:.2f}× ({pf:.1f} vs {pt:.1f} µs; the same route read by hand, no middleware: {_f(bare)} µs; "
+                f"a native handler validating the same values with pydantic: {_f(floor)} µs)",
                 ratio <= GOAL_TYPED_VS_POWERTOOLS, "" if ratio <= GOAL_TYPED_VS_POWERTOOLS else "see *Why* below")
         for scen, label in (("azure_http", "Azure HTTP (func.HttpRequest → func.HttpResponse)"),
                             ("gcp_http_served", "GCP HTTP (functions-framework, WSGI)")):
@@ -213,11 +223,16 @@ def cold_section(cold: Any, img: Path) -> list[str]:
     if not cold or "stats" not in cold:
         return out + [f"not measured: {(cold or {}).get('not_measured', 'suite not run')}", ""]
     st = cold["stats"]
-    out += [f"{cold['rounds']} fresh processes per contender and mode, all contenders interleaved in a new random "
-            "order each round. **import + first event** is measured inside the child with `perf_counter` (from "
+    web = cold.get("web_rounds", cold["rounds"])
+    out += [f"{cold['rounds']} fresh processes per contender and mode"
+            + (f" ({web} for the Azure and GCP HTTP pairs)" if web != cold["rounds"] else "")
+            + ", all contenders interleaved in a new random order each round. **import + first event** is measured inside the child with `perf_counter` (from "
             "before the entry module's import to after the first response); **process** is the wall time of the "
             "whole process as the parent sees it (interpreter start, site, import, first event, exit). "
-            "**added over native** is the median of per-round differences (same round, so shared noise cancels). "
+            "**added over native** is the median of per-round differences (same round, the workload's contenders "
+            "run back to back, so shared noise cancels), with min–max and the number of rounds (the Azure and GCP "
+            "HTTP pairs get more rounds: their processes spread the widest); **modules** is `len(sys.modules)` "
+            "after the first event. "
             "Ratios are portafunc ÷ that contender (below 1 = portafunc is faster). Medians, (min–max).", ""]
     bare = st.get("bare")
     if bare:
@@ -229,18 +244,20 @@ def cold_section(cold: Any, img: Path) -> list[str]:
         for group, names in COLD_GROUPS.items():
             pf = next((n for n in names if "portafunc" in n), None)
             native = names[0]
-            out += [f"**{group}**", "", "| contender | import + first event, ms | process, ms | added over native, ms "
-                    "| portafunc ÷ contender |", "|---|---|---|---|---|"]
+            out += [f"**{group}**", "", "| contender | import + first event, ms | process, ms | modules "
+                    "| added over native, ms | portafunc ÷ contender |", "|---|---|---|---|---|---|"]
             for n in names:
                 if n not in st:
                     why = cold.get("errors", {}).get(n, "did not run").splitlines()[-1][:200]
-                    out.append(f"| {LABELS.get(n, n)} | not measured: {why} | | | |")
+                    out.append(f"| {LABELS.get(n, n)} | not measured: {why} | | | | |")
                     continue
                 s = st[n][mode]
                 d = paired(cold, n, native, mode) if n != native else None
-                added = "" if d is None else f"{d['median']:+.1f} ({d['min']:+.1f}…{d['max']:+.1f})"
+                added = "" if d is None else f"{d['median']:+.1f} ({d['min']:+.1f}…{d['max']:+.1f}), {d['n']} rounds"
                 ratio = "" if n == pf else _ratio(_med(st, pf, mode), _med(st, n, mode))
-                out.append(f"| {LABELS.get(n, n)} | {_mm(s['total_ms'])} | {_mm(s['wall_ms'])} | {added} | {ratio} |")
+                modules = f"{s['modules']['median']:.0f}" if s.get("modules", {}).get("n") else "–"
+                out.append(f"| {LABELS.get(n, n)} | {_mm(s['total_ms'])} | {_mm(s['wall_ms'])} | {modules} | {added} "
+                           f"| {ratio} |")
             out.append("")
     out += ["![cold start](benchmarks/cold_start.png)", ""]
     _plot_cold(st, img / "cold_start.png")

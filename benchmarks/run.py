@@ -1,6 +1,7 @@
 """The one command behind ``make bench``: set up the benchmark venv, run every suite, write docs/benchmarks.md.
 
-    python benchmarks/run.py            # full run: 12 cold-start rounds (~15 min on the 2-core dev machine)
+    python benchmarks/run.py            # full run: 12 cold-start rounds, 36 for the Azure and GCP HTTP pairs
+                                        # (~20 min on the 2-core dev machine)
     python benchmarks/run.py --quick    # fewer rounds / smaller loads (< ~3 min)
     python benchmarks/run.py --only cold,warm      # a subset of suites (cold, warm, aws, scaling, packaging,
                                                    # messaging, mount)

@@ -340,7 +340,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         def typed(r: HttpRequest) -> HttpResponse:
             value = spec.handler(**arguments(r))
             if respond is not None and not isinstance(value, HttpResponse):
-                value = respond(value)
+                return respond(value)  # an HttpResponse
             return to_response(value)
 
         return typed
@@ -665,7 +665,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                 arguments, respond = lane
                 value = spec.handler(**arguments(req))
                 if respond is not None and not isinstance(value, HttpResponse):
-                    value = respond(value)
+                    value = respond(value)  # an HttpResponse, which encode leaves to the caller
             answer = encode(value)
             if answer is not None:
                 return answer
@@ -977,10 +977,10 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     destination = dead_letter_destination(spec)
     if destination is None:
         if logs.enabled("ERROR"):  # nothing built for a line that is not written
-            logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                       "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                       errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
-                       hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+            logs.log("ERROR", "NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                     "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                     errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
+                     hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic

@@ -33,32 +33,51 @@ MAX_DEPTH = 20  # deeper subtrees are replaced by a marker (walking them costs t
 MAX_TEXT = 8192  # characters kept of one logged string; the rest is cut before it is scrubbed
 DEEP = "[TRUNCATED: nested more than 20 levels]"
 
+
+class _Lazy:
+    """A regular expression compiled the first time it is used."""
+
+    __slots__ = ("pattern", "flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags = pattern, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self.pattern, self.flags)
+        return compiled
+
+
 # Credential shapes, each a pattern that starts with a literal (so the regex engine skips ahead at C speed) and each
 # run only when a substring check (cheaper still) says the text can hold it: most logged text holds none, and a
-# case-insensitive alternation run over every traceback was the slowest part of a failing invocation.
+# case-insensitive alternation run over every traceback was the slowest part of a failing invocation. They are
+# compiled on first use (:class:`_Lazy`): compiling them all costs over a millisecond, on every cold start, and most
+# processes log no text that can hold a credential.
 _SHAPES = (
-    ("://", re.compile(r"(//[^\s/:@\"'<>]*):[^\s/?#\"'<>]*@"), rf"\1:{REDACTED}@"),  # scheme://user:password@host
-    ("PRIVATE KEY-----", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)"
-                                    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"), "[REDACTED PRIVATE KEY]"),
-    ("AKIA", re.compile(r"AKIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (long-term)
-    ("ASIA", re.compile(r"ASIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (temporary)
-    ("AIza", re.compile(r"AIza[0-9A-Za-z_-]{35}"), REDACTED),  # Google API keys
-    ("hooks.slack.com/", re.compile(r"(hooks\.slack\.com/)(?:services|workflows|triggers)/[^\s\"'<>]+"),
+    ("://", _Lazy(r"(//[^\s/:@\"'<>]*):[^\s/?#\"'<>]*@"), rf"\1:{REDACTED}@"),  # scheme://user:password@host
+    ("PRIVATE KEY-----", _Lazy(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)"
+                               r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"), "[REDACTED PRIVATE KEY]"),
+    ("AKIA", _Lazy(r"AKIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (long-term)
+    ("ASIA", _Lazy(r"ASIA[A-Z0-9]{16}"), REDACTED),  # AWS access key ids (temporary)
+    ("AIza", _Lazy(r"AIza[0-9A-Za-z_-]{35}"), REDACTED),  # Google API keys
+    ("hooks.slack.com/", _Lazy(r"(hooks\.slack\.com/)(?:services|workflows|triggers)/[^\s\"'<>]+"),
      rf"\1{REDACTED}"),
-    ("eyJ", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),  # JWTs
+    ("eyJ", _Lazy(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),  # JWTs
 )
 _SCHEMES = ("bearer", "basic", "sharedaccesssignature")
-_SCHEME = re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)(\s+)[A-Za-z0-9._~+/=%&:-]+")
+_SCHEME = _Lazy(r"(?i)\b(bearer|basic|sharedaccesssignature)(\s+)[A-Za-z0-9._~+/=%&:-]+")
 # ``name: value`` / ``name=value`` with a secret-looking name, matched on the lower-cased text (a case-insensitive
 # pattern is several times slower): a secret word, the rest of the name, the separator, and the value in a lookahead.
 _PAIR_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "passphrase", "secret",
                "apikey", "api-key", "api_key", "credential", "accountkey", "jwt", "assertion", "session")
 _PAIR_ENDINGS = ("key", "code", "pwd", "pw", "sig", "sas")  # only at the end of a name: not "KeyError: 'id'"
-_PAIR = re.compile("(?:(?:" + "|".join(sorted(map(re.escape, _PAIR_WORDS), key=len, reverse=True)) + ")"
-                   r"[a-z0-9_.-]*|(?:" + "|".join(_PAIR_ENDINGS) + r"))[\"']?\s*[:=]\s*[\"']?"
-                   r"(?=((?:(?:bearer|basic|sharedaccesssignature)\s+)?[^\s\"',;&]+))")
+_PAIR = _Lazy("(?:(?:" + "|".join(sorted(map(re.escape, _PAIR_WORDS), key=len, reverse=True)) + ")"
+              r"[a-z0-9_.-]*|(?:" + "|".join(_PAIR_ENDINGS) + r"))[\"']?\s*[:=]\s*[\"']?"
+              r"(?=((?:(?:bearer|basic|sharedaccesssignature)\s+)?[^\s\"',;&]+))")
 _PAIR_HINTS = _PAIR_WORDS + _PAIR_ENDINGS
-_PAIR_CI = re.compile(_PAIR.pattern, re.IGNORECASE)
+_PAIR_CI = _Lazy(_PAIR.pattern, re.IGNORECASE)
 
 
 def scrub_text(text: str) -> str:
@@ -69,10 +88,10 @@ def scrub_text(text: str) -> str:
     original = text
     for needle, pattern, replacement in _SHAPES:
         if needle in text:
-            text = pattern.sub(replacement, text)
+            text = pattern.get().sub(replacement, text)
     lowered = text.lower()
     if any(scheme in lowered for scheme in _SCHEMES):
-        text = _SCHEME.sub(rf"\1\2{REDACTED}", text)
+        text = _SCHEME.get().sub(rf"\1\2{REDACTED}", text)
         lowered = text.lower()
     if ("=" in text or ":" in text) and any(word in lowered for word in _PAIR_HINTS):
         text = _mask_secret_pairs(text, lowered)
@@ -89,7 +108,7 @@ _clean: set[str] = set()
 
 def _mask_secret_pairs(text: str, lowered: str) -> str:
     # str.lower() keeps the length except for a few letters (e.g. "İ"); then the slower case-insensitive pattern.
-    found = _PAIR.finditer(lowered) if len(lowered) == len(text) else _PAIR_CI.finditer(text)
+    found = _PAIR.get().finditer(lowered) if len(lowered) == len(text) else _PAIR_CI.get().finditer(text)
     out: list[str] = []
     pos = 0
     for match in found:
@@ -132,31 +151,48 @@ _SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip 
 
 def redact(value: Any, _depth: int = 0) -> Any:
     """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``, strings scrubbed of
-    credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker."""
-    if value.__class__ in _SCALARS:
+    credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker.
+
+    Containers are copied by plain loops in this one frame, not by comprehensions: before Python 3.12 each
+    comprehension is a frame of its own, and a rejection's nested validation errors cost twice as much with them."""
+    kind = value.__class__
+    if kind in _SCALARS:
         return value
-    if isinstance(value, str):
+    if kind is str or isinstance(value, str):
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
-        return scrub_text(value)
+        return value if value in _clean else scrub_text(value)
     # the usual containers, told by their class: the Mapping ABC's isinstance costs more than redacting a small dict
-    is_dict = value.__class__ is dict
-    is_list = not is_dict and (value.__class__ is list or value.__class__ is tuple)
+    is_dict = kind is dict
+    is_list = not is_dict and (kind is list or kind is tuple)
     if _depth >= MAX_DEPTH and (is_dict or is_list or isinstance(value, (Mapping, list, tuple))):
         return DEEP
+    depth = _depth + 1
     if is_dict or (not is_list and isinstance(value, Mapping)):
-        depth = _depth + 1
-        return {k: (REDACTED if (k.__class__ is str or isinstance(k, str)) and _secret_names[k] else
-                    v if v.__class__ in _SCALARS else
-                    (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
-                    redact(v, depth)) for k, v in value.items()}  # the usual field: no call; a known-clean text: none
+        fields: dict[Any, Any] = {}
+        for k, v in value.items():  # the usual field costs no call; a text known clean, a set look-up
+            if (k.__class__ is str or isinstance(k, str)) and _secret_names[k]:
+                fields[k] = REDACTED
+            elif v.__class__ in _SCALARS:
+                fields[k] = v
+            elif v.__class__ is str and len(v) <= MAX_TEXT:
+                fields[k] = v if v in _clean else scrub_text(v)
+            else:
+                fields[k] = redact(v, depth)
+        return fields
     if is_list or isinstance(value, (list, tuple)):
         if len(value) == 2 and isinstance(value[0], str) and _secret_names[value[0]]:
             return [value[0], REDACTED]
-        depth = _depth + 1
-        return [v if v.__class__ in _SCALARS else
-                (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
-                redact(v, depth) for v in value]  # as for a dict's fields
+        items: list[Any] = []
+        append = items.append
+        for v in value:  # as for a dict's fields
+            if v.__class__ in _SCALARS:
+                append(v)
+            elif v.__class__ is str and len(v) <= MAX_TEXT:
+                append(v if v in _clean else scrub_text(v))
+            else:
+                append(redact(v, depth))
+        return items
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     return value

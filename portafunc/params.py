@@ -500,7 +500,7 @@ class _Binder:
 
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
-                 "validation_error", "response_kept")
+                 "validation_error", "response_kept", "as_dict")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -520,14 +520,9 @@ class _Binder:
         self.path = [(n, p.name) for n, p in self.fields.items() if p.location == "path"]
         self.validator: Any = None
         self.defaults_only: dict[str, Any] | None = None
+        self.as_dict = False
         if sig.parameters:
-            from pydantic import ConfigDict, create_model
-
-            definitions: dict[str, Any] = {n: (p.annotation, ... if p.required else p.default)
-                                           for n, p in self.fields.items()}
-            model = create_model("Parameters", __config__=ConfigDict(arbitrary_types_allowed=True),
-                                 **definitions)
-            self.validator = model.__pydantic_validator__
+            self.validator, self.as_dict = _parameters_validator(self.fields)
             if not any(p.required for p in sig.parameters):
                 self.defaults_only = {p.arg: p.default for p in sig.parameters}
         self.body = sig.body
@@ -585,7 +580,10 @@ class _Binder:
                 kwargs = dict(self.defaults_only)
             else:
                 try:
-                    kwargs = validator.validate_python(raw).__dict__  # the instance's own dict, not kept
+                    validated = validator.validate_python(raw)
+                    # a model instance's own dict (not kept); a dict without the parameters left to their defaults,
+                    # which the handler's own defaults fill (the same objects)
+                    kwargs = validated if self.as_dict else validated.__dict__
                 except self.validation_error as exc:
                     kwargs, errors = {}, self._param_errors(exc)
                 else:
@@ -632,11 +630,13 @@ class _Binder:
         return out
 
     def respond(self, value: Any) -> Any:
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
+            return json_response(200, self.response_dump(value))  # type: ignore[misc]
         status = None
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
         if value.__class__ is self.response_kept:
-            checked = value  # what validating it gives: this very instance
+            checked = value
         else:
             checked = self._checked(value)
         return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
@@ -650,6 +650,53 @@ class _Binder:
             raise ResponseValidationError(
                 f"the handler's result does not match its response model {_type_name(self.response)}: "
                 f"{len(failures)} error(s): {', '.join(failures[:10])}") from None
+
+
+def _parameters_validator(fields: dict[str, ParamSpec], as_dict: bool = True) -> tuple[Any, bool]:
+    """One validator for every parameter of a route, and whether it gives a dict (else a model instance).
+
+    A TypedDict of the parameters (those with a default not required) validates into a plain dict, three times
+    faster than a model; the parameters it leaves out take the handler's own defaults, the objects a model would
+    give, when every default is a value pydantic hands over as it is (None, numbers, text, bytes, enum members) —
+    a model copies a mutable default per instance. Else (or ``as_dict=False``) a model of the parameters."""
+    from pydantic import ConfigDict
+
+    config = ConfigDict(arbitrary_types_allowed=True)
+    if as_dict and all(_kept_default(p.default) for p in fields.values() if not p.required) \
+            and not any(_field_default(p.annotation) for p in fields.values()):
+        try:
+            from pydantic import TypeAdapter
+            from typing_extensions import NotRequired, TypedDict
+
+            members = {n: p.annotation if p.required else NotRequired[p.annotation] for n, p in fields.items()}
+            shape: Any = TypedDict("Parameters", members)  # type: ignore[misc]
+            setattr(shape, "__pydantic_config__", config)  # noqa: B010 - how pydantic reads a TypedDict's config
+            return TypeAdapter(shape).validator, True
+        except Exception:  # noqa: BLE001 - a type a TypedDict cannot take: the model takes it as before
+            pass
+    from pydantic import create_model
+
+    definitions: dict[str, Any] = {n: (p.annotation, ... if p.required else p.default) for n, p in fields.items()}
+    model = create_model("Parameters", __config__=config, **definitions)
+    return model.__pydantic_validator__, False
+
+
+def _field_default(annotation: Any, depth: int = 0) -> bool:
+    """Whether a pydantic ``Field`` with a default or default factory appears anywhere in ``annotation``."""
+    from pydantic.fields import FieldInfo
+    from pydantic_core import PydanticUndefined
+
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, FieldInfo) and (meta.default is not PydanticUndefined or meta.default_factory is not None):
+            return True
+    inner = (getattr(annotation, "__origin__", None), *getattr(annotation, "__args__", ()))
+    return depth < 8 and any(_field_default(a, depth + 1) for a in inner if a is not None and a is not annotation)
+
+
+def _kept_default(value: Any) -> bool:
+    from enum import Enum
+
+    return value is None or value.__class__ in (bool, int, float, str, bytes) or isinstance(value, Enum)
 
 
 def _kept_instances(model: Any) -> Any:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 # opentelemetry: imported only when OpenTelemetry is set up (tests/core/test_otel_activation.py)
 FORBIDDEN = ("boto3", "botocore", "azure", "google", "grpc", "flask", "asyncio", "pydantic", "threading",
@@ -79,3 +83,116 @@ def test_a_route_that_only_checks_the_content_type_never_loads_pydantic():
     names = _imported(code)  # (the 415's "request rejected" log line loads logging, as any rejected request's does)
     leaked = sorted(n for n in names if n.split(".")[0] == "pydantic")
     assert leaked == [], f"a content-type check pulled in {leaked}"
+
+
+# -- the generated Azure and GCP entries: what the first HTTP request loads beyond a native handler ------------------
+
+HELLO_APP = (
+    "from portafunc import App, HttpRequest\n"
+    "app = App('hello')\n"
+    "@app.http('GET', '/hello/{name}')\n"
+    "def hello(req: HttpRequest) -> dict:\n"
+    "    return {'message': 'hello ' + req.path_params['name']}\n"
+)
+NATIVE_AZURE = (
+    "import json\n"
+    "import azure.functions as func\n"
+    "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+    "@app.function_name(name='hello')\n"
+    "@app.route(route='hello/{name}', methods=['GET'])\n"
+    "def hello(req: func.HttpRequest) -> func.HttpResponse:\n"
+    "    body = json.dumps({'message': 'hello ' + req.route_params['name']})\n"
+    "    return func.HttpResponse(body, status_code=200, mimetype='application/json')\n"
+)
+NATIVE_GCP = (
+    "import functions_framework\n"
+    "@functions_framework.http\n"
+    "def hello(request):\n"
+    "    return {'message': 'hello ' + request.path.rsplit('/', 1)[-1]}\n"
+)
+# What the Azure Functions worker does with function_app.py: import it, index it, call the function it found.
+SERVE_AZURE = (
+    "import importlib.util, json, sys\n"
+    "import azure.functions as func\n"
+    "spec = importlib.util.spec_from_file_location('function_app', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['function_app'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "fn = {f.get_function_name(): f for f in module.app.get_functions()}['hello'].get_user_function()\n"
+    "resp = fn(func.HttpRequest(method='GET', url='http://localhost:7071/hello/world', headers={}, params={},\n"
+    "                           route_params={'name': 'world'}, body=b''))\n"
+    "assert resp.status_code == 200 and json.loads(resp.get_body()) == {'message': 'hello world'}, resp.get_body()\n"
+    "print(json.dumps(sorted(sys.modules)))\n"
+)
+# What functions-framework does with main.py: load the target and serve its first request.
+SERVE_GCP = (
+    "import json, sys\n"
+    "import functions_framework\n"
+    "app = functions_framework.create_app(target='hello', source=sys.argv[1], signature_type='http')\n"
+    "resp = app.test_client().get('/hello/world')\n"
+    "assert resp.status_code == 200 and json.loads(resp.data) == {'message': 'hello world'}, resp.data\n"
+    "print(json.dumps(sorted(sys.modules)))\n"
+)
+
+
+def _served_modules(serve: str, entry: Path) -> set[str]:
+    """The modules a fresh interpreter holds after loading ``entry`` and answering its first HTTP request."""
+    proc = subprocess.run([sys.executable, "-c", serve, str(entry)], capture_output=True, text=True,
+                          cwd=str(entry.parent), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _entries(tmp_path: Path, target: str) -> tuple[Path, Path]:
+    """The native hello entry and portafunc's generated one for the same app (the generator the packager uses)."""
+    native, generated = tmp_path / "native", tmp_path / "portafunc"
+    native.mkdir()
+    generated.mkdir()
+    (generated / "hello_app.py").write_text(HELLO_APP, encoding="utf-8")  # beside the entry, as in a package
+    sys.path.insert(0, str(generated))
+    try:
+        import hello_app  # noqa: PLC0415 - the app module written above
+    finally:
+        sys.path.remove(str(generated))
+        sys.modules.pop("hello_app", None)
+    if target == "azure":
+        from portafunc_azure.deploy.function_app import generate_function_app  # noqa: PLC0415
+
+        (native / "function_app.py").write_text(NATIVE_AZURE, encoding="utf-8")
+        entry = generated / "function_app.py"
+        entry.write_text(generate_function_app(hello_app.app, "hello_app:app"), encoding="utf-8")
+        return native / "function_app.py", entry
+    from portafunc_gcp.deploy.main_py import render_main  # noqa: PLC0415
+
+    (native / "main.py").write_text(NATIVE_GCP, encoding="utf-8")
+    entry = generated / "main.py"
+    entry.write_text(render_main(hello_app.app, "hello_app:app", root="."), encoding="utf-8")
+    return native / "main.py", entry
+
+
+# Modules the first HTTP request must not load: other trigger families' codecs, build-time tables, and what only
+# encoding, messaging, typing or failures need.
+LAZY_ON_HTTP = ("portafunc.targets", "portafunc.schedule", "portafunc.params", "portafunc.messaging",
+                "portafunc.tracing", "portafunc.otel", "portafunc.idempotency", "portafunc.kit.records",
+                "pydantic", "uuid", "platform", "hashlib", "inspect", "typing_extensions")
+FAMILY_CODECS = {
+    "azure": ("portafunc_azure.codecs.queue", "portafunc_azure.codecs.topic", "portafunc_azure.codecs.storage",
+              "portafunc_azure.codecs.envelope", "portafunc_azure.codecs.schedule", "portafunc_azure.codecs.natives",
+              "portafunc_azure.backends"),
+    "gcp": ("portafunc_gcp.inbound", "portafunc_gcp.backends"),
+}
+
+
+@pytest.mark.parametrize("target", ["azure", "gcp"])
+def test_a_generated_entry_answers_its_first_http_request_loading_nothing_a_native_handler_does_not(tmp_path: Path,
+                                                                                                    target: str):
+    native, generated = _entries(tmp_path, target)
+    serve = SERVE_AZURE if target == "azure" else SERVE_GCP
+    native_modules = _served_modules(serve, native)
+    ours = _served_modules(serve, generated)
+    added = sorted(n for n in ours - native_modules
+                   if n.split(".")[0] not in ("portafunc", f"portafunc_{target}", "hello_app", "function_app", "main"))
+    assert added == [], f"the {target} entry loads modules a native handler does not: {added}"
+    deferred = LAZY_ON_HTTP + FAMILY_CODECS[target]
+    lazy = sorted(n for n in ours - native_modules if any(n == d or n.startswith(d + ".") for d in deferred))
+    assert lazy == [], f"the {target} entry's first HTTP request loaded {lazy}"

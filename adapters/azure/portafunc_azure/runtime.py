@@ -32,14 +32,31 @@ from portafunc.invoke import MessageResult, Outcome, handle_http_direct, invoke_
 
 from . import triggers
 from .codecs.http import request_from_func
-from .codecs.queue import decode_body
-from .codecs.topic import message_from_func
 from .outcome import LastOutcome, MessageFailed, direct_encoder, http_response, problem_response
 
 TARGET = "azure"
 _SUCCESS = Outcome.SUCCESS
 _registry: dict[str, App] = {}
 _runtimes: dict[str, Runtime] = {}
+
+
+# The queue and Event Grid codecs (with the envelope and blob codecs they import) load with the first message, not
+# on an HTTP app's cold start. Each stand-in below puts the codec's function in its place on its first call, so
+# later messages call the codec directly, at no cost.
+def decode_body(*args: Any, **kwargs: Any) -> Message[Any]:
+    """:func:`.codecs.queue.decode_body`, imported by the first queue message."""
+    from .codecs.queue import decode_body as codec
+
+    globals()["decode_body"] = codec
+    return codec(*args, **kwargs)
+
+
+def message_from_func(event: Any) -> Message[Any] | None:
+    """:func:`.codecs.topic.message_from_func`, imported by the first Event Grid event."""
+    from .codecs.topic import message_from_func as codec
+
+    globals()["message_from_func"] = codec
+    return codec(event)
 
 
 def register_app(ref: str, app: App) -> None:

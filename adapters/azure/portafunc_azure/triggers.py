@@ -1,5 +1,8 @@
 """The Azure trigger table: what each neutral trigger becomes on Azure (:func:`check_trigger`), and the Azure names
-derived from portafunc names, in one place so the generator, runtime, backends and packager agree."""
+derived from portafunc names, in one place so the generator, runtime, backends and packager agree.
+
+The runtime reads its setting names from here on every cold start, so what only packaging and ``inspect`` ask for
+(``portafunc.targets``, the schedule dialect) is imported when first asked for, not with the module."""
 
 from __future__ import annotations
 
@@ -7,9 +10,14 @@ import re
 
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import UnsupportedTrigger
-from portafunc.routing import Route
-from portafunc.schedule import CronDialect
-from portafunc.targets import NativeTrigger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from portafunc.routing import Route
+    from portafunc.schedule import CronDialect
+    from portafunc.targets import NativeTrigger
+
+    SCHEDULE_DIALECT: CronDialect
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting the queue trigger and the poison sender read
 ROUTE_PREFIX_SETTING = "PORTAFUNC_AZURE_ROUTE_PREFIX"  # host.json's routePrefix; portafunc writes "" (no /api)
@@ -92,6 +100,8 @@ def unmatched_function_name(app: App) -> str:
 
 def check_trigger(spec: FunctionSpec) -> NativeTrigger:
     """What ``spec`` becomes on Azure, or :class:`UnsupportedTrigger` saying what to use instead."""
+    from portafunc.targets import NativeTrigger
+
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
         auth = trig.auth if trig.auth in ("anonymous", "function") else \
@@ -116,7 +126,7 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
         return NativeTrigger("Event Grid trigger", f"subscription to topic {trig.topic} (Event Grid or "
                              f"CloudEvents schema), max {trig.max_attempts} delivery attempts")
     if isinstance(trig, ScheduleTrigger):
-        return NativeTrigger("Timer trigger", f"NCRONTAB {trig.schedule.written(SCHEDULE_DIALECT)} (UTC)")
+        return NativeTrigger("Timer trigger", f"NCRONTAB {trig.schedule.written(schedule_dialect())} (UTC)")
     if isinstance(trig, StorageTrigger):
         from .codecs.storage import KIND_TO_TYPE
 
@@ -140,7 +150,23 @@ def to_ncrontab(cron: str) -> str:
     return f"0 {cron}"
 
 
-SCHEDULE_DIALECT = CronDialect("NCRONTAB", to_ncrontab, seconds=True)
+def schedule_dialect() -> CronDialect:
+    """Azure's NCRONTAB dialect, built on first use: packaging and ``inspect`` ask for it, the runtime never does."""
+    dialect = globals().get("SCHEDULE_DIALECT")
+    if dialect is None:
+        from portafunc.schedule import CronDialect
+
+        dialect = globals()["SCHEDULE_DIALECT"] = CronDialect("NCRONTAB", to_ncrontab, seconds=True)
+    return dialect
+
+
+def __getattr__(name: str) -> object:
+    """``triggers.SCHEDULE_DIALECT``, as every target's trigger table offers it, without building it at import."""
+    if name == "SCHEDULE_DIALECT":
+        return schedule_dialect()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 BODY_LIMIT = 100 * 1024 * 1024  # the Functions host's HTTP request limit (docs/reliability.md gives the source)
 RESERVED_ENV = (r"^FUNCTIONS_", r"^AzureWebJobs", r"^WEBSITE_")
 # When Azure Functions stops supporting each Python version (its published schedule).

@@ -53,7 +53,6 @@ def event_failed(result: MessageResult, kind: str) -> Exception | None:
     return None
 
 
-
 def direct_encoder() -> Callable[[Any], Any]:
     """``encode(value)`` for :func:`portafunc.invoke.handle_http_direct`: the Flask response
     :func:`.codecs.http.to_flask` gives for ``to_response(value)``, built straight from a handler's usual results (a

@@ -155,13 +155,20 @@ class _V2Fields(HttpFields):
 
     def headers(self, native: Any) -> Headers:
         native_headers = native.get("headers")
+        cookies = native.get("cookies")
+        if native_headers.__class__ is dict and _all_text(native_headers):  # what Lambda sends
+            if cookies:
+                items = [item for item in native_headers.items() if item[0].lower() != "cookie"]
+                items.append(("cookie", "; ".join(cookies)))  # checked sendable by _lazy_v2
+            else:
+                items = list(native_headers.items())
+            return _text_headers(items)
         if native_headers is None:
             headers = Headers()
         elif _all_text(native_headers):
             headers = Headers(native_headers)
         else:
             headers = Headers(_str_map(native_headers, f"{self.what}.headers"))
-        cookies = native.get("cookies")
         if cookies:
             items = headers._items
             if items:
@@ -178,6 +185,15 @@ class _V2Fields(HttpFields):
         return client_ip
 
 
+def _text_headers(items: list[tuple[str, str]]) -> Headers:
+    """``Headers(items)`` for pairs of text, without the constructor's walk over them (the caller checked them)."""
+    headers: Headers = _new_object(Headers)
+    headers._items = items
+    headers._sendable = False
+    return headers
+
+
+_new_object = object.__new__
 _V2 = {variant: _V2Fields(variant) for variant in ("apigw-v2", "function-url")}
 _lazy = HttpRequest.lazy
 

@@ -170,9 +170,10 @@ def _flask_response(flask: Any, resp: HttpResponse) -> Any:
         out = flask.Response(resp.chunks(), status=resp.status)  # type: ignore[attr-defined]
     else:
         items = resp.headers._items
-        if len(items) == 1 and items[0][0] == "Content-Type":  # the usual answer: its content type alone, given
-            return flask.Response(resp.body, status=resp.status, content_type=items[0][1])  # as is, set before
-        out = flask.Response(resp.body, status=resp.status)  # Content-Length (one header fewer to replace)
+        if len(items) == 1 and items[0][0] == "Content-Type":
+            # The usual answer, its content type alone: given to Flask as is, instead of replacing Flask's default
+            return flask.Response(resp.body, status=resp.status, content_type=items[0][1])
+        out = flask.Response(resp.body, status=resp.status)
     out.headers.remove("Content-Type")  # Flask's text/html default is wrong for a response that set none
     for name, value in resp.headers.items():
         if name.lower() == "content-length":
