@@ -342,7 +342,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         def typed(r: HttpRequest) -> HttpResponse:
             value = spec.handler(**arguments(r))
             if respond is not None and not isinstance(value, HttpResponse):
-                value = respond(value)
+                return respond(value)  # an HttpResponse
             return to_response(value)
 
         return typed
@@ -667,7 +667,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                 arguments, respond = lane
                 value = spec.handler(**arguments(req))
                 if respond is not None and not isinstance(value, HttpResponse):
-                    value = respond(value)
+                    value = respond(value)  # an HttpResponse, which encode leaves to the caller
             answer = encode(value)
             if answer is not None:
                 return answer
@@ -884,17 +884,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         handler, model, validate = direct
         unsuccessful = 0
         # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
-        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
-        # between messages (the next record being decoded) its message is None and it stands for what was current
-        # before the batch (its last item).
+        # index are rewritten per message. current() replaces it by what it built, so it is put back after each
+        # message; between messages (the next record being decoded) its message is None and it stands for what was
+        # current before the batch (its last item).
         slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
         token = _enter(slot)
         try:
             for index, msg in enumerate(pending):
                 slot[2] = msg
                 slot[4] = index
-                if _current() is not slot:
-                    _enter(slot)
                 try:
                     if model is not None and not msg._has_body:
                         msg.with_body(_validate(model, msg.data, msg, validate))

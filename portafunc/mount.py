@@ -52,7 +52,7 @@ def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> No
 
     handler.__name__ = handler.__qualname__ = fname
     vars(handler)["portafunc_mount"] = (prefix, web_app)  # app.openapi() includes a FastAPI app's own schema
-    vars(handler)[_BRIDGE] = bridge  # what a front door's own lane (wsgi_lane) calls
+    vars(handler)[_BRIDGE] = bridge  # what a front door's own lane (mount_lane) calls
     from .app import HTTP_METHODS
 
     app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)
@@ -269,6 +269,12 @@ class _AsgiBridge:
         self._lifespan_done: asyncio.Future[None] | None = None
 
     def serve(self, req: HttpRequest) -> HttpResponse:
+        loop = self.start()
+        return self.respond(loop, self.scope(req), req.body)
+
+    def start(self) -> _Loop:
+        """The loop serving the app, its lifespan started (once, before the first request's scope is built: the
+        scope carries a copy of the lifespan's state)."""
         loop = _Loop.get()
         if not self._started:
             with _START:
@@ -280,27 +286,32 @@ class _AsgiBridge:
                     atexit.register(self._stop, loop)
         if self._startup_error is not None:
             raise LifespanFailed(f"the mounted ASGI app failed to start: {self._startup_error}")
+        return loop
+
+    def respond(self, loop: _Loop, scope: dict[str, Any], body: bytes) -> HttpResponse:
+        """The app's answer to one request (``scope`` and its ``body``) on the started ``loop``: buffered, or
+        streamed when the app sends its body in pieces."""
         import asyncio
 
         if asyncio._get_running_loop() is None and loop.driver.acquire(blocking=False):
             try:  # no other thread drives the loop (always so on Lambda), and no loop runs in this one
-                result = self._drive(loop, req)
+                result = self._drive(loop, scope, body)
             finally:
                 loop.driver.release()
         else:
-            result = loop.run(self._request(req))
+            result = loop.run(self._request(scope, body))
         if isinstance(result, _Exchange):
             return self._streamed(loop, result)
         return result
 
-    def _drive(self, loop: _Loop, req: HttpRequest) -> HttpResponse | _Exchange:
+    def _drive(self, loop: _Loop, scope: dict[str, Any], body: bytes) -> HttpResponse | _Exchange:
         """:meth:`_request` driven from this thread with one task, the app's, and no coroutine around it: the loop
         runs until the response is complete or its first piece arrived (two turns of the loop for a plain
         response, where a wrapping coroutine would take four)."""
         aloop = loop.loop
-        ex = _Exchange(req.body)
+        ex = _Exchange(body)
         first = ex.first = aloop.create_future()
-        task = ex.task = aloop.create_task(self.web_app(self.scope(req), ex.receive, ex.send))
+        task = ex.task = aloop.create_task(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
         aloop.run_until_complete(first)
         if not (ex.complete or task.done()):
@@ -397,13 +408,44 @@ class _AsgiBridge:
             "state": dict(self.state),
         }
 
-    async def _request(self, req: HttpRequest) -> HttpResponse | _Exchange:
+    def scope_of(self, native: Mapping[str, Any], method: str, path: str, raw_query: str, client_ip: str | None
+                 ) -> dict[str, Any]:
+        """:meth:`scope` of the request a WSGI front door decodes from its environ ``native``, built from that
+        environ directly: its ``HTTP_*`` keys (and ``CONTENT_TYPE``, ``CONTENT_LENGTH``) are the request's headers,
+        in the environ's order. ``path``, ``raw_query`` and ``client_ip`` are what the front door's codec reads
+        (``tests/gcp/test_gcp_mount_lane.py`` compares the two)."""
+        headers: list[tuple[bytes, bytes]] = []
+        for key, value in native.items():
+            if key[:5] == "HTTP_":
+                if key != "HTTP_CONTENT_TYPE" and key != "HTTP_CONTENT_LENGTH":
+                    headers.append((key[5:].replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+            elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value:
+                headers.append((key.replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+        host = native.get("HTTP_HOST")
+        scheme = _scheme_of(native.get("HTTP_X_FORWARDED_PROTO"), host)
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": scheme,
+            "path": path,
+            "raw_path": _raw_path(path),
+            "query_string": app_query(raw_query).encode("ascii"),
+            "root_path": self.prefix,
+            "headers": headers,
+            "client": (client_ip, 0) if client_ip else None,
+            "server": _server(host, scheme),
+            "state": dict(self.state),
+        }
+
+    async def _request(self, scope: dict[str, Any], body: bytes) -> HttpResponse | _Exchange:
         """Run the app until its response is complete (then until its coroutine returns: background tasks), or
         until the first piece of a body it sends in several pieces: that exchange is returned, to be streamed."""
         import asyncio
 
-        ex = _Exchange(req.body)
-        task = ex.task = asyncio.ensure_future(self.web_app(self.scope(req), ex.receive, ex.send))
+        ex = _Exchange(body)
+        task = ex.task = asyncio.ensure_future(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
         ready = ex.ready
         while not task.done() and not (ex.started and (ex.complete or ex.chunks)):
@@ -677,9 +719,10 @@ class _WsgiBridge:
         return status, headers, body, None, None
 
 
-# -- a WSGI front door's lane -----------------------------------------------------------------------------------
-def wsgi_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge] | None:
-    """The function and bridge of the mounted WSGI app a request reaches, when :func:`serve_wsgi` may answer it
+# -- a WSGI front door's lane ----------------------------------------------------------------------------------
+def mount_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
+    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches, when :func:`serve_lane` may
+    answer it
     in place of :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD,
     auth object, middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
@@ -695,49 +738,56 @@ def wsgi_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBrid
     return spec, bridge  # type: ignore[return-value]
 
 
-_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | bool] = {}  # what cannot change once a function is registered
+_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | _AsgiBridge | bool] = {}  # what cannot change after registration
 
 
-def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | bool:
-    """The bridge of a mounted WSGI app whose function has no auth object or idempotency (False otherwise)."""
+def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
+    """The bridge of a mounted app whose function has no auth object or idempotency (False otherwise)."""
     bridge = vars(spec.handler).get(_BRIDGE)
     auth = spec.trigger.auth  # type: ignore[union-attr]
-    if bridge.__class__ is not _WsgiBridge or (auth is not None and not isinstance(auth, str)) \
+    if not isinstance(bridge, (_WsgiBridge, _AsgiBridge)) or (auth is not None and not isinstance(auth, str)) \
             or spec.idempotency_key is not None:
         return False
     return bridge
 
 
-def serve_wsgi(spec: FunctionSpec, bridge: _WsgiBridge, environ: dict[str, Any], invocation_id: str | None,
-               target: str, request: Callable[[Any], HttpRequest], native: Any
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Mapping[str, Any], method: str,
+               path: str, raw_query: str, client_ip: str | None, body: bytes, invocation_id: str | None, target: str,
+               request: Callable[[Any], HttpRequest], front: Any
                ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
-    """What :func:`portafunc.invoke.handle_http` does for a request :func:`wsgi_lane` found, with the app's
-    environ already built (:meth:`_WsgiBridge.environ_of`): the same invocation (``request(native)`` builds the
-    request only if the invocation's context is read), log lines and failures. A whole body with headers that are
-    text comes back as ``(status, headers, body)``, checked as :class:`HttpResponse` checks them, for the front door
-    to encode as it encodes that response; anything else as the response the general path gives."""
+    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found, from a WSGI front
+    door's environ ``native`` and what its codec reads of it (``path``, ``raw_query``, ``client_ip``, ``body``): the
+    app gets the environ (:meth:`_WsgiBridge.environ_of`) or scope (:meth:`_AsgiBridge.scope_of`) the general path
+    would give it, and the invocation, log lines and failures are the pipeline's (``request(front)`` builds the
+    request only if the invocation's context is read). A whole body comes back as ``(status, headers, body)``,
+    checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
+    else as the response the general path gives."""
     invoke = _invoke
     if invoke._logging_pending and "logging" in sys.modules:
         invoke._setup_logging(target)
     inv_id = invocation_id or context.new_id()
-    token = invoke._enter((_invocation, spec, request, native, inv_id, target))
+    token = invoke._enter((_invocation, spec, request, front, inv_id, target))
     answer: tuple[int, list[tuple[str, str]], bytes] | HttpResponse
     try:
-        size = int(environ["CONTENT_LENGTH"])  # the body's own length (environ_of)
-        if size > invoke.MAX_BODY_BYTES:
+        if len(body) > invoke.MAX_BODY_BYTES:
             answer = HttpResponse.problem(413, "Content Too Large",
-                                          f"request body is {size} bytes; the limit is {invoke.MAX_BODY_BYTES}")
-        else:
-            status, headers, body, rest, close = bridge.call(environ)
+                                          f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
+        elif isinstance(bridge, _WsgiBridge):
+            environ = bridge.environ_of(native, method, path, raw_query, client_ip, body)
+            status, headers, whole, rest, close = bridge.call(environ)
             if rest is not None:
                 from .streaming import StreamedResponse
 
-                answer = StreamedResponse(status, Headers(headers), body, _bytes_of(rest), close or _nothing)
+                answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
             elif _all_text(headers):
                 check_headers(headers)
-                answer = (status, headers, body)
+                answer = (status, headers, whole)
             else:
-                answer = HttpResponse(status, Headers(headers), body)
+                answer = HttpResponse(status, Headers(headers), whole)
+        else:
+            loop = bridge.start()
+            resp = bridge.respond(loop, bridge.scope_of(native, method, path, raw_query, client_ip), body)
+            answer = resp if resp.streamed else (resp.status, resp.headers._items, resp.body)
         status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
         outcome = "success" if status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response
