@@ -107,6 +107,8 @@ class MessageResult:
 
 _SUCCESS = Outcome.SUCCESS
 _DEAD_LETTERED = Outcome.DEAD_LETTERED
+_RETRY = Outcome.RETRY
+_WARNING = 30  # logs' number for WARNING: a failure's line is built only when it is written
 _new_batch = object.__new__
 
 
@@ -851,11 +853,11 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
-        if logs.enabled("WARNING"):  # nothing built for a line that is not written
+        kind = type(exc).__name__
+        if logs._threshold <= _WARNING:  # nothing built for a line that is not written
             logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                     traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
+                     delivery_attempt=msg.delivery_attempt, error_type=kind, error=text, traceback=_traceback(exc))
+        return MessageResult(msg.id, _RETRY, f"{kind}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
@@ -883,17 +885,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         handler, model, validate = direct
         unsuccessful = 0
         # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
-        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
-        # between messages (the next record being decoded) its message is None and it stands for what was current
-        # before the batch (its last item).
+        # index are rewritten per message. current() replaces it by what it built, so it is put back after each
+        # message; between messages (the next record being decoded) its message is None and it stands for what was
+        # current before the batch (its last item).
         slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
         token = _enter(slot)
         try:
             for index, msg in enumerate(pending):
                 slot[2] = msg
                 slot[4] = index
-                if _current() is not slot:
-                    _enter(slot)
                 try:
                     if model is not None and not msg._has_body:
                         msg.with_body(_validate(model, msg.data, msg, validate))
