@@ -447,7 +447,7 @@ class _AsgiBridge:
         ex = _Exchange(body)
         task = ex.task = asyncio.ensure_future(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
-        ready = ex.ready
+        ready = ex.ready_event()
         while not task.done() and not (ex.started and (ex.complete or ex.chunks)):
             ready.clear()
             await ready.wait()
@@ -490,14 +490,15 @@ _ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that ha
 
 class _Exchange:
     """One request's messages with the ASGI app; the app runs as a task of the one loop, so a body it sends in
-    pieces can be handed to the front door piece by piece, across several runs of the loop."""
+    pieces can be handed to the front door piece by piece, across several runs of the loop.
+
+    Its three events are made when something first waits on one (every wait clears or checks its condition first,
+    so an event made late is the event that would have been there): a plain response waits on none."""
 
     __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
-                 "room", "disconnected", "task", "first")
+                 "room", "disconnected", "gone", "task", "first")
 
     def __init__(self, body: bytes) -> None:
-        import asyncio
-
         self.body = body
         self.body_sent = False
         self.status = 500
@@ -506,14 +507,32 @@ class _Exchange:
         self.pending = 0  # their size
         self.started = False
         self.complete = False  # the app sent its last body message
-        self.ready = asyncio.Event()  # something for the front door: a message, or the app's end
-        self.room = asyncio.Event()  # the front door took what was pending
-        self.disconnected = asyncio.Event()  # the response is out (or the client is gone): receive() says so
+        self.ready: asyncio.Event | None = None  # something for the front door: a message, or the app's end
+        self.room: asyncio.Event | None = None  # the front door took what was pending
+        self.disconnected: asyncio.Event | None = None  # set once ``gone``: receive() says so
+        self.gone = False  # the response is out (or the client is gone)
         self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
         self.first: asyncio.Future[None] | None = None  # resolved by the first thing for the front door
 
+    def ready_event(self) -> asyncio.Event:
+        import asyncio
+
+        if self.ready is None:
+            self.ready = asyncio.Event()
+        return self.ready
+
+    def disconnect(self) -> None:
+        self.gone = True
+        if self.disconnected is not None:
+            self.disconnected.set()
+
+    def make_room(self) -> None:
+        if self.room is not None:
+            self.room.set()
+
     def wake(self, _: Any = None) -> None:
-        self.ready.set()
+        if self.ready is not None:
+            self.ready.set()
         first = self.first
         if first is not None and not first.done():
             first.set_result(None)
@@ -522,7 +541,12 @@ class _Exchange:
         if not self.body_sent:
             self.body_sent = True
             return {"type": "http.request", "body": self.body, "more_body": False}
-        await self.disconnected.wait()  # a disconnect only once the response is out, as a server would see it
+        if not self.gone:  # a disconnect only once the response is out, as a server would see it
+            import asyncio
+
+            if self.disconnected is None:
+                self.disconnected = asyncio.Event()
+            await self.disconnected.wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -538,26 +562,32 @@ class _Exchange:
                 self.pending += len(chunk)
             if not message.get("more_body", False):
                 self.complete = True
-                self.disconnected.set()
+                self.disconnect()
             if chunk or self.complete:
                 self.wake()
             if self.pending > _ROOM and not self.complete:  # the front door is slower than the app: wait for it
-                self.room.clear()
-                await self.room.wait()
+                import asyncio
+
+                room = self.room
+                if room is None:
+                    room = self.room = asyncio.Event()
+                room.clear()
+                await room.wait()
 
     async def take(self) -> tuple[list[bytes], bool]:
         """The pieces sent since the last call, waiting for one; and whether more may follow."""
         while not self.chunks and not self.complete and not self.task.done():
-            self.ready.clear()
-            await self.ready.wait()
+            ready = self.ready_event()
+            ready.clear()
+            await ready.wait()
         chunks, self.chunks, self.pending = self.chunks, [], 0
-        self.room.set()
+        self.make_room()
         return chunks, not (self.complete or self.task.done())
 
     async def finish(self) -> None:
         """Wait for the app's coroutine to return; a failure is raised while the response is incomplete, else
         logged (the response is out; a background task failed)."""
-        self.disconnected.set()
+        self.disconnect()
         try:
             await self.task
         except Exception as exc:
@@ -573,8 +603,8 @@ class _Exchange:
         """The front door gave up on the body (the client went away): tell the app, then stop it."""
         import asyncio
 
-        self.disconnected.set()
-        self.room.set()
+        self.disconnect()
+        self.make_room()
         for _ in range(3):  # an app listening for the disconnect ends by itself
             if self.task.done():
                 break
