@@ -614,11 +614,12 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None, stream: bool = False) -> Any:
-    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
-    (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
-    the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
-    goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
-    others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
+    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a synchronous
+    handler (taking the request alone, or typed parameters, body or response model; no auth object, idempotency or
+    exception handlers, no CORS policy in the app, OpenTelemetry and DEBUG timing off, not HEAD) that no middleware
+    wraps, the handler's result goes straight to ``encode(value)``, the front door's native response for the values
+    it takes (None for the others), without an :class:`HttpResponse` in between; synchronous middleware runs as one
+    composed call around it and gives an HttpResponse. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
     :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
     response comes back with its body still being produced, as from :func:`handle_http`.
