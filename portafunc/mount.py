@@ -720,16 +720,22 @@ class _WsgiBridge:
 
 
 # -- a WSGI front door's lane ----------------------------------------------------------------------------------
-def mount_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
-    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches, when :func:`serve_lane` may
-    answer it
-    in place of :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD,
-    auth object, middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
+def mount_lane(app: App, method: str, path: str, function: str | None = None
+               ) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
+    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches (the one named ``function``,
+    where the platform routed it), when :func:`serve_lane` may answer it in place of
+    :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD, auth object,
+    middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
-    spec = app._match(method, path, None)[0]
-    if spec is None:
-        return None
+    if function is None:
+        spec = app._match(method, path, None)[0]
+        if spec is None:
+            return None
+    else:
+        spec = app._functions.get(function)
+        if spec is None or method not in getattr(spec.trigger, "methods", ()):
+            return None
     bridge = _wsgi_bridges.get(spec)
     if bridge is None:
         bridge = _wsgi_bridges[spec] = _wsgi_bridge(spec)
@@ -751,17 +757,16 @@ def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
     return bridge
 
 
-def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Mapping[str, Any], method: str,
-               path: str, raw_query: str, client_ip: str | None, body: bytes, invocation_id: str | None, target: str,
-               request: Callable[[Any], HttpRequest], front: Any
-               ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
-    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found, from a WSGI front
-    door's environ ``native`` and what its codec reads of it (``path``, ``raw_query``, ``client_ip``, ``body``): the
-    app gets the environ (:meth:`_WsgiBridge.environ_of`) or scope (:meth:`_AsgiBridge.scope_of`) the general path
-    would give it, and the invocation, log lines and failures are the pipeline's (``request(front)`` builds the
-    request only if the invocation's context is read). A whole body comes back as ``(status, headers, body)``,
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
+               body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
+               front: Any, parts: bool = True) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
+    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
+    ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
+    inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
+    ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
+    context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
     checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
-    else as the response the general path gives."""
+    else, or everything when not ``parts``, as the response the general path gives."""
     invoke = _invoke
     if invoke._logging_pending and "logging" in sys.modules:
         invoke._setup_logging(target)
@@ -773,21 +778,20 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Ma
             answer = HttpResponse.problem(413, "Content Too Large",
                                           f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
         elif isinstance(bridge, _WsgiBridge):
-            environ = bridge.environ_of(native, method, path, raw_query, client_ip, body)
-            status, headers, whole, rest, close = bridge.call(environ)
+            status, headers, whole, rest, close = bridge.call(build())
             if rest is not None:
                 from .streaming import StreamedResponse
 
                 answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
-            elif _all_text(headers):
+            elif parts and _all_text(headers):
                 check_headers(headers)
                 answer = (status, headers, whole)
             else:
                 answer = HttpResponse(status, Headers(headers), whole)
         else:
             loop = bridge.start()
-            resp = bridge.respond(loop, bridge.scope_of(native, method, path, raw_query, client_ip), body)
-            answer = resp if resp.streamed else (resp.status, resp.headers._items, resp.body)
+            resp = bridge.respond(loop, build(), body)
+            answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
         status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
         outcome = "success" if status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response
@@ -800,11 +804,12 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Ma
     return answer
 
 
-def _invocation(spec: FunctionSpec, request: Callable[[Any], HttpRequest], native: Any, inv_id: str, target: str
-                ) -> Any:
+def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpRequest], front: Any, inv_id: str,
+                target: str) -> Any:
     from .invoke import _http_invocation
 
-    return _http_invocation(spec, request(native), inv_id, target, native)
+    return _http_invocation(spec, request if isinstance(request, HttpRequest) else request(front), inv_id, target,
+                            front)
 
 
 def _all_text(headers: list[tuple[str, str]]) -> bool:
