@@ -689,8 +689,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 _http_lanes: dict[FunctionSpec, Any] = {}
 """How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
-synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
-(middleware, exception handlers, CORS, routers) is checked on every request."""
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`);
+what can change after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
 def _http_lane(spec: FunctionSpec) -> Any:
