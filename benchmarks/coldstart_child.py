@@ -70,7 +70,7 @@ def _azure(folder):
         fn = fns["hello"].get_user_function()
 
         def call(event):
-            req = func.HttpRequest(method="GET", url="http://localhost:7071/api/hello/world", headers={},
+            req = func.HttpRequest(method="GET", url="http://localhost:7071/hello/world", headers={},
                                    params={}, route_params={"name": "world"}, body=b"")
             return fn(req)
         return call

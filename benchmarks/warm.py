@@ -294,7 +294,9 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
     eg = func.EventGridEvent(id=ev["id"], data=ev["data"], topic=ev["topic"], subject=ev["subject"],
                              event_type=ev["eventType"], event_time=datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc),
                              data_version=ev["dataVersion"])
-    req = func.HttpRequest(method="GET", url="http://localhost:7071/api/hello/world", headers={"accept": "*/*"},
+    # the URL a packaged app receives: its host.json sets routePrefix "" (no /api); the native handler reads only
+    # route_params, so the same request serves both
+    req = func.HttpRequest(method="GET", url="http://localhost:7071/hello/world", headers={"accept": "*/*"},
                            params={}, route_params={"name": "world"}, body=b"")
     on_event_pf = next(f.get_user_function() for name, f in pfns.items() if "event" in name.lower())
     work_pf = pfns["work"].get_user_function()

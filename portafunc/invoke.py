@@ -107,6 +107,8 @@ class MessageResult:
 
 _SUCCESS = Outcome.SUCCESS
 _DEAD_LETTERED = Outcome.DEAD_LETTERED
+_RETRY = Outcome.RETRY
+_WARNING = 30  # logs' number for WARNING: a failure's line is built only when it is written
 _new_batch = object.__new__
 
 
@@ -340,7 +342,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         def typed(r: HttpRequest) -> HttpResponse:
             value = spec.handler(**arguments(r))
             if respond is not None and not isinstance(value, HttpResponse):
-                value = respond(value)
+                return respond(value)  # an HttpResponse
             return to_response(value)
 
         return typed
@@ -612,11 +614,12 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None, stream: bool = False) -> Any:
-    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
-    (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
-    the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
-    goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
-    others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
+    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a synchronous
+    handler (taking the request alone, or typed parameters, body or response model; no auth object, idempotency or
+    exception handlers, no CORS policy in the app, OpenTelemetry and DEBUG timing off, not HEAD) that no middleware
+    wraps, the handler's result goes straight to ``encode(value)``, the front door's native response for the values
+    it takes (None for the others), without an :class:`HttpResponse` in between; synchronous middleware runs as one
+    composed call around it and gives an HttpResponse. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
     :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
     response comes back with its body still being produced, as from :func:`handle_http`.
@@ -665,7 +668,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                 arguments, respond = lane
                 value = spec.handler(**arguments(req))
                 if respond is not None and not isinstance(value, HttpResponse):
-                    value = respond(value)
+                    value = respond(value)  # an HttpResponse, which encode leaves to the caller
             answer = encode(value)
             if answer is not None:
                 return answer
@@ -686,8 +689,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 _http_lanes: dict[FunctionSpec, Any] = {}
 """How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
-synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
-(middleware, exception handlers, CORS, routers) is checked on every request."""
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`);
+what can change after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
 def _http_lane(spec: FunctionSpec) -> Any:
@@ -850,11 +853,11 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
-        if logs.enabled("WARNING"):  # nothing built for a line that is not written
+        kind = type(exc).__name__
+        if logs._threshold <= _WARNING:  # nothing built for a line that is not written
             logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                     traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
+                     delivery_attempt=msg.delivery_attempt, error_type=kind, error=text, traceback=_traceback(exc))
+        return MessageResult(msg.id, _RETRY, f"{kind}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
@@ -882,17 +885,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
         handler, model, validate = direct
         unsuccessful = 0
         # One context entry for the batch: a deferred invocation (context.current() builds it) whose message and
-        # index are rewritten per message. current() replaces it by what it built, so it is put back when missing;
-        # between messages (the next record being decoded) its message is None and it stands for what was current
-        # before the batch (its last item).
+        # index are rewritten per message. current() replaces it by what it built, so it is put back after each
+        # message; between messages (the next record being decoded) its message is None and it stands for what was
+        # current before the batch (its last item).
         slot: list[Any] = [_message_invocation, spec, None, batch_id, 0, target, native_context, _current()]
         token = _enter(slot)
         try:
             for index, msg in enumerate(pending):
                 slot[2] = msg
                 slot[4] = index
-                if _current() is not slot:
-                    _enter(slot)
                 try:
                     if model is not None and not msg._has_body:
                         msg.with_body(_validate(model, msg.data, msg, validate))
@@ -979,10 +980,10 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     destination = dead_letter_destination(spec)
     if destination is None:
         if logs.enabled("ERROR"):  # nothing built for a line that is not written
-            logs.error("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                       "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                       errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
-                       hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
+            logs.log("ERROR", "NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
+                     "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
+                     errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
+                     hint=f"set dead_letter= on the decorator or {_dl_env(spec)}")
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic

@@ -90,18 +90,26 @@ def scrub_text(text: str) -> str:
         if needle in text:
             text = pattern.get().sub(replacement, text)
     lowered = text.lower()
-    if any(scheme in lowered for scheme in _SCHEMES):
-        text = _SCHEME.get().sub(rf"\1\2{REDACTED}", text)
-        lowered = text.lower()
-    if ("=" in text or ":" in text) and any(word in lowered for word in _PAIR_HINTS):
-        text = _mask_secret_pairs(text, lowered)
-    if text == original and len(text) <= _CLEAN_MAX_LEN and len(_clean) < _CLEAN_MAX:
+    for scheme in _SCHEMES:  # loops, not any(): a generator costs more than the search it runs
+        if scheme in lowered:
+            text = _SCHEME.get().sub(rf"\1\2{REDACTED}", text)
+            lowered = text.lower()
+            break
+    if "=" in text or ":" in text:
+        for word in _PAIR_HINTS:
+            if word in lowered:
+                text = _mask_secret_pairs(text, lowered)
+                break
+    if text == original and len(text) <= _CLEAN_MAX_LEN:
+        if len(_clean) >= _CLEAN_MAX:
+            _clean.clear()  # full of texts seen once (ids in messages): start again, so repeats are remembered
         _clean.add(text)
     return text
 
 
 # Texts found to hold no credential, remembered so a line logged again (a failure repeating on every delivery, the
 # pipeline's own messages) is not scanned again. Only clean texts: no secret is kept in memory longer than before.
+# Emptied when full: texts that hold an id are seen once, and must not crowd out those that repeat.
 _CLEAN_MAX, _CLEAN_MAX_LEN = 2048, 1024
 _clean: set[str] = set()
 
@@ -151,31 +159,48 @@ _SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip 
 
 def redact(value: Any, _depth: int = 0) -> Any:
     """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``, strings scrubbed of
-    credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker."""
-    if value.__class__ in _SCALARS:
+    credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker.
+
+    Containers are copied by plain loops in this one frame, not by comprehensions: before Python 3.12 each
+    comprehension is a frame of its own, and a rejection's nested validation errors cost twice as much with them."""
+    kind = value.__class__
+    if kind in _SCALARS:
         return value
-    if isinstance(value, str):
+    if kind is str or isinstance(value, str):
         if len(value) > MAX_TEXT:
             value = f"{value[:MAX_TEXT]}…[{len(value) - MAX_TEXT} more characters]"
-        return scrub_text(value)
+        return value if value in _clean else scrub_text(value)
     # the usual containers, told by their class: the Mapping ABC's isinstance costs more than redacting a small dict
-    is_dict = value.__class__ is dict
-    is_list = not is_dict and (value.__class__ is list or value.__class__ is tuple)
+    is_dict = kind is dict
+    is_list = not is_dict and (kind is list or kind is tuple)
     if _depth >= MAX_DEPTH and (is_dict or is_list or isinstance(value, (Mapping, list, tuple))):
         return DEEP
+    depth = _depth + 1
     if is_dict or (not is_list and isinstance(value, Mapping)):
-        depth = _depth + 1
-        return {k: (REDACTED if (k.__class__ is str or isinstance(k, str)) and _secret_names[k] else
-                    v if v.__class__ in _SCALARS else
-                    (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
-                    redact(v, depth)) for k, v in value.items()}  # the usual field: no call; a known-clean text: none
+        fields: dict[Any, Any] = {}
+        for k, v in value.items():  # the usual field costs no call; a text known clean, a set look-up
+            if (k.__class__ is str or isinstance(k, str)) and _secret_names[k]:
+                fields[k] = REDACTED
+            elif v.__class__ in _SCALARS:
+                fields[k] = v
+            elif v.__class__ is str and len(v) <= MAX_TEXT:
+                fields[k] = v if v in _clean else scrub_text(v)
+            else:
+                fields[k] = redact(v, depth)
+        return fields
     if is_list or isinstance(value, (list, tuple)):
         if len(value) == 2 and isinstance(value[0], str) and _secret_names[value[0]]:
             return [value[0], REDACTED]
-        depth = _depth + 1
-        return [v if v.__class__ in _SCALARS else
-                (v if v in _clean else scrub_text(v)) if v.__class__ is str and len(v) <= MAX_TEXT else
-                redact(v, depth) for v in value]  # as for a dict's fields
+        items: list[Any] = []
+        append = items.append
+        for v in value:  # as for a dict's fields
+            if v.__class__ in _SCALARS:
+                append(v)
+            elif v.__class__ is str and len(v) <= MAX_TEXT:
+                append(v if v in _clean else scrub_text(v))
+            else:
+                append(redact(v, depth))
+        return items
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     return value

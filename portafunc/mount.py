@@ -52,7 +52,7 @@ def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> No
 
     handler.__name__ = handler.__qualname__ = fname
     vars(handler)["portafunc_mount"] = (prefix, web_app)  # app.openapi() includes a FastAPI app's own schema
-    vars(handler)[_BRIDGE] = bridge  # what a front door's own lane (wsgi_lane) calls
+    vars(handler)[_BRIDGE] = bridge  # what a front door's own lane (mount_lane) calls
     from .app import HTTP_METHODS
 
     app.http(list(HTTP_METHODS), f"{prefix}/{{path+}}", name=fname)(handler)
@@ -269,6 +269,12 @@ class _AsgiBridge:
         self._lifespan_done: asyncio.Future[None] | None = None
 
     def serve(self, req: HttpRequest) -> HttpResponse:
+        loop = self.start()
+        return self.respond(loop, self.scope(req), req.body)
+
+    def start(self) -> _Loop:
+        """The loop serving the app, its lifespan started (once, before the first request's scope is built: the
+        scope carries a copy of the lifespan's state)."""
         loop = _Loop.get()
         if not self._started:
             with _START:
@@ -280,27 +286,32 @@ class _AsgiBridge:
                     atexit.register(self._stop, loop)
         if self._startup_error is not None:
             raise LifespanFailed(f"the mounted ASGI app failed to start: {self._startup_error}")
+        return loop
+
+    def respond(self, loop: _Loop, scope: dict[str, Any], body: bytes) -> HttpResponse:
+        """The app's answer to one request (``scope`` and its ``body``) on the started ``loop``: buffered, or
+        streamed when the app sends its body in pieces."""
         import asyncio
 
         if asyncio._get_running_loop() is None and loop.driver.acquire(blocking=False):
             try:  # no other thread drives the loop (always so on Lambda), and no loop runs in this one
-                result = self._drive(loop, req)
+                result = self._drive(loop, scope, body)
             finally:
                 loop.driver.release()
         else:
-            result = loop.run(self._request(req))
+            result = loop.run(self._request(scope, body))
         if isinstance(result, _Exchange):
             return self._streamed(loop, result)
         return result
 
-    def _drive(self, loop: _Loop, req: HttpRequest) -> HttpResponse | _Exchange:
+    def _drive(self, loop: _Loop, scope: dict[str, Any], body: bytes) -> HttpResponse | _Exchange:
         """:meth:`_request` driven from this thread with one task, the app's, and no coroutine around it: the loop
         runs until the response is complete or its first piece arrived (two turns of the loop for a plain
         response, where a wrapping coroutine would take four)."""
         aloop = loop.loop
-        ex = _Exchange(req.body)
+        ex = _Exchange(body)
         first = ex.first = aloop.create_future()
-        task = ex.task = aloop.create_task(self.web_app(self.scope(req), ex.receive, ex.send))
+        task = ex.task = aloop.create_task(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
         aloop.run_until_complete(first)
         if not (ex.complete or task.done()):
@@ -397,15 +408,46 @@ class _AsgiBridge:
             "state": dict(self.state),
         }
 
-    async def _request(self, req: HttpRequest) -> HttpResponse | _Exchange:
+    def scope_of(self, native: Mapping[str, Any], method: str, path: str, raw_query: str, client_ip: str | None
+                 ) -> dict[str, Any]:
+        """:meth:`scope` of the request a WSGI front door decodes from its environ ``native``, built from that
+        environ directly: its ``HTTP_*`` keys (and ``CONTENT_TYPE``, ``CONTENT_LENGTH``) are the request's headers,
+        in the environ's order. ``path``, ``raw_query`` and ``client_ip`` are what the front door's codec reads
+        (``tests/gcp/test_gcp_mount_lane.py`` compares the two)."""
+        headers: list[tuple[bytes, bytes]] = []
+        for key, value in native.items():
+            if key[:5] == "HTTP_":
+                if key != "HTTP_CONTENT_TYPE" and key != "HTTP_CONTENT_LENGTH":
+                    headers.append((key[5:].replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+            elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value:
+                headers.append((key.replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+        host = native.get("HTTP_HOST")
+        scheme = _scheme_of(native.get("HTTP_X_FORWARDED_PROTO"), host)
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": scheme,
+            "path": path,
+            "raw_path": _raw_path(path),
+            "query_string": app_query(raw_query).encode("ascii"),
+            "root_path": self.prefix,
+            "headers": headers,
+            "client": (client_ip, 0) if client_ip else None,
+            "server": _server(host, scheme),
+            "state": dict(self.state),
+        }
+
+    async def _request(self, scope: dict[str, Any], body: bytes) -> HttpResponse | _Exchange:
         """Run the app until its response is complete (then until its coroutine returns: background tasks), or
         until the first piece of a body it sends in several pieces: that exchange is returned, to be streamed."""
         import asyncio
 
-        ex = _Exchange(req.body)
-        task = ex.task = asyncio.ensure_future(self.web_app(self.scope(req), ex.receive, ex.send))
+        ex = _Exchange(body)
+        task = ex.task = asyncio.ensure_future(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
-        ready = ex.ready
+        ready = ex.ready_event()
         while not task.done() and not (ex.started and (ex.complete or ex.chunks)):
             ready.clear()
             await ready.wait()
@@ -448,14 +490,15 @@ _ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that ha
 
 class _Exchange:
     """One request's messages with the ASGI app; the app runs as a task of the one loop, so a body it sends in
-    pieces can be handed to the front door piece by piece, across several runs of the loop."""
+    pieces can be handed to the front door piece by piece, across several runs of the loop.
+
+    Its three events are made when something first waits on one (every wait clears or checks its condition first,
+    so an event made late is the event that would have been there): a plain response waits on none."""
 
     __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
-                 "room", "disconnected", "task", "first")
+                 "room", "disconnected", "gone", "task", "first")
 
     def __init__(self, body: bytes) -> None:
-        import asyncio
-
         self.body = body
         self.body_sent = False
         self.status = 500
@@ -464,14 +507,32 @@ class _Exchange:
         self.pending = 0  # their size
         self.started = False
         self.complete = False  # the app sent its last body message
-        self.ready = asyncio.Event()  # something for the front door: a message, or the app's end
-        self.room = asyncio.Event()  # the front door took what was pending
-        self.disconnected = asyncio.Event()  # the response is out (or the client is gone): receive() says so
+        self.ready: asyncio.Event | None = None  # something for the front door: a message, or the app's end
+        self.room: asyncio.Event | None = None  # the front door took what was pending
+        self.disconnected: asyncio.Event | None = None  # set once ``gone``: receive() says so
+        self.gone = False  # the response is out (or the client is gone)
         self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
         self.first: asyncio.Future[None] | None = None  # resolved by the first thing for the front door
 
+    def ready_event(self) -> asyncio.Event:
+        import asyncio
+
+        if self.ready is None:
+            self.ready = asyncio.Event()
+        return self.ready
+
+    def disconnect(self) -> None:
+        self.gone = True
+        if self.disconnected is not None:
+            self.disconnected.set()
+
+    def make_room(self) -> None:
+        if self.room is not None:
+            self.room.set()
+
     def wake(self, _: Any = None) -> None:
-        self.ready.set()
+        if self.ready is not None:
+            self.ready.set()
         first = self.first
         if first is not None and not first.done():
             first.set_result(None)
@@ -480,7 +541,12 @@ class _Exchange:
         if not self.body_sent:
             self.body_sent = True
             return {"type": "http.request", "body": self.body, "more_body": False}
-        await self.disconnected.wait()  # a disconnect only once the response is out, as a server would see it
+        if not self.gone:  # a disconnect only once the response is out, as a server would see it
+            import asyncio
+
+            if self.disconnected is None:
+                self.disconnected = asyncio.Event()
+            await self.disconnected.wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -496,26 +562,32 @@ class _Exchange:
                 self.pending += len(chunk)
             if not message.get("more_body", False):
                 self.complete = True
-                self.disconnected.set()
+                self.disconnect()
             if chunk or self.complete:
                 self.wake()
             if self.pending > _ROOM and not self.complete:  # the front door is slower than the app: wait for it
-                self.room.clear()
-                await self.room.wait()
+                import asyncio
+
+                room = self.room
+                if room is None:
+                    room = self.room = asyncio.Event()
+                room.clear()
+                await room.wait()
 
     async def take(self) -> tuple[list[bytes], bool]:
         """The pieces sent since the last call, waiting for one; and whether more may follow."""
         while not self.chunks and not self.complete and not self.task.done():
-            self.ready.clear()
-            await self.ready.wait()
+            ready = self.ready_event()
+            ready.clear()
+            await ready.wait()
         chunks, self.chunks, self.pending = self.chunks, [], 0
-        self.room.set()
+        self.make_room()
         return chunks, not (self.complete or self.task.done())
 
     async def finish(self) -> None:
         """Wait for the app's coroutine to return; a failure is raised while the response is incomplete, else
         logged (the response is out; a background task failed)."""
-        self.disconnected.set()
+        self.disconnect()
         try:
             await self.task
         except Exception as exc:
@@ -531,8 +603,8 @@ class _Exchange:
         """The front door gave up on the body (the client went away): tell the app, then stop it."""
         import asyncio
 
-        self.disconnected.set()
-        self.room.set()
+        self.disconnect()
+        self.make_room()
         for _ in range(3):  # an app listening for the disconnect ends by itself
             if self.task.done():
                 break
@@ -677,16 +749,23 @@ class _WsgiBridge:
         return status, headers, body, None, None
 
 
-# -- a WSGI front door's lane -----------------------------------------------------------------------------------
-def wsgi_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge] | None:
-    """The function and bridge of the mounted WSGI app a request reaches, when :func:`serve_wsgi` may answer it
-    in place of :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD,
-    auth object, middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
+# -- a WSGI front door's lane ----------------------------------------------------------------------------------
+def mount_lane(app: App, method: str, path: str, function: str | None = None
+               ) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
+    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches (the one named ``function``,
+    where the platform routed it), when :func:`serve_lane` may answer it in place of
+    :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD, auth object,
+    middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
-    spec = app._match(method, path, None)[0]
-    if spec is None:
-        return None
+    if function is None:
+        spec = app._match(method, path, None)[0]
+        if spec is None:
+            return None
+    else:
+        spec = app._functions.get(function)
+        if spec is None or method not in getattr(spec.trigger, "methods", ()):
+            return None
     bridge = _wsgi_bridges.get(spec)
     if bridge is None:
         bridge = _wsgi_bridges[spec] = _wsgi_bridge(spec)
@@ -695,49 +774,54 @@ def wsgi_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBrid
     return spec, bridge  # type: ignore[return-value]
 
 
-_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | bool] = {}  # what cannot change once a function is registered
+_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | _AsgiBridge | bool] = {}  # what cannot change after registration
 
 
-def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | bool:
-    """The bridge of a mounted WSGI app whose function has no auth object or idempotency (False otherwise)."""
+def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
+    """The bridge of a mounted app whose function has no auth object or idempotency (False otherwise)."""
     bridge = vars(spec.handler).get(_BRIDGE)
     auth = spec.trigger.auth  # type: ignore[union-attr]
-    if bridge.__class__ is not _WsgiBridge or (auth is not None and not isinstance(auth, str)) \
+    if not isinstance(bridge, (_WsgiBridge, _AsgiBridge)) or (auth is not None and not isinstance(auth, str)) \
             or spec.idempotency_key is not None:
         return False
     return bridge
 
 
-def serve_wsgi(spec: FunctionSpec, bridge: _WsgiBridge, environ: dict[str, Any], invocation_id: str | None,
-               target: str, request: Callable[[Any], HttpRequest], native: Any
-               ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
-    """What :func:`portafunc.invoke.handle_http` does for a request :func:`wsgi_lane` found, with the app's
-    environ already built (:meth:`_WsgiBridge.environ_of`): the same invocation (``request(native)`` builds the
-    request only if the invocation's context is read), log lines and failures. A whole body with headers that are
-    text comes back as ``(status, headers, body)``, checked as :class:`HttpResponse` checks them, for the front door
-    to encode as it encodes that response; anything else as the response the general path gives."""
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
+               body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
+               front: Any, parts: bool = True) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
+    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
+    ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
+    inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
+    ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
+    context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
+    checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
+    else, or everything when not ``parts``, as the response the general path gives."""
     invoke = _invoke
     if invoke._logging_pending and "logging" in sys.modules:
         invoke._setup_logging(target)
     inv_id = invocation_id or context.new_id()
-    token = invoke._enter((_invocation, spec, request, native, inv_id, target))
+    token = invoke._enter((_invocation, spec, request, front, inv_id, target))
     answer: tuple[int, list[tuple[str, str]], bytes] | HttpResponse
     try:
-        size = int(environ["CONTENT_LENGTH"])  # the body's own length (environ_of)
-        if size > invoke.MAX_BODY_BYTES:
+        if len(body) > invoke.MAX_BODY_BYTES:
             answer = HttpResponse.problem(413, "Content Too Large",
-                                          f"request body is {size} bytes; the limit is {invoke.MAX_BODY_BYTES}")
-        else:
-            status, headers, body, rest, close = bridge.call(environ)
+                                          f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
+        elif isinstance(bridge, _WsgiBridge):
+            status, headers, whole, rest, close = bridge.call(build())
             if rest is not None:
                 from .streaming import StreamedResponse
 
-                answer = StreamedResponse(status, Headers(headers), body, _bytes_of(rest), close or _nothing)
-            elif _all_text(headers):
+                answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
+            elif parts and _all_text(headers):
                 check_headers(headers)
-                answer = (status, headers, body)
+                answer = (status, headers, whole)
             else:
-                answer = HttpResponse(status, Headers(headers), body)
+                answer = HttpResponse(status, Headers(headers), whole)
+        else:
+            loop = bridge.start()
+            resp = bridge.respond(loop, build(), body)
+            answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
         status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
         outcome = "success" if status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response
@@ -750,11 +834,12 @@ def serve_wsgi(spec: FunctionSpec, bridge: _WsgiBridge, environ: dict[str, Any],
     return answer
 
 
-def _invocation(spec: FunctionSpec, request: Callable[[Any], HttpRequest], native: Any, inv_id: str, target: str
-                ) -> Any:
+def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpRequest], front: Any, inv_id: str,
+                target: str) -> Any:
     from .invoke import _http_invocation
 
-    return _http_invocation(spec, request(native), inv_id, target, native)
+    return _http_invocation(spec, request if isinstance(request, HttpRequest) else request(front), inv_id, target,
+                            front)
 
 
 def _all_text(headers: list[tuple[str, str]]) -> bool:

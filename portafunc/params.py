@@ -630,11 +630,13 @@ class _Binder:
         return out
 
     def respond(self, value: Any) -> Any:
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
+            return json_response(200, self.response_dump(value))  # type: ignore[misc]
         status = None
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
         if value.__class__ is self.response_kept:
-            checked = value  # what validating it gives: this very instance
+            checked = value
         else:
             checked = self._checked(value)
         return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
@@ -660,7 +662,8 @@ def _parameters_validator(fields: dict[str, ParamSpec], as_dict: bool = True) ->
     from pydantic import ConfigDict
 
     config = ConfigDict(arbitrary_types_allowed=True)
-    if as_dict and all(_kept_default(p.default) for p in fields.values() if not p.required):
+    if as_dict and all(_kept_default(p.default) for p in fields.values() if not p.required) \
+            and not any(_field_default(p.annotation) for p in fields.values()):
         try:
             from pydantic import TypeAdapter
             from typing_extensions import NotRequired, TypedDict
@@ -676,6 +679,18 @@ def _parameters_validator(fields: dict[str, ParamSpec], as_dict: bool = True) ->
     definitions: dict[str, Any] = {n: (p.annotation, ... if p.required else p.default) for n, p in fields.items()}
     model = create_model("Parameters", __config__=config, **definitions)
     return model.__pydantic_validator__, False
+
+
+def _field_default(annotation: Any, depth: int = 0) -> bool:
+    """Whether a pydantic ``Field`` with a default or default factory appears anywhere in ``annotation``."""
+    from pydantic.fields import FieldInfo
+    from pydantic_core import PydanticUndefined
+
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, FieldInfo) and (meta.default is not PydanticUndefined or meta.default_factory is not None):
+            return True
+    inner = (getattr(annotation, "__origin__", None), *getattr(annotation, "__args__", ()))
+    return depth < 8 and any(_field_default(a, depth + 1) for a in inner if a is not None and a is not annotation)
 
 
 def _kept_default(value: Any) -> bool:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from portafunc import App, Message, logs
 from portafunc import invoke
@@ -247,3 +247,49 @@ def test_a_dead_letter_variable_set_after_the_first_rejection_is_used(monkeypatc
     rejected = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
     assert [line["message_id"] for line in rejected] == ["m-1", "m-3"]
     assert "payload" not in rejected[0] and rejected[1]["payload"] == {"note": "shown"}
+
+
+class Account(BaseModel):
+    name: str
+    tokens: list[int]
+
+    @field_validator("name")
+    @classmethod
+    def no_spaces(cls, value: str) -> str:
+        if " " in value:
+            raise ValueError(f"name must have no spaces (got api_key={value.split()[-1]})")  # an input, in the text
+        return value
+
+
+def test_a_rejections_validation_errors_are_redacted_where_they_nest(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A validator's message may quote what it refused: the errors' texts are scrubbed and a secret-looking
+    ``[name, index]`` location loses its index, at whatever depth of the errors list they are."""
+    app = App("nested")
+
+    @app.queue("accounts")
+    def accounts(msg: Message[Account]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ACCOUNTS", raising=False)
+    data = json.dumps({"name": "x s3cr3t-v4lue", "tokens": [1, "nope"]}).encode()
+    batch = invoke_batch(app.function("accounts"), [Message(id="m-1", data=data)])
+    assert batch.failed_ids == ["m-1"]
+    err = capsys.readouterr().err
+    assert "s3cr3t-v4lue" not in err and "nope" not in err
+    line = next(json.loads(text) for text in err.splitlines() if "NON-RETRYABLE" in text)
+    name_error, token_error = line["errors"]
+    assert name_error["loc"] == ["name"] and name_error["msg"].endswith("api_key=[REDACTED]")
+    assert token_error["loc"] == ["tokens", "[REDACTED]"] and token_error["type"] == "int_parsing"
+
+
+def test_a_repeated_text_is_remembered_clean_after_many_texts_seen_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failure texts that carry an id are each seen once; they must not fill the memory of clean texts for good, or
+    every repeated line would be scanned again. A text holding a credential is never remembered."""
+    monkeypatch.setattr(logs, "_clean", set())
+    for i in range(logs._CLEAN_MAX + 10):
+        logs.scrub_text(f"message m-{i} does not match Order: 1 error(s)")
+    assert logs.scrub_text("handler failed; the message will be redelivered") in logs._clean
+    assert logs.scrub_text("refused token=s3cr3t") == "refused token=[REDACTED]"
+    assert not any("s3cr3t" in text for text in logs._clean)

@@ -433,6 +433,22 @@ def test_the_parameters_validate_into_the_dict_the_model_of_the_parameters_gives
                 assert got == expected, raw
 
 
+def test_a_field_default_in_an_annotation_keeps_the_model_of_the_parameters() -> None:
+    """A ``Field(default=...)`` in the annotation of a parameter without a default: the model requires it (a 400
+    when absent); a TypedDict would take the Field's default, so the model is kept."""
+    from portafunc.params import _parameters_validator, read_signature
+
+    def page(n: Annotated[int, Field(default=3)], m: Annotated[int, Field(ge=0)] | None = None) -> dict[str, Any]:
+        return {"n": n}
+
+    sig = read_signature(page, "/p")
+    assert _parameters_validator({p.arg: p for p in sig.parameters})[1] is False
+    app = App("field-default")
+    app.http("GET", "/p")(page)
+    assert get(app, "/p").status == 400
+    assert get(app, "/p", query={"n": ["5"]}).json_body() == {"n": 5}
+
+
 def test_a_mutable_default_keeps_the_model_of_the_parameters() -> None:
     from portafunc.params import _parameters_validator, read_signature
 

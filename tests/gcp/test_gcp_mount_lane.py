@@ -60,13 +60,20 @@ def odd(environ: Any, start_response: Any) -> Any:
     return iter([b"hello ", b"", b"world"])
 
 
+async def asgi_failing(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        raise RuntimeError("no lifespan")
+    raise RuntimeError("the ASGI app broke")
+
+
 def build_app() -> App:
     app = App("gcp-mount-lane")
     app.mount("/flask", mounted.flask_app)
     app.mount("/failing", failing)
     app.mount("/splitting", splitting)
     app.mount("/odd", odd)
-    app.mount("/fastapi", mounted.api)  # an ASGI app: always the general path
+    app.mount("/fastapi", mounted.api)
+    app.mount("/asgi-failing", asgi_failing)
 
     @app.http("GET", "/native")
     def native(req: HttpRequest) -> str:
@@ -136,11 +143,24 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/odd/x", {"query_string": "status=204"}),
     ("GET", "/odd/x", {"query_string": "status=304"}),
     ("GET", "/odd/x", {"query_string": "location=/é"}),
-    ("GET", "/fastapi/echo/x", {}),
+    ("GET", "/fastapi/echo/x", {"query_string": "q=1&q=a%26b%3Dc&q=%C3%BC%20%2B", "headers": [("Host", "api.example")]}),
+    ("GET", "/fastapi/echo/é ü", {"headers": [("X-Multi", "a"), ("X-Multi", "b"), ("User-Agent", "é")]}),
+    ("POST", "/fastapi/bytes", {"data": BINARY, "headers": [("Content-Type", "application/octet-stream")]}),
+    ("POST", "/fastapi/bytes", {"data": BINARY * 4096}),
+    ("POST", "/fastapi/bytes", {}),
+    ("GET", "/fastapi/binary", {}),
+    ("HEAD", "/fastapi/binary", {}),
+    ("GET", "/fastapi/cookies", {}),
+    ("DELETE", "/fastapi/empty", {}),
+    ("GET", "/fastapi/nowhere", {}),
+    ("GET", "/fastapi", {"headers": [("Host", "api.example")]}),
+    ("GET", "/fastapi/", {"headers": [("X-Forwarded-For", "10.0.0.1, 203.0.113.9"), ("X-Forwarded-Proto", "http")]}),
+    ("GET", "/fastapi/stream", {}),
+    ("GET", "/asgi-failing/x", {}),
     ("GET", "/native", {}),
 ]
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # the same trace in both log lines
-LEFT_TO_THE_GENERAL_PATH = {("HEAD", "/flask/binary"), ("GET", "/fastapi/echo/x"), ("GET", "/native")}
+LEFT_TO_THE_GENERAL_PATH = {("HEAD", "/flask/binary"), ("HEAD", "/fastapi/binary"), ("GET", "/native")}
 
 
 @pytest.mark.parametrize(("method", "path", "options"), CASES, ids=[f"{m} {p} {i}" for i, (m, p, _) in
@@ -219,3 +239,41 @@ def test_the_lane_environ_holds_what_the_general_path_gives_the_app(prefix: str,
     assert lane["wsgi.input"].read() == general.pop("wsgi.input").read()
     assert {key: lane[key] for key in general} == general
     assert not {key for key in lane if key not in general and (key[:5] == "HTTP_" or key in ("CONTENT_TYPE",))}
+
+
+@pytest.mark.parametrize(("prefix", "request_options"), ENVIRONS)
+def test_the_lane_scope_is_the_general_paths(prefix: str, request_options: dict[str, Any]) -> None:
+    """The ASGI scope from functions-framework's environ equals the one the general path builds (its state a copy
+    of the lifespan's, as on every request)."""
+    import flask
+
+    from portafunc.mount import _AsgiBridge
+    from portafunc_gcp.codecs import http
+    from portafunc_gcp.codecs import mount as mount_codec
+
+    bridge = _AsgiBridge(mounted.api, prefix)
+    bridge.state["started"] = "yes"
+    native = EnvironBuilder(**request_options).get_environ()
+    request = flask.Request(native)
+    general = bridge.scope(http.from_flask(request))
+    lane = bridge.scope_of(request.environ, request.method, request.path, http._raw_query(request.query_string),
+                           mount_codec.client_ip(request))
+    assert lane == general
+    assert lane["state"] is not bridge.state
+
+
+@pytest.mark.parametrize("prefix", ["/flask", "/fastapi"])
+def test_the_body_limit_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]], monkeypatch: pytest.MonkeyPatch,
+                                                    prefix: str) -> None:
+    import portafunc.invoke
+
+    monkeypatch.setattr(portafunc.invoke, "MAX_BODY_BYTES", 100)
+    lane, general, answered = fronts
+    before = len(answered)
+    outs = []
+    for client in (lane, general):
+        got = client.open(f"{prefix}/bytes", method="POST", data=b"x" * 101,
+                          headers=[("Function-Execution-Id", "exec-1")])
+        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
+    assert outs[0] == outs[1] and outs[0][0].startswith("413")
+    assert len(answered) == before + 1 and answered[-1] is not None

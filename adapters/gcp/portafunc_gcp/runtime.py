@@ -190,8 +190,10 @@ class Entry:
     def _decode(cloud_event: Any) -> Any:
         raw = None
         flask = _flask or _load_flask()
-        if flask is not None and flask.has_request_context() and not _is_cloudevent_request(flask.request):
-            raw = flask.request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
+        if flask is not None and flask.has_request_context():
+            request = flask.request._get_current_object()  # each read through the proxy costs about 0.5 µs
+            if not _is_cloudevent_request(request):
+                raw = request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
         if pubsub.is_push_envelope(raw):
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
@@ -217,9 +219,9 @@ def _is_cloudevent_request(request: Any) -> bool:
     """A request that carried a CloudEvent as such (binary mode: ``ce-*`` headers; structured mode: an
     ``application/cloudevents`` body), so functions-framework's CloudEvent is the whole event and the body need not be
     parsed again. Anything else was converted from a raw push or legacy event, whose original body says more."""
-    headers = request.headers
-    return bool(headers.get("ce-specversion")) or \
-        (headers.get("content-type") or "").lower().startswith("application/cloudevents")
+    environ = request.environ  # the WSGI environ the headers are read from, without the header map's key mapping
+    return bool(environ.get("HTTP_CE_SPECVERSION")) or \
+        (environ.get("CONTENT_TYPE") or "").lower().startswith("application/cloudevents")
 
 
 def _verification_configured() -> bool:

@@ -1,12 +1,13 @@
-"""A mounted WSGI app (Flask, Django) behind functions-framework: the request goes to the app straight from the
-environ functions-framework's Flask app received, and the app's answer goes back to it as a WSGI response.
+"""A mounted web app behind functions-framework: the request goes to the app straight from the environ
+functions-framework's Flask app received (as a WSGI environ, or an ASGI scope), and the app's answer goes back to it
+as a WSGI response.
 
 The general path decodes the request into an :class:`~portafunc.HttpRequest`, runs the pipeline, builds the app's
 environ from that request, buffers the app's answer into an :class:`~portafunc.HttpResponse` and encodes that as a
-Flask response (:func:`.http.to_flask`), which Flask then sends. This lane gives the app the environ the general
-path would give it (:meth:`portafunc.mount._WsgiBridge.environ_of`), and hands Flask the status line, headers and
-body :func:`.http.to_flask` would make it send, without the objects in between. It serves the requests
-:func:`portafunc.mount.wsgi_lane` finds (nothing of the pipeline's would act on them); everything else, and every
+Flask response (:func:`.http.to_flask`), which Flask then sends. This lane gives the app the environ or scope the
+general path would give it (``portafunc.mount``'s ``_WsgiBridge.environ_of``, ``_AsgiBridge.scope_of``), and hands
+Flask the status line, headers and body :func:`.http.to_flask` would make it send, without the objects in between. It serves the requests
+:func:`portafunc.mount.mount_lane` finds (nothing of the pipeline's would act on them); everything else, and every
 answer this encoder does not write exactly (a streamed body, ``Location`` headers, statuses without a body, a
 failure), takes the general encoder. ``tests/gcp/test_gcp_mount_lane.py`` runs both paths on the same requests.
 """
@@ -24,28 +25,33 @@ TARGET = "gcp"
 
 
 def lane(app: App) -> Callable[[Any], Any] | None:
-    """The lane serving ``app``'s mounted WSGI apps (None when it mounts none): called with functions-framework's
+    """The lane serving ``app``'s mounted apps (None when it mounts none): called with functions-framework's
     request, it returns the Flask answer, or None for a request the general path must take."""
     if not any(vars(spec.handler).get("portafunc_mount") for spec in app.http_functions()):
         return None
-    from portafunc.mount import _WsgiBridge, serve_wsgi, wsgi_lane
+    from portafunc.mount import _WsgiBridge, mount_lane, serve_lane
 
-    if not any(isinstance(vars(spec.handler).get("portafunc_bridge"), _WsgiBridge) for spec in app.http_functions()):
-        return None
     raw_query = http._raw_query
     from_flask = http.from_flask
 
     def serve(request: Any) -> Any:
         method = request.method
         path = request.path
-        found = wsgi_lane(app, method, path)
+        found = mount_lane(app, method, path)
         if found is None:
             return None
         spec, bridge = found
         native = request.environ
-        environ = bridge.environ_of(native, method, path, raw_query(request.query_string), client_ip(request),
-                                    request.get_data(cache=True))
-        answer = serve_wsgi(spec, bridge, environ, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
+        query = raw_query(request.query_string)
+        client = client_ip(request)
+        body = request.get_data(cache=True)
+        if isinstance(bridge, _WsgiBridge):
+            def build() -> dict[str, Any]:
+                return bridge.environ_of(native, method, path, query, client, body)
+        else:
+            def build() -> dict[str, Any]:
+                return bridge.scope_of(native, method, path, query, client)
+        answer = serve_lane(spec, bridge, build, body, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
                             request)
         if isinstance(answer, HttpResponse):
             return http.to_flask(answer)
@@ -113,6 +119,9 @@ def _answer_class() -> Any:
             def __call__(self, environ: Any, start_response: Any) -> Any:
                 start_response(self.line, self.header_list)
                 return self.response
+
+            def __repr__(self) -> str:
+                return f"<Answer {self.line!r}>"
 
         _ANSWER = Answer
     return _ANSWER
