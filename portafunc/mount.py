@@ -749,7 +749,7 @@ class _WsgiBridge:
         return status, headers, body, None, None
 
 
-# -- a WSGI front door's lane ----------------------------------------------------------------------------------
+# -- a front door's own lane -----------------------------------------------------------------------------------
 def mount_lane(app: App, method: str, path: str, function: str | None = None
                ) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
     """The function and bridge of the mounted app (WSGI or ASGI) a request reaches (the one named ``function``,
@@ -766,18 +766,20 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
         spec = app._functions.get(function)
         if spec is None or method not in getattr(spec.trigger, "methods", ()):
             return None
-    bridge = _wsgi_bridges.get(spec)
+    bridge = _lane_bridges.get(spec)
     if bridge is None:
-        bridge = _wsgi_bridges[spec] = _wsgi_bridge(spec)
+        bridge = _lane_bridge(spec)
+        if len(_lane_bridges) < 4096:
+            _lane_bridges[spec] = bridge
     if bridge is False or _invoke._otel is not None or (spec.routers or app._middleware) and _invoke._chain(spec):
         return None
     return spec, bridge  # type: ignore[return-value]
 
 
-_wsgi_bridges: dict[FunctionSpec, _WsgiBridge | _AsgiBridge | bool] = {}  # what cannot change after registration
+_lane_bridges: dict[FunctionSpec, _WsgiBridge | _AsgiBridge | bool] = {}  # what cannot change after registration
 
 
-def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
+def _lane_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
     """The bridge of a mounted app whose function has no auth object or idempotency (False otherwise)."""
     bridge = vars(spec.handler).get(_BRIDGE)
     auth = spec.trigger.auth  # type: ignore[union-attr]
