@@ -759,7 +759,7 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
     if function is None:
-        spec = app._match(method, path, None)[0]
+        spec = _routed(app, method, path)
         if spec is None:
             return None
     else:
@@ -777,6 +777,45 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
 
 
 _lane_bridges: dict[FunctionSpec, _WsgiBridge | _AsgiBridge | bool] = {}  # what cannot change after registration
+
+
+def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
+    """``app._match(method, path, None)[0]``, found without the route search for a path under a mount that no
+    other route can reach (:func:`_sole_mounts`): its route's own match then gives the same answer."""
+    table = app._routes
+    if table is not None:
+        known = _mount_index.get(id(app))
+        if known is None or known[0] is not table:
+            known = (table, *_sole_mounts(app))
+            if len(_mount_index) < 256:
+                _mount_index[id(app)] = known
+        spec = known[2] or known[1].get(path[1:].partition("/")[0])
+        if spec is not None:
+            trig = spec.trigger
+            if method in trig.methods and trig.route.match(path) is not None:  # type: ignore[union-attr]
+                return spec
+    return app._match(method, path, None)[0]
+
+
+_mount_index: dict[int, tuple[Any, dict[str, FunctionSpec], FunctionSpec | None]] = {}
+"""Per app (by id, with the route table it was read from): the mounts no other route can reach, by their prefix's
+first path segment, and a mount at the root that is the app's only HTTP function."""
+
+
+def _sole_mounts(app: App) -> tuple[dict[str, FunctionSpec], FunctionSpec | None]:
+    """The mounts whose prefix's first segment no other HTTP route's template starts with (a parameter there could
+    be anything): only they can match a path starting with that segment. A root mount qualifies only alone."""
+    routes = list(app.http_functions())
+    mounts = {spec: bridge.prefix for spec in routes if (bridge := vars(spec.handler).get(_BRIDGE)) is not None}
+    if len(routes) == 1 and mounts.get(routes[0]) == "":
+        return {}, routes[0]
+    firsts = [(spec, spec.trigger.route.template[1:].partition("/")[0]) for spec in routes]  # type: ignore[union-attr]
+    sole: dict[str, FunctionSpec] = {}
+    for spec, prefix in mounts.items():
+        segment = prefix[1:].partition("/")[0]
+        if prefix and not any(other is not spec and (first == segment or "{" in first) for other, first in firsts):
+            sole[segment] = spec
+    return sole, None
 
 
 def _lane_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
