@@ -789,14 +789,17 @@ def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
 
 def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
                body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
-               front: Any, parts: bool = True) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
+               front: Any, parts: bool = True, stream: bool = True
+               ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
     """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
     ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
     inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
     ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
     context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
     checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
-    else, or everything when not ``parts``, as the response the general path gives."""
+    else, or everything when not ``parts``, as the response the general path gives. Without ``stream`` (a front
+    door that sends bodies whole) a body the app sends in pieces is read to its end within the invocation, as
+    ``handle_http`` reads it."""
     invoke = _invoke
     if invoke._logging_pending and "logging" in sys.modules:
         invoke._setup_logging(target)
@@ -822,6 +825,8 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
             loop = bridge.start()
             resp = bridge.respond(loop, build(), body)
             answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
+        if not stream and answer.__class__ is not tuple and answer.streamed:  # type: ignore[union-attr]
+            answer.body  # type: ignore[union-attr]  # noqa: B018 - reading it waits for the whole body
         status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
         outcome = "success" if status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response

@@ -47,6 +47,23 @@ def splitting(environ: Any, start_response: Any) -> Any:
     return [b"ok"]
 
 
+def broken_stream(environ: Any, start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain")])  # no length: a body sent in pieces
+
+    def pieces() -> Any:
+        yield b"first,"
+        raise RuntimeError("the stream broke")
+    return pieces()
+
+
+async def asgi_broken_stream(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        raise RuntimeError("no lifespan")
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"first,", "more_body": True})
+    raise RuntimeError("the ASGI stream broke")
+
+
 def build_app() -> App:
     app = App("azure-mount-lane")
     app.mount("/flask", mounted.flask_app)
@@ -54,6 +71,8 @@ def build_app() -> App:
     app.mount("/failing", failing)
     app.mount("/asgi-failing", asgi_failing)
     app.mount("/splitting", splitting)
+    app.mount("/broken-stream", broken_stream)
+    app.mount("/asgi-broken-stream", asgi_broken_stream)
 
     @app.http("GET", "/native")
     def native(req: HttpRequest) -> str:
@@ -106,7 +125,8 @@ for prefix in ("/flask", "/fastapi"):
         ("GET", prefix, "/", {"x-forwarded-proto": "http"}),
         ("GET", prefix, "/stream", {}),
     ]
-CASES += [("GET", "/failing", "/x", {}), ("GET", "/asgi-failing", "/x", {}), ("GET", "/splitting", "/x", {})]
+CASES += [("GET", "/failing", "/x", {}), ("GET", "/asgi-failing", "/x", {}), ("GET", "/splitting", "/x", {}),
+          ("GET", "/broken-stream", "/x", {}), ("GET", "/asgi-broken-stream", "/x", {})]
 
 
 def _request(method: str, prefix: str, rest: str, headers: dict[str, Any]) -> func.HttpRequest:

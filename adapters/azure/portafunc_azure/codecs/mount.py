@@ -40,7 +40,7 @@ def lane(app: App) -> Callable[[str, HttpRequest, Any], Any] | None:
         else:
             def build() -> dict[str, Any]:
                 return bridge.scope(req)
-        answer = serve_lane(spec, bridge, build, req.body, None, TARGET, req, native, parts=False)
+        answer = serve_lane(spec, bridge, build, req.body, None, TARGET, req, native, parts=False, stream=False)
         return http_response(answer)  # type: ignore[arg-type]  # parts=False: always the response
 
     return serve
