@@ -28,7 +28,6 @@ from .errors import (
     VersionConflict,
 )
 from .events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
-from .resources import Use, publishes, reads, sends, writes
 
 if TYPE_CHECKING:
     import logging
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from .cors import Cors
     from .forms import FormData, UploadedFile
     from .params import Header, Path, Query
+    from .resources import Use, publishes, reads, sends, writes
     from .routers import Router
 
     from .data.bucket import Bucket
@@ -85,7 +85,9 @@ def kv(name: str, model: Any = None) -> KV:
 
 _LAZY = {"Cors": "cors", "JwtAuth": "auth", "Router": "routers",  # public names whose modules load on first use
          "Query": "params", "Header": "params", "Path": "params",  # (off the cold-start path)
-         "FormData": "forms", "UploadedFile": "forms"}
+         "FormData": "forms", "UploadedFile": "forms",
+         "Use": "resources", "publishes": "resources", "reads": "resources", "sends": "resources",
+         "writes": "resources"}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .errors import RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, HttpResponse, Message
-from .resources import Use, normalise_uses
 from .routing import Route, RouteTable, compile_route
 
 TYPE_CHECKING = False
@@ -20,7 +19,7 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
     from .config import Config
     from .cors import Cors
     from .middleware import Middleware
-    from .resources import Deployment
+    from .resources import Deployment, Use
     from .routers import Router
     from .schedule import Schedule
 
@@ -499,7 +498,11 @@ class App:
 
     def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
                   uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
-        declared = normalise_uses(uses, name or "?")
+        declared: tuple[Use, ...] = ()
+        if uses is not None:  # the resource model loads with the first declaration, not with every app
+            from .resources import normalise_uses
+
+            declared = normalise_uses(uses, name or "?")
 
         def decorator(handler: F) -> F:
             fname = name or getattr(handler, "__name__", None)

@@ -107,6 +107,8 @@ class MessageResult:
 
 _SUCCESS = Outcome.SUCCESS
 _DEAD_LETTERED = Outcome.DEAD_LETTERED
+_RETRY = Outcome.RETRY
+_WARNING = 30  # logs' number for WARNING: a failure's line is built only when it is written
 _new_batch = object.__new__
 
 
@@ -612,11 +614,12 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
                        route_template: str | None = None, stream: bool = False) -> Any:
-    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a plain handler
-    (it takes the request alone, is synchronous, has no auth object, idempotency, middleware or exception handlers,
-    the app has no CORS policy, OpenTelemetry and DEBUG timing are off, the method is not HEAD) the handler's result
-    goes straight to ``encode(value)``, the front door's native response for the values it takes (None for the
-    others), without an :class:`HttpResponse` in between. Returns that native response, or else the HttpResponse
+    """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a synchronous
+    handler (taking the request alone, or typed parameters, body or response model; no auth object, idempotency or
+    exception handlers, no CORS policy in the app, OpenTelemetry and DEBUG timing off, not HEAD) that no middleware
+    wraps, the handler's result goes straight to ``encode(value)``, the front door's native response for the values
+    it takes (None for the others), without an :class:`HttpResponse` in between; synchronous middleware runs as one
+    composed call around it and gives an HttpResponse. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
     :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
     response comes back with its body still being produced, as from :func:`handle_http`.
@@ -686,8 +689,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 _http_lanes: dict[FunctionSpec, Any] = {}
 """How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
-synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`); what can change after registration
-(middleware, exception handlers, CORS, routers) is checked on every request."""
+synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`);
+what can change after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
 def _http_lane(spec: FunctionSpec) -> Any:
@@ -850,11 +853,11 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
         if isinstance(exc, NonRetryableError):
             return _dead_letter(spec, msg, exc)
         text = _text(exc)
-        if logs.enabled("WARNING"):  # nothing built for a line that is not written
+        kind = type(exc).__name__
+        if logs._threshold <= _WARNING:  # nothing built for a line that is not written
             logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=type(exc).__name__, error=text,
-                     traceback=_traceback(exc))
-        return MessageResult(msg.id, Outcome.RETRY, f"{type(exc).__name__}: {text[:1000]}")
+                     delivery_attempt=msg.delivery_attempt, error_type=kind, error=text, traceback=_traceback(exc))
+        return MessageResult(msg.id, _RETRY, f"{kind}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)

@@ -90,18 +90,26 @@ def scrub_text(text: str) -> str:
         if needle in text:
             text = pattern.get().sub(replacement, text)
     lowered = text.lower()
-    if any(scheme in lowered for scheme in _SCHEMES):
-        text = _SCHEME.get().sub(rf"\1\2{REDACTED}", text)
-        lowered = text.lower()
-    if ("=" in text or ":" in text) and any(word in lowered for word in _PAIR_HINTS):
-        text = _mask_secret_pairs(text, lowered)
-    if text == original and len(text) <= _CLEAN_MAX_LEN and len(_clean) < _CLEAN_MAX:
+    for scheme in _SCHEMES:  # loops, not any(): a generator costs more than the search it runs
+        if scheme in lowered:
+            text = _SCHEME.get().sub(rf"\1\2{REDACTED}", text)
+            lowered = text.lower()
+            break
+    if "=" in text or ":" in text:
+        for word in _PAIR_HINTS:
+            if word in lowered:
+                text = _mask_secret_pairs(text, lowered)
+                break
+    if text == original and len(text) <= _CLEAN_MAX_LEN:
+        if len(_clean) >= _CLEAN_MAX:
+            _clean.clear()  # full of texts seen once (ids in messages): start again, so repeats are remembered
         _clean.add(text)
     return text
 
 
 # Texts found to hold no credential, remembered so a line logged again (a failure repeating on every delivery, the
 # pipeline's own messages) is not scanned again. Only clean texts: no secret is kept in memory longer than before.
+# Emptied when full: texts that hold an id are seen once, and must not crowd out those that repeat.
 _CLEAN_MAX, _CLEAN_MAX_LEN = 2048, 1024
 _clean: set[str] = set()
 

@@ -447,7 +447,7 @@ class _AsgiBridge:
         ex = _Exchange(body)
         task = ex.task = asyncio.ensure_future(self.web_app(scope, ex.receive, ex.send))
         task.add_done_callback(ex.wake)
-        ready = ex.ready
+        ready = ex.ready_event()
         while not task.done() and not (ex.started and (ex.complete or ex.chunks)):
             ready.clear()
             await ready.wait()
@@ -490,14 +490,15 @@ _ROOM = 1 << 20  # body bytes an ASGI app may send ahead of a front door that ha
 
 class _Exchange:
     """One request's messages with the ASGI app; the app runs as a task of the one loop, so a body it sends in
-    pieces can be handed to the front door piece by piece, across several runs of the loop."""
+    pieces can be handed to the front door piece by piece, across several runs of the loop.
+
+    Its three events are made when something first waits on one (every wait clears or checks its condition first,
+    so an event made late is the event that would have been there): a plain response waits on none."""
 
     __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
-                 "room", "disconnected", "task", "first")
+                 "room", "disconnected", "gone", "task", "first")
 
     def __init__(self, body: bytes) -> None:
-        import asyncio
-
         self.body = body
         self.body_sent = False
         self.status = 500
@@ -506,14 +507,32 @@ class _Exchange:
         self.pending = 0  # their size
         self.started = False
         self.complete = False  # the app sent its last body message
-        self.ready = asyncio.Event()  # something for the front door: a message, or the app's end
-        self.room = asyncio.Event()  # the front door took what was pending
-        self.disconnected = asyncio.Event()  # the response is out (or the client is gone): receive() says so
+        self.ready: asyncio.Event | None = None  # something for the front door: a message, or the app's end
+        self.room: asyncio.Event | None = None  # the front door took what was pending
+        self.disconnected: asyncio.Event | None = None  # set once ``gone``: receive() says so
+        self.gone = False  # the response is out (or the client is gone)
         self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
         self.first: asyncio.Future[None] | None = None  # resolved by the first thing for the front door
 
+    def ready_event(self) -> asyncio.Event:
+        import asyncio
+
+        if self.ready is None:
+            self.ready = asyncio.Event()
+        return self.ready
+
+    def disconnect(self) -> None:
+        self.gone = True
+        if self.disconnected is not None:
+            self.disconnected.set()
+
+    def make_room(self) -> None:
+        if self.room is not None:
+            self.room.set()
+
     def wake(self, _: Any = None) -> None:
-        self.ready.set()
+        if self.ready is not None:
+            self.ready.set()
         first = self.first
         if first is not None and not first.done():
             first.set_result(None)
@@ -522,7 +541,12 @@ class _Exchange:
         if not self.body_sent:
             self.body_sent = True
             return {"type": "http.request", "body": self.body, "more_body": False}
-        await self.disconnected.wait()  # a disconnect only once the response is out, as a server would see it
+        if not self.gone:  # a disconnect only once the response is out, as a server would see it
+            import asyncio
+
+            if self.disconnected is None:
+                self.disconnected = asyncio.Event()
+            await self.disconnected.wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -538,26 +562,32 @@ class _Exchange:
                 self.pending += len(chunk)
             if not message.get("more_body", False):
                 self.complete = True
-                self.disconnected.set()
+                self.disconnect()
             if chunk or self.complete:
                 self.wake()
             if self.pending > _ROOM and not self.complete:  # the front door is slower than the app: wait for it
-                self.room.clear()
-                await self.room.wait()
+                import asyncio
+
+                room = self.room
+                if room is None:
+                    room = self.room = asyncio.Event()
+                room.clear()
+                await room.wait()
 
     async def take(self) -> tuple[list[bytes], bool]:
         """The pieces sent since the last call, waiting for one; and whether more may follow."""
         while not self.chunks and not self.complete and not self.task.done():
-            self.ready.clear()
-            await self.ready.wait()
+            ready = self.ready_event()
+            ready.clear()
+            await ready.wait()
         chunks, self.chunks, self.pending = self.chunks, [], 0
-        self.room.set()
+        self.make_room()
         return chunks, not (self.complete or self.task.done())
 
     async def finish(self) -> None:
         """Wait for the app's coroutine to return; a failure is raised while the response is incomplete, else
         logged (the response is out; a background task failed)."""
-        self.disconnected.set()
+        self.disconnect()
         try:
             await self.task
         except Exception as exc:
@@ -573,8 +603,8 @@ class _Exchange:
         """The front door gave up on the body (the client went away): tell the app, then stop it."""
         import asyncio
 
-        self.disconnected.set()
-        self.room.set()
+        self.disconnect()
+        self.make_room()
         for _ in range(3):  # an app listening for the disconnect ends by itself
             if self.task.done():
                 break
@@ -720,16 +750,22 @@ class _WsgiBridge:
 
 
 # -- a WSGI front door's lane ----------------------------------------------------------------------------------
-def mount_lane(app: App, method: str, path: str) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
-    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches, when :func:`serve_lane` may
-    answer it
-    in place of :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD,
-    auth object, middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
+def mount_lane(app: App, method: str, path: str, function: str | None = None
+               ) -> tuple[FunctionSpec, _WsgiBridge | _AsgiBridge] | None:
+    """The function and bridge of the mounted app (WSGI or ASGI) a request reaches (the one named ``function``,
+    where the platform routed it), when :func:`serve_lane` may answer it in place of
+    :func:`portafunc.invoke.handle_http`: nothing of the pipeline's would act on it (no CORS, HEAD, auth object,
+    middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
-    spec = app._match(method, path, None)[0]
-    if spec is None:
-        return None
+    if function is None:
+        spec = app._match(method, path, None)[0]
+        if spec is None:
+            return None
+    else:
+        spec = app._functions.get(function)
+        if spec is None or method not in getattr(spec.trigger, "methods", ()):
+            return None
     bridge = _wsgi_bridges.get(spec)
     if bridge is None:
         bridge = _wsgi_bridges[spec] = _wsgi_bridge(spec)
@@ -751,17 +787,19 @@ def _wsgi_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
     return bridge
 
 
-def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Mapping[str, Any], method: str,
-               path: str, raw_query: str, client_ip: str | None, body: bytes, invocation_id: str | None, target: str,
-               request: Callable[[Any], HttpRequest], front: Any
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
+               body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
+               front: Any, parts: bool = True, stream: bool = True
                ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
-    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found, from a WSGI front
-    door's environ ``native`` and what its codec reads of it (``path``, ``raw_query``, ``client_ip``, ``body``): the
-    app gets the environ (:meth:`_WsgiBridge.environ_of`) or scope (:meth:`_AsgiBridge.scope_of`) the general path
-    would give it, and the invocation, log lines and failures are the pipeline's (``request(front)`` builds the
-    request only if the invocation's context is read). A whole body comes back as ``(status, headers, body)``,
+    """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
+    ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
+    inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
+    ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
+    context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
     checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
-    else as the response the general path gives."""
+    else, or everything when not ``parts``, as the response the general path gives. Without ``stream`` (a front
+    door that sends bodies whole) a body the app sends in pieces is read to its end within the invocation, as
+    ``handle_http`` reads it."""
     invoke = _invoke
     if invoke._logging_pending and "logging" in sys.modules:
         invoke._setup_logging(target)
@@ -773,21 +811,22 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Ma
             answer = HttpResponse.problem(413, "Content Too Large",
                                           f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
         elif isinstance(bridge, _WsgiBridge):
-            environ = bridge.environ_of(native, method, path, raw_query, client_ip, body)
-            status, headers, whole, rest, close = bridge.call(environ)
+            status, headers, whole, rest, close = bridge.call(build())
             if rest is not None:
                 from .streaming import StreamedResponse
 
                 answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
-            elif _all_text(headers):
+            elif parts and _all_text(headers):
                 check_headers(headers)
                 answer = (status, headers, whole)
             else:
                 answer = HttpResponse(status, Headers(headers), whole)
         else:
             loop = bridge.start()
-            resp = bridge.respond(loop, bridge.scope_of(native, method, path, raw_query, client_ip), body)
-            answer = resp if resp.streamed else (resp.status, resp.headers._items, resp.body)
+            resp = bridge.respond(loop, build(), body)
+            answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
+        if not stream and answer.__class__ is not tuple and answer.streamed:  # type: ignore[union-attr]
+            answer.body  # type: ignore[union-attr]  # noqa: B018 - reading it waits for the whole body
         status = answer[0] if answer.__class__ is tuple else answer.status  # type: ignore[union-attr]
         outcome = "success" if status < 500 else "error"
     except Exception as exc:  # noqa: BLE001 - as invoke_http: any failure is a response
@@ -800,11 +839,12 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, native: Ma
     return answer
 
 
-def _invocation(spec: FunctionSpec, request: Callable[[Any], HttpRequest], native: Any, inv_id: str, target: str
-                ) -> Any:
+def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpRequest], front: Any, inv_id: str,
+                target: str) -> Any:
     from .invoke import _http_invocation
 
-    return _http_invocation(spec, request(native), inv_id, target, native)
+    return _http_invocation(spec, request if isinstance(request, HttpRequest) else request(front), inv_id, target,
+                            front)
 
 
 def _all_text(headers: list[tuple[str, str]]) -> bool:

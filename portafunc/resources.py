@@ -8,8 +8,9 @@ registry into one plain, cloud-neutral :class:`Deployment` that the local runner
 :func:`check_access` refuses a logical name the running function did not declare, with the declaration to add — the
 same in ``portafunc run``, in the contract kit and in the cloud.
 
-This module is imported by ``portafunc.app`` (``uses=`` runs at import, on every cold start): plain slotted classes,
-no dataclasses, no typing at run time.
+This module is imported by the first ``uses=`` declaration (at import of the app, on the cold start of every app
+that declares one) and by the first binding's access check, never by ``import portafunc`` alone: plain slotted
+classes, no dataclasses, no typing at run time.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ def test_running_a_sync_http_handler_still_needs_none_of_them():
 def test_the_aws_lambda_entry_path_stays_light_too():
     code = "import portafunc_aws.runtime"
     names = _imported(code)
-    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN + ("uuid", "hashlib", "http"))
+    leaked = sorted(n for n in names if n.split(".")[0] in FORBIDDEN + ("uuid", "hashlib", "http")
+                    or n == "portafunc.resources")
     assert leaked == [], f"the Lambda entry pulled in {leaked}"
 
 
@@ -172,9 +173,9 @@ def _entries(tmp_path: Path, target: str) -> tuple[Path, Path]:
 
 # Modules the first HTTP request must not load: other trigger families' codecs, build-time tables, and what only
 # encoding, messaging, typing or failures need.
-LAZY_ON_HTTP = ("portafunc.targets", "portafunc.schedule", "portafunc.params", "portafunc.messaging",
-                "portafunc.tracing", "portafunc.otel", "portafunc.idempotency", "portafunc.kit.records",
-                "pydantic", "uuid", "platform", "hashlib", "inspect", "typing_extensions")
+LAZY_ON_HTTP = ("portafunc.targets", "portafunc.schedule", "portafunc.params", "portafunc.resources",
+                "portafunc.messaging", "portafunc.tracing", "portafunc.otel", "portafunc.idempotency",
+                "portafunc.kit.records", "pydantic", "uuid", "platform", "hashlib", "inspect", "typing_extensions")
 FAMILY_CODECS = {
     "azure": ("portafunc_azure.codecs.queue", "portafunc_azure.codecs.topic", "portafunc_azure.codecs.storage",
               "portafunc_azure.codecs.envelope", "portafunc_azure.codecs.schedule", "portafunc_azure.codecs.natives",

@@ -282,3 +282,14 @@ def test_a_rejections_validation_errors_are_redacted_where_they_nest(monkeypatch
     name_error, token_error = line["errors"]
     assert name_error["loc"] == ["name"] and name_error["msg"].endswith("api_key=[REDACTED]")
     assert token_error["loc"] == ["tokens", "[REDACTED]"] and token_error["type"] == "int_parsing"
+
+
+def test_a_repeated_text_is_remembered_clean_after_many_texts_seen_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failure texts that carry an id are each seen once; they must not fill the memory of clean texts for good, or
+    every repeated line would be scanned again. A text holding a credential is never remembered."""
+    monkeypatch.setattr(logs, "_clean", set())
+    for i in range(logs._CLEAN_MAX + 10):
+        logs.scrub_text(f"message m-{i} does not match Order: 1 error(s)")
+    assert logs.scrub_text("handler failed; the message will be redelivered") in logs._clean
+    assert logs.scrub_text("refused token=s3cr3t") == "refused token=[REDACTED]"
+    assert not any("s3cr3t" in text for text in logs._clean)

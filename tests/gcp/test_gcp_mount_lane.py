@@ -260,3 +260,20 @@ def test_the_lane_scope_is_the_general_paths(prefix: str, request_options: dict[
                            mount_codec.client_ip(request))
     assert lane == general
     assert lane["state"] is not bridge.state
+
+
+@pytest.mark.parametrize("prefix", ["/flask", "/fastapi"])
+def test_the_body_limit_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]], monkeypatch: pytest.MonkeyPatch,
+                                                    prefix: str) -> None:
+    import portafunc.invoke
+
+    monkeypatch.setattr(portafunc.invoke, "MAX_BODY_BYTES", 100)
+    lane, general, answered = fronts
+    before = len(answered)
+    outs = []
+    for client in (lane, general):
+        got = client.open(f"{prefix}/bytes", method="POST", data=b"x" * 101,
+                          headers=[("Function-Execution-Id", "exec-1")])
+        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
+    assert outs[0] == outs[1] and outs[0][0].startswith("413")
+    assert len(answered) == before + 1 and answered[-1] is not None

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from portafunc.events import HttpResponse, encode_payload
@@ -21,14 +20,29 @@ class MessageFailed(RuntimeError):
     """Raised to the Functions host so it redelivers (queue) or Event Grid retries (event) the input."""
 
 
-@dataclass
 class LastOutcome:
-    """What the runtime did with the last message on this thread (read by the contract-test driver)."""
+    """What the runtime did with the last message on this thread (read by the contract-test driver). A plain slotted
+    class, not a dataclass: building one at import cost about 0.3 ms of every cold start, HTTP apps' included."""
 
-    message_id: str
-    outcome: Outcome
-    poisoned: bool = False
-    error: str | None = None
+    __slots__ = ("message_id", "outcome", "poisoned", "error")
+
+    def __init__(self, message_id: str, outcome: Outcome, poisoned: bool = False, error: str | None = None) -> None:
+        self.message_id = message_id
+        self.outcome = outcome
+        self.poisoned = poisoned
+        self.error = error
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.message_id, self.outcome, self.poisoned, self.error)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is LastOutcome and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"LastOutcome(message_id={self.message_id!r}, outcome={self.outcome!r}, poisoned={self.poisoned!r}, "
+                f"error={self.error!r})")
 
     @property
     def failed(self) -> bool:

@@ -73,6 +73,15 @@ def runtime_for(app_ref: str, root: str | None = None) -> Runtime:
     return rt
 
 
+def _mount_lane(app: App) -> Any:
+    """:func:`.codecs.mount.lane` for an app that mounts a web app (its module loaded only then)."""
+    if "portafunc.mount" not in sys.modules:
+        return None
+    from .codecs.mount import lane
+
+    return lane(app)
+
+
 class Runtime:
     def __init__(self, app_ref: str, root: str | None = None) -> None:
         self.app_ref = app_ref
@@ -82,6 +91,7 @@ class Runtime:
         self._poison_senders: dict[tuple[str, str], Any] = {}
         self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
+        self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
 
     @property
     def app(self) -> App:
@@ -112,6 +122,13 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
+        lane = self._mount_lane
+        if lane is False:
+            lane = self._mount_lane = _mount_lane(self.app)
+        if lane is not None:  # a mounted web app, served without the pipeline's wrapping where nothing of it acts
+            answer = lane(name, neutral, req)
+            if answer is not None:
+                return answer
         encode = self._encode
         if encode is None:
             encode = self._encode = direct_encoder()

@@ -29,7 +29,7 @@ def lane(app: App) -> Callable[[Any], Any] | None:
     request, it returns the Flask answer, or None for a request the general path must take."""
     if not any(vars(spec.handler).get("portafunc_mount") for spec in app.http_functions()):
         return None
-    from portafunc.mount import mount_lane, serve_lane
+    from portafunc.mount import _WsgiBridge, mount_lane, serve_lane
 
     raw_query = http._raw_query
     from_flask = http.from_flask
@@ -40,10 +40,19 @@ def lane(app: App) -> Callable[[Any], Any] | None:
         found = mount_lane(app, method, path)
         if found is None:
             return None
+        spec, bridge = found
         native = request.environ
-        answer = serve_lane(found[0], found[1], native, method, path, raw_query(request.query_string),
-                            client_ip(request), request.get_data(cache=True), native.get("HTTP_FUNCTION_EXECUTION_ID"),
-                            TARGET, from_flask, request)
+        query = raw_query(request.query_string)
+        client = client_ip(request)
+        body = request.get_data(cache=True)
+        if isinstance(bridge, _WsgiBridge):
+            def build() -> dict[str, Any]:
+                return bridge.environ_of(native, method, path, query, client, body)
+        else:
+            def build() -> dict[str, Any]:
+                return bridge.scope_of(native, method, path, query, client)
+        answer = serve_lane(spec, bridge, build, body, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
+                            request)
         if isinstance(answer, HttpResponse):
             return http.to_flask(answer)
         return encode(*answer)
