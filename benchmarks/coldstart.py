@@ -162,7 +162,8 @@ def round_order(names: list[str], r: int, rounds: int, rng: random.Random) -> li
 
 def added_over_native(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     """Per portafunc contender and mode: portafunc minus the native handler of the same workload, paired by round
-    (``total_ms``: import + first event in the child; ``wall_ms``: the whole process), and both module counts."""
+    (``total_ms``: import + first event in the child; ``cpu_ms``: its CPU time, which a loaded
+    machine inflates least; ``wall_ms``: the whole process), and both module counts."""
     out: dict[str, Any] = {}
     for name in raw:
         if "_portafunc_" not in name:
@@ -176,7 +177,8 @@ def added_over_native(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[s
             theirs = {x["round"]: x for x in raw[native][mode]}
             both = sorted(set(ours) & set(theirs))
             out[name][mode] = {key: summary([ours[i][key] - theirs[i][key] for i in both])
-                               for key in ("total_ms", "wall_ms")}
+                               for key in ("total_ms", "cpu_ms", "wall_ms")
+                               if all(key in x for x in (*ours.values(), *theirs.values()))}
             out[name][mode]["modules"] = {"portafunc": summary([ours[i]["modules"] for i in both]),
                                           "native": summary([theirs[i]["modules"] for i in both])}
     return out
@@ -223,8 +225,8 @@ def run(rounds: int, log: Any = print, contenders: list[str] | None = None, warm
             for mode in ("pyc", "nopyc"):
                 runs = raw[name][mode]
                 stats[name][mode] = {key: summary([x[key] for x in runs])
-                                     for key in ("import_ms", "first_ms", "total_ms", "wall_ms", "rss_kb", "peak_rss_kb",
-                                                 "modules") if all(x.get(key) is not None for x in runs)}
+                                     for key in ("import_ms", "first_ms", "total_ms", "cpu_ms", "wall_ms", "rss_kb",
+                                                 "peak_rss_kb", "modules") if all(x.get(key) is not None for x in runs)}
         return {"rounds": rounds, "web_rounds": total, "stats": stats, "added": added_over_native(raw), "raw": raw,
                 "errors": errors}
     finally:

@@ -79,6 +79,8 @@ def paired(cold: dict[str, Any], a: str, b: str, mode: str, key: str = "total_ms
     """Per-round differences a − b (same round, so machine noise largely cancels): median, min, max. Runs carry
     their round (a contender that failed once must not shift the pairing); older results are paired by position."""
     ra, rb = cold["raw"].get(a, {}).get(mode, []), cold["raw"].get(b, {}).get(mode, [])
+    if not all(key in x for x in ra + rb):  # a figure older results do not carry
+        return None
     if all("round" in x for x in ra + rb):
         by_round = {x["round"]: x for x in rb}
         pairs = [(x, by_round[x["round"]]) for x in ra if x["round"] in by_round]
@@ -151,6 +153,9 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
                 continue
             mods = [_med(cold["stats"], n, "pyc", "modules") for n in (pf, nat)]
             counted = f"; {mods[0]:.0f} vs {mods[1]:.0f} modules" if None not in mods else ""
+            cpu = paired(cold, pf, nat, "pyc", "cpu_ms")
+            if cpu:
+                counted += f"; CPU time {cpu['median']:+.1f} ({cpu['min']:+.1f}…{cpu['max']:+.1f})"
             row(f"added cold start over native < {GOAL_COLD_ADDED_MS} ms ({target}, HTTP, .pyc)",
                 f"{d['median']:+.1f} ms (min {d['min']:+.1f}, max {d['max']:+.1f}; {d['n']} rounds{counted})",
                 d["median"] < GOAL_COLD_ADDED_MS,
@@ -232,7 +237,8 @@ def cold_section(cold: Any, img: Path) -> list[str]:
             "**added over native** is the median of per-round differences (same round, the workload's contenders "
             "run back to back, so shared noise cancels), with min–max and the number of rounds (the Azure and GCP "
             "HTTP pairs get more rounds: their processes spread the widest); **modules** is `len(sys.modules)` "
-            "after the first event. "
+            "after the first event; **CPU** is the paired difference of the same span's CPU time (user + system, "
+            "which waiting for a core on the shared machine does not inflate). "
             "Ratios are portafunc ÷ that contender (below 1 = portafunc is faster). Medians, (min–max).", ""]
     bare = st.get("bare")
     if bare:
@@ -254,6 +260,8 @@ def cold_section(cold: Any, img: Path) -> list[str]:
                 s = st[n][mode]
                 d = paired(cold, n, native, mode) if n != native else None
                 added = "" if d is None else f"{d['median']:+.1f} ({d['min']:+.1f}…{d['max']:+.1f}), {d['n']} rounds"
+                cpu = paired(cold, n, native, mode, "cpu_ms") if n != native else None
+                added += "" if cpu is None else f"; CPU {cpu['median']:+.1f} ({cpu['min']:+.1f}…{cpu['max']:+.1f})"
                 ratio = "" if n == pf else _ratio(_med(st, pf, mode), _med(st, n, mode))
                 modules = f"{s['modules']['median']:.0f}" if s.get("modules", {}).get("n") else "–"
                 out.append(f"| {LABELS.get(n, n)} | {_mm(s['total_ms'])} | {_mm(s['wall_ms'])} | {modules} | {added} "

@@ -65,6 +65,32 @@ def test_a_deferred_sqs_record_reads_as_the_full_decode_for_every_sample_and_mut
     assert messages.decode_sqs_record(plain, 0)._rest is not None  # the usual record is the deferred one
 
 
+@pytest.mark.parametrize("change", [
+    {}, {"attributes.ApproximateReceiveCount": "3"}, {"attributes.ApproximateReceiveCount": "12"},
+    {"attributes.SentTimestamp": ""}, {"attributes.SentTimestamp": "soon"}, {"attributes.MessageGroupId": "g-1"},
+    {"messageAttributes": {}}, {"messageAttributes": {"b": {"binaryValue": "AAE=", "dataType": "Binary"}}},
+    {"messageAttributes": {"n": {"dataType": "String"}}}, {"messageAttributes": {"n": {"stringValue": 5}}},
+    {"messageAttributes": {"n": {"stringValue": None, "binaryValue": 7}}}, {"messageAttributes": {3: {}}},
+    {"body": '{"TopicArn": "not an envelope"}'},
+])
+def test_a_deferred_record_reads_its_other_fields_as_the_full_decoder(change):
+    """The fields a deferred record reads on first access (and on every failure, whose line names the attempt) are
+    taken from the record directly; each equals what the full decoder gives, including the values it converts."""
+    rec = json.loads(json.dumps(load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]))
+    for key, value in change.items():
+        head, _, field = key.partition(".")
+        if field:
+            rec[head][field] = value
+        else:
+            rec[head] = value
+    msg = messages.decode_sqs_record(rec, 0)
+    assert msg._rest is not None
+    full = messages.decode_sqs_record_fully(rec, 0)
+    assert (msg.attributes, msg.ordering_key, msg.delivery_attempt, msg.published_at, msg.source) == \
+        (full.attributes, full.ordering_key, full.delivery_attempt, full.published_at, full.source)
+    assert msg.attributes.__class__ is dict and msg.delivery_attempt.__class__ is int
+
+
 def _envelope_cases() -> list[dict]:
     base = load_fixture("sqs/powertools-snsSqsEvent.json")["Records"][0]
     cases = [base]

@@ -97,7 +97,29 @@ _deferred = Message.deferred
 
 
 def _rest_of_record(rec: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A deferred record's other fields, as the full decoder gives them."""
+    """A deferred record's other fields, as the full decoder gives them.
+
+    Read when a handler first asks for one of them, and on every failure (its log line names the attempt). The
+    deferred lane above has checked the shapes read here, so a plain record's fields are taken as they are; an SNS
+    envelope or an attribute value that is not text goes through the full decoder, which pins the result.
+    """
+    if '"TopicArn"' not in rec["body"]:
+        attributes: dict[str, str] = {}
+        for name, attr in rec["messageAttributes"].items():
+            value = attr.get("stringValue")
+            if value is None:
+                value = attr.get("binaryValue")  # base64 text, as Lambda delivers it
+                if value is None:
+                    value = ""
+            if value.__class__ is not str or name.__class__ is not str:
+                break
+            attributes[name] = value
+        else:
+            sys_attrs = rec["attributes"]
+            count = sys_attrs["ApproximateReceiveCount"]
+            sent = sys_attrs["SentTimestamp"]
+            return (attributes, sys_attrs.get("MessageGroupId"), 1 if count == "1" else int(count),
+                    int(sent) if sent.isdecimal() else None, rec["eventSourceARN"])
     msg = decode_sqs_record_fully(rec, 0)
     return msg.attributes, msg.ordering_key, msg.delivery_attempt, msg._published, msg.source
 

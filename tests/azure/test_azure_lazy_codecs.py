@@ -1,0 +1,51 @@
+"""The Azure runtime imports the queue and Event Grid codecs with the first message, not at import (cold start).
+
+Each check runs in a fresh interpreter, so the first call really goes through the runtime's stand-in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(code: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_a_malformed_first_queue_message_still_gets_the_typed_decode_error_and_the_codec_takes_over():
+    out = _run(
+        "import sys\n"
+        "import portafunc_azure.runtime as rt\n"
+        "from portafunc.errors import EventDecodeError\n"
+        "assert 'portafunc_azure.codecs.queue' not in sys.modules, 'the queue codec loaded with the runtime'\n"
+        "try:\n"
+        "    rt.decode_body(b'x', message_id='m-1', dequeue_count='Infinity', insertion_time=None)\n"
+        "except EventDecodeError as exc:\n"
+        "    print('typed:', exc)\n"
+        "from portafunc_azure.codecs import queue\n"
+        "assert rt.decode_body is queue.decode_body, 'later messages still go through the stand-in'\n"
+        "msg = rt.decode_body(b'{\"total\": 3}', message_id='m-2', dequeue_count=1, insertion_time=None)\n"
+        "print('decoded:', msg.id, msg.delivery_attempt, msg.data)\n"
+    )
+    assert "typed: " in out and "Infinity" in out, out
+    assert "decoded: m-2 1 b'{\"total\": 3}'" in out, out
+
+
+def test_the_first_event_grid_event_loads_the_topic_codec_and_the_codec_takes_over():
+    out = _run(
+        "import sys\n"
+        "import azure.functions as func\n"
+        "import portafunc_azure.runtime as rt\n"
+        "assert 'portafunc_azure.codecs.topic' not in sys.modules, 'the Event Grid codec loaded with the runtime'\n"
+        "def event(n):\n"
+        "    return func.EventGridEvent(id=f'e-{n}', data={'n': n}, topic='/t', subject='s', event_type='order.paid',\n"
+        "                               event_time=None, data_version='1.0')\n"
+        "first = rt.message_from_func(event(1))\n"
+        "from portafunc_azure.codecs import topic\n"
+        "assert rt.message_from_func is topic.message_from_func, 'later events still go through the stand-in'\n"
+        "second = rt.message_from_func(event(2))\n"
+        "print('decoded:', first.id, second.id)\n"
+    )
+    assert "decoded: e-1 e-2" in out, out
