@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from portafunc import App, BadRequest, Cors, HttpRequest, HttpResponse
+from portafunc import App, HttpRequest, HttpResponse
 from portafunc.events import Headers
 from portafunc.invoke import handle_http, to_response
 from portafunc_aws import outcome
@@ -19,22 +19,9 @@ from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
+from http_direct_cases import KINDS, VALUES, build_app, run
+
 VARIANTS = ["apigw-v2", "function-url", "apigw-v1", "alb", "alb-multi"]
-
-VALUES: list[Any] = [
-    {"a": 1}, {}, [], [1, "é", None, True, 1.5], {"nested": {"x": ["\u2603"]}}, {"lone": "\ud800"}, "text", "",
-    "é ☃", "lone \udc00", None, {"nan": float("nan")}, [float("inf")], {"t": object()}, b"bytes", bytearray(b"x"),
-    ({"a": 1}, 201), ("created", 201), HttpResponse(202, {"X-A": "1"}, b"ok"), HttpResponse.json([1]),
-    HttpResponse(200, {"Content-Type": "image/png"}, b"\x89PNG"), 7, 1.5, True, (1, 2, 3),
-]
-
-
-def run(fn: Any) -> tuple[str, Any]:
-    try:
-        return "ok", fn()
-    except Exception as exc:  # noqa: BLE001 - compared by type
-        return "raises", type(exc)
-
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("index", range(len(VALUES)))
@@ -57,55 +44,6 @@ def test_the_direct_encoder_takes_the_usual_results():
 
 
 # -- the whole pipeline, both ways ---------------------------------------------------------------------------------
-
-def build_app(kind: str) -> App:
-    app = App("direct-" + kind, cors=Cors(["https://shop.example"]) if kind == "cors" else None)
-    seen: list[str] = []
-
-    if kind == "middleware":
-        @app.middleware
-        def mw(event, call_next):
-            resp = call_next(event)
-            resp.headers.add("X-Mw", "1")
-            return resp
-
-    if kind == "handlers":
-        @app.exception_handler(KeyError)
-        def on_key(req, exc):
-            return HttpResponse.json({"missing": str(exc)}, status=404)
-
-    @app.http("GET", "/hello/{name}")
-    def hello(req: HttpRequest) -> dict:
-        seen.append(req.path_params["name"])
-        return {"message": "hello " + req.path_params["name"], "q": req.query, "h": req.headers.get("x-a")}
-
-    @app.http(["GET", "POST"], "/value/{which}")
-    def value(req: HttpRequest) -> Any:
-        which = req.path_params["which"]
-        if which == "raise":
-            raise RuntimeError("boom")
-        if which == "bad":
-            raise BadRequest("no", status=422)
-        if which == "key":
-            raise KeyError("k")
-        if which == "echo":
-            return req.json()
-        return copy.deepcopy(VALUES[int(which)])  # a response object of its own per call
-
-    @app.http("GET", "/typed/{n}")
-    def typed(n: int, limit: int = 3) -> dict:
-        return {"n": n, "limit": limit}
-
-    @app.http("GET", "/async")
-    async def slow(req: HttpRequest) -> dict:
-        return {"async": True}
-
-    @app.http("DELETE", "/files/{path+}")
-    def remove(req: HttpRequest) -> None:
-        return None
-
-    return app
-
 
 def requests() -> list[tuple[HttpRequest, str | None]]:
     out: list[tuple[HttpRequest, str | None]] = [
@@ -148,7 +86,7 @@ def general_answer(app: App, event: dict[str, Any], function: str | None) -> dic
     return outcome.encode_response(resp, variant)
 
 
-@pytest.mark.parametrize("kind", ["plain", "cors", "middleware", "handlers"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_lambda_handler_answers_as_the_general_path(kind, variant):
     app = build_app(kind)
