@@ -58,10 +58,10 @@ def load_app(ref: str | None = None, project_dir: str | Path | None = None) -> t
     except Exception as exc:  # noqa: BLE001 - a user's module can raise anything at import
         raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     app = getattr(module, attr, None)
-    from .routers import Router
-
-    if not isinstance(app, App) or isinstance(app, Router):
+    routers = sys.modules.get("portafunc.routers")  # a Router exists only once its module is loaded: not imported here
+    is_router = routers is not None and isinstance(app, routers.Router)
+    if not isinstance(app, App) or is_router:
         raise AppLoadError(f"{module_name}:{attr} is {'missing' if app is None else type(app).__name__}, "
                            "not a portafunc.App" + ("; include it in one with app.include_router(...)"
-                                                    if isinstance(app, Router) else ""))
+                                                    if is_router else ""))
     return app, project, f"{module_name}:{attr}"

@@ -174,8 +174,9 @@ def _entries(tmp_path: Path, target: str) -> tuple[Path, Path]:
 # Modules the first HTTP request must not load: other trigger families' codecs, build-time tables, and what only
 # encoding, messaging, typing or failures need.
 LAZY_ON_HTTP = ("portafunc.targets", "portafunc.schedule", "portafunc.params", "portafunc.resources",
-                "portafunc.messaging", "portafunc.tracing", "portafunc.otel", "portafunc.idempotency",
-                "portafunc.kit.records", "pydantic", "uuid", "platform", "hashlib", "inspect", "typing_extensions")
+                "portafunc.routers", "portafunc.messaging", "portafunc.tracing", "portafunc.otel",
+                "portafunc.idempotency", "portafunc.kit.records", "pydantic", "uuid", "platform", "hashlib", "inspect",
+                "typing_extensions")
 FAMILY_CODECS = {
     "azure": ("portafunc_azure.codecs.queue", "portafunc_azure.codecs.topic", "portafunc_azure.codecs.storage",
               "portafunc_azure.codecs.envelope", "portafunc_azure.codecs.schedule", "portafunc_azure.codecs.natives",
