@@ -212,10 +212,10 @@ def log(level: str, message: str, **fields: Any) -> None:
         return
     try:
         ctx = current()
+        if _through_logging is not None and _through_logging(level, message, ctx, fields):
+            return  # redacted and written by the logging set-up (the line built in one pass where it can be)
         safe = redact(fields)
         text = scrub_text(message)
-        if _through_logging is not None and _through_logging(level, text, ctx, safe):
-            return
         record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
                                   "message": text}
         if ctx is not None:
@@ -235,8 +235,9 @@ def log(level: str, message: str, **fields: Any) -> None:
 
 
 def _route(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
-    """Hand a built record to the stdlib ``logging`` tree as logger ``portafunc`` (loaded on the first line), so
-    applications route, filter and silence it like any other; False when it could not be (then written directly)."""
+    """Hand a record (its message and fields as given: redacted there) to the stdlib ``logging`` tree as logger
+    ``portafunc`` (loaded on the first line), so applications route, filter and silence it like any other; False when
+    it could not be (then redacted and written directly)."""
     global _through_logging
     try:
         from .logsetup import handle
