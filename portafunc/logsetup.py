@@ -489,6 +489,8 @@ def _plain_line(shape: str, name: str, levelname: str, now: float, message: str,
             append(piece + _escape(value if value in clean else scrub(value)))
         elif kind is int:
             append(piece + int.__repr__(value))
+        elif kind is _Redacted:  # redacted and encoded ahead
+            append(piece + value.json)
         else:  # containers, other scalars and objects: as redact() leaves them, through the JSON encoder
             append(piece + _value(logs.redact(value, 1)))
     if ctx is not None:
@@ -531,6 +533,7 @@ def _head(levelname: str, message: str, name: str) -> str:
 
 _escape: Any = _json_encoder.encode_basestring  # the escape the C encoder applies to text (ensure_ascii=False)
 _REDACTED = _escape(logs.REDACTED)
+_Redacted = logs.Redacted
 _keys: dict[str, str] = {}
 _heads: dict[tuple[str, str, str], str] = {}
 
