@@ -120,6 +120,12 @@ def assert_encodes_as_general(encode: Any, general: Any, value: Any, answer: Any
         assert direct == expected
 
 
+def assert_takes_the_usual_results(encode: Any) -> None:
+    """Every direct encoder builds the usual results itself and leaves the others to the general path."""
+    assert all(encode(v) is not None for v in USUAL)
+    assert all(encode(v) is None for v in NOT_DIRECT)
+
+
 def header_splitting_app() -> App:
     """An app whose handler assigns a header carrying CR LF after construction, which portafunc never checked: the
     direct lane must still refuse it as the general path does."""

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from http_direct_cases import (
     KINDS,
-    NOT_DIRECT,
-    USUAL,
     VALUES,
     assert_encodes_as_general,
+    assert_takes_the_usual_results,
     build_app,
     header_splitting_app,
     requests,
@@ -53,8 +52,7 @@ def test_the_direct_encoder_gives_http_response_of_to_response(encode, index):
 
 
 def test_the_direct_encoder_takes_the_usual_results(encode):
-    assert all(encode(v) is not None for v in USUAL)
-    assert all(encode(v) is None for v in NOT_DIRECT)
+    assert_takes_the_usual_results(encode)
 
 
 def test_a_content_type_as_mimetype_reaches_the_host_as_the_header_did():

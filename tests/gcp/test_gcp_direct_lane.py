@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_direct_cases import KINDS, NOT_DIRECT, USUAL, VALUES, assert_encodes_as_general, build_app, requests
+from http_direct_cases import (
+    KINDS,
+    VALUES,
+    assert_encodes_as_general,
+    assert_takes_the_usual_results,
+    build_app,
+    requests,
+)
 
 from portafunc import App, HttpRequest, HttpResponse, context
 from portafunc.events import Headers
@@ -94,8 +101,7 @@ def test_the_direct_encoder_gives_to_flask_of_to_response(encode, index):
 
 
 def test_the_direct_encoder_takes_the_usual_results(encode):
-    assert all(encode(v) is not None for v in USUAL)
-    assert all(encode(v) is None for v in NOT_DIRECT)
+    assert_takes_the_usual_results(encode)
 
 
 def test_a_lone_content_type_is_sent_as_the_header_by_header_build_sends_it():
