@@ -517,6 +517,12 @@ class HttpFields:
     def raw_query(self, native: Any) -> str | None:
         return None
 
+    def header_map(self, native: Any) -> dict[str, str] | None:
+        """The request's headers as ``{lower-case name: value}`` when that gives, for every name, what
+        ``headers(native).get(name)`` gives (the first value of that name), read without building the headers; None
+        when the codec has no such map for this event (the caller then reads :attr:`HttpRequest.headers`)."""
+        return None
+
 
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through.

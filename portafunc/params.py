@@ -23,7 +23,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import HttpRequest, HttpResponse, json_response, refuse_non_finite
+from .events import _UNREAD, HttpRequest, HttpResponse, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -500,7 +500,7 @@ class _Binder:
 
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
-                 "validation_error", "response_kept", "as_dict")
+                 "validation_error", "response_kept", "as_dict", "single_headers")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -518,6 +518,7 @@ class _Binder:
         self.query = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "query"]
         self.headers = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "header"]
         self.path = [(n, p.name) for n, p in self.fields.items() if p.location == "path"]
+        self.single_headers = not any(multi for _, _, multi in self.headers)
         self.validator: Any = None
         self.defaults_only: dict[str, Any] | None = None
         self.as_dict = False
@@ -559,7 +560,15 @@ class _Binder:
                     values = query.get(wire)
                     if values:
                         raw[field] = values if multi else values[0]
-            if self.headers:
+            hmap = None
+            if self.headers and self.single_headers and req._headers is _UNREAD:
+                hmap = req._fields.header_map(req.native)  # read from the event, no Headers built
+            if hmap is not None:
+                for field, wire, _ in self.headers:
+                    value = hmap.get(wire)
+                    if value is not None:
+                        raw[field] = value
+            elif self.headers:
                 headers = req.headers
                 for field, wire, multi in self.headers:
                     if multi:

@@ -184,6 +184,30 @@ class _V2Fields(HttpFields):
         client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
         return client_ip
 
+    def header_map(self, native: Any) -> dict[str, str] | None:
+        """The header map of text names and values Lambda sends, lower-cased (the first of two names that differ
+        in case only, as ``Headers.get`` finds it), with the cookies as one ``cookie`` header as :meth:`headers`
+        joins them; None for a map of anything else, which :meth:`headers` converts or refuses."""
+        native_headers = native.get("headers")
+        if native_headers.__class__ is not dict:
+            return None
+        try:
+            names = "\n".join(native_headers)  # TypeError for a name that is not text
+            "".join(native_headers.values())  # and for a value that is not
+        except TypeError:
+            return None
+        cookies = native.get("cookies")
+        lowered = names.lower()
+        if lowered == names and not cookies:
+            return native_headers
+        keys = lowered.split("\n")
+        if len(keys) != len(native_headers):  # a name with a line break in it
+            return None
+        found = dict(zip(reversed(keys), reversed(native_headers.values()), strict=True))  # the first one wins
+        if cookies:
+            found["cookie"] = "; ".join(cookies)  # checked joinable by _lazy_v2
+        return found
+
 
 def _text_headers(items: list[tuple[str, str]]) -> Headers:
     """``Headers(items)`` for pairs of text, without the constructor's walk over them (the caller checked them)."""
