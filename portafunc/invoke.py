@@ -739,6 +739,34 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
     return result
 
 
+def invoke_message_failure(spec: FunctionSpec, msg: Message, target: str, invocation_id: str | None = None,
+                           native_context: Any = None) -> MessageResult | None:
+    """:func:`invoke_message` for a delivery whose success answers nothing (SNS direct, Event Grid, a CloudEvent):
+    None when the handler succeeded (what it returned is dropped), else the failure's MessageResult. Positional
+    arguments and no result object per success: on a one-message trigger both cost as much as the rest of the lane."""
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
+    direct = _plain_messages.get(spec)
+    if direct is None or direct and direct[0] is not spec.handler:
+        direct = _plain_message(spec)
+    if not direct or _otel is not None or logs._threshold <= 10 or (spec.app._middleware or spec.routers) \
+            and _chain(spec):
+        result = _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
+                              _direct(spec))
+        return None if result.outcome is _SUCCESS else result
+    token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
+    try:
+        handler, model, validate = direct
+        if model is not None and not msg._has_body:
+            msg.with_body(_validate(model, msg.data, msg, validate))
+        handler(msg)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
+        return _failed(spec, msg, exc)
+    finally:
+        _leave(token)
+
+
 def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
     """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
     validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key,
