@@ -32,6 +32,19 @@ def _failures(err: str) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("message", "").startswith("handler failed")]
 
 
+def _rejecting(name: str, model: type[BaseModel], queue: str = "orders") -> App:
+    """An app whose one queue handler takes ``Message[model]``: every payload that does not match is rejected before
+    the handler runs."""
+    app = App(name)
+
+    def handler(msg: Message[Any]) -> None:
+        raise AssertionError("never called")
+
+    handler.__annotations__["msg"] = Message[model]  # type: ignore[valid-type]
+    app.queue(queue, name=queue)(handler)
+    return app
+
+
 @pytest.fixture(autouse=True)
 def fresh_places(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(invoke, "_full_traceback_logged", set())  # as in a new process (a cold start)
@@ -136,11 +149,7 @@ def test_a_rejected_payload_is_never_logged_by_value(monkeypatch: pytest.MonkeyP
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """The validation errors keep where and why (loc, msg, type), never the input that failed: a payload's content
     (card numbers, personal data) stays out of the log and out of the rejection's reason."""
-    app = App("typed")
-
-    @app.queue("orders")
-    def orders(msg: Message[Order]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("typed", Order)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_LOG_PAYLOADS", raising=False)
@@ -186,11 +195,7 @@ class Batch(BaseModel):
 
 def test_a_rejection_lists_its_first_ten_validation_errors_and_their_count(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    app = App("many")
-
-    @app.queue("orders")
-    def orders(msg: Message[Batch]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("many", Batch)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
@@ -228,11 +233,7 @@ def test_a_dead_letter_variable_set_after_the_first_rejection_is_used(monkeypatc
     """The variables a rejection reads are read on every rejection: one set while the process runs is seen at once."""
     from portafunc.invoke import Outcome
 
-    app = App("late-variable")
-
-    @app.queue("orders")
-    def orders(msg: Message[Order]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("late-variable", Order)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
@@ -265,11 +266,7 @@ def test_a_rejections_validation_errors_are_redacted_where_they_nest(monkeypatch
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A validator's message may quote what it refused: the errors' texts are scrubbed and a secret-looking
     ``[name, index]`` location loses its index, at whatever depth of the errors list they are."""
-    app = App("nested")
-
-    @app.queue("accounts")
-    def accounts(msg: Message[Account]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("nested", Account, "accounts")
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ACCOUNTS", raising=False)
