@@ -455,7 +455,18 @@ def run(quick: bool, smoke: bool = False, only: tuple[str, ...] = ()) -> dict[st
     return out
 
 
+def _arguments() -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Warm per-invocation overhead, every contender interleaved.")
+    parser.add_argument("out", type=Path, help="where the results go (JSON)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter loops")
+    parser.add_argument("--smoke", action="store_true", help="one short pass: proves every contender runs")
+    parser.add_argument("--only", default="", help="comma-separated scenario name prefixes, e.g. azure_,gcp_")
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    chosen = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else []
-    result = run("--quick" in sys.argv, "--smoke" in sys.argv, tuple(c for c in chosen if c))
-    Path(sys.argv[1]).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    args = _arguments()
+    result = run(args.quick, args.smoke, tuple(c for c in args.only.split(",") if c))
+    args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")

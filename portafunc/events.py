@@ -334,8 +334,6 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
-    if value.__class__ is datetime and value.tzinfo is not None:  # what the Azure worker hands over: as is
-        return value
     if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
             and value[20:23].isdigit():
         # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
@@ -344,6 +342,8 @@ def parse_time(value: Any) -> datetime | None:
             return _fromisoformat(value if _READS_Z else value[:23] + "+00:00")
         except ValueError:
             pass  # said as the general path says it
+    elif value.__class__ is datetime and value.tzinfo is not None:  # what the Azure worker hands over: as is
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -515,6 +515,12 @@ class HttpFields:
         return None
 
     def raw_query(self, native: Any) -> str | None:
+        return None
+
+    def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
+        """What ``headers(native).get(name)`` gives for each of ``names`` (lower case), read without building the
+        headers; None when the codec cannot read this event's headers so (the caller then reads
+        :attr:`HttpRequest.headers`)."""
         return None
 
 

@@ -335,15 +335,10 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
             return to_response(spec.handler(r))  # what _call does for handler(req) alone
 
         return plain
-    steps = _typed_steps(spec)
-    if steps is not None:
-        arguments, respond = steps
-
+    respond = _typed_responder(spec)
+    if respond is not None:
         def typed(r: HttpRequest) -> HttpResponse:
-            value = spec.handler(**arguments(r))
-            if respond is not None and not isinstance(value, HttpResponse):
-                return respond(value)  # an HttpResponse
-            return to_response(value)
+            return respond(spec.handler, r)  # the handler as it is now, as _call reads it
 
         return typed
 
@@ -353,14 +348,14 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
     return general
 
 
-def _typed_steps(spec: FunctionSpec) -> Any:
-    """``RouteSignature.steps()`` of a synchronous handler with typed parameters, body or response model; else None
-    (also when they cannot be built: ``_call`` then fails the request as it always has)."""
+def _typed_responder(spec: FunctionSpec) -> Any:
+    """``RouteSignature.responder()`` of a synchronous handler with typed parameters, body or response model; else
+    None (also when it cannot be built: ``_call`` then fails the request as it always has)."""
     if spec.is_async:
         return None
     try:
         plan = spec.call_plan()
-        return plan[0].model.steps() if len(plan) == 1 and plan[0].source == "http" else None
+        return plan[0].model.responder() if len(plan) == 1 and plan[0].source == "http" else None
     except Exception:  # noqa: BLE001 - an unresolvable annotation fails inside _call, as the request's outcome
         return None
 
@@ -660,15 +655,13 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     try:
         if run is not None:
-            resp = to_response(run(req))
+            resp = run(req)
+            if resp.__class__ is not HttpResponse:
+                resp = to_response(resp)
         else:
-            if lane is True:
-                value = spec.handler(req)
-            else:  # typed: what _call does for a synchronous handler with a signature (RouteSignature.steps)
-                arguments, respond = lane
-                value = spec.handler(**arguments(req))
-                if respond is not None and not isinstance(value, HttpResponse):
-                    value = respond(value)  # an HttpResponse, which encode leaves to the caller
+            # typed: what _call does for a synchronous handler with a signature (RouteSignature.caller); with a
+            # response model an HttpResponse, which encode leaves to the caller
+            value = spec.handler(req) if lane is True else lane(spec.handler, req)
             answer = encode(value)
             if answer is not None:
                 return answer
@@ -688,8 +681,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
 
 
 _http_lanes: dict[FunctionSpec, Any] = {}
-"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's steps for a
-synchronous typed handler (``RouteSignature.steps``), False for the general path (see :func:`handle_http_direct`);
+"""How the direct lane calls each HTTP function: True for ``handler(req)`` alone, its signature's call for a
+synchronous typed handler (``RouteSignature.caller``), False for the general path (see :func:`handle_http_direct`);
 what can change after registration (middleware, exception handlers, CORS, routers) is checked on every request."""
 
 
@@ -706,7 +699,7 @@ def _http_lane(spec: FunctionSpec) -> Any:
             lane = True
         elif len(plan) == 1 and plan[0].source == "http":
             try:
-                lane = plan[0].model.steps()
+                lane = plan[0].model.caller()
             except Exception:  # noqa: BLE001 - what cannot be built fails inside _call, as the request's outcome
                 return False
         else:
@@ -744,6 +737,34 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
     finally:
         _leave(token)
     return result
+
+
+def invoke_message_failure(spec: FunctionSpec, msg: Message, target: str, invocation_id: str | None = None,
+                           native_context: Any = None) -> MessageResult | None:
+    """:func:`invoke_message` for a delivery whose success answers nothing (SNS direct, Event Grid, a CloudEvent):
+    None when the handler succeeded (what it returned is dropped), else the failure's MessageResult. Positional
+    arguments and no result object per success: on a one-message trigger both cost as much as the rest of the lane."""
+    if _logging_pending and _LOGGING in _modules:
+        _setup_logging(target)
+    direct = _plain_messages.get(spec)
+    if direct is None or direct and direct[0] is not spec.handler:
+        direct = _plain_message(spec)
+    if not direct or _otel is not None or logs._threshold <= 10 or (spec.app._middleware or spec.routers) \
+            and _chain(spec):
+        result = _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
+                              _direct(spec))
+        return None if result.outcome is _SUCCESS else result
+    token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
+    try:
+        handler, model, validate = direct
+        if model is not None and not msg._has_body:
+            msg.with_body(_validate(model, msg.data, msg, validate))
+        handler(msg)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
+        return _failed(spec, msg, exc)
+    finally:
+        _leave(token)
 
 
 def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
@@ -1007,13 +1028,55 @@ MAX_LOGGED_ERRORS = 10  # validation errors a rejection's log line lists; their 
 
 def _logged_errors(errors: Any) -> tuple[Any, dict[str, int]]:
     """A rejection's validation errors as its log line carries them: the first ``MAX_LOGGED_ERRORS``, and
-    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size)."""
-    if isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
+    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size).
+
+    A list of errors as ``_validate`` makes them (``loc``, ``msg``, ``type``), with nothing to redact, is given as a
+    :class:`logs.Redacted` remembered by its content: the same bad payloads are rejected again and again, and walking
+    and encoding the list for each line cost more than the rest of the line's fields together."""
+    more = _NO_FIELDS
+    if errors.__class__ is list:
+        if len(errors) > MAX_LOGGED_ERRORS:
+            more = {"errors_total": len(errors)}
+            errors = errors[:MAX_LOGGED_ERRORS]
+        key = _errors_key(errors)
+        if key is not None:
+            known = _redacted_errors.get(key)
+            if known is None:
+                redacted = logs.redact(errors, 1)  # as a field's value is
+                if redacted != errors:  # something to redact: never kept (no secret stays in memory)
+                    return errors, more
+                known = logs.Redacted(redacted)
+                if len(_redacted_errors) >= _REDACTED_ERRORS_MAX:
+                    _redacted_errors.clear()  # full of lists seen once: start again, so repeats are remembered
+                _redacted_errors[key] = known
+            return known, more
+    elif isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
         return errors[:MAX_LOGGED_ERRORS], {"errors_total": len(errors)}
-    return errors, _NO_FIELDS
+    return errors, more
+
+
+def _errors_key(errors: list[Any]) -> tuple[Any, ...] | None:
+    """``errors``' content as a key, when each is a dict of ``loc`` (a list of texts and ints), ``msg`` and ``type``
+    (texts) in that order, as ``_validate`` makes them; else None. Classes are checked exactly: ``1``, ``True`` and
+    ``1.0`` are equal keys but different JSON."""
+    key: list[Any] = []
+    for error in errors:
+        if error.__class__ is not dict or tuple(error) != _ERROR_FIELDS:
+            return None
+        loc, text, kind = error["loc"], error["msg"], error["type"]
+        if loc.__class__ is not list or text.__class__ is not str or kind.__class__ is not str:
+            return None
+        for part in loc:
+            if part.__class__ is not str and part.__class__ is not int:
+                return None
+        key.append((tuple(loc), text, kind))
+    return tuple(key)
 
 
 _NO_FIELDS: dict[str, int] = {}
+_ERROR_FIELDS = ("loc", "msg", "type")
+_REDACTED_ERRORS_MAX = 256
+_redacted_errors: dict[tuple[Any, ...], logs.Redacted] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"

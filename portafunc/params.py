@@ -23,7 +23,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import HttpRequest, HttpResponse, json_response, refuse_non_finite
+from .events import _UNREAD, HttpRequest, HttpResponse, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -227,6 +227,16 @@ class RouteSignature:
         Builds the per-request work now (pydantic loads here)."""
         binder = self._binder or self._bind()
         return binder.arguments, (binder.respond if self.response_model is not None else None)
+
+    def caller(self) -> Callable[[Callable[..., Any], HttpRequest], Any]:
+        """``call(handler, req)``: ``handler(**arguments(req))`` and, with a response model, its result made the
+        response as :meth:`steps` ``respond`` makes it, in one call. Builds the per-request work now."""
+        return (self._binder or self._bind()).call
+
+    def responder(self) -> Callable[[Callable[..., Any], HttpRequest], HttpResponse]:
+        """``response(handler, req)``: :meth:`caller`'s ``call`` with its result made the response ``to_response``
+        makes of it. Builds the per-request work now."""
+        return (self._binder or self._bind()).call_response
 
     def _bind(self) -> _Binder:
         binder = self._binder = _Binder(self)
@@ -500,7 +510,8 @@ class _Binder:
 
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
-                 "validation_error", "response_kept", "as_dict")
+                 "validation_error", "response_kept", "as_dict", "header_names",
+                 "header_fields")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -518,6 +529,10 @@ class _Binder:
         self.query = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "query"]
         self.headers = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "header"]
         self.path = [(n, p.name) for n, p in self.fields.items() if p.location == "path"]
+        # the header parameters read from the native event (when none takes several values)
+        single = not any(multi for _, _, multi in self.headers)
+        self.header_names = tuple(wire for _, wire, _ in self.headers) if single else ()
+        self.header_fields = tuple(field for field, _, _ in self.headers)
         self.validator: Any = None
         self.defaults_only: dict[str, Any] | None = None
         self.as_dict = False
@@ -554,24 +569,35 @@ class _Binder:
         else:
             raw: dict[str, Any] = {}
             if self.query:
-                query = req.query
+                query = req._query  # a lazy request's map once read, else the marker: read it as the property does
+                if query is _UNREAD:
+                    query = req._query = req._fields.query(req.native)
                 for field, wire, multi in self.query:
                     values = query.get(wire)
                     if values:
                         raw[field] = values if multi else values[0]
-            if self.headers:
+            found = None
+            if self.header_names and req._headers is _UNREAD:
+                found = req._fields.header_values(req.native, self.header_names)  # no Headers built
+            if found is not None:
+                for field, value in zip(self.header_fields, found, strict=True):
+                    if value is not None:
+                        raw[field] = value
+            elif self.headers:
                 headers = req.headers
                 for field, wire, multi in self.headers:
                     if multi:
-                        found = headers.get_all(wire)
-                        if found:
-                            raw[field] = found
+                        several = headers.get_all(wire)
+                        if several:
+                            raw[field] = several
                     else:
                         value = headers.get(wire)
                         if value is not None:
                             raw[field] = value
             if self.path:
-                path = req.path_params
+                path = req._path_params  # what the router set, as a rule
+                if path is _UNREAD:
+                    path = req.path_params
                 for field, wire in self.path:
                     value = path.get(wire)
                     if value is not None:
@@ -628,6 +654,26 @@ class _Binder:
             out.append({"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
                         "type": e.get("type", "")})
         return out
+
+    def call(self, handler: Callable[..., Any], req: HttpRequest) -> Any:
+        """``handler(**arguments(req))``, its result made the response by :meth:`respond` when the route has a
+        response model and it is no ``HttpResponse``: the typed lane's one call per request."""
+        value = handler(**self.arguments(req))
+        if self.response_dump is None or isinstance(value, HttpResponse):
+            return value
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
+            return json_response(200, self.response_dump(value))
+        return self.respond(value)
+
+    def call_response(self, handler: Callable[..., Any], req: HttpRequest) -> HttpResponse:
+        """:meth:`call`'s result as the response ``to_response`` makes of it (what a middleware's ``call_next``
+        gives), in the same one call."""
+        value = handler(**self.arguments(req))
+        if self.response_dump is not None and not isinstance(value, HttpResponse):
+            if value.__class__ is self.response_kept:
+                return json_response(200, self.response_dump(value))
+            return self.respond(value)  # type: ignore[no-any-return]
+        return value if value.__class__ is HttpResponse else _to_response(value)
 
     def respond(self, value: Any) -> Any:
         if value.__class__ is self.response_kept:  # what validating it gives: this very instance
@@ -710,6 +756,14 @@ def _kept_instances(model: Any) -> Any:
     except Exception:  # noqa: BLE001 - a schema not built yet, or of another form: validated as always
         pass
     return None
+
+
+def _to_response(value: Any) -> HttpResponse:
+    global _to_response
+    from .invoke import to_response
+
+    _to_response = to_response  # the import, once
+    return to_response(value)
 
 
 def _check_content_type(req: HttpRequest, accepted: tuple[str, ...]) -> None:

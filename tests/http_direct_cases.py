@@ -9,6 +9,7 @@ import copy
 from typing import Any
 
 from portafunc import App, BadRequest, Cors, HttpRequest, HttpResponse
+from portafunc.events import Headers
 
 VALUES: list[Any] = [
     {"a": 1}, {}, [], [1, "é", None, True, 1.5], {"nested": {"x": ["\u2603"]}}, {"lone": "\ud800"}, "text", "",
@@ -104,3 +105,36 @@ def run(fn: Any) -> tuple[str, Any]:
         return "ok", fn()
     except Exception as exc:  # noqa: BLE001 - compared by type
         return "raises", type(exc)
+
+
+def assert_encodes_as_general(encode: Any, general: Any, value: Any, answer: Any) -> None:
+    """A direct encoder gives None (not a value it encodes) or what ``general`` gives for the same value: the same
+    answer, or the same exception type."""
+    direct = run(lambda: encode(copy.copy(value)))
+    expected = run(lambda: general(copy.copy(value)))
+    if direct == ("ok", None):
+        return  # the pipeline builds the HttpResponse as before
+    if direct[0] == "ok":
+        assert answer(direct[1]) == answer(expected[1])
+    else:
+        assert direct == expected
+
+
+def assert_takes_the_usual_results(encode: Any) -> None:
+    """Every direct encoder builds the usual results itself and leaves the others to the general path."""
+    assert all(encode(v) is not None for v in USUAL)
+    assert all(encode(v) is None for v in NOT_DIRECT)
+
+
+def header_splitting_app() -> App:
+    """An app whose handler assigns a header carrying CR LF after construction, which portafunc never checked: the
+    direct lane must still refuse it as the general path does."""
+    app = App("direct-headers")
+
+    @app.http("GET", "/split")
+    def split(req: HttpRequest) -> HttpResponse:
+        resp = HttpResponse(200, body=b"x")
+        resp.headers = Headers([("X-Bad", "a\r\nSet-Cookie: evil=1")])
+        return resp
+
+    return app

@@ -1,5 +1,6 @@
-"""The JSON form of a plain HTTP request, read into an :class:`HttpRequest`: one reader for every target whose
-function receives a real HTTP request (so the JSON form is portafunc's own, saved to files and replayed).
+"""The JSON form of a plain HTTP request, read into an :class:`HttpRequest` and written from one: one reader and one
+writer for every target whose function receives a real HTTP request (so the JSON form is portafunc's own, saved to
+files and replayed).
 
 The form mirrors the wire: ``{"method", "path" (percent-encoded, as on the request line), "query_string" (raw),
 "headers": [[name, value], ...] (repeated names kept; an object is accepted too), "body", "isBase64Encoded",
@@ -71,6 +72,30 @@ def put_body(body: bytes, out: dict[str, Any]) -> dict[str, Any]:
     except UnicodeDecodeError:
         out["body"], out["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
     return out
+
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what a request line carries unescaped in a path
+
+
+def encode_request(req: HttpRequest) -> dict[str, Any]:
+    """:class:`HttpRequest` → the JSON form: the path percent-encoded as on a request line, the raw query string as
+    received when the request kept one (else built from ``query``), cookies as a ``Cookie`` header, the client
+    address as ``remote_addr``."""
+    from urllib.parse import quote, urlencode
+
+    headers = Headers(req.headers)
+    if req.cookies and "cookie" not in headers:
+        headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
+    out: dict[str, Any] = {
+        "method": req.method,
+        "path": quote(req.path, safe=PATH_SAFE),
+        "query_string": req.raw_query if req.raw_query is not None else
+        urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote, safe=""),
+        "headers": [[k, v] for k, v in headers.items()],
+    }
+    if req.client_ip:
+        out["remote_addr"] = req.client_ip
+    return put_body(req.body, out)
 
 
 def client_ip(headers: Headers, remote: Any) -> str | None:

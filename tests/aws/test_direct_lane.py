@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 
 from portafunc import App, HttpRequest, HttpResponse
-from portafunc.events import Headers
 from portafunc.invoke import handle_http, to_response
 from portafunc_aws import outcome
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
-from http_direct_cases import KINDS, VALUES, build_app, run
+from http_direct_cases import KINDS, VALUES, build_app, header_splitting_app, run
 
 VARIANTS = ["apigw-v2", "function-url", "apigw-v1", "alb", "alb-multi"]
 
@@ -113,14 +112,7 @@ def test_one_function_per_lambda_answers_as_the_general_path(variant):
 
 
 def test_a_handler_assigning_its_own_headers_is_still_checked():
-    app = App("direct-headers")
-
-    @app.http("GET", "/split")
-    def split(req: HttpRequest) -> HttpResponse:
-        resp = HttpResponse(200, body=b"x")
-        resp.headers = Headers([("X-Bad", "a\r\nSet-Cookie: evil=1")])
-        return resp
-
+    app = header_splitting_app()
     event = native_event(HttpRequest("GET", "/split"), "/split", "apigw-v2")
     answer = bind(app)(event, LambdaContext(aws_request_id="r-1"))
     assert answer["statusCode"] == 500 and "evil" not in json.dumps(answer["headers"])

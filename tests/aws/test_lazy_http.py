@@ -5,11 +5,12 @@ and a malformed event still takes the field-by-field path and its EventDecodeErr
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+import json
+from typing import Annotated, Any, Callable
 
 import pytest
 
-from portafunc import App, HttpRequest
+from portafunc import App, Header, HttpRequest
 from portafunc.errors import EventDecodeError
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
@@ -48,7 +49,9 @@ def extra_cases() -> list[tuple[dict[str, Any], str]]:
     out = []
     for headers, cookies in [({"Cookie": "z=9", "x": "y"}, ["a=1", "b=2"]), ({"COOKIE": "z=9"}, ["a=1"]),
                              ({"x": "y"}, []), (None, ["a=1"]), ({}, ["a=\n1"]), ({"x": "y"}, ["a=1", 5]),
-                             ({"x": "y"}, ("a=1",)), ({"x": None}, None), ({"x": "a\r\nb"}, None)]:
+                             ({"x": "y"}, ("a=1",)), ({"x": None}, None), ({"x": "a\r\nb"}, None),
+                             ({"X-A": "1", "x-a": "2", "x-b": "3", "X-B": "4"}, None), ({"a\nb": "1", "c": "2"}, None),
+                             ({"Cookie": "z=9"}, None), ({"x": "y", 5: "z"}, None)]:
         event = copy.deepcopy(base)
         event["headers"] = headers
         if cookies is None:
@@ -117,6 +120,60 @@ def test_lazy_decoding_gives_what_the_field_by_field_decoder_gives(case):
     else:
         fields = outcome(lambda: http._decode_v1_alb(event, variant))
     assert lazy == fields
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_the_header_values_are_what_the_headers_give(case):
+    """``header_values`` (what typed header parameters read, no Headers built) gives, for every name the event holds
+    (asked for in lower case), the cookie header and a missing name, what the field-by-field decoder's headers
+    give."""
+    event, variant = CASES[case]
+    if variant not in ("apigw-v2", "function-url"):
+        return
+    try:
+        req = http.decode_request(event, variant)[0]
+        eager = http._decode_v2_fields(event, variant).headers
+    except (EventDecodeError, ValueError, UnicodeError):
+        return
+    names = tuple(sorted({str(n).lower() for n in (event.get("headers") or {})} | {"cookie", "x-missing"}))
+    found = fields_of(req).header_values(event, names) if fields_of(req) is not None else None
+    if found is not None:
+        assert found == [eager.get(name) for name in names], (names, found, eager)
+
+
+def test_the_header_values_are_read_from_what_lambda_sends():
+    """The fixture samples (mixed-case names and cookies included) and an all-lower-case map are read directly, so
+    the comparison above covers both ways; a map holding something other than text is not."""
+    names = ("cookie", "x-a", "header1", "user-agent")
+    for name in ("http-apigw-v2/sam-HttpApi.json", "http-function-url/powertools-lambdaFunctionUrlEvent.json"):
+        event = load_fixture(name)
+        assert fields_of(http.decode_request(event)[0]).header_values(event, names) is not None
+    event = load_fixture("http-apigw-v2/sam-HttpApi.json")
+    event["headers"], event["cookies"] = {"x-a": "1", "x-b": "2"}, None
+    assert http._V2["apigw-v2"].header_values(event, names) == [None, "1", None, None]
+    for headers in ({"x": 5}, {5: "x"}, {"x": None}, {"A\nb": "1", "c": "2"}, []):
+        event["headers"] = headers
+        assert http._V2["apigw-v2"].header_values(event, names) is None
+
+
+def test_a_typed_header_parameter_reads_the_first_of_names_that_differ_in_case_only():
+    app = App("header-case")
+
+    @app.http("GET", "/h")
+    def read(x_a: Annotated[str, Header()] = "none", cookie: Annotated[str, Header()] = "none") -> dict:
+        return {"x_a": x_a, "cookie": cookie}
+
+    handler = bind(app)
+    for headers, cookies, expected in [({"X-A": "1", "x-a": "2"}, None, {"x_a": "1", "cookie": "none"}),
+                                       ({"x-a": "2", "X-A": "1"}, None, {"x_a": "2", "cookie": "none"}),
+                                       ({"Cookie": "z=9", "X-a": "3"}, ["a=1", "b=2"], {"x_a": "3", "cookie": "a=1; b=2"}),
+                                       ({"Cookie": "z=9"}, None, {"x_a": "none", "cookie": "z=9"})]:
+        event = http.encode_request(HttpRequest("GET", "/h"), "apigw-v2")
+        event["headers"] = headers
+        if cookies:
+            event["cookies"] = cookies
+        answer = handler(event, LambdaContext(aws_request_id="r-1"))
+        assert answer["statusCode"] == 200 and json.loads(answer["body"]) == expected, (headers, answer)
 
 
 def test_well_formed_events_are_decoded_lazily():

@@ -3,25 +3,15 @@ Gateway greedy variable needs a segment) route to the one function, in the templ
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from mounted_apps import load_mounted
 
 from portafunc_aws.deploy.sam import build_template
-
-MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
 
 
 @pytest.fixture(scope="module")
 def mounted_app():
-    spec = importlib.util.spec_from_file_location("portafunc_test_mounted_sam", MOUNTED)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.app
+    return load_mounted("portafunc_test_mounted_sam").app
 
 
 def test_each_mount_gets_its_catch_all_and_its_bare_prefix_as_routes(mounted_app, monkeypatch) -> None:

@@ -69,3 +69,57 @@ def test_one_record_runs_as_the_lambda_request_and_two_records_as_their_own():
         handler(two, ctx)
     assert [r.message_id for r in raised.value.failures] == ["n-2"]
     assert len(ids) == 2 and ctx.aws_request_id not in ids and ids[0] != ids[1]
+
+
+def _outcome(call, *args):
+    """What a Lambda invocation ends in: its answer, RetryRequested's failures, or the refusal's type and text."""
+    try:
+        return "returned", call(*args)
+    except outcome.RetryRequested as exc:
+        return "retry", [(r.message_id, r.outcome, r.error) for r in exc.failures]
+    except Exception as exc:  # noqa: BLE001 - a refused event: the same error either way
+        return "raised", type(exc).__name__, str(exc)
+
+
+def test_a_queue_or_topic_functions_lane_answers_as_the_general_dispatch_on_every_case():
+    """A function bound to a queue or topic takes its SQS and one-record SNS events past the general dispatch
+    (``LambdaHandler.__call__``); every SNS sample and mutation, every SQS record and mutation (one per batch), and
+    events that are not theirs, answer as ``_dispatch`` answers them, with the same messages handed to the handler."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import codec_golden
+
+    app = App("lane")
+    seen: list[object] = []
+
+    @app.topic("events")
+    def on_event(msg: Message) -> None:
+        seen.append((msg.id, msg.data, msg.attributes, msg.published_at, msg.source, msg.delivery_attempt))
+        if msg.data == b"aGk=":
+            raise RuntimeError("retry me")
+
+    @app.queue("orders")
+    def work(msg: Message) -> None:
+        on_event(msg)
+
+    events = [*codec_golden.sns_cases(), *({"Records": [rec]} for rec in codec_golden.sqs_cases()),
+              {"Records": []}, {"Records": [1]}, {"Records": "x"}, {"requestContext": {}, "Records": []}]
+    events += [codec_golden._sns_put(e, "MessageAttributes", {}) for e in codec_golden.sns_cases()]
+    # shaped like an HTTP API request too: the general dispatch refuses them, and so must the lane
+    usual = [codec_golden._sns_put(codec_golden.sns_cases()[1], "MessageAttributes", {}),
+             codec_golden.load_fixture("sqs/powertools-sqsEvent.json")]
+    events += [{**e, "version": "2.0", "rawPath": "/x"} for e in usual]
+    events += [{**e, "httpMethod": "GET", "requestContext": {}} for e in usual]
+    ctx = LambdaContext()
+    for function in ("on_event", "work"):
+        handler = runtime.bind(app, function)
+        assert handler.message_spec is app.function(function)
+        for event in events:
+            lane = _outcome(handler, event, ctx), list(seen)
+            seen.clear()
+            general = _outcome(handler._dispatch, event, ctx), list(seen)
+            seen.clear()
+            assert lane == general, event
+    assert runtime.bind(app).message_spec is None

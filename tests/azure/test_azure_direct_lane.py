@@ -6,12 +6,19 @@ the worker's ``HttpRequestConverter``; the functions are those of the generated 
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import pytest
-from http_direct_cases import KINDS, NOT_DIRECT, USUAL, VALUES, build_app, requests, run
+from http_direct_cases import (
+    KINDS,
+    VALUES,
+    assert_encodes_as_general,
+    assert_takes_the_usual_results,
+    build_app,
+    header_splitting_app,
+    requests,
+)
 
 from portafunc import HttpRequest, HttpResponse, context
 from portafunc.invoke import handle_http, to_response
@@ -41,20 +48,11 @@ def fixed_invocation_id(monkeypatch):
 
 @pytest.mark.parametrize("index", range(len(VALUES)))
 def test_the_direct_encoder_gives_http_response_of_to_response(encode, index):
-    value = VALUES[index]
-    direct = run(lambda: encode(copy.copy(value)))
-    general = run(lambda: outcome.http_response(to_response(copy.copy(value))))
-    if direct == ("ok", None):
-        return  # not a value it encodes: the pipeline builds the HttpResponse as before
-    if direct[0] == "ok":
-        assert answer(direct[1]) == answer(general[1])
-    else:
-        assert direct == general
+    assert_encodes_as_general(encode, lambda v: outcome.http_response(to_response(v)), VALUES[index], answer)
 
 
 def test_the_direct_encoder_takes_the_usual_results(encode):
-    assert all(encode(v) is not None for v in USUAL)
-    assert all(encode(v) is None for v in NOT_DIRECT)
+    assert_takes_the_usual_results(encode)
 
 
 def test_a_content_type_as_mimetype_reaches_the_host_as_the_header_did():
@@ -105,17 +103,7 @@ def test_the_lane_is_taken_for_a_plain_handler(monkeypatch):
 
 
 def test_a_handler_assigning_its_own_headers_is_still_checked():
-    from portafunc import App
-    from portafunc.events import Headers
-
-    app = App("direct-headers")
-
-    @app.http("GET", "/split")
-    def split(req: HttpRequest) -> HttpResponse:
-        resp = HttpResponse(200, body=b"x")
-        resp.headers = Headers([("X-Bad", "a\r\nSet-Cookie: evil=1")])
-        return resp
-
+    app = header_splitting_app()
     _, functions, _ = load_function_app(app)
     freq = func_request(HttpRequest("GET", "/split"), app)
     direct = functions["split"].get_user_function()(freq)

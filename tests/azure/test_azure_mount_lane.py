@@ -6,45 +6,15 @@ the lane must have answered every request it should."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import azure.functions as func
 import pytest
+from mounted_apps import asgi_failing, failing, load_mounted, splitting
 
 from portafunc import App, HttpRequest
 
-MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
-
-
-def _mounted_module() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("portafunc_test_mounted_azure_lane", MOUNTED)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mounted = _mounted_module()
-
-
-def failing(environ: Any, start_response: Any) -> Any:
-    raise RuntimeError("the app broke")
-
-
-async def asgi_failing(scope: Any, receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        raise RuntimeError("no lifespan")
-    raise RuntimeError("the ASGI app broke")
-
-
-def splitting(environ: Any, start_response: Any) -> Any:
-    start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: stolen=1")])
-    return [b"ok"]
+mounted = load_mounted("portafunc_test_mounted_azure_lane")
 
 
 def broken_stream(environ: Any, start_response: Any) -> Any:

@@ -3,31 +3,17 @@ entry point, beside a native route. Each case is one that a hand-written adapter
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 from typing import Iterator
 
 import pytest
+from mounted_apps import load_mounted
 from runner_driver import RunnerDriver
 
 from portafunc import App, RegistrationError
 from portafunc.testing import Cloud
 
-MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("portafunc_test_mounted", MOUNTED)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mounted = _load()
+mounted = load_mounted("portafunc_test_mounted")
 app = mounted.app
 BOTH = pytest.mark.parametrize("prefix", ["/fastapi", "/flask"])
 FRONTS = ["aws", "azure", "gcp", "run"]  # the three clouds' entry points, and portafunc run

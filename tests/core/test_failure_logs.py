@@ -32,6 +32,19 @@ def _failures(err: str) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("message", "").startswith("handler failed")]
 
 
+def _rejecting(name: str, model: type[BaseModel], queue: str = "orders") -> App:
+    """An app whose one queue handler takes ``Message[model]``: every payload that does not match is rejected before
+    the handler runs."""
+    app = App(name)
+
+    def handler(msg: Message[Any]) -> None:
+        raise AssertionError("never called")
+
+    handler.__annotations__["msg"] = Message[model]  # type: ignore[valid-type]
+    app.queue(queue, name=queue)(handler)
+    return app
+
+
 @pytest.fixture(autouse=True)
 def fresh_places(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(invoke, "_full_traceback_logged", set())  # as in a new process (a cold start)
@@ -136,11 +149,7 @@ def test_a_rejected_payload_is_never_logged_by_value(monkeypatch: pytest.MonkeyP
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """The validation errors keep where and why (loc, msg, type), never the input that failed: a payload's content
     (card numbers, personal data) stays out of the log and out of the rejection's reason."""
-    app = App("typed")
-
-    @app.queue("orders")
-    def orders(msg: Message[Order]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("typed", Order)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_LOG_PAYLOADS", raising=False)
@@ -186,11 +195,7 @@ class Batch(BaseModel):
 
 def test_a_rejection_lists_its_first_ten_validation_errors_and_their_count(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    app = App("many")
-
-    @app.queue("orders")
-    def orders(msg: Message[Batch]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("many", Batch)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
@@ -228,11 +233,7 @@ def test_a_dead_letter_variable_set_after_the_first_rejection_is_used(monkeypatc
     """The variables a rejection reads are read on every rejection: one set while the process runs is seen at once."""
     from portafunc.invoke import Outcome
 
-    app = App("late-variable")
-
-    @app.queue("orders")
-    def orders(msg: Message[Order]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("late-variable", Order)
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
@@ -265,11 +266,7 @@ def test_a_rejections_validation_errors_are_redacted_where_they_nest(monkeypatch
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A validator's message may quote what it refused: the errors' texts are scrubbed and a secret-looking
     ``[name, index]`` location loses its index, at whatever depth of the errors list they are."""
-    app = App("nested")
-
-    @app.queue("accounts")
-    def accounts(msg: Message[Account]) -> None:
-        raise AssertionError("never called")
+    app = _rejecting("nested", Account, "accounts")
 
     monkeypatch.setattr(logs, "_threshold", 20)
     monkeypatch.delenv("PORTAFUNC_DEADLETTER_ACCOUNTS", raising=False)
@@ -293,3 +290,63 @@ def test_a_repeated_text_is_remembered_clean_after_many_texts_seen_once(monkeypa
     assert logs.scrub_text("handler failed; the message will be redelivered") in logs._clean
     assert logs.scrub_text("refused token=s3cr3t") == "refused token=[REDACTED]"
     assert not any("s3cr3t" in text for text in logs._clean)
+
+
+def test_repeated_validation_errors_are_remembered_only_when_nothing_is_redacted(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rejection's errors are redacted and encoded once per content and reused by the lines that repeat them; a
+    list with anything to redact (a validator quoting an input) is redacted on every line and never remembered."""
+    app = App("remembered")
+
+    @app.queue("orders")
+    def orders(msg: Message[Order]) -> None:
+        raise AssertionError("never called")
+
+    @app.queue("accounts")
+    def accounts(msg: Message[Account]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.setattr(invoke, "_redacted_errors", {})
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ACCOUNTS", raising=False)
+    invoke_batch(app.function("orders"), [Message(id=f"m-{i}", data=b'{"id": "x"}') for i in range(3)])
+    secret = json.dumps({"name": "x s3cr3t-v4lue", "tokens": [1]}).encode()
+    invoke_batch(app.function("accounts"), [Message(id=f"a-{i}", data=secret) for i in range(2)])
+    lines = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
+    assert len(lines) == 5
+    expected = [{"loc": ["id"], "msg": "Input should be a valid integer, unable to parse string as an integer",
+                 "type": "int_parsing"}, {"loc": ["total"], "msg": "Field required", "type": "missing"}]
+    assert [line["errors"] for line in lines[:3]] == [expected] * 3
+    for line in lines[3:]:
+        assert line["errors"][0]["msg"].endswith("api_key=[REDACTED]")
+    assert list(invoke._redacted_errors.values())[0].value == expected
+    assert len(invoke._redacted_errors) == 1 and "s3cr3t" not in repr(invoke._redacted_errors)
+
+
+def test_remembered_errors_are_copied_for_whoever_reads_the_record() -> None:
+    """A handler or filter of the logging tree gets its own copy: changing it changes no later line."""
+    errors = [{"loc": ["id", 0], "msg": "bad", "type": "int_parsing"}]
+    remembered = logs.Redacted(errors)
+    seen = logs.redact({"errors": remembered})["errors"]
+    assert seen == errors
+    seen[0]["loc"].append("changed")
+    seen[0]["msg"] = "changed"
+    assert remembered.value == [{"loc": ["id", 0], "msg": "bad", "type": "int_parsing"}]
+    assert json.loads(remembered.json) == remembered.value
+
+
+def test_only_errors_shaped_as_validation_makes_them_are_remembered() -> None:
+    """The key is the errors' content with its classes: ``1``, ``True`` and ``1.0`` are equal in a dictionary key but
+    not in JSON, and fields in another order make another line."""
+    def one(loc: list[Any], **other: Any) -> list[dict[str, Any]]:
+        return [dict({"loc": loc, "msg": "bad", "type": "t"}, **other)]
+
+    assert invoke._errors_key(one(["a", 1])) == ((("a", 1), "bad", "t"),)
+    assert invoke._errors_key(one(["a", True])) is None
+    assert invoke._errors_key(one(["a", 1.0])) is None
+    assert invoke._errors_key([{"msg": "bad", "loc": ["a"], "type": "t"}]) is None
+    assert invoke._errors_key(one(["a"], extra=1)) is None
+    assert invoke._errors_key([("a", "bad", "t")]) is None
+    details, more = invoke._logged_errors([{"loc": ["a", True], "msg": "bad", "type": "t"}])
+    assert details == [{"loc": ["a", True], "msg": "bad", "type": "t"}] and more == {}

@@ -94,3 +94,37 @@ def test_a_handler_replaced_after_the_first_message_is_the_one_called():
     assert invoke_message(spec, Message("m-1", b'{"value": 1}')).value == 1
     spec.handler = lambda msg: "replaced"
     assert invoke_message(spec, Message("m-2", b'{"value": 1}')).value == "replaced"
+
+
+def _failure_of(result: invoke.MessageResult) -> tuple[object, ...] | None:
+    """What invoke_message_failure answers for this invoke_message result: None for a success, else the result."""
+    return None if result.outcome is invoke.Outcome.SUCCESS else _describe(result)
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+@pytest.mark.parametrize(("function", "payload"), [("plain", p) for p in PAYLOADS] + [("typed", p) for p in TYPED])
+def test_invoke_message_failure_answers_as_invoke_message(function, payload, middleware):
+    """A success answers None; a failure the same MessageResult, seen by the handler as the same invocation. With
+    middleware the general pipeline runs, and answers the same."""
+    app, seen = _app()
+    if middleware:
+        app.middleware(lambda event, call_next: call_next(event))
+    spec = app.function(function)
+    failure = invoke.invoke_message_failure(spec, Message("m-1", payload), "local", "inv-1", None)
+    lane_seen = list(seen)
+    seen.clear()
+    want = invoke_message(spec, Message("m-1", payload), target="local", invocation_id="inv-1")
+    assert (None if failure is None else _describe(failure)) == _failure_of(want)
+    assert lane_seen == seen and (not seen or seen == [("inv-1", function, "m-1")])
+
+
+def test_invoke_message_failure_draws_an_id_only_when_asked_and_calls_a_replaced_handler():
+    app, _ = _app()
+    spec = app.function("plain")
+    ids = []
+    spec.handler = lambda msg: ids.append(current().invocation_id)
+    assert invoke.invoke_message_failure(spec, Message("m-1", b"{}"), "local") is None
+    assert len(ids) == 1 and ids[0] and ids[0] != "m-1"
+    spec.handler = lambda msg: 1 / 0
+    failure = invoke.invoke_message_failure(spec, Message("m-2", b"{}"), "local")
+    assert failure is not None and failure.outcome is invoke.Outcome.RETRY and failure.error.startswith("Zero")

@@ -6,13 +6,19 @@ lane, and a reference module with the entry's former code for the general path."
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from http_direct_cases import KINDS, NOT_DIRECT, USUAL, VALUES, build_app, requests, run
+from http_direct_cases import (
+    KINDS,
+    VALUES,
+    assert_encodes_as_general,
+    assert_takes_the_usual_results,
+    build_app,
+    requests,
+)
 
 from portafunc import App, HttpRequest, HttpResponse, context
 from portafunc.events import Headers
@@ -91,20 +97,11 @@ def encode():
 
 @pytest.mark.parametrize("index", range(len(VALUES)))
 def test_the_direct_encoder_gives_to_flask_of_to_response(encode, index):
-    value = VALUES[index]
-    direct = run(lambda: encode(copy.copy(value)))
-    general = run(lambda: http.to_flask(to_response(copy.copy(value))))
-    if direct == ("ok", None):
-        return  # not a value it encodes: the pipeline builds the HttpResponse as before
-    if direct[0] == "ok":
-        assert answer(direct[1]) == answer(general[1])
-    else:
-        assert direct == general
+    assert_encodes_as_general(encode, lambda v: http.to_flask(to_response(v)), VALUES[index], answer)
 
 
 def test_the_direct_encoder_takes_the_usual_results(encode):
-    assert all(encode(v) is not None for v in USUAL)
-    assert all(encode(v) is None for v in NOT_DIRECT)
+    assert_takes_the_usual_results(encode)
 
 
 def test_a_lone_content_type_is_sent_as_the_header_by_header_build_sends_it():

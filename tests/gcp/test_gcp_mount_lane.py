@@ -9,38 +9,15 @@ for the answers it leaves to the general encoder, been reached)."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from mounted_apps import asgi_failing, failing, load_mounted, splitting
 from werkzeug.test import EnvironBuilder
 
 from portafunc import App, HttpRequest
 
-MOUNTED = Path(__file__).resolve().parents[1] / "apps" / "mounted" / "main.py"
-
-
-def _mounted_module() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("portafunc_test_mounted_lane", MOUNTED)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mounted = _mounted_module()
-
-
-def failing(environ: Any, start_response: Any) -> Any:
-    raise RuntimeError("the app broke")
-
-
-def splitting(environ: Any, start_response: Any) -> Any:
-    start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: stolen=1")])
-    return [b"ok"]
+mounted = load_mounted("portafunc_test_mounted_lane")
 
 
 def odd(environ: Any, start_response: Any) -> Any:
@@ -58,12 +35,6 @@ def odd(environ: Any, start_response: Any) -> Any:
         headers.append(("Location", query["location"][0]))
     start_response(f"{status} Just Because", headers)
     return iter([b"hello ", b"", b"world"])
-
-
-async def asgi_failing(scope: Any, receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        raise RuntimeError("no lifespan")
-    raise RuntimeError("the ASGI app broke")
 
 
 def build_app() -> App:

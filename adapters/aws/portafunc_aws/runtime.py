@@ -32,7 +32,7 @@ from portafunc.app import App, FunctionSpec, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, handle_unmatched, invoke_batch,
-                              invoke_event, invoke_message)
+                              invoke_event, invoke_message, invoke_message_failure)
 
 from . import codecs as codec
 from .codecs import http
@@ -58,6 +58,18 @@ def _load_messages() -> Any:
 
     _messages = messages
     return messages
+
+
+_topic: Any = None
+
+
+def _load_topic() -> Any:
+    """The SNS codec, imported by the first SNS event of a queue or topic function."""
+    global _topic
+    from .codecs import topic
+
+    _topic = topic
+    return topic
 
 
 class _Lazy:
@@ -103,9 +115,30 @@ class LambdaHandler:
         # route: it answers 404/405/preflights and never runs a function, so a path the two routers read
         # differently cannot reach an IAM-guarded route past API Gateway's check.
         self.unmatched_only = self.spec is None and os.environ.get(ROUTER_ENV, "") == "unmatched"
+        # a queue or topic function: its SQS and one-record SNS events skip the general dispatch (see __call__)
+        self.message_spec = self.spec if self.spec is not None and self.spec.kind in ("queue", "topic") else None
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         try:
+            # A queue or topic function's usual event, an SQS batch or a one-record SNS event, goes straight to its
+            # branch. No "requestContext" and no "rawPath": the HTTP detection would find no request in it.
+            spec = self.message_spec
+            if spec is not None and event.__class__ is dict and "requestContext" not in event \
+                    and "rawPath" not in event:
+                recs = event.get("Records")
+                if recs.__class__ is list and recs:
+                    first = recs[0]
+                    if first.__class__ is dict:
+                        if first.get("eventSource") == "aws:sqs":
+                            return self._sqs(spec, event, context)
+                        if len(recs) == 1:
+                            msg = (_topic or _load_topic()).notification(first)
+                            if msg is not None:  # run as the Lambda request, as an HTTP request is
+                                failure = invoke_message_failure(spec, msg, TARGET,
+                                                                 getattr(context, "aws_request_id", None), context)
+                                if failure is not None:
+                                    _retry_unless_handled(failure)
+                                return None
             return self._dispatch(event, context)
         except (RecursionError, UnicodeError) as exc:
             # The pipeline answers every handler failure itself, so these come from reading the event: nesting too
@@ -159,12 +192,11 @@ class LambdaHandler:
         if kind == "sns":
             if function_kind == "topic" or function_kind == "queue":  # what _async does for messages, unchecked
                 msgs = lazy.topic.decode_sns(event)
-                if len(msgs) == 1:  # what Lambda hands a subscribed function: run as the Lambda request, as an
-                    result = invoke_message(spec, msgs[0], target=TARGET, native_context=context,  # HTTP request is
-                                            invocation_id=getattr(context, "aws_request_id", None))
-                    outcome = result.outcome
-                    if outcome is not _SUCCESS and outcome is not _DEAD_LETTERED:
-                        raise_for_retry([result])
+                if len(msgs) == 1:  # what Lambda hands a subscribed function: run as the Lambda request
+                    failure = invoke_message_failure(spec, msgs[0], TARGET, getattr(context, "aws_request_id", None),
+                                                     context)
+                    if failure is not None:
+                        _retry_unless_handled(failure)
                     return None
                 failures: list[MessageResult] = []
                 for msg in msgs:  # a loop: a comprehension over a generator costs more than the record's decoding
@@ -301,6 +333,13 @@ def _message_kind(event: Any) -> str | None:
 
 
 _SUCCESS, _DEAD_LETTERED = Outcome.SUCCESS, Outcome.DEAD_LETTERED
+
+
+def _retry_unless_handled(failure: MessageResult) -> None:
+    """An asynchronous invocation's failed message: RetryRequested unless it was dead-lettered."""
+    outcome = failure.outcome
+    if outcome is not _SUCCESS and outcome is not _DEAD_LETTERED:
+        raise_for_retry([failure])
 
 
 def _record_id(rec: Any) -> Any:

@@ -184,6 +184,35 @@ class _V2Fields(HttpFields):
         client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
         return client_ip
 
+    def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
+        """Each name's value in the header map of text Lambda sends: the value of the first name equal to it in
+        any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
+        them. None for a map holding anything else (:meth:`headers` converts or refuses it) or a name with a line
+        break in it."""
+        native_headers = native.get("headers")
+        if native_headers.__class__ is not dict:
+            return None
+        try:
+            joined = "\n".join(native_headers)  # TypeError for a name that is not text
+            "".join(native_headers.values())  # and for a value that is not
+        except TypeError:
+            return None
+        lowered = joined.lower()
+        if lowered == joined:  # what API Gateway sends: one lower-case name per header
+            found: list[str | None] = list(map(native_headers.get, names))
+        else:
+            keys = lowered.split("\n")
+            if len(keys) != len(native_headers):
+                return None
+            values = list(native_headers.values())
+            found = []
+            for name in names:  # a loop: a comprehension is one more frame
+                found.append(values[keys.index(name)] if name in keys else None)
+        cookies = native.get("cookies")
+        if cookies and "cookie" in names:
+            found[names.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
+        return found
+
 
 def _text_headers(items: list[tuple[str, str]]) -> Headers:
     """``Headers(items)`` for pairs of text, without the constructor's walk over them (the caller checked them)."""

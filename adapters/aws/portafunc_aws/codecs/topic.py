@@ -98,22 +98,30 @@ def sns_message(sns: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, str
     return data, attributes, parse_time(stamp), topic
 
 
-def decode_sns(native: Any) -> list[Message[Any]]:
-    # What Lambda hands a subscribed function, read at once: one record, every field of the type SNS sends, no
-    # message attributes; anything else (or a field the readers below would refuse) takes the general path
-    recs = native.get("Records") if native.__class__ is dict else None
-    if recs.__class__ is list and len(recs) == 1:
-        rec = recs[0]
-        doc = rec.get("Sns") if rec.__class__ is dict and rec.get("EventSource") == "aws:sns" else None
-        if doc.__class__ is dict:
-            message_id, message, attrs = doc.get("MessageId"), doc.get("Message"), doc.get("MessageAttributes")
-            stamp, topic = doc.get("Timestamp"), doc.get("TopicArn")
+def notification(rec: dict[str, Any]) -> Message[Any] | None:
+    """The record of a direct SNS event as Lambda sends it, read at once: every field of the type SNS sends, no
+    message attributes. None for anything else (or a field the readers of :func:`decode_sns` would refuse), which
+    :func:`decode_sns` reads field by field, refusing it there, naming the record."""
+    try:  # the keys SNS always sends, read by subscript; a record without one is read field by field
+        doc = rec["Sns"]
+        if rec["EventSource"] == "aws:sns" and doc.__class__ is dict:
+            message_id, message, attrs = doc["MessageId"], doc["Message"], doc["MessageAttributes"]
+            stamp, topic = doc["Timestamp"], doc["TopicArn"]
             if message_id.__class__ is str and message.__class__ is str and attrs.__class__ is dict and not attrs \
                     and (stamp is None or stamp.__class__ is str) and (topic is None or topic.__class__ is str):
-                try:
-                    return [Message(message_id, message.encode("utf-8"), {}, None, 1, parse_time(stamp), topic, rec)]
-                except (UnicodeEncodeError, EventDecodeError):
-                    pass  # refused below, naming the record
+                return Message(message_id, message.encode("utf-8"), {}, None, 1, parse_time(stamp), topic, rec)
+    except (KeyError, UnicodeEncodeError, EventDecodeError):
+        pass
+    return None
+
+
+def decode_sns(native: Any) -> list[Message[Any]]:
+    # What Lambda hands a subscribed function (one record, as SNS writes it) is read at once by notification()
+    recs = native.get("Records") if native.__class__ is dict else None
+    if recs.__class__ is list and len(recs) == 1 and recs[0].__class__ is dict:
+        msg = notification(recs[0])
+        if msg is not None:
+            return [msg]
     if not is_sns(native):
         raise EventDecodeError("not an SNS event", expected=SNS_EXPECTED)
     out = []

@@ -4,33 +4,16 @@ environ → the JSON form (what the server does for every request it reads)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpRequest, HttpResponse
-from portafunc.kit.http_json import client_ip, decode_request  # the one reader of the JSON form
+from portafunc.events import Headers, HttpResponse
+from portafunc.kit.http_json import PATH_SAFE, client_ip, decode_request, encode_request  # one reader, one writer
 
 from .fields import body_of, headers_of, need_map, put_body
 
 __all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "from_environ"]
 
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
-
-def encode_request(req: HttpRequest) -> dict[str, Any]:
-    headers = Headers(req.headers)
-    if req.cookies and "cookie" not in headers:
-        headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
-    out: dict[str, Any] = {
-        "method": req.method,
-        "path": quote(req.path, safe=_PATH_SAFE),
-        "query_string": req.raw_query if req.raw_query is not None else
-        urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote, safe=""),
-        "headers": [[k, v] for k, v in headers.items()],
-    }
-    if req.client_ip:
-        out["remote_addr"] = req.client_ip
-    return put_body(req.body, out)
 
 
 def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
@@ -39,7 +22,7 @@ def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
     if isinstance(raw_path, str) and raw_path.startswith("/"):
         path = raw_path.split("?", 1)[0]
     else:
-        path = quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe=_PATH_SAFE)
+        path = quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe=PATH_SAFE)
     headers: list[list[str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):

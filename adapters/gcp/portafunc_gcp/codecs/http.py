@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 from portafunc.kit import http_json
-from portafunc.kit.http_json import body_of, header_text, headers_of
+from portafunc.kit.http_json import body_of, header_text, headers_of, put_body
 
-from .fields import b64encode, need_map
+from .fields import need_map
 
 HTTP_EXPECTED = http_json.EXPECTED
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+encode_request = http_json.encode_request  # HttpRequest → the JSON form: one writer for every such target
 
 
 def is_http(native: Any) -> bool:
@@ -33,32 +33,9 @@ def parse_query(query_string: str) -> dict[str, list[str]]:
     return parse_qs(query_string, keep_blank_values=True) if query_string else {}
 
 
-def _encode_body(body: bytes, out: dict[str, Any]) -> None:
-    try:
-        out["body"] = body.decode("utf-8")
-        out["isBase64Encoded"] = False
-    except UnicodeDecodeError:
-        out["body"] = b64encode(body)
-        out["isBase64Encoded"] = True
-
-
 def decode_request(native: Any) -> HttpRequest:
     """The JSON form of a request (portafunc's own: GCF hands the function a real request) → HttpRequest."""
     return http_json.decode_request(native)
-
-
-def encode_request(req: HttpRequest) -> dict[str, Any]:
-    headers = Headers(req.headers)
-    if req.cookies and "cookie" not in headers:
-        headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
-    out: dict[str, Any] = {
-        "method": req.method,
-        "path": quote(req.path, safe=_PATH_SAFE),
-        "query_string": urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote),
-        "headers": [[k, v] for k, v in headers.items()],
-    }
-    _encode_body(req.body, out)
-    return out
 
 
 def _client_ip(headers: Headers, remote: Any) -> str | None:
@@ -183,9 +160,7 @@ def _flask_response(flask: Any, resp: HttpResponse) -> Any:
 
 
 def response_json(status: int, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
-    out: dict[str, Any] = {"statusCode": status, "headers": [[k, v] for k, v in headers]}
-    _encode_body(body, out)
-    return out
+    return put_body(body, {"statusCode": status, "headers": [[k, v] for k, v in headers]})
 
 
 def decode_response(native: Any) -> HttpResponse:
