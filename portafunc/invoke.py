@@ -1028,13 +1028,55 @@ MAX_LOGGED_ERRORS = 10  # validation errors a rejection's log line lists; their 
 
 def _logged_errors(errors: Any) -> tuple[Any, dict[str, int]]:
     """A rejection's validation errors as its log line carries them: the first ``MAX_LOGGED_ERRORS``, and
-    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size)."""
-    if isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
+    ``errors_total`` when there were more (a payload with thousands of bad items must not make a line that size).
+
+    A list of errors as ``_validate`` makes them (``loc``, ``msg``, ``type``), with nothing to redact, is given as a
+    :class:`logs.Redacted` remembered by its content: the same bad payloads are rejected again and again, and walking
+    and encoding the list for each line cost more than the rest of the line's fields together."""
+    more = _NO_FIELDS
+    if errors.__class__ is list:
+        if len(errors) > MAX_LOGGED_ERRORS:
+            more = {"errors_total": len(errors)}
+            errors = errors[:MAX_LOGGED_ERRORS]
+        key = _errors_key(errors)
+        if key is not None:
+            known = _redacted_errors.get(key)
+            if known is None:
+                redacted = logs.redact(errors, 1)  # as a field's value is
+                if redacted != errors:  # something to redact: never kept (no secret stays in memory)
+                    return errors, more
+                known = logs.Redacted(redacted)
+                if len(_redacted_errors) >= _REDACTED_ERRORS_MAX:
+                    _redacted_errors.clear()  # full of lists seen once: start again, so repeats are remembered
+                _redacted_errors[key] = known
+            return known, more
+    elif isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
         return errors[:MAX_LOGGED_ERRORS], {"errors_total": len(errors)}
-    return errors, _NO_FIELDS
+    return errors, more
+
+
+def _errors_key(errors: list[Any]) -> tuple[Any, ...] | None:
+    """``errors``' content as a key, when each is a dict of ``loc`` (a list of texts and ints), ``msg`` and ``type``
+    (texts) in that order, as ``_validate`` makes them; else None. Classes are checked exactly: ``1``, ``True`` and
+    ``1.0`` are equal keys but different JSON."""
+    key: list[Any] = []
+    for error in errors:
+        if error.__class__ is not dict or tuple(error) != _ERROR_FIELDS:
+            return None
+        loc, text, kind = error["loc"], error["msg"], error["type"]
+        if loc.__class__ is not list or text.__class__ is not str or kind.__class__ is not str:
+            return None
+        for part in loc:
+            if part.__class__ is not str and part.__class__ is not int:
+                return None
+        key.append((tuple(loc), text, kind))
+    return tuple(key)
 
 
 _NO_FIELDS: dict[str, int] = {}
+_ERROR_FIELDS = ("loc", "msg", "type")
+_REDACTED_ERRORS_MAX = 256
+_redacted_errors: dict[tuple[Any, ...], logs.Redacted] = {}
 
 
 LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
