@@ -186,6 +186,76 @@ def _log_lines(err: str) -> list[str]:
     return lines
 
 
+@pytest.fixture(scope="module")
+def function_fronts(fronts: tuple[Any, Any, list[Any]], tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[dict[str, tuple[Any, Any, list[Any]]]]:
+    """Per mounted function deployed on its own (the generated main.py's function of that name): (lane client,
+    general client, the answers the lane gave)."""
+    import functions_framework
+
+    from portafunc_gcp.deploy.main_py import render_main
+    from portafunc_gcp.runtime import register
+
+    app = build_app()
+    register("gcp-mount-lane-functions", app)
+    source = tmp_path_factory.mktemp("gcp-mount-lane-fn") / "portafunc_gcp_mount_lane_fn_main.py"
+    source.write_text(render_main(app, "registered:gcp-mount-lane-functions", root=None), encoding="utf-8")
+    out = {}
+    for name in ("mount_flask", "mount_fastapi", "mount_odd"):
+        answered: list[Any] = []
+        clients = []
+        for lane_on in (True, False):
+            flask_app = functions_framework.create_app(target=name, source=str(source))
+            entry = sys.modules[source.stem]._portafunc_entry
+            if lane_on:
+                lane = entry._mount_lane
+                assert lane is not None
+
+                def spy(request: Any, function: str | None = None, lane: Any = lane,
+                        answered: list[Any] = answered) -> Any:
+                    answer = lane(request, function)
+                    answered.append(answer)
+                    return answer
+
+                entry._mount_lane = spy
+            else:
+                entry._mount_lane = None
+            clients.append(flask_app.test_client(use_cookies=False))
+        out[name] = (clients[0], clients[1], answered)
+    yield out
+
+
+FUNCTION_CASES = [(m, p, o) for m, p, o in CASES if p.startswith(("/flask", "/fastapi", "/odd"))] + [
+    ("GET", "/elsewhere/x", {}), ("GET", "/flaskish/x", {})]  # paths the function's route does not match: 404
+
+
+@pytest.mark.parametrize(("method", "path", "options"), FUNCTION_CASES,
+                         ids=[f"{m} {p} {i}" for i, (m, p, _) in enumerate(FUNCTION_CASES)])
+def test_a_mount_deployed_on_its_own_answers_as_the_general_path(
+        function_fronts: dict[str, tuple[Any, Any, list[Any]]], capfd: pytest.CaptureFixture[str], method: str,
+        path: str, options: dict[str, Any]) -> None:
+    """The function of one mount, deployed on its own (``Entry.http``): the lane matches its route once, and
+    answers (or leaves to the general path: HEAD, non-ASCII headers, paths its route does not match) as it."""
+    name = {"fastapi": "mount_fastapi", "odd": "mount_odd"}.get(path.split("/")[1], "mount_flask")
+    lane, general, answered = function_fronts[name]
+    before = len(answered)
+    options = {**options, "headers": [*options.get("headers", []), ("Function-Execution-Id", "exec-1"),
+                                      ("traceparent", TRACEPARENT)]}
+    outs, logs = [], []
+    for client in (lane, general):
+        capfd.readouterr()
+        got = client.open(path, method=method, **options)
+        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
+        logs.append(_log_lines(capfd.readouterr().err))
+    assert outs[0] == outs[1]
+    assert logs[0] == logs[1]
+    if (method, path) in LEFT_TO_THE_GENERAL_PATH or not path.startswith(("/flask", "/fastapi", "/odd")) or \
+            path.startswith("/flaskish"):
+        assert answered[before:] == [None]
+    else:
+        assert len(answered) == before + 1 and answered[-1] is not None
+
+
 ENVIRONS = [
     ("/flask", {"path": "/flask/echo/é ü", "query_string": "q=1&q=%C3%BC+x&e="}),
     ("/flask", {"path": "/flask", "headers": [("Host", "api.example:8080"), ("X-Forwarded-Proto", "HTTPS, http")]}),

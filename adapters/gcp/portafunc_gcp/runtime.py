@@ -117,6 +117,10 @@ class Entry:
         spec = self.app.function(name)
         if spec.kind == "schedule":
             return self._schedule(spec, request)
+        if self._mount_lane is not None:  # a mounted app's own function: its route matched once, in the lane
+            answer = self._mount_lane(request, name)
+            if answer is not None:
+                return answer
         req = http.from_flask(request)
         trig = spec.trigger
         if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:

@@ -34,13 +34,17 @@ def lane(app: App) -> Callable[[Any], Any] | None:
     raw_query = http._raw_query
     from_flask = http.from_flask
 
-    def serve(request: Any) -> Any:
+    def serve(request: Any, function: str | None = None) -> Any:
+        """The answer to ``request`` (None: the general path's), routed among the app's functions, or to the one
+        named ``function`` (a function deployed on its own), whose route must then match the path."""
         method = request.method
         path = request.path
-        found = mount_lane(app, method, path)
+        found = mount_lane(app, method, path, function)
         if found is None:
             return None
         spec, bridge = found
+        if function is not None and spec.trigger.route.match(path) is None:  # type: ignore[union-attr]
+            return None  # the general path's 404
         native = request.environ
         if not "".join([value for key, value in native.items() if key[:5] == "HTTP_"]).isascii() or \
                 not native.get("CONTENT_TYPE", "").isascii():
