@@ -511,7 +511,7 @@ class _Binder:
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
                  "validation_error", "response_kept", "as_dict", "header_names",
-                 "header_fields")
+                 "header_fields", "plain")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -557,6 +557,10 @@ class _Binder:
             self.response_validate = adapter.validator.validate_python
             self.response_dump = adapter.serializer.to_json
         self.response_kept = _kept_instances(sig.response_model)
+        # the usual signature, read by _plain_arguments: parameters validated into a dict under their own names,
+        # single-valued headers; no body, content types or request argument
+        self.plain = self.validator is not None and self.as_dict and not self.renamed and self.body is None \
+            and self.content_types is None and self.request_arg is None and len(self.header_names) == len(self.headers)
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
         if self.content_types is not None and (req.body or "content-type" in req.headers):
@@ -638,11 +642,45 @@ class _Binder:
                                                      f"{len(body_errors)} error(s)", body_errors) from None
                     errors.extend(body_errors)
         if errors:
-            failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
-            failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
-            failure.title = "Request failed validation"
-            raise failure
+            raise _refusal(errors)
         return kwargs
+
+    def _plain_arguments(self, req: HttpRequest) -> dict[str, Any]:
+        """:meth:`arguments` for the usual signature (see ``plain``): the same arguments or the same refusal, without
+        the steps such a signature skips."""
+        raw: dict[str, Any] = {}
+        if self.query:
+            query = req._query
+            if query is _UNREAD:
+                query = req._query = req._fields.query(req.native)
+            for field, wire, multi in self.query:
+                values = query.get(wire)
+                if values:
+                    raw[field] = values if multi else values[0]
+        if self.header_names:
+            found = req._fields.header_values(req.native, self.header_names) if req._headers is _UNREAD else None
+            if found is None:
+                found = list(map(req.headers.get, self.header_names))
+            for field, value in zip(self.header_fields, found, strict=True):
+                if value is not None:
+                    raw[field] = value
+        if self.path:
+            path = req._path_params
+            if path is _UNREAD:
+                path = req.path_params
+            for field, wire in self.path:
+                value = path.get(wire)
+                if value is not None:
+                    raw[field] = value
+        if not raw and self.defaults_only is not None:
+            return dict(self.defaults_only)
+        try:
+            return self.validator.validate_python(raw)  # type: ignore[no-any-return]
+        except self.validation_error as exc:
+            errors = self._param_errors(exc)
+        if errors:
+            raise _refusal(errors)
+        return {}
 
     def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
         out = []
@@ -658,7 +696,7 @@ class _Binder:
     def call(self, handler: Callable[..., Any], req: HttpRequest) -> Any:
         """``handler(**arguments(req))``, its result made the response by :meth:`respond` when the route has a
         response model and it is no ``HttpResponse``: the typed lane's one call per request."""
-        value = handler(**self.arguments(req))
+        value = handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
         if self.response_dump is None or isinstance(value, HttpResponse):
             return value
         if value.__class__ is self.response_kept:  # what validating it gives: this very instance
@@ -668,7 +706,7 @@ class _Binder:
     def call_response(self, handler: Callable[..., Any], req: HttpRequest) -> HttpResponse:
         """:meth:`call`'s result as the response ``to_response`` makes of it (what a middleware's ``call_next``
         gives), in the same one call."""
-        value = handler(**self.arguments(req))
+        value = handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
         if self.response_dump is not None and not isinstance(value, HttpResponse):
             if value.__class__ is self.response_kept:
                 return json_response(200, self.response_dump(value))
@@ -756,6 +794,14 @@ def _kept_instances(model: Any) -> Any:
     except Exception:  # noqa: BLE001 - a schema not built yet, or of another form: validated as always
         pass
     return None
+
+
+def _refusal(errors: list[dict[str, Any]]) -> PayloadValidationError:
+    """The 400 of a request whose parameters (or body) failed validation, naming where."""
+    failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
+    failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
+    failure.title = "Request failed validation"
+    return failure
 
 
 def _to_response(value: Any) -> HttpResponse:
