@@ -654,41 +654,6 @@ def mount_section(mount: Any) -> list[str]:
     return out
 
 
-AZGCP_GOALS = {"azure_http": ("Azure HTTP trigger", 3.0, "request"), "azure_eventgrid": ("Azure Event Grid (topic)", 1.0,
-                                                                                       "message"),
-               "azure_storage_queue": ("Azure Storage Queue", 1.0, "message"),
-               "gcp_http_served": ("GCP HTTP (served by functions-framework)", 3.0, "request"),
-               "gcp_pubsub_cloudevent": ("GCP Pub/Sub CloudEvent (direct call)", 1.0, "message"),
-               "gcp_pubsub_cloudevent_served": ("GCP Pub/Sub CloudEvent (served by functions-framework)", 1.0,
-                                                "message")}
-
-
-def azgcp_section(data: Any) -> list[str]:
-    """Azure and GCP per trigger: the cost added over a native handler, before and after reading each native object
-    once (results/azgcp.json: two interleaved pairs of warm.py runs)."""
-    if not data or "scenarios" not in data:
-        return []
-    out = ["### Azure and GCP: the cost over a native handler per trigger", "",
-           f"{data['how']} ({data['when']}; load average {data['loadavg_after'][0]:.1f} at the end, on 2 shared "
-           "cores). µs per call; **added** is portafunc's median minus the native handler's in the same run, "
-           "one figure per run. The spread between runs of the same code is as large as the effects, so read the "
-           "direction, not the digits.", "",
-           "| trigger | native | portafunc after (min–max) | added before | added after | goal | state |",
-           "|---|---|---|---|---|---|---|"]
-    for scen, rows in data["scenarios"].items():
-        title, goal, unit = AZGCP_GOALS.get(scen, (scen, 1.0, "call"))
-        after = [rows[t] for t in sorted(rows) if t.startswith("new")]
-        before = [rows[t] for t in sorted(rows) if t.startswith("base")]
-        last = after[-1]
-        met = all(r["added"] <= goal for r in after)
-        was = ", ".join(f"+{r['added']:.1f}" for r in before)
-        now = ", ".join(f"+{r['added']:.1f}" for r in after)
-        out.append(f"| {title} | {last['native']:.2f} | {last['portafunc']:.1f} ({last['portafunc_min']:.1f}–"
-                   f"{last['portafunc_max']:.1f}) | {was} | {now} | ≤ {goal:g} µs per {unit} | "
-                   f"{'**met**' if met else '**missed**'} |")
-    return out + [""]
-
-
 def render(results: Path, docs: Path) -> Path:
     img = docs / "benchmarks"
     m, cold, warm = _load(results, "machine"), _load(results, "cold"), _load(results, "warm")
@@ -705,7 +670,6 @@ def render(results: Path, docs: Path) -> Path:
     lines += goals_section(cold, warm, msg)
     lines += scaling_goals_section(warm, sc)
     lines += aws_section(aws)
-    lines += azgcp_section(_load(results, "azgcp"))
     if analysis.is_file():
         lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     lines += cold_section(cold, img)

@@ -517,10 +517,10 @@ class HttpFields:
     def raw_query(self, native: Any) -> str | None:
         return None
 
-    def header_map(self, native: Any) -> dict[str, str] | None:
-        """The request's headers as ``{lower-case name: value}`` when that gives, for every name, what
-        ``headers(native).get(name)`` gives (the first value of that name), read without building the headers; None
-        when the codec has no such map for this event (the caller then reads :attr:`HttpRequest.headers`)."""
+    def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
+        """What ``headers(native).get(name)`` gives for each of ``names`` (lower case), read without building the
+        headers; None when the codec cannot read this event's headers so (the caller then reads
+        :attr:`HttpRequest.headers`)."""
         return None
 
 

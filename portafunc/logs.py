@@ -157,6 +157,22 @@ def is_secret_name(name: str) -> bool:
 _SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip the isinstance checks (Mapping's is slow)
 
 
+class Redacted:
+    """A field's value that redaction leaves as it is, with the JSON text a line writes for it: made once for a value
+    logged again and again (a rejection's validation errors), so the one-pass line neither walks nor encodes it.
+    :func:`redact` gives a fresh copy of ``value`` (what a handler or filter sees can be changed without changing
+    this); pass one only as a field of :func:`log`."""
+
+    __slots__ = ("value", "json")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.json = encode(value)
+
+    def __repr__(self) -> str:
+        return f"Redacted({self.json})"
+
+
 def redact(value: Any, _depth: int = 0) -> Any:
     """Copy ``value`` with every secret-looking field (by name) replaced by ``[REDACTED]``, strings scrubbed of
     credentials and cut to ``MAX_TEXT`` characters, and subtrees deeper than ``MAX_DEPTH`` replaced by a marker.
@@ -203,6 +219,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return items
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
+    if kind is Redacted:
+        return redact(value.value, _depth)
     return value
 
 
@@ -212,10 +230,10 @@ def log(level: str, message: str, **fields: Any) -> None:
         return
     try:
         ctx = current()
+        if _through_logging is not None and _through_logging(level, message, ctx, fields):
+            return  # redacted and written by the logging set-up (the line built in one pass where it can be)
         safe = redact(fields)
         text = scrub_text(message)
-        if _through_logging is not None and _through_logging(level, text, ctx, safe):
-            return
         record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
                                   "message": text}
         if ctx is not None:
@@ -235,8 +253,9 @@ def log(level: str, message: str, **fields: Any) -> None:
 
 
 def _route(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
-    """Hand a built record to the stdlib ``logging`` tree as logger ``portafunc`` (loaded on the first line), so
-    applications route, filter and silence it like any other; False when it could not be (then written directly)."""
+    """Hand a record (its message and fields as given: redacted there) to the stdlib ``logging`` tree as logger
+    ``portafunc`` (loaded on the first line), so applications route, filter and silence it like any other; False when
+    it could not be (then redacted and written directly)."""
     global _through_logging
     try:
         from .logsetup import handle

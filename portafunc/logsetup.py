@@ -187,16 +187,22 @@ _LATE_IDS = ("trace_id", "span_id", "request_id")
 
 
 def _iso(created: float) -> str:
-    """``2026-01-02T03:04:05.678Z``: the second's text is remembered (lines come in bursts)."""
+    """``2026-01-02T03:04:05.678Z``: the second's text is remembered (lines come in bursts), and so is each
+    millisecond's ``.678Z`` (formatting three digits costs more than the rest of the timestamp)."""
     second = int(created)
     last = _last_second
     if last[0] != second:
         last[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         last[0] = second
-    return f"{last[1]}.{int((created - second) * 1000):03d}Z"
+    milli = int((created - second) * 1000)
+    tail = _millis[milli]
+    if tail is None:
+        tail = _millis[milli] = f".{milli:03d}Z"
+    return last[1] + tail
 
 
 _last_second: list[Any] = [None, ""]
+_millis: list[str | None] = [None] * 1000
 
 
 def _unserialisable(value: Any) -> str:
@@ -328,9 +334,10 @@ _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARN
 
 
 def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
-    """Emit one of portafunc's own records through logger ``portafunc``: ``message`` and ``fields`` are scrubbed
-    already (:func:`portafunc.logs.log`), ``ctx`` is the running invocation or None. False if
-    ``PORTAFUNC_LOGGING=off`` (the caller then writes it directly). Never raises."""
+    """Emit one of portafunc's own records through logger ``portafunc``: ``message`` and ``fields`` as
+    :func:`portafunc.logs.log` was given them (scrubbed and redacted here, as that function would: the one-pass line
+    does it while it writes), ``ctx`` the running invocation or None. False if ``PORTAFUNC_LOGGING=off`` (the caller
+    then writes it directly). Never raises."""
     try:
         if _installed is None and install() is None:
             return False
@@ -340,7 +347,7 @@ def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
             return True  # silenced by the application: its choice
         only = _sole_listener(logger, levelno)
         if only is None:
-            logger.handle(_own_record(logger.name, levelno, message, ctx, fields))
+            logger.handle(_own_record(logger.name, levelno, logs.scrub_text(message), ctx, logs.redact(fields)))
         else:  # the record's only destination is our own handler: its line, without building a record
             only.write_line(_own_line(only, logger.name, levelno, message, ctx, fields))
         return True
@@ -402,11 +409,12 @@ _START = getattr(logging, "_startTime", time.time())
 
 def _own_line(handler: StderrHandler, name: str, levelno: int, message: str, ctx: Any,
               fields: dict[str, Any]) -> str:
-    """The line ``handler`` would write for this record — the same fields, ids and shape — built directly."""
+    """The line ``handler`` would write for this record — the same fields, ids and shape — built directly
+    (``message`` and ``fields`` not scrubbed yet)."""
     formatter = handler.formatter
     assert isinstance(formatter, JsonFormatter)  # checked by _sole_listener
     if formatter.shape == "text":
-        record = _own_record(name, levelno, message, ctx, fields)
+        record = _own_record(name, levelno, logs.scrub_text(message), ctx, logs.redact(fields))
         _the_filter().filter(record)
         return formatter.format(record)
     levelname = _LEVEL_NAMES.get(levelno) or logging.getLevelName(levelno)
@@ -414,7 +422,8 @@ def _own_line(handler: StderrHandler, name: str, levelno: int, message: str, ctx
         now = time.time()
         line = _plain_line(formatter.shape, name, levelname, now, message, ctx, fields)
         if line is None:
-            line = _general_line(formatter, name, levelname, now, message, ctx, fields)
+            line = _general_line(formatter, name, levelname, now, logs.scrub_text(message), ctx,
+                                 logs.redact(fields))
         return line + formatter.end
     except Exception as exc:  # noqa: BLE001 - never lose the line: write what can be written
         return json.dumps({"level": levelname, "logger": name, "message": logs.scrub_text(str(message)[:logs.MAX_TEXT]),
@@ -441,23 +450,26 @@ _NOT_PLAIN = _STANDARD | {"invocation_id", "correlation_id", "function", "trace_
 
 def _plain_line(shape: str, name: str, levelname: str, now: float, message: str, ctx: Any,
                 fields: dict[str, Any]) -> str | None:
-    """:func:`_general_line`'s result for the ``aws`` and ``json`` shapes when no field name needs its special
-    rules (the usual case: the pipeline's own fields), written in the line's order in one pass; None otherwise.
+    """:func:`_general_line`'s result, for ``message`` scrubbed and ``fields`` redacted as :func:`portafunc.logs.log`
+    does, in the ``aws`` and ``json`` shapes when no field name needs its special rules (the usual case: the
+    pipeline's own fields), written in the line's order in one pass; None otherwise.
     ``tests/core/test_log_direct_path.py`` runs both on the same inputs.
 
     The line is joined from ``"key": value`` pieces rather than encoded as one dictionary: a key's text and the
-    line's head (level, message, logger) are encoded once and remembered, a text value is one C escape call, and
-    only other values go through the JSON encoder (whose per-item work made it most of a failure's line)."""
+    line's head (level, message, logger) are encoded once and remembered, a text value is looked up among the texts
+    known clean and escaped by one C call, and only other values are redacted and go through the JSON encoder (whose
+    per-item work made it most of a failure's line). The redaction is :func:`portafunc.logs.redact`'s, field by field
+    as the line is written: no redacted copy of the fields is built first."""
     if not fields.keys().isdisjoint(_NOT_PLAIN):
         return None
     if shape == "aws":
         head = _heads.get((levelname, message, name))
         if head is None:
-            head = _head((levelname, message, name))
+            head = _head(levelname, message, name)
         parts = ['{"timestamp": "' + _iso(now) + head]
     elif shape == "json":
         parts = ['{"ts": ' + _value(round(now, 3)) + ', "level": ' + _value(levelname) + ', "logger": ' + _value(name)
-                 + ', "message": ' + _value(message)]
+                 + ', "message": ' + _value(logs.scrub_text(message))]
     else:
         return None
     append = parts.append
@@ -467,20 +479,63 @@ def _plain_line(shape: str, name: str, levelname: str, now: float, message: str,
         request_id = getattr(native, "aws_request_id", None) or getattr(native, "invocation_id", None)
         if shape == "aws" and request_id and isinstance(request_id, str):
             append('"requestId": ' + _escape(request_id))
-        append('"invocation_id": ' + _value(ctx.invocation_id))
-        append('"correlation_id": ' + _value(ctx.correlation_id))
-        append('"function": ' + _value(ctx.function))
-    keys = _keys
+        ids = ctx.invocation_id, ctx.correlation_id, ctx.function
+        if ids[0].__class__ is str and ids[1].__class__ is str and ids[2].__class__ is str:
+            append('"invocation_id": ' + _escape(ids[0]) + ', "correlation_id": ' + _escape(ids[1])
+                   + ', "function": ' + _escape(ids[2]))
+        else:
+            append('"invocation_id": ' + _value(ids[0]))
+            append('"correlation_id": ' + _value(ids[1]))
+            append('"function": ' + _value(ids[2]))
+    keys, clean, scrub, max_text = _keys, logs._clean, logs.scrub_text, logs.MAX_TEXT
     for key, value in fields.items():
-        append((keys.get(key) or _key(key)) + (_escape(value) if value.__class__ is str else _value(value)))
+        piece = keys.get(key)  # only names that do not look secret are remembered
+        if piece is None:
+            piece = _key(key)
+            if logs._secret_names[key]:
+                append(piece + _REDACTED)
+                continue
+        kind = value.__class__
+        if kind is str and len(value) <= max_text:
+            append(piece + _escape(value if value in clean else scrub(value)))
+        elif kind is int:
+            append(piece + int.__repr__(value))
+        elif kind is _Redacted:  # redacted and encoded ahead
+            append(piece + value.json)
+        elif kind is dict and (text := _text_dict(value)) is not None:  # e.g. a message's attributes
+            append(piece + text)
+        else:  # containers, other scalars and objects: as redact() leaves them, through the JSON encoder
+            append(piece + _value(logs.redact(value, 1)))
     if ctx is not None:
         trace = getattr(ctx, "trace", None)
         if trace is not None:
-            append('"trace_id": ' + _value(trace.trace_id))
-            append('"span_id": ' + _value(trace.span_id))
+            trace_id, span_id = trace.trace_id, trace.span_id
+            if trace_id.__class__ is str and span_id.__class__ is str:
+                append('"trace_id": ' + _escape(trace_id) + ', "span_id": ' + _escape(span_id))
+            else:
+                append('"trace_id": ' + _value(trace_id))
+                append('"span_id": ' + _value(span_id))
         if shape == "json" and isinstance(request_id, str):
             append('"request_id": ' + _escape(request_id))
     return ", ".join(parts) + "}"
+
+
+def _text_dict(value: dict[Any, Any]) -> str | None:
+    """A dict of texts (a message's attributes) redacted and written as the JSON encoder writes it, in one loop:
+    a secret-looking name's value as ``[REDACTED]``, a text looked up among those known clean; None for any other
+    dict (nested values, other keys, long text), which goes through :func:`portafunc.logs.redact` and the encoder."""
+    if not value:
+        return "{}"
+    clean, secret, max_text = logs._clean, logs._secret_names, logs.MAX_TEXT
+    parts = []
+    for key, item in value.items():
+        if key.__class__ is not str or item.__class__ is not str or len(item) > max_text:
+            return None
+        if secret[key]:
+            parts.append(_escape(key) + ": " + _REDACTED)
+        else:
+            parts.append(_escape(key) + ": " + _escape(item if item in clean else logs.scrub_text(item)))
+    return "{" + ", ".join(parts) + "}"
 
 
 def _value(value: Any) -> str:
@@ -494,24 +549,26 @@ def _value(value: Any) -> str:
 
 
 def _key(key: str) -> str:
-    """``"key": `` for a field name, remembered (field names repeat: the pipeline's own, an application's)."""
+    """``"key": `` for a field name, remembered when the name does not look secret (field names repeat: the
+    pipeline's own, an application's)."""
     text = _escape(key) + ": "
-    if len(_keys) < 4096:
+    if len(_keys) < 4096 and not logs._secret_names[key]:
         _keys[key] = text
     return text
 
 
-def _head(parts: tuple[str, str, str]) -> str:
-    """The rest of an ``aws`` line's head after the timestamp's text, for (level, message, logger); remembered for
-    the messages portafunc writes again and again."""
-    levelname, message, name = parts
-    text = f'", "level": {_value(levelname)}, "message": {_value(message)}, "logger": {_value(name)}'
+def _head(levelname: str, message: str, name: str) -> str:
+    """The rest of an ``aws`` line's head after the timestamp's text, for (level, message as given, logger): the
+    message scrubbed, remembered for the messages portafunc writes again and again."""
+    text = f'", "level": {_value(levelname)}, "message": {_value(logs.scrub_text(message))}, "logger": {_value(name)}'
     if len(_heads) < 256:
-        _heads[parts] = text
+        _heads[(levelname, message, name)] = text
     return text
 
 
 _escape: Any = _json_encoder.encode_basestring  # the escape the C encoder applies to text (ensure_ascii=False)
+_REDACTED = _escape(logs.REDACTED)
+_Redacted = logs.Redacted
 _keys: dict[str, str] = {}
 _heads: dict[tuple[str, str, str], str] = {}
 

@@ -171,13 +171,6 @@ def _raw_path(path: str) -> bytes:
     return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
-def _latin1(text: str) -> bytes:
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:  # a front door that decoded the header as UTF-8: give the app its original bytes
-        return text.encode("utf-8")
-
-
 # -- ASGI -------------------------------------------------------------------------------------------------------
 class _Loop:
     """One event loop for every mounted ASGI app of the process, so lifespan state and connections made at startup
@@ -378,7 +371,7 @@ class _AsgiBridge:
 
     # one request ------------------------------------------------------------------------------------------------
     def scope(self, req: HttpRequest) -> dict[str, Any]:
-        # one pass over the headers: the ASGI list (lower-case latin-1 names) and the two the scope reads
+        # one pass over the headers: the ASGI list (lower-case names) and the two the scope reads
         headers: list[tuple[bytes, bytes]] = []
         host = proto = None
         for k, v in req.headers.items():
@@ -387,10 +380,7 @@ class _AsgiBridge:
                 host = v
             elif name == "x-forwarded-proto" and proto is None:
                 proto = v
-            try:
-                headers.append((name.encode("latin-1"), v.encode("latin-1")))
-            except UnicodeEncodeError:
-                headers.append((_latin1(name), _latin1(v)))
+            headers.append((name.encode(), v.encode()))  # the bytes sent: every front door reads them as UTF-8
         scheme = _scheme_of(proto, host)
         return {
             "type": "http",
@@ -418,9 +408,9 @@ class _AsgiBridge:
         for key, value in native.items():
             if key[:5] == "HTTP_":
                 if key != "HTTP_CONTENT_TYPE" and key != "HTTP_CONTENT_LENGTH":
-                    headers.append((key[5:].replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+                    headers.append((key[5:].replace("_", "-").lower().encode("latin-1"), value.encode("latin-1")))
             elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value:
-                headers.append((key.replace("_", "-").lower().encode("latin-1"), _latin1(value)))
+                headers.append((key.replace("_", "-").lower().encode("latin-1"), value.encode("latin-1")))
         host = native.get("HTTP_HOST")
         scheme = _scheme_of(native.get("HTTP_X_FORWARDED_PROTO"), host)
         return {
@@ -649,16 +639,12 @@ class _WsgiBridge:
         (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
         ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
         compares the two)."""
-        environ = dict(native)
+        environ = dict(native)  # its header values are the bytes sent, as PEP 3333 strings: kept as they are
         environ.update(self._base(method, path, app_query(raw_query), native.get("HTTP_HOST"),
                                   native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body))
-        if not "".join([value for key, value in native.items() if key[:5] == "HTTP_"]).isascii():
-            for key, value in native.items():
-                if key[:5] == "HTTP_":
-                    environ[key] = _wsgi_str(value)
         content_type = environ.pop("CONTENT_TYPE", None)
         if content_type:
-            environ["CONTENT_TYPE"] = _wsgi_str(content_type)
+            environ["CONTENT_TYPE"] = content_type
         environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
         environ.pop("HTTP_CONTENT_LENGTH", None)
         return environ

@@ -228,6 +228,16 @@ class RouteSignature:
         binder = self._binder or self._bind()
         return binder.arguments, (binder.respond if self.response_model is not None else None)
 
+    def caller(self) -> Callable[[Callable[..., Any], HttpRequest], Any]:
+        """``call(handler, req)``: ``handler(**arguments(req))`` and, with a response model, its result made the
+        response as :meth:`steps` ``respond`` makes it, in one call. Builds the per-request work now."""
+        return (self._binder or self._bind()).call
+
+    def responder(self) -> Callable[[Callable[..., Any], HttpRequest], HttpResponse]:
+        """``response(handler, req)``: :meth:`caller`'s ``call`` with its result made the response ``to_response``
+        makes of it. Builds the per-request work now."""
+        return (self._binder or self._bind()).call_response
+
     def _bind(self) -> _Binder:
         binder = self._binder = _Binder(self)
         return binder
@@ -500,7 +510,8 @@ class _Binder:
 
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
-                 "validation_error", "response_kept", "as_dict", "single_headers")
+                 "validation_error", "response_kept", "as_dict", "header_names",
+                 "header_fields", "plain")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -518,7 +529,10 @@ class _Binder:
         self.query = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "query"]
         self.headers = [(n, p.name, p.multi) for n, p in self.fields.items() if p.location == "header"]
         self.path = [(n, p.name) for n, p in self.fields.items() if p.location == "path"]
-        self.single_headers = not any(multi for _, _, multi in self.headers)
+        # the header parameters read from the native event (when none takes several values)
+        single = not any(multi for _, _, multi in self.headers)
+        self.header_names = tuple(wire for _, wire, _ in self.headers) if single else ()
+        self.header_fields = tuple(field for field, _, _ in self.headers)
         self.validator: Any = None
         self.defaults_only: dict[str, Any] | None = None
         self.as_dict = False
@@ -543,6 +557,10 @@ class _Binder:
             self.response_validate = adapter.validator.validate_python
             self.response_dump = adapter.serializer.to_json
         self.response_kept = _kept_instances(sig.response_model)
+        # the usual signature, read by _plain_arguments: parameters validated into a dict under their own names,
+        # single-valued headers; no body, content types or request argument
+        self.plain = self.validator is not None and self.as_dict and not self.renamed and self.body is None \
+            and self.content_types is None and self.request_arg is None and len(self.header_names) == len(self.headers)
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
         if self.content_types is not None and (req.body or "content-type" in req.headers):
@@ -555,32 +573,35 @@ class _Binder:
         else:
             raw: dict[str, Any] = {}
             if self.query:
-                query = req.query
+                query = req._query  # a lazy request's map once read, else the marker: read it as the property does
+                if query is _UNREAD:
+                    query = req._query = req._fields.query(req.native)
                 for field, wire, multi in self.query:
                     values = query.get(wire)
                     if values:
                         raw[field] = values if multi else values[0]
-            hmap = None
-            if self.headers and self.single_headers and req._headers is _UNREAD:
-                hmap = req._fields.header_map(req.native)  # read from the event, no Headers built
-            if hmap is not None:
-                for field, wire, _ in self.headers:
-                    value = hmap.get(wire)
+            found = None
+            if self.header_names and req._headers is _UNREAD:
+                found = req._fields.header_values(req.native, self.header_names)  # no Headers built
+            if found is not None:
+                for field, value in zip(self.header_fields, found, strict=True):
                     if value is not None:
                         raw[field] = value
             elif self.headers:
                 headers = req.headers
                 for field, wire, multi in self.headers:
                     if multi:
-                        found = headers.get_all(wire)
-                        if found:
-                            raw[field] = found
+                        several = headers.get_all(wire)
+                        if several:
+                            raw[field] = several
                     else:
                         value = headers.get(wire)
                         if value is not None:
                             raw[field] = value
             if self.path:
-                path = req.path_params
+                path = req._path_params  # what the router set, as a rule
+                if path is _UNREAD:
+                    path = req.path_params
                 for field, wire in self.path:
                     value = path.get(wire)
                     if value is not None:
@@ -621,11 +642,45 @@ class _Binder:
                                                      f"{len(body_errors)} error(s)", body_errors) from None
                     errors.extend(body_errors)
         if errors:
-            failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
-            failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
-            failure.title = "Request failed validation"
-            raise failure
+            raise _refusal(errors)
         return kwargs
+
+    def _plain_arguments(self, req: HttpRequest) -> dict[str, Any]:
+        """:meth:`arguments` for the usual signature (see ``plain``): the same arguments or the same refusal, without
+        the steps such a signature skips."""
+        raw: dict[str, Any] = {}
+        if self.query:
+            query = req._query
+            if query is _UNREAD:
+                query = req._query = req._fields.query(req.native)
+            for field, wire, multi in self.query:
+                values = query.get(wire)
+                if values:
+                    raw[field] = values if multi else values[0]
+        if self.header_names:
+            found = req._fields.header_values(req.native, self.header_names) if req._headers is _UNREAD else None
+            if found is None:
+                found = list(map(req.headers.get, self.header_names))
+            for field, value in zip(self.header_fields, found, strict=True):
+                if value is not None:
+                    raw[field] = value
+        if self.path:
+            path = req._path_params
+            if path is _UNREAD:
+                path = req.path_params
+            for field, wire in self.path:
+                value = path.get(wire)
+                if value is not None:
+                    raw[field] = value
+        if not raw and self.defaults_only is not None:
+            return dict(self.defaults_only)
+        try:
+            return self.validator.validate_python(raw)  # type: ignore[no-any-return]
+        except self.validation_error as exc:
+            errors = self._param_errors(exc)
+        if errors:
+            raise _refusal(errors)
+        return {}
 
     def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
         out = []
@@ -637,6 +692,26 @@ class _Binder:
             out.append({"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
                         "type": e.get("type", "")})
         return out
+
+    def call(self, handler: Callable[..., Any], req: HttpRequest) -> Any:
+        """``handler(**arguments(req))``, its result made the response by :meth:`respond` when the route has a
+        response model and it is no ``HttpResponse``: the typed lane's one call per request."""
+        value = handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
+        if self.response_dump is None or isinstance(value, HttpResponse):
+            return value
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
+            return json_response(200, self.response_dump(value))
+        return self.respond(value)
+
+    def call_response(self, handler: Callable[..., Any], req: HttpRequest) -> HttpResponse:
+        """:meth:`call`'s result as the response ``to_response`` makes of it (what a middleware's ``call_next``
+        gives), in the same one call."""
+        value = handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
+        if self.response_dump is not None and not isinstance(value, HttpResponse):
+            if value.__class__ is self.response_kept:
+                return json_response(200, self.response_dump(value))
+            return self.respond(value)  # type: ignore[no-any-return]
+        return value if value.__class__ is HttpResponse else _to_response(value)
 
     def respond(self, value: Any) -> Any:
         if value.__class__ is self.response_kept:  # what validating it gives: this very instance
@@ -719,6 +794,22 @@ def _kept_instances(model: Any) -> Any:
     except Exception:  # noqa: BLE001 - a schema not built yet, or of another form: validated as always
         pass
     return None
+
+
+def _refusal(errors: list[dict[str, Any]]) -> PayloadValidationError:
+    """The 400 of a request whose parameters (or body) failed validation, naming where."""
+    failed = sorted({f"{e['in']} {e['loc'][0]}" if e["in"] != "body" else "body" for e in errors})
+    failure = PayloadValidationError(f"{len(errors)} error(s) in {', '.join(failed)}", errors)
+    failure.title = "Request failed validation"
+    return failure
+
+
+def _to_response(value: Any) -> HttpResponse:
+    global _to_response
+    from .invoke import to_response
+
+    _to_response = to_response  # the import, once
+    return to_response(value)
 
 
 def _check_content_type(req: HttpRequest, accepted: tuple[str, ...]) -> None:

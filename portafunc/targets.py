@@ -114,17 +114,29 @@ class Target(ABC):
             setattr(cls, "decode", _guard_decode(cls.__dict__["decode"]))  # noqa: B010 -- wraps the subclass's own
 
     # -- codecs ---------------------------------------------------------------------------------------------------
-    @abstractmethod
+    #: The adapter's codecs package, when it has the usual three names: ``decode(native)``, ``encode(event,
+    #: variant)`` and ``VARIANTS`` (neutral kind → the variants ``encode`` accepts). The three methods below call it,
+    #: so an adapter wires its codecs by naming the package once; one whose codecs differ overrides the methods.
+    codec_table: Any = None
+
     def decode(self, native: Any) -> list[Event]:
         """Any native event this target knows → neutral events; anything else → EventDecodeError."""
+        return self._codecs().decode(native)  # type: ignore[no-any-return]
 
-    @abstractmethod
     def encode(self, event: Event, variant: str | None = None) -> Any:
         """A neutral event → a realistic native event (``variant`` picks one of :meth:`variants`)."""
+        return self._codecs().encode(event, variant)
 
     def variants(self, kind: str) -> list[str]:
         """The native variants ``encode`` accepts for a neutral kind (http, message, storage, schedule)."""
-        return [""]
+        if self.codec_table is None:
+            return [""]
+        return list(self.codec_table.VARIANTS.get(kind, [""]))
+
+    def _codecs(self) -> Any:
+        if self.codec_table is None:
+            raise NotImplementedError(f"target {self.name!r} names no codec_table and does not override this method")
+        return self.codec_table
 
     def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
         """Neutral fields (JSON-form names) this native variant cannot carry, e.g. ``delivery_attempt`` on a push
@@ -289,3 +301,6 @@ def distributions() -> dict[str, str]:
         dist = getattr(ep, "dist", None)
         found[ep.name] = dist.metadata["Name"] if dist is not None else "?"
     return found
+
+
+Target.decode = _guard_decode(Target.decode)  # type: ignore[method-assign]  # subclasses: __init_subclass__

@@ -22,6 +22,18 @@ EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["na
             '"isBase64Encoded": false}')
 
 
+def header_text(value: str) -> str:
+    """A header value as a server read it off the wire (its bytes as latin-1 characters: PEP 3333, ``http.server``)
+    as text: the characters its bytes spell in UTF-8, as AWS, Azure and the container target give them; bytes that
+    are not UTF-8 stay as read. A mounted web app gets the same bytes back (``portafunc.mount``)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def is_request(native: Any) -> bool:
     """Whether ``native`` has the shape of the JSON form (a method and a path)."""
     return isinstance(native, Mapping) and isinstance(native.get("method"), str) and isinstance(native.get("path"), str)

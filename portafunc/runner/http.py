@@ -19,6 +19,7 @@ from ..app import App
 from ..errors import InvalidHeader
 from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
 from ..invoke import handle_http
+from ..kit.http_json import header_text
 from .console import InFlight, invocation_line
 
 TYPE_CHECKING = False
@@ -124,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=path,
             query={k: list(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()},
             raw_query=raw_query,
-            headers=Headers(list(self.headers.items())),
+            headers=Headers([(name, header_text(value)) for name, value in self.headers.items()]),
             body=body,
             client_ip=self.client_address[0] if self.client_address else None,
         )

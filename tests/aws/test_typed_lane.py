@@ -99,6 +99,10 @@ def build_app(middleware: str) -> App:
     def create(order: Order, x_tenant: Annotated[str, Header()] = "public") -> dict:
         return {"sku": order.sku, "qty": order.qty, "tenant": x_tenant}
 
+    @app.http("GET", "/search")
+    def search(q: str = "all", x_page: Annotated[int, Header()] = 1) -> dict:  # every parameter has a default
+        return {"q": q, "page": x_page}
+
     @app.http("GET", "/async/{n}")
     async def doubled(n: int) -> dict:
         return {"n": n * 2}
@@ -133,6 +137,9 @@ def requests() -> list[tuple[HttpRequest, str]]:
         (HttpRequest("POST", "/orders", headers=JSON, body=b'{"qty": "two"}'), "/orders"),
         (HttpRequest("POST", "/orders", headers={"Content-Type": "text/plain"}, body=b"x"), "/orders"),
         (HttpRequest("POST", "/orders", headers=JSON, body=b'{"sku": "s", "qty": NaN}'), "/orders"),
+        (HttpRequest("GET", "/search"), "/search"),
+        (HttpRequest("GET", "/search", query={"q": ["shoes"]}, headers={"X-Page": "2", "Cookie": "a=1"}), "/search"),
+        (HttpRequest("GET", "/search", headers={"x-page": "two"}), "/search"),
         (HttpRequest("GET", "/async/21"), "/async/{n}"),
         (HttpRequest("GET", "/hello/ada"), "/hello/{name}"),
         (HttpRequest("PUT", "/hello/ada"), "/hello/{name}"),

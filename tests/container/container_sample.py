@@ -29,6 +29,25 @@ def echo(req: HttpRequest) -> dict[str, Any]:
     return {"bytes": len(req.body)}
 
 
+def header_bytes_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A mounted WSGI app answering with the bytes its environ holds for ``X-Name`` (PEP 3333: read as latin-1)."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ.get("HTTP_X_NAME", "").encode("latin-1").hex().encode()]
+
+
+async def header_bytes_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A mounted ASGI app answering with the bytes its scope holds for ``x-name``."""
+    if scope["type"] != "http":
+        return
+    value = next((v for k, v in scope["headers"] if k == b"x-name"), b"")
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": value.hex().encode()})
+
+
+app.mount("/wsgi-header", header_bytes_wsgi)
+app.mount("/asgi-header", header_bytes_asgi)
+
+
 @app.queue("work", max_attempts=3, dead_letter="work-failed")
 def work(msg: Message) -> None:
     body = msg.json()

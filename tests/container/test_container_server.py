@@ -10,6 +10,8 @@ import json
 import socket
 from typing import Any
 
+import pytest
+
 from container_server import SECRET, Server
 
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -46,6 +48,15 @@ def test_http_routes_head_and_health(server: Server) -> None:
     assert status == 404 and json.loads(body)["title"] == "Not Found"
     status, headers, _ = request(server, "DELETE", "/echo")
     assert status == 405 and headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("prefix", ["/wsgi-header", "/asgi-header"])
+@pytest.mark.parametrize("value", ["zoë", "zoë ✓"])
+def test_a_mounted_app_gets_a_non_ascii_header_as_the_bytes_sent(server: Server, prefix: str, value: str) -> None:
+    """gunicorn reads the header's UTF-8 bytes as latin-1 (PEP 3333); the mounted app gets those bytes again: the
+    WSGI environ's latin-1 string of them, the ASGI scope's bytes."""
+    status, _, body = request(server, "GET", f"{prefix}/x", headers={"X-Name": value.encode()})  # type: ignore[dict-item]
+    assert status == 200 and body.decode() == value.encode().hex()
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(server: Server) -> None:

@@ -63,6 +63,16 @@ def test_repeated_request_headers_reach_the_app(front, prefix: str) -> None:
 
 
 @BOTH
+@pytest.mark.parametrize("value", ["zoë", "zoë ✓"])
+def test_a_non_ascii_header_reaches_the_app_as_the_bytes_sent(front, prefix: str, value: str) -> None:
+    """A header sent as UTF-8 bytes reaches the app as those bytes: the ASGI scope's header bytes, the WSGI
+    environ's latin-1 string of them (PEP 3333), whichever front door read it. "zoë" fits latin-1, so a bridge that
+    encodes text as latin-1 gives other bytes; one that encodes an environ's latin-1 string again gives more."""
+    doc = front.http(app, "GET", f"{prefix}/echo/x", headers={"X-Name": value}).json_body()
+    assert doc["name_bytes"] == value.encode().hex()
+
+
+@BOTH
 def test_binary_request_and_response_bodies_are_exact(front, prefix: str) -> None:
     resp = front.http(app, "POST", f"{prefix}/bytes", body=mounted.BINARY,
                       headers={"Content-Type": "application/octet-stream"})

@@ -290,3 +290,88 @@ def test_a_repeated_text_is_remembered_clean_after_many_texts_seen_once(monkeypa
     assert logs.scrub_text("handler failed; the message will be redelivered") in logs._clean
     assert logs.scrub_text("refused token=s3cr3t") == "refused token=[REDACTED]"
     assert not any("s3cr3t" in text for text in logs._clean)
+
+
+def test_repeated_validation_errors_are_remembered_only_when_nothing_is_redacted(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rejection's errors are redacted and encoded once per content and reused by the lines that repeat them; a
+    list with anything to redact (a validator quoting an input) is redacted on every line and never remembered."""
+    app = App("remembered")
+
+    @app.queue("orders")
+    def orders(msg: Message[Order]) -> None:
+        raise AssertionError("never called")
+
+    @app.queue("accounts")
+    def accounts(msg: Message[Account]) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.setattr(invoke, "_redacted_errors", {})
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ACCOUNTS", raising=False)
+    invoke_batch(app.function("orders"), [Message(id=f"m-{i}", data=b'{"id": "x"}') for i in range(3)])
+    secret = json.dumps({"name": "x s3cr3t-v4lue", "tokens": [1]}).encode()
+    invoke_batch(app.function("accounts"), [Message(id=f"a-{i}", data=secret) for i in range(2)])
+    lines = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
+    assert len(lines) == 5
+    expected = [{"loc": ["id"], "msg": "Input should be a valid integer, unable to parse string as an integer",
+                 "type": "int_parsing"}, {"loc": ["total"], "msg": "Field required", "type": "missing"}]
+    assert [line["errors"] for line in lines[:3]] == [expected] * 3
+    for line in lines[3:]:
+        assert line["errors"][0]["msg"].endswith("api_key=[REDACTED]")
+    assert list(invoke._redacted_errors.values())[0].value == expected
+    assert len(invoke._redacted_errors) == 1 and "s3cr3t" not in repr(invoke._redacted_errors)
+
+
+def test_remembered_errors_are_copied_for_whoever_reads_the_record() -> None:
+    """A handler or filter of the logging tree gets its own copy: changing it changes no later line."""
+    errors = [{"loc": ["id", 0], "msg": "bad", "type": "int_parsing"}]
+    remembered = logs.Redacted(errors)
+    seen = logs.redact({"errors": remembered})["errors"]
+    assert seen == errors
+    seen[0]["loc"].append("changed")
+    seen[0]["msg"] = "changed"
+    assert remembered.value == [{"loc": ["id", 0], "msg": "bad", "type": "int_parsing"}]
+    assert json.loads(remembered.json) == remembered.value
+
+
+def test_only_errors_shaped_as_validation_makes_them_are_remembered() -> None:
+    """The key is the errors' content with its classes: ``1``, ``True`` and ``1.0`` are equal in a dictionary key but
+    not in JSON, and fields in another order make another line."""
+    def one(loc: list[Any], **other: Any) -> list[dict[str, Any]]:
+        return [dict({"loc": loc, "msg": "bad", "type": "t"}, **other)]
+
+    assert invoke._errors_key(one(["a", 1])) == ((("a", 1), "bad", "t"),)
+    assert invoke._errors_key(one(["a", True])) is None
+    assert invoke._errors_key(one(["a", 1.0])) is None
+    assert invoke._errors_key([{"msg": "bad", "loc": ["a"], "type": "t"}]) is None
+    assert invoke._errors_key(one(["a"], extra=1)) is None
+    assert invoke._errors_key([("a", "bad", "t")]) is None
+    details, more = invoke._logged_errors([{"loc": ["a", True], "msg": "bad", "type": "t"}])
+    assert details == [{"loc": ["a", True], "msg": "bad", "type": "t"}] and more == {}
+
+
+def test_a_rejected_payloads_fingerprint_is_its_sha256_whatever_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small payloads are hashed by Python's own SHA-256 and larger ones by OpenSSL's: the digest is the same."""
+    import hashlib
+
+    for size in (0, 13, invoke._SMALL, invoke._SMALL + 1, 300_000):
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        fields = invoke._payload_for_log(Message(id="m", data=data))
+        assert fields["payload_sha256"] == hashlib.sha256(data).hexdigest(), size
+        assert fields["payload_bytes"] == size
+
+
+def test_a_line_timestamp_has_three_digits_of_milliseconds() -> None:
+    """The remembered millisecond texts give what formatting them gives, at every millisecond of a second."""
+    import time
+
+    from portafunc import logsetup
+
+    assert logsetup._iso(1796065226.0071) == "2026-11-30T19:00:26.007Z"
+    for step in range(3000):
+        created = 1796065226 + step / 3000 + (step % 7) * 1e-5
+        second = int(created)
+        expected = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))}.{int((created - second) * 1000):03d}Z"
+        assert logsetup._iso(created) == expected

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from log_support import fresh_logging, json_lines
-from portafunc import App, Message, logsetup
+from portafunc import App, Message, logs, logsetup
 from portafunc.invoke import invoke_batch
 
 app = App("direct")
@@ -123,6 +123,16 @@ FIELD_SETS: list[dict[str, Any]] = [
     {"ratio": 0.1, "big": 10 ** 30, "neg": -7, "yes": True, "no": False, "none": None, "nan": float("nan"),
      "tuple": (1, "a"), "empty": {}, "nested": {"a": [1.5, {"b": None}]}, "object": _Native(x=1),
      "quote\"key": 'line\nbreak "quoted" \\ tab\t \x00 ünïcödé ✓ \U0001f600', "subclass": _Text("s")},
+    # what redaction changes: secret-looking names (with any value), credentials in text, long text, nested secrets
+    {"token": "abc", "password": 5, "authorization": {"x": 1}, "session": None, "error": "auth: Bearer abc.def",
+     "url": "postgres://svc:hunter2@db:5432/x", "long": "y" * 9000 + " password=hunter2",
+     "nested": {"api_key": "k", "pair": ["password", "p"], "deep": [[["token=abc"]]]}, "raw": b"bytes"},
+    # dicts of texts (a message's attributes) are written in one loop; any other dict by the encoder
+    {"attributes": {"authorization": "Bearer abc", "url": "postgres://svc:hunter2@db/x", "plain": "ok",
+                    "ü\"k": "v\n✓"}, "mixed": {"a": "b", "n": 1}, "numbered": {1: "x"}, "long": {"a": "z" * 9000},
+     "empty": {}},
+    # a value redacted and encoded ahead (a rejection's remembered validation errors)
+    {"errors": logs.Redacted([{"loc": ["items", 0], "msg": "bad ✓ \"x\"", "type": "int_parsing"}]), "n": 1},
     # names with rules of their own: the general builder takes them
     {"message": "clash", "module": "m", "args": 1},
     {"request_id": "mine", "tenant_id": "t-1", "aws_request_id": "x"},
@@ -133,19 +143,23 @@ FIELD_SETS: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("shape", ["json", "aws", "gcp"])
 def test_the_one_pass_line_is_the_general_line(shape: str) -> None:
-    """:func:`logsetup._plain_line` (one dictionary in the line's order) gives exactly :func:`logsetup._general_line`
-    (ids, renamed fields, late ids, then the shape's rules) for every context and field set, or declines."""
+    """:func:`logsetup._plain_line` (the message and fields as logged, redacted while the line is written) gives
+    exactly :func:`logsetup._general_line` for them scrubbed and redacted first (ids, renamed fields, late ids, then
+    the shape's rules) for every context and field set, or declines."""
     formatter = logsetup.JsonFormatter(shape)
     built = declined = 0
     for ctx in _contexts():
         for fields in FIELD_SETS:
-            for level, message in (("WARNING", "failed"), ("ERROR", "failed"), ("ERROR", 'NON-RETRYABLE "quoted" ✓\n')):
-                general = logsetup._general_line(formatter, "portafunc", level, 1796065226.552, message, ctx,
-                                                 dict(fields))
-                plain = logsetup._plain_line(shape, "portafunc", level, 1796065226.552, message, ctx, dict(fields))
-                if plain is None:
-                    declined += 1
-                else:
-                    built += 1
-                    assert plain == general, (ctx, fields)
-    assert (built, declined) == ((0, 120) if shape == "gcp" else (60, 60))
+            for level, message in (("WARNING", "failed"), ("ERROR", "failed"), ("ERROR", 'NON-RETRYABLE "quoted" ✓\n'),
+                                   ("ERROR", "failed with password=hunter2")):
+                general = logsetup._general_line(formatter, "portafunc", level, 1796065226.552,
+                                                 logs.scrub_text(message), ctx, logs.redact(dict(fields)))
+                for _ in range(2):  # the second time, from the texts, names and heads remembered
+                    plain = logsetup._plain_line(shape, "portafunc", level, 1796065226.552, message, ctx, dict(fields))
+                    if plain is None:
+                        declined += 1
+                    else:
+                        built += 1
+                        assert plain == general, (ctx, fields)
+                        assert "hunter2" not in plain
+    assert (built, declined) == ((0, 440) if shape == "gcp" else (280, 160))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from portafunc.app import App, FunctionSpec
-from portafunc.events import Event
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult
 from portafunc.targets import Target as BaseTarget
 
@@ -17,18 +16,10 @@ from .triggers import check_trigger
 class Target(BaseTarget):
     name = "azure"
     trigger_table = triggers
+    codec_table = codecs
     distribution = "portafunc-azure"
 
     # -- codecs ---------------------------------------------------------------------------------------------------
-    def decode(self, native: Any) -> list[Event]:
-        return codecs.decode(native)
-
-    def encode(self, event: Event, variant: str | None = None) -> Any:
-        return codecs.encode(event, variant)
-
-    def variants(self, kind: str) -> list[str]:
-        return list(codecs.VARIANTS.get(kind, [""]))
-
     def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
         if kind == "http":
             return frozenset({"headers.repeated"})  # the host joins repeated request headers with ","

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from portafunc.app import App, FunctionSpec
-from portafunc.events import Event
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
 
 from . import codecs, triggers
@@ -14,16 +13,8 @@ from . import codecs, triggers
 class Target(_Target):
     name = triggers.NAME
     trigger_table = triggers
+    codec_table = codecs
     distribution = "portafunc-container"
-
-    def decode(self, native: Any) -> list[Event]:
-        return codecs.decode(native)
-
-    def encode(self, event: Event, variant: str | None = None) -> Any:
-        return codecs.encode(event, variant)
-
-    def variants(self, kind: str) -> list[str]:
-        return list(codecs.VARIANTS.get(kind, [""]))
 
     def uncarried(self, kind: str, variant: str | None = None) -> frozenset[str]:
         if kind == "http":

@@ -104,8 +104,11 @@ class Harness:
             body = body_of(request, "HTTP request")
             options = {"path": unquote(request["path"]), "method": request["method"],
                        "query_string": request.get("query_string", ""),
-                       "headers": [(k, v) for k, v in headers_of(request.get("headers")).items()
-                                   if k.lower() != "content-length"], "data": body}
+                       # a WSGI server's environ holds a header's bytes read as latin-1 (PEP 3333); werkzeug's test
+                       # client puts text there as given, so it is given the UTF-8 bytes of the event's text so read
+                       "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in
+                                   headers_of(request.get("headers")).items() if k.lower() != "content-length"],
+                       "data": body}
             resp = client.open(**options)
         except EventDecodeError:
             raise

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from portafunc.app import App, FunctionSpec
-from portafunc.events import Event
 from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
 
 from . import codecs, triggers
@@ -16,16 +15,8 @@ from .triggers import check_trigger
 class Target(_Target):
     name = "gcp"
     trigger_table = triggers
+    codec_table = codecs
     distribution = "portafunc-gcp"
-
-    def decode(self, native: Any) -> list[Event]:
-        return codecs.decode(native)
-
-    def encode(self, event: Event, variant: str | None = None) -> Any:
-        return codecs.encode(event, variant)
-
-    def variants(self, kind: str) -> list[str]:
-        return list(codecs.VARIANTS.get(kind, [""]))
 
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
         return check_trigger(spec)

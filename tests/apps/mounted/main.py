@@ -43,6 +43,7 @@ async def asgi_echo(name: str, request: Request) -> dict[str, object]:
         "query": request.scope["query_string"].decode("ascii"),
         "q": request.query_params.getlist("q"),
         "multi": ", ".join(request.headers.getlist("x-multi")),
+        "name_bytes": next((v.hex() for k, v in request.scope["headers"] if k == b"x-name"), None),
         "url": str(request.url_for("asgi_echo", name="n")),
         "state": request.state.started,
         "startups": events.count("startup"),
@@ -145,6 +146,8 @@ def wsgi_echo(name: str) -> dict[str, object]:
         "query": request.query_string.decode("ascii"),
         "q": request.args.getlist("q"),
         "multi": request.headers.get("x-multi"),
+        "name_bytes": request.environ["HTTP_X_NAME"].encode("latin-1").hex() if "HTTP_X_NAME" in request.environ
+        else None,  # PEP 3333: the bytes received, read as latin-1
         "url": url_for("wsgi_echo", name="n"),
     }
 

@@ -184,28 +184,33 @@ class _V2Fields(HttpFields):
         client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
         return client_ip
 
-    def header_map(self, native: Any) -> dict[str, str] | None:
-        """The header map of text names and values Lambda sends, lower-cased (the first of two names that differ
-        in case only, as ``Headers.get`` finds it), with the cookies as one ``cookie`` header as :meth:`headers`
-        joins them; None for a map of anything else, which :meth:`headers` converts or refuses."""
+    def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
+        """Each name's value in the header map of text Lambda sends: the value of the first name equal to it in
+        any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
+        them. None for a map holding anything else (:meth:`headers` converts or refuses it) or a name with a line
+        break in it."""
         native_headers = native.get("headers")
         if native_headers.__class__ is not dict:
             return None
         try:
-            names = "\n".join(native_headers)  # TypeError for a name that is not text
+            joined = "\n".join(native_headers)  # TypeError for a name that is not text
             "".join(native_headers.values())  # and for a value that is not
         except TypeError:
             return None
+        lowered = joined.lower()
+        if lowered == joined:  # what API Gateway sends: one lower-case name per header
+            found: list[str | None] = list(map(native_headers.get, names))
+        else:
+            keys = lowered.split("\n")
+            if len(keys) != len(native_headers):
+                return None
+            values = list(native_headers.values())
+            found = []
+            for name in names:  # a loop: a comprehension is one more frame
+                found.append(values[keys.index(name)] if name in keys else None)
         cookies = native.get("cookies")
-        lowered = names.lower()
-        if lowered == names and not cookies:
-            return native_headers
-        keys = lowered.split("\n")
-        if len(keys) != len(native_headers):  # a name with a line break in it
-            return None
-        found = dict(zip(reversed(keys), reversed(native_headers.values()), strict=True))  # the first one wins
-        if cookies:
-            found["cookie"] = "; ".join(cookies)  # checked joinable by _lazy_v2
+        if cookies and "cookie" in names:
+            found[names.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
         return found
 
 

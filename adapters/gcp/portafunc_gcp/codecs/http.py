@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 from portafunc.kit import http_json
-from portafunc.kit.http_json import body_of, headers_of, put_body
+from portafunc.kit.http_json import body_of, header_text, headers_of, put_body
 
 from .fields import need_map
 
@@ -58,7 +58,7 @@ def from_flask(request: Any) -> HttpRequest:
 def from_flask_eager(request: Any) -> HttpRequest:
     """:func:`from_flask` with every field read at once, through werkzeug's own header view: the reference the
     lazy reader is tested against."""
-    headers = Headers(list(request.headers.items()))
+    headers = Headers([(name, header_text(value)) for name, value in request.headers.items()])
     raw = request.query_string
     query = raw.decode("utf-8", "replace") if raw else ""
     req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
@@ -74,14 +74,14 @@ _ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
 def _environ_headers(environ: Mapping[str, Any]) -> Headers:
     """The request headers of a WSGI environ, named and ordered as werkzeug's ``EnvironHeaders`` yields them,
-    read in one pass over the environ."""
+    read in one pass over the environ; a value's bytes read as UTF-8 where they are (:func:`header_text`)."""
     items = []
     for key, value in environ.items():
         if key[:5] == "HTTP_":
             if key != "HTTP_CONTENT_TYPE" and key != "HTTP_CONTENT_LENGTH":
-                items.append((key[5:].replace("_", "-").title(), value))
+                items.append((key[5:].replace("_", "-").title(), value if value.isascii() else header_text(value)))
         elif value and key in _ENTITY:
-            items.append((_ENTITY[key], value))
+            items.append((_ENTITY[key], value if value.isascii() else header_text(value)))
     return Headers(items)
 
 

@@ -42,6 +42,9 @@ def lane(app: App) -> Callable[[Any], Any] | None:
             return None
         spec, bridge = found
         native = request.environ
+        if not "".join([value for key, value in native.items() if key[:5] == "HTTP_"]).isascii() or \
+                not native.get("CONTENT_TYPE", "").isascii():
+            return None  # bytes that may not be UTF-8: the general path's text of them is what the app is given
         query = raw_query(request.query_string)
         client = client_ip(request)
         body = request.get_data(cache=True)
