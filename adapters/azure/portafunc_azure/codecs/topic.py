@@ -137,6 +137,8 @@ class _ParsedMessage(Message[Any]):
         return super().json()
 
 
+_ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
+# middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 _DATA = Message.__dict__["data"]  # the slot under Message.data
 _PENDING: Any = object()
 
