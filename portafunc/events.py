@@ -962,6 +962,22 @@ class Message(_TypedBody[T]):
         msg._rest = rest
         return msg
 
+    @classmethod
+    def deferred_text(cls, id: str, text: str, native: Any, rest: Callable[[Any], tuple[Any, ...]]
+                      ) -> Message[Any]:
+        """:meth:`deferred` for a payload that arrived as text, which the caller has checked encodes to UTF-8 (e.g.
+        ASCII): ``data`` is that text's UTF-8 bytes, encoded when first read; ``json()`` parses the text as it is."""
+        msg: Any = _new_message(_TextMessage)
+        msg.id = id
+        msg._text = text
+        msg.native = native
+        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD
+        msg._body = None
+        msg._has_body = False
+        msg._rest = rest
+        made: Message[Any] = msg
+        return made
+
     def _read_rest(self) -> None:
         """Decode the deferred fields (every one at once) into those still unread. Run by the first read; a reader in
         another thread that finds the decoder gone finds the fields set."""
@@ -1128,6 +1144,53 @@ class Message(_TypedBody[T]):
 
 
 _new_message = object.__new__
+_MESSAGE_DATA = Message.__dict__["data"]  # the slot under Message.data
+
+
+class _TextMessage(Message):
+    """A deferred message whose payload arrived as text that encodes to UTF-8 (SQS and SNS bodies): ``data`` is
+    encoded when first read, and ``json()`` parses the text itself, so a handler reading the JSON pays for neither
+    the encode nor decoding it back. Reads and compares as the Message of the encoded bytes; built by
+    :meth:`Message.deferred_text`."""
+
+    __slots__ = ("_text",)
+    _text: str | None
+
+    @property
+    def data(self) -> bytes:
+        text = self._text
+        if text is not None:
+            _MESSAGE_DATA.__set__(self, text.encode("utf-8"))
+            self._text = None  # after the bytes: a reader in another thread finds one or the other
+        raw: bytes = _MESSAGE_DATA.__get__(self)
+        return raw
+
+    @data.setter
+    def data(self, value: bytes) -> None:
+        _MESSAGE_DATA.__set__(self, value)
+        self._text = None
+
+    def json(self) -> Any:
+        text = self._text
+        if text is None or text[:1] not in _TEXT_OPENERS or text[1:2] == "\x00":
+            return Message.json(self)  # what json.loads makes of the bytes (a BOM, UTF-16) is theirs to say
+        try:  # Message.json's reading of the same text, without the bytes in between
+            try:
+                value, end = _scan_once(text, 0)
+            except (StopIteration, ValueError):
+                return _json.loads(text)
+            return value if end == len(text) else _json.loads(text)
+        except ValueError as exc:
+            from .errors import PayloadValidationError
+
+            raise PayloadValidationError(
+                f"message {self.id} is not valid JSON: {exc}",
+                [{"loc": [], "msg": str(exc), "type": "json_invalid"}],
+            ) from exc
+
+
+_TextMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
+# middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 
 
 STORAGE_KINDS = ("created", "deleted", "archived", "metadata_updated")

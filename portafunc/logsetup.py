@@ -187,16 +187,22 @@ _LATE_IDS = ("trace_id", "span_id", "request_id")
 
 
 def _iso(created: float) -> str:
-    """``2026-01-02T03:04:05.678Z``: the second's text is remembered (lines come in bursts)."""
+    """``2026-01-02T03:04:05.678Z``: the second's text is remembered (lines come in bursts), and so is each
+    millisecond's ``.678Z`` (formatting three digits costs more than the rest of the timestamp)."""
     second = int(created)
     last = _last_second
     if last[0] != second:
         last[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         last[0] = second
-    return f"{last[1]}.{int((created - second) * 1000):03d}Z"
+    milli = int((created - second) * 1000)
+    tail = _millis[milli]
+    if tail is None:
+        tail = _millis[milli] = f".{milli:03d}Z"
+    return last[1] + tail
 
 
 _last_second: list[Any] = [None, ""]
+_millis: list[str | None] = [None] * 1000
 
 
 def _unserialisable(value: Any) -> str:
@@ -473,9 +479,14 @@ def _plain_line(shape: str, name: str, levelname: str, now: float, message: str,
         request_id = getattr(native, "aws_request_id", None) or getattr(native, "invocation_id", None)
         if shape == "aws" and request_id and isinstance(request_id, str):
             append('"requestId": ' + _escape(request_id))
-        append('"invocation_id": ' + _value(ctx.invocation_id))
-        append('"correlation_id": ' + _value(ctx.correlation_id))
-        append('"function": ' + _value(ctx.function))
+        ids = ctx.invocation_id, ctx.correlation_id, ctx.function
+        if ids[0].__class__ is str and ids[1].__class__ is str and ids[2].__class__ is str:
+            append('"invocation_id": ' + _escape(ids[0]) + ', "correlation_id": ' + _escape(ids[1])
+                   + ', "function": ' + _escape(ids[2]))
+        else:
+            append('"invocation_id": ' + _value(ids[0]))
+            append('"correlation_id": ' + _value(ids[1]))
+            append('"function": ' + _value(ids[2]))
     keys, clean, scrub, max_text = _keys, logs._clean, logs.scrub_text, logs.MAX_TEXT
     for key, value in fields.items():
         piece = keys.get(key)  # only names that do not look secret are remembered
@@ -491,16 +502,40 @@ def _plain_line(shape: str, name: str, levelname: str, now: float, message: str,
             append(piece + int.__repr__(value))
         elif kind is _Redacted:  # redacted and encoded ahead
             append(piece + value.json)
+        elif kind is dict and (text := _text_dict(value)) is not None:  # e.g. a message's attributes
+            append(piece + text)
         else:  # containers, other scalars and objects: as redact() leaves them, through the JSON encoder
             append(piece + _value(logs.redact(value, 1)))
     if ctx is not None:
         trace = getattr(ctx, "trace", None)
         if trace is not None:
-            append('"trace_id": ' + _value(trace.trace_id))
-            append('"span_id": ' + _value(trace.span_id))
+            trace_id, span_id = trace.trace_id, trace.span_id
+            if trace_id.__class__ is str and span_id.__class__ is str:
+                append('"trace_id": ' + _escape(trace_id) + ', "span_id": ' + _escape(span_id))
+            else:
+                append('"trace_id": ' + _value(trace_id))
+                append('"span_id": ' + _value(span_id))
         if shape == "json" and isinstance(request_id, str):
             append('"request_id": ' + _escape(request_id))
     return ", ".join(parts) + "}"
+
+
+def _text_dict(value: dict[Any, Any]) -> str | None:
+    """A dict of texts (a message's attributes) redacted and written as the JSON encoder writes it, in one loop:
+    a secret-looking name's value as ``[REDACTED]``, a text looked up among those known clean; None for any other
+    dict (nested values, other keys, long text), which goes through :func:`portafunc.logs.redact` and the encoder."""
+    if not value:
+        return "{}"
+    clean, secret, max_text = logs._clean, logs._secret_names, logs.MAX_TEXT
+    parts = []
+    for key, item in value.items():
+        if key.__class__ is not str or item.__class__ is not str or len(item) > max_text:
+            return None
+        if secret[key]:
+            parts.append(_escape(key) + ": " + _REDACTED)
+        else:
+            parts.append(_escape(key) + ": " + _escape(item if item in clean else logs.scrub_text(item)))
+    return "{" + ", ".join(parts) + "}"
 
 
 def _value(value: Any) -> str:

@@ -146,3 +146,44 @@ def test_an_aware_datetime_is_taken_as_is_and_a_naive_one_is_read_as_utc():
     aware = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
     assert parse_time(aware) is aware
     assert parse_time(datetime(2024, 1, 1, 12, 0)) == aware
+
+
+TEXTS = ['{"a": 1}', '[1, 2]', '{"a": 1}  ', '{"a": 1} x', '{"a": ', '{', '[', '"s"', '12', '', ' {"a": 1}',
+         '\ufeff{"a": 1}', '{\x00"a": 1}', 'NaN', '{"a": NaN}', 'not json', '{"é": "ü"}', '{"a": "\\ud800"}']
+
+
+def _json_outcome(msg):
+    try:
+        return "ok", msg.json()
+    except Exception as exc:  # noqa: BLE001 - the same error either way
+        return "error", type(exc).__name__, str(exc), getattr(exc, "errors", None)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_text_message_reads_as_the_message_of_its_utf8_bytes(text):
+    """``Message.deferred_text`` (a payload that arrived as text: parsed as it is, encoded when read) gives exactly
+    what ``Message.deferred`` of the encoded bytes gives: json() or its error, data, body, repr, equality, copies."""
+    data = text.encode("utf-8")
+    assert _json_outcome(Message.deferred_text("m-1", text, NATIVE, _rest)) == \
+        _json_outcome(Message.deferred("m-1", data, NATIVE, _rest))
+    msg = Message.deferred_text("m-1", text, NATIVE, _rest)
+    bytes_first = Message.deferred_text("m-1", text, NATIVE, _rest)
+    assert bytes_first.data == data and _json_outcome(bytes_first) == _json_outcome(_eager_of(data))
+    assert msg == _eager_of(data) and repr(msg) == repr(_eager_of(data)) and isinstance(msg, Message)
+    assert type(msg).__name__ == "Message"
+    assert msg.to_dict(context=True) == _eager_of(data).to_dict(context=True) and msg.text == text
+    for twin in (copy.copy(msg), copy.deepcopy(msg), pickle.loads(pickle.dumps(msg))):
+        assert twin.data == data and _json_outcome(twin) == _json_outcome(_eager_of(data))
+    msg.data = b'{"b": 2}'
+    assert msg.json() == {"b": 2} and msg.data == b'{"b": 2}'
+
+
+def _eager_of(data: bytes) -> Message:
+    return Message("m-1", data, {"a": "1"}, "g", 3, 1545082649183, "arn:q", NATIVE)
+
+
+def test_a_text_message_keeps_a_typed_body_and_its_deferred_fields():
+    msg = Message.deferred_text("m-1", '{"a": 1}', NATIVE, _rest)
+    msg.attributes = {"set": "before"}
+    assert msg.with_body({"typed": True}).body == {"typed": True} and msg.attributes == {"set": "before"}
+    assert msg.ordering_key == "g" and msg.delivery_attempt == 3 and msg.source == "arn:q"

@@ -350,3 +350,28 @@ def test_only_errors_shaped_as_validation_makes_them_are_remembered() -> None:
     assert invoke._errors_key([("a", "bad", "t")]) is None
     details, more = invoke._logged_errors([{"loc": ["a", True], "msg": "bad", "type": "t"}])
     assert details == [{"loc": ["a", True], "msg": "bad", "type": "t"}] and more == {}
+
+
+def test_a_rejected_payloads_fingerprint_is_its_sha256_whatever_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small payloads are hashed by Python's own SHA-256 and larger ones by OpenSSL's: the digest is the same."""
+    import hashlib
+
+    for size in (0, 13, invoke._SMALL, invoke._SMALL + 1, 300_000):
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        fields = invoke._payload_for_log(Message(id="m", data=data))
+        assert fields["payload_sha256"] == hashlib.sha256(data).hexdigest(), size
+        assert fields["payload_bytes"] == size
+
+
+def test_a_line_timestamp_has_three_digits_of_milliseconds() -> None:
+    """The remembered millisecond texts give what formatting them gives, at every millisecond of a second."""
+    import time
+
+    from portafunc import logsetup
+
+    assert logsetup._iso(1796065226.0071) == "2026-11-30T19:00:26.007Z"
+    for step in range(3000):
+        created = 1796065226 + step / 3000 + (step % 7) * 1e-5
+        second = int(created)
+        expected = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))}.{int((created - second) * 1000):03d}Z"
+        assert logsetup._iso(created) == expected

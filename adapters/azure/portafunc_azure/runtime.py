@@ -28,7 +28,8 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, StorageEvent
-from portafunc.invoke import MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message
+from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message,
+                              invoke_message_failure)
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -92,6 +93,7 @@ class Runtime:
         self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
+        self._specs: dict[str, FunctionSpec] = {}  # the queue and Event Grid functions, by name (see _spec)
 
     @property
     def app(self) -> App:
@@ -103,10 +105,18 @@ class Runtime:
             self._app, _, _ = load_app(self.app_ref)
         return self._app
 
+    def _spec(self, name: str) -> FunctionSpec:
+        """The function ``name`` (RegistrationError if the app has none), kept for the next message: an app's
+        functions are registered once, at import."""
+        spec = self._specs[name] = self.app.function(name)
+        return spec
+
     @property
     def last(self) -> LastOutcome | None:
         last = getattr(self._local, "last", None)
-        if last.__class__ is MessageResult:  # an event's result, kept as is: described when someone asks
+        if last.__class__ is str:  # a success, kept as its message id: described when someone asks
+            last = self._local.last = LastOutcome(last, _SUCCESS, False, None)
+        elif last.__class__ is MessageResult:  # an event's result, kept as is
             last = self._local.last = LastOutcome(last.message_id, last.outcome, False, last.error)
         return last
 
@@ -152,7 +162,7 @@ class Runtime:
 
     # -- Storage Queue --------------------------------------------------------------------------------------------
     def queue(self, name: str, msg: Any) -> None:
-        spec = (self._app or self.app).function(name)
+        spec = self._specs.get(name) or self._spec(name)
         trig = spec.trigger
         if not isinstance(trig, QueueTrigger):
             raise MessageFailed(f"function {name!r} is not a queue function")
@@ -165,11 +175,11 @@ class Runtime:
                        error=str(exc))
             self._finish_queue(spec, trig, msg.id or "", body, Outcome.REJECTED, str(exc))
             return
-        result = invoke_message(spec, neutral, target=TARGET, native_context=msg)
-        outcome = result.outcome
-        if outcome is _SUCCESS:
-            self._local.last = result  # read as a LastOutcome by .last
+        result = invoke_message_failure(spec, neutral, TARGET, None, msg)
+        if result is None:  # a success
+            self._local.last = neutral.id  # read as a LastOutcome by .last
             return
+        outcome = result.outcome
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
             logs.warning("last attempt failed; moving the message to the poison queue", message_id=neutral.id,
                          delivery_attempt=neutral.delivery_attempt, max_attempts=trig.max_attempts)
@@ -213,16 +223,16 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        spec = (self._app or self.app).function(name)
+        spec = self._specs.get(name) or self._spec(name)
         trig = spec.trigger
         if trig.__class__ is TopicTrigger:
             fast = message_from_func(event)
             if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
-                result = invoke_message(spec, fast, target=TARGET, native_context=event)
-                if result.outcome is _SUCCESS:
-                    self._local.last = result  # read as a LastOutcome by .last
+                failure = invoke_message_failure(spec, fast, TARGET, None, event)
+                if failure is None:  # a success
+                    self._local.last = fast.id  # read as a LastOutcome by .last
                     return
-                self._finish_event(result)
+                self._finish_event(failure)
                 return
         from .codecs.natives import from_func_eventgrid
         from .codecs.topic import decode_event

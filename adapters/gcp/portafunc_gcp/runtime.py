@@ -28,7 +28,7 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import Outcome, handle_http_direct, invoke_event, invoke_message
+from portafunc.invoke import Outcome, handle_http_direct, invoke_event, invoke_message_failure
 
 from . import codecs
 from .codecs import http, pubsub, schedule
@@ -158,7 +158,8 @@ class Entry:
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
         spec = self.app.function(name)
-        _verify_cloud_event_request()
+        if _verification_configured():
+            _verify_cloud_event_request()
         try:
             event = self._decode(cloud_event)
         except EventDecodeError as exc:
@@ -167,14 +168,13 @@ class Entry:
             raise http_error(400, str(exc)) from None
         kind = spec.trigger.kind
         if kind == "topic" or kind == "queue":
-            if not isinstance(event, Message):
+            if event.__class__ is not Message and not isinstance(event, Message):
                 raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
-            result = invoke_message(spec, event, target=TARGET, native_context=cloud_event)
-            if result.outcome is _SUCCESS:  # acknowledged
-                return None
-            failed = message_failed(result, event.id)
-            if failed is not None:
-                raise failed
+            failure = invoke_message_failure(spec, event, TARGET, None, cloud_event)
+            if failure is not None:  # None: a success, acknowledged
+                failed = message_failed(failure, event.id)
+                if failed is not None:
+                    raise failed
             return None
         if spec.kind == "schedule":
             event = _as_schedule(event)
@@ -198,24 +198,37 @@ class Entry:
             request = flask.request._get_current_object()  # each read through the proxy costs about 0.5 µs
             if not _is_cloudevent_request(request):
                 raw = request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
-        if pubsub.is_push_envelope(raw):
+        if raw is not None and pubsub.is_push_envelope(raw):
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
             return pubsub.decode_envelope(raw)
-        return codecs.decode_cloudevent(cloud_event.get_attributes(), raw=cloud_event, data=cloud_event.data)
+        # functions-framework's CloudEvent (cloudevents' own) hands its attribute dict over as is, where
+        # get_attributes() wraps it in a read-only view per call; it is only read here
+        attributes = cloud_event._get_attributes() if cloud_event.__class__ is _CloudEvent \
+            else cloud_event.get_attributes()
+        return codecs.decode_cloudevent(attributes, cloud_event, cloud_event.data)
 
 
 _flask: Any = None
+_CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-framework hands over
 
 
 def _load_flask() -> Any:
-    """Flask, imported once (functions-framework has loaded it already); None without it."""
-    global _flask
+    """Flask and the CloudEvent class, imported once (functions-framework has loaded both already); None without
+    Flask."""
+    global _flask, _CloudEvent
     try:
         import flask
     except ImportError:  # pragma: no cover - functions-framework always brings Flask
         return None
-    _flask = flask
+    event_class: Any = None
+    try:
+        from cloudevents import http as cloudevents_http
+
+        event_class = cloudevents_http.CloudEvent
+    except ImportError:  # pragma: no cover - functions-framework always brings cloudevents
+        pass
+    _flask, _CloudEvent = flask, event_class
     return flask
 
 

@@ -71,29 +71,34 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
             if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
                     and sent.__class__ is str and len(sent) < 15 \
                     and (group is None or group.__class__ is str) and source.__class__ is str \
-                    and native_attrs.__class__ is dict and BODY_ENCODING_ATTR not in native_attrs:
-                for attr in native_attrs.values():
-                    if attr.__class__ is not dict:
-                        break
-                else:
-                    if '"TopicArn"' in body:
-                        envelope = sns_envelope(body)
-                        if envelope is not None:  # SNS → SQS: the envelope's message, read as sns_message reads it
-                            body, sns_attrs = envelope["Message"], envelope.get("MessageAttributes")
-                            stamp, topic = envelope.get("Timestamp"), envelope.get("TopicArn")
-                            if body.__class__ is not str or sns_attrs or sns_attrs is not None \
-                                    and sns_attrs.__class__ is not dict or stamp.__class__ is not str \
-                                    or topic.__class__ is not str:
-                                return decode_sqs_record_fully(rec, index)
-                            parse_time(stamp)  # EventDecodeError: refused in full below, naming the record
-                    data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
-                    return _deferred(message_id, data, rec, _rest_of_record)
+                    and native_attrs.__class__ is dict:
+                if native_attrs:  # most records carry none: no loop set up for them
+                    if BODY_ENCODING_ATTR in native_attrs:
+                        return decode_sqs_record_fully(rec, index)
+                    for attr in native_attrs.values():
+                        if attr.__class__ is not dict:
+                            return decode_sqs_record_fully(rec, index)
+                if '"TopicArn"' in body:
+                    envelope = sns_envelope(body)
+                    if envelope is not None:  # SNS → SQS: the envelope's message, read as sns_message reads it
+                        body, sns_attrs = envelope["Message"], envelope.get("MessageAttributes")
+                        stamp, topic = envelope.get("Timestamp"), envelope.get("TopicArn")
+                        if body.__class__ is not str or sns_attrs or sns_attrs is not None \
+                                and sns_attrs.__class__ is not dict or stamp.__class__ is not str \
+                                or topic.__class__ is not str:
+                            return decode_sqs_record_fully(rec, index)
+                        parse_time(stamp)  # EventDecodeError: refused in full below, naming the record
+                if body.isascii():  # encodes as it is: the bytes are made only if something reads them
+                    return _deferred_text(message_id, body, rec, _rest_of_record)
+                data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
+                return _deferred(message_id, data, rec, _rest_of_record)
     except (KeyError, UnicodeEncodeError, EventDecodeError):
         pass
     return decode_sqs_record_fully(rec, index)
 
 
 _deferred = Message.deferred
+_deferred_text = Message.deferred_text
 
 
 def _rest_of_record(rec: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -109,10 +109,23 @@ def notification(rec: dict[str, Any]) -> Message[Any] | None:
             stamp, topic = doc["Timestamp"], doc["TopicArn"]
             if message_id.__class__ is str and message.__class__ is str and attrs.__class__ is dict and not attrs \
                     and (stamp is None or stamp.__class__ is str) and (topic is None or topic.__class__ is str):
+                if message.isascii():  # encodes as it is: the bytes are made only if something reads them
+                    msg = _deferred_text(message_id, message, rec, _rest_of_notification)
+                    msg._published = parse_time(stamp)  # a malformed time is refused now, as decode_sns does
+                    return msg
                 return Message(message_id, message.encode("utf-8"), {}, None, 1, parse_time(stamp), topic, rec)
     except (KeyError, UnicodeEncodeError, EventDecodeError):
         pass
     return None
+
+
+_deferred_text = Message.deferred_text
+
+
+def _rest_of_notification(rec: dict[str, Any]) -> tuple[Any, ...]:
+    """The other fields of a record :func:`notification` read, as it reads them: no attributes, no ordering key, the
+    first attempt (SNS does not say), the topic."""
+    return {}, None, 1, parse_time(rec["Sns"]["Timestamp"]), rec["Sns"]["TopicArn"]
 
 
 def decode_sns(native: Any) -> list[Message[Any]]:

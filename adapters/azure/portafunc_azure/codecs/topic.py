@@ -137,6 +137,8 @@ class _ParsedMessage(Message[Any]):
         return super().json()
 
 
+_ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
+# middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 _DATA = Message.__dict__["data"]  # the slot under Message.data
 _PENDING: Any = object()
 
@@ -149,11 +151,12 @@ def message_from_func(event: Any) -> Message[Any] | None:
         return None
     etype, event_id = event.event_type, event.id
     data = event.get_json()
-    if not isinstance(etype, str) or not etype or etype == VALIDATION_TYPE or not isinstance(event_id, str) \
-            or not event_id or (type(data) is dict and MARKER in data) or data is None:
-        return None
+    if etype.__class__ is not str or not etype or etype == VALIDATION_TYPE or event_id.__class__ is not str \
+            or not event_id or (data.__class__ is dict and MARKER in data) or data is None:
+        return None  # text as the worker gives it (a str subclass, never seen, takes the general path too)
     when = event.event_time
-    if when is not None and (not isinstance(when, datetime) or when.tzinfo is None):
+    if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
+                             or when.tzinfo is None):
         return None
     msg = _deferred_parsed(event_id, _PENDING, event, _rest_of_event)  # attributes and source: on first read
     msg._published = when

@@ -92,7 +92,7 @@ def binary_to_structured(headers: Any, body: bytes) -> dict[str, Any]:
 _IN_CE = object()
 
 
-def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None, *, data: Any = _IN_CE) -> Event:
+def decode_cloudevent(ce: Mapping[str, Any], raw: Any = None, data: Any = _IN_CE) -> Event:
     """A CloudEvent (its attributes, with ``data`` among them or given apart, as functions-framework holds it)."""
     ce_type = ce.get("type")
     if ce_type == pubsub.PUBLISHED and data.__class__ is dict:  # the usual event, as Eventarc delivers it
