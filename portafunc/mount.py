@@ -605,6 +605,10 @@ class _Exchange:
 
 
 # -- WSGI -------------------------------------------------------------------------------------------------------
+_WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.input_terminated": True,
+                   "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
+
+
 class _WsgiBridge:
     def __init__(self, web_app: Callable[..., Any], prefix: str) -> None:
         self.web_app = web_app
@@ -612,7 +616,7 @@ class _WsgiBridge:
         self.script_name = _wsgi_str(prefix)
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
-        environ = self._base(req.method, req.path, request_query(req), req.headers.get("host"),
+        environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"),
                              req.headers.get("x-forwarded-proto"), req.client_ip, req.body)
         for name, value in req.headers.items():
             key = name.upper()
@@ -639,9 +643,9 @@ class _WsgiBridge:
         (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
         ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
         compares the two)."""
-        environ = dict(native)  # its header values are the bytes sent, as PEP 3333 strings: kept as they are
-        environ.update(self._base(method, path, app_query(raw_query), native.get("HTTP_HOST"),
-                                  native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body))
+        # its header values are the bytes sent, as PEP 3333 strings: kept as they are
+        environ = self._fill(dict(native), method, path, app_query(raw_query), native.get("HTTP_HOST"),
+                             native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body)
         content_type = environ.pop("CONTENT_TYPE", None)
         if content_type:
             environ["CONTENT_TYPE"] = content_type
@@ -649,31 +653,25 @@ class _WsgiBridge:
         environ.pop("HTTP_CONTENT_LENGTH", None)
         return environ
 
-    def _base(self, method: str, path: str, query: str, host: str | None, proto: str | None,
-              client_ip: str | None, body: bytes) -> dict[str, Any]:
+    def _fill(self, environ: dict[str, Any], method: str, path: str, query: str, host: str | None,
+              proto: str | None, client_ip: str | None, body: bytes) -> dict[str, Any]:
+        """``environ`` with the request's own keys set (every key but its headers), written into it."""
         scheme = _scheme_of(proto, host)
         server_name, server_port = _server(host, scheme)
         prefix = self.prefix
-        rest = path[len(prefix):] if path.startswith(prefix) else path
-        return {
-            "REQUEST_METHOD": method,
-            "SCRIPT_NAME": self.script_name,
-            "PATH_INFO": _wsgi_str(rest),
-            "QUERY_STRING": query,
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": str(server_port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": client_ip or "",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scheme,
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.input_terminated": True,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
+        environ.update(_WSGI_CONSTANTS)
+        environ["REQUEST_METHOD"] = method
+        environ["SCRIPT_NAME"] = self.script_name
+        environ["PATH_INFO"] = _wsgi_str(path[len(prefix):] if path.startswith(prefix) else path)
+        environ["QUERY_STRING"] = query
+        environ["SERVER_NAME"] = server_name
+        environ["SERVER_PORT"] = str(server_port)
+        environ["REMOTE_ADDR"] = client_ip or ""
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.url_scheme"] = scheme
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["wsgi.errors"] = sys.stderr
+        return environ
 
     def serve(self, req: HttpRequest) -> HttpResponse:
         return self.respond(self.environ(req))
