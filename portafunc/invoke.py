@@ -66,6 +66,11 @@ def _setup_otel() -> None:
             and not os.environ.get("OTEL_TRACES_EXPORTER") and not os.environ.get("OTEL_METRICS_EXPORTER")):
         return
     try:
+        if setting == "auto":
+            from .otel_probe import configured, exporter_named
+
+            if not exporter_named() and not configured():  # loaded by a library, set up by nobody: stays off
+                return
         from .otel import configure_from_environment
 
         configure_from_environment()

@@ -21,7 +21,8 @@ do before the handler's module runs — or when ``OTEL_TRACES_EXPORTER``/``OTEL_
 explicit providers.
 
 The pipeline holds one reference, ``None`` while this is off: the hot path pays one ``is None`` check, and this
-module (and OpenTelemetry) is never imported unless it is on or OpenTelemetry was already loaded.
+module is never imported unless it is on (whether a provider is set is asked through :mod:`portafunc.otel_probe`,
+so an app whose libraries merely load the API does not pay for it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the cold start tes
     raise ImportError("portafunc.otel needs the OpenTelemetry API: pip install 'portafunc[otel]'") from exc
 
 from . import __version__
+from .otel_probe import configured, exporter_named
 from .tracing import TraceContext, from_headers, from_message, outgoing
 
 _SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER
@@ -319,14 +321,6 @@ def uninstrument() -> None:
     invoke._otel = tracing._otel = traced._otel = None
 
 
-def configured() -> bool:
-    """True when a tracer or meter provider other than the API's default (its proxy, or the no-op one) is set."""
-    tracer_provider = trace.get_tracer_provider()
-    meter_provider = metrics.get_meter_provider()
-    return (not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
-            or type(meter_provider).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider"))
-
-
 def configure_from_environment() -> Instrumentation | None:
     """At the first invocation: ``PORTAFUNC_OTEL`` on/off, or ``auto``: on when a provider is configured. With no
     provider set and an exporter named by ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER``, the SDK is first set
@@ -344,12 +338,6 @@ def configure_from_environment() -> Instrumentation | None:
     if setting in ("on", "1", "true", "yes") or configured():
         return instrument()
     return None
-
-
-def exporter_named() -> bool:
-    """``OTEL_TRACES_EXPORTER`` or ``OTEL_METRICS_EXPORTER`` names an exporter (other than ``none``)."""
-    return any(os.environ.get(name, "none").strip().lower() not in ("", "none")
-               for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"))
 
 
 def _set_up_sdk() -> None:

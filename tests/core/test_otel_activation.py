@@ -63,6 +63,17 @@ print(invoke._otel is None, len(exporter.get_finished_spans()))
     assert out == "True 0"
 
 
+def test_the_api_loaded_by_a_library_without_a_provider_leaves_the_instrumentation_unloaded() -> None:
+    """FastAPI imports the OpenTelemetry API for its own instrumentation: with no provider set, the first invocation
+    answers "off" from the API's getters without importing portafunc.otel (nor its tracing helpers)."""
+    out = _run(APP + """
+import opentelemetry.trace, opentelemetry.metrics
+call()
+print(invoke._otel is None, 'portafunc.otel' in sys.modules)
+""")
+    assert out == "True False"
+
+
 def test_portafunc_otel_off_wins_over_a_configured_provider() -> None:
     out = _run(APP + SDK + """
 trace.set_tracer_provider(provider)
