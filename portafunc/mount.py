@@ -26,7 +26,7 @@ import threading
 from . import context, logs
 from . import invoke as _invoke
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse, check_headers
+from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -609,6 +609,20 @@ _WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.
                    "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
 
 
+def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
+    """The environ keys ``X-Forwarded-Proto`` and ``Host`` decide (scheme, server name and port), kept for the next
+    request sending the same two (a bounded number of them)."""
+    scheme = _scheme_of(proto, host)
+    name, port = _server(host, scheme)
+    keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
+    if len(_wsgi_servers) < 256:
+        _wsgi_servers[(proto, host)] = keys
+    return keys
+
+
+_wsgi_servers: dict[tuple[str | None, str | None], dict[str, str]] = {}
+
+
 class _WsgiBridge:
     def __init__(self, web_app: Callable[..., Any], prefix: str) -> None:
         self.web_app = web_app
@@ -656,19 +670,18 @@ class _WsgiBridge:
     def _fill(self, environ: dict[str, Any], method: str, path: str, query: str, host: str | None,
               proto: str | None, client_ip: str | None, body: bytes) -> dict[str, Any]:
         """``environ`` with the request's own keys set (every key but its headers), written into it."""
-        scheme = _scheme_of(proto, host)
-        server_name, server_port = _server(host, scheme)
+        server = _wsgi_servers.get((proto, host)) or _wsgi_server(proto, host)
         prefix = self.prefix
         environ.update(_WSGI_CONSTANTS)
+        environ.update(server)  # wsgi.url_scheme, SERVER_NAME, SERVER_PORT
         environ["REQUEST_METHOD"] = method
         environ["SCRIPT_NAME"] = self.script_name
-        environ["PATH_INFO"] = _wsgi_str(path[len(prefix):] if path.startswith(prefix) else path)
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
         environ["QUERY_STRING"] = query
-        environ["SERVER_NAME"] = server_name
-        environ["SERVER_PORT"] = str(server_port)
         environ["REMOTE_ADDR"] = client_ip or ""
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.url_scheme"] = scheme
         environ["wsgi.input"] = io.BytesIO(body)
         environ["wsgi.errors"] = sys.stderr
         return environ
@@ -841,8 +854,7 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
                 from .streaming import StreamedResponse
 
                 answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
-            elif parts and _all_text(headers):
-                check_headers(headers)
+            elif parts and _checked_text(headers):
                 answer = (status, headers, whole)
             else:
                 answer = HttpResponse(status, Headers(headers), whole)
@@ -872,10 +884,19 @@ def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpR
                             front)
 
 
-def _all_text(headers: list[tuple[str, str]]) -> bool:
+def _checked_text(headers: list[tuple[str, str]]) -> bool:
+    """Whether every name and value is text (else the response's own conversion takes them), each checked as
+    :func:`~portafunc.events.check_headers` checks it, in one pass."""
+    known = _token_names
+    for name, value in headers:
+        if name.__class__ is not str or name not in known or value.__class__ is not str or not value.isprintable():
+            break  # the usual header is checked by the test above; anything else as before, exactly
+    else:
+        return True
     for name, value in headers:
         if name.__class__ is not str or value.__class__ is not str:
             return False
+    check_headers(headers)
     return True
 
 
