@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, Mapping
 
     from .app import App, FunctionSpec
+    from .routing import Route
 
 _BRIDGE = "portafunc_bridge"
 _SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
@@ -628,6 +629,7 @@ class _WsgiBridge:
         self.web_app = web_app
         self.prefix = prefix
         self.script_name = _wsgi_str(prefix)
+        self.constants = {**_WSGI_CONSTANTS, "SCRIPT_NAME": self.script_name}  # what every request's environ holds
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
         environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"),
@@ -657,12 +659,24 @@ class _WsgiBridge:
         (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
         ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
         compares the two)."""
-        # its header values are the bytes sent, as PEP 3333 strings: kept as they are
-        environ = self._fill(dict(native), method, path, app_query(raw_query), native.get("HTTP_HOST"),
-                             native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body)
-        content_type = environ.pop("CONTENT_TYPE", None)
-        if content_type:
-            environ["CONTENT_TYPE"] = content_type
+        # its header values are the bytes sent, as PEP 3333 strings: kept as they are. What _fill writes, written
+        # here in place (a request's whole environ in a few dict operations)
+        environ = dict(native)
+        environ.update(self.constants)
+        environ.update(_wsgi_servers.get((native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+                       or _wsgi_server(native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+        environ["REQUEST_METHOD"] = method
+        prefix = self.prefix
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
+        environ["QUERY_STRING"] = app_query(raw_query) if raw_query else ""
+        environ["REMOTE_ADDR"] = client_ip or ""
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["wsgi.errors"] = sys.stderr
+        if "CONTENT_TYPE" in environ and not environ["CONTENT_TYPE"]:
+            del environ["CONTENT_TYPE"]
         environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
         environ.pop("HTTP_CONTENT_LENGTH", None)
         return environ
@@ -672,10 +686,9 @@ class _WsgiBridge:
         """``environ`` with the request's own keys set (every key but its headers), written into it."""
         server = _wsgi_servers.get((proto, host)) or _wsgi_server(proto, host)
         prefix = self.prefix
-        environ.update(_WSGI_CONSTANTS)
+        environ.update(self.constants)  # and SCRIPT_NAME
         environ.update(server)  # wsgi.url_scheme, SERVER_NAME, SERVER_PORT
         environ["REQUEST_METHOD"] = method
-        environ["SCRIPT_NAME"] = self.script_name
         if prefix:
             path = path[len(prefix):] if path.startswith(prefix) else path
         environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
@@ -789,9 +802,15 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
         spec = known[2] or known[1].get(path[1:].partition("/")[0])
         if spec is not None:
             trig = spec.trigger
-            if method in trig.methods and trig.route.match(path) is not None:  # type: ignore[union-attr]
+            if method in trig.methods and mount_matches(trig.route, path):  # type: ignore[union-attr]
                 return spec
     return app._match(method, path, None)[0]
+
+
+def mount_matches(route: Route, path: str) -> bool:
+    """``route.match(path) is not None`` for a mount's route (``{prefix}/{path+}`` with its bare path), without the
+    parameters: its pattern's match alone decides."""
+    return (route._pattern or route.pattern).fullmatch(path) is not None
 
 
 _mount_index: dict[int, tuple[Any, dict[str, FunctionSpec], FunctionSpec | None]] = {}
