@@ -665,16 +665,12 @@ class _WsgiBridge:
         environ.update(self.constants)
         environ.update(_wsgi_servers.get((native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
                        or _wsgi_server(native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
-        environ["REQUEST_METHOD"] = method
         prefix = self.prefix
         if prefix:
             path = path[len(prefix):] if path.startswith(prefix) else path
-        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
-        environ["QUERY_STRING"] = app_query(raw_query) if raw_query else ""
-        environ["REMOTE_ADDR"] = client_ip or ""
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["wsgi.errors"] = sys.stderr
+        environ.update({"REQUEST_METHOD": method, "PATH_INFO": path if path.isascii() else _wsgi_str(path),
+                        "QUERY_STRING": app_query(raw_query) if raw_query else "", "REMOTE_ADDR": client_ip or "",
+                        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr})
         if "CONTENT_TYPE" in environ and not environ["CONTENT_TYPE"]:
             del environ["CONTENT_TYPE"]
         environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
@@ -768,10 +764,17 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
     middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
+    spec: FunctionSpec | None
     if function is None:
-        spec = _routed(app, method, path)
-        if spec is None:
-            return None
+        known = _mount_index.get(id(app))
+        plan = None if known is None or known[0] is not app._routes else \
+            known[2] or known[1].get(path[1:].partition("/")[0])
+        if plan is not None and method in plan[1] and plan[2](path) is not None:
+            spec = plan[0]  # _routed's answer, its lookups inline
+        else:
+            spec = _routed(app, method, path)
+            if spec is None:
+                return None
     else:
         spec = app._functions.get(function)
         if spec is None or method not in getattr(spec.trigger, "methods", ()):
@@ -799,11 +802,9 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
             known = (table, *_sole_mounts(app))
             if len(_mount_index) < 256:
                 _mount_index[id(app)] = known
-        spec = known[2] or known[1].get(path[1:].partition("/")[0])
-        if spec is not None:
-            trig = spec.trigger
-            if method in trig.methods and mount_matches(trig.route, path):  # type: ignore[union-attr]
-                return spec
+        plan = known[2] or known[1].get(path[1:].partition("/")[0])
+        if plan is not None and method in plan[1] and plan[2](path) is not None:
+            return plan[0]
     return app._match(method, path, None)[0]
 
 
@@ -813,12 +814,26 @@ def mount_matches(route: Route, path: str) -> bool:
     return (route._pattern or route.pattern).fullmatch(path) is not None
 
 
-_mount_index: dict[int, tuple[Any, dict[str, FunctionSpec], FunctionSpec | None]] = {}
+_MountPlan = tuple["FunctionSpec", "frozenset[str] | tuple[str, ...]", "Callable[[str], Any]"]
+"""A mount's function, the methods its route serves and its route's ``fullmatch`` (:func:`mount_matches`)."""
+
+_mount_index: dict[int, tuple[Any, dict[str, _MountPlan], _MountPlan | None]] = {}
 """Per app (by id, with the route table it was read from): the mounts no other route can reach, by their prefix's
 first path segment, and a mount at the root that is the app's only HTTP function."""
 
 
-def _sole_mounts(app: App) -> tuple[dict[str, FunctionSpec], FunctionSpec | None]:
+def _sole_mounts(app: App) -> tuple[dict[str, _MountPlan], _MountPlan | None]:
+    sole, root = _sole_mount_specs(app)
+    return {segment: _plan(spec) for segment, spec in sole.items()}, None if root is None else _plan(root)
+
+
+def _plan(spec: FunctionSpec) -> _MountPlan:
+    trig = spec.trigger
+    route = trig.route  # type: ignore[union-attr]
+    return spec, trig.methods, (route._pattern or route.pattern).fullmatch  # type: ignore[union-attr]
+
+
+def _sole_mount_specs(app: App) -> tuple[dict[str, FunctionSpec], FunctionSpec | None]:
     """The mounts whose prefix's first segment no other HTTP route's template starts with (a parameter there could
     be anything): only they can match a path starting with that segment. A root mount qualifies only alone."""
     routes = list(app.http_functions())
@@ -844,12 +859,12 @@ def _lane_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
     return bridge
 
 
-def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[..., dict[str, Any]],
                body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
-               front: Any, parts: bool = True, stream: bool = True
+               front: Any, parts: bool = True, stream: bool = True, args: tuple[Any, ...] = ()
                ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
     """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
-    ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
+    ``build(*args)`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
     inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
     ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
     context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
@@ -868,7 +883,7 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
             answer = HttpResponse.problem(413, "Content Too Large",
                                           f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
         elif isinstance(bridge, _WsgiBridge):
-            status, headers, whole, rest, close = bridge.call(build())
+            status, headers, whole, rest, close = bridge.call(build(*args))
             if rest is not None:
                 from .streaming import StreamedResponse
 
@@ -879,7 +894,7 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
                 answer = HttpResponse(status, Headers(headers), whole)
         else:
             loop = bridge.start()
-            resp = bridge.respond(loop, build(), body)
+            resp = bridge.respond(loop, build(*args), body)
             answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
         if not stream and answer.__class__ is not tuple and answer.streamed:  # type: ignore[union-attr]
             answer.body  # type: ignore[union-attr]  # noqa: B018 - reading it waits for the whole body

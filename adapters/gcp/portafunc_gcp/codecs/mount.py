@@ -58,13 +58,11 @@ def lane(app: App) -> Callable[[Any], Any] | None:
             client = remote if isinstance(remote, str) else None
         body = request.get_data(cache=True)
         if isinstance(bridge, _WsgiBridge):
-            def build() -> dict[str, Any]:
-                return bridge.environ_of(native, method, path, query, client, body)
+            answer = serve_lane(spec, bridge, bridge.environ_of, body, native.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, from_flask, request, args=(native, method, path, query, client, body))
         else:
-            def build() -> dict[str, Any]:
-                return bridge.scope_of(native, method, path, query, client)
-        answer = serve_lane(spec, bridge, build, body, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
-                            request)
+            answer = serve_lane(spec, bridge, bridge.scope_of, body, native.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, from_flask, request, args=(native, method, path, query, client))
         if isinstance(answer, HttpResponse):
             return http.to_flask(answer)
         return encode(*answer)
