@@ -26,7 +26,7 @@ import threading
 from . import context, logs
 from . import invoke as _invoke
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse, check_headers
+from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, Mapping
 
     from .app import App, FunctionSpec
+    from .routing import Route
 
 _BRIDGE = "portafunc_bridge"
 _SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
@@ -609,11 +610,26 @@ _WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.
                    "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
 
 
+def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
+    """The environ keys ``X-Forwarded-Proto`` and ``Host`` decide (scheme, server name and port), kept for the next
+    request sending the same two (a bounded number of them)."""
+    scheme = _scheme_of(proto, host)
+    name, port = _server(host, scheme)
+    keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
+    if len(_wsgi_servers) < 256:
+        _wsgi_servers[(proto, host)] = keys
+    return keys
+
+
+_wsgi_servers: dict[tuple[str | None, str | None], dict[str, str]] = {}
+
+
 class _WsgiBridge:
     def __init__(self, web_app: Callable[..., Any], prefix: str) -> None:
         self.web_app = web_app
         self.prefix = prefix
         self.script_name = _wsgi_str(prefix)
+        self.constants = {**_WSGI_CONSTANTS, "SCRIPT_NAME": self.script_name}  # what every request's environ holds
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
         environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"),
@@ -643,12 +659,24 @@ class _WsgiBridge:
         (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
         ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
         compares the two)."""
-        # its header values are the bytes sent, as PEP 3333 strings: kept as they are
-        environ = self._fill(dict(native), method, path, app_query(raw_query), native.get("HTTP_HOST"),
-                             native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body)
-        content_type = environ.pop("CONTENT_TYPE", None)
-        if content_type:
-            environ["CONTENT_TYPE"] = content_type
+        # its header values are the bytes sent, as PEP 3333 strings: kept as they are. What _fill writes, written
+        # here in place (a request's whole environ in a few dict operations)
+        environ = dict(native)
+        environ.update(self.constants)
+        environ.update(_wsgi_servers.get((native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+                       or _wsgi_server(native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+        environ["REQUEST_METHOD"] = method
+        prefix = self.prefix
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
+        environ["QUERY_STRING"] = app_query(raw_query) if raw_query else ""
+        environ["REMOTE_ADDR"] = client_ip or ""
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["wsgi.errors"] = sys.stderr
+        if "CONTENT_TYPE" in environ and not environ["CONTENT_TYPE"]:
+            del environ["CONTENT_TYPE"]
         environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
         environ.pop("HTTP_CONTENT_LENGTH", None)
         return environ
@@ -656,19 +684,17 @@ class _WsgiBridge:
     def _fill(self, environ: dict[str, Any], method: str, path: str, query: str, host: str | None,
               proto: str | None, client_ip: str | None, body: bytes) -> dict[str, Any]:
         """``environ`` with the request's own keys set (every key but its headers), written into it."""
-        scheme = _scheme_of(proto, host)
-        server_name, server_port = _server(host, scheme)
+        server = _wsgi_servers.get((proto, host)) or _wsgi_server(proto, host)
         prefix = self.prefix
-        environ.update(_WSGI_CONSTANTS)
+        environ.update(self.constants)  # and SCRIPT_NAME
+        environ.update(server)  # wsgi.url_scheme, SERVER_NAME, SERVER_PORT
         environ["REQUEST_METHOD"] = method
-        environ["SCRIPT_NAME"] = self.script_name
-        environ["PATH_INFO"] = _wsgi_str(path[len(prefix):] if path.startswith(prefix) else path)
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
         environ["QUERY_STRING"] = query
-        environ["SERVER_NAME"] = server_name
-        environ["SERVER_PORT"] = str(server_port)
         environ["REMOTE_ADDR"] = client_ip or ""
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.url_scheme"] = scheme
         environ["wsgi.input"] = io.BytesIO(body)
         environ["wsgi.errors"] = sys.stderr
         return environ
@@ -776,9 +802,15 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
         spec = known[2] or known[1].get(path[1:].partition("/")[0])
         if spec is not None:
             trig = spec.trigger
-            if method in trig.methods and trig.route.match(path) is not None:  # type: ignore[union-attr]
+            if method in trig.methods and mount_matches(trig.route, path):  # type: ignore[union-attr]
                 return spec
     return app._match(method, path, None)[0]
+
+
+def mount_matches(route: Route, path: str) -> bool:
+    """``route.match(path) is not None`` for a mount's route (``{prefix}/{path+}`` with its bare path), without the
+    parameters: its pattern's match alone decides."""
+    return (route._pattern or route.pattern).fullmatch(path) is not None
 
 
 _mount_index: dict[int, tuple[Any, dict[str, FunctionSpec], FunctionSpec | None]] = {}
@@ -841,8 +873,7 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
                 from .streaming import StreamedResponse
 
                 answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
-            elif parts and _all_text(headers):
-                check_headers(headers)
+            elif parts and _checked_text(headers):
                 answer = (status, headers, whole)
             else:
                 answer = HttpResponse(status, Headers(headers), whole)
@@ -872,10 +903,19 @@ def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpR
                             front)
 
 
-def _all_text(headers: list[tuple[str, str]]) -> bool:
+def _checked_text(headers: list[tuple[str, str]]) -> bool:
+    """Whether every name and value is text (else the response's own conversion takes them), each checked as
+    :func:`~portafunc.events.check_headers` checks it, in one pass."""
+    known = _token_names
+    for name, value in headers:
+        if name.__class__ is not str or name not in known or value.__class__ is not str or not value.isprintable():
+            break  # the usual header is checked by the test above; anything else as before, exactly
+    else:
+        return True
     for name, value in headers:
         if name.__class__ is not str or value.__class__ is not str:
             return False
+    check_headers(headers)
     return True
 
 
