@@ -163,7 +163,9 @@ class BatchResult:
         if pending is not None:
             if not self._unsuccessful:
                 return []
-            return [r.message_id for r in pending if r.__class__ is MessageResult and r.must_redeliver]
+            # must_redeliver's test, inline: read once per failing batch, where each call frame shows
+            return [r.message_id for r in pending if r.__class__ is MessageResult
+                    and r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
         return [r.message_id for r in self.results
                 if r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
 
