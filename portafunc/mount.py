@@ -20,6 +20,8 @@ ASGI app serves its first request.
 from __future__ import annotations
 
 import io
+import itertools
+import operator
 import sys
 import threading
 
@@ -606,6 +608,10 @@ class _Exchange:
 
 
 # -- WSGI -------------------------------------------------------------------------------------------------------
+_first = operator.itemgetter(0)
+_eq = operator.eq
+_repeat = itertools.repeat  # the usual spelling of Content-Length found without a frame per header: see call()
+
 _WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.input_terminated": True,
                    "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
 
@@ -735,7 +741,8 @@ class _WsgiBridge:
                 for chunk in iterator:
                     if chunk:
                         chunks.append(bytes(chunk))
-                        if not any(name.lower() == "content-length" for name, _ in headers):
+                        if not (any(map(_eq, _repeat("Content-Length"), map(_first, headers)))
+                                or any(name.lower() == "content-length" for name, _ in headers)):
                             streamed = iterator  # no length announced: the rest is sent as it comes
                             break
         except BaseException:
