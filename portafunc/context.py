@@ -66,7 +66,10 @@ def current() -> Invocation | None:
     elif value.__class__ is list:  # a batch's: [build, *args, what was current before the batch]
         if value[2] is None:  # between two messages (the next record being read)
             return _around(value)
-        built = value[0](*value[1:-1])
+        build = value[0]
+        if build.__class__ is Invocation:  # a failing message's, built for its lines and kept in the batch's list
+            return build
+        built = build(*value[1:-1])
     else:
         return value  # type: ignore[no-any-return]
     _current.set(built)  # the pipeline's reset(token) still restores what was there before the invocation; a batch
@@ -78,6 +81,8 @@ def _around(batch: list[Any]) -> Invocation | None:
     outer: Any = batch[-1]
     if outer.__class__ is list and outer[2] is None:
         return _around(outer)
+    if outer.__class__ is list and outer[0].__class__ is Invocation:
+        return outer[0]
     if outer.__class__ is tuple:
         outer = batch[-1] = outer[0](*outer[1:])
     elif outer.__class__ is list:

@@ -163,7 +163,9 @@ class BatchResult:
         if pending is not None:
             if not self._unsuccessful:
                 return []
-            return [r.message_id for r in pending if r.__class__ is MessageResult and r.must_redeliver]
+            # must_redeliver's test, inline: read once per failing batch, where each call frame shows
+            return [r.message_id for r in pending if r.__class__ is MessageResult
+                    and r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
         return [r.message_id for r in self.results
                 if r.outcome is not _SUCCESS and r.outcome is not _DEAD_LETTERED]
 
@@ -963,7 +965,14 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
                     value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
                     append(msg.id if value is None else (msg.id, value))
                 except Exception as exc:  # noqa: BLE001
-                    append(_failed(spec, msg, exc))
+                    if _current() is slot and logs._threshold <= _WARNING:
+                        # Its lines need the Invocation: built here and kept in the list (context.current() returns
+                        # it), not set in the context variable and the list entered again after it.
+                        slot[0] = _message_invocation(spec, msg, batch_id, index, target, native_context)
+                        append(_failed(spec, msg, exc))
+                        slot[0] = _message_invocation
+                    else:
+                        append(_failed(spec, msg, exc))
                     unsuccessful += 1
                 slot[2] = None
                 if _current() is not slot:

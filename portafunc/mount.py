@@ -20,13 +20,15 @@ ASGI app serves its first request.
 from __future__ import annotations
 
 import io
+import itertools
+import operator
 import sys
 import threading
 
 from . import context, logs
 from . import invoke as _invoke
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse, check_headers
+from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, Mapping
 
     from .app import App, FunctionSpec
+    from .routing import Route
 
 _BRIDGE = "portafunc_bridge"
 _SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
@@ -605,8 +608,26 @@ class _Exchange:
 
 
 # -- WSGI -------------------------------------------------------------------------------------------------------
+_first = operator.itemgetter(0)
+_eq = operator.eq
+_repeat = itertools.repeat  # the usual spelling of Content-Length found without a frame per header: see call()
+
 _WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.input_terminated": True,
                    "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
+
+
+def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
+    """The environ keys ``X-Forwarded-Proto`` and ``Host`` decide (scheme, server name and port), kept for the next
+    request sending the same two (a bounded number of them)."""
+    scheme = _scheme_of(proto, host)
+    name, port = _server(host, scheme)
+    keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
+    if len(_wsgi_servers) < 256:
+        _wsgi_servers[(proto, host)] = keys
+    return keys
+
+
+_wsgi_servers: dict[tuple[str | None, str | None], dict[str, str]] = {}
 
 
 class _WsgiBridge:
@@ -614,6 +635,7 @@ class _WsgiBridge:
         self.web_app = web_app
         self.prefix = prefix
         self.script_name = _wsgi_str(prefix)
+        self.constants = {**_WSGI_CONSTANTS, "SCRIPT_NAME": self.script_name}  # what every request's environ holds
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
         environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"),
@@ -643,12 +665,20 @@ class _WsgiBridge:
         (``REQUEST_URI``, ``REMOTE_PORT``, ...) stay, as under any WSGI server. ``path``, ``raw_query`` and
         ``client_ip`` are what the front door's codec reads for the request (``tests/gcp/test_gcp_mount_lane.py``
         compares the two)."""
-        # its header values are the bytes sent, as PEP 3333 strings: kept as they are
-        environ = self._fill(dict(native), method, path, app_query(raw_query), native.get("HTTP_HOST"),
-                             native.get("HTTP_X_FORWARDED_PROTO"), client_ip, body)
-        content_type = environ.pop("CONTENT_TYPE", None)
-        if content_type:
-            environ["CONTENT_TYPE"] = content_type
+        # its header values are the bytes sent, as PEP 3333 strings: kept as they are. What _fill writes, written
+        # here in place (a request's whole environ in a few dict operations)
+        environ = dict(native)
+        environ.update(self.constants)
+        environ.update(_wsgi_servers.get((native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+                       or _wsgi_server(native.get("HTTP_X_FORWARDED_PROTO"), native.get("HTTP_HOST")))
+        prefix = self.prefix
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ.update({"REQUEST_METHOD": method, "PATH_INFO": path if path.isascii() else _wsgi_str(path),
+                        "QUERY_STRING": app_query(raw_query) if raw_query else "", "REMOTE_ADDR": client_ip or "",
+                        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr})
+        if "CONTENT_TYPE" in environ and not environ["CONTENT_TYPE"]:
+            del environ["CONTENT_TYPE"]
         environ.pop("HTTP_CONTENT_TYPE", None)  # werkzeug reads these as the entity headers: not headers of their own
         environ.pop("HTTP_CONTENT_LENGTH", None)
         return environ
@@ -656,19 +686,17 @@ class _WsgiBridge:
     def _fill(self, environ: dict[str, Any], method: str, path: str, query: str, host: str | None,
               proto: str | None, client_ip: str | None, body: bytes) -> dict[str, Any]:
         """``environ`` with the request's own keys set (every key but its headers), written into it."""
-        scheme = _scheme_of(proto, host)
-        server_name, server_port = _server(host, scheme)
+        server = _wsgi_servers.get((proto, host)) or _wsgi_server(proto, host)
         prefix = self.prefix
-        environ.update(_WSGI_CONSTANTS)
+        environ.update(self.constants)  # and SCRIPT_NAME
+        environ.update(server)  # wsgi.url_scheme, SERVER_NAME, SERVER_PORT
         environ["REQUEST_METHOD"] = method
-        environ["SCRIPT_NAME"] = self.script_name
-        environ["PATH_INFO"] = _wsgi_str(path[len(prefix):] if path.startswith(prefix) else path)
+        if prefix:
+            path = path[len(prefix):] if path.startswith(prefix) else path
+        environ["PATH_INFO"] = path if path.isascii() else _wsgi_str(path)
         environ["QUERY_STRING"] = query
-        environ["SERVER_NAME"] = server_name
-        environ["SERVER_PORT"] = str(server_port)
         environ["REMOTE_ADDR"] = client_ip or ""
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.url_scheme"] = scheme
         environ["wsgi.input"] = io.BytesIO(body)
         environ["wsgi.errors"] = sys.stderr
         return environ
@@ -713,7 +741,8 @@ class _WsgiBridge:
                 for chunk in iterator:
                     if chunk:
                         chunks.append(bytes(chunk))
-                        if not any(name.lower() == "content-length" for name, _ in headers):
+                        if not (any(map(_eq, _repeat("Content-Length"), map(_first, headers)))
+                                or any(name.lower() == "content-length" for name, _ in headers)):
                             streamed = iterator  # no length announced: the rest is sent as it comes
                             break
         except BaseException:
@@ -742,10 +771,17 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
     middleware, exception handlers, OpenTelemetry or DEBUG timing). None otherwise."""
     if method == "HEAD" or app._cors_used or app._exception_handlers or logs._threshold <= 10:
         return None
+    spec: FunctionSpec | None
     if function is None:
-        spec = _routed(app, method, path)
-        if spec is None:
-            return None
+        known = _mount_index.get(id(app))
+        plan = None if known is None or known[0] is not app._routes else \
+            known[2] or known[1].get(path[1:].partition("/")[0])
+        if plan is not None and method in plan[1] and plan[2](path) is not None:
+            spec = plan[0]  # _routed's answer, its lookups inline
+        else:
+            spec = _routed(app, method, path)
+            if spec is None:
+                return None
     else:
         spec = app._functions.get(function)
         if spec is None or method not in getattr(spec.trigger, "methods", ()):
@@ -773,20 +809,38 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
             known = (table, *_sole_mounts(app))
             if len(_mount_index) < 256:
                 _mount_index[id(app)] = known
-        spec = known[2] or known[1].get(path[1:].partition("/")[0])
-        if spec is not None:
-            trig = spec.trigger
-            if method in trig.methods and trig.route.match(path) is not None:  # type: ignore[union-attr]
-                return spec
+        plan = known[2] or known[1].get(path[1:].partition("/")[0])
+        if plan is not None and method in plan[1] and plan[2](path) is not None:
+            return plan[0]
     return app._match(method, path, None)[0]
 
 
-_mount_index: dict[int, tuple[Any, dict[str, FunctionSpec], FunctionSpec | None]] = {}
+def mount_matches(route: Route, path: str) -> bool:
+    """``route.match(path) is not None`` for a mount's route (``{prefix}/{path+}`` with its bare path), without the
+    parameters: its pattern's match alone decides."""
+    return (route._pattern or route.pattern).fullmatch(path) is not None
+
+
+_MountPlan = tuple["FunctionSpec", "frozenset[str] | tuple[str, ...]", "Callable[[str], Any]"]
+"""A mount's function, the methods its route serves and its route's ``fullmatch`` (:func:`mount_matches`)."""
+
+_mount_index: dict[int, tuple[Any, dict[str, _MountPlan], _MountPlan | None]] = {}
 """Per app (by id, with the route table it was read from): the mounts no other route can reach, by their prefix's
 first path segment, and a mount at the root that is the app's only HTTP function."""
 
 
-def _sole_mounts(app: App) -> tuple[dict[str, FunctionSpec], FunctionSpec | None]:
+def _sole_mounts(app: App) -> tuple[dict[str, _MountPlan], _MountPlan | None]:
+    sole, root = _sole_mount_specs(app)
+    return {segment: _plan(spec) for segment, spec in sole.items()}, None if root is None else _plan(root)
+
+
+def _plan(spec: FunctionSpec) -> _MountPlan:
+    trig = spec.trigger
+    route = trig.route  # type: ignore[union-attr]
+    return spec, trig.methods, (route._pattern or route.pattern).fullmatch  # type: ignore[union-attr]
+
+
+def _sole_mount_specs(app: App) -> tuple[dict[str, FunctionSpec], FunctionSpec | None]:
     """The mounts whose prefix's first segment no other HTTP route's template starts with (a parameter there could
     be anything): only they can match a path starting with that segment. A root mount qualifies only alone."""
     routes = list(app.http_functions())
@@ -812,12 +866,12 @@ def _lane_bridge(spec: FunctionSpec) -> _WsgiBridge | _AsgiBridge | bool:
     return bridge
 
 
-def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[[], dict[str, Any]],
+def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Callable[..., dict[str, Any]],
                body: bytes, invocation_id: str | None, target: str, request: HttpRequest | Callable[[Any], HttpRequest],
-               front: Any, parts: bool = True, stream: bool = True
+               front: Any, parts: bool = True, stream: bool = True, args: tuple[Any, ...] = ()
                ) -> tuple[int, list[tuple[str, str]], bytes] | HttpResponse:
     """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
-    ``build()`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
+    ``build(*args)`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
     inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
     ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
     context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
@@ -836,19 +890,18 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
             answer = HttpResponse.problem(413, "Content Too Large",
                                           f"request body is {len(body)} bytes; the limit is {invoke.MAX_BODY_BYTES}")
         elif isinstance(bridge, _WsgiBridge):
-            status, headers, whole, rest, close = bridge.call(build())
+            status, headers, whole, rest, close = bridge.call(build(*args))
             if rest is not None:
                 from .streaming import StreamedResponse
 
                 answer = StreamedResponse(status, Headers(headers), whole, _bytes_of(rest), close or _nothing)
-            elif parts and _all_text(headers):
-                check_headers(headers)
+            elif parts and _checked_text(headers):
                 answer = (status, headers, whole)
             else:
                 answer = HttpResponse(status, Headers(headers), whole)
         else:
             loop = bridge.start()
-            resp = bridge.respond(loop, build(), body)
+            resp = bridge.respond(loop, build(*args), body)
             answer = resp if resp.streamed or not parts else (resp.status, resp.headers._items, resp.body)
         if not stream and answer.__class__ is not tuple and answer.streamed:  # type: ignore[union-attr]
             answer.body  # type: ignore[union-attr]  # noqa: B018 - reading it waits for the whole body
@@ -872,10 +925,19 @@ def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpR
                             front)
 
 
-def _all_text(headers: list[tuple[str, str]]) -> bool:
+def _checked_text(headers: list[tuple[str, str]]) -> bool:
+    """Whether every name and value is text (else the response's own conversion takes them), each checked as
+    :func:`~portafunc.events.check_headers` checks it, in one pass."""
+    known = _token_names
+    for name, value in headers:
+        if name.__class__ is not str or name not in known or value.__class__ is not str or not value.isprintable():
+            break  # the usual header is checked by the test above; anything else as before, exactly
+    else:
+        return True
     for name, value in headers:
         if name.__class__ is not str or value.__class__ is not str:
             return False
+    check_headers(headers)
     return True
 
 

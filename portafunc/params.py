@@ -599,13 +599,7 @@ class _Binder:
                         if value is not None:
                             raw[field] = value
             if self.path:
-                path = req._path_params  # what the router set, as a rule
-                if path is _UNREAD:
-                    path = req.path_params
-                for field, wire in self.path:
-                    value = path.get(wire)
-                    if value is not None:
-                        raw[field] = value
+                self._put_path_params(req, raw)
             if not raw and self.defaults_only is not None:
                 kwargs = dict(self.defaults_only)
             else:
@@ -665,13 +659,7 @@ class _Binder:
                 if value is not None:
                     raw[field] = value
         if self.path:
-            path = req._path_params
-            if path is _UNREAD:
-                path = req.path_params
-            for field, wire in self.path:
-                value = path.get(wire)
-                if value is not None:
-                    raw[field] = value
+            self._put_path_params(req, raw)
         if not raw and self.defaults_only is not None:
             return dict(self.defaults_only)
         try:
@@ -681,6 +669,16 @@ class _Binder:
         if errors:
             raise _refusal(errors)
         return {}
+
+    def _put_path_params(self, req: HttpRequest, raw: dict[str, Any]) -> None:
+        """The route's path parameters this handler takes, into ``raw`` by field name."""
+        path = req._path_params  # what the router set, as a rule
+        if path is _UNREAD:
+            path = req.path_params
+        for field, wire in self.path:
+            value = path.get(wire)
+            if value is not None:
+                raw[field] = value
 
     def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
         out = []

@@ -51,6 +51,26 @@ class FailedIds:
             return []
         return list(dict.fromkeys(i for i in batch_ids if i in self._ids))
 
+    def answer(self, records: Iterable[Any], id_key: str, item_key: str, more: Iterable[str] = ()
+               ) -> list[dict[str, Any]]:
+        """``[{item_key: id}, ...]`` for these ids and ``more`` in the order of ``records`` (each record's id read as
+        ``record.get(id_key)``), each once; ids not in the batch are left out. One pass builds the ids' order and the
+        batch answer's items: the answer is built for a batch that had failures, and this set is not used after it
+        (the ids are taken out of it as they are found)."""
+        ids = self._ids
+        for record_id in more:
+            ids[record_id] = None
+        items: list[dict[str, Any]] = []
+        if ids:
+            take = ids.pop
+            for record in records:
+                record_id = record.get(id_key)
+                if take(record_id, ids) is None:  # in the set, and not taken yet: its first copy in the batch
+                    items.append({item_key: record_id})
+                    if not ids:
+                        break
+        return items
+
 
 def decoded(records: Sequence[R], decode: Callable[[R, int], E], *, record_id: Callable[[R], Any],
             event_id: Callable[[E], str], failed: FailedIds, ordered: bool, what: str) -> Iterator[E]:

@@ -6,10 +6,18 @@ between messages or after it."""
 from __future__ import annotations
 
 import contextvars
+import json
+import logging
+
+from pydantic import BaseModel
 
 from portafunc import App, Message, context
 from portafunc.context import current, current_spec
 from portafunc.invoke import invoke_batch, invoke_message
+
+
+class Order(BaseModel):
+    total: float
 
 
 def _messages(n: int) -> list[Message]:
@@ -125,3 +133,52 @@ def test_a_context_copied_by_a_handler_keeps_the_invocation_it_was_copied_in_onc
     invoke_batch(app.function("work"), _messages(3), invocation_id="batch")
     assert [(mid, ctx.run(current).invocation_id) for mid, ctx in copies] == [  # type: ignore[union-attr]
         ("m-0", "batch:0"), ("m-1", "batch:1"), ("m-2", "batch:2")]
+
+
+def test_a_failing_message_of_a_batch_is_one_invocation_to_every_line_and_reader_of_its_failure(capsys):
+    """A failing message's Invocation is built for its failure line and kept for the rest of the failure (a logging
+    filter reading ``current()`` while the line is handled, the line's own ids): one invocation, one span, and the
+    next message and the code after the batch see theirs, not it."""
+    app = App("ctx")
+    during: list[tuple[str, str, str]] = []
+    after: list[str] = []
+
+    @app.queue("orders")
+    def work(msg: Message[Order]) -> None:
+        if msg.body.total < 0:
+            raise RuntimeError("negative")
+        inv = current()
+        assert inv is not None
+        after.append(inv.invocation_id)
+
+    class Reader(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            inv = current()
+            assert inv is not None and inv.trace is not None
+            during.append((inv.invocation_id, inv.correlation_id, inv.trace.span_id))
+            return True
+
+    reader = Reader()
+    logger = logging.getLogger("portafunc")
+    payloads = [b'{"total": 1}', b'{"total": "x"}', b'{"total": -1}', b'{"total": 2}']
+    for routed in (False, True):  # the one-pass line, and the line through a logger with a filter
+        during.clear()
+        after.clear()
+        capsys.readouterr()
+        if routed:
+            logger.addFilter(reader)
+        try:
+            msgs = [Message(f"m-{i}", data) for i, data in enumerate(payloads)]
+            result = invoke_batch(app.function("work"), msgs, invocation_id="batch")
+            assert current() is None and current_spec() is None
+        finally:
+            logger.removeFilter(reader)
+        assert result.failed_ids == ["m-1", "m-2"]
+        assert after == ["batch:0", "batch:3"]
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        failures = [(line["invocation_id"], line["correlation_id"], line["span_id"]) for line in lines
+                    if line.get("message_id") in ("m-1", "m-2")]
+        assert [f[:2] for f in failures] == [("batch:1", "m-1"), ("batch:2", "m-2")]
+        assert failures[0][2] != failures[1][2]
+        if routed:
+            assert during == failures

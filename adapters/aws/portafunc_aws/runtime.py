@@ -221,13 +221,13 @@ class LambdaHandler:
         elif kind == "queue" or kind == "topic":
             ordered = (_messages or _load_messages()).is_fifo_arn(recs[0].get("eventSourceARN")) \
                 or (isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered)
-            failed = self._sqs_messages(spec, recs, ordered, context)
+            return self._sqs_messages(spec, recs, ordered, context)
         else:
             raise self._mismatch("an SQS batch")
         return batch_answer(failed)
 
-    def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> list[str]:
-        """Run the batch; the ids to name in ``batchItemFailures``, each once, in batch order.
+    def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> dict[str, Any]:
+        """Run the batch; the answer naming the failed ids in ``batchItemFailures``, each once, in batch order.
 
         A record that cannot be decoded (for any reason) fails alone. A ``messageId`` that appears twice in the batch
         (SQS delivers at least once, so a batch can hold two copies) runs once: the copies are one message, and the
@@ -242,10 +242,9 @@ class LambdaHandler:
                               invocation_id=getattr(context, "aws_request_id", None))
         failed_ids = result.failed_ids
         if not failed_ids and not failed:
-            return []
-        failed.update(failed_ids)
-        ordered_ids: list[str] = failed.in_batch_order(r.get("messageId") for r in recs)
-        return ordered_ids
+            return {"batchItemFailures": []}
+        # batch_answer's items, built as the ids are put in batch order (one pass over the records)
+        return {"batchItemFailures": failed.answer(recs, "messageId", "itemIdentifier", failed_ids)}
 
     def _sqs_storage(self, spec: FunctionSpec, recs: list[Any], context: Any) -> list[str]:
         lazy = _Lazy.load()

@@ -29,7 +29,7 @@ def lane(app: App) -> Callable[[Any], Any] | None:
     request, it returns the Flask answer, or None for a request the general path must take."""
     if not any(vars(spec.handler).get("portafunc_mount") for spec in app.http_functions()):
         return None
-    from portafunc.mount import _WsgiBridge, mount_lane, serve_lane
+    from portafunc.mount import _WsgiBridge, mount_lane, mount_matches, serve_lane
 
     raw_query = http._raw_query
     from_flask = http.from_flask
@@ -43,28 +43,51 @@ def lane(app: App) -> Callable[[Any], Any] | None:
         if found is None:
             return None
         spec, bridge = found
-        if function is not None and spec.trigger.route.match(path) is None:  # type: ignore[union-attr]
+        if function is not None and not mount_matches(spec.trigger.route, path):  # type: ignore[union-attr]
             return None  # the general path's 404
         native = request.environ
-        if not "".join([value for key, value in native.items() if key[:5] == "HTTP_"]).isascii() or \
-                not native.get("CONTENT_TYPE", "").isascii():
+        keys = tuple(native)
+        if not "".join((_header_values.get(keys) or _header_picker(keys))(native)).isascii():
             return None  # bytes that may not be UTF-8: the general path's text of them is what the app is given
         query = raw_query(request.query_string)
-        client = client_ip(request)
+        forwarded = native.get("HTTP_X_FORWARDED_FOR")  # client_ip(request), inline
+        if forwarded is not None:
+            client = forwarded.rsplit(",", 1)[-1].strip() or None
+        else:
+            remote = request.remote_addr
+            client = remote if isinstance(remote, str) else None
         body = request.get_data(cache=True)
         if isinstance(bridge, _WsgiBridge):
-            def build() -> dict[str, Any]:
-                return bridge.environ_of(native, method, path, query, client, body)
+            answer = serve_lane(spec, bridge, bridge.environ_of, body, native.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, from_flask, request, args=(native, method, path, query, client, body))
         else:
-            def build() -> dict[str, Any]:
-                return bridge.scope_of(native, method, path, query, client)
-        answer = serve_lane(spec, bridge, build, body, native.get("HTTP_FUNCTION_EXECUTION_ID"), TARGET, from_flask,
-                            request)
+            answer = serve_lane(spec, bridge, bridge.scope_of, body, native.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, from_flask, request, args=(native, method, path, query, client))
         if isinstance(answer, HttpResponse):
             return http.to_flask(answer)
         return encode(*answer)
 
     return serve
+
+
+def _header_picker(keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    """What reads the request's header values (its ``HTTP_*`` keys and ``CONTENT_TYPE``) out of an environ with
+    ``keys``, in one call (a string, or a tuple of them); kept for the next request with the same keys, which a
+    client sends again and again (a bounded number of shapes)."""
+    from operator import itemgetter
+
+    wanted = [key for key in keys if key[:5] == "HTTP_" or key == "CONTENT_TYPE"]
+    picker: Callable[[Any], Any] = itemgetter(*wanted) if wanted else _no_headers
+    if len(_header_values) < 64:
+        _header_values[keys] = picker
+    return picker
+
+
+_header_values: dict[tuple[str, ...], Callable[[Any], Any]] = {}
+
+
+def _no_headers(_: Any) -> str:
+    return ""
 
 
 def client_ip(request: Any) -> str | None:
