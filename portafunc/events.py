@@ -1186,12 +1186,14 @@ class _TextMessage(Message):
 
     def json(self) -> Any:
         text = self._text
-        if text is None or text[:1] not in _TEXT_OPENERS or text[1:2] == "\x00":
+        if text is None or text[:1] not in _TEXT_OPENERS:
             return Message.json(self)  # what json.loads makes of the bytes (a BOM, UTF-16) is theirs to say
         try:  # Message.json's reading of the same text, without the bytes in between
             try:
                 value, end = _scan_once(text, 0)
             except (StopIteration, ValueError):
+                if text[1:2] == "\x00":  # never read by the scanner; json.loads reads such bytes as UTF-16 or -32
+                    return Message.json(self)
                 return _json.loads(text)
             return value if end == len(text) else _json.loads(text)
         except ValueError as exc:

@@ -149,7 +149,7 @@ def test_an_aware_datetime_is_taken_as_is_and_a_naive_one_is_read_as_utc():
 
 
 TEXTS = ['{"a": 1}', '[1, 2]', '{"a": 1}  ', '{"a": 1} x', '{"a": ', '{', '[', '"s"', '12', '', ' {"a": 1}',
-         '\ufeff{"a": 1}', '{\x00"a": 1}', 'NaN', '{"a": NaN}', 'not json', '{"é": "ü"}', '{"a": "\\ud800"}']
+         '\ufeff{"a": 1}', '{\x00"a": 1}', '{\x00}\x00', '[\x001\x00]\x00', '[\x00\x00\x001\x00\x00\x00]\x00\x00\x00', 'NaN', '{"a": NaN}', 'not json', '{"é": "ü"}', '{"a": "\\ud800"}']
 
 
 def _json_outcome(msg):

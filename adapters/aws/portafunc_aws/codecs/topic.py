@@ -104,7 +104,7 @@ def notification(rec: dict[str, Any]) -> Message[Any] | None:
             message_id, message, attrs = doc["MessageId"], doc["Message"], doc["MessageAttributes"]
             stamp, topic = doc["Timestamp"], doc["TopicArn"]
             if message_id.__class__ is str and message.__class__ is str and attrs.__class__ is dict and not attrs \
-                    and (stamp is None or stamp.__class__ is str) and (topic is None or topic.__class__ is str):
+                    and (stamp.__class__ is str or stamp is None) and (topic.__class__ is str or topic is None):
                 if message.isascii():  # encodes as it is: the bytes are made only if something reads them
                     msg = _deferred_text(message_id, message, rec, _rest_of_notification)
                     msg._published = parse_time(stamp)  # a malformed time is refused now, as decode_sns does
