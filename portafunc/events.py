@@ -334,16 +334,30 @@ def format_time(value: datetime | None) -> str | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse RFC 3339 (with ``Z`` or offset, any fraction length) or epoch milliseconds into an aware datetime."""
-    if value.__class__ is str and len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
-            and value[20:23].isdigit():
-        # What SNS, S3 and Pub/Sub send (milliseconds, UTC), read at once: the general path would pad the fraction to
-        # six digits and give the same datetime
-        try:
-            return _fromisoformat(value if _READS_Z else value[:23] + "+00:00")
-        except ValueError:
-            pass  # said as the general path says it
+    if value.__class__ is str:
+        if _READS_Z:
+            if value.endswith("Z") and value[10:11] == "T":
+                # What SNS, S3 and Pub/Sub send (UTC, a "Z"), read at once: from 3.11 on fromisoformat reads any
+                # fraction length and the "Z" itself, and every such text it reads, the general path (which pads the
+                # fraction to six digits and writes the "Z" as +00:00) reads to the same datetime. The "T" after a
+                # ten-character date: fromisoformat takes any separator there, the general path no ".".
+                try:
+                    return _fromisoformat(value)
+                except ValueError:
+                    pass  # said as the general path says it
+        elif len(value) == 24 and value[19] == "." and value[23] == "Z" and value.isascii() \
+                and value[20:23].isdigit():
+            try:  # 3.10: the millisecond form only, its "Z" written as an offset
+                return _fromisoformat(value[:23] + "+00:00")
+            except ValueError:
+                pass
     elif value.__class__ is datetime and value.tzinfo is not None:  # what the Azure worker hands over: as is
         return value
+    return _parse_time_general(value)
+
+
+def _parse_time_general(value: Any) -> datetime | None:
+    """:func:`parse_time` for every form, field by field."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

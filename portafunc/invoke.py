@@ -776,6 +776,40 @@ def invoke_message_failure(spec: FunctionSpec, msg: Message, target: str, invoca
         _leave(token)
 
 
+def message_runner(spec: FunctionSpec, target: str) -> Callable[[Message, str | None, Any], MessageResult | None]:
+    """:func:`invoke_message_failure` for one function, as ``run(msg, invocation_id, native_context)``: what it looks
+    up per call that belongs to the function (its remembered plain handler, model and validator, the target) is
+    bound once, so the entry of a one-message trigger calls one callable per function. The handler, middleware,
+    OpenTelemetry and DEBUG timing are still checked on every call; anything but a plain handler with none of them
+    goes through :func:`invoke_message_failure` itself, so both give the same outcome."""
+    plain: tuple[Any, Any, Any] = (None, None, None)  # (handler, model, validator) once seen plain
+
+    def run(msg: Message, invocation_id: str | None, native_context: Any) -> MessageResult | None:
+        nonlocal plain
+        if _logging_pending and _LOGGING in _modules:
+            _setup_logging(target)
+        direct = plain
+        if direct[0] is not spec.handler or _otel is not None or logs._threshold <= 10 or spec.app._middleware \
+                or spec.routers:
+            failure = invoke_message_failure(spec, msg, target, invocation_id, native_context)
+            known = _plain_messages.get(spec)
+            if known:  # one tuple, read whole by other threads
+                plain = known
+            return failure
+        token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
+        try:
+            if direct[1] is not None and not msg._has_body:
+                msg.with_body(_validate(direct[1], msg.data, msg, direct[2]))
+            direct[0](msg)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
+            return _failed(spec, msg, exc)
+        finally:
+            _leave(token)
+
+    return run
+
+
 def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
     """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
     validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key,
@@ -1288,5 +1322,5 @@ if os.environ.get("PORTAFUNC_OTEL", "").strip().lower() == "on":
 
 __all__ = [
     "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",
-    "invoke_message", "to_response", "handle_http_direct", "PortafuncError", "encode_payload",
+    "invoke_message", "to_response", "handle_http_direct", "PortafuncError", "encode_payload", "message_runner",
 ]

@@ -367,3 +367,35 @@ def test_a_direct_sns_record_decodes_as_the_general_reader_for_every_sample_and_
     monkeypatch.setattr(topic, "is_sns", lambda native: general.append(native) or True)
     base = codec_golden._sns_put(codec_golden.sns_cases()[1], "MessageAttributes", {})
     assert topic.decode_sns(base)[0].id == base["Records"][0]["Sns"]["MessageId"] and general == []
+
+
+def _envelope_by_json_loads(body):
+    """What sns_envelope answers, written plainly: json.loads, then the fields SNS writes."""
+    if '"TopicArn"' not in body or '"Notification"' not in body:
+        return None
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(doc, dict) and doc.get("Type") == "Notification" and "TopicArn" in doc and "Message" in doc:
+        return doc
+    return None
+
+
+_ENVELOPE = json.dumps({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
+                        "Message": '{"total": 1}', "Timestamp": "2024-01-01T00:00:00.000Z"})
+
+
+@pytest.mark.parametrize("body", [
+    _ENVELOPE, _ENVELOPE + " \n\t\r", _ENVELOPE + " x", _ENVELOPE + "}", "  " + _ENVELOPE, "\ufeff" + _ENVELOPE,
+    _ENVELOPE[:-1], _ENVELOPE.replace('"Notification"', '"Notification", "Type": "Other"'),
+    _ENVELOPE.replace('"Message"', '"Msg"'), "[" + _ENVELOPE + "]", '"TopicArn" "Notification"',
+    _ENVELOPE.replace('"total": 1', '"total": NaN'), _ENVELOPE + _ENVELOPE, _ENVELOPE + "\u00a0",
+    _ENVELOPE.replace('{"total": 1}', "[" * 100000 + "]" * 100000),
+    '{"Type": "Notification", "TopicArn": "t", "Message": "' + "[" * 100000 + '"}',
+    '{"Type": "Notification", "TopicArn": "t", "Message": 1, "x": ' + "[" * 100000 + "]" * 100000 + "}",
+])
+def test_sns_envelope_answers_as_json_loads_would(body):
+    from portafunc_aws.codecs.topic import sns_envelope
+
+    assert sns_envelope(body) == _envelope_by_json_loads(body)

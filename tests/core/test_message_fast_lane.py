@@ -128,3 +128,47 @@ def test_invoke_message_failure_draws_an_id_only_when_asked_and_calls_a_replaced
     spec.handler = lambda msg: 1 / 0
     failure = invoke.invoke_message_failure(spec, Message("m-2", b"{}"), "local")
     assert failure is not None and failure.outcome is invoke.Outcome.RETRY and failure.error.startswith("Zero")
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+@pytest.mark.parametrize(("function", "payload"), [("plain", p) for p in PAYLOADS] + [("typed", p) for p in TYPED])
+def test_a_functions_message_runner_answers_as_invoke_message_failure(function, payload, middleware):
+    """The per-function callable gives what invoke_message_failure gives, on its first call (through
+    invoke_message_failure) and on later ones (its own lane), the handler seeing the same invocation."""
+    app, seen = _app()
+    if middleware:
+        app.middleware(lambda event, call_next: call_next(event))
+    spec = app.function(function)
+    run = invoke.message_runner(spec, "local")
+    for attempt in range(2):
+        seen.clear()
+        got = run(Message("m-1", payload), "inv-1", None)
+        got_seen = list(seen)
+        seen.clear()
+        want = invoke.invoke_message_failure(spec, Message("m-1", payload), "local", "inv-1", None)
+        assert (None if got is None else _describe(got)) == (None if want is None else _describe(want)), attempt
+        assert got_seen == seen and (not seen or seen == [("inv-1", function, "m-1")])
+
+
+def test_a_functions_message_runner_follows_a_replaced_handler_and_middleware_added_later():
+    app, _ = _app()
+    spec = app.function("plain")
+    run = invoke.message_runner(spec, "local")
+    assert run(Message("m-1", b"{}"), None, None) is None
+    assert run(Message("m-1", b"{}"), None, None) is None  # the runner's own lane
+    ids = []
+    spec.handler = lambda msg: ids.append(current().invocation_id) or 1 / 0
+    failure = run(Message("m-2", b"{}"), None, None)
+    assert failure is not None and failure.error.startswith("Zero") and len(ids) == 1 and ids[0]
+    spec.handler = lambda msg: None
+    order = []
+
+    @app.middleware
+    def outer(event, call_next):
+        order.append(event.id)
+        raise RuntimeError("refused by middleware")
+
+    for msg_id in ("m-3", "m-4"):
+        failure = run(Message(msg_id, b"{}"), None, None)
+        assert failure is not None and failure.error == "RuntimeError: refused by middleware"
+    assert order == ["m-3", "m-4"]

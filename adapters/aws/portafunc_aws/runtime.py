@@ -32,7 +32,7 @@ from portafunc.app import App, FunctionSpec, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, handle_unmatched, invoke_batch,
-                              invoke_event, invoke_message, invoke_message_failure)
+                              invoke_event, invoke_message, invoke_message_failure, message_runner)
 
 from . import codecs as codec
 from .codecs import http
@@ -117,6 +117,8 @@ class LambdaHandler:
         self.unmatched_only = self.spec is None and os.environ.get(ROUTER_ENV, "") == "unmatched"
         # a queue or topic function: its SQS and one-record SNS events skip the general dispatch (see __call__)
         self.message_spec = self.spec if self.spec is not None and self.spec.kind in ("queue", "topic") else None
+        # and runs the one message of an SNS event through its function's own invoke_message_failure
+        self._run_message: Any = None if self.message_spec is None else message_runner(self.message_spec, TARGET)
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         try:
@@ -134,8 +136,7 @@ class LambdaHandler:
                         if len(recs) == 1:
                             msg = (_topic or _load_topic()).notification(first)
                             if msg is not None:  # run as the Lambda request, as an HTTP request is
-                                failure = invoke_message_failure(spec, msg, TARGET,
-                                                                 getattr(context, "aws_request_id", None), context)
+                                failure = self._run_message(msg, getattr(context, "aws_request_id", None), context)
                                 if failure is not None:
                                     _retry_unless_handled(failure)
                                 return None

@@ -29,7 +29,7 @@ from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, Topic
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, StorageEvent
 from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message,
-                              invoke_message_failure)
+                              invoke_message_failure, message_runner)
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -94,6 +94,7 @@ class Runtime:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
         self._specs: dict[str, FunctionSpec] = {}  # the queue and Event Grid functions, by name (see _spec)
+        self._grid_lanes: dict[str, tuple[FunctionSpec, Any]] = {}  # Event Grid functions and their message runners
 
     @property
     def app(self) -> App:
@@ -110,6 +111,12 @@ class Runtime:
         functions are registered once, at import."""
         spec = self._specs[name] = self.app.function(name)
         return spec
+
+    def _grid_lane(self, name: str) -> tuple[FunctionSpec, Any]:
+        """:meth:`_spec` with the function's :func:`message_runner`, for its Event Grid messages."""
+        spec = self._specs.get(name) or self._spec(name)
+        lane = self._grid_lanes[name] = (spec, message_runner(spec, TARGET))
+        return lane
 
     @property
     def last(self) -> LastOutcome | None:
@@ -223,12 +230,12 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        spec = self._specs.get(name) or self._spec(name)
+        spec, run = self._grid_lanes.get(name) or self._grid_lane(name)
         trig = spec.trigger
         if trig.__class__ is TopicTrigger:
             fast = message_from_func(event)
             if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
-                failure = invoke_message_failure(spec, fast, TARGET, None, event)
+                failure = run(fast, None, event)
                 if failure is None:  # a success
                     self._local.last = fast.id  # read as a LastOutcome by .last
                     return

@@ -28,7 +28,7 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import Outcome, handle_http_direct, invoke_event, invoke_message_failure
+from portafunc.invoke import Outcome, handle_http_direct, invoke_event, message_runner
 
 from . import codecs
 from .codecs import http, pubsub, schedule
@@ -94,6 +94,14 @@ class Entry:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         _warn_when_unverified(self.app)
         self._mount_lane = _mount_lane(self.app)
+        self._lanes: dict[str, tuple[FunctionSpec, Any]] = {}  # each CloudEvent function and its message runner
+
+    def _lane(self, name: str) -> tuple[FunctionSpec, Any]:
+        """The function ``name`` (RegistrationError if the app has none) and its :func:`message_runner`, kept for the
+        next event: an app's functions are registered once, at import."""
+        spec = self.app.function(name)
+        lane = self._lanes[name] = (spec, message_runner(spec, TARGET))
+        return lane
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
@@ -157,7 +165,7 @@ class Entry:
 
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
-        spec = self.app.function(name)
+        spec, run = self._lanes.get(name) or self._lane(name)
         if _verification_configured():
             _verify_cloud_event_request()
         try:
@@ -170,7 +178,7 @@ class Entry:
         if kind == "topic" or kind == "queue":
             if event.__class__ is not Message and not isinstance(event, Message):
                 raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
-            failure = invoke_message_failure(spec, event, TARGET, None, cloud_event)
+            failure = run(event, None, cloud_event)
             if failure is not None:  # None: a success, acknowledged
                 failed = message_failed(failure, event.id)
                 if failed is not None:

@@ -31,12 +31,21 @@ def is_sns(native: Any) -> bool:
 def sns_envelope(body: str) -> Mapping[str, Any] | None:
     """The SNS notification inside an SQS body, or None when the body is something else."""
     # Cheap checks first: most SQS bodies are not SNS envelopes, and parsing every body twice is the cost.
-    if '"TopicArn"' not in body or '"Notification"' not in body or \
-            body[:1] != "{" and not body.lstrip().startswith("{"):
+    if '"TopicArn"' not in body or '"Notification"' not in body:
         return None
-    try:
-        doc = _loads_object(body)
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
+    if body[:1] == "{":  # as SNS writes it: json.loads' own scanner, without its wrapper's passes (same value)
+        try:
+            doc, end = _scan_once(body, 0)
+        except (StopIteration, ValueError, RecursionError):  # what json.loads refuses: not an envelope SNS wrote
+            return None
+        if end != len(body) and body[end:].strip(_JSON_SPACE):  # more than JSON whitespace after the document
+            return None
+    elif body.lstrip().startswith("{"):
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: not an envelope SNS wrote
+            return None
+    else:
         return None
     if (doc.__class__ is dict or isinstance(doc, Mapping)) and doc.get("Type") == "Notification" \
             and "TopicArn" in doc and "Message" in doc:
@@ -46,19 +55,6 @@ def sns_envelope(body: str) -> Mapping[str, Any] | None:
 
 _scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in
 _JSON_SPACE = " \t\n\r"
-
-
-def _loads_object(text: str) -> Any:
-    """``json.loads(text)`` (same value, same errors) without its wrapper's regex passes when ``text`` starts with
-    ``{``: the scanner reads the document, and only trailing JSON whitespace may follow it."""
-    if text[:1] == "{":
-        try:
-            value, end = _scan_once(text, 0)
-        except (StopIteration, ValueError):
-            return json.loads(text)
-        if end == len(text) or not text[end:].strip(_JSON_SPACE):
-            return value
-    return json.loads(text)
 
 
 def _sns_attributes(value: Any, what: str) -> dict[str, str]:
