@@ -1145,7 +1145,7 @@ def _payload_for_log(msg: Message) -> dict[str, Any]:
     the dead-letter queue, nothing of what it says (card numbers, personal data). ``PORTAFUNC_LOG_PAYLOADS=1`` adds
     the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits."""
     data = msg.data
-    out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg),
+    out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg.attributes, data),
                            "payload_sha256": (_sha256_small if len(data) <= _SMALL else _sha256)(data).hexdigest()}
     if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
@@ -1182,17 +1182,17 @@ _sha256: Any = _load_sha256
 _sha256_small: Any = _load_sha256
 
 
-def _content_type(msg: Message) -> str:
+def _content_type(attributes: dict[str, str], data: bytes) -> str:
     """The content type the publisher set (attribute ``content-type``/``content_type``), else what the bytes look
-    like — without parsing them."""
-    for name, value in msg.attributes.items():
+    like — without parsing them. (A message's attributes and data, each read once by the caller.)"""
+    for name, value in attributes.items():
         if name.lower() in ("content-type", "content_type", "contenttype", "datacontenttype"):
             return str(value)[:100]
-    head = msg.data[:64].lstrip()
+    head = data[:64].lstrip()
     if head[:1] in (b"{", b"["):
         return "application/json (sniffed)"
     try:
-        msg.data[:4096].decode("utf-8")
+        data[:4096].decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < 4092:  # not just a character cut at the 4 KiB mark
             return "application/octet-stream (sniffed)"

@@ -375,3 +375,32 @@ def test_a_line_timestamp_has_three_digits_of_milliseconds() -> None:
         second = int(created)
         expected = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))}.{int((created - second) * 1000):03d}Z"
         assert logsetup._iso(created) == expected
+
+
+@pytest.mark.parametrize(("attributes", "data", "content_type"), [
+    ({"Content-Type": "application/cbor", "other": "x"}, b'{"id": "x"}', "application/cbor"),
+    ({"datacontenttype": "text/csv"}, b"a,b", "text/csv"),
+    ({"content_type": "y" * 300}, b"[", "y" * 100),
+    ({"other": "x"}, b'  \n{"id": "x"}', "application/json (sniffed)"),
+    ({}, b"[1, 2]", "application/json (sniffed)"),
+    ({}, "id: ü".encode(), "text/plain (sniffed)"),
+    ({}, b"\xff\xfe\x00binary", "application/octet-stream (sniffed)"),
+    ({}, b"x" * 4095 + "ü".encode(), "text/plain (sniffed)"),  # a character cut at the 4 KiB mark
+])
+def test_a_rejection_names_its_payload_by_size_content_type_and_digest(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], attributes: dict[str, str],
+        data: bytes, content_type: str) -> None:
+    """The content type the publisher set (any spelling of the attribute's name), else what the bytes look like;
+    the size and SHA-256 (``sha256sum``'s digest) find the message in a dead-letter queue."""
+    import hashlib
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_LOG_PAYLOADS", raising=False)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    app = _rejecting("typed", Order)
+    invoke_batch(app.function("orders"), [Message(id="m-1", data=data, attributes=attributes)])
+    line = next(json.loads(text) for text in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in text)
+    assert line["payload_content_type"] == content_type
+    assert line["payload_bytes"] == len(data)
+    assert line["payload_sha256"] == hashlib.sha256(data).hexdigest()
+    assert line["attributes"] == attributes
