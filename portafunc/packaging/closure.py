@@ -41,6 +41,10 @@ OPTIONAL: dict[str, Callable[[Any], bool]] = {
     "portafunc.jwks": lambda app: _uses_jwt(app) or bool(_kinds(app) - {"http"}),  # bearer tokens; pushed deliveries
     "portafunc.schedule": lambda app: "schedule" in _kinds(app) or getattr(app, "docs_route", None) is not None,
     "portafunc.params": lambda app: not all(_plain_http(app, spec) for spec in app if spec.kind == "http"),
+    # the resource model (and the configuration file's reader it calls): at run time only to read a function's
+    # declared ``uses=`` at registration; ``app.resources()`` is asked by build tools
+    "portafunc.resources": lambda app: any(spec.uses for spec in app),
+    "portafunc.config": lambda app: any(spec.uses for spec in app),
 }
 
 #: Entry-point groups whose modules a deployment loads by URL scheme, and the resource kinds that bind them.

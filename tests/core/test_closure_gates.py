@@ -1,4 +1,4 @@
-"""The packager's predicates for ``portafunc.params`` and ``portafunc.cors`` (OPTIONAL in
+"""The packager's predicates for ``portafunc.params``, ``portafunc.cors`` and the resource model (OPTIONAL in
 ``portafunc/packaging/closure.py``) say "not needed" only when registering the app really did not import the module:
 each app below is registered in a fresh interpreter, which then reports whether the module was imported and what
 the predicate says. A predicate may say "needed" when it was not (a larger zip), never the other way round."""
@@ -24,6 +24,8 @@ APPS = {
     "content_types": "@app.http('POST', '/a', content_types=['text/plain'])\ndef a(req: HttpRequest) -> dict:\n"
                      "    return {}\n",
     "queue_only": "@app.queue('work')\ndef w(msg):\n    pass\n",
+    "uses": "from portafunc import publishes\n@app.http('POST', '/a', uses=[publishes('order-events')])\n"
+            "def a(req: HttpRequest) -> dict:\n    return {}\n",
     "cors": "from portafunc import Cors\n@app.http('GET', '/a', cors=Cors(allow_origins=['https://x.example']))\n"
             "def a(req: HttpRequest) -> dict:\n    return {}\n",
 }
@@ -31,7 +33,8 @@ PROBE = r"""
 import json, sys
 namespace = {"__name__": "probe_app"}
 exec(compile(sys.argv[1], "probe_app", "exec"), namespace)
-imported = {m: m in sys.modules for m in ("portafunc.params", "portafunc.cors")}
+imported = {m: m in sys.modules for m in ("portafunc.params", "portafunc.cors", "portafunc.resources",
+                                         "portafunc.config")}
 from portafunc.packaging.closure import OPTIONAL
 said = {m: OPTIONAL[m](namespace["app"]) for m in imported}
 print(json.dumps({"imported": imported, "said": said}))
@@ -50,3 +53,4 @@ def test_a_module_registration_imported_is_never_judged_unneeded(name: str) -> N
             assert report["said"][module] or not imported, (name, module, report)
     if name in ("plain", "unannotated", "response", "queue_only"):
         assert not report["said"]["portafunc.params"], report  # the gate does trim the usual cases
+    assert report["said"]["portafunc.resources"] == (name == "uses"), report  # and ships the model only then
