@@ -81,11 +81,11 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
                 if '"TopicArn"' in body:
                     envelope = sns_envelope(body)
                     if envelope is not None:  # SNS → SQS: the envelope's message, read as sns_message reads it
-                        body, sns_attrs = envelope["Message"], envelope.get("MessageAttributes")
-                        stamp, topic = envelope.get("Timestamp"), envelope.get("TopicArn")
-                        if body.__class__ is not str or sns_attrs or sns_attrs is not None \
-                                and sns_attrs.__class__ is not dict or stamp.__class__ is not str \
-                                or topic.__class__ is not str:
+                        body, stamp = envelope["Message"], envelope.get("Timestamp")
+                        sns_attrs = envelope.get("MessageAttributes")  # none, or an empty dict: no attributes
+                        if body.__class__ is not str or stamp.__class__ is not str \
+                                or envelope["TopicArn"].__class__ is not str \
+                                or sns_attrs is not None and (sns_attrs or sns_attrs.__class__ is not dict):
                             return decode_sqs_record_fully(rec, index)
                         parse_time(stamp)  # EventDecodeError: refused in full below, naming the record
                 if body.isascii():  # encodes as it is: the bytes are made only if something reads them
