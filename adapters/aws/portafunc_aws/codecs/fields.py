@@ -61,7 +61,7 @@ def records(native: Any, what: str) -> list[Mapping[str, Any]]:
     if not isinstance(recs, list) or not recs:
         raise EventDecodeError(f"{what} has no Records", expected='{"Records": [...]} with at least one record')
     for r in recs:
-        if type(r) is not dict:
+        if r.__class__ is not dict:  # as Lambda sends them (the attribute costs less than calling type)
             return [obj(r, f"{what} record {i}", "a JSON object per record") for i, r in enumerate(recs)]
     return list(recs)
 
