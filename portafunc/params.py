@@ -573,13 +573,7 @@ class _Binder:
         else:
             raw: dict[str, Any] = {}
             if self.query:
-                query = req._query  # a lazy request's map once read, else the marker: read it as the property does
-                if query is _UNREAD:
-                    query = req._query = req._fields.query(req.native)
-                for field, wire, multi in self.query:
-                    values = query.get(wire)
-                    if values:
-                        raw[field] = values if multi else values[0]
+                self._put_query_params(req, raw)
             found = None
             if self.header_names and req._headers is _UNREAD:
                 found = req._fields.header_values(req.native, self.header_names)  # no Headers built
@@ -644,13 +638,7 @@ class _Binder:
         the steps such a signature skips."""
         raw: dict[str, Any] = {}
         if self.query:
-            query = req._query
-            if query is _UNREAD:
-                query = req._query = req._fields.query(req.native)
-            for field, wire, multi in self.query:
-                values = query.get(wire)
-                if values:
-                    raw[field] = values if multi else values[0]
+            self._put_query_params(req, raw)
         if self.header_names:
             found = req._fields.header_values(req.native, self.header_names) if req._headers is _UNREAD else None
             if found is None:
@@ -669,6 +657,16 @@ class _Binder:
         if errors:
             raise _refusal(errors)
         return {}
+
+    def _put_query_params(self, req: HttpRequest, raw: dict[str, Any]) -> None:
+        """The query parameters this handler takes, into ``raw`` by field name (a list for a list parameter)."""
+        query = req._query  # a lazy request's map once read, else the marker: read it as the property does
+        if query is _UNREAD:
+            query = req._query = req._fields.query(req.native)
+        for field, wire, multi in self.query:
+            values = query.get(wire)
+            if values:
+                raw[field] = values if multi else values[0]
 
     def _put_path_params(self, req: HttpRequest, raw: dict[str, Any]) -> None:
         """The route's path parameters this handler takes, into ``raw`` by field name."""

@@ -53,6 +53,24 @@ def build_app() -> App:
     return app
 
 
+def _client(flask_app: Any, entry: Any, lane_on: bool, answered: list[Any]) -> Any:
+    """A test client of functions-framework's app: with the entry's mount lane watched (each answer it gives put in
+    ``answered``), or with the lane switched off so every request takes the general path."""
+    if lane_on:
+        lane = entry._mount_lane
+        assert lane is not None
+
+        def spy(request: Any, function: str | None = None) -> Any:
+            answer = lane(request, function)
+            answered.append(answer)
+            return answer
+
+        entry._mount_lane = spy
+    else:
+        entry._mount_lane = None
+    return flask_app.test_client(use_cookies=False)
+
+
 @pytest.fixture(scope="module")
 def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, list[Any]]]:
     """(lane client, general client, the answers the lane gave)."""
@@ -71,19 +89,7 @@ def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any,
         flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
         entry = sys.modules[source.stem]._portafunc_entry  # the module functions-framework just loaded
         assert entry.app is app
-        if lane_on:
-            lane = entry._mount_lane
-            assert lane is not None
-
-            def spy(request: Any, lane: Any = lane) -> Any:
-                answer = lane(request)
-                answered.append(answer)
-                return answer
-
-            entry._mount_lane = spy
-        else:
-            entry._mount_lane = None
-        clients.append(flask_app.test_client(use_cookies=False))
+        clients.append(_client(flask_app, entry, lane_on, answered))
     yield clients[0], clients[1], answered
 
 
@@ -209,20 +215,7 @@ def function_fronts(fronts: tuple[Any, Any, list[Any]], tmp_path_factory: pytest
         for lane_on in (True, False):
             flask_app = functions_framework.create_app(target=name, source=str(source))
             entry = sys.modules[source.stem]._portafunc_entry
-            if lane_on:
-                lane = entry._mount_lane
-                assert lane is not None
-
-                def spy(request: Any, function: str | None = None, lane: Any = lane,
-                        answered: list[Any] = answered) -> Any:
-                    answer = lane(request, function)
-                    answered.append(answer)
-                    return answer
-
-                entry._mount_lane = spy
-            else:
-                entry._mount_lane = None
-            clients.append(flask_app.test_client(use_cookies=False))
+            clients.append(_client(flask_app, entry, lane_on, answered))
         out[name] = (clients[0], clients[1], answered)
     yield out
 
