@@ -966,14 +966,8 @@ class Message(_TypedBody[T]):
 
         A field not read yet holds the marker ``_UNREAD`` (a plain value test on read, where an unset slot would cost
         an exception per field); a field the caller sets before the first read keeps the caller's value."""
-        msg = _new_message(cls)
-        msg.id = id
+        msg: Message[Any] = _unread(_new_message(cls), id, native, rest)
         msg.data = data
-        msg.native = native
-        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD
-        msg._body = None
-        msg._has_body = False
-        msg._rest = rest
         return msg
 
     @classmethod
@@ -981,14 +975,8 @@ class Message(_TypedBody[T]):
                       ) -> Message[Any]:
         """:meth:`deferred` for a payload that arrived as text, which the caller has checked encodes to UTF-8 (e.g.
         ASCII): ``data`` is that text's UTF-8 bytes, encoded when first read; ``json()`` parses the text as it is."""
-        msg: Any = _new_message(_TextMessage)
-        msg.id = id
+        msg: Any = _unread(_new_message(_TextMessage), id, native, rest)
         msg._text = text
-        msg.native = native
-        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD
-        msg._body = None
-        msg._has_body = False
-        msg._rest = rest
         made: Message[Any] = msg
         return made
 
@@ -1203,6 +1191,17 @@ class _TextMessage(Message):
                 f"message {self.id} is not valid JSON: {exc}",
                 [{"loc": [], "msg": str(exc), "type": "json_invalid"}],
             ) from exc
+
+
+def _unread(msg: Any, id: str, native: Any, rest: Callable[[Any], tuple[Any, ...]]) -> Any:
+    """A new message's id, native object and ``rest`` set, its other fields marked unread (see Message.deferred)."""
+    msg.id = id
+    msg.native = native
+    msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD
+    msg._body = None
+    msg._has_body = False
+    msg._rest = rest
+    return msg
 
 
 _TextMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a

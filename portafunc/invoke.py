@@ -720,9 +720,9 @@ def _http_lane(spec: FunctionSpec) -> Any:
 
 # -- messages ----------------------------------------------------------------------------------------------------
 
-def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
-                   invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
-    """Run one message; never raises: the outcome says whether the broker must redeliver it."""
+def _inline_plain(spec: FunctionSpec, target: str) -> tuple[Any, Any, Any] | None:
+    """(handler, model, validator) when one message of ``spec`` may run inline — a plain handler, no OpenTelemetry,
+    no DEBUG timing, no middleware chain — else None (:func:`_run_message`). Sets logging up on the first call."""
     if _logging_pending and _LOGGING in _modules:
         _setup_logging(target)
     direct = _plain_messages.get(spec)
@@ -730,6 +730,15 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
         direct = _plain_message(spec)
     if not direct or _otel is not None or logs._threshold <= 10 or (spec.app._middleware or spec.routers) \
             and _chain(spec):
+        return None
+    return direct
+
+
+def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
+                   invocation_id: str | None = None, native_context: Any = None) -> MessageResult:
+    """Run one message; never raises: the outcome says whether the broker must redeliver it."""
+    direct = _inline_plain(spec, target)
+    if direct is None:
         return _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
                             _direct(spec))
     # The common case, inlined: what _run_message does for a plain handler, minus two call frames. Without an id
@@ -753,13 +762,8 @@ def invoke_message_failure(spec: FunctionSpec, msg: Message, target: str, invoca
     """:func:`invoke_message` for a delivery whose success answers nothing (SNS direct, Event Grid, a CloudEvent):
     None when the handler succeeded (what it returned is dropped), else the failure's MessageResult. Positional
     arguments and no result object per success: on a one-message trigger both cost as much as the rest of the lane."""
-    if _logging_pending and _LOGGING in _modules:
-        _setup_logging(target)
-    direct = _plain_messages.get(spec)
-    if direct is None or direct and direct[0] is not spec.handler:
-        direct = _plain_message(spec)
-    if not direct or _otel is not None or logs._threshold <= 10 or (spec.app._middleware or spec.routers) \
-            and _chain(spec):
+    direct = _inline_plain(spec, target)
+    if direct is None:
         result = _run_message(spec, msg, invocation_id or context.new_id(), None, target, native_context,
                               _direct(spec))
         return None if result.outcome is _SUCCESS else result
