@@ -151,6 +151,25 @@ LEFT_TO_THE_GENERAL_PATH = {("HEAD", "/flask/binary"), ("HEAD", "/fastapi/binary
                             ("POST", "/odd/x"), ("GET", "/fastapi/echo/é ü")}  # the last two: non-ASCII headers
 
 
+def _both_ways(lane: Any, general: Any, method: str, path: str, options: dict[str, Any],
+               capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture | None = None
+               ) -> tuple[list[Any], list[Any]]:
+    """The same request through the lane's client and the general path's: (status, headers, body) of each, and the
+    log lines each wrote (with the ``logging`` records too when ``caplog`` is given)."""
+    options = {**options, "headers": [*options.get("headers", []), ("Function-Execution-Id", "exec-1"),
+                                      ("traceparent", TRACEPARENT)]}
+    outs, logs = [], []
+    for client in (lane, general):
+        capfd.readouterr()
+        if caplog is not None:
+            caplog.clear()
+        got = client.open(path, method=method, **options)
+        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
+        lines = _log_lines(capfd.readouterr().err)
+        logs.append(lines if caplog is None else (lines, [(r.levelname, r.getMessage()) for r in caplog.records]))
+    return outs, logs
+
+
 @pytest.mark.parametrize(("method", "path", "options"), CASES, ids=[f"{m} {p} {i}" for i, (m, p, _) in
                                                                      enumerate(CASES)])
 def test_the_lane_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]], capfd: pytest.CaptureFixture[str],
@@ -158,15 +177,7 @@ def test_the_lane_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]]
                                                options: dict[str, Any]) -> None:
     lane, general, answered = fronts
     before = len(answered)
-    options = {**options, "headers": [*options.get("headers", []), ("Function-Execution-Id", "exec-1"),
-                                                     ("traceparent", TRACEPARENT)]}
-    outs, logs = [], []
-    for client in (lane, general):
-        capfd.readouterr()
-        caplog.clear()
-        got = client.open(path, method=method, **options)
-        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
-        logs.append((_log_lines(capfd.readouterr().err), [(r.levelname, r.getMessage()) for r in caplog.records]))
+    outs, logs = _both_ways(lane, general, method, path, options, capfd, caplog)
     assert outs[0] == outs[1]
     assert logs[0] == logs[1]
     if (method, path) in LEFT_TO_THE_GENERAL_PATH:
@@ -234,14 +245,7 @@ def test_a_mount_deployed_on_its_own_answers_as_the_general_path(
     name = {"fastapi": "mount_fastapi", "odd": "mount_odd"}.get(path.split("/")[1], "mount_flask")
     lane, general, answered = function_fronts[name]
     before = len(answered)
-    options = {**options, "headers": [*options.get("headers", []), ("Function-Execution-Id", "exec-1"),
-                                      ("traceparent", TRACEPARENT)]}
-    outs, logs = [], []
-    for client in (lane, general):
-        capfd.readouterr()
-        got = client.open(path, method=method, **options)
-        outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
-        logs.append(_log_lines(capfd.readouterr().err))
+    outs, logs = _both_ways(lane, general, method, path, options, capfd)
     assert outs[0] == outs[1]
     assert logs[0] == logs[1]
     if (method, path) in LEFT_TO_THE_GENERAL_PATH or not path.startswith(("/flask", "/fastapi", "/odd")) or \
