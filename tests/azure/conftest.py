@@ -7,21 +7,11 @@ import os
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import standins
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures" / "events" / "azure"
-
-
-def fixture_files() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*.json"))
-
-
-def load_fixture(rel: str):
-    return json.loads((FIXTURES / rel).read_text(encoding="utf-8"))
+from azure_fixtures import FIXTURES, REPO, fixture_files, load_fixture  # noqa: F401 - re-exported for fixtures
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO
+from azure_fixtures import FIXTURES, REPO
 
 PORTAFUNC = [sys.executable, "-m", "portafunc.cli"]
 

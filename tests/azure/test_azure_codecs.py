@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import FIXTURES, fixture_files, load_fixture
+from azure_fixtures import FIXTURES, fixture_files, load_fixture
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpRequest, Message, ScheduleEvent, StorageEvent

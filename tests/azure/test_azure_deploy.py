@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from azure_fixtures import REPO
 
 from portafunc import App
 from portafunc.loader import load_app

@@ -16,7 +16,7 @@ import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
-from conftest import load_fixture
+from azure_fixtures import load_fixture
 
 import portafunc
 from portafunc.errors import BindingError, MessagingError

@@ -15,7 +15,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import load_fixture
+from azure_fixtures import load_fixture
 
 from portafunc import App, HttpRequest, Message, StorageEvent
 from portafunc.targets import get_target

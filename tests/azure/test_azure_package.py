@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from azure_fixtures import REPO
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,7 @@ import venv
 import zipfile
 from pathlib import Path
 
-from conftest import REPO
+from azure_fixtures import REPO
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
