@@ -1,0 +1,190 @@
+"""The Lambda handler reads the usual HTTP API (payload 2.0) event in one pass (``http.api_v2_request``) and sends it
+straight to the direct lane. That reading must give exactly what the general path gives (``detect``,
+``decode_request``, ``matched_route``, then ``_dispatch``) or decline, for well-formed events and every malformed
+one: each golden case and mutation of ``test_lazy_http`` plus mutations of the fields only this reading checks
+(version, routeArn, elb, domainName, stage, routeKey, resource), read both ways and answered both ways by a real app.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Annotated, Any, Callable
+
+import pytest
+from pydantic import BaseModel, Field
+
+from portafunc import App, Header, HttpRequest
+from portafunc.errors import EventDecodeError
+from portafunc_aws.codecs import http
+from portafunc_aws.lambda_context import LambdaContext
+from portafunc_aws.runtime import bind
+
+from aws_test_support import load_fixture
+from test_lazy_http import CASES, outcome
+
+BASE = "http-apigw-v2/sam-HttpApi.json"
+
+
+def lane_cases() -> list[dict[str, Any]]:
+    """Mutations of what only the one-pass reading checks, on the sample event and on a request to a typed route."""
+    typed = load_fixture(BASE)
+    typed.update({"routeKey": "GET /orders/{id}", "rawPath": "/orders/42", "rawQueryString": "limit=5"})
+    typed["headers"] = {"Header1": "value1", "x-tenant": "acme"}
+    typed["body"], typed["isBase64Encoded"] = None, False
+    typed["requestContext"]["http"]["method"] = "GET"
+    out = []
+    top: list[tuple[str, Any]] = [
+        ("version", "1.0"), ("version", None), ("version", 2), ("routeArn", "arn:aws:execute-api:x"),
+        ("routeArn", None), ("routeKey", "$default"), ("routeKey", "GET"), ("routeKey", "GET orders"),
+        ("routeKey", None), ("routeKey", 5), ("routeKey", ["GET /x"]), ("resource", "/orders/{id}"),
+        ("httpMethod", "POST"), ("rawPath", "/orders/a%2Fb"), ("rawPath", ""), ("rawPath", "/orders/42/"),
+        ("rawQueryString", ""), ("rawQueryString", "limit=0"), ("rawQueryString", "limit=%35&limit=6"),
+        ("cookies", ["a=1", "b=2"]), ("cookies", ["a=\r1"]), ("cookies", [None]), ("cookies", ()),
+        ("body", "hello"), ("body", "é"), ("body", 5), ("body", b"x"), ("isBase64Encoded", True),
+        ("headers", {"X-Tenant": "a", "x-tenant": "b"}), ("headers", {"x-tenant": 5}), ("headers", "x"),
+    ]
+    context: list[tuple[str, Any]] = [
+        ("elb", {}), ("domainName", "abc.lambda-url.us-east-1.on.aws"), ("domainName", None), ("domainName", 5),
+        ("domainName", "x.execute-api.example.com"), ("stage", "prod"), ("stage", None), ("stage", 5),
+        ("stage", "orders"), ("stage", "$default"), ("http", None), ("http", []), ("eventType", "CONNECT"),
+    ]
+    http_fields: list[tuple[str, Any]] = [("method", "get"), ("method", None), ("method", 5), ("sourceIp", None),
+                                          ("sourceIp", 5), ("sourceIp", "203.0.113.1")]
+    for base in (load_fixture(BASE), typed):
+        out.append(copy.deepcopy(base))
+        for key, value in top:
+            event = copy.deepcopy(base)
+            event[key] = value
+            out.append(event)
+            gone = copy.deepcopy(base)
+            gone.pop(key, None)
+            out.append(gone)
+        for routed in ({"routeKey": None, "resource": "/orders/{id}"}, {"routeKey": 5, "resource": 5}):
+            event = copy.deepcopy(base)
+            event.update(routed)
+            out.append(event)
+            gone = copy.deepcopy(event)
+            del gone["routeKey"]
+            out.append(gone)
+        for key, value in context:
+            event = copy.deepcopy(base)
+            event["requestContext"][key] = value
+            out.append(event)
+        for key, value in http_fields:
+            event = copy.deepcopy(base)
+            event["requestContext"]["http"][key] = value
+            out.append(event)
+    return out
+
+
+EVENTS = [event for event, _ in CASES] + lane_cases()
+
+
+def general_reading(event: Any) -> Any:
+    """What the general path reads from ``event``: its variant, request (or refusal) and matched template."""
+    try:
+        variant = http.detect(event)
+    except EventDecodeError as exc:
+        return ["error", str(exc)]
+    if variant is None:
+        return None
+    return [variant, outcome(lambda: http.decode_request(event, variant)[0]), http.matched_route(event)]
+
+
+@pytest.mark.parametrize("case", range(len(EVENTS)))
+def test_the_one_pass_reading_gives_what_the_general_reading_gives_or_declines(case):
+    event = EVENTS[case]
+    if event.__class__ is not dict:
+        return
+    general = general_reading(copy.deepcopy(event))
+    try:
+        found = http.api_v2_request(event)
+    except EventDecodeError as exc:  # a body that is no base64: refused as decode_request refuses it
+        assert general[:2] == ["apigw-v2", ["error", str(exc)]]
+        return
+    except UnicodeError as exc:  # text that cannot be encoded: what the Lambda handler says of it
+        assert general[:2] == ["apigw-v2", ["unicode", type(exc).__name__]]
+        return
+    if found is not None:
+        req, template = found
+        assert general == ["apigw-v2", outcome(lambda: req), template]
+
+
+def test_the_usual_events_are_read_in_one_pass():
+    """The lane is taken, not declined, for what API Gateway sends (cookies, a stage, a body, escapes)."""
+    def taken(event: Any) -> bool:
+        try:
+            return http.api_v2_request(event) is not None
+        except (EventDecodeError, UnicodeError):
+            return True
+
+    assert sum(taken(event) for event in EVENTS if event.__class__ is dict) > 100
+    base = load_fixture(BASE)
+    for change in ({}, {"cookies": ["a=1"]}, {"body": "{}", "isBase64Encoded": False}, {"body": "é", "isBase64Encoded": False},
+                   {"rawPath": "/my/a%20b"}, {"routeKey": "GET /orders/{id}"}, {"headers": {}}):
+        event = dict(copy.deepcopy(base), **change)
+        assert http.api_v2_request(event) is not None, change
+
+
+class OrderView(BaseModel):
+    id: int
+    limit: int
+    tenant: str
+
+
+def build_app(middleware: bool) -> App:
+    app = App("api-v2-lane")
+
+    if middleware:
+        @app.middleware
+        def passthrough(event, call_next):
+            return call_next(event)
+
+    @app.http("GET", "/orders/{id}")
+    def get_order(id: int, limit: Annotated[int, Field(ge=1, le=100)] = 10,
+                  x_tenant: Annotated[str, Header()] = "public") -> OrderView:
+        return OrderView(id=id, limit=limit, tenant=x_tenant)
+
+    @app.http(["GET", "POST"], "/my/path")
+    def my_path(req: HttpRequest) -> dict:
+        return {"path": req.path, "query": req.query, "headers": req.headers.to_multi(), "body": req.text(),
+                "ip": req.client_ip, "cookies": req.cookies}
+
+    @app.http("GET", "/{rest+}")
+    def anything(rest: str) -> dict:
+        return {"rest": rest}
+
+    return app
+
+
+def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
+    try:
+        return ["ok", json.dumps(handler(copy.deepcopy(event), context))]  # key order included
+    except Exception as exc:  # noqa: BLE001 - the refusal is part of the answer
+        return [type(exc).__name__, str(exc)]
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+@pytest.mark.parametrize("function", [None, "get_order"])
+def test_the_lambda_handler_answers_as_the_general_path(middleware, function):
+    app = build_app(middleware)
+    lane, general = bind(app, function), bind(app, function)
+    general.api_v2_lane = False
+    context = LambdaContext(aws_request_id="r-1")
+    for event in EVENTS:
+        assert answer(lane, event, context) == answer(general, event, context), event
+
+
+def test_a_handler_that_must_see_other_events_first_does_not_take_the_lane(monkeypatch):
+    app = build_app(False)
+
+    @app.topic("orders")
+    def on_order(msg):  # an app with topic functions routes SNS HTTP(S) deliveries before HTTP
+        pass
+
+    assert not bind(app).api_v2_lane
+    assert not bind(app, "on_order").api_v2_lane
+    assert bind(build_app(False)).api_v2_lane
+    monkeypatch.setenv("PORTAFUNC_ROUTER", "unmatched")
+    assert not bind(build_app(False)).api_v2_lane  # the $default router answers only what API Gateway did not match
