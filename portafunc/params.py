@@ -566,7 +566,7 @@ class _Binder:
         # in one call (HttpFields.first_values) while the request's own query and headers are unread
         single_query = not any(multi for _, _, multi in self.query)
         self.query_names = tuple(wire for _, wire, _ in self.query)
-        self.first_fields = (*(field for field, _, _ in self.query), *self.header_fields) \
+        self.first_fields: tuple[str, ...] = (*(field for field, _, _ in self.query), *self.header_fields) \
             if self.plain and single_query and (self.query or self.headers) else ()
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
