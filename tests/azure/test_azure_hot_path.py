@@ -184,3 +184,49 @@ def test_an_event_grid_message_reads_as_the_general_decoder_for_every_sample_and
             assert fast.native is event and fast.to_dict() == general.to_dict()
             checked += 1
     assert checked >= 30
+
+
+def test_event_grid_fields_read_from_the_worker_class_match_its_accessors() -> None:
+    """The worker's own func.EventGridEvent is read from the attributes its accessors return (once its layout is
+    seen); a subclass whose accessors answer differently is read through them, and both give the message the
+    general decoder gives for what the accessors say."""
+    import azure.functions as func
+
+    from portafunc_azure.codecs.natives import from_func_eventgrid
+
+    class Renamed(func.EventGridEvent):
+        @property
+        def id(self) -> str:
+            return "renamed-" + super().id
+
+        def get_json(self):
+            return {"wrapped": super().get_json()}
+
+    when = datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc)
+    doc = _eg_cases()[0]
+    plain = _func_event(doc, when)
+    assert topic.message_from_func(plain) is not None and topic._sdk_event is func.EventGridEvent
+    renamed = Renamed(id=doc["id"], data=doc["data"], topic=doc.get("topic"), subject=doc.get("subject"),
+                      event_type=doc["eventType"], event_time=when, data_version=doc.get("dataVersion"))
+    for event in (plain, renamed, plain):
+        fast = topic.message_from_func(event)
+        general = topic.decode_event(from_func_eventgrid(event), as_message=True)
+        assert fast is not None and fast.id == event.id and fast.json() == event.get_json()
+        assert fast.to_dict(context=True) == general.to_dict(context=True)
+    assert topic._sdk_event is func.EventGridEvent
+
+
+def test_a_parsed_event_grid_payload_reads_the_same_through_data_json_and_a_set_data() -> None:
+    """The payload the worker parsed is handed to json() as it is; reading data writes its bytes once (json() then
+    parses them), and data set by code before any read is what json() parses."""
+    doc = _eg_cases()[0]
+    when = datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc)
+    first = topic.message_from_func(_func_event(doc, when))
+    assert first is not None and first.json() is doc["data"]
+    written = first.data
+    assert written == topic.envelope.dumps(doc["data"]) and first.data is written
+    assert first.json() == doc["data"] and first.json() is not doc["data"]
+    second = topic.message_from_func(_func_event(doc, when))
+    assert second is not None
+    second.data = b'{"replaced": true}'
+    assert second.json() == {"replaced": True} and second.data == b'{"replaced": true}'

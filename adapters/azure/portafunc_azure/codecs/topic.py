@@ -25,10 +25,10 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
-from typing import Any, Callable
+from typing import Any
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, StorageEvent, format_time
+from portafunc.events import _UNREAD, Message, StorageEvent, format_time
 
 from . import envelope
 from .envelope import MARKER
@@ -104,36 +104,35 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
                    source=source if isinstance(source, str) else None, native=native)
 
 
-_message_init = Message.__init__
-
-
 class _ParsedMessage(Message[Any]):
     """A message whose JSON payload the worker already parsed (``func.EventGridEvent.get_json()``): ``json()``
     hands that value over and the bytes of ``data`` are written only if something reads them (a typed model, the
-    dead-letter copy, a log), so the usual handler never pays for serialising and re-parsing its payload."""
+    dead-letter copy, a log), so the usual handler never pays for serialising and re-parsing its payload. ``_value``
+    holds the parsed value until ``data`` holds bytes (written from it, or set), then ``_PENDING``."""
 
     __slots__ = ("_value",)
-
-    def __init__(self, value: Any, id: str, attributes: dict[str, str], published_at: datetime | None,
-                 source: str | None, native: Any) -> None:
-        _message_init(self, id, _PENDING, attributes, None, 1, published_at, source, native)  # positional: no
-        self._value = value  # keyword dict built and unpacked per event
+    _value: Any
 
     @property
     def data(self) -> bytes:
-        raw = _DATA.__get__(self)
-        if raw is _PENDING:
-            raw = envelope.dumps(self._value)
+        value = self._value
+        if value is not _PENDING:
+            raw: bytes = envelope.dumps(value)
             _DATA.__set__(self, raw)
-        return raw
+            self._value = _PENDING  # after the bytes: a reader in another thread finds one or the other
+            return raw
+        written: bytes = _DATA.__get__(self)
+        return written
 
     @data.setter
     def data(self, value: bytes) -> None:
         _DATA.__set__(self, value)
+        self._value = _PENDING
 
     def json(self) -> Any:
-        if _DATA.__get__(self) is _PENDING:
-            return self._value
+        value = self._value
+        if value is not _PENDING:
+            return value
         return super().json()
 
 
@@ -141,27 +140,64 @@ _ParsedMessage.__name__ = "Message"  # what it stands for, to code telling event
 # middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 _DATA = Message.__dict__["data"]  # the slot under Message.data
 _PENDING: Any = object()
+_new_message = object.__new__
+_sdk_event: Any = None  # func.EventGridEvent once its instances are seen to keep each field as the accessors give it
+_LAYOUT = ("_EventGridEvent__event_type", "_EventGridEvent__id", "_EventGridEvent__data",
+           "_EventGridEvent__event_time")
 
 
 def message_from_func(event: Any) -> Message[Any] | None:
     """A ``func.EventGridEvent`` (Event Grid schema) → Message, read from the worker's object without writing it
     back to JSON; None for anything else (a ``func.CloudEvent``, an envelope, a validation event), which the general
-    path (:func:`decode_event` on :func:`.natives.from_func_eventgrid`) decodes."""
-    if hasattr(event, "specversion"):
+    path (:func:`decode_event` on :func:`.natives.from_func_eventgrid`) decodes.
+
+    The worker's own class keeps each field in an attribute its accessor returns as it is; once that is seen
+    (:func:`_learn_layout`), its fields are read there, without an accessor's frame each, and the message is built
+    in place: its attributes and source are read from the event when first asked for (``Message.deferred``)."""
+    if event.__class__ is _sdk_event:
+        etype, event_id = event._EventGridEvent__event_type, event._EventGridEvent__id
+        data, when = event._EventGridEvent__data, event._EventGridEvent__event_time
+    elif _sdk_event is None and _learn_layout(event):
+        return message_from_func(event)
+    elif hasattr(event, "specversion"):
         return None
-    etype, event_id = event.event_type, event.id
-    data = event.get_json()
+    else:
+        etype, event_id, data, when = event.event_type, event.id, event.get_json(), event.event_time
     if etype.__class__ is not str or not etype or etype == VALIDATION_TYPE or event_id.__class__ is not str \
             or not event_id or (data.__class__ is dict and MARKER in data) or data is None:
         return None  # text as the worker gives it (a str subclass, never seen, takes the general path too)
-    when = event.event_time
     if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
                              or when.tzinfo is None):
         return None
-    msg = _deferred_parsed(event_id, _PENDING, event, _rest_of_event)  # attributes and source: on first read
-    msg._published = when
+    msg: Any = _new_message(_ParsedMessage)  # Message.deferred's fields, set here: no frame per field group
+    msg.id = event_id
     msg._value = data
-    return msg
+    msg.native = event
+    msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._source = _UNREAD
+    msg._published = when
+    msg._body = None
+    msg._has_body = False
+    msg._rest = _rest_of_event
+    made: Message[Any] = msg
+    return made
+
+
+def _learn_layout(event: Any) -> bool:
+    """Whether ``event`` is the worker's ``func.EventGridEvent``, keeping its fields where its accessors read them
+    (then remembered: later events of that class are read there). Anything else is read through its accessors."""
+    global _sdk_event
+    cls = event.__class__
+    if cls.__name__ != "EventGridEvent" or not cls.__module__.startswith("azure.functions") \
+            or hasattr(event, "specversion"):
+        return False
+    fields = getattr(event, "__dict__", None)
+    if fields is None or any(name not in fields for name in _LAYOUT):
+        return False
+    if fields[_LAYOUT[0]] is not event.event_type or fields[_LAYOUT[1]] is not event.id \
+            or fields[_LAYOUT[2]] is not event.get_json() or fields[_LAYOUT[3]] is not event.event_time:
+        return False
+    _sdk_event = cls
+    return True
 
 
 def _rest_of_event(event: Any) -> tuple[Any, ...]:
@@ -175,9 +211,6 @@ def _rest_of_event(event: Any) -> tuple[Any, ...]:
         if isinstance(subject, str) and subject:
             attributes["subject"] = subject
     return attributes, None, 1, event.event_time, topic if isinstance(topic, str) else None
-
-
-_deferred_parsed: Callable[..., _ParsedMessage] = _ParsedMessage.deferred  # type: ignore[assignment]
 
 
 def is_json_type(content_type: Any) -> bool:
