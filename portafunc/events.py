@@ -537,6 +537,12 @@ class HttpFields:
         :attr:`HttpRequest.headers`)."""
         return None
 
+    def first_values(self, native: Any, query: tuple[str, ...], headers: tuple[str, ...]) -> list[str | None] | None:
+        """The first value of each of ``query`` in ``query(native)``, then :meth:`header_values` of ``headers``, in
+        one list (None for a name without one), read in one call; None when the codec cannot read this event's
+        fields so (the caller then reads the request's)."""
+        return None
+
 
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through.

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from enum import Enum
+from functools import partial
 
 from . import context, logs
 from .context import Invocation
@@ -346,10 +347,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         return plain
     respond = _typed_responder(spec)
     if respond is not None:
-        def typed(r: HttpRequest) -> HttpResponse:
-            return respond(spec.handler, r)  # the handler as it is now, as _call reads it
-
-        return typed
+        return partial(respond, spec)  # the handler as it is now, as _call reads it: one frame, not two
 
     def general(r: HttpRequest) -> HttpResponse:
         return to_response(_call(spec, r))
@@ -358,8 +356,9 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
 
 
 def _typed_responder(spec: FunctionSpec) -> Any:
-    """``RouteSignature.responder()`` of a synchronous handler with typed parameters, body or response model; else
-    None (also when it cannot be built: ``_call`` then fails the request as it always has)."""
+    """``RouteSignature.responder()`` (``respond(spec, req)``) of a synchronous handler with typed parameters,
+    body or response model; else None (also when it cannot be built: ``_call`` then fails the request as it always
+    has)."""
     if spec.is_async:
         return None
     try:
@@ -654,7 +653,11 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                            stream=stream)
     run = None
     if spec.routers or spec.app._middleware:
-        run = _http_chain(spec, target)
+        chain = _http_chains.get(spec)  # _http_chain's test, inline: the request's frame is the costly part
+        if chain is not None and chain[0] == spec.app._middleware and chain[1] == target and not spec.routers:
+            run = chain[2]
+        else:
+            run = _http_chain(spec, target)
         if run is False:  # an async middleware
             return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                                stream=stream)

@@ -873,8 +873,8 @@ def serve_lane(spec: FunctionSpec, bridge: _WsgiBridge | _AsgiBridge, build: Cal
     """What :func:`portafunc.invoke.handle_http` does for a request :func:`mount_lane` found: the app gets what
     ``build(*args)`` returns, the environ (WSGI) or scope (ASGI) the general path would give it for that request (built
     inside the invocation, after an ASGI app's lifespan started), and ``body``; the invocation (the request is
-    ``request``, or ``request(front)`` built only if the invocation's context is read; ``front`` is the native
-    context), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
+    ``request``, or ``request(front)`` built only if the invocation's context is read, whose ``native`` is then the native
+    context; else ``front`` is), log lines and failures are the pipeline's. A whole body comes back as ``(status, headers, body)``,
     checked as :class:`HttpResponse` checks them, for the front door to encode as it encodes that response; anything
     else, or everything when not ``parts``, as the response the general path gives. Without ``stream`` (a front
     door that sends bodies whole) a body the app sends in pieces is read to its end within the invocation, as
@@ -921,8 +921,10 @@ def _invocation(spec: FunctionSpec, request: HttpRequest | Callable[[Any], HttpR
                 target: str) -> Any:
     from .invoke import _http_invocation
 
-    return _http_invocation(spec, request if isinstance(request, HttpRequest) else request(front), inv_id, target,
-                            front)
+    if isinstance(request, HttpRequest):
+        return _http_invocation(spec, request, inv_id, target, front)
+    req = request(front)
+    return _http_invocation(spec, req, inv_id, target, req.native)  # the front door's own request object
 
 
 def _checked_text(headers: list[tuple[str, str]]) -> bool:

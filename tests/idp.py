@@ -53,7 +53,7 @@ class IdentityProvider:
             def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
                 provider.requests.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
-                    doc = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/jwks.json"}
+                    doc: dict[str, Any] = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/jwks.json"}
                 elif self.path == "/jwks.json":
                     doc = {"keys": [k.jwk() for k in provider.keys]}
                 else:

@@ -79,6 +79,7 @@ def recording() -> Iterator[Recorded]:
 def hex_ids(span: ReadableSpan) -> tuple[str, str, str | None]:
     """(trace id, span id, parent span id) as the W3C header writes them."""
     context = span.get_span_context()
+    assert context is not None
     parent = span.parent
     return f"{context.trace_id:032x}", f"{context.span_id:016x}", f"{parent.span_id:016x}" if parent else None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,10 +149,9 @@ def _messages(msgs: Any) -> Any:
 
 def snapshot(decode_sqs: Callable[[Any, int], Any], decode_http: Callable[[Any, str], Any],
              decode_sns: Callable[[Any], Any]) -> dict[str, Any]:
-    return {"sns": [_outcome(lambda ev=ev: decode_sns(ev), _messages) for ev in sns_cases()],
-            "sqs": [_outcome(lambda rec=rec, i=i: decode_sqs(rec, i), _message) for i, rec in enumerate(sqs_cases())],
-            "http": [_outcome(lambda ev=ev, variant=variant: decode_http(ev, variant), _request)
-                     for ev, variant in http_cases()]}
+    return {"sns": [_outcome(partial(decode_sns, ev), _messages) for ev in sns_cases()],
+            "sqs": [_outcome(partial(decode_sqs, rec, i), _message) for i, rec in enumerate(sqs_cases())],
+            "http": [_outcome(partial(decode_http, ev, variant), _request) for ev, variant in http_cases()]}
 
 
 def current() -> dict[str, Any]:

@@ -73,7 +73,7 @@ class RuntimeApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.server.handle_error = lambda request, address: None  # type: ignore[method-assign] # killed runtimes
+        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign] # killed runtimes
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -188,3 +188,37 @@ def test_a_handler_that_must_see_other_events_first_does_not_take_the_lane(monke
     assert bind(build_app(False)).api_v2_lane
     monkeypatch.setenv("PORTAFUNC_ROUTER", "unmatched")
     assert not bind(build_app(False)).api_v2_lane  # the $default router answers only what API Gateway did not match
+
+
+QUERIES = ["limit=5", "a=1&a=2&b", "&&a=&=b&c==d&", "x", "=", "a=1;b=2", "é=ü&ü", "a+b=c+d", "a%20b=%zz&c=%41",
+           "a=b=c", "a&a=&a=1", "", "limit=5&limit=6", "b=1&limit", "&limit=7"]
+
+
+@pytest.mark.parametrize("case", range(len(EVENTS)))
+def test_the_first_values_are_what_the_query_and_headers_give(case):
+    """``first_values`` (what the usual typed signature reads) gives, for query names and header names, what the
+    request's query map (first value) and ``header_values`` give, or declines (escapes in the query string, a
+    header map the request converts or refuses), for each event the HTTP API decoder builds a lazy request of."""
+    event = EVENTS[case]
+    try:
+        if event.__class__ is not dict or http.detect(event) not in ("apigw-v2", "function-url") \
+                or http._lazy_v2(event, "apigw-v2") is None:
+            return
+    except (EventDecodeError, UnicodeError):
+        return
+    fields = http._V2["apigw-v2"]
+    names = ("limit", "a", "b", "", "c", "x", "é", "parameter1", "nope")
+    headers = ("header1", "x-tenant", "cookie", "missing")
+    for raw in [event["rawQueryString"], *QUERIES]:
+        native = dict(event, rawQueryString=raw)
+        found = fields.first_values(native, names, headers)
+        if "%" in raw or "+" in raw:
+            assert found is None
+            continue
+        from_headers = fields.header_values(native, headers)
+        if from_headers is None:
+            assert found is None
+            continue
+        query = http._query_map(raw) if raw else {}
+        assert found == [query[n][0] if n in query else None for n in names] + from_headers, raw
+        assert fields.first_values(native, names, ()) == found[:len(names)]

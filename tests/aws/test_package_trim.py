@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return package(project, tmp_path_factory.mktemp("dist"))
 
 
-def run(task_root: Path, events: list[object], env: dict[str, str]) -> list[dict[str, object]]:
+def run(task_root: Path, events: list[object], env: dict[str, str]) -> list[dict[str, Any]]:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", RUN, str(task_root), json.dumps(events)],
                           capture_output=True, text=True, timeout=120, cwd=task_root,
                           env={"PORTAFUNC_APP": "main:app", "PATH": "/usr/bin:/bin", **env})
@@ -100,20 +101,20 @@ def test_events_of_unregistered_families_get_the_typed_error(hello: Path, tmp_pa
     events = [http_event("/hello/ada"), encode_messages([msg], "sqs"), encode_sns([msg]),
               encode_storage(StorageEvent(bucket="b", key="k"), "s3"), schedule]
     lines = run(tmp_path, events, {"PORTAFUNC_FUNCTION": "hello"})
-    assert lines[0]["answer"]["statusCode"] == 200  # type: ignore[index]
-    assert json.loads(lines[0]["answer"]["body"]) == {"message": "hello ada"}  # type: ignore[index]
+    assert lines[0]["answer"]["statusCode"] == 200
+    assert json.loads(lines[0]["answer"]["body"]) == {"message": "hello ada"}
     for line, what in zip(lines[1:5], ("an SQS batch", "an SNS notification", "an S3 notification",
                                        "an EventBridge event"), strict=True):
         assert line["error"] == "EventDecodeError", line
         assert f"'hello' is a http function but received {what}" in str(line["message"]), line
-    assert not any(m.startswith(("portafunc_aws.codecs.queue", "portafunc.kit.records")) for m in lines[5]["loaded"])  # type: ignore[union-attr]
+    assert not any(m.startswith(("portafunc_aws.codecs.queue", "portafunc.kit.records")) for m in lines[5]["loaded"])
 
 
 def test_an_sns_header_on_an_app_without_topic_functions_is_ordinary_http(hello: Path, tmp_path: Path) -> None:
     zipfile.ZipFile(hello).extractall(tmp_path)
     event = http_event("/hello/sns", {"x-amz-sns-message-type": "Notification"})
     lines = run(tmp_path, [event], {})
-    assert lines[0]["answer"]["statusCode"] == 200, lines  # type: ignore[index]
+    assert lines[0]["answer"]["statusCode"] == 200, lines
 
 
 def test_portafunc_frames_name_file_and_line_without_source(hello: Path, tmp_path: Path) -> None:

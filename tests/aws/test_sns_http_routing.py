@@ -138,6 +138,7 @@ def make_app() -> tuple[App, dict[str, list[Any]]]:
     @app.topic("orders", name="on_order")
     def on_order(msg: Message) -> None:
         inv = current()
+        assert inv is not None
         seen["orders"].append((msg.id, msg.text, msg.source, inv.invocation_id, inv.target))
         if msg.text == "fail":
             raise RuntimeError("downstream is down")

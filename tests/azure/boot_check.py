@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 root = os.getcwd()
 sys.path[:0] = [root, os.path.join(root, ".python_packages", "lib", "site-packages")]
@@ -26,7 +27,7 @@ from portafunc_azure import codecs  # noqa: E402  (the artifact's codecs; its Ta
 from portafunc_azure.codecs import natives  # noqa: E402
 
 functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
-out = {"bindings": {name: [json.loads(b) for b in f.get_raw_bindings()] for name, f in functions.items()},
+out: dict[str, Any] = {"bindings": {name: [json.loads(b) for b in f.get_raw_bindings()] for name, f in functions.items()},
        "modules": {}, "calls": {}}
 t = codecs
 
@@ -69,8 +70,8 @@ out["calls"]["docs_script"] = call("portafunc_docs_files", natives.to_func_http(
     path_params={"file": "swagger-ui-bundle.js"}))))
 for mod in ("portafunc", "portafunc_azure", "azure.functions", "pydantic", "pydantic_core"):
     out["modules"][mod] = sys.modules[mod].__file__ if mod in sys.modules else None
-out["foreign_paths"] = sorted({os.path.dirname(m.__file__) for n, m in list(sys.modules.items())
-                               if n != "__main__" and getattr(m, "__file__", None) and not m.__file__.startswith(root)
-                               and not m.__file__.startswith(sys.base_prefix)})
+module_files = [m.__file__ for n, m in list(sys.modules.items()) if n != "__main__" and getattr(m, "__file__", None)]
+out["foreign_paths"] = sorted({os.path.dirname(f) for f in module_files
+                               if f and not f.startswith(root) and not f.startswith(sys.base_prefix)})
 out["queue_depth"] = len(__import__("portafunc").queue("orders").receive(max_messages=10))
 sys.stdout.write("\n@@BOOT@@" + json.dumps(out) + "\n")

@@ -43,7 +43,7 @@ def run_host_once(client: QueueClient, fn, max_dequeue: int) -> list[str]:
         try:
             fn(host_message(m))
         except Exception:  # noqa: BLE001 - the host logs the failure
-            if m.dequeue_count >= max_dequeue:
+            if (m.dequeue_count or 0) >= max_dequeue:
                 client_poison = QueueClient.from_connection_string(HOST_CONNECTION[0], client.queue_name + "-poison")
                 try:
                     client_poison.create_queue()

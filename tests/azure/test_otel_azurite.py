@@ -45,6 +45,7 @@ def test_a_request_through_a_storage_queue_is_one_trace(storage_env: str, unique
     with exporting("shop-azure") as (receiver, tracer_provider, meter_provider):
         assert Cloud("azure").http(app, "POST", "/orders", headers={"traceparent": CALLER}).status == 202
         [received] = list(client.receive_messages(max_messages=1, visibility_timeout=30))
+        assert received.inserted_on is not None and received.expires_on is not None
         native = {"Id": received.id, "DequeueCount": received.dequeue_count, "PopReceipt": received.pop_receipt,
                   "InsertionTime": received.inserted_on.isoformat(),
                   "ExpirationTime": received.expires_on.isoformat(), "MessageText": received.content}

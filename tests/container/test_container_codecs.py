@@ -31,7 +31,7 @@ def cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
                                             ("schedule", ["scheduler", "ping", "cloudevent"])])
 def test_every_variant_round_trips(kind: str, variants: list[str]) -> None:
     assert TARGET.variants(kind) == variants
-    events = {"http": HttpRequest("POST", "/orders/é", query={"a": ["1", "2"]}, headers={"X-Id": "7"}, body=b"{}"),
+    events: dict[str, HttpRequest | Message | StorageEvent | ScheduleEvent] = {"http": HttpRequest("POST", "/orders/é", query={"a": ["1", "2"]}, headers={"X-Id": "7"}, body=b"{}"),
               "message": Message("m-1", b'{"n":1}', {"kind": "created", "correlation_id": "c"}, "key-1", 1,
                                  WHEN, "//tests"),
               "storage": StorageEvent("uploads", "in/a b.txt", "created", 12, "etag-1", WHEN, "s-1"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import portafunc
 from portafunc import App, HttpRequest, HttpResponse, Message
+from portafunc.context import Invocation
 from pydantic import BaseModel
 
 
@@ -84,11 +85,13 @@ def test_a_request_trace_continues_through_the_message_to_its_consumer(cloud) ->
     """HTTP request with a traceparent → the handler sends → the message carries the same trace id with the
     request's own span as parent → the consuming handler runs in that trace and what it publishes carries it on."""
     app = _sending_app()
-    seen: list[object] = []
+    seen: list[Invocation] = []
     fulfil = app.function("fulfil").handler
 
     def observed(msg: Message[Order]) -> None:
-        seen.append(portafunc.current_invocation())
+        invocation = portafunc.current_invocation()
+        assert invocation is not None
+        seen.append(invocation)
         fulfil(msg)
 
     app.function("fulfil").handler = observed

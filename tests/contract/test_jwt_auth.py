@@ -158,6 +158,7 @@ def test_idempotency_keys_are_scoped_to_the_verified_caller(cloud, idp: Identity
 
     @app.http("POST", "/pay", idempotent=True)
     def pay(req: HttpRequest) -> HttpResponse:
+        assert req.principal is not None
         runs.append(req.principal["sub"])
         return HttpResponse.json({"run": len(runs)})
 

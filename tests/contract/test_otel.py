@@ -14,6 +14,7 @@ from otel_support import Recorded, hex_ids, recording
 
 import portafunc
 from portafunc import App, HttpRequest, HttpResponse, Message, NonRetryableError
+from portafunc.context import Invocation
 
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  # the W3C specification's example
 TRACE_ID, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -25,7 +26,7 @@ def telemetry():
         yield recorded
 
 
-def _app(seen: list[object]) -> App:
+def _app(seen: list[Invocation]) -> App:
     app = App("otel")
 
     @app.http("POST", "/orders/{id}", uses=[portafunc.sends("orders")])
@@ -39,7 +40,9 @@ def _app(seen: list[object]) -> App:
 
     @app.queue("orders", dead_letter="orders-failed")
     def fulfil(msg: Message) -> None:
-        seen.append(portafunc.current_invocation())
+        invocation = portafunc.current_invocation()
+        assert invocation is not None
+        seen.append(invocation)
         body = msg.json()
         if body.get("poison"):
             raise NonRetryableError("cannot be fulfilled")
@@ -54,7 +57,7 @@ def _app(seen: list[object]) -> App:
 
 
 def test_a_request_its_message_and_the_consumer_are_one_trace(cloud, telemetry: Recorded) -> None:
-    seen: list[object] = []
+    seen: list[Invocation] = []
     app = _app(seen)
     answer = cloud.http(app, "POST", "/orders/o-7", headers={"traceparent": CALLER, "host": "shop.example.com",
                                                                 "user-agent": "curl/8.5"})

@@ -14,6 +14,7 @@ import pytest
 
 from idp import IdentityProvider
 from portafunc import App, HttpRequest, JwtAuth, RegistrationError, Router
+from portafunc.app import HttpTrigger
 from portafunc.invoke import handle_http
 from portafunc.jwks import KeySet, SetKey, TokenRefused, verify_jwt
 from test_runner import start
@@ -69,7 +70,7 @@ def test_route_router_and_app_auth_resolve_innermost_first() -> None:
     guarded.http("GET", "/k", name="k", auth="function")(lambda req: None)
     app.include_router(plain)
     app.include_router(guarded)
-    auths = {name: spec.trigger.auth for name, spec in app.functions.items()}
+    auths = {name: spec.trigger.auth for name, spec in app.functions.items() if isinstance(spec.trigger, HttpTrigger)}
     assert auths == {"a": app_auth, "public": "anonymous", "p": app_auth, "g": router_auth, "k": "function"}
     assert App("b").auth == "anonymous"
 
@@ -84,7 +85,7 @@ def test_the_algorithm_must_fit_the_allow_list_the_key_type_and_the_jwk(idp: Ide
 
     token = idp.token()
     keys = _rsa_keys(idp)
-    common = {"issuers": [idp.issuer], "audiences": [AUD]}
+    common: dict[str, Any] = {"issuers": [idp.issuer], "audiences": [AUD]}
     assert verify_jwt(token, keys, algorithms=["RS256"], **common)["sub"] == "user-1"
     with pytest.raises(TokenRefused) as refused:
         verify_jwt(token, keys, algorithms=["PS256"], **common)  # not in the allow-list

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_the_frame_hands_its_app_to_the_target(tmp_path: Path, monkeypatch: pyte
     (tmp_path / "once.py").write_text("from portafunc import App\napp = App('once')\n"
                                       "@app.http('GET', '/x')\ndef x(req):\n    return {}\n")
     target = get_target("aws")
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
 
     def fake_package(request: PackageRequest):  # the real build is covered by tests/aws/test_package.py
         seen["app"], seen["rows"] = request.app, request.functions
@@ -70,7 +71,7 @@ def test_the_frame_hands_its_app_to_the_target(tmp_path: Path, monkeypatch: pyte
     import once  # type: ignore[import-not-found]
 
     assert seen["app"] is once.app
-    assert [name for name, _ in seen["rows"]] == ["x"]  # type: ignore[union-attr]
+    assert [name for name, _ in seen["rows"]] == ["x"]
 
 
 def test_build_package_can_be_called_twice_in_one_process(tmp_path: Path) -> None:

@@ -184,6 +184,7 @@ def test_current_invocation_is_visible_inside_handlers():
     @app.topic("t")
     def h(msg: Message):
         inv = portafunc.current_invocation()
+        assert inv is not None
         seen.update(function=inv.function, trigger=inv.trigger, correlation=inv.correlation_id)
 
     invoke_message(app.function("h"), Message(id="m", data=b"{}", attributes={"correlation_id": "c-9"}))

@@ -63,7 +63,8 @@ def test_a_declared_helper_publish_is_delivered_and_in_the_model() -> None:
     assert handle_http(app, _request()).status == 200
     assert [m.data for m in sub.receive(10)] == [b'{"id":"o-1"}']
     model = app.resources()
-    assert model.resource("topic", "order-events").origin == "uses"
+    events = model.resource("topic", "order-events")
+    assert events is not None and events.origin == "uses"
     assert model.functions["create"].bindings() == {"PORTAFUNC_TOPIC_ORDER_EVENTS": ("topic", "order-events")}
 
 
@@ -82,8 +83,9 @@ def test_dead_letter_is_one_queue_everywhere_and_readable() -> None:
     dlq = model.resource("queue", "work-failed")
     assert dlq is not None and dlq.origin == "dead_letter"
     assert model.resource("topic", "work-failed") is None
-    assert model.resource("queue", "work").options["dead_letter"] == "work-failed"
-    assert model.functions["work"].grant("queue", "work-failed").access == ("send",)
+    queue, grant = model.resource("queue", "work"), model.functions["work"].grant("queue", "work-failed")
+    assert queue is not None and queue.options["dead_letter"] == "work-failed"
+    assert grant is not None and grant.access == ("send",)
 
     result = invoke_message(app.function("work"), Message("m-1", b'{"a":1}'))
     assert result.outcome is Outcome.DEAD_LETTERED

@@ -90,7 +90,8 @@ def test_registering_routes_compiles_no_regex_and_a_request_compiles_only_reacha
     one = App("one-parameter")
     one.http("GET", "/orders/{id}", name="order")(lambda req: None)
     assert one.route("GET", "/orders/7")[1] == {"id": "7"}
-    assert one.function("order").trigger.route._pattern is None  # the usual shape needs no regex at all
+    trigger = one.function("order").trigger
+    assert isinstance(trigger, HttpTrigger) and trigger.route._pattern is None  # the usual shape needs no regex at all
 
 
 def test_conflicts_are_still_refused_by_shape_and_method() -> None:

@@ -6,6 +6,7 @@ to a JSON-lines file named by $RUNNER_LOG, so the tests observe deliveries (atte
 
 from __future__ import annotations
 
+import email.message
 import http.client
 import json
 import os
@@ -21,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -76,7 +78,7 @@ class Runner:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+                headers: dict[str, str] | None = None) -> tuple[int, email.message.Message, bytes]:
         req = urllib.request.Request(self.url(path), data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
@@ -84,7 +86,7 @@ class Runner:
         except urllib.error.HTTPError as err:
             return err.code, err.headers, err.read()
 
-    def post_json(self, path: str, doc: Any) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def post_json(self, path: str, doc: Any) -> tuple[int, email.message.Message, bytes]:
         return self.request("POST", path, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
     def stop(self) -> int:
@@ -238,7 +240,7 @@ def test_consumer_that_always_fails_lands_in_dead_letter_after_max_attempts(samp
 def test_topic_fans_out_to_both_subscribers(sample: Runner) -> None:
     sample.post_json("/publish/news", {"headline": "hello"})
     for reader in ("reader_a", "reader_b"):
-        (row,) = wait_for(lambda reader=reader: sample.records(function=reader), 10, f"{reader} to receive")
+        (row,) = wait_for(partial(sample.records, function=reader), 10, f"{reader} to receive")
         attributes = dict(row["attributes"])
         traceparent, correlation = attributes.pop("traceparent"), attributes.pop("correlation_id")
         assert row["body"] == {"headline": "hello"} and attributes == {"kind": "news"}

@@ -53,22 +53,44 @@ def build_app() -> App:
     return app
 
 
-def _client(flask_app: Any, entry: Any, lane_on: bool, answered: list[Any]) -> Any:
-    """A test client of functions-framework's app: with the entry's mount lane watched (each answer it gives put in
-    ``answered``), or with the lane switched off so every request takes the general path."""
+def _client(flask_app: Any, entry: Any, lane_on: bool, answered: list[Any], first: str) -> Any:
+    """A test client of functions-framework's app: with the entry's mount lanes watched (each answer one gives put
+    in ``answered``: ``("front", answer)`` from the lane in front of Flask's dispatch, ``("dispatch", answer)`` from
+    the lane inside it), or with the lanes switched off so every request takes the general path. A first request
+    (to ``first``) puts the front lane in place."""
     if lane_on:
-        lane = entry._mount_lane
-        assert lane is not None
+        lane, front = entry._mount_lane, entry._front
+        assert lane is not None and front is not None
 
         def spy(request: Any, function: str | None = None) -> Any:
             answer = lane(request, function)
-            answered.append(answer)
+            answered.append(("dispatch", answer))
+            return answer
+
+        def front_spy(environ: Any, start_response: Any, function: str | None) -> Any:
+            answer = front(environ, start_response, function)
+            answered.append(("front", answer))
             return answer
 
         entry._mount_lane = spy
+        entry._front = front_spy
     else:
-        entry._mount_lane = None
-    return flask_app.test_client(use_cookies=False)
+        entry._mount_lane = entry._front = None
+        entry._front_pending = False
+    client = flask_app.test_client(use_cookies=False)
+    client.get(first)
+    answered.clear()
+    dispatch = flask_app.wsgi_app.wsgi_app  # what functions-framework's execution-id middleware calls
+    assert (getattr(dispatch, "__self__", None) is flask_app) is not lane_on  # the front lane is there, or not
+    return client
+
+
+def _answered_by(answers: list[tuple[str, Any]]) -> str | None:
+    """Which lane answered a request (None: the general path), from the answers the lanes gave it: at most one,
+    the last."""
+    given = [where for where, answer in answers if answer is not None]
+    assert len(given) <= 1 and (not given or answers[-1][1] is not None), answers
+    return given[0] if given else None
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +111,7 @@ def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any,
         flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
         entry = sys.modules[source.stem]._portafunc_entry  # the module functions-framework just loaded
         assert entry.app is app
-        clients.append(_client(flask_app, entry, lane_on, answered))
+        clients.append(_client(flask_app, entry, lane_on, answered, "/nowhere"))
     yield clients[0], clients[1], answered
 
 
@@ -149,6 +171,9 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # the same trace in both log lines
 LEFT_TO_THE_GENERAL_PATH = {("HEAD", "/flask/binary"), ("HEAD", "/fastapi/binary"), ("GET", "/native"),
                             ("POST", "/odd/x"), ("GET", "/fastapi/echo/é ü")}  # the last two: non-ASCII headers
+# a path that is not ASCII as the WSGI server gives it (werkzeug's request.path reads it): the lane inside the
+# dispatch serves it; the lane in front of the dispatch every other request a lane serves
+ANSWERED_IN_THE_DISPATCH = {("GET", "/flask/echo/é ü")}
 
 
 def _both_ways(lane: Any, general: Any, method: str, path: str, options: dict[str, Any],
@@ -180,10 +205,12 @@ def test_the_lane_answers_as_the_general_path(fronts: tuple[Any, Any, list[Any]]
     outs, logs = _both_ways(lane, general, method, path, options, capfd, caplog)
     assert outs[0] == outs[1]
     assert logs[0] == logs[1]
+    assert answered[before:], "no lane was reached"
     if (method, path) in LEFT_TO_THE_GENERAL_PATH:
-        assert answered[before:] == [None]
+        assert _answered_by(answered[before:]) is None
     else:
-        assert len(answered) == before + 1 and answered[-1] is not None  # the lane answered it
+        assert _answered_by(answered[before:]) == ("dispatch" if (method, path) in ANSWERED_IN_THE_DISPATCH
+                                                   else "front")
 
 
 def _log_lines(err: str) -> list[str]:
@@ -226,7 +253,7 @@ def function_fronts(fronts: tuple[Any, Any, list[Any]], tmp_path_factory: pytest
         for lane_on in (True, False):
             flask_app = functions_framework.create_app(target=name, source=str(source))
             entry = sys.modules[source.stem]._portafunc_entry
-            clients.append(_client(flask_app, entry, lane_on, answered))
+            clients.append(_client(flask_app, entry, lane_on, answered, "/elsewhere/first"))
         out[name] = (clients[0], clients[1], answered)
     yield out
 
@@ -248,11 +275,13 @@ def test_a_mount_deployed_on_its_own_answers_as_the_general_path(
     outs, logs = _both_ways(lane, general, method, path, options, capfd)
     assert outs[0] == outs[1]
     assert logs[0] == logs[1]
+    assert answered[before:], "no lane was reached"
     if (method, path) in LEFT_TO_THE_GENERAL_PATH or not path.startswith(("/flask", "/fastapi", "/odd")) or \
             path.startswith("/flaskish"):
-        assert answered[before:] == [None]
+        assert _answered_by(answered[before:]) is None
     else:
-        assert len(answered) == before + 1 and answered[-1] is not None
+        assert _answered_by(answered[before:]) == ("dispatch" if (method, path) in ANSWERED_IN_THE_DISPATCH
+                                                   else "front")
 
 
 ENVIRONS = [
@@ -329,4 +358,92 @@ def test_the_body_limit_answers_as_the_general_path(fronts: tuple[Any, Any, list
                           headers=[("Function-Execution-Id", "exec-1")])
         outs.append((got.status, got.headers.to_wsgi_list(), got.get_data()))
     assert outs[0] == outs[1] and outs[0][0].startswith("413")
-    assert len(answered) == before + 1 and answered[-1] is not None
+    assert _answered_by(answered[before:]) == "front"
+
+
+def _lane_and_general(app: App, key: str, folder: Any, target: str) -> tuple[Any, Any, list[Any]]:
+    """(lane client, general client, the answers the lanes gave) of functions-framework apps serving ``target`` of
+    the generated main.py of ``app``."""
+    import functions_framework
+
+    from portafunc_gcp.deploy.main_py import render_main
+    from portafunc_gcp.runtime import register
+
+    register(key, app)
+    source = folder / f"{key.replace('-', '_')}_main.py"
+    source.write_text(render_main(app, f"registered:{key}", root=None), encoding="utf-8")
+    answered: list[Any] = []
+    clients = []
+    for lane_on in (True, False):
+        flask_app = functions_framework.create_app(target=target, source=str(source))
+        clients.append(_client(flask_app, sys.modules[source.stem]._portafunc_entry, lane_on, answered, "/first"))
+    return clients[0], clients[1], answered
+
+
+def path_echo(environ: Any, start_response: Any) -> Any:
+    body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}".encode("latin-1")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@pytest.mark.parametrize(("path", "by"), [("/robots.txt", None), ("/favicon.ico", None), ("/x//y", "dispatch"),
+                                          ("/robots.txt/", "front"), ("/x", "front"), ("/", "front")])
+def test_a_root_mount_leaves_functions_framework_its_own_answers(tmp_path: Any, capfd: pytest.CaptureFixture[str],
+                                                                  path: str, by: str | None) -> None:
+    """A web app mounted at the root, the app's only function: what functions-framework's routing answers itself
+    (404 for ``/robots.txt`` and ``/favicon.ico``) is still its answer, and a path werkzeug reads otherwise than
+    as sent (slashes doubled) is left to the lane inside the dispatch."""
+    app = App("gcp-mount-root")
+    app.mount("/", path_echo)
+    from portafunc_gcp.deploy.main_py import HTTP_SERVICE
+
+    lane, general, answered = _lane_and_general(app, "gcp-mount-root", tmp_path, HTTP_SERVICE)
+    outs, logs = _both_ways(lane, general, "GET", path, {}, capfd)
+    assert outs[0] == outs[1]
+    assert logs[0] == logs[1]
+    if by is None:
+        assert outs[0][0].startswith("404") and answered == [("front", None)]  # the function never ran
+    else:
+        assert _answered_by(answered) == by
+
+
+def context_echo(environ: Any, start_response: Any) -> Any:
+    """The invocation the mounted app runs in, as it reads it: its facts and the front door's request."""
+    import json
+
+    from portafunc import context
+
+    now = context.current()
+    assert now is not None
+    native = now.native_context
+    body = json.dumps({"function": now.function, "trigger": now.trigger, "target": now.target,
+                       "correlation": now.correlation_id, "trace": now.trace.trace_id if now.trace else None,
+                       "native": type(native).__name__, "method": native.method, "path": native.path,
+                       "query": native.query_string.decode(), "data": native.get_data().decode("latin-1"),
+                       "agent": native.headers.get("User-Agent"), "read": environ["wsgi.input"].read().decode()
+                       }).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@pytest.mark.parametrize("options", [{}, {"data": b"some body", "query_string": "a=1&b"},
+                                     {"data": b"chunked", "headers": [("Transfer-Encoding", "chunked")]}])
+def test_the_invocation_the_app_reads_is_the_general_paths(tmp_path: Any, capfd: pytest.CaptureFixture[str],
+                                                           options: dict[str, Any]) -> None:
+    """The invocation context read from inside the mounted app (its function, correlation, trace and the front
+    door's own request, body included) is the one the general path gives it."""
+    app = App("gcp-mount-context")
+    app.mount("/ctx", context_echo)
+    from portafunc_gcp.deploy.main_py import HTTP_SERVICE
+
+    lane, general, answered = _lane_and_general(app, "gcp-mount-context", tmp_path, HTTP_SERVICE)
+    options = {**options, "headers": [*options.get("headers", []), ("X-Correlation-Id", "corr-7"),
+                                      ("User-Agent", "agent/1")]}
+    outs, logs = _both_ways(lane, general, "POST", "/ctx/x", options, capfd)
+    assert outs[0] == outs[1], outs
+    assert logs[0] == logs[1]
+    assert _answered_by(answered) == "front"
+    import json
+
+    seen = json.loads(outs[0][2])
+    assert seen["correlation"] == "corr-7" and seen["native"] == "Request" and seen["data"] == seen["read"]

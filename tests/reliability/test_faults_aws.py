@@ -99,7 +99,7 @@ def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
     app = App("faults-aws")
     done: dict[int, int] = {}
     attempts: dict[int, int] = {}
-    state = {"crashed": 0, "failed_once": set()}
+    crashed, failed_once = [0], set[int]()
 
     @app.queue("work", max_attempts=max_attempts)
     def work(msg: Message) -> None:
@@ -108,11 +108,11 @@ def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
         attempts[i] = attempts.get(i, 0) + 1
         if body["poison"]:
             raise ValueError(f"poison message {i}")  # retryable: only the redrive policy ends it
-        if i % 7 == 3 and i not in state["failed_once"]:
-            state["failed_once"].add(i)
+        if i % 7 == 3 and i not in failed_once:
+            failed_once.add(i)
             raise ConnectionError(f"transient failure on {i}")
-        if i == 11 and state["crashed"] == 0:
-            state["crashed"] += 1
+        if i == 11 and crashed[0] == 0:
+            crashed[0] += 1
             raise Crash("the process died in the middle of the batch")
         done[i] = done.get(i, 0) + 1
 
@@ -150,12 +150,12 @@ def test_crash_mid_batch_and_poison_nothing_lost(aws_env: str) -> None:
     lost = set(range(n)) - delivered - set(dead)
     FIGURES["aws crash+poison"] = {"sent": n, "delivered": len(delivered), "dead_lettered": len(dead),
                                    "lost": len(lost), "duplicates_run": sum(done.values()) - len(done),
-                                   "faults": state["crashed"] + len(state["failed_once"])
+                                   "faults": crashed[0] + len(failed_once)
                                    + sum(attempts[i] for i in poison)}
-    assert state["crashed"] == 1 and state["failed_once"]
+    assert crashed[0] == 1 and failed_once
     assert sorted(dead) == sorted(poison), dead
     # SQS counts receives: a receive in the crashed batch counts even if the handler never reached the message
-    assert all(max_attempts - state["crashed"] <= attempts[i] <= max_attempts for i in poison), attempts
+    assert all(max_attempts - crashed[0] <= attempts[i] <= max_attempts for i in poison), attempts
     assert delivered == set(range(n)) - poison
     assert not lost and len(delivered) + len(dead) == n
     assert _drain_count(sqs, url) == 0

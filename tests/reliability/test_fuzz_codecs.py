@@ -204,10 +204,10 @@ def _check_decoded(events: Any) -> None:
 # Crashes that may be let through while they are being fixed: each is identified by the exception type and the
 # innermost portafunc frame, so only that exact crash passes (counted as "known-bug:*"); any other exception still
 # fails the test. The crashes found so far and their inputs are listed in docs/reliability.md.
-KNOWN_BUGS: set[tuple[str, str, str]] = {
+KNOWN_BUGS: set[tuple[str, str, str]] = set(
     # Empty: the crashes first found here (out-of-range epoch times, lone surrogates in echoed values and in SQS/SNS
     # bodies, a non-string legacy eventType, a >4300-digit deliveryAttempt) are fixed and now raise EventDecodeError.
-}
+)
 
 
 def _known_bug(exc: BaseException) -> bool:
@@ -408,12 +408,13 @@ def test_body_over_limit_is_413(target: str, monkeypatch: pytest.MonkeyPatch) ->
     ok = b'{"name": "' + b"a" * 3000 + b'", "qty": 1}'
     big = b'{"name": "' + b"a" * 5000 + b'", "qty": 1}'
     count(f"http:{target}")
-    assert driver.http(app, HttpRequest("POST", "/items", headers=[("Content-Type", "application/json")],
-                                        body=ok)).response.status == 200
+    small = driver.http(app, HttpRequest("POST", "/items", headers=[("Content-Type", "application/json")],
+                                         body=ok)).response
+    assert small is not None and small.status == 200
     count(f"http:{target}")
     resp = driver.http(app, HttpRequest("POST", "/items", headers=[("Content-Type", "application/json")],
                                         body=big)).response
-    assert resp.status == 413 and (resp.content_type or "").startswith("application/problem+json")
+    assert resp is not None and resp.status == 413 and (resp.content_type or "").startswith("application/problem+json")
 
 
 def test_body_limit_comes_from_the_environment() -> None:

@@ -151,12 +151,12 @@ def test_topic_poison_event_log_has_no_secrets(target: str, capsys: pytest.Captu
 
 
 def test_redact_by_name_covers_headers_cookies_signatures_sas_and_tokens() -> None:
-    doc = {"headers": {"Authorization": "Bearer x", "Cookie": "a=b", "Set-Cookie": "a=b", "X-Api-Key": "k",
+    doc: dict[str, Any] = {"headers": {"Authorization": "Bearer x", "Cookie": "a=b", "Set-Cookie": "a=b", "X-Api-Key": "k",
                        "aeg-sas-key": "k", "x-amz-security-token": "t", "x-goog-iap-jwt-assertion": "j",
                        "Content-Type": "application/json"},
            "attributes": [("signature", "s"), ("SigningCertURL", "https://sns...")],
            "nested": [{"sas_token": "t", "AccountKey": "k", "client_secret": "s", "password": "p"}]}
-    out = logs.redact(doc)
+    out: Any = logs.redact(doc)
     headers = out["headers"]
     assert headers["Content-Type"] == "application/json"
     assert all(v == logs.REDACTED for k, v in headers.items() if k != "Content-Type")
@@ -214,7 +214,8 @@ def test_credential_shapes_in_error_text_are_masked(target: str, capsys: pytest.
     ``error`` text and the ``traceback``."""
     driver = get_target(target).driver()
     app = _leaky_app()
-    assert driver.http(app, HttpRequest("POST", "/pay", body=b"{}")).response.status == 500
+    response = driver.http(app, HttpRequest("POST", "/pay", body=b"{}")).response
+    assert response is not None and response.status == 500
     assert driver.messages(app, "work", [Message(id="m-1", data=b"{}")]).failed_ids == ["m-1"]
     lines = _portafunc_lines(capsys.readouterr().err)
     failed = [line for line in lines if line.get("traceback")]

@@ -79,6 +79,13 @@ def _mount_lane(app: App) -> Any:
     return lane(app)
 
 
+def _mount_front(app: App) -> Any:
+    """:func:`.codecs.mount.front` for an app that mounts a web app."""
+    from .codecs.mount import front
+
+    return front(app)
+
+
 def _inside(path: str | None, root: str) -> bool:
     if not path:
         return False
@@ -94,6 +101,10 @@ class Entry:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         _warn_when_unverified(self.app)
         self._mount_lane = _mount_lane(self.app)
+        # the same lane in front of functions-framework's Flask dispatch, put there by the first request (which
+        # tells which function this functions-framework app serves): codecs.mount.install_front
+        self._front = None if self._mount_lane is None else _mount_front(self.app)
+        self._front_pending = self._front is not None
         self._lanes: dict[str, tuple[FunctionSpec, Any]] = {}  # each CloudEvent function and its message runner
 
     def _lane(self, name: str) -> tuple[FunctionSpec, Any]:
@@ -109,12 +120,22 @@ class Entry:
         plain handler's usual result takes the direct lane (:func:`.outcome.direct_encoder`); a body produced in
         pieces is sent in chunks, as they come."""
         if self._mount_lane is not None:  # a mounted WSGI app, served from functions-framework's own environ
+            if self._front_pending:
+                self._install_front(None)
             answer = self._mount_lane(request)
             if answer is not None:
                 return answer
         answer = handle_http_direct(self.app, http.from_flask(request), self._encode or self._encoder(), None, TARGET,
                                     request.environ.get(_EXECUTION_ID), request, None, True)
         return http.to_flask(answer) if isinstance(answer, HttpResponse) else answer
+
+    def _install_front(self, function: str | None) -> None:
+        """The mount lane in front of this functions-framework app's dispatch, for the next requests (once)."""
+        from .codecs.mount import install_front
+
+        self._front_pending = False
+        if self._front is not None:
+            install_front(self._front, function)
 
     def _encoder(self) -> Any:
         self._encode = direct_encoder()
@@ -126,6 +147,8 @@ class Entry:
         if spec.kind == "schedule":
             return self._schedule(spec, request)
         if self._mount_lane is not None:  # a mounted app's own function: its route matched once, in the lane
+            if self._front_pending and vars(spec.handler).get("portafunc_mount"):
+                self._install_front(name)
             answer = self._mount_lane(request, name)
             if answer is not None:
                 return answer

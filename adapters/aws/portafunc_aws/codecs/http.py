@@ -189,8 +189,31 @@ class _V2Fields(HttpFields):
         any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
         them. None for a map holding anything else (:meth:`headers` converts or refuses it) or a name with a line
         break in it."""
+        return self.first_values(native, (), names)
+
+    def first_values(self, native: Any, query: tuple[str, ...], headers: tuple[str, ...]) -> list[str | None] | None:
+        """The first value of each query name, as ``_query_map`` of the raw query string gives it, for a query
+        string without escapes (no ``%``, no ``+``; None for any other), then :meth:`header_values`: one call."""
+        found: list[str | None]
+        if query:
+            raw_query: str = native["rawQueryString"]
+            if "%" in raw_query or "+" in raw_query:
+                return None
+            firsts: dict[str, str] = {}
+            if raw_query:
+                for part in raw_query.split("&"):  # where _query_map splits it; the first value of each name
+                    name, _, value = part.partition("=")
+                    if part and name not in firsts:
+                        firsts[name] = value
+            found = list(map(firsts.get, query))
+        else:
+            found = []
+        if not headers:
+            return found
         native_headers = native.get("headers")
-        if native_headers.__class__ is not dict:
+        if native_headers is None:
+            native_headers = {}
+        elif native_headers.__class__ is not dict:
             return None
         try:
             joined = "\n".join(native_headers)  # TypeError for a name that is not text
@@ -199,18 +222,17 @@ class _V2Fields(HttpFields):
             return None
         lowered = joined.lower()
         if lowered == joined:  # what API Gateway sends: one lower-case name per header
-            found: list[str | None] = list(map(native_headers.get, names))
+            found += map(native_headers.get, headers)
         else:
             keys = lowered.split("\n")
             if len(keys) != len(native_headers):
                 return None
             values = list(native_headers.values())
-            found = []
-            for name in names:  # a loop: a comprehension is one more frame
+            for name in headers:  # a loop: a comprehension is one more frame
                 found.append(values[keys.index(name)] if name in keys else None)
         cookies = native.get("cookies")
-        if cookies and "cookie" in names:
-            found[names.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
+        if cookies and "cookie" in headers:
+            found[len(query) + headers.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
         return found
 
 

@@ -45,11 +45,12 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
     return http_json.client_ip(headers, remote)
 
 
-def from_flask(request: Any) -> HttpRequest:
+def from_flask(request: Any, body: bytes | None = None) -> HttpRequest:
     """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent): method, path
-    and body read now, headers, query, raw query and client IP on first access (:class:`_FlaskFields`). Same result
-    as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
-    req = _lazy(request.method, request.path, request, _FLASK_FIELDS, request.get_data(cache=True))
+    and body read now (``body``: already read from its stream), headers, query, raw query and client IP on first
+    access (:class:`_FlaskFields`). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
+    req = _lazy(request.method, request.path, request, _FLASK_FIELDS,
+                request.get_data(cache=True) if body is None else body)
     if request.environ.get("HTTP_COOKIE"):
         req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
     return req

@@ -14,6 +14,7 @@ failure), takes the general encoder. ``tests/gcp/test_gcp_mount_lane.py`` runs b
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from portafunc.app import App
@@ -37,6 +38,9 @@ def lane(app: App) -> Callable[[Any], Any] | None:
     def serve(request: Any, function: str | None = None) -> Any:
         """The answer to ``request`` (None: the general path's), routed among the app's functions, or to the one
         named ``function`` (a function deployed on its own), whose route must then match the path."""
+        native = request.environ
+        if DECLINED in native:
+            return None  # the lane in front of the dispatch found no mount for it
         method = request.method
         path = request.path
         found = mount_lane(app, method, path, function)
@@ -45,7 +49,6 @@ def lane(app: App) -> Callable[[Any], Any] | None:
         spec, bridge = found
         if function is not None and not mount_matches(spec.trigger.route, path):  # type: ignore[union-attr]
             return None  # the general path's 404
-        native = request.environ
         keys = tuple(native)
         if not "".join((_header_values.get(keys) or _header_picker(keys))(native)).isascii():
             return None  # bytes that may not be UTF-8: the general path's text of them is what the app is given
@@ -68,6 +71,120 @@ def lane(app: App) -> Callable[[Any], Any] | None:
         return encode(*answer)
 
     return serve
+
+
+def front(app: App) -> Callable[[dict[str, Any], Any, str | None], Any]:
+    """The lane in front of functions-framework's Flask dispatch (:func:`install_front`): called with the WSGI
+    environ and ``start_response`` functions-framework's app received, and the function it serves (None: every
+    HTTP route of the app), it sends the mounted app's answer and returns its body, or returns None for a request
+    Flask must dispatch (then the lane inside the dispatch, :func:`lane`, sees it as before)."""
+    from portafunc.mount import _WsgiBridge, mount_lane, mount_matches, serve_lane
+
+    raw_query = http._raw_query
+    read_body = _input_stream()
+
+    def serve(environ: dict[str, Any], start_response: Any, function: str | None) -> Any:
+        path = environ.get("PATH_INFO") or ""
+        if path[:1] != "/" or not path.isascii() or "//" in path or path in _FRAMEWORK_PATHS \
+                or environ.get("SCRIPT_NAME"):
+            return None  # werkzeug's request.path (or functions-framework's routing) would read it otherwise
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        found = mount_lane(app, method, path, function)
+        if found is None:
+            environ[DECLINED] = True  # the lane in the dispatch would find none either
+            return None
+        spec, bridge = found
+        if function is not None and not mount_matches(spec.trigger.route, path):  # type: ignore[union-attr]
+            environ[DECLINED] = True
+            return None
+        if not "".join((_header_values.get(tuple(environ)) or _header_picker(tuple(environ)))(environ)).isascii():
+            environ[DECLINED] = True
+            return None
+        query = environ.get("QUERY_STRING")
+        query = raw_query(query.encode("latin-1")) if query else ""
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded is not None:
+            client = forwarded.rsplit(",", 1)[-1].strip() or None
+        else:
+            client = environ.get("REMOTE_ADDR")
+        length = environ.get("CONTENT_LENGTH")
+        body = read_body(environ).read() if length and length != "0" or "wsgi.input_terminated" in environ else b""
+        if isinstance(bridge, _WsgiBridge):
+            answer = serve_lane(spec, bridge, bridge.environ_of, body, environ.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, _front_request, (environ, body),
+                                args=(environ, method, path, query, client, body))
+        else:
+            answer = serve_lane(spec, bridge, bridge.scope_of, body, environ.get("HTTP_FUNCTION_EXECUTION_ID"),
+                                TARGET, _front_request, (environ, body), args=(environ, method, path, query, client))
+        if isinstance(answer, HttpResponse):
+            return http.to_flask(answer)(environ, start_response)
+        status, headers, whole = answer
+        line = _STATUS_LINES.get(status)
+        out = [("Content-Length", str(len(whole)))]
+        for name, value in headers:
+            lower = name.lower()
+            if lower in _REWRITTEN:
+                line = None
+            elif lower != "content-length":
+                out.append((name, value))
+        if line is None:
+            return http.to_flask(HttpResponse(status, Headers(headers), whole))(environ, start_response)
+        start_response(line, out)
+        return [whole]
+
+    return serve
+
+
+DECLINED = "portafunc.mount_lane"
+"""The environ key :func:`front` sets on a request it found no mount for (the lane in the dispatch skips it)."""
+
+# functions-framework answers these two itself (404), before any function
+_FRAMEWORK_PATHS = frozenset({"/robots.txt", "/favicon.ico"})
+
+
+def _input_stream() -> Callable[[dict[str, Any]], Any]:
+    from werkzeug.wsgi import get_input_stream
+
+    return get_input_stream  # the stream Flask's request.get_data() reads (no MAX_CONTENT_LENGTH configured)
+
+
+def _front_request(front: tuple[dict[str, Any], bytes]) -> Any:
+    """The request the invocation carries, for a request :func:`front` served: read from the environ as
+    :func:`.http.from_flask` reads functions-framework's request (the body as the lane read it)."""
+    import io
+
+    import flask
+
+    environ, body = front
+    environ = dict(environ)
+    environ["wsgi.input"] = io.BytesIO(body)  # read once by the lane: the request reads the same bytes again
+    return http.from_flask(flask.Request(environ), body)
+
+
+def install_front(serve: Callable[[dict[str, Any], Any, str | None], Any], function: str | None) -> bool:
+    """Put ``serve`` (:func:`front`) in front of the Flask dispatch of the functions-framework app handling the
+    current request, for the function it serves; True once it is there. Only where nothing else would be skipped:
+    the WSGI app functions-framework wraps with its execution-id middleware is Flask's own ``wsgi_app``, no request
+    size limit is configured, and execution-id logging (which redirects output inside the dispatch) is off."""
+    import flask
+
+    if not flask.has_app_context():
+        return False
+    flask_app: Any = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+    outer: Any = vars(flask_app).get("wsgi_app")
+    inner: Any = getattr(outer, "wsgi_app", None)
+    if type(outer).__module__ != "functions_framework.execution_id" or \
+            flask_app.config.get("MAX_CONTENT_LENGTH") is not None or os.environ.get("LOG_EXECUTION_ID") or \
+            getattr(inner, "__func__", None) is not flask.Flask.wsgi_app or getattr(inner, "__self__", None) is not \
+            flask_app:
+        return False
+
+    def served(environ: dict[str, Any], start_response: Any) -> Any:
+        body = serve(environ, start_response, function)
+        return inner(environ, start_response) if body is None else body
+
+    outer.wsgi_app = served
+    return True
 
 
 def _header_picker(keys: tuple[str, ...]) -> Callable[[Any], Any]:

@@ -10,6 +10,7 @@ app = App("jwt-api", auth=JwtAuth(issuer=os.environ["TEST_ISSUER"], audience="ap
 
 @app.http("GET", "/me")
 def me(req: HttpRequest) -> dict:
+    assert req.principal is not None  # the route requires a verified token
     return {"sub": req.principal["sub"]}
 
 
