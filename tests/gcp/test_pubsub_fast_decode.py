@@ -120,3 +120,20 @@ def test_a_cloudevent_decodes_as_the_field_by_field_decoder_reads_its_data(name,
     except EventDecodeError as exc:
         got = ("refused", str(exc))
     assert got == _full(copy.deepcopy(env), SOURCE), name
+
+
+def test_the_direct_read_sets_every_slot_a_constructed_message_has():
+    """decode_published builds its Message slot by slot: every slot of Message holds what Message(...) puts there
+    for the same fields, so a slot added to Message cannot be left unset (an AttributeError on first read)."""
+    from portafunc.events import Message
+
+    for name, env in _envelopes():
+        fast = pubsub.decode_published(copy.deepcopy(env), SOURCE, "RAW")
+        if fast is None:
+            continue
+        built = Message(fast.id, fast.data, fast.attributes, fast.ordering_key, fast.delivery_attempt,
+                        fast.published_at, fast.source, fast.native)
+        slots = [slot for cls in type(built).__mro__ for slot in getattr(cls, "__slots__", ())]
+        assert "_attributes" in slots and type(fast) is Message
+        for slot in slots:
+            assert getattr(fast, slot) == getattr(built, slot), (name, slot)

@@ -189,14 +189,25 @@ class Entry:
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
         spec, run = self._lanes.get(name) or self._lane(name)
-        if _verification_configured():
-            _verify_cloud_event_request()
-        try:
-            event = self._decode(cloud_event)
-        except EventDecodeError as exc:
-            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
-                       function=name, error=str(exc))
-            raise http_error(400, str(exc)) from None
+        env = os.environ  # unset, the usual answer, told here as _verification_configured tells it: no frame
+        if env.__class__ is not _Environ or _AUDIENCE_KEY in env._data:  # type: ignore[attr-defined]
+            if _verification_configured():
+                _verify_cloud_event_request()
+        event: Any = None
+        if cloud_event.__class__ is _plain_event:  # functions-framework's CloudEvent, its attributes a plain dict
+            context = _request_context(None)  # flask's request context, without the proxy's frames
+            if context is None or _is_cloudevent_request(context.request):  # no pushed body to read back
+                attributes, data = cloud_event._attributes, cloud_event.data
+                source = attributes.get("source")
+                if data.__class__ is dict and source.__class__ is str and attributes.get("type") == _PUBLISHED:
+                    event = pubsub.decode_published(data, source, cloud_event)  # what decode_cloudevent tries first
+        if event is None:
+            try:
+                event = self._decode(cloud_event)
+            except EventDecodeError as exc:
+                logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
+                           function=name, error=str(exc))
+                raise http_error(400, str(exc)) from None
         kind = spec.trigger.kind
         if kind == "topic" or kind == "queue":
             if event.__class__ is not Message and not isinstance(event, Message):
@@ -235,13 +246,30 @@ class Entry:
             return pubsub.decode_envelope(raw)
         # functions-framework's CloudEvent (cloudevents' own) hands its attribute dict over as is, where
         # get_attributes() wraps it in a read-only view per call; it is only read here
-        attributes = cloud_event._get_attributes() if cloud_event.__class__ is _CloudEvent \
-            else cloud_event.get_attributes()
+        if cloud_event.__class__ is _CloudEvent:
+            attributes = cloud_event._get_attributes()
+            if _plain_event is None:
+                _learn_event_class(cloud_event, attributes)
+        else:
+            attributes = cloud_event.get_attributes()
         return codecs.decode_cloudevent(attributes, cloud_event, cloud_event.data)
 
 
 _flask: Any = None
 _CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-framework hands over
+_plain_event: Any = None  # _CloudEvent once an event of it is seen to keep its attribute dict in _attributes
+_request_context: Any = None  # flask's request context variable's get, when Flask has one
+_PUBLISHED = pubsub.PUBLISHED
+
+
+def _learn_event_class(cloud_event: Any, attributes: Any) -> None:
+    """Let :meth:`Entry.event` read functions-framework's CloudEvent itself (its ``_attributes`` dict and ``data``)
+    once an event shows that dict is what ``_get_attributes()`` returns, and Flask gives its request context
+    variable (how :meth:`Entry._decode` tells a request whose body says more than the CloudEvent)."""
+    global _plain_event
+    if _request_context is not None and getattr(cloud_event, "__dict__", {}).get("_attributes") is attributes \
+            and attributes.__class__ is dict:
+        _plain_event = cloud_event.__class__
 
 
 def _load_flask() -> Any:
@@ -259,6 +287,9 @@ def _load_flask() -> Any:
         event_class = cloudevents_http.CloudEvent
     except ImportError:  # pragma: no cover - functions-framework always brings cloudevents
         pass
+    global _request_context
+    variable = getattr(getattr(flask, "globals", None), "_cv_request", None)  # flask.request's own variable
+    _request_context = variable.get if variable is not None and hasattr(variable, "get") else None
     _flask, _CloudEvent = flask, event_class
     return flask
 
