@@ -644,8 +644,10 @@ class _Binder:
         """:meth:`arguments` for the usual signature (see ``plain``): the same arguments or the same refusal, without
         the steps such a signature skips."""
         raw: dict[str, Any] = {}
-        found = req._fields.first_values(req.native, self.query_names, self.header_names) \
-            if self.first_fields and req._query is _UNREAD and req._headers is _UNREAD else None
+        found: list[str | None] | None = None
+        if self.first_fields and req._query is _UNREAD and req._headers is _UNREAD:
+            # (mypy narrows the marker to the query's type after the first test, and then finds the second false)
+            found = req._fields.first_values(req.native, self.query_names, self.header_names)  # type: ignore[unreachable]
         if found is not None:
             for field, value in zip(self.first_fields, found, strict=True):
                 if value is not None:

@@ -222,3 +222,4 @@ def test_the_first_values_are_what_the_query_and_headers_give(case):
         query = http._query_map(raw) if raw else {}
         assert found == [query[n][0] if n in query else None for n in names] + from_headers, raw
         assert fields.first_values(native, names, ()) == found[:len(names)]
+        assert fields.first_values(native, names, headers) == found  # the header map's names seen before

@@ -187,8 +187,7 @@ class _V2Fields(HttpFields):
     def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
         """Each name's value in the header map of text Lambda sends: the value of the first name equal to it in
         any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
-        them. None for a map holding anything else (:meth:`headers` converts or refuses it) or a name with a line
-        break in it."""
+        them. None for a map holding anything else (:meth:`headers` converts or refuses it)."""
         return self.first_values(native, (), names)
 
     def first_values(self, native: Any, query: tuple[str, ...], headers: tuple[str, ...]) -> list[str | None] | None:
@@ -216,24 +215,40 @@ class _V2Fields(HttpFields):
         elif native_headers.__class__ is not dict:
             return None
         try:
-            joined = "\n".join(native_headers)  # TypeError for a name that is not text
-            "".join(native_headers.values())  # and for a value that is not
+            "".join(native_headers.values())  # TypeError for a value that is not text
         except TypeError:
             return None
-        lowered = joined.lower()
-        if lowered == joined:  # what API Gateway sends: one lower-case name per header
-            found += map(native_headers.get, headers)
-        else:
-            keys = lowered.split("\n")
-            if len(keys) != len(native_headers):
-                return None
-            values = list(native_headers.values())
-            for name in headers:  # a loop: a comprehension is one more frame
-                found.append(values[keys.index(name)] if name in keys else None)
+        names = tuple(native_headers)
+        keys = _HEADER_KEYS.get((names, headers), _UNKNOWN)
+        if keys is _UNKNOWN:
+            keys = _header_keys(names, headers)
+        if keys is None:
+            return None
+        found += map(native_headers.get, keys)
         cookies = native.get("cookies")
         if cookies and "cookie" in headers:
             found[len(query) + headers.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
         return found
+
+
+def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str | None, ...] | None:
+    """For each of ``wanted``, the first of a header map's ``names`` equal to it in any case, as ``Headers.get``
+    finds it (None: no such name); None when a name is not text (the request's headers convert or refuse it). Kept
+    per set of names (a client sends the same names request after request), 256 sets at most."""
+    keys: tuple[str | None, ...] | None = None
+    if all(isinstance(name, str) for name in names):
+        found: list[str | None] = []
+        for want in wanted:
+            low = want.lower()
+            found.append(next((name for name in names if name == want or name.lower() == low), None))
+        keys = tuple(found)
+    if len(_HEADER_KEYS) < 256:
+        _HEADER_KEYS[names, wanted] = keys
+    return keys
+
+
+_HEADER_KEYS: dict[tuple[tuple[Any, ...], tuple[str, ...]], tuple[str | None, ...] | None] = {}
+_UNKNOWN: Any = object()
 
 
 def _text_headers(items: list[tuple[str, str]]) -> Headers:
