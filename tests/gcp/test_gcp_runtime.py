@@ -330,6 +330,7 @@ def test_the_entry_reads_a_published_cloudevent_as_the_general_decoder_does(monk
     monkeypatch.setattr(runtime.codecs, "decode_cloudevent", lambda *a, **k: decoded.append(a) or real(*a, **k))
     assert [outcome(head, env) for head, env in events] == general
     assert sum(isinstance(out, tuple) and len(out) == 3 for out in general) > 100
+    assert entry.event_lanes["got"].__qualname__.endswith("lane") and len(entry.event_lanes) == 1  # built once
     usual = next(env for name, env in _cases() if name == "gce-structured-MessagePublishedData.json")
     decoded.clear()
     assert outcome(heads[0], usual)[0]["id"] == "message-id" and decoded == []  # the entry's own read
