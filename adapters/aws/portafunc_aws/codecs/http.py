@@ -199,7 +199,11 @@ class _V2Fields(HttpFields):
             if "%" in raw_query or "+" in raw_query:
                 return None
             firsts: dict[str, str] = {}
-            if raw_query:
+            if "&" not in raw_query:  # one pair (or none): no list to split it into
+                if raw_query:
+                    name, _, value = raw_query.partition("=")
+                    firsts[name] = value
+            else:
                 for part in raw_query.split("&"):  # where _query_map splits it; the first value of each name
                     name, _, value = part.partition("=")
                     if part and name not in firsts:
