@@ -639,11 +639,22 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if refused is not None:
             return refused
     else:
-        found, params, _ = app._match(req.method, req.path, route_template)
-        if found is None:
-            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template, stream)
+        table = app._routes  # the platform's template of one route ending in its parameter: matched here, inline
+        one = table.last_segment.get(route_template) if table is not None else None  # type: ignore[arg-type]
+        found: FunctionSpec | None = None
+        if one is not None:
+            path = req.path
+            value = path[len(one[0]):] if path.startswith(one[0]) else ""
+            if value and "/" not in value and req.method in one[2].trigger.methods:
+                found = one[2]
+                req._path_params = {one[1]: value}
+        if found is None:  # what App.route does
+            found, params, _ = app._match(req.method, req.path, route_template)
+            if found is None:
+                return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template,
+                                         stream)
+            req._path_params = params
         spec = found
-        req._path_params = params
     lane = _http_lanes.get(spec)
     if lane is None:
         lane = _http_lane(spec)

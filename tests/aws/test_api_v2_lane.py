@@ -223,3 +223,15 @@ def test_the_first_values_are_what_the_query_and_headers_give(case):
         assert found == [query[n][0] if n in query else None for n in names] + from_headers, raw
         assert fields.first_values(native, names, ()) == found[:len(names)]
         assert fields.first_values(native, names, headers) == found  # the header map's names seen before
+
+
+def test_the_lambda_handler_takes_the_lane_for_the_usual_event(monkeypatch):
+    """The answers compared above come from the lane itself: a well-formed event never reaches _dispatch."""
+    handler = bind(build_app(True))
+    monkeypatch.setattr(handler, "_dispatch", lambda event, context: pytest.fail("read by the general path"))
+    event = load_fixture(BASE)
+    event.update({"routeKey": "GET /orders/{id}", "rawPath": "/orders/42", "rawQueryString": "limit=5",
+                  "headers": {"Header1": "value1", "x-tenant": "acme"}, "body": None})
+    event["requestContext"]["http"]["method"] = "GET"
+    answer = handler(event, LambdaContext(aws_request_id="r-1"))
+    assert answer["statusCode"] == 200 and answer["body"] == '{"id":42,"limit":5,"tenant":"acme"}'
