@@ -274,3 +274,21 @@ def test_the_event_grid_entry_answers_as_the_general_path_for_success_and_failur
     assert rt.event_grid_lanes["flaky"].__qualname__.startswith("event_lane")
     with pytest.raises(Exception, match="nope"):
         rt.event_grid("nope", _func_event(docs[0], when))
+
+
+def test_a_parsed_event_grid_message_copies_and_pickles_as_what_it_reads() -> None:
+    """A copy, a deep copy and a pickled copy of the message the entry builds read the same payload, bytes and fields,
+    before and after its bytes were written."""
+    import copy
+    import pickle
+
+    doc = _eg_cases()[0]
+    when = datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc)
+    for read_first in (False, True):
+        msg = topic.message_from_func(_func_event(doc, when))
+        assert msg is not None
+        if read_first:
+            assert msg.data
+        for clone in (copy.copy(msg), copy.deepcopy(msg), pickle.loads(pickle.dumps(msg))):
+            assert clone.json() == doc["data"] and clone.data == msg.data
+            assert clone.to_dict(context=True) == msg.to_dict(context=True)

@@ -112,6 +112,9 @@ class _ParsedMessage(Message[Any]):
 
     __slots__ = ("_value",)
     _value: Any
+    # made only by event_lane, which sets every slot itself: the class call then only allocates (object.__new__
+    # called by name checks the class's bases first, and costs as much again)
+    __init__ = object.__init__
 
     @property
     def data(self) -> bytes:
@@ -139,8 +142,19 @@ class _ParsedMessage(Message[Any]):
 _ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
 # middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 _DATA = Message.__dict__["data"]  # the slot under Message.data
-_PENDING: Any = object()
-_new_message = object.__new__
+
+
+class _Pending:
+    """The marker in ``_value`` once ``data`` holds the bytes: copied and pickled as itself (a copy of a plain
+    ``object()`` would be another object, read as the payload)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_PENDING"
+
+
+_PENDING: Any = _Pending()
 _sdk_event: Any = None  # func.EventGridEvent once its instances are seen to keep each field as the accessors give it
 _LAYOUT = ("_EventGridEvent__event_type", "_EventGridEvent__id", "_EventGridEvent__data",
            "_EventGridEvent__event_time")
@@ -176,7 +190,7 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
         if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
                                  or when.tzinfo is None):
             return general(event)
-        msg: Any = _new_message(_ParsedMessage)  # Message.deferred's fields, set here: no frame per field group
+        msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
         msg.id = event_id
         msg._value = data
         msg.native = event
