@@ -649,12 +649,13 @@ class _Binder:
             # (mypy narrows the marker to the query's type after the first test, and then finds the second false)
             found = req._fields.first_values(req.native, self.query_names, self.header_names)  # type: ignore[unreachable]
         if found is not None:
+            # (zip without strict=: one value per name by first_values' contract, and the keyword costs 0.1 µs)
             if None in found:
-                for field, value in zip(self.first_fields, found, strict=True):
+                for field, value in zip(self.first_fields, found):  # noqa: B905
                     if value is not None:
                         raw[field] = value
             else:  # every one given: the same dict, built in one call
-                raw = dict(zip(self.first_fields, found, strict=True))
+                raw = dict(zip(self.first_fields, found))  # noqa: B905
         else:
             if self.query:
                 self._put_query_params(req, raw)
@@ -719,19 +720,19 @@ class _Binder:
         """``handler(**arguments(req))``, its result made the response by :meth:`respond` when the route has a
         response model and it is no ``HttpResponse``: the typed lane's one call per request."""
         value = handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance (None: no model)
+            return json_response(200, self.response_dump(value))  # type: ignore[misc]
         if self.response_dump is None or isinstance(value, HttpResponse):
             return value
-        if value.__class__ is self.response_kept:  # what validating it gives: this very instance
-            return json_response(200, self.response_dump(value))
         return self.respond(value)
 
     def call_response(self, spec: Any, req: HttpRequest) -> HttpResponse:
         """:meth:`call`'s result for ``spec.handler`` as the response ``to_response`` makes of it (what a
         middleware's ``call_next`` gives), in the same one call."""
         value = spec.handler(**(self._plain_arguments(req) if self.plain else self.arguments(req)))
+        if value.__class__ is self.response_kept:  # what validating it gives: this very instance (None: no model)
+            return json_response(200, self.response_dump(value))  # type: ignore[misc]
         if self.response_dump is not None and not isinstance(value, HttpResponse):
-            if value.__class__ is self.response_kept:
-                return json_response(200, self.response_dump(value))
             return self.respond(value)  # type: ignore[no-any-return]
         return value if value.__class__ is HttpResponse else _to_response(value)
 

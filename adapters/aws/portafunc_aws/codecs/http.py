@@ -199,7 +199,11 @@ class _V2Fields(HttpFields):
             if "%" in raw_query or "+" in raw_query:
                 return None
             firsts: dict[str, str] = {}
-            if raw_query:
+            if "&" not in raw_query:  # one pair (or none): no list to split it into
+                if raw_query:
+                    name, _, value = raw_query.partition("=")
+                    firsts[name] = value
+            else:
                 for part in raw_query.split("&"):  # where _query_map splits it; the first value of each name
                     name, _, value = part.partition("=")
                     if part and name not in firsts:
@@ -347,10 +351,10 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
                 return None
     route_key = event.get("routeKey")
     template: str | None = None
-    if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}"
-        _, space, template = route_key.partition(" ")
-        if not space or not template.startswith("/"):
-            template = None
+    if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}", one lookup per API route
+        template = _ROUTE_TEMPLATES.get(route_key, _UNKNOWN)
+        if template is _UNKNOWN:
+            template = _route_template(route_key)
     elif "resource" in event:
         return None
     stage = ctx.get("stage")
@@ -370,6 +374,19 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
 
 
 _V2_API = _V2["apigw-v2"]
+
+
+def _route_template(route_key: str) -> str | None:
+    """The template of an HTTP API ``routeKey``, as :func:`matched_route` reads it, kept for the next request with
+    the same key (an API has one key per route; 1,024 kept at most)."""
+    _, space, template = route_key.partition(" ")
+    found = template if space and template.startswith("/") else None
+    if len(_ROUTE_TEMPLATES) < 1024:
+        _ROUTE_TEMPLATES[route_key] = found
+    return found
+
+
+_ROUTE_TEMPLATES: dict[str, str | None] = {}
 
 
 def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
