@@ -314,12 +314,13 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
     return _lazy(method, path or "/", event, _V2[variant], _body(event, f"{variant} event"))
 
 
-def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
-    """An HTTP API (payload 2.0) event as :func:`detect`, :func:`decode_request` and :func:`matched_route` read it
-    (variant ``apigw-v2``, a lazy request, the matched template), read in one pass for the usual event: fields of the
-    types Lambda sends, no Function URL domain. None for any other event, which the general path then reads (and
-    refuses when it must): ``tests/aws/test_api_v2_lane.py`` compares the two on every golden case and mutation.
-    Plain ``get`` calls and class tests: on 3.11 they cost less than ``map`` or a set of shapes."""
+def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
+    """An HTTP API (payload 2.0) or Function URL event as :func:`detect`, :func:`decode_request` and the Lambda
+    handler read it (a lazy request; the template :func:`matched_route` gives, None for a Function URL; the
+    variant), read in one pass for the usual event: fields of the types Lambda sends. None for any other event,
+    which the general path then reads (and refuses when it must): ``tests/aws/test_api_v2_lane.py`` compares the two
+    on every golden case and mutation. Plain ``get`` calls and class tests: on 3.11 they cost less than ``map`` or a
+    set of shapes."""
     ctx = event.get("requestContext")
     raw_path = event.get("rawPath")
     if ctx.__class__ is not dict or raw_path.__class__ is not str or event.get("rawQueryString").__class__ is not str \
@@ -329,7 +330,7 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
     if http.__class__ is not dict:
         return None
     domain = ctx.get("domainName")
-    if domain is not None and (domain.__class__ is not str or ".lambda-url." in domain):
+    if domain is not None and domain.__class__ is not str:
         return None
     method = http.get("method")
     client_ip = http.get("sourceIp")
@@ -349,28 +350,33 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
                 return None
             if "\r" in joined or "\n" in joined or "\x00" in joined:  # Headers.add would refuse it
                 return None
-    route_key = event.get("routeKey")
     template: str | None = None
-    if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}", one lookup per API route
-        template = _ROUTE_TEMPLATES.get(route_key, _UNKNOWN)
-        if template is _UNKNOWN:
-            template = _route_template(route_key)
-    elif "resource" in event:
-        return None
+    if domain is not None and ".lambda-url." in domain:
+        variant = "function-url"  # no platform router: the handler routes it by its path
+    else:
+        variant = "apigw-v2"
+        route_key = event.get("routeKey")
+        if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}", one lookup per route
+            template = _ROUTE_TEMPLATES.get(route_key, _UNKNOWN)
+            if template is _UNKNOWN:
+                template = _route_template(route_key)
+        elif "resource" in event:
+            return None
     stage = ctx.get("stage")
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
     path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
+    fields = _V2[variant]
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
-        return _lazy(method, path, event, _V2_API), template
+        return _lazy(method, path, event, fields), template, variant
     if raw_body.__class__ is not str:
         return None
     if event.get("isBase64Encoded"):  # refused as _lazy_v2 refuses it when it is no base64
-        return _lazy(method, path, event, _V2_API, _body(event, "apigw-v2 event")), template
+        return _lazy(method, path, event, fields, _body(event, f"{variant} event")), template, variant
     if raw_body.isascii():  # kept as the text it is: no copy of a large body
-        return _lazy(method, path, event, _V2_API, b"", raw_body), template
-    return _lazy(method, path, event, _V2_API, raw_body.encode("utf-8")), template
+        return _lazy(method, path, event, fields, b"", raw_body), template, variant
+    return _lazy(method, path, event, fields, raw_body.encode("utf-8")), template, variant
 
 
 _V2_API = _V2["apigw-v2"]
