@@ -643,11 +643,12 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         one = table.last_segment.get(route_template) if table is not None else None  # type: ignore[arg-type]
         found: FunctionSpec | None = None
         if one is not None:
+            prefix, size, name, candidate = one
             path = req.path
-            value = path[len(one[0]):] if path.startswith(one[0]) else ""
-            if value and "/" not in value and req.method in one[2].trigger.methods:
-                found = one[2]
-                req._path_params = {one[1]: value}
+            value = path[size:] if path.startswith(prefix) else ""
+            if value and "/" not in value and req.method in candidate.trigger.methods:
+                found = candidate
+                req._path_params = {name: value}
         if found is None:  # what App.route does
             found, params, _ = app._match(req.method, req.path, route_template)
             if found is None:
@@ -658,14 +659,16 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     lane = _http_lanes.get(spec)
     if lane is None:
         lane = _http_lane(spec)
-    if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
+    owner = spec.app
+    if lane is False or _otel is not None or logs._threshold <= 10 or owner._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                            stream=stream)
     run = None
-    if spec.routers or spec.app._middleware:
+    middleware = owner._middleware
+    if middleware or spec.routers:
         chain = _http_chains.get(spec)  # _http_chain's test, inline: the request's frame is the costly part
-        if chain is not None and chain[0] == spec.app._middleware and chain[1] == target and not spec.routers:
+        if chain is not None and chain[0] == middleware and chain[1] == target and not spec.routers:
             run = chain[2]
         else:
             run = _http_chain(spec, target)
