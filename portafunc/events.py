@@ -981,7 +981,7 @@ class Message(_TypedBody[T]):
                       ) -> Message[Any]:
         """:meth:`deferred` for a payload that arrived as text, which the caller has checked encodes to UTF-8 (e.g.
         ASCII): ``data`` is that text's UTF-8 bytes, encoded when first read; ``json()`` parses the text as it is."""
-        msg: Any = _unread(_new_message(_TextMessage), id, native, rest)
+        msg: Any = _unread(_TextMessage(), id, native, rest)  # every slot set there
         msg._text = text
         made: Message[Any] = msg
         return made
@@ -1163,6 +1163,9 @@ class _TextMessage(Message):
 
     __slots__ = ("_text",)
     _text: str | None
+    # made only by Message.deferred_text, which sets every slot: the class call then only allocates (object.__new__
+    # called by name checks the class's bases first, and costs as much again)
+    __init__ = object.__init__
 
     @property
     def data(self) -> bytes:
