@@ -537,6 +537,12 @@ class HttpFields:
         :attr:`HttpRequest.headers`)."""
         return None
 
+    def first_values(self, native: Any, query: tuple[str, ...], headers: tuple[str, ...]) -> list[str | None] | None:
+        """The first value of each of ``query`` in ``query(native)``, then :meth:`header_values` of ``headers``, in
+        one list (None for a name without one), read in one call; None when the codec cannot read this event's
+        fields so (the caller then reads the request's)."""
+        return None
+
 
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through.
@@ -975,7 +981,7 @@ class Message(_TypedBody[T]):
                       ) -> Message[Any]:
         """:meth:`deferred` for a payload that arrived as text, which the caller has checked encodes to UTF-8 (e.g.
         ASCII): ``data`` is that text's UTF-8 bytes, encoded when first read; ``json()`` parses the text as it is."""
-        msg: Any = _unread(_new_message(_TextMessage), id, native, rest)
+        msg: Any = _unread(_TextMessage(), id, native, rest)  # every slot set there
         msg._text = text
         made: Message[Any] = msg
         return made
@@ -1157,6 +1163,9 @@ class _TextMessage(Message):
 
     __slots__ = ("_text",)
     _text: str | None
+    # made only by Message.deferred_text, which sets every slot: the class call then only allocates (object.__new__
+    # called by name checks the class's bases first, and costs as much again)
+    __init__ = object.__init__
 
     @property
     def data(self) -> bytes:

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from enum import Enum
+from functools import partial
 
 from . import context, logs
 from .context import Invocation
@@ -346,10 +347,7 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
         return plain
     respond = _typed_responder(spec)
     if respond is not None:
-        def typed(r: HttpRequest) -> HttpResponse:
-            return respond(spec.handler, r)  # the handler as it is now, as _call reads it
-
-        return typed
+        return partial(respond, spec)  # the handler as it is now, as _call reads it: one frame, not two
 
     def general(r: HttpRequest) -> HttpResponse:
         return to_response(_call(spec, r))
@@ -358,8 +356,9 @@ def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpR
 
 
 def _typed_responder(spec: FunctionSpec) -> Any:
-    """``RouteSignature.responder()`` of a synchronous handler with typed parameters, body or response model; else
-    None (also when it cannot be built: ``_call`` then fails the request as it always has)."""
+    """``RouteSignature.responder()`` (``respond(spec, req)``) of a synchronous handler with typed parameters,
+    body or response model; else None (also when it cannot be built: ``_call`` then fails the request as it always
+    has)."""
     if spec.is_async:
         return None
     try:
@@ -640,21 +639,39 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if refused is not None:
             return refused
     else:
-        found, params, _ = app._match(req.method, req.path, route_template)
-        if found is None:
-            return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template, stream)
+        table = app._routes  # the platform's template of one route ending in its parameter: matched here, inline
+        one = table.last_segment.get(route_template) if table is not None else None  # type: ignore[arg-type]
+        found: FunctionSpec | None = None
+        if one is not None:
+            prefix, size, name, candidate = one
+            path = req.path
+            value = path[size:] if path.startswith(prefix) else ""
+            if value and "/" not in value and req.method in candidate.trigger.methods:
+                found = candidate
+                req._path_params = {name: value}
+        if found is None:  # what App.route does
+            found, params, _ = app._match(req.method, req.path, route_template)
+            if found is None:
+                return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template,
+                                         stream)
+            req._path_params = params
         spec = found
-        req._path_params = params
     lane = _http_lanes.get(spec)
     if lane is None:
         lane = _http_lane(spec)
-    if lane is False or _otel is not None or logs._threshold <= 10 or spec.app._exception_handlers \
+    owner = spec.app
+    if lane is False or _otel is not None or logs._threshold <= 10 or owner._exception_handlers \
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                            stream=stream)
     run = None
-    if spec.routers or spec.app._middleware:
-        run = _http_chain(spec, target)
+    middleware = owner._middleware
+    if middleware or spec.routers:
+        chain = _http_chains.get(spec)  # _http_chain's test, inline: the request's frame is the costly part
+        if chain is not None and chain[0] == middleware and chain[1] == target and not spec.routers:
+            run = chain[2]
+        else:
+            run = _http_chain(spec, target)
         if run is False:  # an async middleware
             return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                                stream=stream)

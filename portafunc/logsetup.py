@@ -339,7 +339,7 @@ def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
     does it while it writes), ``ctx`` the running invocation or None. False if ``PORTAFUNC_LOGGING=off`` (the caller
     then writes it directly). Never raises."""
     try:
-        if _installed is None and install() is None:
+        if _installed is None and install(_shape_of(ctx)) is None:
             return False
         logger = _own_logger or _get_own_logger()
         levelno = _LEVELS.get(level, logging.INFO)
@@ -353,6 +353,13 @@ def handle(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:
         return True
     except Exception:  # noqa: BLE001 - the direct write is the fallback
         return False
+
+
+def _shape_of(ctx: Any) -> str | None:
+    """The shape of the invocation's target when this first line sets logging up (a process that had not loaded
+    ``logging`` before it), as the invocation's own set-up would choose it: the next lines keep the same shape."""
+    target = getattr(ctx, "target", None)
+    return target if target in SHAPES else None
 
 
 _PROCESS: dict[str, Any] = {}

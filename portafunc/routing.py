@@ -148,7 +148,7 @@ class RouteTable:
     the linear scan over every route would have chosen.
     """
 
-    __slots__ = ("_entries", "_root", "_templates")
+    __slots__ = ("_entries", "_root", "_templates", "last_segment")
 
     def __init__(self, entries: Iterable[tuple[Route, Any]]) -> None:
         self._entries: list[tuple[Route, Any]] = list(entries)
@@ -158,6 +158,13 @@ class RouteTable:
             self._templates.setdefault(entry[0].template, []).append(entry)
             if entry[0].bare is not None:  # the platform matched its bare path as a route of its own
                 self._templates.setdefault(entry[0].bare, []).append(entry)
+        #: template → (prefix, its length, parameter, value) for a template of one route whose only parameter is
+        #: its last segment (``/orders/{id}``): what :meth:`Route.match` tests, for a caller matching the platform's
+        #: template without a call per request (``invoke.handle_http_direct``)
+        self.last_segment: dict[str, tuple[str, int, str, Any]] = {
+            template: (prefix, len(prefix), found[0][0].params[0], found[0][1])
+            for template, found in self._templates.items()
+            if len(found) == 1 and (prefix := found[0][0]._prefix) is not None and found[0][0].template == template}
 
     def _trie(self) -> _Node:
         root = _Node()

@@ -1,5 +1,5 @@
-"""The Lambda handler reads the usual HTTP API (payload 2.0) event in one pass (``http.api_v2_request``) and sends it
-straight to the direct lane. That reading must give exactly what the general path gives (``detect``,
+"""The Lambda handler reads the usual HTTP API (payload 2.0) or Function URL event in one pass
+(``http.api_v2_request``) and sends it straight to the direct lane. That reading must give exactly what the general path gives (``detect``,
 ``decode_request``, ``matched_route``, then ``_dispatch``) or decline, for well-formed events and every malformed
 one: each golden case and mutation of ``test_lazy_http`` plus mutations of the fields only this reading checks
 (version, routeArn, elb, domainName, stage, routeKey, resource), read both ways and answered both ways by a real app.
@@ -101,14 +101,16 @@ def test_the_one_pass_reading_gives_what_the_general_reading_gives_or_declines(c
     try:
         found = http.api_v2_request(event)
     except EventDecodeError as exc:  # a body that is no base64: refused as decode_request refuses it
-        assert general[:2] == ["apigw-v2", ["error", str(exc)]]
+        assert general[0] in ("apigw-v2", "function-url") and general[1] == ["error", str(exc)]
         return
     except UnicodeError as exc:  # text that cannot be encoded: what the Lambda handler says of it
-        assert general[:2] == ["apigw-v2", ["unicode", type(exc).__name__]]
+        assert general[0] in ("apigw-v2", "function-url") and general[1] == ["unicode", type(exc).__name__]
         return
     if found is not None:
-        req, template = found
-        assert general == ["apigw-v2", outcome(lambda: req), template]
+        req, template, variant = found
+        assert general == [variant, outcome(lambda: req), template if variant == "apigw-v2" else general[2]]
+        if variant == "function-url":  # a Function URL has no platform router: the handler routes by path
+            assert template is None
 
 
 def test_the_usual_events_are_read_in_one_pass():
@@ -125,6 +127,9 @@ def test_the_usual_events_are_read_in_one_pass():
                    {"rawPath": "/my/a%20b"}, {"routeKey": "GET /orders/{id}"}, {"headers": {}}):
         event = dict(copy.deepcopy(base), **change)
         assert http.api_v2_request(event) is not None, change
+    url = load_fixture("http-function-url/powertools-lambdaFunctionUrlEvent.json")
+    found = http.api_v2_request(url)
+    assert found is not None and found[1:] == (None, "function-url")
 
 
 class OrderView(BaseModel):
@@ -167,8 +172,13 @@ def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
 
 @pytest.mark.parametrize("middleware", [False, True])
 @pytest.mark.parametrize("function", [None, "get_order"])
-def test_the_lambda_handler_answers_as_the_general_path(middleware, function):
+@pytest.mark.parametrize("topic", [False, True])
+def test_the_lambda_handler_answers_as_the_general_path(middleware, function, topic):
     app = build_app(middleware)
+    if topic:  # SNS HTTP(S) deliveries routed: the lane checks for one first
+        @app.topic("orders")
+        def on_order(msg):
+            pass
     lane, general = bind(app, function), bind(app, function)
     general.api_v2_lane = False
     context = LambdaContext(aws_request_id="r-1")
@@ -183,8 +193,64 @@ def test_a_handler_that_must_see_other_events_first_does_not_take_the_lane(monke
     def on_order(msg):  # an app with topic functions routes SNS HTTP(S) deliveries before HTTP
         pass
 
-    assert not bind(app).api_v2_lane
+    handler = bind(app)
+    general: list[Any] = []
+    real = handler._dispatch
+    monkeypatch.setattr(handler, "_dispatch", lambda event, context: general.append(event) or real(event, context))
+    event = load_fixture(BASE)
+    event["headers"] = {"x-amz-sns-message-type": "Notification"}
+    handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))
+    assert len(general) == 1  # a delivery's header: the general path, which offers it to the topic functions
+    event["headers"] = {"x-other": "1"}
+    handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))
+    assert len(general) == 1  # any other request: the lane
     assert not bind(app, "on_order").api_v2_lane
-    assert bind(build_app(False)).api_v2_lane
     monkeypatch.setenv("PORTAFUNC_ROUTER", "unmatched")
     assert not bind(build_app(False)).api_v2_lane  # the $default router answers only what API Gateway did not match
+
+
+QUERIES = ["limit=5", "a=1&a=2&b", "&&a=&=b&c==d&", "x", "=", "a=1;b=2", "é=ü&ü", "a+b=c+d", "a%20b=%zz&c=%41",
+           "a=b=c", "a&a=&a=1", "", "limit=5&limit=6", "b=1&limit", "&limit=7"]
+
+
+@pytest.mark.parametrize("case", range(len(EVENTS)))
+def test_the_first_values_are_what_the_query_and_headers_give(case):
+    """``first_values`` (what the usual typed signature reads) gives, for query names and header names, what the
+    request's query map (first value) and ``header_values`` give, or declines (escapes in the query string, a
+    header map the request converts or refuses), for each event the HTTP API decoder builds a lazy request of."""
+    event = EVENTS[case]
+    try:
+        if event.__class__ is not dict or http.detect(event) not in ("apigw-v2", "function-url") \
+                or http._lazy_v2(event, "apigw-v2") is None:
+            return
+    except (EventDecodeError, UnicodeError):
+        return
+    fields = http._V2["apigw-v2"]
+    names = ("limit", "a", "b", "", "c", "x", "é", "parameter1", "nope")
+    headers = ("header1", "x-tenant", "cookie", "missing")
+    for raw in [event["rawQueryString"], *QUERIES]:
+        native = dict(event, rawQueryString=raw)
+        found = fields.first_values(native, names, headers)
+        if "%" in raw or "+" in raw:
+            assert found is None
+            continue
+        from_headers = fields.header_values(native, headers)
+        if from_headers is None:
+            assert found is None
+            continue
+        query = http._query_map(raw) if raw else {}
+        assert found == [query[n][0] if n in query else None for n in names] + from_headers, raw
+        assert fields.first_values(native, names, ()) == found[:len(names)]
+        assert fields.first_values(native, names, headers) == found  # the header map's names seen before
+
+
+def test_the_lambda_handler_takes_the_lane_for_the_usual_event(monkeypatch):
+    """The answers compared above come from the lane itself: a well-formed event never reaches _dispatch."""
+    handler = bind(build_app(True))
+    monkeypatch.setattr(handler, "_dispatch", lambda event, context: pytest.fail("read by the general path"))
+    event = load_fixture(BASE)
+    event.update({"routeKey": "GET /orders/{id}", "rawPath": "/orders/42", "rawQueryString": "limit=5",
+                  "headers": {"Header1": "value1", "x-tenant": "acme"}, "body": None})
+    event["requestContext"]["http"]["method"] = "GET"
+    answer = handler(event, LambdaContext(aws_request_id="r-1"))
+    assert answer["statusCode"] == 200 and answer["body"] == '{"id":42,"limit":5,"tenant":"acme"}'

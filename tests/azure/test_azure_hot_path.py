@@ -230,3 +230,65 @@ def test_a_parsed_event_grid_payload_reads_the_same_through_data_json_and_a_set_
     assert second is not None
     second.data = b'{"replaced": true}'
     assert second.json() == {"replaced": True} and second.data == b'{"replaced": true}'
+
+
+def test_the_event_grid_entry_answers_as_the_general_path_for_success_and_failure() -> None:
+    """The generated entry of a topic function (rt.event_grid_lanes[name], the usual event read and run in one
+    frame) and the general path (the event's JSON through decode_event and invoke_message) raise the same
+    MessageFailed, or none, and leave the same last outcome, for a success, a retryable and a non-retryable failure
+    and an event the lane leaves to the general path (a validation event)."""
+    import pytest
+
+    from portafunc import NonRetryableError
+    from portafunc_azure.outcome import MessageFailed
+
+    app = App("lanes")
+
+    @app.topic("events", name="flaky")
+    def flaky(msg: Message) -> None:
+        mode = msg.json().get("mode")
+        if mode == "retry":
+            raise RuntimeError("try again")
+        if mode == "reject":
+            raise NonRetryableError("never")
+
+    _, functions, rt = load_function_app(app)
+    entry = functions["flaky"].get_user_function()
+    spec = app.function("flaky")
+    when = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    docs = [dict(_eg_cases()[0], data={"mode": mode}) for mode in ("ok", "retry", "reject")]
+    docs.append(dict(_eg_cases()[0], eventType=topic.VALIDATION_TYPE))
+
+    def outcome(call, doc) -> tuple:
+        rt._local.last = None
+        try:
+            call(_func_event(doc, when))
+        except MessageFailed as exc:
+            return "raised", str(exc), rt.last
+        return "returned", None, rt.last
+
+    for doc in docs:
+        lane = outcome(entry, doc)
+        assert lane == outcome(lambda event: rt._event_grid(spec, event), doc), doc
+    assert [outcome(entry, doc)[0] for doc in docs] == ["returned", "raised", "raised", "returned"]
+    assert rt.event_grid_lanes["flaky"].__qualname__.startswith("event_lane")
+    with pytest.raises(Exception, match="nope"):
+        rt.event_grid("nope", _func_event(docs[0], when))
+
+
+def test_a_parsed_event_grid_message_copies_and_pickles_as_what_it_reads() -> None:
+    """A copy, a deep copy and a pickled copy of the message the entry builds read the same payload, bytes and fields,
+    before and after its bytes were written."""
+    import copy
+    import pickle
+
+    doc = _eg_cases()[0]
+    when = datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc)
+    for read_first in (False, True):
+        msg = topic.message_from_func(_func_event(doc, when))
+        assert msg is not None
+        if read_first:
+            assert msg.data
+        for clone in (copy.copy(msg), copy.deepcopy(msg), pickle.loads(pickle.dumps(msg))):
+            assert clone.json() == doc["data"] and clone.data == msg.data
+            assert clone.to_dict(context=True) == msg.to_dict(context=True)

@@ -405,3 +405,32 @@ def test_a_rejection_names_its_payload_by_size_content_type_and_digest(
     assert line["payload_bytes"] == len(data)
     assert line["payload_sha256"] == hashlib.sha256(data).hexdigest()
     assert line["attributes"] == attributes
+
+
+def test_the_first_line_of_a_process_has_the_shape_of_the_later_ones() -> None:
+    """A Lambda entry in a process that has not loaded ``logging`` (no platform variables either, as when the
+    handler runs outside the cloud): its first line sets logging up, and must choose the invocation's target's
+    shape as the invocation's own set-up does, not the shape guessed from the environment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from portafunc import App, NonRetryableError\n"
+        "from portafunc_aws.runtime import bind\n"
+        "app = App('shape')\n"
+        "@app.queue('work')\n"
+        "def work(msg):\n"
+        "    raise NonRetryableError('no')\n"
+        "assert 'logging' not in sys.modules\n"
+        "event = {'Records': [{'messageId': 'm-1', 'body': '{}', 'eventSource': 'aws:sqs', 'attributes': {},\n"
+        "                      'messageAttributes': {}, 'eventSourceARN': 'arn:aws:sqs:eu-west-1:1:work'}]}\n"
+        "entry = bind(app, 'work')\n"
+        "for _ in range(2):\n"
+        "    assert entry(event, None) == {'batchItemFailures': [{'itemIdentifier': 'm-1'}]}\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert len(lines) == 2 and all("timestamp" in line and "ts" not in line for line in lines), lines

@@ -282,3 +282,58 @@ def test_the_entry_parses_no_request_body_beside_functions_framework(record, mon
     assert ours.get(body) == theirs.get(body) >= 1, (ours, theirs)
     if mode == "binary":
         assert ours[body] == 1
+
+
+def test_the_entry_reads_a_published_cloudevent_as_the_general_decoder_does(monkeypatch, record):
+    """Once it has seen functions-framework's CloudEvent class, the entry reads a messagePublished event's attribute
+    dict and data itself and calls the direct Pub/Sub read without decode_cloudevent; on the fixture envelopes and
+    every mutation of tests/gcp/test_pubsub_fast_decode.py (and sources and types of other kinds) the handler sees
+    the same message, or the request is refused with the same answer, as with that lane off."""
+    import copy
+
+    from cloudevents.http import CloudEvent
+
+    from portafunc_gcp import runtime
+
+    from .test_pubsub_fast_decode import _cases
+
+    app = App("lane")
+    seen: list[object] = []
+
+    @app.topic("t", name="got")
+    def got(msg: Message) -> None:
+        seen.append((msg.to_dict(context=True), type(msg), type(msg.native).__name__))
+
+    runtime.register("lane-test", app)
+    entry = runtime.Entry("registered:lane-test")
+    base = {"specversion": "1.0", "id": "ce-id", "time": "2021-02-05T04:06:14.109Z"}
+    heads = [dict(base, type=runtime.pubsub.PUBLISHED, source="//pubsub.googleapis.com/projects/p/topics/t"),
+             dict(base, type=runtime.pubsub.PUBLISHED, source="other"),
+             dict(base, type="google.cloud.storage.object.v1.finalized", source="//storage")]
+    events = [(head, env) for head in heads for _, env in _cases()]
+
+    def outcome(head: dict, env: object) -> object:
+        try:
+            entry.event("got", CloudEvent(head, copy.deepcopy(env)))
+        except Exception as exc:  # noqa: BLE001 - the refusal is the outcome compared
+            return type(exc).__name__, str(exc)
+        return seen.pop()
+
+    with monkeypatch.context() as off:
+        off.setattr(runtime, "_plain_event", None)
+        off.setattr(runtime, "_learn_event_class", lambda *args: None)
+        general = [outcome(head, env) for head, env in events]
+    outcome(*events[0])
+    assert runtime._plain_event is CloudEvent
+    decoded: list[object] = []
+    real = runtime.codecs.decode_cloudevent
+    monkeypatch.setattr(runtime.codecs, "decode_cloudevent", lambda *a, **k: decoded.append(a) or real(*a, **k))
+    assert [outcome(head, env) for head, env in events] == general
+    assert sum(isinstance(out, tuple) and len(out) == 3 for out in general) > 100
+    assert entry.event_lanes["got"].__qualname__.endswith("lane") and len(entry.event_lanes) == 1  # built once
+    usual = next(env for name, env in _cases() if name == "gce-structured-MessagePublishedData.json")
+    decoded.clear()
+    assert outcome(heads[0], usual)[0]["id"] == "message-id" and decoded == []  # the entry's own read
+    # a raw push functions-framework converted: the original body is still read, inside the Flask request
+    assert T.invoke(APP, "on_event", PUSH)["statusCode"] == 200 and runtime._plain_event is CloudEvent
+    assert [(r["id"], r["ordering_key"], r["attempt"]) for r in record()] == [("once-1", "k", 2)]

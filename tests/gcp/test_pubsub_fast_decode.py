@@ -38,7 +38,9 @@ _MESSAGE_MUTATIONS: list[tuple[str, object]] = [
     ("messageId", ""), ("messageId", 123), ("messageId", None),
     ("publishTime", "2021-02-05T04:06:14.109Z"), ("publishTime", "2021-02-05T04:06:14Z"),
     ("publishTime", "2021-02-30T04:06:14.109Z"), ("publishTime", "not a time"), ("publishTime", ""),
-    ("publishTime", 1612497974109), ("publishTime", None),
+    ("publishTime", 1612497974109), ("publishTime", None), ("publishTime", "2021-02-05T04:06:14+00:00"),
+    ("publishTime", "2021-02-05"), ("publishTime", "2021-02-05 04:06:14Z"), ("publishTime", "Z"),
+    ("publishTime", "2021-02-05T04:06:14.1234567Z"), ("publishTime", "2021-02-05t04:06:14z"),
     ("attributes", {}), ("attributes", {"a": "1", "b": ""}), ("attributes", {"a": 1}), ("attributes", []),
     ("attributes", None), ("attributes", {"a": True}),
     ("orderingKey", "k"), ("orderingKey", ""), ("orderingKey", 5), ("orderingKey", None), ("ordering_key", "k2"),
@@ -120,3 +122,20 @@ def test_a_cloudevent_decodes_as_the_field_by_field_decoder_reads_its_data(name,
     except EventDecodeError as exc:
         got = ("refused", str(exc))
     assert got == _full(copy.deepcopy(env), SOURCE), name
+
+
+def test_the_direct_read_sets_every_slot_a_constructed_message_has():
+    """decode_published builds its Message slot by slot: every slot of Message holds what Message(...) puts there
+    for the same fields, so a slot added to Message cannot be left unset (an AttributeError on first read)."""
+    from portafunc.events import Message
+
+    for name, env in _envelopes():
+        fast = pubsub.decode_published(copy.deepcopy(env), SOURCE, "RAW")
+        if fast is None:
+            continue
+        built = Message(fast.id, fast.data, fast.attributes, fast.ordering_key, fast.delivery_attempt,
+                        fast.published_at, fast.source, fast.native)
+        slots = [slot for cls in type(built).__mro__ for slot in getattr(cls, "__slots__", ())]
+        assert "_attributes" in slots and type(fast) is Message
+        for slot in slots:
+            assert getattr(fast, slot) == getattr(built, slot), (name, slot)

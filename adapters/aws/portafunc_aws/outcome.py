@@ -51,6 +51,9 @@ def encode_response(resp: HttpResponse, variant: str) -> dict[str, Any]:
         except UnicodeDecodeError:
             pass
         else:
+            if variant == "apigw-v2" or variant == "function-url":  # _json_answer's first case, without its frame
+                return {"statusCode": resp.status, "headers": {"content-type": _JSON}, "body": text,
+                        "isBase64Encoded": False}
             return _json_answer(resp.status, text, variant)
     return _encode_any(resp, variant)
 

@@ -40,7 +40,6 @@ from .codecs.fields import records
 from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
 
 api_v2_request = http.api_v2_request
-_API_V2_ENCODE = DIRECT["apigw-v2"]
 
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
@@ -122,22 +121,24 @@ class LambdaHandler:
         self.message_spec = self.spec if self.spec is not None and self.spec.kind in ("queue", "topic") else None
         # and runs the one message of an SNS event through its function's own invoke_message_failure
         self._run_message: Any = None if self.message_spec is None else message_runner(self.message_spec, TARGET)
-        # an HTTP function or the whole app, no SNS HTTP(S) routing, not the $default router: the usual HTTP API
-        # event is read in one pass (http.api_v2_request) and goes straight to the direct lane (see __call__)
-        self.api_v2_lane = (self.spec is None or self.spec.kind == "http") and not self.sns_routing \
-            and not self.unmatched_only
+        # an HTTP function or the whole app, not the $default router: the usual HTTP API or Function URL event (no
+        # SNS HTTP(S) delivery when those are routed) is read in one pass (http.api_v2_request) and goes straight
+        # to the direct lane
+        self.api_v2_lane = (self.spec is None or self.spec.kind == "http") and not self.unmatched_only
         self._function_name = self.spec.name if self.spec is not None else None
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         try:
-            if self.api_v2_lane and event.__class__ is dict:
+            if self.api_v2_lane and event.__class__ is dict and "rawPath" in event \
+                    and not (self.sns_routing and _sns_delivery(event)):
                 found = api_v2_request(event)
                 if found is not None:  # what _dispatch does for this event, without detecting its kind again
                     name = self._function_name
-                    answer = handle_http_direct(self.app, found[0], _API_V2_ENCODE, name, TARGET,
+                    req, template, variant = found
+                    answer = handle_http_direct(self.app, req, DIRECT[variant], name, TARGET,
                                                 getattr(context, "aws_request_id", None), context,
-                                                found[1] if name is None else None)
-                    return answer if answer.__class__ is dict else encode_response(answer, "apigw-v2")
+                                                template if name is None else None)
+                    return answer if answer.__class__ is dict else encode_response(answer, variant)
             # A queue or topic function's usual event, an SQS batch or a one-record SNS event, goes straight to its
             # branch. No "requestContext" and no "rawPath": the HTTP detection would find no request in it.
             spec = self.message_spec

@@ -18,11 +18,12 @@ outcome into what the Functions host understands:
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
@@ -42,22 +43,15 @@ _runtimes: dict[str, Runtime] = {}
 
 
 # The queue and Event Grid codecs (with the envelope and blob codecs they import) load with the first message, not
-# on an HTTP app's cold start. Each stand-in below puts the codec's function in its place on its first call, so
-# later messages call the codec directly, at no cost.
+# on an HTTP app's cold start. The stand-in below puts the codec's function in its place on its first call, so
+# later messages call the codec directly, at no cost; an Event Grid function's entry is built with its first event
+# (Runtime.event_grid_lanes).
 def decode_body(*args: Any, **kwargs: Any) -> Message[Any]:
     """:func:`.codecs.queue.decode_body`, imported by the first queue message."""
     from .codecs.queue import decode_body as codec
 
     globals()["decode_body"] = codec
     return codec(*args, **kwargs)
-
-
-def message_from_func(event: Any) -> Message[Any] | None:
-    """:func:`.codecs.topic.message_from_func`, imported by the first Event Grid event."""
-    from .codecs.topic import message_from_func as codec
-
-    globals()["message_from_func"] = codec
-    return codec(event)
 
 
 def register_app(ref: str, app: App) -> None:
@@ -94,7 +88,7 @@ class Runtime:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
         self._specs: dict[str, FunctionSpec] = {}  # the queue and Event Grid functions, by name (see _spec)
-        self._grid_lanes: dict[str, tuple[FunctionSpec, Any]] = {}  # Event Grid functions and their message runners
+        self.event_grid_lanes = _Lanes(self._grid_entry)  # each Event Grid function's entry, by name
 
     @property
     def app(self) -> App:
@@ -111,12 +105,6 @@ class Runtime:
         functions are registered once, at import."""
         spec = self._specs[name] = self.app.function(name)
         return spec
-
-    def _grid_lane(self, name: str) -> tuple[FunctionSpec, Any]:
-        """:meth:`_spec` with the function's :func:`message_runner`, for its Event Grid messages."""
-        spec = self._specs.get(name) or self._spec(name)
-        lane = self._grid_lanes[name] = (spec, message_runner(spec, TARGET))
-        return lane
 
     @property
     def last(self) -> LastOutcome | None:
@@ -230,20 +218,28 @@ class Runtime:
 
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
-        spec, run = self._grid_lanes.get(name) or self._grid_lane(name)
-        trig = spec.trigger
-        if trig.__class__ is TopicTrigger:
-            fast = message_from_func(event)
-            if fast is not None:  # the usual Event Grid-schema event: read straight from the worker's object
-                failure = run(fast, None, event)
-                if failure is None:  # a success
-                    self._local.last = fast.id  # read as a LastOutcome by .last
-                    return
-                self._finish_event(failure)
-                return
+        """One event for the function ``name``: what a function_app.py generated before the per-function entries
+        (``rt.event_grid_lanes[name](event)``) calls."""
+        self.event_grid_lanes[name](event)
+
+    def _grid_entry(self, name: str) -> Callable[[Any], None]:
+        """The entry of the Event Grid function ``name`` (RegistrationError if the app has none): for a topic
+        function, :func:`.codecs.topic.event_lane` with the function's :func:`message_runner`, the usual event read
+        and run in one frame; every other event, and a blob function's, through :meth:`_event_grid`."""
+        spec = self._specs.get(name) or self._spec(name)
+        general = functools.partial(self._event_grid, spec)
+        if spec.trigger.__class__ is not TopicTrigger:
+            return general
+        from .codecs.topic import event_lane
+
+        return event_lane(message_runner(spec, TARGET), self._local, self._finish_event, general)
+
+    def _event_grid(self, spec: FunctionSpec, event: Any) -> None:
+        """An event for ``spec`` decoded from its JSON form (:func:`.codecs.topic.decode_event`)."""
         from .codecs.natives import from_func_eventgrid
         from .codecs.topic import decode_event
 
+        trig = spec.trigger
         native = from_func_eventgrid(event)
         if isinstance(trig, StorageTrigger):
             try:
@@ -267,7 +263,7 @@ class Runtime:
             assert isinstance(decoded, Message)
             result = invoke_message(spec, decoded, target=TARGET, native_context=event)
         else:
-            raise MessageFailed(f"function {name!r} is not an Event Grid function")
+            raise MessageFailed(f"function {spec.name!r} is not an Event Grid function")
         self._finish_event(result)
 
     def _finish_event(self, result: Any) -> None:
@@ -293,3 +289,18 @@ def _wanted(trig: StorageTrigger, evt: StorageEvent) -> bool:
     from portafunc.kit.storage_filter import wanted  # the one rule every target applies
 
     return wanted(trig, evt)
+
+
+class _Lanes(dict):  # type: ignore[type-arg]
+    """Entries by function name, each made by ``make(name)`` the first time it is asked for (a dict look-up after
+    that, in C)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, name: str) -> Any:
+        entry = self[name] = self._make(name)
+        return entry

@@ -19,10 +19,11 @@ Imports stay light: Flask is already loaded by functions-framework; the Pub/Sub 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
@@ -105,14 +106,7 @@ class Entry:
         # tells which function this functions-framework app serves): codecs.mount.install_front
         self._front = None if self._mount_lane is None else _mount_front(self.app)
         self._front_pending = self._front is not None
-        self._lanes: dict[str, tuple[FunctionSpec, Any]] = {}  # each CloudEvent function and its message runner
-
-    def _lane(self, name: str) -> tuple[FunctionSpec, Any]:
-        """The function ``name`` (RegistrationError if the app has none) and its :func:`message_runner`, kept for the
-        next event: an app's functions are registered once, at import."""
-        spec = self.app.function(name)
-        lane = self._lanes[name] = (spec, message_runner(spec, TARGET))
-        return lane
+        self.event_lanes = _Lanes(self._event_entry)  # each CloudEvent function's entry, by name
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
@@ -188,34 +182,69 @@ class Entry:
 
     # -- @functions_framework.cloud_event --------------------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
-        spec, run = self._lanes.get(name) or self._lane(name)
-        if _verification_configured():
-            _verify_cloud_event_request()
-        try:
-            event = self._decode(cloud_event)
-        except EventDecodeError as exc:
-            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
-                       function=name, error=str(exc))
-            raise http_error(400, str(exc)) from None
+        """One CloudEvent for the function ``name``: what a main.py generated before the per-function entries
+        (``_portafunc_entry.event_lanes[name](cloud_event)``) calls."""
+        self.event_lanes[name](cloud_event)
+
+    def _event_entry(self, name: str) -> Callable[[Any], None]:
+        """The entry of the CloudEvent function ``name`` (RegistrationError if the app has none): for a topic or
+        queue function, one function that reads the usual Pub/Sub event itself and runs it with the function's
+        :func:`message_runner`; a storage or schedule function's events go through :meth:`_other_event`."""
+        spec = self.app.function(name)
         kind = spec.trigger.kind
-        if kind == "topic" or kind == "queue":
-            if event.__class__ is not Message and not isinstance(event, Message):
-                raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
+        if kind != "topic" and kind != "queue":
+            return functools.partial(self._other_event, spec)
+        run = message_runner(spec, TARGET)
+        decoded = self._decoded
+
+        def lane(cloud_event: Any) -> None:
+            env = os.environ  # unset, the usual answer, told here as _verification_configured tells it: no frame
+            if env.__class__ is not _Environ or _AUDIENCE_KEY in env._data:  # type: ignore[attr-defined]
+                if _verification_configured():
+                    _verify_cloud_event_request()
+            event: Any = None
+            if cloud_event.__class__ is _plain_event:  # functions-framework's CloudEvent, its attributes a dict
+                context = _request_context(None)  # flask's request context, without the proxy's frames
+                if context is None or _is_cloudevent_request(context.request):  # no pushed body to read back
+                    attributes, data = cloud_event._attributes, cloud_event.data
+                    source = attributes.get("source")
+                    if data.__class__ is dict and source.__class__ is str and attributes.get("type") == _PUBLISHED:
+                        event = pubsub.decode_published(data, source, cloud_event)  # decode_cloudevent's first try
+            if event is None:
+                event = decoded(name, cloud_event)
+                if event.__class__ is not Message and not isinstance(event, Message):
+                    raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
             failure = run(event, None, cloud_event)
             if failure is not None:  # None: a success, acknowledged
                 failed = message_failed(failure, event.id)
                 if failed is not None:
                     raise failed
-            return None
+
+        return lane
+
+    def _decoded(self, name: str, cloud_event: Any) -> Any:
+        """:meth:`_decode`, a refusal logged and answered 400 (so the broker retries and dead-letters it)."""
+        try:
+            return self._decode(cloud_event)
+        except EventDecodeError as exc:
+            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
+                       function=name, error=str(exc))
+            raise http_error(400, str(exc)) from None
+
+    def _other_event(self, spec: FunctionSpec, cloud_event: Any) -> None:
+        """A CloudEvent for a storage or schedule function (or refused: an HTTP function takes none)."""
+        if _verification_configured():
+            _verify_cloud_event_request()
+        event = self._decoded(spec.name, cloud_event)
         if spec.kind == "schedule":
             event = _as_schedule(event)
         elif spec.kind == "storage":
             if not isinstance(event, StorageEvent):
-                raise http_error(400, f"{name} is a storage function but received a {type(event).__name__}")
+                raise http_error(400, f"{spec.name} is a storage function but received a {type(event).__name__}")
             if not _storage_matches(spec, event):
                 return None  # Eventarc cannot filter by prefix/suffix: done here, acked
         else:
-            raise http_error(400, f"{name} is an HTTP function; it cannot take CloudEvents")
+            raise http_error(400, f"{spec.name} is an HTTP function; it cannot take CloudEvents")
         failed = event_failed(invoke_event(spec, event, target=TARGET, native_context=cloud_event), spec.kind)
         if failed is not None:
             raise failed
@@ -235,13 +264,30 @@ class Entry:
             return pubsub.decode_envelope(raw)
         # functions-framework's CloudEvent (cloudevents' own) hands its attribute dict over as is, where
         # get_attributes() wraps it in a read-only view per call; it is only read here
-        attributes = cloud_event._get_attributes() if cloud_event.__class__ is _CloudEvent \
-            else cloud_event.get_attributes()
+        if cloud_event.__class__ is _CloudEvent:
+            attributes = cloud_event._get_attributes()
+            if _plain_event is None:
+                _learn_event_class(cloud_event, attributes)
+        else:
+            attributes = cloud_event.get_attributes()
         return codecs.decode_cloudevent(attributes, cloud_event, cloud_event.data)
 
 
 _flask: Any = None
 _CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-framework hands over
+_plain_event: Any = None  # _CloudEvent once an event of it is seen to keep its attribute dict in _attributes
+_request_context: Any = None  # flask's request context variable's get, when Flask has one
+_PUBLISHED = pubsub.PUBLISHED
+
+
+def _learn_event_class(cloud_event: Any, attributes: Any) -> None:
+    """Let :meth:`Entry.event` read functions-framework's CloudEvent itself (its ``_attributes`` dict and ``data``)
+    once an event shows that dict is what ``_get_attributes()`` returns, and Flask gives its request context
+    variable (how :meth:`Entry._decode` tells a request whose body says more than the CloudEvent)."""
+    global _plain_event
+    if _request_context is not None and getattr(cloud_event, "__dict__", {}).get("_attributes") is attributes \
+            and attributes.__class__ is dict:
+        _plain_event = cloud_event.__class__
 
 
 def _load_flask() -> Any:
@@ -259,6 +305,9 @@ def _load_flask() -> Any:
         event_class = cloudevents_http.CloudEvent
     except ImportError:  # pragma: no cover - functions-framework always brings cloudevents
         pass
+    global _request_context
+    variable = getattr(getattr(flask, "globals", None), "_cv_request", None)  # flask.request's own variable
+    _request_context = variable.get if variable is not None and hasattr(variable, "get") else None
     _flask, _CloudEvent = flask, event_class
     return flask
 
@@ -337,3 +386,18 @@ def _storage_matches(spec: FunctionSpec, event: StorageEvent) -> bool:
     trig = spec.trigger
     assert isinstance(trig, StorageTrigger)
     return wanted(trig, event)
+
+
+class _Lanes(dict):  # type: ignore[type-arg]
+    """Entries by function name, each made by ``make(name)`` the first time it is asked for (a dict look-up after
+    that, in C)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, name: str) -> Any:
+        entry = self[name] = self._make(name)
+        return entry

@@ -187,31 +187,72 @@ class _V2Fields(HttpFields):
     def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
         """Each name's value in the header map of text Lambda sends: the value of the first name equal to it in
         any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
-        them. None for a map holding anything else (:meth:`headers` converts or refuses it) or a name with a line
-        break in it."""
+        them. None for a map holding anything else (:meth:`headers` converts or refuses it)."""
+        return self.first_values(native, (), names)
+
+    def first_values(self, native: Any, query: tuple[str, ...], headers: tuple[str, ...]) -> list[str | None] | None:
+        """The first value of each query name, as ``_query_map`` of the raw query string gives it, for a query
+        string without escapes (no ``%``, no ``+``; None for any other), then :meth:`header_values`: one call."""
+        found: list[str | None]
+        if query:
+            raw_query: str = native["rawQueryString"]
+            if "%" in raw_query or "+" in raw_query:
+                return None
+            firsts: dict[str, str] = {}
+            if "&" not in raw_query:  # one pair (or none): no list to split it into
+                if raw_query:
+                    name, _, value = raw_query.partition("=")
+                    firsts[name] = value
+            else:
+                for part in raw_query.split("&"):  # where _query_map splits it; the first value of each name
+                    name, _, value = part.partition("=")
+                    if part and name not in firsts:
+                        firsts[name] = value
+            found = list(map(firsts.get, query))
+        else:
+            found = []
+        if not headers:
+            return found
         native_headers = native.get("headers")
-        if native_headers.__class__ is not dict:
+        if native_headers is None:
+            native_headers = {}
+        elif native_headers.__class__ is not dict:
             return None
         try:
-            joined = "\n".join(native_headers)  # TypeError for a name that is not text
-            "".join(native_headers.values())  # and for a value that is not
+            "".join(native_headers.values())  # TypeError for a value that is not text
         except TypeError:
             return None
-        lowered = joined.lower()
-        if lowered == joined:  # what API Gateway sends: one lower-case name per header
-            found: list[str | None] = list(map(native_headers.get, names))
-        else:
-            keys = lowered.split("\n")
-            if len(keys) != len(native_headers):
-                return None
-            values = list(native_headers.values())
-            found = []
-            for name in names:  # a loop: a comprehension is one more frame
-                found.append(values[keys.index(name)] if name in keys else None)
+        names = tuple(native_headers)
+        keys = _HEADER_KEYS.get((names, headers), _UNKNOWN)
+        if keys is _UNKNOWN:
+            keys = _header_keys(names, headers)
+        if keys is None:
+            return None
+        found += map(native_headers.get, keys)
         cookies = native.get("cookies")
-        if cookies and "cookie" in names:
-            found[names.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
+        if cookies and "cookie" in headers:
+            found[len(query) + headers.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
         return found
+
+
+def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str | None, ...] | None:
+    """For each of ``wanted``, the first of a header map's ``names`` equal to it in any case, as ``Headers.get``
+    finds it (None: no such name); None when a name is not text (the request's headers convert or refuse it). Kept
+    per set of names (a client sends the same names request after request), 256 sets at most."""
+    keys: tuple[str | None, ...] | None = None
+    if all(isinstance(name, str) for name in names):
+        found: list[str | None] = []
+        for want in wanted:
+            low = want.lower()
+            found.append(next((name for name in names if name == want or name.lower() == low), None))
+        keys = tuple(found)
+    if len(_HEADER_KEYS) < 256:
+        _HEADER_KEYS[names, wanted] = keys
+    return keys
+
+
+_HEADER_KEYS: dict[tuple[tuple[Any, ...], tuple[str, ...]], tuple[str | None, ...] | None] = {}
+_UNKNOWN: Any = object()
 
 
 def _text_headers(items: list[tuple[str, str]]) -> Headers:
@@ -273,12 +314,13 @@ def _lazy_v2(event: Any, variant: str) -> HttpRequest | None:
     return _lazy(method, path or "/", event, _V2[variant], _body(event, f"{variant} event"))
 
 
-def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
-    """An HTTP API (payload 2.0) event as :func:`detect`, :func:`decode_request` and :func:`matched_route` read it
-    (variant ``apigw-v2``, a lazy request, the matched template), read in one pass for the usual event: fields of the
-    types Lambda sends, no Function URL domain. None for any other event, which the general path then reads (and
-    refuses when it must): ``tests/aws/test_api_v2_lane.py`` compares the two on every golden case and mutation.
-    Plain ``get`` calls and class tests: on 3.11 they cost less than ``map`` or a set of shapes."""
+def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
+    """An HTTP API (payload 2.0) or Function URL event as :func:`detect`, :func:`decode_request` and the Lambda
+    handler read it (a lazy request; the template :func:`matched_route` gives, None for a Function URL; the
+    variant), read in one pass for the usual event: fields of the types Lambda sends. None for any other event,
+    which the general path then reads (and refuses when it must): ``tests/aws/test_api_v2_lane.py`` compares the two
+    on every golden case and mutation. Plain ``get`` calls and class tests: on 3.11 they cost less than ``map`` or a
+    set of shapes."""
     ctx = event.get("requestContext")
     raw_path = event.get("rawPath")
     if ctx.__class__ is not dict or raw_path.__class__ is not str or event.get("rawQueryString").__class__ is not str \
@@ -288,7 +330,7 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
     if http.__class__ is not dict:
         return None
     domain = ctx.get("domainName")
-    if domain is not None and (domain.__class__ is not str or ".lambda-url." in domain):
+    if domain is not None and domain.__class__ is not str:
         return None
     method = http.get("method")
     client_ip = http.get("sourceIp")
@@ -308,31 +350,49 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None] | None:
                 return None
             if "\r" in joined or "\n" in joined or "\x00" in joined:  # Headers.add would refuse it
                 return None
-    route_key = event.get("routeKey")
     template: str | None = None
-    if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}"
-        _, space, template = route_key.partition(" ")
-        if not space or not template.startswith("/"):
-            template = None
-    elif "resource" in event:
-        return None
+    if domain is not None and ".lambda-url." in domain:
+        variant = "function-url"  # no platform router: the handler routes it by its path
+    else:
+        variant = "apigw-v2"
+        route_key = event.get("routeKey")
+        if route_key.__class__ is str:  # matched_route: "GET /orders/{id}" → "/orders/{id}", one lookup per route
+            template = _ROUTE_TEMPLATES.get(route_key, _UNKNOWN)
+            if template is _UNKNOWN:
+                template = _route_template(route_key)
+        elif "resource" in event:
+            return None
     stage = ctx.get("stage")
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
     path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
+    fields = _V2[variant]
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
-        return _lazy(method, path, event, _V2_API), template
+        return _lazy(method, path, event, fields), template, variant
     if raw_body.__class__ is not str:
         return None
     if event.get("isBase64Encoded"):  # refused as _lazy_v2 refuses it when it is no base64
-        return _lazy(method, path, event, _V2_API, _body(event, "apigw-v2 event")), template
+        return _lazy(method, path, event, fields, _body(event, f"{variant} event")), template, variant
     if raw_body.isascii():  # kept as the text it is: no copy of a large body
-        return _lazy(method, path, event, _V2_API, b"", raw_body), template
-    return _lazy(method, path, event, _V2_API, raw_body.encode("utf-8")), template
+        return _lazy(method, path, event, fields, b"", raw_body), template, variant
+    return _lazy(method, path, event, fields, raw_body.encode("utf-8")), template, variant
 
 
 _V2_API = _V2["apigw-v2"]
+
+
+def _route_template(route_key: str) -> str | None:
+    """The template of an HTTP API ``routeKey``, as :func:`matched_route` reads it, kept for the next request with
+    the same key (an API has one key per route; 1,024 kept at most)."""
+    _, space, template = route_key.partition(" ")
+    found = template if space and template.startswith("/") else None
+    if len(_ROUTE_TEMPLATES) < 1024:
+        _ROUTE_TEMPLATES[route_key] = found
+    return found
+
+
+_ROUTE_TEMPLATES: dict[str, str | None] = {}
 
 
 def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
-from typing import Any
+from typing import Any, Callable
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import _UNREAD, Message, StorageEvent, format_time
@@ -112,6 +112,9 @@ class _ParsedMessage(Message[Any]):
 
     __slots__ = ("_value",)
     _value: Any
+    # made only by event_lane, which sets every slot itself: the class call then only allocates (object.__new__
+    # called by name checks the class's bases first, and costs as much again)
+    __init__ = object.__init__
 
     @property
     def data(self) -> bytes:
@@ -139,47 +142,83 @@ class _ParsedMessage(Message[Any]):
 _ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
 # middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
 _DATA = Message.__dict__["data"]  # the slot under Message.data
-_PENDING: Any = object()
-_new_message = object.__new__
+
+
+class _Pending:
+    """The marker in ``_value`` once ``data`` holds the bytes: copied and pickled as itself (a copy of a plain
+    ``object()`` would be another object, read as the payload)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_PENDING"
+
+
+_PENDING: Any = _Pending()
 _sdk_event: Any = None  # func.EventGridEvent once its instances are seen to keep each field as the accessors give it
 _LAYOUT = ("_EventGridEvent__event_type", "_EventGridEvent__id", "_EventGridEvent__data",
            "_EventGridEvent__event_time")
 
 
-def message_from_func(event: Any) -> Message[Any] | None:
-    """A ``func.EventGridEvent`` (Event Grid schema) → Message, read from the worker's object without writing it
-    back to JSON; None for anything else (a ``func.CloudEvent``, an envelope, a validation event), which the general
-    path (:func:`decode_event` on :func:`.natives.from_func_eventgrid`) decodes.
+def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, finish: Callable[[Any], Any],
+               general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The Event Grid entry of one topic function: ``lane(event)`` reads a ``func.EventGridEvent`` (Event Grid
+    schema) into a Message without writing it back to JSON and runs it with ``run(msg, None, event)`` (the function's
+    :func:`portafunc.invoke.message_runner`); a success is kept as ``local.last`` (the message id) and answers None,
+    a failure goes to ``finish(failure)``. Anything else (a ``func.CloudEvent``, an envelope, a validation event, a
+    field of another type) goes to ``general(event)`` untouched, which decodes it with :func:`decode_event`.
 
     The worker's own class keeps each field in an attribute its accessor returns as it is; once that is seen
     (:func:`_learn_layout`), its fields are read there, without an accessor's frame each, and the message is built
-    in place: its attributes and source are read from the event when first asked for (``Message.deferred``)."""
-    if event.__class__ is _sdk_event:
-        etype, event_id = event._EventGridEvent__event_type, event._EventGridEvent__id
-        data, when = event._EventGridEvent__data, event._EventGridEvent__event_time
-    elif _sdk_event is None and _learn_layout(event):
-        return message_from_func(event)
-    elif hasattr(event, "specversion"):
-        return None
-    else:
-        etype, event_id, data, when = event.event_type, event.id, event.get_json(), event.event_time
-    if etype.__class__ is not str or not etype or etype == VALIDATION_TYPE or event_id.__class__ is not str \
-            or not event_id or (data.__class__ is dict and MARKER in data) or data is None:
-        return None  # text as the worker gives it (a str subclass, never seen, takes the general path too)
-    if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
-                             or when.tzinfo is None):
-        return None
-    msg: Any = _new_message(_ParsedMessage)  # Message.deferred's fields, set here: no frame per field group
-    msg.id = event_id
-    msg._value = data
-    msg.native = event
-    msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._source = _UNREAD
-    msg._published = when
-    msg._body = None
-    msg._has_body = False
-    msg._rest = _rest_of_event
-    made: Message[Any] = msg
-    return made
+    in place: its attributes and source are read from the event when first asked for (``Message.deferred``). One
+    function per topic function, called by the generated entry itself: no frame between the worker and the runner
+    but this one."""
+
+    def lane(event: Any) -> Any:
+        if event.__class__ is _sdk_event:
+            etype, event_id = event._EventGridEvent__event_type, event._EventGridEvent__id
+            data, when = event._EventGridEvent__data, event._EventGridEvent__event_time
+        elif _sdk_event is None and _learn_layout(event):
+            return lane(event)
+        elif hasattr(event, "specversion"):
+            return general(event)
+        else:
+            etype, event_id, data, when = event.event_type, event.id, event.get_json(), event.event_time
+        if etype.__class__ is not str or not etype or etype == VALIDATION_TYPE or event_id.__class__ is not str \
+                or not event_id or (data.__class__ is dict and MARKER in data) or data is None:
+            return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
+        if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
+                                 or when.tzinfo is None):
+            return general(event)
+        msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
+        msg.id = event_id
+        msg._value = data
+        msg.native = event
+        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._source = _UNREAD
+        msg._published = when
+        msg._body = None
+        msg._has_body = False
+        msg._rest = _rest_of_event
+        failure = run(msg, None, event)
+        if failure is None:  # a success
+            local.last = event_id
+            return None
+        return finish(failure)
+
+    return lane
+
+
+def _as_is(value: Any, *ignored: Any) -> Any:
+    return value
+
+
+def _nothing(event: Any) -> None:
+    return None
+
+
+message_from_func: Callable[[Any], Message[Any] | None] = event_lane(_as_is, None, _as_is, _nothing)
+message_from_func.__doc__ = """A ``func.EventGridEvent`` (Event Grid schema) → the Message :func:`event_lane` runs,
+None for what it leaves to the general path: the lane with a runner that hands the message back."""
 
 
 def _learn_layout(event: Any) -> bool:
@@ -201,7 +240,7 @@ def _learn_layout(event: Any) -> bool:
 
 
 def _rest_of_event(event: Any) -> tuple[Any, ...]:
-    """The other fields of a message :func:`message_from_func` made, read from the worker's object."""
+    """The other fields of a message :func:`event_lane` made, read from the worker's object."""
     etype, topic = event.event_type, event.topic
     if etype == PORTAFUNC_TYPE:
         attributes: dict[str, str] = {}

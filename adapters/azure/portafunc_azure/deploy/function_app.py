@@ -55,7 +55,7 @@ def function_source(spec: FunctionSpec) -> str:
     if isinstance(trig, (TopicTrigger, StorageTrigger)):
         return (head + "@app.event_grid_trigger(arg_name=\"event\")\n"
                 f"def {pyname}(event: func.EventGridEvent) -> None:\n"
-                f"    rt.event_grid({name}, event)\n")
+                f"    rt.event_grid_lanes[{name}](event)\n")
     if isinstance(trig, ScheduleTrigger):
         return (head + f"@app.timer_trigger(arg_name=\"timer\", schedule={_lit(trig.schedule.written(triggers.SCHEDULE_DIALECT))}, "
                 "run_on_startup=False, use_monitor=True)\n"

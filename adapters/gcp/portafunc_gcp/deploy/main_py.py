@@ -70,5 +70,5 @@ def render_main(app: App, app_ref: str, *, root: str | None = ".") -> str:
         else:
             lines += ["@_portafunc_ff.cloud_event", f"def {spec.name}(cloud_event):",
                       f'    """{spec.trigger.describe()}"""',
-                      f"    _portafunc_entry.event({spec.name!r}, cloud_event)"]
+                      f"    _portafunc_entry.event_lanes[{spec.name!r}](cloud_event)"]
     return "\n".join(lines) + "\n"
