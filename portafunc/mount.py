@@ -394,7 +394,7 @@ class _AsgiBridge:
         host = None if sent is None else sent.decode()
         sent = first.get(b"x-forwarded-proto")
         proto = None if sent is None else sent.decode()
-        scheme = _scheme_of(proto, host)
+        scheme, server = _asgi_servers.get((proto, host)) or _asgi_server(proto, host)
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -407,7 +407,7 @@ class _AsgiBridge:
             "root_path": self.prefix,
             "headers": headers,
             "client": (req.client_ip, 0) if req.client_ip else None,
-            "server": _server(host, scheme),
+            "server": server,
             "state": dict(self.state),
         }
 
@@ -425,7 +425,8 @@ class _AsgiBridge:
             elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value:
                 headers.append((key.replace("_", "-").lower().encode("latin-1"), value.encode("latin-1")))
         host = native.get("HTTP_HOST")
-        scheme = _scheme_of(native.get("HTTP_X_FORWARDED_PROTO"), host)
+        proto = native.get("HTTP_X_FORWARDED_PROTO")
+        scheme, server = _asgi_servers.get((proto, host)) or _asgi_server(proto, host)
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -438,7 +439,7 @@ class _AsgiBridge:
             "root_path": self.prefix,
             "headers": headers,
             "client": (client_ip, 0) if client_ip else None,
-            "server": _server(host, scheme),
+            "server": server,
             "state": dict(self.state),
         }
 
@@ -478,6 +479,19 @@ class _AsgiBridge:
                 loop.run(ex.abort())
 
         return StreamedResponse(ex.status, _decoded_headers(ex.headers), first, rest(), close)
+
+
+def _asgi_server(proto: str | None, host: str | None) -> tuple[str, tuple[str, int]]:
+    """The scope's ``scheme`` and ``server`` for the ``X-Forwarded-Proto`` and ``Host`` a request sent, kept for
+    the next request sending the same two (a bounded number of them)."""
+    scheme = _scheme_of(proto, host)
+    found = scheme, _server(host, scheme)
+    if len(_asgi_servers) < 256:
+        _asgi_servers[(proto, host)] = found
+    return found
+
+
+_asgi_servers: dict[tuple[str | None, str | None], tuple[str, tuple[str, int]]] = {}
 
 
 def _decoded_headers(pairs: list[tuple[str, str]]) -> Headers:
