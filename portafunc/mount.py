@@ -301,21 +301,33 @@ class _AsgiBridge:
         return result
 
     def _drive(self, loop: _Loop, scope: dict[str, Any], body: bytes) -> HttpResponse | _Exchange:
-        """:meth:`_request` driven from this thread with one task, the app's, and no coroutine around it: the loop
-        runs until the response is complete or its first piece arrived (two turns of the loop for a plain
-        response, where a wrapping coroutine would take four)."""
+        """:meth:`_request` driven from this thread with one task, the app's: the loop runs until the exchange
+        stops it (the response complete or its first piece arrived, or the app returned), with no future to wait
+        for: one turn of the loop for a plain response, where waiting for a future took two."""
         aloop = loop.loop
         ex = _Exchange(body)
-        first = ex.first = aloop.create_future()
-        task = ex.task = aloop.create_task(self.web_app(scope, ex.receive, ex.send))
-        task.add_done_callback(ex.wake)
-        aloop.run_until_complete(first)
+        ex.stop = aloop.stop
+        task = ex.task = aloop.create_task(self._run(scope, ex))
+        try:
+            aloop.run_forever()
+        finally:
+            ex.stop = None  # the loop runs on for other requests and for this one's stream: never stopped by it
         if not (ex.complete or task.done()):
+            task.add_done_callback(ex.wake)  # the stream's reader waits for the app's end too
             return ex
         if task.done() and not task.cancelled() and task.exception() is None and ex.started:
             return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))  # the usual case
         aloop.run_until_complete(ex.finish())  # background tasks still running, or a failure to raise or log
         return HttpResponse(ex.status, _decoded_headers(ex.headers), b"".join(ex.chunks))
+
+    async def _run(self, scope: dict[str, Any], ex: _Exchange) -> None:
+        """The app's call for :meth:`_drive`: the loop stops when it returns or fails, if nothing stopped it yet."""
+        try:
+            await self.web_app(scope, ex.receive, ex.send)
+        finally:
+            stop = ex.stop
+            if stop is not None:
+                stop()
 
     # lifespan ---------------------------------------------------------------------------------------------------
     async def _startup(self) -> None:
@@ -374,16 +386,14 @@ class _AsgiBridge:
 
     # one request ------------------------------------------------------------------------------------------------
     def scope(self, req: HttpRequest) -> dict[str, Any]:
-        # one pass over the headers: the ASGI list (lower-case names) and the two the scope reads
-        headers: list[tuple[bytes, bytes]] = []
-        host = proto = None
-        for k, v in req.headers.items():
-            name = k.lower()
-            if name == "host" and host is None:
-                host = v
-            elif name == "x-forwarded-proto" and proto is None:
-                proto = v
-            headers.append((name.encode(), v.encode()))  # the bytes sent: every front door reads them as UTF-8
+        # the ASGI list (lower-case names; the bytes sent: every front door reads them as UTF-8), and the first
+        # value of the two the scope reads, found by a dict of the list read backwards (the first one wins)
+        headers = [(k.lower().encode(), v.encode()) for k, v in req.headers._items]
+        first = dict(reversed(headers))
+        sent = first.get(b"host")
+        host = None if sent is None else sent.decode()
+        sent = first.get(b"x-forwarded-proto")
+        proto = None if sent is None else sent.decode()
         scheme = _scheme_of(proto, host)
         return {
             "type": "http",
@@ -488,24 +498,23 @@ class _Exchange:
     Its three events are made when something first waits on one (every wait clears or checks its condition first,
     so an event made late is the event that would have been there): a plain response waits on none."""
 
-    __slots__ = ("body", "body_sent", "status", "headers", "chunks", "pending", "started", "complete", "ready",
-                 "room", "disconnected", "gone", "task", "first")
+    # every field starts as the class's value until a request sets it: only the lists are made per request
+    body_sent = False
+    status = 500
+    pending = 0  # the size of the chunks
+    started = False
+    complete = False  # the app sent its last body message
+    ready: asyncio.Event | None = None  # something for the front door: a message, or the app's end
+    room: asyncio.Event | None = None  # the front door took what was pending
+    disconnected: asyncio.Event | None = None  # set once ``gone``: receive() says so
+    gone = False  # the response is out (or the client is gone)
+    task: asyncio.Future[None]  # set right after the exchange is made
+    stop: Callable[[], None] | None = None  # while _drive runs the loop: stops it at the first thing for the front door
 
     def __init__(self, body: bytes) -> None:
         self.body = body
-        self.body_sent = False
-        self.status = 500
         self.headers: list[tuple[str, str]] = []
         self.chunks: list[bytes] = []  # sent by the app, not yet taken by the front door
-        self.pending = 0  # their size
-        self.started = False
-        self.complete = False  # the app sent its last body message
-        self.ready: asyncio.Event | None = None  # something for the front door: a message, or the app's end
-        self.room: asyncio.Event | None = None  # the front door took what was pending
-        self.disconnected: asyncio.Event | None = None  # set once ``gone``: receive() says so
-        self.gone = False  # the response is out (or the client is gone)
-        self.task: asyncio.Future[None] = None  # type: ignore[assignment]  # set right after
-        self.first: asyncio.Future[None] | None = None  # resolved by the first thing for the front door
 
     def ready_event(self) -> asyncio.Event:
         import asyncio
@@ -524,11 +533,11 @@ class _Exchange:
             self.room.set()
 
     def wake(self, _: Any = None) -> None:
+        stop = self.stop
+        if stop is not None:
+            stop()
         if self.ready is not None:
             self.ready.set()
-        first = self.first
-        if first is not None and not first.done():
-            first.set_result(None)
 
     async def receive(self) -> dict[str, Any]:
         if not self.body_sent:
@@ -547,7 +556,7 @@ class _Exchange:
         if kind == "http.response.start":
             self.started = True
             self.status = int(message["status"])
-            self.headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ()))
+            self.headers.extend([(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())])
         elif kind == "http.response.body" and not self.complete:
             chunk = message.get("body", b"")
             if chunk:
