@@ -41,11 +41,13 @@ docs: install
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-docs.txt
 	$(BIN)/mkdocs build --strict
 
-# The linter and the type checker, configured in pyproject.toml. `make test` runs them first: a finding fails it.
+# The linter and the type checker, configured in pyproject.toml (the tests: tests/mypy.ini). `make test` runs them
+# first: a finding fails it.
 .PHONY: lint
 lint: install
 	$(BIN)/ruff check portafunc adapters tests examples benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy --config-file tests/mypy.ini
 
 # A quick run of the benchmark suite (proves it still runs; no figures are judged), then the whole test suite
 # (tests/typing type-checks a user's app with mypy and pyright), against the real local

@@ -153,7 +153,7 @@ def build_app(middleware: bool) -> App:
 
     @app.http(["GET", "POST"], "/my/path")
     def my_path(req: HttpRequest) -> dict:
-        return {"path": req.path, "query": req.query, "headers": req.headers.to_multi(), "body": req.text(),
+        return {"path": req.path, "query": req.query, "headers": req.headers.to_multi(), "body": req.text,
                 "ip": req.client_ip, "cookies": req.cookies}
 
     @app.http("GET", "/{rest+}")

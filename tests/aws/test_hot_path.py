@@ -239,7 +239,7 @@ def test_batch_invocations_are_request_id_and_index_and_built_only_when_asked():
 
     def work(msg: Message) -> None:
         inv = current()
-        assert inv is current()  # built once per message
+        assert inv is not None and inv is current()  # built once per message
         seen.append((inv.invocation_id, inv.correlation_id, inv.function, inv.trigger, inv.target))
         if msg.json().get("fail"):
             raise RuntimeError("boom")
@@ -265,7 +265,9 @@ def test_a_direct_sns_message_runs_as_the_lambda_request():
 
     @app.topic("events")
     def on_event(msg: Message) -> None:
-        seen.append((current().invocation_id, current().correlation_id))
+        inv = current()
+        assert inv is not None
+        seen.append((inv.invocation_id, inv.correlation_id))
         if msg.json().get("fail"):
             raise RuntimeError("boom")
 

@@ -25,6 +25,7 @@ def _app() -> tuple[App, list[tuple[str, str, str]]]:
     @app.queue("orders")
     def plain(msg: Message) -> object:
         inv = current()
+        assert inv is not None
         seen.append((inv.invocation_id, inv.function, inv.correlation_id))
         body = msg.json()
         if body.get("fail") == "retry":
@@ -35,7 +36,9 @@ def _app() -> tuple[App, list[tuple[str, str, str]]]:
 
     @app.queue("typed")
     def typed(msg: Message[Order]) -> float:
-        seen.append((current().invocation_id, current().function, current().correlation_id))
+        inv = current()
+        assert inv is not None
+        seen.append((inv.invocation_id, inv.function, inv.correlation_id))
         return msg.body.total
 
     return app, seen

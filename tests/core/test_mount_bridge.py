@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from portafunc import App, Headers, HttpRequest, RegistrationError
+from portafunc.app import HttpTrigger
 from portafunc.errors import InvalidHeader
 from portafunc.mount import LifespanFailed, query_string
 
@@ -134,15 +135,18 @@ def test_mount_is_one_http_function_with_a_catch_all_route() -> None:
     app = App("one")
     app.mount("/api/v1/", recording_asgi([]))
     spec = app.function("mount_api_v1")
-    assert spec.trigger.route.template == "/api/v1/{path+}"
-    assert spec.trigger.route.bare == "/api/v1"  # the prefix's own URL is served too
+    trigger = spec.trigger
+    assert isinstance(trigger, HttpTrigger)
+    assert trigger.route.template == "/api/v1/{path+}"
+    assert trigger.route.bare == "/api/v1"  # the prefix's own URL is served too
     for path, rest in (("/api/v1", ""), ("/api/v1/", ""), ("/api/v1/a/b", "a/b")):
         assert app.route("GET", path)[:2] == (spec, {"path": rest})
     assert app.route("GET", "/api/v10")[0] is None
-    assert set(spec.trigger.methods) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+    assert set(trigger.methods) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
     root = App("root")
     root.mount("/", recording_asgi([]), name="site")
-    assert root.function("site").trigger.route.template == "/{path+}"
+    site = root.function("site").trigger
+    assert isinstance(site, HttpTrigger) and site.route.template == "/{path+}"
     assert root.route("GET", "/")[0] is root.function("site")
     with pytest.raises(RegistrationError, match="route parameters"):
         root.mount("/{x}", recording_asgi([]))

@@ -21,24 +21,33 @@ def _handler(req: HttpRequest) -> str:
     return "native"
 
 
-def _route(app: App, method: str, template: str, name: str) -> None:
-    app.http(method, template, name=name)(_handler)
+Step = Callable[[App], None]
 
 
-APPS: dict[str, Callable[[App], None]] = {
-    "root mount alone": lambda app: app.mount("/", wsgi),
-    "root mount beside a route": lambda app: (_route(app, "GET", "/native", "native"), app.mount("/", wsgi)),
-    "root mount first, a route after": lambda app: (app.mount("/", wsgi), _route(app, "GET", "/native", "native")),
-    "prefix mount beside other literals": lambda app: (app.mount("/api", wsgi), _route(app, "GET", "/native", "n"),
-                                                       _route(app, "POST", "/items/{id}", "item")),
-    "a route under the mount's prefix, first": lambda app: (_route(app, "GET", "/api/special", "special"),
-                                                           app.mount("/api", wsgi)),
-    "a route under the mount's prefix, after": lambda app: (app.mount("/api", wsgi),
-                                                           _route(app, "GET", "/api/special", "special")),
-    "a parameter first segment": lambda app: (app.mount("/api", wsgi), _route(app, "GET", "/{tenant}/x", "tenant")),
-    "two mounts sharing a segment": lambda app: (app.mount("/api", wsgi), app.mount("/api/v2", wsgi, name="v2")),
-    "a multi-segment prefix alone": lambda app: (app.mount("/api/v1", wsgi), _route(app, "GET", "/health", "h")),
-    "two mounts apart": lambda app: (app.mount("/a", wsgi), app.mount("/b", wsgi)),
+def route(method: str, template: str, name: str) -> Step:
+    """A registration step: a native route."""
+    def register(app: App) -> None:
+        app.http(method, template, name=name)(_handler)
+    return register
+
+
+def mount(prefix: str, name: str | None = None) -> Step:
+    """A registration step: the WSGI app mounted under ``prefix``."""
+    return lambda app: app.mount(prefix, wsgi, name=name)
+
+
+APPS: dict[str, list[Step]] = {  # each app's registrations, in order
+    "root mount alone": [mount("/")],
+    "root mount beside a route": [route("GET", "/native", "native"), mount("/")],
+    "root mount first, a route after": [mount("/"), route("GET", "/native", "native")],
+    "prefix mount beside other literals": [mount("/api"), route("GET", "/native", "n"),
+                                           route("POST", "/items/{id}", "item")],
+    "a route under the mount's prefix, first": [route("GET", "/api/special", "special"), mount("/api")],
+    "a route under the mount's prefix, after": [mount("/api"), route("GET", "/api/special", "special")],
+    "a parameter first segment": [mount("/api"), route("GET", "/{tenant}/x", "tenant")],
+    "two mounts sharing a segment": [mount("/api"), mount("/api/v2", name="v2")],
+    "a multi-segment prefix alone": [mount("/api/v1"), route("GET", "/health", "h")],
+    "two mounts apart": [mount("/a"), mount("/b")],
 }
 PATHS = ["/", "/api", "/api/", "/api/x", "/api/special", "/api/v2/x", "/api/v1", "/api/v1/x", "/api/v10", "/apix",
          "/native", "/items/3", "/t/x", "/a", "/a/b", "/b/", "/health", "//api", "/é/ü", "/api/é"]
@@ -50,7 +59,8 @@ def test_the_lane_finds_what_the_route_search_finds(shape: str) -> None:
     from portafunc.mount import _routed
 
     app = App("lane-routing-" + "".join(c if c.isalnum() else "-" for c in shape))
-    APPS[shape](app)
+    for step in APPS[shape]:
+        step(app)
     app.route("GET", "/")  # builds the route table the lane reads
     for method in METHODS:
         for path in PATHS:

@@ -447,3 +447,32 @@ def test_the_invocation_the_app_reads_is_the_general_paths(tmp_path: Any, capfd:
 
     seen = json.loads(outs[0][2])
     assert seen["correlation"] == "corr-7" and seen["native"] == "Request" and seen["data"] == seen["read"]
+
+
+@pytest.mark.parametrize("setting", ["LOG_EXECUTION_ID", "MAX_CONTENT_LENGTH"])
+def test_the_front_lane_stays_out_where_the_dispatch_does_more_than_route(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    """With execution-id logging on (functions-framework's view wrapper then redirects output) or a request size
+    limit configured (Flask's request enforces it), every request goes through functions-framework's dispatch,
+    where the lane inside it still serves the mount."""
+    import functions_framework
+
+    from portafunc_gcp.deploy.main_py import HTTP_SERVICE, render_main
+    from portafunc_gcp.runtime import register
+
+    app = App("gcp-mount-front-off")
+    app.mount("/x", path_echo)
+    register("gcp-mount-front-off", app)
+    source = tmp_path / "gcp_mount_front_off_main.py"
+    source.write_text(render_main(app, "registered:gcp-mount-front-off", root=None), encoding="utf-8")
+    flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
+    if setting == "LOG_EXECUTION_ID":
+        monkeypatch.setenv("LOG_EXECUTION_ID", "true")  # after create_app: its logging set-up is not under test
+    else:
+        flask_app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    client = flask_app.test_client(use_cookies=False)
+    for _ in range(2):
+        got = client.get("/x/y")
+        assert got.status_code == 200 and got.get_data() == b"/x|/y"
+    dispatch = flask_app.wsgi_app.wsgi_app
+    assert getattr(dispatch, "__self__", None) is flask_app  # Flask's own wsgi_app, nothing in front of it
