@@ -44,7 +44,7 @@ def build_app(middleware: bool) -> App:
         if id == 500:
             raise RuntimeError("boom")
         if id == 400:
-            return {"id": "x", "limit": limit, "tenant": x_tenant}  # type: ignore[return-value] - fails the model
+            return {"id": "x", "limit": limit, "tenant": x_tenant}  # type: ignore[return-value]  # fails the model
         if id == 201:
             return OrderView(id=id, limit=limit, tenant=x_tenant), 201  # type: ignore[return-value]
         if id == 418:
