@@ -1072,16 +1072,21 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     details, more = _logged_errors(getattr(exc, "errors", None))
     trig = spec.trigger  # dead_letter_destination's, with the variable's name looked up once for the hint too
     destination = trig.dead_letter if isinstance(trig, (QueueTrigger, TopicTrigger)) else None
-    name = ""
+    hint: Any = None
     if not destination:
-        name = _dl_env(spec)
-        destination = None if _unset(name) else os.environ.get(name) or None
+        name, key, hint = _rejection_plans.get(spec.name) or _rejection_plan(spec)
+        env = os.environ  # _unset's look-up, its key kept with the function's plan
+        destination = None if env.__class__ is _Environ and key is not None \
+            and key not in env._data else env.get(name) or None  # type: ignore[attr-defined]
     if destination is None:
         if logs._threshold <= _ERROR:  # nothing built for a line that is not written
-            logs.log("ERROR", "NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's "
-                     "dead-letter policy takes it after max_attempts", message_id=msg.id, reason=reason,
-                     errors=details, **more, **_payload_for_log(msg), attributes=msg.attributes,
-                     hint=_HINT + name)
+            fields = {"message_id": msg.id, "reason": reason, "errors": details}  # one dict, handed over whole
+            if more:
+                fields.update(more)
+            _payload_for_log(msg, fields)
+            fields["attributes"] = msg.attributes
+            fields["hint"] = hint
+            logs.log_fields("ERROR", _NO_DESTINATION, fields)
         return MessageResult(msg.id, Outcome.REJECTED, reason)
     try:
         from .messaging import queue_or_topic
@@ -1101,6 +1106,24 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
 
 
 _HINT = "set dead_letter= on the decorator or "
+_NO_DESTINATION = ("NON-RETRYABLE message and no dead-letter destination: reported failed so the broker's dead-letter "
+                   "policy takes it after max_attempts")
+
+
+def _rejection_plan(spec: FunctionSpec) -> tuple[str, Any, logs.Redacted]:
+    """What a rejection of ``spec`` without a destination looks up that belongs to its function, made once: the name
+    of its ``PORTAFUNC_DEADLETTER_<FUNCTION>`` variable, that name's key in ``os.environ``'s own store (``_unset``'s),
+    and the log line's hint naming it, encoded ahead (:class:`logs.Redacted`: no text in it to scrub)."""
+    name = _dl_env(spec)
+    env = os.environ
+    key = env.encodekey(name) if env.__class__ is _Environ else None
+    plan = (name, key, logs.Redacted(logs.scrub_text(_HINT + name)))  # scrubbed as a text field's value is
+    if len(_rejection_plans) < 4096:
+        _rejection_plans[spec.name] = plan
+    return plan
+
+
+_rejection_plans: dict[str, tuple[str, Any, logs.Redacted]] = {}
 MAX_LOGGED_ERRORS = 10  # validation errors a rejection's log line lists; their count says how many there were
 
 
@@ -1161,13 +1184,17 @@ LOG_PAYLOADS_ENV = "PORTAFUNC_LOG_PAYLOADS"
 _ON = ("1", "true", "yes", "on")
 
 
-def _payload_for_log(msg: Message) -> dict[str, Any]:
+def _payload_for_log(msg: Message, out: dict[str, Any] | None = None) -> dict[str, Any]:
     """A rejected payload as a log may show it: its size, content type and SHA-256 — enough to find the message in
     the dead-letter queue, nothing of what it says (card numbers, personal data). ``PORTAFUNC_LOG_PAYLOADS=1`` adds
-    the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits."""
+    the payload itself: JSON with secret-looking fields redacted, else its text, both cut by the log's limits.
+    Written into ``out`` when given (a rejection's line fields, in their order), else into a new dict."""
     data = msg.data
-    out: dict[str, Any] = {"payload_bytes": len(data), "payload_content_type": _content_type(msg.attributes, data),
-                           "payload_sha256": (_sha256_small if len(data) <= _SMALL else _sha256)(data).hexdigest()}
+    if out is None:
+        out = {}
+    out["payload_bytes"] = len(data)
+    out["payload_content_type"] = _content_type(msg.attributes, data)
+    out["payload_sha256"] = (_sha256_small if len(data) <= _SMALL else _sha256)(data).hexdigest()
     if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
 

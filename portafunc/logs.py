@@ -232,24 +232,46 @@ def log(level: str, message: str, **fields: Any) -> None:
         ctx = current()
         if _through_logging is not None and _through_logging(level, message, ctx, fields):
             return  # redacted and written by the logging set-up (the line built in one pass where it can be)
-        safe = redact(fields)
-        text = scrub_text(message)
-        record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
-                                  "message": text}
-        if ctx is not None:
-            record["invocation_id"] = ctx.invocation_id
-            record["correlation_id"] = ctx.correlation_id
-            record["function"] = ctx.function
-        for key, value in safe.items():
-            if key not in record:
-                record[key] = value
-        line = encode(record)
+        line = _direct_line(level, message, ctx, fields)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
-        line = json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
-                           "message": scrub_text(str(message)[:MAX_TEXT]),
-                           "unloggable_fields": sorted(str(k) for k in fields),
-                           "log_error": type(exc).__name__})
+        line = _unloggable(level, message, fields, exc)
     _write(line)
+
+
+def log_fields(level: str, message: str, fields: dict[str, Any]) -> None:
+    """:func:`log` for fields the caller has in a dict already and hands over (it neither reads nor changes it
+    after): no copy of them packed as keyword arguments. Never raises."""
+    if _level_names.get(level, 20) < _threshold:
+        return
+    try:
+        ctx = current()
+        if _through_logging is not None and _through_logging(level, message, ctx, fields):
+            return
+        line = _direct_line(level, message, ctx, fields)
+    except Exception as exc:  # noqa: BLE001 - a record that cannot be built must not fail the invocation
+        line = _unloggable(level, message, fields, exc)
+    _write(line)
+
+
+def _direct_line(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> str:
+    """The line :func:`log` writes itself when ``logging`` does not (``PORTAFUNC_LOGGING=off``)."""
+    safe = redact(fields)
+    text = scrub_text(message)
+    record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "logger": "portafunc", "message": text}
+    if ctx is not None:
+        record["invocation_id"] = ctx.invocation_id
+        record["correlation_id"] = ctx.correlation_id
+        record["function"] = ctx.function
+    for key, value in safe.items():
+        if key not in record:
+            record[key] = value
+    return encode(record)
+
+
+def _unloggable(level: str, message: str, fields: dict[str, Any], exc: Exception) -> str:
+    return json.dumps({"ts": round(time.time(), 3), "level": level, "logger": "portafunc",
+                       "message": scrub_text(str(message)[:MAX_TEXT]),
+                       "unloggable_fields": sorted(str(k) for k in fields), "log_error": type(exc).__name__})
 
 
 def _route(level: str, message: str, ctx: Any, fields: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from contextlib import contextmanager, redirect_stderr
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from log_support import fresh_logging, json_lines
 from portafunc import App, Message, logs, logsetup
@@ -163,3 +164,55 @@ def test_the_one_pass_line_is_the_general_line(shape: str) -> None:
                         assert plain == general, (ctx, fields)
                         assert "hunter2" not in plain
     assert (built, declined) == ((0, 440) if shape == "gcp" else (280, 160))
+
+
+class Order(BaseModel):
+    id: int
+    total: float
+
+
+def _reject_once(spec: Any) -> str:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        invoke_batch(spec, [Message(id="m-1", data=b'{"id": 1}', attributes={"kind": "order", "traceparent":
+                     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})], invocation_id="inv")
+    return err.getvalue()
+
+
+@pytest.mark.parametrize("shape", ["json", "aws"])
+def test_a_rejection_line_is_the_same_direct_and_through_the_tree(shape: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typed rejection's line (its hint and payload fields made once per function or encoded ahead) is the line the
+    logging tree writes, for a function whose name looks like a credential: scrubbed alike on both."""
+    name = "AKIAIOSFODNN7EXAMPLE"  # the shape of an AWS access key id: scrubbed wherever it is text
+    monkeypatch.delenv(f"PORTAFUNC_DEADLETTER_{name}", raising=False)
+    rejecting = App("rejecting")
+
+    @rejecting.queue("orders", name=name)
+    def orders(msg: Message[Order]) -> None:
+        raise AssertionError("never called")
+
+    spec = rejecting.function(name)
+    with installed(shape) as root:
+        assert logsetup._sole_listener(logging.getLogger("portafunc"), logging.ERROR) is not None
+        direct = json_lines(_reject_once(spec))
+        listener = Collect()
+        root.addHandler(listener)
+        try:
+            through_tree = json_lines(_reject_once(spec))
+        finally:
+            root.removeHandler(listener)
+    assert len(direct) == len(through_tree) == 1
+    assert list(direct[0]) == list(through_tree[0])
+    assert _without_times(direct[0]) == _without_times(through_tree[0])
+    assert direct[0]["level"] == "ERROR" and direct[0]["errors"] == [{"loc": ["total"], "msg": "Field required",
+                                                                      "type": "missing"}]
+    assert direct[0]["hint"] == "set dead_letter= on the decorator or PORTAFUNC_DEADLETTER_[REDACTED]"
+    assert direct[0]["payload_content_type"] == "application/json (sniffed)"
+    assert listener.records[0].__dict__["hint"] == direct[0]["hint"]
+    monkeypatch.setattr(logs, "_through_logging", None)  # PORTAFUNC_LOGGING=off: portafunc writes the line itself
+    written, = json_lines(_reject_once(spec))
+    fields = ["message_id", "reason", "errors", "payload_bytes", "payload_content_type", "payload_sha256",
+              "attributes", "hint"]
+    assert [k for k in written if k in fields] == [k for k in direct[0] if k in fields] == fields
+    assert {k: written[k] for k in fields} == {k: direct[0][k] for k in fields}
