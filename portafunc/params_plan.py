@@ -82,9 +82,22 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
     indent = "    "
     if firsts:
         lines += [f"{indent}if req._query is UNREAD and req._headers is UNREAD:",
-                  f"{indent}    found = req._fields.first_values(req.native, QUERY, HEADERS)",
+                  f"{indent}    fields = req._fields",  # the codec's reader of these names, kept per codec
+                  f"{indent}    read = READERS.get(fields) or READER(fields)",
+                  f"{indent}    found = read(req.native)",
                   f"{indent}    if found is not None and None not in found:"]
         indent += "        "
+        readers: dict[Any, Callable[[Any], Any]] = {}
+        namespace["READERS"] = readers
+        query, headers = binder.query_names, binder.header_names
+
+        def reader(fields: Any) -> Callable[[Any], Any]:
+            read = fields.first_values_reader(query, headers)
+            if len(readers) < 16:
+                readers[fields] = read
+            return read
+
+        namespace["READER"] = reader
     raw = [f"found[{i}]" for i in range(len(firsts))]
     if paths:
         lines += [f"{indent}params = req._path_params",

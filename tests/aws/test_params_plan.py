@@ -238,3 +238,20 @@ def test_signatures_the_plan_does_not_take():
     assert aliased.planned_call is None and aliased.planned_response is None  # a pydantic alias reads another key
     assert route_signature(app.function("item"))._bind().planned_response is not None
     assert route_signature(app.function("only_headers"))._bind().planned_response is not None
+
+
+@pytest.mark.parametrize("names", [(("limit",), ("x-tenant",)), (("limit",), ()), (("limit",), ("x-a", "x-b")),
+                                   (("limit", "page"), ("x-a",)), (("limit",), ("cookie", "x-a")), ((), ("x-a",))])
+def test_the_codec_reader_gives_what_first_values_gives(names):
+    query, headers = names
+    fields = http._V2["apigw-v2"]
+    read = fields.first_values_reader(query, headers)
+    for raw in ("", "limit=5", "limit=5&limit=6", "page=1&limit=", "limit", "=5&limit=7", "&&limit=3&", "limit=%35",
+                "limit=+5", "LIMIT=5", "limit==5", "page=2"):
+        for native_headers in ({}, None, {"X-A": "1", "x-a": "2", "X-Tenant": "t"}, {"x-b": "b"}, {"x-a": 1},
+                               {"x-a": ["1"]}, {1: "x"}, ["x-a"], {"Cookie": "c=1", "x-a": "a"}):
+            for cookies in (None, ["a=1", "b=2"]):
+                native = {"rawQueryString": raw, "headers": native_headers}
+                if cookies is not None:
+                    native["cookies"] = cookies
+                assert read(native) == fields.first_values(native, query, headers), (raw, native_headers)
