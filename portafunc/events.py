@@ -543,6 +543,16 @@ class HttpFields:
         fields so (the caller then reads the request's)."""
         return None
 
+    def first_values_reader(self, query: tuple[str, ...], headers: tuple[str, ...]) -> Callable[[Any], Any]:
+        """``read(native)``: :meth:`first_values` of these names, in a call a codec may build for them (asked once
+        per route and kept by the caller)."""
+        first_values = self.first_values
+
+        def read(native: Any) -> list[str | None] | None:
+            return first_values(native, query, headers)
+
+        return read
+
 
 class HttpRequest:
     """An HTTP request, whichever front door (API Gateway, ALB, Function URL, Azure, GCF) it came through.

@@ -231,13 +231,15 @@ class RouteSignature:
     def caller(self) -> Callable[[Callable[..., Any], HttpRequest], Any]:
         """``call(handler, req)``: ``handler(**arguments(req))`` and, with a response model, its result made the
         response as :meth:`steps` ``respond`` makes it, in one call. Builds the per-request work now."""
-        return (self._binder or self._bind()).call
+        binder = self._binder or self._bind()
+        return binder.planned_call or binder.call
 
     def responder(self) -> Callable[[Any, HttpRequest], HttpResponse]:
         """``response(spec, req)``: :meth:`caller`'s ``call(spec.handler, req)`` with its result made the response
         ``to_response`` makes of it, the handler read from ``spec`` on each call (what a composed middleware chain
         calls, through ``functools.partial``). Builds the per-request work now."""
-        return (self._binder or self._bind()).call_response
+        binder = self._binder or self._bind()
+        return binder.planned_response or binder.call_response
 
     def _bind(self) -> _Binder:
         binder = self._binder = _Binder(self)
@@ -512,7 +514,7 @@ class _Binder:
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
                  "validation_error", "response_kept", "as_dict", "header_names",
-                 "header_fields", "plain", "query_names", "first_fields")
+                 "header_fields", "plain", "query_names", "first_fields", "planned_call", "planned_response")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -568,6 +570,15 @@ class _Binder:
         self.query_names = tuple(wire for _, wire, _ in self.query)
         self.first_fields: tuple[str, ...] = (*(field for field, _, _ in self.query), *self.header_fields) \
             if self.plain and single_query and (self.query or self.headers) else ()
+        # the usual signature's call and call_response as code built for it (params_plan), else None
+        self.planned_call: Callable[[Callable[..., Any], HttpRequest], Any] | None = None
+        self.planned_response: Callable[[Any, HttpRequest], HttpResponse] | None = None
+        if self.plain:
+            from . import params_plan
+
+            self.planned_call = params_plan.build(self, params_plan.finish_call(self), self.call, False)
+            self.planned_response = params_plan.build(self, params_plan.finish_response(self), self.call_response,
+                                                      True)
 
     def arguments(self, req: HttpRequest) -> dict[str, Any]:
         if self.content_types is not None and (req.body or "content-type" in req.headers):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.errors import EventDecodeError
@@ -233,6 +233,49 @@ class _V2Fields(HttpFields):
         if cookies and "cookie" in headers:
             found[len(query) + headers.index("cookie")] = "; ".join(cookies)  # checked joinable by _lazy_v2
         return found
+
+    def first_values_reader(self, query: tuple[str, ...], headers: tuple[str, ...]) -> Callable[[Any], Any]:
+        """:meth:`first_values` of one query name and header names other than ``cookie``, the usual typed route, as
+        one function built for them; any other names, and any event it does not read (a query string with escapes,
+        a header map that is no dict), go to :meth:`first_values` itself."""
+        general = super().first_values_reader(query, headers)
+        if len(query) != 1 or not query[0] or "cookie" in headers:
+            return general
+        wanted = query[0]
+
+        def read(native: Any) -> list[str | None] | None:
+            raw_query: str = native["rawQueryString"]
+            native_headers = native.get("headers")
+            if "%" in raw_query or "+" in raw_query or native_headers.__class__ is not dict:
+                return general(native)
+            value: str | None = None
+            if "&" not in raw_query:  # one pair (or none)
+                name, _, first = raw_query.partition("=")
+                if name == wanted:
+                    value = first
+            else:
+                for part in raw_query.split("&"):  # the first pair of that name (no empty name is wanted)
+                    name, _, first = part.partition("=")
+                    if name == wanted:
+                        value = first
+                        break
+            if not headers:
+                return [value]
+            try:
+                "".join(native_headers.values())  # TypeError for a value that is not text
+            except TypeError:
+                return None
+            names = tuple(native_headers)
+            keys = _HEADER_KEYS.get((names, headers), _UNKNOWN)
+            if keys is _UNKNOWN:
+                keys = _header_keys(names, headers)
+            if keys is None:
+                return None
+            found = [value]
+            found += map(native_headers.get, keys)
+            return found
+
+        return read
 
 
 def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str | None, ...] | None:

@@ -1,0 +1,155 @@
+"""A typed route's request, bound by code built for that route: the usual signature (path, query and header scalars,
+no body, no request argument) read, validated and called with its names and sources as constants.
+
+:class:`portafunc.params._Binder` reads any signature by walking its parameters and validates them into a
+``TypedDict`` (the handler then takes ``**kwargs``). For the usual request, every parameter sent once as text, the
+plan built here does the same work as one function generated per route: the query and header values from the native
+event in one call (``HttpFields.first_values``), the path values from the router's map, ONE validation of them all as
+a tuple (the validator a hand-written handler would use: the same annotations, so the same values), and the handler
+called with keyword arguments written out. Anything else — a value missing (a default to fill), several values, a
+request whose query or headers were read already, a value that fails validation — is handed to the binder's general
+path, which reads the request again and gives the answer or the 400 it always gives: the plan is a shortcut for the
+answers that path gives, never a second definition of them (``tests/core/test_params_plan.py`` runs both on the same
+requests).
+"""
+
+from __future__ import annotations
+
+import keyword
+
+from .events import _UNREAD, HttpResponse, json_response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .params import ParamSpec, _Binder
+
+
+def plannable(binder: _Binder) -> bool:
+    """Whether the binder's signature is the usual one the plan takes (see the module's docstring)."""
+    if not binder.plain or binder.validator is None:
+        return False
+    if (binder.query or binder.headers) and len(binder.first_fields) != len(binder.query) + len(binder.headers):
+        return False
+    specs = list(binder.fields.values())
+    return all(p.arg.isidentifier() and not keyword.iskeyword(p.arg) and not p.multi and _tuple_safe(p.annotation)
+               for p in specs)
+
+
+def _tuple_safe(annotation: Any) -> bool:
+    """A field annotation that validates the same in a tuple as in the binder's ``TypedDict``: no pydantic ``Field``
+    naming another key (an alias reads another key of the dict) or carrying a default (the dict then fills it)."""
+    from pydantic.fields import FieldInfo
+    from pydantic_core import PydanticUndefined
+
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, FieldInfo) and (meta.alias is not None or meta.validation_alias is not None
+                                            or meta.default is not PydanticUndefined
+                                            or meta.default_factory is not None):
+            return False
+    return True
+
+
+def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any, Any], Any],
+          from_spec: bool) -> Callable[[Any, Any], Any] | None:
+    """``plan(handler_or_spec, req)``: the binder's ``call`` (``from_spec`` False: ``plan(handler, req)``) or
+    ``call_response`` (True: ``plan(spec, req)``, the handler read from ``spec.handler`` per call), generated for
+    this signature; ``general`` is that same method of the binder, called for every request the plan does not take;
+    ``finish(value)`` makes the answer of a handler result that is not an instance of exactly the response model.
+    None when the signature is not one the plan takes (or a tuple of its types cannot be validated)."""
+    if not plannable(binder):
+        return None
+    from pydantic import ConfigDict, TypeAdapter
+
+    firsts: list[ParamSpec] = [binder.fields[f] for f in binder.first_fields]
+    paths: list[ParamSpec] = [binder.fields[f] for f, _ in binder.path]
+    ordered = [*firsts, *paths]
+    try:
+        validate = TypeAdapter(tuple[tuple(p.annotation for p in ordered)],  # type: ignore[misc]
+                               config=ConfigDict(arbitrary_types_allowed=True)).validator.validate_python
+    except Exception:  # noqa: BLE001 - a type a tuple cannot take: the binder's general path takes it
+        return None
+    names = [f"a{i}" for i in range(len(ordered))]
+    namespace: dict[str, Any] = {
+        "UNREAD": _UNREAD, "GENERAL": general, "FINISH": finish, "VALIDATE": validate,
+        "FAILED": binder.validation_error, "KEPT": binder.response_kept, "DUMP": binder.response_dump,
+        "JSON": json_response, "QUERY": binder.query_names, "HEADERS": binder.header_names,
+        **{f"W{i}": wire for i, (_, wire) in enumerate(binder.path)},
+    }
+    head = "spec" if from_spec else "handler"
+    lines = [f"def plan({head}, req):"]
+    indent = "    "
+    if firsts:
+        lines += [f"{indent}if req._query is UNREAD and req._headers is UNREAD:",
+                  f"{indent}    fields = req._fields",  # the codec's reader of these names, kept per codec
+                  f"{indent}    read = READERS.get(fields) or READER(fields)",
+                  f"{indent}    found = read(req.native)",
+                  f"{indent}    if found is not None and None not in found:"]
+        indent += "        "
+        readers: dict[Any, Callable[[Any], Any]] = {}
+        namespace["READERS"] = readers
+        query, headers = binder.query_names, binder.header_names
+
+        def reader(fields: Any) -> Callable[[Any], Any]:
+            read = fields.first_values_reader(query, headers)
+            if len(readers) < 16:
+                readers[fields] = read
+            return read
+
+        namespace["READER"] = reader
+    raw = [f"found[{i}]" for i in range(len(firsts))]
+    if paths:
+        lines += [f"{indent}params = req._path_params",
+                  f"{indent}if params is not UNREAD:"]
+        indent += "    "
+        for i in range(len(paths)):
+            lines.append(f"{indent}p{i} = params.get(W{i})")
+        lines.append(f"{indent}if {' and '.join(f'p{i} is not None' for i in range(len(paths)))}:")
+        indent += "    "
+        raw += [f"p{i}" for i in range(len(paths))]
+    handler = "spec.handler" if from_spec else "handler"
+    call = ", ".join(f"{p.arg}={n}" for p, n in zip(ordered, names, strict=True))
+    lines += [f"{indent}try:",
+              f"{indent}    {', '.join(names)}, = VALIDATE(({', '.join(raw)},))",
+              f"{indent}except FAILED:",
+              f"{indent}    pass  # the general path gives the refusal",
+              f"{indent}else:",
+              f"{indent}    value = {handler}({call})",
+              f"{indent}    if value.__class__ is KEPT:",
+              f"{indent}        return JSON(200, DUMP(value))",
+              f"{indent}    return FINISH(value)",
+              f"    return GENERAL({head}, req)"]
+    exec(compile("\n".join(lines), f"<portafunc request plan {binder.fields and list(binder.fields)}>", "exec"),
+         namespace)
+    plan: Callable[[Any, Any], Any] = namespace["plan"]
+    return plan
+
+
+def finish_call(binder: _Binder) -> Callable[[Any], Any]:
+    """What ``_Binder.call`` does with a handler result that is not an instance of exactly the response model."""
+    dump, respond = binder.response_dump, binder.respond
+
+    def finish(value: Any) -> Any:
+        if dump is None or isinstance(value, HttpResponse):
+            return value
+        return respond(value)
+
+    return finish
+
+
+def finish_response(binder: _Binder) -> Callable[[Any], Any]:
+    """What ``_Binder.call_response`` does with a handler result that is not an instance of exactly the response
+    model: the response ``to_response`` makes of it."""
+    dump, respond = binder.response_dump, binder.respond
+
+    def finish(value: Any) -> Any:
+        if dump is not None and not isinstance(value, HttpResponse):
+            return respond(value)
+        if value.__class__ is HttpResponse:
+            return value
+        from .invoke import to_response
+
+        return to_response(value)
+
+    return finish
