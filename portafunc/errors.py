@@ -47,9 +47,39 @@ class PayloadValidationError(NonRetryableError):
 
     title = "Request body failed validation"  # the HTTP problem's title
 
-    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, errors: list[dict[str, Any]] | _KnownErrors) -> None:
         super().__init__(message)
-        self.errors = errors
+        self._errors = errors
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """``[{"loc": [...], "msg": ..., "type": ...}, ...]``: a list of its own, made when first read."""
+        errors = self._errors
+        if errors.__class__ is _KnownErrors:
+            errors = self._errors = errors.fresh()
+        return errors  # type: ignore[return-value]
+
+    @errors.setter
+    def errors(self, value: list[dict[str, Any]]) -> None:
+        self._errors = value
+
+
+class _KnownErrors:
+    """Validation errors seen before, held by their content (``(loc, msg, type)`` each) with what a rejection's log
+    line writes for them (``logged``): a rejection that nobody reads the errors of (a queue message's) builds no
+    list of dicts; :attr:`PayloadValidationError.errors` makes one when read."""
+
+    __slots__ = ("items", "logged")
+
+    def __init__(self, items: tuple[tuple[Any, str, str], ...], logged: Any) -> None:
+        self.items = items
+        self.logged = logged
+
+    def fresh(self) -> list[dict[str, Any]]:
+        out = []
+        for loc, msg, kind in self.items:
+            out.append({"loc": list(loc), "msg": msg, "type": kind})
+        return out
 
 
 class BadRequest(NonRetryableError):

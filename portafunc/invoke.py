@@ -23,7 +23,7 @@ from functools import partial
 from . import context, logs
 from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
-from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError
+from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError, _KnownErrors
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
                      encode_payload, refuse_non_finite)
 
@@ -212,12 +212,28 @@ def _validate(model: Any, data: bytes, source: Any, validate: Any = None) -> Any
             found = errors_fn(include_url=False, include_input=False, include_context=False)
         except TypeError:  # an errors() without those options
             found = errors_fn()
-        errors = []
+        items = []
         for e in found:  # a loop, not a comprehension: before Python 3.12 that is a frame of its own
-            errors.append({"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")})
+            items.append((tuple(e.get("loc", ())), e.get("msg", ""), e.get("type", "")))
         what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
-        raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(errors)} error(s)", errors) \
-            from None
+        raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(items)} error(s)",
+                                     _errors_of(tuple(items))) from None
+
+
+def _errors_of(items: tuple[tuple[Any, Any, Any], ...]) -> list[dict[str, Any]] | _KnownErrors:
+    """A rejection's errors, given as ``(loc, msg, type)`` each: held by their content when their log line's text
+    is remembered already (``_redacted_errors``, keyed alike), so that only a reader of ``errors`` builds the list of
+    dicts; else that list."""
+    try:
+        logged = _redacted_errors.get(items) if len(items) <= MAX_LOGGED_ERRORS else None
+    except TypeError:  # a location part that cannot be a key: not from pydantic
+        logged = None
+    if logged is not None:
+        return _KnownErrors(items, logged)
+    errors = []
+    for loc, msg, kind in items:
+        errors.append({"loc": list(loc), "msg": msg, "type": kind})
+    return errors
 
 
 def _validator(model: Any) -> Any:
@@ -1073,7 +1089,11 @@ def dead_letter_destination(spec: FunctionSpec) -> str | None:
 
 def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> MessageResult:
     reason = f"{type(exc).__name__}: {_text(exc)[:1000]}"  # _reason's, without its frame
-    details, more = _logged_errors(getattr(exc, "errors", None))
+    known = getattr(exc, "_errors", None)  # a PayloadValidationError's errors, not read by anyone yet
+    if known.__class__ is _KnownErrors:
+        details, more = known.logged, _NO_FIELDS
+    else:
+        details, more = _logged_errors(getattr(exc, "errors", None))
     trig = spec.trigger  # dead_letter_destination's, with the variable's name looked up once for the hint too
     destination = trig.dead_letter if isinstance(trig, (QueueTrigger, TopicTrigger)) else None
     hint: Any = None

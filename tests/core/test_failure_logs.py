@@ -190,6 +190,42 @@ def test_validation_errors_are_read_without_input_values() -> None:
     assert caught.value.errors == [{"loc": ["id"], "msg": "bad", "type": "int_parsing"}]
 
 
+def test_a_repeated_rejections_errors_are_a_list_of_its_own_for_each_reader(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Errors whose log line is remembered are held by their content and made into a list only when read: each
+    rejection's ``errors`` is then a list of its own, a reader changing it changes no other rejection nor any line,
+    and an assigned list is kept."""
+    from portafunc.errors import PayloadValidationError
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    monkeypatch.setattr(invoke, "_redacted_errors", {})
+    expected = [{"loc": ["total"], "msg": "Field required", "type": "missing"}]
+    spec = _rejecting("held-errors", Order).function("orders")
+    invoke_batch(spec, [Message(id="m-1", data=b'{"id": 1}')])  # the first: its line's text is remembered
+
+    caught = []
+    for _ in range(2):
+        with pytest.raises(PayloadValidationError) as raised:
+            invoke._validate(Order, b'{"id": 1}', Message(id="m", data=b""))
+        caught.append(raised.value)
+    assert all(exc._errors.__class__ is not list for exc in caught)  # held by content: no list built yet
+    first, second = caught[0].errors, caught[1].errors
+    assert first == second == expected and first is not second and first[0] is not second[0]
+    assert caught[0].errors is first  # made once, then kept
+    first[0]["msg"] = "changed by a reader"
+    first[0]["loc"].append("x")
+    assert caught[1].errors == expected
+    caught[1].errors = [{"loc": [], "msg": "set", "type": "t"}]
+    assert caught[1].errors == [{"loc": [], "msg": "set", "type": "t"}]
+
+    invoke_batch(spec, [Message(id="m-2", data=b'{"id": 1}')])
+    lines = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
+    assert [line["errors"] for line in lines] == [expected, expected]
+    assert [line["reason"] for line in lines] == [f"PayloadValidationError: message m-{i} does not match Order: "
+                                                  "1 error(s)" for i in (1, 2)]
+
+
 class Batch(BaseModel):
     items: list[int]
 
