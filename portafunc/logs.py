@@ -160,8 +160,9 @@ _SCALARS = frozenset((int, float, bool, type(None)))  # nothing to redact: skip 
 class Redacted:
     """A field's value that redaction leaves as it is, with the JSON text a line writes for it: made once for a value
     logged again and again (a rejection's validation errors), so the one-pass line neither walks nor encodes it.
-    :func:`redact` gives a fresh copy of ``value`` (what a handler or filter sees can be changed without changing
-    this); pass one only as a field of :func:`log`."""
+    :func:`redact` gives a fresh copy of a container ``value`` (what a handler or filter sees can be changed without
+    changing this) and a text as it is (already scrubbed, or with nothing to scrub, as a payload's SHA-256 in hex);
+    pass one only as a field of :func:`log`."""
 
     __slots__ = ("value", "json")
 
@@ -219,8 +220,9 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return items
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
-    if kind is Redacted:
-        return redact(value.value, _depth)
+    if kind is Redacted:  # redacted already: a container is copied (a reader may change it), a text is as it is
+        inner = value.value
+        return inner if inner.__class__ is str else redact(inner, _depth)
     return value
 
 

@@ -533,15 +533,20 @@ def _text_dict(value: dict[Any, Any]) -> str | None:
     dict (nested values, other keys, long text), which goes through :func:`portafunc.logs.redact` and the encoder."""
     if not value:
         return "{}"
-    clean, secret, max_text = logs._clean, logs._secret_names, logs.MAX_TEXT
+    clean, keys, max_text = logs._clean, _keys, logs.MAX_TEXT
     parts = []
     for key, item in value.items():
-        if key.__class__ is not str or item.__class__ is not str or len(item) > max_text:
+        if item.__class__ is not str or len(item) > max_text:
             return None
-        if secret[key]:
-            parts.append(_escape(key) + ": " + _REDACTED)
-        else:
-            parts.append(_escape(key) + ": " + _escape(item if item in clean else logs.scrub_text(item)))
+        piece = keys.get(key)  # a field name's piece: the same text for an attribute's name
+        if piece is None:
+            if key.__class__ is not str:
+                return None
+            piece = _key(key)
+            if logs._secret_names[key]:
+                parts.append(piece + _REDACTED)
+                continue
+        parts.append(piece + _escape(item if item in clean else logs.scrub_text(item)))
     return "{" + ", ".join(parts) + "}"
 
 

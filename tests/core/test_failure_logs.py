@@ -359,9 +359,26 @@ def test_a_rejected_payloads_fingerprint_is_its_sha256_whatever_its_size(monkeyp
 
     for size in (0, 13, invoke._SMALL, invoke._SMALL + 1, 300_000):
         data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-        fields = invoke._payload_for_log(Message(id="m", data=data))
+        fields = logs.redact(invoke._payload_for_log(Message(id="m", data=data)))  # as a log record carries them
         assert fields["payload_sha256"] == hashlib.sha256(data).hexdigest(), size
         assert fields["payload_bytes"] == size
+
+
+def test_a_rejected_payloads_fingerprint_is_written_without_being_scrubbed_or_remembered(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A SHA-256 in lower-case hex can hold no credential: the line writes it as it is, and it does not take a place
+    among the texts remembered clean (each payload has its own: they would push out the lines that repeat)."""
+    import hashlib
+
+    monkeypatch.setattr(logs, "_threshold", 20)
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_ORDERS", raising=False)
+    monkeypatch.setattr(logs, "_clean", set())
+    spec = _rejecting("fingerprints", Order).function("orders")
+    payloads = [b'{"id": %d}' % i for i in range(5)]
+    invoke_batch(spec, [Message(id=f"m-{i}", data=data) for i, data in enumerate(payloads)])
+    lines = [json.loads(t) for t in capsys.readouterr().err.splitlines() if "NON-RETRYABLE" in t]
+    assert [line["payload_sha256"] for line in lines] == [hashlib.sha256(data).hexdigest() for data in payloads]
+    assert not {line["payload_sha256"] for line in lines} & logs._clean
 
 
 def test_a_line_timestamp_has_three_digits_of_milliseconds() -> None:

@@ -174,7 +174,7 @@ class Order(BaseModel):
 def _reject_once(spec: Any) -> str:
     err = io.StringIO()
     with redirect_stderr(err):
-        invoke_batch(spec, [Message(id="m-1", data=b'{"id": 1}', attributes={"kind": "order", "traceparent":
+        invoke_batch(spec, [Message(id="m-1", data=b'{"id": 1}', attributes={"kind": "order", "session": "s-1", "traceparent":
                      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})], invocation_id="inv")
     return err.getvalue()
 
@@ -209,6 +209,7 @@ def test_a_rejection_line_is_the_same_direct_and_through_the_tree(shape: str,
                                                                       "type": "missing"}]
     assert direct[0]["hint"] == "set dead_letter= on the decorator or PORTAFUNC_DEADLETTER_[REDACTED]"
     assert direct[0]["payload_content_type"] == "application/json (sniffed)"
+    assert direct[0]["attributes"]["kind"] == "order" and direct[0]["attributes"]["session"] == "[REDACTED]"
     assert listener.records[0].__dict__["hint"] == direct[0]["hint"]
     monkeypatch.setattr(logs, "_through_logging", None)  # PORTAFUNC_LOGGING=off: portafunc writes the line itself
     written, = json_lines(_reject_once(spec))
