@@ -242,6 +242,7 @@ class _V2Fields(HttpFields):
         if len(query) != 1 or not query[0] or "cookie" in headers:
             return general
         wanted = query[0]
+        known: dict[tuple[Any, ...], tuple[str | None, ...] | None] = {}
 
         def read(native: Any) -> list[str | None] | None:
             raw_query: str = native["rawQueryString"]
@@ -266,9 +267,11 @@ class _V2Fields(HttpFields):
             except TypeError:
                 return None
             names = tuple(native_headers)
-            keys = _HEADER_KEYS.get((names, headers), _UNKNOWN)
+            keys = known.get(names, _UNKNOWN)  # _header_keys' answer, kept by this reader per set of names
             if keys is _UNKNOWN:
                 keys = _header_keys(names, headers)
+                if len(known) < 256:
+                    known[names] = keys
             if keys is None:
                 return None
             found = [value]
