@@ -298,3 +298,25 @@ def test_a_request_is_validated_once_when_it_passes_and_when_it_fails():
                                       function_url=function_url), LambdaContext(aws_request_id="r-1"))
             assert answer["statusCode"] == status, answer
             assert sorted(seen) == (["id", "limit", "tenant"] if status == 200 else ["id", "tenant"]), (query, seen)
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_a_failing_handler_is_logged_at_its_own_line(middleware, capfd):
+    """The log of a handler that raises names the handler's line as the innermost place, in the full traceback and in
+    a repeat's summary; the plan's frame between shows the call it made (its generated source is readable)."""
+    app = build_app(middleware)
+    handler = bind(app)
+    invoke._full_traceback_logged.clear()
+    invoke._summaries.clear()
+    event = v2_event("GET", "/orders/{id}", "/orders/500", "limit=5", {"x-tenant": "a"}, {"id": "500"})
+    lines = []
+    for _ in range(2):
+        capfd.readouterr()
+        assert handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))["statusCode"] == 500
+        lines += [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"handler failed"' in line]
+    full, repeat = (line["traceback"] for line in lines)
+    frames = re.findall(r'(?m)^  File "([^"]+)", line (\d+), in (\w+)\n(.*)$', full)
+    here = __file__.rstrip("c")
+    assert frames[-1][0] == here and frames[-1][2] == "get_order" and "raise RuntimeError" in frames[-1][3]
+    assert frames[-2][0].startswith("<portafunc request plan") and "handler(" in frames[-2][3], full
+    assert repeat.endswith(f"{os.path.basename(here)}:{frames[-1][1]} in get_order"), repeat
