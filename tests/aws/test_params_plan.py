@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from portafunc import App, Header, HttpResponse, Path, Query
 from portafunc import invoke, params, params_plan
@@ -110,6 +110,8 @@ def cases(function_url: bool) -> list[dict[str, Any]]:
         order("42", "limit=0", tenant),
         order("42", "limit=1000", tenant),
         order("x", "limit=5", tenant),
+        order("x", "limit=0", tenant),  # two parameters fail: listed in the signature's order, not the tuple's
+        order("x", "limit=abc&limit=0", tenant),
         order("42", "limit=%35", tenant),  # escaped: read by the request's query map
         order("42", "limit=+5", tenant),
         order("42", "limit=", tenant),
@@ -226,10 +228,14 @@ def test_the_usual_request_takes_the_plan_and_the_others_the_general_path(monkey
     missing = handler(v2_event("GET", "/orders/{id}", "/orders/7", "", {}, {"id": "7"}),
                       LambdaContext(aws_request_id="r-1"))
     assert json.loads(missing["body"]) == {"id": 7, "limit": 10, "tenant": "public"}
-    bad = handler(v2_event("GET", "/orders/{id}", "/orders/8", "limit=0", {}, {"id": "8"}),
+    bad = handler(v2_event("GET", "/orders/{id}", "/orders/8", "limit=0", {"x-tenant": "acme"}, {"id": "8"}),
                   LambdaContext(aws_request_id="r-1"))
     assert bad["statusCode"] == 400
-    assert general_reads == ["/orders/7", "/orders/8"]  # a default to fill, a refusal to word: the general path
+    assert general_reads == ["/orders/7"]  # a default to fill: the general path; a refusal: the plan's own
+    bad_and_missing = handler(v2_event("GET", "/orders/{id}", "/orders/9", "limit=0", {}, {"id": "9"}),
+                              LambdaContext(aws_request_id="r-1"))
+    assert bad_and_missing["statusCode"] == 400
+    assert general_reads == ["/orders/7", "/orders/9"]
 
 
 def test_signatures_the_plan_does_not_take():
@@ -255,3 +261,40 @@ def test_the_codec_reader_gives_what_first_values_gives(names):
                 if cookies is not None:
                     native["cookies"] = cookies
                 assert read(native) == fields.first_values(native, query, headers), (raw, native_headers)
+
+
+SEEN: list[str] = []
+
+
+def counted(name: str) -> Any:
+    """A validator with a side effect: it notes each value it checks."""
+    def check(value: Any) -> Any:
+        SEEN.append(name)
+        return value
+    return AfterValidator(check)
+
+
+COUNTED_ID, COUNTED_LIMIT, COUNTED_TENANT = counted("id"), counted("limit"), counted("tenant")
+
+
+def test_a_request_is_validated_once_when_it_passes_and_when_it_fails():
+    """A validator with side effects runs once per request: the plan's refusal is the 400 itself, not a reason to
+    validate the request again on the general path (fails when the plan hands a failing request over)."""
+    seen = SEEN
+    app = App("counted")
+
+    @app.http("GET", "/orders/{id}")
+    def get_order(id: Annotated[int, COUNTED_ID], limit: Annotated[int, Field(ge=1), COUNTED_LIMIT] = 10,
+                  x_tenant: Annotated[str, Header(), COUNTED_TENANT] = "public") -> OrderView:
+        return OrderView(id=id, limit=limit, tenant=x_tenant)
+
+    handler = bind(app)
+    assert route_signature(app.function("get_order"))._bind().planned_call is not None
+    tenant = {"x-tenant": "acme"}
+    for query, status in (("limit=5", 200), ("limit=0", 400), ("limit=x", 400)):
+        for function_url in (False, True):
+            seen.clear()
+            answer = handler(v2_event("GET", "/orders/{id}", "/orders/42", query, tenant, {"id": "42"},
+                                      function_url=function_url), LambdaContext(aws_request_id="r-1"))
+            assert answer["statusCode"] == status, answer
+            assert sorted(seen) == (["id", "limit", "tenant"] if status == 200 else ["id", "tenant"]), (query, seen)

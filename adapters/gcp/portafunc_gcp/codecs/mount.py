@@ -119,17 +119,10 @@ def front(app: App) -> Callable[[dict[str, Any], Any, str | None], Any]:
         if isinstance(answer, HttpResponse):
             return http.to_flask(answer)(environ, start_response)
         status, headers, whole = answer
-        line = _STATUS_LINES.get(status)
-        out = [("Content-Length", str(len(whole)))]
-        for name, value in headers:
-            lower = name.lower()
-            if lower in _REWRITTEN:
-                line = None
-            elif lower != "content-length":
-                out.append((name, value))
-        if line is None:
+        head = _head(status, headers, whole)
+        if head is None:
             return http.to_flask(HttpResponse(status, Headers(headers), whole))(environ, start_response)
-        start_response(line, out)
+        start_response(*head)
         return [whole]
 
     return serve
@@ -220,17 +213,26 @@ def client_ip(request: Any) -> str | None:
 def encode(status: int, headers: list[tuple[str, str]], body: bytes) -> Any:
     """What :func:`.http.to_flask` of ``HttpResponse(status, headers, body)`` makes Flask send: its status line,
     ``Content-Length`` first, then the app's headers but its own ``Content-Length``, and the body."""
+    head = _head(status, headers, body)
+    if head is None:
+        return http.to_flask(HttpResponse(status, Headers(headers), body))
+    return (_ANSWER or _answer_class())(head[0], head[1], body)
+
+
+def _head(status: int, headers: list[tuple[str, str]], body: bytes) -> tuple[str, list[tuple[str, str]]] | None:
+    """The status line and header list Flask would send for this answer (``Content-Length`` first, then the app's
+    headers but its own ``Content-Length``); None when Flask would rewrite them (the general encoder's case)."""
     line = _STATUS_LINES.get(status)
     out = [("Content-Length", str(len(body)))]
     for name, value in headers:
         lower = name.lower()
         if lower in _REWRITTEN:
-            line = None
-        elif lower != "content-length":
+            return None
+        if lower != "content-length":
             out.append((name, value))
     if line is None:
-        return http.to_flask(HttpResponse(status, Headers(headers), body))
-    return (_ANSWER or _answer_class())(line, out, body)
+        return None
+    return line, out
 
 
 # Flask writes these itself (werkzeug's get_wsgi_headers: Location and Content-Location as URIs; no Content-Length
