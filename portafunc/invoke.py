@@ -851,6 +851,21 @@ def message_runner(spec: FunctionSpec, target: str) -> Callable[[Message, str | 
     return run
 
 
+class FunctionEntries(dict[str, "Callable[[Any], Any]"]):
+    """Each function's entry by name, made by ``make(name)`` the first time it is asked for: after that, a generated
+    entry file's ``entries[name](event)`` is a dict look-up in C and one call."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[str], Callable[[Any], Any]]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, name: str) -> Callable[[Any], Any]:
+        entry = self[name] = self._make(name)
+        return entry
+
+
 def _direct(spec: FunctionSpec) -> tuple[Any, Any, Any] | None:
     """(handler, message model or None, its validator) when running a message is just ``handler(msg)``, after
     validating the payload when the handler takes ``Message[Model]``: one event parameter, sync, no idempotency key,
@@ -1402,4 +1417,5 @@ if os.environ.get("PORTAFUNC_OTEL", "").strip().lower() == "on":
 __all__ = [
     "BatchResult", "MessageResult", "Outcome", "handle_http", "invoke_batch", "invoke_event", "invoke_http",
     "invoke_message", "to_response", "handle_http_direct", "PortafuncError", "encode_payload", "message_runner",
+    "FunctionEntries",
 ]
