@@ -17,6 +17,7 @@ the same requests).
 
 from __future__ import annotations
 
+import itertools
 import keyword
 
 from .events import _UNREAD, HttpResponse, json_response
@@ -125,10 +126,19 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
               f"{indent}    return FINISH(value)",
               f"{indent}raise failure",
               f"    return GENERAL({head}, req)"]
-    exec(compile("\n".join(lines), f"<portafunc request plan {binder.fields and list(binder.fields)}>", "exec"),
-         namespace)
+    source = "\n".join(lines) + "\n"
+    name = f"<portafunc request plan {next(_numbers)}: {', '.join(p.arg for p in binder.fields.values())}>"
+    exec(compile(source, name, "exec"), namespace)
+    import linecache
+
+    # the source of the plan's frame in a logged traceback (the line that called the handler), as for a file's; a
+    # modification time of None: linecache.checkcache keeps the entry
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     plan: Callable[[Any, Any], Any] = namespace["plan"]
     return plan
+
+
+_numbers = itertools.count(1)  # each plan's own name: a traceback's place and its source lines are that plan's
 
 
 def refusal(binder: _Binder, ordered: list[str]) -> Callable[[Any], Exception]:

@@ -14,44 +14,21 @@ import re
 from typing import Annotated, Any
 
 import pytest
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
-from portafunc import App, Header, HttpResponse, Path, Query
+from portafunc import App, Header, Path, Query
 from portafunc import invoke, params, params_plan
 from portafunc.params import route_signature
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
-
-class OrderView(BaseModel):
-    id: int
-    limit: int
-    tenant: str
+import typed_apps
+from typed_apps import OrderView, order_app
 
 
 def build_app(middleware: bool) -> App:
-    app = App("plan")
-
-    if middleware:
-        @app.middleware
-        def passthrough(event, call_next):
-            return call_next(event)
-
-    @app.http("GET", "/orders/{id}")
-    def get_order(id: int, limit: Annotated[int, Field(ge=1, le=100)] = 10,
-                  x_tenant: Annotated[str, Header()] = "public") -> OrderView:
-        if id == 500:
-            raise RuntimeError("boom")
-        if id == 400:
-            return {"id": "x", "limit": limit, "tenant": x_tenant}  # type: ignore[return-value]  # fails the model
-        if id == 201:
-            return OrderView(id=id, limit=limit, tenant=x_tenant), 201  # type: ignore[return-value]
-        if id == 418:
-            return HttpResponse.text("teapot", status=418)  # type: ignore[return-value]
-        if id == 202:
-            return {"id": id, "limit": limit, "tenant": x_tenant, "extra": 1}  # type: ignore[return-value]
-        return OrderView(id=id, limit=limit, tenant=x_tenant)
+    app = order_app("plan", middleware)
 
     @app.http("GET", "/items/{sku}")
     def item(sku: Annotated[str, Path()], page: int, cookie: Annotated[str, Header()] = "") -> dict:
@@ -298,3 +275,25 @@ def test_a_request_is_validated_once_when_it_passes_and_when_it_fails():
                                       function_url=function_url), LambdaContext(aws_request_id="r-1"))
             assert answer["statusCode"] == status, answer
             assert sorted(seen) == (["id", "limit", "tenant"] if status == 200 else ["id", "tenant"]), (query, seen)
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_a_failing_handler_is_logged_at_its_own_line(middleware, capfd):
+    """The log of a handler that raises names the handler's line as the innermost place, in the full traceback and in
+    a repeat's summary; the plan's frame between shows the call it made (its generated source is readable)."""
+    app = build_app(middleware)
+    handler = bind(app)
+    invoke._full_traceback_logged.clear()
+    invoke._summaries.clear()
+    event = v2_event("GET", "/orders/{id}", "/orders/500", "limit=5", {"x-tenant": "a"}, {"id": "500"})
+    lines = []
+    for _ in range(2):
+        capfd.readouterr()
+        assert handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))["statusCode"] == 500
+        lines += [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"handler failed"' in line]
+    full, repeat = (line["traceback"] for line in lines)
+    frames = re.findall(r'(?m)^  File "([^"]+)", line (\d+), in (\w+)\n(.*)$', full)
+    here = typed_apps.__file__.rstrip("c")
+    assert frames[-1][0] == here and frames[-1][2] == "get_order" and "raise RuntimeError" in frames[-1][3]
+    assert frames[-2][0].startswith("<portafunc request plan") and "handler(" in frames[-2][3], full
+    assert repeat.endswith(f"{os.path.basename(here)}:{frames[-1][1]} in get_order"), repeat
