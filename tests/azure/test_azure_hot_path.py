@@ -332,3 +332,49 @@ def test_a_handler_changing_its_parsed_event_grid_payload_leaves_the_message_as_
         answers.append((msg.data, msg.json(), msg.to_dict(), event.get_json()))
     assert answers[0] == answers[1]
     assert answers[0][1] == received and answers[0][3] == received and payload == received
+
+
+def test_an_event_grid_payload_that_cannot_be_written_back_is_refused_by_the_entry_as_by_the_general_path() -> None:
+    """Text holding a lone surrogate (a JSON escape such as \\ud800, which the worker's parser reads) cannot be
+    written as UTF-8 bytes: the general path refuses such an event as malformed, once, without running the function
+    (Event Grid is not asked to retry it). The entry gives the same answer and outcome, for a typed and an untyped
+    handler, wherever the text sits in the payload; a payload without one still runs."""
+    import functools
+
+    from portafunc_azure.outcome import MessageFailed
+
+    app = App("unwritable")
+    ran: list[str] = []
+
+    @app.topic("events", name="typed")
+    def typed(msg: Message[Order]) -> None:
+        ran.append(msg.id)
+
+    @app.topic("events", name="untyped")
+    def untyped(msg: Message) -> None:
+        ran.append(msg.id)
+        msg.json()
+
+    _, functions, rt = load_function_app(app)
+    when = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    lone = "\ud800"
+    payloads = [{"id": lone, "total": 1.0}, {"id": "o-1", "total": 1.0, "notes": ["ok", {"x": "a" + lone}]},
+                {"id": "o-1", lone: 1}, [lone], lone]
+
+    def outcome(call, data) -> tuple:
+        rt._local.last = None
+        ran.clear()
+        try:
+            call(_func_event(dict(_eg_cases()[0], data=data), when))
+        except MessageFailed as exc:
+            return "raised", str(exc), rt.last, list(ran)
+        return "returned", None, rt.last, list(ran)
+
+    for name in ("typed", "untyped"):
+        general = functools.partial(rt._event_grid, app.function(name))
+        for data in payloads:
+            lane = outcome(functions[name].get_user_function(), data)
+            assert lane == outcome(general, data), (name, data)
+            assert lane[0] == "returned" and lane[2].outcome.value == "rejected" and lane[3] == [], (name, data)
+        fine = outcome(functions[name].get_user_function(), {"id": "é", "total": 1.0})
+        assert fine[0] == "returned" and fine[2].outcome.value == "success" and len(fine[3]) == 1

@@ -146,6 +146,41 @@ class _ParsedMessage(Message[Any]):
         return super().json()
 
 
+def _writable(value: Any) -> bool:
+    """Whether a parsed JSON value can be written as the message's UTF-8 bytes (:func:`.envelope.dumps`): False when
+    a text in it, a key or a value, holds a lone surrogate (a JSON escape such as ``\\ud800`` reads as one)."""
+    kind = value.__class__
+    if kind is dict:
+        for key, item in value.items():
+            if key.__class__ is str and not key.isascii() and not _utf8(key):
+                return False
+            kind = item.__class__
+            if kind is str:
+                if not item.isascii() and not _utf8(item):
+                    return False
+            elif (kind is dict or kind is list) and not _writable(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            kind = item.__class__
+            if kind is str:
+                if not item.isascii() and not _utf8(item):
+                    return False
+            elif (kind is dict or kind is list) and not _writable(item):
+                return False
+        return True
+    return kind is not str or value.isascii() or _utf8(value)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _own_copy(value: Any) -> Any:
     """A parsed JSON value's containers copied, its scalars (immutable) shared: what a handler changes in it leaves
     the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
@@ -214,6 +249,12 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
             return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
         if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
                                  or when.tzinfo is None):
+            return general(event)
+        try:
+            writable = _writable(data)
+        except RecursionError:  # nested deeper than can be walked: the general path says what it makes of it
+            writable = False
+        if not writable:  # refused there as malformed, without running the function
             return general(event)
         msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
         msg.id = event_id
