@@ -6,15 +6,18 @@ no body, no request argument) read, validated and called with its names and sour
 plan built here does the same work as one function generated per route: the query and header values from the native
 event in one call (``HttpFields.first_values``), the path values from the router's map, ONE validation of them all as
 a tuple (the validator a hand-written handler would use: the same annotations, so the same values), and the handler
-called with keyword arguments written out. Anything else — a value missing (a default to fill), several values, a
-request whose query or headers were read already, a value that fails validation — is handed to the binder's general
-path, which reads the request again and gives the answer or the 400 it always gives: the plan is a shortcut for the
-answers that path gives, never a second definition of them (``tests/core/test_params_plan.py`` runs both on the same
-requests).
+called with keyword arguments written out. A value that fails that validation is refused with the binder's own 400
+(its errors mapped from tuple positions back to the parameters, in the binder's order): a request is validated once,
+so a validator with side effects runs once and a refusal costs one validation. Anything else — a value missing (a
+default to fill), several values, a request whose query or headers were read already — is handed to the binder's
+general path, which reads the request again and gives the answer or the 400 it always gives: the plan is a shortcut
+for the answers that path gives, never a second definition of them (``tests/aws/test_params_plan.py`` runs both on
+the same requests).
 """
 
 from __future__ import annotations
 
+import itertools
 import keyword
 
 from .events import _UNREAD, HttpResponse, json_response
@@ -64,7 +67,8 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
 
     firsts: list[ParamSpec] = [binder.fields[f] for f in binder.first_fields]
     paths: list[ParamSpec] = [binder.fields[f] for f, _ in binder.path]
-    ordered = [*firsts, *paths]
+    ordered = [*firsts, *paths]  # the tuple's positions: its fields are these
+    ordered_fields = [*binder.first_fields, *(f for f, _ in binder.path)]
     try:
         validate = TypeAdapter(tuple[tuple(p.annotation for p in ordered)],  # type: ignore[misc]
                                config=ConfigDict(arbitrary_types_allowed=True)).validator.validate_python
@@ -73,7 +77,8 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
     names = [f"a{i}" for i in range(len(ordered))]
     namespace: dict[str, Any] = {
         "UNREAD": _UNREAD, "GENERAL": general, "FINISH": finish, "VALIDATE": validate,
-        "FAILED": binder.validation_error, "KEPT": binder.response_kept, "DUMP": binder.response_dump,
+        "FAILED": binder.validation_error, "REFUSAL": refusal(binder, ordered_fields),
+        "KEPT": binder.response_kept, "DUMP": binder.response_dump,
         "JSON": json_response, "QUERY": binder.query_names, "HEADERS": binder.header_names,
         **{f"W{i}": wire for i, (_, wire) in enumerate(binder.path)},
     }
@@ -112,18 +117,56 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
     call = ", ".join(f"{p.arg}={n}" for p, n in zip(ordered, names, strict=True))
     lines += [f"{indent}try:",
               f"{indent}    {', '.join(names)}, = VALIDATE(({', '.join(raw)},))",
-              f"{indent}except FAILED:",
-              f"{indent}    pass  # the general path gives the refusal",
+              f"{indent}except FAILED as exc:",
+              f"{indent}    failure = REFUSAL(exc)",  # raised below, outside the except block, as the binder raises it
               f"{indent}else:",
               f"{indent}    value = {handler}({call})",
               f"{indent}    if value.__class__ is KEPT:",
               f"{indent}        return JSON(200, DUMP(value))",
               f"{indent}    return FINISH(value)",
+              f"{indent}raise failure",
               f"    return GENERAL({head}, req)"]
-    exec(compile("\n".join(lines), f"<portafunc request plan {binder.fields and list(binder.fields)}>", "exec"),
-         namespace)
+    source = "\n".join(lines) + "\n"
+    name = f"<portafunc request plan {next(_numbers)}: {', '.join(p.arg for p in binder.fields.values())}>"
+    exec(compile(source, name, "exec"), namespace)
+    import linecache
+
+    # the source of the plan's frame in a logged traceback (the line that called the handler), as for a file's; a
+    # modification time of None: linecache.checkcache keeps the entry
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     plan: Callable[[Any, Any], Any] = namespace["plan"]
     return plan
+
+
+_numbers = itertools.count(1)  # each plan's own name: a traceback's place and its source lines are that plan's
+
+
+def refusal(binder: _Binder, ordered: list[str]) -> Callable[[Any], Exception]:
+    """``refusal(exc)``: the binder's 400 for the tuple validation's ``ValidationError`` — each error's tuple position
+    mapped back to its parameter, the errors in the order the binder's validator gives them (its fields' order; one
+    parameter's own errors in pydantic's order), so the problem and its log line are the general path's."""
+    from .params import _refusal
+
+    rank = {field: i for i, field in enumerate(binder.fields)}
+    places = [(rank[field], binder.fields[field]) for field in ordered]  # per tuple position
+
+    def refuse(exc: Any) -> Exception:
+        found = []
+        for e in exc.errors(include_url=False):
+            loc = e.get("loc", ())
+            if not loc or loc[0].__class__ is not int or not 0 <= loc[0] < len(places):
+                continue
+            place, spec = places[loc[0]]
+            found.append((place, {"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
+                                 "type": e.get("type", "")}))
+        found.sort(key=_rank)
+        return _refusal([error for _, error in found])
+
+    return refuse
+
+
+def _rank(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def finish_call(binder: _Binder) -> Callable[[Any], Any]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Annotated, Any, Callable
+from typing import Any, Callable
 
 import pytest
-from pydantic import BaseModel, Field
 
-from portafunc import App, Header, HttpRequest
+from portafunc import App, HttpRequest
 from portafunc.errors import EventDecodeError
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
@@ -22,6 +21,7 @@ from portafunc_aws.runtime import bind
 
 from aws_test_support import load_fixture
 from test_lazy_http import CASES, outcome
+from typed_apps import order_app
 
 BASE = "http-apigw-v2/sam-HttpApi.json"
 
@@ -132,24 +132,8 @@ def test_the_usual_events_are_read_in_one_pass():
     assert found is not None and found[1:] == (None, "function-url")
 
 
-class OrderView(BaseModel):
-    id: int
-    limit: int
-    tenant: str
-
-
 def build_app(middleware: bool) -> App:
-    app = App("api-v2-lane")
-
-    if middleware:
-        @app.middleware
-        def passthrough(event, call_next):
-            return call_next(event)
-
-    @app.http("GET", "/orders/{id}")
-    def get_order(id: int, limit: Annotated[int, Field(ge=1, le=100)] = 10,
-                  x_tenant: Annotated[str, Header()] = "public") -> OrderView:
-        return OrderView(id=id, limit=limit, tenant=x_tenant)
+    app = order_app("api-v2-lane", middleware)
 
     @app.http(["GET", "POST"], "/my/path")
     def my_path(req: HttpRequest) -> dict:

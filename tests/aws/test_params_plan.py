@@ -14,44 +14,21 @@ import re
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, Field
 
-from portafunc import App, Header, HttpResponse, Path, Query
+from portafunc import App, Header, Path, Query
 from portafunc import invoke, params, params_plan
 from portafunc.params import route_signature
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
-
-class OrderView(BaseModel):
-    id: int
-    limit: int
-    tenant: str
+import typed_apps
+from typed_apps import OrderView, order_app
 
 
 def build_app(middleware: bool) -> App:
-    app = App("plan")
-
-    if middleware:
-        @app.middleware
-        def passthrough(event, call_next):
-            return call_next(event)
-
-    @app.http("GET", "/orders/{id}")
-    def get_order(id: int, limit: Annotated[int, Field(ge=1, le=100)] = 10,
-                  x_tenant: Annotated[str, Header()] = "public") -> OrderView:
-        if id == 500:
-            raise RuntimeError("boom")
-        if id == 400:
-            return {"id": "x", "limit": limit, "tenant": x_tenant}  # type: ignore[return-value]  # fails the model
-        if id == 201:
-            return OrderView(id=id, limit=limit, tenant=x_tenant), 201  # type: ignore[return-value]
-        if id == 418:
-            return HttpResponse.text("teapot", status=418)  # type: ignore[return-value]
-        if id == 202:
-            return {"id": id, "limit": limit, "tenant": x_tenant, "extra": 1}  # type: ignore[return-value]
-        return OrderView(id=id, limit=limit, tenant=x_tenant)
+    app = order_app("plan", middleware)
 
     @app.http("GET", "/items/{sku}")
     def item(sku: Annotated[str, Path()], page: int, cookie: Annotated[str, Header()] = "") -> dict:
@@ -110,6 +87,8 @@ def cases(function_url: bool) -> list[dict[str, Any]]:
         order("42", "limit=0", tenant),
         order("42", "limit=1000", tenant),
         order("x", "limit=5", tenant),
+        order("x", "limit=0", tenant),  # two parameters fail: listed in the signature's order, not the tuple's
+        order("x", "limit=abc&limit=0", tenant),
         order("42", "limit=%35", tenant),  # escaped: read by the request's query map
         order("42", "limit=+5", tenant),
         order("42", "limit=", tenant),
@@ -226,10 +205,14 @@ def test_the_usual_request_takes_the_plan_and_the_others_the_general_path(monkey
     missing = handler(v2_event("GET", "/orders/{id}", "/orders/7", "", {}, {"id": "7"}),
                       LambdaContext(aws_request_id="r-1"))
     assert json.loads(missing["body"]) == {"id": 7, "limit": 10, "tenant": "public"}
-    bad = handler(v2_event("GET", "/orders/{id}", "/orders/8", "limit=0", {}, {"id": "8"}),
+    bad = handler(v2_event("GET", "/orders/{id}", "/orders/8", "limit=0", {"x-tenant": "acme"}, {"id": "8"}),
                   LambdaContext(aws_request_id="r-1"))
     assert bad["statusCode"] == 400
-    assert general_reads == ["/orders/7", "/orders/8"]  # a default to fill, a refusal to word: the general path
+    assert general_reads == ["/orders/7"]  # a default to fill: the general path; a refusal: the plan's own
+    bad_and_missing = handler(v2_event("GET", "/orders/{id}", "/orders/9", "limit=0", {}, {"id": "9"}),
+                              LambdaContext(aws_request_id="r-1"))
+    assert bad_and_missing["statusCode"] == 400
+    assert general_reads == ["/orders/7", "/orders/9"]
 
 
 def test_signatures_the_plan_does_not_take():
@@ -255,3 +238,62 @@ def test_the_codec_reader_gives_what_first_values_gives(names):
                 if cookies is not None:
                     native["cookies"] = cookies
                 assert read(native) == fields.first_values(native, query, headers), (raw, native_headers)
+
+
+SEEN: list[str] = []
+
+
+def counted(name: str) -> Any:
+    """A validator with a side effect: it notes each value it checks."""
+    def check(value: Any) -> Any:
+        SEEN.append(name)
+        return value
+    return AfterValidator(check)
+
+
+COUNTED_ID, COUNTED_LIMIT, COUNTED_TENANT = counted("id"), counted("limit"), counted("tenant")
+
+
+def test_a_request_is_validated_once_when_it_passes_and_when_it_fails():
+    """A validator with side effects runs once per request: the plan's refusal is the 400 itself, not a reason to
+    validate the request again on the general path (fails when the plan hands a failing request over)."""
+    seen = SEEN
+    app = App("counted")
+
+    @app.http("GET", "/orders/{id}")
+    def get_order(id: Annotated[int, COUNTED_ID], limit: Annotated[int, Field(ge=1), COUNTED_LIMIT] = 10,
+                  x_tenant: Annotated[str, Header(), COUNTED_TENANT] = "public") -> OrderView:
+        return OrderView(id=id, limit=limit, tenant=x_tenant)
+
+    handler = bind(app)
+    assert route_signature(app.function("get_order"))._bind().planned_call is not None
+    tenant = {"x-tenant": "acme"}
+    for query, status in (("limit=5", 200), ("limit=0", 400), ("limit=x", 400)):
+        for function_url in (False, True):
+            seen.clear()
+            answer = handler(v2_event("GET", "/orders/{id}", "/orders/42", query, tenant, {"id": "42"},
+                                      function_url=function_url), LambdaContext(aws_request_id="r-1"))
+            assert answer["statusCode"] == status, answer
+            assert sorted(seen) == (["id", "limit", "tenant"] if status == 200 else ["id", "tenant"]), (query, seen)
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_a_failing_handler_is_logged_at_its_own_line(middleware, capfd):
+    """The log of a handler that raises names the handler's line as the innermost place, in the full traceback and in
+    a repeat's summary; the plan's frame between shows the call it made (its generated source is readable)."""
+    app = build_app(middleware)
+    handler = bind(app)
+    invoke._full_traceback_logged.clear()
+    invoke._summaries.clear()
+    event = v2_event("GET", "/orders/{id}", "/orders/500", "limit=5", {"x-tenant": "a"}, {"id": "500"})
+    lines = []
+    for _ in range(2):
+        capfd.readouterr()
+        assert handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))["statusCode"] == 500
+        lines += [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"handler failed"' in line]
+    full, repeat = (line["traceback"] for line in lines)
+    frames = re.findall(r'(?m)^  File "([^"]+)", line (\d+), in (\w+)\n(.*)$', full)
+    here = typed_apps.__file__.rstrip("c")
+    assert frames[-1][0] == here and frames[-1][2] == "get_order" and "raise RuntimeError" in frames[-1][3]
+    assert frames[-2][0].startswith("<portafunc request plan") and "handler(" in frames[-2][3], full
+    assert repeat.endswith(f"{os.path.basename(here)}:{frames[-1][1]} in get_order"), repeat

@@ -16,25 +16,21 @@ import json
 from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from portafunc import App, BadRequest, Header, HttpRequest, HttpResponse
 from portafunc import invoke
 from portafunc.invoke import handle_http
-from portafunc.middleware import compose, run
+from portafunc.middleware import compose, outermost, run
 from portafunc_aws import outcome
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
+from typed_apps import order_app
+
 VARIANTS = ["apigw-v2", "function-url", "apigw-v1", "alb", "alb-multi"]
 JSON = {"Content-Type": "application/json"}
-
-
-class OrderView(BaseModel):
-    id: int
-    limit: int
-    tenant: str
 
 
 class Order(BaseModel):
@@ -43,12 +39,7 @@ class Order(BaseModel):
 
 
 def build_app(middleware: str) -> App:
-    app = App("typed-lane-" + middleware)
-
-    if middleware == "passthrough":
-        @app.middleware
-        def passthrough(event, call_next):
-            return call_next(event)
+    app = order_app("typed-lane-" + middleware, middleware == "passthrough")
 
     if middleware == "two":
         @app.middleware
@@ -72,19 +63,6 @@ def build_app(middleware: str) -> App:
         @app.middleware
         async def timed(event, call_next):
             return await call_next(event)
-
-    @app.http("GET", "/orders/{id}")
-    def get_order(id: int, limit: Annotated[int, Field(ge=1, le=100)] = 10,
-                  x_tenant: Annotated[str, Header()] = "public") -> OrderView:
-        if id == 500:
-            raise RuntimeError("boom")
-        if id == 400:
-            return {"id": "x", "limit": limit, "tenant": x_tenant}  # type: ignore[return-value]  # fails the model
-        if id == 201:
-            return OrderView(id=id, limit=limit, tenant=x_tenant), 201  # type: ignore[return-value]
-        if id == 418:
-            return HttpResponse.text("teapot", status=418)  # type: ignore[return-value]
-        return OrderView(id=id, limit=limit, tenant=x_tenant)
 
     @app.http("GET", "/plain/{id}")
     def plain(id: int, tag: list[str] | None = None, x_many: Annotated[list[str], Header()] = []) -> dict:  # noqa: B006
@@ -245,8 +223,12 @@ def test_a_composed_chain_gives_what_running_the_chain_gives():
     for chain in chains:
         composed = compose(chain, core)
         assert composed is not None
+        pair = outermost(chain, core)  # the same chain as the outermost middleware and its call_next
+        assert (pair is None) == (not chain)
         for _ in range(2):  # built once, run again and again
             assert composed(["e"]) == run(chain, ["e"], core, True)
+            if pair is not None:
+                assert pair[0](["e"], pair[1]) == run(chain, ["e"], core, True)
 
 
 def test_a_chain_with_an_async_middleware_is_not_composed():
@@ -256,6 +238,7 @@ def test_a_chain_with_an_async_middleware_is_not_composed():
         return await call_next(event)
 
     assert compose([Middleware(later, None)], lambda e: e) is None
+    assert outermost([Middleware(later, None)], lambda e: e) is None
 
 
 @pytest.mark.parametrize("middleware", ["none", "passthrough", "two"])

@@ -219,12 +219,13 @@ def test_event_grid_fields_read_from_the_worker_class_match_its_accessors() -> N
 
 
 def test_a_parsed_event_grid_payload_reads_the_same_through_data_json_and_a_set_data() -> None:
-    """The payload the worker parsed is handed to json() as it is; reading data writes its bytes once (json() then
-    parses them), and data set by code before any read is what json() parses."""
+    """json() gives a copy of the payload the worker parsed (no bytes written for it); reading data writes its bytes
+    once (json() then parses them), and data set by code before any read is what json() parses."""
     doc = _eg_cases()[0]
     when = datetime(2017, 6, 26, 18, 41, tzinfo=timezone.utc)
     first = topic.message_from_func(_func_event(doc, when))
-    assert first is not None and first.json() is doc["data"]
+    assert first is not None and first.json() == doc["data"] and first.json() is not doc["data"]
+    assert first._value is doc["data"]  # nothing serialised yet
     written = first.data
     assert written == topic.envelope.dumps(doc["data"]) and first.data is written
     assert first.json() == doc["data"] and first.json() is not doc["data"]
@@ -294,3 +295,86 @@ def test_a_parsed_event_grid_message_copies_and_pickles_as_what_it_reads() -> No
         for clone in (copy.copy(msg), copy.deepcopy(msg), pickle.loads(pickle.dumps(msg))):
             assert clone.json() == doc["data"] and clone.data == msg.data
             assert clone.to_dict(context=True) == msg.to_dict(context=True)
+
+
+def test_a_handler_changing_its_parsed_event_grid_payload_leaves_the_message_as_received() -> None:
+    """What json() hands a handler is its own, as the general path's fresh parse is: a handler that changes it and
+    then fails leaves the message's bytes (what a dead-letter copy and the rejection's log fingerprint are made of),
+    a second json() and the worker's event as they arrived, on the entry as on the general path."""
+    import pytest
+
+    from portafunc import NonRetryableError
+    from portafunc_azure.outcome import MessageFailed
+
+    app = App("owned")
+    seen: list[Message] = []
+
+    @app.topic("events", name="changes")
+    def changes(msg: Message) -> None:
+        seen.append(msg)
+        body = msg.json()
+        body["added"] = "by the handler"
+        body["items"].append({"sku": "x"})
+        body["items"][0]["qty"] = 99
+        raise NonRetryableError("refused after changing its copy")
+
+    _, functions, rt = load_function_app(app)
+    spec = app.function("changes")
+    when = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    payload = {"id": "o-1", "items": [{"sku": "a", "qty": 1}], "note": None}
+    received = {"id": "o-1", "items": [{"sku": "a", "qty": 1}], "note": None}
+    answers: list[tuple] = []
+    for call in (functions["changes"].get_user_function(), lambda event: rt._event_grid(spec, event)):
+        event = _func_event(dict(_eg_cases()[0], data=payload if not answers else dict(received)), when)
+        with pytest.raises(MessageFailed):
+            call(event)
+        msg = seen[-1]
+        answers.append((msg.data, msg.json(), msg.to_dict(), event.get_json()))
+    assert answers[0] == answers[1]
+    assert answers[0][1] == received and answers[0][3] == received and payload == received
+
+
+def test_an_event_grid_payload_that_cannot_be_written_back_is_refused_by_the_entry_as_by_the_general_path() -> None:
+    """Text holding a lone surrogate (a JSON escape such as \\ud800, which the worker's parser reads) cannot be
+    written as UTF-8 bytes: the general path refuses such an event as malformed, once, without running the function
+    (Event Grid is not asked to retry it). The entry gives the same answer and outcome, for a typed and an untyped
+    handler, wherever the text sits in the payload; a payload without one still runs."""
+    import functools
+
+    from portafunc_azure.outcome import MessageFailed
+
+    app = App("unwritable")
+    ran: list[str] = []
+
+    @app.topic("events", name="typed")
+    def typed(msg: Message[Order]) -> None:
+        ran.append(msg.id)
+
+    @app.topic("events", name="untyped")
+    def untyped(msg: Message) -> None:
+        ran.append(msg.id)
+        msg.json()
+
+    _, functions, rt = load_function_app(app)
+    when = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    lone = "\ud800"
+    payloads = [{"id": lone, "total": 1.0}, {"id": "o-1", "total": 1.0, "notes": ["ok", {"x": "a" + lone}]},
+                {"id": "o-1", lone: 1}, [lone], lone]
+
+    def outcome(call, data) -> tuple:
+        rt._local.last = None
+        ran.clear()
+        try:
+            call(_func_event(dict(_eg_cases()[0], data=data), when))
+        except MessageFailed as exc:
+            return "raised", str(exc), rt.last, list(ran)
+        return "returned", None, rt.last, list(ran)
+
+    for name in ("typed", "untyped"):
+        general = functools.partial(rt._event_grid, app.function(name))
+        for data in payloads:
+            lane = outcome(functions[name].get_user_function(), data)
+            assert lane == outcome(general, data), (name, data)
+            assert lane[0] == "returned" and lane[2].outcome.value == "rejected" and lane[3] == [], (name, data)
+        fine = outcome(functions[name].get_user_function(), {"id": "é", "total": 1.0})
+        assert fine[0] == "returned" and fine[2].outcome.value == "success" and len(fine[3]) == 1

@@ -175,3 +175,24 @@ def test_a_functions_message_runner_follows_a_replaced_handler_and_middleware_ad
         failure = run(Message(msg_id, b"{}"), None, None)
         assert failure is not None and failure.error == "RuntimeError: refused by middleware"
     assert order == ["m-3", "m-4"]
+
+
+def test_function_entries_are_made_once_per_name_and_not_kept_when_making_fails():
+    """The generated entry files call ``entries[name](event)``: each name's entry is made on its first event and
+    reused; a name the app does not have raises each time and leaves nothing behind."""
+    made: list[str] = []
+
+    def make(name: str):
+        if name == "missing":
+            raise LookupError(name)
+        made.append(name)
+        return lambda event: (name, event)
+
+    entries = invoke.FunctionEntries(make)
+    assert entries["a"]("e1") == ("a", "e1") and entries["a"]("e2") == ("a", "e2")
+    assert entries["b"]("e3") == ("b", "e3")
+    assert made == ["a", "b"]
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            entries["missing"]
+    assert sorted(entries) == ["a", "b"]

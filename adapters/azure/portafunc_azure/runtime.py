@@ -29,8 +29,8 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, StorageEvent
-from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, invoke_event, invoke_message,
-                              invoke_message_failure, message_runner)
+from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
+                              invoke_message, invoke_message_failure, message_runner)
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -88,7 +88,7 @@ class Runtime:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
         self._specs: dict[str, FunctionSpec] = {}  # the queue and Event Grid functions, by name (see _spec)
-        self.event_grid_lanes = _Lanes(self._grid_entry)  # each Event Grid function's entry, by name
+        self.event_grid_lanes = FunctionEntries(self._grid_entry)  # each Event Grid function's entry, by name
 
     @property
     def app(self) -> App:
@@ -289,18 +289,3 @@ def _wanted(trig: StorageTrigger, evt: StorageEvent) -> bool:
     from portafunc.kit.storage_filter import wanted  # the one rule every target applies
 
     return wanted(trig, evt)
-
-
-class _Lanes(dict):  # type: ignore[type-arg]
-    """Entries by function name, each made by ``make(name)`` the first time it is asked for (a dict look-up after
-    that, in C)."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make: Callable[[str], Any]) -> None:
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, name: str) -> Any:
-        entry = self[name] = self._make(name)
-        return entry

@@ -29,7 +29,7 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import Outcome, handle_http_direct, invoke_event, message_runner
+from portafunc.invoke import FunctionEntries, Outcome, handle_http_direct, invoke_event, message_runner
 
 from . import codecs
 from .codecs import http, pubsub, schedule
@@ -106,7 +106,7 @@ class Entry:
         # tells which function this functions-framework app serves): codecs.mount.install_front
         self._front = None if self._mount_lane is None else _mount_front(self.app)
         self._front_pending = self._front is not None
-        self.event_lanes = _Lanes(self._event_entry)  # each CloudEvent function's entry, by name
+        self.event_lanes = FunctionEntries(self._event_entry)  # each CloudEvent function's entry, by name
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
@@ -386,18 +386,3 @@ def _storage_matches(spec: FunctionSpec, event: StorageEvent) -> bool:
     trig = spec.trigger
     assert isinstance(trig, StorageTrigger)
     return wanted(trig, event)
-
-
-class _Lanes(dict):  # type: ignore[type-arg]
-    """Entries by function name, each made by ``make(name)`` the first time it is asked for (a dict look-up after
-    that, in C)."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make: Callable[[str], Any]) -> None:
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, name: str) -> Any:
-        entry = self[name] = self._make(name)
-        return entry

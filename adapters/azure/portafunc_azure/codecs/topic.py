@@ -106,9 +106,10 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
 
 class _ParsedMessage(Message[Any]):
     """A message whose JSON payload the worker already parsed (``func.EventGridEvent.get_json()``): ``json()``
-    hands that value over and the bytes of ``data`` are written only if something reads them (a typed model, the
-    dead-letter copy, a log), so the usual handler never pays for serialising and re-parsing its payload. ``_value``
-    holds the parsed value until ``data`` holds bytes (written from it, or set), then ``_PENDING``."""
+    hands over a copy of that value (its own, as a fresh parse is) and the bytes of ``data`` are written only if
+    something reads them (a typed model, the dead-letter copy, a log), so the usual handler never pays for
+    serialising and re-parsing its payload. ``_value`` holds the parsed value until ``data`` holds bytes (written
+    from it, or set), then ``_PENDING``."""
 
     __slots__ = ("_value",)
     _value: Any
@@ -134,9 +135,68 @@ class _ParsedMessage(Message[Any]):
 
     def json(self) -> Any:
         value = self._value
-        if value is not _PENDING:
-            return value
+        if value is not _PENDING:  # a copy of its own, as a fresh parse is: the bytes stay what was received
+            if value.__class__ is dict:  # the usual payload: copied in C, unless a value is a container
+                copied = value.copy()
+                for item in copied.values():
+                    if item.__class__ is dict or item.__class__ is list:
+                        return _own_copy(value)
+                return copied
+            return _own_copy(value)
         return super().json()
+
+
+def _writable(value: Any) -> bool:
+    """Whether a parsed JSON value can be written as the message's UTF-8 bytes (:func:`.envelope.dumps`): False when
+    a text in it, a key or a value, holds a lone surrogate (a JSON escape such as ``\\ud800`` reads as one)."""
+    kind = value.__class__
+    if kind is dict:
+        for key, item in value.items():
+            if key.__class__ is str and not key.isascii() and not _utf8(key):
+                return False
+            kind = item.__class__
+            if kind is str:
+                if not item.isascii() and not _utf8(item):
+                    return False
+            elif (kind is dict or kind is list) and not _writable(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            kind = item.__class__
+            if kind is str:
+                if not item.isascii() and not _utf8(item):
+                    return False
+            elif (kind is dict or kind is list) and not _writable(item):
+                return False
+        return True
+    return kind is not str or value.isascii() or _utf8(value)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _own_copy(value: Any) -> Any:
+    """A parsed JSON value's containers copied, its scalars (immutable) shared: what a handler changes in it leaves
+    the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
+    if value.__class__ is dict:
+        out = {}
+        for key, item in value.items():  # a loop: a comprehension is a frame of its own before Python 3.12
+            kind = item.__class__
+            out[key] = _own_copy(item) if kind is dict or kind is list else item
+        return out
+    if value.__class__ is list:
+        copied = []
+        for item in value:
+            kind = item.__class__
+            copied.append(_own_copy(item) if kind is dict or kind is list else item)
+        return copied
+    return value
 
 
 _ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
@@ -189,6 +249,12 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
             return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
         if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
                                  or when.tzinfo is None):
+            return general(event)
+        try:
+            writable = _writable(data)
+        except RecursionError:  # nested deeper than can be walked: the general path says what it makes of it
+            writable = False
+        if not writable:  # refused there as malformed, without running the function
             return general(event)
         msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
         msg.id = event_id
