@@ -333,23 +333,33 @@ def _http_chain(spec: FunctionSpec, target: str) -> Any:
     """The middleware wrapping an HTTP function, composed once around its call (:func:`portafunc.middleware.compose`):
     the callable; None when no middleware wraps it; False when one is ``async`` (the chain then runs per request as
     before). Kept while the app's and routers' middleware lists hold the same middleware (compared one by one)."""
+    return _http_chain_entry(spec, target)[2]
+
+
+def _http_chain_entry(spec: FunctionSpec, target: str) -> tuple[list[Any], str, Any, list[list[Any]], Any]:
+    """The entry of :data:`_http_chains` for ``spec`` as its middleware is now (made again when it changed)."""
     found = _http_chains.get(spec)
     if found is not None and found[0] == spec.app._middleware and found[1] == target \
             and (not spec.routers or found[3] == [r._middleware for r in spec.routers]):
-        return found[2]
+        return found
     chain = _chain(spec)
     run: Any = None
+    outer: Any = None
     if chain:
-        from .middleware import compose
+        from .middleware import _link, outermost
 
-        run = compose(chain, _http_core(spec, target)) or False
+        outer = outermost(chain, _http_core(spec, target)) or False
+        run = outer and _link(*outer)
+    entry = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers], outer)
     if len(_http_chains) < 4096:
-        _http_chains[spec] = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers])
-    return run
+        _http_chains[spec] = entry
+    return entry
 
 
-_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]]]] = {}
-"""Per HTTP function: the app's middleware list as it was, the target, the composition, the routers' lists."""
+_http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]], Any]] = {}
+"""Per HTTP function: the app's middleware list as it was, the target, the composition (:func:`_http_chain`), the
+routers' lists, and the composition as its outermost middleware and that one's ``call_next`` (the direct lane's
+call, one frame less); None without middleware, False with an async one."""
 
 
 def _http_core(spec: FunctionSpec, target: str) -> Callable[[HttpRequest], HttpResponse]:
@@ -684,15 +694,14 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
             or len(req._text if req._body is None else req._body) > MAX_BODY_BYTES:  # type: ignore[arg-type]
         return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                            stream=stream)
-    run = None
+    outer = None  # the outermost middleware and its call_next, called here (see _http_chains)
     middleware = owner._middleware
     if middleware or spec.routers:
-        chain = _http_chains.get(spec)  # _http_chain's test, inline: the request's frame is the costly part
-        if chain is not None and chain[0] == middleware and chain[1] == target and not spec.routers:
-            run = chain[2]
-        else:
-            run = _http_chain(spec, target)
-        if run is False:  # an async middleware
+        chain = _http_chains.get(spec)  # _http_chain_entry's test, inline: the request's frame is the costly part
+        if chain is None or chain[0] != middleware or chain[1] != target or spec.routers:
+            chain = _http_chain_entry(spec, target)
+        outer = chain[4]
+        if outer is False:  # an async middleware
             return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,
                                stream=stream)
     if _logging_pending and _LOGGING in _modules:
@@ -700,8 +709,8 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     inv_id = invocation_id or context.new_id()
     token = _enter((_http_invocation, spec, req, inv_id, target, native_context))
     try:
-        if run is not None:
-            resp = run(req)
+        if outer is not None:
+            resp = outer[0](req, outer[1])
             if resp.__class__ is not HttpResponse:
                 resp = to_response(resp)
         else:

