@@ -335,6 +335,13 @@ def cold_child(name: str, root: str) -> None:
     os._exit(0)
 
 
+def _cold_command(name: str, root: Path) -> list[str]:
+    """One cold run of ``name``, started (by the caller) in the code root: every platform starts its process there
+    (Lambda ``/var/task``, Cloud Functions ``/workspace``, Azure ``/home/site/wwwroot``), and portafunc's loader puts
+    the working directory on ``sys.path`` when it is not there already, ahead of every import the app then makes."""
+    return [sys.executable, str(HERE / "mount_bench.py"), "--cold-child", name, str(root)]
+
+
 def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
     event = mount_event()
     env = {**os.environ, "MOUNT_BENCH_EVENT": json.dumps(event), "PYTHONDONTWRITEBYTECODE": ""}
@@ -344,8 +351,7 @@ def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
     errors: dict[str, str] = {}
     names = list(COLD)
     for name in names if warmup else ():  # once untimed: .pyc written for every module, as a deployment ships them
-        subprocess.run([sys.executable, __file__, "--cold-child", name, str(root)], env=env, capture_output=True,
-                       text=True, check=False)
+        subprocess.run(_cold_command(name, root), cwd=root, env=env, capture_output=True, text=True, check=False)
     for _ in range(rounds):
         random.shuffle(names)
         this_round: dict[str, float] = {}
@@ -353,8 +359,8 @@ def cold(rounds: int, root: Path, warmup: bool = True) -> dict[str, Any]:
             if name in errors:
                 continue
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--cold-child", name, str(root)], env=env,
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(_cold_command(name, root), cwd=root, env=env, capture_output=True, text=True,
+                                  check=False)
             wall = (time.perf_counter() - started) * 1e3
             if proc.returncode != 0:
                 errors[name] = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"

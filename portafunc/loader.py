@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -48,7 +47,8 @@ def load_app(ref: str | None = None, project_dir: str | Path | None = None) -> t
     if str(project) not in sys.path:
         sys.path.insert(0, str(project))
     try:
-        module = importlib.import_module(module_name)
+        __import__(module_name)  # importlib.import_module would add two Python frames under the app's whole import
+        module = sys.modules[module_name]
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise AppLoadError(f"cannot import {module_name!r} from {project}: no such module") from exc
