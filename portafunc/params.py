@@ -237,7 +237,7 @@ class RouteSignature:
     def responder(self) -> Callable[[Any, HttpRequest], HttpResponse]:
         """``response(spec, req)``: :meth:`caller`'s ``call(spec.handler, req)`` with its result made the response
         ``to_response`` makes of it, the handler read from ``spec`` on each call (what a composed middleware chain
-        calls, through ``functools.partial``). Builds the per-request work now."""
+        calls, as a method of the spec: ``types.MethodType``). Builds the per-request work now."""
         binder = self._binder or self._bind()
         return binder.planned_response or binder.call_response
 
