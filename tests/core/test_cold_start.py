@@ -198,3 +198,100 @@ def test_a_generated_entry_answers_its_first_http_request_loading_nothing_a_nati
     deferred = LAZY_ON_HTTP + FAMILY_CODECS[target]
     lazy = sorted(n for n in ours - native_modules if any(n == d or n.startswith(d + ".") for d in deferred))
     assert lazy == [], f"the {target} entry's first HTTP request loaded {lazy}"
+
+
+# -- a mounted web app: what its first request loads through each cloud's entry -----------------------------------
+
+MOUNT_APP = (
+    "from portafunc import App\n"
+    "async def asgi(scope, receive, send):\n"
+    "    if scope['type'] == 'lifespan':\n"
+    "        while (await receive())['type'] == 'lifespan.startup':\n"
+    "            await send({'type': 'lifespan.startup.complete'})\n"
+    "        await send({'type': 'lifespan.shutdown.complete'})\n"
+    "        return\n"
+    "    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})\n"
+    "    await send({'type': 'http.response.body', 'body': b'hello ' + scope['path'].rsplit('/', 1)[-1].encode()})\n"
+    "def wsgi(environ, start_response):\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+    "    return [b'hello ' + environ['PATH_INFO'].rsplit('/', 1)[-1].encode()]\n"
+    "app = App('mounted')\n"
+    "app.mount('/', asgi)\n"
+    "wsgi_app = App('mounted-wsgi')\n"
+    "wsgi_app.mount('/', wsgi)\n"
+)
+# The Lambda runtime's first invocation, the HTTP API event of the packaged mount's route ``GET /{path+}``.
+SERVE_AWS = (
+    "import json, os, sys\n"
+    "os.environ['PORTAFUNC_APP'] = sys.argv[1]\n"
+    "from portafunc_aws.runtime import handler\n"
+    "event = {'version': '2.0', 'routeKey': 'GET /{path+}', 'rawPath': '/hello/world', 'rawQueryString': '',\n"
+    "         'headers': {'host': 'x.example'}, 'pathParameters': {'path': 'hello/world'}, 'isBase64Encoded': False,\n"
+    "         'requestContext': {'http': {'method': 'GET', 'path': '/hello/world', 'sourceIp': '192.0.2.1'},\n"
+    "                            'routeKey': 'GET /{path+}', 'requestId': 'r1', 'stage': '$default'}}\n"
+    "class Context:\n"
+    "    aws_request_id, function_name, memory_limit_in_mb = 'r1', 'f', 128\n"
+    "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:f'\n"
+    "out = handler(event, Context())\n"
+    "assert out['statusCode'] == 200 and out['body'] == 'hello world', out\n"
+    "print(json.dumps(sorted(sys.modules)))\n"
+)
+# Modules a mounted app's first request must not load besides LAZY_ON_HTTP's (inspect excepted: ``app.mount`` reads
+# the app's signature at registration): what only routes, streamed bodies, documents or other families need.
+LAZY_ON_MOUNT = tuple(n for n in LAZY_ON_HTTP if n != "inspect") + (
+    "portafunc.streaming", "portafunc.openapi", "portafunc.docs_ui", "portafunc.cors", "portafunc.auth",
+    "portafunc.middleware", "portafunc.forms", "portafunc.params_plan", "portafunc.data")
+MOUNT_FAMILY_CODECS = {
+    "aws": ("portafunc_aws.codecs.queue", "portafunc_aws.codecs.topic", "portafunc_aws.codecs.storage",
+            "portafunc_aws.codecs.eventbridge", "portafunc_aws.codecs.schedule", "portafunc_aws.inbound"),
+    **FAMILY_CODECS,
+}
+
+
+def _mount_entry(tmp_path: Path, target: str, attr: str) -> tuple[str, Path]:
+    """The serving script and the entry (the app reference on AWS) of the mount app for ``target``."""
+    (tmp_path / "mount_app.py").write_text(MOUNT_APP, encoding="utf-8")
+    if target == "aws":
+        return SERVE_AWS, tmp_path / f"mount_app:{attr}"
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import mount_app  # noqa: PLC0415 - the app module written above
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("mount_app", None)
+    if target == "azure":
+        from portafunc_azure.deploy.function_app import generate_function_app  # noqa: PLC0415
+
+        entry = tmp_path / "function_app.py"
+        entry.write_text(generate_function_app(mount_app.app, f"mount_app:{attr}"), encoding="utf-8")
+        return SERVE_AZURE.replace("['hello']", "['mount_root']").replace(
+            "{'message': 'hello world'}", "b'hello world'").replace("json.loads(resp.get_body())", "resp.get_body()"), entry
+    from portafunc_gcp.deploy.main_py import render_main  # noqa: PLC0415
+
+    entry = tmp_path / "main.py"
+    entry.write_text(render_main(getattr(mount_app, attr), f"mount_app:{attr}", root="."), encoding="utf-8")
+    return SERVE_GCP.replace("target='hello'", "target='_portafunc_http'").replace(
+        "json.loads(resp.data) == {'message': 'hello world'}", "resp.data == b'hello world'"), entry
+
+
+@pytest.mark.parametrize(("target", "attr"), [("aws", "app"), ("aws", "wsgi_app"), ("azure", "app"),
+                                              ("azure", "wsgi_app"), ("gcp", "app"), ("gcp", "wsgi_app")])
+def test_a_mounted_apps_first_request_loads_no_deferred_module(tmp_path: Path, target: str, attr: str):
+    """A mount-only app's first request, through the Lambda runtime and the generated Azure and GCP entries (a bare
+    ASGI and a bare WSGI app: nothing a framework would load hides what portafunc loads)."""
+    serve, entry = _mount_entry(tmp_path, target, attr)
+    if target == "aws":
+        proc = subprocess.run([sys.executable, "-c", serve, entry.name], capture_output=True, text=True,
+                              cwd=str(tmp_path), check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        ours = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+        native_modules: set[str] = set()
+    else:
+        ours = _served_modules(serve, entry)
+        (tmp_path / "hello").mkdir()
+        native, _ = _entries(tmp_path / "hello", target)  # what the platform's own HTTP handler loads anyway
+        native_modules = _served_modules(SERVE_AZURE if target == "azure" else SERVE_GCP, native)
+    assert "portafunc.mount" in ours
+    deferred = LAZY_ON_MOUNT + MOUNT_FAMILY_CODECS[target]
+    lazy = sorted(n for n in ours - native_modules if any(n == d or n.startswith(d + ".") for d in deferred))
+    assert lazy == [], f"a mounted app's first request on {target} loaded {lazy}"
