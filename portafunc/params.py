@@ -716,16 +716,23 @@ class _Binder:
             if value is not None:
                 raw[field] = value
 
-    def _param_errors(self, exc: Any) -> list[dict[str, Any]]:
-        out = []
+    def _param_errors(self, exc: Any, fields_at: dict[Any, str] | None = None) -> list[dict[str, Any]]:
+        """The 400's errors for the parameters' ``ValidationError``. ``fields_at``: the field of each location's
+        first part when the values were validated under other keys (the request plan's tuple positions); the errors
+        are then put in the fields' order, the order this binder's own validator gives them."""
+        found: list[tuple[str, dict[str, Any]]] = []
         for e in exc.errors(include_url=False):
             loc = list(e.get("loc", ()))
-            spec = self.fields.get(loc[0]) if loc else None
-            if spec is None:
+            field = (loc[0] if fields_at is None else fields_at.get(loc[0])) if loc else None
+            spec = self.fields.get(field) if field is not None else None
+            if field is None or spec is None:
                 continue
-            out.append({"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
-                        "type": e.get("type", "")})
-        return out
+            found.append((field, {"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
+                                  "type": e.get("type", "")}))
+        if fields_at is not None:
+            rank = {field: i for i, field in enumerate(self.fields)}
+            found.sort(key=lambda pair: rank[pair[0]])  # stable: one parameter's errors keep pydantic's order
+        return [error for _, error in found]
 
     def call(self, handler: Callable[..., Any], req: HttpRequest) -> Any:
         """``handler(**arguments(req))``, its result made the response by :meth:`respond` when the route has a

@@ -142,31 +142,17 @@ _numbers = itertools.count(1)  # each plan's own name: a traceback's place and i
 
 
 def refusal(binder: _Binder, ordered: list[str]) -> Callable[[Any], Exception]:
-    """``refusal(exc)``: the binder's 400 for the tuple validation's ``ValidationError`` — each error's tuple position
-    mapped back to its parameter, the errors in the order the binder's validator gives them (its fields' order; one
-    parameter's own errors in pydantic's order), so the problem and its log line are the general path's."""
+    """``refusal(exc)``: the binder's 400 for the tuple validation's ``ValidationError``, each error's tuple
+    position (``ordered``: the field at each) mapped back to its parameter and the errors in the binder's order, so
+    the problem and its log line are the general path's."""
     from .params import _refusal
 
-    rank = {field: i for i, field in enumerate(binder.fields)}
-    places = [(rank[field], binder.fields[field]) for field in ordered]  # per tuple position
+    fields_at = dict(enumerate(ordered))
 
     def refuse(exc: Any) -> Exception:
-        found = []
-        for e in exc.errors(include_url=False):
-            loc = e.get("loc", ())
-            if not loc or loc[0].__class__ is not int or not 0 <= loc[0] < len(places):
-                continue
-            place, spec = places[loc[0]]
-            found.append((place, {"in": spec.location, "loc": [spec.name, *loc[1:]], "msg": e.get("msg", ""),
-                                 "type": e.get("type", "")}))
-        found.sort(key=_rank)
-        return _refusal([error for _, error in found])
+        return _refusal(binder._param_errors(exc, fields_at))
 
     return refuse
-
-
-def _rank(item: tuple[int, Any]) -> int:
-    return item[0]
 
 
 def finish_call(binder: _Binder) -> Callable[[Any], Any]:
