@@ -11,7 +11,9 @@ import copy
 import json
 import os
 import re
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import pytest
 from pydantic import AfterValidator, Field
@@ -41,6 +43,10 @@ def build_app(middleware: bool) -> App:
     @app.http("GET", "/headers")
     def only_headers(x_a: Annotated[str, Header()], x_b: Annotated[float, Header()] = 0.5) -> Any:
         return {"a": x_a, "b": x_b}
+
+    @app.http("GET", "/kinds/{when}")
+    def kinds(when: datetime, n: int | float, mode: Literal["a", "b"], x_id: Annotated[UUID, Header()]) -> dict:
+        return {"when": when.isoformat(), "n": n, "mode": mode, "id": str(x_id)}
 
     return app
 
@@ -116,6 +122,11 @@ def cases(function_url: bool) -> list[dict[str, Any]]:
         v2_event("GET", "/headers", "/headers", "", {"X-A": "a", "x-b": "nan"}, function_url=function_url),
         v2_event("GET", "/headers", "/headers", "", {"x-b": "1"}, function_url=function_url),
         v2_event("GET", "/nowhere", "/nowhere", "", {}, function_url=function_url),
+        *[v2_event("GET", "/kinds/{when}", f"/kinds/{when}", query, {"x-id": x_id}, {"when": when},
+                   function_url=function_url)
+          for when, query, x_id in [("2024-01-02T03:04:05Z", "n=1.5&mode=a", "12345678-1234-5678-1234-567812345678"),
+                                    ("yesterday", "n=abc&mode=c", "zz"),  # every parameter fails, a union twice
+                                    ("2024-01-02", "n=2&mode=b", "zz"), ("2024-13-40", "mode=a&n=x", "12345678-1234-5678-1234-567812345678")]],
     ]
 
 

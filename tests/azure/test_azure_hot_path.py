@@ -378,3 +378,32 @@ def test_an_event_grid_payload_that_cannot_be_written_back_is_refused_by_the_ent
             assert lane[0] == "returned" and lane[2].outcome.value == "rejected" and lane[3] == [], (name, data)
         fine = outcome(functions[name].get_user_function(), {"id": "é", "total": 1.0})
         assert fine[0] == "returned" and fine[2].outcome.value == "success" and len(fine[3]) == 1
+
+
+def test_an_event_grid_payload_nested_too_deeply_to_write_is_refused_not_raised() -> None:
+    """A payload nested deeper than Python can walk cannot be written as the message's bytes: the general path and
+    the entry refuse the event as malformed (rejected once, the function not run) instead of letting a
+    RecursionError escape to the worker, which would have Event Grid deliver it again and again."""
+    import functools
+
+    app = App("deep")
+    ran: list[str] = []
+
+    @app.topic("events", name="deep")
+    def deep(msg: Message) -> None:
+        ran.append(msg.id)
+
+    _, functions, rt = load_function_app(app)
+    general = functools.partial(rt._event_grid, app.function("deep"))
+    when = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    data: list = []
+    inner = data
+    for _ in range(5000):  # built in a loop: no parser in this test could read it back
+        inner.append([])
+        inner = inner[0]
+    for call in (functions["deep"].get_user_function(), general):
+        rt._local.last = None
+        assert call(_func_event(dict(_eg_cases()[0], data=data), when)) is None
+        last = rt.last
+        assert last is not None and last.outcome.value == "rejected" and "nested too deeply" in str(last.error)
+    assert ran == []

@@ -47,6 +47,9 @@ def dumps(value: Any) -> bytes:
                                expected="JSON data with valid Unicode strings") from exc
     except ValueError as exc:  # NaN/Infinity are fine for json; a circular structure is not possible from JSON
         raise EventDecodeError(f"event data cannot be serialised: {exc}", expected="JSON data") from exc
+    except RecursionError:
+        raise EventDecodeError("event data is nested too deeply to write",
+                               expected="JSON data nested less than a few hundred levels") from None
 
 
 def is_envelope(value: Any) -> bool:
