@@ -295,6 +295,11 @@ def test_a_parsed_event_grid_message_copies_and_pickles_as_what_it_reads() -> No
         for clone in (copy.copy(msg), copy.deepcopy(msg), pickle.loads(pickle.dumps(msg))):
             assert clone.json() == doc["data"] and clone.data == msg.data
             assert clone.to_dict(context=True) == msg.to_dict(context=True)
+    # a message copied before anything read it: each hands out a payload of its own
+    msg = topic.message_from_func(_func_event(doc, when))
+    assert msg is not None
+    clone = copy.copy(msg)
+    assert clone.json() is not msg.json() and clone.json() is not clone.json()
 
 
 def test_a_handler_changing_its_parsed_event_grid_payload_leaves_the_message_as_received() -> None:

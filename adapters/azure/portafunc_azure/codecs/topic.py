@@ -109,10 +109,12 @@ class _ParsedMessage(Message[Any]):
     hands over a copy of that value (its own, as a fresh parse is) and the bytes of ``data`` are written only if
     something reads them (a typed model, the dead-letter copy, a log), so the usual handler never pays for
     serialising and re-parsing its payload. ``_value`` holds the parsed value until ``data`` holds bytes (written
-    from it, or set), then ``_PENDING``."""
+    from it, or set), then ``_PENDING``; ``_copy`` holds the copy :func:`event_lane` made while checking the value,
+    which the first ``json()`` hands out (then ``_PENDING``)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_copy")
     _value: Any
+    _copy: Any
     # made only by event_lane, which sets every slot itself: the class call then only allocates (object.__new__
     # called by name checks the class's bases first, and costs as much again)
     __init__ = object.__init__
@@ -131,71 +133,49 @@ class _ParsedMessage(Message[Any]):
     @data.setter
     def data(self, value: bytes) -> None:
         _DATA.__set__(self, value)
-        self._value = _PENDING
+        self._value = self._copy = _PENDING
 
     def json(self) -> Any:
+        copied = self._copy
+        if copied is not _PENDING:  # the lane's copy, handed out once: a later call makes another
+            self._copy = _PENDING
+            return copied
         value = self._value
         if value is not _PENDING:  # a copy of its own, as a fresh parse is: the bytes stay what was received
-            if value.__class__ is dict:  # the usual payload: copied in C, unless a value is a container
-                copied = value.copy()
-                for item in copied.values():
-                    if item.__class__ is dict or item.__class__ is list:
-                        return _own_copy(value)
-                return copied
-            return _own_copy(value)
+            return _checked_copy(value)
         return super().json()
 
 
-def _writable(value: Any) -> bool:
-    """Whether a parsed JSON value can be written as the message's UTF-8 bytes (:func:`.envelope.dumps`): False when
-    a text in it, a key or a value, holds a lone surrogate (a JSON escape such as ``\\ud800`` reads as one)."""
+def _checked_copy(value: Any) -> Any:
+    """A parsed JSON value's containers copied, its scalars (immutable) shared, in one walk that also checks it can
+    be written as the message's UTF-8 bytes (:func:`.envelope.dumps`): UnicodeEncodeError when a text in it, a key
+    or a value, holds a lone surrogate (a JSON escape such as ``\\ud800`` reads as one). What a handler changes in
+    the copy leaves the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
     kind = value.__class__
     if kind is dict:
-        for key, item in value.items():
-            if key.__class__ is str and not key.isascii() and not _utf8(key):
-                return False
+        out = value.copy()  # in C; nested containers replaced below (a value replaced keeps the dict's size)
+        for key, item in out.items():
+            if not key.isascii():  # a key the worker parsed is text
+                key.encode()
             kind = item.__class__
             if kind is str:
-                if not item.isascii() and not _utf8(item):
-                    return False
-            elif (kind is dict or kind is list) and not _writable(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:
-            kind = item.__class__
-            if kind is str:
-                if not item.isascii() and not _utf8(item):
-                    return False
-            elif (kind is dict or kind is list) and not _writable(item):
-                return False
-        return True
-    return kind is not str or value.isascii() or _utf8(value)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _own_copy(value: Any) -> Any:
-    """A parsed JSON value's containers copied, its scalars (immutable) shared: what a handler changes in it leaves
-    the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
-    if value.__class__ is dict:
-        out = {}
-        for key, item in value.items():  # a loop: a comprehension is a frame of its own before Python 3.12
-            kind = item.__class__
-            out[key] = _own_copy(item) if kind is dict or kind is list else item
+                if not item.isascii():
+                    item.encode()
+            elif kind is dict or kind is list:
+                out[key] = _checked_copy(item)
         return out
-    if value.__class__ is list:
-        copied = []
-        for item in value:
+    if kind is list:
+        copied = value.copy()
+        for index, item in enumerate(copied):
             kind = item.__class__
-            copied.append(_own_copy(item) if kind is dict or kind is list else item)
+            if kind is str:
+                if not item.isascii():
+                    item.encode()
+            elif kind is dict or kind is list:
+                copied[index] = _checked_copy(item)
         return copied
+    if kind is str and not value.isascii():
+        value.encode()
     return value
 
 
@@ -251,14 +231,15 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
                                  or when.tzinfo is None):
             return general(event)
         try:
-            writable = _writable(data)
-        except RecursionError:  # nested deeper than can be walked: the general path says what it makes of it
-            writable = False
-        if not writable:  # refused there as malformed, without running the function
+            copied = _checked_copy(data)
+        except (UnicodeEncodeError, AttributeError, RecursionError):
+            # text that cannot be the message's bytes (refused there as malformed, without running the function), a
+            # key that is not text, or nesting deeper than can be walked: the general path says what it makes of it
             return general(event)
         msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
         msg.id = event_id
         msg._value = data
+        msg._copy = copied
         msg.native = event
         msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._source = _UNREAD
         msg._published = when
