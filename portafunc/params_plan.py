@@ -124,7 +124,8 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
               f"{indent}    if value.__class__ is KEPT:",
               f"{indent}        return JSON(200, DUMP(value))",
               f"{indent}    return FINISH(value)",
-              f"{indent}raise failure",
+              f"{indent}if failure is not None:",  # else an error no parameter's: the general path validates
+              f"{indent}    raise failure",
               f"    return GENERAL({head}, req)"]
     source = "\n".join(lines) + "\n"
     name = f"<portafunc request plan {next(_numbers)}: {', '.join(p.arg for p in binder.fields.values())}>"
@@ -141,16 +142,19 @@ def build(binder: _Binder, finish: Callable[[Any], Any], general: Callable[[Any,
 _numbers = itertools.count(1)  # each plan's own name: a traceback's place and its source lines are that plan's
 
 
-def refusal(binder: _Binder, ordered: list[str]) -> Callable[[Any], Exception]:
+def refusal(binder: _Binder, ordered: list[str]) -> Callable[[Any], Exception | None]:
     """``refusal(exc)``: the binder's 400 for the tuple validation's ``ValidationError``, each error's tuple
     position (``ordered``: the field at each) mapped back to its parameter and the errors in the binder's order, so
-    the problem and its log line are the general path's."""
+    the problem and its log line are the general path's. None when an error's location names no position (an error
+    dropped would leave a 400 saying less than the general path's, or none): the plan then hands the request to the
+    general path, which validates it with its own validator."""
     from .params import _refusal
 
     fields_at = dict(enumerate(ordered))
 
-    def refuse(exc: Any) -> Exception:
-        return _refusal(binder._param_errors(exc, fields_at))
+    def refuse(exc: Any) -> Exception | None:
+        errors = binder._param_errors(exc, fields_at)
+        return _refusal(errors) if errors and len(errors) == exc.error_count() else None
 
     return refuse
 

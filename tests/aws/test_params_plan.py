@@ -308,3 +308,40 @@ def test_a_failing_handler_is_logged_at_its_own_line(middleware, capfd):
     assert frames[-1][0] == here and frames[-1][2] == "get_order" and "raise RuntimeError" in frames[-1][3]
     assert frames[-2][0].startswith("<portafunc request plan") and "handler(" in frames[-2][3], full
     assert repeat.endswith(f"{os.path.basename(here)}:{frames[-1][1]} in get_order"), repeat
+
+
+def odd_location_failure(value: Any) -> Any:
+    """A validation that fails with an error whose location names no tuple position (``("zzz",)``, then none)."""
+    from pydantic import ValidationError
+    from pydantic_core import InitErrorDetails, PydanticCustomError
+
+    raise ValidationError.from_exception_data("tuple", [
+        InitErrorDetails(type=PydanticCustomError("odd", "odd"), loc=("zzz",), input=value),
+        InitErrorDetails(type=PydanticCustomError("odd", "odd"), loc=(), input=value)])
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_an_error_the_plan_cannot_map_gets_the_general_paths_400(middleware, capfd, monkeypatch):
+    """pydantic puts a tuple position first in every error of the plan's validation; should one come without it, the
+    plan cannot say which parameter failed and hands the request to the general path, whose own validation gives the
+    full 400 (a refusal built from the errors it could map would say nothing: fails when the plan refuses itself).
+    The plan's validator is replaced by one raising such an error; the general path's stays the real one."""
+    events = [v2_event("GET", "/orders/{id}", "/orders/42", "limit=0", {"x-tenant": "acme"}, {"id": "42"}),
+              v2_event("GET", "/orders/{id}", "/orders/x", "limit=5", {"x-tenant": "acme"}, {"id": "x"})]
+    with monkeypatch.context() as patch:
+        patch.setattr(params_plan, "build", lambda *args, **kwargs: None)
+        want = answers(build_app(middleware), events, capfd)
+    app = build_app(middleware)
+    binder = route_signature(app.function("get_order"))._bind()
+    for plan in (binder.planned_call, binder.planned_response):
+        assert plan is not None
+        monkeypatch.setitem(plan.__globals__, "VALIDATE", odd_location_failure)
+    refuse = binder.planned_call.__globals__["REFUSAL"]  # type: ignore[union-attr]
+    with pytest.raises(Exception) as caught:
+        odd_location_failure(("42", "0", "acme"))
+    assert refuse(caught.value) is None
+    got = answers(app, events, capfd)
+    assert got == want
+    for answer, _ in got:
+        body = json.loads(json.loads(answer)["body"])
+        assert json.loads(answer)["statusCode"] == 400 and body["errors"], body

@@ -394,9 +394,6 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
     return _lazy(method, path, event, fields, raw_body.encode("utf-8")), template, variant
 
 
-_V2_API = _V2["apigw-v2"]
-
-
 def _route_template(route_key: str) -> str | None:
     """The template of an HTTP API ``routeKey``, as :func:`matched_route` reads it, kept for the next request with
     the same key (an API has one key per route; 1,024 kept at most, emptied when full)."""
