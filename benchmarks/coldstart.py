@@ -113,6 +113,8 @@ def run_one(name: str, root: Path, events: dict[str, Path], mode: str, cache_pre
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAFUNC_", "PYTHON"))}
     env.update(extra)
     env["PYTHONPATH"] = str(root)
+    if CONTENDERS[name][0] == "aws":  # set in every Lambda process (what portafunc's entry reads to load during init)
+        env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:9001"
     if mode == "nopyc":
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONPYCACHEPREFIX"] = str(cache_prefix)

@@ -303,6 +303,7 @@ def cold_child(name: str, root: str) -> None:
     if name.startswith("aws_"):
         if name == "aws_portafunc":
             os.environ["PORTAFUNC_APP"] = "pf_mount:app"
+            os.environ["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:9001"  # as in every Lambda process: loaded during init
             from portafunc_aws.runtime import handler
         else:
             from aws_mangum_mount import handler  # type: ignore[import-not-found]

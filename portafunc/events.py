@@ -43,8 +43,9 @@ def check_header(name: str, value: str) -> None:
         raise InvalidHeader(f"header {name} value is a {type(value).__name__}, not a string")
     if "\r" in value or "\n" in value or "\x00" in value:
         raise InvalidHeader(f"header {name} value contains CR, LF or NUL (it would split the response)")
-    if len(_token_names) < 512:
-        _token_names.add(name)
+    if len(_token_names) >= 512:
+        _token_names.clear()  # full of names seen once: start again, so the names that repeat are kept again
+    _token_names.add(name)
 
 
 def check_headers(items: Iterable[tuple[str, str]]) -> None:

@@ -351,8 +351,9 @@ def _http_chain_entry(spec: FunctionSpec, target: str) -> tuple[list[Any], str, 
         outer = outermost(chain, _http_core(spec, target)) or False
         run = outer and _link(*outer)
     entry = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers], outer)
-    if len(_http_chains) < 4096:
-        _http_chains[spec] = entry
+    if len(_http_chains) >= 4096:
+        _http_chains.clear()  # full: start again, so the entries in use are kept again
+    _http_chains[spec] = entry
     return entry
 
 
@@ -761,8 +762,9 @@ def _http_lane(spec: FunctionSpec) -> Any:
                 return False
         else:
             lane = False
-    if len(_http_lanes) < 4096:
-        _http_lanes[spec] = lane
+    if len(_http_lanes) >= 4096:
+        _http_lanes.clear()  # full: start again, so the entries in use are kept again
+    _http_lanes[spec] = lane
     return lane
 
 
@@ -902,8 +904,9 @@ def _plain_message(spec: FunctionSpec) -> tuple[Any, Any, Any] | tuple[()]:
         model = spec.message_model
         direct = (spec.handler, model, None if model is None else _validator(model)) \
             if len(plan) == 1 and plan[0].source == "event" else ()
-    if len(_plain_messages) < 4096:
-        _plain_messages[spec] = direct
+    if len(_plain_messages) >= 4096:
+        _plain_messages.clear()  # full: start again, so the entries in use are kept again
+    _plain_messages[spec] = direct
     return direct
 
 
@@ -1168,8 +1171,9 @@ def _rejection_plan(spec: FunctionSpec) -> tuple[str, Any, logs.Redacted]:
     env = os.environ
     key = env.encodekey(name) if env.__class__ is _Environ else None
     plan = (name, key, logs.Redacted(logs.scrub_text(_HINT + name)))  # scrubbed as a text field's value is
-    if len(_rejection_plans) < 4096:
-        _rejection_plans[spec.name] = plan
+    if len(_rejection_plans) >= 4096:
+        _rejection_plans.clear()  # full: start again, so the entries in use are kept again
+    _rejection_plans[spec.name] = plan
     return plan
 
 
@@ -1341,8 +1345,9 @@ def _dl_env(spec: FunctionSpec) -> str:
         from .messaging.binding import env_name
 
         found = env_name("DEADLETTER", spec.name)
-        if len(_dl_envs) < 4096:
-            _dl_envs[spec.name] = found
+        if len(_dl_envs) >= 4096:
+            _dl_envs.clear()  # full: start again, so the entries in use are kept again
+        _dl_envs[spec.name] = found
     return found
 
 
@@ -1359,8 +1364,9 @@ def _unset(name: str) -> bool:
     key = _env_keys.get(name)
     if key is None:
         key = env.encodekey(name)
-        if len(_env_keys) < 4096:
-            _env_keys[name] = key
+        if len(_env_keys) >= 4096:
+            _env_keys.clear()  # full: start again, so the entries in use are kept again
+        _env_keys[name] = key
     return key not in env._data  # type: ignore[attr-defined]
 
 
@@ -1405,8 +1411,9 @@ def _traceback(exc: BaseException) -> str:
             summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}" for c, n in (
                 (outer_code, None if outer is None else outer.tb_lineno),
                 (middle_code, None if middle is None else middle.tb_lineno), (code, line)) if c is not None)
-            if len(_summaries) < _FULL_TRACEBACK_PLACES:
-                _summaries[key] = (summary, (code, middle_code, outer_code))
+            if len(_summaries) >= _FULL_TRACEBACK_PLACES:
+                _summaries.clear()  # full: start again, so the entries in use are kept again
+            _summaries[key] = (summary, (code, middle_code, outer_code))
             return summary
     if inner is not None:
         _full_traceback_logged.add((exc.__class__, inner.tb_frame.f_code.co_filename, inner.tb_lineno))

@@ -142,8 +142,9 @@ class _SecretNames(dict[str, bool]):
     def __missing__(self, name: str) -> bool:
         lowered = name.lower()
         known = any(word in lowered for word in _SECRET_WORDS)
-        if len(self) < 4096:
-            self[name] = known
+        if len(self) >= 4096:
+            self.clear()  # full of names seen once: start again, so the names that repeat are kept again
+        self[name] = known
         return known
 
 

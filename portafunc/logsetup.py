@@ -564,7 +564,9 @@ def _key(key: str) -> str:
     """``"key": `` for a field name, remembered when the name does not look secret (field names repeat: the
     pipeline's own, an application's)."""
     text = _escape(key) + ": "
-    if len(_keys) < 4096 and not logs._secret_names[key]:
+    if not logs._secret_names[key]:
+        if len(_keys) >= 4096:
+            _keys.clear()  # full of names seen once: start again, so the names that repeat are kept again
         _keys[key] = text
     return text
 
@@ -573,8 +575,9 @@ def _head(levelname: str, message: str, name: str) -> str:
     """The rest of an ``aws`` line's head after the timestamp's text, for (level, message as given, logger): the
     message scrubbed, remembered for the messages portafunc writes again and again."""
     text = f'", "level": {_value(levelname)}, "message": {_value(logs.scrub_text(message))}, "logger": {_value(name)}'
-    if len(_heads) < 256:
-        _heads[(levelname, message, name)] = text
+    if len(_heads) >= 256:
+        _heads.clear()  # full of messages seen once (ids in them): start again, so the repeated ones are kept again
+    _heads[(levelname, message, name)] = text
     return text
 
 

@@ -483,11 +483,12 @@ class _AsgiBridge:
 
 def _asgi_server(proto: str | None, host: str | None) -> tuple[str, tuple[str, int]]:
     """The scope's ``scheme`` and ``server`` for the ``X-Forwarded-Proto`` and ``Host`` a request sent, kept for
-    the next request sending the same two (a bounded number of them)."""
+    the next request sending the same two (256 pairs at most, emptied when full)."""
     scheme = _scheme_of(proto, host)
     found = scheme, _server(host, scheme)
-    if len(_asgi_servers) < 256:
-        _asgi_servers[(proto, host)] = found
+    if len(_asgi_servers) >= 256:
+        _asgi_servers.clear()  # full of keys seen once: start again, so repeated keys are kept again
+    _asgi_servers[(proto, host)] = found
     return found
 
 
@@ -645,8 +646,9 @@ def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
     scheme = _scheme_of(proto, host)
     name, port = _server(host, scheme)
     keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
-    if len(_wsgi_servers) < 256:
-        _wsgi_servers[(proto, host)] = keys
+    if len(_wsgi_servers) >= 256:
+        _wsgi_servers.clear()  # full of keys seen once: start again, so repeated keys are kept again
+    _wsgi_servers[(proto, host)] = keys
     return keys
 
 
@@ -812,8 +814,9 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
     bridge = _lane_bridges.get(spec)
     if bridge is None:
         bridge = _lane_bridge(spec)
-        if len(_lane_bridges) < 4096:
-            _lane_bridges[spec] = bridge
+        if len(_lane_bridges) >= 4096:
+            _lane_bridges.clear()  # full: start again, so the entries in use are kept again
+        _lane_bridges[spec] = bridge
     if bridge is False or _invoke._otel is not None or (spec.routers or app._middleware) and _invoke._chain(spec):
         return None
     return spec, bridge  # type: ignore[return-value]
@@ -830,8 +833,9 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
         known = _mount_index.get(id(app))
         if known is None or known[0] is not table:
             known = (table, *_sole_mounts(app))
-            if len(_mount_index) < 256:
-                _mount_index[id(app)] = known
+            if len(_mount_index) >= 256:
+                _mount_index.clear()  # full: start again, so the entries in use are kept again
+            _mount_index[id(app)] = known
         plan = known[2] or known[1].get(path[1:].partition("/")[0])
         if plan is not None and method in plan[1] and plan[2](path) is not None:
             return plan[0]

@@ -29,8 +29,9 @@ def env_name(kind: str, name: str) -> str:
     found = _env_names.get((kind, name))
     if found is None:
         found = f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
-        if len(_env_names) < 4096:
-            _env_names[(kind, name)] = found
+        if len(_env_names) >= 4096:
+            _env_names.clear()  # full: start again, so the entries in use are kept again
+        _env_names[(kind, name)] = found
     return found
 
 

@@ -24,6 +24,7 @@ class RuntimeApi:
         self.pending: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.results: dict[str, tuple[str, Any]] = {}
         self.init_errors: list[Any] = []
+        self.polled = threading.Event()  # set when the runtime first asks for an invocation: its init phase is over
         self._done = threading.Condition()
         api = self
 
@@ -45,6 +46,7 @@ class RuntimeApi:
                 if self.path != f"{PREFIX}/invocation/next":
                     self._reply(404)
                     return
+                api.polled.set()
                 request_id, body = api.pending.get()
                 self._reply(200, body, {
                     "Content-Type": "application/json",

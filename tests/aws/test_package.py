@@ -221,15 +221,20 @@ HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
          "    return {'hello': req.query_one('name', 'world') or 'world'}\n")
 
 
-def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(lambda_python, tmp_path):
-    project = tmp_path / "hello"
+def package_main(tmp_path: Path, name: str, source: str) -> Path:
+    """The Lambda zip ``portafunc package --target aws`` builds for a project whose ``main.py`` is ``source``."""
+    project = tmp_path / name
     project.mkdir()
-    (project / "main.py").write_text(HELLO)
+    (project / "main.py").write_text(source)
     done = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "aws", "--python", PY,
                            "--out", str(tmp_path / "dist"), str(project)], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    zip_path = next((tmp_path / "dist" / "aws").glob("*.zip"))
+    return next((tmp_path / "dist" / "aws").glob("*.zip"))
+
+
+def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(lambda_python, tmp_path):
+    zip_path = package_main(tmp_path, "hello", HELLO)
     names = zipfile.ZipFile(zip_path).namelist()
     tops = {n.split("/")[0] for n in names}
     assert not any(t.startswith(("pydantic", "annotated_types", "typing_")) for t in tops), sorted(tops)
@@ -257,3 +262,50 @@ def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
         api.close()
     assert "Traceback" not in output, output
+
+
+MARKED = ("import os\n\nfrom portafunc import App\n\n"
+          "if os.environ.get('MARK_FILE'):\n    with open(os.environ['MARK_FILE'], 'a') as mark:\n"
+          "        mark.write('imported\\n')\n"
+          "if os.environ.get('MARK_FAIL'):\n    raise RuntimeError('the app cannot start')\n\n"
+          "app = App('marked')\n\n\n@app.http('GET', '/hello')\ndef hello(req):\n    return {'hello': 'world'}\n")
+
+
+def test_the_app_is_imported_in_lambdas_init_phase_and_a_failure_is_answered_by_the_first_invocation(
+        lambda_python: str, tmp_path: Path) -> None:
+    """Under the real awslambdaric, the app is imported before the runtime asks for its first invocation (Lambda's
+    init phase, which provisioned concurrency and SnapStart run ahead of requests), once. An app whose import fails
+    does not stop the runtime at init: the first invocation imports again and answers with the load error."""
+    task_root = tmp_path / "task"
+    zipfile.ZipFile(package_main(tmp_path, "marked", MARKED)).extractall(task_root)
+    from portafunc.events import HttpRequest
+    from portafunc_aws.codecs.http import encode_request
+
+    request = encode_request(HttpRequest("GET", "/hello"), "apigw-v2")
+    for fail in (False, True):
+        mark = tmp_path / f"mark-{fail}"
+        api = RuntimeApi("marked-hello")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_RUNTIME_API": api.address,
+               "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root),
+               "_HANDLER": "portafunc_aws.runtime.handler", "AWS_LAMBDA_FUNCTION_NAME": "marked-hello",
+               "AWS_REGION": "us-east-1", "PORTAFUNC_APP": "main:app", "PORTAFUNC_FUNCTION": "hello",
+               "MARK_FILE": str(mark), **({"MARK_FAIL": "1"} if fail else {})}
+        proc = subprocess.Popen([lambda_python, "-m", "awslambdaric", "portafunc_aws.runtime.handler"],
+                                cwd=task_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            assert api.polled.wait(60), "the runtime never asked for an invocation"
+            assert mark.read_text() == "imported\n"  # before any invocation
+            kind, answer = api.invoke(request)
+            assert api.init_errors == []
+            if fail:
+                assert kind == "error" and answer["errorType"] == "AppLoadError", answer
+                assert "the app cannot start" in answer["errorMessage"]
+                assert mark.read_text() == "imported\nimported\n"  # tried again by the invocation
+            else:
+                assert kind == "response" and answer["statusCode"] == 200, answer
+                assert json.loads(answer["body"]) == {"hello": "world"}
+                assert mark.read_text() == "imported\n"  # not again
+        finally:
+            proc.kill()
+            proc.communicate(timeout=10)
+            api.close()

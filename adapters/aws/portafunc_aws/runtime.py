@@ -3,7 +3,7 @@
 The packager sets every function's handler to this one and tells it what to run with two environment variables:
 ``PORTAFUNC_APP`` (``module:attr`` of the App, importable from the code root) and ``PORTAFUNC_FUNCTION`` (the
 function's name; leave it unset to route HTTP requests across the whole app from one Lambda). The app is imported once
-per container; the native event's shape is detected on each call.
+per container, during Lambda's init phase; the native event's shape is detected on each call.
 
 Failure semantics, the native way:
 
@@ -398,3 +398,18 @@ def _from_environment() -> LambdaHandler:
 def handler(event: Any, context: Any) -> Any:
     """The Lambda handler the packager points every function at (``portafunc_aws.runtime.handler``)."""
     return _from_environment()(event, context)
+
+
+def _load_during_init() -> None:
+    """On Lambda (the Runtime API is set), import the app while the runtime imports this module: that is Lambda's
+    init phase, which provisioned concurrency and SnapStart run before any request, so the first request does not
+    wait for the app's import. A failure is left to the first invocation, which imports again and answers with the
+    error, as an app that failed to load always has (the runtime does not stop at init)."""
+    if "AWS_LAMBDA_RUNTIME_API" in os.environ and os.environ.get("PORTAFUNC_APP"):
+        try:
+            _from_environment()
+        except Exception:  # noqa: BLE001, S110 - reported by the first invocation's own attempt
+            pass
+
+
+_load_during_init()

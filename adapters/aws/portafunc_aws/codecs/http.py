@@ -271,8 +271,9 @@ class _V2Fields(HttpFields):
             keys = known.get(names, _UNKNOWN)  # _header_keys' answer, kept by this reader per set of names
             if keys is _UNKNOWN:
                 keys = _header_keys(names, headers)
-                if len(known) < 256:
-                    known[names] = keys
+                if len(known) >= 256:
+                    known.clear()  # full of keys seen once: start again, so repeated keys are kept again
+                known[names] = keys
             if keys is None:
                 return None
             if one:  # one header name: its value beside the query's, without a map over the keys
@@ -287,7 +288,7 @@ class _V2Fields(HttpFields):
 def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str | None, ...] | None:
     """For each of ``wanted``, the first of a header map's ``names`` equal to it in any case, as ``Headers.get``
     finds it (None: no such name); None when a name is not text (the request's headers convert or refuse it). Kept
-    per set of names (a client sends the same names request after request), 256 sets at most."""
+    per set of names (a client sends the same names request after request), 256 sets at most: emptied when full."""
     keys: tuple[str | None, ...] | None = None
     if all(isinstance(name, str) for name in names):
         found: list[str | None] = []
@@ -295,8 +296,9 @@ def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str |
             low = want.lower()
             found.append(next((name for name in names if name == want or name.lower() == low), None))
         keys = tuple(found)
-    if len(_HEADER_KEYS) < 256:
-        _HEADER_KEYS[names, wanted] = keys
+    if len(_HEADER_KEYS) >= 256:
+        _HEADER_KEYS.clear()  # full of keys seen once: start again, so repeated keys are kept again
+    _HEADER_KEYS[names, wanted] = keys
     return keys
 
 
@@ -397,11 +399,12 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
 
 def _route_template(route_key: str) -> str | None:
     """The template of an HTTP API ``routeKey``, as :func:`matched_route` reads it, kept for the next request with
-    the same key (an API has one key per route; 1,024 kept at most)."""
+    the same key (an API has one key per route; 1,024 kept at most, emptied when full)."""
     _, space, template = route_key.partition(" ")
     found = template if space and template.startswith("/") else None
-    if len(_ROUTE_TEMPLATES) < 1024:
-        _ROUTE_TEMPLATES[route_key] = found
+    if len(_ROUTE_TEMPLATES) >= 1024:
+        _ROUTE_TEMPLATES.clear()  # full of keys seen once: start again, so repeated keys are kept again
+    _ROUTE_TEMPLATES[route_key] = found
     return found
 
 

@@ -183,13 +183,14 @@ def install_front(serve: Callable[[dict[str, Any], Any, str | None], Any], funct
 def _header_picker(keys: tuple[str, ...]) -> Callable[[Any], Any]:
     """What reads the request's header values (its ``HTTP_*`` keys and ``CONTENT_TYPE``) out of an environ with
     ``keys``, in one call (a string, or a tuple of them); kept for the next request with the same keys, which a
-    client sends again and again (a bounded number of shapes)."""
+    client sends again and again (64 shapes at most, emptied when full)."""
     from operator import itemgetter
 
     wanted = [key for key in keys if key[:5] == "HTTP_" or key == "CONTENT_TYPE"]
     picker: Callable[[Any], Any] = itemgetter(*wanted) if wanted else _no_headers
-    if len(_header_values) < 64:
-        _header_values[keys] = picker
+    if len(_header_values) >= 64:
+        _header_values.clear()  # full of keys seen once: start again, so repeated keys are kept again
+    _header_values[keys] = picker
     return picker
 
 
