@@ -238,3 +238,16 @@ def test_the_lambda_handler_takes_the_lane_for_the_usual_event(monkeypatch):
     event["requestContext"]["http"]["method"] = "GET"
     answer = handler(event, LambdaContext(aws_request_id="r-1"))
     assert answer["statusCode"] == 200 and answer["body"] == '{"id":42,"limit":5,"tenant":"acme"}'
+
+
+def test_the_one_pass_request_holds_what_httprequest_lazy_builds():
+    """The usual request without a body is built by the one-pass reading itself (HttpRequest.lazy written out):
+    every slot holds what ``HttpRequest.lazy`` puts there, so a slot added to the class cannot be left unset."""
+    for event in (load_fixture(BASE), load_fixture("http-function-url/powertools-lambdaFunctionUrlEvent.json")):
+        event = dict(event, body=None)
+        found = http.api_v2_request(event)
+        assert found is not None
+        req, _, variant = found
+        want = HttpRequest.lazy(event["requestContext"]["http"]["method"], req.path, event, http._V2[variant])
+        slots = [name for cls in HttpRequest.__mro__ for name in getattr(cls, "__slots__", ())]
+        assert slots and {name: getattr(req, name) for name in slots} == {name: getattr(want, name) for name in slots}

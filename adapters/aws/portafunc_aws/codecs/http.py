@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
+from portafunc.events import _UNREAD, Headers, HttpFields, HttpRequest, HttpResponse
 
 from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
@@ -384,12 +384,22 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
     path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
-    fields = _V2[variant]
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
-        return _lazy(method, path, event, fields), template, variant
+        # HttpRequest.lazy(method, path, event, fields) written out for the usual request, one frame less (40 ns;
+        # slot by slot, not a tuple assignment, which costs that again): test_api_v2_lane compares the two
+        req = _new_object(HttpRequest)
+        req.method = method.upper()
+        req.path = path
+        req.native = event
+        req._fields = _V2[variant]
+        req._query = req._headers = req._path_params = req._client_ip = req._raw_query = _UNREAD
+        req._body = b""
+        req._text = req._cookies = req.principal = req._form = None
+        return req, template, variant
     if raw_body.__class__ is not str:
         return None
+    fields = _V2[variant]
     if event.get("isBase64Encoded"):  # refused as _lazy_v2 refuses it when it is no base64
         return _lazy(method, path, event, fields, _body(event, f"{variant} event")), template, variant
     if raw_body.isascii():  # kept as the text it is: no copy of a large body
