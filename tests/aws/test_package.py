@@ -221,15 +221,20 @@ HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
          "    return {'hello': req.query_one('name', 'world') or 'world'}\n")
 
 
-def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(lambda_python, tmp_path):
-    project = tmp_path / "hello"
+def package_main(tmp_path: Path, name: str, source: str) -> Path:
+    """The Lambda zip ``portafunc package --target aws`` builds for a project whose ``main.py`` is ``source``."""
+    project = tmp_path / name
     project.mkdir()
-    (project / "main.py").write_text(HELLO)
+    (project / "main.py").write_text(source)
     done = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "aws", "--python", PY,
                            "--out", str(tmp_path / "dist"), str(project)], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    zip_path = next((tmp_path / "dist" / "aws").glob("*.zip"))
+    return next((tmp_path / "dist" / "aws").glob("*.zip"))
+
+
+def test_an_untyped_app_ships_only_the_run_time_part_and_boots_without_pydantic(lambda_python, tmp_path):
+    zip_path = package_main(tmp_path, "hello", HELLO)
     names = zipfile.ZipFile(zip_path).namelist()
     tops = {n.split("/")[0] for n in names}
     assert not any(t.startswith(("pydantic", "annotated_types", "typing_")) for t in tops), sorted(tops)
@@ -271,15 +276,8 @@ def test_the_app_is_imported_in_lambdas_init_phase_and_a_failure_is_answered_by_
     """Under the real awslambdaric, the app is imported before the runtime asks for its first invocation (Lambda's
     init phase, which provisioned concurrency and SnapStart run ahead of requests), once. An app whose import fails
     does not stop the runtime at init: the first invocation imports again and answers with the load error."""
-    project = tmp_path / "marked"
-    project.mkdir()
-    (project / "main.py").write_text(MARKED)
-    done = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "aws", "--python", PY,
-                           "--out", str(tmp_path / "dist"), str(project)], capture_output=True, text=True,
-                          timeout=600, cwd=REPO)
-    assert done.returncode == 0, done.stderr
     task_root = tmp_path / "task"
-    zipfile.ZipFile(next((tmp_path / "dist" / "aws").glob("*.zip"))).extractall(task_root)
+    zipfile.ZipFile(package_main(tmp_path, "marked", MARKED)).extractall(task_root)
     from portafunc.events import HttpRequest
     from portafunc_aws.codecs.http import encode_request
 

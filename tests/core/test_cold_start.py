@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,18 +146,23 @@ def _served_modules(serve: str, entry: Path) -> set[str]:
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _written_module(folder: Path, name: str, source: str) -> Any:
+    """``source`` written to ``folder/name.py`` and imported from there (then forgotten by ``sys.modules``)."""
+    (folder / f"{name}.py").write_text(source, encoding="utf-8")
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+
+
 def _entries(tmp_path: Path, target: str) -> tuple[Path, Path]:
     """The native hello entry and portafunc's generated one for the same app (the generator the packager uses)."""
     native, generated = tmp_path / "native", tmp_path / "portafunc"
     native.mkdir()
     generated.mkdir()
-    (generated / "hello_app.py").write_text(HELLO_APP, encoding="utf-8")  # beside the entry, as in a package
-    sys.path.insert(0, str(generated))
-    try:
-        import hello_app  # noqa: PLC0415 - the app module written above
-    finally:
-        sys.path.remove(str(generated))
-        sys.modules.pop("hello_app", None)
+    hello_app = _written_module(generated, "hello_app", HELLO_APP)  # beside the entry, as in a package
     if target == "azure":
         from portafunc_azure.deploy.function_app import generate_function_app  # noqa: PLC0415
 
@@ -250,15 +257,10 @@ MOUNT_FAMILY_CODECS = {
 
 def _mount_entry(tmp_path: Path, target: str, attr: str) -> tuple[str, Path]:
     """The serving script and the entry (the app reference on AWS) of the mount app for ``target``."""
-    (tmp_path / "mount_app.py").write_text(MOUNT_APP, encoding="utf-8")
     if target == "aws":
+        (tmp_path / "mount_app.py").write_text(MOUNT_APP, encoding="utf-8")
         return SERVE_AWS, tmp_path / f"mount_app:{attr}"
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import mount_app  # noqa: PLC0415 - the app module written above
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("mount_app", None)
+    mount_app = _written_module(tmp_path, "mount_app", MOUNT_APP)
     if target == "azure":
         from portafunc_azure.deploy.function_app import generate_function_app  # noqa: PLC0415
 

@@ -335,24 +335,28 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
     variant), read in one pass for the usual event: fields of the types Lambda sends. None for any other event,
     which the general path then reads (and refuses when it must): ``tests/aws/test_api_v2_lane.py`` compares the two
     on every golden case and mutation. Plain ``get`` calls and class tests: on 3.11 they cost less than ``map`` or a
-    set of shapes."""
-    ctx = event.get("requestContext")
-    raw_path = event.get("rawPath")
-    if ctx.__class__ is not dict or raw_path.__class__ is not str or event.get("rawQueryString").__class__ is not str \
-            or event.get("version") != "2.0" or "routeArn" in event or "elb" in ctx:
+    set of shapes. The fields Lambda always sends are read by subscript (15 ns under ``get`` each): an event
+    missing one is declined (the general path reads it)."""
+    try:
+        ctx = event["requestContext"]
+        raw_path = event["rawPath"]
+        if ctx.__class__ is not dict or raw_path.__class__ is not str \
+                or event["rawQueryString"].__class__ is not str or event["version"] != "2.0" or "routeArn" in event \
+                or "elb" in ctx:
+            return None
+        http = ctx["http"]
+        if http.__class__ is not dict:
+            return None
+        domain = ctx["domainName"]
+        method = http["method"]
+        client_ip = http["sourceIp"]
+        headers = event["headers"]
+        stage = ctx["stage"]
+    except KeyError:
         return None
-    http = ctx.get("http")
-    if http.__class__ is not dict:
-        return None
-    domain = ctx.get("domainName")
-    if domain is not None and domain.__class__ is not str:
-        return None
-    method = http.get("method")
-    client_ip = http.get("sourceIp")
-    if method.__class__ is not str or client_ip is not None and client_ip.__class__ is not str:
-        return None
-    headers = event.get("headers")
-    if headers is not None and headers.__class__ is not dict:
+    if domain.__class__ is not str and domain is not None or method.__class__ is not str \
+            or client_ip.__class__ is not str and client_ip is not None \
+            or headers.__class__ is not dict and headers is not None:
         return None
     cookies = event.get("cookies")
     if cookies is not None:
@@ -377,7 +381,6 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
                 template = _route_template(route_key)
         elif "resource" in event:
             return None
-    stage = ctx.get("stage")
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
     path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"

@@ -153,30 +153,26 @@ def _checked_copy(value: Any) -> Any:
     the copy leaves the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
     kind = value.__class__
     if kind is dict:
-        out = value.copy()  # in C; nested containers replaced below (a value replaced keeps the dict's size)
-        for key, item in out.items():
-            if not key.isascii():  # a key the worker parsed is text
-                key.encode()
-            kind = item.__class__
-            if kind is str:
-                if not item.isascii():
-                    item.encode()
-            elif kind is dict or kind is list:
-                out[key] = _checked_copy(item)
-        return out
-    if kind is list:
-        copied = value.copy()
-        for index, item in enumerate(copied):
-            kind = item.__class__
-            if kind is str:
-                if not item.isascii():
-                    item.encode()
-            elif kind is dict or kind is list:
-                copied[index] = _checked_copy(item)
-        return copied
-    if kind is str and not value.isascii():
-        value.encode()
-    return value
+        out: Any = value.copy()  # in C; nested containers replaced below (a value replaced keeps the dict's size)
+        pairs: Any = out.items()
+    elif kind is list:
+        out = value.copy()
+        pairs = enumerate(out)
+    else:
+        if kind is str and not value.isascii():
+            value.encode()
+        return value
+    keyed = kind is dict
+    for key, item in pairs:
+        if keyed and not key.isascii():  # a key the worker parsed is text
+            key.encode()
+        kind = item.__class__
+        if kind is str:
+            if not item.isascii():
+                item.encode()
+        elif kind is dict or kind is list:
+            out[key] = _checked_copy(item)
+    return out
 
 
 _ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
