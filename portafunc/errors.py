@@ -9,11 +9,32 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
+
+
+def reduce_exception(self: BaseException) -> tuple[Callable[..., BaseException], tuple[Any, ...]]:
+    """``__reduce__`` of an exception whose constructor takes other arguments than its message: ``copy``, ``pickle``
+    (a worker pool, a test runner, a task queue) rebuild it from its ``args`` and attributes without calling
+    ``__init__`` again, which would fail for a missing argument or word the message twice."""
+    return _rebuilt, (self.__class__, self.args, self._reduced_state() if isinstance(self, PortafuncError)
+                      else vars(self))
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class PortafuncError(Exception):
     """Base class of every error portafunc raises on purpose."""
+
+    __reduce__ = reduce_exception
+
+    def _reduced_state(self) -> dict[str, Any]:
+        """The attributes a copy or an unpickled error gets."""
+        return vars(self)
 
 
 class RegistrationError(PortafuncError):
@@ -62,6 +83,9 @@ class PayloadValidationError(NonRetryableError):
     @errors.setter
     def errors(self, value: list[dict[str, Any]]) -> None:
         self._errors = value
+
+    def _reduced_state(self) -> dict[str, Any]:
+        return {**vars(self), "_errors": self.errors}  # the list itself: what a copy or another process reads
 
 
 class _KnownErrors:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import time
 
+from .errors import reduce_exception
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Mapping
@@ -34,6 +36,8 @@ class TokenRefused(Exception):
     """A bearer token that does not verify. ``kind``: ``malformed``, ``algorithm``, ``key``, ``signature``,
     ``expired``, ``not_yet_valid``, ``issuer``, ``audience``, ``claims`` or ``keys_unavailable`` (the key set could
     not be loaded: the token was not judged)."""
+
+    __reduce__ = reduce_exception  # copy and pickle without calling __init__ again
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)

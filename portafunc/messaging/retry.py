@@ -14,7 +14,7 @@ import random
 import time
 from typing import Callable, Mapping, TypeVar
 
-from ..errors import BindingError
+from ..errors import BindingError, reduce_exception
 
 T = TypeVar("T")
 
@@ -25,6 +25,8 @@ TRANSIENT_HTTP_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 class GaveUp(Exception):
     """The deadline (or the retry count) ran out while a transient failure persisted; ``last`` is that failure."""
+
+    __reduce__ = reduce_exception  # copy and pickle without calling __init__ again
 
     def __init__(self, last: BaseException, attempts: int, waited: float) -> None:
         super().__init__(f"gave up after {attempts} attempt(s) over {waited:.1f} s of retries with backoff (the "

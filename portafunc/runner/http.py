@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..app import App
-from ..errors import InvalidHeader
+from ..errors import InvalidHeader, reduce_exception
 from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
 from ..invoke import handle_http
 from ..kit.http_json import header_text
@@ -63,6 +63,8 @@ def _ascii_query(text: str) -> str:
 
 class _Refused(Exception):
     """The request cannot be dispatched; answered with ``status`` and the connection closed."""
+
+    __reduce__ = reduce_exception  # copy and pickle without calling __init__ again
 
     def __init__(self, status: int, title: str, detail: str) -> None:
         super().__init__(detail)

@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from portafunc import logs
+from portafunc.errors import reduce_exception
 from portafunc.events import HttpRequest, HttpResponse
 
 MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
@@ -64,6 +65,8 @@ _FROM_ENVIRONMENT: Any = object()
 
 class SnsVerificationError(Exception):
     """Why a body was refused; ``status`` is the HTTP answer (400 malformed, 403 untrusted, 502 certificate fetch)."""
+
+    __reduce__ = reduce_exception  # copy and pickle without calling __init__ again
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)

@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 from portafunc import logs
+from portafunc.errors import reduce_exception
 from portafunc.events import HttpRequest, HttpResponse
 from portafunc.jwks import KeySet, TokenRefused, parse_jwks, verify_jwt
 
@@ -56,6 +57,8 @@ class PushAuthVerdict:
 
 
 class _Refused(Exception):
+    __reduce__ = reduce_exception  # copy and pickle without calling __init__ again
+
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
