@@ -47,6 +47,7 @@ SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.R
 _UNMATCHED_VARIANTS = frozenset(("alb", "alb-multi", "function-url"))  # no platform router names their route
 _SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _event_id = attrgetter("id")
+_JSON_ONLY = [("Content-Type", "application/json")]  # the headers of events.json_response
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
                   "eventbridge": "an EventBridge event"}
 
@@ -138,7 +139,14 @@ class LambdaHandler:
                     answer = handle_http_direct(self.app, req, DIRECT[variant], name, TARGET,
                                                 getattr(context, "aws_request_id", None), context,
                                                 template if name is None else None)
-                    return answer if answer.__class__ is dict else encode_response(answer, variant)
+                    if answer.__class__ is dict:
+                        return answer
+                    body = answer.body
+                    if answer.headers._items == _JSON_ONLY and body.__class__ is bytes and body.isascii():
+                        # encode_response's answer to the usual JSON response (a response model's), without its frame
+                        return {"statusCode": answer.status, "headers": {"content-type": "application/json"},
+                                "body": body.decode(), "isBase64Encoded": False}
+                    return encode_response(answer, variant)
             # A queue or topic function's usual event, an SQS batch or a one-record SNS event, goes straight to its
             # branch. No "requestContext" and no "rawPath": the HTTP detection would find no request in it.
             spec = self.message_spec
