@@ -136,8 +136,11 @@ class LambdaHandler:
                 if found is not None:  # what _dispatch does for this event, without detecting its kind again
                     name = self._function_name
                     req, template, variant = found
-                    answer = handle_http_direct(self.app, req, DIRECT[variant], name, TARGET,
-                                                getattr(context, "aws_request_id", None), context,
+                    try:  # getattr(context, "aws_request_id", None) without its call
+                        request_id = context.aws_request_id
+                    except AttributeError:
+                        request_id = None
+                    answer = handle_http_direct(self.app, req, DIRECT[variant], name, TARGET, request_id, context,
                                                 template if name is None else None)
                     if answer.__class__ is dict:
                         return answer
