@@ -12,6 +12,8 @@ import pytest
 
 from portafunc import App
 
+from .gcp_serving import served
+
 
 def hello(environ: Any, start_response: Any) -> Any:
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -20,19 +22,12 @@ def hello(environ: Any, start_response: Any) -> Any:
 
 def test_header_pickers_start_over_when_junk_names_filled_them(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import functions_framework
-
     from portafunc_gcp.codecs import mount
-    from portafunc_gcp.deploy.main_py import HTTP_SERVICE, render_main
-    from portafunc_gcp.runtime import register
 
     app = App("gcp-bounded-caches")
     app.mount("/hello", hello)
-    register("gcp-bounded-caches", app)
-    source = tmp_path / "portafunc_gcp_bounded_caches_main.py"
-    source.write_text(render_main(app, "registered:gcp-bounded-caches", root=None), encoding="utf-8")
-    flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
-    assert sys.modules[source.stem]._portafunc_entry.app is app
+    flask_app = served(app, "gcp-bounded-caches", tmp_path)
+    assert sys.modules["gcp_bounded_caches_main"]._portafunc_entry.app is app
     client = flask_app.test_client(use_cookies=False)
     monkeypatch.setattr(mount, "_header_values", {})
     for i in range(100):

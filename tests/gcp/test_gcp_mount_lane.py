@@ -17,6 +17,8 @@ from werkzeug.test import EnvironBuilder
 
 from portafunc import App, HttpRequest
 
+from .gcp_serving import generated_main, served
+
 mounted = load_mounted("portafunc_test_mounted_lane")
 
 
@@ -366,12 +368,7 @@ def _lane_and_general(app: App, key: str, folder: Any, target: str) -> tuple[Any
     the generated main.py of ``app``."""
     import functions_framework
 
-    from portafunc_gcp.deploy.main_py import render_main
-    from portafunc_gcp.runtime import register
-
-    register(key, app)
-    source = folder / f"{key.replace('-', '_')}_main.py"
-    source.write_text(render_main(app, f"registered:{key}", root=None), encoding="utf-8")
+    source = generated_main(app, key, folder)
     answered: list[Any] = []
     clients = []
     for lane_on in (True, False):
@@ -455,17 +452,9 @@ def test_the_front_lane_stays_out_where_the_dispatch_does_more_than_route(
     """With execution-id logging on (functions-framework's view wrapper then redirects output) or a request size
     limit configured (Flask's request enforces it), every request goes through functions-framework's dispatch,
     where the lane inside it still serves the mount."""
-    import functions_framework
-
-    from portafunc_gcp.deploy.main_py import HTTP_SERVICE, render_main
-    from portafunc_gcp.runtime import register
-
     app = App("gcp-mount-front-off")
     app.mount("/x", path_echo)
-    register("gcp-mount-front-off", app)
-    source = tmp_path / "gcp_mount_front_off_main.py"
-    source.write_text(render_main(app, "registered:gcp-mount-front-off", root=None), encoding="utf-8")
-    flask_app = functions_framework.create_app(target=HTTP_SERVICE, source=str(source))
+    flask_app = served(app, "gcp-mount-front-off", tmp_path)
     if setting == "LOG_EXECUTION_ID":
         monkeypatch.setenv("LOG_EXECUTION_ID", "true")  # after create_app: its logging set-up is not under test
     else:
