@@ -207,19 +207,28 @@ def _validate(model: Any, data: bytes | str, source: Any, validate: Any = None) 
     try:
         return (validate or model.model_validate_json)(data)
     except ValueError as exc:
-        errors_fn = getattr(exc, "errors", None)
-        if errors_fn is None:
+        invalid = _invalid(model, exc, source)
+        if invalid is None:
             raise
-        try:  # pydantic's: without the input values (a payload's content is never logged nor answered back)
-            found = errors_fn(include_url=False, include_input=False, include_context=False)
-        except TypeError:  # an errors() without those options
-            found = errors_fn()
-        items = []
-        for e in found:  # a loop, not a comprehension: before Python 3.12 that is a frame of its own
-            items.append((tuple(e.get("loc", ())), e.get("msg", ""), e.get("type", "")))
-        what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
-        raise PayloadValidationError(f"{what} does not match {model.__name__}: {len(items)} error(s)",
-                                     _errors_of(tuple(items))) from None
+        raise invalid from None
+
+
+def _invalid(model: Any, exc: ValueError, source: Any) -> PayloadValidationError | None:
+    """The typed error for ``exc``, pydantic's refusal of ``source``'s payload as ``model``; None for another
+    ValueError (raised as it is)."""
+    errors_fn = getattr(exc, "errors", None)
+    if errors_fn is None:
+        return None
+    try:  # pydantic's: without the input values (a payload's content is never logged nor answered back)
+        found = errors_fn(include_url=False, include_input=False, include_context=False)
+    except TypeError:  # an errors() without those options
+        found = errors_fn()
+    items = []
+    for e in found:  # a loop, not a comprehension: before Python 3.12 that is a frame of its own
+        items.append((tuple(e.get("loc", ())), e.get("msg", ""), e.get("type", "")))
+    what = "request body" if isinstance(source, HttpRequest) else f"message {getattr(source, 'id', '')}"
+    return PayloadValidationError(f"{what} does not match {model.__name__}: {len(items)} error(s)",
+                                  _errors_of(tuple(items)))
 
 
 def _errors_of(items: tuple[tuple[Any, Any, Any], ...]) -> list[dict[str, Any]] | _KnownErrors:
@@ -1032,8 +1041,15 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
                 slot[2] = msg
                 slot[4] = index
                 try:
-                    if model is not None and not msg._has_body:
-                        msg.with_body(_validate(model, msg._text or msg.data, msg, validate))
+                    if model is not None and not msg._has_body:  # _validate and with_body, inlined
+                        try:
+                            msg._body = validate(msg._text or msg.data)
+                        except ValueError as exc:
+                            invalid = _invalid(model, exc, msg)
+                            if invalid is None:
+                                raise
+                            raise invalid from None
+                        msg._has_body = True
                     value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
                     append(msg.id if value is None else (msg.id, value))
                 except Exception as exc:  # noqa: BLE001
@@ -1250,9 +1266,16 @@ def _payload_for_log(msg: Message, out: dict[str, Any] | None = None) -> dict[st
         out = {}
     out["payload_bytes"] = len(data)
     out["payload_content_type"] = _content_type(msg.attributes, data)
-    digest = (_sha256_small if len(data) <= _SMALL else _sha256)(data).hexdigest()
-    fingerprint = _new_redacted(_Redacted)  # lower-case hex digits: nothing to scrub, nothing to escape
-    fingerprint.value, fingerprint.json = digest, '"' + digest + '"'
+    small = len(data) <= _SMALL and data.__class__ is bytes
+    fingerprint = _fingerprints.get(data) if small else None
+    if fingerprint is None:
+        digest = (_sha256_small if len(data) <= _SMALL else _sha256)(data).hexdigest()
+        fingerprint = _new_redacted(_Redacted)  # lower-case hex digits: nothing to scrub, nothing to escape
+        fingerprint.value, fingerprint.json = digest, '"' + digest + '"'
+        if small:
+            if len(_fingerprints) >= _FINGERPRINTS_MAX:
+                _fingerprints.clear()  # full of payloads seen once: start again, so repeats are remembered
+            _fingerprints[data] = fingerprint
     out["payload_sha256"] = fingerprint
     if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
@@ -1266,6 +1289,10 @@ def _payload_for_log(msg: Message, out: dict[str, Any] | None = None) -> dict[st
 
 _Redacted = logs.Redacted
 _new_redacted = object.__new__
+# A small rejected payload's digest, by its bytes: the same bad payload is rejected again and again (each redelivery,
+# each copy), and hashing it costs more than finding it here. Only the bytes a rejection would log a digest of.
+_fingerprints: dict[bytes, logs.Redacted] = {}
+_FINGERPRINTS_MAX = 256
 
 
 def _load_sha256(data: bytes) -> Any:

@@ -105,3 +105,21 @@ def test_a_rejection_log_line_names_the_message_and_never_its_content(capsys: py
     result, _, lines = _outcome(_batch, Message.deferred_text("m-9", secret, NATIVE, _rest), capsys)
     assert result[0][1].value != "success" and lines
     assert "m-9" in json.dumps(lines) and "sekrit" not in json.dumps(lines)
+
+
+def test_a_repeated_rejection_logs_each_payload_s_own_digest(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Small payloads' digests are remembered by their bytes (bounded): every line still gives its payload's SHA-256,
+    through a full cache being emptied, and for a payload held in a bytearray (not a key)."""
+    import hashlib
+
+    from portafunc import invoke
+
+    monkeypatch.setattr(invoke, "_fingerprints", {})
+    monkeypatch.setattr(invoke, "_FINGERPRINTS_MAX", 2)
+    payloads: list[Any] = [b'{"id": 1}', b'{"id": 2}', b'{"id": 1}', b'{"id": 3}', b'{"id": 1}',
+                           bytearray(b'{"id": 4}'), b'{"id": 5}' + b" " * 300]
+    for data in payloads:
+        _, _, lines = _outcome(_batch, Message("m-1", data), capsys)
+        assert [line["payload_sha256"] for line in lines] == [hashlib.sha256(data).hexdigest()]
+    assert len(invoke._fingerprints) <= 2 and all(key.__class__ is bytes for key in invoke._fingerprints)
