@@ -956,6 +956,7 @@ class Message(_TypedBody[T]):
     __slots__ = ("id", "data", "_attributes", "_ordering_key", "_delivery_attempt", "_published", "_source",
                  "native", "_body", "_has_body", "_rest")
     kind = "message"
+    _text: str | None = None  # the payload as text, on a message that arrived as text (_TextMessage); None: see data
 
     def __init__(self, id: str, data: bytes = b"", attributes: dict[str, str] | None = None,
                  ordering_key: str | None = None, delivery_attempt: int = 1,

@@ -199,9 +199,11 @@ def _run_async(coro: Any) -> Any:
     return loop.run_until_complete(coro)
 
 
-def _validate(model: Any, data: bytes, source: Any, validate: Any = None) -> Any:
+def _validate(model: Any, data: bytes | str, source: Any, validate: Any = None) -> Any:
     """``data`` validated as ``model``; ``source`` (the request or message) only names it in the error.
-    ``validate``: the function doing it (``_validator(model)``), when the caller looked it up already."""
+    ``validate``: the function doing it (``_validator(model)``), when the caller looked it up already. A message's
+    payload is given as the text it arrived as when it has one (``msg._text or msg.data``): pydantic reads text as
+    its UTF-8 bytes, so the result and errors are the same, without the encode and the bytes object."""
     try:
         return (validate or model.model_validate_json)(data)
     except ValueError as exc:
@@ -263,7 +265,7 @@ def _inherits_base_validate_json(model: Any) -> bool:
 def _call(spec: FunctionSpec, event: Any) -> Any:
     plan = spec.call_plan()
     if spec.message_model is not None and isinstance(event, Message) and not event._has_body:
-        event.with_body(_validate(spec.message_model, event.data, event))
+        event.with_body(_validate(spec.message_model, event._text or event.data, event))
     if len(plan) == 1 and plan[0].source == "event":
         result = spec.handler(event)
     elif plan[0].source == "http":  # typed parameters, body or response model (portafunc.params)
@@ -797,7 +799,7 @@ def invoke_message(spec: FunctionSpec, msg: Message, *, target: str = "local",
     try:
         handler, model, validate = direct
         if model is not None and not msg._has_body:
-            msg.with_body(_validate(model, msg.data, msg, validate))
+            msg.with_body(_validate(model, msg._text or msg.data, msg, validate))
         value = handler(msg)
         result = MessageResult(msg.id, _SUCCESS, None, value)
     except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
@@ -821,7 +823,7 @@ def invoke_message_failure(spec: FunctionSpec, msg: Message, target: str, invoca
     try:
         handler, model, validate = direct
         if model is not None and not msg._has_body:
-            msg.with_body(_validate(model, msg.data, msg, validate))
+            msg.with_body(_validate(model, msg._text or msg.data, msg, validate))
         handler(msg)
         return None
     except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
@@ -853,7 +855,7 @@ def message_runner(spec: FunctionSpec, target: str) -> Callable[[Message, str | 
         token = _enter((_message_invocation, spec, msg, invocation_id, None, target, native_context))
         try:
             if direct[1] is not None and not msg._has_body:
-                msg.with_body(_validate(direct[1], msg.data, msg, direct[2]))
+                msg.with_body(_validate(direct[1], msg._text or msg.data, msg, direct[2]))
             direct[0](msg)
             return None
         except Exception as exc:  # noqa: BLE001 - a failure is an outcome, never an exception to the adapter
@@ -955,7 +957,7 @@ def _run_message(spec: FunctionSpec, msg: Message, inv_id: str, index: int | Non
         if direct is not None:
             handler, model, validate = direct
             if model is not None and not msg._has_body:
-                msg.with_body(_validate(model, msg.data, msg, validate))
+                msg.with_body(_validate(model, msg._text or msg.data, msg, validate))
             value = handler(msg)
         elif (spec.app._middleware or spec.routers) and _chain(spec):
             value = _through_middleware(spec, msg, target)
@@ -1031,7 +1033,7 @@ def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bo
                 slot[4] = index
                 try:
                     if model is not None and not msg._has_body:
-                        msg.with_body(_validate(model, msg.data, msg, validate))
+                        msg.with_body(_validate(model, msg._text or msg.data, msg, validate))
                     value = handler(msg)  # a success; BatchResult.results makes it a MessageResult if read
                     append(msg.id if value is None else (msg.id, value))
                 except Exception as exc:  # noqa: BLE001

@@ -364,7 +364,8 @@ def test_an_event_grid_payload_that_cannot_be_written_back_is_refused_by_the_ent
     when = datetime(2024, 1, 2, tzinfo=timezone.utc)
     lone = "\ud800"
     payloads = [{"id": lone, "total": 1.0}, {"id": "o-1", "total": 1.0, "notes": ["ok", {"x": "a" + lone}]},
-                {"id": "o-1", lone: 1}, [lone], lone]
+                {"id": "o-1", lone: 1}, [lone], lone, {"items": [1], "id": lone}, {"items": {"a": 1}, lone: 1},
+                {"id": "é", "total": 1.0, "note": "ü" + lone}]
 
     def outcome(call, data) -> tuple:
         rt._local.last = None
@@ -381,8 +382,9 @@ def test_an_event_grid_payload_that_cannot_be_written_back_is_refused_by_the_ent
             lane = outcome(functions[name].get_user_function(), data)
             assert lane == outcome(general, data), (name, data)
             assert lane[0] == "returned" and lane[2].outcome.value == "rejected" and lane[3] == [], (name, data)
-        fine = outcome(functions[name].get_user_function(), {"id": "é", "total": 1.0})
-        assert fine[0] == "returned" and fine[2].outcome.value == "success" and len(fine[3]) == 1
+        for data in ({"id": "é", "total": 1.0}, {"é": "ü", "id": "o-1", "total": 1.0}):
+            fine = outcome(functions[name].get_user_function(), data)
+            assert fine[0] == "returned" and fine[2].outcome.value == "success" and len(fine[3]) == 1
 
 
 def test_an_event_grid_payload_nested_too_deeply_to_write_is_refused_not_raised() -> None:
@@ -412,3 +414,25 @@ def test_an_event_grid_payload_nested_too_deeply_to_write_is_refused_not_raised(
         last = rt.last
         assert last is not None and last.outcome.value == "rejected" and "nested too deeply" in str(last.error)
     assert ran == []
+
+
+def test_a_handler_changing_a_flat_parsed_payload_leaves_the_message_as_received() -> None:
+    """A flat JSON object (the lane copies and checks it without a nested walk) is the handler's own too: its edits
+    reach neither the message's bytes, a second json(), nor the worker's event."""
+    app = App("flat")
+    seen: list[Message] = []
+
+    @app.topic("events", name="changes")
+    def changes(msg: Message) -> None:
+        body = msg.json()
+        body["total"] = 99
+        body["added"] = "by the handler"
+        seen.append(msg)
+
+    _, functions, _ = load_function_app(app)
+    received = {"id": "o-1", "total": 1.5, "note": "é"}
+    event = _func_event(dict(_eg_cases()[0], data=dict(received)), datetime(2024, 1, 2, tzinfo=timezone.utc))
+    functions["changes"].get_user_function()(event)
+    msg = seen[-1]
+    assert msg.json() == received and event.get_json() == received
+    assert msg.data == b'{"id":"o-1","total":1.5,"note":"\xc3\xa9"}'

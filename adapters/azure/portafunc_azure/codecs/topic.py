@@ -191,6 +191,7 @@ class _Pending:
 
 
 _PENDING: Any = _Pending()
+_NOT_MESSAGES = frozenset(("", VALIDATION_TYPE))  # event types the lane leaves to the general path, which refuses them
 _sdk_event: Any = None  # func.EventGridEvent once its instances are seen to keep each field as the accessors give it
 _LAYOUT = ("_EventGridEvent__event_type", "_EventGridEvent__id", "_EventGridEvent__data",
            "_EventGridEvent__event_time")
@@ -220,14 +221,26 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
             return general(event)
         else:
             etype, event_id, data, when = event.event_type, event.id, event.get_json(), event.event_time
-        if etype.__class__ is not str or not etype or etype == VALIDATION_TYPE or event_id.__class__ is not str \
-                or not event_id or (data.__class__ is dict and MARKER in data) or data is None:
+        if etype.__class__ is not str or etype in _NOT_MESSAGES or event_id.__class__ is not str or not event_id \
+                or data is None or (data.__class__ is dict and MARKER in data) \
+                or when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
+                                         or when.tzinfo is None):
             return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
-        if when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
-                                 or when.tzinfo is None):
-            return general(event)
         try:
-            copied = _checked_copy(data)
+            if data.__class__ is dict:  # _checked_copy's walk of an object, here without its frame
+                copied = data.copy()
+                for key in copied:  # keys and a subscript each: about 30 ns less than items()' pairs on 2 keys
+                    if not key.isascii():
+                        key.encode()
+                    item = copied[key]
+                    kind = item.__class__
+                    if kind is str:
+                        if not item.isascii():
+                            item.encode()
+                    elif kind is dict or kind is list:
+                        copied[key] = _checked_copy(item)  # a nested value walked there (same dict size)
+            else:
+                copied = _checked_copy(data)
         except (UnicodeEncodeError, AttributeError, RecursionError):
             # text that cannot be the message's bytes (refused there as malformed, without running the function), a
             # key that is not text, or nesting deeper than can be walked: the general path says what it makes of it
