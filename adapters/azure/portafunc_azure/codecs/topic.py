@@ -227,7 +227,7 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
                                          or when.tzinfo is None):
             return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
         try:
-            if data.__class__ is dict:  # _checked_copy's walk of a flat object, here without its frame
+            if data.__class__ is dict:  # _checked_copy's walk of an object, here without its frame
                 copied = data.copy()
                 for key in copied:  # keys and a subscript each: about 30 ns less than items()' pairs on 2 keys
                     if not key.isascii():
@@ -238,8 +238,7 @@ def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, 
                         if not item.isascii():
                             item.encode()
                     elif kind is dict or kind is list:
-                        copied = _checked_copy(data)  # nested: the whole walk there
-                        break
+                        copied[key] = _checked_copy(item)  # a nested value walked there (same dict size)
             else:
                 copied = _checked_copy(data)
         except (UnicodeEncodeError, AttributeError, RecursionError):
