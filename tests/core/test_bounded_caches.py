@@ -85,6 +85,8 @@ CASES: dict[str, tuple[Any, str, int, Callable[[pytest.MonkeyPatch], Callable[[]
     "environment keys": (invoke, "_env_keys", 4096, lambda mp: lambda: (
         invoke._unset("PORTAFUNC_DEADLETTER_ORDERS"), "PORTAFUNC_DEADLETTER_ORDERS")[1]),
     "failure summaries": (invoke, "_summaries", invoke._FULL_TRACEBACK_PLACES, _summarised),
+    "payload fingerprints": (invoke, "_fingerprints", invoke._FINGERPRINTS_MAX, lambda mp: lambda: (
+        invoke._payload_for_log(Message("m-1", b'{"id": 1}')), b'{"id": 1}')[1]),
     "binding variables": (binding, "_env_names", 4096,
                           lambda mp: lambda: (binding.env_name("topic", "orders"), ("topic", "orders"))[1]),
 }
