@@ -75,7 +75,7 @@ def _outcome(lane: Lane, msg: Message, capsys: pytest.CaptureFixture[str]) -> tu
     result = lane(app, msg)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     for line in lines:  # the time and the invocation's random ids differ from run to run
-        for varying in ("time", "timestamp", "invocation_id", "trace_id", "span_id"):
+        for varying in ("ts", "time", "timestamp", "invocation_id", "trace_id", "span_id"):
             line.pop(varying, None)
     return result, [(type(b), b.model_dump()) for b in seen], lines
 
