@@ -202,3 +202,33 @@ def test_http_path_does_not_import_boto3():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [200, False, False]
+
+
+_INIT_PROBE = """
+import json, sys
+from portafunc.events import HttpRequest
+from portafunc_aws import runtime
+from portafunc_aws.codecs import http
+from portafunc_aws.lambda_context import LambdaContext
+native = http.encode_request(HttpRequest("GET", "/items/42"), "apigw-v2")
+out = runtime.handler(native, LambdaContext())
+print(json.dumps({"bound": getattr(runtime.handler, "__self__", None) is runtime._handler and runtime._handler is not None,
+                  "status": out["statusCode"]}))
+"""
+
+
+@pytest.mark.parametrize("loads", [True, False])
+def test_the_entry_is_the_loaded_handlers_own_call_after_lambdas_init_phase(loads, tmp_path):
+    """On Lambda (the Runtime API set), the module's import loads the app and makes ``handler`` the loaded handler's
+    call, which the runtime then looks up: an invocation skips the module's function and ``_from_environment``. An app
+    that does not load leaves the function in place, so each invocation tries again and answers the load error."""
+    import os
+
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API="127.0.0.1:9", PORTAFUNC_FUNCTION="item",
+               PORTAFUNC_APP=str(SAMPLE_APP) if loads else str(tmp_path / "missing.py"))
+    run = subprocess.run([sys.executable, "-c", _INIT_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    if loads:
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout.splitlines()[-1]) == {"bound": True, "status": 200}
+    else:
+        assert run.returncode != 0 and "missing.py" in run.stderr
