@@ -993,9 +993,7 @@ class Message(_TypedBody[T]):
                       ) -> Message[Any]:
         """:meth:`deferred` for a payload that arrived as text, which the caller has checked encodes to UTF-8 (e.g.
         ASCII): ``data`` is that text's UTF-8 bytes, encoded when first read; ``json()`` parses the text as it is."""
-        msg: Any = _unread(_TextMessage(), id, native, rest)  # every slot set there
-        msg._text = text
-        made: Message[Any] = msg
+        made: Message[Any] = _unread(_TextMessage(), id, native, rest, text)  # every slot set there
         return made
 
     def _read_rest(self) -> None:
@@ -1214,8 +1212,12 @@ class _TextMessage(Message):
             ) from exc
 
 
-def _unread(msg: Any, id: str, native: Any, rest: Callable[[Any], tuple[Any, ...]]) -> Any:
-    """A new message's id, native object and ``rest`` set, its other fields marked unread (see Message.deferred)."""
+def _unread(msg: Any, id: str, native: Any, rest: Callable[[Any], tuple[Any, ...]], text: str | None = None) -> Any:
+    """A new message's id, native object and ``rest`` set, its other fields marked unread (see Message.deferred);
+    ``text``: a _TextMessage's payload. A batch decoder may call it as Message.deferred_text does, saving that
+    frame per record: ``_unread(_TextMessage(), id, native, rest, text)``."""
+    if text is not None:
+        msg._text = text
     msg.id = id
     msg.native = native
     msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._published = msg._source = _UNREAD

@@ -8,6 +8,7 @@ an inlined loop with deferred invocation contexts, checked here against the sing
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ import pytest
 
 from portafunc import App, Message
 from portafunc.context import current
-from portafunc.errors import PayloadValidationError
+from portafunc.errors import EventDecodeError, PayloadValidationError
 from portafunc.events import HttpRequest, encode_payload
 from portafunc.invoke import Outcome, invoke_batch, invoke_message
 from portafunc_aws.codecs import http, queue as messages
@@ -401,3 +402,57 @@ def test_sns_envelope_answers_as_json_loads_would(body):
     from portafunc_aws.codecs.topic import sns_envelope
 
     assert sns_envelope(body) == _envelope_by_json_loads(body)
+
+
+# -- the SQS lane's shortcuts read as the general path -----------------------------------------------------------
+
+@pytest.mark.parametrize("group", [codec_golden._DROP, "g-1", "", None, 5, ["g"]])
+def test_an_sqs_record_with_any_message_group_decodes_as_the_full_decoder(group):
+    """The lane tests the message group by key and type: absent or text is deferred, anything else is decoded in
+    full; both read as the full decoder does."""
+    rec = json.loads(json.dumps(load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]))
+    if group is not codec_golden._DROP:
+        rec["attributes"]["MessageGroupId"] = group
+    try:
+        want = messages.decode_sqs_record_fully(rec, 0)
+    except EventDecodeError as exc:
+        with pytest.raises(EventDecodeError, match=re.escape(str(exc))):
+            messages.decode_sqs_record(rec, 0)
+        return
+    msg = messages.decode_sqs_record(rec, 0)
+    assert (msg._rest is not None) == (group is codec_golden._DROP or isinstance(group, str))
+    assert codec_golden._message(msg) == codec_golden._message(want)
+    assert msg.ordering_key == want.ordering_key
+
+
+def test_an_ascii_sqs_record_is_the_message_deferred_text_makes():
+    """The lane builds the text message without Message.deferred_text's frame: every slot as that method sets it."""
+    rec = load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]
+    made = messages.decode_sqs_record(rec, 0)
+    want = Message.deferred_text(rec["messageId"], rec["body"], rec, messages._rest_of_record)
+    assert type(made) is type(want)
+    slots = [s for c in type(want).__mro__ for s in getattr(c, "__slots__", ())]
+    assert {s: getattr(made, s) for s in slots if s != "data"} == {s: getattr(want, s) for s in slots if s != "data"}
+    assert made._text == rec["body"] and made.data == rec["body"].encode()
+
+
+@pytest.mark.parametrize("arn, bodies, want", [
+    ("arn:aws:sqs:us-east-1:1:q", ['{"n": 1}', '{"n": 2}'], []),
+    ("arn:aws:sqs:us-east-1:1:q", ['{"n": 1}', "fail", '{"n": 3}'], ["m1"]),
+    ("arn:aws:sqs:us-east-1:1:q.fifo", ['{"n": 1}', '{"n": 2}'], []),
+    ("arn:aws:sqs:us-east-1:1:q.fifo", ['{"n": 1}', "fail", '{"n": 3}'], ["m1", "m2"]),
+])
+def test_the_sqs_answer_names_exactly_the_failed_records(arn, bodies, want):
+    """Both lanes (the inlined loop, and the ordered one of a FIFO queue) answer an empty list when nothing failed,
+    else the failed ids in batch order (a FIFO queue's: the failed one and every later one)."""
+    app = App("answer")
+
+    @app.queue("q", name="work")
+    def work(msg: Message) -> None:
+        if msg.text == "fail":
+            raise RuntimeError("no")
+
+    rec = load_fixture("sqs/powertools-sqsEvent.json")["Records"][0]
+    recs = [dict(rec, messageId=f"m{i}", body=body, eventSourceARN=arn) for i, body in enumerate(bodies)]
+    answer = bind(app, "work")({"Records": recs}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": i} for i in want]}

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Message, parse_time
+from portafunc.events import Message, _TextMessage, _unread, parse_time
 
 from .fields import (BODY_ENCODING_ATTR, b64encode, epoch_ms, message_payload, message_text, obj, opt_obj, opt_text,
                      records, region_of, text)
@@ -65,12 +65,12 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
                 and rec["eventSource"] == "aws:sqs":
             count = sys_attrs["ApproximateReceiveCount"]
             sent = sys_attrs["SentTimestamp"]
-            group = sys_attrs.get("MessageGroupId")
             source = rec["eventSourceARN"]
             native_attrs = rec["messageAttributes"]
             if (count == "1" or count.__class__ is str and 0 < len(count) < 10 and count.isdecimal()) \
                     and sent.__class__ is str and len(sent) < 15 \
-                    and (group is None or group.__class__ is str) and source.__class__ is str \
+                    and ("MessageGroupId" not in sys_attrs or sys_attrs["MessageGroupId"].__class__ is str) \
+                    and source.__class__ is str \
                     and native_attrs.__class__ is dict:
                 if native_attrs:  # most records carry none: no loop set up for them
                     if BODY_ENCODING_ATTR in native_attrs:
@@ -89,7 +89,8 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
                             return decode_sqs_record_fully(rec, index)
                         parse_time(stamp)  # EventDecodeError: refused in full below, naming the record
                 if body.isascii():  # encodes as it is: the bytes are made only if something reads them
-                    return _deferred_text(message_id, body, rec, _rest_of_record)
+                    # Message.deferred_text's message, made as it makes it, without its frame
+                    return _unread(_TextMessage(), message_id, rec, _rest_of_record, body)
                 data = body.encode("utf-8")  # UnicodeEncodeError (a lone surrogate): refused in full below
                 return _deferred(message_id, data, rec, _rest_of_record)
     except (KeyError, UnicodeEncodeError, EventDecodeError):
@@ -98,7 +99,6 @@ def decode_sqs_record(rec: Mapping[str, Any], index: int = 0) -> Message[Any]:
 
 
 _deferred = Message.deferred
-_deferred_text = Message.deferred_text
 
 
 def _rest_of_record(rec: Mapping[str, Any]) -> tuple[Any, ...]:
