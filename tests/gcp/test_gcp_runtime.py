@@ -337,3 +337,46 @@ def test_the_entry_reads_a_published_cloudevent_as_the_general_decoder_does(monk
     # a raw push functions-framework converted: the original body is still read, inside the Flask request
     assert T.invoke(APP, "on_event", PUSH)["statusCode"] == 200 and runtime._plain_event is CloudEvent
     assert [(r["id"], r["ordering_key"], r["attempt"]) for r in record()] == [("once-1", "k", 2)]
+
+
+@pytest.mark.parametrize("headers,content_type,cloudevent", [
+    ({"ce-specversion": "1.0"}, "application/json", True),  # binary mode, told from the environ in the entry itself
+    ({"ce-specversion": ""}, "application/json", False),  # an empty header is no CloudEvent, as before
+    ({}, "application/cloudevents+json; charset=utf-8", True),  # structured mode, told by the content type
+    ({}, "application/json", False),  # a raw push functions-framework converted: its body is read back
+])
+def test_the_entry_reads_the_pushed_body_back_only_for_a_request_that_is_no_cloudevent(headers, content_type,
+                                                                                       cloudevent):
+    """Inside a Flask request, a messagePublished CloudEvent takes the entry's own read when the request carried a
+    CloudEvent as such (binary or structured mode); any other request's original body is read back (get_json), as
+    ``_is_cloudevent_request`` tells it."""
+    import flask
+    from cloudevents.http import CloudEvent
+
+    from portafunc_gcp import runtime
+
+    app = App("telling")
+    seen: list[str] = []
+
+    @app.topic("t", name="got")
+    def got(msg: Message) -> None:
+        seen.append(msg.id)
+
+    runtime.register("telling-test", app)
+    entry = runtime.Entry("registered:telling-test")
+    data = {"subscription": "projects/p/subscriptions/s",
+            "message": {"data": base64.b64encode(b"{}").decode(), "messageId": "m-1",
+                        "publishTime": "2021-02-05T04:06:14.109Z"}}
+    head = {"specversion": "1.0", "id": "ce-1", "type": runtime.pubsub.PUBLISHED,
+            "source": "//pubsub.googleapis.com/projects/p/topics/t"}
+    web = flask.Flask(__name__)
+    reads: list[bool] = []
+    with web.test_request_context("/", method="POST", data=json.dumps(data), headers=headers,
+                                  content_type=content_type) as ctx:
+        entry.event("got", CloudEvent(dict(head), data))  # the first event teaches the entry the CloudEvent class
+        assert runtime._plain_event is CloudEvent
+        assert runtime._is_cloudevent_request(ctx.request) is cloudevent
+        real_get_json = ctx.request.get_json
+        ctx.request.get_json = lambda *a, **k: reads.append(True) or real_get_json(*a, **k)  # type: ignore[method-assign]
+        entry.event("got", CloudEvent(dict(head), data))
+    assert seen == ["m-1", "m-1"] and reads == ([] if cloudevent else [True])

@@ -205,7 +205,9 @@ class Entry:
             event: Any = None
             if cloud_event.__class__ is _plain_event:  # functions-framework's CloudEvent, its attributes a dict
                 context = _request_context(None)  # flask's request context, without the proxy's frames
-                if context is None or _is_cloudevent_request(context.request):  # no pushed body to read back
+                # no pushed body to read back; a binary-mode request is told by its environ here, without a frame
+                if context is None or context.request.environ.get(_CE_SPECVERSION) \
+                        or _is_cloudevent_request(context.request):
                     attributes, data = cloud_event._attributes, cloud_event.data
                     source = attributes.get("source")
                     if data.__class__ is dict and source.__class__ is str and attributes.get("type") == _PUBLISHED:
@@ -278,6 +280,7 @@ _CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-fram
 _plain_event: Any = None  # _CloudEvent once an event of it is seen to keep its attribute dict in _attributes
 _request_context: Any = None  # flask's request context variable's get, when Flask has one
 _PUBLISHED = pubsub.PUBLISHED
+_CE_SPECVERSION = "HTTP_CE_SPECVERSION"  # a binary-mode CloudEvent's ce-specversion header, in the WSGI environ
 
 
 def _learn_event_class(cloud_event: Any, attributes: Any) -> None:
@@ -317,7 +320,7 @@ def _is_cloudevent_request(request: Any) -> bool:
     ``application/cloudevents`` body), so functions-framework's CloudEvent is the whole event and the body need not be
     parsed again. Anything else was converted from a raw push or legacy event, whose original body says more."""
     environ = request.environ  # the WSGI environ the headers are read from, without the header map's key mapping
-    return bool(environ.get("HTTP_CE_SPECVERSION")) or \
+    return bool(environ.get(_CE_SPECVERSION)) or \
         (environ.get("CONTENT_TYPE") or "").lower().startswith("application/cloudevents")
 
 
