@@ -207,9 +207,8 @@ def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str,
     event = mount_event()
     ctx = workloads.LambdaContext()
     import pf_mount
-    from portafunc_aws.runtime import bind
 
-    pf_lambda = bind(pf_mount.app)
+    pf_lambda = workloads.lambda_handler(pf_mount.app)
     runs["aws: portafunc app.mount"] = lambda: pf_lambda(event, ctx)
     try:
         mangum = _load("aws_mangum_mount", root / "aws_mangum_mount.py").handler

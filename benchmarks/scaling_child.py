@@ -86,7 +86,6 @@ def build_routes(contender: str, n: int) -> tuple[Callable[[], Any], Any]:
         return (lambda: native(event, CTX)), routes
     if contender.startswith("portafunc"):
         from portafunc import App
-        from portafunc_aws.runtime import bind
 
         def serve(i: int) -> Callable[[Any], dict[str, Any]]:
             return lambda req: {"i": i, "id": req.path_params["id"]}
@@ -94,7 +93,7 @@ def build_routes(contender: str, n: int) -> tuple[Callable[[], Any], Any]:
         app = App("scale")
         for i in range(n):
             app.http("GET", f"/r{i}/items/{{id}}", name=f"f{i}")(serve(i))
-        handler = bind(app)
+        handler = workloads.lambda_handler(app)
         key = f"GET {template}" if contender == "portafunc" else "$default"
         event = _v2(key, path)
         return (lambda: handler(event, CTX)), app
@@ -144,15 +143,13 @@ def batch_handler(contender: str) -> Callable[[dict[str, Any]], Any]:
         return lambda event: aws_native_sqs.handler(event, CTX)
     if contender == "portafunc":
         import pf_msgs
-        from portafunc_aws.runtime import bind
 
-        handler = bind(pf_msgs.app, "work")
+        handler = workloads.lambda_handler(pf_msgs.app, "work")
         return lambda event: handler(event, CTX)
     if contender == "portafunc typed":
         import pf_typed
-        from portafunc_aws.runtime import bind
 
-        handler = bind(pf_typed.app, "work")
+        handler = workloads.lambda_handler(pf_typed.app, "work")
         return lambda event: handler(event, CTX)
     if contender == "powertools":
         import aws_powertools_sqs
@@ -188,7 +185,6 @@ def body_handler(contender: str) -> Callable[[dict[str, Any]], Any]:
         return lambda event: native(event, CTX)
     if contender == "portafunc":
         from portafunc import App
-        from portafunc_aws.runtime import bind
 
         app = App("body")
 
@@ -196,7 +192,7 @@ def body_handler(contender: str) -> Callable[[dict[str, Any]], Any]:
         def ingest(req):  # type: ignore[no-untyped-def]  # unannotated: this module postpones annotations
             return {"items": len(req.json()["items"])}
 
-        handler = bind(app)
+        handler = workloads.lambda_handler(app)
         return lambda event: handler(event, CTX)
     if contender == "powertools":
         from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -75,7 +75,6 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
     import pf_http_typed
     import pf_msgs
     import pf_typed
-    from portafunc_aws.runtime import bind
 
     aws_chalice_http, aws_mangum_http = _peer("aws_chalice_http"), _peer("aws_mangum_http")
     aws_powertools_http, aws_powertools_sqs = _peer("aws_powertools_http"), _peer("aws_powertools_sqs")
@@ -123,8 +122,9 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
     def any_ok(out: Any) -> bool:
         return True
 
-    pf_h, pf_q, pf_t = bind(pf_http.app), bind(pf_msgs.app, "work"), bind(pf_typed.app, "work")
-    pf_typed_http, pf_bare_http = bind(pf_http_typed.app), bind(pf_http_typed.bare)
+    entry = workloads.lambda_handler
+    pf_h, pf_q, pf_t = entry(pf_http.app), entry(pf_msgs.app, "work"), entry(pf_typed.app, "work")
+    pf_typed_http, pf_bare_http = entry(pf_http_typed.app), entry(pf_http_typed.bare)
     return {
         "aws_http_v2": {
             "json.loads floor": (_floor(v2), any_ok),
@@ -353,13 +353,12 @@ def calibrate(fn: Callable[[], Any], budget: float) -> int:
 
 
 def failure_ratios(repeats: int, calls: int) -> dict[str, Any]:
-    """The cost of one failing SQS record ÷ the same record succeeding, through ``portafunc_aws.runtime.bind`` (the
-    Lambda entry), at the default log level: per repeat, ``calls`` single calls of each, interleaved one by one (in a
-    random order per pair), the minimum of each side, then their ratio; reported as the median of the per-repeat
+    """The cost of one failing SQS record ÷ the same record succeeding, through the Lambda entry
+    (``workloads.lambda_handler``), at the default log level: per repeat, ``calls`` single calls of each, interleaved
+    one by one (in a random order per pair), the minimum of each side, then their ratio; reported as the median of the per-repeat
     ratios with min–max. The minimum of single calls is what the path costs when nothing else interrupts it."""
     import pf_msgs
     import pf_typed
-    from portafunc_aws.runtime import bind
 
     ctx = workloads.LambdaContext()
     ok_event, bad_event = workloads.sqs_event(1), workloads.sqs_failing_event(1, 0)
@@ -368,7 +367,7 @@ def failure_ratios(repeats: int, calls: int) -> dict[str, Any]:
     rng = random.Random(3)
     out: dict[str, Any] = {"repeats": repeats, "calls": calls}
     for key, app in (("aws_sqs1_failing", pf_msgs.app), ("aws_sqs1_failing_typed", pf_typed.app)):
-        entry = bind(app, "work")
+        entry = workloads.lambda_handler(app, "work")
         if entry(ok_event, ctx) != {"batchItemFailures": []} or \
                 entry(bad_event, ctx) != {"batchItemFailures": [{"itemIdentifier": bad_id}]}:
             out[key] = {"not_measured": "wrong output"}
