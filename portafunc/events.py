@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import GenericAlias
 
+from .caches import keep_member
 from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
@@ -43,9 +44,7 @@ def check_header(name: str, value: str) -> None:
         raise InvalidHeader(f"header {name} value is a {type(value).__name__}, not a string")
     if "\r" in value or "\n" in value or "\x00" in value:
         raise InvalidHeader(f"header {name} value contains CR, LF or NUL (it would split the response)")
-    if len(_token_names) >= 512:
-        _token_names.clear()  # full of names seen once: start again, so the names that repeat are kept again
-    _token_names.add(name)
+    keep_member(_token_names, name, 512)
 
 
 def check_headers(items: Iterable[tuple[str, str]]) -> None:

@@ -23,6 +23,7 @@ from types import MethodType
 from . import context, logs
 from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
+from .caches import keep
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError, _KnownErrors
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
                      encode_payload, refuse_non_finite)
@@ -362,9 +363,7 @@ def _http_chain_entry(spec: FunctionSpec, target: str) -> tuple[list[Any], str, 
         outer = outermost(chain, _http_core(spec, target)) or False
         run = outer and _link(*outer)
     entry = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers], outer)
-    if len(_http_chains) >= 4096:
-        _http_chains.clear()  # full: start again, so the entries in use are kept again
-    _http_chains[spec] = entry
+    keep(_http_chains, spec, entry, 4096)
     return entry
 
 
@@ -773,9 +772,7 @@ def _http_lane(spec: FunctionSpec) -> Any:
                 return False
         else:
             lane = False
-    if len(_http_lanes) >= 4096:
-        _http_lanes.clear()  # full: start again, so the entries in use are kept again
-    _http_lanes[spec] = lane
+    keep(_http_lanes, spec, lane, 4096)
     return lane
 
 
@@ -915,9 +912,7 @@ def _plain_message(spec: FunctionSpec) -> tuple[Any, Any, Any] | tuple[()]:
         model = spec.message_model
         direct = (spec.handler, model, None if model is None else _validator(model)) \
             if len(plan) == 1 and plan[0].source == "event" else ()
-    if len(_plain_messages) >= 4096:
-        _plain_messages.clear()  # full: start again, so the entries in use are kept again
-    _plain_messages[spec] = direct
+    keep(_plain_messages, spec, direct, 4096)
     return direct
 
 
@@ -1189,9 +1184,7 @@ def _rejection_plan(spec: FunctionSpec) -> tuple[str, Any, logs.Redacted]:
     env = os.environ
     key = env.encodekey(name) if env.__class__ is _Environ else None
     plan = (name, key, logs.Redacted(logs.scrub_text(_HINT + name)))  # scrubbed as a text field's value is
-    if len(_rejection_plans) >= 4096:
-        _rejection_plans.clear()  # full: start again, so the entries in use are kept again
-    _rejection_plans[spec.name] = plan
+    keep(_rejection_plans, spec.name, plan, 4096)
     return plan
 
 
@@ -1219,9 +1212,7 @@ def _logged_errors(errors: Any) -> tuple[Any, dict[str, int]]:
                 if redacted != errors:  # something to redact: never kept (no secret stays in memory)
                     return errors, more
                 known = logs.Redacted(redacted)
-                if len(_redacted_errors) >= _REDACTED_ERRORS_MAX:
-                    _redacted_errors.clear()  # full of lists seen once: start again, so repeats are remembered
-                _redacted_errors[key] = known
+                keep(_redacted_errors, key, known, _REDACTED_ERRORS_MAX)
             return known, more
     elif isinstance(errors, list) and len(errors) > MAX_LOGGED_ERRORS:
         return errors[:MAX_LOGGED_ERRORS], {"errors_total": len(errors)}
@@ -1273,9 +1264,7 @@ def _payload_for_log(msg: Message, out: dict[str, Any] | None = None) -> dict[st
         fingerprint = _new_redacted(_Redacted)  # lower-case hex digits: nothing to scrub, nothing to escape
         fingerprint.value, fingerprint.json = digest, '"' + digest + '"'
         if small:
-            if len(_fingerprints) >= _FINGERPRINTS_MAX:
-                _fingerprints.clear()  # full of payloads seen once: start again, so repeats are remembered
-            _fingerprints[data] = fingerprint
+            keep(_fingerprints, data, fingerprint, _FINGERPRINTS_MAX)
     out["payload_sha256"] = fingerprint
     if not _unset(LOG_PAYLOADS_ENV) and os.environ.get(LOG_PAYLOADS_ENV, "").strip().lower() in _ON:
         import json
@@ -1374,9 +1363,7 @@ def _dl_env(spec: FunctionSpec) -> str:
         from .messaging.binding import env_name
 
         found = env_name("DEADLETTER", spec.name)
-        if len(_dl_envs) >= 4096:
-            _dl_envs.clear()  # full: start again, so the entries in use are kept again
-        _dl_envs[spec.name] = found
+        keep(_dl_envs, spec.name, found, 4096)
     return found
 
 
@@ -1393,9 +1380,7 @@ def _unset(name: str) -> bool:
     key = _env_keys.get(name)
     if key is None:
         key = env.encodekey(name)
-        if len(_env_keys) >= 4096:
-            _env_keys.clear()  # full: start again, so the entries in use are kept again
-        _env_keys[name] = key
+        keep(_env_keys, name, key, 4096)
     return key not in env._data  # type: ignore[attr-defined]
 
 
@@ -1440,9 +1425,7 @@ def _traceback(exc: BaseException) -> str:
             summary = _REPEAT + " > ".join(f"{_base(c.co_filename)}:{n} in {c.co_name}" for c, n in (
                 (outer_code, None if outer is None else outer.tb_lineno),
                 (middle_code, None if middle is None else middle.tb_lineno), (code, line)) if c is not None)
-            if len(_summaries) >= _FULL_TRACEBACK_PLACES:
-                _summaries.clear()  # full: start again, so the entries in use are kept again
-            _summaries[key] = (summary, (code, middle_code, outer_code))
+            keep(_summaries, key, (summary, (code, middle_code, outer_code)), _FULL_TRACEBACK_PLACES)
             return summary
     if inner is not None:
         _full_traceback_logged.add((exc.__class__, inner.tb_frame.f_code.co_filename, inner.tb_lineno))

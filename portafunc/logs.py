@@ -23,6 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from .caches import keep_member
 from .context import current
 
 _SECRET_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "secret", "sas", "sig",
@@ -101,9 +102,7 @@ def scrub_text(text: str) -> str:
                 text = _mask_secret_pairs(text, lowered)
                 break
     if text == original and len(text) <= _CLEAN_MAX_LEN:
-        if len(_clean) >= _CLEAN_MAX:
-            _clean.clear()  # full of texts seen once (ids in messages): start again, so repeats are remembered
-        _clean.add(text)
+        keep_member(_clean, text, _CLEAN_MAX)
     return text
 
 

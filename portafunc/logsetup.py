@@ -29,6 +29,7 @@ import threading
 import time
 
 from . import logs
+from .caches import keep
 from .context import current
 
 TYPE_CHECKING = False
@@ -565,9 +566,7 @@ def _key(key: str) -> str:
     pipeline's own, an application's)."""
     text = _escape(key) + ": "
     if not logs._secret_names[key]:
-        if len(_keys) >= 4096:
-            _keys.clear()  # full of names seen once: start again, so the names that repeat are kept again
-        _keys[key] = text
+        keep(_keys, key, text, 4096)
     return text
 
 
@@ -575,9 +574,7 @@ def _head(levelname: str, message: str, name: str) -> str:
     """The rest of an ``aws`` line's head after the timestamp's text, for (level, message as given, logger): the
     message scrubbed, remembered for the messages portafunc writes again and again."""
     text = f'", "level": {_value(levelname)}, "message": {_value(logs.scrub_text(message))}, "logger": {_value(name)}'
-    if len(_heads) >= 256:
-        _heads.clear()  # full of messages seen once (ids in them): start again, so the repeated ones are kept again
-    _heads[(levelname, message, name)] = text
+    keep(_heads, (levelname, message, name), text, 256)
     return text
 
 

@@ -27,6 +27,7 @@ import threading
 
 from . import context, logs
 from . import invoke as _invoke
+from .caches import keep
 from .errors import RegistrationError
 from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers
 
@@ -486,9 +487,7 @@ def _asgi_server(proto: str | None, host: str | None) -> tuple[str, tuple[str, i
     the next request sending the same two (256 pairs at most, emptied when full)."""
     scheme = _scheme_of(proto, host)
     found = scheme, _server(host, scheme)
-    if len(_asgi_servers) >= 256:
-        _asgi_servers.clear()  # full of keys seen once: start again, so repeated keys are kept again
-    _asgi_servers[(proto, host)] = found
+    keep(_asgi_servers, (proto, host), found, 256)
     return found
 
 
@@ -646,9 +645,7 @@ def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
     scheme = _scheme_of(proto, host)
     name, port = _server(host, scheme)
     keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
-    if len(_wsgi_servers) >= 256:
-        _wsgi_servers.clear()  # full of keys seen once: start again, so repeated keys are kept again
-    _wsgi_servers[(proto, host)] = keys
+    keep(_wsgi_servers, (proto, host), keys, 256)
     return keys
 
 
@@ -814,9 +811,7 @@ def mount_lane(app: App, method: str, path: str, function: str | None = None
     bridge = _lane_bridges.get(spec)
     if bridge is None:
         bridge = _lane_bridge(spec)
-        if len(_lane_bridges) >= 4096:
-            _lane_bridges.clear()  # full: start again, so the entries in use are kept again
-        _lane_bridges[spec] = bridge
+        keep(_lane_bridges, spec, bridge, 4096)
     if bridge is False or _invoke._otel is not None or (spec.routers or app._middleware) and _invoke._chain(spec):
         return None
     return spec, bridge  # type: ignore[return-value]
@@ -833,9 +828,7 @@ def _routed(app: App, method: str, path: str) -> FunctionSpec | None:
         known = _mount_index.get(id(app))
         if known is None or known[0] is not table:
             known = (table, *_sole_mounts(app))
-            if len(_mount_index) >= 256:
-                _mount_index.clear()  # full: start again, so the entries in use are kept again
-            _mount_index[id(app)] = known
+            keep(_mount_index, id(app), known, 256)
         plan = known[2] or known[1].get(path[1:].partition("/")[0])
         if plan is not None and method in plan[1] and plan[2](path) is not None:
             return plan[0]

@@ -12,6 +12,7 @@ import re
 import threading
 from typing import Any, Callable, Literal
 
+from ..caches import keep
 from ..errors import BindingError
 from ..plugins import SchemeRegistry
 from ..resources import check_access
@@ -29,9 +30,7 @@ def env_name(kind: str, name: str) -> str:
     found = _env_names.get((kind, name))
     if found is None:
         found = f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
-        if len(_env_names) >= 4096:
-            _env_names.clear()  # full: start again, so the entries in use are kept again
-        _env_names[(kind, name)] = found
+        keep(_env_names, (kind, name), found, 4096)
     return found
 
 

@@ -112,14 +112,26 @@ def test_a_full_cache_starts_over_and_keeps_the_next_real_key(case: str, monkeyp
 
 
 def test_every_bounded_cache_of_the_core_is_covered() -> None:
-    """A new bounded cache (a module-level dict or set whose insert checks its size) gets a case above."""
+    """A new bounded cache (a module-level dict or set filled through portafunc.caches) gets a case above."""
     import inspect
     import re
 
     found = set()
     for module in (mount, events, logsetup, logs, invoke, binding):
         source = inspect.getsource(module)
-        found |= {(module.__name__, m) for m in re.findall(r"if len\((_[a-z_]+)\) >= ", source)}
+        found |= {(module.__name__, m) for m in re.findall(r"\bkeep(?:_member)?\((_[a-z_]+), ", source)}
+    assert len(found) >= 17, "the search no longer finds the caches: does it still match how they are filled?"
     covered = {(module.__name__, name) for module, name, _, _ in CASES.values()}
     already = {("portafunc.invoke", "_redacted_errors"), ("portafunc.logs", "_clean")}  # tested in test_failure_logs
     assert found - already <= covered
+
+
+def test_keep_empties_a_full_cache_before_it_stores() -> None:
+    from portafunc.caches import keep, keep_member
+
+    cache = {"a": 1, "b": 2}
+    assert keep(cache, "c", 3, 3) == 3 and cache == {"a": 1, "b": 2, "c": 3}  # below the bound: added
+    assert keep(cache, "d", 4, 3) == 4 and cache == {"d": 4}  # at the bound: started over
+    members = {"a", "b"}
+    keep_member(members, "c", 2)
+    assert members == {"c"}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
+from portafunc.caches import keep
 from portafunc.errors import EventDecodeError
 from portafunc.events import _UNREAD, Headers, HttpFields, HttpRequest, HttpResponse
 
@@ -296,9 +297,7 @@ def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str |
             low = want.lower()
             found.append(next((name for name in names if name == want or name.lower() == low), None))
         keys = tuple(found)
-    if len(_HEADER_KEYS) >= 256:
-        _HEADER_KEYS.clear()  # full of keys seen once: start again, so repeated keys are kept again
-    _HEADER_KEYS[names, wanted] = keys
+    keep(_HEADER_KEYS, (names, wanted), keys, 256)
     return keys
 
 
@@ -412,9 +411,7 @@ def _route_template(route_key: str) -> str | None:
     the same key (an API has one key per route; 1,024 kept at most, emptied when full)."""
     _, space, template = route_key.partition(" ")
     found = template if space and template.startswith("/") else None
-    if len(_ROUTE_TEMPLATES) >= 1024:
-        _ROUTE_TEMPLATES.clear()  # full of keys seen once: start again, so repeated keys are kept again
-    _ROUTE_TEMPLATES[route_key] = found
+    keep(_ROUTE_TEMPLATES, route_key, found, 1024)
     return found
 
 

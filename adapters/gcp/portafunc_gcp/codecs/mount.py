@@ -18,6 +18,7 @@ import os
 from typing import Any, Callable
 
 from portafunc.app import App
+from portafunc.caches import keep
 from portafunc.events import Headers, HttpResponse
 
 from . import http
@@ -188,9 +189,7 @@ def _header_picker(keys: tuple[str, ...]) -> Callable[[Any], Any]:
 
     wanted = [key for key in keys if key[:5] == "HTTP_" or key == "CONTENT_TYPE"]
     picker: Callable[[Any], Any] = itemgetter(*wanted) if wanted else _no_headers
-    if len(_header_values) >= 64:
-        _header_values.clear()  # full of keys seen once: start again, so repeated keys are kept again
-    _header_values[keys] = picker
+    keep(_header_values, keys, picker, 64)
     return picker
 
 
