@@ -39,6 +39,7 @@ LABELS = {
     "gcp_native_http": "native functions-framework function", "gcp_portafunc_http": "portafunc (generated main.py)",
     "azure_native_http": "native v2 function", "azure_portafunc_http": "portafunc (generated function_app.py)",
 }
+TYPED_FLOOR = "pydantic floor (native + TypeAdapter + model_dump_json)"  # the typed route's native, same validation
 WARM_TITLES = {
     "aws_http_v2": "AWS: API Gateway HTTP API v2 event → JSON response",
     "aws_http_v2_typed": "AWS: HTTP API v2 GET with typed path, query and header parameters (pydantic), a response "
@@ -181,7 +182,7 @@ def goals_section(cold: Any, warm: Any, msg: Any) -> list[str]:
         typed = sc.get("aws_http_v2_typed", {})
         pf, pt = w("aws_http_v2_typed", "portafunc"), w("aws_http_v2_typed", "powertools (enable_validation=True)")
         bare = w("aws_http_v2_typed", "portafunc bare (read by hand, no middleware)")
-        floor = w("aws_http_v2_typed", "pydantic floor (native + TypeAdapter + model_dump_json)")
+        floor = w("aws_http_v2_typed", TYPED_FLOOR)
         if typed and pf is not None and pt is not None:
             ratio = pf / pt
             row(f"HTTP v2 with typed parameters, response model and middleware ≤ {GOAL_TYPED_VS_POWERTOOLS}× "
@@ -614,6 +615,14 @@ def scaling_goals_section(warm: Any, sc: Any) -> list[str]:
             continue
         per = 10 if "sqs10" in key else 1
         limit = 3.0 if "http" in key else 1.0 * per
+        same_work = res.get(TYPED_FLOOR, {})
+        if "median" in same_work:  # typed parameters: the native handler that validates them as the route does
+            paired, plain = _paired_added(pf, same_work), _paired_added(pf, nat)
+            row(f"{WARM_TITLES.get(key, key)}: ≤ {limit:g} µs over a native handler validating the same values "
+                "(pydantic)", f"{paired['median']:+.2f} µs ({paired['min']:+.2f}–{paired['max']:+.2f}; "
+                f"{_rr(_paired_ratio(pf, same_work))} that handler); over a native handler validating nothing: "
+                f"{plain['median']:+.2f} µs ({plain['min']:+.2f}–{plain['max']:+.2f})", paired["median"] <= limit)
+            continue
         paired = _paired_added(pf, nat)  # the median of the per-repeat differences: the load cancels
         added = paired["median"]
         row(f"{WARM_TITLES.get(key, key)}: ≤ {limit:g} µs over native" + (" (1 µs per message)" if per > 1 else ""),

@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from .caches import keep_member
+from .caches import keep, keep_member
 from .context import current
 
 _SECRET_WORDS = ("authorization", "cookie", "signature", "token", "password", "passwd", "secret", "sas", "sig",
@@ -141,10 +141,7 @@ class _SecretNames(dict[str, bool]):
     def __missing__(self, name: str) -> bool:
         lowered = name.lower()
         known = any(word in lowered for word in _SECRET_WORDS)
-        if len(self) >= 4096:
-            self.clear()  # full of names seen once: start again, so the names that repeat are kept again
-        self[name] = known
-        return known
+        return keep(self, name, known, 4096)
 
 
 _secret_names = _SecretNames()

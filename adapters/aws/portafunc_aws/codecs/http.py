@@ -271,10 +271,7 @@ class _V2Fields(HttpFields):
             names = tuple(native_headers)
             keys = known.get(names, _UNKNOWN)  # _header_keys' answer, kept by this reader per set of names
             if keys is _UNKNOWN:
-                keys = _header_keys(names, headers)
-                if len(known) >= 256:
-                    known.clear()  # full of keys seen once: start again, so repeated keys are kept again
-                known[names] = keys
+                keys = keep(known, names, _header_keys(names, headers), 256)
             if keys is None:
                 return None
             if one:  # one header name: its value beside the query's, without a map over the keys
