@@ -188,7 +188,9 @@ FAMILY_CODECS = {
     "azure": ("portafunc_azure.codecs.queue", "portafunc_azure.codecs.topic", "portafunc_azure.codecs.storage",
               "portafunc_azure.codecs.envelope", "portafunc_azure.codecs.schedule", "portafunc_azure.codecs.natives",
               "portafunc_azure.backends"),
-    "gcp": ("portafunc_gcp.inbound", "portafunc_gcp.backends"),
+    "gcp": ("portafunc_gcp.codecs.shapes", "portafunc_gcp.codecs.pubsub", "portafunc_gcp.codecs.storage",
+            "portafunc_gcp.codecs.legacy", "portafunc_gcp.codecs.schedule", "portafunc_gcp.inbound",
+            "portafunc_gcp.backends"),
 }
 
 

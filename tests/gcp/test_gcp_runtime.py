@@ -307,8 +307,8 @@ def test_the_entry_reads_a_published_cloudevent_as_the_general_decoder_does(monk
     runtime.register("lane-test", app)
     entry = runtime.Entry("registered:lane-test")
     base = {"specversion": "1.0", "id": "ce-id", "time": "2021-02-05T04:06:14.109Z"}
-    heads = [dict(base, type=runtime.pubsub.PUBLISHED, source="//pubsub.googleapis.com/projects/p/topics/t"),
-             dict(base, type=runtime.pubsub.PUBLISHED, source="other"),
+    heads = [dict(base, type=runtime.codecs.pubsub.PUBLISHED, source="//pubsub.googleapis.com/projects/p/topics/t"),
+             dict(base, type=runtime.codecs.pubsub.PUBLISHED, source="other"),
              dict(base, type="google.cloud.storage.object.v1.finalized", source="//storage")]
     events = [(head, env) for head in heads for _, env in _cases()]
 
@@ -367,7 +367,7 @@ def test_the_entry_reads_the_pushed_body_back_only_for_a_request_that_is_no_clou
     data = {"subscription": "projects/p/subscriptions/s",
             "message": {"data": base64.b64encode(b"{}").decode(), "messageId": "m-1",
                         "publishTime": "2021-02-05T04:06:14.109Z"}}
-    head = {"specversion": "1.0", "id": "ce-1", "type": runtime.pubsub.PUBLISHED,
+    head = {"specversion": "1.0", "id": "ce-1", "type": runtime.codecs.pubsub.PUBLISHED,
             "source": "//pubsub.googleapis.com/projects/p/topics/t"}
     web = flask.Flask(__name__)
     reads: list[bool] = []

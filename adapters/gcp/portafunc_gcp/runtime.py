@@ -32,7 +32,7 @@ from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import FunctionEntries, Outcome, handle_http_direct, invoke_event, message_runner
 
 from . import codecs
-from .codecs import http, pubsub, schedule
+from .codecs import http  # the event codecs load with the first event function's entry (codecs.shapes)
 from .outcome import direct_encoder, event_failed, http_error, message_failed, schedule_answer
 
 TARGET = "gcp"
@@ -167,12 +167,12 @@ class Entry:
         if refused is not None:
             return http.to_flask(refused)
         try:
-            if schedule.is_scheduler(req.headers):
-                event: Any = schedule.schedule_from_headers(req.headers, request)
-            elif req.headers.get("ce-type") or pubsub.is_push_envelope(request.get_json(silent=True)):
+            if codecs.schedule.is_scheduler(req.headers):
+                event: Any = codecs.schedule.schedule_from_headers(req.headers, request)
+            elif req.headers.get("ce-type") or codecs.pubsub.is_push_envelope(request.get_json(silent=True)):
                 native = request.get_json(silent=True)
                 found = codecs.decode_http(http.encode_request(req)) if req.headers.get("ce-type") \
-                    else pubsub.decode_envelope(native)
+                    else codecs.pubsub.decode_envelope(native)
                 event = _as_schedule(found)
             else:  # a manual POST (e.g. "force run" through a plain HTTP call)
                 event = ScheduleEvent(time=datetime.now(timezone.utc), native=request)
@@ -196,6 +196,7 @@ class Entry:
             return functools.partial(self._other_event, spec)
         run = message_runner(spec, TARGET)
         decoded = self._decoded
+        decode_published, published = codecs.pubsub.decode_published, codecs.pubsub.PUBLISHED
 
         def lane(cloud_event: Any) -> None:
             env = os.environ  # unset, the usual answer, told here as _verification_configured tells it: no frame
@@ -210,8 +211,8 @@ class Entry:
                         or _is_cloudevent_request(context.request):
                     attributes, data = cloud_event._attributes, cloud_event.data
                     source = attributes.get("source")
-                    if data.__class__ is dict and source.__class__ is str and attributes.get("type") == _PUBLISHED:
-                        event = pubsub.decode_published(data, source, cloud_event)  # decode_cloudevent's first try
+                    if data.__class__ is dict and source.__class__ is str and attributes.get("type") == published:
+                        event = decode_published(data, source, cloud_event)  # decode_cloudevent's first try
             if event is None:
                 event = decoded(name, cloud_event)
                 if event.__class__ is not Message and not isinstance(event, Message):
@@ -260,10 +261,10 @@ class Entry:
             request = flask.request._get_current_object()  # each read through the proxy costs about 0.5 µs
             if not _is_cloudevent_request(request):
                 raw = request.get_json(silent=True)  # functions-framework parsed it with get_json: cached
-        if raw is not None and pubsub.is_push_envelope(raw):
+        if raw is not None and codecs.pubsub.is_push_envelope(raw):
             # functions-framework turned a raw push into a CloudEvent and dropped orderingKey, deliveryAttempt and
             # the subscription on the way; decode the original body instead.
-            return pubsub.decode_envelope(raw)
+            return codecs.pubsub.decode_envelope(raw)
         # functions-framework's CloudEvent (cloudevents' own) hands its attribute dict over as is, where
         # get_attributes() wraps it in a read-only view per call; it is only read here
         if cloud_event.__class__ is _CloudEvent:
@@ -279,7 +280,6 @@ _flask: Any = None
 _CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-framework hands over
 _plain_event: Any = None  # _CloudEvent once an event of it is seen to keep its attribute dict in _attributes
 _request_context: Any = None  # flask's request context variable's get, when Flask has one
-_PUBLISHED = pubsub.PUBLISHED
 _CE_SPECVERSION = "HTTP_CE_SPECVERSION"  # a binary-mode CloudEvent's ce-specversion header, in the WSGI environ
 
 
