@@ -354,3 +354,20 @@ def test_message_ids_and_ordering_keys_read_as_the_field_by_field_reader(fallbac
                     assert got.data == b"hi"
                     checked += 1
     assert checked > 100
+
+
+def test_every_listed_variant_has_an_encoder_and_round_trips() -> None:
+    """The encoders are a table: each variant VARIANTS and EXTRA_VARIANTS list has one, and an event encoded in it
+    decodes back to the same kind of event; an unknown variant is a typed error."""
+    from portafunc_gcp.codecs import shapes
+
+    events = {"http": HttpRequest("GET", "/x"), "message": Message("m-1", b'{"a": 1}'),
+              "storage": StorageEvent("b", "k.txt", size=3),
+              "schedule": ScheduleEvent(time=datetime(2024, 1, 2, tzinfo=timezone.utc))}
+    listed = {(kind, v) for kind in shapes.VARIANTS for v in shapes.VARIANTS[kind] + shapes.EXTRA_VARIANTS.get(kind, [])}
+    assert set(shapes._ENCODERS) == listed
+    for kind, variant in sorted(listed):
+        decoded = shapes.decode(shapes.encode(events[kind], variant))
+        assert [type(e) for e in decoded] == [type(events[kind])], (kind, variant)
+    with pytest.raises(EventDecodeError):
+        shapes.encode(events["message"], "carrier-pigeon")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
-from typing import Any
+from typing import Any, Callable
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent
@@ -135,27 +135,27 @@ def _s(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Each neutral event's kind, tested in this order, and its encoder per variant (the first of VARIANTS[kind] when
+# none is asked for; the EXTRA_VARIANTS are lossy on purpose).
+_KINDS: tuple[tuple[type[Event], str], ...] = (
+    (HttpRequest, "http"), (Message, "message"), (StorageEvent, "storage"), (ScheduleEvent, "schedule"))
+_ENCODERS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("http", "request"): http.encode_request,
+    ("message", "cloudevent"): pubsub.encode_cloudevent,
+    ("message", "push"): pubsub.encode_envelope,
+    ("message", "legacy"): legacy.encode_message,
+    ("storage", "cloudevent"): storage.encode_cloudevent,
+    ("storage", "legacy"): legacy.encode_storage,
+    ("storage", "binary"): storage.object_data,
+    ("schedule", "scheduler-http"): schedule.encode_schedule,
+}
+
+
 def encode(event: Event, variant: str | None = None) -> Any:
-    if isinstance(event, HttpRequest):
-        _check(variant, "http")
-        return http.encode_request(event)
-    if isinstance(event, Message):
-        v = _check(variant, "message")
-        if v == "push":
-            return pubsub.encode_envelope(event)
-        if v == "legacy":
-            return legacy.encode_message(event)
-        return pubsub.encode_cloudevent(event)
-    if isinstance(event, StorageEvent):
-        v = _check(variant, "storage")
-        if v == "legacy":
-            return legacy.encode_storage(event)
-        if v == "binary":
-            return storage.object_data(event)
-        return storage.encode_cloudevent(event)
-    if isinstance(event, ScheduleEvent):
-        _check(variant, "schedule")
-        return schedule.encode_schedule(event)
+    """A neutral event → its native form in ``variant`` (see :data:`VARIANTS`)."""
+    for kind_class, kind in _KINDS:
+        if isinstance(event, kind_class):
+            return _ENCODERS[kind, _check(variant, kind)](event)
     raise EventDecodeError(f"cannot encode {type(event).__name__}", expected="http, message, storage or schedule")
 
 
