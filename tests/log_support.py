@@ -30,3 +30,14 @@ def fresh_logging() -> Iterator[logging.Logger]:
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+VARYING_TIMES = ("ts", "timestamp", "time")  # the line's time, as each cloud's shape names it
+
+
+def without_varying(line: dict[str, Any]) -> dict[str, Any]:
+    """``line`` less what differs from one run to the next in whichever cloud's shape an earlier test installed: its
+    time and its trace ids (``trace_id``/``span_id``, ``logging.googleapis.com/trace``, ...)."""
+    for key in [k for k in line if k in VARYING_TIMES or "trace" in k.lower() or "span" in k.lower()]:
+        del line[key]
+    return line

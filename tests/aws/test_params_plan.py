@@ -26,6 +26,7 @@ from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
 import typed_apps
+from log_support import without_varying
 from typed_apps import OrderView, order_app
 
 
@@ -153,9 +154,7 @@ def answers(app: App, events: list[dict[str, Any]], capfd: pytest.CaptureFixture
         answer = handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))
         lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
         for line in lines:
-            line.pop("ts", None)
-            for key in ("timestamp", "trace_id", "span_id"):  # a new trace per invocation
-                line.pop(key, None)
+            without_varying(line)  # a new trace per invocation; the time
             if "traceback" in line:
                 line["traceback"] = without_binding_frames(line["traceback"])
         out.append((json.dumps(answer), lines))

@@ -15,6 +15,8 @@ from portafunc import App, Message
 from portafunc.events import _TextMessage
 from portafunc.invoke import BatchResult, invoke_batch, invoke_message, message_runner
 
+from log_support import without_varying
+
 NATIVE: dict[str, Any] = {}
 
 
@@ -75,9 +77,7 @@ def _outcome(lane: Lane, msg: Message, capsys: pytest.CaptureFixture[str]) -> tu
     result = lane(app, msg)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     for line in lines:  # the time and the invocation's random ids differ from run to run, in every cloud's shape
-        for varying in [k for k in line if k in ("ts", "time", "timestamp", "invocation_id")
-                        or "trace" in k.lower() or "span" in k.lower()]:  # logging.googleapis.com/trace, ...
-            line.pop(varying)
+        without_varying(line).pop("invocation_id", None)
     return result, [(type(b), b.model_dump()) for b in seen], lines
 
 
