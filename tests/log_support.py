@@ -41,3 +41,8 @@ def without_varying(line: dict[str, Any]) -> dict[str, Any]:
     for key in [k for k in line if k in VARYING_TIMES or "trace" in k.lower() or "span" in k.lower()]:
         del line[key]
     return line
+
+
+def level_of(line: dict[str, Any]) -> Any:
+    """A line's level in any cloud's shape: ``level`` (AWS, Azure, plain JSON) or ``severity`` (Google Cloud)."""
+    return line.get("level", line.get("severity"))

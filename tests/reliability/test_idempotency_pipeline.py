@@ -17,6 +17,8 @@ from portafunc import App, idempotency
 from portafunc.events import HttpRequest, Message
 from portafunc.invoke import Outcome, invoke_batch, invoke_http, invoke_message
 
+from log_support import level_of
+
 pytest_plugins = [__name__.rpartition(".")[0] + ".idem_fixtures" if "." in __name__ else "idem_fixtures"]
 
 
@@ -352,7 +354,7 @@ def late_warnings(stderr: str) -> list[dict[str, Any]]:
             rec = json.loads(line)
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("level") == "WARNING" and "outlived its lease" in rec.get("message", ""):
+        if isinstance(rec, dict) and level_of(rec) == "WARNING" and "outlived its lease" in rec.get("message", ""):
             found.append(rec)
     return found
 

@@ -22,6 +22,8 @@ from portafunc.errors import NonRetryableError
 from portafunc.events import HttpRequest, Message
 from portafunc.targets import get_target
 
+from log_support import level_of
+
 TARGETS = ["aws", "azure", "gcp"]
 SECRET = "pf-S3cr3t-7a1c9e"  # one distinctive value, so any leak is found by a plain search
 SECRET_HEADERS = [
@@ -108,7 +110,7 @@ def test_failed_http_invocation_logs_no_request_secrets(target: str, capsys: pyt
     assert exchange.response is not None and exchange.response.status == 500
     assert SECRET not in exchange.response.body.decode()
     lines = assert_no_secret(capsys.readouterr().err)
-    assert any(line.get("level") == "ERROR" and "payment provider timed out" in str(line.get("error"))
+    assert any(level_of(line) == "ERROR" and "payment provider timed out" in str(line.get("error"))
                for line in lines), lines
 
 
