@@ -340,9 +340,10 @@ def at_stack_offset(frames: int, fn: Callable[..., Any], *args: Any) -> Any:
 
     CPython keeps its frames in 16 KiB chunks and frees a chunk as soon as its first frame returns; a call and return
     that straddle a chunk boundary pay a page mapping each time. A pydantic-heavy import (FastAPI's models) makes
-    thousands of such calls, so its cost swings by 10-20 % with the depth it starts from -- the same on 3.11, 3.12 and
-    3.13. A platform's bootstrap starts each contender's import at a depth that owes nothing to either, so each round
-    starts both at the same offset and the rounds spread their offsets over one chunk's worth of frames."""
+    thousands of such calls, so its cost swings by 10-20 % with the depth it starts from (measured on 3.11, 3.12 and
+    3.13.0; later 3.13 and 3.14 releases keep a spare chunk). A platform's bootstrap starts each contender's import
+    at a depth that owes nothing to either, so each round starts both at the same offset and the rounds spread their
+    offsets over one chunk's worth of frames."""
     if frames <= 0:
         return fn(*args)
     return at_stack_offset(frames - 1, fn, *args)

@@ -363,8 +363,7 @@ def _http_chain_entry(spec: FunctionSpec, target: str) -> tuple[list[Any], str, 
         outer = outermost(chain, _http_core(spec, target)) or False
         run = outer and _link(*outer)
     entry = (list(spec.app._middleware), target, run, [list(r._middleware) for r in spec.routers], outer)
-    keep(_http_chains, spec, entry, 4096)
-    return entry
+    return keep(_http_chains, spec, entry, 4096)
 
 
 _http_chains: dict[FunctionSpec, tuple[list[Any], str, Any, list[list[Any]], Any]] = {}
@@ -772,8 +771,7 @@ def _http_lane(spec: FunctionSpec) -> Any:
                 return False
         else:
             lane = False
-    keep(_http_lanes, spec, lane, 4096)
-    return lane
+    return keep(_http_lanes, spec, lane, 4096)
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -912,8 +910,7 @@ def _plain_message(spec: FunctionSpec) -> tuple[Any, Any, Any] | tuple[()]:
         model = spec.message_model
         direct = (spec.handler, model, None if model is None else _validator(model)) \
             if len(plan) == 1 and plan[0].source == "event" else ()
-    keep(_plain_messages, spec, direct, 4096)
-    return direct
+    return keep(_plain_messages, spec, direct, 4096)
 
 
 _plain_messages: dict[FunctionSpec, tuple[Any, Any, Any] | tuple[()]] = {}
@@ -1184,8 +1181,7 @@ def _rejection_plan(spec: FunctionSpec) -> tuple[str, Any, logs.Redacted]:
     env = os.environ
     key = env.encodekey(name) if env.__class__ is _Environ else None
     plan = (name, key, logs.Redacted(logs.scrub_text(_HINT + name)))  # scrubbed as a text field's value is
-    keep(_rejection_plans, spec.name, plan, 4096)
-    return plan
+    return keep(_rejection_plans, spec.name, plan, 4096)
 
 
 _rejection_plans: dict[str, tuple[str, Any, logs.Redacted]] = {}

@@ -574,8 +574,7 @@ def _head(levelname: str, message: str, name: str) -> str:
     """The rest of an ``aws`` line's head after the timestamp's text, for (level, message as given, logger): the
     message scrubbed, remembered for the messages portafunc writes again and again."""
     text = f'", "level": {_value(levelname)}, "message": {_value(logs.scrub_text(message))}, "logger": {_value(name)}'
-    keep(_heads, (levelname, message, name), text, 256)
-    return text
+    return keep(_heads, (levelname, message, name), text, 256)
 
 
 _escape: Any = _json_encoder.encode_basestring  # the escape the C encoder applies to text (ensure_ascii=False)

@@ -487,8 +487,7 @@ def _asgi_server(proto: str | None, host: str | None) -> tuple[str, tuple[str, i
     the next request sending the same two (256 pairs at most, emptied when full)."""
     scheme = _scheme_of(proto, host)
     found = scheme, _server(host, scheme)
-    keep(_asgi_servers, (proto, host), found, 256)
-    return found
+    return keep(_asgi_servers, (proto, host), found, 256)
 
 
 _asgi_servers: dict[tuple[str | None, str | None], tuple[str, tuple[str, int]]] = {}
@@ -645,8 +644,7 @@ def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
     scheme = _scheme_of(proto, host)
     name, port = _server(host, scheme)
     keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
-    keep(_wsgi_servers, (proto, host), keys, 256)
-    return keys
+    return keep(_wsgi_servers, (proto, host), keys, 256)
 
 
 _wsgi_servers: dict[tuple[str | None, str | None], dict[str, str]] = {}

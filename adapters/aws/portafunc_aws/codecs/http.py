@@ -294,8 +294,7 @@ def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str |
             low = want.lower()
             found.append(next((name for name in names if name == want or name.lower() == low), None))
         keys = tuple(found)
-    keep(_HEADER_KEYS, (names, wanted), keys, 256)
-    return keys
+    return keep(_HEADER_KEYS, (names, wanted), keys, 256)
 
 
 _HEADER_KEYS: dict[tuple[tuple[Any, ...], tuple[str, ...]], tuple[str | None, ...] | None] = {}
@@ -408,8 +407,7 @@ def _route_template(route_key: str) -> str | None:
     the same key (an API has one key per route; 1,024 kept at most, emptied when full)."""
     _, space, template = route_key.partition(" ")
     found = template if space and template.startswith("/") else None
-    keep(_ROUTE_TEMPLATES, route_key, found, 1024)
-    return found
+    return keep(_ROUTE_TEMPLATES, route_key, found, 1024)
 
 
 _ROUTE_TEMPLATES: dict[str, str | None] = {}

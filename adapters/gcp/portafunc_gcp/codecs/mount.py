@@ -189,8 +189,7 @@ def _header_picker(keys: tuple[str, ...]) -> Callable[[Any], Any]:
 
     wanted = [key for key in keys if key[:5] == "HTTP_" or key == "CONTENT_TYPE"]
     picker: Callable[[Any], Any] = itemgetter(*wanted) if wanted else _no_headers
-    keep(_header_values, keys, picker, 64)
-    return picker
+    return keep(_header_values, keys, picker, 64)
 
 
 _header_values: dict[tuple[str, ...], Callable[[Any], Any]] = {}
