@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Iterator, Mapping
 
+from portafunc.lazy import built_once
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
 from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
@@ -36,31 +36,22 @@ class BlobBucket(ObjectStore):
         self.container = container
         self.connection_var = connection_var
         self.call = Caller(url, timeout, transient, self._translate)
-        self._service: Any = None
-        self._container: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def client(self) -> Any:
         """The ``ContainerClient`` (built on first use; checks the connection string's account)."""
-        if self._container is None:
-            with self._lock:
-                if self._container is None:
-                    from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient
 
-                    names = (self.connection_var,) if self.connection_var else CONNECTION_VARS
-                    conn = tables.connection_from_env(None, names)
-                    if conn is None:
-                        raise BindingError(f"{self.url}: needs a storage connection string in "
-                                           f"{' or '.join(names)}")
-                    found = account_name(conn)
-                    if found and found != self.account:
-                        raise BindingError(f"{self.url}: the connection string is for account {found!r}, not "
-                                           f"{self.account!r}")
-                    self._service = BlobServiceClient.from_connection_string(
-                        conn, retry_total=0, connection_timeout=10, read_timeout=10)
-                    self._container = self._service.get_container_client(self.container)
-        return self._container
+        names = (self.connection_var,) if self.connection_var else CONNECTION_VARS
+        conn = tables.connection_from_env(None, names)
+        if conn is None:
+            raise BindingError(f"{self.url}: needs a storage connection string in {' or '.join(names)}")
+        found = account_name(conn)
+        if found and found != self.account:
+            raise BindingError(f"{self.url}: the connection string is for account {found!r}, not {self.account!r}")
+        service = BlobServiceClient.from_connection_string(conn, retry_total=0, connection_timeout=10,
+                                                           read_timeout=10)
+        return service.get_container_client(self.container)
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
@@ -142,7 +133,7 @@ class BlobBucket(ObjectStore):
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         blob = self._blob(key)
-        account_key = getattr(self._service.credential, "account_key", None)
+        account_key = getattr(self.client.credential, "account_key", None)
         if not account_key:
             raise DataUnavailable(f"{self.url}: presigning needs the account key in the connection string")
         permission = BlobSasPermissions(read=True) if method == "GET" else BlobSasPermissions(create=True, write=True)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import parse_qs, urlsplit
 
+from portafunc.lazy import built_once
 from portafunc.errors import BindingError, MessagingError
 from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, as_outgoing
@@ -46,23 +46,16 @@ class EventGridTopic:
         self.key_env = key_env
         self.timeout = timeout
         self.source = f"/portafunc/topics/{name}"
-        self._client: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    key = os.environ.get(self.key_env)
-                    if not key:
-                        raise BindingError(f"topic {self.name!r} ({self.endpoint}) needs the topic access key in "
-                                           f"{self.key_env}")
-                    from azure.core.credentials import AzureKeyCredential
-                    from azure.eventgrid import EventGridPublisherClient
+        key = os.environ.get(self.key_env)
+        if not key:
+            raise BindingError(f"topic {self.name!r} ({self.endpoint}) needs the topic access key in {self.key_env}")
+        from azure.core.credentials import AzureKeyCredential
+        from azure.eventgrid import EventGridPublisherClient
 
-                    self._client = EventGridPublisherClient(self.endpoint, AzureKeyCredential(key))
-        return self._client
+        return EventGridPublisherClient(self.endpoint, AzureKeyCredential(key))
 
     def publish(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
                 dedup_id: str | None = None) -> str:

@@ -20,11 +20,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from portafunc.lazy import built_once
 from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
                                    Record)
 
@@ -55,23 +55,17 @@ class AzureTableStore(IdempotencyStore):
         self.table = table
         self._conn = connection_string
         self._conn_var = connection_var
-        self._client: Any = None
-        self._lock = threading.Lock()
         self._etags = ClaimVersions()
 
     def __repr__(self) -> str:
         return f"AzureTableStore({self.table!r})"
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from azure.data.tables import TableClient
+        from azure.data.tables import TableClient
 
-                    conn = self._conn or connection_from_env(self._conn_var)
-                    self._client = TableClient.from_connection_string(conn, table_name=self.table)
-        return self._client
+        conn = self._conn or connection_from_env(self._conn_var)
+        return TableClient.from_connection_string(conn, table_name=self.table)
 
     def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
         hint = "; create the table" if "TableNotFound" in str(exc) else ""

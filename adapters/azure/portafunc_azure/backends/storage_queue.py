@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 import time
 import uuid
 from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from portafunc.lazy import built_once
 from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 
@@ -118,24 +118,18 @@ class StorageQueue:
         self.visibility_timeout = int(options.get("visibility_timeout", "30"))
         self.timeout = timeout_option(options, f"azqueue://{account}/{queue}")
         self.retries = int(options.get("retries", "10"))
-        self._client: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    conn, variable = connection_from_env(self.options)
-                    found = account_name(conn)
-                    if found and found != self.account:
-                        raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in "
-                                           f"{variable} is for account {found!r}, not {self.account!r}")
-                    client = raw_queue_client(conn, self.queue, retries=0)
-                    if self.options.get("create") in ("1", "true", "yes"):
-                        self._call("create", lambda left: _create(client, **transport_options(left)))
-                    self._client = client
-        return self._client
+        conn, variable = connection_from_env(self.options)
+        found = account_name(conn)
+        if found and found != self.account:
+            raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in {variable} is for "
+                               f"account {found!r}, not {self.account!r}")
+        client = raw_queue_client(conn, self.queue, retries=0)
+        if self.options.get("create") in ("1", "true", "yes"):
+            self._call("create", lambda left: _create(client, **transport_options(left)))
+        return client
 
     def _call(self, what: str, fn: Any, deadline: float | None = None) -> Any:
         """``fn(seconds_left)`` retried on transient failures until the deadline; any failure as MessagingError."""

@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Iterator
 
+from portafunc.lazy import built_once
 from portafunc.data import ABSENT, DataError, DataUnavailable, KeyNotFound, TableStore, VersionConflict
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
@@ -36,27 +36,20 @@ class TableKV(TableStore):
         self.table = table
         self.connection_var = connection_var
         self.call = Caller(url, timeout, transient, self._translate)
-        self._client: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from azure.data.tables import TableClient
+        from azure.data.tables import TableClient
 
-                    conn = tables.connection_from_env(self.connection_var)
-                    if conn is None:
-                        names = [self.connection_var] if self.connection_var else tables.DEFAULT_CONNECTION_VARS
-                        raise BindingError(f"{self.url}: needs a storage connection string in {' or '.join(names)}")
-                    found = account_name(conn)
-                    if found and found != self.account:
-                        raise BindingError(f"{self.url}: the connection string is for account {found!r}, not "
-                                           f"{self.account!r}")
-                    self._client = TableClient.from_connection_string(conn, table_name=self.table, retry_total=0,
-                                                                      connection_timeout=10, read_timeout=10)
-        return self._client
+        conn = tables.connection_from_env(self.connection_var)
+        if conn is None:
+            names = [self.connection_var] if self.connection_var else tables.DEFAULT_CONNECTION_VARS
+            raise BindingError(f"{self.url}: needs a storage connection string in {' or '.join(names)}")
+        found = account_name(conn)
+        if found and found != self.account:
+            raise BindingError(f"{self.url}: the connection string is for account {found!r}, not {self.account!r}")
+        return TableClient.from_connection_string(conn, table_name=self.table, retry_total=0, connection_timeout=10,
+                                                  read_timeout=10)
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError

@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from portafunc.lazy import built_once
 from portafunc.data import ABSENT, DataError, DataUnavailable, KeyNotFound, TableStore, VersionConflict
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
@@ -42,17 +42,11 @@ class FirestoreKV(TableStore):
         self.collection = collection
         self.database = database
         self.call = Caller(url, timeout, transient, self._translate)
-        self._client: Any = None
         self._collection: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = firestore.client(self.project, self.database)
-        return self._client
+        return firestore.client(self.project, self.database)
 
     def _doc(self, key: str) -> Any:
         if self._collection is None:  # one reference for every call: building it costs more than the key's hash

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from datetime import timedelta
 from typing import Any, BinaryIO, Iterator, Mapping
 
+from portafunc.lazy import built_once
 from portafunc.data import DataError, DataUnavailable, KeyNotFound, ObjectInfo, ObjectStore
 from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
@@ -38,20 +38,12 @@ class GcsBucket(ObjectStore):
         self.url = url
         self.bucket_name = bucket
         self.call = Caller(url, timeout, transient, self._translate)
-        self._client: Any = None
-        self._bucket: Any = None
-        self._lock = threading.Lock()
 
-    @property
+    @built_once
     def bucket(self) -> Any:
-        if self._bucket is None:
-            with self._lock:
-                if self._bucket is None:
-                    from google.cloud import storage  # type: ignore[attr-defined]
+        from google.cloud import storage  # type: ignore[attr-defined]
 
-                    self._client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT") or None)
-                    self._bucket = self._client.bucket(self.bucket_name)
-        return self._bucket
+        return storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT") or None).bucket(self.bucket_name)
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         name = type(exc).__name__
@@ -144,7 +136,7 @@ class GcsBucket(ObjectStore):
     def _signing(self) -> dict[str, Any]:
         """Credentials that can sign: the client's own if they hold a key, else the runtime's default credentials
         (a key file signs locally; metadata-server credentials sign through IAM with their access token)."""
-        creds = getattr(self._client, "_credentials", None)
+        creds = getattr(self.bucket.client, "_credentials", None)
         if creds is not None and hasattr(creds, "sign_bytes") and getattr(creds, "signer_email", None):
             return {"credentials": creds}
         import google.auth

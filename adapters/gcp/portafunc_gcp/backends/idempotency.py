@@ -18,12 +18,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from portafunc.lazy import built_once
 from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, IdempotencyStore, IdempotencyStoreError,
                                    Record)
 
@@ -42,20 +42,14 @@ class FirestoreStore(IdempotencyStore):
         self.project = project
         self.collection = collection
         self.database = database
-        self._client: Any = None
-        self._lock = threading.Lock()
         self._versions = ClaimVersions()
 
     def __repr__(self) -> str:
         return f"FirestoreStore({self.project!r}, {self.collection!r})"
 
-    @property
+    @built_once
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = firestore_client.client(self.project, self.database)
-        return self._client
+        return firestore_client.client(self.project, self.database)
 
     def _doc(self, key: str) -> Any:
         return self.client.collection(self.collection).document(firestore_client.document_id(key))
