@@ -41,7 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the cold start tes
 
 from . import __version__
 from .otel_probe import configured, exporter_named
-from .tracing import TraceContext, from_headers, from_message, outgoing
+from .tracing import TraceContext, add, from_headers, from_message, outgoing
 
 _SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER
 _INVOCATION_SPAN = otel_context.create_key("portafunc-invocation-span")
@@ -223,12 +223,11 @@ class Instrumentation:
         found = trace.get_current_span().get_span_context()
         if not found.is_valid:
             return out
-        out = dict(out) if out else {}
-        out["traceparent"] = f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags) & 1:02x}"
+        extra = {"traceparent": f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags) & 1:02x}"}
         state = found.trace_state.to_header()
         if state:
-            out["tracestate"] = state
-        return out
+            extra["tracestate"] = state
+        return add(out, extra)
 
     # -- portafunc.tracing ---------------------------------------------------------------------------------------
     @staticmethod

@@ -30,6 +30,36 @@ _ZERO_SPAN = "0" * 16
 # Request headers whose value identifies a request across services, in the order a correlation id is taken from.
 CORRELATION_HEADERS = ("x-correlation-id", "x-request-id", "x-amzn-trace-id", "traceparent")
 
+# The attributes :func:`outgoing` adds to a message, the most needed first: a backend whose broker caps the number of
+# attributes keeps the caller's own and then as many of these as fit, in this order.
+TRACE_ATTRIBUTES = ("traceparent", "correlation_id", "tracestate")
+
+
+class Stamped(dict[str, str]):
+    """Message attributes with trace attributes portafunc added; ``added`` names those (the caller's own are the
+    others), so a backend whose broker caps the count can give the caller's own the room first."""
+
+    __slots__ = ("added",)
+    added: tuple[str, ...]
+
+
+def added(attributes: Mapping[str, str] | None) -> tuple[str, ...]:
+    """The names in ``attributes`` that portafunc added (:class:`Stamped`); none for attributes built any other way,
+    which are all the caller's own."""
+    if not isinstance(attributes, Stamped):
+        return ()
+    return tuple(name for name in getattr(attributes, "added", ()) if name in attributes)  # none on a bare copy
+
+
+def add(attributes: Mapping[str, str] | None, extra: Mapping[str, str]) -> Stamped:
+    """``attributes`` with ``extra`` set on them, the names of ``extra`` counted as added (as are those
+    ``attributes`` had as added already)."""
+    out = Stamped(attributes) if attributes else Stamped()
+    out.update(extra)
+    before = added(attributes)
+    out.added = before + tuple(name for name in extra if name not in before)
+    return out
+
 
 class TraceContext:
     """One invocation's place in a trace: the trace id, the caller's span id (``parent_id``, if any), this
@@ -150,18 +180,18 @@ def begin(parent: TraceContext | None) -> TraceContext:
 
 def outgoing(attributes: dict[str, str] | None) -> dict[str, str] | None:
     """``attributes`` plus ``traceparent``/``tracestate`` and ``correlation_id`` of the running invocation (those the
-    caller set are kept); unchanged outside an invocation."""
+    caller set are kept), as :class:`Stamped` naming what was added; unchanged outside an invocation."""
     from .context import current
 
     ctx = current()
     trace = getattr(ctx, "trace", None)
     if ctx is None or trace is None:
         return attributes
-    out = dict(attributes) if attributes else {}
-    if "traceparent" not in out:
-        out["traceparent"] = trace.traceparent()
-        if trace.state and "tracestate" not in out:
-            out["tracestate"] = trace.state
-    if "correlation_id" not in out and "correlation-id" not in out:
-        out["correlation_id"] = ctx.correlation_id
-    return out
+    extra = {}
+    if not attributes or "traceparent" not in attributes:
+        extra["traceparent"] = trace.traceparent()
+        if trace.state and (not attributes or "tracestate" not in attributes):
+            extra["tracestate"] = trace.state
+    if not attributes or ("correlation_id" not in attributes and "correlation-id" not in attributes):
+        extra["correlation_id"] = ctx.correlation_id
+    return add(attributes, extra)

@@ -13,7 +13,7 @@ from portafunc.messaging.base import OutgoingMessage, as_outgoing
 from portafunc.messaging.retry import timeout_option
 
 from . import clients
-from .attributes import outgoing_body
+from .attributes import outgoing_body, report_left_out
 from .batch import send_batches
 from .errors import call
 
@@ -42,10 +42,12 @@ class SnsTopic:
 
     def _entry(self, msg: OutgoingMessage) -> dict[str, Any]:
         payload, _ = msg.payload()
-        body, attributes = outgoing_body(payload, msg.attributes, f"publish to {self.arn}")
+        body, attributes, left_out = outgoing_body(payload, msg.attributes, f"publish to {self.arn}")
         entry: dict[str, Any] = {"Message": body}
         if attributes:
             entry["MessageAttributes"] = attributes
+        if left_out:  # SNS has no system attributes to carry them instead
+            report_left_out("SNS", self.arn, left_out)
         if self.fifo:
             entry["MessageGroupId"] = msg.ordering_key or "default"
             # a fresh id per message unless the caller gave one: botocore's retries resend the same id, so a retried
@@ -57,7 +59,7 @@ class SnsTopic:
 
     def publish(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
                 dedup_id: str | None = None) -> str:
-        entry = self._entry(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id))
+        entry = self._entry(OutgoingMessage(data, attributes or {}, ordering_key, dedup_id))
         response = call(self._client.publish, "publish to topic", self.arn, "sns:Publish",
                         deadline=time.monotonic() + self.timeout, retries=self.retries, TopicArn=self.arn, **entry)
         return str(response["MessageId"])

@@ -2,7 +2,8 @@
 
 URL forms: ``sqs://arn:aws:sqs:REGION:ACCOUNT:NAME`` or the queue URL without its scheme,
 ``sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` (``?region=`` overrides the region for other hosts). ``?timeout=``
-(seconds, default 30) bounds the retries of each call.
+(seconds, default 30) bounds the retries of each call. A ``traceparent`` the message's own attributes leave no room for
+goes as the ``AWSTraceHeader`` system attribute (:mod:`.attributes`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from portafunc.errors import BindingError, EventDecodeError, MessagingError
 from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
 from portafunc.messaging.retry import timeout_option
+from portafunc.tracing import parse_traceparent
 
 from ..codecs import queue as codec
 from . import clients
-from .attributes import outgoing_body
+from .attributes import outgoing_body, report_left_out
 from .batch import send_batches
 from .errors import call
 
@@ -59,6 +61,16 @@ def parse_queue_url(url: str, name: str) -> tuple[str, str, str]:
             f"arn:aws:sqs:{region}:{account}:{qname}")
 
 
+def aws_trace_header(traceparent: str) -> str | None:
+    """X-Ray's trace header naming the same trace, parent span and sampling decision as a W3C ``traceparent``
+    (``Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>``); None if it is not a valid one."""
+    found = parse_traceparent(traceparent) if traceparent else None
+    if found is None or found.parent_id is None:
+        return None
+    trace = found.trace_id
+    return f"Root=1-{trace[:8]}-{trace[8:]};Parent={found.parent_id};Sampled={1 if found.sampled else 0}"
+
+
 class SqsQueue:
     def __init__(self, url: str, name: str) -> None:
         self.name = name
@@ -81,10 +93,20 @@ class SqsQueue:
     # -- sending ----------------------------------------------------------------------------------------------
     def _entry(self, msg: OutgoingMessage) -> dict[str, Any]:
         payload, _ = msg.payload()
-        body, attributes = outgoing_body(payload, msg.attributes, f"send to {self.queue_url}")
+        body, attributes, left_out = outgoing_body(payload, msg.attributes, f"send to {self.queue_url}")
         entry: dict[str, Any] = {"MessageBody": body}
         if attributes:
             entry["MessageAttributes"] = attributes
+        if left_out:
+            traceparent = left_out.pop("traceparent", "")
+            header = aws_trace_header(traceparent)
+            if header:  # a system attribute: not one of the 10, and Lambda continues the trace from it
+                entry["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+            elif traceparent:
+                left_out = {"traceparent": traceparent, **left_out}
+            if left_out:
+                report_left_out("SQS", self.queue_url, left_out, "the AWSTraceHeader system attribute" if header
+                                else None)
         if msg.delay_seconds:
             if self.fifo:
                 raise MessagingError(f"send to {self.queue_url}: FIFO queues have no per-message delay")
@@ -98,7 +120,7 @@ class SqsQueue:
 
     def send(self, data: Any, *, attributes: dict[str, str] | None = None, ordering_key: str | None = None,
              dedup_id: str | None = None, delay_seconds: int = 0) -> str:
-        entry = self._entry(OutgoingMessage(data, dict(attributes or {}), ordering_key, dedup_id, delay_seconds))
+        entry = self._entry(OutgoingMessage(data, attributes or {}, ordering_key, dedup_id, delay_seconds))
         response = self._call(self._client.send_message, "send to queue", "sqs:SendMessage",
                               QueueUrl=self.queue_url, **entry)
         return str(response["MessageId"])
