@@ -187,11 +187,22 @@ def outgoing(attributes: dict[str, str] | None) -> dict[str, str] | None:
     trace = getattr(ctx, "trace", None)
     if ctx is None or trace is None:
         return attributes
-    extra = {}
-    if not attributes or "traceparent" not in attributes:
-        extra["traceparent"] = trace.traceparent()
-        if trace.state and (not attributes or "tracestate" not in attributes):
-            extra["tracestate"] = trace.state
-    if not attributes or ("correlation_id" not in attributes and "correlation-id" not in attributes):
-        extra["correlation_id"] = ctx.correlation_id
-    return add(attributes, extra)
+    extra = {"traceparent": trace.traceparent(), "correlation_id": ctx.correlation_id}
+    if trace.state:
+        extra["tracestate"] = trace.state
+    return with_trace(attributes, extra)
+
+
+def with_trace(attributes: Mapping[str, str] | None, extra: Mapping[str, str]) -> Stamped:
+    """``attributes`` plus the trace attributes of ``extra`` the caller did not set: a caller's own ``traceparent``
+    keeps its own ``tracestate`` (or none), and a correlation id in either spelling is the caller's. One rule for a
+    single send and for each message of a batch."""
+    own = attributes or {}
+    missing: dict[str, str] = {}
+    if "traceparent" not in own:
+        for name in ("traceparent", "tracestate"):
+            if name in extra and name not in own:
+                missing[name] = extra[name]
+    if "correlation_id" in extra and "correlation_id" not in own and "correlation-id" not in own:
+        missing["correlation_id"] = extra["correlation_id"]
+    return add(attributes, missing)

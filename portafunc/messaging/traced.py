@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..tracing import add, outgoing
+from ..tracing import outgoing, with_trace
 from .base import OutgoingMessage
 
 _SINGLE = ("publish", "send")
@@ -87,7 +87,6 @@ def _batch(method: Any, name: str) -> Any:
 def _with(extra: dict[str, str], item: Any) -> OutgoingMessage:
     """``item`` with the trace attributes of ``extra`` it does not set itself, kept marked as added."""
     if not isinstance(item, OutgoingMessage):
-        return OutgoingMessage(item, add(None, extra))
-    own = item.attributes
-    return OutgoingMessage(item.data, add(own, {k: v for k, v in extra.items() if k not in own}), item.ordering_key,
-                           item.dedup_id, item.delay_seconds)
+        return OutgoingMessage(item, with_trace(None, extra))
+    return OutgoingMessage(item.data, with_trace(item.attributes, extra), item.ordering_key, item.dedup_id,
+                           item.delay_seconds)

@@ -74,3 +74,26 @@ def test_outside_an_invocation_every_attribute_is_the_callers() -> None:
     backend.send(b"x", attributes={"traceparent": CALLER, "shop": "acme"})
     assert outgoing({"shop": "acme"}) == {"shop": "acme"}
     assert added(backend.got[0]) == () and added(dict(outgoing({"shop": "acme"}) or {})) == ()
+
+
+def test_a_batch_message_gets_the_same_trace_attributes_as_the_same_message_sent_alone() -> None:
+    """A message's own ``traceparent`` keeps its own ``tracestate`` (none added: the invocation's would not belong
+    to it), and a correlation id in either spelling is the message's own; batch and single send agree."""
+    backend = traced(Recorder())
+    cases = [{"traceparent": CALLER}, {"correlation-id": "order-77"}, {"traceparent": CALLER, "tracestate": "mine=2"},
+             {"shop": "acme"}]
+
+    def send() -> None:
+        for attributes in cases:
+            backend.send(b"x", attributes=dict(attributes))
+        backend.send_batch([OutgoingMessage(b"x", dict(attributes)) for attributes in cases])
+
+    _inside_an_invocation(send)
+    alone, in_batch = backend.got[:len(cases)], backend.got[len(cases):]
+    assert in_batch == alone
+    assert [added(got) for got in in_batch] == [added(got) for got in alone]
+    own_parent, own_hyphen, own_state, plain = in_batch
+    assert "tracestate" not in own_parent and added(own_parent) == ("correlation_id",)
+    assert "correlation_id" not in own_hyphen and own_hyphen["correlation-id"] == "order-77"
+    assert own_state["tracestate"] == "mine=2" and added(own_state) == ("correlation_id",)
+    assert added(plain) == ("traceparent", "tracestate", "correlation_id")
