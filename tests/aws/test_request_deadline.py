@@ -191,3 +191,19 @@ def test_a_batch_whose_entries_keep_failing_stops_at_its_deadline(monkeypatch: p
         error = _gives_up(lambda: queue.send_batch(["a", "b"]), PartialSendError, 1.8 + ROOM)
     assert "ran out" in str(error), error
     assert isinstance(error, PartialSendError) and error.accepted == ["id-0", None]
+
+
+@pytest.mark.emulator
+def test_event_handlers_registered_on_a_client_apply_to_every_tier(boto: Any) -> None:
+    _, arn = boto.queue("hooked")
+    seen: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        seen.append(params["MessageBody"])
+
+    SqsQueue(f"sqs://{arn}", "hooked").send("before")  # a tier built before the handler is registered
+    clients.client("sqs", "us-east-1").meta.events.register("provide-client-params.sqs.SendMessage", record)
+    for timeout in ("30", "5", "2.5"):  # three tiers, two of them built after
+        SqsQueue(f"sqs://{arn}?timeout={timeout}", "hooked").send(timeout)
+    assert seen == ["30", "5", "2.5"]
+    assert len({key[2] for key in clients._clients}) >= 3

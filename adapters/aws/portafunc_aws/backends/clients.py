@@ -13,6 +13,7 @@ together fit in the time the call has left: the largest of :data:`TIERS` that fi
 :class:`Client` standing for all tiers of a service and region, and each operation call picks its tier when it is
 made, from the deadline :func:`until` set — so a retry with less time left runs on a smaller tier. Calls made
 outside a deadline (table set-up, presigned URLs) use the largest tier, the settings these clients always had.
+Event handlers registered through ``client.meta.events`` apply to every tier, those built later included.
 
 **The bound.** An attempt's socket waits end within its tier's connect + read timeouts when the peer goes silent
 (never accepts, or never answers), so within the time left when the attempt started. The exception is an attempt
@@ -69,6 +70,7 @@ _BUDGETS = [connect + read for connect, read in TIERS]
 
 _session: Any = None
 _clients: dict[tuple[str, str | None, tuple[float, float]], Any] = {}
+_hooks: dict[tuple[str, str | None], list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {}  # see _Events
 _lock = threading.Lock()
 _deadline: ContextVar[float | None] = ContextVar("portafunc_aws_deadline", default=None)
 
@@ -122,7 +124,9 @@ class Client:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in ("exceptions", "meta", "waiter_names"):  # not operations: any tier has the same
+        if name == "meta":
+            return _Meta(self.service, self.region)
+        if name in ("exceptions", "waiter_names"):  # not operations: any tier has the same
             return getattr(built(self.service, self.region, None), name)
         service, region = self.service, self.region
 
@@ -135,6 +139,56 @@ class Client:
 
         operation.__name__ = name
         return operation
+
+
+class _Meta:
+    """``client.meta`` of every tier: ``events`` registers a handler on each tier's client (those built later too);
+    the rest is read from the largest tier's."""
+
+    __slots__ = ("service", "region")
+
+    def __init__(self, service: str, region: str | None) -> None:
+        self.service = service
+        self.region = region
+
+    @property
+    def events(self) -> _Events:
+        return _Events(self.service, self.region)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(built(self.service, self.region, None).meta, name)
+
+
+class _Events:
+    """Event handlers for every tier of a service and region, kept to be registered on tiers built later."""
+
+    __slots__ = ("service", "region")
+
+    def __init__(self, service: str, region: str | None) -> None:
+        self.service = service
+        self.region = region
+
+    def _apply(self, method: str, *args: Any, **kwargs: Any) -> None:
+        with _lock:
+            _hooks.setdefault((self.service, self.region), []).append((method, args, kwargs))
+            tiers = {id(c): c for (service, region, _), c in _clients.items()
+                     if service == self.service and region == self.region}
+        for found in tiers.values():
+            getattr(found.meta.events, method)(*args, **kwargs)
+
+    def register(self, *args: Any, **kwargs: Any) -> None:
+        self._apply("register", *args, **kwargs)
+
+    def register_first(self, *args: Any, **kwargs: Any) -> None:
+        self._apply("register_first", *args, **kwargs)
+
+    def register_last(self, *args: Any, **kwargs: Any) -> None:
+        self._apply("register_last", *args, **kwargs)
+
+    def unregister(self, *args: Any, **kwargs: Any) -> None:
+        self._apply("unregister", *args, **kwargs)
 
 
 def client(service: str, region: str | None) -> Any:
@@ -186,6 +240,8 @@ def _new(service: str, region: str | None, timeouts: tuple[float, float]) -> Any
     built = _session.client(service, region_name=region, config=config)
     if service == "s3":
         built.meta.events.register_last("before-call.s3", _expect_only_with_room)
+    for method, args, kwargs in _hooks.get((service, region), ()):
+        getattr(built.meta.events, method)(*args, **kwargs)
     return built
 
 
@@ -234,9 +290,10 @@ def max_retries() -> int | None:
 
 
 def reset() -> None:
-    """Forget the clients and their session (tests that change endpoints or credentials)."""
+    """Forget the clients, their session and their event handlers (tests that change endpoints or credentials)."""
     global _session
     with _lock:
         _clients.clear()
+        _hooks.clear()
         _session = None
 
