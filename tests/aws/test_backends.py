@@ -183,10 +183,10 @@ def test_batch_entries_retry_transient_failures_and_stop_on_rejections(monkeypat
     import boto3
     from botocore.stub import Stubber
 
-    monkeypatch.setattr(batch_mod, "backoff", lambda attempt: None)
+    monkeypatch.setattr(batch_mod, "backoff", lambda attempt, deadline=None: None)
     sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     queue = SqsQueue("sqs://arn:aws:sqs:us-east-1:123456789012:q", "q")
-    monkeypatch.setattr(clients, "_clients", {("sqs", "us-east-1"): sqs})
+    monkeypatch.setattr(clients, "_clients", {("sqs", "us-east-1", tier): sqs for tier in clients.TIERS})
     with Stubber(sqs) as stub:
         stub.add_response("send_message_batch", {
             "Successful": [{"Id": "0", "MessageId": "id-0", "MD5OfMessageBody": "x"}],

@@ -76,6 +76,7 @@ def idem_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def dynamodb_url(idem_moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh DynamoDB table on moto, created by the store's own helper; returns its store URL."""
     from portafunc import idempotency
+    from portafunc_aws.backends import clients
     from portafunc_aws.backends.idempotency import DynamoDBStore, store_factory
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -86,6 +87,7 @@ def dynamodb_url(idem_moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
             monkeypatch.setenv(key, value)
         else:
             monkeypatch.delenv(key, raising=False)
+    clients.reset()  # the store shares the backends' clients: none may point at another test's endpoint
     idempotency.register_store("dynamodb", store_factory)
     table = f"idem-{uuid.uuid4().hex[:12]}"
     DynamoDBStore(table).create_table()

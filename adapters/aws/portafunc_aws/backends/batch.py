@@ -24,8 +24,9 @@ class BatchError(PartialSendError):
 
 
 def send_batches(entries: list[dict[str, Any]], send: Callable[[list[dict[str, Any]]], dict[str, Any]],
-                 what: str) -> list[str]:
-    """Send ``entries`` (without ``Id``) in chunks of 10; broker ids in input order."""
+                 what: str, deadline: float | None = None) -> list[str]:
+    """Send ``entries`` (without ``Id``) in chunks of 10; broker ids in input order. Entry retries sleep no further
+    than ``deadline``, the one ``send`` stops at."""
     ids: list[str | None] = [None] * len(entries)
     for start in range(0, len(entries), BATCH_SIZE):
         pending = {str(i): entries[i] for i in range(start, min(start + BATCH_SIZE, len(entries)))}
@@ -53,5 +54,5 @@ def send_batches(entries: list[dict[str, Any]], send: Callable[[list[dict[str, A
                     codes = ", ".join(sorted({str(f.get("Code")) for f in failed}))
                     raise BatchError(f"{what}: {len(pending)} message(s) still failing after {ENTRY_RETRIES} "
                                      f"retries ({codes})", ids)
-                backoff(attempt)
+                backoff(attempt, deadline)
     return [i for i in ids if i is not None]

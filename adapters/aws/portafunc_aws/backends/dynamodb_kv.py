@@ -6,7 +6,8 @@
   ``if_version`` is a ``ConditionExpression`` on it — evaluated atomically with the write.
 * ``keys(prefix)`` is a ``Scan`` with ``begins_with`` (a table with only a partition key has no ordered index):
   fine for admin and small tables, not for a hot path.
-* URL options: ``?region=``, ``?timeout=`` seconds (default 30) — the messaging deadline rule.
+* URL options: ``?region=``, ``?timeout=`` seconds (default 30) — the messaging deadline rule, requests included
+  (:mod:`.clients`).
 * IAM: ``dynamodb:GetItem``, ``PutItem``, ``DeleteItem``, ``Scan`` on the table.
 """
 
@@ -32,7 +33,7 @@ class DynamoDBTable(TableStore):
         self.url = url
         self.table = table
         self.region = region
-        self.call = Caller(url, timeout, transient, self._translate, clients.max_retries())
+        self.call = clients.WithDeadline(Caller(url, timeout, transient, self._translate, clients.max_retries()))
 
     @property
     def client(self) -> Any:

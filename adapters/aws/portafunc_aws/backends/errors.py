@@ -2,7 +2,8 @@
 
 Every call is retried on transient failures (refused or dropped connections, timeouts, throttling, 5xx) with the
 core's backoff until the binding's ``?timeout=`` (:mod:`portafunc.messaging.retry`); botocore's own retries are off,
-since they have an attempt count but no overall deadline.
+since they have an attempt count but no overall deadline. Each attempt runs on a client whose socket timeouts fit in
+the time left (:mod:`.clients`), so a request that hangs does not outlast the deadline either.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import time
 from typing import Any, Callable, TypeVar
 
 from portafunc.errors import MessagingError
-from portafunc.messaging.retry import DEFAULT_TIMEOUT, TRANSIENT_HTTP_STATUS, GaveUp, call_until
+from portafunc.messaging.retry import DEFAULT_TIMEOUT, LAST_ATTEMPT, TRANSIENT_HTTP_STATUS, GaveUp, call_until
+
+from .clients import until
 
 T = TypeVar("T")
 
@@ -22,6 +25,7 @@ DENIED = {"AuthorizationError", "AccessDenied", "AccessDeniedException", "Invali
           "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken", "KMSAccessDeniedException"}
 RETRYABLE_ENTRY = {"InternalError", "InternalFailure", "ServiceUnavailable", "Throttling", "ThrottlingException",
                    "ThrottledException", "RequestThrottled", "KMSThrottlingException"}
+THROTTLED = {"ProvisionedThroughputExceededException", "RequestLimitExceeded"}  # DynamoDB's, answered with 400
 
 
 def translate(exc: BaseException, action: str, resource: str, permission: str) -> MessagingError:
@@ -63,26 +67,35 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return code in RETRYABLE_ENTRY or status in TRANSIENT_HTTP_STATUS
+        return code in RETRYABLE_ENTRY or code in THROTTLED or status in TRANSIENT_HTTP_STATUS
     return False
 
 
 def call(fn: Callable[..., T], action: str, resource: str, permission: str, *, deadline: float | None = None,
          retries: int | None = None, **kwargs: Any) -> T:
     """Run one API call, retrying transient failures until ``deadline`` (``time.monotonic()``; default: 30 s from
-    now) or ``retries`` retries; any failure left is a MessagingError saying what to fix."""
+    now) or ``retries`` retries; any failure left is a MessagingError saying what to fix. A deadline already past
+    (a batch's later request) fails at once: the time was the whole call's, not each request's."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if deadline is None:
         deadline = time.monotonic() + DEFAULT_TIMEOUT
+    elif deadline - time.monotonic() <= LAST_ATTEMPT:
+        raise MessagingError(f"{action} {resource}: not sent, the binding's ?timeout= ran out before this request "
+                             "(earlier requests of the same call used it up)")
     try:
-        return call_until(deadline, lambda _left: fn(**kwargs), transient, retries=retries)
+        with until(deadline):
+            return call_until(deadline, lambda _left: fn(**kwargs), transient, retries=retries)
     except GaveUp as exc:
         raise MessagingError(f"{translate(exc.last, action, resource, permission)}; {exc}") from exc.last
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action, resource, permission) from exc
 
 
-def backoff(attempt: int, base: float = 0.05, cap: float = 2.0) -> None:
-    """Sleep with exponential backoff and full jitter before retry number ``attempt`` (1-based)."""
-    time.sleep(random.uniform(0, min(cap, base * (2 ** attempt))))  # noqa: S311 - jitter, not crypto
+def backoff(attempt: int, deadline: float | None = None, base: float = 0.05, cap: float = 2.0) -> None:
+    """Sleep with exponential backoff and full jitter before retry number ``attempt`` (1-based), never past
+    ``deadline`` (``time.monotonic()``)."""
+    delay = random.uniform(0, min(cap, base * (2 ** attempt)))  # noqa: S311 - jitter, not crypto
+    if deadline is not None:
+        delay = min(delay, max(0.0, deadline - time.monotonic()))
+    time.sleep(delay)

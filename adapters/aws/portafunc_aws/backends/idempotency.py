@@ -7,8 +7,10 @@
 * Owner: the claim stores its token in ``owner``; ``complete`` is a ``PutItem`` conditioned on ``owner = :owner`` and
   ``delete`` a ``DeleteItem`` conditioned on ``attribute_not_exists(id) OR owner = :owner`` — one round trip each, so
   an invocation whose key was taken over after its lease cannot overwrite or release the new claim.
-* URL options: ``?region=eu-west-1`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``). The endpoint is boto3's
-  (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_DYNAMODB`` point it at moto or DynamoDB Local).
+* URL options: ``?region=eu-west-1`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``); ``?timeout=`` seconds (default
+  10: a claim is on the path of every guarded invocation): each call is retried on transient failures with the core's
+  backoff until then, and no request outlasts it (:mod:`.clients`). The endpoint is boto3's (``AWS_ENDPOINT_URL`` /
+  ``AWS_ENDPOINT_URL_DYNAMODB`` point it at moto or DynamoDB Local).
 * IAM: ``dynamodb:PutItem``, ``GetItem``, ``DeleteItem`` on the table (conditions need no extra permission).
 * boto3 is imported when the store is first used, never by importing this module's package.
 """
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from portafunc.idempotency import COMPLETED, IN_PROGRESS, IdempotencyStore, IdempotencyStoreError, Record
 
-from . import dynamodb
+from . import clients, dynamodb
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 10.0
 
 
 class DynamoDBStore(IdempotencyStore):
@@ -32,33 +36,36 @@ class DynamoDBStore(IdempotencyStore):
 
     owner_checks = True
 
-    def __init__(self, table: str, region: str | None = None) -> None:
+    def __init__(self, table: str, region: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         if not table:
             raise IdempotencyStoreError("dynamodb:// needs a table name: dynamodb://TABLE")
         self.table = table
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self.timeout = timeout
 
     def __repr__(self) -> str:
         return f"DynamoDBStore({self.table!r})"
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
+        return clients.client("dynamodb", self.region)
 
-                    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
-                                    read_timeout=10, user_agent_extra="portafunc-idempotency")
-                    self._client = boto3.session.Session().client("dynamodb", region_name=self.region,
-                                                                  config=config)
-        return self._client
+    def _call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` retried on transient failures until the store's deadline; the failure left is raised as is, or
+        as :class:`~portafunc.messaging.retry.GaveUp` when retries ran out."""
+        from portafunc.messaging.retry import call_until
+
+        from .errors import transient
+
+        deadline = time.monotonic() + self.timeout
+        with clients.until(deadline):
+            return call_until(deadline, lambda _left: fn(), transient, retries=clients.max_retries())
 
     def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        from portafunc.messaging.retry import GaveUp
+
+        last = exc.last if isinstance(exc, GaveUp) else exc
+        code = dynamodb.error_code(last) or type(last).__name__
         hint = {"ResourceNotFoundException": "; create the table (partition key 'id', string)",
                 "AccessDeniedException": f"; the role needs dynamodb:{action} on the table"}.get(code, "")
         return IdempotencyStoreError(f"idempotency store dynamodb://{self.table}: {action} failed: {code}: "
@@ -66,13 +73,13 @@ class DynamoDBStore(IdempotencyStore):
 
     def put_in_progress(self, key: str, payload_hash: str, expires_at: float, owner: str | None = None) -> bool:
         try:
-            self.client.put_item(
+            self._call(lambda: self.client.put_item(
                 TableName=self.table,
                 Item=_item(key, IN_PROGRESS, payload_hash, expires_at, None, owner),
                 ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
                 ExpressionAttributeNames={"#id": "id", "#exp": "expires_at"},
-                ExpressionAttributeValues={":now": {"N": repr(time.time())}},
-            )
+                ExpressionAttributeValues={":now": {"N": repr(time.time())}},  # per attempt: a retry's own clock
+            ))
             return True
         except Exception as exc:  # noqa: BLE001 - botocore is imported lazily, so match by code
             if _refused(exc):
@@ -82,9 +89,9 @@ class DynamoDBStore(IdempotencyStore):
     def complete(self, key: str, payload_hash: str, result: str, expires_at: float,
                  owner: str | None = None) -> bool:
         try:
-            self.client.put_item(TableName=self.table,
-                                 Item=_item(key, COMPLETED, payload_hash, expires_at, result, owner),
-                                 **_owner_condition(owner, "#owner = :owner"))
+            self._call(lambda: self.client.put_item(
+                TableName=self.table, Item=_item(key, COMPLETED, payload_hash, expires_at, result, owner),
+                **_owner_condition(owner, "#owner = :owner")))
             return True
         except Exception as exc:  # noqa: BLE001
             if owner is not None and _refused(exc):
@@ -93,7 +100,8 @@ class DynamoDBStore(IdempotencyStore):
 
     def get(self, key: str) -> Record | None:
         try:
-            item = self.client.get_item(TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item")
+            item = self._call(lambda: self.client.get_item(TableName=self.table, Key={"id": {"S": key}},
+                                                           ConsistentRead=True)).get("Item")
         except Exception as exc:  # noqa: BLE001
             raise self._fail("GetItem", exc) from exc
         if not item:
@@ -104,8 +112,9 @@ class DynamoDBStore(IdempotencyStore):
 
     def delete(self, key: str, owner: str | None = None) -> bool:
         try:
-            self.client.delete_item(TableName=self.table, Key={"id": {"S": key}},
-                                    **_owner_condition(owner, "attribute_not_exists(#id) OR #owner = :owner"))
+            self._call(lambda: self.client.delete_item(
+                TableName=self.table, Key={"id": {"S": key}},
+                **_owner_condition(owner, "attribute_not_exists(#id) OR #owner = :owner")))
             return True
         except Exception as exc:  # noqa: BLE001
             if owner is not None and _refused(exc):
@@ -149,8 +158,10 @@ def _item(key: str, status: str, payload_hash: str, expires_at: float, result: s
 
 
 def store_factory(url: str) -> DynamoDBStore:
-    """``dynamodb://TABLE[?region=REGION]`` → a store."""
+    """``dynamodb://TABLE[?region=REGION&timeout=SECONDS]`` → a store."""
+    from portafunc.messaging.retry import timeout_option
+
     parts = urlsplit(url)
     table = (parts.netloc + parts.path).strip("/")
-    region = next(iter(parse_qs(parts.query).get("region", [])), None)
-    return DynamoDBStore(table, region)
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return DynamoDBStore(table, options.get("region"), timeout_option(options, url, DEFAULT_TIMEOUT))

@@ -1,7 +1,9 @@
 """``s3://BUCKET`` buckets (entry point group ``portafunc.data``).
 
 * URL options: ``?region=`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``), ``?timeout=`` seconds (default 30): every
-  call is retried on transient failures with the core's backoff until then (botocore's retries are off).
+  call is retried on transient failures with the core's backoff until then (botocore's retries are off), and no
+  request waits on a silent server past it (:mod:`.clients`); a body still flowing is not cut, nor is a stream from
+  :meth:`S3Bucket.open` read after the call.
 * Endpoint: boto3's (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` point it at moto, MinIO or LocalStack).
 * IAM: ``s3:GetObject``, ``s3:PutObject``, ``s3:DeleteObject`` on ``arn:aws:s3:::BUCKET/*`` and ``s3:ListBucket`` on
   the bucket (without it a missing key reads as AccessDenied instead of NoSuchKey).
@@ -32,7 +34,7 @@ class S3Bucket(ObjectStore):
         self.url = url
         self.bucket = bucket
         self.region = region
-        self.call = Caller(url, timeout, transient, self._translate, clients.max_retries())
+        self.call = clients.WithDeadline(Caller(url, timeout, transient, self._translate, clients.max_retries()))
 
     @property
     def client(self) -> Any:

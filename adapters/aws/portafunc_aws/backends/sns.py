@@ -73,4 +73,4 @@ class SnsTopic:
                         deadline=deadline, retries=self.retries, TopicArn=self.arn,
                         PublishBatchRequestEntries=chunk)
 
-        return send_batches(entries, send, f"publish batch to {self.arn}")
+        return send_batches(entries, send, f"publish batch to {self.arn}", deadline)

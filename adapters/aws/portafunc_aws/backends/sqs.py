@@ -134,14 +134,17 @@ class SqsQueue:
                         "sqs:SendMessage", deadline=deadline, retries=self.retries, QueueUrl=self.queue_url,
                         Entries=chunk)
 
-        return send_batches(entries, send, f"send batch to {self.queue_url}")
+        return send_batches(entries, send, f"send batch to {self.queue_url}", deadline)
 
     # -- receiving --------------------------------------------------------------------------------------------
     def receive(self, max_messages: int = 10, wait: float = 0.0) -> list[ReceivedMessage]:
-        response = self._call(self._client.receive_message, "receive from queue", "sqs:ReceiveMessage",
-                              QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, int(max_messages))),
-                              WaitTimeSeconds=max(0, min(20, math.ceil(wait))), MessageAttributeNames=["All"],
-                              MessageSystemAttributeNames=["All"])
+        """The long poll of ``wait`` seconds is asked for: the call's deadline is ``wait`` + ``?timeout=``."""
+        wait_seconds = max(0, min(20, math.ceil(wait)))
+        response = call(self._client.receive_message, "receive from queue", self.queue_url, "sqs:ReceiveMessage",
+                        deadline=time.monotonic() + wait_seconds + self.timeout, retries=self.retries,
+                        QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, int(max_messages))),
+                        WaitTimeSeconds=wait_seconds, MessageAttributeNames=["All"],
+                        MessageSystemAttributeNames=["All"])
         out = []
         for index, raw in enumerate(response.get("Messages", [])):
             record = codec.sqs_record_from_api(raw, self.arn)
