@@ -90,9 +90,9 @@ def test_read_on_the_class_it_is_the_descriptor_with_the_builds_docstring() -> N
 
 def test_no_backend_keeps_a_hand_written_lock_guarded_client() -> None:
     """Every backend of the adapters builds its client with built_once: a lock and a double check written by hand
-    is the shape this replaced (the AWS clients are shared per service and region, in one module-level map)."""
+    is the shape this replaced (the AWS backends share their clients per service, region and timeout tier)."""
     hand_written = [path.relative_to(REPO).as_posix()
                     for path in sorted(REPO.glob("adapters/*/portafunc_*/backends/*.py"))
                     if "self._lock = threading.Lock()" in path.read_text(encoding="utf-8")
                     and "if self._client is None:" in path.read_text(encoding="utf-8")]
-    assert hand_written in ([], ["adapters/aws/portafunc_aws/backends/idempotency.py"])
+    assert hand_written == []
