@@ -375,3 +375,33 @@ class CutOffProxy:
     def close(self) -> None:
         self.down()
         self.sock.close()
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and holds them open without reading or answering."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)  # so that the accepting thread sees close() soon
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.thread.join(5)
+        self.sock.close()
+        for conn in self.held:
+            conn.close()

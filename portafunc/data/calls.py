@@ -35,9 +35,13 @@ class Caller:
     def __call__(self, fn: Callable[[], T], key: str = "", *, once: bool = False) -> T:
         """``fn()`` under the deadline rule; ``once``: never retried (e.g. an upload from a stream that cannot be
         rewound, which a retry would send from the middle)."""
+        return self.timed(lambda _left: fn(), key, once=once)
+
+    def timed(self, fn: Callable[[float], T], key: str = "", *, once: bool = False) -> T:
+        """As calling the Caller, with ``fn(seconds_left)``: the time each attempt has, for a backend whose SDK
+        takes a timeout per request (retries alone do not stop a request that hangs)."""
         try:
-            return call_until(time.monotonic() + self.timeout, lambda _left: fn(), self.transient,
-                              retries=0 if once else self.retries)
+            return call_until(time.monotonic() + self.timeout, fn, self.transient, retries=0 if once else self.retries)
         except GaveUp as exc:
             raise DataUnavailable(f"{self.translate(exc.last, key)}; {exc}") from exc.last
         except DataError:

@@ -65,6 +65,18 @@ def call_until(deadline: float, fn: Callable[[float], T], transient: Callable[[B
             time.sleep(min(delay, left - LAST_ATTEMPT))
 
 
+CONNECT_SHARE = 0.25  # of an attempt's time left, for connecting (at most CONNECT_CAP); the rest is for the answer
+CONNECT_CAP = 2.0
+
+
+def socket_timeouts(seconds_left: float, cap: float | None = None) -> tuple[float, float]:
+    """(connect, read) socket timeouts for one attempt whose sum fits in ``seconds_left`` (and ``cap``), so that a
+    peer that goes silent while connecting or while answering ends the attempt by the deadline, not after it."""
+    budget = seconds_left if cap is None else min(cap, seconds_left)
+    connect = min(CONNECT_CAP, budget * CONNECT_SHARE)
+    return connect, budget - connect
+
+
 def timeout_option(options: Mapping[str, str], url: str, default: float = DEFAULT_TIMEOUT) -> float:
     """The binding's ``?timeout=`` in seconds: a positive finite number, else a BindingError naming the URL."""
     raw = options.get("timeout")

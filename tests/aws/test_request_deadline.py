@@ -9,8 +9,6 @@ machine), not after botocore's 30 s read timeout. The tiers themselves are check
 from __future__ import annotations
 
 import random
-import socket
-import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -26,38 +24,9 @@ from portafunc.messaging.retry import GaveUp
 from portafunc_aws.backends import clients
 from portafunc_aws.backends.idempotency import store_factory
 from portafunc_aws.backends.sqs import SqsQueue
+from standins import SilentServer
 
 ROOM = 1.0  # seconds past the timeout the asserts allow (the stated bound is 0.5 s)
-
-
-class SilentServer:
-    """Accepts connections on 127.0.0.1 and holds them open without reading or answering."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)  # so that the accepting thread sees close() soon
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.closed.set()
-        self.thread.join(5)
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 @pytest.fixture

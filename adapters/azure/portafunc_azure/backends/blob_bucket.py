@@ -6,7 +6,9 @@
 * Objects are block blobs; metadata keys are letters, digits and ``_`` (Azure wants C# identifiers).
 * A presigned PUT needs the header ``x-ms-blob-type: BlockBlob`` on the upload (Azure requires it).
 * ``?timeout=`` seconds (default 30): transient failures retried with the core's backoff until then (the SDK's own
-  retries are off; each attempt is capped at 10 s so a hung request is retried, not waited on).
+  retries are off). Each request's connect + read timeouts fit in the time left (at most 10 s, so a hung request is
+  retried, not waited on): a call ends by its deadline even when the service accepts and never answers. A stream
+  from ``open()`` reads later chunks with the timeouts of the call that opened it.
 * azure-storage-blob is imported on first use.
 """
 
@@ -23,7 +25,7 @@ from portafunc.data.stream import reader
 from portafunc.errors import BindingError
 
 from . import tables
-from .retrying import transient
+from .retrying import transient, transport_options
 from .storage_queue import account_name
 
 CONNECTION_VARS = ("PORTAFUNC_AZBLOB_CONNECTION", "AzureWebJobsStorage")
@@ -82,41 +84,44 @@ class BlobBucket(ObjectStore):
 
         start = rewind_point(body)
 
-        def put() -> Any:
+        def put(left: float) -> Any:
             if start is not None:
                 body.seek(start)
             return self._blob(key).upload_blob(body, overwrite=True, metadata=dict(metadata or {}),
-                                               content_settings=ContentSettings(content_type=content_type))
+                                               content_settings=ContentSettings(content_type=content_type),
+                                               **transport_options(left))
 
-        return str(self.call(put, key, once=start is None and not isinstance(body, bytes))["etag"]).strip('"')
+        return str(self.call.timed(put, key, once=start is None and not isinstance(body, bytes))["etag"]).strip('"')
 
     def get(self, key: str) -> bytes:
-        return bytes(self.call(lambda: self._blob(key).download_blob().readall(), key))
+        return bytes(self.call.timed(lambda left: self._blob(key).download_blob(**transport_options(left)).readall(),
+                                     key))
 
     def open(self, key: str) -> BinaryIO:
-        download = self.call(lambda: self._blob(key).download_blob(), key)
+        download = self.call.timed(lambda left: self._blob(key).download_blob(**transport_options(left)), key)
         return reader(download.read)
 
     def stat(self, key: str) -> ObjectInfo:
-        props = self.call(lambda: self._blob(key).get_blob_properties(), key)
+        props = self.call.timed(lambda left: self._blob(key).get_blob_properties(**transport_options(left)), key)
         return ObjectInfo(key, int(props.size), str(props.etag).strip('"'), props.last_modified,
                           props.content_settings.content_type, dict(props.metadata or {}))
 
     def delete(self, key: str) -> None:
         try:
-            self.call(lambda: self._blob(key).delete_blob(), key)
+            self.call.timed(lambda left: self._blob(key).delete_blob(**transport_options(left)), key)
         except KeyNotFound:
             pass
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         token: str | None = None
         while True:
-            def page(token: str | None = token) -> tuple[list[Any], str | None]:
-                pages = self.client.list_blobs(name_starts_with=prefix or None).by_page(continuation_token=token)
+            def page(left: float, token: str | None = token) -> tuple[list[Any], str | None]:
+                pages = self.client.list_blobs(name_starts_with=prefix or None, **transport_options(left)).by_page(
+                    continuation_token=token)
                 items = list(next(pages))
                 return items, pages.continuation_token
 
-            items, token = self.call(page)
+            items, token = self.call.timed(page)
             for item in items:
                 yield ObjectInfo(item.name, int(item.size), str(item.etag).strip('"'), item.last_modified)
             if not token:
@@ -124,7 +129,7 @@ class BlobBucket(ObjectStore):
 
     def exists(self, key: str) -> bool:
         try:
-            self.call(lambda: self._blob(key).get_blob_properties(), key)
+            self.call.timed(lambda left: self._blob(key).get_blob_properties(**transport_options(left)), key)
             return True
         except KeyNotFound:
             return False

@@ -15,13 +15,18 @@
   taken over after its lease therefore never overwrites or releases the new claim.
 * Table Storage has no TTL: expired records are overwritten on the next claim; sweep old ones with a periodic
   query on ``expires_at`` if the table must stay small.
+* ``?timeout=`` seconds (default 10: a claim is on the path of every guarded invocation) bounds each operation, all
+  its requests together: transient failures are retried with the core's backoff until then (the SDK's retries are
+  off), and each request's connect + read timeouts fit in the time left, so a service that never answers cannot
+  hold an invocation past it.
 * azure-data-tables is imported when the store is first used.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import partial
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from portafunc.lazy import built_once
@@ -29,8 +34,11 @@ from portafunc.idempotency import (COMPLETED, IN_PROGRESS, ClaimVersions, Idempo
                                    Record)
 
 from . import tables
+from .retrying import call_until, timeout_option, transport_options
 
+T = TypeVar("T")
 ROW = "r"
+DEFAULT_TIMEOUT = 10.0
 CHUNK = tables.CHUNK
 MAX_CHUNKS = tables.MAX_CHUNKS
 
@@ -48,13 +56,15 @@ class AzureTableStore(IdempotencyStore):
 
     owner_checks = True
 
-    def __init__(self, table: str, connection_string: str | None = None, connection_var: str | None = None) -> None:
+    def __init__(self, table: str, connection_string: str | None = None, connection_var: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         if not table or not table.isalnum() or not table[0].isalpha() or not 3 <= len(table) <= 63:
             raise IdempotencyStoreError(f"aztable://{table}: a table name is 3-63 letters and digits, starting "
                                         "with a letter")
         self.table = table
         self._conn = connection_string
         self._conn_var = connection_var
+        self.timeout = timeout
         self._etags = ClaimVersions()
 
     def __repr__(self) -> str:
@@ -65,7 +75,11 @@ class AzureTableStore(IdempotencyStore):
         from azure.data.tables import TableClient
 
         conn = self._conn or connection_from_env(self._conn_var)
-        return TableClient.from_connection_string(conn, table_name=self.table)
+        return TableClient.from_connection_string(conn, table_name=self.table, retry_total=0)
+
+    def _requests(self) -> _Requests:
+        """The requests of one operation, which share its deadline."""
+        return _Requests(time.monotonic() + self.timeout)
 
     def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
         hint = "; create the table" if "TableNotFound" in str(exc) else ""
@@ -78,23 +92,26 @@ class AzureTableStore(IdempotencyStore):
         from azure.data.tables import UpdateMode
 
         entity = _entity(key, IN_PROGRESS, payload_hash, expires_at, None, owner)
+        request = self._requests()
         try:
             for _ in range(3):
                 try:
-                    self._etags.remember(key, owner, self.client.create_entity(entity).get("etag"))
+                    created = request(lambda **timeouts: self.client.create_entity(entity, **timeouts))
+                    self._etags.remember(key, owner, created.get("etag"))
                     return True
                 except ResourceExistsError:
                     pass
                 try:
-                    existing = self.client.get_entity(entity["PartitionKey"], ROW)
+                    existing = request(lambda **timeouts: self.client.get_entity(entity["PartitionKey"], ROW,
+                                                                               **timeouts))
                 except ResourceNotFoundError:
                     continue  # deleted between the two calls: try to create it again
                 if float(existing.get("expires_at", 0.0)) > time.time():
                     return False
                 try:
-                    written = self.client.update_entity(entity, mode=UpdateMode.REPLACE,
-                                                        etag=existing.metadata["etag"],
-                                                        match_condition=MatchConditions.IfNotModified)
+                    written = request(partial(self.client.update_entity, entity, mode=UpdateMode.REPLACE,
+                                              etag=existing.metadata["etag"],
+                                              match_condition=MatchConditions.IfNotModified))
                     self._etags.remember(key, owner, written.get("etag"))
                     return True
                 except (ResourceModifiedError, ResourceNotFoundError):
@@ -112,25 +129,29 @@ class AzureTableStore(IdempotencyStore):
         from azure.data.tables import UpdateMode
 
         entity = _entity(key, COMPLETED, payload_hash, expires_at, result, owner)
+        request = self._requests()
         try:
             if owner is None:
-                self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+                request(lambda **timeouts: self.client.upsert_entity(entity, mode=UpdateMode.REPLACE, **timeouts))
                 return True
             return self._etags.write_as_owner(
-                key, owner, lambda: self._owned_etag(key, owner) or False,  # gone or another claim's: refused
-                lambda etag: self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
-                                                       match_condition=MatchConditions.IfNotModified),
+                key, owner, lambda: self._owned_etag(request, key, owner) or False,  # gone or another's: refused
+                lambda etag: request(lambda **timeouts: self.client.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified,
+                    **timeouts)),
                 (ResourceModifiedError, ResourceNotFoundError))
         except Exception as exc:  # noqa: BLE001
             raise self._fail("complete", exc) from exc
 
-    def _owned_etag(self, key: str, owner: str, *, gone: bool | None = None) -> str | bool | None:
+    def _owned_etag(self, request: _Requests, key: str, owner: str, *,
+                    gone: bool | None = None) -> str | bool | None:
         """The entity's current ETag if it still holds ``owner``; None when another claim holds it, and ``gone``
         (default None) when there is no entity."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            entity = self.client.get_entity(_partition(key), ROW, select=["owner"])
+            entity = request(lambda **timeouts: self.client.get_entity(_partition(key), ROW, select=["owner"],
+                                                                     **timeouts))
         except ResourceNotFoundError:
             return gone
         if entity.get("owner") != owner:
@@ -140,8 +161,9 @@ class AzureTableStore(IdempotencyStore):
     def get(self, key: str) -> Record | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        request = self._requests()
         try:
-            entity = self.client.get_entity(_partition(key), ROW)
+            entity = request(lambda **timeouts: self.client.get_entity(_partition(key), ROW, **timeouts))
         except ResourceNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001
@@ -155,16 +177,17 @@ class AzureTableStore(IdempotencyStore):
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
+        request = self._requests()
         try:
             if owner is None:
-                self.client.delete_entity(_partition(key), ROW)
+                request(lambda **timeouts: self.client.delete_entity(_partition(key), ROW, **timeouts))
                 return True
             # already gone: nothing of ours to release (True); another claim's (False); a 404 on the delete
             # itself is "already gone" too: the SDK returns quietly
             return self._etags.write_as_owner(
-                key, owner, lambda: self._owned_etag(key, owner, gone=True) or False,
-                lambda etag: self.client.delete_entity(_partition(key), ROW, etag=etag,
-                                                       match_condition=MatchConditions.IfNotModified),
+                key, owner, lambda: self._owned_etag(request, key, owner, gone=True) or False,
+                lambda etag: request(lambda **timeouts: self.client.delete_entity(
+                    _partition(key), ROW, etag=etag, match_condition=MatchConditions.IfNotModified, **timeouts)),
                 (ResourceModifiedError,))
         except ResourceNotFoundError:
             return True
@@ -178,6 +201,18 @@ class AzureTableStore(IdempotencyStore):
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ != "ResourceExistsError":
                 raise self._fail("create table", exc) from exc
+
+
+class _Requests:
+    """Runs ``fn(**socket timeouts)``, retried on transient failures, within one operation's deadline."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, fn: Callable[..., T]) -> T:
+        return call_until(self.deadline, lambda left: fn(**transport_options(left)))
 
 
 _partition = tables.hashed_key
@@ -198,8 +233,9 @@ def _entity(key: str, status: str, payload_hash: str, expires_at: float, result:
 
 
 def store_factory(url: str) -> AzureTableStore:
-    """``aztable://TABLE[?connection=VAR]`` → a store."""
+    """``aztable://TABLE[?connection=VAR&timeout=S]`` → a store."""
     parts = urlsplit(url)
     table = (parts.netloc + parts.path).strip("/")
-    var = next(iter(parse_qs(parts.query).get("connection", [])), None)
-    return AzureTableStore(table, connection_var=var)
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return AzureTableStore(table, connection_var=options.get("connection"),
+                           timeout=timeout_option(options, url, DEFAULT_TIMEOUT))

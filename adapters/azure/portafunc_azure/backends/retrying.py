@@ -1,4 +1,4 @@
-"""Retries for the ``azqueue://`` and ``eventgrid://`` backends: the core's backoff-until-deadline rule
+"""Retries for the Azure backends: the core's backoff-until-deadline rule
 (:mod:`portafunc.messaging.retry`) with Azure's notion of a transient failure, plus :class:`BatchError`.
 
 The SDK's own retry policies are switched off for these calls: the storage policy has a retry count but no overall
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 from portafunc.errors import PartialSendError
-from portafunc.messaging.retry import TRANSIENT_HTTP_STATUS, GaveUp, timeout_option
+from portafunc.messaging.retry import TRANSIENT_HTTP_STATUS, GaveUp, socket_timeouts, timeout_option
 from portafunc.messaging.retry import call_until as _call_until
 
 __all__ = ["BatchError", "GaveUp", "call_until", "timeout_option", "transient", "transport_options"]
@@ -40,7 +40,8 @@ PER_ATTEMPT = 10.0  # seconds: a hung request gives way to a retry instead of us
 
 
 def transport_options(seconds_left: float) -> dict[str, Any]:
-    """Per-request socket timeouts: never past the deadline, and at most ``PER_ATTEMPT`` so that a broker that hangs
-    (Azurite does, under load) is retried rather than waited on for the whole ``?timeout=``."""
-    return {"connection_timeout": min(PER_ATTEMPT, seconds_left),
-            "read_timeout": max(0.5, min(PER_ATTEMPT, seconds_left))}
+    """Per-request socket timeouts (azure-core takes them per operation) whose sum fits in the attempt's time left,
+    so a peer that accepts and never answers ends the attempt by the deadline; at most ``PER_ATTEMPT`` together, so
+    that a service that hangs (Azurite does, under load) is retried rather than waited on for the whole ``?timeout=``."""
+    connect, read = socket_timeouts(seconds_left, PER_ATTEMPT)
+    return {"connection_timeout": connect, "read_timeout": read}

@@ -9,7 +9,8 @@
 * Versions are the entities' ETags; ``if_version`` writes are ``If-Match`` requests, create-only writes
   (``ABSENT``) are inserts (409 when the key exists, unless it has expired).
 * ``keys(prefix)`` is a range filter on ``key`` (a table scan server-side).
-* ``?timeout=`` seconds (default 30): the messaging deadline rule; SDK retries are off.
+* ``?timeout=`` seconds (default 30): the messaging deadline rule; SDK retries are off. Each request's connect +
+  read timeouts fit in the time left (at most 10 s), so a service that never answers cannot hold a call past it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
 
 from . import tables
-from .retrying import transient
+from .retrying import transient, transport_options
 from .storage_queue import account_name
 
 ROW = "r"
@@ -71,15 +72,15 @@ class TableKV(TableStore):
         """The entity, or None when missing (expired ones included: the caller decides)."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        def read() -> Any:
+        def read(left: float) -> Any:
             try:
-                return self.client.get_entity(tables.hashed_key(key), ROW)
+                return self.client.get_entity(tables.hashed_key(key), ROW, **transport_options(left))
             except ResourceNotFoundError as exc:
                 if "TableNotFound" in str(exc):
                     raise
                 return None
 
-        return self.call(read, key)
+        return self.call.timed(read, key)
 
     def get(self, key: str) -> tuple[str, str]:
         entity = self._read(key)
@@ -100,25 +101,27 @@ class TableKV(TableStore):
         if expires_at is not None:
             entity["expires_at"] = float(expires_at)
         if if_version is None:
-            written = self.call(lambda: self.client.upsert_entity(entity, mode=UpdateMode.REPLACE), key)
+            written = self.call.timed(lambda left: self.client.upsert_entity(entity, mode=UpdateMode.REPLACE,
+                                                                             **transport_options(left)), key)
             return str(written["etag"])
 
-        def replace_if(etag: str) -> Any:
+        def replace_if(etag: str, left: float) -> Any:
             return self.client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
-                                             match_condition=MatchConditions.IfNotModified)
+                                             match_condition=MatchConditions.IfNotModified, **transport_options(left))
 
         try:
             if if_version != ABSENT:
-                return str(self.call(lambda: replace_if(if_version), key)["etag"])
+                return str(self.call.timed(lambda left: replace_if(if_version, left), key)["etag"])
             try:
-                return str(self.call(lambda: self.client.create_entity(entity), key)["etag"])
+                return str(self.call.timed(lambda left: self.client.create_entity(entity, **transport_options(left)),
+                                           key)["etag"])
             except DataUnavailable as exc:
                 if not isinstance(exc.__cause__, ResourceExistsError):
                     raise
             existing = self._read(key)  # it exists: create-only may still win over an expired entity
             if existing is None or not _expired(existing, time.time()):
                 raise VersionConflict(self.url, key, if_version)
-            return str(self.call(lambda: replace_if(existing.metadata["etag"]), key)["etag"])
+            return str(self.call.timed(lambda left: replace_if(existing.metadata["etag"], left), key)["etag"])
         except DataUnavailable as exc:
             if isinstance(exc.__cause__, (ResourceModifiedError, ResourceNotFoundError, ResourceExistsError)):
                 raise VersionConflict(self.url, key, if_version) from None
@@ -129,15 +132,17 @@ class TableKV(TableStore):
         from azure.core.exceptions import ResourceModifiedError
 
         if if_version is None:
-            self.call(lambda: self.client.delete_entity(tables.hashed_key(key), ROW), key)
+            self.call.timed(lambda left: self.client.delete_entity(tables.hashed_key(key), ROW,
+                                                                   **transport_options(left)), key)
             return
         # the SDK answers a 404 on delete quietly, so a versioned delete of a missing key is found by reading first
         existing = self._read(key)
         if existing is None or str(existing.metadata["etag"]) != if_version or _expired(existing, time.time()):
             raise VersionConflict(self.url, key, if_version)
         try:
-            self.call(lambda: self.client.delete_entity(tables.hashed_key(key), ROW, etag=if_version,
-                                                        match_condition=MatchConditions.IfNotModified), key)
+            self.call.timed(lambda left: self.client.delete_entity(
+                tables.hashed_key(key), ROW, etag=if_version, match_condition=MatchConditions.IfNotModified,
+                **transport_options(left)), key)
         except DataUnavailable as exc:
             if isinstance(exc.__cause__, ResourceModifiedError):
                 raise VersionConflict(self.url, key, if_version) from None
@@ -154,15 +159,16 @@ class TableKV(TableStore):
                 params["hi"] = prefix[:-1] + chr(ord(last) + 1)
         token: Any = None
         while True:
-            def page(token: Any = token) -> tuple[list[Any], Any]:
+            def page(left: float, token: Any = token) -> tuple[list[Any], Any]:
                 if query:
-                    pager = self.client.query_entities(query, parameters=params, select=select, results_per_page=1000)
+                    pager = self.client.query_entities(query, parameters=params, select=select, results_per_page=1000,
+                                                       **transport_options(left))
                 else:
-                    pager = self.client.list_entities(select=select, results_per_page=1000)
+                    pager = self.client.list_entities(select=select, results_per_page=1000, **transport_options(left))
                 pages = pager.by_page(continuation_token=token)
                 return list(next(pages)), pages.continuation_token
 
-            entities, token = self.call(page)
+            entities, token = self.call.timed(page)
             now = time.time()
             for entity in entities:
                 found = str(entity.get("key", ""))

@@ -14,6 +14,13 @@ from typing import Any
 
 KEY_FIELD = "key"
 TTL_FIELD = "expiration"
+TRANSIENT = {"ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "ResourceExhausted",
+             "Unknown", "GatewayTimeout", "BadGateway", "TooManyRequests", "RetryError"}
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure worth trying again (matched by name: google-api-core is imported lazily)."""
+    return type(exc).__name__ in TRANSIENT
 
 
 def client(project: str, database: str | None = None) -> Any:

@@ -7,7 +7,8 @@
   ``last_update_time`` precondition, create-only writes (``ABSENT``) are ``create`` calls — one round trip, atomic.
 * ``keys(prefix)`` is a range query on ``key``, ordered, 500 per page.
 * ``?database=NAME`` (default ``(default)``), ``?timeout=`` seconds (default 30): the messaging deadline rule; the
-  client's own retries are off for these calls.
+  client's own retries are off for these calls, and each request's gRPC deadline is the time left, so a service
+  that never answers cannot hold a call past it.
 * IAM: ``roles/datastore.user`` on the project.
 """
 
@@ -25,14 +26,10 @@ from portafunc.errors import BindingError
 
 from . import firestore
 
-TRANSIENT = {"ServiceUnavailable", "DeadlineExceeded", "Aborted", "InternalServerError", "ResourceExhausted",
-             "Unknown", "GatewayTimeout", "BadGateway", "TooManyRequests", "RetryError"}
+TRANSIENT = firestore.TRANSIENT
+transient = firestore.transient
 CONFLICT = {"FailedPrecondition", "NotFound", "AlreadyExists"}
 PAGE = 500
-
-
-def transient(exc: BaseException) -> bool:
-    return type(exc).__name__ in TRANSIENT
 
 
 class FirestoreKV(TableStore):
@@ -64,7 +61,7 @@ class FirestoreKV(TableStore):
         return DataUnavailable(f"{self.url}: {name}: {text}")
 
     def get(self, key: str) -> tuple[str, str]:
-        snap = self.call(lambda: self._doc(key).get(retry=None), key)
+        snap = self.call.timed(lambda left: self._doc(key).get(retry=None, timeout=left), key)
         data = snap.to_dict() if snap.exists else None
         if not data or _expired(data, time.time()):
             raise KeyNotFound(self.url, key)
@@ -79,24 +76,27 @@ class FirestoreKV(TableStore):
             data[firestore.TTL_FIELD] = datetime.fromtimestamp(expires_at, tz=timezone.utc)
         doc = self._doc(key)
         if if_version is None:
-            return str(self.call(lambda: doc.set(data, retry=None), key).update_time.rfc3339())
+            return str(self.call.timed(lambda left: doc.set(data, retry=None, timeout=left), key).update_time.rfc3339())
         # an update must also remove a TTL the new value does not have (set() cannot carry a precondition)
         changes = {"expires_at": DELETE_FIELD, firestore.TTL_FIELD: DELETE_FIELD, **data}
         try:
             if if_version != ABSENT:
                 option = self.client.write_option(last_update_time=_timestamp(if_version))
-                written = self.call(lambda: doc.update(changes, option=option, retry=None), key)
+                written = self.call.timed(lambda left: doc.update(changes, option=option, retry=None, timeout=left), key)
                 return str(written.update_time.rfc3339())
             try:
-                return str(self.call(lambda: doc.create(data, retry=None), key).update_time.rfc3339())
+                return str(self.call.timed(lambda left: doc.create(data, retry=None, timeout=left),
+                                           key).update_time.rfc3339())
             except DataUnavailable as exc:
                 if type(exc.__cause__).__name__ != "AlreadyExists":
                     raise
-            snap = self.call(lambda: doc.get(retry=None), key)  # create-only still wins over an expired document
+            # create-only still wins over an expired document
+            snap = self.call.timed(lambda left: doc.get(retry=None, timeout=left), key)
             if not snap.exists or not _expired(snap.to_dict() or {}, time.time()):
                 raise VersionConflict(self.url, key, if_version)
             option = self.client.write_option(last_update_time=snap.update_time)
-            return str(self.call(lambda: doc.update(changes, option=option, retry=None), key).update_time.rfc3339())
+            return str(self.call.timed(lambda left: doc.update(changes, option=option, retry=None, timeout=left),
+                                       key).update_time.rfc3339())
         except DataUnavailable as exc:
             if type(exc.__cause__).__name__ in CONFLICT:
                 raise VersionConflict(self.url, key, if_version) from None
@@ -105,11 +105,11 @@ class FirestoreKV(TableStore):
     def delete(self, key: str, if_version: str | None) -> None:
         doc = self._doc(key)
         if if_version is None:
-            self.call(lambda: doc.delete(retry=None), key)
+            self.call.timed(lambda left: doc.delete(retry=None, timeout=left), key)
             return
         option = self.client.write_option(last_update_time=_timestamp(if_version))
         try:
-            self.call(lambda: doc.delete(option=option, retry=None), key)
+            self.call.timed(lambda left: doc.delete(option=option, retry=None, timeout=left), key)
         except DataUnavailable as exc:
             if type(exc.__cause__).__name__ in CONFLICT:
                 raise VersionConflict(self.url, key, if_version) from None
@@ -128,7 +128,7 @@ class FirestoreKV(TableStore):
         last: str | None = None
         while True:
             page_query = query if last is None else query.start_after({field: last})
-            snaps: list[Any] = self.call(partial(_fetch, page_query))
+            snaps: list[Any] = self.call.timed(partial(_fetch, page_query))
             now = time.time()
             for snap in snaps:
                 data = snap.to_dict() or {}
@@ -140,8 +140,8 @@ class FirestoreKV(TableStore):
             last = str((snaps[-1].to_dict() or {}).get(field, ""))
 
 
-def _fetch(query: Any) -> list[Any]:
-    return list(query.stream(retry=None))
+def _fetch(query: Any, left: float) -> list[Any]:
+    return list(query.stream(retry=None, timeout=left))
 
 
 def _timestamp(version: str) -> Any:

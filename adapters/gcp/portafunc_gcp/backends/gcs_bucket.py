@@ -5,7 +5,9 @@
   Cloud Functions runtime's credentials have none, so the URL is signed through IAM ``signBlob`` — the function's
   service account then needs ``roles/iam.serviceAccountTokenCreator`` on itself.
 * ``?timeout=`` seconds (default 30): transient failures (connection errors, 408/429/5xx) retried with the core's
-  backoff until then; the client's own retries are off for these calls.
+  backoff until then; the client's own retries are off for these calls. Each request's connect + read timeouts fit
+  in the time left, so a service that never answers cannot hold a call past it. A stream from ``open()`` reads after the
+  call returned, each chunk request with socket timeouts that fit in ``?timeout=``.
 * IAM: ``roles/storage.objectUser`` on the bucket.
 * google-cloud-storage is imported on first use.
 """
@@ -23,6 +25,7 @@ from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
+from portafunc.messaging.retry import socket_timeouts
 
 TRANSIENT = {"ServiceUnavailable", "InternalServerError", "TooManyRequests", "GatewayTimeout", "BadGateway",
              "RequestTimeout", "DeadlineExceeded", "ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout",
@@ -64,65 +67,68 @@ class GcsBucket(ObjectStore):
     def put(self, key: str, body: Any, content_type: str | None, metadata: Mapping[str, str] | None) -> str:
         start = rewind_point(body)
 
-        def put() -> str:
+        def put(left: float) -> str:
             blob = self.bucket.blob(key)
             if metadata:
                 blob.metadata = dict(metadata)
             if isinstance(body, bytes):
-                blob.upload_from_string(body, content_type=content_type, retry=None)
+                blob.upload_from_string(body, content_type=content_type, retry=None, timeout=socket_timeouts(left))
             elif start is not None:
                 body.seek(start)
-                blob.upload_from_file(body, content_type=content_type, retry=None)
+                blob.upload_from_file(body, content_type=content_type, retry=None, timeout=socket_timeouts(left))
             else:  # cannot be rewound: a resumable upload fed chunk by chunk, never retried from the middle
-                with blob.open("wb", content_type=content_type, retry=None) as out:
+                with blob.open("wb", content_type=content_type, retry=None, timeout=socket_timeouts(left)) as out:
                     shutil.copyfileobj(body, out, 1 << 20)
-                blob.reload(retry=None)
+                blob.reload(retry=None, timeout=socket_timeouts(left))
             return str(blob.etag)
 
-        return self.call(put, key, once=start is None and not isinstance(body, bytes))
+        return self.call.timed(put, key, once=start is None and not isinstance(body, bytes))
 
     def get(self, key: str) -> bytes:
-        return bytes(self.call(lambda: self.bucket.blob(key).download_as_bytes(retry=None), key))
+        return bytes(self.call.timed(lambda left: self.bucket.blob(key).download_as_bytes(
+            retry=None, timeout=socket_timeouts(left)), key))
 
     def open(self, key: str) -> BinaryIO:
-        blob = self.call(lambda: self._existing(key), key)
-        stream = blob.open("rb", chunk_size=1 << 20, retry=None)
+        timeouts = socket_timeouts(self.call.timeout)
+        blob = self.call.timed(lambda left: self._existing(key, left), key)
+        stream = blob.open("rb", chunk_size=1 << 20, retry=None, timeout=timeouts)
         return reader(stream.read, stream.close)
 
-    def _existing(self, key: str) -> Any:
-        blob = self.bucket.get_blob(key, retry=None)
+    def _existing(self, key: str, left: float) -> Any:
+        blob = self.bucket.get_blob(key, retry=None, timeout=socket_timeouts(left))
         if blob is None:
             raise KeyNotFound(self.url, key)
         return blob
 
     def stat(self, key: str) -> ObjectInfo:
-        blob = self.call(lambda: self._existing(key), key)
+        blob = self.call.timed(lambda left: self._existing(key, left), key)
         return ObjectInfo(key, int(blob.size or 0), str(blob.etag), blob.updated, blob.content_type,
                           dict(blob.metadata or {}))
 
     def delete(self, key: str) -> None:
         try:
-            self.call(lambda: self.bucket.blob(key).delete(retry=None), key)
+            self.call.timed(lambda left: self.bucket.blob(key).delete(retry=None, timeout=socket_timeouts(left)), key)
         except KeyNotFound:
             pass
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         token: str | None = None
         while True:
-            def page(token: str | None = token) -> tuple[list[Any], str | None]:
+            def page(left: float, token: str | None = token) -> tuple[list[Any], str | None]:
                 found = self.bucket.client.list_blobs(self.bucket_name, prefix=prefix or None, page_token=token,
-                                                      retry=None)
+                                                      retry=None, timeout=socket_timeouts(left))
                 items = list(next(found.pages))
                 return items, found.next_page_token
 
-            items, token = self.call(page)
+            items, token = self.call.timed(page)
             for blob in items:
                 yield ObjectInfo(blob.name, int(blob.size or 0), str(blob.etag), blob.updated)
             if not token:
                 return
 
     def exists(self, key: str) -> bool:
-        return bool(self.call(lambda: self.bucket.blob(key).exists(retry=None), key))
+        return bool(self.call.timed(lambda left: self.bucket.blob(key).exists(retry=None, timeout=socket_timeouts(left)),
+                                    key))
 
     def presign(self, key: str, method: str, expires: int) -> str:
         blob = self.bucket.blob(key)
