@@ -405,3 +405,16 @@ class SilentServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+def gives_up(call: Callable[[], object], error: type[Exception], within: float) -> Exception:
+    """The ``error`` ``call`` raises, asserting it came within ``within`` seconds: a behaviour bound (a call that
+    meets a :class:`SilentServer` gives up at its deadline instead of hanging), not a speed test."""
+    started = time.monotonic()
+    try:
+        call()
+    except error as raised:
+        took = time.monotonic() - started
+        assert took < within, f"gave up after {took:.2f} s, later than {within} s"
+        return raised
+    raise AssertionError(f"expected {error.__name__}, the call returned")

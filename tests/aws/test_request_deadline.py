@@ -24,7 +24,7 @@ from portafunc.messaging.retry import GaveUp
 from portafunc_aws.backends import clients
 from portafunc_aws.backends.idempotency import store_factory
 from portafunc_aws.backends.sqs import SqsQueue
-from standins import SilentServer
+from standins import SilentServer, gives_up
 
 ROOM = 1.0  # seconds past the timeout the asserts allow (the stated bound is 0.5 s)
 
@@ -51,19 +51,10 @@ def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentServer]:
     server.close()
 
 
-def _gives_up(call: Callable[[], Any], error: type[Exception], within: float) -> Exception:
-    started = time.monotonic()
-    with pytest.raises(error) as caught:
-        call()
-    took = time.monotonic() - started
-    assert took < within, f"gave up after {took:.2f} s, later than {within} s"
-    return caught.value
-
-
 def test_a_send_to_a_server_that_never_answers_gives_up_at_the_bindings_timeout(
         silent: SilentServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTAFUNC_QUEUE_JOBS", "sqs://arn:aws:sqs:us-east-1:123456789012:jobs?timeout=2")
-    error = _gives_up(lambda: portafunc.queue("jobs").send({"a": 1}), MessagingError, 2 + ROOM)
+    error = gives_up(lambda: portafunc.queue("jobs").send({"a": 1}), MessagingError, 2 + ROOM)
     assert "gave up after" in str(error) and "?timeout=" in str(error), error
     assert isinstance(error.__cause__, ReadTimeoutError) and isinstance(error.__context__, GaveUp)
     assert silent.held, "the request never reached the silent server"
@@ -95,7 +86,7 @@ def test_every_backend_gives_up_at_its_timeout(case: str, silent: SilentServer,
         store = store_factory("dynamodb://idem?timeout=1")
         call = lambda: store.put_in_progress("k", "hash", time.time() + 60, "owner")  # noqa: E731
         error = IdempotencyStoreError
-    raised = _gives_up(call, error, within)
+    raised = gives_up(call, error, within)
     assert "ReadTimeout" in str(raised), raised
 
 
@@ -157,7 +148,7 @@ def test_a_batch_whose_entries_keep_failing_stops_at_its_deadline(monkeypatch: p
             stub.add_response("send_message_batch", {"Successful": [], "Failed": [
                 {"Id": "1", "SenderFault": False, "Code": "ThrottlingException", "Message": "slow down"}]})
         monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest backoff (and jitter) every time
-        error = _gives_up(lambda: queue.send_batch(["a", "b"]), PartialSendError, 1.8 + ROOM)
+        error = gives_up(lambda: queue.send_batch(["a", "b"]), PartialSendError, 1.8 + ROOM)
     assert "ran out" in str(error), error
     assert isinstance(error, PartialSendError) and error.accepted == ["id-0", None]
 

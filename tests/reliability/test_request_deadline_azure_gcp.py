@@ -19,7 +19,7 @@ import portafunc.data
 from portafunc.errors import DataUnavailable, MessagingError
 from portafunc.idempotency import IdempotencyStoreError
 from portafunc.messaging import reset as reset_bindings
-from standins import AZURITE_ACCOUNT, AZURITE_KEY, SilentServer
+from standins import AZURITE_ACCOUNT, AZURITE_KEY, SilentServer, gives_up
 
 TIMEOUT = 2.0
 WITHIN = TIMEOUT + 2.0  # a behaviour bound, not a speed test: before, such calls hung for 10 s or more
@@ -43,15 +43,6 @@ def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentServer]:
     reset_bindings()
     portafunc.data.reset()
     server.close()
-
-
-def _gives_up(call: Callable[[], Any], error: type[Exception]) -> Exception:
-    started = time.monotonic()
-    with pytest.raises(error) as caught:
-        call()
-    took = time.monotonic() - started
-    assert took < WITHIN, f"gave up after {took:.2f} s, later than {WITHIN} s"
-    return caught.value
 
 
 AZURE = ["azblob put", "azblob get", "azblob list", "aztable kv get", "aztable kv put", "aztable idempotency claim",
@@ -105,7 +96,7 @@ def test_every_backend_gives_up_at_its_timeout(case: str, silent: SilentServer,
     else:
         monkeypatch.setenv("PORTAFUNC_TOPIC_EVENTS", f"pubsub://projects/silent/topics/events?{option}")
         call, error = lambda: portafunc.topic("events").publish("x"), MessagingError
-    _gives_up(call, error)
+    gives_up(call, error, WITHIN)
     assert silent.held, "the request never reached the silent server"
 
 
