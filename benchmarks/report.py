@@ -49,9 +49,12 @@ WARM_TITLES = {
     "aws_sqs1_failing": "AWS: one SQS message whose handler raises (KeyError) → batchItemFailures, untyped",
     "aws_sqs10_one_failing": "AWS: SQS batch of 10, one handler raises → that one message in batchItemFailures",
     "aws_sqs1_failing_typed": "AWS: one SQS message that fails validation (pydantic model) → batchItemFailures",
-    "gcp_pubsub_cloudevent": "GCP: Pub/Sub messagePublished CloudEvent (direct call of the target)",
+    "gcp_pubsub_cloudevent": "GCP: Pub/Sub messagePublished CloudEvent (direct call of the function's CloudEvent "
+                             "lane)",
     "gcp_pubsub_cloudevent_served": "GCP: the same CloudEvent POSTed (binary mode) into functions-framework's WSGI "
-                                    "app: the entry inside a real Flask request",
+                                    "app: the entry inside a real Flask request; native is the documented "
+                                    "`@functions_framework.cloud_event` target, and the same handler written as an "
+                                    "HTTP target that parses the body itself is shown beside it",
     "azure_eventgrid": "Azure: Event Grid event (direct call of the v2 function)",
     "azure_http": "Azure: HTTP request (func.HttpRequest → func.HttpResponse)",
     "azure_storage_queue": "Azure: Storage Queue message (func.QueueMessage as the worker builds it, direct call)",

@@ -17,3 +17,12 @@ def hello(request):
 def on_event(cloud_event):
     json.loads(base64.b64decode(cloud_event.data["message"]["data"]))
     SEEN[0] += 1
+
+
+@functions_framework.http
+def on_event_http(request):
+    """The same handler written as an HTTP target: it reads the binary-mode request's body itself, with no
+    cloudevents object (what portafunc's generated entry does)."""
+    json.loads(base64.b64decode(json.loads(request.get_data())["message"]["data"]))
+    SEEN[0] += 1
+    return "OK"

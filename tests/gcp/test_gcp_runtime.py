@@ -162,8 +162,10 @@ def test_generated_main_has_one_target_per_function():
     compile(source, "main.py", "exec")
     for name in APP.functions:
         assert f"\ndef {name}(" in source
-    # one target per function, plus _portafunc_http serving every route
-    assert source.count("@_portafunc_ff.http") == 3 and source.count("@_portafunc_ff.cloud_event") == 3
+    # one HTTP target per function, event functions too (their entry reads the CloudEvent from the request), plus
+    # _portafunc_http serving every route
+    assert source.count("@_portafunc_ff.http") == 6 and "cloud_event" not in source
+    assert source.count("_portafunc_entry.event_requests[") == 3
     assert "\ndef _portafunc_http(request):" in source
 
 

@@ -1,7 +1,10 @@
 """What the generated ``main.py`` calls: one :class:`Entry` per deployment, serving every function of the app.
 
-HTTP and schedule functions are ``@functions_framework.http`` targets; topic, queue and storage functions are
-``@functions_framework.cloud_event`` targets. Failure semantics (Pub/Sub push and Eventarc both redeliver on non-2xx):
+Every function is an ``@functions_framework.http`` target. A topic, queue or storage function reads the request
+Eventarc or a Pub/Sub push sends itself (:mod:`.inbound.cloudevent_request`): a binary-mode CloudEvent is built from
+the request's ``ce-*`` headers and its one parsed body, and anything else is converted exactly as functions-framework
+converts it for a ``@functions_framework.cloud_event`` target. Failure semantics (Pub/Sub push and Eventarc both
+redeliver on non-2xx):
 
 * a message the broker must see failed (retryable error, non-retryable with no dead-letter destination, skipped)
   → HTTP 500, so Pub/Sub redelivers it and, after ``max_attempts``, its dead-letter policy moves it to the DLQ topic;
@@ -107,6 +110,7 @@ class Entry:
         self._front = None if self._mount_lane is None else _mount_front(self.app)
         self._front_pending = self._front is not None
         self.event_lanes = FunctionEntries(self._event_entry)  # each CloudEvent function's entry, by name
+        self.event_requests = FunctionEntries(self._event_request_entry)  # each event function's served entry
 
     # -- @functions_framework.http ---------------------------------------------------------------------------------
     def http_service(self, request: Any) -> Any:
@@ -180,27 +184,50 @@ class Entry:
             return http.to_flask(HttpResponse.problem(400, "Bad Request", str(exc)))
         return http.to_flask(schedule_answer(invoke_event(spec, event, target=TARGET, native_context=request)))
 
-    # -- @functions_framework.cloud_event --------------------------------------------------------------------------
+    # -- event functions: the request Eventarc or Pub/Sub push sends --------------------------------------------------
+    def _event_request_entry(self, name: str) -> Callable[[Any], str]:
+        """The served entry of the event function ``name`` (RegistrationError if the app has none): ``POST`` only,
+        the push verified when configured, then the request read as a CloudEvent
+        (:func:`.inbound.cloudevent_request.cloud_event_of`) and run by the function's CloudEvent lane. Answers
+        ``OK``, as functions-framework does for a CloudEvent function."""
+        lane = self._event_entry(name, verify=False)
+        read = _cloud_event_of or _load_cloud_event_of()
+
+        def serve(request: Any) -> str:
+            environ = request.environ
+            if environ.get("REQUEST_METHOD") != "POST":
+                raise _method_not_allowed()
+            if env_audience_set():
+                refused = _refuse_unverified(http.from_flask(request))
+                if refused is not None:
+                    raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
+            lane(read(request, name))
+            return "OK"
+
+        return serve
+
+    # -- a CloudEvent, as functions-framework hands it over ------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
         """One CloudEvent for the function ``name``: what a main.py generated before the per-function entries
         (``_portafunc_entry.event_lanes[name](cloud_event)``) calls."""
         self.event_lanes[name](cloud_event)
 
-    def _event_entry(self, name: str) -> Callable[[Any], None]:
+    def _event_entry(self, name: str, verify: bool = True) -> Callable[[Any], None]:
         """The entry of the CloudEvent function ``name`` (RegistrationError if the app has none): for a topic or
         queue function, one function that reads the usual Pub/Sub event itself and runs it with the function's
-        :func:`message_runner`; a storage or schedule function's events go through :meth:`_other_event`."""
+        :func:`message_runner`; a storage or schedule function's events go through :meth:`_other_event`. With
+        ``verify`` False the caller has verified the push already (the served entry)."""
         spec = self.app.function(name)
         kind = spec.trigger.kind
         if kind != "topic" and kind != "queue":
-            return functools.partial(self._other_event, spec)
+            return functools.partial(self._other_event, spec, verify=verify)
         run = message_runner(spec, TARGET)
         decoded = self._decoded
         decode_published, published = codecs.pubsub.decode_published, codecs.pubsub.PUBLISHED
 
         def lane(cloud_event: Any) -> None:
-            env = os.environ  # unset, the usual answer, told here as _verification_configured tells it: no frame
-            if env.__class__ is not _Environ or _AUDIENCE_KEY in env._data:  # type: ignore[attr-defined]
+            env = os.environ  # unset, the usual answer, told here as env_audience_set tells it: no frame
+            if verify and (env.__class__ is not _Environ or _AUDIENCE_KEY in env._data):  # type: ignore[attr-defined]
                 if _verification_configured():
                     _verify_cloud_event_request()
             event: Any = None
@@ -234,9 +261,9 @@ class Entry:
                        function=name, error=str(exc))
             raise http_error(400, str(exc)) from None
 
-    def _other_event(self, spec: FunctionSpec, cloud_event: Any) -> None:
+    def _other_event(self, spec: FunctionSpec, cloud_event: Any, verify: bool = True) -> None:
         """A CloudEvent for a storage or schedule function (or refused: an HTTP function takes none)."""
-        if _verification_configured():
+        if verify and _verification_configured():
             _verify_cloud_event_request()
         event = self._decoded(spec.name, cloud_event)
         if spec.kind == "schedule":
@@ -335,6 +362,31 @@ def _verification_configured() -> bool:
 
 _Environ = os._Environ
 _AUDIENCE_KEY = os.environ.encodekey(AUDIENCE_ENV)
+
+
+def env_audience_set() -> bool:
+    """Whether :data:`AUDIENCE_ENV` may be set: False, the usual answer, is told by one look in ``os.environ``'s own
+    store (no ``os.environ.get``), so an unverified deployment's event pays nothing for the check."""
+    env = os.environ
+    return env.__class__ is not _Environ or _AUDIENCE_KEY in env._data  # type: ignore[attr-defined]
+
+
+def _method_not_allowed() -> Exception:
+    """The 405 (``Allow: POST``) functions-framework's routing gives a CloudEvent function for any other method."""
+    from werkzeug.exceptions import MethodNotAllowed
+
+    return MethodNotAllowed(valid_methods=["POST"])
+
+
+_cloud_event_of: Any = None  # inbound.cloudevent_request.cloud_event_of, loaded with the first event function
+
+
+def _load_cloud_event_of() -> Any:
+    global _cloud_event_of
+    from .inbound.cloudevent_request import cloud_event_of
+
+    _cloud_event_of = cloud_event_of
+    return cloud_event_of
 
 
 def _refuse_unverified(req: Any) -> HttpResponse | None:

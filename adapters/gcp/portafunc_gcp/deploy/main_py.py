@@ -1,6 +1,11 @@
 """Generate the ``main.py`` Google Cloud Functions loads: one functions-framework target per portafunc function,
 plus ``_portafunc_http``, the one target that serves every HTTP route of the app.
 
+Every target is an ``@functions_framework.http`` function, event functions too: their entry reads the CloudEvent
+from the request itself (:mod:`portafunc_gcp.inbound.cloudevent_request`), once, where functions-framework's
+CloudEvent signature would run cloudevents' generic ``from_http`` on every event first. Eventarc and Pub/Sub push
+deliver plain HTTP POSTs either way; the decorator, not the deployment, picks functions-framework's signature.
+
 The file stays tiny — every line of logic lives in :mod:`portafunc_gcp.runtime`. ``deploy.sh`` deploys
 ``_portafunc_http`` as the app's single HTTP service (one base URL, routed inside, like one API Gateway or one
 function app); the per-function HTTP targets are there for the per-route layout. Target names are the function
@@ -14,8 +19,6 @@ import keyword
 from portafunc.app import App, FunctionSpec
 from portafunc.errors import UnsupportedTrigger
 
-SIGNATURE = {"http": "http", "schedule": "http", "topic": "cloudevent", "queue": "cloudevent",
-             "storage": "cloudevent"}
 RESERVED_PREFIX = "_portafunc"
 HTTP_SERVICE = "_portafunc_http"  # the target serving every HTTP route; user names cannot start with the prefix
 
@@ -28,10 +31,6 @@ def check_name(spec: FunctionSpec) -> None:
                                  "the name becomes the functions-framework target in main.py and must be a Python "
                                  "identifier (letters, digits, '_'; not a keyword)",
                                  f"name={name.replace('-', '_')!r} on the decorator")
-
-
-def signature_type(spec: FunctionSpec) -> str:
-    return SIGNATURE[spec.kind]
 
 
 def render_main(app: App, app_ref: str, *, root: str | None = ".") -> str:
@@ -63,12 +62,9 @@ def render_main(app: App, app_ref: str, *, root: str | None = ".") -> str:
     for spec in app:
         check_name(spec)
         lines += ["", ""]
-        if signature_type(spec) == "http":
-            lines += ["@_portafunc_ff.http", f"def {spec.name}(request):",
-                      f'    """{spec.trigger.describe()}"""',
-                      f"    return _portafunc_entry.http({spec.name!r}, request)"]
-        else:
-            lines += ["@_portafunc_ff.cloud_event", f"def {spec.name}(cloud_event):",
-                      f'    """{spec.trigger.describe()}"""',
-                      f"    _portafunc_entry.event_lanes[{spec.name!r}](cloud_event)"]
+        entry = "http" if spec.kind in ("http", "schedule") else "event_requests"
+        call = f"_portafunc_entry.http({spec.name!r}, request)" if entry == "http" \
+            else f"_portafunc_entry.event_requests[{spec.name!r}](request)"
+        lines += ["@_portafunc_ff.http", f"def {spec.name}(request):", f'    """{spec.trigger.describe()}"""',
+                  f"    return {call}"]
     return "\n".join(lines) + "\n"
