@@ -240,3 +240,45 @@ def test_a_structured_event_still_reaches_the_handler():
     resp = harness_for(app).client("on_order").post("/", data=json.dumps(copy.deepcopy(ce)),
                                                     content_type="application/cloudevents+json")
     assert resp.status_code == 200 and [m.id for m in got] == ["m-2"]
+
+
+LEGACY_PUBLISH: dict[str, Any] = {"data": {"@type": "type.googleapis.com/google.pubsub.v1.PubsubMessage", "data": "e30=",
+                           "attributes": {"test": "123"}},
+                  "context": {"eventId": "1", "eventType": "google.pubsub.topic.publish",
+                              "resource": {"name": "projects/p/topics/t", "service": "pubsub.googleapis.com",
+                                           "type": "type.googleapis.com/google.pubsub.v1.PubsubMessage"},
+                              "timestamp": "2021-06-28T05:46:32.390Z"}}
+
+
+def _legacy(**resource: Any) -> dict[str, Any]:
+    """LEGACY_PUBLISH with its resource's fields replaced (None: left out)."""
+    event = copy.deepcopy(LEGACY_PUBLISH)
+    for key, value in resource.items():
+        if value is None:
+            del event["context"]["resource"][key]
+        else:
+            event["context"]["resource"][key] = value
+    return event
+
+
+@pytest.mark.parametrize("content_type,event", [
+    ("application/cloudevents+json", {"specversion": [["1.0"]], "id": "1", "source": "s", "type": "t", "data": {}}),
+    ("application/json", _legacy(service={"a": 1})),
+    ("application/json", _legacy(name=None)),
+], ids=["structured, specversion a list", "legacy, service an object", "legacy, resource without name"])
+def test_an_event_the_conversion_itself_fails_on_is_refused_400(content_type, event):
+    """Inputs on which functions-framework's own conversion raises (it answered 500, so Pub/Sub retried them until
+    the dead-letter policy ended them): the entry answers 400 at once."""
+    from werkzeug.exceptions import BadRequest
+
+    request = request_of([("Content-Type", content_type)], json.dumps(event))
+    with pytest.raises(Exception) as theirs:
+        functions_framework_reads(request)
+    assert not isinstance(theirs.value, BadRequest)  # a crash in functions-framework's code, not an answer
+    with pytest.raises(BadRequest):
+        cloud_event_of(request_of([("Content-Type", content_type)], json.dumps(event)), "f")
+
+
+def test_a_legacy_event_reaches_the_lane_as_functions_framework_converts_it():
+    request = request_of([("Content-Type", "application/json")], json.dumps(LEGACY_PUBLISH))
+    assert seen(cloud_event_of(request, "f")) == seen(functions_framework_reads(request))

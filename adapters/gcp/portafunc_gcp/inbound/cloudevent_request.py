@@ -8,7 +8,8 @@ Cloud Storage and every other Google event — is read here straight from the WS
 ``cloudevents.http.CloudEvent``: the same attributes in the same order, the same data (the body parsed once), built by
 the same constructor. Any other request (structured mode, a raw push, a legacy background event, a header that
 ``from_http`` reads differently) is converted exactly as functions-framework converts it; a request that is none of
-them is answered 400, its content never logged.
+them, or that makes the conversion itself fail (functions-framework answered 500 for a structured event whose fields
+have the wrong types, or a legacy event without a field it reads), is answered 400, its content never logged.
 """
 
 from __future__ import annotations
@@ -71,12 +72,16 @@ def converted(request: Any, function: str) -> Any:
     from cloudevents import exceptions as cloudevent_errors
     from cloudevents.http import from_http
 
+    from werkzeug.exceptions import HTTPException
+
     refusal: Exception
     try:
         return from_http(request.headers, request.get_data())
     except (cloudevent_errors.MissingRequiredFields, cloudevent_errors.InvalidRequiredFields) as exc:
         refusal = exc
-    except cloudevent_errors.GenericException as exc:  # a CloudEvent, but malformed
+    except HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a CloudEvent, but malformed (cloudevents raises TypeError for some)
         raise _refused(function, exc) from None
     from functions_framework import event_conversion
     from functions_framework.exceptions import EventConversionException
@@ -85,6 +90,10 @@ def converted(request: Any, function: str) -> Any:
         return event_conversion.background_event_to_cloud_event(request)
     except EventConversionException:
         raise _refused(function, refusal) from None
+    except HTTPException:  # Flask's own answer, as functions-framework gives it (415 for a body that is not JSON)
+        raise
+    except Exception as exc:  # noqa: BLE001 - a legacy event of the wrong shape (KeyError, TypeError inside it)
+        raise _refused(function, exc) from None
 
 
 def _refused(function: str, error: Exception) -> Exception:
