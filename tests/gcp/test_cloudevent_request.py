@@ -282,3 +282,84 @@ def test_an_event_the_conversion_itself_fails_on_is_refused_400(content_type, ev
 def test_a_legacy_event_reaches_the_lane_as_functions_framework_converts_it():
     request = request_of([("Content-Type", "application/json")], json.dumps(LEGACY_PUBLISH))
     assert seen(cloud_event_of(request, "f")) == seen(functions_framework_reads(request))
+
+
+# -- a raw Pub/Sub push, decoded from its body -----------------------------------------------------------------------
+
+def _raw_push_entry(key: str) -> tuple[Any, list[Any]]:
+    from portafunc import context
+    from portafunc_gcp import runtime
+
+    app = App(key)
+    got: list[Any] = []
+
+    @app.queue("q", name="got")
+    def handler(msg: Message) -> None:
+        if msg.attributes.get("fail") == "yes":
+            raise RuntimeError("failed on purpose")
+        invocation = context.current()
+        got.append((msg.to_dict(context=True), type(msg.native).__name__,
+                    type(invocation.native_context).__name__ if invocation else None))
+
+    runtime.register(key, app)
+    return runtime.Entry(f"registered:{key}"), got
+
+
+def _answer(call: Any) -> int:
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        call()
+    except HTTPException as exc:
+        return int(exc.code or 0)
+    return 200
+
+
+def test_a_raw_push_is_decoded_from_its_body_as_the_lane_decoded_it():
+    """Every push envelope and mutation of tests/gcp/test_pubsub_fast_decode.py, POSTed as a push subscription sends
+    it: the served entry's own read gives the handler the same message, or the same status, as functions-framework's
+    conversion followed by the function's CloudEvent lane (the path before); only the invocation's native context
+    differs (the request, not a CloudEvent made up from it). Except where functions-framework refused a push the
+    decoder reads: one without ``subscription``, or a message without ``data`` (Pub/Sub sends an attributes-only
+    message so: proto3's JSON leaves empty bytes out), which functions-framework's raw-push test requires; the entry
+    before answered those 400 and Pub/Sub dead-lettered them unread."""
+    from .test_pubsub_fast_decode import _cases
+
+    entry, got = _raw_push_entry("raw-push-compare")
+    web = flask.Flask(__name__)
+    differences, decoded = [], 0
+    for name, env in _cases():
+        outcomes = []
+        for path in ("before", "served"):
+            with web.test_request_context("/", method="POST", data=json.dumps(env), content_type="application/json"):
+                request = flask.request._get_current_object()  # type: ignore[attr-defined]
+                if path == "before":
+                    status = _answer(lambda: entry.event("got", cloud_event_of(request, "got")))  # noqa: B023
+                else:
+                    status = _answer(lambda: entry.event_requests["got"](request))  # noqa: B023
+            outcomes.append((status, got.pop()[:2] if got else None))
+        decoded += outcomes[1][0] == 200
+        if outcomes[0] != outcomes[1]:
+            differences.append((name, outcomes))
+    refused_before = {name for name, (before, served) in differences if before == (400, None) and served[0] == 200}
+    assert [name for name, _ in differences if name not in refused_before] == []
+    assert {name.rsplit(" ", 1)[1] for name in refused_before} == {"message.data=None", "subscription=None"}
+    assert decoded > 100
+
+
+def test_a_raw_push_keeps_its_ordering_key_and_attempt_and_skips_the_conversion(monkeypatch):
+    entry, got = _raw_push_entry("raw-push-fields")
+    monkeypatch.setattr(cloudevent_request, "converted", lambda *a: pytest.fail("converted like a CloudEvent"))
+    push = {"subscription": "projects/p/subscriptions/s", "deliveryAttempt": 3,
+            "message": {"data": base64.b64encode(b'{"total": 2}').decode(), "messageId": "p-1",
+                        "orderingKey": "k", "publishTime": "2021-02-05T04:06:14.109Z"}}
+    with flask.Flask(__name__).test_request_context("/", method="POST", json=push):
+        assert entry.event_requests["got"](flask.request._get_current_object()) == "OK"  # type: ignore[attr-defined]
+    (message, native, native_context), = got
+    assert (message["id"], message["ordering_key"], message["delivery_attempt"]) == ("p-1", "k", 3)
+    assert (native, native_context) == ("dict", "Request")
+    failing = copy.deepcopy(push)
+    failing["message"]["attributes"] = {"fail": "yes"}
+    with flask.Flask(__name__).test_request_context("/", method="POST", json=failing):
+        status = _answer(lambda: entry.event_requests["got"](flask.request._get_current_object()))
+    assert status == 500 and got == [(message, native, native_context)]  # redelivered by Pub/Sub

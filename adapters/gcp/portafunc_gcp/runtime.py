@@ -189,9 +189,16 @@ class Entry:
         """The served entry of the event function ``name`` (RegistrationError if the app has none): ``POST`` only,
         the push verified when configured, then the request read as a CloudEvent
         (:func:`.inbound.cloudevent_request.cloud_event_of`) and run by the function's CloudEvent lane. Answers
-        ``OK``, as functions-framework does for a CloudEvent function."""
+        ``OK``, as functions-framework does for a CloudEvent function.
+
+        A raw Pub/Sub push (a push subscription's JSON envelope, no ``ce-*`` headers) to a topic or queue function is
+        decoded from its body at once (:meth:`_run_push`): the CloudEvent functions-framework would convert it to
+        drops the ordering key, the delivery attempt and the subscription, so the lane read the body back anyway."""
         lane = self._event_entry(name, verify=False)
         read = _cloud_event_of or _load_cloud_event_of()
+        spec = self.app.function(name)
+        run = message_runner(spec, TARGET) if spec.kind in ("topic", "queue") else None
+        is_push = codecs.pubsub.is_push_envelope
 
         def serve(request: Any) -> str:
             environ = request.environ
@@ -201,10 +208,31 @@ class Entry:
                 refused = _refuse_unverified(http.from_flask(request))
                 if refused is not None:
                     raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
+            if run is not None and not environ.get(_CE_SPECVERSION):
+                raw = request.get_json(silent=True)  # None unless a JSON body; Flask keeps it for the lane
+                if is_push(raw):
+                    self._run_push(name, run, raw, request)
+                    return "OK"
             lane(read(request, name))
             return "OK"
 
         return serve
+
+    @staticmethod
+    def _run_push(name: str, run: Any, raw: Any, request: Any) -> None:
+        """One raw push envelope through the function's runner (the request is the invocation's native context):
+        400 when it cannot be decoded, 500 when the message must be redelivered."""
+        try:
+            event = codecs.pubsub.decode_envelope(raw)
+        except EventDecodeError as exc:
+            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
+                       function=name, error=str(exc))
+            raise http_error(400, str(exc)) from None
+        failure = run(event, None, request)
+        if failure is not None:
+            failed = message_failed(failure, event.id)
+            if failed is not None:
+                raise failed
 
     # -- a CloudEvent, as functions-framework hands it over ------------------------------------------------------------
     def event(self, name: str, cloud_event: Any) -> None:
