@@ -208,7 +208,8 @@ class Entry:
                 refused = _refuse_unverified(http.from_flask(request))
                 if refused is not None:
                     raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
-            if run is not None and not environ.get(_CE_SPECVERSION):
+            if run is not None and not environ.get(_CE_SPECVERSION) \
+                    and not (environ.get("CONTENT_TYPE") or "").lower().startswith(_STRUCTURED):
                 raw = request.get_json(silent=True)  # None unless a JSON body; Flask keeps it for the lane
                 if is_push(raw):
                     self._run_push(name, run, raw, request)
@@ -336,6 +337,7 @@ _CloudEvent: Any = None  # cloudevents.http.CloudEvent, the class functions-fram
 _plain_event: Any = None  # _CloudEvent once an event of it is seen to keep its attribute dict in _attributes
 _request_context: Any = None  # flask's request context variable's get, when Flask has one
 _CE_SPECVERSION = "HTTP_CE_SPECVERSION"  # a binary-mode CloudEvent's ce-specversion header, in the WSGI environ
+_STRUCTURED = "application/cloudevents"  # a structured-mode CloudEvent's content type (+json, -batch+json)
 
 
 def _learn_event_class(cloud_event: Any, attributes: Any) -> None:
@@ -375,8 +377,7 @@ def _is_cloudevent_request(request: Any) -> bool:
     ``application/cloudevents`` body), so functions-framework's CloudEvent is the whole event and the body need not be
     parsed again. Anything else was converted from a raw push or legacy event, whose original body says more."""
     environ = request.environ  # the WSGI environ the headers are read from, without the header map's key mapping
-    return bool(environ.get(_CE_SPECVERSION)) or \
-        (environ.get("CONTENT_TYPE") or "").lower().startswith("application/cloudevents")
+    return bool(environ.get(_CE_SPECVERSION)) or (environ.get("CONTENT_TYPE") or "").lower().startswith(_STRUCTURED)
 
 
 def _verification_configured() -> bool:
