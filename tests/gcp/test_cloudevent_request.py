@@ -363,3 +363,12 @@ def test_a_raw_push_keeps_its_ordering_key_and_attempt_and_skips_the_conversion(
     with flask.Flask(__name__).test_request_context("/", method="POST", json=failing):
         status = _answer(lambda: entry.event_requests["got"](flask.request._get_current_object()))
     assert status == 500 and got == [(message, native, native_context)]  # redelivered by Pub/Sub
+
+
+def test_a_failure_quoting_a_lone_surrogate_is_still_answered_500():
+    """A message id decoded from JSON's ``\\udcff`` escape, quoted by the 500 that has Pub/Sub redeliver the message:
+    the answer is sent (the id written escaped), not a crash of Flask encoding it."""
+    app, got = _served_app()
+    headers, body = _binary_publish({"fail": True}, "m\udcff")
+    resp = harness_for(app).client("on_order").post("/", headers=headers, data=body.replace("m\udcff", "m\\udcff"))
+    assert resp.status_code == 500 and b"m\\udcff" in resp.get_data() and got == []

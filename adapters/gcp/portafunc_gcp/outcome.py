@@ -20,8 +20,13 @@ from portafunc.invoke import MessageResult
 
 
 def http_error(status: int, text: str) -> Exception:
-    """The werkzeug exception functions-framework turns into an HTTP ``status`` answer."""
+    """The werkzeug exception functions-framework turns into an HTTP ``status`` answer. ``text`` is made UTF-8-safe
+    first: it may quote an event's value (a message id decoded from JSON can hold a lone surrogate), and Flask
+    encodes the answer's body as UTF-8, so such a text turned the answer into a crash of Flask's own."""
     from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
+
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     if status == 400:
         return BadRequest(text)
