@@ -55,6 +55,9 @@ WARM_TITLES = {
                                     "app: the entry inside a real Flask request; native is the documented "
                                     "`@functions_framework.cloud_event` target, and the same handler written as an "
                                     "HTTP target that parses the body itself is shown beside it",
+    "gcp_pubsub_push_served": "GCP: a push subscription's raw envelope POSTed into functions-framework's WSGI app "
+                              "(a queue function); native is the `@functions_framework.cloud_event` target "
+                              "functions-framework converts the push for",
     "azure_eventgrid": "Azure: Event Grid event (direct call of the v2 function)",
     "azure_http": "Azure: HTTP request (func.HttpRequest → func.HttpResponse)",
     "azure_storage_queue": "Azure: Storage Queue message (func.QueueMessage as the worker builds it, direct call)",

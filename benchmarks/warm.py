@@ -199,6 +199,11 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
 
     native_wsgi, pf_wsgi = _ff_app(HERE / "apps" / "gcp_native_main.py"), _ff_app(main_py)
     native_http_target = create_app("on_event_http", str(HERE / "apps" / "gcp_native_main.py"), "http")
+    # a push subscription's raw envelope: functions-framework converts it for the native CloudEvent target; the
+    # generated main.py's queue function reads it itself
+    push = workloads.pubsub_push()
+    push_body, push_headers = json.dumps(push).encode(), {"content-type": "application/json"}
+    pf_queue_wsgi = create_app("work", str(main_py), "cloudevent")
     # the generated main.py's on_event is an HTTP target now; the direct call is the function's CloudEvent lane
     lane = generated._portafunc_entry.event_lanes["on_event"]
     body = json.dumps(ev["data"]).encode()
@@ -232,6 +237,11 @@ def gcp_scenarios(tmp: Path) -> dict[str, dict[str, tuple[Callable[[], Any], Cal
             "native": (_wsgi_call(native_wsgi, headers, body), served_ok),
             "portafunc": (_wsgi_call(pf_wsgi, headers, body), served_ok),
             NATIVE_HTTP_TARGET: (_wsgi_call(native_http_target, headers, body), served_ok),
+        },
+        "gcp_pubsub_push_served": {
+            "json.loads floor": (_floor(push), lambda out: True),
+            "native": (_wsgi_call(native_wsgi, push_headers, push_body), served_ok),
+            "portafunc": (_wsgi_call(pf_queue_wsgi, push_headers, push_body), served_ok),
         },
     }
 

@@ -93,6 +93,13 @@ def pubsub_cloudevent() -> dict[str, Any]:
     return ev
 
 
+def pubsub_push() -> dict[str, Any]:
+    """A push subscription's raw envelope (from google-cloudevents), JSON order payload, as a queue function gets it."""
+    envelope = _fixture("gcp/pubsub-push/gce-MessagePublishedData-simple.json")
+    envelope["message"]["data"] = base64.b64encode(json.dumps(ORDER).encode()).decode()
+    return envelope
+
+
 def eventgrid_event() -> dict[str, Any]:
     """Event Grid schema custom-topic event (azure-sdk-for-python sample), JSON order payload."""
     ev = _fixture("azure/eventgrid/py-cs4_event_grid_event_custom_event.json")
