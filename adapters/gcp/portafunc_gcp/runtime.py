@@ -205,9 +205,7 @@ class Entry:
             if environ.get("REQUEST_METHOD") != "POST":
                 raise _method_not_allowed()
             if env_audience_set():
-                refused = _refuse_unverified(http.from_flask(request))
-                if refused is not None:
-                    raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
+                _verify_cloud_event_request()  # the request functions-framework is serving, before anything is read
             if run is not None and not environ.get(_CE_SPECVERSION) \
                     and not (environ.get("CONTENT_TYPE") or "").lower().startswith(_STRUCTURED):
                 raw = request.get_json(silent=True)  # None unless a JSON body; Flask keeps it for the lane
@@ -226,9 +224,7 @@ class Entry:
         try:
             event = codecs.pubsub.decode_envelope(raw)
         except EventDecodeError as exc:
-            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
-                       function=name, error=str(exc))
-            raise http_error(400, str(exc)) from None
+            raise _undecodable(name, exc) from None
         failure = run(event, None, request)
         if failure is not None:
             failed = message_failed(failure, event.id)
@@ -286,9 +282,7 @@ class Entry:
         try:
             return self._decode(cloud_event)
         except EventDecodeError as exc:
-            logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
-                       function=name, error=str(exc))
-            raise http_error(400, str(exc)) from None
+            raise _undecodable(name, exc) from None
 
     def _other_event(self, spec: FunctionSpec, cloud_event: Any, verify: bool = True) -> None:
         """A CloudEvent for a storage or schedule function (or refused: an HTTP function takes none)."""
@@ -381,12 +375,16 @@ def _is_cloudevent_request(request: Any) -> bool:
 
 
 def _verification_configured() -> bool:
-    env = os.environ
-    # Unset, the usual answer without verification, is told by one lookup in os.environ's own store with the key
-    # it would encode: os.environ.get costs about as much as the rest of a message's decoding
-    if env.__class__ is _Environ and _AUDIENCE_KEY not in env._data:  # type: ignore[attr-defined]
-        return False
-    return bool(env.get(AUDIENCE_ENV, "").strip())
+    # Unset, the usual answer without verification, is told by env_audience_set: os.environ.get costs about as much
+    # as the rest of a message's decoding
+    return env_audience_set() and bool(os.environ.get(AUDIENCE_ENV, "").strip())
+
+
+def _undecodable(function: str, error: EventDecodeError) -> Exception:
+    """The 400 for an event that cannot be decoded, logged (the broker retries it, then dead-letters it)."""
+    logs.error("event could not be decoded; answered 400 so the broker retries and dead-letters it",
+               function=function, error=str(error))
+    return http_error(400, str(error))
 
 
 _Environ = os._Environ
