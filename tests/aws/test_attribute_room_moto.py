@@ -115,6 +115,20 @@ def enveloped(received: dict[str, Any]) -> dict[str, str]:
     return {k: v["Value"] for k, v in json.loads(received["Body"]).get("MessageAttributes", {}).items()}
 
 
+BINARY = b"\x00\xff\x10raw bytes"  # a body that is no UTF-8 text: sent base64 with the binary-body marker
+
+
+def sent_binary(run: Run, send: Callable[[bytes, dict[str, str]], Any], boto: Any, url: str,
+                read: Callable[[dict[str, Any]], dict[str, str]]) -> dict[str, Any]:
+    """BINARY sent inside an invocation with nine attributes of the handler's own: the one message received, whose
+    attributes (as ``read`` finds them) are those nine and the binary-body marker."""
+    run.invoke(lambda: send(BINARY, own(9)))
+    assert run.error == ""
+    [received] = receive_all(boto, url, 1)
+    assert read(received) == {**own(9), MARKER: "base64"}
+    return received
+
+
 def left_out_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "portafunc" and r.levelno == logging.WARNING
             and LEFT_OUT in r.getMessage()]
@@ -211,21 +225,18 @@ def test_sqs_binary_body_keeps_its_marker_and_decodes(
         boto: Any, queue: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
     url, arn = queue
     run = Run()
-    payload = b"\x00\xff\x10raw bytes"
-    run.invoke(lambda: portafunc.queue("work").send(payload, attributes=own(9)))
-    assert run.error == ""
-    [received] = receive_all(boto, url, 1)
-    assert carried(received) == {**own(9), MARKER: "base64"}
+    received = sent_binary(run, lambda body, attributes: portafunc.queue("work").send(body, attributes=attributes),
+                           boto, url, carried)
     assert received["Attributes"]["AWSTraceHeader"] == xray(run.producer_span)
 
     run.consume(boto, "work", url, arn, [received])
     [(invocation, seen, data)] = run.seen
-    assert data == payload and seen == own(9)
+    assert data == BINARY and seen == own(9)
     assert continues_trace(invocation, run.producer_span)
     [warning] = left_out_warnings(caplog)
     assert getattr(warning, "left_out", None) == ["correlation_id", "tracestate"]
 
-    run.invoke(lambda: portafunc.queue("work").send(payload, attributes=own(10)))
+    run.invoke(lambda: portafunc.queue("work").send(BINARY, attributes=own(10)))
     assert "11 attributes" in run.error and "binary body" in run.error
 
 
@@ -239,7 +250,7 @@ def test_sqs_send_batch_gives_each_message_its_own_room(
         sent.extend(params["Entries"])
 
     clients.client("sqs", "us-east-1").meta.events.register("provide-client-params.sqs.SendMessageBatch", record)
-    payload = b"\x00\xff\x10raw bytes"
+    payload = BINARY
     mine = {**own(9), "correlation_id": "order-77"}  # the handler's own correlation id: one of its ten
     batch = [OutgoingMessage({"n": 1}, own(10)), OutgoingMessage({"n": 2}, own(9)),
              OutgoingMessage(payload, own(9)), {"n": 4}, OutgoingMessage({"n": 5}, mine)]
@@ -331,14 +342,11 @@ def test_sns_binary_body_keeps_its_marker_and_decodes(boto: Any, topic: tuple[st
                                                       caplog: pytest.LogCaptureFixture) -> None:
     url, arn = topic
     run = Run()
-    payload = b"\x00\xff\x10raw bytes"
-    run.invoke(lambda: portafunc.topic("events").publish(payload, attributes=own(9)))
-    assert run.error == ""
-    [received] = receive_all(boto, url, 1)
-    assert enveloped(received) == {**own(9), MARKER: "base64"}
+    received = sent_binary(run, lambda body, attributes: portafunc.topic("events").publish(body, attributes=attributes),
+                           boto, url, enveloped)
     run.consume(boto, "audit", url, arn, [received])
     [(_, seen, data)] = run.seen
-    assert data == payload and seen == own(9)
+    assert data == BINARY and seen == own(9)
     [warning] = left_out_warnings(caplog)
     assert getattr(warning, "left_out", None) == ["traceparent", "correlation_id", "tracestate"]
 
@@ -347,7 +355,7 @@ def test_sns_publish_batch_gives_each_message_its_own_room(boto: Any, topic: tup
                                                            caplog: pytest.LogCaptureFixture) -> None:
     url, arn = topic
     run = Run()
-    payload = b"\x00\xff\x10raw bytes"
+    payload = BINARY
     batch = [OutgoingMessage({"n": 1}, own(10)), OutgoingMessage({"n": 2}, own(9)), OutgoingMessage(payload, own(9))]
     run.invoke(lambda: portafunc.topic("events").publish_batch(batch))
     assert run.error == ""
