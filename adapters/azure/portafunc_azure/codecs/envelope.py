@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import parse_time
+from portafunc.events import format_time, parse_time
 
 MARKER = "$portafunc"
 _NOT_JSON = object()
@@ -150,3 +150,11 @@ def parse_time_safe(value: Any) -> Any:
         if isinstance(exc, EventDecodeError):
             raise
         raise EventDecodeError(f"time {value!r} is out of range", expected="an RFC 3339 timestamp") from exc
+
+
+def status_time(value: Any) -> str | None:
+    """A time the worker read (``datetime`` or text) written back as RFC 3339, None when absent. Here, not with the
+    timer codec: the queue and Event Grid conversions need it too, and an artifact without timers ships no timer
+    codec."""
+    t = parse_time_safe(value) if value else None
+    return format_time(t) if t else None

@@ -102,7 +102,7 @@ def to_func_queue(native: Mapping[str, Any]) -> Any:
 
 
 def from_func_queue(msg: Any) -> dict[str, Any]:
-    from .schedule import status_time
+    from .envelope import status_time
 
     out: dict[str, Any] = {"Id": msg.id, "DequeueCount": msg.dequeue_count or 1}
     for key, value in (("InsertionTime", msg.insertion_time), ("ExpirationTime", msg.expiration_time),
@@ -124,7 +124,7 @@ def to_func_eventgrid(event: Mapping[str, Any]) -> Any:
 
 def from_func_eventgrid(event: Any) -> dict[str, Any]:
     """``func.EventGridEvent`` / ``func.CloudEvent`` → the event JSON (either schema)."""
-    from .schedule import status_time
+    from .envelope import status_time
 
     if hasattr(event, "specversion"):
         out: dict[str, Any] = {"specversion": event.specversion, "id": event.id, "source": event.source,

@@ -46,6 +46,3 @@ def encode_timer(evt: ScheduleEvent) -> dict[str, Any]:
             "IsPastDue": bool(evt.past_due)}
 
 
-def status_time(value: Any) -> str | None:
-    t = envelope.parse_time_safe(value) if value else None
-    return format_time(t) if t else None
