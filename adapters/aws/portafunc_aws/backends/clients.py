@@ -235,8 +235,11 @@ def _new(service: str, region: str | None, timeouts: tuple[float, float]) -> Any
 
     if _session is None:
         _session = boto3.session.Session()
+    # S3: SigV4 everywhere. Without it the SDK presigns with SigV2 in us-east-1, which buckets made since June 2020
+    # refuse (API calls are SigV4 either way).
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=timeouts[0],
-                    read_timeout=timeouts[1], user_agent_extra="portafunc")
+                    read_timeout=timeouts[1], user_agent_extra="portafunc",
+                    signature_version="s3v4" if service == "s3" else None)
     built = _session.client(service, region_name=region, config=config)
     if service == "s3":
         built.meta.events.register_last("before-call.s3", _expect_only_with_room)
