@@ -10,42 +10,14 @@ own function names sort late."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
+
+from azure_host_routing import host_pick as _host_pick
+from azure_host_routing import host_routes as _host_routes
 
 from portafunc import App, HttpRequest
 from portafunc_azure.deploy.function_app import load_function_app
 from portafunc_azure.triggers import UNMATCHED_ROUTE, unmatched_function_name
-
-
-def _host_routes(app: App) -> list[tuple[str, str, list[str]]]:
-    """(function name, route template, methods) of every HTTP function, in the host's order."""
-    _, functions, _ = load_function_app(app)
-    routes = []
-    for name, function in functions.items():
-        for binding in json.loads(function.get_function_json())["bindings"]:
-            if binding["type"] == "httpTrigger":
-                routes.append((name, binding["route"], [m.upper() for m in binding["methods"]]))
-    return sorted(routes, key=lambda r: r[0].upper())  # ordinal, ignoring case
-
-
-def _matches(template: str, path: str) -> bool:
-    """ASP.NET route template matching: literal segments ignore case, ``{p}`` one segment, ``{*p}`` the rest."""
-    segments, parts = template.strip("/").split("/"), [p for p in path.strip("/").split("/") if p]
-    for i, segment in enumerate(segments):
-        if segment.startswith("{*"):
-            return True
-        if i >= len(parts):
-            return False
-        if re.fullmatch(r"\{[^}]+\}", segment) is None and segment.lower() != parts[i].lower():
-            return False
-    return len(parts) == len(segments)
-
-
-def _host_pick(routes: list[tuple[str, str, list[str]]], method: str, path: str) -> str | None:
-    return next((name for name, template, methods in routes if method in methods and _matches(template, path)), None)
 
 
 def _app(*names: str) -> App:

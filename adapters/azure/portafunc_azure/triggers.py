@@ -104,6 +104,17 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
 
     trig = spec.trigger
     if isinstance(trig, HttpTrigger):
+        from .route_order import overtaken_by
+
+        earlier = overtaken_by(spec)
+        if earlier is not None:
+            raise UnsupportedTrigger(
+                spec.name, trig.describe(), "azure",
+                f"its route overlaps that of {earlier.name!r} ({earlier.trigger.describe()}), registered first, "
+                f"which the app serves the shared paths with; the Functions host tries routes in function-name order "
+                f"(ignoring case) and would hand them to {spec.name!r}",
+                f"names that sort in registration order (e.g. name='a_{earlier.name}' on {earlier.name!r}), or "
+                "routes that do not overlap")
         auth = trig.auth if trig.auth in ("anonymous", "function") else \
             "anonymous at the host, bearer JWT verified by the function"
         return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "
