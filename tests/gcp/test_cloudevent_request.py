@@ -221,7 +221,9 @@ def test_the_served_entry_answers_500_for_a_failed_message_and_400_for_no_event(
     client = harness_for(app).client("on_order")
     headers, body = _binary_publish({"fail": True})
     assert client.post("/", headers=headers, data=body).status_code == 500  # Pub/Sub redelivers it
-    assert client.post("/", headers=[("Content-Type", "application/json")], data='{"a": 1}').status_code == 400
+    no_event = client.post("/", headers=[("Content-Type", "application/json")], data='{"a": 1}')
+    assert no_event.status_code == 400 and no_event.content_type == "application/problem+json"
+    assert no_event.get_json()["detail"].startswith("the request is not a CloudEvent")
     assert client.post("/", headers=[("Content-Type", "text/plain")], data="hello").status_code == 415  # as before
     assert got == []
 

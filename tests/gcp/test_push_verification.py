@@ -111,6 +111,11 @@ def test_every_message_shape_without_a_token_is_refused(verifying: bytes, record
     answer = T.invoke(APP, function, _with(_shapes()[shape], None))
     assert answer["statusCode"] == 401, answer
     assert record() == []  # the handler never ran
+    headers = {name.lower(): value for name, value in answer["headers"]}  # a problem+json, as every refusal
+    assert headers["content-type"] == "application/problem+json", answer
+    assert headers["www-authenticate"].startswith("Bearer"), answer
+    problem = json.loads(answer["body"])
+    assert problem["status"] == 401 and problem["title"] == "Unauthorized" and "Authorization" in problem["detail"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -19,22 +19,33 @@ from portafunc.events import HttpResponse, encode_payload
 from portafunc.invoke import MessageResult
 
 
-def http_error(status: int, text: str) -> Exception:
-    """The werkzeug exception functions-framework turns into an HTTP ``status`` answer. ``text`` is made UTF-8-safe
-    first: it may quote an event's value (a message id decoded from JSON can hold a lone surrogate), and Flask
-    encodes the answer's body as UTF-8, so such a text turned the answer into a crash of Flask's own."""
-    from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
 
+
+def http_error(status: int, text: str) -> Exception:
+    """The werkzeug exception functions-framework turns into an HTTP ``status`` answer: a 4xx is a problem+json
+    document whose detail is ``text`` (as every other refusal portafunc answers; werkzeug's own is an HTML page). ``text``
+    is made UTF-8-safe first: it may quote an event's value (a message id decoded from JSON can hold a lone
+    surrogate), and such a text turned the answer into a crash of Flask's own."""
     if not text.isascii():
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if status not in _TITLES:  # functions-framework answers a 500 itself, as a crash (its text, its crash header)
+        from werkzeug.exceptions import InternalServerError
 
-    if status == 400:
-        return BadRequest(text)
-    if status == 401:
-        return Unauthorized(text)
-    if status == 403:
-        return Forbidden(text)
-    return InternalServerError(text)
+        return InternalServerError(text)
+    return http_answer(HttpResponse.problem(status, _TITLES[status], text))
+
+
+def http_answer(resp: HttpResponse) -> Exception:
+    """``resp`` (a refusal or failure: 4xx or 5xx) as the werkzeug exception of its status, answered with exactly
+    that response: raised from where only an exception reaches functions-framework."""
+    from werkzeug.exceptions import BadRequest, Forbidden, InternalServerError, Unauthorized
+
+    from .codecs.http import to_flask
+
+    kind = {400: BadRequest, 401: Unauthorized, 403: Forbidden}.get(resp.status, InternalServerError)
+    detail = resp.body.decode("utf-8", "replace")
+    return kind(detail, response=to_flask(resp))
 
 
 def schedule_answer(result: MessageResult) -> HttpResponse:

@@ -36,7 +36,7 @@ from portafunc.invoke import FunctionEntries, Outcome, handle_http_direct, invok
 
 from . import codecs
 from .codecs import http  # the event codecs load with the first event function's entry (codecs.shapes)
-from .outcome import direct_encoder, event_failed, http_error, message_failed, schedule_answer
+from .outcome import direct_encoder, event_failed, http_answer, http_error, message_failed, schedule_answer
 
 TARGET = "gcp"
 _SUCCESS = Outcome.SUCCESS
@@ -435,7 +435,7 @@ def _verify_cloud_event_request() -> None:
         raise http_error(401, "push verification is configured but no HTTP request carries this event")
     refused = _refuse_unverified(http.from_flask(flask.request))
     if refused is not None:
-        raise http_error(refused.status, refused.body.decode("utf-8", "replace"))
+        raise http_answer(refused)  # its problem+json as it is, with WWW-Authenticate on a 401
 
 
 def _warn_when_unverified(app: App) -> None:
