@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..app import App
 from ..errors import PortafuncError
+from ..events import StorageEvent
 from ..loader import load_app, resolve_ref
 from ..messaging import reset as reset_bindings
 from .bindings import Binding, bind_memory, undeclared
@@ -23,7 +24,7 @@ from .console import InFlight, say
 from .consumers import ConsumerWorker, consumers_for, queued_summary
 from .http import LocalHttpServer
 from .reload import CHILD_ENV, child_argv, supervise
-from .schedules import Scheduler, TriggerRefused, manual_event, run_event, utc_now
+from .schedules import Scheduler, TriggerRefused, manual_event, place_sample, run_event, utc_now
 
 GRACE_SECONDS = float(os.environ.get("PORTAFUNC_RUN_GRACE", "5"))
 
@@ -76,6 +77,8 @@ class LocalRunner:
     def trigger(self, name: str) -> int:
         spec = self.app.function(name)
         event, source = manual_event(spec, utc_now())
+        if isinstance(event, StorageEvent) and (placed := place_sample(event)):
+            say(placed)
         ok = run_event(spec, event, source, self.in_flight)
         for line in queued_summary([], self.bindings):
             say(f"left unconsumed (--trigger runs one function only): {line}")
@@ -150,7 +153,7 @@ class LocalRunner:
             if trig.kind == "http":
                 extra = f"  {url}{trig.route.template}"  # type: ignore[union-attr]
             elif trig.kind == "storage":
-                extra = f"  (no local bucket: portafunc run --trigger {spec.name})"
+                extra = f"  (puts here do not fire it; fire now: portafunc run --trigger {spec.name})"
             elif trig.kind == "schedule":
                 extra = "  (UTC; fire now: portafunc run --trigger " + spec.name + ")"
             add(f"  {spec.name:<{width}}  {trig.describe()}{extra}")

@@ -1,4 +1,5 @@
-"""Schedules fire on time; ``--trigger`` builds the event a schedule or storage function would get."""
+"""Schedules fire on time; ``--trigger`` builds the event a schedule or storage function would get, and puts the
+object a sample storage event names into the bucket when that bucket is local."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
+from urllib.parse import urlsplit
 
 from ..app import FunctionSpec, ScheduleTrigger, StorageTrigger
 from ..context import new_id
@@ -16,6 +18,10 @@ from ..schedule import next_fire_times
 from .console import InFlight, invocation_line
 
 Clock = Callable[[], datetime]
+
+SAMPLE_BODY = b"sample text"  # the 11 bytes the sample storage event states
+LOCAL_SCHEMES = ("memory", "file")  # buckets of this machine: the runner may write the sample object there
+STORED_AFTER = ("created", "metadata_updated")  # event kinds after which the object exists in the bucket
 
 
 def utc_now() -> datetime:
@@ -47,8 +53,9 @@ def manual_event(spec: FunctionSpec, now: datetime) -> tuple[ScheduleEvent | Sto
         return ScheduleEvent(time=now, id=new_id()), f"schedule {trig.schedule.expression} (manual)"
     if isinstance(trig, StorageTrigger):
         key = f"{trig.prefix}sample{trig.suffix or '.txt'}"
-        return StorageEvent(bucket=trig.bucket, key=key, kind=trig.events[0], size=11, etag="0123456789abcdef",
-                            time=now, id=new_id()), f"storage {trig.bucket} {trig.events[0]} {key} (sample)"
+        event = StorageEvent(bucket=trig.bucket, key=key, kind=trig.events[0], size=len(SAMPLE_BODY),
+                             etag="0123456789abcdef", time=now, id=new_id())
+        return event, f"storage {trig.bucket} {trig.events[0]} {key} (sample)"
     if trig.kind in ("queue", "topic"):
         name = getattr(trig, "queue", None) or getattr(trig, "topic", None)
         call = f'portafunc.{trig.kind}("{name}").{"send" if trig.kind == "queue" else "publish"}(...)'
@@ -56,6 +63,33 @@ def manual_event(spec: FunctionSpec, now: datetime) -> tuple[ScheduleEvent | Sto
                              f"instead (e.g. {call} from an HTTP function while `portafunc run` is serving)")
     raise TriggerRefused(f"{spec.name} is an HTTP function: start `portafunc run` and send it a request "
                          f"({trig.describe()})")
+
+
+def place_sample(event: StorageEvent) -> str | None:
+    """Make the object a sample storage event names exist, so ``evt.read()`` finds it as in the cloud; the line to
+    print, None when the event kind leaves no object.
+
+    Only a local bucket (memory://, file://) is written to; an object already there is kept and the event describes
+    it. A bucket bound elsewhere (a cloud) is never written to by a manual trigger: the line says the object must
+    exist there.
+    """
+    if event.kind not in STORED_AFTER:
+        return None
+    from ..data import bucket
+    from ..data.binding import resolve_url
+
+    url, variable = resolve_url("bucket", event.bucket)
+    if urlsplit(url).scheme not in LOCAL_SCHEMES:
+        return (f"bucket {event.bucket} is bound to {url} ({variable}), not a local bucket: nothing written there; "
+                f"evt.read() finds the sample object {event.key} only if it exists there")
+    target = bucket(event.bucket)
+    if target.exists(event.key):
+        info = target.stat(event.key)
+        event.size, event.etag = info.size, info.etag
+        return f"sample object {event.key} ({info.size} bytes) already in bucket {event.bucket} ({url}): kept"
+    event.etag = target.put(event.key, SAMPLE_BODY, content_type="text/plain; charset=utf-8")
+    event.size = len(SAMPLE_BODY)
+    return f"sample object {event.key} ({len(SAMPLE_BODY)} bytes) written to bucket {event.bucket} ({url})"
 
 
 class Scheduler(threading.Thread):

@@ -276,10 +276,10 @@ def test_sigint_stops_cleanly_and_reports_in_flight_and_queued(tmp_path: Path) -
         runner.stop()
 
 
-def run_once(*args: str, tmp: Path) -> tuple[int, str, list[dict[str, Any]]]:
+def run_once(*args: str, tmp: Path, **env: str) -> tuple[int, str, list[dict[str, Any]]]:
     log_path = tmp / "once.jsonl"
-    proc = subprocess.run(portafunc_cmd("run", *args), cwd=REPO, env=runner_env(log_path), capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(portafunc_cmd("run", *args), cwd=REPO, env=runner_env(log_path, **env),
+                          capture_output=True, text=True, timeout=30)
     rows = [json.loads(x) for x in log_path.read_text().splitlines()] if log_path.exists() else []
     return proc.returncode, proc.stdout + proc.stderr, rows
 
@@ -307,6 +307,52 @@ def test_trigger_storage_sample_event_and_failures_exit_codes(tmp_path: Path) ->
 
     code, out, _ = run_once(str(SAMPLE), "--trigger", "nope", tmp=tmp_path)
     assert code == 2 and "has no function 'nope'" in out
+
+
+def test_trigger_storage_puts_the_sample_object_into_the_local_memory_bucket(tmp_path: Path) -> None:
+    code, out, rows = run_once(str(SAMPLE), "--trigger", "on_incoming", tmp=tmp_path)
+    assert code == 0, out
+    assert rows == [{"function": "on_incoming", "key": "sample.txt", "size": 11, "data": "sample text"}]
+    assert "sample object sample.txt (11 bytes) written to bucket incoming (memory://incoming)" in out
+
+
+def test_trigger_storage_puts_the_sample_object_into_a_file_bucket(tmp_path: Path) -> None:
+    directory = tmp_path / "incoming"
+    code, out, rows = run_once(str(SAMPLE), "--trigger", "on_incoming", tmp=tmp_path,
+                               PORTAFUNC_BUCKET_INCOMING=f"file://{directory}")
+    assert code == 0, out
+    assert (directory / "sample.txt").read_bytes() == b"sample text"
+    assert rows == [{"function": "on_incoming", "key": "sample.txt", "size": 11, "data": "sample text"}]
+
+    (directory / "sample.txt").write_bytes(b"the user's own object")  # an object already there is kept, as it is
+    code, out, rows = run_once(str(SAMPLE), "--trigger", "on_incoming", tmp=tmp_path,
+                               PORTAFUNC_BUCKET_INCOMING=f"file://{directory}")
+    assert code == 0, out
+    assert (directory / "sample.txt").read_bytes() == b"the user's own object"
+    assert rows[-1] == {"function": "on_incoming", "key": "sample.txt", "size": 21, "data": "the user's own object"}
+
+
+def test_trigger_storage_deleted_event_writes_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "incoming"
+    code, out, rows = run_once(str(SAMPLE), "--trigger", "on_removed", tmp=tmp_path,
+                               PORTAFUNC_BUCKET_INCOMING=f"file://{directory}")
+    assert code == 0, out
+    assert rows == [{"function": "on_removed", "key": "sample.txt", "exists": False}]
+    assert not directory.exists() or not any(directory.iterdir())
+
+
+def test_trigger_storage_never_writes_to_a_cloud_bucket(tmp_path: Path) -> None:
+    # any request to this endpoint fails at once: a write would make the run fail
+    code, out, rows = run_once(str(SAMPLE), "--trigger", "on_upload", tmp=tmp_path,
+                               PORTAFUNC_BUCKET_UPLOADS="s3://runner-remote-uploads?timeout=1",
+                               AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", AWS_ACCESS_KEY_ID="test",
+                               AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    assert code == 0, out
+    assert rows == [{"function": "on_upload", "bucket": "uploads", "key": "in/sample.txt", "kind": "created"}]
+    assert ("bucket uploads is bound to s3://runner-remote-uploads?timeout=1 (PORTAFUNC_BUCKET_UPLOADS), not a "
+            "local bucket: nothing written there; evt.read() finds the sample object in/sample.txt only if it "
+            "exists there") in out
+    assert "written to" not in out
 
 
 @pytest.mark.parametrize("reload_flag", [["--no-reload"], []], ids=["no-reload", "supervised"])

@@ -120,3 +120,13 @@ def broken_job(evt: ScheduleEvent) -> None:
 @app.storage("uploads", events=["created"], prefix="in/")
 def on_upload(evt: StorageEvent) -> None:
     record(function="on_upload", bucket=evt.bucket, key=evt.key, kind=evt.kind)
+
+
+@app.storage("incoming", events=["created"])
+def on_incoming(evt: StorageEvent) -> None:
+    record(function="on_incoming", key=evt.key, size=evt.size, data=evt.read().decode())
+
+
+@app.storage("incoming", events=["deleted"])
+def on_removed(evt: StorageEvent) -> None:
+    record(function="on_removed", key=evt.key, exists=portafunc.bucket("incoming").exists(evt.key))
