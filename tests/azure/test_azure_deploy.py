@@ -28,7 +28,7 @@ from portafunc.loader import load_app
 from portafunc_azure import triggers
 from portafunc_azure.deploy import arm_check, infra
 from portafunc_azure.deploy.function_app import load_function_app
-from portafunc_azure.package import host_json, host_json_limits
+from portafunc_azure.package import host_json, host_json_limits, local_settings
 
 
 pytestmark = pytest.mark.deploy
@@ -171,6 +171,39 @@ def test_every_binding_is_provisioned_and_matches_the_indexed_functions(built):
             assert trig.bucket in _names(template, "Microsoft.Storage/storageAccounts/blobServices/containers")
     assert settings["PORTAFUNC_TARGET"] == "azure" and "AzureWebJobsStorage" in settings
     assert "FUNCTIONS_WORKER_RUNTIME" not in settings, "Flex Consumption refuses it: the runtime is in functionAppConfig"
+
+
+def _bindings(settings: dict[str, str]) -> set[str]:
+    return {name for name in settings if name.startswith("PORTAFUNC_")}
+
+
+def test_local_settings_example_binds_what_the_template_binds(built):
+    """``cp local.settings.json.example local.settings.json`` then ``func start``: every binding of the deployed
+    app is there, pointing at Azurite where the resource lives in the storage account."""
+    example = json.loads((built["dist"] / "local.settings.json.example").read_text())["Values"]
+    assert _bindings(example) == _bindings(_settings(built["template"]))
+    for res in built["model"]["resources"]:
+        if res["kind"] in ("queue", "kv", "bucket"):
+            assert example[res["binding"]].startswith(("azqueue://devstoreaccount1/", "aztable://devstoreaccount1/",
+                                                       "azblob://devstoreaccount1/"))
+
+
+def test_local_settings_example_of_tables_buckets_and_dead_letters():
+    import portafunc
+
+    app = App("todo")
+    app.http("GET", "/t", uses=[portafunc.reads(kv="todos"), portafunc.writes(bucket="files")],
+             name="t")(lambda req: None)
+    app.queue("work", dead_letter="work-dead", name="work")(lambda msg: None)
+    app.topic("done", name="audit")(lambda msg: None)
+    example = local_settings(app)["Values"]
+    assert example["PORTAFUNC_KV_TODOS"] == "aztable://devstoreaccount1/kvtodos"
+    assert example["PORTAFUNC_BUCKET_FILES"] == "azblob://devstoreaccount1/files"
+    assert example["PORTAFUNC_QUEUE_WORK_DEAD"] == "azqueue://devstoreaccount1/work-dead"
+    assert example["PORTAFUNC_DEADLETTER_AUDIT"] == "azqueue://devstoreaccount1/audit-deadletter"
+    assert example["PORTAFUNC_TOPIC_DONE"].endswith("?key_env=PORTAFUNC_EVENTGRID_KEY_DONE")
+    assert example["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+    assert _bindings(example) == _bindings(_settings(infra.template(app, PY)))
 
 
 def test_host_json_validates_against_the_published_schema(built):

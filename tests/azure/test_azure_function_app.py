@@ -77,6 +77,24 @@ def test_ordered_queue_and_metadata_events_are_refused():
     assert info.value.instead and info.value.target == "azure"
 
 
+def test_a_queue_whose_poison_queue_name_would_exceed_63_characters_is_refused():
+    """The host's poison queue is ``<queue>-poison``: a Storage queue name (at most 63 characters) leaves 56 for the
+    queue itself, counted after the name is cleaned for Azure."""
+    from portafunc import App
+
+    app = App("names")
+    app.queue("Q" * 60, name="too_long")(lambda msg: None)
+    app.queue("Q" * 30 + "_.._" + "Q" * 25, name="fits")(lambda msg: None)  # 59 characters, 56 once cleaned
+    target = get_target("azure")
+    with pytest.raises(UnsupportedTrigger) as info:
+        target.native_trigger(app.function("too_long"))
+    assert info.value.target == "azure" and "q" * 60 + "-poison" in info.value.reason and "63" in info.value.reason
+    assert "56" in info.value.instead
+    with pytest.raises(UnsupportedTrigger, match="63"):
+        generate_function_app(app, "x:app")
+    assert f"poison queue {'q' * 30}-{'q' * 25}-poison " in str(target.native_trigger(app.function("fits")))
+
+
 def test_http_function_with_func_types(loaded):
     azapp, functions, _ = loaded
     req = HttpRequest("POST", "/echo/wörld", query={"a": ["1", "2"]}, body=b"\x00\xffdata",

@@ -6,7 +6,8 @@ Layout of ``dist/azure/<app>-functions-py<X.Y>.zip`` (deploy it as is — no bui
     host.json                           extension bundle 4.x, routePrefix "", queues.maxDequeueCount from max_attempts,
                                         queues.visibilityTimeout from visibility_timeout
     requirements.txt                    the exact third-party versions vendored below (for reference / remote build)
-    local.settings.json.example         FUNCTIONS_WORKER_RUNTIME, AzureWebJobsStorage, PORTAFUNC_* bindings
+    local.settings.json.example         FUNCTIONS_WORKER_RUNTIME, AzureWebJobsStorage (Azurite), the PORTAFUNC_*
+                                        settings the template sets (storage resources in Azurite's account)
     <the user's project sources>
     .python_packages/lib/site-packages  portafunc + portafunc_azure (with dist-info, so entry points work) and the
                                         dependencies as manylinux2014_x86_64 wheels for the chosen CPython, with .pyc
@@ -27,8 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from portafunc.app import App, QueueTrigger, TopicTrigger
-from portafunc.messaging.binding import env_name
+from portafunc.app import App, QueueTrigger
 from portafunc.packaging.build import PackagingError
 from portafunc.packaging.closure import called_kinds, runtime_requirements
 from portafunc.packaging.steps import ArtifactBuild, install_requirements
@@ -119,24 +119,32 @@ def host_json_limits(app: App) -> list[str]:
             for s in specs if s.trigger.visibility_timeout != shortest]  # type: ignore[union-attr]
 
 
-def local_settings(app: App) -> dict[str, Any]:
-    """``local.settings.json.example``: what ``func start`` and the Function App's settings need."""
+AZURITE_ACCOUNT = "devstoreaccount1"  # the account of UseDevelopmentStorage=true
+
+
+def local_settings(app: App, deployment: Any = None) -> dict[str, Any]:
+    """``local.settings.json.example``: what ``func start`` needs — the bindings the template sets
+    (:func:`.deploy.infra.bindings`), storage resources in Azurite's account, topics as placeholders."""
+    dep = deployment if deployment is not None else app.resources()
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
         triggers.STORAGE_CONNECTION: "UseDevelopmentStorage=true",
     }
-    needs_key = False
-    for spec in app:
-        trig = spec.trigger
-        if isinstance(trig, QueueTrigger):
-            values[env_name("queue", trig.queue)] = f"azqueue://devstoreaccount1/{triggers.queue_name(trig.queue)}"
-        elif isinstance(trig, TopicTrigger):
-            values[env_name("topic", trig.topic)] = "eventgrid://<topic>.<region>-1.eventgrid.azure.net/api/events"
-            needs_key = True
-    if needs_key:
-        values["PORTAFUNC_EVENTGRID_KEY"] = "<topic access key>"
+    for binding in infra.bindings(app, dep):
+        values[binding.setting] = _local_value(binding)
     return {"IsEncrypted": False, "Values": values}
+
+
+def _local_value(binding: infra.Binding) -> str:
+    if binding.kind in infra.STORAGE_KINDS:
+        return f"{binding.kind}://{AZURITE_ACCOUNT}/{binding.name}"
+    if binding.kind == "topic":  # Azurite has no Event Grid: the user's own topic
+        return ("eventgrid://<topic>.<region>-1.eventgrid.azure.net/api/events"
+                f"?key_env={infra.key_setting(binding.name)}")
+    if binding.kind == "topic-key":
+        return "<topic access key>"
+    return binding.name
 
 
 def _vendored_versions(site: Path) -> list[str]:
@@ -177,7 +185,7 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
             "host.json": json.dumps(host_json(app, deployment), indent=2) + "\n",
             "requirements.txt": "# Vendored in .python_packages/lib/site-packages: deploy without a remote build.\n"
                                 + "\n".join(_vendored_versions(site)) + "\n",
-            "local.settings.json.example": json.dumps(local_settings(app), indent=2) + "\n",
+            "local.settings.json.example": json.dumps(local_settings(app, deployment), indent=2) + "\n",
         }
         build.write(generated)
         artifact = build.zip(zip_name)

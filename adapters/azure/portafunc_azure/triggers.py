@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"  # the app setting the queue trigger and the poison sender read
 ROUTE_PREFIX_SETTING = "PORTAFUNC_AZURE_ROUTE_PREFIX"  # host.json's routePrefix; portafunc writes "" (no /api)
+QUEUE_NAME_MAX = 63  # Storage's limit on a queue name, poison queues included
 
 
 def queue_name(logical: str) -> str:
@@ -29,7 +30,7 @@ def queue_name(logical: str) -> str:
     name = re.sub(r"-{2,}", "-", name).strip("-")
     if len(name) < 3:
         name = (name + "-queue").strip("-")
-    return name[:63].rstrip("-")
+    return name[:QUEUE_NAME_MAX].rstrip("-")
 
 
 def poison_queue_name(queue: str) -> str:
@@ -129,9 +130,16 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
             raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
                                      f"the Storage Queue trigger fetches at most 32 messages at a time "
                                      f"(host.json queues.batchSize), not {trig.batch_size}", "batch_size=32 or less")
+        queue = queue_name(trig.queue)
+        poison = poison_queue_name(queue)
+        if len(poison) > QUEUE_NAME_MAX:  # the template could not create it, nor the host move messages to it
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure",
+                                     f"its poison queue {poison} is {len(poison)} characters, over Storage's "
+                                     f"{QUEUE_NAME_MAX} for a queue name",
+                                     f"a queue name of at most {QUEUE_NAME_MAX - len(poison_queue_name(''))} "
+                                     "characters as Azure names it (lower-cased, other characters as '-')")
         return NativeTrigger("Storage Queue trigger",
-                             f"queue {queue_name(trig.queue)}, connection {STORAGE_CONNECTION}, "
-                             f"poison queue {poison_queue_name(queue_name(trig.queue))} after "
+                             f"queue {queue}, connection {STORAGE_CONNECTION}, poison queue {poison} after "
                              f"{trig.max_attempts} attempts")
     if isinstance(trig, TopicTrigger):
         return NativeTrigger("Event Grid trigger", f"subscription to topic {trig.topic} (Event Grid or "

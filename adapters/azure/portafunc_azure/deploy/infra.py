@@ -16,14 +16,15 @@ The template creates, in one resource group:
   system topic on the storage account and one filtered subscription each. Subscriptions are created in a second
   pass (``eventSubscriptions=true``), after the code is deployed, because Event Grid checks that the function exists;
 * a Key Vault (RBAC) holding the topics' access keys, read by the app through Key Vault references;
-* every app setting the bindings need (``PORTAFUNC_QUEUE_*``, ``PORTAFUNC_TOPIC_*``, ``PORTAFUNC_DEADLETTER_*``,
-  ``PORTAFUNC_IDEMPOTENCY_STORE``, keys as ``@Microsoft.KeyVault(...)`` references).
+* every app setting the bindings need (:func:`bindings`: ``PORTAFUNC_QUEUE_*``, ``PORTAFUNC_TOPIC_*``,
+  ``PORTAFUNC_DEADLETTER_*``, ``PORTAFUNC_KV_*``, ``PORTAFUNC_BUCKET_*``, ``PORTAFUNC_IDEMPOTENCY_STORE``, keys as
+  ``@Microsoft.KeyVault(...)`` references; local.settings.json.example lists the same settings for Azurite).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.packaging.build import PackagingError
@@ -130,6 +131,51 @@ def app_settings(deployment: Deployment) -> tuple[dict[str, str], dict[str, str]
     return env, secrets
 
 
+class Binding(NamedTuple):
+    """One ``PORTAFUNC_*`` app setting. ``kind`` says what ``name`` is: ``azqueue``, ``aztable`` or ``azblob`` — a
+    queue, table or container of the app's storage account; ``topic`` — a logical topic (its endpoint); ``topic-key``
+    — a logical topic (its access key); ``value`` — the setting's value itself."""
+
+    setting: str
+    kind: str
+    name: str
+
+
+STORAGE_KINDS = ("azqueue", "aztable", "azblob")
+
+
+def bindings(app: App, dep: Deployment) -> list[Binding]:
+    """Every ``PORTAFUNC_*`` setting the function app needs, in app-settings order: the template points them at
+    the resources it creates, local.settings.json.example at Azurite, so the two cannot bind different sets."""
+    found = [Binding("PORTAFUNC_TARGET", "value", "azure")]
+    found += [Binding(res.binding, "azqueue", triggers.queue_name(res.name)) for res in dep.of_kind("queue")]
+    for res in dep.of_kind("topic"):
+        found += [Binding(env_name("TOPIC", res.name), "topic", res.name),
+                  Binding(key_setting(res.name), "topic-key", res.name)]
+    found += [Binding(env_name("DEADLETTER", spec.name), "azqueue", dead_letter_queue(spec)) for spec in app
+              if isinstance(spec.trigger, TopicTrigger) and not spec.trigger.dead_letter]
+    if dep.resource("idempotency", IDEMPOTENCY_STORE) is not None:
+        found.append(Binding("PORTAFUNC_IDEMPOTENCY_STORE", "value", f"aztable://{IDEMPOTENCY_TABLE}"))
+    found += [Binding(res.binding, "aztable", kv_table(res.name)) for res in dep.of_kind("kv")]
+    found += [Binding(res.binding, "azblob", triggers.queue_name(res.name)) for res in dep.of_kind("bucket")]
+    return found
+
+
+def _setting_value(binding: Binding) -> str:
+    """A binding's value in the template: an ARM expression over the resources it creates."""
+    if binding.kind in STORAGE_KINDS:
+        return _expr(f"format('{binding.kind}://{{0}}/{{1}}', {STORAGE}, {_lit(binding.name)})")
+    if binding.kind == "topic":
+        topic_name = f"variables('topicNames')[{_lit(binding.name)}]"
+        endpoint = f"reference({_rid('Microsoft.EventGrid/topics', topic_name)}).endpoint"
+        return _expr(f"format('eventgrid://{{0}}/api/events?key_env={{1}}', "
+                     f"split(split({endpoint}, '://')[1], '/')[0], {_lit(key_setting(binding.name))})")
+    if binding.kind == "topic-key":
+        return _expr(f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
+                     f"{_lit(_secret_name(binding.name))})")
+    return binding.name
+
+
 def secret_name(ref: str) -> str:
     """A Key Vault secret name (1-127 letters, digits, '-'): ``shop/api-key`` → ``shop-api-key``."""
     return re.sub(r"[^A-Za-z0-9-]", "-", ref.rsplit("/secrets/", 1)[-1])[:127]
@@ -203,32 +249,8 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
             f"format('DefaultEndpointsProtocol=https;AccountName={{0}};AccountKey={{1}};EndpointSuffix={{2}}', "
             f"{STORAGE}, listKeys({storage_id}, '{API['Microsoft.Storage/storageAccounts']}').keys[0].value, "
             "environment().suffixes.storage)")},
-        {"name": "PORTAFUNC_TARGET", "value": "azure"},
     ]
-    for res in dep.of_kind("queue"):
-        settings.append({"name": res.binding, "value": _expr(
-            f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(triggers.queue_name(res.name))})")})
-    for topic in topics:
-        topic_name = f"variables('topicNames')[{_lit(topic)}]"
-        endpoint = f"reference({_rid('Microsoft.EventGrid/topics', topic_name)}).endpoint"
-        settings.append({"name": env_name("TOPIC", topic), "value": _expr(
-            f"format('eventgrid://{{0}}/api/events?key_env={{1}}', "
-            f"split(split({endpoint}, '://')[1], '/')[0], {_lit(key_setting(topic))})")})
-        settings.append({"name": key_setting(topic), "value": _expr(
-            f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
-            f"{_lit(_secret_name(topic))})")})
-    for spec in topic_specs:
-        if not spec.trigger.dead_letter:  # type: ignore[union-attr]
-            settings.append({"name": env_name("DEADLETTER", spec.name), "value": _expr(
-                f"format('azqueue://{{0}}/{{1}}', {STORAGE}, {_lit(dead_letter_queue(spec))})")})
-    if idempotent:
-        settings.append({"name": "PORTAFUNC_IDEMPOTENCY_STORE", "value": f"aztable://{IDEMPOTENCY_TABLE}"})
-    for res in dep.of_kind("kv"):
-        settings.append({"name": res.binding, "value": _expr(
-            f"format('aztable://{{0}}/{{1}}', {STORAGE}, {_lit(kv_table(res.name))})")})
-    for res in dep.of_kind("bucket"):
-        settings.append({"name": res.binding, "value": _expr(
-            f"format('azblob://{{0}}/{{1}}', {STORAGE}, {_lit(triggers.queue_name(res.name))})")})
+    settings += [{"name": b.setting, "value": _setting_value(b)} for b in bindings(app, dep)]
     for key, name in sorted(secrets.items()):  # Key Vault references: resolved by the platform, no SDK call
         settings.append({"name": key, "value": _expr(
             f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
@@ -437,5 +459,5 @@ def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None)
     ])
 
 
-__all__ = ["API", "PYTHON_ON_FLEX", "dead_letter_queue", "deploy_script", "key_setting", "subscription_name",
-           "template", "topic_resource_name"]
+__all__ = ["API", "PYTHON_ON_FLEX", "Binding", "bindings", "dead_letter_queue", "deploy_script", "key_setting",
+           "subscription_name", "template", "topic_resource_name"]
