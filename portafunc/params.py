@@ -330,9 +330,11 @@ def read_signature(handler: Callable[..., Any], route: Route | str, *, name: str
                                         f"(annotate it '{_type_name(model)} | None = None')")
             body = BodySpec(arg, model, default is REQUIRED, JSON_TYPES)
             continue
-        if model is not None or (_is_model_type(inner)):
+        if model is not None or _holds_model(inner):
+            hint_body = "" if _is_model_type(inner) or model is not None else \
+                f"; a request body is one model: for a JSON array or object take RootModel[{_type_name(inner)}]"
             raise RegistrationError(f"{where}: parameter {arg!r} is a {marker.location if marker else 'query'} "
-                                    f"parameter, which holds text, not a model like {_type_name(inner)}")
+                                    f"parameter, which holds text, not a model like {_type_name(inner)}{hint_body}")
         location: Location
         if marker is not None:
             location = marker.location  # type: ignore[assignment]
@@ -437,6 +439,13 @@ def _union_args(tp: Any) -> tuple[Any, ...] | None:
 
 def _is_model_type(tp: Any) -> bool:
     return isinstance(tp, type) and hasattr(tp, "model_validate_json")
+
+
+def _holds_model(tp: Any) -> bool:
+    """Whether a model stands anywhere in the type (``list[Model]``, ``dict[str, Model]``, ``Model | None``...):
+    a query or header value is text, which none of these read."""
+    return _is_model_type(tp) or any(_holds_model(arg) for arg in getattr(tp, "__args__", ()) or ()
+                                     if not isinstance(arg, (str, int, float, bytes, bool)))
 
 
 def _body_model(tp: Any) -> Any:

@@ -297,13 +297,18 @@ _AN_ORDER = Order(id="x", total=1)
 def _body_default(order: Order = _AN_ORDER) -> None: ...
 def _two_markers(a: Annotated[str, Query(), Header()]) -> None: ...
 def _marker_as_default(limit: int = Query()) -> None: ...  # type: ignore[assignment]
+def _models_in_query(req: HttpRequest, orders: list[Order]) -> None: ...
+def _model_map_in_query(req: HttpRequest, orders: dict[str, Order]) -> None: ...
+def _optional_model_in_header(o: Annotated[Order | None, Header()] = None) -> None: ...
 
 
 @pytest.mark.parametrize(("handler", "reason"), [
     (_path_missing, "has no {key}"), (_two_bodies, "both ask for the request body"),
     (_model_in_query, "not a model"), (_same_header, "both read header 'x-a'"),
     (_path_default, "drop its default"), (_body_default, "default to None only"),
-    (_two_markers, "2 parameter markers"), (_marker_as_default, "put the marker in the annotation")])
+    (_two_markers, "2 parameter markers"), (_marker_as_default, "put the marker in the annotation"),
+    (_models_in_query, r"not a model like list\[.*take RootModel\[list"),
+    (_model_map_in_query, "not a model like dict"), (_optional_model_in_header, "header parameter.*not a model")])
 def test_declarations_that_cannot_work_fail_at_registration(handler: Any, reason: str) -> None:
     with pytest.raises(RegistrationError, match=reason):
         App("bad").http("POST", "/things/{id}")(handler)
