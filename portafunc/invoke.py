@@ -1154,10 +1154,13 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
     try:
         from .messaging import queue_or_topic
 
+        from .tracing import add
+
         sink = queue_or_topic(destination)
-        attributes = dict(msg.attributes)
-        attributes.update({"portafunc_error": reason[:900], "portafunc_function": spec.name,
-                           "portafunc_original_id": msg.id})
+        # the message's own attributes first; what portafunc adds yields room to them where a broker caps the count
+        # (SNS and SQS: 10), the reason first
+        attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
+                                          "portafunc_function": spec.name})
         sink.send_or_publish(msg.data, attributes=attributes)
     except Exception as send_exc:  # noqa: BLE001 - fall back to the broker's own dead-letter policy
         logs.error("NON-RETRYABLE message could not be dead-lettered; reported failed instead", message_id=msg.id,

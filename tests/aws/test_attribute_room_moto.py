@@ -149,6 +149,36 @@ def continues_trace(invocation: Any, producer_span: str) -> bool:
 
 # -- SQS ------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize(("count", "added"), [(8, {"portafunc_error", "portafunc_original_id"}), (10, set())])
+def test_sqs_dead_letter_copy_keeps_the_messages_own_attributes_first(
+        boto: Any, monkeypatch: pytest.MonkeyPatch, count: int, added: set[str]) -> None:
+    """A non-retryable message with many attributes of its own still goes to its dead-letter queue at once: the
+    ``portafunc_*`` reason and origin take the room its own attributes leave (the reason first), instead of making
+    the copy one SQS refuses, which left the message to be retried until the broker's redrive."""
+    url, arn = boto.queue(f"roomy-in-{count}")
+    dead_url, _ = boto.queue(f"roomy-dead-{count}")
+    monkeypatch.setenv("PORTAFUNC_QUEUE_IN", "sqs://" + url.split("://", 1)[1])
+    monkeypatch.setenv("PORTAFUNC_QUEUE_DEAD", "sqs://" + dead_url.split("://", 1)[1])
+    app = App("dead-letters")
+
+    @app.queue("in", dead_letter="dead")
+    def refuse(msg: Message) -> None:
+        raise portafunc.NonRetryableError("no such customer")
+
+    boto.sqs.send_message(QueueUrl=url, MessageBody='{"id": 1}', MessageAttributes={
+        k: {"DataType": "String", "StringValue": v} for k, v in own(count).items()})
+    received = receive_all(boto, url, 1)
+    assert event_source_mapping(boto, runtime.bind(app, "refuse"), url, arn, received) == []  # not left to redrive
+    [dead] = receive_all(boto, dead_url, 1)
+    attributes = carried(dead)
+    assert {k: attributes[k] for k in own(count)} == own(count)
+    assert set(attributes) - set(own(count)) == added
+    if added:
+        assert attributes["portafunc_error"] == "NonRetryableError: no such customer"
+        assert attributes["portafunc_original_id"] == received[0]["MessageId"]
+    assert dead["Body"] == '{"id": 1}'
+
+
 def test_sqs_nine_own_attributes_keep_their_room_and_traceparent_takes_the_tenth(
         boto: Any, queue: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
     url, arn = queue

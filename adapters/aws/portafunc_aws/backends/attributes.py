@@ -1,8 +1,9 @@
 """Neutral attributes ({name: str}) ↔ SNS/SQS message attributes, and the base64 convention for binary bodies.
 
 SNS and SQS refuse a message with more than 10 message attributes. The caller's own attributes come first, then the
-marker of a binary body (without it the body cannot be read back); the trace attributes portafunc added inside an
-invocation (:data:`portafunc.tracing.TRACE_ATTRIBUTES`) take the room that is left, in that order. So a message
+marker of a binary body (without it the body cannot be read back); what portafunc added takes the room that is left:
+a dead letter's ``portafunc_*`` reason and origin, then the trace attributes of the invocation
+(:data:`portafunc.tracing.TRACE_ATTRIBUTES`), in that order. So a message
 valid on the broker is valid from inside an invocation too; what did not fit is handed back to the sender, which
 carries what it can another way (SQS: ``traceparent`` as the ``AWSTraceHeader`` system attribute) and says once what
 it left out (:func:`report_left_out`).
@@ -47,7 +48,8 @@ def outgoing_body(data: bytes, attributes: dict[str, str],
 
 
 def _rank(name: str) -> int:
-    return TRACE_ATTRIBUTES.index(name) if name in TRACE_ATTRIBUTES else len(TRACE_ATTRIBUTES)
+    """What portafunc added for the message itself (a dead letter's reason and origin) before the trace."""
+    return TRACE_ATTRIBUTES.index(name) + 1 if name in TRACE_ATTRIBUTES else 0
 
 
 _reported: dict[str, object] = {}
@@ -61,7 +63,8 @@ def report_left_out(broker: str, destination: str, names: Iterable[str], carried
     if _reported.setdefault(broker, token) is not token:  # setdefault is atomic: one line even across threads
         return
     left = list(names)
-    message = (f"{broker} message sent without the trace attribute(s) {', '.join(left)}: {broker} accepts at most "
+    what = "trace attribute(s)" if all(name in TRACE_ATTRIBUTES for name in left) else "attribute(s) portafunc adds"
+    message = (f"{broker} message sent without the {what} {', '.join(left)}: {broker} accepts at most "
                f"{MAX_ATTRIBUTES} message attributes and the message's own come first")
     if carried:
         message += f"; its traceparent went as {carried}"
