@@ -94,3 +94,6 @@ def test_gcp_deploy_script_creates_firestore_with_ttl_and_binds_each_function(sh
     assert 'PORTAFUNC_KV_ORDERS: "firestore://${PROJECT}/portafunc-kv-orders"' in script
     assert 'PORTAFUNC_BUCKET_THUMBNAILS: "gs://${BUCKET_THUMBNAILS}"' in script
     assert 'PORTAFUNC_BUCKET_UPLOADS: "gs://${BUCKET_UPLOADS}"' in script
+    # StorageEvent.read()/open() read the object that arrived: the trigger's bucket must be readable
+    assert ('add-iam-policy-binding "gs://${BUCKET_UPLOADS}" --project="$PROJECT" '
+            '--member="serviceAccount:${RUN_SA}" --role=roles/storage.objectViewer') in script

@@ -123,7 +123,7 @@ def test_fresh_project_setup_apis_accounts_and_documented_roles(deployed):
         assert any(a.startswith("--service-account=shop-run@") for a in call)
         assert any(a.startswith("--build-service-account=projects/") for a in call)
     buckets = [c for c in calls if c[:3] == ["storage", "buckets", "create"]]
-    assert "gs://uploads" in {c[3] for c in buckets}
+    assert f"gs://{deployed['project']}-uploads" in {c[3] for c in buckets}
     jobs = [c for c in calls if c[:4] == ["scheduler", "jobs", "create", "http"]]
     assert jobs and "--schedule=*/5 * * * *" in jobs[0]
 
@@ -143,7 +143,46 @@ def test_env_file_binds_queues_topics_and_dead_letters(deployed):
     assert values["PORTAFUNC_DEADLETTER_FULFIL"] == f"pubsub://projects/{project}/topics/orders-shop-fulfil-dead"
     assert values["PORTAFUNC_DEADLETTER_AUDIT"].endswith("/topics/order-events-shop-audit-dead")
     assert values["PORTAFUNC_KV_ORDERS"] == f"firestore://{project}/portafunc-kv-orders"  # uses=[writes(kv=...)]
-    assert values["PORTAFUNC_BUCKET_UPLOADS"] == "gs://uploads"
+    assert values["PORTAFUNC_BUCKET_UPLOADS"] == f"gs://{project}-uploads"
+
+
+def _bucket_grants(calls: list[list[str]]) -> dict[tuple[str, str], list[str]]:
+    """(bucket URL, role) → the command granting it to the runtime account."""
+    return {(c[3], r.split("=", 1)[1]): c for c in calls if c[:3] == ["storage", "buckets", "add-iam-policy-binding"]
+            and any(m.startswith("--member=serviceAccount:shop-run@") for m in c) for r in c if r.startswith("--role=")}
+
+
+def test_a_storage_function_may_read_the_bucket_that_triggers_it(deployed, tmp_path):
+    """StorageEvent.read()/open() read the object that arrived: the trigger's bucket is readable by the runtime
+    account (as S3ReadPolicy on AWS), and the grant parses in the real CLI."""
+    if deployed["name"] != "shop":
+        pytest.skip("the shop has the storage function")
+    project = deployed["project"]
+    grants = _bucket_grants(deployed["first"].calls)
+    assert sorted(grants) == [(f"gs://{project}-thumbnails", "roles/storage.objectUser"),
+                              (f"gs://{project}-uploads", "roles/storage.objectViewer")]
+    with FakeGoogle() as google:
+        (replay,) = google.replay_all([grants[(f"gs://{project}-uploads", "roles/storage.objectViewer")]],
+                                      tmp_path / "gcloud", workers=1)
+    assert replay.parsed, replay.stderr
+    assert any(f"/b/{project}-uploads/iam" in path for _, path, _ in replay.requests), replay.requests
+
+
+def test_default_bucket_names_are_the_projects_and_can_be_overridden(deployed, tmp_path):
+    """Bucket names are global: the defaults carry the project id, and BUCKET_<NAME> still names a bucket."""
+    if deployed["name"] != "shop":
+        pytest.skip("the shop has the buckets")
+    project = deployed["project"]
+    made = {c[3] for c in deployed["first"].calls if c[:3] == ["storage", "buckets", "create"]}
+    assert made == {f"gs://{project}-uploads", f"gs://{project}-thumbnails"}
+    run = Recorder(tmp_path / "rec").run(deployed["script"], BUCKET_UPLOADS="my-own-uploads")
+    assert run.returncode == 0, run.stderr
+    made = {c[3] for c in run.calls if c[:3] == ["storage", "buckets", "create"]}
+    assert made == {"gs://my-own-uploads", f"gs://{project}-thumbnails"}
+    assert ("gs://my-own-uploads", "roles/storage.objectViewer") in _bucket_grants(run.calls)
+    upload = _deploys(run.calls)["shop-on-upload"]
+    assert "--trigger-event-filters=bucket=my-own-uploads" in upload
+    assert _env_of({}, upload)["PORTAFUNC_BUCKET_UPLOADS"] == "gs://my-own-uploads"
 
 
 def test_every_gcloud_command_parses_in_the_real_cli(deployed, tmp_path):

@@ -104,6 +104,46 @@ def test_per_route_layout_is_an_explicit_option(tmp_path):
     assert "gcloud functions deploy shop-get-order " in text and "_portafunc_http" not in text
 
 
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]")  # Cloud Storage's rule, without dots (domains)
+
+
+def _bucket_names(script: str, project: str, **env: str) -> dict[str, str]:
+    """BUCKET_<NAME> → the bucket name the script's own variable lines give it under bash, for ``project``."""
+    lines = [line for line in script.splitlines() if line.startswith(("PROJECT_STEM=", "BUCKET_"))]
+    proc = subprocess.run(["bash", "-c", "\n".join([*lines, "set | grep ^BUCKET_"])], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PROJECT": project, **env}, check=True)
+    return dict(line.split("=", 1) for line in proc.stdout.split())
+
+
+def test_default_bucket_names_are_unique_to_the_project_and_valid():
+    """Bucket names are global across Google Cloud: each default starts with the project id and is a valid bucket
+    name (3-63 characters) for any logical name and project id, the same on every render; BUCKET_<NAME> overrides."""
+    from portafunc import App, reads
+    from portafunc_gcp.deploy.script import render_deploy
+
+    app = App("names")
+    logical = ["uploads", "x", "Raw.Photos", "a_very_long_bucket_name_that_goes_on_and_on_for_ever",
+               "a_very_long_bucket_name_that_goes_on_and_on_for_ever_2"]
+
+    @app.http("GET", "/", uses=[reads(bucket=name) for name in logical])
+    def index(req):
+        return {}
+
+    script = render_deploy(app, "names-gcp.zip", PY)
+    assert script == render_deploy(app, "names-gcp.zip", PY)
+    for project in ("my-shop-project", "p" * 30, "example.com:a-domain-scoped-project"):
+        names = _bucket_names(script, project)
+        assert len(set(names.values())) == len(logical), names
+        stem = project.replace(":", "-").replace(".", "-")[:30]
+        for name in names.values():
+            assert name.startswith(stem + "-") and BUCKET_NAME.fullmatch(name), name
+        assert names["BUCKET_UPLOADS"] == f"{stem}-uploads" and names["BUCKET_X"] == f"{stem}-x"
+        # too long for the 32 characters left after the project id: cut, with a hash (sha256, not Python's hash())
+        assert names["BUCKET_A_VERY_LONG_BUCKET_NAME_THAT_GOES_ON_AND_ON_FOR_EVER"] == \
+            f"{stem}-a_very_long_bucket_name-755bac74"
+    assert _bucket_names(script, "my-shop-project", BUCKET_UPLOADS="mine")["BUCKET_UPLOADS"] == "mine"
+
+
 def test_unsupported_trigger_stops_with_exit_2(tmp_path):
     project = tmp_path / "proj"
     project.mkdir()

@@ -11,7 +11,8 @@ What it does, in order (each step names ``--project`` explicitly, never the call
    Cloud Storage service agent, ``roles/iam.serviceAccountTokenCreator`` on the invoker for the Pub/Sub service
    agent (authenticated push), the Pub/Sub service agent's publisher/subscriber rights for dead letters, and
    ``roles/cloudbuild.builds.builder`` for the build account;
-3. creates topics, dead-letter topics, buckets and (for idempotency) the Firestore database with its TTL policy;
+3. creates topics, dead-letter topics, buckets (named ``<project>-<name>`` by default: bucket names are global) and
+   (for idempotency) the Firestore database with its TTL policy;
 4. deploys the app's one HTTP service and one function per event trigger, then the push subscriptions, dead-letter
    policies, extra Eventarc triggers and Cloud Scheduler jobs.
 
@@ -21,6 +22,7 @@ enable``), so a second run changes nothing that is already right and never abort
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -42,6 +44,7 @@ APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googl
 IDEMPOTENCY_COLLECTION = "portafunc-idempotency"
 LAYOUTS = ("service", "per-route")
 RETRY_DELAYS = "--min-retry-delay=10s --max-retry-delay=600s"
+BUCKET_PART = 32  # of a default bucket name: 63 (Cloud Storage's limit) - 30 (a project id's) - 1 for the '-'
 
 
 def deploy_name(app: App, spec: FunctionSpec, prefix: str | None = None) -> str:
@@ -69,6 +72,17 @@ def account_id(app: App, role: str, prefix: str | None = None) -> str:
     room = 30 - len(role) - 1
     account = f"{base[:room].rstrip('-')}-{role}"
     return account if len(account) >= 6 else f"pf-{account}"
+
+
+def bucket_part(name: str) -> str:
+    """The logical part of a bucket's default name ``<project>-<part>`` (bucket names are global, so the project id
+    makes them unique): lower-case letters, digits, '-' and '_' (a '.' would need a verified domain), at most 32
+    characters. A name that does not fit as it is ends with 8 hex digits of its hash, so two names never share one."""
+    part = re.sub(r"[^a-z0-9_-]", "-", name.lower()).strip("-_")
+    if part == name and len(part) <= BUCKET_PART:
+        return part
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{part[:BUCKET_PART - 9].rstrip('-_')}-{digest}".lstrip("-")
 
 
 def _var(kind: str, name: str) -> str:
@@ -224,7 +238,8 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         "# `portafunc package --target gcp`. Runs on a fresh project and is safe to run again (every create is guarded",
         "# by a describe). Usage: PROJECT=my-project [REGION=us-central1] ./deploy.sh",
         "# Needs: gcloud, python3, and roles/owner on the project (or the admin roles listed in docs/gcp.md).",
-        "# Resource names default to the logical names; override any of the variables below from the environment.",
+        "# Topic and queue names default to the logical names, bucket names (global across Google Cloud) to",
+        "# PROJECT-name; override any of the variables below from the environment.",
         "set -euo pipefail",
         'PROJECT="${PROJECT:?set PROJECT to your Google Cloud project id}"',
         'REGION="${REGION:-us-central1}"',
@@ -233,9 +248,13 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         f'INVOKER_SA="{account("invoker")}@${{PROJECT}}.iam.gserviceaccount.com"',
         f'BUILD_SA="{account("build")}@${{PROJECT}}.iam.gserviceaccount.com"',
     )
-    for kind, names in (("TOPIC", topics), ("QUEUE", queues), ("BUCKET", buckets)):
+    for kind, names in (("TOPIC", topics), ("QUEUE", queues)):
         for name in names:
             out.add(f'{_var(kind, name)}="${{{_var(kind, name)}:-{name}}}"')
+    if buckets:  # the project id as a bucket-name stem: ':' and '.' of a domain-scoped id become '-', 30 at most
+        out.add('PROJECT_STEM="${PROJECT//[:.]/-}"; PROJECT_STEM="${PROJECT_STEM:0:30}"')
+    for name in buckets:
+        out.add(f'{_var("BUCKET", name)}="${{{_var("BUCKET", name)}:-${{PROJECT_STEM}}-{bucket_part(name)}}}"')
     out.add(
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
         'SRC="$(mktemp -d)"; ENVS="$(mktemp -d)"; trap \'rm -rf "$SRC" "$ENVS"\' EXIT',
@@ -342,8 +361,9 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
                     f'|| gcloud storage buckets create "gs://${{{bv}}}" --project="$PROJECT" --location="$REGION" '
                     '--uniform-bucket-level-access')
             access = {a for _, g in dep.users("bucket", name) for a in g.access}
+            # a storage trigger's function reads the object that arrived (StorageEvent.read/open): consume reads
             role = "roles/storage.objectUser" if "write" in access else \
-                "roles/storage.objectViewer" if "read" in access else None
+                "roles/storage.objectViewer" if access & {"read", "consume"} else None
             if role:
                 out.add(f'retry gcloud storage buckets add-iam-policy-binding "gs://${{{bv}}}" --project="$PROJECT" '
                         f'--member="serviceAccount:${{RUN_SA}}" --role={role} >/dev/null')
@@ -527,5 +547,5 @@ def gcloud_lines(script: str) -> Iterable[str]:
             yield text
 
 
-__all__ = ["APIS", "LAYOUTS", "account_id", "deploy_name", "deployed_functions", "gcloud_lines", "http_access",
-           "http_service_name", "render_deploy"]
+__all__ = ["APIS", "BUCKET_PART", "LAYOUTS", "account_id", "bucket_part", "deploy_name", "deployed_functions",
+           "gcloud_lines", "http_access", "http_service_name", "render_deploy"]
