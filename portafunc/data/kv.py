@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 MAX_KEY_BYTES = 1024
 MAX_TTL = 10 * 365 * 24 * 3600
+#: The most UTF-8 bytes of JSON one value may take: what every backend stores (DynamoDB's 400 KB item, less the key
+#: and the bookkeeping attributes; Azure Table and Firestore take more). Checked before writing, on every backend,
+#: memory:// too, so what works locally fits every target, and a value too large is the caller's error (ValueError,
+#: never retried into a dead letter as an outage).
+MAX_VALUE_BYTES = 400_000
 
 
 def check_key(key: Any) -> str:
@@ -84,7 +89,14 @@ class KV:
             from .bucket import seconds
 
             expires_at = time.time() + seconds(ttl, "ttl", MAX_TTL)
-        return self.store.put(key, self._encode(value), expires_at, check_version(if_version))
+        text = self._encode(value)
+        if len(text) > MAX_VALUE_BYTES // 4:  # shorter, it is within the limit whatever its characters
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_VALUE_BYTES:
+                raise ValueError(f"kv {self.name!r}, key {key[:40]!r}: the value is {size:,} bytes of JSON; an entry "
+                                 f"holds at most {MAX_VALUE_BYTES:,} on every target: keep large data in a bucket and "
+                                 "store its key here")
+        return self.store.put(key, text, expires_at, check_version(if_version))
 
     def delete(self, key: str, if_version: str | None = None) -> None:
         """Remove the key (a missing key is fine); with ``if_version`` only if it is still at that version."""

@@ -160,3 +160,18 @@ def test_unjsonable_values_and_bad_arguments_are_refused(table: KV) -> None:
         table.put("k", 1, ttl=0)
     with pytest.raises(ValueError):
         table.delete("k", if_version=ABSENT)
+
+
+def test_a_value_over_the_portable_limit_is_refused_on_every_backend_and_one_under_it_is_stored(table: KV) -> None:
+    """One limit everywhere (DynamoDB's item size, less the key and bookkeeping): a value one backend would refuse
+    as an outage-like failure, and memory:// would take, is the caller's ValueError before anything is written; a
+    value just under it round-trips on every backend, DynamoDB included."""
+    from portafunc.data.kv import MAX_VALUE_BYTES
+
+    near = "x" * (MAX_VALUE_BYTES - 2)  # quoted as JSON text: the limit to the byte
+    table.put("big", near)
+    assert table.get("big") == near
+    over = near + "é"  # one character more, of two bytes: counted in UTF-8
+    with pytest.raises(ValueError, match="at most 400,000 on every target"):
+        table.put("big", over)
+    assert table.get("big") == near  # nothing written
