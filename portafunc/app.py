@@ -721,7 +721,8 @@ class App:
                 ``MaximumBatchingWindowInSeconds`` (needed for a ``batch_size`` above 10). **Azure**, **GCP** no
                 effect: their triggers deliver what is there.
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the queue's redrive
-                policy ``maxReceiveCount`` (to a DLQ the template creates). **Azure** the runtime moves the message
+                policy ``maxReceiveCount`` (to a DLQ the template creates); a queue configured as existing keeps
+                its own redrive policy and visibility timeout instead (``inspect`` and ``package`` warn). **Azure** the runtime moves the message
                 to ``<queue>-poison`` on this attempt (``host.json`` ``maxDequeueCount`` is the largest of the app's
                 queues). **GCP** the push subscription's ``max_delivery_attempts`` (Pub/Sub accepts 5-100 only:
                 lower values are refused when packaging for GCP).

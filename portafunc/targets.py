@@ -96,6 +96,7 @@ class PackageResult:
     file_count: int
     sha256: str
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # the target's deployment_warnings, shown after the build
 
 
 class Target(ABC):

@@ -30,13 +30,13 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
     from ..targets import get_target
     from .build import (PackagingError, choose_python, read_pip_options, read_requirements, trigger_check,
                         vendoring_for, with_app_extras)
-    from .inspection import target_problems
+    from .inspection import target_problems, target_warnings
 
     target = get_target(target_name)
     app, project, ref = load_app(app_ref, project_dir)
-    functions = trigger_check(app, target)
     config = load_config(project, stage)
     deployment = app.resources(config)
+    functions = trigger_check(app, target, deployment)
     problems = target_problems(target, deployment)
     if problems:
         raise PackagingError(f"{target.name} refuses this deployment:\n  - " + "\n  - ".join(problems))
@@ -50,6 +50,7 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
     with vendoring_for(app):
         result = target.package(request)
     result.seconds = time.perf_counter() - started
+    result.warnings = target_warnings(target, app, deployment)
     return result
 
 
@@ -78,4 +79,6 @@ def package_cli(args: Any) -> int:
         print(f"manifest  {manifest}")
     print(f"size      {result.size:,} bytes, {result.file_count} files")
     print(f"sha256    {result.sha256}")
+    for warning in result.warnings:  # last, where they are seen: the deployment will not do what the app declares
+        print(f"portafunc: warning: {result.target} differs: {warning}", file=sys.stderr)
     return 0

@@ -57,13 +57,17 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
-def trigger_check(app: App, target: Target) -> list[tuple[str, str]]:
+def trigger_check(app: App, target: Target, deployment: Any = None) -> list[tuple[str, str]]:
     """(function, native trigger) for every function; raises the first UnsupportedTrigger (exit code 2)."""
-    rows = []
-    for spec in app:
-        native = target.native_trigger(spec)
-        rows.append((spec.name, str(native)))
-    return rows
+    return [(spec.name, str(native_trigger(target, spec, deployment))) for spec in app]
+
+
+def native_trigger(target: Target, spec: Any, deployment: Any = None) -> Any:
+    """What ``spec``'s trigger becomes on ``target`` in this deployment: a target may describe it differently when
+    the configuration changes what is built (``deployed_trigger(spec, deployment)``, e.g. an existing queue)."""
+    deployed = getattr(target, "deployed_trigger", None)
+    found = deployed(spec, deployment) if callable(deployed) and deployment is not None else None
+    return found if found is not None else target.native_trigger(spec)
 
 
 DEFAULT_EXCLUDES = (
@@ -622,5 +626,5 @@ def read_pip_options(project_dir: Path) -> list[str]:
 
 __all__ = ["DEFAULT_EXCLUDES", "PackagingError", "UnsupportedTrigger", "choose_python", "clean_dir", "compile_pyc",
            "copy_project", "find_python", "ignore_patterns", "is_excluded", "pip_install_target", "read_pip_options",
-           "read_requirements", "requirement_name", "trigger_check", "users_requirements", "vendor_portafunc",
+           "read_requirements", "requirement_name", "native_trigger", "trigger_check", "users_requirements", "vendor_portafunc",
            "vendoring_for", "write_zip"]

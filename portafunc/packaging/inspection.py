@@ -5,7 +5,8 @@ A target adapter may add its own checks with two optional methods: ``name_rules(
 name function}`` (collisions after its name mangling) and ``check_deployment(deployment)`` → problem lines
 (limits, secret reference formats); and ``native_permissions(app, deployment)`` → ``{function: [permission]}`` to
 show what each function's native identity may do; ``deployment_warnings(app, deployment)`` → lines naming where the
-target behaves differently from the others for this app. ``portafunc package`` runs the same checks, so what inspect
+target behaves differently from the others for this app; ``deployed_trigger(spec, deployment)`` → the native trigger
+when the configuration changes it (None: ``native_trigger(spec)``). ``portafunc package`` runs the same checks, so what inspect
 refuses never builds.
 
 Failure handling, HEAD and unmatched requests behave the same on every target (proven per target by the contract
@@ -35,10 +36,17 @@ def target_problems(target: Any, deployment: Deployment) -> list[str]:
     return problems
 
 
+def target_warnings(target: Any, app: Any, deployment: Deployment) -> list[str]:
+    """Where ``target`` behaves differently from the others for this app (``inspect`` and ``package`` show them)."""
+    warn = getattr(target, "deployment_warnings", None)
+    return list(warn(app, deployment)) if callable(warn) else []
+
+
 def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[str, Any]:
     """The JSON document of ``portafunc inspect --json``."""
     from ..runner.bindings import undeclared
     from ..targets import available, get_target
+    from .build import native_trigger
 
     rows: list[dict[str, Any]] = []
     targets: dict[str, dict[str, Any]] = {}
@@ -46,10 +54,10 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
     for spec in app:
         fn = deployment.functions[spec.name]
         row: dict[str, Any] = {"function": spec.name, "trigger": spec.trigger.describe(), **fn.to_dict(),
-                               "behaviour": behaviour(spec, fn), "targets": {}}
+                               "behaviour": behaviour(spec, fn, _existing_on(spec, deployment)), "targets": {}}
         for tname, target in loaded.items():
             try:
-                row["targets"][tname] = {"supported": True, "native": str(target.native_trigger(spec))}
+                row["targets"][tname] = {"supported": True, "native": str(native_trigger(target, spec, deployment))}
             except UnsupportedTrigger as exc:
                 row["targets"][tname] = {"supported": False, "reason": exc.reason, "instead": exc.instead}
         rows.append(row)
@@ -57,8 +65,7 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
         refused = [f"{r['function']}: {r['targets'][tname]['reason']}" for r in rows
                    if r["targets"][tname]["supported"] is False]
         problems = refused + target_problems(target, deployment)
-        warn = getattr(target, "deployment_warnings", None)
-        targets[tname] = {"problems": problems, "warnings": list(warn(app, deployment)) if callable(warn) else []}
+        targets[tname] = {"problems": problems, "warnings": target_warnings(target, app, deployment)}
         permissions = getattr(target, "native_permissions", None)
         if callable(permissions) and not problems:
             granted = permissions(app, deployment)
@@ -70,15 +77,25 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
             "targets": targets, "warnings": undeclared(app, project)}
 
 
-def behaviour(spec: Any, fn: Any) -> str:
-    """The failure / HTTP semantics every target gives this function, in one line."""
+def _existing_on(spec: Any, deployment: Deployment) -> list[str]:
+    """The targets on which the queue ``spec`` consumes already exists (the configuration's ``[existing]``)."""
+    queue = getattr(spec.trigger, "queue", None)
+    res = deployment.resource("queue", queue) if queue else None
+    return sorted(res.options.get("existing", {})) if res is not None else []
+
+
+def behaviour(spec: Any, fn: Any, existing: list[str] | None = None) -> str:
+    """The failure / HTTP semantics every target gives this function, in one line. Where its queue already exists
+    (``existing``: those targets), the queue's own policy may decide the retries: the target's line says."""
     from ..app import HttpTrigger, QueueTrigger, TopicTrigger
 
     trig = spec.trigger
     if isinstance(trig, (QueueTrigger, TopicTrigger)):
-        where = f"queue {fn.dead_letter}" if getattr(fn, "dead_letter", None) else "its own dead-letter queue"
+        dead = trig.dead_letter  # a logical queue, or a URL (the model keeps only the former)
+        where = (dead if "://" in dead else f"queue {dead}") if dead else "its own dead-letter queue"
+        caveat = f" (on {', '.join(existing)}, where the queue already exists: see that target)" if existing else ""
         return (f"a failing message is retried (only that message) up to {trig.max_attempts} attempts, then "
-                f"dead-lettered; a non-retryable one (validation, NonRetryableError) goes to {where} at once")
+                f"dead-lettered{caveat}; a non-retryable one (validation, NonRetryableError) goes to {where} at once")
     if isinstance(trig, HttpTrigger):
         return "HEAD without a body; unknown route 404, wrong method 405 with Allow; errors as problem+json"
     return "a failure is logged and reported to the platform, whose own retry policy for this trigger applies"
@@ -156,7 +173,8 @@ def _why(res: dict[str, Any]) -> str:
         dl = opts.get("dead_letter")
         return (f"consumed by {opts['consumer']}, visibility {opts['visibility_timeout']} s, "
                 f"max attempts {opts['max_attempts']}" + (f", dead letter {dl}" if dl else "")
-                + (", FIFO" if opts.get("fifo") else ""))
+                + (", FIFO" if opts.get("fifo") else "")
+                + (f", existing on {', '.join(sorted(opts['existing']))}" if opts.get("existing") else ""))
     if res["origin"] == "dead_letter":
         return "dead-letter queue"
     if res["kind"] == "topic" and opts.get("subscribers"):

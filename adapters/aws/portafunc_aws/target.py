@@ -68,6 +68,12 @@ class Target(BaseTarget):
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
         return native_trigger(spec)
 
+    def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
+        """A queue function's native trigger when its queue already exists (None: :meth:`native_trigger`'s)."""
+        from .deploy.sam import existing_queue_trigger
+
+        return existing_queue_trigger(spec, deployment)
+
     def invoke(self, app: App, function: str, native: Any) -> Any:
         """The Lambda answer; a failed async invocation is shown as Lambda shows it (errorType/errorMessage)."""
         try:
@@ -94,6 +100,13 @@ class Target(BaseTarget):
         from .deploy.sam import native_permissions
 
         return native_permissions(app, deployment)
+
+    def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
+        """Where AWS does not do what the app declares (``portafunc inspect`` and ``package`` show them): a consumer of
+        an existing queue, whose redrive policy the template cannot set."""
+        from .deploy.sam import deployment_warnings
+
+        return deployment_warnings(app, deployment)
 
     def check_deployment(self, deployment: Any) -> list[str]:
         """What CloudFormation or Lambda would refuse: limits, secret references, logical-id collisions."""

@@ -178,8 +178,6 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
         build.install(dependencies(request.requirements, build.say, needed, leave_out=unused_sdks(app, deployment)),
                       site, platform=PLATFORM)
         build.say("writing function_app.py, host.json, requirements.txt, local.settings.json.example")
-        for warning in host_json_limits(app):
-            build.say(f"warning: {warning}")
         generated = {
             "function_app.py": generate_function_app(app, request.app_ref),
             "host.json": json.dumps(host_json(app, deployment), indent=2) + "\n",

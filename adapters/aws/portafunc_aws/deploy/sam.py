@@ -1,17 +1,20 @@
 """The SAM ``template.yaml`` for an App, written from its resource model (``app.resources()``).
 
-Every resource of the model is created: an SNS topic per topic, an SQS queue per queue (its redrive target is the
-declared ``dead_letter=`` queue, else a DLQ of its own), per topic subscriber an SQS subscription queue (again with a
-DLQ) fed by the topic, an S3 bucket per bucket, a DynamoDB table (partition key ``id``, TTL on ``expiration``) per
-key-value table and for the idempotency store. Each function gets in its environment exactly the bindings of its
-grants, and in its role exactly their permissions: ``SNSPublishMessagePolicy`` / ``SQSSendMessagePolicy`` to publish
-and send, ``SQSPollerPolicy`` on the one queue it consumes (its event source mapping is declared directly, so SAM does
-not attach ``AWSLambdaSQSQueueExecutionRole`` on ``Resource: "*"``), read/CRUD policies on its buckets and tables, and
-``GetItem``/``PutItem``/``DeleteItem`` on the idempotency table. Settings (memory, timeout, concurrency, env, tags,
-extra statements) and secrets (CloudFormation dynamic references, resolved at deploy time: no SDK call at run time)
-come from the configuration file. HTTP: every GET route also answers HEAD, and a ``$default`` route sends any other
-method or path to the app's router, which answers 404/405 problem+json as the other clouds do; the HTTP API's
-authorizers (IAM, JWT for ``JwtAuth`` routes) and CORS configuration are written by :mod:`.http_api`.
+Every resource of the model is created, unless the configuration names it as existing (then it is only bound and
+granted): an SNS topic per topic, an SQS queue per queue (its redrive target is the declared ``dead_letter=`` queue,
+else a DLQ of its own), per topic subscriber an SQS subscription queue (again with a DLQ) fed by the topic, an S3
+bucket per bucket, a DynamoDB table (partition key ``id``, TTL on ``expiration``) per key-value table and for the
+idempotency store. The consumer of an existing queue still gets a DLQ of its own for its non-retryable messages, but
+the queue's redrive policy is not the stack's to set (:func:`deployment_warnings` says so). Each function gets in its
+environment exactly the bindings of its grants, and in its role exactly their permissions: ``SNSPublishMessagePolicy``
+/ ``SQSSendMessagePolicy`` to publish and send, ``SQSPollerPolicy`` on the one queue it consumes (its event source
+mapping is declared directly, so SAM does not attach ``AWSLambdaSQSQueueExecutionRole`` on ``Resource: "*"``),
+read/CRUD policies on its buckets and tables, and ``GetItem``/``PutItem``/``DeleteItem`` on the idempotency table.
+Settings (memory, timeout, concurrency, env, tags, extra statements) and secrets (CloudFormation dynamic references,
+resolved at deploy time: no SDK call at run time) come from the configuration file. HTTP: every GET route also
+answers HEAD, and a ``$default`` route sends any other method or path to the app's router, which answers 404/405
+problem+json as the other clouds do; the HTTP API's authorizers (IAM, JWT for ``JwtAuth`` routes) and CORS
+configuration are written by :mod:`.http_api`.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, Schedule
 from portafunc.errors import PortafuncError
 from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
+from portafunc.targets import NativeTrigger
 
-from ..triggers import S3_EVENTS, SCHEDULE_DIALECT
+from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch
 from . import http_api
 
 MAX_TIMEOUT = 900
@@ -140,6 +144,48 @@ def existing_arn(kind: str, url: str) -> Any:
                         "sqs://arn:aws:sqs:REGION:ACCOUNT:NAME) so its permissions can name it")
 
 
+def non_retryable_destination(spec: FunctionSpec) -> str:
+    """Where the template sends a queue function's non-retryable messages at once, as a person reads it."""
+    trig = spec.trigger
+    dead = getattr(trig, "dead_letter", None)
+    if dead:
+        return dead if "://" in dead else f"queue {dead}"
+    return logical_id(getattr(trig, "queue", spec.name), "DeadLetterQueue")
+
+
+def existing_queue_trigger(spec: FunctionSpec, deployment: Deployment) -> NativeTrigger | None:
+    """What a queue function becomes when its queue already exists (None: the stack creates it). The stack creates
+    no queue then, so the redrive policy and visibility timeout are the queue's own, not the declared ones."""
+    trig = spec.trigger
+    if not isinstance(trig, QueueTrigger):
+        return None
+    url = existing_url(deployment, "queue", trig.queue)
+    if url is None:
+        return None
+    check_batch(spec, trig)
+    window = f", batching window {trig.max_batching_window}s" if trig.max_batching_window else ""
+    return NativeTrigger("SQS event source", f"existing queue {trig.queue} at {url}, batch {trig.batch_size}{window}, "
+                         "ReportBatchItemFailures, redrive and visibility timeout are the queue's own: max_attempts="
+                         f"{trig.max_attempts} and visibility_timeout={trig.visibility_timeout}s are not applied, "
+                         f"non-retryable messages to {non_retryable_destination(spec)} at once")
+
+
+def deployment_warnings(app: App, deployment: Deployment) -> list[str]:
+    """Where this app's failure handling on AWS is not what its decorators declare: a function consuming an existing
+    queue, whose redrive policy (when a failing message is dead-lettered, if ever) CloudFormation cannot set."""
+    out = []
+    for spec in app:
+        trig = spec.trigger
+        if not isinstance(trig, QueueTrigger) or existing_url(deployment, "queue", trig.queue) is None:
+            continue
+        out.append(f"{spec.name}: queue {trig.queue} already exists, so its own redrive policy, not max_attempts="
+                   f"{trig.max_attempts}, decides when a failing message is dead-lettered: without one it is "
+                   "retried until the queue's retention period drops it; its own visibility timeout applies too, "
+                   f"not visibility_timeout={trig.visibility_timeout}s. A non-retryable message goes to "
+                   f"{non_retryable_destination(spec)} at once")
+    return out
+
+
 def _arn(deployment: Deployment, kind: str, name: str) -> Any:
     url = existing_url(deployment, kind, name)
     if url is not None:
@@ -228,6 +274,11 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
                 raise TemplateError(f"aws: bucket {res.name!r} is configured as existing, but a storage trigger "
                                     "needs its bucket in this stack (S3 notifications are set where the bucket is "
                                     "defined)")
+            if res.kind == "queue" and res.options.get("consumer") and not res.options.get("dead_letter"):
+                # its redrive policy is not the stack's to set, but its consumer's non-retryable messages still need
+                # a queue of their own to go to at once
+                target = ids.claim(logical_id(res.name, "DeadLetterQueue"), f"the DLQ of queue {res.name!r}")
+                out[target] = _dead_letter_queue(bool(res.options.get("fifo")))
             continue
         lid = ids.claim(resource_id(res.kind, res.name), f"{res.kind} {res.name!r}")
         if res.kind == "topic":
@@ -247,9 +298,7 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
                     target_arn = _arn(deployment, "queue", dead)
                 else:
                     target = ids.claim(logical_id(res.name, "DeadLetterQueue"), f"the DLQ of queue {res.name!r}")
-                    out[target] = {"Type": "AWS::SQS::Queue", "Properties": {
-                        "MessageRetentionPeriod": RETENTION_14_DAYS, **({"FifoQueue": True} if opts.get("fifo")
-                                                                         else {})}}
+                    out[target] = _dead_letter_queue(bool(opts.get("fifo")))
                     target_arn = {"Fn::GetAtt": [target, "Arn"]}
                 props["RedrivePolicy"] = {"deadLetterTargetArn": target_arn, "maxReceiveCount": opts["max_attempts"]}
             out[lid] = {"Type": "AWS::SQS::Queue", **({"Properties": props} if props else {})}
@@ -268,6 +317,12 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
             ids.claim(logical_id(fn.name, "SubscriptionQueue"), f"the subscription queue of {fn.name!r}")
             ids.claim(logical_id(fn.name, "SubscriptionDeadLetterQueue"), f"the subscription DLQ of {fn.name!r}")
     return out, ids
+
+
+def _dead_letter_queue(fifo: bool) -> dict[str, Any]:
+    """A queue's own DLQ: kept 14 days, FIFO like the queue it serves (SQS redrives a FIFO queue only to one)."""
+    return {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS,
+                                                      **({"FifoQueue": True} if fifo else {})}}
 
 
 def bucket_name(deployment: Deployment, name: str) -> Any:
@@ -409,8 +464,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
                                                                      trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
-            if not fn.dead_letter:
-                _send_non_retryable_to(logical_id(trig.queue, "DeadLetterQueue"), spec, variables, policies)
+        if not fn.dead_letter:  # an existing queue's too: only its redrive after max_attempts is not the stack's
+            _send_non_retryable_to(logical_id(trig.queue, "DeadLetterQueue"), spec, variables, policies)
     elif isinstance(trig, TopicTrigger):
         topic_arn = _arn(model, "topic", trig.topic)
         sub_q = logical_id(spec.name, "SubscriptionQueue")

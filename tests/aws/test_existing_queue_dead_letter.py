@@ -1,0 +1,168 @@
+"""A function consuming an existing queue (``[existing.queue.NAME] aws = URL``): the stack cannot set that queue's
+redrive policy, so its non-retryable messages still go to a dead letter at once (a DLQ of the stack's, or the declared
+``dead_letter=``), and ``inspect`` and ``package`` say that ``max_attempts`` is the existing queue's own policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portafunc import App, Message, NonRetryableError
+from portafunc.config import load_config
+from portafunc_aws import runtime
+from portafunc_aws.deploy.sam import build_template, check_deployment, to_yaml
+
+from cfn_emulation import Stack
+from test_moto_e2e import event_source_mapping, receive_all
+
+INBOX_ARN = "arn:aws:sqs:us-east-1:123456789012:inbox"
+CONFIG = f'[existing.queue.inbox]\naws = "sqs://{INBOX_ARN}"\n'
+MAIN = """from portafunc import App, Message
+
+app = App("consumer")
+
+
+@app.queue("inbox"{options})
+def handle(msg: Message) -> None:
+    pass
+"""
+
+
+def _app(**options: Any) -> App:
+    app = App("consumer")
+
+    @app.queue("inbox", **options)
+    def handle(msg: Message) -> None:
+        raise NonRetryableError("never valid")
+
+    return app
+
+
+def _template(tmp_path: Path, app: App) -> dict[str, Any]:
+    (tmp_path / "portafunc.toml").write_text(CONFIG)
+    model = app.resources(load_config(tmp_path))
+    assert check_deployment(model) == []
+    return build_template(app, app_ref="main:app", code_uri="s3://artifacts/x.zip", python="3.12", arch="x86_64",
+                          deployment=model)
+
+
+def _transform(template: dict[str, Any]) -> dict[str, Any]:
+    import yaml
+    from samtranslator.translator.transform import transform
+
+    class Policies:
+        def load(self) -> dict[str, str]:
+            return {"AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    out: dict[str, Any] = transform(yaml.safe_load(to_yaml(template)), {}, Policies())
+    return out
+
+
+def _lint(tmp_path: Path, cfn: dict[str, Any]) -> None:
+    path = tmp_path / "cfn.json"
+    path.write_text(json.dumps(cfn))
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(path)], capture_output=True,
+                          text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_the_consumer_of_an_existing_queue_gets_a_dead_letter_queue_for_non_retryable_messages(
+        tmp_path: Path) -> None:
+    template = _template(tmp_path, _app())
+    resources = template["Resources"]
+    queues = {lid: r for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert list(queues) == ["InboxDeadLetterQueue"]  # the existing queue is not created, nor redriven
+    assert "RedrivePolicy" not in json.dumps(resources)
+    handle = resources["HandleFunction"]["Properties"]
+    assert handle["Environment"]["Variables"]["PORTAFUNC_DEADLETTER_HANDLE"] == {
+        "Fn::Sub": "sqs://${InboxDeadLetterQueue.Arn}"}
+    assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["InboxDeadLetterQueue", "QueueName"]}}} in \
+        handle["Policies"]
+    assert resources["HandleEventSourceMapping"]["Properties"]["EventSourceArn"] == INBOX_ARN
+    _lint(tmp_path, _transform(template))
+
+
+def test_an_existing_fifo_queue_gets_a_fifo_dead_letter_queue(tmp_path: Path) -> None:
+    (tmp_path / "portafunc.toml").write_text(f'[existing.queue.inbox]\naws = "sqs://{INBOX_ARN}.fifo"\n')
+    app = _app(ordered=True)
+    template = build_template(app, app_ref="main:app", code_uri="s3://artifacts/x.zip", python="3.12",
+                              arch="x86_64", deployment=app.resources(load_config(tmp_path)))
+    assert template["Resources"]["InboxDeadLetterQueue"]["Properties"]["FifoQueue"] is True
+
+
+def test_a_declared_dead_letter_takes_the_non_retryable_messages_of_an_existing_queue(tmp_path: Path) -> None:
+    template = _template(tmp_path, _app(dead_letter="inbox-failed"))
+    resources = template["Resources"]
+    assert [lid for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"] == ["InboxFailedQueue"]
+    variables = resources["HandleFunction"]["Properties"]["Environment"]["Variables"]
+    # dead_letter= is what the runtime reads first: its binding is set, no PORTAFUNC_DEADLETTER_ variable is needed
+    assert variables["PORTAFUNC_QUEUE_INBOX_FAILED"] == {"Fn::Sub": "sqs://${InboxFailedQueue.Arn}"}
+    assert "PORTAFUNC_DEADLETTER_HANDLE" not in variables
+    _lint(tmp_path, _transform(template))
+
+
+@pytest.mark.emulator
+def test_a_non_retryable_message_of_an_existing_queue_is_moved_at_once(boto: Any, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    url, arn = boto.queue("inbox", VisibilityTimeout="1")  # the existing queue: no redrive policy of its own
+    assert arn == INBOX_ARN
+    app = _app()
+    stack = Stack(_transform(_template(tmp_path, app))["Resources"], boto).deploy()
+    for key, value in stack.function_environment("HandleFunction").items():
+        monkeypatch.setenv(key, value)
+    sent = boto.sqs.send_message(QueueUrl=url, MessageBody='{"n": 1}')["MessageId"]
+    handler = runtime.bind(app, "handle")
+
+    assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1)) == []
+    assert receive_all(boto, url, 1, timeout=2.5) == []
+    dead = receive_all(boto, stack.physical["InboxDeadLetterQueue"]["QueueUrl"], 1)
+    assert [m["MessageAttributes"]["portafunc_original_id"]["StringValue"] for m in dead] == [sent]
+
+
+def _project(tmp_path: Path, options: str = "") -> Path:
+    (tmp_path / "main.py").write_text(MAIN.format(options=options))
+    (tmp_path / "portafunc.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "portafunc.cli", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_inspect_says_the_existing_queue_decides_the_retries(tmp_path: Path) -> None:
+    out = _cli("inspect", str(_project(tmp_path)), "--target", "aws")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "redrive to DLQ after 5 receives" not in out.stdout
+    assert ("existing queue inbox at sqs://" + INBOX_ARN + ", batch 10, ReportBatchItemFailures, redrive and "
+            "visibility timeout are the queue's own: max_attempts=5 and visibility_timeout=30s are not applied, "
+            "non-retryable messages to InboxDeadLetterQueue at once") in out.stdout
+    assert "then dead-lettered (on aws, where the queue already exists: see that target)" in out.stdout
+    assert ("\naws differs: handle: queue inbox already exists, so its own redrive policy, not max_attempts=5, "
+            "decides when a failing message is dead-lettered") in out.stdout
+    assert "A non-retryable message goes to InboxDeadLetterQueue at once" in out.stdout
+
+
+def test_inspect_names_the_declared_dead_letter(tmp_path: Path) -> None:
+    out = _cli("inspect", str(_project(tmp_path, ', dead_letter="inbox-failed"')), "--target", "aws", "--json")
+    doc = json.loads(out.stdout)
+    (warning,) = doc["targets"]["aws"]["warnings"]
+    assert warning.endswith("A non-retryable message goes to queue inbox-failed at once")
+    (row,) = doc["functions"]
+    assert "non-retryable messages to queue inbox-failed at once" in row["targets"]["aws"]["native"]
+
+
+def test_package_warns_after_the_build(tmp_path: Path) -> None:
+    out = _cli("package", "--target", "aws", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
+               "--out", str(tmp_path.parent / f"{tmp_path.name}-dist"), str(_project(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    assert "are not applied, non-retryable messages to InboxDeadLetterQueue at once" in out.stdout
+    assert out.stderr.rstrip().splitlines()[-1].startswith(
+        "portafunc: warning: aws differs: handle: queue inbox already exists, so its own redrive policy")
