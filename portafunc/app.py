@@ -722,10 +722,11 @@ class App:
                 effect: their triggers deliver what is there.
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the queue's redrive
                 policy ``maxReceiveCount`` (to a DLQ the template creates); a queue configured as existing keeps
-                its own redrive policy and visibility timeout instead (``inspect`` and ``package`` warn). **Azure** the runtime moves the message
-                to ``<queue>-poison`` on this attempt (``host.json`` ``maxDequeueCount`` is the largest of the app's
-                queues). **GCP** the push subscription's ``max_delivery_attempts`` (Pub/Sub accepts 5-100 only:
-                lower values are refused when packaging for GCP).
+                its own redrive policy and visibility timeout instead (``inspect`` and ``package`` warn). **Azure**
+                the runtime moves the message to ``<queue>-poison`` on this attempt (``host.json``
+                ``maxDequeueCount`` is the largest of the app's queues). **GCP** the push subscription's
+                ``max_delivery_attempts`` (Pub/Sub accepts 5-100 only: lower values are refused when packaging for
+                GCP).
             visibility_timeout: Seconds a delivered message stays hidden from other consumers before it is
                 redelivered, 1-43200: keep it above the handler's run time. **AWS** the queue's
                 ``VisibilityTimeout``, raised to the function's timeout when that is longer. **Azure** ``host.json``

@@ -6,8 +6,8 @@ name function}`` (collisions after its name mangling) and ``check_deployment(dep
 (limits, secret reference formats); and ``native_permissions(app, deployment)`` → ``{function: [permission]}`` to
 show what each function's native identity may do; ``deployment_warnings(app, deployment)`` → lines naming where the
 target behaves differently from the others for this app; ``deployed_trigger(spec, deployment)`` → the native trigger
-when the configuration changes it (None: ``native_trigger(spec)``). ``portafunc package`` runs the same checks, so what inspect
-refuses never builds.
+when the configuration changes it (None: ``native_trigger(spec)``). ``portafunc package`` runs the same checks, so
+what inspect refuses never builds.
 
 Failure handling, HEAD and unmatched requests behave the same on every target (proven per target by the contract
 and deploy tests); each function's block says what that behaviour is.
