@@ -1367,14 +1367,34 @@ def event_kind(event: Event) -> str:
     return "storage" if isinstance(event, StorageEvent) else event.kind
 
 
+#: The fields of each kind's public JSON form (``to_dict(context=True)``): what ``from_dict`` reads.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "http": ("kind", "method", "path", "query", "headers", "cookies", "body_base64", "path_params", "client_ip",
+             "raw_query"),
+    "message": ("kind", "id", "data_base64", "attributes", "ordering_key", "delivery_attempt", "published_at",
+                "source"),
+    "storage": ("kind", "bucket", "key", "event", "size", "etag", "time", "id"),
+    "schedule": ("kind", "time", "past_due", "id"),
+}
+_PAYLOAD_FIELD = {"http": "body_base64", "message": "data_base64"}
+
+
 def event_from_dict(data: Mapping[str, Any]) -> Event:
-    """Rebuild a neutral event from its public JSON form."""
+    """Rebuild a neutral event from its public JSON form. A field the form does not have is refused, not ignored:
+    ``{"data": ...}`` for a message's ``data_base64`` would otherwise make an event with an empty payload."""
     if not isinstance(data, Mapping):
         raise EventDecodeError("neutral event is not a JSON object", expected='{"kind": ...}')
-    from_dict = _FROM_DICT.get(data.get("kind", ""))
+    kind = data.get("kind", "")
+    from_dict = _FROM_DICT.get(kind)
     if from_dict is None:
         raise EventDecodeError(f"unknown neutral event kind {data.get('kind')!r}",
                                expected="kind http, message, storage or schedule")
+    unknown = [str(name) for name in data if name not in _FIELDS[kind]]
+    if unknown:
+        payload = _PAYLOAD_FIELD.get(kind)
+        hint = f" (the payload is {payload}: its bytes in base64)" if payload else ""
+        raise EventDecodeError(f"neutral {kind} event has no field {', '.join(map(repr, unknown))}{hint}",
+                               expected="fields " + ", ".join(_FIELDS[kind]))
     try:
         return from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:

@@ -68,6 +68,19 @@ def test_file_that_is_not_utf8(target: str, tmp_path: Path) -> None:
     assert "not UTF-8" in one_line_error(cli("events", "decode", "--target", target, str(event)))
 
 
+@pytest.mark.parametrize("target", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize(("trigger", "data", "named"), [
+    ("queue", {"data": {"job_id": "j1"}}, "'data' (the payload is data_base64"),
+    ("http", {"body": "{}"}, "'body' (the payload is body_base64"),
+    ("schedule", {"when": "2026-01-01T00:00:00Z"}, "'when'"),
+])
+def test_events_new_refuses_a_field_the_neutral_form_has_not(target: str, trigger: str, data: dict[str, Any],
+                                                              named: str) -> None:
+    """A mistyped field would otherwise be dropped in silence: a message made with an empty payload."""
+    line = one_line_error(cli("events", "new", "--target", target, trigger, "--data", json.dumps(data)))
+    assert f"has no field {named}" in line
+
+
 def test_lone_surrogate_printed_to_a_strict_utf8_stdout(tmp_path: Path) -> None:
     """JSON can carry ``"\\udcff"``; a strict UTF-8 stdout cannot print it."""
     doc = _sample("gcp", "pubsub-push")
