@@ -58,3 +58,11 @@ def test_http_only_source_zip_is_bytecode_without_push_checks_and_serves(tmp_pat
         report = json.loads(proc.stdout.strip().splitlines()[-1])
         assert report["status"] == 200 and json.loads(report["body"]) == {"message": "hello ada"}, report
         assert all(path.startswith(str(site)) and path.endswith(".pyc") for path in report["from"]), report
+
+    # imported by name, as a script or a debugger does, not by path as functions-framework does: the app's own
+    # main (app/main.py) is found, not the generated main.py beside the working directory
+    plain = subprocess.run([sys.executable, "-c", "import json, main; "
+                            "print(json.dumps(sorted(main._portafunc_entry.app._functions)))"],
+                           cwd=site, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert json.loads(plain.stdout.strip().splitlines()[-1]) == ["hello"]

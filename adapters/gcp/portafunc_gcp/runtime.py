@@ -63,14 +63,16 @@ def load(app_ref: str, root: str | None = None) -> App:
         sys.path.insert(0, root)
     top = app_ref.partition(":")[0].split(".")[0]
     shadow = sys.modules.get(top)
+    # imported from ``root`` itself: with the working directory ahead of it, the app's ``main`` would be the
+    # generated main.py beside it again (functions-framework loads that one by path, a plain ``import main`` by name)
     if shadow is not None and root and not _inside(getattr(shadow, "__file__", None), root):
-        del sys.modules[top]  # functions-framework registered the generated main.py under this name
+        del sys.modules[top]  # the generated main.py, registered under this name
         try:
-            app, _, _ = load_app(app_ref)
+            app, _, _ = load_app(app_ref, root)
         finally:
             sys.modules[top] = shadow
         return app
-    app, _, _ = load_app(app_ref)
+    app, _, _ = load_app(app_ref, root)
     return app
 
 
