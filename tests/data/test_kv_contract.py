@@ -175,3 +175,16 @@ def test_a_value_over_the_portable_limit_is_refused_on_every_backend_and_one_und
     with pytest.raises(ValueError, match="at most 400,000 on every target"):
         table.put("big", over)
     assert table.get("big") == near  # nothing written
+
+
+def test_a_call_logs_no_sdk_request_lines(table: KV, caplog: pytest.LogCaptureFixture) -> None:
+    """The handler's own lines stay readable: the SDKs' per-request logging (azure-core's HTTP policy logs each
+    request and response at INFO) is not written at the usual INFO level. (Once per process, at the first client,
+    botocore says where it found credentials: the warm-up call takes that line.)"""
+    import logging
+
+    table.put("warm-up", 0)
+    with caplog.at_level(logging.INFO):
+        table.put("k", {"n": 1})
+        assert table.get("k") == {"n": 1}
+    assert [r.name for r in caplog.records if r.name.startswith(("azure", "botocore", "google"))] == []
