@@ -212,3 +212,22 @@ def test_a_jwt_route_is_served_and_cloud_checked_auth_is_refused() -> None:
     assert native_trigger(app.function("me")).detail == "GET,HEAD /me, public, bearer JWT verified by the function"
     with pytest.raises(UnsupportedTrigger, match="auth='function'"):
         native_trigger(app.function("signed"))
+
+
+@pytest.mark.parametrize("function", ["work", "w" * 56, "w" * 70 + "a", "w" * 70 + "b"])
+def test_container_apps_poison_queues_fit_storage_and_stay_distinct(function: str) -> None:
+    """A Storage queue name has at most 63 characters; ``<resource>-poison`` of a long function name is cut to fit,
+    with a hash of the whole name so two long names stay two queues."""
+    import re
+
+    from portafunc import App
+    from portafunc_container.deploy.containerapps import bindings, poison_queue
+
+    name = poison_queue("shop", function)
+    assert len(name) <= 63 and name.endswith("-poison") and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name)
+    assert name != poison_queue("shop", function + "x")
+    if len("shop-" + function) <= 56:
+        assert name == f"shop-{function}-poison"
+    app = App("shop")
+    app.queue("jobs", name=function)(lambda msg: None)
+    assert f"azqueue://${{ACCOUNT}}/{name}" in bindings(app, app.resources()).values()

@@ -43,8 +43,20 @@ def bindings(app: App, deployment: Deployment) -> dict[str, str]:
             env[res.binding] = f"aztable://{resource_name(app.name, 'idempotency').replace('-', '')}"
     for spec in event_functions(app):
         if kind_of(spec) in ("queue", "topic"):
-            env[env_name("DEADLETTER", spec.name)] = f"azqueue://${{ACCOUNT}}/{resource_name(app.name, spec.name)}-poison"
+            env[env_name("DEADLETTER", spec.name)] = f"azqueue://${{ACCOUNT}}/{poison_queue(app.name, spec.name)}"
     return env
+
+
+def poison_queue(app: str, function: str) -> str:
+    """The dead-letter queue of an event function: its resource name and ``-poison``, within Storage's 63 characters
+    for a queue name. A name cut to fit ends in 8 hex digits of its SHA-256, so two long names stay two queues."""
+    base = resource_name(app, function)
+    if len(base) > 63 - len("-poison"):
+        import hashlib
+
+        digest = hashlib.sha256(f"{app}\0{function}".encode()).hexdigest()[:8]  # of the names before any cut
+        base = f"{base[:63 - len('-poison') - 9].rstrip('-')}-{digest}"
+    return f"{base}-poison"
 
 
 def _env(values: dict[str, str]) -> list[dict[str, str]]:
@@ -143,7 +155,7 @@ def script(app: App, deployment: Deployment, image: str, files: dict[str, str]) 
     for spec in event_functions(app):
         if kind_of(spec) in ("queue", "topic"):
             lines.append(f'az storage queue create --account-name "$ACCOUNT" --connection-string '
-                         f'"$STORAGE_CONNECTION" --name {resource_name(app.name, spec.name)}-poison')
+                         f'"$STORAGE_CONNECTION" --name {poison_queue(app.name, spec.name)}')
     for file in sorted(files):
         if file.endswith(".yaml"):
             name = file[:-5]
