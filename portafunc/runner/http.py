@@ -252,7 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Transfer-Encoding", "chunked")
             else:  # an HTTP/1.0 client: the body ends when the connection does
                 self.close_connection = True
-        elif resp.status not in _NO_BODY_STATUSES:
+        elif resp.status not in _NO_BODY_STATUSES and not head:
+            # not for HEAD: the pipeline dropped the body, and a length of 0 would say GET's is empty (RFC 9110
+            # 9.3.2: a HEAD answer may leave Content-Length out; a client reads no body after it either way)
             self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -72,3 +72,13 @@ def test_exception_handlers_answer_raised_errors_and_unknown_routes(served: Runn
     assert b'"detail":"sku-9 is out of stock"' in body
     status, _, body = served.request("GET", "/nowhere")
     assert (status, body) == (404, b'{"error":"no such page","path":"/nowhere"}')
+
+
+def test_head_answers_without_a_content_length_that_says_the_body_is_empty(served: Runner) -> None:
+    """HEAD gets GET's status and headers and no body; a ``Content-Length: 0`` would tell the client GET's body is
+    empty (RFC 9110 9.3.2 lets a HEAD answer leave the length out)."""
+    status, headers, body = served.request("GET", "/orders/o-1")
+    assert status == 200 and body
+    status, headers, body = served.request("HEAD", "/orders/o-1")
+    assert (status, body) == (200, b"")
+    assert headers.get("Content-Length") in (None, str(len(served.request("GET", "/orders/o-1")[2])))
