@@ -129,15 +129,19 @@ def test_host_poisons_when_the_runtime_cannot(queues, azapp, monkeypatch):
     assert len(list(poison.receive_messages())) == 1
 
 
-def test_non_retryable_goes_to_poison_at_once(queues, azapp):
+def test_non_retryable_goes_to_poison_at_once(queues, azapp, caplog):
     client, poison, fn, rt = queues
     portafunc.queue("work").send({"id": "neg", "total": -1})
     portafunc.queue("work").send({"id": "invalid"})  # fails Message[Order] validation
-    assert run_host_once(client, fn, max_dequeue=5) == ["done", "done"]
+    with caplog.at_level("WARNING", logger="portafunc"):
+        assert run_host_once(client, fn, max_dequeue=5) == ["done", "done"]
     assert len(azapp.SEEN) == 1  # the invalid one never reached the handler
     assert sorted(json.loads(base64.b64decode(m.content))["id"] for m in poison.receive_messages()) == \
         ["invalid", "neg"]
     assert rt.last.poisoned
+    # the trail says where each went: the core's "reported failed" line is followed by where that leads here
+    moved = [r for r in caplog.records if r.getMessage().startswith("non-retryable message: moving it to the poison")]
+    assert len(moved) == 2 and all(getattr(r, "poison_queue", None) == "work-poison" for r in moved)
 
 
 def test_queue_backend_receive_ack_nack(queues):

@@ -175,6 +175,9 @@ class Runtime:
             self._local.last = neutral.id  # read as a LastOutcome by .last
             return
         outcome = result.outcome
+        if outcome is Outcome.REJECTED:  # the core said "reported failed"; here that is the poison queue, at once
+            logs.warning("non-retryable message: moving it to the poison queue at once", message_id=neutral.id,
+                         poison_queue=triggers.poison_queue_name(triggers.queue_name(trig.queue)))
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
             logs.warning("last attempt failed; moving the message to the poison queue", message_id=neutral.id,
                          delivery_attempt=neutral.delivery_attempt, max_attempts=trig.max_attempts)
