@@ -265,3 +265,17 @@ def test_unknown_gcp_option_is_refused(tmp_path):
     (project / "portafunc.toml").write_text('[targets.gcp]\nhttp = "per-function"\n')
     proc = package(tmp_path / "out", project)
     assert proc.returncode != 0 and "per-function" in proc.stderr and "per-route" in proc.stderr
+
+
+@pytest.mark.parametrize(("layout", "said"), [("per-route", "HTTP function of its own (per-route layout)"),
+                                              ("service", "HTTP route of the app's one HTTP service")])
+def test_inspect_describes_the_http_layout_the_configuration_chose(tmp_path, layout, said):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "main.py").write_text("from portafunc import App\napp = App('layout')\n"
+                                     "@app.http('GET', '/x')\ndef x(req):\n    return {}\n")
+    (project / "portafunc.toml").write_text(f'[targets.gcp]\nhttp = "{layout}"\n')
+    proc = subprocess.run([sys.executable, "-m", "portafunc.cli", "inspect", str(project), "--target", "gcp"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert said in proc.stdout, proc.stdout
