@@ -222,14 +222,14 @@ def test_awkward_app_from_its_resource_model(deployed):
         pytest.skip("the awkward app only")
     calls, project = deployed["first"].calls, deployed["project"]
     stage = "-prod" if deployed["name"] == "awkward-prod" else ""
-    deploys = _deploys(calls)
+    deploys = _deploys(calls)  # the stage is in every name: services, topics, queues, the idempotency collection
     http, work = deploys[f"awkward{stage}-http"], deploys[f"awkward{stage}-process-work"]
     assert f"awkward{stage}-create-order" not in deploys, "every route is in the one HTTP service"
     env = _env_of(deployed, http)
     # create_order publishes through a helper module: declared with uses=, bound and granted
-    assert env["PORTAFUNC_TOPIC_ORDER_EVENTS"] == f"pubsub://projects/{project}/topics/order-events"
-    assert env["PORTAFUNC_QUEUE_WORK"].startswith(f"pubsub://projects/{project}/subscriptions/work-awkward")
-    assert env["PORTAFUNC_IDEMPOTENCY_STORE"] == f"firestore://{project}/portafunc-idempotency"
+    assert env["PORTAFUNC_TOPIC_ORDER_EVENTS"] == f"pubsub://projects/{project}/topics/order-events{stage}"
+    assert env["PORTAFUNC_QUEUE_WORK"].startswith(f"pubsub://projects/{project}/subscriptions/work{stage}-awkward")
+    assert env["PORTAFUNC_IDEMPOTENCY_STORE"] == f"firestore://{project}/portafunc-idempotency{stage}"
     # secrets: Secret Manager references (a neutral path becomes a valid secret name), never values
     assert "--set-secrets=DB_PASSWORD=db-password:latest,PAYMENT_API_KEY=awkward-payment-api-key:latest" in http
     work_env = _env_of(deployed, work)
@@ -242,13 +242,73 @@ def test_awkward_app_from_its_resource_model(deployed):
     # the declared dead letter is the Pub/Sub dead-letter topic and keeps its messages (a pull subscription)
     subs = [c for c in calls if c[:3] == ["pubsub", "subscriptions", "create"]]
     push = next(c for c in subs if any(a.startswith("--push-endpoint=") for a in c))
-    assert f"--dead-letter-topic=projects/{project}/topics/work-failed" in push and "--ack-deadline=180" in push
-    assert any(c[3] == "work-failed" and "--topic=work-failed" in c for c in subs)
+    assert f"--dead-letter-topic=projects/{project}/topics/work-failed{stage}" in push and "--ack-deadline=180" in push
+    assert any(c[3] == f"work-failed{stage}" and f"--topic=work-failed{stage}" in c for c in subs)
     granted = [c for c in calls if c[:3] == ["secrets", "add-iam-policy-binding", c[2]] and
                "--role=roles/secretmanager.secretAccessor" in c]
     assert {c[2] for c in granted} == {"db-password", "awkward-payment-api-key"}
     assert any(c[:2] == ["firestore", "databases"] and "create" in c for c in calls)
     assert any(c[:4] == ["firestore", "fields", "ttls", "update"] for c in calls)
+
+
+
+def _names(run_dir: Path, calls: list[list[str]]) -> set[str]:
+    """Every resource a run created or bound: topics, subscriptions, buckets, Scheduler jobs, Eventarc triggers,
+    service accounts, functions, the topics subscriptions and triggers are attached to, and the Firestore collections
+    (TTL policies and bindings). The project's one Firestore database is shared by design."""
+    import yaml
+
+    names: set[str] = set()
+    for call in calls:
+        words = [w for w in call if not w.startswith("-")]
+        if "create" in words[:4]:
+            after = words[words.index("create") + 1:]
+            if after[:1] == ["http"]:
+                after = after[1:]
+            names.update(after[:1])
+        elif words[:2] == ["functions", "deploy"]:
+            names.add(words[2])
+        for arg in call:
+            flag, _, value = arg.partition("=")
+            if flag in ("--topic", "--trigger-topic", "--collection-group"):
+                names.add(value)
+            elif flag in ("--dead-letter-topic", "--trigger-event-filters", "--event-filters"):
+                names.add(value.rsplit("/", 1)[-1].removeprefix("bucket="))
+    for env in run_dir.glob("env-*.yaml"):
+        for value in yaml.safe_load(env.read_text()).values():
+            if value.startswith(("pubsub://", "firestore://", "gs://")):
+                names.add(value.split("?", 1)[0].rsplit("/", 1)[-1])
+    return {n.removeprefix("gs://") for n in names if not n.startswith("type=")}
+
+
+def test_two_stages_deployed_into_one_project_share_no_resource(tmp_path):
+    """``--stage prod`` and ``--stage dev`` of the shop, each deployed into the same project: no topic, queue,
+    subscription, dead-letter topic, bucket, Firestore collection, job or account of one is the other's (prod's
+    orders never reach dev's function), and every command the dev run made still parses in the real gcloud."""
+    from portafunc.config import Config
+    from portafunc.loader import load_app
+    from portafunc_gcp.deploy.script import render_deploy
+
+    app, _, _ = load_app("main:app", REPO / "examples" / "shop")
+    runs = {}
+    for stage in ("prod", "dev"):
+        script = tmp_path / f"deploy-{stage}.sh"
+        script.write_text(render_deploy(app, "shop-gcp.zip", PY, deployment=app.resources(Config({}, stage))))
+        (tmp_path / "shop-gcp.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip stands for the artifact
+        run = Recorder(tmp_path / f"rec-{stage}").run(script)
+        assert run.returncode == 0, run.stderr
+        runs[stage] = (run, _names(tmp_path / f"rec-{stage}", run.calls))
+    prod_names, (dev, dev_names) = runs["prod"][1], runs["dev"]
+    assert {"orders-prod", "order-events-prod", "orders-prod-shop-prod-fulfil", "orders-prod-shop-prod-fulfil-dead",
+            "portafunc-kv-orders-prod", "pf-replay-project-uploads-prod", "shop-prod-nightly"} <= prod_names
+    assert prod_names & dev_names == set()
+    unique: list[list[str]] = []
+    for call in dev.calls:
+        if ("create" in call[:4] or "update" in call[:4] or call[:2] == ["functions", "deploy"]) and call not in unique:
+            unique.append(call)
+    with FakeGoogle() as google:
+        replays = google.replay_all(unique, tmp_path / "gcloud", workers=3)
+    assert [(" ".join(r.argv), r.stderr.strip().splitlines()[-3:]) for r in replays if not r.parsed] == []
 
 
 def test_pubsub_part_against_the_emulator(deployed, pubsub_emulator, tmp_path):

@@ -144,6 +144,85 @@ def test_default_bucket_names_are_unique_to_the_project_and_valid():
     assert _bucket_names(script, "my-shop-project", BUCKET_UPLOADS="mine")["BUCKET_UPLOADS"] == "mine"
 
 
+
+def _defaults(script: str, project: str, **env: str) -> dict[str, str]:
+    """TOPIC_/QUEUE_/BUCKET_<NAME> → the name the script's own variable lines give it under bash."""
+    lines = [line for line in script.splitlines() if line.startswith(("PROJECT_STEM=", "BUCKET_", "TOPIC_", "QUEUE_"))]
+    proc = subprocess.run(["bash", "-c", "\n".join([*lines, "set | grep -E '^(BUCKET|TOPIC|QUEUE)_'"])],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PROJECT": project, **env},
+                          check=True)
+    return dict(line.split("=", 1) for line in proc.stdout.split())
+
+
+def _collections(script: str) -> set[str]:
+    """The Firestore collections the script binds or gives a TTL policy."""
+    return set(re.findall(r"firestore://\$\{PROJECT\}/([^\"?]+)", script)) | \
+        set(re.findall(r"--collection-group=(\S+)", script))
+
+
+def _everything_app():
+    from portafunc import App, publishes, reads, sends, writes
+
+    app = App("stg")
+    long_topic = "t" * 240
+
+    @app.http("POST", "/", idempotent=True, uses=[publishes("events"), publishes(long_topic), sends("outbox"),
+                                                   writes(kv="orders"), writes(bucket="reports"),
+                                                   reads(bucket="a_very_long_bucket_name_that_goes_on_for_ever")])
+    def index(req):
+        return {}
+
+    @app.queue("work", dead_letter="work-failed", idempotency_key="body.id")
+    def work(msg):
+        pass
+
+    @app.topic("events")
+    def audit(event):
+        pass
+
+    @app.storage("uploads")
+    def upload(event):
+        pass
+
+    return app
+
+
+def test_two_stages_in_one_project_share_no_topic_bucket_or_collection():
+    """Each stage gets its own data, as a stack per stage on AWS and a storage account per stage on Azure: with a
+    stage, every default topic, queue, bucket and Firestore collection name ends with the stage (valid, and the same
+    on every render); without one the names are the logical ones; TOPIC_/QUEUE_/BUCKET_<NAME> still override."""
+    from portafunc.config import Config
+    from portafunc_gcp.deploy.script import render_deploy
+
+    app = _everything_app()
+    base = render_deploy(app, "stg-gcp.zip", PY)
+    prod, dev = (render_deploy(app, "stg-gcp.zip", PY, deployment=app.resources(Config({}, stage)))
+                 for stage in ("prod", "dev"))
+    assert prod == render_deploy(app, "stg-gcp.zip", PY, deployment=app.resources(Config({}, "prod")))
+    project = "my-shop-project"
+    names = {which: _defaults(script, project) for which, script in (("base", base), ("prod", prod), ("dev", dev))}
+    assert names["base"]["TOPIC_EVENTS"] == "events" and names["base"]["QUEUE_WORK_FAILED"] == "work-failed"
+    assert names["base"]["BUCKET_UPLOADS"] == f"{project}-uploads"
+    assert names["prod"]["TOPIC_EVENTS"] == "events-prod" and names["dev"]["QUEUE_WORK"] == "work-dev"
+    assert names["prod"]["QUEUE_WORK_FAILED"] == "work-failed-prod"
+    assert names["prod"]["BUCKET_UPLOADS"] == f"{project}-uploads-prod"
+    assert set(names["prod"]) == set(names["dev"]) == set(names["base"])
+    for variable in names["base"]:
+        assert len({names[which][variable] for which in names}) == 3, variable
+    for which in ("prod", "dev"):
+        for variable, name in names[which].items():
+            if variable.startswith("BUCKET_"):
+                assert BUCKET_NAME.fullmatch(name), name
+            else:  # room for the subscription and dead-letter topic named after it: <name>-<service>-dead
+                assert re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]{2,185}", name) and name.endswith(f"-{which}"), name
+    assert _collections(base) == {"portafunc-idempotency", "portafunc-kv-orders"}
+    assert _collections(prod) == {"portafunc-idempotency-prod", "portafunc-kv-orders-prod"}
+    assert _collections(dev) == {"portafunc-idempotency-dev", "portafunc-kv-orders-dev"}
+    # the user's names win, as they are: no stage is added to them
+    mine = _defaults(prod, project, TOPIC_EVENTS="events", BUCKET_UPLOADS="my-uploads")
+    assert mine["TOPIC_EVENTS"] == "events" and mine["BUCKET_UPLOADS"] == "my-uploads"
+
+
 def test_unsupported_trigger_stops_with_exit_2(tmp_path):
     project = tmp_path / "proj"
     project.mkdir()

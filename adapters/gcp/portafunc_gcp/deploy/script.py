@@ -12,7 +12,8 @@ What it does, in order (each step names ``--project`` explicitly, never the call
    agent (authenticated push), the Pub/Sub service agent's publisher/subscriber rights for dead letters, and
    ``roles/cloudbuild.builds.builder`` for the build account;
 3. creates topics, dead-letter topics, buckets (named ``<project>-<name>`` by default: bucket names are global) and
-   (for idempotency) the Firestore database with its TTL policy;
+   (for idempotency) the Firestore database with its TTL policy; with a stage, every default name of a topic, bucket
+   and Firestore collection ends with ``-<stage>``, so two stages in one project share no data;
 4. deploys the app's one HTTP service and one function per event trigger, then the push subscriptions, dead-letter
    policies, extra Eventarc triggers and Cloud Scheduler jobs.
 
@@ -45,6 +46,7 @@ IDEMPOTENCY_COLLECTION = "portafunc-idempotency"
 LAYOUTS = ("service", "per-route")
 RETRY_DELAYS = "--min-retry-delay=10s --max-retry-delay=600s"
 BUCKET_PART = 32  # of a default bucket name: 63 (Cloud Storage's limit) - 30 (a project id's) - 1 for the '-'
+PUBSUB_PART = 186  # of a default staged topic name: 255 (Pub/Sub's limit) - '-<service>-dead' built on it (1 + 63 + 5)
 
 
 def deploy_name(app: App, spec: FunctionSpec, prefix: str | None = None) -> str:
@@ -74,15 +76,36 @@ def account_id(app: App, role: str, prefix: str | None = None) -> str:
     return account if len(account) >= 6 else f"pf-{account}"
 
 
-def bucket_part(name: str) -> str:
+def staged(name: str, stage: str | None) -> str:
+    """The default name of a resource the script creates: ``<name>-<stage>`` with a stage (two stages deployed into
+    one project then share no topic, bucket or collection), the name itself without one."""
+    return f"{name}-{stage}" if stage else name
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def topic_name(name: str, stage: str | None = None) -> str:
+    """The default Pub/Sub topic of a logical topic or queue (``TOPIC_<NAME>``/``QUEUE_<NAME>`` override it). A staged
+    name longer than ``PUBSUB_PART`` is cut and carries 8 hex digits of its hash before the stage, so the
+    subscriptions and dead-letter topics named after it stay within Pub/Sub's 255 characters."""
+    full = staged(name, stage)
+    if not stage or len(full) <= PUBSUB_PART:
+        return full
+    return f"{name[:PUBSUB_PART - len(stage) - 10]}-{_digest(full)}-{stage}"
+
+
+def bucket_part(name: str, stage: str | None = None) -> str:
     """The logical part of a bucket's default name ``<project>-<part>`` (bucket names are global, so the project id
-    makes them unique): lower-case letters, digits, '-' and '_' (a '.' would need a verified domain), at most 32
-    characters. A name that does not fit as it is ends with 8 hex digits of its hash, so two names never share one."""
+    makes them unique), with the stage when there is one: lower-case letters, digits, '-' and '_' (a '.' would need a
+    verified domain), at most 32 characters. A name that does not fit as it is ends with 8 hex digits of its hash, so
+    two names never share one."""
+    name = staged(name, stage)
     part = re.sub(r"[^a-z0-9_-]", "-", name.lower()).strip("-_")
     if part == name and len(part) <= BUCKET_PART:
         return part
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{part[:BUCKET_PART - 9].rstrip('-_')}-{digest}".lstrip("-")
+    return f"{part[:BUCKET_PART - 9].rstrip('-_')}-{_digest(name)}".lstrip("-")
 
 
 def _var(kind: str, name: str) -> str:
@@ -140,9 +163,14 @@ class _Script:
         self.lines += ["", f"say {_q(text)}"]
 
 
-def kv_collection(name: str) -> str:
-    """The Firestore collection of a key-value table (a collection id has no '/')."""
-    return "portafunc-kv-" + re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+def kv_collection(name: str, stage: str | None = None) -> str:
+    """The Firestore collection of a key-value table (a collection id has no '/'), per stage."""
+    return "portafunc-kv-" + re.sub(r"[^A-Za-z0-9_.-]", "-", staged(name, stage))
+
+
+def idempotency_collection(stage: str | None = None) -> str:
+    """The Firestore collection of the idempotency records, per stage."""
+    return staged(IDEMPOTENCY_COLLECTION, stage)
 
 
 def _labels(tags: dict[str, str]) -> str:
@@ -203,7 +231,8 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     """The ``deploy.sh`` for ``app`` deploying ``zip_name`` (a file next to the script) on runtime ``python``, from
     the app's resource model (``deployment``; ``app.resources()`` without one)."""
     dep = deployment if deployment is not None else app.resources()
-    prefix = f"{app.name}-{dep.stage}" if dep.stage else app.name
+    stage = dep.stage  # in every default name: two stages deployed into one project share nothing
+    prefix = f"{app.name}-{stage}" if stage else app.name
     deployed_functions(app, layout, prefix)
     runtime = "python" + python.replace(".", "")
     specs = list(app)
@@ -239,7 +268,8 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         "# by a describe). Usage: PROJECT=my-project [REGION=us-central1] ./deploy.sh",
         "# Needs: gcloud, python3, and roles/owner on the project (or the admin roles listed in docs/gcp.md).",
         "# Topic and queue names default to the logical names, bucket names (global across Google Cloud) to",
-        "# PROJECT-name; override any of the variables below from the environment.",
+        "# PROJECT-name" + (f", each with -{stage}" if stage else "") +
+        "; override any of the variables below from the environment.",
         "set -euo pipefail",
         'PROJECT="${PROJECT:?set PROJECT to your Google Cloud project id}"',
         'REGION="${REGION:-us-central1}"',
@@ -250,11 +280,11 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     )
     for kind, names in (("TOPIC", topics), ("QUEUE", queues)):
         for name in names:
-            out.add(f'{_var(kind, name)}="${{{_var(kind, name)}:-{name}}}"')
+            out.add(f'{_var(kind, name)}="${{{_var(kind, name)}:-{topic_name(name, stage)}}}"')
     if buckets:  # the project id as a bucket-name stem: ':' and '.' of a domain-scoped id become '-', 30 at most
         out.add('PROJECT_STEM="${PROJECT//[:.]/-}"; PROJECT_STEM="${PROJECT_STEM:0:30}"')
     for name in buckets:
-        out.add(f'{_var("BUCKET", name)}="${{{_var("BUCKET", name)}:-${{PROJECT_STEM}}-{bucket_part(name)}}}"')
+        out.add(f'{_var("BUCKET", name)}="${{{_var("BUCKET", name)}:-${{PROJECT_STEM}}-{bucket_part(name, stage)}}}"')
     out.add(
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
         'SRC="$(mktemp -d)"; ENVS="$(mktemp -d)"; trap \'rm -rf "$SRC" "$ENVS"\' EXIT',
@@ -374,11 +404,11 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
                 '--type=firestore-native --project="$PROJECT"')
     if idempotency:
         out.add("# idempotency records are swept by a TTL policy on their expiration field",
-                f'gcloud firestore fields ttls update expiration --collection-group={IDEMPOTENCY_COLLECTION} '
+                f'gcloud firestore fields ttls update expiration --collection-group={idempotency_collection(stage)} '
                 '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null')
     if kv_tables:  # key-value entries put with ttl= carry 'expiration' too (reads skip them at once; this sweeps)
         out.add("# key-value entries written with a ttl are swept by a TTL policy on their expiration field",
-                *(f'gcloud firestore fields ttls update expiration --collection-group={kv_collection(r.name)} '
+                *(f'gcloud firestore fields ttls update expiration --collection-group={kv_collection(r.name, stage)} '
                   '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null' for r in kv_tables))
     if secrets:
         out.say("secrets (values are yours: create each one in Secret Manager before deploying)")
@@ -399,11 +429,11 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
                 else queue_ref[name]
             return f"pubsub://projects/${{PROJECT}}/subscriptions/{sub}?topic={queue_ref[name]}"
         if kind == "idempotency":
-            return f"firestore://${{PROJECT}}/{IDEMPOTENCY_COLLECTION}"
+            return f"firestore://${{PROJECT}}/{idempotency_collection(stage)}"
         if kind == "bucket":
             return f"gs://${{{_var('BUCKET', name)}}}"
         if kind == "kv":
-            return f"firestore://${{PROJECT}}/{kv_collection(name)}"
+            return f"firestore://${{PROJECT}}/{kv_collection(name, stage)}"
         return None
 
     def env_file(label: str, models: list[FunctionModel], settings: FunctionSettings) -> str:
@@ -547,5 +577,6 @@ def gcloud_lines(script: str) -> Iterable[str]:
             yield text
 
 
-__all__ = ["APIS", "BUCKET_PART", "LAYOUTS", "account_id", "bucket_part", "deploy_name", "deployed_functions",
-           "gcloud_lines", "http_access", "http_service_name", "render_deploy"]
+__all__ = ["APIS", "BUCKET_PART", "LAYOUTS", "PUBSUB_PART", "account_id", "bucket_part", "deploy_name",
+           "deployed_functions", "gcloud_lines", "http_access", "http_service_name", "idempotency_collection",
+           "kv_collection", "render_deploy", "staged", "topic_name"]
