@@ -21,6 +21,18 @@ class Target(_Target):
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
         return check_trigger(spec)
 
+    def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
+        """An HTTP function in the per-route layout (``[targets.gcp] http = "per-route"``): a function of its own,
+        not a route of the app's one service (None: :meth:`native_trigger`'s)."""
+        native = check_trigger(spec)
+        if spec.kind != "http" or deployment is None:
+            return None
+        from .deploy.script import options
+
+        if options(deployment)["http"] != "per-route":
+            return None
+        return NativeTrigger("HTTP function of its own (per-route layout)", native.detail)
+
     def invoke(self, app: App, function: str, native: Any) -> Any:
         from .harness import harness_for
 
