@@ -90,10 +90,12 @@ def _check(kind: str, name: str, url: str, options: dict[str, str]) -> str | Non
         store_factory(url)
         return None
     if kind == "bucket":
-        from ..backends.blob_bucket import factory as bucket
-    else:
-        from ..backends.table_kv import factory as bucket  # type: ignore[assignment]
-    return bucket(kind, url, name).account
+        from ..backends.blob_bucket import factory as container
+
+        return container(kind, url, name).account
+    from ..backends.table_kv import factory as table
+
+    return table(kind, url, name).account
 
 
 def of(deployment: Deployment) -> list[Existing]:
@@ -147,8 +149,8 @@ def problems(deployment: Deployment) -> list[str]:
 
 
 def warnings(deployment: Deployment) -> list[str]:
-    """What the operator must grant on each existing resource: the template creates it not, nor assigns roles on
-    it; the app reaches it with the credential its URL names."""
+    """What the operator must grant on each existing resource: the template neither creates it nor assigns roles
+    on it, and the app reaches it with the credential its URL names."""
     try:
         found = of(deployment)
     except PortafuncError:
