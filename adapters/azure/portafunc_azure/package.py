@@ -35,7 +35,7 @@ from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
 
 from . import triggers
-from .deploy import infra
+from .deploy import existing, infra
 from .deploy.function_app import generate_function_app
 
 SITE = Path(".python_packages") / "lib" / "site-packages"
@@ -124,7 +124,8 @@ AZURITE_ACCOUNT = "devstoreaccount1"  # the account of UseDevelopmentStorage=tru
 
 def local_settings(app: App, deployment: Any = None) -> dict[str, Any]:
     """``local.settings.json.example``: what ``func start`` needs — the bindings the template sets
-    (:func:`.deploy.infra.bindings`), storage resources in Azurite's account, topics as placeholders."""
+    (:func:`.deploy.infra.bindings`), storage resources in Azurite's account, topics as placeholders, existing
+    resources at their own URL."""
     dep = deployment if deployment is not None else app.resources()
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -169,6 +170,9 @@ def package(target: Any, request: PackageRequest) -> PackageResult:
 
         deployment = app.resources(load_config(request.project_dir, getattr(request, "stage", None)))
     infra.app_settings(deployment)  # settings one function app cannot hold stop the build before anything is built
+    refused = existing.problems(deployment)
+    if refused:
+        raise PackagingError("azure refuses this deployment:\n  - " + "\n  - ".join(refused))
     zip_name = f"{app.name}-functions-py{request.python}.zip"
     with ArtifactBuild(request, "portafunc_azure", "portafunc-azure") as build:
         build.copy_project(reserved=("function_app.py", "host.json"))

@@ -53,10 +53,18 @@ class Target(BaseTarget):
     # -- packaging ------------------------------------------------------------------------------------------------
     def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
         """Where Azure behaves differently from the other targets for this app (``portafunc inspect`` and
-        ``package`` show them): host.json holds one queue retry delay for the whole app."""
+        ``package`` show them): host.json holds one queue retry delay for the whole app, and an existing resource
+        gets no role from the template (the operator grants its credential)."""
+        from .deploy import existing
         from .package import host_json_limits
 
-        return host_json_limits(app)
+        return host_json_limits(app) + existing.warnings(deployment)
+
+    def check_deployment(self, deployment: Any) -> list[str]:
+        """What the template cannot build, found before the build: existing resources it cannot bind."""
+        from .deploy import existing
+
+        return existing.problems(deployment)
 
     def package(self, request: PackageRequest) -> PackageResult:
         from .package import package

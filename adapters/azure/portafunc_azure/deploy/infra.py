@@ -16,6 +16,8 @@ The template creates, in one resource group:
   system topic on the storage account and one filtered subscription each. Subscriptions are created in a second
   pass (``eventSubscriptions=true``), after the code is deployed, because Event Grid checks that the function exists;
 * a Key Vault (RBAC) holding the topics' access keys, read by the app through Key Vault references;
+* nothing for a resource the configuration names as existing on Azure (``[existing.KIND.NAME] azure = URL``): its
+  binding is that URL, and no role is assigned on it (:mod:`.existing` says what the operator grants instead);
 * every app setting the bindings need (:func:`bindings`: ``PORTAFUNC_QUEUE_*``, ``PORTAFUNC_TOPIC_*``,
   ``PORTAFUNC_DEADLETTER_*``, ``PORTAFUNC_KV_*``, ``PORTAFUNC_BUCKET_*``, ``PORTAFUNC_IDEMPOTENCY_STORE``, keys as
   ``@Microsoft.KeyVault(...)`` references; local.settings.json.example lists the same settings for Azurite).
@@ -28,10 +30,12 @@ from typing import Any, NamedTuple
 
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.packaging.build import PackagingError
-from portafunc.resources import IDEMPOTENCY_STORE, Deployment, env_name
+from portafunc.resources import Deployment, env_name
 
 from .. import triggers
 from ..codecs import storage as blob_events
+from . import existing
+from .existing import existing_url
 
 API = {
     "Microsoft.Storage/storageAccounts": "2023-05-01",
@@ -134,7 +138,8 @@ def app_settings(deployment: Deployment) -> tuple[dict[str, str], dict[str, str]
 class Binding(NamedTuple):
     """One ``PORTAFUNC_*`` app setting. ``kind`` says what ``name`` is: ``azqueue``, ``aztable`` or ``azblob`` — a
     queue, table or container of the app's storage account; ``topic`` — a logical topic (its endpoint); ``topic-key``
-    — a logical topic (its access key); ``value`` — the setting's value itself."""
+    — a logical topic (its access key); ``value`` — the setting's value itself; ``existing`` — the binding URL of a
+    resource that already exists (the same in Azure and locally)."""
 
     setting: str
     kind: str
@@ -147,17 +152,22 @@ STORAGE_KINDS = ("azqueue", "aztable", "azblob")
 def bindings(app: App, dep: Deployment) -> list[Binding]:
     """Every ``PORTAFUNC_*`` setting the function app needs, in app-settings order: the template points them at
     the resources it creates, local.settings.json.example at Azurite, so the two cannot bind different sets."""
+    def made(kind: str) -> list[Any]:
+        return [res for res in dep.of_kind(kind) if existing_url(dep, kind, res.name) is None]
+
     found = [Binding("PORTAFUNC_TARGET", "value", "azure")]
-    found += [Binding(res.binding, "azqueue", triggers.queue_name(res.name)) for res in dep.of_kind("queue")]
-    for res in dep.of_kind("topic"):
+    found += [Binding(res.binding, "existing", url) for res in dep.resources.values()
+              if (url := existing_url(dep, res.kind, res.name)) is not None]
+    found += [Binding(res.binding, "azqueue", triggers.queue_name(res.name)) for res in made("queue")]
+    for res in made("topic"):
         found += [Binding(env_name("TOPIC", res.name), "topic", res.name),
                   Binding(key_setting(res.name), "topic-key", res.name)]
     found += [Binding(env_name("DEADLETTER", spec.name), "azqueue", dead_letter_queue(spec)) for spec in app
               if isinstance(spec.trigger, TopicTrigger) and not spec.trigger.dead_letter]
-    if dep.resource("idempotency", IDEMPOTENCY_STORE) is not None:
+    if made("idempotency"):
         found.append(Binding("PORTAFUNC_IDEMPOTENCY_STORE", "value", f"aztable://{IDEMPOTENCY_TABLE}"))
-    found += [Binding(res.binding, "aztable", kv_table(res.name)) for res in dep.of_kind("kv")]
-    found += [Binding(res.binding, "azblob", triggers.queue_name(res.name)) for res in dep.of_kind("bucket")]
+    found += [Binding(res.binding, "aztable", kv_table(res.name)) for res in made("kv")]
+    found += [Binding(res.binding, "azblob", triggers.queue_name(res.name)) for res in made("bucket")]
     return found
 
 
@@ -182,16 +192,24 @@ def secret_name(ref: str) -> str:
 
 
 def template(app: App, python: str, deployment: Deployment | None = None) -> dict[str, Any]:
-    """The ARM template (a dict ready for ``json.dumps``) from the app's resource model."""
+    """The ARM template (a dict ready for ``json.dumps``) from the app's resource model; PackagingError when it
+    cannot bind the resources the configuration names as existing (:func:`.existing.problems`)."""
     dep = deployment if deployment is not None else app.resources()
+    refused = existing.problems(dep)
+    if refused:
+        raise PackagingError("azure refuses this deployment:\n  - " + "\n  - ".join(refused))
+
+    def made(kind: str) -> list[str]:
+        return [r.name for r in dep.of_kind(kind) if existing_url(dep, kind, r.name) is None]
+
     specs = list(app)
     queue_specs = [s for s in specs if isinstance(s.trigger, QueueTrigger)]
     topic_specs = [s for s in specs if isinstance(s.trigger, TopicTrigger)]
     blob_specs = [s for s in specs if isinstance(s.trigger, StorageTrigger)]
-    topics = [r.name for r in dep.of_kind("topic")]
+    topics = made("topic")
     consumed = sorted({triggers.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
-    queues = sorted({triggers.queue_name(r.name) for r in dep.of_kind("queue")})
-    idempotent = dep.resource("idempotency", IDEMPOTENCY_STORE) is not None
+    queues = sorted({triggers.queue_name(name) for name in made("queue")})
+    idempotent = bool(made("idempotency"))
     env, secrets = app_settings(dep)
     storage_id = _rid("Microsoft.Storage/storageAccounts", STORAGE)
     site_id = _rid("Microsoft.Web/sites", SITE)
@@ -212,7 +230,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     blob_service = _rid("Microsoft.Storage/storageAccounts/blobServices", STORAGE, "'default'")
     queue_service = _rid("Microsoft.Storage/storageAccounts/queueServices", STORAGE, "'default'")
     containers = [DEPLOY_CONTAINER] + ([DEAD_LETTER_CONTAINER] if topic_specs or blob_specs else []) + \
-        sorted({triggers.queue_name(r.name) for r in dep.of_kind("bucket")})
+        sorted({triggers.queue_name(name) for name in made("bucket")})
     for container in containers:
         add("Microsoft.Storage/storageAccounts/blobServices/containers",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(container)})"), [blob_service],
@@ -222,7 +240,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     for queue in all_queues:
         add("Microsoft.Storage/storageAccounts/queueServices/queues",
             _expr(f"format('{{0}}/default/{{1}}', {STORAGE}, {_lit(queue)})"), [queue_service])
-    tables = ([IDEMPOTENCY_TABLE] if idempotent else []) + [kv_table(r.name) for r in dep.of_kind("kv")]
+    tables = ([IDEMPOTENCY_TABLE] if idempotent else []) + [kv_table(name) for name in made("kv")]
     if tables:
         add("Microsoft.Storage/storageAccounts/tableServices", _expr(f"format('{{0}}/default', {STORAGE})"),
             [storage_id])
