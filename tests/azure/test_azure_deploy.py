@@ -234,6 +234,10 @@ def test_deploy_script_order_and_bash_syntax(built):
 
     script = (built["dist"] / "deploy.sh").read_text()
     assert subprocess.run(["bash", "-n", str(built["dist"] / "deploy.sh")]).returncode == 0
+    # every array expansion in the form bash 3.2 (macOS's /bin/bash) accepts when the array is empty under set -u
+    arrays = re.findall(r'\$\{?([A-Z_]+)\[@\]', script)
+    assert arrays and all(f'${{{name}[@]+"${{{name}[@]}}"}}' in script for name in set(arrays)), arrays
+    assert not re.search(r'(?<![+{])"\$\{[A-Z_]+\[@\]\}"(?!\})', script)
     order = [" ".join(m.group(1).split()[:3]) for line in script.splitlines() if not line.startswith("#")
              for m in re.finditer(r"(?<![\w-])az ([a-z][^;)]*)", line)]
     steps = [o for o in order if o.startswith(("group create", "deployment group create", "functionapp deployment"))]
@@ -264,7 +268,7 @@ def test_az_commands_parse(built, tmp_path):
         if line.startswith("#"):
             continue
         for match in re.finditer(r'(?<![\w-])az ((?:[^;)"]|"[^"]*")+)', line):
-            text = match.group(1).replace('"${NAME_ARG[@]}"', "").replace('"$HERE/', f'"{built["dist"]}/')
+            text = match.group(1).replace('${NAME_ARG[@]+"${NAME_ARG[@]}"}', "").replace('"$HERE/', f'"{built["dist"]}/')
             text = re.sub(r"\$\{?([A-Z_]+)(?::-)?\}?", lambda m: values.get(m.group(1), m.group(0)), text)
             commands.append(re.sub(r"\s*[12]?>\s*/dev/null", "", text).strip())  # redirections are bash's
     assert len(commands) >= 4

@@ -451,6 +451,8 @@ def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None)
         'RESOURCE_GROUP="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group to deploy into}"',
         'LOCATION="${LOCATION:-westeurope}"',
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
+        # expanded as ${NAME_ARG[@]+"${NAME_ARG[@]}"}: bash 3.2 (macOS's /bin/bash) calls an empty array unbound
+        # under set -u
         'NAME_ARG=(); if [ -n "${APP_NAME:-}" ]; then NAME_ARG=(appName="$APP_NAME"); fi',
         *officer,
         'say() { printf "\\n== %s\\n" "$*" >&2; }',
@@ -461,7 +463,7 @@ def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None)
         'say "infrastructure (storage, queues, Event Grid topics, Key Vault, Flex Consumption app)"',
         f'APP="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name {name} '
         '--template-file "$HERE/azuredeploy.json" --parameters location="$LOCATION" eventSubscriptions=false '
-        + officer_arg + '"${NAME_ARG[@]}" --query properties.outputs.functionAppName.value --output tsv)"',
+        + officer_arg + '${NAME_ARG[@]+"${NAME_ARG[@]}"} --query properties.outputs.functionAppName.value --output tsv)"',
         *secret_lines,
         "",
         'say "code ($APP)"',
