@@ -42,16 +42,32 @@ class Target(_Target):
 
         return {"function": lambda name: _service_name(f"app-{name}")}
 
+    def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
+        """A consumer's native trigger when its topic, queue or bucket already exists (None: ``native_trigger``)."""
+        from .deploy.existing import deployed_trigger
+
+        return deployed_trigger(spec, deployment)
+
+    def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
+        """What deploy.sh does to resources the configuration names as existing (``portafunc inspect`` and
+        ``package`` show them): it grants on them, so the operator needs rights where they live."""
+        from .deploy.existing import warnings
+
+        return warnings(app, deployment)
+
     def check_deployment(self, deployment: Any) -> list[str]:
-        """What this target refuses in the configuration: unknown or bad ``[targets.gcp]`` options."""
+        """What this target refuses in the configuration: unknown or bad ``[targets.gcp]`` options, an
+        ``[existing.*] gcp`` URL of the wrong form for its kind."""
         from portafunc.packaging.build import PackagingError
 
+        from .deploy.existing import check
         from .deploy.script import options
 
+        problems = check(deployment)
         try:
             options(deployment)
         except PackagingError as exc:
-            return [str(exc)]
-        return []
+            problems.append(str(exc))
+        return problems
 
 
