@@ -168,13 +168,18 @@ def _text(doc: dict[str, Any], wanted: list[str]) -> str:
 
 
 def _why(res: dict[str, Any]) -> str:
+    """Why a resource is in the model, and on which targets it already exists (any kind)."""
+    existing = res["options"].get("existing")
+    return _origin(res) + (f", existing on {', '.join(sorted(existing))}" if existing else "")
+
+
+def _origin(res: dict[str, Any]) -> str:
     opts = res["options"]
     if res["kind"] == "queue" and opts.get("consumer"):
         dl = opts.get("dead_letter")
         return (f"consumed by {opts['consumer']}, visibility {opts['visibility_timeout']} s, "
                 f"max attempts {opts['max_attempts']}" + (f", dead letter {dl}" if dl else "")
-                + (", FIFO" if opts.get("fifo") else "")
-                + (f", existing on {', '.join(sorted(opts['existing']))}" if opts.get("existing") else ""))
+                + (", FIFO" if opts.get("fifo") else ""))
     if res["origin"] == "dead_letter":
         return "dead-letter queue"
     if res["kind"] == "topic" and opts.get("subscribers"):

@@ -341,3 +341,48 @@ def test_pubsub_part_against_the_emulator(deployed, pubsub_emulator, tmp_path):
     assert sub.dead_letter_policy.max_delivery_attempts == 5
     assert sub.push_config.push_endpoint.startswith("https://shop-fulfil-")
     assert sub.ack_deadline_seconds == 30
+
+
+def test_existing_resources_run_and_parse_in_the_real_cli(tmp_path):
+    """The shop with its topic, queue, bucket and key-value table already existing (in another project): the script
+    runs twice, creates none of them, and every command naming one — the push subscriptions on the existing topics,
+    the grants on them, the storage function watching the existing bucket — parses in the real gcloud and sends its
+    request to the resource's own project."""
+    from portafunc.config import Config
+    from portafunc.loader import load_app
+    from portafunc_gcp.deploy.script import render_deploy
+
+    existing = {"topic": {"order-events": {"gcp": "pubsub://projects/other-proj/topics/events"}},
+                "queue": {"orders": {"gcp": "pubsub://projects/other-proj/topics/orders-in"}},
+                "bucket": {"uploads": {"gcp": "gs://their-uploads"}},
+                "kv": {"orders": {"gcp": "firestore://other-proj/orders-table"}}}
+    app, _, _ = load_app("main:app", REPO / "examples" / "shop")
+    script = tmp_path / "deploy.sh"
+    script.write_text(render_deploy(app, "shop-gcp.zip", PY, deployment=app.resources(Config({"existing": existing},
+                                                                                               "prod"))))
+    (tmp_path / "shop-gcp.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip stands for the artifact
+    recorder = Recorder(tmp_path / "rec")
+    first, second = recorder.run(script), recorder.run(script)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    made = [c for c in _creates(first.calls) if c[:2] != ["functions", "deploy"]]
+    named = {w for c in made for w in c if not w.startswith("-")}
+    assert not named & {"events", "orders-in", "gs://their-uploads", "order-events-prod", "orders-prod"}, made
+    assert not [c for c in made if c[:2] == ["firestore", "databases"]]
+    push = {a.split("=", 1)[1]: c for c in made if c[:3] == ["pubsub", "subscriptions", "create"] for a in c
+            if a.startswith("--topic=") and any(p.startswith("--push-endpoint=") for p in c)}
+    assert sorted(push) == ["projects/other-proj/topics/events", "projects/other-proj/topics/orders-in"]
+    upload = _deploys(first.calls)["shop-prod-on-upload"]
+    assert "--trigger-event-filters=bucket=their-uploads" in upload
+    assert _env_of({}, upload)["PORTAFUNC_BUCKET_UPLOADS"] == "gs://their-uploads"
+    grants = [c for c in first.calls if "add-iam-policy-binding" in c and
+              any(w in ("projects/other-proj/topics/events", "projects/other-proj/topics/orders-in",
+                        "gs://their-uploads") for w in c)]
+    assert len(grants) == 3, grants
+    with FakeGoogle() as google:
+        replays = google.replay_all(list(push.values()) + grants + [upload], tmp_path / "gcloud", workers=3)
+    assert [(" ".join(r.argv), r.stderr.strip().splitlines()[-3:]) for r in replays if not r.parsed] == []
+    paths = [path for r in replays for _, path, _ in r.requests]
+    assert any("/projects/other-proj/topics/events:setIamPolicy" in p or
+               "/projects/other-proj/topics/events:getIamPolicy" in p for p in paths), paths
+    assert any("/b/their-uploads/iam" in p for p in paths), paths

@@ -358,3 +358,125 @@ def test_inspect_describes_the_http_layout_the_configuration_chose(tmp_path, lay
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert said in proc.stdout, proc.stdout
+
+
+EXISTING = {"topic": {"order-events": {"gcp": "pubsub://projects/other-proj/topics/events"}},
+            "queue": {"orders": {"gcp": "pubsub://projects/other-proj/topics/orders-in",
+                                 "aws": "sqs://arn:aws:sqs:us-east-1:123456789012:orders"}},
+            "bucket": {"uploads": {"gcp": "gs://their-uploads"}},
+            "kv": {"orders": {"gcp": "firestore://other-proj/orders-table"}}}
+
+
+def _shop_script(existing: dict, stage: str | None = None) -> str:
+    from portafunc.config import Config
+    from portafunc.loader import load_app
+    from portafunc_gcp.deploy.script import render_deploy
+
+    app, _, _ = load_app("main:app", SHOP)
+    return render_deploy(app, "shop-gcp.zip", PY, deployment=app.resources(Config({"existing": existing}, stage)))
+
+
+def _env_values(script: str) -> dict[str, set[str]]:
+    """Every PORTAFUNC_ variable the script's env files set → the values it takes."""
+    found: dict[str, set[str]] = {}
+    for key, value in re.findall(r'^(PORTAFUNC_[A-Z0-9_]+): "(.*)"$', script, re.M):
+        found.setdefault(key, set()).add(value)
+    return found
+
+
+@pytest.mark.parametrize("stage", [None, "prod"])
+def test_existing_resources_are_bound_to_their_urls_never_created_nor_staged(stage):
+    """``[existing.KIND.NAME] gcp = URL``: no create of it, the functions bound to exactly that URL (a stage renames
+    nothing of it), the consumers' push subscriptions and the storage trigger attached to it."""
+    script = _shop_script(EXISTING, stage)
+    env = _env_values(script)
+    assert env["PORTAFUNC_TOPIC_ORDER_EVENTS"] == {"pubsub://projects/other-proj/topics/events"}
+    assert env["PORTAFUNC_BUCKET_UPLOADS"] == {"gs://their-uploads"}
+    assert env["PORTAFUNC_KV_ORDERS"] == {"firestore://other-proj/orders-table"}
+    (queue,) = env["PORTAFUNC_QUEUE_ORDERS"]  # a queue binds a subscription: the consumer's own, on that topic
+    assert queue.endswith("?topic=projects/other-proj/topics/orders-in") and "/subscriptions/orders" in queue
+    for var in ("TOPIC_ORDER_EVENTS=", "QUEUE_ORDERS=", "BUCKET_UPLOADS="):
+        assert f"\n{var}" not in script, f"an existing resource has no default name: {var}"
+    creates = [line for line in script.splitlines() if " create " in line]
+    assert not [line for line in creates if re.search(r"topics create \"(order-events|orders)(-prod)?\"|"
+                                                      r"other-proj/topics/\S+\" --project|their-uploads|"
+                                                      r"firestore databases create", line)], creates
+    assert "ttls update" not in script, "an existing collection keeps its own TTL policy"
+    # the push subscriptions (of this project) on the existing topics, with dead letters of this project
+    subs = [line for line in creates if "subscriptions create" in line and "--push-endpoint" in line]
+    assert {re.search(r'--topic="([^"]+)"', line).group(1) for line in subs} == \
+        {"projects/other-proj/topics/events", "projects/other-proj/topics/orders-in"}
+    assert "--trigger-topic" not in script, "Eventarc's Pub/Sub trigger takes its own project's topics only"
+    assert all('--dead-letter-topic="projects/${PROJECT}/topics/' in line for line in subs)
+    # grants on the existing resources; the storage trigger watches the existing bucket
+    assert 'topic_role "projects/other-proj/topics/events" "serviceAccount:${RUN_SA}" roles/pubsub.publisher' in script
+    assert 'topic_role "projects/other-proj/topics/orders-in" "serviceAccount:${RUN_SA}" roles/pubsub.publisher' \
+        in script
+    assert re.search(r'buckets add-iam-policy-binding "gs://their-uploads" .*roles/storage.objectViewer', script)
+    assert '--trigger-event-filters="bucket=their-uploads"' in script
+    assert "sqs://" not in script
+
+
+def test_an_existing_entry_for_another_target_changes_nothing_on_gcp():
+    aws_only = {"queue": {"orders": {"aws": "sqs://arn:aws:sqs:us-east-1:123456789012:orders"}}}
+    assert _shop_script(aws_only, "prod") == _shop_script({}, "prod")
+
+
+@pytest.mark.parametrize(("kind", "name", "url", "said"), [
+    ("topic", "order-events", "pubsub://projects/p/subscriptions/s", "pubsub://projects/PROJECT/topics/TOPIC"),
+    ("topic", "order-events", "sns://arn:aws:sns:us-east-1:123456789012:t", "not a Pub/Sub topic URL"),
+    ("topic", "order-events", "pubsub://projects/p/topics/t?retries=3", "unknown option(s) retries"),
+    ("queue", "orders", "pubsub://projects/p/subscriptions/s", "?topic=projects/P/topics/T"),
+    ("queue", "orders", "pubsub://orders", "not a Pub/Sub topic URL"),
+    ("bucket", "uploads", "gs://their-uploads/folder", "expected gs://BUCKET"),
+    ("bucket", "thumbnails", "s3://their-thumbnails", "not a gs:// URL"),
+    ("kv", "orders", "firestore://only-a-project", "expected firestore://PROJECT/COLLECTION"),
+])
+def test_a_malformed_existing_url_is_refused(kind, name, url, said):
+    """The URL is read as the runtime's backend reads it, at packaging: the GCP target refuses it with its key."""
+    from portafunc.config import Config
+    from portafunc.loader import load_app
+    from portafunc.packaging.build import PackagingError
+    from portafunc_gcp.target import Target
+
+    app, _, _ = load_app("main:app", SHOP)
+    deployment = app.resources(Config({"existing": {kind: {name: {"gcp": url}}}}))
+    (problem,) = Target().check_deployment(deployment)
+    assert problem.startswith(f"[existing.{kind}.{name}] gcp = {url!r}: expected ") and said in problem, problem
+    with pytest.raises(PackagingError, match=re.escape(f"[existing.{kind}.{name}]")):
+        _shop_script({kind: {name: {"gcp": url}}})
+
+
+def test_an_existing_queue_nothing_here_consumes_names_its_subscription():
+    """A queue's binding is a subscription: its topic alone is refused when no function here has one on it."""
+    from portafunc import App, sends
+    from portafunc.config import Config
+    from portafunc_gcp.target import Target
+
+    app = App("sender")
+    app.http("POST", "/x", name="post", uses=[sends("outbox")])(lambda req: {})
+    topic_only = app.resources(Config({"existing": {"queue": {"outbox": {"gcp": "pubsub://projects/p/topics/t"}}}}))
+    (problem,) = Target().check_deployment(topic_only)
+    assert "no function of this app consumes the queue" in problem
+    sub = "pubsub://projects/p/subscriptions/s?topic=projects/p/topics/t"
+    named = app.resources(Config({"existing": {"queue": {"outbox": {"gcp": sub}}}}))
+    assert Target().check_deployment(named) == []
+
+
+def test_inspect_shows_what_exists_on_gcp_and_warns_about_its_grants(tmp_path):
+    project = tmp_path / "shop"
+    import shutil
+
+    shutil.copytree(SHOP, project)
+    (project / "portafunc.toml").write_text('[existing.topic.order-events]\n'
+                                            'gcp = "pubsub://projects/other-proj/topics/events"\n'
+                                            '[existing.bucket.uploads]\ngcp = "gs://their-uploads"\n')
+    proc = subprocess.run([sys.executable, "-m", "portafunc.cli", "inspect", str(project), "--target", "gcp"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(r"topic order-events .*existing on gcp", out) and re.search(r"bucket uploads .*existing on gcp",
+                                                                                 out), out
+    assert "Pub/Sub push subscription (existing topic projects/other-proj/topics/events" in out, out
+    assert "Cloud Storage trigger (Eventarc) (existing bucket their-uploads" in out, out
+    assert "gcp differs: topic order-events already exists" in out and "right to set its IAM policy" in out, out

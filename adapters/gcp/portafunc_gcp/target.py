@@ -21,18 +21,6 @@ class Target(_Target):
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
         return check_trigger(spec)
 
-    def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
-        """An HTTP function in the per-route layout (``[targets.gcp] http = "per-route"``): a function of its own,
-        not a route of the app's one service (None: :meth:`native_trigger`'s)."""
-        native = check_trigger(spec)
-        if spec.kind != "http" or deployment is None:
-            return None
-        from .deploy.script import options
-
-        if options(deployment)["http"] != "per-route":
-            return None
-        return NativeTrigger("HTTP function of its own (per-route layout)", native.detail)
-
     def invoke(self, app: App, function: str, native: Any) -> Any:
         from .harness import harness_for
 
@@ -54,16 +42,40 @@ class Target(_Target):
 
         return {"function": lambda name: _service_name(f"app-{name}")}
 
+    def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
+        """What the configuration changes of ``spec``'s native trigger (None: :meth:`native_trigger`'s): an HTTP
+        function in the per-route layout (``[targets.gcp] http = "per-route"``) is a function of its own, not a
+        route of the app's one service; a consumer's topic, queue or bucket may already exist."""
+        if spec.kind == "http":
+            from .deploy.script import options
+
+            if deployment is None or options(deployment)["http"] != "per-route":
+                return None
+            return NativeTrigger("HTTP function of its own (per-route layout)", check_trigger(spec).detail)
+        from .deploy.existing import deployed_trigger
+
+        return deployed_trigger(spec, deployment)
+
+    def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
+        """What deploy.sh does to resources the configuration names as existing (``portafunc inspect`` and
+        ``package`` show them): it grants on them, so the operator needs rights where they live."""
+        from .deploy.existing import warnings
+
+        return warnings(app, deployment)
+
     def check_deployment(self, deployment: Any) -> list[str]:
-        """What this target refuses in the configuration: unknown or bad ``[targets.gcp]`` options."""
+        """What this target refuses in the configuration: unknown or bad ``[targets.gcp]`` options, an
+        ``[existing.*] gcp`` URL of the wrong form for its kind."""
         from portafunc.packaging.build import PackagingError
 
+        from .deploy.existing import check
         from .deploy.script import options
 
+        problems = check(deployment)
         try:
             options(deployment)
         except PackagingError as exc:
-            return [str(exc)]
-        return []
+            problems.append(str(exc))
+        return problems
 
 

@@ -13,7 +13,9 @@ What it does, in order (each step names ``--project`` explicitly, never the call
    ``roles/cloudbuild.builds.builder`` for the build account;
 3. creates topics, dead-letter topics, buckets (named ``<project>-<name>`` by default: bucket names are global) and
    (for idempotency) the Firestore database with its TTL policy; with a stage, every default name of a topic, bucket
-   and Firestore collection ends with ``-<stage>``, so two stages in one project share no data;
+   and Firestore collection ends with ``-<stage>``, so two stages in one project share no data; a resource the
+   configuration names as existing (``[existing.KIND.NAME] gcp``, :mod:`.existing`) is neither created nor renamed:
+   it is bound to its URL and granted on, and a consumer's push subscription or Eventarc trigger is attached to it;
 4. deploys the app's one HTTP service and one function per event trigger, then the push subscriptions, dead-letter
    policies, extra Eventarc triggers and Cloud Scheduler jobs.
 
@@ -37,6 +39,7 @@ from portafunc.packaging.build import PackagingError
 
 from ..codecs.storage import KIND_TO_CE
 from ..triggers import SCHEDULE_DIALECT
+from .existing import bucket_name, check as existing_problems, existing_url, topic_path
 from .main_py import HTTP_SERVICE
 
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
@@ -231,7 +234,11 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     """The ``deploy.sh`` for ``app`` deploying ``zip_name`` (a file next to the script) on runtime ``python``, from
     the app's resource model (``deployment``; ``app.resources()`` without one)."""
     dep = deployment if deployment is not None else app.resources()
-    stage = dep.stage  # in every default name: two stages deployed into one project share nothing
+    problems = existing_problems(dep)
+    if problems:
+        raise PackagingError("; ".join(problems))
+    stage = dep.stage  # in every default name (never in an existing resource's): two stages share nothing
+    ex = {key: found for key in dep.resources if (found := existing_url(dep, *key)) is not None}
     prefix = f"{app.name}-{stage}" if stage else app.name
     deployed_functions(app, layout, prefix)
     runtime = "python" + python.replace(".", "")
@@ -247,6 +254,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     consumers = topic_specs + queue_specs
     idempotency = dep.resource("idempotency", IDEMPOTENCY_STORE)
     kv_tables = dep.of_kind("kv")
+    own_firestore = [r for r in kv_tables + ([idempotency] if idempotency else []) if r.key not in ex]
     secrets = sorted({_secret_name(ref.ref("gcp") or ref.variable)[0] for fn in dep.functions.values()
                       for ref in fn.settings.secrets.values()})
     apis = APIS + (("firestore.googleapis.com",) if idempotency or kv_tables else ()) + \
@@ -280,10 +288,12 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     )
     for kind, names in (("TOPIC", topics), ("QUEUE", queues)):
         for name in names:
-            out.add(f'{_var(kind, name)}="${{{_var(kind, name)}:-{topic_name(name, stage)}}}"')
-    if buckets:  # the project id as a bucket-name stem: ':' and '.' of a domain-scoped id become '-', 30 at most
+            if (kind.lower(), name) not in ex:  # an existing one is named by its URL, not by a variable
+                out.add(f'{_var(kind, name)}="${{{_var(kind, name)}:-{topic_name(name, stage)}}}"')
+    own_buckets = [b for b in buckets if ("bucket", b) not in ex]
+    if own_buckets:  # the project id as a bucket-name stem: ':' and '.' of a domain-scoped id become '-', 30 at most
         out.add('PROJECT_STEM="${PROJECT//[:.]/-}"; PROJECT_STEM="${PROJECT_STEM:0:30}"')
-    for name in buckets:
+    for name in own_buckets:
         out.add(f'{_var("BUCKET", name)}="${{{_var("BUCKET", name)}:-${{PROJECT_STEM}}-{bucket_part(name, stage)}}}"')
     out.add(
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
@@ -347,8 +357,22 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     if idempotency or kv_tables:
         out.add('project_role "serviceAccount:${RUN_SA}" roles/datastore.user')
 
-    queue_ref = {q: f'${{{_var("QUEUE", q)}}}' for q in queues}
-    topic_ref = {t: f'${{{_var("TOPIC", t)}}}' for t in topics}
+    def ref(kind: str, name: str) -> str:
+        """A topic's or queue's topic in the script: its variable, or an existing one's full path."""
+        url = ex.get((kind, name))
+        return topic_path(url) if url is not None else f'${{{_var(kind.upper(), name)}}}'
+
+    def stem(kind: str, name: str) -> str:
+        """What this app's own subscriptions and dead-letter topics on a topic or queue are named after."""
+        return topic_name(name, stage) if (kind, name) in ex else ref(kind, name)
+
+    def full(topic: str) -> str:
+        return topic if topic.startswith("projects/") else f"projects/${{PROJECT}}/topics/{topic}"
+
+    queue_ref = {q: ref("queue", q) for q in queues}
+    topic_ref = {t: ref("topic", t) for t in topics}
+    bucket_ref = {b: bucket_name(ex[("bucket", b)]) if ("bucket", b) in ex else f'${{{_var("BUCKET", b)}}}'
+                  for b in buckets}
     dlq: dict[str, str] = {}  # function -> dead-letter topic expression (Pub/Sub's policy and the pipeline's)
     auto_dlq: list[str] = []
     for spec in consumers:
@@ -357,16 +381,19 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         if declared is not None:
             dlq[spec.name] = queue_ref[declared]
         else:
-            source = topic_ref[trig.topic] if isinstance(trig, TopicTrigger) else \
-                queue_ref[trig.queue]  # type: ignore[union-attr]
+            source = stem("topic", trig.topic) if isinstance(trig, TopicTrigger) else \
+                stem("queue", trig.queue)  # type: ignore[union-attr]
             dlq[spec.name] = f"{source}-{svc(spec)}-dead"
             auto_dlq.append(dlq[spec.name])
     consumed = {s.trigger.queue for s in queue_specs}  # type: ignore[union-attr]
     if topics or queues:
         out.say("topics, queues and dead letters")
         for name in topics:
-            out.add(f'ensure_topic "{topic_ref[name]}"')
+            if ("topic", name) not in ex:
+                out.add(f'ensure_topic "{topic_ref[name]}"')
         for name in queues:
+            if ("queue", name) in ex:
+                continue
             out.add(f'ensure_topic "{queue_ref[name]}"')
             if name not in consumed:  # sent to, dead-lettered into, but consumed by no function here: keep it
                 out.add(f'ensure_pull "{queue_ref[name]}" "{queue_ref[name]}"')
@@ -386,30 +413,31 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
     if buckets:
         out.say("buckets")
         for name in buckets:
-            bv = _var("BUCKET", name)
-            out.add(f'quietly gcloud storage buckets describe "gs://${{{bv}}}" --project="$PROJECT" '
-                    f'|| gcloud storage buckets create "gs://${{{bv}}}" --project="$PROJECT" --location="$REGION" '
-                    '--uniform-bucket-level-access')
+            bv = bucket_ref[name]
+            if ("bucket", name) not in ex:
+                out.add(f'quietly gcloud storage buckets describe "gs://{bv}" --project="$PROJECT" '
+                        f'|| gcloud storage buckets create "gs://{bv}" --project="$PROJECT" --location="$REGION" '
+                        '--uniform-bucket-level-access')
             access = {a for _, g in dep.users("bucket", name) for a in g.access}
             # a storage trigger's function reads the object that arrived (StorageEvent.read/open): consume reads
             role = "roles/storage.objectUser" if "write" in access else \
                 "roles/storage.objectViewer" if access & {"read", "consume"} else None
             if role:
-                out.add(f'retry gcloud storage buckets add-iam-policy-binding "gs://${{{bv}}}" --project="$PROJECT" '
+                out.add(f'retry gcloud storage buckets add-iam-policy-binding "gs://{bv}" --project="$PROJECT" '
                         f'--member="serviceAccount:${{RUN_SA}}" --role={role} >/dev/null')
-    if idempotency or kv_tables:
+    if own_firestore:
         out.say("Firestore (key-value tables and idempotency records)")
         out.add('quietly gcloud firestore databases describe --database="(default)" --project="$PROJECT" '
                 '|| gcloud firestore databases create --database="(default)" --location="$REGION" '
                 '--type=firestore-native --project="$PROJECT"')
-    if idempotency:
+    if idempotency and idempotency.key not in ex:
         out.add("# idempotency records are swept by a TTL policy on their expiration field",
                 f'gcloud firestore fields ttls update expiration --collection-group={idempotency_collection(stage)} '
                 '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null')
-    if kv_tables:  # key-value entries put with ttl= carry 'expiration' too (reads skip them at once; this sweeps)
+    if [r for r in kv_tables if r.key not in ex]:  # entries put with ttl= carry 'expiration' too (this sweeps)
         out.add("# key-value entries written with a ttl are swept by a TTL policy on their expiration field",
                 *(f'gcloud firestore fields ttls update expiration --collection-group={kv_collection(r.name, stage)} '
-                  '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null' for r in kv_tables))
+                  '--enable-ttl --async --project="$PROJECT" --quiet >/dev/null' for r in kv_tables if r.key not in ex))
     if secrets:
         out.say("secrets (values are yours: create each one in Secret Manager before deploying)")
         for name in secrets:
@@ -420,18 +448,22 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
                     '--member="serviceAccount:${RUN_SA}" --role=roles/secretmanager.secretAccessor >/dev/null')
 
     def binding(kind: str, name: str) -> str | None:
+        url = ex.get((kind, name))
+        if url is not None and not (kind == "queue" and "/topics/" in url):
+            return url  # an existing resource is bound exactly as the configuration names it
         if kind == "topic":
             return f"pubsub://projects/${{PROJECT}}/topics/{topic_ref[name]}"
         if kind == "queue":
             res = dep.resource("queue", name)
             consumer = res.options.get("consumer") if res is not None else None
-            sub = f"{queue_ref[name]}-{deploy_name(app, app.function(consumer), prefix)}" if consumer \
+            sub = f"{stem('queue', name)}-{deploy_name(app, app.function(consumer), prefix)}" if consumer \
                 else queue_ref[name]
-            return f"pubsub://projects/${{PROJECT}}/subscriptions/{sub}?topic={queue_ref[name]}"
+            timeout = f"&timeout={url.split('timeout=', 1)[1]}" if url and "timeout=" in url else ""
+            return f"pubsub://projects/${{PROJECT}}/subscriptions/{sub}?topic={queue_ref[name]}{timeout}"
         if kind == "idempotency":
             return f"firestore://${{PROJECT}}/{idempotency_collection(stage)}"
         if kind == "bucket":
-            return f"gs://${{{_var('BUCKET', name)}}}"
+            return f"gs://{bucket_ref[name]}"
         if kind == "kv":
             return f"firestore://${{PROJECT}}/{kv_collection(name, stage)}"
         return None
@@ -501,11 +533,35 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         fn = dep.functions[spec.name]
         return deploy(svc(spec), spec.name, [fn], fn.settings) + f" --entry-point={spec.name}"
 
+    def push(spec: FunctionSpec, topic: str, sub: str, ack: int, max_attempts: int, ordered: bool) -> None:
+        """The function behind a push subscription of this project on ``topic`` (which may be another
+        project's), with its dead-letter policy."""
+        name = svc(spec)
+        sub_flags = (f'--push-endpoint="$URL" --push-auth-service-account="$INVOKER_SA" --ack-deadline={ack} '
+                     f'--dead-letter-topic="{full(dlq[spec.name])}" '
+                     f'--max-delivery-attempts={max_attempts} {RETRY_DELAYS}')
+        out.say(f"{spec.name}: {spec.trigger.describe()}")
+        out.add(event_deploy(spec) + " --trigger-http --no-allow-unauthenticated", url(name), f"invoker {name}",
+                f'SUB="{sub}-{name}"',
+                'if quietly gcloud pubsub subscriptions describe "$SUB" --project="$PROJECT"; then',
+                f'  gcloud pubsub subscriptions update "$SUB" --project="$PROJECT" {sub_flags}',
+                "else",
+                f'  gcloud pubsub subscriptions create "$SUB" --project="$PROJECT" --topic="{topic}" '
+                f'{sub_flags}' + (" --enable-message-ordering" if ordered else ""),
+                "fi",
+                f'dead_letter_rights "{dlq[spec.name]}" "$SUB"')
+
     for spec in topic_specs:
         trig = spec.trigger
+        assert isinstance(trig, TopicTrigger)
         name = svc(spec)
+        if ("topic", trig.topic) in ex:  # Eventarc's Pub/Sub triggers take topics of their own project only
+            timeout = dep.functions[spec.name].settings.timeout
+            push(spec, topic_ref[trig.topic], stem("topic", trig.topic), min(600, max(10, timeout)),
+                 trig.max_attempts, False)
+            continue
         out.say(f"{spec.name}: {trig.describe()}")
-        out.add(event_deploy(spec) + f' --trigger-topic="{topic_ref[trig.topic]}" '  # type: ignore[union-attr]
+        out.add(event_deploy(spec) + f' --trigger-topic="{topic_ref[trig.topic]}" '
                 '--trigger-service-account="$INVOKER_SA" --retry --no-allow-unauthenticated',
                 f"invoker {name}",
                 f'TRIGGER="$(gcloud functions describe {name} --gen2 --project="$PROJECT" --region="$REGION" '
@@ -513,27 +569,14 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
                 'SUB="$(gcloud eventarc triggers describe "$TRIGGER" --project="$PROJECT" --location="$REGION" '
                 "--format='value(transport.pubsub.subscription)')\"",
                 f'gcloud pubsub subscriptions update "$SUB" --project="$PROJECT" '
-                f'--dead-letter-topic="projects/${{PROJECT}}/topics/{dlq[spec.name]}" '
-                f'--max-delivery-attempts={trig.max_attempts} {RETRY_DELAYS}',  # type: ignore[union-attr]
+                f'--dead-letter-topic="{full(dlq[spec.name])}" '
+                f'--max-delivery-attempts={trig.max_attempts} {RETRY_DELAYS}',
                 f'dead_letter_rights "{dlq[spec.name]}" "$SUB"')
     for spec in queue_specs:
         trig = spec.trigger
         assert isinstance(trig, QueueTrigger)
-        name = svc(spec)
-        ack = min(600, max(10, trig.visibility_timeout))
-        sub_flags = (f'--push-endpoint="$URL" --push-auth-service-account="$INVOKER_SA" --ack-deadline={ack} '
-                     f'--dead-letter-topic="projects/${{PROJECT}}/topics/{dlq[spec.name]}" '
-                     f'--max-delivery-attempts={trig.max_attempts} {RETRY_DELAYS}')
-        out.say(f"{spec.name}: {trig.describe()}")
-        out.add(event_deploy(spec) + " --trigger-http --no-allow-unauthenticated", url(name), f"invoker {name}",
-                f'SUB="{queue_ref[trig.queue]}-{name}"',
-                'if quietly gcloud pubsub subscriptions describe "$SUB" --project="$PROJECT"; then',
-                f'  gcloud pubsub subscriptions update "$SUB" --project="$PROJECT" {sub_flags}',
-                "else",
-                f'  gcloud pubsub subscriptions create "$SUB" --project="$PROJECT" --topic="{queue_ref[trig.queue]}" '
-                f'{sub_flags}' + (" --enable-message-ordering" if trig.ordered else ""),
-                "fi",
-                f'dead_letter_rights "{dlq[spec.name]}" "$SUB"')
+        push(spec, queue_ref[trig.queue], stem("queue", trig.queue), min(600, max(10, trig.visibility_timeout)),
+             trig.max_attempts, trig.ordered)
     for spec in schedule_specs:
         trig = spec.trigger
         assert isinstance(trig, ScheduleTrigger)
@@ -551,18 +594,18 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         trig = spec.trigger
         assert isinstance(trig, StorageTrigger)
         name = svc(spec)
-        bv = _var("BUCKET", trig.bucket)
+        bv = bucket_ref[trig.bucket]
         first, *rest = trig.events
         out.say(f"{spec.name}: {trig.describe()}")
         out.add(event_deploy(spec) + f' --trigger-event-filters="type={KIND_TO_CE[first]}" '
-                f'--trigger-event-filters="bucket=${{{bv}}}" --trigger-location="$REGION" '
+                f'--trigger-event-filters="bucket={bv}" --trigger-location="$REGION" '
                 '--trigger-service-account="$INVOKER_SA" --retry --no-allow-unauthenticated', f"invoker {name}")
         for kind in rest:  # one more Eventarc trigger per extra event type, to the same Cloud Run service
             trigger = f"{name}-{kind.replace('_', '-')}"
             out.add(f'quietly gcloud eventarc triggers describe {trigger} --project="$PROJECT" --location="$REGION" '
                     f'|| gcloud eventarc triggers create {trigger} --project="$PROJECT" --location="$REGION" '
                     f'--destination-run-service={name} --destination-run-region="$REGION" '
-                    f'--event-filters="type={KIND_TO_CE[kind]}" --event-filters="bucket=${{{bv}}}" '
+                    f'--event-filters="type={KIND_TO_CE[kind]}" --event-filters="bucket={bv}" '
                     '--service-account="$INVOKER_SA"')
     out.say(f"{prefix} is deployed")
     out.add("")
