@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 MAX_KEY_BYTES = 1024
 MAX_TTL = 10 * 365 * 24 * 3600
-#: The most UTF-8 bytes of JSON one value may take: what every backend stores (DynamoDB's 400 KB item, less the key
-#: and the bookkeeping attributes; Azure Table and Firestore take more). Checked before writing, on every backend,
-#: memory:// too, so what works locally fits every target, and a value too large is the caller's error (ValueError,
-#: never retried into a dead letter as an outage).
+#: The most UTF-8 bytes of JSON one value may take: what every backend stores (the smallest item limit among them,
+#: 400 KB, less the key and the bookkeeping attributes; the others take more). Checked before writing, on every
+#: backend, memory:// too, so what works locally fits every target, and a value too large is the caller's error
+#: (ValueError, never retried into a dead letter as an outage).
 MAX_VALUE_BYTES = 400_000
 
 
