@@ -203,3 +203,23 @@ def test_driver_contract(azapp):
     assert ex.failed_ids == ["blob-1"]
     ex = d.event(azapp.app, "weekly", ScheduleEvent(datetime(2026, 1, 5, 2, 30, tzinfo=timezone.utc)))
     assert ex.failed_ids == [] and len(ex.ids) == 1
+
+
+@pytest.mark.parametrize(("kind", "first", "second"), [
+    ("queue", "q" * 63 + "-a", "q" * 63 + "-b"),  # cut to the same 63 characters
+    ("queue", "orders--eu", "orders-eu"),  # runs of '-' folded alike
+    ("bucket", "b" * 63 + "1", "b" * 63 + "2"),
+])
+def test_two_names_azure_would_merge_are_refused(kind: str, first: str, second: str) -> None:
+    """Storage cleans and cuts names: two logical names that would become one Azure queue (or container) would share
+    it silently; inspect and package refuse them, naming both."""
+    import portafunc
+    from portafunc import App
+    from portafunc.packaging.inspection import target_problems
+
+    app = App("merge")
+    uses = [portafunc.sends(first), portafunc.sends(second)] if kind == "queue" else \
+        [portafunc.writes(bucket=first), portafunc.writes(bucket=second)]
+    app.http("POST", "/x", uses=uses, name="send")(lambda req: None)
+    problems = target_problems(get_target("azure"), app.resources())
+    assert any(repr(first) in p and repr(second) in p for p in problems), problems

@@ -60,6 +60,14 @@ class Target(BaseTarget):
 
         return host_json_limits(app) + existing.warnings(deployment)
 
+    def name_rules(self) -> dict[str, Any]:
+        """The Azure names of functions (the host compares them ignoring case), queues and blob containers (cleaned
+        and cut to 63), Event Grid topics and tables: two logical names that become one are refused, never merged."""
+        from .deploy.infra import kv_table, topic_resource_name
+
+        return {"function": lambda name: triggers.function_name(name).upper(), "queue": triggers.queue_name,
+                "bucket": triggers.queue_name, "topic": topic_resource_name, "kv": kv_table}
+
     def check_deployment(self, deployment: Any) -> list[str]:
         """What the template cannot build, found before the build: existing resources it cannot bind."""
         from .deploy import existing
