@@ -215,3 +215,16 @@ def preflight_target(app: App, req: HttpRequest, function: str | None) -> tuple[
 
 
 __all__ = ["Cors"]
+
+
+def decorate_refusal(app: App, method: str, path: str, origin: str | None, resp: HttpResponse) -> HttpResponse:
+    """``resp``, a refusal made before the request reached the pipeline (a body over the limit, refused before a byte
+    of it is read), with the CORS headers of the policy covering ``method path``, as every answer from the pipeline
+    carries them: without them a browser cannot read why it was refused."""
+    if not app._cors_used:
+        return resp
+    spec = app.route(method, path)[0]
+    found = policy(app, spec)
+    if found is not None:
+        found.decorate(origin, resp)
+    return resp

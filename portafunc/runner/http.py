@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..app import App
+from ..cors import decorate_refusal
 from ..errors import InvalidHeader, reduce_exception
 from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
 from ..invoke import handle_http
@@ -104,7 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Refuse a body over the limit before the client sends it, instead of inviting it with ``100 Continue``."""
         length = self.headers.get("Content-Length")
         if length and length.strip().isdecimal() and int(length) > self.server.max_body:
-            self._refuse(_too_large(int(length), self.server.max_body))
+            refused = _too_large(int(length), self.server.max_body)
+            decorate_refusal(self.server.app, self.command, decode_path(self.path.partition("?")[0]) or "/",
+                             self.headers.get("Origin"), refused.response)
+            self._refuse(refused)
             return False
         return super().handle_expect_100()
 
@@ -116,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except _Refused as refused:
+            decorate_refusal(self.server.app, self.command, decode_path(raw_path) or "/", self.headers.get("Origin"),
+                             refused.response)  # the CORS headers every answer carries: a browser reads why
             self._refuse(refused)
             invocation_line(f"{self.command} {self.path}", "(not dispatched)", str(refused.response.status),
                             time.perf_counter() - started)

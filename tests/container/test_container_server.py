@@ -147,3 +147,33 @@ def test_storage_events_are_filtered_by_the_trigger_and_schedule_ticks_run(serve
         {"function": "upload", "bucket": "uploads", "key": "in/a b.txt", "kind": "created", "size": 12},
         {"function": "upload", "bucket": "uploads", "key": "in/gone.txt", "kind": "deleted", "size": None},
         {"function": "tick", "time": "2026-05-01T10:05:00+00:00"}]
+
+
+def test_refusals_before_reading_carry_cors_and_head_states_no_zero_length() -> None:
+    """The WSGI service itself: a 413 decided from Content-Length carries the route's CORS headers (a browser reads
+    it only with them), and a HEAD answer leaves Content-Length out rather than saying GET's body is empty."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from portafunc import App, Cors
+    from portafunc_container.runtime import Service
+
+    app = App("refusals", cors=Cors(allow_origins=["https://shop.example"]))
+    app.http("POST", "/echo", name="echo")(lambda req: req.body)
+    app.http("GET", "/hi", name="hi")(lambda req: "hello")
+    service = Service(app)
+
+    def call(method: str, path: str, **extra: Any) -> tuple[str, dict[str, str], bytes]:
+        environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(b""),
+                                   **extra}
+        setup_testing_defaults(environ)
+        seen: dict[str, Any] = {}
+        body = b"".join(service(environ, lambda status, headers: seen.update(status=status, headers=headers)))
+        return seen["status"], dict(seen["headers"]), body
+
+    status, headers, _ = call("POST", "/echo", CONTENT_LENGTH=str(10 ** 9), HTTP_ORIGIN="https://shop.example")
+    assert status.startswith("413") and headers["Access-Control-Allow-Origin"] == "https://shop.example", headers
+    status, headers, body = call("GET", "/hi")
+    assert status.startswith("200") and headers["Content-Length"] == str(len(body)) and body
+    status, headers, body = call("HEAD", "/hi")
+    assert status.startswith("200") and body == b"" and "Content-Length" not in headers, headers

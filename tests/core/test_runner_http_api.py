@@ -82,3 +82,22 @@ def test_head_answers_without_a_content_length_that_says_the_body_is_empty(serve
     status, headers, body = served.request("HEAD", "/orders/o-1")
     assert (status, body) == (200, b"")
     assert headers.get("Content-Length") in (None, str(len(served.request("GET", "/orders/o-1")[2])))
+
+
+def test_a_body_refused_before_it_is_read_carries_the_cors_headers(served: Runner) -> None:
+    """A 413 is answered from the Content-Length alone, before the pipeline runs; a browser can read it only with
+    the CORS headers every other answer of the route carries."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
+        conn.sendall(b"POST /orders/o-1 HTTP/1.1\r\nHost: x\r\nOrigin: " + SHOP.encode() +
+                     b"\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 413"), head
+    assert f"access-control-allow-origin: {SHOP}" in head and "vary: origin" in head, head

@@ -50,16 +50,24 @@ class Service:
         except ValueError:
             return _send(start_response, HttpResponse.problem(400, "Bad Request", "Content-Length is not a number"))
         if length is not None and length > limit:
-            return _send(start_response, _too_large(length, limit))
+            return _send(start_response, self._refused(environ, _too_large(length, limit)))
         stream = environ.get("wsgi.input")
         body = stream.read(length if length is not None else limit + 1) if stream is not None else b""
         if len(body) > limit:
-            return _send(start_response, _too_large(len(body), limit))
+            return _send(start_response, self._refused(environ, _too_large(len(body), limit)))
         native = http.from_environ(environ, body)
         resp = self.handle(native)
-        if environ.get("REQUEST_METHOD") == "HEAD":
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        if head:
             resp.body = b""
-        return _send(start_response, resp)
+        return _send(start_response, resp, head=head)
+
+    def _refused(self, environ: Mapping[str, Any], resp: HttpResponse) -> HttpResponse:
+        """A refusal made before the request was read, with the CORS headers every other answer carries."""
+        from portafunc.cors import decorate_refusal
+
+        return decorate_refusal(self.app, str(environ.get("REQUEST_METHOD") or "GET"),
+                                str(environ.get("PATH_INFO") or "/"), environ.get("HTTP_ORIGIN"), resp)
 
     # -- dispatch --------------------------------------------------------------------------------------------------
     def handle(self, native: Mapping[str, Any]) -> HttpResponse:
@@ -117,10 +125,11 @@ def _too_large(size: int, limit: int) -> HttpResponse:
     return HttpResponse.problem(413, "Content Too Large", f"request body is {size} bytes; the limit is {limit}")
 
 
-def _send(start_response: Callable[..., Any], resp: HttpResponse) -> list[bytes]:
+def _send(start_response: Callable[..., Any], resp: HttpResponse, head: bool = False) -> list[bytes]:
     body = resp.body if isinstance(resp.body, bytes) else bytes(resp.body)
     headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-length"]
-    headers.append(("Content-Length", str(len(body))))
+    if not head:  # a HEAD answer's body was dropped: a length of 0 would say GET's is empty (RFC 9110 leaves it out)
+        headers.append(("Content-Length", str(len(body))))
     start_response(f"{resp.status} {_reason(resp.status)}", headers)
     return [body]
 
