@@ -383,3 +383,18 @@ def test_the_entry_reads_the_pushed_body_back_only_for_a_request_that_is_no_clou
         ctx.request.get_json = lambda *a, **k: reads.append(True) or real_get_json(*a, **k)  # type: ignore[method-assign]
         entry.event("got", CloudEvent(dict(head), data))
     assert seen == ["m-1", "m-1"] and reads == ([] if cloudevent else [True])
+
+
+def test_head_through_functions_framework_states_no_zero_content_length():
+    """Served by functions-framework's Flask app: a HEAD answer (its body dropped by the pipeline) has no
+    ``Content-Length: 0`` from werkzeug, which would tell the client GET's body is empty; GET's length stays exact."""
+    from portafunc_gcp.harness import harness_for
+
+    app = App("head")
+    app.http("GET", "/hello/{name}", name="hello")(lambda req: {"hello": req.path_params["name"]})
+    client = harness_for(app).client("_portafunc_http")
+    got = client.get("/hello/ada")
+    assert got.status_code == 200 and got.headers["Content-Length"] == str(len(got.data)) and got.data
+    head = client.head("/hello/ada")
+    assert head.status_code == 200 and head.data == b"" and "Content-Length" not in head.headers, head.headers
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]

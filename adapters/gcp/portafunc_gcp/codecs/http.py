@@ -150,13 +150,27 @@ def _flask_response(flask: Any, resp: HttpResponse) -> Any:
         items = resp.headers._items
         if len(items) == 1 and items[0][0] == "Content-Type":
             # The usual answer, its content type alone: given to Flask as is, instead of replacing Flask's default
-            return flask.Response(resp.body, status=resp.status, content_type=items[0][1])
+            out = flask.Response(resp.body, status=resp.status, content_type=items[0][1])
+            return _head_length(flask, resp, out) if not resp.body else out
         out = flask.Response(resp.body, status=resp.status)
     out.headers.remove("Content-Type")  # Flask's text/html default is wrong for a response that set none
     for name, value in resp.headers.items():
         if name.lower() == "content-length":
             continue
         out.headers.add(name, value)
+    return _head_length(flask, resp, out) if not resp.streamed and not resp.body else out
+
+
+def _head_length(flask: Any, resp: HttpResponse, out: Any) -> Any:
+    """A HEAD answer (its body dropped by the pipeline) without werkzeug's ``Content-Length: 0``, which would say
+    GET's body is empty: the length a mounted app gave, else none (RFC 9110 lets a HEAD answer leave it out)."""
+    if not flask.has_request_context() or flask.request.method != "HEAD":
+        return out
+    out.automatically_set_content_length = False
+    out.headers.remove("Content-Length")
+    given = resp.headers.get("content-length")
+    if given is not None:
+        out.headers["Content-Length"] = given
     return out
 
 
