@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import json
 import typing
 from typing import Any
@@ -472,8 +473,11 @@ def _merge_mounted(doc: dict[str, Any], prefix: str, fname: str, web_app: Any, o
                 operation["security"] = [{scheme_renames.get(k, k): v for k, v in req.items()} for req in security]
             op_id = operation.get("operationId")
             if op_id is not None:
-                if op_id in op_ids:
-                    operation["operationId"] = op_id = f"{fname}_{op_id}"
+                # taken by ours or by an earlier operation of theirs (FastAPI gives every method of one
+                # api_route the same id): the mount's name, then the method, then a number, until it is unique
+                candidates = itertools.chain((op_id, f"{fname}_{op_id}", f"{fname}_{op_id}_{method}"),
+                                             (f"{fname}_{op_id}_{method}_{n}" for n in itertools.count(2)))
+                operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
                 op_ids.add(op_id)
         full = prefix + path if path != "/" or not prefix else prefix
         doc["paths"][full or "/"] = item

@@ -531,3 +531,23 @@ def test_an_app_without_models_is_described_without_pydantic() -> None:
     assert doc["paths"]["/items/{id}"]["get"]["responses"]["200"]["content"] == {
         "application/json": {"schema": {"type": "object"}}}
     assert doc["paths"]["/items/{id}"]["get"]["security"] == [{"google_id_token": []}]
+
+
+def test_one_fastapi_route_of_many_methods_gets_an_id_per_operation() -> None:
+    """FastAPI gives every method of one ``api_route`` the same operationId (and warns); the merged document renames
+    the repeats, so it still validates."""
+    from fastapi import FastAPI
+    from openapi_spec_validator import validate
+
+    api = FastAPI()
+
+    @api.api_route("/scope/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def scope(rest: str) -> dict[str, str]:
+        return {"rest": rest}
+
+    app = App("many-methods")
+    app.mount("/api", api)
+    doc = app.openapi()
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert len(ids) == 5 and len(set(ids)) == 5, ids
+    validate(doc)
