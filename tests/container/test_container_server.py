@@ -177,3 +177,40 @@ def test_refusals_before_reading_carry_cors_and_head_states_no_zero_length() -> 
     assert status.startswith("200") and headers["Content-Length"] == str(len(body)) and body
     status, headers, body = call("HEAD", "/hi")
     assert status.startswith("200") and body == b"" and "Content-Length" not in headers, headers
+
+
+def test_a_streamed_body_goes_out_piece_by_piece() -> None:
+    """A mounted ASGI app's streamed response reaches the WSGI server as pieces, without a Content-Length, each
+    before the next is produced (the server sends them chunked); before, the service answered once the last was."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from portafunc import App
+    from portafunc_container.runtime import Service
+
+    produced: list[str] = []
+
+    async def streaming(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        import asyncio
+
+        for piece in ("one ", "two ", "three"):
+            produced.append(piece)
+            await send({"type": "http.response.body", "body": piece.encode(), "more_body": piece != "three"})
+            await asyncio.sleep(0.01)  # the next piece is not ready yet
+
+    app = App("streams")
+    app.mount("/s", streaming)
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/s/x", "wsgi.input": io.BytesIO(b"")}
+    setup_testing_defaults(environ)
+    seen: dict[str, Any] = {}
+    pieces = Service(app)(environ, lambda status, headers: seen.update(status=status, headers=dict(headers)))
+    assert seen["status"].startswith("200") and "Content-Length" not in seen["headers"], seen
+    received = []
+    for piece in pieces:
+        if piece:
+            received.append((piece.decode(), len(produced)))
+    assert "".join(p for p, _ in received) == "one two three"
+    assert received[0][1] < 3, received  # the first piece came before the last was produced

@@ -56,8 +56,12 @@ class Service:
         if len(body) > limit:
             return _send(start_response, self._refused(environ, _too_large(len(body), limit)))
         native = http.from_environ(environ, body)
-        resp = self.handle(native)
+        resp = self.handle(native, stream=True)
         head = environ.get("REQUEST_METHOD") == "HEAD"
+        if resp.streamed:
+            if not head:  # each piece as the function produces it (the server sends it chunked)
+                return _send_streamed(start_response, resp)
+            resp.body  # noqa: B018 - a HEAD answer's body is produced to its end and not sent, as the pipeline does
         if head:
             resp.body = b""
         return _send(start_response, resp, head=head)
@@ -70,8 +74,9 @@ class Service:
                                 str(environ.get("PATH_INFO") or "/"), environ.get("HTTP_ORIGIN"), resp)
 
     # -- dispatch --------------------------------------------------------------------------------------------------
-    def handle(self, native: Mapping[str, Any]) -> HttpResponse:
-        """Answer one request given in its JSON form (what the server read, or a saved event file)."""
+    def handle(self, native: Mapping[str, Any], stream: bool = False) -> HttpResponse:
+        """Answer one request given in its JSON form (what the server read, or a saved event file); with ``stream``
+        a streamed response may come back with its body still being produced (``resp.streamed``)."""
         path = native.get("path")
         if isinstance(path, str) and path.startswith(RESERVED_PREFIX):
             if path == HEALTH_PATH and native.get("method") in ("GET", "HEAD"):
@@ -83,7 +88,7 @@ class Service:
             request = http.decode_request(native)
         except EventDecodeError as exc:
             return HttpResponse.problem(400, "Bad Request", str(exc)[:300])
-        return handle_http(self.app, request, target=TARGET)
+        return handle_http(self.app, request, target=TARGET, stream=stream)
 
     def deliver(self, function: str, native: Mapping[str, Any]) -> HttpResponse:
         """A push to one function, once the deliverer is authenticated."""
@@ -132,6 +137,14 @@ def _send(start_response: Callable[..., Any], resp: HttpResponse, head: bool = F
         headers.append(("Content-Length", str(len(body))))
     start_response(f"{resp.status} {_reason(resp.status)}", headers)
     return [body]
+
+
+def _send_streamed(start_response: Callable[..., Any], resp: HttpResponse) -> Any:
+    """A body still being produced: no Content-Length, its pieces handed to the server as they come (which closes
+    the iterable, stopping the producer, if the client goes away)."""
+    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in ("content-length", "transfer-encoding")]
+    start_response(f"{resp.status} {_reason(resp.status)}", headers)
+    return resp.chunks()  # type: ignore[attr-defined]
 
 
 def _reason(status: int) -> str:
