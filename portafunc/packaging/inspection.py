@@ -97,6 +97,9 @@ def behaviour(spec: Any, fn: Any, existing: list[str] | None = None) -> str:
         return (f"a failing message is retried (only that message) up to {trig.max_attempts} attempts, then "
                 f"dead-lettered{caveat}; a non-retryable one (validation, NonRetryableError) goes to {where} at once")
     if isinstance(trig, HttpTrigger):
+        if "portafunc_mount" in getattr(spec.handler, "__dict__", {}):  # the mounted web app answers its own paths and errors
+            return ("the mounted web app answers every path under its prefix, its own 404s, 405s and errors "
+                    "included; the request body limit (413) and the platform's failures are portafunc's")
         return "HEAD without a body; unknown route 404, wrong method 405 with Allow; errors as problem+json"
     return "a failure is logged and reported to the platform, whose own retry policy for this trigger applies"
 

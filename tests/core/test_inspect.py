@@ -67,3 +67,20 @@ def test_inspect_says_how_each_function_behaves_and_where_a_target_differs(tmp_p
         "failed messages are retried after 30s"]
     assert doc["targets"]["aws"]["warnings"] == doc["targets"]["gcp"]["warnings"] == []
     assert "\nazure differs: slow: visibility_timeout=300s" in out.stdout
+
+
+def test_a_mounted_apps_behaviour_says_the_web_app_answers_its_own_paths(tmp_path: Path) -> None:
+    """A mount's 404, 405 and errors are the web app's own (FastAPI's JSON, Flask's pages), not portafunc's
+    problem+json: inspect says so for the mount's function, and the usual line for a route of the app."""
+    (tmp_path / "main.py").write_text(
+        "from portafunc import App\n\n"
+        "def web(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'']\n\n"
+        "app = App('mounted')\napp.mount('/legacy', web)\n\n\n"
+        "@app.http('GET', '/health')\ndef health(req):\n    return 'ok'\n")
+    out = run(str(tmp_path), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    behaviour = {f["function"]: f["behaviour"] for f in json.loads(out.stdout)["functions"]}
+    assert behaviour["mount_legacy"].startswith("the mounted web app answers every path under its prefix")
+    assert "problem+json" in behaviour["health"]
