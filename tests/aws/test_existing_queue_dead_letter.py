@@ -20,6 +20,7 @@ from portafunc_aws.deploy.sam import build_template, check_deployment, to_yaml
 
 from cfn_emulation import Stack
 from test_moto_e2e import event_source_mapping, receive_all
+from cli_run import portafunc_cli
 
 INBOX_ARN = "arn:aws:sqs:us-east-1:123456789012:inbox"
 CONFIG = f'[existing.queue.inbox]\naws = "sqs://{INBOX_ARN}"\n'
@@ -132,13 +133,8 @@ def _project(tmp_path: Path, options: str = "") -> Path:
     return tmp_path
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "portafunc.cli", *args], capture_output=True, text=True,
-                          timeout=600)
-
-
 def test_inspect_says_the_existing_queue_decides_the_retries(tmp_path: Path) -> None:
-    out = _cli("inspect", str(_project(tmp_path)), "--target", "aws")
+    out = portafunc_cli("inspect", str(_project(tmp_path)), "--target", "aws")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "redrive to DLQ after 5 receives" not in out.stdout
     assert ("existing queue inbox at sqs://" + INBOX_ARN + ", batch 10, ReportBatchItemFailures, redrive and "
@@ -151,7 +147,7 @@ def test_inspect_says_the_existing_queue_decides_the_retries(tmp_path: Path) -> 
 
 
 def test_inspect_names_the_declared_dead_letter(tmp_path: Path) -> None:
-    out = _cli("inspect", str(_project(tmp_path, ', dead_letter="inbox-failed"')), "--target", "aws", "--json")
+    out = portafunc_cli("inspect", str(_project(tmp_path, ', dead_letter="inbox-failed"')), "--target", "aws", "--json")
     doc = json.loads(out.stdout)
     (warning,) = doc["targets"]["aws"]["warnings"]
     assert warning.endswith("A non-retryable message goes to queue inbox-failed at once")
@@ -160,7 +156,7 @@ def test_inspect_names_the_declared_dead_letter(tmp_path: Path) -> None:
 
 
 def test_package_warns_after_the_build(tmp_path: Path) -> None:
-    out = _cli("package", "--target", "aws", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
+    out = portafunc_cli("package", "--target", "aws", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
                "--out", str(tmp_path.parent / f"{tmp_path.name}-dist"), str(_project(tmp_path)))
     assert out.returncode == 0, out.stderr
     assert "are not applied, non-retryable messages to InboxDeadLetterQueue at once" in out.stdout

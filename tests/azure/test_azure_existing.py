@@ -6,7 +6,6 @@ cannot bind (a malformed URL, a credential no setting carries, a trigger on the 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from portafunc.packaging.build import PackagingError
 from portafunc_azure.deploy import arm_check, infra
 from portafunc_azure.package import local_settings
 from portafunc_azure.target import Target
+from cli_run import portafunc_cli
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 QUEUE = "azqueue://partnerstore/outbox?connection=PARTNER_STORAGE"
@@ -198,13 +198,8 @@ def _project(tmp_path: Path, config: str = CONFIG) -> Path:
     return tmp_path
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "portafunc.cli", *args], capture_output=True, text=True,
-                          timeout=600)
-
-
 def test_inspect_says_what_the_operator_grants(tmp_path: Path) -> None:
-    out = _cli("inspect", str(_project(tmp_path)), "--target", "azure")
+    out = portafunc_cli("inspect", str(_project(tmp_path)), "--target", "azure")
     assert out.returncode == 0, out.stdout + out.stderr
     assert (f"\nazure differs: queue outbox already exists at {QUEUE}: the template neither creates it nor assigns "
             "any role on it; PARTNER_STORAGE must hold a connection string of storage account partnerstore") \
@@ -213,15 +208,15 @@ def test_inspect_says_what_the_operator_grants(tmp_path: Path) -> None:
 
 def test_inspect_and_package_refuse_what_the_template_cannot_bind(tmp_path: Path) -> None:
     project = _project(tmp_path, SECRETS + '[existing.queue.outbox]\nazure = "azqueue://partnerstore/outbox"\n')
-    out = _cli("inspect", str(project), "--target", "azure")
+    out = portafunc_cli("inspect", str(project), "--target", "azure")
     assert out.returncode == 2 and "azure REFUSES this deployment" in out.stdout
-    out = _cli("package", "--target", "azure", "--python", PY, "--out", str(tmp_path / "dist"), str(project))
+    out = portafunc_cli("package", "--target", "azure", "--python", PY, "--out", str(tmp_path / "dist"), str(project))
     assert out.returncode != 0 and "name the variable holding a connection string" in out.stderr
     assert not (tmp_path / "dist").exists()
 
 
 def test_package_writes_the_urls_and_warns(tmp_path: Path) -> None:
-    out = _cli("package", "--target", "azure", "--python", PY, "--out", str(tmp_path / "dist"),
+    out = portafunc_cli("package", "--target", "azure", "--python", PY, "--out", str(tmp_path / "dist"),
                str(_project(tmp_path / "project")))
     assert out.returncode == 0, out.stderr
     dist = tmp_path / "dist" / "azure"
