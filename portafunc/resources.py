@@ -246,6 +246,12 @@ class Deployment:
     def resource(self, kind: str, name: str) -> Resource | None:
         return self.resources.get((kind, name))
 
+    def existing(self, kind: str, name: str) -> dict[str, str]:
+        """``{target: binding URL}`` of a resource the configuration names as existing (``[existing.KIND.NAME]``):
+        each target binds it there and creates nothing; empty for one the packagers create."""
+        res = self.resources.get((kind, name))
+        return res.options.get("existing", {}) if res is not None else {}
+
     def users(self, kind: str, name: str) -> list[tuple[str, Grant]]:
         """(function, grant) for every function granted access to (kind, name)."""
         out = []

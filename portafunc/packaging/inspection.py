@@ -80,8 +80,7 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
 def _existing_on(spec: Any, deployment: Deployment) -> list[str]:
     """The targets on which the queue ``spec`` consumes already exists (the configuration's ``[existing]``)."""
     queue = getattr(spec.trigger, "queue", None)
-    res = deployment.resource("queue", queue) if queue else None
-    return sorted(res.options.get("existing", {})) if res is not None else []
+    return sorted(deployment.existing("queue", queue)) if queue else []
 
 
 def behaviour(spec: Any, fn: Any, existing: list[str] | None = None) -> str:

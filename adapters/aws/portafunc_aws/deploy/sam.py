@@ -122,8 +122,7 @@ def check_deployment(deployment: Deployment) -> list[str]:
 
 def existing_url(deployment: Deployment, kind: str, name: str) -> str | None:
     """The binding URL the configuration gives for an existing AWS resource (``[existing.KIND.NAME] aws = …``)."""
-    res = deployment.resource(kind, name)
-    return res.options.get("existing", {}).get("aws") if res is not None else None
+    return deployment.existing(kind, name).get("aws")
 
 
 def existing_arn(kind: str, url: str) -> Any:

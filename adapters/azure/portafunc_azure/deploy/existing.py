@@ -48,8 +48,7 @@ class Existing(NamedTuple):
 
 def existing_url(deployment: Deployment, kind: str, name: str) -> str | None:
     """The binding URL the configuration gives for an existing Azure resource (``[existing.KIND.NAME] azure = …``)."""
-    res = deployment.resource(kind, name)
-    return res.options.get("existing", {}).get("azure") if res is not None else None
+    return deployment.existing(kind, name).get("azure")
 
 
 def parse(kind: str, name: str, url: str) -> Existing:

@@ -12,7 +12,6 @@ form the runtime's backend reads (a typo would otherwise surface only at the fir
 
 from __future__ import annotations
 
-
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import BindingError
 from portafunc.resources import Deployment
@@ -28,8 +27,7 @@ TOPIC_OPTIONS = {"timeout", "max_messages", "max_bytes", "max_latency"}  # what 
 
 def existing_url(deployment: Deployment, kind: str, name: str) -> str | None:
     """The binding URL the configuration gives for an existing GCP resource (None: the script creates it)."""
-    res = deployment.resource(kind, name)
-    return res.options.get("existing", {}).get("gcp") if res is not None else None
+    return deployment.existing(kind, name).get("gcp")
 
 
 def _pubsub(url: str, expect: str, allowed: set[str]) -> tuple[str, dict[str, str]]:
