@@ -843,14 +843,15 @@ def message_runner(spec: FunctionSpec, target: str) -> Callable[[Message, str | 
     OpenTelemetry and DEBUG timing are still checked on every call; anything but a plain handler with none of them
     goes through :func:`invoke_message_failure` itself, so both give the same outcome."""
     plain: tuple[Any, Any, Any] = (None, None, None)  # (handler, model, validator) once seen plain
+    middleware = spec.app._middleware  # the app's list, added to in place
+    routed = spec.routers  # set when the function is included, before any message
 
     def run(msg: Message, invocation_id: str | None, native_context: Any) -> MessageResult | None:
         nonlocal plain
         if _logging_pending and _LOGGING in _modules:
             _setup_logging(target)
         direct = plain
-        if direct[0] is not spec.handler or _otel is not None or logs._threshold <= 10 or spec.app._middleware \
-                or spec.routers:
+        if direct[0] is not spec.handler or _otel is not None or logs._threshold <= 10 or middleware or routed:
             failure = invoke_message_failure(spec, msg, target, invocation_id, native_context)
             known = _plain_messages.get(spec)
             if known:  # one tuple, read whole by other threads

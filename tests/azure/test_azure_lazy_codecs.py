@@ -1,4 +1,5 @@
-"""The Azure runtime imports the queue and Event Grid codecs with the first message, not at import (cold start).
+"""The Azure runtime imports the queue codec with the first message and the full Event Grid codec with the first event
+its entry leaves to it, not at import (cold start).
 
 Each check runs in a fresh interpreter, so the first call really goes through the runtime's stand-in."""
 
@@ -33,7 +34,10 @@ def test_a_malformed_first_queue_message_still_gets_the_typed_decode_error_and_t
     assert "decoded: m-2 1 b'{\"total\": 3}'" in out, out
 
 
-def test_the_first_event_grid_event_loads_the_topic_codec_and_the_codec_takes_over():
+def test_the_event_grid_codec_loads_only_with_an_event_the_entry_leaves_to_it():
+    """The generated file hands the worker each topic function's entry (the small grid_lane module), the usual event
+    runs without the full Event Grid codec, and the first event the entry leaves to the general path (here a
+    subscription validation event) loads it."""
     out = _run(
         "import sys\n"
         "import azure.functions as func\n"
@@ -47,16 +51,20 @@ def test_the_first_event_grid_event_loads_the_topic_codec_and_the_codec_takes_ov
         "    seen.append((msg.id, msg.json()))\n"
         "from portafunc_azure.deploy.function_app import load_function_app\n"
         "_, functions, runtime = load_function_app(app)\n"
+        "assert 'portafunc_azure.codecs.grid_lane' in sys.modules\n"
         "assert 'portafunc_azure.codecs.topic' not in sys.modules, 'the Event Grid codec loaded with the entry'\n"
-        "def event(n):\n"
-        "    return func.EventGridEvent(id=f'e-{n}', data={'n': n}, topic='/t', subject='s', event_type='order.paid',\n"
+        "def event(n, etype='order.paid'):\n"
+        "    return func.EventGridEvent(id=f'e-{n}', data={'n': n}, topic='/t', subject='s', event_type=etype,\n"
         "                               event_time=None, data_version='1.0')\n"
         "functions['got'].get_user_function()(event(1))\n"
-        "assert 'portafunc_azure.codecs.topic' in sys.modules\n"
+        "assert 'portafunc_azure.codecs.topic' not in sys.modules, 'the usual event loaded the Event Grid codec'\n"
         "lane = runtime.event_grid_lanes['got']\n"
+        "assert lane is functions['got'].get_user_function()\n"
         "functions['got'].get_user_function()(event(2))\n"
         "runtime.event_grid('got', event(3))\n"
         "assert runtime.event_grid_lanes['got'] is lane, 'each event builds the entry again'\n"
+        "functions['got'].get_user_function()(event(4, 'Microsoft.EventGrid.SubscriptionValidationEvent'))\n"
+        "assert 'portafunc_azure.codecs.topic' in sys.modules\n"
         "print('decoded:', seen)\n"
     )
     assert "decoded: [('e-1', {'n': 1}), ('e-2', {'n': 2}), ('e-3', {'n': 3})]" in out, out

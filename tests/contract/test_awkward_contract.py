@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from portafunc import App, BindingError, HttpRequest
+from portafunc import App, BindingError, HttpRequest, Message
 from portafunc.messaging.memory import broker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps"))
 from loading import load_test_app  # noqa: E402
+
+
+class Named(BaseModel):
+    id: str
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +74,26 @@ def test_an_undeclared_helper_publish_fails_the_same_way_on_every_target(cloud, 
     resp = cloud.http(app, "POST", "/orders", json={})
     assert resp.status == 500
     assert raised and "add uses=[publishes('order-events')]" in raised[0]
+
+
+def test_a_payload_holding_a_lone_surrogate_escape_is_read_alike_on_every_target(cloud):
+    """JSON lets text escape a lone surrogate (``\\ud800``), which parses to text no UTF-8 can hold. An untyped
+    handler reads it from ``json()`` and a typed one refuses the payload as invalid without running, on every
+    target: Azure's worker hands the function the already-parsed event, whose bytes portafunc writes back with the
+    escape it arrived as."""
+    app = App("lone-surrogate")
+    seen: list[object] = []
+
+    @app.topic("plain", name="untyped")
+    def untyped(msg: Message) -> None:
+        seen.append(msg.json())
+
+    @app.topic("typed", name="typed")
+    def typed(msg: Message[Named]) -> None:
+        seen.append(msg.body)
+
+    body = b'{"id": "\\ud800", "note": "caf\\u00e9"}'
+    assert cloud.publish(app, "plain", body).ok
+    assert seen == [{"id": "\ud800", "note": "café"}]
+    refused = cloud.publish(app, "typed", body)
+    assert not refused.ok and len(refused.failed_ids) == 1 and seen == [{"id": "\ud800", "note": "café"}]

@@ -103,7 +103,7 @@ class AzureDriver(Driver):
         else:
             raise PortafuncError(f"function {function!r} is not triggered by events")
         _, rt = self._load(app)
-        rt._local.last = None
+        rt.forget_last()
         try:
             self._call(app, function, arg)
         except Exception as exc:  # noqa: BLE001 - the host would log it and retry

@@ -21,13 +21,13 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import threading
+from threading import get_ident
 from pathlib import Path
 from typing import Any, Callable
 
 from portafunc import logs
 from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
-from portafunc.errors import EventDecodeError
+from portafunc.errors import EventDecodeError, RegistrationError
 from portafunc.events import HttpResponse, Message, StorageEvent
 from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
                               invoke_message, invoke_message_failure, message_runner)
@@ -82,7 +82,8 @@ class Runtime:
         self.app_ref = app_ref
         self.root = str(Path(root).resolve().parent if root and root.endswith(".py") else root) if root else None
         self._app: App | None = _registry.get(app_ref)
-        self._local = threading.local()
+        self._last: dict[int, Any] = {}  # each thread's last outcome (see .last), by thread id: cheaper than a
+        # threading.local's attribute on the per-event path
         self._poison_senders: dict[tuple[str, str], Any] = {}
         self._route_prefix: str | None = None  # host.json's routePrefix, read on the first request
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
@@ -108,15 +109,20 @@ class Runtime:
 
     @property
     def last(self) -> LastOutcome | None:
-        last = getattr(self._local, "last", None)
+        ident = get_ident()
+        last = self._last.get(ident)
         if last.__class__ is str:  # a success, kept as its message id: described when someone asks
-            last = self._local.last = LastOutcome(last, _SUCCESS, False, None)
+            last = self._last[ident] = LastOutcome(last, _SUCCESS, False, None)
         elif last.__class__ is MessageResult:  # an event's result, kept as is
-            last = self._local.last = LastOutcome(last.message_id, last.outcome, False, last.error)
+            last = self._last[ident] = LastOutcome(last.message_id, last.outcome, False, last.error)
         return last
 
+    def forget_last(self) -> None:
+        """Forget this thread's last outcome (what the driver does before each event it hands a function)."""
+        self._last.pop(get_ident(), None)
+
     def _record(self, outcome: LastOutcome) -> None:
-        self._local.last = outcome
+        self._last[get_ident()] = outcome
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, name: str, req: Any) -> Any:
@@ -172,7 +178,7 @@ class Runtime:
             return
         result = invoke_message_failure(spec, neutral, TARGET, None, msg)
         if result is None:  # a success
-            self._local.last = neutral.id  # read as a LastOutcome by .last
+            self._last[get_ident()] = neutral.id  # read as a LastOutcome by .last
             return
         outcome = result.outcome
         if outcome is Outcome.REJECTED:  # the core said "reported failed"; here that is the poison queue, at once
@@ -235,7 +241,36 @@ class Runtime:
             return general
         from .codecs.topic import event_lane
 
-        return event_lane(message_runner(spec, TARGET), self._local, self._finish_event, general)
+        return event_lane(message_runner(spec, TARGET), self._last, self._finish_event, general)
+
+    def event_grid_function(self, name: str) -> Callable[[Callable[..., Any]], Callable[[Any], Any]]:
+        """What ``function_app.py`` decorates a topic function's stub with: the function's Event Grid entry
+        (:func:`.codecs.grid_lane.event_lane`), carrying the stub's name, signature and annotations, so that the
+        worker indexes it as the stub and then calls the entry itself, one frame fewer per event than a stub that
+        calls ``event_grid_lanes[name]``. The app is still loaded with the first event: the entry asks for the
+        function's runner then (:meth:`_topic_runner`)."""
+
+        def install(stub: Callable[..., Any]) -> Callable[[Any], Any]:
+            from .codecs.grid_lane import event_lane
+
+            lane = event_lane(None, self._last, self._finish_event,
+                              lambda event: self._event_grid(self._specs.get(name) or self._spec(name), event),
+                              resolve=lambda: self._topic_runner(name))
+            functools.update_wrapper(lane, stub)  # __wrapped__: inspect.signature reads the stub's parameters
+            self.event_grid_lanes[name] = lane  # rt.event_grid(name, ...) and the lanes by name: this same entry
+            return lane
+
+        return install
+
+    def _topic_runner(self, name: str) -> Callable[[Message[Any], str | None, Any], Any]:
+        """The runner of the topic function ``name``; a function_app.py that calls another kind of function a topic
+        function was not generated from this app, and says so on every event."""
+        spec = self._specs.get(name) or self._spec(name)
+        if spec.trigger.__class__ is not TopicTrigger:
+            raise RegistrationError(f"function {name!r} is {spec.trigger.describe()}, not a topic function: "
+                                    "function_app.py was generated from another version of the app; regenerate it "
+                                    "with `portafunc package --target azure`")
+        return message_runner(spec, TARGET)
 
     def _event_grid(self, spec: FunctionSpec, event: Any) -> None:
         """An event for ``spec`` decoded from its JSON form (:func:`.codecs.topic.decode_event`)."""
@@ -270,7 +305,7 @@ class Runtime:
         self._finish_event(result)
 
     def _finish_event(self, result: Any) -> None:
-        self._local.last = result  # read as a LastOutcome by .last
+        self._last[get_ident()] = result  # read as a LastOutcome by .last
         if result.outcome is Outcome.RETRY or result.outcome is Outcome.REJECTED:
             raise MessageFailed(f"event {result.message_id} failed; Event Grid will retry it: {result.error}")
 

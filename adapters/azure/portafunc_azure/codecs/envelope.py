@@ -39,12 +39,16 @@ def canonical_json(data: bytes) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON as portafunc and the decoders write it (UTF-8, no ASCII escaping)."""
+    """Compact JSON as portafunc and the decoders write it (UTF-8, no ASCII escaping). Text holding a lone surrogate
+    (a JSON escape such as ``\\ud800``, which the worker's parser reads as one) has no UTF-8 form: that value is
+    written with ASCII escapes instead, as it arrived, and reads back the same, as the same message body does on the
+    other clouds."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EventDecodeError("event data holds text that is not valid Unicode (a lone surrogate)",
-                               expected="JSON data with valid Unicode strings") from exc
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(value, separators=(",", ":")).encode("ascii")
     except ValueError as exc:  # NaN/Infinity are fine for json; a circular structure is not possible from JSON
         raise EventDecodeError(f"event data cannot be serialised: {exc}", expected="JSON data") from exc
     except RecursionError:

@@ -23,19 +23,15 @@ key, an attribute name that is not a valid extension name).
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from collections.abc import Mapping  # isinstance against it is several times cheaper than typing's alias
 from typing import Any, Callable
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import _UNREAD, Message, StorageEvent, format_time
+from portafunc.events import Message, StorageEvent, format_time
 
 from . import envelope
-from .envelope import MARKER
+from .grid_lane import PORTAFUNC_TYPE as PORTAFUNC_TYPE, VALIDATION_TYPE as VALIDATION_TYPE, event_lane as event_lane
 from .storage import BLOB_TYPES, DEFAULT_ARM, decode_blob
-
-PORTAFUNC_TYPE = "io.portafunc.message"
-VALIDATION_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
 CE_CONTEXT = frozenset({"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema",
                         "data", "data_base64"})
 EVENTGRID_EXPECTED = ("an Event Grid event {id, eventType, subject, eventTime, data, dataVersion} or a CloudEvent "
@@ -104,166 +100,6 @@ def decode_event(native: Any, *, delivery_attempt: int = 1, as_message: bool = F
                    source=source if isinstance(source, str) else None, native=native)
 
 
-class _ParsedMessage(Message[Any]):
-    """A message whose JSON payload the worker already parsed (``func.EventGridEvent.get_json()``): ``json()``
-    hands over a copy of that value (its own, as a fresh parse is) and the bytes of ``data`` are written only if
-    something reads them (a typed model, the dead-letter copy, a log), so the usual handler never pays for
-    serialising and re-parsing its payload. ``_value`` holds the parsed value until ``data`` holds bytes (written
-    from it, or set), then ``_PENDING``; ``_copy`` holds the copy :func:`event_lane` made while checking the value,
-    which the first ``json()`` hands out (then ``_PENDING``)."""
-
-    __slots__ = ("_value", "_copy")
-    _value: Any
-    _copy: Any
-    # made only by event_lane, which sets every slot itself: the class call then only allocates (object.__new__
-    # called by name checks the class's bases first, and costs as much again)
-    __init__ = object.__init__
-
-    @property
-    def data(self) -> bytes:
-        value = self._value
-        if value is not _PENDING:
-            raw: bytes = envelope.dumps(value)
-            _DATA.__set__(self, raw)
-            self._value = _PENDING  # after the bytes: a reader in another thread finds one or the other
-            return raw
-        written: bytes = _DATA.__get__(self)
-        return written
-
-    @data.setter
-    def data(self, value: bytes) -> None:
-        _DATA.__set__(self, value)
-        self._value = self._copy = _PENDING
-
-    def json(self) -> Any:
-        copied = self._copy
-        if copied is not _PENDING:  # the lane's copy, handed out once: a later call makes another
-            self._copy = _PENDING
-            return copied
-        value = self._value
-        if value is not _PENDING:  # a copy of its own, as a fresh parse is: the bytes stay what was received
-            return _checked_copy(value)
-        return super().json()
-
-
-def _checked_copy(value: Any) -> Any:
-    """A parsed JSON value's containers copied, its scalars (immutable) shared, in one walk that also checks it can
-    be written as the message's UTF-8 bytes (:func:`.envelope.dumps`): UnicodeEncodeError when a text in it, a key
-    or a value, holds a lone surrogate (a JSON escape such as ``\\ud800`` reads as one). What a handler changes in
-    the copy leaves the worker's value, and so the message's bytes and a later ``json()``, as they arrived."""
-    kind = value.__class__
-    if kind is dict:
-        out: Any = value.copy()  # in C; nested containers replaced below (a value replaced keeps the dict's size)
-        pairs: Any = out.items()
-    elif kind is list:
-        out = value.copy()
-        pairs = enumerate(out)
-    else:
-        if kind is str and not value.isascii():
-            value.encode()
-        return value
-    keyed = kind is dict
-    for key, item in pairs:
-        if keyed and not key.isascii():  # a key the worker parsed is text
-            key.encode()
-        kind = item.__class__
-        if kind is str:
-            if not item.isascii():
-                item.encode()
-        elif kind is dict or kind is list:
-            out[key] = _checked_copy(item)
-    return out
-
-
-_ParsedMessage.__name__ = "Message"  # what it stands for, to code telling events by type(event).__name__ (a
-# middleware's trace, a repr); its __qualname__ stays, which pickle and copy look it up by
-_DATA = Message.__dict__["data"]  # the slot under Message.data
-
-
-class _Pending:
-    """The marker in ``_value`` once ``data`` holds the bytes: copied and pickled as itself (a copy of a plain
-    ``object()`` would be another object, read as the payload)."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> str:
-        return "_PENDING"
-
-
-_PENDING: Any = _Pending()
-_NOT_MESSAGES = frozenset(("", VALIDATION_TYPE))  # event types the lane leaves to the general path, which refuses them
-_sdk_event: Any = None  # func.EventGridEvent once its instances are seen to keep each field as the accessors give it
-_LAYOUT = ("_EventGridEvent__event_type", "_EventGridEvent__id", "_EventGridEvent__data",
-           "_EventGridEvent__event_time")
-
-
-def event_lane(run: Callable[[Message[Any], str | None, Any], Any], local: Any, finish: Callable[[Any], Any],
-               general: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The Event Grid entry of one topic function: ``lane(event)`` reads a ``func.EventGridEvent`` (Event Grid
-    schema) into a Message without writing it back to JSON and runs it with ``run(msg, None, event)`` (the function's
-    :func:`portafunc.invoke.message_runner`); a success is kept as ``local.last`` (the message id) and answers None,
-    a failure goes to ``finish(failure)``. Anything else (a ``func.CloudEvent``, an envelope, a validation event, a
-    field of another type) goes to ``general(event)`` untouched, which decodes it with :func:`decode_event`.
-
-    The worker's own class keeps each field in an attribute its accessor returns as it is; once that is seen
-    (:func:`_learn_layout`), its fields are read there, without an accessor's frame each, and the message is built
-    in place: its attributes and source are read from the event when first asked for (``Message.deferred``). One
-    function per topic function, called by the generated entry itself: no frame between the worker and the runner
-    but this one."""
-
-    def lane(event: Any) -> Any:
-        if event.__class__ is _sdk_event:
-            etype, event_id = event._EventGridEvent__event_type, event._EventGridEvent__id
-            data, when = event._EventGridEvent__data, event._EventGridEvent__event_time
-        elif _sdk_event is None and _learn_layout(event):
-            return lane(event)
-        elif hasattr(event, "specversion"):
-            return general(event)
-        else:
-            etype, event_id, data, when = event.event_type, event.id, event.get_json(), event.event_time
-        if etype.__class__ is not str or etype in _NOT_MESSAGES or event_id.__class__ is not str or not event_id \
-                or data is None or (data.__class__ is dict and MARKER in data) \
-                or when is not None and (when.__class__ is not datetime and not isinstance(when, datetime)
-                                         or when.tzinfo is None):
-            return general(event)  # text as the worker gives it (a str subclass, never seen, goes there too)
-        try:
-            if data.__class__ is dict:  # _checked_copy's walk of an object, here without its frame
-                copied = data.copy()
-                for key in copied:  # keys and a subscript each: about 30 ns less than items()' pairs on 2 keys
-                    if not key.isascii():
-                        key.encode()
-                    item = copied[key]
-                    kind = item.__class__
-                    if kind is str:
-                        if not item.isascii():
-                            item.encode()
-                    elif kind is dict or kind is list:
-                        copied[key] = _checked_copy(item)  # a nested value walked there (same dict size)
-            else:
-                copied = _checked_copy(data)
-        except (UnicodeEncodeError, AttributeError, RecursionError):
-            # text that cannot be the message's bytes (refused there as malformed, without running the function), a
-            # key that is not text, or nesting deeper than can be walked: the general path says what it makes of it
-            return general(event)
-        msg: Any = _ParsedMessage()  # Message.deferred's fields, set here: no frame per field group
-        msg.id = event_id
-        msg._value = data
-        msg._copy = copied
-        msg.native = event
-        msg._attributes = msg._ordering_key = msg._delivery_attempt = msg._source = _UNREAD
-        msg._published = when
-        msg._body = None
-        msg._has_body = False
-        msg._rest = _rest_of_event
-        failure = run(msg, None, event)
-        if failure is None:  # a success
-            local.last = event_id
-            return None
-        return finish(failure)
-
-    return lane
-
-
 def _as_is(value: Any, *ignored: Any) -> Any:
     return value
 
@@ -275,37 +111,6 @@ def _nothing(event: Any) -> None:
 message_from_func: Callable[[Any], Message[Any] | None] = event_lane(_as_is, None, _as_is, _nothing)
 message_from_func.__doc__ = """A ``func.EventGridEvent`` (Event Grid schema) → the Message :func:`event_lane` runs,
 None for what it leaves to the general path: the lane with a runner that hands the message back."""
-
-
-def _learn_layout(event: Any) -> bool:
-    """Whether ``event`` is the worker's ``func.EventGridEvent``, keeping its fields where its accessors read them
-    (then remembered: later events of that class are read there). Anything else is read through its accessors."""
-    global _sdk_event
-    cls = event.__class__
-    if cls.__name__ != "EventGridEvent" or not cls.__module__.startswith("azure.functions") \
-            or hasattr(event, "specversion"):
-        return False
-    fields = getattr(event, "__dict__", None)
-    if fields is None or any(name not in fields for name in _LAYOUT):
-        return False
-    if fields[_LAYOUT[0]] is not event.event_type or fields[_LAYOUT[1]] is not event.id \
-            or fields[_LAYOUT[2]] is not event.get_json() or fields[_LAYOUT[3]] is not event.event_time:
-        return False
-    _sdk_event = cls
-    return True
-
-
-def _rest_of_event(event: Any) -> tuple[Any, ...]:
-    """The other fields of a message :func:`event_lane` made, read from the worker's object."""
-    etype, topic = event.event_type, event.topic
-    if etype == PORTAFUNC_TYPE:
-        attributes: dict[str, str] = {}
-    else:
-        attributes = {"type": etype}
-        subject = event.subject
-        if isinstance(subject, str) and subject:
-            attributes["subject"] = subject
-    return attributes, None, 1, event.event_time, topic if isinstance(topic, str) else None
 
 
 def is_json_type(content_type: Any) -> bool:
