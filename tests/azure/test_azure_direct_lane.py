@@ -21,7 +21,7 @@ from http_direct_cases import (
 )
 
 from portafunc import HttpRequest, HttpResponse, context
-from portafunc.invoke import handle_http, to_response
+from portafunc.invoke import handle_http, handle_unmatched, to_response
 from portafunc_azure import outcome
 from portafunc_azure.codecs import natives
 from portafunc_azure.codecs.http import request_from_func, request_to_json
@@ -75,9 +75,14 @@ def func_request(req: HttpRequest, app: Any) -> Any:
 
 
 def general_answer(app: Any, name: str, freq: Any) -> Any:
-    """What the generated function answered before the direct lane: handle_http, then http_response."""
-    return outcome.http_response(handle_http(app, request_from_func(freq), function=name, target="azure",
-                                             native_context=freq))
+    """What the generated function answered before the direct lane: handle_http, then http_response; an ``OPTIONS``
+    for a function that does not serve it (the host hands it one only for its route's CORS preflights) is answered
+    for the whole path, as the catch-all answers it."""
+    req = request_from_func(freq)
+    if req.method == "OPTIONS" and "OPTIONS" not in app.function(name).trigger.methods:
+        req.path_params = {}
+        return outcome.http_response(handle_unmatched(app, req, target="azure", native_context=freq))
+    return outcome.http_response(handle_http(app, req, function=name, target="azure", native_context=freq))
 
 
 @pytest.mark.parametrize("kind", KINDS)
