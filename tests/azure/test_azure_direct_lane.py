@@ -24,7 +24,7 @@ from portafunc import HttpRequest, HttpResponse, context
 from portafunc.invoke import handle_http, handle_unmatched, to_response
 from portafunc_azure import outcome
 from portafunc_azure.codecs import natives
-from portafunc_azure.codecs.http import request_from_func, request_to_json
+from portafunc_azure.codecs.http import request_from_func, request_to_json, response_from_json
 from portafunc_azure.deploy.function_app import load_function_app
 from portafunc_azure.triggers import function_name
 
@@ -62,6 +62,24 @@ def test_a_content_type_as_mimetype_reaches_the_host_as_the_header_did():
         resp = HttpResponse(200, {"Content-Type": ctype}, b"x")
         wire = natives.response_datum_to_json(outcome.http_response(resp))
         assert wire["headers"] == {"content-type": ctype}
+
+
+def test_an_answer_without_a_content_type_reaches_the_host_with_an_empty_one():
+    """``func.HttpResponse`` defaults its mimetype to ``text/plain``, which the worker's converter sends as the
+    Content-Type of a response that sets none. Such a response is built with an empty mimetype instead: the
+    converter sends ``content-type: ""``, which the host (a ``RawScriptResult``: the worker asks for no content
+    negotiation) writes as ASP.NET Core's ``HttpResponse.ContentType = ""``, and that sends no Content-Type. The
+    driver reads what the worker sends as the host answers it."""
+    untyped = [HttpResponse(204), HttpResponse(304, {"ETag": '"v1"'}), HttpResponse(302, {"Location": "/x"}),
+               HttpResponse(200, [("X-A", "1"), ("x-a", "2")], b"x")]
+    sent = [natives.response_datum_to_json(outcome.http_response(resp)) for resp in untyped]
+    sent.append(natives.response_datum_to_json(outcome.direct_encoder()(None)))
+    sent.append(natives.response_datum_to_json(natives.to_func_response({"status_code": 204, "headers": {}})))
+    for wire in sent:
+        assert wire["headers"]["content-type"] == "", wire
+        assert "content-type" not in response_from_json(wire).headers
+    typed = natives.response_datum_to_json(outcome.http_response(HttpResponse.text("x", status=201)))
+    assert response_from_json(typed).headers["content-type"] == "text/plain; charset=utf-8"
 
 
 # -- the whole pipeline, both ways ---------------------------------------------------------------------------------
