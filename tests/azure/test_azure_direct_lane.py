@@ -21,10 +21,10 @@ from http_direct_cases import (
 )
 
 from portafunc import HttpRequest, HttpResponse, context
-from portafunc.invoke import handle_http, to_response
+from portafunc.invoke import handle_http, handle_unmatched, to_response
 from portafunc_azure import outcome
 from portafunc_azure.codecs import natives
-from portafunc_azure.codecs.http import request_from_func, request_to_json
+from portafunc_azure.codecs.http import request_from_func, request_to_json, response_from_json
 from portafunc_azure.deploy.function_app import load_function_app
 from portafunc_azure.triggers import function_name
 
@@ -64,6 +64,24 @@ def test_a_content_type_as_mimetype_reaches_the_host_as_the_header_did():
         assert wire["headers"] == {"content-type": ctype}
 
 
+def test_an_answer_without_a_content_type_reaches_the_host_with_an_empty_one():
+    """``func.HttpResponse`` defaults its mimetype to ``text/plain``, which the worker's converter sends as the
+    Content-Type of a response that sets none. Such a response is built with an empty mimetype instead: the
+    converter sends ``content-type: ""``, which the host (a ``RawScriptResult``: the worker asks for no content
+    negotiation) writes as ASP.NET Core's ``HttpResponse.ContentType = ""``, and that sends no Content-Type. The
+    driver reads what the worker sends as the host answers it."""
+    untyped = [HttpResponse(204), HttpResponse(304, {"ETag": '"v1"'}), HttpResponse(302, {"Location": "/x"}),
+               HttpResponse(200, [("X-A", "1"), ("x-a", "2")], b"x")]
+    sent = [natives.response_datum_to_json(outcome.http_response(resp)) for resp in untyped]
+    sent.append(natives.response_datum_to_json(outcome.direct_encoder()(None)))
+    sent.append(natives.response_datum_to_json(natives.to_func_response({"status_code": 204, "headers": {}})))
+    for wire in sent:
+        assert wire["headers"]["content-type"] == "", wire
+        assert "content-type" not in response_from_json(wire).headers
+    typed = natives.response_datum_to_json(outcome.http_response(HttpResponse.text("x", status=201)))
+    assert response_from_json(typed).headers["content-type"] == "text/plain; charset=utf-8"
+
+
 # -- the whole pipeline, both ways ---------------------------------------------------------------------------------
 
 def func_request(req: HttpRequest, app: Any) -> Any:
@@ -75,9 +93,14 @@ def func_request(req: HttpRequest, app: Any) -> Any:
 
 
 def general_answer(app: Any, name: str, freq: Any) -> Any:
-    """What the generated function answered before the direct lane: handle_http, then http_response."""
-    return outcome.http_response(handle_http(app, request_from_func(freq), function=name, target="azure",
-                                             native_context=freq))
+    """What the generated function answered before the direct lane: handle_http, then http_response; an ``OPTIONS``
+    for a function that does not serve it (the host hands it one only for its route's CORS preflights) is answered
+    for the whole path, as the catch-all answers it."""
+    req = request_from_func(freq)
+    if req.method == "OPTIONS" and "OPTIONS" not in app.function(name).trigger.methods:
+        req.path_params = {}
+        return outcome.http_response(handle_unmatched(app, req, target="azure", native_context=freq))
+    return outcome.http_response(handle_http(app, req, function=name, target="azure", native_context=freq))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -84,3 +84,45 @@ def test_an_app_with_a_cors_policy_turns_platform_cors_off_in_the_arm_template()
     plain.http("GET", "/x", name="x")(lambda req: None)
     (site,) = [r for r in infra.template(plain, "3.11")["resources"] if r["type"] == "Microsoft.Web/sites"]
     assert "cors" not in site["properties"]["siteConfig"]
+
+
+def test_an_options_the_host_hands_the_preflight_function_is_answered_for_the_whole_path() -> None:
+    """The generated app lists ``OPTIONS`` on one function of a route with a CORS policy, so the host hands it every
+    ``OPTIONS`` of that route: a plain one, and a preflight for a method that function does not serve. Each is
+    answered as the catch-all answers (routing alone, for every function of the path), never by that function."""
+    import azure.functions as func
+
+    from portafunc import Cors
+    from portafunc_azure.codecs import natives
+
+    app = App("items")
+    ran: list[str] = []
+
+    @app.http("GET", "/items/{id}", cors=Cors(allow_origins=["https://shop.example"]))
+    def get_item(req: HttpRequest) -> dict:
+        ran.append("get_item")
+        return {"id": req.path_params["id"]}
+
+    @app.http(["DELETE", "PATCH"], "/items/{id}")
+    def delete_item(req: HttpRequest) -> None:
+        ran.append("delete_item")
+
+    routes = _host_routes(app)
+    assert _host_pick(routes, "OPTIONS", "/items/i-1") == "get_item"
+    _, functions, _ = load_function_app(app)
+    function = functions["get_item"].get_user_function()
+
+    def call(headers: dict[str, str]) -> dict:
+        req = func.HttpRequest("OPTIONS", "https://x.azurewebsites.net/items/i-1", headers=headers, body=b"",
+                               route_params={"id": "i-1"})
+        return natives.response_datum_to_json(function(req))  # what the worker sends the host
+
+    for headers in ({}, {"Origin": "https://shop.example"},
+                    {"Origin": "https://shop.example", "Access-Control-Request-Method": "PATCH"}):
+        sent = call(headers)
+        assert sent["status_code"] == 405 and sent["headers"]["allow"] == "DELETE, GET, HEAD, PATCH", headers
+        assert "access-control-allow-origin" not in sent["headers"], headers
+    preflight = call({"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"})
+    assert preflight["status_code"] == 204
+    assert preflight["headers"]["access-control-allow-origin"] == "https://shop.example"
+    assert ran == []

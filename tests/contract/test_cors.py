@@ -116,6 +116,54 @@ def test_without_a_policy_an_options_request_is_routed_as_before(cloud) -> None:
     assert cloud.http(app, "GET", "/x", headers={"Origin": SHOP}).headers.get("access-control-allow-origin") is None
 
 
+def test_an_options_that_is_no_preflight_lists_every_method_of_the_path(cloud) -> None:
+    """An ``OPTIONS`` without ``Access-Control-Request-Method`` is routed like any other request: 405 with every
+    method the app serves on the path, whichever function serves each, and the CORS headers of the app's policy.
+    (On Azure the host hands every ``OPTIONS`` of the route to the function that answers its preflights.)"""
+    app = cors_app()
+    for headers in ({}, {"Origin": SHOP}):
+        resp = cloud.http(app, "OPTIONS", "/orders/o-1", headers=headers)
+        assert resp.status == 405 and resp.headers["allow"] == "DELETE, GET, HEAD, POST"
+        assert resp.json_body()["detail"] == "allowed: DELETE, GET, HEAD, POST"
+    assert acao_headers(resp) == {"access-control-allow-origin": SHOP, "access-control-allow-credentials": "true",
+                                  "access-control-expose-headers": "X-Request-Id", "vary": "Origin"}
+
+
+def route_policy_app() -> App:
+    """A path of two functions, one of them with a CORS policy of its own, the app with none."""
+    app = App("route-cors")
+
+    @app.http("GET", "/items/{id}", cors=Cors(allow_origins=[SHOP]))
+    def get_item(req: HttpRequest) -> dict:
+        return {"id": req.path_params["id"]}
+
+    @app.http("DELETE", "/items/{id}")
+    def delete_item(req: HttpRequest) -> None:
+        return None
+
+    return app
+
+
+def test_an_options_no_policy_covers_is_405_with_every_method_and_no_cors_headers(cloud) -> None:
+    """A plain ``OPTIONS``, and a preflight for a method no policy covers (DELETE has none) or the path does not serve
+    (PUT), is answered as any request no function serves: 405 with the path's methods, no CORS headers."""
+    app = route_policy_app()
+    plain = cloud.http(app, "OPTIONS", "/items/i-1", headers={"Origin": SHOP})
+    uncovered = preflight(cloud, app, "/items/i-1", SHOP, "DELETE")
+    unserved = preflight(cloud, app, "/items/i-1", SHOP, "PUT")
+    for resp in (plain, uncovered, unserved):
+        assert resp.status == 405 and resp.headers["allow"] == "DELETE, GET, HEAD"
+        assert acao_headers(resp) == {}
+    covered = preflight(cloud, app, "/items/i-1", SHOP, "GET")
+    assert covered.status == 204 and acao_headers(covered)["access-control-allow-methods"] == "GET, HEAD"
+
+
+def test_a_preflight_for_a_method_the_path_does_not_serve_names_every_method_it_does(cloud) -> None:
+    resp = preflight(cloud, cors_app(), "/orders/o-1", SHOP, "PUT")
+    assert resp.status == 403 and "access-control-allow-origin" not in acao_headers(resp)
+    assert resp.json_body()["detail"] == "method 'PUT' is not allowed; allowed: DELETE, GET, HEAD, POST"
+
+
 def test_star_with_credentials_is_refused_and_bad_policies_fail_at_import() -> None:
     with pytest.raises(RegistrationError, match="credentials"):
         Cors(allow_origins=["*"], allow_credentials=True)

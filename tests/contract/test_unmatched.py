@@ -53,3 +53,35 @@ def test_a_wrong_method_is_405_with_allow(cloud) -> None:
 
 def test_the_root_path_is_the_apps_too(cloud) -> None:
     assert cloud.http(plain_app(), "GET", "/").status == 404
+
+
+def test_an_answer_without_a_content_type_carries_none(cloud) -> None:
+    """A 204 (a handler returning None), a 304, a redirect and a body the handler gave no type are sent without
+    ``Content-Type``, and so are their HEAD answers: no target labels them (Azure's ``func.HttpResponse`` would say
+    ``text/plain`` by default)."""
+    app = App("untyped")
+
+    @app.http("GET", "/none")
+    def none(req: HttpRequest) -> None:
+        return None
+
+    @app.http("GET", "/cached")
+    def cached(req: HttpRequest) -> HttpResponse:
+        return HttpResponse(304, {"ETag": '"v1"'})
+
+    @app.http("GET", "/moved")
+    def moved(req: HttpRequest) -> HttpResponse:
+        return HttpResponse(302, {"Location": "/none"})
+
+    @app.http("GET", "/raw")
+    def raw(req: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, {"X-Kind": "raw"}, b"\x00raw")
+
+    for path, status, body in [("/none", 204, b""), ("/cached", 304, b""), ("/moved", 302, b""),
+                               ("/raw", 200, b"\x00raw")]:
+        for method in ("GET", "HEAD"):
+            resp = cloud.http(app, method, path)
+            assert (resp.status, resp.body) == (status, body if method == "GET" else b""), (method, path)
+            assert "content-type" not in resp.headers, (method, path)
+    assert cloud.http(app, "GET", "/cached").headers["etag"] == '"v1"'
+    assert cloud.http(app, "HEAD", "/moved").headers["location"] == "/none"

@@ -50,11 +50,20 @@ class LastOutcome:
         return self.poisoned or self.outcome in (Outcome.RETRY, Outcome.REJECTED, Outcome.SKIPPED)
 
 
+#: The mimetype of a ``func.HttpResponse`` whose response sets no Content-Type. The library's default, ``text/plain``,
+#: would be sent as one (the worker's ``HttpResponseConverter`` writes the mimetype when no header names a type);
+#: an empty one is sent as ``content-type: ""``, which the host writes as ASP.NET Core's
+#: ``HttpResponse.ContentType = ""`` (``RawScriptResult``: the worker asks for no content negotiation), and that
+#: sends no Content-Type, as the other clouds send none for such a response (a 204, a 304, a redirect).
+NO_CONTENT_TYPE = ""
+
+
 def http_response(resp: HttpResponse) -> Any:
     """A neutral response → ``func.HttpResponse``, built directly: repeated headers other than ``Set-Cookie``
     joined with ``", "`` (the worker sends the host one value per name), each ``Set-Cookie`` added as its own header
-    once the worker's cookie parser would carry it (:func:`.codecs.http.carried_cookie`). A header
-    ``azure.functions`` refuses (a newline) is a problem response, never a worker error."""
+    once the worker's cookie parser would carry it (:func:`.codecs.http.carried_cookie`); without a Content-Type,
+    with the mimetype that sends none (:data:`NO_CONTENT_TYPE`). A header ``azure.functions`` refuses (a newline) is
+    a problem response, never a worker error."""
     try:
         return _func_response(resp)
     except ValueError:
@@ -83,7 +92,8 @@ def _func_response(resp: HttpResponse) -> Any:
             headers[lname] += ", " + value
         else:
             headers[lname] = value
-    out = func.HttpResponse(body=resp.body, status_code=resp.status, headers=headers)
+    out = func.HttpResponse(body=resp.body, status_code=resp.status, headers=headers,
+                            mimetype=None if "content-type" in headers else NO_CONTENT_TYPE)
     if cookies:
         for cookie in cookies:
             out.headers.add_header("Set-Cookie", cookie)
@@ -109,7 +119,8 @@ def _as_mimetype(content_type: str) -> tuple[str, str | None] | None:
 def direct_encoder() -> Callable[[Any], Any]:
     """``encode(value)`` for :func:`portafunc.invoke.handle_http_direct`: what :func:`http_response` gives for
     ``to_response(value)``, built straight from a handler's usual results (a dict or list → JSON 200, a str → text
-    200, None → 204; the content type as the response's mimetype, as above); None for any other value. It raises
+    200, None → 204 without a content type; the content type as the response's mimetype, as above); None for any
+    other value. It raises
     what building that HttpResponse raises (a non-finite number, a lone surrogate in text), so the pipeline answers
     such a result as it always does. Built on the first request (``azure.functions`` is the worker's, loaded by
     then)."""
@@ -122,7 +133,7 @@ def direct_encoder() -> Callable[[Any], Any]:
         if kind is str:
             return response(value.encode("utf-8"), status_code=200, mimetype="text/plain", charset="utf-8")
         if value is None:
-            return response(b"", status_code=204)
+            return response(b"", status_code=204, mimetype=NO_CONTENT_TYPE)
         return None
 
     return encode

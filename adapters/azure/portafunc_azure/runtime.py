@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from portafunc import logs
-from portafunc.app import App, FunctionSpec, QueueTrigger, StorageTrigger, TopicTrigger
+from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, RegistrationError
-from portafunc.events import HttpResponse, Message, StorageEvent
+from portafunc.events import HttpRequest, HttpResponse, Message, StorageEvent
 from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
                               invoke_message, invoke_message_failure, message_runner)
 
@@ -133,6 +133,8 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
+        if neutral.method == "OPTIONS" and self._options_for_preflights(name):
+            return self._unmatched(neutral, req)
         lane = self._mount_lane
         if lane is False:
             lane = self._mount_lane = _mount_lane(self.app)
@@ -149,8 +151,6 @@ class Runtime:
     def unmatched(self, req: Any) -> Any:
         """The app's catch-all function (route ``{*path}``, named to sort after every other HTTP function, so the
         host tries it last): what no other route took gets the app's 404/405, never a function run."""
-        from portafunc.invoke import handle_unmatched
-
         prefix = self._route_prefix
         if prefix is None:
             prefix = self._route_prefix = os.environ.get(triggers.ROUTE_PREFIX_SETTING, "")
@@ -158,6 +158,19 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
+        return self._unmatched(neutral, req)
+
+    def _options_for_preflights(self, name: str) -> bool:
+        """Whether the generated app lists ``OPTIONS`` on function ``name`` only for its route's CORS preflights
+        (:func:`.triggers.http_methods`): the host then hands it every ``OPTIONS`` of that route, a plain one and a
+        preflight for any method, which is answered for the whole path (:meth:`_unmatched`), as the other clouds
+        answer it, and never by this function."""
+        trig = self.app.function(name).trigger
+        return isinstance(trig, HttpTrigger) and "OPTIONS" not in trig.methods
+
+    def _unmatched(self, neutral: HttpRequest, req: Any) -> Any:
+        from portafunc.invoke import handle_unmatched
+
         neutral.path_params = {}
         return http_response(handle_unmatched(self.app, neutral, target=TARGET, native_context=req))
 

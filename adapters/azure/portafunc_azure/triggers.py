@@ -63,7 +63,8 @@ def http_methods(spec: FunctionSpec) -> list[str]:
     if "GET" in methods and "HEAD" not in methods:
         methods.append("HEAD")  # the core answers HEAD for GET routes; Azure must route it to the function
     if "OPTIONS" not in methods and preflight_function(spec) is spec:
-        methods.append("OPTIONS")  # CORS preflights of this route are answered by the core, in this function
+        methods.append("OPTIONS")  # the host hands this function every OPTIONS of the route: the runtime answers
+        # it for the whole path (Runtime._options_for_preflights), never through the function
     return methods
 
 

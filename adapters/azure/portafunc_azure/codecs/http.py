@@ -224,13 +224,18 @@ def response_to_json(resp: HttpResponse) -> dict[str, Any]:
 
 
 def response_from_json(native: Mapping[str, Any]) -> HttpResponse:
+    """What the worker sends the host (the JSON form) → the response the host answers with. An empty
+    ``content-type`` is no header: the host sets it as ASP.NET Core's ``HttpResponse.ContentType``, which removes
+    the header for an empty value (what a response without a content type is sent with, ``outcome.NO_CONTENT_TYPE``).
+    """
     if not isinstance(native, Mapping) or "status_code" not in native:
         raise EventDecodeError("not an HTTP response", expected='{"status_code", "headers", "cookies", "body"}')
     try:
         status = int(native["status_code"])
     except (TypeError, ValueError) as exc:
         raise EventDecodeError("HTTP response status_code is not a number", expected="an integer") from exc
-    pairs = list(_str_map(native.get("headers"), "headers").items())
+    pairs = [(k, v) for k, v in _str_map(native.get("headers"), "headers").items()
+             if v or k.lower() != "content-type"]
     pairs += [("Set-Cookie", str(c)) for c in native.get("cookies") or []]
     return HttpResponse(status=status, headers=Headers(pairs), body=_body_field(native, "HTTP response"))
 

@@ -75,9 +75,11 @@ def response_datum_to_json(resp: Any) -> dict[str, Any]:
 def to_func_response(native: Mapping[str, Any]) -> Any:
     import azure.functions as func
 
+    headers = _str_map(native.get("headers"), "headers")
+    typed = any(name.lower() == "content-type" for name in headers)
     resp = func.HttpResponse(body=_body_field(native, "HTTP response"), status_code=int(native["status_code"]),
-                             mimetype=None)
-    for name, value in _str_map(native.get("headers"), "headers").items():
+                             mimetype=None if typed else "")  # "": no Content-Type (outcome.NO_CONTENT_TYPE)
+    for name, value in headers.items():
         resp.headers.add_header(name, value)
     for cookie in native.get("cookies") or []:
         resp.headers.add_header("Set-Cookie", str(cookie))
