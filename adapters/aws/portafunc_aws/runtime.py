@@ -396,12 +396,12 @@ _handler: LambdaHandler | None = None
 def _from_environment() -> LambdaHandler:
     global _handler
     if _handler is None:
-        from portafunc.loader import load_app
+        from portafunc.loader import load_deployed_app
 
         ref = os.environ.get("PORTAFUNC_APP")
         if not ref:
             raise EventDecodeError("PORTAFUNC_APP is not set", expected="PORTAFUNC_APP=module:attr of the App")
-        app, _, _ = load_app(ref)
+        app, _, _ = load_deployed_app(ref)
         _handler = LambdaHandler(app, os.environ.get("PORTAFUNC_FUNCTION") or None)
     return _handler
 

@@ -96,9 +96,9 @@ class Runtime:
         if self._app is None:
             if self.root and self.root not in sys.path:
                 sys.path.insert(0, self.root)
-            from portafunc.loader import load_app
+            from portafunc.loader import load_deployed_app
 
-            self._app, _, _ = load_app(self.app_ref)
+            self._app, _, _ = load_deployed_app(self.app_ref)
         return self._app
 
     def _spec(self, name: str) -> FunctionSpec:

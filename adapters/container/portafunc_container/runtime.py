@@ -161,8 +161,8 @@ _lock = threading.Lock()
 
 def create(ref: str | None = None) -> Service:
     """The service for the app named by ``ref`` or ``PORTAFUNC_APP`` (gunicorn's application factory)."""
-    from portafunc.loader import load_app
+    from portafunc.loader import load_deployed_app
 
     with _lock:
-        app, _, _ = load_app(ref or os.environ.get("PORTAFUNC_APP") or None)
+        app, _, _ = load_deployed_app(ref or os.environ.get("PORTAFUNC_APP") or None)
         return Service(app)

@@ -124,9 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import os
 
-    from portafunc.loader import load_app
+    from portafunc.loader import load_deployed_app
 
-    app, _, _ = load_app(args.app or os.environ.get("PORTAFUNC_APP") or None)
+    app, _, _ = load_deployed_app(args.app or os.environ.get("PORTAFUNC_APP") or None)
     if args.fire:
         return fire(app, args.fire)
     try:

@@ -57,7 +57,7 @@ def load(app_ref: str, root: str | None = None) -> App:
     """Import the app ``module:attr`` from ``root``, even when its module is called ``main`` like the entry file."""
     if app_ref.startswith("registered:"):
         return _registered[app_ref.partition(":")[2]]
-    from portafunc.loader import load_app
+    from portafunc.loader import load_deployed_app
 
     if root and root not in sys.path:
         sys.path.insert(0, root)
@@ -68,11 +68,11 @@ def load(app_ref: str, root: str | None = None) -> App:
     if shadow is not None and root and not _inside(getattr(shadow, "__file__", None), root):
         del sys.modules[top]  # the generated main.py, registered under this name
         try:
-            app, _, _ = load_app(app_ref, root)
+            app, _, _ = load_deployed_app(app_ref, root)
         finally:
             sys.modules[top] = shadow
         return app
-    app, _, _ = load_app(app_ref, root)
+    app, _, _ = load_deployed_app(app_ref, root)
     return app
 
 
