@@ -91,7 +91,7 @@ class _Operation:
     """One (function, method) pair on its way into the document."""
 
     __slots__ = ("spec", "method", "path", "path_names", "params", "body", "content_types", "response",
-                 "response_kind")
+                 "response_kind", "statuses")
 
     def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str]) -> None:
         self.spec = spec
@@ -103,6 +103,9 @@ class _Operation:
         self.content_types: tuple[str, ...] | None = None  # what a body may be sent as (None: anything)
         self.response: Any = None  # the response's type (a model, list[Model], ...) or None
         self.response_kind = "unknown"  # json | object | text | bytes | none | unknown
+        #: the success statuses the handler declares (``-> tuple[Order, Literal[201]]``); None: what its result
+        #: gets without one (200, 204 for None); (): one it chooses at run time (``-> tuple[Order, int]``)
+        self.statuses: tuple[int, ...] | None = None
 
 
 class _Builder:
@@ -172,10 +175,11 @@ class _Builder:
         op.params = list(signature.parameters)
         op.body = signature.body
         op.content_types = signature.content_types
+        returned, op.statuses = _with_status(_return_annotation(op.spec))
         if signature.response_model is not None:
             op.response, op.response_kind = signature.response_model, "json"
         else:
-            op.response, op.response_kind = _response_type(op.spec)
+            op.response, op.response_kind = _response_type(returned)
 
     # -- schemas ---------------------------------------------------------------------------------------------------
     def _schemas(self, operations: list[_Operation]) -> dict[Any, Any]:
@@ -260,24 +264,48 @@ class _Builder:
         return out
 
     def _success(self, op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any]:
-        if op.method == "HEAD":
-            return {"200": {"description": "The headers a GET would answer, without a body."}}
+        """The answers of a handler that succeeds: each status it declares (200, or 204 for nothing, when it declares
+        none) with its body; ``default`` when the status is chosen at run time or nothing is known of the result."""
+        kind = op.response_kind
+        content = self._content(op, index, schemas)
+        if op.statuses is not None:
+            statuses = op.statuses
+        elif kind == "unknown":
+            statuses = ()
+        else:
+            statuses = (204,) if kind == "none" else (200,)
+        head = op.method == "HEAD"
+        if not statuses:
+            answer: dict[str, Any] = {"description": "The function's response."}
+            if head:
+                answer["description"] = "The headers the GET answer would have, without its body."
+            elif content is not None:
+                answer["content"] = content
+            return {"default": answer}
+        out: dict[str, Any] = {}
+        for status in statuses:
+            answer = {"description": _REASONS.get(status) or _reason(status)}
+            if head:
+                answer["description"] += ": the headers a GET would answer, without a body."
+            elif content is not None and status not in _NO_CONTENT:
+                answer["content"] = content
+            out[str(status)] = answer
+        return out
+
+    @staticmethod
+    def _content(op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any] | None:
+        """The success answer's ``content``: its media type and schema, None for no body or an unknown one."""
         kind = op.response_kind
         if kind == "json":
-            schema = schemas.get((index, "response"), {})
-            return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+            return {"application/json": {"schema": schemas.get((index, "response"), {})}}
         if kind == "object":
-            return {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            return {"application/json": {"schema": {"type": "object"}}}
         if kind == "text":
-            return {"200": {"description": "OK", "content": {
-                "text/plain": {"schema": {"type": "string"}}}}}
+            return {"text/plain": {"schema": {"type": "string"}}}
         if kind == "bytes":
-            return {"200": {"description": "OK", "content": {
-                "application/octet-stream": {"schema": {"type": "string", "contentMediaType":
-                                                        "application/octet-stream"}}}}}
-        if kind == "none":
-            return {"204": {"description": "No Content"}}
-        return {"default": {"description": "The function's response."}}
+            return {"application/octet-stream": {"schema": {"type": "string",
+                                                            "contentMediaType": "application/octet-stream"}}}
+        return None
 
     def _problem(self, name: str) -> dict[str, Any]:
         self.problems_used.add(name)
@@ -389,16 +417,53 @@ def _with_default(param: ParamSpec, schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "default": default}
 
 
-def _response_type(spec: FunctionSpec) -> tuple[Any, str]:
-    """(type to describe, kind) of what the handler returns, from ``response_model`` or its return annotation."""
+_MISSING: Any = object()  # a handler without a return annotation (or one that does not evaluate)
+_NO_CONTENT = frozenset((204, 205, 304))  # statuses whose answer never has a body (RFC 9110)
+_REASONS = {200: "OK", 204: "No Content"}
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"Status {status}"
+
+
+def _return_annotation(spec: FunctionSpec) -> Any:
+    """The handler's return annotation, evaluated; ``_MISSING`` when it has none or it does not evaluate."""
     try:
         hints = typing.get_type_hints(spec.handler, include_extras=True)
     except Exception:  # noqa: BLE001 - an annotation that does not evaluate says nothing about the response
+        return _MISSING
+    return hints.get("return", _MISSING)
+
+
+def _with_status(annotation: Any) -> tuple[Any, tuple[int, ...] | None]:
+    """(the body's annotation, the statuses) of ``-> tuple[Body, Literal[201]]``, the result ``(body, 201)`` the
+    pipeline answers with that status; ``Literal[200, 201]`` gives both, a plain ``int`` none known (``()``).
+    Any other annotation is the body's itself, with no status declared (None)."""
+    if typing.get_origin(annotation) is not tuple:
+        return annotation, None
+    args = typing.get_args(annotation)
+    if len(args) != 2:
+        return annotation, None
+    body, status = args
+    if status is int:
+        return body, ()
+    if typing.get_origin(status) is typing.Literal:
+        values = typing.get_args(status)
+        if values and all(type(v) is int and 100 <= v <= 599 for v in values):
+            return body, tuple(sorted(set(values)))
+    return annotation, None
+
+
+def _response_type(annotation: Any) -> tuple[Any, str]:
+    """(type to describe, kind) of what a handler whose return annotation is ``annotation`` returns."""
+    if annotation is _MISSING:
         return None, "unknown"
-    if "return" not in hints:
-        return None, "unknown"
-    annotation = hints["return"]
-    if annotation is type(None):
+    if annotation is type(None) or annotation is None:
         return None, "none"
     if annotation is str:
         return None, "text"

@@ -552,3 +552,71 @@ def test_one_fastapi_route_of_many_methods_gets_an_id_per_operation() -> None:
     ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if isinstance(op, dict)]
     assert len(ids) == 5 and len(set(ids)) == 5, ids
     validate(doc)
+
+
+# -- what the handler answers: the status it declares ---------------------------------------------------------------
+def status_app() -> App:
+    app = App("statuses")
+
+    @app.http("POST", "/created")
+    def created(order: Order) -> tuple[Order, Literal[201]]:
+        return order, 201
+
+    @app.http("POST", "/created-model", response_model=Order)
+    def created_model(order: Order) -> tuple[dict, Literal[201]]:
+        return order.model_dump(), 201
+
+    @app.http("PUT", "/either")
+    def either(order: Order) -> tuple[Order, Literal[200, 201]]:
+        return order, 201
+
+    @app.http("DELETE", "/gone/{id}")
+    def gone(req: HttpRequest) -> tuple[None, Literal[204]]:
+        return None, 204
+
+    @app.http("POST", "/accepted")
+    def accepted(req: HttpRequest) -> tuple[str, Literal[202]]:
+        return "queued", 202
+
+    @app.http("POST", "/some", response_model=Order)
+    def some(order: Order) -> tuple[Order, int]:
+        return order, 201
+
+    return app
+
+
+def test_a_declared_status_is_the_documented_answer() -> None:
+    """``-> tuple[Model, Literal[201]]`` answers 201 with the model: the document says 201, never 200."""
+    paths = status_app().openapi()["paths"]
+    order = {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}
+    created = paths["/created"]["post"]["responses"]
+    assert created["201"] == {"description": "Created", "content": order}
+    assert "200" not in created
+    assert paths["/created-model"]["post"]["responses"]["201"]["content"] == order  # response_model= is the body
+    either = paths["/either"]["put"]["responses"]
+    assert either["200"]["content"] == either["201"]["content"] == order
+    assert paths["/gone/{id}"]["delete"]["responses"] == {"204": {"description": "No Content"}}
+    assert paths["/accepted"]["post"]["responses"]["202"] == {
+        "description": "Accepted", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def test_a_status_chosen_at_run_time_is_the_default_answer_with_its_body() -> None:
+    """``-> tuple[Order, int]``: the body is known, the status is not; the document does not claim a 200."""
+    some = status_app().openapi()["paths"]["/some"]["post"]["responses"]
+    assert "200" not in some
+    assert some["default"]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}
+
+
+def test_documented_statuses_are_what_the_handlers_answer() -> None:
+    app = status_app()
+    doc = app.openapi()
+    body = b'{"id": "o-1", "total": 1}'
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            from portafunc import Headers
+
+            req = HttpRequest(method.upper(), path.replace("{id}", "1"), body=body,
+                              headers=Headers([("content-type", "application/json")]))
+            resp = handle_http(app, req)
+            documented = operation["responses"]
+            assert str(resp.status) in documented or "default" in documented, (method, path, resp.status)
