@@ -90,12 +90,14 @@ def document(app: App, *, title: str | None = None, version: str = "0.1.0",
 class _Operation:
     """One (function, method) pair on its way into the document."""
 
-    __slots__ = ("spec", "method", "path", "path_names", "params", "body", "content_types", "response",
+    __slots__ = ("spec", "method", "declared", "path", "path_names", "params", "body", "content_types", "response",
                  "response_kind", "statuses")
 
-    def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str]) -> None:
+    def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str],
+                 declared: bool = True) -> None:
         self.spec = spec
         self.method = method
+        self.declared = declared  # a method the route names (else the HEAD every GET route answers)
         self.path = path
         self.path_names = path_names  # the route's parameter name → the name in the document's path key
         self.params: list[ParamSpec] = []  # typed path, query and header parameters
@@ -126,10 +128,17 @@ class _Builder:
         self.problem = _unused_name("Problem", defs)  # the problem+json schema, named apart from the user's models
         paths: dict[str, dict[str, Any]] = {}
         op_ids: set[str] = set()
+        named: list[dict[str, Any]] = []
+        implicit: list[dict[str, Any]] = []
         for index, op in enumerate(operations):
             operation = self._operation(op, index, schemas)
             paths.setdefault(op.path, {})[op.method.lower()] = operation
-            op_ids.add(operation["operationId"])
+            (named if op.declared else implicit).append(operation)
+        for operation in (*named, *implicit):  # an implicit HEAD's name_head yields to a function of that name
+            candidates = itertools.chain((operation["operationId"],),
+                                         (f"{operation['operationId']}_{n}" for n in itertools.count(2)))
+            operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
+            op_ids.add(op_id)
         components: dict[str, dict[str, Any]] = {"schemas": defs}
         if self.problems_used:
             defs[self.problem] = copy.deepcopy(_PROBLEM)  # the caller may change its document
@@ -162,8 +171,8 @@ class _Builder:
             # OpenAPI has one path per shape and no greedy parameter: /files/{path+} is /files/{path}
             path, names = keys.setdefault(route.shape, (route.template.replace("+}", "}"), route.params))
             path_names = dict(zip(route.params, names, strict=True))
-            for method in trigger.methods:
-                op = _Operation(spec, method, path, path_names)
+            for method in _answered(trigger.methods):
+                op = _Operation(spec, method, path, path_names, method in trigger.methods)
                 self._introspect(op)
                 operations.append(op)
         return operations, mounts
@@ -220,7 +229,7 @@ class _Builder:
             operation["summary"] = summary
         if description:
             operation["description"] = description
-        operation["operationId"] = spec.name if len(trigger.methods) == 1 else f"{spec.name}_{op.method.lower()}"
+        operation["operationId"] = spec.name if trigger.methods == (op.method,) else f"{spec.name}_{op.method.lower()}"
         parameters = self._parameters(op, index, schemas)
         if parameters:
             operation["parameters"] = parameters
@@ -344,6 +353,12 @@ class _Builder:
                 self.schemes[candidate] = scheme
                 return candidate
         raise RegistrationError("more than 99 different JwtAuth policies")
+
+
+def _answered(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """The methods a route answers: its own, and HEAD beside GET (the pipeline answers it on every target with the
+    GET's status and headers, no body), listed as ``portafunc inspect`` and the packagers list it."""
+    return (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
 
 
 def _finish(doc: dict[str, Any], tags: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_every_route_and_method_is_an_operation_with_its_router_tags() -> None:
     validate(doc)
     assert doc["openapi"] == "3.1.0" and doc["info"] == {"title": "rich", "version": "0.1.0"}
     assert {path: list(item) for path, item in doc["paths"].items()} == {
-        "/files/{path}": ["get"], "/health": ["get"], "/raw": ["post"], "/v1/orders": ["post"],
+        "/files/{path}": ["get", "head"], "/health": ["get", "head"], "/raw": ["post"], "/v1/orders": ["post"],
         "/v1/orders/{id}": ["get", "delete", "head"]}
     orders = doc["paths"]["/v1/orders/{id}"]
     assert [orders[m]["operationId"] for m in ("get", "delete", "head")] == ["get_order_get", "delete_order",
@@ -620,3 +620,49 @@ def test_documented_statuses_are_what_the_handlers_answer() -> None:
             resp = handle_http(app, req)
             documented = operation["responses"]
             assert str(resp.status) in documented or "default" in documented, (method, path, resp.status)
+
+
+# -- HEAD: every GET route answers it -----------------------------------------------------------------------------
+def test_every_get_route_lists_the_head_it_answers() -> None:
+    """The pipeline answers HEAD on every GET route (on every cloud), so the document lists it, as it lists a HEAD
+    the route names itself; the GET keeps the function's name as its id."""
+    app = rich_app()
+    doc = app.openapi()
+    health = doc["paths"]["/health"]
+    assert health["get"]["operationId"] == "health" and health["head"]["operationId"] == "health_head"
+    assert health["head"]["responses"] == {"200": {"description": "OK: the headers a GET would answer, without a body."}}
+    files = doc["paths"]["/files/{path}"]
+    assert files["head"]["parameters"] == files["get"]["parameters"]
+    for path in ("/health", "/files/x/y"):
+        resp = handle_http(app, HttpRequest("HEAD", path))
+        assert resp.status == 200 and resp.body == b""
+
+
+def test_a_head_mirrors_its_get_s_answers_without_bodies() -> None:
+    doc = typed_app().openapi()
+    listing = doc["paths"]["/shops/{shop}/orders"]
+    assert set(listing["head"]["responses"]) == set(listing["get"]["responses"]) == {"200", "400"}
+    assert "content" not in listing["head"]["responses"]["200"]
+    assert listing["head"]["parameters"] == listing["get"]["parameters"]
+
+
+def test_a_head_id_stays_unique_beside_a_function_named_like_it() -> None:
+    app = App("ids")
+
+    @app.http("GET", "/a")
+    def a(req: HttpRequest) -> str:
+        return ""
+
+    @app.http("POST", "/b")
+    def a_head(req: HttpRequest) -> str:
+        return ""
+
+    doc = app.openapi()
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)) == 3 and doc["paths"]["/b"]["post"]["operationId"] == "a_head"
+
+
+def test_a_mounted_fastapi_route_lists_head_only_where_it_answers_it() -> None:
+    """A FastAPI GET route answers HEAD 405 (FastAPI adds no HEAD): its own schema is kept as it is."""
+    doc = mounted_app().openapi()
+    assert list(doc["paths"]["/api/orders/{sku}"]) == ["get"]
