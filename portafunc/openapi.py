@@ -239,6 +239,10 @@ class _Builder:
             media_types = _media_types(op.body.content_types)
             operation["requestBody"] = {"required": op.body.required, "content": {
                 media: {"schema": body_schema} for media in media_types}}
+        elif op.content_types is not None and op.method not in _NO_BODY:
+            # a body the handler reads itself (req.text, req.form(), req.body), in the content types it declares
+            operation["requestBody"] = {"required": False, "content": {
+                media: _read_body(media) for media in op.content_types}}
         responses = self._success(op, index, schemas)
         if validated:
             responses["400"] = self._problem("BadRequest")
@@ -414,6 +418,26 @@ def _media_types(accepted: tuple[str, ...]) -> tuple[str, ...]:
     is no use to a client choosing what to send); the ranges only when nothing else is accepted."""
     exact = tuple(media for media in accepted if "*" not in media)
     return exact or accepted or ("application/json",)
+
+
+_NO_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))  # requests sent without a body (RFC 9110: no meaning)
+_FORM_FIELD = {"type": "string"}
+_UPLOAD = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+
+def _read_body(media: str) -> dict[str, Any]:
+    """The media type object of a body read by the handler itself: a form's fields (``req.form()``: text values,
+    and uploaded files in multipart), text as a string, anything else without a schema (any content)."""
+    if media == "application/x-www-form-urlencoded":
+        return {"schema": {"type": "object", "additionalProperties": dict(_FORM_FIELD),
+                           "description": "The form's fields, each a text value, read by the function (req.form())."}}
+    if media == "multipart/form-data":
+        return {"schema": {"type": "object", "additionalProperties": {"anyOf": [dict(_FORM_FIELD), dict(_UPLOAD)]},
+                           "description": "The form's fields, each a text value or an uploaded file, read by the "
+                                          "function (req.form())."}}
+    if media.startswith("text/"):
+        return {"schema": {"type": "string"}}
+    return {}
 
 
 def _with_default(param: ParamSpec, schema: dict[str, Any]) -> dict[str, Any]:

@@ -255,7 +255,8 @@ def test_response_models_and_content_types() -> None:
     assert put["responses"]["415"] == {"$ref": "#/components/responses/UnsupportedMediaType"}  # a JSON body only
     assert "415" not in doc["paths"]["/shops/{shop}/orders"]["get"]["responses"]  # no body, any content type
     note = doc["paths"]["/notes"]["post"]
-    assert "requestBody" not in note and "415" in note["responses"]  # content_types= without a typed body
+    assert "415" in note["responses"]  # content_types= without a typed body
+    assert note["requestBody"] == {"required": False, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
 # -- a mounted FastAPI app --------------------------------------------------------------------------------------
@@ -666,3 +667,79 @@ def test_a_mounted_fastapi_route_lists_head_only_where_it_answers_it() -> None:
     """A FastAPI GET route answers HEAD 405 (FastAPI adds no HEAD): its own schema is kept as it is."""
     doc = mounted_app().openapi()
     assert list(doc["paths"]["/api/orders/{sku}"]) == ["get"]
+
+
+# -- request bodies a handler reads itself: content_types= and forms ------------------------------------------------
+def body_app() -> App:
+    app = App("bodies", content_types=["application/json"])
+
+    @app.http("POST", "/notes", content_types=["text/plain", "text/markdown"])
+    def note(req: HttpRequest) -> dict:
+        return {"chars": len(req.text)}
+
+    @app.http("POST", "/documents", content_types=["multipart/form-data"])
+    def upload(req: HttpRequest) -> dict:
+        form = req.form()
+        return {"fields": sorted(form)}
+
+    @app.http("POST", "/signup", content_types=["application/x-www-form-urlencoded", "multipart/form-data"])
+    def signup(req: HttpRequest) -> dict:
+        return {"name": req.form().get("name")}
+
+    @app.http("PUT", "/blobs/{id}", content_types=["application/octet-stream", "image/*"])
+    def blob(req: HttpRequest) -> dict:
+        return {"bytes": len(req.body)}
+
+    @app.http("POST", "/events")  # the app's content types
+    def event(req: HttpRequest) -> dict:
+        return {}
+
+    @app.http("GET", "/search")  # the app's too, but a GET is sent without a body
+    def search(req: HttpRequest) -> dict:
+        return {}
+
+    return app
+
+
+FORM = {"type": "object", "additionalProperties": {"type": "string"},
+        "description": "The form's fields, each a text value, read by the function (req.form())."}
+MULTIPART = {"type": "object", "additionalProperties": {"anyOf": [
+    {"type": "string"}, {"type": "string", "contentMediaType": "application/octet-stream"}]},
+    "description": "The form's fields, each a text value or an uploaded file, read by the function (req.form())."}
+
+
+def test_declared_content_types_are_the_request_body_s_media_types() -> None:
+    doc = body_app().openapi()
+    validate(doc)
+    paths = doc["paths"]
+    assert paths["/notes"]["post"]["requestBody"] == {"required": False, "content": {
+        "text/plain": {"schema": {"type": "string"}}, "text/markdown": {"schema": {"type": "string"}}}}
+    assert paths["/blobs/{id}"]["put"]["requestBody"]["content"] == {"application/octet-stream": {}, "image/*": {}}
+    assert paths["/events"]["post"]["requestBody"]["content"] == {"application/json": {}}
+    assert "requestBody" not in paths["/search"]["get"]
+
+
+def test_form_routes_describe_their_form_media_types_and_fields() -> None:
+    paths = body_app().openapi()["paths"]
+    assert paths["/documents"]["post"]["requestBody"]["content"] == {"multipart/form-data": {"schema": MULTIPART}}
+    assert paths["/signup"]["post"]["requestBody"]["content"] == {
+        "application/x-www-form-urlencoded": {"schema": FORM}, "multipart/form-data": {"schema": MULTIPART}}
+
+
+@pytest.mark.parametrize(("method", "path", "media", "body"), [
+    ("POST", "/notes", "text/markdown", b"# hi"),
+    ("POST", "/signup", "application/x-www-form-urlencoded", b"name=zo%C3%AB"),
+    ("POST", "/documents", "multipart/form-data; boundary=b",
+     b'--b\r\nContent-Disposition: form-data; name="doc"; filename="a.txt"\r\n\r\nhello\r\n--b--\r\n'),
+    ("PUT", "/blobs/1", "application/octet-stream", bytes(range(8))),
+    ("POST", "/events", "application/json", b"{}"),
+])
+def test_a_body_sent_as_documented_is_accepted(method: str, path: str, media: str, body: bytes) -> None:
+    from portafunc import Headers
+
+    app = body_app()
+    template = path.replace("/1", "/{id}")
+    documented = app.openapi()["paths"][template][method.lower()]["requestBody"]["content"]
+    assert media.split(";")[0] in documented
+    resp = handle_http(app, HttpRequest(method, path, headers=Headers([("content-type", media)]), body=body))
+    assert resp.status == 200, resp.body
