@@ -583,8 +583,9 @@ def _merge_mounted(doc: dict[str, Any], prefix: str, fname: str, web_app: Any, o
                                              (f"{fname}_{op_id}_{method}_{n}" for n in itertools.count(2)))
                 operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
                 op_ids.add(op_id)
-        full = prefix + path if path != "/" or not prefix else prefix
-        doc["paths"][full or "/"] = item
+        # the mounted app's own path under the prefix, as a client calls it: its index "/" is "/api/" (what "/api"
+        # redirects to in FastAPI, as under any server with a root path)
+        doc["paths"][prefix + path] = item
     for tag in theirs.get("tags") or ():
         if isinstance(tag, dict) and isinstance(tag.get("name"), str):
             tags.setdefault(tag["name"], tag)

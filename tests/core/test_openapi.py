@@ -743,3 +743,29 @@ def test_a_body_sent_as_documented_is_accepted(method: str, path: str, media: st
     assert media.split(";")[0] in documented
     resp = handle_http(app, HttpRequest(method, path, headers=Headers([("content-type", media)]), body=body))
     assert resp.status == 200, resp.body
+
+
+# -- a mounted app's index ------------------------------------------------------------------------------------------
+def test_a_mounted_app_s_index_is_listed_with_the_slash_it_is_served_at() -> None:
+    """FastAPI serves its ``/`` under ``/api`` at ``/api/`` and redirects ``/api`` there (307), on every target
+    (tests/contract/test_mount.py): the document lists ``/api/``, the URL a client must call."""
+    api = FastAPI()
+
+    @api.get("/")
+    async def index() -> dict[str, str]:
+        return {"index": "yes"}
+
+    @api.get("/items/")
+    async def items() -> list[str]:
+        return []
+
+    app = App("indexed")
+    app.mount("/api", api)
+    root = App("at-root")
+    root.mount("/", api)
+    doc = app.openapi()
+    validate(doc)
+    assert list(doc["paths"]) == ["/api/", "/api/items/"]
+    assert list(root.openapi()["paths"]) == ["/", "/items/"]
+    assert handle_http(app, HttpRequest("GET", "/api/")).status == 200
+    assert handle_http(app, HttpRequest("GET", "/api")).status == 307
