@@ -25,6 +25,21 @@ from portafunc.invoke import handle_http
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def every_document_is_valid_openapi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every document a test here builds with ``app.openapi()`` passes ``openapi-spec-validator`` (the OpenAPI 3.1
+    schema and its semantic checks: unique operation ids, path parameters declared, references resolved) before the
+    test reads it."""
+    build = App.openapi
+
+    def validated(self: App, **options):  # type: ignore[no-untyped-def]
+        doc = build(self, **options)
+        validate(json.loads(json.dumps(doc)))
+        return doc
+
+    monkeypatch.setattr(App, "openapi", validated)
+
+
 class Item(BaseModel):
     sku: str
     qty: int = Field(1, ge=1)
