@@ -90,12 +90,14 @@ def document(app: App, *, title: str | None = None, version: str = "0.1.0",
 class _Operation:
     """One (function, method) pair on its way into the document."""
 
-    __slots__ = ("spec", "method", "path", "path_names", "params", "body", "content_types", "response",
-                 "response_kind")
+    __slots__ = ("spec", "method", "declared", "path", "path_names", "params", "body", "content_types", "response",
+                 "response_kind", "statuses")
 
-    def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str]) -> None:
+    def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str],
+                 declared: bool = True) -> None:
         self.spec = spec
         self.method = method
+        self.declared = declared  # a method the route names (else the HEAD every GET route answers)
         self.path = path
         self.path_names = path_names  # the route's parameter name → the name in the document's path key
         self.params: list[ParamSpec] = []  # typed path, query and header parameters
@@ -103,6 +105,9 @@ class _Operation:
         self.content_types: tuple[str, ...] | None = None  # what a body may be sent as (None: anything)
         self.response: Any = None  # the response's type (a model, list[Model], ...) or None
         self.response_kind = "unknown"  # json | object | text | bytes | none | unknown
+        #: the success statuses the handler declares (``-> tuple[Order, Literal[201]]``); None: what its result
+        #: gets without one (200, 204 for None); (): one it chooses at run time (``-> tuple[Order, int]``)
+        self.statuses: tuple[int, ...] | None = None
 
 
 class _Builder:
@@ -123,10 +128,17 @@ class _Builder:
         self.problem = _unused_name("Problem", defs)  # the problem+json schema, named apart from the user's models
         paths: dict[str, dict[str, Any]] = {}
         op_ids: set[str] = set()
+        named: list[dict[str, Any]] = []
+        implicit: list[dict[str, Any]] = []
         for index, op in enumerate(operations):
             operation = self._operation(op, index, schemas)
             paths.setdefault(op.path, {})[op.method.lower()] = operation
-            op_ids.add(operation["operationId"])
+            (named if op.declared else implicit).append(operation)
+        for operation in (*named, *implicit):  # an implicit HEAD's name_head yields to a function of that name
+            candidates = itertools.chain((operation["operationId"],),
+                                         (f"{operation['operationId']}_{n}" for n in itertools.count(2)))
+            operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
+            op_ids.add(op_id)
         components: dict[str, dict[str, Any]] = {"schemas": defs}
         if self.problems_used:
             defs[self.problem] = copy.deepcopy(_PROBLEM)  # the caller may change its document
@@ -159,8 +171,8 @@ class _Builder:
             # OpenAPI has one path per shape and no greedy parameter: /files/{path+} is /files/{path}
             path, names = keys.setdefault(route.shape, (route.template.replace("+}", "}"), route.params))
             path_names = dict(zip(route.params, names, strict=True))
-            for method in trigger.methods:
-                op = _Operation(spec, method, path, path_names)
+            for method in _answered(trigger.methods):
+                op = _Operation(spec, method, path, path_names, method in trigger.methods)
                 self._introspect(op)
                 operations.append(op)
         return operations, mounts
@@ -172,10 +184,11 @@ class _Builder:
         op.params = list(signature.parameters)
         op.body = signature.body
         op.content_types = signature.content_types
+        returned, op.statuses = _with_status(_return_annotation(op.spec))
         if signature.response_model is not None:
             op.response, op.response_kind = signature.response_model, "json"
         else:
-            op.response, op.response_kind = _response_type(op.spec)
+            op.response, op.response_kind = _response_type(returned)
 
     # -- schemas ---------------------------------------------------------------------------------------------------
     def _schemas(self, operations: list[_Operation]) -> dict[Any, Any]:
@@ -216,7 +229,7 @@ class _Builder:
             operation["summary"] = summary
         if description:
             operation["description"] = description
-        operation["operationId"] = spec.name if len(trigger.methods) == 1 else f"{spec.name}_{op.method.lower()}"
+        operation["operationId"] = spec.name if trigger.methods == (op.method,) else f"{spec.name}_{op.method.lower()}"
         parameters = self._parameters(op, index, schemas)
         if parameters:
             operation["parameters"] = parameters
@@ -226,6 +239,10 @@ class _Builder:
             media_types = _media_types(op.body.content_types)
             operation["requestBody"] = {"required": op.body.required, "content": {
                 media: {"schema": body_schema} for media in media_types}}
+        elif op.content_types is not None and op.method not in _NO_BODY:
+            # a body the handler reads itself (req.text, req.form(), req.body), in the content types it declares
+            operation["requestBody"] = {"required": False, "content": {
+                media: _read_body(media) for media in op.content_types}}
         responses = self._success(op, index, schemas)
         if validated:
             responses["400"] = self._problem("BadRequest")
@@ -260,24 +277,48 @@ class _Builder:
         return out
 
     def _success(self, op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any]:
-        if op.method == "HEAD":
-            return {"200": {"description": "The headers a GET would answer, without a body."}}
+        """The answers of a handler that succeeds: each status it declares (200, or 204 for nothing, when it declares
+        none) with its body; ``default`` when the status is chosen at run time or nothing is known of the result."""
+        kind = op.response_kind
+        content = self._content(op, index, schemas)
+        if op.statuses is not None:
+            statuses = op.statuses
+        elif kind == "unknown":
+            statuses = ()
+        else:
+            statuses = (204,) if kind == "none" else (200,)
+        head = op.method == "HEAD"
+        if not statuses:
+            answer: dict[str, Any] = {"description": "The function's response."}
+            if head:
+                answer["description"] = "The headers the GET answer would have, without its body."
+            elif content is not None:
+                answer["content"] = content
+            return {"default": answer}
+        out: dict[str, Any] = {}
+        for status in statuses:
+            answer = {"description": _REASONS.get(status) or _reason(status)}
+            if head:
+                answer["description"] += ": the headers a GET would answer, without a body."
+            elif content is not None and status not in _NO_CONTENT:
+                answer["content"] = content
+            out[str(status)] = answer
+        return out
+
+    @staticmethod
+    def _content(op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any] | None:
+        """The success answer's ``content``: its media type and schema, None for no body or an unknown one."""
         kind = op.response_kind
         if kind == "json":
-            schema = schemas.get((index, "response"), {})
-            return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+            return {"application/json": {"schema": schemas.get((index, "response"), {})}}
         if kind == "object":
-            return {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            return {"application/json": {"schema": {"type": "object"}}}
         if kind == "text":
-            return {"200": {"description": "OK", "content": {
-                "text/plain": {"schema": {"type": "string"}}}}}
+            return {"text/plain": {"schema": {"type": "string"}}}
         if kind == "bytes":
-            return {"200": {"description": "OK", "content": {
-                "application/octet-stream": {"schema": {"type": "string", "contentMediaType":
-                                                        "application/octet-stream"}}}}}
-        if kind == "none":
-            return {"204": {"description": "No Content"}}
-        return {"default": {"description": "The function's response."}}
+            return {"application/octet-stream": {"schema": {"type": "string",
+                                                            "contentMediaType": "application/octet-stream"}}}
+        return None
 
     def _problem(self, name: str) -> dict[str, Any]:
         self.problems_used.add(name)
@@ -316,6 +357,12 @@ class _Builder:
                 self.schemes[candidate] = scheme
                 return candidate
         raise RegistrationError("more than 99 different JwtAuth policies")
+
+
+def _answered(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """The methods a route answers: its own, and HEAD beside GET (the pipeline answers it on every target with the
+    GET's status and headers, no body), listed as ``portafunc inspect`` and the packagers list it."""
+    return (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
 
 
 def _finish(doc: dict[str, Any], tags: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -373,6 +420,26 @@ def _media_types(accepted: tuple[str, ...]) -> tuple[str, ...]:
     return exact or accepted or ("application/json",)
 
 
+_NO_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))  # requests sent without a body (RFC 9110: no meaning)
+_FORM_FIELD = {"type": "string"}
+_UPLOAD = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+
+def _read_body(media: str) -> dict[str, Any]:
+    """The media type object of a body read by the handler itself: a form's fields (``req.form()``: text values,
+    and uploaded files in multipart), text as a string, anything else without a schema (any content)."""
+    if media == "application/x-www-form-urlencoded":
+        return {"schema": {"type": "object", "additionalProperties": dict(_FORM_FIELD),
+                           "description": "The form's fields, each a text value, read by the function (req.form())."}}
+    if media == "multipart/form-data":
+        return {"schema": {"type": "object", "additionalProperties": {"anyOf": [dict(_FORM_FIELD), dict(_UPLOAD)]},
+                           "description": "The form's fields, each a text value or an uploaded file, read by the "
+                                          "function (req.form())."}}
+    if media.startswith("text/"):
+        return {"schema": {"type": "string"}}
+    return {}
+
+
 def _with_default(param: ParamSpec, schema: dict[str, Any]) -> dict[str, Any]:
     """The parameter's schema with its default, written as JSON (a default JSON cannot hold is left out)."""
     if param.required or param.default is None:
@@ -389,16 +456,53 @@ def _with_default(param: ParamSpec, schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "default": default}
 
 
-def _response_type(spec: FunctionSpec) -> tuple[Any, str]:
-    """(type to describe, kind) of what the handler returns, from ``response_model`` or its return annotation."""
+_MISSING: Any = object()  # a handler without a return annotation (or one that does not evaluate)
+_NO_CONTENT = frozenset((204, 205, 304))  # statuses whose answer never has a body (RFC 9110)
+_REASONS = {200: "OK", 204: "No Content"}
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"Status {status}"
+
+
+def _return_annotation(spec: FunctionSpec) -> Any:
+    """The handler's return annotation, evaluated; ``_MISSING`` when it has none or it does not evaluate."""
     try:
         hints = typing.get_type_hints(spec.handler, include_extras=True)
     except Exception:  # noqa: BLE001 - an annotation that does not evaluate says nothing about the response
+        return _MISSING
+    return hints.get("return", _MISSING)
+
+
+def _with_status(annotation: Any) -> tuple[Any, tuple[int, ...] | None]:
+    """(the body's annotation, the statuses) of ``-> tuple[Body, Literal[201]]``, the result ``(body, 201)`` the
+    pipeline answers with that status; ``Literal[200, 201]`` gives both, a plain ``int`` none known (``()``).
+    Any other annotation is the body's itself, with no status declared (None)."""
+    if typing.get_origin(annotation) is not tuple:
+        return annotation, None
+    args = typing.get_args(annotation)
+    if len(args) != 2:
+        return annotation, None
+    body, status = args
+    if status is int:
+        return body, ()
+    if typing.get_origin(status) is typing.Literal:
+        values = typing.get_args(status)
+        if values and all(type(v) is int and 100 <= v <= 599 for v in values):
+            return body, tuple(sorted(set(values)))
+    return annotation, None
+
+
+def _response_type(annotation: Any) -> tuple[Any, str]:
+    """(type to describe, kind) of what a handler whose return annotation is ``annotation`` returns."""
+    if annotation is _MISSING:
         return None, "unknown"
-    if "return" not in hints:
-        return None, "unknown"
-    annotation = hints["return"]
-    if annotation is type(None):
+    if annotation is type(None) or annotation is None:
         return None, "none"
     if annotation is str:
         return None, "text"
@@ -479,8 +583,9 @@ def _merge_mounted(doc: dict[str, Any], prefix: str, fname: str, web_app: Any, o
                                              (f"{fname}_{op_id}_{method}_{n}" for n in itertools.count(2)))
                 operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
                 op_ids.add(op_id)
-        full = prefix + path if path != "/" or not prefix else prefix
-        doc["paths"][full or "/"] = item
+        # the mounted app's own path under the prefix, as a client calls it: its index "/" is "/api/" (what "/api"
+        # redirects to in FastAPI, as under any server with a root path)
+        doc["paths"][prefix + path] = item
     for tag in theirs.get("tags") or ():
         if isinstance(tag, dict) and isinstance(tag.get("name"), str):
             tags.setdefault(tag["name"], tag)

@@ -3,7 +3,7 @@ entry point, beside a native route. Each case is one that a hand-written adapter
 
 from __future__ import annotations
 
-
+import warnings
 from typing import Iterator
 
 import pytest
@@ -193,3 +193,16 @@ def test_the_prefix_itself_is_served_by_the_app(front, prefix: str) -> None:
     assert resp.status in (307, 308) and resp.headers["location"].endswith(f"api.example{prefix}/")
     resp = front.http(app, "GET", f"{prefix}/")
     assert resp.status == 200 and resp.json_body() == {"index": f"{prefix}/", "root_path": prefix}
+
+
+def test_every_path_the_openapi_document_lists_is_served_as_listed(front) -> None:
+    """The document lists the URL a client must call: the FastAPI app's index ``/`` is ``/fastapi/`` (``/fastapi``
+    is a redirect to it), on every front door."""
+    with warnings.catch_warnings():  # FastAPI's own, once: its GET+HEAD route repeats an operationId in its schema
+        warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+        doc = app.openapi()
+    listed = [path for path, item in doc["paths"].items() if "{" not in path and "get" in item]
+    assert "/fastapi/" in listed and "/fastapi" not in doc["paths"]
+    for path in listed:
+        resp = front.http(app, "GET", path)
+        assert str(resp.status) in doc["paths"][path]["get"]["responses"], (path, resp.status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from portafunc import App, HttpRequest, Router
@@ -44,6 +45,7 @@ def test_the_openapi_document_is_served_under_the_docs_route(cloud) -> None:
     resp = cloud.http(app, "GET", "/docs/openapi.json")
     assert resp.status == 200 and resp.headers["content-type"] == "application/json"
     doc = json.loads(resp.body)
+    validate(doc)
     assert doc["openapi"] == "3.1.0" and list(doc["paths"]) == ["/v1/orders"]  # the docs routes are not in it
     assert doc["paths"]["/v1/orders"]["post"]["tags"] == ["orders"]
     assert doc == json.loads(json.dumps(app.openapi(target=None if cloud.name == "local" else cloud.name)))

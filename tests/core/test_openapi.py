@@ -25,6 +25,21 @@ from portafunc.invoke import handle_http
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def every_document_is_valid_openapi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every document a test here builds with ``app.openapi()`` passes ``openapi-spec-validator`` (the OpenAPI 3.1
+    schema and its semantic checks: unique operation ids, path parameters declared, references resolved) before the
+    test reads it."""
+    build = App.openapi
+
+    def validated(self: App, **options):  # type: ignore[no-untyped-def]
+        doc = build(self, **options)
+        validate(json.loads(json.dumps(doc)))
+        return doc
+
+    monkeypatch.setattr(App, "openapi", validated)
+
+
 class Item(BaseModel):
     sku: str
     qty: int = Field(1, ge=1)
@@ -76,7 +91,7 @@ def test_every_route_and_method_is_an_operation_with_its_router_tags() -> None:
     validate(doc)
     assert doc["openapi"] == "3.1.0" and doc["info"] == {"title": "rich", "version": "0.1.0"}
     assert {path: list(item) for path, item in doc["paths"].items()} == {
-        "/files/{path}": ["get"], "/health": ["get"], "/raw": ["post"], "/v1/orders": ["post"],
+        "/files/{path}": ["get", "head"], "/health": ["get", "head"], "/raw": ["post"], "/v1/orders": ["post"],
         "/v1/orders/{id}": ["get", "delete", "head"]}
     orders = doc["paths"]["/v1/orders/{id}"]
     assert [orders[m]["operationId"] for m in ("get", "delete", "head")] == ["get_order_get", "delete_order",
@@ -255,7 +270,8 @@ def test_response_models_and_content_types() -> None:
     assert put["responses"]["415"] == {"$ref": "#/components/responses/UnsupportedMediaType"}  # a JSON body only
     assert "415" not in doc["paths"]["/shops/{shop}/orders"]["get"]["responses"]  # no body, any content type
     note = doc["paths"]["/notes"]["post"]
-    assert "requestBody" not in note and "415" in note["responses"]  # content_types= without a typed body
+    assert "415" in note["responses"]  # content_types= without a typed body
+    assert note["requestBody"] == {"required": False, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
 # -- a mounted FastAPI app --------------------------------------------------------------------------------------
@@ -552,3 +568,219 @@ def test_one_fastapi_route_of_many_methods_gets_an_id_per_operation() -> None:
     ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if isinstance(op, dict)]
     assert len(ids) == 5 and len(set(ids)) == 5, ids
     validate(doc)
+
+
+# -- what the handler answers: the status it declares ---------------------------------------------------------------
+def status_app() -> App:
+    app = App("statuses")
+
+    @app.http("POST", "/created")
+    def created(order: Order) -> tuple[Order, Literal[201]]:
+        return order, 201
+
+    @app.http("POST", "/created-model", response_model=Order)
+    def created_model(order: Order) -> tuple[dict, Literal[201]]:
+        return order.model_dump(), 201
+
+    @app.http("PUT", "/either")
+    def either(order: Order) -> tuple[Order, Literal[200, 201]]:
+        return order, 201
+
+    @app.http("DELETE", "/gone/{id}")
+    def gone(req: HttpRequest) -> tuple[None, Literal[204]]:
+        return None, 204
+
+    @app.http("POST", "/accepted")
+    def accepted(req: HttpRequest) -> tuple[str, Literal[202]]:
+        return "queued", 202
+
+    @app.http("POST", "/some", response_model=Order)
+    def some(order: Order) -> tuple[Order, int]:
+        return order, 201
+
+    return app
+
+
+def test_a_declared_status_is_the_documented_answer() -> None:
+    """``-> tuple[Model, Literal[201]]`` answers 201 with the model: the document says 201, never 200."""
+    paths = status_app().openapi()["paths"]
+    order = {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}
+    created = paths["/created"]["post"]["responses"]
+    assert created["201"] == {"description": "Created", "content": order}
+    assert "200" not in created
+    assert paths["/created-model"]["post"]["responses"]["201"]["content"] == order  # response_model= is the body
+    either = paths["/either"]["put"]["responses"]
+    assert either["200"]["content"] == either["201"]["content"] == order
+    assert paths["/gone/{id}"]["delete"]["responses"] == {"204": {"description": "No Content"}}
+    assert paths["/accepted"]["post"]["responses"]["202"] == {
+        "description": "Accepted", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def test_a_status_chosen_at_run_time_is_the_default_answer_with_its_body() -> None:
+    """``-> tuple[Order, int]``: the body is known, the status is not; the document does not claim a 200."""
+    some = status_app().openapi()["paths"]["/some"]["post"]["responses"]
+    assert "200" not in some
+    assert some["default"]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}
+
+
+def test_documented_statuses_are_what_the_handlers_answer() -> None:
+    app = status_app()
+    doc = app.openapi()
+    body = b'{"id": "o-1", "total": 1}'
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            from portafunc import Headers
+
+            req = HttpRequest(method.upper(), path.replace("{id}", "1"), body=body,
+                              headers=Headers([("content-type", "application/json")]))
+            resp = handle_http(app, req)
+            documented = operation["responses"]
+            assert str(resp.status) in documented or "default" in documented, (method, path, resp.status)
+
+
+# -- HEAD: every GET route answers it -----------------------------------------------------------------------------
+def test_every_get_route_lists_the_head_it_answers() -> None:
+    """The pipeline answers HEAD on every GET route (on every cloud), so the document lists it, as it lists a HEAD
+    the route names itself; the GET keeps the function's name as its id."""
+    app = rich_app()
+    doc = app.openapi()
+    health = doc["paths"]["/health"]
+    assert health["get"]["operationId"] == "health" and health["head"]["operationId"] == "health_head"
+    assert health["head"]["responses"] == {"200": {"description": "OK: the headers a GET would answer, without a body."}}
+    files = doc["paths"]["/files/{path}"]
+    assert files["head"]["parameters"] == files["get"]["parameters"]
+    for path in ("/health", "/files/x/y"):
+        resp = handle_http(app, HttpRequest("HEAD", path))
+        assert resp.status == 200 and resp.body == b""
+
+
+def test_a_head_mirrors_its_get_s_answers_without_bodies() -> None:
+    doc = typed_app().openapi()
+    listing = doc["paths"]["/shops/{shop}/orders"]
+    assert set(listing["head"]["responses"]) == set(listing["get"]["responses"]) == {"200", "400"}
+    assert "content" not in listing["head"]["responses"]["200"]
+    assert listing["head"]["parameters"] == listing["get"]["parameters"]
+
+
+def test_a_head_id_stays_unique_beside_a_function_named_like_it() -> None:
+    app = App("ids")
+
+    @app.http("GET", "/a")
+    def a(req: HttpRequest) -> str:
+        return ""
+
+    @app.http("POST", "/b")
+    def a_head(req: HttpRequest) -> str:
+        return ""
+
+    doc = app.openapi()
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)) == 3 and doc["paths"]["/b"]["post"]["operationId"] == "a_head"
+
+
+def test_a_mounted_fastapi_route_lists_head_only_where_it_answers_it() -> None:
+    """A FastAPI GET route answers HEAD 405 (FastAPI adds no HEAD): its own schema is kept as it is."""
+    doc = mounted_app().openapi()
+    assert list(doc["paths"]["/api/orders/{sku}"]) == ["get"]
+
+
+# -- request bodies a handler reads itself: content_types= and forms ------------------------------------------------
+def body_app() -> App:
+    app = App("bodies", content_types=["application/json"])
+
+    @app.http("POST", "/notes", content_types=["text/plain", "text/markdown"])
+    def note(req: HttpRequest) -> dict:
+        return {"chars": len(req.text)}
+
+    @app.http("POST", "/documents", content_types=["multipart/form-data"])
+    def upload(req: HttpRequest) -> dict:
+        form = req.form()
+        return {"fields": sorted(form)}
+
+    @app.http("POST", "/signup", content_types=["application/x-www-form-urlencoded", "multipart/form-data"])
+    def signup(req: HttpRequest) -> dict:
+        return {"name": req.form().get("name")}
+
+    @app.http("PUT", "/blobs/{id}", content_types=["application/octet-stream", "image/*"])
+    def blob(req: HttpRequest) -> dict:
+        return {"bytes": len(req.body)}
+
+    @app.http("POST", "/events")  # the app's content types
+    def event(req: HttpRequest) -> dict:
+        return {}
+
+    @app.http("GET", "/search")  # the app's too, but a GET is sent without a body
+    def search(req: HttpRequest) -> dict:
+        return {}
+
+    return app
+
+
+FORM = {"type": "object", "additionalProperties": {"type": "string"},
+        "description": "The form's fields, each a text value, read by the function (req.form())."}
+MULTIPART = {"type": "object", "additionalProperties": {"anyOf": [
+    {"type": "string"}, {"type": "string", "contentMediaType": "application/octet-stream"}]},
+    "description": "The form's fields, each a text value or an uploaded file, read by the function (req.form())."}
+
+
+def test_declared_content_types_are_the_request_body_s_media_types() -> None:
+    doc = body_app().openapi()
+    validate(doc)
+    paths = doc["paths"]
+    assert paths["/notes"]["post"]["requestBody"] == {"required": False, "content": {
+        "text/plain": {"schema": {"type": "string"}}, "text/markdown": {"schema": {"type": "string"}}}}
+    assert paths["/blobs/{id}"]["put"]["requestBody"]["content"] == {"application/octet-stream": {}, "image/*": {}}
+    assert paths["/events"]["post"]["requestBody"]["content"] == {"application/json": {}}
+    assert "requestBody" not in paths["/search"]["get"]
+
+
+def test_form_routes_describe_their_form_media_types_and_fields() -> None:
+    paths = body_app().openapi()["paths"]
+    assert paths["/documents"]["post"]["requestBody"]["content"] == {"multipart/form-data": {"schema": MULTIPART}}
+    assert paths["/signup"]["post"]["requestBody"]["content"] == {
+        "application/x-www-form-urlencoded": {"schema": FORM}, "multipart/form-data": {"schema": MULTIPART}}
+
+
+@pytest.mark.parametrize(("method", "path", "media", "body"), [
+    ("POST", "/notes", "text/markdown", b"# hi"),
+    ("POST", "/signup", "application/x-www-form-urlencoded", b"name=zo%C3%AB"),
+    ("POST", "/documents", "multipart/form-data; boundary=b",
+     b'--b\r\nContent-Disposition: form-data; name="doc"; filename="a.txt"\r\n\r\nhello\r\n--b--\r\n'),
+    ("PUT", "/blobs/1", "application/octet-stream", bytes(range(8))),
+    ("POST", "/events", "application/json", b"{}"),
+])
+def test_a_body_sent_as_documented_is_accepted(method: str, path: str, media: str, body: bytes) -> None:
+    from portafunc import Headers
+
+    app = body_app()
+    template = path.replace("/1", "/{id}")
+    documented = app.openapi()["paths"][template][method.lower()]["requestBody"]["content"]
+    assert media.split(";")[0] in documented
+    resp = handle_http(app, HttpRequest(method, path, headers=Headers([("content-type", media)]), body=body))
+    assert resp.status == 200, resp.body
+
+
+# -- a mounted app's index ------------------------------------------------------------------------------------------
+def test_a_mounted_app_s_index_is_listed_with_the_slash_it_is_served_at() -> None:
+    """FastAPI serves its ``/`` under ``/api`` at ``/api/`` and redirects ``/api`` there (307), on every target
+    (tests/contract/test_mount.py): the document lists ``/api/``, the URL a client must call."""
+    api = FastAPI()
+
+    @api.get("/")
+    async def index() -> dict[str, str]:
+        return {"index": "yes"}
+
+    @api.get("/items/")
+    async def items() -> list[str]:
+        return []
+
+    app = App("indexed")
+    app.mount("/api", api)
+    root = App("at-root")
+    root.mount("/", api)
+    doc = app.openapi()
+    validate(doc)
+    assert list(doc["paths"]) == ["/api/", "/api/items/"]
+    assert list(root.openapi()["paths"]) == ["/", "/items/"]
+    assert handle_http(app, HttpRequest("GET", "/api/")).status == 200
+    assert handle_http(app, HttpRequest("GET", "/api")).status == 307
