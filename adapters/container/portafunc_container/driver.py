@@ -60,7 +60,12 @@ def call(service: Service, native: Mapping[str, Any]) -> dict[str, Any]:
             environ["CONTENT_TYPE"] = latin
         elif key != "CONTENT_LENGTH":
             key = f"HTTP_{key}"
-            environ[key] = f"{environ[key]},{latin}" if key in environ else latin  # as gunicorn joins repeats
+            if key not in environ:
+                environ[key] = latin
+            elif key == "HTTP_COOKIE":  # one cookie-string, as the platform's front end delivers it (RFC 6265 §5.4,
+                environ[key] = f"{environ[key]}; {latin}"  # RFC 9113 §8.2.3): a "," would end up inside a value
+            else:
+                environ[key] = f"{environ[key]},{latin}"  # as gunicorn joins repeats
     answer: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

@@ -102,12 +102,16 @@ class Harness:
             from portafunc.kit.http_json import body_of, headers_of
 
             body = body_of(request, "HTTP request")
+            headers = headers_of(request.get("headers"))
+            cookies = headers.get_all("cookie")
+            if len(cookies) > 1:  # one cookie-string, as Google's front end delivers it (RFC 6265 §5.4, RFC 9113
+                headers.set("Cookie", "; ".join(cookies))  # §8.2.3); werkzeug's client would join them with ", "
             options = {"path": unquote(request["path"]), "method": request["method"],
                        "query_string": request.get("query_string", ""),
                        # a WSGI server's environ holds a header's bytes read as latin-1 (PEP 3333); werkzeug's test
                        # client puts text there as given, so it is given the UTF-8 bytes of the event's text so read
-                       "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in
-                                   headers_of(request.get("headers")).items() if k.lower() != "content-length"],
+                       "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in headers.items()
+                                   if k.lower() != "content-length"],
                        "data": body}
             resp = client.open(**options)
         except EventDecodeError:

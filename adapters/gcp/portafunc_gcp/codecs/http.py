@@ -48,12 +48,11 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
 def from_flask(request: Any, body: bytes | None = None) -> HttpRequest:
     """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent): method, path
     and body read now (``body``: already read from its stream), headers, query, raw query and client IP on first
-    access (:class:`_FlaskFields`). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
-    req = _lazy(request.method, request.path, request, _FLASK_FIELDS,
-                request.get_data(cache=True) if body is None else body)
-    if request.environ.get("HTTP_COOKIE"):
-        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
-    return req
+    access (:class:`_FlaskFields`); cookies parsed from the Cookie header on first read by
+    :func:`portafunc.events.parse_cookies`, as on every target (werkzeug's parser drops a pair it finds malformed
+    instead). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
+    return _lazy(request.method, request.path, request, _FLASK_FIELDS,
+                 request.get_data(cache=True) if body is None else body)
 
 
 def from_flask_eager(request: Any) -> HttpRequest:
@@ -62,12 +61,9 @@ def from_flask_eager(request: Any) -> HttpRequest:
     headers = Headers([(name, header_text(value)) for name, value in request.headers.items()])
     raw = request.query_string
     query = raw.decode("utf-8", "replace") if raw else ""
-    req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
-                      body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
-                      native=request, raw_query=_raw_query(raw))
-    if headers.get("cookie"):
-        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
-    return req
+    return HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
+                       body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
+                       native=request, raw_query=_raw_query(raw))
 
 
 _ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}

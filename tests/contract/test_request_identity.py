@@ -1,0 +1,69 @@
+"""The request a handler sees is the same whatever carries it: each target's contract driver (the Lambda handler, the
+generated Azure FunctionApp, functions-framework's app, the container's WSGI service) and ``portafunc run``'s own
+server, for the parts of a request a front door tends to rewrite: repeated ``Cookie`` headers and header names with
+``_``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+from runner_driver import RunnerDriver
+
+from portafunc import App, HttpRequest
+from portafunc.targets import available
+from portafunc.testing import Cloud
+
+FRONTS = sorted(available()) + ["run"]  # every installed target's entry point, and portafunc run
+
+app = App("request-identity")
+
+
+def _seen(req: HttpRequest) -> dict[str, Any]:
+    return {"path": req.path, "params": req.path_params, "cookies": req.cookies,
+            "cookie_headers": req.headers.get_all("cookie"),
+            "x_headers": sorted([k.lower(), v] for k, v in req.headers.items() if k.lower().startswith("x"))}
+
+
+@app.http("GET", "/echo")
+def echo(req: HttpRequest) -> dict[str, Any]:
+    return _seen(req)
+
+
+@pytest.fixture(scope="module")
+def runner_driver() -> Iterator[RunnerDriver]:
+    driver = RunnerDriver()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(params=FRONTS)
+def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+    name = request.param
+    instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
+    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+    request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
+    return instance
+
+
+def _get(front: Cloud, path: str, **kw: Any) -> dict[str, Any]:
+    resp = front.http(app, "GET", path, **kw)
+    assert resp.status == 200, resp.body[:300]
+    doc: dict[str, Any] = resp.json_body()
+    return doc
+
+
+# -- Cookie ------------------------------------------------------------------------------------------------------------
+
+def test_several_cookie_headers_reach_the_handler_joined_with_semicolons(front: Cloud) -> None:
+    """RFC 6265 §5.4 (and RFC 9113 §8.2.3 for HTTP/2's split cookie fields): the cookie-string is one header whose
+    pairs are separated by "; ". A front door that joins repeated Cookie lines with "," (as a generic list header)
+    makes the first cookie swallow the next: ``a=1, b=2`` reads as ``{"a": "1, b=2"}``."""
+    doc = _get(front, "/echo", headers={"Cookie": ["a=1", "b=2; c=3"]})
+    assert doc["cookies"] == {"a": "1", "b": "2", "c": "3"}
+    assert "; ".join(doc["cookie_headers"]) == "a=1; b=2; c=3"
+
+
+def test_one_cookie_header_reads_the_same_everywhere(front: Cloud) -> None:
+    doc = _get(front, "/echo", headers={"Cookie": 'a=1; q="x y"; empty='})
+    assert doc["cookies"] == {"a": "1", "q": "x y", "empty": ""}
