@@ -67,3 +67,29 @@ def test_several_cookie_headers_reach_the_handler_joined_with_semicolons(front: 
 def test_one_cookie_header_reads_the_same_everywhere(front: Cloud) -> None:
     doc = _get(front, "/echo", headers={"Cookie": 'a=1; q="x y"; empty='})
     assert doc["cookies"] == {"a": "1", "q": "x y", "empty": ""}
+
+
+# -- header names with "_" -------------------------------------------------------------------------------------------
+
+# What each front door does with a header named with "_": API Gateway, the Azure Functions host (Kestrel) and
+# portafunc run's server pass it on under its own name. Google Cloud Functions (functions-framework) and the
+# container image serve through gunicorn, whose CGI-style environ cannot tell "X_Custom" from "X-Custom"
+# (both HTTP_X_CUSTOM): since gunicorn 22 (header_map="drop", the default) it drops the "_" one, so a
+# look-alike cannot pass for, or merge into, the real header (X-Forwarded-For, an auth header) behind a proxy.
+DROPS_UNDERSCORE_HEADERS = {"gcp", "container"}
+
+
+def test_a_header_named_with_an_underscore_is_kept_apart_or_dropped_as_the_platform_does(front: Cloud) -> None:
+    doc = _get(front, "/echo", headers={"X_Custom": "underscore", "X-Custom": "dash"})
+    if front.name in DROPS_UNDERSCORE_HEADERS:
+        assert doc["x_headers"] == [["x-custom", "dash"]]
+    else:
+        assert doc["x_headers"] == [["x-custom", "dash"], ["x_custom", "underscore"]]
+
+
+def test_a_lone_underscore_header_does_not_pass_for_the_dash_one(front: Cloud) -> None:
+    doc = _get(front, "/echo", headers={"X_Forwarded_For": "10.0.0.1"})
+    if front.name in DROPS_UNDERSCORE_HEADERS:
+        assert doc["x_headers"] == []
+    else:
+        assert doc["x_headers"] == [["x_forwarded_for", "10.0.0.1"]]

@@ -54,6 +54,8 @@ def call(service: Service, native: Mapping[str, Any]) -> dict[str, Any]:
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "CONTENT_LENGTH": str(len(body)),
     }
     for name, value in headers_of(native.get("headers")).items():
+        if "_" in name:  # gunicorn drops it (header_map="drop", its default): its key would be the "-" name's
+            continue
         key = name.upper().replace("-", "_")
         latin = value.encode("utf-8").decode("latin-1")
         if key == "CONTENT_TYPE":

@@ -110,8 +110,10 @@ class Harness:
                        "query_string": request.get("query_string", ""),
                        # a WSGI server's environ holds a header's bytes read as latin-1 (PEP 3333); werkzeug's test
                        # client puts text there as given, so it is given the UTF-8 bytes of the event's text so read
+                       # a name with "_" is dropped, as gunicorn (functions-framework's server) drops it by
+                       # default: its environ key would be the "-" name's (werkzeug's client would merge the two)
                        "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in headers.items()
-                                   if k.lower() != "content-length"],
+                                   if k.lower() != "content-length" and "_" not in k],
                        "data": body}
             resp = client.open(**options)
         except EventDecodeError:
