@@ -1,7 +1,7 @@
 """The request a handler sees is the same whatever carries it: each target's contract driver (the Lambda handler, the
 generated Azure FunctionApp, functions-framework's app, the container's WSGI service) and ``portafunc run``'s own
-server, for the parts of a request a front door tends to rewrite: repeated ``Cookie`` headers and header names with
-``_``."""
+server, for the parts of a request a front door tends to rewrite: the percent-escapes of its path, repeated
+``Cookie`` headers and header names with ``_``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ app = App("request-identity")
 
 
 def _seen(req: HttpRequest) -> dict[str, Any]:
-    return {"path": req.path, "params": req.path_params, "cookies": req.cookies,
+    return {"path": req.path, "raw_path": req.raw_path, "params": req.path_params, "cookies": req.cookies,
             "cookie_headers": req.headers.get_all("cookie"),
             "x_headers": sorted([k.lower(), v] for k, v in req.headers.items() if k.lower().startswith("x"))}
 
@@ -28,6 +28,26 @@ def _seen(req: HttpRequest) -> dict[str, Any]:
 @app.http("GET", "/echo")
 def echo(req: HttpRequest) -> dict[str, Any]:
     return _seen(req)
+
+
+@app.http("GET", "/files/{name}")
+def one_file(req: HttpRequest) -> dict[str, Any]:
+    return {"route": "/files/{name}", **_seen(req)}
+
+
+@app.http("GET", "/files/{folder}/{name}")
+def file_in_folder(req: HttpRequest) -> dict[str, Any]:
+    return {"route": "/files/{folder}/{name}", **_seen(req)}
+
+
+@app.http("GET", "/café")
+def cafe(req: HttpRequest) -> dict[str, Any]:
+    return {"route": "/café", **_seen(req)}
+
+
+@app.http("GET", "/items/{item}")
+def item(item: str) -> dict[str, str]:
+    return {"item": item}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +71,37 @@ def _get(front: Cloud, path: str, **kw: Any) -> dict[str, Any]:
     assert resp.status == 200, resp.body[:300]
     doc: dict[str, Any] = resp.json_body()
     return doc
+
+
+# -- the path ---------------------------------------------------------------------------------------------------------
+
+# One behaviour, what the clouds deliver: req.path is the path percent-decoded as UTF-8 (API Gateway's rawPath decoded,
+# werkzeug's PATH_INFO, the Azure host's URL decoded), req.raw_path the path as sent, escapes kept (rawPath, the
+# request target gunicorn keeps in RAW_URI, the URL the Azure host hands over), and path parameters are decoded
+# (API Gateway's pathParameters, the Azure host's route values). Routes are matched segment by segment on the path as
+# sent, as API Gateway and the Azure host match them: an escaped "/" stays inside its parameter.
+@pytest.mark.parametrize(("sent", "path", "raw_path", "route", "params"), [
+    ("/files/a%20b", "/files/a b", "/files/a%20b", "/files/{name}", {"name": "a b"}),
+    ("/files/a b", "/files/a b", "/files/a%20b", "/files/{name}", {"name": "a b"}),
+    ("/files/a%2Fb", "/files/a/b", "/files/a%2Fb", "/files/{name}", {"name": "a/b"}),
+    ("/files/a%2fb", "/files/a/b", "/files/a%2fb", "/files/{name}", {"name": "a/b"}),
+    ("/files/a/b", "/files/a/b", "/files/a/b", "/files/{folder}/{name}", {"folder": "a", "name": "b"}),
+    ("/files/x/a%2Fb%25", "/files/x/a/b%", "/files/x/a%2Fb%25", "/files/{folder}/{name}",
+     {"folder": "x", "name": "a/b%"}),
+    ("/files/%C3%A9t%C3%A9+1", "/files/été+1", "/files/%C3%A9t%C3%A9+1", "/files/{name}", {"name": "été+1"}),
+    ("/caf%C3%A9", "/café", "/caf%C3%A9", "/café", {}),
+    ("/café", "/café", "/caf%C3%A9", "/café", {}),
+])
+def test_path_raw_path_and_parameters_are_the_same_on_every_front(front: Cloud, sent: str, path: str, raw_path: str,
+                                                                  route: str, params: dict[str, str]) -> None:
+    doc = _get(front, sent)
+    assert (doc["route"], doc["path"], doc["raw_path"], doc["params"]) == (route, path, raw_path, params)
+
+
+def test_an_escaped_slash_in_a_typed_path_parameter_reaches_the_handler(front: Cloud) -> None:
+    resp = front.http(app, "GET", "/items/a%2Fb%20c")
+    assert resp.status == 200, resp.body[:300]
+    assert resp.json_body() == {"item": "a/b c"}
 
 
 # -- Cookie ------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from portafunc.app import App, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import match_request
 from portafunc.targets import Driver, Exchange
 
 from . import codecs as codec
@@ -31,7 +32,7 @@ class AwsDriver(Driver):
 
     def http(self, app: App, request: HttpRequest) -> Exchange:
         native = http.encode_request(request, self.http_variant)
-        spec, _, _ = app.route(request.method, request.path)
+        spec, _, _ = match_request(app, request)
         handler = bind(app, spec.name if spec else None)  # no route: the app answers 404/405 as API Gateway would
         answer = handler(native, LambdaContext(function_name=f"{app.name}-{spec.name if spec else 'http'}"))
         return Exchange(self.target, native, answer, response=http.decode_response(answer))

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path
 from portafunc.kit import http_json
 from portafunc.kit.http_json import body_of, header_text, headers_of, put_body
 
@@ -51,8 +51,20 @@ def from_flask(request: Any, body: bytes | None = None) -> HttpRequest:
     access (:class:`_FlaskFields`); cookies parsed from the Cookie header on first read by
     :func:`portafunc.events.parse_cookies`, as on every target (werkzeug's parser drops a pair it finds malformed
     instead). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
-    return _lazy(request.method, request.path, request, _FLASK_FIELDS,
-                 request.get_data(cache=True) if body is None else body)
+    path = request.path
+    return _lazy(request.method, path, request, _FLASK_FIELDS, request.get_data(cache=True) if body is None else body,
+                 None, raw_path(request.environ, path))
+
+
+def raw_path(environ: Mapping[str, Any], path: str) -> str | None:
+    """The path as sent, escapes kept, when it has one: the request target gunicorn and werkzeug keep in
+    ``RAW_URI`` / ``REQUEST_URI`` (``PATH_INFO`` is decoded, an escaped "/" with the rest); None when it has no
+    escape or does not spell ``path`` (a prefix the front end took off)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw.__class__ is not str or "%" not in raw:
+        return None
+    raw = raw.partition("?")[0]
+    return raw if raw[:1] == "/" and decode_path(raw) == path else None
 
 
 def from_flask_eager(request: Any) -> HttpRequest:
@@ -63,7 +75,7 @@ def from_flask_eager(request: Any) -> HttpRequest:
     query = raw.decode("utf-8", "replace") if raw else ""
     return HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
                        body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
-                       native=request, raw_query=_raw_query(raw))
+                       native=request, raw_query=_raw_query(raw), raw_path=raw_path(request.environ, request.path))
 
 
 _ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
