@@ -144,3 +144,22 @@ def test_a_lone_underscore_header_does_not_pass_for_the_dash_one(front: Cloud) -
         assert doc["x_headers"] == []
     else:
         assert doc["x_headers"] == [["x_forwarded_for", "10.0.0.1"]]
+
+
+# -- the kit's AWS events ----------------------------------------------------------------------------------------------
+
+@pytest.mark.skipif("aws" not in FRONTS, reason="the aws target is not installed")
+def test_the_kits_http_api_event_carries_the_route_and_its_decoded_path_parameters() -> None:
+    """As API Gateway's HTTP API (payload 2.0) sends it to the function of route ``GET /files/{name}``: routeKey
+    (top level and requestContext) the route matched, rawPath undecoded, pathParameters decoded."""
+    cloud = Cloud("aws")
+    assert cloud.http(app, "GET", "/files/a%2Fb%20c").status == 200
+    event = cloud.exchanges[-1].native_event
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /files/{name}"
+    assert event["rawPath"] == "/files/a%2Fb%20c"
+    assert event["pathParameters"] == {"name": "a/b c"}
+    assert cloud.http(app, "GET", "/echo").status == 200
+    event = cloud.exchanges[-1].native_event
+    assert event["routeKey"] == "GET /echo" and "pathParameters" not in event  # none for a route without any
+    assert cloud.http(app, "GET", "/nowhere").status == 404
+    assert cloud.exchanges[-1].native_event["routeKey"] == "$default"  # no route: the API's $default route

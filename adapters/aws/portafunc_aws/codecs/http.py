@@ -806,8 +806,13 @@ def _request_headers(req: HttpRequest) -> Headers:
     return headers
 
 
-def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: str | None = None) -> dict[str, Any]:
-    """A realistic native request event for ``variant`` (default ``apigw-v2``, the HTTP API SAM deploys)."""
+def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: str | None = None,
+                   route: str | None = None) -> dict[str, Any]:
+    """A realistic native request event for ``variant`` (default ``apigw-v2``, the HTTP API SAM deploys).
+
+    ``route``: the template of the route API Gateway matched (``/files/{name}``), for the HTTP API's ``routeKey``
+    and the REST API's ``resource``, with ``req.path_params`` as ``pathParameters`` (decoded, as API Gateway sends
+    them); None: the ``$default`` route (HTTP API) or ``/{proxy+}`` (REST API)."""
     variant = variant or "apigw-v2"
     if variant not in VARIANTS:
         raise EventDecodeError(f"unknown aws http variant {variant!r}", expected=", ".join(VARIANTS))
@@ -816,7 +821,7 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     headers = _request_headers(req)
     raw_path = req._raw_path or quote_path(req.path)  # the path as sent, else the path as a URL spells it
     if variant in ("apigw-v2", "function-url"):
-        return _encode_v2(req, variant, headers, raw_path, request_id, now_ms)
+        return _encode_v2(req, variant, headers, raw_path, request_id, now_ms, route)
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers.items():
         multi_headers.setdefault(name, []).append(value)
@@ -824,18 +829,19 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     if variant == "apigw-v1":
         source_ip = req.client_ip or "203.0.113.10"
         return {
-            "resource": "/{proxy+}",
+            "resource": route or "/{proxy+}",
             "path": raw_path,
             "httpMethod": req.method,
             "headers": {k: v[-1] for k, v in multi_headers.items()},
             "multiValueHeaders": multi_headers,
             "queryStringParameters": {k: v[-1] for k, v in req.query.items() if v} or None,
             "multiValueQueryStringParameters": {k: list(v) for k, v in req.query.items() if v} or None,
-            "pathParameters": {"proxy": raw_path.lstrip("/")} if raw_path.strip("/") else None,
+            "pathParameters": (dict(req.path_params) or None) if route else
+            {"proxy": raw_path.lstrip("/")} if raw_path.strip("/") else None,
             "stageVariables": None,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "a1b2c3d4e5", "resourceId": "abc123",
-                "resourcePath": "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
+                "resourcePath": route or "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
                 "protocol": "HTTP/1.1", "requestId": request_id, "extendedRequestId": request_id,
                 "requestTimeEpoch": now_ms, "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
                 "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "accountId": None,
@@ -867,7 +873,7 @@ def _lower_multi(headers: Headers) -> dict[str, list[str]]:
 
 
 def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, request_id: str,
-               now_ms: int) -> dict[str, Any]:
+               now_ms: int, route: str | None = None) -> dict[str, Any]:
     cookies: list[str] = []
     joined: dict[str, str] = {}
     for name, values in headers.to_multi().items():
@@ -880,9 +886,10 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
     domain = "abcdefghij.lambda-url.us-east-1.on.aws" if variant == "function-url" else \
         "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
     body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=False)
+    route_key = f"{req.method} {route}" if route and variant == "apigw-v2" else "$default"  # a Function URL: none
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": urlencode(pairs, quote_via=quote),
     }
@@ -896,11 +903,13 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
         "apiId": domain.split(".")[0], "domainName": domain, "domainPrefix": domain.split(".")[0],
         "http": {"method": req.method, "path": raw_path, "protocol": "HTTP/1.1",
                  "sourceIp": req.client_ip or "203.0.113.10", "userAgent": headers.get("user-agent") or ""},
-        "requestId": request_id, "routeKey": "$default", "stage": "$default",
+        "requestId": request_id, "routeKey": route_key, "stage": "$default",
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)), "timeEpoch": now_ms,
     }
     if body is not None:
         event["body"] = body
+    if route_key != "$default" and req.path_params:
+        event["pathParameters"] = dict(req.path_params)
     event["isBase64Encoded"] = is_b64
     return event
 
