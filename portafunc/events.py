@@ -562,13 +562,13 @@ class HttpRequest:
     only its path parameters does not pay for parsing the query or copying the headers."""
 
     __slots__ = ("method", "path", "_query", "_headers", "_body", "_text", "_path_params", "_cookies", "_client_ip",
-                 "native", "_raw_query", "principal", "_form", "_fields")
+                 "native", "_raw_query", "_raw_path", "principal", "_form", "_fields")
     kind = "http"
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
                  headers: HeaderInput = None, body: bytes = b"", path_params: dict[str, str] | None = None,
                  cookies: dict[str, str] | None = None, client_ip: str | None = None, native: Any = None,
-                 raw_query: str | None = None) -> None:
+                 raw_query: str | None = None, raw_path: str | None = None) -> None:
         self.method = method.upper()
         self.path = path
         self._query = query if query is not None else {}
@@ -580,6 +580,7 @@ class HttpRequest:
         self._client_ip = client_ip
         self.native = native
         self._raw_query = raw_query
+        self._raw_path = raw_path
         self._fields: HttpFields  # set by lazy() only
         #: The verified caller (e.g. a JWT's claims) once an authenticator accepted the request; None before.
         self.principal: dict[str, Any] | None = None
@@ -587,9 +588,10 @@ class HttpRequest:
 
     @classmethod
     def lazy(cls, method: str, path: str, native: Any, fields: HttpFields, body: bytes = b"",
-             text: str | None = None) -> HttpRequest:
+             text: str | None = None, raw_path: str | None = None) -> HttpRequest:
         """A request whose query, headers, path parameters, client IP and raw query ``fields`` reads from ``native``
-        on first access. ``text``: an ASCII body kept as the text it arrived as (see :meth:`keep_ascii_body`).
+        on first access. ``text``: an ASCII body kept as the text it arrived as (see :meth:`keep_ascii_body`);
+        ``raw_path``: the path as sent, when it differs from ``path`` (see :attr:`raw_path`).
 
         A field not read yet holds the marker ``_UNREAD`` (a value test on read, where an unset slot would cost an
         exception per field: 1.5 µs each)."""
@@ -602,6 +604,7 @@ class HttpRequest:
         req._body = body if text is None else None
         req._text = text
         req._cookies = None
+        req._raw_path = raw_path
         req.principal = None
         req._form = None
         return req
@@ -664,6 +667,21 @@ class HttpRequest:
     @raw_query.setter
     def raw_query(self, value: str | None) -> None:
         self._raw_query = value
+
+    @property
+    def raw_path(self) -> str:
+        """The path as the client sent it, percent-escapes kept (``/files/a%2Fb`` where :attr:`path` is
+        ``/files/a/b``), as every front door passes it on; for a request built without one, :attr:`path`
+        percent-encoded as UTF-8. Routes match :attr:`path`, except that an escaped ``/`` here stays inside its
+        segment: ``/files/{name}`` takes ``/files/a%2Fb`` with ``name`` ``a/b``."""
+        value = self._raw_path
+        if value is None:
+            return quote_path(self.path)
+        return value
+
+    @raw_path.setter
+    def raw_path(self, value: str | None) -> None:
+        self._raw_path = value
 
     def keep_ascii_body(self, text: str) -> None:
         """Hold the body as the ASCII text it arrived as (a Lambda event's ``body`` string): :meth:`json` parses that
@@ -1408,6 +1426,21 @@ def decode_path(raw_path: str) -> str:
     from urllib.parse import unquote
 
     return unquote(raw_path)
+
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what a request line carries unescaped in a path (RFC 3986 pchar and "/")
+
+
+def quote_path(path: str) -> str:
+    """A decoded path as a request line carries it: percent-encoded as UTF-8, ``%`` itself as ``%25``."""
+    for char in path:
+        if not (char.isascii() and (char.isalnum() or char in PATH_SAFE)):
+            break
+    else:
+        return path
+    from urllib.parse import quote
+
+    return quote(path, safe=PATH_SAFE)
 
 
 def _cloudevent(ce_type: str, ce_id: str, source: str, time: datetime | None, data: Any,

@@ -24,6 +24,7 @@ from . import context, logs
 from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .caches import keep
+from .routing import slash_escaped, unescape
 from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError, _KnownErrors
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
                      encode_payload, refuse_non_finite)
@@ -522,7 +523,7 @@ def handle_unmatched(app: App, req: HttpRequest, *, target: str = "local", invoc
     ``Allow`` when the path is served with other methods, else 404, through the app's 404/405 handlers, with CORS
     headers and preflights as anywhere. It never runs a function: a request the platform did not route to one (its
     route matching differs, e.g. in case) must not reach it past the platform's checks (``auth="function"``)."""
-    if app.route(req.method, req.path)[0] is None:
+    if match_request(app, req)[0] is None:
         return handle_http(app, req, target=target, invocation_id=invocation_id, native_context=native_context)
     resp = _not_routed(app, req, HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}"))
     if app._cors_used:
@@ -546,11 +547,23 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
         if found is not None:
             return found[0].preflight(req, found[1])
     resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
-    spec = app.function(function) if function is not None else app.route(req.method, req.path)[0]
+    spec = app.function(function) if function is not None else match_request(app, req)[0]
     policy = cors.policy(app, spec)
     if policy is not None:
         policy.decorate(req.headers.get("origin"), resp)
     return resp
+
+
+def match_request(app: App, req: HttpRequest, template: str | None = None
+                  ) -> tuple[FunctionSpec | None, dict[str, str], Sequence[str]]:
+    """``app``'s route for ``req``: :meth:`App.route` of its method and decoded path, except that an escaped "/" in
+    its raw path (``/files/a%2Fb``) stays inside its segment, as the clouds' routers match it: ``/files/{name}``
+    with ``name`` ``a/b``, not ``/files/{a}/{b}``. ``template``: the route template the platform matched."""
+    escaped = slash_escaped(req._raw_path)
+    if escaped is None:
+        return app._match(req.method, req.path, template)
+    spec, params, methods = app._match(req.method, escaped, template)
+    return spec, unescape(params), methods
 
 
 def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
@@ -560,7 +573,7 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if refused is not None:
             return refused
     else:
-        found, params, allowed = app.route(req.method, req.path, template=route_template)
+        found, params, allowed = match_request(app, req, route_template)
         if found is None:
             if allowed:
                 return _not_routed(app, req, _method_not_allowed(allowed))
@@ -579,9 +592,10 @@ def _named_function(app: App, req: HttpRequest, function: str) -> tuple[Function
     trig = spec.trigger
     if not isinstance(trig, HttpTrigger):
         return spec, HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
-    params = trig.route.match(req.path)
+    escaped = slash_escaped(req._raw_path)
+    params = trig.route.match(req.path) if escaped is None else trig.route.match(escaped)
     if params is not None:
-        req.path_params = params
+        req.path_params = params if escaped is None else unescape(params)
     if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
         return spec, _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     return spec, None
@@ -684,7 +698,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         table = app._routes  # the platform's template of one route ending in its parameter: matched here, inline
         one = table.last_segment.get(route_template) if table is not None else None  # type: ignore[arg-type]
         found: FunctionSpec | None = None
-        if one is not None:
+        if one is not None and req._raw_path is None:  # a path sent with escapes: matched as match_request does
             prefix, size, name, candidate = one
             path = req.path
             value = path[size:] if path.startswith(prefix) else ""
@@ -692,7 +706,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
                 found = candidate
                 req._path_params = {name: value}
         if found is None:  # what App.route does
-            found, params, _ = app._match(req.method, req.path, route_template)
+            found, params, _ = match_request(app, req, route_template)
             if found is None:
                 return _route_and_invoke(app, req, None, target, invocation_id, native_context, route_template,
                                          stream)

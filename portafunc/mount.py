@@ -29,7 +29,7 @@ from . import context, logs
 from . import invoke as _invoke
 from .caches import keep
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers
+from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers, decode_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -159,6 +159,15 @@ def _server(host: str | None, scheme: str) -> tuple[str, int]:
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _NEEDS_QUOTING = None
+
+
+def _sent_path(raw: str) -> bytes:
+    """A path as sent (its escapes kept, ``HttpRequest.raw_path``) as ASCII bytes: any other character encoded."""
+    if raw.isascii():
+        return raw.encode("ascii")
+    from urllib.parse import quote
+
+    return quote(raw, safe=_PATH_SAFE + "%").encode("ascii")
 
 
 def _raw_path(path: str) -> bytes:
@@ -403,7 +412,7 @@ class _AsgiBridge:
             "method": req.method,
             "scheme": scheme,
             "path": req.path,
-            "raw_path": _raw_path(req.path),
+            "raw_path": _raw_path(req.path) if req._raw_path is None else _sent_path(req._raw_path),
             "query_string": request_query(req).encode("ascii"),
             "root_path": self.prefix,
             "headers": headers,
@@ -428,6 +437,8 @@ class _AsgiBridge:
         host = native.get("HTTP_HOST")
         proto = native.get("HTTP_X_FORWARDED_PROTO")
         scheme, server = _asgi_servers.get((proto, host)) or _asgi_server(proto, host)
+        sent = native.get("RAW_URI") or native.get("REQUEST_URI")  # the request target, escapes kept
+        sent = sent.partition("?")[0] if sent.__class__ is str and "%" in sent else None
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -435,7 +446,8 @@ class _AsgiBridge:
             "method": method,
             "scheme": scheme,
             "path": path,
-            "raw_path": _raw_path(path),
+            "raw_path": _sent_path(sent) if sent and sent[:1] == "/" and decode_path(sent) == path
+            else _raw_path(path),
             "query_string": app_query(raw_query).encode("ascii"),
             "root_path": self.prefix,
             "headers": headers,

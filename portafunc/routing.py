@@ -19,6 +19,23 @@ if TYPE_CHECKING:
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
+def slash_escaped(raw_path: str | None) -> str | None:
+    """The path routes match for a request whose raw path holds an escaped "/" (``%2F``) inside a segment: each
+    segment decoded, with the "%" and "/" in it escaped again (``/caf%C3%A9/a%2Fb`` → ``/café/a%2Fb``), so that "/"
+    stays inside its parameter, as API Gateway and the Azure Functions host match it; None for any other raw path
+    (routes match the decoded path). :func:`unescape` gives the parameters matched in it back decoded."""
+    if raw_path is None or "%2" not in raw_path or "%2F" not in raw_path.upper():
+        return None
+    from urllib.parse import unquote
+
+    return "/".join(unquote(part).replace("%", "%25").replace("/", "%2F") for part in raw_path.split("/"))
+
+
+def unescape(params: dict[str, str]) -> dict[str, str]:
+    """Parameters matched in a :func:`slash_escaped` path, decoded (every "%" there starts "%25" or "%2F")."""
+    return {name: value.replace("%2F", "/").replace("%25", "%") for name, value in params.items()}
+
+
 class Route:
     """A compiled route template. Its regex is built on first use: an app with many routes registers them without
     compiling one regex per route, and a request is matched only against the few routes its path can reach."""

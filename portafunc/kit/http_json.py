@@ -88,7 +88,7 @@ def encode_request(req: HttpRequest) -> dict[str, Any]:
         headers.add("Cookie", "; ".join(f"{k}={v}" for k, v in req.cookies.items()))
     out: dict[str, Any] = {
         "method": req.method,
-        "path": quote(req.path, safe=PATH_SAFE),
+        "path": req.raw_path,
         "query_string": req.raw_query if req.raw_query is not None else
         urlencode([(k, v) for k, vs in req.query.items() for v in vs], quote_via=quote, safe=""),
         "headers": [[k, v] for k, v in headers.items()],
@@ -121,7 +121,7 @@ def decode_request(native: Any) -> HttpRequest:
     from urllib.parse import parse_qs, unquote
 
     headers = headers_of(native.get("headers"))
-    return HttpRequest(method=method.upper(), path=unquote(path),
+    return HttpRequest(method=method.upper(), path=unquote(path), raw_path=path if "%" in path else None,
                        query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
                        body=body_of(native, "HTTP request"), client_ip=client_ip(headers, native.get("remote_addr")),
                        native=native, raw_query=query)

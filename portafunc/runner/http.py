@@ -19,7 +19,7 @@ from ..app import App
 from ..cors import decorate_refusal
 from ..errors import InvalidHeader, reduce_exception
 from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
-from ..invoke import handle_http
+from ..invoke import handle_http, match_request
 from ..kit.http_json import header_text
 from .console import InFlight, invocation_line
 
@@ -133,12 +133,13 @@ class _Handler(BaseHTTPRequestHandler):
             path=path,
             query={k: list(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()},
             raw_query=raw_query,
+            raw_path=raw_path if "%" in raw_path else None,
             headers=Headers([(name, header_text(value)) for name, value in self.headers.items()]),
             body=body,
             client_ip=self.client_address[0] if self.client_address else None,
         )
         app = self.server.app
-        spec, _, _ = app.route(req.method, req.path)
+        spec, _, _ = match_request(app, req)
         name = spec.name if spec is not None else "(no function)"
         self.server.in_flight.begin(name)
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json as _json
 import os
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..app import App, QueueTrigger, StorageTrigger, TopicTrigger
 from ..errors import PortafuncError
-from ..events import Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, encode_payload
+from ..events import (PATH_SAFE, Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent,
+                      decode_path, encode_payload)
 from ..targets import Driver, Exchange, get_target
 
 
@@ -67,7 +69,12 @@ class Cloud:
     def http(self, app: App, method: str, path: str, *, json: Any = None, body: bytes | str | None = None,
              headers: dict[str, str | list[str]] | None = None,
              query: dict[str, str | list[str]] | None = None) -> HttpResponse:
-        """Send one request through the target's HTTP front door; returns the neutral response."""
+        """Send one request through the target's HTTP front door; returns the neutral response.
+
+        ``path`` is spelt as in a URL: a ``%XX`` escape in it is sent as is (``/files/a%2Fb``: one segment whose
+        decoded value holds a "/"), anything a request line cannot carry is percent-encoded as UTF-8 (``/café``,
+        ``/a b``), a ``%`` starting no escape as ``%25``. The handler gets it decoded in ``req.path`` and as sent
+        in ``req.raw_path``."""
         hdrs = Headers(headers or {})
         raw = b""
         if json is not None:
@@ -77,7 +84,10 @@ class Cloud:
         elif body is not None:
             raw = body.encode() if isinstance(body, str) else body
         q = {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in (query or {}).items()}
-        exchange = self._keep(self.driver.http(app, HttpRequest(method, path, query=q, headers=hdrs, body=raw)))
+        raw_path = _wire_path(path)
+        request = HttpRequest(method, decode_path(raw_path), query=q, headers=hdrs, body=raw,
+                              raw_path=raw_path if "%" in raw_path else None)
+        exchange = self._keep(self.driver.http(app, request))
         if exchange.response is None:
             raise ContractError(f"{self.name}: the HTTP driver returned no response")
         return exchange.response
@@ -155,6 +165,16 @@ class Cloud:
                          f"--- {ex.target}: native response\n{_dump(ex.native_response)}")
         text = "\n".join(parts)
         return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
+
+
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _wire_path(path: str) -> str:
+    """``path`` as a request line carries it: its escapes kept, the rest percent-encoded (see :meth:`Cloud.http`)."""
+    from urllib.parse import quote
+
+    return _LONE_PERCENT.sub("%25", quote(path, safe=PATH_SAFE + "%"))
 
 
 def _copy(message: Message[Any]) -> Message[Any]:

@@ -36,7 +36,7 @@ class RunnerDriver(Driver):
         self._servers.clear()
 
     def http(self, app: App, request: HttpRequest) -> Exchange:
-        target = quote(request.path, safe="/:@!$&'()*+,;=-._~")
+        target = request.raw_path
         query = request.raw_query
         if query is None:
             query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, vs in request.query.items() for v in vs)

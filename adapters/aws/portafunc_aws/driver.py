@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from portafunc.app import App, QueueTrigger
+from portafunc.app import App, HttpTrigger, QueueTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import match_request
 from portafunc.targets import Driver, Exchange
 
 from . import codecs as codec
@@ -30,8 +31,12 @@ class AwsDriver(Driver):
         self.http_variant = http_variant
 
     def http(self, app: App, request: HttpRequest) -> Exchange:
-        native = http.encode_request(request, self.http_variant)
-        spec, _, _ = app.route(request.method, request.path)
+        spec, params, _ = match_request(app, request)
+        route = None
+        if spec is not None and isinstance(spec.trigger, HttpTrigger):  # API Gateway routed it: the event names the
+            route = spec.trigger.route.template  # route's template and carries its parameters
+            request.path_params = params
+        native = http.encode_request(request, self.http_variant, route=route)
         handler = bind(app, spec.name if spec else None)  # no route: the app answers 404/405 as API Gateway would
         answer = handler(native, LambdaContext(function_name=f"{app.name}-{spec.name if spec else 'http'}"))
         return Exchange(self.target, native, answer, response=http.decode_response(answer))

@@ -13,6 +13,7 @@ from typing import Any
 from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import match_request
 from portafunc.targets import Driver, Exchange
 
 from . import triggers
@@ -44,7 +45,7 @@ class AzureDriver(Driver):
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, app: App, request: HttpRequest) -> Exchange:
-        spec, params, _ = app.route(request.method, request.path)
+        spec, params, _ = match_request(app, request)  # as the host routes the path as sent
         if spec is None and request.method == "OPTIONS":
             spec, params = _preflight_function(app, request.path)
         native = http.request_to_json(request)

@@ -54,13 +54,20 @@ def call(service: Service, native: Mapping[str, Any]) -> dict[str, Any]:
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "CONTENT_LENGTH": str(len(body)),
     }
     for name, value in headers_of(native.get("headers")).items():
+        if "_" in name:  # gunicorn drops it (header_map="drop", its default): its key would be the "-" name's
+            continue
         key = name.upper().replace("-", "_")
         latin = value.encode("utf-8").decode("latin-1")
         if key == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = latin
         elif key != "CONTENT_LENGTH":
             key = f"HTTP_{key}"
-            environ[key] = f"{environ[key]},{latin}" if key in environ else latin  # as gunicorn joins repeats
+            if key not in environ:
+                environ[key] = latin
+            elif key == "HTTP_COOKIE":  # one cookie-string, as the platform's front end delivers it (RFC 6265 §5.4,
+                environ[key] = f"{environ[key]}; {latin}"  # RFC 9113 §8.2.3): a "," would end up inside a value
+            else:
+                environ[key] = f"{environ[key]},{latin}"  # as gunicorn joins repeats
     answer: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

@@ -97,17 +97,21 @@ class Harness:
         client = self.client(function)
         try:
             request = self._as_http(native)
-            from urllib.parse import unquote
-
             from portafunc.kit.http_json import body_of, headers_of
 
             body = body_of(request, "HTTP request")
-            options = {"path": unquote(request["path"]), "method": request["method"],
+            headers = headers_of(request.get("headers"))
+            cookies = headers.get_all("cookie")
+            if len(cookies) > 1:  # one cookie-string, as Google's front end delivers it (RFC 6265 §5.4, RFC 9113
+                headers.set("Cookie", "; ".join(cookies))  # §8.2.3); werkzeug's client would join them with ", "
+            options = {"path": request["path"], "method": request["method"],  # sent as is: PATH_INFO is decoded
                        "query_string": request.get("query_string", ""),
                        # a WSGI server's environ holds a header's bytes read as latin-1 (PEP 3333); werkzeug's test
                        # client puts text there as given, so it is given the UTF-8 bytes of the event's text so read
-                       "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in
-                                   headers_of(request.get("headers")).items() if k.lower() != "content-length"],
+                       # a name with "_" is dropped, as gunicorn (functions-framework's server) drops it by
+                       # default: its environ key would be the "-" name's (werkzeug's client would merge the two)
+                       "headers": [(k, v.encode("utf-8").decode("latin-1")) for k, v in headers.items()
+                                   if k.lower() != "content-length" and "_" not in k],
                        "data": body}
             resp = client.open(**options)
         except EventDecodeError:

@@ -33,6 +33,7 @@ from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
 from portafunc.invoke import FunctionEntries, Outcome, handle_http_direct, invoke_event, message_runner
+from portafunc.routing import slash_escaped
 
 from . import codecs
 from .codecs import http  # the event codecs load with the first event function's entry (codecs.shapes)
@@ -154,7 +155,8 @@ class Entry:
                 return answer
         req = http.from_flask(request)
         trig = spec.trigger
-        if isinstance(trig, HttpTrigger) and trig.route.match(req.path) is None:
+        escaped = slash_escaped(req._raw_path)  # an escaped "/" stays in its segment, as routing matches it
+        if isinstance(trig, HttpTrigger) and trig.route.match(req.path if escaped is None else escaped) is None:
             # Same answer as the routed service: the function's name is an internal detail, never shown.
             resp = HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
             if req.method == "HEAD":

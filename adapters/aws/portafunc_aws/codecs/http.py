@@ -378,7 +378,12 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
             return None
     if stage.__class__ is str and stage != "$default" and raw_path.startswith(stage, 1):
         raw_path = _without_stage(raw_path, stage)
-    path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
+    if "%" in raw_path:  # rawPath is sent undecoded: kept as the request's raw_path
+        path = unquote(raw_path)
+        escaped: str | None = raw_path
+    else:
+        path = raw_path or "/"
+        escaped = None
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
         # HttpRequest.lazy(method, path, event, fields) written out for the usual request, one frame less (40 ns;
@@ -391,15 +396,16 @@ def api_v2_request(event: Any) -> tuple[HttpRequest, str | None, str] | None:
         req._query = req._headers = req._path_params = req._client_ip = req._raw_query = _UNREAD
         req._body = b""
         req._text = req._cookies = req.principal = req._form = None
+        req._raw_path = escaped
         return req, template, variant
     if raw_body.__class__ is not str:
         return None
     fields = _V2[variant]
     if event.get("isBase64Encoded"):  # refused as _lazy_v2 refuses it when it is no base64
-        return _lazy(method, path, event, fields, _body(event, f"{variant} event")), template, variant
+        return _lazy(method, path, event, fields, _body(event, f"{variant} event"), None, escaped), template, variant
     if raw_body.isascii():  # kept as the text it is: no copy of a large body
-        return _lazy(method, path, event, fields, b"", raw_body), template, variant
-    return _lazy(method, path, event, fields, raw_body.encode("utf-8")), template, variant
+        return _lazy(method, path, event, fields, b"", raw_body, escaped), template, variant
+    return _lazy(method, path, event, fields, raw_body.encode("utf-8"), None, escaped), template, variant
 
 
 def _route_template(route_key: str) -> str | None:
@@ -473,8 +479,9 @@ def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
             body = raw_body.encode("utf-8")
     else:
         body = _body(event, what)
-    path = unquote(raw_path) if "%" in raw_path else raw_path
-    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, native, raw_query)
+    escaped = raw_path if "%" in raw_path else None
+    path = unquote(raw_path) if escaped else raw_path
+    req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, native, raw_query, escaped)
     if ascii_body is not None:
         req.keep_ascii_body(ascii_body)
     path_params = event.get("pathParameters")
@@ -627,15 +634,14 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
         fields: HttpFields = _V1
     else:
         fields = _ALB if variant == "alb" else _ALB_MULTI
-    if "%" in path:
-        path = unquote(path)
-    path = path or "/"
+    escaped = path if "%" in path else None
+    path = (unquote(path) if escaped else path) or "/"
     raw_body = event.get("body")
     if raw_body is None or raw_body == "":
-        return _lazy(method, path, event, fields)
+        return _lazy(method, path, event, fields, b"", None, escaped)
     if raw_body.__class__ is str and not event.get("isBase64Encoded") and raw_body.isascii():
-        return _lazy(method, path, event, fields, b"", raw_body)  # no copy of a large body
-    return _lazy(method, path, event, fields, _body(event, f"{variant} event"))
+        return _lazy(method, path, event, fields, b"", raw_body, escaped)  # no copy of a large body
+    return _lazy(method, path, event, fields, _body(event, f"{variant} event"), None, escaped)
 
 
 def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
@@ -648,7 +654,9 @@ def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
     # HttpRequest.raw_query stays None for them.
     raw_query = None
     method = text(event, "httpMethod", what, "httpMethod")
-    path = unquote(text(event, "path", what, "path"))
+    raw_path = text(event, "path", what, "path")
+    escaped = raw_path if "%" in raw_path else None
+    path = unquote(raw_path) if escaped else raw_path
     multi = event.get("multiValueHeaders")
     if multi is not None:
         headers = Headers(multi if multi.__class__ is dict and _all_text_lists(multi)
@@ -669,7 +677,7 @@ def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
         and raw_body.isascii() else None
     body = b"" if ascii_body is not None else _body(event, what)
     req = HttpRequest(method=method, path=path or "/", query=query, headers=headers, body=body, client_ip=client_ip,
-                      native=native, raw_query=raw_query)
+                      native=native, raw_query=raw_query, raw_path=escaped)
     if ascii_body is not None:
         req.keep_ascii_body(ascii_body)  # no copy of a large body
     path_params = event.get("pathParameters")
@@ -798,17 +806,22 @@ def _request_headers(req: HttpRequest) -> Headers:
     return headers
 
 
-def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: str | None = None) -> dict[str, Any]:
-    """A realistic native request event for ``variant`` (default ``apigw-v2``, the HTTP API SAM deploys)."""
+def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: str | None = None,
+                   route: str | None = None) -> dict[str, Any]:
+    """A realistic native request event for ``variant`` (default ``apigw-v2``, the HTTP API SAM deploys).
+
+    ``route``: the template of the route API Gateway matched (``/files/{name}``), for the HTTP API's ``routeKey``
+    and the REST API's ``resource``, with ``req.path_params`` as ``pathParameters`` (decoded, as API Gateway sends
+    them); None: the ``$default`` route (HTTP API) or ``/{proxy+}`` (REST API)."""
     variant = variant or "apigw-v2"
     if variant not in VARIANTS:
         raise EventDecodeError(f"unknown aws http variant {variant!r}", expected=", ".join(VARIANTS))
     request_id = request_id or new_id()
     now_ms = int(time.time() * 1000)
     headers = _request_headers(req)
-    raw_path = quote_path(req.path)
+    raw_path = req._raw_path or quote_path(req.path)  # the path as sent, else the path as a URL spells it
     if variant in ("apigw-v2", "function-url"):
-        return _encode_v2(req, variant, headers, raw_path, request_id, now_ms)
+        return _encode_v2(req, variant, headers, raw_path, request_id, now_ms, route)
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers.items():
         multi_headers.setdefault(name, []).append(value)
@@ -816,18 +829,19 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     if variant == "apigw-v1":
         source_ip = req.client_ip or "203.0.113.10"
         return {
-            "resource": "/{proxy+}",
+            "resource": route or "/{proxy+}",
             "path": raw_path,
             "httpMethod": req.method,
             "headers": {k: v[-1] for k, v in multi_headers.items()},
             "multiValueHeaders": multi_headers,
             "queryStringParameters": {k: v[-1] for k, v in req.query.items() if v} or None,
             "multiValueQueryStringParameters": {k: list(v) for k, v in req.query.items() if v} or None,
-            "pathParameters": {"proxy": raw_path.lstrip("/")} if raw_path.strip("/") else None,
+            "pathParameters": (dict(req.path_params) or None) if route else
+            {"proxy": raw_path.lstrip("/")} if raw_path.strip("/") else None,
             "stageVariables": None,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "a1b2c3d4e5", "resourceId": "abc123",
-                "resourcePath": "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
+                "resourcePath": route or "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
                 "protocol": "HTTP/1.1", "requestId": request_id, "extendedRequestId": request_id,
                 "requestTimeEpoch": now_ms, "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
                 "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "accountId": None,
@@ -859,7 +873,7 @@ def _lower_multi(headers: Headers) -> dict[str, list[str]]:
 
 
 def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, request_id: str,
-               now_ms: int) -> dict[str, Any]:
+               now_ms: int, route: str | None = None) -> dict[str, Any]:
     cookies: list[str] = []
     joined: dict[str, str] = {}
     for name, values in headers.to_multi().items():
@@ -872,9 +886,10 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
     domain = "abcdefghij.lambda-url.us-east-1.on.aws" if variant == "function-url" else \
         "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
     body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=False)
+    route_key = f"{req.method} {route}" if route and variant == "apigw-v2" else "$default"  # a Function URL: none
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": urlencode(pairs, quote_via=quote),
     }
@@ -888,11 +903,13 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
         "apiId": domain.split(".")[0], "domainName": domain, "domainPrefix": domain.split(".")[0],
         "http": {"method": req.method, "path": raw_path, "protocol": "HTTP/1.1",
                  "sourceIp": req.client_ip or "203.0.113.10", "userAgent": headers.get("user-agent") or ""},
-        "requestId": request_id, "routeKey": "$default", "stage": "$default",
+        "requestId": request_id, "routeKey": route_key, "stage": "$default",
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)), "timeEpoch": now_ms,
     }
     if body is not None:
         event["body"] = body
+    if route_key != "$default" and req.path_params:
+        event["pathParameters"] = dict(req.path_params)
     event["isBase64Encoded"] = is_b64
     return event
 

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path, quote_path
 
 HTTP_EXPECTED = ('a func.HttpRequest JSON form {"method", "url", "headers", "params", "route_params", '
                  '"body" | "body_base64"}')
@@ -88,10 +88,12 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
         parts = urlsplit(url)
     except ValueError as exc:
         raise EventDecodeError(f"HTTP request url {url!r} is not a URL", expected=HTTP_EXPECTED) from exc
-    path = decode_path(parts.path or "/")
+    raw_path = parts.path or "/"
+    path = decode_path(raw_path)
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
     if prefix and (path == prefix or path.startswith(prefix + "/")):
         path = path[len(prefix):] or "/"
+        raw_path = _without_prefix(raw_path, prefix)
     query: dict[str, list[str]] = {}
     if parts.query:
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -102,7 +104,15 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
     hdrs = Headers([(k, v) for k, v in headers.items()])
     return HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
                        path_params=dict(route_params), client_ip=client_ip(hdrs), native=native,
-                       raw_query=parts.query)
+                       raw_query=parts.query, raw_path=raw_path if "%" in raw_path else None)
+
+
+def _without_prefix(raw_path: str, prefix: str) -> str:
+    """The raw path after the route prefix (cut from the decoded path already): the path as sent, as the routes
+    see it, or the decoded path's encoding when the prefix is spelt with escapes in it."""
+    if raw_path.startswith(prefix) and raw_path[len(prefix):][:1] in ("/", ""):
+        return raw_path[len(prefix):] or "/"
+    return quote_path(decode_path(raw_path)[len(prefix):] or "/")
 
 
 def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
@@ -126,7 +136,9 @@ def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
         prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         if prefix and (path == prefix or path.startswith(prefix + "/")):
             path = path[len(prefix):] or "/"
-    return _lazy(req.method, path, req, _FUNC_FIELDS, req.get_body() or b"")
+            raw_path = _without_prefix(raw_path, prefix)
+    return _lazy(req.method, path, req, _FUNC_FIELDS, req.get_body() or b"", None,
+                 raw_path if "%" in raw_path else None)
 
 
 class _FuncFields(HttpFields):
@@ -189,7 +201,7 @@ def _last_hop(forwarded: str) -> str | None:
 def request_to_json(req: HttpRequest, base_url: str = DEFAULT_BASE, route_prefix: str = "") -> dict[str, Any]:
     """Neutral request → the JSON form of the ``func.HttpRequest`` the Functions host would build."""
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
-    url = base_url.rstrip("/") + prefix + quote(req.path, safe="/!$&'()*+,;=:@~")
+    url = base_url.rstrip("/") + prefix + req.raw_path
     pairs = [(k, v) for k, values in req.query.items() for v in values]
     if pairs:
         url += "?" + urlencode(pairs, quote_via=quote, safe="")

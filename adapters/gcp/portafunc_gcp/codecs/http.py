@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path
 from portafunc.kit import http_json
 from portafunc.kit.http_json import body_of, header_text, headers_of, put_body
 
@@ -48,12 +48,23 @@ def _client_ip(headers: Headers, remote: Any) -> str | None:
 def from_flask(request: Any, body: bytes | None = None) -> HttpRequest:
     """The Flask/Werkzeug request functions-framework passes → HttpRequest (body bytes kept as sent): method, path
     and body read now (``body``: already read from its stream), headers, query, raw query and client IP on first
-    access (:class:`_FlaskFields`). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
-    req = _lazy(request.method, request.path, request, _FLASK_FIELDS,
-                request.get_data(cache=True) if body is None else body)
-    if request.environ.get("HTTP_COOKIE"):
-        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
-    return req
+    access (:class:`_FlaskFields`); cookies parsed from the Cookie header on first read by
+    :func:`portafunc.events.parse_cookies`, as on every target (werkzeug's parser drops a pair it finds malformed
+    instead). Same result as :func:`from_flask_eager` (``tests/gcp/test_gcp_http_codec.py``)."""
+    path = request.path
+    return _lazy(request.method, path, request, _FLASK_FIELDS, request.get_data(cache=True) if body is None else body,
+                 None, raw_path(request.environ, path))
+
+
+def raw_path(environ: Mapping[str, Any], path: str) -> str | None:
+    """The path as sent, escapes kept, when it has one: the request target gunicorn and werkzeug keep in
+    ``RAW_URI`` / ``REQUEST_URI`` (``PATH_INFO`` is decoded, an escaped "/" with the rest); None when it has no
+    escape or does not spell ``path`` (a prefix the front end took off)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw.__class__ is not str or "%" not in raw:
+        return None
+    raw = raw.partition("?")[0]
+    return raw if raw[:1] == "/" and decode_path(raw) == path else None
 
 
 def from_flask_eager(request: Any) -> HttpRequest:
@@ -62,12 +73,9 @@ def from_flask_eager(request: Any) -> HttpRequest:
     headers = Headers([(name, header_text(value)) for name, value in request.headers.items()])
     raw = request.query_string
     query = raw.decode("utf-8", "replace") if raw else ""
-    req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
-                      body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
-                      native=request, raw_query=_raw_query(raw))
-    if headers.get("cookie"):
-        req.cookies = dict(request.cookies)  # werkzeug splits the joined Cookie header correctly
-    return req
+    return HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
+                       body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
+                       native=request, raw_query=_raw_query(raw), raw_path=raw_path(request.environ, request.path))
 
 
 _ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
