@@ -63,10 +63,15 @@ CONTENDERS = {
     "gcp: portafunc app.mount": ("gcp", "portafunc"),
     "gcp: functions-framework Flask target": ("gcp", "peer"),
 }
+GC_ON = "portafunc, collector on during load"
 COLD = {  # contender -> (cloud, role)
     "aws_portafunc": ("aws", "portafunc"), "aws_mangum": ("aws", "peer"),
     "azure_portafunc": ("azure", "portafunc"), "azure_asgi_function_app": ("azure", "peer"),
     "gcp_portafunc": ("gcp", "portafunc"), "gcp_ff_flask": ("gcp", "peer"),
+    # portafunc's entries with the collector left running while the app is imported (PORTAFUNC_GC_DURING_LOAD=on):
+    # how much of the cold figure the entries' pause and freeze make (portafunc.loader.load_deployed_app)
+    "aws_portafunc_gc_on": ("aws", GC_ON), "azure_portafunc_gc_on": ("azure", GC_ON),
+    "gcp_portafunc_gc_on": ("gcp", GC_ON),
 }
 GCP_SERVICE = "_portafunc_http"  # the generated main.py's HTTP target
 
@@ -240,13 +245,17 @@ def warm_contenders(root: Path) -> tuple[dict[str, Callable[[], Any]], dict[str,
 
 
 def round_ratios(roles: dict[str, tuple[str, str]], measured: dict[str, float]) -> dict[str, float]:
-    """portafunc ÷ peer per cloud, of one round's figures (each cloud whose two contenders were measured)."""
+    """portafunc ÷ peer per cloud, of one round's figures (each cloud whose two contenders were measured); the
+    entry with the collector running during the app's import ÷ peer under ``<cloud>:gc-on``."""
     by_cloud: dict[str, dict[str, float]] = {}
     for name, value in measured.items():
         cloud, role = roles[name]
         by_cloud.setdefault(cloud, {})[role] = value
-    return {cloud: mine["portafunc"] / mine["peer"] for cloud, mine in by_cloud.items()
-            if "portafunc" in mine and "peer" in mine}
+    out = {cloud: mine["portafunc"] / mine["peer"] for cloud, mine in by_cloud.items()
+           if "portafunc" in mine and "peer" in mine}
+    out.update({f"{cloud}:{GC_ON}": mine[GC_ON] / mine["peer"] for cloud, mine in by_cloud.items()
+                if GC_ON in mine and "peer" in mine})
+    return out
 
 
 def answer(out: Any) -> tuple[int, Any]:
@@ -298,6 +307,9 @@ def warm(rounds: int, loops: int, root: Path) -> dict[str, Any]:
 def cold_child(name: str, root: str) -> None:
     """In a fresh interpreter: import the contender's entry, index it as its platform does, answer one request."""
     sys.path.insert(0, root)
+    if name.endswith("_gc_on"):
+        os.environ["PORTAFUNC_GC_DURING_LOAD"] = "on"
+        name = name.removesuffix("_gc_on")
     started = time.perf_counter()
     if name.startswith("aws_"):
         if name == "aws_portafunc":
@@ -460,7 +472,9 @@ def table(data: dict[str, Any]) -> str:
     cold_rows = data["cold"]["contenders"]
     for cloud in ("aws", "azure", "gcp"):
         mine = {r["role"]: (n, r) for n, r in cold_rows.items() if r["cloud"] == cloud}
-        for role in ("portafunc", "peer"):
+        for role in ("portafunc", GC_ON, "peer"):
+            if role not in mine:
+                continue
             name, row = mine[role]
             if "import_plus_first_ms" not in row:
                 lines.append(f"| {cloud} | {name} | not measured: {row.get('not_measured')} | | |")
@@ -468,8 +482,9 @@ def table(data: dict[str, Any]) -> str:
             s, w = row["import_plus_first_ms"], row["wall_ms"]
             ratio = ""
             peer = mine["peer"][1]
-            if role == "portafunc" and "import_plus_first_ms" in peer:
-                ratio = _ratio(data["cold"], cloud, s["median"] / peer["import_plus_first_ms"]["median"])
+            if role != "peer" and "import_plus_first_ms" in peer:
+                key = cloud if role == "portafunc" else f"{cloud}:{GC_ON}"
+                ratio = _ratio(data["cold"], key, s["median"] / peer["import_plus_first_ms"]["median"])
             lines.append(f"| {cloud} | {name} | {s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f}) | "
                          f"{w['median']:.0f} | {ratio} |")
     return "\n".join(lines)
