@@ -27,7 +27,7 @@ class _ParsedMessage(Message[Any]):
     hands over a copy of that value (its own, as a fresh parse is) and the bytes of ``data`` are written only if
     something reads them (a typed model, the dead-letter copy, a log), so the usual handler never pays for
     serialising and re-parsing its payload. ``_value`` holds the parsed value until ``data`` holds bytes (written
-    from it, or set), then ``_PENDING``; ``_copy`` holds the copy :func:`event_lane` made while checking the value,
+    from it, or set), then ``_PENDING``; ``_copy`` holds the copy :func:`event_lane` made before the function ran,
     which the first ``json()`` hands out (then ``_PENDING``)."""
 
     __slots__ = ("_value", "_copy")
