@@ -195,6 +195,9 @@ class _Loop:
     done; so concurrent requests (Azure, GCP and ``portafunc run`` serve several at once) still share the one loop.
     Between requests the loop is idle, as a Lambda environment is frozen: work an app leaves running after its
     response (other than its background tasks, which a request waits for) resumes with the next request.
+
+    The worker threads anyio starts for the loop (FastAPI and Starlette run a synchronous endpoint in one) are ended
+    when the process exits, before the interpreter waits for its threads: see :meth:`end_workers`.
     """
 
     _instance: _Loop | None = None
@@ -204,6 +207,12 @@ class _Loop:
 
         self.loop = asyncio.new_event_loop()
         self.driver = threading.Lock()  # held by the thread running the loop
+        register = getattr(threading, "_register_atexit", None)  # what concurrent.futures ends its threads with
+        if register is not None:
+            try:
+                register(self.end_workers)
+            except RuntimeError:  # made while the interpreter is already shutting down
+                pass
 
     @classmethod
     def get(cls) -> _Loop:
@@ -238,6 +247,54 @@ class _Loop:
                         loop.run_until_complete(asyncio.wrap_future(future, loop=loop))
                     finally:
                         self.driver.release()
+
+    def end_workers(self) -> None:
+        """Tell the worker threads anyio started for this loop to end, each once its current call returns.
+
+        Run once at interpreter exit, before the non-daemon threads are waited for (``atexit`` runs after that wait).
+        A worker waits for more work until it is told to end, which anyio does when the task it counts as its root is
+        done: here the request that started it; but the loop stops as soon as that request's response is complete,
+        and runs that callback only when the next request drives it, which at exit none does. A worker started by a
+        daemon thread (``portafunc run`` serves each request in one) is a daemon, left alone; one started later (by
+        the lifespan ``shutdown`` at ``atexit``) ends with the call that started it.
+        """
+        anyio_asyncio = sys.modules.get("anyio._backends._asyncio")
+        worker_class = getattr(anyio_asyncio, "WorkerThread", None)
+        loop = self.loop
+        if not isinstance(worker_class, type) or loop.is_closed():
+            return
+        workers = [t for t in threading.enumerate() if isinstance(t, worker_class) and not t.daemon
+                   and getattr(t, "loop", None) is loop and getattr(t, "stopping", None) is False]
+        if not workers:
+            return
+        ended = threading.Event()
+
+        def end() -> None:  # changes the loop's lists of workers: only while no other thread runs the loop
+            for worker in workers:
+                if not worker.stopping:  # type: ignore[attr-defined]
+                    worker.stop()  # type: ignore[attr-defined]
+            ended.set()
+
+        if not self.driver.acquire(blocking=False):  # a request in flight in another thread: between its steps
+            try:
+                loop.call_soon_threadsafe(end)
+            except RuntimeError:  # closed meanwhile
+                return
+            import time
+
+            deadline = time.monotonic() + 5  # a loop blocked by its app does not hold the exit up for long
+            while not ended.wait(0.01):
+                if time.monotonic() > deadline:
+                    return
+                if self.driver.acquire(blocking=False):  # that request ended and stopped the loop first
+                    break
+            else:
+                return
+        try:
+            if not ended.is_set():
+                end()
+        finally:
+            self.driver.release()
 
     def _run_in_thread(self, coro: Any) -> Any:
         result: list[Any] = []

@@ -136,6 +136,12 @@ def test_asgi_background_tasks_finish_before_the_invocation_returns(front) -> No
     assert f"asgi task {tag}" in mounted.events
 
 
+def test_a_synchronous_endpoint_is_served_from_a_worker_thread(front) -> None:
+    for _ in range(2):
+        resp = front.http(app, "GET", "/fastapi/sync")
+        assert resp.status == 200 and resp.json_body() == {"in_a_worker": True}
+
+
 def test_an_app_that_is_neither_asgi_nor_wsgi_is_refused() -> None:
     target = App("refused")
     with pytest.raises(RegistrationError, match="neither an ASGI 3 app"):

@@ -55,10 +55,11 @@ def test_lifespan_state_and_native_routes(served: Runner) -> None:
     assert served.request("GET", "/nowhere")[0] == 404
 
 
-def test_lifespan_shutdown_runs_when_the_runner_stops(tmp_path: Path) -> None:
+def test_lifespan_shutdown_runs_when_the_runner_stops_after_a_sync_endpoint(tmp_path: Path) -> None:
     runner = start(APP, tmp_path, "--no-reload")
     try:
         assert runner.request("GET", "/fastapi/echo/x")[0] == 200
+        assert json.loads(runner.request("GET", "/fastapi/sync")[2]) == {"in_a_worker": True}
     finally:
         assert runner.stop() == 0, runner.stderr
     assert "mounted app: lifespan shutdown" in runner.stderr

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Iterator
 
@@ -48,6 +49,11 @@ async def asgi_echo(name: str, request: Request) -> dict[str, object]:
         "state": request.state.started,
         "startups": events.count("startup"),
     }
+
+
+@api.get("/sync")
+def asgi_sync() -> dict[str, bool]:  # a synchronous endpoint: FastAPI runs it in one of anyio's worker threads
+    return {"in_a_worker": threading.current_thread() is not threading.main_thread()}
 
 
 @api.post("/bytes")
