@@ -178,14 +178,21 @@ def _bindings(settings: dict[str, str]) -> set[str]:
 
 
 def test_local_settings_example_binds_what_the_template_binds(built):
-    """``cp local.settings.json.example local.settings.json`` then ``func start``: every binding of the deployed
-    app is there, pointing at Azurite where the resource lives in the storage account."""
+    """``cp local.settings.json.example local.settings.json`` then ``func start``: every app setting of the deployed
+    app is there (bindings, the configuration's env and secrets), pointing at Azurite where the resource lives in the
+    storage account, created there on first use."""
     example = json.loads((built["dist"] / "local.settings.json.example").read_text())["Values"]
-    assert _bindings(example) == _bindings(_settings(built["template"]))
+    deployed = _settings(built["template"])
+    assert _bindings(example) == _bindings(deployed)
+    assert set(example) - {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"} == set(deployed)
     for res in built["model"]["resources"]:
         if res["kind"] in ("queue", "kv", "bucket"):
             assert example[res["binding"]].startswith(("azqueue://devstoreaccount1/", "aztable://devstoreaccount1/",
                                                        "azblob://devstoreaccount1/"))
+            assert example[res["binding"]].endswith("?create=1")
+    if built["name"] == "awkward":
+        assert example["LOG_LEVEL"] == deployed["LOG_LEVEL"] == "INFO"
+        assert example["DB_PASSWORD"] == "<your local value of Key Vault secret db-password>"
 
 
 def test_local_settings_example_of_tables_buckets_and_dead_letters():
@@ -197,10 +204,10 @@ def test_local_settings_example_of_tables_buckets_and_dead_letters():
     app.queue("work", dead_letter="work-dead", name="work")(lambda msg: None)
     app.topic("done", name="audit")(lambda msg: None)
     example = local_settings(app)["Values"]
-    assert example["PORTAFUNC_KV_TODOS"] == "aztable://devstoreaccount1/kvtodos"
-    assert example["PORTAFUNC_BUCKET_FILES"] == "azblob://devstoreaccount1/files"
-    assert example["PORTAFUNC_QUEUE_WORK_DEAD"] == "azqueue://devstoreaccount1/work-dead"
-    assert example["PORTAFUNC_DEADLETTER_AUDIT"] == "azqueue://devstoreaccount1/audit-deadletter"
+    assert example["PORTAFUNC_KV_TODOS"] == "aztable://devstoreaccount1/kvtodos?create=1"
+    assert example["PORTAFUNC_BUCKET_FILES"] == "azblob://devstoreaccount1/files?create=1"
+    assert example["PORTAFUNC_QUEUE_WORK_DEAD"] == "azqueue://devstoreaccount1/work-dead?create=1"
+    assert example["PORTAFUNC_DEADLETTER_AUDIT"] == "azqueue://devstoreaccount1/audit-deadletter?create=1"
     assert example["PORTAFUNC_TOPIC_DONE"].endswith("?key_env=PORTAFUNC_EVENTGRID_KEY_DONE")
     assert example["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     assert _bindings(example) == _bindings(_settings(infra.template(app, PY)))
@@ -249,6 +256,58 @@ def test_deploy_script_order_and_bash_syntax(built):
         assert script.index("az keyvault secret set") < script.index("config-zip")
 
 
+def test_deploy_script_recovers_a_soft_deleted_key_vault_of_its_name(built):
+    """The vault's name is ``kv`` + uniqueString(resource group id, app name): after ``az group delete`` a redeploy
+    into a group of the same name wants the same name, which Key Vault keeps reserved for the soft-delete retention
+    (the template sets 7 days) — the deployment would fail with "Exist soft deleted vault with the same name".
+    deploy.sh asks ARM (what-if, same parameters as the deployment) which vault the template names and, when a
+    deleted vault of that name is pending purge, recovers it (with its secrets) before deploying."""
+    import re
+
+    script = (built["dist"] / "deploy.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(built["dist"] / "deploy.sh")]).returncode == 0
+    assert "uniqueString(resourceGroup().id, parameters('appName'))" in built["template"]["variables"]["token"]
+    lines = [line for line in script.splitlines() if not line.startswith("#")]
+    first_deployment = next(i for i, line in enumerate(lines) if "az deployment group create" in line)
+    before = "\n".join(lines[:first_deployment])
+    assert "az keyvault list-deleted --resource-type vault" in before
+    (what_if,) = [line for line in lines[:first_deployment] if "az deployment group what-if" in line]
+    create = lines[first_deployment]
+    params = re.search(r"--parameters (.*?) --query", create)
+    assert params and f"--parameters {params.group(1)} --result-format ResourceIdOnly --no-pretty-print" in what_if
+    assert 'az keyvault recover --name "$VAULT_NAME"' in before
+    assert before.index("az keyvault list-deleted") < before.index("what-if") < before.index("az keyvault recover")
+
+
+def test_deploy_script_finds_the_vault_name_in_what_if_output(built, tmp_path):
+    """The name-finding lines of deploy.sh run under bash against a stand-in ``az`` that answers as ARM does (the
+    what-if resource ids, the deleted vaults): the template's vault is recovered, nothing else is."""
+    script = (built["dist"] / "deploy.sh").read_text()
+    start = script.index("DELETED=")
+    end = script.index("\nfi\n", script.index("az keyvault recover")) + 4
+    fake = tmp_path / "az"
+    fake.write_text("""#!/usr/bin/env bash
+echo "$*" >> "$CALLS"
+case "$*" in
+  "keyvault list-deleted"*) printf 'kvother\\nkvabc123\\n';;
+  "deployment group what-if"*) printf '%s\\n' \\
+    /subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stabc123 \\
+    /subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvabc123/secrets/eventgrid-key-x \\
+    /subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvabc123;;
+esac
+""")
+    fake.chmod(0o755)
+    calls = tmp_path / "calls"
+    prelude = ('set -euo pipefail\nRESOURCE_GROUP=rg; LOCATION=westeurope; HERE=.; NAME_ARG=(); '
+               'OFFICER=o\nsay() { echo "$*" >&2; }\n')
+    proc = subprocess.run(["bash", "-c", prelude + script[start:end]], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls)})
+    assert proc.returncode == 0, proc.stderr
+    recovered = [c for c in calls.read_text().splitlines() if c.startswith("keyvault recover")]
+    assert recovered == ["keyvault recover --name kvabc123 --output none"], calls.read_text()
+    assert "kvabc123" in proc.stderr and "soft-delete" in proc.stderr
+
+
 AZ = str(REPO / ".tools" / "azcli" / "bin" / "az") if (REPO / ".tools" / "azcli" / "bin" / "az").exists() \
     else shutil.which("az")  # `make test` installs it under .tools/azcli (its own venv)
 
@@ -262,12 +321,13 @@ def test_az_commands_parse(built, tmp_path):
 
     script = (built["dist"] / "deploy.sh").read_text()
     values = {"RESOURCE_GROUP": "rg-replay", "LOCATION": "westeurope", "APP": "shop-replay", "VAULT": "kvreplay",
+              "VAULT_NAME": "kvreplay",
               "OFFICER": "00000000-0000-0000-0000-000000000000", "DB_PASSWORD": "x", "PAYMENT_API_KEY": "x"}
     commands = []
     for line in script.splitlines():
         if line.startswith("#"):
             continue
-        for match in re.finditer(r'(?<![\w-])az ((?:[^;)"]|"[^"]*")+)', line):
+        for match in re.finditer(r'(?<![\w-])az ((?:[^;)|"]|"[^"]*")+)', line):  # | and || are bash's
             text = match.group(1).replace('${NAME_ARG[@]+"${NAME_ARG[@]}"}', "").replace('"$HERE/', f'"{built["dist"]}/')
             text = re.sub(r"\$\{?([A-Z_]+)(?::-)?\}?", lambda m: values.get(m.group(1), m.group(0)), text)
             commands.append(re.sub(r"\s*[12]?>\s*/dev/null", "", text).strip())  # redirections are bash's

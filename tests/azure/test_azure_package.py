@@ -42,7 +42,7 @@ def test_summary_and_manifests(built):
     assert "boto3" not in reqs and "google" not in reqs
     settings = json.loads((dist / "local.settings.json.example").read_text())["Values"]
     assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python"
-    assert settings["PORTAFUNC_QUEUE_ORDERS"] == "azqueue://devstoreaccount1/orders"
+    assert settings["PORTAFUNC_QUEUE_ORDERS"] == "azqueue://devstoreaccount1/orders?create=1"
     assert settings["PORTAFUNC_TOPIC_ORDER_EVENTS"].startswith("eventgrid://")
     (artifact,) = dist.glob("*.zip")
     names = set(zipfile.ZipFile(artifact).namelist())

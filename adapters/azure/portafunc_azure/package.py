@@ -6,8 +6,9 @@ Layout of ``dist/azure/<app>-functions-py<X.Y>.zip`` (deploy it as is — no bui
     host.json                           extension bundle 4.x, routePrefix "", queues.maxDequeueCount from max_attempts,
                                         queues.visibilityTimeout from visibility_timeout
     requirements.txt                    the exact third-party versions vendored below (for reference / remote build)
-    local.settings.json.example         FUNCTIONS_WORKER_RUNTIME, AzureWebJobsStorage (Azurite), the PORTAFUNC_*
-                                        settings the template sets (storage resources in Azurite's account)
+    local.settings.json.example         FUNCTIONS_WORKER_RUNTIME, AzureWebJobsStorage (Azurite), every setting the
+                                        template sets (storage resources in Azurite's account, created on first
+                                        use; the stage's env; a placeholder per secret)
     <the user's project sources>
     .python_packages/lib/site-packages  portafunc + portafunc_azure (with dist-info, so entry points work) and the
                                         dependencies as manylinux2014_x86_64 wheels for the chosen CPython, with .pyc
@@ -123,9 +124,11 @@ AZURITE_ACCOUNT = "devstoreaccount1"  # the account of UseDevelopmentStorage=tru
 
 
 def local_settings(app: App, deployment: Any = None) -> dict[str, Any]:
-    """``local.settings.json.example``: what ``func start`` needs — the bindings the template sets
-    (:func:`.deploy.infra.bindings`), storage resources in Azurite's account, topics as placeholders, existing
-    resources at their own URL."""
+    """``local.settings.json.example``: what ``func start`` needs — every setting the template sets
+    (:func:`.deploy.infra.bindings`): storage resources in Azurite's account, created on first use (``?create=1``:
+    Azurite starts empty, where the template creates them), topics as placeholders, existing resources at their own
+    URL, the configuration file's ``env`` of the packaged stage, and a placeholder per ``secrets`` entry (its value
+    is in Key Vault, never in a file portafunc writes)."""
     dep = deployment if deployment is not None else app.resources()
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -139,7 +142,11 @@ def local_settings(app: App, deployment: Any = None) -> dict[str, Any]:
 
 def _local_value(binding: infra.Binding) -> str:
     if binding.kind in infra.STORAGE_KINDS:
-        return f"{binding.kind}://{AZURITE_ACCOUNT}/{binding.name}"
+        return f"{binding.kind}://{AZURITE_ACCOUNT}/{binding.name}?create=1"
+    if binding.kind == "idempotency":
+        return f"aztable://{binding.name}?create=1"
+    if binding.kind == "secret":
+        return f"<your local value of Key Vault secret {binding.name}>"
     if binding.kind == "topic":  # Azurite has no Event Grid: the user's own topic
         return ("eventgrid://<topic>.<region>-1.eventgrid.azure.net/api/events"
                 f"?key_env={infra.key_setting(binding.name)}")

@@ -5,6 +5,8 @@
   SAS tokens signed with the connection string's account key.
 * Objects are block blobs; metadata keys are letters, digits and ``_`` (Azure wants C# identifiers).
 * A presigned PUT needs the header ``x-ms-blob-type: BlockBlob`` on the upload (Azure requires it).
+* ``?create=1``: the container is created on first use when it does not exist (Azurite starts empty; the deployed
+  app's bindings never carry it, as the ARM template creates the container).
 * ``?timeout=`` seconds (default 30): transient failures retried with the core's backoff until then (the SDK's own
   retries are off). Each request's connect + read timeouts fit in the time left (at most 10 s, so a hung request is
   retried, not waited on): a call ends by its deadline even when the service accepts and never answers. A stream
@@ -32,11 +34,13 @@ CONNECTION_VARS = ("PORTAFUNC_AZBLOB_CONNECTION", "AzureWebJobsStorage")
 
 
 class BlobBucket(ObjectStore):
-    def __init__(self, url: str, account: str, container: str, connection_var: str | None, timeout: float) -> None:
+    def __init__(self, url: str, account: str, container: str, connection_var: str | None, timeout: float,
+                 create: bool = False) -> None:
         self.url = url
         self.account = account
         self.container = container
         self.connection_var = connection_var
+        self.create = create
         self.call = Caller(url, timeout, transient, self._translate)
 
     @built_once
@@ -53,7 +57,10 @@ class BlobBucket(ObjectStore):
             raise BindingError(f"{self.url}: the connection string is for account {found!r}, not {self.account!r}")
         service = BlobServiceClient.from_connection_string(conn, retry_total=0, connection_timeout=10,
                                                            read_timeout=10)
-        return service.get_container_client(self.container)
+        client = service.get_container_client(self.container)
+        if self.create:
+            self.call.timed(lambda left: _create_container(client, left))
+        return client
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
@@ -62,8 +69,7 @@ class BlobBucket(ObjectStore):
         if code == "BlobNotFound" and key:
             return KeyNotFound(self.url, key)
         if code == "ContainerNotFound":
-            return DataUnavailable(f"{self.url}: the container does not exist; check the binding and that the "
-                                   "deployment created it")
+            return DataUnavailable(f"{self.url}: the container does not exist{tables.CREATE_HINT}")
         if isinstance(exc, ClientAuthenticationError) or (isinstance(exc, HttpResponseError)
                                                            and exc.status_code in (401, 403)):
             return DataUnavailable(f"{self.url}: access denied ({code or type(exc).__name__}); check the account "
@@ -150,18 +156,28 @@ class BlobBucket(ObjectStore):
 
 
 
+def _create_container(client: Any, left: float) -> None:
+    from azure.core.exceptions import ResourceExistsError
+
+    try:
+        client.create_container(**transport_options(left))
+    except ResourceExistsError:
+        pass
+
+
 def factory(kind: str, url: str, name: str) -> BlobBucket:
-    """``azblob://ACCOUNT/CONTAINER[?connection=VAR&timeout=S]`` → a bucket."""
+    """``azblob://ACCOUNT/CONTAINER[?connection=VAR&create=1&timeout=S]`` → a bucket."""
     from portafunc.data.binding import env_name
 
     variable = env_name(kind, name)
     if kind != "bucket":
         raise BindingError(f"{variable}={url!r}: azblob:// is a bucket; bind key-value tables to "
                            "aztable://ACCOUNT/TABLE")
-    rest, options = split_options(url, {"connection"}, variable)
+    rest, options = split_options(url, {"connection", "create"}, variable)
     account, _, container = rest.strip("/").partition("/")
     if not account or not (3 <= len(container) <= 63) or "/" in container \
             or not all(c.islower() or c.isdigit() or c == "-" for c in container):
         raise BindingError(f"{variable}={url!r}: expected azblob://ACCOUNT/CONTAINER (a container is 3-63 "
                            "lower-case letters, digits and '-')")
-    return BlobBucket(url, account, container, options.get("connection"), timeout_of(options, url))
+    return BlobBucket(url, account, container, options.get("connection"), timeout_of(options, url),
+                      tables.wants_create(options))

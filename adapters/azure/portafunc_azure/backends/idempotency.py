@@ -15,6 +15,8 @@
   taken over after its lease therefore never overwrites or releases the new claim.
 * Table Storage has no TTL: expired records are overwritten on the next claim; sweep old ones with a periodic
   query on ``expires_at`` if the table must stay small.
+* ``?create=1``: the table is created on first use when it does not exist (Azurite starts empty; the deployed app's
+  setting never carries it, as the ARM template creates the table).
 * ``?timeout=`` seconds (default 10: a claim is on the path of every guarded invocation) bounds each operation, all
   its requests together: transient failures are retried with the core's backoff until then (the SDK's retries are
   off), and each request's connect + read timeouts fit in the time left, so a service that never answers cannot
@@ -57,7 +59,7 @@ class AzureTableStore(IdempotencyStore):
     owner_checks = True
 
     def __init__(self, table: str, connection_string: str | None = None, connection_var: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, create: bool = False) -> None:
         if not table or not table.isalnum() or not table[0].isalpha() or not 3 <= len(table) <= 63:
             raise IdempotencyStoreError(f"aztable://{table}: a table name is 3-63 letters and digits, starting "
                                         "with a letter")
@@ -65,6 +67,7 @@ class AzureTableStore(IdempotencyStore):
         self._conn = connection_string
         self._conn_var = connection_var
         self.timeout = timeout
+        self.create = create
         self._etags = ClaimVersions()
 
     def __repr__(self) -> str:
@@ -75,14 +78,18 @@ class AzureTableStore(IdempotencyStore):
         from azure.data.tables import TableClient
 
         conn = self._conn or connection_from_env(self._conn_var)
-        return TableClient.from_connection_string(conn, table_name=self.table, retry_total=0)
+        client = TableClient.from_connection_string(conn, table_name=self.table, retry_total=0)
+        if self.create:
+            self._create_table(client)
+        return client
 
     def _requests(self) -> _Requests:
         """The requests of one operation, which share its deadline."""
         return _Requests(time.monotonic() + self.timeout)
 
     def _fail(self, action: str, exc: Exception) -> IdempotencyStoreError:
-        hint = "; create the table" if "TableNotFound" in str(exc) else ""
+        hint = "; create the table (locally, against Azurite: add ?create=1 to the URL)" \
+            if "TableNotFound" in str(exc) else ""
         return IdempotencyStoreError(f"idempotency store aztable://{self.table}: {action} failed: "
                                      f"{type(exc).__name__}: {exc}{hint}")
 
@@ -195,9 +202,12 @@ class AzureTableStore(IdempotencyStore):
             raise self._fail("delete", exc) from exc
 
     def create_table(self) -> None:
-        """Create the table if it does not exist (tests and first-time set-up)."""
+        """Create the table if it does not exist (tests and first-time set-up; ``?create=1`` on first use)."""
+        self._create_table(self.client)
+
+    def _create_table(self, client: Any) -> None:
         try:
-            self.client.create_table()
+            self._requests()(client.create_table)
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ != "ResourceExistsError":
                 raise self._fail("create table", exc) from exc
@@ -233,9 +243,9 @@ def _entity(key: str, status: str, payload_hash: str, expires_at: float, result:
 
 
 def store_factory(url: str) -> AzureTableStore:
-    """``aztable://TABLE[?connection=VAR&timeout=S]`` → a store."""
+    """``aztable://TABLE[?connection=VAR&create=1&timeout=S]`` → a store."""
     parts = urlsplit(url)
     table = (parts.netloc + parts.path).strip("/")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return AzureTableStore(table, connection_var=options.get("connection"),
-                           timeout=timeout_option(options, url, DEFAULT_TIMEOUT))
+                           timeout=timeout_option(options, url, DEFAULT_TIMEOUT), create=tables.wants_create(options))

@@ -9,6 +9,8 @@
 * Versions are the entities' ETags; ``if_version`` writes are ``If-Match`` requests, create-only writes
   (``ABSENT``) are inserts (409 when the key exists, unless it has expired).
 * ``keys(prefix)`` is a range filter on ``key`` (a table scan server-side).
+* ``?create=1``: the table is created on first use when it does not exist (Azurite starts empty; the deployed
+  app's bindings never carry it, as the ARM template creates the table).
 * ``?timeout=`` seconds (default 30): the messaging deadline rule; SDK retries are off. Each request's connect +
   read timeouts fit in the time left (at most 10 s), so a service that never answers cannot hold a call past it.
 """
@@ -31,11 +33,13 @@ ROW = "r"
 
 
 class TableKV(TableStore):
-    def __init__(self, url: str, account: str, table: str, connection_var: str | None, timeout: float) -> None:
+    def __init__(self, url: str, account: str, table: str, connection_var: str | None, timeout: float,
+                 create: bool = False) -> None:
         self.url = url
         self.account = account
         self.table = table
         self.connection_var = connection_var
+        self.create = create
         self.call = Caller(url, timeout, transient, self._translate)
 
     @built_once
@@ -49,8 +53,11 @@ class TableKV(TableStore):
         found = account_name(conn)
         if found and found != self.account:
             raise BindingError(f"{self.url}: the connection string is for account {found!r}, not {self.account!r}")
-        return TableClient.from_connection_string(conn, table_name=self.table, retry_total=0, connection_timeout=10,
-                                                  read_timeout=10)
+        client = TableClient.from_connection_string(conn, table_name=self.table, retry_total=0,
+                                                    connection_timeout=10, read_timeout=10)
+        if self.create:
+            self.call.timed(lambda left: _create_table(client, left))
+        return client
 
     def _translate(self, exc: BaseException, key: str) -> DataError:
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
@@ -59,8 +66,7 @@ class TableKV(TableStore):
             raise exc
         text = str(exc)
         if "TableNotFound" in text or getattr(exc, "error_code", None) == "TableNotFound":
-            return DataUnavailable(f"{self.url}: the table does not exist; check the binding and that the "
-                                   "deployment created it")
+            return DataUnavailable(f"{self.url}: the table does not exist{tables.CREATE_HINT}")
         if isinstance(exc, ClientAuthenticationError) or (isinstance(exc, HttpResponseError)
                                                            and exc.status_code in (401, 403)):
             return DataUnavailable(f"{self.url}: access denied; check the account key in the connection string")
@@ -178,22 +184,32 @@ class TableKV(TableStore):
                 return
 
 
+def _create_table(client: Any, left: float) -> None:
+    from azure.core.exceptions import ResourceExistsError
+
+    try:
+        client.create_table(**transport_options(left))
+    except ResourceExistsError:
+        pass
+
+
 def _expired(entity: Any, now: float) -> bool:
     exp = entity.get("expires_at")
     return exp is not None and float(exp) <= now
 
 
 def factory(kind: str, url: str, name: str) -> TableKV:
-    """``aztable://ACCOUNT/TABLE[?connection=VAR&timeout=S]`` → a key-value table."""
+    """``aztable://ACCOUNT/TABLE[?connection=VAR&create=1&timeout=S]`` → a key-value table."""
     from portafunc.data.binding import env_name
 
     variable = env_name(kind, name)
     if kind != "kv":
         raise BindingError(f"{variable}={url!r}: aztable:// is a key-value table; bind buckets to "
                            "azblob://ACCOUNT/CONTAINER")
-    rest, options = split_options(url, {"connection"}, variable)
+    rest, options = split_options(url, {"connection", "create"}, variable)
     account, _, table = rest.strip("/").partition("/")
     if not account or not table.isalnum() or not table[:1].isalpha() or not 3 <= len(table) <= 63:
         raise BindingError(f"{variable}={url!r}: expected aztable://ACCOUNT/TABLE (a table is 3-63 letters and "
                            "digits, starting with a letter)")
-    return TableKV(url, account, table, options.get("connection"), timeout_of(options, url))
+    return TableKV(url, account, table, options.get("connection"), timeout_of(options, url),
+                   tables.wants_create(options))

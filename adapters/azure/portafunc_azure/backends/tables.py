@@ -14,6 +14,14 @@ from typing import Any, Mapping
 CHUNK = 16_000
 MAX_CHUNKS = 60  # ≈ 960k characters: under the 1 MiB entity limit for ASCII text
 DEFAULT_CONNECTION_VARS = ("PORTAFUNC_AZTABLE_CONNECTION", "AzureWebJobsStorage")
+#: What a missing table or container's error adds: how to have it created (the cloud's template creates them).
+CREATE_HINT = ("; check the binding and that the deployment created it (locally, against Azurite, add ?create=1 to "
+               "the binding to create it on first use, as local.settings.json.example does)")
+
+
+def wants_create(options: Mapping[str, str]) -> bool:
+    """The binding's ``?create=1``: create the table, container or queue on first use if it does not exist."""
+    return options.get("create", "").lower() in ("1", "true", "yes")
 
 
 def connection_from_env(var: str | None, defaults: tuple[str, ...] = DEFAULT_CONNECTION_VARS) -> str | None:

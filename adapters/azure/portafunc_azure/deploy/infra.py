@@ -18,9 +18,10 @@ The template creates, in one resource group:
 * a Key Vault (RBAC) holding the topics' access keys, read by the app through Key Vault references;
 * nothing for a resource the configuration names as existing on Azure (``[existing.KIND.NAME] azure = URL``): its
   binding is that URL, and no role is assigned on it (:mod:`.existing` says what the operator grants instead);
-* every app setting the bindings need (:func:`bindings`: ``PORTAFUNC_QUEUE_*``, ``PORTAFUNC_TOPIC_*``,
+* every app setting the app needs (:func:`bindings`: ``PORTAFUNC_QUEUE_*``, ``PORTAFUNC_TOPIC_*``,
   ``PORTAFUNC_DEADLETTER_*``, ``PORTAFUNC_KV_*``, ``PORTAFUNC_BUCKET_*``, ``PORTAFUNC_IDEMPOTENCY_STORE``, keys as
-  ``@Microsoft.KeyVault(...)`` references; local.settings.json.example lists the same settings for Azurite).
+  ``@Microsoft.KeyVault(...)`` references, the configuration file's ``env`` and ``secrets`` of the stage;
+  local.settings.json.example lists the same settings for Azurite).
 """
 
 from __future__ import annotations
@@ -136,10 +137,11 @@ def app_settings(deployment: Deployment) -> tuple[dict[str, str], dict[str, str]
 
 
 class Binding(NamedTuple):
-    """One ``PORTAFUNC_*`` app setting. ``kind`` says what ``name`` is: ``azqueue``, ``aztable`` or ``azblob`` — a
-    queue, table or container of the app's storage account; ``topic`` — a logical topic (its endpoint); ``topic-key``
-    — a logical topic (its access key); ``value`` — the setting's value itself; ``existing`` — the binding URL of a
-    resource that already exists (the same in Azure and locally)."""
+    """One app setting. ``kind`` says what ``name`` is: ``azqueue``, ``aztable`` or ``azblob`` — a queue, table or
+    container of the app's storage account; ``idempotency`` — the idempotency store's table; ``topic`` — a logical
+    topic (its endpoint); ``topic-key`` — a logical topic (its access key); ``value`` — the setting's value itself;
+    ``env`` — a value of the configuration file's ``env``; ``secret`` — the Key Vault secret a ``secrets`` entry
+    names; ``existing`` — the binding URL of a resource that already exists (the same in Azure and locally)."""
 
     setting: str
     kind: str
@@ -150,8 +152,11 @@ STORAGE_KINDS = ("azqueue", "aztable", "azblob")
 
 
 def bindings(app: App, dep: Deployment) -> list[Binding]:
-    """Every ``PORTAFUNC_*`` setting the function app needs, in app-settings order: the template points them at
-    the resources it creates, local.settings.json.example at Azurite, so the two cannot bind different sets."""
+    """Every app setting the function app needs but ``AzureWebJobsStorage``, in app-settings order: the
+    ``PORTAFUNC_*`` bindings, then the configuration file's ``secrets`` and ``env`` of the deployment's stage
+    (:func:`app_settings`). The template points them at the resources it creates and at Key Vault,
+    local.settings.json.example at Azurite and at placeholders for the secrets, so the two cannot set different
+    sets."""
     def made(kind: str) -> list[Any]:
         return [res for res in dep.of_kind(kind) if existing_url(dep, kind, res.name) is None]
 
@@ -165,9 +170,12 @@ def bindings(app: App, dep: Deployment) -> list[Binding]:
     found += [Binding(env_name("DEADLETTER", spec.name), "azqueue", dead_letter_queue(spec)) for spec in app
               if isinstance(spec.trigger, TopicTrigger) and not spec.trigger.dead_letter]
     if made("idempotency"):
-        found.append(Binding("PORTAFUNC_IDEMPOTENCY_STORE", "value", f"aztable://{IDEMPOTENCY_TABLE}"))
+        found.append(Binding("PORTAFUNC_IDEMPOTENCY_STORE", "idempotency", IDEMPOTENCY_TABLE))
     found += [Binding(res.binding, "aztable", kv_table(res.name)) for res in made("kv")]
     found += [Binding(res.binding, "azblob", triggers.queue_name(res.name)) for res in made("bucket")]
+    env, secrets = app_settings(dep)
+    found += [Binding(key, "secret", name) for key, name in sorted(secrets.items())]
+    found += [Binding(key, "env", value) for key, value in sorted(env.items())]
     return found
 
 
@@ -180,9 +188,14 @@ def _setting_value(binding: Binding) -> str:
         endpoint = f"reference({_rid('Microsoft.EventGrid/topics', topic_name)}).endpoint"
         return _expr(f"format('eventgrid://{{0}}/api/events?key_env={{1}}', "
                      f"split(split({endpoint}, '://')[1], '/')[0], {_lit(key_setting(binding.name))})")
-    if binding.kind == "topic-key":
+    if binding.kind in ("topic-key", "secret"):  # Key Vault references: resolved by the platform, no SDK call
+        secret = _secret_name(binding.name) if binding.kind == "topic-key" else binding.name
         return _expr(f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
-                     f"{_lit(_secret_name(binding.name))})")
+                     f"{_lit(secret)})")
+    if binding.kind == "idempotency":
+        return f"aztable://{binding.name}"
+    if binding.kind == "env" and binding.name.startswith("["):  # a literal, not an ARM expression
+        return binding.name.replace("[", "[[", 1)
     return binding.name
 
 
@@ -210,7 +223,7 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
     consumed = sorted({triggers.queue_name(s.trigger.queue) for s in queue_specs})  # type: ignore[union-attr]
     queues = sorted({triggers.queue_name(name) for name in made("queue")})
     idempotent = bool(made("idempotency"))
-    env, secrets = app_settings(dep)
+    _, secrets = app_settings(dep)
     storage_id = _rid("Microsoft.Storage/storageAccounts", STORAGE)
     site_id = _rid("Microsoft.Web/sites", SITE)
     vault_id = _rid("Microsoft.KeyVault/vaults", "variables('keyVaultName')")
@@ -269,12 +282,6 @@ def template(app: App, python: str, deployment: Deployment | None = None) -> dic
             "environment().suffixes.storage)")},
     ]
     settings += [{"name": b.setting, "value": _setting_value(b)} for b in bindings(app, dep)]
-    for key, name in sorted(secrets.items()):  # Key Vault references: resolved by the platform, no SDK call
-        settings.append({"name": key, "value": _expr(
-            f"format('@Microsoft.KeyVault(VaultName={{0}};SecretName={{1}})', variables('keyVaultName'), "
-            f"{_lit(name)})")})
-    for key, value in sorted(env.items()):
-        settings.append({"name": key, "value": value.replace("[", "[[", 1) if value.startswith("[") else value})
     tags = {k: v for fn in dep.functions.values() for k, v in fn.settings.tags.items()}
 
     add("Microsoft.Web/serverfarms", "[variables('planName')]", location="[parameters('location')]",
@@ -422,7 +429,8 @@ def _app_slug(app: App, stage: str | None = None) -> str:
 
 
 def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None) -> str:
-    """``deploy.sh``: resource group, infrastructure (first pass), secret values, code, event subscriptions."""
+    """``deploy.sh``: resource group, a soft-deleted Key Vault of the template's vault name recovered, infrastructure
+    (first pass), secret values, code, event subscriptions."""
     dep = deployment if deployment is not None else app.resources()
     name = f"{_app_slug(app, dep.stage)}-infra"
     _, secrets = app_settings(dep)
@@ -440,6 +448,41 @@ def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None)
                 '--value ...)" >&2; fi')
     officer = ['OFFICER="$(az ad signed-in-user show --query id --output tsv)"  # may write the secrets into Key Vault'] if secrets else []
     officer_arg = 'secretsOfficer="$OFFICER" ' if secrets else ''
+    first_pass = ('--template-file "$HERE/azuredeploy.json" --parameters location="$LOCATION" eventSubscriptions=false '
+                  + officer_arg + '${NAME_ARG[@]+"${NAME_ARG[@]}"}')
+    # The vault's name is kv + uniqueString(resource group id, app name): a group deleted and created again under
+    # the same name wants the same vault name, which Key Vault keeps reserved while the deleted vault awaits its
+    # purge (softDeleteRetentionInDays). Only when the subscription has deleted vaults: ARM's what-if (the very
+    # parameters of the deployment) names the template's vault; a deleted one of that name is recovered, secrets
+    # included, and the deployment updates it. The look-ups need rights on the subscription: without them they find
+    # nothing and the deployment reports the conflict itself.
+    vault_lines = [
+        "",
+        'DELETED="$(az keyvault list-deleted --resource-type vault --query "[].name" --output tsv 2>/dev/null '
+        '|| true)"',
+        'if [ -n "$DELETED" ]; then',
+        f'  PLANNED="$(az deployment group what-if --resource-group "$RESOURCE_GROUP" --name {name} {first_pass} '
+        '--result-format ResourceIdOnly --no-pretty-print --query "changes[].resourceId" --output tsv 2>/dev/null '
+        '|| true)"',
+        '  VAULT_NAME=""',
+        '  for ID in $PLANNED; do',
+        '    case "$(printf %s "$ID" | tr "[:upper:]" "[:lower:]")" in',
+        '      */providers/microsoft.keyvault/vaults/*/*) ;;',
+        '      */providers/microsoft.keyvault/vaults/*) VAULT_NAME="${ID##*/}" ;;',
+        '    esac',
+        '  done',
+        '  if [ -n "$VAULT_NAME" ] && printf "%s\\n" $DELETED | grep -qixF "$VAULT_NAME"; then',
+        '    say "Key Vault $VAULT_NAME was deleted (with its resource group?) and its name stays reserved until the '
+        'soft-delete retention ends: recovering it, with its secrets"',
+        '    if ! az keyvault recover --name "$VAULT_NAME" --output none; then',
+        '      echo "error: could not recover Key Vault $VAULT_NAME. Purge it to free the name for a new vault: '
+        'az keyvault purge --name $VAULT_NAME" >&2',
+        '      echo "       (its secrets are lost), or deploy under another name: APP_NAME=... ./deploy.sh" >&2',
+        '      exit 1',
+        '    fi',
+        '  fi',
+        'fi',
+    ]
     return "\n".join([
         "#!/usr/bin/env bash",
         f"# Deploy app {app.name!r} to Azure Functions (Flex Consumption). Generated by portafunc-azure from the app:",
@@ -459,11 +502,11 @@ def deploy_script(app: App, zip_name: str, deployment: Deployment | None = None)
         "",
         'say "resource group $RESOURCE_GROUP ($LOCATION)"',
         'az group create --name "$RESOURCE_GROUP" --location "$LOCATION" --output none',
+        *vault_lines,
         "",
         'say "infrastructure (storage, queues, Event Grid topics, Key Vault, Flex Consumption app)"',
-        f'APP="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name {name} '
-        '--template-file "$HERE/azuredeploy.json" --parameters location="$LOCATION" eventSubscriptions=false '
-        + officer_arg + '${NAME_ARG[@]+"${NAME_ARG[@]}"} --query properties.outputs.functionAppName.value --output tsv)"',
+        f'APP="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name {name} {first_pass} '
+        '--query properties.outputs.functionAppName.value --output tsv)"',
         *secret_lines,
         "",
         'say "code ($APP)"',
