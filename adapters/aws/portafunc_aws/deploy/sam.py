@@ -29,7 +29,7 @@ from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 from portafunc.targets import NativeTrigger
 
-from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch
+from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch, check_dead_letter
 from . import http_api
 
 MAX_TIMEOUT = 900
@@ -161,6 +161,7 @@ def existing_queue_trigger(spec: FunctionSpec, deployment: Deployment) -> Native
     url = existing_url(deployment, "queue", trig.queue)
     if url is None:
         return None
+    check_dead_letter(spec, trig)
     check_batch(spec, trig)
     window = f", batching window {trig.max_batching_window}s" if trig.max_batching_window else ""
     return NativeTrigger("SQS event source", f"existing queue {trig.queue} at {url}, batch {trig.batch_size}{window}, "
@@ -463,7 +464,7 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
                                                                      trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
-        if not fn.dead_letter:  # an existing queue's too: only its redrive after max_attempts is not the stack's
+        if not trig.dead_letter:  # an existing queue's too: only its redrive after max_attempts is not the stack's
             _send_non_retryable_to(logical_id(trig.queue, "DeadLetterQueue"), spec, variables, policies)
     elif isinstance(trig, TopicTrigger):
         topic_arn = _arn(model, "topic", trig.topic)
@@ -474,7 +475,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
             out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS}}
             dlq_arn = {"Fn::GetAtt": [dlq, "Arn"]}
-            _send_non_retryable_to(dlq, spec, variables, policies)
+            if not trig.dead_letter:
+                _send_non_retryable_to(dlq, spec, variables, policies)
         out[sub_q] = {"Type": "AWS::SQS::Queue", "Properties": {
             "VisibilityTimeout": min(settings.timeout * 6, 43200),
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": trig.max_attempts}}}
@@ -501,6 +503,9 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     if events:
         props["Events"] = events
     statements: list[Any] = []
+    dead_url = getattr(trig, "dead_letter", None)
+    if dead_url and "://" in dead_url:
+        statements.append(dead_letter_url_statement(spec.name, dead_url))
     for grant in fn.grants:
         lid = resource_id(grant.kind, grant.name)
         url = existing_url(model, grant.kind, grant.name)
@@ -532,6 +537,18 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         props["Policies"] = policies
     out[fid] = {"Type": "AWS::Serverless::Function", "Properties": props}
     return out
+
+
+def dead_letter_url_statement(function: str, url: str) -> dict[str, Any]:
+    """The grant on a ``dead_letter=`` given as a URL (an existing queue or topic the stack does not own): the
+    function sends its non-retryable messages there with its own role, ``sqs:SendMessage`` / ``sns:Publish``."""
+    kind = {"sqs": "queue", "sns": "topic"}.get(url.split("://", 1)[0])
+    if kind is None:
+        raise TemplateError(f"function {function!r}: dead_letter={url!r} is neither sqs:// nor sns://, so the "
+                            "function could not reach it on AWS")
+    statement = _existing_statement(kind, ("send",) if kind == "queue" else ("publish",), existing_arn(kind, url))
+    assert statement is not None
+    return statement
 
 
 def _send_non_retryable_to(dlq: str, spec: FunctionSpec, variables: dict[str, Any], policies: list[Any]) -> None:
