@@ -1,6 +1,7 @@
 """A function consuming an existing queue (``[existing.queue.NAME] aws = URL``): the stack cannot set that queue's
 redrive policy, so its non-retryable messages still go to a dead letter at once (a DLQ of the stack's, or the declared
-``dead_letter=``), and ``inspect`` and ``package`` say that ``max_attempts`` is the existing queue's own policy."""
+``dead_letter=``), a message failing on its ``max_attempts``-th receive is moved there by the function itself, and
+``inspect`` and ``package`` say so, and that the visibility timeout is the existing queue's own."""
 
 from __future__ import annotations
 
@@ -137,12 +138,15 @@ def test_inspect_says_the_existing_queue_decides_the_retries(tmp_path: Path) -> 
     out = portafunc_cli("inspect", str(_project(tmp_path)), "--target", "aws")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "redrive to DLQ after 5 receives" not in out.stdout
-    assert ("existing queue inbox at sqs://" + INBOX_ARN + ", batch 10, ReportBatchItemFailures, redrive and "
-            "visibility timeout are the queue's own: max_attempts=5 and visibility_timeout=30s are not applied, "
-            "non-retryable messages to InboxDeadLetterQueue at once") in out.stdout
+    assert ("existing queue inbox at sqs://" + INBOX_ARN + ", batch 10, ReportBatchItemFailures, the function "
+            "moves a message failing on receive 5 (max_attempts) to InboxDeadLetterQueue (the queue's own redrive "
+            "policy may move it sooner), visibility timeout is the queue's own (visibility_timeout=30s is not "
+            "applied), non-retryable messages to InboxDeadLetterQueue at once") in out.stdout
     assert "then dead-lettered (on aws, where the queue already exists: see that target)" in out.stdout
-    assert ("\naws differs: handle: queue inbox already exists, so its own redrive policy, not max_attempts=5, "
-            "decides when a failing message is dead-lettered") in out.stdout
+    assert ("\naws differs: handle: queue inbox already exists, so the stack cannot set its redrive policy or "
+            "visibility timeout: the function itself moves a message failing on receive 5 (max_attempts=5) to "
+            "InboxDeadLetterQueue, unless the queue's own redrive policy moves it sooner") in out.stdout
+    assert "must be at least the function's timeout (30 s) or Lambda refuses the event source mapping" in out.stdout
     assert "A non-retryable message goes to InboxDeadLetterQueue at once" in out.stdout
 
 
@@ -159,6 +163,75 @@ def test_package_warns_after_the_build(tmp_path: Path) -> None:
     out = portafunc_cli("package", "--target", "aws", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
                "--out", str(tmp_path.parent / f"{tmp_path.name}-dist"), str(_project(tmp_path)))
     assert out.returncode == 0, out.stderr
-    assert "are not applied, non-retryable messages to InboxDeadLetterQueue at once" in out.stdout
+    assert "is not applied), non-retryable messages to InboxDeadLetterQueue at once" in out.stdout
     assert out.stderr.rstrip().splitlines()[-1].startswith(
-        "portafunc: warning: aws differs: handle: queue inbox already exists, so its own redrive policy")
+        "portafunc: warning: aws differs: handle: queue inbox already exists, so the stack cannot set its redrive "
+        "policy or visibility timeout: the function itself moves a message failing on receive 5")
+
+
+def _failing_app(max_attempts: int, **options: Any) -> tuple[App, list[int]]:
+    app = App("consumer")
+    attempts: list[int] = []
+
+    @app.queue("inbox", max_attempts=max_attempts, **options)
+    def handle(msg: Message) -> None:
+        attempts.append(msg.delivery_attempt)
+        raise RuntimeError("downstream is down")
+
+    return app, attempts
+
+
+def test_the_consumer_of_an_existing_queue_is_told_its_max_attempts(tmp_path: Path) -> None:
+    """The stack cannot set the existing queue's redrive policy, so the function dead-letters a message itself on its
+    max_attempts-th failed receive: the template tells it the count."""
+    app, _ = _failing_app(3)
+    variables = _template(tmp_path, app)["Resources"]["HandleFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["PORTAFUNC_MAX_ATTEMPTS_HANDLE"] == "3"
+    (tmp_path / "portafunc.toml").write_text("")
+    own = build_template(app, app_ref="main:app", code_uri="s3://artifacts/x.zip", python="3.12", arch="x86_64",
+                         deployment=app.resources(load_config(tmp_path)))
+    # a queue of the stack's own: its redrive policy does it
+    assert "PORTAFUNC_MAX_ATTEMPTS_HANDLE" not in own["Resources"]["HandleFunction"]["Properties"][
+        "Environment"]["Variables"]
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("options", [{}, {"dead_letter": "inbox-failed"}], ids=["own-dlq", "declared"])
+def test_a_failing_message_of_an_existing_queue_is_dead_lettered_after_max_attempts(
+        boto: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> None:
+    url, arn = boto.queue("inbox", VisibilityTimeout="1")  # the existing queue: no redrive policy of its own
+    app, attempts = _failing_app(3, **options)
+    stack = Stack(_transform(_template(tmp_path, app))["Resources"], boto).deploy()
+    for key, value in stack.function_environment("HandleFunction").items():
+        monkeypatch.setenv(key, value)
+    sent = boto.sqs.send_message(QueueUrl=url, MessageBody='{"n": 1}',
+                                 MessageAttributes={"shop": {"DataType": "String", "StringValue": "acme"}})
+    handler = runtime.bind(app, "handle")
+
+    for attempt in (1, 2):
+        assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1, timeout=5)) == \
+            [sent["MessageId"]], attempt  # retried: reported failed
+    assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1, timeout=5)) == []  # moved
+    assert attempts == [1, 2, 3]
+    assert receive_all(boto, url, 1, timeout=2.5) == []  # not retried again
+    dlq = "InboxFailedQueue" if options else "InboxDeadLetterQueue"
+    (dead,) = receive_all(boto, stack.physical[dlq]["QueueUrl"], 1)
+    assert dead["Body"] == '{"n": 1}'
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["shop"] == "acme"
+    assert attributes["portafunc_original_id"] == sent["MessageId"]
+    assert attributes["portafunc_attempts"] == "3"
+    assert attributes["portafunc_error"].startswith("RuntimeError: downstream is down")
+
+
+@pytest.mark.emulator
+def test_a_failing_message_stays_on_its_queue_when_the_dead_letter_refuses_it(
+        boto: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, arn = boto.queue("inbox", VisibilityTimeout="1")
+    app, attempts = _failing_app(1)
+    monkeypatch.setenv("PORTAFUNC_MAX_ATTEMPTS_HANDLE", "1")
+    monkeypatch.setenv("PORTAFUNC_DEADLETTER_HANDLE", "sqs://arn:aws:sqs:us-east-1:123456789012:no-such-queue")
+    sent = boto.sqs.send_message(QueueUrl=url, MessageBody="x")["MessageId"]
+    handler = runtime.bind(app, "handle")
+    assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1)) == [sent]  # never lost
+    assert attempts == [1]

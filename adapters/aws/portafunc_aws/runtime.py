@@ -9,7 +9,11 @@ Failure semantics, the native way:
 
 * HTTP: the pipeline always answers (400/404/405/413/500 as problem+json); the response uses the request's variant.
 * SQS (queues, and topics delivered SNS → SQS): ``{"batchItemFailures": [...]}`` names only the messages to redeliver;
-  a FIFO queue (ARN ending ``.fifo``) or ``ordered=True`` stops at the first failure and reports the rest too.
+  a FIFO queue (ARN ending ``.fifo``) or ``ordered=True`` stops at the first failure and reports the rest too. With
+  ``PORTAFUNC_MAX_ATTEMPTS_<FUNCTION>`` set (the template sets it for a consumer of an existing queue, whose redrive
+  policy the stack cannot set), a message failing on that receive (``ApproximateReceiveCount``) or a later one is
+  moved to the function's dead letter and acknowledged, as a redrive policy would; if the move fails it is reported
+  failed, so it is retried rather than lost.
 * SNS direct, S3 direct, EventBridge: asynchronous invocations; a failure raises :class:`RetryRequested` so Lambda's
   async retry and on-failure destination take over.
 * SNS HTTP(S) subscriptions (an HTTP request with ``x-amz-sns-message-type``): verified, then run by the topic
@@ -269,6 +273,8 @@ class LambdaHandler:
         result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
                               invocation_id=getattr(context, "aws_request_id", None))
         failed_ids = result.failed_ids
+        if failed_ids:
+            failed_ids = _after_last_attempt(spec, recs, result, failed_ids, codec_)
         if not failed_ids and not failed:
             return {"batchItemFailures": []}
         # batch_answer's items, built as the ids are put in batch order (one pass over the records)
@@ -337,6 +343,73 @@ class LambdaHandler:
         assert self.spec is not None
         return EventDecodeError(f"function {self.spec.name!r} is a {self.spec.kind} function but received {what}",
                                 expected=f"an event for its {self.spec.trigger.describe()} trigger")
+
+
+_MAX_ATTEMPTS = "MAX_ATTEMPTS"  # PORTAFUNC_MAX_ATTEMPTS_<FUNCTION>: the receive on which a failure is dead-lettered
+_FAILED = (Outcome.RETRY, Outcome.REJECTED)  # run and failed (SKIPPED ones of an ordered batch did not run)
+
+
+def _after_last_attempt(spec: FunctionSpec, recs: list[Any], batch: Any, failed_ids: list[str], codec_: Any
+                        ) -> list[str]:
+    """``failed_ids`` less the messages moved to the function's dead letter because they failed on their last allowed
+    receive (``PORTAFUNC_MAX_ATTEMPTS_<FUNCTION>``; SQS's ``ApproximateReceiveCount`` counts them), as a redrive
+    policy would move them. A message the dead letter does not take stays failed: retried, never lost."""
+    from portafunc.messaging.binding import env_name
+
+    variable = env_name(_MAX_ATTEMPTS, spec.name)
+    if variable not in os.environ:
+        return failed_ids
+    from portafunc.invoke import dead_letter_destination
+
+    try:
+        max_attempts = int(os.environ[variable])
+    except ValueError:
+        logs.error(f"{variable} is not a whole number: failing messages are not dead-lettered by the function",
+                   value=os.environ[variable][:100])
+        return failed_ids
+    errors = {r.message_id: r.error or r.outcome.value for r in batch.results if r.outcome in _FAILED}
+    destination = dead_letter_destination(spec) if errors else None
+    if destination is None:
+        if errors:
+            logs.error(f"{variable} is set but the function has no dead-letter destination: failing messages are "
+                       "retried until the queue's own redrive or retention policy takes them",
+                       hint="set dead_letter= on the decorator or " + env_name("DEADLETTER", spec.name))
+        return failed_ids
+    moved: set[str] = set()
+    for index, rec in enumerate(recs):
+        message_id = rec.get("messageId")
+        if message_id not in errors or message_id in moved:
+            continue
+        try:
+            msg = codec_.decode_sqs_record(rec, index)
+            attempt = msg.delivery_attempt
+        except Exception:  # noqa: BLE001 - it ran, so it decoded; a record that does not now stays failed
+            continue
+        if attempt < max_attempts:
+            continue
+        if _move_to_dead_letter(spec, destination, msg, errors[message_id], max_attempts):
+            moved.add(message_id)
+    return [i for i in failed_ids if i not in moved] if moved else failed_ids
+
+
+def _move_to_dead_letter(spec: FunctionSpec, destination: str, msg: Message, reason: str, max_attempts: int) -> bool:
+    from portafunc.messaging import queue_or_topic
+    from portafunc.tracing import add
+
+    attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
+                                      "portafunc_function": spec.name,
+                                      "portafunc_attempts": str(msg.delivery_attempt)})
+    try:
+        queue_or_topic(destination).send_or_publish(msg.data, attributes=attributes)
+    except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
+        logs.error("message failed on its last attempt but could not be dead-lettered; reported failed, it will be "
+                   "retried", message_id=msg.id, delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts,
+                   dead_letter=destination, error=f"{type(exc).__name__}: {logs.redact(_text_of(exc))}")
+        return False
+    logs.warning("message failed on its last attempt: moved to the dead-letter destination", message_id=msg.id,
+                 delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts, dead_letter=destination,
+                 reason=reason)
+    return True
 
 
 def _text_of(exc: BaseException) -> str:

@@ -24,6 +24,8 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
         methods = list(trig.methods) + (["HEAD"] if "GET" in trig.methods and "HEAD" not in trig.methods else [])
         return NativeTrigger("API Gateway HTTP API (payload 2.0)",
                              f"{','.join(methods)} {trig.route.template}, {auth}")
+    if isinstance(trig, (QueueTrigger, TopicTrigger)):
+        check_dead_letter(spec, trig)
     if isinstance(trig, QueueTrigger):
         check_batch(spec, trig)
         fifo = ", FIFO queue (.fifo)" if trig.ordered else ""
@@ -46,6 +48,27 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
 
 def _dlq(dead_letter: str | None) -> str:
     return f"dead-letter queue {dead_letter}" if dead_letter and "://" not in dead_letter else "DLQ"
+
+
+def check_dead_letter(spec: FunctionSpec, trig: QueueTrigger | TopicTrigger) -> None:
+    """A ``dead_letter=`` URL is one the function sends to on AWS: an SQS queue or SNS topic, named so that the
+    template can grant it (an ARN, or an SQS queue URL)."""
+    dead = trig.dead_letter
+    if not dead or "://" not in dead:
+        return
+    from .deploy.sam import TemplateError, existing_arn
+
+    scheme = dead.split("://", 1)[0]
+    try:
+        if scheme not in ("sqs", "sns"):
+            raise TemplateError(f"{scheme}:// is neither sqs:// nor sns://")
+        existing_arn("queue" if scheme == "sqs" else "topic", dead)
+    except TemplateError as exc:
+        raise UnsupportedTrigger(spec.name, trig.describe(), "aws",
+                                 f"dead_letter={dead!r} is not a queue or topic the function can be granted ({exc})",
+                                 "an sqs:// or sns:// URL naming its ARN (sqs://arn:aws:sqs:REGION:ACCOUNT:NAME, "
+                                 "sqs://sqs.REGION.amazonaws.com/ACCOUNT/NAME, sns://arn:aws:sns:REGION:ACCOUNT:NAME), "
+                                 "or a logical queue name") from None
 
 
 def check_batch(spec: FunctionSpec, trig: QueueTrigger) -> None:

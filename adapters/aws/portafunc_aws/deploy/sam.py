@@ -29,7 +29,7 @@ from portafunc.messaging.binding import env_name
 from portafunc.resources import Deployment, FunctionModel
 from portafunc.targets import NativeTrigger
 
-from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch
+from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch, check_dead_letter
 from . import http_api
 
 MAX_TIMEOUT = 900
@@ -154,34 +154,44 @@ def non_retryable_destination(spec: FunctionSpec) -> str:
 
 def existing_queue_trigger(spec: FunctionSpec, deployment: Deployment) -> NativeTrigger | None:
     """What a queue function becomes when its queue already exists (None: the stack creates it). The stack creates
-    no queue then, so the redrive policy and visibility timeout are the queue's own, not the declared ones."""
+    no queue then, so the visibility timeout is the queue's own, and ``max_attempts`` is kept by the function itself
+    (``PORTAFUNC_MAX_ATTEMPTS_<FUNCTION>``) rather than by a redrive policy."""
     trig = spec.trigger
     if not isinstance(trig, QueueTrigger):
         return None
     url = existing_url(deployment, "queue", trig.queue)
     if url is None:
         return None
+    check_dead_letter(spec, trig)
     check_batch(spec, trig)
     window = f", batching window {trig.max_batching_window}s" if trig.max_batching_window else ""
+    dead = non_retryable_destination(spec)
     return NativeTrigger("SQS event source", f"existing queue {trig.queue} at {url}, batch {trig.batch_size}{window}, "
-                         "ReportBatchItemFailures, redrive and visibility timeout are the queue's own: max_attempts="
-                         f"{trig.max_attempts} and visibility_timeout={trig.visibility_timeout}s are not applied, "
-                         f"non-retryable messages to {non_retryable_destination(spec)} at once")
+                         f"ReportBatchItemFailures, the function moves a message failing on receive "
+                         f"{trig.max_attempts} (max_attempts) to {dead} (the queue's own redrive policy may move it "
+                         f"sooner), visibility timeout is the queue's own (visibility_timeout="
+                         f"{trig.visibility_timeout}s is not applied), non-retryable messages to {dead} at once")
 
 
 def deployment_warnings(app: App, deployment: Deployment) -> list[str]:
     """Where this app's failure handling on AWS is not what its decorators declare: a function consuming an existing
-    queue, whose redrive policy (when a failing message is dead-lettered, if ever) CloudFormation cannot set."""
+    queue, whose redrive policy and visibility timeout CloudFormation cannot set. The function keeps ``max_attempts``
+    itself (it moves a message failing on that receive to its dead letter), but the queue's own redrive policy may
+    act first, and its visibility timeout is what Lambda checks against the function's timeout."""
     out = []
     for spec in app:
         trig = spec.trigger
         if not isinstance(trig, QueueTrigger) or existing_url(deployment, "queue", trig.queue) is None:
             continue
-        out.append(f"{spec.name}: queue {trig.queue} already exists, so its own redrive policy, not max_attempts="
-                   f"{trig.max_attempts}, decides when a failing message is dead-lettered: without one it is "
-                   "retried until the queue's retention period drops it; its own visibility timeout applies too, "
-                   f"not visibility_timeout={trig.visibility_timeout}s. A non-retryable message goes to "
-                   f"{non_retryable_destination(spec)} at once")
+        dead = non_retryable_destination(spec)
+        timeout = deployment.functions[spec.name].settings.timeout
+        out.append(f"{spec.name}: queue {trig.queue} already exists, so the stack cannot set its redrive policy or "
+                   f"visibility timeout: the function itself moves a message failing on receive {trig.max_attempts} "
+                   f"(max_attempts={trig.max_attempts}) to {dead}, unless the queue's own redrive policy "
+                   f"moves it sooner to the queue's own dead-letter queue; the queue's visibility timeout applies, "
+                   f"not visibility_timeout={trig.visibility_timeout}s, and must be at least the function's timeout "
+                   f"({timeout} s) or Lambda refuses the event source mapping. A non-retryable message goes to {dead} "
+                   "at once")
     return out
 
 
@@ -463,7 +473,9 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
                                                                      trig.batch_size, trig.max_batching_window)
         if existing_url(model, "queue", trig.queue) is None:
             policies.append({"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}})
-        if not fn.dead_letter:  # an existing queue's too: only its redrive after max_attempts is not the stack's
+        else:  # no redrive policy of the stack's: the function dead-letters a message on its last attempt itself
+            variables[env_name("MAX_ATTEMPTS", spec.name)] = str(trig.max_attempts)
+        if not trig.dead_letter:  # an existing queue's too: only its redrive after max_attempts is not the stack's
             _send_non_retryable_to(logical_id(trig.queue, "DeadLetterQueue"), spec, variables, policies)
     elif isinstance(trig, TopicTrigger):
         topic_arn = _arn(model, "topic", trig.topic)
@@ -474,7 +486,8 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
             dlq = logical_id(spec.name, "SubscriptionDeadLetterQueue")
             out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": RETENTION_14_DAYS}}
             dlq_arn = {"Fn::GetAtt": [dlq, "Arn"]}
-            _send_non_retryable_to(dlq, spec, variables, policies)
+            if not trig.dead_letter:
+                _send_non_retryable_to(dlq, spec, variables, policies)
         out[sub_q] = {"Type": "AWS::SQS::Queue", "Properties": {
             "VisibilityTimeout": min(settings.timeout * 6, 43200),
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": trig.max_attempts}}}
@@ -501,6 +514,9 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
     if events:
         props["Events"] = events
     statements: list[Any] = []
+    dead_url = getattr(trig, "dead_letter", None)
+    if dead_url and "://" in dead_url:
+        statements.append(dead_letter_url_statement(spec.name, dead_url))
     for grant in fn.grants:
         lid = resource_id(grant.kind, grant.name)
         url = existing_url(model, grant.kind, grant.name)
@@ -532,6 +548,18 @@ def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit
         props["Policies"] = policies
     out[fid] = {"Type": "AWS::Serverless::Function", "Properties": props}
     return out
+
+
+def dead_letter_url_statement(function: str, url: str) -> dict[str, Any]:
+    """The grant on a ``dead_letter=`` given as a URL (an existing queue or topic the stack does not own): the
+    function sends its non-retryable messages there with its own role, ``sqs:SendMessage`` / ``sns:Publish``."""
+    kind = {"sqs": "queue", "sns": "topic"}.get(url.split("://", 1)[0])
+    if kind is None:
+        raise TemplateError(f"function {function!r}: dead_letter={url!r} is neither sqs:// nor sns://, so the "
+                            "function could not reach it on AWS")
+    statement = _existing_statement(kind, ("send",) if kind == "queue" else ("publish",), existing_arn(kind, url))
+    assert statement is not None
+    return statement
 
 
 def _send_non_retryable_to(dlq: str, spec: FunctionSpec, variables: dict[str, Any], policies: list[Any]) -> None:
