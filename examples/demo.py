@@ -82,8 +82,8 @@ def main() -> int:
     for function in ("nightly", "on_upload"):
         print(f"\n$ portafunc run examples/shop --trigger {function}")
         fired = subprocess.run([*PORTAFUNC, "run", str(HERE / "shop"), "--trigger", function, "--no-reload"],
-                               capture_output=True, text=True, env=env)
-        print((fired.stdout + fired.stderr).rstrip())
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        print(fired.stdout.rstrip())  # one stream, in the order written, as in a terminal
         if fired.returncode != 0:
             return fired.returncode
     return 0 if runner.returncode == 0 else 1

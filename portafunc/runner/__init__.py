@@ -20,7 +20,7 @@ from ..events import StorageEvent
 from ..loader import load_app, resolve_ref
 from ..messaging import reset as reset_bindings
 from .bindings import Binding, bind_memory, undeclared
-from .console import InFlight, say
+from .console import InFlight, say, whole_lines
 from .consumers import ConsumerWorker, consumers_for, queued_summary
 from .http import LocalHttpServer
 from .reload import CHILD_ENV, child_argv, supervise
@@ -33,6 +33,11 @@ __all__ = ["run_cli", "LocalRunner"]
 
 def run_cli(args: argparse.Namespace) -> int:
     """Entry point of ``portafunc run``: exit 0 on a clean stop, 1 when ``--trigger`` failed, 2 on bad input."""
+    with whole_lines():  # the app's print() lines and the runner's own never share a line
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.trigger is None and not args.no_reload and not os.environ.get(CHILD_ENV):
             project, _ = resolve_ref(args.app)  # fail fast on a bad reference, before any process is started
