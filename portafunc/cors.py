@@ -194,11 +194,17 @@ def is_preflight(req: HttpRequest) -> bool:
 def preflight_target(app: App, req: HttpRequest, function: str | None) -> tuple[Cors, list[str]] | None:
     """The policy and served methods a preflight for ``req`` is answered with, or ``None`` (no CORS there: the
     request is routed like any other ``OPTIONS``)."""
+    from .invoke import match_request
+    from .routing import slash_escaped
+
     method = (req.headers.get("access-control-request-method") or "").strip().upper()
-    spec, _, served = app.route(method, req.path)
+    # Routed as the request itself is: an escaped "/" in its raw path stays inside its segment.
+    spec, _, matched = match_request(app, req, method=method)
+    served = list(matched)
+    path = slash_escaped(req._raw_path) or req.path
     if spec is None and function is not None:
         own = app.function(function)
-        if own.kind == "http" and own.trigger.route.match(req.path) is not None:  # type: ignore[union-attr]
+        if own.kind == "http" and own.trigger.route.match(path) is not None:  # type: ignore[union-attr]
             spec, served = own, list(own.trigger.methods)  # type: ignore[union-attr]
     if spec is None:
         if not served:
@@ -210,7 +216,7 @@ def preflight_target(app: App, req: HttpRequest, function: str | None) -> tuple[
         return None
     # The methods of this path under the same policy: a route with a policy of its own is not advertised here.
     same = [m for f in app.http_functions() if policy(app, f) == found
-            and f.trigger.route.match(req.path) is not None for m in f.trigger.methods]  # type: ignore[union-attr]
+            and f.trigger.route.match(path) is not None for m in f.trigger.methods]  # type: ignore[union-attr]
     return found, same or served
 
 

@@ -554,15 +554,18 @@ def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, in
     return resp
 
 
-def match_request(app: App, req: HttpRequest, template: str | None = None
+def match_request(app: App, req: HttpRequest, template: str | None = None, method: str | None = None
                   ) -> tuple[FunctionSpec | None, dict[str, str], Sequence[str]]:
     """``app``'s route for ``req``: :meth:`App.route` of its method and decoded path, except that an escaped "/" in
     its raw path (``/files/a%2Fb``) stays inside its segment, as the clouds' routers match it: ``/files/{name}``
-    with ``name`` ``a/b``, not ``/files/{a}/{b}``. ``template``: the route template the platform matched."""
+    with ``name`` ``a/b``, not ``/files/{a}/{b}``. ``template``: the route template the platform matched;
+    ``method``: the method to route instead of ``req``'s (a preflight's ``Access-Control-Request-Method``)."""
+    if method is None:
+        method = req.method
     escaped = slash_escaped(req._raw_path)
     if escaped is None:
-        return app._match(req.method, req.path, template)
-    spec, params, methods = app._match(req.method, escaped, template)
+        return app._match(method, req.path, template)
+    spec, params, methods = app._match(method, escaped, template)
     return spec, unescape(params), methods
 
 

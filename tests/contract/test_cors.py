@@ -173,3 +173,36 @@ def test_star_with_credentials_is_refused_and_bad_policies_fail_at_import() -> N
         Cors(allow_origins=[])
     with pytest.raises(RegistrationError, match="portafunc.Cors"):
         App("x", cors={"allow_origins": ["*"]})  # type: ignore[arg-type]
+
+
+def escaped_slash_app() -> App:
+    """Two routes a path with an escaped "/" could reach, each with a policy of its own: ``/files/a%2Fb`` is
+    ``/files/{name}`` (``name`` ``a/b``), as routing matches it, not ``/files/{folder}/{name}``."""
+    app = App("escaped-cors")
+
+    @app.http("GET", "/files/{name}", cors=Cors(allow_origins=[SHOP], expose_headers=["X-Route"]))
+    def one_file(req: HttpRequest) -> dict:
+        return {"name": req.path_params["name"]}
+
+    @app.http("GET", "/files/{folder}/{name}", cors=Cors(allow_origins=["*"]))
+    def file_in_folder(req: HttpRequest) -> dict:
+        return {"folder": req.path_params["folder"], "name": req.path_params["name"]}
+
+    return app
+
+
+def test_a_path_with_an_escaped_slash_gets_the_cors_answer_of_the_route_it_is_routed_to(cloud) -> None:
+    app = escaped_slash_app()
+    resp = preflight(cloud, app, "/files/a%2Fb", SHOP, "GET")
+    assert resp.status == 204, resp.body[:300]
+    assert acao_headers(resp) == {
+        "access-control-allow-origin": SHOP,
+        "access-control-allow-methods": "GET, HEAD",
+        "vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+    }
+    got = cloud.http(app, "GET", "/files/a%2Fb", headers={"Origin": SHOP})
+    assert got.status == 200 and got.json_body() == {"name": "a/b"}
+    assert acao_headers(got) == {"access-control-allow-origin": SHOP, "access-control-expose-headers": "X-Route",
+                                 "vary": "Origin"}
+    # The unescaped path is the other route's, under its own policy.
+    assert preflight(cloud, app, "/files/a/b", SHOP, "GET").headers["access-control-allow-origin"] == "*"
