@@ -764,7 +764,8 @@ class HttpRequest:
 
     def to_dict(self, context: bool = False) -> dict[str, Any]:
         """The public JSON form; ``context=True`` adds what the front door said beyond the request itself
-        (``path_params``, ``client_ip``, ``raw_query``), as ``portafunc events decode`` prints it."""
+        (``path_params``, ``client_ip``, ``raw_query``, and ``raw_path`` when it is not :attr:`path` percent-encoded,
+        as ``/files/a%2Fb`` for ``/files/a/b``), as ``portafunc events decode`` prints it."""
         out: dict[str, Any] = {
             "kind": "http",
             "method": self.method,
@@ -776,13 +777,22 @@ class HttpRequest:
         }
         if context:
             out.update(path_params=dict(self.path_params), client_ip=self.client_ip, raw_query=self.raw_query)
+            raw_path = self._raw_path
+            if raw_path is not None and raw_path != quote_path(self.path):
+                out["raw_path"] = raw_path  # says more than the path (an escaped "/" routes differently): kept
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HttpRequest:
+        raw_path = data.get("raw_path")
+        if raw_path is not None and not isinstance(raw_path, str):
+            raise TypeError(f"raw_path must be a string, not {type(raw_path).__name__}")
+        path = data.get("path")
+        if path is None:
+            path = "/" if raw_path is None else decode_path(raw_path) or "/"
         return cls(
             method=data.get("method", "GET"),
-            path=data.get("path", "/"),
+            path=path,
             query={k: list(v) for k, v in (data.get("query") or {}).items()},
             headers=Headers(data.get("headers") or {}),
             cookies=dict(data.get("cookies") or {}),
@@ -790,6 +800,7 @@ class HttpRequest:
             path_params={str(k): str(v) for k, v in (data.get("path_params") or {}).items()},
             client_ip=data.get("client_ip"),
             raw_query=data.get("raw_query"),
+            raw_path=raw_path,
         )
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -1387,8 +1398,8 @@ def event_kind(event: Event) -> str:
 
 #: The fields of each kind's public JSON form (``to_dict(context=True)``): what ``from_dict`` reads.
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "http": ("kind", "method", "path", "query", "headers", "cookies", "body_base64", "path_params", "client_ip",
-             "raw_query"),
+    "http": ("kind", "method", "path", "raw_path", "query", "headers", "cookies", "body_base64", "path_params",
+             "client_ip", "raw_query"),
     "message": ("kind", "id", "data_base64", "attributes", "ordering_key", "delivery_attempt", "published_at",
                 "source"),
     "storage": ("kind", "bucket", "key", "event", "size", "etag", "time", "id"),

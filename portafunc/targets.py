@@ -156,7 +156,7 @@ class Target(ABC):
         neutral = dict(data or {})
         neutral.setdefault("kind", {"queue": "message", "topic": "message"}.get(kind, kind))
         defaults: dict[str, dict[str, Any]] = {
-            "http": {"method": "GET", "path": "/"},
+            "http": {"method": "GET"},  # the path: "/", or what a raw_path given decodes to
             "message": {"id": "00000000-0000-4000-8000-000000000001", "data_base64": "e30="},
             "storage": {"bucket": "uploads", "key": "example.txt", "size": 0},
             "schedule": {"time": "2026-01-01T00:00:00Z"},

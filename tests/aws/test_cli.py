@@ -59,6 +59,17 @@ def test_new_then_decode_gives_back_the_neutral_input(trigger):
         assert event[key] == value
 
 
+def test_new_then_decode_keeps_an_escaped_slash_in_the_raw_path():
+    data = {"method": "GET", "path": "/files/a/b", "raw_path": "/files/a%2Fb"}
+    new = cli("events", "new", "--target", "aws", "http", "--data", json.dumps(data))
+    assert new.returncode == 0, new.stderr
+    assert json.loads(new.stdout)["rawPath"] == "/files/a%2Fb"
+    decoded = cli("events", "decode", "--target", "aws", "-", stdin=new.stdout)
+    assert decoded.returncode == 0, decoded.stderr
+    event = json.loads(decoded.stdout)["events"][0]
+    assert (event["path"], event["raw_path"]) == ("/files/a/b", "/files/a%2Fb")
+
+
 def test_invoke_prints_the_native_answer(tmp_path):
     event = tmp_path / "sqs.json"
     new = cli("events", "new", "--target", "aws", "queue", "--data",

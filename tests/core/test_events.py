@@ -76,6 +76,26 @@ def test_json_form_round_trips_every_kind():
     assert events[0].to_dict()["headers"] == {"x-a": ["1", "2"]}
 
 
+def test_the_json_form_keeps_a_raw_path_the_path_would_not_encode_to():
+    """``raw_path`` is in the form with context (like ``raw_query``) only where it says more than ``path``: an
+    escaped "/" (which routes ``/files/a%2Fb`` to ``/files/{name}``), a lower-case escape; a path as the URL spells
+    it leaves it out."""
+    escaped = HttpRequest("GET", "/files/a/b", raw_path="/files/a%2Fb")
+    form = escaped.to_dict(context=True)
+    assert form["raw_path"] == "/files/a%2Fb" and form["path"] == "/files/a/b"
+    again = event_from_dict(form)
+    assert isinstance(again, HttpRequest)
+    assert again.raw_path == "/files/a%2Fb" and again == escaped and again.to_dict(context=True) == form
+    assert "raw_path" not in escaped.to_dict()
+    assert HttpRequest("GET", "/a", raw_path="/a%2fb").to_dict(context=True)["raw_path"] == "/a%2fb"
+    for plain in (HttpRequest("GET", "/a b/ü"), HttpRequest("GET", "/a b/ü", raw_path="/a%20b/%C3%BC")):
+        assert "raw_path" not in plain.to_dict(context=True)
+    # Given alone, the raw path gives the path too.
+    only_raw = event_from_dict({"kind": "http", "raw_path": "/files/caf%C3%A9/a%2Fb"})
+    assert isinstance(only_raw, HttpRequest)
+    assert (only_raw.path, only_raw.raw_path) == ("/files/café/a/b", "/files/caf%C3%A9/a%2Fb")
+
+
 def test_every_event_maps_to_a_cloudevent_envelope():
     msg = Message(id="m-1", data=b"x", source="sqs://q")
     ce = msg.to_cloudevent()
