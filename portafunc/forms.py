@@ -38,6 +38,19 @@ class UploadedFile:
     def size(self) -> int:
         return len(self.data)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """A model field may be an ``UploadedFile`` (filled from a multipart body) without
+        ``arbitrary_types_allowed``: an instance is taken as it is."""
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """What the OpenAPI document shows for such a field: a file's contents."""
+        return {"type": "string", "format": "binary"}
+
     def __repr__(self) -> str:
         return f"UploadedFile({self.name!r}, filename={self.filename!r}, {self.content_type}, {self.size} bytes)"
 

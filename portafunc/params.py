@@ -15,7 +15,9 @@ Where a parameter comes from:
   any case), or ``Header(alias=...)``;
 * ``Annotated[T, Query()]``, or any other parameter that is not the request and not a pydantic model: the query
   string (``Query(alias=...)`` for a name that is not an identifier);
-* a pydantic model parameter: the JSON body, validated into the model (a request body needs a JSON content type).
+* a pydantic model parameter: the JSON body, validated into the model (a request body needs a JSON content type);
+  on a route whose ``content_types`` name ``application/x-www-form-urlencoded`` or ``multipart/form-data``, a body
+  sent in such a type is read as a form, its fields validated into the model by name (see :class:`_FormBody`).
 
 A ``list[T]`` query or header parameter takes every value sent; a single-valued one takes the first.
 """
@@ -523,7 +525,8 @@ class _Binder:
     __slots__ = ("request_arg", "query", "headers", "path", "validator", "fields", "renamed", "defaults_only",
                  "body", "body_validate", "content_types", "response", "response_validate", "response_dump",
                  "validation_error", "response_kept", "as_dict", "header_names",
-                 "header_fields", "plain", "query_names", "first_fields", "planned_call", "planned_response")
+                 "header_fields", "plain", "query_names", "first_fields", "planned_call", "planned_response",
+                 "body_form")
 
     def __init__(self, sig: RouteSignature) -> None:
         self.validation_error: Any = _NeverRaised  # pydantic's ValidationError, once something is validated
@@ -558,6 +561,8 @@ class _Binder:
             from .invoke import _validator
 
             self.body_validate = _validator(sig.body.model)
+        # the form types the route declares for its typed body: such a body is read as a form into the model
+        self.body_form = _FormBody.declared(sig.body) if sig.body is not None else None
         self.content_types = sig.content_types
         self.response = sig.response_model
         self.response_validate = self.response_dump = None
@@ -641,11 +646,16 @@ class _Binder:
             if not req.body and not body.required:
                 kwargs[body.arg] = None
             else:
-                data = req.body
-                if b"NaN" in data or b"Infinity" in data:
-                    refuse_non_finite(data)  # pydantic takes NaN/Infinity as floats; JSON has neither
+                data: Any
+                form = self.body_form  # None unless the route declares a form type: JSON pays one test
+                if form is None or (fields := form.read(req)) is None:
+                    data, validate = req.body, self.body_validate
+                    if b"NaN" in data or b"Infinity" in data:
+                        refuse_non_finite(data)  # pydantic takes NaN/Infinity as floats; JSON has neither
+                else:  # sent as a declared form type: its fields by name, validated into the model
+                    data, validate = fields, form.validate
                 try:
-                    kwargs[body.arg] = self.body_validate(data)  # type: ignore[misc]
+                    kwargs[body.arg] = validate(data)  # type: ignore[misc]
                 except ValueError as exc:
                     errors_fn = getattr(exc, "errors", None)
                     if errors_fn is None:
@@ -784,6 +794,68 @@ class _Binder:
             raise ResponseValidationError(
                 f"the handler's result does not match its response model {_type_name(self.response)}: "
                 f"{len(failures)} error(s): {', '.join(failures[:10])}") from None
+
+
+class _FormBody:
+    """How a typed body sent as a form (``application/x-www-form-urlencoded`` or ``multipart/form-data``, when the
+    route declares it) becomes the model's input: each field by its name (or alias), a list field taking every value
+    of a repeated name, a ``bytes`` field an uploaded file's bytes and an ``UploadedFile`` field the file itself;
+    names the model does not declare are passed too (its ``extra`` setting decides). Validated in pydantic's lax
+    mode, as text ("36" for an int)."""
+
+    __slots__ = ("media", "fields", "names", "validate")
+
+    def __init__(self, model: Any, media: tuple[str, ...]) -> None:
+        self.media = media
+        self.validate = model.model_validate
+        self.fields: list[tuple[str, bool, str]] = []  # (name on the wire, multi, "text" | "bytes" | "file")
+        for name, info in (getattr(model, "model_fields", None) or {}).items():
+            alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+            self.fields.append((alias or name, _is_multi(info.annotation), _form_kind(info.annotation)))
+        self.names = frozenset(wire for wire, _, _ in self.fields)
+
+    @classmethod
+    def declared(cls, body: BodySpec) -> _FormBody | None:
+        from .forms import FORM_TYPES
+
+        media = tuple(media for media in FORM_TYPES if media in body.content_types)
+        return cls(body.model, media) if media else None
+
+    def read(self, req: HttpRequest) -> dict[str, Any] | None:
+        """The model's input from ``req``'s form body, or None when the request is not sent as a declared form
+        type (it is then read as JSON)."""
+        header = req.headers.get("content-type") or ""
+        if header.split(";", 1)[0].strip().lower() not in self.media:
+            return None
+        from .forms import parse_form
+
+        form = parse_form(req)
+        raw: dict[str, Any] = {}
+        for wire, multi, kind in self.fields:
+            files = form.files.get(wire) if kind != "text" else None
+            values: list[Any] | None = ([f.data for f in files] if kind == "bytes" else list(files)) if files \
+                else form.fields.get(wire)
+            if values:
+                raw[wire] = values if multi else values[0]
+        for name in form:
+            if name not in self.names:
+                sent: list[Any] = [*form.fields.get(name, ()), *form.files.get(name, ())]
+                raw[name] = sent if len(sent) > 1 else sent[0]
+        return raw
+
+
+def _form_kind(tp: Any, depth: int = 0) -> str:
+    """What a form field of type ``tp`` takes from an uploaded file: "bytes" (its data), "file" (the
+    ``UploadedFile``) or "text" (no file: the text value)."""
+    from .forms import UploadedFile
+
+    if tp is bytes:
+        return "bytes"
+    if isinstance(tp, type) and issubclass(tp, UploadedFile):
+        return "file"
+    inner = (getattr(tp, "__origin__", None), *getattr(tp, "__args__", ()))
+    kinds = {_form_kind(a, depth + 1) for a in inner if a is not None and a is not tp} if depth < 4 else set()
+    return "file" if "file" in kinds else "bytes" if "bytes" in kinds else "text"
 
 
 def _parameters_validator(fields: dict[str, ParamSpec], as_dict: bool = True) -> tuple[Any, bool]:

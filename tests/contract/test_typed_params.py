@@ -29,6 +29,13 @@ class StoredOrder(Order):
     card_number: str
 
 
+class Signup(BaseModel):
+    name: str
+    age: int
+    tags: list[str] = []
+    avatar: bytes | None = None
+
+
 def typed_app() -> App:
     app = App("typed")
 
@@ -51,6 +58,12 @@ def typed_app() -> App:
         return {"fields": data.fields,
                 "file": None if upload is None else {"filename": upload.filename, "type": upload.content_type,
                                                      "hex": upload.data.hex()}}
+
+    @app.http("POST", "/signups", content_types=["application/json", "application/x-www-form-urlencoded",
+                                                 "multipart/form-data"])
+    def signup(person: Signup) -> dict[str, Any]:
+        return {"name": person.name, "age": person.age, "tags": person.tags,
+                "avatar": None if person.avatar is None else person.avatar.hex()}
 
     @app.http("GET", "/raw")
     def raw(req: HttpRequest) -> HttpResponse:
@@ -134,3 +147,49 @@ def test_a_malformed_form_is_400_and_json_sent_to_a_form_is_415(cloud) -> None:
                      headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert cut.status == 400 and "closing boundary" in cut.json_body()["detail"]
     assert cloud.http(app, "POST", "/forms", json={"a": 1}).status == 415
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_url_encoded_form_validates_into_a_body_model(cloud) -> None:
+    resp = cloud.http(typed_app(), "POST", "/signups", body=b"name=Ada+L&age=36&tags=a&tags=b", headers=FORM)
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == {"name": "Ada L", "age": 36, "tags": ["a", "b"], "avatar": None}
+    one = cloud.http(typed_app(), "POST", "/signups", body=b"name=Bo&age=7&tags=only", headers=FORM)
+    assert one.status == 200 and one.json_body()["tags"] == ["only"]
+
+
+def test_a_multipart_form_with_a_file_validates_into_a_body_model(cloud) -> None:
+    payload = bytes(range(256))
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda \xe2\x82\xac\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"age\"\r\n\r\n36\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nx\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\ny\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + payload + b"\r\n--b0undary--\r\n")
+    resp = cloud.http(typed_app(), "POST", "/signups", body=body,
+                      headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == {"name": "Ada €", "age": 36, "tags": ["x", "y"], "avatar": payload.hex()}
+
+
+def test_a_form_missing_a_field_fails_as_the_json_body_does(cloud) -> None:
+    app = typed_app()
+    form = cloud.http(app, "POST", "/signups", body=b"name=Ada&tags=a", headers=FORM)
+    as_json = cloud.http(app, "POST", "/signups", json={"name": "Ada", "tags": ["a"]})
+    assert form.status == as_json.status == 400
+    assert form.headers.get("content-type") == "application/problem+json"
+    assert form.json_body() == as_json.json_body()
+    assert [(e["in"], e["loc"], e["type"]) for e in form.json_body()["errors"]] == [("body", ["age"], "missing")]
+    wrong = cloud.http(app, "POST", "/signups", body=b"name=Ada&age=old", headers=FORM)
+    assert wrong.status == 400
+    assert [(e["in"], e["loc"], e["type"]) for e in wrong.json_body()["errors"]] == [("body", ["age"], "int_parsing")]
+
+
+def test_json_still_reaches_a_body_model_on_a_form_route(cloud) -> None:
+    resp = cloud.http(typed_app(), "POST", "/signups", json={"name": "Ada", "age": 36, "tags": ["a"]})
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == {"name": "Ada", "age": 36, "tags": ["a"], "avatar": None}
+    assert cloud.http(typed_app(), "POST", "/signups", body=b"name=Ada", headers={"Content-Type": "text/plain"}
+                      ).status == 415

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from portafunc import App, Header, HttpRequest, HttpResponse, Path, Query, RegistrationError, Router
+from portafunc import App, Header, HttpRequest, HttpResponse, Path, Query, RegistrationError, Router, UploadedFile
 from portafunc.invoke import handle_http
 from portafunc.params import REQUIRED, ParamSpec, route_parameters, route_signature
 
@@ -282,6 +282,76 @@ def test_app_content_types_apply_to_routes_that_set_none() -> None:
     assert post(app, "/o", b'{"id": "o", "total": 1}', {"Content-Type": "text/plain"}).status == 200
     assert post(app, "/o", b'{"id": "o", "total": 1}', {"Content-Type": "text/csv"}).status == 415
     assert post(app, "/any", b"x", {"Content-Type": "image/png"}).status == 200
+
+
+class Upload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(alias="doc-title")
+    note: str | None = None
+    doc: UploadedFile
+    pages: list[bytes] = []
+
+
+def form_app() -> App:
+    app = App("forms")
+
+    @app.http("POST", "/uploads", content_types=["multipart/form-data"])
+    def upload(up: Upload) -> dict[str, Any]:
+        return {"title": up.title, "note": up.note, "doc": [up.doc.filename, up.doc.content_type, up.doc.size],
+                "pages": [p.decode() for p in up.pages]}
+
+    @app.http("POST", "/orders", content_types=["application/x-www-form-urlencoded", "application/json"])
+    def create(order: Order) -> Order:
+        return order
+
+    return app
+
+
+def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    kind = b"Content-Type: text/plain\r\n" if filename else b""
+    return f"--xx\r\nContent-Disposition: {disposition}\r\n".encode() + kind + b"\r\n" + value + b"\r\n"
+
+
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=xx"}
+
+
+def test_a_multipart_body_fills_uploaded_file_and_bytes_fields_by_alias() -> None:
+    body = (_part("doc-title", b"Q3") + _part("doc", b"hello", "C:\\tmp\\a.txt") + _part("pages", b"p1", "1.txt")
+            + _part("pages", b"p2", "2.txt") + b"--xx--\r\n")
+    resp = post(form_app(), "/uploads", body, MULTIPART)
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == {"title": "Q3", "note": None, "doc": ["a.txt", "text/plain", 5], "pages": ["p1", "p2"]}
+
+
+def test_form_fields_the_model_does_not_declare_reach_its_extra_setting() -> None:
+    body = _part("doc-title", b"Q3") + _part("doc", b"x", "a.txt") + _part("admin", b"yes") + b"--xx--\r\n"
+    resp = post(form_app(), "/uploads", body, MULTIPART)
+    assert resp.status == 400
+    assert [(e["in"], e["loc"], e["type"]) for e in resp.json_body()["errors"]] == [
+        ("body", ["admin"], "extra_forbidden")]
+    text_for_file = post(form_app(), "/uploads", _part("doc-title", b"Q3") + _part("doc", b"x") + b"--xx--\r\n",
+                         MULTIPART)
+    assert text_for_file.status == 400 and text_for_file.json_body()["errors"][0]["loc"] == ["doc"]
+
+
+def test_a_form_body_is_not_read_as_json() -> None:
+    app = form_app()
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    assert post(app, "/orders", b"id=NaN-Infinity&total=2", form).json_body() == {"id": "NaN-Infinity", "total": 2}
+    assert post(app, "/orders", b'{"id": "o", "total": 1}', JSON).json_body() == {"id": "o", "total": 1}
+    assert post(app, "/orders", b"id=%ff&total=1", form).status == 400  # not UTF-8: the form's own 400
+    assert post(app, "/orders", b"id=o&total=1", {"Content-Type": "multipart/form-data; boundary=x"}).status == 415
+
+
+def test_the_openapi_document_gives_a_form_body_the_models_schema() -> None:
+    doc = form_app().openapi()
+    content = doc["paths"]["/orders"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/x-www-form-urlencoded", "application/json"}
+    assert content["application/x-www-form-urlencoded"] == content["application/json"]
+    upload = doc["components"]["schemas"]["Upload"]["properties"]
+    assert upload["doc"] == {"type": "string", "format": "binary", "title": "Doc"}
 
 
 # -- registration checks ------------------------------------------------------------------------------------------
