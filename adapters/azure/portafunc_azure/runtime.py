@@ -82,6 +82,7 @@ class Runtime:
         self.app_ref = app_ref
         self.root = str(Path(root).resolve().parent if root and root.endswith(".py") else root) if root else None
         self._app: App | None = _registry.get(app_ref)
+        self._keep_successes = False  # see forget_last
         self._last: dict[int, Any] = {}  # each thread's last outcome (see .last), by thread id: cheaper than a
         # threading.local's attribute on the per-event path
         self._poison_senders: dict[tuple[str, str], Any] = {}
@@ -118,8 +119,14 @@ class Runtime:
         return last
 
     def forget_last(self) -> None:
-        """Forget this thread's last outcome (what the driver does before each event it hands a function)."""
+        """Forget this thread's last outcome (what the driver does before each event it hands a function). A success
+        is kept as the last outcome only once this was called (by any runtime of the process): a deployment never
+        reads it, and the per-message paths then do not write it; failures are always kept."""
         self._last.pop(get_ident(), None)
+        self._keep_successes = True
+        from .codecs import grid_lane
+
+        grid_lane.keep_successes = True
 
     def _record(self, outcome: LastOutcome) -> None:
         self._last[get_ident()] = outcome
@@ -191,7 +198,8 @@ class Runtime:
             return
         result = invoke_message_failure(spec, neutral, TARGET, None, msg)
         if result is None:  # a success
-            self._last[get_ident()] = neutral.id  # read as a LastOutcome by .last
+            if self._keep_successes:  # see forget_last
+                self._last[get_ident()] = neutral.id  # read as a LastOutcome by .last
             return
         outcome = result.outcome
         if outcome is Outcome.REJECTED:  # the core said "reported failed"; here that is the poison queue, at once
