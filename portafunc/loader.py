@@ -78,7 +78,7 @@ def load_deployed_app(ref: str | None = None, project_dir: str | Path | None = N
     garbage collector is paused while the app is imported, and what the import built is then frozen
     (``gc.freeze()``), so later collections skip it.
 
-    Importing a web framework or many pydantic models allocates hundreds of thousands of long-lived objects, and
+    Importing a web framework or many pydantic models allocates tens of thousands of long-lived objects, and
     every full collection during that import walks all of them again: a tenth to a fifth of a FastAPI app's import
     on the benchmark machine, for a few hundred objects of garbage. Frozen objects are still freed by reference
     counting; only cyclic garbage made while the app is imported stays until the process ends. The local runner
