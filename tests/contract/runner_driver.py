@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import http.client
 import threading
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote
+
+import pytest
 
 from portafunc import App, Headers, HttpRequest, HttpResponse
 from portafunc.runner.console import InFlight
 from portafunc.runner.http import LocalHttpServer
 from portafunc.targets import Driver, Exchange
+from portafunc.testing import Cloud
 
 
 class RunnerDriver(Driver):
@@ -66,3 +69,26 @@ class RunnerDriver(Driver):
 
     def event(self, app: App, function: str, event: Any) -> Exchange:
         raise NotImplementedError("the runner driver serves HTTP only")
+
+
+def contract_fixtures(fronts: list[str]) -> tuple[Any, Any]:
+    """The ``runner_driver`` and ``front`` fixtures of a module that drives its apps through every front door of
+    ``fronts`` (target names, and ``run`` for ``portafunc run``'s server): ``runner_driver, front =
+    contract_fixtures(FRONTS)`` at the module's top level."""
+
+    @pytest.fixture(scope="module")
+    def runner_driver() -> Iterator[RunnerDriver]:
+        driver = RunnerDriver()
+        yield driver
+        driver.close()
+
+    @pytest.fixture(params=fronts)
+    def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+        """One front door: a cloud's contract driver, or portafunc run's server."""
+        name = request.param
+        instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
+        monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
+        request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
+        return instance
+
+    return runner_driver, front

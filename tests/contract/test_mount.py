@@ -4,14 +4,12 @@ entry point, beside a native route. Each case is one that a hand-written adapter
 from __future__ import annotations
 
 import warnings
-from typing import Iterator
 
 import pytest
 from mounted_apps import load_mounted
-from runner_driver import RunnerDriver
+from runner_driver import contract_fixtures
 
 from portafunc import App, RegistrationError
-from portafunc.testing import Cloud
 
 mounted = load_mounted("portafunc_test_mounted")
 app = mounted.app
@@ -19,21 +17,7 @@ BOTH = pytest.mark.parametrize("prefix", ["/fastapi", "/flask"])
 FRONTS = ["aws", "azure", "gcp", "run"]  # the three clouds' entry points, and portafunc run
 
 
-@pytest.fixture(scope="module")
-def runner_driver() -> Iterator[RunnerDriver]:
-    driver = RunnerDriver()
-    yield driver
-    driver.close()
-
-
-@pytest.fixture(params=FRONTS)
-def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-    """One front door: a cloud's contract driver, or portafunc run's server."""
-    name = request.param
-    instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
-    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
-    request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
-    return instance
+runner_driver, front = contract_fixtures(FRONTS)
 
 
 @BOTH

@@ -5,10 +5,10 @@ server, for the parts of a request a front door tends to rewrite: the percent-es
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from runner_driver import RunnerDriver
+from runner_driver import contract_fixtures
 
 from portafunc import App, HttpRequest
 from portafunc.targets import available
@@ -50,20 +50,7 @@ def item(item: str) -> dict[str, str]:
     return {"item": item}
 
 
-@pytest.fixture(scope="module")
-def runner_driver() -> Iterator[RunnerDriver]:
-    driver = RunnerDriver()
-    yield driver
-    driver.close()
-
-
-@pytest.fixture(params=FRONTS)
-def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-    name = request.param
-    instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
-    monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
-    request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
-    return instance
+runner_driver, front = contract_fixtures(FRONTS)
 
 
 def _get(front: Cloud, path: str, **kw: Any) -> dict[str, Any]:
