@@ -29,7 +29,8 @@ from . import context, logs
 from . import invoke as _invoke
 from .caches import keep
 from .errors import RegistrationError
-from .events import Headers, HttpRequest, HttpResponse, _token_names, check_headers, decode_path
+from .events import (PATH_SAFE, Headers, HttpRequest, HttpResponse, _token_names, check_headers, decode_path,
+                     quote_path)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -157,31 +158,18 @@ def _server(host: str | None, scheme: str) -> tuple[str, int]:
     return host, 443 if scheme == "https" else 80
 
 
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_NEEDS_QUOTING = None
-
-
 def _sent_path(raw: str) -> bytes:
     """A path as sent (its escapes kept, ``HttpRequest.raw_path``) as ASCII bytes: any other character encoded."""
     if raw.isascii():
         return raw.encode("ascii")
     from urllib.parse import quote
 
-    return quote(raw, safe=_PATH_SAFE + "%").encode("ascii")
+    return quote(raw, safe=PATH_SAFE + "%").encode("ascii")
 
 
 def _raw_path(path: str) -> bytes:
     """The path percent-encoded as UTF-8 (what the client sent, up to equivalent escapes)."""
-    global _NEEDS_QUOTING
-    if _NEEDS_QUOTING is None:
-        import re
-
-        _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9" + re.escape(_PATH_SAFE) + "]").search
-    if _NEEDS_QUOTING(path) is None:
-        return path.encode("ascii")
-    from urllib.parse import quote
-
-    return quote(path, safe=_PATH_SAFE).encode("ascii")
+    return quote_path(path).encode("ascii")
 
 
 # -- ASGI -------------------------------------------------------------------------------------------------------
