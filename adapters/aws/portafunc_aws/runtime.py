@@ -26,7 +26,6 @@ This module imports no AWS SDK: the HTTP path never loads boto3.
 from __future__ import annotations
 
 import os
-from operator import attrgetter
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -50,7 +49,6 @@ ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router
 SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.ROUTING_ENV, kept off the import path)
 _UNMATCHED_VARIANTS = frozenset(("alb", "alb-multi", "function-url"))  # no platform router names their route
 _SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
-_event_id = attrgetter("id")
 _JSON_ONLY = [("Content-Type", "application/json")]  # the headers of events.json_response
 _NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
                   "eventbridge": "an EventBridge event"}
@@ -268,8 +266,8 @@ class LambdaHandler:
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
         codec_ = _messages or _load_messages()
         failed = lazy.failed_ids()
-        batch = lazy.decoded(recs, codec_.decode_sqs_record, record_id=_record_id, event_id=_event_id, failed=failed,
-                        ordered=ordered, what="SQS record")  # decoded as the batch runs: one message alive at a time
+        batch = lazy.decoded(recs, codec_.decode_sqs_record, record_id=_record_id, failed=failed, ordered=ordered,
+                             what="SQS record")  # a small batch at once, a large one as it runs (one alive at a time)
         result = invoke_batch(spec, batch, ordered=ordered, target=TARGET, native_context=context,
                               invocation_id=getattr(context, "aws_request_id", None))
         failed_ids = result.failed_ids
