@@ -223,13 +223,18 @@ def preflight_target(app: App, req: HttpRequest, function: str | None) -> tuple[
 __all__ = ["Cors"]
 
 
-def decorate_refusal(app: App, method: str, path: str, origin: str | None, resp: HttpResponse) -> HttpResponse:
+def decorate_refusal(app: App, method: str, path: str, origin: str | None, resp: HttpResponse,
+                     raw_path: str | None = None) -> HttpResponse:
     """``resp``, a refusal made before the request reached the pipeline (a body over the limit, refused before a byte
     of it is read), with the CORS headers of the policy covering ``method path``, as every answer from the pipeline
-    carries them: without them a browser cannot read why it was refused."""
+    carries them: without them a browser cannot read why it was refused. ``raw_path``: the path as the request
+    line sent it, routed as the pipeline routes it (:func:`portafunc.invoke.match_request`: an escaped "/" stays
+    inside its segment), so the refusal carries the policy of the route the request would have reached."""
     if not app._cors_used:
         return resp
-    spec = app.route(method, path)[0]
+    from .routing import slash_escaped
+
+    spec = app._match(method.upper(), slash_escaped(raw_path) or path, None)[0]
     found = policy(app, spec)
     if found is not None:
         found.decorate(origin, resp)

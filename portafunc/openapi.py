@@ -414,10 +414,17 @@ def _greedy(spec: FunctionSpec) -> set[str]:
 
 
 def _media_types(accepted: tuple[str, ...]) -> tuple[str, ...]:
-    """The content types to list for a body: the exact ones (``application/*+json`` is accepted too, but a range
-    is no use to a client choosing what to send); the ranges only when nothing else is accepted."""
+    """The content types to list for a typed body: the exact ones (``application/*+json`` is accepted too, but a
+    range is no use to a client choosing what to send), and the form types a range admits (``multipart/*``: such a
+    body is read as a form into the model, so ``multipart/form-data`` is named); the ranges too when no exact type
+    is declared."""
+    from .forms import FORM_TYPES
+    from .params import media_type_matches
+
     exact = tuple(media for media in accepted if "*" not in media)
-    return exact or accepted or ("application/json",)
+    ranges = tuple(media for media in accepted if "*" in media)
+    forms = tuple(media for media in FORM_TYPES if media not in exact and media_type_matches(media, ranges))
+    return (*exact, *forms, *(ranges if not exact else ())) or ("application/json",)
 
 
 _NO_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))  # requests sent without a body (RFC 9110: no meaning)

@@ -16,8 +16,9 @@ Where a parameter comes from:
 * ``Annotated[T, Query()]``, or any other parameter that is not the request and not a pydantic model: the query
   string (``Query(alias=...)`` for a name that is not an identifier);
 * a pydantic model parameter: the JSON body, validated into the model (a request body needs a JSON content type);
-  on a route whose ``content_types`` name ``application/x-www-form-urlencoded`` or ``multipart/form-data``, a body
-  sent in such a type is read as a form, its fields validated into the model by name (see :class:`_FormBody`).
+  on a route whose ``content_types`` admit ``application/x-www-form-urlencoded`` or ``multipart/form-data`` (by name,
+  or by a pattern such as ``multipart/*``), a body sent in such a type is read as a form, its fields validated into
+  the model by name, a field left blank counting as not sent (see :class:`_FormBody`).
 
 A ``list[T]`` query or header parameter takes every value sent; a single-valued one takes the first.
 """
@@ -798,10 +799,20 @@ class _Binder:
 
 class _FormBody:
     """How a typed body sent as a form (``application/x-www-form-urlencoded`` or ``multipart/form-data``, when the
-    route declares it) becomes the model's input: each field by its name (or alias), a list field taking every value
-    of a repeated name, a ``bytes`` field an uploaded file's bytes and an ``UploadedFile`` field the file itself;
-    names the model does not declare are passed too (its ``extra`` setting decides). Validated in pydantic's lax
-    mode, as text ("36" for an int)."""
+    route's ``content_types`` admit it, by the rules of the content-type check: ``multipart/*`` or ``*/*`` too)
+    becomes the model's input: each field by its name (or alias), a list field taking every value of a repeated
+    name, a ``bytes`` field an uploaded file's bytes and an ``UploadedFile`` field the file itself; names the model
+    does not declare are passed too (its ``extra`` setting decides). Validated in pydantic's lax mode, as text ("36"
+    for an int).
+
+    A single-valued field sent empty (``name=``), and a file input sent without a file (a part with an empty
+    filename and no data), count as not sent: the field takes its default, or is reported missing when it has
+    none. A browser sends every text input of a form, ``""`` when it is left blank, and a file input even when no
+    file is chosen, so an empty value says "not filled in" rather than "the empty string"; FastAPI and Starlette
+    read form fields the same way (an ``Optional[str] = None`` field left blank is None, not ``""``; a required
+    ``int`` field left blank is "missing", not "not an integer"). A JSON body still sends ``""`` as such. A list
+    field keeps its empty text values (as FastAPI does): repeated fields are often read side by side, row by row,
+    and dropping a blank one would shift the rows after it; only its file inputs without a file are dropped."""
 
     __slots__ = ("media", "fields", "names", "validate")
 
@@ -818,7 +829,8 @@ class _FormBody:
     def declared(cls, body: BodySpec) -> _FormBody | None:
         from .forms import FORM_TYPES
 
-        media = tuple(media for media in FORM_TYPES if media in body.content_types)
+        # matched as _check_content_type matches a request's type: a form type the route accepts is read as a form
+        media = tuple(media for media in FORM_TYPES if media_type_matches(media, body.content_types))
         return cls(body.model, media) if media else None
 
     def read(self, req: HttpRequest) -> dict[str, Any] | None:
@@ -833,10 +845,15 @@ class _FormBody:
         raw: dict[str, Any] = {}
         for wire, multi, kind in self.fields:
             files = form.files.get(wire) if kind != "text" else None
-            values: list[Any] | None = ([f.data for f in files] if kind == "bytes" else list(files)) if files \
+            if files:  # a file input left without a file: not sent
+                files = [f for f in files if f.filename or f.data]
+            values: list[Any] | None = ([f.data for f in files] if kind == "bytes" else files) if files \
                 else form.fields.get(wire)
             if values:
-                raw[wire] = values if multi else values[0]
+                if multi:
+                    raw[wire] = values
+                elif values[0] != "":  # a field left blank: not sent (its default, or "missing")
+                    raw[wire] = values[0]
         for name in form:
             if name not in self.names:
                 sent: list[Any] = [*form.fields.get(name, ()), *form.files.get(name, ())]

@@ -106,22 +106,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length and length.strip().isdecimal() and int(length) > self.server.max_body:
             refused = _too_large(int(length), self.server.max_body)
-            decorate_refusal(self.server.app, self.command, decode_path(self.path.partition("?")[0]) or "/",
-                             self.headers.get("Origin"), refused.response)
+            raw_path = self._raw_path()
+            decorate_refusal(self.server.app, self.command, decode_path(raw_path) or "/", self.headers.get("Origin"),
+                             refused.response, raw_path)
             self._refuse(refused)
             return False
         return super().handle_expect_100()
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        raw_path, _, raw_query = self.path.partition("?")
-        if raw_path.startswith(("http://", "https://")):  # absolute-form request target (proxies)
-            raw_path = "/" + raw_path.split("://", 1)[1].partition("/")[2]
+        raw_path, raw_query = self._raw_path(), self.path.partition("?")[2]
         try:
             body = self._read_body()
         except _Refused as refused:
             decorate_refusal(self.server.app, self.command, decode_path(raw_path) or "/", self.headers.get("Origin"),
-                             refused.response)  # the CORS headers every answer carries: a browser reads why
+                             refused.response, raw_path)  # the CORS headers every answer carries: a browser reads why
             self._refuse(refused)
             invocation_line(f"{self.command} {self.path}", "(not dispatched)", str(refused.response.status),
                             time.perf_counter() - started)
@@ -150,6 +149,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(resp, head=self.command == "HEAD")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _raw_path(self) -> str:
+        """The request target's path, as sent (still percent-encoded)."""
+        raw_path = self.path.partition("?")[0]
+        if raw_path.startswith(("http://", "https://")):  # absolute-form request target (proxies)
+            raw_path = "/" + raw_path.split("://", 1)[1].partition("/")[2]
+        return raw_path
 
     # -- reading ------------------------------------------------------------------------------------------------
     def _read_body(self) -> bytes:

@@ -179,6 +179,38 @@ def test_refusals_before_reading_carry_cors_and_head_states_no_zero_length() -> 
     assert status.startswith("200") and body == b"" and "Content-Length" not in headers, headers
 
 
+def test_a_refusal_before_reading_gets_the_policy_of_the_route_its_raw_path_reaches() -> None:
+    """``/files/a%2Fb`` is routed to ``/files/{name}`` (an escaped "/" stays in its segment, as the pipeline routes
+    it), so its 413 carries that route's CORS headers, not those of ``/files/{folder}/{name}``, which the decoded
+    path would match."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from portafunc import App, Cors
+    from portafunc_container.runtime import Service
+
+    app = App("escaped-refusals")
+    app.http("POST", "/files/{name}", name="one_file",
+             cors=Cors(allow_origins=["https://shop.example"], expose_headers=["X-Route"]))(lambda req: req.body)
+    app.http("POST", "/files/{folder}/{name}", name="file_in_folder",
+             cors=Cors(allow_origins=["*"]))(lambda req: req.body)
+    service = Service(app)
+
+    def refused(raw_path: str, path_info: str) -> dict[str, str]:
+        environ: dict[str, Any] = {"REQUEST_METHOD": "POST", "PATH_INFO": path_info, "RAW_URI": raw_path,
+                                   "wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": str(10 ** 9),
+                                   "HTTP_ORIGIN": "https://shop.example"}
+        setup_testing_defaults(environ)
+        seen: dict[str, Any] = {}
+        b"".join(service(environ, lambda status, headers: seen.update(status=status, headers=headers)))
+        assert seen["status"].startswith("413"), seen
+        return {k.lower(): v for k, v in seen["headers"] if k.lower().startswith("access-control-")}
+
+    assert refused("/files/a%2Fb", "/files/a/b") == {"access-control-allow-origin": "https://shop.example",
+                                                     "access-control-expose-headers": "X-Route"}
+    assert refused("/files/a/b", "/files/a/b") == {"access-control-allow-origin": "*"}
+
+
 def test_a_streamed_body_goes_out_piece_by_piece() -> None:
     """A mounted ASGI app's streamed response reaches the WSGI server as pieces, without a Content-Length, each
     before the next is produced (the server sends them chunked); before, the service answered once the last was."""

@@ -760,6 +760,43 @@ def test_a_body_sent_as_documented_is_accepted(method: str, path: str, media: st
     assert resp.status == 200, resp.body
 
 
+class Signup(BaseModel):
+    name: str
+    age: int = 0
+
+
+def typed_form_app() -> App:
+    app = App("typed-forms")
+
+    @app.http("POST", "/exact", content_types=["application/json", "application/x-www-form-urlencoded",
+                                               "multipart/form-data"])
+    def exact(person: Signup) -> dict:
+        return {"name": person.name}
+
+    @app.http("POST", "/pattern", content_types=["application/json", "multipart/*"])
+    def pattern(person: Signup) -> dict:
+        return {"name": person.name}
+
+    @app.http("POST", "/any", content_types=["*/*"])
+    def anything(person: Signup) -> dict:
+        return {"name": person.name}
+
+    return app
+
+
+def test_a_typed_body_read_as_a_form_lists_the_form_types_with_the_model_s_schema() -> None:
+    doc = typed_form_app().openapi()  # validated as OpenAPI by the fixture
+    model = {"schema": {"$ref": "#/components/schemas/Signup"}}
+    content = {path: doc["paths"][path]["post"]["requestBody"]["content"] for path in ("/exact", "/pattern", "/any")}
+    assert content["/exact"] == {"application/json": model, "application/x-www-form-urlencoded": model,
+                                 "multipart/form-data": model}
+    # a range admitting a form type: the form type the body is read in is named, the range itself left out
+    assert content["/pattern"] == {"application/json": model, "multipart/form-data": model}
+    # no exact type: the range stays, beside the form types it admits
+    assert content["/any"] == {"application/x-www-form-urlencoded": model, "multipart/form-data": model,
+                               "*/*": model}
+
+
 # -- a mounted app's index ------------------------------------------------------------------------------------------
 def test_a_mounted_app_s_index_is_listed_with_the_slash_it_is_served_at() -> None:
     """FastAPI serves its ``/`` under ``/api`` at ``/api/`` and redirects ``/api`` there (307), on every target

@@ -345,6 +345,78 @@ def test_a_form_body_is_not_read_as_json() -> None:
     assert post(app, "/orders", b"id=o&total=1", {"Content-Type": "multipart/form-data; boundary=x"}).status == 415
 
 
+class Profile(BaseModel):
+    name: str
+    age: int
+    nickname: str | None = None
+    city: str = "Paris"
+    tags: list[str] = []
+    avatar: UploadedFile | None = None
+
+
+def profile_app(*content_types: str) -> App:
+    app = App("profiles")
+
+    @app.http("POST", "/profiles", content_types=list(content_types))
+    def create(person: Profile) -> dict[str, Any]:
+        return {**person.model_dump(exclude={"avatar"}), "avatar": person.avatar and person.avatar.filename}
+
+    return app
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_form_field_left_blank_counts_as_not_sent() -> None:
+    """As FastAPI reads a form: an empty value takes the field's default, or is a missing required field; a list
+    keeps its blank entries; a JSON body's "" stays a value."""
+    app = profile_app("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+    resp = post(app, "/profiles", b"name=Ada&age=36&nickname=&city=&tags=&tags=math", FORM)
+    assert resp.status == 200, resp.body
+    assert resp.json_body() == {"name": "Ada", "age": 36, "nickname": None, "city": "Paris", "tags": ["", "math"],
+                                "avatar": None}
+    refused = post(app, "/profiles", b"name=&age=", FORM)
+    assert refused.status == 400
+    assert [(e["loc"], e["type"]) for e in refused.json_body()["errors"]] == [(["name"], "missing"),
+                                                                               (["age"], "missing")]
+    as_json = post(app, "/profiles", b'{"name": "", "age": 1, "nickname": "", "city": ""}', JSON).json_body()
+    assert (as_json["name"], as_json["nickname"], as_json["city"]) == ("", "", "")
+
+
+def test_a_file_input_sent_without_a_file_counts_as_not_sent() -> None:
+    app = profile_app("multipart/form-data")
+    no_file = b'--xx\r\nContent-Disposition: form-data; name="avatar"; filename=""\r\n' \
+              b"Content-Type: application/octet-stream\r\n\r\n\r\n"
+    resp = post(app, "/profiles", _part("name", b"Ada") + _part("age", b"36") + _part("nickname", b"") + no_file
+                + b"--xx--\r\n", MULTIPART)
+    assert resp.status == 200, resp.body
+    assert (resp.json_body()["nickname"], resp.json_body()["avatar"]) == (None, None)
+    sent = post(app, "/profiles", _part("name", b"Ada") + _part("age", b"36") + _part("avatar", b"", "empty.png")
+                + b"--xx--\r\n", MULTIPART)
+    assert sent.json_body()["avatar"] == "empty.png"  # a file chosen, empty as it may be, is sent
+
+
+@pytest.mark.parametrize("accepted", [("application/json", "multipart/*"), ("application/*", "multipart/*"),
+                                      ("*/*",)])
+def test_a_form_type_admitted_by_a_pattern_is_read_as_a_form(accepted: tuple[str, ...]) -> None:
+    app = profile_app(*accepted)
+    resp = post(app, "/profiles", _part("name", b"Ada") + _part("age", b"36") + b"--xx--\r\n", MULTIPART)
+    assert resp.status == 200, resp.body
+    assert resp.json_body()["name"] == "Ada"
+    assert post(app, "/profiles", b'{"name": "Ada", "age": 36}', JSON).json_body()["age"] == 36
+    urlencoded = post(app, "/profiles", b"name=Ada&age=36", {"Content-Type": "application/x-www-form-urlencoded; "
+                                                                              "charset=utf-8"})
+    if accepted[0] == "application/json":  # not admitted: refused before it is read
+        assert urlencoded.status == 415
+    else:
+        assert urlencoded.status == 200 and urlencoded.json_body()["age"] == 36, urlencoded.body
+
+
+def test_a_content_type_with_parameters_is_refused_at_registration() -> None:
+    with pytest.raises(RegistrationError, match="must be a media type"):
+        profile_app("application/x-www-form-urlencoded; charset=utf-8")
+
+
 def test_the_openapi_document_gives_a_form_body_the_models_schema() -> None:
     doc = form_app().openapi()
     content = doc["paths"]["/orders"]["post"]["requestBody"]["content"]

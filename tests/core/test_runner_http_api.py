@@ -84,14 +84,15 @@ def test_head_answers_without_a_content_length_that_says_the_body_is_empty(serve
     assert headers.get("Content-Length") in (None, str(len(served.request("GET", "/orders/o-1")[2])))
 
 
-def test_a_body_refused_before_it_is_read_carries_the_cors_headers(served: Runner) -> None:
-    """A 413 is answered from the Content-Length alone, before the pipeline runs; a browser can read it only with
-    the CORS headers every other answer of the route carries."""
+def refused_head(served: Runner, path: str, expect: bool = False) -> str:
+    """The head of the answer to a POST to ``path`` whose Content-Length is over the limit (with ``expect``, sent
+    with ``Expect: 100-continue``), lower-cased."""
     import socket
 
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
-        conn.sendall(b"POST /orders/o-1 HTTP/1.1\r\nHost: x\r\nOrigin: " + SHOP.encode() +
-                     b"\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n")
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nOrigin: {SHOP}\r\n".encode() +
+                     (b"Expect: 100-continue\r\n" if expect else b"") +
+                     b"Content-Type: application/json\r\nContent-Length: 999999999\r\n\r\n")
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = conn.recv(65536)
@@ -100,4 +101,20 @@ def test_a_body_refused_before_it_is_read_carries_the_cors_headers(served: Runne
             answer += chunk
     head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
     assert head.startswith("http/1.1 413"), head
+    return head
+
+
+def test_a_body_refused_before_it_is_read_carries_the_cors_headers(served: Runner) -> None:
+    """A 413 is answered from the Content-Length alone, before the pipeline runs; a browser can read it only with
+    the CORS headers every other answer of the route carries."""
+    head = refused_head(served, "/orders/o-1")
     assert f"access-control-allow-origin: {SHOP}" in head and "vary: origin" in head, head
+
+
+@pytest.mark.parametrize("expect", [False, True])
+def test_a_refused_body_gets_the_policy_of_the_route_its_raw_path_reaches(served: Runner, expect: bool) -> None:
+    """``/files/a%2Fb`` is routed as the pipeline routes it, to ``/files/{name}`` (the app's policy), not to
+    ``/files/{folder}/{name}`` (its own, any origin) which the decoded path matches."""
+    head = refused_head(served, "/files/a%2Fb", expect)
+    assert f"access-control-allow-origin: {SHOP}" in head and "access-control-allow-credentials: true" in head, head
+    assert "access-control-allow-origin: *" in refused_head(served, "/files/a/b", expect)

@@ -69,9 +69,11 @@ class Service:
     def _refused(self, environ: Mapping[str, Any], resp: HttpResponse) -> HttpResponse:
         """A refusal made before the request was read, with the CORS headers every other answer carries."""
         from portafunc.cors import decorate_refusal
+        from portafunc.events import decode_path
 
-        return decorate_refusal(self.app, str(environ.get("REQUEST_METHOD") or "GET"),
-                                str(environ.get("PATH_INFO") or "/"), environ.get("HTTP_ORIGIN"), resp)
+        raw_path = http.raw_path_of(environ)  # routed as the pipeline routes the request (an escaped "/" kept)
+        return decorate_refusal(self.app, str(environ.get("REQUEST_METHOD") or "GET"), decode_path(raw_path) or "/",
+                                environ.get("HTTP_ORIGIN"), resp, raw_path)
 
     # -- dispatch --------------------------------------------------------------------------------------------------
     def handle(self, native: Mapping[str, Any], stream: bool = False) -> HttpResponse:

@@ -12,17 +12,23 @@ from portafunc.kit.http_json import PATH_SAFE, client_ip, decode_request, encode
 
 from .fields import body_of, headers_of, need_map, put_body
 
-__all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "from_environ"]
+__all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "from_environ",
+           "raw_path_of"]
 
+
+
+def raw_path_of(environ: Mapping[str, Any]) -> str:
+    """The path of the request a WSGI server read, percent-encoded as sent: the request line's (``RAW_URI`` or
+    ``REQUEST_URI``, where the server gives it), else ``PATH_INFO`` (PEP 3333: latin-1-decoded bytes) encoded again."""
+    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw_path, str) and raw_path.startswith("/"):
+        return raw_path.split("?", 1)[0]
+    return quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe=PATH_SAFE)
 
 
 def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
     """The JSON form of the request a WSGI server read (PEP 3333: the path is latin-1-decoded bytes)."""
-    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if isinstance(raw_path, str) and raw_path.startswith("/"):
-        path = raw_path.split("?", 1)[0]
-    else:
-        path = quote(environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace"), safe=PATH_SAFE)
+    path = raw_path_of(environ)
     headers: list[list[str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):

@@ -11,6 +11,18 @@ def order(req: HttpRequest) -> dict:
     return {"id": req.path_params["id"]}
 
 
+# /files/a%2Fb is the first route's (an escaped "/" stays in its segment); /files/a/b the second's, under a policy
+# of its own
+@app.http("POST", "/files/{name}")
+def one_file(req: HttpRequest) -> dict:
+    return {"name": req.path_params["name"]}
+
+
+@app.http("POST", "/files/{folder}/{name}", cors=Cors(allow_origins=["*"]))
+def file_in_folder(req: HttpRequest) -> dict:
+    return {"folder": req.path_params["folder"], "name": req.path_params["name"]}
+
+
 catalogue = Router()
 
 
