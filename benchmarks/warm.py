@@ -3,7 +3,8 @@
 Each scenario feeds the same native event to every contender; the floor is ``json.loads`` of that event's JSON text
 (what the platform's runtime itself does before any handler runs). Per contender the loop count is calibrated once
 (~``budget`` seconds per repeat); then ``repeats`` rounds run every contender of the scenario in a new random order,
-with the garbage collector off during a timed loop (as ``timeit`` does). Each contender's output is checked before
+with the garbage collector off during a timed loop (as ``timeit`` does), each loop timed in CPU time (see
+``_time``). Each contender's output is checked before
 and after timing, so a contender that silently fails cannot look fast.
 
 Run by run.py: ``python warm.py OUT.json [--quick] [--only azure_,gcp_]``.
@@ -348,14 +349,19 @@ def azure_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[
 
 
 def _time(fn: Callable[[], Any], loops: int) -> float:
+    """CPU seconds of this process for ``loops`` calls, the garbage collector off (timeit's rule).
+
+    CPU time, as the ``aws`` suite measures: on a shared machine a loop is descheduled for as long as others run,
+    and a long loop (portafunc's, a peer's) is descheduled more often than a short one (a native handler's), which
+    wall time would count against it."""
     rng = range(loops)
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in rng:
             fn()
-        return time.perf_counter() - start
+        return time.process_time() - start
     finally:
         if gc_was:
             gc.enable()
