@@ -1179,7 +1179,7 @@ def _dead_letter(spec: FunctionSpec, msg: Message, exc: BaseException) -> Messag
         # (SNS and SQS: 10), the reason first
         attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
                                           "portafunc_function": spec.name})
-        sink.send_or_publish(msg.data, attributes=attributes)
+        sink.move(msg, attributes)
     except Exception as send_exc:  # noqa: BLE001 - fall back to the broker's own dead-letter policy
         logs.error("NON-RETRYABLE message could not be dead-lettered; reported failed instead", message_id=msg.id,
                    reason=reason, dead_letter=destination, error=_reason(send_exc))

@@ -27,6 +27,15 @@ class _Sink:
     def send_or_publish(self, data: Any, attributes: dict[str, str] | None = None) -> str:
         return send_or_publish(self.target, data, attributes)
 
+    def move(self, msg: Any, attributes: dict[str, str]) -> str:
+        """Send ``msg`` here as a dead letter, with ``attributes`` (its own and why it failed). It stays the same
+        message: it keeps its ordering key (an SQS FIFO dead letter its message group, as SQS's own redrive keeps
+        it, rather than one group for every dead letter) and goes with its id as the deduplication id, so a message
+        handed over again after it was moved (its batch retried when the answer was lost) is moved once where the
+        broker deduplicates (SQS and SNS FIFO: within five minutes; ``memory://`` too)."""
+        return send_or_publish(self.target, msg.data, attributes, ordering_key=msg.ordering_key,
+                               dedup_id=msg.id or None)
+
 
 def queue_or_topic(ref: str) -> _Sink:
     """A dead-letter reference: a binding URL (an existing destination), or a logical name, which is always a

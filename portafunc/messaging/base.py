@@ -82,7 +82,9 @@ class Queue(Protocol):
         ...
 
 
-def send_or_publish(sink: Topic | Queue, data: Any, attributes: dict[str, str] | None = None) -> str:
+def send_or_publish(sink: Topic | Queue, data: Any, attributes: dict[str, str] | None = None, *,
+                    ordering_key: str | None = None, dedup_id: str | None = None) -> str:
+    """Publish to a topic or send to a queue, whichever ``sink`` is (a dead letter's destination may be either)."""
     if hasattr(sink, "publish"):
-        return sink.publish(data, attributes=attributes)
-    return sink.send(data, attributes=attributes)
+        return sink.publish(data, attributes=attributes, ordering_key=ordering_key, dedup_id=dedup_id)
+    return sink.send(data, attributes=attributes, ordering_key=ordering_key, dedup_id=dedup_id)

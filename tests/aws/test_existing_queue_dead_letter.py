@@ -22,6 +22,8 @@ from portafunc_aws.deploy.sam import build_template, check_deployment, to_yaml
 from cfn_emulation import Stack
 from test_moto_e2e import event_source_mapping, receive_all
 from cli_run import portafunc_cli
+from portafunc_aws.codecs.queue import lambda_event_from_receive
+from portafunc_aws.lambda_context import LambdaContext
 
 INBOX_ARN = "arn:aws:sqs:us-east-1:123456789012:inbox"
 CONFIG = f'[existing.queue.inbox]\naws = "sqs://{INBOX_ARN}"\n'
@@ -235,3 +237,107 @@ def test_a_failing_message_stays_on_its_queue_when_the_dead_letter_refuses_it(
     handler = runtime.bind(app, "handle")
     assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1)) == [sent]  # never lost
     assert attempts == [1]
+
+
+# -- FIFO: a dead letter keeps the message's group, and a second move of one message is deduplicated ----------------
+
+FIFO_DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:inbox-failed.fifo"
+
+
+def _fifo_app(**options: Any) -> tuple[App, list[int]]:
+    app = App("consumer")
+    attempts: list[int] = []
+
+    @app.queue("inbox", ordered=True, **options)
+    def handle(msg: Message) -> None:
+        attempts.append(msg.delivery_attempt)
+        if msg.data == b'{"n": 1}':
+            raise NonRetryableError("never valid")
+        raise RuntimeError("downstream is down")
+
+    return app, attempts
+
+
+def _fifo_send(boto: Any, url: str, body: str, group: str) -> str:
+    return str(boto.sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group,
+                                     MessageDeduplicationId=f"{group}-{body}",
+                                     MessageAttributes={"shop": {"DataType": "String", "StringValue": group}}
+                                     )["MessageId"])
+
+
+def _dead_letters(boto: Any, url: str, expect: int) -> list[dict[str, Any]]:
+    got = receive_all(boto, url, expect + 1, timeout=3)  # one more than expected: a duplicate would show
+    assert len(got) == expect, got
+    return got
+
+
+@pytest.mark.emulator
+def test_a_non_retryable_message_of_a_fifo_queue_goes_to_an_existing_fifo_dead_letter_in_its_group(
+        boto: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dead_letter=`` naming an existing FIFO queue (``[existing.queue.inbox-failed] aws = "sqs://arn:….fifo"``):
+    SQS takes a message there only with a MessageGroupId and, the queue having no content-based deduplication, a
+    MessageDeduplicationId. The dead letter keeps the message's group (as SQS's own redrive does), and its
+    deduplication id is the message's id, so a message handed over again (Lambda retries a batch whose answer was
+    lost) is not dead-lettered twice."""
+    dlq_url, dlq_arn = boto.queue("inbox-failed.fifo", FifoQueue="true")
+    assert dlq_arn == FIFO_DLQ_ARN
+    (tmp_path / "portafunc.toml").write_text(f'[existing.queue.inbox-failed]\naws = "sqs://{FIFO_DLQ_ARN}"\n')
+    app, attempts = _fifo_app(dead_letter="inbox-failed")
+    model = app.resources(load_config(tmp_path))
+    assert check_deployment(model) == []
+    template = build_template(app, app_ref="main:app", code_uri="s3://artifacts/x.zip", python="3.12",
+                              arch="x86_64", deployment=model)
+    assert template["Resources"]["InboxQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == FIFO_DLQ_ARN
+    stack = Stack(_transform(template)["Resources"], boto).deploy()
+    for key, value in stack.function_environment("HandleFunction").items():
+        monkeypatch.setenv(key, value)
+    inbox = stack.physical["InboxQueue"]
+    assert inbox["QueueName"].endswith(".fifo")
+    sent = _fifo_send(boto, inbox["QueueUrl"], '{"n": 1}', "shop-7")
+    handler = runtime.bind(app, "handle")
+
+    (received,) = receive_all(boto, inbox["QueueUrl"], 1)
+    assert handler(lambda_event_from_receive([received], inbox["Arn"]), LambdaContext()) == {"batchItemFailures": []}
+    # the answer was lost: Lambda hands the same message over again
+    assert handler(lambda_event_from_receive([received], inbox["Arn"]), LambdaContext()) == {"batchItemFailures": []}
+    assert attempts == [1, 1]
+    (dead,) = _dead_letters(boto, dlq_url, 1)
+    assert dead["Body"] == '{"n": 1}'
+    assert dead["Attributes"]["MessageGroupId"] == "shop-7"
+    assert dead["Attributes"]["MessageDeduplicationId"] == sent
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["shop"] == "shop-7"
+    assert attributes["portafunc_original_id"] == sent
+    assert attributes["portafunc_error"].startswith("NonRetryableError: never valid")
+
+
+@pytest.mark.emulator
+def test_a_message_of_an_existing_fifo_queue_failing_on_its_last_attempt_goes_to_the_fifo_dead_letter_in_its_group(
+        boto: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An existing FIFO queue, no ``dead_letter=``: the stack's own FIFO ``InboxDeadLetterQueue`` takes the
+    non-retryable message at once and the one failing on its ``max_attempts``-th receive (moved by the function),
+    each in its own group."""
+    url, arn = boto.queue("inbox.fifo", FifoQueue="true", VisibilityTimeout="1")
+    (tmp_path / "portafunc.toml").write_text(f'[existing.queue.inbox]\naws = "sqs://{arn}"\n')
+    app, attempts = _fifo_app(max_attempts=2)
+    model = app.resources(load_config(tmp_path))
+    template = build_template(app, app_ref="main:app", code_uri="s3://artifacts/x.zip", python="3.12",
+                              arch="x86_64", deployment=model)
+    stack = Stack(_transform(template)["Resources"], boto).deploy()
+    for key, value in stack.function_environment("HandleFunction").items():
+        monkeypatch.setenv(key, value)
+    rejected = _fifo_send(boto, url, '{"n": 1}', "shop-1")
+    failing = _fifo_send(boto, url, '{"n": 2}', "shop-2")
+    handler = runtime.bind(app, "handle")
+
+    first = {m["MessageId"]: m for m in receive_all(boto, url, 2)}
+    assert set(first) == {rejected, failing}
+    assert event_source_mapping(boto, handler, url, arn, list(first.values())) == [failing]  # retried
+    assert event_source_mapping(boto, handler, url, arn, receive_all(boto, url, 1, timeout=5)) == []  # moved
+    assert attempts == [1, 1, 2]
+    dead = {m["Attributes"]["MessageGroupId"]: m for m in _dead_letters(
+        boto, stack.physical["InboxDeadLetterQueue"]["QueueUrl"], 2)}
+    assert set(dead) == {"shop-1", "shop-2"}
+    assert dead["shop-1"]["Attributes"]["MessageDeduplicationId"] == rejected
+    assert dead["shop-2"]["Attributes"]["MessageDeduplicationId"] == failing
+    assert dead["shop-2"]["MessageAttributes"]["portafunc_attempts"]["StringValue"] == "2"

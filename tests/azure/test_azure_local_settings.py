@@ -125,3 +125,106 @@ def test_without_the_option_a_missing_table_or_container_still_says_so(fresh_azu
             portafunc.bucket("ghost").get("k")
     finally:
         reset_data()
+
+
+def _consumer_app() -> App:
+    """A queue function consuming ``incoming``, which nothing in the app sends to (another program does), beside
+    the app that sends to ``work``."""
+    app = _app()
+    app.queue("incoming", name="take")(lambda msg: None)
+    return app
+
+
+def _queues(conn: str) -> set[str]:
+    from azure.storage.queue import QueueServiceClient
+
+    return {q.name for q in QueueServiceClient.from_connection_string(conn).list_queues()}
+
+
+def _load_as_the_worker_does(app: App, tmp_path, monkeypatch) -> None:
+    """function_app.py as ``portafunc package`` writes it, imported from its folder as the Python worker indexes it
+    when ``func start`` begins (before the host's queue listeners start)."""
+    import importlib.util
+
+    from portafunc_azure import runtime
+    from portafunc_azure.deploy.function_app import generate_function_app
+
+    ref = f"portafunc-inmemory:{app.name}:{id(app)}"
+    runtime.register_app(ref, app)
+    entry = tmp_path / "function_app.py"
+    entry.write_text(generate_function_app(app, ref), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("function_app", entry)
+    assert spec is not None and spec.loader is not None
+    monkeypatch.delitem(sys.modules, "function_app", raising=False)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def _fresh_account(azurite: str) -> str:
+    """A connection string of Azurite with no queue in it (the module's Azurite is shared by its tests)."""
+    from azure.storage.queue import QueueServiceClient
+
+    service = QueueServiceClient.from_connection_string(azurite)
+    for queue in list(service.list_queues()):
+        service.delete_queue(queue.name)
+    return azurite
+
+
+def test_the_queues_the_triggers_listen_on_exist_once_the_worker_has_loaded_the_functions(fresh_azurite, tmp_path,
+                                                                                          monkeypatch):
+    """``func start`` with the example's settings against an empty Azurite: the host's queue trigger on
+    ``incoming`` listens on a queue that exists, and another program can put messages there, though the app never
+    sends to it. The ARM template declares the same queues (and their poison queues) for the deployed app."""
+    from azure.storage.queue import QueueClient
+
+    from portafunc.messaging import reset as reset_messaging
+
+    app = _consumer_app()
+    conn = _fresh_account(fresh_azurite)
+    for name, value in local_settings(app)["Values"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AzureWebJobsStorage", conn)
+    monkeypatch.delenv("PORTAFUNC_AZQUEUE_CONNECTION", raising=False)
+    reset_messaging()
+    assert _queues(conn) == set()
+
+    _load_as_the_worker_does(app, tmp_path, monkeypatch)
+
+    assert _queues(conn) == {"incoming", "work"}  # both trigger queues; poison queues are made on first use
+    QueueClient.from_connection_string(conn, "incoming").send_message("from another program")
+    declared = {r["name"].split("'")[-2] for r in infra.template(app, PY)["resources"]
+                if r["type"] == "Microsoft.Storage/storageAccounts/queueServices/queues"}
+    assert {"incoming", "incoming-poison", "work", "work-poison"} <= declared
+
+
+def test_a_deployed_apps_settings_create_no_queue(fresh_azurite, tmp_path, monkeypatch):
+    """The template's bindings carry no ``?create=1``: loading the functions creates nothing (nor imports the
+    Storage SDK to find out); a missing queue stays the deployment's to report."""
+    app = _consumer_app()
+    conn = _fresh_account(fresh_azurite)
+    monkeypatch.setenv("AzureWebJobsStorage", conn)
+    for name in ("PORTAFUNC_QUEUE_INCOMING", "PORTAFUNC_QUEUE_WORK"):
+        queue = name.rsplit("_", 1)[-1].lower()
+        monkeypatch.setenv(name, f"azqueue://devstoreaccount1/{queue}")
+    monkeypatch.delitem(sys.modules, "portafunc_azure.backends.storage_queue", raising=False)
+
+    _load_as_the_worker_does(app, tmp_path, monkeypatch)
+
+    assert "portafunc_azure.backends.storage_queue" not in sys.modules
+    assert _queues(conn) == set()
+
+
+def test_a_queue_that_cannot_be_created_is_logged_and_the_functions_still_load(tmp_path, monkeypatch, capsys):
+    """Azurite not started: the worker still indexes the functions (the host reports the storage account itself);
+    the log says which queue is missing."""
+    import standins
+
+    app = _consumer_app()
+    port = standins.free_port()
+    monkeypatch.setenv("AzureWebJobsStorage", standins.azurite_connection_string("queue", port))
+    monkeypatch.setenv("PORTAFUNC_QUEUE_INCOMING", "azqueue://devstoreaccount1/incoming?create=1&timeout=1&retries=0")
+    monkeypatch.delenv("PORTAFUNC_QUEUE_WORK", raising=False)
+
+    _load_as_the_worker_does(app, tmp_path, monkeypatch)
+
+    err = capsys.readouterr().err
+    assert "could not create the queue a queue trigger listens on" in err and '"queue": "incoming"' in err

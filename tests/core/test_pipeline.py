@@ -158,6 +158,20 @@ def test_non_retryable_goes_to_dead_letter_when_bound(monkeypatch):
     assert json.loads(got[1].data) == {"id": "x"}
 
 
+
+def test_a_dead_letter_keeps_its_ordering_key_and_is_moved_once(monkeypatch):
+    """The dead letter is the message moved: it keeps its ordering key (a FIFO message group) and goes with its id as
+    the deduplication id, so the same message handed over again is not dead-lettered twice."""
+    memory.broker().reset()
+    reset()
+    monkeypatch.setenv("PORTAFUNC_DEADLETTER_FULFIL", "memory://orders-dlq")
+    app, _ = _queue_app(non_retryable_ids={"bad"})
+    msg = Message(id="m-1", data=json.dumps({"id": "bad", "total": 1}).encode(), ordering_key="shop-7")
+    for _ in range(2):  # delivered again: its batch's answer was lost
+        assert invoke_message(app.function("fulfil"), msg).outcome is Outcome.DEAD_LETTERED
+    (dead,) = memory.broker().queue("orders-dlq").receive(10)
+    assert dead.ordering_key == "shop-7" and dead.attributes["portafunc_original_id"] == "m-1"
+
 def test_storage_and_schedule_events_report_retry_on_failure():
     app = App("e")
     calls = []

@@ -398,7 +398,7 @@ def _move_to_dead_letter(spec: FunctionSpec, destination: str, msg: Message, rea
                                       "portafunc_function": spec.name,
                                       "portafunc_attempts": str(msg.delivery_attempt)})
     try:
-        queue_or_topic(destination).send_or_publish(msg.data, attributes=attributes)
+        queue_or_topic(destination).move(msg, attributes)
     except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
         logs.error("message failed on its last attempt but could not be dead-lettered; reported failed, it will be "
                    "retried", message_id=msg.id, delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts,

@@ -246,6 +246,36 @@ class Runtime:
 
         client.send_message(base64.b64encode(body).decode("ascii"))  # the same base64 text the host would copy
 
+    def create_trigger_queues(self, queues: list[str]) -> None:
+        """Create the queues the app's queue triggers listen on (logical names), each where its binding asks for
+        it (``PORTAFUNC_QUEUE_<NAME>`` with ``?create=1``), as the worker loads function_app.py: before the host
+        starts listening.
+
+        ``local.settings.json.example`` binds every queue with ``?create=1`` for Azurite, which starts empty where
+        the ARM template creates the queues. A queue the app sends to is created by its first send; one that only
+        another program writes to never would be, and the host's trigger would poll a queue that does not exist
+        (a producer's put fails with QueueNotFound). A deployed app's settings never carry the option: nothing is
+        imported nor called then. A queue that cannot be created (Azurite not started) is logged and left to the
+        host, which waits for it to appear: loading the functions goes on."""
+        env = os.environ
+        if not any(key.startswith("PORTAFUNC_QUEUE_") and "create=" in value for key, value in env.items()):
+            return
+        from portafunc.messaging.binding import env_name
+
+        from .backends.storage_queue import backend
+
+        for name in queues:
+            url = env.get(env_name("QUEUE", name), "")
+            if not url.startswith("azqueue://"):
+                continue
+            try:
+                queue = backend("queue", url, name)
+                if queue.creates:
+                    _ = queue.client  # connecting creates it (the binding's own retries and timeout)
+            except Exception as exc:  # noqa: BLE001 - the host still starts; its listener waits for the queue
+                logs.warning("could not create the queue a queue trigger listens on; create it, or start Azurite "
+                             "and restart the host", queue=name, binding=url, error=f"{type(exc).__name__}: {exc}")
+
     # -- Event Grid: topics and blob events -----------------------------------------------------------------------
     def event_grid(self, name: str, event: Any) -> None:
         """One event for the function ``name``: what a function_app.py generated before the per-function entries

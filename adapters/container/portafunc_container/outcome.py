@@ -66,7 +66,7 @@ def move_to_dead_letter(function: str, destination: str, msg: Message[Any], reas
     attributes.update({"portafunc_error": reason[:900], "portafunc_function": function,
                        "portafunc_original_id": msg.id, "portafunc_attempts": str(msg.delivery_attempt)})
     try:
-        queue_or_topic(destination).send_or_publish(msg.data, attributes=attributes)
+        queue_or_topic(destination).move(msg, attributes)
     except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
         logs.error("message could not be dead-lettered after its last attempt; it stays to be retried",
                    message_id=msg.id, dead_letter=destination, error=repr(exc)[:300])

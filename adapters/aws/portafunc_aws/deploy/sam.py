@@ -301,7 +301,8 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
                 props["MessageRetentionPeriod"] = RETENTION_14_DAYS
             if opts.get("consumer"):
                 consumer = deployment.functions[opts["consumer"]]
-                props["VisibilityTimeout"] = max(int(opts["visibility_timeout"]), consumer.settings.timeout)
+                props["VisibilityTimeout"] = visibility_timeout(int(opts["visibility_timeout"]),
+                                                                consumer.settings.timeout)
                 dead = opts.get("dead_letter")
                 if dead:
                     target_arn = _arn(deployment, "queue", dead)
@@ -326,6 +327,24 @@ def build_resources(deployment: Deployment) -> tuple[dict[str, Any], _Ids]:
             ids.claim(logical_id(fn.name, "SubscriptionQueue"), f"the subscription queue of {fn.name!r}")
             ids.claim(logical_id(fn.name, "SubscriptionDeadLetterQueue"), f"the subscription DLQ of {fn.name!r}")
     return out, ids
+
+
+def visibility_timeout(declared: int, function_timeout: int) -> int:
+    """The ``VisibilityTimeout`` of a queue the stack creates for a consumer: ``visibility_timeout``, never less
+    than the consuming function's timeout.
+
+    Lambda refuses an SQS event source mapping whose queue hides a message for less time than the function may run
+    ("Queue visibility timeout: … is less than Function timeout: …"), and CloudFormation finds out only after it
+    created the queue and the function, rolling the whole stack back. Where the timeout is chosen, the rule is
+    already kept (:func:`portafunc.config.check_timeouts`, run by ``app.resources``): a function timeout set longer
+    than its queue's ``visibility_timeout`` is refused at package time, naming both, and an unset one is lowered to
+    fit, rather than the visibility timeout raised, since ``visibility_timeout`` is also the retry delay the
+    decorator declares and raising it behind the user's back would change that. So for a deployment ``package``
+    builds this returns ``declared``. The floor is the template's own guarantee for any other deployment handed to
+    :func:`build_template` (one whose timeout changed after it was checked): a stack AWS accepts, with the longer
+    retry delay that a function that long needs anyway, rather than one that fails half-way through creation.
+    Topic subscribers' queues are the stack's own choice and get six times the function timeout (AWS's advice)."""
+    return max(declared, function_timeout)
 
 
 def _dead_letter_queue(fifo: bool) -> dict[str, Any]:

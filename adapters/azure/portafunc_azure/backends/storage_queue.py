@@ -127,9 +127,14 @@ class StorageQueue:
             raise BindingError(f"azqueue://{self.account}/{self.queue}: the connection string in {variable} is for "
                                f"account {found!r}, not {self.account!r}")
         client = raw_queue_client(conn, self.queue, retries=0)
-        if self.options.get("create") in ("1", "true", "yes"):
+        if self.creates:
             self._call("create", lambda left: _create(client, **transport_options(left)))
         return client
+
+    @property
+    def creates(self) -> bool:
+        """``?create=1``: the queue is created on first use (the first :attr:`client`) when it does not exist."""
+        return self.options.get("create") in ("1", "true", "yes")
 
     def _call(self, what: str, fn: Any, deadline: float | None = None) -> Any:
         """``fn(seconds_left)`` retried on transient failures until the deadline; any failure as MessagingError."""

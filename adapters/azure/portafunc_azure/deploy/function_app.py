@@ -78,7 +78,21 @@ def generate_function_app(app: App, app_ref: str) -> str:
         parts.append(function_source(spec))
     if app.http_functions():
         parts.append(unmatched_source(app))
+    queues = sorted({spec.trigger.queue for spec in app if isinstance(spec.trigger, QueueTrigger)})
+    if queues:
+        parts.append(CREATE_QUEUES.format(queues=_lit(queues)))
     return "".join(parts)
+
+
+#: The generated file's last statement when the app has queue functions: the queues their triggers listen on are
+#: created as the worker loads the file, before the host listens, where their binding asks for it (``?create=1``,
+#: locally); see :meth:`portafunc_azure.runtime.Runtime.create_trigger_queues`.
+CREATE_QUEUES = """
+
+# Locally (a binding with ?create=1, as local.settings.json.example writes them) the queues the triggers above listen
+# on are created now, before the host listens on them; a deployed app's queues are the ARM template's.
+rt.create_trigger_queues({queues})
+"""
 
 
 def unmatched_source(app: App) -> str:
