@@ -33,6 +33,8 @@ from common import summary  # noqa: E402
 
 
 SUCCEEDING = "same message succeeding"  # the reference a failure's cost is compared with, timed interleaved
+# a batch with a failure: the native handler that logs it (one JSON line), as portafunc does and production code must
+LOGGING_NATIVE = "native, logging the failure (one JSON line)"
 
 
 def _load_file(name: str, path: Path) -> Any:
@@ -159,6 +161,7 @@ def aws_scenarios() -> dict[str, dict[str, tuple[Callable[[], Any], Callable[[An
         },
         "aws_sqs10_one_failing": {
             "native": (lambda: aws_native_sqs.handler(bad_in_ten, ctx), failed(bad_in_ten)),
+            LOGGING_NATIVE: (lambda: aws_native_sqs.handler_logging(bad_in_ten, ctx), failed(bad_in_ten)),
             "portafunc": (lambda: pf_q(bad_in_ten, ctx), failed(bad_in_ten)),
             "powertools": (lambda: aws_powertools_sqs.handler(bad_in_ten, ctx), failed(bad_in_ten)),
         },
