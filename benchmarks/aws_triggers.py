@@ -4,7 +4,8 @@ For each trigger the same native event (a sample from tests/fixtures/events with
 bodies changed) goes to a plain Lambda handler doing the same work and to ``portafunc_aws.runtime`` bound to a
 portafunc app. The two run interleaved: every repeat times a loop of each (garbage collector off, as ``timeit``
 does) in a new random order, and the added cost is the difference *within* a repeat, so the machine's load, which
-changes from second to second, cancels out. Reported: median of the repeats' differences with min–max, per request
+changes from second to second, cancels out; every repeat runs every trigger, so each trigger's repeats are spread over
+the whole run (see ``interleaved``). Reported: median of the repeats' differences with min–max, per request
 for HTTP and per record for batches; for the 6 MB JSON body the ratio portafunc ÷ native per repeat. Times are the
 process's CPU time (see ``_loop``).
 
@@ -209,16 +210,22 @@ def _calibrate(fn: Callable[[], Any], budget: float) -> int:
         number *= 4
 
 
-def pair(native: Callable[[], Any], portafunc: Callable[[], Any], repeats: int, budget: float) -> dict[str, Any]:
-    """Both timed in each repeat, in a random order; per-repeat seconds per call of each."""
-    numbers = {"native": _calibrate(native, budget), "portafunc": _calibrate(portafunc, budget)}
-    fns = {"native": native, "portafunc": portafunc}
-    runs: dict[str, list[float]] = {"native": [], "portafunc": []}
+def interleaved(scenarios: dict[str, dict[str, Any]], repeats: int, budget: float) -> dict[str, dict[str, list[float]]]:
+    """Seconds per call of each scenario's native and portafunc handler, per repeat. Every repeat runs every scenario
+    (in a new random order) and each scenario's pair in a random order: a scenario's repeats are spread over the
+    whole run, so a slow spell of the shared machine (seconds long) falls on a few repeats of every scenario, which
+    the medians pass over, rather than on all the repeats of the scenario it happened to meet."""
+    numbers = {name: {who: _calibrate(sc[who][0], budget) for who in ("native", "portafunc")}
+               for name, sc in scenarios.items()}
+    runs: dict[str, dict[str, list[float]]] = {name: {"native": [], "portafunc": []} for name in scenarios}
     for _ in range(repeats):
-        order = list(fns)
-        random.shuffle(order)
-        for name in order:
-            runs[name].append(_loop(fns[name], numbers[name]))
+        names = list(scenarios)
+        random.shuffle(names)
+        for name in names:
+            order = ["native", "portafunc"]
+            random.shuffle(order)
+            for who in order:
+                runs[name][who].append(_loop(scenarios[name][who][0], numbers[name][who]))
     return runs
 
 
@@ -274,11 +281,14 @@ def run(quick: bool = False, smoke: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"repeats": repeats, "triggers": {}, "goals": {"http_us": HTTP_GOAL_US,
                                                                         "record_us": RECORD_GOAL_US,
                                                                         "body_ratio": BODY_GOAL_RATIO}}
-    for name, sc in scenarios().items():
+    every = scenarios()
+    for name, sc in every.items():
         for who in ("native", "portafunc"):
             fn, ok = sc[who]
             assert ok(fn()), f"{name}: {who} gave a wrong answer"
-        runs = pair(sc["native"][0], sc["portafunc"][0], repeats, budget)
+    timed = interleaved(every, repeats, budget)
+    for name, sc in every.items():
+        runs = timed[name]
         added = [(p - n) * 1e6 / sc["per"] for p, n in zip(runs["portafunc"], runs["native"], strict=True)]
         goal = HTTP_GOAL_US if sc["unit"] == "request" else RECORD_GOAL_US
         out["triggers"][name] = {

@@ -316,8 +316,8 @@ def warm_section(warm: Any, img: Path) -> list[str]:
         return out + [f"not measured: {(warm or {}).get('not_measured', 'suite not run')}", ""]
     out += [f"timeit-style loops in one process (loop count calibrated to ~{warm['budget_s'] * 1000:.0f} ms per "
             f"repeat, GC off while timing, the process's CPU time: waiting for a core on a shared machine is not counted), "
-            f"{warm['repeats']} repeats with the contenders of a scenario interleaved "
-            "in a new random order each repeat. µs per invocation, median (min–max). The floor is `json.loads` of "
+            f"{warm['repeats']} repeats, each running every scenario and every contender of a "
+            "scenario in a new random order (a scenario's repeats spread over the whole run). µs per invocation, median (min–max). The floor is `json.loads` of "
             "the event's JSON text. Each contender's output is checked before and after timing.", ""]
     for scen, res in warm["scenarios"].items():
         pf = res.get("portafunc", {}).get("median")

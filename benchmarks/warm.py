@@ -2,10 +2,10 @@
 
 Each scenario feeds the same native event to every contender; the floor is ``json.loads`` of that event's JSON text
 (what the platform's runtime itself does before any handler runs). Per contender the loop count is calibrated once
-(~``budget`` seconds per repeat); then ``repeats`` rounds run every contender of the scenario in a new random order,
-with the garbage collector off during a timed loop (as ``timeit`` does), each loop timed in CPU time (see
-``_time``). Each contender's output is checked before
-and after timing, so a contender that silently fails cannot look fast.
+(~``budget`` seconds per repeat); then ``repeats`` rounds run every scenario, and every contender of a scenario, in a
+new random order, with the garbage collector off during a timed loop (as ``timeit`` does), each loop timed in CPU
+time (see ``_time``). Each contender's output is checked before and after timing, so a contender that silently fails
+cannot look fast.
 
 Run by run.py: ``python warm.py OUT.json [--quick] [--only azure_,gcp_]``.
 """
@@ -445,33 +445,43 @@ def run(quick: bool, smoke: bool = False, only: tuple[str, ...] = ()) -> dict[st
             errors[getattr(builder, "__name__", "scenario")] = f"{type(exc).__name__}: {exc}"
     rng = random.Random(2)
     out: dict[str, Any] = {"budget_s": budget, "repeats": repeats, "scenarios": {}, "errors": errors}
+    # checked and calibrated first; then every repeat runs every scenario, in a new random order, and each scenario's
+    # contenders in a new random order: a scenario's repeats are spread over the whole run, so a slow spell of the
+    # shared machine falls on a few repeats of every scenario (which the medians pass over), not on all of one's
+    live: dict[str, dict[str, Callable[[], Any]]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    loops: dict[str, dict[str, int]] = {}
     for scen, contenders in scenarios.items():
         if only and not scen.startswith(only):
             continue
-        live: dict[str, Callable[[], Any]] = {}
-        res: dict[str, Any] = {}
+        live[scen], results[scen] = {}, {}
         for name, (fn, ok) in contenders.items():
             try:
                 if not ok(fn()):
                     raise AssertionError("wrong output: " + repr(fn())[:300])
-                live[name] = fn
+                live[scen][name] = fn
             except Exception as exc:  # noqa: BLE001
-                res[name] = {"not_measured": f"fails: {type(exc).__name__}: {exc}"[:500]}
-        loops = {name: calibrate(fn, budget) for name, fn in live.items()}
-        samples: dict[str, list[float]] = {name: [] for name in live}
-        for _ in range(repeats):
-            order = list(live)
+                results[scen][name] = {"not_measured": f"fails: {type(exc).__name__}: {exc}"[:500]}
+        loops[scen] = {name: calibrate(fn, budget) for name, fn in live[scen].items()}
+    samples: dict[str, dict[str, list[float]]] = {scen: {name: [] for name in fns} for scen, fns in live.items()}
+    for repeat in range(repeats):
+        scens = list(live)
+        rng.shuffle(scens)
+        for scen in scens:
+            order = list(live[scen])
             rng.shuffle(order)
             for name in order:
-                samples[name].append(_time(live[name], loops[name]) / loops[name] * 1e6)
-        for name, fn in live.items():
-            ok = contenders[name][1]
+                samples[scen][name].append(_time(live[scen][name], loops[scen][name]) / loops[scen][name] * 1e6)
+        print(f"  warm: repeat {repeat + 1}/{repeats} done", file=progress)
+    for scen, fns in live.items():
+        res = results[scen]
+        for name, fn in fns.items():
+            ok = scenarios[scen][name][1]
             if not ok(fn()):
                 res[name] = {"not_measured": "output changed during timing (the contender mutates its event?)"}
                 continue
-            res[name] = dict(summary(samples[name]), loops=loops[name], samples=samples[name])
-        out["scenarios"][scen] = res
-        print(f"  warm: {scen} done", file=progress)
+            res[name] = dict(summary(samples[scen][name]), loops=loops[scen][name], samples=samples[scen][name])
+        out["scenarios"][scen] = {name: res[name] for name in scenarios[scen] if name in res}
     if "aws_sqs1_failing" in out["scenarios"]:
         try:
             out["failure_ratios"] = failure_ratios(*((1, 20) if smoke else (5, 300) if quick else (15, 1000)))
