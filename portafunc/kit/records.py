@@ -73,10 +73,11 @@ class FailedIds:
 
 
 SMALL_BATCH = 32
-"""Up to this many records, an unordered batch is decoded whole before its first message runs: a list is walked
-faster than a generator resumed per record (a quarter of a microsecond a record), and so few messages cost little to
-hold. Larger batches, and ordered ones, are decoded one record at a time (memory stays bounded; an ordered batch that
-stops at a failure decodes no record it will not run)."""
+"""Up to this many records, a batch is decoded whole before its first message runs: a list is walked faster than a
+generator resumed per record (a quarter of a microsecond a record), and so few messages cost little to hold. A
+larger batch is decoded one record at a time, so memory stays bounded however many records it holds. Both give the
+same events, failures and log lines (``tests/core/test_batch_records.py``); a refused record's line comes before the
+lines of the messages that run."""
 
 
 def decoded(records: Sequence[R], decode: Callable[[R, int], E], *, record_id: Callable[[R], Any],
@@ -86,10 +87,10 @@ def decoded(records: Sequence[R], decode: Callable[[R, int], E], *, record_id: C
     A record ``decode`` refuses (any exception) is logged and added to ``failed`` (with every later record of an
     ordered batch) and skipped; a record without a string id to name re-raises, because only failing the whole
     invocation brings it back. An event whose ``id`` was already seen (or already failed) is skipped: the copies are
-    one message, the first copy's outcome answers for both. A small unordered batch is decoded at once (a list, see
-    :data:`SMALL_BATCH`), any other as the consumer asks for the next (one alive at a time).
+    one message, the first copy's outcome answers for both. A small batch is decoded at once (a list, see
+    :data:`SMALL_BATCH`), a larger one as the consumer asks for the next (one alive at a time).
     """
-    if ordered or len(records) > SMALL_BATCH:
+    if len(records) > SMALL_BATCH:
         return _one_at_a_time(records, decode, record_id, failed, ordered, what)
     events: list[E] = []
     keep = events.append
@@ -100,7 +101,9 @@ def decoded(records: Sequence[R], decode: Callable[[R, int], E], *, record_id: C
         try:
             event = decode(rec, index)
         except Exception as exc:  # noqa: BLE001 - one bad record fails alone (EventDecodeError or worse)
-            _refused(records, index, exc, record_id, failed, False, what)
+            _refused(records, index, exc, record_id, failed, ordered, what)
+            if ordered:  # keep order: this one and every later one come back
+                break
             continue
         eid = event.id  # type: ignore[attr-defined]  # every event a batch holds has one
         if eid in seen or (failed_ids and eid in failed_ids):
