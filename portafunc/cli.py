@@ -22,6 +22,8 @@ def _read_json(path: str) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CliError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    if not text.strip():  # e.g. the command piped into this one failed and printed nothing
+        raise CliError(f"{'standard input' if path == '-' else path} is empty: expected a JSON document")
     try:
         return json.loads(text)
     except RecursionError:

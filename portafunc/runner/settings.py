@@ -34,9 +34,11 @@ def apply_local_settings(app: App, project: Path, stage: str | None,
     lines = []
     applied = []
     for key in sorted(values):
+        if key in env:  # the developer's own value wins, whatever the file says
+            continue
         if len(values[key]) > 1:
             lines.append(f"env {key}: functions set different values; not applied locally (set it yourself)")
-        elif key not in env:
+        else:
             env[key] = next(iter(values[key]))
             applied.append(key)
     if applied:

@@ -84,3 +84,13 @@ def test_targets_lists_every_installed_target_with_its_distribution():
 def test_events_decode_rejects_non_json_input():
     out = run("events", "decode", "--target", "aws", "-", stdin="not json")
     assert out.returncode == 2 and "not JSON" in out.stderr
+
+
+def test_empty_standard_input_is_reported_as_empty():
+    """`portafunc events new ... | portafunc invoke ... --event -`: when the first command fails, the second reads
+    nothing; its error says the input was empty rather than reporting a JSON syntax error at "line 1 column 1"."""
+    for argv in (("events", "decode", "--target", "aws", "-"),
+                 ("invoke", "--target", "aws", "fulfil", "--event", "-", "--app", "examples/shop")):
+        out = run(*argv, stdin="")
+        assert out.returncode == 2, out.stderr
+        assert "standard input is empty" in out.stderr and "line 1 column 1" not in out.stderr, out.stderr

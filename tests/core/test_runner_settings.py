@@ -52,3 +52,30 @@ def test_portafunc_run_with_a_stage_runs_the_handler_with_the_stage_env(tmp_path
     plain = subprocess.run([sys.executable, "-m", "portafunc.cli", "run", str(project), "--trigger", "tick"],
                            capture_output=True, text=True, timeout=120, env=env)
     assert "LEVEL=info STAGE=-" in plain.stdout
+
+
+def test_a_variable_the_functions_disagree_on_is_named_only_while_the_developer_has_not_set_it(tmp_path: Path) -> None:
+    """One process serves every function, so a variable two functions set differently is left out and named; once
+    the developer's environment sets it, that value is used (their environment wins) and nothing asks them to set it.
+    """
+    from portafunc import App, ScheduleEvent
+    from portafunc.runner.settings import apply_local_settings
+
+    app = App("split")
+
+    @app.schedule("rate(5 minutes)")
+    def tick(evt: ScheduleEvent) -> None: ...
+
+    @app.schedule("rate(10 minutes)")
+    def tock(evt: ScheduleEvent) -> None: ...
+
+    (tmp_path / "portafunc.toml").write_text('[functions.tick]\nenv = { MODE = "fast" }\n'
+                                             '[functions.tock]\nenv = { MODE = "slow" }\n')
+    unset: dict[str, str] = {}
+    lines = apply_local_settings(app, tmp_path, None, unset)
+    assert "MODE" not in unset
+    assert any(line.startswith("env MODE: functions set different values") for line in lines), lines
+    own = {"MODE": "local"}
+    lines = apply_local_settings(app, tmp_path, None, own)
+    assert own == {"MODE": "local"}
+    assert not [line for line in lines if "MODE" in line], lines

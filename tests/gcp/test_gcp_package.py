@@ -233,6 +233,20 @@ def test_unsupported_trigger_stops_with_exit_2(tmp_path):
     assert "job" in proc.stderr and "gcp" in proc.stderr and "max_attempts=5" in proc.stderr
 
 
+def test_arm64_is_refused_rather_than_built_for_x86_64(tmp_path):
+    """Cloud Functions runs x86_64 only, and the lock is for manylinux x86_64: --arch arm64 stops the build."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "main.py").write_text("from portafunc import App\napp = App('few')\n"
+                                     "@app.http('GET', '/')\ndef index(req):\n    return 'ok'\n")
+    proc = subprocess.run([sys.executable, "-m", "portafunc.cli", "package", "--target", "gcp", str(project),
+                           "--out", str(tmp_path / "out"), "--arch", "arm64"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "--arch arm64" in proc.stderr and "x86_64 only" in proc.stderr
+    assert not (tmp_path / "out" / "gcp").exists()
+
+
 # -- boot proof --------------------------------------------------------------------------------------------------
 
 def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> tuple[int, dict, bytes]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portafunc.packaging.build import PackagingError
 from portafunc.packaging.closure import called_kinds, runtime_requirements
 from portafunc.packaging.steps import ArtifactBuild, install_requirements
 from portafunc.targets import PackageRequest, PackageResult
@@ -72,6 +73,8 @@ def deployment_of(request: PackageRequest) -> Any:
 
 
 def package(target: Any, request: PackageRequest, layout: str | None = None) -> PackageResult:
+    if request.arch not in ("x86_64", "amd64"):  # the lock and Cloud Build's image are manylinux x86_64
+        raise PackagingError(f"--arch {request.arch}: Cloud Functions runs x86_64 only")
     app, rows = request.checked_app(target)
     deployment = deployment_of(request)
     layout = layout or options(deployment)["http"]
