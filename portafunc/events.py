@@ -20,7 +20,7 @@ from .errors import BadRequest, EventDecodeError, InvalidHeader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
-    from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeAlias
+    from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeAlias, overload
 
     from .data.bucket import Bucket
     from .forms import FormData
@@ -123,7 +123,16 @@ class Headers:
                 return v
         raise KeyError(name)
 
+    if TYPE_CHECKING:  # typing is not imported at run time (cold start): the overloads are for type checkers
+        @overload
+        def get(self, name: str) -> str | None: ...
+        @overload
+        def get(self, name: str, default: str) -> str: ...
+        @overload
+        def get(self, name: str, default: str | None) -> str | None: ...
+
     def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` (any case), else ``default``: a ``str`` when the default is one."""
         lname = name.lower()
         for k, v in self._items:  # the loop of __getitem__, without its KeyError for a missing name
             if k == name or k.lower() == lname:

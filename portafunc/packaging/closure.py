@@ -21,8 +21,9 @@ from typing import Any, Callable, Collection, Iterable, Mapping
 FEATURES: dict[str, Callable[[Any, Any, list[str]], bool]] = {
     "portafunc.data": lambda app, deployment, reqs: bool(deployment.of_kind("bucket") or deployment.of_kind("kv")),
     "portafunc.idempotency": lambda app, deployment, reqs: bool(deployment.of_kind("idempotency")),
-    "portafunc.messaging": lambda app, deployment, reqs: bool(deployment.of_kind("topic")
-                                                              or deployment.of_kind("queue")),
+    # the bucket, table and idempotency backends bind and retry through messaging's binding and retry modules
+    "portafunc.messaging": lambda app, deployment, reqs: any(deployment.of_kind(kind) for kind in (
+        "topic", "queue", "bucket", "kv", "idempotency")),
     "portafunc.mount": lambda app, deployment, reqs: _mounts(app),
     "portafunc.streaming": lambda app, deployment, reqs: _mounts(app),
     "portafunc.otel": lambda app, deployment, reqs: any(name.startswith("opentelemetry") for name in reqs),

@@ -83,12 +83,21 @@ def contract_fixtures(fronts: list[str]) -> tuple[Any, Any]:
         driver.close()
 
     @pytest.fixture(params=fronts)
-    def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-        """One front door: a cloud's contract driver, or portafunc run's server."""
+    def front(request: pytest.FixtureRequest, runner_driver: RunnerDriver, monkeypatch: pytest.MonkeyPatch
+              ) -> Iterator[Cloud]:
+        """One front door: a cloud's contract driver, or portafunc run's server. As with the ``cloud`` fixture,
+        unbound buckets and key-value tables are memory:// and start empty in each test."""
+        from portafunc import data
+        from portafunc.data import memory
+
         name = request.param
         instance = Cloud(name, driver=runner_driver) if name == "run" else Cloud(name)
         monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
         request.node._portafunc_cloud = instance  # a failure shows this front door's native exchanges
-        return instance
+        data.reset()
+        memory.reset()
+        yield instance
+        data.reset()
+        memory.reset()
 
     return runner_driver, front

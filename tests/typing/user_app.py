@@ -45,6 +45,12 @@ def create_order(req: HttpRequest, order: Order) -> HttpResponse:
     return resp.set_cookie("last-order", order.id, max_age=3600, samesite="Strict")
 
 
+@app.http("GET", "/where")
+def where(req: HttpRequest) -> str:
+    assert_type(req.headers.get("host"), str | None)
+    return req.headers.get("x-forwarded-proto", "http").split(",")[0]  # a str default gives a str
+
+
 @app.schedule("rate(5 minutes)")
 def nightly(evt: ScheduleEvent) -> None:
     assert_type(evt.time.isoformat(), str)

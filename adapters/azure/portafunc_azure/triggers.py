@@ -110,13 +110,20 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
 
         earlier = overtaken_by(spec)
         if earlier is not None:
+            from portafunc.docs_ui import DOCS_FUNCTION, FILES_FUNCTION
+
+            if earlier.name in (DOCS_FUNCTION, FILES_FUNCTION):  # registered by App(docs_route=...): not renamable
+                instead = (f"a name for {spec.name!r} that sorts after {earlier.name!r}, which App(docs_route=...) "
+                           f"names itself (e.g. name='z_{spec.name}'), or a docs_route that {trig.route.template} "
+                           "does not overlap")
+            else:
+                instead = (f"names that sort in registration order (e.g. name='a_{earlier.name}' on "
+                           f"{earlier.name!r}), or routes that do not overlap")
             raise UnsupportedTrigger(
                 spec.name, trig.describe(), "azure",
                 f"its route overlaps that of {earlier.name!r} ({earlier.trigger.describe()}), registered first, "
                 f"which the app serves the shared paths with; the Functions host tries routes in function-name order "
-                f"(ignoring case) and would hand them to {spec.name!r}",
-                f"names that sort in registration order (e.g. name='a_{earlier.name}' on {earlier.name!r}), or "
-                "routes that do not overlap")
+                f"(ignoring case) and would hand them to {spec.name!r}", instead)
         auth = trig.auth if trig.auth in ("anonymous", "function") else \
             "anonymous at the host, bearer JWT verified by the function"
         return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "

@@ -1,0 +1,44 @@
+"""An app whose own route overlaps its docs route (``/{code}`` beside ``/docs``), on Azure: the docs functions are
+registered by ``App(docs_route=...)`` under fixed names, so the refusal names a fix the user can make (a name for
+their own function, or another docs route), and that fix deploys with the host picking what the app picks."""
+
+from __future__ import annotations
+
+from azure_host_routing import host_pick, host_routes
+
+from portafunc import App, HttpRequest, UnsupportedTrigger
+from portafunc_azure.triggers import check_trigger, unmatched_function_name
+
+
+def _shortener(name: str, docs_route: str = "/docs") -> App:
+    app = App("links", docs_route=docs_route)
+
+    @app.http("GET", "/{code}", name=name)
+    def follow(req: HttpRequest) -> str:
+        return req.path_params["code"]
+
+    return app
+
+
+def _refusals(app: App) -> list[UnsupportedTrigger]:
+    refused = []
+    for spec in app:
+        try:
+            check_trigger(spec)
+        except UnsupportedTrigger as exc:
+            refused.append(exc)
+    return refused
+
+
+def test_the_refusal_names_a_fix_the_user_can_make_and_it_works() -> None:
+    (refused,) = _refusals(_shortener("follow"))
+    assert refused.function == "follow" and "'portafunc_docs'" in refused.reason
+    assert "name='a_portafunc_docs'" not in refused.instead  # App(docs_route=...) names it: no way to rename it
+    assert "name='z_follow'" in refused.instead and "docs_route" in refused.instead
+    for fixed in (_shortener("z_follow"), _shortener("follow", docs_route="/api/docs")):
+        assert _refusals(fixed) == []
+        routes = host_routes(fixed)
+        for path in ("/docs", "/api/docs", "/abc"):
+            spec = fixed.route("GET", path)[0]
+            expected = unmatched_function_name(fixed) if spec is None else spec.name  # no route: the catch-all
+            assert host_pick(routes, "GET", path) == expected, path
