@@ -552,6 +552,12 @@ class HttpFields:
         fields so (the caller then reads the request's)."""
         return None
 
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        """``scheme://host[:port]`` plus any prefix the front door took off the path before routing (an API Gateway
+        stage, a route prefix), as :attr:`HttpRequest.base_url` gives it; None: read from the request's ``Host``
+        header (see there). Called on every read of the property: nothing is kept."""
+        return None
+
     def first_values_reader(self, query: tuple[str, ...], headers: tuple[str, ...]) -> Callable[[Any], Any]:
         """``read(native)``: :meth:`first_values` of these names, in a call a codec may build for them (asked once
         per route and kept by the caller)."""
@@ -691,6 +697,47 @@ class HttpRequest:
     @raw_path.setter
     def raw_path(self, value: str | None) -> None:
         self._raw_path = value
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` the client called, plus any prefix the front door removed before routing, so
+        that ``req.base_url + "/orders/42"`` reaches this app's route ``/orders/42`` (no trailing ``/``; the port
+        only when it is not the scheme's default). Read from the native event on each access (it costs a request
+        that never reads it nothing), from what the platform's own front end says:
+
+        - API Gateway (HTTP and REST API), Function URL: ``requestContext.domainName`` (else ``Host``),
+          ``X-Forwarded-Proto`` / ``X-Forwarded-Port`` (set by API Gateway; https by default), and the stage in the
+          path where the client sent it (a named stage on the ``execute-api`` domain; on a custom domain, the API
+          mapping's path, for a REST API); ALB: ``Host``, ``X-Forwarded-Proto`` and ``X-Forwarded-Port`` (set by
+          the load balancer).
+        - Azure: the URL the Functions host hands over, with the host's route prefix (``/api``); its scheme as
+          App Service's front end says in ``X-Forwarded-Proto``.
+        - Google Cloud and the container: the WSGI environ (``Host``, ``wsgi.url_scheme``, ``SCRIPT_NAME``), the
+          scheme as Google's front end (and Cloud Run's) says in ``X-Forwarded-Proto``.
+        - ``portafunc run``: ``http://`` and the ``Host`` the client sent (else the server's own address).
+        - A request built by hand (the test kit, :meth:`from_dict`): ``http://`` and its ``Host`` header, else
+          ``http://testserver``.
+
+        ``Host`` is the client's own claim wherever it is read; no target trusts a forwarded header its own front
+        end does not set (``X-Forwarded-Host`` is never read)."""
+        fields = getattr(self, "_fields", None)  # unset on a request built by the constructor
+        base = fields.base_url(self.native, self) if fields is not None else None
+        if base is None:
+            base = origin("http", self.headers.get("host") or "testserver")
+        return base
+
+    @property
+    def url(self) -> str:
+        """The absolute URL the client called: :attr:`base_url`, :attr:`raw_path` (the path as sent, escapes kept)
+        and ``?`` with :attr:`raw_query` when there is one. Where the front door hands over parsed parameters only
+        (REST API, ALB), the query string is rebuilt from :attr:`query`, percent-encoded."""
+        query = self.raw_query
+        if query is None:
+            from urllib.parse import quote, urlencode
+
+            query = urlencode([(k, v) for k, vs in self.query.items() for v in vs], quote_via=quote, safe="")
+        url = self.base_url + self.raw_path
+        return f"{url}?{query}" if query else url
 
     def keep_ascii_body(self, text: str) -> None:
         """Hold the body as the ASCII text it arrived as (a Lambda event's ``body`` string): :meth:`json` parses that
@@ -1437,6 +1484,36 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         return from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise EventDecodeError(f"neutral {data.get('kind')} event is malformed: {exc}") from exc
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_HOST_STOPS = "/?#@\\ \t"  # what would end a URL's authority: a Host holding one is not used
+
+
+def origin(scheme: str, host: str | None, port: str | int | None = None, default_host: str = "testserver") -> str:
+    """``scheme://host[:port]``: ``port`` added when ``host`` carries none, either left out when it is the
+    scheme's default (``https://a.example`` for ``a.example:443``). A host that would end the URL's authority
+    early (``/``, ``?``, ``@``, a space) is replaced by ``default_host``."""
+    scheme = scheme.strip().lower() or "http"
+    host = (host or "").strip()
+    if not host or any(c in _HOST_STOPS for c in host) or not host.isprintable():
+        host = default_host
+    name, colon, given = host.rpartition(":")
+    if colon and given.isdecimal() and (not name.startswith("[") or name.endswith("]")):  # host:port, [v6]:port
+        host, port = name, given
+    port = str(port).strip() if port is not None else ""
+    if port and port != _DEFAULT_PORTS.get(scheme) and port.isdecimal():
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def forwarded_scheme(value: str | None) -> str | None:
+    """The scheme an ``X-Forwarded-Proto`` value names (its first entry: ``https`` of ``https,http``), None for no
+    value or one that is neither ``http`` nor ``https``."""
+    if not value:
+        return None
+    scheme = value.partition(",")[0].strip().lower()
+    return scheme if scheme in _DEFAULT_PORTS else None
 
 
 def decode_path(raw_path: str) -> str:

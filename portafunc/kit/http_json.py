@@ -4,7 +4,8 @@ files and replayed).
 
 The form mirrors the wire: ``{"method", "path" (percent-encoded, as on the request line), "query_string" (raw),
 "headers": [[name, value], ...] (repeated names kept; an object is accepted too), "body", "isBase64Encoded",
-"remote_addr" (optional: the socket's peer)}``. Header names and values are read as text whatever JSON type they
+"remote_addr" (optional: the socket's peer), "scheme" and "script_name" (optional: the WSGI environ's
+``wsgi.url_scheme`` and ``SCRIPT_NAME``, for :attr:`HttpRequest.base_url`)}``. Header names and values are read as text whatever JSON type they
 were given as, so a value written as a number (``"content-length": 12``) reads the same as ``"12"``.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Mapping  # isinstance against it is several times ch
 from typing import Any
 
 from ..errors import EventDecodeError
-from ..events import Headers, HttpRequest
+from ..events import Headers, HttpFields, HttpRequest, forwarded_scheme, origin
 
 EXPECTED = ('{"method": "GET", "path": "/", "query_string": "", "headers": [["name", "value"]], "body": "", '
             '"isBase64Encoded": false}')
@@ -121,7 +122,42 @@ def decode_request(native: Any) -> HttpRequest:
     from urllib.parse import parse_qs, unquote
 
     headers = headers_of(native.get("headers"))
-    return HttpRequest(method=method.upper(), path=unquote(path), raw_path=path if "%" in path else None,
-                       query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
-                       body=body_of(native, "HTTP request"), client_ip=client_ip(headers, native.get("remote_addr")),
-                       native=native, raw_query=query)
+    req = HttpRequest(method=method.upper(), path=unquote(path), raw_path=path if "%" in path else None,
+                      query=parse_qs(query, keep_blank_values=True) if query else {}, headers=headers,
+                      body=body_of(native, "HTTP request"), client_ip=client_ip(headers, native.get("remote_addr")),
+                      native=native, raw_query=query)
+    req._fields = _JSON_FIELDS  # every field is given: base_url alone is read from the JSON form
+    return req
+
+
+def base_url(scheme: Any, host: str | None, forwarded_proto: str | None, script_name: Any) -> str:
+    """``scheme://host[:port]`` and ``SCRIPT_NAME`` of a request a WSGI server read: the scheme the front end
+    names in ``X-Forwarded-Proto`` (Google's, Cloud Run's: it replaces a client's own), else the server's own
+    (``wsgi.url_scheme``); the ``Host`` header, else ``localhost``."""
+    from urllib.parse import quote
+
+    scheme = forwarded_scheme(forwarded_proto) or (scheme if scheme in ("http", "https") else "http")
+    base = origin(scheme, host, default_host="localhost")
+    if isinstance(script_name, str) and script_name.strip("/"):
+        base += quote(script_name.rstrip("/"), safe=PATH_SAFE)
+    return base
+
+
+def environ_base_url(environ: Mapping[str, Any]) -> str:
+    """:func:`base_url` of a WSGI environ (``HTTP_HOST``, else ``SERVER_NAME`` and ``SERVER_PORT``)."""
+    host = environ.get("HTTP_HOST")
+    if not host and environ.get("SERVER_NAME"):
+        host = f"{environ['SERVER_NAME']}:{environ.get('SERVER_PORT') or ''}".rstrip(":")
+    return base_url(environ.get("wsgi.url_scheme"), host, environ.get("HTTP_X_FORWARDED_PROTO"),
+                    environ.get("SCRIPT_NAME"))
+
+
+class _JsonFields(HttpFields):
+    __slots__ = ()
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return base_url(native.get("scheme"), req.headers.get("host"), req.headers.get("x-forwarded-proto"),
+                        native.get("script_name"))
+
+
+_JSON_FIELDS = _JsonFields()

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from ..app import App
 from ..cors import decorate_refusal
 from ..errors import InvalidHeader, reduce_exception
-from ..events import Headers, HttpRequest, HttpResponse, check_headers, decode_path
+from ..events import Headers, HttpFields, HttpRequest, HttpResponse, check_headers, decode_path, origin
 from ..invoke import handle_http, match_request
 from ..kit.http_json import header_text
 from .console import InFlight, invocation_line
@@ -137,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client_ip=self.client_address[0] if self.client_address else None,
         )
+        req._fields = self.server.fields  # every field is given: base_url alone is read (from the Host sent)
         app = self.server.app
         spec, _, _ = match_request(app, req)
         name = spec.name if spec is not None else "(no function)"
@@ -307,6 +308,19 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # malformed requests are answered with 400 by the stdlib; nothing was invoked
 
 
+class _LocalFields(HttpFields):
+    """The base URL of a request ``portafunc run`` read: ``http://`` and the ``Host`` the client sent, else the
+    server's own address."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return origin("http", req.headers.get("host"), default_host=self.address)
+
+
 class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -317,3 +331,6 @@ class LocalHttpServer(ThreadingHTTPServer):
         self.max_body = body_limit(target)
         self.read_timeout = read_timeout()
         super().__init__((host, port), _Handler)
+        bound_host, bound_port = self.server_address[:2]
+        bound = str(bound_host)
+        self.fields = _LocalFields(f"[{bound}]:{bound_port}" if ":" in bound else f"{bound}:{bound_port}")

@@ -48,6 +48,8 @@ def create_order(req: HttpRequest, order: Order) -> HttpResponse:
 @app.http("GET", "/where")
 def where(req: HttpRequest) -> str:
     assert_type(req.headers.get("host"), str | None)
+    assert_type(req.url, str)
+    assert_type(req.base_url + "/orders/acme", str)
     return req.headers.get("x-forwarded-proto", "http").split(",")[0]  # a str default gives a str
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.caches import keep
 from portafunc.errors import EventDecodeError
-from portafunc.events import _UNREAD, Headers, HttpFields, HttpRequest, HttpResponse
+from portafunc.events import _UNREAD, Headers, HttpFields, HttpRequest, HttpResponse, forwarded_scheme, origin
 
 from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
@@ -185,6 +185,14 @@ class _V2Fields(HttpFields):
         client_ip: str | None = native["requestContext"]["http"].get("sourceIp")
         return client_ip
 
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        """``https://`` (or what API Gateway's ``X-Forwarded-Proto`` says) and ``requestContext.domainName`` (else
+        the ``Host`` header), with the stage when ``rawPath`` starts with it: an HTTP API's named stage on its
+        ``execute-api`` domain (the codec routes the path without it); a custom domain sends none."""
+        ctx = native.get("requestContext")
+        ctx = ctx if isinstance(ctx, Mapping) else {}
+        return _aws_origin(ctx, req, "https") + _stage_prefix(native.get("rawPath"), ctx.get("stage"))
+
     def header_values(self, native: Any, names: tuple[str, ...]) -> list[str | None] | None:
         """Each name's value in the header map of text Lambda sends: the value of the first name equal to it in
         any case, as ``Headers.get`` finds it, and the cookies joined for ``cookie``, as :meth:`headers` reads
@@ -281,6 +289,27 @@ class _V2Fields(HttpFields):
             return found
 
         return read
+
+
+def _aws_origin(ctx: Mapping[str, Any], req: HttpRequest, scheme: str) -> str:
+    """``scheme://host[:port]`` of an API Gateway, Function URL or ALB request: the request context's
+    ``domainName`` (else the ``Host`` header), and the ``X-Forwarded-Proto`` / ``X-Forwarded-Port`` the AWS front
+    end sets (it replaces a client's own), ``scheme`` without one."""
+    headers = req.headers
+    domain = ctx.get("domainName")
+    host = domain if domain.__class__ is str and domain else headers.get("host")
+    return origin(forwarded_scheme(headers.get("x-forwarded-proto")) or scheme, host,
+                  headers.get("x-forwarded-port"), default_host="localhost")
+
+
+def _stage_prefix(raw_path: Any, stage: Any) -> str:
+    """``/<stage>`` when the codec takes it off ``raw_path`` (:func:`_without_stage`), else ``""``."""
+    if stage.__class__ is not str or not stage or stage == "$default" or raw_path.__class__ is not str \
+            or not raw_path.startswith(stage, 1):
+        return ""
+    if len(raw_path) == len(stage) + 1:
+        return raw_path
+    return raw_path[:len(stage) + 1] if raw_path[len(stage) + 1] == "/" else ""
 
 
 def _header_keys(names: tuple[Any, ...], wanted: tuple[str, ...]) -> tuple[str | None, ...] | None:
@@ -482,6 +511,7 @@ def _decode_v2_fields(native: Any, variant: str) -> HttpRequest:
     escaped = raw_path if "%" in raw_path else None
     path = unquote(raw_path) if escaped else raw_path
     req = HttpRequest(method, path or "/", query, headers, body, None, None, client_ip, native, raw_query, escaped)
+    req._fields = _V2[variant]  # every field is given: its base_url alone is read from the event
     if ascii_body is not None:
         req.keep_ascii_body(ascii_body)
     path_params = event.get("pathParameters")
@@ -565,6 +595,25 @@ class _V1Fields(HttpFields):
         client_ip: str | None = None if identity is None else identity.get("sourceIp")
         return client_ip
 
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        """``https://`` (or API Gateway's ``X-Forwarded-Proto``) and ``requestContext.domainName`` (else ``Host``),
+        with what the client's path (``requestContext.path``) has before the routed ``path``: the stage on the
+        ``execute-api`` domain, a custom domain's base path mapping. Without ``requestContext.path``, the stage
+        on an ``execute-api`` domain."""
+        ctx = native.get("requestContext")
+        ctx = ctx if isinstance(ctx, Mapping) else {}
+        base = _aws_origin(ctx, req, "https")
+        sent, routed = ctx.get("path"), native.get("path")
+        if sent.__class__ is str and routed.__class__ is str and sent.startswith("/"):
+            if routed == "/" and not sent.endswith("/"):
+                return base + sent
+            if sent.endswith(routed):
+                return base + sent[:len(sent) - len(routed)].rstrip("/")
+        stage = ctx.get("stage")
+        if stage.__class__ is str and stage and stage != "$default" and ".execute-api." in base:
+            return f"{base}/{stage}"
+        return base
+
 
 class _AlbFields(_V1Fields):
     """An ALB event's fields: the query as the client escaped it, decoded; the client IP from X-Forwarded-For."""
@@ -576,6 +625,11 @@ class _AlbFields(_V1Fields):
 
     def client_ip(self, native: Any) -> str | None:
         return (self.headers(native).get("x-forwarded-for") or "").split(",")[-1].strip() or None
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        """The ``Host`` header, with the ``X-Forwarded-Proto`` and ``X-Forwarded-Port`` the load balancer sets
+        (``http`` without them); no prefix: an ALB forwards the path as sent."""
+        return _aws_origin({}, req, "http")
 
 
 _V1, _ALB, _ALB_MULTI = _V1Fields("apigw-v1"), _AlbFields("alb"), _AlbFields("alb-multi")
@@ -684,6 +738,7 @@ def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
     body = b"" if ascii_body is not None else _body(event, what)
     req = HttpRequest(method=method, path=path or "/", query=query, headers=headers, body=body, client_ip=client_ip,
                       native=native, raw_query=raw_query, raw_path=escaped)
+    req._fields = _V1 if variant == "apigw-v1" else _ALB  # every field is given: base_url alone is read from the event
     if ascii_body is not None:
         req.keep_ascii_body(ascii_body)  # no copy of a large body
     path_params = event.get("pathParameters")

@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse, decode_path, quote_path
+from portafunc.events import (Headers, HttpFields, HttpRequest, HttpResponse, decode_path, forwarded_scheme, origin,
+                              quote_path)
 
 HTTP_EXPECTED = ('a func.HttpRequest JSON form {"method", "url", "headers", "params", "route_params", '
                  '"body" | "body_base64"}')
@@ -102,9 +103,52 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
         for key, value in params.items():
             query[key] = [value]
     hdrs = Headers([(k, v) for k, v in headers.items()])
-    return HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
-                       path_params=dict(route_params), client_ip=client_ip(hdrs), native=native,
-                       raw_query=parts.query, raw_path=raw_path if "%" in raw_path else None)
+    req = HttpRequest(method=method, path=path, query=query, headers=hdrs, body=body,
+                      path_params=dict(route_params), client_ip=client_ip(hdrs), native=native,
+                      raw_query=parts.query, raw_path=raw_path if "%" in raw_path else None)
+    req._fields = _UrlFields(url)  # every field is given: base_url alone is read from the url
+    return req
+
+
+def base_url(url: str, req: HttpRequest) -> str:
+    """The Functions host's ``url`` up to the request's :attr:`~HttpRequest.raw_path`: its scheme (or the one
+    App Service's front end names in ``X-Forwarded-Proto``), host and port, and the route prefix (``/api``) the
+    host matched before the app's routes."""
+    scheme_end = url.find("://")
+    path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else -1
+    if scheme_end < 0:
+        return origin("http", req.headers.get("host"), default_host="localhost")
+    authority = url[scheme_end + 3:] if path_start < 0 else url[scheme_end + 3:path_start]
+    authority = authority.rpartition("@")[2]
+    scheme = url[:scheme_end]
+    forwarded = forwarded_scheme(req.headers.get("x-forwarded-proto"))
+    if forwarded is not None and forwarded != scheme.lower():  # the host's own port is not the one the client called
+        host, colon, port = authority.rpartition(":")
+        if colon and port.isdecimal() and not host.endswith(":"):
+            authority = host
+        scheme = forwarded
+    base = origin(scheme, authority, default_host="localhost")
+    if path_start < 0:
+        return base
+    sent = url[path_start:].partition("#")[0].partition("?")[0]
+    routed = req.raw_path
+    if sent != routed and sent.endswith(routed):
+        return base + sent[:len(sent) - len(routed)].rstrip("/")
+    if routed == "/" and sent != "/":
+        return base + sent.rstrip("/")
+    return base
+
+
+class _UrlFields(HttpFields):
+    """The base URL of a request built from the parts of a ``func.HttpRequest`` (every other field given)."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return base_url(self.url, req)
 
 
 def _without_prefix(raw_path: str, prefix: str) -> str:
@@ -167,6 +211,9 @@ class _FuncFields(HttpFields):
 
     def path_params(self, native: Any) -> dict[str, str]:
         return dict(native.route_params)
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return base_url(native.url, req)
 
     def client_ip(self, native: Any) -> str | None:
         host_headers = getattr(native.headers, "__http_headers__", None)

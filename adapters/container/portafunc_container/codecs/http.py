@@ -39,6 +39,10 @@ def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
                            "query_string": _text(environ.get("QUERY_STRING", "")), "headers": headers}
     if environ.get("REMOTE_ADDR"):
         out["remote_addr"] = environ["REMOTE_ADDR"]
+    if environ.get("wsgi.url_scheme") == "https":  # what a server terminating TLS itself says (http: the default)
+        out["scheme"] = "https"
+    if environ.get("SCRIPT_NAME"):  # the prefix the server was mounted at: part of HttpRequest.base_url
+        out["script_name"] = _text(environ["SCRIPT_NAME"])
     return put_body(body, out)
 
 

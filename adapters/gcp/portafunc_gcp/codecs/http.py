@@ -73,9 +73,11 @@ def from_flask_eager(request: Any) -> HttpRequest:
     headers = Headers([(name, header_text(value)) for name, value in request.headers.items()])
     raw = request.query_string
     query = raw.decode("utf-8", "replace") if raw else ""
-    return HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
-                       body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
-                       native=request, raw_query=_raw_query(raw), raw_path=raw_path(request.environ, request.path))
+    req = HttpRequest(method=request.method, path=request.path, query=parse_query(query), headers=headers,
+                      body=request.get_data(cache=True), client_ip=_client_ip(headers, request.remote_addr),
+                      native=request, raw_query=_raw_query(raw), raw_path=raw_path(request.environ, request.path))
+    req._fields = _FLASK_FIELDS  # every field is given: base_url alone is read from the environ
+    return req
 
 
 _ENTITY = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
@@ -116,6 +118,9 @@ class _FlaskFields(HttpFields):
             return forwarded[-1].rsplit(",", 1)[-1].strip() or None  # as _client_ip reads it
         remote = native.remote_addr
         return remote if isinstance(remote, str) else None
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return http_json.environ_base_url(native.environ)
 
 
 _FLASK_FIELDS = _FlaskFields()
