@@ -45,12 +45,9 @@ def links() -> KV:
 
 
 def base_url(req: HttpRequest) -> str:
-    """Where this API is reached: ``PUBLIC_URL`` when set (a custom domain), else the request's own host."""
+    """Where this API is reached: ``PUBLIC_URL`` when set (a domain of its own), else where the request came in."""
     configured = os.environ.get("PUBLIC_URL")
-    if configured:
-        return configured.rstrip("/")
-    scheme = req.headers.get("x-forwarded-proto", "http").split(",")[0].strip()
-    return f"{scheme}://{req.headers.get('host', 'localhost')}"
+    return configured.rstrip("/") if configured else req.base_url
 
 
 @app.http("POST", "/links", uses=[portafunc.writes(kv="links")])

@@ -889,6 +889,7 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=variant == "apigw-v1")
     if variant == "apigw-v1":
         source_ip = req.client_ip or "203.0.113.10"
+        domain = _api_domain(headers)
         return {
             "resource": route or "/{proxy+}",
             "path": raw_path,
@@ -902,9 +903,10 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
             "stageVariables": None,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "a1b2c3d4e5", "resourceId": "abc123",
-                "resourcePath": route or "/{proxy+}", "httpMethod": req.method, "stage": "prod", "path": "/prod" + raw_path,
+                "resourcePath": route or "/{proxy+}", "httpMethod": req.method, "stage": "prod",
+                "path": ("/prod" + raw_path) if domain == _EXECUTE_API else raw_path,  # a custom domain: no stage
                 "protocol": "HTTP/1.1", "requestId": request_id, "extendedRequestId": request_id,
-                "requestTimeEpoch": now_ms, "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                "requestTimeEpoch": now_ms, "domainName": domain,
                 "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "accountId": None,
                              "caller": None, "user": None, "userArn": None},
             },
@@ -929,6 +931,16 @@ def encode_request(req: HttpRequest, variant: str | None = None, *, request_id: 
     return event
 
 
+_EXECUTE_API = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+
+
+def _api_domain(headers: Headers) -> str:
+    """``requestContext.domainName`` of an API Gateway event for a request: the host it names (a custom domain, as
+    API Gateway writes the domain the client called), else the API's default ``execute-api`` domain."""
+    host = (headers.get("host") or "").rpartition(":")[0] or headers.get("host") or ""
+    return host if host and "/" not in host and " " not in host else _EXECUTE_API
+
+
 def _lower_multi(headers: Headers) -> dict[str, list[str]]:
     return headers.to_multi()
 
@@ -945,7 +957,7 @@ def _encode_v2(req: HttpRequest, variant: str, headers: Headers, raw_path: str, 
         joined[name] = ",".join(values)
     pairs = [(k, v) for k, vs in req.query.items() for v in vs]
     domain = "abcdefghij.lambda-url.us-east-1.on.aws" if variant == "function-url" else \
-        "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+        _api_domain(headers)
     body, is_b64 = _native_body(req.body, headers.get("content-type"), always_text_if_utf8=False)
     route_key = f"{req.method} {route}" if route and variant == "apigw-v2" else "$default"  # a Function URL: none
     event: dict[str, Any] = {

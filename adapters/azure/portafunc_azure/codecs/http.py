@@ -246,8 +246,12 @@ def _last_hop(forwarded: str) -> str | None:
 
 
 def request_to_json(req: HttpRequest, base_url: str = DEFAULT_BASE, route_prefix: str = "") -> dict[str, Any]:
-    """Neutral request → the JSON form of the ``func.HttpRequest`` the Functions host would build."""
+    """Neutral request → the JSON form of the ``func.HttpRequest`` the Functions host would build (its ``url`` on
+    the host the request names, as the host writes the URL the client called; ``base_url`` without one)."""
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    host = req.headers.get("host")
+    if host and base_url == DEFAULT_BASE:
+        base_url = origin("http", host, default_host="localhost:7071")
     url = base_url.rstrip("/") + prefix + req.raw_path
     pairs = [(k, v) for k, values in req.query.items() for v in values]
     if pairs:
