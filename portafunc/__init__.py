@@ -17,6 +17,7 @@ from .errors import (
     DataError,
     DataUnavailable,
     EventDecodeError,
+    HttpError,
     KeyNotFound,
     MessagingError,
     NonRetryableError,
@@ -104,7 +105,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Cors", "JwtAuth", "Router", "Query", "Header", "Path", "FormData", "UploadedFile",
     "DataError", "DataUnavailable", "KeyNotFound", "VersionConflict", "bucket", "kv",
-    "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpRequest", "HttpResponse",
+    "App", "BadRequest", "BindingError", "EventDecodeError", "FunctionSpec", "Headers", "HttpError", "HttpRequest",
+    "HttpResponse",
     "Message", "MessagingError", "NonRetryableError", "PayloadValidationError", "PortafuncError", "RegistrationError",
     "ScheduleError", "ScheduleEvent", "StorageEvent", "UnsupportedTrigger", "Use", "current_invocation", "get_logger", "publishes",
     "queue", "reads", "sends", "topic", "writes", "__version__",

@@ -13,7 +13,7 @@ from .routing import Route, RouteTable, compile_route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they cost milliseconds of cold start
-    from typing import Any, Callable, Iterable, Iterator, Literal, Sequence, TypeVar
+    from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar
 
     from .auth import JwtAuth
     from .config import Config
@@ -50,12 +50,13 @@ class _Trigger:
 
 
 class HttpTrigger(_Trigger):
-    __slots__ = ("methods", "route", "auth", "cors", "response_model", "content_types")
+    __slots__ = ("methods", "route", "auth", "cors", "response_model", "content_types", "responses")
     kind = "http"
 
     def __init__(self, methods: tuple[str, ...], route: Route, auth: str | JwtAuth | None = "anonymous",
                  cors: Cors | None = None, response_model: Any = None,
-                 content_types: tuple[str, ...] | None = None) -> None:
+                 content_types: tuple[str, ...] | None = None,
+                 responses: tuple[tuple[int, str | None, Any], ...] = ()) -> None:
         self.methods = methods
         self.route = route
         self.auth = auth  # "anonymous", "function" (the cloud checks), a JwtAuth (the function checks); None: a
@@ -63,6 +64,7 @@ class HttpTrigger(_Trigger):
         self.cors = cors  # this route's CORS policy; None: the app's
         self.response_model = response_model  # None: the handler's return annotation, if a model (portafunc.params)
         self.content_types = content_types  # accepted request content types; None: the app's, else the default
+        self.responses = responses  # answers documented in OpenAPI: (status, description or None, model or None)
 
     def describe(self) -> str:
         return f"http {','.join(self.methods)} {self.route.template}"
@@ -571,7 +573,8 @@ class App:
              auth: Literal["anonymous", "function"] | JwtAuth | None = None,
              idempotent: bool = False, uses: Iterable[Use] | Use | None = None,
              cors: Cors | None = None, response_model: Any = None,
-             content_types: Iterable[str] | None = None) -> Callable[[F], F]:
+             content_types: Iterable[str] | None = None,
+             responses: Mapping[int, Any] | None = None) -> Callable[[F], F]:
         """Serve ``route`` for one or several HTTP methods; ``{param}`` segments fill ``req.path_params``.
 
         The handler takes the [`HttpRequest`][portafunc.HttpRequest] and, optionally, typed path, query and header
@@ -619,13 +622,18 @@ class App:
                 (``["application/json", "application/*+json"]``; ``"*/*"``: any); others are answered 415
                 ``Unsupported Media Type``. ``None``: the app's ``content_types``, else JSON for a typed body and
                 anything for a handler that reads ``req.body`` itself. Checked by the function on every cloud.
+            responses: Other answers of the route, for the OpenAPI document (``app.openapi()``; nothing is checked
+                at run time): status (100-599) → a description, or the pydantic model (``list[Model]`` too) its
+                body is. ``{404: "no such link", 301: "redirect to the target", 201: Link}``: a described 4xx or
+                5xx is an ``application/problem+json`` problem (what ``HttpError`` answers), a model JSON.
 
         Returns:
             A decorator that registers the handler and returns it unchanged.
 
         Raises:
-            RegistrationError: An unknown method or ``auth``, a bad route template, a name already used, or another
-                function serving the same method and route shape.
+            RegistrationError: An unknown method or ``auth``, a bad route template, a name already used, another
+                function serving the same method and route shape, or a ``responses`` entry that is not a status
+                100-599 with a description or a model.
         """
         methods = (method,) if isinstance(method, str) else tuple(method)
         methods = tuple(dict.fromkeys(m.upper() for m in methods))
@@ -639,7 +647,9 @@ class App:
         if cors is not None:
             self._cors_used = True
         accepted = _check_content_types(content_types, f"route {route!r}")
-        return self._register(HttpTrigger(methods, compile_route(route), resolved, cors, response_model, accepted),
+        documented = _check_responses(responses, f"route {route!r}")
+        return self._register(HttpTrigger(methods, compile_route(route), resolved, cors, response_model, accepted,
+                                          documented),
                               name,
                               "header.Idempotency-Key" if idempotent else None, uses)
 
@@ -888,6 +898,31 @@ def _check_content_types(content_types: Iterable[str] | None, where: str) -> tup
     from .params import check_content_types
 
     return check_content_types(content_types, where)
+
+
+def _check_responses(responses: object, where: str) -> tuple[tuple[int, str | None, Any], ...]:
+    """``responses=`` as (status, description, model) triples by status; a bad key or value raises
+    RegistrationError."""
+    if responses is None:
+        return ()
+    items = getattr(responses, "items", None)
+    if not callable(items):
+        raise RegistrationError(f"{where}: responses must be a dict of status → description or model, not "
+                                f"{type(responses).__name__}")
+    out: list[tuple[int, str | None, Any]] = []
+    for status, value in items():
+        if type(status) is not int or not 100 <= status <= 599:
+            raise RegistrationError(f"{where}: responses key {status!r} is not an HTTP status (an int, 100-599)")
+        if isinstance(value, str):
+            if not value.strip():
+                raise RegistrationError(f"{where}: responses[{status}] is an empty description")
+            out.append((status, value, None))
+        elif _is_model(value) or (not isinstance(value, type) and hasattr(value, "__origin__")):
+            out.append((status, None, value))  # a model, or a parametrised type such as list[Model]
+        else:
+            raise RegistrationError(f"{where}: responses[{status}] must be a description (str) or a pydantic model "
+                                    f"(or list[Model]), not {value!r}")
+    return tuple(sorted(out, key=lambda entry: entry[0]))
 
 
 def _check_auth(auth: object, where: str) -> None:

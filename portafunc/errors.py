@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Mapping
 
 
 def reduce_exception(self: BaseException) -> tuple[Callable[..., BaseException], tuple[Any, ...]]:
@@ -106,16 +106,109 @@ class _KnownErrors:
         return out
 
 
-class BadRequest(NonRetryableError):
-    """The HTTP request itself is unusable (malformed JSON body, bad encoding); answered with 400."""
+class HttpError(PortafuncError):
+    """Raise from an HTTP handler (or its middleware, or a typed handler's validation) to answer with an error status.
+
+    The answer is the same ``application/problem+json`` problem a failed validation gets, on every cloud and in
+    ``portafunc run``: ``{"type": "about:blank", "title": ..., "status": ..., "detail": ...}`` with ``headers`` on
+    the response. A 4xx is the caller's fault: logged at INFO as a rejected request, never as an error. A 5xx is
+    the function's failure: logged at ERROR with its traceback (and the OpenTelemetry span marked failed) like any
+    exception, but answered with its own status, title, detail and headers instead of the generic 500.
+
+    An [`exception handler`][portafunc.App.exception_handler] registered for ``HttpError`` (or a subclass) answers
+    it instead. Raised in a queue, topic, schedule or storage function it is an ordinary failure (retried), except
+    a ``BadRequest``, which is non-retryable.
+
+    Args:
+        status: The HTTP status, 400-599 (a redirect or another success is returned, not raised: return an
+            ``HttpResponse``).
+        detail: What went wrong, for the caller (it is sent: no internals).
+        title: The problem's title; default: the status's reason phrase (``409`` → ``"Conflict"``).
+        headers: Extra response headers, such as ``{"Retry-After": "5"}`` or ``{"Location": "/links/abc"}``;
+            ``Content-Type`` and ``Content-Length`` are the problem's own and refused here.
+
+    Raises:
+        ValueError: A status outside 400-599, or a header that cannot be sent.
+        TypeError: A status that is not an ``int``, or a header name or value that is not a ``str``.
+
+    Example:
+        ```python
+        @app.http("GET", "/links/{code}")
+        def follow(code: str) -> HttpResponse:
+            if code not in links:
+                raise HttpError(404, f"no link {code!r}")
+            ...
+        ```
+    """
+
+    status: int
+    detail: str
+    title: str
+    headers: dict[str, str]
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        if type(status) is not int:
+            raise TypeError(f"HttpError status must be an int, not {type(status).__name__}")
+        if not 400 <= status <= 599:
+            raise ValueError(f"HttpError status must be an error status, 400-599, not {status}: "
+                             "return an HttpResponse for a redirect or another success")
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = reason_phrase(status) if title is None else title
+        self.headers = _problem_headers(headers)
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` (``409`` → ``"Conflict"``); a status without one gets the name of its
+    class (``"Client Error"``, ``"Server Error"``)."""
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return {4: "Client Error", 5: "Server Error"}.get(status // 100, f"Status {status}")
+
+
+def _problem_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``headers`` as a dict, checked now, where the error is raised, rather than when the answer is sent."""
+    if not headers:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"HttpError header {name!r}: names and values are str, not "
+                            f"{type(name if not isinstance(name, str) else value).__name__}")
+        if not name or any(c in _NOT_TOKEN or not " " < c < "\x7f" for c in name):
+            raise ValueError(f"HttpError header name {name!r} is not a token")
+        if any(c in "\r\n\x00" for c in value):
+            raise ValueError(f"HttpError header {name!r}: a value cannot hold CR, LF or NUL")
+        if name.lower() in ("content-type", "content-length"):
+            raise ValueError(f"HttpError header {name!r} is the problem's own (application/problem+json)")
+        out[name] = value
+    return out
+
+
+_NOT_TOKEN = frozenset('"(),/:;<=>?@[\\]{}')
+
+
+class BadRequest(HttpError, NonRetryableError):
+    """The HTTP request itself is unusable (malformed JSON body, bad encoding); answered with 400.
+
+    An [`HttpError`][portafunc.HttpError] whose status defaults to 400 and title to ``"Bad Request"`` whatever the
+    status; prefer ``HttpError(status, detail)`` for other statuses. Also non-retryable when a message function
+    raises it.
+    """
 
     status = 400
 
     def __init__(self, detail: str, *, status: int = 400, title: str = "Bad Request") -> None:
-        super().__init__(detail)
+        NonRetryableError.__init__(self, detail)
         self.detail = detail
         self.status = status
         self.title = title
+        self.headers = {}
 
 
 class BindingError(PortafuncError):

@@ -3,8 +3,9 @@
 Adapters decode native events and encode results; everything between, including error mapping, lives here so the
 three clouds behave the same:
 
-* HTTP: payload validation failure → 400 ``application/problem+json`` listing the field errors; ``BadRequest`` → its
-  status; body over the limit → 413; any other exception → 500 with no internals (logged with the invocation id).
+* HTTP: payload validation failure → 400 ``application/problem+json`` listing the field errors; ``HttpError`` (and
+  ``BadRequest``) → its status, title and headers (a 5xx logged as a failure); body over the limit → 413; any other
+  exception → 500 with no internals (logged with the invocation id).
 * Messages: validation failure / :class:`NonRetryableError` → *non-retryable*: forwarded to the function's dead-letter
   destination and acknowledged; with no destination configured it is logged loudly and reported failed, so the
   broker's own dead-letter policy (written by ``portafunc package`` from ``max_attempts``) takes it — never lost, never
@@ -25,7 +26,8 @@ from .context import Invocation
 from .app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from .caches import keep
 from .routing import slash_escaped, unescape
-from .errors import BadRequest, NonRetryableError, PayloadValidationError, PortafuncError, _KnownErrors
+from .errors import (BadRequest, HttpError, NonRetryableError, PayloadValidationError, PortafuncError,
+                     _KnownErrors)
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
                      encode_payload, refuse_non_finite)
 
@@ -661,12 +663,19 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
     """The response and outcome of an HTTP invocation that raised ``exc`` (called inside its invocation context)."""
     if isinstance(exc, PayloadValidationError):
         return HttpResponse.problem(400, exc.title, str(exc), errors=exc.errors), "rejected"
-    if isinstance(exc, BadRequest):
-        return HttpResponse.problem(exc.status, exc.title, exc.detail), "rejected"
+    resp: HttpResponse | None = None
+    if isinstance(exc, HttpError):
+        resp = HttpResponse.problem(exc.status, exc.title, exc.detail)
+        if exc.headers:
+            resp.headers._items.extend(exc.headers.items())  # checked when the error was made
+        if exc.status < 500 or isinstance(exc, BadRequest):  # the caller's fault: a rejected request, not an error
+            return resp, "rejected"
     if span is not None:
         _otel.failed(span, exc)
     logs.error("handler failed", trigger="http", error_type=type(exc).__name__, error=_text(exc),
-               traceback=_traceback(exc))
+               traceback=_traceback(exc), **({} if resp is None else {"status": resp.status}))
+    if resp is not None:  # a 5xx HttpError: the function's failure, logged as one, answered as it says
+        return resp, "error"
     return HttpResponse.problem(500, "Internal Server Error", "the function failed; see the logs for this invocation id",
                                 invocation_id=inv_id), "error"
 

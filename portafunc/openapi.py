@@ -91,7 +91,7 @@ class _Operation:
     """One (function, method) pair on its way into the document."""
 
     __slots__ = ("spec", "method", "declared", "path", "path_names", "params", "body", "content_types", "response",
-                 "response_kind", "statuses")
+                 "response_kind", "statuses", "documented")
 
     def __init__(self, spec: FunctionSpec, method: str, path: str, path_names: dict[str, str],
                  declared: bool = True) -> None:
@@ -108,6 +108,8 @@ class _Operation:
         #: the success statuses the handler declares (``-> tuple[Order, Literal[201]]``); None: what its result
         #: gets without one (200, 204 for None); (): one it chooses at run time (``-> tuple[Order, int]``)
         self.statuses: tuple[int, ...] | None = None
+        #: the route's ``responses=``: (status, description or None, model or None)
+        self.documented: tuple[tuple[int, str | None, Any], ...] = ()
 
 
 class _Builder:
@@ -119,6 +121,7 @@ class _Builder:
         self.problems_used: set[str] = set()
         self.tags: dict[str, dict[str, Any]] = {}  # tag name → tag object
         self.problem = "Problem"
+        self.problem_schema_used = False  # a documented error answer refers to the problem schema
 
     # -- the whole document ----------------------------------------------------------------------------------------
     def build(self, title: str, version: str) -> dict[str, Any]:
@@ -140,8 +143,9 @@ class _Builder:
             operation["operationId"] = op_id = next(c for c in candidates if c not in op_ids)
             op_ids.add(op_id)
         components: dict[str, dict[str, Any]] = {"schemas": defs}
-        if self.problems_used:
+        if self.problems_used or self.problem_schema_used:
             defs[self.problem] = copy.deepcopy(_PROBLEM)  # the caller may change its document
+        if self.problems_used:
             components["responses"] = {name: _problem_response(name, self.problem) for name in self.problems_used}
         if self.schemes:
             components["securitySchemes"] = dict(self.schemes)
@@ -185,6 +189,9 @@ class _Builder:
         op.body = signature.body
         op.content_types = signature.content_types
         returned, op.statuses = _with_status(_return_annotation(op.spec))
+        trigger = op.spec.trigger
+        assert isinstance(trigger, HttpTrigger)
+        op.documented = trigger.responses
         if signature.response_model is not None:
             op.response, op.response_kind = signature.response_model, "json"
         else:
@@ -194,7 +201,8 @@ class _Builder:
     def _schemas(self, operations: list[_Operation]) -> dict[Any, Any]:
         """Every schema the operations need, generated together so models shared between them are one component
         and names are disambiguated the same way every time."""
-        if not any(op.body is not None or op.response is not None or op.params for op in operations):
+        if not any(op.body is not None or op.response is not None or op.params
+                   or any(model is not None for _, _, model in op.documented) for op in operations):
             return {"$defs": {}}  # nothing to describe: pydantic (an optional dependency) is not needed
         from pydantic import TypeAdapter
 
@@ -206,6 +214,9 @@ class _Builder:
                 inputs.append(((index, "response"), "serialization", TypeAdapter(op.response)))
             for p_index, param in enumerate(op.params):
                 inputs.append(((index, "param", p_index), "validation", TypeAdapter(param.annotation)))
+            for status, _, model in op.documented:
+                if model is not None:
+                    inputs.append(((index, "documented", status), "serialization", TypeAdapter(model)))
         if not inputs:
             return {"$defs": {}}
         generated, defs = TypeAdapter.json_schemas(inputs, ref_template=_REF)
@@ -249,6 +260,7 @@ class _Builder:
         security = self._security(trigger.auth if trigger.auth is not None else self.app.auth, responses)
         if op.content_types is not None:
             responses["415"] = self._problem("UnsupportedMediaType")
+        self._documented(op, index, schemas, responses)
         operation["responses"] = dict(sorted(responses.items()))
         if security is not None:
             operation["security"] = security
@@ -304,6 +316,26 @@ class _Builder:
                 answer["content"] = content
             out[str(status)] = answer
         return out
+
+    def _documented(self, op: _Operation, index: int, schemas: dict[Any, Any], responses: dict[str, Any]) -> None:
+        """The route's ``responses=`` into ``responses``, each replacing what the document says of its status: a
+        model is the JSON body, a description of an error status a problem+json one; a description of a status
+        the document lists already with a body (the success answer) keeps that body. A HEAD gets no bodies."""
+        head = op.method == "HEAD"
+        for status, description, model in op.documented:
+            key = str(status)
+            answer: dict[str, Any] = {"description": description or _REASONS.get(status) or _reason(status)}
+            if head:
+                pass  # the status and headers, no body
+            elif model is not None:
+                answer["content"] = {"application/json": {"schema": schemas[(index, "documented", status)]}}
+            elif "content" in responses.get(key, {}):
+                answer["content"] = responses[key]["content"]
+            elif status >= 400:
+                self.problem_schema_used = True
+                answer["content"] = {"application/problem+json": {
+                    "schema": {"$ref": _REF.format(model=self.problem)}}}
+            responses[key] = answer
 
     @staticmethod
     def _content(op: _Operation, index: int, schemas: dict[Any, Any]) -> dict[str, Any] | None:

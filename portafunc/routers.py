@@ -82,7 +82,7 @@ def include(app: App, router: Router, prefix: str, tags: tuple[str, ...] = ()) -
             cors = trigger.cors if trigger.cors is not None else router.cors
             auth = trigger.auth if trigger.auth is not None else app.auth
             trigger = HttpTrigger(trigger.methods, compile_route(template), auth, cors,
-                                  trigger.response_model, trigger.content_types)
+                                  trigger.response_model, trigger.content_types, trigger.responses)
             if cors is not None:
                 app._cors_used = True
         app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)

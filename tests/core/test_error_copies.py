@@ -48,6 +48,7 @@ SAMPLES: dict[str, Any] = {
     "waited": 1.5,
     "retry_after": 2.5,
     "status": 403,
+    "headers": {"Retry-After": "5"},
 }
 
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from typing_extensions import assert_type, reveal_type
 
 import portafunc
-from portafunc import (App, FormData, Header, HttpRequest, HttpResponse, Message, Path, Query, ScheduleEvent,
-                       StorageEvent, UploadedFile)
+from portafunc import (App, FormData, Header, HttpError, HttpRequest, HttpResponse, Message, Path, Query,
+                       ScheduleEvent, StorageEvent, UploadedFile)
 
 app = App("typed")
 
@@ -89,6 +89,19 @@ def upload(req: HttpRequest) -> dict[str, Any]:
     doc = form.file("doc")
     assert_type(doc, UploadedFile | None)
     return {"title": form["title"], "size": doc.size if doc else 0, "name": doc.filename if doc else None}
+
+
+@app.http("GET", "/links/{code}", responses={301: "redirect to the target", 404: "no such link", 200: Order,
+                                             503: "try again later"})
+def follow(code: str) -> HttpResponse:
+    if code == "busy":
+        raise HttpError(503, "the store is busy", headers={"Retry-After": "5"})
+    if code != "o-1":
+        raise HttpError(404, f"no link {code!r}", title="No such link")
+    error = HttpError(409, "taken")
+    assert_type(error.status, int)
+    assert_type(error.headers, dict[str, str])
+    return HttpResponse(301, {"Location": "https://example.com"})
 
 
 # The decorators hand back the function itself: same parameters, same return type.

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
-from portafunc import App, Header, HttpRequest, HttpResponse, Message
+from portafunc import App, Header, HttpError, HttpRequest, HttpResponse, Message
 
 app = App("typed")
 
@@ -42,3 +42,8 @@ app.http("POST", "/p", content_types=["application/json", 415])  # error: media 
 @app.http("GET", "/tenants")
 def tenant(req: HttpRequest, x_tenant: Annotated[str, Header(alias="X-Tenant-Id")]) -> str:
     return req.form().get("name", 0) or x_tenant  # error: a form field's default is a str
+
+
+app.http("GET", "/links", responses={"404": "no such link"})  # error: responses are keyed by int statuses
+HttpError("404", "no such link")  # error: the status is an int
+HttpError(503, "busy", headers={"Retry-After": 5})  # error: header values are str
