@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -131,16 +132,34 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from .targets import get_target
 
     target = get_target(args.target)
-    app, _, _ = load_app(args.app)
+    app, project, ref = load_app(args.app)
     app.function(args.function)
     native = _read_json(args.event)
-    answer = target.invoke(app, args.function, native)
+    _bind_local(app, project, ref)
+    with contextlib.redirect_stdout(sys.stderr):  # the function's print() is a log line: stdout is the answer only
+        answer = target.invoke(app, args.function, native)
     _print_json(answer)
     failed = function_failed(answer, http=app.function(args.function).kind == "http")
     if failed:
         print(f"portafunc: the function failed: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def _bind_local(app: Any, project: Path, ref: str) -> None:
+    """Bind the app's declared resources as ``portafunc run`` does (the runner's own code): every one the environment
+    does not bind gets a ``memory://`` stand-in; say which on stderr, in the runner's words. stdout stays the answer."""
+    from .runner.bindings import bind_memory
+
+    bindings = bind_memory(app, project)
+    if not bindings:
+        return
+    lines = [f"portafunc invoke: app {app.name!r} ({ref} in {project})"]
+    lines += [f"  {b.describe()}" for b in bindings]
+    if any(b.ours for b in bindings):
+        lines.append("  note: memory:// lives in this process: what the function keeps there is gone when invoke "
+                     "exits")
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def function_failed(answer: Any, *, http: bool) -> str | None:

@@ -163,7 +163,7 @@ class LocalRunner:
                 extra = "  (UTC; fire now: portafunc run --trigger " + spec.name + ")"
             add(f"  {spec.name:<{width}}  {trig.describe()}{extra}")
         for b in self.bindings:
-            add(f"  {b.kind} {b.name}: {b.url}" + ("" if b.ours else f"  (from {b.variable})"))
+            add(f"  {b.describe()}")
         for note in notes:
             add(f"  note: {note}")
         for warning in undeclared(self.app, self.project):

@@ -1,5 +1,5 @@
-"""Bind every topic, queue, bucket and key-value table of the app's resource model to ``memory://`` unless the
-environment already binds it.
+"""Bind every topic, queue, bucket, key-value table and idempotency store of the app's resource model to ``memory://``
+unless the environment already binds it: for ``portafunc run`` and ``portafunc invoke`` alike.
 
 What is bound is exactly what ``app.resources()`` declares — triggers, dead-letter queues and ``uses=`` — the same
 set every packager creates, so code that works under ``portafunc run`` has its bindings in the cloud too. The source
@@ -17,7 +17,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from ..app import App
-from ..messaging.binding import env_name
+from ..resources import env_name
 
 SKIP_DIRS = {".venv", "venv", "env", ".git", "__pycache__", "node_modules", "site-packages", "dist", "build",
              ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
@@ -53,7 +53,7 @@ def referenced_names(root: Path) -> dict[str, set[str]]:
 
 @dataclass
 class Binding:
-    kind: str  # "queue" | "topic" | "bucket" | "kv"
+    kind: str  # "queue" | "topic" | "bucket" | "kv" | "idempotency"
     name: str  # logical name
     variable: str
     url: str
@@ -69,10 +69,15 @@ class Binding:
         parts = urlsplit(self.url)
         return (parts.netloc + parts.path).strip("/") or self.name
 
+    def describe(self) -> str:
+        """One line for the user: ``kv orders: memory://orders``, ``… (from PORTAFUNC_KV_ORDERS)`` if they set it."""
+        what = "idempotency store" if self.kind == "idempotency" else f"{self.kind} {self.name}"
+        return f"{what}: {self.url}" + ("" if self.ours else f"  (from {self.variable})")
+
 
 def bind_memory(app: App, project: Path) -> list[Binding]:
-    """Set ``PORTAFUNC_{QUEUE,TOPIC,BUCKET,KV}_*`` to ``memory://`` in this process for every declared resource the environment
-    does not bind; list them all."""
+    """Set ``PORTAFUNC_{QUEUE,TOPIC,BUCKET,KV}_*`` (and ``PORTAFUNC_IDEMPOTENCY_STORE``) to ``memory://`` in this
+    process for every declared resource the environment does not bind; list them all."""
     wanted: dict[tuple[str, str], str] = {}  # (kind, name) -> memory URL if we bind it
     for res in app.resources().resources.values():
         if res.kind == "queue":
@@ -87,6 +92,8 @@ def bind_memory(app: App, project: Path) -> list[Binding]:
             wanted[("topic", res.name)] = f"memory://{res.name}"
         elif res.kind in ("bucket", "kv"):  # in-memory, with the cloud backends' semantics
             wanted[(res.kind, res.name)] = f"memory://{res.name}"
+        elif res.kind == "idempotency":  # what the local target uses unbound; a cloud target's adapter needs it set
+            wanted[(res.kind, res.name)] = "memory://"
     out: list[Binding] = []
     for (kind, name), url in sorted(wanted.items()):
         variable = env_name(kind, name)

@@ -93,44 +93,53 @@ class Cloud:
         return exchange.response
 
     # -- messages ---------------------------------------------------------------------------------------------
-    def enqueue(self, app: App, queue: str, items: Iterable[Any], *,
-                attributes: dict[str, str] | None = None) -> Delivery:
-        """Deliver ``items`` as one batch to the function consuming ``queue``."""
+    def enqueue(self, app: App, queue: str, items: Iterable[Any], *, attributes: dict[str, str] | None = None,
+                published_at: datetime | None = None) -> Delivery:
+        """Deliver ``items`` as one batch to the function consuming ``queue``.
+
+        ``published_at`` (an aware datetime; default: now) is when the cloud says each message was sent, as
+        ``msg.published_at`` reads it, in UTC and to the millisecond (what SQS carries) on every target; an item
+        that is already a ``Message`` keeps its own."""
         spec = _one(app, lambda t: isinstance(t, QueueTrigger) and t.queue == queue, f"queue {queue!r}")
-        messages = [self._message(item, attributes) for item in items]
+        when = _event_time(published_at, "published_at", millis=True)
+        messages = [self._message(item, attributes, when) for item in items]
         return Delivery(self.name, [self._keep(self.driver.messages(app, spec.name, messages))])
 
-    def publish(self, app: App, topic: str, data: Any, *, attributes: dict[str, str] | None = None) -> Delivery:
-        """Deliver one published message to every function subscribed to ``topic``."""
+    def publish(self, app: App, topic: str, data: Any, *, attributes: dict[str, str] | None = None,
+                published_at: datetime | None = None) -> Delivery:
+        """Deliver one published message to every function subscribed to ``topic``; ``published_at`` as for
+        :meth:`enqueue`."""
         specs = [s for s in app if isinstance(s.trigger, TopicTrigger) and s.trigger.topic == topic]
         if not specs:
             raise ContractError(f"app {app.name!r} has no function subscribed to topic {topic!r}")
-        message = self._message(data, attributes)
+        message = self._message(data, attributes, _event_time(published_at, "published_at", millis=True))
         return Delivery(self.name, [self._keep(self.driver.messages(app, s.name, [_copy(message)])) for s in specs])
 
-    def _message(self, item: Any, attributes: dict[str, str] | None) -> Message[Any]:
+    def _message(self, item: Any, attributes: dict[str, str] | None, when: datetime) -> Message[Any]:
         if isinstance(item, Message):
             return item
         data, _ = encode_payload(item)
-        return Message(id=self._new_id(), data=data, attributes=dict(attributes or {}),
-                       published_at=datetime.now(timezone.utc).replace(microsecond=0))
+        return Message(id=self._new_id(), data=data, attributes=dict(attributes or {}), published_at=when)
 
     # -- events -----------------------------------------------------------------------------------------------
     def storage(self, app: App, bucket: str, key: str, *, event: str = "created", size: int | None = 0,
-                etag: str | None = "d41d8cd98f00b204e9800998ecf8427e") -> Delivery:
-        """Deliver an object-storage event to every function watching ``bucket`` for ``event``."""
+                etag: str | None = "d41d8cd98f00b204e9800998ecf8427e", time: datetime | None = None) -> Delivery:
+        """Deliver an object-storage event to every function watching ``bucket`` for ``event``.
+
+        ``time`` (an aware datetime; default: now) is when the change happened, as ``evt.time`` reads it (in UTC)."""
         specs = [s for s in app if isinstance(s.trigger, StorageTrigger) and s.trigger.bucket == bucket
                  and event in s.trigger.events]
         if not specs:
             raise ContractError(f"app {app.name!r} has no function for {event} events of bucket {bucket!r}")
-        evt = StorageEvent(bucket, key, event, size, etag, datetime.now(timezone.utc).replace(microsecond=0),
-                           self._new_id())
+        evt = StorageEvent(bucket, key, event, size, etag, _event_time(time, "time"), self._new_id())
         return Delivery(self.name, [self._keep(self.driver.event(app, s.name, evt)) for s in specs])
 
     def schedule(self, app: App, function: str, *, time: datetime | None = None) -> Delivery:
-        """Fire a schedule function as the cloud's scheduler would."""
+        """Fire a schedule function as the cloud's scheduler would; ``time`` (an aware datetime; default
+        2026-01-01 03:00 UTC) is the scheduled instant, as ``evt.time`` reads it (in UTC)."""
         app.function(function)
-        evt = ScheduleEvent(time or datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc), id=self._new_id())
+        when = _event_time(time, "time") if time is not None else datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)
+        evt = ScheduleEvent(when, id=self._new_id())
         return Delivery(self.name, [self._keep(self.driver.event(app, function, evt))])
 
     # -- dead letters -----------------------------------------------------------------------------------------
@@ -165,6 +174,21 @@ class Cloud:
                          f"--- {ex.target}: native response\n{_dump(ex.native_response)}")
         text = "\n".join(parts)
         return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
+
+
+def _event_time(value: datetime | None, name: str, *, millis: bool = False) -> datetime:
+    """The instant an event builder puts in the native event: ``value`` in UTC (``millis``: cut to the millisecond,
+    the finest an SQS message time carries), so every target reads back the same instant; None: now, to the second.
+    A naive datetime is refused: which zone it means would be a guess."""
+    if value is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    if not isinstance(value, datetime):
+        raise ContractError(f"{name}= must be a datetime with a time zone, not {type(value).__name__}")
+    if value.utcoffset() is None:
+        raise ContractError(f"{name}={value.isoformat()} is a naive datetime: the clouds' events carry instants; "
+                            "pass an aware one, e.g. datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)")
+    utc = value.astimezone(timezone.utc)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000) if millis else utc
 
 
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
