@@ -50,7 +50,7 @@ def base_url(req: HttpRequest) -> str:
     return configured.rstrip("/") if configured else req.base_url
 
 
-@app.http("POST", "/links", uses=[portafunc.writes(kv="links")])
+@app.http("POST", "/links", uses=[portafunc.writes(kv="links")], responses={409: "the code is taken"})
 def create_link(req: HttpRequest, new: NewLink) -> tuple[Link, Literal[201]]:
     """Shorten a URL.
 
@@ -61,18 +61,19 @@ def create_link(req: HttpRequest, new: NewLink) -> tuple[Link, Literal[201]]:
     for _ in range(5):
         code = new.code or secrets.token_urlsafe(5)
         if code in RESERVED:
-            raise portafunc.BadRequest(f"the code {code!r} is taken", status=409, title="Conflict")
+            raise portafunc.HttpError(409, f"the code {code!r} is taken")
         try:
             table.put(code, {"url": str(new.url)}, if_version=ABSENT)  # create only: never overwrite a link
         except portafunc.VersionConflict:
             if new.code:
-                raise portafunc.BadRequest(f"the code {code!r} is taken", status=409, title="Conflict") from None
+                raise portafunc.HttpError(409, f"the code {code!r} is taken") from None
             continue
         return Link(code=code, url=str(new.url), short_url=f"{base_url(req)}/{code}"), 201
     raise RuntimeError("no free code after 5 tries")
 
 
-@app.http("GET", "/{code}", uses=[portafunc.reads(kv="links")])
+@app.http("GET", "/{code}", uses=[portafunc.reads(kv="links")],
+          responses={301: "a redirect to the link's URL", 404: "no such code"})
 def redirect(code: str) -> HttpResponse:
     """Follow a short link: a redirect to its URL."""
     try:
