@@ -47,7 +47,7 @@ class Router(App):
     def __init__(self, *, cors: Cors | None = None, auth: str | JwtAuth | None = None,
                  tags: Iterable[str] = ()) -> None:
         super().__init__("router", cors=cors)
-        if auth is not None:
+        if auth is not None and auth != "anonymous" and auth != "function":  # noqa: PLR1714 - no import for these
             from .auth import check_auth
 
             check_auth(auth, "Router")
@@ -85,7 +85,8 @@ def include(app: App, router: Router, prefix: str, tags: tuple[str, ...] = ()) -
                                   trigger.response_model, trigger.content_types, trigger.responses)
             if cors is not None:
                 app._cors_used = True
-        app._register(trigger, spec.name, spec.idempotency_key, spec.uses)(spec.handler)
+        # uses: None when it declares none, so that including a router does not load the resource model
+        app._register(trigger, spec.name, spec.idempotency_key, spec.uses or None)(spec.handler)
         included = app._functions[spec.name]
         included.routers = (router, *spec.routers)
         included.tags = tuple(dict.fromkeys((*tags, *router.tags, *spec.tags)))

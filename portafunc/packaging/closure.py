@@ -40,6 +40,9 @@ BUILD_ONLY = ("portafunc.cli", "portafunc.runner", "portafunc.packaging", "porta
 OPTIONAL: dict[str, Callable[[Any], bool]] = {
     "portafunc.cors": lambda app: bool(getattr(app, "_cors_used", True)),  # a CORS policy anywhere in the app
     "portafunc.jwks": lambda app: _uses_jwt(app) or bool(_kinds(app) - {"http"}),  # bearer tokens; pushed deliveries
+    # JwtAuth and the check of an auth value that is not a string (a string is checked without it); the served
+    # OpenAPI document names a JwtAuth's scheme
+    "portafunc.auth": lambda app: _uses_jwt(app) or getattr(app, "docs_route", None) is not None,
     "portafunc.schedule": lambda app: "schedule" in _kinds(app) or getattr(app, "docs_route", None) is not None,
     "portafunc.params": lambda app: not all(_plain_http(app, spec) for spec in app if spec.kind == "http"),
     # the resource model (and the configuration file's reader it calls): at run time only to read a function's

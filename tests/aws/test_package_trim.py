@@ -29,7 +29,7 @@ HELLO = ("from portafunc import App, HttpRequest\n\napp = App('hello')\n\n\n"
 UNUSED_FAMILIES = ("portafunc_aws/codecs/queue", "portafunc_aws/codecs/topic", "portafunc_aws/codecs/storage",
                    "portafunc_aws/codecs/eventbridge", "portafunc_aws/codecs/schedule", "portafunc_aws/inbound/",
                    "portafunc/kit/records", "portafunc/kit/storage_filter", "portafunc/schedule", "portafunc/jwks",
-                   "portafunc/cors", "portafunc/params")
+                   "portafunc/cors", "portafunc/params", "portafunc/auth")
 
 # Run inside the artifact: each native event through the Lambda handler, printed as one JSON line.
 RUN = r"""
@@ -149,3 +149,25 @@ def test_modules_the_app_imports_ship_even_when_unused(tmp_path: Path) -> None:
     names = zipfile.ZipFile(package(project, tmp_path / "dist")).namelist()
     assert "portafunc/jwks.pyc" in names and "portafunc/cors.pyc" in names
     assert not any(n.startswith("portafunc/kit/records") for n in names)
+
+
+def test_auth_ships_only_for_a_bearer_token_check(tmp_path: Path) -> None:
+    """``portafunc.auth`` (JwtAuth) is left out of an app whose routes use the platform's levels only, a Router's
+    too, and that app still loads and answers in isolation; an app with a JwtAuth route ships it."""
+    levels = tmp_path / "levels"
+    levels.mkdir()
+    (levels / "main.py").write_text(HELLO + "\n\nfrom portafunc import Router\n\nadmin = Router(auth='function')\n\n\n"
+                                    "@admin.http('GET', '/admin/ping')\ndef ping(req: HttpRequest) -> dict:\n"
+                                    "    return {'pong': True}\n\n\napp.include_router(admin)\n")
+    zipped = package(levels, tmp_path / "dist-levels")
+    assert "portafunc/auth.pyc" not in zipfile.ZipFile(zipped).namelist()
+    zipfile.ZipFile(zipped).extractall(tmp_path / "levels-root")
+    lines = run(tmp_path / "levels-root", [http_event("/admin/ping")], {})
+    assert lines[0]["answer"]["statusCode"] == 200, lines
+    jwt = tmp_path / "jwt"
+    jwt.mkdir()
+    (jwt / "main.py").write_text("from portafunc import App, HttpRequest, JwtAuth\n\napp = App('jwt')\n"
+                                 "AUTH = JwtAuth(issuer='https://issuer.example', audience='api')\n\n\n"
+                                 "@app.http('GET', '/me', auth=AUTH)\ndef me(req: HttpRequest) -> dict:\n"
+                                 "    return {'me': True}\n")
+    assert "portafunc/auth.pyc" in zipfile.ZipFile(package(jwt, tmp_path / "dist-jwt")).namelist()
