@@ -552,15 +552,11 @@ def _all_text_lists(mapping: dict[Any, Any]) -> bool:
 
 
 def _all_text(mapping: dict[Any, Any]) -> bool:
-    """Whether every name and value is text (a ``str``, or a subclass, which the converting path keeps too).
-
-    Tested by joining them, in C: a request carries ten to twenty headers, and a loop testing each pair costs about
-    as much as the rest of reading the request (a tuple is joined faster than the dict's view)."""
-    try:
-        "".join(tuple(mapping.values()))
-        "".join(tuple(mapping))
-    except TypeError:
-        return False
+    # a loop: for the one or two path parameters every routed request reads it beats joining the map in C, and it
+    # is about even with that for a header map
+    for name, value in mapping.items():
+        if value.__class__ is not str or name.__class__ is not str:
+            return False
     return True
 
 
