@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
@@ -96,3 +101,50 @@ class RuntimeApi:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def runtime_venv(venv: Path, *, boto3: bool) -> str:
+    """The Python of a fresh venv at ``venv`` holding what the Lambda Python runtime has: ``awslambdaric`` (the
+    version installed for the test suite) and, with ``boto3``, boto3 (nothing of this repository); fails the test
+    when PyPI cannot be reached."""
+    import pytest
+
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+    py = str(venv / "bin" / "python")
+    wanted = [f"awslambdaric=={version('awslambdaric')}"] + ([f"boto3=={version('boto3')}"] if boto3 else [])
+    done = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *wanted],
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        pytest.fail(f"cannot install {' and '.join(wanted)} into a fresh venv: {done.stderr[-2000:]}", pytrace=False)
+    return py
+
+
+def invoke_under_runtime(python: str, task_root: Path, env: dict[str, str], events: Iterable[Any]
+                         ) -> tuple[list[tuple[str, Any]], str]:
+    """Boot ``portafunc_aws.runtime.handler`` from ``task_root`` under awslambdaric (``env`` its environment,
+    ``AWS_LAMBDA_FUNCTION_NAME`` included), hand it ``events`` one by one through a :class:`RuntimeApi`, and stop
+    it: each answer as ``(kind, payload)`` and what the process printed."""
+    api = RuntimeApi(env["AWS_LAMBDA_FUNCTION_NAME"])
+    proc = subprocess.Popen([python, "-m", "awslambdaric", "portafunc_aws.runtime.handler"], cwd=task_root,
+                            env={**env, "AWS_LAMBDA_RUNTIME_API": api.address}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        answers = [api.invoke(event) for event in events]
+    finally:
+        proc.kill()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+        api.close()
+    return answers, output
+
+
+def function_environment(task_root: Path, function_name: str, endpoint: str, variables: dict[str, str]
+                         ) -> dict[str, str]:
+    """What Lambda sets for a Python function (task root, handler, name, region), test credentials, every AWS
+    client pointed at ``endpoint`` (moto), and the function's own ``variables`` from its template."""
+    import os
+
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LAMBDA_TASK_ROOT": str(task_root),
+            "PYTHONPATH": str(task_root), "_HANDLER": "portafunc_aws.runtime.handler",
+            "AWS_LAMBDA_FUNCTION_NAME": function_name, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": endpoint,
+            **variables}

@@ -12,14 +12,13 @@ import subprocess
 import sys
 import zipfile
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cfn_emulation import Stack, references
-from lambda_runtime_api import RuntimeApi
+from lambda_runtime_api import function_environment, invoke_under_runtime, runtime_venv
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -119,15 +118,7 @@ def test_each_function_is_bound_and_granted_what_it_declares(built):
 @pytest.fixture(scope="module")
 def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A fresh venv with what the Lambda Python runtime has: awslambdaric and boto3 (nothing of this repository)."""
-    venv = tmp_path_factory.mktemp("ric-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
-    py = str(venv / "bin" / "python")
-    done = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                           f"awslambdaric=={version('awslambdaric')}", f"boto3=={version('boto3')}"],
-                          capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        pytest.fail(f"cannot install awslambdaric and boto3 into a fresh venv: {done.stderr[-2000:]}", pytrace=False)
-    return py
+    return runtime_venv(tmp_path_factory.mktemp("ric-venv"), boto3=True)
 
 
 class Deployed:
@@ -141,21 +132,9 @@ class Deployed:
         self.by_function = {name: lid for name, (lid, _) in _functions({"Resources": stack.resources}).items()}
 
     def invoke(self, function: str, *events: Any) -> list[Any]:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LAMBDA_TASK_ROOT": str(self.task_root),
-               "PYTHONPATH": str(self.task_root), "_HANDLER": "portafunc_aws.runtime.handler",
-               "AWS_LAMBDA_FUNCTION_NAME": function or "router", "AWS_REGION": "us-east-1",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_ENDPOINT_URL": self.endpoint, **self.stack.function_environment(self.by_function[function])}
-        api = RuntimeApi(env["AWS_LAMBDA_FUNCTION_NAME"])
-        env["AWS_LAMBDA_RUNTIME_API"] = api.address
-        proc = subprocess.Popen([self.lambda_python, "-m", "awslambdaric", "portafunc_aws.runtime.handler"],
-                                cwd=self.task_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            answers = [api.invoke(event) for event in events]
-        finally:
-            proc.kill()
-            output = proc.communicate(timeout=10)[0].decode(errors="replace")
-            api.close()
+        env = function_environment(self.task_root, function or "router", self.endpoint,
+                                   self.stack.function_environment(self.by_function[function]))
+        answers, output = invoke_under_runtime(self.lambda_python, self.task_root, env, events)
         assert "Traceback" not in output, output
         assert all(kind == "response" for kind, _ in answers), (answers, output)
         return [answer for _, answer in answers]

@@ -25,6 +25,18 @@ def load_example(name: str):
     return module.app
 
 
+@pytest.fixture(scope="module")
+def shortener():
+    """examples/shortener's App."""
+    return load_example("shortener")
+
+
+@pytest.fixture(scope="module")
+def manifests():
+    """examples/manifests' App."""
+    return load_example("manifests")
+
+
 @pytest.fixture(scope="session")
 def shop_idp():
     """The shop's identity provider: a local OpenID Connect issuer whose tokens the shop's signed-in routes accept."""

@@ -101,3 +101,11 @@ def contract_fixtures(fronts: list[str]) -> tuple[Any, Any]:
         memory.reset()
 
     return runner_driver, front
+
+
+def get_json(front: Cloud, app: App, path: str, **kw: Any) -> dict[str, Any]:
+    """``GET path`` through ``front``: the JSON object of its 200 answer (anything else fails the test)."""
+    resp = front.http(app, "GET", path, **kw)
+    assert resp.status == 200, resp.body[:300]
+    doc: dict[str, Any] = resp.json_body()
+    return doc

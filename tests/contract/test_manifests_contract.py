@@ -5,7 +5,6 @@ keeps the others."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,26 +13,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 import portafunc
-from portafunc import App
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "manifests"
 NOW = datetime.now(timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def manifests() -> App:
-    spec = importlib.util.spec_from_file_location("portafunc_example_manifests", EXAMPLE / "main.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    app: App = module.app
-    return app
-
 
 def test_an_upload_gets_its_manifest(cloud, manifests, capsys):
     data = b"a,b\n1,2\n" * 1000

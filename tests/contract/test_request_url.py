@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from runner_driver import contract_fixtures
+from runner_driver import contract_fixtures, get_json
 
 from portafunc import App, HttpRequest
 from portafunc.targets import available
@@ -33,10 +33,7 @@ runner_driver, front = contract_fixtures(FRONTS)
 
 
 def _get(front: Cloud, path: str, **kw: Any) -> dict[str, Any]:
-    resp = front.http(app, "GET", path, **kw)
-    assert resp.status == 200, resp.body[:300]
-    doc: dict[str, Any] = resp.json_body()
-    return doc
+    return get_json(front, app, path, **kw)
 
 
 @pytest.mark.parametrize(("sent", "query", "tail"), [

@@ -4,33 +4,16 @@ call the API; the OpenAPI document is served."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-import pytest
 from runner_driver import contract_fixtures
 
 from portafunc import App
 from portafunc.targets import available
 from portafunc.testing import Cloud
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shortener"
 FRONTS = sorted(available()) + ["run"]  # every installed target's entry point, and portafunc run
 FRONTEND = "https://links.example"
-
-
-@pytest.fixture(scope="module")
-def shortener() -> App:
-    spec = importlib.util.spec_from_file_location("portafunc_example_shortener", EXAMPLE / "main.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    app: App = module.app
-    return app
-
 
 runner_driver, front = contract_fixtures(FRONTS)
 
