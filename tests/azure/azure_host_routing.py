@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 
-from portafunc import App
+from portafunc import App, UnsupportedTrigger
 from portafunc_azure.deploy.function_app import load_function_app
+from portafunc_azure.triggers import check_trigger
 
 
 def host_routes(app: App) -> list[tuple[str, str, list[str]]]:
@@ -42,3 +43,14 @@ def matches(template: str, path: str) -> bool:
 
 def host_pick(routes: list[tuple[str, str, list[str]]], method: str, path: str) -> str | None:
     return next((name for name, template, methods in routes if method in methods and matches(template, path)), None)
+
+
+def refusals(app: App) -> list[UnsupportedTrigger]:
+    """What the Azure target refuses of ``app``'s functions (``check_trigger``), one error per refused function."""
+    refused = []
+    for spec in app:
+        try:
+            check_trigger(spec)
+        except UnsupportedTrigger as exc:
+            refused.append(exc)
+    return refused

@@ -4,10 +4,10 @@ their own function, or another docs route), and that fix deploys with the host p
 
 from __future__ import annotations
 
-from azure_host_routing import host_pick, host_routes
+from azure_host_routing import host_pick, host_routes, refusals
 
-from portafunc import App, HttpRequest, UnsupportedTrigger
-from portafunc_azure.triggers import check_trigger, unmatched_function_name
+from portafunc import App, HttpRequest
+from portafunc_azure.triggers import unmatched_function_name
 
 
 def _shortener(name: str, docs_route: str = "/docs") -> App:
@@ -20,23 +20,13 @@ def _shortener(name: str, docs_route: str = "/docs") -> App:
     return app
 
 
-def _refusals(app: App) -> list[UnsupportedTrigger]:
-    refused = []
-    for spec in app:
-        try:
-            check_trigger(spec)
-        except UnsupportedTrigger as exc:
-            refused.append(exc)
-    return refused
-
-
 def test_the_refusal_names_a_fix_the_user_can_make_and_it_works() -> None:
-    (refused,) = _refusals(_shortener("follow"))
+    (refused,) = refusals(_shortener("follow"))
     assert refused.function == "follow" and "'portafunc_docs'" in refused.reason
     assert "name='a_portafunc_docs'" not in refused.instead  # App(docs_route=...) names it: no way to rename it
     assert "name='z_follow'" in refused.instead and "docs_route" in refused.instead
     for fixed in (_shortener("z_follow"), _shortener("follow", docs_route="/api/docs")):
-        assert _refusals(fixed) == []
+        assert refusals(fixed) == []
         routes = host_routes(fixed)
         for path in ("/docs", "/api/docs", "/abc"):
             spec = fixed.route("GET", path)[0]

@@ -11,12 +11,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from azure_host_routing import host_pick, host_routes
+from azure_host_routing import host_pick, host_routes, refusals
 
-from portafunc import App, UnsupportedTrigger
+from portafunc import App
 from portafunc_azure import route_order
 from portafunc_azure.route_order import overlap
-from portafunc_azure.triggers import check_trigger
 
 Layout = list[tuple[str, str, str]]  # (methods, template, function name), in registration order
 
@@ -53,16 +52,6 @@ def _paths(layout: Layout) -> list[str]:
     return sorted(out)
 
 
-def _refusals(app: App) -> list[UnsupportedTrigger]:
-    refused = []
-    for spec in app:
-        try:
-            check_trigger(spec)
-        except UnsupportedTrigger as exc:
-            refused.append(exc)
-    return refused
-
-
 def _host_routes_unchecked(app: App, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, list[str]]]:
     """The host's routes of the function_app.py the generator would write without the check (which refuses it)."""
     with monkeypatch.context() as patched:
@@ -79,18 +68,18 @@ def test_packaging_refuses_exactly_the_layouts_the_host_routes_differently(name:
     differ = [(method, path) for path in _paths(layout) for method in ("GET", "POST")
               if (app.route(method, path)[0] or None) is not None
               and host_pick(routes, method, path) != app.route(method, path)[0].name]  # type: ignore[union-attr]
-    refused = _refusals(app)
+    refused = refusals(app)
     assert bool(refused) == bool(differ), (differ, refused)
 
 
 def test_the_refusal_names_both_functions_and_a_fix_that_works() -> None:
     app = _app(LAYOUTS["literal first, named to sort last"])
-    (refused,) = _refusals(app)
+    (refused,) = refusals(app)
     assert refused.function == "details"
     assert "'list_products'" in refused.reason and "function-name order" in refused.reason
     assert "name='a_list_products'" in refused.instead
     fixed = _app([("GET", "/products/list", "a_list_products"), ("GET", "/products/{id}", "details")])
-    assert _refusals(fixed) == []
+    assert refusals(fixed) == []
     assert host_pick(host_routes(fixed), "GET", "/products/list") == "a_list_products"
 
 
