@@ -7,10 +7,14 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import __version__
 from .errors import PortafuncError
+
+if TYPE_CHECKING:
+    from .app import App, FunctionSpec
+    from .events import HttpRequest
 
 
 def _read_json(path: str) -> Any:
@@ -92,15 +96,30 @@ def cmd_events_decode(args: argparse.Namespace) -> int:
 
     target = get_target(args.target)
     native = _read_json(args.file)
+    events = _decode(target, native, args.file)
     try:
-        events = [e.to_dict(context=True) for e in target.decode(native)]
+        neutral = [e.to_dict(context=True) for e in events]
     except PortafuncError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed input is exit 2 with one line, whatever it broke
-        raise CliError(f"cannot decode {args.file} as a {target.name} event: {type(exc).__name__}: "
-                       f"{_first_line(exc)}") from None
-    _print_json({"target": target.name, "events": events})
+        raise _undecodable(target, args.file, exc) from None
+    _print_json({"target": target.name, "events": neutral})
     return 0
+
+
+def _decode(target: Any, native: Any, source: str) -> list[Any]:
+    """``native`` as the target's own decoding reads it (``portafunc events decode``): its neutral events. A malformed
+    event is a one-line CliError (PortafuncError as raised)."""
+    try:
+        return list(target.decode(native))
+    except PortafuncError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed input is exit 2 with one line, whatever it broke
+        raise _undecodable(target, source, exc) from None
+
+
+def _undecodable(target: Any, source: str, exc: Exception) -> CliError:
+    return CliError(f"cannot decode {source} as a {target.name} event: {type(exc).__name__}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -133,8 +152,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     target = get_target(args.target)
     app, project, ref = load_app(args.app)
-    app.function(args.function)
+    spec = app.function(args.function)
     native = _read_json(args.event)
+    if spec.kind == "http":
+        refused = _route_refusal(app, spec, _http_requests(target, native, args.event))
+        if refused is not None:
+            raise CliError(refused)
+    _apply_settings(app, spec, project, getattr(args, "stage", None))
     _bind_local(app, project, ref)
     with contextlib.redirect_stdout(sys.stderr):  # the function's print() is a log line: stdout is the answer only
         answer = target.invoke(app, args.function, native)
@@ -144,6 +168,60 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"portafunc: the function failed: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def _http_requests(target: Any, native: Any, source: str) -> list[HttpRequest]:
+    """The HTTP requests ``native`` holds as the target decodes it; none when it holds anything else, or cannot be
+    decoded: the target's invoke then reports that in its own words, as it always has."""
+    from .events import HttpRequest
+
+    try:
+        events = _decode(target, native, source)
+    except (CliError, PortafuncError):
+        return []
+    return [e for e in events if isinstance(e, HttpRequest)] if len(events) == 1 else []
+
+
+def _route_refusal(app: App, spec: FunctionSpec, requests: list[HttpRequest]) -> str | None:
+    """Why the HTTP function ``spec`` would never receive ``requests`` (decoded from the event given to invoke), or
+    None. Decided by the app's own routing (``App.route``, HEAD served by every GET route): the request must route
+    to ``spec``. A CORS preflight of a path ``spec``'s route matches is taken whatever method it asks for: it is
+    answered for the whole path by the policy covering it, on every target, and the function does not run."""
+    from . import cors
+    from .app import HttpTrigger
+    from .invoke import match_request
+    from .routing import slash_escaped
+
+    trigger = spec.trigger
+    assert isinstance(trigger, HttpTrigger)
+    route = trigger.route
+    for req in requests:
+        path = slash_escaped(req._raw_path) or req.path
+        own = route.match(path) is not None
+        if own and cors.is_preflight(req) and cors.preflight_target(app, req, spec.name) is not None:
+            continue
+        found = match_request(app, req)[0]
+        if found is spec:
+            continue
+        takes = ", ".join(trigger.methods)
+        routes = " or ".join(f"{takes} {template}" for template in (route.template, route.bare) if template)
+        why = f"the event is {req.method} {req.path}; function {spec.name} takes {routes}"
+        if found is not None:
+            why += f" (the app routes this event to function {found.name})"
+        elif own and cors.is_preflight(req):
+            why += " (a CORS preflight, and no CORS policy covers this path)"
+        return why
+    return None
+
+
+def _apply_settings(app: App, spec: FunctionSpec, project: Path, stage: str | None) -> None:
+    """Apply the configuration file's ``env`` for ``spec`` (the app, function and ``stage`` layers) as ``portafunc
+    run`` does, with the runner's own code: a variable already set in the environment wins. The variables applied and
+    kept are named on stderr (never a value); stdout stays the answer."""
+    from .runner.settings import apply_local_settings
+
+    for line in apply_local_settings(app, project, stage, functions=[spec], name_kept=True):
+        print(f"portafunc invoke: {line}", file=sys.stderr, flush=True)
 
 
 def _bind_local(app: Any, project: Path, ref: str) -> None:
@@ -287,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, type=_installed_target, help="an installed target")
     p.add_argument("--event", required=True, help="native event JSON file, or - for stdin")
     p.add_argument("--app", help="project directory, .py file or MODULE:ATTR")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME]): its env is applied locally")
     p.set_defaults(func=cmd_invoke)
 
     p = sub.add_parser("inspect", help="show the whole deployment on each target; exit 2 if a target refuses it")

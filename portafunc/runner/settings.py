@@ -1,5 +1,5 @@
-"""The configuration file's environment for ``portafunc run``: what the packagers put in each function's settings,
-applied to the local process so a handler reads the same variables locally as in the cloud.
+"""The configuration file's environment for ``portafunc run`` and ``portafunc invoke``: what the packagers put in each
+function's settings, applied to the local process so a handler reads the same variables locally as in the cloud.
 
 Secrets stay references in the file; locally their values come from the developer's own environment, and a
 missing one is named at start-up (never its value)."""
@@ -7,25 +7,30 @@ missing one is named at start-up (never its value)."""
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 
-from ..app import App
+from ..app import App, FunctionSpec
 
 
 def apply_local_settings(app: App, project: Path, stage: str | None,
-                         environ: MutableMapping[str, str] | None = None) -> list[str]:
+                         environ: MutableMapping[str, str] | None = None, *,
+                         functions: Iterable[FunctionSpec] | None = None, name_kept: bool = False) -> list[str]:
     """Set the file's ``env`` (app, function and stage layers) in ``environ``; return the lines to show.
 
     One process serves every function, so a variable the functions set to different values is left out and named.
-    A variable already set in the environment wins: the developer's shell overrides the file, as with Compose."""
+    A variable already set in the environment wins: the developer's shell overrides the file, as with Compose.
+
+    ``functions``: the functions this process runs (default: every function of ``app``); ``portafunc invoke`` runs
+    one, which gets its own env as in the cloud. ``name_kept``: also name the variables the file sets that the
+    environment already set (kept; their values are never shown)."""
     from ..config import load_config
 
     env = os.environ if environ is None else environ
     config = load_config(project, stage)
     values: dict[str, set[str]] = {}
     secrets: dict[str, str] = {}
-    for spec in app:
+    for spec in (app if functions is None else functions):
         settings = config.function(spec.name)
         for key, value in settings.env.items():
             values.setdefault(key, set()).add(value)
@@ -33,8 +38,10 @@ def apply_local_settings(app: App, project: Path, stage: str | None,
             secrets.setdefault(key, f"reference {ref.name!r}" if ref.name else "a reference per target")
     lines = []
     applied = []
+    kept = []
     for key in sorted(values):
         if key in env:  # the developer's own value wins, whatever the file says
+            kept.append(key)
             continue
         if len(values[key]) > 1:
             lines.append(f"env {key}: functions set different values; not applied locally (set it yourself)")
@@ -44,6 +51,8 @@ def apply_local_settings(app: App, project: Path, stage: str | None,
     if applied:
         lines.append(f"env from {config.source.name if config.source else 'configuration'}"
                      f"{f' (stage {stage})' if stage else ''}: {', '.join(applied)}")
+    if kept and name_kept:
+        lines.append(f"env kept from your environment (the file's value not applied): {', '.join(kept)}")
     for key in sorted(secrets):
         if key not in env:
             lines.append(f"secret {key} ({secrets[key]} in the cloud) is not set here: export it to give the "
