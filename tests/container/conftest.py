@@ -18,17 +18,20 @@ from container_server import SECRET, Server
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn with the Dockerfile's arguments, events authenticated by a shared secret, a 64 KiB body limit."""
+def _serve(work: Path, **extra_env: str) -> Iterator[Server]:
+    """gunicorn with the Dockerfile's arguments serving container_sample.py on a free port of 127.0.0.1, with the
+    image's environment (no ``FORWARDED_ALLOW_IPS`` unless ``extra_env`` sets it) plus ``extra_env``."""
     from portafunc_container.deploy.dockerfile import gunicorn_command
 
-    work = tmp_path_factory.mktemp("container-server")
     port = standins.free_port()
     log, stderr = work / "handlers.jsonl", work / "gunicorn.log"
     env = {**os.environ, "PORTAFUNC_APP": "container_sample:app", "PORTAFUNC_EVENTS": "secret",
            "PORTAFUNC_EVENTS_SECRET": SECRET, "PORTAFUNC_DEFAULT_BINDING": "memory://",
-           "PORTAFUNC_MAX_BODY_BYTES": "65536", "CONTAINER_TEST_LOG": str(log), "PYTHONPATH": str(HERE)}
+           "PORTAFUNC_MAX_BODY_BYTES": "65536", "CONTAINER_TEST_LOG": str(log),
+           # the sample app, then the code under test (this process's path) ahead of any installed copy
+           "PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    env.update(extra_env)
     argv = [sys.executable, "-m", *gunicorn_command(timeout=30, workers=1, threads=4), "--bind", f"127.0.0.1:{port}"]
     with open(stderr, "wb") as err:
         proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=err, stderr=subprocess.STDOUT)
@@ -45,3 +48,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn with the Dockerfile's arguments, events authenticated by a shared secret, a 64 KiB body limit."""
+    yield from _serve(tmp_path_factory.mktemp("container-server"))
+
+
+@pytest.fixture(scope="module")
+def trusting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same server with ``FORWARDED_ALLOW_IPS=*``, as every platform's manifests run it."""
+    yield from _serve(tmp_path_factory.mktemp("container-server-trusting"), FORWARDED_ALLOW_IPS="*")

@@ -24,6 +24,11 @@ def hello(req: HttpRequest) -> dict[str, Any]:
     return {"hello": req.path_params["name"], "q": req.query.get("q", []), "ip": req.client_ip}
 
 
+@app.http("GET", "/where")
+def where(req: HttpRequest) -> dict[str, Any]:
+    return {"url": req.url, "base": req.base_url}
+
+
 @app.http("POST", "/echo")
 def echo(req: HttpRequest) -> dict[str, Any]:
     return {"bytes": len(req.body)}

@@ -109,3 +109,57 @@ def test_a_blob_cloudevent_as_the_azure_sdk_writes_it() -> None:
     (event,) = TARGET.decode(native)
     assert isinstance(event, StorageEvent) and event.kind == "created"
     assert (event.bucket, event.key) == ("{storage-container}", "{new-file}")
+
+
+@pytest.mark.parametrize(("peer", "allowed", "trusted"), [
+    ("127.0.0.1", None, True), ("::1", None, True), ("127.0.0.2", None, False), ("203.0.113.9", None, False),
+    ("203.0.113.9", "*", True), ("10.1.2.3", "10.0.0.0/8, 192.0.2.1", True), ("192.0.2.1", "10.0.0.0/8,192.0.2.1", True),
+    ("192.0.2.2", "10.0.0.0/8,192.0.2.1", False), ("not-an-address", "127.0.0.1", False), ("127.0.0.1", "", False),
+])
+def test_forwarded_headers_are_trusted_from_the_peers_gunicorn_trusts(peer: str, allowed: str | None, trusted: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from portafunc_container.codecs.http import forwarded_trusted
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert forwarded_trusted(peer, allowed) is trusted
+    if allowed is not None:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+        assert forwarded_trusted(peer) is trusted
+
+
+def test_the_scheme_of_a_request_the_server_read_is_the_servers() -> None:
+    """``req.url`` takes the scheme from ``wsgi.url_scheme`` (gunicorn's verdict on X-Forwarded-Proto), never from the
+    header again; a JSON form without ``scheme`` (written by hand) is read as the core reads it."""
+    from portafunc_container.codecs import http
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "RAW_URI": "/a?x=1", "QUERY_STRING": "x=1",
+               "HTTP_HOST": "api.example", "HTTP_X_FORWARDED_PROTO": "https", "REMOTE_ADDR": "203.0.113.9"}
+    for scheme in ("http", "https"):
+        native = http.from_environ({**environ, "wsgi.url_scheme": scheme}, b"")
+        assert native["scheme"] == scheme
+        assert http.decode_request(native).url == f"{scheme}://api.example/a?x=1"
+    native = http.from_environ({**environ, "wsgi.url_scheme": "http"}, b"")
+    del native["scheme"]
+    assert http.decode_request(native).base_url == "https://api.example"
+
+
+@pytest.mark.parametrize(("native", "allowed", "base"), [
+    ({}, None, "https://api.example"),  # no peer named: localhost, as a proxy in the same pod
+    ({"remote_addr": "203.0.113.9"}, None, "http://api.example"),
+    ({"remote_addr": "203.0.113.9"}, "*", "https://api.example"),
+    ({"remote_addr": "203.0.113.9"}, "203.0.113.0/24", "https://api.example"),
+    ({"remote_addr": "203.0.113.9", "scheme": "https"}, None, "https://api.example"),
+])
+def test_invoke_reads_the_scheme_as_the_images_server_does(native: dict[str, str], allowed: str | None, base: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from container_sample import app
+    from portafunc_container.driver import invoke
+
+    if allowed is None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    else:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+    request = {"method": "GET", "path": "/where", "headers": [["Host", "api.example"], ["X-Forwarded-Proto", "https"]],
+               **native}
+    answer = invoke(app, "where", request)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["base"] == base

@@ -48,11 +48,14 @@ def test_the_dockerfile_passes_hadolint_and_keeps_the_layer_order(built: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     steps = [line.split()[0] + " " + line.split()[1] for line in dockerfile.read_text().splitlines()
              if line and not line.startswith(("#", " ")) and line.split()[0] in ("FROM", "COPY", "RUN", "USER")]
-    assert steps[0] == "FROM python:3.12-slim"
+    assert steps[0] == "FROM --platform=linux/amd64" and "\nFROM --platform=linux/amd64 python:3.12-slim\n" in \
+        dockerfile.read_text()
     assert steps.index("COPY requirements.txt") < steps.index("RUN pip") < steps.index("COPY site/") \
         < steps.index("COPY app/") < steps.index("RUN python") < steps.index("USER 10001")
     text = dockerfile.read_text()
     assert "--invalidation-mode unchecked-hash" in text and "portafunc_container.runtime:create()" in text
+    # the image trusts X-Forwarded-Proto from localhost only (gunicorn's default): the manifests opt in
+    assert "forwarded-allow-ips" not in text and "FORWARDED_ALLOW_IPS" not in text
 
 
 def test_a_lint_finding_fails(tmp_path: Path) -> None:
@@ -231,3 +234,80 @@ def test_container_apps_poison_queues_fit_storage_and_stay_distinct(function: st
     app = App("shop")
     app.queue("jobs", name=function)(lambda msg: None)
     assert f"azqueue://${{ACCOUNT}}/{name}" in bindings(app, app.resources()).values()
+
+
+def _env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_every_serving_manifest_trusts_its_front_end_for_the_scheme_and_says_why(built: Path) -> None:
+    """The platforms' front ends set X-Forwarded-Proto (a client's own replaced) and are the only way in: each
+    service that serves requests sets FORWARDED_ALLOW_IPS=*, with a comment above it."""
+    serving = {"cloudrun/service.yaml": "Cloud Run's front end", "knative/service.yaml": "Knative's ingress",
+               "containerapps/app.yaml": "Container Apps ingress", "containerapps/events.yaml": "Container Apps ingress"}
+    for file, front in serving.items():
+        text = (built / file).read_text()
+        docs = _docs(built / file)
+        containers = [c for d in docs for c in (d.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
+                                                or d.get("properties", {}).get("template", {}).get("containers"))]
+        assert containers and all(_env_of(c)["FORWARDED_ALLOW_IPS"] == "*" for c in containers), file
+        lines = text.splitlines()
+        for at in [i for i, line in enumerate(lines) if line.endswith("- name: FORWARDED_ALLOW_IPS")]:
+            comment = lines[at - 1].strip()
+            assert comment.startswith("# ") and front in comment and "X-Forwarded-Proto" in comment, file
+        assert sum(line.lstrip().startswith("#") for line in lines) == len(containers), file  # one per service
+    worker = yaml.safe_load((built / "containerapps" / "worker-fulfil.yaml").read_text())
+    assert "FORWARDED_ALLOW_IPS" not in _env_of(worker["properties"]["template"]["containers"][0])  # no server
+
+
+def test_the_knative_services_run_on_nodes_of_the_image_architecture(built: Path) -> None:
+    for service in _docs(built / "knative" / "service.yaml"):
+        assert service["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+
+
+def test_arm64_is_refused_where_the_platform_runs_amd64_only(tmp_path: Path) -> None:
+    result = package(SHOP, tmp_path / "out", "--arch", "arm64")
+    assert result.returncode == 2, result.stderr
+    assert "--arch arm64: Cloud Run runs linux/amd64 images only; Azure Container Apps runs linux/amd64 images " \
+        "only. Leave cloudrun and containerapps out with [targets.container] platforms = [\"knative\"]" in result.stderr
+    assert not (tmp_path / "out" / "container").exists()
+    project = tmp_path / "p"
+    shutil.copytree(SHOP, project)
+    (project / "portafunc.toml").write_text('[targets.container]\nplatforms = ["cloudrun"]\n')
+    result = package(project, tmp_path / "out", "--arch", "arm64")
+    assert result.returncode == 2 and "Cloud Run runs linux/amd64 images only" in result.stderr
+    assert "Azure" not in result.stderr and 'platforms = ["knative"]' in result.stderr
+
+
+def test_arm64_pins_the_image_and_the_knative_pods(built: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(SHOP, project)
+    (project / "portafunc.toml").write_text('[targets.container]\nplatforms = ["knative"]\n')
+    result = package(project, tmp_path / "out", "--arch", "arm64")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out" / "container"
+    dockerfile = out / "context" / "Dockerfile"
+    assert "\nFROM --platform=linux/arm64 python:3.12-slim\n" in dockerfile.read_text()
+    lint = subprocess.run([hadolint(), "--failure-threshold", "info", str(dockerfile)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    # the only difference from the x86_64 image's Dockerfile is its platform
+    assert dockerfile.read_text().replace("linux/arm64", "linux/amd64") == (built / "context" / "Dockerfile").read_text()
+    for service in _docs(out / "knative" / "service.yaml"):
+        assert service["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
+        _validate_pod_template(service)
+    assert (out / "knative" / "eventing.yaml").read_text() == (built / "knative" / "eventing.yaml").read_text()
+    again = tmp_path / "again"
+    assert package(project, again, "--arch", "arm64").returncode == 0
+    assert next((again / "container").glob("*.tar.gz")).read_bytes() == next(out.glob("*.tar.gz")).read_bytes()
+
+
+def test_the_configuration_can_name_the_front_end_instead_of_any_peer(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(SHOP, project)
+    (project / "portafunc.toml").write_text('env = { FORWARDED_ALLOW_IPS = "10.0.0.0/8" }\n'
+                                            '[targets.container]\nplatforms = ["knative"]\n')
+    assert package(project, tmp_path / "out").returncode == 0
+    text = (tmp_path / "out" / "container" / "knative" / "service.yaml").read_text()
+    for service in yaml.safe_load_all(text):
+        assert _env_of(service["spec"]["template"]["spec"]["containers"][0])["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
+    assert "X-Forwarded-Proto" not in text  # the comment explains a "*" only

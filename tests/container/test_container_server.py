@@ -18,8 +18,10 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 def request(server: Server, method: str, path: str, body: bytes | str = b"",
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            headers: dict[str, str] | None = None, source: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request over a new connection, from ``source`` (a local address: the server's peer) when given."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
+                                      source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
         resp = conn.getresponse()
@@ -48,6 +50,34 @@ def test_http_routes_head_and_health(server: Server) -> None:
     assert status == 404 and json.loads(body)["title"] == "Not Found"
     status, headers, _ = request(server, "DELETE", "/echo")
     assert status == 405 and headers["allow"] == "POST"
+
+
+HTTPS_CLAIM = {"Host": "api.example", "X-Forwarded-Proto": "https"}
+
+
+def test_a_peer_the_server_does_not_trust_cannot_claim_https(server: Server) -> None:
+    """The image's server (no FORWARDED_ALLOW_IPS: gunicorn trusts localhost only) reached from another address, as a
+    container published with ``docker run -p`` is: the client's own X-Forwarded-Proto changes nothing."""
+    status, _, body = request(server, "GET", "/where?a=1", headers=HTTPS_CLAIM, source="127.0.0.2")
+    assert status == 200
+    assert json.loads(body) == {"url": "http://api.example/where?a=1", "base": "http://api.example"}
+    # localhost (a proxy in the same container or pod) is trusted, as gunicorn trusts it
+    assert json.loads(request(server, "GET", "/where", headers=HTTPS_CLAIM, source="127.0.0.1")[2])["base"] == \
+        "https://api.example"
+
+
+def test_with_forwarded_allow_ips_every_peer_is_the_front_end(trusting_server: Server) -> None:
+    """FORWARDED_ALLOW_IPS=* (what the manifests set: the platform's front end is the only way in and sets the
+    header itself): X-Forwarded-Proto from any peer names the scheme; only the exact "https" says https."""
+    status, _, body = request(trusting_server, "GET", "/where?a=1", headers=HTTPS_CLAIM, source="127.0.0.2")
+    assert status == 200
+    assert json.loads(body) == {"url": "https://api.example/where?a=1", "base": "https://api.example"}
+    for sent in ("http", "HTTPS"):
+        answer = request(trusting_server, "GET", "/where", headers={**HTTPS_CLAIM, "X-Forwarded-Proto": sent},
+                         source="127.0.0.2")
+        assert json.loads(answer[2])["base"] == "http://api.example"
+    assert json.loads(request(trusting_server, "GET", "/where", headers={"Host": "api.example"},
+                              source="127.0.0.2")[2])["base"] == "http://api.example"
 
 
 @pytest.mark.parametrize("prefix", ["/wsgi-header", "/asgi-header"])

@@ -45,15 +45,21 @@ def call(service: Service, native: Mapping[str, Any]) -> dict[str, Any]:
     body = body_of(native, "request")
     path = native["path"]
     query = native.get("query_string") or ""
+    headers = headers_of(native.get("headers"))
+    peer = native.get("remote_addr", "127.0.0.1")
+    scheme = native.get("scheme") if native.get("scheme") in ("http", "https") else "http"
+    proto = headers.get("x-forwarded-proto")
+    if proto is not None and http.forwarded_trusted(peer):  # gunicorn's rule: the exact value "https" says https
+        scheme = "https" if proto == "https" else "http"
     environ: dict[str, Any] = {
         "REQUEST_METHOD": native["method"], "SCRIPT_NAME": "",
         "PATH_INFO": unquote(path.split("?", 1)[0]).encode("utf-8").decode("latin-1"),
         "RAW_URI": path + (f"?{query}" if query else ""), "QUERY_STRING": query, "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": native.get("remote_addr", "127.0.0.1"),
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+        "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": peer,
+        "wsgi.version": (1, 0), "wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "CONTENT_LENGTH": str(len(body)),
     }
-    for name, value in headers_of(native.get("headers")).items():
+    for name, value in headers.items():
         if "_" in name:  # gunicorn drops it (header_map="drop", its default): its key would be the "-" name's
             continue
         key = name.upper().replace("-", "_")

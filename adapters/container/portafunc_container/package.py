@@ -25,6 +25,7 @@ from portafunc.targets import PackageRequest, PackageResult, Target
 from .deploy import cloudrun, containerapps, dockerfile, knative
 
 PLATFORMS = {"cloudrun": cloudrun, "containerapps": containerapps, "knative": knative}
+ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}  # --arch → the image's
 _EPOCH = 315532800  # 1980-01-01: fixed times make the context archive reproducible
 
 
@@ -47,6 +48,23 @@ def _options(deployment: Any) -> list[str]:
     return list(platforms)
 
 
+def image_arch(arch: str, platforms: list[str]) -> str:
+    """The image's architecture (``amd64``, ``arm64``) for ``--arch``, refused when a platform cannot run it."""
+    image = ARCHITECTURES.get(arch)
+    if image is None:
+        raise PackagingError(f"--arch {arch}: the image is built for x86_64 (amd64) or arm64")
+    refusing = [p for p in platforms if image not in PLATFORMS[p].ARCHITECTURES]
+    if refusing:
+        why = "; ".join(f"{PLATFORMS[p].TITLE} runs {' and '.join('linux/' + a for a in PLATFORMS[p].ARCHITECTURES)}"
+                        " images only" for p in refusing)
+        keep = [p for p in platforms if p not in refusing] \
+            or [p for p in PLATFORMS if image in PLATFORMS[p].ARCHITECTURES]
+        listed = ", ".join(f'"{p}"' for p in keep)
+        raise PackagingError(f"--arch {arch}: {why}. Leave {' and '.join(refusing)} out with [targets.container] "
+                             f"platforms = [{listed}], or build for --arch x86_64")
+    return image
+
+
 def package(target: Target, request: PackageRequest) -> PackageResult:
     from portafunc.packaging.closure import runtime_requirements
     from portafunc.packaging.steps import Artifact, ArtifactBuild, install_requirements
@@ -54,6 +72,7 @@ def package(target: Target, request: PackageRequest) -> PackageResult:
     app, functions = request.checked_app(target)
     deployment = request.resources()
     platforms = _options(deployment)
+    arch = image_arch(request.arch, platforms)
     out = clean_dir(request.out_dir)
     with ArtifactBuild(request, "portafunc_container", "portafunc-container") as build:
         build.copy_project("app")
@@ -76,7 +95,7 @@ def package(target: Target, request: PackageRequest) -> PackageResult:
         _, timeout = _settings(deployment)
         build.write({"requirements.txt": "\n".join(requirements) + "\n",
                      "Dockerfile": dockerfile.render(app_name=app.name, app_ref=request.app_ref,
-                                                     python=request.python, timeout=timeout + 30),
+                                                     python=request.python, timeout=timeout + 30, arch=arch),
                      ".dockerignore": "**/__pycache__\n**/*.pyc\n"})
         # the image compiles its own .pyc (for the image's Python); the context ships sources only
         shutil.copytree(build.stage, out / "context")
@@ -89,7 +108,7 @@ def package(target: Target, request: PackageRequest) -> PackageResult:
             build.say(f"writing {platform} manifests")
             (out / platform).mkdir()
             manifests.update({f"{platform}/{name}": text
-                              for name, text in PLATFORMS[platform].render(app, deployment, image).items()})
+                              for name, text in PLATFORMS[platform].render(app, deployment, image, arch).items()})
         return build.result(target.name, Artifact(archive, size, count, digest), manifests, functions)
 
 

@@ -7,13 +7,64 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import Headers, HttpResponse
-from portafunc.kit.http_json import PATH_SAFE, client_ip, decode_request, encode_request  # one reader, one writer
+from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
+from portafunc.kit import http_json
+from portafunc.kit.http_json import PATH_SAFE, client_ip, encode_request  # one reader, one writer
 
 from .fields import body_of, headers_of, need_map, put_body
 
-__all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "from_environ",
-           "raw_path_of"]
+__all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "encode_response", "forwarded_trusted",
+           "from_environ", "raw_path_of"]
+
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"  # gunicorn's, when FORWARDED_ALLOW_IPS is unset
+
+
+class _ServerFields(HttpFields):
+    """A request the server read: its scheme is the server's ``wsgi.url_scheme``, which counts ``X-Forwarded-Proto``
+    only from a peer ``FORWARDED_ALLOW_IPS`` allows (gunicorn's rule); the header is not read again here."""
+
+    __slots__ = ()
+
+    def base_url(self, native: Any, req: HttpRequest) -> str | None:
+        return http_json.base_url(native.get("scheme"), req.headers.get("host"), None, native.get("script_name"))
+
+
+_SERVER_FIELDS = _ServerFields()
+
+
+def decode_request(native: Any) -> HttpRequest:
+    """The JSON form → :class:`HttpRequest` (the core's reader). A form carrying ``scheme`` (what the server read:
+    :func:`from_environ` always writes it) has that scheme in ``req.url``; one without it (a file written by hand)
+    the scheme ``X-Forwarded-Proto`` names, as the core reads it."""
+    req = http_json.decode_request(native)
+    if native.get("scheme") in ("http", "https"):
+        req._fields = _SERVER_FIELDS
+    return req
+
+
+def forwarded_trusted(peer: str | None, allowed: str | None = None) -> bool:
+    """Whether gunicorn counts ``X-Forwarded-Proto`` from ``peer``: ``allowed`` (``FORWARDED_ALLOW_IPS``: addresses
+    and networks, comma-separated, or ``*``; localhost when unset) names it. For a server that is not gunicorn
+    (:mod:`.driver`), so both read a request alike."""
+    import ipaddress
+    import os
+
+    if allowed is None:
+        allowed = os.environ.get("FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS)
+    entries = [entry.strip() for entry in allowed.split(",") if entry.strip()]
+    if "*" in entries:
+        return True
+    try:
+        address = ipaddress.ip_address((peer or "").strip())
+    except ValueError:
+        return False
+    for entry in entries:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 
@@ -39,8 +90,8 @@ def from_environ(environ: Mapping[str, Any], body: bytes) -> dict[str, Any]:
                            "query_string": _text(environ.get("QUERY_STRING", "")), "headers": headers}
     if environ.get("REMOTE_ADDR"):
         out["remote_addr"] = environ["REMOTE_ADDR"]
-    if environ.get("wsgi.url_scheme") == "https":  # what a server terminating TLS itself says (http: the default)
-        out["scheme"] = "https"
+    # the server's scheme: its own TLS, or X-Forwarded-Proto from a peer it trusts (gunicorn: FORWARDED_ALLOW_IPS)
+    out["scheme"] = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
     if environ.get("SCRIPT_NAME"):  # the prefix the server was mounted at: part of HttpRequest.base_url
         out["script_name"] = _text(environ["SCRIPT_NAME"])
     return put_body(body, out)

@@ -18,11 +18,15 @@ from portafunc.resources import Deployment
 
 from ..codecs.storage import GCS_TYPES
 from ..triggers import SCHEDULE_DIALECT, resource_name
-from .common import (PORT, app_env, env_list, event_functions, event_path, http_functions, kind_of, names, probe,
-                     settings, shell_quote, to_yaml_all)
+from .common import (PORT, app_env, env_list, event_functions, event_path, explain_forwarded, http_functions, kind_of,
+                     names, probe, settings, shell_quote, to_yaml_all, trust_forwarded)
 
 PLATFORM = "cloudrun"
+TITLE = "Cloud Run"
 BACKENDS = "portafunc-gcp"  # the distribution whose pubsub://, gs:// and firestore:// backends the bindings use
+# Cloud Run runs Linux x86_64 executables only (https://cloud.google.com/run/docs/container-contract)
+ARCHITECTURES = ("amd64",)
+FORWARDED = "Cloud Run's front end sets X-Forwarded-Proto (replacing a client's own) and is the only way in"
 
 
 def bindings(app: App, deployment: Deployment) -> dict[str, str]:
@@ -70,16 +74,16 @@ def service(name: str, image: str, env: dict[str, str], memory: int, timeout: in
     }
 
 
-def render(app: App, deployment: Deployment, image: str) -> dict[str, str]:
+def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") -> dict[str, str]:
     memory, timeout = settings(deployment)
-    env = {**app_env(deployment), **bindings(app, deployment)}
+    env = trust_forwarded({**app_env(deployment), **bindings(app, deployment)})
     svc = names(app)
     docs = []
     if http_functions(app):
         docs.append(service(svc["http"], image, env, memory, timeout, events=False))
     if event_functions(app):
         docs.append(service(svc["events"], image, env, memory, timeout, events=True))
-    return {"service.yaml": to_yaml_all(docs), "deploy.sh": script(app, deployment, image)}
+    return {"service.yaml": explain_forwarded(to_yaml_all(docs), FORWARDED), "deploy.sh": script(app, deployment, image)}
 
 
 def script(app: App, deployment: Deployment, image: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
@@ -11,6 +12,10 @@ from ..codecs import EVENT_PATH, HEALTH_PATH
 from ..triggers import resource_name
 
 PORT = 8080
+# gunicorn trusts X-Forwarded-Proto (and so says https in wsgi.url_scheme) only from the peers this variable names;
+# unset, only from localhost. A manifest sets it to "*" where the platform's front end is the only way in and sets
+# the header itself, replacing a client's own.
+FORWARDED_ALLOW_IPS = "FORWARDED_ALLOW_IPS"
 
 
 def http_functions(app: App) -> list[Any]:
@@ -41,6 +46,17 @@ def names(app: App) -> dict[str, str]:
 
 def env_list(env: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+
+def trust_forwarded(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``FORWARDED_ALLOW_IPS=*``, unless the configuration's env names the front end's addresses."""
+    return {FORWARDED_ALLOW_IPS: "*", **env}
+
+
+def explain_forwarded(text: str, why: str) -> str:
+    """YAML ``text`` with ``# why`` above each ``FORWARDED_ALLOW_IPS: "*"`` entry of a container's env."""
+    return re.sub(rf"^( *)- name: {FORWARDED_ALLOW_IPS}\n\1  value: '\*'$", lambda m: f"{m[1]}# {why}\n{m[0]}",
+                  text, flags=re.M)
 
 
 def settings(deployment: Deployment) -> tuple[int, int]:

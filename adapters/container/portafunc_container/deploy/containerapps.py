@@ -18,10 +18,14 @@ from portafunc.resources import Deployment
 
 from ..codecs.storage import BLOB_TYPES
 from ..triggers import SCHEDULE_DIALECT, resource_name
-from .common import PORT, app_env, event_functions, event_path, http_functions, kind_of, names, probe, settings, \
-    shell_quote, to_yaml
+from .common import PORT, app_env, event_functions, event_path, explain_forwarded, http_functions, kind_of, names, \
+    probe, settings, shell_quote, to_yaml, trust_forwarded
 
 PLATFORM = "containerapps"
+TITLE = "Azure Container Apps"
+# Container Apps runs Linux x86-64 (linux/amd64) images only (https://learn.microsoft.com/azure/container-apps/containers)
+ARCHITECTURES = ("amd64",)
+FORWARDED = "the Container Apps ingress sets X-Forwarded-Proto (replacing a client's own) and is the only way in"
 BACKENDS = "portafunc-azure"  # azqueue://, eventgrid://, azblob://, aztable://
 CONNECTION = "storage-connection"  # the secret holding the storage account's connection string
 EVENTS_SECRET = "events-secret"
@@ -95,23 +99,24 @@ def container_app(name: str, image: str, env: dict[str, str], memory: int, *, in
     }
 
 
-def render(app: App, deployment: Deployment, image: str) -> dict[str, str]:
+def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") -> dict[str, str]:
     memory, _ = settings(deployment)
     env = {**app_env(deployment), **bindings(app, deployment)}
     svc = names(app)
     http_rule = [{"name": "http", "http": {"metadata": {"concurrentRequests": "16"}}}]
     files: dict[str, str] = {}
     if http_functions(app):
-        files["app.yaml"] = to_yaml(container_app(svc["http"], image, {**env, "PORTAFUNC_EVENTS": "off"}, memory,
-                                                  ingress=True, scale_rules=http_rule))
+        files["app.yaml"] = explain_forwarded(to_yaml(container_app(
+            svc["http"], image, trust_forwarded({**env, "PORTAFUNC_EVENTS": "off"}), memory, ingress=True,
+            scale_rules=http_rule)), FORWARDED)
     pushed = [s for s in event_functions(app) if kind_of(s) in ("topic", "storage")]
     if pushed:
-        events_env = {**env, "PORTAFUNC_EVENTS": "secret"}
+        events_env = trust_forwarded({**env, "PORTAFUNC_EVENTS": "secret"})
         doc = container_app(svc["events"], image, events_env, memory, ingress=True, scale_rules=http_rule,
                             secrets=(EVENTS_SECRET,))
         doc["properties"]["template"]["containers"][0]["env"].append(
             {"name": "PORTAFUNC_EVENTS_SECRET", "secretRef": EVENTS_SECRET})
-        files["events.yaml"] = to_yaml(doc)
+        files["events.yaml"] = explain_forwarded(to_yaml(doc), FORWARDED)
     for spec in event_functions(app):
         if kind_of(spec) != "queue":
             continue

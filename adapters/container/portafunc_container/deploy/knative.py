@@ -18,16 +18,19 @@ from portafunc.resources import Deployment
 from ..codecs.queue import MESSAGE_TYPE
 from ..codecs.storage import NEUTRAL_PREFIX
 from ..triggers import SCHEDULE_DIALECT, resource_name
-from .common import PORT, app_env, env_list, event_functions, event_path, http_functions, kind_of, names, probe, \
-    settings, to_yaml_all
+from .common import PORT, app_env, env_list, event_functions, event_path, explain_forwarded, http_functions, kind_of, \
+    names, probe, settings, to_yaml_all, trust_forwarded
 
 PLATFORM = "knative"
+TITLE = "Knative"
+ARCHITECTURES = ("amd64", "arm64")  # the Services' pods are pinned to the image's: a nodeSelector on kubernetes.io/arch
+FORWARDED = "only Knative's ingress (which sets X-Forwarded-Proto) and the queue-proxy reach the container"
 BROKER = "default"
 DEAD_LETTER_SINK = "${DEAD_LETTER_SINK}"  # replaced by deploy.sh
 
 
-def service(name: str, image: str, env: dict[str, str], memory: int, timeout: int, *, events: bool
-            ) -> dict[str, Any]:
+def service(name: str, image: str, env: dict[str, str], memory: int, timeout: int, *, events: bool,
+            arch: str = "amd64") -> dict[str, Any]:
     labels = {"app.kubernetes.io/managed-by": "portafunc"}
     if events:
         labels["networking.knative.dev/visibility"] = "cluster-local"
@@ -49,6 +52,7 @@ def service(name: str, image: str, env: dict[str, str], memory: int, timeout: in
                 "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                                     "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
             }],
+            "nodeSelector": {"kubernetes.io/arch": arch},
         }}},
     }
 
@@ -72,15 +76,15 @@ def trigger(app: App, spec: Any, events_service: str, filters: dict[str, str], n
     }
 
 
-def render(app: App, deployment: Deployment, image: str) -> dict[str, str]:
+def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") -> dict[str, str]:
     memory, timeout = settings(deployment)
-    env = app_env(deployment)
+    env = trust_forwarded(app_env(deployment))
     svc = names(app)
     services, eventing = [], []
     if http_functions(app):
-        services.append(service(svc["http"], image, env, memory, timeout, events=False))
+        services.append(service(svc["http"], image, env, memory, timeout, events=False, arch=arch))
     if event_functions(app):
-        services.append(service(svc["events"], image, env, memory, timeout, events=True))
+        services.append(service(svc["events"], image, env, memory, timeout, events=True, arch=arch))
     for spec in event_functions(app):
         kind, trig = kind_of(spec), spec.trigger
         name = resource_name(app.name, spec.name)
@@ -105,7 +109,7 @@ def render(app: App, deployment: Deployment, image: str) -> dict[str, str]:
                          "sink": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
                                           "name": svc["events"]}, "uri": event_path(spec)}},
             })
-    out = {"service.yaml": to_yaml_all(services)}
+    out = {"service.yaml": explain_forwarded(to_yaml_all(services), FORWARDED)}
     lines = ["#!/usr/bin/env bash", f"# Deploys {app.name} to Knative. Written by `portafunc package --target container`.",
              "# Needs: IMAGE (a registry path the cluster pulls from), docker and kubectl for the cluster"
              + (", DEAD_LETTER_SINK (the URI the broker sends a message to after its last retry)" if eventing
