@@ -43,21 +43,23 @@ if TYPE_CHECKING:
 
     from .data.bucket import Bucket
     from .data.kv import KV
-    from .messaging.base import Queue, Topic
+    from .handles import QueueHandle, TopicHandle
 
 __version__ = "0.1.0"
 
 
-def topic(name: str) -> Topic:
-    """The topic bound to ``name`` (``PORTAFUNC_TOPIC_<NAME>``): ``topic("orders").publish({...})``."""
-    from .messaging import topic as _topic
+def topic(name: str) -> TopicHandle:
+    """The topic bound to ``name`` (``PORTAFUNC_TOPIC_<NAME>``): ``topic("orders").publish({...})``. Made at module
+    level, it is bound on first use when the environment does not bind it yet (see :mod:`portafunc.handles`)."""
+    from .handles import topic as _topic
 
     return _topic(name)
 
 
-def queue(name: str) -> Queue:
-    """The queue bound to ``name`` (``PORTAFUNC_QUEUE_<NAME>``): ``queue("work").send({...})``."""
-    from .messaging import queue as _queue
+def queue(name: str) -> QueueHandle:
+    """The queue bound to ``name`` (``PORTAFUNC_QUEUE_<NAME>``): ``queue("work").send({...})``. Made at module
+    level, it is bound on first use when the environment does not bind it yet (see :mod:`portafunc.handles`)."""
+    from .handles import queue as _queue
 
     return _queue(name)
 

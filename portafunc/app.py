@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # typing and dataclasses are not imported at run time: they c
     from .auth import JwtAuth
     from .config import Config
     from .cors import Cors
+    from .data.bucket import Bucket
+    from .handles import QueueHandle, TopicHandle
     from .middleware import Middleware
-    from .resources import Deployment, Use
+    from .resources import Deployment, Use, Uses
     from .routers import Router
     from .schedule import Schedule
 
@@ -499,7 +501,7 @@ class App:
         return describe(self, config)
 
     def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
-                  uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+                  uses: Uses = None) -> Callable[[F], F]:
         declared: tuple[Use, ...] = ()
         if uses is not None:  # the resource model loads with the first declaration, not with every app
             from .resources import normalise_uses
@@ -571,7 +573,7 @@ class App:
     # -- decorators ---------------------------------------------------------------------------------------------
     def http(self, method: str | list[str] | tuple[str, ...], route: str, *, name: str | None = None,
              auth: Literal["anonymous", "function"] | JwtAuth | None = None,
-             idempotent: bool = False, uses: Iterable[Use] | Use | None = None,
+             idempotent: bool = False, uses: Uses = None,
              cors: Cors | None = None, response_model: Any = None,
              content_types: Iterable[str] | None = None,
              responses: Mapping[int, Any] | None = None) -> Callable[[F], F]:
@@ -653,9 +655,9 @@ class App:
                               name,
                               "header.Idempotency-Key" if idempotent else None, uses)
 
-    def topic(self, topic: str, *, name: str | None = None, max_attempts: int = 5,
-              dead_letter: str | None = None, idempotency_key: str | None = None,
-              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+    def topic(self, topic: str | TopicHandle, *, name: str | None = None, max_attempts: int = 5,
+              dead_letter: str | QueueHandle | None = None, idempotency_key: str | None = None,
+              uses: Uses = None) -> Callable[[F], F]:
         """Subscribe to a logical topic: every subscriber sees every message (fan-out).
 
         The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
@@ -698,15 +700,15 @@ class App:
         Raises:
             RegistrationError: A bad topic name, ``max_attempts`` outside 1-100, or a name already used.
         """
-        _check_resource("topic", topic)
+        topic = _resource_name("topic", topic)
         _check_attempts(max_attempts)
-        _check_dead_letter(dead_letter)
+        dead_letter = _check_dead_letter(dead_letter)
         return self._register(TopicTrigger(topic, max_attempts, dead_letter), name, idempotency_key, uses)
 
-    def queue(self, queue: str, *, name: str | None = None, batch_size: int = 10, max_batching_window: int = 0,
-              max_attempts: int = 5, visibility_timeout: int = 30, ordered: bool = False,
-              dead_letter: str | None = None, idempotency_key: str | None = None,
-              uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+    def queue(self, queue: str | QueueHandle, *, name: str | None = None, batch_size: int = 10,
+              max_batching_window: int = 0, max_attempts: int = 5, visibility_timeout: int = 30, ordered: bool = False,
+              dead_letter: str | QueueHandle | None = None, idempotency_key: str | None = None,
+              uses: Uses = None) -> Callable[[F], F]:
         """Consume a logical work queue: each message is handled by one invocation, at least once.
 
         The handler takes a [`Message`][portafunc.Message] (``Message[Order]`` validates ``msg.body`` as
@@ -772,7 +774,7 @@ class App:
             RegistrationError: A bad queue name, ``batch_size``, ``max_attempts`` or ``visibility_timeout`` out of
                 range, a name already used, or another function consuming the same queue.
         """
-        _check_resource("queue", queue)
+        queue = _resource_name("queue", queue)
         _check_attempts(max_attempts)
         if not 1 <= batch_size <= 10000:
             raise RegistrationError(f"queue {queue!r}: batch_size {batch_size} must be 1-10000 "
@@ -781,14 +783,14 @@ class App:
             raise RegistrationError(f"queue {queue!r}: max_batching_window must be 0-300 seconds")
         if not 1 <= visibility_timeout <= 43200:
             raise RegistrationError(f"queue {queue!r}: visibility_timeout must be 1-43200 seconds")
-        _check_dead_letter(dead_letter)
+        dead_letter = _check_dead_letter(dead_letter)
         if dead_letter == queue:
             raise RegistrationError(f"queue {queue!r}: dead_letter must be another queue, not the queue itself")
         return self._register(QueueTrigger(queue, batch_size, max_attempts, visibility_timeout, ordered,
                                            dead_letter, max_batching_window), name, idempotency_key, uses)
 
     def schedule(self, expression: str | None = None, *, cron: str | None = None,
-                 name: str | None = None, uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+                 name: str | None = None, uses: Uses = None) -> Callable[[F], F]:
         """Run on a schedule: ``rate(5 minutes)`` or ``cron="0 3 * * *"`` (UTC).
 
         The handler takes a [`ScheduleEvent`][portafunc.ScheduleEvent] whose ``time`` is the scheduled instant. A
@@ -822,9 +824,9 @@ class App:
 
         return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name, None, uses)
 
-    def storage(self, bucket: str, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
+    def storage(self, bucket: str | Bucket, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
                 suffix: str = "", name: str | None = None,
-                uses: Iterable[Use] | Use | None = None) -> Callable[[F], F]:
+                uses: Uses = None) -> Callable[[F], F]:
         """React to object changes in a logical bucket (``created``, ``deleted``, ``archived``, ...).
 
         The handler takes a [`StorageEvent`][portafunc.StorageEvent] (bucket, decoded key, kind, size, etag, time).
@@ -857,7 +859,7 @@ class App:
             RegistrationError: A bad bucket name, an unknown event kind, a name already used, or another function
                 receiving the same events of an overlapping prefix/suffix in the same bucket (S3 refuses that).
         """
-        _check_resource("bucket", bucket)
+        bucket = _resource_name("bucket", bucket)
         evts = tuple(dict.fromkeys(events))
         bad = [e for e in evts if e not in STORAGE_KINDS]
         if not evts or bad:
@@ -876,11 +878,25 @@ def _check_resource(what: str, name: str) -> None:
         raise RegistrationError(f"{what} name {name!r} must be letters, digits, '-', '_' or '.'")
 
 
-def _check_dead_letter(dead_letter: str | None) -> None:
-    """A dead letter is a *queue* (declared by naming it): it keeps what failed until someone reads or redrives it,
-    where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an existing destination."""
-    if dead_letter is not None and "://" not in dead_letter:
-        _check_resource("dead-letter queue", dead_letter)
+def _resource_name(kind: str, value: Any, what: str | None = None) -> str:
+    """A trigger's resource by its logical name, or by a handle of that kind (``@app.queue(jobs)`` with ``jobs =
+    portafunc.queue("jobs")``): its name."""
+    if value.__class__ is not str and hasattr(value, "__portafunc_use__") and not isinstance(value, type):
+        if value.kind != kind:  # without the resource model: a trigger alone does not load it
+            raise RegistrationError(f"{value!r} is a {value.kind}, not a {kind}: pass portafunc.{kind}(...) or "
+                                    f"the {kind}'s name")
+        value = value.name
+    _check_resource(what or kind, value)
+    return value  # type: ignore[no-any-return]
+
+
+def _check_dead_letter(dead_letter: Any) -> str | None:
+    """A dead letter is a *queue* (declared by naming it, or by its handle): it keeps what failed until someone
+    reads or redrives it, where a topic with no subscriber would drop it. An explicit URL (``sqs://…``) names an
+    existing destination. Its name (or URL)."""
+    if dead_letter is None or dead_letter.__class__ is str and "://" in dead_letter:
+        return dead_letter
+    return _resource_name("queue", dead_letter, "dead-letter queue")
 
 
 def _check_cors(cors: object) -> None:

@@ -22,10 +22,18 @@ from .errors import BindingError, RegistrationError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable
+    from typing import Any, Callable, Iterable, Protocol, TypeAlias
 
     from .app import App, FunctionSpec
     from .config import Config, FunctionSettings
+
+    class Declares(Protocol):
+        """A handle that declares its own use: ``portafunc.topic()``, ``queue()``, ``bucket()``, ``kv()``."""
+
+        def __portafunc_use__(self) -> Use: ...
+
+    Uses: TypeAlias = "Iterable[Use | Declares] | Use | Declares | None"
+    """What ``uses=`` takes."""
 
 # kind -> the accesses a function may be granted. "consume" comes only from a trigger.
 KINDS: dict[str, tuple[str, ...]] = {
@@ -120,15 +128,23 @@ def _one_of(bucket: str | None, kv: str | None, helper: str) -> tuple[str, str]:
     return ("bucket", bucket) if bucket is not None else ("kv", kv)  # type: ignore[return-value]
 
 
-def normalise_uses(uses: Iterable[Use] | Use | None, function: str) -> tuple[Use, ...]:
-    """Check ``uses=`` at decoration time: a list of :class:`Use` (from publishes/sends/reads/writes)."""
+def normalise_uses(uses: Uses, function: str) -> tuple[Use, ...]:
+    """Check ``uses=`` at decoration time: a list of :class:`Use` (from publishes/sends/reads/writes), or of
+    handles, each declaring what its kind is used for (a topic's publishing, a queue's sending, a bucket's or a
+    table's reading and writing)."""
     if uses is None:
         return ()
-    items = [uses] if isinstance(uses, Use) else list(uses)
-    for item in items:
+    given: list[Any] = [uses] if isinstance(uses, Use) or hasattr(uses, "__portafunc_use__") else list(uses)
+    items: list[Use] = []
+    for item in given:
+        declare = getattr(item, "__portafunc_use__", None)  # a handle: portafunc.queue("q"), bucket("b"), ...
+        if declare is not None and not isinstance(item, type):
+            item = declare()
         if not isinstance(item, Use):
             raise RegistrationError(f"function {function!r}: uses= takes publishes('topic'), sends('queue'), "
-                                    f"reads(bucket=...|kv=...) or writes(...), not {item!r}")
+                                    f"reads(bucket=...|kv=...) or writes(...), or a handle from portafunc.topic(), "
+                                    f"queue(), bucket() or kv(), not {item!r}")
+        items.append(item)
     return tuple(dict.fromkeys(items))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .base import ObjectInfo, ObjectStore
-from .binding import check_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,22 +37,44 @@ def seconds(expires: float | timedelta, what: str, limit: float) -> int:
 
 
 class Bucket:
-    """A logical bucket, bound by ``PORTAFUNC_BUCKET_<NAME>``. Keys are the decoded keys storage triggers give."""
+    """A logical bucket, bound by ``PORTAFUNC_BUCKET_<NAME>``. Keys are the decoded keys storage triggers give.
 
-    __slots__ = ("name", "store")
+    Without ``store`` the binding is read on every call (its store opened once and cached), so a bucket made at
+    module level imports where nothing is bound yet and is held to the running function's ``uses=`` as one made
+    inside the handler (see :mod:`portafunc.handles`)."""
 
-    def __init__(self, name: str, store: ObjectStore) -> None:
+    __slots__ = ("name", "_store")
+    kind = "bucket"  # what a handle says it is (a trigger or uses= taking it checks)
+
+    def __init__(self, name: str, store: ObjectStore | None = None) -> None:
         self.name = name
-        self.store = store
+        self._store = store
+
+    @property
+    def store(self) -> ObjectStore:
+        """The backend: the one given, else the one the binding names now."""
+        fixed = self._store
+        if fixed is not None:
+            return fixed
+        from .binding import open_binding  # loaded on the first call: a module-level handle loads no binding
+
+        found: ObjectStore = open_binding("bucket", self.name)
+        return found
+
+    def __portafunc_use__(self) -> Any:
+        """In ``uses=``: the function reads and writes this bucket (``reads(bucket=...)`` grants reading only)."""
+        from ..resources import writes
+
+        return writes(bucket=self.name)
 
     def __repr__(self) -> str:
-        return f"Bucket({self.name!r}, {self.store.url!r})"
+        return f"portafunc.bucket({self.name!r})"
 
     def put(self, key: str, data: Data, content_type: str | None = None,
             metadata: Mapping[str, str] | None = None) -> str:
         """Store ``data`` (bytes, str as UTF-8, or a binary file object streamed as it is read); the new ETag."""
         check_key(key)
-        check_write("bucket", self.name)
+        _check_write("bucket", self.name)
         if isinstance(data, str):
             body: Any = data.encode("utf-8")
             content_type = content_type or "text/plain; charset=utf-8"
@@ -90,7 +111,7 @@ class Bucket:
 
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
-        check_write("bucket", self.name)
+        _check_write("bucket", self.name)
         self.store.delete(check_key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -109,3 +130,9 @@ class Bucket:
         if method not in PRESIGN_METHODS:
             raise ValueError(f"presign method {method!r}: use one of {', '.join(PRESIGN_METHODS)}")
         return self.store.presign(check_key(key), method, seconds(expires, "presign expires", MAX_PRESIGN))
+
+
+def _check_write(kind: str, name: str) -> None:
+    from .binding import check_write
+
+    check_write(kind, name)  # type: ignore[arg-type]

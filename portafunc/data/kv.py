@@ -10,7 +10,6 @@ import json
 import time
 
 from .base import ABSENT, TableStore
-from .binding import check_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,16 +57,35 @@ class Entry:
 class KV:
     """A logical key-value table, bound by ``PORTAFUNC_KV_<NAME>``."""
 
-    __slots__ = ("name", "store", "model", "_validate")
+    __slots__ = ("name", "_store", "model", "_validate")
+    kind = "kv"  # what a handle says it is (a trigger or uses= taking it checks)
 
-    def __init__(self, name: str, store: TableStore, model: Any = None) -> None:
+    def __init__(self, name: str, store: TableStore | None = None, model: Any = None) -> None:
         self.name = name
-        self.store = store
+        self._store = store
         self.model = model
         self._validate = None if model is None else model.model_validate_json
 
+    @property
+    def store(self) -> TableStore:
+        """The backend: the one given, else the one the binding names now (read on every call, as
+        :class:`~portafunc.data.Bucket` does)."""
+        fixed = self._store
+        if fixed is not None:
+            return fixed
+        from .binding import open_binding  # loaded on the first call: a module-level handle loads no binding
+
+        found: TableStore = open_binding("kv", self.name)
+        return found
+
+    def __portafunc_use__(self) -> Any:
+        """In ``uses=``: the function reads and writes this table (``reads(kv=...)`` grants reading only)."""
+        from ..resources import writes
+
+        return writes(kv=self.name)
+
     def __repr__(self) -> str:
-        return f"KV({self.name!r}, {self.store.url!r}" + (f", model={self.model.__name__})" if self.model else ")")
+        return f"portafunc.kv({self.name!r}" + (f", model={self.model.__name__})" if self.model else ")")
 
     def get(self, key: str) -> Any:
         """The value (a model instance with ``model=``); :class:`~portafunc.data.KeyNotFound` when missing/expired."""
@@ -83,7 +101,7 @@ class KV:
         only if the key is still at that version (``ABSENT``: only if it does not exist), else
         :class:`~portafunc.data.VersionConflict`. Returns the new version."""
         check_key(key)
-        check_write("kv", self.name)
+        _check_write("kv", self.name)
         expires_at = None
         if ttl is not None:
             from .bucket import seconds
@@ -102,7 +120,7 @@ class KV:
         """Remove the key (a missing key is fine); with ``if_version`` only if it is still at that version."""
         if if_version == ABSENT:
             raise ValueError("delete(if_version=ABSENT) can never succeed; pass a version or None")
-        check_write("kv", self.name)
+        _check_write("kv", self.name)
         self.store.delete(check_key(key), check_version(if_version))
 
     def keys(self, prefix: str = "") -> Iterator[str]:
@@ -142,3 +160,9 @@ class KV:
             errors = [dict(e) for e in exc.errors(include_url=False, include_context=False, include_input=False)]
             raise PayloadValidationError(f"kv {self.name!r}: {action}: value is not a valid {self.model.__name__}: "
                                          f"{len(errors)} error(s)", errors) from None
+
+
+def _check_write(kind: str, name: str) -> None:
+    from .binding import check_write
+
+    check_write(kind, name)  # type: ignore[arg-type]

@@ -8,12 +8,12 @@ group that each adapter registers, so the core never imports a cloud SDK.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from typing import Any, Callable, Literal
 
 from ..caches import keep
 from ..errors import BindingError
+from ..handles import binding_variable
 from ..plugins import SchemeRegistry
 from ..resources import check_access
 
@@ -29,8 +29,7 @@ def env_name(kind: str, name: str) -> str:
     same few names are asked for on every send and every dead-lettered message)."""
     found = _env_names.get((kind, name))
     if found is None:
-        found = f"PORTAFUNC_{kind.upper()}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
-        keep(_env_names, (kind, name), found, 4096)
+        found = keep(_env_names, (kind, name), binding_variable(kind, name), 4096)
     return found
 
 

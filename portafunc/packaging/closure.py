@@ -49,7 +49,12 @@ OPTIONAL: dict[str, Callable[[Any], bool]] = {
     # declared ``uses=`` at registration; ``app.resources()`` is asked by build tools
     "portafunc.resources": lambda app: any(spec.uses for spec in app),
     "portafunc.config": lambda app: any(spec.uses for spec in app),
+    # the handles of portafunc.topic() / queue(): for an app with a topic or queue anywhere, or whose code calls them
+    "portafunc.handles": lambda app: any(_messaging(spec) for spec in app),
 }
+
+#: Public functions of ``portafunc`` whose module is imported when they are called, for :func:`project_imports`.
+CALLED = {"topic": "handles", "queue": "handles"}
 
 #: Entry-point groups whose modules a deployment loads by URL scheme, and the resource kinds that bind them.
 PLUGIN_GROUPS = {"portafunc.backends": ("topic", "queue"), "portafunc.data": ("bucket", "kv"),
@@ -59,6 +64,12 @@ PLUGIN_GROUPS = {"portafunc.backends": ("topic", "queue"), "portafunc.data": ("b
 def _kinds(app: Any) -> set[str]:
     """The trigger families the app registers functions for (``http``, ``queue``, ``topic``, ...)."""
     return {spec.kind for spec in app}
+
+
+def _messaging(spec: Any) -> bool:
+    """Whether ``spec`` reaches a topic or a queue: its trigger, its dead letter or its ``uses=``."""
+    return spec.kind in ("topic", "queue") or getattr(spec.trigger, "dead_letter", None) is not None \
+        or any(use.kind in ("topic", "queue") for use in spec.uses)
 
 
 def _uses_jwt(app: Any) -> bool:
@@ -229,10 +240,11 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
 
 def project_imports(project_dir: Path) -> set[str]:
     """The portafunc modules the Python files under ``project_dir`` name: ``import portafunc.x``, ``from portafunc
-    import Cors`` (a lazily loaded public name, mapped to its module) and ``portafunc.Cors`` attribute reads."""
+    import Cors`` (a lazily loaded public name, or a function of :data:`CALLED`, mapped to its module) and
+    ``portafunc.Cors`` attribute reads."""
     import portafunc
 
-    lazy: dict[str, str] = getattr(portafunc, "_LAZY", {})
+    lazy: dict[str, str] = {**getattr(portafunc, "_LAZY", {}), **CALLED}
     out: set[str] = set()
     root = Path(project_dir)
     for path in root.rglob("*.py"):

@@ -190,4 +190,4 @@ def _origin(res: dict[str, Any]) -> str:
         return "notifies " + ", ".join(opts["notifications"])
     if res["kind"] == "idempotency":
         return f"idempotency store, records kept {opts.get('ttl_seconds')} s"
-    return f"declared by uses= ({res['origin']})"
+    return "declared by uses=" if res["origin"] == "uses" else f"declared by {res['origin']}"

@@ -24,7 +24,7 @@ def test_queue_send_receive_ack_nack(boto, monkeypatch):
     url, arn = boto.queue("jobs")
     monkeypatch.setenv("PORTAFUNC_QUEUE_JOBS", f"sqs://{arn}")
     q = portafunc.queue("jobs")
-    assert isinstance(q, SqsQueue) and portafunc.queue("jobs") is q  # one backend per binding
+    assert isinstance(q.backend, SqsQueue) and portafunc.queue("jobs").backend is q.backend  # one per binding
     sent = q.send({"a": 1}, attributes={"k": "v"})
     ids = q.send_batch([b"\x00\x01", "text ü", OutgoingMessage({"b": 2}, {"x": "y"})] * 4)  # 12 → 2 calls
     assert len(ids) == 12 and len(set(ids)) == 12
@@ -168,7 +168,7 @@ def test_an_unreachable_endpoint_is_retried_until_the_deadline(monkeypatch):
 def test_scheme_kind_mismatch(monkeypatch):
     monkeypatch.setenv("PORTAFUNC_QUEUE_MIXED", "sns://arn:aws:sns:us-east-1:123456789012:t")
     with pytest.raises(BindingError, match="sns:// is a topic"):
-        portafunc.queue("mixed")
+        portafunc.queue("mixed").send("x")
     with pytest.raises(BindingError, match="not sns://arn"):
         SnsTopic("sns://orders", "orders")
 

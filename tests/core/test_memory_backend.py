@@ -112,15 +112,19 @@ def test_long_poll_wakes_on_send():
     assert msg.data == b"late"
 
 
-def test_missing_binding_names_the_variable(monkeypatch):
+def test_missing_binding_names_the_variable_on_first_use(monkeypatch):
+    unbound = portafunc.queue("not-bound")  # at module level: importing an app never needs its bindings
     with pytest.raises(BindingError, match="PORTAFUNC_QUEUE_NOT_BOUND"):
-        portafunc.queue("not-bound")
+        unbound.send("x")
     monkeypatch.setenv("PORTAFUNC_TOPIC_X", "carrier-pigeon://coop")
     with pytest.raises(BindingError, match="unknown scheme carrier-pigeon"):
-        portafunc.topic("x")
+        portafunc.topic("x").publish("x")
     monkeypatch.setenv("PORTAFUNC_TOPIC_Y", "no-scheme")
     with pytest.raises(BindingError, match="not a URL"):
-        portafunc.topic("y")
+        portafunc.topic("y").publish("x")
     monkeypatch.setenv("PORTAFUNC_QUEUE_Z", "memory://z?colour=red")
     with pytest.raises(BindingError, match="unknown option"):
-        portafunc.queue("z")
+        portafunc.queue("z").receive()
+    monkeypatch.setenv("PORTAFUNC_QUEUE_NOT_BOUND", "memory://not-bound")  # bound later, as portafunc run does
+    unbound.send("x")
+    assert [m.data for m in unbound.receive()] == [b"x"]  # a str is sent as its UTF-8 text

@@ -18,13 +18,18 @@ from portafunc.errors import BindingError
 from data_backends import FIRESTORE_PROJECT, aws_env
 
 
-def test_missing_binding_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_binding_names_the_variable_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PORTAFUNC_DEFAULT_BINDING", raising=False)
     monkeypatch.delenv("PORTAFUNC_BUCKET_USER_UPLOADS", raising=False)
+    uploads = portafunc.bucket("user-uploads")  # at module level: importing an app never needs its bindings
+    orders = portafunc.kv("orders")
     with pytest.raises(BindingError, match="PORTAFUNC_BUCKET_USER_UPLOADS"):
-        portafunc.bucket("user-uploads")
+        uploads.get("k")
     with pytest.raises(BindingError, match="PORTAFUNC_KV_ORDERS.*dynamodb://"):
-        portafunc.kv("orders")
+        orders.get("k")
+    monkeypatch.setenv("PORTAFUNC_BUCKET_USER_UPLOADS", "memory://")  # bound later (as portafunc run does)
+    uploads.put("k", b"1")
+    assert uploads.get("k") == b"1"
 
 
 def test_default_binding_gives_each_name_its_own_memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,7 +56,7 @@ def test_bad_bindings_are_refused_with_the_reason(monkeypatch: pytest.MonkeyPatc
                                                   match: str) -> None:
     monkeypatch.setenv(f"PORTAFUNC_{kind}_X", url)
     with pytest.raises(BindingError, match=match):
-        portafunc.bucket("x") if kind == "BUCKET" else portafunc.kv("x")
+        portafunc.bucket("x").exists("k") if kind == "BUCKET" else portafunc.kv("x").get("k")
 
 
 def test_an_azure_connection_string_for_another_account_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -104,6 +104,24 @@ def follow(code: str) -> HttpResponse:
     return HttpResponse(301, {"Location": "https://example.com"})
 
 
+# Handles made at module level, passed to the decorators and to uses=.
+jobs, news, images, counts = portafunc.queue("jobs"), portafunc.topic("news"), portafunc.bucket("images"), \
+    portafunc.kv("counts", model=Order)
+
+
+@app.queue(jobs, dead_letter=portafunc.queue("jobs-failed"), uses=[images, counts, news])
+def resize(msg: Message[Order]) -> None:
+    assert_type(images.get(msg.body.id), bytes)
+    assert_type(jobs.send({"id": msg.body.id}), str)
+    news.publish({"resized": msg.body.id})
+    counts.put(msg.body.id, msg.body)
+
+
+@app.storage(images)
+def stored(evt: StorageEvent) -> None:
+    assert_type(evt.key, str)
+
+
 # The decorators hand back the function itself: same parameters, same return type.
 reveal_type(fulfil)
 reveal_type(create_order)

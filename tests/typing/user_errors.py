@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
+import portafunc
 from portafunc import App, Header, HttpError, HttpRequest, HttpResponse, Message
 
 app = App("typed")
@@ -47,3 +48,4 @@ def tenant(req: HttpRequest, x_tenant: Annotated[str, Header(alias="X-Tenant-Id"
 app.http("GET", "/links", responses={"404": "no such link"})  # error: responses are keyed by int statuses
 HttpError("404", "no such link")  # error: the status is an int
 HttpError(503, "busy", headers={"Retry-After": 5})  # error: header values are str
+app.queue(portafunc.bucket("b"))  # error: a queue trigger takes a queue's name or handle
