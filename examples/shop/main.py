@@ -16,6 +16,7 @@ from thumbnails import NotAThumbnailableImage, thumbnail
 app = App("shop", cors=Cors(allow_origins=["https://shop.example"], allow_headers=["Content-Type", "Authorization"]),
           docs_route="/docs")
 app.include_router(api)
+thumbnails = portafunc.bucket("thumbnails")
 
 
 @app.queue("orders", batch_size=10, max_attempts=5)
@@ -35,7 +36,7 @@ def nightly(evt: ScheduleEvent) -> None:
     print(f"report at {evt.time.isoformat()}")
 
 
-@app.storage("uploads", events=["created"], uses=[portafunc.writes(bucket="thumbnails")])
+@app.storage("uploads", events=["created"], uses=[thumbnails])
 def on_upload(evt: StorageEvent) -> None:
     """Write a thumbnail of each uploaded PNG to the thumbnails bucket, read as it streams from the uploads bucket."""
     print(f"uploaded {evt.bucket}/{evt.key} ({evt.size} bytes)")
@@ -49,5 +50,5 @@ def on_upload(evt: StorageEvent) -> None:
         return
     except NotAThumbnailableImage as exc:  # retrying the same bytes can never work
         raise portafunc.NonRetryableError(f"{evt.key}: {exc}") from exc
-    portafunc.bucket("thumbnails").put(evt.key, small, content_type="image/png")
+    thumbnails.put(evt.key, small, content_type="image/png")
     print(f"thumbnail thumbnails/{evt.key} ({len(small)} bytes)")

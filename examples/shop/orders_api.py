@@ -14,20 +14,18 @@ import portafunc
 from portafunc import HttpRequest, HttpResponse, JwtAuth, Query, Router
 from pydantic import BaseModel, Field
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # portafunc.data loads on first use, not on every cold start
-    from portafunc.data import KV
-
 
 class Order(BaseModel):
     id: str
     total: float
 
 
-def orders() -> KV:
-    """Orders by ``SHOP/ID`` (``PORTAFUNC_KV_ORDERS``: DynamoDB, Azure Table, Firestore, or memory:// locally)."""
-    return portafunc.kv("orders", model=Order)
-
+# What the functions reach, made once per instance and bound on each call: orders by ``SHOP/ID``
+# (``PORTAFUNC_KV_ORDERS``: DynamoDB, Azure Table, Firestore, or memory:// locally), the fulfilment queue and the
+# order-events topic.
+orders = portafunc.kv("orders", model=Order)
+fulfilment = portafunc.queue("orders")
+order_events = portafunc.topic("order-events")
 
 # Signed-in users of the shop's identity provider: its issuer URL (a Cognito user pool, Entra ID, Google Identity
 # Platform, Auth0, ...) and the audience its tokens carry for this API, set per stage in portafunc.toml's env.
@@ -37,15 +35,14 @@ signed_in = JwtAuth(issuer=os.environ.get("SHOP_ISSUER", "https://login.shop.exa
 api = Router(tags=["orders"])
 
 
-@api.http("POST", "/orders/{shop}", uses=[portafunc.sends("orders"), portafunc.publishes("order-events"),
-                                          portafunc.writes(kv="orders")])
+@api.http("POST", "/orders/{shop}", uses=[fulfilment, order_events, orders])
 def create_order(req: HttpRequest, order: Order) -> HttpResponse:
     """Place an order.
 
     Keeps the order, hands it to the fulfilment queue and announces it on the order-events topic."""
-    orders().put(f"{req.path_params['shop']}/{order.id}", order)
-    portafunc.queue("orders").send(order, attributes={"shop": req.path_params["shop"]})
-    portafunc.topic("order-events").publish({"id": order.id}, attributes={"kind": "created"})
+    orders.put(f"{req.path_params['shop']}/{order.id}", order)
+    fulfilment.send(order, attributes={"shop": req.path_params["shop"]})
+    order_events.publish({"id": order.id}, attributes={"kind": "created"})
     return HttpResponse.json({"shop": req.path_params["shop"], "id": order.id}, status=201)
 
 
@@ -54,8 +51,7 @@ def list_orders(shop: str, limit: Annotated[int, Field(ge=1, le=100),
                                             Query(description="At most this many orders, 1-100")] = 20
                 ) -> list[Order]:
     """List a shop's orders, by id."""
-    table = orders()
-    return [table.get(key) for key in sorted(table.keys(prefix=f"{shop}/"))[:limit]]
+    return [orders.get(key) for key in sorted(orders.keys(prefix=f"{shop}/"))[:limit]]
 
 
 @api.http(["GET", "HEAD"], "/orders/{shop}/{order_id}")
@@ -68,5 +64,5 @@ def get_order(req: HttpRequest) -> HttpResponse:
 def cancel_order(req: HttpRequest) -> None:
     """Cancel an order (signed-in users only)."""
     assert req.principal is not None  # the function runs only for a verified token
-    orders().delete(f"{req.path_params['shop']}/{req.path_params['order_id']}")
+    orders.delete(f"{req.path_params['shop']}/{req.path_params['order_id']}")
     print(f"order {req.path_params['shop']}/{req.path_params['order_id']} cancelled by {req.principal['sub']}")
