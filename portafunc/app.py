@@ -343,8 +343,11 @@ class App:
 
         ``template``: the route template the platform matched already (API Gateway's ``routeKey``/``resource``):
         looked up directly, whatever the number of routes. Without it, or when it names no route serving the path
-        and method, a trie of path segments narrows the search to the routes the path can reach; among them the
-        first registered that matches wins, as in a scan of every route in registration order.
+        and method, a trie of path segments narrows the search to the routes the path can reach; among those that
+        match the path and serve the method, the most specific wins, as API Gateway picks it (compared segment by
+        segment from the left: a literal beats a ``{param}``, which beats a greedy ``{name+}``; see
+        :mod:`portafunc.routing`), and the first registered among equally specific ones. When none serves the
+        method, the methods of every route matching the path are the ones allowed.
         """
         spec, params, methods = self._match(method.upper(), path, template)
         return spec, params, list(methods)

@@ -707,7 +707,10 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         if refused is not None:
             return refused
     else:
-        table = app._routes  # the platform's template of one route ending in its parameter: matched here, inline
+        # the platform's template of one route ending in its parameter: matched here, inline. Only a template the
+        # platform matched (its choice of route, kept as match_request keeps it) takes this shortcut; without one,
+        # match_request picks the most specific route, which a last-segment parameter route may not be
+        table = app._routes
         one = table.last_segment.get(route_template) if table is not None else None  # type: ignore[arg-type]
         found: FunctionSpec | None = None
         if one is not None and req._raw_path is None:  # a path sent with escapes: matched as match_request does

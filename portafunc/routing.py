@@ -4,6 +4,17 @@ The same template is handed to every cloud (API Gateway, Azure ``route``), so th
 share; matching here is used where the cloud does not match for us (GCF, local runner, one Lambda per API). Where the
 cloud did match (API Gateway's ``routeKey``/``resource``), :meth:`RouteTable.by_template` finds the route by its
 template in one dict lookup.
+
+Where several routes match a path, the most specific one wins, whatever the order they were registered in: the
+routes are compared segment by segment from the left, and at the first segment where they differ a literal segment
+beats one mixing text and a parameter (``v{n}.json``), which beats a plain ``{param}``, which beats a greedy
+``{name+}``; registration order breaks the remaining ties. This is API Gateway's precedence, so a route gets the same
+requests wherever API Gateway matches routes for us and wherever the app does. API Gateway selects "the route with
+the most-specific match": a full match before a match with a greedy path variable, before ``$default``, and, in its
+example, ``GET /pets/dog/1`` before ``GET /pets/dog/{id}``
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html#http-api-develop-routes.evaluation).
+The page does not compare parameters at different positions (``/a/{x}/c`` against ``/a/{y}/{z}``); deciding at the
+leftmost difference is how a resource tree (API Gateway's REST APIs) and the usual routers resolve it.
 """
 
 from __future__ import annotations
@@ -17,6 +28,26 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+
+#: the specificity rank of one template segment (lower wins): literal, text with a parameter, parameter, greedy
+LITERAL, MIXED, PARAM, GREEDY = 0, 1, 2, 3
+
+
+def _rank(segment: str) -> int:
+    if "{" not in segment:
+        return LITERAL
+    if "+}" in segment:
+        return GREEDY
+    return PARAM if segment[0] == "{" and segment[-1] == "}" and segment.count("{") == 1 else MIXED
+
+
+def specificity(template: str) -> tuple[int, ...]:
+    """The key that orders routes matching one path, most specific first: each segment's rank, from the left (see
+    the module's docstring). A route that is a prefix of another sorts first: ``/api`` before ``/api/{path+}``,
+    which also serves ``/api`` when its greedy parameter may be empty."""
+    if "{" not in template:
+        return (LITERAL,) * template.count("/")
+    return tuple(_rank(segment) for segment in template[1:].split("/"))
 
 
 def slash_escaped(raw_path: str | None) -> str | None:
@@ -40,14 +71,16 @@ class Route:
     """A compiled route template. Its regex is built on first use: an app with many routes registers them without
     compiling one regex per route, and a request is matched only against the few routes its path can reach."""
 
-    __slots__ = ("template", "params", "greedy", "shape", "bare", "_parts", "_pattern", "_prefix")
+    __slots__ = ("template", "params", "greedy", "shape", "key", "bare", "_parts", "_pattern", "_prefix")
 
     def __init__(self, template: str, parts: list[str], params: tuple[str, ...], greedy: bool, shape: str,
-                 bare: str | None = None) -> None:
+                 bare: str | None = None, key: tuple[int, ...] | None = None) -> None:
         self.template = template
         self.params = params
         self.greedy = greedy
         self.shape = shape  # the template with parameter names erased: two routes of one shape match the same paths
+        #: :func:`specificity`: of the routes matching a path, the one with the lowest key serves it
+        self.key = specificity(template) if key is None else key
         #: for a route whose greedy parameter may also be empty (a mounted web app's catch-all): the path before it,
         #: ``/api`` for ``/api/{path+}`` (``/`` for ``/{path+}``), which the route serves too, with or without a
         #: trailing slash; the parameter is then ``""``. Packagers declare it as a route of its own where the
@@ -111,7 +144,7 @@ def with_bare_path(route: Route) -> Route:
     if not route.greedy or not route.template.endswith("/{" + route.params[-1] + "+}"):
         raise RegistrationError(f"route {route.template!r} does not end in a /{{name+}} segment to make optional")
     bare = route.template[:route.template.rindex("/{")] or "/"
-    return Route(route.template, route._parts, route.params, route.greedy, route.shape, bare)
+    return Route(route.template, route._parts, route.params, route.greedy, route.shape, bare, route.key)
 
 
 def compile_route(template: str) -> Route:
@@ -149,26 +182,28 @@ class _Node:
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}  # child per literal path segment
         self.wild: _Node | None = None  # child for a segment holding a parameter: any non-empty segment
+        # routes by their place in RouteTable._ranked (most specific first):
         self.ends: tuple[int, ...] = ()  # routes whose last segment is this node's
         self.rest: tuple[int, ...] = ()  # greedy routes whose {name+} segment starts here: any remaining path
         self.found: tuple[tuple[Route, Any], ...] = ()  # the entries of ``ends``, for a walk that ends here
 
 
 class RouteTable:
-    """Routes with a value each (e.g. the function serving them), in registration order, indexed two ways:
+    """Routes with a value each (e.g. the function serving them), given in registration order, indexed two ways:
 
     * a trie of path segments: :meth:`candidates` walks the request path once and returns only the routes whose
       segments can match it (a literal segment by dict lookup), so finding a route does not scan every route;
     * a dict by template: :meth:`by_template` answers in one lookup when the platform already matched the route.
 
-    Both return ``(route, value)`` pairs in registration order, so the first one whose regex matches is the route
-    the linear scan over every route would have chosen.
+    :meth:`candidates` returns ``(route, value)`` pairs most specific first (:attr:`Route.key`, then registration
+    order), so the first one whose regex matches is the route a scan of every route in that order would choose.
     """
 
-    __slots__ = ("_entries", "_root", "_templates", "last_segment")
+    __slots__ = ("_entries", "_ranked", "_root", "_templates", "last_segment")
 
     def __init__(self, entries: Iterable[tuple[Route, Any]]) -> None:
         self._entries: list[tuple[Route, Any]] = list(entries)
+        self._ranked: list[tuple[Route, Any]] = []  # the entries most specific first, with the trie
         self._root: _Node | None = None  # the trie, built on the first search (a platform-matched route needs none)
         self._templates: dict[str, list[tuple[Route, Any]]] = {}
         for entry in self._entries:
@@ -185,7 +220,10 @@ class RouteTable:
 
     def _trie(self) -> _Node:
         root = _Node()
-        for index, entry in enumerate(self._entries):
+        # one sort of the keys, once: a node then lists its routes by their place in this order, and a search sorts
+        # the places (ints) of the few routes it found, only when it found more than one
+        ranked = self._ranked = sorted(self._entries, key=_key)  # stable: registration order breaks ties
+        for index, entry in enumerate(ranked):
             route = entry[0]
             node = root
             for segment in route.template[1:].split("/"):
@@ -218,7 +256,7 @@ class RouteTable:
         return self._templates.get(template, [])
 
     def candidates(self, path: str) -> Sequence[tuple[Route, Any]]:
-        """The routes that can match ``path``, in registration order (a superset: the caller runs each regex)."""
+        """The routes that can match ``path``, most specific first (a superset: the caller runs each regex)."""
         if not path.startswith("/"):
             return []
         segments = path[1:].split("/")
@@ -238,7 +276,7 @@ class RouteTable:
             node = child
             depth += 1
         else:
-            return node.found  # in registration order already
+            return node.found  # most specific first already
         found: list[int] = []
         nodes = [node]
         for segment in segments[depth:]:
@@ -258,5 +296,9 @@ class RouteTable:
             found += node.ends
         if len(found) > 1:
             found.sort()
-        entries = self._entries
-        return [entries[i] for i in found]
+        ranked = self._ranked
+        return [ranked[i] for i in found]
+
+
+def _key(entry: tuple[Route, Any]) -> tuple[int, ...]:
+    return entry[0].key

@@ -32,3 +32,20 @@ def test_the_refusal_names_a_fix_the_user_can_make_and_it_works() -> None:
             spec = fixed.route("GET", path)[0]
             expected = unmatched_function_name(fixed) if spec is None else spec.name  # no route: the catch-all
             assert host_pick(routes, "GET", path) == expected, path
+
+
+def test_a_route_more_specific_than_the_docs_files_route_is_renamed_to_sort_first() -> None:
+    """``/docs/about`` is more specific than the docs' ``/docs/{file}``: the app serves it with the user's function,
+    so that function's name must sort before the docs functions' (which the user cannot rename)."""
+    def about_app(name: str) -> App:
+        app = App("links", docs_route="/docs")
+        app.http("GET", "/docs/about", name=name)(lambda req: "about")
+        return app
+
+    (refused,) = refusals(about_app("zz_about"))
+    assert refused.function == "portafunc_docs_files" and "'zz_about'" in refused.reason
+    assert "name='a_zz_about'" in refused.instead
+    fixed = about_app("about")
+    assert refusals(fixed) == []
+    assert fixed.route("GET", "/docs/about")[0] is fixed.function("about")
+    assert host_pick(host_routes(fixed), "GET", "/docs/about") == "about"

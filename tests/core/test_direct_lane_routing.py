@@ -11,9 +11,9 @@ from typing import Any
 from portafunc import App, HttpRequest
 from portafunc.invoke import handle_http, handle_http_direct
 
-TEMPLATES = ["/orders/{id}", "/orders/{id}/items", "/orders", "/files/{path+}", "/a/{x}/{y}", "/shared/{id}",
+TEMPLATES = ["/orders/{id}", "/orders/latest", "/orders/{id}/items", "/orders", "/files/{path+}", "/a/{x}/{y}", "/shared/{id}",
              "/{name}", "/nope/{id}", None]
-PATHS = ["/orders/42", "/orders/", "/orders/4/2", "/orders", "/orders/42/items", "/files/a/b", "/a/1/2", "/shared/7",
+PATHS = ["/orders/42", "/orders/latest", "/orders/", "/orders/4/2", "/orders", "/orders/42/items", "/files/a/b", "/a/1/2", "/shared/7",
          "/shared/", "/x", "/", "/orders/%20", "/ORDERS/1", "/orders/42?x", "//orders/1"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
 
@@ -35,6 +35,7 @@ def build_app() -> App:
     app.http("GET", "/shared/{id}")(answer("shared_get"))
     app.http("DELETE", "/shared/{id}")(answer("shared_delete"))
     app.http(["GET", "PUT"], "/{name}")(answer("top"))
+    app.http("GET", "/orders/latest")(answer("latest"))  # more specific than /orders/{id}, registered after it
     return app
 
 
@@ -64,6 +65,11 @@ def test_the_direct_lane_routes_a_platform_template_as_app_routing_does():
     app = build_app()
     assert compare(app) > 50
     assert set(app._routes.last_segment) == {"/orders/{id}", "/{name}"}  # one route, a last-segment parameter
+    # without a platform template the most specific route serves the path; with one, the platform's choice stands
+    for template, expected in [(None, "latest"), ("/orders/latest", "latest"), ("/orders/{id}", "get_order")]:
+        resp = handle_http_direct(app, HttpRequest("GET", "/orders/latest"), encode, None, "local", "i-1", None,
+                                  template)
+        assert json.loads(resp.body)["function"] == expected, template
 
 
 def test_a_registration_after_the_first_request_is_seen():

@@ -1,28 +1,45 @@
-"""Routing many routes: the indexed lookup chooses exactly what a scan of every route in registration order chooses,
+"""Routing many routes: the indexed lookup chooses exactly what a scan of every route, most specific first, chooses,
 registering routes compiles no regex, a request compiles only the routes its path can reach, and a route template
 the platform already matched is used directly."""
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Annotated
 
 import pytest
 
 from portafunc import App, HttpRequest, Path, RegistrationError
 from portafunc.app import HttpTrigger
-from portafunc.routing import compile_route
+from portafunc.invoke import handle_http
+from portafunc.routing import compile_route, specificity, with_bare_path
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
+def _segment_rank(segment: str) -> int:
+    """A literal segment before one mixing text and a parameter, before a parameter, before a greedy parameter."""
+    if "{" not in segment:
+        return 0
+    if segment.endswith("+}"):
+        return 3
+    return 2 if re.fullmatch(r"\{\w+\}", segment) else 1
+
+
+def _most_specific_first(app: App) -> list:
+    """Every HTTP function, its route compared with the others segment by segment from the left; registration order
+    breaks ties (sorted() is stable)."""
+    specs = [spec for spec in app if isinstance(spec.trigger, HttpTrigger)]
+    return sorted(specs, key=lambda spec: [_segment_rank(s) for s in spec.trigger.route.template[1:].split("/")])
+
+
 def _scan(app: App, method: str, path: str):
-    """The reference: every HTTP route in registration order, the first matching path and method wins."""
+    """The reference: every HTTP route, most specific first, the first matching path and method wins; when none
+    serves the method, every route matching the path gives its methods."""
     allowed: list[str] = []
-    for spec in app:
+    for spec in _most_specific_first(app):
         trig = spec.trigger
-        if not isinstance(trig, HttpTrigger):
-            continue
         params = compile_route(trig.route.template).match(path)
         if params is None:
             continue
@@ -66,7 +83,7 @@ def _random_path(rng: random.Random) -> str:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_indexed_routing_chooses_what_a_scan_in_registration_order_chooses(seed: int) -> None:
+def test_indexed_routing_chooses_what_a_scan_most_specific_first_chooses(seed: int) -> None:
     rng = random.Random(seed)
     app = _random_app(rng, 300)
     for _ in range(3000):
@@ -125,10 +142,11 @@ def test_the_template_the_platform_matched_is_used_directly() -> None:
     @app.http("GET", "/orders/new")
     def new(req: HttpRequest) -> None: ...
 
-    # Registration order puts the parameter route first; API Gateway matched the literal one (its more specific
-    # route wins there), and the function it chose is the one that runs.
-    assert app.route("GET", "/orders/new")[0] is app.function("by_id")
+    # API Gateway matched the literal one, as the app's own matching picks it (the more specific route wins), and
+    # the function it chose is the one that runs; the template is the platform's choice, whichever it is.
+    assert app.route("GET", "/orders/new")[0] is app.function("new")
     assert app.route("GET", "/orders/new", template="/orders/new")[0] is app.function("new")
+    assert app.route("GET", "/orders/new", template="/orders/{id}") == (app.function("by_id"), {"id": "new"}, ["GET"])
     spec, params, _ = app.route("GET", "/orders/7", template="/orders/{id}")
     assert spec is app.function("by_id") and params == {"id": "7"}
     # A template that is none of the app's routes (a catch-all, $default) falls back to the app's own matching.
@@ -149,3 +167,107 @@ def test_routes_matched_without_their_regex_match_what_the_regex_matches(templat
     for path in paths:
         found = route.pattern.fullmatch(path)
         assert route.match(path) == (None if found is None else found.groupdict()), (template, path)
+
+
+# -- the most specific route wins -----------------------------------------------------------------------------------
+
+# (methods, template, function) in the order registered, then (path, function expected or None, its parameters); each
+# layout is registered in this order and reversed, and must answer the same.
+PRECEDENCE: dict[str, tuple[list[tuple[str, str, str]], list[tuple[str, str | None, dict[str, str]]]]] = {
+    "a literal after a parameter": (
+        [("GET", "/orders/{id}", "one"), ("GET", "/orders/latest", "latest")],
+        [("/orders/latest", "latest", {}), ("/orders/7", "one", {"id": "7"}), ("/orders/latest/x", None, {})]),
+    "a greedy route before more specific ones": (
+        [("GET", "/files/{path+}", "tree"), ("GET", "/files/readme", "readme"), ("GET", "/files/{dir}/index", "index")],
+        [("/files/readme", "readme", {}), ("/files/docs/index", "index", {"dir": "docs"}),
+         ("/files/docs/other", "tree", {"path": "docs/other"}), ("/files/a/b/index", "tree", {"path": "a/b/index"}),
+         ("/files/readme/index", "index", {"dir": "readme"})]),
+    "two parameters, a literal in the middle": (
+        [("GET", "/shops/{shop}/{item}", "item"), ("GET", "/shops/{shop}/stats", "stats"),
+         ("GET", "/shops/main/{item}", "main_item")],
+        [("/shops/s1/i1", "item", {"shop": "s1", "item": "i1"}), ("/shops/s1/stats", "stats", {"shop": "s1"}),
+         ("/shops/main/i1", "main_item", {"item": "i1"}),
+         ("/shops/main/stats", "main_item", {"item": "stats"})]),  # the leftmost difference decides
+    "greedy routes of different depths": (
+        [("GET", "/{all+}", "everything"), ("GET", "/api/{rest+}", "api"), ("GET", "/api/v1/{rest+}", "v1")],
+        [("/x/y", "everything", {"all": "x/y"}), ("/api/x", "api", {"rest": "x"}),
+         ("/api/v1/x/y", "v1", {"rest": "x/y"}), ("/api/v1", "api", {"rest": "v1"})]),
+    "text beside a parameter": (
+        [("GET", "/reports/{name}", "report"), ("GET", "/reports/{name}.csv", "csv"),
+         ("GET", "/reports/all.csv", "all_csv")],
+        [("/reports/q1", "report", {"name": "q1"}), ("/reports/q1.csv", "csv", {"name": "q1"}),
+         ("/reports/all.csv", "all_csv", {})]),
+}
+
+
+def _layout_app(layout: list[tuple[str, str, str]]) -> App:
+    app = App("precedence")
+    for methods, template, name in layout:
+        app.http(methods.split(","), template, name=name)(lambda req: None)
+    return app
+
+
+@pytest.mark.parametrize("name", PRECEDENCE)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_most_specific_route_serves_a_path_whatever_the_registration_order(name: str, reverse: bool) -> None:
+    layout, expected = PRECEDENCE[name]
+    app = _layout_app(layout[::-1] if reverse else layout)
+    for path, function, params in expected:
+        spec, found, _ = app.route("GET", path)
+        assert (spec and spec.name, found if spec else {}) == (function, params), path
+        assert (app.route("HEAD", path)[0] or None) is spec, path  # HEAD goes where GET goes
+
+
+def test_specificity_ranks_each_segment_from_the_left() -> None:
+    assert specificity("/") == specificity("/orders") == (0,)
+    assert specificity("/orders/latest") == (0, 0)
+    assert specificity("/orders/{id}") == (0, 2)
+    assert specificity("/a/x{y}.json/{z}/{rest+}") == (0, 1, 2, 3)
+    assert specificity("/orders/latest") < specificity("/orders/{id}") < specificity("/orders/{path+}")
+    assert specificity("/shops/main/{item}") < specificity("/shops/{shop}/stats")  # the leftmost difference decides
+    assert specificity("/api") < specificity("/api/{path+}")  # a route before the catch-all that also serves it
+    assert compile_route("/a/{b}").key == specificity("/a/{b}")
+    assert with_bare_path(compile_route("/api/{path+}")).key == specificity("/api/{path+}")
+
+
+def test_a_literal_route_beats_a_catch_all_serving_its_bare_path() -> None:
+    app = App("bare")
+    app.http("GET", "/api/{path+}", name="catch_all")(lambda req: None)
+    app.http("GET", "/api", name="root")(lambda req: None)
+    spec = app.function("catch_all")
+    spec.trigger.route = with_bare_path(spec.trigger.route)  # type: ignore[union-attr]
+    app._routes = None
+    assert app.route("GET", "/api")[0] is app.function("root")
+    assert app.route("GET", "/api/")[0] is spec and app.route("GET", "/api/x")[0] is spec
+
+
+def test_a_method_the_most_specific_route_does_not_serve_goes_to_a_route_that_serves_it() -> None:
+    """As API Gateway matches a route and its method together: a less specific route serving the method takes the
+    request, and a method no matching route serves is 405 with every method the path is served with."""
+    app = App("methods")
+    app.http("GET", "/orders/{id}", name="one")(lambda req: "one")
+    app.http("POST", "/orders/latest", name="refresh")(lambda req: "refresh")
+    assert app.route("GET", "/orders/latest")[0] is app.function("one")
+    assert app.route("POST", "/orders/latest")[0] is app.function("refresh")
+    assert app.route("POST", "/orders/7") == (None, {}, ["GET"])
+    spec, _, allowed = app.route("DELETE", "/orders/latest")
+    assert spec is None and sorted(allowed) == ["GET", "POST"]
+    resp = handle_http(app, HttpRequest("DELETE", "/orders/latest"))
+    assert resp.status == 405 and resp.headers["allow"] == "GET, HEAD, POST"
+    head = handle_http(app, HttpRequest("HEAD", "/orders/latest"))
+    assert (head.status, head.body) == (200, b"")
+
+
+def test_routing_among_many_overlapping_routes_stays_one_walk() -> None:
+    """1,000 parameter routes with a literal route each registered after them: each path reaches its literal route,
+    and the table searched lists only the few routes the path can reach."""
+    app = App("overlaps")
+    for i in range(1000):
+        app.http("GET", f"/r{i}/{{id}}", name=f"by_id{i}")(lambda req: None)
+    for i in range(1000):
+        app.http("GET", f"/r{i}/latest", name=f"latest{i}")(lambda req: None)
+    assert app.route("GET", "/r999/latest")[0] is app.function("latest999")
+    assert app.route("GET", "/r999/7")[0] is app.function("by_id999")
+    table = app._routes
+    assert table is not None
+    assert [route.template for route, _ in table.candidates("/r999/latest")] == ["/r999/latest", "/r999/{id}"]

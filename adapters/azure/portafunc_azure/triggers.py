@@ -108,22 +108,36 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
     if isinstance(trig, HttpTrigger):
         from .route_order import overtaken_by
 
-        earlier = overtaken_by(spec)
-        if earlier is not None:
+        overtaken = overtaken_by(spec)
+        if overtaken is not None:
             from portafunc.docs_ui import DOCS_FUNCTION, FILES_FUNCTION
 
-            if earlier.name in (DOCS_FUNCTION, FILES_FUNCTION):  # registered by App(docs_route=...): not renamable
-                instead = (f"a name for {spec.name!r} that sorts after {earlier.name!r}, which App(docs_route=...) "
-                           f"names itself (e.g. name='z_{spec.name}'), or a docs_route that {trig.route.template} "
-                           "does not overlap")
+            other, why = overtaken
+            fixed = {DOCS_FUNCTION, FILES_FUNCTION}  # registered by App(docs_route=...): not renamable
+            if why == "case":
+                reason = (f"its route and that of {other.name!r} ({other.trigger.describe()}) differ only in the "
+                          "case of a literal segment: the app matches literal segments as written, the Functions "
+                          f"host ignores their case and would hand the paths of both to {spec.name!r}, whose name "
+                          "sorts first")
+                instead = "the same case in the literal segments of both routes, or routes that do not overlap"
             else:
-                instead = (f"names that sort in registration order (e.g. name='a_{earlier.name}' on "
-                           f"{earlier.name!r}), or routes that do not overlap")
-            raise UnsupportedTrigger(
-                spec.name, trig.describe(), "azure",
-                f"its route overlaps that of {earlier.name!r} ({earlier.trigger.describe()}), registered first, "
-                f"which the app serves the shared paths with; the Functions host tries routes in function-name order "
-                f"(ignoring case) and would hand them to {spec.name!r}", instead)
+                reason = (f"its route overlaps that of {other.name!r} ({other.trigger.describe()}), which "
+                          + ("is more specific" if why == "more specific" else "is as specific and registered first")
+                          + ": the app serves the shared paths with it, as API Gateway does, but the Functions host "
+                          "tries routes in function-name order (ignoring case) and would hand them to "
+                          f"{spec.name!r}")
+                if other.name in fixed:
+                    instead = (f"a name for {spec.name!r} that sorts after {other.name!r}, which "
+                               f"App(docs_route=...) names itself (e.g. name='z_{spec.name}'), or a docs_route that "
+                               f"{trig.route.template} does not overlap")
+                elif spec.name in fixed:
+                    instead = (f"a name for {other.name!r} that sorts before {spec.name!r}, which "
+                               f"App(docs_route=...) names itself (e.g. name='a_{other.name}'), or a docs_route that "
+                               f"{other.trigger.route.template} does not overlap")  # type: ignore[union-attr]
+                else:
+                    instead = (f"names that sort the function the app prefers first (e.g. name='a_{other.name}' on "
+                               f"{other.name!r}), or routes that do not overlap")
+            raise UnsupportedTrigger(spec.name, trig.describe(), "azure", reason, instead)
         auth = trig.auth if trig.auth in ("anonymous", "function") else \
             "anonymous at the host, bearer JWT verified by the function"
         return NativeTrigger("HTTP trigger", f"{','.join(http_methods(spec))} "
