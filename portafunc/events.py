@@ -558,6 +558,14 @@ class HttpFields:
         header (see there). Called on every read of the property: nothing is kept."""
         return None
 
+    def scheme(self, native: Any) -> str | None:
+        """The scheme (``http`` or ``https``) the server that read the request settled on, where that server decides
+        itself which peers may name it in ``X-Forwarded-Proto`` (a client reaching it directly may not): the scheme
+        of :attr:`HttpRequest.base_url`. None where the front end before the function sets that header itself,
+        replacing a client's own, so that the header names it. What passes the request's scheme on (a mounted app's
+        scope or environ, the OpenTelemetry span) asks :func:`settled_scheme` before reading the header."""
+        return None
+
     def first_values_reader(self, query: tuple[str, ...], headers: tuple[str, ...]) -> Callable[[Any], Any]:
         """``read(native)``: :meth:`first_values` of these names, in a call a codec may build for them (asked once
         per route and kept by the caller)."""
@@ -712,8 +720,10 @@ class HttpRequest:
           the load balancer).
         - Azure: the URL the Functions host hands over, with the host's route prefix (``/api``); its scheme as
           App Service's front end says in ``X-Forwarded-Proto``.
-        - Google Cloud and the container: the WSGI environ (``Host``, ``wsgi.url_scheme``, ``SCRIPT_NAME``), the
-          scheme as Google's front end (and Cloud Run's) says in ``X-Forwarded-Proto``.
+        - Google Cloud: the WSGI environ (``Host``, ``wsgi.url_scheme``, ``SCRIPT_NAME``), the scheme as Google's
+          front end says in ``X-Forwarded-Proto``.
+        - The container: the WSGI environ, the scheme the server settled on (``wsgi.url_scheme``: its server counts
+          ``X-Forwarded-Proto`` only from the peers it trusts; :meth:`HttpFields.scheme`).
         - ``portafunc run``: ``http://`` and the ``Host`` the client sent (else the server's own address).
         - A request built by hand (the test kit, :meth:`from_dict`): ``http://`` and its ``Host`` header, else
           ``http://testserver``.
@@ -1505,6 +1515,13 @@ def origin(scheme: str, host: str | None, port: str | int | None = None, default
     if port and port != _DEFAULT_PORTS.get(scheme) and port.isdecimal():
         return f"{scheme}://{host}:{port}"
     return f"{scheme}://{host}"
+
+
+def settled_scheme(req: HttpRequest) -> str | None:
+    """The scheme ``req``'s server settled on (:meth:`HttpFields.scheme`); None where ``X-Forwarded-Proto``, which
+    the front end sets, names it, and for a request built by hand."""
+    fields = getattr(req, "_fields", None)  # unset on a request built by the constructor
+    return None if fields is None else fields.scheme(req.native)
 
 
 def forwarded_scheme(value: str | None) -> str | None:

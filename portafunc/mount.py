@@ -30,7 +30,7 @@ from . import invoke as _invoke
 from .caches import keep
 from .errors import RegistrationError
 from .events import (PATH_SAFE, Headers, HttpRequest, HttpResponse, _token_names, check_headers, decode_path,
-                     quote_path)
+                     quote_path, settled_scheme)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -140,8 +140,12 @@ def app_query(raw: str) -> str:
     return quote(raw, safe=_QUERY_SAFE)
 
 
-def _scheme(req: HttpRequest) -> str:
-    return _scheme_of(req.headers.get("x-forwarded-proto"), req.headers.get("host"))
+def _proto(req: HttpRequest) -> str | None:
+    """What names the scheme the web app gets: the scheme the request's server settled on where it decides which
+    peers may name it (:func:`~portafunc.events.settled_scheme`: a client reaching that server directly cannot make
+    it https), else the ``X-Forwarded-Proto`` the front end set."""
+    settled = settled_scheme(req)
+    return req.headers.get("x-forwarded-proto") if settled is None else settled
 
 
 def _scheme_of(proto: str | None, host: str | None) -> str:
@@ -447,8 +451,10 @@ class _AsgiBridge:
         first = dict(reversed(headers))
         sent = first.get(b"host")
         host = None if sent is None else sent.decode()
-        sent = first.get(b"x-forwarded-proto")
-        proto = None if sent is None else sent.decode()
+        proto = settled_scheme(req)  # the scheme the request's server settled on, else the front end's header
+        if proto is None:
+            sent = first.get(b"x-forwarded-proto")
+            proto = None if sent is None else sent.decode()
         scheme, server = _asgi_servers.get((proto, host)) or _asgi_server(proto, host)
         return {
             "type": "http",
@@ -540,8 +546,9 @@ class _AsgiBridge:
 
 
 def _asgi_server(proto: str | None, host: str | None) -> tuple[str, tuple[str, int]]:
-    """The scope's ``scheme`` and ``server`` for the ``X-Forwarded-Proto`` and ``Host`` a request sent, kept for
-    the next request sending the same two (256 pairs at most, emptied when full)."""
+    """The scope's ``scheme`` and ``server`` for the scheme named (:func:`_proto`: the request's settled scheme, else
+    its ``X-Forwarded-Proto``) and the ``Host`` a request sent, kept for the next request with the same two (256
+    pairs at most, emptied when full)."""
     scheme = _scheme_of(proto, host)
     found = scheme, _server(host, scheme)
     return keep(_asgi_servers, (proto, host), found, 256)
@@ -696,8 +703,8 @@ _WSGI_CONSTANTS = {"SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.
 
 
 def _wsgi_server(proto: str | None, host: str | None) -> dict[str, str]:
-    """The environ keys ``X-Forwarded-Proto`` and ``Host`` decide (scheme, server name and port), kept for the next
-    request sending the same two (a bounded number of them)."""
+    """The environ keys the scheme named (:func:`_proto`) and ``Host`` decide (scheme, server name and port), kept
+    for the next request with the same two (a bounded number of them)."""
     scheme = _scheme_of(proto, host)
     name, port = _server(host, scheme)
     keys = {"wsgi.url_scheme": scheme, "SERVER_NAME": name, "SERVER_PORT": str(port)}
@@ -715,8 +722,8 @@ class _WsgiBridge:
         self.constants = {**_WSGI_CONSTANTS, "SCRIPT_NAME": self.script_name}  # what every request's environ holds
 
     def environ(self, req: HttpRequest) -> dict[str, Any]:
-        environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"),
-                             req.headers.get("x-forwarded-proto"), req.client_ip, req.body)
+        environ = self._fill({}, req.method, req.path, request_query(req), req.headers.get("host"), _proto(req),
+                             req.client_ip, req.body)
         for name, value in req.headers.items():
             key = name.upper()
             if "_" in key:  # HTTP_X_A would be ambiguous between "x-a" and "x_a": dropped, as gunicorn and nginx do

@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the cold start tes
     raise ImportError("portafunc.otel needs the OpenTelemetry API: pip install 'portafunc[otel]'") from exc
 
 from . import __version__
+from .events import settled_scheme
 from .otel_probe import configured, exporter_named
 from .tracing import TraceContext, add, from_headers, from_message, outgoing
 
@@ -107,7 +108,7 @@ class Instrumentation:
         route = spec.trigger.route.template
         method = req.method if req.method in _METHODS else "_OTHER"
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": req.path, "http.route": route,
-                                      "url.scheme": _scheme(headers, target)}
+                                      "url.scheme": _scheme(req, target)}
         host = headers.get("host")
         if host:
             attributes["server.address"] = _host(host)
@@ -284,10 +285,14 @@ def _region(target: str) -> str | None:
     return None
 
 
-def _scheme(headers: Any, target: str) -> str:
-    """What the client used: the clouds' front doors speak HTTPS (and say so in X-Forwarded-Proto where they
-    forward); ``portafunc run`` serves plain HTTP."""
-    forwarded = headers.get("x-forwarded-proto")
+def _scheme(req: Any, target: str) -> str:
+    """What the client used: the scheme the request's server settled on, where it decides which peers may name it
+    (a client reaching it directly cannot claim https); else the clouds' front doors speak HTTPS (and say so in
+    X-Forwarded-Proto where they forward); ``portafunc run`` serves plain HTTP."""
+    settled = settled_scheme(req)
+    if settled is not None:
+        return settled
+    forwarded = req.headers.get("x-forwarded-proto")
     if forwarded:
         return forwarded.split(",")[0].strip().lower()
     return "http" if target == "local" else "https"

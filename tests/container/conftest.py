@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -60,3 +60,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def trusting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The same server with ``FORWARDED_ALLOW_IPS=*``, as every platform's manifests run it."""
     yield from _serve(tmp_path_factory.mktemp("container-server-trusting"), FORWARDED_ALLOW_IPS="*")
+
+
+@pytest.fixture(scope="module")
+def traced_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Any]]:
+    """The image's server (FORWARDED_ALLOW_IPS unset) exporting its spans over OTLP/HTTP as a deployment configures
+    it, with the ``OTEL_*`` variables only, to a receiver started here: (server, receiver)."""
+    from otel_support import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    try:
+        for served in _serve(tmp_path_factory.mktemp("container-server-traced"), PORTAFUNC_OTEL="auto",
+                             OTEL_TRACES_EXPORTER="otlp_proto_http", OTEL_METRICS_EXPORTER="none",
+                             OTEL_LOGS_EXPORTER="none", OTEL_SERVICE_NAME="boxes", OTEL_BSP_SCHEDULE_DELAY="50",
+                             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.url}/v1/traces"):
+            yield served, receiver
+    finally:
+        receiver.close()

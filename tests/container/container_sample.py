@@ -49,8 +49,28 @@ async def header_bytes_asgi(scope: dict[str, Any], receive: Any, send: Any) -> N
     await send({"type": "http.response.body", "body": value.hex().encode()})
 
 
+def seen_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A mounted WSGI app answering with the scheme, server and client its environ holds."""
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"scheme": environ["wsgi.url_scheme"], "server": [environ["SERVER_NAME"],
+                                                                          int(environ["SERVER_PORT"])],
+                        "client": environ.get("REMOTE_ADDR")}).encode()]
+
+
+async def seen_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A mounted ASGI app answering with the scheme, server and client its scope holds."""
+    if scope["type"] != "http":
+        return
+    client = scope["client"]
+    seen = {"scheme": scope["scheme"], "server": list(scope["server"]), "client": client[0] if client else None}
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+
 app.mount("/wsgi-header", header_bytes_wsgi)
 app.mount("/asgi-header", header_bytes_asgi)
+app.mount("/wsgi-seen", seen_wsgi)
+app.mount("/asgi-seen", seen_asgi)
 
 
 @app.queue("work", max_attempts=3, dead_letter="work-failed")

@@ -163,3 +163,32 @@ def test_invoke_reads_the_scheme_as_the_images_server_does(native: dict[str, str
                **native}
     answer = invoke(app, "where", request)
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["base"] == base
+
+
+@pytest.mark.parametrize(("native", "allowed", "ip"), [
+    ({}, None, "198.51.100.7"),  # no peer named: localhost, as a proxy in the same pod
+    ({"remote_addr": "127.0.0.1"}, None, "198.51.100.7"),
+    ({"remote_addr": "203.0.113.9"}, None, "203.0.113.9"),
+    ({"remote_addr": "203.0.113.9"}, "*", "198.51.100.7"),
+    ({"remote_addr": "203.0.113.9"}, "203.0.113.0/24", "198.51.100.7"),
+    ({"remote_addr": "203.0.113.9"}, "10.0.0.0/8", "203.0.113.9"),
+    ({"remote_addr": "127.0.0.1"}, "10.0.0.0/8", "127.0.0.1"),
+])
+def test_invoke_and_decode_read_the_client_as_the_images_server_does(native: dict[str, str], allowed: str | None,
+                                                                     ip: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client_ip`` is the last X-Forwarded-For entry only from a peer FORWARDED_ALLOW_IPS names, else the peer:
+    ``portafunc invoke`` and ``portafunc events decode`` read a request file's ``remote_addr`` so."""
+    from container_sample import app
+    from portafunc_container.driver import invoke
+
+    if allowed is None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    else:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+    request = {"method": "GET", "path": "/hello/x", "headers": [["Host", "api.example"],
+                                                                ["X-Forwarded-For", "6.6.6.6, 198.51.100.7"]],
+               **native}
+    answer = invoke(app, "hello", request)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["ip"] == ip
+    (decoded,) = TARGET.decode(request)
+    assert isinstance(decoded, HttpRequest) and decoded.client_ip == ip

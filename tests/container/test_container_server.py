@@ -80,6 +80,82 @@ def test_with_forwarded_allow_ips_every_peer_is_the_front_end(trusting_server: S
                               source="127.0.0.2")[2])["base"] == "http://api.example"
 
 
+FORWARDED_FOR = {"Host": "api.example", "X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+
+
+def ip_seen(server: Server, source: str, headers: dict[str, str] | None = None) -> str | None:
+    status, _, body = request(server, "GET", "/hello/x", headers=FORWARDED_FOR if headers is None else headers,
+                              source=source)
+    assert status == 200
+    ip: str | None = json.loads(body)["ip"]
+    return ip
+
+
+def test_a_peer_the_server_does_not_trust_cannot_name_another_client_address(server: Server) -> None:
+    """``req.client_ip`` of a request from a peer FORWARDED_ALLOW_IPS does not name (a container published directly)
+    is that peer: every X-Forwarded-For entry is the client's own claim. localhost (a proxy in the same container
+    or pod) is trusted: the client is the entry it appended, the last."""
+    assert ip_seen(server, "127.0.0.2") == "127.0.0.2"
+    assert ip_seen(server, "127.0.0.2", {"Host": "api.example", "X-Forwarded-For": "127.0.0.1"}) == "127.0.0.2"
+    assert ip_seen(server, "127.0.0.2", {"Host": "api.example"}) == "127.0.0.2"
+    assert ip_seen(server, "127.0.0.1") == "198.51.100.7"
+    assert ip_seen(server, "127.0.0.1", {"Host": "api.example"}) == "127.0.0.1"
+
+
+def test_with_forwarded_allow_ips_the_front_end_names_the_client(trusting_server: Server) -> None:
+    """FORWARDED_ALLOW_IPS=* (the platforms' manifests: their front end is the only way in and appends the address
+    it accepted the connection from): the last X-Forwarded-For entry; without the header, the peer."""
+    assert ip_seen(trusting_server, "127.0.0.2") == "198.51.100.7"
+    assert ip_seen(trusting_server, "127.0.0.2", {"Host": "api.example", "X-Forwarded-For": "198.51.100.7"}) == \
+        "198.51.100.7"
+    assert ip_seen(trusting_server, "127.0.0.2", {"Host": "api.example"}) == "127.0.0.2"
+
+
+def seen_by_mount(server: Server, prefix: str, source: str, headers: dict[str, str]) -> dict[str, Any]:
+    status, _, body = request(server, "GET", f"{prefix}/x", headers=headers, source=source)
+    assert status == 200, body
+    seen: dict[str, Any] = json.loads(body)
+    return seen
+
+
+CLAIMS = {"Host": "api.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+
+
+@pytest.mark.parametrize("prefix", ["/wsgi-seen", "/asgi-seen"])
+def test_a_mounted_app_sees_the_scheme_and_client_of_the_request(server: Server, trusting_server: Server,
+                                                                  prefix: str) -> None:
+    """A mounted app's scheme (ASGI ``scheme``, WSGI ``wsgi.url_scheme``; ``server``'s default port with it) and
+    client (``client``, ``REMOTE_ADDR``) are the request's own, as gunicorn settled them: a peer it does not trust
+    cannot make them https or another address, with the headers or without (no longer https for any Host but
+    localhost); the front end it trusts names both."""
+    untrusted = {"scheme": "http", "server": ["api.example", 80], "client": "127.0.0.2"}
+    assert seen_by_mount(server, prefix, "127.0.0.2", CLAIMS) == untrusted
+    assert seen_by_mount(server, prefix, "127.0.0.2", {"Host": "api.example"}) == untrusted
+    assert seen_by_mount(server, prefix, "127.0.0.1", CLAIMS) == {"scheme": "https", "server": ["api.example", 443],
+                                                                  "client": "198.51.100.7"}
+    assert seen_by_mount(trusting_server, prefix, "127.0.0.2", CLAIMS) == \
+        {"scheme": "https", "server": ["api.example", 443], "client": "198.51.100.7"}
+    assert seen_by_mount(trusting_server, prefix, "127.0.0.2", {**CLAIMS, "X-Forwarded-Proto": "http"}) == \
+        {"scheme": "http", "server": ["api.example", 80], "client": "198.51.100.7"}
+
+
+def test_the_span_names_the_scheme_the_server_settled_on(traced_server: tuple[Server, Any]) -> None:
+    """The server exporting spans (OTEL_* variables, as a deployment sets them): ``url.scheme`` is the request's
+    scheme, so a peer gunicorn does not trust cannot make it https with X-Forwarded-Proto; localhost can."""
+    import time
+
+    server, receiver = traced_server
+    assert request(server, "GET", "/hello/untrusted", headers=CLAIMS, source="127.0.0.2")[0] == 200
+    assert request(server, "GET", "/hello/trusted", headers=CLAIMS, source="127.0.0.1")[0] == 200
+    deadline = time.monotonic() + 30
+    schemes: dict[str, Any] = {}
+    while len(schemes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        schemes = {span["attributes"]["url.path"]: span["attributes"]["url.scheme"] for span in receiver.spans()
+                   if span["scope"] == "portafunc" and "url.path" in span["attributes"]}
+    assert schemes == {"/hello/untrusted": "http", "/hello/trusted": "https"}, server.stderr.read_text()[-2000:]
+
+
 @pytest.mark.parametrize("prefix", ["/wsgi-header", "/asgi-header"])
 @pytest.mark.parametrize("value", ["zoë", "zoë ✓"])
 def test_a_mounted_app_gets_a_non_ascii_header_as_the_bytes_sent(server: Server, prefix: str, value: str) -> None:

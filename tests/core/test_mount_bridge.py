@@ -12,6 +12,7 @@ import pytest
 from portafunc import App, Headers, HttpRequest, RegistrationError
 from portafunc.app import HttpTrigger
 from portafunc.errors import InvalidHeader
+from portafunc.events import HttpFields
 from portafunc.mount import LifespanFailed, query_string
 
 Scope = dict[str, Any]
@@ -383,6 +384,51 @@ def test_asgi_scope_takes_the_first_host_and_forwarded_proto_and_keeps_non_latin
     assert scope["server"] == ("api.example", 8443)
     assert scope["headers"] == [(b"host", b"api.example:8443"), (b"x-forwarded-proto", b"HTTP, https"),
                                 (b"host", b"other"), (b"x-name", "Zoë ✓".encode())]
+
+
+class _Settled(HttpFields):
+    """A front door whose server settled the scheme itself (as the container's gunicorn does)."""
+
+    __slots__ = ()
+
+    def scheme(self, native: Any) -> str | None:
+        scheme: str = native["scheme"]
+        return scheme
+
+
+def settled_request(scheme: str, headers: Headers) -> HttpRequest:
+    req = HttpRequest("GET", "/x/a", headers=headers, client_ip="203.0.113.9", native={"scheme": scheme})
+    req._fields = _Settled()
+    return req
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_scheme_a_front_doors_server_settled_on_is_the_mounted_apps_not_the_header(scheme: str) -> None:
+    """Where the request's server decided itself whom to believe about X-Forwarded-Proto
+    (``HttpFields.scheme``), the mounted app gets that scheme, whatever the header says, or without one; the
+    client is ``req.client_ip``. Elsewhere (the front end sets the header) the header still names it."""
+    claims = Headers([("Host", "api.example"), ("X-Forwarded-Proto", "http" if scheme == "https" else "https")])
+    port = 443 if scheme == "https" else 80
+    seen: list[Scope] = []
+    handler = served(answering_asgi(seen, []))
+    environs: list[dict[str, Any]] = []
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environs.append(environ)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    wsgi_handler = served(wsgi)
+    for headers in (claims, Headers([("Host", "api.example")])):
+        handler(settled_request(scheme, headers))
+        wsgi_handler(settled_request(scheme, headers))
+        assert (seen[-1]["scheme"], seen[-1]["server"], seen[-1]["client"]) == (scheme, ("api.example", port),
+                                                                                ("203.0.113.9", 0))
+        environ = environs[-1]
+        assert (environ["wsgi.url_scheme"], environ["SERVER_PORT"], environ["REMOTE_ADDR"]) == \
+            (scheme, str(port), "203.0.113.9")
+    handler(request(headers=claims))  # no settled scheme: the front end's header
+    assert seen[-1]["scheme"] == claims["x-forwarded-proto"]
 
 
 def test_an_asgi_response_header_that_would_split_the_response_is_refused() -> None:

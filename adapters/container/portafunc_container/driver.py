@@ -46,7 +46,7 @@ def call(service: Service, native: Mapping[str, Any]) -> dict[str, Any]:
     path = native["path"]
     query = native.get("query_string") or ""
     headers = headers_of(native.get("headers"))
-    peer = native.get("remote_addr", "127.0.0.1")
+    peer = native.get("remote_addr", http.LOCAL_PEER)
     scheme = native.get("scheme") if native.get("scheme") in ("http", "https") else "http"
     proto = headers.get("x-forwarded-proto")
     if proto is not None and http.forwarded_trusted(peer):  # gunicorn's rule: the exact value "https" says https

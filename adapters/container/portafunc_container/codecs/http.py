@@ -3,13 +3,14 @@ environ → the JSON form (what the server does for every request it reads)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 from urllib.parse import quote
 
 from portafunc.errors import EventDecodeError
 from portafunc.events import Headers, HttpFields, HttpRequest, HttpResponse
 from portafunc.kit import http_json
-from portafunc.kit.http_json import PATH_SAFE, client_ip, encode_request  # one reader, one writer
+from portafunc.kit.http_json import PATH_SAFE, encode_request  # one reader, one writer
 
 from .fields import body_of, headers_of, need_map, put_body
 
@@ -17,6 +18,7 @@ __all__ = ["client_ip", "decode_request", "decode_response", "encode_request", "
            "from_environ", "raw_path_of"]
 
 DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"  # gunicorn's, when FORWARDED_ALLOW_IPS is unset
+LOCAL_PEER = "127.0.0.1"  # the peer of a request that names none (a request file; a proxy in the same pod)
 
 
 class _ServerFields(HttpFields):
@@ -28,43 +30,72 @@ class _ServerFields(HttpFields):
     def base_url(self, native: Any, req: HttpRequest) -> str | None:
         return http_json.base_url(native.get("scheme"), req.headers.get("host"), None, native.get("script_name"))
 
+    def scheme(self, native: Any) -> str | None:
+        scheme: str = native["scheme"]  # checked by decode_request: http or https
+        return scheme
+
 
 _SERVER_FIELDS = _ServerFields()
 
 
 def decode_request(native: Any) -> HttpRequest:
     """The JSON form → :class:`HttpRequest` (the core's reader). A form carrying ``scheme`` (what the server read:
-    :func:`from_environ` always writes it) has that scheme in ``req.url``; one without it (a file written by hand)
-    the scheme ``X-Forwarded-Proto`` names, as the core reads it."""
+    :func:`from_environ` always writes it) has that scheme in ``req.url`` and in what passes it on (a mounted app, the
+    OpenTelemetry span); one without it (a file written by hand) the scheme ``X-Forwarded-Proto`` names, as the core
+    reads it. ``req.client_ip`` is :func:`client_ip`'s: ``X-Forwarded-For`` counts only from a trusted peer."""
     req = http_json.decode_request(native)
     if native.get("scheme") in ("http", "https"):
         req._fields = _SERVER_FIELDS
+    req.client_ip = client_ip(req.headers, native.get("remote_addr"))
     return req
+
+
+def client_ip(headers: Headers, remote: Any) -> str | None:
+    """The client's address: from a peer gunicorn trusts with forwarded headers (:func:`forwarded_trusted`: the front
+    end, which appends the address it accepted the connection from), the last ``X-Forwarded-For`` entry, else that
+    peer; from any other peer, the peer itself (``remote``: a client reaching the container directly cannot name
+    another address). No ``remote`` (a request file without ``remote_addr``) is :data:`LOCAL_PEER`'s request."""
+    peer = remote if isinstance(remote, str) and remote else None
+    if forwarded_trusted(peer or LOCAL_PEER):
+        return http_json.client_ip(headers, peer)
+    return peer
 
 
 def forwarded_trusted(peer: str | None, allowed: str | None = None) -> bool:
     """Whether gunicorn counts ``X-Forwarded-Proto`` from ``peer``: ``allowed`` (``FORWARDED_ALLOW_IPS``: addresses
     and networks, comma-separated, or ``*``; localhost when unset) names it. For a server that is not gunicorn
-    (:mod:`.driver`), so both read a request alike."""
+    (:mod:`.driver`), so both read a request alike, and for ``X-Forwarded-For`` (:func:`client_ip`), which counts
+    from the same peers."""
     import ipaddress
     import os
 
     if allowed is None:
         allowed = os.environ.get("FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS)
-    entries = [entry.strip() for entry in allowed.split(",") if entry.strip()]
-    if "*" in entries:
+    networks = _networks(allowed)
+    if networks is None:
         return True
     try:
         address = ipaddress.ip_address((peer or "").strip())
     except ValueError:
         return False
+    return any(address in network for network in networks)
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(allowed: str) -> tuple[Any, ...] | None:
+    """The networks ``FORWARDED_ALLOW_IPS`` names (an entry that is none is left out); None for ``*`` (every peer)."""
+    import ipaddress
+
+    entries = [entry.strip() for entry in allowed.split(",") if entry.strip()]
+    if "*" in entries:
+        return None
+    networks = []
     for entry in entries:
         try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
+            networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             continue
-    return False
+    return tuple(networks)
 
 
 
