@@ -21,7 +21,7 @@ from http_direct_cases import (
 )
 
 from portafunc import HttpRequest, HttpResponse, context
-from portafunc.invoke import handle_http, handle_unmatched, to_response
+from portafunc.invoke import handle_http, to_response
 from portafunc_azure import outcome
 from portafunc_azure.codecs import natives
 from portafunc_azure.codecs.http import request_from_func, request_to_json, response_from_json
@@ -93,13 +93,15 @@ def func_request(req: HttpRequest, app: Any) -> Any:
 
 
 def general_answer(app: Any, name: str, freq: Any) -> Any:
-    """What the generated function answered before the direct lane: handle_http, then http_response; an ``OPTIONS``
-    for a function that does not serve it (the host hands it one only for its route's CORS preflights) is answered
-    for the whole path, as the catch-all answers it."""
+    """What the generated function answers through the general path: handle_http, then http_response. A request
+    the app does not route to the function (a path its route does not match as written; an ``OPTIONS`` for a
+    function that does not serve it, which the host hands it only for its route's CORS preflights) is routed by the
+    app's rule."""
     req = request_from_func(freq)
-    if req.method == "OPTIONS" and "OPTIONS" not in app.function(name).trigger.methods:
+    trig = app.function(name).trigger
+    if trig.route.match(req.path) is None or req.method == "OPTIONS" and "OPTIONS" not in trig.methods:
         req.path_params = {}
-        return outcome.http_response(handle_unmatched(app, req, target="azure", native_context=freq))
+        return outcome.http_response(handle_http(app, req, target="azure", native_context=freq))
     return outcome.http_response(handle_http(app, req, function=name, target="azure", native_context=freq))
 
 

@@ -24,6 +24,9 @@ URLS = [
     "https://shop.azurewebsites.net/api",
     "https://shop.azurewebsites.net/other/api/x?y",
     "http://localhost:7071/api/caf%C3%A9/?a=1#f",
+    "https://shop.azurewebsites.net/API/orders/acme",
+    "https://shop.azurewebsites.net/Api/orders/a%2Fb",
+    "https://shop.azurewebsites.net/apiary/x",
 ]
 HEADERS = [
     {},
@@ -41,6 +44,18 @@ def test_the_lazy_reader_reads_what_the_general_reader_reads(url: str, headers: 
     general = request_from_parts(req.method, url, dict(req.headers.items()), dict(req.params),
                                  dict(req.route_params), req.get_body(), req, prefix)
     assert _fields(request_from_func(req, prefix)) == _fields(general)
+
+
+@pytest.mark.parametrize("sent", ["/api/orders/acme", "/API/orders/acme", "/Api/orders/acme"])
+def test_the_route_prefix_is_cut_in_any_case_as_the_host_matches_it(sent: str) -> None:
+    """The host matches the route prefix as it matches every literal segment of a route, ignoring case: the app's
+    routes see the path after it however it was spelt."""
+    req = func.HttpRequest(method="GET", url=f"https://h{sent}%2Fx?q=1", headers={}, params={}, body=b"")
+    neutral = request_from_func(req, "api")
+    assert (neutral.path, neutral.raw_path) == ("/orders/acme/x", "/orders/acme%2Fx")
+    assert neutral.base_url == "https://h" + sent[:4]
+    assert request_from_func(func.HttpRequest(method="GET", url="https://h/apiary/x", headers={}, params={},
+                                              body=b""), "api").path == "/apiary/x"
 
 
 def test_a_lazy_field_assigned_before_it_is_read_keeps_the_assigned_value() -> None:

@@ -105,7 +105,7 @@ def _request(method: str, prefix: str, rest: str, headers: dict[str, Any]) -> fu
     headers.setdefault("host", "shop.azurewebsites.net")
     headers["traceparent"] = TRACEPARENT
     path = rest.partition("?")[0]
-    return func.HttpRequest(method=method, url=f"https://shop.azurewebsites.net/api{prefix}{rest}", headers=headers,
+    return func.HttpRequest(method=method, url=f"https://shop.azurewebsites.net{prefix}{rest}", headers=headers,
                             params={}, route_params={"path": path.lstrip("/")}, body=body)
 
 
@@ -151,7 +151,7 @@ def test_a_route_the_lane_does_not_serve_takes_the_general_path(fronts: tuple[di
                                                                                list[Any]]) -> None:
     lane, _, answered = fronts
     before = len(answered)
-    resp = lane["native"](func.HttpRequest(method="GET", url="https://shop.azurewebsites.net/api/native",
+    resp = lane["native"](func.HttpRequest(method="GET", url="https://shop.azurewebsites.net/native",
                                            headers={}, params={}, route_params={}, body=b""))
     assert resp.get_body() == b"native" and answered[before:] == [None]
 

@@ -44,7 +44,7 @@ def _mount_function(app: App) -> Any:
 
 
 def _get(path: str) -> Any:
-    return func.HttpRequest(method="GET", url=f"https://shop.azurewebsites.net/api{path}",
+    return func.HttpRequest(method="GET", url=f"https://shop.azurewebsites.net{path}",
                             headers={"host": "shop.azurewebsites.net"}, params={},
                             route_params={"path": path.lstrip("/")}, body=b"")
 

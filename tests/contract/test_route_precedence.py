@@ -41,6 +41,13 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
     "/shops/s1/stats": ("overview", {"shop": "s1"}),
     "/shops/main/i1": ("main_product", {"item": "i1"}),
     "/shops/main/stats": ("main_product", {"item": "stats"}),  # the leftmost difference decides
+    # a literal segment matches only as written, as API Gateway matches it (the Azure Functions host, ignoring case,
+    # hands these to the literal route's function, which must not serve them)
+    "/orders/LATEST": ("one", {"id": "LATEST"}),
+    "/files/README": ("tree", {"path": "README"}),
+    "/files/docs/Index": ("tree", {"path": "docs/Index"}),
+    "/shops/MAIN/stats": ("overview", {"shop": "MAIN"}),
+    "/shops/s1/STATS": ("product", {"shop": "s1", "item": "STATS"}),
 }
 
 
@@ -70,6 +77,13 @@ def test_head_goes_where_get_goes_and_a_wrong_method_is_405(front: Cloud) -> Non
     wrong = front.http(app, "DELETE", "/orders/latest")
     assert wrong.status == 405 and wrong.headers["allow"] == "GET, HEAD"
     assert front.http(app, "GET", "/orders/latest/more").status == 404
+
+
+@pytest.mark.parametrize("path", ["/Orders/latest", "/ORDERS/o-7", "/Files/readme", "/SHOPS/main/i1"])
+def test_a_path_whose_first_literal_differs_in_case_is_served_by_no_route(front: Cloud, path: str) -> None:
+    resp = front.http(app, "GET", path)
+    assert resp.status == 404, resp.body[:300]
+    assert resp.json_body()["detail"] == f"no function serves GET {path}"
 
 
 @pytest.mark.parametrize("variant", ["apigw-v2", "apigw-v1", "alb", "function-url"])

@@ -8,12 +8,14 @@ host redelivers it) or when the runtime moved it to the poison queue.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
-from portafunc.app import App, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import match_request
+from portafunc.routing import _PARAM, slash_escaped, unescape
 from portafunc.targets import Driver, Exchange
 
 from . import triggers
@@ -45,9 +47,7 @@ class AzureDriver(Driver):
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
     def http(self, app: App, request: HttpRequest) -> Exchange:
-        spec, params, _ = match_request(app, request)  # as the host routes the path as sent
-        if spec is None and request.method == "OPTIONS":
-            spec, params = _preflight_function(app, request.path)
+        spec, params = host_function(app, request)  # the function the host hands the request to
         native = http.request_to_json(request)
         if spec is None:  # no route of the app's functions takes it: the host tries the catch-all function last
             native_resp = self._http_native(app, triggers.unmatched_function_name(app), native, generated=True)
@@ -161,10 +161,34 @@ def _checked(decode: Any, native: Any) -> Any:
             from None
 
 
-def _preflight_function(app: App, path: str) -> tuple[Any, dict[str, str]]:
-    """The function Azure routes an ``OPTIONS`` request of ``path`` to: the one the generated app lists it on."""
-    for spec in app.http_functions():
-        params = spec.trigger.route.match(path)  # type: ignore[union-attr]
-        if params is not None and "OPTIONS" in triggers.http_methods(spec):
-            return spec, params
+def host_function(app: App, request: HttpRequest) -> tuple[FunctionSpec | None, dict[str, str]]:
+    """The function the Functions host hands ``request`` to, with the route parameters it passes (None: no route
+    takes it, the catch-all function does). The host orders HTTP routes by function name (ordinal, ignoring case)
+    and takes the first whose methods, as the generated app lists them (:func:`.triggers.http_methods`: HEAD with
+    GET, OPTIONS on a route's CORS preflight function), include the request's and whose template matches its path
+    as ASP.NET routing matches it: literal segments ignoring case, a parameter one segment, a catch-all ``{*p}``
+    the rest of the path (none too), a trailing ``/`` ignored; an escaped ``/`` stays inside its segment."""
+    escaped = slash_escaped(request._raw_path)
+    path = request.path if escaped is None else escaped
+    functions = sorted(app.http_functions(), key=lambda f: triggers.function_name(f.name).upper())
+    for spec in functions:
+        if request.method in triggers.http_methods(spec):
+            found = _host_pattern(spec.trigger.route.template).fullmatch(path)  # type: ignore[union-attr]
+            if found is not None:
+                params = {name: value or "" for name, value in found.groupdict().items()}
+                return spec, params if escaped is None else unescape(params)
     return None, {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_pattern(template: str) -> re.Pattern[str]:
+    """The path regex of ``template`` (``/files/{path+}``) as the host matches its route (``files/{*path}``)."""
+    source = []
+    for segment in template.strip("/").split("/") if template.strip("/") else []:
+        parts = _PARAM.split(segment)  # literal, name, "+" or "", literal, ...
+        if len(parts) == 4 and parts[2] and not parts[0] and not parts[3]:
+            source.append(f"(?:/(?P<{parts[1]}>.*))?")
+            break
+        source.append("/" + "".join(re.escape(part) if i % 3 == 0 else f"(?P<{part}>[^/]+)" if i % 3 == 1 else ""
+                                    for i, part in enumerate(parts)))
+    return re.compile("".join(source) + "/?", re.IGNORECASE)

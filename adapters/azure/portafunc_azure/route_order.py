@@ -6,7 +6,8 @@ takes the most specific route that matches (a literal segment before a parameter
 the left: :mod:`portafunc.routing`), as API Gateway does. Where two routes of a method overlap (``/products/list``
 and ``/products/{id}``), the more specific one's function must sort first by name, or the same request runs another
 function on Azure than on every other target and locally. :func:`overtaken_by` finds the route a function would take
-requests from.
+requests from. A path spelt in another case than the templates (``/products/LIST``) may still reach the function of a
+literal route: its entry routes it with the app's rule (``Runtime._rerouted``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from portafunc.errors import EventDecodeError, RegistrationError
 from portafunc.events import HttpRequest, HttpResponse, Message, StorageEvent
 from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
                               invoke_message, invoke_message_failure, message_runner)
+from portafunc.routing import slash_escaped
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -90,6 +91,7 @@ class Runtime:
         self._encode: Any = None  # the direct lane's encoder (outcome.direct_encoder), built on the first request
         self._mount_lane: Any = False  # .codecs.mount.lane(app) (None: no mounted app), found on the first request
         self._specs: dict[str, FunctionSpec] = {}  # the queue and Event Grid functions, by name (see _spec)
+        self._route_matchers: dict[str, Callable[[str], dict[str, str] | None]] = {}  # see _route_matcher
         self.event_grid_lanes = FunctionEntries(self._grid_entry)  # each Event Grid function's entry, by name
 
     @property
@@ -140,8 +142,11 @@ class Runtime:
             neutral = request_from_func(req, prefix)
         except EventDecodeError as exc:
             return problem_response(400, "Bad Request", str(exc))
-        if neutral.method == "OPTIONS" and self._options_for_preflights(name):
-            return self._unmatched(neutral, req)
+        match = self._route_matchers.get(name) or self._route_matcher(name)
+        raw = neutral._raw_path
+        if match(neutral.path if raw is None else slash_escaped(raw) or neutral.path) is None \
+                or neutral.method == "OPTIONS" and self._options_for_preflights(name):
+            return self._rerouted(name, neutral, req)
         lane = self._mount_lane
         if lane is False:
             lane = self._mount_lane = _mount_lane(self.app)
@@ -167,10 +172,53 @@ class Runtime:
             return problem_response(400, "Bad Request", str(exc))
         return self._unmatched(neutral, req)
 
+    def _route_matcher(self, name: str) -> Callable[[str], dict[str, str] | None]:
+        """The ``match`` of function ``name``'s route, kept for its next request (an app's functions are registered
+        once, at import); for a function that is no HTTP function, one matching every path (the pipeline answers
+        500 for it)."""
+        trig = self.app.function(name).trigger
+        match = self._route_matchers[name] = trig.route.match if isinstance(trig, HttpTrigger) else _any_path
+        return match
+
+    def _rerouted(self, name: str, neutral: HttpRequest, req: Any) -> Any:
+        """A request the host handed function ``name`` that the app does not route to it, answered as every other
+        target answers it: by the function the app's own rule picks (the most specific route matching the path as
+        written), or the app's 404/405 or CORS preflight answer.
+
+        The host matches literal segments ignoring case (``/products/LIST`` reaches the function of
+        ``/products/list``), the app as written, as API Gateway does (``/products/{id}`` serves it, ``id`` =
+        ``LIST``); and an ``OPTIONS`` the generated app lists on a function only for its route's CORS preflights
+        is the whole path's (:meth:`_options_for_preflights`). Function keys are checked by the host for the
+        function it routed the request to: a function with ``auth="function"`` is run only by the requests the
+        host routed to it, any other it would serve is answered 401."""
+        from portafunc.invoke import match_request
+
+        app = self.app
+        neutral.path_params = {}  # the host's route parameters are those of ``name``'s route
+        found = match_request(app, neutral)[0]
+        if found is not None and found.name != name and getattr(found.trigger, "auth", None) == "function" \
+                and not _preflight_answered(app, neutral):
+            return problem_response(401, "Unauthorized",
+                                    f"{neutral.method} {neutral.path} is served by a function that takes a "
+                                    "function key, which the Functions host checks only on requests it routes to "
+                                    "that function: send the path as that function's route spells it")
+        lane = self._mount_lane
+        if lane is False:
+            lane = self._mount_lane = _mount_lane(app)
+        if lane is not None and found is not None:
+            answer = lane(found.name, neutral, req)
+            if answer is not None:
+                return answer
+        encode = self._encode
+        if encode is None:
+            encode = self._encode = direct_encoder()
+        answer = handle_http_direct(app, neutral, encode, None, TARGET, None, req)
+        return http_response(answer) if isinstance(answer, HttpResponse) else answer
+
     def _options_for_preflights(self, name: str) -> bool:
         """Whether the generated app lists ``OPTIONS`` on function ``name`` only for its route's CORS preflights
         (:func:`.triggers.http_methods`): the host then hands it every ``OPTIONS`` of that route, a plain one and a
-        preflight for any method, which is answered for the whole path (:meth:`_unmatched`), as the other clouds
+        preflight for any method, which is answered for the whole path (:meth:`_rerouted`), as the other clouds
         answer it, and never by this function."""
         trig = self.app.function(name).trigger
         return isinstance(trig, HttpTrigger) and "OPTIONS" not in trig.methods
@@ -372,6 +420,19 @@ class Runtime:
         self._record(LastOutcome(result.message_id, result.outcome, error=result.error))
         if result.outcome is Outcome.RETRY:
             raise MessageFailed(f"schedule run {result.message_id} failed: {result.error}")
+
+
+def _any_path(path: str) -> dict[str, str]:
+    return {}
+
+
+def _preflight_answered(app: App, req: HttpRequest) -> bool:
+    """Whether ``req`` is a CORS preflight the app answers from a policy, without running a function."""
+    if not app._cors_used:
+        return False
+    from portafunc import cors
+
+    return cors.is_preflight(req) and cors.preflight_target(app, req, None) is not None
 
 
 def _wanted(trig: StorageTrigger, evt: StorageEvent) -> bool:

@@ -92,7 +92,7 @@ def request_from_parts(method: str, url: str, headers: Mapping[str, str], params
     raw_path = parts.path or "/"
     path = decode_path(raw_path)
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
-    if prefix and (path == prefix or path.startswith(prefix + "/")):
+    if prefix and _under(path, prefix):
         path = path[len(prefix):] or "/"
         raw_path = _without_prefix(raw_path, prefix)
     query: dict[str, list[str]] = {}
@@ -151,10 +151,17 @@ class _UrlFields(HttpFields):
         return base_url(self.url, req)
 
 
+def _under(path: str, prefix: str) -> bool:
+    """Whether ``path`` starts with the route prefix ``/api`` as the host matches it: in any case (its routes'
+    literal segments ignore case), followed by ``/`` or nothing."""
+    head = path[:len(prefix)]
+    return (head == prefix or head.upper() == prefix.upper()) and path[len(prefix):][:1] in ("/", "")
+
+
 def _without_prefix(raw_path: str, prefix: str) -> str:
     """The raw path after the route prefix (cut from the decoded path already): the path as sent, as the routes
     see it, or the decoded path's encoding when the prefix is spelt with escapes in it."""
-    if raw_path.startswith(prefix) and raw_path[len(prefix):][:1] in ("/", ""):
+    if _under(raw_path, prefix):
         return raw_path[len(prefix):] or "/"
     return quote_path(decode_path(raw_path)[len(prefix):] or "/")
 
@@ -178,7 +185,7 @@ def request_from_func(req: Any, route_prefix: str = "") -> HttpRequest:
     path = decode_path(raw_path) if "%" in raw_path else raw_path
     if route_prefix:
         prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
-        if prefix and (path == prefix or path.startswith(prefix + "/")):
+        if prefix and _under(path, prefix):
             path = path[len(prefix):] or "/"
             raw_path = _without_prefix(raw_path, prefix)
     return _lazy(req.method, path, req, _FUNC_FIELDS, req.get_body() or b"", None,
