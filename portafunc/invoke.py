@@ -590,17 +590,22 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
                        stream=stream)
 
 
-def _named_function(app: App, req: HttpRequest, function: str) -> tuple[FunctionSpec, HttpResponse | None]:
-    """The HTTP function the platform routed ``req`` to, its path parameters set on ``req``; or the answer when it
-    is no HTTP function (500) or does not serve the method (405)."""
+def _named_function(app: App, req: HttpRequest, function: str, matched: dict[str, str] | None = None
+                    ) -> tuple[FunctionSpec, HttpResponse | None]:
+    """The HTTP function the platform routed ``req`` to, its path parameters set on ``req`` (``matched``: as the
+    caller matched them already on that function's route); or the answer when it is no HTTP function (500) or does
+    not serve the method (405)."""
     spec = app.function(function)
     trig = spec.trigger
     if not isinstance(trig, HttpTrigger):
         return spec, HttpResponse.problem(500, "Internal Server Error", "function is not an HTTP function")
-    escaped = slash_escaped(req._raw_path)
-    params = trig.route.match(req.path) if escaped is None else trig.route.match(escaped)
-    if params is not None:
-        req.path_params = params if escaped is None else unescape(params)
+    if matched is not None:
+        req.path_params = matched
+    else:
+        escaped = slash_escaped(req._raw_path)
+        params = trig.route.match(req.path) if escaped is None else trig.route.match(escaped)
+        if params is not None:
+            req.path_params = params if escaped is None else unescape(params)
     if req.method not in trig.methods and not (req.method == "HEAD" and "GET" in trig.methods):
         return spec, _not_routed(app, req, _method_not_allowed(list(trig.methods)))
     return spec, None
@@ -684,7 +689,8 @@ def _http_failed(exc: Exception, inv_id: str, span: Any) -> tuple[HttpResponse, 
 
 def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any], function: str | None = None,
                        target: str = "local", invocation_id: str | None = None, native_context: Any = None,
-                       route_template: str | None = None, stream: bool = False) -> Any:
+                       route_template: str | None = None, stream: bool = False,
+                       matched: dict[str, str] | None = None) -> Any:
     """:func:`handle_http` for a front door that answers in its own shape: when the request reaches a synchronous
     handler (taking the request alone, or typed parameters, body or response model; no auth object, idempotency or
     exception handlers, no CORS policy in the app, OpenTelemetry and DEBUG timing off, not HEAD) that no middleware
@@ -693,7 +699,9 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
     composed call around it and gives an HttpResponse. Returns that native response, or else the HttpResponse
     :func:`handle_http` gives, for the caller to encode as usual; never raises. The arguments after ``encode`` are
     :func:`handle_http`'s (positional too: the adapter's call is on every request); with ``stream`` a streamed
-    response comes back with its body still being produced, as from :func:`handle_http`.
+    response comes back with its body still being produced, as from :func:`handle_http`. ``matched``: the path
+    parameters of ``function``'s route, where the caller matched the path on it already (to tell whether the
+    platform routed the request as the app would), so that the route is not matched twice.
 
     ``encode`` must give exactly the caller's encoding of ``to_response(value)``, and raise what building that
     response would raise (e.g. ValueError for NaN in a JSON result): it runs inside the invocation, so a failure is
@@ -703,7 +711,7 @@ def handle_http_direct(app: App, req: HttpRequest, encode: Callable[[Any], Any],
         return handle_http(app, req, function=function, target=target, invocation_id=invocation_id,
                            native_context=native_context, route_template=route_template, stream=stream)
     if function is not None:
-        spec, refused = _named_function(app, req, function)
+        spec, refused = _named_function(app, req, function, matched)
         if refused is not None:
             return refused
     else:

@@ -31,7 +31,7 @@ from portafunc.errors import EventDecodeError, RegistrationError
 from portafunc.events import HttpRequest, HttpResponse, Message, StorageEvent
 from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
                               invoke_message, invoke_message_failure, message_runner)
-from portafunc.routing import slash_escaped
+from portafunc.routing import slash_escaped, unescape
 
 from . import triggers
 from .codecs.http import request_from_func
@@ -144,8 +144,9 @@ class Runtime:
             return problem_response(400, "Bad Request", str(exc))
         match = self._route_matchers.get(name) or self._route_matcher(name)
         raw = neutral._raw_path
-        if match(neutral.path if raw is None else slash_escaped(raw) or neutral.path) is None \
-                or neutral.method == "OPTIONS" and self._options_for_preflights(name):
+        escaped = None if raw is None else slash_escaped(raw)
+        params = match(neutral.path if escaped is None else escaped)  # the core takes them: matched once
+        if params is None or neutral.method == "OPTIONS" and self._options_for_preflights(name):
             return self._rerouted(name, neutral, req)
         lane = self._mount_lane
         if lane is False:
@@ -157,7 +158,8 @@ class Runtime:
         encode = self._encode
         if encode is None:
             encode = self._encode = direct_encoder()
-        answer = handle_http_direct(self.app, neutral, encode, name, TARGET, None, req)
+        answer = handle_http_direct(self.app, neutral, encode, name, TARGET, None, req, None, False,
+                                    params if escaped is None else unescape(params))
         return http_response(answer) if isinstance(answer, HttpResponse) else answer
 
     def unmatched(self, req: Any) -> Any:
