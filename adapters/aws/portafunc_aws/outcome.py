@@ -73,6 +73,9 @@ def _json_answer(status: int, text: str, variant: str) -> dict[str, Any]:
             "isBase64Encoded": False}
 
 
+json_answer = _json_answer  # the Lambda handler's encoding of the usual JSON response of a request read in one pass
+
+
 def _encode_any(resp: HttpResponse, variant: str) -> dict[str, Any]:
     if resp.is_text:
         body, is_b64 = resp.body.decode("utf-8"), False

@@ -40,9 +40,9 @@ from portafunc.invoke import (MessageResult, Outcome, handle_http_direct, handle
 from . import codecs as codec
 from .codecs import http
 from .codecs.fields import records
-from .outcome import DIRECT, batch_answer, encode_response, raise_for_retry
+from .outcome import DIRECT, batch_answer, encode_response, json_answer, raise_for_retry
 
-api_v2_request = http.api_v2_request
+api_v2_request, rest_alb_request = http.api_v2_request, http.rest_alb_request
 
 TARGET = "aws"
 ROUTER_ENV = "PORTAFUNC_ROUTER"  # "unmatched" on the template's $default router function
@@ -128,13 +128,20 @@ class LambdaHandler:
         # SNS HTTP(S) delivery when those are routed) is read in one pass (http.api_v2_request) and goes straight
         # to the direct lane
         self.api_v2_lane = (self.spec is None or self.spec.kind == "http") and not self.unmatched_only
+        # and so is the usual REST API (payload 1.0) or ALB event (http.rest_alb_request), for the same handlers
+        # (read only where api_v2_lane is on: one test per invocation for both)
+        self.rest_alb_lane = self.api_v2_lane
         self._function_name = self.spec.name if self.spec is not None else None
 
     def __call__(self, event: Any, context: Any = None) -> Any:
         try:
-            if self.api_v2_lane and event.__class__ is dict and "rawPath" in event \
-                    and not (self.sns_routing and _sns_delivery(event)):
-                found = api_v2_request(event)
+            if self.api_v2_lane and event.__class__ is dict:
+                if "rawPath" in event:
+                    found = None if self.sns_routing and _sns_delivery(event) else api_v2_request(event)
+                elif "httpMethod" in event and self.rest_alb_lane:
+                    found = rest_alb_request(event, self.sns_routing)  # an SNS delivery declined there
+                else:
+                    found = None
                 if found is not None:  # what _dispatch does for this event, without detecting its kind again
                     name = self._function_name
                     req, template, variant = found
@@ -148,9 +155,12 @@ class LambdaHandler:
                         return answer
                     body = answer.body
                     if answer.headers._items == _JSON_ONLY and body.__class__ is bytes and body.isascii():
-                        # encode_response's answer to the usual JSON response (a response model's), without its frame
-                        return {"statusCode": answer.status, "headers": {"content-type": "application/json"},
-                                "body": body.decode(), "isBase64Encoded": False}
+                        # encode_response's answer to the usual JSON response (a response model's, a problem's),
+                        # without its frame
+                        if variant == "apigw-v2" or variant == "function-url":
+                            return {"statusCode": answer.status, "headers": {"content-type": "application/json"},
+                                    "body": body.decode(), "isBase64Encoded": False}
+                        return json_answer(answer.status, body.decode(), variant)
                     return encode_response(answer, variant)
             # A queue or topic function's usual event, an SQS batch or a one-record SNS event, goes straight to its
             # branch. No "requestContext" and no "rawPath": the HTTP detection would find no request in it.

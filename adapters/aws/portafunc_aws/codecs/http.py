@@ -700,6 +700,93 @@ def _lazy_v1_alb(event: Any, variant: str) -> HttpRequest | None:
     return _lazy(method, path, event, fields, _body(event, f"{variant} event"), None, escaped)
 
 
+def rest_alb_request(event: Any, sns: bool = False) -> tuple[HttpRequest, str | None, str] | None:
+    """A REST API (payload 1.0) or ALB event, single- or multi-value, as :func:`detect`, :func:`decode_request` and
+    the Lambda handler read it (a lazy request; the template :func:`matched_route` gives, None for ALB; the
+    variant), read in one pass for the usual event: fields of the types Lambda sends. None for any other event,
+    which the general path then reads (and refuses when it must): ``tests/aws/test_rest_alb_lane.py`` compares the
+    two on every golden case and mutation. The checks are :func:`_lazy_v1_alb`'s; the fields every REST API and
+    ALB event carries (``requestContext``, ``httpMethod``, ``path``) are read by subscript. ``sns``: an SNS HTTP(S)
+    delivery (an ``x-amz-sns-message-type`` header, spelled as SNS or API Gateway spells it, in either header map)
+    is declined too, for the general path to offer it to the topic functions."""
+    try:
+        ctx = event["requestContext"]
+        method = event["httpMethod"]
+        path = event["path"]
+    except KeyError:
+        return None
+    if ctx.__class__ is not dict or method.__class__ is not str or path.__class__ is not str or "rawPath" in event:
+        return None
+    multi = event.get("multiValueHeaders")
+    if sns:
+        headers = event.get("headers")
+        if headers.__class__ is dict and (_SNS_TYPE in headers or _SNS_TYPE_V1 in headers) \
+                or multi.__class__ is dict and (_SNS_TYPE in multi or _SNS_TYPE_V1 in multi):
+            return None
+    multi_query = event.get("multiValueQueryStringParameters")
+    template: str | None = None
+    fields: HttpFields
+    if "elb" in ctx:
+        if multi is not None or multi_query is not None or "multiValueHeaders" in event \
+                or "multiValueQueryStringParameters" in event:
+            variant, fields = "alb-multi", _ALB_MULTI
+        else:
+            variant, fields = "alb", _ALB
+    else:
+        if "methodArn" in event or "eventType" in ctx or "routeKey" in event:
+            return None  # an authorizer input, a WebSocket event: refused by detect; a routeKey: matched_route's
+        identity = ctx.get("identity")
+        if identity is not None:
+            if identity.__class__ is not dict:
+                return None
+            client_ip = identity.get("sourceIp")
+            if client_ip is not None and client_ip.__class__ is not str:
+                return None
+        variant, fields = "apigw-v1", _V1
+        resource = event.get("resource")
+        if resource.__class__ is str and resource.startswith("/"):
+            template = resource
+    if multi is not None:
+        if multi.__class__ is not dict:
+            return None
+    else:
+        headers = event.get("headers")
+        if headers is not None and headers.__class__ is not dict:
+            return None
+    if multi_query is not None:
+        if multi_query.__class__ is not dict or multi_query and not _text_lists(multi_query):
+            return None
+    else:
+        query = event.get("queryStringParameters")
+        if query is not None and (query.__class__ is not dict or query and not _texts(query)):
+            return None
+    if "%" in path:  # the path is sent undecoded: kept as the request's raw_path
+        escaped: str | None = path
+        path = unquote(path) or "/"
+    else:
+        escaped = None
+        path = path or "/"
+    raw_body = event.get("body")
+    if raw_body is None or raw_body == "":
+        # HttpRequest.lazy(method, path, event, fields) written out, as api_v2_request does
+        req = _new_object(HttpRequest)
+        req.method = method.upper()
+        req.path = path
+        req.native = event
+        req._fields = fields
+        req._query = req._headers = req._path_params = req._client_ip = req._raw_query = _UNREAD
+        req._body = b""
+        req._text = req._cookies = req.principal = req._form = None
+        req._raw_path = escaped
+        return req, template, variant
+    if raw_body.__class__ is str and not event.get("isBase64Encoded") and raw_body.isascii():
+        return _lazy(method, path, event, fields, b"", raw_body, escaped), template, variant  # no copy of the body
+    return _lazy(method, path, event, fields, _body(event, f"{variant} event"), None, escaped), template, variant
+
+
+_SNS_TYPE, _SNS_TYPE_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"  # SNS's and API Gateway's spelling
+
+
 def _decode_v1_alb(native: Any, variant: str) -> HttpRequest:
     """A REST API (v1) or ALB event → HttpRequest, or EventDecodeError saying what is wrong."""
     what = f"{variant} event"
