@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "events" / "aws"
@@ -26,3 +27,12 @@ def fixture_files(*, include_sns_http: bool = False) -> list[Path]:
 
 def load_fixture(rel: str) -> Any:
     return json.loads((FIXTURES / rel).read_text(encoding="utf-8"))
+
+
+def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
+    """What a Lambda handler answers to (a copy of) ``event``: ``["ok", its JSON]`` (key order included), or the
+    exception's type and message, so that two handlers' answers, refusals included, compare as data."""
+    try:
+        return ["ok", json.dumps(handler(copy.deepcopy(event), context))]
+    except Exception as exc:  # noqa: BLE001 - the refusal is part of the answer
+        return [type(exc).__name__, str(exc)]

@@ -8,8 +8,7 @@ one: each golden case and mutation of ``test_lazy_http`` plus mutations of the f
 from __future__ import annotations
 
 import copy
-import json
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
-from aws_test_support import load_fixture
+from aws_test_support import answer, load_fixture
 from test_lazy_http import CASES, outcome
 from typed_apps import order_app
 
@@ -145,13 +144,6 @@ def build_app(middleware: bool) -> App:
         return {"rest": rest}
 
     return app
-
-
-def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
-    try:
-        return ["ok", json.dumps(handler(copy.deepcopy(event), context))]  # key order included
-    except Exception as exc:  # noqa: BLE001 - the refusal is part of the answer
-        return [type(exc).__name__, str(exc)]
 
 
 @pytest.mark.parametrize("middleware", [False, True])

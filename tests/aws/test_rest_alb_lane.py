@@ -21,7 +21,7 @@ from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import _sns_delivery, bind
 
-from aws_test_support import load_fixture
+from aws_test_support import answer, load_fixture
 from test_lazy_http import CASES
 from typed_apps import order_app
 
@@ -253,13 +253,6 @@ def build_app(middleware: bool) -> App:
         return {"rest": rest}
 
     return app
-
-
-def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
-    try:
-        return ["ok", json.dumps(handler(copy.deepcopy(event), context))]  # key order included
-    except Exception as exc:  # noqa: BLE001 - the refusal is part of the answer
-        return [type(exc).__name__, str(exc)]
 
 
 def answered(events: list[Any]) -> list[Any]:
