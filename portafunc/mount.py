@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from .routing import Route
 
 _BRIDGE = "portafunc_bridge"
-_SERVER_ERROR_AFTER_RESPONSE = "the mounted app failed after its response was complete (a background task?)"
+_SERVER_ERROR_AFTER_RESPONSE = ("the mounted app raised after its response was complete (an error it answered "
+                                "itself, e.g. a 500, or a background task)")
 
 
 def mount(app: App, prefix: str, web_app: Any, *, name: str | None = None) -> None:
@@ -665,7 +666,8 @@ class _Exchange:
 
     async def finish(self) -> None:
         """Wait for the app's coroutine to return; a failure is raised while the response is incomplete, else
-        logged (the response is out; a background task failed)."""
+        logged with its traceback (the response is out: the app answered the error itself, as Starlette sends its
+        500 and then raises, or a background task failed)."""
         self.disconnect()
         try:
             await self.task
@@ -674,7 +676,9 @@ class _Exchange:
                 raise
             from .logs import error
 
-            error(_SERVER_ERROR_AFTER_RESPONSE, error_type=type(exc).__name__, error=str(exc))
+            # where it was raised, as a handler's failure says it (the full traceback the first time per place)
+            error(_SERVER_ERROR_AFTER_RESPONSE, error_type=type(exc).__name__, error=str(exc),
+                  traceback=_invoke._traceback(exc))
         if not self.started:
             raise RuntimeError("the mounted ASGI app returned without sending a response")
 

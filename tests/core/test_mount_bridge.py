@@ -104,7 +104,9 @@ def test_an_asgi_failure_before_the_response_raises_and_after_it_is_logged(capsy
 
     resp = served(late)(request())
     assert (resp.status, resp.body) == (201, b"done")
-    assert "after its response was complete" in capsys.readouterr().err
+    logged = capsys.readouterr().err
+    assert "after its response was complete" in logged
+    assert '"traceback": "Traceback (most recent call last)' in logged and ', in late\\n' in logged  # where
 
 
 def test_wsgi_environ_joins_repeated_headers_and_drops_underscored_names() -> None:
