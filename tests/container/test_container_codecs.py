@@ -75,6 +75,85 @@ def test_invoke_pushes_to_the_function_and_reports_a_failure() -> None:
     assert out.returncode == 1 and "HTTP 500" in out.stderr
 
 
+OTHER_FAMILIES = [
+    ("io.portafunc.storage.created", {"bucket": "uploads", "key": "in/x.csv", "kind": "created", "size": 4}),
+    ("google.cloud.storage.object.v1.finalized", {"bucket": "uploads", "name": "in/x.csv", "size": "4"}),
+    ("google.cloud.storage.object.v1.metadataUpdated", {"bucket": "uploads", "name": "in/x.csv"}),
+    ("Microsoft.Storage.BlobCreated", {"api": "PutBlob", "contentLength": 4}),
+    ("Microsoft.Storage.BlobTierChanged", {"api": "SetBlobTier"}),
+    ("dev.knative.sources.ping", {}),
+    ("io.portafunc.schedule", {"time": "2026-05-01T10:00:00Z"}),
+]
+
+
+def test_invoke_refuses_a_storage_event_pushed_to_a_queue_function() -> None:
+    storage = cli("events", "new", "--target", "container", "storage", "--data",
+                  '{"bucket": "uploads", "key": "in/x.csv", "size": 4}')
+    assert storage.returncode == 0, storage.stderr
+    out = cli("invoke", "work", "--target", "container", "--app", "container_sample:app", "--event", "-",
+              stdin=storage.stdout)
+    assert out.returncode != 0 and "HTTP 400" in out.stderr, out.stderr
+    assert "io.portafunc.storage.created" in out.stdout and "dead-letter" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("function", ["work", "news"])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("ce_type, data", OTHER_FAMILIES)
+def test_message_functions_refuse_cloudevents_of_another_family(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                function: str, structured: bool, ce_type: str,
+                                                                data: dict[str, object]) -> None:
+    """A storage event or schedule tick pushed to a queue or topic function is a 400 naming its type: the function
+    does not run and nothing is dead-lettered."""
+    from portafunc_container.codecs import cloudevents
+
+    monkeypatch.syspath_prepend(str(HERE))
+    log = tmp_path / "handlers.jsonl"
+    monkeypatch.setenv("CONTAINER_TEST_LOG", str(log))
+    from container_sample import app
+
+    from portafunc_container.driver import invoke
+
+    ce = cloudevents.CloudEvent({"specversion": "1.0", "id": "e-1", "source": "//tests", "type": ce_type,
+                                 "time": "2026-05-01T10:00:00Z", "datacontenttype": "application/json"},
+                                json.dumps(data).encode())
+    native = (cloudevents.structured if structured else cloudevents.binary)(ce, f"/_portafunc/functions/{function}")
+    answer = invoke(app, function, native)
+    assert answer["statusCode"] == 400, answer
+    problem = json.loads(answer["body"])
+    assert problem["title"] == "Not a delivery this function accepts" and repr(ce_type) in problem["detail"]
+    assert not log.exists() or log.read_text() == ""
+
+
+@pytest.mark.parametrize("function", ["work", "news"])
+@pytest.mark.parametrize("variant", ["cloudevent", "cloudevent-structured", "pubsub-push"])
+def test_message_functions_still_take_the_message_shapes_they_are_subscribed_to(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, function: str, variant: str) -> None:
+    from portafunc_container.codecs import cloudevents, queue
+
+    monkeypatch.syspath_prepend(str(HERE))
+    log = tmp_path / "handlers.jsonl"
+    monkeypatch.setenv("CONTAINER_TEST_LOG", str(log))
+    from container_sample import app
+
+    from portafunc_container.driver import invoke
+
+    msg = Message("m-1", b'{"ok": 1}', {"a": "1"})
+    path = f"/_portafunc/functions/{function}"
+    natives = [queue.encode(msg, variant, path)]
+    if variant == "cloudevent":  # Eventarc's messagePublished event, and a custom Event Grid / Knative type
+        natives.append(cloudevents.binary(cloudevents.CloudEvent(
+            {"specversion": "1.0", "id": "m-1", "source": "//pubsub.googleapis.com/projects/p/topics/t",
+             "type": queue.PUBSUB_TYPE, "datacontenttype": "application/json"},
+            json.dumps(queue.envelope(msg)).encode()), path))
+        natives.append(cloudevents.binary(cloudevents.CloudEvent(
+            {"specversion": "1.0", "id": "m-1", "source": "//tests", "type": "com.example.order.placed",
+             "datacontenttype": "application/json"}, b'{"ok": 1}'), path))
+    for native in natives:
+        answer = invoke(app, function, json.loads(json.dumps(native)))
+        assert answer["statusCode"] == 204, answer
+    assert len(log.read_text().splitlines()) == len(natives)
+
+
 def test_a_service_with_events_off_refuses_deliveries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.delenv("PORTAFUNC_EVENTS", raising=False)

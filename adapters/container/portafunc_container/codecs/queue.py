@@ -8,7 +8,8 @@ Push formats decoded (one message per request):
 * the Pub/Sub push envelope (``{"message": {...}, "subscription": ..., "deliveryAttempt": N}``, plain JSON): a push
   subscription to the service on Cloud Run, with exact attempts and a dead-letter topic.
 * the Eventarc ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent, whose data is that envelope.
-* any other CloudEvent: its data is the message, its extension attributes the message attributes.
+* any other CloudEvent: its data is the message, its extension attributes the message attributes, unless its type
+  is another trigger family's (a storage event, a schedule tick): that is refused, never run nor dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from typing import Any, Mapping
 from portafunc.errors import EventDecodeError
 from portafunc.events import Message, format_time, parse_time
 
-from . import cloudevents
+from . import cloudevents, schedule, storage
 from .fields import b64decode, b64encode, body_of, headers_of, need_map, put_body
 
 MESSAGE_TYPE = "io.portafunc.message"
 PUBSUB_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
-EXPECTED = ("a CloudEvent (io.portafunc.message, a Pub/Sub messagePublished event or any type), or a Pub/Sub push "
-            "envelope {\"message\": {\"data\", \"messageId\", \"attributes\"}, \"subscription\"}")
+EXPECTED = ("a CloudEvent (io.portafunc.message, a Pub/Sub messagePublished event or a type of no other trigger "
+            "family), or a Pub/Sub push envelope {\"message\": {\"data\", \"messageId\", \"attributes\"}, "
+            "\"subscription\"}")
 SUBSCRIPTION = "projects/portafunc-local/subscriptions/portafunc-push"
+_STORAGE_PREFIXES = ("google.cloud.storage.", "Microsoft.Storage.Blob")  # any event of those sources, known kind or not
 
 
 def is_push_envelope(doc: Any) -> bool:
@@ -47,8 +50,20 @@ def decode(request: Mapping[str, Any]) -> list[Message[Any]]:
     raise EventDecodeError("the request carries no message", expected=EXPECTED)
 
 
+def other_family(ce_type: str) -> str | None:
+    """The trigger family a CloudEvent type recognisably belongs to when that is not a message, else None."""
+    if storage.is_storage_type(ce_type) or ce_type.startswith(_STORAGE_PREFIXES):
+        return "storage event"
+    if ce_type in schedule.TYPES:
+        return "schedule tick"
+    return None
+
+
 def from_cloudevent(ce: cloudevents.CloudEvent, native: Any = None) -> Message[Any]:
     attrs = ce.attributes
+    family = other_family(ce.type)
+    if family is not None:
+        raise EventDecodeError(f"CloudEvent type {ce.type!r} is a {family}, not a message", expected=EXPECTED)
     if ce.type == PUBSUB_TYPE:
         msg = from_envelope(need_map(ce.json(), "messagePublished data", EXPECTED), native)
         msg.source = attrs.get("source") or msg.source
