@@ -55,3 +55,24 @@ def test_invoke_runs_the_function(tmp_path: Path):
     assert out.returncode == 1, out.stderr  # the function failed: scripts see it in the exit code
     assert json.loads(out.stdout)["statusCode"] == 500  # fail=always → non-2xx so Pub/Sub would redeliver
     assert "portafunc: the function failed: HTTP 500" in out.stderr
+
+
+@pytest.mark.parametrize("trigger", ["storage", "queue"])
+def test_invoke_schedule_function_with_another_event_fails(tmp_path: Path, trigger: str):
+    made = run("events", "new", "--target", "gcp", trigger)
+    assert made.returncode == 0, made.stderr
+    event = tmp_path / "event.json"
+    event.write_text(made.stdout)
+    out = run("invoke", "--target", "gcp", "--app", "recorder_app:app", "tick", "--event", str(event), cwd=APPS)
+    assert out.returncode != 0, out.stdout
+    answer = json.loads(out.stdout)
+    assert answer["statusCode"] == 400 and "is not a schedule tick" in json.loads(answer["body"])["detail"]
+
+
+def test_invoke_schedule_function_with_a_scheduler_tick_runs(tmp_path: Path):
+    made = run("events", "new", "--target", "gcp", "schedule")
+    event = tmp_path / "tick.json"
+    event.write_text(made.stdout)
+    out = run("invoke", "--target", "gcp", "--app", "recorder_app:app", "tick", "--event", str(event), cwd=APPS)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["statusCode"] == 200

@@ -143,14 +143,42 @@ def test_storage_events_filters_and_retry(record):
                                        "size": "3"})["statusCode"] == 200
 
 
-def test_schedule_from_scheduler_headers_and_from_pubsub(record):
+def test_schedule_from_scheduler_headers_and_plain_post(record):
     when = datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc)
     ex = T.driver().event(APP, "tick", ScheduleEvent(when))
     assert ex.failed_ids == []
-    push = T.encode(Message("t-1", b"", published_at=when), "push")
+    # a plain POST (a manual run) runs the job too, at the time it arrives
     assert T.invoke(APP, "tick", {"method": "POST", "path": "/", "headers": [["Content-Type", "application/json"]],
-                                  "body": json.dumps(push)})["statusCode"] == 200
-    assert [r["time"] for r in record()] == [when.isoformat(), when.isoformat()]
+                                  "body": json.dumps({"reason": "manual"})})["statusCode"] == 200
+    times = [r["time"] for r in record()]
+    assert len(times) == 2 and times[0] == when.isoformat()
+
+
+_UPLOAD = StorageEvent("uploads", "in/x.csv", size=4)
+
+
+def _post_json(body: object) -> dict:
+    return {"method": "POST", "path": "/", "headers": [["Content-Type", "application/json"]], "body": json.dumps(body)}
+
+
+@pytest.mark.parametrize("request_of,named", [
+    # structured CloudEvents (application/cloudevents+json), as `portafunc events new --target gcp` prints them
+    (lambda: T.encode(_UPLOAD), "CloudEvent type 'google.cloud.storage.object.v1.finalized'"),
+    (lambda: T.encode(Message("q-1", b"{}")), "CloudEvent type 'google.cloud.pubsub.topic.v1.messagePublished'"),
+    # a binary-mode CloudEvent (ce-type header), as Eventarc sends it
+    (lambda: T.encode(_UPLOAD, "binary"), "CloudEvent type 'google.cloud.storage.object.v1.finalized'"),
+    (lambda: _post_json(T.encode(Message("t-1", b""), "push")), "a Pub/Sub push message"),
+    (lambda: _post_json(T.encode(_UPLOAD, "legacy")), "background event type"),
+    (lambda: _post_json({"bucket": "uploads", "name": "in/x.csv", "kind": "storage#object"}),
+     "a Cloud Storage object notification"),
+], ids=["storage-ce", "pubsub-ce", "storage-binary", "push", "legacy", "object-data"])
+def test_schedule_refuses_other_events(record, request_of, named):
+    answer = T.invoke(APP, "tick", request_of())
+    assert answer["statusCode"] == 400, answer
+    assert dict(answer["headers"])["Content-Type"] == "application/problem+json"
+    detail = json.loads(answer["body"])["detail"]
+    assert named in detail and "is not a schedule tick" in detail
+    assert record() == []  # the job never ran
 
 
 # -- generator and trigger table -------------------------------------------------------------------------------

@@ -177,12 +177,8 @@ class Entry:
         try:
             if codecs.schedule.is_scheduler(req.headers):
                 event: Any = codecs.schedule.schedule_from_headers(req.headers, request)
-            elif req.headers.get("ce-type") or codecs.pubsub.is_push_envelope(request.get_json(silent=True)):
-                native = request.get_json(silent=True)
-                found = codecs.decode_http(http.encode_request(req)) if req.headers.get("ce-type") \
-                    else codecs.pubsub.decode_envelope(native)
-                event = _as_schedule(found)
-            else:  # a manual POST (e.g. "force run" through a plain HTTP call)
+            else:  # a manual POST (e.g. "force run" through a plain HTTP call), unless it is another event
+                codecs.schedule.refuse_other_event(req.headers, request.get_json(force=True, silent=True))
                 event = ScheduleEvent(time=datetime.now(timezone.utc), native=request)
         except EventDecodeError as exc:
             return http.to_flask(HttpResponse.problem(400, "Bad Request", str(exc)))
