@@ -989,6 +989,8 @@ class HttpResponse:
         return not self.body
 
     def json_body(self) -> Any:
+        """The body parsed as JSON, None when it is empty: what a test reads of an answer (``HttpResponse.json(data)``
+        builds a response)."""
         return _json.loads(self.body) if self.body else None
 
     def __repr__(self) -> str:
