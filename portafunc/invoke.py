@@ -1031,12 +1031,19 @@ def _failed(spec: FunctionSpec, msg: Message, exc: Exception) -> MessageResult:
         text = _text(exc)
         kind = type(exc).__name__
         if logs._threshold <= _WARNING:  # nothing built for a line that is not written
-            logs.log("WARNING", "handler failed; the message will be redelivered", message_id=msg.id,
-                     delivery_attempt=msg.delivery_attempt, error_type=kind, error=text, traceback=_traceback(exc))
+            attempt = msg.delivery_attempt
+            last = getattr(spec.trigger, "max_attempts", 0)
+            logs.log("WARNING", _LAST_ATTEMPT if 0 < last <= attempt else _REDELIVERED, message_id=msg.id,
+                     delivery_attempt=attempt, error_type=kind, error=text, traceback=_traceback(exc))
         return MessageResult(msg.id, _RETRY, f"{kind}: {text[:1000]}")
     except Exception:  # noqa: BLE001 - the last resort of the "never raises" promise
         outcome = Outcome.REJECTED if isinstance(exc, NonRetryableError) else Outcome.RETRY
         return MessageResult(msg.id, outcome, type(exc).__name__)
+
+
+_REDELIVERED = "handler failed; the message will be redelivered"
+_LAST_ATTEMPT = "handler failed on its last attempt; the broker moves the message to the dead-letter queue"
+"""What a failure on the trigger's last allowed delivery (its ``max_attempts``-th) says: no redelivery follows."""
 
 
 def invoke_batch(spec: FunctionSpec, messages: Iterable[Message], *, ordered: bool | None = None,

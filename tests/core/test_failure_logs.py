@@ -487,3 +487,16 @@ def test_the_first_line_of_a_process_has_the_shape_of_the_later_ones() -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert len(lines) == 2 and all("timestamp" in line and "ts" not in line for line in lines), lines
+
+
+def test_a_failure_on_the_last_allowed_attempt_says_the_message_goes_to_the_dead_letter_queue(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(logs, "_threshold", 20)
+    spec = _app().function("work")  # max_attempts 5, the default
+    invoke_batch(spec, [Message(id="early", data=b"{}", delivery_attempt=4),
+                        Message(id="last", data=b"{}", delivery_attempt=5)])
+    early, last = _failures(capsys.readouterr().err)
+    assert (early["message_id"], early["message"]) == ("early", "handler failed; the message will be redelivered")
+    assert (last["message_id"], last["message"]) == (
+        "last", "handler failed on its last attempt; the broker moves the message to the dead-letter queue")
+    assert last["delivery_attempt"] == 5
