@@ -36,3 +36,17 @@ def answer(handler: Callable[[Any, Any], Any], event: Any, context: Any) -> Any:
         return ["ok", json.dumps(handler(copy.deepcopy(event), context))]
     except Exception as exc:  # noqa: BLE001 - the refusal is part of the answer
         return [type(exc).__name__, str(exc)]
+
+
+def counted_dispatch(handler: Any, monkeypatch: Any) -> list[Any]:
+    """The events ``handler`` (a LambdaHandler) hands its general path (``_dispatch``) from now on, which still runs:
+    what a test reads to tell whether an event took a one-pass lane or not."""
+    seen: list[Any] = []
+    real = handler._dispatch
+
+    def dispatch(event: Any, context: Any) -> Any:
+        seen.append(event)
+        return real(event, context)
+
+    monkeypatch.setattr(handler, "_dispatch", dispatch)
+    return seen

@@ -18,7 +18,7 @@ from portafunc_aws.codecs import http
 from portafunc_aws.lambda_context import LambdaContext
 from portafunc_aws.runtime import bind
 
-from aws_test_support import answer, load_fixture
+from aws_test_support import answer, counted_dispatch, load_fixture
 from test_lazy_http import CASES, outcome
 from typed_apps import order_app
 
@@ -170,9 +170,7 @@ def test_a_handler_that_must_see_other_events_first_does_not_take_the_lane(monke
         pass
 
     handler = bind(app)
-    general: list[Any] = []
-    real = handler._dispatch
-    monkeypatch.setattr(handler, "_dispatch", lambda event, context: general.append(event) or real(event, context))
+    general = counted_dispatch(handler, monkeypatch)
     event = load_fixture(BASE)
     event["headers"] = {"x-amz-sns-message-type": "Notification"}
     handler(copy.deepcopy(event), LambdaContext(aws_request_id="r-1"))
