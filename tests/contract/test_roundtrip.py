@@ -65,8 +65,10 @@ def schedule_events(draw):
 
 STRATEGIES = {"http": http_requests(), "message": messages(), "storage": storage_events(),
               "schedule": schedule_events()}
-# Always tried besides the random draws: instants that float milliseconds (timestamp() * 1000) turn 1 ms early.
-REGRESSIONS = {"message": [Message(id="m-1", data=b"x", published_at=datetime(2038, 1, 29, 8, 36, 33, 923000,
+# Always tried besides the random draws: instants that float milliseconds (timestamp() * 1000) turn 1 ms early; a
+# decoded path holding "%" characters (an escape's look-alike among them), which the wire must carry as "%25".
+REGRESSIONS = {"http": [HttpRequest("GET", "/items/a%20b/100%/%zz")],
+               "message": [Message(id="m-1", data=b"x", published_at=datetime(2038, 1, 29, 8, 36, 33, 923000,
                                                                               tzinfo=timezone.utc))]}
 
 

@@ -10,7 +10,6 @@ and Function URL join repeated headers with commas, and ALB in single-value mode
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 
@@ -21,7 +20,8 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from portafunc.caches import keep
 from portafunc.errors import EventDecodeError
-from portafunc.events import _UNREAD, Headers, HttpFields, HttpRequest, HttpResponse, forwarded_scheme, origin
+from portafunc.events import (_UNREAD, Headers, HttpFields, HttpRequest, HttpResponse, forwarded_scheme, origin,
+                              quote_path)
 
 from .fields import new_id, b64decode, b64encode, obj, opt_obj, opt_text, text
 
@@ -37,8 +37,6 @@ LOSSY: dict[str, dict[str, str]] = {
 }
 
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
-_PATH_SAFE = "/!$&'()*+,;=:@-._~"
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def detect(native: Any) -> str | None:
@@ -919,13 +917,6 @@ def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 # -- requests: neutral → native --------------------------------------------------------------------------------------
-
-def quote_path(path: str) -> str:
-    """Percent-encode a path for the wire. An existing ``%XX`` escape is kept, so a path given already encoded
-    (as a URL would spell it) is not encoded twice; a lone ``%`` becomes ``%25``."""
-    quoted = quote(path, safe=_PATH_SAFE + "%")
-    return _LONE_PERCENT.sub("%25", quoted)
-
 
 def _is_textual(content_type: str | None) -> bool:
     ctype = (content_type or "").lower()
