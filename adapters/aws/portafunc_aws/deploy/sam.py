@@ -26,7 +26,7 @@ from typing import Any
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import PortafuncError
 from portafunc.messaging.binding import env_name
-from portafunc.resources import Deployment, FunctionModel
+from portafunc.resources import Deployment, FunctionModel, name_conflicts
 from portafunc.targets import NativeTrigger
 
 from ..triggers import S3_EVENTS, SCHEDULE_DIALECT, check_batch, check_dead_letter
@@ -114,7 +114,8 @@ def check_deployment(deployment: Deployment) -> list[str]:
     problems += _bucket_stem_problems(deployment)
     try:
         otel_layer(deployment)
-        build_resources(deployment)
+        if not name_conflicts(deployment, "aws", name_rules()):  # those are said once, by the packager's own check
+            build_resources(deployment)  # what is left: two kinds of resource that become one logical id
     except TemplateError as exc:
         problems.append(str(exc))
     return problems
