@@ -6,6 +6,8 @@ defines, the deploy scripts parse, and two builds are byte-identical."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -106,7 +108,12 @@ def _validate_pod_template(service: dict[str, Any]) -> None:
 def test_knative_services_validate_as_kubernetes_pod_templates(built: Path, platform: str) -> None:
     import kubernetes_validate
 
-    services = _docs(built / platform / "service.yaml")
+    if platform == "cloudrun":  # one Service per file: `gcloud run services replace` reads one
+        services = [d for file in ("http.yaml", "events.yaml") for d in _docs(built / platform / file)]
+        assert [len(_docs(built / platform / file)) for file in ("http.yaml", "events.yaml")] == [1, 1]
+        assert not (built / platform / "service.yaml").exists()
+    else:
+        services = _docs(built / platform / "service.yaml")
     assert [s["metadata"]["name"] for s in services] == ["shop-http", "shop-events"]
     for service in services:
         assert service["apiVersion"] == "serving.knative.dev/v1" and service["kind"] == "Service"
@@ -243,7 +250,8 @@ def _env_of(container: dict[str, Any]) -> dict[str, str]:
 def test_every_serving_manifest_trusts_its_front_end_for_the_scheme_and_says_why(built: Path) -> None:
     """The platforms' front ends set X-Forwarded-Proto (a client's own replaced) and are the only way in: each
     service that serves requests sets FORWARDED_ALLOW_IPS=*, with a comment above it."""
-    serving = {"cloudrun/service.yaml": "Cloud Run's front end", "knative/service.yaml": "Knative's ingress",
+    serving = {"cloudrun/http.yaml": "Cloud Run's front end", "cloudrun/events.yaml": "Cloud Run's front end",
+               "knative/service.yaml": "Knative's ingress",
                "containerapps/app.yaml": "Container Apps ingress", "containerapps/events.yaml": "Container Apps ingress"}
     for file, front in serving.items():
         text = (built / file).read_text()
@@ -311,3 +319,132 @@ def test_the_configuration_can_name_the_front_end_instead_of_any_peer(tmp_path: 
     for service in yaml.safe_load_all(text):
         assert _env_of(service["spec"]["template"]["spec"]["containers"][0])["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
     assert "X-Forwarded-Proto" not in text  # the comment explains a "*" only
+
+
+# -- the image's requirements ------------------------------------------------------------------------------------------
+
+#: What each distribution the image may leave out is imported as (a left-out one is blocked in the check below).
+MODULES = {"functions-framework": ["functions_framework"], "pyjwt": ["jwt"], "pyyaml": ["yaml"],
+           "google-cloud-pubsub": ["google.cloud.pubsub", "google.cloud.pubsub_v1", "google.pubsub_v1"],
+           "google-cloud-storage": ["google.cloud.storage"], "google-cloud-firestore": ["google.cloud.firestore"],
+           "azure-functions": ["azure.functions"], "azure-eventgrid": ["azure.eventgrid"],
+           "azure-storage-queue": ["azure.storage.queue"], "azure-storage-blob": ["azure.storage.blob"],
+           "azure-data-tables": ["azure.data.tables"]}
+BLOCKER = '''
+import os, sys
+from importlib.abc import MetaPathFinder
+
+BLOCKED = tuple(m for m in os.environ["BLOCKED_MODULES"].split(",") if m)
+
+
+class NotInTheImage(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{name} is not installed in the image")
+        return None
+
+
+sys.meta_path.insert(0, NotInTheImage())
+'''
+BOOKS = '''
+import portafunc
+from portafunc import App, HttpRequest, JwtAuth
+
+app = App("books")
+books = portafunc.kv("books")
+
+
+@app.http("GET", "/books/{isbn}", uses=[portafunc.reads(kv="books")])
+def get_book(req: HttpRequest) -> dict:
+    return {"isbn": req.path_params["isbn"], "known": req.path_params["isbn"] in set(books.keys())}
+
+
+@app.http("POST", "/books", auth=JwtAuth(issuer="https://login.example.com/", audience="api://books"), uses=[books])
+def add_book(req: HttpRequest) -> dict:
+    books.put(req.json()["isbn"], req.json()["title"])
+    return {"added": req.json()["isbn"]}
+'''
+
+
+def _requirement_names(context: Path) -> list[str]:
+    from portafunc.packaging.build import requirement_name
+
+    return [requirement_name(line) for line in (context / "requirements.txt").read_text().splitlines() if line]
+
+
+def _serve_with_only_the_image_requirements(context: Path, tmp_path: Path, path: str) -> tuple[str, bytes]:
+    """GET ``path`` from the image's service (its site/ and app/ as the Dockerfile lays them out) in a Python where
+    every distribution portafunc-container, -gcp and -azure depend on but requirements.txt does not list fails to
+    import: (status, body)."""
+    from importlib.metadata import requires
+
+    from portafunc.packaging.build import requirement_name
+
+    listed = set(_requirement_names(context))
+    left = {requirement_name(r) for dist in ("portafunc-container", "portafunc-gcp", "portafunc-azure")
+            for r in requires(dist) or [] if "extra ==" not in r and not requirement_name(r).startswith("portafunc")}
+    left -= listed
+    assert left <= set(MODULES), f"say what {sorted(left - set(MODULES))} are imported as"
+    (tmp_path / "block").mkdir()
+    (tmp_path / "block" / "sitecustomize.py").write_text(BLOCKER)
+    code = ("import io, json, sys; from portafunc_container.runtime import create; service = create(); seen = {}\n"
+            "body = service({'REQUEST_METHOD': 'GET', 'PATH_INFO': sys.argv[1], 'QUERY_STRING': '',"
+            " 'SERVER_NAME': 'books.example', 'SERVER_PORT': '443', 'wsgi.url_scheme': 'https',"
+            " 'wsgi.input': io.BytesIO(b''), 'REMOTE_ADDR': '10.0.0.1'}, lambda status, headers: seen.update(s=status))\n"
+            "import portafunc_container.worker\n"
+            "print(json.dumps({'status': seen['s'], 'body': b''.join(body).decode()}))")
+    env = {"PATH": "/usr/bin:/bin", "PORTAFUNC_APP": "main:app", "PORTAFUNC_DEFAULT_BINDING": "memory://",
+           "BLOCKED_MODULES": ",".join(m for name in sorted(left) for m in MODULES[name]),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "block"), str(context / "site"), str(context / "app")])}
+    result = subprocess.run([sys.executable, "-c", code, path], cwd=context / "app", env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.splitlines()[-1])
+    return answer["status"], answer["body"].encode()
+
+
+def test_an_http_app_image_carries_only_what_its_functions_use(tmp_path: Path) -> None:
+    """An HTTP-only app with a key-value table and a JwtAuth route: the table's client library of each platform's
+    bindings (Firestore, Azure Tables), PyJWT once, gunicorn; none of the function targets' runtimes, no messaging or
+    blob client, no PyYAML (packaging only). The service loads and answers with nothing else importable."""
+    project = tmp_path / "books"
+    project.mkdir()
+    (project / "main.py").write_text(BOOKS)
+    result = package(project, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    context = tmp_path / "out" / "container" / "context"
+    names = _requirement_names(context)
+    assert len(names) == len(set(names)), names  # each line once
+    assert sorted(names) == ["azure-data-tables", "google-cloud-firestore", "gunicorn", "pyjwt"]
+    status, body = _serve_with_only_the_image_requirements(context, tmp_path, "/books/978-3")
+    assert status == "200 OK" and json.loads(body) == {"isbn": "978-3", "known": False}
+
+
+def test_an_app_without_resources_needs_the_server_only_and_the_users_lines_stay(tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "main.py").write_text('from portafunc import App, HttpRequest\n\napp = App("hello")\n\n\n'
+                                     '@app.http("GET", "/hello")\ndef hello(req: HttpRequest) -> str:\n'
+                                     '    return "hello"\n')
+    assert package(project, tmp_path / "out").returncode == 0
+    context = tmp_path / "out" / "container" / "context"
+    assert _requirement_names(context) == ["gunicorn"]
+    assert _serve_with_only_the_image_requirements(context, tmp_path, "/hello") == ("200 OK", b"hello")
+    (project / "requirements.txt").write_text("PyYAML>=6.0.1\nfunctions-framework>=3.5\n")  # the user's choice
+    assert package(project, tmp_path / "again").returncode == 0
+    lines = (tmp_path / "again" / "container" / "context" / "requirements.txt").read_text().splitlines()
+    assert {"PyYAML>=6.0.1", "functions-framework>=3.5"} <= set(lines)
+    assert set(_requirement_names(tmp_path / "again" / "container" / "context")) == \
+        {"gunicorn", "pyyaml", "functions-framework"}
+
+
+def test_an_event_app_image_carries_the_clients_its_bindings_and_dead_letters_reach(tmp_path: Path) -> None:
+    """The ledger app (tests/container/apps/ledger): Pub/Sub, Cloud Storage and Firestore for Cloud Run; Storage
+    Queues, Event Grid, Blob Storage and Tables for Container Apps; no function runtime, no PyJWT, no PyYAML."""
+    result = package(REPO / "tests" / "container" / "apps" / "ledger", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    context = tmp_path / "out" / "container" / "context"
+    assert sorted(_requirement_names(context)) == sorted([
+        "gunicorn", "google-cloud-pubsub", "google-cloud-storage", "google-cloud-firestore", "azure-eventgrid",
+        "azure-storage-queue", "azure-storage-blob", "azure-data-tables"])
+    assert _serve_with_only_the_image_requirements(context, tmp_path, "/_portafunc/health")[0] == "200 OK"

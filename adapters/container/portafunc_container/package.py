@@ -6,6 +6,13 @@ adapters whose backends the bindings use, ``app/`` with the project), a reproduc
 ``knative/``. Built with :class:`portafunc.packaging.steps.ArtifactBuild` up to the zip, which a container does not
 have: only the dependencies are installed in the image (``pip`` for the image's own Python), portafunc's
 distributions are vendored from this installation, so no index needs them.
+
+``requirements.txt`` lists what the app's functions use, each line once: gunicorn (the server), the client library
+of each kind of resource a platform's bindings reach (:func:`used_sdks`: Pub/Sub, Cloud Storage and Firestore through
+portafunc-gcp on Cloud Run; Storage Queues, Event Grid, Blob Storage and Tables through portafunc-azure on Container
+Apps), what the app needs of portafunc's optional dependencies (pydantic, PyJWT for a ``JwtAuth``) and every one of
+the user's lines. What the function targets' own runtimes need (functions-framework, azure-functions, the GCP push
+token check's PyJWT) and what only packaging uses (PyYAML) stay out.
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
 from typing import Any
 
-from portafunc.packaging.build import PackagingError, clean_dir, vendor_portafunc
+from portafunc.packaging.build import PackagingError, clean_dir, requirement_name, vendor_portafunc
 from portafunc.targets import PackageRequest, PackageResult, Target
 
 from .deploy import cloudrun, containerapps, dockerfile, knative
 
 PLATFORMS = {"cloudrun": cloudrun, "containerapps": containerapps, "knative": knative}
+SERVER = "gunicorn"  # of portafunc-container's own dependencies, the one the image runs
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}  # --arch → the image's
 _EPOCH = 315532800  # 1980-01-01: fixed times make the context archive reproducible
 
@@ -34,6 +42,23 @@ def backends_needed(deployment: Any, platforms: list[str]) -> list[tuple[str, st
     if not deployment.resources:
         return []
     return [(p, PLATFORMS[p].BACKENDS) for p in platforms if getattr(PLATFORMS[p], "BACKENDS", None)]
+
+
+def used_sdks(app: Any, deployment: Any, platforms: list[str]) -> set[str]:
+    """The client libraries (normalised names) the platforms' bindings reach for this app's functions."""
+    used: set[str] = set()
+    for platform in platforms:
+        sdks = getattr(PLATFORMS[platform], "used_sdks", None)
+        if sdks is not None and deployment.resources:
+            used |= {requirement_name(r) for r in sdks(app, deployment)}
+    return used
+
+
+def left_out(dists: list[str], keep: set[str]) -> set[str]:
+    """The runtime dependencies of ``dists`` (portafunc-container and the vendored adapters) the image does not need:
+    all but the server and ``keep`` (the SDKs the bindings reach, what the app needs of portafunc's extras)."""
+    names = {requirement_name(r) for dist in dists for r in (requires(dist) or []) if "extra ==" not in r}
+    return names - keep - {SERVER} - {n for n in names if n.startswith("portafunc")}
 
 
 def _options(deployment: Any) -> list[str]:
@@ -90,8 +115,11 @@ def package(target: Target, request: PackageRequest) -> PackageResult:
                 vendor_portafunc(site, dist.replace("-", "_"), dist)
                 adapters.append(dist)
         needed = runtime_requirements(app, request.project_dir, request.requirements)
-        requirements = install_requirements(["portafunc", "portafunc-container", *adapters], request.requirements,
-                                            build.say, needed=needed)
+        keep = used_sdks(app, deployment, platforms) | {requirement_name(r) for r in needed}
+        dists = ["portafunc", "portafunc-container", *adapters]
+        # each line once: an adapter's PyJWT and the one a JwtAuth needs are the same line
+        requirements = list(dict.fromkeys(install_requirements(dists, request.requirements, build.say,
+                                                               needed=needed, leave_out=left_out(dists[1:], keep))))
         _, timeout = _settings(deployment)
         build.write({"requirements.txt": "\n".join(requirements) + "\n",
                      "Dockerfile": dockerfile.render(app_name=app.name, app_ref=request.app_ref,

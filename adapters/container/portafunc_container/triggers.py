@@ -8,6 +8,7 @@ where the platform pushes; queues nobody pushes (a Storage Queue on Container Ap
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -69,10 +70,15 @@ def native_trigger(spec: FunctionSpec) -> NativeTrigger:
                                                                                   "storage")
 
 
-def resource_name(app: str, name: str) -> str:
-    """A DNS-1123 label (Kubernetes, Cloud Run and Container Apps names): lower case, digits and '-', 63 at most."""
-    label = _DNS_LABEL.sub("-", f"{app}-{name}".lower()).strip("-")
-    return label[:63].rstrip("-") or "portafunc"
+def resource_name(app: str, name: str, limit: int = 63) -> str:
+    """A DNS-1123 label (Kubernetes, Cloud Run and Container Apps names): lower case, digits and '-', ``limit`` (63)
+    at most. ``app`` is the app's name with its stage (``shop-prod``). A label cut to fit ends with 8 hex digits of
+    the SHA-256 of the whole name, so two long names (or two stages of one) never become one."""
+    label = _DNS_LABEL.sub("-", f"{app}-{name}".lower()).strip("-") or "portafunc"
+    if len(label) <= limit:
+        return label
+    digest = hashlib.sha256(f"{app}\0{name}".encode()).hexdigest()[:8]
+    return f"{label[:limit - 9].rstrip('-')}-{digest}"
 
 
 def name_rules() -> dict[str, Any]:

@@ -39,9 +39,17 @@ def event_path(spec: Any) -> str:
     return f"{EVENT_PATH}{spec.name}"
 
 
-def names(app: App) -> dict[str, str]:
+def prefix(app: App, deployment: Deployment) -> str:
+    """What every name the manifests give starts with: the app's name, then ``-<stage>`` when there is a stage, so
+    two stages deployed into one project, namespace or resource group share no service, topic, queue, bucket or
+    table (the GCP, AWS and Azure targets put the stage in their names the same way)."""
+    return f"{app.name}-{deployment.stage}" if deployment.stage else app.name
+
+
+def names(app: App, deployment: Deployment) -> dict[str, str]:
     """The services: the public HTTP one and the one platforms push events to."""
-    return {"http": resource_name(app.name, "http"), "events": resource_name(app.name, "events")}
+    stem = prefix(app, deployment)
+    return {"http": resource_name(stem, "http"), "events": resource_name(stem, "events")}
 
 
 def env_list(env: dict[str, str]) -> list[dict[str, str]]:

@@ -4,12 +4,16 @@ retries = ``max_attempts - 1`` with exponential backoff, dead letters to a sink)
 
 Events enter the broker as CloudEvents: ``io.portafunc.message`` with the ``portafunctopic`` / ``portafuncqueue``
 extension naming the logical topic or queue, and ``io.portafunc.storage.<kind>`` with the ``portafuncbucket``
-extension. Bindings of topics, queues, buckets and tables come from the configuration's ``[existing]`` section or
-the cluster (Knative has no messaging or storage service of its own).
+extension. The broker is ``default``, or the stage's (``--stage prod``: ``prod``), so the Triggers of two stages in
+one namespace never see each other's events; every object's name carries the stage too. The broker, the dead-letter
+sink and the resources behind the bindings are the cluster's (Knative has no messaging or storage service of its
+own): ``deploy.sh`` refuses to apply without the broker, and lists at its top the binding variables the
+configuration's env must set for the stage.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from portafunc.app import App
@@ -19,13 +23,13 @@ from ..codecs.queue import MESSAGE_TYPE
 from ..codecs.storage import NEUTRAL_PREFIX
 from ..triggers import SCHEDULE_DIALECT, resource_name
 from .common import PORT, app_env, env_list, event_functions, event_path, explain_forwarded, http_functions, kind_of, \
-    names, probe, settings, to_yaml_all, trust_forwarded
+    names, prefix, probe, settings, to_yaml_all, trust_forwarded
 
 PLATFORM = "knative"
 TITLE = "Knative"
 ARCHITECTURES = ("amd64", "arm64")  # the Services' pods are pinned to the image's: a nodeSelector on kubernetes.io/arch
 FORWARDED = "only Knative's ingress (which sets X-Forwarded-Proto) and the queue-proxy reach the container"
-BROKER = "default"
+BROKER = "default"  # without a stage; with one, the broker is named after it
 DEAD_LETTER_SINK = "${DEAD_LETTER_SINK}"  # replaced by deploy.sh
 
 
@@ -57,7 +61,21 @@ def service(name: str, image: str, env: dict[str, str], memory: int, timeout: in
     }
 
 
-def trigger(app: App, spec: Any, events_service: str, filters: dict[str, str], name: str) -> dict[str, Any]:
+def broker(deployment: Deployment) -> str:
+    """The broker the Triggers subscribe to: ``default``, or the stage's name (as a DNS label) with a stage."""
+    if not deployment.stage:
+        return BROKER
+    return re.sub(r"[^a-z0-9-]+", "-", deployment.stage.lower()).strip("-")[:63].rstrip("-") or BROKER
+
+
+def needed_bindings(app: App, deployment: Deployment) -> dict[str, str]:
+    """{binding variable: what it binds} of every resource the app reaches: on Knative the configuration's env
+    sets them (per stage), since the cluster has no messaging or storage service portafunc could name."""
+    return {res.binding: "the idempotency store" if kind == "idempotency" else f"{kind} {name}"
+            for (kind, name), res in deployment.resources.items()}
+
+
+def trigger(spec: Any, events_service: str, filters: dict[str, str], name: str, broker_name: str) -> dict[str, Any]:
     max_attempts = getattr(spec.trigger, "max_attempts", 3)
     delivery: dict[str, Any] = {"retry": max(0, max_attempts - 1), "backoffPolicy": "exponential",
                                 "backoffDelay": "PT1S"}
@@ -69,7 +87,7 @@ def trigger(app: App, spec: Any, events_service: str, filters: dict[str, str], n
         "apiVersion": "eventing.knative.dev/v1",
         "kind": "Trigger",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "portafunc"}},
-        "spec": {"broker": BROKER, "filter": {"attributes": filters},
+        "spec": {"broker": broker_name, "filter": {"attributes": filters},
                  "subscriber": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
                                         "name": events_service}, "uri": event_path(spec)},
                  "delivery": delivery},
@@ -79,7 +97,7 @@ def trigger(app: App, spec: Any, events_service: str, filters: dict[str, str], n
 def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") -> dict[str, str]:
     memory, timeout = settings(deployment)
     env = trust_forwarded(app_env(deployment))
-    svc = names(app)
+    svc, stem, on = names(app, deployment), prefix(app, deployment), broker(deployment)
     services, eventing = [], []
     if http_functions(app):
         services.append(service(svc["http"], image, env, memory, timeout, events=False, arch=arch))
@@ -87,18 +105,18 @@ def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") ->
         services.append(service(svc["events"], image, env, memory, timeout, events=True, arch=arch))
     for spec in event_functions(app):
         kind, trig = kind_of(spec), spec.trigger
-        name = resource_name(app.name, spec.name)
+        name = resource_name(stem, spec.name)
         if kind == "queue":
-            eventing.append(trigger(app, spec, svc["events"], {"type": MESSAGE_TYPE, "portafuncqueue": trig.queue},
-                                    name))
+            eventing.append(trigger(spec, svc["events"], {"type": MESSAGE_TYPE, "portafuncqueue": trig.queue},
+                                    name, on))
         elif kind == "topic":
-            eventing.append(trigger(app, spec, svc["events"], {"type": MESSAGE_TYPE, "portafunctopic": trig.topic},
-                                    name))
+            eventing.append(trigger(spec, svc["events"], {"type": MESSAGE_TYPE, "portafunctopic": trig.topic},
+                                    name, on))
         elif kind == "storage":
             for kind_name in trig.events:
-                eventing.append(trigger(app, spec, svc["events"], {"type": f"{NEUTRAL_PREFIX}{kind_name}",
-                                                                   "portafuncbucket": trig.bucket},
-                                        resource_name(app.name, f"{spec.name}-{kind_name}")))
+                eventing.append(trigger(spec, svc["events"], {"type": f"{NEUTRAL_PREFIX}{kind_name}",
+                                                              "portafuncbucket": trig.bucket},
+                                        resource_name(stem, f"{spec.name}-{kind_name}"), on))
         elif kind == "schedule":
             eventing.append({
                 "apiVersion": "sources.knative.dev/v1",
@@ -110,17 +128,30 @@ def render(app: App, deployment: Deployment, image: str, arch: str = "amd64") ->
                                           "name": svc["events"]}, "uri": event_path(spec)}},
             })
     out = {"service.yaml": explain_forwarded(to_yaml_all(services), FORWARDED)}
-    lines = ["#!/usr/bin/env bash", f"# Deploys {app.name} to Knative. Written by `portafunc package --target container`.",
+    stage = f" (stage {deployment.stage})" if deployment.stage else ""
+    brokered = any(doc["kind"] == "Trigger" for doc in eventing)
+    lines = ["#!/usr/bin/env bash",
+             f"# Deploys {app.name}{stage} to Knative. Written by `portafunc package --target container`.",
              "# Needs: IMAGE (a registry path the cluster pulls from), docker and kubectl for the cluster"
-             + (", DEAD_LETTER_SINK (the URI the broker sends a message to after its last retry)" if eventing
+             + (", DEAD_LETTER_SINK (the URI the broker sends a message to after its last retry)" if brokered
                 else "") + ".",
-             "set -euo pipefail", 'cd "$(dirname "$0")"', ': "${IMAGE:?set IMAGE}"',
-             'docker build -t "$IMAGE" ../context && docker push "$IMAGE"',
-             f'sed "s|image: {image}|image: $IMAGE|" service.yaml | kubectl apply -f -']
-    if eventing:
-        out["eventing.yaml"] = to_yaml_all(eventing)
+             *([f"# The cluster provides: the Broker {on!r} in the namespace (its events: io.portafunc.* CloudEvents)."]
+               if brokered else [])]
+    wanted = needed_bindings(app, deployment)
+    if wanted:
+        lines.append("# Bindings the configuration's env must set" + (f" for stage {deployment.stage}" if stage else "")
+                     + " (Knative has no messaging or storage of its own):")
+        lines += [f"#   {var} ({what}){'' if var in env else '  <- not set'}" for var, what in wanted.items()]
+    lines += ["set -euo pipefail", 'cd "$(dirname "$0")"', ': "${IMAGE:?set IMAGE}"']
+    if brokered:
         lines += [': "${DEAD_LETTER_SINK:?set DEAD_LETTER_SINK: without it the broker drops a message that failed '
                   'its last retry}"',
-                  'sed "s|\\${DEAD_LETTER_SINK}|$DEAD_LETTER_SINK|" eventing.yaml | kubectl apply -f -']
+                  f'kubectl get brokers.eventing.knative.dev {on} >/dev/null || {{ echo "no Broker {on} in this '
+                  f'namespace: create it first (kn broker create {on})" >&2; exit 1; }}']
+    lines += ['docker build -t "$IMAGE" ../context && docker push "$IMAGE"',
+              f'sed "s|image: {image}|image: $IMAGE|" service.yaml | kubectl apply -f -']
+    if eventing:
+        out["eventing.yaml"] = to_yaml_all(eventing)
+        lines.append('sed "s|\\${DEAD_LETTER_SINK}|$DEAD_LETTER_SINK|" eventing.yaml | kubectl apply -f -')
     out["deploy.sh"] = "\n".join(lines) + "\n"
     return out
