@@ -7,7 +7,7 @@ mistake fails on the developer's machine rather than after a deploy.
 
 from __future__ import annotations
 
-from .errors import RegistrationError
+from .errors import EventDecodeError, RegistrationError
 from .events import STORAGE_KINDS, HttpRequest, HttpResponse, Message
 from .routing import Route, RouteTable, compile_route
 
@@ -176,6 +176,12 @@ class FunctionSpec:
     @property
     def kind(self) -> str:
         return self.trigger.kind
+
+    def wrong_event(self, what: str) -> EventDecodeError:
+        """The refusal of an event of another kind than this function's trigger takes, ``what`` naming it as its
+        target knows it (``an SQS batch``): one sentence for every adapter's entry and ``portafunc invoke``."""
+        return EventDecodeError(f"function {self.name!r} is a {self.kind} function but received {what}",
+                                expected=f"an event for its {self.trigger.describe()} trigger")
 
     def call_plan(self) -> list[Param]:
         if self.params is None:

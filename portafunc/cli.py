@@ -154,6 +154,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     app, project, ref = load_app(args.app)
     spec = app.function(args.function)
     native = _read_json(args.event)
+    kind = target.native_kind(native)
+    refused_kind = None if kind is None else kind.refusal(spec)
+    if refused_kind is not None:  # an event of another kind: the function would never receive it there
+        raise refused_kind
     if spec.kind == "http":
         refused = _route_refusal(app, spec, _http_requests(target, native, args.event))
         if refused is not None:

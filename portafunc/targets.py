@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .app import App, FunctionSpec
-from .errors import InvalidHeader, TargetNotFound
+from .errors import EventDecodeError, InvalidHeader, TargetNotFound
 from .events import Event, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent
 
 TYPE_CHECKING = False
@@ -30,6 +30,39 @@ class NativeTrigger:
 
     def __str__(self) -> str:
         return f"{self.service} ({self.detail})" if self.detail else self.service
+
+
+@dataclass(frozen=True)
+class NativeKind:
+    """What a native event is on one target: ``what`` names it as the target knows it (``an SQS batch``), ``kinds``
+    are the trigger kinds (http, queue, topic, storage, schedule) of the functions that receive it there."""
+
+    what: str
+    kinds: frozenset[str]
+
+    def refusal(self, spec: FunctionSpec) -> EventDecodeError | None:
+        """The error refusing this event to ``spec``'s function when its trigger kind does not receive it, else
+        None."""
+        return None if spec.kind in self.kinds else spec.wrong_event(self.what)
+
+
+#: The trigger kinds that receive each neutral event, and what the event is called where a target names it no better.
+EVENT_KINDS: dict[type[Event], tuple[frozenset[str], str]] = {
+    HttpRequest: (frozenset({"http"}), "an HTTP request"),
+    Message: (frozenset({"queue", "topic"}), "a message"),
+    StorageEvent: (frozenset({"storage"}), "a storage event"),
+    ScheduleEvent: (frozenset({"schedule"}), "a schedule event"),
+}
+
+
+def receivers(events: list[Event]) -> frozenset[str]:
+    """The trigger kinds of the functions that receive at least one of the neutral ``events``."""
+    kinds: frozenset[str] = frozenset()
+    for event in events:
+        for cls, (receiving, _) in EVENT_KINDS.items():
+            if isinstance(event, cls):
+                kinds |= receiving
+    return kinds
 
 
 @dataclass
@@ -147,6 +180,23 @@ class Target(ABC):
         ``headers.repeated`` means repeated headers arrive comma-joined in one value.
         """
         return frozenset()
+
+    def native_kind(self, native: Any) -> NativeKind | None:
+        """What ``native`` is here and which trigger kinds receive it, so that ``portafunc invoke`` refuses an event
+        of another kind than the function's before anything runs; None when this target's ``decode`` cannot read it
+        (the target's ``invoke`` then says why, in its own words).
+
+        Default: the kinds of the neutral events ``decode`` finds in it, named generically. A target overrides it to
+        name the event as the platform does, and where its functions receive an event in another kind's form (a
+        message carrying a storage notification, an event pushed as an HTTP request)."""
+        try:
+            events = self.decode(native)
+        except Exception:  # noqa: BLE001 - unreadable: the target's invoke reports it
+            return None
+        if not events:
+            return None
+        return NativeKind(next((name for cls, (_, name) in EVENT_KINDS.items() if isinstance(events[0], cls)),
+                               "an event"), receivers(events))
 
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
         """``portafunc events new``: a native event for a trigger name (``http``, ``queue``, ``http:VARIANT`` ...)."""

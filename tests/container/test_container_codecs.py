@@ -92,8 +92,9 @@ def test_invoke_refuses_a_storage_event_pushed_to_a_queue_function() -> None:
     assert storage.returncode == 0, storage.stderr
     out = cli("invoke", "work", "--target", "container", "--app", "container_sample:app", "--event", "-",
               stdin=storage.stdout)
-    assert out.returncode != 0 and "HTTP 400" in out.stderr, out.stderr
-    assert "io.portafunc.storage.created" in out.stdout and "dead-letter" not in out.stdout + out.stderr
+    assert out.returncode == 2 and out.stdout == "", out.stderr  # refused before the service is called
+    assert ("function 'work' is a queue function but received a CloudEvent of type io.portafunc.storage.created"
+            in out.stderr) and "dead-letter" not in out.stderr
 
 
 @pytest.mark.parametrize("function", ["work", "news"])

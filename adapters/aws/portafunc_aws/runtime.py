@@ -50,8 +50,8 @@ SNS_HTTP_ENV = "PORTAFUNC_SNS_HTTP"  # "off": no SNS HTTP(S) routing (sns_http.R
 _UNMATCHED_VARIANTS = frozenset(("alb", "alb-multi", "function-url"))  # no platform router names their route
 _SNS_HEADER, _SNS_HEADER_V1 = "x-amz-sns-message-type", "X-Amz-Sns-Message-Type"
 _JSON_ONLY = [("Content-Type", "application/json")]  # the headers of events.json_response
-_NATIVE_EVENTS = {"sqs": "an SQS batch", "sns": "an SNS notification", "s3": "an S3 notification",
-                  "eventbridge": "an EventBridge event"}
+NATIVE_EVENTS = {"http": "an HTTP request", "sqs": "an SQS batch", "sns": "an SNS notification",
+                 "s3": "an S3 notification", "eventbridge": "an EventBridge event"}  # each shape, as refusals name it
 
 _messages: Any = None
 
@@ -114,7 +114,7 @@ class LambdaHandler:
         # to a topic function looks for them. The receiver (certificate cache) is the process-wide one by default.
         # An app without topic functions has none to route to (and its artifact carries no SNS HTTP verifier).
         self.sns_routing = (self.spec.kind == "topic" if self.spec else any(s.kind == "topic" for s in app)) and \
-            os.environ.get(SNS_HTTP_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+            sns_http_routing()
         self.sns_receiver = sns_receiver
         # The HTTP API's $default route (the template's router function) gets only what API Gateway matched to no
         # route: it answers 404/405/preflights and never runs a function, so a path the two routers read
@@ -198,7 +198,7 @@ class LambdaHandler:
         if kind == "http":
             sns = self.sns_routing and _sns_delivery(event)
             if spec is not None and spec.kind != "http" and not sns:
-                raise self._mismatch("an HTTP request")
+                raise self._mismatch(NATIVE_EVENTS["http"])
             req, variant = http.decode_request(event, variant)
             invocation_id = getattr(context, "aws_request_id", None)
             if sns:
@@ -226,7 +226,7 @@ class LambdaHandler:
                                    expected="PORTAFUNC_FUNCTION=<function name>")
         function_kind = spec.trigger.kind
         if function_kind == "http":  # said before the lazy codecs load: an HTTP-only artifact does not carry them
-            raise self._mismatch(_NATIVE_EVENTS[kind])
+            raise self._mismatch(NATIVE_EVENTS[kind])
         if kind == "sqs":
             return self._sqs(spec, event, context)
         lazy = _Lazy if _Lazy.loaded else _Lazy.load()
@@ -248,7 +248,7 @@ class LambdaHandler:
             return self._async(spec, lazy.topic.decode_sns(event), context)
         if kind == "s3":
             if spec.kind != "storage":
-                raise self._mismatch("an S3 notification")
+                raise self._mismatch(NATIVE_EVENTS["s3"])
             return self._async(spec, list(lazy.storage.decode_s3(event)), context)
         return self._async(spec, [lazy.eventbridge.decode_eventbridge(event)], context)
 
@@ -263,7 +263,7 @@ class LambdaHandler:
                 or (isinstance(spec.trigger, QueueTrigger) and spec.trigger.ordered)
             return self._sqs_messages(spec, recs, ordered, context)
         else:
-            raise self._mismatch("an SQS batch")
+            raise self._mismatch(NATIVE_EVENTS["sqs"])
         return batch_answer(failed)
 
     def _sqs_messages(self, spec: FunctionSpec, recs: list[Any], ordered: bool, context: Any) -> dict[str, Any]:
@@ -349,8 +349,7 @@ class LambdaHandler:
 
     def _mismatch(self, what: str) -> EventDecodeError:
         assert self.spec is not None
-        return EventDecodeError(f"function {self.spec.name!r} is a {self.spec.kind} function but received {what}",
-                                expected=f"an event for its {self.spec.trigger.describe()} trigger")
+        return self.spec.wrong_event(what)
 
 
 _MAX_ATTEMPTS = "MAX_ATTEMPTS"  # PORTAFUNC_MAX_ATTEMPTS_<FUNCTION>: the receive on which a failure is dead-lettered
@@ -453,6 +452,11 @@ def _retry_unless_handled(failure: MessageResult) -> None:
 
 def _record_id(rec: Any) -> Any:
     return rec.get("messageId")
+
+
+def sns_http_routing() -> bool:
+    """Whether SNS HTTP(S) deliveries are routed to topic functions (``PORTAFUNC_SNS_HTTP`` is not off)."""
+    return os.environ.get(SNS_HTTP_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _sns_delivery(event: dict[str, Any]) -> bool:

@@ -7,20 +7,23 @@ from typing import Any, Mapping
 from portafunc.app import App, FunctionSpec
 from portafunc.errors import EventDecodeError
 from portafunc.events import Event, HttpRequest, Message, ScheduleEvent, StorageEvent, event_from_dict
-from portafunc.targets import NativeTrigger, PackageRequest, PackageResult
+from portafunc.targets import NativeKind, NativeTrigger, PackageRequest, PackageResult, receivers
 from portafunc.targets import Target as BaseTarget
 
 from . import codecs as codec
 from .codecs import http, queue as messages, schedule, storage
 from .driver import AwsDriver
 from .outcome import RetryRequested
-from .runtime import bind
+from .runtime import NATIVE_EVENTS, _sns_delivery, bind, sns_http_routing
 from .lambda_context import LambdaContext
 from . import triggers
 from .triggers import native_trigger
 
 _VARIANT_KIND = {**dict.fromkeys(http.VARIANTS, "http"), **dict.fromkeys(messages.VARIANTS, "message"),
                  "s3": "storage", "s3-sqs": "storage", "eventbridge": "storage"}
+
+_SHAPE_KINDS = {"http": frozenset({"http"}), "sqs": frozenset({"storage"}), "sns": frozenset({"storage"}),
+                "s3": frozenset({"storage"}), "eventbridge": frozenset({"queue", "topic", "storage", "schedule"})}
 
 
 class Target(BaseTarget):
@@ -56,6 +59,25 @@ class Target(BaseTarget):
         if kind == "message":
             return frozenset(messages.LOSSY.get(variant or "sqs", {}))
         return frozenset()
+
+    def native_kind(self, native: Any) -> NativeKind | None:
+        """The event as the Lambda entry takes it: an SQS batch or SNS notification is a queue or topic function's
+        messages whatever they carry (and a storage function's when they carry S3 notifications); an HTTP request with
+        SNS's ``x-amz-sns-message-type`` header is also a topic function's SNS HTTP(S) delivery, unless
+        ``PORTAFUNC_SNS_HTTP`` is off."""
+        try:
+            shape = codec.shape(native)
+        except Exception:  # noqa: BLE001 - unreadable: invoke reports it in the entry's words
+            return None
+        try:
+            kinds = receivers(self.decode(native))
+        except Exception:  # noqa: BLE001 - a malformed event of a known shape: every kind that shape may reach
+            kinds = _SHAPE_KINDS[shape]
+        if shape == "sqs" or shape == "sns":
+            kinds |= {"queue", "topic"}
+        elif shape == "http" and isinstance(native, dict) and sns_http_routing() and _sns_delivery(native):
+            kinds |= {"topic"}
+        return NativeKind(NATIVE_EVENTS[shape], kinds)
 
     def new_event(self, trigger: str, data: Mapping[str, Any] | None = None) -> Any:
         kind, _, variant = trigger.partition(":")

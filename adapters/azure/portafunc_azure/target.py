@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from portafunc.app import App, FunctionSpec
-from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult
+from portafunc.events import HttpRequest, ScheduleEvent, StorageEvent
+from portafunc.targets import Driver, NativeKind, NativeTrigger, PackageRequest, PackageResult
 from portafunc.targets import Target as BaseTarget
 
 from . import codecs, triggers
@@ -34,6 +35,30 @@ class Target(BaseTarget):
         elif kind == "queue" and not variant:
             trigger = "queue:queue"
         return super().new_event(trigger, data)
+
+    def native_kind(self, native: Any) -> NativeKind | None:
+        """The event as the Functions host hands it over: a Storage Queue message to a queue function, an Event Grid
+        event to a topic function (a blob event too, read as a message) and a blob event to a storage function."""
+        from .codecs import natives, queue
+
+        try:
+            events = self.decode(native)
+            queued = queue.is_queue_message(natives.to_json(native))
+        except Exception:  # noqa: BLE001 - unreadable: invoke reports it in the host's words
+            return None
+        if not events:
+            return None
+        first = events[0]
+        if isinstance(first, HttpRequest):
+            return NativeKind("an HTTP request", frozenset({"http"}))
+        if isinstance(first, ScheduleEvent):
+            return NativeKind("a TimerInfo timer tick", frozenset({"schedule"}))
+        if queued:
+            return NativeKind("a Storage Queue message", frozenset({"queue"}))
+        if all(isinstance(e, StorageEvent) for e in events):
+            return NativeKind("an Event Grid blob event", frozenset({"storage", "topic"}))
+        blobs = any(isinstance(e, StorageEvent) for e in events)
+        return NativeKind("an Event Grid event", frozenset({"storage", "topic"} if blobs else {"topic"}))
 
     # -- triggers -------------------------------------------------------------------------------------------------
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:

@@ -268,7 +268,7 @@ class Entry:
             if event is None:
                 event = decoded(name, cloud_event)
                 if event.__class__ is not Message and not isinstance(event, Message):
-                    raise http_error(400, f"{name} is a {kind} function but received a {type(event).__name__}")
+                    raise http_error(400, str(spec.wrong_event(f"a {type(event).__name__}")))
             failure = run(event, None, cloud_event)
             if failure is not None:  # None: a success, acknowledged
                 failed = message_failed(failure, event.id)
@@ -293,7 +293,7 @@ class Entry:
             event = _as_schedule(event)
         elif spec.kind == "storage":
             if not isinstance(event, StorageEvent):
-                raise http_error(400, f"{spec.name} is a storage function but received a {type(event).__name__}")
+                raise http_error(400, str(spec.wrong_event(f"a {type(event).__name__}")))
             if not _storage_matches(spec, event):
                 return None  # Eventarc cannot filter by prefix/suffix: done here, acked
         else:

@@ -3,10 +3,14 @@ contract-test driver and the packager together."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from portafunc.app import App, FunctionSpec
-from portafunc.targets import Driver, NativeTrigger, PackageRequest, PackageResult, Target as _Target
+from portafunc.errors import EventDecodeError
+from portafunc.events import HttpRequest, Message, ScheduleEvent
+from portafunc.targets import Driver, NativeKind, NativeTrigger, PackageRequest, PackageResult, Target as _Target
 
 from . import codecs, triggers
 from .triggers import check_trigger
@@ -20,6 +24,36 @@ class Target(_Target):
 
     def native_trigger(self, spec: FunctionSpec) -> NativeTrigger:
         return check_trigger(spec)
+
+    def native_kind(self, native: Any) -> NativeKind | None:
+        """The event as the function's service reads it. Every function is served over HTTP: an HTTP function's
+        service takes any request that is no event, a schedule function's one that is no other event too (a manual
+        run), and an event function's a Pub/Sub push or background event posted as it comes from the broker."""
+        from .codecs import legacy, pubsub, storage
+
+        if not isinstance(native, Mapping):
+            return None  # the harness takes one event, a JSON object
+        try:
+            event = self.decode(native)[0]
+        except Exception:  # noqa: BLE001 - unreadable: invoke reports it in the service's words
+            return None
+        if "specversion" in native:
+            form = "CloudEvent"
+        elif legacy.is_legacy(native):
+            form = "background event"
+        elif pubsub.is_push_envelope(native):
+            return NativeKind("a Pub/Sub push message", _MESSAGE)
+        elif storage.is_object_data(native):
+            return NativeKind("a Cloud Storage object notification", _STORAGE)
+        elif isinstance(event, HttpRequest):
+            return _request_kind(event)
+        elif isinstance(event, ScheduleEvent):
+            return NativeKind("a Cloud Scheduler request", frozenset({"schedule"}))
+        else:
+            form = "CloudEvent"  # binary or structured mode
+        if isinstance(event, Message):
+            return NativeKind(f"a Pub/Sub {form}", _MESSAGE)
+        return NativeKind(f"a Cloud Storage {form}", _STORAGE)
 
     def invoke(self, app: App, function: str, native: Any) -> Any:
         from .harness import harness_for
@@ -79,3 +113,33 @@ class Target(_Target):
         return problems
 
 
+_MESSAGE = frozenset({"queue", "topic"})
+_STORAGE = frozenset({"storage"})
+
+
+def _request_kind(req: HttpRequest) -> NativeKind:
+    """A plain HTTP request: an HTTP function's, and an event function's when its JSON body is the event a Pub/Sub
+    push or a background event posts (its served entry reads that body); a schedule function's when it carries no
+    other event (:func:`.codecs.schedule.refuse_other_event`, as the entry asks)."""
+    from .codecs import decode, legacy, pubsub, schedule
+
+    try:
+        body = json.loads(req.body) if req.body else None
+    except (ValueError, RecursionError):
+        body = None
+    if pubsub.is_push_envelope(body):
+        return NativeKind("a Pub/Sub push message", _MESSAGE | {"http"})
+    if legacy.is_legacy(body):
+        try:
+            carried = decode(body)[0]
+        except Exception:  # noqa: BLE001 - not one the entry can read either: a request like any other
+            carried = None
+        if isinstance(carried, Message):
+            return NativeKind("a Pub/Sub background event", _MESSAGE | {"http"})
+        if carried is not None and not isinstance(carried, HttpRequest):
+            return NativeKind("a Cloud Storage background event", _STORAGE | {"http"})
+    try:
+        schedule.refuse_other_event(req.headers, body)
+    except EventDecodeError:
+        return NativeKind("an HTTP request", frozenset({"http"}))
+    return NativeKind("an HTTP request", frozenset({"http", "schedule"}))
