@@ -327,6 +327,7 @@ def runtime_requirements(app: Any, project_dir: Path, user_requirements: Iterabl
 
 def called_kinds(deployment: Any) -> set[str]:
     """The resource kinds some function calls at run time through a client library (publish, send, read, write —
-    not consume, which the platform delivers): a target ships a service's SDK only when its kind is in this set."""
+    not consume, which the platform delivers, except a bucket's: a storage function reads the object that arrived,
+    ``evt.read()``, through the bucket's client): a target ships a service's SDK only when its kind is in this set."""
     return {grant.kind for fn in deployment.functions.values() for grant in fn.grants
-            if any(access != "consume" for access in grant.access)}
+            if grant.kind == "bucket" or any(access != "consume" for access in grant.access)}
