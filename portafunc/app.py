@@ -509,18 +509,19 @@ class App:
 
         return describe(self, config)
 
-    def _register(self, trigger: Trigger, name: str | None, idempotency_key: str | None = None,
+    def _register(self, trigger: Trigger | RegistrationError, name: str | None, idempotency_key: str | None = None,
                   uses: Uses = None) -> Callable[[F], F]:
-        declared: tuple[Use, ...] = ()
-        if uses is not None:  # the resource model loads with the first declaration, not with every app
-            from .resources import normalise_uses
-
-            declared = normalise_uses(uses, name or "?")
-
         def decorator(handler: F) -> F:
             fname = name or getattr(handler, "__name__", None)
             if not fname or not fname.replace("_", "").replace("-", "").isalnum():
                 raise RegistrationError(f"function name {fname!r} must be letters, digits, '-' or '_'")
+            if isinstance(trigger, RegistrationError):  # a trigger refused before the function's name was known
+                raise type(trigger)(f"function {fname!r}: {trigger}")
+            declared: tuple[Use, ...] = ()
+            if uses is not None:  # the resource model loads with the first declaration, not with every app
+                from .resources import normalise_uses
+
+                declared = normalise_uses(uses, fname)  # here, where the function's name is known
             if fname in self._functions:
                 raise RegistrationError(f"app {self.name!r}: function {fname!r} is registered twice; "
                                         "pass name=... to one of them")
@@ -829,9 +830,14 @@ class App:
         """
         if (expression is None) == (cron is None):
             raise RegistrationError("schedule needs exactly one of an expression ('rate(5 minutes)') or cron=...")
+        from .errors import ScheduleError
         from .schedule import parse_schedule
 
-        return self._register(ScheduleTrigger(parse_schedule(expression or cron or "")), name, None, uses)
+        try:
+            trigger: Trigger | ScheduleError = ScheduleTrigger(parse_schedule(expression or cron or ""))
+        except ScheduleError as exc:
+            trigger = exc  # raised when the decorator is applied, naming the function
+        return self._register(trigger, name, None, uses)
 
     def storage(self, bucket: str | Bucket, *, events: list[str] | tuple[str, ...] = ("created",), prefix: str = "",
                 suffix: str = "", name: str | None = None,

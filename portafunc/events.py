@@ -850,20 +850,19 @@ class HttpRequest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HttpRequest:
+        _check_form(data)
         raw_path = data.get("raw_path")
-        if raw_path is not None and not isinstance(raw_path, str):
-            raise TypeError(f"raw_path must be a string, not {type(raw_path).__name__}")
         path = data.get("path")
         if path is None:
             path = "/" if raw_path is None else decode_path(raw_path) or "/"
         return cls(
-            method=data.get("method", "GET"),
+            method=data.get("method") or "GET",
             path=path,
             query={k: list(v) for k, v in (data.get("query") or {}).items()},
             headers=Headers(data.get("headers") or {}),
             cookies=dict(data.get("cookies") or {}),
             body=_unb64(data.get("body_base64"), "body_base64"),
-            path_params={str(k): str(v) for k, v in (data.get("path_params") or {}).items()},
+            path_params=dict(data.get("path_params") or {}),
             client_ip=data.get("client_ip"),
             raw_query=data.get("raw_query"),
             raw_path=raw_path,
@@ -1237,12 +1236,13 @@ class Message(_TypedBody[T]):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message[Any]:
+        _check_form(data)
         return cls(
-            id=str(data.get("id", "")),
+            id=data.get("id") or "",
             data=_unb64(data.get("data_base64"), "data_base64"),
-            attributes={str(k): str(v) for k, v in (data.get("attributes") or {}).items()},
+            attributes=dict(data.get("attributes") or {}),
             ordering_key=data.get("ordering_key"),
-            delivery_attempt=int(data.get("delivery_attempt") or 1),
+            delivery_attempt=data.get("delivery_attempt") or 1,
             published_at=parse_time(data.get("published_at")),
             source=data.get("source"),
         )
@@ -1396,9 +1396,14 @@ class StorageEvent:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StorageEvent:
-        size = data.get("size")
-        return cls(bucket=data["bucket"], key=data["key"], kind=data.get("event", "created"),
-                   size=None if size is None else int(size), etag=data.get("etag"),
+        _check_form(data)
+        kind = data.get("event")
+        if kind is None:
+            kind = "created"
+        elif kind not in STORAGE_EVENT_KINDS:
+            raise ValueError(f"event {kind!r:.40} is not a storage event kind; use one of "
+                             f"{', '.join(STORAGE_EVENT_KINDS)}")
+        return cls(bucket=data["bucket"], key=data["key"], kind=kind, size=data.get("size"), etag=data.get("etag"),
                    time=parse_time(data.get("time")), id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
@@ -1436,10 +1441,11 @@ class ScheduleEvent:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleEvent:
+        _check_form(data)
         parsed = parse_time(data.get("time"))
         if parsed is None:
             raise EventDecodeError("schedule event has no time", expected='{"time": "<RFC 3339>"}')
-        return cls(time=parsed, past_due=bool(data.get("past_due")), id=data.get("id"))
+        return cls(time=parsed, past_due=data.get("past_due") or False, id=data.get("id"))
 
     def to_cloudevent(self) -> dict[str, Any]:
         return _cloudevent("io.portafunc.schedule", self.id or "", "", self.time, self.to_dict())
@@ -1474,6 +1480,32 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "schedule": ("kind", "time", "past_due", "id"),
 }
 _PAYLOAD_FIELD = {"http": "body_base64", "message": "data_base64"}
+#: The JSON type of each field of the form but its times (parse_time's): str, int, bool, or an object of strings
+#: (""), of string lists ("[]") or of either ("h").
+_FORM_TYPES: dict[str, Any] = {
+    **dict.fromkeys(("method", "path", "raw_path", "body_base64", "client_ip", "raw_query", "id", "data_base64",
+                     "ordering_key", "source", "bucket", "key", "event", "etag"), str),
+    "delivery_attempt": int, "size": int, "past_due": bool, "query": "[]", "headers": "h", "cookies": "",
+    "path_params": "", "attributes": ""}
+_WANTED = {str: "a string", int: "a whole number", bool: "true or false", "": "an object of strings",
+           "[]": "an object of string lists", "h": "an object of strings or string lists"}
+
+
+def _check_form(data: Mapping[str, Any]) -> None:
+    """Refuse a field of the wrong JSON type by name (a TypeError: a malformed event to event_from_dict), rather than
+    pass it on to fail inside an encoder; a null field is an absent one."""
+    for name, value in data.items():
+        want = _FORM_TYPES.get(name)
+        if want is None or value is None:
+            continue
+        if want.__class__ is type:
+            ok = value.__class__ is want if want is not str else isinstance(value, str)
+        else:
+            ok = isinstance(value, Mapping) and all(
+                k.__class__ is str and (v.__class__ is str and want != "[]" or want != "" and v.__class__ is list
+                                        and all(i.__class__ is str for i in v)) for k, v in value.items())
+        if not ok:
+            raise TypeError(f"{name} must be {_WANTED[want]}, not {value!r:.40}")
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
@@ -1482,7 +1514,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if not isinstance(data, Mapping):
         raise EventDecodeError("neutral event is not a JSON object", expected='{"kind": ...}')
     kind = data.get("kind", "")
-    from_dict = _FROM_DICT.get(kind)
+    from_dict = _FROM_DICT.get(kind) if isinstance(kind, str) else None
     if from_dict is None:
         raise EventDecodeError(f"unknown neutral event kind {data.get('kind')!r}",
                                expected="kind http, message, storage or schedule")

@@ -12,6 +12,13 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 
+def binds(factory: Any, *kinds: str) -> None:
+    """Declare the resource kinds a backend factory's scheme binds (``binds(factory, "bucket")``), so a missing or
+    misplaced binding lists only the schemes of its own kind (:meth:`SchemeRegistry.schemes_for`). A factory that
+    declares none is taken to bind every kind."""
+    factory.kinds = kinds
+
+
 class SchemeRegistry:
     """Factories by URL scheme for one entry point group (``portafunc.backends``, ``portafunc.idempotency``)."""
 
@@ -47,6 +54,19 @@ class SchemeRegistry:
         raise self._error(f"{variable} uses unknown scheme {scheme}://; installed: {', '.join(self.schemes())} "
                           "(a target's schemes come with its distribution; portafunc targets lists the installed "
                           "targets)")
+
+    def schemes_for(self, kind: str) -> list[str]:
+        """The installed schemes whose factory binds ``kind`` (see :func:`binds`); one whose factory cannot be
+        loaded is kept, as :meth:`schemes` lists it. Loads the factories: for error messages."""
+        found = []
+        for scheme in self.schemes():
+            try:
+                kinds = getattr(self.factory(scheme, scheme), "kinds", None)
+            except Exception:  # noqa: BLE001 - installed but not loadable: still listed, its use says why
+                kinds = None
+            if kinds is None or kind in kinds:
+                found.append(scheme)
+        return found
 
     def schemes(self) -> list[str]:
         """The schemes that resolve here: built in, registered, or from an installed entry point."""

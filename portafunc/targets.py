@@ -211,7 +211,7 @@ class Target(ABC):
             "storage": {"bucket": "uploads", "key": "example.txt", "size": 0},
             "schedule": {"time": "2026-01-01T00:00:00Z"},
         }
-        for key, value in defaults.get(neutral["kind"], {}).items():
+        for key, value in (defaults.get(neutral["kind"], {}) if isinstance(neutral["kind"], str) else {}).items():
             neutral.setdefault(key, value)
         return self.encode(event_from_dict(neutral), variant or None)
 

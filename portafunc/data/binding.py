@@ -42,9 +42,13 @@ def _file() -> Factory:
 _registry = SchemeRegistry("portafunc.data", "backend", {"memory": _memory, "file": _file}, BindingError)
 
 
-def schemes() -> str:
-    """The installed schemes, for error messages (the built-in ones and every adapter's)."""
-    return ", ".join(f"{s}://" for s in _registry.schemes())
+_WORDS = {"bucket": "buckets", "kv": "key-value tables"}
+
+
+def schemes(kind: Kind | None = None) -> str:
+    """The installed schemes, for error messages (the built-in ones and every adapter's); with ``kind``, only
+    those that bind it."""
+    return ", ".join(f"{s}://" for s in (_registry.schemes() if kind is None else _registry.schemes_for(kind)))
 
 
 def register_backend(scheme: str, factory: Factory) -> None:
@@ -61,8 +65,8 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
     default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
     if default:
         return (f"{default}{name}" if default.endswith("://") else f"{default.rstrip('/')}/{name}"), variable
-    raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed scheme "
-                       f"({schemes()})")
+    raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed {kind} scheme "
+                       f"({schemes(kind)})")
 
 
 def open_binding(kind: Kind, name: str) -> Any:
@@ -80,18 +84,22 @@ def open_binding(kind: Kind, name: str) -> Any:
         return found
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
-        raise BindingError(f"{variable}={url!r} is not a URL; expected one of the installed schemes ({schemes()})")
+        raise BindingError(f"{variable}={url!r} is not a URL; expected one of the installed {kind} schemes "
+                           f"({schemes(kind)})")
     factory = _registry.factory(scheme, variable)
     try:
         store = factory(kind, url, name)
     except BindingError as exc:
-        other = "kv" if kind == "bucket" else "bucket"
-        try:  # each backend knows which kinds its scheme binds: one that takes the other kind is misplaced here
+        if getattr(factory, "kinds", None) is not None:  # declared (plugins.binds): its refusal says what to use
+            raise
+        other: Kind = "kv" if kind == "bucket" else "bucket"
+        try:  # a backend that declares no kinds: one that takes the other kind is misplaced here
             factory(other, url, name)
         except Exception:  # noqa: BLE001 - any refusal: the first error is the one to report
             raise exc from None
-        raise BindingError(f"{variable}={url!r}: {scheme}:// is not a {kind} backend but a {other} one ({exc})") \
-            from None
+        usable = ", ".join(f"{s}://" for s in _registry.schemes_for(kind) if s != scheme)
+        raise BindingError(f"{variable}={url!r}: {scheme}:// binds {_WORDS[other]}, not {_WORDS[kind]}; use one "
+                           f"of the installed {kind} schemes ({usable})") from None
     with _lock:
         return _instances.setdefault(key, store)
 

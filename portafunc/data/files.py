@@ -15,6 +15,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..plugins import binds
 from .base import ObjectInfo, ObjectStore
 from .calls import split_options, timeout_of
 from .errors import DataUnavailable, KeyNotFound, UnsupportedOperation
@@ -156,3 +157,6 @@ def factory(kind: str, url: str, name: str) -> FileBucket:
     from urllib.parse import unquote
 
     return FileBucket(url, Path(unquote(rest)).absolute())
+
+
+binds(factory, "bucket")

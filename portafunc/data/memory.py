@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from ..plugins import binds
 from .base import ABSENT, ObjectInfo, ObjectStore, TableStore
 from .calls import split_options, timeout_of
 from .errors import KeyNotFound, UnsupportedOperation, VersionConflict
@@ -138,6 +139,9 @@ def factory(kind: str, url: str, name: str) -> ObjectStore | TableStore:
     timeout_of(options, url)
     space = rest.strip("/") or name
     return MemoryBucket(url, space) if kind == "bucket" else MemoryTable(url, space)
+
+
+binds(factory, "bucket", "kv")
 
 
 def reset() -> None:

@@ -58,8 +58,8 @@ def resolve_url(kind: Kind, name: str) -> tuple[str, str]:
         default = os.environ.get("PORTAFUNC_DEFAULT_BINDING")
         if default:  # e.g. memory:// for tests and the local runner: every unbound name gets its own resource
             return f"{default.rstrip('/')}/{name}" if not default.endswith("://") else f"{default}{name}", variable
-        raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed scheme ("
-                           + ", ".join(f"{s}://" for s in _registry.schemes()) + ")")
+        raise BindingError(f"{kind} {name!r} has no binding: set {variable} to a URL of an installed {kind} scheme ("
+                           + ", ".join(f"{s}://" for s in _registry.schemes_for(kind)) + ")")
     return url, variable
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import BindingError, MessagingError
+from ..plugins import binds
 from .base import OutgoingMessage, ReceivedMessage, as_outgoing
 
 _ids = itertools.count(1)
@@ -285,3 +286,6 @@ def memory_backend(kind: str, url: str, name: str) -> MemoryQueue | MemoryTopic:
         raise BindingError(f"memory:// binding for {name!r}: {exc}") from exc
     return _broker.queue(resource, max_attempts=max_attempts, dead_letter=options.get("dead_letter"),
                          visibility_timeout=visibility)
+
+
+binds(memory_backend, "queue", "topic")

@@ -12,7 +12,7 @@ import json as _json
 import os
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from ..app import App, QueueTrigger, StorageTrigger, TopicTrigger
 from ..errors import PortafuncError
@@ -93,13 +93,20 @@ class Cloud:
         return exchange.response
 
     # -- messages ---------------------------------------------------------------------------------------------
-    def enqueue(self, app: App, queue: str, items: Iterable[Any], *, attributes: dict[str, str] | None = None,
-                published_at: datetime | None = None) -> Delivery:
-        """Deliver ``items`` as one batch to the function consuming ``queue``.
+    def enqueue(self, app: App, queue: str, items: list[Any] | tuple[Any, ...], *,
+                attributes: dict[str, str] | None = None, published_at: datetime | None = None) -> Delivery:
+        """Deliver ``items`` (a list or tuple of payloads, one message each) as one batch to the function consuming
+        ``queue``. Anything else is a ContractError: a dict or a string would otherwise be iterated into one message
+        per key or character; to send one message, pass ``[payload]``.
 
         ``published_at`` (an aware datetime; default: now) is when the cloud says each message was sent, as
         ``msg.published_at`` reads it, in UTC and to the millisecond (what SQS carries) on every target; an item
         that is already a ``Message`` keeps its own."""
+        if not isinstance(items, (list, tuple)):
+            raise ContractError(f"enqueue(): items must be a list of payloads, one per message, not "
+                                f"{type(items).__name__}; to send one message, pass [payload]")
+        if not items:
+            raise ContractError("enqueue(): items is empty; a cloud never delivers an empty batch")
         spec = _one(app, lambda t: isinstance(t, QueueTrigger) and t.queue == queue, f"queue {queue!r}")
         when = _event_time(published_at, "published_at", millis=True)
         messages = [self._message(item, attributes, when) for item in items]

@@ -179,6 +179,18 @@ def test_undecodable_shapes_are_event_decode_errors() -> None:
             TARGET.decode(native)
 
 
+def test_a_neutral_storage_cloudevent_of_an_unknown_kind_is_refused() -> None:
+    """``io.portafunc.storage.<kind>`` carries a neutral kind: one outside STORAGE_EVENT_KINDS is not decoded into a
+    StorageEvent no storage function could have registered for, nor encoded."""
+    native = TARGET.encode(StorageEvent(bucket="inbox", key="a.csv", kind="restored"))
+    assert TARGET.decode(native)[0].kind == "restored"
+    native["headers"] = [[k, "io.portafunc.storage.exploded" if k == "ce-type" else v] for k, v in native["headers"]]
+    with pytest.raises(EventDecodeError, match="lacks a known kind"):
+        TARGET.decode(native)
+    with pytest.raises(EventDecodeError, match="is not a neutral kind"):
+        TARGET.encode(StorageEvent(bucket="inbox", key="a.csv", kind="exploded"))
+
+
 def test_a_blob_cloudevent_as_the_azure_sdk_writes_it() -> None:
     """The Azure SDK's BlobCreated CloudEvent sample (tests/fixtures/events, its subject without the leading '/'
     Event Grid's own schema has), pushed in structured mode, is a storage event of that container and blob."""

@@ -102,7 +102,8 @@ def test_duplicate_function_name_rejected():
     lambda app: app.queue("bad name"),
     lambda app: app.topic("t", max_attempts=0),
     lambda app: app.storage("b", events=["modified"]),
-    lambda app: app.schedule("rate(7 minutes)"),
+    lambda app: app.schedule("rate(7 minutes)")(lambda evt: None),
+    lambda app: app.schedule("rate(7 minutes)", name="tick")(lambda evt: None),
     lambda app: app.schedule(),
 ])
 def test_bad_options_fail_at_decoration(make):
@@ -110,9 +111,14 @@ def test_bad_options_fail_at_decoration(make):
         make(App("a"))
 
 
-def test_schedule_error_is_a_registration_error_with_reason():
-    with pytest.raises(ScheduleError, match="N must divide 60"):
-        App("a").schedule("rate(7 minutes)")
+def test_schedule_error_is_a_registration_error_with_reason_naming_the_function():
+    app = App("a")
+    with pytest.raises(ScheduleError, match=r"^function 'tick': rate\(7 minutes\) cannot fire .*N must divide 60"):
+        @app.schedule("rate(7 minutes)")
+        def tick(evt): ...
+    with pytest.raises(ScheduleError, match=r"^function 'nightly': '0 3 \* \* \* \*' has 6 fields"):
+        app.schedule(cron="0 3 * * * *", name="nightly")(lambda evt: None)
+    assert list(app) == []
 
 
 def test_typed_payload_parameter_and_unfillable_parameters():

@@ -138,7 +138,8 @@ def test_inside_a_handler_an_unbound_name_is_refused_where_it_is_named() -> None
     (lambda app: app.topic(portafunc.queue("jobs")), "is a queue, not a topic"),
     (lambda app: app.storage(portafunc.kv("counts")), "is a kv, not a bucket"),
     (lambda app: app.queue("jobs", dead_letter=portafunc.topic("news")), "is a topic, not a queue"),
-    (lambda app: app.http("GET", "/a", uses=[object()]), "or a handle from portafunc.topic()"),
+    (lambda app: app.http("GET", "/a", uses=[object()], name="a")(lambda req: None),
+     "^function 'a': .*or a handle from portafunc.topic()"),
 ])
 def test_a_handle_of_another_kind_is_refused_when_declared(declare, message: str) -> None:  # noqa: ANN001
     with pytest.raises(RegistrationError, match=message):

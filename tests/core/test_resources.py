@@ -117,8 +117,13 @@ def test_idempotency_implies_the_store_and_its_grant() -> None:
 
 def test_uses_is_checked_at_decoration_time() -> None:
     app = App("x")
-    with pytest.raises(RegistrationError, match="uses= takes publishes"):
-        app.http("GET", "/a", uses=["order-events"])  # type: ignore[list-item]
+    with pytest.raises(RegistrationError, match="^function 'a_route': uses= takes publishes"):
+        @app.http("GET", "/a", uses=["order-events"])  # type: ignore[list-item]
+        def a_route(req: HttpRequest) -> None:
+            pass
+    with pytest.raises(RegistrationError, match="^function 'named': uses= takes publishes.* not 'orders'"):
+        app.queue("q", uses=["orders"], name="named")(lambda msg: None)  # type: ignore[list-item]
+    assert list(app) == []
     with pytest.raises(RegistrationError, match="exactly one of bucket"):
         reads()
     with pytest.raises(RegistrationError, match="must be letters"):

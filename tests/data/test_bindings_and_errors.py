@@ -32,6 +32,47 @@ def test_missing_binding_names_the_variable_on_first_use(monkeypatch: pytest.Mon
     assert uploads.get("k") == b"1"
 
 
+def test_a_missing_binding_lists_the_schemes_of_its_own_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORTAFUNC_DEFAULT_BINDING", raising=False)
+    for variable in ("PORTAFUNC_KV_BOOKS", "PORTAFUNC_BUCKET_PICS", "PORTAFUNC_QUEUE_JOBS", "PORTAFUNC_TOPIC_NEWS"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(BindingError) as kv:
+        portafunc.kv("books").get("k")
+    assert str(kv.value) == ("kv 'books' has no binding: set PORTAFUNC_KV_BOOKS to a URL of an installed kv scheme "
+                             "(aztable://, dynamodb://, firestore://, memory://)")
+    with pytest.raises(BindingError) as bucket:
+        portafunc.bucket("pics").get("k")
+    assert str(bucket.value).endswith("an installed bucket scheme (azblob://, file://, gs://, memory://, s3://)")
+    with pytest.raises(BindingError) as queue:
+        portafunc.queue("jobs").send({})
+    assert str(queue.value).endswith("an installed queue scheme (azqueue://, memory://, pubsub://, sqs://)")
+    with pytest.raises(BindingError) as topic:
+        portafunc.topic("news").publish({})
+    assert str(topic.value).endswith("an installed topic scheme (eventgrid://, memory://, pubsub://, sns://)")
+
+
+def test_a_backend_that_declares_no_kinds_is_listed_for_both_and_refused_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from portafunc.data.binding import _registry
+
+    def tables_only(kind: str, url: str, name: str) -> object:
+        if kind != "kv":
+            raise BindingError("no")
+        return portafunc.data.memory.MemoryTable(url, name)
+
+    monkeypatch.setitem(_registry._factories, "tabby", tables_only)  # register_backend's, undone after the test
+    monkeypatch.delenv("PORTAFUNC_DEFAULT_BINDING", raising=False)
+    monkeypatch.delenv("PORTAFUNC_BUCKET_PICS", raising=False)
+    with pytest.raises(BindingError, match=r"bucket scheme \(.*tabby://"):
+        portafunc.bucket("pics").get("k")
+    monkeypatch.setenv("PORTAFUNC_BUCKET_PICS", "tabby://t")
+    with pytest.raises(BindingError) as refused:
+        portafunc.bucket("pics").get("k")
+    assert str(refused.value) == ("PORTAFUNC_BUCKET_PICS='tabby://t': tabby:// binds key-value tables, not buckets; "
+                                  "use one of the installed bucket schemes (azblob://, file://, gs://, memory://, "
+                                  "s3://)")
+
+
 def test_default_binding_gives_each_name_its_own_memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTAFUNC_DEFAULT_BINDING", "memory://")
     portafunc.bucket("one").put("k", b"1")
@@ -41,9 +82,12 @@ def test_default_binding_gives_each_name_its_own_memory_store(monkeypatch: pytes
 
 @pytest.mark.parametrize("kind, url, match", [
     ("BUCKET", "ftp://files", "unknown scheme ftp://"),
-    ("BUCKET", "dynamodb://table", "not a bucket backend"),
-    ("KV", "s3://bucket", "not a kv backend"),
-    ("KV", "file:///tmp/x", "not a kv backend"),
+    ("BUCKET", "dynamodb://table", r"^PORTAFUNC_BUCKET_X='dynamodb://table': dynamodb:// is a key-value table; "
+                                   r"bind buckets to s3://BUCKET$"),
+    ("KV", "s3://bucket", r"^PORTAFUNC_KV_X='s3://bucket': s3:// is a bucket; bind key-value tables to "
+                          r"dynamodb://TABLE$"),
+    ("KV", "file:///tmp/x", r"^PORTAFUNC_KV_X='file:///tmp/x': file:// holds buckets only; bind a kv table to "
+                            r"memory:// locally$"),
     ("BUCKET", "no-scheme", "not a URL"),
     ("BUCKET", "s3://bucket?regoin=eu-west-1", "unknown option"),
     ("BUCKET", "s3://bucket?timeout=soon", "not a number"),

@@ -120,6 +120,23 @@ def host_json_limits(app: App) -> list[str]:
             for s in specs if s.trigger.visibility_timeout != shortest]  # type: ignore[union-attr]
 
 
+def poisoned_not_dead_lettered(app: App) -> list[str]:
+    """Where a queue function's ``dead_letter=`` is not its redrive target (printed as warnings by ``inspect`` and
+    ``package``): a message still failing on its last attempt goes to the host's ``<queue>-poison`` (the runtime moves
+    it there itself on the function's own last attempt), where AWS, GCP, the container target and ``portafunc run``
+    move it to ``dead_letter=``; only non-retryable messages reach ``dead_letter=`` (at once)."""
+    out = []
+    for spec in app:
+        trig = spec.trigger
+        if isinstance(trig, QueueTrigger) and trig.dead_letter:
+            poison = triggers.poison_queue_name(triggers.queue_name(trig.queue))
+            out.append(f"{spec.name}: a message still failing after max_attempts={trig.max_attempts} goes to the "
+                       f"poison queue {poison}, not to dead_letter={trig.dead_letter!r} as on the other targets; "
+                       f"only non-retryable messages (validation, NonRetryableError) go to {trig.dead_letter!r}, "
+                       "at once")
+    return out
+
+
 AZURITE_ACCOUNT = "devstoreaccount1"  # the account of UseDevelopmentStorage=true
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 
 def sns_backend(kind: str, url: str, name: str) -> Any:
@@ -25,9 +26,15 @@ def sns_backend(kind: str, url: str, name: str) -> Any:
     return SnsTopic(url, name)
 
 
+binds(sns_backend, "topic")
+
+
 def sqs_backend(kind: str, url: str, name: str) -> Any:
     if kind != "queue":
         raise BindingError(f"{name!r} is bound as a topic to {url!r}, but sqs:// is a queue; bind topics to sns://")
     from .sqs import SqsQueue
 
     return SqsQueue(url, name)
+
+
+binds(sqs_backend, "queue")

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from portafunc.data import ABSENT, DataError, DataUnavailable, KeyNotFound, TableStore, VersionConflict
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 from . import dynamodb
 from . import clients
@@ -133,3 +134,6 @@ def factory(kind: str, url: str, name: str) -> DynamoDBTable:
         raise BindingError(f"{variable}={url!r}: expected dynamodb://TABLE (3-255 letters, digits, '_', '.', '-')")
     region = options.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return DynamoDBTable(url, table, region or "us-east-1", timeout_of(options, url))
+
+
+binds(factory, "kv")

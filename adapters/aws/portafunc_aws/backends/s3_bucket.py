@@ -21,6 +21,7 @@ from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 from . import dynamodb
 from . import clients
@@ -133,3 +134,6 @@ def factory(kind: str, url: str, name: str) -> S3Bucket:
         raise BindingError(f"{variable}={url!r}: expected s3://BUCKET (a bucket name, no path)")
     region = options.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return S3Bucket(url, bucket, region or "us-east-1", timeout_of(options, url))
+
+
+binds(factory, "bucket")

@@ -25,6 +25,7 @@ from portafunc.data.base import rewind_point
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 from . import tables
 from .retrying import transient, transport_options
@@ -181,3 +182,6 @@ def factory(kind: str, url: str, name: str) -> BlobBucket:
                            "lower-case letters, digits and '-')")
     return BlobBucket(url, account, container, options.get("connection"), timeout_of(options, url),
                       tables.wants_create(options))
+
+
+binds(factory, "bucket")

@@ -30,6 +30,7 @@ from portafunc.lazy import built_once
 from portafunc.errors import BindingError, MessagingError
 from portafunc.events import Message
 from portafunc.messaging.base import OutgoingMessage, as_outgoing
+from portafunc.plugins import binds
 
 from ..codecs.topic import encode_message
 from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
@@ -165,3 +166,6 @@ def backend(kind: str, url: str, logical_name: str) -> EventGridTopic:
     endpoint = f"{scheme}://{parts.netloc}{parts.path or '/api/events'}"
     return EventGridTopic(logical_name, endpoint, schema, options.get("key_env") or DEFAULT_KEY_ENV,
                           timeout_option(options, url))
+
+
+binds(backend, "topic")

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from portafunc.lazy import built_once
 from portafunc.errors import BindingError, MessagingError
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage, as_outgoing
+from portafunc.plugins import binds
 
 from ..codecs import envelope
 from .retrying import BatchError, GaveUp, call_until, timeout_option, transport_options
@@ -240,6 +241,9 @@ def backend(kind: str, url: str, logical_name: str) -> StorageQueue:
         raise BindingError(f"azqueue:// is a queue; topic {logical_name!r} needs eventgrid://HOST/api/events")
     account, queue, options = parse_url(url)
     return StorageQueue(logical_name, account, queue, options)
+
+
+binds(backend, "queue")
 
 
 def new_message_id() -> str:

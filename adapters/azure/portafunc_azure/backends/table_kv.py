@@ -24,6 +24,7 @@ from portafunc.lazy import built_once
 from portafunc.data import ABSENT, DataError, DataUnavailable, KeyNotFound, TableStore, VersionConflict
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 from . import tables
 from .retrying import transient, transport_options
@@ -213,3 +214,6 @@ def factory(kind: str, url: str, name: str) -> TableKV:
                            "digits, starting with a letter)")
     return TableKV(url, account, table, options.get("connection"), timeout_of(options, url),
                    tables.wants_create(options))
+
+
+binds(factory, "kv")

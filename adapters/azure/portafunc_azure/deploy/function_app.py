@@ -119,5 +119,10 @@ def load_function_app(app: App, ref: str | None = None) -> tuple[Any, dict[str, 
     namespace: dict[str, Any] = {"__name__": "function_app", "__file__": "<portafunc-generated function_app.py>"}
     exec(compile(source, f"<function_app.py for {app.name}>", "exec"), namespace)  # noqa: S102 - our own source
     fapp = namespace["app"]
+    # An app with no HTTP function makes get_functions() log "Auth level is not applied to non http function app"
+    # through the root logger (configuring it with logging.basicConfig when it has no handler): noise a user cannot
+    # act on, on every invoke and kit call. This instance only is told an auth level applies; the worker indexes
+    # its own import of function_app.py, where nothing changes.
+    fapp._require_auth_level = True
     functions = {f.get_function_name(): f for f in fapp.get_functions()}
     return fapp, functions, namespace["rt"]

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Mapping
 from urllib.parse import quote
 
 from portafunc.errors import EventDecodeError
-from portafunc.events import StorageEvent, format_time, parse_time
+from portafunc.events import STORAGE_EVENT_KINDS, StorageEvent, format_time, parse_time
 
 from . import cloudevents
 from .fields import headers_of, need_map
@@ -30,7 +29,6 @@ KINDS = ("created", "deleted", "archived", "metadata_updated")
 EXPECTED = ("a storage CloudEvent: google.cloud.storage.object.v1.*, Microsoft.Storage.Blob* or "
             "io.portafunc.storage.<kind>")
 _BLOB_SUBJECT = "/blobServices/default/containers/"
-_KIND = re.compile(r"^[a-z][a-z_]{0,40}$")  # the neutral form carries any neutral kind
 
 
 def decode(request: Mapping[str, Any]) -> list[StorageEvent]:
@@ -67,7 +65,8 @@ def from_cloudevent(ce: cloudevents.CloudEvent, native: Any = None) -> StorageEv
     if ce.type.startswith(NEUTRAL_PREFIX):
         kind = ce.type[len(NEUTRAL_PREFIX):]
         data = need_map(ce.json(), "storage event data", EXPECTED)
-        if not _KIND.match(kind) or not isinstance(data.get("bucket"), str) or not isinstance(data.get("key"), str):
+        if kind not in STORAGE_EVENT_KINDS or not isinstance(data.get("bucket"), str) \
+                or not isinstance(data.get("key"), str):
             raise EventDecodeError(f"storage event {ce.type!r} lacks a known kind, bucket or key", expected=EXPECTED)
         return StorageEvent(bucket=data["bucket"], key=data["key"], kind=kind, size=_int(data.get("size")),
                             etag=_str(data.get("etag")), time=when, id=attrs["id"], native=native)
@@ -88,8 +87,9 @@ def _str(value: Any) -> str | None:
 
 
 def to_cloudevent(event: StorageEvent, variant: str | None) -> cloudevents.CloudEvent:
-    if not _KIND.match(event.kind):
-        raise EventDecodeError(f"storage event kind {event.kind!r} is not a neutral kind", expected=", ".join(KINDS))
+    if event.kind not in STORAGE_EVENT_KINDS:  # the neutral form carries any neutral kind
+        raise EventDecodeError(f"storage event kind {event.kind!r:.40} is not a neutral kind",
+                               expected=", ".join(STORAGE_EVENT_KINDS))
     when = format_time(event.time) or "2026-01-01T00:00:00.000Z"
     attributes = {"specversion": "1.0", "id": event.id or "7631145714375969", "time": when,
                   "datacontenttype": "application/json"}

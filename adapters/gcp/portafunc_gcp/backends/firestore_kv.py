@@ -23,6 +23,7 @@ from portafunc.lazy import built_once
 from portafunc.data import ABSENT, DataError, DataUnavailable, KeyNotFound, TableStore, VersionConflict
 from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.errors import BindingError
+from portafunc.plugins import binds
 
 from . import firestore
 
@@ -170,3 +171,6 @@ def factory(kind: str, url: str, name: str) -> FirestoreKV:
     if not project or not collection or "/" in collection:
         raise BindingError(f"{variable}={url!r}: expected firestore://PROJECT/COLLECTION")
     return FirestoreKV(url, project, collection, options.get("database"), timeout_of(options, url))
+
+
+binds(factory, "kv")

@@ -26,6 +26,7 @@ from portafunc.data.calls import Caller, split_options, timeout_of
 from portafunc.data.stream import reader
 from portafunc.errors import BindingError
 from portafunc.messaging.retry import socket_timeouts
+from portafunc.plugins import binds
 
 TRANSIENT = {"ServiceUnavailable", "InternalServerError", "TooManyRequests", "GatewayTimeout", "BadGateway",
              "RequestTimeout", "DeadlineExceeded", "ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout",
@@ -169,3 +170,6 @@ def factory(kind: str, url: str, name: str) -> GcsBucket:
     if not 3 <= len(bucket) <= 222 or "/" in bucket:
         raise BindingError(f"{variable}={url!r}: expected gs://BUCKET")
     return GcsBucket(url, bucket, timeout_of(options, url))
+
+
+binds(factory, "bucket")

@@ -34,6 +34,7 @@ from portafunc.errors import BindingError, MessagingError, PartialSendError
 from portafunc.events import encode_payload
 from portafunc.messaging.base import OutgoingMessage, ReceivedMessage
 from portafunc.messaging.retry import GaveUp, call_until, timeout_option
+from portafunc.plugins import binds
 
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits for one Publish request
 MAX_REQUEST_BYTES = 10_000_000
@@ -314,3 +315,6 @@ def backend(kind: str, url: str, logical_name: str) -> PubSubTopic | PubSubQueue
         raise BindingError(f"queue {logical_name!r} is bound to a topic ({url}); bind its pull subscription: "
                            "pubsub://projects/P/subscriptions/S")
     return PubSubQueue(url, logical_name)
+
+
+binds(backend, "queue", "topic")
