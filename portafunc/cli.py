@@ -289,15 +289,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    from .loader import load_app
+    from .config import deployed_env, load_config
+    from .loader import load_app, resolve_ref
 
-    app, _, _ = load_app(args.app)
-    try:
-        doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
-    except ModuleNotFoundError as exc:
-        if exc.name != "pydantic":
-            raise
-        raise CliError("the app's models are described with pydantic: pip install 'portafunc[typed]'") from None
+    config = load_config(resolve_ref(args.app)[0], getattr(args, "stage", None))
+    with deployed_env(config) as env:  # as package imports it: the issuer the document names is the deployed one
+        if env.note():
+            print(f"portafunc openapi: {env.note()}", file=sys.stderr)
+        app, _, _ = load_app(args.app)
+        try:
+            doc = app.openapi(title=args.title, version=args.api_version, target=args.target)
+        except ModuleNotFoundError as exc:
+            if exc.name != "pydantic":
+                raise
+            raise CliError("the app's models are described with pydantic: pip install 'portafunc[typed]'") from None
     if args.yaml:
         try:
             import yaml  # type: ignore[import-untyped, unused-ignore]
@@ -385,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
     p.add_argument("--target", type=_installed_target,
                    help="describe auth=\"function\" as this target checks it (default: each target's, as alternatives)")
+    p.add_argument("--stage", help="a stage of the configuration file ([stages.NAME]): the app is imported with "
+                   "its env, as deployed")
     p.add_argument("--title", help="info.title (default: the app's name)")
     p.add_argument("--api-version", default="0.1.0", help="info.version (default: 0.1.0)")
     p.set_defaults(func=cmd_openapi)

@@ -1,15 +1,20 @@
 """The committed deployment configuration: ``portafunc.toml`` or ``[tool.portafunc]`` in the app's ``pyproject.toml``.
 
-App-level settings apply to every function; ``[functions.NAME]`` overrides them for one function; ``[stages.NAME]``
-(selected by ``--stage NAME``) overrides both, with the same keys. Unknown keys and bad values are refused with the
+App-level settings apply to every function; ``[functions.NAME]`` overrides them for one function. A stage
+(``[stages.NAME]``, selected by ``--stage NAME``) has both levels again: its app-level keys override the file's
+app-level keys and ``[stages.NAME.functions.F]`` overrides ``[functions.F]``, so a function's own key beats a stage's
+app-level one (see :meth:`Config.function`). Unknown keys and bad values are refused with the
 key's path, so a typo never deploys a default silently. Secrets are *references* (a secret's name in the cloud's
 secret store), never values: each packager injects them with the cloud's native mechanism.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +92,9 @@ class SecretRef:
 
 
 class FunctionSettings:
-    """The effective settings of one function (app defaults, then its own, then the stage's)."""
+    """The effective settings of one function: for each key, the first of ``[stages.S.functions.F]``,
+    ``[functions.F]``, ``[stages.S]``, the file's top level and the default. A function's own key therefore beats a
+    stage's app-level key; ``env``, ``secrets`` and ``tags`` merge by name in the same order."""
 
     __slots__ = ("memory", "timeout", "env", "secrets", "concurrency", "permissions", "tags", "explicit_timeout")
 
@@ -129,6 +136,10 @@ class Config:
         self._functions: dict[str, dict[str, Any]] = dict(self.raw.get("functions", {}))
 
     def function(self, name: str) -> FunctionSettings:
+        """The settings of function ``name``. ``raw`` already holds the stage merged over the file (its app-level keys
+        over the file's, ``[stages.S.functions.F]`` over ``[functions.F]``); the function's own table then wins over
+        the app-level keys, the stage's included. ``permissions`` is merged by target here, but a stage's table
+        replaces its level's whole table (:func:`_merge`)."""
         merged: dict[str, Any] = {}
         for layer in (self.raw, self._functions.get(name, {})):
             for key in FUNCTION_KEYS:
@@ -153,11 +164,64 @@ class Config:
     def function_names(self) -> list[str]:
         return list(self._functions)
 
+    def app_env(self) -> dict[str, str]:
+        """The ``env`` every deployed function gets from the app-wide layers: the file's top level, then the stage's
+        (``[stages.NAME] env``), with ``PORTAFUNC_STAGE``. A function's own ``[functions.NAME]`` layers come on top."""
+        env = dict(self.raw.get("env", {}))
+        if self.stage:
+            env.setdefault("PORTAFUNC_STAGE", self.stage)
+        return env
+
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "source": str(self.source) if self.source else None, "python": self.python,
                 "exclude": list(self.exclude), "idempotency_ttl": self.idempotency_ttl,
                 "targets": {k: dict(v) for k, v in self.targets.items()},
                 "existing": {f"{k}:{n}": dict(v) for (k, n), v in self.existing.items()}}
+
+
+class DeployedEnv:
+    """What :func:`deployed_env` set: the variables (``applied``), and those of them the environment had set to
+    another value (``replaced``; their values are never shown)."""
+
+    __slots__ = ("applied", "replaced", "source")
+
+    def __init__(self, applied: list[str], replaced: list[str], source: Path | None) -> None:
+        self.applied = applied
+        self.replaced = replaced
+        self.source = source
+
+    def note(self) -> str | None:
+        """One line naming the replaced variables, or None."""
+        if not self.replaced:
+            return None
+        where = self.source.name if self.source else "the configuration file"
+        return (f"the app is imported with {', '.join(self.replaced)} from {where}, the value the deployed functions "
+                "get, not your environment's")
+
+
+@contextmanager
+def deployed_env(config: Config, environ: MutableMapping[str, str] | None = None) -> Iterator[DeployedEnv]:
+    """Set the app-wide ``env`` the deployed functions get (:meth:`Config.app_env`: the file's and the stage's, with
+    ``PORTAFUNC_STAGE``) in ``environ`` (``os.environ``) while the block runs, then put back what was there.
+
+    ``portafunc package``, ``inspect`` and ``openapi`` import the app inside it, so what the app computes from its
+    environment at import (a ``JwtAuth`` issuer, CORS origins) is what the deployed functions compute, and what the
+    manifests are built from. The file's value wins over one already set in the environment, which the deployed
+    functions never see (``portafunc run`` keeps yours: it runs here). Variables the file does not set, secrets
+    included, are left as they are."""
+    env = os.environ if environ is None else environ
+    wanted = config.app_env()
+    before = {key: env.get(key) for key in wanted}
+    replaced = sorted(key for key, value in wanted.items() if before[key] is not None and before[key] != value)
+    try:
+        env.update(wanted)
+        yield DeployedEnv(sorted(wanted), replaced, config.source)
+    finally:
+        for key, value in before.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
 
 
 def _secret(variable: str, value: Any) -> SecretRef:

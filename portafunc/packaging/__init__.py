@@ -20,24 +20,31 @@ def build_package(target_name: str, app_ref: str | None, *, project_dir: str | P
                   progress: Any = None, stage: str | None = None) -> PackageResult:
     """Build the artifact for one target; raises UnsupportedTrigger / PortafuncError on bad input.
 
-    Everything the target would refuse is found before anything is built: the resource model and the configuration
-    file (``app.resources(load_config(project, stage))``), unsupported triggers, the target's own checks (name
+    The app is imported with the configuration file's app-wide ``env`` for ``stage`` (:func:`..config.deployed_env`),
+    as the deployed functions import it. Everything the target would refuse is found before anything is built: a
+    handler whose annotations do not resolve, the resource model and the configuration file
+    (``app.resources(load_config(project, stage))``), unsupported triggers, the target's own checks (name
     collisions after its mangling, limits, secret references), the Python version and the requirement lines.
     (Not named ``build``: that is the helpers submodule, whose import would shadow the function on the package.)
     """
-    from ..config import load_config
-    from ..loader import load_app
+    from ..config import deployed_env, load_config
+    from ..loader import load_app, resolve_ref
     from ..targets import get_target
     from .build import (PackagingError, choose_python, read_pip_options, read_requirements, trigger_check,
                         vendoring_for, with_app_extras)
-    from .inspection import target_problems, target_warnings
+    from .inspection import check_call_plans, target_problems, target_warnings
 
     target = get_target(target_name)
-    app, project, ref = load_app(app_ref, project_dir)
-    config = load_config(project, stage)
-    deployment = app.resources(config)
-    functions = trigger_check(app, target, deployment)
-    problems = target_problems(target, deployment)
+    config = load_config(resolve_ref(app_ref, project_dir)[0], stage)
+    with deployed_env(config) as env:  # the app computes at import what the deployed functions compute
+        note = env.note()
+        if note and progress is not None:
+            progress(note)
+        app, project, ref = load_app(app_ref, project_dir)
+        check_call_plans(app)
+        deployment = app.resources(config)
+        functions = trigger_check(app, target, deployment)
+        problems = target_problems(target, deployment, app)
     if problems:
         raise PackagingError(f"{target.name} refuses this deployment:\n  - " + "\n  - ".join(problems))
     py = choose_python(python or config.python, target.name, progress)

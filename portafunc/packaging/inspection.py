@@ -1,13 +1,18 @@
 """``portafunc inspect``: the whole deployment per target, from the resource model — resources, each function's
 trigger, bindings, grants, settings and secret names — and every refusal a target would make at package time.
 
-A target adapter may add its own checks with two optional methods: ``name_rules()`` → ``{"function" | kind:
-name function}`` (collisions after its name mangling) and ``check_deployment(deployment)`` → problem lines
-(limits, secret reference formats); and ``native_permissions(app, deployment)`` → ``{function: [permission]}`` to
-show what each function's native identity may do; ``deployment_warnings(app, deployment)`` → lines naming where the
-target behaves differently from the others for this app; ``deployed_trigger(spec, deployment)`` → the native trigger
-when the configuration changes it (None: ``native_trigger(spec)``). ``portafunc package`` runs the same checks, so
-what inspect refuses never builds.
+A target adapter may add its own checks with three optional methods: ``name_rules()`` → ``{"function" | kind:
+name function}`` (collisions after its name mangling), ``check_deployment(deployment)`` → problem lines (limits,
+secret reference formats) and ``check_app(app, deployment)`` → problem lines (what needs the app itself: the names
+its manifests give, routes sharing one service); and ``native_permissions(app, deployment)`` → ``{function:
+[permission]}`` to show what each function's native identity may do; ``deployment_warnings(app, deployment)`` →
+lines naming where the target behaves differently from the others for this app; ``deployed_trigger(spec,
+deployment)`` → the native trigger when the configuration changes it (None: ``native_trigger(spec)``). ``portafunc
+package`` runs the same checks, so what inspect refuses never builds: a refusal a packager makes while building
+belongs in one of them.
+
+Both import the app with the configuration file's app-wide ``env`` (``config.deployed_env``), as the deployed
+functions do, and refuse a handler whose annotations do not resolve (:func:`check_call_plans`) before anything else.
 
 Failure handling, HEAD and unmatched requests behave the same on every target (proven per target by the contract
 and deploy tests); each function's block says what that behaviour is.
@@ -24,7 +29,7 @@ from ..errors import UnsupportedTrigger
 from ..resources import Deployment, name_conflicts
 
 
-def target_problems(target: Any, deployment: Deployment) -> list[str]:
+def target_problems(target: Any, deployment: Deployment, app: Any = None) -> list[str]:
     """Every refusal ``target`` makes for this deployment beyond unsupported triggers (empty: it would build)."""
     problems: list[str] = []
     rules = getattr(target, "name_rules", None)
@@ -33,7 +38,66 @@ def target_problems(target: Any, deployment: Deployment) -> list[str]:
     check = getattr(target, "check_deployment", None)
     if callable(check):
         problems += list(check(deployment))
+    check_app = getattr(target, "check_app", None)
+    if app is not None and callable(check_app):
+        problems += [p for p in check_app(app, deployment) if p not in problems]
     return problems
+
+
+def call_plan_problems(app: Any) -> list[str]:
+    """One line per function whose handler could never be called: an annotation naming nothing its module defines
+    (``Mesage[Row]`` for ``Message[Row]``, a name imported only under ``TYPE_CHECKING``), or a typed parameter its
+    trigger cannot fill once the names resolve. At import such a name may still be defined later in the module, so
+    registration waits; once the whole app is imported, every name it will ever have is there, and the call plan
+    (``FunctionSpec.call_plan()``, what every invocation builds first) either resolves now or fails every call."""
+    from ..errors import PortafuncError
+
+    problems = []
+    for spec in app:
+        try:
+            spec.call_plan()
+        except NameError as exc:
+            problems.append(_unresolved(spec, exc))
+        except PortafuncError as exc:
+            problems.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - whatever building the plan raises, every call would raise it too
+            problems.append(f"function {spec.name!r}: its parameters cannot be read: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def check_call_plans(app: Any) -> None:
+    """RegistrationError naming each function whose handler could never be called (:func:`call_plan_problems`)."""
+    from ..errors import RegistrationError
+
+    problems = call_plan_problems(app)
+    if len(problems) == 1:
+        raise RegistrationError(problems[0])
+    if problems:
+        raise RegistrationError(f"{len(problems)} handlers could never be called:\n  - " + "\n  - ".join(problems))
+
+
+def _unresolved(spec: Any, exc: NameError) -> str:
+    """What :func:`call_plan_problems` says of a NameError: the parameter (or the return annotation) whose
+    annotation names ``exc.name``, which the handler's module does not define."""
+    handler = spec.handler
+    namespace = getattr(handler, "__globals__", {})
+    missing = getattr(exc, "name", None)
+    where = "an annotation names it, but"
+    for key, raw in (getattr(handler, "__annotations__", None) or {}).items():
+        if not isinstance(raw, str):
+            continue
+        try:
+            eval(raw, dict(namespace))  # noqa: S307 - the user's own annotation, as the call plan evaluates it
+        except NameError as failed:
+            if missing is None or getattr(failed, "name", None) == missing:
+                where = (f"its return annotation is {raw}, but" if key == "return"
+                         else f"parameter {key!r} is annotated {raw}, but")
+                break
+        except Exception:  # noqa: BLE001, S112 - another annotation's own problem: not this NameError's
+            continue
+    module = getattr(handler, "__module__", None) or "its module"
+    return (f"function {spec.name!r}: {where} module {module} defines no {missing or str(exc)!r}: every call would "
+            "fail with NameError (a typo, or a name imported only under TYPE_CHECKING?)")
 
 
 def target_warnings(target: Any, app: Any, deployment: Deployment) -> list[str]:
@@ -64,7 +128,7 @@ def describe(app: Any, deployment: Deployment, ref: str, project: Path) -> dict[
     for tname, target in loaded.items():
         refused = [f"{r['function']}: {r['targets'][tname]['reason']}" for r in rows
                    if r["targets"][tname]["supported"] is False]
-        problems = refused + target_problems(target, deployment)
+        problems = refused + target_problems(target, deployment, app)
         targets[tname] = {"problems": problems, "warnings": target_warnings(target, app, deployment)}
         permissions = getattr(target, "native_permissions", None)
         if callable(permissions) and not problems:
@@ -105,12 +169,18 @@ def behaviour(spec: Any, fn: Any, existing: list[str] | None = None) -> str:
 
 def inspect_cli(args: Any) -> int:
     """Print the deployment; exit 2 when any installed target refuses it (the same refusal ``package`` makes)."""
-    from ..config import load_config
-    from ..loader import load_app
+    from ..config import deployed_env, load_config
+    from ..loader import load_app, resolve_ref
 
-    app, project, ref = load_app(args.app)
-    deployment = app.resources(load_config(project, getattr(args, "stage", None)))
-    doc = describe(app, deployment, ref, project)
+    config = load_config(resolve_ref(args.app)[0], getattr(args, "stage", None))
+    with deployed_env(config) as env:  # as package imports it: what the deployed functions compute at import
+        note = env.note()
+        if note:
+            print(f"portafunc inspect: {note}", file=sys.stderr)
+        app, project, ref = load_app(args.app)
+        check_call_plans(app)
+        deployment = app.resources(config)
+        doc = describe(app, deployment, ref, project)
     wanted = [args.target] if getattr(args, "target", None) else list(doc["targets"])
     refused = any(doc["targets"].get(t, {}).get("problems") for t in wanted)
     if args.json:

@@ -215,6 +215,25 @@ def test_config_layers_app_function_and_stage(tmp_path: Path) -> None:
     assert prod.functions["work"].settings.concurrency == 20
 
 
+def test_a_functions_own_key_beats_a_stages_app_level_key(tmp_path: Path) -> None:
+    """The precedence docs/resources.md states: [stages.S.functions.F], [functions.F], [stages.S], the top level."""
+    (tmp_path / "portafunc.toml").write_text(
+        'memory = 256\nenv = { A = "app", B = "app" }\n'
+        'permissions = { aws = [{ Action = "s3:GetObject" }], azure = [{ role = "reader" }] }\n\n'
+        '[functions.work]\nmemory = 512\nenv = { A = "work" }\n\n'
+        '[stages.prod]\nmemory = 384\nenv = { A = "prod", B = "prod" }\npermissions = { aws = [{ Action = "s3:PutObject" }] }\n\n'
+        '[stages.big.functions.work]\nmemory = 2048\n')
+    prod = load_config(tmp_path, "prod")
+    work, api = prod.function("work"), prod.function("api")
+    assert (work.memory, api.memory) == (512, 384)  # work's own memory, not the stage's app-level one
+    assert work.env == {"A": "work", "B": "prod", "PORTAFUNC_STAGE": "prod"}
+    assert api.env == {"A": "prod", "B": "prod", "PORTAFUNC_STAGE": "prod"}
+    assert api.permissions == {"aws": [{"Action": "s3:PutObject"}]}  # the stage's table replaces the whole table
+    big = load_config(tmp_path, "big")
+    assert (big.function("work").memory, big.function("api").memory) == (2048, 256)
+    assert big.function("api").permissions.keys() == {"aws", "azure"}
+
+
 def test_config_in_pyproject_and_refusals(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.portafunc]\nmemory = 2048\n')
     assert _queue_app().resources(load_config(tmp_path)).functions["api"].settings.memory == 2048
