@@ -171,6 +171,7 @@ def inspect_cli(args: Any) -> int:
     """Print the deployment; exit 2 when any installed target refuses it (the same refusal ``package`` makes)."""
     from ..config import deployed_env, load_config
     from ..loader import load_app, resolve_ref
+    from .build import read_pip_options
 
     config = load_config(resolve_ref(args.app)[0], getattr(args, "stage", None))
     with deployed_env(config) as env:  # as package imports it: what the deployed functions compute at import
@@ -179,6 +180,7 @@ def inspect_cli(args: Any) -> int:
             print(f"portafunc inspect: {note}", file=sys.stderr)
         app, project, ref = load_app(args.app)
         check_call_plans(app)
+        read_pip_options(project)  # a requirements.txt line package cannot honour: every target refuses it
         deployment = app.resources(config)
         doc = describe(app, deployment, ref, project)
     wanted = [args.target] if getattr(args, "target", None) else list(doc["targets"])

@@ -136,5 +136,11 @@ class Target(BaseTarget):
 
         return check_deployment(deployment)
 
+    def check_app(self, app: App, deployment: Any) -> list[str]:
+        """What API Gateway would refuse in the app itself: a ``JwtAuth`` issuer its JWT authorizer cannot use."""
+        from .deploy.http_api import jwt_problems
+
+        return jwt_problems(app)
+
 
 __all__ = ["AwsDriver", "Target", "event_from_dict"]

@@ -95,10 +95,24 @@ class Target(BaseTarget):
                 "bucket": triggers.queue_name, "topic": topic_resource_name, "kv": kv_table}
 
     def check_deployment(self, deployment: Any) -> list[str]:
-        """What the template cannot build, found before the build: existing resources it cannot bind."""
-        from .deploy import existing
+        """What the template cannot build, found before the build: existing resources it cannot bind, settings one
+        function app cannot hold (a variable or secret set differently by two functions), a configured ``python``
+        Flex Consumption does not run."""
+        from portafunc.packaging.build import PackagingError
 
-        return existing.problems(deployment)
+        from .deploy import existing, infra
+
+        problems = []
+        python = deployment.config.python
+        if python is not None and python not in infra.PYTHON_ON_FLEX:
+            where = deployment.config.source.name if deployment.config.source else "the configuration"
+            problems.append(f"python = {python!r} ({where}): Azure Functions (Flex Consumption) supports "
+                            f"{', '.join(infra.PYTHON_ON_FLEX)}")
+        try:
+            infra.app_settings(deployment)
+        except PackagingError as exc:
+            problems.append(str(exc))
+        return problems + existing.problems(deployment)
 
     def package(self, request: PackageRequest) -> PackageResult:
         from .package import package

@@ -73,3 +73,15 @@ class Target(_Target):
 
     def name_rules(self) -> dict[str, Any]:
         return triggers.name_rules()
+
+    def check_deployment(self, deployment: Any) -> list[str]:
+        """What the packager refuses in the configuration: unknown or bad ``[targets.container]`` options."""
+        from portafunc.packaging.build import PackagingError
+
+        from .package import _options
+
+        try:
+            _options(deployment)
+        except PackagingError as exc:
+            return [str(exc)]
+        return []

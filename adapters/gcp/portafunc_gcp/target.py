@@ -70,12 +70,6 @@ class Target(_Target):
 
         return package(self, request)
 
-    def name_rules(self) -> dict[str, Any]:
-        """Cloud Run service names of functions (``portafunc inspect`` and the frame check collisions)."""
-        from .deploy.script import _service_name
-
-        return {"function": lambda name: _service_name(f"app-{name}")}
-
     def deployed_trigger(self, spec: FunctionSpec, deployment: Any) -> NativeTrigger | None:
         """What the configuration changes of ``spec``'s native trigger (None: :meth:`native_trigger`'s): an HTTP
         function in the per-route layout (``[targets.gcp] http = "per-route"``) is a function of its own, not a
@@ -110,6 +104,33 @@ class Target(_Target):
             options(deployment)
         except PackagingError as exc:
             problems.append(str(exc))
+        return problems
+
+    def check_app(self, app: App, deployment: Any) -> list[str]:
+        """What ``deploy.sh`` cannot deploy (``portafunc inspect`` and the frame ask before the build): two
+        functions, or a function and the app's HTTP service, whose Cloud Run service names collide once cleaned and
+        cut to 63 characters after ``<app>[-<stage>]-``; in the one-service HTTP layout, routes that mix
+        ``auth='anonymous'`` and ``auth='function'`` (one IAM policy) or set one variable to different values (one
+        environment)."""
+        from portafunc.app import HttpTrigger
+        from portafunc.packaging.build import PackagingError
+
+        from .deploy.script import _merge_http, http_access, options, service_name_problems
+
+        try:
+            layout = options(deployment)["http"]
+        except PackagingError:
+            return []  # check_deployment says why
+        prefix = f"{app.name}-{deployment.stage}" if deployment.stage else app.name
+        problems = service_name_problems(app, layout, prefix)
+        http = [spec for spec in app if isinstance(spec.trigger, HttpTrigger)]
+        if layout == "service" and http:
+            for check in (lambda: http_access(app),
+                          lambda: _merge_http([deployment.functions[spec.name] for spec in http])):
+                try:
+                    check()
+                except PackagingError as exc:
+                    problems.append(str(exc))
         return problems
 
 

@@ -49,6 +49,7 @@ IDEMPOTENCY_COLLECTION = "portafunc-idempotency"
 LAYOUTS = ("service", "per-route")
 RETRY_DELAYS = "--min-retry-delay=10s --max-retry-delay=600s"
 BUCKET_PART = 32  # of a default bucket name: 63 (Cloud Storage's limit) - 30 (a project id's) - 1 for the '-'
+SERVICE_NAME = 63  # Cloud Run's limit on a service name
 PUBSUB_PART = 186  # of a default staged topic name: 255 (Pub/Sub's limit) - '-<service>-dead' built on it (1 + 63 + 5)
 
 
@@ -64,11 +65,16 @@ def http_service_name(app: App, prefix: str | None = None) -> str:
 
 
 def _service_name(text: str) -> str:
+    return _uncut_service_name(text)[:SERVICE_NAME].rstrip("-")
+
+
+def _uncut_service_name(text: str) -> str:
+    """:func:`_service_name` before it is cut to Cloud Run's 63 characters."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
     name = re.sub(r"-{2,}", "-", name)
     if not name[:1].isalpha():
         name = "f-" + name
-    return name[:63].rstrip("-")
+    return name
 
 
 def account_id(app: App, role: str, prefix: str | None = None) -> str:
@@ -120,25 +126,66 @@ def _q(text: str) -> str:
 
 
 def deployed_functions(app: App, layout: str = "service", prefix: str | None = None) -> dict[str, str]:
-    """deployed name → what it serves; refuses two functions whose names collide after Cloud Run's mangling."""
+    """deployed name → what it serves; refuses two functions whose names collide after Cloud Run's mangling
+    (:func:`service_name_problems`)."""
+    names, problems = _deployed(app, layout, prefix)
+    if problems:
+        raise PackagingError(problems[0] if len(problems) == 1 else "; ".join(problems))
+    return names
+
+
+def service_name_problems(app: App, layout: str = "service", prefix: str | None = None) -> list[str]:
+    """One line per two services that become one Cloud Run service name (lower-cased, cleaned, cut to 63
+    characters after ``<app>[-<stage>]-``), with what would separate them: another function name when the names
+    differ only in case or punctuation, or within the room the prefix leaves; a shorter app or stage name when the
+    prefix leaves none."""
+    return _deployed(app, layout, prefix)[1]
+
+
+def _deployed(app: App, layout: str, prefix: str | None) -> tuple[dict[str, str], list[str]]:
     if layout not in LAYOUTS:
         raise PackagingError(f"GCP HTTP layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+    base = prefix or app.name
     names: dict[str, str] = {}
+    parts: dict[str, str] = {}
+    problems: list[str] = []
 
-    def add(name: str, what: str) -> None:
-        if name in names:
-            raise PackagingError(f"{what} and {names[name]} both deploy as the Cloud Run service {name!r}; "
-                                 "rename one of them (name=... on the decorator)")
-        names[name] = what
+    def add(part: str, what: str) -> None:
+        name = _service_name(f"{base}-{part}")
+        if name not in names:
+            names[name] = what
+            parts[name] = part
+            return
+        problems.append(f"{what} and {names[name]} both deploy as the Cloud Run service {name!r}; "
+                        + _collision_hint(base, part, parts[name], app.name))
 
     http = app.http_functions()
     if http and layout == "service":
-        add(http_service_name(app, prefix), "the app's HTTP service")
+        add("http", "the app's HTTP service")
     for spec in app:
         if layout == "service" and isinstance(spec.trigger, HttpTrigger):
             continue
-        add(deploy_name(app, spec, prefix), f"function {spec.name!r}")
-    return names
+        add(spec.name, f"function {spec.name!r}")
+    return names, problems
+
+
+def _collision_hint(base: str, part: str, other: str, app_name: str) -> str:
+    """What separates two services named ``<base>-<part>`` and ``<base>-<other>`` once Cloud Run's rules made them
+    one."""
+    staged = base != app_name
+    shorter = "a shorter app name" + (" or stage name" if staged else "")
+    if _uncut_service_name(f"{base}-{part}") == _uncut_service_name(f"{base}-{other}"):
+        return ("service names are lower-case letters, digits and '-': rename one of them (name=... on the "
+                "decorator)")
+    used = len(_uncut_service_name(base))
+    room = SERVICE_NAME - used - 1
+    if room < 1:
+        return (f"a name is cut to Cloud Run's {SERVICE_NAME} characters, and the app name"
+                + (" with the stage" if staged else "") + f" fills {used} of them, so no function name can tell the "
+                f"two apart: use {shorter}")
+    return (f"a name is cut to Cloud Run's {SERVICE_NAME} characters, which leaves {room} after {base + '-'!r}: "
+            f"rename one of them (name=... on the decorator) so the two differ within their first {room} "
+            f"characters, or use {shorter}")
 
 
 def http_access(app: App) -> str:
@@ -151,7 +198,8 @@ def http_access(app: App) -> str:
                         if isinstance(s.trigger, HttpTrigger) and platform_level(s.trigger.auth) == "anonymous")
         raise PackagingError("GCP serves every route from one HTTP service whose access is one IAM policy, but "
                              f"routes mix auth='anonymous' ({', '.join(public)}) and auth='function'; give them "
-                             "one auth level, or deploy one function per route (layout per-route)")
+                             "one auth level, or deploy one function per route ([targets.gcp] http = "
+                             "\"per-route\")")
     return "public" if levels == {"anonymous"} else "private"
 
 
@@ -621,5 +669,5 @@ def gcloud_lines(script: str) -> Iterable[str]:
 
 
 __all__ = ["APIS", "BUCKET_PART", "LAYOUTS", "PUBSUB_PART", "account_id", "bucket_part", "deploy_name",
-           "deployed_functions", "gcloud_lines", "http_access", "http_service_name", "idempotency_collection",
+           "deployed_functions", "gcloud_lines", "http_access", "service_name_problems", "http_service_name", "idempotency_collection",
            "kv_collection", "render_deploy", "staged", "topic_name"]
