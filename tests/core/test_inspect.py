@@ -41,7 +41,7 @@ def test_inspect_shows_resources_grants_settings_and_secret_names(tmp_path: Path
 def test_inspect_exits_2_naming_what_a_target_refuses(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text(
         "from portafunc import App\napp = App('refused')\n\n"
-        "@app.queue('work', max_attempts=3)\ndef work(msg):\n    pass\n")
+        "@app.topic('work', max_attempts=3)\ndef work(msg):\n    pass\n")
     out = run(str(tmp_path))
     assert out.returncode == 2
     assert "gcp REFUSES this deployment:" in out.stdout and "work: max_attempts=3" in out.stdout

@@ -223,11 +223,30 @@ def test_two_stages_in_one_project_share_no_topic_bucket_or_collection():
     assert mine["TOPIC_EVENTS"] == "events" and mine["BUCKET_UPLOADS"] == "my-uploads"
 
 
+def test_a_queue_below_pubsubs_minimum_gets_a_policy_of_five_and_its_dead_letter_bound():
+    """max_attempts=3 on a queue: the subscription's dead-letter policy says 5 (Pub/Sub's least), the backstop; the
+    function, which counts the push's deliveryAttempt, is given its dead letter and may publish to it."""
+    from portafunc import App
+    from portafunc_gcp.deploy.script import gcloud_lines, render_deploy
+
+    app = App("few")
+    app.queue("jobs", max_attempts=3, name="job")(lambda msg: None)
+    app.queue("more", max_attempts=7, name="more")(lambda msg: None)
+    script = render_deploy(app, "few-gcp.zip", PY)
+    subscriptions = [line for line in gcloud_lines(script) if "pubsub subscriptions create" in line
+                     and "--push-endpoint" in line]
+    attempts = {re.search(r'--topic="([^"]+)"', line).group(1): re.search(r"--max-delivery-attempts=(\d+)", line)
+                .group(1) for line in subscriptions}
+    assert attempts == {"${QUEUE_JOBS}": "5", "${QUEUE_MORE}": "7"}
+    assert 'PORTAFUNC_DEADLETTER_JOB: "pubsub://projects/${PROJECT}/topics/${QUEUE_JOBS}-few-job-dead"' in script
+    assert 'topic_role "${QUEUE_JOBS}-few-job-dead" "serviceAccount:${RUN_SA}" roles/pubsub.publisher' in script
+
+
 def test_unsupported_trigger_stops_with_exit_2(tmp_path):
     project = tmp_path / "proj"
     project.mkdir()
     (project / "main.py").write_text("from portafunc import App\napp = App('few')\n"
-                                     "@app.queue('jobs', max_attempts=3)\ndef job(msg):\n    pass\n")
+                                     "@app.topic('jobs', max_attempts=3)\ndef job(msg):\n    pass\n")
     proc = package(tmp_path / "out", project)
     assert proc.returncode == 2
     assert "job" in proc.stderr and "gcp" in proc.stderr and "max_attempts=5" in proc.stderr

@@ -214,10 +214,81 @@ def test_trigger_table():
     assert "*/5 * * * *" in rows["tick"] and "Cloud Scheduler" in rows["tick"]
     assert "finalized, deleted" in rows["on_upload"] and "prefix 'in/'" in rows["on_upload"]
     app = App("few")
-    app.queue("q", max_attempts=3, name="few_q")(lambda msg: None)
+    app.queue("q", max_attempts=3, name="few_q")(lambda msg: None)  # a push subscription: the function counts
+    assert "dead-letter after 3 attempts (moved by the function" in str(T.native_trigger(app.function("few_q")))
+    app.topic("t", max_attempts=3, name="few_t")(lambda msg: None)  # Eventarc: the CloudEvent does not count
     with pytest.raises(UnsupportedTrigger, match="5 to 100 delivery attempts") as info:
-        T.native_trigger(next(iter(app)))
-    assert "max_attempts=5" in info.value.instead and "dead-letter topic" in info.value.instead
+        T.native_trigger(app.function("few_t"))
+    assert info.value.instead == "max_attempts=5" and str(info.value).endswith("; use max_attempts=5 instead")
+    assert "Eventarc" in info.value.reason and "NonRetryableError" in info.value.reason
+
+
+def _push(message_id: str, attempt: int) -> dict:
+    """A raw push envelope, as a push subscription with a dead-letter policy POSTs it (``deliveryAttempt`` set)."""
+    return {"subscription": "projects/p/subscriptions/s", "deliveryAttempt": attempt,
+            "message": {"data": base64.b64encode(b'{"n": 1}').decode(), "messageId": message_id,
+                        "attributes": {"k": "v"}}}
+
+
+@pytest.mark.parametrize("dead_letter", [None, "jobs-failed"])
+def test_a_queue_below_pubsubs_minimum_moves_a_message_failing_on_its_last_attempt(monkeypatch, dead_letter):
+    """max_attempts=3: Pub/Sub's dead-letter policy takes 5 at least, so the function moves a message that fails on
+    its third delivery (the push's deliveryAttempt) to its dead letter itself and acknowledges it."""
+    from portafunc.messaging.memory import broker
+
+    app = App("few")
+    calls = []
+
+    @app.queue("jobs", max_attempts=3, dead_letter=dead_letter)
+    def job(msg: Message) -> None:
+        calls.append(msg.delivery_attempt)
+        raise RuntimeError("still down")
+
+    if dead_letter:
+        monkeypatch.setenv("PORTAFUNC_QUEUE_JOBS_FAILED", "memory://jobs-failed")
+    else:
+        monkeypatch.setenv("PORTAFUNC_DEADLETTER_JOB", "memory://job-dead")
+    where = broker().queue("jobs-failed" if dead_letter else "job-dead")
+    assert [T.invoke(app, "job", _push("m-1", attempt))["statusCode"] for attempt in (1, 2)] == [500, 500]
+    assert where.receive(10) == []  # redelivered: not moved yet
+    assert T.invoke(app, "job", _push("m-1", 3))["statusCode"] == 200  # acked: Pub/Sub delivers it no more
+    (dead,) = where.receive(10)
+    assert dead.data == b'{"n": 1}' and dead.attributes["k"] == "v"
+    assert dead.attributes["portafunc_original_id"] == "m-1" and dead.attributes["portafunc_attempts"] == "3"
+    assert "still down" in dead.attributes["portafunc_error"] and dead.attributes["portafunc_function"] == "job"
+    assert calls == [1, 2, 3]
+
+
+def test_a_message_that_cannot_be_moved_after_its_last_attempt_stays_failed(monkeypatch):
+    """No dead-letter destination bound: the 500 stands, so Pub/Sub redelivers it and its own dead-letter policy (at
+    5) takes it: never lost. A success on the last attempt is acked as any success."""
+    app = App("few")
+
+    @app.queue("jobs", max_attempts=2)
+    def job(msg: Message) -> None:
+        if msg.attributes.get("fail"):
+            raise RuntimeError("down")
+
+    monkeypatch.delenv("PORTAFUNC_DEADLETTER_JOB", raising=False)
+    failing = _push("m-2", 2)
+    failing["message"]["attributes"] = {"fail": "yes"}
+    assert T.invoke(app, "job", failing)["statusCode"] == 500
+    assert T.invoke(app, "job", _push("m-3", 2))["statusCode"] == 200
+
+
+def test_a_queue_at_pubsubs_minimum_leaves_the_last_attempt_to_the_subscription(monkeypatch):
+    """max_attempts=5 and above: the subscription's dead-letter policy has that number; the function answers 500."""
+    from portafunc.messaging.memory import broker
+
+    app = App("five")
+
+    @app.queue("jobs", max_attempts=5)
+    def job(msg: Message) -> None:
+        raise RuntimeError("down")
+
+    monkeypatch.setenv("PORTAFUNC_DEADLETTER_JOB", "memory://job-dead")
+    assert T.invoke(app, "job", _push("m-4", 5))["statusCode"] == 500
+    assert broker().queue("job-dead").receive(10) == []
 
 
 def test_importing_the_entry_path_does_not_import_the_pubsub_sdk():

@@ -16,7 +16,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from portafunc.events import HttpResponse, encode_payload
-from portafunc.invoke import MessageResult
+from portafunc.invoke import MessageResult, Outcome
+
+#: The fewest delivery attempts a Pub/Sub dead-letter policy takes (and the most: 100). A queue function allowing
+#: fewer moves a message that fails on its ``max_attempts``-th delivery to its dead letter itself
+#: (:func:`counting_attempts`); the subscription's policy, at this minimum, is the backstop.
+PUBSUB_MIN_ATTEMPTS, PUBSUB_MAX_ATTEMPTS = 5, 100
 
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
@@ -60,6 +65,57 @@ def message_failed(result: MessageResult, message_id: str) -> Exception | None:
     if result.must_redeliver:
         return http_error(500, f"message {message_id} failed ({result.outcome.value}): {result.error}")
     return None
+
+
+def counting_attempts(spec: Any, run: Callable[[Any, Any, Any], MessageResult | None]
+                      ) -> Callable[[Any, Any, Any], MessageResult | None]:
+    """``run`` (a :func:`portafunc.invoke.message_runner`) for a queue function whose ``max_attempts`` is below
+    Pub/Sub's minimum: a message failing on its ``max_attempts``-th delivery (the push's ``deliveryAttempt``, which
+    Pub/Sub sends because the subscription has a dead-letter policy) is moved to the function's dead letter and
+    acknowledged, as a dead-letter policy of ``max_attempts`` would move it. When it cannot be moved it stays failed:
+    redelivered, and the subscription's own policy (at :data:`PUBSUB_MIN_ATTEMPTS`) takes it. Any other function:
+    ``run`` itself."""
+    trig = spec.trigger
+    max_attempts = getattr(trig, "max_attempts", PUBSUB_MIN_ATTEMPTS)
+    if trig.kind != "queue" or max_attempts >= PUBSUB_MIN_ATTEMPTS:
+        return run
+
+    def counted(msg: Any, invocation_id: Any, native_context: Any) -> MessageResult | None:
+        failure = run(msg, invocation_id, native_context)
+        if failure is None or not failure.must_redeliver or msg.delivery_attempt < max_attempts:
+            return failure
+        return _moved_after_last_attempt(spec, msg, failure, max_attempts)
+
+    return counted
+
+
+def _moved_after_last_attempt(spec: Any, msg: Any, failure: MessageResult, max_attempts: int) -> MessageResult:
+    from portafunc import logs
+    from portafunc.invoke import dead_letter_destination
+    from portafunc.messaging import queue_or_topic
+    from portafunc.tracing import add
+
+    reason = failure.error or failure.outcome.value
+    destination = dead_letter_destination(spec)
+    if destination is None:
+        logs.error("message failed on its last attempt, and the function has no dead-letter destination: it is "
+                   "redelivered until the subscription's dead-letter policy takes it", message_id=msg.id,
+                   delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts)
+        return failure
+    attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
+                                      "portafunc_function": spec.name,
+                                      "portafunc_attempts": str(msg.delivery_attempt)})
+    try:
+        queue_or_topic(destination).move(msg, attributes)
+    except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
+        logs.error("message failed on its last attempt but could not be dead-lettered; it will be redelivered",
+                   message_id=msg.id, delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts,
+                   dead_letter=destination, error=f"{type(exc).__name__}: {logs.redact(str(exc)[:2000])}")
+        return failure
+    logs.warning("message failed on its last attempt: moved to the dead-letter destination", message_id=msg.id,
+                 delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts, dead_letter=destination,
+                 reason=reason)
+    return MessageResult(msg.id, Outcome.DEAD_LETTERED, reason)
 
 
 def event_failed(result: MessageResult, kind: str) -> Exception | None:

@@ -7,7 +7,9 @@ converts it for a ``@functions_framework.cloud_event`` target. Failure semantics
 redeliver on non-2xx):
 
 * a message the broker must see failed (retryable error, non-retryable with no dead-letter destination, skipped)
-  → HTTP 500, so Pub/Sub redelivers it and, after ``max_attempts``, its dead-letter policy moves it to the DLQ topic;
+  → HTTP 500, so Pub/Sub redelivers it and, after ``max_attempts``, its dead-letter policy moves it to the DLQ topic
+  (a queue's ``max_attempts`` below the 5 a policy takes: the function moves it on that delivery itself and acks it,
+  :func:`.outcome.counting_attempts`);
 * a non-retryable failure that the core forwarded to the dead-letter destination, or a success → 200 (acked);
 * an event that cannot be decoded → 400 (still a nack: the dead-letter policy ends it, it is never silently lost).
 
@@ -37,7 +39,8 @@ from portafunc.routing import slash_escaped
 
 from . import codecs
 from .codecs import http  # the event codecs load with the first event function's entry (codecs.shapes)
-from .outcome import direct_encoder, event_failed, http_answer, http_error, message_failed, schedule_answer
+from .outcome import (counting_attempts, direct_encoder, event_failed, http_answer, http_error, message_failed,
+                      schedule_answer)
 
 TARGET = "gcp"
 _SUCCESS = Outcome.SUCCESS
@@ -197,7 +200,7 @@ class Entry:
         lane = self._event_entry(name, verify=False)
         read = _cloud_event_of or _load_cloud_event_of()
         spec = self.app.function(name)
-        run = message_runner(spec, TARGET) if spec.kind in ("topic", "queue") else None
+        run = counting_attempts(spec, message_runner(spec, TARGET)) if spec.kind in ("topic", "queue") else None
         is_push = codecs.pubsub.is_push_envelope
 
         def serve(request: Any) -> str:
@@ -246,7 +249,7 @@ class Entry:
         kind = spec.trigger.kind
         if kind != "topic" and kind != "queue":
             return functools.partial(self._other_event, spec, verify=verify)
-        run = message_runner(spec, TARGET)
+        run = counting_attempts(spec, message_runner(spec, TARGET))
         decoded = self._decoded
         decode_published, published = codecs.pubsub.decode_published, codecs.pubsub.PUBLISHED
 

@@ -10,8 +10,7 @@ from portafunc.targets import NativeTrigger
 
 from .codecs.storage import KIND_TO_CE
 from .deploy.main_py import check_name
-
-MIN_ATTEMPTS, MAX_ATTEMPTS = 5, 100  # the range a Pub/Sub dead-letter policy accepts
+from .outcome import PUBSUB_MAX_ATTEMPTS as MAX_ATTEMPTS, PUBSUB_MIN_ATTEMPTS as MIN_ATTEMPTS  # a policy's range
 
 
 def check_trigger(spec: FunctionSpec) -> NativeTrigger:
@@ -26,24 +25,27 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
         return NativeTrigger("HTTP route of the app's one HTTP service",
                              f"{','.join(methods)} {trig.route.template}, {access}")
     if isinstance(trig, (TopicTrigger, QueueTrigger)):
-        if not MIN_ATTEMPTS <= trig.max_attempts <= MAX_ATTEMPTS:
+        if isinstance(trig, TopicTrigger) and trig.max_attempts < MIN_ATTEMPTS:
             raise UnsupportedTrigger(spec.name, trig.describe(), "gcp",
-                                     f"max_attempts={trig.max_attempts}: Pub/Sub moves a message to its "
-                                     f"dead-letter topic after {MIN_ATTEMPTS} to {MAX_ATTEMPTS} delivery "
-                                     "attempts, never fewer or more, and portafunc cannot count attempts "
-                                     "itself on Eventarc deliveries",
-                                     f"max_attempts={MIN_ATTEMPTS if trig.max_attempts < MIN_ATTEMPTS else MAX_ATTEMPTS}"
-                                     " (a failure that retrying cannot fix raises NonRetryableError: the "
-                                     "deployment sets the function's dead-letter topic, so it is moved there "
-                                     "at once, without retries)")
+                                     f"max_attempts={trig.max_attempts}: a topic function is delivered by Eventarc, "
+                                     f"whose Pub/Sub subscription moves a message to its dead-letter topic after "
+                                     f"{MIN_ATTEMPTS} to {MAX_ATTEMPTS} delivery attempts, and its CloudEvent does not "
+                                     "say which attempt it is, so the function cannot move it sooner itself (a "
+                                     "failure that retrying cannot fix can raise NonRetryableError: the message goes "
+                                     "to the dead-letter topic at once)",
+                                     f"max_attempts={MIN_ATTEMPTS}")
         if isinstance(trig, TopicTrigger):
             return NativeTrigger("Pub/Sub topic trigger (Eventarc messagePublished CloudEvent)",
                                  f"--trigger-topic={trig.topic} --retry, dead-letter after "
                                  f"{trig.max_attempts} attempts")
+        if trig.max_attempts < MIN_ATTEMPTS:
+            dead = (f"dead-letter after {trig.max_attempts} attempts (moved by the function: the push says which "
+                    f"delivery it is; the subscription's dead-letter policy at {MIN_ATTEMPTS} is the backstop)")
+        else:
+            dead = f"dead-letter after {trig.max_attempts} attempts"
         return NativeTrigger("Pub/Sub push subscription",
                              f"topic {trig.queue}, ack deadline {min(600, max(10, trig.visibility_timeout))}s, "
-                             f"dead-letter after {trig.max_attempts} attempts"
-                             + (", message ordering" if trig.ordered else "") + ", one message per request")
+                             f"{dead}" + (", message ordering" if trig.ordered else "") + ", one message per request")
     if isinstance(trig, ScheduleTrigger):
         return NativeTrigger("Cloud Scheduler HTTP job", f"'{trig.schedule.written(SCHEDULE_DIALECT)}' UTC, "
                                  "POST with OIDC token")

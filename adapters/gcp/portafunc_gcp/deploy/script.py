@@ -38,6 +38,7 @@ from portafunc.resources import IDEMPOTENCY_STORE, Deployment, FunctionModel, en
 from portafunc.packaging.build import PackagingError
 
 from ..codecs.storage import KIND_TO_CE
+from ..outcome import PUBSUB_MIN_ATTEMPTS  # fewer: the function moves a message on its last attempt itself
 from ..triggers import SCHEDULE_DIALECT
 from .existing import bucket_name, check as existing_problems, existing_url, topic_path
 from .main_py import HTTP_SERVICE
@@ -587,7 +588,7 @@ def render_deploy(app: App, zip_name: str, python: str, *, layout: str = "servic
         name = svc(spec)
         sub_flags = (f'--push-endpoint="$URL" --push-auth-service-account="$INVOKER_SA" --ack-deadline={ack} '
                      f'--dead-letter-topic="{full(dlq[spec.name])}" '
-                     f'--max-delivery-attempts={max_attempts} {RETRY_DELAYS}')
+                     f'--max-delivery-attempts={max(max_attempts, PUBSUB_MIN_ATTEMPTS)} {RETRY_DELAYS}')
         out.say(f"{spec.name}: {spec.trigger.describe()}")
         out.add(event_deploy(spec) + " --trigger-http --no-allow-unauthenticated", url(name), f"invoker {name}",
                 f'SUB="{sub}-{name}"',
