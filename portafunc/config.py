@@ -172,6 +172,10 @@ class Config:
             env.setdefault("PORTAFUNC_STAGE", self.stage)
         return env
 
+    def app_secrets(self) -> dict[str, SecretRef]:
+        """The ``secrets`` every deployed function gets from the app-wide layers (the file's and the stage's)."""
+        return {key: _secret(key, value) for key, value in self.raw.get("secrets", {}).items()}
+
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "source": str(self.source) if self.source else None, "python": self.python,
                 "exclude": list(self.exclude), "idempotency_ttl": self.idempotency_ttl,

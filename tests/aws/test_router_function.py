@@ -51,6 +51,23 @@ def test_the_template_marks_the_router_function() -> None:
     assert template["Globals"]["Function"]["Environment"]["Variables"]["PORTAFUNC_APP"] == "main:app"
 
 
+def test_the_router_function_imports_the_app_with_the_app_wide_env_and_secrets(tmp_path) -> None:
+    """It imports the whole app, as each function does: what the app reads at import (a CORS origin its preflight
+    answers carry, a required setting) must be there too, from the configuration's app-wide layers."""
+    from portafunc.config import load_config
+
+    (tmp_path / "portafunc.toml").write_text(
+        'env = { ORIGIN = "https://shop.example" }\n[secrets]\nAPI_KEY = "shop/api-key"\n\n'
+        '[functions.public]\nenv = { ONLY_PUBLIC = "1" }\n\n'
+        '[stages.prod]\nenv = { ORIGIN = "https://prod.shop.example" }\n')
+    app = _app()
+    template = build_template(app, app_ref="main:app", code_uri="x.zip", python="3.12", arch="x86_64",
+                              deployment=app.resources(load_config(tmp_path, "prod")))
+    assert template["Resources"][ROUTER]["Properties"]["Environment"]["Variables"] == {
+        "PORTAFUNC_ROUTER": "unmatched", "ORIGIN": "https://prod.shop.example", "PORTAFUNC_STAGE": "prod",
+        "API_KEY": "{{resolve:secretsmanager:shop/api-key}}"}
+
+
 @pytest.fixture
 def router(monkeypatch: pytest.MonkeyPatch) -> runtime.LambdaHandler:
     monkeypatch.setenv("PORTAFUNC_ROUTER", "unmatched")

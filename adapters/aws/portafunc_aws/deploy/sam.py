@@ -421,7 +421,7 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
             "Description": "Answers requests no route matches: 404, or 405 with Allow for a known path",
             "MemorySize": 128, "Timeout": 10,
             # never runs a function: what API Gateway matched to no route must not reach one past its authorizers
-            "Environment": {"Variables": {"PORTAFUNC_ROUTER": "unmatched"}},
+            "Environment": {"Variables": _router_variables(model)},
             "Events": {"Default": {"Type": "HttpApi", **({"Properties": event} if event else {})}}}}
     outputs: dict[str, Any] = {}
     if has_http:
@@ -448,6 +448,19 @@ def build_template(app: App, *, app_ref: str, code_uri: str, python: str, arch: 
     if outputs:
         template["Outputs"] = outputs
     return template
+
+
+def _router_variables(model: Deployment) -> dict[str, Any]:
+    """The router function's environment: it imports the whole app, as every function does, so it gets what each of
+    them gets from the app-wide layers of the configuration (``env`` with ``PORTAFUNC_STAGE``, ``secrets``): an app
+    reading a variable at import (a CORS origin its preflight answers carry, a required setting) reads the same
+    there."""
+    variables: dict[str, Any] = {"PORTAFUNC_ROUTER": "unmatched", **model.config.app_env()}
+    for variable, secret in sorted(model.config.app_secrets().items()):
+        ref = secret.ref("aws")
+        if ref is not None:  # one without an AWS reference is refused for every function (check_deployment)
+            variables[variable] = secret_reference(variable, ref)
+    return variables
 
 
 def _function(spec: FunctionSpec, fn: FunctionModel, model: Deployment, explicit_api: bool,
