@@ -48,8 +48,12 @@ SDK_BY_KIND = {"queue": "google-cloud-pubsub", "topic": "google-cloud-pubsub", "
 
 def unused_sdks(deployment: Any) -> set[str]:
     """The adapter's client libraries no function of this deployment calls (publish, send, read, write): left out
-    of requirements.txt. Pub/Sub delivers to a consumer by push, so consuming needs no client."""
+    of requirements.txt. Pub/Sub delivers to a consumer by push, so consuming needs no client; but a queue or topic
+    function may forward a message to its dead letter itself (a non-retryable failure, the last attempt of a queue
+    whose ``max_attempts`` is below Pub/Sub's minimum), through the Pub/Sub client, even when it publishes nothing."""
     used = {SDK_BY_KIND[kind] for kind in called_kinds(deployment) if kind in SDK_BY_KIND}
+    if any(fn.kind in ("queue", "topic") for fn in deployment.functions.values()):
+        used.add(SDK_BY_KIND["queue"])
     return set(SDK_BY_KIND.values()) - used
 
 
