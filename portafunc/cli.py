@@ -150,7 +150,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from .loader import load_app
     from .targets import get_target
 
+    from .loader import resolve_ref
+    from .runner.settings import apply_app_env
+
     target = get_target(args.target)
+    early = apply_app_env(resolve_ref(args.app)[0], getattr(args, "stage", None))  # before the import, as deployed
     app, project, ref = load_app(args.app)
     spec = app.function(args.function)
     native = _read_json(args.event)
@@ -162,7 +166,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         refused = _route_refusal(app, spec, _http_requests(target, native, args.event))
         if refused is not None:
             raise CliError(refused)
-    _apply_settings(app, spec, project, getattr(args, "stage", None))
+    _apply_settings(app, spec, project, getattr(args, "stage", None), early)
     _bind_local(app, project, ref)
     with contextlib.redirect_stdout(sys.stderr):  # the function's print() is a log line: stdout is the answer only
         answer = target.invoke(app, args.function, native)
@@ -218,13 +222,13 @@ def _route_refusal(app: App, spec: FunctionSpec, requests: list[HttpRequest]) ->
     return None
 
 
-def _apply_settings(app: App, spec: FunctionSpec, project: Path, stage: str | None) -> None:
+def _apply_settings(app: App, spec: FunctionSpec, project: Path, stage: str | None, early: set[str]) -> None:
     """Apply the configuration file's ``env`` for ``spec`` (the app, function and ``stage`` layers) as ``portafunc
     run`` does, with the runner's own code: a variable already set in the environment wins. The variables applied and
     kept are named on stderr (never a value); stdout stays the answer."""
     from .runner.settings import apply_local_settings
 
-    for line in apply_local_settings(app, project, stage, functions=[spec], name_kept=True):
+    for line in apply_local_settings(app, project, stage, functions=[spec], name_kept=True, early=early):
         print(f"portafunc invoke: {line}", file=sys.stderr, flush=True)
 
 

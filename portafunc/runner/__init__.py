@@ -47,10 +47,12 @@ def _run(args: argparse.Namespace) -> int:
             if getattr(args, "stage", None):
                 tail += ["--stage", args.stage]
             return supervise(project, child_argv(tail))
-        app, project, ref = load_app(args.app)
-        from .settings import apply_local_settings
+        from .settings import apply_app_env, apply_local_settings
 
-        for line in apply_local_settings(app, project, getattr(args, "stage", None)):
+        stage = getattr(args, "stage", None)
+        early = apply_app_env(resolve_ref(args.app)[0], stage)  # before the import, as the deployed app has it
+        app, project, ref = load_app(args.app)
+        for line in apply_local_settings(app, project, stage, early=early):
             say(line)
         runner = LocalRunner(app, project, ref)
         if args.trigger is not None:

@@ -13,9 +13,26 @@ from pathlib import Path
 from ..app import App, FunctionSpec
 
 
+def apply_app_env(project: Path, stage: str | None, environ: MutableMapping[str, str] | None = None) -> set[str]:
+    """Set the file's app-wide ``env`` (its top level and the stage's) before the app is imported, as the deployed
+    functions have it when theirs is: what the app computes from its environment at import (a ``JwtAuth`` issuer,
+    CORS origins) then matches the deployment ``portafunc package`` builds. A variable already set in the
+    environment wins, as in :func:`apply_local_settings`. Returns the variables set, which that function then
+    counts as its own."""
+    from ..config import load_config
+
+    env = os.environ if environ is None else environ
+    config = load_config(project, stage)
+    early = {key for key in config.raw.get("env", {}) if key not in env}
+    for key in early:
+        env[key] = config.raw["env"][key]
+    return early
+
+
 def apply_local_settings(app: App, project: Path, stage: str | None,
                          environ: MutableMapping[str, str] | None = None, *,
-                         functions: Iterable[FunctionSpec] | None = None, name_kept: bool = False) -> list[str]:
+                         functions: Iterable[FunctionSpec] | None = None, name_kept: bool = False,
+                         early: Iterable[str] = ()) -> list[str]:
     """Set the file's ``env`` (app, function and stage layers) in ``environ``; return the lines to show.
 
     One process serves every function, so a variable the functions set to different values is left out and named.
@@ -23,7 +40,8 @@ def apply_local_settings(app: App, project: Path, stage: str | None,
 
     ``functions``: the functions this process runs (default: every function of ``app``); ``portafunc invoke`` runs
     one, which gets its own env as in the cloud. ``name_kept``: also name the variables the file sets that the
-    environment already set (kept; their values are never shown)."""
+    environment already set (kept; their values are never shown). ``early``: what :func:`apply_app_env` set before
+    the import, applied from the file, not the developer's."""
     from ..config import load_config
 
     env = os.environ if environ is None else environ
@@ -39,12 +57,15 @@ def apply_local_settings(app: App, project: Path, stage: str | None,
     lines = []
     applied = []
     kept = []
+    early = set(early)
     for key in sorted(values):
-        if key in env:  # the developer's own value wins, whatever the file says
+        if key in env and key not in early:  # the developer's own value wins, whatever the file says
             kept.append(key)
             continue
         if len(values[key]) > 1:
-            lines.append(f"env {key}: functions set different values; not applied locally (set it yourself)")
+            lines.append(f"env {key}: functions set different values; "
+                         + ("the app-wide value is applied locally" if key in early else
+                            "not applied locally (set it yourself)"))
         else:
             env[key] = next(iter(values[key]))
             applied.append(key)

@@ -23,12 +23,18 @@ from portafunc import App, ScheduleEvent
 
 app = App("cfg")
 NAMES = ("LEVEL", "REGION", "MODE", "PORTAFUNC_STAGE")
+LEVEL_AT_IMPORT = os.environ.get("LEVEL", "-")  # what an app reads once, at import (a JwtAuth issuer, CORS origins)
 
 
 @app.http("GET", "/env")
 def show_env(req):
     print("LEVEL=" + os.environ.get("LEVEL", "-"))  # a log line: stderr, never stdout
     return {name: os.environ.get(name) for name in NAMES}
+
+
+@app.http("GET", "/env-at-import")
+def show_import(req):
+    return {"LEVEL": LEVEL_AT_IMPORT}
 
 
 @app.schedule("rate(5 minutes)")
@@ -80,6 +86,19 @@ def test_the_stage_env_reaches_the_function_on_every_target(app_dir: Path, targe
     assert "portafunc invoke: env from portafunc.toml (stage prod): LEVEL, PORTAFUNC_STAGE, REGION" in \
         done.stderr.splitlines()
     assert "LEVEL=warning" in done.stderr  # the function's print
+
+
+@pytest.mark.parametrize("target", ["aws", "gcp"])
+def test_the_app_imports_with_the_stage_env_as_deployed(app_dir: Path, target: str) -> None:
+    """The app-wide env is set before the import, as the deployed function has it when its module loads."""
+    done = invoke(app_dir, target, "--stage", "prod", function="show_import",
+                  data={"method": "GET", "path": "/env-at-import"})
+    assert answer_body(done) == {"LEVEL": "warning"}
+    assert "portafunc invoke: env from portafunc.toml (stage prod): LEVEL, PORTAFUNC_STAGE, REGION" in \
+        done.stderr.splitlines()
+    mine = invoke(app_dir, target, "--stage", "prod", function="show_import",
+                  data={"method": "GET", "path": "/env-at-import"}, env={"LEVEL": "mine-7f3a"})
+    assert answer_body(mine) == {"LEVEL": "mine-7f3a"}  # the developer's own value still wins
 
 
 def test_without_a_stage_the_base_env_applies(app_dir: Path) -> None:
