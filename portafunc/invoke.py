@@ -29,7 +29,7 @@ from .routing import slash_escaped, unescape
 from .errors import (BadRequest, HttpError, NonRetryableError, PayloadValidationError, PortafuncError,
                      _KnownErrors)
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
-                     encode_payload, refuse_non_finite)
+                     checked_status, encode_payload, refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -481,7 +481,8 @@ def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fal
 # -- HTTP --------------------------------------------------------------------------------------------------------
 
 def to_response(value: Any) -> HttpResponse:
-    """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, else JSON 200."""
+    """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, ``(value, status)`` →
+    ``value``'s response with that status (an int from 100 to 599, else InvalidStatus), else JSON 200."""
     if value.__class__ is dict:  # the usual result, first
         return HttpResponse.json(value)
     if isinstance(value, HttpResponse):
@@ -489,8 +490,11 @@ def to_response(value: Any) -> HttpResponse:
     if value is None:
         return HttpResponse(status=204)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+        status = value[1]
+        if status.__class__ is not int or not 99 < status < 600:
+            status = checked_status(status)  # an IntEnum as its int; else InvalidStatus, the function's failure
         resp = to_response(value[0])
-        resp.status = value[1]
+        resp.status = status
         return resp
     if isinstance(value, str):
         return HttpResponse.text(value)

@@ -26,7 +26,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import _UNREAD, HttpRequest, HttpResponse, json_response, refuse_non_finite
+from .events import _UNREAD, HttpRequest, HttpResponse, checked_status, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -777,14 +777,16 @@ class _Binder:
     def respond(self, value: Any) -> Any:
         if value.__class__ is self.response_kept:  # what validating it gives: this very instance
             return json_response(200, self.response_dump(value))  # type: ignore[misc]
-        status = None
+        status = 200
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
+            if status.__class__ is not int or not 99 < status < 600:
+                status = checked_status(status)  # an IntEnum as its int; else InvalidStatus, the function's failure
         if value.__class__ is self.response_kept:
             checked = value
         else:
             checked = self._checked(value)
-        return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
+        return json_response(status, self.response_dump(checked))  # type: ignore[misc]
 
     def _checked(self, value: Any) -> Any:
         try:

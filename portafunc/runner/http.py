@@ -3,7 +3,7 @@
 It stays on ``http.server`` (docs/design.md says why) and does itself what a kept server would: the body limit is
 checked against ``Content-Length`` (or the chunk sizes) *before* any body byte is read (413), every read has a
 timeout and the whole body a deadline (408), a body shorter than announced is never dispatched (400), and a
-response header that would split the response is never written (500).
+response header that would split the response, or a status no status line can carry, is never written (500).
 """
 
 from __future__ import annotations
@@ -252,6 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
             check_headers(resp.headers._items)  # the handler's own checks ran already; this is the last line
         except InvalidHeader:
             resp = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
+        status = resp.status
+        if status.__class__ is not int or not 99 < status < 600:  # set on the response after it was built
+            resp = _with_sendable_status(resp)
         streamed = resp.streamed and not head and resp.status not in _NO_BODY_STATUSES
         body = b"" if streamed else resp.body  # (a streamed body not sent is still produced to its end)
         if resp.status in _NO_BODY_STATUSES:
@@ -306,6 +309,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # malformed requests are answered with 400 by the stdlib; nothing was invoked
+
+
+def _with_sendable_status(resp: HttpResponse) -> HttpResponse:
+    """``resp`` with its status as the int a status line carries (an ``IntEnum`` member's); for a status no status
+    line can carry (set on the response after it was built: building one with it fails in the function, the
+    pipeline's 500), the 500 sent instead, logged with the reason."""
+    from ..errors import InvalidStatus
+    from ..events import checked_status
+    from ..logs import error
+
+    try:
+        resp.status = checked_status(resp.status)
+        return resp
+    except InvalidStatus as exc:
+        error("the function's answer has a status that cannot be sent; 500 sent instead", error_type="InvalidStatus",
+              error=str(exc))
+    if resp.streamed:
+        resp.close()  # type: ignore[attr-defined]  # the producer of a body that is not sent
+    return HttpResponse.problem(500, "Internal Server Error", "the function set a status that cannot be sent")
 
 
 class _LocalFields(HttpFields):

@@ -167,3 +167,14 @@ def test_the_limit_follows_the_target(tmp_path: Path) -> None:
         assert exchange(azure, post("/size", {"Content-Length": str(10 * MIB + 1)}))[0] == 413
     finally:
         assert azure.stop() == 0, azure.stderr
+
+
+@pytest.mark.parametrize("code", ["99", "600", "-1"])
+def test_a_status_set_after_the_response_was_built_never_reaches_the_status_line(runner: Runner, code: str) -> None:
+    """Building a response with such a status fails in the function (a 500 of the pipeline); one set on it afterwards
+    is refused here, the last line: a 500 problem, logged with the reason, never an invalid status line."""
+    status, headers, body, wire = exchange(runner, f"GET /status?code={code} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert status == 500 and wire.startswith(b"HTTP/1.1 500 ")
+    assert problem(500, headers, body)["detail"] == "the function set a status that cannot be sent"
+    assert f"HTTP status {code} is not one a response can carry" in runner.stderr
+    assert exchange(runner, b"GET /status?code=201 HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 201
