@@ -270,9 +270,14 @@ class _Handler(BaseHTTPRequestHandler):
             else:  # an HTTP/1.0 client: the body ends when the connection does
                 self.close_connection = True
         elif resp.status not in _NO_BODY_STATUSES and not head:
-            # not for HEAD: the pipeline dropped the body, and a length of 0 would say GET's is empty (RFC 9110
-            # 9.3.2: a HEAD answer may leave Content-Length out; a client reads no body after it either way)
             self.send_header("Content-Length", str(len(body)))
+        elif resp.status not in _NO_BODY_STATUSES:
+            # HEAD: the length of GET's body, which the pipeline dropped (portafunc.invoke.head_answer), or of this
+            # answer's own (a refusal); never 0 for a body that was dropped, which would say GET's is empty (RFC 9110
+            # §9.3.2: a HEAD answer may leave it out, and a client reads no body after it either way)
+            length = resp.headers.get("content-length") or (str(len(body)) if body else None)
+            if length is not None and length.isdecimal():
+                self.send_header("Content-Length", length)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

@@ -178,3 +178,15 @@ def test_a_status_set_after_the_response_was_built_never_reaches_the_status_line
     assert problem(500, headers, body)["detail"] == "the function set a status that cannot be sent"
     assert f"HTTP status {code} is not one a response can carry" in runner.stderr
     assert exchange(runner, b"GET /status?code=201 HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 201
+
+
+def test_a_head_answer_states_the_length_of_the_get_body(runner: Runner) -> None:
+    status, headers, body, _ = exchange(runner, b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (status, headers["content-length"], body) == (200, "26", b"a page of twenty-six bytes")
+    with socket.create_connection(("127.0.0.1", runner.port), timeout=20) as s:
+        s.sendall(b"HEAD /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nContent-Length: 26\r\n" in head + b"\r\n" and rest == b""

@@ -36,3 +36,8 @@ def status(req: HttpRequest) -> HttpResponse:
     resp = HttpResponse(200, body=b"built fine")
     resp.status = int(req.query_one("code") or "200")  # set after it was built: no check there
     return resp
+
+
+@app.http("GET", "/page")
+def page(req: HttpRequest) -> HttpResponse:
+    return HttpResponse.text("a page of twenty-six bytes")
