@@ -72,8 +72,11 @@ class _Refused(Exception):
         self.response = HttpResponse.problem(status, title, detail)
 
 
-def _too_large(size: int, limit: int) -> _Refused:
-    return _Refused(413, "Content Too Large", f"request body is {size} bytes; the limit is {limit}")
+def _too_large(size: int | None, limit: int) -> _Refused:
+    """The 413 of a body of ``size`` bytes (announced by Content-Length), or of a chunked body (None) that went past
+    the limit before its end, whose size is not known: reading stops there."""
+    said = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return _Refused(413, "Content Too Large", f"request body is {said}; the limit is {limit}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -225,8 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
                     pass  # trailers
                 return b"".join(chunks)
             total += size
-            if total > limit:
-                raise _too_large(total, limit)
+            if total > limit:  # more chunks may follow: the size is not known, only that it is over the limit
+                raise _too_large(None, limit)
             chunks.append(self._read_exact(size, deadline, size))
             if self._read_line(deadline) not in (b"\r\n", b"\n"):
                 raise _Refused(400, "Bad Request", "a chunk is longer than its size")

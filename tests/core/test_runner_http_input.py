@@ -112,7 +112,15 @@ def test_chunked_bodies_obey_the_limit_and_are_never_dispatched_short(runner: Ru
     status, _, body, _ = exchange(runner, ok)
     assert (status, json.loads(body)) == (200, {"size": 5})
     too_big = post("/size", {"Transfer-Encoding": "chunked"}, b"%x\r\n" % (7 * MIB))
-    assert exchange(runner, too_big)[0] == 413
+    status, headers, body, _ = exchange(runner, too_big)
+    assert status == 413  # its size is not known: reading stopped at the chunk that goes past the limit
+    assert problem(413, headers, body)["detail"] == f"request body is more than {6 * MIB} bytes; the limit is {6 * MIB}"
+    first = b"x" * (5 * MIB)
+    two_chunks = post("/size", {"Transfer-Encoding": "chunked"}, b"%x\r\n%s\r\n%x\r\n" % (len(first), first, 2 * MIB))
+    status, headers, body, _ = exchange(runner, two_chunks)
+    assert status == 413
+    assert problem(413, headers, body)["detail"] == f"request body is more than {6 * MIB} bytes; the limit is {6 * MIB}"
+    assert runner.records(fn="size", size=len(first)) == []
     short = post("/size", {"Transfer-Encoding": "chunked"}, b"5\r\nab")
     assert exchange(runner, short, close_write=True)[0] == 400
     both = post("/size", {"Transfer-Encoding": "chunked", "Content-Length": "5"}, b"0\r\n\r\n")
