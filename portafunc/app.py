@@ -629,7 +629,9 @@ class App:
                 Preflights are answered by the function on every cloud (see docs/http.md).
             response_model: The type the handler's result is validated as and serialised from (a pydantic model,
                 ``list[Order]``, any type pydantic validates); ``None``: the return annotation when it names a
-                model. Fields outside the model are not sent; a result that does not match is a 500.
+                model (``-> Order``, ``-> list[Order]``, or ``-> tuple[Order, Literal[201]]`` /
+                ``-> tuple[Order, int]`` for a handler returning ``(result, status)``). Fields outside the model
+                are not sent; a result that does not match is a 500.
             content_types: The request content types this route accepts when a request has a body
                 (``["application/json", "application/*+json"]``; ``"*/*"``: any); others are answered 415
                 ``Unsupported Media Type``. ``None``: the app's ``content_types``, else JSON for a typed body and

@@ -256,6 +256,12 @@ class InvalidHeader(PortafuncError, ValueError):
     (response splitting). Raised where the handler sets it; the pipeline answers 500."""
 
 
+class InvalidStatus(PortafuncError, ValueError):
+    """An HTTP response status that cannot be sent: not an ``int`` from 100 to 599 (``True`` is no status; an
+    ``IntEnum`` member such as ``HTTPStatus.CREATED`` is its int). Raised where the handler gives it (building an
+    ``HttpResponse``, returning ``(result, status)``); the pipeline answers 500."""
+
+
 # -- buckets and key-value tables (portafunc.bucket / portafunc.kv) ---------------------------------------------
 
 class DataError(PortafuncError):

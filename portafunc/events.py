@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from types import GenericAlias
 
 from .caches import keep_member
-from .errors import BadRequest, EventDecodeError, InvalidHeader
+from .errors import BadRequest, EventDecodeError, InvalidHeader, InvalidStatus
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs a few ms of every cold start
@@ -878,6 +878,26 @@ class HttpRequest:
         return self.to_dict() == other.to_dict()
 
 
+def checked_status(status: Any) -> int:
+    """``status`` as a response's status: an ``int`` from 100 to 599 as it is, an ``int`` subclass's member (an
+    ``IntEnum`` such as ``HTTPStatus.CREATED``) as its plain int. Called where a status came from a handler and is
+    not a plain int in range (the caller tests that first: nothing is paid on the usual path).
+
+    Raises:
+        InvalidStatus: Anything else: an int outside 100-599, a bool, a float, a str ("201"), None. The message
+            names the int or the type, never another value (it is logged).
+    """
+    if isinstance(status, int) and not isinstance(status, bool):
+        value = int(status)
+        if 100 <= value <= 599:
+            return value
+        raise InvalidStatus(f"HTTP status {value} is not one a response can carry: it must be 100-599")
+    raise InvalidStatus(f"HTTP status must be an int from 100 to 599, not {type(status).__name__}")
+
+
+_OK = 200  # HttpResponse.json's default status: the same object as any 200 a caller writes (CPython's small ints)
+
+
 def json_response(status: int, body: bytes) -> HttpResponse:
     """``HttpResponse(status, None, body)`` with ``Content-Type: application/json`` added, for JSON bytes written by
     portafunc: the same response, without the constructor's checks of what a handler may give it (nothing here comes
@@ -893,13 +913,19 @@ def json_response(status: int, body: bytes) -> HttpResponse:
 
 
 class HttpResponse:
-    """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe."""
+    """An HTTP response. ``headers`` keeps repeated names; ``body`` is always bytes, so binary is safe.
+
+    ``status`` is an ``int`` from 100 to 599 (``HTTPStatus.CREATED`` is kept as its int); anything else raises
+    :class:`~portafunc.errors.InvalidStatus` (a ``ValueError``) where the response is built, which the pipeline
+    answers as the function's failure: a 500 problem, the reason logged."""
 
     __slots__ = ("status", "headers", "body")
     #: True for a body still being produced (:class:`portafunc.streaming.StreamedResponse`)
     streamed = False
 
     def __init__(self, status: int = 200, headers: HeaderInput = None, body: Any = b"") -> None:
+        if status.__class__ is not int or not 99 < status < 600:  # the usual status pays these two tests
+            status = checked_status(status)
         self.status = status
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         if headers is not None:
@@ -925,6 +951,8 @@ class HttpResponse:
         body, _ = encode_payload(data)
         if headers is None:  # the usual handler result: one header of ours, nothing to check
             if cls is HttpResponse:
+                if status is not _OK and (status.__class__ is not int or not 99 < status < 600):
+                    status = checked_status(status)  # (the constructor's check, which json_response skips)
                 return json_response(status, body)
             resp = cls(status, None, body)
             resp.headers._items.append(("Content-Type", "application/json"))

@@ -29,7 +29,7 @@ from .routing import slash_escaped, unescape
 from .errors import (BadRequest, HttpError, NonRetryableError, PayloadValidationError, PortafuncError,
                      _KnownErrors)
 from .events import (Headers, HttpRequest, HttpResponse, Message, ScheduleEvent, StorageEvent, check_headers,
-                     encode_payload, refuse_non_finite)
+                     checked_status, encode_payload, refuse_non_finite)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -481,7 +481,8 @@ def _correlation(headers: Headers | None, attributes: dict[str, str] | None, fal
 # -- HTTP --------------------------------------------------------------------------------------------------------
 
 def to_response(value: Any) -> HttpResponse:
-    """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, else JSON 200."""
+    """Normalise what a handler returned: HttpResponse as is, None → 204, str/bytes → 200, ``(value, status)`` →
+    ``value``'s response with that status (an int from 100 to 599, else InvalidStatus), else JSON 200."""
     if value.__class__ is dict:  # the usual result, first
         return HttpResponse.json(value)
     if isinstance(value, HttpResponse):
@@ -489,8 +490,11 @@ def to_response(value: Any) -> HttpResponse:
     if value is None:
         return HttpResponse(status=204)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+        status = value[1]
+        if status.__class__ is not int or not 99 < status < 600:
+            status = checked_status(status)  # an IntEnum as its int; else InvalidStatus, the function's failure
         resp = to_response(value[0])
-        resp.status = value[1]
+        resp.status = status
         return resp
     if isinstance(value, str):
         return HttpResponse.text(value)
@@ -506,7 +510,8 @@ def handle_http(app: App, req: HttpRequest, *, function: str | None = None, targ
     """Route ``req`` within ``app`` (or to ``function``) and run it; always returns a response, never raises.
 
     ``route_template``: the template the platform matched (API Gateway's route key), found without a search.
-    HEAD is answered for every GET route, on every target, with the GET response's status and headers and no body.
+    HEAD is answered for every GET route, on every target, with the GET response's status and headers, its
+    Content-Length, and no body (:func:`head_answer`).
     ``stream``: the caller can send a body in pieces, so a streamed response (``resp.streamed``) may come back with
     its body still being produced; without it such a body is buffered before the invocation ends.
     """
@@ -514,9 +519,31 @@ def handle_http(app: App, req: HttpRequest, *, function: str | None = None, targ
         resp = _with_cors(app, req, function, target, invocation_id, native_context, route_template, stream)
     else:
         resp = _route_and_invoke(app, req, function, target, invocation_id, native_context, route_template, stream)
-    if req.method == "HEAD" and resp.body:
-        resp.body = b""
+    if req.method == "HEAD":
+        return head_answer(resp)
     return resp
+
+
+def head_answer(resp: HttpResponse) -> HttpResponse:
+    """The answer to HEAD made of ``resp``, the answer GET would get: its status and headers, the ``Content-Length``
+    of the body GET sends (RFC 9110 §9.3.2 and §8.6: a HEAD answer may carry it, and then must say exactly that
+    length), and no body. A new response: ``resp`` may be one the handler keeps and returns to every request.
+
+    The length is said where the body is whole and not empty. A body still being produced has none on GET either
+    (it is produced to its end here and dropped); an empty one keeps the length the answer gave (a mounted app
+    answering HEAD itself states its GET length with no body) or says none, which a client reads as "unknown", never
+    as "empty". Every front door sends this header as it is on a HEAD answer (on GET it writes the length of what it
+    sends)."""
+    body = resp.body  # a streamed body: produced to its end, as GET's would be sent
+    headers = Headers(resp.headers)
+    headers._sendable = resp.headers._sendable
+    if body and not resp.streamed and resp.status >= 200 and resp.status not in (204, 304):
+        if "content-length" in headers:
+            headers.remove("content-length")
+        headers._items.append(("Content-Length", str(len(body))))
+    out: HttpResponse = object.__new__(HttpResponse)
+    out.status, out.headers, out.body = resp.status, headers, b""
+    return out
 
 
 def handle_unmatched(app: App, req: HttpRequest, *, target: str = "local", invocation_id: str | None = None,
@@ -527,16 +554,23 @@ def handle_unmatched(app: App, req: HttpRequest, *, target: str = "local", invoc
     route matching differs, e.g. in case) must not reach it past the platform's checks (``auth="function"``)."""
     if match_request(app, req)[0] is None:
         return handle_http(app, req, target=target, invocation_id=invocation_id, native_context=native_context)
-    resp = _not_routed(app, req, HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}"))
+    resp = _not_routed(app, req, not_found(req))
     if app._cors_used:
         from . import cors
 
         policy = cors.policy(app, None)
         if policy is not None:
             policy.decorate(req.headers.get("origin"), resp)
-    if req.method == "HEAD" and resp.body:
-        resp.body = b""
+    if req.method == "HEAD":
+        return head_answer(resp)
     return resp
+
+
+def not_found(req: HttpRequest) -> HttpResponse:
+    """The 404 problem of a request no function serves; a HEAD request's is GET's, whose length its answer states
+    (:func:`head_answer`)."""
+    method = "GET" if req.method == "HEAD" else req.method
+    return HttpResponse.problem(404, "Not Found", f"no function serves {method} {req.path}")
 
 
 def _with_cors(app: App, req: HttpRequest, function: str | None, target: str, invocation_id: str | None,
@@ -582,8 +616,7 @@ def _route_and_invoke(app: App, req: HttpRequest, function: str | None, target: 
         if found is None:
             if allowed:
                 return _not_routed(app, req, _method_not_allowed(allowed))
-            return _not_routed(app, req, HttpResponse.problem(404, "Not Found",
-                                                              f"no function serves {req.method} {req.path}"))
+            return _not_routed(app, req, not_found(req))
         spec = found
         req.path_params = params
     return invoke_http(spec, req, target=target, invocation_id=invocation_id, native_context=native_context,

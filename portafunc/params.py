@@ -26,7 +26,7 @@ A ``list[T]`` query or header parameter takes every value sent; a single-valued 
 from __future__ import annotations
 
 from .errors import BadRequest, PayloadValidationError, PortafuncError, RegistrationError
-from .events import _UNREAD, HttpRequest, HttpResponse, json_response, refuse_non_finite
+from .events import _UNREAD, HttpRequest, HttpResponse, checked_status, json_response, refuse_non_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -480,17 +480,39 @@ def _is_any(tp: Any) -> bool:
 
 
 def _response_annotation(handler: Callable[..., Any], namespace: dict[str, Any]) -> Any:
-    """The return annotation when it is a pydantic model or ``list[Model]``: a response model. Else None."""
+    """The response model the return annotation names: a pydantic model or ``list[Model]``, alone or as the result
+    of ``tuple[Model, Literal[201]]`` / ``tuple[Model, int]`` (the ``(result, status)`` a handler returns for another
+    success status: the result is validated and serialised as the model all the same). Else None."""
     raw = (getattr(handler, "__annotations__", None) or {}).get("return")
     if raw is None:
         return None
     hint = _evaluate(raw, namespace)
+    found = _model_or_list(hint)
+    if found is None and getattr(hint, "__origin__", None) is tuple:
+        args: tuple[Any, ...] = getattr(hint, "__args__", ())
+        if len(args) == 2 and _status_annotation(args[1]):
+            return _model_or_list(args[0])
+    return found
+
+
+def _model_or_list(hint: Any) -> Any:
+    """``hint`` when it is a pydantic model or ``list[Model]``, else None."""
     if _is_model_type(hint):
         return hint
     args: tuple[Any, ...] = getattr(hint, "__args__", ())
     if getattr(hint, "__origin__", None) is list and len(args) == 1 and _is_model_type(args[0]):
         return hint
     return None
+
+
+def _status_annotation(hint: Any) -> bool:
+    """Whether ``hint`` is the status of a ``(result, status)`` return annotation: ``int``, or ``Literal`` of
+    statuses 100-599 (as the OpenAPI document reads it: portafunc.openapi._with_status)."""
+    if hint is int:
+        return True
+    values: tuple[Any, ...] = getattr(hint, "__args__", ())
+    return getattr(getattr(hint, "__origin__", None), "_name", None) == "Literal" and bool(values) \
+        and all(type(v) is int and 100 <= v <= 599 for v in values)
 
 
 def returns_model(handler: Callable[..., Any]) -> bool:
@@ -777,14 +799,16 @@ class _Binder:
     def respond(self, value: Any) -> Any:
         if value.__class__ is self.response_kept:  # what validating it gives: this very instance
             return json_response(200, self.response_dump(value))  # type: ignore[misc]
-        status = None
+        status = 200
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
             value, status = value
+            if status.__class__ is not int or not 99 < status < 600:
+                status = checked_status(status)  # an IntEnum as its int; else InvalidStatus, the function's failure
         if value.__class__ is self.response_kept:
             checked = value
         else:
             checked = self._checked(value)
-        return json_response(status or 200, self.response_dump(checked))  # type: ignore[misc]
+        return json_response(status, self.response_dump(checked))  # type: ignore[misc]
 
     def _checked(self, value: Any) -> Any:
         try:

@@ -3,7 +3,7 @@
 It stays on ``http.server`` (docs/design.md says why) and does itself what a kept server would: the body limit is
 checked against ``Content-Length`` (or the chunk sizes) *before* any body byte is read (413), every read has a
 timeout and the whole body a deadline (408), a body shorter than announced is never dispatched (400), and a
-response header that would split the response is never written (500).
+response header that would split the response, or a status no status line can carry, is never written (500).
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ class _Refused(Exception):
         self.response = HttpResponse.problem(status, title, detail)
 
 
-def _too_large(size: int, limit: int) -> _Refused:
-    return _Refused(413, "Content Too Large", f"request body is {size} bytes; the limit is {limit}")
+def _too_large(size: int | None, limit: int) -> _Refused:
+    """The 413 of a body of ``size`` bytes (announced by Content-Length), or of a chunked body (None) that went past
+    the limit before its end, whose size is not known: reading stops there."""
+    said = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return _Refused(413, "Content Too Large", f"request body is {said}; the limit is {limit}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -225,8 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
                     pass  # trailers
                 return b"".join(chunks)
             total += size
-            if total > limit:
-                raise _too_large(total, limit)
+            if total > limit:  # more chunks may follow: the size is not known, only that it is over the limit
+                raise _too_large(None, limit)
             chunks.append(self._read_exact(size, deadline, size))
             if self._read_line(deadline) not in (b"\r\n", b"\n"):
                 raise _Refused(400, "Bad Request", "a chunk is longer than its size")
@@ -252,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
             check_headers(resp.headers._items)  # the handler's own checks ran already; this is the last line
         except InvalidHeader:
             resp = HttpResponse.problem(500, "Internal Server Error", "the function set a header that cannot be sent")
+        status = resp.status
+        if status.__class__ is not int or not 99 < status < 600:  # set on the response after it was built
+            resp = _with_sendable_status(resp)
         streamed = resp.streamed and not head and resp.status not in _NO_BODY_STATUSES
         body = b"" if streamed else resp.body  # (a streamed body not sent is still produced to its end)
         if resp.status in _NO_BODY_STATUSES:
@@ -267,9 +273,14 @@ class _Handler(BaseHTTPRequestHandler):
             else:  # an HTTP/1.0 client: the body ends when the connection does
                 self.close_connection = True
         elif resp.status not in _NO_BODY_STATUSES and not head:
-            # not for HEAD: the pipeline dropped the body, and a length of 0 would say GET's is empty (RFC 9110
-            # 9.3.2: a HEAD answer may leave Content-Length out; a client reads no body after it either way)
             self.send_header("Content-Length", str(len(body)))
+        elif resp.status not in _NO_BODY_STATUSES:
+            # HEAD: the length of GET's body, which the pipeline dropped (portafunc.invoke.head_answer), or of this
+            # answer's own (a refusal); never 0 for a body that was dropped, which would say GET's is empty (RFC 9110
+            # §9.3.2: a HEAD answer may leave it out, and a client reads no body after it either way)
+            length = resp.headers.get("content-length") or (str(len(body)) if body else None)
+            if length is not None and length.isdecimal():
+                self.send_header("Content-Length", length)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -306,6 +317,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # malformed requests are answered with 400 by the stdlib; nothing was invoked
+
+
+def _with_sendable_status(resp: HttpResponse) -> HttpResponse:
+    """``resp`` with its status as the int a status line carries (an ``IntEnum`` member's); for a status no status
+    line can carry (set on the response after it was built: building one with it fails in the function, the
+    pipeline's 500), the 500 sent instead, logged with the reason."""
+    from ..errors import InvalidStatus
+    from ..events import checked_status
+    from ..logs import error
+
+    try:
+        resp.status = checked_status(resp.status)
+        return resp
+    except InvalidStatus as exc:
+        error("the function's answer has a status that cannot be sent; 500 sent instead", error_type="InvalidStatus",
+              error=str(exc))
+    if resp.streamed:
+        resp.close()  # type: ignore[attr-defined]  # the producer of a body that is not sent
+    return HttpResponse.problem(500, "Internal Server Error", "the function set a status that cannot be sent")
 
 
 class _LocalFields(HttpFields):

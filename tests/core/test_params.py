@@ -4,14 +4,14 @@ fills it — through handle_http, the pipeline every adapter and ``portafunc run
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portafunc import App, Header, HttpRequest, HttpResponse, Path, Query, RegistrationError, Router, UploadedFile
 from portafunc.invoke import handle_http
-from portafunc.params import REQUIRED, ParamSpec, route_parameters, route_signature
+from portafunc.params import REQUIRED, ParamSpec, read_signature, route_parameters, route_signature
 
 JSON = {"Content-Type": "application/json"}
 
@@ -214,6 +214,60 @@ def test_a_result_that_does_not_match_its_response_model_is_a_500_without_its_va
     logged = capsys.readouterr().err
     assert "ResponseValidationError" in logged and "total (float_parsing)" in logged
     assert "not a number" not in logged
+
+
+def test_a_tuple_return_annotation_names_its_response_model() -> None:
+    """``-> tuple[Model, Literal[201]]`` / ``-> tuple[Model, int]``: the ``(result, status)`` a handler returns for
+    another success status; the model is the response model, as for ``-> Model`` (and as the OpenAPI document says)."""
+    def literal(req: HttpRequest) -> tuple[Order, Literal[201]]:
+        raise NotImplementedError
+
+    def several(req: HttpRequest) -> tuple[Order, Literal[200, 201]]:
+        raise NotImplementedError
+
+    def any_int(req: HttpRequest) -> tuple[Order, int]:
+        raise NotImplementedError
+
+    def listed(req: HttpRequest) -> tuple[list[Order], Literal[200]]:
+        raise NotImplementedError
+
+    def text_status(req: HttpRequest) -> tuple[Order, str]:
+        raise NotImplementedError
+
+    def odd_literal(req: HttpRequest) -> tuple[Order, Literal["201"]]:
+        raise NotImplementedError
+
+    def out_of_range(req: HttpRequest) -> tuple[Order, Literal[99]]:
+        raise NotImplementedError
+
+    def three(req: HttpRequest) -> tuple[Order, int, int]:
+        raise NotImplementedError
+
+    def plain_tuple(req: HttpRequest) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def model_of(fn: Any) -> Any:
+        return read_signature(fn, "/x").response_model
+
+    assert [model_of(f) for f in (literal, several, any_int)] == [Order, Order, Order]
+    assert model_of(listed) == list[Order]
+    assert [model_of(f) for f in (text_status, odd_literal, out_of_range, three, plain_tuple)] == [None] * 5
+
+
+def test_a_tuple_annotated_result_is_validated_and_sent_with_its_status() -> None:
+    app = App("tuple-model")
+
+    @app.http("POST", "/orders")
+    def add(req: HttpRequest) -> tuple[Order, Literal[201]]:
+        return StoredOrder(id="o-1", total=2.5, card_number="4111111111111111"), 201
+
+    @app.http("POST", "/broken")
+    def broken(req: HttpRequest) -> tuple[Order, int]:
+        return {"id": "o-2"}, 201  # type: ignore[return-value]
+
+    resp = handle_http(app, HttpRequest("POST", "/orders"))
+    assert (resp.status, resp.json_body()) == (201, {"id": "o-1", "total": 2.5})
+    assert handle_http(app, HttpRequest("POST", "/broken")).status == 500
 
 
 def test_an_http_response_result_bypasses_the_response_model() -> None:

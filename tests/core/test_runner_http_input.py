@@ -112,7 +112,15 @@ def test_chunked_bodies_obey_the_limit_and_are_never_dispatched_short(runner: Ru
     status, _, body, _ = exchange(runner, ok)
     assert (status, json.loads(body)) == (200, {"size": 5})
     too_big = post("/size", {"Transfer-Encoding": "chunked"}, b"%x\r\n" % (7 * MIB))
-    assert exchange(runner, too_big)[0] == 413
+    status, headers, body, _ = exchange(runner, too_big)
+    assert status == 413  # its size is not known: reading stopped at the chunk that goes past the limit
+    assert problem(413, headers, body)["detail"] == f"request body is more than {6 * MIB} bytes; the limit is {6 * MIB}"
+    first = b"x" * (5 * MIB)
+    two_chunks = post("/size", {"Transfer-Encoding": "chunked"}, b"%x\r\n%s\r\n%x\r\n" % (len(first), first, 2 * MIB))
+    status, headers, body, _ = exchange(runner, two_chunks)
+    assert status == 413
+    assert problem(413, headers, body)["detail"] == f"request body is more than {6 * MIB} bytes; the limit is {6 * MIB}"
+    assert runner.records(fn="size", size=len(first)) == []
     short = post("/size", {"Transfer-Encoding": "chunked"}, b"5\r\nab")
     assert exchange(runner, short, close_write=True)[0] == 400
     both = post("/size", {"Transfer-Encoding": "chunked", "Content-Length": "5"}, b"0\r\n\r\n")
@@ -167,3 +175,26 @@ def test_the_limit_follows_the_target(tmp_path: Path) -> None:
         assert exchange(azure, post("/size", {"Content-Length": str(10 * MIB + 1)}))[0] == 413
     finally:
         assert azure.stop() == 0, azure.stderr
+
+
+@pytest.mark.parametrize("code", ["99", "600", "-1"])
+def test_a_status_set_after_the_response_was_built_never_reaches_the_status_line(runner: Runner, code: str) -> None:
+    """Building a response with such a status fails in the function (a 500 of the pipeline); one set on it afterwards
+    is refused here, the last line: a 500 problem, logged with the reason, never an invalid status line."""
+    status, headers, body, wire = exchange(runner, f"GET /status?code={code} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert status == 500 and wire.startswith(b"HTTP/1.1 500 ")
+    assert problem(500, headers, body)["detail"] == "the function set a status that cannot be sent"
+    assert f"HTTP status {code} is not one a response can carry" in runner.stderr
+    assert exchange(runner, b"GET /status?code=201 HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 201
+
+
+def test_a_head_answer_states_the_length_of_the_get_body(runner: Runner) -> None:
+    status, headers, body, _ = exchange(runner, b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (status, headers["content-length"], body) == (200, "26", b"a page of twenty-six bytes")
+    with socket.create_connection(("127.0.0.1", runner.port), timeout=20) as s:
+        s.sendall(b"HEAD /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nContent-Length: 26\r\n" in head + b"\r\n" and rest == b""

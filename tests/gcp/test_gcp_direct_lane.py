@@ -32,8 +32,7 @@ from portafunc_gcp.harness import Harness
 REFERENCE = '''
 import functions_framework
 
-from portafunc.events import HttpResponse
-from portafunc.invoke import handle_http
+from portafunc.invoke import handle_http, head_answer, not_found
 from portafunc_gcp.codecs import http
 from portafunc_gcp.runtime import Entry
 
@@ -50,9 +49,9 @@ def {service}(request):
 def named(name, request):
     req = http.from_flask(request)
     if entry.app.function(name).trigger.route.match(req.path) is None:
-        resp = HttpResponse.problem(404, "Not Found", f"no function serves {{req.method}} {{req.path}}")
+        resp = not_found(req)
         if req.method == "HEAD":
-            resp.body = b""
+            resp = head_answer(resp)
     else:
         resp = handle_http(entry.app, req, function=name, target="gcp",
                            invocation_id=request.headers.get("Function-Execution-Id"), native_context=request,

@@ -484,16 +484,24 @@ def test_the_entry_reads_the_pushed_body_back_only_for_a_request_that_is_no_clou
     assert seen == ["m-1", "m-1"] and reads == ([] if cloudevent else [True])
 
 
-def test_head_through_functions_framework_states_no_zero_content_length():
-    """Served by functions-framework's Flask app: a HEAD answer (its body dropped by the pipeline) has no
-    ``Content-Length: 0`` from werkzeug, which would tell the client GET's body is empty; GET's length stays exact."""
+def test_head_through_functions_framework_states_gets_content_length():
+    """Served by functions-framework's Flask app: a HEAD answer (its body dropped by the pipeline) states the
+    ``Content-Length`` of GET's body, not werkzeug's ``Content-Length: 0`` for the empty body it is given, which
+    would tell the client GET's body is empty; so does the 404 of a function deployed on its own (the per-route
+    layout), for a path outside its route. A 204 states none, on GET or HEAD."""
     from portafunc_gcp.harness import harness_for
 
     app = App("head")
     app.http("GET", "/hello/{name}", name="hello")(lambda req: {"hello": req.path_params["name"]})
+    app.http("GET", "/none", name="none")(lambda req: None)
     client = harness_for(app).client("_portafunc_http")
     got = client.get("/hello/ada")
     assert got.status_code == 200 and got.headers["Content-Length"] == str(len(got.data)) and got.data
     head = client.head("/hello/ada")
-    assert head.status_code == 200 and head.data == b"" and "Content-Length" not in head.headers, head.headers
+    assert head.status_code == 200 and head.data == b"" and head.headers["Content-Length"] == str(len(got.data))
     assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert "Content-Length" not in client.head("/none").headers
+    alone = harness_for(app).client("hello")
+    missing, missing_head = alone.get("/elsewhere"), alone.head("/elsewhere")
+    assert (missing.status_code, missing_head.status_code, missing_head.data) == (404, 404, b"")
+    assert missing_head.headers["Content-Length"] == missing.headers["Content-Length"] == str(len(missing.data))

@@ -34,7 +34,8 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, StorageTrigger
 from portafunc.errors import EventDecodeError
 from portafunc.events import HttpResponse, Message, ScheduleEvent, StorageEvent
-from portafunc.invoke import FunctionEntries, Outcome, handle_http_direct, invoke_event, message_runner
+from portafunc.invoke import (FunctionEntries, Outcome, handle_http_direct, head_answer, invoke_event, message_runner,
+                              not_found)
 from portafunc.routing import slash_escaped
 
 from . import codecs
@@ -161,9 +162,9 @@ class Entry:
         escaped = slash_escaped(req._raw_path)  # an escaped "/" stays in its segment, as routing matches it
         if isinstance(trig, HttpTrigger) and trig.route.match(req.path if escaped is None else escaped) is None:
             # Same answer as the routed service: the function's name is an internal detail, never shown.
-            resp = HttpResponse.problem(404, "Not Found", f"no function serves {req.method} {req.path}")
+            resp = not_found(req)
             if req.method == "HEAD":
-                resp.body = b""
+                resp = head_answer(resp)
         else:
             answer = handle_http_direct(self.app, req, self._encode or self._encoder(), name, TARGET,
                                         request.environ.get(_EXECUTION_ID), request, None, True)

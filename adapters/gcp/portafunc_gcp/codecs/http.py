@@ -175,8 +175,10 @@ def _flask_response(flask: Any, resp: HttpResponse) -> Any:
 
 
 def _head_length(flask: Any, resp: HttpResponse, out: Any) -> Any:
-    """A HEAD answer (its body dropped by the pipeline) without werkzeug's ``Content-Length: 0``, which would say
-    GET's body is empty: the length a mounted app gave, else none (RFC 9110 lets a HEAD answer leave it out)."""
+    """A HEAD answer (its body dropped by the pipeline) with the Content-Length the pipeline gave it, the length of
+    GET's body (``portafunc.invoke.head_answer``; a mounted app's own), instead of werkzeug's ``Content-Length: 0``,
+    which would say GET's body is empty; none when the answer states none (RFC 9110 lets a HEAD answer leave it
+    out)."""
     if not flask.has_request_context() or flask.request.method != "HEAD":
         return out
     out.automatically_set_content_length = False

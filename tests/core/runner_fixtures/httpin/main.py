@@ -29,3 +29,15 @@ def parse(req: HttpRequest) -> dict[str, str]:
 @app.http("GET", "/header")
 def header(req: HttpRequest) -> HttpResponse:
     return HttpResponse(200, {"X-Echo": req.query_one("v") or ""}, b"ok")
+
+
+@app.http("GET", "/status")
+def status(req: HttpRequest) -> HttpResponse:
+    resp = HttpResponse(200, body=b"built fine")
+    resp.status = int(req.query_one("code") or "200")  # set after it was built: no check there
+    return resp
+
+
+@app.http("GET", "/page")
+def page(req: HttpRequest) -> HttpResponse:
+    return HttpResponse.text("a page of twenty-six bytes")
