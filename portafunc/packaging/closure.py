@@ -45,6 +45,9 @@ OPTIONAL: dict[str, Callable[[Any], bool]] = {
     "portafunc.auth": lambda app: _uses_jwt(app) or getattr(app, "docs_route", None) is not None,
     "portafunc.schedule": lambda app: "schedule" in _kinds(app) or getattr(app, "docs_route", None) is not None,
     "portafunc.params": lambda app: not all(_plain_http(app, spec) for spec in app if spec.kind == "http"),
+    # the form reader: for typed parameters (a Form or file field), else where the project's code reads a form
+    # (``req.form()``, ``FormData``: see :func:`project_imports`)
+    "portafunc.forms": lambda app: not all(_plain_http(app, spec) for spec in app if spec.kind == "http"),
     # the resource model (and the configuration file's reader it calls): at run time only to read a function's
     # declared ``uses=`` at registration; ``app.resources()`` is asked by build tools
     "portafunc.resources": lambda app: any(spec.uses for spec in app),
@@ -240,8 +243,9 @@ def runtime_modules(app: Any, deployment: Any, adapter_module: str, entries: Ite
 
 def project_imports(project_dir: Path) -> set[str]:
     """The portafunc modules the Python files under ``project_dir`` name: ``import portafunc.x``, ``from portafunc
-    import Cors`` (a lazily loaded public name, or a function of :data:`CALLED`, mapped to its module) and
-    ``portafunc.Cors`` attribute reads."""
+    import Cors`` (a lazily loaded public name, or a function of :data:`CALLED`, mapped to its module),
+    ``portafunc.Cors`` attribute reads, and ``portafunc.forms`` wherever the code reads an attribute named ``form``
+    (``req.form()``)."""
     import portafunc
 
     lazy: dict[str, str] = {**getattr(portafunc, "_LAZY", {}), **CALLED}
@@ -261,8 +265,11 @@ def project_imports(project_dir: Path) -> set[str]:
                 names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "portafunc":
-                names.add(f"portafunc.{node.attr}")
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.value, ast.Name) and node.value.id == "portafunc":
+                    names.add(f"portafunc.{node.attr}")
+                elif node.attr == "form":  # a request's form read, req.form(): the reader ships (any ".form" counts)
+                    names.add("portafunc.forms")
         for name in names:
             parts = name.split(".")
             if parts[0] != "portafunc":

@@ -31,6 +31,9 @@ APPS = {
                     "@app.queue(jobs, dead_letter=portafunc.queue('failed'))\ndef w(msg):\n    jobs.send('x')\n",
     "handle_uses": "import portafunc\nnews = portafunc.topic('news')\n@app.http('POST', '/a', uses=[news])\n"
                    "def a(req: HttpRequest) -> dict:\n    return {}\n",
+    "form_body": "from pydantic import BaseModel\nclass Signup(BaseModel):\n    name: str\n"
+                 "@app.http('POST', '/a', content_types=['application/x-www-form-urlencoded'])\n"
+                 "def a(body: Signup) -> dict:\n    return {}\n",
     "cors": "from portafunc import Cors\n@app.http('GET', '/a', cors=Cors(allow_origins=['https://x.example']))\n"
             "def a(req: HttpRequest) -> dict:\n    return {}\n",
 }
@@ -39,7 +42,7 @@ import json, sys
 namespace = {"__name__": "probe_app"}
 exec(compile(sys.argv[1], "probe_app", "exec"), namespace)
 imported = {m: m in sys.modules for m in ("portafunc.params", "portafunc.cors", "portafunc.resources",
-                                         "portafunc.config", "portafunc.handles")}
+                                         "portafunc.config", "portafunc.handles", "portafunc.forms")}
 from portafunc.packaging.closure import OPTIONAL
 said = {m: OPTIONAL[m](namespace["app"]) for m in imported}
 # a module that messaging's binding imports at its top level ships whenever messaging does (the closure follows
@@ -61,6 +64,20 @@ def test_a_module_registration_imported_is_never_judged_unneeded(name: str) -> N
             assert report["said"][module] or report["carried"].get(module) or not imported, (name, module, report)
     if name in ("plain", "unannotated", "response", "queue_only"):
         assert not report["said"]["portafunc.params"], report  # the gate does trim the usual cases
+        assert not report["said"]["portafunc.forms"], report
+    if name == "form_body":
+        assert report["said"]["portafunc.forms"], report
     assert report["said"]["portafunc.resources"] == (name in ("uses", "handle_uses")), report  # the model only then
     assert report["said"]["portafunc.handles"] == (name in ("queue_only", "queue_handle", "uses", "handle_uses")), \
         report  # and the handles only for an app with a topic or queue
+
+
+def test_a_project_that_reads_a_form_itself_ships_the_form_reader(tmp_path) -> None:
+    """``req.form()`` in a plain handler registers nothing the gate sees: the project's code is read for it."""
+    from portafunc.packaging.closure import project_imports
+
+    (tmp_path / "main.py").write_text(HEAD + "@app.http('POST', '/a')\ndef a(req: HttpRequest) -> dict:\n"
+                                      "    return dict(req.form().fields)\n", encoding="utf-8")
+    assert "portafunc.forms" in project_imports(tmp_path)
+    (tmp_path / "main.py").write_text(HEAD + APPS["plain"], encoding="utf-8")
+    assert "portafunc.forms" not in project_imports(tmp_path)
