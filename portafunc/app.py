@@ -747,8 +747,9 @@ class App:
             max_attempts: Deliveries of one message before it is dead-lettered, 1-100. **AWS** the queue's redrive
                 policy ``maxReceiveCount`` (to a DLQ the template creates); a queue configured as existing keeps
                 its own redrive policy and visibility timeout instead (``inspect`` and ``package`` warn). **Azure**
-                the runtime moves the message to ``<queue>-poison`` on this attempt (``host.json``
-                ``maxDequeueCount`` is the largest of the app's queues). **GCP** the push subscription's
+                the runtime moves the message on this attempt to ``dead_letter=``, or to ``<queue>-poison``
+                without one or when the dead letter does not take it (``host.json`` ``maxDequeueCount`` is the
+                largest of the app's queues). **GCP** the push subscription's
                 ``max_delivery_attempts`` (Pub/Sub accepts 5-100 only: lower values are refused when packaging for
                 GCP).
             visibility_timeout: Seconds a delivered message stays hidden from other consumers before it is

@@ -62,32 +62,27 @@ def test_inspect_says_how_each_function_behaves_and_where_a_target_differs(tmp_p
     assert "goes to queue slow-failed at once" in behaviour["slow"]
     assert "wrong method 405 with Allow" in behaviour["ping"]
     # host.json holds one retry delay per app: Azure says so, the others have nothing to add
-    # and a queue's retried-out messages go to its poison queue, not to its dead_letter=
     assert doc["targets"]["azure"]["warnings"] == [
         "slow: visibility_timeout=300s, but host.json holds one retry delay for every queue function of the app: "
-        "failed messages are retried after 30s",
-        "slow: a message still failing after max_attempts=5 goes to the poison queue slow-poison, not to "
-        "dead_letter='slow-failed' as on the other targets; only non-retryable messages (validation, "
-        "NonRetryableError) go to 'slow-failed', at once"]
+        "failed messages are retried after 30s"]
     assert doc["targets"]["aws"]["warnings"] == doc["targets"]["gcp"]["warnings"] == []
     assert "\nazure differs: slow: visibility_timeout=300s" in out.stdout
-    assert "\nazure differs: slow: a message still failing after max_attempts=5 goes to the poison queue " \
-        "slow-poison, not to dead_letter='slow-failed'" in out.stdout
 
 
 def test_inspect_says_where_azure_sends_a_queues_retried_out_messages(tmp_path: Path) -> None:
-    """Only a queue function with dead_letter= gets the line: without one, every target has its own dead letter."""
+    """A queue function's retried-out messages go to its dead_letter= on Azure as on every target: no target differs,
+    and the trigger's line names the dead letter (the poison queue only as the fallback); without dead_letter= it
+    names the poison queue."""
     (tmp_path / "main.py").write_text(
         "from portafunc import App\napp = App('poison')\n\n"
         "@app.queue('Rows.In', max_attempts=3, dead_letter='rows-failed')\ndef handle_row(msg):\n    pass\n\n"
         "@app.queue('plain')\ndef plain(msg):\n    pass\n")
     out = run(str(tmp_path), "--target", "azure")
     assert out.returncode == 0, out.stdout + out.stderr
-    lines = [line for line in out.stdout.splitlines() if line.startswith("azure differs:")]
-    assert lines == ["azure differs: handle_row: a message still failing after max_attempts=3 goes to the poison "
-                     "queue rows-in-poison, not to dead_letter='rows-failed' as on the other targets; only "
-                     "non-retryable messages (validation, NonRetryableError) go to 'rows-failed', at once"]
-    assert "poison queue rows-in-poison after 3 attempts" in out.stdout  # the trigger's own line agrees
+    assert "differs:" not in out.stdout
+    assert "queue rows-in, connection AzureWebJobsStorage, dead letter rows-failed after 3 attempts (poison queue " \
+        "rows-in-poison if that move fails)" in out.stdout
+    assert "queue plain, connection AzureWebJobsStorage, poison queue plain-poison after 5 attempts" in out.stdout
     for other in ("aws", "gcp", "container"):
         assert "differs:" not in run(str(tmp_path), "--target", other).stdout
 

@@ -31,6 +31,7 @@ FAMILY_MODULES = {
     "portafunc_aws.codecs.storage": _EVENTS, "portafunc_aws.codecs.eventbridge": _EVENTS,
     "portafunc_aws.codecs.schedule": _EVENTS, "portafunc.kit.records": _EVENTS,
     "portafunc.kit.storage_filter": _EVENTS,
+    "portafunc.kit.dead_letter": ("queue", "topic"),  # a message that failed its last attempt of an SQS delivery
     "portafunc_aws.inbound": ("topic",),  # SNS HTTP(S) deliveries go to topic functions only
 }
 VENDORED = ("portafunc", "portafunc_aws")

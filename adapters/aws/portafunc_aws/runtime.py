@@ -400,14 +400,10 @@ def _after_last_attempt(spec: FunctionSpec, recs: list[Any], batch: Any, failed_
 
 
 def _move_to_dead_letter(spec: FunctionSpec, destination: str, msg: Message, reason: str, max_attempts: int) -> bool:
-    from portafunc.messaging import queue_or_topic
-    from portafunc.tracing import add
+    from portafunc.kit.dead_letter import move_after_last_attempt
 
-    attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
-                                      "portafunc_function": spec.name,
-                                      "portafunc_attempts": str(msg.delivery_attempt)})
     try:
-        queue_or_topic(destination).move(msg, attributes)
+        move_after_last_attempt(spec.name, destination, msg, reason)
     except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
         logs.error("message failed on its last attempt but could not be dead-lettered; reported failed, it will be "
                    "retried", message_id=msg.id, delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts,

@@ -3,7 +3,8 @@
 Every call goes through the real ``function_app.py`` source the packager writes (generated and executed in memory),
 with ``azure.functions`` objects built by the library's own worker-side converters, and decodes what the worker would
 send back to the host (``HttpResponseConverter``). A queue message counts as failed when the function raised (the
-host redelivers it) or when the runtime moved it to the poison queue.
+host redelivers it) or when the runtime moved it to the poison queue; one moved to the function's dead letter is
+acknowledged, as on every target, and the answer names where it went.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, PortafuncError
 from portafunc.events import HttpRequest, Message, ScheduleEvent, StorageEvent
+from portafunc.invoke import Outcome
 from portafunc.routing import _PARAM, slash_escaped, unescape
 from portafunc.targets import Driver, Exchange
 
 from . import triggers
 from .codecs import http, natives, queue, schedule, storage, topic
+from .outcome import LastOutcome
 
 
 class AzureDriver(Driver):
@@ -113,8 +116,7 @@ class AzureDriver(Driver):
                     "error": f"{type(exc).__name__}: {exc}", "failed": True}
         last = rt.last
         poisoned = bool(last and last.poisoned)
-        return {"id": native_id or (last.message_id if last else None),
-                "result": "moved to poison queue" if poisoned else "completed",
+        return {"id": native_id or (last.message_id if last else None), "result": _result(spec, last),
                 "outcome": last.outcome.value if last else None, "failed": poisoned}
 
     # -- portafunc invoke -----------------------------------------------------------------------------------------
@@ -136,6 +138,21 @@ class AzureDriver(Driver):
             return self._deliver(app, function, native)
         _checked(schedule.decode_timer, native)
         return self._deliver(app, function, native)
+
+def _result(spec: FunctionSpec, last: LastOutcome | None) -> str:
+    """What became of a delivery the function did not raise on: completed, or where the runtime (or the core, for
+    a non-retryable message) moved the message: the function's dead letter, or the queue's poison queue."""
+    if last is None:
+        return "completed"
+    if last.poisoned:
+        return f"moved to poison queue {last.moved_to}" if last.moved_to else "moved to poison queue"
+    if last.outcome is Outcome.DEAD_LETTERED:
+        from portafunc.invoke import dead_letter_destination
+
+        destination = last.moved_to or dead_letter_destination(spec)
+        return f"moved to dead letter {destination}" if destination else "dead-lettered"
+    return "completed"
+
 
 def _built(build: Any, native: Any, what: str) -> Any:
     """``build(native)``, with a native event the converters cannot take (nested too deep, a field of the wrong

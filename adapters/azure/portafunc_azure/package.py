@@ -46,21 +46,30 @@ SUPPORTED_PYTHON = infra.PYTHON_ON_FLEX
 
 RUNTIME_ENTRIES = ["portafunc_azure.runtime"]  # what the generated function_app.py imports of portafunc
 #: Modules the runtime imports only in one trigger family's entry (function_app.py binds the app's own functions
-#: only): the poison-queue client for queue functions, the timer codec, the storage filter.
-FAMILY_MODULES = {"portafunc_azure.backends.storage_queue": ("queue",), "portafunc_azure.codecs.schedule": ("schedule",),
-                  "portafunc.kit.storage_filter": ("storage",)}
+#: only): the poison-queue client and the move to a dead letter after the last attempt for queue functions, the
+#: timer codec, the storage filter.
+FAMILY_MODULES = {"portafunc_azure.backends.storage_queue": ("queue",), "portafunc.kit.dead_letter": ("queue",),
+                  "portafunc_azure.codecs.schedule": ("schedule",), "portafunc.kit.storage_filter": ("storage",)}
 
 #: The client library each resource kind is called through at run time.
 SDK_BY_KIND = {"queue": "azure-storage-queue", "topic": "azure-eventgrid", "bucket": "azure-storage-blob",
                "kv": "azure-data-tables", "idempotency": "azure-data-tables"}
+#: The client library of each messaging scheme a dead letter can be bound to by URL.
+SDK_BY_SCHEME = {"azqueue": "azure-storage-queue", "eventgrid": "azure-eventgrid"}
 
 
 def unused_sdks(app: App, deployment: Any) -> set[str]:
     """The adapter's client libraries no function of this deployment calls: left out of the artifact. A function
-    calls a kind it publishes to, sends to, reads or writes; a queue trigger moves poison messages itself."""
+    calls a kind it publishes to, sends to, reads or writes; a queue trigger moves poison messages itself; a dead
+    letter named by URL (``dead_letter=`` or a ``PORTAFUNC_DEADLETTER_*`` of the configuration's ``env``), which the
+    resource model does not list, is sent to through its scheme's client."""
     used = {SDK_BY_KIND[kind] for kind in called_kinds(deployment) if kind in SDK_BY_KIND}
     if any(isinstance(spec.trigger, QueueTrigger) for spec in app):
         used.add("azure-storage-queue")
+    urls = [str(getattr(spec.trigger, "dead_letter", None) or "") for spec in app]
+    urls += [str(value) for fn in getattr(deployment, "functions", {}).values()
+             for key, value in fn.settings.env.items() if key.startswith("PORTAFUNC_DEADLETTER_")]
+    used |= {SDK_BY_SCHEME[url.partition("://")[0]] for url in urls if url.partition("://")[0] in SDK_BY_SCHEME}
     return set(SDK_BY_KIND.values()) - used
 
 
@@ -89,7 +98,8 @@ def host_json(app: App, deployment: Any = None) -> dict[str, Any]:
     queues = [s.trigger for s in app if isinstance(s.trigger, QueueTrigger)]
     if queues:
         doc["extensions"]["queues"] = {
-            # One value for the whole app: the largest max_attempts; the runtime poisons earlier for the others.
+            # One value for the whole app: the largest max_attempts; the runtime moves a message on each function's
+            # own last attempt (to its dead letter, else the poison queue).
             "maxDequeueCount": max(q.max_attempts for q in queues),
             "batchSize": min(32, max(q.batch_size for q in queues)),
             "messageEncoding": "base64",
@@ -107,9 +117,10 @@ def _timespan(seconds: int) -> str:
 def host_json_limits(app: App) -> list[str]:
     """What host.json cannot hold per function, named per function (printed as warnings by ``package``).
 
-    host.json's ``extensions.queues`` is app-wide: ``maxDequeueCount`` (the runtime poisons a message itself on the
-    function's own last attempt, so each ``max_attempts`` holds), ``batchSize`` and ``visibilityTimeout`` (the retry
-    delay: the smallest ``visibility_timeout`` of the app's queue functions applies to all of them).
+    host.json's ``extensions.queues`` is app-wide: ``maxDequeueCount`` (the runtime moves a message itself on the
+    function's own last attempt, to its dead letter or else the poison queue, so each ``max_attempts`` holds),
+    ``batchSize`` and ``visibilityTimeout`` (the retry delay: the smallest ``visibility_timeout`` of the app's queue
+    functions applies to all of them).
     """
     specs = [s for s in app if isinstance(s.trigger, QueueTrigger)]
     if not specs:
@@ -118,23 +129,6 @@ def host_json_limits(app: App) -> list[str]:
     return [f"{s.name}: visibility_timeout={s.trigger.visibility_timeout}s, but host.json holds one retry delay "  # type: ignore[union-attr]
             f"for every queue function of the app: failed messages are retried after {shortest}s"
             for s in specs if s.trigger.visibility_timeout != shortest]  # type: ignore[union-attr]
-
-
-def poisoned_not_dead_lettered(app: App) -> list[str]:
-    """Where a queue function's ``dead_letter=`` is not its redrive target (printed as warnings by ``inspect`` and
-    ``package``): a message still failing on its last attempt goes to the host's ``<queue>-poison`` (the runtime moves
-    it there itself on the function's own last attempt), where AWS, GCP, the container target and ``portafunc run``
-    move it to ``dead_letter=``; only non-retryable messages reach ``dead_letter=`` (at once)."""
-    out = []
-    for spec in app:
-        trig = spec.trigger
-        if isinstance(trig, QueueTrigger) and trig.dead_letter:
-            poison = triggers.poison_queue_name(triggers.queue_name(trig.queue))
-            out.append(f"{spec.name}: a message still failing after max_attempts={trig.max_attempts} goes to the "
-                       f"poison queue {poison}, not to dead_letter={trig.dead_letter!r} as on the other targets; "
-                       f"only non-retryable messages (validation, NonRetryableError) go to {trig.dead_letter!r}, "
-                       "at once")
-    return out
 
 
 AZURITE_ACCOUNT = "devstoreaccount1"  # the account of UseDevelopmentStorage=true

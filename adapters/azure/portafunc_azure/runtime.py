@@ -7,10 +7,13 @@ outcome into what the Functions host understands:
   :func:`portafunc.invoke.handle_http_direct` with :func:`.outcome.direct_encoder`).
 * Storage Queue → return normally to have the host delete the message; raise :class:`MessageFailed` to have it
   retried (the host makes it visible again and moves it to ``<queue>-poison`` after ``maxDequeueCount``).
-  Non-retryable failures with no ``dead_letter`` are moved to ``<queue>-poison`` at once (never retried), and a
-  retryable failure on the function's own last attempt (``max_attempts``) is moved there too, so each function's
-  ``max_attempts`` holds even though ``host.json`` has one ``maxDequeueCount`` for the whole app. If that move fails,
-  the runtime raises instead and the host's own poison handling takes over.
+  A retryable failure on the function's own last attempt (``max_attempts``) is moved by the runtime itself, so each
+  function's ``max_attempts`` holds even though ``host.json`` has one ``maxDequeueCount`` for the whole app: to the
+  function's dead letter (``dead_letter=`` or ``PORTAFUNC_DEADLETTER_<FUNC>``) with the attributes every target
+  adds (:mod:`portafunc.kit.dead_letter`), as the other targets move it; without one, or when the dead letter does
+  not take it, to ``<queue>-poison``. Non-retryable failures go to the dead letter through the core, or, with none
+  (or when that move fails), to ``<queue>-poison`` at once (never retried). If the poison move fails too, the
+  runtime raises instead and the host's own poison handling takes over.
 * Event Grid (topic and blob events) → raise to have Event Grid retry the delivery (its subscription retry policy and
   dead-letter container decide the rest).
 * Timer → raise on failure (logged by the host; the next occurrence runs as scheduled).
@@ -29,8 +32,8 @@ from portafunc import logs
 from portafunc.app import App, FunctionSpec, HttpTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from portafunc.errors import EventDecodeError, RegistrationError
 from portafunc.events import HttpRequest, HttpResponse, Message, StorageEvent
-from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, handle_http_direct, invoke_event,
-                              invoke_message, invoke_message_failure, message_runner)
+from portafunc.invoke import (FunctionEntries, MessageResult, Outcome, dead_letter_destination, handle_http_direct,
+                              invoke_event, invoke_message, invoke_message_failure, message_runner)
 from portafunc.routing import slash_escaped, unescape
 
 from . import triggers
@@ -256,15 +259,45 @@ class Runtime:
             logs.warning("non-retryable message: moving it to the poison queue at once", message_id=neutral.id,
                          poison_queue=triggers.poison_queue_name(triggers.queue_name(trig.queue)))
         if outcome is Outcome.RETRY and neutral.delivery_attempt >= trig.max_attempts:
-            logs.warning("last attempt failed; moving the message to the poison queue", message_id=neutral.id,
-                         delivery_attempt=neutral.delivery_attempt, max_attempts=trig.max_attempts)
+            destination = dead_letter_destination(spec)
+            if destination is not None and self._dead_letter(spec, trig, destination, neutral, result.error):
+                self._record(LastOutcome(neutral.id, Outcome.DEAD_LETTERED, error=result.error, moved_to=destination))
+                return
+            if destination is None:
+                logs.warning("last attempt failed; moving the message to the poison queue (the function has no "
+                             "dead letter)", message_id=neutral.id, delivery_attempt=neutral.delivery_attempt,
+                             max_attempts=trig.max_attempts,
+                             poison_queue=triggers.poison_queue_name(triggers.queue_name(trig.queue)))
             outcome = Outcome.REJECTED
         self._finish_queue(spec, trig, neutral.id, body, outcome, result.error)
 
+    def _dead_letter(self, spec: FunctionSpec, trig: QueueTrigger, destination: str, msg: Message[Any],
+                     error: str | None) -> bool:
+        """Move a message that failed its last attempt to the function's dead letter, as the other targets move it;
+        False, logged with why, when the dead letter does not take it (the caller moves it to the poison queue)."""
+        from portafunc.kit.dead_letter import move_after_last_attempt
+
+        try:
+            move_after_last_attempt(spec.name, destination, msg, error or Outcome.RETRY.value)
+        except Exception as exc:  # noqa: BLE001 - the poison queue takes it instead: never lost
+            logs.error("last attempt failed and the dead letter did not take the message; moving it to the poison "
+                       "queue instead", message_id=msg.id, delivery_attempt=msg.delivery_attempt,
+                       max_attempts=trig.max_attempts, dead_letter=destination,
+                       poison_queue=triggers.poison_queue_name(triggers.queue_name(trig.queue)),
+                       error=f"{type(exc).__name__}: {exc}")
+            return False
+        logs.warning("last attempt failed; moved the message to the dead letter", message_id=msg.id,
+                     delivery_attempt=msg.delivery_attempt, max_attempts=trig.max_attempts, dead_letter=destination,
+                     reason=error)
+        return True
+
     def _finish_queue(self, spec: FunctionSpec, trig: QueueTrigger, message_id: str, body: bytes,
                       outcome: Outcome, error: str | None) -> None:
-        if outcome in (Outcome.SUCCESS, Outcome.DEAD_LETTERED):
+        if outcome is Outcome.SUCCESS:
             self._record(LastOutcome(message_id, outcome, error=error))
+            return
+        if outcome is Outcome.DEAD_LETTERED:  # a non-retryable message the core moved to the dead letter
+            self._record(LastOutcome(message_id, outcome, error=error, moved_to=dead_letter_destination(spec)))
             return
         if outcome is Outcome.REJECTED:
             try:
@@ -276,7 +309,8 @@ class Runtime:
                 self._record(LastOutcome(message_id, outcome, error=error))
                 raise MessageFailed(f"message {message_id} failed for good and could not be poisoned: "
                                     f"{error}") from exc
-            self._record(LastOutcome(message_id, outcome, poisoned=True, error=error))
+            self._record(LastOutcome(message_id, outcome, poisoned=True, error=error,
+                                     moved_to=triggers.poison_queue_name(triggers.queue_name(trig.queue))))
             return
         self._record(LastOutcome(message_id, outcome, error=error))
         raise MessageFailed(f"message {message_id} failed and will be retried: {error}")

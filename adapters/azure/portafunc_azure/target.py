@@ -78,13 +78,12 @@ class Target(BaseTarget):
     # -- packaging ------------------------------------------------------------------------------------------------
     def deployment_warnings(self, app: App, deployment: Any) -> list[str]:
         """Where Azure behaves differently from the other targets for this app (``portafunc inspect`` and
-        ``package`` show them): host.json holds one queue retry delay for the whole app, a queue's retried-out
-        messages go to its poison queue rather than ``dead_letter=``, and an existing resource gets no role from the
-        template (the operator grants its credential)."""
+        ``package`` show them): host.json holds one queue retry delay for the whole app, and an existing resource
+        gets no role from the template (the operator grants its credential)."""
         from .deploy import existing
-        from .package import host_json_limits, poisoned_not_dead_lettered
+        from .package import host_json_limits
 
-        return host_json_limits(app) + poisoned_not_dead_lettered(app) + existing.warnings(deployment)
+        return host_json_limits(app) + existing.warnings(deployment)
 
     def name_rules(self) -> dict[str, Any]:
         """The Azure names of functions (the host compares them ignoring case), queues and blob containers (cleaned

@@ -160,6 +160,10 @@ def check_trigger(spec: FunctionSpec) -> NativeTrigger:
                                      f"{QUEUE_NAME_MAX} for a queue name",
                                      f"a queue name of at most {QUEUE_NAME_MAX - len(poison_queue_name(''))} "
                                      "characters as Azure names it (lower-cased, other characters as '-')")
+        if trig.dead_letter:  # the runtime moves a message to it on the last attempt; the poison queue if it fails
+            return NativeTrigger("Storage Queue trigger",
+                                 f"queue {queue}, connection {STORAGE_CONNECTION}, dead letter {trig.dead_letter} "
+                                 f"after {trig.max_attempts} attempts (poison queue {poison} if that move fails)")
         return NativeTrigger("Storage Queue trigger",
                              f"queue {queue}, connection {STORAGE_CONNECTION}, poison queue {poison} after "
                              f"{trig.max_attempts} attempts")

@@ -60,13 +60,10 @@ def after_last_attempt(spec: Any, messages: list[Message[Any]], results: list[Me
 def move_to_dead_letter(function: str, destination: str, msg: Message[Any], reason: str) -> bool:
     """Forward a message that used its last attempt, with why in its attributes; False (it stays to be retried,
     never lost) when the dead letter cannot take it."""
-    from portafunc.messaging import queue_or_topic
+    from portafunc.kit.dead_letter import move_after_last_attempt
 
-    attributes = dict(msg.attributes)
-    attributes.update({"portafunc_error": reason[:900], "portafunc_function": function,
-                       "portafunc_original_id": msg.id, "portafunc_attempts": str(msg.delivery_attempt)})
     try:
-        queue_or_topic(destination).move(msg, attributes)
+        move_after_last_attempt(function, destination, msg, reason)
     except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
         logs.error("message could not be dead-lettered after its last attempt; it stays to be retried",
                    message_id=msg.id, dead_letter=destination, error=repr(exc)[:300])
