@@ -255,9 +255,10 @@ def test_storage_events_are_filtered_by_the_trigger_and_schedule_ticks_run(serve
         {"function": "tick", "time": "2026-05-01T10:05:00+00:00"}]
 
 
-def test_refusals_before_reading_carry_cors_and_head_states_no_zero_length() -> None:
+def test_refusals_before_reading_carry_cors_and_head_states_gets_length() -> None:
     """The WSGI service itself: a 413 decided from Content-Length carries the route's CORS headers (a browser reads
-    it only with them), and a HEAD answer leaves Content-Length out rather than saying GET's body is empty."""
+    it only with them); a body sent without a length is refused past the limit without claiming a size it never
+    read; a HEAD answer carries the Content-Length of the body GET sends."""
     import io
     from wsgiref.util import setup_testing_defaults
 
@@ -279,10 +280,16 @@ def test_refusals_before_reading_carry_cors_and_head_states_no_zero_length() -> 
 
     status, headers, _ = call("POST", "/echo", CONTENT_LENGTH=str(10 ** 9), HTTP_ORIGIN="https://shop.example")
     assert status.startswith("413") and headers["Access-Control-Allow-Origin"] == "https://shop.example", headers
+    from portafunc.invoke import MAX_BODY_BYTES
+
+    status, _, body = call("POST", "/echo", **{"wsgi.input": io.BytesIO(b"x" * (MAX_BODY_BYTES + 10))})
+    assert status.startswith("413") and json.loads(body)["detail"] == \
+        f"request body is more than {MAX_BODY_BYTES} bytes; the limit is {MAX_BODY_BYTES}", body
     status, headers, body = call("GET", "/hi")
     assert status.startswith("200") and headers["Content-Length"] == str(len(body)) and body
+    length = headers["Content-Length"]
     status, headers, body = call("HEAD", "/hi")
-    assert status.startswith("200") and body == b"" and "Content-Length" not in headers, headers
+    assert status.startswith("200") and body == b"" and headers["Content-Length"] == length, headers
 
 
 def test_a_refusal_before_reading_gets_the_policy_of_the_route_its_raw_path_reaches() -> None:

@@ -8,8 +8,8 @@ own response from the Lambda answer (a Content-Length in it has been reported to
 ``x-amzn-Remapped-Content-Length``), and the Azure Functions host writes the worker's headers onto ASP.NET Core's
 response; neither was checked against a deployed service here.
 
-The container target is left out: its service (``portafunc_container.runtime``) drops every Content-Length of an
-answer and writes none on HEAD, so its HEAD answers still carry none."""
+The container target is left out: the answer form its driver reads carries no Content-Length (its server writes
+one from the body); ``tests/container/test_container_server.py`` checks the HEAD answer its service sends."""
 
 from __future__ import annotations
 

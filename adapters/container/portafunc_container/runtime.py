@@ -53,8 +53,8 @@ class Service:
             return _send(start_response, self._refused(environ, _too_large(length, limit)))
         stream = environ.get("wsgi.input")
         body = stream.read(length if length is not None else limit + 1) if stream is not None else b""
-        if len(body) > limit:
-            return _send(start_response, self._refused(environ, _too_large(len(body), limit)))
+        if len(body) > limit:  # a body sent without a length, read up to one byte past the limit: its size is unknown
+            return _send(start_response, self._refused(environ, _too_large(None, limit)))
         native = http.from_environ(environ, body)
         resp = self.handle(native, stream=True)
         head = environ.get("REQUEST_METHOD") == "HEAD"
@@ -128,15 +128,20 @@ class Service:
         raise EventDecodeError(f"function {function!r} takes no events", expected="an event function")
 
 
-def _too_large(size: int, limit: int) -> HttpResponse:
-    return HttpResponse.problem(413, "Content Too Large", f"request body is {size} bytes; the limit is {limit}")
+def _too_large(size: int | None, limit: int) -> HttpResponse:
+    said = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return HttpResponse.problem(413, "Content Too Large", f"request body is {said}; the limit is {limit}")
 
 
 def _send(start_response: Callable[..., Any], resp: HttpResponse, head: bool = False) -> list[bytes]:
     body = resp.body if isinstance(resp.body, bytes) else bytes(resp.body)
     headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-length"]
-    if not head:  # a HEAD answer's body was dropped: a length of 0 would say GET's is empty (RFC 9110 leaves it out)
+    if not head:
         headers.append(("Content-Length", str(len(body))))
+    else:  # the length of the body GET sends, as the pipeline gave it (none when it could not tell: never a 0 for it)
+        length = resp.headers.get("content-length")
+        if length is not None:
+            headers.append(("Content-Length", length))
     start_response(f"{resp.status} {_reason(resp.status)}", headers)
     return [body]
 
