@@ -92,8 +92,7 @@ def counting_attempts(spec: Any, run: Callable[[Any, Any, Any], MessageResult | 
 def _moved_after_last_attempt(spec: Any, msg: Any, failure: MessageResult, max_attempts: int) -> MessageResult:
     from portafunc import logs
     from portafunc.invoke import dead_letter_destination
-    from portafunc.messaging import queue_or_topic
-    from portafunc.tracing import add
+    from portafunc.kit.dead_letter import move_after_last_attempt
 
     reason = failure.error or failure.outcome.value
     destination = dead_letter_destination(spec)
@@ -102,11 +101,8 @@ def _moved_after_last_attempt(spec: Any, msg: Any, failure: MessageResult, max_a
                    "redelivered until the subscription's dead-letter policy takes it", message_id=msg.id,
                    delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts)
         return failure
-    attributes = add(msg.attributes, {"portafunc_error": reason[:900], "portafunc_original_id": msg.id,
-                                      "portafunc_function": spec.name,
-                                      "portafunc_attempts": str(msg.delivery_attempt)})
     try:
-        queue_or_topic(destination).move(msg, attributes)
+        move_after_last_attempt(spec.name, destination, msg, reason)
     except Exception as exc:  # noqa: BLE001 - keep the message rather than lose it
         logs.error("message failed on its last attempt but could not be dead-lettered; it will be redelivered",
                    message_id=msg.id, delivery_attempt=msg.delivery_attempt, max_attempts=max_attempts,
