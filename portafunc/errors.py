@@ -129,7 +129,8 @@ class HttpError(PortafuncError):
 
     Raises:
         ValueError: A status outside 400-599, or a header that cannot be sent.
-        TypeError: A status that is not an ``int``, or a header name or value that is not a ``str``.
+        TypeError: A status that is not an ``int`` (an ``IntEnum`` member such as ``HTTPStatus.NOT_FOUND`` is
+            one; a bool is not), or a header name or value that is not a ``str``.
 
     Example:
         ```python
@@ -149,7 +150,9 @@ class HttpError(PortafuncError):
     def __init__(self, status: int, detail: str, *, title: str | None = None,
                  headers: Mapping[str, str] | None = None) -> None:
         if type(status) is not int:
-            raise TypeError(f"HttpError status must be an int, not {type(status).__name__}")
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise TypeError(f"HttpError status must be an int, not {type(status).__name__}")
+            status = int(status)  # an IntEnum member (HTTPStatus.NOT_FOUND), as HttpResponse takes it
         if not 400 <= status <= 599:
             raise ValueError(f"HttpError status must be an error status, 400-599, not {status}: "
                              "return an HttpResponse for a redirect or another success")

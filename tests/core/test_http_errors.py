@@ -45,6 +45,13 @@ def test_a_status_that_is_not_an_int_is_refused(status: Any) -> None:
         HttpError(status, "x")
 
 
+def test_an_http_status_member_is_its_int() -> None:
+    from http import HTTPStatus
+
+    exc = HttpError(HTTPStatus.NOT_FOUND, "x")
+    assert exc.status == 404 and type(exc.status) is int and exc.title == "Not Found"
+
+
 @pytest.mark.parametrize(("headers", "error"), [
     ({"Bad Name": "x"}, ValueError), ({"": "x"}, ValueError), ({"X-A": "a\r\nSet-Cookie: s=1"}, ValueError),
     ({"X-A": "a\x00"}, ValueError), ({"Content-Type": "text/plain"}, ValueError), ({"content-length": "3"}, ValueError),
