@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import refused
 
 from portafunc.targets import get_target
 
@@ -93,17 +94,6 @@ def new_event(target: str, trigger: str, data: dict[str, Any] | None = None) -> 
     return get_target(target).new_event(trigger, data if data is not None else DATA.get(kind))
 
 
-def refused(done: subprocess.CompletedProcess[str]) -> str:
-    """The one error line of a refused invoke, after checking that nothing ran and nothing was answered."""
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert done.stdout == ""
-    assert "ran " not in done.stderr  # no function ran
-    assert "portafunc invoke:" not in done.stderr  # refused before anything was bound
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def sentence(function: str, kind: str, what: str, trigger: str) -> str:
     return (f"portafunc: error: not a known event: function {function!r} is a {kind} function but received {what} "
             f"(expected an event for its {trigger} trigger)")
@@ -115,40 +105,23 @@ def ran(done: subprocess.CompletedProcess[str], function: str) -> None:
     json.loads(done.stdout)  # the native answer
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_a_queue_event_to_an_http_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "get_item", new_event(target, "queue"))
-    assert refused(done) == sentence("get_item", "http", NAMES[target]["queue"], HTTP)
+# (function, its kind, the trigger of the event given to it, how the refusal names the function's trigger)
+WRONG_KINDS = [
+    pytest.param("get_item", "http", "queue", HTTP, id="queue-event-to-http"),
+    pytest.param("work", "queue", "http", "queue work", id="http-event-to-queue"),
+    pytest.param("get_item", "http", "storage", HTTP, id="storage-event-to-http"),
+    pytest.param("get_item", "http", "schedule", HTTP, id="schedule-event-to-http"),
+    pytest.param("on_upload", "storage", "queue", "storage uploads created", id="message-to-storage"),
+    pytest.param("nightly", "schedule", "storage", "schedule rate(5 minutes)", id="storage-event-to-schedule"),
+]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_an_http_event_to_a_queue_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "work", new_event(target, "http"))
-    assert refused(done) == sentence("work", "queue", NAMES[target]["http"], "queue work")
-
-
-@pytest.mark.parametrize("target", TARGETS)
-def test_a_storage_event_to_an_http_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "get_item", new_event(target, "storage"))
-    assert refused(done) == sentence("get_item", "http", NAMES[target]["storage"], HTTP)
-
-
-@pytest.mark.parametrize("target", TARGETS)
-def test_a_schedule_event_to_an_http_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "get_item", new_event(target, "schedule"))
-    assert refused(done) == sentence("get_item", "http", NAMES[target]["schedule"], HTTP)
-
-
-@pytest.mark.parametrize("target", TARGETS)
-def test_a_message_to_a_storage_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "on_upload", new_event(target, "queue"))
-    assert refused(done) == sentence("on_upload", "storage", NAMES[target]["queue"], "storage uploads created")
-
-
-@pytest.mark.parametrize("target", TARGETS)
-def test_a_storage_event_to_a_schedule_function_is_refused(app_dir: Path, target: str) -> None:
-    done = invoke(app_dir, target, "nightly", new_event(target, "storage"))
-    assert refused(done) == sentence("nightly", "schedule", NAMES[target]["storage"], "schedule rate(5 minutes)")
+@pytest.mark.parametrize(("function", "kind", "given", "trigger"), WRONG_KINDS)
+def test_an_event_of_another_kind_is_refused(app_dir: Path, target: str, function: str, kind: str, given: str,
+                                              trigger: str) -> None:
+    done = invoke(app_dir, target, function, new_event(target, given))
+    assert refused(done) == sentence(function, kind, NAMES[target][given], trigger)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import refused
 
 from portafunc.targets import get_target
 
@@ -82,17 +83,6 @@ def header(answer: dict[str, Any], name: str) -> str | None:
     headers = answer["headers"]
     pairs = headers.items() if isinstance(headers, dict) else headers
     return next((v for k, v in pairs if k.lower() == name), None)
-
-
-def refused(done: subprocess.CompletedProcess[str]) -> str:
-    """The one error line of a refused invoke, after checking that nothing ran and nothing was answered."""
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert done.stdout == ""
-    assert "ran " not in done.stderr  # no function ran
-    assert "portafunc invoke:" not in done.stderr  # refused before anything was bound
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("target", TARGETS)
